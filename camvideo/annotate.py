@@ -1,0 +1,172 @@
+"""Draw a FrameResult on its frame: heat map, boxes, labels, a HUD line.
+
+One class per annotator, settings in ``__init__``, ``annotate(frame, result) ->
+frame`` (BGR uint8). ``FrameAnnotator`` composes them as the overlay settings ask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .results import FrameResult
+
+COLORMAPS = {
+    "jet": cv2.COLORMAP_JET,
+    "turbo": cv2.COLORMAP_TURBO,
+    "inferno": cv2.COLORMAP_INFERNO,
+    "viridis": cv2.COLORMAP_VIRIDIS,
+    "hot": cv2.COLORMAP_HOT,
+}
+
+# One colour per rank (BGR), distinct from each other and from the jet colours.
+PALETTE = (
+    (255, 255, 255),  # white
+    (0, 215, 255),  # gold
+    (255, 144, 30),  # blue
+    (180, 105, 255),  # pink
+    (120, 255, 120),  # light green
+    (0, 128, 255),  # orange
+)
+
+
+def rank_color(rank: int) -> tuple[int, int, int]:
+    return PALETTE[(rank - 1) % len(PALETTE)]
+
+
+def _font_scale(frame: np.ndarray) -> float:
+    return float(np.clip(min(frame.shape[:2]) / 720.0, 0.4, 1.2))
+
+
+class HeatmapAnnotator:
+    """Blends the colour-mapped class map of one rank over the frame."""
+
+    def __init__(self, alpha: float = 0.45, colormap: str = "jet", rank: int = 1) -> None:
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        if colormap not in COLORMAPS:
+            raise ValueError(f"colormap must be one of {sorted(COLORMAPS)}, got {colormap!r}")
+        self.alpha = alpha
+        self.colormap = COLORMAPS[colormap]
+        self.rank = rank
+
+    def annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
+        if len(result.heatmaps) < self.rank or self.alpha == 0.0:
+            return frame
+        heat = result.heatmaps[self.rank - 1]
+        # Quantize at feature resolution, then upsample as uint8: same picture, a
+        # fraction of the cost of upsampling floats to the frame.
+        heat8 = np.clip(heat * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        height, width = frame.shape[:2]
+        colored = cv2.applyColorMap(cv2.resize(heat8, (width, height), interpolation=cv2.INTER_LINEAR), self.colormap)
+        return cv2.addWeighted(frame, 1.0 - self.alpha, colored, self.alpha, 0.0)
+
+
+class BoxAnnotator:
+    """A rectangle per detection, in its rank's colour, with a dark outline so it
+    reads on light and dark backgrounds alike."""
+
+    def __init__(self, thickness: int = 2) -> None:
+        if thickness < 1:
+            raise ValueError(f"thickness must be at least 1, got {thickness}")
+        self.thickness = thickness
+
+    def annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
+        for det in reversed(result.detections):  # the top class drawn last, on top
+            if det.box is None:
+                continue
+            x1, y1, x2, y2 = det.box
+            p1, p2 = (x1, y1), (max(x1, x2 - 1), max(y1, y2 - 1))
+            cv2.rectangle(frame, p1, p2, (0, 0, 0), self.thickness + 2, cv2.LINE_AA)
+            cv2.rectangle(frame, p1, p2, rank_color(det.rank), self.thickness, cv2.LINE_AA)
+        return frame
+
+
+class LabelAnnotator:
+    """``label 0.79`` on a filled tag in the rank's colour, at the box's top-left
+    corner (pushed down when it would cover another tag); classes without a box are
+    listed in the top-left corner of the frame."""
+
+    def __init__(self, font_scale: float | None = None) -> None:
+        self.font_scale = font_scale
+
+    def annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
+        scale = self.font_scale or _font_scale(frame)
+        step = _tag_height(scale)
+        placed: list[tuple[int, int, int, int]] = []
+        for det in result.detections:
+            x, y = (det.box[0], det.box[1]) if det.box is not None else (0, 0)
+            rect = _draw_tag(frame, f"{det.label} {det.score:.2f}", (x, y), rank_color(det.rank), scale, placed, step)
+            placed.append(rect)
+        return frame
+
+
+class HudAnnotator:
+    """One line of text (fps, timings) on a dark band at the bottom of the frame."""
+
+    def annotate(self, frame: np.ndarray, result: FrameResult, text: str = "") -> np.ndarray:
+        if text:
+            scale = 0.8 * _font_scale(frame)
+            _draw_tag(frame, text, (0, frame.shape[0] - _tag_height(scale)), (32, 32, 32), scale)
+        return frame
+
+
+def _tag_height(scale: float) -> int:
+    (_, h), base = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    return h + base + 6
+
+
+def _draw_tag(frame, text, origin, color, scale, avoid=(), step=0) -> tuple[int, int, int, int]:
+    """A filled tag with ``text``; moved down by ``step`` while it overlaps ``avoid``."""
+    thickness = 1 if scale < 0.7 else 2
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    height, width = frame.shape[:2]
+    w, h = tw + 6, th + base + 6
+    x = int(np.clip(origin[0], 0, max(0, width - w)))
+    y = int(np.clip(origin[1], 0, max(0, height - h)))
+    while step and y + h <= height and any(_overlaps((x, y, x + w, y + h), r) for r in avoid):
+        y += step
+    cv2.rectangle(frame, (x, y), (x + w, y + h), color, cv2.FILLED)
+    # Black text on light tags, white on dark ones (ITU-R BT.601 luma).
+    luma = 0.114 * color[0] + 0.587 * color[1] + 0.299 * color[2]
+    ink = (0, 0, 0) if luma > 140 else (255, 255, 255)
+    cv2.putText(frame, text, (x + 3, y + th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, ink, thickness, cv2.LINE_AA)
+    return (x, y, x + w, y + h)
+
+
+def _overlaps(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@dataclass(frozen=True)
+class OverlaySettings:
+    heatmap: bool = True
+    boxes: bool = True
+    labels: bool = True
+    alpha: float = 0.45
+    colormap: str = "jet"
+
+
+class FrameAnnotator:
+    """The full overlay: heat map of the top class, then boxes, labels and HUD."""
+
+    def __init__(self, settings: OverlaySettings = OverlaySettings()) -> None:
+        self.settings = settings
+        self.heatmap = HeatmapAnnotator(settings.alpha, settings.colormap)
+        self.boxes = BoxAnnotator()
+        self.labels = LabelAnnotator()
+        self.hud = HudAnnotator()
+
+    def annotate(self, frame: np.ndarray, result: FrameResult, hud: str = "") -> np.ndarray:
+        """A new annotated frame; the input frame is left as it was."""
+        s = self.settings
+        out = self.heatmap.annotate(frame, result) if s.heatmap else frame
+        if out is frame:
+            out = frame.copy()
+        if s.boxes:
+            self.boxes.annotate(out, result)
+        if s.labels:
+            self.labels.annotate(out, result)
+        return self.hud.annotate(out, result, hud)

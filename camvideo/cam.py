@@ -1,0 +1,89 @@
+"""One forward pass -> logits and the class activation maps of chosen classes.
+
+For a network ending in GAP and one linear layer, the logit of class c is
+``mean_xy(sum_k w_ck f_k(x, y)) + b_c``, so ``M_c = sum_k w_ck f_k`` (the CAM) is
+one small matrix product on maps the forward pass already made: no backward pass,
+no forward per class. ``mean_xy(M_c) + b_c == logit_c`` holds exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .models import GapClassifier
+
+
+@dataclass(frozen=True, eq=False)
+class CamOutput:
+    """A batch's results. Shapes: B frames, C classes, k chosen classes, h x w maps."""
+
+    logits: torch.Tensor  # (B, C)
+    probs: torch.Tensor  # (B, C) softmax
+    class_ids: torch.Tensor  # (B, k) long, best first when chosen by top-k
+    scores: torch.Tensor  # (B, k) softmax probabilities of class_ids
+    maps: torch.Tensor  # (B, k, h, w) float32 CAMs, without the bias
+
+
+def preprocess(frames: Sequence[np.ndarray], model: GapClassifier) -> torch.Tensor:
+    """BGR uint8 frames (any sizes) -> a normalized float batch on the model's device.
+
+    The whole frame is resized to the model's input size, so the maps cover it all.
+    """
+    import cv2
+
+    height, width = model.preprocessing.size
+    resized = np.stack(
+        [
+            f if f.shape[:2] == (height, width) else cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA)
+            for f in frames
+        ]
+    )
+    # NHWC uint8 -> NCHW float; BGR -> RGB by indexing channels; one fused scale+shift.
+    x = torch.from_numpy(resized).to(model.device, non_blocking=True).permute(0, 3, 1, 2)[:, [2, 1, 0]]
+    mean = torch.tensor(model.preprocessing.mean, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(model.preprocessing.std, device=x.device).view(1, 3, 1, 1)
+    return ((x.float() / 255.0) - mean) / std
+
+
+class CamEngine:
+    """Runs the model once per batch and projects its class weights on the maps.
+
+    Every tensor operation runs under ``torch.inference_mode()`` in the calling
+    thread (grad mode is per thread).
+    """
+
+    def __init__(self, model: GapClassifier) -> None:
+        self.model = model
+
+    def __call__(self, x: torch.Tensor, topk: int = 1, class_ids: Sequence[int] | None = None) -> CamOutput:
+        if x.ndim != 4:
+            raise ValueError(f"x must be a (B, 3, H, W) batch, got shape {tuple(x.shape)}")
+        num_classes = self.model.num_classes
+        with torch.inference_mode():
+            feats = self.model(x)
+            logits = self.model.classify(feats).float()
+            probs = logits.softmax(dim=1)
+            if class_ids is None:
+                if not 1 <= topk <= num_classes:
+                    raise ValueError(f"topk must be between 1 and {num_classes}, got {topk}")
+                scores, ids = probs.topk(topk, dim=1)
+            else:
+                bad = [c for c in class_ids if not 0 <= int(c) < num_classes]
+                if bad or not class_ids:
+                    raise ValueError(f"class_ids must be non-empty ids in [0, {num_classes}), got {list(class_ids)}")
+                ids = torch.tensor([int(c) for c in class_ids], device=probs.device).expand(x.shape[0], -1)
+                scores = probs.gather(1, ids)
+            maps = class_maps(feats, self.model.weight, ids)
+        return CamOutput(logits=logits, probs=probs, class_ids=ids, scores=scores, maps=maps)
+
+
+def class_maps(feats: torch.Tensor, weight: torch.Tensor, class_ids: torch.Tensor) -> torch.Tensor:
+    """``M[b, j] = sum_k weight[class_ids[b, j], k] * feats[b, k]``: (B, k, h, w), float32."""
+    b, channels, h, w = feats.shape
+    chosen = weight[class_ids].to(feats.dtype)  # (B, k, K)
+    maps = torch.bmm(chosen, feats.reshape(b, channels, h * w))
+    return maps.reshape(b, -1, h, w).float()

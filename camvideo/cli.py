@@ -1,0 +1,126 @@
+"""The ``camvideo`` command: ``gui | image | process | eval | bench | models``.
+
+Each subcommand lives in ``camvideo/commands/<name>.py`` with a ``register(subparsers)``
+that adds its parser and sets ``func``. Options shared by several commands (model,
+what to localize, overlay) are built here so they read the same everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from .errors import CamvideoError
+
+SUBCOMMANDS = ("gui", "image", "process", "eval", "bench", "models")
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    from .models import DEFAULT_MODEL
+
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", default=DEFAULT_MODEL, help=f"model name (default: {DEFAULT_MODEL}; see `camvideo models`)")
+    group.add_argument("--weights", metavar="PATH", help="local weights file (state dict) instead of the packaged or downloaded one")
+    group.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda or cuda:N (default: auto)")
+
+
+def add_localize_options(parser: argparse.ArgumentParser, topk: int = 1) -> None:
+    group = parser.add_argument_group("localization")
+    group.add_argument("--topk", type=int, default=topk, help=f"localize the K most likely classes (default: {topk})")
+    group.add_argument("--class", dest="class_ids", type=int, action="append", metavar="ID",
+                       help="localize this ImageNet class id instead of the top-k (repeatable)")
+    group.add_argument("--threshold", type=float, default=0.2,
+                       help="box threshold: fraction of the map's maximum (default: 0.2, the CAM paper's)")
+    group.add_argument("--rule", choices=("max", "percentile", "otsu"), default="max",
+                       help="threshold rule: fraction of max (default), percentile of the map, or Otsu")
+    group.add_argument("--components", choices=("largest", "all"), default="largest",
+                       help="box the largest region (default) or every region")
+
+
+def add_overlay_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("overlay")
+    group.add_argument("--alpha", type=float, default=0.45, help="heat-map opacity, 0..1 (default: 0.45)")
+    group.add_argument("--colormap", default="jet", help="jet, turbo, inferno, viridis or hot (default: jet)")
+    group.add_argument("--no-heatmap", action="store_true", help="do not draw the heat map")
+    group.add_argument("--no-boxes", action="store_true", help="do not draw boxes")
+    group.add_argument("--no-labels", action="store_true", help="do not draw labels")
+
+
+def load_model_from_args(args: argparse.Namespace):
+    from .models import load_model
+
+    try:
+        return load_model(args.model, weights=args.weights, device=args.device)
+    except ValueError as exc:
+        raise CamvideoError(str(exc)) from None
+
+
+def localize_settings_from_args(args: argparse.Namespace):
+    from .inference import LocalizeSettings
+    from .localize import BoxRule
+
+    try:
+        rule = BoxRule(threshold=args.threshold, method=args.rule, components=args.components)
+        ids = tuple(args.class_ids) if args.class_ids else None
+        if ids is not None and any(not 0 <= c < 1000 for c in ids):
+            raise ValueError(f"--class must be an ImageNet class id in 0..999, got {list(ids)}")
+        return LocalizeSettings(topk=args.topk, class_ids=ids, box_rule=rule)
+    except ValueError as exc:
+        raise CamvideoError(str(exc)) from None
+
+
+def overlay_settings_from_args(args: argparse.Namespace):
+    from .annotate import COLORMAPS, OverlaySettings
+
+    if not 0.0 <= args.alpha <= 1.0:
+        raise CamvideoError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    if args.colormap not in COLORMAPS:
+        raise CamvideoError(f"--colormap must be one of {', '.join(COLORMAPS)}, got {args.colormap!r}")
+    return OverlaySettings(
+        heatmap=not args.no_heatmap, boxes=not args.no_boxes, labels=not args.no_labels,
+        alpha=args.alpha, colormap=args.colormap,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="camvideo",
+        description="Real-time video localization with Class Activation Maps: "
+        "what a CNN sees in a video, and where.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        module_name = f"{__package__}.commands.{name}"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:  # that command is not built yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CamvideoError as exc:
+        print(f"camvideo: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("camvideo: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

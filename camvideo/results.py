@@ -1,0 +1,57 @@
+"""Per-frame results: the data contract shared by the exporter, the window and the CLI.
+
+``FrameResult.to_dict()`` is exactly the JSON object of DESIGN.md:
+``{"frame", "time", "width", "height", "detections": [{"rank", "class_id",
+"label", "score", "box"}]}`` with ``box`` as [x1, y1, x2, y2] in source pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .localize import Box
+
+
+@dataclass(frozen=True)
+class Detection:
+    rank: int  # 1 = the top class
+    class_id: int
+    label: str
+    score: float  # softmax probability
+    box: Box | None  # None when the class has no region (e.g. gated as not confident)
+
+    def to_dict(self) -> dict:
+        return {
+            "rank": self.rank,
+            "class_id": self.class_id,
+            "label": self.label,
+            "score": round(float(self.score), 4),
+            "box": list(self.box) if self.box is not None else None,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class FrameResult:
+    """What the model found in one frame, plus what the overlay needs to draw it."""
+
+    frame: int
+    time: float  # the frame's own presentation time, seconds
+    width: int
+    height: int
+    detections: tuple[Detection, ...]
+    # (k, h, w) float32 maps in [0, 1] at feature resolution, one per chosen class,
+    # in rank order; ``map_class_ids[j]`` is the class of ``heatmaps[j]``.
+    heatmaps: np.ndarray = field(default_factory=lambda: np.zeros((0, 1, 1), np.float32))
+    map_class_ids: tuple[int, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> milliseconds
+
+    def to_dict(self) -> dict:
+        return {
+            "frame": self.frame,
+            "time": round(float(self.time), 6),
+            "width": self.width,
+            "height": self.height,
+            "detections": [d.to_dict() for d in self.detections],
+        }
