@@ -28,9 +28,11 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -379,39 +381,43 @@ def evaluate_images(
     thresholds = default_thresholds() if thresholds is None else np.asarray(thresholds, dtype=np.float64)
     t0 = time.perf_counter()
     scores: list[ImageScore] = []
-    for start in range(0, len(annotations), batch_size):
-        batch = annotations[start : start + batch_size]
-        images = [read_image(a.file) for a in batch]
-        x = preprocess(images, model)
-        with torch.inference_mode():
-            feats = model(x)
-            probs = model.classify(feats).float().softmax(dim=1)
-            top_scores, top_ids = probs.topk(1, dim=1)
-            gt_ids = torch.tensor(
-                [max(a.classes, key=lambda c: float(probs[b, c])) for b, a in enumerate(batch)], device=probs.device
-            )
-            ids = torch.cat([top_ids, gt_ids[:, None]], dim=1)  # (B, 2): top-1, best ground-truth class
-            maps = class_maps(feats, model.weight, ids).cpu().numpy()
-            chosen = probs.gather(1, ids).cpu().numpy()
-        ids = ids.cpu().numpy()
-        for b, (ann, image) in enumerate(zip(batch, images)):
-            height, width = image.shape[:2]
-            gt_boxes = fit_boxes(ann, width, height)
-            pred_heat, gt_heat = normalize(maps[b, 0]), normalize(maps[b, 1])
-            pred_box, pred_iou = _pick(boxes_from_cam(pred_heat, width, height, rule), gt_boxes)
-            gt_box, gt_iou = _pick(boxes_from_cam(gt_heat, width, height, rule), gt_boxes)
-            pred, gt = int(ids[b, 0]), int(ids[b, 1])
-            scores.append(
-                ImageScore(
+    # The boxes and the sweep are OpenCV work that releases the GIL: one image a thread.
+    with ThreadPoolExecutor(max_workers=max(1, min(batch_size, os.cpu_count() or 1))) as pool:
+        for start in range(0, len(annotations), batch_size):
+            batch = annotations[start : start + batch_size]
+            images = [read_image(a.file) for a in batch]
+            x = preprocess(images, model)
+            with torch.inference_mode():
+                feats = model(x)
+                probs = model.classify(feats).float().softmax(dim=1)
+                top_ids = probs.topk(1, dim=1).indices
+                gt_ids = torch.tensor(
+                    [max(a.classes, key=lambda c: float(probs[b, c])) for b, a in enumerate(batch)],
+                    device=probs.device,
+                )
+                ids = torch.cat([top_ids, gt_ids[:, None]], dim=1)  # (B, 2): top-1, best ground-truth class
+                maps = class_maps(feats, model.weight, ids).cpu().numpy()
+                chosen = probs.gather(1, ids).cpu().numpy()
+            ids = ids.cpu().numpy()
+
+            def score(b: int, batch=batch, images=images, maps=maps, ids=ids, chosen=chosen) -> ImageScore:
+                ann, (height, width) = batch[b], images[b].shape[:2]
+                gt_boxes = fit_boxes(ann, width, height)
+                pred_heat, gt_heat = normalize(maps[b, 0]), normalize(maps[b, 1])
+                pred_box, pred_iou = _pick(boxes_from_cam(pred_heat, width, height, rule), gt_boxes)
+                gt_box, gt_iou = _pick(boxes_from_cam(gt_heat, width, height, rule), gt_boxes)
+                pred, gt = int(ids[b, 0]), int(ids[b, 1])
+                return ImageScore(
                     file=str(ann.file), width=width, height=height, gt_classes=ann.classes,
                     pred_class=pred, pred_label=model.labels[pred], pred_score=float(chosen[b, 0]),
                     pred_box=pred_box, pred_iou=pred_iou,
                     gt_class=gt, gt_label=model.labels[gt], gt_score=float(chosen[b, 1]),
                     gt_box=gt_box, gt_iou=gt_iou,
                     sweep=sweep_ious(gt_heat, width, height, gt_boxes, thresholds, rule.max_side),
-                )
-            )  # fmt: skip
-        log.info("evaluated %d/%d images", len(scores), len(annotations))
+                )  # fmt: skip
+
+            scores.extend(pool.map(score, range(len(batch))))
+            log.info("evaluated %d/%d images", len(scores), len(annotations))
     n = len(scores)
     summary = ImageSummary(
         images=n,
