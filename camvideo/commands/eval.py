@@ -81,8 +81,9 @@ def run_images(args: argparse.Namespace) -> int:
 
     m = summary.maxboxacc
     r = summary.box_rule
+    parts = "the largest component" if r.components == "largest" else "all components"
     print(f"{summary.images} images, model {summary.model}, boxes: {r.method} {r.threshold:g}, "
-          f"{r.components} component(s); {summary.seconds:.1f} s")
+          f"{parts}; {summary.seconds:.1f} s")
     print(f"  {'top-1 classification':<24}{100 * summary.top1_cls:6.1f}%")
     print(f"  {'top-1 localization':<24}{100 * summary.top1_loc:6.1f}%")
     print(f"  {'GT-known localization':<24}{100 * summary.gt_known_loc:6.1f}%")
@@ -151,5 +152,5 @@ def _write(path: Path, write) -> None:
 def _write_png(path: Path, image) -> None:
     import cv2
 
-    if not cv2.imwrite(str(path), image):
+    if not cv2.imwrite(str(path), image, [cv2.IMWRITE_PNG_COMPRESSION, 9]):
         raise OutputError(f"cannot write {path}")
