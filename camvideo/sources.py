@@ -20,6 +20,7 @@ since opening for cameras. A frame count from metadata is only a progress hint.
 
 from __future__ import annotations
 
+import contextlib
 import glob as globlib
 import logging
 import math
@@ -445,7 +446,10 @@ class CameraSource(Source):
     """A camera through OpenCV; times count from opening. Latest-frame policy."""
 
     def __init__(self, index: int) -> None:
-        cap = cv2.VideoCapture(index)
+        if index < 0:
+            raise InputError(f"camera index must be 0 or more, got {index}")
+        with _quiet_opencv():  # the user gets one clear line, not backend chatter
+            cap = cv2.VideoCapture(index)
         if not cap.isOpened():
             cap.release()
             raise InputError(f"camera {index}: no camera there (is it plugged in, and free?); "
@@ -553,6 +557,20 @@ class IterableSource(Source):
             image, stamp = item if isinstance(item, tuple) else (item, index / self.fps)
             if stamp >= start - 1e-9:
                 yield image, stamp, index
+
+
+@contextlib.contextmanager
+def _quiet_opencv():
+    logging_api = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging_api is None:
+        yield
+        return
+    previous = logging_api.getLogLevel()
+    logging_api.setLogLevel(logging_api.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        logging_api.setLogLevel(previous)
 
 
 def _av_reason(exc: BaseException) -> str:
