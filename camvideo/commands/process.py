@@ -66,9 +66,9 @@ class Progress:
 
     Redrawn in place on a terminal; a new line every few seconds otherwise."""
 
-    def __init__(self, total: int | None, stream=sys.stderr) -> None:
+    def __init__(self, total: int | None, stream=None) -> None:
         self.total = total if total and total > 0 else None
-        self.stream = stream
+        self.stream = stream = stream if stream is not None else sys.stderr
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
         self.start = time.monotonic()
         self._last = 0.0
