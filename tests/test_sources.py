@@ -135,9 +135,11 @@ def test_read_timeout_and_close_joins_the_reader():
     src = IterableSource(slow(), live=False)
     with pytest.raises(TimeoutError):
         with src:
-            src.start()
-            src.read(timeout=0.05)
-    gate.set()
+            try:
+                src.start()
+                src.read(timeout=0.05)
+            finally:
+                gate.set()
     assert not _reader_threads()
     assert src.read(timeout=0.1) is None  # closed
 
