@@ -650,3 +650,44 @@ def load_model(
     if model.network is not None:
         model.network.requires_grad_(False)
     return model.eval().to(dev)
+
+
+# --- inspection without weights ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """What ``camvideo models`` says about a name: ``method`` is "cam" (exact),
+    "gradcam" or "unsupported"; ``layer`` the layer the maps come from; ``detail``
+    why a model is unsupported."""
+
+    name: str
+    method: str
+    layer: str = ""
+    detail: str = ""
+
+
+def inspect_model(name: str) -> ModelReport:
+    """Classify ``name`` by tracing its architecture with parameters on the meta
+    device (no weights, no memory, well under a second for most)."""
+    from .netsplit import Unsupported
+
+    if name == DEFAULT_MODEL:
+        return ModelReport(name, "cam", "forward_features")
+    net = build_network(name, meta=True)
+    try:
+        split = split_network(net, _preprocessing_for(name, net).size)
+    except Unsupported as exc:
+        return ModelReport(name, "unsupported", "", str(exc))
+    return ModelReport(name, split.method, split.layer)
+
+
+def layer_names(name: str) -> list[tuple[str, tuple[int, ...]]]:
+    """The layers of ``name`` with a (B, C, h, w) output, in order, and their shapes
+    (what ``--layer`` accepts)."""
+    from .netsplit import _propagate_shapes, _shape, _spatial, trace
+
+    net = build_network(name, meta=True)
+    gm, names = trace(net)
+    _propagate_shapes(gm, _preprocessing_for(name, net).size)
+    return [(q, _shape(n)) for n, q in names.items() if _spatial(_shape(n))]
