@@ -245,6 +245,9 @@ def test_offline_torchvision_weights_name_the_file(tmp_path, monkeypatch, capsys
 def test_offline_timm_weights_say_how(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    for var in ("https_proxy", "http_proxy", "HTTPS_PROXY", "HTTP_PROXY"):  # fail at once, not after DNS timeouts
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
     img = tmp_path / "x.png"
     cv2.imwrite(str(img), np.zeros((32, 32, 3), np.uint8))
     line = _error(capsys, "image", str(img), "--model", "timm:resnet18")
