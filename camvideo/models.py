@@ -292,7 +292,8 @@ def build_network(name: str, num_classes: int | None = None, meta: bool = False)
             return timm.create_model(arch, pretrained=False, **kwargs)
         if arch not in torchvision_classifiers():
             raise ModelLoadError(
-                f"unknown model {name!r}: not lite0, a torchvision classifier or timm:NAME; see `camvideo models`"
+                f"unknown model {name!r}; choose one of: {', '.join(available_models())}, "
+                "or timm:NAME (see `camvideo models`)"
             )
         from torchvision import models as tvm
 
