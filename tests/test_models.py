@@ -243,7 +243,12 @@ def test_offline_torchvision_weights_name_the_file(tmp_path, monkeypatch, capsys
 
 
 def test_offline_timm_weights_say_how(tmp_path, monkeypatch, capsys):
+    import huggingface_hub.constants
+
+    # read at import (which another test may have done): set both; offline mode
+    # fails at once where a refused connection is retried for half a minute
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     for var in ("https_proxy", "http_proxy", "HTTPS_PROXY", "HTTP_PROXY"):  # fail at once, not after DNS timeouts
