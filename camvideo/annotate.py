@@ -85,8 +85,8 @@ class BoxAnnotator:
 
 
 class LabelAnnotator:
-    """``label 0.79`` on a filled tag in the rank's colour, at the box's top-left
-    corner (pushed down when it would cover another tag); classes without a box are
+    """``label 0.79`` (``label 0.79 Grad-CAM`` when the map is Grad-CAM's) on a
+    filled tag in the rank's colour, at the box's top-left corner (pushed down when it would cover another tag); classes without a box are
     listed in the top-left corner of the frame."""
 
     def __init__(self, font_scale: float | None = None) -> None:
@@ -98,7 +98,8 @@ class LabelAnnotator:
         placed: list[tuple[int, int, int, int]] = []
         for det in result.detections:
             x, y = (det.box[0], det.box[1]) if det.box is not None else (0, 0)
-            rect = _draw_tag(frame, f"{det.label} {det.score:.2f}", (x, y), rank_color(det.rank), scale, placed, step)
+            text = f"{det.label} {det.score:.2f}" + (" Grad-CAM" if result.method == "gradcam" else "")
+            rect = _draw_tag(frame, text, (x, y), rank_color(det.rank), scale, placed, step)
             placed.append(rect)
         return frame
 

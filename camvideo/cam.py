@@ -26,6 +26,7 @@ class CamOutput:
     class_ids: torch.Tensor  # (B, k) long, best first when chosen by top-k
     scores: torch.Tensor  # (B, k) softmax probabilities of class_ids
     maps: torch.Tensor  # (B, k, h, w) float32 CAMs, without the bias
+    method: str = "cam"  # "cam" (exact) or "gradcam" (models whose head is not GAP -> Linear)
 
 
 def preprocess(frames: Sequence[np.ndarray], model: GapClassifier) -> torch.Tensor:
@@ -53,32 +54,53 @@ class CamEngine:
     """Runs the model once per batch and projects its class weights on the maps.
 
     Every tensor operation runs under ``torch.inference_mode()`` in the calling
-    thread (grad mode is per thread).
+    thread (grad mode is per thread). Models whose head is not GAP -> Linear
+    (``model.method == "gradcam"``) get Grad-CAM instead (``camvideo.gradcam``):
+    one forward, one backward through the head per chosen class, under
+    ``enable_grad`` and outside ``inference_mode``.
     """
 
-    def __init__(self, model: GapClassifier) -> None:
+    def __init__(self, model) -> None:
         self.model = model
+
+    @property
+    def method(self) -> str:
+        return getattr(self.model, "method", "cam")
 
     def __call__(self, x: torch.Tensor, topk: int = 1, class_ids: Sequence[int] | None = None) -> CamOutput:
         if x.ndim != 4:
             raise ValueError(f"x must be a (B, 3, H, W) batch, got shape {tuple(x.shape)}")
-        num_classes = self.model.num_classes
+        choose = _chooser(self.model.num_classes, x.shape[0], topk, class_ids)
+        if self.method == "gradcam":
+            from .gradcam import run_gradcam
+
+            logits, probs, ids, scores, maps = run_gradcam(self.model, x, choose)
+            return CamOutput(logits=logits, probs=probs, class_ids=ids, scores=scores, maps=maps, method="gradcam")
         with torch.inference_mode():
             feats = self.model(x)
             logits = self.model.classify(feats).float()
             probs = logits.softmax(dim=1)
-            if class_ids is None:
-                if not 1 <= topk <= num_classes:
-                    raise ValueError(f"topk must be between 1 and {num_classes}, got {topk}")
-                scores, ids = probs.topk(topk, dim=1)
-            else:
-                bad = [c for c in class_ids if not 0 <= int(c) < num_classes]
-                if bad or not class_ids:
-                    raise ValueError(f"class_ids must be non-empty ids in [0, {num_classes}), got {list(class_ids)}")
-                ids = torch.tensor([int(c) for c in class_ids], device=probs.device).expand(x.shape[0], -1)
-                scores = probs.gather(1, ids)
+            scores, ids = choose(probs)
             maps = class_maps(feats, self.model.weight, ids)
         return CamOutput(logits=logits, probs=probs, class_ids=ids, scores=scores, maps=maps)
+
+
+def _chooser(num_classes: int, batch: int, topk: int, class_ids: Sequence[int] | None):
+    """Checks the request and returns ``probs -> (scores, ids)``: top-k or fixed ids."""
+    if class_ids is None:
+        if not 1 <= topk <= num_classes:
+            raise ValueError(f"topk must be between 1 and {num_classes}, got {topk}")
+        return lambda probs: probs.topk(topk, dim=1)
+    bad = [c for c in class_ids if not 0 <= int(c) < num_classes]
+    if bad or not class_ids:
+        raise ValueError(f"class_ids must be non-empty ids in [0, {num_classes}), got {list(class_ids)}")
+    fixed = [int(c) for c in class_ids]
+
+    def choose(probs):
+        ids = torch.tensor(fixed, device=probs.device).expand(batch, -1)
+        return probs.gather(1, ids), ids
+
+    return choose
 
 
 def class_maps(feats: torch.Tensor, weight: torch.Tensor, class_ids: torch.Tensor) -> torch.Tensor:

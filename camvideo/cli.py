@@ -24,6 +24,16 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--model", default=DEFAULT_MODEL, help=f"model name (default: {DEFAULT_MODEL}; see `camvideo models`)")
     group.add_argument("--weights", metavar="PATH", help="local weights file (state dict) instead of the packaged or downloaded one")
     group.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda or cuda:N (default: auto)")
+    group.add_argument("--checkpoint", metavar="PATH",
+                       help="your own classifier: a pickled model, or a state dict for the architecture --model")
+    group.add_argument("--labels", metavar="FILE", help="class names, one per line, in class order")
+    group.add_argument("--layer", metavar="NAME",
+                       help="the layer whose maps to use (default: found automatically; "
+                       "`camvideo models --layers MODEL` lists them); not the CAM layer -> Grad-CAM")
+    group.add_argument("--input-size", type=int, metavar="N",
+                       help="model input N x N pixels (default: the model's own; 224 for a pickled checkpoint)")
+    group.add_argument("--mean", metavar="R,G,B", help="input normalization mean (default: the model's; ImageNet's)")
+    group.add_argument("--std", metavar="R,G,B", help="input normalization std (default: the model's; ImageNet's)")
 
 
 def add_localize_options(parser: argparse.ArgumentParser, topk: int = 1) -> None:
@@ -48,11 +58,32 @@ def add_overlay_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-labels", action="store_true", help="do not draw labels")
 
 
+def _three_floats(text: str | None, option: str) -> tuple[float, float, float] | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        raise CamvideoError(f"{option} must be three numbers R,G,B (e.g. 0.485,0.456,0.406), got {text!r}")
+    return values
+
+
 def load_model_from_args(args: argparse.Namespace):
     from .models import load_model
 
+    size = getattr(args, "input_size", None)
+    if size is not None and size < 8:
+        raise CamvideoError(f"--input-size must be at least 8 pixels, got {size}")
     try:
-        return load_model(args.model, weights=args.weights, device=args.device)
+        return load_model(
+            args.model, weights=args.weights, device=args.device,
+            checkpoint=getattr(args, "checkpoint", None), labels=getattr(args, "labels", None),
+            layer=getattr(args, "layer", None), input_size=size,
+            mean=_three_floats(getattr(args, "mean", None), "--mean"),
+            std=_three_floats(getattr(args, "std", None), "--std"),
+        )
     except ValueError as exc:
         raise CamvideoError(str(exc)) from None
 

@@ -79,6 +79,7 @@ class FrameLocalizer:
                     detections=tuple(detections),
                     heatmaps=heatmaps,
                     map_class_ids=tuple(int(c) for c in ids[b]),
+                    method=out.method,
                 )
             )
         t3 = time.perf_counter()

