@@ -11,3 +11,10 @@
 
 ORGANIZATION = "camvideo"
 APPLICATION = "camvideo"
+
+
+def app_settings():
+    """The app's QSettings: an INI file per user (``QSettings.setPath`` moves it, as tests do)."""
+    from PyQt6.QtCore import QSettings
+
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)

@@ -75,10 +75,11 @@ class ViewSink:
         return recorder
 
     def write(self, frame, annotated: np.ndarray, result) -> None:
+        image = bgr_to_qimage(annotated)
         failed = None
-        recorded = False
-        with self._lock:
+        with self._lock:  # record and publish together: see the class doc
             recorder = self._recorder
+            recorded = False
             if recorder is not None:
                 try:
                     if self._t0 is None:
@@ -88,6 +89,8 @@ class ViewSink:
                     recorded = True
                 except Exception as exc:  # noqa: BLE001 - keep the view running
                     self._recorder, failed = None, (recorder, exc)
+            self.delivered += 1
+            self._publish(ShownFrame(image, frame.index, frame.time, frame.captured, result, annotated, recorded))
         if failed is not None:
             recorder, exc = failed
             try:
@@ -95,9 +98,6 @@ class ViewSink:
             except Exception as close_exc:  # noqa: BLE001
                 log.debug("closing the failed recording: %s", close_exc)
             self._on_record_error(recorder, exc)
-        self.delivered += 1
-        self._publish(ShownFrame(bgr_to_qimage(annotated), frame.index, frame.time, frame.captured,
-                                 result, annotated, recorded))
 
     def close(self) -> None:
         self.stop_recording()
@@ -254,6 +254,7 @@ class Session(QObject):
         except CamvideoError as exc:
             self._report(describe(exc))
         finally:
+            self._flush_recorded()
             with self._slot_lock:
                 self._slot, self._notified = None, False
             if recording is not None:
@@ -331,6 +332,14 @@ class Session(QObject):
         if notify:
             self._frame_waiting.emit()
 
+    def _flush_recorded(self) -> None:
+        """Show now a recorded frame still waiting in the slot: every frame in the
+        file is a frame that was shown."""
+        with self._slot_lock:
+            waiting = self._slot is not None and self._slot.recorded
+        if waiting:
+            self._deliver()
+
     def _deliver(self) -> None:
         with self._slot_lock:
             shown, self._slot, self._notified = self._slot, None, False
@@ -365,6 +374,7 @@ class Session(QObject):
             self._report(describe(exc))
             self.recording_changed.emit(False, "")
             return None
+        self._flush_recorded()
         if recorder is None:
             return None
         self.recording_changed.emit(False, str(recorder.path))

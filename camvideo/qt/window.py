@@ -31,7 +31,7 @@ from PyQt6.QtWidgets import (
 )
 
 from ..errors import CamvideoError
-from . import APPLICATION, ORGANIZATION
+from . import app_settings
 from .panel import ControlPanel
 from .session import Session, describe
 from .view import ShownFrame, VideoView
@@ -62,7 +62,7 @@ class MainWindow(QMainWindow):
 
         self.setWindowTitle("camvideo")
         self.setAcceptDrops(True)
-        self.settings = settings if settings is not None else QSettings(ORGANIZATION, APPLICATION)
+        self.settings = settings if settings is not None else app_settings()
         self.session = Session(device=device, parent=self)
         self.frames_shown = 0
         self.frames_shown_recording = 0  # frames on screen that went into the recording
