@@ -197,6 +197,8 @@ class MainWindow(QMainWindow):
         ok = self.session.open(spec, loop=loop, report=report)
         if not ok:
             self.view.set_message("No source: open a camera, a file or a URL")
+        elif self.session.loading or self.session.model is None:
+            self.view.set_message(f"Loading model {self.panel.model.currentText()}…")
         return ok
 
     def open_file_dialog(self) -> None:
@@ -226,6 +228,7 @@ class MainWindow(QMainWindow):
 
     def _on_source_changed(self, name: str, live: bool) -> None:
         self.panel.source_label.setText(f"{'live: ' if live else ''}{name}")
+        self.setWindowTitle(f"camvideo: {Path(name).name if not live else name}")
         for w in (self.panel.play_button, self.panel.step_button, self.panel.seek):
             w.setEnabled(not live)
         self.panel.play_button.setText("Pause")
@@ -268,11 +271,12 @@ class MainWindow(QMainWindow):
         self.view.show_frame(shown)
         duration = self.session.duration_hint
         if duration and not self._seeking:
-            position = shown.time % duration if duration > 0 else 0.0
+            position = shown.time % duration
             self.panel.seek.blockSignals(True)
             self.panel.seek.setValue(int(1000 * position / duration))
             self.panel.seek.blockSignals(False)
-        self.panel.time_label.setText(_clock(shown.time) + (f" / {_clock(duration)}" if duration else ""))
+        position = shown.time % duration if duration else shown.time  # a looping file restarts its clock
+        self.panel.time_label.setText(_clock(position) + (f" / {_clock(duration)}" if duration else ""))
 
     def _update_status(self) -> None:
         self.fps_label.setText(f"{self.view.fps:.1f} fps")
