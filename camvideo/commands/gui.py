@@ -21,16 +21,21 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..models import MODELS
+    """Check what can be checked before a window opens, then run the app; the
+    model itself loads in the background once the window shows."""
+    from pathlib import Path
+
+    from ..errors import CamvideoError, ModelLoadError
+    from ..models import MODELS, resolve_device
 
     if args.model not in MODELS:
-        from ..errors import ModelLoadError
-
         raise ModelLoadError(f"unknown model {args.model!r}; choose one of: {', '.join(MODELS)}")
-    if args.weights:
-        from ..errors import CamvideoError
-
-        raise CamvideoError("--weights is not supported by the window yet; use `camvideo process` or `camvideo image`")
+    if args.weights and not Path(args.weights).is_file():
+        raise ModelLoadError(f"weights file {args.weights} does not exist")
+    try:
+        device = str(resolve_device(args.device)) if args.device != "auto" else "auto"
+    except ValueError as exc:
+        raise CamvideoError(str(exc)) from None
     from ..qt.app import run as run_app
 
-    return run_app(args.source, model=args.model, device=args.device, loop=args.loop)
+    return run_app(args.source, model=args.model, device=device, loop=args.loop, weights=args.weights)

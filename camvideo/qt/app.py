@@ -9,7 +9,8 @@ from . import APPLICATION, ORGANIZATION
 AUTO = None  # no source given: camera 0 when one opens, else the demo clip
 
 
-def run(source: str | None = AUTO, model: str | None = None, device: str = "auto", loop: bool = False) -> int:
+def run(source: str | None = AUTO, model: str | None = None, device: str = "auto", loop: bool = False,
+        weights: str | None = None) -> int:
     from PyQt6.QtWidgets import QApplication
 
     from .window import MainWindow
@@ -17,6 +18,6 @@ def run(source: str | None = AUTO, model: str | None = None, device: str = "auto
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
-    window = MainWindow(source, model=model, device=device, loop=loop)
+    window = MainWindow(source, model=model, device=device, loop=loop, weights=weights)
     window.show()
     return app.exec()

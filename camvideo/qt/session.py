@@ -151,22 +151,26 @@ class Session(QObject):
         self._record_failed.connect(self._on_record_failed)
 
     # -- model ------------------------------------------------------------------------
-    def load_model(self, name: str) -> None:
-        """Load ``name`` in a background thread; the stream keeps its current model
-        until the new one is ready (a stale load is discarded)."""
+    def load_model(self, name: str, weights: str | None = None) -> None:
+        """Load ``name`` (from a local ``weights`` file when given) in a background
+        thread; the stream keeps its current model until the new one is ready (a
+        stale load is discarded)."""
         self._generation += 1
         generation = self._generation
         self._loaders = [t for t in self._loaders if t.is_alive()]
-        thread = threading.Thread(target=self._load, args=(name, generation), name=f"camvideo-load:{name}")
+        thread = threading.Thread(target=self._load, args=(name, generation, weights), name=f"camvideo-load:{name}")
         self._loaders.append(thread)
         self.model_loading.emit(name)
         thread.start()
 
-    def _load(self, name: str, generation: int) -> None:
-        from ..models import load_model
+    def _load(self, name: str, generation: int, weights: str | None) -> None:
+        from .. import models
 
         try:
-            model = load_model(name, device=self.device)
+            if weights:
+                model = models.load_model(name, weights=weights, device=self.device)
+            else:
+                model = models.load_model(name, device=self.device)
         except Exception as exc:  # noqa: BLE001 - any failure becomes a message
             log.debug("loading %s failed", name, exc_info=True)
             self._load_failed.emit(generation, name, describe(exc))

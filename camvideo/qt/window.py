@@ -56,7 +56,7 @@ def demo_clip() -> Path:
 
 class MainWindow(QMainWindow):
     def __init__(self, source: str | None = None, model: str | None = None, device: str = "auto",
-                 settings: QSettings | None = None, loop: bool = False) -> None:
+                 settings: QSettings | None = None, loop: bool = False, weights: str | None = None) -> None:
         super().__init__()
         from ..models import DEFAULT_MODEL, available_models
 
@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         else:
             self.resize(1280, 800)
         self._initial_source = source
+        self._weights = (self.panel.model.currentText(), weights) if weights else None
         self._initial_loop = loop
         self._status_timer = QTimer(self)
         self._status_timer.timeout.connect(self._update_status)
@@ -148,7 +149,7 @@ class MainWindow(QMainWindow):
         p.open_file_clicked.connect(self.open_file_dialog)
         p.open_url_clicked.connect(self.open_url_dialog)
         p.open_demo_clicked.connect(lambda: self.open(str(demo_clip()), loop=True))
-        p.model_changed.connect(self.session.load_model)
+        p.model_changed.connect(self.load_model)
         p.localize_changed.connect(lambda: self.session.set_localize(self.panel.localize_settings()))
         p.overlay_changed.connect(lambda: self.session.set_overlay(self.panel.overlay_settings()))
         p.record_button.clicked.connect(lambda checked: self.toggle_recording(checked))
@@ -177,7 +178,7 @@ class MainWindow(QMainWindow):
     def _start(self) -> None:
         self.session.set_localize(self.panel.localize_settings())
         self.session.set_overlay(self.panel.overlay_settings())
-        self.session.load_model(self.panel.model.currentText())
+        self.load_model(self.panel.model.currentText())
         if self._initial_source is not None:
             self.open(self._initial_source, loop=self._initial_loop)
         else:  # camera 0 when one opens, else the demo clip
@@ -242,6 +243,11 @@ class MainWindow(QMainWindow):
         self.panel.play_button.setText("Play")
 
     # -- model ------------------------------------------------------------------------------
+    def load_model(self, name: str) -> None:
+        """Load ``name`` in the background (with the --weights file it was started with)."""
+        weights = self._weights[1] if self._weights and self._weights[0] == name else None
+        self.session.load_model(name, weights=weights)
+
     def _on_model_loading(self, name: str) -> None:
         self.panel.model_state.setText(f"loading {name}…")
         if self.view.current is None:
