@@ -6,7 +6,8 @@ fragmented .mp4 when the path asks for .mp4, flushes packets as they come and
 puts a keyframe about every second: a process killed with SIGKILL leaves a file
 that decodes up to its last fragment. It writes ``NAME.partial.EXT`` and renames
 it to ``NAME.EXT`` on a clean close, so a finished name always means a finished
-file. Frames keep the source's timestamps (millisecond time base); odd sizes are
+file. Frames keep the source's timestamps (millisecond time base; a fragmented
+.mp4 starts its clock at the first frame, .mkv keeps them as they are); odd sizes are
 padded to even (yuv420p needs it); audio of a source file can be copied along.
 """
 
@@ -55,6 +56,8 @@ class Recorder:
         import av
 
         path = Path(path)
+        if path.is_dir():
+            raise OutputError(f"{path}: is a folder; give a file name ending in .mkv or .mp4")
         if path.suffix.lower() not in CONTAINERS:
             raise OutputError(f"{path}: a recording must be .mkv (default) or .mp4 (fragmented); got {path.suffix or 'no suffix'!r}")
         if codec not in CODECS:
@@ -77,13 +80,19 @@ class Recorder:
         self._last_pts: int | None = None
         self._audio = None
         fmt, options = CONTAINERS[path.suffix.lower()]
-        if path.is_dir():
-            raise OutputError(f"{path}: is a folder; give a file name ending in .mkv or .mp4")
         if not path.parent.is_dir():
             raise OutputError(f"cannot write {path}: the folder {path.parent} does not exist")
+        # Our own unbuffered file: it fails at open when the place is not writable, and
+        # a full disk raises at the packet that does not fit (FFmpeg's own I/O would
+        # only say so at the end), while every packet still reaches the OS at once.
         try:
-            self._container = av.open(str(self.partial), "w", format=fmt, container_options=dict(options))
+            self._file = _CheckedFile(self.partial)
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.partial}: {exc.strerror}") from None
+        try:
+            self._container = av.open(self._file, "w", format=fmt, container_options=dict(options))
         except (av.FFmpegError, OSError) as exc:
+            self._file.close()
             raise OutputError(f"cannot write {self.partial}: {_reason(exc)}") from None
         if audio_from is not None:
             self._open_audio(Path(audio_from))
@@ -208,6 +217,7 @@ class Recorder:
             self._mux_audio(time_s)
             for packet in self._stream.encode(frame):
                 self._container.mux(packet)
+            self._file.check()
         except (av.FFmpegError, OSError) as exc:
             raise OutputError(f"cannot write {self.partial}: {_reason(exc)}") from None
         self.frames_written += 1
@@ -234,11 +244,17 @@ class Recorder:
         except (av.FFmpegError, OSError) as exc:
             error = OutputError(f"cannot finish {self.partial}: {_reason(exc)}")
         finally:
+            if self._file.error is not None:  # the first write error is the real story
+                error = OutputError(f"cannot write {self.partial}: {_reason(self._file.error)}")
             self._close_audio()
             try:
                 self._container.close()
             except (av.FFmpegError, OSError) as exc:
                 error = error or OutputError(f"cannot finish {self.partial}: {_reason(exc)}")
+            finally:
+                self._file.close()
+        if error is None and self._file.error is not None:
+            error = OutputError(f"cannot write {self.partial}: {_reason(self._file.error)}")
         if self.frames_written == 0:
             self.partial.unlink(missing_ok=True)
             log.info("%s: no frame recorded; nothing kept", self.path)
@@ -253,8 +269,42 @@ class Recorder:
     def __enter__(self) -> Recorder:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self.close()
+        except OutputError as close_error:
+            if exc_type is None:
+                raise
+            log.error("%s", close_error)  # the error already on its way says more
+
+
+class _CheckedFile:
+    """An unbuffered file for PyAV that remembers the first write error: FFmpeg's
+    muxers do not always pass one on, and a full disk must stop the recording."""
+
+    def __init__(self, path: Path) -> None:
+        self._raw = open(path, "wb", buffering=0)
+        self.error: OSError | None = None
+
+    def write(self, data) -> int:
+        try:
+            return self._raw.write(data)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> None:
+        self._raw.close()
 
 
 def _reason(exc: BaseException | None) -> str:

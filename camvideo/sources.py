@@ -20,6 +20,7 @@ since opening for cameras. A frame count from metadata is only a progress hint.
 
 from __future__ import annotations
 
+import contextlib
 import glob as globlib
 import logging
 import math
@@ -371,9 +372,13 @@ class VideoFileSource(Source):
             stream = container.streams.video[0]
             self.time_base = stream.time_base
             self.rate = float(stream.average_rate or stream.guessed_rate or 0.0) or None
+            # the header's idea of the length: a file that ends well before it is truncated
+            self.duration = container.duration / 1e6 if container.duration and container.duration > 0 else None
             count = stream.frames or None
             if not count and stream.duration and self.rate:
                 count = int(round(float(stream.duration * stream.time_base) * self.rate))
+            if not count and self.duration and self.rate:
+                count = int(round(self.duration * self.rate))
             # Decode the first frame now: a file that cannot give one fails here.
             first = None
             for first in self._decode(container, 0.0):
@@ -417,6 +422,10 @@ class VideoFileSource(Source):
                     image = _rotate(image, rotation)
                 yield image, stamp, index
                 index += 1
+            step = 1.0 / (self.rate or 30.0)
+            if self.duration and last_time is not None and last_time - getattr(self, "start_time", 0.0) + 2.5 * step < self.duration:
+                log.warning("%s: the video ends at %.2f s but its header says %.2f s; it may be truncated "
+                            "(everything up to the damage was read)", self.path, last_time, self.duration)
         except av.FFmpegError as exc:
             if index == 0:
                 raise InputError(f"{self.path}: not a video that can be decoded ({_av_reason(exc)})") from None
@@ -445,7 +454,10 @@ class CameraSource(Source):
     """A camera through OpenCV; times count from opening. Latest-frame policy."""
 
     def __init__(self, index: int) -> None:
-        cap = cv2.VideoCapture(index)
+        if index < 0:
+            raise InputError(f"camera index must be 0 or more, got {index}")
+        with _quiet_opencv():  # the user gets one clear line, not backend chatter
+            cap = cv2.VideoCapture(index)
         if not cap.isOpened():
             cap.release()
             raise InputError(f"camera {index}: no camera there (is it plugged in, and free?); "
@@ -553,6 +565,20 @@ class IterableSource(Source):
             image, stamp = item if isinstance(item, tuple) else (item, index / self.fps)
             if stamp >= start - 1e-9:
                 yield image, stamp, index
+
+
+@contextlib.contextmanager
+def _quiet_opencv():
+    logging_api = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging_api is None:
+        yield
+        return
+    previous = logging_api.getLogLevel()
+    logging_api.setLogLevel(logging_api.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        logging_api.setLogLevel(previous)
 
 
 def _av_reason(exc: BaseException) -> str:
