@@ -42,13 +42,16 @@ class ViewSink:
     """The window's pipeline sink (runs in the pipeline's writer thread).
 
     Writes the frame to the recording when one runs, then publishes it. Both
-    happen under one lock with recording start/stop, so "frames shown while
-    recording" and "frames in the file" are the same frames. A recording that
-    fails (disk full) is closed, keeping what it has, and reported; the view goes on.
+    happen under one lock with recording start/stop, and while recording a frame
+    waits until the window has taken the previous recorded one (the pipeline
+    then drops at its source, never here): "frames shown while recording" and
+    "frames in the file" are the same frames. A recording that fails (disk full)
+    is closed, keeping what it has, and reported; the view goes on.
     """
 
-    def __init__(self, publish, on_record_error) -> None:
+    def __init__(self, publish, on_record_error, wait_shown=lambda: None) -> None:
         self._publish = publish
+        self._wait_shown = wait_shown
         self._on_record_error = on_record_error
         self._lock = threading.Lock()
         self._recorder = None
@@ -76,6 +79,8 @@ class ViewSink:
 
     def write(self, frame, annotated: np.ndarray, result) -> None:
         image = bgr_to_qimage(annotated)
+        if self._recorder is not None:
+            self._wait_shown()  # outside the lock: the GUI may stop the recording meanwhile
         failed = None
         with self._lock:  # record and publish together: see the class doc
             recorder = self._recorder
@@ -138,7 +143,7 @@ class Session(QObject):
         self.replaced = 0  # frames replaced in the slot before the GUI took them
         self.last_error = ""
         self._slot: ShownFrame | None = None
-        self._slot_lock = threading.Lock()
+        self._slot_lock = threading.Condition()
         self._notified = False
         self._generation = 0
         self._loaders: list[threading.Thread] = []
@@ -171,6 +176,8 @@ class Session(QObject):
                 model = models.load_model(name, weights=weights, device=self.device)
             else:
                 model = models.load_model(name, device=self.device)
+            # One pass here, off the stream: the first frames are not slow.
+            FrameLocalizer(model)([np.zeros((64, 64, 3), np.uint8)])
         except Exception as exc:  # noqa: BLE001 - any failure becomes a message
             log.debug("loading %s failed", name, exc_info=True)
             self._load_failed.emit(generation, name, describe(exc))
@@ -239,7 +246,7 @@ class Session(QObject):
 
         if self._closed or self.source is None or self.localizer is None or self.pipeline is not None:
             return
-        self.sink = ViewSink(self._publish, self._record_error_from_worker)
+        self.sink = ViewSink(self._publish, self._record_error_from_worker, self._wait_recorded_shown)
         pipeline = Pipeline(self.source, self.localizer, self.annotator, [self.sink])
         pipeline.on_error = lambda exc, p=pipeline: self._pipeline_error.emit(p, describe(exc))
         pipeline.on_finished = lambda p=pipeline: self._pipeline_finished.emit(p)
@@ -251,6 +258,9 @@ class Session(QObject):
         self.pipeline, self.source = None, None
         recording = sink.recorder if sink is not None else None
         try:
+            if recording is not None:
+                sink.stop_recording()  # first, so the writer never waits on this thread
+                self._flush_recorded()
             if pipeline is not None:
                 pipeline.stop()  # joins the threads, closes the source and the sinks
             elif source is not None:
@@ -330,11 +340,24 @@ class Session(QObject):
         with self._slot_lock:
             if self._slot is not None:
                 self.replaced += 1
+                if self._slot.recorded and not shown.recorded:
+                    return  # a recorded frame is never replaced: the file holds what was shown
             self._slot = shown
             notify = not self._notified
             self._notified = True
         if notify:
             self._frame_waiting.emit()
+
+    def _wait_recorded_shown(self, timeout: float = 1.0) -> None:
+        """Writer thread: wait until the window took the recorded frame waiting in
+        the slot (a GUI stuck longer than ``timeout`` gets the frame replaced)."""
+        deadline = time.monotonic() + timeout
+        with self._slot_lock:
+            while self._slot is not None and self._slot.recorded and self.recording:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._slot_lock.wait(min(left, 0.05))
 
     def _flush_recorded(self) -> None:
         """Show now a recorded frame still waiting in the slot: every frame in the
@@ -347,6 +370,7 @@ class Session(QObject):
     def _deliver(self) -> None:
         with self._slot_lock:
             shown, self._slot, self._notified = self._slot, None, False
+            self._slot_lock.notify_all()
         if shown is not None:
             self.last_shown = shown
             self.frame_shown.emit(shown)
