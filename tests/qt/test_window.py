@@ -203,3 +203,24 @@ def test_a_dropped_video_file_opens(qtbot, open_window, fast_models, cat_clip, t
     assert w.session.source.name == str(other)
     qtbot.waitUntil(lambda: w.session.last_shown.image.width() == 96, timeout=WAIT_MS)
     assert w.settings.value("last_dir") == str(tmp_path)
+
+
+def test_a_recording_that_fails_is_kept_and_the_view_goes_on(qtbot, open_window, fast_models, cat_clip, tmp_path):
+    from camvideo.errors import OutputError
+
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 2)
+    w.toggle_recording(True)
+    qtbot.waitUntil(lambda: w.frames_shown_recording >= 5, timeout=WAIT_MS)
+    recorder = w.session.sink.recorder
+
+    def full_disk(image, time_s):  # the disk fills up after a few frames
+        raise OutputError(f"cannot write {recorder.partial}: No space left on device")
+
+    recorder.write_image = full_disk
+    qtbot.waitUntil(lambda: "recording stopped" in w.error_label.text(), timeout=WAIT_MS)
+    assert "No space left" in w.error_label.text() and not w.panel.record_button.isChecked()
+    assert not w.session.recording
+    wait_frames(qtbot, w, 3)  # the view goes on
+    files = list((tmp_path / "out").glob("camvideo-*.mkv"))
+    assert len(files) == 1 and count_frames(files[0]) == recorder.frames_written >= 5
