@@ -8,19 +8,22 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import threading  # noqa: E402
 import time  # noqa: E402
-from fractions import Fraction  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import av  # noqa: E402
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-DATA = Path(__file__).resolve().parent.parent / "data"
-CAT_CLASSES = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
+from qt_helpers import make_cat_clip  # noqa: E402
 
-torch.set_num_threads(1)  # the test machine is shared: one thread is the fastest here
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """On a shared 2-core machine one intra-op thread is the fastest (two threads
+    that cannot both run make each forward pass many times slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(autouse=True)
@@ -73,33 +76,6 @@ def fast_models(monkeypatch, _lite0):
         return real(name, **kwargs)
 
     monkeypatch.setattr(camvideo.models, "load_model", load)
-
-
-def make_cat_clip(path: Path, frames: int = 45, size: tuple[int, int] = (192, 128), fps: int = 30) -> Path:
-    """A small H.264 clip panning across the cat photograph."""
-    photo = cv2.imread(str(DATA / "chelsea.png"))
-    width, height = size
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.time_base = Fraction(1, fps)
-        stream.options = {"preset": "ultrafast"}
-        for i in range(frames):
-            x0 = int(i * 2) % 40
-            crop = photo[10:290, x0: x0 + 400]
-            image = cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return path
-
-
-def count_frames(path: Path) -> int:
-    with av.open(str(path)) as container:
-        return sum(1 for _ in container.decode(video=0))
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from camvideo.qt.pacing import PacedSource
 from camvideo.sources import open_source
 
-from conftest import make_cat_clip
+from qt_helpers import make_cat_clip
 
 
 def test_plays_in_real_time_in_order(tmp_path):

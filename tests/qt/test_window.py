@@ -13,7 +13,7 @@ from PyQt6.QtGui import QDropEvent
 from camvideo.annotate import FrameAnnotator
 from camvideo.qt.window import MainWindow
 
-from conftest import CAT_CLASSES, count_frames, make_cat_clip
+from qt_helpers import CAT_CLASSES, count_frames, make_cat_clip
 
 WAIT_MS = 30_000  # generous: the test machine is shared; typical waits are well under 5 s
 
