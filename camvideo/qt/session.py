@@ -1,0 +1,448 @@
+"""One running view: source -> pipeline -> window (+ a recording), and the model.
+
+``Session`` is the window's only door to the core. It lives on the GUI thread;
+the pipeline's threads and the model loader reach it only through queued
+signals. Frames travel through a newest-frame slot: the writer thread builds the
+QImage, stores it and signals only when the previous one has been taken, so the
+event queue never holds more than one frame and a slow GUI skips frames instead
+of falling behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from ..annotate import FrameAnnotator, OverlaySettings
+from ..errors import CamvideoError, OutputError
+from ..inference import FrameLocalizer, LocalizeSettings
+from .convert import bgr_to_qimage
+from .view import ShownFrame
+
+log = logging.getLogger(__name__)
+
+LOADER_JOIN_S = 60.0  # a model load cannot be interrupted; closing waits for it
+
+
+def describe(exc: BaseException) -> str:
+    """One line for the window: the message of a CamvideoError, else type + message."""
+    if isinstance(exc, CamvideoError):
+        return str(exc)
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class ViewSink:
+    """The window's pipeline sink (runs in the pipeline's writer thread).
+
+    Writes the frame to the recording when one runs, then publishes it. Both
+    happen under one lock with recording start/stop, and while recording a frame
+    waits until the window has taken the previous recorded one (the pipeline
+    then drops at its source, never here): "frames shown while recording" and
+    "frames in the file" are the same frames. A recording that fails (disk full)
+    is closed, keeping what it has, and reported; the view goes on.
+    """
+
+    def __init__(self, publish, on_record_error, wait_shown=lambda: None) -> None:
+        self._publish = publish
+        self._wait_shown = wait_shown
+        self._on_record_error = on_record_error
+        self._lock = threading.Lock()
+        self._recorder = None
+        self._t0: float | None = None
+        self.recorded = 0  # frames written to the current (or last) recording
+        self.delivered = 0  # frames handed to the window
+
+    @property
+    def recorder(self):
+        return self._recorder
+
+    def start_recording(self, recorder) -> None:
+        with self._lock:
+            if self._recorder is not None:
+                raise RuntimeError("a recording is already running")
+            self._recorder, self._t0, self.recorded = recorder, None, 0
+
+    def stop_recording(self):
+        """Detach and finalize the recording; returns it (None when none ran)."""
+        with self._lock:
+            recorder, self._recorder = self._recorder, None
+        if recorder is not None:
+            recorder.close()  # may raise OutputError: the caller reports it
+        return recorder
+
+    def write(self, frame, annotated: np.ndarray, result) -> None:
+        image = bgr_to_qimage(annotated)
+        if self._recorder is not None:
+            self._wait_shown()  # outside the lock: the GUI may stop the recording meanwhile
+        failed = None
+        with self._lock:  # record and publish together: see the class doc
+            recorder = self._recorder
+            recorded = False
+            if recorder is not None:
+                try:
+                    if self._t0 is None:
+                        self._t0 = frame.time  # the recording starts at 0 s
+                    recorder.write_image(annotated, frame.time - self._t0)
+                    self.recorded += 1
+                    recorded = True
+                except Exception as exc:  # noqa: BLE001 - keep the view running
+                    self._recorder, failed = None, (recorder, exc)
+            self.delivered += 1
+            self._publish(ShownFrame(image, frame.index, frame.time, frame.captured, result, annotated, recorded))
+        if failed is not None:
+            recorder, exc = failed
+            try:
+                recorder.close()
+            except Exception as close_exc:  # noqa: BLE001
+                log.debug("closing the failed recording: %s", close_exc)
+            self._on_record_error(recorder, exc)
+
+    def close(self) -> None:
+        self.stop_recording()
+
+
+class Session(QObject):
+    """Source, model, pipeline and recording of one window."""
+
+    frame_shown = pyqtSignal(object)  # ShownFrame, on the GUI thread
+    error = pyqtSignal(str)  # anything that went wrong, one line
+    finished = pyqtSignal()  # a file ended (or the pipeline stopped on an error)
+    source_changed = pyqtSignal(str, bool)  # name, live
+    model_loading = pyqtSignal(str)  # model name
+    model_ready = pyqtSignal(str, str)  # model name, device
+    model_failed = pyqtSignal(str, str)  # model name, message
+    recording_changed = pyqtSignal(bool, str)  # running, path
+
+    # internal: worker threads -> GUI thread (queued)
+    _frame_waiting = pyqtSignal()
+    _loaded = pyqtSignal(int, str, object)
+    _load_failed = pyqtSignal(int, str, str)
+    _pipeline_error = pyqtSignal(object, str)
+    _pipeline_finished = pyqtSignal(object)
+    _record_failed = pyqtSignal(str, str)
+
+    def __init__(self, device: str = "auto", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.device = device
+        self.model = None
+        self.model_name: str | None = None
+        self.localizer: FrameLocalizer | None = None
+        self.localize_settings = LocalizeSettings()
+        self.annotator = FrameAnnotator(OverlaySettings())
+        self.source = None
+        self.pipeline = None
+        self.sink: ViewSink | None = None
+        self.last_shown: ShownFrame | None = None
+        self.replaced = 0  # frames replaced in the slot before the GUI took them
+        self.last_error = ""
+        self._slot: ShownFrame | None = None
+        self._slot_lock = threading.Condition()
+        self._notified = False
+        self._generation = 0
+        self._loaders: list[threading.Thread] = []
+        self._closed = False
+        self._frame_waiting.connect(self._deliver)
+        self._loaded.connect(self._on_loaded)
+        self._load_failed.connect(self._on_load_failed)
+        self._pipeline_error.connect(self._on_pipeline_error)
+        self._pipeline_finished.connect(self._on_pipeline_finished)
+        self._record_failed.connect(self._on_record_failed)
+
+    # -- model ------------------------------------------------------------------------
+    def load_model(self, name: str, weights: str | None = None) -> None:
+        """Load ``name`` (from a local ``weights`` file when given) in a background
+        thread; the stream keeps its current model until the new one is ready (a
+        stale load is discarded)."""
+        self._generation += 1
+        generation = self._generation
+        self._loaders = [t for t in self._loaders if t.is_alive()]
+        thread = threading.Thread(target=self._load, args=(name, generation, weights), name=f"camvideo-load:{name}")
+        self._loaders.append(thread)
+        self.model_loading.emit(name)
+        thread.start()
+
+    def _load(self, name: str, generation: int, weights: str | None) -> None:
+        from .. import models
+
+        try:
+            if weights:
+                model = models.load_model(name, weights=weights, device=self.device)
+            else:
+                model = models.load_model(name, device=self.device)
+            # One pass here, off the stream: the first frames are not slow.
+            FrameLocalizer(model)([np.zeros((64, 64, 3), np.uint8)])
+        except Exception as exc:  # noqa: BLE001 - any failure becomes a message
+            log.debug("loading %s failed", name, exc_info=True)
+            self._load_failed.emit(generation, name, describe(exc))
+        else:
+            self._loaded.emit(generation, name, model)
+
+    def _on_loaded(self, generation: int, name: str, model) -> None:
+        if generation != self._generation or self._closed:
+            return  # a newer request won
+        self.model, self.model_name = model, name
+        self.localizer = FrameLocalizer(model, self.localize_settings)
+        if self.pipeline is not None and not self.pipeline.finished:
+            self.pipeline.localizer = self.localizer
+        else:
+            self._start_pipeline()
+        self.model_ready.emit(name, str(model.device))
+
+    def _on_load_failed(self, generation: int, name: str, message: str) -> None:
+        if generation != self._generation or self._closed:
+            return
+        self.last_error = message
+        self.model_failed.emit(name, message)
+
+    @property
+    def loading(self) -> bool:
+        return any(t.is_alive() for t in self._loaders)
+
+    # -- settings -----------------------------------------------------------------------
+    def set_localize(self, settings: LocalizeSettings) -> None:
+        """Takes effect on the next frame."""
+        self.localize_settings = settings
+        if self.localizer is not None:
+            self.localizer.settings = settings
+
+    def set_overlay(self, settings: OverlaySettings) -> None:
+        """Takes effect on the next frame."""
+        self.annotator = FrameAnnotator(settings)
+        if self.pipeline is not None:
+            self.pipeline.annotator = self.annotator
+
+    # -- source and pipeline ---------------------------------------------------------
+    def open(self, spec, *, loop: bool = False, report: bool = True) -> bool:
+        """Stop what runs (finalizing a recording), open ``spec``; False on failure
+        (the message goes to ``error`` unless ``report`` is False)."""
+        from ..sources import open_source
+        from .pacing import PacedSource
+
+        self._stop_pipeline()
+        try:
+            source = open_source(spec, loop=loop)
+        except Exception as exc:  # noqa: BLE001 - a failure to open leaves the app running
+            if not isinstance(exc, CamvideoError):
+                log.exception("opening %s failed", spec)
+            if report:
+                self._report(describe(exc))
+            else:
+                log.info("%s", describe(exc))
+            return False
+        self.source = source if source.live else PacedSource(source)
+        self.source_changed.emit(source.name, source.live)
+        self._start_pipeline()
+        return True
+
+    def _start_pipeline(self) -> None:
+        from ..pipeline import Pipeline
+
+        if self._closed or self.source is None or self.localizer is None or self.pipeline is not None:
+            return
+        self.sink = ViewSink(self._publish, self._record_error_from_worker, self._wait_recorded_shown)
+        pipeline = Pipeline(self.source, self.localizer, self.annotator, [self.sink])
+        pipeline.on_error = lambda exc, p=pipeline: self._pipeline_error.emit(p, describe(exc))
+        pipeline.on_finished = lambda p=pipeline: self._pipeline_finished.emit(p)
+        self.pipeline = pipeline
+        pipeline.start()
+
+    def _stop_pipeline(self) -> None:
+        pipeline, source, sink = self.pipeline, self.source, self.sink
+        self.pipeline, self.source = None, None
+        recording = sink.recorder if sink is not None else None
+        try:
+            if recording is not None:
+                sink.stop_recording()  # first, so the writer never waits on this thread
+                self._flush_recorded()
+            if pipeline is not None:
+                pipeline.stop()  # joins the threads, closes the source and the sinks
+            elif source is not None:
+                source.close()
+        except CamvideoError as exc:
+            self._report(describe(exc))
+        finally:
+            self._flush_recorded()
+            with self._slot_lock:
+                self._slot, self._notified = None, False
+            if recording is not None:
+                self.recording_changed.emit(False, str(recording.path))
+
+    def _on_pipeline_error(self, pipeline, message: str) -> None:
+        if pipeline is self.pipeline:
+            self._report(message)
+
+    def _on_pipeline_finished(self, pipeline) -> None:
+        if pipeline is self.pipeline:
+            self.finished.emit()
+
+    def _report(self, message: str) -> None:
+        self.last_error = message
+        log.warning("%s", message)
+        self.error.emit(message)
+
+    # -- playback (files) -------------------------------------------------------------
+    @property
+    def live(self) -> bool:
+        return self.source is not None and self.source.live
+
+    @property
+    def paused(self) -> bool:
+        return self.pipeline is not None and self.pipeline.paused
+
+    def _hold(self, held: bool | None = None, step: bool = False) -> None:
+        hold = getattr(self.source, "hold", None)  # a PacedSource: its clock stops too
+        if hold is not None and held is not None:
+            hold(held)
+        if hold is not None and step:
+            self.source.release_one()
+
+    def pause(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.pause()
+            self._hold(True)
+
+    def resume(self) -> None:
+        if self.pipeline is not None:
+            self._hold(False)
+            self.pipeline.resume()
+
+    def step(self) -> None:
+        """One frame forward (files): pauses first."""
+        if self.pipeline is not None and not self.live:
+            self.pause()
+            self._hold(step=True)
+            self.pipeline.step()
+
+    def seek(self, seconds: float) -> None:
+        """Continue at ``seconds`` (files); while paused, shows the frame there."""
+        if self.pipeline is not None and not self.live:
+            self.pipeline.seek(max(0.0, seconds))
+
+    @property
+    def duration_hint(self) -> float | None:
+        """Seconds in the file, from its metadata (a hint)."""
+        source = self.source
+        rate = getattr(source, "rate", None)
+        if source is None or source.live or not rate or not source.frame_count_hint:
+            return None
+        return source.frame_count_hint / rate
+
+    # -- frames ---------------------------------------------------------------------------
+    def _publish(self, shown: ShownFrame) -> None:
+        """Writer thread: keep only the newest frame; signal once per take."""
+        with self._slot_lock:
+            if self._slot is not None:
+                self.replaced += 1
+                if self._slot.recorded and not shown.recorded:
+                    return  # a recorded frame is never replaced: the file holds what was shown
+            self._slot = shown
+            notify = not self._notified
+            self._notified = True
+        if notify:
+            self._frame_waiting.emit()
+
+    def _wait_recorded_shown(self, timeout: float = 1.0) -> None:
+        """Writer thread: wait until the window took the recorded frame waiting in
+        the slot (a GUI stuck longer than ``timeout`` gets the frame replaced)."""
+        deadline = time.monotonic() + timeout
+        with self._slot_lock:
+            while self._slot is not None and self._slot.recorded and self.recording:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._slot_lock.wait(min(left, 0.05))
+
+    def _flush_recorded(self) -> None:
+        """Show now a recorded frame still waiting in the slot: every frame in the
+        file is a frame that was shown."""
+        with self._slot_lock:
+            waiting = self._slot is not None and self._slot.recorded
+        if waiting:
+            self._deliver()
+
+    def _deliver(self) -> None:
+        with self._slot_lock:
+            shown, self._slot, self._notified = self._slot, None, False
+            self._slot_lock.notify_all()
+        if shown is not None:
+            self.last_shown = shown
+            self.frame_shown.emit(shown)
+
+    # -- recording and snapshots ----------------------------------------------------------
+    @property
+    def recording(self) -> bool:
+        return self.sink is not None and self.sink.recorder is not None
+
+    def start_recording(self, path: Path) -> Path:
+        from ..recorder import Recorder
+
+        if self.pipeline is None or self.sink is None:
+            raise CamvideoError("nothing to record yet: open a source and wait for the model")
+        if self.recording:
+            return Path(self.sink.recorder.path)
+        recorder = Recorder(path, fps_hint=getattr(self.source, "rate", None) or 30.0)
+        self.sink.start_recording(recorder)
+        self.recording_changed.emit(True, str(path))
+        return Path(path)
+
+    def stop_recording(self) -> Path | None:
+        """Finalize the recording (the file becomes playable); its path, or None."""
+        if self.sink is None:
+            return None
+        try:
+            recorder = self.sink.stop_recording()
+        except CamvideoError as exc:
+            self._report(describe(exc))
+            self.recording_changed.emit(False, "")
+            return None
+        self._flush_recorded()
+        if recorder is None:
+            return None
+        self.recording_changed.emit(False, str(recorder.path))
+        return Path(recorder.path)
+
+    def _record_error_from_worker(self, recorder, exc: BaseException) -> None:
+        self._record_failed.emit(str(recorder.path), describe(exc))
+
+    def _on_record_failed(self, path: str, message: str) -> None:
+        self._report(f"recording stopped: {message} (frames so far kept in {path})")
+        self.recording_changed.emit(False, path)
+
+    def snapshot(self, folder: Path) -> tuple[Path, Path]:
+        """The frame on screen as an annotated PNG and its JSON object."""
+        import cv2
+
+        shown = self.last_shown
+        if shown is None:
+            raise CamvideoError("no frame on screen yet to save")
+        stem = f"camvideo-{time.strftime('%Y%m%d-%H%M%S')}-f{shown.index:06d}"
+        png, js = Path(folder) / f"{stem}.png", Path(folder) / f"{stem}.json"
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            if not cv2.imwrite(str(png), shown.annotated):
+                raise OSError(f"cannot encode {png.name}")
+            js.write_text(json.dumps(shown.result.to_dict()) + "\n")
+        except OSError as exc:
+            raise OutputError(f"cannot save the snapshot in {folder}: {exc.strerror or exc}") from None
+        return png, js
+
+    # -- shutdown ---------------------------------------------------------------------------
+    def close(self) -> None:
+        """Finalize a recording, stop every thread (pipeline, reader, model loaders)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._generation += 1  # results of loads still running are discarded
+        self._stop_pipeline()
+        for thread in self._loaders:
+            thread.join(LOADER_JOIN_S)
+            if thread.is_alive():
+                log.error("%s did not finish within %.0f s", thread.name, LOADER_JOIN_S)
+        self._loaders.clear()

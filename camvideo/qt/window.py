@@ -1,0 +1,395 @@
+"""The main window: video view + side panel + status bar, wired to a Session.
+
+Everything here runs on the GUI thread; frames and errors arrive as signals from
+the session. The window appears at once and the model loads behind a visible
+"Loading model" state. Keys: Space pause, R record, S snapshot, F full screen,
+Esc leave full screen, Ctrl+O open. Settings, the last folder of the file dialog
+and the output folder are kept in QSettings. A video file dropped on the window
+opens.
+"""
+
+from __future__ import annotations
+
+import glob
+import sys
+import time
+from pathlib import Path
+
+from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QTimer
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QScrollArea,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..errors import CamvideoError
+from . import app_settings
+from .panel import ControlPanel
+from .session import Session, describe
+from .view import ShownFrame, VideoView
+
+VIDEO_FILTER = "Videos (*.mp4 *.mkv *.mov *.avi *.webm *.m4v *.mpg *.mpeg *.ts *.gif);;All files (*)"
+
+
+def list_cameras() -> list[str]:
+    """Camera indices to offer: /dev/videoN on Linux, else 0..3 (opening each to
+    probe would make the window slow to appear)."""
+    if sys.platform.startswith("linux"):
+        found = sorted(int(p[len("/dev/video"):]) for p in glob.glob("/dev/video*") if p[len("/dev/video"):].isdigit())
+        return [str(i) for i in found] or ["0"]
+    return ["0", "1", "2", "3"]
+
+
+def demo_clip() -> Path:
+    from .resources import demo_clip_path
+
+    return demo_clip_path()
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, source: str | None = None, model: str | None = None, device: str = "auto",
+                 settings: QSettings | None = None, loop: bool = False, weights: str | None = None) -> None:
+        super().__init__()
+        from ..models import DEFAULT_MODEL, available_models
+
+        self.setWindowTitle("camvideo")
+        self.setAcceptDrops(True)
+        self.settings = settings if settings is not None else app_settings()
+        self.session = Session(device=device, parent=self)
+        self.frames_shown = 0
+        self.frames_shown_recording = 0  # frames on screen that went into the recording
+        self.errors: list[str] = []
+        self._record_started = 0.0
+        self._record_path: Path | None = None
+        self._seeking = False
+
+        # -- widgets
+        self.view = VideoView()
+        self.view.set_message("Loading model…")
+        self.panel = ControlPanel(available_models(), list_cameras())
+        self.panel.restore(self.settings)
+        if model:
+            self.panel.model.blockSignals(True)
+            self.panel.model.setCurrentText(model)
+            self.panel.model.blockSignals(False)
+        if self.panel.model.currentText() not in available_models():
+            self.panel.model.setCurrentText(DEFAULT_MODEL)
+        self.banner = QFrame()
+        self.banner.setStyleSheet("QFrame { background: #8b1a1a; } QLabel { color: white; padding: 4px; }")
+        banner_layout = QHBoxLayout(self.banner)
+        banner_layout.setContentsMargins(4, 0, 4, 0)
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        close = QToolButton()
+        close.setText("×")
+        close.setToolTip("hide the message")
+        close.clicked.connect(self.banner.hide)
+        banner_layout.addWidget(self.error_label, 1)
+        banner_layout.addWidget(close)
+        self.banner.hide()
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.setSpacing(0)
+        left_layout.addWidget(self.banner)
+        left_layout.addWidget(self.view, 1)
+        self.side = QScrollArea()
+        self.side.setWidget(self.panel)
+        self.side.setWidgetResizable(True)
+        self.side.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.side.setMinimumWidth(self.panel.minimumSizeHint().width() + 24)
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(left, 1)
+        layout.addWidget(self.side)
+        self.setCentralWidget(central)
+
+        self.fps_label, self.latency_label, self.device_label, self.dropped_label = (QLabel() for _ in range(4))
+        for w in (self.fps_label, self.latency_label, self.device_label, self.dropped_label):
+            self.statusBar().addPermanentWidget(w)
+
+        self._wire()
+        self._shortcuts()
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        self._initial_source = source
+        self._weights = (self.panel.model.currentText(), weights) if weights else None
+        self._initial_loop = loop
+        self._status_timer = QTimer(self)
+        self._status_timer.timeout.connect(self._update_status)
+        self._status_timer.start(250)
+        # Show first, then load: the window appears at once.
+        QTimer.singleShot(0, self._start)
+
+    # -- wiring -----------------------------------------------------------------------
+    def _wire(self) -> None:
+        s, p = self.session, self.panel
+        s.frame_shown.connect(self._on_frame)
+        s.error.connect(self.show_error)
+        s.finished.connect(self._on_finished)
+        s.source_changed.connect(self._on_source_changed)
+        s.model_loading.connect(self._on_model_loading)
+        s.model_ready.connect(self._on_model_ready)
+        s.model_failed.connect(self._on_model_failed)
+        s.recording_changed.connect(self._on_recording_changed)
+        p.open_spec.connect(lambda spec: self.open(spec))
+        p.open_file_clicked.connect(self.open_file_dialog)
+        p.open_url_clicked.connect(self.open_url_dialog)
+        p.open_demo_clicked.connect(lambda: self.open(str(demo_clip()), loop=True))
+        p.model_changed.connect(self.load_model)
+        p.localize_changed.connect(lambda: self.session.set_localize(self.panel.localize_settings()))
+        p.overlay_changed.connect(lambda: self.session.set_overlay(self.panel.overlay_settings()))
+        p.record_button.clicked.connect(lambda checked: self.toggle_recording(checked))
+        p.snapshot_button.clicked.connect(self.snapshot)
+        p.folder_button.clicked.connect(self.choose_output_dir)
+        p.play_button.clicked.connect(self.toggle_pause)
+        p.step_button.clicked.connect(self.session.step)
+        p.seek.sliderPressed.connect(lambda: setattr(self, "_seeking", True))
+        p.seek.sliderReleased.connect(self._seek_released)
+
+    def _shortcuts(self) -> None:
+        for keys, slot in (
+            ("Space", self.toggle_pause),
+            ("R", lambda: self.toggle_recording(not self.session.recording)),
+            ("S", self.snapshot),
+            ("F", self.toggle_full_screen),
+            ("Esc", self.leave_full_screen),
+            ("Ctrl+O", self.open_file_dialog),
+        ):
+            action = QAction(self)
+            action.setShortcut(QKeySequence(keys))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(slot)
+            self.addAction(action)
+
+    def _start(self) -> None:
+        self.session.set_localize(self.panel.localize_settings())
+        self.session.set_overlay(self.panel.overlay_settings())
+        self.load_model(self.panel.model.currentText())
+        if self._initial_source is not None:
+            self.open(self._initial_source, loop=self._initial_loop)
+        else:  # camera 0 when one opens, else the demo clip
+            # (on Linux, no /dev/video* means no camera: skip the slow probe)
+            maybe_camera = not sys.platform.startswith("linux") or bool(glob.glob("/dev/video*"))
+            if not (maybe_camera and self.open("0", report=False)):
+                try:
+                    self.open(str(demo_clip()), loop=True)
+                except CamvideoError as exc:
+                    self.show_error(describe(exc))
+
+    # -- sources ------------------------------------------------------------------------
+    def open(self, spec: str, loop: bool = False, report: bool = True) -> bool:
+        """Open a camera index, URL, folder or file (a running recording is finalized)."""
+        self.view.clear()
+        self.view.set_message("Opening…")
+        ok = self.session.open(spec, loop=loop, report=report)
+        if not ok:
+            self.view.set_message("No source: open a camera, a file or a URL")
+        elif self.session.loading or self.session.model is None:
+            self.view.set_message(f"Loading model {self.panel.model.currentText()}…")
+        return ok
+
+    def open_file_dialog(self) -> None:
+        last = self.settings.value("last_dir", str(Path.home()), str)
+        path, _ = QFileDialog.getOpenFileName(self, "Open a video", last, VIDEO_FILTER)
+        if path:
+            self.settings.setValue("last_dir", str(Path(path).parent))
+            self.open(path)
+
+    def open_url_dialog(self) -> None:
+        last = self.settings.value("last_url", "rtsp://", str)
+        url, ok = QInputDialog.getText(self, "Open a stream", "URL (rtsp://, http://…):", text=last)
+        if ok and url.strip():
+            self.settings.setValue("last_url", url.strip())
+            self.open(url.strip())
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        files = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            self.settings.setValue("last_dir", str(Path(files[0]).parent))
+            self.open(files[0])
+
+    def _on_source_changed(self, name: str, live: bool) -> None:
+        self.panel.source_label.setText(f"{'live: ' if live else ''}{name}")
+        self.setWindowTitle(f"camvideo: {Path(name).name if not live else name}")
+        for w in (self.panel.play_button, self.panel.step_button, self.panel.seek):
+            w.setEnabled(not live)
+        self.panel.play_button.setText("Pause")
+        if self.session.model is not None:
+            self.view.set_message("")
+        self.banner.hide()
+
+    def _on_finished(self) -> None:
+        if self.session.pipeline is not None and self.session.pipeline.error is None:
+            self.statusBar().showMessage("end of the file", 5000)
+        self.panel.play_button.setText("Play")
+
+    # -- model ------------------------------------------------------------------------------
+    def load_model(self, name: str) -> None:
+        """Load ``name`` in the background (with the --weights file it was started with)."""
+        weights = self._weights[1] if self._weights and self._weights[0] == name else None
+        self.session.load_model(name, weights=weights)
+
+    def _on_model_loading(self, name: str) -> None:
+        self.panel.model_state.setText(f"loading {name}…")
+        if self.view.current is None:
+            self.view.set_message(f"Loading model {name}…")
+
+    def _on_model_ready(self, name: str, device: str) -> None:
+        self.panel.model_state.setText(f"{name} ready on {device}")
+        self.device_label.setText(device)
+        if not self.panel.labels and self.session.model is not None:
+            self.panel.set_class_names(self.session.model.labels)
+            self.session.set_localize(self.panel.localize_settings())
+        self.view.set_message("" if self.session.source is not None else "No source: open a camera, a file or a URL")
+
+    def _on_model_failed(self, name: str, message: str) -> None:
+        self.panel.model_state.setText(f"{name}: failed")
+        if self.view.current is None:
+            self.view.set_message(f"Model {name} could not load")
+        self.show_error(message)
+
+    # -- frames and status ----------------------------------------------------------------------
+    def _on_frame(self, shown: ShownFrame) -> None:
+        self.frames_shown += 1
+        if shown.recorded:
+            self.frames_shown_recording += 1
+        if self.view.message:
+            self.view.set_message("")
+        self.view.show_frame(shown)
+        duration = self.session.duration_hint
+        if duration and not self._seeking:
+            position = shown.time % duration
+            self.panel.seek.blockSignals(True)
+            self.panel.seek.setValue(int(1000 * position / duration))
+            self.panel.seek.blockSignals(False)
+        position = shown.time % duration if duration else shown.time  # a looping file restarts its clock
+        self.panel.time_label.setText(_clock(position) + (f" / {_clock(duration)}" if duration else ""))
+
+    def _update_status(self) -> None:
+        self.fps_label.setText(f"{self.view.fps:.1f} fps")
+        self.latency_label.setText(f"latency {self.view.latency_ms:.0f} ms")
+        dropped = self.session.replaced + self.view.skipped
+        if self.session.pipeline is not None:
+            dropped += self.session.pipeline.stats.dropped
+        self.dropped_label.setText(f"dropped {dropped}")
+        if self.session.recording and self._record_path is not None:
+            self.panel.record_label.setText(
+                f"● {self._record_path.name}  {_clock(time.monotonic() - self._record_started)}")
+
+    def show_error(self, message: str) -> None:
+        self.errors.append(message)
+        self.error_label.setText(message)
+        self.banner.show()
+        self.statusBar().showMessage(f"error: {message}", 10000)
+
+    # -- playback ---------------------------------------------------------------------------------
+    def toggle_pause(self) -> None:
+        if self.session.pipeline is None:
+            return
+        if self.session.pipeline.finished and not self.session.live:
+            self.session.seek(0.0)  # play again from the start
+            self.panel.play_button.setText("Pause")
+        elif self.session.paused:
+            self.session.resume()
+            self.panel.play_button.setText("Pause")
+        else:
+            self.session.pause()
+            self.panel.play_button.setText("Play")
+
+    def _seek_released(self) -> None:
+        self._seeking = False
+        duration = self.session.duration_hint
+        if duration:
+            self.session.seek(self.panel.seek.value() / 1000.0 * duration)
+
+    # -- recording and snapshots -----------------------------------------------------------------
+    @property
+    def output_dir(self) -> Path:
+        default = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation) or str(Path.home())
+        return Path(self.settings.value("output_dir", str(Path(default) / "camvideo"), str))
+
+    def choose_output_dir(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Recordings and snapshots go to", str(self.output_dir))
+        if folder:
+            self.settings.setValue("output_dir", folder)
+
+    def toggle_recording(self, start: bool) -> None:
+        if not start:
+            path = self.session.stop_recording()
+            if path is not None:
+                self.statusBar().showMessage(f"saved {path}", 8000)
+            return
+        try:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            path = self.output_dir / f"camvideo-{time.strftime('%Y%m%d-%H%M%S')}.mkv"
+            self.frames_shown_recording = 0
+            self.session.start_recording(path)
+        except OSError as exc:
+            self.show_error(f"cannot record into {self.output_dir}: {exc.strerror or exc}")
+        except CamvideoError as exc:
+            self.show_error(describe(exc))
+        self.panel.record_button.setChecked(self.session.recording)
+
+    def _on_recording_changed(self, running: bool, path: str) -> None:
+        self.panel.record_button.setChecked(running)
+        if running:
+            self._record_path, self._record_started = Path(path), time.monotonic()
+            self.panel.record_label.setText(f"● {Path(path).name}  0:00")
+        else:
+            self.panel.record_label.setText(f"saved {Path(path).name}" if path else "not recording")
+
+    def snapshot(self) -> None:
+        try:
+            png, _ = self.session.snapshot(self.output_dir)
+        except CamvideoError as exc:
+            self.show_error(describe(exc))
+            return
+        self.statusBar().showMessage(f"snapshot {png} (+ .json)", 8000)
+
+    # -- full screen and shutdown --------------------------------------------------------------------
+    def toggle_full_screen(self) -> None:
+        if self.isFullScreen():
+            self.leave_full_screen()
+        else:
+            self.side.hide()
+            self.statusBar().hide()
+            self.showFullScreen()
+
+    def leave_full_screen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+        self.side.show()
+        self.statusBar().show()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        """Finalize a running recording and stop every thread before closing."""
+        self._status_timer.stop()
+        self.panel.save(self.settings)
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.sync()
+        self.session.close()
+        event.accept()
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"

@@ -1,0 +1,83 @@
+"""GUI tests: offscreen Qt, settings in tmp_path, no thread left behind."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import threading  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from qt_helpers import make_cat_clip  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """On a shared 2-core machine one intra-op thread is the fastest (two threads
+    that cannot both run make each forward pass many times slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left():
+    """Fail a test that leaves any non-main Python thread running (after a grace period)."""
+    yield
+    deadline = time.monotonic() + 5.0
+    while True:
+        alive = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()]
+        if not alive or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not alive, f"threads left running: {[t.name for t in alive]}"
+
+
+@pytest.fixture(autouse=True)
+def settings_in_tmp(tmp_path, qapp):
+    """QSettings (organisation camvideo, app camvideo) go to an INI file in tmp_path."""
+    from PyQt6.QtCore import QSettings
+
+    from camvideo.qt import app_settings
+
+    folder = tmp_path / "settings"
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    settings = app_settings()
+    settings.setValue("output_dir", str(tmp_path / "out"))
+    settings.sync()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def _lite0():
+    from camvideo.models import load_model
+
+    return load_model("lite0")
+
+
+@pytest.fixture
+def fast_models(monkeypatch, _lite0):
+    """The window loads lite0 through the real background path, from one copy per
+    test session (loading it costs seconds on a busy machine)."""
+    import camvideo.models
+
+    real = camvideo.models.load_model
+
+    def load(name="lite0", **kwargs):
+        if name == "lite0" and kwargs.get("device", "cpu") in ("cpu", "auto") and not torch.cuda.is_available():
+            time.sleep(0.05)  # still asynchronous: the "loading" state is visible
+            return _lite0
+        return real(name, **kwargs)
+
+    monkeypatch.setattr(camvideo.models, "load_model", load)
+
+
+@pytest.fixture
+def cat_clip(tmp_path) -> Path:
+    return make_cat_clip(tmp_path / "cat.mp4")
