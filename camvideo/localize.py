@@ -78,7 +78,9 @@ def threshold_mask(heat: np.ndarray, rule: BoxRule) -> np.ndarray:
     else:
         heat8 = np.clip(heat * 255.0, 0, 255).astype(np.uint8)
         otsu, _ = cv2.threshold(heat8, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        level = otsu / 255.0
+        # Otsu's threshold belongs to the lower class (OpenCV keeps heat8 > otsu),
+        # and heat8 > otsu is exactly heat >= (otsu + 1) / 255.
+        level = (otsu + 1.0) / 255.0
     if float(heat.max()) <= 0.0:
         return np.zeros(heat.shape, np.uint8)
     return (heat >= level).astype(np.uint8)
