@@ -217,3 +217,42 @@ def test_smoothing_settings_are_checked(kwargs):
 def test_intensity_settings_are_checked(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         IntensitySettings(**kwargs)
+
+
+def test_cli_options_build_the_settings():
+    import argparse
+
+    from camvideo import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_localize_options(parser, smooth=True)
+    settings = cli.localize_settings_from_args(parser.parse_args(["--gate", "0.3", "--scale", "running"]))
+    assert settings.smoothing == SmoothingSettings()
+    assert settings.intensity == IntensitySettings(scale="running", gate=0.3)
+    settings = cli.localize_settings_from_args(parser.parse_args(["--no-smooth", "--components", "all", "--min-area", "0.05"]))
+    assert settings.smoothing is None and settings.box_rule.min_area == 0.05
+    steady = cli.localize_settings_from_args(parser.parse_args(["--smooth-strength", "0.9"])).smoothing
+    assert steady.map_alpha == pytest.approx(0.1) and steady.box_alpha < SmoothingSettings().box_alpha
+    for bad in (["--gate", "2"], ["--smooth-strength", "1"], ["--scale-max", "0"], ["--min-area", "1"]):
+        with pytest.raises(cli.CamvideoError, match=bad[0].lstrip("-").replace("-", "[-_]")):
+            cli.localize_settings_from_args(parser.parse_args(bad))
+
+    image_parser = argparse.ArgumentParser()
+    cli.add_localize_options(image_parser)  # single images: no --smooth option, smoothing off
+    assert cli.localize_settings_from_args(image_parser.parse_args([])) == LocalizeSettings()
+    with pytest.raises(SystemExit):
+        image_parser.parse_args(["--smooth"])
+
+
+def test_image_command_gates_a_blank_photo(tmp_path, capsys):
+    import json
+
+    from camvideo import cli
+
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((H, W, 3), 40, np.uint8))
+    out = tmp_path / "blank.json"
+    assert cli.main(["image", str(blank), "--gate", "0.2", "-o", str(tmp_path / "cam.png"), "--json", str(out)]) == 0
+    detection = json.loads(out.read_text())["detections"][0]
+    assert detection["box"] is None and detection["score"] < 0.2
+    assert (tmp_path / "cam.png").exists()
