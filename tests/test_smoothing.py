@@ -125,6 +125,13 @@ def test_label_changes_once_at_a_cut(model):
           f"unsmoothed at {raw_changes}")
     assert len(changes) == 1 and cut <= changes[0] <= cut + 3
     assert labels[0] == "Egyptian cat" and labels[-1] == raw[-1]
+    # without the cut detector, the averaged probabilities and the hysteresis alone
+    # still switch once, a few frames late
+    no_cut = LocalizeSettings(smoothing=SmoothingSettings(cut_distance=2.0))
+    slow = [r.detections[0].label for r in run(model, no_cut, frames)]
+    slow_changes = [i for i in range(1, len(slow)) if slow[i] != slow[i - 1]]
+    print(f"without the cut detector: label changes at {slow_changes}")
+    assert len(slow_changes) == 1 and cut <= slow_changes[0] <= cut + 6 and slow[-1] == labels[-1]
 
 
 def test_reset_forgets_the_previous_frames(model):
