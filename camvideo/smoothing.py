@@ -174,8 +174,8 @@ class TemporalSmoother:
         if self._feats is None:
             self._feats, self._probs = feats.clone(), probs.clone()
         else:
-            self._feats.mul_(1.0 - s.map_alpha).add_(feats, alpha=s.map_alpha)
-            self._probs.mul_(1.0 - s.prob_alpha).add_(probs, alpha=s.prob_alpha)
+            self._feats.lerp_(feats, s.map_alpha)  # one fused op: old + alpha * (new - old)
+            self._probs.lerp_(probs, s.prob_alpha)
         self.frames += 1
         return self._feats, self._probs, cut
 
