@@ -158,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("camvideo: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `camvideo ... | head`: the reader left; say nothing more and exit quietly.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
