@@ -56,12 +56,14 @@ class HeatmapAnnotator:
         if len(result.heatmaps) < self.rank or self.alpha == 0.0:
             return frame
         heat = result.heatmaps[self.rank - 1]
+        # A class gated as not confident is drawn faint (map_opacity < 1).
+        alpha = self.alpha * (result.map_opacity[self.rank - 1] if len(result.map_opacity) >= self.rank else 1.0)
         # Quantize at feature resolution, then upsample as uint8: same picture, a
         # fraction of the cost of upsampling floats to the frame.
         heat8 = np.clip(heat * 255.0 + 0.5, 0, 255).astype(np.uint8)
         height, width = frame.shape[:2]
         colored = cv2.applyColorMap(cv2.resize(heat8, (width, height), interpolation=cv2.INTER_LINEAR), self.colormap)
-        return cv2.addWeighted(frame, 1.0 - self.alpha, colored, self.alpha, 0.0)
+        return cv2.addWeighted(frame, 1.0 - alpha, colored, alpha, 0.0)
 
 
 class BoxAnnotator:

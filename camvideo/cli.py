@@ -36,7 +36,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--std", metavar="R,G,B", help="input normalization std (default: the model's; ImageNet's)")
 
 
-def add_localize_options(parser: argparse.ArgumentParser, topk: int = 1) -> None:
+def add_localize_options(parser: argparse.ArgumentParser, topk: int = 1, smooth: bool | None = None) -> None:
+    """``smooth``: None for commands on single images (no --smooth option), else
+    the default of --smooth/--no-smooth (True for video)."""
     group = parser.add_argument_group("localization")
     group.add_argument("--topk", type=int, default=topk, help=f"localize the K most likely classes (default: {topk})")
     group.add_argument("--class", dest="class_ids", type=int, action="append", metavar="ID",
@@ -47,6 +49,21 @@ def add_localize_options(parser: argparse.ArgumentParser, topk: int = 1) -> None
                        help="threshold rule: fraction of max (default), percentile of the map, or Otsu")
     group.add_argument("--components", choices=("largest", "all"), default="largest",
                        help="box the largest region (default) or every region")
+    group.add_argument("--min-area", type=float, default=0.0, metavar="FRACTION",
+                       help="with --components all: least region area, a fraction of the frame (default: 0)")
+    group.add_argument("--gate", type=float, default=0.0, metavar="MIN_PROB",
+                       help="a class below this probability gets no box and a faint map (default: 0, off)")
+    group.add_argument("--scale", choices=("minmax", "running", "fixed"), default="minmax",
+                       help="heat-map scale: each map to its own min-max (default), a running maximum "
+                       "comparable across frames, or a fixed maximum (--scale-max)")
+    group.add_argument("--scale-max", type=float, default=25.0, metavar="VALUE",
+                       help="raw map value shown at full colour with --scale fixed (default: 25)")
+    if smooth is not None:
+        group.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=smooth,
+                           help=f"smooth maps, labels and boxes across frames (default: {'on' if smooth else 'off'})")
+        group.add_argument("--smooth-strength", type=float, default=0.75, metavar="S",
+                           help="0 (off) .. 0.95 (very steady, slower to follow): weight of the past frames "
+                           "in the map average (default: 0.75)")
 
 
 def add_overlay_options(parser: argparse.ArgumentParser) -> None:
@@ -91,13 +108,34 @@ def load_model_from_args(args: argparse.Namespace):
 def localize_settings_from_args(args: argparse.Namespace):
     from .inference import LocalizeSettings
     from .localize import BoxRule
+    from .smoothing import IntensitySettings, SmoothingSettings
 
     try:
-        rule = BoxRule(threshold=args.threshold, method=args.rule, components=args.components)
+        rule = BoxRule(threshold=args.threshold, method=args.rule, components=args.components,
+                       min_area=getattr(args, "min_area", 0.0))
         ids = tuple(args.class_ids) if args.class_ids else None
         if ids is not None and any(not 0 <= c < 1000 for c in ids):
             raise ValueError(f"--class must be an ImageNet class id in 0..999, got {list(ids)}")
-        return LocalizeSettings(topk=args.topk, class_ids=ids, box_rule=rule)
+        if not 0.0 <= getattr(args, "gate", 0.0) <= 1.0:
+            raise ValueError(f"--gate must be a probability between 0 and 1, got {args.gate}")
+        if getattr(args, "scale_max", 25.0) <= 0:
+            raise ValueError(f"--scale-max must be positive, got {args.scale_max}")
+        intensity = IntensitySettings(scale=getattr(args, "scale", "minmax"), fixed_max=getattr(args, "scale_max", 25.0),
+                                      gate=getattr(args, "gate", 0.0))
+        smoothing = None
+        strength = getattr(args, "smooth_strength", 0.75)
+        if not 0.0 <= strength <= 0.95:
+            raise ValueError(f"--smooth-strength must be between 0 and 0.95, got {strength}")
+        if getattr(args, "smooth", False) and strength > 0.0:
+            default = SmoothingSettings()
+            # the map average sets the pace; probabilities and boxes keep their ratio to it
+            factor = (1.0 - strength) / default.map_alpha
+            smoothing = SmoothingSettings(
+                map_alpha=1.0 - strength,
+                prob_alpha=min(1.0, default.prob_alpha * factor),
+                box_alpha=min(1.0, default.box_alpha * factor),
+            )
+        return LocalizeSettings(topk=args.topk, class_ids=ids, box_rule=rule, smoothing=smoothing, intensity=intensity)
     except ValueError as exc:
         raise CamvideoError(str(exc)) from None
 

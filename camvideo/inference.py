@@ -3,6 +3,11 @@
 This is the inference stage that the command line, the video pipeline and the
 window all run. Settings are a frozen dataclass; assigning a new one to
 ``FrameLocalizer.settings`` takes effect on the next batch.
+
+With ``LocalizeSettings.smoothing`` set, the localizer keeps state across calls
+(frames must come in order; call ``reset()`` on a seek): features and probabilities
+are smoothed before the maps and boxes are made, so boxes come from smoothed maps
+(see ``camvideo.smoothing``). Without it every frame stands alone (images).
 """
 
 from __future__ import annotations
@@ -12,20 +17,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
-from .cam import CamEngine, preprocess
+from .cam import CamEngine, class_maps, preprocess
 from .localize import BoxRule, boxes_from_cam, normalize
 from .models import GapClassifier
 from .results import Detection, FrameResult
+from .smoothing import IntensitySettings, MapScaler, SmoothingSettings, TemporalSmoother
 
 
 @dataclass(frozen=True)
 class LocalizeSettings:
-    """What to localize: the ``topk`` best classes, or the fixed ``class_ids``."""
+    """What to localize: the ``topk`` best classes, or the fixed ``class_ids``.
+
+    ``smoothing``: None (each frame on its own: images, the default) or the temporal
+    smoothing of a video. ``intensity``: how maps are scaled for display and the
+    confidence gate below which a class gets no box.
+    """
 
     topk: int = 1
     class_ids: tuple[int, ...] | None = None
     box_rule: BoxRule = field(default_factory=BoxRule)
+    smoothing: SmoothingSettings | None = None
+    intensity: IntensitySettings = field(default_factory=IntensitySettings)
 
     def __post_init__(self) -> None:
         if self.topk < 1:
@@ -41,6 +55,29 @@ class FrameLocalizer:
         self.model = model
         self.engine = CamEngine(model)
         self.settings = settings
+        self._smoother: TemporalSmoother | None = None
+        self._scaler = MapScaler(settings.intensity)
+
+    def reset(self) -> None:
+        """Forget the state carried across frames (call it on a seek or a new video)."""
+        if self._smoother is not None:
+            self._smoother.reset()
+        self._scaler.reset()
+
+    def _sync_state(self, settings: LocalizeSettings) -> TemporalSmoother | None:
+        """Bring the smoother and the scaler in line with (possibly new) settings."""
+        # Feature averaging gives smoothed CAMs because a CAM is linear in the
+        # features; a Grad-CAM map is not, so Grad-CAM models run unsmoothed.
+        if settings.smoothing is None or getattr(self.model, "method", "cam") != "cam":
+            self._smoother = None
+        elif self._smoother is None:
+            self._smoother = TemporalSmoother(settings.smoothing)
+        else:
+            self._smoother.settings = settings.smoothing
+        if settings.intensity.scale != self._scaler.settings.scale:
+            self._scaler.reset()
+        self._scaler.settings = settings.intensity
+        return self._smoother
 
     def __call__(
         self,
@@ -53,23 +90,40 @@ class FrameLocalizer:
         settings = self.settings
         indices = list(indices) if indices is not None else list(range(len(frames)))
         times = list(times) if times is not None else [0.0] * len(frames)
+        smoother = self._sync_state(settings)
         t0 = time.perf_counter()
         x = preprocess(frames, self.model)
         t1 = time.perf_counter()
-        out = self.engine(x, topk=settings.topk, class_ids=settings.class_ids)
-        maps = out.maps.cpu().numpy()
-        ids = out.class_ids.cpu().numpy()
-        scores = out.scores.cpu().numpy()
-        t2 = time.perf_counter()
+        if smoother is None:
+            out = self.engine(x, topk=settings.topk, class_ids=settings.class_ids)
+            maps = out.maps.cpu().numpy()
+            ids = out.class_ids.cpu().numpy()
+            scores = out.scores.cpu().numpy()
+            t2 = time.perf_counter()
+            per_frame = [(ids[b], scores[b], maps[b]) for b in range(len(frames))]
+            method = out.method
+        else:
+            per_frame = self._smoothed(x, smoother, settings)
+            t2 = time.perf_counter()
+            method = "cam"
         results = []
         for b, frame in enumerate(frames):
             height, width = frame.shape[:2]
-            heatmaps = np.stack([normalize(m) for m in maps[b]])
-            detections = []
-            for rank, (class_id, score, heat) in enumerate(zip(ids[b], scores[b], heatmaps), start=1):
-                label = self.model.labels[int(class_id)]
-                for box in boxes_from_cam(heat, width, height, settings.box_rule) or [None]:
-                    detections.append(Detection(rank, int(class_id), label, float(score), box))
+            frame_ids, frame_scores, frame_maps = per_frame[b]
+            heatmaps, opacity, detections = [], [], []
+            for rank, (class_id, score, cam) in enumerate(zip(frame_ids, frame_scores, frame_maps), start=1):
+                class_id, score = int(class_id), float(score)
+                label = self.model.labels[class_id]
+                heatmaps.append(self._scaler(class_id, cam))
+                confident = score >= settings.intensity.gate
+                opacity.append(1.0 if confident else settings.intensity.faint)
+                boxes = boxes_from_cam(normalize(cam), width, height, settings.box_rule) if confident else []
+                if smoother is not None and boxes:
+                    boxes = smoother.smooth_boxes(class_id, boxes)
+                for box in boxes or [None]:
+                    detections.append(Detection(rank, class_id, label, score, box))
+            if smoother is not None:
+                smoother.keep_tracks({d.class_id for d in detections if d.box is not None})
             results.append(
                 FrameResult(
                     frame=int(indices[b]),
@@ -77,9 +131,10 @@ class FrameLocalizer:
                     width=width,
                     height=height,
                     detections=tuple(detections),
-                    heatmaps=heatmaps,
-                    map_class_ids=tuple(int(c) for c in ids[b]),
-                    method=out.method,
+                    heatmaps=np.stack(heatmaps).astype(np.float32, copy=False),
+                    map_class_ids=tuple(int(c) for c in frame_ids),
+                    map_opacity=tuple(opacity),
+                    method=method,
                 )
             )
         t3 = time.perf_counter()
@@ -92,3 +147,35 @@ class FrameLocalizer:
         for r in results:
             r.timings.update(timings)
         return results
+
+    def _smoothed(
+        self, x: torch.Tensor, smoother: TemporalSmoother, settings: LocalizeSettings
+    ) -> list[tuple[list[int], np.ndarray, np.ndarray]]:
+        """(class ids, scores, raw maps) per frame, from features and probabilities
+        smoothed across frames; the maps are made from the smoothed features, at
+        feature resolution, for the classes the smoothed probabilities choose."""
+        model = self.model
+        num_classes = model.num_classes
+        if settings.class_ids is not None:
+            bad = [c for c in settings.class_ids if not 0 <= int(c) < num_classes]
+            if bad:
+                raise ValueError(f"class_ids must be ids in [0, {num_classes}), got {list(settings.class_ids)}")
+        elif settings.topk > num_classes:
+            raise ValueError(f"topk must be between 1 and {num_classes}, got {settings.topk}")
+        out = []
+        with torch.inference_mode():
+            feats = model(x).float()
+            probs = model.classify(feats).float().softmax(dim=1)
+            for b in range(x.shape[0]):
+                smooth_feats, smooth_probs, cut = smoother.update(feats[b], probs[b])
+                if cut:
+                    self._scaler.reset()
+                p = smooth_probs.cpu().numpy()
+                if settings.class_ids is not None:
+                    ids = [int(c) for c in settings.class_ids]
+                else:
+                    ids = smoother.top_classes(p, settings.topk)
+                chosen = torch.tensor([ids], device=smooth_feats.device)
+                maps = class_maps(smooth_feats[None], model.weight, chosen)[0].cpu().numpy()
+                out.append((ids, p[ids], maps))
+        return out

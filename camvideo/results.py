@@ -46,6 +46,9 @@ class FrameResult:
     # in rank order; ``map_class_ids[j]`` is the class of ``heatmaps[j]``.
     heatmaps: np.ndarray = field(default_factory=lambda: np.zeros((0, 1, 1), np.float32))
     map_class_ids: tuple[int, ...] = ()
+    # Opacity factor per map, 0..1: below 1 (faint) when the class was gated as not
+    # confident; empty means all 1.
+    map_opacity: tuple[float, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)  # stage -> milliseconds
     # How the maps were made: "cam" (exact CAM) or "gradcam" (the model's head is
     # not GAP -> Linear). Grad-CAM detections say so in their JSON.

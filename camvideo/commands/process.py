@@ -45,7 +45,7 @@ def register(sub) -> None:
     p.add_argument("--hud", action="store_true", help="draw fps and timings on the recording")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames (e.g. for a camera)")
     cli.add_model_options(p)
-    cli.add_localize_options(p)
+    cli.add_localize_options(p, smooth=True)
     cli.add_overlay_options(p)
     p.set_defaults(func=run)
 
