@@ -464,20 +464,6 @@ def _load_into(net: nn.Module, state: dict[str, torch.Tensor], name: str, origin
         raise ModelLoadError(f"weights from {origin} do not fit {name}: {' '.join(first)}") from None
 
 
-# A representative set of names, one or more per family whose head is exactly
-# GAP -> Linear: what the suite checks the CAM identity on (tests/test_cam.py).
-# Any other name works too (see ``available_models`` and ``camvideo models``).
-MODELS = (
-    "lite0",
-    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-    "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2",
-    "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf",
-    "densenet121", "densenet169",
-    "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3",
-    "mobilenet_v2", "mnasnet1_0", "shufflenet_v2_x1_0",
-)  # fmt: skip
-
-
 # --- your own checkpoint ----------------------------------------------------------------
 
 

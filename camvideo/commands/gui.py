@@ -26,10 +26,13 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..errors import CamvideoError, ModelLoadError
-    from ..models import MODELS, resolve_device
+    from ..models import available_models, resolve_device
 
-    if args.model not in MODELS:
-        raise ModelLoadError(f"unknown model {args.model!r}; choose one of: {', '.join(MODELS)}")
+    if args.model not in available_models() and not args.model.startswith("timm:"):
+        raise ModelLoadError(
+            f"unknown model {args.model!r}; choose one of: {', '.join(available_models())}, "
+            "or timm:NAME (see `camvideo models`)"
+        )
     if args.weights and not Path(args.weights).is_file():
         raise ModelLoadError(f"weights file {args.weights} does not exist")
     try:

@@ -27,6 +27,7 @@ from PyQt6.QtWidgets import (
 from ..annotate import OverlaySettings
 from ..inference import LocalizeSettings
 from ..localize import BoxRule
+from ..smoothing import SmoothingSettings
 
 MODES = ("Top-1", "Top-k", "One class")
 
@@ -157,10 +158,11 @@ class ControlPanel(QWidget):
         self.heatmap = QCheckBox("Heat map")
         self.boxes = QCheckBox("Boxes")
         self.labels_box = QCheckBox("Labels")
-        # Temporal smoothing arrives with camvideo.smoothing; the switch is in its place.
         self.smoothing = QCheckBox("Smoothing")
-        self.smoothing.setEnabled(False)
-        self.smoothing.setToolTip("temporal smoothing of maps and boxes (not available yet)")
+        self.smoothing.setChecked(True)
+        self.smoothing.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.smoothing.setToolTip("steady maps, labels and boxes across frames (temporal smoothing)")
+        self.smoothing.toggled.connect(self._on_localize)
         for c in (self.heatmap, self.boxes, self.labels_box):
             c.setChecked(True)
             c.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -214,11 +216,12 @@ class ControlPanel(QWidget):
 
     def localize_settings(self) -> LocalizeSettings:
         rule = BoxRule(threshold=self.threshold.value() / 100.0)
+        smoothing = SmoothingSettings() if self.smoothing.isChecked() else None
         mode = self.mode.currentText()
         if mode == "One class" and self.chosen_class() is not None:
-            return LocalizeSettings(topk=1, class_ids=(self.chosen_class(),), box_rule=rule)
+            return LocalizeSettings(topk=1, class_ids=(self.chosen_class(),), box_rule=rule, smoothing=smoothing)
         topk = self.topk.value() if mode == "Top-k" else 1
-        return LocalizeSettings(topk=topk, box_rule=rule)
+        return LocalizeSettings(topk=topk, box_rule=rule, smoothing=smoothing)
 
     def overlay_settings(self) -> OverlaySettings:
         return OverlaySettings(heatmap=self.heatmap.isChecked(), boxes=self.boxes.isChecked(),
@@ -253,11 +256,12 @@ class ControlPanel(QWidget):
         s.setValue("heatmap", self.heatmap.isChecked())
         s.setValue("boxes", self.boxes.isChecked())
         s.setValue("labels", self.labels_box.isChecked())
+        s.setValue("smoothing", self.smoothing.isChecked())
 
     def restore(self, s: QSettings) -> None:
         """Set the widgets from ``s`` without emitting change signals."""
         widgets = (self.model, self.mode, self.topk, self.class_edit, self.threshold, self.alpha,
-                   self.heatmap, self.boxes, self.labels_box)
+                   self.heatmap, self.boxes, self.labels_box, self.smoothing)
         for w in widgets:
             w.blockSignals(True)
         try:
@@ -274,6 +278,7 @@ class ControlPanel(QWidget):
             self.heatmap.setChecked(s.value("heatmap", True, bool))
             self.boxes.setChecked(s.value("boxes", True, bool))
             self.labels_box.setChecked(s.value("labels", True, bool))
+            self.smoothing.setChecked(s.value("smoothing", True, bool))
         finally:
             for w in widgets:
                 w.blockSignals(False)

@@ -246,6 +246,7 @@ class Session(QObject):
 
         if self._closed or self.source is None or self.localizer is None or self.pipeline is not None:
             return
+        self.localizer.reset()  # a new source: nothing carried over from the last one
         self.sink = ViewSink(self._publish, self._record_error_from_worker, self._wait_recorded_shown)
         pipeline = Pipeline(self.source, self.localizer, self.annotator, [self.sink])
         pipeline.on_error = lambda exc, p=pipeline: self._pipeline_error.emit(p, describe(exc))
