@@ -94,7 +94,7 @@ def load_model_from_args(args: argparse.Namespace):
     if size is not None and size < 8:
         raise CamvideoError(f"--input-size must be at least 8 pixels, got {size}")
     try:
-        return load_model(
+        model = load_model(
             args.model, weights=args.weights, device=args.device,
             checkpoint=getattr(args, "checkpoint", None), labels=getattr(args, "labels", None),
             layer=getattr(args, "layer", None), input_size=size,
@@ -103,6 +103,14 @@ def load_model_from_args(args: argparse.Namespace):
         )
     except ValueError as exc:
         raise CamvideoError(str(exc)) from None
+    # Class choices can only be checked against the model's own class count.
+    n = model.num_classes
+    ids = getattr(args, "class_ids", None) or ()
+    if any(not 0 <= c < n for c in ids):
+        raise CamvideoError(f"--class must be a class id of {args.model} in 0..{n - 1}, got {list(ids)}")
+    if getattr(args, "topk", 1) > n:
+        raise CamvideoError(f"--topk must be at most {n}, the classes of {args.model}, got {args.topk}")
+    return model
 
 
 def localize_settings_from_args(args: argparse.Namespace):
@@ -114,8 +122,8 @@ def localize_settings_from_args(args: argparse.Namespace):
         rule = BoxRule(threshold=args.threshold, method=args.rule, components=args.components,
                        min_area=getattr(args, "min_area", 0.0))
         ids = tuple(args.class_ids) if args.class_ids else None
-        if ids is not None and any(not 0 <= c < 1000 for c in ids):
-            raise ValueError(f"--class must be an ImageNet class id in 0..999, got {list(ids)}")
+        if ids is not None and any(c < 0 for c in ids):
+            raise ValueError(f"--class must be a class id (0 or more), got {list(ids)}")
         if not 0.0 <= getattr(args, "gate", 0.0) <= 1.0:
             raise ValueError(f"--gate must be a probability between 0 and 1, got {args.gate}")
         if getattr(args, "scale_max", 25.0) <= 0:
