@@ -71,16 +71,16 @@ def upsample(cam: np.ndarray, width: int, height: int) -> np.ndarray:
 
 def threshold_mask(heat: np.ndarray, rule: BoxRule) -> np.ndarray:
     """uint8 mask (0/1) of the pixels kept by ``rule`` on a map in [0, 1]."""
-    if rule.method == "max":
-        level = rule.threshold * float(heat.max())
-    elif rule.method == "percentile":
-        level = float(np.quantile(heat, rule.threshold))
-    else:
-        heat8 = np.clip(heat * 255.0, 0, 255).astype(np.uint8)
-        otsu, _ = cv2.threshold(heat8, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        level = otsu / 255.0
     if float(heat.max()) <= 0.0:
         return np.zeros(heat.shape, np.uint8)
+    if rule.method == "otsu":
+        heat8 = np.clip(heat * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        _, mask = cv2.threshold(heat8, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)  # keeps > Otsu's level
+        return mask
+    if rule.method == "max":
+        level = rule.threshold * float(heat.max())
+    else:
+        level = float(np.quantile(heat, rule.threshold))
     return (heat >= level).astype(np.uint8)
 
 

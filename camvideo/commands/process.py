@@ -1,0 +1,211 @@
+"""``camvideo process SOURCE``: annotated recording + per-frame data for a video.
+
+SOURCE is a camera index, a stream URL, a video file, a folder or a glob of
+images. ``-o OUT.mkv|.mp4`` writes the annotated recording (crash-safe),
+``--export FILE.jsonl|.csv`` the per-frame data; with neither, the recording
+goes to ``./NAME_cam.mkv``. A progress line on stderr shows frames, fps and,
+when the frame count is known, the time left. Ctrl-C stops cleanly: the
+recording is finalized and playable, the export complete to the last frame
+written (a second Ctrl-C aborts at once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .. import cli
+from ..errors import CamvideoError, OutputError
+
+log = logging.getLogger(__name__)
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "process",
+        help="annotated recording + per-frame JSONL/CSV for a camera, stream, video or folder",
+        description="Run the model on every frame of SOURCE (camera index, rtsp/http URL, video file, "
+        "folder or glob of images); write the annotated video (heat map, boxes, labels) and/or the "
+        "per-frame data (frame, time, width, height, detections).",
+    )
+    p.add_argument("source", metavar="SOURCE", help="camera index (0), stream URL, video file, folder or glob ('frames/*.png')")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="annotated recording, .mkv (default) or .mp4 (fragmented); default ./NAME_cam.mkv unless --export alone")
+    p.add_argument("--export", metavar="FILE", help="per-frame data: FILE.jsonl (one JSON object a frame) or FILE.csv (a row a detection)")
+    p.add_argument("--batch-size", type=int, default=1, help="frames per forward pass for files (default: 1)")
+    p.add_argument("--codec", choices=("auto", "libx264", "h264_nvenc"), default="auto",
+                   help="H.264 encoder (default: auto, NVENC where an NVIDIA GPU is present)")
+    p.add_argument("--no-audio", action="store_true", help="do not copy the source's audio into the recording")
+    p.add_argument("--hud", action="store_true", help="draw fps and timings on the recording")
+    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames (e.g. for a camera)")
+    cli.add_model_options(p)
+    cli.add_localize_options(p)
+    cli.add_overlay_options(p)
+    p.set_defaults(func=run)
+
+
+def default_output(source: str) -> Path:
+    text = source.rstrip("/\\")
+    if text.isdigit():
+        stem = f"camera{text}"
+    elif "://" in text:
+        stem = "stream"
+    else:
+        stem = Path(text).stem.replace("*", "").replace("?", "") or "frames"
+    return Path.cwd() / f"{stem}_cam.mkv"
+
+
+class Progress:
+    """One line on stderr: frames, fps, percent and eta when the count is known.
+
+    Redrawn in place on a terminal; a new line every few seconds otherwise."""
+
+    def __init__(self, total: int | None, stream=None) -> None:
+        self.total = total if total and total > 0 else None
+        self.stream = stream = stream if stream is not None else sys.stderr
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.start = time.monotonic()
+        self._last = 0.0
+        self._width = 0
+
+    def line(self, frames: int, fps: float) -> str:
+        parts = [f"{frames}/{self.total} frames ({100.0 * frames / self.total:.0f}%)" if self.total else f"{frames} frames",
+                 f"{fps:.1f} fps"]
+        if self.total and fps > 0 and frames <= self.total:
+            parts.append(f"eta {_clock((self.total - frames) / fps)}")
+        parts.append(f"elapsed {_clock(time.monotonic() - self.start)}")
+        return " | ".join(parts)
+
+    def update(self, frames: int, fps: float, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < (0.25 if self.tty else 5.0):
+            return
+        self._last = now
+        text = self.line(frames, fps)
+        if self.tty:
+            self.stream.write("\r" + text.ljust(self._width))
+            self._width = len(text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.tty and self._width:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(max(0.0, seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+@contextlib.contextmanager
+def _graceful_sigint(stop: threading.Event):
+    """First Ctrl-C sets ``stop`` (finish cleanly); a second one aborts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        sys.stderr.write("\ncamvideo: stopping; finishing the recording (Ctrl-C again to abort)\n")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..annotate import FrameAnnotator
+    from ..export import open_exporter
+    from ..inference import FrameLocalizer
+    from ..pipeline import Pipeline
+    from ..recorder import Recorder
+    from ..sources import VideoFileSource, open_source
+
+    if args.batch_size < 1:
+        raise CamvideoError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise CamvideoError(f"--max-frames must be at least 1, got {args.max_frames}")
+    settings = cli.localize_settings_from_args(args)
+    overlay = cli.overlay_settings_from_args(args)
+    output = Path(args.output) if args.output else (None if args.export else default_output(args.source))
+
+    interrupted = threading.Event()
+    with contextlib.ExitStack() as stack:
+        source = stack.enter_context(open_source(args.source))  # bad input fails before the model loads
+        sinks = []
+        recorder = None
+        if output is not None:
+            is_file = isinstance(source, VideoFileSource)
+            recorder = Recorder(output, fps_hint=(source.rate if is_file and source.rate else 30.0), codec=args.codec,
+                                audio_from=source.path if is_file and not args.no_audio else None)
+            stack.callback(_close_quietly, recorder)
+            sinks.append(recorder)
+        exporter = None
+        if args.export:
+            exporter = open_exporter(args.export)
+            stack.callback(_close_quietly, exporter)
+            sinks.append(exporter)
+        localizer = FrameLocalizer(cli.load_model_from_args(args), settings)
+        pipeline = Pipeline(source, localizer, FrameAnnotator(overlay), sinks,
+                            batch_size=args.batch_size, hud=args.hud)
+        progress = Progress(source.frame_count_hint)
+        start = time.monotonic()
+        with _graceful_sigint(interrupted):
+            pipeline.start()
+            try:
+                while not pipeline.wait(0.2):
+                    stats = pipeline.stats
+                    progress.update(stats.frames, stats.fps)
+                    if interrupted.is_set() or pipeline.sink_errors:
+                        break
+                    if args.max_frames is not None and stats.frames >= args.max_frames:
+                        break
+            finally:
+                pipeline.stop()  # joins the threads, finalizes the recording and the export
+        stats = pipeline.stats
+        if progress.tty:
+            progress.update(stats.frames, stats.frames / max(time.monotonic() - start, 1e-9), force=True)
+        progress.done()
+        if pipeline.sink_errors:
+            raise pipeline.sink_errors[0]
+        if pipeline.error is not None:
+            raise _user_error(pipeline.error)
+        written = [str(output)] if recorder is not None and recorder.frames_written else []
+        written += [str(args.export)] if exporter is not None else []
+        elapsed = time.monotonic() - start
+        sys.stderr.write(f"camvideo: {stats.frames} frames in {elapsed:.1f} s ({stats.frames / max(elapsed, 1e-9):.1f} fps)"
+                         + (f", {stats.dropped} dropped" if stats.dropped else "")
+                         + (f" -> {', '.join(written)}" if written else "") + "\n")
+    if interrupted.is_set():
+        sys.stderr.write("camvideo: interrupted; the output is complete up to the last frame written\n")
+        return 130
+    return 0
+
+
+def _close_quietly(sink) -> None:
+    """Close a sink on the way out (already closed by the pipeline on the normal path)."""
+    try:
+        sink.close()
+    except OutputError as exc:
+        log.error("%s", exc)
+
+
+def _user_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, CamvideoError):
+        return exc
+    if isinstance(exc, (RuntimeError, MemoryError)):  # e.g. out of (GPU) memory
+        return CamvideoError(f"processing failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+    return exc

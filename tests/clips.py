@@ -1,0 +1,89 @@
+"""Small generated videos for the pipeline tests (built in tmp_path, never stored)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def pattern(index: int, width: int, height: int) -> np.ndarray:
+    """A BGR frame whose content says its index: a moving bright square on a gradient."""
+    y, x = np.mgrid[0:height, 0:width]
+    image = np.empty((height, width, 3), np.uint8)
+    image[..., 0] = (x * 255 // max(width - 1, 1)).astype(np.uint8)
+    image[..., 1] = (y * 255 // max(height - 1, 1)).astype(np.uint8)
+    image[..., 2] = (index * 7) % 256
+    side = max(4, min(width, height) // 4)
+    x0 = (index * 5) % max(width - side, 1)
+    image[height // 3: height // 3 + side, x0: x0 + side] = 255
+    return image
+
+
+def make_clip(path: Path, frames: int = 30, size: tuple[int, int] = (160, 120), fps: int = 30,
+              times: list[float] | None = None, audio: bool = False, rotation: int | None = None,
+              gop: int = 10, pix_fmt: str = "yuv420p") -> list[float]:
+    """Write an H.264 clip; ``times`` (seconds) makes it variable frame rate,
+    ``rotation`` (counterclockwise degrees) sets the display matrix, an odd ``size``
+    needs ``pix_fmt="yuv444p"``.
+
+    Returns the presentation times written, in seconds.
+    """
+    width, height = size
+    if times is None:
+        times = [i / fps for i in range(frames)]
+    time_base = Fraction(1, 90000) if path.suffix == ".mp4" else Fraction(1, 1000)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        if pix_fmt == "yuv420p":
+            width, height = width + width % 2, height + height % 2
+        stream.width, stream.height = width, height
+        stream.pix_fmt = pix_fmt
+        stream.time_base = time_base
+        stream.codec_context.time_base = time_base
+        stream.codec_context.gop_size = gop
+        stream.codec_context.options = {"preset": "ultrafast", "bf": "0"}
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        a_stream = None
+        if audio:
+            a_stream = out.add_stream("aac", rate=16000)
+            a_stream.layout = "mono"
+        for i, t in enumerate(times):
+            image = pattern(i, stream.width, stream.height)
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts = int(round(t / time_base))
+            frame.time_base = time_base
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+        if a_stream is not None:
+            rate, samples = 16000, 1024
+            total = int((times[-1] + 0.1) * rate)
+            for k in range(0, total, samples):
+                t = np.arange(k, k + samples) / rate
+                data = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
+                frame = av.AudioFrame.from_ndarray(data, format="fltp", layout="mono")
+                frame.sample_rate = rate
+                frame.pts = k
+                for packet in a_stream.encode(frame):
+                    out.mux(packet)
+            for packet in a_stream.encode(None):
+                out.mux(packet)
+    return [int(round(t / time_base)) * float(time_base) for t in times]
+
+
+def decode_times(path: Path) -> list[float]:
+    """Presentation times (s) of every decodable video frame of ``path``."""
+    times = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        try:
+            for frame in container.decode(stream):
+                times.append(float(frame.pts * frame.time_base))
+        except av.FFmpegError:
+            pass
+    return times

@@ -1,0 +1,40 @@
+"""Shared fixtures: the real embedded model once per session, real photos, small frames."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _torch_threads():
+    import torch
+
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(scope="session")
+def lite0():
+    """The embedded default with its real ImageNet weights (offline)."""
+    from camvideo.models import load_model
+
+    return load_model("lite0", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def photo():
+    """photo("chelsea") -> the BGR image of tests/data/chelsea.png."""
+    from camvideo.sources import read_image
+
+    return lambda name: read_image(DATA / f"{name}.png")

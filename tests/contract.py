@@ -1,0 +1,28 @@
+"""The DESIGN.md per-frame JSON contract, as a checker the tests share."""
+
+from __future__ import annotations
+
+FRAME_KEYS = {"frame", "time", "width", "height", "detections"}
+DETECTION_KEYS = {"rank", "class_id", "label", "score", "box"}
+
+
+def check_frame_object(obj: dict) -> None:
+    """Raise AssertionError unless ``obj`` is exactly one DESIGN.md frame object."""
+    assert set(obj) == FRAME_KEYS, obj.keys()
+    assert isinstance(obj["frame"], int) and obj["frame"] >= 0
+    assert isinstance(obj["time"], (int, float)) and obj["time"] >= 0
+    assert isinstance(obj["width"], int) and isinstance(obj["height"], int)
+    ranks = []
+    for det in obj["detections"]:
+        assert set(det) == DETECTION_KEYS, det.keys()
+        assert isinstance(det["rank"], int) and det["rank"] >= 1
+        assert isinstance(det["class_id"], int) and 0 <= det["class_id"] < 1000
+        assert isinstance(det["label"], str) and det["label"]
+        assert isinstance(det["score"], float) and 0.0 <= det["score"] <= 1.0
+        box = det["box"]
+        if box is not None:
+            assert len(box) == 4 and all(isinstance(v, int) for v in box)
+            x1, y1, x2, y2 = box
+            assert 0 <= x1 < x2 <= obj["width"] and 0 <= y1 < y2 <= obj["height"]
+        ranks.append(det["rank"])
+    assert ranks == sorted(ranks)
