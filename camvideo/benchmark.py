@@ -9,7 +9,8 @@ them all alike. Per-frame medians over all rounds, and ratios to the floor.
 
 Contestants:
 
-- ``floor``: ``model(x)`` under ``inference_mode`` on a preprocessed 224x224 batch;
+- ``floor``: the network's forward pass, image -> logits (features, pooling and
+  the linear head), under ``inference_mode`` on a preprocessed 224x224 batch;
 - ``camvideo WxH``: the inference stage as the pipeline runs it on a WxH frame:
   preprocess + forward + top-k CAMs + boxes + overlay (heat map, boxes, labels);
 - ``torchcam`` / ``gradcam`` (when installed, ``pip install camvideo[bench]``):
@@ -151,11 +152,11 @@ def floor_contestant(model, frames: list[np.ndarray]) -> Contestant:
 
     def run(i: int):
         with torch.inference_mode():
-            out = model(xs[i % len(xs)])
+            logits = model.classify(model(xs[i % len(xs)]))
         _sync(model.device)
-        return out
+        return logits
 
-    return Contestant("floor", run, (224, 224), "forward pass alone, preprocessed 224x224 input")
+    return Contestant("floor", run, (224, 224), "forward pass alone (image -> logits), preprocessed 224x224 input")
 
 
 def camvideo_contestant(localizer, annotator, frames: list[np.ndarray]) -> Contestant:
