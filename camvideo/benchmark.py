@@ -422,9 +422,11 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
             run_end_to_end(localizer, annotator, clip, tmp_path, config.batch)
         for r in range(config.rounds):
             say(f"round {r + 1}/{config.rounds}")
-            order = contestants[r % len(contestants):] + contestants[: r % len(contestants)]
-            for c in order:
-                for i in range(config.frames):
+            # Frame by frame, every contestant in turn, starting with a different
+            # one each time: drift on a busy machine hits all of them alike.
+            for i in range(config.frames):
+                shift = (r * config.frames + i) % len(contestants)
+                for c in contestants[shift:] + contestants[:shift]:
                     t0 = time.perf_counter()
                     c.run(i)
                     times[c.name].append((time.perf_counter() - t0) * 1000.0)
