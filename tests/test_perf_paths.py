@@ -3,17 +3,19 @@ the CUDA path (pinned memory, non-blocking copy, autocast) where a GPU exists.""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from camvideo.cam import CamEngine, class_maps, preprocess, resize_for_model
 from camvideo.inference import FrameLocalizer, LocalizeSettings
 from camvideo.localize import BoxRule, boxes_from_cam, iou, mask_boxes, normalize, threshold_mask, upsample
-from camvideo.models import load_model
+from camvideo.models import GapClassifier, Preprocessing, load_model
 
 DATA = Path(__file__).parent / "data"
 
@@ -115,19 +117,72 @@ def test_class_maps_stay_float32_under_autocast(lite0):
     torch.testing.assert_close(got, ref)
 
 
+def _tiny_model(seed: int = 0) -> GapClassifier:
+    torch.manual_seed(seed)
+    features = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.ReLU(), nn.Conv2d(8, 16, 3, 2, 1), nn.ReLU())
+    return GapClassifier("tiny", features, nn.Linear(16, 5), [f"c{i}" for i in range(5)], Preprocessing(size=(32, 32))).eval()
+
+
+def _frames(n=2, size=(48, 64)):
+    return [np.random.default_rng(i).integers(0, 256, (*size, 3), dtype=np.uint8) for i in range(n)]
+
+
+def test_channels_last_gives_the_plain_maps(photo):
+    frame = cv2.resize(photo("coffee"), (640, 480))
+    plain = FrameLocalizer(load_model("lite0", device="cpu"), LocalizeSettings(topk=3), channels_last=False)
+    fast = FrameLocalizer(load_model("lite0", device="cpu"), LocalizeSettings(topk=3), channels_last=True)
+    assert fast.model.features.net.conv_stem.weight.is_contiguous(memory_format=torch.channels_last)
+    a, b = plain([frame])[0], fast([frame])[0]
+    assert a.map_class_ids == b.map_class_ids
+    np.testing.assert_allclose(a.heatmaps, b.heatmaps, atol=1e-4)
+    assert [d.box for d in a.detections] == [d.box for d in b.detections]
+
+
+def test_batched_frames_equal_single_frames():
+    """File processing batches frames; each frame's result is the one it gets alone."""
+    localizer = FrameLocalizer(_tiny_model(), LocalizeSettings(topk=2))
+    frames = _frames(3)
+    batched = localizer(frames)
+    for frame, got in zip(frames, batched):
+        alone = localizer([frame])[0]
+        np.testing.assert_allclose(got.heatmaps, alone.heatmaps, atol=1e-5)
+        assert [d.box for d in got.detections] == [d.box for d in alone.detections]
+
+
+def test_autocast_argument_is_checked():
+    with pytest.raises(ValueError, match="autocast"):
+        FrameLocalizer(_tiny_model(), autocast="fp8")
+    assert FrameLocalizer(_tiny_model()).autocast_dtype is None  # "auto" on the CPU: float32
+
+
+@pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None, reason="torch.compile needs a C++ compiler")
+def test_compiled_maps_equal_eager_maps():
+    """torch.compile (opt-in, inductor) gives the eager maps and boxes."""
+    eager, compiled = _tiny_model(), _tiny_model()
+    frames = _frames(2)
+    want = FrameLocalizer(eager, LocalizeSettings(topk=2), channels_last=False)(frames)
+    got = FrameLocalizer(compiled, LocalizeSettings(topk=2), compile=True)(frames)  # warm-up = first call
+    for a, b in zip(want, got):
+        assert a.map_class_ids == b.map_class_ids
+        np.testing.assert_allclose(a.heatmaps, b.heatmaps, atol=1e-5)
+        assert [d.box for d in a.detections] == [d.box for d in b.detections]
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_path_equals_cpu_path():
-    """Pinned memory + non-blocking copy + normalization on the GPU, fp16 autocast
-    for the forward pass with maps in float32: same classes, close maps and boxes."""
+    """Pinned memory + non-blocking copy + normalization on the GPU, channels_last,
+    fp16 autocast (the CUDA default) with maps in float32: same classes, close
+    maps and boxes."""
     frame = cv2.resize(cv2.imread(str(DATA / "chelsea.png")), (640, 480))
     cpu = load_model("lite0", device="cpu")
     gpu = load_model("lite0", device="cuda")
     x_cpu, x_gpu = preprocess([frame], cpu), preprocess([frame], gpu)
     assert x_gpu.device.type == "cuda"
     torch.testing.assert_close(x_gpu.cpu(), x_cpu, atol=1e-5, rtol=0)
-    ref = FrameLocalizer(cpu, LocalizeSettings(topk=3))([frame])[0]
-    with torch.autocast("cuda", dtype=torch.float16):
-        got = FrameLocalizer(gpu, LocalizeSettings(topk=3))([frame])[0]
+    ref = FrameLocalizer(cpu, LocalizeSettings(topk=3), channels_last=False)([frame])[0]
+    localizer = FrameLocalizer(gpu, LocalizeSettings(topk=3))
+    assert localizer.autocast_dtype == torch.float16
+    got = localizer([frame, frame])[1]
     assert got.map_class_ids[0] == ref.map_class_ids[0]
     assert got.heatmaps.dtype == np.float32
     assert np.abs(got.heatmaps[0] - ref.heatmaps[0]).max() < 0.05
