@@ -61,6 +61,7 @@ class BenchConfig:
     live: bool = True
     live_fps: float = 60.0  # the live source's rate, faster than inference
     soak: int = 0  # frames through the inference stage for the memory soak (0: off)
+    compile: bool = False  # also measure the inference stage with torch.compile
 
     def __post_init__(self) -> None:
         for name in ("frames", "rounds", "threads", "topk", "batch"):
@@ -145,10 +146,11 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def floor_contestant(model, frames: list[np.ndarray]) -> Contestant:
+def floor_contestant(model, frames: list[np.ndarray], name: str = "floor", channels_last: bool = False) -> Contestant:
     from .cam import preprocess
 
-    xs = [preprocess([f], model) for f in frames]
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    xs = [preprocess([f], model).contiguous(memory_format=fmt) for f in frames]
 
     def run(i: int):
         with torch.inference_mode():
@@ -156,10 +158,13 @@ def floor_contestant(model, frames: list[np.ndarray]) -> Contestant:
         _sync(model.device)
         return logits
 
-    return Contestant("floor", run, (224, 224), "forward pass alone (image -> logits), preprocessed 224x224 input")
+    note = "forward pass alone (image -> logits), preprocessed 224x224 input"
+    if channels_last:
+        note += ", channels_last as camvideo runs it"
+    return Contestant(name, run, (224, 224), note)
 
 
-def camvideo_contestant(localizer, annotator, frames: list[np.ndarray]) -> Contestant:
+def camvideo_contestant(localizer, annotator, frames: list[np.ndarray], suffix: str = "") -> Contestant:
     h, w = frames[0].shape[:2]
 
     def run(i: int):
@@ -168,7 +173,7 @@ def camvideo_contestant(localizer, annotator, frames: list[np.ndarray]) -> Conte
         return annotator.annotate(frame, result)
 
     k = localizer.settings.topk
-    return Contestant(f"camvideo {w}x{h}", run, (w, h), f"preprocess + forward + top-{k} CAMs + boxes + overlay")
+    return Contestant(f"camvideo {w}x{h}{suffix}", run, (w, h), f"preprocess + forward + top-{k} CAMs + boxes + overlay")
 
 
 def torchcam_contestant(model, frames: list[np.ndarray]) -> Contestant | None:
@@ -387,8 +392,10 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
 
     say = progress or (lambda msg: log.info("%s", msg))
     torch.set_num_threads(config.threads)
-    model = load_model(config.model, device=config.device)
-    model.eval()
+    # The plain model as loaded (the floor, the peers) and camvideo's own copy,
+    # which FrameLocalizer converts in place (channels_last).
+    plain = load_model(config.model, device=config.device).eval()
+    model = load_model(config.model, device=config.device).eval()
     settings = LocalizeSettings(topk=config.topk)
     localizer = FrameLocalizer(model, settings)
     annotator = FrameAnnotator()
@@ -396,12 +403,19 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
     frames = {size: make_frames(*size, config.frames, photos) for size in SIZES}
     base = frames[SIZES[0]]
 
-    contestants = [floor_contestant(model, base)]
+    contestants = [floor_contestant(plain, base)]
+    if localizer.channels_last:
+        contestants.append(floor_contestant(model, base, "floor (channels_last)", channels_last=True))
     contestants += [camvideo_contestant(localizer, annotator, frames[s]) for s in SIZES]
+    if config.compile:
+        say("compiling (torch.compile, first call)")
+        compiled = FrameLocalizer(load_model(config.model, device=config.device).eval(), settings, compile=True)
+        compiled([base[0]])
+        contestants.append(camvideo_contestant(compiled, annotator, base, " compiled"))
     peers_missing = []
     if config.peers:
         for make in (torchcam_contestant, gradcam_contestant):
-            c = make(model, base)
+            c = make(plain, base)
             if c is None:
                 peers_missing.append(make.__name__.replace("_contestant", ""))
             else:
@@ -453,9 +467,13 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
 
     results = {}
     floor_ms = float(np.median(times["floor"]))
+    cl_name = "floor (channels_last)"
+    floor_cl_ms = float(np.median(times[cl_name])) if cl_name in times else None
     for c in contestants:
         entry = _stats(times[c.name])
         entry["ratio"] = round(entry["median_ms"] / floor_ms, 3)
+        if floor_cl_ms:
+            entry["ratio_channels_last_floor"] = round(entry["median_ms"] / floor_cl_ms, 3)
         entry["fps"] = round(1000.0 / entry["median_ms"], 2)
         entry["note"] = c.note
         results[c.name] = entry
@@ -464,6 +482,7 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
         "machine": machine(),
         "config": asdict(config),
         "floor_ms": round(floor_ms, 3),
+        "floor_channels_last_ms": round(floor_cl_ms, 3) if floor_cl_ms else None,
         "results": results,
         "stages_ms": {
             size: {k: round(float(np.median(v)), 3) for k, v in split.items()} for size, split in stage_times.items()
@@ -510,16 +529,20 @@ def format_table(report: dict) -> str:
         f"{cfg['threads']} threads, model {cfg['model']}, top-{cfg['topk']}, "
         f"{cfg['frames']} frames x {cfg['rounds']} interleaved rounds",
         "",
-        "| contestant | per frame (median) | p95 | fps | x floor |",
-        "|---|---:|---:|---:|---:|",
+        "| contestant | per frame (median) | p95 | fps | x floor | x floor (channels_last) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for name, r in report["results"].items():
-        lines.append(f"| {name} | {r['median_ms']:.2f} ms | {r['p95_ms']:.2f} ms | {r['fps']:.1f} | {r['ratio']:.3f} |")
+        cl = r.get("ratio_channels_last_floor")
+        lines.append(
+            f"| {name} | {r['median_ms']:.2f} ms | {r['p95_ms']:.2f} ms | {r['fps']:.1f} | {r['ratio']:.3f} | "
+            f"{'' if cl is None else f'{cl:.3f}'} |"
+        )
     e2e = report.get("end_to_end")
     if e2e:
         lines.append(
             f"| end to end {e2e['size']} (decode -> ... -> H.264, batch {e2e['batch']}) | "
-            f"{e2e['median_ms_per_frame']:.2f} ms | | {e2e['fps']:.1f} | fps {e2e['fps_vs_floor']:.3f}x floor's |"
+            f"{e2e['median_ms_per_frame']:.2f} ms | | {e2e['fps']:.1f} | fps {e2e['fps_vs_floor']:.3f}x floor's | |"
         )
     live = report.get("live")
     if live:

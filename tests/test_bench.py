@@ -30,10 +30,10 @@ def test_bench_quick_json(tmp_path, capsys, keep_threads):
     assert {"date", "machine", "config", "floor_ms", "results", "stages_ms", "end_to_end", "live", "soak"} <= set(report)
     assert report["config"]["threads"] == 1 and report["config"]["topk"] == 3
     results = report["results"]
-    assert set(results) == {"floor", "camvideo 640x480", "camvideo 1280x720"}
+    assert set(results) == {"floor", "floor (channels_last)", "camvideo 640x480", "camvideo 1280x720"}
     for entry in results.values():
         assert entry["median_ms"] > 0 and entry["fps"] > 0 and entry["ratio"] > 0 and entry["n"] >= 2
-    assert results["floor"]["ratio"] == 1.0
+    assert results["floor"]["ratio"] == 1.0 and results["floor (channels_last)"]["ratio_channels_last_floor"] == 1.0
     for stages in report["stages_ms"].values():
         assert {"preprocess", "forward", "boxes", "annotate"} <= set(stages)
         assert all(v > 0 for v in stages.values())
