@@ -11,11 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .buffers import BufferPool
 from .results import FrameResult
-
-# Frame-sized arrays reused once nobody holds them (see camvideo.buffers).
-_POOL = BufferPool()
 
 COLORMAPS = {
     "jet": cv2.COLORMAP_JET,
@@ -64,12 +60,8 @@ class HeatmapAnnotator:
         # fraction of the cost of upsampling floats to the frame.
         heat8 = np.clip(heat * 255.0 + 0.5, 0, 255).astype(np.uint8)
         height, width = frame.shape[:2]
-        # Into reused arrays (camvideo.buffers): fresh frame-sized arrays fault in
-        # every page, which doubled this overlay's cost (x4 at 1280x720).
-        up = cv2.resize(heat8, (width, height), dst=_POOL.get((height, width)), interpolation=cv2.INTER_LINEAR)
-        colored = cv2.applyColorMap(up, self.colormap, dst=_POOL.get((height, width, 3)))
-        out = _POOL.get(frame.shape, frame.dtype)
-        return cv2.addWeighted(frame, 1.0 - self.alpha, colored, self.alpha, 0.0, dst=out)
+        colored = cv2.applyColorMap(cv2.resize(heat8, (width, height), interpolation=cv2.INTER_LINEAR), self.colormap)
+        return cv2.addWeighted(frame, 1.0 - self.alpha, colored, self.alpha, 0.0)
 
 
 class BoxAnnotator:
@@ -174,8 +166,7 @@ class FrameAnnotator:
         s = self.settings
         out = self.heatmap.annotate(frame, result) if s.heatmap else frame
         if out is frame:
-            out = _POOL.get(frame.shape, frame.dtype)
-            np.copyto(out, frame)
+            out = frame.copy()
         if s.boxes:
             self.boxes.annotate(out, result)
         if s.labels:
