@@ -167,13 +167,22 @@ def floor_contestant(model, frames: list[np.ndarray], name: str = "floor", chann
 def camvideo_contestant(localizer, annotator, frames: list[np.ndarray], suffix: str = "") -> Contestant:
     h, w = frames[0].shape[:2]
 
+    stages: dict[str, list[float]] = {}
+
     def run(i: int):
         frame = frames[i % len(frames)]
         result = localizer([frame], [i], [0.0])[0]
-        return annotator.annotate(frame, result)
+        t0 = time.perf_counter()
+        out = annotator.annotate(frame, result)
+        for key, value in result.timings.items():
+            stages.setdefault(key, []).append(value)
+        stages.setdefault("annotate", []).append((time.perf_counter() - t0) * 1000.0)
+        return out
 
     k = localizer.settings.topk
-    return Contestant(f"camvideo {w}x{h}{suffix}", run, (w, h), f"preprocess + forward + top-{k} CAMs + boxes + overlay")
+    c = Contestant(f"camvideo {w}x{h}{suffix}", run, (w, h), f"preprocess + forward + top-{k} CAMs + boxes + overlay")
+    c.stages = stages  # type: ignore[attr-defined]
+    return c
 
 
 def torchcam_contestant(model, frames: list[np.ndarray]) -> Contestant | None:
@@ -422,7 +431,6 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
                 contestants.append(c)
 
     times: dict[str, list[float]] = {c.name: [] for c in contestants}
-    stage_times: dict[str, dict[str, list[float]]] = {}
     e2e_runs: list[dict] = []
     live_runs: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="camvideo-bench-") as tmp:
@@ -432,6 +440,8 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
         for c in contestants:
             for i in range(2):
                 c.run(i)
+        for c in contestants:
+            getattr(c, "stages", {}).clear()
         if clip is not None:
             run_end_to_end(localizer, annotator, clip, tmp_path, config.batch)
         for r in range(config.rounds):
@@ -448,18 +458,6 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
                 e2e_runs.append(run_end_to_end(localizer, annotator, clip, tmp_path, config.batch))
             if config.live:
                 live_runs.append(run_live(localizer, annotator, base, config.frames, config.live_fps))
-        # Per-stage split of the inference stage at each size, outside the timed rounds.
-        for s in SIZES:
-            split: dict[str, list[float]] = {}
-            for i in range(config.frames):
-                frame = frames[s][i]
-                result = localizer([frame], [i], [0.0])[0]
-                t0 = time.perf_counter()
-                annotator.annotate(frame, result)
-                for k, v in result.timings.items():
-                    split.setdefault(k, []).append(v)
-                split.setdefault("annotate", []).append((time.perf_counter() - t0) * 1000.0)
-            stage_times[f"{s[0]}x{s[1]}"] = split
         for c in contestants:
             close = getattr(c, "close", None)
             if close is not None:
@@ -484,8 +482,11 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
         "floor_ms": round(floor_ms, 3),
         "floor_channels_last_ms": round(floor_cl_ms, 3) if floor_cl_ms else None,
         "results": results,
+        # Medians of the camvideo contestants' own stage timings, taken in the rounds.
         "stages_ms": {
-            size: {k: round(float(np.median(v)), 3) for k, v in split.items()} for size, split in stage_times.items()
+            c.name.removeprefix("camvideo "): {k: round(float(np.median(v)), 3) for k, v in c.stages.items()}
+            for c in contestants
+            if getattr(c, "stages", None)
         },
         "peers_missing": peers_missing,
     }
