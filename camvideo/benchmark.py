@@ -421,6 +421,10 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
         compiled = FrameLocalizer(load_model(config.model, device=config.device).eval(), settings, compile=True)
         compiled([base[0]])
         contestants.append(camvideo_contestant(compiled, annotator, base, " compiled"))
+        # The stricter baseline for it: the compiled forward pass alone.
+        floor_model = load_model(config.model, device=config.device).eval().to(memory_format=torch.channels_last)
+        floor_model.features.compile()
+        contestants.insert(2, floor_contestant(floor_model, base, "floor (compiled)", channels_last=True))
     peers_missing = []
     if config.peers:
         for make in (torchcam_contestant, gradcam_contestant):
