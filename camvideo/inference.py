@@ -12,6 +12,7 @@ are smoothed before the maps and boxes are made, so boxes come from smoothed map
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,10 @@ from .localize import BoxRule, boxes_from_cam, normalize
 from .models import GapClassifier
 from .results import Detection, FrameResult
 from .smoothing import IntensitySettings, MapScaler, SmoothingSettings, TemporalSmoother
+
+
+# FrameLocalizer(autocast=...): the forward pass's precision ("auto": fp16 on CUDA only).
+AUTOCAST = {"auto": None, "fp16": torch.float16, "bf16": torch.bfloat16, None: None}
 
 
 @dataclass(frozen=True)
@@ -51,12 +56,45 @@ class LocalizeSettings:
 class FrameLocalizer:
     """Runs the model on a batch of BGR frames and returns one FrameResult per frame."""
 
-    def __init__(self, model: GapClassifier, settings: LocalizeSettings = LocalizeSettings()) -> None:
+    def __init__(
+        self,
+        model: GapClassifier,
+        settings: LocalizeSettings = LocalizeSettings(),
+        *,
+        channels_last: bool = True,
+        autocast: str | None = "auto",
+        compile: bool = False,
+    ) -> None:
+        """``channels_last``: convert the model (in place) and each batch to NHWC
+        memory, measured 15-20% faster for lite0 on the CPU (oneDNN) and the layout
+        tensor cores want. ``autocast``: ``"auto"`` runs the forward pass in
+        float16 on CUDA (never on the CPU, where it is slower), ``"fp16"`` /
+        ``"bf16"`` force it, None never; class maps are always summed and
+        normalized in float32. ``compile``: ``torch.compile`` the feature
+        extractor in place (opt-in; hooks registered before this call are
+        traced with it); the first batch of each size pays the compilation."""
+        if autocast not in AUTOCAST:
+            raise ValueError(f"autocast must be one of {sorted(k for k in AUTOCAST if k)} or None, got {autocast!r}")
         self.model = model
         self.engine = CamEngine(model)
         self.settings = settings
         self._smoother: TemporalSmoother | None = None
         self._scaler = MapScaler(settings.intensity)
+        self.channels_last = channels_last
+        device = model.device.type
+        dtype = AUTOCAST[autocast]
+        if autocast == "auto":
+            dtype = torch.float16 if device == "cuda" else None
+        self.autocast_dtype = dtype
+        if channels_last:
+            model.to(memory_format=torch.channels_last)
+        if compile:
+            model.features.compile()
+
+    def _autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.model.device.type, dtype=self.autocast_dtype)
 
     def reset(self) -> None:
         """Forget the state carried across frames (call it on a seek or a new video)."""
@@ -93,9 +131,12 @@ class FrameLocalizer:
         smoother = self._sync_state(settings)
         t0 = time.perf_counter()
         x = preprocess(frames, self.model)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         t1 = time.perf_counter()
         if smoother is None:
-            out = self.engine(x, topk=settings.topk, class_ids=settings.class_ids)
+            with self._autocast():
+                out = self.engine(x, topk=settings.topk, class_ids=settings.class_ids)
             maps = out.maps.cpu().numpy()
             ids = out.class_ids.cpu().numpy()
             scores = out.scores.cpu().numpy()
@@ -103,7 +144,8 @@ class FrameLocalizer:
             per_frame = [(ids[b], scores[b], maps[b]) for b in range(len(frames))]
             method = out.method
         else:
-            per_frame = self._smoothed(x, smoother, settings)
+            with self._autocast():
+                per_frame = self._smoothed(x, smoother, settings)
             t2 = time.perf_counter()
             method = "cam"
         results = []

