@@ -36,6 +36,16 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--std", metavar="R,G,B", help="input normalization std (default: the model's; ImageNet's)")
 
 
+def add_box_options(group) -> None:
+    """--threshold, --rule, --components: how a map becomes boxes (BoxRule)."""
+    group.add_argument("--threshold", type=float, default=0.2,
+                       help="box threshold: fraction of the map's maximum (default: 0.2, the CAM paper's)")
+    group.add_argument("--rule", choices=("max", "percentile", "otsu"), default="max",
+                       help="threshold rule: fraction of max (default), percentile of the map, or Otsu")
+    group.add_argument("--components", choices=("largest", "all"), default="largest",
+                       help="box the largest region (default, the CAM paper's) or every region")
+
+
 def add_localize_options(parser: argparse.ArgumentParser, topk: int = 1, smooth: bool | None = None) -> None:
     """``smooth``: None for commands on single images (no --smooth option), else
     the default of --smooth/--no-smooth (True for video)."""
@@ -43,12 +53,7 @@ def add_localize_options(parser: argparse.ArgumentParser, topk: int = 1, smooth:
     group.add_argument("--topk", type=int, default=topk, help=f"localize the K most likely classes (default: {topk})")
     group.add_argument("--class", dest="class_ids", type=int, action="append", metavar="ID",
                        help="localize this ImageNet class id instead of the top-k (repeatable)")
-    group.add_argument("--threshold", type=float, default=0.2,
-                       help="box threshold: fraction of the map's maximum (default: 0.2, the CAM paper's)")
-    group.add_argument("--rule", choices=("max", "percentile", "otsu"), default="max",
-                       help="threshold rule: fraction of max (default), percentile of the map, or Otsu")
-    group.add_argument("--components", choices=("largest", "all"), default="largest",
-                       help="box the largest region (default) or every region")
+    add_box_options(group)
     group.add_argument("--min-area", type=float, default=0.0, metavar="FRACTION",
                        help="with --components all: least region area, a fraction of the frame (default: 0)")
     group.add_argument("--gate", type=float, default=0.0, metavar="MIN_PROB",

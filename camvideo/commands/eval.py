@@ -35,12 +35,7 @@ def register(sub) -> None:
                    help="folder for summary.json, the per-image/per-frame CSV and the plot (default: ./NAME_eval)")
     cli.add_model_options(p)
     group = p.add_argument_group("boxes (top-1 and GT-known localization; MaxBoxAccV2 sweeps its own thresholds)")
-    group.add_argument("--threshold", type=float, default=0.2,
-                       help="box threshold: fraction of the map's maximum (default: 0.2, the CAM paper's)")
-    group.add_argument("--rule", choices=("max", "percentile", "otsu"), default="max",
-                       help="threshold rule: fraction of max (default), percentile of the map, or Otsu")
-    group.add_argument("--components", choices=("largest", "all"), default="largest",
-                       help="box the largest region (default, the CAM paper's) or every region")
+    cli.add_box_options(group)
     group.add_argument("--step", type=float, default=0.01, help="MaxBoxAccV2 threshold step (default: 0.01)")
     group.add_argument("--batch-size", type=int, default=16, help="images per forward batch (default: 16)")
     p.set_defaults(func=run, topk=1, class_ids=None)
