@@ -39,6 +39,37 @@ def run(args: argparse.Namespace) -> int:
         device = str(resolve_device(args.device)) if args.device != "auto" else "auto"
     except ValueError as exc:
         raise CamvideoError(str(exc)) from None
+    check_display()
     from ..qt.app import run as run_app
 
     return run_app(args.source, model=args.model, device=device, loop=args.loop, weights=args.weights)
+
+
+XCB_PACKAGES = (
+    "libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 "
+    "libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libxcb-shape0"
+)
+
+
+def check_display() -> None:
+    """On Linux, say what is missing before Qt aborts the process with its own
+    message: no display at all, or the xcb plugin's system libraries."""
+    import ctypes.util
+    import os
+    import sys
+
+    from ..errors import CamvideoError
+
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise CamvideoError(
+            "no display to open the window on (DISPLAY is not set): run it in a desktop session, "
+            "under Xvfb (xvfb-run camvideo gui), or headless with QT_QPA_PLATFORM=offscreen; "
+            "`camvideo process` needs no display"
+        )
+    if not os.environ.get("WAYLAND_DISPLAY") and ctypes.util.find_library("xcb-cursor") is None:
+        raise CamvideoError(
+            "Qt's xcb platform plugin needs system libraries that are missing (libxcb-cursor0 and others); "
+            f"on Debian/Ubuntu: sudo apt-get install {XCB_PACKAGES}"
+        )

@@ -26,3 +26,13 @@ def test_the_demo_clip_ships_small_and_playable():
         assert stream.codec_context.name == "h264"
         times = [float(f.pts * f.time_base) for f in container.decode(stream)]
     assert 8.0 <= times[-1] <= 12.0 and len(times) == 300
+
+
+def test_no_display_is_a_clear_error_not_a_qt_abort(capsys, monkeypatch):
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main(["gui"]) == 2
+    err = capsys.readouterr().err
+    assert "no display" in err and "QT_QPA_PLATFORM=offscreen" in err
+    assert len(err.strip().splitlines()) == 1
