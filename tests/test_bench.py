@@ -62,3 +62,11 @@ def test_config_checks_arguments():
         benchmark.BenchConfig(soak=-1)
     with pytest.raises(ValueError, match="rounds"):
         benchmark.BenchConfig(rounds=0)
+
+
+def test_video_frames_move_smoothly_with_cuts():
+    frames = benchmark.video_frames(160, 120, 30)
+    assert all(f.shape == (120, 160, 3) and f.dtype == np.uint8 for f in frames)
+    steps = [np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(frames, frames[1:])]
+    assert sorted(steps)[len(steps) // 2] < 15  # neighbours look alike (a pan) ...
+    assert max(steps) > 2 * sorted(steps)[len(steps) // 2]  # ... except at the cuts
