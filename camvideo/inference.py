@@ -123,34 +123,74 @@ class FrameLocalizer:
         indices: Sequence[int] | None = None,
         times: Sequence[float] | None = None,
     ) -> list[FrameResult]:
+        """One FrameResult per frame: ``finish(forward(frames), indices, times)``."""
         if not frames:
             return []
+        return self.finish(self.forward(frames), indices, times)
+
+    def forward(self, frames: Sequence[np.ndarray]) -> RawBatch:
+        """The parallel-safe half: preprocessing and the forward pass of a batch.
+
+        It reads the settings once and no state across frames, so several threads
+        may run it at once on different batches (the files pipeline does); the
+        batches then go through ``finish`` one at a time, in frame order.
+        Unsmoothed, the class maps are made here too; with smoothing, the
+        features and probabilities are kept for ``finish`` to smooth."""
+        if not frames:
+            raise ValueError("frames must hold at least one frame")
         settings = self.settings
-        indices = list(indices) if indices is not None else list(range(len(frames)))
-        times = list(times) if times is not None else [0.0] * len(frames)
-        smoother = self._sync_state(settings)
+        smoothed = settings.smoothing is not None and getattr(self.model, "method", "cam") == "cam"
+        if smoothed:
+            _check_classes(settings, self.model.num_classes)
         t0 = time.perf_counter()
         x = preprocess(frames, self.model)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         t1 = time.perf_counter()
-        if smoother is None:
+        if smoothed:
+            with self._autocast(), torch.inference_mode():
+                feats = self.model(x).float()
+                probs = self.model.classify(feats).float().softmax(dim=1)
+            data, method = (feats, probs), "cam"
+        else:
             with self._autocast():
                 out = self.engine(x, topk=settings.topk, class_ids=settings.class_ids)
             maps = out.maps.cpu().numpy()
             ids = out.class_ids.cpu().numpy()
             scores = out.scores.cpu().numpy()
-            t2 = time.perf_counter()
-            per_frame = [(ids[b], scores[b], maps[b]) for b in range(len(frames))]
+            data = [(ids[b], scores[b], maps[b]) for b in range(len(frames))]
             method = out.method
-        else:
+        t2 = time.perf_counter()
+        per_frame = 1000.0 / len(frames)
+        return RawBatch(settings, tuple(f.shape[:2] for f in frames), smoothed, method, data,
+                        {"preprocess": (t1 - t0) * per_frame, "forward": (t2 - t1) * per_frame})
+
+    def finish(
+        self,
+        raw: RawBatch,
+        indices: Sequence[int] | None = None,
+        times: Sequence[float] | None = None,
+    ) -> list[FrameResult]:
+        """The in-order half: temporal smoothing, class maps from the smoothed
+        features, map scaling and boxes. Batches must come in frame order (the
+        state carried across frames lives here)."""
+        count = len(raw.sizes)
+        indices = list(indices) if indices is not None else list(range(count))
+        times = list(times) if times is not None else [0.0] * count
+        if len(indices) != count or len(times) != count:
+            raise ValueError(f"indices and times must have one entry per frame ({count}), got {len(indices)} and {len(times)}")
+        settings = raw.settings
+        smoother = self._sync_state(settings)  # None unless raw.smoothed (same rule)
+        t2 = time.perf_counter()
+        if raw.smoothed:
+            assert smoother is not None
             with self._autocast():
-                per_frame = self._smoothed(x, smoother, settings)
-            t2 = time.perf_counter()
-            method = "cam"
+                per_frame = self._smoothed(*raw.data, smoother, settings)
+        else:
+            per_frame = raw.data
+        t_maps = time.perf_counter()
         results = []
-        for b, frame in enumerate(frames):
-            height, width = frame.shape[:2]
+        for b, (height, width) in enumerate(raw.sizes):
             frame_ids, frame_scores, frame_maps = per_frame[b]
             heatmaps, opacity, detections = [], [], []
             for rank, (class_id, score, cam) in enumerate(zip(frame_ids, frame_scores, frame_maps), start=1):
@@ -176,39 +216,29 @@ class FrameLocalizer:
                     heatmaps=np.stack(heatmaps).astype(np.float32, copy=False),
                     map_class_ids=tuple(int(c) for c in frame_ids),
                     map_opacity=tuple(opacity),
-                    method=method,
+                    method=raw.method,
                 )
             )
         t3 = time.perf_counter()
-        per_frame = 1000.0 / len(frames)
-        timings = {
-            "preprocess": (t1 - t0) * per_frame,
-            "forward": (t2 - t1) * per_frame,
-            "boxes": (t3 - t2) * per_frame,
-        }
+        per = 1000.0 / count
+        timings = dict(raw.timings)
+        # The smoothed maps count with the forward pass, as they did before the split.
+        timings["forward"] += (t_maps - t2) * per
+        timings["boxes"] = (t3 - t_maps) * per
         for r in results:
             r.timings.update(timings)
         return results
 
     def _smoothed(
-        self, x: torch.Tensor, smoother: TemporalSmoother, settings: LocalizeSettings
+        self, feats: torch.Tensor, probs: torch.Tensor, smoother: TemporalSmoother, settings: LocalizeSettings
     ) -> list[tuple[list[int], np.ndarray, np.ndarray]]:
         """(class ids, scores, raw maps) per frame, from features and probabilities
         smoothed across frames; the maps are made from the smoothed features, at
         feature resolution, for the classes the smoothed probabilities choose."""
         model = self.model
-        num_classes = model.num_classes
-        if settings.class_ids is not None:
-            bad = [c for c in settings.class_ids if not 0 <= int(c) < num_classes]
-            if bad:
-                raise ValueError(f"class_ids must be ids in [0, {num_classes}), got {list(settings.class_ids)}")
-        elif settings.topk > num_classes:
-            raise ValueError(f"topk must be between 1 and {num_classes}, got {settings.topk}")
         out = []
         with torch.inference_mode():
-            feats = model(x).float()
-            probs = model.classify(feats).float().softmax(dim=1)
-            for b in range(x.shape[0]):
+            for b in range(feats.shape[0]):
                 smooth_feats, smooth_probs, cut = smoother.update(feats[b], probs[b])
                 if cut:
                     self._scaler.reset()
@@ -221,3 +251,26 @@ class FrameLocalizer:
                 maps = class_maps(smooth_feats[None], model.weight, chosen)[0].cpu().numpy()
                 out.append((ids, p[ids], maps))
         return out
+
+
+@dataclass(frozen=True, eq=False)
+class RawBatch:
+    """``FrameLocalizer.forward``'s output, ``finish``'s input: one batch after the
+    forward pass. ``data``: unsmoothed, (class ids, scores, raw maps) per frame;
+    smoothed, the (features, probabilities) tensors of the batch."""
+
+    settings: LocalizeSettings
+    sizes: tuple[tuple[int, int], ...]  # (height, width) of each frame
+    smoothed: bool
+    method: str
+    data: object
+    timings: dict[str, float]  # preprocess and forward, ms per frame
+
+
+def _check_classes(settings: LocalizeSettings, num_classes: int) -> None:
+    if settings.class_ids is not None:
+        bad = [c for c in settings.class_ids if not 0 <= int(c) < num_classes]
+        if bad:
+            raise ValueError(f"class_ids must be ids in [0, {num_classes}), got {list(settings.class_ids)}")
+    elif settings.topk > num_classes:
+        raise ValueError(f"topk must be between 1 and {num_classes}, got {settings.topk}")

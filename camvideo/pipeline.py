@@ -1,11 +1,16 @@
 """The Qt-free engine: source -> worker (model, CAM, boxes, overlay) -> sinks.
 
-Three threads overlap the work: the source's reader (decode), the worker (every
-tensor operation of the model, then the overlay) and the writer (recorder,
-exporter, a window's view: whatever sinks are attached). Between them are
+Live sources: three threads overlap the work: the source's reader (decode), the
+worker (every tensor operation of the model, then the overlay) and the writer
+(recorder, exporter, a window's view: whatever sinks are attached), with one
+frame in flight. Files and folders: the worker only reads and hands each batch
+to ``workers`` forward threads (``camvideo.workers``: on a CPU two 1-thread
+forward passes side by side beat one 2-thread pass), and the writer takes the
+results in frame order and does the in-order rest (smoothing, maps, boxes, the
+overlay: ``FrameLocalizer.finish``) before the sinks. Between the threads are
 bounded queues with named policies: the source's own (``latest`` for live
-sources, ``block`` for files) and a ``block`` queue of ``queue_size`` annotated
-frames to the writer, so a file loses nothing and a camera never builds a backlog.
+sources, ``block`` for files) and a ``block`` queue of ``queue_size`` items to
+the writer, so a file loses nothing and a camera never builds a backlog.
 
 Threads stop through an event and a sentinel and are joined with a timeout.
 An exception in the worker or the reader ends up in ``error`` and the
@@ -26,16 +31,28 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+import torch
 
 from .errors import CamvideoError, OutputError
 from .results import FrameResult
 from .sources import Frame, Source
+from .workers import ForwardPool, auto_workers, check_workers, torch_threads
 
 log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT_S = 10.0
 _POLL_S = 0.1
 _END = object()  # sentinel through the writer queue
+_RESET = object()  # a seek: the writer resets the temporal state, in frame order
+
+
+@dataclass(frozen=True, eq=False)
+class _Job:
+    """A batch whose forward pass runs in the pool; the writer finishes it."""
+
+    batch: list
+    localizer: object
+    raw: object  # Future of localizer.forward(...)
 
 
 class Sink(Protocol):
@@ -102,13 +119,15 @@ class Pipeline:
     """
 
     def __init__(self, source: Source, localizer, annotator, sinks: Sequence[Sink] = (),
-                 batch_size: int = 1, *, queue_size: int = 4, hud: bool = False) -> None:
+                 batch_size: int = 1, *, queue_size: int = 4, hud: bool = False,
+                 workers: int | None = None) -> None:
         if not isinstance(source, Source):
             raise TypeError(f"source must be a camvideo.sources.Source, got {type(source).__name__}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if queue_size < 1:
             raise ValueError(f"queue_size must be at least 1, got {queue_size}")
+        self.workers = check_workers(workers)  # forward threads for files; None: auto_workers
         self.source = source
         self.localizer = localizer
         self.annotator = annotator
@@ -130,6 +149,8 @@ class Pipeline:
         self._seek_to: float | None = None
         self._worker: threading.Thread | None = None
         self._writer: threading.Thread | None = None
+        self._pool: ForwardPool | None = None
+        self._threads_before = 1
         self._stats = _Stats()
         self._stopped = False
         self._finished_called = False
@@ -168,6 +189,15 @@ class Pipeline:
         self._done.clear()
         self._finished_called = False
         self._out = queue.Queue(self._queue_size)
+        self._pool = None
+        split = callable(getattr(self.localizer, "forward", None)) and callable(getattr(self.localizer, "finish", None))
+        if not self.source.live and split:
+            model = getattr(self.localizer, "model", None)
+            workers = self.workers or auto_workers(model)
+            if getattr(model, "method", "cam") != "cam":
+                workers = 1  # Grad-CAM: one backward graph at a time on the model
+            self._pool = ForwardPool(workers, join_timeout=JOIN_TIMEOUT_S)
+        self._threads_before = torch.get_num_threads()
         self.source.start()
         self._worker = threading.Thread(target=self._work, name="camvideo-worker")
         self._writer = threading.Thread(target=self._write_loop, name="camvideo-writer")
@@ -250,6 +280,8 @@ class Pipeline:
                 thread.join(JOIN_TIMEOUT_S)
                 if thread.is_alive():
                     log.error("%s did not stop within %.0f s", thread.name, JOIN_TIMEOUT_S)
+        if self._pool is not None:
+            self._pool.close()  # after the writer: it may still wait on a forward pass
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the source is exhausted and every frame written (or an error,
@@ -281,9 +313,10 @@ class Pipeline:
                     self._cond.release()
                     try:
                         self.source.seek(target)
-                        reset = getattr(self.localizer, "reset", None)
-                        if callable(reset):
-                            reset()
+                        if self._pool is not None:
+                            self._put(_RESET)  # the writer finishes frames: it resets, in order
+                        else:
+                            self._reset_localizer()
                     finally:
                         self._cond.acquire()
                     continue
@@ -310,7 +343,8 @@ class Pipeline:
                         if not more:
                             break
                         batch.append(more)
-                self._process(batch)
+                if not self._dispatch(batch):
+                    break
                 if len(batch) < self.batch_size and not self.source.live and not self._paused:
                     if self.source._ended:  # the batch was cut short by the end
                         break
@@ -321,9 +355,27 @@ class Pipeline:
         finally:
             self._put(_END, force=True)
 
-    def _process(self, batch: list[Frame]) -> None:
-        localizer, annotator = self.localizer, self.annotator
-        results = localizer([f.image for f in batch], [f.index for f in batch], [f.time for f in batch])
+    def _reset_localizer(self) -> None:
+        reset = getattr(self.localizer, "reset", None)
+        if callable(reset):
+            reset()
+
+    def _dispatch(self, batch: list[Frame]) -> bool:
+        """Files: the forward pass to the pool, the rest to the writer. Live: all
+        of it here (one frame in flight). False when stopping."""
+        localizer = self.localizer
+        images = [f.image for f in batch]
+        if self._pool is not None:
+            return self._put(_Job(batch, localizer, self._pool.submit(localizer.forward, images)))
+        results = localizer(images, [f.index for f in batch], [f.time for f in batch])
+        for item in self._annotate(batch, results):
+            if not self._put(item):
+                return False
+        return True
+
+    def _annotate(self, batch: list[Frame], results: list[FrameResult]):
+        """(frame, annotated, result) per frame, timed."""
+        annotator = self.annotator
         for frame, result in zip(batch, results):
             t0 = time.perf_counter()
             hud = self._hud_text(result) if self.hud else ""
@@ -332,8 +384,7 @@ class Pipeline:
             timings["read"] = frame.read_ms
             timings["annotate"] = (time.perf_counter() - t0) * 1000.0
             self._stats.add(timings)
-            if not self._put((frame, annotated, result)):
-                return
+            yield frame, annotated, result
 
     def _hud_text(self, result: FrameResult) -> str:
         s = self.stats
@@ -341,32 +392,39 @@ class Pipeline:
         return f"{s.fps:.1f} fps | forward {forward:.0f} ms | latency {s.latency_avg_ms:.0f} ms"
 
     def _put(self, item, force: bool = False) -> bool:
+        """False when stopping or when the writer has ended (an error)."""
         while force or not self._stop.is_set():
             try:
                 self._out.put(item, timeout=_POLL_S)
                 return True
             except queue.Full:
-                if force and self._writer is not None and not self._writer.is_alive():
+                if self._writer is not None and not self._writer.is_alive():
                     return False
         return False
 
     # -- writer thread ----------------------------------------------------------
     def _write_loop(self) -> None:
+        # Files: this thread also finishes the frames (small tensor ops): at one
+        # intra-op thread, so that no second OpenMP team competes with the pool's.
+        threads = 1 if self._pool is not None else None
         try:
-            while True:
-                item = self._out.get()
-                if item is _END:
-                    break
-                frame, annotated, result = item
-                t0 = time.perf_counter()
-                with self._sink_lock:
-                    for sink in list(self._sinks):
-                        try:
-                            sink.write(frame, annotated, result)
-                        except Exception as exc:  # noqa: BLE001 - one sink failing keeps the others
-                            self._sink_failed(sink, exc)
-                self._stats.add({"write": (time.perf_counter() - t0) * 1000.0})
-                self._stats.written((time.monotonic() - frame.captured) * 1000.0)
+            with torch_threads(threads, self._threads_before):
+                while True:
+                    item = self._out.get()
+                    if item is _END:
+                        break
+                    if item is _RESET:
+                        self._reset_localizer()
+                    elif isinstance(item, _Job):
+                        if self._stop.is_set():
+                            continue  # stopping: frames not finished yet are not written
+                        batch = item.batch
+                        results = item.localizer.finish(item.raw.result(), [f.index for f in batch],
+                                                        [f.time for f in batch])
+                        for ready in self._annotate(batch, results):
+                            self._emit(*ready)
+                    else:
+                        self._emit(*item)
         except BaseException as exc:  # noqa: BLE001
             log.debug("pipeline writer failed", exc_info=True)
             self.error = self.error or exc
@@ -376,6 +434,17 @@ class Pipeline:
             if not self._finished_called:
                 self._finished_called = True
                 self._call(self.on_finished)
+
+    def _emit(self, frame: Frame, annotated: np.ndarray, result: FrameResult) -> None:
+        t0 = time.perf_counter()
+        with self._sink_lock:
+            for sink in list(self._sinks):
+                try:
+                    sink.write(frame, annotated, result)
+                except Exception as exc:  # noqa: BLE001 - one sink failing keeps the others
+                    self._sink_failed(sink, exc)
+        self._stats.add({"write": (time.perf_counter() - t0) * 1000.0})
+        self._stats.written((time.monotonic() - frame.captured) * 1000.0)
 
     def _sink_failed(self, sink, exc: Exception) -> None:
         """Called with the sink lock held: detach the sink, keep its file, report."""

@@ -62,3 +62,12 @@ def test_config_checks_arguments():
         benchmark.BenchConfig(soak=-1)
     with pytest.raises(ValueError, match="rounds"):
         benchmark.BenchConfig(rounds=0)
+
+
+def test_video_frames_move_smoothly_with_cuts():
+    frames = benchmark.video_frames(160, 120, 30)
+    assert all(f.shape == (120, 160, 3) and f.dtype == np.uint8 for f in frames)
+    steps = [np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(frames, frames[1:])]
+    median = sorted(steps)[len(steps) // 2]
+    cuts = [i for i, step in enumerate(steps) if step > 2 * median]
+    assert cuts == [9, 19]  # a pan over each of the 3 photos, a cut between them

@@ -58,6 +58,23 @@ def test_csv_export_only(tmp_path):
     assert not list(tmp_path.glob("*_cam.mkv"))  # --export alone records nothing
 
 
+def test_workers_give_the_same_export_as_one_worker(tmp_path):
+    clip = tmp_path / "in.mkv"
+    make_clip(clip, frames=9, size=(64, 48))
+    exports = []
+    for workers in ("1", "3"):
+        data = tmp_path / f"out{workers}.jsonl"
+        assert main(["process", str(clip), "--export", str(data), "--workers", workers, "--smooth"]) == 0
+        exports.append([json.loads(line) for line in data.read_text().splitlines()])
+    assert [o["frame"] for o in exports[1]] == list(range(9))
+    for a, b in zip(*exports):
+        assert [(d["rank"], d["class_id"]) for d in a["detections"]] == [(d["rank"], d["class_id"]) for d in b["detections"]]
+        for da, db in zip(a["detections"], b["detections"]):
+            assert da["score"] == pytest.approx(db["score"], abs=2e-3)
+            if da["box"] is not None:
+                assert da["box"] == pytest.approx(db["box"], abs=1.0)
+
+
 def test_odd_sized_and_rotated_inputs(tmp_path):
     odd, rotated = tmp_path / "odd.mkv", tmp_path / "rot.mp4"
     make_clip(odd, frames=4, size=(321, 241), pix_fmt="yuv444p")
@@ -102,6 +119,7 @@ def _noise(path: Path) -> Path:
     (lambda p: [str(_clip(p)), "-o", str(_clip(p)) + "/x.mkv"], "cannot write"),
     (lambda p: [str(_clip(p)), "--export", str(p / "x.txt")], ".jsonl or .csv"),
     (lambda p: [str(_clip(p)), "--topk", "0"], "topk"),
+    (lambda p: [str(_clip(p)), "--workers", "0"], "--workers"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
     assert main(["process", *args(tmp_path)]) == 2

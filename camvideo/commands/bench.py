@@ -28,6 +28,10 @@ def register(sub) -> None:
     p.add_argument("--model", default="lite0", help="model name (default: lite0)")
     p.add_argument("--topk", type=int, default=3, help="classes localized per frame (default: 3)")
     p.add_argument("--batch", type=int, default=1, help="batch size of the end-to-end pipeline (default: 1)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="forward threads of the end-to-end pipeline (default: auto, as camvideo process)")
+    p.add_argument("--e2e-frames", type=int, default=None, metavar="N",
+                   help="frames of the end-to-end clip, a pan with cuts like a video (default: 120)")
     p.add_argument("--no-peers", action="store_true", help="skip torchcam and pytorch-grad-cam")
     p.add_argument("--no-e2e", action="store_true", help="skip the end-to-end file run")
     p.add_argument("--no-live", action="store_true", help="skip the live latency run")
@@ -48,10 +52,12 @@ def run(args: argparse.Namespace) -> int:
         values["frames"] = args.frames
     if args.rounds is not None:
         values["rounds"] = args.rounds
+    if args.e2e_frames is not None:
+        values["e2e_frames"] = args.e2e_frames
     try:
         device = str(resolve_device(args.device))
         config = BenchConfig(
-            threads=args.threads, device=device, model=args.model, topk=args.topk, batch=args.batch,
+            threads=args.threads, device=device, model=args.model, topk=args.topk, batch=args.batch, workers=args.workers,
             peers=not args.no_peers, end_to_end=not args.no_e2e, live=not args.no_live, soak=args.soak,
             compile=args.compile, **values,
         )

@@ -39,6 +39,10 @@ def register(sub) -> None:
                    help="annotated recording, .mkv (default) or .mp4 (fragmented); default ./NAME_cam.mkv unless --export alone")
     p.add_argument("--export", metavar="FILE", help="per-frame data: FILE.jsonl (one JSON object a frame) or FILE.csv (a row a detection)")
     p.add_argument("--batch-size", type=int, default=1, help="frames per forward pass for files (default: 1)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="files and folders: forward passes run side by side, each at one torch thread on a CPU "
+                   "(default: auto, min(cores, 2) on a CPU, 1 on a GPU or for Grad-CAM models); "
+                   "cameras and streams always keep one frame in flight")
     p.add_argument("--codec", choices=("auto", "libx264", "h264_nvenc"), default="auto",
                    help="H.264 encoder (default: auto, NVENC where an NVIDIA GPU is present)")
     p.add_argument("--no-audio", action="store_true", help="do not copy the source's audio into the recording")
@@ -133,9 +137,12 @@ def run(args: argparse.Namespace) -> int:
     from ..pipeline import Pipeline
     from ..recorder import Recorder
     from ..sources import VideoFileSource, open_source
+    from ..workers import MAX_WORKERS
 
     if args.batch_size < 1:
         raise CamvideoError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
+        raise CamvideoError(f"--workers must be between 1 and {MAX_WORKERS}, got {args.workers}")
     if args.max_frames is not None and args.max_frames < 1:
         raise CamvideoError(f"--max-frames must be at least 1, got {args.max_frames}")
     settings = cli.localize_settings_from_args(args)
@@ -160,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
             sinks.append(exporter)
         localizer = FrameLocalizer(cli.load_model_from_args(args), settings)
         pipeline = Pipeline(source, localizer, FrameAnnotator(overlay), sinks,
-                            batch_size=args.batch_size, hud=args.hud)
+                            batch_size=args.batch_size, hud=args.hud, workers=args.workers)
         progress = Progress(source.frame_count_hint)
         start = time.monotonic()
         with _graceful_sigint(interrupted):

@@ -1,0 +1,140 @@
+"""Frame-level parallelism for file sources: several forward passes at once.
+
+On a CPU the forward pass of a small network does not scale well over intra-op
+threads, and OpenMP teams that spin while the decoder and the encoder want the
+same cores make it worse. Worse still, libgomp switches every team to a short
+spin (a futex sleep and wake-up per parallel region) as soon as its threads
+outnumber the cores, which happens the moment a second thread (the pipeline's)
+runs a 2-thread team while the main thread has one: measured on 2 cores, the
+lite0 forward pass costs 16 ms with 2 threads in the main thread, 28 ms with 2
+threads in a worker thread once the main thread has used OpenMP, 19 ms with 1.
+
+So files run ``workers`` forward passes side by side, each at one intra-op
+thread (two 1-thread passes at once: ~24 ms each, ~12 ms a frame), and the
+pipeline puts the results back in frame order before anything that needs it
+(smoothing, boxes, overlay, the sinks). Live sources do not use this: they keep
+one frame in flight.
+
+``torch.set_num_threads`` sets the calling thread's OpenMP team size (tested in
+tests/test_workers.py) and the process-wide default that new threads start
+with; each thread here sets its own and restores the default when it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+
+import torch
+
+log = logging.getLogger(__name__)
+
+MAX_WORKERS = 8
+
+
+def auto_workers(model) -> int:
+    """Forward passes side by side for files: 1 on a GPU and for Grad-CAM models
+    (one backward graph per model), else one per core up to 2 (measured on 2
+    cores: 2 beat 3, see docs/parallel.md)."""
+    if getattr(model, "method", "cam") != "cam":
+        return 1
+    device = getattr(model, "device", torch.device("cpu"))
+    if device.type != "cpu":
+        return 1
+    return max(1, min(os.cpu_count() or 1, 2))
+
+
+def check_workers(workers: int | None) -> int | None:
+    """None (auto) or an int in [1, MAX_WORKERS]; ValueError/TypeError otherwise."""
+    if workers is None:
+        return None
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        raise TypeError(f"workers must be None (auto) or an int, got {type(workers).__name__}")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ValueError(f"workers must be between 1 and {MAX_WORKERS}, got {workers}")
+    return workers
+
+
+@contextlib.contextmanager
+def torch_threads(count: int | None, restore: int):
+    """Run the body of a thread at ``count`` intra-op threads (None: leave them);
+    afterwards set the process-wide default back to ``restore``."""
+    if count is None:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(restore)
+
+
+class ForwardPool:
+    """``workers`` threads calling the functions given to ``submit``; a Future each.
+
+    With more than one worker each thread runs torch at one intra-op thread.
+    ``close`` cancels what has not started and joins every thread. The caller
+    keeps the futures in submission order, which is the frame order."""
+
+    def __init__(self, workers: int, *, join_timeout: float = 10.0) -> None:
+        check_workers(workers)
+        self.workers = workers
+        self._threads_before = torch.get_num_threads()
+        self._threads = 1 if workers > 1 else None
+        self._join_timeout = join_timeout
+        self._jobs: queue.Queue = queue.Queue()
+        self._closed = False
+        self._pool = [threading.Thread(target=self._run, name=f"camvideo-forward-{i}", daemon=True) for i in range(workers)]
+        for thread in self._pool:
+            thread.start()
+
+    def submit(self, fn: Callable, *args) -> Future:
+        if self._closed:
+            raise RuntimeError("this ForwardPool is closed")
+        future: Future = Future()
+        self._jobs.put((future, fn, args))
+        return future
+
+    def _run(self) -> None:
+        with torch_threads(self._threads, self._threads_before):
+            while True:
+                job = self._jobs.get()
+                if job is None:
+                    return
+                future, fn, args = job
+                if not future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on it
+                    future.set_exception(exc)
+
+    def close(self) -> None:
+        """Cancel the jobs not started, let the running ones end, join the threads."""
+        if self._closed:
+            return
+        self._closed = True
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                job[0].cancel()
+        for _ in self._pool:
+            self._jobs.put(None)
+        for thread in self._pool:
+            thread.join(self._join_timeout)
+            if thread.is_alive():
+                log.error("%s did not stop within %.0f s", thread.name, self._join_timeout)
+
+    def __enter__(self) -> ForwardPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
