@@ -36,7 +36,7 @@ import torch
 from .errors import CamvideoError, OutputError
 from .results import FrameResult
 from .sources import Frame, Source
-from .workers import ForwardPool, auto_workers, check_workers, torch_threads
+from .workers import ForwardPool, auto_workers, check_workers, live_threads, torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -329,31 +329,35 @@ class Pipeline:
         return False
 
     def _work(self) -> None:
+        # Live: this thread runs the whole inference stage, one frame in flight.
+        threads = live_threads(getattr(self.localizer, "model", None)) if self._pool is None else None
         try:
-            while self._gate():
-                first = self._next_frame()
-                if first is False:
-                    break
-                if first is None:
-                    break
-                batch = [first]
-                if not self.source.live and not self._paused:
-                    while len(batch) < self.batch_size:
-                        more = self._next_frame()
-                        if not more:
-                            break
-                        batch.append(more)
-                if not self._dispatch(batch):
-                    break
-                if len(batch) < self.batch_size and not self.source.live and not self._paused:
-                    if self.source._ended:  # the batch was cut short by the end
-                        break
+            with torch_threads(threads, self._threads_before):
+                self._work_loop()
         except BaseException as exc:  # noqa: BLE001 - becomes error + on_error
             log.debug("pipeline worker failed", exc_info=True)
             self.error = exc
             self._call(self.on_error, exc)
         finally:
             self._put(_END, force=True)
+
+    def _work_loop(self) -> None:
+        while self._gate():
+            first = self._next_frame()
+            if not first:  # None: the end; False: stopping
+                break
+            batch = [first]
+            if not self.source.live and not self._paused:
+                while len(batch) < self.batch_size:
+                    more = self._next_frame()
+                    if not more:
+                        break
+                    batch.append(more)
+            if not self._dispatch(batch):
+                break
+            if len(batch) < self.batch_size and not self.source.live and not self._paused:
+                if self.source._ended:  # the batch was cut short by the end
+                    break
 
     def _reset_localizer(self) -> None:
         reset = getattr(self.localizer, "reset", None)

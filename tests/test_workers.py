@@ -225,3 +225,24 @@ def _wait_for(condition, timeout: float = 20.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
+
+
+def test_live_worker_leaves_a_core_for_capture_and_overlay(monkeypatch):
+    """On a CPU the live worker runs one intra-op thread fewer than the cores (at least 1)."""
+    import torch
+
+    from camvideo.workers import live_threads
+
+    class CpuModel:
+        device = torch.device("cpu")
+
+    class GpuModel:
+        device = torch.device("cuda")
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert live_threads(CpuModel()) == 1
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert live_threads(CpuModel()) == 1
+    monkeypatch.setattr("os.cpu_count", lambda: 64)
+    assert live_threads(CpuModel()) == min(torch.get_num_threads(), 63)
+    assert live_threads(GpuModel()) is None
