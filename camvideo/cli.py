@@ -89,6 +89,8 @@ def _three_floats(text: str | None, option: str) -> tuple[float, float, float] |
         values = ()
     if len(values) != 3:
         raise CamvideoError(f"{option} must be three numbers R,G,B (e.g. 0.485,0.456,0.406), got {text!r}")
+    if option == "--std" and min(values) <= 0:
+        raise CamvideoError(f"--std must be three positive numbers, got {text!r}")
     return values
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .cam import CamEngine, class_maps, preprocess
-from .localize import BoxRule, boxes_from_cam, normalize
+from .localize import BoxRule, boxes_from_cam
 from .models import GapClassifier
 from .results import Detection, FrameResult
 from .smoothing import IntensitySettings, MapScaler, SmoothingSettings, TemporalSmoother
@@ -199,7 +199,7 @@ class FrameLocalizer:
                 heatmaps.append(self._scaler(class_id, cam))
                 confident = score >= settings.intensity.gate
                 opacity.append(1.0 if confident else settings.intensity.faint)
-                boxes = boxes_from_cam(normalize(cam), width, height, settings.box_rule) if confident else []
+                boxes = boxes_from_cam(cam, width, height, settings.box_rule) if confident else []  # it normalizes
                 if smoother is not None and boxes:
                     boxes = smoother.smooth_boxes(class_id, boxes)
                 for box in boxes or [None]:

@@ -443,7 +443,10 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         else:
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ModelLoadError(f"cannot read weights file {path}: {exc}".splitlines()[0]) from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "weights_only" in str(exc):  # torch's advice to unpickle code does not apply to a weights file
+            reason = "not a weights file written by torch.save (a state dict of tensors)"
+        raise ModelLoadError(f"cannot read weights file {path}: {reason}") from None
     return _as_state_dict(obj, path)
 
 

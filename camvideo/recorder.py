@@ -5,8 +5,9 @@ A plain .mp4 killed mid-write keeps nothing (its index is written at the end).
 fragmented .mp4 when the path asks for .mp4, flushes packets as they come and
 puts a keyframe about every second: a process killed with SIGKILL leaves a file
 that decodes up to its last fragment. It writes ``NAME.partial.EXT`` and renames
-it to ``NAME.EXT`` on a clean close, so a finished name always means a finished
-file. Frames keep the source's timestamps (millisecond time base; a fragmented
+it to ``NAME.EXT`` on close, so a finished name means a closed, playable file
+(after a write error, such as a full disk, it holds what was written before it
+and ``close`` raises the error). Frames keep the source's timestamps (millisecond time base; a fragmented
 .mp4 starts its clock at the first frame, .mkv keeps them as they are); odd sizes are
 padded to even (yuv420p needs it); audio of a source file can be copied along.
 """

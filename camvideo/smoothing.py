@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .localize import Box, iou
+from .localize import Box, iou, normalize
 
 log = logging.getLogger(__name__)
 
@@ -124,10 +124,7 @@ class MapScaler:
         cam = np.asarray(cam, dtype=np.float32)
         s = self.settings
         if s.scale == "minmax":
-            lo, hi = float(cam.min()), float(cam.max())
-            if hi - lo < 1e-12:
-                return np.zeros_like(cam)
-            return (cam - lo) / (hi - lo)
+            return normalize(cam)
         if s.scale == "fixed":
             top = s.fixed_max
         else:

@@ -227,13 +227,15 @@ class Source:
         self._stop.set()
         thread = self._thread
         if thread is not None:
-            # unblock a reader waiting on a full queue
-            deadline = time.monotonic() + 5.0
+            # unblock a reader waiting on a full queue; a stream's read may block
+            # for its whole stall time before it sees the stop
+            wait = 5.0 + getattr(self, "stall_s", 0.0)
+            deadline = time.monotonic() + wait
             while thread.is_alive() and time.monotonic() < deadline:
                 self._drain()
                 thread.join(timeout=0.05)
             if thread.is_alive():
-                log.warning("%s: reader thread did not stop within 5 s", self.name)
+                log.warning("%s: reader thread did not stop within %.0f s", self.name, wait)
         self._thread = None
         self._drain()
         if isinstance(self._buffer, _LatestSlot):

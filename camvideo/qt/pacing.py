@@ -78,10 +78,7 @@ class PacedSource(Source):
             return False
 
     def _frames(self, start: float) -> Iterator[tuple[np.ndarray, float, int]]:
-        if start > 0:
-            self.inner.seek(start)
-        else:
-            self.inner.start()
+        self.inner.seek(start)  # also from 0: a replay or a seek back to the start rewinds
         anchor: float | None = None  # wall-clock time of stream time 0
         last: float | None = None
         first = True

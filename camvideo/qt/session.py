@@ -25,6 +25,9 @@ from ..inference import FrameLocalizer, LocalizeSettings
 from .convert import bgr_to_qimage
 from .view import ShownFrame
 
+# A jump in source time larger than this while recording is a seek, not late frames.
+MAX_RECORDED_GAP_S = 1.0
+
 log = logging.getLogger(__name__)
 
 LOADER_JOIN_S = 60.0  # a model load cannot be interrupted; closing waits for it
@@ -56,6 +59,7 @@ class ViewSink:
         self._lock = threading.Lock()
         self._recorder = None
         self._t0: float | None = None
+        self._last_time = 0.0
         self.recorded = 0  # frames written to the current (or last) recording
         self.delivered = 0  # frames handed to the window
 
@@ -89,6 +93,11 @@ class ViewSink:
                 try:
                     if self._t0 is None:
                         self._t0 = frame.time  # the recording starts at 0 s
+                    elif not 0.0 < frame.time - self._last_time <= MAX_RECORDED_GAP_S:
+                        # A seek or a replay while recording: the recording goes on
+                        # one frame later instead of jumping back or freezing.
+                        self._t0 += frame.time - self._last_time - 1.0 / recorder.fps_hint
+                    self._last_time = frame.time
                     recorder.write_image(annotated, frame.time - self._t0)
                     self.recorded += 1
                     recorded = True

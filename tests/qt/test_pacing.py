@@ -58,3 +58,22 @@ def test_seek_and_live_sources(tmp_path):
         assert src.read(timeout=5).time == pytest.approx(0.5, abs=0.04)
     with pytest.raises(ValueError, match="speed"):
         PacedSource(open_source(clip), speed=0)
+
+
+def test_seek_to_zero_rewinds_mid_file_and_after_the_end():
+    from camvideo.qt.resources import demo_clip_path
+
+    src = PacedSource(open_source(demo_clip_path()), speed=20.0)
+    try:
+        for _ in range(30):
+            frame = src.read(timeout=5)
+        assert frame.time > 0.5
+        src.seek(0.0)
+        assert src.read(timeout=5).index == 0
+        src.seek(9.5)
+        while (frame := src.read(timeout=5)) is not None:
+            pass
+        src.seek(0.0)  # a replay from the start
+        assert src.read(timeout=5).time == 0.0
+    finally:
+        src.close()
