@@ -224,3 +224,24 @@ def test_a_recording_that_fails_is_kept_and_the_view_goes_on(qtbot, open_window,
     wait_frames(qtbot, w, 3)  # the view goes on
     files = list((tmp_path / "out").glob("camvideo-*.mkv"))
     assert len(files) == 1 and count_frames(files[0]) == recorder.frames_written >= 5
+
+
+def test_a_recording_across_a_seek_keeps_its_pace(qtbot, open_window, fast_models, tmp_path):
+    """Seeking back while recording: the recording goes on, frame after frame, with
+    no burst of frames 1 ms apart and no frozen stretch."""
+    import av
+
+    w = open_window(make_cat_clip(tmp_path / "cat.mp4"), loop=True)
+    wait_frames(qtbot, w, 3)
+    w.toggle_recording(True)
+    qtbot.waitUntil(lambda: w.frames_shown_recording >= 10, timeout=WAIT_MS)
+    w.session.seek(0.0)
+    shown = w.frames_shown_recording
+    qtbot.waitUntil(lambda: w.frames_shown_recording >= shown + 10, timeout=WAIT_MS)
+    w.toggle_recording(False)
+    (path,) = (tmp_path / "out").glob("camvideo-*.mkv")
+    with av.open(str(path)) as container:
+        times = [float(f.pts * f.time_base) for f in container.decode(video=0)]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert len(times) == w.frames_shown_recording
+    assert min(gaps) >= 0.010 and max(gaps) <= 1.0, gaps
