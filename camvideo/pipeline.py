@@ -356,7 +356,7 @@ class Pipeline:
             if not self._dispatch(batch):
                 break
             if len(batch) < self.batch_size and not self.source.live and not self._paused:
-                if self.source._ended:  # the batch was cut short by the end
+                if self.source.ended:  # the batch was cut short by the end
                     break
 
     def _reset_localizer(self) -> None:

@@ -154,6 +154,11 @@ class Source:
         """Frames dropped by the latest-frame policy (always 0 for files)."""
         return self._dropped_before + (self._buffer.dropped if isinstance(self._buffer, _LatestSlot) else 0)
 
+    @property
+    def ended(self) -> bool:
+        """True once ``read`` has returned the end of the stream (until a seek)."""
+        return self._ended
+
     def start(self) -> None:
         """Start the reader thread (idempotent)."""
         with self._lock:
