@@ -171,6 +171,10 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+FLOOR_CL = "floor (channels_last)"
+OWN_FORWARD = "camvideo's forward pass"
+
+
 def floor_contestant(model, frames: list[np.ndarray], name: str = "floor", channels_last: bool = False) -> Contestant:
     from .cam import preprocess
 
@@ -185,7 +189,9 @@ def floor_contestant(model, frames: list[np.ndarray], name: str = "floor", chann
 
     note = "forward pass alone (image -> logits), preprocessed 224x224 input"
     if channels_last:
-        note += ", channels_last as camvideo runs it"
+        note += ", channels_last"
+    if getattr(getattr(model, "features", None), "folded_norms", 0):
+        note += ", batch norms folded (as camvideo runs it)"
     return Contestant(name, run, (224, 224), note)
 
 
@@ -426,8 +432,10 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
 
     say = progress or (lambda msg: log.info("%s", msg))
     torch.set_num_threads(config.threads)
-    # The plain model as loaded (the floor, the peers) and camvideo's own copy,
-    # which FrameLocalizer converts in place (channels_last).
+    # The stock network as loaded (the floor, the peers), the stock network in
+    # channels_last (the floor in its fastest eager layout), and camvideo's own
+    # copy, which FrameLocalizer changes in place (batch norms folded,
+    # channels_last): its forward pass alone is the strict baseline.
     plain = load_model(config.model, device=config.device).eval()
     model = load_model(config.model, device=config.device).eval()
     settings = LocalizeSettings(topk=config.topk)
@@ -439,7 +447,9 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
 
     contestants = [floor_contestant(plain, base)]
     if localizer.channels_last:
-        contestants.append(floor_contestant(model, base, "floor (channels_last)", channels_last=True))
+        stock_cl = load_model(config.model, device=config.device).eval().to(memory_format=torch.channels_last)
+        contestants.append(floor_contestant(stock_cl, base, FLOOR_CL, channels_last=True))
+    contestants.append(floor_contestant(model, base, OWN_FORWARD, channels_last=localizer.channels_last))
     contestants += [camvideo_contestant(localizer, annotator, frames[s]) for s in SIZES]
     if config.compile:
         say("compiling (torch.compile, first call)")
@@ -496,13 +506,14 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
 
     results = {}
     floor_ms = float(np.median(times["floor"]))
-    cl_name = "floor (channels_last)"
-    floor_cl_ms = float(np.median(times[cl_name])) if cl_name in times else None
+    floor_cl_ms = float(np.median(times[FLOOR_CL])) if FLOOR_CL in times else None
+    own_ms = float(np.median(times[OWN_FORWARD]))
     for c in contestants:
         entry = _stats(times[c.name])
         entry["ratio"] = round(entry["median_ms"] / floor_ms, 3)
         if floor_cl_ms:
             entry["ratio_channels_last_floor"] = round(entry["median_ms"] / floor_cl_ms, 3)
+        entry["ratio_own_forward"] = round(entry["median_ms"] / own_ms, 3)
         entry["fps"] = round(1000.0 / entry["median_ms"], 2)
         entry["note"] = c.note
         results[c.name] = entry
@@ -512,6 +523,8 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
         "config": asdict(config),
         "floor_ms": round(floor_ms, 3),
         "floor_channels_last_ms": round(floor_cl_ms, 3) if floor_cl_ms else None,
+        "own_forward_ms": round(own_ms, 3),
+        "folded_norms": getattr(getattr(model, "features", None), "folded_norms", 0),
         "results": results,
         # Medians of the camvideo contestants' own stage timings, taken in the rounds.
         "stages_ms": {
@@ -533,6 +546,7 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
             "fps": round(1000.0 / ms, 2),
             "fps_vs_floor": round(floor_ms / ms, 3),
             "fps_vs_floor_channels_last": round(floor_cl_ms / ms, 3) if floor_cl_ms else None,
+            "fps_vs_own_forward": round(own_ms / ms, 3),
             "stages_ms": {k: round(v, 3) for k, v in e2e_runs[-1]["stages"].items()},
         }
     if live_runs:
@@ -563,20 +577,21 @@ def format_table(report: dict) -> str:
         f"{cfg['threads']} threads, model {cfg['model']}, top-{cfg['topk']}, "
         f"{cfg['frames']} frames x {cfg['rounds']} interleaved rounds",
         "",
-        "| contestant | per frame (median) | p95 | fps | x floor | x floor (channels_last) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| contestant | per frame (median) | p95 | fps | x floor | x floor (channels_last) | x camvideo's forward |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in report["results"].items():
-        cl = r.get("ratio_channels_last_floor")
+        cl, own = r.get("ratio_channels_last_floor"), r.get("ratio_own_forward")
         lines.append(
             f"| {name} | {r['median_ms']:.2f} ms | {r['p95_ms']:.2f} ms | {r['fps']:.1f} | {r['ratio']:.3f} | "
-            f"{'' if cl is None else f'{cl:.3f}'} |"
+            f"{'' if cl is None else f'{cl:.3f}'} | {'' if own is None else f'{own:.3f}'} |"
         )
     e2e = report.get("end_to_end")
     if e2e:
         lines.append(
             f"| end to end {e2e['size']} (decode -> ... -> H.264, batch {e2e['batch']}, workers {e2e.get('workers', 1)}) | "
-            f"{e2e['median_ms_per_frame']:.2f} ms | | {e2e['fps']:.1f} | fps {e2e['fps_vs_floor']:.3f}x floor's | |"
+            f"{e2e['median_ms_per_frame']:.2f} ms | | {e2e['fps']:.1f} | fps {e2e['fps_vs_floor']:.3f}x | "
+            f"{_fmt(e2e.get('fps_vs_floor_channels_last'), 'fps {:.3f}x')} | {_fmt(e2e.get('fps_vs_own_forward'), 'fps {:.3f}x')} |"
         )
     live = report.get("live")
     if live:
@@ -599,3 +614,7 @@ def format_table(report: dict) -> str:
     if report.get("peers_missing"):
         lines.append(f"peers not installed (pip install camvideo[bench]): {', '.join(report['peers_missing'])}")
     return "\n".join(lines)
+
+
+def _fmt(value, pattern: str) -> str:
+    return "" if value is None else pattern.format(value)

@@ -30,15 +30,18 @@ def test_bench_quick_json(tmp_path, capsys, keep_threads):
     assert {"date", "machine", "config", "floor_ms", "results", "stages_ms", "end_to_end", "live", "soak"} <= set(report)
     assert report["config"]["threads"] == 1 and report["config"]["topk"] == 3
     results = report["results"]
-    assert set(results) == {"floor", "floor (channels_last)", "camvideo 640x480", "camvideo 1280x720"}
+    assert set(results) == {"floor", "floor (channels_last)", "camvideo's forward pass", "camvideo 640x480", "camvideo 1280x720"}
     for entry in results.values():
         assert entry["median_ms"] > 0 and entry["fps"] > 0 and entry["ratio"] > 0 and entry["n"] >= 2
     assert results["floor"]["ratio"] == 1.0 and results["floor (channels_last)"]["ratio_channels_last_floor"] == 1.0
+    assert results["camvideo's forward pass"]["ratio_own_forward"] == 1.0
+    assert report["folded_norms"] == 49  # lite0: every conv -> batch norm pair
+    assert "batch norms folded" in results["camvideo's forward pass"]["note"]
     for stages in report["stages_ms"].values():
         assert {"preprocess", "forward", "boxes", "annotate"} <= set(stages)
         assert all(v > 0 for v in stages.values())
     e2e = report["end_to_end"]
-    assert e2e["frames_per_run"] == 2 and e2e["fps"] > 0 and e2e["fps_vs_floor"] > 0
+    assert e2e["frames_per_run"] == 2 and e2e["fps"] > 0 and e2e["fps_vs_floor"] > 0 and e2e["fps_vs_own_forward"] > 0
     live = report["live"]
     assert live["frames"] >= 2 and 0 < live["p50_ms"] <= live["p95_ms"]
     soak = report["soak"]

@@ -1,0 +1,101 @@
+"""Batch norms folded into convolutions: same features, same maps and boxes,
+the stock network untouched, and no fold where it would change the result."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from camvideo.fold import fold_batchnorm
+from camvideo.inference import FrameLocalizer, LocalizeSettings
+from camvideo.models import load_model
+
+
+def _randomize_norms(module: nn.Module, seed: int = 0) -> None:
+    """Trained-looking statistics, so folding has something to fold (fresh
+    norms are the identity)."""
+    gen = torch.Generator().manual_seed(seed)
+    for m in module.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            n = m.num_features
+            m.running_mean.copy_(torch.randn(n, generator=gen) * 0.5)
+            m.running_var.copy_(torch.rand(n, generator=gen) * 2 + 0.1)
+            m.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
+            m.bias.data.copy_(torch.randn(n, generator=gen) * 0.2)
+
+
+def test_lite0_folds_every_pair_and_keeps_the_features_and_the_network():
+    model = load_model("lite0")
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        want = model(x)
+        logits = model.network(x)
+    stem = model.network.conv_stem.weight.clone()
+    folded, count = fold_batchnorm(model.features, x[:1])
+    assert count == 49  # stem, head and every block's convolutions
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    with torch.inference_mode():
+        got = folded(x)
+        assert torch.allclose(got, want, atol=1e-4 * float(want.abs().max()))
+        # The stock network (sharing its tensors with model.features) is unchanged.
+        assert torch.equal(model.network.conv_stem.weight, stem)
+        assert torch.equal(model.network(x), logits)
+
+
+def test_torchvision_resnet_with_trained_statistics():
+    model = load_model("resnet18", pretrained=False).eval()
+    _randomize_norms(model.features)
+    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(2))
+    folded, count = fold_batchnorm(model.features, x)
+    assert count == 20  # stem, 16 block convolutions, 3 downsample shortcuts
+    with torch.inference_mode():
+        want, got = model(x), folded(x)
+    assert torch.allclose(got, want, atol=1e-4 * float(want.abs().max()))
+
+
+class _TappedConv(nn.Module):
+    """conv -> bn, with the conv's output also added after the norm: folding the
+    norm into the conv would change the tap, so nothing may be folded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return self.bn(y) + y
+
+
+def test_a_conv_output_used_twice_is_not_folded(caplog):
+    net = _TappedConv().eval()
+    _randomize_norms(net)
+    x = torch.randn(1, 3, 16, 16)
+    out, count = fold_batchnorm(net, x)
+    assert out is net and count == 0
+    assert "running the network as it is" in caplog.text
+
+
+def test_training_mode_is_refused():
+    with pytest.raises(ValueError, match="eval mode"):
+        fold_batchnorm(_TappedConv().train(), torch.randn(1, 3, 8, 8))
+
+
+def test_localizer_folds_once_and_gives_the_same_maps_and_boxes(photo):
+    stock = load_model("lite0")
+    model = load_model("lite0")
+    plain = FrameLocalizer(stock, LocalizeSettings(topk=3), fold=False)
+    fast = FrameLocalizer(model, LocalizeSettings(topk=3))
+    assert model.features.folded_norms == 49 and not hasattr(stock.features, "folded_norms")
+    features = model.features
+    FrameLocalizer(model, LocalizeSettings(topk=1))  # a second localizer: no second copy
+    assert model.features is features
+    for name in ("chelsea", "coffee", "astronaut"):
+        image = photo(name)
+        want, got = plain([image])[0], fast([image])[0]
+        assert [d.class_id for d in got.detections] == [d.class_id for d in want.detections]
+        assert [d.box for d in got.detections] == [d.box for d in want.detections]
+        np.testing.assert_allclose(got.heatmaps, want.heatmaps, atol=1e-4)
+        np.testing.assert_allclose([d.score for d in got.detections], [d.score for d in want.detections], atol=1e-5)
