@@ -43,7 +43,7 @@ def _wait_for_lines(proc: subprocess.Popen, data: Path, count: int, timeout: flo
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"camvideo exited early ({proc.returncode}): {proc.stderr.read()}")
+            pytest.fail(f"camvideo exited early ({proc.returncode}): {proc.stderr.read() if proc.stderr else ''}")
         if data.exists() and data.read_text().count("\n") >= count:
             return
         time.sleep(0.05)
@@ -59,7 +59,8 @@ def _decode_strictly(path: Path) -> int:
 SIGNALS = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
 
 
-@pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
+# SIGHUP: test_a_terminal_hang_up_finalizes_the_recording sends the real thing.
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=lambda s: signal.Signals(s).name)
 def test_a_stop_signal_finalizes_the_recording_and_export(tmp_path, long_clip, signum):
     out, data = tmp_path / "out.mp4", tmp_path / "out.jsonl"
     proc = _start(long_clip, out, data)
@@ -80,6 +81,39 @@ def test_a_stop_signal_finalizes_the_recording_and_export(tmp_path, long_clip, s
     assert 5 <= len(lines) < CLIP_FRAMES  # stopped early, not at the end of the clip
     assert frames == len(lines)  # export complete to the last frame written
     assert [json.loads(line)["frame"] for line in lines] == list(range(len(lines)))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pty with a controlling terminal: Linux")
+def test_a_terminal_hang_up_finalizes_the_recording(tmp_path, long_clip):
+    """The ssh session or terminal goes away mid-run: the kernel sends SIGHUP and every
+    write to stderr fails from then on; the recording is still finished and renamed."""
+    import fcntl
+    import pty
+    import termios
+
+    out, data = tmp_path / "out.mkv", tmp_path / "out.jsonl"
+    master, slave = pty.openpty()
+
+    def controlling_terminal():
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen([sys.executable, "-m", "camvideo", "process", str(long_clip), "-o", str(out),
+                             "--export", str(data)], stdin=slave, stdout=slave, stderr=slave,
+                            preexec_fn=controlling_terminal, env=_env())
+    os.close(slave)
+    try:
+        _wait_for_lines(proc, data, 5)
+        assert b"frames" in os.read(master, 65536)  # the progress line went to the terminal
+        os.close(master)  # hang up
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGHUP
+    assert out.exists() and not (tmp_path / "out.partial.mkv").exists()
+    lines = data.read_text().splitlines()
+    assert 5 <= len(lines) < CLIP_FRAMES and _decode_strictly(out) == len(lines)
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on this platform")
