@@ -1,11 +1,11 @@
-"""Build ``resources/demo.mp4``: the clip the app plays when no camera opens.
+"""Build ``camvideo/resources/demo.mp4``: the clip the app plays when no camera opens.
 
 Slow pans and zooms across the three photographs in ``tests/data`` (the cat, the
 espresso cup, the astronaut), with hard cuts between them: 640x360, 30 fps, 10 s,
 H.264 through PyAV. Deterministic: the same inputs give the same frames (x264 with
 one thread gives the same bytes too). Run from the repository root:
 
-    python scripts/make_demo_clip.py [--output resources/demo.mp4]
+    python scripts/make_demo_clip.py [--output camvideo/resources/demo.mp4]
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def frames(data: Path):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path, default=ROOT / "resources" / "demo.mp4")
+    parser.add_argument("--output", type=Path, default=ROOT / "camvideo" / "resources" / "demo.mp4")
     parser.add_argument("--data", type=Path, default=ROOT / "tests" / "data")
     args = parser.parse_args()
     args.output.parent.mkdir(parents=True, exist_ok=True)

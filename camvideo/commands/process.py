@@ -4,9 +4,14 @@ SOURCE is a camera index, a stream URL, a video file, a folder or a glob of
 images. ``-o OUT.mkv|.mp4`` writes the annotated recording (crash-safe),
 ``--export FILE.jsonl|.csv`` the per-frame data; with neither, the recording
 goes to ``./NAME_cam.mkv``. A progress line on stderr shows frames, fps and,
-when the frame count is known, the time left. Ctrl-C stops cleanly: the
-recording is finalized and playable, the export complete to the last frame
-written (a second Ctrl-C aborts at once).
+when the frame count is known, the time left.
+
+Ctrl-C, SIGTERM (``kill``, systemd, ``docker stop``, CI timeouts) and SIGHUP (the
+terminal or ssh session went away) stop cleanly: the recording is finalized under
+its final name and playable, the export complete to the last frame written, and
+the exit status is 128 + the signal's number (130, 143, 129), as a shell reports a
+process the signal ended. A second signal aborts at once. A signal that was
+ignored when camvideo started (``nohup``) stays ignored.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -93,16 +99,22 @@ class Progress:
         self._last = now
         text = self.line(frames, fps)
         if self.tty:
-            self.stream.write("\r" + text.ljust(self._width))
+            self._write("\r" + text.ljust(self._width))
             self._width = len(text)
         else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+            self._write(text + "\n")
 
     def done(self) -> None:
         if self.tty and self._width:
-            self.stream.write("\n")
+            self._write("\n")
+
+    def _write(self, text: str) -> None:
+        # A terminal that hung up (SIGHUP, ssh gone) fails writes: the recording goes on.
+        try:
+            self.stream.write(text)
             self.stream.flush()
+        except (OSError, ValueError):
+            pass
 
 
 def _clock(seconds: float) -> str:
@@ -110,33 +122,88 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
 
 
-@contextlib.contextmanager
-def _graceful_sigint(stop: threading.Event):
-    """First Ctrl-C sets ``stop`` (finish cleanly); a second one aborts."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+# The signals that ask for a clean stop, where the platform has them (SIGHUP: not on Windows).
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
-    def handler(signum, frame):
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        sys.stderr.write("\ncamvideo: stopping; finishing the recording (Ctrl-C again to abort)\n")
 
-    previous = signal.signal(signal.SIGINT, handler)
+class Aborted(KeyboardInterrupt):
+    """A stop signal came before the pipeline started: there is nothing to finish yet."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class StopSignals:
+    """SIGINT, SIGTERM and SIGHUP ask ``camvideo process`` to finish cleanly.
+
+    Before ``arm()`` (while the model loads) a signal raises :class:`Aborted`: the
+    recording has no frame yet, unwinding removes its empty ``.partial`` file. Once
+    armed, the first signal sets ``event`` and records ``signum``; the caller stops the
+    pipeline, which finalizes the recording and the export. A second signal aborts at
+    once: SIGINT raises ``KeyboardInterrupt`` (as Python does), the others take their
+    default action and end the process (the ``.partial`` recording stays, readable up
+    to its last fragment). A signal ignored at start (``nohup``, a background job)
+    stays ignored. Installed only from the main thread (Python's rule); elsewhere a
+    no-op. Restores the previous handlers on exit.
+    """
+
+    def __init__(self, signals: tuple[int, ...] = STOP_SIGNALS) -> None:
+        self.signals = signals
+        self.event = threading.Event()
+        self.signum: int | None = None
+        self._armed = False
+        self._previous: dict[int, object] = {}
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + int(self.signum) if self.signum is not None else 0
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum is not None else ""
+
+    def arm(self) -> None:
+        self._armed = True
+
+    def _handler(self, signum, frame) -> None:
+        if not self._armed:
+            raise Aborted(signum)
+        if self.event.is_set():
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        self.signum = signum
+        self.event.set()
+        _say(f"\ncamvideo: {self.name}: stopping; finishing the recording (again to abort)\n")
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.signals:
+                previous = signal.getsignal(signum)
+                if previous is signal.SIG_IGN:
+                    continue
+                self._previous[signum] = signal.signal(signum, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        self._previous.clear()
+
+
+def _say(text: str) -> None:
+    """Write to stderr; a terminal that went away (SIGHUP) is no reason to lose the recording."""
     try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..annotate import FrameAnnotator
-    from ..export import open_exporter
-    from ..inference import FrameLocalizer
-    from ..pipeline import Pipeline
-    from ..recorder import Recorder
-    from ..sources import VideoFileSource, open_source
     from ..workers import MAX_WORKERS
 
     if args.batch_size < 1:
@@ -149,7 +216,29 @@ def run(args: argparse.Namespace) -> int:
     overlay = cli.overlay_settings_from_args(args)
     output = Path(args.output) if args.output else (None if args.export else default_output(args.source))
 
-    interrupted = threading.Event()
+    stop = StopSignals()
+    try:
+        with stop:
+            stopped = _process(args, output, settings, overlay, stop)
+    except Aborted as exc:
+        _say(f"camvideo: interrupted ({signal.Signals(exc.signum).name}) before the first frame; nothing written\n")
+        return 128 + exc.signum
+    if stopped:
+        _say(f"camvideo: interrupted ({stop.name}); the output is complete up to the last frame written\n")
+        return stop.exit_code
+    return 0
+
+
+def _process(args, output, settings, overlay, stop: StopSignals) -> bool:
+    """Run the pipeline to the end of the source, ``--max-frames`` or a stop signal;
+    True when a signal stopped it."""
+    from ..annotate import FrameAnnotator
+    from ..export import open_exporter
+    from ..inference import FrameLocalizer
+    from ..pipeline import Pipeline
+    from ..recorder import Recorder
+    from ..sources import VideoFileSource, open_source
+
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(open_source(args.source))  # bad input fails before the model loads
         sinks = []
@@ -170,18 +259,18 @@ def run(args: argparse.Namespace) -> int:
                             batch_size=args.batch_size, hud=args.hud, workers=args.workers)
         progress = Progress(source.frame_count_hint)
         start = time.monotonic()
-        with _graceful_sigint(interrupted):
-            pipeline.start()
-            try:
-                while not pipeline.wait(0.2):
-                    stats = pipeline.stats
-                    progress.update(stats.frames, stats.fps)
-                    if interrupted.is_set() or pipeline.sink_errors:
-                        break
-                    if args.max_frames is not None and stats.frames >= args.max_frames:
-                        break
-            finally:
-                pipeline.stop()  # joins the threads, finalizes the recording and the export
+        stop.arm()  # from here a signal finishes the recording instead of abandoning it
+        pipeline.start()
+        try:
+            while not pipeline.wait(0.2):
+                stats = pipeline.stats
+                progress.update(stats.frames, stats.fps)
+                if stop.event.is_set() or pipeline.sink_errors:
+                    break
+                if args.max_frames is not None and stats.frames >= args.max_frames:
+                    break
+        finally:
+            pipeline.stop()  # joins the threads, finalizes the recording and the export
         stats = pipeline.stats
         if progress.tty:
             progress.update(stats.frames, stats.frames / max(time.monotonic() - start, 1e-9), force=True)
@@ -193,13 +282,10 @@ def run(args: argparse.Namespace) -> int:
         written = [str(output)] if recorder is not None and recorder.frames_written else []
         written += [str(args.export)] if exporter is not None else []
         elapsed = time.monotonic() - start
-        sys.stderr.write(f"camvideo: {stats.frames} frames in {elapsed:.1f} s ({stats.frames / max(elapsed, 1e-9):.1f} fps)"
-                         + (f", {stats.dropped} dropped" if stats.dropped else "")
-                         + (f" -> {', '.join(written)}" if written else "") + "\n")
-    if interrupted.is_set():
-        sys.stderr.write("camvideo: interrupted; the output is complete up to the last frame written\n")
-        return 130
-    return 0
+        _say(f"camvideo: {stats.frames} frames in {elapsed:.1f} s ({stats.frames / max(elapsed, 1e-9):.1f} fps)"
+             + (f", {stats.dropped} dropped" if stats.dropped else "")
+             + (f" -> {', '.join(written)}" if written else "") + "\n")
+    return stop.event.is_set()
 
 
 def _close_quietly(sink) -> None:

@@ -1,8 +1,9 @@
-"""Where the files in ``resources/`` (the demo clip) are, installed or not.
+"""Where the package's data files (the demo clip) are, installed or not.
 
-``pip install -e .`` leaves the package in the checkout: the repository's
-``resources/`` is then next to the ``camvideo`` package. A regular install
-carries them as package data in ``camvideo/resources`` when it ships them.
+They live in ``camvideo/resources/`` inside the package, declared as package data
+in pyproject.toml: a wheel (``pip install .``) carries them and an editable install
+(``pip install -e .``) finds them in the checkout, at the same place relative to
+this module. One copy in the repository, no search.
 """
 
 from __future__ import annotations
@@ -11,16 +12,16 @@ from pathlib import Path
 
 from ..errors import InputError
 
-PACKAGE = Path(__file__).resolve().parent.parent  # camvideo/
-CANDIDATES = (PACKAGE / "resources", PACKAGE.parent / "resources")
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"  # camvideo/resources/
 
 
 def resource_path(name: str) -> Path:
-    for folder in CANDIDATES:
-        if (folder / name).is_file():
-            return folder / name
-    raise InputError(f"resource {name} not found in {' or '.join(str(c) for c in CANDIDATES)}; "
-                     "run `python scripts/make_demo_clip.py` in the repository to build the demo clip")
+    """The file ``name`` in ``camvideo/resources/``; InputError saying how to rebuild it when absent."""
+    path = RESOURCES / name
+    if not path.is_file():
+        raise InputError(f"resource {name} not found in {RESOURCES}; reinstall camvideo, or in a checkout "
+                         "run `python scripts/make_demo_clip.py` to build the demo clip")
+    return path
 
 
 def demo_clip_path() -> Path:
