@@ -170,9 +170,17 @@ class Recorder:
                 stream.codec_context.time_base = TIME_BASE
                 stream.codec_context.gop_size = self.keyframe_interval
                 if name == "libx264":
+                    # Not the "zerolatency" tune: a recording is not watched as it
+                    # is written, and rate control with lookahead makes the file a
+                    # third smaller (640x480, 120 frames: 238 vs 374 KiB) for the
+                    # same CPU time (3.8 vs 3.9 ms/frame). The encoder holds back
+                    # ~10 frames, less than the one-second fragment a crash can
+                    # cost anyway. No B-frames: their reordering shifts a
+                    # fragmented MP4's clock away from the source times.
                     stream.codec_context.options = {
-                        "preset": self.preset, "tune": "zerolatency", "crf": str(self.crf),
-                        "x264-params": f"keyint={self.keyframe_interval}:min-keyint={self.keyframe_interval}:scenecut=0",
+                        "preset": self.preset, "crf": str(self.crf),
+                        "x264-params": f"keyint={self.keyframe_interval}:min-keyint={self.keyframe_interval}:scenecut=0"
+                        ":bframes=0:sliced-threads=1",
                     }
                 else:
                     stream.codec_context.options = {"preset": "p4", "tune": "ll", "zerolatency": "1"}
