@@ -31,6 +31,7 @@ CONTAINERS = {
     ".mp4": ("mp4", {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}),
 }
 CODECS = ("auto", "libx264", "h264_nvenc")
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
 TIME_BASE = Fraction(1, 1000)  # milliseconds: Matroska's own, and exact for source times
 
 
@@ -65,6 +66,8 @@ class Recorder:
             raise ValueError(f"codec must be one of {', '.join(CODECS)}, got {codec!r}")
         if not fps_hint or fps_hint <= 0 or not np.isfinite(fps_hint):
             fps_hint = 30.0
+        if preset not in X264_PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
         if keyframe_interval_s <= 0:
             raise ValueError(f"keyframe_interval_s must be > 0, got {keyframe_interval_s}")
         self.path = path

@@ -50,6 +50,25 @@ def test_odd_size_is_padded_to_even(tmp_path):
     assert np.abs(decoded - pattern(0, 321, 241)).mean() < 8  # the picture, not garbage
 
 
+def test_preset_trades_speed_for_size(tmp_path):
+    """The same moving frames: ultrafast makes a larger file than veryfast, both
+    decode to every frame; an unknown preset is refused up front."""
+    from camvideo.benchmark import video_frames
+
+    frames = video_frames(160, 120, 30)
+    sizes = {}
+    for preset in ("ultrafast", "veryfast"):
+        path = tmp_path / f"{preset}.mkv"
+        with Recorder(path, preset=preset) as rec:
+            for i, image in enumerate(frames):
+                rec.write_image(image, i / 30)
+        assert len(decode_times(path)) == len(frames)
+        sizes[preset] = path.stat().st_size
+    assert sizes["ultrafast"] > 1.3 * sizes["veryfast"]
+    with pytest.raises(ValueError, match="preset must be one of"):
+        Recorder(tmp_path / "x.mkv", preset="warp")
+
+
 def test_audio_is_copied_from_the_source(tmp_path):
     source = tmp_path / "with_audio.mp4"
     times = make_clip(source, frames=20, size=(64, 48), audio=True)
