@@ -19,6 +19,7 @@ import torch
 from camvideo.annotate import FrameAnnotator
 from camvideo.benchmark import make_frames
 from camvideo.cam import preprocess
+from camvideo.fold import fold_batchnorm
 from camvideo.inference import FrameLocalizer, LocalizeSettings
 from camvideo.localize import BoxRule, normalize, threshold_mask, upsample
 from camvideo.models import load_model
@@ -72,7 +73,7 @@ def main(argv=None) -> int:
         out[f"preprocess {key}"] = interleaved(
             {"INTER_AREA + torch ops (old)": lambda: old_preprocess([frame], model),
              "bilinear 2x + area 2x + blobFromImages (new)": lambda: preprocess([frame], model)}, args.reps)
-        result = FrameLocalizer(model, LocalizeSettings(topk=3), channels_last=False)([frame])[0]
+        result = FrameLocalizer(model, LocalizeSettings(topk=3), channels_last=False, fold=False)([frame])[0]
         maps = result.heatmaps
         from camvideo.localize import boxes_from_cam
 
@@ -89,12 +90,16 @@ def main(argv=None) -> int:
     cl = copy.deepcopy(model).to(memory_format=torch.channels_last)
     x = preprocess(make_frames(640, 480, 1), model)
     xc = x.contiguous(memory_format=torch.channels_last)
+    folded = copy.deepcopy(model)
+    folded.features, _ = fold_batchnorm(folded.features, x)
+    folded.to(memory_format=torch.channels_last)
     x4, x4c = x.repeat(4, 1, 1, 1), xc.repeat(4, 1, 1, 1).contiguous(memory_format=torch.channels_last)
     reps = max(10, args.reps // 10)
     with torch.inference_mode():
         fwd = interleaved(
             {"NCHW (plain)": lambda: model.classify(model(x)),
              "channels_last": lambda: cl.classify(cl(xc)),
+             "channels_last, batch norms folded": lambda: folded.classify(folded(xc)),
              "NCHW batch 4 (per frame)": lambda: model.classify(model(x4)),
              "channels_last batch 4 (per frame)": lambda: cl.classify(cl(x4c))}, reps)
     for k in fwd:

@@ -127,9 +127,10 @@ def _frames(n=2, size=(48, 64)):
     return [np.random.default_rng(i).integers(0, 256, (*size, 3), dtype=np.uint8) for i in range(n)]
 
 
-def test_channels_last_gives_the_plain_maps(photo):
+def test_the_optimized_path_gives_the_plain_maps(photo):
+    """channels_last + folded batch norms (the defaults) against neither."""
     frame = cv2.resize(photo("coffee"), (640, 480))
-    plain = FrameLocalizer(load_model("lite0", device="cpu"), LocalizeSettings(topk=3), channels_last=False)
+    plain = FrameLocalizer(load_model("lite0", device="cpu"), LocalizeSettings(topk=3), channels_last=False, fold=False)
     fast = FrameLocalizer(load_model("lite0", device="cpu"), LocalizeSettings(topk=3), channels_last=True)
     assert fast.model.features.net.conv_stem.weight.is_contiguous(memory_format=torch.channels_last)
     a, b = plain([frame])[0], fast([frame])[0]
@@ -160,7 +161,7 @@ def test_compiled_maps_equal_eager_maps():
     """torch.compile (opt-in, inductor) gives the eager maps and boxes."""
     eager, compiled = _tiny_model(), _tiny_model()
     frames = _frames(2)
-    want = FrameLocalizer(eager, LocalizeSettings(topk=2), channels_last=False)(frames)
+    want = FrameLocalizer(eager, LocalizeSettings(topk=2), channels_last=False, fold=False)(frames)
     got = FrameLocalizer(compiled, LocalizeSettings(topk=2), compile=True)(frames)  # warm-up = first call
     for a, b in zip(want, got):
         assert a.map_class_ids == b.map_class_ids
@@ -179,7 +180,7 @@ def test_cuda_path_equals_cpu_path():
     x_cpu, x_gpu = preprocess([frame], cpu), preprocess([frame], gpu)
     assert x_gpu.device.type == "cuda"
     torch.testing.assert_close(x_gpu.cpu(), x_cpu, atol=1e-5, rtol=0)
-    ref = FrameLocalizer(cpu, LocalizeSettings(topk=3), channels_last=False)([frame])[0]
+    ref = FrameLocalizer(cpu, LocalizeSettings(topk=3), channels_last=False, fold=False)([frame])[0]
     localizer = FrameLocalizer(gpu, LocalizeSettings(topk=3))
     assert localizer.autocast_dtype == torch.float16
     got = localizer([frame, frame])[1]
