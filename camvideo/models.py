@@ -542,8 +542,8 @@ def _timm_pretrained(arch: str, num_classes: int | None) -> nn.Module:
         )
     kwargs = {} if num_classes is None else {"num_classes": num_classes}
     if source.cached is not None:
-        # timm would ask the hub whether the cached file is still current: offline
-        # that is half a minute of retries before it falls back to the same file.
+        # Load the cached file itself: timm would first ask the hub whether it is
+        # still current, a connection that may wait up to 13 s where none answers.
         log.info("%s: weights from %s", name, source.cached)
         kwargs["pretrained_cfg_overlay"] = {"file": str(source.cached)}
     else:
