@@ -17,6 +17,10 @@ input preprocessing travel with the model. Names:
   download the first time) or ``weights=``.
 - your own classifier: ``checkpoint=`` (a pickled ``nn.Module``, or a state dict
   for the architecture ``name``) with ``labels=`` (one class name per line).
+
+Offline, cached weights load without touching the network, and missing ones fail
+within seconds with one line saying what to do (``fetch_weights`` fills the caches
+on a connected machine; ``camvideo models --fetch``).
 """
 
 from __future__ import annotations
