@@ -5,6 +5,9 @@ Each architecture is classified by tracing it with its parameters on the meta
 device (``camvideo.models.inspect_model``): no weights, no download. The results
 are cached per torchvision/timm version in ``~/.cache/camvideo`` (``--refresh``
 redoes them); weights availability is checked every time.
+
+``--fetch NAME ...`` downloads the weights of those models into their caches (on
+a connected machine, to copy the caches to one that is not).
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ def register(sub) -> None:
     p.add_argument("--timm", metavar="PATTERN", help=f"list timm models matching PATTERN (e.g. 'resnet*'; at most {TIMM_LIMIT})")
     p.add_argument("--layers", metavar="MODEL", help="list MODEL's layers with feature maps (names for --layer)")
     p.add_argument("--cached", action="store_true", help="only models whose weights are on this machine")
+    p.add_argument("--fetch", nargs="+", metavar="MODEL",
+                   help="download the pretrained weights of these models into the torch / Hugging Face cache "
+                   "and print where they are (on a connected machine; copy the cache to use them offline)")
     p.add_argument("--json", action="store_true", help="one JSON object per model")
     p.add_argument("--refresh", action="store_true", help="inspect again instead of using the cache")
     p.set_defaults(func=run)
@@ -93,8 +99,12 @@ def reports(names: list[str], refresh: bool = False):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..models import available_models, cached_weights, layer_names
+    from ..models import available_models, cached_weights, fetch_weights, layer_names
 
+    if args.fetch:
+        for name in args.fetch:
+            print(f"{name}  {fetch_weights(name)}")
+        return 0
     if args.layers:
         for name, shape in layer_names(args.layers):
             print(f"{name}  {'x'.join(str(s) for s in shape[1:])}")
