@@ -27,13 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import io
 import logging
 import pickle
-import socket
-import threading
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +37,7 @@ from torch import nn
 
 from .errors import ModelLoadError
 from .netsplit import features_module, gradcam_module, split_network
+from .weights import cached_weights, download_torchvision_weights, timm_pretrained
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +250,7 @@ def torchvision_classifiers() -> list[str]:
     return sorted(tvm.list_models(module=tvm))
 
 
-def _parse_name(name: str) -> tuple[str, str]:
+def parse_name(name: str) -> tuple[str, str]:
     """``("timm", NAME)``, ``("torchvision", NAME)`` or ``("lite0", "lite0")``."""
     if name == "lite0":
         return "lite0", name
@@ -286,7 +282,7 @@ def _parameters_on_meta():
 
 def build_network(name: str, num_classes: int | None = None, meta: bool = False) -> nn.Module:
     """The bare network of a model name, with random weights (on ``meta`` when asked)."""
-    family, arch = _parse_name(name)
+    family, arch = parse_name(name)
     kwargs = {} if num_classes is None else {"num_classes": num_classes}
     if family == "lite0":
         family, arch = "timm", "tf_efficientnet_lite0"
@@ -319,7 +315,7 @@ def build_network(name: str, num_classes: int | None = None, meta: bool = False)
 
 def _preprocessing_for(name: str, net: nn.Module) -> Preprocessing:
     """The input size and normalization the model's pretrained weights expect."""
-    family, arch = _parse_name(name)
+    family, arch = parse_name(name)
     if family == "lite0":
         return Preprocessing(size=(224, 224), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
     try:
@@ -339,7 +335,7 @@ def _preprocessing_for(name: str, net: nn.Module) -> Preprocessing:
 def _default_labels(name: str, num_classes: int) -> list[str] | None:
     if num_classes == 1000:
         return imagenet_labels()
-    family, arch = _parse_name(name)
+    family, arch = parse_name(name)
     if family == "timm":
         try:
             from timm.data import ImageNetInfo, infer_imagenet_subset
@@ -367,212 +363,17 @@ def read_labels(path: str | Path) -> list[str]:
     return labels
 
 
-# --- weights: caches and downloads ---------------------------------------------------
-#
-# Weights of torchvision and timm models are downloaded once into a cache. With no
-# network, torch.hub waits for the OS connect timeout and huggingface_hub retries
-# for about 23 s per file (timm asks for two): a user would wait most of a minute
-# for an error. So: use a cached file without touching the network, and before a
-# download check within seconds that the server (or the proxy) answers at all.
-
-REACH_TIMEOUT_S = 3.0  # a slow but working network connects well within this
-
-
-@dataclass(frozen=True)
-class WeightsSource:
-    """Where the default pretrained weights of a model come from: downloaded from
-    ``url`` into ``cache_dir`` (by huggingface_hub when ``hf_hub``, else by
-    torch.hub); ``cached`` is the file there, None until downloaded."""
-
-    url: str
-    cache_dir: Path
-    cached: Path | None
-    hf_hub: bool = False
-
-
-def _torch_hub_source(url: str) -> WeightsSource:
-    """torch.hub keeps a download as ``<hub dir>/checkpoints/<file name in the URL>``."""
-    cache_dir = Path(torch.hub.get_dir()) / "checkpoints"
-    path = cache_dir / Path(urllib.parse.urlsplit(url).path).name
-    return WeightsSource(url, cache_dir, path if path.is_file() else None)
-
-
-def _hf_hub_source(hub_id: str, filename: str | None) -> WeightsSource:
-    """The file timm would take from the Hugging Face hub repo ``hub_id``: the
-    safetensors alternative of ``filename`` (default ``pytorch_model.bin``) if
-    cached, else ``filename`` itself."""
-    from huggingface_hub import constants, try_to_load_from_cache
-    from timm.models._hub import _get_safe_alternatives
-
-    repo, _, revision = hub_id.partition("@")
-    filename = filename or "pytorch_model.bin"
-    candidates = [*_get_safe_alternatives(filename), filename]
-
-    def url(file: str) -> str:
-        return f"{constants.ENDPOINT}/{repo}/resolve/{revision or 'main'}/{file}"
-
-    for candidate in candidates:
-        hit = try_to_load_from_cache(repo, candidate, revision=revision or None)
-        if isinstance(hit, str):
-            return WeightsSource(url(candidate), Path(constants.HF_HUB_CACHE), Path(hit), hf_hub=True)
-    return WeightsSource(url(candidates[0]), Path(constants.HF_HUB_CACHE), None, hf_hub=True)
-
-
-def weights_source(name: str) -> WeightsSource | None:
-    """Where the default weights of the torchvision or timm model ``name`` come
-    from; None for ``lite0`` (embedded) and for timm models without pretrained weights."""
-    family, arch = _parse_name(name)
-    if family == "lite0":
-        return None
-    if family == "torchvision":
-        from torchvision.models import get_model_weights
-
-        try:
-            return _torch_hub_source(get_model_weights(arch).DEFAULT.url)
-        except (KeyError, ValueError, AttributeError) as exc:  # not a torchvision model
-            raise ModelLoadError(f"unknown model {name!r}; see `camvideo models`") from exc
-    import timm
-
-    cfg = timm.models.get_pretrained_cfg(arch)
-    if cfg is None:
-        raise ModelLoadError(f"unknown timm model {arch!r}; see `camvideo models --timm PATTERN`")
-    if cfg.hf_hub_id:
-        return _hf_hub_source(cfg.hf_hub_id, cfg.hf_hub_filename)
-    if cfg.url:  # a few timm models still download from a release URL through torch.hub
-        return _torch_hub_source(cfg.url)
-    return None
-
-
-def cached_weights(name: str) -> str | None:
-    """Where the default weights of ``name`` are on this machine, or None.
-    ``"embedded"`` for lite0."""
-    if _parse_name(name)[0] == "lite0":
-        return "embedded"
-    try:
-        source = weights_source(name)
-    except Exception:  # an unknown name or a broken cache has no weights here
-        return None
-    return str(source.cached) if source is not None and source.cached is not None else None
-
-
-def network_problem(url: str, timeout: float = REACH_TIMEOUT_S) -> str | None:
-    """Why the server of ``url`` cannot be reached now, or None when a TCP
-    connection to it (or to the proxy the environment names for it) opens within
-    ``timeout`` seconds. Only a connection: no request is sent."""
-    parts = urllib.parse.urlsplit(url)
-    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
-    proxies = urllib.request.getproxies()  # http(s)_proxy, all_proxy, as urllib and httpx read them
-    proxy = proxies.get(parts.scheme) or proxies.get("all")
-    via = ""
-    if proxy and not urllib.request.proxy_bypass(host):  # no_proxy
-        p = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-        default_port = {"https": 443, "socks5": 1080, "socks5h": 1080, "socks4": 1080}.get(p.scheme, 80)
-        host, port, via = p.hostname or "", p.port or default_port, " (the proxy)"
-    outcome: list[str | None] = []
-
-    def connect() -> None:
-        try:
-            socket.create_connection((host, port), timeout=timeout).close()
-            outcome.append(None)
-        except socket.gaierror:
-            outcome.append(f"cannot resolve {host}{via}")
-        except ConnectionRefusedError:
-            outcome.append(f"{host}:{port}{via} refused the connection")
-        except TimeoutError:
-            outcome.append(f"no answer from {host}:{port}{via} within {timeout:g} s")
-        except OSError as exc:
-            outcome.append(f"cannot connect to {host}:{port}{via}: {exc.strerror or exc}")
-
-    # The name lookup (getaddrinfo) takes no timeout and can hang on a dead DNS
-    # server: wait for the thread at most `timeout`. A thread left behind holds
-    # nothing but its lookup and ends when the resolver gives up.
-    thread = threading.Thread(target=connect, name="camvideo-network-check", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return outcome[0] if outcome else f"no answer from {host}{via} within {timeout:g} s"
-
-
-def _check_download(name: str, source: WeightsSource) -> None:
-    """Raise a one-line ModelLoadError at once when ``source`` cannot be
-    downloaded now, instead of letting the download wait and retry."""
-    problem = None
-    if source.hf_hub:
-        from huggingface_hub import constants
-
-        if constants.HF_HUB_OFFLINE:  # the hub would not even try
-            problem = "HF_HUB_OFFLINE is set"
-    problem = problem or network_problem(source.url)
-    if problem is None:
-        return
-    where = "the Hugging Face hub" if source.hf_hub else urllib.parse.urlsplit(source.url).hostname
-    raise ModelLoadError(
-        f"{name}: its pretrained weights are not on this machine and cannot be downloaded from {where} "
-        f"({problem}); on a connected machine run `camvideo models --fetch {name}` and copy {source.cache_dir} "
-        f"to this one, or download {source.url} and pass it with --weights PATH, or use the embedded model lite0"
-    )
-
-
-def _download_torchvision_weights(name: str) -> dict[str, torch.Tensor]:
-    from torchvision.models import get_model_weights
-
-    default = get_model_weights(name).DEFAULT
-    source = _torch_hub_source(default.url)
-    if source.cached is None:
-        _check_download(name, source)
-    try:
-        # torch.hub writes "Downloading: ..." to stdout even with progress=False;
-        # the log says it instead, and a failure becomes one clear line.
-        log.info("getting %s weights from %s (cache: %s)", name, default.url, source.cache_dir)
-        with contextlib.redirect_stdout(io.StringIO()):
-            return default.get_state_dict(progress=False, check_hash=True)
-    except Exception as exc:  # urllib, socket, SSL and hash errors all mean the same here
-        reason = str(exc).splitlines()[0] if str(exc) else ""
-        raise ModelLoadError(
-            f"could not get the ImageNet weights of {name} ({type(exc).__name__}: {reason}); "
-            f"with no network, download {default.url} elsewhere and pass it with --weights PATH "
-            f"(or put {Path(default.url).name} in {source.cache_dir})"
-        ) from None
-
-
-def _timm_pretrained(arch: str, num_classes: int | None) -> nn.Module:
-    import timm
-
-    name = f"timm:{arch}"
-    source = weights_source(name)
-    if source is None:
-        raise ModelLoadError(
-            f"{name} has no pretrained weights in timm {timm.__version__}: pass a weights file with --weights PATH "
-            "or your own classifier with --checkpoint (see `camvideo models --timm PATTERN`)"
-        )
-    kwargs = {} if num_classes is None else {"num_classes": num_classes}
-    if source.cached is not None:
-        # Load the cached file itself: timm would first ask the hub whether it is
-        # still current, a connection that may wait up to 13 s where none answers.
-        log.info("%s: weights from %s", name, source.cached)
-        kwargs["pretrained_cfg_overlay"] = {"file": str(source.cached)}
-    else:
-        _check_download(name, source)
-    try:
-        return timm.create_model(arch, pretrained=True, **kwargs)
-    except Exception as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else ""
-        raise ModelLoadError(
-            f"could not get the pretrained weights of {name} ({type(exc).__name__}: {reason[:160]}); "
-            f"with no network, download {source.url} elsewhere and pass it with --weights PATH"
-        ) from None
-
-
 def fetch_weights(name: str) -> str:
     """Make sure the default weights of ``name`` are in the local cache (download
     them if needed, the way loading the model would); return where they are."""
-    family, arch = _parse_name(name)
+    family, arch = parse_name(name)
     if family == "lite0":
         return "embedded"
     build_network(name, meta=True)  # an unknown name fails here, before any download
     if family == "timm":
-        _timm_pretrained(arch, None)
+        timm_pretrained(arch, None)
     else:
-        _download_torchvision_weights(arch)
+        download_torchvision_weights(arch)
     where = cached_weights(name)
     if where is None:
         raise ModelLoadError(f"{name}: the weights were loaded but are not in the cache afterwards")
@@ -705,15 +506,15 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def _pretrained_network(name: str, pretrained: bool, weights: Path | None) -> nn.Module:
-    family, arch = _parse_name(name)
+    family, arch = parse_name(name)
     if family == "timm" and pretrained and weights is None:
         build_network(name, meta=True)  # an unknown name fails here, before the hub
-        return _timm_pretrained(arch, None).eval()
+        return timm_pretrained(arch, None).eval()
     net = build_network(name)
     if weights is not None:
         _load_into(net, _read_state_dict(weights), name, str(weights))
     elif pretrained and family == "torchvision":
-        _load_into(net, _download_torchvision_weights(arch), name, "torchvision")
+        _load_into(net, download_torchvision_weights(arch), name, "torchvision")
     return net.eval()
 
 
@@ -780,7 +581,7 @@ def load_model(
         preprocessing = Preprocessing() if pickled else _preprocessing_for(name, net)
         display = path.name
     else:
-        _parse_name(name)
+        parse_name(name)
         if name == DEFAULT_MODEL and names is None and layer is None:
             net = None
         else:

@@ -16,6 +16,7 @@ import torch
 
 from camvideo import cli
 from camvideo import models as cm
+from camvideo import weights as cw
 from camvideo.errors import ModelLoadError
 
 # A guard against hangs, not a speed benchmark: before the connect check, a timm
@@ -78,7 +79,7 @@ def test_hf_offline_mode_fails_without_trying(offline, monkeypatch, capsys, data
     import huggingface_hub.constants as hf
 
     monkeypatch.setattr(hf, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(cm, "network_problem", _no_network_check)
+    monkeypatch.setattr(cw, "network_problem", _no_network_check)
     line, _ = _cli_error(capsys, "image", str(data_dir / "chelsea.png"), "--model", "timm:resnet18")
     assert "(HF_HUB_OFFLINE is set)" in line and "--weights PATH" in line
 
@@ -109,7 +110,7 @@ def _random_state(name: str) -> dict[str, torch.Tensor]:
 
 
 def test_cached_torchvision_weights_load_offline(offline, monkeypatch, capsys):
-    monkeypatch.setattr(cm, "network_problem", _no_network_check)
+    monkeypatch.setattr(cw, "network_problem", _no_network_check)
     state = _random_state("resnet18")
     path = offline / "torch" / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
     path.parent.mkdir(parents=True)
@@ -126,7 +127,7 @@ def test_cached_torchvision_weights_load_offline(offline, monkeypatch, capsys):
 def test_cached_timm_weights_load_offline(offline, monkeypatch):
     from safetensors.torch import save_file
 
-    monkeypatch.setattr(cm, "network_problem", _no_network_check)
+    monkeypatch.setattr(cw, "network_problem", _no_network_check)
     state = _random_state("timm:resnet18")
     # the layout huggingface_hub keeps: refs/<branch> names the snapshot
     repo = offline / "hf" / "hub" / "models--timm--resnet18.a1_in1k"
@@ -156,32 +157,32 @@ def listener():
 def test_network_problem_names_the_reason(monkeypatch, listener):
     for var in PROXY_VARS + ("no_proxy", "NO_PROXY"):
         monkeypatch.delenv(var, raising=False)
-    assert cm.network_problem(f"https://127.0.0.1:{listener}/w.pth") is None
+    assert cw.network_problem(f"https://127.0.0.1:{listener}/w.pth") is None
     port = _closed_port()
-    assert cm.network_problem(f"https://127.0.0.1:{port}/w.pth") == f"127.0.0.1:{port} refused the connection"
-    assert cm.network_problem("https://weights.invalid/w.pth") == "cannot resolve weights.invalid"
+    assert cw.network_problem(f"https://127.0.0.1:{port}/w.pth") == f"127.0.0.1:{port} refused the connection"
+    assert cw.network_problem("https://weights.invalid/w.pth") == "cannot resolve weights.invalid"
 
 
 def test_network_problem_goes_through_the_proxy(monkeypatch, listener):
     for var in PROXY_VARS + ("no_proxy", "NO_PROXY"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HTTPS_PROXY", f"127.0.0.1:{listener}")  # no scheme: http:// is meant
-    assert cm.network_problem("https://weights.invalid/w.pth") is None  # the proxy resolves names
+    assert cw.network_problem("https://weights.invalid/w.pth") is None  # the proxy resolves names
     monkeypatch.setenv("no_proxy", "weights.invalid")
-    assert cm.network_problem("https://weights.invalid/w.pth") == "cannot resolve weights.invalid"
+    assert cw.network_problem("https://weights.invalid/w.pth") == "cannot resolve weights.invalid"
     monkeypatch.delenv("no_proxy")
     port = _closed_port()
     monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
-    assert cm.network_problem("https://weights.invalid/w.pth") == f"127.0.0.1:{port} (the proxy) refused the connection"
+    assert cw.network_problem("https://weights.invalid/w.pth") == f"127.0.0.1:{port} (the proxy) refused the connection"
 
 
 def test_weights_source_for_each_family(offline):
-    assert cm.cached_weights("lite0") == "embedded" and cm.weights_source("lite0") is None
-    tv = cm.weights_source("resnet18")
+    assert cm.cached_weights("lite0") == "embedded" and cw.weights_source("lite0") is None
+    tv = cw.weights_source("resnet18")
     assert tv.cached is None and not tv.hf_hub and tv.cache_dir == offline / "torch" / "hub" / "checkpoints"
-    hub = cm.weights_source("timm:resnet18")
+    hub = cw.weights_source("timm:resnet18")
     assert hub.hf_hub and hub.url.endswith("/timm/resnet18.a1_in1k/resolve/main/model.safetensors")
-    assert cm.weights_source("timm:gcvit_tiny").url.startswith("https://github.com/")  # timm's torch.hub downloads
-    assert cm.weights_source("timm:coatnet_0_224") is None
+    assert cw.weights_source("timm:gcvit_tiny").url.startswith("https://github.com/")  # timm's torch.hub downloads
+    assert cw.weights_source("timm:coatnet_0_224") is None
     with pytest.raises(ModelLoadError, match="unknown"):
-        cm.weights_source("timm:no_such_net")
+        cw.weights_source("timm:no_such_net")
