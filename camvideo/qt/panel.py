@@ -203,7 +203,6 @@ class ControlPanel(QWidget):
         self.topk.setToolTip("how many of the best classes get a box and a label (the heat map is the best one's)")
         self.class_hint = QLabel()
         self.class_hint.setWordWrap(True)
-        self.class_hint.setStyleSheet("color: palette(dark);")
         self.class_edit.textChanged.connect(self._update_labels)
         form.addRow("Classes", self.mode)
         form.addRow("Top k", self.topk)
@@ -338,12 +337,12 @@ class ControlPanel(QWidget):
             name = self.labels[chosen] if chosen < len(self.labels) else ""
             return f"showing {chosen} {name}".rstrip()
         if not text:
-            return "type a name or a number; until then: the top class"
+            return "type a name or a number (until then: the top class)"
         lowered = text.lower()
         matches = sum(lowered in name.lower() for name in self.labels)
         if matches:
-            return f"“{text}” matches {matches} classes: pick one from the list; until then: the top class"
-        return f"no class matches “{text}”; until then: the top class"
+            return f"“{text}” matches {matches} classes: pick one (until then: the top class)"
+        return f"no class matches “{text}” (until then: the top class)"
 
     # -- QSettings ----------------------------------------------------------------------------
     def save(self, s: QSettings) -> None:
