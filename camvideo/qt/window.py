@@ -115,7 +115,12 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.fps_label, self.latency_label, self.device_label, self.dropped_label = (QLabel() for _ in range(4))
-        for w in (self.fps_label, self.latency_label, self.device_label, self.dropped_label):
+        for w, tip in ((self.fps_label, "frames painted per second, or what the stream does (paused, ended…)"),
+                       (self.latency_label, "capture to screen: mean of the last 60 frames"),
+                       (self.device_label, "where the model runs"),
+                       (self.dropped_label, "frames skipped because the model or the screen was slower than the source")):
+            w.setToolTip(tip)
+            w.setStyleSheet("QLabel { padding: 0 6px; border-left: 1px solid palette(mid); }")
             self.statusBar().addPermanentWidget(w)
 
         self._wire()
@@ -251,7 +256,8 @@ class MainWindow(QMainWindow):
         self.view.set_message("" if self.session.model is not None
                               else f"Loading model {self.panel.model.currentText()}…")
         self.statusBar().clearMessage()  # an error about the last source is old news
-        self.panel.source_label.setText(f"{'live: ' if live else ''}{name}")
+        # a file by its name (the whole path in the tooltip): a long path wraps the panel
+        self.panel.source_label.setText(f"live: {name}" if live else Path(name).name or name)
         self.panel.source_label.setToolTip(name)
         self.panel.time_label.setText("live" if live else "")
         self.setWindowTitle(f"camvideo: {Path(name).name if not live else name}")

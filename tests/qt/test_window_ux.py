@@ -19,7 +19,8 @@ def test_a_file_that_does_not_open_leaves_the_playing_one_running(qtbot, open_wi
     bad.write_bytes(cat_clip.read_bytes()[:3000])  # a truncated file: no moov, not a video
     assert not w.open(str(bad))
     assert "bad.mp4" in w.error_label.text() and w.banner.isVisible()
-    assert w.session.source.name == str(cat_clip) and w.panel.source_label.text() == str(cat_clip)
+    assert w.session.source.name == str(cat_clip) and w.panel.source_label.text() == cat_clip.name
+    assert w.panel.source_label.toolTip() == str(cat_clip)
     assert not w.open(str(tmp_path / "missing.mp4"))
     assert "missing.mp4" in w.error_label.text()
     wait_frames(qtbot, w, 3)  # the clip goes on
