@@ -337,10 +337,11 @@ class MainWindow(QMainWindow):
         elif self.session.paused:
             state = "paused"
         else:
-            state = f"{self.view.fps:.1f} fps"
+            state = f"{self.view.fps:.1f} fps" if self.view.fps else "– fps"  # until two frames are painted
         self.fps_label.setText(state)
         playing = state.endswith("fps")
-        self.latency_label.setText(f"latency {self.view.latency_ms:.0f} ms" if playing else "latency –")
+        latency = self.view.latency_ms
+        self.latency_label.setText(f"latency {latency:.0f} ms" if playing and latency else "latency –")
         if not self.session.live:
             self.panel.play_button.setText("Pause" if playing or state == "loading model" else "Play")
         dropped = self.session.replaced + self.view.skipped
