@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         self._record_started = 0.0
         self._record_path: Path | None = None
         self._seeking = False
+        self._dropped_before = 0
 
         # -- widgets
         self.view = VideoView()
@@ -256,6 +257,7 @@ class MainWindow(QMainWindow):
         self.view.set_message("" if self.session.model is not None
                               else f"Loading model {self.panel.model.currentText()}…")
         self.statusBar().clearMessage()  # an error about the last source is old news
+        self._dropped_before = self.session.replaced + self.view.skipped  # "dropped" counts this source's frames
         # a file by its name (the whole path in the tooltip): a long path wraps the panel
         self.panel.source_label.setText(f"live: {name}" if live else Path(name).name or name)
         self.panel.source_label.setToolTip(name)
@@ -344,7 +346,7 @@ class MainWindow(QMainWindow):
         self.latency_label.setText(f"latency {latency:.0f} ms" if playing and latency else "latency –")
         if not self.session.live:
             self.panel.play_button.setText("Pause" if playing or state == "loading model" else "Play")
-        dropped = self.session.replaced + self.view.skipped
+        dropped = self.session.replaced + self.view.skipped - self._dropped_before
         if pipeline is not None:
             dropped += pipeline.stats.dropped
         self.dropped_label.setText(f"dropped {dropped}")

@@ -156,3 +156,16 @@ def test_a_click_on_the_video_takes_the_keys_back_and_a_double_click_is_full_scr
                                                          (75.96, True, "1:15.9"), (2.84, True, "0:02.8")])
 def test_clock(seconds, tenths, text):
     assert _clock(seconds, tenths) == text
+
+
+def test_dropped_counts_the_frames_of_the_source_on_screen(qtbot, open_window, fast_models, cat_clip, tmp_path):
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 2)
+    w.session.replaced += 1000  # as if the last source had dropped many
+    w.view.skipped += 1000
+    w._update_status()
+    assert int(w.dropped_label.text().split()[-1]) >= 2000
+    assert w.open(str(make_cat_clip(tmp_path / "other.mp4", frames=20, size=(96, 64))))
+    wait_frames(qtbot, w, 2)
+    w._update_status()
+    assert int(w.dropped_label.text().split()[-1]) < 100  # this source's drops only
