@@ -119,7 +119,7 @@ class MainWindow(QMainWindow):
         for w, tip in ((self.fps_label, "frames painted per second, or what the stream does (paused, ended…)"),
                        (self.latency_label, "capture to screen: mean of the last 60 frames"),
                        (self.device_label, "where the model runs"),
-                       (self.dropped_label, "frames skipped because the model or the screen was slower than the source")):
+                       (self.dropped_label, "frames skipped: the model or the screen was slower than the source")):
             w.setToolTip(tip)
             w.setStyleSheet("QLabel { padding: 0 6px; border-left: 1px solid palette(mid); }")
             self.statusBar().addPermanentWidget(w)
@@ -384,7 +384,8 @@ class MainWindow(QMainWindow):
         """While the handle is dragged, the clock shows where it will go."""
         duration = self.session.duration_hint
         if duration:
-            self.panel.time_label.setText(f"→ {_clock(value / self.panel.seek.STEPS * duration)} / {_clock(duration)}")
+            target = value / self.panel.seek.STEPS * duration
+            self.panel.time_label.setText(f"→ {_clock(target)} / {_clock(duration)}")
 
     def seek_to(self, fraction: float) -> None:
         """Continue at ``fraction`` of the file (the seek bar: click, drag, keys)."""
