@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from PyQt6.QtCore import QSettings, QStringListModel, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
+    QAbstractSlider,
     QCheckBox,
     QComboBox,
     QCompleter,
@@ -20,16 +21,71 @@ from PyQt6.QtWidgets import (
     QPushButton,
     QSlider,
     QSpinBox,
+    QStyle,
+    QStyleOptionSlider,
     QVBoxLayout,
     QWidget,
 )
 
-from ..annotate import OverlaySettings
+from ..annotate import COLORMAPS, OverlaySettings
 from ..inference import LocalizeSettings
 from ..localize import BoxRule
 from ..smoothing import SmoothingSettings
 
 MODES = ("Top-1", "Top-k", "One class")
+
+
+class SeekSlider(QSlider):
+    """The seek bar of a file (0..1000 of its duration).
+
+    A click on the groove jumps to the spot clicked (a plain QSlider moves one
+    page towards it, and the next frame moves it back), and the handle can be
+    dragged on from there. ``seek_requested`` (a fraction of the duration) is
+    emitted when the mouse is released and for each arrow/page key.
+    """
+
+    seek_requested = pyqtSignal(float)
+
+    STEPS = 1000
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.setRange(0, self.STEPS)
+        self.setPageStep(50)
+        self.setSingleStep(10)
+        self.sliderReleased.connect(lambda: self.seek_requested.emit(self.value() / self.STEPS))
+        self.actionTriggered.connect(self._on_action)
+
+    def _rects(self):
+        option = QStyleOptionSlider()
+        self.initStyleOption(option)
+        style = self.style()
+        handle = style.subControlRect(QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderHandle, self)
+        groove = style.subControlRect(QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderGroove, self)
+        return handle, groove
+
+    def value_at(self, x: float) -> int:
+        """The slider value under widget x coordinate ``x``."""
+        handle, groove = self._rects()
+        span = max(1, groove.width() - handle.width())
+        return QStyle.sliderValueFromPosition(self.minimum(), self.maximum(),
+                                              int(round(x - groove.x() - handle.width() / 2)), span)
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if event.button() == Qt.MouseButton.LeftButton and self.isEnabled():
+            handle, _ = self._rects()
+            if not handle.contains(event.position().toPoint()):
+                # Move the handle under the mouse; the press below then grabs it,
+                # so the release seeks (once) and a drag goes on from here.
+                self.setSliderPosition(self.value_at(event.position().x()))
+        super().mousePressEvent(event)
+
+    def _on_action(self, action: int) -> None:
+        keys = (QAbstractSlider.SliderAction.SliderSingleStepAdd, QAbstractSlider.SliderAction.SliderSingleStepSub,
+                QAbstractSlider.SliderAction.SliderPageStepAdd, QAbstractSlider.SliderAction.SliderPageStepSub,
+                QAbstractSlider.SliderAction.SliderToMinimum, QAbstractSlider.SliderAction.SliderToMaximum)
+        if not self.isSliderDown() and QAbstractSlider.SliderAction(action) in keys:
+            self.seek_requested.emit(self.sliderPosition() / self.STEPS)
 
 
 def _slider(value: int) -> QSlider:
@@ -100,9 +156,8 @@ class ControlPanel(QWidget):
         row.addWidget(self.step_button)
         row.addWidget(self.time_label, 1, Qt.AlignmentFlag.AlignRight)
         form.addLayout(row)
-        self.seek = QSlider(Qt.Orientation.Horizontal)
-        self.seek.setToolTip("seek (files)")
-        self.seek.setRange(0, 1000)
+        self.seek = SeekSlider()
+        self.seek.setToolTip("seek (files): click or drag")
         form.addWidget(self.seek)
         layout.addWidget(box)
 
@@ -111,6 +166,12 @@ class ControlPanel(QWidget):
         form = QVBoxLayout(box)
         self.model = QComboBox()
         self.model.addItems(models)
+        self.model.setToolTip("the classifier: lite0 is built in and works offline; "
+                              "the torchvision models download their ImageNet weights once")
+        for i, name in enumerate(models):
+            if i:  # the first is the built-in default
+                self.model.setItemData(i, "downloads its ImageNet weights once (needs the network)",
+                                       Qt.ItemDataRole.ToolTipRole)
         self.model.currentTextChanged.connect(self.model_changed)
         self.model_state = QLabel("")
         self.model_state.setWordWrap(True)
@@ -138,12 +199,19 @@ class ControlPanel(QWidget):
         self.class_edit.editingFinished.connect(self._on_localize)
         self.mode.currentIndexChanged.connect(self._on_localize)
         self.topk.valueChanged.connect(self._on_localize)
-        form.addRow("What", self.mode)
-        form.addRow("k", self.topk)
+        self.mode.setToolTip("localize the best class, the k best classes, or one class you choose")
+        self.topk.setToolTip("how many of the best classes get a box and a label (the heat map is the best one's)")
+        self.class_hint = QLabel()
+        self.class_hint.setWordWrap(True)
+        self.class_edit.textChanged.connect(self._update_labels)
+        form.addRow("Classes", self.mode)
+        form.addRow("Top k", self.topk)
         form.addRow("Class", self.class_edit)
+        form.addRow(self.class_hint)
         self.threshold = _slider(20)
         self.threshold.setToolTip("box threshold: fraction of the map's maximum (CAM paper: 20%)")
         self.threshold_label = QLabel()
+        self.threshold_label.setToolTip(self.threshold.toolTip())
         self.threshold.valueChanged.connect(self._on_localize)
         form.addRow(self.threshold_label, self.threshold)
         layout.addWidget(box)
@@ -155,6 +223,11 @@ class ControlPanel(QWidget):
         self.alpha.setToolTip("heat-map opacity")
         self.alpha_label = QLabel()
         form.addRow(self.alpha_label, self.alpha)
+        self.colormap = QComboBox()
+        self.colormap.addItems(COLORMAPS)
+        self.colormap.setToolTip("colours of the heat map (low -> high)")
+        self.colormap.currentIndexChanged.connect(self._on_overlay)
+        form.addRow("Colours", self.colormap)
         self.heatmap = QCheckBox("Heat map")
         self.boxes = QCheckBox("Boxes")
         self.labels_box = QCheckBox("Labels")
@@ -193,6 +266,12 @@ class ControlPanel(QWidget):
         layout.addStretch(1)
         self._update_labels()
 
+    def set_recording(self, running: bool) -> None:
+        """The Record button says what a click does next: start, or stop."""
+        self.record_button.setChecked(running)
+        self.record_button.setText("Stop" if running else "Record")
+        self.record_button.setStyleSheet("QPushButton { color: #c00000; font-weight: bold; }" if running else "")
+
     # -- state -> settings ------------------------------------------------------------------
     def set_class_names(self, labels: list[str]) -> None:
         """The searchable list: ``"285 Egyptian cat"`` for each class id."""
@@ -225,7 +304,8 @@ class ControlPanel(QWidget):
 
     def overlay_settings(self) -> OverlaySettings:
         return OverlaySettings(heatmap=self.heatmap.isChecked(), boxes=self.boxes.isChecked(),
-                               labels=self.labels_box.isChecked(), alpha=self.alpha.value() / 100.0)
+                               labels=self.labels_box.isChecked(), alpha=self.alpha.value() / 100.0,
+                               colormap=self.colormap.currentText())
 
     def _on_localize(self, *_args) -> None:
         mode = self.mode.currentText()
@@ -244,6 +324,25 @@ class ControlPanel(QWidget):
         mode = self.mode.currentText()
         self.topk.setEnabled(mode == "Top-k")
         self.class_edit.setEnabled(mode == "One class")
+        for w in (self.alpha, self.alpha_label, self.colormap):  # nothing to change without a heat map
+            w.setEnabled(self.heatmap.isChecked())
+        self.class_hint.setText(self.class_hint_text())
+        self.class_hint.setVisible(mode == "One class")
+
+    def class_hint_text(self) -> str:
+        """What "One class" localizes, or why the text typed picks no class."""
+        text = self.class_edit.text().strip()
+        chosen = self.chosen_class()
+        if chosen is not None:
+            name = self.labels[chosen] if chosen < len(self.labels) else ""
+            return f"showing {chosen} {name}".rstrip()
+        if not text:
+            return "type a name or a number (until then: the top class)"
+        lowered = text.lower()
+        matches = sum(lowered in name.lower() for name in self.labels)
+        if matches:
+            return f"“{text}” matches {matches} classes: pick one (until then: the top class)"
+        return f"no class matches “{text}” (until then: the top class)"
 
     # -- QSettings ----------------------------------------------------------------------------
     def save(self, s: QSettings) -> None:
@@ -253,6 +352,7 @@ class ControlPanel(QWidget):
         s.setValue("class", self.class_edit.text())
         s.setValue("threshold", self.threshold.value())
         s.setValue("alpha", self.alpha.value())
+        s.setValue("colormap", self.colormap.currentText())
         s.setValue("heatmap", self.heatmap.isChecked())
         s.setValue("boxes", self.boxes.isChecked())
         s.setValue("labels", self.labels_box.isChecked())
@@ -261,7 +361,7 @@ class ControlPanel(QWidget):
     def restore(self, s: QSettings) -> None:
         """Set the widgets from ``s`` without emitting change signals."""
         widgets = (self.model, self.mode, self.topk, self.class_edit, self.threshold, self.alpha,
-                   self.heatmap, self.boxes, self.labels_box, self.smoothing)
+                   self.colormap, self.heatmap, self.boxes, self.labels_box, self.smoothing)
         for w in widgets:
             w.blockSignals(True)
         try:
@@ -275,6 +375,9 @@ class ControlPanel(QWidget):
             self.class_edit.setText(s.value("class", "", str))
             self.threshold.setValue(s.value("threshold", self.threshold.value(), int))
             self.alpha.setValue(s.value("alpha", self.alpha.value(), int))
+            colormap = s.value("colormap", "", str)
+            if colormap in COLORMAPS:
+                self.colormap.setCurrentText(colormap)
             self.heatmap.setChecked(s.value("heatmap", True, bool))
             self.boxes.setChecked(s.value("boxes", True, bool))
             self.labels_box.setChecked(s.value("labels", True, bool))

@@ -229,12 +229,17 @@ class Session(QObject):
 
     # -- source and pipeline ---------------------------------------------------------
     def open(self, spec, *, loop: bool = False, report: bool = True) -> bool:
-        """Stop what runs (finalizing a recording), open ``spec``; False on failure
-        (the message goes to ``error`` unless ``report`` is False)."""
+        """Open ``spec``, then stop what ran (finalizing a recording) and show the
+        new source; False on failure (the message goes to ``error`` unless
+        ``report`` is False). A file or stream that does not open leaves what was
+        playing running; a camera is opened after the old source is stopped (a
+        camera may not open twice)."""
         from ..sources import open_source
         from .pacing import PacedSource
 
-        self._stop_pipeline()
+        camera = isinstance(spec, int) or str(spec).strip().isdigit()
+        if camera:
+            self._stop_pipeline()
         try:
             source = open_source(spec, loop=loop)
         except Exception as exc:  # noqa: BLE001 - a failure to open leaves the app running
@@ -245,6 +250,7 @@ class Session(QObject):
             else:
                 log.info("%s", describe(exc))
             return False
+        self._stop_pipeline()
         self.source = source if source.live else PacedSource(source)
         self.source_changed.emit(source.name, source.live)
         self._start_pipeline()

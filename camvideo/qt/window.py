@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         self._record_started = 0.0
         self._record_path: Path | None = None
         self._seeking = False
+        self._dropped_before = 0
 
         # -- widgets
         self.view = VideoView()
@@ -115,7 +116,12 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.fps_label, self.latency_label, self.device_label, self.dropped_label = (QLabel() for _ in range(4))
-        for w in (self.fps_label, self.latency_label, self.device_label, self.dropped_label):
+        for w, tip in ((self.fps_label, "frames painted per second, or what the stream does (paused, ended…)"),
+                       (self.latency_label, "capture to screen: mean of the last 60 frames"),
+                       (self.device_label, "where the model runs"),
+                       (self.dropped_label, "frames skipped: the model or the screen was slower than the source")):
+            w.setToolTip(tip)
+            w.setStyleSheet("QLabel { padding: 0 6px; border-left: 1px solid palette(mid); }")
             self.statusBar().addPermanentWidget(w)
 
         self._wire()
@@ -156,9 +162,11 @@ class MainWindow(QMainWindow):
         p.snapshot_button.clicked.connect(self.snapshot)
         p.folder_button.clicked.connect(self.choose_output_dir)
         p.play_button.clicked.connect(self.toggle_pause)
-        p.step_button.clicked.connect(self.session.step)
+        p.step_button.clicked.connect(self.step)
         p.seek.sliderPressed.connect(lambda: setattr(self, "_seeking", True))
-        p.seek.sliderReleased.connect(self._seek_released)
+        p.seek.sliderMoved.connect(self._seek_moved)
+        p.seek.seek_requested.connect(self.seek_to)
+        self.view.double_clicked.connect(self.toggle_full_screen)
 
     def _shortcuts(self) -> None:
         for keys, slot in (
@@ -176,6 +184,7 @@ class MainWindow(QMainWindow):
             self.addAction(action)
 
     def _start(self) -> None:
+        self.view.setFocus()  # the keys (Space, R, S, F) work before any click
         self.session.set_localize(self.panel.localize_settings())
         self.session.set_overlay(self.panel.overlay_settings())
         self.load_model(self.panel.model.currentText())
@@ -192,15 +201,26 @@ class MainWindow(QMainWindow):
 
     # -- sources ------------------------------------------------------------------------
     def open(self, spec: str, loop: bool = False, report: bool = True) -> bool:
-        """Open a camera index, URL, folder or file (a running recording is finalized)."""
-        self.view.clear()
-        self.view.set_message("Opening…")
+        """Open a camera index, URL, folder or file (a running recording is
+        finalized). When it does not open, what was playing goes on."""
+        self.statusBar().showMessage(f"opening {spec}…")
+        self.statusBar().repaint()  # opening a stream can take a while: say so now
         ok = self.session.open(spec, loop=loop, report=report)
-        if not ok:
-            self.view.set_message("No source: open a camera, a file or a URL")
-        elif self.session.loading or self.session.model is None:
-            self.view.set_message(f"Loading model {self.panel.model.currentText()}…")
+        if ok:
+            self.statusBar().clearMessage()
+        elif self.session.source is None:
+            self._show_no_source()
         return ok
+
+    def _show_no_source(self) -> None:
+        self.view.clear()
+        self.view.set_message("No source: open a camera, a file or a URL")
+        self.panel.source_label.setText("no source")
+        self.setWindowTitle("camvideo")
+        for w in (self.panel.play_button, self.panel.step_button, self.panel.seek):
+            w.setEnabled(False)
+        self.panel.seek.setValue(0)
+        self.panel.time_label.setText("")
 
     def open_file_dialog(self) -> None:
         last = self.settings.value("last_dir", str(Path.home()), str)
@@ -211,8 +231,13 @@ class MainWindow(QMainWindow):
 
     def open_url_dialog(self) -> None:
         last = self.settings.value("last_url", "rtsp://", str)
-        url, ok = QInputDialog.getText(self, "Open a stream", "URL (rtsp://, http://…):", text=last)
-        if ok and url.strip():
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle("Open a stream")
+        dialog.setLabelText("URL (rtsp://, http://…):")
+        dialog.setTextValue(last)
+        dialog.resize(max(480, dialog.sizeHint().width()), dialog.sizeHint().height())  # room for a real URL
+        url = dialog.textValue() if dialog.exec() else ""
+        if url.strip():
             self.settings.setValue("last_url", url.strip())
             self.open(url.strip())
 
@@ -228,13 +253,19 @@ class MainWindow(QMainWindow):
             self.open(files[0])
 
     def _on_source_changed(self, name: str, live: bool) -> None:
-        self.panel.source_label.setText(f"{'live: ' if live else ''}{name}")
+        self.view.clear()
+        self.view.set_message("" if self.session.model is not None
+                              else f"Loading model {self.panel.model.currentText()}…")
+        self.statusBar().clearMessage()  # an error about the last source is old news
+        self._dropped_before = self.session.replaced + self.view.skipped  # "dropped" counts this source's frames
+        # a file by its name (the whole path in the tooltip): a long path wraps the panel
+        self.panel.source_label.setText(f"live: {name}" if live else Path(name).name or name)
+        self.panel.source_label.setToolTip(name)
+        self.panel.time_label.setText("live" if live else "")
         self.setWindowTitle(f"camvideo: {Path(name).name if not live else name}")
         for w in (self.panel.play_button, self.panel.step_button, self.panel.seek):
             w.setEnabled(not live)
         self.panel.play_button.setText("Pause")
-        if self.session.model is not None:
-            self.view.set_message("")
         self.banner.hide()
 
     def _on_finished(self) -> None:
@@ -262,7 +293,15 @@ class MainWindow(QMainWindow):
         self.view.set_message("" if self.session.source is not None else "No source: open a camera, a file or a URL")
 
     def _on_model_failed(self, name: str, message: str) -> None:
-        self.panel.model_state.setText(f"{name}: failed")
+        current = self.session.model_name
+        if current is not None and current != name:
+            # The stream goes on with the model it had: the list says which.
+            self.panel.model.blockSignals(True)
+            self.panel.model.setCurrentText(current)
+            self.panel.model.blockSignals(False)
+            self.panel.model_state.setText(f"{name} could not load; still {current} on {self.session.model.device}")
+        else:
+            self.panel.model_state.setText(f"{name} could not load")
         if self.view.current is None:
             self.view.set_message(f"Model {name} could not load")
         self.show_error(message)
@@ -281,15 +320,35 @@ class MainWindow(QMainWindow):
             self.panel.seek.blockSignals(True)
             self.panel.seek.setValue(int(1000 * position / duration))
             self.panel.seek.blockSignals(False)
+        if self.session.live:
+            return
         position = shown.time % duration if duration else shown.time  # a looping file restarts its clock
-        self.panel.time_label.setText(_clock(position) + (f" / {_clock(duration)}" if duration else ""))
+        if not self._seeking:
+            # paused or stepping: tenths of a second, so each step shows
+            self.panel.time_label.setText(_clock(position, self.session.paused)
+                                          + (f" / {_clock(duration)}" if duration else ""))
 
     def _update_status(self) -> None:
-        self.fps_label.setText(f"{self.view.fps:.1f} fps")
-        self.latency_label.setText(f"latency {self.view.latency_ms:.0f} ms")
-        dropped = self.session.replaced + self.view.skipped
-        if self.session.pipeline is not None:
-            dropped += self.session.pipeline.stats.dropped
+        pipeline = self.session.pipeline
+        if self.session.source is None:
+            state = "no source"
+        elif self.session.model is None:
+            state = "loading model"
+        elif pipeline is not None and pipeline.finished:
+            state = "ended"
+        elif self.session.paused:
+            state = "paused"
+        else:
+            state = f"{self.view.fps:.1f} fps" if self.view.fps else "– fps"  # until two frames are painted
+        self.fps_label.setText(state)
+        playing = state.endswith("fps")
+        latency = self.view.latency_ms
+        self.latency_label.setText(f"latency {latency:.0f} ms" if playing and latency else "latency –")
+        if not self.session.live:
+            self.panel.play_button.setText("Pause" if playing or state == "loading model" else "Play")
+        dropped = self.session.replaced + self.view.skipped - self._dropped_before
+        if pipeline is not None:
+            dropped += pipeline.stats.dropped
         self.dropped_label.setText(f"dropped {dropped}")
         if self.session.recording and self._record_path is not None:
             self.panel.record_label.setText(
@@ -315,11 +374,25 @@ class MainWindow(QMainWindow):
             self.session.pause()
             self.panel.play_button.setText("Play")
 
-    def _seek_released(self) -> None:
+    def step(self) -> None:
+        """One frame forward (files); pauses first."""
+        self.session.step()
+        if self.session.paused:
+            self.panel.play_button.setText("Play")
+
+    def _seek_moved(self, value: int) -> None:
+        """While the handle is dragged, the clock shows where it will go."""
+        duration = self.session.duration_hint
+        if duration:
+            target = value / self.panel.seek.STEPS * duration
+            self.panel.time_label.setText(f"→ {_clock(target)} / {_clock(duration)}")
+
+    def seek_to(self, fraction: float) -> None:
+        """Continue at ``fraction`` of the file (the seek bar: click, drag, keys)."""
         self._seeking = False
         duration = self.session.duration_hint
         if duration:
-            self.session.seek(self.panel.seek.value() / 1000.0 * duration)
+            self.session.seek(min(max(fraction, 0.0), 1.0) * duration)
 
     # -- recording and snapshots -----------------------------------------------------------------
     @property
@@ -347,10 +420,11 @@ class MainWindow(QMainWindow):
             self.show_error(f"cannot record into {self.output_dir}: {exc.strerror or exc}")
         except CamvideoError as exc:
             self.show_error(describe(exc))
-        self.panel.record_button.setChecked(self.session.recording)
+        self.panel.set_recording(self.session.recording)
 
     def _on_recording_changed(self, running: bool, path: str) -> None:
-        self.panel.record_button.setChecked(running)
+        self.panel.set_recording(running)
+        self.panel.record_label.setToolTip(path)
         if running:
             self._record_path, self._record_started = Path(path), time.monotonic()
             self.panel.record_label.setText(f"● {Path(path).name}  0:00")
@@ -390,6 +464,10 @@ class MainWindow(QMainWindow):
         event.accept()
 
 
-def _clock(seconds: float) -> str:
+def _clock(seconds: float, tenths: bool = False) -> str:
+    """``m:ss``, or ``m:ss.t`` with ``tenths``."""
+    if tenths:
+        tenth = max(0, int(seconds * 10))
+        return f"{tenth // 600}:{tenth // 10 % 60:02d}.{tenth % 10}"
     seconds = max(0, int(seconds))
     return f"{seconds // 60}:{seconds % 60:02d}"

@@ -81,3 +81,22 @@ def fast_models(monkeypatch, _lite0):
 @pytest.fixture
 def cat_clip(tmp_path) -> Path:
     return make_cat_clip(tmp_path / "cat.mp4")
+
+
+@pytest.fixture
+def open_window(qtbot):
+    """``open_window(source, **kwargs)``: a shown MainWindow on the CPU, closed after the test."""
+    from camvideo.qt.window import MainWindow
+
+    windows = []
+
+    def make(source=None, **kwargs) -> MainWindow:
+        w = MainWindow(None if source is None else str(source), device="cpu", **kwargs)
+        qtbot.addWidget(w)
+        w.show()
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        w.close()

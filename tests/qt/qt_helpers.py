@@ -11,6 +11,7 @@ import numpy as np
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 CAT_CLASSES = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
+WAIT_MS = 30_000  # generous: the test machine is shared; typical waits are well under 5 s
 
 
 def make_cat_clip(path: Path, frames: int = 45, size: tuple[int, int] = (192, 128), fps: int = 30) -> Path:
@@ -38,3 +39,9 @@ def make_cat_clip(path: Path, frames: int = 45, size: tuple[int, int] = (192, 12
 def count_frames(path: Path) -> int:
     with av.open(str(path)) as container:
         return sum(1 for _ in container.decode(video=0))
+
+
+def wait_frames(qtbot, w, n: int) -> None:
+    """Wait until the window ``w`` has shown ``n`` more frames."""
+    start = w.frames_shown
+    qtbot.waitUntil(lambda: w.frames_shown >= start + n, timeout=WAIT_MS)

@@ -11,32 +11,8 @@ from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
 
 from camvideo.annotate import FrameAnnotator
-from camvideo.qt.window import MainWindow
 
-from qt_helpers import CAT_CLASSES, count_frames, make_cat_clip
-
-WAIT_MS = 30_000  # generous: the test machine is shared; typical waits are well under 5 s
-
-
-@pytest.fixture
-def open_window(qtbot):
-    windows = []
-
-    def make(source=None, **kwargs) -> MainWindow:
-        w = MainWindow(None if source is None else str(source), device="cpu", **kwargs)
-        qtbot.addWidget(w)
-        w.show()
-        windows.append(w)
-        return w
-
-    yield make
-    for w in windows:
-        w.close()
-
-
-def wait_frames(qtbot, w: MainWindow, n: int) -> None:
-    start = w.frames_shown
-    qtbot.waitUntil(lambda: w.frames_shown >= start + n, timeout=WAIT_MS)
+from qt_helpers import CAT_CLASSES, WAIT_MS, count_frames, make_cat_clip, wait_frames
 
 
 def test_opens_at_once_on_the_demo_clip_and_shows_annotated_frames(qtbot, open_window):

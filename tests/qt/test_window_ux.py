@@ -1,0 +1,171 @@
+"""The window's papercuts, fixed: what a user clicks, sees and types (offscreen)."""
+
+from __future__ import annotations
+
+import pytest
+from PyQt6.QtCore import QPoint, Qt
+
+from camvideo.errors import ModelLoadError
+from camvideo.qt.window import _clock
+
+from qt_helpers import WAIT_MS, make_cat_clip, wait_frames
+
+
+def test_a_file_that_does_not_open_leaves_the_playing_one_running(qtbot, open_window, fast_models, cat_clip,
+                                                                 tmp_path):
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 2)
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(cat_clip.read_bytes()[:3000])  # a truncated file: no moov, not a video
+    assert not w.open(str(bad))
+    assert "bad.mp4" in w.error_label.text() and w.banner.isVisible()
+    assert w.session.source.name == str(cat_clip) and w.panel.source_label.text() == cat_clip.name
+    assert w.panel.source_label.toolTip() == str(cat_clip)
+    assert not w.open(str(tmp_path / "missing.mp4"))
+    assert "missing.mp4" in w.error_label.text()
+    wait_frames(qtbot, w, 3)  # the clip goes on
+    assert w.panel.play_button.isEnabled() and w.view.message == ""
+
+
+def test_no_source_says_so_and_disables_playback(qtbot, open_window, fast_models, tmp_path):
+    w = open_window(tmp_path / "missing.mp4")
+    qtbot.waitUntil(lambda: bool(w.errors), timeout=WAIT_MS)
+    assert w.view.message.startswith("No source")
+    assert w.panel.source_label.text() == "no source"
+    assert not w.panel.play_button.isEnabled() and not w.panel.seek.isEnabled()
+    w._update_status()
+    assert w.fps_label.text() == "no source"
+
+
+def test_a_click_on_the_seek_bar_goes_there(qtbot, open_window, fast_models, tmp_path):
+    clip = make_cat_clip(tmp_path / "long.mp4", frames=90, size=(96, 64))  # 3 s
+    w = open_window(clip)
+    wait_frames(qtbot, w, 2)
+    w.toggle_pause()
+    assert w.session.paused
+    seek = w.panel.seek
+    x = next(x for x in range(seek.width()) if seek.value_at(x) >= 800)  # 80% of the groove
+    qtbot.mouseClick(seek, Qt.MouseButton.LeftButton, pos=QPoint(x, seek.height() // 2))
+    assert 780 <= seek.value() <= 820
+    # paused: the frame there is shown (2.4 s of 3 s), and the clock shows tenths
+    qtbot.waitUntil(lambda: w.session.last_shown.time >= 2.2, timeout=WAIT_MS)
+    assert w.session.last_shown.time <= 2.6 and w.session.paused
+    qtbot.waitUntil(lambda: w.panel.time_label.text().startswith("0:02."), timeout=WAIT_MS)
+
+
+def test_status_says_paused_and_ended_not_a_stale_fps(qtbot, open_window, fast_models, tmp_path):
+    w = open_window(make_cat_clip(tmp_path / "short.mp4", frames=20, size=(96, 64)))
+    wait_frames(qtbot, w, 2)
+    w.panel.step_button.click()  # Step pauses: the button now offers Play
+    assert w.session.paused and w.panel.play_button.text() == "Play"
+    w._update_status()
+    assert w.fps_label.text() == "paused" and w.latency_label.text() == "latency –"
+    w.toggle_pause()
+    w._update_status()
+    assert w.fps_label.text().endswith("fps") and w.panel.play_button.text() == "Pause"
+    qtbot.waitUntil(lambda: w.session.pipeline.finished, timeout=WAIT_MS)
+    w._update_status()
+    assert w.fps_label.text() == "ended" and w.panel.play_button.text() == "Play"
+
+
+def test_record_button_says_stop_while_recording(qtbot, open_window, fast_models, cat_clip):
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 2)
+    assert w.panel.record_button.text() == "Record"
+    w.toggle_recording(True)
+    assert w.panel.record_button.text() == "Stop" and w.panel.record_button.isChecked()
+    wait_frames(qtbot, w, 2)
+    w.toggle_recording(False)
+    assert w.panel.record_button.text() == "Record" and w.panel.record_label.text().startswith("saved ")
+    assert w.panel.record_label.toolTip().endswith(".mkv")  # the full path
+
+
+def test_a_model_that_fails_leaves_the_list_on_the_model_in_use(qtbot, open_window, fast_models, cat_clip,
+                                                               monkeypatch):
+    import camvideo.models
+
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 2)
+    loaded = camvideo.models.load_model
+
+    def no_network(name="lite0", **kwargs):
+        if name == "resnet18":
+            raise ModelLoadError("could not get the ImageNet weights of resnet18 (no network)")
+        return loaded(name, **kwargs)
+
+    monkeypatch.setattr(camvideo.models, "load_model", no_network)
+    w.panel.model.setCurrentText("resnet18")
+    qtbot.waitUntil(lambda: "could not load" in w.panel.model_state.text(), timeout=WAIT_MS)
+    assert w.panel.model.currentText() == "lite0"
+    assert w.panel.model_state.text() == "resnet18 could not load; still lite0 on cpu"
+    assert "no network" in w.error_label.text()
+    wait_frames(qtbot, w, 2)  # frames go on with lite0
+
+
+def test_colormap_applies_and_opacity_follows_the_heat_map_toggle(qtbot, open_window, fast_models, cat_clip):
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 1)
+    w.panel.colormap.setCurrentText("turbo")
+    assert w.session.annotator.settings.colormap == "turbo"
+    w.panel.heatmap.setChecked(False)
+    assert not w.panel.alpha.isEnabled() and not w.panel.colormap.isEnabled()
+    w.panel.heatmap.setChecked(True)
+    assert w.panel.alpha.isEnabled() and w.panel.colormap.isEnabled()
+    w.close()
+    again = open_window(cat_clip)
+    assert again.panel.colormap.currentText() == "turbo"
+    assert again.panel.overlay_settings().colormap == "turbo"
+
+
+def test_the_class_field_says_what_it_will_show(qtbot, open_window, fast_models, cat_clip):
+    w = open_window(cat_clip)
+    qtbot.waitUntil(lambda: bool(w.panel.labels), timeout=WAIT_MS)
+    p = w.panel
+    p.mode.setCurrentText("One class")
+    assert p.class_hint.isVisibleTo(p) and "type a name" in p.class_hint.text()
+    p.class_edit.setText("cat")
+    assert p.chosen_class() is None and "matches" in p.class_hint.text() and "pick one" in p.class_hint.text()
+    p.class_edit.setText("no such thing")
+    assert p.class_hint.text().startswith("no class matches")
+    p.class_edit.setText("285")
+    assert p.class_hint.text() == "showing 285 Egyptian cat"
+    p.mode.setCurrentText("Top-1")
+    assert not p.class_hint.isVisibleTo(p)
+
+
+def test_a_click_on_the_video_takes_the_keys_back_and_a_double_click_is_full_screen(qtbot, open_window,
+                                                                                      fast_models, cat_clip):
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 1)
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=WAIT_MS)
+    w.panel.mode.setCurrentText("One class")
+    w.panel.class_edit.setFocus()
+    qtbot.waitUntil(w.panel.class_edit.hasFocus, timeout=WAIT_MS)
+    qtbot.mouseClick(w.view, Qt.MouseButton.LeftButton)
+    assert w.view.hasFocus()
+    qtbot.keyClick(w.view, Qt.Key.Key_Space)  # reaches the window's shortcut, not the text field
+    assert w.session.paused and w.panel.class_edit.text() == ""
+    qtbot.mouseDClick(w.view, Qt.MouseButton.LeftButton)
+    assert not w.side.isVisible()
+    qtbot.keyClick(w.view, Qt.Key.Key_Escape)
+    assert w.side.isVisible()
+
+
+@pytest.mark.parametrize(("seconds", "tenths", "text"), [(0, False, "0:00"), (75.96, False, "1:15"),
+                                                         (75.96, True, "1:15.9"), (2.84, True, "0:02.8")])
+def test_clock(seconds, tenths, text):
+    assert _clock(seconds, tenths) == text
+
+
+def test_dropped_counts_the_frames_of_the_source_on_screen(qtbot, open_window, fast_models, cat_clip, tmp_path):
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 2)
+    w.session.replaced += 1000  # as if the last source had dropped many
+    w.view.skipped += 1000
+    w._update_status()
+    assert int(w.dropped_label.text().split()[-1]) >= 2000
+    assert w.open(str(make_cat_clip(tmp_path / "other.mp4", frames=20, size=(96, 64))))
+    wait_frames(qtbot, w, 2)
+    w._update_status()
+    assert int(w.dropped_label.text().split()[-1]) < 100  # this source's drops only
