@@ -30,9 +30,12 @@ from PyQt6.QtWidgets import (
 from ..annotate import COLORMAPS, OverlaySettings
 from ..inference import LocalizeSettings
 from ..localize import BoxRule
-from ..smoothing import SmoothingSettings
+from ..smoothing import IntensitySettings, SmoothingSettings
 
 MODES = ("Top-1", "Top-k", "One class")
+
+# The window's confidence gate: a class under 5% probability gets no box, a faint map.
+APP_GATE = 0.05
 
 
 class SeekSlider(QSlider):
@@ -296,11 +299,16 @@ class ControlPanel(QWidget):
     def localize_settings(self) -> LocalizeSettings:
         rule = BoxRule(threshold=self.threshold.value() / 100.0)
         smoothing = SmoothingSettings() if self.smoothing.isChecked() else None
+        # A map is scaled to its own maximum, so a class that is not in the picture
+        # (One class: "tabby" over an espresso; rank 3 at 0.01) would look as sure
+        # as one that is: below APP_GATE it gets no box and a faint map.
+        intensity = IntensitySettings(gate=APP_GATE)
         mode = self.mode.currentText()
         if mode == "One class" and self.chosen_class() is not None:
-            return LocalizeSettings(topk=1, class_ids=(self.chosen_class(),), box_rule=rule, smoothing=smoothing)
+            return LocalizeSettings(topk=1, class_ids=(self.chosen_class(),), box_rule=rule, smoothing=smoothing,
+                                    intensity=intensity)
         topk = self.topk.value() if mode == "Top-k" else 1
-        return LocalizeSettings(topk=topk, box_rule=rule, smoothing=smoothing)
+        return LocalizeSettings(topk=topk, box_rule=rule, smoothing=smoothing, intensity=intensity)
 
     def overlay_settings(self) -> OverlaySettings:
         return OverlaySettings(heatmap=self.heatmap.isChecked(), boxes=self.boxes.isChecked(),

@@ -169,3 +169,23 @@ def test_dropped_counts_the_frames_of_the_source_on_screen(qtbot, open_window, f
     wait_frames(qtbot, w, 2)
     w._update_status()
     assert int(w.dropped_label.text().split()[-1]) < 100  # this source's drops only
+
+
+def test_a_class_that_is_not_there_gets_no_box_and_a_faint_map(qtbot, open_window, fast_models, cat_clip, photo):
+    """One class "tabby" over an espresso: listed with its score, but no box and
+    a faint map (the window's gate), where the cat gets its box."""
+    from camvideo.inference import FrameLocalizer
+
+    w = open_window(cat_clip)
+    qtbot.waitUntil(lambda: bool(w.panel.labels), timeout=WAIT_MS)
+    p = w.panel
+    p.mode.setCurrentText("One class")
+    p.class_edit.setText("281")  # tabby
+    settings = p.localize_settings()
+    assert settings.class_ids == (281,) and settings.intensity.gate == 0.05
+    localizer = FrameLocalizer(w.session.model, settings)
+    espresso = localizer([photo("coffee")])[0]
+    assert [d.box for d in espresso.detections] == [None] and espresso.map_opacity[0] < 1.0
+    assert espresso.detections[0].score < 0.05
+    cat = FrameLocalizer(w.session.model, settings)([photo("chelsea")])[0]
+    assert cat.detections[0].box is not None and cat.map_opacity[0] == 1.0
