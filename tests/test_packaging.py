@@ -18,7 +18,6 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    pytest.importorskip("setuptools")
     # Build from a copy: an in-tree build leaves build/ and *.egg-info in the checkout.
     src = tmp_path_factory.mktemp("src")
     for name in ("pyproject.toml", "README.md"):
