@@ -175,24 +175,30 @@ FLOOR_CL = "floor (channels_last)"
 OWN_FORWARD = "camvideo's forward pass"
 
 
-def floor_contestant(model, frames: list[np.ndarray], name: str = "floor", channels_last: bool = False) -> Contestant:
+def floor_contestant(model, frames: list[np.ndarray], name: str = "floor", channels_last: bool = False,
+                     autocast: torch.dtype | None = None) -> Contestant:
+    """The forward pass alone; ``autocast``: the precision camvideo runs it in
+    (fp16 on CUDA), for the floor that is camvideo's own forward pass."""
     from .cam import preprocess
 
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     xs = [preprocess([f], model).contiguous(memory_format=fmt) for f in frames]
+    device = model.device.type
 
     def run(i: int):
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.autocast(device, dtype=autocast, enabled=autocast is not None):
             logits = model.classify(model(xs[i % len(xs)]))
         _sync(model.device)
         return logits
 
-    note = "forward pass alone (image -> logits), preprocessed 224x224 input"
+    height, width = model.preprocessing.size
+    note = f"forward pass alone (image -> logits), preprocessed {width}x{height} input"
     if channels_last:
         note += ", channels_last"
     if getattr(getattr(model, "features", None), "folded_norms", 0):
-        note += ", batch norms folded (as camvideo runs it)"
-    return Contestant(name, run, (224, 224), note)
+        note += ", batch norms folded"
+    note += f", {'float32' if autocast is None else str(autocast).removeprefix('torch.') + ' autocast'}"
+    return Contestant(name, run, (width, height), note)
 
 
 def camvideo_contestant(localizer, annotator, frames: list[np.ndarray], suffix: str = "") -> Contestant:
@@ -432,7 +438,7 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
 
     say = progress or (lambda msg: log.info("%s", msg))
     torch.set_num_threads(config.threads)
-    # The stock network as loaded (the floor, the peers), the stock network in
+    # The stock network as loaded (the floor), the stock network in
     # channels_last (the floor in its fastest eager layout), and camvideo's own
     # copy, which FrameLocalizer changes in place (batch norms folded,
     # channels_last): its forward pass alone is the strict baseline.
@@ -449,7 +455,8 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
     if localizer.channels_last:
         stock_cl = load_model(config.model, device=config.device).eval().to(memory_format=torch.channels_last)
         contestants.append(floor_contestant(stock_cl, base, FLOOR_CL, channels_last=True))
-    contestants.append(floor_contestant(model, base, OWN_FORWARD, channels_last=localizer.channels_last))
+    contestants.append(floor_contestant(model, base, OWN_FORWARD, channels_last=localizer.channels_last,
+                                        autocast=localizer.autocast_dtype))
     contestants += [camvideo_contestant(localizer, annotator, frames[s]) for s in SIZES]
     if config.compile:
         say("compiling (torch.compile, first call)")
@@ -463,7 +470,8 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
     peers_missing = []
     if config.peers:
         for make in (torchcam_contestant, gradcam_contestant):
-            c = make(plain, base)
+            # A model of their own: the hooks they leave would run in the floor's forward passes.
+            c = make(load_model(config.model, device=config.device).eval(), base)
             if c is None:
                 peers_missing.append(make.__name__.replace("_contestant", ""))
             else:

@@ -17,6 +17,7 @@ output also used elsewhere, say), the original is kept.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 
@@ -26,7 +27,9 @@ from torch import nn
 log = logging.getLogger(__name__)
 
 # Folding reorders float operations: lite0's features move by ~4e-6 of their
-# range; a wrongly folded pair moves them by a sizeable fraction of it.
+# range (its maps by < 1e-4); a wrongly folded pair moves them by a sizeable
+# fraction of it. The check runs in true float32 (no TF32 on CUDA, whose rounding
+# alone is ~1e-2 of the range).
 TOLERANCE = 1e-3
 
 
@@ -34,13 +37,19 @@ def fold_batchnorm(module: nn.Module, example: torch.Tensor) -> tuple[nn.Module,
     """``(folded copy of module, pairs folded)``, or ``(module, 0)`` when nothing
     folds or the folded copy does not reproduce ``module`` on ``example``.
 
-    ``module`` must be in eval mode (training-mode norms use batch statistics).
-    ``module`` itself is never changed: its parameters may be shared with the
-    network it was cut from.
+    ``module`` must be in eval mode (training-mode norms use batch statistics)
+    and in float32. ``module`` itself is never changed (its parameters may be
+    shared with the network it was cut from); the copy shares every tensor it
+    does not fold with it, so it costs the memory of the folded convolutions.
     """
     if module.training:
         raise ValueError("fold_batchnorm needs a module in eval mode (call .eval() first)")
-    folded = copy.deepcopy(module)
+    tensors = [*module.parameters(), *module.buffers()]
+    if any(t.is_floating_point() and t.dtype != torch.float32 for t in tensors):
+        log.info("batch norms not folded: the network is not in float32")
+        return module, 0
+    # Folding never writes into a tensor (it makes new ones), so the copy can share them.
+    folded = copy.deepcopy(module, memo={id(t): t for t in tensors})
     pairs = _conv_bn_pairs(folded, example)
     if not pairs:
         return module, 0
@@ -48,7 +57,7 @@ def fold_batchnorm(module: nn.Module, example: torch.Tensor) -> tuple[nn.Module,
         for conv, bn_name, bn in pairs:
             _fold_into(conv, bn)
             _replace(folded, bn_name, _after_norm(bn))
-    with torch.inference_mode():
+    with torch.inference_mode(), _true_float32():
         want = module(example).float()
         got = folded(example).float()
     error = float((want - got).abs().max())
@@ -59,23 +68,49 @@ def fold_batchnorm(module: nn.Module, example: torch.Tensor) -> tuple[nn.Module,
     return folded, len(pairs)
 
 
-def _conv_bn_pairs(module: nn.Module, example: torch.Tensor) -> list[tuple[nn.Conv2d, str, nn.BatchNorm2d]]:
-    """(conv, norm's qualified name, norm) for each norm fed straight by a conv."""
-    calls: list[tuple[str, nn.Module, torch.Tensor, torch.Tensor]] = []
-    counts: dict[int, int] = {}
+@contextlib.contextmanager
+def _true_float32():
+    """TF32 off for convolutions and matrix products (CUDA's default is on)."""
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    previous = (cudnn.allow_tf32, matmul.allow_tf32)
+    cudnn.allow_tf32 = matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        cudnn.allow_tf32, matmul.allow_tf32 = previous
 
-    def record(name):
+
+def _conv_bn_pairs(module: nn.Module, example: torch.Tensor) -> list[tuple[nn.Conv2d, str, nn.BatchNorm2d]]:
+    """(conv, norm's qualified name, norm) for each norm fed straight by a conv:
+    its input is the very tensor the conv returned, unchanged since (an in-place
+    op in between keeps the tensor object but bumps its version)."""
+    calls: list[tuple[str, nn.Module, torch.Tensor | None]] = []  # (name, module, conv output or norm input)
+    counts: dict[int, int] = {}
+    made_at: dict[int, int] = {}  # id(conv output) -> its version when the conv returned it
+    untouched: set[int] = set()  # ids of norms whose input was a conv's output, unchanged
+
+    def after(name):
         def hook(mod, inputs, output):
             counts[id(mod)] = counts.get(id(mod), 0) + 1
-            calls.append((name, mod, inputs[0] if inputs else None, output))
+            if isinstance(mod, nn.BatchNorm2d):
+                calls.append((name, mod, inputs[0] if inputs else None))
+            else:
+                made_at[id(output)] = output._version
+                calls.append((name, mod, output))
 
         return hook
 
-    handles = [
-        m.register_forward_hook(record(name))
-        for name, m in module.named_modules()
-        if isinstance(m, (nn.Conv2d, nn.BatchNorm2d))
-    ]
+    def before_norm(mod, inputs):
+        x = inputs[0] if inputs else None
+        if isinstance(x, torch.Tensor) and made_at.get(id(x)) == x._version:
+            untouched.add(id(mod))
+
+    handles = []
+    for name, m in module.named_modules():
+        if isinstance(m, (nn.Conv2d, nn.BatchNorm2d)):
+            handles.append(m.register_forward_hook(after(name)))
+        if isinstance(m, nn.BatchNorm2d):
+            handles.append(m.register_forward_pre_hook(before_norm))
     try:
         with torch.no_grad():
             module(example)
@@ -83,16 +118,24 @@ def _conv_bn_pairs(module: nn.Module, example: torch.Tensor) -> list[tuple[nn.Co
         for h in handles:
             h.remove()
     pairs = []
-    for (_, conv, _, conv_out), (bn_name, bn, bn_in, _) in zip(calls, calls[1:]):
+    for (_, conv, conv_out), (bn_name, bn, bn_in) in zip(calls, calls[1:]):
         if (
-            isinstance(conv, nn.Conv2d)
+            _foldable_conv(conv)
             and _foldable(bn)
             and bn_in is conv_out
+            and id(bn) in untouched
             and counts[id(conv)] == 1
             and counts[id(bn)] == 1
         ):
             pairs.append((conv, bn_name, bn))
     return pairs
+
+
+def _foldable_conv(conv: nn.Module) -> bool:
+    """A plain Conv2d, or timm's Conv2dSame (padding, then the plain conv). Not
+    subclasses that transform their weights first (timm's StdConv2d standardizes
+    them, which would undo the fold)."""
+    return type(conv) is nn.Conv2d or (isinstance(conv, nn.Conv2d) and type(conv).__name__ == "Conv2dSame")
 
 
 def _foldable(bn: nn.Module) -> bool:

@@ -13,6 +13,7 @@ are smoothed before the maps and boxes are made, so boxes come from smoothed map
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from .models import GapClassifier
 from .results import Detection, FrameResult
 from .smoothing import IntensitySettings, MapScaler, SmoothingSettings, TemporalSmoother
 
+
+log = logging.getLogger(__name__)
 
 # FrameLocalizer(autocast=...): the forward pass's precision ("auto": fp16 on CUDA only).
 AUTOCAST = {"auto": None, "fp16": torch.float16, "bf16": torch.bfloat16, None: None}
@@ -92,10 +95,7 @@ class FrameLocalizer:
             dtype = torch.float16 if device == "cuda" else None
         self.autocast_dtype = dtype
         if fold and getattr(model, "method", "cam") == "cam" and not hasattr(model.features, "folded_norms"):
-            height, width = model.preprocessing.size
-            example = torch.randn(1, 3, height, width, device=model.device)
-            model.features, folded = fold_batchnorm(model.features.eval(), example)
-            model.features.folded_norms = folded  # a second localizer on this model does not fold again
+            model.features = _folded(model)
         if channels_last:
             model.to(memory_format=torch.channels_last)
         if compile:
@@ -275,6 +275,24 @@ class RawBatch:
     method: str
     data: object
     timings: dict[str, float]  # preprocess and forward, ms per frame
+
+
+def _folded(model: GapClassifier) -> torch.nn.Module:
+    """The model's feature extractor with its batch norms folded (marked with
+    ``folded_norms`` so that a second localizer on the model does not fold
+    again), or the extractor as it is when folding fails for any reason."""
+    features = model.features.eval()
+    height, width = model.preprocessing.size
+    # A generator of its own: building a localizer leaves the user's seeded stream alone.
+    gen = torch.Generator().manual_seed(0)
+    example = torch.randn(1, 3, height, width, generator=gen).to(model.device)
+    try:
+        features, count = fold_batchnorm(features, example)
+    except Exception as exc:  # an optimization: never the reason a model cannot run
+        log.warning("batch norms not folded (%s: %s); running the network as it is", type(exc).__name__, exc)
+        count = 0
+    features.folded_norms = count
+    return features
 
 
 def _check_classes(settings: LocalizeSettings, num_classes: int) -> None:

@@ -99,3 +99,75 @@ def test_localizer_folds_once_and_gives_the_same_maps_and_boxes(photo):
         assert [d.box for d in got.detections] == [d.box for d in want.detections]
         np.testing.assert_allclose(got.heatmaps, want.heatmaps, atol=1e-4)
         np.testing.assert_allclose([d.score for d in got.detections], [d.score for d in want.detections], atol=1e-5)
+
+
+class _InPlaceBetween(nn.Module):
+    """Two conv -> bn blocks, then a conv whose output is changed in place before
+    its norm (same tensor object, new version): that pair alone must not fold."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                                  nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU())
+        self.conv = nn.Conv2d(4, 4, 1)
+        self.bn = nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        y = self.conv(self.body(x))
+        y.relu_()
+        return self.bn(y)
+
+
+def test_an_in_place_op_between_conv_and_norm_keeps_that_norm():
+    net = _InPlaceBetween().eval()
+    _randomize_norms(net)
+    x = torch.randn(1, 3, 16, 16)
+    folded, count = fold_batchnorm(net, x)
+    assert count == 2 and isinstance(folded.bn, nn.BatchNorm2d)
+    with torch.inference_mode():
+        assert torch.allclose(folded(x), net(x), atol=1e-5)
+
+
+class _StandardizedConv(nn.Conv2d):
+    """Like timm's StdConv2d: weights standardized on the fly, which would undo a fold."""
+
+    def forward(self, x):
+        w = (self.weight - self.weight.mean(dim=(1, 2, 3), keepdim=True)) / (self.weight.std(dim=(1, 2, 3), keepdim=True) + 1e-5)
+        return nn.functional.conv2d(x, w, self.bias, self.stride, self.padding)
+
+
+def test_a_conv_that_transforms_its_weights_is_not_folded_and_the_rest_is():
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), _StandardizedConv(4, 4, 3, padding=1),
+                        nn.BatchNorm2d(4)).eval()
+    _randomize_norms(net)
+    x = torch.randn(1, 3, 16, 16)
+    folded, count = fold_batchnorm(net, x)
+    assert count == 1 and isinstance(folded[3], nn.BatchNorm2d)
+    with torch.inference_mode():
+        assert torch.allclose(folded(x), net(x), atol=1e-5)
+
+
+def test_the_copy_shares_what_it_does_not_fold():
+    model = load_model("lite0")
+    folded, _ = fold_batchnorm(model.features, torch.randn(1, 3, 224, 224))
+    original = {id(p) for p in model.features.parameters()}
+    shared = [p for p in folded.parameters() if id(p) in original]
+    assert model.fc.weight is folded.net.classifier.weight and shared  # the head: not copied
+    assert folded.net.conv_stem.weight is not model.network.conv_stem.weight  # a folded conv: new tensors
+
+
+def test_a_half_precision_model_runs_unfolded():
+    model = load_model("resnet18", pretrained=False).eval().to(torch.bfloat16)
+    localizer = FrameLocalizer(model, LocalizeSettings(topk=1), autocast="bf16")
+    assert model.features.folded_norms == 0
+    result = localizer([np.zeros((64, 64, 3), np.uint8)])[0]
+    assert len(result.detections) == 1
+
+
+def test_building_a_localizer_leaves_the_global_random_stream_alone():
+    model = load_model("resnet18", pretrained=False).eval()  # random init draws from it
+    torch.manual_seed(123)
+    want = torch.rand(3)
+    torch.manual_seed(123)
+    FrameLocalizer(model)
+    assert model.features.folded_norms == 20 and torch.equal(torch.rand(3), want)

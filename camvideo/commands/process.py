@@ -54,8 +54,9 @@ def register(sub) -> None:
     p.add_argument("--codec", choices=("auto", "libx264", "h264_nvenc"), default="auto",
                    help="H.264 encoder (default: auto, NVENC where an NVIDIA GPU is present)")
     p.add_argument("--preset", choices=X264_PRESETS, default="veryfast",
-                   help="libx264 speed/size trade-off (default: veryfast; superfast encodes ~10%% more "
-                   "frames per second into a ~30%% larger file, faster/medium the other way)")
+                   help="encoder speed/size trade-off (default: veryfast; superfast encodes ~10%% more "
+                   "frames per second into a ~30%% larger file, faster/medium the other way; on NVENC "
+                   "the same scale maps to p1-p7)")
     p.add_argument("--no-audio", action="store_true", help="do not copy the source's audio into the recording")
     p.add_argument("--hud", action="store_true", help="draw fps and timings on the recording")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames (e.g. for a camera)")
