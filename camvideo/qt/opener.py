@@ -13,7 +13,7 @@ daemon threads: closing the window does not wait for them (an open that never
 returns would hold the app), and each closes its own result when it returns.
 
 A camera may not open twice: a camera request waits (in its thread) until the
-threads of earlier requests have returned and closed what they opened.
+threads of earlier camera requests have returned and closed what they opened.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class SourceOpener(QObject):
         self._lock = threading.Lock()
         self._current: OpenRequest | None = None
         self._results: dict[int, tuple[OpenRequest, object, str]] = {}
-        self._threads: list[threading.Thread] = []
+        self._threads: list[tuple[OpenRequest, threading.Thread]] = []
         self._closed = False
         self.discarded = 0  # late results of superseded or cancelled requests, closed unseen
         self._returned.connect(self._on_returned)
@@ -89,22 +89,27 @@ class SourceOpener(QObject):
     @property
     def threads(self) -> list[threading.Thread]:
         """Open threads still running (a dropped request's thread included)."""
-        self._threads = [t for t in self._threads if t.is_alive()]
-        return list(self._threads)
+        self._prune()
+        return [t for _r, t in self._threads]
+
+    def _prune(self) -> None:
+        self._threads = [(r, t) for r, t in self._threads if t.is_alive()]
 
     def start(self, spec, *, loop: bool = False, report: bool = True) -> OpenRequest:
         """Open ``spec`` in a new thread, superseding the request in flight."""
         if self._closed:
             raise RuntimeError("the opener is closed")
         request = OpenRequest(next(self._ids), str(spec).strip() if is_camera(spec) else str(spec), loop, report)
-        earlier = self.threads
+        self._prune()
+        # a camera may not open twice: a camera request waits for earlier camera opens
+        earlier = [t for r, t in self._threads if r.camera] if request.camera else []
         with self._lock:
             self._current = request
             stale = self._take_results()
         self._close_all(stale)
-        thread = threading.Thread(target=self._run, args=(request, earlier if request.camera else []),
+        thread = threading.Thread(target=self._run, args=(request, earlier),
                                   name=f"camvideo-open:{request.spec}", daemon=True)
-        self._threads.append(thread)
+        self._threads.append((request, thread))
         thread.start()
         return request
 

@@ -261,6 +261,7 @@ class MainWindow(QMainWindow):
                                                           else "  (what plays goes on until it opens)"))
         self.opening_label.setToolTip(spec)
         self.opening_bar.show()
+        self.banner.hide()  # an error about an earlier attempt is old news: this one will say
         self.statusBar().showMessage(f"opening {shown}… (Esc cancels)")
         if self.session.source is None:  # nothing on screen (a camera stops the old source first)
             self._show_no_source()

@@ -145,6 +145,10 @@ def test_esc_cancels_an_open(qtbot, open_window, fast_models, cat_clip, silent):
     with qtbot.waitSignal(w.opened, timeout=WAIT_MS) as blocker:
         qtbot.keyClick(w.view, Qt.Key.Key_Escape)
     assert blocker.args == [silent.url(), False] and w.session.opening_spec is None
+    w.show_error("an earlier error")
+    w.open(silent.url("again"))  # a new attempt: the old error goes, the bar says what happens now
+    assert not w.banner.isVisibleTo(w) and w.opening_bar.isVisibleTo(w)
+    w.cancel_open()
     wait_frames(qtbot, w, 2)
 
 
@@ -222,7 +226,8 @@ def test_start_up_with_no_camera_falls_back_to_the_demo_clip(qtbot, open_window,
     import glob
 
     real_glob = glob.glob
-    monkeypatch.setattr(glob, "glob", lambda p, *a, **k: ["/dev/video0"] if p == "/dev/video*" else real_glob(p, *a, **k))
+    monkeypatch.setattr(glob, "glob",
+                        lambda p, *a, **k: ["/dev/video0"] if p == "/dev/video*" else real_glob(p, *a, **k))
     w = open_window()  # "/dev/video0" seems to be there, but camera 0 does not open
     qtbot.waitUntil(lambda: w.session.source is not None, timeout=WAIT_MS)
     assert w.session.source.name.endswith("demo.mp4") and not w.errors  # quietly: no camera is no error
