@@ -109,6 +109,7 @@ def _button(text: str, tip: str, checkable: bool = False) -> QPushButton:
 class ControlPanel(QWidget):
     open_spec = pyqtSignal(str)  # a camera index, a URL, a file path
     open_file_clicked = pyqtSignal()
+    open_folder_clicked = pyqtSignal()
     open_url_clicked = pyqtSignal()
     open_demo_clicked = pyqtSignal()
     model_changed = pyqtSignal(str)
@@ -134,13 +135,16 @@ class ControlPanel(QWidget):
         row.addWidget(self.camera_button)
         form.addLayout(row)
         row = QHBoxLayout()
-        self.file_button = _button("File…", "open a video file, a folder of images (Ctrl+O)")
+        self.file_button = _button("File…", "open a video file (Ctrl+O)")
+        self.images_button = _button("Images…", "open a folder of images, played as a clip in name order "
+                                                "(Ctrl+Shift+O)")
         self.url_button = _button("URL…", "open a network stream (rtsp://, http://)")
         self.demo_button = _button("Demo", "play the demo clip that ships with camvideo")
         self.file_button.clicked.connect(self.open_file_clicked)
+        self.images_button.clicked.connect(self.open_folder_clicked)
         self.url_button.clicked.connect(self.open_url_clicked)
         self.demo_button.clicked.connect(self.open_demo_clicked)
-        for b in (self.file_button, self.url_button, self.demo_button):
+        for b in (self.file_button, self.images_button, self.url_button, self.demo_button):
             row.addWidget(b)
         form.addLayout(row)
         self.source_label = QLabel("no source")

@@ -23,6 +23,7 @@ from ..annotate import FrameAnnotator, OverlaySettings
 from ..errors import CamvideoError, OutputError
 from ..inference import FrameLocalizer, LocalizeSettings
 from .convert import bgr_to_qimage
+from .opener import SourceOpener, is_camera
 from .view import ShownFrame
 
 # A jump in source time larger than this while recording is a seek, not late frames.
@@ -128,6 +129,8 @@ class Session(QObject):
     model_ready = pyqtSignal(str, str)  # model name, device
     model_failed = pyqtSignal(str, str)  # model name, message
     recording_changed = pyqtSignal(bool, str)  # running, path
+    opening = pyqtSignal(str)  # spec: an open started (in the background)
+    opened = pyqtSignal(str, bool)  # spec, ok: the open in flight ended (False: failed or cancelled)
 
     # internal: worker threads -> GUI thread (queued)
     _frame_waiting = pyqtSignal()
@@ -163,6 +166,8 @@ class Session(QObject):
         self._pipeline_error.connect(self._on_pipeline_error)
         self._pipeline_finished.connect(self._on_pipeline_finished)
         self._record_failed.connect(self._on_record_failed)
+        self._opener = SourceOpener(parent=self)
+        self._opener.done.connect(self._on_open_done)
 
     # -- model ------------------------------------------------------------------------
     def load_model(self, name: str, weights: str | None = None) -> None:
@@ -228,33 +233,54 @@ class Session(QObject):
             self.pipeline.annotator = self.annotator
 
     # -- source and pipeline ---------------------------------------------------------
-    def open(self, spec, *, loop: bool = False, report: bool = True) -> bool:
-        """Open ``spec``, then stop what ran (finalizing a recording) and show the
-        new source; False on failure (the message goes to ``error`` unless
-        ``report`` is False). A file or stream that does not open leaves what was
-        playing running; a camera is opened after the old source is stopped (a
-        camera may not open twice)."""
-        from ..sources import open_source
+    def open(self, spec, *, loop: bool = False, report: bool = True) -> None:
+        """Open ``spec`` in the background (``opening``, then ``opened``); when it
+        opens, stop what ran (finalizing a recording) and show it. A file or stream
+        that does not open leaves what was playing running (the message goes to
+        ``error`` unless ``report`` is False); a camera is opened after the old
+        source is stopped (a camera may not open twice). A newer ``open`` or
+        ``cancel_open`` drops the request in flight: its late result is closed,
+        never shown."""
+        if self._closed:
+            return
+        if is_camera(spec):
+            self._stop_pipeline()
+        request = self._opener.start(spec, loop=loop, report=report)
+        self.opening.emit(request.spec)
+
+    @property
+    def opening_spec(self) -> str | None:
+        """What is being opened now (None when nothing is)."""
+        request = self._opener.current
+        return request.spec if request is not None else None
+
+    def cancel_open(self) -> str | None:
+        """Drop the open in flight (what plays goes on); its spec, or None."""
+        request = self._opener.cancel()
+        if request is None:
+            return None
+        self.opened.emit(request.spec, False)
+        return request.spec
+
+    def _on_open_done(self, request, source, message: str) -> None:
+        if self._closed:
+            if source is not None:
+                source.close()
+            return
+        if source is None:
+            if request.report:
+                self._report(message)
+            else:
+                log.info("%s", message)
+            self.opened.emit(request.spec, False)
+            return
         from .pacing import PacedSource
 
-        camera = isinstance(spec, int) or str(spec).strip().isdigit()
-        if camera:
-            self._stop_pipeline()
-        try:
-            source = open_source(spec, loop=loop)
-        except Exception as exc:  # noqa: BLE001 - a failure to open leaves the app running
-            if not isinstance(exc, CamvideoError):
-                log.exception("opening %s failed", spec)
-            if report:
-                self._report(describe(exc))
-            else:
-                log.info("%s", describe(exc))
-            return False
         self._stop_pipeline()
         self.source = source if source.live else PacedSource(source)
         self.source_changed.emit(source.name, source.live)
         self._start_pipeline()
-        return True
+        self.opened.emit(request.spec, True)
 
     def _start_pipeline(self) -> None:
         from ..pipeline import Pipeline
@@ -451,11 +477,13 @@ class Session(QObject):
 
     # -- shutdown ---------------------------------------------------------------------------
     def close(self) -> None:
-        """Finalize a recording, stop every thread (pipeline, reader, model loaders)."""
+        """Finalize a recording, stop every thread (pipeline, reader, model loaders).
+        An open in flight is dropped, not waited for (see ``opener``)."""
         if self._closed:
             return
         self._closed = True
         self._generation += 1  # results of loads still running are discarded
+        self._opener.close()  # an open in flight is not waited for: its thread closes what it opens
         self._stop_pipeline()
         for thread in self._loaders:
             thread.join(LOADER_JOIN_S)

@@ -3,9 +3,14 @@
 Everything here runs on the GUI thread; frames and errors arrive as signals from
 the session. The window appears at once and the model loads behind a visible
 "Loading model" state. Keys: Space pause, R record, S snapshot, F full screen,
-Esc leave full screen, Ctrl+O open. Settings, the last folder of the file dialog
-and the output folder are kept in QSettings. A video file dropped on the window
-opens.
+Esc leave full screen (else cancel an open), Ctrl+O open a file, Ctrl+Shift+O a
+folder of images. Settings, the last folder of the file dialog and the output
+folder are kept in QSettings. A video file or a folder dropped on the window opens.
+
+Sources open in the background (``opener``): while one opens, what was playing
+goes on, a bar above the video says "Opening …" and offers Cancel (or Esc); a
+newer open supersedes it. ``opened(spec, ok)`` says when an open ended, after
+the window has shown the outcome (tests wait on it).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QTimer
+from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
     QFileDialog,
@@ -24,6 +29,7 @@ from PyQt6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMainWindow,
+    QPushButton,
     QScrollArea,
     QToolButton,
     QVBoxLayout,
@@ -55,6 +61,8 @@ def demo_clip() -> Path:
 
 
 class MainWindow(QMainWindow):
+    opened = pyqtSignal(str, bool)  # spec, ok: an open ended (False: failed or cancelled), window updated
+
     def __init__(self, source: str | None = None, model: str | None = None, device: str = "auto",
                  settings: QSettings | None = None, loop: bool = False, weights: str | None = None) -> None:
         super().__init__()
@@ -96,12 +104,28 @@ class MainWindow(QMainWindow):
         banner_layout.addWidget(self.error_label, 1)
         banner_layout.addWidget(close)
         self.banner.hide()
+        # While a source opens: what, and a way out (the old source plays on below).
+        self.opening_bar = QFrame()
+        self.opening_bar.setStyleSheet("QFrame { background: #24415e; } QLabel { color: white; padding: 4px; }")
+        opening_layout = QHBoxLayout(self.opening_bar)
+        opening_layout.setContentsMargins(4, 2, 4, 2)
+        self.opening_label = QLabel()
+        self.opening_label.setWordWrap(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("stop opening it (Esc); what plays goes on")
+        self.cancel_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.cancel_button.clicked.connect(self.cancel_open)
+        opening_layout.addWidget(self.opening_label, 1)
+        opening_layout.addWidget(self.cancel_button)
+        self.opening_bar.hide()
+        self._demo_if_no_camera = False
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.setSpacing(0)
         left_layout.addWidget(self.banner)
+        left_layout.addWidget(self.opening_bar)
         left_layout.addWidget(self.view, 1)
         self.side = QScrollArea()
         self.side.setWidget(self.panel)
@@ -151,10 +175,13 @@ class MainWindow(QMainWindow):
         s.model_ready.connect(self._on_model_ready)
         s.model_failed.connect(self._on_model_failed)
         s.recording_changed.connect(self._on_recording_changed)
+        s.opening.connect(self._on_opening)
+        s.opened.connect(self._on_opened)
         p.open_spec.connect(lambda spec: self.open(spec))
         p.open_file_clicked.connect(self.open_file_dialog)
+        p.open_folder_clicked.connect(self.open_folder_dialog)
         p.open_url_clicked.connect(self.open_url_dialog)
-        p.open_demo_clicked.connect(lambda: self.open(str(demo_clip()), loop=True))
+        p.open_demo_clicked.connect(self.open_demo)
         p.model_changed.connect(self.load_model)
         p.localize_changed.connect(lambda: self.session.set_localize(self.panel.localize_settings()))
         p.overlay_changed.connect(lambda: self.session.set_overlay(self.panel.overlay_settings()))
@@ -174,8 +201,9 @@ class MainWindow(QMainWindow):
             ("R", lambda: self.toggle_recording(not self.session.recording)),
             ("S", self.snapshot),
             ("F", self.toggle_full_screen),
-            ("Esc", self.leave_full_screen),
+            ("Esc", self.escape),
             ("Ctrl+O", self.open_file_dialog),
+            ("Ctrl+Shift+O", self.open_folder_dialog),
         ):
             action = QAction(self)
             action.setShortcut(QKeySequence(keys))
@@ -193,24 +221,64 @@ class MainWindow(QMainWindow):
         else:  # camera 0 when one opens, else the demo clip
             # (on Linux, no /dev/video* means no camera: skip the slow probe)
             maybe_camera = not sys.platform.startswith("linux") or bool(glob.glob("/dev/video*"))
-            if not (maybe_camera and self.open("0", report=False)):
-                try:
-                    self.open(str(demo_clip()), loop=True)
-                except CamvideoError as exc:
-                    self.show_error(describe(exc))
+            if maybe_camera:
+                self.open("0", report=False)
+                self._demo_if_no_camera = True  # set after open: it clears the flag
+            else:
+                self.open_demo()
 
     # -- sources ------------------------------------------------------------------------
-    def open(self, spec: str, loop: bool = False, report: bool = True) -> bool:
-        """Open a camera index, URL, folder or file (a running recording is
-        finalized). When it does not open, what was playing goes on."""
-        self.statusBar().showMessage(f"opening {spec}…")
-        self.statusBar().repaint()  # opening a stream can take a while: say so now
-        ok = self.session.open(spec, loop=loop, report=report)
-        if ok:
-            self.statusBar().clearMessage()
-        elif self.session.source is None:
+    def open(self, spec: str, loop: bool = False, report: bool = True) -> None:
+        """Open a camera index, URL, folder or file in the background; when it
+        opens, a running recording is finalized and it replaces what plays. When
+        it does not open, what was playing goes on. ``opened`` tells the end."""
+        self._demo_if_no_camera = False
+        self.session.open(spec, loop=loop, report=report)
+
+    def open_demo(self) -> None:
+        try:
+            self.open(str(demo_clip()), loop=True)
+        except CamvideoError as exc:
+            self.show_error(describe(exc))
+
+    def cancel_open(self) -> None:
+        """Stop opening (what plays goes on); the late result is closed unseen."""
+        self._demo_if_no_camera = False
+        spec = self.session.cancel_open()
+        if spec is not None:
+            self.statusBar().showMessage(f"cancelled opening {spec}", 5000)
+
+    def escape(self) -> None:
+        """Esc: leave full screen; else cancel an open in flight."""
+        if self.isFullScreen():
+            self.leave_full_screen()
+        elif self.session.opening_spec is not None:
+            self.cancel_open()
+
+    def _on_opening(self, spec: str) -> None:
+        shown = _short(spec)
+        self.opening_label.setText(f"Opening {shown}…" + ("" if self.session.source is None
+                                                          else "  (what plays goes on until it opens)"))
+        self.opening_label.setToolTip(spec)
+        self.opening_bar.show()
+        self.banner.hide()  # an error about an earlier attempt is old news: this one will say
+        self.statusBar().showMessage(f"opening {shown}… (Esc cancels)")
+        if self.session.source is None:  # nothing on screen (a camera stops the old source first)
             self._show_no_source()
-        return ok
+            self.view.set_message(f"Opening {shown}…")
+
+    def _on_opened(self, spec: str, ok: bool) -> None:
+        if self.session.opening_spec is None:
+            self.opening_bar.hide()
+        if not ok:
+            if self.statusBar().currentMessage().startswith("opening "):
+                self.statusBar().clearMessage()
+            if self.session.source is None and self.session.opening_spec is None:
+                if self._demo_if_no_camera:
+                    self.open_demo()  # start-up: no camera 0 here, the demo clip instead
+                else:
+                    self._show_no_source()
+        self.opened.emit(spec, ok)
 
     def _show_no_source(self) -> None:
         self.view.clear()
@@ -228,6 +296,14 @@ class MainWindow(QMainWindow):
         if path:
             self.settings.setValue("last_dir", str(Path(path).parent))
             self.open(path)
+
+    def open_folder_dialog(self) -> None:
+        """A folder of images, played as a clip (sorted by name)."""
+        last = self.settings.value("last_dir", str(Path.home()), str)
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", last)
+        if folder:
+            self.settings.setValue("last_dir", folder)
+            self.open(folder)
 
     def open_url_dialog(self) -> None:
         last = self.settings.value("last_url", "rtsp://", str)
@@ -249,7 +325,8 @@ class MainWindow(QMainWindow):
         files = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         if files:
             event.acceptProposedAction()
-            self.settings.setValue("last_dir", str(Path(files[0]).parent))
+            self.settings.setValue("last_dir", str(Path(files[0]) if Path(files[0]).is_dir()
+                                                   else Path(files[0]).parent))
             self.open(files[0])
 
     def _on_source_changed(self, name: str, live: bool) -> None:
@@ -290,7 +367,12 @@ class MainWindow(QMainWindow):
         if not self.panel.labels and self.session.model is not None:
             self.panel.set_class_names(self.session.model.labels)
             self.session.set_localize(self.panel.localize_settings())
-        self.view.set_message("" if self.session.source is not None else "No source: open a camera, a file or a URL")
+        if self.session.source is not None:
+            self.view.set_message("")
+        elif self.session.opening_spec is not None:
+            self.view.set_message(f"Opening {_short(self.session.opening_spec)}…")
+        else:
+            self.view.set_message("No source: open a camera, a file or a URL")
 
     def _on_model_failed(self, name: str, message: str) -> None:
         current = self.session.model_name
@@ -331,7 +413,7 @@ class MainWindow(QMainWindow):
     def _update_status(self) -> None:
         pipeline = self.session.pipeline
         if self.session.source is None:
-            state = "no source"
+            state = "opening" if self.session.opening_spec is not None else "no source"
         elif self.session.model is None:
             state = "loading model"
         elif pipeline is not None and pipeline.finished:
@@ -462,6 +544,15 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.session.close()
         event.accept()
+
+
+def _short(spec: str, limit: int = 60) -> str:
+    """A source for a one-line message: a path by its name, a long URL cut in the middle."""
+    if "://" not in spec and not spec.strip().isdigit():
+        spec = Path(spec).name or spec
+    elif spec.strip().isdigit():
+        spec = f"camera {spec.strip()}"
+    return spec if len(spec) <= limit else spec[: limit // 2 - 1] + "…" + spec[-(limit // 2 - 1):]
 
 
 def _clock(seconds: float, tenths: bool = False) -> str:

@@ -45,3 +45,12 @@ def wait_frames(qtbot, w, n: int) -> None:
     """Wait until the window ``w`` has shown ``n`` more frames."""
     start = w.frames_shown
     qtbot.waitUntil(lambda: w.frames_shown >= start + n, timeout=WAIT_MS)
+
+
+def open_and_wait(qtbot, w, spec, **kwargs) -> bool:
+    """``w.open(spec)`` and wait until that open ended (it runs in the background);
+    True when the window switched to it."""
+    spec = str(spec)
+    with qtbot.waitSignal(w.opened, timeout=WAIT_MS, check_params_cb=lambda s, _ok: s == spec) as blocker:
+        w.open(spec, **kwargs)
+    return blocker.args[1]

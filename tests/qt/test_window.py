@@ -12,7 +12,7 @@ from PyQt6.QtGui import QDropEvent
 
 from camvideo.annotate import FrameAnnotator
 
-from qt_helpers import CAT_CLASSES, WAIT_MS, count_frames, make_cat_clip, wait_frames
+from qt_helpers import CAT_CLASSES, WAIT_MS, count_frames, make_cat_clip, open_and_wait, wait_frames
 
 
 def test_opens_at_once_on_the_demo_clip_and_shows_annotated_frames(qtbot, open_window):
@@ -64,7 +64,7 @@ def test_switching_source_and_model_while_running(qtbot, open_window, fast_model
     wait_frames(qtbot, w, 3)
     w.toggle_recording(True)
     wait_frames(qtbot, w, 2)
-    assert w.open(str(b))  # a recording running is finalized on a switch
+    assert open_and_wait(qtbot, w, b)  # a recording running is finalized on a switch
     assert not w.session.recording
     files = list((tmp_path / "out").glob("*.mkv"))
     assert len(files) == 1 and count_frames(files[0]) == w.frames_shown_recording
@@ -78,7 +78,7 @@ def test_switching_source_and_model_while_running(qtbot, open_window, fast_model
     qtbot.waitUntil(lambda: any("no-such-model" in e for e in w.errors), timeout=WAIT_MS)
     wait_frames(qtbot, w, 3)
     assert w.banner.isVisible()
-    assert w.open(str(a), loop=True)
+    assert open_and_wait(qtbot, w, a, loop=True)
     wait_frames(qtbot, w, 2)
 
 
@@ -93,7 +93,7 @@ def test_an_exception_in_the_worker_appears_in_the_window(qtbot, open_window, fa
     w.session.pipeline.annotator = ExplodingAnnotator()
     qtbot.waitUntil(lambda: "boom in the overlay" in w.error_label.text(), timeout=WAIT_MS)
     assert w.banner.isVisible() and "RuntimeError" in w.error_label.text()
-    assert w.open(str(cat_clip))  # the app keeps running: open again, frames come
+    assert open_and_wait(qtbot, w, cat_clip)  # the app keeps running: open again, frames come
     wait_frames(qtbot, w, 2)
 
 
@@ -175,7 +175,8 @@ def test_a_dropped_video_file_opens(qtbot, open_window, fast_models, cat_clip, t
     mime.setUrls([QUrl.fromLocalFile(str(other))])
     event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
                        Qt.KeyboardModifier.NoModifier)
-    w.dropEvent(event)
+    with qtbot.waitSignal(w.opened, timeout=WAIT_MS):
+        w.dropEvent(event)
     assert w.session.source.name == str(other)
     qtbot.waitUntil(lambda: w.session.last_shown.image.width() == 96, timeout=WAIT_MS)
     assert w.settings.value("last_dir") == str(tmp_path)

@@ -8,7 +8,7 @@ from PyQt6.QtCore import QPoint, Qt
 from camvideo.errors import ModelLoadError
 from camvideo.qt.window import _clock
 
-from qt_helpers import WAIT_MS, make_cat_clip, wait_frames
+from qt_helpers import WAIT_MS, make_cat_clip, open_and_wait, wait_frames
 
 
 def test_a_file_that_does_not_open_leaves_the_playing_one_running(qtbot, open_window, fast_models, cat_clip,
@@ -17,11 +17,11 @@ def test_a_file_that_does_not_open_leaves_the_playing_one_running(qtbot, open_wi
     wait_frames(qtbot, w, 2)
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(cat_clip.read_bytes()[:3000])  # a truncated file: no moov, not a video
-    assert not w.open(str(bad))
+    assert not open_and_wait(qtbot, w, bad)
     assert "bad.mp4" in w.error_label.text() and w.banner.isVisible()
     assert w.session.source.name == str(cat_clip) and w.panel.source_label.text() == cat_clip.name
     assert w.panel.source_label.toolTip() == str(cat_clip)
-    assert not w.open(str(tmp_path / "missing.mp4"))
+    assert not open_and_wait(qtbot, w, tmp_path / "missing.mp4")
     assert "missing.mp4" in w.error_label.text()
     wait_frames(qtbot, w, 3)  # the clip goes on
     assert w.panel.play_button.isEnabled() and w.view.message == ""
@@ -165,7 +165,7 @@ def test_dropped_counts_the_frames_of_the_source_on_screen(qtbot, open_window, f
     w.view.skipped += 1000
     w._update_status()
     assert int(w.dropped_label.text().split()[-1]) >= 2000
-    assert w.open(str(make_cat_clip(tmp_path / "other.mp4", frames=20, size=(96, 64))))
+    assert open_and_wait(qtbot, w, make_cat_clip(tmp_path / "other.mp4", frames=20, size=(96, 64)))
     wait_frames(qtbot, w, 2)
     w._update_status()
     assert int(w.dropped_label.text().split()[-1]) < 100  # this source's drops only

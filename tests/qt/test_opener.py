@@ -1,0 +1,234 @@
+"""Sources open in the background: the window keeps playing, Cancel/Esc, the newest
+open wins, late results are closed unseen, closing never waits (offscreen)."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+
+import cv2
+import pytest
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QFileDialog
+
+from qt_helpers import DATA, WAIT_MS, make_cat_clip, open_and_wait, wait_frames
+
+
+class SilentServer:
+    """A TCP server that accepts connections and never says a word (a camera that
+    hangs, a firewall that swallows RTSP): FFmpeg waits for its timeout."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(8)
+        self._sock.settimeout(0.05)
+        self.port = self._sock.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, name="silent-server")
+        self._thread.start()
+
+    def url(self, path: str = "x") -> str:
+        return f"rtsp://127.0.0.1:{self.port}/{path}"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.connections.append(conn)
+
+    def close(self) -> None:
+        """Hang up: an open still waiting on this server fails at once."""
+        self._stop.set()
+        self._thread.join(5)
+        for conn in self.connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.close()
+        self._sock.close()
+
+
+class GatedClipServer:
+    """An HTTP server that sends a small clip only once ``gate`` is set: an open
+    that succeeds as late as the test wants."""
+
+    def __init__(self, clip) -> None:
+        data = clip.read_bytes()
+        self.gate = threading.Event()
+        gate = self.gate
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+                gate.wait(WAIT_MS / 1000)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "video/x-matroska")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    pass  # the client hung up: it was closed as a late result
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.block_on_close = True  # close() joins the request threads
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/{clip.name}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="gated-server")
+        self._thread.start()
+
+    def close(self) -> None:
+        self.gate.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def silent():
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def gated(tmp_path):
+    server = GatedClipServer(make_cat_clip(tmp_path / "late.mkv", frames=10, size=(64, 48)))
+    yield server
+    server.close()
+
+
+def _wait_no_open_thread(qtbot, w) -> None:
+    qtbot.waitUntil(lambda: not w.session._opener.threads, timeout=WAIT_MS)
+
+
+def test_the_window_keeps_painting_while_a_silent_stream_opens_and_cancel_stops_it(
+        qtbot, open_window, fast_models, cat_clip, silent):
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 2)
+    url = silent.url()
+    w.open(url)  # returns at once: FFmpeg waits in its own thread
+    assert w.session.opening_spec == url and w.opening_bar.isVisibleTo(w)
+    assert w.opening_label.text().startswith(f"Opening {url}…")
+    assert w.statusBar().currentMessage().startswith(f"opening {url}")
+    painted = w.view.painted
+    qtbot.waitUntil(lambda: bool(silent.connections), timeout=WAIT_MS)  # FFmpeg is connected, waiting for an answer
+    qtbot.wait(1000)
+    assert w.session.opening_spec == url  # still waiting (FFmpeg's timeout is 5 s)...
+    assert w.view.painted - painted >= 5  # ...and the clip goes on, painted (30 fps when the machine is quiet)
+    assert w.session.source.name == str(cat_clip)
+    with qtbot.waitSignal(w.opened, timeout=WAIT_MS) as blocker:
+        qtbot.mouseClick(w.cancel_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == [url, False]
+    assert not w.opening_bar.isVisibleTo(w) and w.session.opening_spec is None
+    assert w.statusBar().currentMessage() == f"cancelled opening {url}"
+    assert w.session._opener.threads  # the open itself cannot be interrupted: it runs on, dropped
+    silent.close()  # the server hangs up: that open fails now...
+    _wait_no_open_thread(qtbot, w)
+    wait_frames(qtbot, w, 2)
+    assert not w.errors and not w.banner.isVisible()  # ...and says nothing: it was cancelled
+    assert w.session.source.name == str(cat_clip)
+
+
+def test_esc_cancels_an_open(qtbot, open_window, fast_models, cat_clip, silent):
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 1)
+    w.open(silent.url())
+    assert w.session.opening_spec is not None
+    with qtbot.waitSignal(w.opened, timeout=WAIT_MS) as blocker:
+        qtbot.keyClick(w.view, Qt.Key.Key_Escape)
+    assert blocker.args == [silent.url(), False] and w.session.opening_spec is None
+    w.show_error("an earlier error")
+    w.open(silent.url("again"))  # a new attempt: the old error goes, the bar says what happens now
+    assert not w.banner.isVisibleTo(w) and w.opening_bar.isVisibleTo(w)
+    w.cancel_open()
+    wait_frames(qtbot, w, 2)
+
+
+def test_a_newer_open_supersedes_and_the_late_result_is_closed_unseen(qtbot, open_window, fast_models, cat_clip,
+                                                                      gated, tmp_path):
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 1)
+    names, widths = [], []
+    w.session.source_changed.connect(lambda name, _live: names.append(name))
+    w.session.frame_shown.connect(lambda shown: widths.append(shown.image.width()))
+    w.open(gated.url)  # waits for the gate
+    assert w.session.opening_spec == gated.url
+    other = make_cat_clip(tmp_path / "other.mp4", frames=20, size=(96, 64))
+    assert open_and_wait(qtbot, w, other, loop=True)  # supersedes it
+    assert w.session.source.name == str(other) and not w.opening_bar.isVisibleTo(w)
+    gated.gate.set()  # the first open now succeeds, late
+    _wait_no_open_thread(qtbot, w)
+    assert w.session._opener.discarded == 1  # opened, closed, never shown
+    wait_frames(qtbot, w, 3)
+    assert names == [str(other)] and 64 not in widths
+    assert w.session.source.name == str(other) and not w.errors
+
+
+def test_closing_the_window_while_an_open_is_in_flight_does_not_wait(qtbot, open_window, fast_models, cat_clip,
+                                                                     gated):
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 1)
+    w.open(gated.url)
+    opener = w.session._opener
+    assert opener.threads
+    w.close()  # returns although the open has not
+    assert opener.threads and w.session.pipeline is None and w.session.source is None
+    gated.gate.set()  # it opens after the window closed: closed in its thread
+    qtbot.waitUntil(lambda: not opener.threads, timeout=WAIT_MS)
+    assert opener.discarded == 1
+
+
+def test_a_camera_that_is_not_there_stops_the_old_source_first_and_says_so(qtbot, open_window, fast_models,
+                                                                           cat_clip):
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 1)
+    with qtbot.waitSignal(w.opened, timeout=WAIT_MS) as blocker:
+        w.open("5")
+        # a camera may not open twice: the old source stops before it opens
+        assert w.session.source is None and w.view.message == "Opening camera 5…"
+        assert w.panel.source_label.text() == "no source"
+    assert blocker.args == ["5", False]
+    assert "camera 5" in w.error_label.text() and w.banner.isVisible()
+    assert w.view.message.startswith("No source") and not w.opening_bar.isVisibleTo(w)
+
+
+def test_images_opens_a_folder_of_images(qtbot, open_window, fast_models, cat_clip, tmp_path, monkeypatch):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, name in enumerate(("chelsea", "coffee", "astronaut")):
+        cv2.imwrite(str(folder / f"{i}.png"), cv2.resize(cv2.imread(str(DATA / f"{name}.png")), (80, 60)))
+    asked = []
+
+    def pick(parent, caption, start):
+        asked.append(caption)
+        return str(folder)
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(pick))
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 1)
+    with qtbot.waitSignal(w.opened, timeout=WAIT_MS) as blocker:
+        qtbot.mouseClick(w.panel.images_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == [str(folder), True] and asked == ["Open a folder of images"]
+    assert w.session.source.name == str(folder) and w.panel.source_label.text() == "photos"
+    qtbot.waitUntil(lambda: w.session.last_shown.image.width() == 80, timeout=WAIT_MS)
+    assert w.settings.value("last_dir") == str(folder)
+
+
+def test_start_up_with_no_camera_falls_back_to_the_demo_clip(qtbot, open_window, fast_models, monkeypatch):
+    import glob
+
+    real_glob = glob.glob
+    monkeypatch.setattr(glob, "glob",
+                        lambda p, *a, **k: ["/dev/video0"] if p == "/dev/video*" else real_glob(p, *a, **k))
+    w = open_window()  # "/dev/video0" seems to be there, but camera 0 does not open
+    qtbot.waitUntil(lambda: w.session.source is not None, timeout=WAIT_MS)
+    assert w.session.source.name.endswith("demo.mp4") and not w.errors  # quietly: no camera is no error
+    wait_frames(qtbot, w, 1)
