@@ -37,7 +37,7 @@ from torch import nn
 
 from .errors import ModelLoadError
 from .netsplit import features_module, gradcam_module, split_network
-from .weights import cached_weights, download_torchvision_weights, timm_pretrained
+from .weights import cached_weights, check_timm_tag, download_torchvision_weights, timm_pretrained
 
 log = logging.getLogger(__name__)
 
@@ -293,6 +293,7 @@ def build_network(name: str, num_classes: int | None = None, meta: bool = False)
 
             if not timm.is_model(arch):
                 raise ModelLoadError(f"unknown timm model {arch!r}; see timm.list_models() or `camvideo models --timm PATTERN`")
+            check_timm_tag(arch)
             return timm.create_model(arch, pretrained=False, **kwargs)
         if arch not in torchvision_classifiers():
             raise ModelLoadError(

@@ -70,14 +70,31 @@ def _hf_hub_source(hub_id: str, filename: str | None) -> WeightsSource:
 
 
 def _safetensors_names(filename: str) -> list[str]:
-    """The safetensors files timm prefers to ``filename`` when the hub has them
-    (timm's own list where this timm version has it: a private helper)."""
+    """The safetensors files timm prefers to ``filename`` when the hub has them:
+    timm's own list where this timm version has it (a private helper), else the
+    same naming rules."""
     try:
         from timm.models._hub import _get_safe_alternatives
 
         return list(_get_safe_alternatives(filename))
-    except ImportError:
-        return ["model.safetensors"] if filename == "pytorch_model.bin" else []
+    except (ImportError, TypeError, AttributeError):
+        pass
+    if filename == "pytorch_model.bin":
+        return ["model.safetensors"]
+    if filename == "open_clip_pytorch_model.bin":
+        return ["open_clip_model.safetensors"]
+    return [filename[: -len(".bin")] + ".safetensors"] if filename.endswith(".bin") else []
+
+
+def check_timm_tag(arch: str) -> None:
+    """A one-line error for ``NAME.TAG`` whose tag timm does not know (timm's own
+    is a RuntimeError, which would surface as a traceback)."""
+    import timm
+
+    try:
+        timm.models.get_pretrained_cfg(arch)
+    except RuntimeError as exc:
+        raise ModelLoadError(f"timm:{arch}: {exc} See `camvideo models --timm PATTERN` for the tags.") from None
 
 
 def weights_source(name: str) -> WeightsSource | None:
@@ -97,6 +114,7 @@ def weights_source(name: str) -> WeightsSource | None:
             raise ModelLoadError(f"unknown model {name!r}; see `camvideo models`") from exc
     import timm
 
+    check_timm_tag(arch)
     cfg = timm.models.get_pretrained_cfg(arch)
     if cfg is None:
         raise ModelLoadError(f"unknown timm model {arch!r}; see `camvideo models --timm PATTERN`")
@@ -154,8 +172,10 @@ def network_problem(url: str, timeout: float = REACH_TIMEOUT_S) -> str | None:
     # nothing but its lookup and ends when the resolver gives up.
     thread = threading.Thread(target=connect, name="camvideo-network-check", daemon=True)
     thread.start()
-    thread.join(timeout)
-    return outcome[0] if outcome else f"no answer from {host}{via} within {timeout:g} s"
+    # The lookup and the connect share this wait, and a host with an IPv6 and an
+    # IPv4 address may take ``timeout`` on each: give the thread twice as long.
+    thread.join(2 * timeout)
+    return outcome[0] if outcome else f"no answer from {host}{via} within {2 * timeout:g} s"
 
 
 def check_download(name: str, source: WeightsSource) -> None:

@@ -186,3 +186,11 @@ def test_weights_source_for_each_family(offline):
     assert cw.weights_source("timm:coatnet_0_224") is None
     with pytest.raises(ModelLoadError, match="unknown"):
         cw.weights_source("timm:no_such_net")
+
+
+def test_an_unknown_timm_tag_is_a_one_line_error(capsys, data_dir):
+    assert cli.main(["image", str(data_dir / "chelsea.png"), "--model", "timm:resnet18.bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "timm:resnet18.bogus" in err and "bogus" in err and "Traceback" not in err and err.count("\n") == 1
+    with pytest.raises(ModelLoadError, match="pretrained tag"):
+        cw.weights_source("timm:resnet18.bogus")
