@@ -505,9 +505,13 @@ class StreamSource(Source):
         self.url = url
         self.stall_s = stall_s
         self.max_retries = max_retries
+        began = time.monotonic()
         try:
             container = self._open()
         except (av.FFmpegError, OSError) as exc:
+            if time.monotonic() - began >= 0.9 * stall_s:  # FFmpeg's reason would be a misleading "invalid data"
+                raise InputError(f"{url}: no answer from the stream within {stall_s:g} s; check the address, "
+                                 "that the camera or server is on, and the network") from None
             raise InputError(f"{url}: cannot open the stream ({_av_reason(exc)}); check the address and the network") from None
         if not container.streams.video:
             container.close()

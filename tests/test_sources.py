@@ -188,3 +188,27 @@ def test_truncated_video_gives_everything_before_the_damage(tmp_path, caplog):
     assert 10 < len(frames) < 60
     assert [f.index for f in frames] == list(range(len(frames)))
     assert "truncated" in caplog.text
+
+
+def test_a_stream_that_never_answers_says_so(caplog):
+    """A server that accepts the connection and never speaks (a wrong port, a hung
+    camera): the error names the wait instead of FFmpeg's "invalid data"."""
+    import socket
+
+    from camvideo.sources import StreamSource
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    url = f"rtsp://127.0.0.1:{server.getsockname()[1]}/camera"
+    try:
+        began = time.monotonic()
+        with pytest.raises(InputError, match=r"no answer from the stream within 1 s; check the address"):
+            StreamSource(url, stall_s=1.0)
+        assert time.monotonic() - began < 10
+    finally:
+        server.close()
+        for conn, _ in accepted:
+            conn.close()
