@@ -11,6 +11,10 @@ Sources open in the background (``opener``): while one opens, what was playing
 goes on, a bar above the video says "Opening …" and offers Cancel (or Esc); a
 newer open supersedes it. ``opened(spec, ok)`` says when an open ended, after
 the window has shown the outcome (tests wait on it).
+
+The window shows before torch is imported (``Session.core_ready``): until then
+the model list holds the built-in model and the one asked for (or remembered),
+and the panel's localize settings reach the session when the core is in.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from ..cli import DEFAULT_MODEL  # models.DEFAULT_MODEL without importing torch
 from ..errors import CamvideoError
 from . import app_settings
 from .panel import ControlPanel
@@ -66,8 +71,6 @@ class MainWindow(QMainWindow):
     def __init__(self, source: str | None = None, model: str | None = None, device: str = "auto",
                  settings: QSettings | None = None, loop: bool = False, weights: str | None = None) -> None:
         super().__init__()
-        from ..models import DEFAULT_MODEL, available_models
-
         self.setWindowTitle("camvideo")
         self.setAcceptDrops(True)
         self.settings = settings if settings is not None else app_settings()
@@ -83,14 +86,15 @@ class MainWindow(QMainWindow):
         # -- widgets
         self.view = VideoView()
         self.view.set_message("Loading model…")
-        self.panel = ControlPanel(available_models(), list_cameras())
+        # The names known without torch; the whole list comes with core_ready.
+        remembered = self.settings.value("model", "", str)
+        first_models = list(dict.fromkeys(n for n in (DEFAULT_MODEL, remembered, model) if n))
+        self.panel = ControlPanel(first_models, list_cameras())
         self.panel.restore(self.settings)
         if model:
             self.panel.model.blockSignals(True)
             self.panel.model.setCurrentText(model)
             self.panel.model.blockSignals(False)
-        if self.panel.model.currentText() not in available_models():
-            self.panel.model.setCurrentText(DEFAULT_MODEL)
         self.banner = QFrame()
         self.banner.setStyleSheet("QFrame { background: #8b1a1a; } QLabel { color: white; padding: 4px; }")
         banner_layout = QHBoxLayout(self.banner)
@@ -177,13 +181,14 @@ class MainWindow(QMainWindow):
         s.recording_changed.connect(self._on_recording_changed)
         s.opening.connect(self._on_opening)
         s.opened.connect(self._on_opened)
+        s.core_ready.connect(self._on_core_ready)
         p.open_spec.connect(lambda spec: self.open(spec))
         p.open_file_clicked.connect(self.open_file_dialog)
         p.open_folder_clicked.connect(self.open_folder_dialog)
         p.open_url_clicked.connect(self.open_url_dialog)
         p.open_demo_clicked.connect(self.open_demo)
         p.model_changed.connect(self.load_model)
-        p.localize_changed.connect(lambda: self.session.set_localize(self.panel.localize_settings()))
+        p.localize_changed.connect(self._push_localize)
         p.overlay_changed.connect(lambda: self.session.set_overlay(self.panel.overlay_settings()))
         p.record_button.clicked.connect(lambda checked: self.toggle_recording(checked))
         p.snapshot_button.clicked.connect(self.snapshot)
@@ -213,7 +218,6 @@ class MainWindow(QMainWindow):
 
     def _start(self) -> None:
         self.view.setFocus()  # the keys (Space, R, S, F) work before any click
-        self.session.set_localize(self.panel.localize_settings())
         self.session.set_overlay(self.panel.overlay_settings())
         self.load_model(self.panel.model.currentText())
         if self._initial_source is not None:
@@ -351,6 +355,21 @@ class MainWindow(QMainWindow):
         self.panel.play_button.setText("Play")
 
     # -- model ------------------------------------------------------------------------------
+    def _push_localize(self) -> None:
+        """The panel's localize settings to the session (before the core is
+        imported there is nothing to build them with: core_ready pushes them)."""
+        if self.session.core_loaded:
+            self.session.set_localize(self.panel.localize_settings())
+
+    def _on_core_ready(self, names: list) -> None:
+        """torch is in: the whole model list, and the panel's settings to the session.
+        A remembered name that no longer exists gives way to the built-in model."""
+        wanted = self.panel.model.currentText()
+        self.panel.set_models(names)
+        self._push_localize()
+        if wanted not in names:
+            self.load_model(self.panel.model.currentText())
+
     def load_model(self, name: str) -> None:
         """Load ``name`` in the background (with the --weights file it was started with)."""
         weights = self._weights[1] if self._weights and self._weights[0] == name else None
