@@ -35,6 +35,7 @@ from PyQt6.QtWidgets import (
 from ..annotate import COLORMAPS, OverlaySettings  # numpy + cv2 (~0.08 s), no torch
 
 MODES = ("Top-1", "Top-k", "One class")
+NO_CAMERA = "no camera found"
 
 # The window's confidence gate: a class under 5% probability gets no box, a faint map.
 APP_GATE = 0.05
@@ -129,10 +130,9 @@ class ControlPanel(QWidget):
         form = QVBoxLayout(box)
         row = QHBoxLayout()
         self.camera = QComboBox()
-        self.camera.addItems(cameras or ["0"])
-        self.camera.setToolTip("camera index (Linux: /dev/videoN)")
         self.camera_button = _button("Camera", "open the chosen camera")
         self.camera_button.clicked.connect(lambda: self.open_spec.emit(self.camera.currentText()))
+        self.set_cameras(cameras)
         row.addWidget(self.camera, 1)
         row.addWidget(self.camera_button)
         form.addLayout(row)
@@ -270,6 +270,21 @@ class ControlPanel(QWidget):
         layout.addWidget(box)
         layout.addStretch(1)
         self._update_labels()
+
+    def set_cameras(self, cameras: list[str]) -> None:
+        """The camera indices to offer, keeping the choice when it is still there.
+        None (Linux, no /dev/video*): the list says so and Camera is greyed."""
+        current = self.camera.currentText()
+        self.camera.clear()
+        found = bool(cameras)
+        self.camera.addItems(cameras if found else [NO_CAMERA])
+        if current in cameras:
+            self.camera.setCurrentText(current)
+        for w in (self.camera, self.camera_button):
+            w.setEnabled(found)
+        self.camera.setToolTip("camera index (Linux: /dev/videoN)" if found else
+                               "no camera found (no /dev/video* device); the list is read again "
+                               "when the window is activated")
 
     def set_models(self, models: list[str]) -> None:
         """The model list (the first is the built-in default), keeping the choice

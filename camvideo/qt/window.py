@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QEvent, QSettings, QStandardPaths, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
     QFileDialog,
@@ -51,11 +51,12 @@ VIDEO_FILTER = "Videos (*.mp4 *.mkv *.mov *.avi *.webm *.m4v *.mpg *.mpeg *.ts *
 
 
 def list_cameras() -> list[str]:
-    """Camera indices to offer: /dev/videoN on Linux, else 0..3 (opening each to
-    probe would make the window slow to appear)."""
+    """Camera indices to offer: /dev/videoN on Linux (none: an empty list), else
+    0..3, which cannot be listed there (opening each to probe would make the
+    window slow to appear)."""
     if sys.platform.startswith("linux"):
         found = sorted(int(p[len("/dev/video"):]) for p in glob.glob("/dev/video*") if p[len("/dev/video"):].isdigit())
-        return [str(i) for i in found] or ["0"]
+        return [str(i) for i in found]
     return ["0", "1", "2", "3"]
 
 
@@ -224,8 +225,7 @@ class MainWindow(QMainWindow):
             self.open(self._initial_source, loop=self._initial_loop)
         else:  # camera 0 when one opens, else the demo clip
             # (on Linux, no /dev/video* means no camera: skip the slow probe)
-            maybe_camera = not sys.platform.startswith("linux") or bool(glob.glob("/dev/video*"))
-            if maybe_camera:
+            if list_cameras():
                 self.open("0", report=False)
                 self._demo_if_no_camera = True  # set after open: it clears the flag
             else:
@@ -283,6 +283,16 @@ class MainWindow(QMainWindow):
                 else:
                     self._show_no_source()
         self.opened.emit(spec, ok)
+
+    def refresh_cameras(self) -> None:
+        """List the cameras again (the window does when it is activated: a camera
+        plugged in meanwhile appears)."""
+        self.panel.set_cameras(list_cameras())
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.refresh_cameras()
+        super().changeEvent(event)
 
     def _show_no_source(self) -> None:
         self.view.clear()
