@@ -8,7 +8,7 @@ folder of images. Settings, the last folder of the file dialog and the output
 folder are kept in QSettings. A video file or a folder dropped on the window opens.
 
 Sources open in the background (``opener``): while one opens, what was playing
-goes on, a bar above the video says "Opening …" and offers Cancel (or Esc); a
+goes on, a bar over the top of the video says "Opening …" and offers Cancel (or Esc); a
 newer open supersedes it. ``opened(spec, ok)`` says when an open ended, after
 the window has shown the outcome (tests wait on it).
 
@@ -29,6 +29,7 @@ from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
     QFileDialog,
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -97,7 +98,8 @@ class MainWindow(QMainWindow):
             self.panel.model.setCurrentText(model)
             self.panel.model.blockSignals(False)
         self.banner = QFrame()
-        self.banner.setStyleSheet("QFrame { background: #8b1a1a; } QLabel { color: white; padding: 4px; }")
+        self.banner.setStyleSheet("QFrame { background: rgba(139, 26, 26, 235); } "
+                                  "QLabel { color: white; padding: 4px; background: transparent; }")
         banner_layout = QHBoxLayout(self.banner)
         banner_layout.setContentsMargins(4, 0, 4, 0)
         self.error_label = QLabel()
@@ -111,7 +113,8 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         # While a source opens: what, and a way out (the old source plays on below).
         self.opening_bar = QFrame()
-        self.opening_bar.setStyleSheet("QFrame { background: #24415e; } QLabel { color: white; padding: 4px; }")
+        self.opening_bar.setStyleSheet("QFrame { background: rgba(36, 65, 94, 235); } "
+                                       "QLabel { color: white; padding: 4px; background: transparent; }")
         opening_layout = QHBoxLayout(self.opening_bar)
         opening_layout.setContentsMargins(4, 2, 4, 2)
         self.opening_label = QLabel()
@@ -125,13 +128,20 @@ class MainWindow(QMainWindow):
         self.opening_bar.hide()
         self._demo_if_no_camera = False
 
+        # The bars lie over the top of the video instead of pushing it down (a
+        # layout shift each time one appears): one grid cell holds both.
+        self.top_bars = QWidget()
+        bars_layout = QVBoxLayout(self.top_bars)
+        bars_layout.setContentsMargins(0, 0, 0, 0)
+        bars_layout.setSpacing(0)
+        bars_layout.addWidget(self.banner)
+        bars_layout.addWidget(self.opening_bar)
         left = QWidget()
-        left_layout = QVBoxLayout(left)
+        left_layout = QGridLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.setSpacing(0)
-        left_layout.addWidget(self.banner)
-        left_layout.addWidget(self.opening_bar)
-        left_layout.addWidget(self.view, 1)
+        left_layout.addWidget(self.view, 0, 0)
+        left_layout.addWidget(self.top_bars, 0, 0, Qt.AlignmentFlag.AlignTop)
+        self.top_bars.raise_()
         self.side = QScrollArea()
         self.side.setWidget(self.panel)
         self.side.setWidgetResizable(True)

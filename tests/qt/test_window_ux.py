@@ -228,3 +228,23 @@ def test_cameras_that_cannot_be_listed_are_offered_by_index(monkeypatch):
 
     monkeypatch.setattr(sys, "platform", "win32")
     assert list_cameras() == ["0", "1", "2", "3"]
+
+
+def test_the_error_and_opening_bars_lie_over_the_video_without_moving_it(qtbot, open_window, fast_models, cat_clip):
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 2)
+    before = w.view.geometry()
+    w.show_error("a long message " * 20)  # wraps onto several lines
+    qtbot.waitUntil(lambda: w.banner.isVisible() and w.top_bars.height() >= w.banner.height() > 20, timeout=WAIT_MS)
+    assert w.view.geometry() == before  # no layout shift
+    bar = w.top_bars.geometry()
+    assert bar.top() == before.top() and bar.width() == before.width()  # over the top of the video, full width
+    assert w.error_label.height() > 2 * w.error_label.fontMetrics().height()  # wrapped, not cut
+    w.opening_label.setText("Opening rtsp://host/stream…")  # the opening bar joins it below the banner
+    w.opening_bar.show()
+    qtbot.waitUntil(lambda: w.top_bars.height() >= w.banner.height() + w.opening_bar.height(), timeout=WAIT_MS)
+    assert w.view.geometry() == before
+    w.opening_bar.hide()
+    w.banner.hide()
+    qtbot.waitUntil(lambda: w.top_bars.height() == 0, timeout=WAIT_MS)  # nothing left over the video to catch clicks
+    assert w.view.geometry() == before
