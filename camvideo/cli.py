@@ -16,10 +16,13 @@ from .errors import CamvideoError
 
 SUBCOMMANDS = ("gui", "image", "process", "eval", "bench", "models")
 
+# ``models.DEFAULT_MODEL``, named here too so that building the parser (every
+# command, ``--help``, the window's start) does not import torch (1.5 s);
+# tests/test_cli_startup.py checks that the two agree.
+DEFAULT_MODEL = "lite0"
+
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
-    from .models import DEFAULT_MODEL
-
     group = parser.add_argument_group("model")
     group.add_argument("--model", default=DEFAULT_MODEL, help=f"model name (default: {DEFAULT_MODEL}; see `camvideo models`)")
     group.add_argument("--weights", metavar="PATH", help="local weights file (state dict) instead of the packaged or downloaded one")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 from .. import cli
 
@@ -21,28 +22,44 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check what can be checked before a window opens, then run the app; the
-    model itself loads in the background once the window shows."""
+    """Check what can be checked before a window opens, then run the app. The
+    window shows first: torch (1.5 s), the model list and the model load in the
+    background, so the usual start (the built-in model, a plain device name)
+    imports no torch here. A model name other than the built-in one is checked
+    against the registry first (that imports torchvision): a typo fails at once."""
     from pathlib import Path
 
     from ..errors import CamvideoError, ModelLoadError
-    from ..models import available_models, resolve_device
 
-    if args.model not in available_models() and not args.model.startswith("timm:"):
-        raise ModelLoadError(
-            f"unknown model {args.model!r}; choose one of: {', '.join(available_models())}, "
-            "or timm:NAME (see `camvideo models`)"
-        )
+    if args.model != cli.DEFAULT_MODEL and not args.model.startswith("timm:"):
+        from ..models import available_models
+
+        if args.model not in available_models():
+            raise ModelLoadError(
+                f"unknown model {args.model!r}; choose one of: {', '.join(available_models())}, "
+                "or timm:NAME (see `camvideo models`)"
+            )
     if args.weights and not Path(args.weights).is_file():
         raise ModelLoadError(f"weights file {args.weights} does not exist")
-    try:
-        device = str(resolve_device(args.device)) if args.device != "auto" else "auto"
-    except ValueError as exc:
-        raise CamvideoError(str(exc)) from None
+    device = args.device
+    if not PLAIN_DEVICE.fullmatch(device):
+        from ..models import resolve_device
+
+        try:
+            device = str(resolve_device(device))
+        except ValueError as exc:
+            raise CamvideoError(str(exc)) from None
+    # (whether a named CUDA device exists is known once torch is imported: the
+    # model load says so in the window, as for any model that cannot load)
     check_display()
     from ..qt.app import run as run_app
 
     return run_app(args.source, model=args.model, device=device, loop=args.loop, weights=args.weights)
+
+
+# Device names whose spelling is right without asking torch (``resolve_device``
+# checks anything else, and the CUDA ones again when the model loads).
+PLAIN_DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
 
 
 XCB_PACKAGES = (

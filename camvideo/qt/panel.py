@@ -3,6 +3,11 @@
 It only builds widgets and turns their state into the core's frozen settings
 (``LocalizeSettings``, ``OverlaySettings``); the window wires the signals to the
 session. ``save``/``restore`` keep the choices in QSettings between runs.
+
+The panel imports no torch: ``localize_settings`` imports the core's settings
+classes when called, which the window does once the session has imported the
+core in the background (``Session.core_ready``). Until then the model list holds
+the names known without torch; ``set_models`` fills in the rest.
 """
 
 from __future__ import annotations
@@ -27,12 +32,10 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from ..annotate import COLORMAPS, OverlaySettings
-from ..inference import LocalizeSettings
-from ..localize import BoxRule
-from ..smoothing import IntensitySettings, SmoothingSettings
+from ..annotate import COLORMAPS, OverlaySettings  # numpy + cv2 (~0.08 s), no torch
 
 MODES = ("Top-1", "Top-k", "One class")
+NO_CAMERA = "no camera found"
 
 # The window's confidence gate: a class under 5% probability gets no box, a faint map.
 APP_GATE = 0.05
@@ -127,10 +130,9 @@ class ControlPanel(QWidget):
         form = QVBoxLayout(box)
         row = QHBoxLayout()
         self.camera = QComboBox()
-        self.camera.addItems(cameras or ["0"])
-        self.camera.setToolTip("camera index (Linux: /dev/videoN)")
         self.camera_button = _button("Camera", "open the chosen camera")
         self.camera_button.clicked.connect(lambda: self.open_spec.emit(self.camera.currentText()))
+        self.set_cameras(cameras)
         row.addWidget(self.camera, 1)
         row.addWidget(self.camera_button)
         form.addLayout(row)
@@ -172,13 +174,9 @@ class ControlPanel(QWidget):
         box = QGroupBox("Model")
         form = QVBoxLayout(box)
         self.model = QComboBox()
-        self.model.addItems(models)
         self.model.setToolTip("the classifier: lite0 is built in and works offline; "
                               "the torchvision models download their ImageNet weights once")
-        for i, name in enumerate(models):
-            if i:  # the first is the built-in default
-                self.model.setItemData(i, "downloads its ImageNet weights once (needs the network)",
-                                       Qt.ItemDataRole.ToolTipRole)
+        self.set_models(models)
         self.model.currentTextChanged.connect(self.model_changed)
         self.model_state = QLabel("")
         self.model_state.setWordWrap(True)
@@ -273,6 +271,37 @@ class ControlPanel(QWidget):
         layout.addStretch(1)
         self._update_labels()
 
+    def set_cameras(self, cameras: list[str]) -> None:
+        """The camera indices to offer, keeping the choice when it is still there.
+        None (Linux, no /dev/video*): the list says so and Camera is greyed."""
+        current = self.camera.currentText()
+        self.camera.clear()
+        found = bool(cameras)
+        self.camera.addItems(cameras if found else [NO_CAMERA])
+        if current in cameras:
+            self.camera.setCurrentText(current)
+        for w in (self.camera, self.camera_button):
+            w.setEnabled(found)
+        self.camera.setToolTip("camera index (Linux: /dev/videoN)" if found else
+                               "no camera found (no /dev/video* device); the list is read again "
+                               "when the window is activated")
+
+    def set_models(self, models: list[str]) -> None:
+        """The model list (the first is the built-in default), keeping the choice
+        when it is in the list (else the first is chosen), emitting nothing."""
+        current = self.model.currentText()
+        self.model.blockSignals(True)
+        try:
+            self.model.clear()
+            self.model.addItems(models)
+            for i in range(1, len(models)):  # the first is the built-in default
+                self.model.setItemData(i, "downloads its ImageNet weights once (needs the network)",
+                                       Qt.ItemDataRole.ToolTipRole)
+            if current and self.model.findText(current) >= 0:
+                self.model.setCurrentText(current)
+        finally:
+            self.model.blockSignals(False)
+
     def set_recording(self, running: bool) -> None:
         """The Record button says what a click does next: start, or stop."""
         self.record_button.setChecked(running)
@@ -300,7 +329,13 @@ class ControlPanel(QWidget):
         partial = [i for i, name in enumerate(self.labels) if lowered in name.lower()]
         return partial[0] if len(partial) == 1 else None
 
-    def localize_settings(self) -> LocalizeSettings:
+    def localize_settings(self):
+        """The ``LocalizeSettings`` the widgets say (imports torch: call it once
+        the core is loaded)."""
+        from ..inference import LocalizeSettings
+        from ..localize import BoxRule
+        from ..smoothing import IntensitySettings, SmoothingSettings
+
         rule = BoxRule(threshold=self.threshold.value() / 100.0)
         smoothing = SmoothingSettings() if self.smoothing.isChecked() else None
         # A map is scaled to its own maximum, so a class that is not in the picture

@@ -6,6 +6,12 @@ signals. Frames travel through a newest-frame slot: the writer thread builds the
 QImage, stores it and signals only when the previous one has been taken, so the
 event queue never holds more than one frame and a slow GUI skips frames instead
 of falling behind.
+
+torch (1.5 s to import on two cores, with timm and torchvision more) is never
+imported on the GUI thread before the window shows: the first model loader
+imports the core, then ``core_ready(model_names)`` comes on the GUI thread,
+before that load's result. From then on the core's modules may be imported on
+the GUI thread at no cost (``ControlPanel.localize_settings`` does).
 """
 
 from __future__ import annotations
@@ -19,9 +25,8 @@ from pathlib import Path
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from ..annotate import FrameAnnotator, OverlaySettings
+from ..annotate import FrameAnnotator, OverlaySettings  # numpy + cv2, no torch
 from ..errors import CamvideoError, OutputError
-from ..inference import FrameLocalizer, LocalizeSettings
 from .convert import bgr_to_qimage
 from .opener import SourceOpener, is_camera
 from .view import ShownFrame
@@ -131,9 +136,11 @@ class Session(QObject):
     recording_changed = pyqtSignal(bool, str)  # running, path
     opening = pyqtSignal(str)  # spec: an open started (in the background)
     opened = pyqtSignal(str, bool)  # spec, ok: the open in flight ended (False: failed or cancelled)
+    core_ready = pyqtSignal(list)  # the model names: torch and the core are imported (once)
 
     # internal: worker threads -> GUI thread (queued)
     _frame_waiting = pyqtSignal()
+    _core_imported = pyqtSignal(list)
     _loaded = pyqtSignal(int, str, object)
     _load_failed = pyqtSignal(int, str, str)
     _pipeline_error = pyqtSignal(object, str)
@@ -145,8 +152,10 @@ class Session(QObject):
         self.device = device
         self.model = None
         self.model_name: str | None = None
-        self.localizer: FrameLocalizer | None = None
-        self.localize_settings = LocalizeSettings()
+        self.localizer = None  # a FrameLocalizer once a model is loaded
+        self.localize_settings = None  # LocalizeSettings; None: the core's defaults
+        self.core_loaded = False  # core_ready came: the core's modules are imported
+        self._models_listed = False  # a loader thread listed the model names already
         self.annotator = FrameAnnotator(OverlaySettings())
         self.source = None
         self.pipeline = None
@@ -161,6 +170,7 @@ class Session(QObject):
         self._loaders: list[threading.Thread] = []
         self._closed = False
         self._frame_waiting.connect(self._deliver)
+        self._core_imported.connect(self._on_core_imported)
         self._loaded.connect(self._on_loaded)
         self._load_failed.connect(self._on_load_failed)
         self._pipeline_error.connect(self._on_pipeline_error)
@@ -183,9 +193,14 @@ class Session(QObject):
         thread.start()
 
     def _load(self, name: str, generation: int, weights: str | None) -> None:
-        from .. import models
-
         try:
+            from .. import models  # torch, off the GUI thread
+            from ..inference import FrameLocalizer
+
+            if not self._models_listed:
+                names = models.available_models()  # imports torchvision (lite0 needs it too)
+                self._models_listed = True
+                self._core_imported.emit(names)
             if weights:
                 model = models.load_model(name, weights=weights, device=self.device)
             else:
@@ -198,11 +213,18 @@ class Session(QObject):
         else:
             self._loaded.emit(generation, name, model)
 
+    def _on_core_imported(self, names: list) -> None:
+        if not self.core_loaded and not self._closed:
+            self.core_loaded = True
+            self.core_ready.emit(names)
+
     def _on_loaded(self, generation: int, name: str, model) -> None:
         if generation != self._generation or self._closed:
             return  # a newer request won
+        from ..inference import FrameLocalizer, LocalizeSettings  # imported by the loader already
+
         self.model, self.model_name = model, name
-        self.localizer = FrameLocalizer(model, self.localize_settings)
+        self.localizer = FrameLocalizer(model, self.localize_settings or LocalizeSettings())
         if self.pipeline is not None and not self.pipeline.finished:
             self.pipeline.localizer = self.localizer
         else:
@@ -220,7 +242,7 @@ class Session(QObject):
         return any(t.is_alive() for t in self._loaders)
 
     # -- settings -----------------------------------------------------------------------
-    def set_localize(self, settings: LocalizeSettings) -> None:
+    def set_localize(self, settings) -> None:
         """Takes effect on the next frame."""
         self.localize_settings = settings
         if self.localizer is not None:
@@ -283,10 +305,10 @@ class Session(QObject):
         self.opened.emit(request.spec, True)
 
     def _start_pipeline(self) -> None:
-        from ..pipeline import Pipeline
-
         if self._closed or self.source is None or self.localizer is None or self.pipeline is not None:
             return
+        from ..pipeline import Pipeline  # torch: imported by now (a localizer exists)
+
         self.localizer.reset()  # a new source: nothing carried over from the last one
         self.sink = ViewSink(self._publish, self._record_error_from_worker, self._wait_recorded_shown)
         pipeline = Pipeline(self.source, self.localizer, self.annotator, [self.sink])

@@ -10,12 +10,14 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QImage, QPainter
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
-from ..results import FrameResult
+if TYPE_CHECKING:  # the core (numpy, cv2) loads in the background: see session
+    from ..results import FrameResult
 
 
 @dataclass(frozen=True, eq=False)

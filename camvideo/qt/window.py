@@ -8,9 +8,13 @@ folder of images. Settings, the last folder of the file dialog and the output
 folder are kept in QSettings. A video file or a folder dropped on the window opens.
 
 Sources open in the background (``opener``): while one opens, what was playing
-goes on, a bar above the video says "Opening …" and offers Cancel (or Esc); a
+goes on, a bar over the top of the video says "Opening …" and offers Cancel (or Esc); a
 newer open supersedes it. ``opened(spec, ok)`` says when an open ended, after
 the window has shown the outcome (tests wait on it).
+
+The window shows before torch is imported (``Session.core_ready``): until then
+the model list holds the built-in model and the one asked for (or remembered),
+and the panel's localize settings reach the session when the core is in.
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ import sys
 import time
 from pathlib import Path
 
-from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QEvent, QSettings, QStandardPaths, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
     QFileDialog,
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -36,6 +41,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from ..cli import DEFAULT_MODEL  # models.DEFAULT_MODEL without importing torch
 from ..errors import CamvideoError
 from . import app_settings
 from .panel import ControlPanel
@@ -46,11 +52,12 @@ VIDEO_FILTER = "Videos (*.mp4 *.mkv *.mov *.avi *.webm *.m4v *.mpg *.mpeg *.ts *
 
 
 def list_cameras() -> list[str]:
-    """Camera indices to offer: /dev/videoN on Linux, else 0..3 (opening each to
-    probe would make the window slow to appear)."""
+    """Camera indices to offer: /dev/videoN on Linux (none: an empty list), else
+    0..3, which cannot be listed there (opening each to probe would make the
+    window slow to appear)."""
     if sys.platform.startswith("linux"):
         found = sorted(int(p[len("/dev/video"):]) for p in glob.glob("/dev/video*") if p[len("/dev/video"):].isdigit())
-        return [str(i) for i in found] or ["0"]
+        return [str(i) for i in found]
     return ["0", "1", "2", "3"]
 
 
@@ -66,8 +73,6 @@ class MainWindow(QMainWindow):
     def __init__(self, source: str | None = None, model: str | None = None, device: str = "auto",
                  settings: QSettings | None = None, loop: bool = False, weights: str | None = None) -> None:
         super().__init__()
-        from ..models import DEFAULT_MODEL, available_models
-
         self.setWindowTitle("camvideo")
         self.setAcceptDrops(True)
         self.settings = settings if settings is not None else app_settings()
@@ -83,16 +88,18 @@ class MainWindow(QMainWindow):
         # -- widgets
         self.view = VideoView()
         self.view.set_message("Loading model…")
-        self.panel = ControlPanel(available_models(), list_cameras())
+        # The names known without torch; the whole list comes with core_ready.
+        remembered = self.settings.value("model", "", str)
+        first_models = list(dict.fromkeys(n for n in (DEFAULT_MODEL, remembered, model) if n))
+        self.panel = ControlPanel(first_models, list_cameras())
         self.panel.restore(self.settings)
         if model:
             self.panel.model.blockSignals(True)
             self.panel.model.setCurrentText(model)
             self.panel.model.blockSignals(False)
-        if self.panel.model.currentText() not in available_models():
-            self.panel.model.setCurrentText(DEFAULT_MODEL)
         self.banner = QFrame()
-        self.banner.setStyleSheet("QFrame { background: #8b1a1a; } QLabel { color: white; padding: 4px; }")
+        self.banner.setStyleSheet("QFrame { background: rgba(139, 26, 26, 235); } "
+                                  "QLabel { color: white; padding: 4px; background: transparent; }")
         banner_layout = QHBoxLayout(self.banner)
         banner_layout.setContentsMargins(4, 0, 4, 0)
         self.error_label = QLabel()
@@ -106,7 +113,8 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         # While a source opens: what, and a way out (the old source plays on below).
         self.opening_bar = QFrame()
-        self.opening_bar.setStyleSheet("QFrame { background: #24415e; } QLabel { color: white; padding: 4px; }")
+        self.opening_bar.setStyleSheet("QFrame { background: rgba(36, 65, 94, 235); } "
+                                       "QLabel { color: white; padding: 4px; background: transparent; }")
         opening_layout = QHBoxLayout(self.opening_bar)
         opening_layout.setContentsMargins(4, 2, 4, 2)
         self.opening_label = QLabel()
@@ -120,13 +128,20 @@ class MainWindow(QMainWindow):
         self.opening_bar.hide()
         self._demo_if_no_camera = False
 
+        # The bars lie over the top of the video instead of pushing it down (a
+        # layout shift each time one appears): one grid cell holds both.
+        self.top_bars = QWidget()
+        bars_layout = QVBoxLayout(self.top_bars)
+        bars_layout.setContentsMargins(0, 0, 0, 0)
+        bars_layout.setSpacing(0)
+        bars_layout.addWidget(self.banner)
+        bars_layout.addWidget(self.opening_bar)
         left = QWidget()
-        left_layout = QVBoxLayout(left)
+        left_layout = QGridLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.setSpacing(0)
-        left_layout.addWidget(self.banner)
-        left_layout.addWidget(self.opening_bar)
-        left_layout.addWidget(self.view, 1)
+        left_layout.addWidget(self.view, 0, 0)
+        left_layout.addWidget(self.top_bars, 0, 0, Qt.AlignmentFlag.AlignTop)
+        self.top_bars.raise_()
         self.side = QScrollArea()
         self.side.setWidget(self.panel)
         self.side.setWidgetResizable(True)
@@ -177,13 +192,14 @@ class MainWindow(QMainWindow):
         s.recording_changed.connect(self._on_recording_changed)
         s.opening.connect(self._on_opening)
         s.opened.connect(self._on_opened)
+        s.core_ready.connect(self._on_core_ready)
         p.open_spec.connect(lambda spec: self.open(spec))
         p.open_file_clicked.connect(self.open_file_dialog)
         p.open_folder_clicked.connect(self.open_folder_dialog)
         p.open_url_clicked.connect(self.open_url_dialog)
         p.open_demo_clicked.connect(self.open_demo)
         p.model_changed.connect(self.load_model)
-        p.localize_changed.connect(lambda: self.session.set_localize(self.panel.localize_settings()))
+        p.localize_changed.connect(self._push_localize)
         p.overlay_changed.connect(lambda: self.session.set_overlay(self.panel.overlay_settings()))
         p.record_button.clicked.connect(lambda checked: self.toggle_recording(checked))
         p.snapshot_button.clicked.connect(self.snapshot)
@@ -213,15 +229,13 @@ class MainWindow(QMainWindow):
 
     def _start(self) -> None:
         self.view.setFocus()  # the keys (Space, R, S, F) work before any click
-        self.session.set_localize(self.panel.localize_settings())
         self.session.set_overlay(self.panel.overlay_settings())
         self.load_model(self.panel.model.currentText())
         if self._initial_source is not None:
             self.open(self._initial_source, loop=self._initial_loop)
         else:  # camera 0 when one opens, else the demo clip
             # (on Linux, no /dev/video* means no camera: skip the slow probe)
-            maybe_camera = not sys.platform.startswith("linux") or bool(glob.glob("/dev/video*"))
-            if maybe_camera:
+            if list_cameras():
                 self.open("0", report=False)
                 self._demo_if_no_camera = True  # set after open: it clears the flag
             else:
@@ -279,6 +293,16 @@ class MainWindow(QMainWindow):
                 else:
                     self._show_no_source()
         self.opened.emit(spec, ok)
+
+    def refresh_cameras(self) -> None:
+        """List the cameras again (the window does when it is activated: a camera
+        plugged in meanwhile appears)."""
+        self.panel.set_cameras(list_cameras())
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.refresh_cameras()
+        super().changeEvent(event)
 
     def _show_no_source(self) -> None:
         self.view.clear()
@@ -351,6 +375,21 @@ class MainWindow(QMainWindow):
         self.panel.play_button.setText("Play")
 
     # -- model ------------------------------------------------------------------------------
+    def _push_localize(self) -> None:
+        """The panel's localize settings to the session (before the core is
+        imported there is nothing to build them with: core_ready pushes them)."""
+        if self.session.core_loaded:
+            self.session.set_localize(self.panel.localize_settings())
+
+    def _on_core_ready(self, names: list) -> None:
+        """torch is in: the whole model list, and the panel's settings to the session.
+        A remembered name that no longer exists gives way to the built-in model."""
+        wanted = self.panel.model.currentText()
+        self.panel.set_models(names)
+        self._push_localize()
+        if wanted not in names:
+            self.load_model(self.panel.model.currentText())
+
     def load_model(self, name: str) -> None:
         """Load ``name`` in the background (with the --weights file it was started with)."""
         weights = self._weights[1] if self._weights and self._weights[0] == name else None

@@ -142,6 +142,8 @@ def test_settings_are_remembered_between_runs(qtbot, open_window, fast_models, c
     w.panel.mode.setCurrentText("Top-k")
     w.panel.topk.setValue(2)
     w.panel.boxes.setChecked(False)
+    # (changed while the core may still be loading: they reach the session once it is in)
+    qtbot.waitUntil(lambda: w.session.core_loaded, timeout=WAIT_MS)
     assert w.session.localize_settings.topk == 2
     assert w.session.annotator.settings.alpha == pytest.approx(0.7)
     w.close()

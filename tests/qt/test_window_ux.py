@@ -189,3 +189,62 @@ def test_a_class_that_is_not_there_gets_no_box_and_a_faint_map(qtbot, open_windo
     assert espresso.detections[0].score < 0.05
     cat = FrameLocalizer(w.session.model, settings)([photo("chelsea")])[0]
     assert cat.detections[0].box is not None and cat.map_opacity[0] == 1.0
+
+
+def _fake_video_devices(monkeypatch, devices: list[str]) -> None:
+    import glob
+
+    real_glob = glob.glob
+    monkeypatch.setattr(glob, "glob", lambda p, *a, **k: list(devices) if p == "/dev/video*" else real_glob(p, *a, **k))
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="cameras are listed on Linux only")
+def test_no_camera_says_so_and_greys_the_button_until_one_appears(qtbot, open_window, fast_models, cat_clip,
+                                                                  monkeypatch):
+    from PyQt6.QtCore import QEvent
+    from PyQt6.QtWidgets import QApplication
+
+    _fake_video_devices(monkeypatch, [])
+    w = open_window(cat_clip)
+    assert [w.panel.camera.itemText(i) for i in range(w.panel.camera.count())] == ["no camera found"]
+    assert not w.panel.camera_button.isEnabled() and not w.panel.camera.isEnabled()
+    assert "no camera found" in w.panel.camera.toolTip()
+    # a camera plugged in: the list is read again when the window is activated
+    _fake_video_devices(monkeypatch, ["/dev/video2", "/dev/video0", "/dev/video-not-a-camera"])
+    w.refresh_cameras()
+    assert [w.panel.camera.itemText(i) for i in range(w.panel.camera.count())] == ["0", "2"]
+    assert w.panel.camera_button.isEnabled() and w.panel.camera.isEnabled()
+    w.panel.camera.setCurrentText("2")
+    _fake_video_devices(monkeypatch, ["/dev/video2"])
+    monkeypatch.setattr(type(w), "isActiveWindow", lambda self: True)
+    QApplication.sendEvent(w, QEvent(QEvent.Type.ActivationChange))
+    assert w.panel.camera.currentText() == "2" and w.panel.camera.count() == 1
+
+
+def test_cameras_that_cannot_be_listed_are_offered_by_index(monkeypatch):
+    import sys
+
+    from camvideo.qt.window import list_cameras
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert list_cameras() == ["0", "1", "2", "3"]
+
+
+def test_the_error_and_opening_bars_lie_over_the_video_without_moving_it(qtbot, open_window, fast_models, cat_clip):
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 2)
+    before = w.view.geometry()
+    w.show_error("a long message " * 20)  # wraps onto several lines
+    qtbot.waitUntil(lambda: w.banner.isVisible() and w.top_bars.height() >= w.banner.height() > 20, timeout=WAIT_MS)
+    assert w.view.geometry() == before  # no layout shift
+    bar = w.top_bars.geometry()
+    assert bar.top() == before.top() and bar.width() == before.width()  # over the top of the video, full width
+    assert w.error_label.height() > 2 * w.error_label.fontMetrics().height()  # wrapped, not cut
+    w.opening_label.setText("Opening rtsp://host/stream…")  # the opening bar joins it below the banner
+    w.opening_bar.show()
+    qtbot.waitUntil(lambda: w.top_bars.height() >= w.banner.height() + w.opening_bar.height(), timeout=WAIT_MS)
+    assert w.view.geometry() == before
+    w.opening_bar.hide()
+    w.banner.hide()
+    qtbot.waitUntil(lambda: w.top_bars.height() == 0, timeout=WAIT_MS)  # nothing left over the video to catch clicks
+    assert w.view.geometry() == before

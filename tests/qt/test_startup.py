@@ -1,0 +1,86 @@
+"""The window shows before torch is imported; the model then loads in the background.
+
+torch (with torchvision and timm) takes ~3 s to import on two cores: the window
+must not wait for it. Whether a module is imported can only be seen in a fresh
+process (this one imported torch long ago), so the first test runs one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from qt_helpers import WAIT_MS, wait_frames
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("torch", "torchvision", "timm")
+
+CHILD = r"""
+import json, sys, time
+from PyQt6.QtWidgets import QApplication
+from PyQt6.QtCore import QSettings
+QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, sys.argv[2])
+app = QApplication([])
+import camvideo.commands.gui  # what `camvideo gui` imports before the window
+from camvideo.cli import build_parser
+build_parser().parse_args(["gui", sys.argv[1]])
+from camvideo.qt.window import MainWindow
+w = MainWindow(sys.argv[1], device="cpu", loop=True)
+w.show()
+before = [m for m in ("torch", "torchvision", "timm") if m in sys.modules]
+models_before = [w.panel.model.itemText(i) for i in range(w.panel.model.count())]
+deadline = time.monotonic() + 120
+while w.frames_shown < 3 and time.monotonic() < deadline:
+    app.processEvents()
+    time.sleep(0.005)
+shown = w.session.last_shown
+out = {"before": before, "models_before": models_before, "frames": w.frames_shown,
+       "models_after": w.panel.model.count(), "model": w.session.model_name,
+       "detections": len(shown.result.detections) if shown else 0,
+       "after": [m for m in ("torch", "torchvision", "timm") if m in sys.modules]}
+w.close()
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_the_window_shows_without_torch_then_the_model_loads_and_annotates(cat_clip, tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(cat_clip), str(tmp_path / "settings")],
+                          env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    out = json.loads(line[len("RESULT "):])
+    assert out["before"] == []  # built and shown: no torch, torchvision or timm yet
+    assert out["models_before"] == ["lite0"]
+    assert out["after"] == list(HEAVY)  # imported in the background
+    assert out["model"] == "lite0" and out["frames"] >= 3 and out["detections"] >= 1
+    assert out["models_after"] > 10  # the whole list came with the core
+
+
+def test_the_model_list_fills_in_and_settings_made_meanwhile_apply(qtbot, open_window, fast_models, cat_clip):
+    w = open_window(cat_clip, loop=True)
+    w.panel.mode.setCurrentText("Top-k")  # before or after the core is in: it must arrive
+    w.panel.topk.setValue(2)
+    qtbot.waitUntil(lambda: w.session.core_loaded, timeout=WAIT_MS)
+    names = [w.panel.model.itemText(i) for i in range(w.panel.model.count())]
+    assert names[0] == "lite0" and "resnet50" in names
+    assert w.panel.model.currentText() == "lite0"
+    assert w.session.localize_settings.topk == 2
+    wait_frames(qtbot, w, 2)
+    assert len(w.session.last_shown.result.map_class_ids) == 2
+
+
+def test_a_remembered_model_that_no_longer_exists_gives_way_to_lite0(qtbot, open_window, fast_models, cat_clip):
+    from camvideo.qt import app_settings
+
+    settings = app_settings()
+    settings.setValue("model", "gone_model_v0")
+    settings.sync()
+    w = open_window(cat_clip, loop=True)
+    assert w.panel.model.currentText() == "gone_model_v0"  # known without torch: it may exist
+    wait_frames(qtbot, w, 2)
+    assert w.session.model_name == "lite0" and w.panel.model.currentText() == "lite0"
+    assert w.panel.model.findText("gone_model_v0") < 0
