@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from ..annotate import FrameAnnotator, OverlaySettings  # numpy + cv2, no torch
+from ..annotate import OverlaySettings  # numpy + cv2, no torch
 from ..errors import CamvideoError, OutputError
 from .convert import bgr_to_qimage
+from .labels import DisplayAnnotator
 from .opener import SourceOpener, is_camera
 from .view import ShownFrame
 
@@ -56,10 +57,17 @@ class ViewSink:
     then drops at its source, never here): "frames shown while recording" and
     "frames in the file" are the same frames. A recording that fails (disk full)
     is closed, keeping what it has, and reported; the view goes on.
+
+    The frame arrives without labels (the view paints them at screen
+    resolution); a frame that is recorded gets them burned in by ``burn_labels``
+    after its QImage is made, so the file holds what ``camvideo process`` writes
+    and only recorded frames pay for it.
     """
 
-    def __init__(self, publish, on_record_error, wait_shown=lambda: None) -> None:
+    def __init__(self, publish, on_record_error, wait_shown=lambda: None,
+                 burn_labels=lambda annotated, result: annotated) -> None:
         self._publish = publish
+        self._burn_labels = burn_labels
         self._wait_shown = wait_shown
         self._on_record_error = on_record_error
         self._lock = threading.Lock()
@@ -94,7 +102,7 @@ class ViewSink:
         failed = None
         with self._lock:  # record and publish together: see the class doc
             recorder = self._recorder
-            recorded = False
+            recorded = burned = False
             if recorder is not None:
                 try:
                     if self._t0 is None:
@@ -104,13 +112,16 @@ class ViewSink:
                         # one frame later instead of jumping back or freezing.
                         self._t0 += frame.time - self._last_time - 1.0 / recorder.fps_hint
                     self._last_time = frame.time
+                    # In place: the QImage above has its own copy.
+                    annotated, burned = self._burn_labels(annotated, result), True
                     recorder.write_image(annotated, frame.time - self._t0)
                     self.recorded += 1
                     recorded = True
                 except Exception as exc:  # noqa: BLE001 - keep the view running
                     self._recorder, failed = None, (recorder, exc)
             self.delivered += 1
-            self._publish(ShownFrame(image, frame.index, frame.time, frame.captured, result, annotated, recorded))
+            self._publish(ShownFrame(image, frame.index, frame.time, frame.captured, result, annotated, recorded,
+                                     burned))
         if failed is not None:
             recorder, exc = failed
             try:
@@ -156,7 +167,9 @@ class Session(QObject):
         self.localize_settings = None  # LocalizeSettings; None: the core's defaults
         self.core_loaded = False  # core_ready came: the core's modules are imported
         self._models_listed = False  # a loader thread listed the model names already
-        self.annotator = FrameAnnotator(OverlaySettings())
+        # Heat map and boxes into the frame; labels painted by the view, burned in
+        # only for recordings and snapshots (see labels.py).
+        self.annotator = DisplayAnnotator(OverlaySettings())
         self.source = None
         self.pipeline = None
         self.sink: ViewSink | None = None
@@ -250,7 +263,7 @@ class Session(QObject):
 
     def set_overlay(self, settings: OverlaySettings) -> None:
         """Takes effect on the next frame."""
-        self.annotator = FrameAnnotator(settings)
+        self.annotator = DisplayAnnotator(settings)
         if self.pipeline is not None:
             self.pipeline.annotator = self.annotator
 
@@ -310,7 +323,8 @@ class Session(QObject):
         from ..pipeline import Pipeline  # torch: imported by now (a localizer exists)
 
         self.localizer.reset()  # a new source: nothing carried over from the last one
-        self.sink = ViewSink(self._publish, self._record_error_from_worker, self._wait_recorded_shown)
+        self.sink = ViewSink(self._publish, self._record_error_from_worker, self._wait_recorded_shown,
+                             lambda annotated, result: self.annotator.burn_labels(annotated, result))
         pipeline = Pipeline(self.source, self.localizer, self.annotator, [self.sink])
         pipeline.on_error = lambda exc, p=pipeline: self._pipeline_error.emit(p, describe(exc))
         pipeline.on_finished = lambda p=pipeline: self._pipeline_finished.emit(p)
@@ -480,7 +494,8 @@ class Session(QObject):
         self.recording_changed.emit(False, path)
 
     def snapshot(self, folder: Path) -> tuple[Path, Path]:
-        """The frame on screen as an annotated PNG and its JSON object."""
+        """The frame on screen as an annotated PNG (labels burned in, as in a
+        recording) and its JSON object."""
         import cv2
 
         shown = self.last_shown
@@ -490,7 +505,10 @@ class Session(QObject):
         png, js = Path(folder) / f"{stem}.png", Path(folder) / f"{stem}.json"
         try:
             Path(folder).mkdir(parents=True, exist_ok=True)
-            if not cv2.imwrite(str(png), shown.annotated):
+            image = shown.annotated
+            if not shown.labels_burned:
+                image = self.annotator.burn_labels(image.copy(), shown.result)
+            if not cv2.imwrite(str(png), image):
                 raise OSError(f"cannot encode {png.name}")
             js.write_text(json.dumps(shown.result.to_dict()) + "\n")
         except OSError as exc:

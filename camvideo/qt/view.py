@@ -3,6 +3,8 @@
 ``show_frame`` only stores the frame and asks for a repaint; when several frames
 arrive before Qt paints, the older ones are skipped (counted in ``skipped``), never
 queued. The paint records how long each painted frame took from capture to screen.
+Labels are painted here, over the scaled frame, at screen resolution (see
+``labels``): the frame itself carries heat map and boxes only.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import TYPE_CHECKING
 from PyQt6.QtCore import QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QImage, QPainter
 from PyQt6.QtWidgets import QSizePolicy, QWidget
+
+from .labels import Tag, label_font, layout_tags, paint_tags
 
 if TYPE_CHECKING:  # the core (numpy, cv2) loads in the background: see session
     from ..results import FrameResult
@@ -29,8 +33,9 @@ class ShownFrame:
     time: float  # the frame's own presentation time, seconds
     captured: float  # time.monotonic() when the reader got it
     result: FrameResult
-    annotated: object = field(repr=False)  # the BGR array (snapshots)
+    annotated: object = field(repr=False)  # the BGR array (snapshots): heat map and boxes
     recorded: bool = False  # written to the running recording
+    labels_burned: bool = False  # ``annotated`` has the labels drawn in (as recorded)
 
 
 class VideoView(QWidget):
@@ -55,6 +60,20 @@ class VideoView(QWidget):
         self.skipped = 0  # frames replaced before they were painted
         self.latencies_ms: deque[float] = deque(maxlen=60)
         self.paint_times: deque[float] = deque(maxlen=60)
+        self.show_labels = True  # paint the detections' labels over the frame
+
+    def set_labels(self, on: bool) -> None:
+        """Labels on or off; takes effect at once (also on a paused frame)."""
+        self.show_labels = bool(on)
+        self.update()
+
+    def label_tags(self) -> list[Tag]:
+        """The tags the next paint draws (view coordinates); [] when labels are off."""
+        if self.current is None or not self.show_labels:
+            return []
+        image = self.current.image
+        return layout_tags(self.current.result, self.image_rect(), (image.width(), image.height()),
+                           label_font(self.font()))
 
     def show_frame(self, shown: ShownFrame) -> None:
         if self._pending:
@@ -104,6 +123,7 @@ class VideoView(QWidget):
         if self.current is not None:
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(self.image_rect(), self.current.image)
+            paint_tags(painter, self.label_tags(), label_font(self.font()))
             if self._pending:
                 self._pending = False
                 now = time.monotonic()

@@ -200,7 +200,7 @@ class MainWindow(QMainWindow):
         p.open_demo_clicked.connect(self.open_demo)
         p.model_changed.connect(self.load_model)
         p.localize_changed.connect(self._push_localize)
-        p.overlay_changed.connect(lambda: self.session.set_overlay(self.panel.overlay_settings()))
+        p.overlay_changed.connect(self._push_overlay)
         p.record_button.clicked.connect(lambda checked: self.toggle_recording(checked))
         p.snapshot_button.clicked.connect(self.snapshot)
         p.folder_button.clicked.connect(self.choose_output_dir)
@@ -227,9 +227,15 @@ class MainWindow(QMainWindow):
             action.triggered.connect(slot)
             self.addAction(action)
 
+    def _push_overlay(self) -> None:
+        """Heat map and boxes go into the frames (next frame); labels are the view's (at once)."""
+        settings = self.panel.overlay_settings()
+        self.session.set_overlay(settings)
+        self.view.set_labels(settings.labels)
+
     def _start(self) -> None:
         self.view.setFocus()  # the keys (Space, R, S, F) work before any click
-        self.session.set_overlay(self.panel.overlay_settings())
+        self._push_overlay()
         self.load_model(self.panel.model.currentText())
         if self._initial_source is not None:
             self.open(self._initial_source, loop=self._initial_loop)

@@ -1,0 +1,126 @@
+"""Labels painted by the view at screen resolution; burned in only for files.
+
+In the window the frame is scaled to the view, so a label burned into a 640x360
+frame is ~6 px high in a small window and large and soft in a big one. The
+window therefore annotates the displayed frame with labels off
+(``DisplayAnnotator``) and ``VideoView`` paints the tags with QPainter, at a
+constant size on screen (``LABEL_POINT_SIZE``), in the rank's colour
+(``annotate.rank_color``), with annotate's black/white ink rule and its
+no-overlap stacking. Recordings and snapshots still get the labels burned in
+(``DisplayAnnotator.burn_labels``: annotate's own ``LabelAnnotator``), so a
+file made from the window is what ``camvideo process`` makes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from PyQt6.QtCore import QRectF, Qt
+from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QPainter
+
+from ..annotate import FrameAnnotator, LabelAnnotator, OverlaySettings, _overlaps, rank_color  # numpy + cv2, no torch
+
+LABEL_POINT_SIZE = 11.0  # on screen, whatever the frame's and the window's size
+PAD_X, PAD_Y = 4.0, 1.0  # around the text inside a tag, device-independent pixels
+
+
+class DisplayAnnotator:
+    """The window's overlay: ``FrameAnnotator`` with the labels left out (the view
+    paints them), and ``burn_labels`` for the frames that go to a file.
+
+    ``burn_labels(annotate(frame, result), result)`` is pixel for pixel
+    ``FrameAnnotator(settings).annotate(frame, result)`` (labels are its last
+    layer when there is no HUD text; the window has no HUD).
+    """
+
+    def __init__(self, settings: OverlaySettings = OverlaySettings()) -> None:
+        if not isinstance(settings, OverlaySettings):
+            raise TypeError(f"settings must be an OverlaySettings, got {type(settings).__name__}")
+        self.settings = settings  # what the user chose (labels included)
+        self.frame = FrameAnnotator(replace(settings, labels=False))
+        self.labels = LabelAnnotator()
+
+    def annotate(self, frame: np.ndarray, result, hud: str = "") -> np.ndarray:
+        """A new frame with heat map and boxes, no labels (the pipeline calls this)."""
+        return self.frame.annotate(frame, result, hud=hud)
+
+    def burn_labels(self, annotated: np.ndarray, result) -> np.ndarray:
+        """Draw the labels into ``annotated`` (in place, when labels are on); returns it."""
+        if self.settings.labels:
+            self.labels.annotate(annotated, result)
+        return annotated
+
+
+def label_text(det, result) -> str:
+    """The tag's text, as ``annotate.LabelAnnotator`` writes it."""
+    return f"{det.label} {det.score:.2f}" + (" Grad-CAM" if result.method == "gradcam" else "")
+
+
+def ink_for(color: QColor) -> QColor:
+    """Black text on light tags, white on dark ones (annotate's rule: BT.601 luma > 140)."""
+    luma = 0.114 * color.blue() + 0.587 * color.green() + 0.299 * color.red()
+    return QColor(0, 0, 0) if luma > 140 else QColor(255, 255, 255)
+
+
+def label_font(base: QFont) -> QFont:
+    font = QFont(base)
+    font.setPointSizeF(LABEL_POINT_SIZE)
+    font.setWeight(QFont.Weight.DemiBold)
+    return font
+
+
+@dataclass(frozen=True)
+class Tag:
+    """One label as painted: where (view coordinates), what, in which colours."""
+
+    rect: QRectF
+    text: str
+    rank: int
+    fill: QColor
+    ink: QColor
+
+
+def layout_tags(result, image_rect: QRectF, frame_size: tuple[int, int], font: QFont) -> list[Tag]:
+    """The tags of ``result`` in view coordinates: at each box's top-left corner
+    mapped through ``image_rect`` (where a ``frame_size`` = (width, height) frame
+    lands), classes without a box at the picture's top-left corner; kept inside
+    the picture and pushed down by one tag height while they would cover an
+    earlier one, as ``annotate.LabelAnnotator`` does in the frame."""
+    width, height = frame_size
+    if not result.detections or width <= 0 or height <= 0 or image_rect.isEmpty():
+        return []
+    metrics = QFontMetricsF(font)
+    h = metrics.height() + 2 * PAD_Y
+    sx, sy = image_rect.width() / width, image_rect.height() / height
+    left, top, right, bottom = image_rect.left(), image_rect.top(), image_rect.right(), image_rect.bottom()
+    tags: list[Tag] = []
+    placed: list[tuple[float, float, float, float]] = []
+    for det in result.detections:
+        text = label_text(det, result)
+        w = metrics.horizontalAdvance(text) + 2 * PAD_X
+        bx, by = (det.box[0], det.box[1]) if det.box is not None else (0, 0)
+        x = min(max(left + bx * sx, left), max(left, right - w))
+        y = min(max(top + by * sy, top), max(top, bottom - h))
+        while y + h <= bottom and any(_overlaps((x, y, x + w, y + h), r) for r in placed):
+            y += h
+        placed.append((x, y, x + w, y + h))
+        b, g, r = rank_color(det.rank)
+        fill = QColor(r, g, b)
+        tags.append(Tag(QRectF(x, y, w, h), text, det.rank, fill, ink_for(fill)))
+    return tags
+
+
+def paint_tags(painter: QPainter, tags: list[Tag], font: QFont) -> None:
+    """Filled tags with their text, crisp at screen resolution."""
+    if not tags:
+        return
+    painter.save()
+    painter.setFont(font)
+    painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+    for tag in tags:
+        painter.fillRect(tag.rect, tag.fill)
+        painter.setPen(tag.ink)
+        painter.drawText(tag.rect.adjusted(PAD_X, 0, -PAD_X, 0),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, tag.text)
+    painter.restore()
