@@ -102,8 +102,7 @@ class LabelAnnotator:
         placed: list[tuple[int, int, int, int]] = []
         for det in result.detections:
             x, y = (det.box[0], det.box[1]) if det.box is not None else (0, 0)
-            text = f"{det.label} {det.score:.2f}" + (" Grad-CAM" if result.method == "gradcam" else "")
-            rect = _draw_tag(frame, text, (x, y), rank_color(det.rank), scale, placed, step)
+            rect = _draw_tag(frame, label_text(det, result), (x, y), rank_color(det.rank), scale, placed, step)
             placed.append(rect)
         return frame
 
@@ -131,17 +130,26 @@ def _draw_tag(frame, text, origin, color, scale, avoid=(), step=0) -> tuple[int,
     w, h = tw + 6, th + base + 6
     x = int(np.clip(origin[0], 0, max(0, width - w)))
     y = int(np.clip(origin[1], 0, max(0, height - h)))
-    while step and y + h <= height and any(_overlaps((x, y, x + w, y + h), r) for r in avoid):
+    while step and y + h <= height and any(overlaps((x, y, x + w, y + h), r) for r in avoid):
         y += step
     cv2.rectangle(frame, (x, y), (x + w, y + h), color, cv2.FILLED)
-    # Black text on light tags, white on dark ones (ITU-R BT.601 luma).
-    luma = 0.114 * color[0] + 0.587 * color[1] + 0.299 * color[2]
-    ink = (0, 0, 0) if luma > 140 else (255, 255, 255)
-    cv2.putText(frame, text, (x + 3, y + th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, ink, thickness, cv2.LINE_AA)
+    cv2.putText(frame, text, (x + 3, y + th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, ink_color(color), thickness, cv2.LINE_AA)
     return (x, y, x + w, y + h)
 
 
-def _overlaps(a, b) -> bool:
+def label_text(det, result: FrameResult) -> str:
+    """A detection's tag: ``label 0.79``, plus ``Grad-CAM`` when the map is Grad-CAM's."""
+    return f"{det.label} {det.score:.2f}" + (" Grad-CAM" if result.method == "gradcam" else "")
+
+
+def ink_color(bgr: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Black text on light tags, white on dark ones (ITU-R BT.601 luma > 140)."""
+    luma = 0.114 * bgr[0] + 0.587 * bgr[1] + 0.299 * bgr[2]
+    return (0, 0, 0) if luma > 140 else (255, 255, 255)
+
+
+def overlaps(a, b) -> bool:
+    """Whether two (x1, y1, x2, y2) rectangles overlap."""
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 

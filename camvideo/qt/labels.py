@@ -19,7 +19,7 @@ import numpy as np
 from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QPainter
 
-from ..annotate import FrameAnnotator, LabelAnnotator, OverlaySettings, _overlaps, rank_color  # numpy + cv2, no torch
+from ..annotate import FrameAnnotator, LabelAnnotator, OverlaySettings, ink_color, label_text, overlaps, rank_color  # numpy + cv2, no torch
 
 LABEL_POINT_SIZE = 11.0  # on screen, whatever the frame's and the window's size
 PAD_X, PAD_Y = 4.0, 1.0  # around the text inside a tag, device-independent pixels
@@ -50,17 +50,6 @@ class DisplayAnnotator:
         if self.settings.labels:
             self.labels.annotate(annotated, result)
         return annotated
-
-
-def label_text(det, result) -> str:
-    """The tag's text, as ``annotate.LabelAnnotator`` writes it."""
-    return f"{det.label} {det.score:.2f}" + (" Grad-CAM" if result.method == "gradcam" else "")
-
-
-def ink_for(color: QColor) -> QColor:
-    """Black text on light tags, white on dark ones (annotate's rule: BT.601 luma > 140)."""
-    luma = 0.114 * color.blue() + 0.587 * color.green() + 0.299 * color.red()
-    return QColor(0, 0, 0) if luma > 140 else QColor(255, 255, 255)
 
 
 def label_font(base: QFont) -> QFont:
@@ -102,12 +91,12 @@ def layout_tags(result, image_rect: QRectF, frame_size: tuple[int, int], font: Q
         bx, by = (det.box[0], det.box[1]) if det.box is not None else (0, 0)
         x = min(max(left + bx * sx, left), max(left, right - w))
         y = min(max(top + by * sy, top), max(top, bottom - h))
-        while y + h <= bottom and any(_overlaps((x, y, x + w, y + h), r) for r in placed):
+        while y + h <= bottom and any(overlaps((x, y, x + w, y + h), r) for r in placed):
             y += h
         placed.append((x, y, x + w, y + h))
-        b, g, r = rank_color(det.rank)
-        fill = QColor(r, g, b)
-        tags.append(Tag(QRectF(x, y, w, h), text, det.rank, fill, ink_for(fill)))
+        bgr = rank_color(det.rank)
+        ink = ink_color(bgr)
+        tags.append(Tag(QRectF(x, y, w, h), text, det.rank, QColor(*bgr[::-1]), QColor(*ink[::-1])))
     return tags
 
 
