@@ -132,15 +132,10 @@ def _conv_bn_pairs(module: nn.Module, example: torch.Tensor) -> list[tuple[nn.Co
 
 
 def _foldable_conv(conv: nn.Module) -> bool:
-    """A plain Conv2d, or a subclass whose forward is padding, then the plain conv:
-    one that says so (``pads_then_convolves = True``, camvideo.lite0's SameConv2d)
-    or timm's Conv2dSame. Not subclasses that transform their weights first
-    (timm's StdConv2d standardizes them, which would undo the fold)."""
-    if type(conv) is nn.Conv2d:
-        return True
-    return isinstance(conv, nn.Conv2d) and (
-        getattr(type(conv), "pads_then_convolves", False) is True or type(conv).__name__ == "Conv2dSame"
-    )
+    """A plain Conv2d, or timm's Conv2dSame (padding, then the plain conv). Not
+    subclasses that transform their weights first (timm's StdConv2d standardizes
+    them, which would undo the fold)."""
+    return type(conv) is nn.Conv2d or (isinstance(conv, nn.Conv2d) and type(conv).__name__ == "Conv2dSame")
 
 
 def _foldable(bn: nn.Module) -> bool:

@@ -57,29 +57,37 @@ def pad_same(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
     return x
 
 
-# A leaf for torch.fx: the padding depends on the input's size, which symbolic
-# tracing (camvideo.netsplit, for --layer) does not know.
+# Recorded as one call by torch.fx (camvideo.netsplit traces the network for
+# --layer): the padding depends on the input's size, unknown to symbolic tracing.
 torch.fx.wrap("pad_same")
 
 
-class SameConv2d(nn.Conv2d):
-    """A Conv2d with TensorFlow's "same" padding, computed per input size."""
+class SamePad(nn.Module):
+    """TensorFlow's "same" zero padding for a ``kernel``/``stride`` convolution,
+    computed per input size; the plain Conv2d after it pads nothing. (A separate
+    module, so every convolution stays a plain Conv2d: camvideo.fold folds the
+    batch norms into them, torch.fx sees them as leaves.)"""
 
-    # Its forward is: padding, then the plain Conv2d forward with its own weight
-    # and bias; so a batch norm after it folds into it (camvideo.fold).
-    pads_then_convolves = True
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int, groups: int = 1) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding=0, groups=groups, bias=False)
+    def __init__(self, kernel: int, stride: int) -> None:
+        super().__init__()
+        self.kernel, self.stride = kernel, stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(pad_same(x, self.kernel_size[0], self.stride[0]))
+        return pad_same(x, self.kernel, self.stride)
+
+    def extra_repr(self) -> str:
+        return f"kernel={self.kernel}, stride={self.stride}"
 
 
 def _conv(in_channels: int, out_channels: int, kernel: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
-    if stride == 1:  # odd kernel, stride 1: "same" is symmetric and static
-        return nn.Conv2d(in_channels, out_channels, kernel, 1, padding=kernel // 2, groups=groups, bias=False)
-    return SameConv2d(in_channels, out_channels, kernel, stride, groups=groups)
+    """Stride 1 (odd kernels): "same" is symmetric and static, the Conv2d pads.
+    Strided: a SamePad goes before it."""
+    padding = kernel // 2 if stride == 1 else 0
+    return nn.Conv2d(in_channels, out_channels, kernel, stride, padding=padding, groups=groups, bias=False)
+
+
+def _pad(kernel: int, stride: int) -> nn.Module:
+    return SamePad(kernel, stride) if stride > 1 else nn.Identity()
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:
@@ -112,6 +120,7 @@ class InvertedResidual(nn.Module):
         mid = in_channels * expansion
         self.conv_pw = _conv(in_channels, mid, 1)
         self.bn1 = _bn(mid)
+        self.pad = _pad(kernel, stride)
         self.conv_dw = _conv(mid, mid, kernel, stride, groups=mid)
         self.bn2 = _bn(mid)
         self.conv_pwl = _conv(mid, out_channels, 1)
@@ -121,7 +130,7 @@ class InvertedResidual(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.act(self.bn1(self.conv_pw(x)))
-        y = self.act(self.bn2(self.conv_dw(y)))
+        y = self.act(self.bn2(self.conv_dw(self.pad(y))))
         y = self.bn3(self.conv_pwl(y))
         return x + y if self.residual else y
 
@@ -131,6 +140,7 @@ class EfficientNetLite0(nn.Module):
 
     def __init__(self, num_classes: int = 1000, dropout: float = 0.2) -> None:
         super().__init__()
+        self.pad = SamePad(3, 2)
         self.conv_stem = _conv(3, STEM_CHANNELS, 3, stride=2)
         self.bn1 = _bn(STEM_CHANNELS)
         stages = [nn.Sequential(DepthwiseSeparable(STEM_CHANNELS, 16))]
@@ -150,7 +160,7 @@ class EfficientNetLite0(nn.Module):
         self.classifier = nn.Linear(HEAD_CHANNELS, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.act(self.bn1(self.conv_stem(x)))
+        x = self.act(self.bn1(self.conv_stem(self.pad(x))))
         x = self.blocks(x)
         return self.act(self.bn2(self.conv_head(x)))
 
