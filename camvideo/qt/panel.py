@@ -6,7 +6,7 @@ session. ``save``/``restore`` keep the choices in QSettings between runs.
 
 The panel imports no torch: ``localize_settings`` imports the core's settings
 classes when called, which the window does once the session has imported the
-core in the background (``Session.core_ready``). Until then the model list holds
+core in the background (``Session.models_listed``). Until then the model list holds
 the names known without torch; ``set_models`` fills in the rest.
 """
 

@@ -9,9 +9,11 @@ of falling behind.
 
 torch (1.5 s to import on two cores, with timm and torchvision more) is never
 imported on the GUI thread before the window shows: the first model loader
-imports the core, then ``core_ready(model_names)`` comes on the GUI thread,
-before that load's result. From then on the core's modules may be imported on
-the GUI thread at no cost (``ControlPanel.localize_settings`` does).
+imports the core, then ``core_ready()`` comes on the GUI thread, before that
+load's result. From then on the core's modules may be imported on the GUI thread
+at no cost (``ControlPanel.localize_settings`` does). ``models_listed(names)``
+follows once: listing every model imports torchvision (~1.2 s), which lite0 does
+not need, so for lite0 it comes after the model is loaded, not before.
 """
 
 from __future__ import annotations
@@ -147,11 +149,13 @@ class Session(QObject):
     recording_changed = pyqtSignal(bool, str)  # running, path
     opening = pyqtSignal(str)  # spec: an open started (in the background)
     opened = pyqtSignal(str, bool)  # spec, ok: the open in flight ended (False: failed or cancelled)
-    core_ready = pyqtSignal(list)  # the model names: torch and the core are imported (once)
+    core_ready = pyqtSignal()  # torch and the core are imported (once)
+    models_listed = pyqtSignal(list)  # every model name (once)
 
     # internal: worker threads -> GUI thread (queued)
     _frame_waiting = pyqtSignal()
-    _core_imported = pyqtSignal(list)
+    _core_imported = pyqtSignal()
+    _names = pyqtSignal(list)
     _loaded = pyqtSignal(int, str, object)
     _load_failed = pyqtSignal(int, str, str)
     _pipeline_error = pyqtSignal(object, str)
@@ -184,6 +188,7 @@ class Session(QObject):
         self._closed = False
         self._frame_waiting.connect(self._deliver)
         self._core_imported.connect(self._on_core_imported)
+        self._names.connect(self._on_names)
         self._loaded.connect(self._on_loaded)
         self._load_failed.connect(self._on_load_failed)
         self._pipeline_error.connect(self._on_pipeline_error)
@@ -206,14 +211,14 @@ class Session(QObject):
         thread.start()
 
     def _load(self, name: str, generation: int, weights: str | None) -> None:
+        models = None
         try:
             from .. import models  # torch, off the GUI thread
             from ..inference import FrameLocalizer
 
-            if not self._models_listed:
-                names = models.available_models()  # imports torchvision (lite0 needs it too)
-                self._models_listed = True
-                self._core_imported.emit(names)
+            if name != models.DEFAULT_MODEL:  # it imports torchvision anyway: list first
+                self._list_models(models)
+            self._core_imported.emit()
             if weights:
                 model = models.load_model(name, weights=weights, device=self.device)
             else:
@@ -225,11 +230,29 @@ class Session(QObject):
             self._load_failed.emit(generation, name, describe(exc))
         else:
             self._loaded.emit(generation, name, model)
+        if models is not None:
+            self._list_models(models)
 
-    def _on_core_imported(self, names: list) -> None:
+    def _list_models(self, models) -> None:
+        """Every model name, once per session (in a loader thread)."""
+        if self._models_listed:
+            return
+        self._models_listed = True
+        try:
+            names = models.available_models()  # imports torchvision
+        except Exception:  # noqa: BLE001 - the list is a convenience; the model loads regardless
+            log.warning("could not list the models", exc_info=True)
+            names = [models.DEFAULT_MODEL]
+        self._names.emit(names)
+
+    def _on_core_imported(self) -> None:
         if not self.core_loaded and not self._closed:
             self.core_loaded = True
-            self.core_ready.emit(names)
+            self.core_ready.emit()
+
+    def _on_names(self, names: list) -> None:
+        if not self._closed:
+            self.models_listed.emit(names)
 
     def _on_loaded(self, generation: int, name: str, model) -> None:
         if generation != self._generation or self._closed:

@@ -88,7 +88,7 @@ class MainWindow(QMainWindow):
         # -- widgets
         self.view = VideoView()
         self.view.set_message("Loading model…")
-        # The names known without torch; the whole list comes with core_ready.
+        # The names known without torch; the whole list comes with models_listed.
         remembered = self.settings.value("model", "", str)
         first_models = list(dict.fromkeys(n for n in (DEFAULT_MODEL, remembered, model) if n))
         self.panel = ControlPanel(first_models, list_cameras())
@@ -193,6 +193,7 @@ class MainWindow(QMainWindow):
         s.opening.connect(self._on_opening)
         s.opened.connect(self._on_opened)
         s.core_ready.connect(self._on_core_ready)
+        s.models_listed.connect(self._on_models_listed)
         p.open_spec.connect(lambda spec: self.open(spec))
         p.open_file_clicked.connect(self.open_file_dialog)
         p.open_folder_clicked.connect(self.open_folder_dialog)
@@ -387,12 +388,15 @@ class MainWindow(QMainWindow):
         if self.session.core_loaded:
             self.session.set_localize(self.panel.localize_settings())
 
-    def _on_core_ready(self, names: list) -> None:
-        """torch is in: the whole model list, and the panel's settings to the session.
-        A remembered name that no longer exists gives way to the built-in model."""
+    def _on_core_ready(self) -> None:
+        """torch is in: the panel's settings to the session."""
+        self._push_localize()
+
+    def _on_models_listed(self, names: list) -> None:
+        """The whole model list. A remembered name that no longer exists gives way
+        to the built-in model."""
         wanted = self.panel.model.currentText()
         self.panel.set_models(names)
-        self._push_localize()
         if wanted not in names:
             self.load_model(self.panel.model.currentText())
 

@@ -1,7 +1,7 @@
 """The window shows before torch is imported; the model then loads in the background.
 
-torch (with torchvision and timm) takes ~3 s to import on two cores: the window
-must not wait for it. Whether a module is imported can only be seen in a fresh
+torch takes ~1.5 s to import on two cores (torchvision, for the model list, ~1.2 s
+more): the window must not wait for it, and the first frame not for torchvision. Whether a module is imported can only be seen in a fresh
 process (this one imported torch long ago), so the first test runs one.
 """
 
@@ -33,7 +33,7 @@ w.show()
 before = [m for m in ("torch", "torchvision", "timm") if m in sys.modules]
 models_before = [w.panel.model.itemText(i) for i in range(w.panel.model.count())]
 deadline = time.monotonic() + 120
-while w.frames_shown < 3 and time.monotonic() < deadline:
+while (w.frames_shown < 3 or w.panel.model.count() < 10) and time.monotonic() < deadline:
     app.processEvents()
     time.sleep(0.005)
 shown = w.session.last_shown
@@ -55,16 +55,18 @@ def test_the_window_shows_without_torch_then_the_model_loads_and_annotates(cat_c
     out = json.loads(line[len("RESULT "):])
     assert out["before"] == []  # built and shown: no torch, torchvision or timm yet
     assert out["models_before"] == ["lite0"]
-    assert out["after"] == list(HEAVY)  # imported in the background
+    # lite0 needs neither torchvision nor timm: the first frames come before the
+    # model list (which imports torchvision) is made.
+    assert "torch" in out["after"] and "timm" not in out["after"]
     assert out["model"] == "lite0" and out["frames"] >= 3 and out["detections"] >= 1
-    assert out["models_after"] > 10  # the whole list came with the core
+    assert out["models_after"] > 10  # the whole list came after the model
 
 
 def test_the_model_list_fills_in_and_settings_made_meanwhile_apply(qtbot, open_window, fast_models, cat_clip):
     w = open_window(cat_clip, loop=True)
     w.panel.mode.setCurrentText("Top-k")  # before or after the core is in: it must arrive
     w.panel.topk.setValue(2)
-    qtbot.waitUntil(lambda: w.session.core_loaded, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: w.session.core_loaded and w.panel.model.count() > 10, timeout=WAIT_MS)
     names = [w.panel.model.itemText(i) for i in range(w.panel.model.count())]
     assert names[0] == "lite0" and "resnet50" in names
     assert w.panel.model.currentText() == "lite0"
