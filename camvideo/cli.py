@@ -12,14 +12,12 @@ import importlib
 import logging
 import sys
 
+# From the package, not from models: building the parser (every command, ``--help``,
+# the window's start) must not import torch (1.5 s).
+from . import DEFAULT_MODEL
 from .errors import CamvideoError
 
 SUBCOMMANDS = ("gui", "image", "process", "eval", "bench", "models")
-
-# ``models.DEFAULT_MODEL``, named here too so that building the parser (every
-# command, ``--help``, the window's start) does not import torch (1.5 s);
-# tests/test_cli_startup.py checks that the two agree.
-DEFAULT_MODEL = "lite0"
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:

@@ -36,13 +36,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import DEFAULT_MODEL  # noqa: F401 - models.DEFAULT_MODEL, as before
 from .errors import ModelLoadError
 from .netsplit import features_module, gradcam_module, split_network
 from .weights import cached_weights, check_timm_tag, download_torchvision_weights, timm_pretrained
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "lite0"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

@@ -24,10 +24,10 @@ def test_building_the_parser_imports_no_torch():
     assert out.stdout.strip() == "[]"
 
 
-def test_the_default_model_named_in_cli_is_the_models_default():
+def test_the_parser_defaults_to_the_models_default():
     from camvideo import models
 
-    assert cli.DEFAULT_MODEL == models.DEFAULT_MODEL
+    assert cli.DEFAULT_MODEL is models.DEFAULT_MODEL
     args = cli.build_parser().parse_args(["gui"])
     assert args.model == models.DEFAULT_MODEL
 

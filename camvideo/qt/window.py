@@ -41,7 +41,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from ..cli import DEFAULT_MODEL  # models.DEFAULT_MODEL without importing torch
+from .. import DEFAULT_MODEL  # without importing torch
 from ..errors import CamvideoError
 from . import app_settings
 from .panel import ControlPanel
@@ -97,13 +97,7 @@ class MainWindow(QMainWindow):
             self.panel.model.blockSignals(True)
             self.panel.model.setCurrentText(model)
             self.panel.model.blockSignals(False)
-        self.banner = QFrame()
-        self.banner.setStyleSheet("QFrame { background: rgba(139, 26, 26, 235); } "
-                                  "QLabel { color: white; padding: 4px; background: transparent; }")
-        banner_layout = QHBoxLayout(self.banner)
-        banner_layout.setContentsMargins(4, 0, 4, 0)
-        self.error_label = QLabel()
-        self.error_label.setWordWrap(True)
+        self.banner, self.error_label, banner_layout = _message_bar("rgba(139, 26, 26, 235)", (4, 0, 4, 0))
         close = QToolButton()
         close.setText("×")
         close.setToolTip("hide the message")
@@ -112,13 +106,7 @@ class MainWindow(QMainWindow):
         banner_layout.addWidget(close)
         self.banner.hide()
         # While a source opens: what, and a way out (the old source plays on below).
-        self.opening_bar = QFrame()
-        self.opening_bar.setStyleSheet("QFrame { background: rgba(36, 65, 94, 235); } "
-                                       "QLabel { color: white; padding: 4px; background: transparent; }")
-        opening_layout = QHBoxLayout(self.opening_bar)
-        opening_layout.setContentsMargins(4, 2, 4, 2)
-        self.opening_label = QLabel()
-        self.opening_label.setWordWrap(True)
+        self.opening_bar, self.opening_label, opening_layout = _message_bar("rgba(36, 65, 94, 235)", (4, 2, 4, 2))
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("stop opening it (Esc); what plays goes on")
         self.cancel_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -611,3 +599,15 @@ def _clock(seconds: float, tenths: bool = False) -> str:
         return f"{tenth // 600}:{tenth // 10 % 60:02d}.{tenth % 10}"
     seconds = max(0, int(seconds))
     return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _message_bar(background: str, margins: tuple[int, int, int, int]) -> tuple[QFrame, QLabel, QHBoxLayout]:
+    """A coloured bar with a white, wrapping message (the error banner, the opening bar)."""
+    bar = QFrame()
+    bar.setStyleSheet(f"QFrame {{ background: {background}; }} "
+                      "QLabel { color: white; padding: 4px; background: transparent; }")
+    layout = QHBoxLayout(bar)
+    layout.setContentsMargins(*margins)
+    label = QLabel()
+    label.setWordWrap(True)
+    return bar, label, layout
