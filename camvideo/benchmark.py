@@ -232,9 +232,10 @@ def torchcam_contestant(model, frames: list[np.ndarray]) -> Contestant | None:
     from .cam import preprocess
 
     net = model.network
-    if net is None or not hasattr(net, "classifier"):
+    if net is None or not hasattr(net, "classifier") or not hasattr(net, "head_act"):
         return None
-    extractor = CAM(net, target_layer="bn2", fc_layer="classifier", input_shape=(3, *model.preprocessing.size))
+    # The last feature maps, after the activation (what camvideo's CAMs are made of).
+    extractor = CAM(net, target_layer="head_act", fc_layer="classifier", input_shape=(3, *model.preprocessing.size))
     h, w = frames[0].shape[:2]
 
     def run(i: int):
@@ -261,9 +262,9 @@ def gradcam_contestant(model, frames: list[np.ndarray]) -> Contestant | None:
     from .cam import preprocess
 
     net = model.network
-    if net is None or not hasattr(net, "bn2"):
+    if net is None or not hasattr(net, "head_act"):
         return None
-    cam = GradCAM(model=net, target_layers=[net.bn2])
+    cam = GradCAM(model=net, target_layers=[net.head_act])
     h, w = frames[0].shape[:2]
 
     def run(i: int):

@@ -154,15 +154,18 @@ class EfficientNetLite0(nn.Module):
         self.blocks = nn.Sequential(*stages)
         self.conv_head = _conv(channels, HEAD_CHANNELS, 1)
         self.bn2 = _bn(HEAD_CHANNELS)
-        self.act = nn.ReLU6(inplace=True)
+        # One module per place (no parameters, so the state dict is timm's): a hook
+        # or ``--layer head_act`` names the last feature maps, not the stem's.
+        self.stem_act = nn.ReLU6(inplace=True)
+        self.head_act = nn.ReLU6(inplace=True)
         self.global_pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(HEAD_CHANNELS, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.act(self.bn1(self.conv_stem(self.pad(x))))
+        x = self.stem_act(self.bn1(self.conv_stem(self.pad(x))))
         x = self.blocks(x)
-        return self.act(self.bn2(self.conv_head(x)))
+        return self.head_act(self.bn2(self.conv_head(x)))
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.dropout(torch.flatten(self.global_pool(x), 1)))

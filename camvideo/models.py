@@ -185,7 +185,7 @@ def _lite0_weights_path() -> Path:
 def _load_by_position(target: nn.Module, source: dict[str, torch.Tensor], origin: str) -> None:
     """Copy tensors in order, checking each shape: the lukemelas EfficientNet keys
     and timm's name the same tensors differently but list them in the same order."""
-    target_sd = target.state_dict()
+    target_sd = _without_batch_counts(target.state_dict())
     if len(source) != len(target_sd):
         raise ModelLoadError(
             f"weights file {origin} has {len(source)} tensors, the model needs {len(target_sd)}: "
@@ -199,7 +199,7 @@ def _load_by_position(target: nn.Module, source: dict[str, torch.Tensor], origin
                 f"the model's {name} needs {tuple(tensor.shape)}"
             )
         mapped[name] = src
-    target.load_state_dict(mapped)
+    target.load_state_dict(mapped, strict=False)  # only the batch counters may be missing
 
 
 def _lite0_network(pretrained: bool, weights: Path | None) -> nn.Module:
@@ -210,12 +210,24 @@ def _lite0_network(pretrained: bool, weights: Path | None) -> nn.Module:
     net = EfficientNetLite0()
     if weights is not None or pretrained:
         path = weights if weights is not None else _lite0_weights_path()
-        state = _read_state_dict(path)
-        if set(state) == set(net.state_dict()):
-            net.load_state_dict(state)
+        state = _without_batch_counts(_read_state_dict(path))
+        own = net.state_dict()
+        if set(state) == set(_without_batch_counts(own)):
+            counters = {k: v for k, v in own.items() if k.endswith("num_batches_tracked")}
+            try:
+                _load_into(net, {**counters, **state}, "lite0", str(path))
+            except ModelLoadError as exc:
+                raise ModelLoadError(f"{exc}; a lite0 fine-tuned to other classes loads with "
+                                     "--model lite0 --checkpoint FILE --labels FILE") from None
         else:
             _load_by_position(net, state, str(path))
     return net.eval()
+
+
+def _without_batch_counts(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict without batch norms' ``num_batches_tracked`` counters (used only
+    in training; many tools strip them from saved weights)."""
+    return {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
 
 
 def _build_lite0(pretrained: bool, weights: Path | None, preprocessing: Preprocessing | None = None) -> GapClassifier:
@@ -233,7 +245,7 @@ def _build_lite0(pretrained: bool, weights: Path | None, preprocessing: Preproce
 class _ForwardFeatures(nn.Module):
     """The network's ``forward_features``: everything before the pooling head."""
 
-    layer = "forward_features"
+    layer = "head_act"  # the network's last module before the pooling (``--layer head_act``)
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
@@ -637,7 +649,7 @@ def inspect_model(name: str) -> ModelReport:
     from .netsplit import Unsupported
 
     if name == DEFAULT_MODEL:
-        return ModelReport(name, "cam", "forward_features")
+        return ModelReport(name, "cam", "head_act")
     net = build_network(name, meta=True)
     try:
         split = split_network(net, _preprocessing_for(name, net).size)

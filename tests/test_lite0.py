@@ -92,6 +92,36 @@ def test_timm_format_weights_file_loads_by_name(tmp_path, reference):
     assert torch.equal(model.network.blocks[5][3].conv_dw.weight, state["blocks.5.3.conv_dw.weight"])
 
 
+def test_weights_without_batch_counters_load_both_ways(tmp_path, reference):
+    """Tools often strip BN's num_batches_tracked: by name and by position still load."""
+    state = {k: v.clone() for k, v in reference.state_dict().items() if not k.endswith("num_batches_tracked")}
+    state["classifier.bias"] += 1.0
+    torch.save(state, tmp_path / "stripped.pth")
+    assert torch.equal(load_model("lite0", weights=tmp_path / "stripped.pth").fc.bias, state["classifier.bias"])
+    renamed = {f"t{i}": v for i, v in enumerate(state.values())}  # names timm would not know: by position
+    torch.save(renamed, tmp_path / "renamed.pth")
+    assert torch.equal(load_model("lite0", weights=tmp_path / "renamed.pth").fc.bias, state["classifier.bias"])
+
+
+def test_a_fine_tuned_head_is_a_one_line_error_that_says_how(tmp_path, reference):
+    state = dict(reference.state_dict())
+    state["classifier.weight"], state["classifier.bias"] = torch.zeros(10, 1280), torch.zeros(10)
+    torch.save(state, tmp_path / "ten.pth")
+    with pytest.raises(ModelLoadError, match="--checkpoint FILE --labels FILE"):
+        load_model("lite0", weights=tmp_path / "ten.pth")
+
+
+def test_the_last_maps_have_their_own_layer_name():
+    """``head_act`` (what `camvideo models` prints) is the 7x7 maps after the last
+    activation, not the stem's."""
+    model = load_model("lite0", layer="head_act")
+    assert model.method == "cam"  # the layer the pooling reads: exact CAM, as by default
+    maps = model(torch.randn(1, 3, 224, 224))
+    assert maps.shape == (1, 1280, 7, 7) and float(maps.min()) >= 0.0 and float(maps.max()) <= 6.0
+    stem = load_model("lite0", layer="stem_act")
+    assert stem.method == "gradcam" and stem(torch.randn(1, 3, 224, 224))[0].shape == (1, 32, 112, 112)
+
+
 def test_wrong_weights_file_is_a_clear_error(tmp_path):
     torch.save({"a.weight": torch.zeros(3)}, tmp_path / "other.pth")
     with pytest.raises(ModelLoadError, match="not an EfficientNet-Lite0 checkpoint"):

@@ -275,7 +275,7 @@ def test_models_command_lists_methods_and_weights(capsys, reports):
     assert cli.main(["models", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     by_name = {r["name"]: r for r in rows}
-    assert by_name["lite0"] == {"name": "lite0", "method": "cam", "layer": "forward_features", "weights": "embedded"}
+    assert by_name["lite0"] == {"name": "lite0", "method": "cam", "layer": "head_act", "weights": "embedded"}
     assert by_name["vgg16"]["method"] == "gradcam" and by_name["resnet50"]["method"] == "cam"
     assert {r["weights"] for r in rows} <= {"embedded", "cached", "download"}
     assert cli.main(["models", "--layers", "resnet18"]) == 0
