@@ -210,7 +210,7 @@ class MainWindow(QMainWindow):
             ("Esc", self.escape),
             ("Ctrl+O", self.open_file_dialog),
             ("Ctrl+Shift+O", self.open_folder_dialog),
-            *((str(n), lambda n=n: self.show_heatmap_of(n)) for n in range(1, 10)),
+            *((str(n), lambda _checked=False, n=n: self.show_heatmap_of(n)) for n in range(1, 10)),
         ):
             action = QAction(self)
             action.setShortcut(QKeySequence(keys))
