@@ -48,6 +48,10 @@ class HeatmapAnnotator:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
         if colormap not in COLORMAPS:
             raise ValueError(f"colormap must be one of {sorted(COLORMAPS)}, got {colormap!r}")
+        if isinstance(rank, bool) or not isinstance(rank, int):
+            raise TypeError(f"rank must be an int (1 = the top class), got {rank!r}")
+        if rank < 1:
+            raise ValueError(f"rank must be at least 1 (1 = the top class), got {rank}")
         self.alpha = alpha
         self.colormap = COLORMAPS[colormap]
         self.rank = rank
@@ -155,19 +159,46 @@ def overlaps(a, b) -> bool:
 
 @dataclass(frozen=True)
 class OverlaySettings:
+    """What the overlay draws. ``heatmap_rank``: whose map the heat map is (1 = the
+    top class; 2 shows where the evidence for the second class lies, and so on)."""
+
     heatmap: bool = True
     boxes: bool = True
     labels: bool = True
     alpha: float = 0.45
     colormap: str = "jet"
+    heatmap_rank: int = 1
+
+    def __post_init__(self) -> None:
+        if isinstance(self.heatmap_rank, bool) or not isinstance(self.heatmap_rank, int):
+            raise TypeError(f"heatmap_rank must be an int (1 = the top class), got {self.heatmap_rank!r}")
+        if self.heatmap_rank < 1:
+            raise ValueError(f"heatmap_rank must be at least 1 (1 = the top class), got {self.heatmap_rank}")
+
+
+def shown_heatmap_rank(settings: OverlaySettings, result: FrameResult) -> int | None:
+    """The rank whose map ``FrameAnnotator(settings)`` draws on ``result``:
+    ``settings.heatmap_rank``, or 1 when the result has fewer maps than that
+    (a frame localized with fewer classes, e.g. just after Top-k went from 3 to 2,
+    still gets a heat map, the top class's, rather than none, which would read as
+    "the model sees nothing"). None when no heat map is drawn (off, or no maps)."""
+    if not settings.heatmap or len(result.heatmaps) == 0:
+        return None
+    return settings.heatmap_rank if len(result.heatmaps) >= settings.heatmap_rank else 1
 
 
 class FrameAnnotator:
-    """The full overlay: heat map of the top class, then boxes, labels and HUD."""
+    """The full overlay: the heat map of one rank (``shown_heatmap_rank``), then
+    boxes, labels and HUD."""
 
     def __init__(self, settings: OverlaySettings = OverlaySettings()) -> None:
+        if not isinstance(settings, OverlaySettings):
+            raise TypeError(f"settings must be an OverlaySettings, got {type(settings).__name__}")
         self.settings = settings
-        self.heatmap = HeatmapAnnotator(settings.alpha, settings.colormap)
+        self.heatmap = HeatmapAnnotator(settings.alpha, settings.colormap, rank=settings.heatmap_rank)
+        # the fallback for a result with fewer maps than heatmap_rank
+        self.top_heatmap = self.heatmap if settings.heatmap_rank == 1 else HeatmapAnnotator(settings.alpha,
+                                                                                             settings.colormap)
         self.boxes = BoxAnnotator()
         self.labels = LabelAnnotator()
         self.hud = HudAnnotator()
@@ -175,7 +206,8 @@ class FrameAnnotator:
     def annotate(self, frame: np.ndarray, result: FrameResult, hud: str = "") -> np.ndarray:
         """A new annotated frame; the input frame is left as it was."""
         s = self.settings
-        out = self.heatmap.annotate(frame, result) if s.heatmap else frame
+        heatmap = self.heatmap if len(result.heatmaps) >= self.heatmap.rank else self.top_heatmap
+        out = heatmap.annotate(frame, result) if s.heatmap else frame
         if out is frame:
             out = frame.copy()
         if s.boxes:

@@ -79,6 +79,10 @@ def add_overlay_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-heatmap", action="store_true", help="do not draw the heat map")
     group.add_argument("--no-boxes", action="store_true", help="do not draw boxes")
     group.add_argument("--no-labels", action="store_true", help="do not draw labels")
+    group.add_argument("--heatmap-rank", type=int, default=1, metavar="N",
+                       help="draw the heat map of the class ranked N (default: 1, the top class; "
+                       "with --topk K, 1..K: e.g. --topk 3 --heatmap-rank 2 shows where the second "
+                       "class's evidence lies)")
 
 
 def _three_floats(text: str | None, option: str) -> tuple[float, float, float] | None:
@@ -163,9 +167,21 @@ def overlay_settings_from_args(args: argparse.Namespace):
         raise CamvideoError(f"--alpha must be between 0 and 1, got {args.alpha}")
     if args.colormap not in COLORMAPS:
         raise CamvideoError(f"--colormap must be one of {', '.join(COLORMAPS)}, got {args.colormap!r}")
+    rank = getattr(args, "heatmap_rank", 1)
+    if rank < 1:
+        raise CamvideoError(f"--heatmap-rank must be at least 1 (1 = the top class), got {rank}")
+    # Each localized class has one map: --topk K gives K, --class (repeated) one per id.
+    ids = getattr(args, "class_ids", None)
+    maps = len(ids) if ids else getattr(args, "topk", 1)
+    if rank > maps:
+        if ids:
+            raise CamvideoError(f"--heatmap-rank {rank} needs {rank} localized classes, but --class "
+                                f"gives {maps} (one map per --class): give {rank} or use a rank of 1..{maps}")
+        raise CamvideoError(f"--heatmap-rank {rank} needs --topk {rank} or more (--topk {maps} "
+                            f"localizes {maps} class{'es' if maps > 1 else ''})")
     return OverlaySettings(
         heatmap=not args.no_heatmap, boxes=not args.no_boxes, labels=not args.no_labels,
-        alpha=args.alpha, colormap=args.colormap,
+        alpha=args.alpha, colormap=args.colormap, heatmap_rank=rank,
     )
 
 

@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from camvideo.annotate import BoxAnnotator, FrameAnnotator, HeatmapAnnotator, LabelAnnotator, OverlaySettings
+from camvideo.annotate import (
+    BoxAnnotator,
+    FrameAnnotator,
+    HeatmapAnnotator,
+    LabelAnnotator,
+    OverlaySettings,
+    shown_heatmap_rank,
+)
 from camvideo.results import Detection, FrameResult
 
 
@@ -55,3 +62,75 @@ def test_label_reads_on_any_background(background):
 def test_bad_heatmap_settings_are_rejected(kwargs):
     with pytest.raises(ValueError):
         HeatmapAnnotator(**kwargs)
+
+
+def two_maps() -> FrameResult:
+    """Rank 1 hot at the top-left, rank 2 at the bottom-right."""
+    heat = np.zeros((2, 7, 7), np.float32)
+    heat[0, 0:3, 0:3] = 1.0
+    heat[1, 4:7, 4:7] = 1.0
+    return result(heat=heat)
+
+
+def test_heatmap_rank_draws_that_rank_s_map():
+    frame = np.full((240, 320, 3), 128, np.uint8)
+    settings = OverlaySettings(boxes=False, labels=False)
+    first = FrameAnnotator(settings).annotate(frame, two_maps())
+    second = FrameAnnotator(OverlaySettings(boxes=False, labels=False, heatmap_rank=2)).annotate(frame, two_maps())
+    assert np.array_equal(second, HeatmapAnnotator(rank=2).annotate(frame, two_maps()))
+    assert np.array_equal(first, HeatmapAnnotator(rank=1).annotate(frame, two_maps()))
+    assert not np.array_equal(first, second)
+    # jet: red where the map is hot, blue where it is cold (BGR)
+    assert first[20, 20, 2] > first[20, 20, 0] and second[20, 20, 0] > second[20, 20, 2]
+    assert second[220, 300, 2] > second[220, 300, 0] and first[220, 300, 0] > first[220, 300, 2]
+    # with boxes and labels too, only the heat map differs from rank 1's overlay
+    full1 = FrameAnnotator(OverlaySettings()).annotate(frame, two_maps())
+    full2 = FrameAnnotator(OverlaySettings(heatmap_rank=2)).annotate(frame, two_maps())
+    assert np.array_equal(full2, LabelAnnotator().annotate(BoxAnnotator().annotate(second.copy(), two_maps()),
+                                                           two_maps()))
+    assert not np.array_equal(full1, full2)
+
+
+def test_a_result_with_fewer_maps_falls_back_to_the_top_class_map():
+    frame = np.full((240, 320, 3), 128, np.uint8)
+    one = result()  # one map
+    third = FrameAnnotator(OverlaySettings(heatmap_rank=3)).annotate(frame, one)
+    assert np.array_equal(third, FrameAnnotator(OverlaySettings()).annotate(frame, one))
+    assert shown_heatmap_rank(OverlaySettings(heatmap_rank=3), one) == 1
+    assert shown_heatmap_rank(OverlaySettings(heatmap_rank=2), two_maps()) == 2
+    assert shown_heatmap_rank(OverlaySettings(heatmap=False, heatmap_rank=2), two_maps()) is None
+    assert shown_heatmap_rank(OverlaySettings(), result(heat=np.zeros((0, 1, 1), np.float32))) is None
+
+
+@pytest.mark.parametrize("rank, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError), ("2", TypeError),
+                                         (True, TypeError)])
+def test_bad_heatmap_ranks_are_refused(rank, error):
+    with pytest.raises(error, match="heatmap_rank"):
+        OverlaySettings(heatmap_rank=rank)
+    with pytest.raises(error, match="rank"):
+        HeatmapAnnotator(rank=rank)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--heatmap-rank", "0"], "at least 1"),
+    (["--topk", "2", "--heatmap-rank", "3"], "--topk 3 or more"),
+    (["--heatmap-rank", "2"], "--topk 2 or more"),
+    (["--class", "281", "--heatmap-rank", "2"], "one map per --class"),
+])
+def test_the_command_line_refuses_a_rank_without_its_map(argv, message):
+    from camvideo.cli import build_parser, overlay_settings_from_args
+    from camvideo.errors import CamvideoError
+
+    args = build_parser().parse_args(["process", "clip.mp4", *argv])
+    with pytest.raises(CamvideoError, match=message):
+        overlay_settings_from_args(args)
+
+
+def test_the_command_line_passes_the_rank_on():
+    from camvideo.cli import build_parser, overlay_settings_from_args
+
+    args = build_parser().parse_args(["process", "clip.mp4", "--topk", "3", "--heatmap-rank", "2"])
+    assert overlay_settings_from_args(args).heatmap_rank == 2
+    args = build_parser().parse_args(["image", "a.png", "--class", "281", "--class", "285", "--heatmap-rank", "2"])
+    assert overlay_settings_from_args(args).heatmap_rank == 2
+    assert overlay_settings_from_args(build_parser().parse_args(["image", "a.png"])).heatmap_rank == 1

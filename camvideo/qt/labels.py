@@ -6,7 +6,9 @@ window therefore annotates the displayed frame with labels off
 (``DisplayAnnotator``) and ``VideoView`` paints the tags with QPainter, at a
 constant size on screen (``LABEL_POINT_SIZE``), in the rank's colour
 (``annotate.rank_color``), with annotate's black/white ink rule and its
-no-overlap stacking. Recordings and snapshots still get the labels burned in
+no-overlap stacking. The tag of the class whose heat map is shown is marked
+(an outline in its ink colour) when there is a choice (two maps or more); a
+click on a tag chooses its map (``VideoView.tag_clicked``). Recordings and snapshots still get the labels burned in
 (``DisplayAnnotator.burn_labels``: annotate's own ``LabelAnnotator``), so a
 file made from the window is what ``camvideo process`` makes.
 """
@@ -17,12 +19,22 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from PyQt6.QtCore import QRectF, Qt
-from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QPainter
+from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 
-from ..annotate import FrameAnnotator, LabelAnnotator, OverlaySettings, ink_color, label_text, overlaps, rank_color  # numpy + cv2, no torch
+from ..annotate import (  # numpy + cv2, no torch
+    FrameAnnotator,
+    LabelAnnotator,
+    OverlaySettings,
+    ink_color,
+    label_text,
+    overlaps,
+    rank_color,
+    shown_heatmap_rank,
+)
 
 LABEL_POINT_SIZE = 11.0  # on screen, whatever the frame's and the window's size
 PAD_X, PAD_Y = 4.0, 1.0  # around the text inside a tag, device-independent pixels
+MARK_WIDTH = 1.5  # the outline of the tag whose class's heat map is shown
 
 
 class DisplayAnnotator:
@@ -68,14 +80,26 @@ class Tag:
     rank: int
     fill: QColor
     ink: QColor
+    marked: bool = False  # its class's heat map is the one shown
 
 
-def layout_tags(result, image_rect: QRectF, frame_size: tuple[int, int], font: QFont) -> list[Tag]:
+def marked_rank(settings: OverlaySettings, result) -> int | None:
+    """The rank whose tag is marked: the one whose heat map ``FrameAnnotator``
+    draws (``annotate.shown_heatmap_rank``), when the frame has two maps or more
+    to choose from; None otherwise (Top-1, heat map off)."""
+    if len(result.heatmaps) < 2:
+        return None
+    return shown_heatmap_rank(settings, result)
+
+
+def layout_tags(result, image_rect: QRectF, frame_size: tuple[int, int], font: QFont,
+                marked: int | None = None) -> list[Tag]:
     """The tags of ``result`` in view coordinates: at each box's top-left corner
     mapped through ``image_rect`` (where a ``frame_size`` = (width, height) frame
     lands), classes without a box at the picture's top-left corner; kept inside
     the picture and pushed down by one tag height while they would cover an
-    earlier one, as ``annotate.LabelAnnotator`` does in the frame."""
+    earlier one, as ``annotate.LabelAnnotator`` does in the frame. The tags of
+    rank ``marked`` are marked."""
     width, height = frame_size
     if not result.detections or width <= 0 or height <= 0 or image_rect.isEmpty():
         return []
@@ -96,7 +120,8 @@ def layout_tags(result, image_rect: QRectF, frame_size: tuple[int, int], font: Q
         placed.append((x, y, x + w, y + h))
         bgr = rank_color(det.rank)
         ink = ink_color(bgr)
-        tags.append(Tag(QRectF(x, y, w, h), text, det.rank, QColor(*bgr[::-1]), QColor(*ink[::-1])))
+        tags.append(Tag(QRectF(x, y, w, h), text, det.rank, QColor(*bgr[::-1]), QColor(*ink[::-1]),
+                        det.rank == marked))
     return tags
 
 
@@ -109,6 +134,11 @@ def paint_tags(painter: QPainter, tags: list[Tag], font: QFont) -> None:
     painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
     for tag in tags:
         painter.fillRect(tag.rect, tag.fill)
+        if tag.marked:  # an outline in the ink colour, inside the tag: the layout does not move
+            pen = QPen(tag.ink, MARK_WIDTH)
+            pen.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
+            painter.setPen(pen)
+            painter.drawRect(tag.rect.adjusted(MARK_WIDTH / 2, MARK_WIDTH / 2, -MARK_WIDTH / 2, -MARK_WIDTH / 2))
         painter.setPen(tag.ink)
         painter.drawText(tag.rect.adjusted(PAD_X, 0, -PAD_X, 0),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, tag.text)

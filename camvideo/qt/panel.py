@@ -205,7 +205,8 @@ class ControlPanel(QWidget):
         self.mode.currentIndexChanged.connect(self._on_localize)
         self.topk.valueChanged.connect(self._on_localize)
         self.mode.setToolTip("localize the best class, the k best classes, or one class you choose")
-        self.topk.setToolTip("how many of the best classes get a box and a label (the heat map is the best one's)")
+        self.topk.setToolTip("how many of the best classes get a box and a label; click a label "
+                             "(or press 1-9) to see that class's heat map")
         self.class_hint = QLabel()
         self.class_hint.setWordWrap(True)
         self.class_edit.textChanged.connect(self._update_labels)
@@ -250,6 +251,12 @@ class ControlPanel(QWidget):
         for c in (self.heatmap, self.boxes, self.labels_box):
             toggles.addWidget(c)
         form.addRow(toggles)
+        # Whose heat map (Top-k): chosen in the view (click a label) or with keys 1-9.
+        self.heatmap_rank = 1
+        self.map_hint = QLabel()
+        self.map_hint.setWordWrap(True)
+        self.map_hint.setStyleSheet("QLabel { color: palette(placeholder-text); }")
+        form.addRow(self.map_hint)
         form.addRow(self.smoothing)
         layout.addWidget(box)
 
@@ -352,7 +359,21 @@ class ControlPanel(QWidget):
     def overlay_settings(self) -> OverlaySettings:
         return OverlaySettings(heatmap=self.heatmap.isChecked(), boxes=self.boxes.isChecked(),
                                labels=self.labels_box.isChecked(), alpha=self.alpha.value() / 100.0,
-                               colormap=self.colormap.currentText())
+                               colormap=self.colormap.currentText(), heatmap_rank=self.heatmap_rank)
+
+    def map_count(self) -> int:
+        """How many classes the settings localize (one heat map each)."""
+        return self.topk.value() if self.mode.currentText() == "Top-k" else 1
+
+    def set_heatmap_rank(self, rank: int) -> bool:
+        """Show the heat map of ``rank`` (1 = the top class); False (nothing
+        changes) when the settings localize fewer classes than that."""
+        if not 1 <= rank <= self.map_count():
+            return False
+        if rank != self.heatmap_rank:
+            self.heatmap_rank = rank
+            self._on_overlay()
+        return True
 
     def _on_localize(self, *_args) -> None:
         mode = self.mode.currentText()
@@ -360,6 +381,9 @@ class ControlPanel(QWidget):
         self.class_edit.setEnabled(mode == "One class")
         self._update_labels()
         self.localize_changed.emit()
+        if self.heatmap_rank > self.map_count():  # Top-1, One class, a smaller k: the top class's map again
+            self.heatmap_rank = 1
+            self._on_overlay()
 
     def _on_overlay(self, *_args) -> None:
         self._update_labels()
@@ -375,6 +399,14 @@ class ControlPanel(QWidget):
             w.setEnabled(self.heatmap.isChecked())
         self.class_hint.setText(self.class_hint_text())
         self.class_hint.setVisible(mode == "One class")
+        k = self.map_count()
+        self.map_hint.setVisible(k > 1 and self.heatmap.isChecked())
+        if self.heatmap_rank == 1:
+            self.map_hint.setText(f"Heat map of the top class: click a label (or press 1–{min(k, 9)}) "
+                                  "to see another class's")
+        else:
+            self.map_hint.setText(f"Heat map of rank {self.heatmap_rank} (its label is outlined): "
+                                  "click it again (or press 1) for the top class's")
 
     def class_hint_text(self) -> str:
         """What "One class" localizes, or why the text typed picks no class."""

@@ -123,7 +123,7 @@ class ViewSink:
                     self._recorder, failed = None, (recorder, exc)
             self.delivered += 1
             self._publish(ShownFrame(image, frame.index, frame.time, frame.captured, result, annotated, recorded,
-                                     burned))
+                                     burned, frame.image))
         if failed is not None:
             recorder, exc = failed
             try:
@@ -285,10 +285,29 @@ class Session(QObject):
             self.localizer.settings = settings
 
     def set_overlay(self, settings: OverlaySettings) -> None:
-        """Takes effect on the next frame."""
+        """Takes effect on the next frame; while paused (or at the end of a file)
+        the frame on screen is annotated again at once (a click on a label there
+        shows its class's heat map without stepping)."""
         self.annotator = DisplayAnnotator(settings)
         if self.pipeline is not None:
             self.pipeline.annotator = self.annotator
+            if self.paused or self.pipeline.finished:
+                self._annotate_again()
+
+    def _annotate_again(self) -> None:
+        """Show the frame on screen again with the current overlay (GUI thread:
+        no frame is coming; one that comes replaces it, as always)."""
+        shown = self.last_shown
+        if shown is None or shown.frame is None:
+            return
+        with self._slot_lock:
+            if self._slot is not None:  # a newer frame waits: it is annotated with the new settings soon enough
+                return
+        annotated = self.annotator.annotate(shown.frame, shown.result)
+        again = ShownFrame(bgr_to_qimage(annotated), shown.index, shown.time, time.monotonic(), shown.result,
+                           annotated, frame=shown.frame)
+        self.last_shown = again
+        self.frame_shown.emit(again)
 
     # -- source and pipeline ---------------------------------------------------------
     def open(self, spec, *, loop: bool = False, report: bool = True) -> None:

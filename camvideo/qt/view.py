@@ -4,7 +4,9 @@
 arrive before Qt paints, the older ones are skipped (counted in ``skipped``), never
 queued. The paint records how long each painted frame took from capture to screen.
 Labels are painted here, over the scaled frame, at screen resolution (see
-``labels``): the frame itself carries heat map and boxes only.
+``labels``): the frame itself carries heat map and boxes only. A click on a
+label asks for its class's heat map (``tag_clicked``); the tag of the class whose
+map is shown is marked.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from PyQt6.QtCore import QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QImage, QPainter
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
-from .labels import Tag, label_font, layout_tags, paint_tags
+from ..annotate import OverlaySettings  # numpy + cv2, no torch
+from .labels import Tag, label_font, layout_tags, marked_rank, paint_tags
 
 if TYPE_CHECKING:  # the core (numpy, cv2) loads in the background: see session
     from ..results import FrameResult
@@ -36,16 +39,19 @@ class ShownFrame:
     annotated: object = field(repr=False)  # the BGR array (snapshots): heat map and boxes
     recorded: bool = False  # written to the running recording
     labels_burned: bool = False  # ``annotated`` has the labels drawn in (as recorded)
+    frame: object = field(default=None, repr=False)  # the source frame (BGR), to annotate again while paused
 
 
 class VideoView(QWidget):
     """Paints the newest ShownFrame scaled to fit, letterboxed, on black.
 
     A click takes the keyboard focus (so Space, R, S, F reach the window again
-    after typing in a field of the panel); a double click asks for full screen.
+    after typing in a field of the panel); a click on a label emits
+    ``tag_clicked(rank)``; a double click elsewhere asks for full screen.
     """
 
     double_clicked = pyqtSignal()
+    tag_clicked = pyqtSignal(int)  # the rank of the label clicked
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -61,11 +67,23 @@ class VideoView(QWidget):
         self.latencies_ms: deque[float] = deque(maxlen=60)
         self.paint_times: deque[float] = deque(maxlen=60)
         self.show_labels = True  # paint the detections' labels over the frame
+        self.overlay = OverlaySettings()  # which heat map the frames carry: marks its tag
+        self.setMouseTracking(True)  # a pointing hand over the labels
 
     def set_labels(self, on: bool) -> None:
         """Labels on or off; takes effect at once (also on a paused frame)."""
         self.show_labels = bool(on)
         self.update()
+
+    def set_overlay(self, settings: OverlaySettings) -> None:
+        """The overlay the frames are annotated with: labels on or off (at once)
+        and whose heat map is shown (its tag is marked)."""
+        self.overlay = settings
+        self.set_labels(settings.labels)
+
+    def marked_rank(self) -> int | None:
+        """The rank whose tag is marked (its map is shown); None: no choice to show."""
+        return None if self.current is None else marked_rank(self.overlay, self.current.result)
 
     def label_tags(self) -> list[Tag]:
         """The tags the next paint draws (view coordinates); [] when labels are off."""
@@ -73,7 +91,11 @@ class VideoView(QWidget):
             return []
         image = self.current.image
         return layout_tags(self.current.result, self.image_rect(), (image.width(), image.height()),
-                           label_font(self.font()))
+                           label_font(self.font()), self.marked_rank())
+
+    def tag_at(self, x: float, y: float) -> Tag | None:
+        """The label under view point (x, y), if any (the one painted last on top)."""
+        return next((t for t in reversed(self.label_tags()) if t.rect.contains(x, y)), None)
 
     def show_frame(self, shown: ShownFrame) -> None:
         if self._pending:
@@ -113,8 +135,28 @@ class VideoView(QWidget):
         w, h = iw * scale, ih * scale
         return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
 
+    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        tag = self.tag_at(event.position().x(), event.position().y())
+        if event.button() == Qt.MouseButton.LeftButton and tag is not None:
+            self.tag_clicked.emit(tag.rank)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        on_tag = self.tag_at(event.position().x(), event.position().y()) is not None
+        if on_tag:
+            self.setCursor(Qt.CursorShape.PointingHandCursor)
+            self.setToolTip("click: show this class's heat map (click it again: the top class's)")
+        else:
+            self.unsetCursor()
+            self.setToolTip("")
+        super().mouseMoveEvent(event)
+
     def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        if event.button() == Qt.MouseButton.LeftButton:
+        # on a label: the first click chose its map; no full screen
+        if event.button() == Qt.MouseButton.LeftButton and self.tag_at(event.position().x(),
+                                                                       event.position().y()) is None:
             self.double_clicked.emit()
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)

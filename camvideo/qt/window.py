@@ -4,7 +4,7 @@ Everything here runs on the GUI thread; frames and errors arrive as signals from
 the session. The window appears at once and the model loads behind a visible
 "Loading model" state. Keys: Space pause, R record, S snapshot, F full screen,
 Esc leave full screen (else cancel an open), Ctrl+O open a file, Ctrl+Shift+O a
-folder of images. Settings, the last folder of the file dialog and the output
+folder of images, 1-9 the heat map of that rank (Top-k; a click on a label too). Settings, the last folder of the file dialog and the output
 folder are kept in QSettings. A video file or a folder dropped on the window opens.
 
 Sources open in the background (``opener``): while one opens, what was playing
@@ -199,6 +199,7 @@ class MainWindow(QMainWindow):
         p.seek.sliderMoved.connect(self._seek_moved)
         p.seek.seek_requested.connect(self.seek_to)
         self.view.double_clicked.connect(self.toggle_full_screen)
+        self.view.tag_clicked.connect(self._on_tag_clicked)
 
     def _shortcuts(self) -> None:
         for keys, slot in (
@@ -209,6 +210,7 @@ class MainWindow(QMainWindow):
             ("Esc", self.escape),
             ("Ctrl+O", self.open_file_dialog),
             ("Ctrl+Shift+O", self.open_folder_dialog),
+            *((str(n), lambda _checked=False, n=n: self.show_heatmap_of(n)) for n in range(1, 10)),
         ):
             action = QAction(self)
             action.setShortcut(QKeySequence(keys))
@@ -217,10 +219,22 @@ class MainWindow(QMainWindow):
             self.addAction(action)
 
     def _push_overlay(self) -> None:
-        """Heat map and boxes go into the frames (next frame); labels are the view's (at once)."""
+        """Heat map and boxes go into the frames (next frame; at once while
+        paused); labels and the marked tag are the view's (at once)."""
         settings = self.panel.overlay_settings()
         self.session.set_overlay(settings)
-        self.view.set_labels(settings.labels)
+        self.view.set_overlay(settings)
+
+    def show_heatmap_of(self, rank: int) -> None:
+        """The heat map of class ``rank`` (keys 1-9); the settings must localize that many."""
+        if not self.panel.set_heatmap_rank(rank):
+            k = self.panel.map_count()
+            self.statusBar().showMessage(f"no heat map {rank}: {k} class{'es are' if k > 1 else ' is'} localized"
+                                         + ("" if k > 1 else " (choose Top-k)"), 4000)
+
+    def _on_tag_clicked(self, rank: int) -> None:
+        """A click on a label shows its class's heat map; on the one shown, the top class's again."""
+        self.show_heatmap_of(1 if rank == self.panel.heatmap_rank else rank)
 
     def _start(self) -> None:
         self.view.setFocus()  # the keys (Space, R, S, F) work before any click
