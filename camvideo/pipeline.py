@@ -120,13 +120,17 @@ class Pipeline:
 
     def __init__(self, source: Source, localizer, annotator, sinks: Sequence[Sink] = (),
                  batch_size: int = 1, *, queue_size: int = 4, hud: bool = False,
-                 workers: int | None = None) -> None:
+                 workers: int | None = None, max_frames: int | None = None) -> None:
         if not isinstance(source, Source):
             raise TypeError(f"source must be a camvideo.sources.Source, got {type(source).__name__}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if queue_size < 1:
             raise ValueError(f"queue_size must be at least 1, got {queue_size}")
+        if max_frames is not None and max_frames < 1:
+            raise ValueError(f"max_frames must be at least 1, got {max_frames}")
+        self.max_frames = max_frames  # the source ends after this many frames (None: its own end)
+        self._frames_read = 0
         self.workers = check_workers(workers)  # forward threads for files; None: auto_workers
         self.source = source
         self.localizer = localizer
@@ -296,12 +300,17 @@ class Pipeline:
 
     # -- worker thread ----------------------------------------------------------
     def _next_frame(self) -> Frame | None | bool:
-        """A frame, None at the end, False when stopping."""
+        """A frame, None at the end (the source's, or ``max_frames``), False when stopping."""
+        if self.max_frames is not None and self._frames_read >= self.max_frames:
+            return None
         while not self._stop.is_set():
             try:
-                return self.source.read(timeout=_POLL_S)
+                frame = self.source.read(timeout=_POLL_S)
             except TimeoutError:
                 continue
+            if frame is not None:
+                self._frames_read += 1
+            return frame
         return False
 
     def _gate(self) -> bool:

@@ -74,6 +74,19 @@ def test_workers_give_the_same_export_as_one_worker(tmp_path):
                 assert da["box"] == pytest.approx(db["box"], abs=1.0)
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_max_frames_is_exact(tmp_path, workers):
+    """--max-frames N writes N frames, however many are in flight (it was a poll:
+    ~10 frames too many at 60 fps)."""
+    clip = tmp_path / "in.mkv"
+    make_clip(clip, frames=40, size=(64, 48))
+    data, out = tmp_path / "out.jsonl", tmp_path / "out.mkv"
+    assert main(["process", str(clip), "-o", str(out), "--export", str(data), "--max-frames", "7",
+                 "--workers", workers]) == 0
+    assert [json.loads(line)["frame"] for line in data.read_text().splitlines()] == list(range(7))
+    assert len(decode_times(out)) == 7
+
+
 def test_odd_sized_and_rotated_inputs(tmp_path):
     odd, rotated = tmp_path / "odd.mkv", tmp_path / "rot.mp4"
     make_clip(odd, frames=4, size=(321, 241), pix_fmt="yuv444p")

@@ -262,7 +262,8 @@ def _process(args, output, settings, overlay, stop: StopSignals) -> bool:
             sinks.append(exporter)
         localizer = FrameLocalizer(cli.load_model_from_args(args), settings)
         pipeline = Pipeline(source, localizer, FrameAnnotator(overlay), sinks,
-                            batch_size=args.batch_size, hud=args.hud, workers=args.workers)
+                            batch_size=args.batch_size, hud=args.hud, workers=args.workers,
+                            max_frames=args.max_frames)
         progress = Progress(source.frame_count_hint)
         start = time.monotonic()
         stop.arm()  # from here a signal finishes the recording instead of abandoning it
@@ -272,8 +273,6 @@ def _process(args, output, settings, overlay, stop: StopSignals) -> bool:
                 stats = pipeline.stats
                 progress.update(stats.frames, stats.fps)
                 if stop.event.is_set() or pipeline.sink_errors:
-                    break
-                if args.max_frames is not None and stats.frames >= args.max_frames:
                     break
         finally:
             pipeline.stop()  # joins the threads, finalizes the recording and the export
