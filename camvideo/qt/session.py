@@ -171,6 +171,7 @@ class Session(QObject):
         self.localize_settings = None  # LocalizeSettings; None: the core's defaults
         self.core_loaded = False  # core_ready came: the core's modules are imported
         self._models_listed = False  # a loader thread listed the model names already
+        self._list_lock = threading.Lock()
         # Heat map and boxes into the frame; labels painted by the view, burned in
         # only for recordings and snapshots (see labels.py).
         self.annotator = DisplayAnnotator(OverlaySettings())
@@ -234,15 +235,17 @@ class Session(QObject):
             self._list_models(models)
 
     def _list_models(self, models) -> None:
-        """Every model name, once per session (in a loader thread)."""
-        if self._models_listed:
-            return
-        self._models_listed = True
+        """Every model name, once per session (in a loader thread; not after close,
+        which would wait for torchvision's import)."""
+        with self._list_lock:
+            if self._models_listed or self._closed:
+                return
+            self._models_listed = True
         try:
             names = models.available_models()  # imports torchvision
-        except Exception:  # noqa: BLE001 - the list is a convenience; the model loads regardless
+        except Exception:  # noqa: BLE001 - the list is a convenience: the panel keeps its names
             log.warning("could not list the models", exc_info=True)
-            names = [models.DEFAULT_MODEL]
+            return
         self._names.emit(names)
 
     def _on_core_imported(self) -> None:

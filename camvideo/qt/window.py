@@ -398,6 +398,8 @@ class MainWindow(QMainWindow):
         """The whole model list. A remembered name that no longer exists gives way
         to the built-in model."""
         wanted = self.panel.model.currentText()
+        if wanted.startswith("timm:") and wanted not in names:
+            names = [*names, wanted]  # timm models are not listed (thousands), but they exist
         self.panel.set_models(names)
         if wanted not in names:
             self.load_model(self.panel.model.currentText())
@@ -433,9 +435,17 @@ class MainWindow(QMainWindow):
             self.panel.model.setCurrentText(current)
             self.panel.model.blockSignals(False)
             self.panel.model_state.setText(f"{name} could not load; still {current} on {self.session.model.device}")
+        elif name != DEFAULT_MODEL:
+            # Nothing runs yet (a remembered model that cannot load offline, say):
+            # the built-in model instead, and the message says why.
+            self.panel.model.blockSignals(True)
+            self.panel.model.setCurrentText(DEFAULT_MODEL)
+            self.panel.model.blockSignals(False)
+            self.panel.model_state.setText(f"{name} could not load; loading {DEFAULT_MODEL}")
+            self.load_model(DEFAULT_MODEL)
         else:
             self.panel.model_state.setText(f"{name} could not load")
-        if self.view.current is None:
+        if self.view.current is None and name == DEFAULT_MODEL:
             self.view.set_message(f"Model {name} could not load")
         self.show_error(message)
 

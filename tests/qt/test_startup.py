@@ -86,3 +86,32 @@ def test_a_remembered_model_that_no_longer_exists_gives_way_to_lite0(qtbot, open
     wait_frames(qtbot, w, 2)
     assert w.session.model_name == "lite0" and w.panel.model.currentText() == "lite0"
     assert w.panel.model.findText("gone_model_v0") < 0
+
+
+def test_a_remembered_timm_model_is_kept_and_when_it_cannot_load_lite0_runs(qtbot, open_window, fast_models,
+                                                                           cat_clip, monkeypatch):
+    """timm names are not in the listed names (there are thousands) but exist: the
+    list keeps the remembered one. When it cannot load (offline), nothing runs yet,
+    so lite0 does, and the banner says why."""
+    import camvideo.models
+    from camvideo.errors import ModelLoadError
+    from camvideo.qt import app_settings
+
+    loading = camvideo.models.load_model
+
+    def load(name="lite0", **kwargs):
+        if name == "timm:resnet18":
+            raise ModelLoadError("timm:resnet18: its pretrained weights are not on this machine")
+        return loading(name, **kwargs)
+
+    monkeypatch.setattr(camvideo.models, "load_model", load)
+    settings = app_settings()
+    settings.setValue("model", "timm:resnet18")
+    settings.sync()
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 2)
+    qtbot.waitUntil(lambda: w.panel.model.count() > 10, timeout=WAIT_MS)
+    assert w.session.model_name == "lite0" and w.panel.model.currentText() == "lite0"
+    assert w.panel.model.findText("timm:resnet18") >= 0  # still there to pick again
+    assert "not on this machine" in w.error_label.text()
+    assert "could not load; loading lite0" in w.panel.model_state.text() or "ready" in w.panel.model_state.text()
