@@ -173,7 +173,7 @@ class ControlPanel(QWidget):
         # -- model
         box = QGroupBox("Model")
         form = QVBoxLayout(box)
-        self.model = QComboBox()
+        self.model = _ModelBox()
         self.model.setToolTip("the classifier: lite0 is built in and works offline; "
                               "the torchvision models download their ImageNet weights once")
         self.set_models(models)
@@ -465,3 +465,13 @@ class ControlPanel(QWidget):
             for w in widgets:
                 w.blockSignals(False)
         self._update_labels()
+
+
+class _ModelBox(QComboBox):
+    """The model list; says when it is about to open (the whole list is made then)."""
+
+    opening = pyqtSignal()
+
+    def showPopup(self) -> None:  # noqa: N802 - Qt's name
+        self.opening.emit()
+        super().showPopup()

@@ -13,7 +13,7 @@ imports the core, then ``core_ready()`` comes on the GUI thread, before that
 load's result. From then on the core's modules may be imported on the GUI thread
 at no cost (``ControlPanel.localize_settings`` does). ``models_listed(names)``
 follows once: listing every model imports torchvision (~1.2 s), which lite0 does
-not need, so for lite0 it comes after the model is loaded, not before.
+not need, so for lite0 it waits for ``request_model_list`` (the model box opens).
 """
 
 from __future__ import annotations
@@ -229,10 +229,27 @@ class Session(QObject):
         except Exception as exc:  # noqa: BLE001 - any failure becomes a message
             log.debug("loading %s failed", name, exc_info=True)
             self._load_failed.emit(generation, name, describe(exc))
+            if models is not None:
+                self._list_models(models)  # the user will want another model
         else:
             self._loaded.emit(generation, name, model)
-        if models is not None:
+
+    def request_model_list(self) -> None:
+        """List every model in the background, once (the model box's list opens).
+        Not right after lite0 loads: torchvision's import then costs the first
+        second of playback ~20 dropped frames on two cores."""
+        if self._models_listed or self._closed:
+            return
+        self._loaders = [t for t in self._loaders if t.is_alive()]
+
+        def run() -> None:
+            from .. import models
+
             self._list_models(models)
+
+        thread = threading.Thread(target=run, name="camvideo-list-models")
+        self._loaders.append(thread)
+        thread.start()
 
     def _list_models(self, models) -> None:
         """Every model name, once per session (in a loader thread; not after close,

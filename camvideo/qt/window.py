@@ -182,6 +182,7 @@ class MainWindow(QMainWindow):
         s.opened.connect(self._on_opened)
         s.core_ready.connect(self._on_core_ready)
         s.models_listed.connect(self._on_models_listed)
+        p.model.opening.connect(s.request_model_list)
         p.open_spec.connect(lambda spec: self.open(spec))
         p.open_file_clicked.connect(self.open_file_dialog)
         p.open_folder_clicked.connect(self.open_folder_dialog)

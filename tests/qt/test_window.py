@@ -70,7 +70,11 @@ def test_switching_source_and_model_while_running(qtbot, open_window, fast_model
     assert len(files) == 1 and count_frames(files[0]) == w.frames_shown_recording
     wait_frames(qtbot, w, 3)
     assert w.session.last_shown.image.width() == 128
+    w.panel.model.showPopup()  # the whole list is made when the box opens
+    qtbot.waitUntil(lambda: w.panel.model.findText("resnet18") >= 0, timeout=WAIT_MS)
+    w.panel.model.hidePopup()
     w.panel.model.setCurrentText("resnet18")  # starts a background load...
+    assert "loading resnet18" in w.panel.model_state.text()
     w.panel.model.setCurrentText("lite0")  # ...that a newer request supersedes
     qtbot.waitUntil(lambda: "lite0 ready" in w.panel.model_state.text(), timeout=WAIT_MS)
     wait_frames(qtbot, w, 3)

@@ -94,6 +94,9 @@ def test_a_model_that_fails_leaves_the_list_on_the_model_in_use(qtbot, open_wind
         return loaded(name, **kwargs)
 
     monkeypatch.setattr(camvideo.models, "load_model", no_network)
+    w.panel.model.showPopup()  # the whole list is made when the box opens
+    qtbot.waitUntil(lambda: w.panel.model.findText("resnet18") >= 0, timeout=WAIT_MS)
+    w.panel.model.hidePopup()
     w.panel.model.setCurrentText("resnet18")
     qtbot.waitUntil(lambda: "could not load" in w.panel.model_state.text(), timeout=WAIT_MS)
     assert w.panel.model.currentText() == "lite0"
