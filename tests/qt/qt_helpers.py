@@ -54,3 +54,42 @@ def open_and_wait(qtbot, w, spec, **kwargs) -> bool:
     with qtbot.waitSignal(w.opened, timeout=WAIT_MS, check_params_cb=lambda s, _ok: s == spec) as blocker:
         w.open(spec, **kwargs)
     return blocker.args[1]
+
+
+def qimage_rgb(image) -> np.ndarray:
+    """A QImage's pixels as an (h, w, 3) RGB array (a copy)."""
+    from PyQt6.QtGui import QImage
+
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    ptr = image.constBits()
+    ptr.setsize(image.sizeInBytes())
+    rows = np.frombuffer(ptr, np.uint8).reshape(image.height(), image.bytesPerLine())
+    return rows[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
+
+
+def shown_frame(result, image: np.ndarray | None = None, grey: int = 90):
+    """A ShownFrame of ``result`` on a plain grey picture (or on ``image``)."""
+    import time
+
+    from camvideo.qt.convert import bgr_to_qimage
+    from camvideo.qt.view import ShownFrame
+
+    if image is None:
+        image = np.full((result.height, result.width, 3), grey, np.uint8)
+    return ShownFrame(bgr_to_qimage(image), result.frame, result.time, time.monotonic(), result, image)
+
+
+def fail_to_load(monkeypatch, name: str, message: str) -> None:
+    """``load_model(name)`` raises ModelLoadError(message) from now on (as offline);
+    every other name loads as before."""
+    import camvideo.models
+    from camvideo.errors import ModelLoadError
+
+    loading = camvideo.models.load_model
+
+    def load(model_name="lite0", **kwargs):
+        if model_name == name:
+            raise ModelLoadError(message)
+        return loading(model_name, **kwargs)
+
+    monkeypatch.setattr(camvideo.models, "load_model", load)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import av
 import cv2
@@ -12,12 +11,11 @@ from PyQt6.QtCore import QRectF
 from PyQt6.QtGui import QFont, QImage
 
 from camvideo.annotate import FrameAnnotator, LabelAnnotator, OverlaySettings, rank_color
-from camvideo.qt.convert import bgr_to_qimage
 from camvideo.qt.labels import DisplayAnnotator, label_font, layout_tags
 from camvideo.qt.view import ShownFrame, VideoView
 from camvideo.results import Detection, FrameResult
 
-from qt_helpers import WAIT_MS, make_cat_clip, wait_frames
+from qt_helpers import WAIT_MS, make_cat_clip, qimage_rgb, shown_frame, wait_frames
 
 GREY = 90
 
@@ -30,21 +28,11 @@ def _result(width=640, height=360, boxes=((100, 80, 400, 300), (300, 40, 600, 34
 
 
 def _shown(result: FrameResult, image: np.ndarray | None = None) -> ShownFrame:
-    if image is None:
-        image = np.full((result.height, result.width, 3), GREY, np.uint8)
-    return ShownFrame(bgr_to_qimage(image), result.frame, result.time, time.monotonic(), result, image)
-
-
-def _rgb(image: QImage) -> np.ndarray:
-    image = image.convertToFormat(QImage.Format.Format_RGB888)
-    ptr = image.constBits()
-    ptr.setsize(image.sizeInBytes())
-    rows = np.frombuffer(ptr, np.uint8).reshape(image.height(), image.bytesPerLine())
-    return rows[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
+    return shown_frame(result, image, GREY)
 
 
 def _qimage_bgr(image: QImage) -> np.ndarray:
-    return _rgb(image)[:, :, ::-1]
+    return qimage_rgb(image)[:, :, ::-1]
 
 
 def _fill(rank: int) -> np.ndarray:
@@ -85,7 +73,7 @@ def test_the_view_paints_the_tags_at_the_box_corner_at_one_size_on_screen(qtbot)
     heights = []
     for size in ((400, 240), (1280, 760)):
         view.resize(*size)
-        pixels = _rgb(view.grab().toImage())
+        pixels = qimage_rgb(view.grab().toImage())
         rect = view.image_rect()
         scale = rect.width() / result.width
         tags = view.label_tags()
@@ -125,10 +113,10 @@ def test_labels_off_hides_them_at_once(qtbot):
     qtbot.addWidget(view)
     view.resize(640, 360)
     view.show_frame(_shown(_result()))
-    assert (np.abs(_rgb(view.grab().toImage()).astype(int) - _fill(2)).max(axis=2) <= 8).sum() > 100
+    assert (np.abs(qimage_rgb(view.grab().toImage()).astype(int) - _fill(2)).max(axis=2) <= 8).sum() > 100
     view.set_labels(False)
     assert view.label_tags() == []
-    pixels = _rgb(view.grab().toImage())
+    pixels = qimage_rgb(view.grab().toImage())
     assert (np.abs(pixels.astype(int) - _fill(2)).max(axis=2) <= 8).sum() == 0
     view.set_labels(True)
     assert len(view.label_tags()) == 3

@@ -8,12 +8,11 @@ import numpy as np
 from PyQt6.QtCore import QPoint, Qt
 from PyQt6.QtGui import QImage
 
-from camvideo.annotate import FrameAnnotator, OverlaySettings, rank_color
-from camvideo.qt.convert import bgr_to_qimage
+from camvideo.annotate import FrameAnnotator, OverlaySettings
 from camvideo.qt.view import ShownFrame, VideoView
 from camvideo.results import Detection, FrameResult
 
-from qt_helpers import WAIT_MS, make_cat_clip, wait_frames
+from qt_helpers import WAIT_MS, make_cat_clip, qimage_rgb, shown_frame, wait_frames
 
 
 def _result(maps: int = 3) -> FrameResult:
@@ -25,20 +24,11 @@ def _result(maps: int = 3) -> FrameResult:
 
 
 def _shown(result: FrameResult) -> ShownFrame:
-    image = np.full((result.height, result.width, 3), 90, np.uint8)
-    return ShownFrame(bgr_to_qimage(image), result.frame, result.time, time.monotonic(), result, image)
-
-
-def _rgb(image: QImage) -> np.ndarray:
-    image = image.convertToFormat(QImage.Format.Format_RGB888)
-    ptr = image.constBits()
-    ptr.setsize(image.sizeInBytes())
-    rows = np.frombuffer(ptr, np.uint8).reshape(image.height(), image.bytesPerLine())
-    return rows[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
+    return shown_frame(result)
 
 
 def _bgr(image: QImage) -> np.ndarray:
-    return _rgb(image)[:, :, ::-1]
+    return qimage_rgb(image)[:, :, ::-1]
 
 
 def _edge_is_ink(pixels: np.ndarray, tag) -> bool:
@@ -58,7 +48,7 @@ def test_the_view_marks_the_tag_whose_map_is_shown_and_reports_clicks(qtbot):
     view.show_frame(_shown(_result()))
     tags = view.label_tags()
     assert [t.marked for t in tags] == [True, False, False]  # rank 1's map by default
-    pixels = _rgb(view.grab().toImage())
+    pixels = qimage_rgb(view.grab().toImage())
     assert [_edge_is_ink(pixels, t) for t in tags] == [True, False, False]
     with qtbot.waitSignal(view.tag_clicked, timeout=WAIT_MS) as clicked:
         qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=tags[1].rect.center().toPoint())
@@ -67,7 +57,7 @@ def test_the_view_marks_the_tag_whose_map_is_shown_and_reports_clicks(qtbot):
     view.set_overlay(OverlaySettings(heatmap_rank=2))
     tags = view.label_tags()
     assert [t.marked for t in tags] == [False, True, False]
-    pixels = _rgb(view.grab().toImage())
+    pixels = qimage_rgb(view.grab().toImage())
     assert [_edge_is_ink(pixels, t) for t in tags] == [False, True, False]
     # the marked tag keeps its size and place: nothing moves when the map changes
     assert [t.rect for t in tags] == [t.rect for t in view.label_tags()]

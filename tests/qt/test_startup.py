@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from qt_helpers import WAIT_MS, wait_frames
+from qt_helpers import WAIT_MS, fail_to_load, wait_frames
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "torchvision", "timm")
@@ -103,18 +103,9 @@ def test_a_remembered_timm_model_is_kept_and_when_it_cannot_load_lite0_runs(qtbo
     """timm names are not in the listed names (there are thousands) but exist: the
     list keeps the remembered one. When it cannot load (offline), nothing runs yet,
     so lite0 does, and the banner says why."""
-    import camvideo.models
-    from camvideo.errors import ModelLoadError
     from camvideo.qt import app_settings
 
-    loading = camvideo.models.load_model
-
-    def load(name="lite0", **kwargs):
-        if name == "timm:resnet18":
-            raise ModelLoadError("timm:resnet18: its pretrained weights are not on this machine")
-        return loading(name, **kwargs)
-
-    monkeypatch.setattr(camvideo.models, "load_model", load)
+    fail_to_load(monkeypatch, "timm:resnet18", "timm:resnet18: its pretrained weights are not on this machine")
     settings = app_settings()
     settings.setValue("model", "timm:resnet18")
     settings.sync()

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 from PyQt6.QtCore import QPoint, Qt
 
-from camvideo.errors import ModelLoadError
 from camvideo.qt.window import _clock
 
-from qt_helpers import WAIT_MS, make_cat_clip, open_and_wait, wait_frames
+from qt_helpers import WAIT_MS, fail_to_load, make_cat_clip, open_and_wait, wait_frames
 
 
 def test_a_file_that_does_not_open_leaves_the_playing_one_running(qtbot, open_window, fast_models, cat_clip,
@@ -82,18 +81,9 @@ def test_record_button_says_stop_while_recording(qtbot, open_window, fast_models
 
 def test_a_model_that_fails_leaves_the_list_on_the_model_in_use(qtbot, open_window, fast_models, cat_clip,
                                                                monkeypatch):
-    import camvideo.models
-
     w = open_window(cat_clip, loop=True)
     wait_frames(qtbot, w, 2)
-    loaded = camvideo.models.load_model
-
-    def no_network(name="lite0", **kwargs):
-        if name == "resnet18":
-            raise ModelLoadError("could not get the ImageNet weights of resnet18 (no network)")
-        return loaded(name, **kwargs)
-
-    monkeypatch.setattr(camvideo.models, "load_model", no_network)
+    fail_to_load(monkeypatch, "resnet18", "could not get the ImageNet weights of resnet18 (no network)")
     w.panel.model.showPopup()  # the whole list is made when the box opens
     qtbot.waitUntil(lambda: w.panel.model.findText("resnet18") >= 0, timeout=WAIT_MS)
     w.panel.model.hidePopup()
