@@ -195,7 +195,7 @@ def floor_contestant(model, frames: list[np.ndarray], name: str = "floor", chann
     note = f"forward pass alone (image -> logits), preprocessed {width}x{height} input"
     if channels_last:
         note += ", channels_last"
-    if getattr(getattr(model, "features", None), "folded_norms", 0):
+    if _folded_norms(model):
         note += ", batch norms folded"
     note += f", {'float32' if autocast is None else str(autocast).removeprefix('torch.') + ' autocast'}"
     return Contestant(name, run, (width, height), note)
@@ -533,7 +533,7 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
         "floor_ms": round(floor_ms, 3),
         "floor_channels_last_ms": round(floor_cl_ms, 3) if floor_cl_ms else None,
         "own_forward_ms": round(own_ms, 3),
-        "folded_norms": getattr(getattr(model, "features", None), "folded_norms", 0),
+        "folded_norms": _folded_norms(model),
         "results": results,
         # Medians of the camvideo contestants' own stage timings, taken in the rounds.
         "stages_ms": {
@@ -593,7 +593,7 @@ def format_table(report: dict) -> str:
         cl, own = r.get("ratio_channels_last_floor"), r.get("ratio_own_forward")
         lines.append(
             f"| {name} | {r['median_ms']:.2f} ms | {r['p95_ms']:.2f} ms | {r['fps']:.1f} | {r['ratio']:.3f} | "
-            f"{'' if cl is None else f'{cl:.3f}'} | {'' if own is None else f'{own:.3f}'} |"
+            f"{_fmt(cl, '{:.3f}')} | {_fmt(own, '{:.3f}')} |"
         )
     e2e = report.get("end_to_end")
     if e2e:
@@ -627,3 +627,8 @@ def format_table(report: dict) -> str:
 
 def _fmt(value, pattern: str) -> str:
     return "" if value is None else pattern.format(value)
+
+
+def _folded_norms(model) -> int:
+    """How many batch norms camvideo folded into ``model`` (0: none, or a stock model)."""
+    return getattr(getattr(model, "features", None), "folded_norms", 0)

@@ -76,6 +76,17 @@ def make_clip(path: Path, frames: int = 30, size: tuple[int, int] = (160, 120), 
     return [int(round(t / time_base)) * float(time_base) for t in times]
 
 
+def make_truncated_clip(folder: Path, frames: int = 60, size: tuple[int, int] = (64, 48)) -> Path:
+    """``folder/cut.mkv``: a ``frames``-frame clip cut at 60% of its bytes (a copy
+    interrupted, a disk that filled up)."""
+    whole = folder / "whole.mkv"
+    make_clip(whole, frames=frames, size=size)
+    data = whole.read_bytes()
+    cut = folder / "cut.mkv"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    return cut
+
+
 def decode_times(path: Path) -> list[float]:
     """Presentation times (s) of every decodable video frame of ``path``."""
     times = []

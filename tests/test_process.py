@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from camvideo.cli import main
-from clips import decode_times, make_clip
+from clips import decode_times, make_clip, make_truncated_clip
 from contract import check_frame_object
 
 pytestmark = pytest.mark.timeout(180)
@@ -105,11 +105,7 @@ def test_odd_sized_and_rotated_inputs(tmp_path):
 
 
 def test_truncated_video_warns_and_processes_what_is_there(tmp_path, capsys):
-    clip = tmp_path / "whole.mkv"
-    make_clip(clip, frames=60, size=(64, 48))
-    cut = tmp_path / "cut.mkv"
-    data = clip.read_bytes()
-    cut.write_bytes(data[: len(data) * 6 // 10])
+    cut = make_truncated_clip(tmp_path)
     out = tmp_path / "cut.jsonl"
     assert main(["process", str(cut), "--export", str(out)]) == 0
     lines = out.read_text().splitlines()

@@ -13,7 +13,7 @@ import pytest
 
 from camvideo.errors import InputError
 from camvideo.sources import Frame, IterableSource, open_source
-from clips import make_clip, pattern
+from clips import make_clip, make_truncated_clip, pattern
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -177,11 +177,7 @@ def test_camera_index_with_no_camera():
 
 
 def test_truncated_video_gives_everything_before_the_damage(tmp_path, caplog):
-    path = tmp_path / "whole.mkv"
-    make_clip(path, frames=60, size=(96, 64))
-    cut = tmp_path / "cut.mkv"
-    data = path.read_bytes()
-    cut.write_bytes(data[: len(data) * 6 // 10])
+    cut = make_truncated_clip(tmp_path, size=(96, 64))
     with caplog.at_level(logging.WARNING, logger="camvideo.sources"):
         with open_source(cut) as src:
             frames = list(src)
