@@ -17,12 +17,13 @@ import numpy as np
 import torch
 
 from camvideo.annotate import FrameAnnotator
-from camvideo.benchmark import make_frames
-from camvideo.cam import preprocess
-from camvideo.fold import fold_batchnorm
-from camvideo.inference import FrameLocalizer, LocalizeSettings
-from camvideo.localize import BoxRule, normalize, threshold_mask, upsample
+from camvideo.cam.boxes import normalize, threshold_mask, upsample
+from camvideo.cam.preprocess import preprocess
 from camvideo.models import load_model
+from camvideo.models.fold import fold_batchnorm
+from camvideo.runtime.localizer import FrameLocalizer
+from camvideo.settings import BoxRule, LocalizeSettings
+from camvideo.tools.benchmark import make_frames
 
 
 def interleaved(variants: dict, reps: int) -> dict:
@@ -75,7 +76,7 @@ def main(argv=None) -> int:
              "bilinear 2x + area 2x + blobFromImages (new)": lambda: preprocess([frame], model)}, args.reps)
         result = FrameLocalizer(model, LocalizeSettings(topk=3), channels_last=False, fold=False)([frame])[0]
         maps = result.heatmaps
-        from camvideo.localize import boxes_from_cam
+        from camvideo.cam.boxes import boxes_from_cam
 
         out[f"boxes top-3 {key}"] = interleaved(
             {"connectedComponentsWithStats (old)": lambda: [old_boxes(m, w, h) for m in maps],

@@ -6,12 +6,11 @@ frame`` (BGR uint8). ``FrameAnnotator`` composes them as the overlay settings as
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
-from .results import FrameResult
+from camvideo.results import FrameResult
+from camvideo.settings import OverlaySettings
 
 COLORMAPS = {
     "jet": cv2.COLORMAP_JET,
@@ -155,25 +154,6 @@ def ink_color(bgr: tuple[int, int, int]) -> tuple[int, int, int]:
 def overlaps(a, b) -> bool:
     """Whether two (x1, y1, x2, y2) rectangles overlap."""
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
-
-
-@dataclass(frozen=True)
-class OverlaySettings:
-    """What the overlay draws. ``heatmap_rank``: whose map the heat map is (1 = the
-    top class; 2 shows where the evidence for the second class lies, and so on)."""
-
-    heatmap: bool = True
-    boxes: bool = True
-    labels: bool = True
-    alpha: float = 0.45
-    colormap: str = "jet"
-    heatmap_rank: int = 1
-
-    def __post_init__(self) -> None:
-        if isinstance(self.heatmap_rank, bool) or not isinstance(self.heatmap_rank, int):
-            raise TypeError(f"heatmap_rank must be an int (1 = the top class), got {self.heatmap_rank!r}")
-        if self.heatmap_rank < 1:
-            raise ValueError(f"heatmap_rank must be at least 1 (1 = the top class), got {self.heatmap_rank}")
 
 
 def shown_heatmap_rank(settings: OverlaySettings, result: FrameResult) -> int | None:

@@ -6,7 +6,10 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
+
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def pattern(index: int, width: int, height: int) -> np.ndarray:
@@ -98,3 +101,25 @@ def decode_times(path: Path) -> list[float]:
         except av.FFmpegError:
             pass
     return times
+
+
+def make_cat_clip(path: Path, frames: int = 45, size: tuple[int, int] = (192, 128), fps: int = 30) -> Path:
+    """A small H.264 clip panning across the cat photograph."""
+    photo = cv2.imread(str(DATA / "chelsea.png"))
+    width, height = size
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.time_base = Fraction(1, fps)
+        stream.options = {"preset": "ultrafast"}
+        for i in range(frames):
+            x0 = int(i * 2) % 40
+            crop = photo[10:290, x0: x0 + 400]
+            image = cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path

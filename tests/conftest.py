@@ -12,6 +12,17 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 DATA = Path(__file__).parent / "data"
 
 
+def pytest_configure(config):
+    # tqdm (through huggingface_hub and timm) starts a monitor thread with its first
+    # bar and never stops it; the GUI tests fail on a thread left running, and a
+    # progress bar needs no monitor in a test.
+    try:
+        import tqdm
+    except ImportError:
+        return
+    tqdm.tqdm.monitor_interval = 0
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _torch_threads():
     import torch
@@ -35,6 +46,6 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def photo():
     """photo("chelsea") -> the BGR image of tests/data/chelsea.png."""
-    from camvideo.sources import read_image
+    from camvideo.video.sources import read_image
 
     return lambda name: read_image(DATA / f"{name}.png")

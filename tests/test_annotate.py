@@ -1,15 +1,9 @@
 import numpy as np
 import pytest
 
-from camvideo.annotate import (
-    BoxAnnotator,
-    FrameAnnotator,
-    HeatmapAnnotator,
-    LabelAnnotator,
-    OverlaySettings,
-    shown_heatmap_rank,
-)
+from camvideo.annotate import BoxAnnotator, FrameAnnotator, HeatmapAnnotator, LabelAnnotator, shown_heatmap_rank
 from camvideo.results import Detection, FrameResult
+from camvideo.settings import OverlaySettings
 
 
 def result(width=320, height=240, box=(40, 30, 200, 180), heat=None):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal
 import sys
 
-from . import APPLICATION, ORGANIZATION
+from camvideo.qt import APPLICATION, ORGANIZATION
 
 AUTO = None  # no source given: camera 0 when one opens, else the demo clip
 
@@ -70,7 +70,7 @@ def run(source: str | None = AUTO, model: str | None = None, device: str = "auto
         weights: str | None = None) -> int:
     from PyQt6.QtWidgets import QApplication
 
-    from .window import MainWindow
+    from camvideo.qt.window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)

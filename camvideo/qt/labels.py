@@ -21,16 +21,16 @@ import numpy as np
 from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 
-from ..annotate import (  # numpy + cv2, no torch
+from camvideo.annotate import (
     FrameAnnotator,
     LabelAnnotator,
-    OverlaySettings,
     ink_color,
     label_text,
     overlaps,
     rank_color,
     shown_heatmap_rank,
 )
+from camvideo.settings import OverlaySettings
 
 LABEL_POINT_SIZE = 11.0  # on screen, whatever the frame's and the window's size
 PAD_X, PAD_Y = 4.0, 1.0  # around the text inside a tag, device-independent pixels

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from ..errors import CamvideoError
+from camvideo.errors import CamvideoError, describe
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class OpenRequest:
 
 
 def _open_source(spec: str, *, loop: bool):
-    from ..sources import open_source
+    from camvideo.video.sources import open_source
 
     return open_source(spec, loop=loop)
 
@@ -164,8 +164,6 @@ class SourceOpener(QObject):
             try:
                 source = self._open_fn(request.spec, loop=request.loop)
             except Exception as exc:  # noqa: BLE001 - a failure to open is a message
-                from .session import describe
-
                 if not isinstance(exc, CamvideoError):
                     log.warning("opening %s failed", request.spec, exc_info=True)
                 message = describe(exc)

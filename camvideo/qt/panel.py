@@ -32,7 +32,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from ..annotate import COLORMAPS, OverlaySettings  # numpy + cv2 (~0.08 s), no torch
+from camvideo.annotate import COLORMAPS  # numpy + cv2 (~0.08 s), no torch
+from camvideo.settings import OverlaySettings
 
 MODES = ("Top-1", "Top-k", "One class")
 NO_CAMERA = "no camera found"
@@ -339,9 +340,7 @@ class ControlPanel(QWidget):
     def localize_settings(self):
         """The ``LocalizeSettings`` the widgets say (imports torch: call it once
         the core is loaded)."""
-        from ..inference import LocalizeSettings
-        from ..localize import BoxRule
-        from ..smoothing import IntensitySettings, SmoothingSettings
+        from camvideo.settings import BoxRule, IntensitySettings, LocalizeSettings, SmoothingSettings
 
         rule = BoxRule(threshold=self.threshold.value() / 100.0)
         smoothing = SmoothingSettings() if self.smoothing.isChecked() else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import InputError
+from camvideo.errors import InputError
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"  # camvideo/resources/
 

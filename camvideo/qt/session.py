@@ -27,12 +27,12 @@ from pathlib import Path
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from ..annotate import OverlaySettings  # numpy + cv2, no torch
-from ..errors import CamvideoError, OutputError
-from .convert import bgr_to_qimage
-from .labels import DisplayAnnotator
-from .opener import SourceOpener, is_camera
-from .view import ShownFrame
+from camvideo.errors import CamvideoError, OutputError, describe
+from camvideo.qt.convert import bgr_to_qimage
+from camvideo.qt.labels import DisplayAnnotator
+from camvideo.qt.opener import SourceOpener, is_camera
+from camvideo.qt.view import ShownFrame
+from camvideo.settings import OverlaySettings  # numpy + cv2, no torch
 
 # A jump in source time larger than this while recording is a seek, not late frames.
 MAX_RECORDED_GAP_S = 1.0
@@ -40,14 +40,6 @@ MAX_RECORDED_GAP_S = 1.0
 log = logging.getLogger(__name__)
 
 LOADER_JOIN_S = 60.0  # a model load cannot be interrupted; closing waits for it
-
-
-def describe(exc: BaseException) -> str:
-    """One line for the window: the message of a CamvideoError, else type + message."""
-    if isinstance(exc, CamvideoError):
-        return str(exc)
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class ViewSink:
@@ -214,8 +206,8 @@ class Session(QObject):
     def _load(self, name: str, generation: int, weights: str | None) -> None:
         models = None
         try:
-            from .. import models  # torch, off the GUI thread
-            from ..inference import FrameLocalizer
+            from camvideo import models  # torch, off the GUI thread
+            from camvideo.runtime.localizer import FrameLocalizer
 
             if name != models.DEFAULT_MODEL:  # it imports torchvision anyway: list first
                 self._list_models(models)
@@ -243,7 +235,7 @@ class Session(QObject):
         self._loaders = [t for t in self._loaders if t.is_alive()]
 
         def run() -> None:
-            from .. import models
+            from camvideo import models
 
             self._list_models(models)
 
@@ -277,7 +269,8 @@ class Session(QObject):
     def _on_loaded(self, generation: int, name: str, model) -> None:
         if generation != self._generation or self._closed:
             return  # a newer request won
-        from ..inference import FrameLocalizer, LocalizeSettings  # imported by the loader already
+        from camvideo.runtime.localizer import FrameLocalizer  # imported by the loader already
+        from camvideo.settings import LocalizeSettings
 
         self.model, self.model_name = model, name
         self.localizer = FrameLocalizer(model, self.localize_settings or LocalizeSettings())
@@ -371,7 +364,7 @@ class Session(QObject):
                 log.info("%s", message)
             self.opened.emit(request.spec, False)
             return
-        from .pacing import PacedSource
+        from camvideo.video.pacing import PacedSource
 
         self._stop_pipeline()
         self.source = source if source.live else PacedSource(source)
@@ -382,7 +375,7 @@ class Session(QObject):
     def _start_pipeline(self) -> None:
         if self._closed or self.source is None or self.localizer is None or self.pipeline is not None:
             return
-        from ..pipeline import Pipeline  # torch: imported by now (a localizer exists)
+        from camvideo.runtime.pipeline import Pipeline  # torch: imported by now (a localizer exists)
 
         self.localizer.reset()  # a new source: nothing carried over from the last one
         self.sink = ViewSink(self._publish, self._record_error_from_worker, self._wait_recorded_shown,
@@ -521,7 +514,7 @@ class Session(QObject):
         return self.sink is not None and self.sink.recorder is not None
 
     def start_recording(self, path: Path) -> Path:
-        from ..recorder import Recorder
+        from camvideo.video.recorder import Recorder
 
         if self.pipeline is None or self.sink is None:
             raise CamvideoError("nothing to record yet: open a source and wait for the model")

@@ -20,11 +20,11 @@ from PyQt6.QtCore import QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QImage, QPainter
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
-from ..annotate import OverlaySettings  # numpy + cv2, no torch
-from .labels import Tag, label_font, layout_tags, marked_rank, paint_tags
+from camvideo.qt.labels import Tag, label_font, layout_tags, marked_rank, paint_tags
+from camvideo.settings import OverlaySettings  # numpy + cv2, no torch
 
 if TYPE_CHECKING:  # the core (numpy, cv2) loads in the background: see session
-    from ..results import FrameResult
+    from camvideo.results import FrameResult
 
 
 @dataclass(frozen=True, eq=False)

@@ -41,12 +41,12 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from .. import DEFAULT_MODEL  # without importing torch
-from ..errors import CamvideoError
-from . import app_settings
-from .panel import ControlPanel
-from .session import Session, describe
-from .view import ShownFrame, VideoView
+from camvideo import DEFAULT_MODEL  # without importing torch
+from camvideo.errors import CamvideoError, describe
+from camvideo.qt import app_settings
+from camvideo.qt.panel import ControlPanel
+from camvideo.qt.session import Session
+from camvideo.qt.view import ShownFrame, VideoView
 
 VIDEO_FILTER = "Videos (*.mp4 *.mkv *.mov *.avi *.webm *.m4v *.mpg *.mpeg *.ts *.gif);;All files (*)"
 
@@ -62,7 +62,7 @@ def list_cameras() -> list[str]:
 
 
 def demo_clip() -> Path:
-    from .resources import demo_clip_path
+    from camvideo.qt.resources import demo_clip_path
 
     return demo_clip_path()
 

@@ -6,10 +6,9 @@ import os
 import signal
 
 import pytest
+from qt_helpers import WAIT_MS, count_frames, wait_frames
 
 from camvideo.qt.app import StopOnSignals
-
-from qt_helpers import WAIT_MS, count_frames, wait_frames
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-
 import av
 import cv2
 import numpy as np
 import pytest
 from PyQt6.QtCore import QRectF
 from PyQt6.QtGui import QFont, QImage
+from qt_helpers import WAIT_MS, make_cat_clip, qimage_rgb, shown_frame, wait_frames
 
-from camvideo.annotate import FrameAnnotator, LabelAnnotator, OverlaySettings, rank_color
+from camvideo.annotate import FrameAnnotator, LabelAnnotator, rank_color
 from camvideo.qt.labels import DisplayAnnotator, label_font, layout_tags
 from camvideo.qt.view import ShownFrame, VideoView
 from camvideo.results import Detection, FrameResult
-
-from qt_helpers import WAIT_MS, make_cat_clip, qimage_rgb, shown_frame, wait_frames
+from camvideo.settings import OverlaySettings
 
 GREY = 90
 

@@ -11,7 +11,6 @@ import cv2
 import pytest
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QFileDialog
-
 from qt_helpers import DATA, WAIT_MS, make_cat_clip, open_and_wait, wait_frames
 
 

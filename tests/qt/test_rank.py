@@ -7,12 +7,12 @@ import time
 import numpy as np
 from PyQt6.QtCore import QPoint, Qt
 from PyQt6.QtGui import QImage
+from qt_helpers import WAIT_MS, make_cat_clip, qimage_rgb, shown_frame, wait_frames
 
-from camvideo.annotate import FrameAnnotator, OverlaySettings
+from camvideo.annotate import FrameAnnotator
 from camvideo.qt.view import ShownFrame, VideoView
 from camvideo.results import Detection, FrameResult
-
-from qt_helpers import WAIT_MS, make_cat_clip, qimage_rgb, shown_frame, wait_frames
+from camvideo.settings import OverlaySettings
 
 
 def _result(maps: int = 3) -> FrameResult:

@@ -24,7 +24,7 @@ from PyQt6.QtWidgets import QApplication
 from PyQt6.QtCore import QSettings
 QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, sys.argv[2])
 app = QApplication([])
-import camvideo.commands.gui  # what `camvideo gui` imports before the window
+import camvideo.cli.commands.gui  # what `camvideo gui` imports before the window
 from camvideo.cli import build_parser
 build_parser().parse_args(["gui", sys.argv[1]])
 from camvideo.qt.window import MainWindow

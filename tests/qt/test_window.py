@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
+from qt_helpers import CAT_CLASSES, WAIT_MS, count_frames, make_cat_clip, open_and_wait, wait_frames
 
 from camvideo.annotate import FrameAnnotator
-
-from qt_helpers import CAT_CLASSES, WAIT_MS, count_frames, make_cat_clip, open_and_wait, wait_frames
 
 
 def test_opens_at_once_on_the_demo_clip_and_shows_annotated_frames(qtbot, open_window):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 from PyQt6.QtCore import QPoint, Qt
+from qt_helpers import WAIT_MS, fail_to_load, make_cat_clip, open_and_wait, wait_frames
 
 from camvideo.qt.window import _clock
-
-from qt_helpers import WAIT_MS, fail_to_load, make_cat_clip, open_and_wait, wait_frames
 
 
 def test_a_file_that_does_not_open_leaves_the_playing_one_running(qtbot, open_window, fast_models, cat_clip,
@@ -167,7 +166,7 @@ def test_dropped_counts_the_frames_of_the_source_on_screen(qtbot, open_window, f
 def test_a_class_that_is_not_there_gets_no_box_and_a_faint_map(qtbot, open_window, fast_models, cat_clip, photo):
     """One class "tabby" over an espresso: listed with its score, but no box and
     a faint map (the window's gate), where the cat gets its box."""
-    from camvideo.inference import FrameLocalizer
+    from camvideo.runtime.localizer import FrameLocalizer
 
     w = open_window(cat_clip)
     qtbot.waitUntil(lambda: bool(w.panel.labels), timeout=WAIT_MS)

@@ -1,0 +1,30 @@
+"""The command line: ``camvideo gui | image | process | eval | bench | models``.
+
+``main`` parses and dispatches; ``options`` holds the options several commands
+share and turns them into settings; ``commands/`` has one module per subcommand,
+each importing torch only when it runs (``camvideo --help`` stays at ~0.1 s).
+``signals`` turns SIGINT/SIGTERM/SIGHUP into a clean stop for long runs.
+"""
+
+from camvideo.cli.options import (
+    add_box_options,
+    add_localize_options,
+    add_model_options,
+    add_overlay_options,
+    load_model_from_args,
+    localize_settings_from_args,
+    overlay_settings_from_args,
+)
+from camvideo.cli.parser import build_parser, main
+
+__all__ = [
+    "add_box_options",
+    "add_localize_options",
+    "add_model_options",
+    "add_overlay_options",
+    "build_parser",
+    "load_model_from_args",
+    "localize_settings_from_args",
+    "main",
+    "overlay_settings_from_args",
+]

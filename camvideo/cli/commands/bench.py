@@ -1,0 +1,77 @@
+"""``camvideo bench``: the inference stage, end to end and live, against the
+forward pass alone (the floor) and the peer libraries, in one interleaved run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from camvideo.errors import CamvideoError, OutputError
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="benchmark: forward pass (floor) vs camvideo's inference stage, end to end, live, peers",
+        description="Measure, in one run on the same frames with the same threads and interleaved rounds, "
+        "the forward pass alone (the floor), camvideo's inference stage (preprocess + forward + top-k CAMs + "
+        "boxes + overlay) at 640x480 and 1280x720, a file end to end (decode -> ... -> H.264), live "
+        "capture-to-annotated latency, and torchcam / pytorch-grad-cam when installed "
+        "(pip install 'camvideo[bench]'). Prints a table; --json writes the figures.",
+    )
+    p.add_argument("--frames", type=int, default=None, metavar="N", help="frames per contestant and round (default: 24)")
+    p.add_argument("--rounds", type=int, default=None, metavar="R", help="interleaved rounds (default: 5)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads for every contestant (default: 2)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    p.add_argument("--model", default="lite0", help="model name (default: lite0)")
+    p.add_argument("--topk", type=int, default=3, help="classes localized per frame (default: 3)")
+    p.add_argument("--batch", type=int, default=1, help="batch size of the end-to-end pipeline (default: 1)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="forward threads of the end-to-end pipeline (default: auto, as camvideo process)")
+    p.add_argument("--e2e-frames", type=int, default=None, metavar="N",
+                   help="frames of the end-to-end clip, a pan with cuts like a video (default: 120)")
+    p.add_argument("--no-peers", action="store_true", help="skip torchcam and pytorch-grad-cam")
+    p.add_argument("--no-e2e", action="store_true", help="skip the end-to-end file run")
+    p.add_argument("--no-live", action="store_true", help="skip the live latency run")
+    p.add_argument("--soak", type=int, default=0, metavar="N",
+                   help="also run N frames through the inference stage and report resident-memory growth")
+    p.add_argument("--compile", action="store_true", help="also measure the inference stage under torch.compile")
+    p.add_argument("--quick", action="store_true", help="a few frames and two rounds: a smoke test, not a measurement")
+    p.add_argument("--json", metavar="FILE", help="write the report as JSON to FILE ('-' for stdout)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from camvideo.models import resolve_device
+    from camvideo.tools.benchmark import QUICK, BenchConfig, format_table, run_bench
+
+    values = dict(QUICK) if args.quick else {}
+    if args.frames is not None:
+        values["frames"] = args.frames
+    if args.rounds is not None:
+        values["rounds"] = args.rounds
+    if args.e2e_frames is not None:
+        values["e2e_frames"] = args.e2e_frames
+    try:
+        device = str(resolve_device(args.device))
+        config = BenchConfig(
+            threads=args.threads, device=device, model=args.model, topk=args.topk, batch=args.batch, workers=args.workers,
+            peers=not args.no_peers, end_to_end=not args.no_e2e, live=not args.no_live, soak=args.soak,
+            compile=args.compile, **values,
+        )
+    except ValueError as exc:
+        raise CamvideoError(str(exc)) from None
+    report = run_bench(config, progress=lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
+    text = json.dumps(report, indent=2)
+    if args.json == "-":
+        print(text)
+    else:
+        print(format_table(report))
+        if args.json:
+            try:
+                Path(args.json).write_text(text + "\n")
+            except OSError as exc:
+                raise OutputError(f"cannot write {args.json}: {exc.strerror}") from None
+    return 0

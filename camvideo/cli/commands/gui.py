@@ -1,0 +1,92 @@
+"""``camvideo gui [SOURCE]``: the desktop app (``python main.py`` runs it too)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from camvideo.cli import options as cli
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "gui",
+        help="the desktop app: live heat maps, labels and boxes; record and snapshot",
+        description="Open the window on SOURCE: a camera index, a video file, a folder of images or "
+        "a stream URL. With no SOURCE: camera 0 when one opens, else the demo clip (looping).",
+    )
+    p.add_argument("source", nargs="?", metavar="SOURCE", help="camera index, video file, folder or URL")
+    p.add_argument("--loop", action="store_true", help="play a file again from the start when it ends")
+    cli.add_model_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check what can be checked before a window opens, then run the app. The
+    window shows first: torch (1.5 s), the model list and the model load in the
+    background, so the usual start (the built-in model, a plain device name)
+    imports no torch here. A model name other than the built-in one is checked
+    against the registry first (that imports torchvision): a typo fails at once."""
+    from pathlib import Path
+
+    from camvideo.errors import CamvideoError, ModelLoadError
+
+    if args.model != cli.DEFAULT_MODEL and not args.model.startswith("timm:"):
+        from camvideo.models import available_models
+
+        if args.model not in available_models():
+            raise ModelLoadError(
+                f"unknown model {args.model!r}; choose one of: {', '.join(available_models())}, "
+                "or timm:NAME (see `camvideo models`)"
+            )
+    if args.weights and not Path(args.weights).is_file():
+        raise ModelLoadError(f"weights file {args.weights} does not exist")
+    device = args.device
+    if not PLAIN_DEVICE.fullmatch(device):
+        from camvideo.models import resolve_device
+
+        try:
+            device = str(resolve_device(device))
+        except ValueError as exc:
+            raise CamvideoError(str(exc)) from None
+    # (whether a named CUDA device exists is known once torch is imported: the
+    # model load says so in the window, as for any model that cannot load)
+    check_display()
+    from camvideo.qt.app import run as run_app
+
+    return run_app(args.source, model=args.model, device=device, loop=args.loop, weights=args.weights)
+
+
+# Device names whose spelling is right without asking torch (``resolve_device``
+# checks anything else, and the CUDA ones again when the model loads).
+PLAIN_DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
+
+
+XCB_PACKAGES = (
+    "libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 "
+    "libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libxcb-shape0"
+)
+
+
+def check_display() -> None:
+    """On Linux, say what is missing before Qt aborts the process with its own
+    message: no display at all, or the xcb plugin's system libraries."""
+    import ctypes.util
+    import os
+    import sys
+
+    from camvideo.errors import CamvideoError
+
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise CamvideoError(
+            "no display to open the window on (DISPLAY is not set): run it in a desktop session, "
+            "under Xvfb (xvfb-run camvideo gui), or headless with QT_QPA_PLATFORM=offscreen; "
+            "`camvideo process` needs no display"
+        )
+    if not os.environ.get("WAYLAND_DISPLAY") and ctypes.util.find_library("xcb-cursor") is None:
+        raise CamvideoError(
+            "Qt's xcb platform plugin needs system libraries that are missing (libxcb-cursor0 and others); "
+            f"on Debian/Ubuntu: sudo apt-get install {XCB_PACKAGES}"
+        )

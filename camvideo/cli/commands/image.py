@@ -1,0 +1,78 @@
+"""``camvideo image PATH...``: annotated image and per-frame JSON for each photo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from camvideo.cli import options as cli
+from camvideo.errors import OutputError
+from camvideo.video.sources import IMAGE_SUFFIXES, read_image
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "image",
+        help="localize classes in photos: annotated image + JSON",
+        description="Run the model on each image, write the annotated image (heat map, box, label) "
+        "and print or save the per-frame JSON object (frame, time, width, height, detections).",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="output image (one input) or folder (default: ./NAME_cam.png)")
+    p.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                   help="print the JSON result, one line per image, or write it to FILE")
+    cli.add_model_options(p)
+    cli.add_localize_options(p)
+    cli.add_overlay_options(p)
+    p.set_defaults(func=run)
+
+
+def output_path(source: Path, output: str | None, many: bool) -> Path:
+    if output is None:
+        return Path.cwd() / f"{source.stem}_cam.png"
+    out = Path(output)
+    if not many and out.suffix.lower() in IMAGE_SUFFIXES:
+        return out
+    return out / f"{source.stem}_cam.png"
+
+
+def run(args: argparse.Namespace) -> int:
+    from camvideo.annotate import FrameAnnotator
+    from camvideo.runtime.localizer import FrameLocalizer
+
+    settings = cli.localize_settings_from_args(args)
+    overlay = cli.overlay_settings_from_args(args)
+    images = [(Path(p), read_image(p)) for p in args.paths]  # fail before loading the model
+    localizer = FrameLocalizer(cli.load_model_from_args(args), settings)
+    annotator = FrameAnnotator(overlay)
+    lines = []
+    for index, (path, image) in enumerate(images):
+        result = localizer([image], indices=[index], times=[0.0])[0]
+        target = output_path(path, args.output, len(images) > 1)
+        _write_image(target, annotator.annotate(image, result))
+        lines.append(json.dumps(result.to_dict()))
+        if args.json is None:
+            top = result.detections[0]
+            print(f"{path}: {top.label} ({top.score:.2f}) box {list(top.box) if top.box else None} -> {target}")
+    if args.json == "-":
+        print("\n".join(lines))
+    elif args.json:
+        try:
+            Path(args.json).write_text("\n".join(lines) + "\n")
+        except OSError as exc:
+            raise OutputError(f"cannot write {args.json}: {exc.strerror}") from None
+    return 0
+
+
+def _write_image(path: Path, image) -> None:
+    import cv2
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ok = cv2.imwrite(str(path), image)
+    except (OSError, cv2.error) as exc:
+        raise OutputError(f"cannot write {path}: {exc}") from None
+    if not ok:
+        raise OutputError(f"cannot write {path}: unknown image type or the folder is not writable")

@@ -1,0 +1,144 @@
+"""``camvideo models``: the model names, which give exact CAM, which need Grad-CAM,
+and which have weights on this machine.
+
+Each architecture is classified by tracing it with its parameters on the meta
+device (``camvideo.models.inspect_model``): no weights, no download. The results
+are cached per torchvision/timm version in ``~/.cache/camvideo`` (``--refresh``
+redoes them); weights availability is checked every time.
+
+``--fetch NAME ...`` downloads the weights of those models into their caches (on
+a connected machine, to copy the caches to one that is not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from camvideo.errors import CamvideoError
+
+log = logging.getLogger(__name__)
+
+TIMM_LIMIT = 60
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "models",
+        help="list models: exact CAM or Grad-CAM, weights available offline",
+        description="List the model names --model accepts: lite0 (embedded), every torchvision image "
+        "classifier, and timm models as timm:NAME. 'cam' = the head is GAP -> Linear, exact class "
+        "activation maps; 'gradcam' = any other head, Grad-CAM on the last feature map; weights: "
+        "'embedded', 'cached' (in the torch or Hugging Face cache: works offline) or 'download'.",
+    )
+    p.add_argument("--timm", metavar="PATTERN", help=f"list timm models matching PATTERN (e.g. 'resnet*'; at most {TIMM_LIMIT})")
+    p.add_argument("--layers", metavar="MODEL", help="list MODEL's layers with feature maps (names for --layer)")
+    p.add_argument("--cached", action="store_true", help="only models whose weights are on this machine")
+    p.add_argument("--fetch", nargs="+", metavar="MODEL",
+                   help="download the pretrained weights of these models into the torch / Hugging Face cache "
+                   "and print where they are (on a connected machine; copy the cache to use them offline)")
+    p.add_argument("--json", action="store_true", help="one JSON object per model")
+    p.add_argument("--refresh", action="store_true", help="inspect again instead of using the cache")
+    p.set_defaults(func=run)
+
+
+def _cache_file() -> Path:
+    import timm
+    import torchvision
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "camvideo"
+    return base / f"models-tv{torchvision.__version__}-timm{timm.__version__}.json"
+
+
+def _load_cache(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_cache(path: Path, cache: dict) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(cache, indent=0, sort_keys=True))
+    except OSError as exc:  # a read-only home is no reason to fail a listing
+        log.info("cannot write %s: %s", path, exc)
+
+
+def reports(names: list[str], refresh: bool = False):
+    """A ModelReport per name, from the cache or by inspection."""
+    import warnings
+
+    from camvideo.models import ModelReport, inspect_model
+
+    path = _cache_file()
+    cache = {} if refresh else _load_cache(path)
+    out, changed = [], False
+    for name in names:
+        if name not in cache:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    report = inspect_model(name)
+                except CamvideoError as exc:
+                    report = ModelReport(name, "unsupported", "", str(exc))
+                except Exception as exc:  # an architecture that does not even build
+                    report = ModelReport(name, "unsupported", "", f"{type(exc).__name__}: {exc}")
+            cache[name] = [report.method, report.layer, report.detail]
+            changed = True
+        method, layer, detail = cache[name]
+        out.append(ModelReport(name, method, layer, detail))
+    if changed:
+        _save_cache(path, cache)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from camvideo.models import available_models, cached_weights, fetch_weights, layer_names
+
+    if args.fetch:
+        for name in args.fetch:
+            print(f"{name}  {fetch_weights(name)}")
+        return 0
+    if args.layers:
+        for name, shape in layer_names(args.layers):
+            print(f"{name}  {'x'.join(str(s) for s in shape[1:])}")
+        return 0
+    if args.timm:
+        import timm
+
+        names = [f"timm:{n}" for n in timm.list_models() if fnmatch.fnmatch(n, args.timm)]
+        if not names:
+            raise CamvideoError(f"no timm model matches {args.timm!r}")
+        if len(names) > TIMM_LIMIT:
+            print(f"# {len(names)} timm models match {args.timm!r}; showing the first {TIMM_LIMIT}", file=sys.stderr)
+            names = names[:TIMM_LIMIT]
+    else:
+        names = available_models()
+    rows = []
+    for report in reports(names, refresh=args.refresh):
+        where = cached_weights(report.name)
+        weights = "embedded" if where == "embedded" else "cached" if where else "download"
+        if args.cached and weights == "download":
+            continue
+        rows.append((report, weights))
+    if args.json:
+        for report, weights in rows:
+            print(json.dumps({"name": report.name, "method": report.method, "layer": report.layer,
+                              "weights": weights, **({"detail": report.detail} if report.detail else {})}))
+        return 0
+    width = max((len(r.name) for r, _ in rows), default=4)
+    print(f"{'NAME':{width}}  {'METHOD':11}  {'WEIGHTS':8}  LAYER")
+    for report, weights in rows:
+        layer = report.layer or report.detail[:90]
+        print(f"{report.name:{width}}  {report.method:11}  {weights:8}  {layer}")
+    exact = sum(r.method == "cam" for r, _ in rows)
+    grad = sum(r.method == "gradcam" for r, _ in rows)
+    print(f"# {len(rows)} models: {exact} exact CAM, {grad} Grad-CAM, {len(rows) - exact - grad} unsupported; "
+          "timm models: camvideo models --timm 'PATTERN'")
+    return 0

@@ -1,0 +1,309 @@
+"""``camvideo process SOURCE``: annotated recording + per-frame data for a video.
+
+SOURCE is a camera index, a stream URL, a video file, a folder or a glob of
+images. ``-o OUT.mkv|.mp4`` writes the annotated recording (crash-safe),
+``--export FILE.jsonl|.csv`` the per-frame data; with neither, the recording
+goes to ``./NAME_cam.mkv``. A progress line on stderr shows frames, fps and,
+when the frame count is known, the time left.
+
+Ctrl-C, SIGTERM (``kill``, systemd, ``docker stop``, CI timeouts) and SIGHUP (the
+terminal or ssh session went away) stop cleanly: the recording is finalized under
+its final name and playable, the export complete to the last frame written, and
+the exit status is 128 + the signal's number (130, 143, 129), as a shell reports a
+process the signal ended. A second signal aborts at once. A signal that was
+ignored when camvideo started (``nohup``) stays ignored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from camvideo.cli import options as cli
+from camvideo.errors import CamvideoError, OutputError, reason
+
+log = logging.getLogger(__name__)
+
+
+def register(sub) -> None:
+    from camvideo.video.recorder import X264_PRESETS
+
+    p = sub.add_parser(
+        "process",
+        help="annotated recording + per-frame JSONL/CSV for a camera, stream, video or folder",
+        description="Run the model on every frame of SOURCE (camera index, rtsp/http URL, video file, "
+        "folder or glob of images); write the annotated video (heat map, boxes, labels) and/or the "
+        "per-frame data (frame, time, width, height, detections).",
+    )
+    p.add_argument("source", metavar="SOURCE", help="camera index (0), stream URL, video file, folder or glob ('frames/*.png')")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="annotated recording, .mkv (default) or .mp4 (fragmented); default ./NAME_cam.mkv unless --export alone")
+    p.add_argument("--export", metavar="FILE", help="per-frame data: FILE.jsonl (one JSON object a frame) or FILE.csv (a row a detection)")
+    p.add_argument("--batch-size", type=int, default=1, help="frames per forward pass for files (default: 1)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="files and folders: forward passes run side by side, each at one torch thread on a CPU "
+                   "(default: auto, min(cores, 2) on a CPU, 1 on a GPU or for Grad-CAM models); "
+                   "cameras and streams always keep one frame in flight")
+    p.add_argument("--codec", choices=("auto", "libx264", "h264_nvenc"), default="auto",
+                   help="H.264 encoder (default: auto, NVENC where an NVIDIA GPU is present)")
+    p.add_argument("--preset", choices=X264_PRESETS, default="veryfast",
+                   help="encoder speed/size trade-off (default: veryfast; superfast encodes ~10%% more "
+                   "frames per second into a ~30%% larger file, faster/medium the other way; on NVENC "
+                   "the same scale maps to p1-p7)")
+    p.add_argument("--no-audio", action="store_true", help="do not copy the source's audio into the recording")
+    p.add_argument("--hud", action="store_true", help="draw fps and timings on the recording")
+    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames (e.g. for a camera)")
+    cli.add_model_options(p)
+    cli.add_localize_options(p, smooth=True)
+    cli.add_overlay_options(p)
+    p.set_defaults(func=run)
+
+
+def default_output(source: str) -> Path:
+    text = source.rstrip("/\\")
+    if text.isdigit():
+        stem = f"camera{text}"
+    elif "://" in text:
+        stem = "stream"
+    else:
+        stem = Path(text).stem.replace("*", "").replace("?", "") or "frames"
+    return Path.cwd() / f"{stem}_cam.mkv"
+
+
+class Progress:
+    """One line on stderr: frames, fps, percent and eta when the count is known.
+
+    Redrawn in place on a terminal; a new line every few seconds otherwise."""
+
+    def __init__(self, total: int | None, stream=None) -> None:
+        self.total = total if total and total > 0 else None
+        self.stream = stream = stream if stream is not None else sys.stderr
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.start = time.monotonic()
+        self._last = 0.0
+        self._width = 0
+
+    def line(self, frames: int, fps: float) -> str:
+        parts = [f"{frames}/{self.total} frames ({100.0 * frames / self.total:.0f}%)" if self.total else f"{frames} frames",
+                 f"{fps:.1f} fps"]
+        if self.total and fps > 0 and frames <= self.total:
+            parts.append(f"eta {_clock((self.total - frames) / fps)}")
+        parts.append(f"elapsed {_clock(time.monotonic() - self.start)}")
+        return " | ".join(parts)
+
+    def update(self, frames: int, fps: float, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < (0.25 if self.tty else 5.0):
+            return
+        self._last = now
+        text = self.line(frames, fps)
+        if self.tty:
+            self._write("\r" + text.ljust(self._width))
+            self._width = len(text)
+        else:
+            self._write(text + "\n")
+
+    def done(self) -> None:
+        if self.tty and self._width:
+            self._write("\n")
+
+    def _write(self, text: str) -> None:
+        # A terminal that hung up (SIGHUP, ssh gone) fails writes: the recording goes on.
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(max(0.0, seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+# The signals that ask for a clean stop, where the platform has them (SIGHUP: not on Windows).
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class Aborted(KeyboardInterrupt):
+    """A stop signal came before the pipeline started: there is nothing to finish yet."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class StopSignals:
+    """SIGINT, SIGTERM and SIGHUP ask ``camvideo process`` to finish cleanly.
+
+    Before ``arm()`` (while the model loads) a signal raises :class:`Aborted`: the
+    recording has no frame yet, unwinding removes its empty ``.partial`` file. Once
+    armed, the first signal sets ``event`` and records ``signum``; the caller stops the
+    pipeline, which finalizes the recording and the export. A second signal aborts at
+    once: SIGINT raises ``KeyboardInterrupt`` (as Python does), the others take their
+    default action and end the process (the ``.partial`` recording stays, readable up
+    to its last fragment). A signal ignored at start (``nohup``, a background job)
+    stays ignored. Installed only from the main thread (Python's rule); elsewhere a
+    no-op. Restores the previous handlers on exit.
+    """
+
+    def __init__(self, signals: tuple[int, ...] = STOP_SIGNALS) -> None:
+        self.signals = signals
+        self.event = threading.Event()
+        self.signum: int | None = None
+        self._armed = False
+        self._previous: dict[int, object] = {}
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + int(self.signum) if self.signum is not None else 0
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum is not None else ""
+
+    def arm(self) -> None:
+        self._armed = True
+
+    def _handler(self, signum, frame) -> None:
+        if not self._armed:
+            raise Aborted(signum)
+        if self.event.is_set():
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        self.signum = signum
+        self.event.set()
+        _say(f"\ncamvideo: {self.name}: stopping; finishing the recording (again to abort)\n")
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.signals:
+                previous = signal.getsignal(signum)
+                if previous is signal.SIG_IGN:
+                    continue
+                self._previous[signum] = signal.signal(signum, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        self._previous.clear()
+
+
+def _say(text: str) -> None:
+    """Write to stderr; a terminal that went away (SIGHUP) is no reason to lose the recording."""
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def run(args: argparse.Namespace) -> int:
+    from camvideo.runtime.workers import MAX_WORKERS
+
+    if args.batch_size < 1:
+        raise CamvideoError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
+        raise CamvideoError(f"--workers must be between 1 and {MAX_WORKERS}, got {args.workers}")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise CamvideoError(f"--max-frames must be at least 1, got {args.max_frames}")
+    settings = cli.localize_settings_from_args(args)
+    overlay = cli.overlay_settings_from_args(args)
+    output = Path(args.output) if args.output else (None if args.export else default_output(args.source))
+
+    stop = StopSignals()
+    try:
+        with stop:
+            stopped = _process(args, output, settings, overlay, stop)
+    except Aborted as exc:
+        _say(f"camvideo: interrupted ({signal.Signals(exc.signum).name}) before the first frame; nothing written\n")
+        return 128 + exc.signum
+    if stopped:
+        _say(f"camvideo: interrupted ({stop.name}); the output is complete up to the last frame written\n")
+        return stop.exit_code
+    return 0
+
+
+def _process(args, output, settings, overlay, stop: StopSignals) -> bool:
+    """Run the pipeline to the end of the source, ``--max-frames`` or a stop signal;
+    True when a signal stopped it."""
+    from camvideo.annotate import FrameAnnotator
+    from camvideo.runtime.localizer import FrameLocalizer
+    from camvideo.runtime.pipeline import Pipeline
+    from camvideo.video.export import open_exporter
+    from camvideo.video.recorder import Recorder
+    from camvideo.video.sources import VideoFileSource, open_source
+
+    with contextlib.ExitStack() as stack:
+        source = stack.enter_context(open_source(args.source))  # bad input fails before the model loads
+        sinks = []
+        recorder = None
+        if output is not None:
+            is_file = isinstance(source, VideoFileSource)
+            recorder = Recorder(output, fps_hint=(source.rate if is_file and source.rate else 30.0), codec=args.codec,
+                                preset=args.preset, audio_from=source.path if is_file and not args.no_audio else None)
+            stack.callback(_close_quietly, recorder)
+            sinks.append(recorder)
+        exporter = None
+        if args.export:
+            exporter = open_exporter(args.export)
+            stack.callback(_close_quietly, exporter)
+            sinks.append(exporter)
+        localizer = FrameLocalizer(cli.load_model_from_args(args), settings)
+        pipeline = Pipeline(source, localizer, FrameAnnotator(overlay), sinks,
+                            batch_size=args.batch_size, hud=args.hud, workers=args.workers,
+                            max_frames=args.max_frames)
+        progress = Progress(source.frame_count_hint)
+        start = time.monotonic()
+        stop.arm()  # from here a signal finishes the recording instead of abandoning it
+        pipeline.start()
+        try:
+            while not pipeline.wait(0.2):
+                stats = pipeline.stats
+                progress.update(stats.frames, stats.fps)
+                if stop.event.is_set() or pipeline.sink_errors:
+                    break
+        finally:
+            pipeline.stop()  # joins the threads, finalizes the recording and the export
+        stats = pipeline.stats
+        if progress.tty:
+            progress.update(stats.frames, stats.frames / max(time.monotonic() - start, 1e-9), force=True)
+        progress.done()
+        if pipeline.sink_errors:
+            raise pipeline.sink_errors[0]
+        if pipeline.error is not None:
+            raise _user_error(pipeline.error)
+        written = [str(output)] if recorder is not None and recorder.frames_written else []
+        written += [str(args.export)] if exporter is not None else []
+        elapsed = time.monotonic() - start
+        _say(f"camvideo: {stats.frames} frames in {elapsed:.1f} s ({stats.frames / max(elapsed, 1e-9):.1f} fps)"
+             + (f", {stats.dropped} dropped" if stats.dropped else "")
+             + (f" -> {', '.join(written)}" if written else "") + "\n")
+    return stop.event.is_set()
+
+
+def _close_quietly(sink) -> None:
+    """Close a sink on the way out (already closed by the pipeline on the normal path)."""
+    try:
+        sink.close()
+    except OutputError as exc:
+        log.error("%s", exc)
+
+
+def _user_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, CamvideoError):
+        return exc
+    if isinstance(exc, (RuntimeError, MemoryError)):  # e.g. out of (GPU) memory
+        return CamvideoError(f"processing failed: {reason(exc)}")
+    return exc

@@ -1,0 +1,183 @@
+"""Options shared by several commands (model, what to localize, overlay) and the
+settings built from them, so that they read the same everywhere.
+
+Checked here, where they enter: a bad value is a ``CamvideoError`` naming the
+option. Building the parser imports neither torch nor cv2 (``--help`` in 0.1 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from camvideo import DEFAULT_MODEL
+from camvideo.errors import CamvideoError
+from camvideo.settings import (
+    COLORMAP_NAMES,
+    BoxRule,
+    IntensitySettings,
+    LocalizeSettings,
+    OverlaySettings,
+    SmoothingSettings,
+)
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", default=DEFAULT_MODEL, help=f"model name (default: {DEFAULT_MODEL}; see `camvideo models`)")
+    group.add_argument("--weights", metavar="PATH", help="local weights file (state dict) instead of the packaged or downloaded one")
+    group.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda or cuda:N (default: auto)")
+    group.add_argument("--checkpoint", metavar="PATH",
+                       help="your own classifier: a pickled model, or a state dict for the architecture --model")
+    group.add_argument("--labels", metavar="FILE", help="class names, one per line, in class order")
+    group.add_argument("--layer", metavar="NAME",
+                       help="the layer whose maps to use (default: found automatically; "
+                       "`camvideo models --layers MODEL` lists them); not the CAM layer -> Grad-CAM")
+    group.add_argument("--input-size", type=int, metavar="N",
+                       help="model input N x N pixels (default: the model's own; 224 for a pickled checkpoint)")
+    group.add_argument("--mean", metavar="R,G,B", help="input normalization mean (default: the model's; ImageNet's)")
+    group.add_argument("--std", metavar="R,G,B", help="input normalization std (default: the model's; ImageNet's)")
+
+
+def add_box_options(group) -> None:
+    """--threshold, --rule, --components: how a map becomes boxes (BoxRule)."""
+    group.add_argument("--threshold", type=float, default=0.2,
+                       help="box threshold: fraction of the map's maximum (default: 0.2, the CAM paper's)")
+    group.add_argument("--rule", choices=("max", "percentile", "otsu"), default="max",
+                       help="threshold rule: fraction of max (default), percentile of the map, or Otsu")
+    group.add_argument("--components", choices=("largest", "all"), default="largest",
+                       help="box the largest region (default, the CAM paper's) or every region")
+
+
+def add_localize_options(parser: argparse.ArgumentParser, topk: int = 1, smooth: bool | None = None) -> None:
+    """``smooth``: None for commands on single images (no --smooth option), else
+    the default of --smooth/--no-smooth (True for video)."""
+    group = parser.add_argument_group("localization")
+    group.add_argument("--topk", type=int, default=topk, help=f"localize the K most likely classes (default: {topk})")
+    group.add_argument("--class", dest="class_ids", type=int, action="append", metavar="ID",
+                       help="localize this ImageNet class id instead of the top-k (repeatable)")
+    add_box_options(group)
+    group.add_argument("--min-area", type=float, default=0.0, metavar="FRACTION",
+                       help="with --components all: least region area, a fraction of the frame (default: 0)")
+    group.add_argument("--gate", type=float, default=0.0, metavar="MIN_PROB",
+                       help="a class below this probability gets no box and a faint map (default: 0, off)")
+    group.add_argument("--scale", choices=("minmax", "running", "fixed"), default="minmax",
+                       help="heat-map scale: each map to its own min-max (default), a running maximum "
+                       "comparable across frames, or a fixed maximum (--scale-max)")
+    group.add_argument("--scale-max", type=float, default=25.0, metavar="VALUE",
+                       help="raw map value shown at full colour with --scale fixed (default: 25)")
+    if smooth is not None:
+        group.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=smooth,
+                           help=f"smooth maps, labels and boxes across frames (default: {'on' if smooth else 'off'})")
+        group.add_argument("--smooth-strength", type=float, default=0.75, metavar="S",
+                           help="0 (off) .. 0.95 (very steady, slower to follow): weight of the past frames "
+                           "in the map average (default: 0.75)")
+
+
+def add_overlay_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("overlay")
+    group.add_argument("--alpha", type=float, default=0.45, help="heat-map opacity, 0..1 (default: 0.45)")
+    group.add_argument("--colormap", default="jet", help="jet, turbo, inferno, viridis or hot (default: jet)")
+    group.add_argument("--no-heatmap", action="store_true", help="do not draw the heat map")
+    group.add_argument("--no-boxes", action="store_true", help="do not draw boxes")
+    group.add_argument("--no-labels", action="store_true", help="do not draw labels")
+    group.add_argument("--heatmap-rank", type=int, default=1, metavar="N",
+                       help="draw the heat map of the class ranked N (default: 1, the top class; "
+                       "with --topk K, 1..K: e.g. --topk 3 --heatmap-rank 2 shows where the second "
+                       "class's evidence lies)")
+
+
+def _three_floats(text: str | None, option: str) -> tuple[float, float, float] | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        raise CamvideoError(f"{option} must be three numbers R,G,B (e.g. 0.485,0.456,0.406), got {text!r}")
+    if option == "--std" and min(values) <= 0:
+        raise CamvideoError(f"--std must be three positive numbers, got {text!r}")
+    return values
+
+
+def load_model_from_args(args: argparse.Namespace):
+    from camvideo.models import load_model
+
+    size = getattr(args, "input_size", None)
+    if size is not None and size < 8:
+        raise CamvideoError(f"--input-size must be at least 8 pixels, got {size}")
+    try:
+        model = load_model(
+            args.model, weights=args.weights, device=args.device,
+            checkpoint=getattr(args, "checkpoint", None), labels=getattr(args, "labels", None),
+            layer=getattr(args, "layer", None), input_size=size,
+            mean=_three_floats(getattr(args, "mean", None), "--mean"),
+            std=_three_floats(getattr(args, "std", None), "--std"),
+        )
+    except ValueError as exc:
+        raise CamvideoError(str(exc)) from None
+    # Class choices can only be checked against the model's own class count.
+    n = model.num_classes
+    ids = getattr(args, "class_ids", None) or ()
+    if any(not 0 <= c < n for c in ids):
+        raise CamvideoError(f"--class must be a class id of {args.model} in 0..{n - 1}, got {list(ids)}")
+    if getattr(args, "topk", 1) > n:
+        raise CamvideoError(f"--topk must be at most {n}, the classes of {args.model}, got {args.topk}")
+    return model
+
+
+def localize_settings_from_args(args: argparse.Namespace):
+
+    try:
+        rule = BoxRule(threshold=args.threshold, method=args.rule, components=args.components,
+                       min_area=getattr(args, "min_area", 0.0))
+        ids = tuple(args.class_ids) if args.class_ids else None
+        if ids is not None and any(c < 0 for c in ids):
+            raise ValueError(f"--class must be a class id (0 or more), got {list(ids)}")
+        if not 0.0 <= getattr(args, "gate", 0.0) <= 1.0:
+            raise ValueError(f"--gate must be a probability between 0 and 1, got {args.gate}")
+        if getattr(args, "scale_max", 25.0) <= 0:
+            raise ValueError(f"--scale-max must be positive, got {args.scale_max}")
+        intensity = IntensitySettings(scale=getattr(args, "scale", "minmax"), fixed_max=getattr(args, "scale_max", 25.0),
+                                      gate=getattr(args, "gate", 0.0))
+        smoothing = None
+        strength = getattr(args, "smooth_strength", 0.75)
+        if not 0.0 <= strength <= 0.95:
+            raise ValueError(f"--smooth-strength must be between 0 and 0.95, got {strength}")
+        if getattr(args, "smooth", False) and strength > 0.0:
+            default = SmoothingSettings()
+            # the map average sets the pace; probabilities and boxes keep their ratio to it
+            factor = (1.0 - strength) / default.map_alpha
+            smoothing = SmoothingSettings(
+                map_alpha=1.0 - strength,
+                prob_alpha=min(1.0, default.prob_alpha * factor),
+                box_alpha=min(1.0, default.box_alpha * factor),
+            )
+        return LocalizeSettings(topk=args.topk, class_ids=ids, box_rule=rule, smoothing=smoothing, intensity=intensity)
+    except ValueError as exc:
+        raise CamvideoError(str(exc)) from None
+
+
+def overlay_settings_from_args(args: argparse.Namespace):
+
+    if not 0.0 <= args.alpha <= 1.0:
+        raise CamvideoError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    if args.colormap not in COLORMAP_NAMES:
+        raise CamvideoError(f"--colormap must be one of {', '.join(COLORMAP_NAMES)}, got {args.colormap!r}")
+    rank = getattr(args, "heatmap_rank", 1)
+    if rank < 1:
+        raise CamvideoError(f"--heatmap-rank must be at least 1 (1 = the top class), got {rank}")
+    # Each localized class has one map: --topk K gives K, --class (repeated) one per id.
+    ids = getattr(args, "class_ids", None)
+    maps = len(ids) if ids else getattr(args, "topk", 1)
+    if rank > maps:
+        if ids:
+            raise CamvideoError(f"--heatmap-rank {rank} needs {rank} localized classes, but --class "
+                                f"gives {maps} (one map per --class): give {rank} or use a rank of 1..{maps}")
+        raise CamvideoError(f"--heatmap-rank {rank} needs --topk {rank} or more (--topk {maps} "
+                            f"localizes {maps} class{'es' if maps > 1 else ''})")
+    return OverlaySettings(
+        heatmap=not args.no_heatmap, boxes=not args.no_boxes, labels=not args.no_labels,
+        alpha=args.alpha, colormap=args.colormap, heatmap_rank=rank,
+    )
+

@@ -1,0 +1,61 @@
+"""The ``camvideo`` command: ``gui | image | process | eval | bench | models``.
+
+Each subcommand lives in ``camvideo/cli/commands/<name>.py`` with a
+``register(subparsers)`` that adds its parser and sets ``func``. Options shared by
+several commands are in ``camvideo.cli.options``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from camvideo.errors import CamvideoError
+
+SUBCOMMANDS = ("gui", "image", "process", "eval", "bench", "models")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="camvideo",
+        description="Real-time video localization with Class Activation Maps: "
+        "what a CNN sees in a video, and where.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"{__package__}.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    from camvideo.runtime.allocator import tune_allocator
+
+    tune_allocator()  # process-wide: activations stay in the heap (~30% faster forward on a CPU)
+    try:
+        return int(args.func(args) or 0)
+    except CamvideoError as exc:
+        print(f"camvideo: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("camvideo: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `camvideo ... | head`: the reader left; say nothing more and exit quietly.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

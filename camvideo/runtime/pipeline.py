@@ -1,0 +1,489 @@
+"""The Qt-free engine: source -> worker (model, CAM, boxes, overlay) -> sinks.
+
+Live sources: three threads overlap the work: the source's reader (decode), the
+worker (every tensor operation of the model, then the overlay) and the writer
+(recorder, exporter, a window's view: whatever sinks are attached), with one
+frame in flight. Files and folders: the worker only reads and hands each batch
+to ``workers`` forward threads (``camvideo.runtime.workers``: on a CPU two 1-thread
+forward passes side by side beat one 2-thread pass), and the writer takes the
+results in frame order and does the in-order rest (smoothing, maps, boxes, the
+overlay: ``FrameLocalizer.finish``) before the sinks. Between the threads are
+bounded queues with named policies: the source's own (``latest`` for live
+sources, ``block`` for files) and a ``block`` queue of ``queue_size`` items to
+the writer, so a file loses nothing and a camera never builds a backlog.
+
+Threads stop through an event and a sentinel and are joined with a timeout.
+An exception in the worker or the reader ends up in ``error`` and the
+``on_error`` callback; a sink that fails is detached (its file kept as far as
+written), reported through ``on_error`` as an ``OutputError``, and the other
+sinks carry on. Every stage is timed: ``stats.stage_ms``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from camvideo.errors import CamvideoError, OutputError
+from camvideo.results import FrameResult
+from camvideo.runtime.workers import ForwardPool, auto_workers, check_workers, live_threads, torch_threads
+from camvideo.video.sources import Frame, Source
+
+log = logging.getLogger(__name__)
+
+JOIN_TIMEOUT_S = 10.0
+_POLL_S = 0.1
+_END = object()  # sentinel through the writer queue
+_RESET = object()  # a seek: the writer resets the temporal state, in frame order
+
+
+@dataclass(frozen=True, eq=False)
+class _Job:
+    """A batch whose forward pass runs in the pool; the writer finishes it."""
+
+    batch: list
+    localizer: object
+    raw: object  # Future of localizer.forward(...)
+
+
+class Sink(Protocol):
+    def write(self, frame: Frame, annotated: np.ndarray, result: FrameResult) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class PipelineStats:
+    frames: int = 0  # frames through every sink
+    dropped: int = 0  # frames the live source dropped (latest-frame policy)
+    fps: float = 0.0  # frames written per second, over the last ~2 s
+    latency_ms: float = 0.0  # capture -> written to the sinks, last frame
+    latency_avg_ms: float = 0.0  # same, mean over the recent frames
+    stage_ms: dict[str, float] = field(default_factory=dict)  # stage -> mean ms per frame, recent frames
+
+
+class _Stats:
+    """Thread-safe running means over the last ``window`` frames."""
+
+    STAGES = ("read", "preprocess", "forward", "boxes", "annotate", "write")
+
+    def __init__(self, window: int = 120) -> None:
+        self._lock = threading.Lock()
+        self._stages: dict[str, deque] = {}
+        self._latency: deque = deque(maxlen=window)
+        self._writes: deque = deque(maxlen=window)
+        self._window = window
+        self.frames = 0
+        self.last_latency = 0.0
+
+    def add(self, timings: dict[str, float]) -> None:
+        with self._lock:
+            for key, value in timings.items():
+                self._stages.setdefault(key, deque(maxlen=self._window)).append(float(value))
+
+    def written(self, latency_ms: float) -> None:
+        with self._lock:
+            self.frames += 1
+            self.last_latency = latency_ms
+            self._latency.append(latency_ms)
+            self._writes.append(time.monotonic())
+
+    def snapshot(self, dropped: int) -> PipelineStats:
+        with self._lock:
+            now = time.monotonic()
+            recent = [t for t in self._writes if now - t <= 2.0]
+            fps = 0.0
+            if len(recent) >= 2 and recent[-1] > recent[0]:
+                fps = (len(recent) - 1) / (recent[-1] - recent[0])
+            stages = {k: float(np.mean(v)) for k, v in self._stages.items() if v}
+            avg = float(np.mean(self._latency)) if self._latency else 0.0
+            return PipelineStats(self.frames, dropped, fps, self.last_latency, avg, stages)
+
+
+class Pipeline:
+    """Runs ``source`` through ``localizer`` and ``annotator`` into ``sinks``.
+
+    ``localizer`` and ``annotator`` are plain attributes: assigning a new
+    ``FrameAnnotator`` or a new ``localizer.settings`` takes effect on the next
+    frame. Callbacks (``on_error``, ``on_finished``) run in a pipeline thread:
+    keep them quick, and do not call ``stop`` from them (set a flag instead).
+    """
+
+    def __init__(self, source: Source, localizer, annotator, sinks: Sequence[Sink] = (),
+                 batch_size: int = 1, *, queue_size: int = 4, hud: bool = False,
+                 workers: int | None = None, max_frames: int | None = None) -> None:
+        if not isinstance(source, Source):
+            raise TypeError(f"source must be a camvideo.video.sources.Source, got {type(source).__name__}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if queue_size < 1:
+            raise ValueError(f"queue_size must be at least 1, got {queue_size}")
+        if max_frames is not None and max_frames < 1:
+            raise ValueError(f"max_frames must be at least 1, got {max_frames}")
+        self.max_frames = max_frames  # the source ends after this many frames (None: its own end)
+        self._frames_read = 0
+        self.workers = check_workers(workers)  # forward threads for files; None: auto_workers
+        self.source = source
+        self.localizer = localizer
+        self.annotator = annotator
+        self.batch_size = batch_size
+        self.hud = hud
+        self.on_error: Callable[[BaseException], None] | None = None
+        self.on_finished: Callable[[], None] | None = None
+        self.error: BaseException | None = None
+        self.sink_errors: list[OutputError] = []
+        self._sinks: list = list(sinks)
+        self._sink_lock = threading.Lock()
+        self._queue_size = queue_size
+        self._out: queue.Queue = queue.Queue(queue_size)
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._cond = threading.Condition()
+        self._paused = False
+        self._steps = 0
+        self._seek_to: float | None = None
+        self._worker: threading.Thread | None = None
+        self._writer: threading.Thread | None = None
+        self._pool: ForwardPool | None = None
+        self._threads_before = 1
+        self._stats = _Stats()
+        self._stopped = False
+        self._finished_called = False
+
+    # -- control ----------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._worker is not None and not self._done.is_set()
+
+    @property
+    def finished(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def stats(self) -> PipelineStats:
+        return self._stats.snapshot(self.source.dropped)
+
+    @property
+    def sinks(self) -> tuple:
+        with self._sink_lock:
+            return tuple(self._sinks)
+
+    def start(self) -> None:
+        """Start reading, inference and writing (each in its own thread)."""
+        if self._stopped:
+            raise RuntimeError("this pipeline was stopped; build a new one")
+        if self._worker is not None:
+            return
+        self._launch()
+
+    def _launch(self) -> None:
+        self._done.clear()
+        self._finished_called = False
+        self._out = queue.Queue(self._queue_size)
+        self._pool = None
+        split = callable(getattr(self.localizer, "forward", None)) and callable(getattr(self.localizer, "finish", None))
+        if not self.source.live and split:
+            model = getattr(self.localizer, "model", None)
+            workers = self.workers or auto_workers(model)
+            if getattr(model, "method", "cam") != "cam":
+                workers = 1  # Grad-CAM: one backward graph at a time on the model
+            self._pool = ForwardPool(workers, join_timeout=JOIN_TIMEOUT_S)
+        self._threads_before = torch.get_num_threads()
+        self.source.start()
+        self._worker = threading.Thread(target=self._work, name="camvideo-worker")
+        self._writer = threading.Thread(target=self._write_loop, name="camvideo-writer")
+        self._writer.start()
+        self._worker.start()
+
+    def pause(self) -> None:
+        with self._cond:
+            self._paused = True
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._steps = 0
+            self._cond.notify_all()
+
+    def step(self) -> None:
+        """One more frame while paused (files)."""
+        with self._cond:
+            self._steps += 1
+            self._cond.notify_all()
+
+    def seek(self, seconds: float) -> None:
+        """Continue from ``seconds`` (files); resets temporal state. While paused,
+        the frame there is processed once so a view can show it."""
+        if self.source.live:
+            raise ValueError(f"seek needs a file or folder source; {self.source.name} is live")
+        if seconds < 0:
+            raise ValueError(f"seconds must be >= 0, got {seconds}")
+        with self._cond:
+            self._seek_to = float(seconds)
+            if self._paused:
+                self._steps = 1
+            self._cond.notify_all()
+        if self._done.is_set() and not self._stopped and self._worker is not None and self.error is None:
+            self._join_threads()  # ended at the end of the file: run again from there
+            self._launch()
+
+    def add_sink(self, sink: Sink) -> None:
+        with self._sink_lock:
+            self._sinks.append(sink)
+
+    def remove_sink(self, sink: Sink) -> None:
+        """Detach ``sink`` (after the frame being written) and close it."""
+        with self._sink_lock:
+            if sink in self._sinks:
+                self._sinks.remove(sink)
+        sink.close()
+
+    def stop(self) -> None:
+        """Stop every thread, then close the source and the sinks (recordings are
+        finalized and stay playable). Idempotent. Raises the first sink close error
+        as ``OutputError`` after everything is closed."""
+        if threading.current_thread() in (self._worker, self._writer):
+            raise RuntimeError("stop() from a pipeline callback would deadlock; set a flag and stop from another thread")
+        self._stopped = True
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        self._join_threads()
+        self._done.set()
+        first_error = None
+        try:
+            self.source.close()
+        finally:
+            with self._sink_lock:
+                sinks, self._sinks = self._sinks, []
+            for sink in sinks:
+                try:
+                    sink.close()
+                except Exception as exc:  # noqa: BLE001 - keep closing the others
+                    log.error("closing %s failed: %s", type(sink).__name__, exc)
+                    first_error = first_error or _as_output_error(sink, exc)
+        if first_error is not None:
+            raise first_error
+
+    def _join_threads(self) -> None:
+        for thread in (self._worker, self._writer):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(JOIN_TIMEOUT_S)
+                if thread.is_alive():
+                    log.error("%s did not stop within %.0f s", thread.name, JOIN_TIMEOUT_S)
+        if self._pool is not None:
+            self._pool.close()  # after the writer: it may still wait on a forward pass
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the source is exhausted and every frame written (or an error,
+        or ``stop``); True when finished."""
+        return self._done.wait(timeout)
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- worker thread ----------------------------------------------------------
+    def _next_frame(self) -> Frame | None | bool:
+        """A frame, None at the end (the source's, or ``max_frames``), False when stopping."""
+        if self.max_frames is not None and self._frames_read >= self.max_frames:
+            return None
+        while not self._stop.is_set():
+            try:
+                frame = self.source.read(timeout=_POLL_S)
+            except TimeoutError:
+                continue
+            if frame is not None:
+                self._frames_read += 1
+            return frame
+        return False
+
+    def _gate(self) -> bool:
+        """Wait while paused; handle a seek. False when stopping."""
+        with self._cond:
+            while not self._stop.is_set():
+                if self._seek_to is not None:
+                    target, self._seek_to = self._seek_to, None
+                    self._cond.release()
+                    try:
+                        self.source.seek(target)
+                        if self._pool is not None:
+                            self._put(_RESET)  # the writer finishes frames: it resets, in order
+                        else:
+                            self._reset_localizer()
+                    finally:
+                        self._cond.acquire()
+                    continue
+                if not self._paused:
+                    return True
+                if self._steps > 0:
+                    self._steps -= 1
+                    return True
+                self._cond.wait(_POLL_S)
+        return False
+
+    def _work(self) -> None:
+        # Live: this thread runs the whole inference stage, one frame in flight.
+        threads = live_threads(getattr(self.localizer, "model", None)) if self._pool is None else None
+        try:
+            with torch_threads(threads, self._threads_before):
+                self._work_loop()
+        except BaseException as exc:  # noqa: BLE001 - becomes error + on_error
+            log.debug("pipeline worker failed", exc_info=True)
+            self.error = exc
+            self._call(self.on_error, exc)
+        finally:
+            self._put(_END, force=True)
+
+    def _work_loop(self) -> None:
+        while self._gate():
+            first = self._next_frame()
+            if not first:  # None: the end; False: stopping
+                break
+            batch = [first]
+            if not self.source.live and not self._paused:
+                while len(batch) < self.batch_size:
+                    more = self._next_frame()
+                    if not more:
+                        break
+                    batch.append(more)
+            if not self._dispatch(batch):
+                break
+            if len(batch) < self.batch_size and not self.source.live and not self._paused:
+                if self.source.ended:  # the batch was cut short by the end
+                    break
+
+    def _reset_localizer(self) -> None:
+        reset = getattr(self.localizer, "reset", None)
+        if callable(reset):
+            reset()
+
+    def _dispatch(self, batch: list[Frame]) -> bool:
+        """Files: the forward pass to the pool, the rest to the writer. Live: all
+        of it here (one frame in flight). False when stopping."""
+        localizer = self.localizer
+        images = [f.image for f in batch]
+        if self._pool is not None:
+            return self._put(_Job(batch, localizer, self._pool.submit(localizer.forward, images)))
+        results = localizer(images, [f.index for f in batch], [f.time for f in batch])
+        for item in self._annotate(batch, results):
+            if not self._put(item):
+                return False
+        return True
+
+    def _annotate(self, batch: list[Frame], results: list[FrameResult]):
+        """(frame, annotated, result) per frame, timed."""
+        annotator = self.annotator
+        for frame, result in zip(batch, results):
+            t0 = time.perf_counter()
+            hud = self._hud_text(result) if self.hud else ""
+            annotated = annotator.annotate(frame.image, result, hud=hud)
+            timings = dict(result.timings)
+            timings["read"] = frame.read_ms
+            timings["annotate"] = (time.perf_counter() - t0) * 1000.0
+            self._stats.add(timings)
+            yield frame, annotated, result
+
+    def _hud_text(self, result: FrameResult) -> str:
+        s = self.stats
+        forward = result.timings.get("forward", 0.0)
+        return f"{s.fps:.1f} fps | forward {forward:.0f} ms | latency {s.latency_avg_ms:.0f} ms"
+
+    def _put(self, item, force: bool = False) -> bool:
+        """False when stopping or when the writer has ended (an error)."""
+        while force or not self._stop.is_set():
+            try:
+                self._out.put(item, timeout=_POLL_S)
+                return True
+            except queue.Full:
+                if self._writer is not None and not self._writer.is_alive():
+                    return False
+        return False
+
+    # -- writer thread ----------------------------------------------------------
+    def _write_loop(self) -> None:
+        # Files: this thread also finishes the frames (small tensor ops): at one
+        # intra-op thread, so that no second OpenMP team competes with the pool's.
+        threads = 1 if self._pool is not None else None
+        try:
+            with torch_threads(threads, self._threads_before):
+                while True:
+                    item = self._out.get()
+                    if item is _END:
+                        break
+                    if item is _RESET:
+                        self._reset_localizer()
+                    elif isinstance(item, _Job):
+                        if self._stop.is_set():
+                            continue  # stopping: frames not finished yet are not written
+                        batch = item.batch
+                        results = item.localizer.finish(item.raw.result(), [f.index for f in batch],
+                                                        [f.time for f in batch])
+                        for ready in self._annotate(batch, results):
+                            self._emit(*ready)
+                    else:
+                        self._emit(*item)
+        except BaseException as exc:  # noqa: BLE001
+            log.debug("pipeline writer failed", exc_info=True)
+            self.error = self.error or exc
+            self._call(self.on_error, exc)
+        finally:
+            self._done.set()
+            if not self._finished_called:
+                self._finished_called = True
+                self._call(self.on_finished)
+
+    def _emit(self, frame: Frame, annotated: np.ndarray, result: FrameResult) -> None:
+        t0 = time.perf_counter()
+        with self._sink_lock:
+            for sink in list(self._sinks):
+                try:
+                    sink.write(frame, annotated, result)
+                except Exception as exc:  # noqa: BLE001 - one sink failing keeps the others
+                    self._sink_failed(sink, exc)
+        self._stats.add({"write": (time.perf_counter() - t0) * 1000.0})
+        self._stats.written((time.monotonic() - frame.captured) * 1000.0)
+
+    def _sink_failed(self, sink, exc: Exception) -> None:
+        """Called with the sink lock held: detach the sink, keep its file, report."""
+        error = _as_output_error(sink, exc)
+        log.error("%s", error)
+        self._sinks.remove(sink)
+        try:
+            sink.close()
+        except Exception as close_exc:  # noqa: BLE001
+            log.debug("closing the failed sink: %s", close_exc)
+        self.sink_errors.append(error)
+        self._call(self.on_error, error)
+
+    def _call(self, callback, *args) -> None:
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception:  # noqa: BLE001 - a bad callback must not kill the pipeline
+            log.exception("pipeline callback %r failed", callback)
+
+
+def _as_output_error(sink, exc: BaseException) -> CamvideoError:
+    if isinstance(exc, CamvideoError):
+        return exc
+    where = getattr(sink, "path", None) or type(sink).__name__
+    if isinstance(exc, OSError):
+        return OutputError(f"cannot write {where}: {exc.strerror or exc}")
+    return OutputError(f"writing {where} failed: {exc}")

@@ -1,0 +1,180 @@
+"""Every setting of the pipeline, as frozen dataclasses validated where they are made.
+
+This module imports neither torch nor numpy nor Qt: the window builds and pushes
+settings before the core has loaded, and the command line checks its options
+before it pays for torch. Each dataclass raises ``ValueError``/``TypeError`` naming
+the field and the allowed values; a setting that exists is a valid one.
+
+- ``BoxRule``: how a class map becomes boxes (``camvideo.cam.boxes``);
+- ``SmoothingSettings``, ``IntensitySettings``: steadiness on video and map scaling
+  (``camvideo.cam.smoothing``);
+- ``LocalizeSettings``: what to localize, composing the three above
+  (``camvideo.runtime.localizer``);
+- ``OverlaySettings``: what the overlay draws (``camvideo.annotate``).
+
+See docs/architecture.md for where each one is read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# The colour maps the overlay offers (names of OpenCV's COLORMAP_* constants; the
+# mapping to cv2 lives in camvideo.annotate, which imports cv2).
+COLORMAP_NAMES = ("jet", "turbo", "inferno", "viridis", "hot")
+
+THRESHOLD_METHODS = ("max", "percentile", "otsu")
+
+
+COMPONENT_RULES = ("largest", "all")
+
+
+@dataclass(frozen=True)
+class BoxRule:
+    """How a map becomes boxes.
+
+    - ``method="max"``: keep pixels >= ``threshold`` x the map's maximum (paper: 0.2);
+    - ``method="percentile"``: keep pixels at or above the ``threshold`` quantile
+      (0.8 keeps the top 20% of the frame);
+    - ``method="otsu"``: Otsu's threshold on the map (``threshold`` unused).
+    ``components="largest"`` boxes the largest region (paper); ``"all"`` boxes every
+    region of at least ``min_area`` (a fraction of the frame).
+    ``max_side`` caps the working resolution: boxes are found on the map upsampled to
+    at most this many pixels on the long side, then scaled to the frame (error below
+    one working pixel, and a 640x480 frame costs a quarter).
+    """
+
+    threshold: float = 0.2
+    method: str = "max"
+    components: str = "largest"
+    min_area: float = 0.0
+    max_side: int = 320
+
+    def __post_init__(self) -> None:
+        if self.method not in THRESHOLD_METHODS:
+            raise ValueError(f"method must be one of {THRESHOLD_METHODS}, got {self.method!r}")
+        if self.components not in COMPONENT_RULES:
+            raise ValueError(f"components must be one of {COMPONENT_RULES}, got {self.components!r}")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
+        if not 0.0 <= self.min_area < 1.0:
+            raise ValueError(f"min_area must be in [0, 1), got {self.min_area}")
+        if self.max_side < 8:
+            raise ValueError(f"max_side must be at least 8, got {self.max_side}")
+
+
+
+SCALES = ("minmax", "running", "fixed")
+
+
+@dataclass(frozen=True)
+class SmoothingSettings:
+    """How strongly frames are smoothed. Alphas are the weight of the newest frame
+    (1.0 = no smoothing for that quantity)."""
+
+    map_alpha: float = 0.25  # EMA of the features, hence of every class map
+    prob_alpha: float = 0.3  # EMA of the class probabilities
+    box_alpha: float = 0.2  # EMA of matched box corners
+    trend_alpha: float = 0.1  # EMA of the corners' velocity (0 = plain EMA, lags on motion)
+    trend_damping: float = 0.9  # the velocity fades by this factor a frame (no overshoot on a stop)
+    margin: float = 0.15  # a challenger leading the shown class by this much takes over at once
+    hold: int = 4  # ... or after leading for this many frames in a row
+    match_iou: float = 0.3  # least IoU for a box to continue the previous frame's box
+    cut_distance: float = 0.25  # cosine distance of pooled features that counts as a cut
+
+    def __post_init__(self) -> None:
+        for name in ("trend_alpha", "trend_damping"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+        for name in ("map_alpha", "prob_alpha", "box_alpha"):
+            value = getattr(self, name)
+            if not 0.0 < value <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1], got {value}")
+        if not 0.0 <= self.margin <= 1.0:
+            raise ValueError(f"margin must be in [0, 1], got {self.margin}")
+        if self.hold < 1:
+            raise ValueError(f"hold must be at least 1 frame, got {self.hold}")
+        if not 0.0 <= self.match_iou <= 1.0:
+            raise ValueError(f"match_iou must be in [0, 1], got {self.match_iou}")
+        if not 0.0 < self.cut_distance <= 2.0:
+            raise ValueError(f"cut_distance must be in (0, 2], got {self.cut_distance}")
+
+
+@dataclass(frozen=True)
+class IntensitySettings:
+    """How raw maps become heat maps, and the confidence gate.
+
+    ``scale``: ``"minmax"`` (each map to [0, 1] on its own: the default, pulses on
+    video), ``"running"`` (divided by a running maximum per class that decays by
+    ``decay`` a frame, so a weaker frame looks weaker) or ``"fixed"`` (divided by
+    ``fixed_max``, in raw map units: about 20-40 for Lite0's confident classes).
+    ``gate``: a class whose probability is below it gets no box and its map drawn at
+    ``faint`` opacity (0 = off).
+    """
+
+    scale: str = "minmax"
+    decay: float = 0.98
+    fixed_max: float = 25.0
+    gate: float = 0.0
+    faint: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.scale not in SCALES:
+            raise ValueError(f"scale must be one of {SCALES}, got {self.scale!r}")
+        if not 0.0 < self.decay <= 1.0:
+            raise ValueError(f"decay must be in (0, 1], got {self.decay}")
+        if not self.fixed_max > 0.0:
+            raise ValueError(f"fixed_max must be positive, got {self.fixed_max}")
+        if not 0.0 <= self.gate <= 1.0:
+            raise ValueError(f"gate must be a probability in [0, 1], got {self.gate}")
+        if not 0.0 <= self.faint <= 1.0:
+            raise ValueError(f"faint must be in [0, 1], got {self.faint}")
+
+
+
+@dataclass(frozen=True)
+class LocalizeSettings:
+    """What to localize: the ``topk`` best classes, or the fixed ``class_ids``.
+
+    ``smoothing``: None (each frame on its own: images, the default) or the temporal
+    smoothing of a video. ``intensity``: how maps are scaled for display and the
+    confidence gate below which a class gets no box.
+    """
+
+    topk: int = 1
+    class_ids: tuple[int, ...] | None = None
+    box_rule: BoxRule = field(default_factory=BoxRule)
+    smoothing: SmoothingSettings | None = None
+    intensity: IntensitySettings = field(default_factory=IntensitySettings)
+
+    def __post_init__(self) -> None:
+        if self.topk < 1:
+            raise ValueError(f"topk must be at least 1, got {self.topk}")
+        if self.class_ids is not None and not self.class_ids:
+            raise ValueError("class_ids must be None or a non-empty tuple of class ids")
+
+
+
+@dataclass(frozen=True)
+class OverlaySettings:
+    """What the overlay draws. ``heatmap_rank``: whose map the heat map is (1 = the
+    top class; 2 shows where the evidence for the second class lies, and so on)."""
+
+    heatmap: bool = True
+    boxes: bool = True
+    labels: bool = True
+    alpha: float = 0.45
+    colormap: str = "jet"
+    heatmap_rank: int = 1
+
+    def __post_init__(self) -> None:
+        if self.colormap not in COLORMAP_NAMES:
+            raise ValueError(f"colormap must be one of {COLORMAP_NAMES}, got {self.colormap!r}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
+        if isinstance(self.heatmap_rank, bool) or not isinstance(self.heatmap_rank, int):
+            raise TypeError(f"heatmap_rank must be an int (1 = the top class), got {self.heatmap_rank!r}")
+        if self.heatmap_rank < 1:
+            raise ValueError(f"heatmap_rank must be at least 1 (1 = the top class), got {self.heatmap_rank}")
+

@@ -1,0 +1,610 @@
+"""Localization metrics on annotated images and clips, with the papers' definitions.
+
+Images (a JSON manifest, or Pascal VOC XML files) give, per image, the ground-truth
+boxes and the class ids counted as correct. One forward pass per image yields the
+top-1 class and the CAMs of two classes: the top-1 class and the *best ground-truth
+class* (the ground-truth class with the highest score; the same class when the
+top-1 is right). From them:
+
+- **top-1 localization** (CAM paper, ILSVRC): the top-1 class is a ground-truth class
+  and a box of its CAM has IoU >= 0.5 with some ground-truth box;
+- **GT-known localization**: a box of the best ground-truth class's CAM has
+  IoU >= 0.5 with some ground-truth box (the class is given, only the box counts);
+- **MaxBoxAccV2** (Choe et al., CVPR 2020): the GT-known class's CAM is min-max
+  normalized, upsampled to the image and thresholded at every level of a sweep; all
+  connected components give boxes; an image counts at IoU ``delta`` when any box
+  matches any ground-truth box with IoU >= delta. The accuracy at the best
+  threshold, chosen separately for delta = 0.3, 0.5, 0.7, is averaged.
+
+Top-1 and GT-known boxes come from the same ``BoxRule`` and ``boxes_from_cam`` as
+``camvideo image``, so the figures match what the app shows.
+
+Clips compare per-frame JSONL (the export contract) with a per-frame truth JSONL of
+the same shape: mean IoU, frames with IoU >= 0.5, box jitter and label changes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from camvideo.cam.boxes import boxes_from_cam, iou, mask_boxes, normalize, upsample
+from camvideo.errors import InputError
+from camvideo.settings import BoxRule
+
+log = logging.getLogger(__name__)
+
+DELTAS = (0.3, 0.5, 0.7)
+LOC_IOU = 0.5
+
+FloatBox = tuple[float, float, float, float]
+
+
+def default_thresholds(step: float = 0.01) -> np.ndarray:
+    """The sweep 0, step, 2 step, ... below 1 (Choe et al. use step 0.01)."""
+    if not 0.0 < step <= 0.5:
+        raise ValueError(f"step must be in (0, 0.5], got {step}")
+    return np.round(np.arange(0.0, 1.0 - 1e-9, step), 6)
+
+
+# --- ground truth ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One annotated image: boxes [x1, y1, x2, y2] in image pixels (x2, y2 exclusive)
+    and the class ids counted as correct. ``entry`` names it in error messages."""
+
+    file: Path
+    boxes: tuple[FloatBox, ...]
+    classes: tuple[int, ...]
+    entry: str
+
+
+def load_annotations(path: str | Path, labels: Sequence[str]) -> list[Annotation]:
+    """A JSON manifest, one VOC XML file, or a folder of VOC XML files.
+
+    ``labels`` are the model's class names: classes may be given as ids (0..len-1)
+    or as names. Every problem raises InputError naming the entry.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such manifest, VOC XML file or folder")
+    if path.is_dir():
+        xmls = sorted(path.glob("*.xml"))
+        if not xmls:
+            raise InputError(f"{path}: a folder without VOC .xml files; give a JSON manifest or VOC XML")
+        return [_load_voc(p, labels) for p in xmls]
+    if path.suffix.lower() == ".xml":
+        return [_load_voc(path, labels)]
+    return _load_manifest(path, labels)
+
+
+def _load_manifest(path: Path, labels: Sequence[str]) -> list[Annotation]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot be read ({exc})") from None
+    images = data.get("images") if isinstance(data, dict) else None
+    if not isinstance(images, list) or not images:
+        raise InputError(f'{path}: expected {{"images": [{{"file": ..., "boxes": [[x1, y1, x2, y2]], "classes": [id]}}]}}')
+    out = []
+    for i, item in enumerate(images):
+        entry = f"{path}: images[{i}]"
+        if not isinstance(item, dict):
+            raise InputError(f"{entry}: expected an object with file, boxes and classes")
+        file = item.get("file")
+        if not isinstance(file, str) or not file:
+            raise InputError(f'{entry}: "file" must be an image path relative to the manifest')
+        entry = f"{entry} ({file})"
+        boxes = item.get("boxes")
+        if not isinstance(boxes, list) or not boxes:
+            raise InputError(f'{entry}: "boxes" must be a non-empty list of [x1, y1, x2, y2]')
+        classes = item.get("classes")
+        if not isinstance(classes, list) or not classes:
+            raise InputError(f'{entry}: "classes" must be a non-empty list of class ids')
+        out.append(
+            Annotation(
+                file=_existing(path.parent / file, entry),
+                boxes=tuple(_check_box(b, entry) for b in boxes),
+                classes=_class_ids(classes, labels, entry),
+                entry=entry,
+            )
+        )
+    return out
+
+
+def _load_voc(path: Path, labels: Sequence[str]) -> Annotation:
+    """Pascal VOC: ``filename`` beside the XML (or in ../JPEGImages), objects with a
+    ``name`` (class id or label) and a ``bndbox`` in the devkit's 1-based inclusive
+    pixels, turned into 0-based [x1, y1, x2, y2) boxes. All objects' boxes count."""
+    try:
+        root = ET.parse(path).getroot()
+    except (ET.ParseError, OSError) as exc:
+        raise InputError(f"{path}: not a readable VOC XML file ({exc})") from None
+    name = (root.findtext("filename") or "").strip()
+    if not name:
+        raise InputError(f"{path}: no <filename> element")
+    entry = f"{path} ({name})"
+    candidates = [path.parent / name, path.parent.parent / "JPEGImages" / name]
+    file = next((c for c in candidates if c.is_file()), candidates[0])
+    boxes, names = [], []
+    for k, obj in enumerate(root.iter("object")):
+        where = f"{entry}: object {k}"
+        names.append((obj.findtext("name") or "").strip())
+        bnd = obj.find("bndbox")
+        if bnd is None:
+            raise InputError(f"{where}: no <bndbox>")
+        try:
+            x1, y1, x2, y2 = (float(bnd.findtext(t)) for t in ("xmin", "ymin", "xmax", "ymax"))
+        except (TypeError, ValueError):
+            raise InputError(f"{where}: <bndbox> needs numeric xmin, ymin, xmax, ymax") from None
+        boxes.append(_check_box([max(0.0, x1 - 1), max(0.0, y1 - 1), x2, y2], where))
+    if not boxes:
+        raise InputError(f"{entry}: no <object> with a <bndbox>")
+    return Annotation(_existing(file, entry), tuple(boxes), _class_ids(names, labels, entry), entry)
+
+
+def _existing(file: Path, entry: str) -> Path:
+    if not file.is_file():
+        raise InputError(f"{entry}: image {file} not found")
+    return file
+
+
+def _check_box(box, entry: str) -> FloatBox:
+    ok = (
+        isinstance(box, (list, tuple))
+        and len(box) == 4
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box)
+    )
+    if not ok or box[0] < 0 or box[1] < 0 or box[2] <= box[0] or box[3] <= box[1]:
+        raise InputError(f"{entry}: malformed box {box!r}; expected [x1, y1, x2, y2] pixels with 0 <= x1 < x2, 0 <= y1 < y2")
+    return tuple(float(v) for v in box)
+
+
+def _class_ids(values: Iterable, labels: Sequence[str], entry: str) -> tuple[int, ...]:
+    """Class ids from ids or names (a name shared by several classes gives them all)."""
+    by_name: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_name.setdefault(label.lower(), []).append(i)
+    ids: list[int] = []
+    for v in values:
+        if isinstance(v, str) and v.strip().lstrip("-").isdigit():
+            v = int(v)
+        if isinstance(v, int) and not isinstance(v, bool):
+            if not 0 <= v < len(labels):
+                raise InputError(f"{entry}: unknown class id {v}; class ids are 0..{len(labels) - 1}")
+            found = [v]
+        elif isinstance(v, str) and v.strip().lower() in by_name:
+            found = by_name[v.strip().lower()]
+        else:
+            raise InputError(f"{entry}: unknown class {v!r}; give a class id 0..{len(labels) - 1} or a label the model knows")
+        ids.extend(c for c in found if c not in ids)
+    return tuple(ids)
+
+
+def fit_boxes(ann: Annotation, width: int, height: int) -> tuple[FloatBox, ...]:
+    """The annotation's boxes clipped to a ``width`` x ``height`` image; a box that
+    reaches more than one pixel outside it is an error (wrong image or swapped axes)."""
+    out = []
+    for box in ann.boxes:
+        if box[2] > width + 1 or box[3] > height + 1:
+            raise InputError(f"{ann.entry}: box {list(box)} lies outside the {width}x{height} image")
+        out.append((box[0], box[1], min(box[2], float(width)), min(box[3], float(height))))
+    return tuple(out)
+
+
+# --- metric definitions --------------------------------------------------------
+
+
+def best_iou(boxes: Iterable[Sequence[float]], gt_boxes: Sequence[Sequence[float]]) -> float:
+    """The highest IoU between any box and any ground-truth box (0 without boxes)."""
+    return max((iou(b, g) for b in boxes for g in gt_boxes), default=0.0)
+
+
+def sweep_ious(
+    cam: np.ndarray,
+    width: int,
+    height: int,
+    gt_boxes: Sequence[Sequence[float]],
+    thresholds: np.ndarray,
+    max_side: int = 320,
+) -> np.ndarray:
+    """MaxBoxAccV2's inner loop for one image: for each threshold t (ascending), the
+    best IoU of any connected component's box of ``{heat >= t}`` with any
+    ground-truth box; ``heat`` is the min-max normalized map upsampled to the image.
+
+    Like ``boxes_from_cam`` it works on the map upsampled to at most ``max_side``
+    pixels on the long side and compares there with the ground truth scaled by the
+    same factors (IoU is unchanged by a per-axis scale). The masks of all
+    thresholds are made at once; they are nested, so equal pixel counts mean equal
+    masks and the components are found once per distinct mask.
+    """
+    thresholds = np.asarray(thresholds, dtype=np.float32)
+    if thresholds.ndim != 1 or np.any(np.diff(thresholds) <= 0):
+        raise ValueError("thresholds must be a 1-D ascending sequence")
+    scale = min(1.0, max_side / max(width, height))
+    work_w, work_h = max(1, round(width * scale)), max(1, round(height * scale))
+    heat = normalize(upsample(normalize(cam), work_w, work_h))
+    sx, sy = work_w / width, work_h / height
+    gts = [(g[0] * sx, g[1] * sy, g[2] * sx, g[3] * sy) for g in gt_boxes]
+    masks = (heat[None] >= thresholds[:, None, None]).astype(np.uint8)  # (T, h, w)
+    counts = masks.reshape(len(thresholds), -1).sum(axis=1)
+    rule = BoxRule(components="all")
+    out = np.zeros(len(thresholds), np.float64)
+    for t in range(len(thresholds)):
+        if counts[t] == 0:
+            break  # higher thresholds keep nothing either: IoU 0
+        if t and counts[t] == counts[t - 1]:
+            out[t] = out[t - 1]
+        else:
+            out[t] = best_iou(mask_boxes(masks[t], rule), gts)
+    return out
+
+
+@dataclass(frozen=True)
+class MaxBoxAcc:
+    """MaxBoxAccV2 and its parts: per delta, the accuracy curve over the thresholds,
+    the best accuracy and the (lowest) threshold reaching it."""
+
+    value: float
+    thresholds: np.ndarray
+    curves: dict[float, np.ndarray]
+    best: dict[float, tuple[float, float]]  # delta -> (accuracy, threshold)
+
+    def to_dict(self) -> dict:
+        return {
+            "value": round(self.value, 6),
+            "per_iou": {
+                f"{d:g}": {"accuracy": round(acc, 6), "threshold": round(thr, 4)} for d, (acc, thr) in self.best.items()
+            },
+            "thresholds": [round(float(t), 4) for t in self.thresholds],
+            "curves": {f"{d:g}": [round(float(a), 6) for a in c] for d, c in self.curves.items()},
+        }
+
+
+def max_box_acc(ious: np.ndarray, thresholds: np.ndarray, deltas: Sequence[float] = DELTAS) -> MaxBoxAcc:
+    """From ``ious`` (images x thresholds, as ``sweep_ious`` gives per image):
+    accuracy(delta, t) = fraction of images with IoU >= delta at t; the best t per
+    delta; MaxBoxAccV2 = the mean over deltas of the best accuracies."""
+    ious = np.atleast_2d(np.asarray(ious, dtype=np.float64))
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    if ious.shape[1] != len(thresholds) or not len(deltas):
+        raise ValueError(f"ious must be (images, {len(thresholds)}) and deltas non-empty, got {ious.shape}")
+    curves, best = {}, {}
+    for d in deltas:
+        curve = (ious >= d).mean(axis=0)
+        k = int(np.argmax(curve))
+        curves[float(d)], best[float(d)] = curve, (float(curve[k]), float(thresholds[k]))
+    return MaxBoxAcc(float(np.mean([a for a, _ in best.values()])), thresholds, curves, best)
+
+
+# --- image evaluation ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageScore:
+    """One image's figures: the top-1 class with its box, the best ground-truth
+    class with its box, and the sweep's IoU per threshold."""
+
+    file: str
+    width: int
+    height: int
+    gt_classes: tuple[int, ...]
+    pred_class: int
+    pred_label: str
+    pred_score: float
+    pred_box: tuple[int, int, int, int] | None
+    pred_iou: float
+    gt_class: int
+    gt_label: str
+    gt_score: float
+    gt_box: tuple[int, int, int, int] | None
+    gt_iou: float
+    sweep: np.ndarray = field(repr=False)
+
+    @property
+    def class_correct(self) -> bool:
+        return self.pred_class in self.gt_classes
+
+    @property
+    def top1_loc(self) -> bool:
+        return self.class_correct and self.pred_iou >= LOC_IOU
+
+    @property
+    def gt_known_loc(self) -> bool:
+        return self.gt_iou >= LOC_IOU
+
+
+@dataclass(frozen=True)
+class ImageSummary:
+    images: int
+    top1_cls: float
+    top1_loc: float
+    gt_known_loc: float
+    maxboxacc: MaxBoxAcc
+    box_rule: BoxRule
+    model: str
+    seconds: float
+
+    def to_dict(self) -> dict:
+        r = self.box_rule
+        return {
+            "model": self.model,
+            "images": self.images,
+            "box_rule": {"threshold": r.threshold, "method": r.method, "components": r.components},
+            "top1_cls": round(self.top1_cls, 6),
+            "top1_loc": round(self.top1_loc, 6),
+            "gt_known_loc": round(self.gt_known_loc, 6),
+            "maxboxacc_v2": self.maxboxacc.to_dict(),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _pick(boxes: list, gt_boxes) -> tuple[tuple | None, float]:
+    """The box (of the rule's boxes) that best matches the ground truth, and its IoU."""
+    if not boxes:
+        return None, 0.0
+    scored = [(best_iou([b], gt_boxes), b) for b in boxes]
+    value, box = max(scored, key=lambda s: s[0])
+    return tuple(box), value
+
+
+def evaluate_images(
+    model,
+    annotations: Sequence[Annotation],
+    rule: BoxRule = BoxRule(),
+    thresholds: np.ndarray | None = None,
+    batch_size: int = 16,
+) -> tuple[list[ImageScore], ImageSummary]:
+    """Score every annotated image with one forward pass each (in batches)."""
+    import torch
+
+    from camvideo.cam.methods import class_maps
+    from camvideo.cam.preprocess import preprocess
+    from camvideo.video.sources import read_image
+
+    if not annotations:
+        raise ValueError("annotations must not be empty")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    thresholds = default_thresholds() if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+    t0 = time.perf_counter()
+    scores: list[ImageScore] = []
+    # The boxes and the sweep are OpenCV work that releases the GIL: one image a thread.
+    with ThreadPoolExecutor(max_workers=max(1, min(batch_size, os.cpu_count() or 1))) as pool:
+        for start in range(0, len(annotations), batch_size):
+            batch = annotations[start : start + batch_size]
+            images = [read_image(a.file) for a in batch]
+            x = preprocess(images, model)
+            with torch.inference_mode():
+                feats = model(x)
+                probs = model.classify(feats).float().softmax(dim=1)
+                top_ids = probs.topk(1, dim=1).indices
+                gt_ids = torch.tensor(
+                    [max(a.classes, key=lambda c: float(probs[b, c])) for b, a in enumerate(batch)],
+                    device=probs.device,
+                )
+                ids = torch.cat([top_ids, gt_ids[:, None]], dim=1)  # (B, 2): top-1, best ground-truth class
+                maps = class_maps(feats, model.weight, ids).cpu().numpy()
+                chosen = probs.gather(1, ids).cpu().numpy()
+            ids = ids.cpu().numpy()
+
+            def score(b: int, batch=batch, images=images, maps=maps, ids=ids, chosen=chosen) -> ImageScore:
+                ann, (height, width) = batch[b], images[b].shape[:2]
+                gt_boxes = fit_boxes(ann, width, height)
+                pred_heat, gt_heat = normalize(maps[b, 0]), normalize(maps[b, 1])
+                pred_box, pred_iou = _pick(boxes_from_cam(pred_heat, width, height, rule), gt_boxes)
+                gt_box, gt_iou = _pick(boxes_from_cam(gt_heat, width, height, rule), gt_boxes)
+                pred, gt = int(ids[b, 0]), int(ids[b, 1])
+                return ImageScore(
+                    file=str(ann.file), width=width, height=height, gt_classes=ann.classes,
+                    pred_class=pred, pred_label=model.labels[pred], pred_score=float(chosen[b, 0]),
+                    pred_box=pred_box, pred_iou=pred_iou,
+                    gt_class=gt, gt_label=model.labels[gt], gt_score=float(chosen[b, 1]),
+                    gt_box=gt_box, gt_iou=gt_iou,
+                    sweep=sweep_ious(gt_heat, width, height, gt_boxes, thresholds, rule.max_side),
+                )  # fmt: skip
+
+            scores.extend(pool.map(score, range(len(batch))))
+            log.info("evaluated %d/%d images", len(scores), len(annotations))
+    n = len(scores)
+    summary = ImageSummary(
+        images=n,
+        top1_cls=sum(s.class_correct for s in scores) / n,
+        top1_loc=sum(s.top1_loc for s in scores) / n,
+        gt_known_loc=sum(s.gt_known_loc for s in scores) / n,
+        maxboxacc=max_box_acc(np.stack([s.sweep for s in scores]), thresholds),
+        box_rule=rule,
+        model=getattr(model, "name", type(model).__name__),
+        seconds=time.perf_counter() - t0,
+    )
+    return scores, summary
+
+
+IMAGE_CSV_FIELDS = (
+    "file", "width", "height", "gt_classes", "pred_class", "pred_label", "score", "pred_box", "pred_iou",
+    "class_correct", "top1_loc", "gt_class", "gt_label", "gt_score", "gt_box", "gt_iou", "gt_known_loc",
+    "sweep_iou_max",
+)  # fmt: skip
+
+
+def image_rows(scores: Sequence[ImageScore]) -> list[dict]:
+    """Rows of the per-image CSV (boxes as "x1 y1 x2 y2")."""
+
+    def box(b):
+        return " ".join(str(v) for v in b) if b is not None else ""
+
+    return [
+        {
+            "file": s.file, "width": s.width, "height": s.height,
+            "gt_classes": " ".join(str(c) for c in s.gt_classes),
+            "pred_class": s.pred_class, "pred_label": s.pred_label, "score": round(s.pred_score, 4),
+            "pred_box": box(s.pred_box), "pred_iou": round(s.pred_iou, 4),
+            "class_correct": int(s.class_correct), "top1_loc": int(s.top1_loc),
+            "gt_class": s.gt_class, "gt_label": s.gt_label, "gt_score": round(s.gt_score, 4),
+            "gt_box": box(s.gt_box), "gt_iou": round(s.gt_iou, 4), "gt_known_loc": int(s.gt_known_loc),
+            "sweep_iou_max": round(float(s.sweep.max()), 4),
+        }
+        for s in scores
+    ]  # fmt: skip
+
+
+def draw_curves(result: MaxBoxAcc, size: tuple[int, int] = (720, 440)) -> np.ndarray:
+    """A BGR plot of accuracy against threshold, one curve per IoU delta, with the
+    best point of each marked (OpenCV only, no plotting library)."""
+    import cv2
+
+    width, height = size
+    img = np.full((height, width, 3), 255, np.uint8)
+    left, right, top, bottom = 60, 20, 40, 50
+    pw, ph = width - left - right, height - top - bottom
+    font, aa = cv2.FONT_HERSHEY_SIMPLEX, cv2.LINE_AA
+
+    def xy(t: float, acc: float) -> tuple[int, int]:
+        return int(round(left + t * pw)), int(round(top + (1.0 - acc) * ph))
+
+    for k in range(6):  # grid and tick labels every 0.2
+        v = k / 5
+        cv2.line(img, xy(v, 0), xy(v, 1), (225, 225, 225), 1, aa)
+        cv2.line(img, xy(0, v), xy(1, v), (225, 225, 225), 1, aa)
+        x, y = xy(v, 0)
+        cv2.putText(img, f"{v:.1f}", (x - 12, y + 18), font, 0.4, (60, 60, 60), 1, aa)
+        x, y = xy(0, v)
+        cv2.putText(img, f"{int(v * 100)}%", (x - 42, y + 4), font, 0.4, (60, 60, 60), 1, aa)
+    cv2.rectangle(img, xy(0, 1), xy(1, 0), (90, 90, 90), 1, aa)
+    cv2.putText(img, "CAM threshold", (left + pw // 2 - 50, height - 12), font, 0.45, (40, 40, 40), 1, aa)
+    cv2.putText(img, f"MaxBoxAccV2 = {100 * result.value:.1f}%", (left, 26), font, 0.6, (20, 20, 20), 1, aa)
+    colors = [(200, 120, 30), (40, 160, 40), (40, 40, 210), (150, 60, 150), (30, 150, 200)]
+    for i, (delta, curve) in enumerate(result.curves.items()):
+        color = colors[i % len(colors)]
+        pts = np.array([xy(float(t), float(a)) for t, a in zip(result.thresholds, curve)], np.int32)
+        cv2.polylines(img, [pts], False, color, 2, aa)
+        acc, thr = result.best[delta]
+        cv2.circle(img, xy(thr, acc), 5, color, -1, aa)
+        lx, ly = left + pw - 230, top + 20 + 20 * i
+        cv2.line(img, (lx, ly - 4), (lx + 20, ly - 4), color, 2, aa)
+        cv2.putText(img, f"IoU {delta:g}: {100 * acc:.1f}% at t={thr:.2f}", (lx + 26, ly), font, 0.45, color, 1, aa)
+    return img
+
+
+# --- clip evaluation -------------------------------------------------------------
+
+
+def read_frames_jsonl(path: str | Path) -> dict[int, dict]:
+    """Per-frame objects of a JSONL file (the export contract), by frame index."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot be read ({exc})") from None
+    frames: dict[int, dict] = {}
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{where}: not valid JSON ({exc.msg}); expected one per-frame object a line") from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("frame"), int) or not isinstance(obj.get("detections"), list):
+            raise InputError(f'{where}: expected {{"frame": N, "detections": [...]}}')
+        if obj["frame"] in frames:
+            raise InputError(f"{where}: frame {obj['frame']} appears twice")
+        for det in obj["detections"]:
+            if not isinstance(det, dict):
+                raise InputError(f"{where}: each detection must be an object with a box")
+            if det.get("box") is not None:
+                det["box"] = _check_box(det["box"], f"{where}: frame {obj['frame']}")
+        frames[obj["frame"]] = obj
+    if not frames:
+        raise InputError(f"{path}: no frames")
+    return frames
+
+
+@dataclass(frozen=True)
+class ClipSummary:
+    """How predicted boxes follow a true box through a clip.
+
+    ``jitter_px``: per pair of consecutive evaluated frames, the predicted box's
+    change minus the true box's change, as the length of each corner's residual
+    displacement, averaged over both corners and all pairs (0 for a box that moves
+    exactly as the truth does, however far from it). ``label_changes``: how often
+    the top-1 class differs from the previous frame's.
+    """
+
+    frames: int
+    missing: int
+    mean_iou: float
+    iou50: float
+    jitter_px: float
+    label_changes: int
+    class_accuracy: float | None
+    per_frame: tuple[dict, ...] = field(repr=False, default=())
+
+    def to_dict(self) -> dict:
+        return {
+            "frames": self.frames,
+            "missing": self.missing,
+            "mean_iou": round(self.mean_iou, 6),
+            "iou50": round(self.iou50, 6),
+            "jitter_px": round(self.jitter_px, 4),
+            "label_changes": self.label_changes,
+            "class_accuracy": None if self.class_accuracy is None else round(self.class_accuracy, 6),
+        }
+
+
+def evaluate_clip(pred: dict[int, dict], truth: dict[int, dict]) -> ClipSummary:
+    """Compare predicted frames with true frames (both by frame index, as
+    ``read_frames_jsonl`` gives). Truth frames without a box are skipped; a truth
+    frame the prediction lacks counts as IoU 0. Of several top-1 boxes, the one
+    closest to the truth is the frame's box."""
+    rows, prev, pairs, changes, hits, known = [], None, [], 0, 0, 0
+    last_class = None
+    for index in sorted(truth):
+        true_dets = [d for d in truth[index]["detections"] if d.get("box") is not None]
+        if not true_dets:
+            continue
+        true_box, true_class = true_dets[0]["box"], true_dets[0].get("class_id")
+        top = [d for d in pred.get(index, {}).get("detections", []) if d.get("rank", 1) == 1]
+        box, value = _pick([d["box"] for d in top if d.get("box") is not None], [true_box])
+        pred_class = top[0].get("class_id") if top else None
+        if pred_class is not None:
+            changes += last_class is not None and pred_class != last_class
+            last_class = pred_class
+        if true_class is not None:
+            known += 1
+            hits += pred_class == true_class
+        if box is not None and prev is not None:
+            residual = (np.subtract(box, prev[0]) - np.subtract(true_box, prev[1])).reshape(2, 2)
+            pairs.append(float(np.linalg.norm(residual, axis=1).mean()))
+        prev = (box, true_box) if box is not None else None
+        rows.append({"frame": index, "true_box": true_box, "pred_box": box, "iou": value,
+                     "pred_class": pred_class, "true_class": true_class})  # fmt: skip
+    if not rows:
+        raise InputError("the truth has no frame with a box; nothing to compare")
+    ious = np.array([r["iou"] for r in rows])
+    return ClipSummary(
+        frames=len(rows),
+        missing=sum(r["frame"] not in pred for r in rows),
+        mean_iou=float(ious.mean()),
+        iou50=float((ious >= LOC_IOU).mean()),
+        jitter_px=float(np.mean(pairs)) if pairs else 0.0,
+        label_changes=int(changes),
+        class_accuracy=hits / known if known else None,
+        per_frame=tuple(rows),
+    )

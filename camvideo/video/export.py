@@ -1,0 +1,105 @@
+"""Per-frame data files: JSON Lines (one DESIGN.md object per frame) and CSV.
+
+Both are pipeline sinks that write each frame as it happens and flush it, so a
+stopped or killed run leaves a file complete up to the last frame written.
+
+- JSONL: ``{"frame", "time", "width", "height", "detections": [{"rank",
+  "class_id", "label", "score", "box": [x1, y1, x2, y2]}]}``, one line a frame.
+- CSV: one row per detection: ``frame,time,width,height,rank,class_id,label,
+  score,x1,y1,x2,y2`` (box cells empty when a class has no box).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from camvideo.errors import OutputError
+from camvideo.results import FrameResult
+
+CSV_COLUMNS = ("frame", "time", "width", "height", "rank", "class_id", "label", "score", "x1", "y1", "x2", "y2")
+SUFFIXES = (".jsonl", ".csv")
+
+
+def _open(path: Path):
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give a file name ending in .jsonl or .csv")
+    if not path.parent.is_dir():
+        raise OutputError(f"cannot write {path}: the folder {path.parent} does not exist")
+    try:
+        return open(path, "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror}") from None
+
+
+class _FileSink:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._file = _open(self.path)
+        self.frames_written = 0
+
+    def _emit(self, result: FrameResult) -> None:
+        raise NotImplementedError
+
+    def write(self, frame, annotated, result: FrameResult) -> None:
+        if self._file is None:
+            raise OutputError(f"{self.path}: the export is already closed")
+        try:
+            self._emit(result)
+            self._file.flush()
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror}") from None
+        self.frames_written += 1
+
+    def close(self) -> None:
+        if self._file is None:
+            return
+        file, self._file = self._file, None
+        try:
+            file.close()
+        except OSError as exc:
+            raise OutputError(f"cannot finish {self.path}: {exc.strerror}") from None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class JsonlExporter(_FileSink):
+    """One JSON object per frame and line, exactly the DESIGN.md contract."""
+
+    def _emit(self, result: FrameResult) -> None:
+        self._file.write(json.dumps(result.to_dict(), separators=(", ", ": ")) + "\n")
+
+
+class CsvExporter(_FileSink):
+    """One row per detection, with a header row."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path)
+        self._writer = csv.writer(self._file)
+        try:
+            self._writer.writerow(CSV_COLUMNS)
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror}") from None
+
+    def _emit(self, result: FrameResult) -> None:
+        d = result.to_dict()
+        for det in d["detections"]:
+            box = det["box"] or ["", "", "", ""]
+            self._writer.writerow([d["frame"], d["time"], d["width"], d["height"], det["rank"],
+                                   det["class_id"], det["label"], det["score"], *box])
+
+
+def open_exporter(path: str | Path) -> JsonlExporter | CsvExporter:
+    """A JSONL or CSV exporter, chosen by the file's suffix."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        return JsonlExporter(path)
+    if suffix == ".csv":
+        return CsvExporter(path)
+    raise OutputError(f"{path}: an export must end in .jsonl or .csv, got {suffix or 'no suffix'!r}")

@@ -1,0 +1,267 @@
+"""Temporal smoothing on clips built from real photographs, with the embedded model.
+
+The clips are made here: a photograph pasted on a smooth background, moved and
+zoomed by a known similarity transform per frame (plus mild sensor noise), so the
+object's true box is known in every frame.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from camvideo.cam.boxes import iou
+from camvideo.cam.smoothing import MapScaler, TemporalSmoother
+from camvideo.errors import CamvideoError
+from camvideo.models import load_model
+from camvideo.runtime.localizer import FrameLocalizer
+from camvideo.settings import IntensitySettings, LocalizeSettings, SmoothingSettings
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+W, H = 320, 240
+CAT_BOX = (38, 0, 411, 300)  # the cat in chelsea.png (the model's box on the still photo)
+COFFEE_BOX = (73, 0, 482, 354)
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.set_num_threads(2)
+    return load_model("lite0")
+
+
+def _transforms(photo_shape, n, x0=100, x1=220, y0=110, y1=130, s0=0.36, s1=0.46):
+    """Per frame, the 2x3 affine map photo -> frame: scale s, centre (cx, cy), all linear in time."""
+    ph, pw = photo_shape[:2]
+    out = []
+    for t in range(n):
+        a = t / max(1, n - 1)
+        s, cx, cy = s0 + (s1 - s0) * a, x0 + (x1 - x0) * a, y0 + (y1 - y0) * a
+        out.append(np.float32([[s, 0, cx - s * pw / 2], [0, s, cy - s * ph / 2]]))
+    return out
+
+
+def pan_zoom_clip(photo, box, n, seed=0, noise=2.0, **motion):
+    """Frames (BGR uint8, W x H), the true box per frame, and the transforms."""
+    rng = np.random.default_rng(seed)
+    background = cv2.resize(rng.uniform(90, 170, (6, 8, 3)).astype(np.float32), (W, H), interpolation=cv2.INTER_CUBIC)
+    ones = np.ones(photo.shape[:2], np.float32)
+    frames, truth = [], []
+    transforms = _transforms(photo.shape, n, **motion)
+    for m in transforms:
+        warped = cv2.warpAffine(photo.astype(np.float32), m, (W, H), flags=cv2.INTER_LINEAR)
+        cover = cv2.warpAffine(ones, m, (W, H), flags=cv2.INTER_LINEAR)[..., None]
+        image = warped + (1.0 - cover) * background + rng.normal(0.0, noise, (H, W, 3))
+        frames.append(np.clip(image + 0.5, 0, 255).astype(np.uint8))
+        s, tx, ty = m[0, 0], m[0, 2], m[1, 2]
+        truth.append((box[0] * s + tx, box[1] * s + ty, box[2] * s + tx, box[3] * s + ty))
+    return frames, truth, transforms
+
+
+def run(model, settings, frames, batch=8):
+    localizer = FrameLocalizer(model, settings)
+    results = []
+    for i in range(0, len(frames), batch):
+        results += localizer(frames[i : i + batch], indices=range(i, i + len(frames[i : i + batch])))
+    return results
+
+
+def map_change(heats, transforms, photo_shape, work=0.25):
+    """Mean |H_t - H_(t-1)| of the top map with the true motion removed: each map,
+    upsampled to the frame, is warped back into the photograph's coordinates."""
+    ph, pw = photo_shape[:2]
+    size = (int(pw * work), int(ph * work))
+    previous, diffs = None, []
+    for heat, m in zip(heats, transforms):
+        up = cv2.resize(heat.astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
+        to_frame = m.copy()
+        to_frame[:, :2] /= work
+        back = cv2.warpAffine(up, to_frame, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=np.nan)
+        if previous is not None:
+            diffs.append(np.nanmean(np.abs(back - previous)))
+        previous = back
+    return float(np.mean(diffs))
+
+
+def figures(results, truth, transforms, photo_shape):
+    tops = [r.detections[0] for r in results]
+    heats = [r.heatmaps[0] for r in results]
+    errors = np.array([np.subtract(d.box, t) for d, t in zip(tops, truth)])
+    return {
+        "map_change": map_change(heats, transforms, photo_shape),
+        "map_change_raw": float(np.mean(np.abs(np.diff(np.stack(heats), axis=0)))),
+        "box_jitter": float(np.mean(np.abs(np.diff(errors, axis=0)))),  # px, true motion removed
+        "iou": float(np.mean([iou(d.box, t) for d, t in zip(tops, truth)])),
+    }
+
+
+def test_smoothing_steadies_a_moving_object(model):
+    cat = cv2.imread(str(DATA / "chelsea.png"))
+    frames, truth, transforms = pan_zoom_clip(cat, CAT_BOX, n=48)
+    off = figures(run(model, LocalizeSettings(), frames), truth, transforms, cat.shape)
+    on_results = run(model, LocalizeSettings(smoothing=SmoothingSettings()), frames)
+    on = figures(on_results, truth, transforms, cat.shape)
+    print(f"\npan+zoom clip, 48 frames {W}x{H}, object moves 120 px right, 20 px down, zooms x1.28")
+    for key in off:
+        print(f"  {key:15s} off {off[key]:.4f}  on {on[key]:.4f}  ratio {on[key] / off[key]:.3f}")
+    assert all(d.label == "Egyptian cat" for r in on_results for d in r.detections[:1])
+    assert on["map_change"] <= 0.5 * off["map_change"]
+    assert on["box_jitter"] <= 0.5 * off["box_jitter"]
+    assert on["iou"] >= off["iou"] - 0.02
+
+
+def test_label_changes_once_at_a_cut(model):
+    cat = cv2.imread(str(DATA / "chelsea.png"))
+    coffee = cv2.imread(str(DATA / "coffee.png"))
+    first, _, _ = pan_zoom_clip(cat, CAT_BOX, n=20, x0=120, x1=160)
+    second, _, _ = pan_zoom_clip(coffee, COFFEE_BOX, n=20, seed=1, x0=150, x1=180, s0=0.4, s1=0.45)
+    frames, cut = first + second, len(first)
+    labels = [r.detections[0].label for r in run(model, LocalizeSettings(smoothing=SmoothingSettings()), frames)]
+    changes = [i for i in range(1, len(labels)) if labels[i] != labels[i - 1]]
+    raw = [r.detections[0].label for r in run(model, LocalizeSettings(), frames)]
+    raw_changes = [i for i in range(1, len(raw)) if raw[i] != raw[i - 1]]
+    print(f"\ncut at frame {cut}: smoothed label changes at {changes} ({labels[0]} -> {labels[-1]}); "
+          f"unsmoothed at {raw_changes}")
+    assert len(changes) == 1 and cut <= changes[0] <= cut + 3
+    assert labels[0] == "Egyptian cat" and labels[-1] == raw[-1]
+    # without the cut detector, the averaged probabilities and the hysteresis alone
+    # still switch once, a few frames late
+    no_cut = LocalizeSettings(smoothing=SmoothingSettings(cut_distance=2.0))
+    slow = [r.detections[0].label for r in run(model, no_cut, frames)]
+    slow_changes = [i for i in range(1, len(slow)) if slow[i] != slow[i - 1]]
+    print(f"without the cut detector: label changes at {slow_changes}")
+    assert len(slow_changes) == 1 and cut <= slow_changes[0] <= cut + 6 and slow[-1] == labels[-1]
+
+
+def test_reset_forgets_the_previous_frames(model):
+    cat = cv2.imread(str(DATA / "chelsea.png"))
+    coffee = cv2.resize(cv2.imread(str(DATA / "coffee.png")), (W, H))
+    frames, _, _ = pan_zoom_clip(cat, CAT_BOX, n=4)
+    settings = LocalizeSettings(smoothing=SmoothingSettings(cut_distance=2.0))  # never a cut
+    alone = FrameLocalizer(model, settings)([coffee])[0]
+    localizer = FrameLocalizer(model, settings)
+    localizer(frames)
+    blended = localizer([coffee])[0]
+    localizer.reset()
+    fresh = localizer([coffee])[0]
+    assert not np.allclose(blended.heatmaps, alone.heatmaps, atol=1e-3)
+    np.testing.assert_allclose(fresh.heatmaps, alone.heatmaps, atol=1e-5)
+    assert fresh.detections == alone.detections
+
+
+def test_gate_on_a_blank_frame(model):
+    blank = np.full((H, W, 3), 40, np.uint8)
+    gated = LocalizeSettings(topk=2, intensity=IntensitySettings(gate=0.2, faint=0.25))
+    result = FrameLocalizer(model, gated)([blank])[0]
+    assert [d.box for d in result.detections] == [None, None]
+    assert result.map_opacity == (0.25, 0.25)
+    assert result.to_dict()["detections"][0]["box"] is None
+    # a confident frame keeps its box and full opacity under the same gate
+    cat = cv2.imread(str(DATA / "chelsea.png"))
+    confident = FrameLocalizer(model, gated)([cat])[0]
+    assert confident.detections[0].box is not None and confident.map_opacity[0] == 1.0
+
+    from camvideo.annotate import FrameAnnotator, HeatmapAnnotator
+
+    faint = HeatmapAnnotator(alpha=0.5).annotate(blank, result)
+    full = HeatmapAnnotator(alpha=0.5).annotate(blank, FrameLocalizer(model)([blank])[0])
+    assert np.abs(faint.astype(int) - blank).mean() < np.abs(full.astype(int) - blank).mean()
+    FrameAnnotator().annotate(blank, result)  # lists the classes in the corner, no box
+
+
+def test_top_classes_hysteresis():
+    smoother = TemporalSmoother(SmoothingSettings(margin=0.2, hold=3))
+
+    def probs(a, b):
+        p = np.full(5, (1.0 - a - b) / 3)
+        p[0], p[1] = a, b
+        return p
+
+    assert smoother.top_classes(probs(0.5, 0.3), 2) == [0, 1]
+    assert smoother.top_classes(probs(0.4, 0.45), 2) == [0, 1]  # a small lead: held
+    assert smoother.top_classes(probs(0.4, 0.45), 1) == [0]
+    assert smoother.top_classes(probs(0.4, 0.45), 1) == [1]  # led for 3 frames
+    assert smoother.top_classes(probs(0.45, 0.4), 2) == [1, 0]  # back: held again
+    assert smoother.top_classes(probs(0.7, 0.1), 2) == [0, 1]  # leads by >= margin: at once
+
+
+def test_boxes_are_matched_and_smoothed():
+    smoother = TemporalSmoother(SmoothingSettings(box_alpha=0.5, trend_alpha=0.0, match_iou=0.3))
+    assert smoother.smooth_boxes(1, [(0, 0, 100, 100), (200, 0, 260, 60)]) == [(0, 0, 100, 100), (200, 0, 260, 60)]
+    # order swapped, each moved: matched by IoU, each moves half way
+    assert smoother.smooth_boxes(1, [(210, 10, 270, 70), (10, 0, 110, 100)]) == [(205, 5, 265, 65), (5, 0, 105, 100)]
+    # no overlap with any previous box: a new track, taken as it is
+    assert smoother.smooth_boxes(1, [(400, 400, 440, 440)]) == [(400, 400, 440, 440)]
+    smoother.keep_tracks(set())
+    assert smoother.smooth_boxes(1, [(0, 0, 10, 10)]) == [(0, 0, 10, 10)]
+
+
+def test_map_scaler():
+    cam = np.array([[-1.0, 0.0], [2.0, 4.0]], np.float32)
+    np.testing.assert_allclose(MapScaler()(7, cam), [[0.0, 0.2], [0.6, 1.0]])
+    np.testing.assert_allclose(MapScaler(IntensitySettings(scale="fixed", fixed_max=8.0))(7, cam), [[0, 0], [0.25, 0.5]])
+    running = MapScaler(IntensitySettings(scale="running", decay=0.5))
+    np.testing.assert_allclose(running(7, cam), [[0, 0], [0.5, 1.0]])
+    np.testing.assert_allclose(running(7, cam / 2), [[0, 0], [0.5, 1.0]])  # peak 4 * 0.5 = 2
+    np.testing.assert_allclose(running(7, cam / 4), [[0, 0], [0.5, 1.0]])
+    assert running(7, cam / 4 * 0.25).max() == pytest.approx(0.5)  # peak decayed to 0.5, map max 0.25
+    running.reset()
+    assert running(7, cam / 100).max() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(map_alpha=0.0), dict(box_alpha=1.5), dict(hold=0), dict(margin=-0.1), dict(cut_distance=0.0),
+     dict(trend_damping=2.0)],
+)
+def test_smoothing_settings_are_checked(kwargs):
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        SmoothingSettings(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [dict(scale="log"), dict(decay=0.0), dict(fixed_max=0.0), dict(gate=1.5), dict(faint=-1)])
+def test_intensity_settings_are_checked(kwargs):
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        IntensitySettings(**kwargs)
+
+
+def test_cli_options_build_the_settings():
+    import argparse
+
+    from camvideo import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_localize_options(parser, smooth=True)
+    settings = cli.localize_settings_from_args(parser.parse_args(["--gate", "0.3", "--scale", "running"]))
+    assert settings.smoothing == SmoothingSettings()
+    assert settings.intensity == IntensitySettings(scale="running", gate=0.3)
+    settings = cli.localize_settings_from_args(parser.parse_args(["--no-smooth", "--components", "all", "--min-area", "0.05"]))
+    assert settings.smoothing is None and settings.box_rule.min_area == 0.05
+    steady = cli.localize_settings_from_args(parser.parse_args(["--smooth-strength", "0.9"])).smoothing
+    assert steady.map_alpha == pytest.approx(0.1) and steady.box_alpha < SmoothingSettings().box_alpha
+    for bad in (["--gate", "2"], ["--smooth-strength", "1"], ["--scale-max", "0"], ["--min-area", "1"]):
+        with pytest.raises(CamvideoError, match=bad[0].lstrip("-").replace("-", "[-_]")):
+            cli.localize_settings_from_args(parser.parse_args(bad))
+
+    image_parser = argparse.ArgumentParser()
+    cli.add_localize_options(image_parser)  # single images: no --smooth option, smoothing off
+    assert cli.localize_settings_from_args(image_parser.parse_args([])) == LocalizeSettings()
+    with pytest.raises(SystemExit):
+        image_parser.parse_args(["--smooth"])
+
+
+def test_image_command_gates_a_blank_photo(tmp_path, capsys):
+    import json
+
+    from camvideo import cli
+
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((H, W, 3), 40, np.uint8))
+    out = tmp_path / "blank.json"
+    assert cli.main(["image", str(blank), "--gate", "0.2", "-o", str(tmp_path / "cam.png"), "--json", str(out)]) == 0
+    detection = json.loads(out.read_text())["detections"][0]
+    assert detection["box"] is None and detection["score"] < 0.2
+    assert (tmp_path / "cam.png").exists()

@@ -1,0 +1,40 @@
+"""The command line builds its parser without torch (every command, ``--help``,
+and the window's start pay for it otherwise: 1.5 s on two cores)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from camvideo import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_building_the_parser_imports_no_torch():
+    code = ("import sys; from camvideo.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('torch', 'torchvision', 'timm') if m in sys.modules))")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_parser_defaults_to_the_models_default():
+    from camvideo import models
+
+    assert cli.options.DEFAULT_MODEL is models.DEFAULT_MODEL
+    args = cli.build_parser().parse_args(["gui"])
+    assert args.model == models.DEFAULT_MODEL
+
+
+def test_help_still_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert all(name in text for name in cli.parser.SUBCOMMANDS)

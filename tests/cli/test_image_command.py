@@ -1,0 +1,89 @@
+"""`camvideo image` end to end on real photos with the embedded model."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from camvideo.cam.boxes import iou
+from camvideo.cli import main
+
+CAT_BOX = (0, 0, 400, 300)
+CUP_BOX = (75, 15, 480, 390)
+
+
+def run_json(capsys, *args):
+    assert main(["image", *args, "--json"]) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_cat_and_cup_are_named_and_boxed(capsys, tmp_path, data_dir):
+    cat, cup = run_json(capsys, str(data_dir / "chelsea.png"), str(data_dir / "coffee.png"), "-o", str(tmp_path))
+    top = cat["detections"][0]
+    assert 281 <= top["class_id"] <= 285 and top["rank"] == 1
+    assert iou(top["box"], CAT_BOX) >= 0.6
+    top = cup["detections"][0]
+    assert top["class_id"] in (967, 968)  # espresso or cup
+    assert iou(top["box"], CUP_BOX) >= 0.6
+    assert (cat["frame"], cat["width"], cat["height"]) == (0, 451, 300)
+    assert (tmp_path / "chelsea_cam.png").stat().st_size > 10_000
+    assert (tmp_path / "coffee_cam.png").is_file()
+
+
+def test_json_follows_the_contract(capsys, tmp_path, data_dir):
+    (obj,) = run_json(capsys, str(data_dir / "chelsea.png"), "-o", str(tmp_path / "x.png"), "--topk", "3")
+    assert set(obj) == {"frame", "time", "width", "height", "detections"}
+    assert [d["rank"] for d in obj["detections"]] == [1, 2, 3]
+    for det in obj["detections"]:
+        assert set(det) == {"rank", "class_id", "label", "score", "box"}
+        x1, y1, x2, y2 = det["box"]
+        assert 0 <= x1 < x2 <= 451 and 0 <= y1 < y2 <= 300
+        assert 0.0 < det["score"] <= 1.0
+    assert obj["detections"][0]["score"] >= obj["detections"][1]["score"]
+    assert (tmp_path / "x.png").is_file()
+
+
+def test_json_to_file(tmp_path, data_dir):
+    out = tmp_path / "r.jsonl"
+    assert main(["image", str(data_dir / "coffee.png"), "-o", str(tmp_path), "--json", str(out)]) == 0
+    (obj,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert obj["detections"][0]["label"] in ("espresso", "cup")
+
+
+@pytest.mark.parametrize(
+    "make_args, message",
+    [
+        (lambda d, t: [str(t / "missing.png")], "no such file"),
+        (lambda d, t: [str(d / "SOURCES.md")], "not an image"),
+        (lambda d, t: [str(d / "chelsea.png"), "--model", "nope"], "unknown model 'nope'; choose one of: lite0"),
+        (lambda d, t: [str(d / "chelsea.png"), "--topk", "0"], "topk"),
+        (lambda d, t: [str(d / "chelsea.png"), "--class", "1000"], "--class must be a class id of lite0 in 0..999"),
+        (lambda d, t: [str(d / "chelsea.png"), "--weights", str(d / "SOURCES.md")], "cannot read weights file"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, data_dir, make_args, message):
+    assert main(["image", *make_args(data_dir, tmp_path), "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("camvideo: error:") and message in err
+    assert len(err.splitlines()) == 1
+
+
+def test_weights_that_cannot_be_fetched_say_which_file_to_provide(tmp_path, data_dir):
+    """A real download attempt, failing fast: an empty torch cache and a closed proxy port."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TORCH_HOME": str(tmp_path / "torch"),
+        "https_proxy": "http://127.0.0.1:9",
+        "http_proxy": "http://127.0.0.1:9",
+        "HOME": str(tmp_path),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "camvideo", "image", str(data_dir / "chelsea.png"), "--model", "resnet18", "-o", str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert "resnet18-f37072fd.pth" in line and "--weights" in line
+    assert proc.stdout == ""

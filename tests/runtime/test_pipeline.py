@@ -1,0 +1,201 @@
+"""Pipeline: frames in == frames out, live drops with bounded latency, errors,
+sinks attached and detached while running, pause/step/seek, clean shutdown."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from clips import decode_times, make_clip
+
+from camvideo.annotate import FrameAnnotator
+from camvideo.errors import OutputError
+from camvideo.results import FrameResult
+from camvideo.runtime.localizer import FrameLocalizer
+from camvideo.runtime.pipeline import Pipeline
+from camvideo.settings import LocalizeSettings
+from camvideo.video.recorder import Recorder
+from camvideo.video.sources import IterableSource, open_source
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class SlowLocalizer:
+    """A stand-in inference stage of known cost (the pipeline is under test here)."""
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        self.seconds = seconds
+        self.resets = 0
+
+    def __call__(self, frames, indices, times):
+        time.sleep(self.seconds)
+        return [FrameResult(i, t, f.shape[1], f.shape[0], (), timings={"forward": self.seconds * 1000})
+                for f, i, t in zip(frames, indices, times)]
+
+    def reset(self):
+        self.resets += 1
+
+
+class Collect:
+    def __init__(self):
+        self.items = []
+        self.closed = False
+
+    def write(self, frame, annotated, result):
+        self.items.append((frame.index, frame.time, result.frame, time.monotonic() - frame.captured))
+
+    def close(self):
+        self.closed = True
+
+
+class Broken(Collect):
+    def write(self, frame, annotated, result):
+        if len(self.items) == 2:
+            raise OSError(28, "No space left on device")
+        super().write(frame, annotated, result)
+
+
+def _pipeline_threads():
+    return [t.name for t in threading.enumerate() if t.name.startswith("camvideo-")]
+
+
+def test_file_frames_in_equal_frames_out_with_times(tmp_path, lite0):
+    clip = tmp_path / "in.mp4"
+    times = make_clip(clip, size=(96, 72), times=list(np.cumsum([0.04, 0.01, 0.07] * 4)))
+    collect = Collect()
+    with open_source(clip) as src:
+        with Pipeline(src, FrameLocalizer(lite0), FrameAnnotator(),
+                      [collect, Recorder(tmp_path / "out.mkv")], batch_size=4) as pipe:
+            pipe.start()
+            assert pipe.wait(60) and pipe.error is None
+            stats = pipe.stats
+    assert [i for i, *_ in collect.items] == list(range(12))
+    assert [r for _, _, r, _ in collect.items] == list(range(12))
+    assert [t for _, t, *_ in collect.items] == pytest.approx(times, abs=1e-3)
+    assert decode_times(tmp_path / "out.mkv") == pytest.approx(times, abs=1e-3)
+    assert stats.frames == 12 and stats.dropped == 0
+    assert {"read", "preprocess", "forward", "boxes", "annotate", "write"} <= set(stats.stage_ms)
+    assert collect.closed and not _pipeline_threads()
+
+
+def test_live_source_faster_than_inference_drops_and_keeps_latency_bounded():
+    inference = 0.05
+
+    def camera():  # 500 fps, 10x faster than the 20 fps inference
+        for i in range(400):
+            time.sleep(0.002)
+            yield np.full((16, 16, 3), i % 256, np.uint8)
+
+    collect = Collect()
+    with Pipeline(IterableSource(camera(), live=True), SlowLocalizer(inference), FrameAnnotator(), [collect]) as pipe:
+        pipe.start()
+        assert pipe.wait(60)
+        stats = pipe.stats
+    indices = [i for i, *_ in collect.items]
+    assert indices == sorted(indices)
+    assert stats.dropped > 200 and len(indices) + stats.dropped == 400
+    latencies = [lat for *_, lat in collect.items]
+    # newest frame at each step: about one inference plus a hand-off, never a backlog
+    assert max(latencies[2:]) < 4 * inference + 0.1
+    assert stats.latency_avg_ms < 1000 * (4 * inference + 0.1)
+
+
+def test_worker_exception_becomes_error_callback():
+    class Failing(SlowLocalizer):
+        def __call__(self, frames, indices, times):
+            if indices[0] == 3:
+                raise RuntimeError("CUDA out of memory")
+            return super().__call__(frames, indices, times)
+
+    errors, finished = [], []
+    frames = [np.zeros((8, 8, 3), np.uint8)] * 10
+    with Pipeline(IterableSource(frames), Failing(), FrameAnnotator()) as pipe:
+        pipe.on_error = errors.append
+        pipe.on_finished = lambda: finished.append(True)
+        pipe.start()
+        assert pipe.wait(30)
+    assert isinstance(pipe.error, RuntimeError) and errors == [pipe.error] and finished == [True]
+    assert not _pipeline_threads()
+
+
+def test_failing_sink_is_detached_and_the_others_get_every_frame():
+    good, bad, errors = Collect(), Broken(), []
+    frames = [np.zeros((8, 8, 3), np.uint8)] * 8
+    with Pipeline(IterableSource(frames), SlowLocalizer(), FrameAnnotator(), [bad, good]) as pipe:
+        pipe.on_error = errors.append
+        pipe.start()
+        assert pipe.wait(30)
+    assert len(errors) == 1 and isinstance(errors[0], OutputError) and "No space" in str(errors[0])
+    assert bad.closed and len(bad.items) == 2
+    assert [i for i, *_ in good.items] == list(range(8))
+    assert pipe.error is None
+
+
+def test_sinks_added_and_removed_while_running_and_settings_swapped(tmp_path, lite0):
+    gate = threading.Event()
+
+    def frames():
+        for i in range(6):
+            if i == 3:
+                gate.wait(10)
+            yield np.random.default_rng(i).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+
+    late, early = Collect(), Collect()
+    localizer = FrameLocalizer(lite0, LocalizeSettings(topk=1))
+    with Pipeline(IterableSource(frames()), localizer, FrameAnnotator(), [early]) as pipe:
+        pipe.start()
+        deadline = time.monotonic() + 30
+        while pipe.stats.frames < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        pipe.remove_sink(early)
+        pipe.add_sink(late)
+        localizer.settings = LocalizeSettings(topk=3)
+        seen = []
+        pipe.add_sink(type("Ranks", (Collect,), {"write": lambda s, f, a, r: seen.append(max(d.rank for d in r.detections))})())
+        gate.set()
+        assert pipe.wait(30)
+    assert early.closed and [i for i, *_ in early.items] == [0, 1, 2]
+    assert [i for i, *_ in late.items] == [3, 4, 5]
+    assert seen == [3, 3, 3]
+
+
+def test_pause_step_seek_resume(tmp_path):
+    clip = tmp_path / "in.mkv"
+    make_clip(clip, frames=30, size=(32, 32), fps=10, gop=5)
+    collect, localizer = Collect(), SlowLocalizer()
+    with open_source(clip) as src, Pipeline(src, localizer, FrameAnnotator(), [collect]) as pipe:
+        pipe.pause()
+        pipe.start()
+        time.sleep(0.3)
+        assert collect.items == []
+        pipe.step()
+        _wait_for(lambda: len(collect.items) == 1)
+        pipe.seek(2.0)  # while paused: the frame there is shown once
+        _wait_for(lambda: len(collect.items) == 2)
+        assert collect.items[1][1] == pytest.approx(2.0, abs=1e-3) and localizer.resets == 1
+        pipe.resume()
+        assert pipe.wait(30)
+    assert [i for i, *_ in collect.items] == [0] + list(range(20, 30))
+
+
+def test_context_manager_stops_everything_after_an_error_in_the_block():
+    def endless():
+        while True:
+            yield np.zeros((8, 8, 3), np.uint8)
+
+    sink = Collect()
+    with pytest.raises(KeyError):
+        with Pipeline(IterableSource(endless()), SlowLocalizer(0.001), FrameAnnotator(), [sink]) as pipe:
+            pipe.start()
+            time.sleep(0.2)
+            raise KeyError("boom")
+    assert sink.closed and not _pipeline_threads() and pipe.finished and not pipe.running
+
+
+def _wait_for(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)

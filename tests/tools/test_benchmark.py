@@ -1,0 +1,76 @@
+"""``camvideo bench --quick``: the report has every figure, and they are positive.
+(Timings are never asserted: speed is what the bench itself reports.)"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from camvideo.cli import main
+from camvideo.tools import benchmark
+
+
+@pytest.fixture
+def keep_threads():
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_bench_quick_json(tmp_path, capsys, keep_threads):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--no-peers", "--threads", "1", "--soak", "3", "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "| floor |" in table and "camvideo 640x480" in table and "end to end" in table
+    report = json.loads(out.read_text())
+    assert {"date", "machine", "config", "floor_ms", "results", "stages_ms", "end_to_end", "live", "soak"} <= set(report)
+    assert report["config"]["threads"] == 1 and report["config"]["topk"] == 3
+    results = report["results"]
+    assert set(results) == {"floor", "floor (channels_last)", "camvideo's forward pass", "camvideo 640x480", "camvideo 1280x720"}
+    for entry in results.values():
+        assert entry["median_ms"] > 0 and entry["fps"] > 0 and entry["ratio"] > 0 and entry["n"] >= 2
+    assert results["floor"]["ratio"] == 1.0 and results["floor (channels_last)"]["ratio_channels_last_floor"] == 1.0
+    assert results["camvideo's forward pass"]["ratio_own_forward"] == 1.0
+    assert report["folded_norms"] == 49  # lite0: every conv -> batch norm pair
+    assert "batch norms folded" in results["camvideo's forward pass"]["note"]
+    for stages in report["stages_ms"].values():
+        assert {"preprocess", "forward", "boxes", "annotate"} <= set(stages)
+        assert all(v > 0 for v in stages.values())
+    e2e = report["end_to_end"]
+    assert e2e["frames_per_run"] == 2 and e2e["fps"] > 0 and e2e["fps_vs_floor"] > 0 and e2e["fps_vs_own_forward"] > 0
+    live = report["live"]
+    assert live["frames"] >= 2 and 0 < live["p50_ms"] <= live["p95_ms"]
+    soak = report["soak"]
+    assert soak["frames"] == 3 and soak["rss_start_mb"] > 0 and soak["rss_end_mb"] > 0
+
+
+def test_bench_bad_arguments_are_one_line_errors(capsys):
+    assert main(["bench", "--frames", "0", "--no-peers"]) == 2
+    err = capsys.readouterr().err
+    assert "frames must be at least 1" in err and "Traceback" not in err
+
+
+def test_frames_move_and_keep_their_size():
+    frames = benchmark.make_frames(320, 180, 4)
+    assert all(f.shape == (180, 320, 3) and f.dtype == np.uint8 and f.flags.c_contiguous for f in frames)
+    assert np.abs(frames[0].astype(int) - frames[3].astype(int)).mean() > 1.0
+
+
+def test_config_checks_arguments():
+    with pytest.raises(ValueError, match="soak"):
+        benchmark.BenchConfig(soak=-1)
+    with pytest.raises(ValueError, match="rounds"):
+        benchmark.BenchConfig(rounds=0)
+
+
+def test_video_frames_move_smoothly_with_cuts():
+    frames = benchmark.video_frames(160, 120, 30)
+    assert all(f.shape == (120, 160, 3) and f.dtype == np.uint8 for f in frames)
+    steps = [np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(frames, frames[1:])]
+    median = sorted(steps)[len(steps) // 2]
+    cuts = [i for i, step in enumerate(steps) if step > 2 * median]
+    assert cuts == [9, 19]  # a pan over each of the 3 photos, a cut between them

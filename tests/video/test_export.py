@@ -1,0 +1,69 @@
+"""Exporters: one JSONL line a frame (the DESIGN.md contract), one CSV row a detection."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from contract import check_frame_object
+
+from camvideo.errors import OutputError
+from camvideo.results import Detection, FrameResult
+from camvideo.video.export import CSV_COLUMNS, CsvExporter, JsonlExporter, open_exporter
+from camvideo.video.sources import Frame
+
+
+def _result(index: int) -> FrameResult:
+    dets = (Detection(1, 285, "Egyptian cat", 0.79, (40, 0, 409, 300)),
+            Detection(2, 281, "tabby, tabby cat", 0.1, None))
+    return FrameResult(index, index / 25, 640, 480, dets)
+
+
+def _frame(index: int) -> Frame:
+    return Frame(np.zeros((480, 640, 3), np.uint8), index, index / 25, 0.0)
+
+
+def test_jsonl_one_valid_line_per_frame_flushed_as_it_happens(tmp_path):
+    path = tmp_path / "out.jsonl"
+    with open_exporter(path) as exporter:
+        assert isinstance(exporter, JsonlExporter)
+        for i in range(3):
+            exporter.write(_frame(i), None, _result(i))
+            assert len(path.read_text().splitlines()) == i + 1  # on disk before close
+    lines = path.read_text().splitlines()
+    objects = [json.loads(line) for line in lines]
+    for obj in objects:
+        check_frame_object(obj)
+    assert [o["frame"] for o in objects] == [0, 1, 2]
+    assert objects[1]["time"] == pytest.approx(0.04)
+    assert objects[0]["detections"][0] == {"rank": 1, "class_id": 285, "label": "Egyptian cat",
+                                           "score": 0.79, "box": [40, 0, 409, 300]}
+
+
+def test_csv_one_row_per_detection(tmp_path):
+    path = tmp_path / "out.csv"
+    with open_exporter(path) as exporter:
+        assert isinstance(exporter, CsvExporter)
+        exporter.write(_frame(0), None, _result(0))
+        exporter.write(_frame(1), None, _result(1))
+    rows = list(csv.reader(path.open()))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert len(rows) == 1 + 2 * 2
+    assert rows[1] == ["0", "0.0", "640", "480", "1", "285", "Egyptian cat", "0.79", "40", "0", "409", "300"]
+    assert rows[2][-4:] == ["", "", "", ""]  # a class with no box
+
+
+@pytest.mark.parametrize("name, message", [("out.txt", ".jsonl or .csv"), ("nope/out.jsonl", "does not exist")])
+def test_bad_export_path(tmp_path, name, message):
+    with pytest.raises(OutputError, match=message):
+        open_exporter(tmp_path / name)
+
+
+def test_write_after_close_is_an_error(tmp_path):
+    exporter = open_exporter(tmp_path / "x.jsonl")
+    exporter.close()
+    exporter.close()  # idempotent
+    with pytest.raises(OutputError, match="closed"):
+        exporter.write(_frame(0), None, _result(0))

@@ -1,0 +1,172 @@
+"""Recorder: timestamps kept, partial-then-rename, odd sizes, audio, crash safety."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from clips import decode_times, make_clip, pattern
+
+from camvideo.errors import OutputError
+from camvideo.video.recorder import Recorder, partial_path
+
+pytestmark = pytest.mark.timeout(120)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_variable_frame_rate_times_are_kept(tmp_path, suffix):
+    times = list(np.cumsum([0.033, 0.010, 0.100, 0.045, 0.021] * 5))
+    path = tmp_path / f"out{suffix}"
+    with Recorder(path, fps_hint=30) as rec:
+        assert rec.partial == partial_path(path) and rec.partial.exists()
+        for i, t in enumerate(times):
+            rec.write_image(pattern(i, 64, 48), t)
+        assert not path.exists()  # only the partial file until a clean close
+    assert path.exists() and not rec.partial.exists()
+    assert rec.frames_written == len(times)
+    if suffix == ".mp4":  # fragmented MP4 starts its clock at the first frame
+        times = [t - times[0] for t in times]
+    assert decode_times(path) == pytest.approx(times, abs=1e-3)
+
+
+def test_odd_size_is_padded_to_even(tmp_path):
+    path = tmp_path / "odd.mkv"
+    with Recorder(path) as rec:
+        for i in range(3):
+            rec.write_image(pattern(i, 321, 241), i / 30)
+    assert rec.size == (322, 242)
+    with av.open(str(path)) as c:
+        frames = list(c.decode(video=0))
+    assert len(frames) == 3 and (frames[0].width, frames[0].height) == (322, 242)
+    decoded = frames[0].to_ndarray(format="bgr24")[:241, :321].astype(int)
+    assert np.abs(decoded - pattern(0, 321, 241)).mean() < 8  # the picture, not garbage
+
+
+def test_preset_trades_speed_for_size(tmp_path):
+    """The same moving frames: ultrafast makes a larger file than veryfast, both
+    decode to every frame; an unknown preset is refused up front."""
+    from camvideo.tools.benchmark import video_frames
+
+    frames = video_frames(160, 120, 30)
+    sizes = {}
+    for preset in ("ultrafast", "veryfast"):
+        path = tmp_path / f"{preset}.mkv"
+        with Recorder(path, preset=preset) as rec:
+            for i, image in enumerate(frames):
+                rec.write_image(image, i / 30)
+        assert len(decode_times(path)) == len(frames)
+        sizes[preset] = path.stat().st_size
+    assert sizes["ultrafast"] > 1.3 * sizes["veryfast"]
+    with pytest.raises(ValueError, match="preset must be one of"):
+        Recorder(tmp_path / "x.mkv", preset="warp")
+
+
+def test_audio_is_copied_from_the_source(tmp_path):
+    source = tmp_path / "with_audio.mp4"
+    times = make_clip(source, frames=20, size=(64, 48), audio=True)
+    path = tmp_path / "out.mkv"
+    with Recorder(path, audio_from=source) as rec:
+        for i, t in enumerate(times):
+            rec.write_image(pattern(i, 64, 48), t)
+    with av.open(str(path)) as c:
+        assert len(c.streams.audio) == 1
+        audio = sum(1 for _ in c.decode(audio=0))
+    assert audio > 5
+    assert decode_times(path) == pytest.approx(times, abs=1e-3)
+
+
+def test_context_manager_finalizes_after_an_error(tmp_path):
+    path = tmp_path / "err.mkv"
+    with pytest.raises(RuntimeError):
+        with Recorder(path) as rec:
+            rec.write_image(pattern(0, 32, 32), 0.0)
+            raise RuntimeError("boom")
+    assert rec.closed and path.exists() and len(decode_times(path)) == 1
+    with pytest.raises(OutputError, match="closed"):
+        rec.write_image(pattern(1, 32, 32), 0.1)
+
+
+def test_nothing_recorded_leaves_no_file(tmp_path):
+    with Recorder(tmp_path / "none.mkv") as rec:
+        pass
+    assert not list(tmp_path.iterdir()) and rec.frames_written == 0
+
+
+@pytest.mark.parametrize("name, message", [
+    ("missing/out.mkv", "does not exist"),
+    ("out.avi", ".mkv"),
+    (".", "folder"),
+])
+def test_unwritable_output_is_an_output_error(tmp_path, name, message):
+    with pytest.raises(OutputError, match=message):
+        Recorder(tmp_path / name if name != "." else tmp_path)
+
+
+_WRITER = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from camvideo.video.recorder import Recorder
+    rec = Recorder(sys.argv[1], fps_hint=30)
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    i = 0
+    while True:
+        rec.write_image(np.roll(base, i, axis=1), i / 30)
+        i += 1
+        print(i, flush=True)
+""")
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_sigkill_keeps_all_but_the_last_keyframe_intervals(tmp_path, suffix):
+    path = tmp_path / f"killed{suffix}"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        written = 0
+        while written < 100:
+            line = proc.stdout.readline()
+            assert line, "the writer died"
+            written = int(line)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    partial = partial_path(path)
+    assert partial.exists() and not path.exists()
+    keyframe_interval = 30
+    assert len(decode_times(partial)) >= written - 2 * keyframe_interval
+
+
+_FULL = textwrap.dedent("""
+    import resource, sys
+    import numpy as np
+    from camvideo.errors import OutputError
+    from camvideo.video.recorder import Recorder
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))  # a disk that fills at 200 kB
+    rng = np.random.default_rng(0)
+    try:
+        with Recorder(sys.argv[1]) as rec:
+            for i in range(1000):
+                rec.write_image(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8), i / 30)
+    except OutputError as exc:
+        print("OutputError:", exc)
+        sys.exit(2)
+""")
+
+
+def test_full_disk_is_an_output_error(tmp_path):
+    path = tmp_path / "full.mkv"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", _FULL, str(path)], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout.startswith("OutputError: cannot write") and "Traceback" not in proc.stderr
