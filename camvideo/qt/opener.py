@@ -26,15 +26,11 @@ from dataclasses import dataclass
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from camvideo.errors import CamvideoError, describe
+from camvideo.video.spec import SourceSpec
 
 log = logging.getLogger(__name__)
 
 CAMERA_WAIT_S = 30.0  # a camera request waits this long for earlier opens to return
-
-
-def is_camera(spec) -> bool:
-    """A camera index (``0``, ``"1"``): what ``open_source`` opens as a camera."""
-    return isinstance(spec, int) or str(spec).strip().isdigit()
 
 
 @dataclass(frozen=True)
@@ -48,13 +44,13 @@ class OpenRequest:
 
     @property
     def camera(self) -> bool:
-        return is_camera(self.spec)
+        return SourceSpec.parse(self.spec, probe=False).kind == "camera"
 
 
 def _open_source(spec: str, *, loop: bool):
     from camvideo.video.sources import open_source
 
-    return open_source(spec, loop=loop)
+    return open_source(spec, loop=loop, realtime=True)  # a file plays at its own speed, as a camera would
 
 
 class SourceOpener(QObject):
@@ -99,7 +95,7 @@ class SourceOpener(QObject):
         """Open ``spec`` in a new thread, superseding the request in flight."""
         if self._closed:
             raise RuntimeError("the opener is closed")
-        request = OpenRequest(next(self._ids), str(spec).strip() if is_camera(spec) else str(spec), loop, report)
+        request = OpenRequest(next(self._ids), SourceSpec.parse(spec, probe=False).text, loop, report)
         self._prune()
         # a camera may not open twice: a camera request waits for earlier camera opens
         earlier = [t for r, t in self._threads if r.camera] if request.camera else []

@@ -30,9 +30,10 @@ from PyQt6.QtCore import QObject, pyqtSignal
 from camvideo.errors import CamvideoError, OutputError, describe
 from camvideo.qt.convert import bgr_to_qimage
 from camvideo.qt.labels import DisplayAnnotator
-from camvideo.qt.opener import SourceOpener, is_camera
+from camvideo.qt.opener import SourceOpener
 from camvideo.qt.view import ShownFrame
 from camvideo.settings import OverlaySettings  # numpy + cv2, no torch
+from camvideo.video.spec import SourceSpec
 
 # A jump in source time larger than this while recording is a seek, not late frames.
 MAX_RECORDED_GAP_S = 1.0
@@ -333,7 +334,7 @@ class Session(QObject):
         never shown."""
         if self._closed:
             return
-        if is_camera(spec):
+        if SourceSpec.parse(spec, probe=False).kind == "camera":
             self._stop_pipeline()
         request = self._opener.start(spec, loop=loop, report=report)
         self.opening.emit(request.spec)
@@ -364,10 +365,8 @@ class Session(QObject):
                 log.info("%s", message)
             self.opened.emit(request.spec, False)
             return
-        from camvideo.video.pacing import PacedSource
-
         self._stop_pipeline()
-        self.source = source if source.live else PacedSource(source)
+        self.source = source  # a file plays in real time: the opener opened it so (Paced)
         self.source_changed.emit(source.name, source.live)
         self._start_pipeline()
         self.opened.emit(request.spec, True)
@@ -429,28 +428,18 @@ class Session(QObject):
     def paused(self) -> bool:
         return self.pipeline is not None and self.pipeline.paused
 
-    def _hold(self, held: bool | None = None, step: bool = False) -> None:
-        hold = getattr(self.source, "hold", None)  # a PacedSource: its clock stops too
-        if hold is not None and held is not None:
-            hold(held)
-        if hold is not None and step:
-            self.source.release_one()
-
     def pause(self) -> None:
         if self.pipeline is not None:
             self.pipeline.pause()
-            self._hold(True)
 
     def resume(self) -> None:
         if self.pipeline is not None:
-            self._hold(False)
             self.pipeline.resume()
 
     def step(self) -> None:
         """One frame forward (files): pauses first."""
         if self.pipeline is not None and not self.live:
             self.pause()
-            self._hold(step=True)
             self.pipeline.step()
 
     def seek(self, seconds: float) -> None:

@@ -47,6 +47,7 @@ from camvideo.qt import app_settings
 from camvideo.qt.panel import ControlPanel
 from camvideo.qt.session import Session
 from camvideo.qt.view import ShownFrame, VideoView
+from camvideo.video.spec import SourceSpec
 
 VIDEO_FILTER = "Videos (*.mp4 *.mkv *.mov *.avi *.webm *.m4v *.mpg *.mpeg *.ts *.gif);;All files (*)"
 
@@ -610,10 +611,11 @@ class MainWindow(QMainWindow):
 
 def _short(spec: str, limit: int = 60) -> str:
     """A source for a one-line message: a path by its name, a long URL cut in the middle."""
-    if "://" not in spec and not spec.strip().isdigit():
+    parsed = SourceSpec.parse(spec, probe=False)  # no filesystem look-up on the GUI thread
+    if parsed.kind == "camera":
+        spec = f"camera {parsed.text}"
+    elif parsed.kind != "stream":
         spec = Path(spec).name or spec
-    elif spec.strip().isdigit():
-        spec = f"camera {spec.strip()}"
     return spec if len(spec) <= limit else spec[: limit // 2 - 1] + "…" + spec[-(limit // 2 - 1):]
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from camvideo.cli import options as cli
 from camvideo.errors import CamvideoError, OutputError, reason
+from camvideo.video.spec import SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +69,10 @@ def register(sub) -> None:
 
 def default_output(source: str) -> Path:
     text = source.rstrip("/\\")
-    if text.isdigit():
-        stem = f"camera{text}"
-    elif "://" in text:
+    spec = SourceSpec.parse(text, probe=False)
+    if spec.kind == "camera":
+        stem = f"camera{spec.text}"
+    elif spec.kind == "stream":
         stem = "stream"
     else:
         stem = Path(text).stem.replace("*", "").replace("?", "") or "frames"
