@@ -4,10 +4,9 @@ It only builds widgets and turns their state into the core's frozen settings
 (``LocalizeSettings``, ``OverlaySettings``); the window wires the signals to the
 session. ``save``/``restore`` keep the choices in QSettings between runs.
 
-The panel imports no torch: ``localize_settings`` imports the core's settings
-classes when called, which the window does once the session has imported the
-core in the background (``Session.models_listed``). Until then the model list holds
-the names known without torch; ``set_models`` fills in the rest.
+The panel imports no torch (``camvideo.settings`` is torch-free), so its settings
+can be made and pushed before the model has loaded. Until the core is in, the
+model list holds the names known without torch; ``set_models`` fills in the rest.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from PyQt6.QtWidgets import (
 )
 
 from camvideo.annotate import COLORMAPS  # numpy + cv2 (~0.08 s), no torch
-from camvideo.settings import OverlaySettings
+from camvideo.settings import BoxRule, IntensitySettings, LocalizeSettings, OverlaySettings, SmoothingSettings
 
 MODES = ("Top-1", "Top-k", "One class")
 NO_CAMERA = "no camera found"
@@ -337,11 +336,8 @@ class ControlPanel(QWidget):
         partial = [i for i, name in enumerate(self.labels) if lowered in name.lower()]
         return partial[0] if len(partial) == 1 else None
 
-    def localize_settings(self):
-        """The ``LocalizeSettings`` the widgets say (imports torch: call it once
-        the core is loaded)."""
-        from camvideo.settings import BoxRule, IntensitySettings, LocalizeSettings, SmoothingSettings
-
+    def localize_settings(self) -> LocalizeSettings:
+        """The ``LocalizeSettings`` the widgets say."""
         rule = BoxRule(threshold=self.threshold.value() / 100.0)
         smoothing = SmoothingSettings() if self.smoothing.isChecked() else None
         # A map is scaled to its own maximum, so a class that is not in the picture

@@ -13,8 +13,9 @@ newer open supersedes it. ``opened(spec, ok)`` says when an open ended, after
 the window has shown the outcome (tests wait on it).
 
 The window shows before torch is imported (``Session.core_ready``): until then
-the model list holds the built-in model and the one asked for (or remembered),
-and the panel's localize settings reach the session when the core is in.
+the model list holds the built-in model and the one asked for (or remembered).
+Settings need no torch (``camvideo.settings``): each change reaches the session
+at once, before the model has loaded too, and the first frame is made with them.
 """
 
 from __future__ import annotations
@@ -180,7 +181,6 @@ class MainWindow(QMainWindow):
         s.recording_changed.connect(self._on_recording_changed)
         s.opening.connect(self._on_opening)
         s.opened.connect(self._on_opened)
-        s.core_ready.connect(self._on_core_ready)
         s.models_listed.connect(self._on_models_listed)
         p.model.opening.connect(s.request_model_list)
         p.open_spec.connect(lambda spec: self.open(spec))
@@ -240,6 +240,7 @@ class MainWindow(QMainWindow):
     def _start(self) -> None:
         self.view.setFocus()  # the keys (Space, R, S, F) work before any click
         self._push_overlay()
+        self._push_localize()  # before the model loads: its first frame is made with them
         self.load_model(self.panel.model.currentText())
         if self._initial_source is not None:
             self.open(self._initial_source, loop=self._initial_loop)
@@ -386,14 +387,8 @@ class MainWindow(QMainWindow):
 
     # -- model ------------------------------------------------------------------------------
     def _push_localize(self) -> None:
-        """The panel's localize settings to the session (before the core is
-        imported there is nothing to build them with: core_ready pushes them)."""
-        if self.session.core_loaded:
-            self.session.set_localize(self.panel.localize_settings())
-
-    def _on_core_ready(self) -> None:
-        """torch is in: the panel's settings to the session."""
-        self._push_localize()
+        """The panel's localize settings to the session, at once (next frame)."""
+        self.session.set_localize(self.panel.localize_settings())
 
     def _on_models_listed(self, names: list) -> None:
         """The whole model list. A remembered name that no longer exists gives way
@@ -420,7 +415,7 @@ class MainWindow(QMainWindow):
         self.device_label.setText(device)
         if not self.panel.labels and self.session.model is not None:
             self.panel.set_class_names(self.session.model.labels)
-            self.session.set_localize(self.panel.localize_settings())
+            self._push_localize()  # a class typed by name resolves now
         if self.session.source is not None:
             self.view.set_message("")
         elif self.session.opening_spec is not None:
