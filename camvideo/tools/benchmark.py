@@ -41,6 +41,8 @@ import cv2
 import numpy as np
 import torch
 
+from camvideo.runtime.timing import StageTimer
+
 log = logging.getLogger(__name__)
 
 SIZES = ((640, 480), (1280, 720))
@@ -209,11 +211,11 @@ def camvideo_contestant(localizer, annotator, frames: list[np.ndarray], suffix: 
     def run(i: int):
         frame = frames[i % len(frames)]
         result = localizer([frame], [i], [0.0])[0]
-        t0 = time.perf_counter()
-        out = annotator.annotate(frame, result)
-        for key, value in result.timings.items():
+        timer = StageTimer()
+        with timer("annotate"):
+            out = annotator.annotate(frame, result)
+        for key, value in {**result.timings, **timer.ms}.items():
             stages.setdefault(key, []).append(value)
-        stages.setdefault("annotate", []).append((time.perf_counter() - t0) * 1000.0)
         return out
 
     k = localizer.settings.topk
