@@ -37,6 +37,7 @@ import torch
 
 from camvideo.errors import CamvideoError, OutputError
 from camvideo.results import FrameResult
+from camvideo.runtime.timing import StageTimer
 from camvideo.runtime.workers import ForwardPool, auto_workers, check_workers, live_threads, torch_threads
 from camvideo.video.sources import Frame, Source
 
@@ -196,10 +197,9 @@ class Pipeline:
         self._pool = None
         split = callable(getattr(self.localizer, "forward", None)) and callable(getattr(self.localizer, "finish", None))
         if not self.source.live and split:
-            model = getattr(self.localizer, "model", None)
-            workers = self.workers or auto_workers(model)
-            if getattr(model, "method", "cam") != "cam":
-                workers = 1  # Grad-CAM: one backward graph at a time on the model
+            workers = self.workers or auto_workers(self.localizer.model)
+            if not self.localizer.method.parallel:
+                workers = 1  # e.g. Grad-CAM: one backward graph at a time on the model
             self._pool = ForwardPool(workers, join_timeout=JOIN_TIMEOUT_S)
         self._threads_before = torch.get_num_threads()
         self.source.start()
@@ -378,13 +378,12 @@ class Pipeline:
         """(frame, annotated, result) per frame, timed."""
         annotator = self.annotator
         for frame, result in zip(batch, results):
-            t0 = time.perf_counter()
-            hud = self._hud_text(result) if self.hud else ""
-            annotated = annotator.annotate(frame.image, result, hud=hud)
-            timings = dict(result.timings)
-            timings["read"] = frame.read_ms
-            timings["annotate"] = (time.perf_counter() - t0) * 1000.0
-            self._stats.add(timings)
+            timer = StageTimer()
+            with timer("annotate"):
+                hud = self._hud_text(result) if self.hud else ""
+                annotated = annotator.annotate(frame.image, result, hud=hud)
+            # Beside the result (never in it: its timings were set when it was made).
+            self._stats.add({**result.timings, "read": frame.read_ms, **timer.ms})
             yield frame, annotated, result
 
     def _hud_text(self, result: FrameResult) -> str:
@@ -437,14 +436,14 @@ class Pipeline:
                 self._call(self.on_finished)
 
     def _emit(self, frame: Frame, annotated: np.ndarray, result: FrameResult) -> None:
-        t0 = time.perf_counter()
-        with self._sink_lock:
+        timer = StageTimer()
+        with timer("write"), self._sink_lock:
             for sink in list(self._sinks):
                 try:
                     sink.write(frame, annotated, result)
                 except Exception as exc:  # noqa: BLE001 - one sink failing keeps the others
                     self._sink_failed(sink, exc)
-        self._stats.add({"write": (time.perf_counter() - t0) * 1000.0})
+        self._stats.add(timer.ms)
         self._stats.written((time.monotonic() - frame.captured) * 1000.0)
 
     def _sink_failed(self, sink, exc: Exception) -> None:

@@ -8,13 +8,14 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
+
+from camvideo.runtime.timing import StageTimer
 
 
 @dataclass
@@ -70,11 +71,11 @@ def camvideo_contestant(localizer, annotator, frames: list[np.ndarray], suffix: 
     def run(i: int):
         frame = frames[i % len(frames)]
         result = localizer([frame], [i], [0.0])[0]
-        t0 = time.perf_counter()
-        out = annotator.annotate(frame, result)
-        for key, value in result.timings.items():
+        timer = StageTimer()
+        with timer("annotate"):
+            out = annotator.annotate(frame, result)
+        for key, value in {**result.timings, **timer.ms}.items():
             stages.setdefault(key, []).append(value)
-        stages.setdefault("annotate", []).append((time.perf_counter() - t0) * 1000.0)
         return out
 
     k = localizer.settings.topk
