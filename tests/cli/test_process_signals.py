@@ -202,7 +202,15 @@ def _leniently_decoded(path: Path) -> int:
     return frames
 
 
-def _storm_run(tmp_path: Path, clip: Path, first: int, second: int | None, lines: int, gap: float) -> str:
+def _ending(returncode: int, err: str, first: int, second: int | None) -> str:
+    if second is not None and "again: aborting" in err:
+        return f"aborted by the second signal: {returncode}"
+    if returncode < 0:
+        return f"ended by the second signal's default action, after the run: {returncode}"
+    return f"stopped by the first signal: {returncode}"
+
+
+def _storm_run(tmp_path: Path, clip: Path, first: int, second: int | None, lines: int, gap: float) -> tuple:
     out, data = tmp_path / "out.mkv", tmp_path / "out.jsonl"
     data.write_text("an older export, to be replaced only by a complete one\n")
     old = data.read_text()
@@ -231,10 +239,10 @@ def _storm_run(tmp_path: Path, clip: Path, first: int, second: int | None, lines
     if "before the first frame" in err:  # stopped while the model loaded: nothing written, the old export kept
         leftovers = {p.name for p in tmp_path.iterdir()} - {"out.jsonl"}
         assert data.read_text() == old and not leftovers, (leftovers, err)
-        return "before the first frame"
+        return "before the first frame", _ending(proc.returncode, err, first, second)
     if not out.exists() and not partial(out).exists():  # aborted before a frame was recorded
         assert data.read_text() == old and not partial(data).exists(), err
-        return "nothing written"
+        return "nothing written", _ending(proc.returncode, err, first, second)
     if out.exists():
         assert not partial(out).exists()
         frames = _decode_strictly(out)
@@ -244,7 +252,8 @@ def _storm_run(tmp_path: Path, clip: Path, first: int, second: int | None, lines
     objects = [json.loads(line) for line in export.read_text().splitlines()]
     assert [o["frame"] for o in objects] == list(range(len(objects)))
     assert abs(frames - len(objects)) <= 1, (frames, len(objects), err)  # one frame in flight at most
-    return "final" if out.exists() and export is data else "partial"
+    outcome = "final" if out.exists() and export is data else "partial"
+    return outcome, _ending(proc.returncode, err, first, second)
 
 
 CI_STORM = [ISSUE_CASE, (signal.SIGTERM, signal.SIGINT, 3, 0.0)] + [_storm_case(seed) for seed in (1, 2)]
@@ -270,9 +279,11 @@ def test_signal_storm_many_runs(tmp_path, long_clip):
     for i, case in enumerate(SLOW_STORM):
         run_dir = tmp_path / f"run{i}"
         run_dir.mkdir()
-        outcome = _storm_run(run_dir, long_clip, *case)
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    print(f"signal storm: {len(SLOW_STORM)} runs, outcomes {outcomes}")
+        for key in _storm_run(run_dir, long_clip, *case):
+            outcomes[key] = outcomes.get(key, 0) + 1
+    print(f"signal storm: {len(SLOW_STORM)} runs, {sum(c[1] is not None for c in SLOW_STORM)} with a second signal")
+    for key, count in sorted(outcomes.items()):
+        print(f"  {count:3d}  {key}")
 
 
 def test_guarded_sinks_are_closed_between_two_frames(tmp_path):
