@@ -8,9 +8,11 @@ option. Building the parser imports neither torch nor cv2 (``--help`` in 0.1 s).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import re
 
 from camvideo import DEFAULT_MODEL
-from camvideo.errors import CamvideoError
+from camvideo.errors import CamvideoError, reason
 from camvideo.settings import (
     COLORMAP_NAMES,
     BoxRule,
@@ -19,6 +21,11 @@ from camvideo.settings import (
     OverlaySettings,
     SmoothingSettings,
 )
+
+# --input-size: 8 pixels at the least (the maps need a few pixels), 2048 at the most
+# (lite0's activations there take ~2 GB; 100000 asked torch for 120 GB). The same
+# range as camvideo.models.registry.INPUT_SIZES, which the library checks.
+INPUT_SIZES = (8, 2048)
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +40,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                        help="the layer whose maps to use (default: found automatically; "
                        "`camvideo models --layers MODEL` lists them); not the CAM layer -> Grad-CAM")
     group.add_argument("--input-size", type=int, metavar="N",
-                       help="model input N x N pixels (default: the model's own; 224 for a pickled checkpoint)")
+                       help=f"model input N x N pixels, {INPUT_SIZES[0]}..{INPUT_SIZES[1]} "
+                       "(default: the model's own; 224 for a pickled checkpoint)")
     group.add_argument("--mean", metavar="R,G,B", help="input normalization mean (default: the model's; ImageNet's)")
     group.add_argument("--std", metavar="R,G,B", help="input normalization std (default: the model's; ImageNet's)")
 
@@ -104,16 +112,17 @@ def load_model_from_args(args: argparse.Namespace):
     from camvideo.models import load_model
 
     size = getattr(args, "input_size", None)
-    if size is not None and size < 8:
-        raise CamvideoError(f"--input-size must be at least 8 pixels, got {size}")
+    if size is not None and not INPUT_SIZES[0] <= size <= INPUT_SIZES[1]:
+        raise CamvideoError(f"--input-size must be between {INPUT_SIZES[0]} and {INPUT_SIZES[1]} pixels, got {size}")
     try:
-        model = load_model(
-            args.model, weights=args.weights, device=args.device,
-            checkpoint=getattr(args, "checkpoint", None), labels=getattr(args, "labels", None),
-            layer=getattr(args, "layer", None), input_size=size,
-            mean=_three_floats(getattr(args, "mean", None), "--mean"),
-            std=_three_floats(getattr(args, "std", None), "--std"),
-        )
+        with memory_errors(args):
+            model = load_model(
+                args.model, weights=args.weights, device=args.device,
+                checkpoint=getattr(args, "checkpoint", None), labels=getattr(args, "labels", None),
+                layer=getattr(args, "layer", None), input_size=size,
+                mean=_three_floats(getattr(args, "mean", None), "--mean"),
+                std=_three_floats(getattr(args, "std", None), "--std"),
+            )
     except ValueError as exc:
         raise CamvideoError(str(exc)) from None
     # Class choices can only be checked against the model's own class count.
@@ -124,6 +133,60 @@ def load_model_from_args(args: argparse.Namespace):
     if getattr(args, "topk", 1) > n:
         raise CamvideoError(f"--topk must be at most {n}, the classes of {args.model}, got {args.topk}")
     return model
+
+
+def localizer_from_args(args: argparse.Namespace, settings):
+    """The model of ``args`` (``load_model_from_args``) in a ``FrameLocalizer``;
+    memory that runs out while it is made is one line."""
+    from camvideo.runtime.localizer import FrameLocalizer
+
+    model = load_model_from_args(args)
+    with memory_errors(args):
+        return FrameLocalizer(model, settings)
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says an allocation failed: Python's MemoryError, torch's
+    OutOfMemoryError (CUDA) or its CPU allocator's RuntimeError."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text)
+
+
+@contextlib.contextmanager
+def memory_errors(args: argparse.Namespace):
+    """An allocation that fails inside (the model, a forward pass) becomes one line."""
+    try:
+        yield
+    except (MemoryError, RuntimeError) as exc:
+        if not out_of_memory(exc):
+            raise
+        raise CamvideoError(memory_message(exc, args)) from None
+
+
+def memory_message(exc: BaseException, args: argparse.Namespace) -> str:
+    """``not enough memory for lite0 on cpu (it asked for 120.0 GB); try ...``"""
+    asked = re.search(r"tried to allocate ([0-9.]+) ?(bytes|[KMGT]i?B)", str(exc))
+    if asked and asked.group(2) == "bytes":
+        why = f"it asked for {_size(int(asked.group(1)))}"
+    elif asked:
+        why = f"it asked for {asked.group(1)} {asked.group(2)}"  # CUDA says e.g. 20.00 GiB
+    else:
+        why = reason(exc)
+    size = getattr(args, "input_size", None)
+    hint = f"a smaller --input-size than {size}" if size else "a smaller model or batch"
+    return f"not enough memory for {args.model} on {args.device} ({why}); try {hint}"
+
+
+def _size(count: int) -> str:
+    """``134217728`` -> ``128.0 MiB``."""
+    value, unit = float(count), "bytes"
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024 or unit == "PiB":
+            break
+        value /= 1024
+    return f"{value:.0f} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
 
 
 def localize_settings_from_args(args: argparse.Namespace):

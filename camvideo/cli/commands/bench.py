@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 
 from camvideo.cli.outputs import write_text
+from camvideo.cli.signals import StopSignals, say
 from camvideo.errors import CamvideoError
 
 
@@ -43,6 +46,14 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _interrupted(signum: int) -> None:
+    """A bench has nothing to finish: end at once, without raising into the
+    pipeline threads that run inside torch and FFmpeg (a KeyboardInterrupt there
+    ended the process with SIGABRT or SIGSEGV)."""
+    say(f"\ncamvideo: bench interrupted ({signal.Signals(signum).name}); no report\n")
+    os._exit(128 + signum)
+
+
 def run(args: argparse.Namespace) -> int:
     from camvideo.models import resolve_device
     from camvideo.tools.benchmark import QUICK, BenchConfig, format_table, run_bench
@@ -63,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise CamvideoError(str(exc)) from None
-    report = run_bench(config, progress=lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
+    with StopSignals(_interrupted, armed=True):
+        report = run_bench(config, progress=lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
     text = json.dumps(report, indent=2)
     if args.json == "-":
         print(text)

@@ -13,8 +13,11 @@ import json
 from pathlib import Path
 
 from camvideo.cli import options as cli
-from camvideo.cli.outputs import write_file
+from camvideo.cli.outputs import check_outputs, write_file
 from camvideo.errors import InputError, OutputError, reason
+
+IMAGE_OUTPUTS = ("summary.json", "images.csv", "maxboxacc.png")
+CLIP_OUTPUTS = ("clip_summary.json", "frames.csv")
 
 
 def register(sub) -> None:
@@ -73,10 +76,11 @@ def run_images(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise InputError(f"--step: {exc}") from None
     annotations = load_annotations(args.manifest, imagenet_labels())  # fail before loading the model
+    out = _out_dir(args.out, Path(args.manifest), IMAGE_OUTPUTS, [args.manifest])
     model = cli.load_model_from_args(args)
     scores, summary = evaluate_images(model, annotations, rule, thresholds, batch_size=args.batch_size)
 
-    out = _out_dir(args.out, Path(args.manifest))
+    _make(out)
     data = {"manifest": str(args.manifest), **summary.to_dict()}
     write_file(out / "summary.json", lambda f: json.dump(data, f, indent=1))
     write_file(out / "images.csv", lambda f: _csv(f, IMAGE_CSV_FIELDS, image_rows(scores)))
@@ -105,7 +109,7 @@ def run_clip(args: argparse.Namespace) -> int:
     from camvideo.tools.evaluate import evaluate_clip, read_frames_jsonl
 
     result = evaluate_clip(read_frames_jsonl(args.clip), read_frames_jsonl(args.truth))
-    out = _out_dir(args.out, Path(args.clip))
+    out = _make(_out_dir(args.out, Path(args.clip), CLIP_OUTPUTS, [args.clip, args.truth]))
     data = {"clip": str(args.clip), "truth": str(args.truth), **result.to_dict()}
     write_file(out / "clip_summary.json", lambda f: json.dump(data, f, indent=1))
     rows = [
@@ -129,8 +133,14 @@ def _box(box) -> str:
     return "" if box is None else " ".join(f"{v:g}" for v in box)
 
 
-def _out_dir(out: str | None, source: Path) -> Path:
+def _out_dir(out: str | None, source: Path, names: tuple[str, ...], inputs: list[str]) -> Path:
+    """The folder for the files ``names``; none of them may be one of ``inputs``."""
     path = Path(out) if out else Path.cwd() / f"{source.stem}_eval"
+    check_outputs(inputs, [(str(path / name), path / name) for name in names])
+    return path
+
+
+def _make(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
