@@ -25,6 +25,7 @@ from PyQt6.QtCore import QObject, pyqtSignal
 
 from camvideo.errors import CamvideoError, describe
 from camvideo.qt.convert import bgr_to_qimage
+from camvideo.qt.held import HeldFrame
 from camvideo.qt.labels import DisplayAnnotator
 from camvideo.qt.loader import ModelLoader
 from camvideo.qt.opener import SourceOpener, is_camera
@@ -37,6 +38,9 @@ from camvideo.video.pacing import PacedSource  # numpy + cv2, no torch
 from camvideo.video.recorder import Recorder  # PyAV is imported when a recording starts
 
 log = logging.getLogger(__name__)
+
+HELD_LANE = "held"  # the frame on screen, localized again: the newest settings win
+HELD_JOIN_S = 10.0
 
 
 class Session(QObject):
@@ -71,8 +75,9 @@ class Session(QObject):
         self.last_shown: ShownFrame | None = None
         self.last_error = ""
         self._closed = False
-        self._calls = Tasks(parent=self)  # threads -> this (GUI) thread
-        self._slot = FrameSlot(lambda: self._calls.post(self._deliver))
+        self._tasks = Tasks(parent=self)  # threads -> this (GUI) thread; the held frame's task
+        self._held: HeldFrame | None = None  # the frame on screen localized again (paused)
+        self._slot = FrameSlot(lambda: self._tasks.post(self._deliver))
         self._loader = ModelLoader(device, parent=self)
         self._loader.loading.connect(self.model_loading)
         self._loader.loaded.connect(self._on_loaded)
@@ -109,6 +114,8 @@ class Session(QObject):
 
         self.model, self.model_name = model, name
         self.localizer = FrameLocalizer(model, self.localize_settings)
+        self._tasks.drop(HELD_LANE)
+        self._held = HeldFrame(model)
         if self.pipeline is not None and not self.pipeline.finished:
             self.pipeline.localizer = self.localizer
         else:
@@ -129,6 +136,26 @@ class Session(QObject):
         self.localize_settings = settings
         if self.localizer is not None:
             self.localizer.settings = settings
+        if self.pipeline is not None and (self.paused or self.pipeline.finished):
+            self._localize_again()
+
+    def _localize_again(self) -> None:
+        """Paused (or ended): run the model on the frame on screen with the new
+        settings, in the background, and show it (``held``). A frame that comes
+        meanwhile (Step, Play) wins: the late result is dropped."""
+        shown, held = self.last_shown, self._held
+        if shown is None or shown.frame is None or held is None:
+            return
+        settings, frame = self.localize_settings, shown.frame
+
+        def show(result) -> None:
+            current = self.last_shown
+            if self._closed or current is None or current.frame is not frame or self._slot.waiting:
+                return  # another frame is on screen (or on its way) by now
+            self._show_again(current, result)
+
+        self._tasks.start(lambda: held.localize(frame, shown.index, shown.time, settings),
+                          name="camvideo-held-frame", lane=HELD_LANE, done=show, failed=self._report)
 
     def set_overlay(self, settings: OverlaySettings) -> None:
         """Takes effect on the next frame; while paused (or at the end of a file)
@@ -148,8 +175,12 @@ class Session(QObject):
             return
         if self._slot.waiting:  # a newer frame waits: it is annotated with the new settings soon enough
             return
-        annotated = self.annotator.annotate(shown.frame, shown.result)
-        again = ShownFrame(bgr_to_qimage(annotated), shown.index, shown.time, time.monotonic(), shown.result,
+        self._show_again(shown, shown.result)
+
+    def _show_again(self, shown: ShownFrame, result) -> None:
+        """``shown``'s frame with ``result`` and the current overlay, on screen now."""
+        annotated = self.annotator.annotate(shown.frame, result)
+        again = ShownFrame(bgr_to_qimage(annotated), shown.index, shown.time, time.monotonic(), result,
                            annotated, frame=shown.frame)
         self.last_shown = again
         self.frame_shown.emit(again)
@@ -212,8 +243,8 @@ class Session(QObject):
                              lambda: self._slot.wait_recorded_taken(lambda: self.recording),
                              lambda annotated, result: self.annotator.burn_labels(annotated, result))
         pipeline = Pipeline(self.source, self.localizer, self.annotator, [self.sink])
-        pipeline.on_error = lambda exc, p=pipeline: self._calls.post(self._on_pipeline_error, p, describe(exc))
-        pipeline.on_finished = lambda p=pipeline: self._calls.post(self._on_pipeline_finished, p)
+        pipeline.on_error = lambda exc, p=pipeline: self._tasks.post(self._on_pipeline_error, p, describe(exc))
+        pipeline.on_finished = lambda p=pipeline: self._tasks.post(self._on_pipeline_finished, p)
         self.pipeline = pipeline
         pipeline.start()
 
@@ -351,7 +382,7 @@ class Session(QObject):
         return Path(recorder.path)
 
     def _record_error_from_worker(self, recorder, exc: BaseException) -> None:
-        self._calls.post(self._on_record_failed, str(recorder.path), describe(exc))
+        self._tasks.post(self._on_record_failed, str(recorder.path), describe(exc))
 
     def _on_record_failed(self, path: str, message: str) -> None:
         self._report(f"recording stopped: {message} (frames so far kept in {path})")
@@ -378,4 +409,6 @@ class Session(QObject):
         self._closed = True
         self._opener.close()  # an open in flight is not waited for: its thread closes what it opens
         self._stop_pipeline()
+        self._tasks.close()
+        self._tasks.join(HELD_JOIN_S)  # a forward pass on the held frame: well under a second
         self._loader.close()  # results still to come are dropped; waits (bounded) for the threads
