@@ -30,6 +30,7 @@ from camvideo.qt.labels import DisplayAnnotator
 from camvideo.qt.loader import ModelLoader
 from camvideo.qt.opener import SourceOpener, is_camera
 from camvideo.qt.sink import FrameSlot, ViewSink
+from camvideo.qt.sourcelog import SourceWarnings
 from camvideo.qt.tasks import Tasks
 from camvideo.qt.view import ShownFrame
 from camvideo.settings import LocalizeSettings, OverlaySettings
@@ -49,6 +50,7 @@ class Session(QObject):
     frame_shown = pyqtSignal(object)  # ShownFrame, on the GUI thread
     error = pyqtSignal(str)  # anything that went wrong, one line
     finished = pyqtSignal()  # a file ended (or the pipeline stopped on an error)
+    warned = pyqtSignal(str)  # what the core logged about the source on screen (a damaged file), once each
     source_changed = pyqtSignal(str, bool)  # name, live
     model_loading = pyqtSignal(str)  # model name
     model_ready = pyqtSignal(str, str)  # model name, device
@@ -77,6 +79,7 @@ class Session(QObject):
         self._closed = False
         self._tasks = Tasks(parent=self)  # threads -> this (GUI) thread; the held frame's task
         self._held: HeldFrame | None = None  # the frame on screen localized again (paused)
+        self._warnings: SourceWarnings | None = None  # the core's warnings about the source on screen
         self._slot = FrameSlot(lambda: self._tasks.post(self._deliver))
         self._loader = ModelLoader(device, parent=self)
         self._loader.loading.connect(self.model_loading)
@@ -228,6 +231,8 @@ class Session(QObject):
             self.opened.emit(request.spec, False)
             return
         self._stop_pipeline()
+        self._warnings = SourceWarnings(source.name, lambda message, s=source: self._tasks.post(
+            self._on_source_warning, s, message)).attach()
         self.source = source if source.live else PacedSource(source)
         self.source_changed.emit(source.name, source.live)
         self._start_pipeline()
@@ -248,9 +253,21 @@ class Session(QObject):
         self.pipeline = pipeline
         pipeline.start()
 
+    @property
+    def source_warnings(self) -> list[str]:
+        """What the core logged about the source on screen (a damaged file: why it ended)."""
+        return list(self._warnings.messages) if self._warnings is not None else []
+
+    def _on_source_warning(self, source, message: str) -> None:
+        if source is self.source or getattr(self.source, "inner", None) is source:
+            self.warned.emit(message)
+
     def _stop_pipeline(self) -> None:
         pipeline, source, sink = self.pipeline, self.source, self.sink
         self.pipeline, self.source = None, None
+        if self._warnings is not None:
+            self._warnings.detach()
+            self._warnings = None
         recording = sink.recorder if sink is not None else None
         try:
             if recording is not None:

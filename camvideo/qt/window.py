@@ -113,6 +113,7 @@ class MainWindow(QMainWindow):
         s, p = self.session, self.panel
         s.frame_shown.connect(self._on_frame)
         s.error.connect(self.show_error)
+        s.warned.connect(self.show_error)  # a damaged file: why it ends, in the banner
         s.finished.connect(self._on_finished)
         s.source_changed.connect(self._on_source_changed)
         s.model_loading.connect(self._on_model_loading)
@@ -279,7 +280,11 @@ class MainWindow(QMainWindow):
 
     def _on_finished(self) -> None:
         if self.session.pipeline is not None and self.session.pipeline.error is None:
-            self.statusBar().showMessage("end of the file", 5000)
+            damaged = self.session.source_warnings
+            self.statusBar().showMessage("ended early: the file is damaged (see the message above)" if damaged
+                                         else "end of the file", 8000 if damaged else 5000)
+            if damaged:
+                self.top_bars.show_error(damaged[-1])  # again, in case it was closed
         self.playback.on_finished()
 
     # -- model ------------------------------------------------------------------------------
