@@ -16,6 +16,7 @@ from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QCompleter,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -105,15 +106,37 @@ class ControlPanel(QWidget):
         form = QVBoxLayout(box)
         row = QHBoxLayout()
         self.play_button = _button("Pause", "pause / play (Space)")
-        self.step_button = _button("Step", "one frame forward (files)")
+        self.back_button = _button("◀", "one frame back (files; ←), the previous image (folders)")
+        self.step_button = _button("Step", "one frame forward (files; →), the next image (folders)")
         self.time_label = QLabel("0:00")
         row.addWidget(self.play_button)
+        row.addWidget(self.back_button)
         row.addWidget(self.step_button)
         row.addWidget(self.time_label, 1, Qt.AlignmentFlag.AlignRight)
         form.addLayout(row)
         self.seek = SeekSlider()
         self.seek.setToolTip("seek (files): click or drag")
         form.addWidget(self.seek)
+        # A folder of images is a slideshow: each image this long while it plays.
+        self.slide_row = QWidget()
+        slide = QHBoxLayout(self.slide_row)
+        slide.setContentsMargins(0, 0, 0, 0)
+        self.slide_seconds = QDoubleSpinBox()
+        self.slide_seconds.setRange(0.5, 60.0)
+        self.slide_seconds.setSingleStep(0.5)
+        self.slide_seconds.setDecimals(1)
+        self.slide_seconds.setValue(2.0)
+        self.slide_seconds.setSuffix(" s")
+        self.slide_seconds.setToolTip("how long each image of a folder shows while the slideshow plays")
+        slide.addWidget(QLabel("Each image for"))
+        slide.addWidget(self.slide_seconds)
+        slide.addStretch(1)
+        form.addWidget(self.slide_row)
+        self.slide_row.hide()
+        self.image_label = QLabel()  # the file name of the image on screen (slideshows)
+        self.image_label.setWordWrap(True)
+        form.addWidget(self.image_label)
+        self.image_label.hide()
         layout.addWidget(box)
 
         # -- model
@@ -366,11 +389,12 @@ class ControlPanel(QWidget):
         s.setValue("boxes", self.boxes.isChecked())
         s.setValue("labels", self.labels_box.isChecked())
         s.setValue("smoothing", self.smoothing.isChecked())
+        s.setValue("slide_seconds", self.slide_seconds.value())
 
     def restore(self, s: QSettings) -> None:
         """Set the widgets from ``s`` without emitting change signals."""
         widgets = (self.model, self.mode, self.topk, self.class_edit, self.threshold, self.alpha,
-                   self.colormap, self.heatmap, self.boxes, self.labels_box, self.smoothing)
+                   self.colormap, self.heatmap, self.boxes, self.labels_box, self.smoothing, self.slide_seconds)
         for w in widgets:
             w.blockSignals(True)
         try:
@@ -391,6 +415,7 @@ class ControlPanel(QWidget):
             self.boxes.setChecked(s.value("boxes", True, bool))
             self.labels_box.setChecked(s.value("labels", True, bool))
             self.smoothing.setChecked(s.value("smoothing", True, bool))
+            self.slide_seconds.setValue(s.value("slide_seconds", self.slide_seconds.value(), float))
         finally:
             for w in widgets:
                 w.blockSignals(False)

@@ -251,6 +251,8 @@ class Session(QObject):
         pipeline.on_error = lambda exc, p=pipeline: self._tasks.post(self._on_pipeline_error, p, describe(exc))
         pipeline.on_finished = lambda p=pipeline: self._tasks.post(self._on_pipeline_finished, p)
         self.pipeline = pipeline
+        if self.images:  # a slideshow: it starts paused on the first image (the window plays it)
+            self.show_image(0)
         pipeline.start()
 
     @property
@@ -335,6 +337,37 @@ class Session(QObject):
         """Continue at ``seconds`` (files); while paused, shows the frame there."""
         if self.pipeline is not None and not self.live:
             self.pipeline.seek(max(0.0, seconds))
+
+    def step_back(self) -> None:
+        """One frame back (files): pauses, then shows the frame before the one on screen."""
+        shown, rate = self.last_shown, getattr(self.source, "rate", None)
+        if self.pipeline is None or self.live or shown is None or not rate:
+            return
+        duration = self.duration_hint
+        position = shown.time % duration if duration else shown.time  # a looping file restarts its clock
+        self.pause()
+        # a seek shows the first frame at or after its time: half-way into the frame before
+        self.seek(max(0.0, position - 1.5 / rate))
+
+    # -- slideshows (a folder or glob of images) --------------------------------------------
+    @property
+    def images(self) -> list | None:
+        """The image files of a folder or glob source, in order (a slideshow); None otherwise."""
+        for source in (self.source, getattr(self.source, "inner", None)):
+            paths = getattr(source, "paths", None)
+            if paths:
+                return list(paths)
+        return None
+
+    def show_image(self, number: int) -> None:
+        """Slideshows: pause on image ``number`` (0-based, clamped to the images)."""
+        images = self.images
+        if not images or self.pipeline is None:
+            return
+        number = min(max(int(number), 0), len(images) - 1)
+        source = next(s for s in (self.source, getattr(self.source, "inner", None)) if getattr(s, "paths", None))
+        self.pause()
+        self.seek(number / (getattr(source, "fps", None) or 30.0))  # an image's time is its number / fps
 
     @property
     def duration_hint(self) -> float | None:

@@ -30,7 +30,7 @@ from camvideo.errors import CamvideoError, describe
 from camvideo.qt import app_settings, dialogs
 from camvideo.qt.bars import TopBars, over
 from camvideo.qt.dialogs import demo_clip, list_cameras
-from camvideo.qt.keys import install_shortcuts
+from camvideo.qt.keys import ArrowKeys, install_shortcuts
 from camvideo.qt.panel import ControlPanel
 from camvideo.qt.playback import Playback
 from camvideo.qt.recording import RecordControls
@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
 
         self._wire()
         install_shortcuts(self)
+        self.arrow_keys = ArrowKeys(self)
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -357,7 +358,7 @@ class MainWindow(QMainWindow):
         self.playback.on_frame(shown)
 
     def _update_status(self) -> None:
-        self.playback.on_state(self.status_line.update(self.session, self.view))
+        self.playback.on_state(self.status_line.update(self.session, self.view, self.playback.state()))
         self.record.tick()
 
     def show_error(self, message: str) -> None:
@@ -401,6 +402,11 @@ class MainWindow(QMainWindow):
             self.statusBar().hide()
             self.showFullScreen()
 
+    def toggle_panel(self) -> None:
+        """P: the side panel off (all the room for the video) or on again."""
+        if not self.isFullScreen():
+            self.side.setVisible(not self.side.isVisible())
+
     def leave_full_screen(self) -> None:
         if self.isFullScreen():
             self.showNormal()
@@ -410,6 +416,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802
         """Finalize a running recording and stop every thread before closing."""
         self._status_timer.stop()
+        self.arrow_keys.remove()
         self.panel.save(self.settings)
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.sync()

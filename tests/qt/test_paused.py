@@ -3,20 +3,7 @@ screen (its features kept for the next change), without Step or Play."""
 
 from __future__ import annotations
 
-import time
-
-from qt_helpers import WAIT_MS, wait_frames
-
-
-def _settle(qtbot, w) -> None:
-    """Paused: wait until the frames in flight have arrived (none for 300 ms)."""
-    deadline = time.monotonic() + WAIT_MS / 1000
-    while time.monotonic() < deadline:
-        seen = w.frames_shown
-        qtbot.wait(300)
-        if w.frames_shown == seen:
-            return
-    raise AssertionError("frames kept coming while paused")
+from qt_helpers import WAIT_MS, settle, wait_frames
 
 
 def _paused(qtbot, open_window, clip):
@@ -24,7 +11,7 @@ def _paused(qtbot, open_window, clip):
     qtbot.waitUntil(lambda: bool(w.panel.labels), timeout=WAIT_MS)
     wait_frames(qtbot, w, 3)
     w.toggle_pause()
-    _settle(qtbot, w)
+    settle(qtbot, w)
     return w
 
 
@@ -69,7 +56,7 @@ def test_a_change_at_the_end_of_the_file_reaches_the_last_frame(qtbot, open_wind
 
     w = open_window(make_cat_clip(tmp_path / "short.mp4", frames=15, size=(160, 96)))
     qtbot.waitUntil(lambda: w.session.pipeline is not None and w.session.pipeline.finished, timeout=WAIT_MS)
-    _settle(qtbot, w)
+    settle(qtbot, w)
     last = w.view.current.index
     w.panel.mode.setCurrentText("Top-k")
     w.panel.topk.setValue(2)
