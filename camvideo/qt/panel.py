@@ -63,6 +63,7 @@ class ControlPanel(QWidget):
     open_url_clicked = pyqtSignal()
     open_demo_clicked = pyqtSignal()
     model_changed = pyqtSignal(str)
+    weights_file_clicked = pyqtSignal()
     localize_changed = pyqtSignal()
     overlay_changed = pyqtSignal()
 
@@ -143,13 +144,19 @@ class ControlPanel(QWidget):
         box = QGroupBox("Model")
         form = QVBoxLayout(box)
         self.model = ModelBox()
-        self.model.setToolTip("the classifier: lite0 is built in and works offline; "
-                              "the torchvision models download their ImageNet weights once")
+        self.model.setToolTip("the classifier: lite0 is built in and works offline; ● marks the others ready "
+                              "offline; the rest download their ImageNet weights once")
         self.set_models(models)
         self.model.currentTextChanged.connect(self.model_changed)
         self.model_state = QLabel("")
         self.model_state.setWordWrap(True)
-        form.addWidget(self.model)
+        self.weights_button = _button("Weights file…", "load the chosen model's weights from a file "
+                                      "(.pth, .pt, .safetensors): for a model whose weights cannot download here")
+        self.weights_button.clicked.connect(self.weights_file_clicked)
+        row = QHBoxLayout()
+        row.addWidget(self.model, 1)
+        row.addWidget(self.weights_button)
+        form.addLayout(row)
         form.addWidget(self.model_state)
         layout.addWidget(box)
 
@@ -262,10 +269,10 @@ class ControlPanel(QWidget):
                                "no camera found (no /dev/video* device); the list is read again "
                                "when the window is activated")
 
-    def set_models(self, models: list[str]) -> None:
-        """The model list (the first is the built-in default), keeping the choice
-        when it is in the list (else the first is chosen), emitting nothing."""
-        self.model.set_models(models)
+    def set_models(self, models: list[str], ready: list[str] | None = None) -> None:
+        """The model list (the first is the built-in default; ``ready``: those that
+        work offline), keeping the choice when it is in the list, emitting nothing."""
+        self.model.set_models(models, ready)
 
     def set_recording(self, running: bool) -> None:
         """The Record button says what a click does next: start, or stop."""

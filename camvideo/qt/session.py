@@ -59,7 +59,7 @@ class Session(QObject):
     opening = pyqtSignal(str)  # spec: an open started (in the background)
     opened = pyqtSignal(str, bool)  # spec, ok: the open in flight ended (False: failed or cancelled)
     core_ready = pyqtSignal()  # torch and the core are imported (once)
-    models_listed = pyqtSignal(list)  # every model name (once)
+    models_listed = pyqtSignal(list, list)  # every model name, those ready offline (once)
 
     def __init__(self, device: str = "auto", parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -129,6 +129,7 @@ class Session(QObject):
         if self._closed:
             return
         self.last_error = message
+        log.warning("model %s could not load: %s", name, message)  # on stderr, as the other errors
         self.model_failed.emit(name, message)
 
     # -- settings -----------------------------------------------------------------------

@@ -131,6 +131,7 @@ class MainWindow(QMainWindow):
         p.open_url_clicked.connect(self.open_url_dialog)
         p.open_demo_clicked.connect(self.open_demo)
         p.model_changed.connect(self.load_model)
+        p.weights_file_clicked.connect(self.load_weights_file)
         p.localize_changed.connect(self._push_localize)
         p.overlay_changed.connect(self._push_overlay)
         p.record_button.clicked.connect(lambda checked: self.toggle_recording(checked))
@@ -293,20 +294,29 @@ class MainWindow(QMainWindow):
         """The panel's localize settings to the session, at once (next frame)."""
         self.session.set_localize(self.panel.localize_settings())
 
-    def _on_models_listed(self, names: list) -> None:
-        """The whole model list. A remembered name that no longer exists gives way
-        to the built-in model."""
+    def _on_models_listed(self, names: list, ready: list) -> None:
+        """The whole model list, those ready offline marked. A remembered name that
+        no longer exists gives way to the built-in model."""
         wanted = self.panel.model.currentText()
         if wanted.startswith("timm:") and wanted not in names:
             names = [*names, wanted]  # timm models are not listed (thousands), but they exist
-        self.panel.set_models(names)
+        self.panel.set_models(names, ready)
         if wanted not in names:
             self.load_model(self.panel.model.currentText())
 
     def load_model(self, name: str) -> None:
-        """Load ``name`` in the background (with the --weights file it was started with)."""
+        """Load ``name`` in the background (with the weights file given for it:
+        --weights, or "Weights file…")."""
         weights = self._weights[1] if self._weights and self._weights[0] == name else None
         self.session.load_model(name, weights=weights)
+
+    def load_weights_file(self) -> None:
+        """ "Weights file…": the chosen model with weights from a file."""
+        name = self.panel.model.currentText()
+        path = dialogs.ask_weights(self, self.settings, name)
+        if path:
+            self._weights = (name, path)
+            self.load_model(name)
 
     def _on_model_loading(self, name: str) -> None:
         self.panel.model_state.setText(f"loading {name}…")
@@ -346,7 +356,7 @@ class MainWindow(QMainWindow):
             self.panel.model_state.setText(f"{name} could not load")
         if self.view.current is None and name == DEFAULT_MODEL:
             self.view.set_message(f"Model {name} could not load")
-        self.show_error(message)
+        self.show_error(dialogs.gui_wording(message))
 
     # -- frames and status ----------------------------------------------------------------------
     def _on_frame(self, shown: ShownFrame) -> None:
