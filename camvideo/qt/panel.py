@@ -37,8 +37,10 @@ from camvideo.settings import BoxRule, IntensitySettings, LocalizeSettings, Over
 MODES = ("Top-1", "Top-k", "One class")
 NO_CAMERA = "no camera found"
 
-# The window's confidence gate: a class under 5% probability gets no box, a faint map.
+# The window's confidence gate: a class under 5% probability gets no box and no
+# map (a map scaled to its own maximum tinted the whole frame): the legend says why.
 APP_GATE = 0.05
+APP_FAINT = 0.0
 
 
 def _slider(value: int) -> QSlider:
@@ -229,6 +231,7 @@ class ControlPanel(QWidget):
         form.addRow(toggles)
         # Whose heat map (Top-k): chosen in the view (click a label) or with keys 1-9.
         self.heatmap_rank = 1
+        self.map_class = ""  # the class whose map is shown (the window tells, from the frame on screen)
         self.map_hint = QLabel()
         self.map_hint.setWordWrap(True)
         self.map_hint.setStyleSheet("QLabel { color: palette(placeholder-text); }")
@@ -307,8 +310,8 @@ class ControlPanel(QWidget):
         smoothing = SmoothingSettings() if self.smoothing.isChecked() else None
         # A map is scaled to its own maximum, so a class that is not in the picture
         # (One class: "tabby" over an espresso; rank 3 at 0.01) would look as sure
-        # as one that is: below APP_GATE it gets no box and a faint map.
-        intensity = IntensitySettings(gate=APP_GATE)
+        # as one that is: below APP_GATE it gets no box and no map (the legend says why).
+        intensity = IntensitySettings(gate=APP_GATE, faint=APP_FAINT)
         mode = self.mode.currentText()
         if mode == "One class" and self.chosen_class() is not None:
             return LocalizeSettings(topk=1, class_ids=(self.chosen_class(),), box_rule=rule, smoothing=smoothing,
@@ -320,6 +323,12 @@ class ControlPanel(QWidget):
         return OverlaySettings(heatmap=self.heatmap.isChecked(), boxes=self.boxes.isChecked(),
                                labels=self.labels_box.isChecked(), alpha=self.alpha.value() / 100.0,
                                colormap=self.colormap.currentText(), heatmap_rank=self.heatmap_rank)
+
+    def set_map_class(self, name: str) -> None:
+        """The class whose heat map the frame on screen shows (named in the hint)."""
+        if name != self.map_class:
+            self.map_class = name
+            self._update_labels()
 
     def map_count(self) -> int:
         """How many classes the settings localize (one heat map each)."""
@@ -365,7 +374,8 @@ class ControlPanel(QWidget):
             self.map_hint.setText(f"Heat map of the top class: click a label (or press 1–{min(k, 9)}) "
                                   "to see another class's")
         else:
-            self.map_hint.setText(f"Heat map of rank {self.heatmap_rank} (its label is outlined): "
+            of = f": {self.map_class}" if self.map_class else ""
+            self.map_hint.setText(f"Heat map of rank {self.heatmap_rank}{of} (its label is outlined): "
                                   "click it again (or press 1) for the top class's")
 
     def class_hint_text(self) -> str:

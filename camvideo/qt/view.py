@@ -21,6 +21,7 @@ from PyQt6.QtGui import QColor, QFont, QImage, QPainter
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from camvideo.qt.labels import Tag, label_font, layout_tags, marked_rank, paint_tags
+from camvideo.qt.legend import Legend, legend_font, legend_for, paint_legend
 from camvideo.settings import OverlaySettings  # numpy + cv2, no torch
 
 RATE_WINDOW_S = 2.0  # fps: paints of the last 2 s
@@ -74,6 +75,9 @@ class VideoView(QWidget):
         self.show_labels = True  # paint the detections' labels over the frame
         self.overlay = OverlaySettings()  # which heat map the frames carry: marks its tag
         self.setMouseTracking(True)  # a pointing hand over the labels
+        self.map_scale = "minmax"  # how the maps are scaled (IntensitySettings.scale), for the legend
+        self.map_gate: float | None = None  # the confidence gate (a class under it gets no map)
+        self.legend_box = QRectF()  # where the legend was last painted (empty: none)
 
     def set_labels(self, on: bool) -> None:
         """Labels on or off; takes effect at once (also on a paused frame)."""
@@ -97,6 +101,14 @@ class VideoView(QWidget):
         image = self.current.image
         return layout_tags(self.current.result, self.image_rect(), (image.width(), image.height()),
                            label_font(self.font()), self.marked_rank())
+
+    def legend(self) -> Legend | None:
+        """What the heat map's legend says for the frame on screen (None: no map
+        shown, or labels off: the legend is the heat map's label, and "Labels" off
+        leaves a clean picture)."""
+        if self.current is None or not self.show_labels:
+            return None
+        return legend_for(self.overlay, self.current.result, self.map_scale, self.map_gate)
 
     def tag_at(self, x: float, y: float) -> Tag | None:
         """The label under view point (x, y), if any (the one painted last on top)."""
@@ -181,6 +193,9 @@ class VideoView(QWidget):
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(self.image_rect(), self.current.image)
             paint_tags(painter, self.label_tags(), label_font(self.font()))
+            legend = self.legend()
+            self.legend_box = paint_legend(painter, legend, self.image_rect(), legend_font(self.font())) \
+                if legend is not None else QRectF()
             if self._pending:
                 self._pending = False
                 now = time.monotonic()

@@ -292,7 +292,9 @@ class MainWindow(QMainWindow):
     # -- model ------------------------------------------------------------------------------
     def _push_localize(self) -> None:
         """The panel's localize settings to the session, at once (next frame)."""
-        self.session.set_localize(self.panel.localize_settings())
+        settings = self.panel.localize_settings()
+        self.session.set_localize(settings)
+        self.view.map_scale, self.view.map_gate = settings.intensity.scale, settings.intensity.gate
 
     def _on_models_listed(self, names: list, ready: list) -> None:
         """The whole model list, those ready offline marked. A remembered name that
@@ -366,6 +368,9 @@ class MainWindow(QMainWindow):
             self.view.set_message("")
         self.view.show_frame(shown)
         self.playback.on_frame(shown)
+        rank = self.panel.heatmap_rank
+        self.panel.set_map_class(next((d.label for d in shown.result.detections if d.rank == rank), "")
+                                 if rank > 1 else "")
 
     def _update_status(self) -> None:
         self.playback.on_state(self.status_line.update(self.session, self.view, self.playback.state()))
