@@ -38,6 +38,8 @@ from camvideo.qt.session import Session
 from camvideo.qt.status import StatusLine, short
 from camvideo.qt.view import ShownFrame, VideoView
 
+NARROW_W = 760  # narrower than this, the panel hides itself: the video keeps its room
+
 
 class MainWindow(QMainWindow):
     opened = pyqtSignal(str, bool)  # spec, ok: an open ended (False: failed or cancelled), window updated
@@ -53,6 +55,7 @@ class MainWindow(QMainWindow):
         self.errors: list[str] = []
         self.record = RecordControls(self)
         self.playback = Playback(self)
+        self._narrow = False  # the window is narrower than NARROW_W (the panel hid itself)
 
         # -- widgets
         self.view = VideoView()
@@ -418,9 +421,22 @@ class MainWindow(QMainWindow):
             self.showFullScreen()
 
     def toggle_panel(self) -> None:
-        """P: the side panel off (all the room for the video) or on again."""
+        """P: the side panel off (all the room for the video) or on again; the
+        choice holds until the window is resized across ``NARROW_W``."""
         if not self.isFullScreen():
             self.side.setVisible(not self.side.isVisible())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        """A small window gives the video the room: the panel hides below
+        ``NARROW_W`` (P brings it back) and comes back above it."""
+        super().resizeEvent(event)
+        narrow = self.width() < NARROW_W
+        if self.isFullScreen() or narrow == self._narrow:
+            return
+        self._narrow = narrow
+        self.side.setVisible(not narrow)
+        if narrow:
+            self.statusBar().showMessage("small window: the panel is hidden (P shows it)", 5000)
 
     def leave_full_screen(self) -> None:
         if self.isFullScreen():
