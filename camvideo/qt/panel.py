@@ -22,16 +22,13 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
-    QSlider,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from camvideo.annotate import COLORMAPS  # numpy + cv2 (~0.08 s), no torch
 from camvideo.qt.modelbox import ModelBox
-from camvideo.qt.seekbar import SeekSlider
+from camvideo.qt.widgets import ClampedSpinBox, SeekSlider, button, slider
 from camvideo.settings import BoxRule, IntensitySettings, LocalizeSettings, OverlaySettings, SmoothingSettings
 
 MODES = ("Top-1", "Top-k", "One class")
@@ -41,21 +38,6 @@ NO_CAMERA = "no camera found"
 # map (a map scaled to its own maximum tinted the whole frame): the legend says why.
 APP_GATE = 0.05
 APP_FAINT = 0.0
-
-
-def _slider(value: int) -> QSlider:
-    s = QSlider(Qt.Orientation.Horizontal)
-    s.setRange(0, 100)
-    s.setValue(value)
-    return s
-
-
-def _button(text: str, tip: str, checkable: bool = False) -> QPushButton:
-    b = QPushButton(text)
-    b.setToolTip(tip)
-    b.setCheckable(checkable)
-    b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # space and letters stay window shortcuts
-    return b
 
 
 class ControlPanel(QWidget):
@@ -80,18 +62,18 @@ class ControlPanel(QWidget):
         form = QVBoxLayout(box)
         row = QHBoxLayout()
         self.camera = QComboBox()
-        self.camera_button = _button("Camera", "open the chosen camera")
+        self.camera_button = button("Camera", "open the chosen camera")
         self.camera_button.clicked.connect(lambda: self.open_spec.emit(self.camera.currentText()))
         self.set_cameras(cameras)
         row.addWidget(self.camera, 1)
         row.addWidget(self.camera_button)
         form.addLayout(row)
         row = QHBoxLayout()
-        self.file_button = _button("File…", "open a video file (Ctrl+O)")
-        self.images_button = _button("Images…", "open a folder of images, played as a clip in name order "
+        self.file_button = button("File…", "open a video file (Ctrl+O)")
+        self.images_button = button("Images…", "open a folder of images, played as a clip in name order "
                                                 "(Ctrl+Shift+O)")
-        self.url_button = _button("URL…", "open a network stream (rtsp://, http://)")
-        self.demo_button = _button("Demo", "play the demo clip that ships with camvideo")
+        self.url_button = button("URL…", "open a network stream (rtsp://, http://)")
+        self.demo_button = button("Demo", "play the demo clip that ships with camvideo")
         self.file_button.clicked.connect(self.open_file_clicked)
         self.images_button.clicked.connect(self.open_folder_clicked)
         self.url_button.clicked.connect(self.open_url_clicked)
@@ -108,9 +90,9 @@ class ControlPanel(QWidget):
         box = QGroupBox("Playback")
         form = QVBoxLayout(box)
         row = QHBoxLayout()
-        self.play_button = _button("Pause", "pause / play (Space)")
-        self.back_button = _button("◀", "one frame back (files; ←), the previous image (folders)")
-        self.step_button = _button("Step", "one frame forward (files; →), the next image (folders)")
+        self.play_button = button("Pause", "pause / play (Space)")
+        self.back_button = button("◀", "one frame back (files; ←), the previous image (folders)")
+        self.step_button = button("Step", "one frame forward (files; →), the next image (folders)")
         self.time_label = QLabel("0:00")
         row.addWidget(self.play_button)
         row.addWidget(self.back_button)
@@ -152,7 +134,7 @@ class ControlPanel(QWidget):
         self.model.currentTextChanged.connect(self.model_changed)
         self.model_state = QLabel("")
         self.model_state.setWordWrap(True)
-        self.weights_button = _button("Weights file…", "load the chosen model's weights from a file "
+        self.weights_button = button("Weights file…", "load the chosen model's weights from a file "
                                       "(.pth, .pt, .safetensors): for a model whose weights cannot download here")
         self.weights_button.clicked.connect(self.weights_file_clicked)
         row = QHBoxLayout()
@@ -167,7 +149,7 @@ class ControlPanel(QWidget):
         form = QFormLayout(box)
         self.mode = QComboBox()
         self.mode.addItems(MODES)
-        self.topk = QSpinBox()
+        self.topk = ClampedSpinBox()  # typing 20 gives 10 (its most), and says so; not a silent 2
         self.topk.setRange(1, 10)
         self.topk.setValue(3)
         self.class_edit = QLineEdit()
@@ -192,7 +174,7 @@ class ControlPanel(QWidget):
         form.addRow("Top k", self.topk)
         form.addRow("Class", self.class_edit)
         form.addRow(self.class_hint)
-        self.threshold = _slider(20)
+        self.threshold = slider(20)
         self.threshold.setToolTip("box threshold: fraction of the map's maximum (CAM paper: 20%)")
         self.threshold_label = QLabel()
         self.threshold_label.setToolTip(self.threshold.toolTip())
@@ -203,7 +185,7 @@ class ControlPanel(QWidget):
         # -- overlay
         box = QGroupBox("Overlay")
         form = QFormLayout(box)
-        self.alpha = _slider(45)
+        self.alpha = slider(45)
         self.alpha.setToolTip("heat-map opacity")
         self.alpha_label = QLabel()
         form.addRow(self.alpha_label, self.alpha)
@@ -243,9 +225,9 @@ class ControlPanel(QWidget):
         box = QGroupBox("Record")
         form = QVBoxLayout(box)
         row = QHBoxLayout()
-        self.record_button = _button("Record", "start / stop recording the annotated video (R)", checkable=True)
-        self.snapshot_button = _button("Snapshot", "save the frame on screen as PNG + JSON (S)")
-        self.folder_button = _button("Folder…", "where recordings and snapshots go")
+        self.record_button = button("Record", "start / stop recording the annotated video (R)", checkable=True)
+        self.snapshot_button = button("Snapshot", "save the frame on screen as PNG + JSON (S)")
+        self.folder_button = button("Folder…", "where recordings and snapshots go")
         row.addWidget(self.record_button)
         row.addWidget(self.snapshot_button)
         row.addWidget(self.folder_button)
@@ -253,6 +235,10 @@ class ControlPanel(QWidget):
         self.record_label = QLabel("not recording")
         self.record_label.setWordWrap(True)
         form.addWidget(self.record_label)
+        self.folder_label = QLabel()  # where they go, before anything is saved
+        self.folder_label.setWordWrap(True)
+        self.folder_label.setStyleSheet("QLabel { color: palette(placeholder-text); }")
+        form.addWidget(self.folder_label)
         layout.addWidget(box)
         layout.addStretch(1)
         self._update_labels()

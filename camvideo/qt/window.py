@@ -96,6 +96,8 @@ class MainWindow(QMainWindow):
         self.device_label, self.dropped_label = line.device_label, line.dropped_label
 
         self._wire()
+        self.record.show_folder()
+        self.record.update_enabled()
         install_shortcuts(self)
         self.arrow_keys = ArrowKeys(self)
         geometry = self.settings.value("geometry")
@@ -135,6 +137,8 @@ class MainWindow(QMainWindow):
         p.open_demo_clicked.connect(self.open_demo)
         p.model_changed.connect(self.load_model)
         p.weights_file_clicked.connect(self.load_weights_file)
+        p.topk.clamped.connect(lambda typed: self.statusBar().showMessage(
+            f"Top k goes up to {p.topk.maximum()}: {typed} became {p.topk.maximum()}", 6000))
         p.localize_changed.connect(self._push_localize)
         p.overlay_changed.connect(self._push_overlay)
         p.record_button.clicked.connect(lambda checked: self.toggle_recording(checked))
