@@ -30,13 +30,15 @@ from camvideo.errors import CamvideoError, describe
 from camvideo.qt import app_settings, dialogs
 from camvideo.qt.bars import TopBars, over
 from camvideo.qt.dialogs import demo_clip, list_cameras
-from camvideo.qt.keys import install_shortcuts
+from camvideo.qt.keys import ArrowKeys, install_shortcuts
 from camvideo.qt.panel import ControlPanel
 from camvideo.qt.playback import Playback
 from camvideo.qt.recording import RecordControls
 from camvideo.qt.session import Session
 from camvideo.qt.status import StatusLine, short
 from camvideo.qt.view import ShownFrame, VideoView
+
+NARROW_W = 760  # narrower than this, the panel hides itself: the video keeps its room
 
 
 class MainWindow(QMainWindow):
@@ -53,6 +55,7 @@ class MainWindow(QMainWindow):
         self.errors: list[str] = []
         self.record = RecordControls(self)
         self.playback = Playback(self)
+        self._narrow = False  # the window is narrower than NARROW_W (the panel hid itself)
 
         # -- widgets
         self.view = VideoView()
@@ -93,7 +96,10 @@ class MainWindow(QMainWindow):
         self.device_label, self.dropped_label = line.device_label, line.dropped_label
 
         self._wire()
+        self.record.show_folder()
+        self.record.update_enabled()
         install_shortcuts(self)
+        self.arrow_keys = ArrowKeys(self)
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -113,6 +119,7 @@ class MainWindow(QMainWindow):
         s, p = self.session, self.panel
         s.frame_shown.connect(self._on_frame)
         s.error.connect(self.show_error)
+        s.warned.connect(self.show_error)  # a damaged file: why it ends, in the banner
         s.finished.connect(self._on_finished)
         s.source_changed.connect(self._on_source_changed)
         s.model_loading.connect(self._on_model_loading)
@@ -129,6 +136,9 @@ class MainWindow(QMainWindow):
         p.open_url_clicked.connect(self.open_url_dialog)
         p.open_demo_clicked.connect(self.open_demo)
         p.model_changed.connect(self.load_model)
+        p.weights_file_clicked.connect(self.load_weights_file)
+        p.topk.clamped.connect(lambda typed: self.statusBar().showMessage(
+            f"Top k goes up to {p.topk.maximum()}: {typed} became {p.topk.maximum()}", 6000))
         p.localize_changed.connect(self._push_localize)
         p.overlay_changed.connect(self._push_overlay)
         p.record_button.clicked.connect(lambda checked: self.toggle_recording(checked))
@@ -279,28 +289,43 @@ class MainWindow(QMainWindow):
 
     def _on_finished(self) -> None:
         if self.session.pipeline is not None and self.session.pipeline.error is None:
-            self.statusBar().showMessage("end of the file", 5000)
+            damaged = self.session.source_warnings
+            self.statusBar().showMessage("ended early: the file is damaged (see the message above)" if damaged
+                                         else "end of the file", 8000 if damaged else 5000)
+            if damaged:
+                self.top_bars.show_error(damaged[-1])  # again, in case it was closed
         self.playback.on_finished()
 
     # -- model ------------------------------------------------------------------------------
     def _push_localize(self) -> None:
         """The panel's localize settings to the session, at once (next frame)."""
-        self.session.set_localize(self.panel.localize_settings())
+        settings = self.panel.localize_settings()
+        self.session.set_localize(settings)
+        self.view.map_scale, self.view.map_gate = settings.intensity.scale, settings.intensity.gate
 
-    def _on_models_listed(self, names: list) -> None:
-        """The whole model list. A remembered name that no longer exists gives way
-        to the built-in model."""
+    def _on_models_listed(self, names: list, ready: list) -> None:
+        """The whole model list, those ready offline marked. A remembered name that
+        no longer exists gives way to the built-in model."""
         wanted = self.panel.model.currentText()
         if wanted.startswith("timm:") and wanted not in names:
             names = [*names, wanted]  # timm models are not listed (thousands), but they exist
-        self.panel.set_models(names)
+        self.panel.set_models(names, ready)
         if wanted not in names:
             self.load_model(self.panel.model.currentText())
 
     def load_model(self, name: str) -> None:
-        """Load ``name`` in the background (with the --weights file it was started with)."""
+        """Load ``name`` in the background (with the weights file given for it:
+        --weights, or "Weights file…")."""
         weights = self._weights[1] if self._weights and self._weights[0] == name else None
         self.session.load_model(name, weights=weights)
+
+    def load_weights_file(self) -> None:
+        """ "Weights file…": the chosen model with weights from a file."""
+        name = self.panel.model.currentText()
+        path = dialogs.ask_weights(self, self.settings, name)
+        if path:
+            self._weights = (name, path)
+            self.load_model(name)
 
     def _on_model_loading(self, name: str) -> None:
         self.panel.model_state.setText(f"loading {name}…")
@@ -340,7 +365,7 @@ class MainWindow(QMainWindow):
             self.panel.model_state.setText(f"{name} could not load")
         if self.view.current is None and name == DEFAULT_MODEL:
             self.view.set_message(f"Model {name} could not load")
-        self.show_error(message)
+        self.show_error(dialogs.gui_wording(message))
 
     # -- frames and status ----------------------------------------------------------------------
     def _on_frame(self, shown: ShownFrame) -> None:
@@ -350,9 +375,12 @@ class MainWindow(QMainWindow):
             self.view.set_message("")
         self.view.show_frame(shown)
         self.playback.on_frame(shown)
+        rank = self.panel.heatmap_rank
+        self.panel.set_map_class(next((d.label for d in shown.result.detections if d.rank == rank), "")
+                                 if rank > 1 else "")
 
     def _update_status(self) -> None:
-        self.playback.on_state(self.status_line.update(self.session, self.view))
+        self.playback.on_state(self.status_line.update(self.session, self.view, self.playback.state()))
         self.record.tick()
 
     def show_error(self, message: str) -> None:
@@ -396,6 +424,24 @@ class MainWindow(QMainWindow):
             self.statusBar().hide()
             self.showFullScreen()
 
+    def toggle_panel(self) -> None:
+        """P: the side panel off (all the room for the video) or on again; the
+        choice holds until the window is resized across ``NARROW_W``."""
+        if not self.isFullScreen():
+            self.side.setVisible(not self.side.isVisible())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        """A small window gives the video the room: the panel hides below
+        ``NARROW_W`` (P brings it back) and comes back above it."""
+        super().resizeEvent(event)
+        narrow = self.width() < NARROW_W
+        if self.isFullScreen() or narrow == self._narrow:
+            return
+        self._narrow = narrow
+        self.side.setVisible(not narrow)
+        if narrow:
+            self.statusBar().showMessage("small window: the panel is hidden (P shows it)", 5000)
+
     def leave_full_screen(self) -> None:
         if self.isFullScreen():
             self.showNormal()
@@ -405,6 +451,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802
         """Finalize a running recording and stop every thread before closing."""
         self._status_timer.stop()
+        self.arrow_keys.remove()
         self.panel.save(self.settings)
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.sync()

@@ -24,6 +24,19 @@ def wait_frames(qtbot, w, n: int) -> None:
     qtbot.waitUntil(lambda: w.frames_shown >= start + n, timeout=WAIT_MS)
 
 
+def settle(qtbot, w) -> None:
+    """Paused: wait until the frames in flight have arrived (none for 300 ms)."""
+    import time
+
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while time.monotonic() < deadline:
+        seen = w.frames_shown
+        qtbot.wait(300)
+        if w.frames_shown == seen:
+            return
+    raise AssertionError("frames kept coming while paused")
+
+
 def open_and_wait(qtbot, w, spec, **kwargs) -> bool:
     """``w.open(spec)`` and wait until that open ended (it runs in the background);
     True when the window switched to it."""

@@ -1,0 +1,47 @@
+"""A damaged file says why it ended, in the banner (the reader's warning), not
+just "end of the file"."""
+
+from __future__ import annotations
+
+from clips import make_truncated_clip
+from qt_helpers import WAIT_MS, wait_frames
+
+
+def test_a_truncated_file_says_so_in_the_banner_when_it_ends(qtbot, open_window, fast_models, tmp_path):
+    cut = make_truncated_clip(tmp_path, frames=60, size=(96, 64))
+    w = open_window(cut)
+    wait_frames(qtbot, w, 2)
+    qtbot.waitUntil(lambda: w.session.pipeline is not None and w.session.pipeline.finished, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: w.banner.isVisible(), timeout=WAIT_MS)
+    text = w.error_label.text()
+    assert text.startswith("cut.mkv: ") and ("truncated" in text or "damaged" in text), text
+    assert str(tmp_path) not in text  # the file's name, not its whole path
+    assert w.statusBar().currentMessage().startswith("ended early: the file is damaged")
+    assert w.session.source_warnings == [text]
+
+
+def test_a_file_damaged_in_the_middle_says_so_and_stops_there(qtbot, open_window, fast_models, tmp_path):
+    from clips import make_clip
+
+    whole = tmp_path / "whole.mkv"
+    make_clip(whole, frames=90, size=(96, 64))
+    data = whole.read_bytes()
+    middle = len(data) // 2
+    bad = tmp_path / "bad-middle.mkv"
+    bad.write_bytes(data[:middle] + bytes(range(256)) * 40 + data[middle + 10240:])  # 10 kB of junk mid-file
+    w = open_window(bad)
+    qtbot.waitUntil(lambda: w.session.pipeline is not None and w.session.pipeline.finished, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: w.banner.isVisible(), timeout=WAIT_MS)
+    assert w.error_label.text().startswith("bad-middle.mkv: the video ends at")
+    assert w.session.last_shown.time < 2.0  # it stopped at the damage (3 s long by its header)
+    assert w.statusBar().currentMessage().startswith("ended early")
+
+
+def test_a_good_file_ends_quietly(qtbot, open_window, fast_models, tmp_path):
+    from qt_helpers import make_cat_clip
+
+    w = open_window(make_cat_clip(tmp_path / "fine.mp4", frames=15, size=(96, 64)))
+    qtbot.waitUntil(lambda: w.session.pipeline is not None and w.session.pipeline.finished, timeout=WAIT_MS)
+    qtbot.wait(200)
+    assert not w.banner.isVisible() and w.session.source_warnings == []
+    assert w.statusBar().currentMessage() == "end of the file"
