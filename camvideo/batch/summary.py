@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -146,7 +145,3 @@ def format_table(totals: Totals, wall_s: float, summary_path: str | Path, max_fa
     lines.append(f"summary: {summary_path}")
     return "\n".join(lines)
 
-
-def iter_run(records: list[dict], run: str) -> Iterator[dict]:
-    """The lines of one run."""
-    return (r for r in records if r.get("run") == run)
