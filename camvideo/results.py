@@ -1,6 +1,6 @@
 """Per-frame results: the data contract shared by the exporter, the window and the CLI.
 
-``FrameResult.to_dict()`` is exactly the JSON object of DESIGN.md:
+``FrameResult.to_dict()`` is exactly the per-frame JSON object of docs/architecture.md:
 ``{"frame", "time", "width", "height", "detections": [{"rank", "class_id",
 "label", "score", "box"}]}`` with ``box`` as [x1, y1, x2, y2] in source pixels.
 Detections whose maps come from Grad-CAM also carry ``"method": "gradcam"``.

@@ -1,4 +1,4 @@
-"""Per-frame data files: JSON Lines (one DESIGN.md object per frame) and CSV.
+"""Per-frame data files: JSON Lines (one object per frame, the contract in docs/architecture.md) and CSV.
 
 Both are pipeline sinks that write each frame as it happens and flush it, so a
 stopped or killed run leaves a file complete up to the last frame written.
@@ -69,7 +69,7 @@ class _FileSink:
 
 
 class JsonlExporter(_FileSink):
-    """One JSON object per frame and line, exactly the DESIGN.md contract."""
+    """One JSON object per frame and line, exactly the contract of docs/architecture.md."""
 
     def _emit(self, result: FrameResult) -> None:
         self._file.write(json.dumps(result.to_dict(), separators=(", ", ": ")) + "\n")
