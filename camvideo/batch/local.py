@@ -181,7 +181,6 @@ class LocalPool:
         self._stop = self._context.Event()
         self._workers: list[_Worker] = []
         self._start_failures = 0
-        self.ready_s: float | None = None  # from the start to the first worker with its model loaded
 
     def _spawn(self) -> None:
         parent, child = self._context.Pipe()
@@ -193,7 +192,6 @@ class LocalPool:
 
     def run(self, jobs: Sequence[Job], reporter: Reporter, stop: threading.Event) -> None:
         pending = deque(jobs)
-        began = time.monotonic()
         for _ in range(min(self.jobs, len(pending))):
             self._spawn()
         stopping = False
@@ -218,8 +216,6 @@ class LocalPool:
                     job = pending.popleft()
                     if _send(worker.conn, job):
                         worker.job, worker.frames, worker.started = job, 0, time.time()
-                        if self.ready_s is None:
-                            self.ready_s = time.monotonic() - began
                         reporter.started(job, worker.name)
                     else:
                         pending.appendleft(job)

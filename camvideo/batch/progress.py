@@ -54,9 +54,10 @@ class BatchProgress:
         self._positions: dict[int, int] = {}
         self._overall = None
         if self.tty:
+            # tqdm puts ", " before the postfix: "files: 33%|███   | 4/12 files, 1200 frames, 41.3 fps [..]"
             self._overall = tqdm(total=total, desc="files", unit="file", position=0, file=self.stream,
-                                 dynamic_ncols=True, bar_format="{desc} {n_fmt}/{total_fmt} |{bar}| {postfix} "
-                                 "[{elapsed}<{remaining}]")
+                                 dynamic_ncols=True,
+                                 bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} files{postfix} [{elapsed}<{remaining}]")
             self._refresh()
 
     # -- figures ------------------------------------------------------------------

@@ -120,7 +120,9 @@ class RaySession:
         try:
             self.ray.init(**kwargs)
         except Exception as exc:  # noqa: BLE001 - Ray raises many kinds: one clear line
-            raise CamvideoError(f"--ray {address}: cannot connect ({describe(exc)})") from None
+            raise CamvideoError(f"--ray {address}: cannot connect ({describe(exc)}); a cluster with token "
+                                "authentication needs RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN or "
+                                "~/.ray/auth_token)") from None
         self.start_s = time.monotonic() - began  # what Ray costs before the first file
 
     def resources(self) -> dict[str, float]:
@@ -222,7 +224,6 @@ class RayPool:
         self._cls = self.ray.remote(num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_restarts=-1,
                                     max_task_retries=TASK_RETRIES, max_concurrency=2)(BatchActor)
         self._slots = [self._new_slot() for _ in range(actors)]
-        self.ready_s: float | None = None
 
     def _new_slot(self) -> _Slot:
         handle = self._cls.remote(self.options)
@@ -256,8 +257,6 @@ class RayPool:
                 if slot.ready and slot.job is None and pending and not stopping:
                     job = pending.popleft()
                     slot.job, slot.started, slot.run_ref = job, time.time(), slot.handle.run.remote(job)
-                    if self.ready_s is None:
-                        self.ready_s = time.monotonic() - began
                     reporter.started(job, slot.name)
             refs = {}
             for slot in self._slots:

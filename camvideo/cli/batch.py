@@ -173,20 +173,21 @@ def _run_jobs(args, todo, common, cpus, gpus, writer, totals, config):
             from camvideo.batch.ray import RayPool, RaySession, actor_count
 
             session = stack.enter_context(RaySession(args.ray))  # before our signal handlers: Ray sets its own
-            log.info("Ray ready in %.1f s", session.start_s)
             threads = max(1, int(cpus))
             options = JobOptions.from_args(args, threads=threads, workers=args.workers or (None if threads >= 2 else 1),
                                            **common)
             actors = actor_count(session.resources(), len(todo), cpus, gpus, args.jobs)
-            _say(f"camvideo: Ray at {args.ray}: {actors} actor{'s' * (actors != 1)} ({cpus:g} CPUs"
-                 + (f", {gpus:g} GPUs" if gpus else "") + " each)")
+            _say(f"camvideo: Ray at {args.ray} (ready in {session.start_s:.1f} s): {actors} actor"
+                 f"{'s' * (actors != 1)} ({cpus:g} CPUs" + (f", {gpus:g} GPUs" if gpus else "") + " each)")
             pool = stack.enter_context(RayPool(session, options, actors, cpus_per_job=cpus, gpus_per_job=gpus))
         else:
             from camvideo.batch.local import MAX_JOBS, LocalPool, auto_jobs, threads_per_job
 
-            jobs = min(args.jobs, len(todo)) if args.jobs else auto_jobs(len(todo), args.device)
-            if jobs > MAX_JOBS:
+            if args.jobs is not None and args.jobs > MAX_JOBS:
                 raise CamvideoError(f"--jobs must be at most {MAX_JOBS}, got {args.jobs}")
+            jobs = min(args.jobs, len(todo)) if args.jobs else auto_jobs(len(todo), args.device)
+            _say(f"camvideo: {jobs} worker process{'es' * (jobs != 1)} ({threads_per_job(jobs)} torch "
+                 f"thread{'s' * (threads_per_job(jobs) != 1)} each)")
             threads = threads_per_job(jobs)
             options = JobOptions.from_args(args, threads=threads, workers=args.workers or (None if threads >= 2 else 1),
                                            **common)
@@ -197,7 +198,5 @@ def _run_jobs(args, todo, common, cpus, gpus, writer, totals, config):
         progress = stack.enter_context(BatchProgress(len(todo)))
         stop.arm()
         pool.run(todo, _Driver(progress, writer, totals, config), stop.event)
-        if pool.ready_s is not None:
-            log.info("first file started %.1f s after the workers", pool.ready_s)
         return stop if stop.event.is_set() else None
 

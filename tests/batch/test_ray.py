@@ -97,3 +97,19 @@ def test_an_address_where_no_cluster_listens_is_a_clear_error_within_seconds(tmp
     assert f"--ray 127.0.0.1:{port}: no Ray cluster answers there" in result.stderr
     assert "ray start --head" in result.stderr and "Traceback" not in result.stderr
     assert took < 30, took  # the probe gives up after 3 s; Ray alone would retry for minutes
+
+
+@pytest.mark.slow
+def test_ray_local_starts_an_instance_for_the_run(tmp_path, tmp_path_factory):
+    frames = make_archive(tmp_path / "in", {"a.mp4": (8, (64, 48), 30), "b.mkv": (6, (80, 60), 25)}, corrupt=None)
+    out = tmp_path / "out"
+    temp = tmp_path_factory.mktemp("r")  # short, as in the cluster fixture
+    result = camvideo(tmp_path / "in", "--output-dir", out, "--ray", "local", "--cpus-per-job", "1",
+                      env=env(RAY_TMPDIR=str(temp), RAY_AUTH_MODE="disabled"), timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Ray at local (ready in" in result.stderr
+    for rel, count in frames.items():
+        stem = out / Path(rel).with_suffix("")
+        check_complete(tmp_path / "in" / rel, stem.with_name(stem.name + "_cam.mkv"),
+                       stem.with_name(stem.name + ".jsonl"), count)
+    assert [r["status"] for r in summary(out)] == ["done", "done"]
