@@ -134,3 +134,13 @@ def test_outputs_of_one_file_are_refused_with_several(tmp_path):
     make_archive(tmp_path / "in", {"a.mp4": (4, (64, 48), 30)}, corrupt=None)
     result = camvideo(tmp_path / "in", "-o", tmp_path / "x.mkv", timeout=60)
     assert result.returncode == 2 and "use --output-dir" in result.stderr
+
+
+def test_a_model_that_cannot_load_stops_the_run_rather_than_failing_every_file(tmp_path):
+    make_archive(tmp_path / "in", {"a.mp4": (4, (64, 48), 30), "b.mp4": (4, (64, 48), 30)}, corrupt=None)
+    out = tmp_path / "out"
+    result = camvideo(tmp_path / "in", "--output-dir", out, "--jobs", "1", "--checkpoint", tmp_path / "gone.pt",
+                      timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "checkpoint" in result.stderr and "does not exist" in result.stderr and "Traceback" not in result.stderr
+    assert (out / "camvideo-run.jsonl").read_text() == ""  # no file was tried
