@@ -22,7 +22,7 @@ the in-order rest and H.264 encoding take the other; see
 on each core; on 2 cores ``--jobs 2`` measured 1.0x the files per second of
 ``--jobs 1`` for 1.6x the memory (README, "Many files"). On a GPU: one worker
 (the GPU is the shared resource; several processes would each hold a context).
-Never more workers than files, nor than the memory allows (~0.5 GiB each).
+Never more workers than files, nor than the memory allows (~1 GiB each).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from camvideo.errors import CamvideoError, describe
 log = logging.getLogger(__name__)
 
 MAX_JOBS = 64
-WORKER_MEMORY = 512 << 20  # resident bytes of one worker with lite0 (measured ~420 MiB), rounded up
+WORKER_MEMORY = 1 << 30  # resident bytes of one worker (lite0, 640x360: peak ~0.8 GiB measured), rounded up
 JOIN_S = 15.0
 
 

@@ -229,14 +229,15 @@ def _stems(entries: Sequence[_Entry], rels: Sequence[str]) -> list[str]:
     """The output stem of each entry (posix, relative to the output folder): its
     relative path without the suffix; names that would collide keep their suffix
     (``a_mp4``, ``a_mov``), and are numbered if even that is not enough."""
-    stems = [rel if entry.kind == "images" else str(Path(rel).with_suffix("")) for entry, rel in zip(entries, rels)]
+    files = [entry.kind != "images" or os.path.isfile(entry.path) for entry in entries]  # not a folder or pattern
+    stems = [str(Path(rel).with_suffix("")) if is_file else rel for is_file, rel in zip(files, rels)]
     reserved = {Path(SUMMARY_NAME).stem}
     counts: dict[str, int] = {}
     for stem in stems:
         counts[stem.lower()] = counts.get(stem.lower(), 0) + 1
-    for i, (entry, rel) in enumerate(zip(entries, rels)):
+    for i, rel in enumerate(rels):
         suffix = _suffix(rel)
-        if (counts[stems[i].lower()] > 1 or stems[i].lower() in reserved) and suffix and entry.kind != "images":
+        if (counts[stems[i].lower()] > 1 or stems[i].lower() in reserved) and suffix and files[i]:
             stems[i] = f"{stems[i]}_{suffix.lstrip('.')}"
     seen: dict[str, int] = {}
     for i, stem in enumerate(stems):

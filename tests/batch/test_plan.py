@@ -186,3 +186,12 @@ def test_a_rerun_skips_only_what_is_complete(tree, tmp_path):
     assert split_resumed(plan, records, "cfg", overwrite=True)[1] == []
     os.remove(a.export)
     assert not is_complete(a, _done(a), "cfg")  # an output is gone
+
+
+def test_an_image_named_on_its_own_is_a_one_frame_sequence_named_after_it(tmp_path):
+    shot = image(tmp_path / "shot.png")
+    plan = make_plan([str(shot), str(touch(tmp_path / "shot.mp4"))], tmp_path / "out")
+    assert [(j.kind, Path(j.recording).name) for j in plan.jobs] == [("images", "shot_png_cam.mkv"),
+                                                                     ("video", "shot_mp4_cam.mkv")]
+    alone = make_plan([str(shot)], tmp_path / "out").jobs[0]
+    assert alone.export == str(tmp_path / "out/shot.jsonl")
