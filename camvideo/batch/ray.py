@@ -111,8 +111,8 @@ class RaySession:
         began = time.monotonic()
         kwargs = {"logging_level": logging.WARNING, "include_dashboard": False} if address == "local" else \
             {"logging_level": logging.WARNING}
-        if address == "local":
-            kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
+        if address == "local":  # a new instance, even where RAY_ADDRESS names a cluster
+            kwargs.update(address="local", num_cpus=num_cpus or os.cpu_count() or 1)
         else:
             target = resolve(address)
             probe(target)

@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 from batch_helpers import CORRUPT, Running, camvideo, check_complete, env, make_archive, summary, wait_lines
 
+from camvideo.batch.ray import actor_count, probe, resolve
+from camvideo.errors import CamvideoError
+
 pytest.importorskip("ray")
 pytestmark = pytest.mark.timeout(420)
 
@@ -97,6 +100,25 @@ def test_an_address_where_no_cluster_listens_is_a_clear_error_within_seconds(tmp
     assert f"--ray 127.0.0.1:{port}: no Ray cluster answers there" in result.stderr
     assert "ray start --head" in result.stderr and "Traceback" not in result.stderr
     assert took < 30, took  # the probe gives up after 3 s; Ray alone would retry for minutes
+
+
+def test_actors_fill_the_cluster_at_the_resources_of_one_job():
+    cluster = {"CPU": 16.0, "GPU": 2.0}
+    assert actor_count(cluster, 100, 2.0, 0.0) == 8
+    assert actor_count(cluster, 100, 1.0, 0.25) == 8  # 2 GPUs / 0.25
+    assert actor_count(cluster, 3, 1.0, 0.0) == 3  # never more than the files
+    assert actor_count(cluster, 100, 2.0, 0.0, jobs=5) == 5
+    with pytest.raises(CamvideoError, match="the cluster has 2 GPUs"):
+        actor_count(cluster, 10, 1.0, 3.0)
+    with pytest.raises(CamvideoError, match="the cluster has 16 CPUs"):
+        actor_count(cluster, 10, 32.0, 0.0)
+
+
+def test_addresses_auto_and_bad_ones(monkeypatch):
+    monkeypatch.setenv("RAY_ADDRESS", "10.1.2.3:6379")
+    assert resolve("auto") == "10.1.2.3:6379" and resolve("h:1") == "h:1"
+    with pytest.raises(CamvideoError, match="not an address"):
+        probe("nowhere")
 
 
 @pytest.mark.slow
