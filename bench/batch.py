@@ -9,8 +9,12 @@ DIR --output-dir OUT --overwrite ...``, recordings and JSONL written). Reported 
 contestant: wall time (process start to exit), start-up (to the first file
 started, from the summary's timestamps), frames per second over the wall time, and
 that as a fraction of one file's own fps (``camvideo process clip.mp4``, its
-printed fps: the pipeline alone, model already loaded). For ``--ray local``, the
-time Ray took to start (its own line on stderr). The numbers in README's "Many
+printed fps: the pipeline alone, model already loaded), and the CPU seconds per
+frame of the command and the worker processes it waited for (on a machine shared
+with other jobs, wall time follows the share of the CPUs a run gets; CPU time per
+frame does not). For ``--ray local``, the time Ray took to start (its own line on
+stderr); Ray's processes are not children the command waits for, so their CPU
+time is not counted. The numbers in README's "Many
 files" come from this script.
 """
 
@@ -21,6 +25,7 @@ import json
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -61,25 +66,29 @@ def make_clips(folder: Path, files: int, frames: int) -> int:
     return len(images)
 
 
-def command(*args) -> tuple[float, subprocess.CompletedProcess]:
+def command(*args) -> tuple[float, float, subprocess.CompletedProcess]:
+    """(wall s, CPU s of the process and the children it waited for, the result)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.monotonic()
     result = subprocess.run([sys.executable, "-m", "camvideo", "process", *map(str, args)], env=env,
                             capture_output=True, text=True, timeout=3600)
-    return time.monotonic() - began, result
+    wall = time.monotonic() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, result
 
 
 def single(clip: Path, out: Path) -> dict:
-    wall, result = command(clip, "-o", out / "one_cam.mkv", "--export", out / "one.jsonl")
+    wall, cpu, result = command(clip, "-o", out / "one_cam.mkv", "--export", out / "one.jsonl")
     if result.returncode != 0:
         raise SystemExit(f"single file failed:\n{result.stderr}")
     match = re.search(r"(\d+) frames in ([\d.]+) s \(([\d.]+) fps\)", result.stderr)
-    return {"wall_s": round(wall, 2), "frames": int(match.group(1)), "seconds": float(match.group(2)),
-            "fps": float(match.group(3))}
+    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "frames": int(match.group(1)),
+            "seconds": float(match.group(2)), "fps": float(match.group(3))}
 
 
 def batch(clips: Path, out: Path, *extra) -> dict:
-    wall, result = command(clips, "--output-dir", out, "--overwrite", *extra)
+    wall, cpu, result = command(clips, "--output-dir", out, "--overwrite", *extra)
     if result.returncode != 0:
         raise SystemExit(f"batch {extra} failed ({result.returncode}):\n{result.stderr}")
     records = [json.loads(line) for line in (out / "camvideo-run.jsonl").read_text().splitlines()]
@@ -88,7 +97,8 @@ def batch(clips: Path, out: Path, *extra) -> dict:
     first = min(datetime.fromisoformat(r["started"]).timestamp() for r in records)
     last = max(datetime.fromisoformat(r["finished"]).timestamp() for r in records)
     frames = sum(r["frames"] for r in records)
-    entry = {"wall_s": round(wall, 2), "frames": frames, "files": len(records),
+    entry = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "cpu_ms_per_frame": round(1000 * cpu / frames, 1),
+             "frames": frames, "files": len(records),
              "to_first_file_s": round(first - run, 2), "files_span_s": round(last - first, 2),
              "fps_wall": round(frames / wall, 2), "fps_files": round(frames / (last - first), 2),
              "per_file_fps": round(statistics.median(r["fps"] for r in records), 2)}
@@ -106,6 +116,7 @@ def main() -> int:
     parser.add_argument("--no-ray", action="store_true", help="leave --ray local out")
     parser.add_argument("--json", metavar="FILE", help="write the raw results here")
     args = parser.parse_args()
+    load_at_start = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="camvideo-bench-batch-"))
     frames = make_clips(work / "clips", args.files, args.frames)
     contestants = {
@@ -127,8 +138,8 @@ def main() -> int:
     print(f"\n{args.files} files x {frames} frames (640x360), {os.cpu_count()} cores; one file alone: "
           f"{one:.1f} fps (its pipeline, model loaded)\n")
     print("| contestant | wall | to first file | fps over the wall | x one file's fps | fps while files run "
-          "| x one file's fps |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+          "| x one file's fps | CPU ms a frame |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in names[1:]:
         rows = results[name]
         wall = statistics.median(r["wall_s"] for r in rows)
@@ -137,12 +148,13 @@ def main() -> int:
         steady = statistics.median(r["fps_files"] for r in rows)
         extra = f" (Ray itself: {statistics.median(r['ray_start_s'] for r in rows):.1f} s)" if "ray_start_s" in rows[0] \
             else ""
+        cpu = statistics.median(r["cpu_ms_per_frame"] for r in rows)
         print(f"| {name} | {wall:.1f} s | {start:.1f} s{extra} | {fps:.1f} | {fps / one:.2f} | {steady:.1f} "
-              f"| {steady / one:.2f} |")
+              f"| {steady / one:.2f} | {cpu:.0f}{' (Ray processes not counted)' if extra else ''} |")
     if args.json:
         Path(args.json).write_text(json.dumps({
             "date": datetime.now().isoformat(timespec="seconds"), "machine": platform.machine(),
-            "cores": os.cpu_count(), "load_before": os.getloadavg(), "files": args.files, "frames": frames,
+            "cores": os.cpu_count(), "load_at_start": load_at_start, "load_at_end": os.getloadavg(), "files": args.files, "frames": frames,
             "results": results}, indent=1) + "\n")
     return 0
 

@@ -27,7 +27,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -103,7 +103,6 @@ class JobResult:
     worker: str = ""  # host:pid of the process that ran it
     started: float = 0.0  # time.time()
     finished: float = 0.0
-    warnings: tuple[str, ...] = field(default=())
 
     @property
     def fps(self) -> float:
@@ -196,8 +195,9 @@ class JobRunner:
     def _warm_up(self, model) -> None:
         """What the first file would pay once per process, paid here: the batch-norm
         fold (the first ``FrameLocalizer`` does it to the model, in place) and the
-        first forward pass (oneDNN builds its kernels). Measured: the first 20-frame
-        file of a worker took 16.8 s against 2.8 s for the next ones without this."""
+        first forward pass (oneDNN builds its kernels). Measured on the shared 2-core
+        machine: a worker's first 20-frame file took 16.8 s without this, the next
+        ones 2.8 s; with it, 3.6 s and 2.2-2.8 s."""
         import numpy as np
 
         from camvideo.runtime.localizer import FrameLocalizer
@@ -232,7 +232,7 @@ class JobRunner:
             why = why[len(job.source) + 2:]
         outputs = tuple(p for p in job.outputs if os.path.isfile(p))
         return JobResult(job, status, frames=frames, seconds=time.monotonic() - t0, outputs=outputs, reason=why,
-                         worker=worker, started=started, finished=time.time(), warnings=tuple(warnings))
+                         worker=worker, started=started, finished=time.time())
 
     def _process(self, job: Job, should_stop, on_progress) -> tuple[int, bool]:
         """Run the pipeline over the whole source: (frames written, stopped by request)."""
