@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from camvideo.cli import options as cli
+from camvideo.cli.batch import add_batch_options
 from camvideo.cli.outputs import check_outputs
 from camvideo.cli.parser import EXIT_STATUS
 from camvideo.cli.progress import Progress
@@ -53,7 +54,9 @@ def register(sub) -> None:
         "as NAME.partial.EXT and take their names when complete.",
         epilog=EXIT_STATUS,
     )
-    p.add_argument("source", metavar="SOURCE", help="camera index (0), stream URL, video file, folder or glob ('frames/*.png')")
+    p.add_argument("sources", metavar="SOURCE", nargs="*",
+                   help="camera index (0), stream URL, video file, folder or glob ('frames/*.png'); several files, "
+                   "a folder or a glob of videos make a batch (see 'many files')")
     p.add_argument("-o", "--output", metavar="OUT",
                    help="annotated recording, .mkv (default) or .mp4 (fragmented); default ./NAME_cam.mkv unless --export alone")
     p.add_argument("--export", metavar="FILE", help="per-frame data: FILE.jsonl (one JSON object a frame) or FILE.csv (a row a detection)")
@@ -76,6 +79,7 @@ def register(sub) -> None:
     cli.add_model_options(p)
     cli.add_localize_options(p, smooth=True)
     cli.add_overlay_options(p)
+    add_batch_options(p)
     p.set_defaults(func=run)
 
 
@@ -100,6 +104,13 @@ def run(args: argparse.Namespace) -> int:
         raise CamvideoError(f"--workers must be between 1 and {MAX_WORKERS}, got {args.workers}")
     if args.max_frames is not None and args.max_frames < 1:
         raise CamvideoError(f"--max-frames must be at least 1, got {args.max_frames}")
+    from camvideo.cli import batch
+
+    if batch.wants_batch(args):
+        return batch.run(args)
+    if len(args.sources) != 1:
+        raise CamvideoError("give a SOURCE (a file, camera, stream, folder or pattern), or --from-list FILE")
+    args.source = args.sources[0]
     settings = cli.localize_settings_from_args(args)
     overlay = cli.overlay_settings_from_args(args)
     output = Path(args.output) if args.output else (None if args.export else default_output(args.source))
