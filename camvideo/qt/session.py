@@ -27,14 +27,14 @@ from camvideo.errors import CamvideoError, describe
 from camvideo.qt.convert import bgr_to_qimage
 from camvideo.qt.labels import DisplayAnnotator
 from camvideo.qt.loader import ModelLoader
-from camvideo.qt.opener import SourceOpener, is_camera
+from camvideo.qt.opener import SourceOpener
 from camvideo.qt.sink import FrameSlot, ViewSink
 from camvideo.qt.tasks import Tasks
 from camvideo.qt.view import ShownFrame
 from camvideo.settings import LocalizeSettings, OverlaySettings
 from camvideo.video.export import write_snapshot
-from camvideo.video.pacing import PacedSource  # numpy + cv2, no torch
 from camvideo.video.recorder import Recorder  # PyAV is imported when a recording starts
+from camvideo.video.spec import SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class Session(QObject):
         never shown."""
         if self._closed:
             return
-        if is_camera(spec):
+        if SourceSpec.parse(spec, probe=False).kind == "camera":
             self._stop_pipeline()
         request = self._opener.start(spec, loop=loop, report=report)
         self.opening.emit(request.spec)
@@ -197,7 +197,7 @@ class Session(QObject):
             self.opened.emit(request.spec, False)
             return
         self._stop_pipeline()
-        self.source = source if source.live else PacedSource(source)
+        self.source = source  # a file plays in real time: the opener opened it so (Paced)
         self.source_changed.emit(source.name, source.live)
         self._start_pipeline()
         self.opened.emit(request.spec, True)
@@ -259,28 +259,18 @@ class Session(QObject):
     def paused(self) -> bool:
         return self.pipeline is not None and self.pipeline.paused
 
-    def _hold(self, held: bool | None = None, step: bool = False) -> None:
-        hold = getattr(self.source, "hold", None)  # a PacedSource: its clock stops too
-        if hold is not None and held is not None:
-            hold(held)
-        if hold is not None and step:
-            self.source.release_one()
-
     def pause(self) -> None:
         if self.pipeline is not None:
             self.pipeline.pause()
-            self._hold(True)
 
     def resume(self) -> None:
         if self.pipeline is not None:
-            self._hold(False)
             self.pipeline.resume()
 
     def step(self) -> None:
         """One frame forward (files): pauses first."""
         if self.pipeline is not None and not self.live:
             self.pause()
-            self._hold(step=True)
             self.pipeline.step()
 
     def seek(self, seconds: float) -> None:
