@@ -214,28 +214,28 @@ class JobRunner:
             return failed(job, "no such file or folder", worker=worker, started=started)
         frames, status, why = 0, "failed", None
         self._frames = 0
-        with _collect_warnings("camvideo.video.sources") as warnings:
-            try:
-                self.load()
-                _remove_outputs(job)
-                frames, stopped = self._process(job, should_stop, on_progress)
-                status = "interrupted" if stopped else "done"
-                if warnings and status == "done":
-                    status, why = "failed", f"damaged: {warnings[0]}"
-            except CamvideoError as exc:
-                why = describe(exc)
-            except Exception as exc:  # noqa: BLE001 - e.g. out of (GPU) memory: this file fails, the worker goes on
-                log.debug("%s failed", job.source, exc_info=True)
-                why = describe(exc)
-            frames = frames or self._frames  # a failure part-way: what was written
+        try:
+            self.load()
+            _remove_outputs(job)
+            frames, stopped, warnings = self._process(job, should_stop, on_progress)
+            status = "interrupted" if stopped else "done"
+            if warnings and status == "done":
+                status, why = "failed", f"damaged: {warnings[0]}"
+        except CamvideoError as exc:
+            why = describe(exc)
+        except Exception as exc:  # noqa: BLE001 - e.g. out of (GPU) memory: this file fails, the worker goes on
+            log.debug("%s failed", job.source, exc_info=True)
+            why = describe(exc)
+        frames = frames or self._frames  # a failure part-way: what was written
         if why and why.startswith(f"{job.source}: "):  # the summary line names the source already
             why = why[len(job.source) + 2:]
         outputs = tuple(p for p in job.outputs if os.path.isfile(p))
         return JobResult(job, status, frames=frames, seconds=time.monotonic() - t0, outputs=outputs, reason=why,
                          worker=worker, started=started, finished=time.time())
 
-    def _process(self, job: Job, should_stop, on_progress) -> tuple[int, bool]:
-        """Run the pipeline over the whole source: (frames written, stopped by request)."""
+    def _process(self, job: Job, should_stop, on_progress) -> tuple[int, bool, list[str]]:
+        """Run the pipeline over the whole source: (frames written, stopped by request,
+        the warnings the source logged)."""
         from camvideo.annotate import FrameAnnotator
         from camvideo.runtime.localizer import FrameLocalizer
         from camvideo.runtime.pipeline import Pipeline
@@ -250,6 +250,8 @@ class JobRunner:
                                   "the output folder must be on a filesystem every node sees)")
         with contextlib.ExitStack() as stack:
             source = stack.enter_context(open_source(job.source))
+            # where the source's class logs, a damaged file says so (and ends at the damage)
+            warnings = stack.enter_context(_collect_warnings(type(source).__module__))
             sinks = []
             if job.recording:
                 is_file = isinstance(source, VideoFileSource)
@@ -291,7 +293,7 @@ class JobRunner:
                 raise pipeline.sink_errors[0]
             if pipeline.error is not None:
                 raise pipeline.error
-        return self._frames, stopped
+        return self._frames, stopped, warnings
 
 
 def _remove_outputs(job: Job) -> None:

@@ -41,7 +41,7 @@ from pathlib import Path
 from camvideo.batch import EXPORT_FORMATS
 from camvideo.errors import CamvideoError, InputError, OutputError, reason
 from camvideo.video.recorder import partial_path
-from camvideo.video.sources import IMAGE_SUFFIXES, STREAM_PREFIXES
+from camvideo.video.spec import GLOB_CHARS, IMAGE_SUFFIXES, SourceSpec
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
                   ".flv", ".wmv", ".3gp", ".ogv")
@@ -94,14 +94,8 @@ class _Entry:
     images: tuple[str, ...] = ()  # for a sequence: its image files
 
 
-def is_live(spec: str) -> bool:
-    """A camera index or a stream URL: sources that cannot be part of a batch."""
-    text = spec.strip()
-    return text.isdigit() or text.lower().startswith(STREAM_PREFIXES)
-
-
 def _has_magic(text: str) -> bool:
-    return any(c in text for c in "*?[")
+    return any(c in text for c in GLOB_CHARS)
 
 
 def _suffix(name: str) -> str:
@@ -160,21 +154,22 @@ def _glob_root(pattern: str) -> str:
 
 
 def _expand_one(spec: str, exclude: str | None, notes: list[str]) -> list[_Entry]:
-    if is_live(spec):
+    parsed = SourceSpec.parse(spec)
+    if parsed.live:
         raise CamvideoError(f"{spec}: a camera or a stream cannot be part of a batch of files; "
                             "process it on its own (camvideo process SOURCE)")
-    text = os.path.abspath(os.path.expanduser(spec))
-    if os.path.isdir(text):
-        found = _walk(text, exclude, notes)
+    if parsed.kind == "folder":
+        found = _walk(os.path.abspath(parsed.path), exclude, notes)
         if not found:
             raise InputError(f"{spec}: no videos or images in this folder "
                              f"(videos: {', '.join(VIDEO_SUFFIXES)}; images: {', '.join(IMAGE_SUFFIXES)})")
         return found
-    if os.path.exists(text):
-        kind = "images" if _suffix(text) in IMAGE_SUFFIXES else "video"
-        return [_Entry(text, kind, os.path.dirname(text), (text,) if kind == "images" else ())]
-    if not _has_magic(spec):
-        return [_Entry(text, "missing", os.path.dirname(text))]
+    if parsed.kind in ("image", "file"):
+        text = os.path.abspath(parsed.path)
+        if parsed.kind == "image":
+            return [_Entry(text, "images", os.path.dirname(text), (text,))]
+        return [_Entry(text, "video" if parsed.path.exists() else "missing", os.path.dirname(text))]
+    text = os.path.abspath(parsed.pattern)
     root = _glob_root(text)
     matches = sorted(p for p in globlib.glob(text, recursive=True) if not _inside(p, exclude))
     found: list[_Entry] = []
@@ -293,17 +288,16 @@ def expands_to_videos(spec: str) -> bool:
     """True when one SOURCE argument means several jobs or a video archive: a folder
     or a pattern with videos in it (then ``camvideo process SOURCE`` is a batch; a
     folder or pattern of images alone stays one image sequence, as it always was)."""
-    if is_live(spec):
-        return False
-    text = os.path.abspath(os.path.expanduser(spec))
-    if os.path.isdir(text):
-        for _dirpath, dirnames, filenames in os.walk(text):
+    parsed = SourceSpec.parse(spec)
+    if parsed.kind == "folder":
+        for _dirpath, dirnames, filenames in os.walk(parsed.path):
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
             if any(_suffix(f) in VIDEO_SUFFIXES for f in filenames if not f.startswith(".")):
                 return True
         return False
-    if not os.path.exists(text) and _has_magic(spec):
-        return any(_suffix(p) in VIDEO_SUFFIXES or os.path.isdir(p) for p in globlib.iglob(text, recursive=True))
+    if parsed.kind == "glob":
+        return any(_suffix(p) in VIDEO_SUFFIXES or os.path.isdir(p)
+                   for p in globlib.iglob(parsed.pattern, recursive=True))
     return False
 
 

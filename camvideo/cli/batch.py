@@ -20,11 +20,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import sys
+import signal
 import time
 
 from camvideo.batch import EXPORT_FORMATS
 from camvideo.cli import options as cli
+from camvideo.cli.signals import say
 from camvideo.errors import CamvideoError
 
 log = logging.getLogger(__name__)
@@ -71,11 +72,11 @@ def wants_batch(args: argparse.Namespace) -> bool:
 
 
 def _say(text: str) -> None:
-    try:
-        sys.stderr.write(text + "\n")
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
+    say(text + "\n")
+
+
+def _stopping(signum: int) -> None:
+    _say(f"\ncamvideo: {signal.Signals(signum).name}: stopping; finishing the files in flight (again to abort)")
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     from camvideo.batch.job import JobOptions
     from camvideo.batch.plan import make_plan, prepare_output_dir, split_resumed
     from camvideo.batch.summary import SummaryWriter, Totals, format_table, read_records
-    from camvideo.cli.commands.process import Aborted
+    from camvideo.cli.signals import Aborted
 
     _check(args)
     settings = cli.localize_settings_from_args(args)
@@ -165,7 +166,7 @@ def _run_jobs(args, todo, common, cpus, gpus, writer, totals, config):
     """Run ``todo`` on the chosen backend; the StopSignals when a signal stopped it, else None."""
     from camvideo.batch.job import JobOptions
     from camvideo.batch.progress import BatchProgress
-    from camvideo.cli.commands.process import StopSignals
+    from camvideo.cli.signals import StopSignals
 
     level = logging.getLogger().getEffectiveLevel()
     with contextlib.ExitStack() as stack:
@@ -194,7 +195,7 @@ def _run_jobs(args, todo, common, cpus, gpus, writer, totals, config):
             # the workers' warnings come back in the results: they print errors only, unless -v
             pool = stack.enter_context(LocalPool(options, jobs,
                                                  log_level=level if level < logging.WARNING else logging.ERROR))
-        stop = stack.enter_context(StopSignals())
+        stop = stack.enter_context(StopSignals(_stopping))
         progress = stack.enter_context(BatchProgress(len(todo)))
         stop.arm()
         pool.run(todo, _Driver(progress, writer, totals, config), stop.event)
