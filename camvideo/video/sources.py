@@ -61,6 +61,10 @@ def open_source(spec: str | int | Path | SourceSpec, *, loop: bool = False, real
     spec = SourceSpec.parse(spec)
     if spec.kind == "camera":
         return CameraSource(spec.camera)
+    if spec.kind == "url":
+        scheme = spec.url.split("://", 1)[0]
+        raise InputError(f"{spec.url}: {scheme}:// is not a scheme camvideo reads; use "
+                         f"{', '.join(STREAM_PREFIXES)} or a file, folder or glob")
     policy = policy_for(live=False, realtime=realtime)
     if spec.kind == "stream":
         container = open_stream(spec.url)
