@@ -76,7 +76,7 @@ def short(spec: str, limit: int = 60) -> str:
     parsed = SourceSpec.parse(spec, probe=False)  # no filesystem look-up on the GUI thread
     if parsed.kind == "camera":
         spec = f"camera {parsed.text}"
-    elif parsed.kind != "stream":
+    elif parsed.kind not in ("stream", "url"):
         spec = Path(spec).name or spec
     return spec if len(spec) <= limit else spec[: limit // 2 - 1] + "…" + spec[-(limit // 2 - 1):]
 

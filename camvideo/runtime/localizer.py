@@ -171,8 +171,10 @@ class FrameLocalizer:
                     opacity.append(1.0 if confident else settings.intensity.faint)
                     boxes = boxes_from_cam(cam, width, height, settings.box_rule) if confident else []  # it normalizes
                     if smoother is not None and boxes:
-                        boxes = smoother.smooth_boxes(class_id, boxes)
+                        boxes = smoother.smooth_boxes(class_id, boxes, (width, height))
                     for box in boxes or [None]:
+                        assert box is None or (0 <= box[0] < box[2] <= width and 0 <= box[1] < box[3] <= height), \
+                            f"box {box} is not inside its {width}x{height} frame"
                         detections.append(Detection(rank, class_id, label, score, box))
                 if smoother is not None:
                     smoother.keep_tracks({d.class_id for d in detections if d.box is not None})

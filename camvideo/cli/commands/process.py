@@ -161,7 +161,7 @@ def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedS
     from camvideo.runtime.pipeline import Pipeline
     from camvideo.video.export import open_exporter
     from camvideo.video.recorder import Recorder
-    from camvideo.video.sources import VideoFileSource, open_source
+    from camvideo.video.sources import VideoFileSource, describe_damage, open_source
 
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(open_source(args.source))  # bad input fails before the model loads
@@ -207,6 +207,8 @@ def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedS
         say(f"camvideo: {stats.frames} frames in {elapsed:.1f} s ({stats.frames / max(elapsed, 1e-9):.1f} fps)"
              + (f", {stats.dropped} dropped" if stats.dropped else "")
              + (f" -> {', '.join(written)}" if written else "") + "\n")
+        if source.damage:  # the frame numbers keep the gaps; the line says where they are
+            say(f"camvideo: warning: {source.name}: {describe_damage(source.damage)}\n")
     return stop.event.is_set()
 
 
