@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from camvideo.errors import InputError
+from camvideo.runtime.timing import StageTimer
 from camvideo.video.decoding import Damage
 from camvideo.video.pacing import Paced
 from camvideo.video.policies import END, BlockingQueue, BufferPolicy, LatestFrame
@@ -219,12 +220,13 @@ class Source:
         try:
             frames = self._frames(self._start_at)
             while not self._stop.is_set():
-                t0 = time.perf_counter()
+                timer = StageTimer()
                 try:
-                    image, stamp, index = next(frames)
+                    with timer("read"):
+                        image, stamp, index = next(frames)
                 except StopIteration:
                     break
-                read_ms = (time.perf_counter() - t0) * 1000.0
+                read_ms = timer.ms["read"]
                 if image.ndim == 2:
                     image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
                 elif image.shape[2] == 4:
