@@ -19,9 +19,11 @@ How many (``auto_jobs``): on a CPU, one worker per two cores. A job is already
 two-way parallel (the pipeline runs its forward pass on one core while decoding,
 the in-order rest and H.264 encoding take the other; see
 ``camvideo.runtime.workers``), so one worker per core would put two busy threads
-on each core; on 2 cores ``--jobs 2`` measured 1.0x the files per second of
-``--jobs 1`` for 1.6x the memory (README, "Many files"). On a GPU: one worker
-(the GPU is the shared resource; several processes would each hold a context).
+on each core; on 2 cores ``--jobs 2`` measured the same frames per second as
+``--jobs 1`` while the files ran (5.9 and 5.9, medians of two interleaved rounds of
+12 files, ``bench/batch.py``) for twice the memory. On a GPU: one worker (the GPU
+is the shared resource and each process would hold its own context; not measured
+here, where there is no GPU: try ``--jobs 2`` to overlap decoding and encoding).
 Never more workers than files, nor than the memory allows (~1 GiB each).
 """
 
