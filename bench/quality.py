@@ -43,7 +43,7 @@ from camvideo.cam.smoothing import TemporalSmoother  # noqa: E402
 from camvideo.models import imagenet_labels, load_model  # noqa: E402
 from camvideo.runtime.localizer import FrameLocalizer  # noqa: E402
 from camvideo.settings import LocalizeSettings, SmoothingSettings  # noqa: E402
-from camvideo.tools.annotations import fit_boxes, pick_box  # noqa: E402
+from camvideo.tools.annotations import best_iou, fit_boxes, pick_box  # noqa: E402
 from camvideo.tools.clipeval import evaluate_clip  # noqa: E402
 from camvideo.tools.devset import devset_clips, load_devset  # noqa: E402
 from camvideo.tools.evaluate import default_thresholds, max_box_acc, sweep_ious  # noqa: E402
@@ -58,6 +58,14 @@ def input_size(kind: str, width: int, height: int) -> tuple[int, int]:
         n = int(kind[2:])
         return n, n
     r = width / height
+    if kind == "arcap":  # short side 224, at most 1.3x today's pixels, sides multiples of 32
+        cap = 1.3 * 224 * 224
+        short = 224 if 224 * 224 * max(r, 1 / r) <= cap else math.sqrt(cap / max(r, 1 / r))
+        long_ = short * max(r, 1 / r)
+        short32, long32 = 32 * max(1, round(short / 32)), 32 * max(1, round(long_ / 32))
+        if short32 * long32 > cap:
+            long32 = 32 * max(1, int(cap / short32 // 32))
+        return (short32, long32) if r >= 1 else (long32, short32)
     if kind == "areq":  # today's pixel count, aspect kept, multiples of 32
         w = 32 * max(1, round(math.sqrt(224 * 224 * r) / 32))
         h = 32 * max(1, round(224 * 224 / w / 32))
@@ -78,10 +86,13 @@ METHODS = (
     Method("plain CAM (today)", "sq224", ("sq224",)),
     Method("aspect kept, short side 224", "ar224", ("ar224",)),
     Method("aspect kept, same pixels", "areq", ("areq",)),
+    Method("aspect kept, <= 1.3x pixels (288x224)", "arcap", ("arcap",)),
     Method("flip averaged", "sq224", ("sq224",), flip=True),
     Method("same pixels + flip", "areq", ("areq",), flip=True),
     Method("two scales: classes 224, map ar288", "sq224", ("ar288",)),
     Method("two scales: classes same pixels, map ar288", "areq", ("ar288",)),
+    Method("two scales: classes 288x224, map ar288", "arcap", ("ar288",)),
+    Method("two scales combined: 288x224 + ar288", "arcap", ("arcap", "ar288")),
     Method("two scales combined: areq + ar288", "areq", ("areq", "ar288")),
     Method("two scales combined + flip", "areq", ("areq", "ar288"), flip=True),
 )
@@ -335,6 +346,36 @@ def costs(runner: Runner, frames: list[np.ndarray], rounds: int, rule=RULES[1]) 
     return {k: {"ms": float(np.median(v)), "ratio": float(np.median(v)) / base} for k, v in times.items()}
 
 
+def figure(runner: Runner, path: Path, photo: str, picks: dict) -> None:
+    """One photo with each chosen (method, rule)'s map and box side by side; the true
+    box in green, the method's box in white."""
+    model = runner.model
+    from camvideo.video.sources import read_image
+
+    ann = next(a for a in load_devset(MANIFEST, imagenet_labels(), "all") if a.file.name == photo)
+    frame = read_image(ann.file)
+    h, w = frame.shape[:2]
+    tiles = []
+    for caption, (method, rule) in picks.items():
+        fb = runner.pass_all(frame, method)
+        c = int(torch.argmax(runner.probs(fb[method.cls])))
+        heat = heat_for(model, fb, method, c, w, h)
+        box = to_frame(rule_boxes(heat, rule[1], rule[2]), w, h)
+        color = cv2.applyColorMap(np.clip(cv2.resize(heat, (w, h)) * 255, 0, 255).astype(np.uint8), cv2.COLORMAP_JET)
+        tile = cv2.addWeighted(frame, 0.55, color, 0.45, 0.0)
+        for g in ann.boxes:
+            cv2.rectangle(tile, (int(g[0]), int(g[1])), (int(g[2]) - 1, int(g[3]) - 1), (0, 220, 0), 2)
+        value = best_iou(box, ann.boxes)
+        for b in box:
+            cv2.rectangle(tile, (b[0], b[1]), (b[2] - 1, b[3] - 1), (255, 255, 255), 2)
+        bar = np.full((44, w, 3), 255, np.uint8)
+        cv2.putText(bar, caption, (4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(bar, f"{model.labels[c]}, IoU {value:.2f}", (4, 37), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+        tiles.append(np.vstack([tile, bar]))
+    cv2.imwrite(str(path), np.hstack(tiles), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", default="tune", choices=("tune", "holdout", "all"))
@@ -344,13 +385,29 @@ def main() -> None:
     ap.add_argument("--shots", type=int, default=4)
     ap.add_argument("--shot-frames", type=int, default=30)
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: photos, clips, costs")
+    ap.add_argument("--methods", default="", help="comma-separated method numbers (0-based) to run (default: all)")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--figure", type=Path, help="write the side-by-side figure to this PNG and stop")
+    ap.add_argument("--figure-photo", default="dragon.jpg")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     skip = set(filter(None, args.skip.split(",")))
     model = load_model("lite0", device="cpu")
     FrameLocalizer(model)  # folds the batch norms and makes the model channels-last, as the app does
     runner = Runner(model)
+    global METHODS
+    if args.methods:
+        METHODS = tuple(METHODS[int(i)] for i in args.methods.split(","))
+    if args.figure:
+        by = {m.name: m for m in METHODS}
+        rules = {r[0]: r for r in RULES}
+        figure(runner, args.figure, args.figure_photo, {
+            "plain CAM (today)": (by["plain CAM (today)"], rules["max 0.2, largest (paper)"]),
+            "same pixels, aspect kept": (by["aspect kept, same pixels"], rules["max 0.3, largest"]),
+            "two scales (224 + ar288)": (by["two scales: classes same pixels, map ar288"], rules["mean x1.0, largest"]),
+            "combined + flip": (by["two scales combined + flip"], rules["max 0.3, merged near peak"]),
+        })
+        return
     report: dict = {"split": args.split, "threads": args.threads}
     anns = load_devset(MANIFEST, imagenet_labels(), args.split)
     if "photos" not in skip:
@@ -359,7 +416,7 @@ def main() -> None:
         splits = ("tune", "holdout") if args.split == "all" else (args.split,)
         clips = [c for s in splits for c in devset_clips(load_devset(MANIFEST, imagenet_labels(), s), s,
                                                          shots=args.shots, frames=args.shot_frames)]
-        report["clips"] = eval_clips(runner, clips)
+        report["clips"] = eval_clips(runner, clips, METHODS)
     if "costs" not in skip:
         from camvideo.tools.benchmark import make_frames
 
