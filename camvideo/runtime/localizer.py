@@ -23,6 +23,7 @@ import torch
 
 from camvideo.cam.boxes import boxes_from_cam
 from camvideo.cam.methods import CamEngine, class_maps
+from camvideo.cam.multiscale import ScaledPasses, combined_maps
 from camvideo.cam.preprocess import preprocess
 from camvideo.cam.smoothing import MapScaler, TemporalSmoother
 from camvideo.models import GapClassifier
@@ -64,6 +65,8 @@ class FrameLocalizer:
             raise ValueError(f"autocast must be one of {sorted(k for k in AUTOCAST if k)} or None, got {autocast!r}")
         self.model = model
         self.engine = CamEngine(model)
+        self._passes = ScaledPasses(model, channels_last)
+        self._first_ema: torch.Tensor | None = None  # combined maps: the class pass's smoothed features
         self.settings = settings
         self._smoother: TemporalSmoother | None = None
         self._scaler = MapScaler(settings.intensity)
@@ -132,11 +135,14 @@ class FrameLocalizer:
         if smoothed:
             _check_classes(settings, self.model.num_classes)
         t0 = time.perf_counter()
-        x = preprocess(frames, self.model)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        t1 = time.perf_counter()
-        if smoothed:
+        if settings.maps.plain or getattr(self.model, "method", "cam") != "cam":
+            x = preprocess(frames, self.model)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+        t1 = time.perf_counter()  # other inputs: their preprocessing counts with the forward pass
+        if not settings.maps.plain and getattr(self.model, "method", "cam") == "cam":
+            data, method = self._scaled(frames, settings, smoothed), "cam"
+        elif smoothed:
             with self._autocast(), torch.inference_mode():
                 feats = self.model(x).float()
                 probs = self.model.classify(feats).float().softmax(dim=1)
@@ -174,7 +180,8 @@ class FrameLocalizer:
         if raw.smoothed:
             assert smoother is not None
             with self._autocast():
-                per_frame = self._smoothed(*raw.data, smoother, settings)
+                feats, probs, *firsts = raw.data  # firsts: the class pass's features, for combined maps
+                per_frame = self._smoothed(feats, probs, smoother, settings, firsts[0] if firsts else None)
         else:
             per_frame = raw.data
         t_maps = time.perf_counter()
@@ -218,19 +225,62 @@ class FrameLocalizer:
             r.timings.update(timings)
         return results
 
+    def _scaled(self, frames: Sequence[np.ndarray], settings: LocalizeSettings, smoothed: bool):
+        """``forward``'s data for ``settings.maps`` other than plain CAM: the class
+        pass's probabilities and the map pass's features (smoothed) or the chosen
+        classes' maps (unsmoothed). Frames of different sizes run one size at a time."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for b, f in enumerate(frames):
+            groups.setdefault(f.shape[:2], []).append(b)
+        feats: list = [None] * len(frames)
+        probs: list = [None] * len(frames)
+        firsts: list = [None] * len(frames)  # the class pass's features, for combined maps
+        combine = settings.maps.combine
+        with self._autocast(), torch.inference_mode():
+            for members in groups.values():
+                cls_feats, map_feats = self._passes.run([frames[b] for b in members], settings.maps)
+                p = self.model.classify(cls_feats).float().softmax(dim=1)
+                for j, b in enumerate(members):
+                    feats[b], probs[b], firsts[b] = map_feats[j], p[j], cls_feats[j]
+            if smoothed:
+                return feats, torch.stack(probs), firsts if combine else None
+            _check_classes(settings, self.model.num_classes)
+            fixed = None if settings.class_ids is None else torch.tensor([[int(c) for c in settings.class_ids]])
+            out = []
+            for f, p in zip(feats, probs):
+                if fixed is None:
+                    scores, ids = p[None].topk(settings.topk, dim=1)
+                else:
+                    ids = fixed.to(p.device)
+                    scores = p[None].gather(1, ids)
+                maps = class_maps(f[None], self.model.weight, ids)[0].cpu().numpy()
+                if combine:
+                    first = firsts[len(out)]
+                    maps = combined_maps(class_maps(first[None], self.model.weight, ids)[0].cpu().numpy(), maps)
+                out.append((ids[0].cpu().numpy(), scores[0].cpu().numpy(), maps))
+        return out
+
     def _smoothed(
-        self, feats: torch.Tensor, probs: torch.Tensor, smoother: TemporalSmoother, settings: LocalizeSettings
+        self, feats: torch.Tensor, probs: torch.Tensor, smoother: TemporalSmoother, settings: LocalizeSettings,
+        firsts: list | None = None,
     ) -> list[tuple[list[int], np.ndarray, np.ndarray]]:
         """(class ids, scores, raw maps) per frame, from features and probabilities
         smoothed across frames; the maps are made from the smoothed features, at
-        feature resolution, for the classes the smoothed probabilities choose."""
+        feature resolution, for the classes the smoothed probabilities choose.
+        ``firsts``: the class pass's features, smoothed alike, for combined maps."""
         model = self.model
         out = []
         with torch.inference_mode():
-            for b in range(feats.shape[0]):
+            for b in range(len(feats)):  # a tensor, or a list of one size per frame
                 smooth_feats, smooth_probs, cut = smoother.update(feats[b], probs[b])
                 if cut:
                     self._scaler.reset()
+                if firsts is not None:
+                    first = self._first_ema
+                    if cut or smoother.frames == 1 or first is None or first.shape != firsts[b].shape:
+                        self._first_ema = firsts[b].clone()
+                    else:
+                        first.lerp_(firsts[b], smoother.settings.map_alpha)
                 p = smooth_probs.cpu().numpy()
                 if settings.class_ids is not None:
                     ids = [int(c) for c in settings.class_ids]
@@ -238,6 +288,8 @@ class FrameLocalizer:
                     ids = smoother.top_classes(p, settings.topk)
                 chosen = torch.tensor([ids], device=smooth_feats.device)
                 maps = class_maps(smooth_feats[None], model.weight, chosen)[0].cpu().numpy()
+                if firsts is not None:
+                    maps = combined_maps(class_maps(self._first_ema[None], model.weight, chosen)[0].cpu().numpy(), maps)
                 out.append((ids, p[ids], maps))
         return out
 

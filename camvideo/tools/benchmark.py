@@ -64,6 +64,7 @@ class BenchConfig:
     live_fps: float = 60.0  # the live source's rate, faster than inference
     soak: int = 0  # frames through the inference stage for the memory soak (0: off)
     compile: bool = False  # also measure the inference stage with torch.compile
+    presets: bool = True  # also measure the inference stage of each quality preset
 
     def __post_init__(self) -> None:
         for name in ("frames", "rounds", "threads", "topk", "batch", "e2e_frames"):
@@ -436,7 +437,7 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
     from camvideo.annotate import FrameAnnotator
     from camvideo.models import load_model
     from camvideo.runtime.localizer import FrameLocalizer
-    from camvideo.settings import LocalizeSettings
+    from camvideo.settings import DEFAULT_QUALITY, QUALITY_PRESETS, LocalizeSettings, quality_settings
 
     say = progress or (lambda msg: log.info("%s", msg))
     torch.set_num_threads(config.threads)
@@ -460,6 +461,13 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
     contestants.append(floor_contestant(model, base, OWN_FORWARD, channels_last=localizer.channels_last,
                                         autocast=localizer.autocast_dtype))
     contestants += [camvideo_contestant(localizer, annotator, frames[s]) for s in SIZES]
+    # The other quality presets at the first size (the default preset is "camvideo WxH").
+    presets = {DEFAULT_QUALITY: contestants[-len(SIZES)].name}
+    for name in QUALITY_PRESETS if config.presets else ():
+        if name != DEFAULT_QUALITY:
+            c = camvideo_contestant(FrameLocalizer(model, quality_settings(name, settings)), annotator, base, f" [{name}]")
+            contestants.append(c)
+            presets[name] = c.name
     if config.compile:
         say("compiling (torch.compile, first call)")
         compiled = FrameLocalizer(load_model(config.model, device=config.device).eval(), settings, compile=True)
@@ -527,7 +535,12 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
         entry["fps"] = round(1000.0 / entry["median_ms"], 2)
         entry["note"] = c.note
         results[c.name] = entry
+    fast = presets.get("fast")
     report: dict = {
+        # Each quality preset's inference stage at the first size, and its cost against "fast" (plain CAM).
+        "presets": {name: {"contestant": c, "median_ms": results[c]["median_ms"],
+                           "ratio_fast": round(results[c]["median_ms"] / results[fast]["median_ms"], 3) if fast else None}
+                    for name, c in presets.items()},
         "date": time.strftime("%Y-%m-%d"),
         "machine": machine(),
         "config": asdict(config),
@@ -611,6 +624,12 @@ def format_table(report: dict) -> str:
             f"p50 {live['p50_ms']:.1f} ms, p95 {live['p95_ms']:.1f} ms "
             f"(target p95 <= floor + 33 ms = {live['target_p95_ms']:.1f} ms), {live['dropped']} frames dropped"
         )
+    presets = report.get("presets") or {}
+    if len(presets) > 1:
+        lines.append("")
+        lines.append("quality presets, inference stage at " + f"{SIZES[0][0]}x{SIZES[0][1]}: " + ", ".join(
+            f"{name} {p['median_ms']:.2f} ms" + (f" ({p['ratio_fast']:.2f}x fast)" if p.get("ratio_fast") else "")
+            for name, p in presets.items()))
     lines.append("")
     for size, stages in report["stages_ms"].items():
         parts = ", ".join(f"{k} {v:.2f}" for k, v in stages.items())

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from camvideo.cam.boxes import boxes_from_cam, mask_boxes, normalize, upsample
-from camvideo.settings import BoxRule
+from camvideo.settings import BoxRule, LocalizeSettings, MapSettings
 from camvideo.tools.annotations import (  # noqa: F401 (load_annotations, Annotation: this module's API too)
     LOC_IOU,
     Annotation,
@@ -208,12 +208,14 @@ def evaluate_images(
     rule: BoxRule = BoxRule(),
     thresholds: np.ndarray | None = None,
     batch_size: int = 16,
+    maps: MapSettings | None = None,
 ) -> tuple[list[ImageScore], ImageSummary]:
-    """Score every annotated image with one forward pass each (in batches)."""
+    """Score every annotated image with one forward pass each (in batches), or the
+    passes ``maps`` asks for (default: ``LocalizeSettings().maps``, as ``camvideo
+    image`` runs)."""
     import torch
 
     from camvideo.cam.methods import class_maps
-    from camvideo.cam.preprocess import preprocess
     from camvideo.video.sources import read_image
 
     if not annotations:
@@ -221,6 +223,10 @@ def evaluate_images(
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     thresholds = default_thresholds() if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+    from camvideo.cam.multiscale import ScaledPasses
+
+    maps_settings = LocalizeSettings().maps if maps is None else maps
+    passes = ScaledPasses(model, channels_last=False)
     t0 = time.perf_counter()
     scores: list[ImageScore] = []
     # The boxes and the sweep are OpenCV work that releases the GIL: one image a thread.
@@ -228,24 +234,22 @@ def evaluate_images(
         for start in range(0, len(annotations), batch_size):
             batch = annotations[start : start + batch_size]
             images = [read_image(a.file) for a in batch]
-            x = preprocess(images, model)
             with torch.inference_mode():
-                feats = model(x)
-                probs = model.classify(feats).float().softmax(dim=1)
+                map_feats, probs = _forward(model, images, maps_settings, passes)
                 top_ids = probs.topk(1, dim=1).indices
                 gt_ids = torch.tensor(
                     [max(a.classes, key=lambda c: float(probs[b, c])) for b, a in enumerate(batch)],
                     device=probs.device,
                 )
                 ids = torch.cat([top_ids, gt_ids[:, None]], dim=1)  # (B, 2): top-1, best ground-truth class
-                maps = class_maps(feats, model.weight, ids).cpu().numpy()
+                maps = [class_maps(f[None], model.weight, ids[b : b + 1])[0].cpu().numpy() for b, f in enumerate(map_feats)]
                 chosen = probs.gather(1, ids).cpu().numpy()
             ids = ids.cpu().numpy()
 
             def score(b: int, batch=batch, images=images, maps=maps, ids=ids, chosen=chosen) -> ImageScore:
                 ann, (height, width) = batch[b], images[b].shape[:2]
                 gt_boxes = fit_boxes(ann, width, height)
-                pred_heat, gt_heat = normalize(maps[b, 0]), normalize(maps[b, 1])
+                pred_heat, gt_heat = normalize(maps[b][0]), normalize(maps[b][1])
                 pred_box, pred_iou = pick_box(boxes_from_cam(pred_heat, width, height, rule), gt_boxes)
                 gt_box, gt_iou = pick_box(boxes_from_cam(gt_heat, width, height, rule), gt_boxes)
                 pred, gt = int(ids[b, 0]), int(ids[b, 1])
@@ -272,6 +276,28 @@ def evaluate_images(
         seconds=time.perf_counter() - t0,
     )
     return scores, summary
+
+
+def _forward(model, images, maps: MapSettings, passes):
+    """The map features (one (K, h, w) tensor per image) and the class
+    probabilities (B, C) of a batch of images of any sizes."""
+    import torch
+
+    from camvideo.cam.preprocess import preprocess
+
+    if maps.plain or getattr(model, "method", "cam") != "cam":
+        feats = model(preprocess(images, model))
+        return list(feats), model.classify(feats).float().softmax(dim=1)
+    map_feats, probs = [None] * len(images), [None] * len(images)
+    groups: dict = {}
+    for b, image in enumerate(images):
+        groups.setdefault(image.shape[:2], []).append(b)
+    for members in groups.values():
+        cls_feats, feats = passes.run([images[b] for b in members], maps)
+        p = model.classify(cls_feats).float().softmax(dim=1)
+        for j, b in enumerate(members):
+            map_feats[b], probs[b] = feats[j], p[j]
+    return map_feats, torch.stack(probs)
 
 
 IMAGE_CSV_FIELDS = (

@@ -79,7 +79,8 @@ def run_images(args: argparse.Namespace) -> int:
         load_annotations,
     )
 
-    rule = cli.localize_settings_from_args(args).box_rule
+    settings = cli.localize_settings_from_args(args)
+    rule = settings.box_rule
     if args.batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
     try:
@@ -88,7 +89,8 @@ def run_images(args: argparse.Namespace) -> int:
         raise InputError(f"--step: {exc}") from None
     annotations = load_annotations(args.manifest, imagenet_labels())  # fail before loading the model
     model = cli.load_model_from_args(args)
-    scores, summary = evaluate_images(model, annotations, rule, thresholds, batch_size=args.batch_size)
+    scores, summary = evaluate_images(model, annotations, rule, thresholds, batch_size=args.batch_size,
+                                      maps=settings.maps)
 
     out = _out_dir(args.out, Path(args.manifest))
     data = {"manifest": str(args.manifest), **summary.to_dict()}
@@ -196,7 +198,8 @@ def run_devset(args: argparse.Namespace) -> int:
     clips = [c for s in splits
              for c in devset_clips(load_devset(manifest, labels, s), s, shots=args.shots, frames=args.shot_frames)]
     model = cli.load_model_from_args(args)
-    _, summary = evaluate_images(model, photos, settings.box_rule, default_thresholds(args.step), batch_size=args.batch_size)
+    _, summary = evaluate_images(model, photos, settings.box_rule, default_thresholds(args.step),
+                                 batch_size=args.batch_size, maps=settings.maps)
     import dataclasses
 
     localizer = FrameLocalizer(model, dataclasses.replace(settings, smoothing=SmoothingSettings()))
