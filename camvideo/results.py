@@ -1,6 +1,6 @@
 """Per-frame results: the data contract shared by the exporter, the window and the CLI.
 
-``FrameResult.to_dict()`` is exactly the JSON object of DESIGN.md:
+``FrameResult.to_dict()`` is exactly the per-frame JSON object of docs/architecture.md:
 ``{"frame", "time", "width", "height", "detections": [{"rank", "class_id",
 "label", "score", "box"}]}`` with ``box`` as [x1, y1, x2, y2] in source pixels.
 Detections whose maps come from Grad-CAM also carry ``"method": "gradcam"``.
@@ -8,11 +8,14 @@ Detections whose maps come from Grad-CAM also carry ``"method": "gradcam"``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2 (x2, y2 exclusive) in source pixels
+_NO_TIMINGS: Mapping[str, float] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -49,10 +52,16 @@ class FrameResult:
     # Opacity factor per map, 0..1: below 1 (faint) when the class was gated as not
     # confident; empty means all 1.
     map_opacity: tuple[float, ...] = ()
-    timings: dict[str, float] = field(default_factory=dict)  # stage -> milliseconds
+    # Stage -> milliseconds per frame, set once when the result is made: read-only
+    # (a plain dict given here is copied; camvideo.runtime.timing makes them).
+    timings: Mapping[str, float] = field(default_factory=lambda: _NO_TIMINGS)
     # How the maps were made: "cam" (exact CAM) or "gradcam" (the model's head is
     # not GAP -> Linear). Grad-CAM detections say so in their JSON.
     method: str = "cam"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.timings, MappingProxyType):
+            object.__setattr__(self, "timings", MappingProxyType(dict(self.timings)))
 
     def to_dict(self) -> dict:
         return {

@@ -21,6 +21,7 @@ import dataclasses
 import math
 import types
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -80,28 +81,40 @@ def map_input_size(width: int, height: int, short: int) -> tuple[int, int]:
     return _round(short * height / width), _round(short)
 
 
-class ScaledPasses:
-    """Forward passes of a CAM model at any input size (features only)."""
+@dataclass(frozen=True, eq=False)
+class ScaledEvidence:
+    """What the passes give a smoother: per frame, the map pass's features (K, h, w)
+    and, for combined maps, the class pass's (``firsts``); the class pass's
+    probabilities (B, C). Lists, because frames of different sizes give features of
+    different shapes."""
 
-    def __init__(self, model, channels_last: bool = True) -> None:
-        self.model = model
-        self.channels_last = channels_last
+    probs: torch.Tensor
+    features: list
+    firsts: list | None = None
+
+
+class ScaledPasses:
+    """Forward passes of an exact-CAM method at any input size (features only),
+    through the method's own ``Forward`` (``prepare`` and the call): a forward pass
+    of another runtime must accept any input size to serve these settings."""
+
+    def __init__(self, method) -> None:
+        self.method = method
+        self.model = method.model
         self._shims: dict[tuple[int, int], object] = {}
 
     def features(self, frames: Sequence[np.ndarray], size: tuple[int, int], flip: bool) -> torch.Tensor:
         """(B, K, h, w) float32 features of ``frames`` resized to ``size`` (height,
         width); with ``flip`` the mean of the frame's and its mirror image's
-        features (the mirror's flipped back). Run under ``inference_mode``."""
+        features (the mirror's flipped back). Call under ``inference_mode``."""
         shim = self._shims.get(size)
         if shim is None:
             prep = dataclasses.replace(self.model.preprocessing, size=tuple(size))
             shim = self._shims[size] = types.SimpleNamespace(preprocessing=prep, device=self.model.device)
         x = preprocess(frames, shim)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
         if flip:
             x = torch.cat([x, x.flip(3)])
-        feats = self.model(x).float()
+        feats = self.method.forward(self.method.prepare(x)).float()
         if flip:
             n = len(frames)
             feats = (feats[:n] + feats[n:].flip(3)) * 0.5
@@ -119,3 +132,37 @@ class ScaledPasses:
         if settings.map_side is None:
             return feats, feats
         return feats, self.features(frames, map_input_size(width, height, settings.map_side), settings.flip)
+
+    def __call__(self, frames: Sequence[np.ndarray], settings, smoothed: bool):
+        """A batch (any sizes) under ``settings`` (LocalizeSettings): for a smoother
+        the ``ScaledEvidence``; else per frame (class ids, scores, raw maps) of the
+        ``topk`` best classes or of ``class_ids``. Call under ``inference_mode``."""
+        from camvideo.cam.methods import class_maps
+
+        groups: dict[tuple[int, int], list[int]] = {}
+        for b, f in enumerate(frames):
+            groups.setdefault(f.shape[:2], []).append(b)
+        n = len(frames)
+        feats, probs, firsts = [None] * n, [None] * n, [None] * n
+        for members in groups.values():
+            cls_feats, map_feats = self.run([frames[b] for b in members], settings.maps)
+            p = self.model.classify(cls_feats).float().softmax(dim=1)
+            for j, b in enumerate(members):
+                feats[b], probs[b], firsts[b] = map_feats[j], p[j], cls_feats[j]
+        combine = settings.maps.combine
+        if smoothed:
+            return ScaledEvidence(torch.stack(probs), feats, firsts if combine else None)
+        weight = self.model.weight
+        fixed = None if settings.class_ids is None else torch.tensor([[int(c) for c in settings.class_ids]])
+        out = []
+        for f, p, first in zip(feats, probs, firsts):
+            if fixed is None:
+                scores, ids = p[None].topk(settings.topk, dim=1)
+            else:
+                ids = fixed.to(p.device)
+                scores = p[None].gather(1, ids)
+            maps = class_maps(f[None], weight, ids)[0].cpu().numpy()
+            if combine:
+                maps = combined_maps(class_maps(first[None], weight, ids)[0].cpu().numpy(), maps)
+            out.append((ids[0].cpu().numpy(), scores[0].cpu().numpy(), maps))
+        return out

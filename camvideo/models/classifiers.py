@@ -96,7 +96,7 @@ class GradCamClassifier(nn.Module):
     ``forward(x)`` returns ``(maps, logits)``: ``maps`` is the chosen layer's 4-D
     output as a leaf that requires grad (the rest of the network sees a copy), so
     under ``torch.enable_grad()`` a backward from a logit runs through the head
-    only. See ``camvideo.cam.gradcam``.
+    only. See ``camvideo.cam.methods.GradCam``.
     """
 
     method = "gradcam"

@@ -3,6 +3,7 @@
 ``localizer`` is the inference stage (frames -> FrameResults: preprocess, forward
 pass, maps, smoothing, boxes); ``workers`` runs forward passes in parallel threads;
 ``pipeline`` wires a source through the localizer and the annotator to sinks, in
-frame order, with bounded queues; ``allocator`` tunes glibc's malloc for torch.
+frame order, with bounded queues; ``timing`` times the stages (``StageTimer``);
+``allocator`` tunes glibc's malloc for torch.
 The window and the command line both run this engine; it never imports Qt.
 """

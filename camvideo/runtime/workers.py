@@ -32,16 +32,18 @@ from concurrent.futures import Future
 
 import torch
 
+from camvideo.cam.methods import method_class
+
 log = logging.getLogger(__name__)
 
 MAX_WORKERS = 8
 
 
 def auto_workers(model) -> int:
-    """Forward passes side by side for files: 1 on a GPU and for Grad-CAM models
-    (one backward graph per model), else one per core up to 2 (measured on 2
-    cores: 2 beat 3, see docs/bench.md)."""
-    if getattr(model, "method", "cam") != "cam":
+    """Forward passes side by side for files: 1 on a GPU and for a model whose CAM
+    method is not ``parallel`` (Grad-CAM: one backward graph per model), else one
+    per core up to 2 (measured on 2 cores: 2 beat 3, see docs/bench.md)."""
+    if not method_class(model).parallel:
         return 1
     device = getattr(model, "device", torch.device("cpu"))
     if device.type != "cpu":

@@ -223,10 +223,11 @@ def evaluate_images(
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     thresholds = default_thresholds() if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+    from camvideo.cam.methods import ExactCam
     from camvideo.cam.multiscale import ScaledPasses
 
     maps_settings = LocalizeSettings().maps if maps is None else maps
-    passes = ScaledPasses(model, channels_last=False)
+    passes = ScaledPasses(ExactCam(model)) if getattr(model, "method", "cam") == "cam" else None
     t0 = time.perf_counter()
     scores: list[ImageScore] = []
     # The boxes and the sweep are OpenCV work that releases the GIL: one image a thread.

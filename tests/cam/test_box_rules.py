@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from camvideo.cam.boxes import boxes_from_cam
-from camvideo.cam.methods import CamEngine
+from camvideo.cam.methods import cam_method
 from camvideo.cam.preprocess import preprocess
 from camvideo.models import load_model
 from camvideo.runtime.localizer import FrameLocalizer
@@ -110,7 +110,7 @@ def model():
 
 def test_topk_maps_from_one_pass_equal_single_class_maps(model):
     frames = [cv2.imread(str(DATA / name)) for name in ("chelsea.png", "coffee.png")]
-    engine = CamEngine(model)
+    engine = cam_method(model)
     x = preprocess(frames, model)
     top = engine(x, topk=5)
     for b in range(len(frames)):

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from camvideo import cli
-from camvideo.cam.methods import CamEngine
+from camvideo.cam.methods import cam_method
 from camvideo.errors import ModelLoadError
 from camvideo.models import available_models, inspect_model, load_model
 
@@ -62,7 +62,7 @@ def test_cam_identity_for_exact_models(name, reports):
     model = load_model(name, pretrained=False, input_size=size)
     assert model.method == "cam"
     x = torch.randn(2, 3, size, size)
-    out = CamEngine(model)(x, topk=3)
+    out = cam_method(model)(x, topk=3)
     with torch.no_grad():
         reference = model.network(x)
         torch.testing.assert_close(model.classify(model(x)), reference, rtol=1e-4, atol=1e-4)
@@ -194,7 +194,7 @@ def test_state_dict_round_trip_for_a_named_architecture(trained):
                        labels=trained / "labels.txt", input_size=64)  # fmt: skip
     assert model.labels == LABELS and model.method == "cam"
     x = torch.randn(2, 3, 64, 64)
-    out = CamEngine(model)(x, topk=2)
+    out = cam_method(model)(x, topk=2)
     with torch.no_grad():
         torch.testing.assert_close(out.logits, reference(x), rtol=1e-5, atol=1e-5)
 

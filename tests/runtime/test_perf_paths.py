@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from camvideo.cam.boxes import boxes_from_cam, iou, mask_boxes, normalize, threshold_mask, upsample
-from camvideo.cam.methods import CamEngine, class_maps
+from camvideo.cam.methods import cam_method, class_maps
 from camvideo.cam.preprocess import preprocess, resize_for_model
 from camvideo.models import GapClassifier, Preprocessing, load_model
 from camvideo.runtime.localizer import FrameLocalizer
@@ -73,7 +73,7 @@ def test_resize_matches_area_and_skips_when_sized():
 def test_fast_stage_equals_plain_path(lite0, name, size):
     """Same top-3 classes, maps within 0.07 after min-max, boxes IoU >= 0.95."""
     frame = cv2.resize(cv2.imread(str(DATA / f"{name}.png")), size, interpolation=cv2.INTER_AREA)
-    engine = CamEngine(lite0)
+    engine = cam_method(lite0)
     ref = engine(plain_preprocess([frame], lite0), topk=3)
     result = FrameLocalizer(lite0, LocalizeSettings(topk=3))([frame])[0]
     assert list(result.map_class_ids) == ref.class_ids[0].tolist()

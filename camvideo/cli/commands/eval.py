@@ -15,7 +15,8 @@ import json
 from pathlib import Path
 
 from camvideo.cli import options as cli
-from camvideo.errors import InputError, OutputError
+from camvideo.cli.outputs import write_file
+from camvideo.errors import InputError, OutputError, reason
 
 
 def register(sub) -> None:
@@ -94,8 +95,8 @@ def run_images(args: argparse.Namespace) -> int:
 
     out = _out_dir(args.out, Path(args.manifest))
     data = {"manifest": str(args.manifest), **summary.to_dict()}
-    _write(out / "summary.json", lambda f: json.dump(data, f, indent=1))
-    _write(out / "images.csv", lambda f: _csv(f, IMAGE_CSV_FIELDS, image_rows(scores)))
+    write_file(out / "summary.json", lambda f: json.dump(data, f, indent=1))
+    write_file(out / "images.csv", lambda f: _csv(f, IMAGE_CSV_FIELDS, image_rows(scores)))
     _write_png(out / "maxboxacc.png", draw_curves(summary.maxboxacc))
 
     m = summary.maxboxacc
@@ -123,13 +124,13 @@ def run_clip(args: argparse.Namespace) -> int:
     result = evaluate_clip(read_frames_jsonl(args.clip), read_frames_jsonl(args.truth))
     out = _out_dir(args.out, Path(args.clip))
     data = {"clip": str(args.clip), "truth": str(args.truth), **result.to_dict()}
-    _write(out / "clip_summary.json", lambda f: json.dump(data, f, indent=1))
+    write_file(out / "clip_summary.json", lambda f: json.dump(data, f, indent=1))
     rows = [
         {**row, "true_box": _box(row["true_box"]), "pred_box": _box(row["pred_box"]), "iou": round(row["iou"], 4)}
         for row in result.per_frame
     ]
     fields = ("frame", "true_box", "pred_box", "iou", "pred_class", "true_class")
-    _write(out / "frames.csv", lambda f: _csv(f, fields, rows))
+    write_file(out / "frames.csv", lambda f: _csv(f, fields, rows))
     print(f"{result.frames} frames ({result.missing} missing from the predictions)")
     print(f"  {'mean IoU':<24}{result.mean_iou:8.3f}")
     print(f"  {'frames with IoU >= 0.5':<24}{100 * result.iou50:7.1f}%")
@@ -150,7 +151,7 @@ def _out_dir(out: str | None, source: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create {path}: {exc.strerror}") from None
+        raise OutputError(f"cannot create {path}: {reason(exc)}") from None
     return path
 
 
@@ -158,14 +159,6 @@ def _csv(f, fields, rows) -> None:
     writer = csv.DictWriter(f, fieldnames=list(fields))
     writer.writeheader()
     writer.writerows(rows)
-
-
-def _write(path: Path, write) -> None:
-    try:
-        with path.open("w", newline="", encoding="utf-8") as f:
-            write(f)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _write_png(path: Path, image) -> None:
@@ -207,7 +200,7 @@ def run_devset(args: argparse.Namespace) -> int:
     out = _out_dir(args.out, manifest.parent)
     data = {"manifest": str(manifest), "split": args.split, "photos": summary.to_dict(),
             "clips": {r.name: {**r.summary.to_dict(), "ms_per_frame": round(r.ms_per_frame, 3)} for r in runs}}
-    _write(out / "devset_summary.json", lambda f: json.dump(data, f, indent=1))
+    write_file(out / "devset_summary.json", lambda f: json.dump(data, f, indent=1))
     m = summary.maxboxacc
     print(f"{summary.images} photos ({args.split}), model {summary.model}: top-1 classification "
           f"{100 * summary.top1_cls:.1f}%, top-1 localization {100 * summary.top1_loc:.1f}%, "
