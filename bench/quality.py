@@ -402,10 +402,10 @@ def main() -> None:
         by = {m.name: m for m in METHODS}
         rules = {r[0]: r for r in RULES}
         figure(runner, args.figure, args.figure_photo, {
-            "plain CAM (today)": (by["plain CAM (today)"], rules["max 0.2, largest (paper)"]),
-            "same pixels, aspect kept": (by["aspect kept, same pixels"], rules["max 0.3, largest"]),
-            "two scales (224 + ar288)": (by["two scales: classes same pixels, map ar288"], rules["mean x1.0, largest"]),
-            "combined + flip": (by["two scales combined + flip"], rules["max 0.3, merged near peak"]),
+            "fast: plain CAM (224x224)": (by["plain CAM (today)"], rules["max 0.2, largest (paper)"]),
+            "balanced: aspect kept (288x224)": (by["aspect kept, <= 1.3x pixels (288x224)"], rules["max 0.2, largest (paper)"]),
+            "map from ar288 alone": (by["two scales: classes 288x224, map ar288"], rules["max 0.2, largest (paper)"]),
+            "best: 288x224 + ar288 combined": (by["two scales combined: 288x224 + ar288"], rules["max 0.2, largest (paper)"]),
         })
         return
     report: dict = {"split": args.split, "threads": args.threads}

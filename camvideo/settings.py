@@ -63,7 +63,7 @@ class BoxRule:
             raise ValueError(f"components must be one of {COMPONENT_RULES}, got {self.components!r}")
         if self.method == "mean":
             if not 0.0 < self.threshold <= 10.0:
-                raise ValueError(f"threshold must be in (0, 10] (a multiple of the map's mean), got {self.threshold}")
+                raise ValueError(f"threshold must be in (0, 10] with method 'mean' (a multiple of the map's mean), got {self.threshold}")
         elif not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
         if not 0.0 <= self.min_area < 1.0:
