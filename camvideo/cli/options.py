@@ -15,11 +15,15 @@ from camvideo import DEFAULT_MODEL
 from camvideo.errors import CamvideoError, reason
 from camvideo.settings import (
     COLORMAP_NAMES,
+    DEFAULT_QUALITY,
+    QUALITY_PRESETS,
+    THRESHOLD_METHODS,
     BoxRule,
     IntensitySettings,
     LocalizeSettings,
     OverlaySettings,
     SmoothingSettings,
+    quality_maps,
 )
 
 # --input-size: 8 pixels at the least (the maps need a few pixels), 2048 at the most
@@ -47,11 +51,19 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_box_options(group) -> None:
-    """--threshold, --rule, --components: how a map becomes boxes (BoxRule)."""
-    group.add_argument("--threshold", type=float, default=0.2,
-                       help="box threshold: fraction of the map's maximum (default: 0.2, the CAM paper's)")
-    group.add_argument("--rule", choices=("max", "percentile", "otsu"), default="max",
-                       help="threshold rule: fraction of max (default), percentile of the map, or Otsu")
+    """--quality, --threshold, --rule, --components: the model inputs (MapSettings)
+    and how a map becomes boxes (BoxRule)."""
+    group.add_argument("--quality", choices=QUALITY_PRESETS, default=DEFAULT_QUALITY,
+                       help="fast: plain CAM (the frame squashed to 224x224); balanced (default): the frame's "
+                       "aspect ratio kept (288x224 for 4:3); best: a second, larger pass for the maps "
+                       "(about 3x fast's cost; see docs/eval.md)")
+    group.add_argument("--threshold", type=float, default=None,
+                       help="box threshold: fraction of the map's maximum with --rule max, quantile with "
+                       "percentile, multiple of the map's mean with mean (default: 0.2 of the maximum, the CAM "
+                       "paper's)")
+    group.add_argument("--rule", choices=THRESHOLD_METHODS, default=None,
+                       help="threshold rule: fraction of max, percentile of the map, Otsu, or multiple of the "
+                       "map's mean (default: the --quality preset's)")
     group.add_argument("--components", choices=("largest", "all"), default="largest",
                        help="box the largest region (default, the CAM paper's) or every region")
 
@@ -192,7 +204,15 @@ def _size(count: int) -> str:
 def localize_settings_from_args(args: argparse.Namespace):
 
     try:
-        rule = BoxRule(threshold=args.threshold, method=args.rule, components=args.components,
+        maps, preset_rule = quality_maps(getattr(args, "quality", DEFAULT_QUALITY))
+        method = args.rule if args.rule is not None else preset_rule.method
+        if args.threshold is not None:
+            threshold = args.threshold
+        elif method == preset_rule.method:
+            threshold = preset_rule.threshold
+        else:  # another rule than the preset's: that rule's usual level
+            threshold = {"max": 0.2, "percentile": 0.8, "otsu": 0.2, "mean": 1.0}[method]
+        rule = BoxRule(threshold=threshold, method=method, components=args.components,
                        min_area=getattr(args, "min_area", 0.0))
         ids = tuple(args.class_ids) if args.class_ids else None
         if ids is not None and any(c < 0 for c in ids):
@@ -216,7 +236,8 @@ def localize_settings_from_args(args: argparse.Namespace):
                 prob_alpha=min(1.0, default.prob_alpha * factor),
                 box_alpha=min(1.0, default.box_alpha * factor),
             )
-        return LocalizeSettings(topk=args.topk, class_ids=ids, box_rule=rule, smoothing=smoothing, intensity=intensity)
+        return LocalizeSettings(topk=args.topk, class_ids=ids, box_rule=rule, smoothing=smoothing, intensity=intensity,
+                                maps=maps)
     except ValueError as exc:
         raise CamvideoError(str(exc)) from None
 

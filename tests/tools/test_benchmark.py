@@ -30,7 +30,12 @@ def test_bench_quick_json(tmp_path, capsys, keep_threads):
     assert {"date", "machine", "config", "floor_ms", "results", "stages_ms", "end_to_end", "live", "soak"} <= set(report)
     assert report["config"]["threads"] == 1 and report["config"]["topk"] == 3
     results = report["results"]
-    assert set(results) == {"floor", "floor (channels_last)", "camvideo's forward pass", "camvideo 640x480", "camvideo 1280x720"}
+    assert set(results) == {"floor", "floor (channels_last)", "camvideo's forward pass", "camvideo 640x480", "camvideo 1280x720",
+                            "camvideo 640x480 [fast]", "camvideo 640x480 [best]"}
+    presets = report["presets"]  # the default preset is "camvideo 640x480"
+    assert set(presets) == {"fast", "balanced", "best"} and presets["balanced"]["contestant"] == "camvideo 640x480"
+    assert presets["fast"]["ratio_fast"] == 1.0 and all(p["median_ms"] > 0 and p["ratio_fast"] > 0 for p in presets.values())
+    assert "quality presets, inference stage at 640x480: " in table
     for entry in results.values():
         assert entry["median_ms"] > 0 and entry["fps"] > 0 and entry["ratio"] > 0 and entry["n"] >= 2
     assert results["floor"]["ratio"] == 1.0 and results["floor (channels_last)"]["ratio_channels_last_floor"] == 1.0

@@ -55,6 +55,7 @@ def build_report(config, contestants, times: dict[str, list[float]], e2e_runs: l
         entry["note"] = c.note
         results[c.name] = entry
     report: dict = {
+        "presets": _presets(results),
         "date": time.strftime("%Y-%m-%d"),
         "machine": machine(),
         "config": asdict(config),
@@ -101,6 +102,20 @@ def build_report(config, contestants, times: dict[str, list[float]], e2e_runs: l
     return report
 
 
+def _presets(results: dict) -> dict:
+    """Each quality preset's inference stage at the first size and its cost against
+    "fast" (plain CAM): the default preset is "camvideo WxH", the others "... [name]"."""
+    from camvideo.settings import DEFAULT_QUALITY, QUALITY_PRESETS
+    from camvideo.tools.benchmark.frames import SIZES
+
+    base = f"camvideo {SIZES[0][0]}x{SIZES[0][1]}"
+    names = {q: base if q == DEFAULT_QUALITY else f"{base} [{q}]" for q in QUALITY_PRESETS}
+    names = {q: n for q, n in names.items() if n in results}
+    fast = results[names["fast"]]["median_ms"] if "fast" in names else None
+    return {q: {"contestant": n, "median_ms": results[n]["median_ms"],
+                "ratio_fast": round(results[n]["median_ms"] / fast, 3) if fast else None} for q, n in names.items()}
+
+
 def format_table(report: dict) -> str:
     """The report as a plain-text table (Markdown-compatible)."""
     m = report["machine"]
@@ -136,6 +151,12 @@ def format_table(report: dict) -> str:
             f"(target p95 <= floor + 33 ms = {live['target_p95_ms']:.1f} ms), {live['dropped']} frames dropped"
         )
     lines.append("")
+    presets = report.get("presets") or {}
+    if len(presets) > 1:
+        lines.append("quality presets, inference stage at 640x480: " + ", ".join(
+            f"{q} {p['median_ms']:.2f} ms" + (f" ({p['ratio_fast']:.2f}x fast)" if p.get("ratio_fast") else "")
+            for q, p in presets.items()))
+        lines.append("")
     for size, stages in report["stages_ms"].items():
         parts = ", ".join(f"{k} {v:.2f}" for k, v in stages.items())
         lines.append(f"stages at {size} (ms): {parts}")
