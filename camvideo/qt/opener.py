@@ -27,15 +27,11 @@ from dataclasses import dataclass
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from camvideo.qt.tasks import Tasks
+from camvideo.video.spec import SourceSpec
 
 log = logging.getLogger(__name__)
 
 LANE = "open"  # one request counts at a time: the newest
-
-
-def is_camera(spec) -> bool:
-    """A camera index (``0``, ``"1"``): what ``open_source`` opens as a camera."""
-    return isinstance(spec, int) or str(spec).strip().isdigit()
 
 
 @dataclass(frozen=True)
@@ -49,13 +45,13 @@ class OpenRequest:
 
     @property
     def camera(self) -> bool:
-        return is_camera(self.spec)
+        return SourceSpec.parse(self.spec, probe=False).kind == "camera"
 
 
 def _open_source(spec: str, *, loop: bool):
     from camvideo.video.sources import open_source
 
-    return open_source(spec, loop=loop)
+    return open_source(spec, loop=loop, realtime=True)  # a file plays at its own speed, as a camera would
 
 
 class SourceOpener(QObject):
@@ -99,7 +95,7 @@ class SourceOpener(QObject):
 
     def start(self, spec, *, loop: bool = False, report: bool = True) -> OpenRequest:
         """Open ``spec`` in a new thread, superseding the request in flight."""
-        request = OpenRequest(next(self._ids), str(spec).strip() if is_camera(spec) else str(spec), loop, report)
+        request = OpenRequest(next(self._ids), SourceSpec.parse(spec, probe=False).text, loop, report)
         # a camera may not open twice: a camera request waits for earlier camera opens
         earlier = [t.thread for t in self._running() if t.id in self._requests and self._requests[t.id].camera] \
             if request.camera else []

@@ -28,15 +28,15 @@ from camvideo.qt.convert import bgr_to_qimage
 from camvideo.qt.held import HeldFrame
 from camvideo.qt.labels import DisplayAnnotator
 from camvideo.qt.loader import ModelLoader
-from camvideo.qt.opener import SourceOpener, is_camera
+from camvideo.qt.opener import SourceOpener
 from camvideo.qt.sink import FrameSlot, ViewSink
 from camvideo.qt.sourcelog import SourceWarnings
 from camvideo.qt.tasks import Tasks
 from camvideo.qt.view import ShownFrame
 from camvideo.settings import LocalizeSettings, OverlaySettings
 from camvideo.video.export import write_snapshot
-from camvideo.video.pacing import PacedSource  # numpy + cv2, no torch
 from camvideo.video.recorder import Recorder  # PyAV is imported when a recording starts
+from camvideo.video.spec import SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ class Session(QObject):
         never shown."""
         if self._closed:
             return
-        if is_camera(spec):
+        if SourceSpec.parse(spec, probe=False).kind == "camera":
             self._stop_pipeline()
         request = self._opener.start(spec, loop=loop, report=report)
         self.opening.emit(request.spec)
@@ -234,7 +234,7 @@ class Session(QObject):
         self._stop_pipeline()
         self._warnings = SourceWarnings(source.name, lambda message, s=source: self._tasks.post(
             self._on_source_warning, s, message)).attach()
-        self.source = source if source.live else PacedSource(source)
+        self.source = source  # a file plays in real time: the opener opened it so (Paced)
         self.source_changed.emit(source.name, source.live)
         self._start_pipeline()
         self.opened.emit(request.spec, True)
@@ -262,7 +262,7 @@ class Session(QObject):
         return list(self._warnings.messages) if self._warnings is not None else []
 
     def _on_source_warning(self, source, message: str) -> None:
-        if source is self.source or getattr(self.source, "inner", None) is source:
+        if source is self.source:
             self.warned.emit(message)
 
     def _stop_pipeline(self) -> None:
@@ -310,28 +310,18 @@ class Session(QObject):
     def paused(self) -> bool:
         return self.pipeline is not None and self.pipeline.paused
 
-    def _hold(self, held: bool | None = None, step: bool = False) -> None:
-        hold = getattr(self.source, "hold", None)  # a PacedSource: its clock stops too
-        if hold is not None and held is not None:
-            hold(held)
-        if hold is not None and step:
-            self.source.release_one()
-
     def pause(self) -> None:
         if self.pipeline is not None:
             self.pipeline.pause()
-            self._hold(True)
 
     def resume(self) -> None:
         if self.pipeline is not None:
-            self._hold(False)
             self.pipeline.resume()
 
     def step(self) -> None:
         """One frame forward (files): pauses first."""
         if self.pipeline is not None and not self.live:
             self.pause()
-            self._hold(step=True)
             self.pipeline.step()
 
     def seek(self, seconds: float) -> None:
@@ -354,11 +344,8 @@ class Session(QObject):
     @property
     def images(self) -> list | None:
         """The image files of a folder or glob source, in order (a slideshow); None otherwise."""
-        for source in (self.source, getattr(self.source, "inner", None)):
-            paths = getattr(source, "paths", None)
-            if paths:
-                return list(paths)
-        return None
+        paths = getattr(self.source, "paths", None)  # an ImageSequenceSource
+        return list(paths) if paths else None
 
     def show_image(self, number: int) -> None:
         """Slideshows: pause on image ``number`` (0-based, clamped to the images)."""
@@ -366,9 +353,8 @@ class Session(QObject):
         if not images or self.pipeline is None:
             return
         number = min(max(int(number), 0), len(images) - 1)
-        source = next(s for s in (self.source, getattr(self.source, "inner", None)) if getattr(s, "paths", None))
         self.pause()
-        self.seek(number / (getattr(source, "fps", None) or 30.0))  # an image's time is its number / fps
+        self.seek(number / (getattr(self.source, "fps", None) or 30.0))  # an image's time is its number / fps
 
     @property
     def duration_hint(self) -> float | None:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from PyQt6.QtWidgets import QLabel, QStatusBar
 
+from camvideo.video.spec import SourceSpec
+
 FIELDS = (
     ("fps_label", "frames painted per second, or what the stream does (paused, ended…)"),
     ("latency_label", "capture to screen: mean of the last 60 frames"),
@@ -71,10 +73,11 @@ class StatusLine:
 
 def short(spec: str, limit: int = 60) -> str:
     """A source for a one-line message: a path by its name, a long URL cut in the middle."""
-    if "://" not in spec and not spec.strip().isdigit():
+    parsed = SourceSpec.parse(spec, probe=False)  # no filesystem look-up on the GUI thread
+    if parsed.kind == "camera":
+        spec = f"camera {parsed.text}"
+    elif parsed.kind != "stream":
         spec = Path(spec).name or spec
-    elif spec.strip().isdigit():
-        spec = f"camera {spec.strip()}"
     return spec if len(spec) <= limit else spec[: limit // 2 - 1] + "…" + spec[-(limit // 2 - 1):]
 
 
