@@ -262,7 +262,7 @@ class Session(QObject):
         return list(self._warnings.messages) if self._warnings is not None else []
 
     def _on_source_warning(self, source, message: str) -> None:
-        if source is self.source or getattr(self.source, "inner", None) is source:
+        if source is self.source:
             self.warned.emit(message)
 
     def _stop_pipeline(self) -> None:
@@ -344,11 +344,8 @@ class Session(QObject):
     @property
     def images(self) -> list | None:
         """The image files of a folder or glob source, in order (a slideshow); None otherwise."""
-        for source in (self.source, getattr(self.source, "inner", None)):
-            paths = getattr(source, "paths", None)
-            if paths:
-                return list(paths)
-        return None
+        paths = getattr(self.source, "paths", None)  # an ImageSequenceSource
+        return list(paths) if paths else None
 
     def show_image(self, number: int) -> None:
         """Slideshows: pause on image ``number`` (0-based, clamped to the images)."""
@@ -356,9 +353,8 @@ class Session(QObject):
         if not images or self.pipeline is None:
             return
         number = min(max(int(number), 0), len(images) - 1)
-        source = next(s for s in (self.source, getattr(self.source, "inner", None)) if getattr(s, "paths", None))
         self.pause()
-        self.seek(number / (getattr(source, "fps", None) or 30.0))  # an image's time is its number / fps
+        self.seek(number / (getattr(self.source, "fps", None) or 30.0))  # an image's time is its number / fps
 
     @property
     def duration_hint(self) -> float | None:

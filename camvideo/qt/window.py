@@ -38,6 +38,7 @@ from camvideo.qt.session import Session
 from camvideo.qt.status import StatusLine, short
 from camvideo.qt.view import ShownFrame, VideoView
 
+ENDED_EARLY = "ended early: the file is damaged (see the message above)"
 NARROW_W = 760  # narrower than this, the panel hides itself: the video keeps its room
 
 
@@ -119,7 +120,7 @@ class MainWindow(QMainWindow):
         s, p = self.session, self.panel
         s.frame_shown.connect(self._on_frame)
         s.error.connect(self.show_error)
-        s.warned.connect(self.show_error)  # a damaged file: why it ends, in the banner
+        s.warned.connect(self._on_warned)  # a damaged file: why it ends, in the banner
         s.finished.connect(self._on_finished)
         s.source_changed.connect(self._on_source_changed)
         s.model_loading.connect(self._on_model_loading)
@@ -287,11 +288,19 @@ class MainWindow(QMainWindow):
         self.playback.new_source(live)
         self.banner.hide()
 
+    def _on_warned(self, message: str) -> None:
+        """The core's warning about the source on screen (it may come just before or
+        just after the end: the reader and the pipeline are two threads)."""
+        self.errors.append(message)
+        self.top_bars.show_error(message)
+        pipeline = self.session.pipeline
+        ended = pipeline is not None and pipeline.finished
+        self.statusBar().showMessage(ENDED_EARLY if ended else f"warning: {message}", 8000)
+
     def _on_finished(self) -> None:
         if self.session.pipeline is not None and self.session.pipeline.error is None:
             damaged = self.session.source_warnings
-            self.statusBar().showMessage("ended early: the file is damaged (see the message above)" if damaged
-                                         else "end of the file", 8000 if damaged else 5000)
+            self.statusBar().showMessage(ENDED_EARLY if damaged else "end of the file", 8000 if damaged else 5000)
             if damaged:
                 self.top_bars.show_error(damaged[-1])  # again, in case it was closed
         self.playback.on_finished()

@@ -16,7 +16,8 @@ def test_a_truncated_file_says_so_in_the_banner_when_it_ends(qtbot, open_window,
     text = w.error_label.text()
     assert text.startswith("cut.mkv: ") and ("truncated" in text or "damaged" in text), text
     assert str(tmp_path) not in text  # the file's name, not its whole path
-    assert w.statusBar().currentMessage().startswith("ended early: the file is damaged")
+    qtbot.waitUntil(lambda: w.statusBar().currentMessage().startswith("ended early: the file is damaged"),
+                    timeout=WAIT_MS)  # once the window has heard of the end
     assert w.session.source_warnings == [text]
 
 
@@ -34,7 +35,7 @@ def test_a_file_damaged_in_the_middle_says_so_and_stops_there(qtbot, open_window
     qtbot.waitUntil(lambda: w.banner.isVisible(), timeout=WAIT_MS)
     assert w.error_label.text().startswith("bad-middle.mkv: the video ends at")
     assert w.session.last_shown.time < 2.0  # it stopped at the damage (3 s long by its header)
-    assert w.statusBar().currentMessage().startswith("ended early")
+    qtbot.waitUntil(lambda: w.statusBar().currentMessage().startswith("ended early"), timeout=WAIT_MS)
 
 
 def test_a_good_file_ends_quietly(qtbot, open_window, fast_models, tmp_path):
@@ -42,6 +43,5 @@ def test_a_good_file_ends_quietly(qtbot, open_window, fast_models, tmp_path):
 
     w = open_window(make_cat_clip(tmp_path / "fine.mp4", frames=15, size=(96, 64)))
     qtbot.waitUntil(lambda: w.session.pipeline is not None and w.session.pipeline.finished, timeout=WAIT_MS)
-    qtbot.wait(200)
+    qtbot.waitUntil(lambda: w.statusBar().currentMessage() == "end of the file", timeout=WAIT_MS)
     assert not w.banner.isVisible() and w.session.source_warnings == []
-    assert w.statusBar().currentMessage() == "end of the file"
