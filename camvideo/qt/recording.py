@@ -76,6 +76,9 @@ class RecordControls:
         w.panel.set_recording(w.session.recording)
 
     def on_frame(self, shown) -> None:
+        # the buttons follow the frames, not only the status timer: a frame on screen can
+        # be recorded at once (Qt's setEnabled is a no-op when nothing changes)
+        self.update_enabled()
         if shown.recorded:
             self.frames_shown += 1
 

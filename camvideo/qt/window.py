@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
         s.error.connect(self.show_error)
         s.warned.connect(self._on_warned)  # a damaged file: why it ends, in the banner
         s.finished.connect(self._on_finished)
+        s.finished.connect(self.record.update_enabled)
         s.source_changed.connect(self._on_source_changed)
         s.model_loading.connect(self._on_model_loading)
         s.model_ready.connect(self._on_model_ready)

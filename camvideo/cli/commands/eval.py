@@ -200,6 +200,7 @@ def run_devset(args: argparse.Namespace) -> int:
         raise InputError(f"--shots must be at least 1 and --shot-frames at least 2, got {args.shots} and {args.shot_frames}")
     clips = [c for s in splits
              for c in devset_clips(load_devset(manifest, labels, s), s, shots=args.shots, frames=args.shot_frames)]
+    out = _out_dir(args.out, manifest.parent, ("devset_summary.json",), [str(manifest)])  # before the model loads
     model = cli.load_model_from_args(args)
     _, summary = evaluate_images(model, photos, settings.box_rule, default_thresholds(args.step),
                                  batch_size=args.batch_size, maps=settings.maps)
@@ -207,7 +208,7 @@ def run_devset(args: argparse.Namespace) -> int:
 
     localizer = FrameLocalizer(model, dataclasses.replace(settings, smoothing=SmoothingSettings()))
     runs = evaluate_devset_clips(lambda frame: localizer([frame])[0], localizer.reset, clips)
-    out = _out_dir(args.out, manifest.parent)
+    _make(out)
     data = {"manifest": str(manifest), "split": args.split, "photos": summary.to_dict(),
             "clips": {r.name: {**r.summary.to_dict(), "ms_per_frame": round(r.ms_per_frame, 3)} for r in runs}}
     write_file(out / "devset_summary.json", lambda f: json.dump(data, f, indent=1))
