@@ -391,7 +391,7 @@ class MainWindow(QMainWindow):
         self._narrow = narrow
         self.side.setVisible(not narrow)
         if narrow:
-            self.statusBar().showMessage("small window: the panel is hidden (P shows it)", 5000)
+            self.statusBar().showMessage("panel hidden (P shows it)", 5000)
 
     def leave_full_screen(self) -> None:
         if self.isFullScreen():
