@@ -237,9 +237,8 @@ class JobRunner:
                 stack.callback(_close_quietly, recorder)
                 sinks.append(recorder)
             if job.export:
-                partial_export = partial_path(Path(job.export))
-                stack.callback(_finish_export, partial_export, job.export)  # after the close below
-                exporter = open_exporter(partial_export)
+                # The exporter writes NAME.partial.EXT and takes the final name when closed.
+                exporter = open_exporter(job.export)
                 stack.callback(_close_quietly, exporter)
                 sinks.append(exporter)
             localizer = FrameLocalizer(self.model, options.settings)
@@ -280,14 +279,6 @@ def _remove_outputs(job: Job) -> None:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(candidate)
 
-
-def _finish_export(partial, final: str) -> None:
-    """The export's final name, once it is closed (whatever ended the job)."""
-    if os.path.exists(partial):
-        try:
-            os.replace(partial, final)
-        except OSError as exc:
-            log.error("cannot rename %s to %s: %s", partial, final, exc.strerror)
 
 
 def _close_quietly(sink) -> None:

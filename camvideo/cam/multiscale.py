@@ -17,6 +17,7 @@ the cost.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import types
@@ -103,24 +104,30 @@ class ScaledPasses:
         self.model = method.model
         self._shims: dict[tuple[int, int], object] = {}
 
-    def features(self, frames: Sequence[np.ndarray], size: tuple[int, int], flip: bool) -> torch.Tensor:
+    def features(self, frames: Sequence[np.ndarray], size: tuple[int, int], flip: bool, timer=None) -> torch.Tensor:
         """(B, K, h, w) float32 features of ``frames`` resized to ``size`` (height,
         width); with ``flip`` the mean of the frame's and its mirror image's
-        features (the mirror's flipped back). Call under ``inference_mode``."""
+        features (the mirror's flipped back). Call under ``inference_mode``.
+        ``timer``: a ``camvideo.runtime.timing.StageTimer`` for the "preprocess"
+        and "forward" stages."""
+        stage = timer if timer is not None else (lambda name: contextlib.nullcontext())
         shim = self._shims.get(size)
         if shim is None:
             prep = dataclasses.replace(self.model.preprocessing, size=tuple(size))
             shim = self._shims[size] = types.SimpleNamespace(preprocessing=prep, device=self.model.device)
-        x = preprocess(frames, shim)
-        if flip:
-            x = torch.cat([x, x.flip(3)])
-        feats = self.method.forward(self.method.prepare(x)).float()
-        if flip:
-            n = len(frames)
-            feats = (feats[:n] + feats[n:].flip(3)) * 0.5
+        with stage("preprocess"):
+            x = preprocess(frames, shim)
+            if flip:
+                x = torch.cat([x, x.flip(3)])
+            x = self.method.prepare(x)
+        with stage("forward"):
+            feats = self.method.forward(x).float()
+            if flip:
+                n = len(frames)
+                feats = (feats[:n] + feats[n:].flip(3)) * 0.5
         return feats
 
-    def run(self, frames: Sequence[np.ndarray], settings: MapSettings) -> tuple[torch.Tensor, torch.Tensor]:
+    def run(self, frames: Sequence[np.ndarray], settings: MapSettings, timer=None) -> tuple[torch.Tensor, torch.Tensor]:
         """(class features, map features) of a batch of frames of one size: the
         class pass's features give the probabilities, the map pass's the maps (the
         same tensor without a map pass)."""
@@ -128,16 +135,19 @@ class ScaledPasses:
         if any(f.shape[:2] != (height, width) for f in frames):
             raise ValueError("frames of one batch must have one size")
         size = class_input_size(width, height, tuple(self.model.preprocessing.size), settings)
-        feats = self.features(frames, size, settings.flip)
+        feats = self.features(frames, size, settings.flip, timer)
         if settings.map_side is None:
             return feats, feats
-        return feats, self.features(frames, map_input_size(width, height, settings.map_side), settings.flip)
+        return feats, self.features(frames, map_input_size(width, height, settings.map_side), settings.flip, timer)
 
-    def __call__(self, frames: Sequence[np.ndarray], settings, smoothed: bool):
+    def __call__(self, frames: Sequence[np.ndarray], settings, smoothed: bool, timer=None):
         """A batch (any sizes) under ``settings`` (LocalizeSettings): for a smoother
         the ``ScaledEvidence``; else per frame (class ids, scores, raw maps) of the
-        ``topk`` best classes or of ``class_ids``. Call under ``inference_mode``."""
-        from camvideo.cam.methods import class_maps
+        ``topk`` best classes or of ``class_ids``. Call under ``inference_mode``.
+        ``timer``: preprocessing and the passes are timed as "preprocess" and
+        "forward", the maps as "forward"."""
+
+        stage = timer if timer is not None else (lambda name: contextlib.nullcontext())
 
         groups: dict[tuple[int, int], list[int]] = {}
         for b, f in enumerate(frames):
@@ -145,13 +155,21 @@ class ScaledPasses:
         n = len(frames)
         feats, probs, firsts = [None] * n, [None] * n, [None] * n
         for members in groups.values():
-            cls_feats, map_feats = self.run([frames[b] for b in members], settings.maps)
-            p = self.model.classify(cls_feats).float().softmax(dim=1)
+            cls_feats, map_feats = self.run([frames[b] for b in members], settings.maps, timer)
+            with stage("forward"):
+                p = self.model.classify(cls_feats).float().softmax(dim=1)
             for j, b in enumerate(members):
                 feats[b], probs[b], firsts[b] = map_feats[j], p[j], cls_feats[j]
         combine = settings.maps.combine
         if smoothed:
             return ScaledEvidence(torch.stack(probs), feats, firsts if combine else None)
+        with stage("forward"):
+            return self._chosen(feats, probs, firsts, settings)
+
+    def _chosen(self, feats, probs, firsts, settings) -> list:
+        from camvideo.cam.methods import class_maps
+
+        combine = settings.maps.combine
         weight = self.model.weight
         fixed = None if settings.class_ids is None else torch.tensor([[int(c) for c in settings.class_ids]])
         out = []

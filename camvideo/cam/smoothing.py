@@ -98,6 +98,11 @@ class TemporalSmoother:
         s = self.settings
         pooled = feats.float().mean(dim=(1, 2))
         cut = False
+        if self._feats is not None and self._feats.shape != feats.shape:
+            # Another map size (the frame size changed under an aspect-kept input): a new shot.
+            log.debug("new map size %s at frame %d: reset", tuple(feats.shape), self.frames)
+            self.reset()
+            cut = True
         if self._pooled is not None:
             distance = 1.0 - float(torch.nn.functional.cosine_similarity(pooled, self._pooled, dim=0))
             if distance > s.cut_distance:

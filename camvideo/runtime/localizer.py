@@ -129,9 +129,9 @@ class FrameLocalizer:
             _check_classes(settings, self.model.num_classes)
         timer = StageTimer()
         if self._passes is not None and not settings.maps.plain:
-            # Other input sizes: each pass preprocesses its own input (timed with it).
-            with timer("forward"), method.autocast_context(), torch.inference_mode():
-                cams = self._passes(frames, settings, smoothed)
+            # Other input sizes: each pass preprocesses its own input.
+            with method.autocast_context(), torch.inference_mode():
+                cams = self._passes(frames, settings, smoothed, timer)
             return RawBatch(settings, tuple(f.shape[:2] for f in frames), method, cams, timer.per_frame(len(frames)))
         with timer("preprocess"):
             x = method.prepare(preprocess(frames, self.model))

@@ -85,7 +85,9 @@ def test_the_mean_rule_keeps_what_is_above_the_maps_average():
 
 
 def test_flip_averaging_gives_mirror_symmetric_features(model, cat):
-    passes = ScaledPasses(model, channels_last=False)
+    from camvideo.cam.methods import ExactCam
+
+    passes = ScaledPasses(ExactCam(model))
     with torch.inference_mode():
         f = passes.features([cat], (224, 288), flip=True)
         g = passes.features([np.ascontiguousarray(cat[:, ::-1])], (224, 288), flip=True)
@@ -134,3 +136,14 @@ def test_presets_are_named_settings_that_keep_the_rest():
     assert dataclasses.replace(quality_settings(DEFAULT_QUALITY), topk=1).maps == LocalizeSettings().maps
     with pytest.raises(ValueError, match="quality"):
         quality_settings("ultra")
+
+
+def test_a_smoothed_stream_whose_frame_size_changes_starts_afresh(model, cat):
+    # An aspect-kept input gives maps of another shape when the frame size changes
+    # (another source without a reset): the smoother takes it as a cut.
+    loc = FrameLocalizer(model, LocalizeSettings(smoothing=SmoothingSettings()))
+    first = loc([cat])[0]
+    second = loc([np.ascontiguousarray(cat[:, :200])])[0]
+    assert first.heatmaps.shape[1:] == (7, 9) and second.heatmaps.shape[1:] == (9, 7)
+    x1, y1, x2, y2 = second.detections[0].box
+    assert 0 <= x1 < x2 <= 200 and 0 <= y1 < y2 <= 300
