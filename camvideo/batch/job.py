@@ -10,8 +10,8 @@ file. A file that is damaged (frames that do not decode: the source lists them
 in ``damage`` and goes on past them) is failed too, with the stretches lost as
 its reason, its outputs holding every frame that decoded.
 
-Outputs are written under ``.partial`` names and renamed when finished, the
-recording by the ``Recorder`` and the export here; a stop request (``should_stop``)
+Outputs are written under ``.partial`` names and renamed when finished (the
+``Recorder`` and the exporters do it themselves); a stop request (``should_stop``)
 finalizes both at the last frame written, and the result is ``interrupted``. The
 final outputs of an earlier attempt are removed when a job starts: a file redone
 never shows the old run's outputs as if they were the new one's.
