@@ -6,11 +6,12 @@ of that file: the same ``Pipeline``, ``FrameLocalizer``, ``FrameAnnotator``,
 ``Recorder`` and exporter, with the model this runner loaded. It never raises for
 a bad file: everything that goes wrong becomes a ``failed`` ``JobResult`` with a
 one-line reason (``camvideo.errors.describe``), so a worker goes on to the next
-file. A file that is damaged part-way (the source warns and ends at the damage)
-is failed too, its outputs kept as far as they go.
+file. A file that is damaged (frames that do not decode: the source lists them
+in ``damage`` and goes on past them) is failed too, with the stretches lost as
+its reason, its outputs holding every frame that decoded.
 
-Outputs are written under ``.partial`` names and renamed when finished, the
-recording by the ``Recorder`` and the export here; a stop request (``should_stop``)
+Outputs are written under ``.partial`` names and renamed when finished (the
+``Recorder`` and the exporters do it themselves); a stop request (``should_stop``)
 finalizes both at the last frame written, and the result is ``interrupted``. The
 final outputs of an earlier attempt are removed when a job starts: a file redone
 never shows the old run's outputs as if they were the new one's.
@@ -139,29 +140,6 @@ def failed(job: Job, why: str, *, frames: int = 0, worker: str = "", started: fl
                      outputs=tuple(p for p in job.outputs if os.path.isfile(p)))
 
 
-class _Warnings(logging.Handler):
-    """The warnings a source logs while one job runs: a damaged file says so there
-    (and ends at the damage rather than raising)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-@contextlib.contextmanager
-def _collect_warnings(logger_name: str):
-    handler = _Warnings()
-    logger = logging.getLogger(logger_name)
-    logger.addHandler(handler)
-    try:
-        yield handler.messages
-    finally:
-        logger.removeHandler(handler)
-
-
 class JobRunner:
     """Holds the model for one process and runs jobs one at a time."""
 
@@ -217,10 +195,10 @@ class JobRunner:
         try:
             self.load()
             _remove_outputs(job)
-            frames, stopped, warnings = self._process(job, should_stop, on_progress)
+            frames, stopped, damage = self._process(job, should_stop, on_progress)
             status = "interrupted" if stopped else "done"
-            if warnings and status == "done":
-                status, why = "failed", f"damaged: {warnings[0]}"
+            if damage and status == "done":  # every frame that decodes is in the outputs; the reason says what is not
+                status, why = "failed", f"damaged: {damage}"
         except CamvideoError as exc:
             why = describe(exc)
         except Exception as exc:  # noqa: BLE001 - e.g. out of (GPU) memory: this file fails, the worker goes on
@@ -233,15 +211,15 @@ class JobRunner:
         return JobResult(job, status, frames=frames, seconds=time.monotonic() - t0, outputs=outputs, reason=why,
                          worker=worker, started=started, finished=time.time())
 
-    def _process(self, job: Job, should_stop, on_progress) -> tuple[int, bool, list[str]]:
+    def _process(self, job: Job, should_stop, on_progress) -> tuple[int, bool, str]:
         """Run the pipeline over the whole source: (frames written, stopped by request,
-        the warnings the source logged)."""
+        what of the source could not be decoded: "" when nothing)."""
         from camvideo.annotate import FrameAnnotator
         from camvideo.runtime.localizer import FrameLocalizer
         from camvideo.runtime.pipeline import Pipeline
         from camvideo.video.export import open_exporter
         from camvideo.video.recorder import Recorder
-        from camvideo.video.sources import VideoFileSource, open_source
+        from camvideo.video.sources import VideoFileSource, describe_damage, open_source
 
         options = self.options
         for path in job.outputs:
@@ -250,8 +228,6 @@ class JobRunner:
                                   "the output folder must be on a filesystem every node sees)")
         with contextlib.ExitStack() as stack:
             source = stack.enter_context(open_source(job.source))
-            # where the source's class logs, a damaged file says so (and ends at the damage)
-            warnings = stack.enter_context(_collect_warnings(type(source).__module__))
             sinks = []
             if job.recording:
                 is_file = isinstance(source, VideoFileSource)
@@ -292,7 +268,8 @@ class JobRunner:
                 raise pipeline.sink_errors[0]
             if pipeline.error is not None:
                 raise pipeline.error
-        return self._frames, stopped, warnings
+            damage = describe_damage(source.damage)
+        return self._frames, stopped, damage
 
 
 def _remove_outputs(job: Job) -> None:

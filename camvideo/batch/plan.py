@@ -159,7 +159,12 @@ def _expand_one(spec: str, exclude: str | None, notes: list[str]) -> list[_Entry
         raise CamvideoError(f"{spec}: a camera or a stream cannot be part of a batch of files; "
                             "process it on its own (camvideo process SOURCE)")
     if parsed.kind == "folder":
-        found = _walk(os.path.abspath(parsed.path), exclude, notes)
+        folder = os.path.abspath(parsed.path)
+        if os.path.realpath(folder) == exclude:
+            raise CamvideoError(f"--output-dir {folder} is the input folder itself: give another folder "
+                                "(one inside it is fine: it is never read as input)")
+        # an input inside the output folder is read whole (the outputs go beside it, not into it)
+        found = _walk(folder, None if _inside(folder, exclude) else exclude, notes)
         if not found:
             raise InputError(f"{spec}: no videos or images in this folder "
                              f"(videos: {', '.join(VIDEO_SUFFIXES)}; images: {', '.join(IMAGE_SUFFIXES)})")
@@ -281,7 +286,24 @@ def make_plan(sources: Sequence[str], output_dir: str | Path, *, from_list: str 
             export=str(out.with_name(f"{out.name}.{export_format}")) if export_format != "none" else None,
             size=size, mtime_ns=mtime,
         ))
+    _check_no_output_is_an_input(jobs)
     return Plan(tuple(jobs), output_dir, tuple(notes))
+
+
+def _check_no_output_is_an_input(jobs: Sequence[Job]) -> None:
+    """``OutputError`` when a job would write over a file the batch reads (``a.mp4``
+    and ``a_cam.mkv`` given together, with ``--output-dir`` their own folder)."""
+    inputs = {}
+    for job in jobs:
+        for path in (job.source,) if job.kind != "images" or os.path.isfile(job.source) else ():
+            inputs[os.path.realpath(path)] = job.source
+    for job in jobs:
+        for path in job.outputs:
+            for candidate in (path, str(partial_path(Path(path)))):
+                source = inputs.get(os.path.realpath(candidate))
+                if source is not None:
+                    raise OutputError(f"{candidate}, an output of {job.rel}, is the input {source}: "
+                                      "give another --output-dir")
 
 
 def expands_to_videos(spec: str) -> bool:

@@ -20,6 +20,10 @@ from camvideo.batch.job import JobResult
 from camvideo.batch.plan import Job
 from camvideo.batch.summary import clock
 
+# The single file's bar and these write alike: writes that fail are dropped, and a
+# terminal that says it has 0 columns (a new pseudo-terminal) still gets bars.
+from camvideo.cli.progress import _columns, _QuietStream, is_terminal
+
 NAME_WIDTH = 40
 
 
@@ -41,8 +45,10 @@ class BatchProgress:
     (the caller adds the summary)."""
 
     def __init__(self, total: int, *, stream=None, tty: bool | None = None, every_s: float = 30.0) -> None:
-        self.stream = stream if stream is not None else sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)()) if tty is None else tty
+        stream = stream if stream is not None else sys.stderr
+        self.tty = is_terminal(stream) if tty is None else tty
+        self.ncols = _columns(stream)
+        self.stream = _QuietStream(stream)
         self.total = total
         self.done = 0
         self.frames_done = 0  # frames of finished files
@@ -56,7 +62,7 @@ class BatchProgress:
         if self.tty:
             # tqdm puts ", " before the postfix: "files: 33%|███   | 4/12 files, 1200 frames, 41.3 fps [..]"
             self._overall = tqdm(total=total, desc="files", unit="file", position=0, file=self.stream,
-                                 dynamic_ncols=True,
+                                 ncols=self.ncols,
                                  bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} files{postfix} [{elapsed}<{remaining}]")
             self._refresh()
 
@@ -88,7 +94,7 @@ class BatchProgress:
             position = min(set(range(1, len(self._positions) + 2)) - set(self._positions.values()))
             self._positions[job.index] = position
             self._bars[job.index] = tqdm(total=None, desc=short(job.rel), unit="frame", position=position,
-                                         leave=False, file=self.stream, dynamic_ncols=True)
+                                         leave=False, file=self.stream, ncols=self.ncols)
         else:
             self._say(f"started {job.rel} (worker {worker})")
 
@@ -99,7 +105,7 @@ class BatchProgress:
             if total and bar.total != total:
                 bar.total = total
             bar.n = frames  # a file retried on another worker starts again from 0
-            self._safe(bar.refresh)
+            bar.refresh()
             self._refresh()
         elif not self.tty and time.monotonic() - self._last_line >= self.every_s:
             self._say(self.status_line())
@@ -112,10 +118,10 @@ class BatchProgress:
         bar = self._bars.pop(index, None)
         self._positions.pop(index, None)
         if bar is not None:
-            self._safe(bar.close)
+            bar.close()
         line = f"[{self.done}/{self.total}] {result_line(result)}"
         if self._overall is not None:
-            self._safe(lambda: tqdm.write(f"camvideo: {line}", file=self.stream))
+            tqdm.write(f"camvideo: {line}", file=self.stream)
             self._overall.update(1)
             self._refresh()
         else:
@@ -123,17 +129,17 @@ class BatchProgress:
 
     def note(self, text: str) -> None:
         if self._overall is not None:
-            self._safe(lambda: tqdm.write(f"camvideo: {text}", file=self.stream))
+            tqdm.write(f"camvideo: {text}", file=self.stream)
         else:
             self._say(text)
 
     def close(self) -> None:
         for bar in self._bars.values():
-            self._safe(bar.close)
+            bar.close()
         self._bars.clear()
         if self._overall is not None:
             self._refresh()
-            self._safe(self._overall.close)
+            self._overall.close()
             self._overall = None
 
     def __enter__(self) -> BatchProgress:
@@ -146,15 +152,9 @@ class BatchProgress:
     def _refresh(self) -> None:
         if self._overall is not None:
             self._overall.set_postfix_str(f"{self.frames} frames, {self.fps:.1f} fps", refresh=False)
-            self._safe(self._overall.refresh)
+            self._overall.refresh()
 
     def _say(self, text: str) -> None:
         self._last_line = time.monotonic()
-        self._safe(lambda: (self.stream.write(f"camvideo: {text}\n"), self.stream.flush()))
-
-    @staticmethod
-    def _safe(action) -> None:
-        try:
-            action()
-        except (OSError, ValueError):  # the terminal went away: the batch goes on
-            pass
+        self.stream.write(f"camvideo: {text}\n")
+        self.stream.flush()

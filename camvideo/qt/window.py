@@ -31,6 +31,7 @@ from camvideo.qt import app_settings, dialogs
 from camvideo.qt.bars import TopBars, over
 from camvideo.qt.dialogs import demo_clip, list_cameras
 from camvideo.qt.keys import ArrowKeys, install_shortcuts
+from camvideo.qt.models_ui import ModelControls
 from camvideo.qt.panel import ControlPanel
 from camvideo.qt.playback import Playback
 from camvideo.qt.recording import RecordControls
@@ -56,6 +57,7 @@ class MainWindow(QMainWindow):
         self.errors: list[str] = []
         self.record = RecordControls(self)
         self.playback = Playback(self)
+        self.models = ModelControls(self)
         self._narrow = False  # the window is narrower than NARROW_W (the panel hid itself)
 
         # -- widgets
@@ -107,7 +109,7 @@ class MainWindow(QMainWindow):
         else:
             self.resize(1280, 800)
         self._initial_source = source
-        self._weights = (self.panel.model.currentText(), weights) if weights else None
+        self.models.weights = (self.panel.model.currentText(), weights) if weights else None
         self._initial_loop = loop
         self._status_timer = QTimer(self)
         self._status_timer.timeout.connect(self._update_status)
@@ -124,13 +126,13 @@ class MainWindow(QMainWindow):
         s.finished.connect(self._on_finished)
         s.finished.connect(self.record.update_enabled)
         s.source_changed.connect(self._on_source_changed)
-        s.model_loading.connect(self._on_model_loading)
-        s.model_ready.connect(self._on_model_ready)
-        s.model_failed.connect(self._on_model_failed)
+        s.model_loading.connect(self.models.on_loading)
+        s.model_ready.connect(self.models.on_ready)
+        s.model_failed.connect(self.models.on_failed)
         s.recording_changed.connect(self.record.on_recording_changed)
         s.opening.connect(self._on_opening)
         s.opened.connect(self._on_opened)
-        s.models_listed.connect(self._on_models_listed)
+        s.models_listed.connect(self.models.on_listed)
         p.model.opening.connect(s.request_model_list)
         p.open_spec.connect(lambda spec: self.open(spec))
         p.open_file_clicked.connect(self.open_file_dialog)
@@ -138,10 +140,10 @@ class MainWindow(QMainWindow):
         p.open_url_clicked.connect(self.open_url_dialog)
         p.open_demo_clicked.connect(self.open_demo)
         p.model_changed.connect(self.load_model)
-        p.weights_file_clicked.connect(self.load_weights_file)
+        p.weights_file_clicked.connect(self.models.ask_weights_file)
         p.topk.clamped.connect(lambda typed: self.statusBar().showMessage(
             f"Top k goes up to {p.topk.maximum()}: {typed} became {p.topk.maximum()}", 6000))
-        p.localize_changed.connect(self._push_localize)
+        p.localize_changed.connect(self.push_localize)
         p.overlay_changed.connect(self._push_overlay)
         p.record_button.clicked.connect(lambda checked: self.toggle_recording(checked))
         p.snapshot_button.clicked.connect(self.snapshot)
@@ -171,7 +173,7 @@ class MainWindow(QMainWindow):
     def _start(self) -> None:
         self.view.setFocus()  # the keys (Space, R, S, F) work before any click
         self._push_overlay()
-        self._push_localize()  # before the model loads: its first frame is made with them
+        self.push_localize()  # before the model loads: its first frame is made with them
         self.load_model(self.panel.model.currentText())
         if self._initial_source is not None:
             self.open(self._initial_source, loop=self._initial_loop)
@@ -307,75 +309,15 @@ class MainWindow(QMainWindow):
         self.playback.on_finished()
 
     # -- model ------------------------------------------------------------------------------
-    def _push_localize(self) -> None:
+    def push_localize(self) -> None:
         """The panel's localize settings to the session, at once (next frame)."""
         settings = self.panel.localize_settings()
         self.session.set_localize(settings)
         self.view.map_scale, self.view.map_gate = settings.intensity.scale, settings.intensity.gate
 
-    def _on_models_listed(self, names: list, ready: list) -> None:
-        """The whole model list, those ready offline marked. A remembered name that
-        no longer exists gives way to the built-in model."""
-        wanted = self.panel.model.currentText()
-        if wanted.startswith("timm:") and wanted not in names:
-            names = [*names, wanted]  # timm models are not listed (thousands), but they exist
-        self.panel.set_models(names, ready)
-        if wanted not in names:
-            self.load_model(self.panel.model.currentText())
-
     def load_model(self, name: str) -> None:
-        """Load ``name`` in the background (with the weights file given for it:
-        --weights, or "Weights file…")."""
-        weights = self._weights[1] if self._weights and self._weights[0] == name else None
-        self.session.load_model(name, weights=weights)
-
-    def load_weights_file(self) -> None:
-        """ "Weights file…": the chosen model with weights from a file."""
-        name = self.panel.model.currentText()
-        path = dialogs.ask_weights(self, self.settings, name)
-        if path:
-            self._weights = (name, path)
-            self.load_model(name)
-
-    def _on_model_loading(self, name: str) -> None:
-        self.panel.model_state.setText(f"loading {name}…")
-        if self.view.current is None:
-            self.view.set_message(f"Loading model {name}…")
-
-    def _on_model_ready(self, name: str, device: str) -> None:
-        self.panel.model_state.setText(f"{name} ready on {device}")
-        self.device_label.setText(device)
-        if not self.panel.labels and self.session.model is not None:
-            self.panel.set_class_names(self.session.model.labels)
-            self._push_localize()  # a class typed by name resolves now
-        if self.session.source is not None:
-            self.view.set_message("")
-        elif self.session.opening_spec is not None:
-            self.view.set_message(f"Opening {short(self.session.opening_spec)}…")
-        else:
-            self.view.set_message("No source: open a camera, a file or a URL")
-
-    def _on_model_failed(self, name: str, message: str) -> None:
-        current = self.session.model_name
-        if current is not None and current != name:
-            # The stream goes on with the model it had: the list says which.
-            self.panel.model.blockSignals(True)
-            self.panel.model.setCurrentText(current)
-            self.panel.model.blockSignals(False)
-            self.panel.model_state.setText(f"{name} could not load; still {current} on {self.session.model.device}")
-        elif name != DEFAULT_MODEL:
-            # Nothing runs yet (a remembered model that cannot load offline, say):
-            # the built-in model instead, and the message says why.
-            self.panel.model.blockSignals(True)
-            self.panel.model.setCurrentText(DEFAULT_MODEL)
-            self.panel.model.blockSignals(False)
-            self.panel.model_state.setText(f"{name} could not load; loading {DEFAULT_MODEL}")
-            self.load_model(DEFAULT_MODEL)
-        else:
-            self.panel.model_state.setText(f"{name} could not load")
-        if self.view.current is None and name == DEFAULT_MODEL:
-            self.view.set_message(f"Model {name} could not load")
-        self.show_error(dialogs.gui_wording(message))
+        """Load ``name`` in the background (with the weights file given for it)."""
+        self.models.load(name)
 
     # -- frames and status ----------------------------------------------------------------------
     def _on_frame(self, shown: ShownFrame) -> None:
@@ -450,7 +392,7 @@ class MainWindow(QMainWindow):
         self._narrow = narrow
         self.side.setVisible(not narrow)
         if narrow:
-            self.statusBar().showMessage("small window: the panel is hidden (P shows it)", 5000)
+            self.statusBar().showMessage("panel hidden (P shows it)", 5000)
 
     def leave_full_screen(self) -> None:
         if self.isFullScreen():

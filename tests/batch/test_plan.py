@@ -195,3 +195,13 @@ def test_an_image_named_on_its_own_is_a_one_frame_sequence_named_after_it(tmp_pa
                                                                      ("video", "shot_mp4_cam.mkv")]
     alone = make_plan([str(shot)], tmp_path / "out").jobs[0]
     assert alone.export == str(tmp_path / "out/shot.jsonl")
+
+
+def test_an_output_never_replaces_an_input(tree, tmp_path):
+    with pytest.raises(CamvideoError, match="is the input folder itself"):
+        make_plan([str(tree)], tree)
+    touch(tree / "a_cam.mkv")  # named as a.mp4's recording would be, in the same folder
+    with pytest.raises(OutputError, match="an output of a.mp4, is the input"):
+        make_plan([str(tree / "a.mp4"), str(tree / "a_cam.mkv")], tree)
+    inner = make_plan([str(tree / "day1")], tree / "day1" / "..")  # an input inside the output folder
+    assert [j.rel for j in inner.jobs] == ["c.mov", "deep/d.webm"]

@@ -25,13 +25,17 @@ def wait_frames(qtbot, w, n: int) -> None:
 
 
 def settle(qtbot, w) -> None:
-    """Paused: wait until the frames in flight have arrived (none for 300 ms)."""
+    """Paused: wait until the frames in flight have arrived: none for 300 ms, or
+    for three times the last frame's own processing time when that is longer (a
+    busy machine: a forward pass took 0.5 s, and 300 ms of quiet proved nothing)."""
     import time
 
     deadline = time.monotonic() + WAIT_MS / 1000
     while time.monotonic() < deadline:
         seen = w.frames_shown
-        qtbot.wait(300)
+        shown = w.session.last_shown
+        took_ms = sum(shown.result.timings.values()) if shown is not None else 0.0
+        qtbot.wait(int(max(300.0, 3 * took_ms)))
         if w.frames_shown == seen:
             return
     raise AssertionError("frames kept coming while paused")
