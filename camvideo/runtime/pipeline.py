@@ -18,7 +18,7 @@ Threads stop through an event and a sentinel and are joined with a timeout.
 An exception in the worker or the reader ends up in ``error`` and the
 ``on_error`` callback; a sink that fails is detached (its file kept as far as
 written), reported through ``on_error`` as an ``OutputError``, and the other
-sinks carry on. Every stage is timed: ``stats.stage_ms``.
+sinks carry on. Every stage is timed: ``stats.stage_ms`` (``camvideo.runtime.stats``).
 """
 
 from __future__ import annotations
@@ -27,9 +27,8 @@ import logging
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -37,6 +36,7 @@ import torch
 
 from camvideo.errors import CamvideoError, OutputError
 from camvideo.results import FrameResult
+from camvideo.runtime.stats import PipelineStats, RunningStats
 from camvideo.runtime.timing import StageTimer
 from camvideo.runtime.workers import ForwardPool, auto_workers, check_workers, live_threads, torch_threads
 from camvideo.video.sources import Frame, Source
@@ -62,54 +62,6 @@ class Sink(Protocol):
     def write(self, frame: Frame, annotated: np.ndarray, result: FrameResult) -> None: ...
 
     def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class PipelineStats:
-    frames: int = 0  # frames through every sink
-    dropped: int = 0  # frames the live source dropped (latest-frame policy)
-    fps: float = 0.0  # frames written per second, over the last ~2 s
-    latency_ms: float = 0.0  # capture -> written to the sinks, last frame
-    latency_avg_ms: float = 0.0  # same, mean over the recent frames
-    stage_ms: dict[str, float] = field(default_factory=dict)  # stage -> mean ms per frame, recent frames
-
-
-class _Stats:
-    """Thread-safe running means over the last ``window`` frames."""
-
-    STAGES = ("read", "preprocess", "forward", "boxes", "annotate", "write")
-
-    def __init__(self, window: int = 120) -> None:
-        self._lock = threading.Lock()
-        self._stages: dict[str, deque] = {}
-        self._latency: deque = deque(maxlen=window)
-        self._writes: deque = deque(maxlen=window)
-        self._window = window
-        self.frames = 0
-        self.last_latency = 0.0
-
-    def add(self, timings: dict[str, float]) -> None:
-        with self._lock:
-            for key, value in timings.items():
-                self._stages.setdefault(key, deque(maxlen=self._window)).append(float(value))
-
-    def written(self, latency_ms: float) -> None:
-        with self._lock:
-            self.frames += 1
-            self.last_latency = latency_ms
-            self._latency.append(latency_ms)
-            self._writes.append(time.monotonic())
-
-    def snapshot(self, dropped: int) -> PipelineStats:
-        with self._lock:
-            now = time.monotonic()
-            recent = [t for t in self._writes if now - t <= 2.0]
-            fps = 0.0
-            if len(recent) >= 2 and recent[-1] > recent[0]:
-                fps = (len(recent) - 1) / (recent[-1] - recent[0])
-            stages = {k: float(np.mean(v)) for k, v in self._stages.items() if v}
-            avg = float(np.mean(self._latency)) if self._latency else 0.0
-            return PipelineStats(self.frames, dropped, fps, self.last_latency, avg, stages)
 
 
 class Pipeline:
@@ -156,7 +108,7 @@ class Pipeline:
         self._writer: threading.Thread | None = None
         self._pool: ForwardPool | None = None
         self._threads_before = 1
-        self._stats = _Stats()
+        self._stats = RunningStats()
         self._stopped = False
         self._finished_called = False
 

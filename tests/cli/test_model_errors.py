@@ -90,3 +90,26 @@ def test_memory_that_runs_out_in_the_model_is_one_line(tmp_path, data_dir):
     assert last.startswith("camvideo: error: not enough memory for lite0 on cpu (it asked for "), last
     assert last.endswith("try a smaller --input-size than 2048")
     assert not (tmp_path / "2048.png").exists()
+
+
+@pytest.mark.parametrize("size", ["0", "65", "100000"])
+def test_batch_size_out_of_range_is_one_line(tmp_path, capsys, data_dir, size):
+    """A batch size past its bound is refused where it enters, before the model loads
+    and before anything is written (100000 frames of features would exhaust memory)."""
+    clip = tmp_path / "in.mkv"
+    make_clip(clip, frames=2, size=(32, 32))
+    assert main(["process", str(clip), "--export", str(tmp_path / "x.jsonl"), "--batch-size", size]) == 2
+    assert f"--batch-size must be between 1 and 64, got {size}" in _one_line_error(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]  # nothing written
+    if size != "65":  # 65 images in one eval batch are fine
+        manifest = data_dir / "manifest.json"
+        assert main(["eval", str(manifest), "--out", str(tmp_path / "ev"), "--batch-size", size]) == 2
+        assert "--batch-size must be between 1 and 256" in _one_line_error(capsys)
+        assert not (tmp_path / "ev").exists()
+
+
+def test_process_help_names_the_batch_exit_status(capsys):
+    with pytest.raises(SystemExit):
+        main(["process", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "1 when some files failed" in out and "130 Ctrl-C" in out

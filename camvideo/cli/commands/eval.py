@@ -18,6 +18,7 @@ from camvideo.cli import options as cli
 from camvideo.cli.outputs import check_outputs, write_file
 from camvideo.errors import InputError, OutputError, reason
 
+MAX_BATCH = 256  # images per forward batch: a bound on what a typo can allocate
 IMAGE_OUTPUTS = ("summary.json", "images.csv", "maxboxacc.png")
 CLIP_OUTPUTS = ("clip_summary.json", "frames.csv")
 
@@ -52,7 +53,7 @@ def register(sub) -> None:
     group = p.add_argument_group("boxes (top-1 and GT-known localization; MaxBoxAccV2 sweeps its own thresholds)")
     cli.add_box_options(group)
     group.add_argument("--step", type=float, default=0.01, help="MaxBoxAccV2 threshold step (default: 0.01)")
-    group.add_argument("--batch-size", type=int, default=16, help="images per forward batch (default: 16)")
+    group.add_argument("--batch-size", type=int, default=16, help=f"images per forward batch, 1-{MAX_BATCH} (default: 16)")
     p.set_defaults(func=run, topk=1, class_ids=None)
 
 
@@ -85,8 +86,8 @@ def run_images(args: argparse.Namespace) -> int:
 
     settings = cli.localize_settings_from_args(args)
     rule = settings.box_rule
-    if args.batch_size < 1:
-        raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if not 1 <= args.batch_size <= MAX_BATCH:
+        raise InputError(f"--batch-size must be between 1 and {MAX_BATCH}, got {args.batch_size}")
     try:
         thresholds = default_thresholds(args.step)
     except ValueError as exc:
@@ -196,6 +197,8 @@ def run_devset(args: argparse.Namespace) -> int:
     labels = imagenet_labels()
     splits = ("tune", "holdout") if args.split == "all" else (args.split,)
     photos = load_devset(manifest, labels, args.split)  # fail before loading the model
+    if not 1 <= args.batch_size <= MAX_BATCH:
+        raise InputError(f"--batch-size must be between 1 and {MAX_BATCH}, got {args.batch_size}")
     if args.shots < 1 or args.shot_frames < 2:
         raise InputError(f"--shots must be at least 1 and --shot-frames at least 2, got {args.shots} and {args.shot_frames}")
     clips = [c for s in splits

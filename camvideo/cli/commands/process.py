@@ -40,6 +40,10 @@ from camvideo.video.spec import SourceSpec
 
 log = logging.getLogger(__name__)
 
+# frames per forward pass: past a few the CPU gains nothing (docs/bench.md) and each
+# frame holds its features until the batch is done; 64 bounds the memory a typo costs
+MAX_BATCH = 64
+
 
 def register(sub) -> None:
     from camvideo.video.recorder import X264_PRESETS
@@ -52,7 +56,8 @@ def register(sub) -> None:
         "per-frame data (frame, time, width, height, detections). No output may be the source, or the "
         "other output (the files are compared, not their names); the recording and the export are written "
         "as NAME.partial.EXT and take their names when complete.",
-        epilog=EXIT_STATUS,
+        epilog=f"{EXIT_STATUS}. Several files (a batch): 1 when some files failed (the others are done; the "
+        "summary names each with its reason)",
     )
     p.add_argument("sources", metavar="SOURCE", nargs="*",
                    help="camera index (0), stream URL, video file, folder or glob ('frames/*.png'); several files, "
@@ -60,7 +65,7 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", metavar="OUT",
                    help="annotated recording, .mkv (default) or .mp4 (fragmented); default ./NAME_cam.mkv unless --export alone")
     p.add_argument("--export", metavar="FILE", help="per-frame data: FILE.jsonl (one JSON object a frame) or FILE.csv (a row a detection)")
-    p.add_argument("--batch-size", type=int, default=1, help="frames per forward pass for files (default: 1)")
+    p.add_argument("--batch-size", type=int, default=1, help=f"frames per forward pass for files, 1-{MAX_BATCH} (default: 1)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="files and folders: forward passes run side by side, each at one torch thread on a CPU "
                    "(default: auto, min(cores, 2) on a CPU, 1 on a GPU or for Grad-CAM models); "
@@ -98,8 +103,8 @@ def default_output(source: str) -> Path:
 def run(args: argparse.Namespace) -> int:
     from camvideo.runtime.workers import MAX_WORKERS
 
-    if args.batch_size < 1:
-        raise CamvideoError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if not 1 <= args.batch_size <= MAX_BATCH:
+        raise CamvideoError(f"--batch-size must be between 1 and {MAX_BATCH}, got {args.batch_size}")
     if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
         raise CamvideoError(f"--workers must be between 1 and {MAX_WORKERS}, got {args.workers}")
     if args.max_frames is not None and args.max_frames < 1:
