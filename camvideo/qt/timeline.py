@@ -25,12 +25,13 @@ from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from camvideo.annotate import rank_color
 
-HEIGHT = 72  # pixels: the strip's height
+HEIGHT = 96  # pixels: the strip's height
+LEGEND = 16  # the legend's row above the lines
 BAND = 8  # the top-1 stretches' band along the bottom
 BACKGROUND = QColor(24, 24, 28)
 GRID = QColor(70, 70, 78)
 POSITION = QColor(255, 70, 70)
-STRETCH = QColor(0, 215, 255, 170)  # gold (rank 1's colour is white: the line above it)
+STRETCH = QColor(255, 200, 0, 200)  # gold: rank 1's colour is white (the line above it)
 
 
 def line_color(number: int) -> QColor:
@@ -63,14 +64,23 @@ def polygon(xs: np.ndarray, ys: np.ndarray) -> QPolygonF:
     return poly
 
 
-def _runs(cols: np.ndarray):
-    """(x, score) arrays of each run of columns with a score (x at the column's middle)."""
-    present = ~np.isnan(cols)
-    if not present.any():
+def _runs(cols: np.ndarray, join: int = 1):
+    """(x, score) arrays of each run of columns with a score (x at the column's
+    middle); columns up to ``join`` apart belong to one run (a file with fewer
+    frames than the strip has pixels fills every other column)."""
+    index = np.flatnonzero(~np.isnan(cols))
+    if len(index) == 0:
         return
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], present.astype(np.int8), [0]))))
-    for start, stop in zip(edges[::2], edges[1::2]):
-        yield np.arange(start, stop) + 0.5, cols[start:stop].astype(np.float64)
+    for run in np.split(index, np.flatnonzero(np.diff(index) > join) + 1):
+        yield run + 0.5, cols[run].astype(np.float64)
+
+
+def join_columns(times: np.ndarray, duration: float, width: int) -> int:
+    """How many columns apart two analysed frames in a row may lie: 2.5 frame
+    intervals (a frame dropped on screen is no gap; a stretch not analysed is)."""
+    if len(times) < 2 or duration <= 0:
+        return 1
+    return max(1, int(np.ceil(2.5 * float(np.median(np.diff(times))) / duration * width)))
 
 
 class TimelineStrip(QWidget):
@@ -135,7 +145,7 @@ class TimelineStrip(QWidget):
         try:
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             w, h = self.width(), self.height()
-            top, bottom = 4.0, h - BAND - 3.0
+            top, bottom = LEGEND + 2.0, h - BAND - 3.0
             painter.setPen(QPen(GRID, 1, Qt.PenStyle.DotLine))
             for level in (0.5, 1.0):
                 y = bottom - level * (bottom - top)
@@ -148,7 +158,8 @@ class TimelineStrip(QWidget):
                 # a 1-pixel pen: Qt's raster stroker takes ~100x longer for a wider
                 # antialiased line (1000 jagged points: 1.2 ms at 1 px, 130 ms at 1.5 px)
                 painter.setPen(QPen(line_color(number), 1.0))
-                for run in _runs(columns(times, scores, self.duration, w)):
+                join = join_columns(times, self.duration, w)
+                for run in _runs(columns(times, scores, self.duration, w), join):
                     xs, ys = run
                     ys = bottom - ys * (bottom - top)
                     if len(xs) == 1:  # a lone column still shows

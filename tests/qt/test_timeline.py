@@ -104,3 +104,19 @@ def test_no_strip_for_a_slideshow(qtbot, open_window, fast_models, data_dir):
     w = open_window(data_dir)
     qtbot.waitUntil(lambda: w.session.source is not None, timeout=WAIT_MS)
     assert not w.timeline.area.isVisibleTo(w)
+
+
+def test_a_line_joins_frames_a_column_or_two_apart_and_breaks_where_none_was_analysed():
+    import numpy as np
+
+    from camvideo.qt.timeline import _runs, columns, join_columns
+
+    times = np.array([f / 30 for f in range(300) if not 90 <= f < 150])  # 10 s, 3-5 s not analysed
+    scores = np.full(len(times), 0.5, np.float32)
+    width = 1000  # more columns than frames: every third column has a frame
+    cols = columns(times, scores, 10.0, width)
+    assert np.isnan(cols).sum() > width / 2
+    runs = list(_runs(cols, join_columns(times, 10.0, width)))
+    assert len(runs) == 2  # one line before the gap, one after
+    assert runs[0][0][-1] < 300 < 500 < runs[1][0][0]
+    assert len(list(_runs(cols))) > 100  # without joining: a dotted line
