@@ -6,7 +6,8 @@ model once on the frame on screen and keeps its features and probabilities (the
 forward pass of ``FrameLocalizer`` with smoothing on keeps exactly those); each
 later change of the Localize settings on the same frame then costs only the
 class maps and the boxes (``FrameLocalizer.finish``), not a forward pass. A
-method whose maps need their own pass (Grad-CAM) runs the model again each time.
+method whose maps need their own pass (Grad-CAM) runs the model again each time,
+and so does a new Quality (``LocalizeSettings.maps``: other model inputs).
 
 The frame stands alone: its smoother is fresh for each call, so the scores are
 the frame's own, not the running average playback showed. It runs in a
@@ -35,6 +36,7 @@ class HeldFrame:
         self._localizer = None
         self._frame = None  # the frame whose forward pass is kept (held: no id reuse)
         self._raw = None
+        self._maps = None  # the model inputs (Quality) of the kept pass
         self._lock = threading.Lock()
 
     def localize(self, frame, index: int, time: float, settings: LocalizeSettings):
@@ -51,9 +53,9 @@ class HeldFrame:
         if self._localizer is None:
             self._localizer = FrameLocalizer(self.model, keeping)
         localizer = self._localizer
-        if self._raw is None or self._frame is not frame:
+        if self._raw is None or self._frame is not frame or self._maps != settings.maps:
             localizer.settings = keeping
-            self._raw, self._frame = localizer.forward([frame]), frame
+            self._raw, self._frame, self._maps = localizer.forward([frame]), frame, settings.maps
             self.forwards += 1
         localizer.reset()  # a fresh smoother: the frame stands alone
         result = localizer.finish(replace(self._raw, settings=keeping), [index], [time])[0]

@@ -26,7 +26,9 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from camvideo import settings as presets  # the Quality presets
 from camvideo.annotate import COLORMAPS  # numpy + cv2 (~0.08 s), no torch
+from camvideo.qt.classes import chosen_class, class_hint
 from camvideo.qt.modelbox import ModelBox
 from camvideo.qt.widgets import ClampedSpinBox, SeekSlider, button, slider
 from camvideo.settings import BoxRule, IntensitySettings, LocalizeSettings, OverlaySettings, SmoothingSettings
@@ -180,6 +182,13 @@ class ControlPanel(QWidget):
         self.threshold_label.setToolTip(self.threshold.toolTip())
         self.threshold.valueChanged.connect(self._on_localize)
         form.addRow(self.threshold_label, self.threshold)
+        self.quality = QComboBox()  # the named presets of camvideo.settings (docs/eval.md)
+        self.quality.addItems(presets.QUALITY_PRESETS)
+        self.quality.setCurrentText(presets.DEFAULT_QUALITY)
+        self.quality.setToolTip("fast: plain CAM (frame squashed to 224x224); balanced: the frame's shape kept; "
+                                "best: also a sharper second pass for the maps (slower)")
+        self.quality.currentIndexChanged.connect(self._on_localize)
+        form.addRow("Quality", self.quality)
         layout.addWidget(box)
 
         # -- overlay
@@ -277,18 +286,7 @@ class ControlPanel(QWidget):
 
     def chosen_class(self) -> int | None:
         """The class id typed or picked (an id, ``"id name"`` or a unique name)."""
-        text = self.class_edit.text().strip()
-        if not text:
-            return None
-        head = text.split(" ", 1)[0]
-        if head.isdigit() and 0 <= int(head) < max(1000, len(self.labels)):
-            return int(head)
-        lowered = text.lower()
-        exact = [i for i, name in enumerate(self.labels) if name.lower() == lowered]
-        if exact:
-            return exact[0]
-        partial = [i for i, name in enumerate(self.labels) if lowered in name.lower()]
-        return partial[0] if len(partial) == 1 else None
+        return chosen_class(self.class_edit.text(), self.labels)
 
     def localize_settings(self) -> LocalizeSettings:
         """The ``LocalizeSettings`` the widgets say."""
@@ -298,12 +296,13 @@ class ControlPanel(QWidget):
         # (One class: "tabby" over an espresso; rank 3 at 0.01) would look as sure
         # as one that is: below APP_GATE it gets no box and no map (the legend says why).
         intensity = IntensitySettings(gate=APP_GATE, faint=APP_FAINT)
+        maps = presets.quality_maps(self.quality.currentText())[0]  # the box threshold is the slider's
         mode = self.mode.currentText()
         if mode == "One class" and self.chosen_class() is not None:
             return LocalizeSettings(topk=1, class_ids=(self.chosen_class(),), box_rule=rule, smoothing=smoothing,
-                                    intensity=intensity)
+                                    intensity=intensity, maps=maps)
         topk = self.topk.value() if mode == "Top-k" else 1
-        return LocalizeSettings(topk=topk, box_rule=rule, smoothing=smoothing, intensity=intensity)
+        return LocalizeSettings(topk=topk, box_rule=rule, smoothing=smoothing, intensity=intensity, maps=maps)
 
     def overlay_settings(self) -> OverlaySettings:
         return OverlaySettings(heatmap=self.heatmap.isChecked(), boxes=self.boxes.isChecked(),
@@ -366,18 +365,7 @@ class ControlPanel(QWidget):
 
     def class_hint_text(self) -> str:
         """What "One class" localizes, or why the text typed picks no class."""
-        text = self.class_edit.text().strip()
-        chosen = self.chosen_class()
-        if chosen is not None:
-            name = self.labels[chosen] if chosen < len(self.labels) else ""
-            return f"showing {chosen} {name}".rstrip()
-        if not text:
-            return "type a name or a number (until then: the top class)"
-        lowered = text.lower()
-        matches = sum(lowered in name.lower() for name in self.labels)
-        if matches:
-            return f"“{text}” matches {matches} classes: pick one (until then: the top class)"
-        return f"no class matches “{text}” (until then: the top class)"
+        return class_hint(self.class_edit.text(), self.labels)
 
     # -- QSettings ----------------------------------------------------------------------------
     def save(self, s: QSettings) -> None:
@@ -393,11 +381,13 @@ class ControlPanel(QWidget):
         s.setValue("labels", self.labels_box.isChecked())
         s.setValue("smoothing", self.smoothing.isChecked())
         s.setValue("slide_seconds", self.slide_seconds.value())
+        s.setValue("quality", self.quality.currentText())
 
     def restore(self, s: QSettings) -> None:
         """Set the widgets from ``s`` without emitting change signals."""
         widgets = (self.model, self.mode, self.topk, self.class_edit, self.threshold, self.alpha,
-                   self.colormap, self.heatmap, self.boxes, self.labels_box, self.smoothing, self.slide_seconds)
+                   self.colormap, self.heatmap, self.boxes, self.labels_box, self.smoothing, self.slide_seconds,
+                   self.quality)
         for w in widgets:
             w.blockSignals(True)
         try:
@@ -419,6 +409,9 @@ class ControlPanel(QWidget):
             self.labels_box.setChecked(s.value("labels", True, bool))
             self.smoothing.setChecked(s.value("smoothing", True, bool))
             self.slide_seconds.setValue(s.value("slide_seconds", self.slide_seconds.value(), float))
+            quality = s.value("quality", "", str)
+            if quality in presets.QUALITY_PRESETS:
+                self.quality.setCurrentText(quality)
         finally:
             for w in widgets:
                 w.blockSignals(False)

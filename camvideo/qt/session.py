@@ -10,6 +10,13 @@ that each own one job, and talks to the widgets only through signals.
 - ``ViewSink`` and ``FrameSlot`` (``sink``): the pipeline's frames to the view and
   the recording, newest first.
 
+Playback (``session_playback``) and recording and snapshots
+(``session_recording``) are the session's too, in their own modules.
+
+A camvideo recording (its container says so: ``video.recorder.made_by_camvideo``)
+plays as it is, ``plain``: its labels are burned in, and a second set would stack
+under them. ``analyse(True)`` runs the model on it all the same.
+
 It lives on the GUI thread; every thread reaches it through ``Tasks.post``
 (``tasks``). Settings may be set at any time, before the model has loaded too:
 ``set_localize`` keeps them and the localizer made at the load starts with them.
@@ -19,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
@@ -29,13 +35,15 @@ from camvideo.qt.held import HeldFrame
 from camvideo.qt.labels import DisplayAnnotator
 from camvideo.qt.loader import ModelLoader
 from camvideo.qt.opener import SourceOpener
+from camvideo.qt.session_playback import SessionPlayback
+from camvideo.qt.session_recording import SessionRecording
 from camvideo.qt.sink import FrameSlot, ViewSink
 from camvideo.qt.sourcelog import SourceWarnings
 from camvideo.qt.tasks import Tasks
 from camvideo.qt.view import ShownFrame
+from camvideo.runtime.plain import NoAnnotator, NoLocalizer  # numpy only
 from camvideo.settings import LocalizeSettings, OverlaySettings
-from camvideo.video.export import write_snapshot
-from camvideo.video.recorder import Recorder  # PyAV is imported when a recording starts
+from camvideo.video.recorder import made_by_camvideo
 from camvideo.video.spec import SourceSpec
 
 log = logging.getLogger(__name__)
@@ -44,7 +52,7 @@ HELD_LANE = "held"  # the frame on screen, localized again: the newest settings 
 HELD_JOIN_S = 10.0
 
 
-class Session(QObject):
+class Session(SessionPlayback, SessionRecording, QObject):
     """Source, model, pipeline and recording of one window."""
 
     frame_shown = pyqtSignal(object)  # ShownFrame, on the GUI thread
@@ -60,6 +68,7 @@ class Session(QObject):
     opened = pyqtSignal(str, bool)  # spec, ok: the open in flight ended (False: failed or cancelled)
     core_ready = pyqtSignal()  # torch and the core are imported (once)
     models_listed = pyqtSignal(list, list)  # every model name, those ready offline (once)
+    plain_changed = pyqtSignal(bool)  # the source on screen plays as it is (a camvideo recording), or not
 
     def __init__(self, device: str = "auto", parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -72,6 +81,8 @@ class Session(QObject):
         # only for recordings and snapshots (see labels.py).
         self.annotator = DisplayAnnotator(OverlaySettings())
         self.source = None
+        self.recording_source = False  # the source on screen is a camvideo recording (its metadata says)
+        self.plain = False  # ... and plays as it is (not analysed): ``analyse``
         self.pipeline = None
         self.sink: ViewSink | None = None
         self.last_shown: ShownFrame | None = None
@@ -86,6 +97,7 @@ class Session(QObject):
         self._loader.loaded.connect(self._on_loaded)
         self._loader.failed.connect(self._on_load_failed)
         self._loader.core_ready.connect(self.core_ready)
+        self._loader.core_ready.connect(self._start_pipeline)  # a plain recording needs no model
         self._loader.models_listed.connect(self.models_listed)
         self._opener = SourceOpener(parent=self)
         self._opener.done.connect(self._on_open_done)
@@ -120,7 +132,7 @@ class Session(QObject):
         self._tasks.drop(HELD_LANE)
         self._held = HeldFrame(model)
         if self.pipeline is not None and not self.pipeline.finished:
-            self.pipeline.localizer = self.localizer
+            self._engage()
         else:
             self._start_pipeline()
         self.model_ready.emit(name, str(model.device))
@@ -140,7 +152,7 @@ class Session(QObject):
         self.localize_settings = settings
         if self.localizer is not None:
             self.localizer.settings = settings
-        if self.pipeline is not None and (self.paused or self.pipeline.finished):
+        if self.pipeline is not None and not self.plain and (self.paused or self.pipeline.finished):
             self._localize_again()
 
     def _localize_again(self) -> None:
@@ -166,10 +178,33 @@ class Session(QObject):
         the frame on screen is annotated again at once (a click on a label there
         shows its class's heat map without stepping)."""
         self.annotator = DisplayAnnotator(settings)
-        if self.pipeline is not None:
+        if self.pipeline is not None and not self.plain:
             self.pipeline.annotator = self.annotator
             if self.paused or self.pipeline.finished:
                 self._annotate_again()
+
+    def analyse(self, on: bool) -> None:
+        """A camvideo recording: run the model on it after all (``on``), or play it
+        as it is again; from the next frame (at once while paused)."""
+        plain = self.recording_source and not on
+        if plain == self.plain:
+            return
+        self.plain = plain
+        self._engage()
+        self.plain_changed.emit(plain)
+        if self.pipeline is not None and not plain and (self.paused or self.pipeline.finished):
+            self._localize_again()
+
+    def _engage(self) -> None:
+        """The running pipeline gets the model and the overlay, or (plain) nothing of them."""
+        pipeline = self.pipeline
+        if pipeline is None:
+            return
+        if self.plain:
+            pipeline.localizer, pipeline.annotator = NoLocalizer(), NoAnnotator()
+        elif self.localizer is not None:
+            self.localizer.reset()  # smoothing starts afresh: the last frames it saw may be long ago
+            pipeline.localizer, pipeline.annotator = self.localizer, self.annotator
 
     def _annotate_again(self) -> None:
         """Show the frame on screen again with the current overlay (GUI thread:
@@ -235,20 +270,27 @@ class Session(QObject):
         self._warnings = SourceWarnings(source.name, lambda message, s=source: self._tasks.post(
             self._on_source_warning, s, message)).attach()
         self.source = source  # a file plays in real time: the opener opened it so (Paced)
+        self.recording_source = self.plain = made_by_camvideo(getattr(source, "metadata", None))
         self.source_changed.emit(source.name, source.live)
+        self.plain_changed.emit(self.plain)
         self._start_pipeline()
         self.opened.emit(request.spec, True)
 
     def _start_pipeline(self) -> None:
-        if self._closed or self.source is None or self.localizer is None or self.pipeline is not None:
+        if self._closed or self.source is None or self.pipeline is not None:
             return
-        from camvideo.runtime.pipeline import Pipeline  # torch: imported by now (a localizer exists)
+        if self.localizer is None and not (self.plain and self.core_loaded):
+            return  # it starts when the model has loaded (a plain recording: when torch is in)
+        from camvideo.runtime.pipeline import Pipeline  # torch: imported by now
 
-        self.localizer.reset()  # a new source: nothing carried over from the last one
+        if self.localizer is not None:
+            self.localizer.reset()  # a new source: nothing carried over from the last one
         self.sink = ViewSink(self._slot.publish, self._record_error_from_worker,
                              lambda: self._slot.wait_recorded_taken(lambda: self.recording),
                              lambda annotated, result: self.annotator.burn_labels(annotated, result))
-        pipeline = Pipeline(self.source, self.localizer, self.annotator, [self.sink])
+        plain = self.plain or self.localizer is None
+        pipeline = Pipeline(self.source, NoLocalizer() if plain else self.localizer,
+                            NoAnnotator() if plain else self.annotator, [self.sink])
         pipeline.on_error = lambda exc, p=pipeline: self._tasks.post(self._on_pipeline_error, p, describe(exc))
         pipeline.on_finished = lambda p=pipeline: self._tasks.post(self._on_pipeline_finished, p)
         self.pipeline = pipeline
@@ -301,70 +343,6 @@ class Session(QObject):
         log.warning("%s", message)
         self.error.emit(message)
 
-    # -- playback (files) -------------------------------------------------------------
-    @property
-    def live(self) -> bool:
-        return self.source is not None and self.source.live
-
-    @property
-    def paused(self) -> bool:
-        return self.pipeline is not None and self.pipeline.paused
-
-    def pause(self) -> None:
-        if self.pipeline is not None:
-            self.pipeline.pause()
-
-    def resume(self) -> None:
-        if self.pipeline is not None:
-            self.pipeline.resume()
-
-    def step(self) -> None:
-        """One frame forward (files): pauses first."""
-        if self.pipeline is not None and not self.live:
-            self.pause()
-            self.pipeline.step()
-
-    def seek(self, seconds: float) -> None:
-        """Continue at ``seconds`` (files); while paused, shows the frame there."""
-        if self.pipeline is not None and not self.live:
-            self.pipeline.seek(max(0.0, seconds))
-
-    def step_back(self) -> None:
-        """One frame back (files): pauses, then shows the frame before the one on screen."""
-        shown, rate = self.last_shown, getattr(self.source, "rate", None)
-        if self.pipeline is None or self.live or shown is None or not rate:
-            return
-        duration = self.duration_hint
-        position = shown.time % duration if duration else shown.time  # a looping file restarts its clock
-        self.pause()
-        # a seek shows the first frame at or after its time: half-way into the frame before
-        self.seek(max(0.0, position - 1.5 / rate))
-
-    # -- slideshows (a folder or glob of images) --------------------------------------------
-    @property
-    def images(self) -> list | None:
-        """The image files of a folder or glob source, in order (a slideshow); None otherwise."""
-        paths = getattr(self.source, "paths", None)  # an ImageSequenceSource
-        return list(paths) if paths else None
-
-    def show_image(self, number: int) -> None:
-        """Slideshows: pause on image ``number`` (0-based, clamped to the images)."""
-        images = self.images
-        if not images or self.pipeline is None:
-            return
-        number = min(max(int(number), 0), len(images) - 1)
-        self.pause()
-        self.seek(number / (getattr(self.source, "fps", None) or 30.0))  # an image's time is its number / fps
-
-    @property
-    def duration_hint(self) -> float | None:
-        """Seconds in the file, from its metadata (a hint)."""
-        source = self.source
-        rate = getattr(source, "rate", None)
-        if source is None or source.live or not rate or not source.frame_count_hint:
-            return None
-        return source.frame_count_hint / rate
-
     # -- frames ---------------------------------------------------------------------------
     @property
     def replaced(self) -> int:
@@ -386,56 +364,6 @@ class Session(QObject):
         if shown is not None:
             self.last_shown = shown
             self.frame_shown.emit(shown)
-
-    # -- recording and snapshots ----------------------------------------------------------
-    @property
-    def recording(self) -> bool:
-        return self.sink is not None and self.sink.recorder is not None
-
-    def start_recording(self, path: Path) -> Path:
-        if self.pipeline is None or self.sink is None:
-            raise CamvideoError("nothing to record yet: open a source and wait for the model")
-        if self.recording:
-            return Path(self.sink.recorder.path)
-        recorder = Recorder(path, fps_hint=getattr(self.source, "rate", None) or 30.0)
-        self.sink.start_recording(recorder)
-        self.recording_changed.emit(True, str(path))
-        return Path(path)
-
-    def stop_recording(self) -> Path | None:
-        """Finalize the recording (the file becomes playable); its path, or None."""
-        if self.sink is None:
-            return None
-        try:
-            recorder = self.sink.stop_recording()
-        except CamvideoError as exc:
-            self._report(describe(exc))
-            self.recording_changed.emit(False, "")
-            return None
-        self._flush_recorded()
-        if recorder is None:
-            return None
-        self.recording_changed.emit(False, str(recorder.path))
-        return Path(recorder.path)
-
-    def _record_error_from_worker(self, recorder, exc: BaseException) -> None:
-        self._tasks.post(self._on_record_failed, str(recorder.path), describe(exc))
-
-    def _on_record_failed(self, path: str, message: str) -> None:
-        self._report(f"recording stopped: {message} (frames so far kept in {path})")
-        self.recording_changed.emit(False, path)
-
-    def snapshot(self, folder: Path) -> tuple[Path, Path]:
-        """The frame on screen as an annotated PNG (labels burned in, as in a
-        recording) and its JSON object, both or neither (``write_snapshot``)."""
-        shown = self.last_shown
-        if shown is None:
-            raise CamvideoError("no frame on screen yet to save")
-        image = shown.annotated
-        if not shown.labels_burned:
-            image = self.annotator.burn_labels(image.copy(), shown.result)
-        stem = f"camvideo-{time.strftime('%Y%m%d-%H%M%S')}-f{shown.index:06d}"
-        return write_snapshot(Path(folder), stem, image, shown.result)
 
     # -- shutdown ---------------------------------------------------------------------------
     def close(self) -> None:

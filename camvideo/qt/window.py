@@ -4,7 +4,7 @@ Everything here runs on the GUI thread; frames and errors arrive as signals from
 the session. The window appears at once and the model loads behind a visible
 "Loading model" state. Its parts: the keys (``keys``), the bars over the video
 (``bars``), the status bar's fields (``status``) and the Record box
-(``recording``). Settings, the last folder of the file dialog and the output
+(``recording``) and the timeline under the video (``timeline_ui``). Settings, the last folder of the file dialog and the output
 folder are kept in QSettings. A video file or a folder dropped on the window opens.
 
 Sources open in the background (``opener``): while one opens, what was playing
@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PyQt6.QtCore import QEvent, QSettings, Qt, QTimer, pyqtSignal
-from PyQt6.QtWidgets import QHBoxLayout, QMainWindow, QScrollArea, QWidget
+from PyQt6.QtWidgets import QHBoxLayout, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from camvideo import DEFAULT_MODEL  # without importing torch
 from camvideo.errors import CamvideoError, describe
@@ -37,6 +37,7 @@ from camvideo.qt.playback import Playback
 from camvideo.qt.recording import RecordControls
 from camvideo.qt.session import Session
 from camvideo.qt.status import StatusLine, short
+from camvideo.qt.timeline_ui import TimelineControls
 from camvideo.qt.view import ShownFrame, VideoView
 
 ENDED_EARLY = "ended early: the file is damaged (see the message above)"
@@ -58,6 +59,7 @@ class MainWindow(QMainWindow):
         self.record = RecordControls(self)
         self.playback = Playback(self)
         self.models = ModelControls(self)
+        self.timeline = TimelineControls(self)  # under the video: a file's timeline, a recording's switch
         self._narrow = False  # the window is narrower than NARROW_W (the panel hid itself)
 
         # -- widgets
@@ -80,7 +82,12 @@ class MainWindow(QMainWindow):
             bars.cancel_button
         self.cancel_button.clicked.connect(self.cancel_open)
         self._demo_if_no_camera = False
-        left = over(self.view, self.top_bars)
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(over(self.view, self.top_bars), 1)
+        column.addWidget(self.timeline.widget)
         self.side = QScrollArea()
         self.side.setWidget(self.panel)
         self.side.setWidgetResizable(True)
@@ -126,6 +133,8 @@ class MainWindow(QMainWindow):
         s.finished.connect(self._on_finished)
         s.finished.connect(self.record.update_enabled)
         s.source_changed.connect(self._on_source_changed)
+        s.source_changed.connect(self.timeline.on_source_changed)
+        s.plain_changed.connect(self.timeline.on_plain_changed)
         s.model_loading.connect(self.models.on_loading)
         s.model_ready.connect(self.models.on_ready)
         s.model_failed.connect(self.models.on_failed)
@@ -251,6 +260,7 @@ class MainWindow(QMainWindow):
         self.panel.source_label.setText("no source")
         self.setWindowTitle("camvideo")
         self.playback.no_source()
+        self.timeline.no_source()
 
     def open_file_dialog(self) -> None:
         path = dialogs.ask_file(self, self.settings)
@@ -327,6 +337,7 @@ class MainWindow(QMainWindow):
             self.view.set_message("")
         self.view.show_frame(shown)
         self.playback.on_frame(shown)
+        self.timeline.on_frame(shown)
         rank = self.panel.heatmap_rank
         self.panel.set_map_class(next((d.label for d in shown.result.detections if d.rank == rank), "")
                                  if rank > 1 else "")
@@ -403,6 +414,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802
         """Finalize a running recording and stop every thread before closing."""
         self._status_timer.stop()
+        self.timeline.close()  # a scan's threads, before the session's
         self.arrow_keys.remove()
         self.panel.save(self.settings)
         self.settings.setValue("geometry", self.saveGeometry())

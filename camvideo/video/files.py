@@ -120,6 +120,7 @@ class VideoFileSource(Source):
                 raise InputError(f"{path}: has no video stream")
             stream = container.streams.video[0]
             self.time_base = stream.time_base
+            self.metadata = dict(container.metadata)  # the container's tags (a camvideo recording says so)
             self.rate = float(stream.average_rate or stream.guessed_rate or 0.0) or None
             # the header's idea of the length: a file that ends well before it is truncated
             self.duration = container.duration / 1e6 if container.duration and container.duration > 0 else None

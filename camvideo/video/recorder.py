@@ -10,6 +10,9 @@ it to ``NAME.EXT`` on close, so a finished name means a closed, playable file
 and ``close`` raises the error). Frames keep the source's timestamps (millisecond time base; a fragmented
 .mp4 starts its clock at the first frame, .mkv keeps them as they are); odd sizes are
 padded to even (yuv420p needs it); audio of a source file can be copied along.
+The container says who made it (``RECORDING_TAG``: ``comment=camvideo VERSION``,
+written with the header, so a killed recording has it too): the window plays
+such a file as it is instead of analysing it again (``made_by_camvideo``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from camvideo import __version__
 from camvideo.errors import OutputError, reason
 
 log = logging.getLogger(__name__)
@@ -35,6 +39,19 @@ X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
 # The same speed/size trade-off on NVENC (p1 fastest ... p7 best); veryfast -> p4, as before.
 NVENC_PRESETS = dict(zip(X264_PRESETS, ("p1", "p2", "p4", "p5", "p5", "p6", "p7")))
 TIME_BASE = Fraction(1, 1000)  # milliseconds: Matroska's own, and exact for source times
+# Container metadata naming camvideo: a tag both muxers keep (Matroska: COMMENT, MP4:
+# ©cmt); "encoder" would not do, the muxers overwrite it with their own name.
+RECORDING_TAG = ("comment", f"camvideo {__version__}")
+
+
+def made_by_camvideo(metadata) -> bool:
+    """True when a container's ``metadata`` (a mapping, any key case) says a camvideo
+    recording: its labels and heat maps are burned into the picture."""
+    key, value = RECORDING_TAG
+    for name, text in dict(metadata or {}).items():
+        if str(name).lower() == key and str(text).startswith(value.split(" ")[0] + " "):
+            return True
+    return False
 
 
 def partial_path(path: Path) -> Path:
@@ -100,6 +117,7 @@ class Recorder:
         except (av.FFmpegError, OSError) as exc:
             self._file.close()
             raise OutputError(f"cannot write {self.partial}: {reason(exc)}") from None
+        self._container.metadata[RECORDING_TAG[0]] = RECORDING_TAG[1]
         if audio_from is not None:
             self._open_audio(Path(audio_from))
 

@@ -15,7 +15,7 @@ import pytest
 from clips import decode_times, make_clip, pattern
 
 from camvideo.errors import OutputError
-from camvideo.video.recorder import Recorder, partial_path
+from camvideo.video.recorder import RECORDING_TAG, Recorder, made_by_camvideo, partial_path
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,6 +35,29 @@ def test_variable_frame_rate_times_are_kept(tmp_path, suffix):
     if suffix == ".mp4":  # fragmented MP4 starts its clock at the first frame
         times = [t - times[0] for t in times]
     assert decode_times(path) == pytest.approx(times, abs=1e-3)
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_a_recording_says_it_is_camvideo_s_in_its_metadata(tmp_path, suffix):
+    path = tmp_path / f"out{suffix}"
+    with Recorder(path, fps_hint=30) as rec:
+        for i in range(3):
+            rec.write_image(pattern(i, 64, 48), i / 30)
+    with av.open(str(path)) as container:
+        tags = {k.lower(): v for k, v in container.metadata.items()}
+        assert tags[RECORDING_TAG[0]] == RECORDING_TAG[1] and RECORDING_TAG[1].startswith("camvideo ")
+        assert made_by_camvideo(container.metadata)
+    from camvideo.video.files import VideoFileSource
+
+    source = VideoFileSource(path)
+    try:
+        assert made_by_camvideo(source.metadata)
+    finally:
+        source.close()
+    make_clip(tmp_path / "plain.mp4", frames=3)
+    with av.open(str(tmp_path / "plain.mp4")) as plain:
+        assert not made_by_camvideo(plain.metadata)
+    assert not made_by_camvideo({"comment": "camvideos"}) and not made_by_camvideo(None)
 
 
 def test_odd_size_is_padded_to_even(tmp_path):
@@ -145,6 +168,8 @@ def test_sigkill_keeps_all_but_the_last_keyframe_intervals(tmp_path, suffix):
     assert partial.exists() and not path.exists()
     keyframe_interval = 30
     assert len(decode_times(partial)) >= written - 2 * keyframe_interval
+    with av.open(str(partial)) as container:  # the tag came with the header: a killed recording has it
+        assert made_by_camvideo(container.metadata)
 
 
 _FULL = textwrap.dedent("""

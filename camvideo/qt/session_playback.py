@@ -1,0 +1,75 @@
+"""The Session's playback of files and folders: pause, step, seek, slideshows.
+
+A part of ``camvideo.qt.session.Session`` (a mixin: its methods use the
+session's ``pipeline``, ``source`` and ``last_shown``); the pause is the
+pipeline's source's (``camvideo.video.policies``).
+"""
+
+from __future__ import annotations
+
+
+class SessionPlayback:
+    """Pause, step, seek and the slideshow of a ``Session``."""
+
+    @property
+    def live(self) -> bool:
+        return self.source is not None and self.source.live
+
+    @property
+    def paused(self) -> bool:
+        return self.pipeline is not None and self.pipeline.paused
+
+    def pause(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.pause()
+
+    def resume(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.resume()
+
+    def step(self) -> None:
+        """One frame forward (files): pauses first."""
+        if self.pipeline is not None and not self.live:
+            self.pause()
+            self.pipeline.step()
+
+    def seek(self, seconds: float) -> None:
+        """Continue at ``seconds`` (files); while paused, shows the frame there."""
+        if self.pipeline is not None and not self.live:
+            self.pipeline.seek(max(0.0, seconds))
+
+    def step_back(self) -> None:
+        """One frame back (files): pauses, then shows the frame before the one on screen."""
+        shown, rate = self.last_shown, getattr(self.source, "rate", None)
+        if self.pipeline is None or self.live or shown is None or not rate:
+            return
+        duration = self.duration_hint
+        position = shown.time % duration if duration else shown.time  # a looping file restarts its clock
+        self.pause()
+        # a seek shows the first frame at or after its time: half-way into the frame before
+        self.seek(max(0.0, position - 1.5 / rate))
+
+    # -- slideshows (a folder or glob of images) --------------------------------------------
+    @property
+    def images(self) -> list | None:
+        """The image files of a folder or glob source, in order (a slideshow); None otherwise."""
+        paths = getattr(self.source, "paths", None)  # an ImageSequenceSource
+        return list(paths) if paths else None
+
+    def show_image(self, number: int) -> None:
+        """Slideshows: pause on image ``number`` (0-based, clamped to the images)."""
+        images = self.images
+        if not images or self.pipeline is None:
+            return
+        number = min(max(int(number), 0), len(images) - 1)
+        self.pause()
+        self.seek(number / (getattr(self.source, "fps", None) or 30.0))  # an image's time is its number / fps
+
+    @property
+    def duration_hint(self) -> float | None:
+        """Seconds in the file, from its metadata (a hint)."""
+        source = self.source
+        rate = getattr(source, "rate", None)
+        if source is None or source.live or not rate or not source.frame_count_hint:
+            return None
+        return source.frame_count_hint / rate

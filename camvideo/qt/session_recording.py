@@ -1,0 +1,69 @@
+"""The Session's recording and snapshots: the frames on screen into a file.
+
+A part of ``camvideo.qt.session.Session`` (a mixin: its methods use the
+session's ``sink``, ``pipeline``, ``annotator`` and signals). The recording
+runs in the view sink (``camvideo.qt.sink.ViewSink``): the frames in the file
+are the frames that were shown.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from camvideo.errors import CamvideoError, describe
+from camvideo.video.export import write_snapshot
+from camvideo.video.recorder import Recorder  # PyAV is imported when a recording starts
+
+
+class SessionRecording:
+    """Recording and snapshots of a ``Session``."""
+
+    @property
+    def recording(self) -> bool:
+        return self.sink is not None and self.sink.recorder is not None
+
+    def start_recording(self, path: Path) -> Path:
+        if self.pipeline is None or self.sink is None:
+            raise CamvideoError("nothing to record yet: open a source and wait for the model")
+        if self.recording:
+            return Path(self.sink.recorder.path)
+        recorder = Recorder(path, fps_hint=getattr(self.source, "rate", None) or 30.0)
+        self.sink.start_recording(recorder)
+        self.recording_changed.emit(True, str(path))
+        return Path(path)
+
+    def stop_recording(self) -> Path | None:
+        """Finalize the recording (the file becomes playable); its path, or None."""
+        if self.sink is None:
+            return None
+        try:
+            recorder = self.sink.stop_recording()
+        except CamvideoError as exc:
+            self._report(describe(exc))
+            self.recording_changed.emit(False, "")
+            return None
+        self._flush_recorded()
+        if recorder is None:
+            return None
+        self.recording_changed.emit(False, str(recorder.path))
+        return Path(recorder.path)
+
+    def _record_error_from_worker(self, recorder, exc: BaseException) -> None:
+        self._tasks.post(self._on_record_failed, str(recorder.path), describe(exc))
+
+    def _on_record_failed(self, path: str, message: str) -> None:
+        self._report(f"recording stopped: {message} (frames so far kept in {path})")
+        self.recording_changed.emit(False, path)
+
+    def snapshot(self, folder: Path) -> tuple[Path, Path]:
+        """The frame on screen as an annotated PNG (labels burned in, as in a
+        recording) and its JSON object, both or neither (``write_snapshot``)."""
+        shown = self.last_shown
+        if shown is None:
+            raise CamvideoError("no frame on screen yet to save")
+        image = shown.annotated
+        if not shown.labels_burned:
+            image = self.annotator.burn_labels(image.copy(), shown.result)
+        stem = f"camvideo-{time.strftime('%Y%m%d-%H%M%S')}-f{shown.index:06d}"
+        return write_snapshot(Path(folder), stem, image, shown.result)

@@ -1,0 +1,244 @@
+"""The area under the video: the timeline of a video file, and the switch of a recording.
+
+``TimelineControls`` owns what lies between the video and the status bar:
+
+- a camvideo recording's bar ("played as recorded", and the "Analyse anyway"
+  switch: ``Session.analyse``);
+- for a video file, the strip (``timeline.TimelineStrip``) over a ``ScoreTrack``
+  (``camvideo.runtime.scan``) that keeps each frame shown (ranked classes only: in
+  One-class mode the frames on screen do not say which class is on top);
+- "Scan file": the whole file through a second pipeline (``FileScan``) in the
+  background, with progress and Cancel; "Save as JSONL…": the frames analysed,
+  as ``camvideo process --export`` writes them.
+
+With One class chosen the strip shows that class's score and the stretches
+where it is the top class; otherwise the three classes with the most score.
+A timer redraws the strip at most four times a second (when the track
+changed); a frame only moves the position line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PyQt6.QtCore import QTimer
+from PyQt6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+
+from camvideo.errors import CamvideoError, describe
+from camvideo.qt.bars import message_bar
+from camvideo.qt.timeline import TimelineStrip
+from camvideo.qt.widgets import button
+from camvideo.runtime.scan import ScoreTrack  # numpy only; the scan imports torch when it runs
+
+RECORDING_BACKGROUND = "rgba(60, 60, 90, 235)"
+LINES = 3  # classes drawn when no class is chosen
+REFRESH_MS = 250
+SCAN_JOIN_S = 15.0
+
+
+class TimelineControls:
+    """The timeline and the recording switch of ``window`` (its session, panel, playback)."""
+
+    def __init__(self, window) -> None:
+        self.window = window
+        self.track = ScoreTrack()
+        self.scan = None  # a FileScan while one runs (or the last one)
+        self._drawn = -1  # the track version the strip shows
+        self._drawn_choice = None
+        self.widget = QWidget()
+        layout = QVBoxLayout(self.widget)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        # -- a camvideo recording: played as recorded, or analysed anyway
+        self.plain_bar, self.plain_label, bar = message_bar(RECORDING_BACKGROUND, (4, 0, 4, 0))
+        self.analyse_button = button("Analyse anyway", "run the model on this recording too (its own labels "
+                                     "are burned in: the new ones stack on them)", checkable=True)
+        self.analyse_button.toggled.connect(self._on_analyse)
+        bar.addWidget(self.plain_label, 1)
+        bar.addWidget(self.analyse_button)
+        self.plain_bar.hide()
+        layout.addWidget(self.plain_bar)
+        # -- the strip and its row
+        self.area = QWidget()
+        area = QVBoxLayout(self.area)
+        area.setContentsMargins(4, 2, 4, 2)
+        area.setSpacing(2)
+        self.strip = TimelineStrip()
+        self.strip.seek_requested.connect(self._seek)
+        area.addWidget(self.strip)
+        row = QHBoxLayout()
+        self.scan_button = button("Scan file", "analyse every frame of the file now, in the background, "
+                                  "and fill in the timeline")
+        self.cancel_button = button("Cancel", "stop the scan (what it found stays)")
+        self.progress = QProgressBar()
+        self.progress.setMaximumHeight(14)
+        self.progress.setTextVisible(True)
+        self.state_label = QLabel()
+        self.save_button = button("Save as JSONL…", "the frames analysed, one JSON object per line "
+                                  "(as camvideo process --export)")
+        self.scan_button.clicked.connect(self.start_scan)
+        self.cancel_button.clicked.connect(self.cancel_scan)
+        self.save_button.clicked.connect(self.ask_save)
+        for w in (self.scan_button, self.cancel_button, self.progress):
+            row.addWidget(w)
+        row.addWidget(self.state_label, 1)
+        row.addWidget(self.save_button)
+        area.addLayout(row)
+        layout.addWidget(self.area)
+        self.area.hide()
+        self._show_scanning(False)
+        self._timer = QTimer(window)
+        self._timer.timeout.connect(self.refresh)
+        self._timer.start(REFRESH_MS)
+
+    @property
+    def _session(self):
+        return self.window.session
+
+    # -- the source ---------------------------------------------------------------------
+    def on_source_changed(self, name: str, live: bool) -> None:
+        """A new source: a new track; the strip shows for a video file only."""
+        self.cancel_scan()
+        self.track = ScoreTrack(name)
+        self._drawn = -1
+        self.area.setVisible(not live and self._session.images is None)
+        self.state_label.setText("")
+        self.refresh()
+
+    def no_source(self) -> None:
+        self.cancel_scan()
+        self.area.hide()
+        self.plain_bar.hide()
+
+    def on_plain_changed(self, plain: bool) -> None:
+        session = self._session
+        self.plain_bar.setVisible(session.recording_source)
+        self.analyse_button.blockSignals(True)
+        self.analyse_button.setChecked(not plain)
+        self.analyse_button.blockSignals(False)
+        self.plain_label.setText("a camvideo recording: played as recorded (its labels are in the picture)"
+                                 if plain else "a camvideo recording, analysed again: its own labels lie under these")
+
+    def _on_analyse(self, on: bool) -> None:
+        self._session.analyse(on)
+
+    def on_frame(self, shown) -> None:
+        """Each frame on screen: kept in the track (first pass of a file, ranked
+        classes, analysed), and the position line moves."""
+        session = self._session
+        if not self.area.isVisible():
+            return
+        duration = session.duration_hint
+        if (not session.plain and session.localize_settings.class_ids is None and shown.result.detections
+                and (not duration or shown.time < duration)):
+            self.track.add(shown.result)
+        self.strip.set_position(shown.time % duration if duration else shown.time)
+
+    # -- drawing ------------------------------------------------------------------------------
+    def chosen(self) -> tuple[int, str] | None:
+        """The class of One-class mode (id, name), or None."""
+        panel = self.window.panel
+        if panel.mode.currentText() != "One class":
+            return None
+        class_id = panel.chosen_class()
+        if class_id is None:
+            return None
+        return class_id, panel.labels[class_id] if class_id < len(panel.labels) else str(class_id)
+
+    def refresh(self) -> None:
+        """Redraw the strip when the track or the choice changed; the scan's progress."""
+        self._update_scan()
+        choice = self.chosen()
+        if not self.area.isVisible() or (self.track.version == self._drawn and choice == self._drawn_choice):
+            return
+        self._drawn, self._drawn_choice = self.track.version, choice
+        results = self.track.results()
+        duration = self._session.duration_hint or (results[-1].time if results else 0.0)
+        if choice is not None:
+            class_id, name = choice
+            times, scores = self.track.series(class_id)
+            stretches = self.track.stretches(class_id)
+            note = f"{name}: top class in {len(stretches)} stretch{'es' if len(stretches) != 1 else ''}"
+            self.strip.set_data(duration, [(name, times, scores)], stretches, note)
+        else:
+            lines = [(label, *self.track.series(c)) for c, label in self.track.top_classes(LINES)] if results else []
+            self.strip.set_data(duration, lines, (), "" if results else "no frame analysed yet: Scan file fills it in")
+        self.save_button.setEnabled(bool(results))
+
+    def _seek(self, seconds: float) -> None:
+        duration = self._session.duration_hint
+        if duration:
+            self.window.playback.seek_to(seconds / duration)
+
+    # -- the scan ----------------------------------------------------------------------------
+    def start_scan(self) -> None:
+        """Every frame of the file through the model, in the background (Cancel stops it)."""
+        session = self._session
+        source = session.source
+        if self.scan is not None and self.scan.running:
+            return
+        if source is None or session.model is None or not self.area.isVisible():
+            self.window.statusBar().showMessage("Scan file needs a video file and the model", 5000)
+            return
+        from camvideo.runtime.scan import FileScan  # torch is in: the model has loaded
+
+        self.scan = FileScan(getattr(source, "location", source.name), session.model, session.localize_settings,
+                             self.track).start()
+        self._show_scanning(True)
+        self.state_label.setText("scanning…")
+
+    def cancel_scan(self) -> None:
+        if self.scan is not None and self.scan.running:
+            self.scan.cancel()
+
+    def _show_scanning(self, running: bool) -> None:
+        self.scan_button.setEnabled(not running)
+        self.cancel_button.setVisible(running)
+        self.progress.setVisible(running)
+
+    def _update_scan(self) -> None:
+        scan = self.scan
+        if scan is None:
+            return
+        if scan.total:
+            self.progress.setRange(0, scan.total)
+            self.progress.setValue(min(scan.frames, scan.total))
+        else:
+            self.progress.setRange(0, 0)  # busy: the file does not say how long it is
+        if scan.running or scan.message is None:
+            return
+        self.scan = None
+        self._show_scanning(False)
+        if scan.track is not self.track:
+            return  # a scan of the last source (cancelled when it changed)
+        message = scan.message
+        self.state_label.setText(f"scanned {scan.frames} frames" if not message else
+                                 f"scan {message} after {scan.frames} frames" if message == "cancelled" else "")
+        if message and message != "cancelled":
+            self.window.show_error(f"Scan file: {message}")
+
+    # -- saving -------------------------------------------------------------------------------
+    def ask_save(self) -> None:
+        stem = Path(self.track.name).stem or "camvideo"
+        start = str(self.window.output_dir / f"{stem}.jsonl")
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save the frames analysed as", start, "JSON Lines (*.jsonl)")
+        if path:
+            self.save(Path(path))
+
+    def save(self, path: Path) -> int:
+        """The frames analysed to ``path`` (whole or not at all); how many, 0 on failure (reported)."""
+        try:
+            count = self.track.save_jsonl(path)
+        except CamvideoError as exc:
+            self.window.show_error(describe(exc))
+            return 0
+        self.window.statusBar().showMessage(f"saved {count} frames to {path}", 8000)
+        return count
+
+    def close(self) -> None:
+        """Stop the scan and wait for its threads (bounded)."""
+        self._timer.stop()
+        scan = self.scan
+        if scan is not None:
+            scan.cancel()
+            scan.wait(SCAN_JOIN_S)

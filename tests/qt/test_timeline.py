@@ -1,0 +1,122 @@
+"""The timeline strip under a video file: fills as frames are shown, Scan file
+fills all of it (Cancel stops), One class shows its score and top-1 stretches,
+clicks seek, Save as JSONL writes the export's per-frame objects."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from contract import check_frame_object
+from PyQt6.QtCore import QPoint, Qt
+from qt_helpers import CAT_CLASSES, WAIT_MS, make_cat_clip, settle, wait_frames
+
+from camvideo.results import Detection, FrameResult
+from camvideo.runtime.scan import SCAN_TOPK
+
+
+def scan_done(qtbot, w) -> None:
+    qtbot.waitUntil(lambda: w.timeline.scan is None, timeout=WAIT_MS * 4)
+
+
+def test_the_strip_fills_as_frames_are_shown_and_redraws_at_most_four_times_a_second(qtbot, open_window,
+                                                                                   fast_models, cat_clip):
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 2)
+    strip = w.timeline.strip
+    assert w.timeline.area.isVisible() and strip.isVisible()
+    renders, start = strip.renders, time.monotonic()
+    wait_frames(qtbot, w, 20)
+    qtbot.waitUntil(lambda: bool(strip.lines), timeout=WAIT_MS)
+    assert len(w.timeline.track) >= 10
+    assert strip.lines[0][0] in [w.session.model.labels[c] for c in CAT_CLASSES]  # a cat leads
+    assert strip.position is not None and 0 <= strip.position <= 1.5
+    assert strip.duration == w.session.duration_hint
+    # a frame moves the position line only: the lines are drawn again at most each refresh
+    assert strip.renders - renders <= (time.monotonic() - start) / 0.25 + 2
+    assert strip.paints > strip.renders
+
+
+def test_scan_file_fills_every_frame_and_saves_the_export_jsonl(qtbot, open_window, fast_models, tmp_path):
+    w = open_window(make_cat_clip(tmp_path / "cat.mp4", frames=45, size=(96, 64)), loop=True)
+    wait_frames(qtbot, w, 2)
+    w.toggle_pause()
+    settle(qtbot, w)
+    qtbot.mouseClick(w.timeline.scan_button, Qt.MouseButton.LeftButton)
+    assert w.timeline.cancel_button.isVisibleTo(w) and not w.timeline.scan_button.isEnabled()
+    scan_done(qtbot, w)
+    assert w.timeline.state_label.text() == "scanned 45 frames" and not w.timeline.cancel_button.isVisibleTo(w)
+    results = w.timeline.track.results()
+    assert [r.frame for r in results] == list(range(45))
+    assert all(len({d.class_id for d in r.detections}) >= SCAN_TOPK for r in results)
+    w.timeline.refresh()
+    assert len(w.timeline.strip.lines) == 3 and all(len(t) == 45 for _, t, _ in w.timeline.strip.lines)
+
+    path = tmp_path / "saved" / "cat.jsonl"
+    path.parent.mkdir()
+    assert w.timeline.save(path) == 45
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [obj["frame"] for obj in lines] == list(range(45))
+    for obj in lines:
+        check_frame_object(obj)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["cat.jsonl"]  # written whole, nothing beside it
+
+
+def test_cancel_stops_the_scan(qtbot, open_window, fast_models, tmp_path):
+    w = open_window(make_cat_clip(tmp_path / "long.mp4", frames=600, size=(96, 64)))
+    wait_frames(qtbot, w, 2)
+    w.timeline.start_scan()
+    qtbot.waitUntil(lambda: w.timeline.scan is not None and w.timeline.scan.frames >= 4, timeout=WAIT_MS)
+    qtbot.mouseClick(w.timeline.cancel_button, Qt.MouseButton.LeftButton)
+    scan_done(qtbot, w)
+    assert w.timeline.state_label.text().startswith("scan cancelled after")
+    assert 4 <= len(w.timeline.track) < 600
+
+
+def test_one_class_shows_its_stretches_and_a_click_jumps_there(qtbot, open_window, fast_models, tmp_path):
+    w = open_window(make_cat_clip(tmp_path / "cat.mp4", frames=60, size=(96, 64)))  # 2 s
+    wait_frames(qtbot, w, 2)
+    w.toggle_pause()
+    settle(qtbot, w)
+    w.panel.mode.setCurrentText("One class")
+    w.panel.class_edit.setText("967")
+    w.panel.class_edit.editingFinished.emit()
+    # what a scan would have found: espresso on top from 1.0 s to 1.5 s, a cat elsewhere
+    track = w.timeline.track
+    track.clear()
+    for f in range(60):
+        top = 967 if 30 <= f <= 45 else 285
+        dets = (Detection(1, top, "x", 0.8, None), Detection(2, 967 if top == 285 else 285, "y", 0.1, None))
+        track.add(FrameResult(frame=f, time=f / 30, width=96, height=64, detections=dets))
+    w.timeline.refresh()
+    strip = w.timeline.strip
+    assert strip.stretches == [(1.0, 1.5)] and strip.lines[0][0] == "espresso"
+    assert strip.note == "espresso: top class in 1 stretch"
+    assert strip.lines[0][2].max() == 0.8 and strip.lines[0][2].min() == 0.1
+    x = int(strip.x_of(1.25))
+    qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=QPoint(x, strip.height() - 3))  # on the band
+    qtbot.waitUntil(lambda: abs(w.session.last_shown.time - 1.0) < 0.05, timeout=WAIT_MS)
+    qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=QPoint(int(strip.x_of(0.5)), 20))  # above: that time
+    qtbot.waitUntil(lambda: abs(w.session.last_shown.time - 0.5) < 0.05, timeout=WAIT_MS)
+
+
+def test_no_strip_for_a_slideshow(qtbot, open_window, fast_models, data_dir):
+    w = open_window(data_dir)
+    qtbot.waitUntil(lambda: w.session.source is not None, timeout=WAIT_MS)
+    assert not w.timeline.area.isVisibleTo(w)
+
+
+def test_a_line_joins_frames_a_column_or_two_apart_and_breaks_where_none_was_analysed():
+    import numpy as np
+
+    from camvideo.qt.timeline import _runs, columns, join_columns
+
+    times = np.array([f / 30 for f in range(300) if not 90 <= f < 150])  # 10 s, 3-5 s not analysed
+    scores = np.full(len(times), 0.5, np.float32)
+    width = 1000  # more columns than frames: every third column has a frame
+    cols = columns(times, scores, 10.0, width)
+    assert np.isnan(cols).sum() > width / 2
+    runs = list(_runs(cols, join_columns(times, 10.0, width)))
+    assert len(runs) == 2  # one line before the gap, one after
+    assert runs[0][0][-1] < 300 < 500 < runs[1][0][0]
+    assert len(list(_runs(cols))) > 100  # without joining: a dotted line

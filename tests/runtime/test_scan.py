@@ -1,0 +1,129 @@
+"""The score store and the whole-file scan behind the window's timeline."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from clips import make_cat_clip
+
+from camvideo.errors import CamvideoError, OutputError
+from camvideo.results import Detection, FrameResult
+from camvideo.runtime.scan import SCAN_TOPK, FileScan, ScoreTrack, scan_settings
+from camvideo.settings import LocalizeSettings, SmoothingSettings
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def result(frame: int, *scores: tuple[int, float], fps: float = 10.0) -> FrameResult:
+    """Frame ``frame`` whose classes (id, score) are given in rank order."""
+    dets = tuple(Detection(rank, cid, f"class {cid}", score, (0, 0, 4, 4) if rank == 1 else None)
+                 for rank, (cid, score) in enumerate(scores, start=1))
+    return FrameResult(frame=frame, time=frame / fps, width=8, height=8, detections=dets)
+
+
+def test_the_track_gives_scores_top_classes_and_top_1_stretches():
+    track = ScoreTrack("clip")
+    # class 7 on top in frames 0-2 and 6-7, class 3 in 3-5; frame 4 comes late (any order)
+    for f in (0, 1, 2, 3, 5, 6, 7):
+        track.add(result(f, (7, 0.6), (3, 0.3)) if f not in (3, 5) else result(f, (3, 0.8), (7, 0.1)))
+    track.add(result(4, (3, 0.7)))  # 7 is not among frame 4's classes: 0 there
+    assert len(track) == 8 and [r.frame for r in track.results()] == list(range(8))
+    times, scores = track.series(7)
+    assert times.tolist() == pytest.approx([f / 10 for f in range(8)])
+    assert scores.tolist() == pytest.approx([0.6, 0.6, 0.6, 0.1, 0.0, 0.1, 0.6, 0.6])
+    assert track.stretches(7) == [(0.0, 0.2), (0.6, 0.7)]
+    assert track.stretches(3) == [(0.3, 0.5)]
+    assert track.stretches(99) == []
+    # summed scores: class 3 has 3.8, class 7 has 3.2
+    assert track.top_classes(1) == [(3, "class 3")] and track.top_classes(5) == [(3, "class 3"), (7, "class 7")]
+    version = track.version
+    track.add(result(8, (7, 0.5)))
+    assert track.version > version
+    assert track.results()[0].heatmaps.shape[0] == 0  # no maps kept
+
+
+def test_a_gap_in_the_frames_kept_breaks_a_stretch():
+    track = ScoreTrack()
+    for f in (0, 1, 2, 10, 11):  # frames 3-9 not analysed (yet): not a stretch of 7
+        track.add(result(f, (7, 0.9)))
+    assert track.stretches(7) == [(0.0, 0.2), (1.0, 1.1)]
+
+
+def test_save_jsonl_writes_the_export_contract_whole_or_not_at_all(tmp_path, monkeypatch):
+    track = ScoreTrack()
+    with pytest.raises(CamvideoError, match="nothing to save"):
+        track.save_jsonl(tmp_path / "x.jsonl")
+    for f in range(3):
+        track.add(result(f, (7, 0.6), (3, 0.3)))
+    path = tmp_path / "x.jsonl"
+    assert track.save_jsonl(path) == 3
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines == [result(f, (7, 0.6), (3, 0.3)).to_dict() for f in range(3)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.jsonl"]  # no temporary file left
+    with pytest.raises(OutputError, match=r"\.jsonl"):
+        track.save_jsonl(tmp_path / "x.csv")
+
+    # a write that fails half-way leaves the older file as it was, and nothing else
+    import camvideo.video.export as export
+
+    calls = []
+    real = export.JsonlExporter._emit
+
+    def fail_second(self, res):
+        calls.append(res.frame)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real(self, res)
+
+    monkeypatch.setattr(export.JsonlExporter, "_emit", fail_second)
+    track.add(result(3, (3, 0.9)))
+    with pytest.raises(OutputError, match="No space left"):
+        track.save_jsonl(path)
+    assert [json.loads(line)["frame"] for line in path.read_text().splitlines()] == [0, 1, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.jsonl"]
+
+
+def test_scan_settings_rank_the_classes():
+    one = LocalizeSettings(topk=1, class_ids=(967,), smoothing=SmoothingSettings())
+    scan = scan_settings(one)
+    assert scan.class_ids is None and scan.topk == SCAN_TOPK and scan.smoothing == one.smoothing
+    assert scan_settings(LocalizeSettings(topk=8)).topk == 8
+    with pytest.raises(TypeError, match="settings"):
+        scan_settings(None)
+
+
+def test_a_scan_fills_the_track_with_every_frame_of_the_file(tmp_path, lite0):
+    clip = make_cat_clip(tmp_path / "cat.mp4", frames=24, size=(96, 64))
+    track = ScoreTrack()
+    done = []
+    scan = FileScan(clip, lite0, LocalizeSettings(class_ids=(281,)), track, on_done=done.append).start()
+    assert scan.wait(120) and done == [""] and scan.message == ""
+    assert scan.frames == 24 == len(track) and scan.total == 24
+    results = track.results()
+    assert [r.frame for r in results] == list(range(24))
+    assert all(len({d.class_id for d in r.detections}) == SCAN_TOPK for r in results)
+    top = track.top_classes(1)[0][0]
+    assert 281 <= top <= 285  # a cat
+    assert track.stretches(top) and track.series(top)[1].max() > 0.1
+
+
+def test_a_scan_cancelled_stops_and_leaves_no_thread(tmp_path, lite0):
+    clip = make_cat_clip(tmp_path / "cat.mp4", frames=300, size=(96, 64))
+    track = ScoreTrack()
+    done = threading.Event()
+    scan = FileScan(clip, lite0, LocalizeSettings(), track, on_done=lambda _m: done.set()).start()
+    while scan.frames < 4 and scan.running:
+        threading.Event().wait(0.02)
+    scan.cancel()
+    assert done.wait(60) and scan.message == "cancelled"
+    assert 4 <= len(track) < 300
+    names = [t.name for t in threading.enumerate() if t.name.startswith("camvideo")]
+    assert scan.wait(5) and not names, names
+
+
+def test_a_file_that_does_not_open_ends_the_scan_with_a_message(tmp_path, lite0):
+    done = []
+    scan = FileScan(tmp_path / "missing.mp4", lite0, LocalizeSettings(), ScoreTrack(), on_done=done.append).start()
+    assert scan.wait(30) and "no such file" in done[0]
