@@ -25,7 +25,12 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     group.add_argument("--model", default=DEFAULT_MODEL, help=f"model name (default: {DEFAULT_MODEL}; see `camvideo models`)")
     group.add_argument("--weights", metavar="PATH", help="local weights file (state dict) instead of the packaged or downloaded one")
-    group.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda or cuda:N (default: auto)")
+    group.add_argument("--device", default="auto",
+                       help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N, mps, or openvino:NAME for an "
+                       "OpenVINO device (openvino:GPU: an Intel GPU) (default: auto)")
+    group.add_argument("--runtime", choices=("auto", "torch", "openvino"), default="auto",
+                       help="what runs the forward pass: auto (OpenVINO for exact-CAM models on the CPU, torch on "
+                       "a GPU and for Grad-CAM), torch or openvino (default: auto)")
     group.add_argument("--checkpoint", metavar="PATH",
                        help="your own classifier: a pickled model, or a state dict for the architecture --model")
     group.add_argument("--labels", metavar="FILE", help="class names, one per line, in class order")
@@ -106,9 +111,15 @@ def load_model_from_args(args: argparse.Namespace):
     size = getattr(args, "input_size", None)
     if size is not None and size < 8:
         raise CamvideoError(f"--input-size must be at least 8 pixels, got {size}")
+    from camvideo.runtime.runtimes import parse_device
+
+    try:
+        device = parse_device(args.device).torch  # openvino:GPU: the model loads on the CPU
+    except ValueError as exc:
+        raise CamvideoError(f"--device: {exc}") from None
     try:
         model = load_model(
-            args.model, weights=args.weights, device=args.device,
+            args.model, weights=args.weights, device=device,
             checkpoint=getattr(args, "checkpoint", None), labels=getattr(args, "labels", None),
             layer=getattr(args, "layer", None), input_size=size,
             mean=_three_floats(getattr(args, "mean", None), "--mean"),
@@ -124,6 +135,19 @@ def load_model_from_args(args: argparse.Namespace):
     if getattr(args, "topk", 1) > n:
         raise CamvideoError(f"--topk must be at most {n}, the classes of {args.model}, got {args.topk}")
     return model
+
+
+def localizer_from_args(args: argparse.Namespace, model, settings, *, live: bool = True):
+    """A FrameLocalizer on the runtime ``--runtime`` and ``--device`` pick: OpenVINO
+    in latency mode (``live``: cameras, streams, single images) or throughput
+    mode (files); torch when OpenVINO cannot run the model (one warning says why)."""
+    from camvideo.runtime.localizer import FrameLocalizer
+    from camvideo.runtime.runtimes import make_forward, parse_device
+
+    device = parse_device(getattr(args, "device", "auto") or "auto")
+    forward = make_forward(model, getattr(args, "runtime", "auto"), mode="latency" if live else "throughput",
+                           openvino_device=device.openvino)
+    return FrameLocalizer(model, settings, forward=forward)
 
 
 def localize_settings_from_args(args: argparse.Namespace):

@@ -66,6 +66,7 @@ class BenchConfig:
     live_fps: float = 60.0  # the live source's rate, faster than inference
     soak: int = 0  # frames through the inference stage for the memory soak (0: off)
     compile: bool = False  # also measure the inference stage with torch.compile
+    openvino: bool = True  # also measure the forward pass, the stage, end to end and live on OpenVINO
 
     def __post_init__(self) -> None:
         for name in ("frames", "rounds", "threads", "topk", "batch", "e2e_frames"):
@@ -480,6 +481,12 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
                 peers_missing.append(make.__name__.replace("_contestant", ""))
             else:
                 contestants.append(c)
+    ov, ov_missing = None, None
+    if config.openvino:
+        from camvideo.tools.bench_openvino import openvino_setup
+
+        ov, ov_missing = openvino_setup(config, frames, annotator, settings, say)
+        contestants += ov.contestants if ov is not None else []
 
     times: dict[str, list[float]] = {c.name: [] for c in contestants}
     e2e_runs: list[dict] = []
@@ -495,8 +502,11 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
                 c.run(i)
         for c in contestants:
             getattr(c, "stages", {}).clear()
+        e2e = [(localizer, e2e_runs)] + ([(ov.throughput, ov.e2e_runs)] if ov is not None else [])
+        live = [(localizer, live_runs)] + ([(ov.latency, ov.live_runs)] if ov is not None else [])
         if clip is not None:
-            run_end_to_end(localizer, annotator, clip, tmp_path, config.batch, config.workers)
+            for on, _ in e2e:
+                run_end_to_end(on, annotator, clip, tmp_path, config.batch, config.workers)
         for r in range(config.rounds):
             say(f"round {r + 1}/{config.rounds}")
             # Frame by frame, every contestant in turn, starting with a different
@@ -507,10 +517,10 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
                     t0 = time.perf_counter()
                     c.run(i)
                     times[c.name].append((time.perf_counter() - t0) * 1000.0)
-            if clip is not None:
-                e2e_runs.append(run_end_to_end(localizer, annotator, clip, tmp_path, config.batch, config.workers))
-            if config.live:
-                live_runs.append(run_live(localizer, annotator, base, config.frames, config.live_fps))
+            for on, runs in e2e if clip is not None else []:
+                runs.append(run_end_to_end(on, annotator, clip, tmp_path, config.batch, config.workers))
+            for on, runs in live if config.live else []:
+                runs.append(run_live(on, annotator, base, config.frames, config.live_fps))
         for c in contestants:
             close = getattr(c, "close", None)
             if close is not None:
@@ -520,12 +530,15 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
     floor_ms = float(np.median(times["floor"]))
     floor_cl_ms = float(np.median(times[FLOOR_CL])) if FLOOR_CL in times else None
     own_ms = float(np.median(times[OWN_FORWARD]))
+    floors = tuple(n for n in times if n.startswith("floor") or n == OWN_FORWARD)
+    fastest, fastest_ms = min(((n, float(np.median(times[n]))) for n in floors), key=lambda item: item[1])
     for c in contestants:
         entry = _stats(times[c.name])
         entry["ratio"] = round(entry["median_ms"] / floor_ms, 3)
         if floor_cl_ms:
             entry["ratio_channels_last_floor"] = round(entry["median_ms"] / floor_cl_ms, 3)
         entry["ratio_own_forward"] = round(entry["median_ms"] / own_ms, 3)
+        entry["ratio_fastest_forward"] = round(entry["median_ms"] / fastest_ms, 3)
         entry["fps"] = round(1000.0 / entry["median_ms"], 2)
         entry["note"] = c.note
         results[c.name] = entry
@@ -536,6 +549,8 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
         "floor_ms": round(floor_ms, 3),
         "floor_channels_last_ms": round(floor_cl_ms, 3) if floor_cl_ms else None,
         "own_forward_ms": round(own_ms, 3),
+        "fastest_forward": {"name": fastest, "ms": round(fastest_ms, 3)},
+        "openvino_missing": ov_missing,
         "folded_norms": _folded_norms(model),
         "results": results,
         # Medians of the camvideo contestants' own stage timings, taken in the rounds.
@@ -546,37 +561,48 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
         },
         "peers_missing": peers_missing,
     }
-    if e2e_runs:
-        per_frame = [run["ms_per_frame"] for run in e2e_runs]
-        ms = float(np.median(per_frame))
-        report["end_to_end"] = {
-            "size": "640x480",
-            "frames_per_run": e2e_runs[0]["frames"],
-            "batch": config.batch,
-            "workers": config.workers or "auto",
-            "median_ms_per_frame": round(ms, 3),
-            "fps": round(1000.0 / ms, 2),
-            "fps_vs_floor": round(floor_ms / ms, 3),
-            "fps_vs_floor_channels_last": round(floor_cl_ms / ms, 3) if floor_cl_ms else None,
-            "fps_vs_own_forward": round(own_ms / ms, 3),
-            "stages_ms": {k: round(v, 3) for k, v in e2e_runs[-1]["stages"].items()},
-        }
-    if live_runs:
-        lat = [v for run in live_runs for v in run["latencies_ms"]]
-        p50, p95 = (float(np.percentile(lat, q)) for q in (50, 95))
-        report["live"] = {
-            "size": "640x480",
-            "source_fps": config.live_fps,
-            "frames": len(lat),
-            "dropped": int(sum(run["dropped"] for run in live_runs)),
-            "p50_ms": round(p50, 3),
-            "p95_ms": round(p95, 3),
-            "target_p95_ms": round(floor_ms + 1000.0 / 30.0, 3),
-        }
+    for key, runs in (("end_to_end", e2e_runs), ("end_to_end_openvino", ov.e2e_runs if ov else [])):
+        if runs:
+            report[key] = _e2e_summary(runs, config, floor_ms, floor_cl_ms, own_ms, fastest_ms)
+    for key, runs in (("live", live_runs), ("live_openvino", ov.live_runs if ov else [])):
+        if runs:
+            report[key] = _live_summary(runs, config, floor_ms)
     if config.soak:
         say(f"soak: {config.soak} frames")
         report["soak"] = run_soak(localizer, annotator, base, config.soak)
     return report
+
+
+def _e2e_summary(runs: list[dict], config: BenchConfig, floor_ms: float, floor_cl_ms: float | None,
+                 own_ms: float, fastest_ms: float) -> dict:
+    ms = float(np.median([run["ms_per_frame"] for run in runs]))
+    return {
+        "size": "640x480",
+        "frames_per_run": runs[0]["frames"],
+        "batch": config.batch,
+        "workers": config.workers or "auto",
+        "median_ms_per_frame": round(ms, 3),
+        "fps": round(1000.0 / ms, 2),
+        "fps_vs_floor": round(floor_ms / ms, 3),
+        "fps_vs_floor_channels_last": round(floor_cl_ms / ms, 3) if floor_cl_ms else None,
+        "fps_vs_own_forward": round(own_ms / ms, 3),
+        "fps_vs_fastest_forward": round(fastest_ms / ms, 3),
+        "stages_ms": {k: round(v, 3) for k, v in runs[-1]["stages"].items()},
+    }
+
+
+def _live_summary(runs: list[dict], config: BenchConfig, floor_ms: float) -> dict:
+    lat = [v for run in runs for v in run["latencies_ms"]]
+    p50, p95 = (float(np.percentile(lat, q)) for q in (50, 95))
+    return {
+        "size": "640x480",
+        "source_fps": config.live_fps,
+        "frames": len(lat),
+        "dropped": int(sum(run["dropped"] for run in runs)),
+        "p50_ms": round(p50, 3),
+        "p95_ms": round(p95, 3),
+        "target_p95_ms": round(floor_ms + 1000.0 / 30.0, 3),
+    }
 
 
 def format_table(report: dict) -> str:
@@ -598,21 +624,33 @@ def format_table(report: dict) -> str:
             f"| {name} | {r['median_ms']:.2f} ms | {r['p95_ms']:.2f} ms | {r['fps']:.1f} | {r['ratio']:.3f} | "
             f"{_fmt(cl, '{:.3f}')} | {_fmt(own, '{:.3f}')} |"
         )
-    e2e = report.get("end_to_end")
-    if e2e:
+    for key, runtime in (("end_to_end", ""), ("end_to_end_openvino", ", OpenVINO")):
+        e2e = report.get(key)
+        if not e2e:
+            continue
         lines.append(
-            f"| end to end {e2e['size']} (decode -> ... -> H.264, batch {e2e['batch']}, workers {e2e.get('workers', 1)}) | "
+            f"| end to end {e2e['size']}{runtime} (decode -> ... -> H.264, batch {e2e['batch']}, "
+            f"workers {e2e.get('workers', 1)}) | "
             f"{e2e['median_ms_per_frame']:.2f} ms | | {e2e['fps']:.1f} | fps {e2e['fps_vs_floor']:.3f}x | "
             f"{_fmt(e2e.get('fps_vs_floor_channels_last'), 'fps {:.3f}x')} | {_fmt(e2e.get('fps_vs_own_forward'), 'fps {:.3f}x')} |"
         )
-    live = report.get("live")
-    if live:
-        lines.append("")
+    lines.append("")
+    for key, runtime in (("live", ""), ("live_openvino", ", OpenVINO")):
+        live = report.get(key)
+        if not live:
+            continue
         lines.append(
-            f"live {live['size']}, source {live['source_fps']:.0f} fps: capture-to-annotated latency "
+            f"live {live['size']}{runtime}, source {live['source_fps']:.0f} fps: capture-to-annotated latency "
             f"p50 {live['p50_ms']:.1f} ms, p95 {live['p95_ms']:.1f} ms "
             f"(target p95 <= floor + 33 ms = {live['target_p95_ms']:.1f} ms), {live['dropped']} frames dropped"
         )
+    fastest = report.get("fastest_forward")
+    if fastest:
+        lines.append(f"fastest forward pass of the run: {fastest['name']}, {fastest['ms']:.2f} ms; "
+                     + ", ".join(f"{n} {r['ratio_fastest_forward']:.3f}x" for n, r in report["results"].items()
+                                 if "ratio_fastest_forward" in r))
+    if report.get("openvino_missing"):
+        lines.append(f"OpenVINO not measured: {report['openvino_missing']}")
     lines.append("")
     for size, stages in report["stages_ms"].items():
         parts = ", ".join(f"{k} {v:.2f}" for k, v in stages.items())

@@ -38,6 +38,8 @@ def register(sub) -> None:
     p.add_argument("--soak", type=int, default=0, metavar="N",
                    help="also run N frames through the inference stage and report resident-memory growth")
     p.add_argument("--compile", action="store_true", help="also measure the inference stage under torch.compile")
+    p.add_argument("--no-openvino", action="store_true",
+                   help="skip the OpenVINO contestants (its forward pass, stage, end to end and live)")
     p.add_argument("--quick", action="store_true", help="a few frames and two rounds: a smoke test, not a measurement")
     p.add_argument("--json", metavar="FILE", help="write the report as JSON to FILE ('-' for stdout)")
     p.set_defaults(func=run)
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         config = BenchConfig(
             threads=args.threads, device=device, model=args.model, topk=args.topk, batch=args.batch, workers=args.workers,
             peers=not args.no_peers, end_to_end=not args.no_e2e, live=not args.no_live, soak=args.soak,
-            compile=args.compile, **values,
+            compile=args.compile, openvino=not args.no_openvino, **values,
         )
     except ValueError as exc:
         raise CamvideoError(str(exc)) from None

@@ -40,12 +40,11 @@ def output_path(source: Path, output: str | None, many: bool) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from camvideo.annotate import FrameAnnotator
-    from camvideo.runtime.localizer import FrameLocalizer
 
     settings = cli.localize_settings_from_args(args)
     overlay = cli.overlay_settings_from_args(args)
     images = [(Path(p), read_image(p)) for p in args.paths]  # fail before loading the model
-    localizer = FrameLocalizer(cli.load_model_from_args(args), settings)
+    localizer = cli.localizer_from_args(args, cli.load_model_from_args(args), settings, live=True)
     annotator = FrameAnnotator(overlay)
     lines = []
     for index, (path, image) in enumerate(images):

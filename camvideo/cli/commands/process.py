@@ -239,7 +239,6 @@ def _process(args, output, settings, overlay, stop: StopSignals) -> bool:
     """Run the pipeline to the end of the source, ``--max-frames`` or a stop signal;
     True when a signal stopped it."""
     from camvideo.annotate import FrameAnnotator
-    from camvideo.runtime.localizer import FrameLocalizer
     from camvideo.runtime.pipeline import Pipeline
     from camvideo.video.export import open_exporter
     from camvideo.video.recorder import Recorder
@@ -260,7 +259,8 @@ def _process(args, output, settings, overlay, stop: StopSignals) -> bool:
             exporter = open_exporter(args.export)
             stack.callback(_close_quietly, exporter)
             sinks.append(exporter)
-        localizer = FrameLocalizer(cli.load_model_from_args(args), settings)
+        # Files: OpenVINO's throughput mode (several requests in flight); live: latency mode.
+        localizer = cli.localizer_from_args(args, cli.load_model_from_args(args), settings, live=source.live)
         pipeline = Pipeline(source, localizer, FrameAnnotator(overlay), sinks,
                             batch_size=args.batch_size, hud=args.hud, workers=args.workers,
                             max_frames=args.max_frames)
