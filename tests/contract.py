@@ -1,4 +1,4 @@
-"""The DESIGN.md per-frame JSON contract, as a checker the tests share."""
+"""The per-frame JSON contract (docs/architecture.md), as a checker the tests share."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ DETECTION_KEYS = {"rank", "class_id", "label", "score", "box"}
 
 
 def check_frame_object(obj: dict) -> None:
-    """Raise AssertionError unless ``obj`` is exactly one DESIGN.md frame object."""
+    """Raise AssertionError unless ``obj`` is exactly one per-frame object of docs/architecture.md."""
     assert set(obj) == FRAME_KEYS, obj.keys()
     assert isinstance(obj["frame"], int) and obj["frame"] >= 0
     assert isinstance(obj["time"], (int, float)) and obj["time"] >= 0

@@ -110,8 +110,7 @@ def _read_checkpoint(path: Path) -> nn.Module | dict[str, torch.Tensor]:
 
 
 def _unreadable(path: Path, exc: Exception) -> str:
-    reason = reason_of(exc)
-    return f"cannot read checkpoint {path} ({reason[:160]}): it is not a file written by torch.save"
+    return f"cannot read checkpoint {path} ({reason_of(exc, limit=160)}): it is not a file written by torch.save"
 
 
 def _classes_in_state(state: dict[str, torch.Tensor]) -> tuple[str, int] | None:

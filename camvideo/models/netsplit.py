@@ -287,11 +287,7 @@ def features_module(split: Split) -> fx.GraphModule:
         if node is split.feature_node:
             break
     graph.output(env[split.feature_node])
-    gm = fx.GraphModule(split.graph_module, graph, "CamFeatures")
-    gm.graph.eliminate_dead_code()
-    gm.recompile()
-    gm.layer = split.layer
-    return gm
+    return _graph_module(split, graph, "CamFeatures")
 
 
 def _grad_leaf(t: torch.Tensor) -> torch.Tensor:
@@ -327,7 +323,13 @@ def gradcam_module(split: Split) -> fx.GraphModule:
         if node is split.feature_node:
             leaf = graph.call_function(_grad_leaf, (env[node],))
             env[node] = graph.call_function(_clone, (leaf,))
-    gm = fx.GraphModule(split.graph_module, graph, "GradCamNet")
+    return _graph_module(split, graph, "GradCamNet")
+
+
+def _graph_module(split: Split, graph: fx.Graph, class_name: str) -> fx.GraphModule:
+    """``graph`` over the traced network's modules, without the nodes it does not
+    use; ``layer`` names the layer its maps come from."""
+    gm = fx.GraphModule(split.graph_module, graph, class_name)
     gm.graph.eliminate_dead_code()
     gm.recompile()
     gm.layer = split.layer

@@ -198,16 +198,13 @@ def fetch_weights(name: str) -> str:
         return "embedded"
     build_network(name, meta=True)  # an unknown name fails here, before any download
     if family == "timm":
-        timm_pretrained(arch, None)
+        timm_pretrained(arch)
     else:
         download_torchvision_weights(arch)
     where = cached_weights(name)
     if where is None:
         raise ModelLoadError(f"{name}: the weights were loaded but are not in the cache afterwards")
     return where
-
-
-# --- weights files -----------------------------------------------------------------
 
 
 # --- your own checkpoint ----------------------------------------------------------------
@@ -261,7 +258,7 @@ def _pretrained_network(name: str, pretrained: bool, weights: Path | None) -> nn
     family, arch = parse_name(name)
     if family == "timm" and pretrained and weights is None:
         build_network(name, meta=True)  # an unknown name fails here, before the hub
-        return timm_pretrained(arch, None).eval()
+        return timm_pretrained(arch).eval()
     net = build_network(name)
     if weights is not None:
         _load_into(net, _read_state_dict(weights), name, str(weights))

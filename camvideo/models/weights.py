@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from camvideo.errors import ModelLoadError, describe
+from camvideo.models.names import parse_name
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +101,6 @@ def check_timm_tag(arch: str) -> None:
 def weights_source(name: str) -> WeightsSource | None:
     """Where the default weights of the torchvision or timm model ``name`` come
     from; None for ``lite0`` (embedded) and for timm models without pretrained weights."""
-    from camvideo.models.names import parse_name  # models imports this module
-
     family, arch = parse_name(name)
     if family == "lite0":
         return None
@@ -128,8 +127,6 @@ def weights_source(name: str) -> WeightsSource | None:
 def cached_weights(name: str) -> str | None:
     """Where the default weights of ``name`` are on this machine, or None.
     ``"embedded"`` for lite0."""
-    from camvideo.models.names import parse_name
-
     if parse_name(name)[0] == "lite0":
         return "embedded"
     try:
@@ -220,7 +217,7 @@ def download_torchvision_weights(name: str) -> dict[str, torch.Tensor]:
         ) from None
 
 
-def timm_pretrained(arch: str, num_classes: int | None) -> nn.Module:
+def timm_pretrained(arch: str) -> nn.Module:
     import timm
 
     name = f"timm:{arch}"
@@ -230,7 +227,7 @@ def timm_pretrained(arch: str, num_classes: int | None) -> nn.Module:
             f"{name} has no pretrained weights in timm {timm.__version__}: pass a weights file with --weights PATH "
             "or your own classifier with --checkpoint (see `camvideo models --timm PATTERN`)"
         )
-    kwargs = {} if num_classes is None else {"num_classes": num_classes}
+    kwargs = {}
     if source.cached is not None:
         # Load the cached file itself: timm would first ask the hub whether it is
         # still current, a connection that may wait up to 13 s where none answers.

@@ -1,13 +1,18 @@
 """The desktop app: the only package of camvideo that imports PyQt6.
 
-- ``convert``: BGR arrays -> QImage (built in the worker thread).
-- ``view``: the video widget; paints the newest frame, never queues.
-- ``session``: one running source -> pipeline -> view (+ recording), model loading
-  in the background; talks to widgets only through signals.
-- ``opener``: opens sources in background threads (the newest request wins; late
-  results are closed unseen), so a stream that does not answer never freezes the window.
-- ``panel``: the side panel (source, model, what to localize, overlay, record).
-- ``window``: the main window: shortcuts, settings, drag and drop, status bar.
+- ``tasks``: the one way to run work off the GUI thread (the newest request wins,
+  failures become messages, closing waits, bounded) and to call back onto it.
+- ``session``: one running source -> pipeline -> view (+ recording); the window's
+  only door to the core, built from ``loader`` (models load and list in the
+  background), ``opener`` (sources open in the background, a camera never twice)
+  and ``sink`` (the pipeline's frames to the view and the recording, newest first).
+- ``convert``: BGR arrays -> QImage (built in the writer thread).
+- ``view`` and ``labels``: the video widget; paints the newest frame and its
+  labels at screen resolution, never queues.
+- ``window``: the main window, with its parts: ``panel`` (the side panel, with
+  ``modelbox`` and ``seekbar``), ``keys``, ``bars`` (error and "Opening …" over the
+  video), ``status`` (the status bar's fields), ``playback``, ``recording`` (the
+  Record box) and ``dialogs`` (choosing a source).
 - ``app``: ``run(...)`` builds the QApplication and shows the window.
 """
 

@@ -9,43 +9,39 @@ recording's last seconds and the settings.
 
 from __future__ import annotations
 
-import signal
 import sys
 
+from camvideo.cli.signals import StopSignals
 from camvideo.qt import APPLICATION, ORGANIZATION
 
 AUTO = None  # no source given: camera 0 when one opens, else the demo clip
 
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 WAKE_MS = 200  # Python runs signal handlers only between bytecodes: a timer wakes it while Qt waits
 
 
-class StopOnSignals:
-    """While active (a context manager), the stop signals close ``window``;
-    ``received`` holds the signals that came. The previous handlers come back
-    on exit. Only the main thread may install signal handlers."""
+class StopOnSignals(StopSignals):
+    """While active (a context manager), the first stop signal closes ``window``
+    (``camvideo.cli.signals.StopSignals`` with a callback that closes it, and a
+    timer that lets Python run the handler while Qt's event loop waits). The
+    window's close finishes everything, so a second signal changes nothing."""
 
     def __init__(self, window) -> None:
+        super().__init__(self._close, armed=True)
         self.window = window
-        self.received: list[int] = []
-        self._previous: dict[int, object] = {}
         self._timer = None
 
-    def _handle(self, signum, _frame) -> None:
+    def _close(self, _signum: int) -> None:
         from PyQt6.QtCore import QTimer
 
-        self.received.append(signum)
-        if len(self.received) == 1:
-            QTimer.singleShot(0, self.window.close)
+        QTimer.singleShot(0, self.window.close)
+
+    def _abort(self, signum: int) -> None:
+        pass  # the close is under way
 
     def __enter__(self) -> StopOnSignals:
         from PyQt6.QtCore import QTimer
 
-        for sig in STOP_SIGNALS:
-            handler = signal.getsignal(sig)
-            if sig == getattr(signal, "SIGHUP", None) and handler == signal.SIG_IGN:
-                continue  # under nohup: SIGHUP stays ignored
-            self._previous[sig] = signal.signal(sig, self._handle)
+        super().__enter__()
         self._timer = QTimer()
         self._timer.timeout.connect(lambda: None)
         self._timer.start(WAKE_MS)
@@ -56,14 +52,7 @@ class StopOnSignals:
             if self._timer is not None:
                 self._timer.stop()
         finally:
-            for sig, handler in self._previous.items():
-                signal.signal(sig, handler)
-            self._previous.clear()
-
-    @property
-    def exit_status(self) -> int | None:
-        """128 + the first signal received, as a shell reports it; None if none came."""
-        return 128 + int(self.received[0]) if self.received else None
+            super().__exit__(*exc)
 
 
 def run(source: str | None = AUTO, model: str | None = None, device: str = "auto", loop: bool = False,

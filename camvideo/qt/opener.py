@@ -2,8 +2,8 @@
 
 Opening a stream that does not answer blocks in FFmpeg until its timeout (5 s for
 ``StreamSource``), a camera may take seconds, a network share as long as it likes.
-``SourceOpener`` runs each open in its own thread and hands the result to the GUI
-thread through a queued signal, as ``Session`` does for model loads.
+``SourceOpener`` runs each open as a background task (``camvideo.qt.tasks``, as
+the model loader does) and hands the result to the GUI thread.
 
 One request counts at a time: a newer request supersedes the one in flight, and
 ``cancel`` drops it. An open cannot be interrupted (FFmpeg and OpenCV give no
@@ -21,20 +21,17 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from camvideo.errors import CamvideoError, describe
+from camvideo.qt.tasks import Tasks
+from camvideo.video.spec import SourceSpec
 
 log = logging.getLogger(__name__)
 
-CAMERA_WAIT_S = 30.0  # a camera request waits this long for earlier opens to return
-
-
-def is_camera(spec) -> bool:
-    """A camera index (``0``, ``"1"``): what ``open_source`` opens as a camera."""
-    return isinstance(spec, int) or str(spec).strip().isdigit()
+LANE = "open"  # one request counts at a time: the newest
 
 
 @dataclass(frozen=True)
@@ -48,13 +45,13 @@ class OpenRequest:
 
     @property
     def camera(self) -> bool:
-        return is_camera(self.spec)
+        return SourceSpec.parse(self.spec, probe=False).kind == "camera"
 
 
 def _open_source(spec: str, *, loop: bool):
     from camvideo.video.sources import open_source
 
-    return open_source(spec, loop=loop)
+    return open_source(spec, loop=loop, realtime=True)  # a file plays at its own speed, as a camera would
 
 
 class SourceOpener(QObject):
@@ -67,120 +64,70 @@ class SourceOpener(QObject):
     """
 
     done = pyqtSignal(object, object, str)
-    _returned = pyqtSignal(int)  # worker thread -> GUI thread (queued)
 
     def __init__(self, open_fn=_open_source, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._open_fn = open_fn
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self._current: OpenRequest | None = None
-        self._results: dict[int, tuple[OpenRequest, object, str]] = {}
-        self._threads: list[tuple[OpenRequest, threading.Thread]] = []
-        self._closed = False
+        self._tasks = Tasks(parent=self)
+        self._requests: dict[int, OpenRequest] = {}  # task id -> its request, while its thread runs
+        self._lock = threading.Lock()  # ``discarded`` is counted in the open threads too
         self.discarded = 0  # late results of superseded or cancelled requests, closed unseen
-        self._returned.connect(self._on_returned)
 
     @property
     def current(self) -> OpenRequest | None:
         """The request in flight (None when none)."""
-        return self._current
+        task = self._tasks.current(LANE)
+        return self._requests.get(task.id) if task is not None else None
 
     @property
     def threads(self) -> list[threading.Thread]:
         """Open threads still running (a dropped request's thread included)."""
-        self._prune()
-        return [t for _r, t in self._threads]
+        return [task.thread for task in self._running()]
 
-    def _prune(self) -> None:
-        self._threads = [(r, t) for r, t in self._threads if t.is_alive()]
+    def _running(self):
+        """The open tasks still running; forgets the requests of the others."""
+        running = self._tasks.running()
+        current = self._tasks.current(LANE)
+        keep = {task.id for task in running} | ({current.id} if current is not None else set())
+        self._requests = {k: r for k, r in self._requests.items() if k in keep}
+        return running
 
     def start(self, spec, *, loop: bool = False, report: bool = True) -> OpenRequest:
         """Open ``spec`` in a new thread, superseding the request in flight."""
-        if self._closed:
-            raise RuntimeError("the opener is closed")
-        request = OpenRequest(next(self._ids), str(spec).strip() if is_camera(spec) else str(spec), loop, report)
-        self._prune()
+        request = OpenRequest(next(self._ids), SourceSpec.parse(spec, probe=False).text, loop, report)
         # a camera may not open twice: a camera request waits for earlier camera opens
-        earlier = [t for r, t in self._threads if r.camera] if request.camera else []
-        with self._lock:
-            self._current = request
-            stale = self._take_results()
-        self._close_all(stale)
-        thread = threading.Thread(target=self._run, args=(request, earlier),
-                                  name=f"camvideo-open:{request.spec}", daemon=True)
-        self._threads.append((request, thread))
-        thread.start()
+        earlier = [t.thread for t in self._running() if t.id in self._requests and self._requests[t.id].camera] \
+            if request.camera else []
+        task = self._tasks.start(lambda: self._open_fn(request.spec, loop=request.loop),
+                                 name=f"camvideo-open:{request.spec}", lane=LANE, daemon=True, after=earlier,
+                                 done=lambda source: self.done.emit(request, source, ""),
+                                 failed=lambda message: self.done.emit(request, None, message),
+                                 discard=self._discard)
+        self._requests[task.id] = request
         return request
 
     def cancel(self) -> OpenRequest | None:
         """Drop the request in flight (its late result is closed unseen); it, or None."""
-        with self._lock:
-            request, self._current = self._current, None
-            stale = self._take_results()
-        self._close_all(stale)
-        return request
+        task = self._tasks.drop(LANE)
+        return self._requests.get(task.id) if task is not None else None
 
     def close(self) -> None:
         """Cancel; no request after this. Does not wait: see the module doc."""
-        with self._lock:
-            self._closed = True
-        self.cancel()
+        self._tasks.close()
 
     def wait(self, timeout: float) -> bool:
         """Join the open threads for up to ``timeout`` seconds; True when none is left."""
-        import time
-
         deadline = time.monotonic() + timeout
         for thread in self.threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         return not self.threads
 
-    # -- internals ------------------------------------------------------------------
-    def _take_results(self) -> list:
-        """Under the lock: results that arrived for requests no longer current."""
-        stale = [item for item in self._results.values() if item[0] is not self._current]
-        self._results = {k: v for k, v in self._results.items() if v[0] is self._current}
-        return stale
-
-    def _close_all(self, stale) -> None:
-        for _request, source, _message in stale:
-            self._discard(source)
-
     def _discard(self, source) -> None:
-        if source is None:
-            return
-        self.discarded += 1
+        """A late result (its request was dropped): closed, never shown (any thread)."""
+        with self._lock:
+            self.discarded += 1
         try:
             source.close()
         except Exception:  # noqa: BLE001 - a late result that fails to close is only logged
             log.warning("closing the superseded source %s failed", getattr(source, "name", "?"), exc_info=True)
-
-    def _run(self, request: OpenRequest, earlier: list[threading.Thread]) -> None:
-        for thread in earlier:  # a camera may not open twice: let earlier opens close theirs
-            thread.join(CAMERA_WAIT_S)
-        source, message = None, ""
-        if self._current is request:  # not dropped while waiting
-            try:
-                source = self._open_fn(request.spec, loop=request.loop)
-            except Exception as exc:  # noqa: BLE001 - a failure to open is a message
-                if not isinstance(exc, CamvideoError):
-                    log.warning("opening %s failed", request.spec, exc_info=True)
-                message = describe(exc)
-        with self._lock:
-            current = self._current is request and not self._closed
-            if current:
-                self._results[request.id] = (request, source, message)
-        if not current:
-            self._discard(source)  # the late result of a dropped request
-            return
-        self._returned.emit(request.id)
-
-    def _on_returned(self, request_id: int) -> None:
-        with self._lock:
-            item = self._results.pop(request_id, None)
-            if item is None or item[0] is not self._current:
-                return  # dropped meanwhile (its result was closed then)
-            self._current = None
-        request, source, message = item
-        self.done.emit(request, source, message)

@@ -4,17 +4,15 @@ It only builds widgets and turns their state into the core's frozen settings
 (``LocalizeSettings``, ``OverlaySettings``); the window wires the signals to the
 session. ``save``/``restore`` keep the choices in QSettings between runs.
 
-The panel imports no torch: ``localize_settings`` imports the core's settings
-classes when called, which the window does once the session has imported the
-core in the background (``Session.models_listed``). Until then the model list holds
-the names known without torch; ``set_models`` fills in the rest.
+The panel imports no torch (``camvideo.settings`` is torch-free), so its settings
+can be made and pushed before the model has loaded. Until the core is in, the
+model list holds the names known without torch; ``set_models`` fills in the rest.
 """
 
 from __future__ import annotations
 
 from PyQt6.QtCore import QSettings, QStringListModel, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
-    QAbstractSlider,
     QCheckBox,
     QComboBox,
     QCompleter,
@@ -26,73 +24,20 @@ from PyQt6.QtWidgets import (
     QPushButton,
     QSlider,
     QSpinBox,
-    QStyle,
-    QStyleOptionSlider,
     QVBoxLayout,
     QWidget,
 )
 
 from camvideo.annotate import COLORMAPS  # numpy + cv2 (~0.08 s), no torch
-from camvideo.settings import OverlaySettings
+from camvideo.qt.modelbox import ModelBox
+from camvideo.qt.seekbar import SeekSlider
+from camvideo.settings import BoxRule, IntensitySettings, LocalizeSettings, OverlaySettings, SmoothingSettings
 
 MODES = ("Top-1", "Top-k", "One class")
 NO_CAMERA = "no camera found"
 
 # The window's confidence gate: a class under 5% probability gets no box, a faint map.
 APP_GATE = 0.05
-
-
-class SeekSlider(QSlider):
-    """The seek bar of a file (0..1000 of its duration).
-
-    A click on the groove jumps to the spot clicked (a plain QSlider moves one
-    page towards it, and the next frame moves it back), and the handle can be
-    dragged on from there. ``seek_requested`` (a fraction of the duration) is
-    emitted when the mouse is released and for each arrow/page key.
-    """
-
-    seek_requested = pyqtSignal(float)
-
-    STEPS = 1000
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(Qt.Orientation.Horizontal, parent)
-        self.setRange(0, self.STEPS)
-        self.setPageStep(50)
-        self.setSingleStep(10)
-        self.sliderReleased.connect(lambda: self.seek_requested.emit(self.value() / self.STEPS))
-        self.actionTriggered.connect(self._on_action)
-
-    def _rects(self):
-        option = QStyleOptionSlider()
-        self.initStyleOption(option)
-        style = self.style()
-        handle = style.subControlRect(QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderHandle, self)
-        groove = style.subControlRect(QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderGroove, self)
-        return handle, groove
-
-    def value_at(self, x: float) -> int:
-        """The slider value under widget x coordinate ``x``."""
-        handle, groove = self._rects()
-        span = max(1, groove.width() - handle.width())
-        return QStyle.sliderValueFromPosition(self.minimum(), self.maximum(),
-                                              int(round(x - groove.x() - handle.width() / 2)), span)
-
-    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        if event.button() == Qt.MouseButton.LeftButton and self.isEnabled():
-            handle, _ = self._rects()
-            if not handle.contains(event.position().toPoint()):
-                # Move the handle under the mouse; the press below then grabs it,
-                # so the release seeks (once) and a drag goes on from here.
-                self.setSliderPosition(self.value_at(event.position().x()))
-        super().mousePressEvent(event)
-
-    def _on_action(self, action: int) -> None:
-        keys = (QAbstractSlider.SliderAction.SliderSingleStepAdd, QAbstractSlider.SliderAction.SliderSingleStepSub,
-                QAbstractSlider.SliderAction.SliderPageStepAdd, QAbstractSlider.SliderAction.SliderPageStepSub,
-                QAbstractSlider.SliderAction.SliderToMinimum, QAbstractSlider.SliderAction.SliderToMaximum)
-        if not self.isSliderDown() and QAbstractSlider.SliderAction(action) in keys:
-            self.seek_requested.emit(self.sliderPosition() / self.STEPS)
 
 
 def _slider(value: int) -> QSlider:
@@ -174,7 +119,7 @@ class ControlPanel(QWidget):
         # -- model
         box = QGroupBox("Model")
         form = QVBoxLayout(box)
-        self.model = _ModelBox()
+        self.model = ModelBox()
         self.model.setToolTip("the classifier: lite0 is built in and works offline; "
                               "the torchvision models download their ImageNet weights once")
         self.set_models(models)
@@ -297,18 +242,7 @@ class ControlPanel(QWidget):
     def set_models(self, models: list[str]) -> None:
         """The model list (the first is the built-in default), keeping the choice
         when it is in the list (else the first is chosen), emitting nothing."""
-        current = self.model.currentText()
-        self.model.blockSignals(True)
-        try:
-            self.model.clear()
-            self.model.addItems(models)
-            for i in range(1, len(models)):  # the first is the built-in default
-                self.model.setItemData(i, "downloads its ImageNet weights once (needs the network)",
-                                       Qt.ItemDataRole.ToolTipRole)
-            if current and self.model.findText(current) >= 0:
-                self.model.setCurrentText(current)
-        finally:
-            self.model.blockSignals(False)
+        self.model.set_models(models)
 
     def set_recording(self, running: bool) -> None:
         """The Record button says what a click does next: start, or stop."""
@@ -337,11 +271,8 @@ class ControlPanel(QWidget):
         partial = [i for i, name in enumerate(self.labels) if lowered in name.lower()]
         return partial[0] if len(partial) == 1 else None
 
-    def localize_settings(self):
-        """The ``LocalizeSettings`` the widgets say (imports torch: call it once
-        the core is loaded)."""
-        from camvideo.settings import BoxRule, IntensitySettings, LocalizeSettings, SmoothingSettings
-
+    def localize_settings(self) -> LocalizeSettings:
+        """The ``LocalizeSettings`` the widgets say."""
         rule = BoxRule(threshold=self.threshold.value() / 100.0)
         smoothing = SmoothingSettings() if self.smoothing.isChecked() else None
         # A map is scaled to its own maximum, so a class that is not in the picture
@@ -464,13 +395,3 @@ class ControlPanel(QWidget):
             for w in widgets:
                 w.blockSignals(False)
         self._update_labels()
-
-
-class _ModelBox(QComboBox):
-    """The model list; says when it is about to open (the whole list is made then)."""
-
-    opening = pyqtSignal()
-
-    def showPopup(self) -> None:  # noqa: N802 - Qt's name
-        self.opening.emit()
-        super().showPopup()

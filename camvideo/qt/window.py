@@ -2,9 +2,9 @@
 
 Everything here runs on the GUI thread; frames and errors arrive as signals from
 the session. The window appears at once and the model loads behind a visible
-"Loading model" state. Keys: Space pause, R record, S snapshot, F full screen,
-Esc leave full screen (else cancel an open), Ctrl+O open a file, Ctrl+Shift+O a
-folder of images, 1-9 the heat map of that rank (Top-k; a click on a label too). Settings, the last folder of the file dialog and the output
+"Loading model" state. Its parts: the keys (``keys``), the bars over the video
+(``bars``), the status bar's fields (``status``) and the Record box
+(``recording``). Settings, the last folder of the file dialog and the output
 folder are kept in QSettings. A video file or a folder dropped on the window opens.
 
 Sources open in the background (``opener``): while one opens, what was playing
@@ -13,58 +13,30 @@ newer open supersedes it. ``opened(spec, ok)`` says when an open ended, after
 the window has shown the outcome (tests wait on it).
 
 The window shows before torch is imported (``Session.core_ready``): until then
-the model list holds the built-in model and the one asked for (or remembered),
-and the panel's localize settings reach the session when the core is in.
+the model list holds the built-in model and the one asked for (or remembered).
+Settings need no torch (``camvideo.settings``): each change reaches the session
+at once, before the model has loaded too, and the first frame is made with them.
 """
 
 from __future__ import annotations
 
-import glob
-import sys
-import time
 from pathlib import Path
 
-from PyQt6.QtCore import QEvent, QSettings, QStandardPaths, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import (
-    QFileDialog,
-    QFrame,
-    QGridLayout,
-    QHBoxLayout,
-    QInputDialog,
-    QLabel,
-    QMainWindow,
-    QPushButton,
-    QScrollArea,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PyQt6.QtCore import QEvent, QSettings, Qt, QTimer, pyqtSignal
+from PyQt6.QtWidgets import QHBoxLayout, QMainWindow, QScrollArea, QWidget
 
 from camvideo import DEFAULT_MODEL  # without importing torch
 from camvideo.errors import CamvideoError, describe
-from camvideo.qt import app_settings
+from camvideo.qt import app_settings, dialogs
+from camvideo.qt.bars import TopBars, over
+from camvideo.qt.dialogs import demo_clip, list_cameras
+from camvideo.qt.keys import install_shortcuts
 from camvideo.qt.panel import ControlPanel
+from camvideo.qt.playback import Playback
+from camvideo.qt.recording import RecordControls
 from camvideo.qt.session import Session
+from camvideo.qt.status import StatusLine, short
 from camvideo.qt.view import ShownFrame, VideoView
-
-VIDEO_FILTER = "Videos (*.mp4 *.mkv *.mov *.avi *.webm *.m4v *.mpg *.mpeg *.ts *.gif);;All files (*)"
-
-
-def list_cameras() -> list[str]:
-    """Camera indices to offer: /dev/videoN on Linux (none: an empty list), else
-    0..3, which cannot be listed there (opening each to probe would make the
-    window slow to appear)."""
-    if sys.platform.startswith("linux"):
-        found = sorted(int(p[len("/dev/video"):]) for p in glob.glob("/dev/video*") if p[len("/dev/video"):].isdigit())
-        return [str(i) for i in found]
-    return ["0", "1", "2", "3"]
-
-
-def demo_clip() -> Path:
-    from camvideo.qt.resources import demo_clip_path
-
-    return demo_clip_path()
 
 
 class MainWindow(QMainWindow):
@@ -78,12 +50,9 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else app_settings()
         self.session = Session(device=device, parent=self)
         self.frames_shown = 0
-        self.frames_shown_recording = 0  # frames on screen that went into the recording
         self.errors: list[str] = []
-        self._record_started = 0.0
-        self._record_path: Path | None = None
-        self._seeking = False
-        self._dropped_before = 0
+        self.record = RecordControls(self)
+        self.playback = Playback(self)
 
         # -- widgets
         self.view = VideoView()
@@ -97,39 +66,15 @@ class MainWindow(QMainWindow):
             self.panel.model.blockSignals(True)
             self.panel.model.setCurrentText(model)
             self.panel.model.blockSignals(False)
-        self.banner, self.error_label, banner_layout = _message_bar("rgba(139, 26, 26, 235)", (4, 0, 4, 0))
-        close = QToolButton()
-        close.setText("×")
-        close.setToolTip("hide the message")
-        close.clicked.connect(self.banner.hide)
-        banner_layout.addWidget(self.error_label, 1)
-        banner_layout.addWidget(close)
-        self.banner.hide()
-        # While a source opens: what, and a way out (the old source plays on below).
-        self.opening_bar, self.opening_label, opening_layout = _message_bar("rgba(36, 65, 94, 235)", (4, 2, 4, 2))
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("stop opening it (Esc); what plays goes on")
-        self.cancel_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # The error banner and "Opening …" lie over the top of the video.
+        self.top_bars = TopBars()
+        bars = self.top_bars
+        self.banner, self.error_label = bars.banner, bars.error_label
+        self.opening_bar, self.opening_label, self.cancel_button = bars.opening_bar, bars.opening_label, \
+            bars.cancel_button
         self.cancel_button.clicked.connect(self.cancel_open)
-        opening_layout.addWidget(self.opening_label, 1)
-        opening_layout.addWidget(self.cancel_button)
-        self.opening_bar.hide()
         self._demo_if_no_camera = False
-
-        # The bars lie over the top of the video instead of pushing it down (a
-        # layout shift each time one appears): one grid cell holds both.
-        self.top_bars = QWidget()
-        bars_layout = QVBoxLayout(self.top_bars)
-        bars_layout.setContentsMargins(0, 0, 0, 0)
-        bars_layout.setSpacing(0)
-        bars_layout.addWidget(self.banner)
-        bars_layout.addWidget(self.opening_bar)
-        left = QWidget()
-        left_layout = QGridLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.view, 0, 0)
-        left_layout.addWidget(self.top_bars, 0, 0, Qt.AlignmentFlag.AlignTop)
-        self.top_bars.raise_()
+        left = over(self.view, self.top_bars)
         self.side = QScrollArea()
         self.side.setWidget(self.panel)
         self.side.setWidgetResizable(True)
@@ -142,17 +87,13 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.side)
         self.setCentralWidget(central)
 
-        self.fps_label, self.latency_label, self.device_label, self.dropped_label = (QLabel() for _ in range(4))
-        for w, tip in ((self.fps_label, "frames painted per second, or what the stream does (paused, ended…)"),
-                       (self.latency_label, "capture to screen: mean of the last 60 frames"),
-                       (self.device_label, "where the model runs"),
-                       (self.dropped_label, "frames skipped: the model or the screen was slower than the source")):
-            w.setToolTip(tip)
-            w.setStyleSheet("QLabel { padding: 0 6px; border-left: 1px solid palette(mid); }")
-            self.statusBar().addPermanentWidget(w)
+        self.status_line = StatusLine(self.statusBar())
+        line = self.status_line
+        self.fps_label, self.latency_label = line.fps_label, line.latency_label
+        self.device_label, self.dropped_label = line.device_label, line.dropped_label
 
         self._wire()
-        self._shortcuts()
+        install_shortcuts(self)
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -177,10 +118,9 @@ class MainWindow(QMainWindow):
         s.model_loading.connect(self._on_model_loading)
         s.model_ready.connect(self._on_model_ready)
         s.model_failed.connect(self._on_model_failed)
-        s.recording_changed.connect(self._on_recording_changed)
+        s.recording_changed.connect(self.record.on_recording_changed)
         s.opening.connect(self._on_opening)
         s.opened.connect(self._on_opened)
-        s.core_ready.connect(self._on_core_ready)
         s.models_listed.connect(self._on_models_listed)
         p.model.opening.connect(s.request_model_list)
         p.open_spec.connect(lambda spec: self.open(spec))
@@ -193,31 +133,10 @@ class MainWindow(QMainWindow):
         p.overlay_changed.connect(self._push_overlay)
         p.record_button.clicked.connect(lambda checked: self.toggle_recording(checked))
         p.snapshot_button.clicked.connect(self.snapshot)
-        p.folder_button.clicked.connect(self.choose_output_dir)
-        p.play_button.clicked.connect(self.toggle_pause)
-        p.step_button.clicked.connect(self.step)
-        p.seek.sliderPressed.connect(lambda: setattr(self, "_seeking", True))
-        p.seek.sliderMoved.connect(self._seek_moved)
-        p.seek.seek_requested.connect(self.seek_to)
+        p.folder_button.clicked.connect(self.record.choose_output_dir)
+        self.playback.wire()
         self.view.double_clicked.connect(self.toggle_full_screen)
         self.view.tag_clicked.connect(self._on_tag_clicked)
-
-    def _shortcuts(self) -> None:
-        for keys, slot in (
-            ("Space", self.toggle_pause),
-            ("R", lambda: self.toggle_recording(not self.session.recording)),
-            ("S", self.snapshot),
-            ("F", self.toggle_full_screen),
-            ("Esc", self.escape),
-            ("Ctrl+O", self.open_file_dialog),
-            ("Ctrl+Shift+O", self.open_folder_dialog),
-            *((str(n), lambda _checked=False, n=n: self.show_heatmap_of(n)) for n in range(1, 10)),
-        ):
-            action = QAction(self)
-            action.setShortcut(QKeySequence(keys))
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            action.triggered.connect(slot)
-            self.addAction(action)
 
     def _push_overlay(self) -> None:
         """Heat map and boxes go into the frames (next frame; at once while
@@ -240,6 +159,7 @@ class MainWindow(QMainWindow):
     def _start(self) -> None:
         self.view.setFocus()  # the keys (Space, R, S, F) work before any click
         self._push_overlay()
+        self._push_localize()  # before the model loads: its first frame is made with them
         self.load_model(self.panel.model.currentText())
         if self._initial_source is not None:
             self.open(self._initial_source, loop=self._initial_loop)
@@ -280,12 +200,9 @@ class MainWindow(QMainWindow):
             self.cancel_open()
 
     def _on_opening(self, spec: str) -> None:
-        shown = _short(spec)
-        self.opening_label.setText(f"Opening {shown}…" + ("" if self.session.source is None
-                                                          else "  (what plays goes on until it opens)"))
-        self.opening_label.setToolTip(spec)
-        self.opening_bar.show()
-        self.banner.hide()  # an error about an earlier attempt is old news: this one will say
+        shown = short(spec)
+        self.top_bars.show_opening(f"Opening {shown}…" + ("" if self.session.source is None
+                                                          else "  (what plays goes on until it opens)"), spec)
         self.statusBar().showMessage(f"opening {shown}… (Esc cancels)")
         if self.session.source is None:  # nothing on screen (a camera stops the old source first)
             self._show_no_source()
@@ -319,81 +236,56 @@ class MainWindow(QMainWindow):
         self.view.set_message("No source: open a camera, a file or a URL")
         self.panel.source_label.setText("no source")
         self.setWindowTitle("camvideo")
-        for w in (self.panel.play_button, self.panel.step_button, self.panel.seek):
-            w.setEnabled(False)
-        self.panel.seek.setValue(0)
-        self.panel.time_label.setText("")
+        self.playback.no_source()
 
     def open_file_dialog(self) -> None:
-        last = self.settings.value("last_dir", str(Path.home()), str)
-        path, _ = QFileDialog.getOpenFileName(self, "Open a video", last, VIDEO_FILTER)
+        path = dialogs.ask_file(self, self.settings)
         if path:
-            self.settings.setValue("last_dir", str(Path(path).parent))
             self.open(path)
 
     def open_folder_dialog(self) -> None:
         """A folder of images, played as a clip (sorted by name)."""
-        last = self.settings.value("last_dir", str(Path.home()), str)
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", last)
+        folder = dialogs.ask_folder(self, self.settings)
         if folder:
-            self.settings.setValue("last_dir", folder)
             self.open(folder)
 
     def open_url_dialog(self) -> None:
-        last = self.settings.value("last_url", "rtsp://", str)
-        dialog = QInputDialog(self)
-        dialog.setWindowTitle("Open a stream")
-        dialog.setLabelText("URL (rtsp://, http://…):")
-        dialog.setTextValue(last)
-        dialog.resize(max(480, dialog.sizeHint().width()), dialog.sizeHint().height())  # room for a real URL
-        url = dialog.textValue() if dialog.exec() else ""
-        if url.strip():
-            self.settings.setValue("last_url", url.strip())
-            self.open(url.strip())
+        url = dialogs.ask_url(self, self.settings)
+        if url:
+            self.open(url)
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:  # noqa: N802
-        files = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        if files:
+        path = dialogs.dropped_path(event.mimeData(), self.settings)
+        if path:
             event.acceptProposedAction()
-            self.settings.setValue("last_dir", str(Path(files[0]) if Path(files[0]).is_dir()
-                                                   else Path(files[0]).parent))
-            self.open(files[0])
+            self.open(path)
 
     def _on_source_changed(self, name: str, live: bool) -> None:
         self.view.clear()
         self.view.set_message("" if self.session.model is not None
                               else f"Loading model {self.panel.model.currentText()}…")
         self.statusBar().clearMessage()  # an error about the last source is old news
-        self._dropped_before = self.session.replaced + self.view.skipped  # "dropped" counts this source's frames
+        self.status_line.new_source(self.session, self.view)  # "dropped" counts this source's frames
         # a file by its name (the whole path in the tooltip): a long path wraps the panel
         self.panel.source_label.setText(f"live: {name}" if live else Path(name).name or name)
         self.panel.source_label.setToolTip(name)
-        self.panel.time_label.setText("live" if live else "")
         self.setWindowTitle(f"camvideo: {Path(name).name if not live else name}")
-        for w in (self.panel.play_button, self.panel.step_button, self.panel.seek):
-            w.setEnabled(not live)
-        self.panel.play_button.setText("Pause")
+        self.playback.new_source(live)
         self.banner.hide()
 
     def _on_finished(self) -> None:
         if self.session.pipeline is not None and self.session.pipeline.error is None:
             self.statusBar().showMessage("end of the file", 5000)
-        self.panel.play_button.setText("Play")
+        self.playback.on_finished()
 
     # -- model ------------------------------------------------------------------------------
     def _push_localize(self) -> None:
-        """The panel's localize settings to the session (before the core is
-        imported there is nothing to build them with: core_ready pushes them)."""
-        if self.session.core_loaded:
-            self.session.set_localize(self.panel.localize_settings())
-
-    def _on_core_ready(self) -> None:
-        """torch is in: the panel's settings to the session."""
-        self._push_localize()
+        """The panel's localize settings to the session, at once (next frame)."""
+        self.session.set_localize(self.panel.localize_settings())
 
     def _on_models_listed(self, names: list) -> None:
         """The whole model list. A remembered name that no longer exists gives way
@@ -420,11 +312,11 @@ class MainWindow(QMainWindow):
         self.device_label.setText(device)
         if not self.panel.labels and self.session.model is not None:
             self.panel.set_class_names(self.session.model.labels)
-            self.session.set_localize(self.panel.localize_settings())
+            self._push_localize()  # a class typed by name resolves now
         if self.session.source is not None:
             self.view.set_message("")
         elif self.session.opening_spec is not None:
-            self.view.set_message(f"Opening {_short(self.session.opening_spec)}…")
+            self.view.set_message(f"Opening {short(self.session.opening_spec)}…")
         else:
             self.view.set_message("No source: open a camera, a file or a URL")
 
@@ -453,135 +345,47 @@ class MainWindow(QMainWindow):
     # -- frames and status ----------------------------------------------------------------------
     def _on_frame(self, shown: ShownFrame) -> None:
         self.frames_shown += 1
-        if shown.recorded:
-            self.frames_shown_recording += 1
+        self.record.on_frame(shown)
         if self.view.message:
             self.view.set_message("")
         self.view.show_frame(shown)
-        duration = self.session.duration_hint
-        if duration and not self._seeking:
-            position = shown.time % duration
-            self.panel.seek.blockSignals(True)
-            self.panel.seek.setValue(int(1000 * position / duration))
-            self.panel.seek.blockSignals(False)
-        if self.session.live:
-            return
-        position = shown.time % duration if duration else shown.time  # a looping file restarts its clock
-        if not self._seeking:
-            # paused or stepping: tenths of a second, so each step shows
-            self.panel.time_label.setText(_clock(position, self.session.paused)
-                                          + (f" / {_clock(duration)}" if duration else ""))
+        self.playback.on_frame(shown)
 
     def _update_status(self) -> None:
-        pipeline = self.session.pipeline
-        if self.session.source is None:
-            state = "opening" if self.session.opening_spec is not None else "no source"
-        elif self.session.model is None:
-            state = "loading model"
-        elif pipeline is not None and pipeline.finished:
-            state = "ended"
-        elif self.session.paused:
-            state = "paused"
-        else:
-            state = f"{self.view.fps:.1f} fps" if self.view.fps else "– fps"  # until two frames are painted
-        self.fps_label.setText(state)
-        playing = state.endswith("fps")
-        latency = self.view.latency_ms
-        self.latency_label.setText(f"latency {latency:.0f} ms" if playing and latency else "latency –")
-        if not self.session.live:
-            self.panel.play_button.setText("Pause" if playing or state == "loading model" else "Play")
-        dropped = self.session.replaced + self.view.skipped - self._dropped_before
-        if pipeline is not None:
-            dropped += pipeline.stats.dropped
-        self.dropped_label.setText(f"dropped {dropped}")
-        if self.session.recording and self._record_path is not None:
-            self.panel.record_label.setText(
-                f"● {self._record_path.name}  {_clock(time.monotonic() - self._record_started)}")
+        self.playback.on_state(self.status_line.update(self.session, self.view))
+        self.record.tick()
 
     def show_error(self, message: str) -> None:
         self.errors.append(message)
-        self.error_label.setText(message)
-        self.banner.show()
+        self.top_bars.show_error(message)
         self.statusBar().showMessage(f"error: {message}", 10000)
 
-    # -- playback ---------------------------------------------------------------------------------
+    # -- playback (the Playback box: ``playback``) --------------------------------------------
     def toggle_pause(self) -> None:
-        if self.session.pipeline is None:
-            return
-        if self.session.pipeline.finished and not self.session.live:
-            self.session.seek(0.0)  # play again from the start
-            self.panel.play_button.setText("Pause")
-        elif self.session.paused:
-            self.session.resume()
-            self.panel.play_button.setText("Pause")
-        else:
-            self.session.pause()
-            self.panel.play_button.setText("Play")
+        self.playback.toggle_pause()
 
     def step(self) -> None:
         """One frame forward (files); pauses first."""
-        self.session.step()
-        if self.session.paused:
-            self.panel.play_button.setText("Play")
-
-    def _seek_moved(self, value: int) -> None:
-        """While the handle is dragged, the clock shows where it will go."""
-        duration = self.session.duration_hint
-        if duration:
-            target = value / self.panel.seek.STEPS * duration
-            self.panel.time_label.setText(f"→ {_clock(target)} / {_clock(duration)}")
+        self.playback.step()
 
     def seek_to(self, fraction: float) -> None:
-        """Continue at ``fraction`` of the file (the seek bar: click, drag, keys)."""
-        self._seeking = False
-        duration = self.session.duration_hint
-        if duration:
-            self.session.seek(min(max(fraction, 0.0), 1.0) * duration)
+        self.playback.seek_to(fraction)
 
-    # -- recording and snapshots -----------------------------------------------------------------
+    # -- recording and snapshots (the Record box: ``recording``) ----------------------------
     @property
     def output_dir(self) -> Path:
-        default = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation) or str(Path.home())
-        return Path(self.settings.value("output_dir", str(Path(default) / "camvideo"), str))
+        return self.record.output_dir
 
-    def choose_output_dir(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Recordings and snapshots go to", str(self.output_dir))
-        if folder:
-            self.settings.setValue("output_dir", folder)
+    @property
+    def frames_shown_recording(self) -> int:
+        """Frames on screen that went into the current (or last) recording."""
+        return self.record.frames_shown
 
     def toggle_recording(self, start: bool) -> None:
-        if not start:
-            path = self.session.stop_recording()
-            if path is not None:
-                self.statusBar().showMessage(f"saved {path}", 8000)
-            return
-        try:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
-            path = self.output_dir / f"camvideo-{time.strftime('%Y%m%d-%H%M%S')}.mkv"
-            self.frames_shown_recording = 0
-            self.session.start_recording(path)
-        except OSError as exc:
-            self.show_error(f"cannot record into {self.output_dir}: {exc.strerror or exc}")
-        except CamvideoError as exc:
-            self.show_error(describe(exc))
-        self.panel.set_recording(self.session.recording)
-
-    def _on_recording_changed(self, running: bool, path: str) -> None:
-        self.panel.set_recording(running)
-        self.panel.record_label.setToolTip(path)
-        if running:
-            self._record_path, self._record_started = Path(path), time.monotonic()
-            self.panel.record_label.setText(f"● {Path(path).name}  0:00")
-        else:
-            self.panel.record_label.setText(f"saved {Path(path).name}" if path else "not recording")
+        self.record.toggle(start)
 
     def snapshot(self) -> None:
-        try:
-            png, _ = self.session.snapshot(self.output_dir)
-        except CamvideoError as exc:
-            self.show_error(describe(exc))
-            return
-        self.statusBar().showMessage(f"snapshot {png} (+ .json)", 8000)
+        self.record.snapshot()
 
     # -- full screen and shutdown --------------------------------------------------------------------
     def toggle_full_screen(self) -> None:
@@ -607,32 +411,3 @@ class MainWindow(QMainWindow):
         self.session.close()
         event.accept()
 
-
-def _short(spec: str, limit: int = 60) -> str:
-    """A source for a one-line message: a path by its name, a long URL cut in the middle."""
-    if "://" not in spec and not spec.strip().isdigit():
-        spec = Path(spec).name or spec
-    elif spec.strip().isdigit():
-        spec = f"camera {spec.strip()}"
-    return spec if len(spec) <= limit else spec[: limit // 2 - 1] + "…" + spec[-(limit // 2 - 1):]
-
-
-def _clock(seconds: float, tenths: bool = False) -> str:
-    """``m:ss``, or ``m:ss.t`` with ``tenths``."""
-    if tenths:
-        tenth = max(0, int(seconds * 10))
-        return f"{tenth // 600}:{tenth // 10 % 60:02d}.{tenth % 10}"
-    seconds = max(0, int(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"
-
-
-def _message_bar(background: str, margins: tuple[int, int, int, int]) -> tuple[QFrame, QLabel, QHBoxLayout]:
-    """A coloured bar with a white, wrapping message (the error banner, the opening bar)."""
-    bar = QFrame()
-    bar.setStyleSheet(f"QFrame {{ background: {background}; }} "
-                      "QLabel { color: white; padding: 4px; background: transparent; }")
-    layout = QHBoxLayout(bar)
-    layout.setContentsMargins(*margins)
-    label = QLabel()
-    label.setWordWrap(True)
-    return bar, label, layout

@@ -9,8 +9,10 @@ forward passes side by side beat one 2-thread pass), and the writer takes the
 results in frame order and does the in-order rest (smoothing, maps, boxes, the
 overlay: ``FrameLocalizer.finish``) before the sinks. Between the threads are
 bounded queues with named policies: the source's own (``latest`` for live
-sources, ``block`` for files) and a ``block`` queue of ``queue_size`` items to
-the writer, so a file loses nothing and a camera never builds a backlog.
+sources, ``block`` for files, ``paced`` for a file played in real time:
+``camvideo.video.policies``) and a ``block`` queue of ``queue_size`` items to
+the writer, so a file loses nothing and a camera never builds a backlog. Pause,
+resume and step are the source's policy's (the one pause: see there why).
 
 Threads stop through an event and a sentinel and are joined with a timeout.
 An exception in the worker or the reader ends up in ``error`` and the
@@ -149,8 +151,6 @@ class Pipeline:
         self._stop = threading.Event()
         self._done = threading.Event()
         self._cond = threading.Condition()
-        self._paused = False
-        self._steps = 0
         self._seek_to: float | None = None
         self._worker: threading.Thread | None = None
         self._writer: threading.Thread | None = None
@@ -171,7 +171,7 @@ class Pipeline:
 
     @property
     def paused(self) -> bool:
-        return self._paused
+        return self.source.paused
 
     @property
     def stats(self) -> PipelineStats:
@@ -208,33 +208,27 @@ class Pipeline:
         self._writer.start()
         self._worker.start()
 
+    # The pause is the source's (its buffer policy's, camvideo.video.policies): only
+    # there can it stop a paced file's clock as well as the hand-over to the worker.
     def pause(self) -> None:
-        with self._cond:
-            self._paused = True
+        self.source.pause()
 
     def resume(self) -> None:
-        with self._cond:
-            self._paused = False
-            self._steps = 0
-            self._cond.notify_all()
+        self.source.resume()
 
     def step(self) -> None:
-        """One more frame while paused (files)."""
-        with self._cond:
-            self._steps += 1
-            self._cond.notify_all()
+        """One more frame while paused."""
+        self.source.step()
 
     def seek(self, seconds: float) -> None:
         """Continue from ``seconds`` (files); resets temporal state. While paused,
-        the frame there is processed once so a view can show it."""
+        the frame there is processed once so a view can show it (``Source.seek``)."""
         if self.source.live:
             raise ValueError(f"seek needs a file or folder source; {self.source.name} is live")
         if seconds < 0:
             raise ValueError(f"seconds must be >= 0, got {seconds}")
         with self._cond:
             self._seek_to = float(seconds)
-            if self._paused:
-                self._steps = 1
             self._cond.notify_all()
         if self._done.is_set() and not self._stopped and self._worker is not None and self.error is None:
             self._join_threads()  # ended at the end of the file: run again from there
@@ -299,11 +293,19 @@ class Pipeline:
         self.stop()
 
     # -- worker thread ----------------------------------------------------------
-    def _next_frame(self) -> Frame | None | bool:
-        """A frame, None at the end (the source's, or ``max_frames``), False when stopping."""
+    def _next_frame(self, more: bool = False) -> Frame | None | bool:
+        """A frame, None at the end (the source's, or ``max_frames``), False when
+        stopping. Waits while the source is paused, handling seeks meanwhile; the
+        next frame of a batch (``more``) is False instead when a seek or a pause
+        comes first (the batch goes as it is)."""
         if self.max_frames is not None and self._frames_read >= self.max_frames:
             return None
         while not self._stop.is_set():
+            if self._seek_to is not None or (more and self.source.paused):
+                if more:
+                    return False
+                self._seek()
+                continue
             try:
                 frame = self.source.read(timeout=_POLL_S)
             except TimeoutError:
@@ -313,29 +315,16 @@ class Pipeline:
             return frame
         return False
 
-    def _gate(self) -> bool:
-        """Wait while paused; handle a seek. False when stopping."""
+    def _seek(self) -> None:
         with self._cond:
-            while not self._stop.is_set():
-                if self._seek_to is not None:
-                    target, self._seek_to = self._seek_to, None
-                    self._cond.release()
-                    try:
-                        self.source.seek(target)
-                        if self._pool is not None:
-                            self._put(_RESET)  # the writer finishes frames: it resets, in order
-                        else:
-                            self._reset_localizer()
-                    finally:
-                        self._cond.acquire()
-                    continue
-                if not self._paused:
-                    return True
-                if self._steps > 0:
-                    self._steps -= 1
-                    return True
-                self._cond.wait(_POLL_S)
-        return False
+            target, self._seek_to = self._seek_to, None
+        if target is None:
+            return
+        self.source.seek(target)
+        if self._pool is not None:
+            self._put(_RESET)  # the writer finishes frames: it resets, in order
+        else:
+            self._reset_localizer()
 
     def _work(self) -> None:
         # Live: this thread runs the whole inference stage, one frame in flight.
@@ -351,22 +340,21 @@ class Pipeline:
             self._put(_END, force=True)
 
     def _work_loop(self) -> None:
-        while self._gate():
+        while not self._stop.is_set():
             first = self._next_frame()
             if not first:  # None: the end; False: stopping
                 break
             batch = [first]
-            if not self.source.live and not self._paused:
+            if not self.source.live and not self.source.paused:
                 while len(batch) < self.batch_size:
-                    more = self._next_frame()
+                    more = self._next_frame(more=True)
                     if not more:
                         break
                     batch.append(more)
             if not self._dispatch(batch):
                 break
-            if len(batch) < self.batch_size and not self.source.live and not self._paused:
-                if self.source.ended:  # the batch was cut short by the end
-                    break
+            if len(batch) < self.batch_size and not self.source.live and self.source.ended:
+                break  # the batch was cut short by the end
 
     def _reset_localizer(self) -> None:
         reset = getattr(self.localizer, "reset", None)

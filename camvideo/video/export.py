@@ -1,4 +1,4 @@
-"""Per-frame data files: JSON Lines (one DESIGN.md object per frame) and CSV.
+"""Per-frame data files: JSON Lines (one object per frame, the contract in docs/architecture.md) and CSV.
 
 Both are pipeline sinks that write each frame as it happens and flush it, so a
 stopped or killed run leaves a file complete up to the last frame written.
@@ -7,13 +7,22 @@ stopped or killed run leaves a file complete up to the last frame written.
   "class_id", "label", "score", "box": [x1, y1, x2, y2]}]}``, one line a frame.
 - CSV: one row per detection: ``frame,time,width,height,rank,class_id,label,
   score,x1,y1,x2,y2`` (box cells empty when a class has no box).
+
+``write_snapshot`` saves one annotated frame as a PNG and its JSON object (the
+same object as a JSONL line), both complete or neither: each is written under a
+temporary name in the target folder, then renamed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
 from pathlib import Path
+
+import cv2
+import numpy as np
 
 from camvideo.errors import OutputError
 from camvideo.results import FrameResult
@@ -69,7 +78,7 @@ class _FileSink:
 
 
 class JsonlExporter(_FileSink):
-    """One JSON object per frame and line, exactly the DESIGN.md contract."""
+    """One JSON object per frame and line, exactly the contract of docs/architecture.md."""
 
     def _emit(self, result: FrameResult) -> None:
         self._file.write(json.dumps(result.to_dict(), separators=(", ", ": ")) + "\n")
@@ -103,3 +112,35 @@ def open_exporter(path: str | Path) -> JsonlExporter | CsvExporter:
     if suffix == ".csv":
         return CsvExporter(path)
     raise OutputError(f"{path}: an export must end in .jsonl or .csv, got {suffix or 'no suffix'!r}")
+
+
+def write_snapshot(folder: str | Path, stem: str, image: np.ndarray, result: FrameResult) -> tuple[Path, Path]:
+    """``folder/stem.png`` (``image``, BGR) and ``folder/stem.json`` (``result``):
+    both written completely, or neither left behind (OutputError says why). The
+    folder is made when missing."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3):
+        raise TypeError("image must be a uint8 numpy array (BGR or grey)")
+    if not isinstance(result, FrameResult):
+        raise TypeError(f"result must be a FrameResult, got {type(result).__name__}")
+    if not stem or Path(stem).name != stem:
+        raise ValueError(f"stem must be a plain file name without a folder, got {stem!r}")
+    folder = Path(folder)
+    png, js = folder / f"{stem}.png", folder / f"{stem}.json"
+    temps = [folder / f".{stem}.png.partial", folder / f".{stem}.json.partial"]
+    done: list[Path] = []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        ok, encoded = cv2.imencode(".png", image)
+        if not ok:
+            raise OSError(f"cannot encode {png.name}")
+        temps[0].write_bytes(encoded.tobytes())
+        temps[1].write_text(json.dumps(result.to_dict()) + "\n", encoding="utf-8")
+        for temp, final in zip(temps, (png, js)):
+            os.replace(temp, final)
+            done.append(final)
+    except OSError as exc:
+        for path in (*temps, *done):  # neither file stays: a PNG without its JSON is no snapshot
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+        raise OutputError(f"cannot save the snapshot in {folder}: {exc.strerror or exc}") from None
+    return png, js

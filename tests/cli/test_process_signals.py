@@ -15,7 +15,7 @@ import av
 import pytest
 from clips import make_clip
 
-from camvideo.cli.commands.process import Aborted, StopSignals
+from camvideo.cli.signals import Aborted, StopSignals
 
 pytestmark = pytest.mark.timeout(180)
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,7 +153,7 @@ def test_stop_signals_in_process():
 
 
 def test_a_second_sigterm_aborts_at_once(tmp_path):
-    code = ("import os, signal, time; from camvideo.cli.commands.process import StopSignals\n"
+    code = ("import os, signal, time; from camvideo.cli.signals import StopSignals\n"
             "with StopSignals() as stop:\n"
             "    stop.arm(); os.kill(os.getpid(), signal.SIGTERM)\n"
             "    assert stop.event.wait(5)\n"

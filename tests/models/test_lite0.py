@@ -27,7 +27,7 @@ PHOTOS = ("chelsea", "coffee", "astronaut")
 @pytest.fixture(scope="module")
 def reference():
     """timm's tf_efficientnet_lite0 with the pip package's weights, loaded by
-    position (the way DESIGN.md measured it reproduces the reference outputs)."""
+    position (the way the founding design measured it reproduces the reference outputs)."""
     net = timm.create_model("tf_efficientnet_lite0", pretrained=False).eval()
     source = torch.load(_lite0_weights_path(), map_location="cpu", weights_only=True)
     target = net.state_dict()

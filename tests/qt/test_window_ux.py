@@ -6,7 +6,7 @@ import pytest
 from PyQt6.QtCore import QPoint, Qt
 from qt_helpers import WAIT_MS, fail_to_load, make_cat_clip, open_and_wait, wait_frames
 
-from camvideo.qt.window import _clock
+from camvideo.qt.status import clock as _clock
 
 
 def test_a_file_that_does_not_open_leaves_the_playing_one_running(qtbot, open_window, fast_models, cat_clip,

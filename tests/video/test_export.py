@@ -1,4 +1,4 @@
-"""Exporters: one JSONL line a frame (the DESIGN.md contract), one CSV row a detection."""
+"""Exporters: one JSONL line a frame (the contract in docs/architecture.md), one CSV row a detection."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PacedSource: files at their own speed, latest-frame, hold and step."""
+"""The Paced policy: files at their own speed, latest-frame, pause and step."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import time
 import pytest
 from clips import make_cat_clip
 
-from camvideo.video.pacing import PacedSource
-from camvideo.video.sources import open_source
+from camvideo.video.pacing import Paced
+from camvideo.video.sources import VideoFileSource, open_source
 
 
 def test_plays_in_real_time_in_order(tmp_path):
     clip = make_cat_clip(tmp_path / "c.mp4", frames=15, size=(64, 48))
-    with PacedSource(open_source(clip)) as src:
+    with open_source(clip, realtime=True) as src:
         t0 = time.monotonic()
         frames = list(src)
         elapsed = time.monotonic() - t0
@@ -24,7 +24,7 @@ def test_plays_in_real_time_in_order(tmp_path):
 
 def test_a_slow_consumer_gets_the_newest_frame_and_drops_are_counted(tmp_path):
     clip = make_cat_clip(tmp_path / "c.mp4", frames=30, size=(64, 48))
-    with PacedSource(open_source(clip)) as src:
+    with open_source(clip, realtime=True) as src:
         first = src.read(timeout=5)
         time.sleep(0.4)  # ~12 frames come due meanwhile
         later = src.read(timeout=5)
@@ -33,36 +33,36 @@ def test_a_slow_consumer_gets_the_newest_frame_and_drops_are_counted(tmp_path):
         assert time.monotonic() - later.captured < 0.2  # stamped when due, not when decoded
 
 
-def test_hold_stops_the_clock_and_release_one_steps(tmp_path):
+def test_pause_stops_the_clock_and_step_steps(tmp_path):
     clip = make_cat_clip(tmp_path / "c.mp4", frames=30, size=(64, 48))
-    with PacedSource(open_source(clip)) as src:
+    with open_source(clip, realtime=True) as src:
         src.read(timeout=5)
-        src.hold(True)
+        src.pause()
         time.sleep(0.1)
         waiting = src.read(timeout=1)  # at most the frame already due
         with pytest.raises(TimeoutError):
             src.read(timeout=0.3)
-        src.release_one()
+        src.step()
         stepped = src.read(timeout=2)
         assert stepped.index == waiting.index + 1
-        src.hold(False)
+        src.resume()
         assert src.read(timeout=2).index > stepped.index
 
 
 def test_seek_and_live_sources(tmp_path):
     clip = make_cat_clip(tmp_path / "c.mp4", frames=30, size=(64, 48))
-    with PacedSource(open_source(clip)) as src:
+    with open_source(clip, realtime=True) as src:
         src.read(timeout=5)
         src.seek(0.5)
         assert src.read(timeout=5).time == pytest.approx(0.5, abs=0.04)
     with pytest.raises(ValueError, match="speed"):
-        PacedSource(open_source(clip), speed=0)
+        Paced(speed=0)
 
 
 def test_seek_to_zero_rewinds_mid_file_and_after_the_end():
     from camvideo.qt.resources import demo_clip_path
 
-    src = PacedSource(open_source(demo_clip_path()), speed=20.0)
+    src = VideoFileSource(demo_clip_path(), policy=Paced(speed=20.0))
     try:
         for _ in range(30):
             frame = src.read(timeout=5)

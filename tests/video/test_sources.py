@@ -26,7 +26,7 @@ def test_file_frames_in_order_with_constant_rate_timestamps(tmp_path):
     path = tmp_path / "cfr.mkv"
     times = make_clip(path, frames=24, size=(96, 64), fps=24)
     with open_source(path) as src:
-        assert not src.live and src.policy == "block"
+        assert not src.live and src.policy.name == "block"
         assert src.size == (96, 64)
         frames = list(src)
     assert [f.index for f in frames] == list(range(24))
@@ -114,7 +114,7 @@ def test_live_source_keeps_only_the_newest_frame():
             yield np.full((8, 8, 3), i % 256, np.uint8)
 
     with IterableSource(produce(), live=True) as src:
-        assert src.policy == "latest"
+        assert src.policy.name == "latest"
         src.start()
         got = []
         while (frame := src.read(timeout=10)) is not None:

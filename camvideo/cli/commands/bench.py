@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from camvideo.errors import CamvideoError, OutputError
+from camvideo.cli.outputs import write_text
+from camvideo.errors import CamvideoError
 
 
 def register(sub) -> None:
@@ -72,8 +72,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_table(report))
         if args.json:
-            try:
-                Path(args.json).write_text(text + "\n")
-            except OSError as exc:
-                raise OutputError(f"cannot write {args.json}: {exc.strerror}") from None
+            write_text(args.json, text + "\n")
     return 0

@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 
 from camvideo.cli import options as cli
-from camvideo.errors import InputError, OutputError
+from camvideo.cli.outputs import write_file
+from camvideo.errors import InputError, OutputError, reason
 
 
 def register(sub) -> None:
@@ -77,8 +78,8 @@ def run_images(args: argparse.Namespace) -> int:
 
     out = _out_dir(args.out, Path(args.manifest))
     data = {"manifest": str(args.manifest), **summary.to_dict()}
-    _write(out / "summary.json", lambda f: json.dump(data, f, indent=1))
-    _write(out / "images.csv", lambda f: _csv(f, IMAGE_CSV_FIELDS, image_rows(scores)))
+    write_file(out / "summary.json", lambda f: json.dump(data, f, indent=1))
+    write_file(out / "images.csv", lambda f: _csv(f, IMAGE_CSV_FIELDS, image_rows(scores)))
     _write_png(out / "maxboxacc.png", draw_curves(summary.maxboxacc))
 
     m = summary.maxboxacc
@@ -106,13 +107,13 @@ def run_clip(args: argparse.Namespace) -> int:
     result = evaluate_clip(read_frames_jsonl(args.clip), read_frames_jsonl(args.truth))
     out = _out_dir(args.out, Path(args.clip))
     data = {"clip": str(args.clip), "truth": str(args.truth), **result.to_dict()}
-    _write(out / "clip_summary.json", lambda f: json.dump(data, f, indent=1))
+    write_file(out / "clip_summary.json", lambda f: json.dump(data, f, indent=1))
     rows = [
         {**row, "true_box": _box(row["true_box"]), "pred_box": _box(row["pred_box"]), "iou": round(row["iou"], 4)}
         for row in result.per_frame
     ]
     fields = ("frame", "true_box", "pred_box", "iou", "pred_class", "true_class")
-    _write(out / "frames.csv", lambda f: _csv(f, fields, rows))
+    write_file(out / "frames.csv", lambda f: _csv(f, fields, rows))
     print(f"{result.frames} frames ({result.missing} missing from the predictions)")
     print(f"  {'mean IoU':<24}{result.mean_iou:8.3f}")
     print(f"  {'frames with IoU >= 0.5':<24}{100 * result.iou50:7.1f}%")
@@ -133,7 +134,7 @@ def _out_dir(out: str | None, source: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create {path}: {exc.strerror}") from None
+        raise OutputError(f"cannot create {path}: {reason(exc)}") from None
     return path
 
 
@@ -141,14 +142,6 @@ def _csv(f, fields, rows) -> None:
     writer = csv.DictWriter(f, fieldnames=list(fields))
     writer.writeheader()
     writer.writerows(rows)
-
-
-def _write(path: Path, write) -> None:
-    try:
-        with path.open("w", newline="", encoding="utf-8") as f:
-            write(f)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _write_png(path: Path, image) -> None:

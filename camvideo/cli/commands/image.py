@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from camvideo.cli import options as cli
-from camvideo.errors import OutputError
+from camvideo.cli.outputs import write_text
+from camvideo.errors import OutputError, reason
 from camvideo.video.sources import IMAGE_SUFFIXES, read_image
 
 
@@ -58,10 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json == "-":
         print("\n".join(lines))
     elif args.json:
-        try:
-            Path(args.json).write_text("\n".join(lines) + "\n")
-        except OSError as exc:
-            raise OutputError(f"cannot write {args.json}: {exc.strerror}") from None
+        write_text(args.json, "\n".join(lines) + "\n")
     return 0
 
 
@@ -72,6 +70,6 @@ def _write_image(path: Path, image) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         ok = cv2.imwrite(str(path), image)
     except (OSError, cv2.error) as exc:
-        raise OutputError(f"cannot write {path}: {exc}") from None
+        raise OutputError(f"cannot write {path}: {reason(exc)}") from None
     if not ok:
         raise OutputError(f"cannot write {path}: unknown image type or the folder is not writable")

@@ -20,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from camvideo.errors import CamvideoError
+from camvideo.errors import CamvideoError, describe
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +85,8 @@ def reports(names: list[str], refresh: bool = False):
                 warnings.simplefilter("ignore")
                 try:
                     report = inspect_model(name)
-                except CamvideoError as exc:
-                    report = ModelReport(name, "unsupported", "", str(exc))
-                except Exception as exc:  # an architecture that does not even build
-                    report = ModelReport(name, "unsupported", "", f"{type(exc).__name__}: {exc}")
+                except Exception as exc:  # a CamvideoError's own line; an architecture that does not even build
+                    report = ModelReport(name, "unsupported", "", describe(exc))
             cache[name] = [report.method, report.layer, report.detail]
             changed = True
         method, layer, detail = cache[name]

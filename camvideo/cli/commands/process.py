@@ -3,8 +3,8 @@
 SOURCE is a camera index, a stream URL, a video file, a folder or a glob of
 images. ``-o OUT.mkv|.mp4`` writes the annotated recording (crash-safe),
 ``--export FILE.jsonl|.csv`` the per-frame data; with neither, the recording
-goes to ``./NAME_cam.mkv``. A progress line on stderr shows frames, fps and,
-when the frame count is known, the time left.
+goes to ``./NAME_cam.mkv``. On a terminal a progress bar on stderr shows frames,
+fps and, when the frame count is known, the time left (``camvideo.cli.progress``).
 
 Ctrl-C, SIGTERM (``kill``, systemd, ``docker stop``, CI timeouts) and SIGHUP (the
 terminal or ssh session went away) stop cleanly: the recording is finalized under
@@ -19,15 +19,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
 import signal
-import sys
-import threading
 import time
 from pathlib import Path
 
 from camvideo.cli import options as cli
+from camvideo.cli.progress import Progress
+from camvideo.cli.signals import Aborted, StopSignals, say
 from camvideo.errors import CamvideoError, OutputError, reason
+from camvideo.video.spec import SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,8 @@ def register(sub) -> None:
     p.add_argument("--no-audio", action="store_true", help="do not copy the source's audio into the recording")
     p.add_argument("--hud", action="store_true", help="draw fps and timings on the recording")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames (e.g. for a camera)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="a progress bar on stderr (default: on when stderr is a terminal)")
     cli.add_model_options(p)
     cli.add_localize_options(p, smooth=True)
     cli.add_overlay_options(p)
@@ -68,145 +70,14 @@ def register(sub) -> None:
 
 def default_output(source: str) -> Path:
     text = source.rstrip("/\\")
-    if text.isdigit():
-        stem = f"camera{text}"
-    elif "://" in text:
+    spec = SourceSpec.parse(text, probe=False)
+    if spec.kind == "camera":
+        stem = f"camera{spec.text}"
+    elif spec.kind == "stream":
         stem = "stream"
     else:
         stem = Path(text).stem.replace("*", "").replace("?", "") or "frames"
     return Path.cwd() / f"{stem}_cam.mkv"
-
-
-class Progress:
-    """One line on stderr: frames, fps, percent and eta when the count is known.
-
-    Redrawn in place on a terminal; a new line every few seconds otherwise."""
-
-    def __init__(self, total: int | None, stream=None) -> None:
-        self.total = total if total and total > 0 else None
-        self.stream = stream = stream if stream is not None else sys.stderr
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.start = time.monotonic()
-        self._last = 0.0
-        self._width = 0
-
-    def line(self, frames: int, fps: float) -> str:
-        parts = [f"{frames}/{self.total} frames ({100.0 * frames / self.total:.0f}%)" if self.total else f"{frames} frames",
-                 f"{fps:.1f} fps"]
-        if self.total and fps > 0 and frames <= self.total:
-            parts.append(f"eta {_clock((self.total - frames) / fps)}")
-        parts.append(f"elapsed {_clock(time.monotonic() - self.start)}")
-        return " | ".join(parts)
-
-    def update(self, frames: int, fps: float, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < (0.25 if self.tty else 5.0):
-            return
-        self._last = now
-        text = self.line(frames, fps)
-        if self.tty:
-            self._write("\r" + text.ljust(self._width))
-            self._width = len(text)
-        else:
-            self._write(text + "\n")
-
-    def done(self) -> None:
-        if self.tty and self._width:
-            self._write("\n")
-
-    def _write(self, text: str) -> None:
-        # A terminal that hung up (SIGHUP, ssh gone) fails writes: the recording goes on.
-        try:
-            self.stream.write(text)
-            self.stream.flush()
-        except (OSError, ValueError):
-            pass
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(max(0.0, seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
-
-
-# The signals that ask for a clean stop, where the platform has them (SIGHUP: not on Windows).
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
-
-
-class Aborted(KeyboardInterrupt):
-    """A stop signal came before the pipeline started: there is nothing to finish yet."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-class StopSignals:
-    """SIGINT, SIGTERM and SIGHUP ask ``camvideo process`` to finish cleanly.
-
-    Before ``arm()`` (while the model loads) a signal raises :class:`Aborted`: the
-    recording has no frame yet, unwinding removes its empty ``.partial`` file. Once
-    armed, the first signal sets ``event`` and records ``signum``; the caller stops the
-    pipeline, which finalizes the recording and the export. A second signal aborts at
-    once: SIGINT raises ``KeyboardInterrupt`` (as Python does), the others take their
-    default action and end the process (the ``.partial`` recording stays, readable up
-    to its last fragment). A signal ignored at start (``nohup``, a background job)
-    stays ignored. Installed only from the main thread (Python's rule); elsewhere a
-    no-op. Restores the previous handlers on exit.
-    """
-
-    def __init__(self, signals: tuple[int, ...] = STOP_SIGNALS) -> None:
-        self.signals = signals
-        self.event = threading.Event()
-        self.signum: int | None = None
-        self._armed = False
-        self._previous: dict[int, object] = {}
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + int(self.signum) if self.signum is not None else 0
-
-    @property
-    def name(self) -> str:
-        return signal.Signals(self.signum).name if self.signum is not None else ""
-
-    def arm(self) -> None:
-        self._armed = True
-
-    def _handler(self, signum, frame) -> None:
-        if not self._armed:
-            raise Aborted(signum)
-        if self.event.is_set():
-            if signum == signal.SIGINT:
-                raise KeyboardInterrupt
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-            return
-        self.signum = signum
-        self.event.set()
-        _say(f"\ncamvideo: {self.name}: stopping; finishing the recording (again to abort)\n")
-
-    def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():
-            for signum in self.signals:
-                previous = signal.getsignal(signum)
-                if previous is signal.SIG_IGN:
-                    continue
-                self._previous[signum] = signal.signal(signum, self._handler)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
-        self._previous.clear()
-
-
-def _say(text: str) -> None:
-    """Write to stderr; a terminal that went away (SIGHUP) is no reason to lose the recording."""
-    try:
-        sys.stderr.write(text)
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
 
 
 def run(args: argparse.Namespace) -> int:
@@ -222,17 +93,21 @@ def run(args: argparse.Namespace) -> int:
     overlay = cli.overlay_settings_from_args(args)
     output = Path(args.output) if args.output else (None if args.export else default_output(args.source))
 
-    stop = StopSignals()
+    stop = StopSignals(_stopping)
     try:
         with stop:
             stopped = _process(args, output, settings, overlay, stop)
     except Aborted as exc:
-        _say(f"camvideo: interrupted ({signal.Signals(exc.signum).name}) before the first frame; nothing written\n")
+        say(f"camvideo: interrupted ({signal.Signals(exc.signum).name}) before the first frame; nothing written\n")
         return 128 + exc.signum
     if stopped:
-        _say(f"camvideo: interrupted ({stop.name}); the output is complete up to the last frame written\n")
+        say(f"camvideo: interrupted ({stop.name}); the output is complete up to the last frame written\n")
         return stop.exit_code
     return 0
+
+
+def _stopping(signum: int) -> None:
+    say(f"\ncamvideo: {signal.Signals(signum).name}: stopping; finishing the recording (again to abort)\n")
 
 
 def _process(args, output, settings, overlay, stop: StopSignals) -> bool:
@@ -264,22 +139,19 @@ def _process(args, output, settings, overlay, stop: StopSignals) -> bool:
         pipeline = Pipeline(source, localizer, FrameAnnotator(overlay), sinks,
                             batch_size=args.batch_size, hud=args.hud, workers=args.workers,
                             max_frames=args.max_frames)
-        progress = Progress(source.frame_count_hint)
+        progress = stack.enter_context(Progress(source.frame_count_hint, limit=args.max_frames, enabled=args.progress))
         start = time.monotonic()
         stop.arm()  # from here a signal finishes the recording instead of abandoning it
         pipeline.start()
         try:
             while not pipeline.wait(0.2):
-                stats = pipeline.stats
-                progress.update(stats.frames, stats.fps)
+                progress.update(pipeline.stats.frames)
                 if stop.event.is_set() or pipeline.sink_errors:
                     break
         finally:
             pipeline.stop()  # joins the threads, finalizes the recording and the export
         stats = pipeline.stats
-        if progress.tty:
-            progress.update(stats.frames, stats.frames / max(time.monotonic() - start, 1e-9), force=True)
-        progress.done()
+        progress.close(stats.frames, finished=not (stop.event.is_set() or pipeline.sink_errors or pipeline.error))
         if pipeline.sink_errors:
             raise pipeline.sink_errors[0]
         if pipeline.error is not None:
@@ -287,7 +159,7 @@ def _process(args, output, settings, overlay, stop: StopSignals) -> bool:
         written = [str(output)] if recorder is not None and recorder.frames_written else []
         written += [str(args.export)] if exporter is not None else []
         elapsed = time.monotonic() - start
-        _say(f"camvideo: {stats.frames} frames in {elapsed:.1f} s ({stats.frames / max(elapsed, 1e-9):.1f} fps)"
+        say(f"camvideo: {stats.frames} frames in {elapsed:.1f} s ({stats.frames / max(elapsed, 1e-9):.1f} fps)"
              + (f", {stats.dropped} dropped" if stats.dropped else "")
              + (f" -> {', '.join(written)}" if written else "") + "\n")
     return stop.event.is_set()

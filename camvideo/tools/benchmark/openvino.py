@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from camvideo.tools.benchmark import Contestant, camvideo_contestant
+from camvideo.tools.benchmark.contestants import Contestant, camvideo_contestant
 
 log = logging.getLogger(__name__)
 

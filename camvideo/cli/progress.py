@@ -1,0 +1,94 @@
+"""The progress bar of ``camvideo process``: frames done, fps and the time left (tqdm).
+
+On stderr, and only when stderr is a terminal (``--progress`` asks for it
+elsewhere, ``--no-progress`` turns it off). A container's frame count is a hint:
+the bar never shows a total that the run then contradicts. A terminal that went
+away (SIGHUP, ssh gone) makes writes fail: the bar goes quiet and the run goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from tqdm import tqdm
+
+
+class _QuietStream:
+    """A stream whose failed writes are dropped (tqdm itself drops only EIO)."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> None:
+        try:
+            self._stream.write(text)
+        except (OSError, ValueError):
+            pass
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _columns(stream) -> int | None:
+    """The terminal's width less one (tqdm's own rule), or None (no limit) where it
+    says 0 (a new pseudo-terminal) or has none: tqdm would draw nothing."""
+    try:
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return None
+    return columns - 1 if columns > 1 else None
+
+
+class Progress:
+    """``update(frames)`` as the run goes, ``close(frames, finished)`` at its end; a
+    context manager that closes the bar on the way out.
+
+    ``total``: the source's frame count hint (None or 0: unknown), ``limit`` a
+    ``--max-frames``; ``enabled`` None: on when ``stream`` is a terminal."""
+
+    def __init__(self, total: int | None, limit: int | None = None, enabled: bool | None = None, stream=None) -> None:
+        stream = stream if stream is not None else sys.stderr
+        total = total if total and total > 0 else None
+        if limit is not None:
+            total = min(total, limit) if total is not None else limit
+        self.enabled = is_terminal(stream) if enabled is None else bool(enabled)
+        self.bar = tqdm(total=total, unit=" frames", file=_QuietStream(stream), disable=not self.enabled,
+                        ncols=_columns(stream), mininterval=0.25, leave=True)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.close()  # a no-op after close(); on an error, the bar ends where it was
+
+    def update(self, frames: int) -> None:
+        bar = self.bar
+        if bar.disable or frames == bar.n:
+            return
+        if bar.total is not None and frames > bar.total:
+            bar.total = None  # the hint was wrong: no total rather than 700/611
+        bar.update(frames - bar.n)
+
+    def close(self, frames: int, finished: bool) -> None:
+        """The last count; ``finished``: the source ended, so what came is the total."""
+        bar = self.bar
+        if not bar.disable:
+            if finished:
+                bar.total = frames  # never "60/611" for a file of 60 frames
+            self.update(frames)
+            bar.refresh()
+        bar.close()

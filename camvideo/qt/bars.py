@@ -1,0 +1,76 @@
+"""The bars over the top of the video: the error banner and "Opening …".
+
+Both lie over the video in one grid cell with it, instead of pushing it down (a
+layout shift each time one appears); with both hidden the overlay has no height
+and catches no click. The banner wraps a long message and has a close button;
+the opening bar offers Cancel (the window also cancels on Esc).
+"""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
+
+ERROR_BACKGROUND = "rgba(139, 26, 26, 235)"
+OPENING_BACKGROUND = "rgba(36, 65, 94, 235)"
+
+
+def message_bar(background: str, margins: tuple[int, int, int, int]) -> tuple[QFrame, QLabel, QHBoxLayout]:
+    """A coloured bar with a white, wrapping message."""
+    bar = QFrame()
+    bar.setStyleSheet(f"QFrame {{ background: {background}; }} "
+                      "QLabel { color: white; padding: 4px; background: transparent; }")
+    layout = QHBoxLayout(bar)
+    layout.setContentsMargins(*margins)
+    label = QLabel()
+    label.setWordWrap(True)
+    return bar, label, layout
+
+
+class TopBars(QWidget):
+    """The error banner above the opening bar; each hidden until needed."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.banner, self.error_label, banner_layout = message_bar(ERROR_BACKGROUND, (4, 0, 4, 0))
+        close = QToolButton()
+        close.setText("×")
+        close.setToolTip("hide the message")
+        close.clicked.connect(self.banner.hide)
+        banner_layout.addWidget(self.error_label, 1)
+        banner_layout.addWidget(close)
+        self.banner.hide()
+        # While a source opens: what, and a way out (the old source plays on below).
+        self.opening_bar, self.opening_label, opening_layout = message_bar(OPENING_BACKGROUND, (4, 2, 4, 2))
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("stop opening it (Esc); what plays goes on")
+        self.cancel_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        opening_layout.addWidget(self.opening_label, 1)
+        opening_layout.addWidget(self.cancel_button)
+        self.opening_bar.hide()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.opening_bar)
+
+    def show_error(self, message: str) -> None:
+        self.error_label.setText(message)
+        self.banner.show()
+
+    def show_opening(self, text: str, tip: str) -> None:
+        self.opening_label.setText(text)
+        self.opening_label.setToolTip(tip)
+        self.opening_bar.show()
+        self.banner.hide()  # an error about an earlier attempt is old news: this one will say
+
+
+def over(view: QWidget, bars: QWidget) -> QWidget:
+    """A widget holding ``view`` with ``bars`` lying over its top edge."""
+    holder = QWidget()
+    layout = QGridLayout(holder)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(view, 0, 0)
+    layout.addWidget(bars, 0, 0, Qt.AlignmentFlag.AlignTop)
+    bars.raise_()
+    return holder

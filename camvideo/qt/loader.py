@@ -1,0 +1,127 @@
+"""Model loading off the GUI thread: the newest request wins, the list comes once.
+
+torch (1.5 s to import on two cores, with timm and torchvision more) is never
+imported on the GUI thread before the window shows: the first load imports the
+core in its thread, then ``core_ready()`` comes on the GUI thread, before that
+load's result. ``models_listed(names)`` follows once: listing every model imports
+torchvision (~1.2 s), which lite0 does not need, so for lite0 it waits for
+``request_list`` (the model box opens). A load of another model lists first (it
+imports torchvision anyway), and a load that fails lists too (the user will want
+another model).
+
+Each load is a task in one lane (``camvideo.qt.tasks``): a newer ``load``
+supersedes the one in flight, whose model is dropped unseen. A load cannot be
+interrupted, so ``close`` waits for it, bounded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from camvideo.qt.tasks import Tasks
+
+log = logging.getLogger(__name__)
+
+LOADER_JOIN_S = 60.0  # a model load cannot be interrupted; closing waits for it
+LANE = "model"
+
+
+class ModelLoader(QObject):
+    """Loads models and lists them in background threads, for one window."""
+
+    loading = pyqtSignal(str)  # model name: a load started
+    loaded = pyqtSignal(str, object)  # model name, the GapClassifier (the newest request only)
+    failed = pyqtSignal(str, str)  # model name, one-line message (the newest request only)
+    core_ready = pyqtSignal()  # torch and the core are imported (once)
+    models_listed = pyqtSignal(list)  # every model name (once)
+
+    def __init__(self, device: str = "auto", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.device = device
+        self.core_loaded = False  # core_ready came: the core's modules are imported
+        self._tasks = Tasks(parent=self)
+        self._listed = False  # a thread listed (or is listing) the model names already
+        self._list_lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def busy(self) -> bool:
+        """A load or the list is still running (a superseded load included)."""
+        return bool(self._tasks.running())
+
+    def load(self, name: str, weights: str | None = None) -> None:
+        """Load ``name`` (from a local ``weights`` file when given) in the
+        background; ``loaded`` or ``failed`` follow, unless a newer load comes first."""
+        if self._closed:
+            return
+        self.loading.emit(name)
+        self._tasks.start(lambda: self._load(name, weights), name=f"camvideo-load:{name}", lane=LANE,
+                          done=lambda model: self.loaded.emit(name, model),
+                          failed=lambda message: self.failed.emit(name, message))
+
+    def _load(self, name: str, weights: str | None):
+        from camvideo import models  # torch, off the GUI thread
+        from camvideo.runtime.localizer import FrameLocalizer
+
+        if name != models.DEFAULT_MODEL:  # it imports torchvision anyway: list first
+            self._list(models)
+        self._tasks.post(self._on_core_imported)  # before this load's outcome (same thread, same queue)
+        try:
+            if weights:
+                model = models.load_model(name, weights=weights, device=self.device)
+            else:
+                model = models.load_model(name, device=self.device)
+            # One pass here, off the stream: the first frames are not slow.
+            FrameLocalizer(model)([np.zeros((64, 64, 3), np.uint8)])
+        except Exception:
+            self._list(models)  # the user will want another model
+            raise
+        return model
+
+    def request_list(self) -> None:
+        """List every model in the background, once (the model box's list opens).
+        Not right after lite0 loads: torchvision's import then costs the first
+        second of playback ~20 dropped frames on two cores."""
+        if self._listed or self._closed:
+            return
+
+        def run() -> None:
+            from camvideo import models
+
+            self._list(models)
+
+        self._tasks.start(run, name="camvideo-list-models")
+
+    def _list(self, models) -> None:
+        """Every model name, once per window (in a loader thread; not after close,
+        which would wait for torchvision's import)."""
+        with self._list_lock:
+            if self._listed or self._closed:
+                return
+            self._listed = True
+        try:
+            names = models.available_models()  # imports torchvision
+        except Exception:  # noqa: BLE001 - the list is a convenience: the panel keeps its names
+            log.warning("could not list the models", exc_info=True)
+            return
+        self._tasks.post(self._on_names, names)
+
+    def _on_core_imported(self) -> None:
+        if not self.core_loaded and not self._closed:
+            self.core_loaded = True
+            self.core_ready.emit()
+
+    def _on_names(self, names: list) -> None:
+        if not self._closed:
+            self.models_listed.emit(names)
+
+    def close(self, timeout: float = LOADER_JOIN_S) -> None:
+        """Drop the results still to come and wait (bounded) for the threads."""
+        with self._list_lock:
+            self._closed = True
+        self._tasks.close()
+        self._tasks.join(timeout)

@@ -1,0 +1,85 @@
+"""The Record box's behaviour: recordings and snapshots, and where they go.
+
+``RecordControls`` turns the Record, Snapshot and Folder… buttons (and the R and
+S keys) into session calls, says in the box what runs (``● name 0:12``, then
+``saved name``) and reports failures in the window's banner. The output folder is
+kept in QSettings (``output_dir``; default: the user's Movies folder/camvideo).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PyQt6.QtCore import QStandardPaths
+from PyQt6.QtWidgets import QFileDialog
+
+from camvideo.errors import CamvideoError, describe
+from camvideo.qt.status import clock
+
+
+class RecordControls:
+    """Recording and snapshots for ``window`` (its session, panel, settings, status bar)."""
+
+    def __init__(self, window) -> None:
+        self.window = window
+        self.frames_shown = 0  # frames on screen that went into the current (or last) recording
+        self._started = 0.0
+        self._path: Path | None = None
+
+    @property
+    def output_dir(self) -> Path:
+        default = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation) or str(Path.home())
+        return Path(self.window.settings.value("output_dir", str(Path(default) / "camvideo"), str))
+
+    def choose_output_dir(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Recordings and snapshots go to", str(self.output_dir))
+        if folder:
+            self.window.settings.setValue("output_dir", folder)
+
+    def toggle(self, start: bool) -> None:
+        w = self.window
+        if not start:
+            path = w.session.stop_recording()
+            if path is not None:
+                w.statusBar().showMessage(f"saved {path}", 8000)
+            return
+        try:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            path = self.output_dir / f"camvideo-{time.strftime('%Y%m%d-%H%M%S')}.mkv"
+            self.frames_shown = 0
+            w.session.start_recording(path)
+        except OSError as exc:
+            w.show_error(f"cannot record into {self.output_dir}: {exc.strerror or exc}")
+        except CamvideoError as exc:
+            w.show_error(describe(exc))
+        w.panel.set_recording(w.session.recording)
+
+    def on_frame(self, shown) -> None:
+        if shown.recorded:
+            self.frames_shown += 1
+
+    def on_recording_changed(self, running: bool, path: str) -> None:
+        panel = self.window.panel
+        panel.set_recording(running)
+        panel.record_label.setToolTip(path)
+        if running:
+            self._path, self._started = Path(path), time.monotonic()
+            panel.record_label.setText(f"● {Path(path).name}  0:00")
+        else:
+            panel.record_label.setText(f"saved {Path(path).name}" if path else "not recording")
+
+    def tick(self) -> None:
+        """The running recording's clock (the window's status timer)."""
+        if self.window.session.recording and self._path is not None:
+            self.window.panel.record_label.setText(
+                f"● {self._path.name}  {clock(time.monotonic() - self._started)}")
+
+    def snapshot(self) -> None:
+        w = self.window
+        try:
+            png, _ = w.session.snapshot(self.output_dir)
+        except CamvideoError as exc:
+            w.show_error(describe(exc))
+            return
+        w.statusBar().showMessage(f"snapshot {png} (+ .json)", 8000)

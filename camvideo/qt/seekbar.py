@@ -1,0 +1,59 @@
+"""The seek bar of a file: a click goes where it is clicked."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtWidgets import QAbstractSlider, QSlider, QStyle, QStyleOptionSlider, QWidget
+
+
+class SeekSlider(QSlider):
+    """The seek bar of a file (0..1000 of its duration).
+
+    A click on the groove jumps to the spot clicked (a plain QSlider moves one
+    page towards it, and the next frame moves it back), and the handle can be
+    dragged on from there. ``seek_requested`` (a fraction of the duration) is
+    emitted when the mouse is released and for each arrow/page key.
+    """
+
+    seek_requested = pyqtSignal(float)
+
+    STEPS = 1000
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.setRange(0, self.STEPS)
+        self.setPageStep(50)
+        self.setSingleStep(10)
+        self.sliderReleased.connect(lambda: self.seek_requested.emit(self.value() / self.STEPS))
+        self.actionTriggered.connect(self._on_action)
+
+    def _rects(self):
+        option = QStyleOptionSlider()
+        self.initStyleOption(option)
+        style = self.style()
+        handle = style.subControlRect(QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderHandle, self)
+        groove = style.subControlRect(QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderGroove, self)
+        return handle, groove
+
+    def value_at(self, x: float) -> int:
+        """The slider value under widget x coordinate ``x``."""
+        handle, groove = self._rects()
+        span = max(1, groove.width() - handle.width())
+        return QStyle.sliderValueFromPosition(self.minimum(), self.maximum(),
+                                              int(round(x - groove.x() - handle.width() / 2)), span)
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if event.button() == Qt.MouseButton.LeftButton and self.isEnabled():
+            handle, _ = self._rects()
+            if not handle.contains(event.position().toPoint()):
+                # Move the handle under the mouse; the press below then grabs it,
+                # so the release seeks (once) and a drag goes on from here.
+                self.setSliderPosition(self.value_at(event.position().x()))
+        super().mousePressEvent(event)
+
+    def _on_action(self, action: int) -> None:
+        keys = (QAbstractSlider.SliderAction.SliderSingleStepAdd, QAbstractSlider.SliderAction.SliderSingleStepSub,
+                QAbstractSlider.SliderAction.SliderPageStepAdd, QAbstractSlider.SliderAction.SliderPageStepSub,
+                QAbstractSlider.SliderAction.SliderToMinimum, QAbstractSlider.SliderAction.SliderToMaximum)
+        if not self.isSliderDown() and QAbstractSlider.SliderAction(action) in keys:
+            self.seek_requested.emit(self.sliderPosition() / self.STEPS)

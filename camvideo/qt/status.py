@@ -1,0 +1,89 @@
+"""The status bar's fields, and the short texts the window shows (clock, source).
+
+``StatusLine`` keeps four permanent fields right in the status bar: what the
+stream does (``31.2 fps``, or ``paused``, ``ended``, ``loading model`` …: never a
+stale rate), the latency from capture to screen, the device the model runs on
+and the frames dropped for the source on screen. The window refreshes it four
+times a second.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PyQt6.QtWidgets import QLabel, QStatusBar
+
+from camvideo.video.spec import SourceSpec
+
+FIELDS = (
+    ("fps_label", "frames painted per second, or what the stream does (paused, ended…)"),
+    ("latency_label", "capture to screen: mean of the last 60 frames"),
+    ("device_label", "where the model runs"),
+    ("dropped_label", "frames skipped: the model or the screen was slower than the source"),
+)
+
+
+class StatusLine:
+    """The permanent fields of ``bar`` (its messages stay the window's)."""
+
+    def __init__(self, bar: QStatusBar) -> None:
+        for name, tip in FIELDS:
+            label = QLabel()
+            label.setToolTip(tip)
+            label.setStyleSheet("QLabel { padding: 0 6px; border-left: 1px solid palette(mid); }")
+            bar.addPermanentWidget(label)
+            setattr(self, name, label)
+        self.dropped_before = 0  # what the sources before this one dropped
+
+    @staticmethod
+    def state(session, view) -> str:
+        """What the stream does, in a word or two; ``… fps`` while it plays."""
+        pipeline = session.pipeline
+        if session.source is None:
+            return "opening" if session.opening_spec is not None else "no source"
+        if session.model is None:
+            return "loading model"
+        if pipeline is not None and pipeline.finished:
+            return "ended"
+        if session.paused:
+            return "paused"
+        return f"{view.fps:.1f} fps" if view.fps else "– fps"  # until two frames are painted
+
+    def dropped(self, session, view) -> int:
+        """Frames dropped for the source on screen."""
+        dropped = session.replaced + view.skipped - self.dropped_before
+        if session.pipeline is not None:
+            dropped += session.pipeline.stats.dropped
+        return dropped
+
+    def new_source(self, session, view) -> None:
+        """From now on "dropped" counts the new source's frames."""
+        self.dropped_before = session.replaced + view.skipped
+
+    def update(self, session, view) -> str:
+        """Refresh the fields; returns the state shown."""
+        state = self.state(session, view)
+        self.fps_label.setText(state)
+        latency = view.latency_ms
+        self.latency_label.setText(f"latency {latency:.0f} ms" if state.endswith("fps") and latency else "latency –")
+        self.dropped_label.setText(f"dropped {self.dropped(session, view)}")
+        return state
+
+
+def short(spec: str, limit: int = 60) -> str:
+    """A source for a one-line message: a path by its name, a long URL cut in the middle."""
+    parsed = SourceSpec.parse(spec, probe=False)  # no filesystem look-up on the GUI thread
+    if parsed.kind == "camera":
+        spec = f"camera {parsed.text}"
+    elif parsed.kind != "stream":
+        spec = Path(spec).name or spec
+    return spec if len(spec) <= limit else spec[: limit // 2 - 1] + "…" + spec[-(limit // 2 - 1):]
+
+
+def clock(seconds: float, tenths: bool = False) -> str:
+    """``m:ss``, or ``m:ss.t`` with ``tenths``."""
+    if tenths:
+        tenth = max(0, int(seconds * 10))
+        return f"{tenth // 600}:{tenth // 10 % 60:02d}.{tenth % 10}"
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"

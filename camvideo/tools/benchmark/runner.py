@@ -1,0 +1,196 @@
+"""``run_bench``: the contestants, in rounds that visit them in a rotating order.
+
+Every contestant runs in one process, on the same frames, with the same thread
+count; a round takes frame by frame, every contestant in turn, starting with a
+different one each time, so drift on a busy machine hits them all alike. The
+end-to-end and live runs (``runs``) come once a round.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from camvideo.tools.benchmark.contestants import (
+    FLOOR_CL,
+    OWN_FORWARD,
+    Contestant,
+    camvideo_contestant,
+    floor_contestant,
+    folded_norms,
+    gradcam_contestant,
+    torchcam_contestant,
+)
+from camvideo.tools.benchmark.frames import SIZES, load_photos, make_frames, video_frames, write_clip
+from camvideo.tools.benchmark.openvino import OpenVINOBench, openvino_setup
+from camvideo.tools.benchmark.report import build_report
+from camvideo.tools.benchmark.runs import run_end_to_end, run_live, run_soak
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    frames: int = 24  # distinct frames per contestant and round
+    rounds: int = 5  # interleaved rounds
+    threads: int = 2
+    device: str = "cpu"
+    model: str = "lite0"
+    topk: int = 3
+    batch: int = 1  # batch size of the end-to-end pipeline
+    workers: int | None = None  # forward threads of the end-to-end pipeline (None: auto)
+    e2e_frames: int = 120  # frames of the end-to-end clip (coherent motion, see video_frames)
+    peers: bool = True
+    end_to_end: bool = True
+    live: bool = True
+    live_fps: float = 60.0  # the live source's rate, faster than inference
+    soak: int = 0  # frames through the inference stage for the memory soak (0: off)
+    compile: bool = False  # also measure the inference stage with torch.compile
+    openvino: bool = True  # also measure the forward pass, the stage, end to end and live on OpenVINO
+
+    def __post_init__(self) -> None:
+        for name in ("frames", "rounds", "threads", "topk", "batch", "e2e_frames"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        from camvideo.runtime.workers import check_workers
+
+        check_workers(self.workers)
+        if self.soak < 0:
+            raise ValueError(f"soak must be 0 (off) or a number of frames, got {self.soak}")
+        if self.live_fps <= 0:
+            raise ValueError(f"live_fps must be positive, got {self.live_fps}")
+
+
+QUICK = dict(frames=2, rounds=1, live_fps=60.0, e2e_frames=2)
+
+
+@dataclass
+class _Lineup:
+    """What the rounds run: the contestants, and the stage the pipeline runs use."""
+
+    contestants: list[Contestant]
+    localizer: object
+    annotator: object
+    model: object  # camvideo's own copy (batch norms folded in place)
+    base: list  # the 640x480 frames
+    photos: list
+    peers_missing: list[str]
+    openvino: OpenVINOBench | None = None  # the OpenVINO side (None: not measured)
+    openvino_missing: str | None = None  # why not
+
+
+def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], None] | None = None) -> dict:
+    """One interleaved run; returns the report (see ``format_table``)."""
+    say = progress or (lambda msg: log.info("%s", msg))
+    torch.set_num_threads(config.threads)
+    lineup = _lineup(config, say)
+    times, e2e_runs, live_runs = _rounds(config, lineup, say)
+    ov = lineup.openvino
+    report = build_report(config, lineup.contestants, times, e2e_runs, live_runs, folded_norms(lineup.model),
+                          lineup.peers_missing, ov.e2e_runs if ov else [], ov.live_runs if ov else [],
+                          lineup.openvino_missing)
+    if config.soak:
+        say(f"soak: {config.soak} frames")
+        report["soak"] = run_soak(lineup.localizer, lineup.annotator, lineup.base, config.soak)
+    return report
+
+
+def _lineup(config: BenchConfig, say: Callable[[str], None]) -> _Lineup:
+    from camvideo.annotate import FrameAnnotator
+    from camvideo.models import load_model
+    from camvideo.runtime.localizer import FrameLocalizer
+    from camvideo.settings import LocalizeSettings
+
+    # The stock network as loaded (the floor), the stock network in
+    # channels_last (the floor in its fastest eager layout), and camvideo's own
+    # copy, which FrameLocalizer changes in place (batch norms folded,
+    # channels_last): its forward pass alone is the strict baseline.
+    plain = load_model(config.model, device=config.device).eval()
+    model = load_model(config.model, device=config.device).eval()
+    settings = LocalizeSettings(topk=config.topk)
+    localizer = FrameLocalizer(model, settings)
+    annotator = FrameAnnotator()
+    photos = load_photos()
+    frames = {size: make_frames(*size, config.frames, photos) for size in SIZES}
+    base = frames[SIZES[0]]
+
+    contestants = [floor_contestant(plain, base)]
+    if localizer.channels_last:
+        stock_cl = load_model(config.model, device=config.device).eval().to(memory_format=torch.channels_last)
+        contestants.append(floor_contestant(stock_cl, base, FLOOR_CL, channels_last=True))
+    contestants.append(floor_contestant(model, base, OWN_FORWARD, channels_last=localizer.channels_last,
+                                        autocast=localizer.autocast_dtype))
+    contestants += [camvideo_contestant(localizer, annotator, frames[s]) for s in SIZES]
+    if config.compile:
+        say("compiling (torch.compile, first call)")
+        compiled = FrameLocalizer(load_model(config.model, device=config.device).eval(), settings, compile=True)
+        compiled([base[0]])
+        contestants.append(camvideo_contestant(compiled, annotator, base, " compiled"))
+        # The stricter baseline for it: the compiled forward pass alone.
+        floor_model = load_model(config.model, device=config.device).eval().to(memory_format=torch.channels_last)
+        floor_model.features.compile()
+        contestants.insert(2, floor_contestant(floor_model, base, "floor (compiled)", channels_last=True))
+    peers_missing = []
+    if config.peers:
+        for make in (torchcam_contestant, gradcam_contestant):
+            # A model of their own: the hooks they leave would run in the floor's forward passes.
+            c = make(load_model(config.model, device=config.device).eval(), base)
+            if c is None:
+                peers_missing.append(make.__name__.replace("_contestant", ""))
+            else:
+                contestants.append(c)
+    ov, ov_missing = None, None
+    if config.openvino:
+        ov, ov_missing = openvino_setup(config, frames, annotator, settings, say)
+        contestants += ov.contestants if ov is not None else []
+    return _Lineup(contestants, localizer, annotator, model, base, photos, peers_missing, ov, ov_missing)
+
+
+def _rounds(config: BenchConfig, lineup: _Lineup, say: Callable[[str], None]):
+    """Per-frame milliseconds of each contestant over all rounds, and the
+    end-to-end and live runs (one of each a round)."""
+    contestants, localizer, annotator, ov = lineup.contestants, lineup.localizer, lineup.annotator, lineup.openvino
+    times: dict[str, list[float]] = {c.name: [] for c in contestants}
+    e2e_runs: list[dict] = []
+    live_runs: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="camvideo-bench-") as tmp:
+        tmp_path = Path(tmp)
+        clip = None
+        if config.end_to_end:
+            clip = write_clip(tmp_path / "bench_in.mp4", video_frames(*SIZES[0], config.e2e_frames, lineup.photos))
+        say(f"warm-up ({len(contestants)} contestants)")
+        for c in contestants:
+            for i in range(2):
+                c.run(i)
+        for c in contestants:
+            getattr(c, "stages", {}).clear()
+        # Each runtime's pipelines: torch's, and OpenVINO's (throughput mode for the file, latency mode live).
+        e2e = [(localizer, e2e_runs)] + ([(ov.throughput, ov.e2e_runs)] if ov is not None else [])
+        live = [(localizer, live_runs)] + ([(ov.latency, ov.live_runs)] if ov is not None else [])
+        for on, _ in e2e if clip is not None else []:
+            run_end_to_end(on, annotator, clip, tmp_path, config.batch, config.workers)
+        for r in range(config.rounds):
+            say(f"round {r + 1}/{config.rounds}")
+            # Frame by frame, every contestant in turn, starting with a different
+            # one each time: drift on a busy machine hits all of them alike.
+            for i in range(config.frames):
+                shift = (r * config.frames + i) % len(contestants)
+                for c in contestants[shift:] + contestants[:shift]:
+                    t0 = time.perf_counter()
+                    c.run(i)
+                    times[c.name].append((time.perf_counter() - t0) * 1000.0)
+            for on, runs in e2e if clip is not None else []:
+                runs.append(run_end_to_end(on, annotator, clip, tmp_path, config.batch, config.workers))
+            for on, runs in live if config.live else []:
+                runs.append(run_live(on, annotator, lineup.base, config.frames, config.live_fps))
+        for c in contestants:
+            close = getattr(c, "close", None)
+            if close is not None:
+                close()
+    return times, e2e_runs, live_runs

@@ -1,0 +1,116 @@
+"""Runs through ``Pipeline`` and the memory soak: a file end to end (decode ->
+inference -> H.264), a live source faster than inference (capture-to-annotated
+latency), and resident memory over many frames of the inference stage."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def run_end_to_end(localizer, annotator, clip: Path, out_dir: Path, batch: int = 1, workers: int | None = None) -> dict:
+    """Decode ``clip`` -> inference stage -> H.264 recording through ``Pipeline``;
+    frames per second from start to the recording closed."""
+    from camvideo.runtime.pipeline import Pipeline
+    from camvideo.video.recorder import Recorder
+    from camvideo.video.sources import open_source
+
+    out = out_dir / "bench_out.mkv"
+    t0 = time.perf_counter()
+    source = open_source(clip)
+    recorder = Recorder(out)
+    with Pipeline(source, localizer, annotator, [recorder], batch_size=batch, workers=workers) as pipe:
+        pipe.start()
+        pipe.wait()
+        if pipe.error is not None:
+            raise pipe.error
+        frames = pipe.stats.frames
+        stages = dict(pipe.stats.stage_ms)
+    elapsed = time.perf_counter() - t0
+    return {"frames": frames, "seconds": elapsed, "ms_per_frame": 1000.0 * elapsed / max(1, frames), "stages": stages}
+
+
+class _LatencySink:
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+
+    def write(self, frame, annotated, result) -> None:
+        self.latencies.append((time.monotonic() - frame.captured) * 1000.0)
+
+    def close(self) -> None:
+        pass
+
+
+def run_live(localizer, annotator, frames: list[np.ndarray], count: int, fps: float) -> dict:
+    """A live source producing ``fps`` frames a second (faster than inference) with
+    the latest-frame policy; capture-to-annotated latency of ``count`` frames."""
+    from camvideo.runtime.pipeline import Pipeline
+    from camvideo.video.sources import IterableSource
+
+    stop = threading.Event()
+
+    def camera():
+        period, nxt, i = 1.0 / fps, time.perf_counter(), 0
+        while not stop.is_set():
+            nxt += period
+            delay = nxt - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            yield frames[i % len(frames)]
+            i += 1
+
+    sink = _LatencySink()
+    source = IterableSource(camera(), live=True, name="bench-camera", fps=fps)
+    with Pipeline(source, localizer, annotator, [sink]) as pipe:
+        pipe.start()
+        deadline = time.monotonic() + 120.0
+        while len(sink.latencies) < count and pipe.error is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        stop.set()
+        dropped = source.dropped
+        pipe.stop()
+        if pipe.error is not None:
+            raise pipe.error
+    return {"latencies_ms": sink.latencies[:count], "dropped": dropped}
+
+
+def rss_mb() -> float:
+    """Resident memory of this process in MiB (Linux /proc; else peak RSS)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_soak(localizer, annotator, frames: list[np.ndarray], count: int, warmup: int | None = None) -> dict:
+    """``count`` frames through the inference stage; resident memory after the
+    warm-up (the allocators' pools filled) and at the end, sampled on the way."""
+    warmup = warmup if warmup is not None else min(200, max(1, count // 10))
+    for i in range(warmup):
+        frame = frames[i % len(frames)]
+        annotator.annotate(frame, localizer([frame], [i], [0.0])[0])
+    start = rss_mb()
+    samples = [start]
+    t0 = time.perf_counter()
+    for i in range(count):
+        frame = frames[i % len(frames)]
+        annotator.annotate(frame, localizer([frame], [i], [0.0])[0])
+        if (i + 1) % max(1, count // 20) == 0:
+            samples.append(rss_mb())
+    end = rss_mb()
+    return {
+        "frames": count,
+        "warmup_frames": warmup,
+        "rss_start_mb": round(start, 1),
+        "rss_end_mb": round(end, 1),
+        "rss_max_mb": round(max(samples + [end]), 1),
+        "growth_pct": round(100.0 * (end - start) / start, 2),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }

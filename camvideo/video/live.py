@@ -1,0 +1,141 @@
+"""Live sources: cameras (OpenCV) and network streams (PyAV).
+
+Both give times counted from opening and, by their kind, the newest-frame policy
+(``camvideo.video.policies.LatestFrame``): a slow consumer gets the newest frame,
+never a backlog. A stream that stalls is reopened with growing backoff; a camera
+that stops giving pictures ends with an ``InputError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+
+import cv2
+import numpy as np
+
+from camvideo.errors import InputError, reason
+from camvideo.video.files import av_image
+from camvideo.video.policies import BufferPolicy
+from camvideo.video.reader import Source
+
+log = logging.getLogger(__name__)
+
+
+class CameraSource(Source):
+    """A camera through OpenCV; times count from opening. Latest-frame policy."""
+
+    def __init__(self, index: int, *, policy: BufferPolicy | None = None) -> None:
+        if index < 0:
+            raise InputError(f"camera index must be 0 or more, got {index}")
+        with _quiet_opencv():  # the user gets one clear line, not backend chatter
+            cap = cv2.VideoCapture(index)
+        if not cap.isOpened():
+            cap.release()
+            raise InputError(f"camera {index}: no camera there (is it plugged in, and free?); "
+                             "try another index, a video file or a stream URL")
+        ok, image = cap.read()
+        if not ok or image is None:
+            cap.release()
+            raise InputError(f"camera {index}: opened but gave no picture; is another program using it?")
+        self._cap = cap
+        self._first = image
+        super().__init__(f"camera {index}", live=True, size=(image.shape[1], image.shape[0]), policy=policy)
+
+    def _frames(self, start: float) -> Iterator[tuple[np.ndarray, float, int]]:
+        t0 = time.monotonic()
+        index = 0
+        if self._first is not None:
+            yield self._first, 0.0, 0
+            self._first = None
+            index = 1
+        while True:
+            ok, image = self._cap.read()
+            if not ok or image is None:
+                raise InputError(f"{self.name}: the camera stopped giving pictures (unplugged?)")
+            yield image, time.monotonic() - t0, index
+            index += 1
+
+    def _release(self) -> None:
+        self._cap.release()
+
+
+class StreamSource(Source):
+    """A network stream (RTSP, HTTP, ...) through PyAV. Latest-frame policy; a stream
+    that gives no frame for ``stall_s`` seconds is reopened with growing backoff."""
+
+    def __init__(self, url: str, stall_s: float = 5.0, max_retries: int = 5, *,
+                 policy: BufferPolicy | None = None) -> None:
+        import av
+
+        self.url = url
+        self.stall_s = stall_s
+        self.max_retries = max_retries
+        began = time.monotonic()
+        try:
+            container = self._open()
+        except (av.FFmpegError, OSError) as exc:
+            if time.monotonic() - began >= 0.9 * stall_s:  # FFmpeg's reason would be a misleading "invalid data"
+                raise InputError(f"{url}: no answer from the stream within {stall_s:g} s; check the address, "
+                                 "that the camera or server is on, and the network") from None
+            raise InputError(f"{url}: cannot open the stream ({reason(exc)}); check the address and the network") from None
+        if not container.streams.video:
+            container.close()
+            raise InputError(f"{url}: the stream has no video")
+        self._container = container
+        super().__init__(url, live=True, policy=policy)
+
+    def _open(self):
+        import av
+
+        options = {"rtsp_transport": "tcp"} if self.url.startswith("rtsp") else {}
+        return av.open(self.url, options=options, timeout=(self.stall_s, self.stall_s))
+
+    def _frames(self, start: float) -> Iterator[tuple[np.ndarray, float, int]]:
+        import av
+
+        index, retries, t0 = 0, 0, time.monotonic()
+        container = self._container
+        while not self._stop.is_set():
+            try:
+                if container is None:
+                    container = self._open()
+                stream = container.streams.video[0]
+                for frame in container.decode(stream):
+                    retries = 0
+                    yield av_image(frame), time.monotonic() - t0, index
+                    index += 1
+                    if self._stop.is_set():
+                        return
+                log.warning("%s: the stream ended; reopening", self.url)
+            except (av.FFmpegError, OSError) as exc:
+                log.warning("%s: %s; reopening", self.url, reason(exc))
+            if container is not None:
+                container.close()
+                container = None
+                self._container = None
+            retries += 1
+            if retries > self.max_retries:
+                raise InputError(f"{self.url}: the stream gave no frame after {self.max_retries} reopen attempts")
+            self._stop.wait(min(0.5 * 2 ** retries, 8.0))
+
+    def _release(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+
+@contextlib.contextmanager
+def _quiet_opencv():
+    logging_api = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging_api is None:
+        yield
+        return
+    previous = logging_api.getLogLevel()
+    logging_api.setLogLevel(logging_api.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        logging_api.setLogLevel(previous)
