@@ -137,17 +137,26 @@ def load_model_from_args(args: argparse.Namespace):
     return model
 
 
-def localizer_from_args(args: argparse.Namespace, model, settings, *, live: bool = True):
+def localizer_from_args(args: argparse.Namespace, model, settings, *, live: bool = True, stream: bool = False):
     """A FrameLocalizer on the runtime ``--runtime`` and ``--device`` pick: OpenVINO
     in latency mode (``live``: cameras, streams, single images) or throughput
-    mode (files); torch when OpenVINO cannot run the model (one warning says why)."""
+    mode (files); torch when OpenVINO cannot run the model (one warning says why).
+    ``stream``: a live stream, whose worker leaves a core to capture and overlay
+    (``live_threads``), as torch's does."""
     from camvideo.runtime.localizer import FrameLocalizer
+
+    return FrameLocalizer(model, settings, forward=forward_from_args(args, model, live=live, stream=stream))
+
+
+def forward_from_args(args: argparse.Namespace, model, *, live: bool = True, stream: bool = False):
+    """The forward pass ``--runtime`` and ``--device`` pick (None: torch's); see
+    ``localizer_from_args``."""
     from camvideo.runtime.runtimes import make_forward, parse_device
+    from camvideo.runtime.workers import live_threads
 
     device = parse_device(getattr(args, "device", "auto") or "auto")
-    forward = make_forward(model, getattr(args, "runtime", "auto"), mode="latency" if live else "throughput",
-                           openvino_device=device.openvino)
-    return FrameLocalizer(model, settings, forward=forward)
+    return make_forward(model, getattr(args, "runtime", "auto"), mode="latency" if live else "throughput",
+                        openvino_device=device.openvino, threads=live_threads(model) if stream else None)
 
 
 def localize_settings_from_args(args: argparse.Namespace):

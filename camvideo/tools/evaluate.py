@@ -368,11 +368,13 @@ def evaluate_images(
     rule: BoxRule = BoxRule(),
     thresholds: np.ndarray | None = None,
     batch_size: int = 16,
+    forward=None,
 ) -> tuple[list[ImageScore], ImageSummary]:
-    """Score every annotated image with one forward pass each (in batches)."""
+    """Score every annotated image with one forward pass each (in batches).
+    ``forward``: exact CAM's forward pass on another runtime (None: torch)."""
     import torch
 
-    from camvideo.cam.methods import class_maps
+    from camvideo.cam.methods import cam_method
     from camvideo.cam.preprocess import preprocess
     from camvideo.video.sources import read_image
 
@@ -381,6 +383,9 @@ def evaluate_images(
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     thresholds = default_thresholds() if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+    method = cam_method(model, forward=forward)
+    if not method.smoothable:  # the maps of classes chosen after the forward pass: from features
+        raise ValueError(f"{model.name} gets Grad-CAM; evaluation needs an exact-CAM model (GAP -> Linear)")
     t0 = time.perf_counter()
     scores: list[ImageScore] = []
     # The boxes and the sweep are OpenCV work that releases the GIL: one image a thread.
@@ -388,17 +393,17 @@ def evaluate_images(
         for start in range(0, len(annotations), batch_size):
             batch = annotations[start : start + batch_size]
             images = [read_image(a.file) for a in batch]
-            x = preprocess(images, model)
+            x = method.prepare(preprocess(images, model))
             with torch.inference_mode():
-                feats = model(x)
-                probs = model.classify(feats).float().softmax(dim=1)
+                evidence = method.evidence(x)  # features and probabilities; the classes are chosen here
+                feats, probs = evidence.features, evidence.probs
                 top_ids = probs.topk(1, dim=1).indices
                 gt_ids = torch.tensor(
                     [max(a.classes, key=lambda c: float(probs[b, c])) for b, a in enumerate(batch)],
                     device=probs.device,
                 )
                 ids = torch.cat([top_ids, gt_ids[:, None]], dim=1)  # (B, 2): top-1, best ground-truth class
-                maps = class_maps(feats, model.weight, ids).cpu().numpy()
+                maps = method.maps(feats, ids).cpu().numpy()
                 chosen = probs.gather(1, ids).cpu().numpy()
             ids = ids.cpu().numpy()
 

@@ -74,7 +74,12 @@ def run_images(args: argparse.Namespace) -> int:
         raise InputError(f"--step: {exc}") from None
     annotations = load_annotations(args.manifest, imagenet_labels())  # fail before loading the model
     model = cli.load_model_from_args(args)
-    scores, summary = evaluate_images(model, annotations, rule, thresholds, batch_size=args.batch_size)
+    forward = cli.forward_from_args(args, model)
+    try:
+        scores, summary = evaluate_images(model, annotations, rule, thresholds, batch_size=args.batch_size,
+                                          forward=forward)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
     out = _out_dir(args.out, Path(args.manifest))
     data = {"manifest": str(args.manifest), **summary.to_dict()}

@@ -135,7 +135,8 @@ def _process(args, output, settings, overlay, stop: StopSignals) -> bool:
             stack.callback(_close_quietly, exporter)
             sinks.append(exporter)
         # Files: OpenVINO's throughput mode (several requests in flight); live: latency mode.
-        localizer = cli.localizer_from_args(args, cli.load_model_from_args(args), settings, live=source.live)
+        localizer = cli.localizer_from_args(args, cli.load_model_from_args(args), settings, live=source.live,
+                                        stream=source.live)
         pipeline = Pipeline(source, localizer, FrameAnnotator(overlay), sinks,
                             batch_size=args.batch_size, hud=args.hud, workers=args.workers,
                             max_frames=args.max_frames)

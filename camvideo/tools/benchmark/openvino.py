@@ -4,7 +4,8 @@
   model's own head in torch (pooling and the linear layer, as the floor's), on
   the same preprocessed 224x224 batches as the torch floor: the new floor;
 - ``camvideo WxH (OpenVINO)``: the inference stage with ``--runtime openvino``
-  (latency mode, as a live source or an image runs it);
+  (latency mode, as a live source or an image runs it), at the bench's thread
+  count as torch's contestants;
 - end to end on OpenVINO's throughput mode (files) and live latency on its
   latency mode, beside torch's.
 
@@ -32,8 +33,9 @@ class OpenVINOBench:
     """The OpenVINO side of a bench run: its contestants and two localizers."""
 
     contestants: list[Contestant]
-    latency: object  # FrameLocalizer on OpenVINO's latency mode (stage, live)
+    latency: object  # FrameLocalizer on OpenVINO's latency mode, the bench's threads (the stage)
     throughput: object  # FrameLocalizer on OpenVINO's throughput mode (end to end)
+    live: object  # latency mode at the live worker's threads (``live_threads``), as torch's live run
     e2e_runs: list[dict] = field(default_factory=list)
     live_runs: list[dict] = field(default_factory=list)
 
@@ -60,6 +62,7 @@ def openvino_setup(config, frames: dict, annotator, settings, say) -> tuple[Open
     from camvideo.runtime.localizer import FrameLocalizer
     from camvideo.runtime.openvino import OpenVINOForward, available
     from camvideo.runtime.runtimes import choose_runtime
+    from camvideo.runtime.workers import live_threads
 
     if not available():
         return None, "OpenVINO is not installed"
@@ -68,8 +71,9 @@ def openvino_setup(config, frames: dict, annotator, settings, say) -> tuple[Open
         if choose_runtime(model, "openvino") != "openvino":
             return None, "OpenVINO does not run this model"
         say("OpenVINO: converting (cached after the first run) and compiling")
-        latency = OpenVINOForward(model, mode="latency")
+        latency = OpenVINOForward(model, mode="latency", threads=config.threads)  # torch's thread count
         throughput = OpenVINOForward(model, mode="throughput")
+        live = OpenVINOForward(model, mode="latency", threads=live_threads(model))
     except Exception as exc:  # noqa: BLE001 - the bench goes on with torch alone
         from camvideo.errors import reason
 
@@ -78,5 +82,6 @@ def openvino_setup(config, frames: dict, annotator, settings, say) -> tuple[Open
     on_latency = FrameLocalizer(model, settings, forward=latency)
     contestants = [openvino_floor_contestant(model, latency, base)]
     contestants += [camvideo_contestant(on_latency, annotator, f, " (OpenVINO)") for f in frames.values()]
-    return OpenVINOBench(contestants, on_latency, FrameLocalizer(model, settings, forward=throughput)), None
+    return OpenVINOBench(contestants, on_latency, FrameLocalizer(model, settings, forward=throughput),
+                         FrameLocalizer(model, settings, forward=live)), None
 

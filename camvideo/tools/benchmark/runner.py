@@ -172,7 +172,7 @@ def _rounds(config: BenchConfig, lineup: _Lineup, say: Callable[[str], None]):
             getattr(c, "stages", {}).clear()
         # Each runtime's pipelines: torch's, and OpenVINO's (throughput mode for the file, latency mode live).
         e2e = [(localizer, e2e_runs)] + ([(ov.throughput, ov.e2e_runs)] if ov is not None else [])
-        live = [(localizer, live_runs)] + ([(ov.latency, ov.live_runs)] if ov is not None else [])
+        live = [(localizer, live_runs)] + ([(ov.live, ov.live_runs)] if ov is not None else [])
         for on, _ in e2e if clip is not None else []:
             run_end_to_end(on, annotator, clip, tmp_path, config.batch, config.workers)
         for r in range(config.rounds):
