@@ -4,6 +4,7 @@ mode in frame order, the runtime choice and its fallback, devices."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 
@@ -185,6 +186,21 @@ def test_the_conversion_is_cached_found_again_and_rebuilt_when_corrupted(tmp_pat
         ref = model.features(x)
     torch.testing.assert_close(ovrt.OpenVINOForward(model, cache=tmp_path)(x), ref, atol=1e-4, rtol=1e-4)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
+    # The compiled model kept beside the IR: imported next time, compiled again when damaged.
+    (blob,) = entry.folder.glob("compiled-*.blob")
+    kept = blob.read_bytes()
+    torch.testing.assert_close(ovrt.OpenVINOForward(model, cache=tmp_path)(x), ref, atol=1e-4, rtol=1e-4)
+    assert blob.read_bytes() == kept  # imported, not compiled again
+    damaged = bytearray(kept)
+    damaged[len(damaged) // 2 : len(damaged) // 2 + 4096] = bytes(4096)
+    blob.write_bytes(bytes(damaged))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="camvideo.runtime.openvino"):
+        again = ovrt.OpenVINOForward(model, cache=tmp_path)
+    assert "does not match its digest" in caplog.text
+    torch.testing.assert_close(again(x), ref, atol=1e-4, rtol=1e-4)  # not the damaged blob's features
+    assert hashlib.sha256(blob.read_bytes()).hexdigest() == (blob.with_suffix(".sha256")).read_text()
+    assert not [p for p in entry.folder.iterdir() if p.name.startswith(".")]
 
 
 def test_the_cache_key_follows_weights_input_size_and_layer(tmp_path):
