@@ -20,7 +20,8 @@ COLORMAPS = {
     "hot": cv2.COLORMAP_HOT,
 }
 
-# One colour per rank (BGR), distinct from each other and from the jet colours.
+# One colour per rank (BGR), distinct from each other and from the jet colours:
+# ten, as many as Top-k offers.
 PALETTE = (
     (255, 255, 255),  # white
     (0, 215, 255),  # gold
@@ -28,6 +29,10 @@ PALETTE = (
     (180, 105, 255),  # pink
     (120, 255, 120),  # light green
     (0, 128, 255),  # orange
+    (211, 0, 148),  # violet
+    (140, 180, 210),  # tan
+    (150, 150, 150),  # grey
+    (128, 128, 0),  # teal
 )
 
 
@@ -141,8 +146,17 @@ def _draw_tag(frame, text, origin, color, scale, avoid=(), step=0) -> tuple[int,
 
 
 def label_text(det, result: FrameResult) -> str:
-    """A detection's tag: ``label 0.79``, plus ``Grad-CAM`` when the map is Grad-CAM's."""
-    return f"{det.label} {det.score:.2f}" + (" Grad-CAM" if result.method == "gradcam" else "")
+    """A detection's tag: ``label 0.79``, plus ``held`` when it is ranked above a
+    class with a higher score (video smoothing keeps the top label until another
+    class leads it clearly: the list is then not in score order, and says so), plus
+    ``Grad-CAM`` when the map is Grad-CAM's."""
+    return (f"{det.label} {det.score:.2f}" + (" held" if is_held(det, result) else "")
+            + (" Grad-CAM" if result.method == "gradcam" else ""))
+
+
+def is_held(det, result: FrameResult) -> bool:
+    """Whether ``det`` is ranked above a detection with a higher score (label hysteresis)."""
+    return any(other.rank > det.rank and other.score > det.score for other in result.detections)
 
 
 def ink_color(bgr: tuple[int, int, int]) -> tuple[int, int, int]:

@@ -41,6 +41,8 @@ def threshold_mask(heat: np.ndarray, rule: BoxRule) -> np.ndarray:
         return mask
     if rule.method == "max":
         level = rule.threshold * float(heat.max())
+    elif rule.method == "mean":
+        level = rule.threshold * float(heat.mean())
     else:
         level = float(np.quantile(heat, rule.threshold))
     return (heat >= level).astype(np.uint8)

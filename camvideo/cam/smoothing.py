@@ -15,7 +15,10 @@ pulse. ``TemporalSmoother`` keeps a little state across the frames of one video:
   smoothed (EMA of the corners with a damped velocity term, so that steady motion
   does not lag);
 - a reset on a cut (the pooled features of two consecutive frames differ by more
-  than ``cut_distance`` in cosine distance) and on ``reset()`` (a seek).
+  than ``cut_distance`` in cosine distance) and on ``reset()`` (a seek); the box
+  tracks, in pixels, also start afresh when the frame size changes (a folder of
+  images of several sizes, a stream that reconnects at another size), and a
+  smoothed box is kept inside its frame (the trend may point past the edge).
 
 ``MapScaler`` turns a raw map into the [0, 1] heat map the overlay draws: per-frame
 min-max (the default), a running maximum with decay (colours comparable across
@@ -86,6 +89,7 @@ class TemporalSmoother:
         self._challenger: int | None = None
         self._streak = 0
         self._tracks: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._track_size: tuple[int, int] | None = None  # (width, height) the tracks are in
         self.frames = 0  # frames since the last reset
 
     def update(self, feats: torch.Tensor, probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
@@ -94,6 +98,11 @@ class TemporalSmoother:
         s = self.settings
         pooled = feats.float().mean(dim=(1, 2))
         cut = False
+        if self._feats is not None and self._feats.shape != feats.shape:
+            # Another map size (the frame size changed under an aspect-kept input): a new shot.
+            log.debug("new map size %s at frame %d: reset", tuple(feats.shape), self.frames)
+            self.reset()
+            cut = True
         if self._pooled is not None:
             distance = 1.0 - float(torch.nn.functional.cosine_similarity(pooled, self._pooled, dim=0))
             if distance > s.cut_distance:
@@ -130,12 +139,16 @@ class TemporalSmoother:
         rest = [int(c) for c in order[np.argsort(-probs[order])] if int(c) != shown]
         return [shown] + rest[: k - 1]
 
-    def smooth_boxes(self, class_id: int, boxes: list[Box]) -> list[Box]:
+    def smooth_boxes(self, class_id: int, boxes: list[Box], size: tuple[int, int] | None = None) -> list[Box]:
         """This frame's boxes of one class, each matched (greedily, by IoU) to one
         of the previous frame's and smoothed with a damped-trend EMA of its corners
         (Holt's linear method): steady motion is followed without lag, jitter is
-        averaged out."""
+        averaged out. ``size`` (width, height) of the frame: tracks made at another
+        size are dropped, and each box is kept inside the frame."""
         s = self.settings
+        if size is not None and size != self._track_size:
+            self._tracks.clear()  # pixels of another frame size mean nothing here
+            self._track_size = size
         old = self._tracks.get(class_id, [])
         new = [(np.asarray(b, np.float64), np.zeros(4)) for b in boxes]
         pairs = sorted(
@@ -156,9 +169,18 @@ class TemporalSmoother:
             trend = s.trend_alpha * (smoothed - level) + (1.0 - s.trend_alpha) * s.trend_damping * trend
             new[i] = (smoothed, trend)
         self._tracks[class_id] = new
-        return [tuple(int(round(v)) for v in b) for b, _ in new]
+        return [_inside(tuple(int(round(v)) for v in b), size) for b, _ in new]
 
     def keep_tracks(self, class_ids: set[int]) -> None:
         """Drop the box tracks of classes not shown in this frame."""
         for c in [c for c in self._tracks if c not in class_ids]:
             del self._tracks[c]
+
+
+def _inside(box: Box, size: tuple[int, int] | None) -> Box:
+    """``box`` clipped to a ``size`` (width, height) frame, at least a pixel wide and high."""
+    if size is None:
+        return box
+    width, height = size
+    x1, y1 = min(max(box[0], 0), width - 1), min(max(box[1], 0), height - 1)
+    return x1, y1, min(max(box[2], x1 + 1), width), min(max(box[3], y1 + 1), height)

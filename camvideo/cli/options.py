@@ -8,17 +8,28 @@ option. Building the parser imports neither torch nor cv2 (``--help`` in 0.1 s).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import re
 
 from camvideo import DEFAULT_MODEL
-from camvideo.errors import CamvideoError
+from camvideo.errors import CamvideoError, reason
 from camvideo.settings import (
     COLORMAP_NAMES,
+    DEFAULT_QUALITY,
+    QUALITY_PRESETS,
+    THRESHOLD_METHODS,
     BoxRule,
     IntensitySettings,
     LocalizeSettings,
     OverlaySettings,
     SmoothingSettings,
+    quality_maps,
 )
+
+# --input-size: 8 pixels at the least (the maps need a few pixels), 2048 at the most
+# (lite0's activations there take ~2 GB; 100000 asked torch for 120 GB). The same
+# range as camvideo.models.registry.INPUT_SIZES, which the library checks.
+INPUT_SIZES = (8, 2048)
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -38,17 +49,26 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                        help="the layer whose maps to use (default: found automatically; "
                        "`camvideo models --layers MODEL` lists them); not the CAM layer -> Grad-CAM")
     group.add_argument("--input-size", type=int, metavar="N",
-                       help="model input N x N pixels (default: the model's own; 224 for a pickled checkpoint)")
+                       help=f"model input N x N pixels, {INPUT_SIZES[0]}..{INPUT_SIZES[1]} "
+                       "(default: the model's own; 224 for a pickled checkpoint)")
     group.add_argument("--mean", metavar="R,G,B", help="input normalization mean (default: the model's; ImageNet's)")
     group.add_argument("--std", metavar="R,G,B", help="input normalization std (default: the model's; ImageNet's)")
 
 
 def add_box_options(group) -> None:
-    """--threshold, --rule, --components: how a map becomes boxes (BoxRule)."""
-    group.add_argument("--threshold", type=float, default=0.2,
-                       help="box threshold: fraction of the map's maximum (default: 0.2, the CAM paper's)")
-    group.add_argument("--rule", choices=("max", "percentile", "otsu"), default="max",
-                       help="threshold rule: fraction of max (default), percentile of the map, or Otsu")
+    """--quality, --threshold, --rule, --components: the model inputs (MapSettings)
+    and how a map becomes boxes (BoxRule)."""
+    group.add_argument("--quality", choices=QUALITY_PRESETS, default=DEFAULT_QUALITY,
+                       help="fast: plain CAM (the frame squashed to 224x224); balanced (default): the frame's "
+                       "aspect ratio kept (288x224 for 4:3); best: a second, larger pass for the maps "
+                       "(about 3x fast's cost; see docs/eval.md)")
+    group.add_argument("--threshold", type=float, default=None,
+                       help="box threshold: fraction of the map's maximum with --rule max, quantile with "
+                       "percentile, multiple of the map's mean with mean (default: 0.2 of the maximum, the CAM "
+                       "paper's)")
+    group.add_argument("--rule", choices=THRESHOLD_METHODS, default=None,
+                       help="threshold rule: fraction of max, percentile of the map, Otsu, or multiple of the "
+                       "map's mean (default: the --quality preset's)")
     group.add_argument("--components", choices=("largest", "all"), default="largest",
                        help="box the largest region (default, the CAM paper's) or every region")
 
@@ -109,8 +129,8 @@ def load_model_from_args(args: argparse.Namespace):
     from camvideo.models import load_model
 
     size = getattr(args, "input_size", None)
-    if size is not None and size < 8:
-        raise CamvideoError(f"--input-size must be at least 8 pixels, got {size}")
+    if size is not None and not INPUT_SIZES[0] <= size <= INPUT_SIZES[1]:
+        raise CamvideoError(f"--input-size must be between {INPUT_SIZES[0]} and {INPUT_SIZES[1]} pixels, got {size}")
     from camvideo.runtime.runtimes import parse_device
 
     try:
@@ -118,13 +138,14 @@ def load_model_from_args(args: argparse.Namespace):
     except ValueError as exc:
         raise CamvideoError(f"--device: {exc}") from None
     try:
-        model = load_model(
-            args.model, weights=args.weights, device=device,
-            checkpoint=getattr(args, "checkpoint", None), labels=getattr(args, "labels", None),
-            layer=getattr(args, "layer", None), input_size=size,
-            mean=_three_floats(getattr(args, "mean", None), "--mean"),
-            std=_three_floats(getattr(args, "std", None), "--std"),
-        )
+        with memory_errors(args):
+            model = load_model(
+                args.model, weights=args.weights, device=device,
+                checkpoint=getattr(args, "checkpoint", None), labels=getattr(args, "labels", None),
+                layer=getattr(args, "layer", None), input_size=size,
+                mean=_three_floats(getattr(args, "mean", None), "--mean"),
+                std=_three_floats(getattr(args, "std", None), "--std"),
+            )
     except ValueError as exc:
         raise CamvideoError(str(exc)) from None
     # Class choices can only be checked against the model's own class count.
@@ -137,15 +158,21 @@ def load_model_from_args(args: argparse.Namespace):
     return model
 
 
-def localizer_from_args(args: argparse.Namespace, model, settings, *, live: bool = True, stream: bool = False):
-    """A FrameLocalizer on the runtime ``--runtime`` and ``--device`` pick: OpenVINO
-    in latency mode (``live``: cameras, streams, single images) or throughput
-    mode (files); torch when OpenVINO cannot run the model (one warning says why).
+def localizer_from_args(args: argparse.Namespace, settings, *, model=None, live: bool = True, stream: bool = False):
+    """A FrameLocalizer for the model of ``args`` (``load_model_from_args``, or
+    ``model``) on the runtime ``--runtime`` and ``--device`` pick: OpenVINO in
+    latency mode (``live``: cameras, streams, single images) or throughput mode
+    (files); torch when OpenVINO cannot run the model (one warning says why).
     ``stream``: a live stream, whose worker leaves a core to capture and overlay
-    (``live_threads``), as torch's does."""
+    (``live_threads``), as torch's does. Memory that runs out while it is made is
+    one line."""
     from camvideo.runtime.localizer import FrameLocalizer
 
-    return FrameLocalizer(model, settings, forward=forward_from_args(args, model, live=live, stream=stream))
+    if model is None:
+        model = load_model_from_args(args)
+    with memory_errors(args):
+        forward = forward_from_args(args, model, live=live, stream=stream)
+        return FrameLocalizer(model, settings, forward=forward)
 
 
 def forward_from_args(args: argparse.Namespace, model, *, live: bool = True, stream: bool = False):
@@ -159,10 +186,62 @@ def forward_from_args(args: argparse.Namespace, model, *, live: bool = True, str
                         openvino_device=device.openvino, threads=live_threads(model) if stream else None)
 
 
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says an allocation failed: Python's MemoryError, torch's
+    OutOfMemoryError (CUDA) or its CPU allocator's RuntimeError."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text)
+
+
+@contextlib.contextmanager
+def memory_errors(args: argparse.Namespace):
+    """An allocation that fails inside (the model, a forward pass) becomes one line."""
+    try:
+        yield
+    except (MemoryError, RuntimeError) as exc:
+        if not out_of_memory(exc):
+            raise
+        raise CamvideoError(memory_message(exc, args)) from None
+
+
+def memory_message(exc: BaseException, args: argparse.Namespace) -> str:
+    """``not enough memory for lite0 on cpu (it asked for 120.0 GB); try ...``"""
+    asked = re.search(r"tried to allocate ([0-9.]+) ?(bytes|[KMGT]i?B)", str(exc))
+    if asked and asked.group(2) == "bytes":
+        why = f"it asked for {_size(int(asked.group(1)))}"
+    elif asked:
+        why = f"it asked for {asked.group(1)} {asked.group(2)}"  # CUDA says e.g. 20.00 GiB
+    else:
+        why = reason(exc)
+    size = getattr(args, "input_size", None)
+    hint = f"a smaller --input-size than {size}" if size else "a smaller model or batch"
+    return f"not enough memory for {args.model} on {args.device} ({why}); try {hint}"
+
+
+def _size(count: int) -> str:
+    """``134217728`` -> ``128.0 MiB``."""
+    value, unit = float(count), "bytes"
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024 or unit == "PiB":
+            break
+        value /= 1024
+    return f"{value:.0f} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+
+
 def localize_settings_from_args(args: argparse.Namespace):
 
     try:
-        rule = BoxRule(threshold=args.threshold, method=args.rule, components=args.components,
+        maps, preset_rule = quality_maps(getattr(args, "quality", DEFAULT_QUALITY))
+        method = args.rule if args.rule is not None else preset_rule.method
+        if args.threshold is not None:
+            threshold = args.threshold
+        elif method == preset_rule.method:
+            threshold = preset_rule.threshold
+        else:  # another rule than the preset's: that rule's usual level
+            threshold = {"max": 0.2, "percentile": 0.8, "otsu": 0.2, "mean": 1.0}[method]
+        rule = BoxRule(threshold=threshold, method=method, components=args.components,
                        min_area=getattr(args, "min_area", 0.0))
         ids = tuple(args.class_ids) if args.class_ids else None
         if ids is not None and any(c < 0 for c in ids):
@@ -186,7 +265,8 @@ def localize_settings_from_args(args: argparse.Namespace):
                 prob_alpha=min(1.0, default.prob_alpha * factor),
                 box_alpha=min(1.0, default.box_alpha * factor),
             )
-        return LocalizeSettings(topk=args.topk, class_ids=ids, box_rule=rule, smoothing=smoothing, intensity=intensity)
+        return LocalizeSettings(topk=args.topk, class_ids=ids, box_rule=rule, smoothing=smoothing, intensity=intensity,
+                                maps=maps)
     except ValueError as exc:
         raise CamvideoError(str(exc)) from None
 

@@ -15,6 +15,11 @@ import sys
 from camvideo.errors import CamvideoError
 
 SUBCOMMANDS = ("gui", "image", "process", "eval", "bench", "models")
+EXIT_STATUS = (
+    "exit status: 0 done; 2 a problem with an input, an output or an option (one line on stderr); "
+    "128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), the outputs complete up to the last "
+    "frame written; a second signal aborts at once, with 128 + its number"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="camvideo",
         description="Real-time video localization with Class Activation Maps: "
         "what a CNN sees in a video, and where.",
+        epilog=EXIT_STATUS,
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

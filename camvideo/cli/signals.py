@@ -3,18 +3,28 @@
 The first stop signal asks the run to finish (the recording finalized under its
 final name, the export complete); the exit status is then 128 + the signal's
 number (130, 143, 129), as a shell reports a process the signal ended. A second
-signal aborts at once. A signal that was ignored when camvideo started
-(``nohup``, a background job) stays ignored. Qt-free: the window passes a
-callback that closes it (``camvideo.qt.app.StopOnSignals``).
+signal aborts at once, with 128 + its number: it never raises an exception, for
+the worker threads are inside torch and FFmpeg then, and a ``KeyboardInterrupt``
+unwinding the main thread under them ended the process with SIGABRT ("terminate
+called without an active exception") or SIGSEGV. Before it exits, the abort
+closes the outputs registered in a ``GuardedSinks`` between two frames, if it can
+within a second; what it cannot close stays as its ``.partial`` file. A signal
+that was ignored when camvideo started (``nohup``, a background job) stays
+ignored. Qt-free: the window passes a callback that closes it
+(``camvideo.qt.app.StopOnSignals``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable
+
+log = logging.getLogger(__name__)
 
 # The signals that ask for a clean stop, where the platform has them (SIGHUP: not on Windows).
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -35,19 +45,21 @@ class StopSignals:
     :class:`Aborted`: there is no frame yet, unwinding removes what was opened.
     Once armed (``armed=True``: at once), the first signal sets ``event``, records
     ``signum`` and calls ``on_stop(signum)``; the caller then stops its run. A
-    second signal aborts at once: SIGINT raises ``KeyboardInterrupt`` (as Python
-    does), the others take their default action and end the process. Installed
-    only from the main thread (Python's rule); elsewhere a no-op. The previous
-    handlers come back on exit.
+    second signal (also one that comes while an ``Aborted`` unwinds) aborts: it
+    closes ``sinks`` if it can, then ends the process with ``os._exit(128 +
+    signum)``. Installed only from the main thread (Python's rule); elsewhere a
+    no-op. The previous handlers come back on exit.
     """
 
     def __init__(self, on_stop: Callable[[int], None] | None = None, *, armed: bool = False,
-                 signals: tuple[int, ...] = STOP_SIGNALS) -> None:
+                 sinks: GuardedSinks | None = None, signals: tuple[int, ...] = STOP_SIGNALS) -> None:
         self.on_stop = on_stop
+        self.sinks = sinks
         self.signals = signals
         self.event = threading.Event()
         self.signum: int | None = None
         self._armed = armed
+        self._unwinding = False
         self._previous: dict[int, object] = {}
 
     @property
@@ -66,24 +78,30 @@ class StopSignals:
 
     def arm(self) -> None:
         self._armed = True
+        self._unwinding = False
 
     def _handle(self, signum, _frame) -> None:
-        if not self._armed:
-            raise Aborted(signum)
-        if self.event.is_set():
+        if self.event.is_set() or self._unwinding:
             self._abort(signum)
             return
+        if not self._armed:
+            self._unwinding = True  # a second signal while Aborted unwinds: abort
+            raise Aborted(signum)
         self.signum = signum
         self.event.set()
         if self.on_stop is not None:
             self.on_stop(signum)
 
     def _abort(self, signum: int) -> None:
-        """The second signal: end the process now."""
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
+        """The second signal: close what can be closed at once, then end the process
+        without unwinding a thread (``os._exit``: no exception, no interpreter shutdown
+        under threads that are inside torch or FFmpeg)."""
+        try:
+            say(f"\ncamvideo: {signal.Signals(signum).name} again: aborting\n")
+            if self.sinks is not None:
+                self.sinks.close_now()
+        finally:
+            os._exit(128 + int(signum))
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
@@ -97,6 +115,67 @@ class StopSignals:
         for signum, previous in self._previous.items():
             signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
         self._previous.clear()
+
+
+class GuardedSinks:
+    """The outputs of a run behind one lock, so that an abort can close them
+    between two frames: ``guard(sink)`` gives the sink to hand to the pipeline."""
+
+    ABORT_WAIT_S = 1.0  # a sink stuck longer (a full disk, a hung NFS) is left as it is
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+        self._sinks: list = []
+
+    def guard(self, sink):
+        self._sinks.append(sink)
+        return _Guarded(sink, self)
+
+    @contextlib.contextmanager
+    def held(self):
+        with self._lock:
+            self._owner = threading.get_ident()
+            try:
+                yield
+            finally:
+                self._owner = None
+
+    def close_now(self) -> bool:
+        """Close every sink (a recording's encoder flushed, its container closed and
+        renamed): False when they could not be had within ``ABORT_WAIT_S``, or when
+        this very thread was inside one of them (the signal interrupted it). The
+        lock stays held: no frame is written after."""
+        if self._owner == threading.get_ident():
+            return False
+        if not self._lock.acquire(timeout=self.ABORT_WAIT_S):
+            return False
+        for sink in self._sinks:
+            try:
+                sink.close()
+            except Exception as exc:  # noqa: BLE001 - close the others; the process ends anyway
+                log.error("%s", exc)
+        return True
+
+
+class _Guarded:
+    """A sink whose ``write`` and ``close`` take the ``GuardedSinks`` lock; every
+    other attribute (``path``, ``frames_written``) is the sink's own."""
+
+    def __init__(self, sink, guard: GuardedSinks) -> None:
+        self._sink = sink
+        self._guard = guard
+
+    def write(self, frame, annotated, result) -> None:
+        with self._guard.held():
+            self._sink.write(frame, annotated, result)
+
+    def close(self) -> None:
+        with self._guard.held():
+            self._sink.close()
+
+    def __getattr__(self, name: str):
+        return getattr(self._sink, name)
 
 
 def say(text: str) -> None:

@@ -42,12 +42,62 @@ def _without_batch_counts(state: dict[str, torch.Tensor]) -> dict[str, torch.Ten
     return {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
 
 
-def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since torch 1.6: a zip archive
+PICKLE_MAGIC = b"\x80"  # torch.save's legacy format (and a pickled module) starts with a pickle
+
+
+def _check_file(path: Path, kind: str) -> bytes:
+    """The first bytes of ``path``; a ``ModelLoadError`` naming what is wrong when
+    it cannot be a weights file at all (missing, a folder, empty, text, not the
+    safetensors layout), before torch is asked to read it."""
+    if not path.exists():
+        raise ModelLoadError(f"{kind} {path} does not exist")
+    if path.is_dir():
+        raise ModelLoadError(f"cannot read {kind} {path}: it is a folder, not a file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read {kind} {path}: {reason_of(exc)}") from None
+    if not head:
+        raise ModelLoadError(f"cannot read {kind} {path}: it is empty")
+    if path.suffix == ".safetensors":
+        # 8 bytes of header length, then the header itself: a JSON object
+        if len(head) < 9 or head[8:9] != b"{":
+            raise ModelLoadError(f"cannot read {kind} {path}: it is not a safetensors file (no header where one begins)")
+    elif not head.startswith((ZIP_MAGIC, PICKLE_MAGIC)):
+        raise ModelLoadError(f"cannot read {kind} {path}: it is {_what_it_is(head)}, "
+                             "not one written by torch.save or a .safetensors file")
+    return head
+
+
+def _what_it_is(head: bytes) -> str:
+    if b"\0" not in head:
+        try:
+            head.decode("utf-8")
+            return "a text file"
+        except UnicodeDecodeError:
+            pass
+    return "some other kind of file"
+
+
+def _load_failure(path: Path, kind: str, head: bytes, exc: Exception) -> ModelLoadError:
+    """One line for a file that looked like weights but did not load."""
+    if head.startswith(ZIP_MAGIC) and "zip archive" in str(exc):
+        why = "it is truncated or damaged (the zip archive torch.save writes is incomplete)"
+    elif isinstance(exc, EOFError | pickle.UnpicklingError) or "weights_only" in str(exc):
+        # (torch's advice to unpickle code does not apply to a weights file)
+        why = "it is truncated, damaged or not a state dict of tensors written by torch.save"
+    else:
+        why = reason_of(exc, limit=160)
+    return ModelLoadError(f"cannot read {kind} {path}: {why}")
+
+
+def _read_state_dict(path: Path, kind: str = "weights file") -> dict[str, torch.Tensor]:
     """A state dict from a ``torch.save`` file (also nested under ``state_dict``,
     ``model_state_dict`` or ``model``) or a ``.safetensors`` file."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelLoadError(f"weights file {path} does not exist")
+    head = _check_file(path, kind)
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -56,10 +106,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         else:
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        reason = reason_of(exc)
-        if "weights_only" in str(exc):  # torch's advice to unpickle code does not apply to a weights file
-            reason = "not a weights file written by torch.save (a state dict of tensors)"
-        raise ModelLoadError(f"cannot read weights file {path}: {reason}") from None
+        raise _load_failure(path, kind, head, exc) from None
     return _as_state_dict(obj, path)
 
 
@@ -82,10 +129,9 @@ def _load_into(net: nn.Module, state: dict[str, torch.Tensor], name: str, origin
 
 def _read_checkpoint(path: Path) -> nn.Module | dict[str, torch.Tensor]:
     """A pickled ``nn.Module`` or a state dict from ``torch.save`` (or .safetensors)."""
-    if not path.is_file():
-        raise ModelLoadError(f"checkpoint {path} does not exist")
     if path.suffix == ".safetensors":
-        return _read_state_dict(path)
+        return _read_state_dict(path, "checkpoint")
+    head = _check_file(path, "checkpoint")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
@@ -99,18 +145,15 @@ def _read_checkpoint(path: Path) -> nn.Module | dict[str, torch.Tensor]:
                 "save a state dict (torch.save(model.state_dict(), ...)) and give its architecture with --model"
             ) from None
         except Exception as exc:
-            raise ModelLoadError(_unreadable(path, exc)) from None
+            raise _load_failure(path, "checkpoint", head, exc) from None
     except Exception as exc:
-        raise ModelLoadError(_unreadable(path, exc)) from None
+        raise _load_failure(path, "checkpoint", head, exc) from None
     if isinstance(obj, dict) and isinstance(obj.get("model"), nn.Module):
         obj = obj["model"]
     if isinstance(obj, nn.Module):
         return obj
     return _as_state_dict(obj, path)
 
-
-def _unreadable(path: Path, exc: Exception) -> str:
-    return f"cannot read checkpoint {path} ({reason_of(exc, limit=160)}): it is not a file written by torch.save"
 
 
 def _classes_in_state(state: dict[str, torch.Tensor]) -> tuple[str, int] | None:

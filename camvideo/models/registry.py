@@ -41,6 +41,10 @@ from camvideo.models.weights import cached_weights, check_timm_tag, download_tor
 
 log = logging.getLogger(__name__)
 
+# The input sizes load_model accepts (the command line's --input-size range too):
+# the maps need a few pixels; at 2048 lite0's activations take ~2 GB.
+INPUT_SIZES = (8, 2048)
+
 # --- the embedded default ------------------------------------------------------
 
 
@@ -339,8 +343,8 @@ def load_model(
         display = name
     if input_size is not None:
         size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
-        if len(size) != 2 or min(size) < 8:
-            raise ValueError(f"input_size must be a size of at least 8 pixels, got {input_size!r}")
+        if len(size) != 2 or not all(INPUT_SIZES[0] <= v <= INPUT_SIZES[1] for v in size):
+            raise ValueError(f"input_size must be between {INPUT_SIZES[0]} and {INPUT_SIZES[1]} pixels, got {input_size!r}")
         preprocessing = dataclasses.replace(preprocessing, size=size)
     if mean is not None:
         preprocessing = dataclasses.replace(preprocessing, mean=tuple(float(v) for v in mean))

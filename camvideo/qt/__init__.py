@@ -3,16 +3,20 @@
 - ``tasks``: the one way to run work off the GUI thread (the newest request wins,
   failures become messages, closing waits, bounded) and to call back onto it.
 - ``session``: one running source -> pipeline -> view (+ recording); the window's
-  only door to the core, built from ``loader`` (models load and list in the
-  background), ``opener`` (sources open in the background, a camera never twice)
-  and ``sink`` (the pipeline's frames to the view and the recording, newest first).
+  only door to the core, built from ``loader`` (models load in the background; the
+  list, from ``catalogue``, is made by a child process once and kept), ``opener``
+  (sources open in the background, a camera never twice), ``sink`` (the
+  pipeline's frames to the view and the recording, newest first), ``held`` (the
+  paused frame localized again when a Localize setting changes) and ``sourcelog``
+  (what the core logs about the source on screen: a damaged file).
 - ``convert``: BGR arrays -> QImage (built in the writer thread).
-- ``view`` and ``labels``: the video widget; paints the newest frame and its
-  labels at screen resolution, never queues.
+- ``view``, ``labels`` and ``legend``: the video widget; paints the newest frame,
+  its labels and the heat map's legend at screen resolution, never queues.
 - ``window``: the main window, with its parts: ``panel`` (the side panel, with
-  ``modelbox`` and ``seekbar``), ``keys``, ``bars`` (error and "Opening …" over the
-  video), ``status`` (the status bar's fields), ``playback``, ``recording`` (the
-  Record box) and ``dialogs`` (choosing a source).
+  ``modelbox`` and ``widgets``), ``keys`` (shortcuts and the arrows), ``bars`` (error
+  and "Opening …" over the video), ``status`` (the status bar's fields),
+  ``playback`` (files and slideshows), ``models_ui`` (the Model box), ``recording``
+  (the Record box) and ``dialogs`` (choosing a source or a weights file).
 - ``app``: ``run(...)`` builds the QApplication and shows the window.
 """
 

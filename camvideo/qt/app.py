@@ -2,7 +2,8 @@
 
 Ctrl-C in the terminal (SIGINT), SIGTERM and SIGHUP close the window as its close
 button does: a running recording is finalized, the settings are saved, every
-thread stops; the exit status is then 128 + the signal (130, 143, 129). Without
+thread stops; the exit status is then 128 + the signal (130, 143, 129). A second
+signal ends the process at once, with the same status. Without
 this, Ctrl-C does nothing while Qt's event loop waits, and a SIGTERM loses the
 recording's last seconds and the settings.
 """
@@ -22,8 +23,9 @@ WAKE_MS = 200  # Python runs signal handlers only between bytecodes: a timer wak
 class StopOnSignals(StopSignals):
     """While active (a context manager), the first stop signal closes ``window``
     (``camvideo.cli.signals.StopSignals`` with a callback that closes it, and a
-    timer that lets Python run the handler while Qt's event loop waits). The
-    window's close finishes everything, so a second signal changes nothing."""
+    timer that lets Python run the handler while Qt's event loop waits). A second
+    signal ends the process at once (a close that hangs), with 128 + its number; a
+    recording then stays as its ``.partial`` file, playable up to its last fragment."""
 
     def __init__(self, window) -> None:
         super().__init__(self._close, armed=True)
@@ -34,9 +36,6 @@ class StopOnSignals(StopSignals):
         from PyQt6.QtCore import QTimer
 
         QTimer.singleShot(0, self.window.close)
-
-    def _abort(self, signum: int) -> None:
-        pass  # the close is under way
 
     def __enter__(self) -> StopOnSignals:
         from PyQt6.QtCore import QTimer

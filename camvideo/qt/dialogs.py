@@ -13,6 +13,7 @@ from pathlib import Path
 from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
+WEIGHTS_FILTER = "Weights (*.pth *.pt *.bin *.safetensors *.ckpt);;All files (*)"
 VIDEO_FILTER = "Videos (*.mp4 *.mkv *.mov *.avi *.webm *.m4v *.mpg *.mpeg *.ts *.gif);;All files (*)"
 
 
@@ -49,6 +50,23 @@ def ask_folder(parent: QWidget, settings: QSettings) -> str | None:
         return None
     settings.setValue("last_dir", folder)
     return folder
+
+
+def ask_weights(parent: QWidget, settings: QSettings, model: str) -> str | None:
+    """A weights file for ``model`` (``last_weights_dir`` is remembered)."""
+    last = settings.value("last_weights_dir", str(Path.home()), str)
+    path, _ = QFileDialog.getOpenFileName(parent, f"Weights file for {model}", last, WEIGHTS_FILTER)
+    if not path:
+        return None
+    settings.setValue("last_weights_dir", str(Path(path).parent))
+    return path
+
+
+def gui_wording(message: str) -> str:
+    """A core message for the window: the command line's ``--weights PATH`` is the
+    "Weights file…" button here."""
+    return (message.replace("pass it with --weights PATH", "open it with “Weights file…” (next to the model list)")
+            .replace("--weights PATH", "“Weights file…”"))
 
 
 def ask_url(parent: QWidget, settings: QSettings) -> str | None:

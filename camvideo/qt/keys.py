@@ -1,17 +1,25 @@
-"""The window's keys: one table, installed as window-wide shortcuts.
+"""The window's keys: one table, installed as window-wide shortcuts, and the arrows.
 
 Space pause, R record, S snapshot, F full screen, Esc leave full screen (else
 cancel an open), Ctrl+O open a file, Ctrl+Shift+O a folder of images, 1-9 the
-heat map of that rank (Top-k). The buttons take no focus, so these keys reach
-the window unless a text field has the focus (a click on the video takes it back).
+heat map of that rank (Top-k), P the side panel. The buttons take no focus, so
+these keys reach the window unless a text field has the focus (a click on the
+video takes it back).
+
+← / → (``ArrowKeys``) step one frame back / forward while paused, seek 5 s while
+a file plays, and go to the previous / next image of a slideshow, whatever has
+the focus (the seek bar, a list, a check box), except a text field, where they
+move the cursor. They are caught before the focused widget sees them (an event
+filter on the application), so a focused slider no longer moves by 1%.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import QEvent, QObject, Qt
 from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QLineEdit, QPlainTextEdit, QTextEdit, QWidget
 
 
 def shortcut_table(w) -> list[tuple[str, Callable]]:
@@ -24,6 +32,7 @@ def shortcut_table(w) -> list[tuple[str, Callable]]:
         ("Esc", w.escape),
         ("Ctrl+O", w.open_file_dialog),
         ("Ctrl+Shift+O", w.open_folder_dialog),
+        ("P", w.toggle_panel),
         *((str(n), lambda _checked=False, n=n: w.show_heatmap_of(n)) for n in range(1, 10)),
     ]
 
@@ -39,3 +48,37 @@ def install_shortcuts(w) -> list[QAction]:
         w.addAction(action)
         actions.append(action)
     return actions
+
+
+def typing_in(widget: QWidget | None) -> bool:
+    """Whether ``widget`` takes typed text (the arrows move its cursor there)."""
+    if isinstance(widget, (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)):
+        return True
+    return isinstance(widget, QComboBox) and widget.isEditable()
+
+
+class ArrowKeys(QObject):
+    """← / → for ``window`` wherever its focus is, except in a text field (see the module doc)."""
+
+    KEYS = (Qt.Key.Key_Left, Qt.Key.Key_Right)
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window = window
+        QApplication.instance().installEventFilter(self)
+
+    def remove(self) -> None:
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        if event.type() != QEvent.Type.KeyPress or event.key() not in self.KEYS:
+            return False
+        if event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            return False  # Shift+→ and the like belong to the widget
+        # Key events reach the window object first, then the focused widget: act on the widget's.
+        if not isinstance(obj, QWidget) or obj.window() is not self.window or typing_in(obj):
+            return False
+        self.window.playback.arrow(forward=event.key() == Qt.Key.Key_Right)
+        return True

@@ -98,7 +98,8 @@ def layout_tags(result, image_rect: QRectF, frame_size: tuple[int, int], font: Q
     mapped through ``image_rect`` (where a ``frame_size`` = (width, height) frame
     lands), classes without a box at the picture's top-left corner; kept inside
     the picture and pushed down by one tag height while they would cover an
-    earlier one, as ``annotate.LabelAnnotator`` does in the frame. The tags of
+    earlier one, as ``annotate.LabelAnnotator`` does in the frame (never past the
+    bottom; in a picture narrower than a tag, its text is elided). The tags of
     rank ``marked`` are marked."""
     width, height = frame_size
     if not result.detections or width <= 0 or height <= 0 or image_rect.isEmpty():
@@ -112,11 +113,15 @@ def layout_tags(result, image_rect: QRectF, frame_size: tuple[int, int], font: Q
     for det in result.detections:
         text = label_text(det, result)
         w = metrics.horizontalAdvance(text) + 2 * PAD_X
+        if w > image_rect.width():  # a small view: the tag is cut to the picture's width, text elided
+            text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(0.0, image_rect.width() - 2 * PAD_X))
+            w = image_rect.width()
         bx, by = (det.box[0], det.box[1]) if det.box is not None else (0, 0)
         x = min(max(left + bx * sx, left), max(left, right - w))
         y = min(max(top + by * sy, top), max(top, bottom - h))
         while y + h <= bottom and any(overlaps((x, y, x + w, y + h), r) for r in placed):
             y += h
+        y = min(y, max(top, bottom - h))  # pushed past the bottom: the last row, inside the picture
         placed.append((x, y, x + w, y + h))
         bgr = rank_color(det.rank)
         ink = ink_color(bgr)

@@ -5,9 +5,15 @@ imported on the GUI thread before the window shows: the first load imports the
 core in its thread, then ``core_ready()`` comes on the GUI thread, before that
 load's result. ``models_listed(names)`` follows once: listing every model imports
 torchvision (~1.2 s), which lite0 does not need, so for lite0 it waits for
-``request_list`` (the model box opens). A load of another model lists first (it
-imports torchvision anyway), and a load that fails lists too (the user will want
-another model).
+``request_list`` (the model box opens), and then it costs this process nothing:
+the names and their weights files are made once per torchvision version in a
+child process (importing torchvision pulls in ``torch._dynamo``: seconds that,
+in a thread here, held the GIL and dropped playback to ~7 fps) and kept in the
+user's cache folder (``camvideo.qt.catalogue``); whether each is ready offline
+is a look in torch's hub cache, done each time. A load of another model lists in its own thread (it imports
+torchvision anyway), and a load that fails lists too (the user will want another
+model). With each name comes whether its weights are on this machine
+(``camvideo.models.weights.cached_weights``): those models work offline.
 
 Each load is a task in one lane (``camvideo.qt.tasks``): a newer ``load``
 supersedes the one in flight, whose model is dropped unseen. A load cannot be
@@ -17,19 +23,19 @@ interrupted, so ``close`` waits for it, bounded.
 from __future__ import annotations
 
 import logging
+import subprocess
 import threading
 
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from camvideo.qt.catalogue import catalogue, list_models_here, ready_offline
 from camvideo.qt.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
 LOADER_JOIN_S = 60.0  # a model load cannot be interrupted; closing waits for it
 LANE = "model"
-
-
 class ModelLoader(QObject):
     """Loads models and lists them in background threads, for one window."""
 
@@ -37,14 +43,16 @@ class ModelLoader(QObject):
     loaded = pyqtSignal(str, object)  # model name, the GapClassifier (the newest request only)
     failed = pyqtSignal(str, str)  # model name, one-line message (the newest request only)
     core_ready = pyqtSignal()  # torch and the core are imported (once)
-    models_listed = pyqtSignal(list)  # every model name (once)
+    models_listed = pyqtSignal(list, list)  # every model name, those ready offline (once)
 
-    def __init__(self, device: str = "auto", parent: QObject | None = None) -> None:
+    def __init__(self, device: str = "auto", parent: QObject | None = None, *, in_child: bool = True) -> None:
         super().__init__(parent)
         self.device = device
+        self.in_child = in_child  # request_list makes the list in a child process
         self.core_loaded = False  # core_ready came: the core's modules are imported
         self._tasks = Tasks(parent=self)
         self._listed = False  # a thread listed (or is listing) the model names already
+        self._child: subprocess.Popen | None = None  # the child making the list, while it runs
         self._list_lock = threading.Lock()
         self._closed = False
 
@@ -90,38 +98,56 @@ class ModelLoader(QObject):
             return
 
         def run() -> None:
-            from camvideo import models
+            if self.in_child:
+                self._list(None)
+            else:
+                from camvideo import models
 
-            self._list(models)
+                self._list(models)
 
         self._tasks.start(run, name="camvideo-list-models")
 
     def _list(self, models) -> None:
         """Every model name, once per window (in a loader thread; not after close,
-        which would wait for torchvision's import)."""
+        which would wait for torchvision's import). ``models`` None: in a child."""
         with self._list_lock:
             if self._listed or self._closed:
                 return
             self._listed = True
         try:
-            names = models.available_models()  # imports torchvision
+            if models is None:
+                pairs = catalogue(self._started)
+                names, ready = [n for n, _f in pairs], ready_offline(pairs)
+            else:
+                names, ready = list_models_here(models)
         except Exception:  # noqa: BLE001 - the list is a convenience: the panel keeps its names
-            log.warning("could not list the models", exc_info=True)
+            if not self._closed:  # (closing ends the child: no news)
+                log.warning("could not list the models", exc_info=True)
             return
-        self._tasks.post(self._on_names, names)
+        self._tasks.post(self._on_names, names, ready)
+
+    def _started(self, proc: subprocess.Popen) -> None:
+        with self._list_lock:
+            self._child = proc
+            closed = self._closed
+        if closed:
+            proc.kill()
 
     def _on_core_imported(self) -> None:
         if not self.core_loaded and not self._closed:
             self.core_loaded = True
             self.core_ready.emit()
 
-    def _on_names(self, names: list) -> None:
+    def _on_names(self, names: list, ready: list) -> None:
         if not self._closed:
-            self.models_listed.emit(names)
+            self.models_listed.emit(names, ready)
 
     def close(self, timeout: float = LOADER_JOIN_S) -> None:
         """Drop the results still to come and wait (bounded) for the threads."""
         with self._list_lock:
             self._closed = True
+            child = self._child
+        if child is not None and child.poll() is None:
+            child.kill()  # a list nobody will see: closing does not wait for its imports
         self._tasks.close()
         self._tasks.join(timeout)

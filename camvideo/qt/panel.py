@@ -16,43 +16,28 @@ from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QCompleter,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
-    QSlider,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from camvideo.annotate import COLORMAPS  # numpy + cv2 (~0.08 s), no torch
 from camvideo.qt.modelbox import ModelBox
-from camvideo.qt.seekbar import SeekSlider
+from camvideo.qt.widgets import ClampedSpinBox, SeekSlider, button, slider
 from camvideo.settings import BoxRule, IntensitySettings, LocalizeSettings, OverlaySettings, SmoothingSettings
 
 MODES = ("Top-1", "Top-k", "One class")
 NO_CAMERA = "no camera found"
 
-# The window's confidence gate: a class under 5% probability gets no box, a faint map.
+# The window's confidence gate: a class under 5% probability gets no box and no
+# map (a map scaled to its own maximum tinted the whole frame): the legend says why.
 APP_GATE = 0.05
-
-
-def _slider(value: int) -> QSlider:
-    s = QSlider(Qt.Orientation.Horizontal)
-    s.setRange(0, 100)
-    s.setValue(value)
-    return s
-
-
-def _button(text: str, tip: str, checkable: bool = False) -> QPushButton:
-    b = QPushButton(text)
-    b.setToolTip(tip)
-    b.setCheckable(checkable)
-    b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # space and letters stay window shortcuts
-    return b
+APP_FAINT = 0.0
 
 
 class ControlPanel(QWidget):
@@ -62,6 +47,7 @@ class ControlPanel(QWidget):
     open_url_clicked = pyqtSignal()
     open_demo_clicked = pyqtSignal()
     model_changed = pyqtSignal(str)
+    weights_file_clicked = pyqtSignal()
     localize_changed = pyqtSignal()
     overlay_changed = pyqtSignal()
 
@@ -76,18 +62,18 @@ class ControlPanel(QWidget):
         form = QVBoxLayout(box)
         row = QHBoxLayout()
         self.camera = QComboBox()
-        self.camera_button = _button("Camera", "open the chosen camera")
+        self.camera_button = button("Camera", "open the chosen camera")
         self.camera_button.clicked.connect(lambda: self.open_spec.emit(self.camera.currentText()))
         self.set_cameras(cameras)
         row.addWidget(self.camera, 1)
         row.addWidget(self.camera_button)
         form.addLayout(row)
         row = QHBoxLayout()
-        self.file_button = _button("File…", "open a video file (Ctrl+O)")
-        self.images_button = _button("Images…", "open a folder of images, played as a clip in name order "
+        self.file_button = button("File…", "open a video file (Ctrl+O)")
+        self.images_button = button("Images…", "open a folder of images, played as a clip in name order "
                                                 "(Ctrl+Shift+O)")
-        self.url_button = _button("URL…", "open a network stream (rtsp://, http://)")
-        self.demo_button = _button("Demo", "play the demo clip that ships with camvideo")
+        self.url_button = button("URL…", "open a network stream (rtsp://, http://)")
+        self.demo_button = button("Demo", "play the demo clip that ships with camvideo")
         self.file_button.clicked.connect(self.open_file_clicked)
         self.images_button.clicked.connect(self.open_folder_clicked)
         self.url_button.clicked.connect(self.open_url_clicked)
@@ -104,29 +90,57 @@ class ControlPanel(QWidget):
         box = QGroupBox("Playback")
         form = QVBoxLayout(box)
         row = QHBoxLayout()
-        self.play_button = _button("Pause", "pause / play (Space)")
-        self.step_button = _button("Step", "one frame forward (files)")
+        self.play_button = button("Pause", "pause / play (Space)")
+        self.back_button = button("◀", "one frame back (files; ←), the previous image (folders)")
+        self.step_button = button("Step", "one frame forward (files; →), the next image (folders)")
         self.time_label = QLabel("0:00")
         row.addWidget(self.play_button)
+        row.addWidget(self.back_button)
         row.addWidget(self.step_button)
         row.addWidget(self.time_label, 1, Qt.AlignmentFlag.AlignRight)
         form.addLayout(row)
         self.seek = SeekSlider()
         self.seek.setToolTip("seek (files): click or drag")
         form.addWidget(self.seek)
+        # A folder of images is a slideshow: each image this long while it plays.
+        self.slide_row = QWidget()
+        slide = QHBoxLayout(self.slide_row)
+        slide.setContentsMargins(0, 0, 0, 0)
+        self.slide_seconds = QDoubleSpinBox()
+        self.slide_seconds.setRange(0.5, 60.0)
+        self.slide_seconds.setSingleStep(0.5)
+        self.slide_seconds.setDecimals(1)
+        self.slide_seconds.setValue(2.0)
+        self.slide_seconds.setSuffix(" s")
+        self.slide_seconds.setToolTip("how long each image of a folder shows while the slideshow plays")
+        slide.addWidget(QLabel("Each image for"))
+        slide.addWidget(self.slide_seconds)
+        slide.addStretch(1)
+        form.addWidget(self.slide_row)
+        self.slide_row.hide()
+        self.image_label = QLabel()  # the file name of the image on screen (slideshows)
+        self.image_label.setWordWrap(True)
+        form.addWidget(self.image_label)
+        self.image_label.hide()
         layout.addWidget(box)
 
         # -- model
         box = QGroupBox("Model")
         form = QVBoxLayout(box)
         self.model = ModelBox()
-        self.model.setToolTip("the classifier: lite0 is built in and works offline; "
-                              "the torchvision models download their ImageNet weights once")
+        self.model.setToolTip("the classifier: lite0 is built in and works offline; ● marks the others ready "
+                              "offline; the rest download their ImageNet weights once")
         self.set_models(models)
         self.model.currentTextChanged.connect(self.model_changed)
         self.model_state = QLabel("")
         self.model_state.setWordWrap(True)
-        form.addWidget(self.model)
+        self.weights_button = button("Weights file…", "load the chosen model's weights from a file "
+                                      "(.pth, .pt, .safetensors): for a model whose weights cannot download here")
+        self.weights_button.clicked.connect(self.weights_file_clicked)
+        row = QHBoxLayout()
+        row.addWidget(self.model, 1)
+        row.addWidget(self.weights_button)
+        form.addLayout(row)
         form.addWidget(self.model_state)
         layout.addWidget(box)
 
@@ -135,7 +149,7 @@ class ControlPanel(QWidget):
         form = QFormLayout(box)
         self.mode = QComboBox()
         self.mode.addItems(MODES)
-        self.topk = QSpinBox()
+        self.topk = ClampedSpinBox()  # typing 20 gives 10 (its most), and says so; not a silent 2
         self.topk.setRange(1, 10)
         self.topk.setValue(3)
         self.class_edit = QLineEdit()
@@ -160,7 +174,7 @@ class ControlPanel(QWidget):
         form.addRow("Top k", self.topk)
         form.addRow("Class", self.class_edit)
         form.addRow(self.class_hint)
-        self.threshold = _slider(20)
+        self.threshold = slider(20)
         self.threshold.setToolTip("box threshold: fraction of the map's maximum (CAM paper: 20%)")
         self.threshold_label = QLabel()
         self.threshold_label.setToolTip(self.threshold.toolTip())
@@ -171,7 +185,7 @@ class ControlPanel(QWidget):
         # -- overlay
         box = QGroupBox("Overlay")
         form = QFormLayout(box)
-        self.alpha = _slider(45)
+        self.alpha = slider(45)
         self.alpha.setToolTip("heat-map opacity")
         self.alpha_label = QLabel()
         form.addRow(self.alpha_label, self.alpha)
@@ -199,6 +213,7 @@ class ControlPanel(QWidget):
         form.addRow(toggles)
         # Whose heat map (Top-k): chosen in the view (click a label) or with keys 1-9.
         self.heatmap_rank = 1
+        self.map_class = ""  # the class whose map is shown (the window tells, from the frame on screen)
         self.map_hint = QLabel()
         self.map_hint.setWordWrap(True)
         self.map_hint.setStyleSheet("QLabel { color: palette(placeholder-text); }")
@@ -210,9 +225,9 @@ class ControlPanel(QWidget):
         box = QGroupBox("Record")
         form = QVBoxLayout(box)
         row = QHBoxLayout()
-        self.record_button = _button("Record", "start / stop recording the annotated video (R)", checkable=True)
-        self.snapshot_button = _button("Snapshot", "save the frame on screen as PNG + JSON (S)")
-        self.folder_button = _button("Folder…", "where recordings and snapshots go")
+        self.record_button = button("Record", "start / stop recording the annotated video (R)", checkable=True)
+        self.snapshot_button = button("Snapshot", "save the frame on screen as PNG + JSON (S)")
+        self.folder_button = button("Folder…", "where recordings and snapshots go")
         row.addWidget(self.record_button)
         row.addWidget(self.snapshot_button)
         row.addWidget(self.folder_button)
@@ -220,6 +235,10 @@ class ControlPanel(QWidget):
         self.record_label = QLabel("not recording")
         self.record_label.setWordWrap(True)
         form.addWidget(self.record_label)
+        self.folder_label = QLabel()  # where they go, before anything is saved
+        self.folder_label.setWordWrap(True)
+        self.folder_label.setStyleSheet("QLabel { color: palette(placeholder-text); }")
+        form.addWidget(self.folder_label)
         layout.addWidget(box)
         layout.addStretch(1)
         self._update_labels()
@@ -239,10 +258,10 @@ class ControlPanel(QWidget):
                                "no camera found (no /dev/video* device); the list is read again "
                                "when the window is activated")
 
-    def set_models(self, models: list[str]) -> None:
-        """The model list (the first is the built-in default), keeping the choice
-        when it is in the list (else the first is chosen), emitting nothing."""
-        self.model.set_models(models)
+    def set_models(self, models: list[str], ready: list[str] | None = None) -> None:
+        """The model list (the first is the built-in default; ``ready``: those that
+        work offline), keeping the choice when it is in the list, emitting nothing."""
+        self.model.set_models(models, ready)
 
     def set_recording(self, running: bool) -> None:
         """The Record button says what a click does next: start, or stop."""
@@ -277,8 +296,8 @@ class ControlPanel(QWidget):
         smoothing = SmoothingSettings() if self.smoothing.isChecked() else None
         # A map is scaled to its own maximum, so a class that is not in the picture
         # (One class: "tabby" over an espresso; rank 3 at 0.01) would look as sure
-        # as one that is: below APP_GATE it gets no box and a faint map.
-        intensity = IntensitySettings(gate=APP_GATE)
+        # as one that is: below APP_GATE it gets no box and no map (the legend says why).
+        intensity = IntensitySettings(gate=APP_GATE, faint=APP_FAINT)
         mode = self.mode.currentText()
         if mode == "One class" and self.chosen_class() is not None:
             return LocalizeSettings(topk=1, class_ids=(self.chosen_class(),), box_rule=rule, smoothing=smoothing,
@@ -290,6 +309,12 @@ class ControlPanel(QWidget):
         return OverlaySettings(heatmap=self.heatmap.isChecked(), boxes=self.boxes.isChecked(),
                                labels=self.labels_box.isChecked(), alpha=self.alpha.value() / 100.0,
                                colormap=self.colormap.currentText(), heatmap_rank=self.heatmap_rank)
+
+    def set_map_class(self, name: str) -> None:
+        """The class whose heat map the frame on screen shows (named in the hint)."""
+        if name != self.map_class:
+            self.map_class = name
+            self._update_labels()
 
     def map_count(self) -> int:
         """How many classes the settings localize (one heat map each)."""
@@ -335,7 +360,8 @@ class ControlPanel(QWidget):
             self.map_hint.setText(f"Heat map of the top class: click a label (or press 1–{min(k, 9)}) "
                                   "to see another class's")
         else:
-            self.map_hint.setText(f"Heat map of rank {self.heatmap_rank} (its label is outlined): "
+            of = f": {self.map_class}" if self.map_class else ""
+            self.map_hint.setText(f"Heat map of rank {self.heatmap_rank}{of} (its label is outlined): "
                                   "click it again (or press 1) for the top class's")
 
     def class_hint_text(self) -> str:
@@ -366,11 +392,12 @@ class ControlPanel(QWidget):
         s.setValue("boxes", self.boxes.isChecked())
         s.setValue("labels", self.labels_box.isChecked())
         s.setValue("smoothing", self.smoothing.isChecked())
+        s.setValue("slide_seconds", self.slide_seconds.value())
 
     def restore(self, s: QSettings) -> None:
         """Set the widgets from ``s`` without emitting change signals."""
         widgets = (self.model, self.mode, self.topk, self.class_edit, self.threshold, self.alpha,
-                   self.colormap, self.heatmap, self.boxes, self.labels_box, self.smoothing)
+                   self.colormap, self.heatmap, self.boxes, self.labels_box, self.smoothing, self.slide_seconds)
         for w in widgets:
             w.blockSignals(True)
         try:
@@ -391,6 +418,7 @@ class ControlPanel(QWidget):
             self.boxes.setChecked(s.value("boxes", True, bool))
             self.labels_box.setChecked(s.value("labels", True, bool))
             self.smoothing.setChecked(s.value("smoothing", True, bool))
+            self.slide_seconds.setValue(s.value("slide_seconds", self.slide_seconds.value(), float))
         finally:
             for w in widgets:
                 w.blockSignals(False)

@@ -1,14 +1,27 @@
-"""The Playback box's behaviour: pause, step, seek, and the clock of a file.
+"""The Playback box's behaviour: pause, step, seek, the clock, and slideshows.
 
-``Playback`` turns the Play/Pause and Step buttons, the seek bar and Space into
-session calls, and keeps the seek bar and the clock on the frame shown (tenths
-of a second while paused, so each step shows; ``→ 0:07`` while the handle is
-dragged). Live sources have no playback: the box is greyed and says "live".
+``Playback`` turns the Play/Pause, ◀ and Step buttons, the seek bar, Space and the
+arrow keys into session calls, and keeps the seek bar and the clock on the frame
+shown (tenths of a second while paused, so each step shows; ``→ 0:07`` while the
+handle is dragged). Live sources have no playback: the box is greyed, "live".
+
+A folder (or glob) of images is a slideshow, not a 30 fps clip: it opens paused
+on the first image; Play shows each image for the time set in the box (2 s by
+default) after it appears, and stops on the last; ◀ / Step (← / →) go to the
+previous / next image; the seek bar picks an image; the clock says "image 2 of
+3" and the panel the file's name. Every move is a seek, so each image is
+localized on its own (no smoothing carried from the previous photo).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from PyQt6.QtCore import QTimer
+
 from camvideo.qt.status import clock
+
+SEEK_STEP_S = 5.0  # ← / → while a file plays
 
 
 class Playback:
@@ -17,6 +30,12 @@ class Playback:
     def __init__(self, window) -> None:
         self.window = window
         self.seeking = False  # the seek bar's handle is held: the frames do not move it
+        self.slides: list[Path] | None = None  # the images of a slideshow
+        self.slides_playing = False
+        self.image = 0  # the image on screen (slideshows)
+        self._timer = QTimer(window)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._next_slide)
 
     @property
     def _session(self):
@@ -30,6 +49,7 @@ class Playback:
         p = self._panel
         p.play_button.clicked.connect(self.toggle_pause)
         p.step_button.clicked.connect(self.step)
+        p.back_button.clicked.connect(self.step_back)
         p.seek.sliderPressed.connect(lambda: setattr(self, "seeking", True))
         p.seek.sliderMoved.connect(self.seek_moved)
         p.seek.seek_requested.connect(self.seek_to)
@@ -37,21 +57,41 @@ class Playback:
     def enable(self, on: bool) -> None:
         """Files: the controls work; live sources and no source: greyed."""
         p = self._panel
-        for w in (p.play_button, p.step_button, p.seek):
+        for w in (p.play_button, p.step_button, p.back_button, p.seek):
             w.setEnabled(on)
 
     def no_source(self) -> None:
+        self._stop_slides()
+        self.slides = None
         self.enable(False)
+        self._panel.slide_row.hide()
+        self._panel.image_label.hide()
         self._panel.seek.setValue(0)
         self._panel.time_label.setText("")
 
     def new_source(self, live: bool) -> None:
+        self._stop_slides()
         self.enable(not live)
-        self._panel.time_label.setText("live" if live else "")
-        self._panel.play_button.setText("Pause")
+        self.slides = self._session.images
+        self.image = 0
+        p = self._panel
+        p.slide_row.setVisible(self.slides is not None)
+        p.image_label.setVisible(self.slides is not None)
+        p.image_label.setText("")
+        p.step_button.setText("Next" if self.slides else "Step")
+        if self.slides:
+            p.time_label.setText(f"image 1 of {len(self.slides)}")
+            p.play_button.setText("Play")  # it opens on the first image, paused
+        else:
+            p.time_label.setText("live" if live else "")
+            p.play_button.setText("Pause")
 
+    # -- frames ------------------------------------------------------------------------
     def on_frame(self, shown) -> None:
-        """The seek bar and the clock follow the frame shown (files)."""
+        """The seek bar and the clock follow the frame shown (files, slideshows)."""
+        if self.slides:
+            self._on_slide(shown)
+            return
         session, panel = self._session, self._panel
         duration = session.duration_hint
         if duration and not self.seeking:
@@ -65,45 +105,149 @@ class Playback:
         # paused or stepping: tenths of a second, so each step shows
         panel.time_label.setText(clock(position, session.paused) + (f" / {clock(duration)}" if duration else ""))
 
+    def _on_slide(self, shown) -> None:
+        count = len(self.slides)
+        self.image = shown.index % count
+        panel = self._panel
+        if not self.seeking:
+            panel.seek.blockSignals(True)
+            panel.seek.setValue(int(panel.seek.STEPS * self.image / max(1, count - 1)))
+            panel.seek.blockSignals(False)
+        path = self.slides[self.image]
+        panel.time_label.setText(f"image {self.image + 1} of {count}")
+        panel.image_label.setText(path.name)
+        panel.image_label.setToolTip(str(path))
+        if self.slides_playing:  # the time counts from when the image is on screen
+            self._timer.start(int(panel.slide_seconds.value() * 1000))
+
+    def state(self) -> str | None:
+        """What a slideshow does, for the status line (None: not a slideshow)."""
+        if not self.slides or self._session.pipeline is None:
+            return None
+        return f"slideshow {self._panel.slide_seconds.value():g} s" if self.slides_playing else "paused"
+
     def on_state(self, state: str) -> None:
         """The status line's state: the button offers what a click does next."""
-        if not self._session.live:
+        if self.slides:
+            self._panel.play_button.setText("Pause" if self.slides_playing else "Play")
+        elif not self._session.live:
             playing = state.endswith("fps")
             self._panel.play_button.setText("Pause" if playing or state == "loading model" else "Play")
 
     def on_finished(self) -> None:
+        self._stop_slides()
         self._panel.play_button.setText("Play")
 
+    # -- actions -------------------------------------------------------------------------
     def toggle_pause(self) -> None:
         session, panel = self._session, self._panel
         if session.pipeline is None:
+            return
+        if self.slides:
+            if self.slides_playing:
+                self._stop_slides()
+            else:
+                self.slides_playing = True
+                if self.image >= len(self.slides) - 1:
+                    session.show_image(0)  # from the start again
+                else:
+                    self._timer.start(int(panel.slide_seconds.value() * 1000))
+            panel.play_button.setText("Pause" if self.slides_playing else "Play")
             return
         if session.pipeline.finished and not session.live:
             session.seek(0.0)  # play again from the start
             panel.play_button.setText("Pause")
         elif session.paused:
             session.resume()
+            self.window.view.restart_rate()  # the pause is not a slow frame
             panel.play_button.setText("Pause")
         else:
             session.pause()
             panel.play_button.setText("Play")
 
     def step(self) -> None:
-        """One frame forward (files); pauses first."""
-        self._session.step()
-        if self._session.paused:
-            self._panel.play_button.setText("Play")
+        """One frame forward (files; after the end: the first frame), the next image (slideshows)."""
+        session = self._session
+        if session.pipeline is None or session.live:
+            return
+        if self.slides:
+            self._stop_slides()
+            if self.image < len(self.slides) - 1:
+                session.show_image(self.image + 1)
+            else:
+                self.window.statusBar().showMessage(f"the last image ({len(self.slides)} of {len(self.slides)})",
+                                                    3000)
+            return
+        if session.pipeline.finished:
+            session.pause()
+            session.seek(0.0)  # after the end: the first frame, paused
+        else:
+            session.step()
+        self._panel.play_button.setText("Play")
+
+    def step_back(self) -> None:
+        """One frame back (files), the previous image (slideshows); pauses."""
+        session = self._session
+        if session.pipeline is None or session.live:
+            return
+        if self.slides:
+            self._stop_slides()
+            if self.image > 0:
+                session.show_image(self.image - 1)
+            return
+        session.step_back()
+        self._panel.play_button.setText("Play")
+
+    def arrow(self, forward: bool) -> None:
+        """← / →: the next / previous image, a frame while paused (or ended), 5 s while playing."""
+        session = self._session
+        if session.pipeline is None or session.live:
+            return
+        if self.slides or session.paused or session.pipeline.finished:
+            (self.step if forward else self.step_back)()
+        else:
+            self.seek_by(SEEK_STEP_S if forward else -SEEK_STEP_S)
+
+    def seek_by(self, seconds: float) -> None:
+        """``seconds`` forward or back from the frame on screen (← / → while a file plays)."""
+        shown, duration = self._session.last_shown, self._session.duration_hint
+        if shown is None or not duration:
+            return
+        self._session.seek(min(max(shown.time % duration + seconds, 0.0), duration))
 
     def seek_moved(self, value: int) -> None:
         """While the handle is dragged, the clock shows where it will go."""
+        if self.slides:
+            number = round(value / self._panel.seek.STEPS * (len(self.slides) - 1))
+            self._panel.time_label.setText(f"→ image {number + 1} of {len(self.slides)}")
+            return
         duration = self._session.duration_hint
         if duration:
             target = value / self._panel.seek.STEPS * duration
             self._panel.time_label.setText(f"→ {clock(target)} / {clock(duration)}")
 
     def seek_to(self, fraction: float) -> None:
-        """Continue at ``fraction`` of the file (the seek bar: click, drag, keys)."""
+        """Continue at ``fraction`` of the file (the seek bar: click, drag, keys); a
+        slideshow shows the image there."""
         self.seeking = False
+        fraction = min(max(fraction, 0.0), 1.0)
+        if self.slides:
+            self._session.show_image(round(fraction * (len(self.slides) - 1)))
+            return
         duration = self._session.duration_hint
         if duration:
-            self._session.seek(min(max(fraction, 0.0), 1.0) * duration)
+            self._session.seek(fraction * duration)
+
+    # -- slideshows ----------------------------------------------------------------------
+    def _next_slide(self) -> None:
+        if not self.slides_playing or not self.slides:
+            return
+        if self.image < len(self.slides) - 1:
+            self._session.show_image(self.image + 1)
+        else:  # the last image stays; Play starts again from the first
+            self._stop_slides()
+            self.window.statusBar().showMessage("end of the images", 5000)
+
+    def _stop_slides(self) -> None:
+        self.slides_playing = False
+        self._timer.stop()

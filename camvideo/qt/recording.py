@@ -36,6 +36,26 @@ class RecordControls:
         folder = QFileDialog.getExistingDirectory(self.window, "Recordings and snapshots go to", str(self.output_dir))
         if folder:
             self.window.settings.setValue("output_dir", folder)
+        self.show_folder()
+
+    def show_folder(self) -> None:
+        """The output folder in the Record box (home as ~), before anything is saved."""
+        folder = self.output_dir
+        try:
+            shown = "~/" + str(folder.relative_to(Path.home()))
+        except ValueError:
+            shown = str(folder)
+        label = self.window.panel.folder_label
+        label.setText(f"saves into {shown}")
+        label.setToolTip(str(folder))
+
+    def update_enabled(self) -> None:
+        """Record and Snapshot need a running source with its model (the keys then
+        say why not; the buttons are greyed). A recording running can always stop."""
+        w = self.window
+        running = w.session.pipeline is not None
+        w.panel.record_button.setEnabled(running or w.session.recording)
+        w.panel.snapshot_button.setEnabled(running and w.session.last_shown is not None)
 
     def toggle(self, start: bool) -> None:
         w = self.window
@@ -56,6 +76,9 @@ class RecordControls:
         w.panel.set_recording(w.session.recording)
 
     def on_frame(self, shown) -> None:
+        # the buttons follow the frames, not only the status timer: a frame on screen can
+        # be recorded at once (Qt's setEnabled is a no-op when nothing changes)
+        self.update_enabled()
         if shown.recorded:
             self.frames_shown += 1
 
@@ -70,7 +93,8 @@ class RecordControls:
             panel.record_label.setText(f"saved {Path(path).name}" if path else "not recording")
 
     def tick(self) -> None:
-        """The running recording's clock (the window's status timer)."""
+        """The running recording's clock, the buttons' state (the window's status timer)."""
+        self.update_enabled()
         if self.window.session.recording and self._path is not None:
             self.window.panel.record_label.setText(
                 f"● {self._path.name}  {clock(time.monotonic() - self._started)}")

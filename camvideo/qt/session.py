@@ -25,10 +25,12 @@ from PyQt6.QtCore import QObject, pyqtSignal
 
 from camvideo.errors import CamvideoError, describe
 from camvideo.qt.convert import bgr_to_qimage
+from camvideo.qt.held import HeldFrame
 from camvideo.qt.labels import DisplayAnnotator
 from camvideo.qt.loader import ModelLoader
 from camvideo.qt.opener import SourceOpener
 from camvideo.qt.sink import FrameSlot, ViewSink
+from camvideo.qt.sourcelog import SourceWarnings
 from camvideo.qt.tasks import Tasks
 from camvideo.qt.view import ShownFrame
 from camvideo.settings import LocalizeSettings, OverlaySettings
@@ -38,6 +40,9 @@ from camvideo.video.spec import SourceSpec
 
 log = logging.getLogger(__name__)
 
+HELD_LANE = "held"  # the frame on screen, localized again: the newest settings win
+HELD_JOIN_S = 10.0
+
 
 class Session(QObject):
     """Source, model, pipeline and recording of one window."""
@@ -45,6 +50,7 @@ class Session(QObject):
     frame_shown = pyqtSignal(object)  # ShownFrame, on the GUI thread
     error = pyqtSignal(str)  # anything that went wrong, one line
     finished = pyqtSignal()  # a file ended (or the pipeline stopped on an error)
+    warned = pyqtSignal(str)  # what the core logged about the source on screen (a damaged file), once each
     source_changed = pyqtSignal(str, bool)  # name, live
     model_loading = pyqtSignal(str)  # model name
     model_ready = pyqtSignal(str, str)  # model name, device
@@ -53,7 +59,7 @@ class Session(QObject):
     opening = pyqtSignal(str)  # spec: an open started (in the background)
     opened = pyqtSignal(str, bool)  # spec, ok: the open in flight ended (False: failed or cancelled)
     core_ready = pyqtSignal()  # torch and the core are imported (once)
-    models_listed = pyqtSignal(list)  # every model name (once)
+    models_listed = pyqtSignal(list, list)  # every model name, those ready offline (once)
 
     def __init__(self, device: str = "auto", parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -71,8 +77,10 @@ class Session(QObject):
         self.last_shown: ShownFrame | None = None
         self.last_error = ""
         self._closed = False
-        self._calls = Tasks(parent=self)  # threads -> this (GUI) thread
-        self._slot = FrameSlot(lambda: self._calls.post(self._deliver))
+        self._tasks = Tasks(parent=self)  # threads -> this (GUI) thread; the held frame's task
+        self._held: HeldFrame | None = None  # the frame on screen localized again (paused)
+        self._warnings: SourceWarnings | None = None  # the core's warnings about the source on screen
+        self._slot = FrameSlot(lambda: self._tasks.post(self._deliver))
         self._loader = ModelLoader(device, parent=self)
         self._loader.loading.connect(self.model_loading)
         self._loader.loaded.connect(self._on_loaded)
@@ -109,6 +117,8 @@ class Session(QObject):
 
         self.model, self.model_name = model, name
         self.localizer = FrameLocalizer(model, self.localize_settings)
+        self._tasks.drop(HELD_LANE)
+        self._held = HeldFrame(model)
         if self.pipeline is not None and not self.pipeline.finished:
             self.pipeline.localizer = self.localizer
         else:
@@ -119,6 +129,7 @@ class Session(QObject):
         if self._closed:
             return
         self.last_error = message
+        log.warning("model %s could not load: %s", name, message)  # on stderr, as the other errors
         self.model_failed.emit(name, message)
 
     # -- settings -----------------------------------------------------------------------
@@ -129,6 +140,26 @@ class Session(QObject):
         self.localize_settings = settings
         if self.localizer is not None:
             self.localizer.settings = settings
+        if self.pipeline is not None and (self.paused or self.pipeline.finished):
+            self._localize_again()
+
+    def _localize_again(self) -> None:
+        """Paused (or ended): run the model on the frame on screen with the new
+        settings, in the background, and show it (``held``). A frame that comes
+        meanwhile (Step, Play) wins: the late result is dropped."""
+        shown, held = self.last_shown, self._held
+        if shown is None or shown.frame is None or held is None:
+            return
+        settings, frame = self.localize_settings, shown.frame
+
+        def show(result) -> None:
+            current = self.last_shown
+            if self._closed or current is None or current.frame is not frame or self._slot.waiting:
+                return  # another frame is on screen (or on its way) by now
+            self._show_again(current, result)
+
+        self._tasks.start(lambda: held.localize(frame, shown.index, shown.time, settings),
+                          name="camvideo-held-frame", lane=HELD_LANE, done=show, failed=self._report)
 
     def set_overlay(self, settings: OverlaySettings) -> None:
         """Takes effect on the next frame; while paused (or at the end of a file)
@@ -148,8 +179,12 @@ class Session(QObject):
             return
         if self._slot.waiting:  # a newer frame waits: it is annotated with the new settings soon enough
             return
-        annotated = self.annotator.annotate(shown.frame, shown.result)
-        again = ShownFrame(bgr_to_qimage(annotated), shown.index, shown.time, time.monotonic(), shown.result,
+        self._show_again(shown, shown.result)
+
+    def _show_again(self, shown: ShownFrame, result) -> None:
+        """``shown``'s frame with ``result`` and the current overlay, on screen now."""
+        annotated = self.annotator.annotate(shown.frame, result)
+        again = ShownFrame(bgr_to_qimage(annotated), shown.index, shown.time, time.monotonic(), result,
                            annotated, frame=shown.frame)
         self.last_shown = again
         self.frame_shown.emit(again)
@@ -197,6 +232,8 @@ class Session(QObject):
             self.opened.emit(request.spec, False)
             return
         self._stop_pipeline()
+        self._warnings = SourceWarnings(source.name, lambda message, s=source: self._tasks.post(
+            self._on_source_warning, s, message)).attach()
         self.source = source  # a file plays in real time: the opener opened it so (Paced)
         self.source_changed.emit(source.name, source.live)
         self._start_pipeline()
@@ -212,14 +249,28 @@ class Session(QObject):
                              lambda: self._slot.wait_recorded_taken(lambda: self.recording),
                              lambda annotated, result: self.annotator.burn_labels(annotated, result))
         pipeline = Pipeline(self.source, self.localizer, self.annotator, [self.sink])
-        pipeline.on_error = lambda exc, p=pipeline: self._calls.post(self._on_pipeline_error, p, describe(exc))
-        pipeline.on_finished = lambda p=pipeline: self._calls.post(self._on_pipeline_finished, p)
+        pipeline.on_error = lambda exc, p=pipeline: self._tasks.post(self._on_pipeline_error, p, describe(exc))
+        pipeline.on_finished = lambda p=pipeline: self._tasks.post(self._on_pipeline_finished, p)
         self.pipeline = pipeline
+        if self.images:  # a slideshow: it starts paused on the first image (the window plays it)
+            self.show_image(0)
         pipeline.start()
+
+    @property
+    def source_warnings(self) -> list[str]:
+        """What the core logged about the source on screen (a damaged file: why it ended)."""
+        return list(self._warnings.messages) if self._warnings is not None else []
+
+    def _on_source_warning(self, source, message: str) -> None:
+        if source is self.source:
+            self.warned.emit(message)
 
     def _stop_pipeline(self) -> None:
         pipeline, source, sink = self.pipeline, self.source, self.sink
         self.pipeline, self.source = None, None
+        if self._warnings is not None:
+            self._warnings.detach()
+            self._warnings = None
         recording = sink.recorder if sink is not None else None
         try:
             if recording is not None:
@@ -277,6 +328,33 @@ class Session(QObject):
         """Continue at ``seconds`` (files); while paused, shows the frame there."""
         if self.pipeline is not None and not self.live:
             self.pipeline.seek(max(0.0, seconds))
+
+    def step_back(self) -> None:
+        """One frame back (files): pauses, then shows the frame before the one on screen."""
+        shown, rate = self.last_shown, getattr(self.source, "rate", None)
+        if self.pipeline is None or self.live or shown is None or not rate:
+            return
+        duration = self.duration_hint
+        position = shown.time % duration if duration else shown.time  # a looping file restarts its clock
+        self.pause()
+        # a seek shows the first frame at or after its time: half-way into the frame before
+        self.seek(max(0.0, position - 1.5 / rate))
+
+    # -- slideshows (a folder or glob of images) --------------------------------------------
+    @property
+    def images(self) -> list | None:
+        """The image files of a folder or glob source, in order (a slideshow); None otherwise."""
+        paths = getattr(self.source, "paths", None)  # an ImageSequenceSource
+        return list(paths) if paths else None
+
+    def show_image(self, number: int) -> None:
+        """Slideshows: pause on image ``number`` (0-based, clamped to the images)."""
+        images = self.images
+        if not images or self.pipeline is None:
+            return
+        number = min(max(int(number), 0), len(images) - 1)
+        self.pause()
+        self.seek(number / (getattr(self.source, "fps", None) or 30.0))  # an image's time is its number / fps
 
     @property
     def duration_hint(self) -> float | None:
@@ -341,7 +419,7 @@ class Session(QObject):
         return Path(recorder.path)
 
     def _record_error_from_worker(self, recorder, exc: BaseException) -> None:
-        self._calls.post(self._on_record_failed, str(recorder.path), describe(exc))
+        self._tasks.post(self._on_record_failed, str(recorder.path), describe(exc))
 
     def _on_record_failed(self, path: str, message: str) -> None:
         self._report(f"recording stopped: {message} (frames so far kept in {path})")
@@ -368,4 +446,6 @@ class Session(QObject):
         self._closed = True
         self._opener.close()  # an open in flight is not waited for: its thread closes what it opens
         self._stop_pipeline()
+        self._tasks.close()
+        self._tasks.join(HELD_JOIN_S)  # a forward pass on the held frame: well under a second
         self._loader.close()  # results still to come are dropped; waits (bounded) for the threads

@@ -60,9 +60,10 @@ class StatusLine:
         """From now on "dropped" counts the new source's frames."""
         self.dropped_before = session.replaced + view.skipped
 
-    def update(self, session, view) -> str:
-        """Refresh the fields; returns the state shown."""
-        state = self.state(session, view)
+    def update(self, session, view, state: str | None = None) -> str:
+        """Refresh the fields (``state``: what to say instead, e.g. a slideshow's);
+        returns the state shown."""
+        state = state or self.state(session, view)
         self.fps_label.setText(state)
         latency = view.latency_ms
         self.latency_label.setText(f"latency {latency:.0f} ms" if state.endswith("fps") and latency else "latency –")
@@ -75,7 +76,7 @@ def short(spec: str, limit: int = 60) -> str:
     parsed = SourceSpec.parse(spec, probe=False)  # no filesystem look-up on the GUI thread
     if parsed.kind == "camera":
         spec = f"camera {parsed.text}"
-    elif parsed.kind != "stream":
+    elif parsed.kind not in ("stream", "url"):
         spec = Path(spec).name or spec
     return spec if len(spec) <= limit else spec[: limit // 2 - 1] + "…" + spec[-(limit // 2 - 1):]
 

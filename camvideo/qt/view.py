@@ -21,7 +21,12 @@ from PyQt6.QtGui import QColor, QFont, QImage, QPainter
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from camvideo.qt.labels import Tag, label_font, layout_tags, marked_rank, paint_tags
+from camvideo.qt.legend import Legend, legend_font, legend_for, paint_legend
 from camvideo.settings import OverlaySettings  # numpy + cv2, no torch
+
+RATE_WINDOW_S = 2.0  # fps: paints of the last 2 s
+RATE_MIN_S = 0.5  # ... shown once there is half a second to count
+RATE_KEEP = 512  # paint times kept: more than 2 s of any real rate
 
 if TYPE_CHECKING:  # the core (numpy, cv2) loads in the background: see session
     from camvideo.results import FrameResult
@@ -65,10 +70,14 @@ class VideoView(QWidget):
         self.painted = 0  # frames painted (each frame counted once)
         self.skipped = 0  # frames replaced before they were painted
         self.latencies_ms: deque[float] = deque(maxlen=60)
-        self.paint_times: deque[float] = deque(maxlen=60)
+        self.paint_times: deque[float] = deque(maxlen=RATE_KEEP)
+        self._rate_since = time.monotonic()  # fps counts paints from here (a resume, a new source)
         self.show_labels = True  # paint the detections' labels over the frame
         self.overlay = OverlaySettings()  # which heat map the frames carry: marks its tag
         self.setMouseTracking(True)  # a pointing hand over the labels
+        self.map_scale = "minmax"  # how the maps are scaled (IntensitySettings.scale), for the legend
+        self.map_gate: float | None = None  # the confidence gate (a class under it gets no map)
+        self.legend_box = QRectF()  # where the legend was last painted (empty: none)
 
     def set_labels(self, on: bool) -> None:
         """Labels on or off; takes effect at once (also on a paused frame)."""
@@ -93,6 +102,14 @@ class VideoView(QWidget):
         return layout_tags(self.current.result, self.image_rect(), (image.width(), image.height()),
                            label_font(self.font()), self.marked_rank())
 
+    def legend(self) -> Legend | None:
+        """What the heat map's legend says for the frame on screen (None: no map
+        shown, or labels off: the legend is the heat map's label, and "Labels" off
+        leaves a clean picture)."""
+        if self.current is None or not self.show_labels:
+            return None
+        return legend_for(self.overlay, self.current.result, self.map_scale, self.map_gate)
+
     def tag_at(self, x: float, y: float) -> Tag | None:
         """The label under view point (x, y), if any (the one painted last on top)."""
         return next((t for t in reversed(self.label_tags()) if t.rect.contains(x, y)), None)
@@ -111,15 +128,25 @@ class VideoView(QWidget):
     def clear(self) -> None:
         self.current = None
         self._pending = False
+        self.restart_rate()
         self.update()
+
+    def restart_rate(self) -> None:
+        """Count the rate afresh from now (after a pause: the pause is no slow frame)."""
+        self.paint_times.clear()
+        self._rate_since = time.monotonic()
 
     @property
     def fps(self) -> float:
-        """Frames painted per second over the last 60 paints."""
-        if len(self.paint_times) < 2:
+        """Frames painted per second: the paints of the last ``RATE_WINDOW_S`` seconds
+        (or since ``restart_rate``) over that time; 0 until ``RATE_MIN_S`` have passed.
+        Counting over a fixed time (not between the first and last of N paints) keeps
+        a file's 30 fps at 30, not 32 after a hiccup, and a resume at "–", not 0.5."""
+        now = time.monotonic()
+        window = min(RATE_WINDOW_S, now - self._rate_since)
+        if window < RATE_MIN_S:
             return 0.0
-        span = self.paint_times[-1] - self.paint_times[0]
-        return (len(self.paint_times) - 1) / span if span > 0 else 0.0
+        return sum(1 for t in self.paint_times if t > now - window) / window
 
     @property
     def latency_ms(self) -> float:
@@ -166,6 +193,9 @@ class VideoView(QWidget):
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(self.image_rect(), self.current.image)
             paint_tags(painter, self.label_tags(), label_font(self.font()))
+            legend = self.legend()
+            self.legend_box = paint_legend(painter, legend, self.image_rect(), legend_font(self.font())) \
+                if legend is not None else QRectF()
             if self._pending:
                 self._pending = False
                 now = time.monotonic()

@@ -30,13 +30,17 @@ from camvideo.errors import CamvideoError, describe
 from camvideo.qt import app_settings, dialogs
 from camvideo.qt.bars import TopBars, over
 from camvideo.qt.dialogs import demo_clip, list_cameras
-from camvideo.qt.keys import install_shortcuts
+from camvideo.qt.keys import ArrowKeys, install_shortcuts
+from camvideo.qt.models_ui import ModelControls
 from camvideo.qt.panel import ControlPanel
 from camvideo.qt.playback import Playback
 from camvideo.qt.recording import RecordControls
 from camvideo.qt.session import Session
 from camvideo.qt.status import StatusLine, short
 from camvideo.qt.view import ShownFrame, VideoView
+
+ENDED_EARLY = "ended early: the file is damaged (see the message above)"
+NARROW_W = 760  # narrower than this, the panel hides itself: the video keeps its room
 
 
 class MainWindow(QMainWindow):
@@ -53,6 +57,8 @@ class MainWindow(QMainWindow):
         self.errors: list[str] = []
         self.record = RecordControls(self)
         self.playback = Playback(self)
+        self.models = ModelControls(self)
+        self._narrow = False  # the window is narrower than NARROW_W (the panel hid itself)
 
         # -- widgets
         self.view = VideoView()
@@ -93,14 +99,17 @@ class MainWindow(QMainWindow):
         self.device_label, self.dropped_label = line.device_label, line.dropped_label
 
         self._wire()
+        self.record.show_folder()
+        self.record.update_enabled()
         install_shortcuts(self)
+        self.arrow_keys = ArrowKeys(self)
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
             self.resize(1280, 800)
         self._initial_source = source
-        self._weights = (self.panel.model.currentText(), weights) if weights else None
+        self.models.weights = (self.panel.model.currentText(), weights) if weights else None
         self._initial_loop = loop
         self._status_timer = QTimer(self)
         self._status_timer.timeout.connect(self._update_status)
@@ -113,15 +122,17 @@ class MainWindow(QMainWindow):
         s, p = self.session, self.panel
         s.frame_shown.connect(self._on_frame)
         s.error.connect(self.show_error)
+        s.warned.connect(self._on_warned)  # a damaged file: why it ends, in the banner
         s.finished.connect(self._on_finished)
+        s.finished.connect(self.record.update_enabled)
         s.source_changed.connect(self._on_source_changed)
-        s.model_loading.connect(self._on_model_loading)
-        s.model_ready.connect(self._on_model_ready)
-        s.model_failed.connect(self._on_model_failed)
+        s.model_loading.connect(self.models.on_loading)
+        s.model_ready.connect(self.models.on_ready)
+        s.model_failed.connect(self.models.on_failed)
         s.recording_changed.connect(self.record.on_recording_changed)
         s.opening.connect(self._on_opening)
         s.opened.connect(self._on_opened)
-        s.models_listed.connect(self._on_models_listed)
+        s.models_listed.connect(self.models.on_listed)
         p.model.opening.connect(s.request_model_list)
         p.open_spec.connect(lambda spec: self.open(spec))
         p.open_file_clicked.connect(self.open_file_dialog)
@@ -129,7 +140,10 @@ class MainWindow(QMainWindow):
         p.open_url_clicked.connect(self.open_url_dialog)
         p.open_demo_clicked.connect(self.open_demo)
         p.model_changed.connect(self.load_model)
-        p.localize_changed.connect(self._push_localize)
+        p.weights_file_clicked.connect(self.models.ask_weights_file)
+        p.topk.clamped.connect(lambda typed: self.statusBar().showMessage(
+            f"Top k goes up to {p.topk.maximum()}: {typed} became {p.topk.maximum()}", 6000))
+        p.localize_changed.connect(self.push_localize)
         p.overlay_changed.connect(self._push_overlay)
         p.record_button.clicked.connect(lambda checked: self.toggle_recording(checked))
         p.snapshot_button.clicked.connect(self.snapshot)
@@ -159,7 +173,7 @@ class MainWindow(QMainWindow):
     def _start(self) -> None:
         self.view.setFocus()  # the keys (Space, R, S, F) work before any click
         self._push_overlay()
-        self._push_localize()  # before the model loads: its first frame is made with them
+        self.push_localize()  # before the model loads: its first frame is made with them
         self.load_model(self.panel.model.currentText())
         if self._initial_source is not None:
             self.open(self._initial_source, loop=self._initial_loop)
@@ -277,70 +291,33 @@ class MainWindow(QMainWindow):
         self.playback.new_source(live)
         self.banner.hide()
 
+    def _on_warned(self, message: str) -> None:
+        """The core's warning about the source on screen (it may come just before or
+        just after the end: the reader and the pipeline are two threads)."""
+        self.errors.append(message)
+        self.top_bars.show_error(message)
+        pipeline = self.session.pipeline
+        ended = pipeline is not None and pipeline.finished
+        self.statusBar().showMessage(ENDED_EARLY if ended else f"warning: {message}", 8000)
+
     def _on_finished(self) -> None:
         if self.session.pipeline is not None and self.session.pipeline.error is None:
-            self.statusBar().showMessage("end of the file", 5000)
+            damaged = self.session.source_warnings
+            self.statusBar().showMessage(ENDED_EARLY if damaged else "end of the file", 8000 if damaged else 5000)
+            if damaged:
+                self.top_bars.show_error(damaged[-1])  # again, in case it was closed
         self.playback.on_finished()
 
     # -- model ------------------------------------------------------------------------------
-    def _push_localize(self) -> None:
+    def push_localize(self) -> None:
         """The panel's localize settings to the session, at once (next frame)."""
-        self.session.set_localize(self.panel.localize_settings())
-
-    def _on_models_listed(self, names: list) -> None:
-        """The whole model list. A remembered name that no longer exists gives way
-        to the built-in model."""
-        wanted = self.panel.model.currentText()
-        if wanted.startswith("timm:") and wanted not in names:
-            names = [*names, wanted]  # timm models are not listed (thousands), but they exist
-        self.panel.set_models(names)
-        if wanted not in names:
-            self.load_model(self.panel.model.currentText())
+        settings = self.panel.localize_settings()
+        self.session.set_localize(settings)
+        self.view.map_scale, self.view.map_gate = settings.intensity.scale, settings.intensity.gate
 
     def load_model(self, name: str) -> None:
-        """Load ``name`` in the background (with the --weights file it was started with)."""
-        weights = self._weights[1] if self._weights and self._weights[0] == name else None
-        self.session.load_model(name, weights=weights)
-
-    def _on_model_loading(self, name: str) -> None:
-        self.panel.model_state.setText(f"loading {name}…")
-        if self.view.current is None:
-            self.view.set_message(f"Loading model {name}…")
-
-    def _on_model_ready(self, name: str, device: str) -> None:
-        self.panel.model_state.setText(f"{name} ready on {device}")
-        self.device_label.setText(device)
-        if not self.panel.labels and self.session.model is not None:
-            self.panel.set_class_names(self.session.model.labels)
-            self._push_localize()  # a class typed by name resolves now
-        if self.session.source is not None:
-            self.view.set_message("")
-        elif self.session.opening_spec is not None:
-            self.view.set_message(f"Opening {short(self.session.opening_spec)}…")
-        else:
-            self.view.set_message("No source: open a camera, a file or a URL")
-
-    def _on_model_failed(self, name: str, message: str) -> None:
-        current = self.session.model_name
-        if current is not None and current != name:
-            # The stream goes on with the model it had: the list says which.
-            self.panel.model.blockSignals(True)
-            self.panel.model.setCurrentText(current)
-            self.panel.model.blockSignals(False)
-            self.panel.model_state.setText(f"{name} could not load; still {current} on {self.session.model.device}")
-        elif name != DEFAULT_MODEL:
-            # Nothing runs yet (a remembered model that cannot load offline, say):
-            # the built-in model instead, and the message says why.
-            self.panel.model.blockSignals(True)
-            self.panel.model.setCurrentText(DEFAULT_MODEL)
-            self.panel.model.blockSignals(False)
-            self.panel.model_state.setText(f"{name} could not load; loading {DEFAULT_MODEL}")
-            self.load_model(DEFAULT_MODEL)
-        else:
-            self.panel.model_state.setText(f"{name} could not load")
-        if self.view.current is None and name == DEFAULT_MODEL:
-            self.view.set_message(f"Model {name} could not load")
-        self.show_error(message)
+        """Load ``name`` in the background (with the weights file given for it)."""
+        self.models.load(name)
 
     # -- frames and status ----------------------------------------------------------------------
     def _on_frame(self, shown: ShownFrame) -> None:
@@ -350,9 +327,12 @@ class MainWindow(QMainWindow):
             self.view.set_message("")
         self.view.show_frame(shown)
         self.playback.on_frame(shown)
+        rank = self.panel.heatmap_rank
+        self.panel.set_map_class(next((d.label for d in shown.result.detections if d.rank == rank), "")
+                                 if rank > 1 else "")
 
     def _update_status(self) -> None:
-        self.playback.on_state(self.status_line.update(self.session, self.view))
+        self.playback.on_state(self.status_line.update(self.session, self.view, self.playback.state()))
         self.record.tick()
 
     def show_error(self, message: str) -> None:
@@ -396,6 +376,24 @@ class MainWindow(QMainWindow):
             self.statusBar().hide()
             self.showFullScreen()
 
+    def toggle_panel(self) -> None:
+        """P: the side panel off (all the room for the video) or on again; the
+        choice holds until the window is resized across ``NARROW_W``."""
+        if not self.isFullScreen():
+            self.side.setVisible(not self.side.isVisible())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        """A small window gives the video the room: the panel hides below
+        ``NARROW_W`` (P brings it back) and comes back above it."""
+        super().resizeEvent(event)
+        narrow = self.width() < NARROW_W
+        if self.isFullScreen() or narrow == self._narrow:
+            return
+        self._narrow = narrow
+        self.side.setVisible(not narrow)
+        if narrow:
+            self.statusBar().showMessage("panel hidden (P shows it)", 5000)
+
     def leave_full_screen(self) -> None:
         if self.isFullScreen():
             self.showNormal()
@@ -405,6 +403,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802
         """Finalize a running recording and stop every thread before closing."""
         self._status_timer.stop()
+        self.arrow_keys.remove()
         self.panel.save(self.settings)
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.sync()

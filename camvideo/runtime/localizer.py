@@ -21,6 +21,7 @@ import torch
 from camvideo.cam.boxes import boxes_from_cam
 from camvideo.cam.forward import Forward, TorchForward
 from camvideo.cam.methods import CamMethod, CamOutput, ExactCam, cam_method
+from camvideo.cam.multiscale import ScaledEvidence, ScaledPasses, combined_maps
 from camvideo.cam.preprocess import preprocess
 from camvideo.cam.smoothing import MapScaler, TemporalSmoother
 from camvideo.models import GapClassifier
@@ -71,6 +72,10 @@ class FrameLocalizer:
         self.autocast_dtype = dtype
         self._torch_options = {"channels_last": channels_last, "fold": fold, "compile": compile}
         self.method: CamMethod = cam_method(model, forward=forward, autocast=dtype, **self._torch_options)
+        # LocalizeSettings.maps other than plain CAM (exact CAM only): other input sizes,
+        # through the method's forward (so use_forward below switches them too).
+        self._passes = ScaledPasses(self.method) if isinstance(self.method, ExactCam) else None
+        self._first_ema: torch.Tensor | None = None  # combined maps: the class pass's smoothed features
 
     @property
     def runtime(self) -> str:
@@ -140,6 +145,11 @@ class FrameLocalizer:
         if smoothed:
             _check_classes(settings, self.model.num_classes)
         timer = StageTimer()
+        if self._passes is not None and not settings.maps.plain:
+            # Other input sizes: each pass preprocesses its own input.
+            with method.autocast_context(), torch.inference_mode():
+                cams = self._passes(frames, settings, smoothed, timer)
+            return RawBatch(settings, tuple(f.shape[:2] for f in frames), method, cams, timer.per_frame(len(frames)))
         with timer("preprocess"):
             x = method.prepare(preprocess(frames, self.model))
         with timer("forward"):
@@ -173,7 +183,7 @@ class FrameLocalizer:
                 with raw.method.autocast_context():
                     per_frame = self._smoothed(raw.cams, smoother, settings)
             else:
-                per_frame = _chosen(raw.cams)
+                per_frame = raw.cams if isinstance(raw.cams, list) else _chosen(raw.cams)
         parts = []
         with timer("boxes"):
             for b, (height, width) in enumerate(raw.sizes):
@@ -187,8 +197,10 @@ class FrameLocalizer:
                     opacity.append(1.0 if confident else settings.intensity.faint)
                     boxes = boxes_from_cam(cam, width, height, settings.box_rule) if confident else []  # it normalizes
                     if smoother is not None and boxes:
-                        boxes = smoother.smooth_boxes(class_id, boxes)
+                        boxes = smoother.smooth_boxes(class_id, boxes, (width, height))
                     for box in boxes or [None]:
+                        assert box is None or (0 <= box[0] < box[2] <= width and 0 <= box[1] < box[3] <= height), \
+                            f"box {box} is not inside its {width}x{height} frame"
                         detections.append(Detection(rank, class_id, label, score, box))
                 if smoother is not None:
                     smoother.keep_tracks({d.class_id for d in detections if d.box is not None})
@@ -204,19 +216,28 @@ class FrameLocalizer:
         ]
 
     def _smoothed(
-        self, cams: CamOutput, smoother: TemporalSmoother, settings: LocalizeSettings
+        self, cams: CamOutput | ScaledEvidence, smoother: TemporalSmoother, settings: LocalizeSettings
     ) -> list[tuple[list[int], np.ndarray, np.ndarray]]:
         """(class ids, scores, raw maps) per frame, from features and probabilities
         smoothed across frames; the maps are made from the smoothed features, at
-        feature resolution, for the classes the smoothed probabilities choose."""
+        feature resolution, for the classes the smoothed probabilities choose.
+        Combined maps (``ScaledEvidence.firsts``): the class pass's features are
+        smoothed alike and its maps averaged in (``combined_maps``)."""
         feats, probs = cams.features, cams.probs
+        firsts = getattr(cams, "firsts", None)
         method = self.method
         out = []
         with torch.inference_mode():
-            for b in range(feats.shape[0]):
+            for b in range(len(feats)):  # a tensor, or a list (one size per frame)
                 smooth_feats, smooth_probs, cut = smoother.update(feats[b], probs[b])
                 if cut:
                     self._scaler.reset()
+                if firsts is not None:
+                    first = self._first_ema
+                    if cut or smoother.frames == 1 or first is None or first.shape != firsts[b].shape:
+                        self._first_ema = firsts[b].clone()
+                    else:
+                        first.lerp_(firsts[b], smoother.settings.map_alpha)
                 p = smooth_probs.cpu().numpy()
                 if settings.class_ids is not None:
                     ids = [int(c) for c in settings.class_ids]
@@ -224,6 +245,8 @@ class FrameLocalizer:
                     ids = smoother.top_classes(p, settings.topk)
                 chosen = torch.tensor([ids], device=smooth_feats.device)
                 maps = method.maps(smooth_feats[None], chosen)[0].cpu().numpy()
+                if firsts is not None:
+                    maps = combined_maps(method.maps(self._first_ema[None], chosen)[0].cpu().numpy(), maps)
                 out.append((ids, p[ids], maps))
         return out
 
@@ -233,12 +256,14 @@ class RawBatch:
     """``FrameLocalizer.forward``'s output, ``finish``'s input: one batch after the
     forward pass. ``cams``: the method's output, with the maps of the chosen
     classes, or (smoothing) its evidence: features and probabilities, no class
-    chosen yet (``finish`` chooses from the smoothed ones)."""
+    chosen yet (``finish`` chooses from the smoothed ones). Under
+    ``LocalizeSettings.maps`` other than plain CAM: a ``ScaledEvidence``
+    (smoothing) or per frame (class ids, scores, raw maps)."""
 
     settings: LocalizeSettings
     sizes: tuple[tuple[int, int], ...]  # (height, width) of each frame
     method: CamMethod
-    cams: CamOutput
+    cams: CamOutput | ScaledEvidence | list
     timings: Mapping[str, float]  # preprocess and forward, ms per frame (read-only)
 
 

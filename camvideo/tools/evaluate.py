@@ -25,29 +25,29 @@ the same shape: mean IoU, frames with IoU >= 0.5, box jitter and label changes.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import os
 import time
-import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from camvideo.cam.boxes import boxes_from_cam, iou, mask_boxes, normalize, upsample
-from camvideo.errors import InputError
-from camvideo.settings import BoxRule
+from camvideo.cam.boxes import boxes_from_cam, mask_boxes, normalize, upsample
+from camvideo.settings import BoxRule, LocalizeSettings, MapSettings
+from camvideo.tools.annotations import (  # noqa: F401 (load_annotations, Annotation: this module's API too)
+    LOC_IOU,
+    Annotation,
+    best_iou,
+    fit_boxes,
+    load_annotations,
+    pick_box,
+)
 
 log = logging.getLogger(__name__)
 
 DELTAS = (0.3, 0.5, 0.7)
-LOC_IOU = 0.5
-
-FloatBox = tuple[float, float, float, float]
 
 
 def default_thresholds(step: float = 0.01) -> np.ndarray:
@@ -57,161 +57,9 @@ def default_thresholds(step: float = 0.01) -> np.ndarray:
     return np.round(np.arange(0.0, 1.0 - 1e-9, step), 6)
 
 
-# --- ground truth ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Annotation:
-    """One annotated image: boxes [x1, y1, x2, y2] in image pixels (x2, y2 exclusive)
-    and the class ids counted as correct. ``entry`` names it in error messages."""
-
-    file: Path
-    boxes: tuple[FloatBox, ...]
-    classes: tuple[int, ...]
-    entry: str
-
-
-def load_annotations(path: str | Path, labels: Sequence[str]) -> list[Annotation]:
-    """A JSON manifest, one VOC XML file, or a folder of VOC XML files.
-
-    ``labels`` are the model's class names: classes may be given as ids (0..len-1)
-    or as names. Every problem raises InputError naming the entry.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such manifest, VOC XML file or folder")
-    if path.is_dir():
-        xmls = sorted(path.glob("*.xml"))
-        if not xmls:
-            raise InputError(f"{path}: a folder without VOC .xml files; give a JSON manifest or VOC XML")
-        return [_load_voc(p, labels) for p in xmls]
-    if path.suffix.lower() == ".xml":
-        return [_load_voc(path, labels)]
-    return _load_manifest(path, labels)
-
-
-def _load_manifest(path: Path, labels: Sequence[str]) -> list[Annotation]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot be read ({exc})") from None
-    images = data.get("images") if isinstance(data, dict) else None
-    if not isinstance(images, list) or not images:
-        raise InputError(f'{path}: expected {{"images": [{{"file": ..., "boxes": [[x1, y1, x2, y2]], "classes": [id]}}]}}')
-    out = []
-    for i, item in enumerate(images):
-        entry = f"{path}: images[{i}]"
-        if not isinstance(item, dict):
-            raise InputError(f"{entry}: expected an object with file, boxes and classes")
-        file = item.get("file")
-        if not isinstance(file, str) or not file:
-            raise InputError(f'{entry}: "file" must be an image path relative to the manifest')
-        entry = f"{entry} ({file})"
-        boxes = item.get("boxes")
-        if not isinstance(boxes, list) or not boxes:
-            raise InputError(f'{entry}: "boxes" must be a non-empty list of [x1, y1, x2, y2]')
-        classes = item.get("classes")
-        if not isinstance(classes, list) or not classes:
-            raise InputError(f'{entry}: "classes" must be a non-empty list of class ids')
-        out.append(
-            Annotation(
-                file=_existing(path.parent / file, entry),
-                boxes=tuple(_check_box(b, entry) for b in boxes),
-                classes=_class_ids(classes, labels, entry),
-                entry=entry,
-            )
-        )
-    return out
-
-
-def _load_voc(path: Path, labels: Sequence[str]) -> Annotation:
-    """Pascal VOC: ``filename`` beside the XML (or in ../JPEGImages), objects with a
-    ``name`` (class id or label) and a ``bndbox`` in the devkit's 1-based inclusive
-    pixels, turned into 0-based [x1, y1, x2, y2) boxes. All objects' boxes count."""
-    try:
-        root = ET.parse(path).getroot()
-    except (ET.ParseError, OSError) as exc:
-        raise InputError(f"{path}: not a readable VOC XML file ({exc})") from None
-    name = (root.findtext("filename") or "").strip()
-    if not name:
-        raise InputError(f"{path}: no <filename> element")
-    entry = f"{path} ({name})"
-    candidates = [path.parent / name, path.parent.parent / "JPEGImages" / name]
-    file = next((c for c in candidates if c.is_file()), candidates[0])
-    boxes, names = [], []
-    for k, obj in enumerate(root.iter("object")):
-        where = f"{entry}: object {k}"
-        names.append((obj.findtext("name") or "").strip())
-        bnd = obj.find("bndbox")
-        if bnd is None:
-            raise InputError(f"{where}: no <bndbox>")
-        try:
-            x1, y1, x2, y2 = (float(bnd.findtext(t)) for t in ("xmin", "ymin", "xmax", "ymax"))
-        except (TypeError, ValueError):
-            raise InputError(f"{where}: <bndbox> needs numeric xmin, ymin, xmax, ymax") from None
-        boxes.append(_check_box([max(0.0, x1 - 1), max(0.0, y1 - 1), x2, y2], where))
-    if not boxes:
-        raise InputError(f"{entry}: no <object> with a <bndbox>")
-    return Annotation(_existing(file, entry), tuple(boxes), _class_ids(names, labels, entry), entry)
-
-
-def _existing(file: Path, entry: str) -> Path:
-    if not file.is_file():
-        raise InputError(f"{entry}: image {file} not found")
-    return file
-
-
-def _check_box(box, entry: str) -> FloatBox:
-    ok = (
-        isinstance(box, (list, tuple))
-        and len(box) == 4
-        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box)
-    )
-    if not ok or box[0] < 0 or box[1] < 0 or box[2] <= box[0] or box[3] <= box[1]:
-        raise InputError(f"{entry}: malformed box {box!r}; expected [x1, y1, x2, y2] pixels with 0 <= x1 < x2, 0 <= y1 < y2")
-    return tuple(float(v) for v in box)
-
-
-def _class_ids(values: Iterable, labels: Sequence[str], entry: str) -> tuple[int, ...]:
-    """Class ids from ids or names (a name shared by several classes gives them all)."""
-    by_name: dict[str, list[int]] = {}
-    for i, label in enumerate(labels):
-        by_name.setdefault(label.lower(), []).append(i)
-    ids: list[int] = []
-    for v in values:
-        if isinstance(v, str) and v.strip().lstrip("-").isdigit():
-            v = int(v)
-        if isinstance(v, int) and not isinstance(v, bool):
-            if not 0 <= v < len(labels):
-                raise InputError(f"{entry}: unknown class id {v}; class ids are 0..{len(labels) - 1}")
-            found = [v]
-        elif isinstance(v, str) and v.strip().lower() in by_name:
-            found = by_name[v.strip().lower()]
-        else:
-            raise InputError(f"{entry}: unknown class {v!r}; give a class id 0..{len(labels) - 1} or a label the model knows")
-        ids.extend(c for c in found if c not in ids)
-    return tuple(ids)
-
-
-def fit_boxes(ann: Annotation, width: int, height: int) -> tuple[FloatBox, ...]:
-    """The annotation's boxes clipped to a ``width`` x ``height`` image; a box that
-    reaches more than one pixel outside it is an error (wrong image or swapped axes)."""
-    out = []
-    for box in ann.boxes:
-        if box[2] > width + 1 or box[3] > height + 1:
-            raise InputError(f"{ann.entry}: box {list(box)} lies outside the {width}x{height} image")
-        out.append((box[0], box[1], min(box[2], float(width)), min(box[3], float(height))))
-    return tuple(out)
-
 
 # --- metric definitions --------------------------------------------------------
 
-
-def best_iou(boxes: Iterable[Sequence[float]], gt_boxes: Sequence[Sequence[float]]) -> float:
-    """The highest IoU between any box and any ground-truth box (0 without boxes)."""
-    return max((iou(b, g) for b in boxes for g in gt_boxes), default=0.0)
 
 
 def sweep_ious(
@@ -353,14 +201,6 @@ class ImageSummary:
         }
 
 
-def _pick(boxes: list, gt_boxes) -> tuple[tuple | None, float]:
-    """The box (of the rule's boxes) that best matches the ground truth, and its IoU."""
-    if not boxes:
-        return None, 0.0
-    scored = [(best_iou([b], gt_boxes), b) for b in boxes]
-    value, box = max(scored, key=lambda s: s[0])
-    return tuple(box), value
-
 
 def evaluate_images(
     model,
@@ -369,13 +209,15 @@ def evaluate_images(
     thresholds: np.ndarray | None = None,
     batch_size: int = 16,
     forward=None,
+    maps: MapSettings | None = None,
 ) -> tuple[list[ImageScore], ImageSummary]:
-    """Score every annotated image with one forward pass each (in batches).
-    ``forward``: exact CAM's forward pass on another runtime (None: torch)."""
+    """Score every annotated image with one forward pass each (in batches), or the
+    passes ``maps`` asks for (default: ``LocalizeSettings().maps``, as ``camvideo
+    image`` runs). ``forward``: exact CAM's forward pass on another runtime (None:
+    torch); it serves every pass, at every input size."""
     import torch
 
-    from camvideo.cam.methods import cam_method
-    from camvideo.cam.preprocess import preprocess
+    from camvideo.cam.methods import cam_method, class_maps
     from camvideo.video.sources import read_image
 
     if not annotations:
@@ -386,6 +228,10 @@ def evaluate_images(
     method = cam_method(model, forward=forward)
     if not method.smoothable:  # the maps of classes chosen after the forward pass: from features
         raise ValueError(f"{model.name} gets Grad-CAM; evaluation needs an exact-CAM model (GAP -> Linear)")
+    from camvideo.cam.multiscale import ScaledPasses
+
+    maps_settings = LocalizeSettings().maps if maps is None else maps
+    passes = ScaledPasses(method)
     t0 = time.perf_counter()
     scores: list[ImageScore] = []
     # The boxes and the sweep are OpenCV work that releases the GIL: one image a thread.
@@ -393,26 +239,24 @@ def evaluate_images(
         for start in range(0, len(annotations), batch_size):
             batch = annotations[start : start + batch_size]
             images = [read_image(a.file) for a in batch]
-            x = method.prepare(preprocess(images, model))
             with torch.inference_mode():
-                evidence = method.evidence(x)  # features and probabilities; the classes are chosen here
-                feats, probs = evidence.features, evidence.probs
+                map_feats, probs = _forward(method, images, maps_settings, passes)
                 top_ids = probs.topk(1, dim=1).indices
                 gt_ids = torch.tensor(
                     [max(a.classes, key=lambda c: float(probs[b, c])) for b, a in enumerate(batch)],
                     device=probs.device,
                 )
                 ids = torch.cat([top_ids, gt_ids[:, None]], dim=1)  # (B, 2): top-1, best ground-truth class
-                maps = method.maps(feats, ids).cpu().numpy()
+                maps = [class_maps(f[None], model.weight, ids[b : b + 1])[0].cpu().numpy() for b, f in enumerate(map_feats)]
                 chosen = probs.gather(1, ids).cpu().numpy()
             ids = ids.cpu().numpy()
 
             def score(b: int, batch=batch, images=images, maps=maps, ids=ids, chosen=chosen) -> ImageScore:
                 ann, (height, width) = batch[b], images[b].shape[:2]
                 gt_boxes = fit_boxes(ann, width, height)
-                pred_heat, gt_heat = normalize(maps[b, 0]), normalize(maps[b, 1])
-                pred_box, pred_iou = _pick(boxes_from_cam(pred_heat, width, height, rule), gt_boxes)
-                gt_box, gt_iou = _pick(boxes_from_cam(gt_heat, width, height, rule), gt_boxes)
+                pred_heat, gt_heat = normalize(maps[b][0]), normalize(maps[b][1])
+                pred_box, pred_iou = pick_box(boxes_from_cam(pred_heat, width, height, rule), gt_boxes)
+                gt_box, gt_iou = pick_box(boxes_from_cam(gt_heat, width, height, rule), gt_boxes)
                 pred, gt = int(ids[b, 0]), int(ids[b, 1])
                 return ImageScore(
                     file=str(ann.file), width=width, height=height, gt_classes=ann.classes,
@@ -437,6 +281,30 @@ def evaluate_images(
         seconds=time.perf_counter() - t0,
     )
     return scores, summary
+
+
+def _forward(method, images, maps: MapSettings, passes):
+    """The map features (one (K, h, w) tensor per image) and the class
+    probabilities (B, C) of a batch of images of any sizes, through the exact-CAM
+    ``method``'s forward pass (whatever runtime it runs on)."""
+    import torch
+
+    from camvideo.cam.preprocess import preprocess
+
+    model = method.model
+    if maps.plain:
+        evidence = method.evidence(method.prepare(preprocess(images, model)))
+        return list(evidence.features), evidence.probs
+    map_feats, probs = [None] * len(images), [None] * len(images)
+    groups: dict = {}
+    for b, image in enumerate(images):
+        groups.setdefault(image.shape[:2], []).append(b)
+    for members in groups.values():
+        cls_feats, feats = passes.run([images[b] for b in members], maps)
+        p = model.classify(cls_feats).float().softmax(dim=1)
+        for j, b in enumerate(members):
+            map_feats[b], probs[b] = feats[j], p[j]
+    return map_feats, torch.stack(probs)
 
 
 IMAGE_CSV_FIELDS = (
@@ -505,111 +373,5 @@ def draw_curves(result: MaxBoxAcc, size: tuple[int, int] = (720, 440)) -> np.nda
     return img
 
 
-# --- clip evaluation -------------------------------------------------------------
-
-
-def read_frames_jsonl(path: str | Path) -> dict[int, dict]:
-    """Per-frame objects of a JSONL file (the export contract), by frame index."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot be read ({exc})") from None
-    frames: dict[int, dict] = {}
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: not valid JSON ({exc.msg}); expected one per-frame object a line") from None
-        if not isinstance(obj, dict) or not isinstance(obj.get("frame"), int) or not isinstance(obj.get("detections"), list):
-            raise InputError(f'{where}: expected {{"frame": N, "detections": [...]}}')
-        if obj["frame"] in frames:
-            raise InputError(f"{where}: frame {obj['frame']} appears twice")
-        for det in obj["detections"]:
-            if not isinstance(det, dict):
-                raise InputError(f"{where}: each detection must be an object with a box")
-            if det.get("box") is not None:
-                det["box"] = _check_box(det["box"], f"{where}: frame {obj['frame']}")
-        frames[obj["frame"]] = obj
-    if not frames:
-        raise InputError(f"{path}: no frames")
-    return frames
-
-
-@dataclass(frozen=True)
-class ClipSummary:
-    """How predicted boxes follow a true box through a clip.
-
-    ``jitter_px``: per pair of consecutive evaluated frames, the predicted box's
-    change minus the true box's change, as the length of each corner's residual
-    displacement, averaged over both corners and all pairs (0 for a box that moves
-    exactly as the truth does, however far from it). ``label_changes``: how often
-    the top-1 class differs from the previous frame's.
-    """
-
-    frames: int
-    missing: int
-    mean_iou: float
-    iou50: float
-    jitter_px: float
-    label_changes: int
-    class_accuracy: float | None
-    per_frame: tuple[dict, ...] = field(repr=False, default=())
-
-    def to_dict(self) -> dict:
-        return {
-            "frames": self.frames,
-            "missing": self.missing,
-            "mean_iou": round(self.mean_iou, 6),
-            "iou50": round(self.iou50, 6),
-            "jitter_px": round(self.jitter_px, 4),
-            "label_changes": self.label_changes,
-            "class_accuracy": None if self.class_accuracy is None else round(self.class_accuracy, 6),
-        }
-
-
-def evaluate_clip(pred: dict[int, dict], truth: dict[int, dict]) -> ClipSummary:
-    """Compare predicted frames with true frames (both by frame index, as
-    ``read_frames_jsonl`` gives). Truth frames without a box are skipped; a truth
-    frame the prediction lacks counts as IoU 0. Of several top-1 boxes, the one
-    closest to the truth is the frame's box."""
-    rows, prev, pairs, changes, hits, known = [], None, [], 0, 0, 0
-    last_class = None
-    for index in sorted(truth):
-        true_dets = [d for d in truth[index]["detections"] if d.get("box") is not None]
-        if not true_dets:
-            continue
-        true_box, true_class = true_dets[0]["box"], true_dets[0].get("class_id")
-        top = [d for d in pred.get(index, {}).get("detections", []) if d.get("rank", 1) == 1]
-        box, value = _pick([d["box"] for d in top if d.get("box") is not None], [true_box])
-        pred_class = top[0].get("class_id") if top else None
-        if pred_class is not None:
-            changes += last_class is not None and pred_class != last_class
-            last_class = pred_class
-        if true_class is not None:
-            known += 1
-            hits += pred_class == true_class
-        if box is not None and prev is not None:
-            residual = (np.subtract(box, prev[0]) - np.subtract(true_box, prev[1])).reshape(2, 2)
-            pairs.append(float(np.linalg.norm(residual, axis=1).mean()))
-        prev = (box, true_box) if box is not None else None
-        rows.append({"frame": index, "true_box": true_box, "pred_box": box, "iou": value,
-                     "pred_class": pred_class, "true_class": true_class})  # fmt: skip
-    if not rows:
-        raise InputError("the truth has no frame with a box; nothing to compare")
-    ious = np.array([r["iou"] for r in rows])
-    return ClipSummary(
-        frames=len(rows),
-        missing=sum(r["frame"] not in pred for r in rows),
-        mean_iou=float(ious.mean()),
-        iou50=float((ious >= LOC_IOU).mean()),
-        jitter_px=float(np.mean(pairs)) if pairs else 0.0,
-        label_changes=int(changes),
-        class_accuracy=hits / known if known else None,
-        per_frame=tuple(rows),
-    )
+# Clip evaluation lives in camvideo.tools.clipeval; these names stay importable from here.
+from camvideo.tools.clipeval import ClipSummary, evaluate_clip, read_frames_jsonl  # noqa: E402, F401

@@ -1,7 +1,11 @@
 """Per-frame data files: JSON Lines (one object per frame, the contract in docs/architecture.md) and CSV.
 
 Both are pipeline sinks that write each frame as it happens and flush it, so a
-stopped or killed run leaves a file complete up to the last frame written.
+stopped or killed run leaves a file complete up to the last frame written. Like a
+recording, an export is written as ``NAME.partial.EXT`` and renamed to its name
+when it is closed: an existing file of that name is replaced only then, and an
+export that got no frame (a run that failed first) is removed, leaving nothing
+behind and an older file untouched.
 
 - JSONL: ``{"frame", "time", "width", "height", "detections": [{"rank",
   "class_id", "label", "score", "box": [x1, y1, x2, y2]}]}``, one line a frame.
@@ -24,28 +28,34 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from camvideo.errors import OutputError
+from camvideo.errors import OutputError, reason
 from camvideo.results import FrameResult
 
 CSV_COLUMNS = ("frame", "time", "width", "height", "rank", "class_id", "label", "score", "x1", "y1", "x2", "y2")
 SUFFIXES = (".jsonl", ".csv")
 
 
-def _open(path: Path):
+def partial_path(path: Path) -> Path:
+    """``out.jsonl`` -> ``out.partial.jsonl``: where the export lives until closed."""
+    return path.with_name(f"{path.stem}.partial{path.suffix}")
+
+
+def _open(path: Path, partial: Path):
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; give a file name ending in .jsonl or .csv")
     if not path.parent.is_dir():
         raise OutputError(f"cannot write {path}: the folder {path.parent} does not exist")
     try:
-        return open(path, "w", encoding="utf-8", newline="")
+        return open(partial, "w", encoding="utf-8", newline="")
     except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror}") from None
+        raise OutputError(f"cannot write {path}: {reason(exc)}") from None
 
 
 class _FileSink:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._file = _open(self.path)
+        self.partial = partial_path(self.path)
+        self._file = _open(self.path, self.partial)
         self.frames_written = 0
 
     def _emit(self, result: FrameResult) -> None:
@@ -58,17 +68,29 @@ class _FileSink:
             self._emit(result)
             self._file.flush()
         except OSError as exc:
-            raise OutputError(f"cannot write {self.path}: {exc.strerror}") from None
+            raise OutputError(f"cannot write {self.path}: {reason(exc)}") from None
         self.frames_written += 1
 
     def close(self) -> None:
+        """Close the file and give it its name (it replaces a file of that name
+        now); an export without a frame is removed instead."""
         if self._file is None:
             return
         file, self._file = self._file, None
+        error = None
         try:
             file.close()
         except OSError as exc:
-            raise OutputError(f"cannot finish {self.path}: {exc.strerror}") from None
+            error = OutputError(f"cannot finish {self.path}: {reason(exc)}")
+        try:
+            if self.frames_written == 0:
+                self.partial.unlink(missing_ok=True)
+            else:  # what was written stays, as a recording's does after a write error
+                os.replace(self.partial, self.path)
+        except OSError as exc:
+            error = error or OutputError(f"cannot rename {self.partial} to {self.path.name}: {reason(exc)}")
+        if error is not None:
+            raise error
 
     def __enter__(self):
         return self
@@ -93,7 +115,9 @@ class CsvExporter(_FileSink):
         try:
             self._writer.writerow(CSV_COLUMNS)
         except OSError as exc:
-            raise OutputError(f"cannot write {self.path}: {exc.strerror}") from None
+            with contextlib.suppress(OutputError):
+                self.close()  # nothing written: no file left behind
+            raise OutputError(f"cannot write {self.path}: {reason(exc)}") from None
 
     def _emit(self, result: FrameResult) -> None:
         d = result.to_dict()

@@ -1,15 +1,20 @@
 """Sources read from disk: video files (PyAV) and sequences of images (OpenCV).
 
 ``VideoFileSource`` gives the container's own timestamps (variable frame rate is
-real) and applies rotation metadata; ``ImageSequenceSource`` gives the images of
-a folder or a glob, ``1 / fps`` seconds apart. Both can seek and loop; both take
-their buffer policy from ``camvideo.video.reader.policy_for`` unless given one
-(a blocking queue: nothing dropped; ``Paced`` for the window). ``read_image`` is
-the one way an image file is read.
+real) and applies rotation metadata; it reads local files and http(s) URLs whose
+container has a duration (``open_source`` tells those from live streams).
+``ImageSequenceSource`` gives the images of a folder or a glob, ``1 / fps``
+seconds apart. Both can seek and loop; both take their buffer policy from
+``camvideo.video.reader.policy_for`` unless given one (a blocking queue: nothing
+dropped; ``Paced`` for the window). Both keep what is damaged to itself: frame
+indices are the file's own (a frame that cannot be decoded leaves a gap), and
+``damage`` lists the stretches lost. ``read_image`` is the one way an image file
+is read.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +23,7 @@ import cv2
 import numpy as np
 
 from camvideo.errors import InputError, reason
+from camvideo.video.decoding import Damage, PacketDecoder, av_image
 from camvideo.video.policies import BufferPolicy
 from camvideo.video.reader import Source
 from camvideo.video.spec import IMAGE_SUFFIXES
@@ -38,14 +44,6 @@ def read_image(path: str | Path) -> np.ndarray:
     if image is None:
         raise InputError(f"{path}: not an image that can be decoded (is it a PNG, JPEG, BMP, TIFF or WebP?)")
     return image
-
-
-def av_image(frame) -> np.ndarray:
-    """A decoded PyAV video frame as BGR, turned as its display matrix says
-    (counterclockwise degrees, as PyAV reports it)."""
-    image = frame.to_ndarray(format="bgr24")
-    k = int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) % 4
-    return np.ascontiguousarray(np.rot90(image, k)) if k else image
 
 
 class ImageSequenceSource(Source):
@@ -74,6 +72,7 @@ class ImageSequenceSource(Source):
                     image = read_image(self.paths[i])
                 except InputError as exc:
                     log.warning("skipping %s", exc)
+                    self._damaged(Damage(i, i, i / self.fps, (i + 1) / self.fps))
                     continue
                 index = cycle * len(self.paths) + i
                 yield image, index / self.fps, index
@@ -81,24 +80,39 @@ class ImageSequenceSource(Source):
                 return
             first, cycle = 0, cycle + 1
 class VideoFileSource(Source):
-    """A video file decoded with PyAV; times are the container's timestamps.
+    """A video file (a path, or an http(s) URL of a file) decoded with PyAV,
+    packet by packet; times are the container's timestamps.
 
-    A file that breaks mid-way (truncated, corrupt) logs a warning and ends the
-    stream at the damage: every frame before it is delivered.
+    Damage costs only what is damaged: a packet that does not decode is skipped
+    (``skipped``), the frames after it are read. Frames are numbered by the file:
+    where the decoder shows damage and the timestamps jump, the lost frames keep
+    their numbers (a gap) and are listed in ``damage``; a file that ends before
+    its header says (truncated) adds its missing tail there.
     """
 
-    def __init__(self, path: Path, loop: bool = False, *, policy: BufferPolicy | None = None) -> None:
+    def __init__(self, path: Path | str, loop: bool = False, *, policy: BufferPolicy | None = None,
+                 container=None, stall_s: float = 5.0) -> None:
+        """``path`` is a local file, or an http(s) URL (then ``container``, when
+        given, is the one ``open_source`` already opened on it, and ``stall_s``
+        bounds each network wait)."""
         import av
 
-        self.path = path
+        self.url = str(path) if container is not None or "://" in str(path) else None
+        self.path = None if self.url else Path(path)  # None for a URL (nothing on disk: no audio copy)
+        self.location = self.url or str(self.path)
+        self.name = self.location  # Source.__init__ sets it again; damage found at the first frame needs it
+        self.stall_s = stall_s if self.url else 0.0
         self.loop = loop
         self.start_time = 0.0  # the first frame's time, known once it is decoded below
-        if not path.exists():
-            raise InputError(f"{path}: no such file or folder")
-        if path.stat().st_size == 0:
-            raise InputError(f"{path}: the file is empty (0 bytes)")
+        self._opened = None  # (container, frames, first) of the first pass, decoded up to its first frame
+        self._skipped_at: set = set()  # where packets did not decode (a set: a second pass counts them once)
+        if self.path is not None:
+            if not self.path.exists():
+                raise InputError(f"{path}: no such file or folder")
+            if self.path.stat().st_size == 0:
+                raise InputError(f"{path}: the file is empty (0 bytes)")
         try:
-            container = av.open(str(path))
+            container = container or self._open()
         except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
             raise InputError(f"{path}: not a video that can be decoded ({reason(exc)})") from None
         try:
@@ -114,10 +128,11 @@ class VideoFileSource(Source):
                 count = int(round(float(stream.duration * stream.time_base) * self.rate))
             if not count and self.duration and self.rate:
                 count = int(round(self.duration * self.rate))
-            # Decode the first frame now: a file that cannot give one fails here.
-            first = None
-            for first in self._decode(container, 0.0):  # noqa: B007 - kept: the decoded first frame
-                break
+            self._expected = count
+            # Decode the first frame now: a file that cannot give one fails here. The
+            # first pass goes on from it (an http file is not downloaded twice).
+            frames = self._decode(container, 0.0)
+            first = next(frames, None)
             if first is None:
                 raise InputError(f"{path}: contains no decodable video frame")
         except InputError:
@@ -126,58 +141,94 @@ class VideoFileSource(Source):
         except (av.FFmpegError, OSError, ValueError) as exc:
             container.close()
             raise InputError(f"{path}: not a video that can be decoded ({reason(exc)})") from None
-        container.close()
-        image, self.start_time, _ = first
-        super().__init__(str(path), live=False, size=(image.shape[1], image.shape[0]), frame_count_hint=count,
-                         policy=policy)
+        image, stamp, index = first
+        self.start_time = stamp - index * self.interval  # the time of frame 0 (index > 0: frames lost at the start)
+        self._opened = (container, frames, first)
+        super().__init__(self.location, live=False, size=(image.shape[1], image.shape[0]),
+                         frame_count_hint=count, policy=policy)
 
-    def _decode(self, container, start: float) -> Iterator[tuple[np.ndarray, float, int]]:
+    def _open(self):
         import av
 
+        if self.url is None:
+            return av.open(self.location)
+        return av.open(self.location, timeout=(self.stall_s, self.stall_s))
+
+    @property
+    def interval(self) -> float:
+        """Seconds from one frame to the next at the file's rate (30 fps when unknown)."""
+        return 1.0 / (self.rate or 30.0)
+
+    def _decode(self, container, start: float) -> Iterator[tuple[np.ndarray, float, int]]:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         index = 0
         if start > 0:
             container.seek(int(start / stream.time_base), stream=stream, backward=True)
             index = -1  # unknown until the first frame: estimated from its time
+        decoder = PacketDecoder(container, stream, self.location, skipped=self._skipped_at)
+        step = self.interval
+        # where the file's timeline starts: a first frame well after it, with damage
+        # seen on the way, follows frames lost at the start
+        origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else None
         last_time = None
-        try:
-            for frame in container.decode(stream):
-                if frame.pts is None:
-                    stamp = (last_time + 1.0 / (self.rate or 30.0)) if last_time is not None else 0.0
-                else:
-                    stamp = float(frame.pts * frame.time_base)
-                if stamp < start - 1e-6:
-                    continue
-                if index < 0:
-                    index = int(round((stamp - self.start_time) * (self.rate or 30.0)))
-                last_time = stamp
-                yield av_image(frame), stamp, index
-                index += 1
-            step = 1.0 / (self.rate or 30.0)
-            if self.duration and last_time is not None and last_time - self.start_time + 2.5 * step < self.duration:
-                log.warning("%s: the video ends at %.2f s but its header says %.2f s; it may be truncated "
-                            "(everything up to the damage was read)", self.path, last_time, self.duration)
-        except av.FFmpegError as exc:
-            if index == 0:
-                raise InputError(f"{self.path}: not a video that can be decoded ({reason(exc)})") from None
-            log.warning("%s: the video is damaged after frame %d (%s); stopping there",
-                        self.path, index - 1, reason(exc))
+        for frame in decoder:
+            stamp = float(frame.pts * frame.time_base) if frame.pts is not None else \
+                (last_time + step if last_time is not None else 0.0)
+            marks = decoder.take_marks(stamp)
+            if stamp < start - 1e-6:
+                continue  # before a seek's target
+            if index < 0:
+                index = int(round((stamp - self.start_time) / step))
+            elif last_time is None and marks and origin is not None and stamp - origin > 1.5 * step:
+                index = int(round((stamp - origin) / step))
+                self._damaged(Damage(0, index - 1, origin, stamp))
+            elif last_time is not None and any(t > last_time + 1e-6 for t in marks):
+                # damage inside the jump: frames were lost (not a variable frame rate),
+                # and they keep their numbers
+                lost = int(round((stamp - last_time) / step)) - 1
+                if lost > 0:
+                    self._damaged(Damage(index, index + lost - 1, last_time + step, stamp))
+                    index += lost
+            last_time = stamp
+            yield av_image(frame), stamp, index
+            index += 1
+        if self.duration and last_time is not None and last_time - self.start_time + 2.5 * step < self.duration:
+            log.warning("%s: the video ends at %.2f s but its header says %.2f s; it may be truncated "
+                        "(everything up to the damage was read)", self.location, last_time, self.duration)
+            expected = self._expected or int(round(self.duration / step))
+            if expected > index:
+                self._damaged(Damage(index, expected - 1, last_time + step, self.start_time + self.duration))
 
     def _frames(self, start: float) -> Iterator[tuple[np.ndarray, float, int]]:
-        import av
-
         offset_time, offset_index = 0.0, 0
         while True:
             last = None
-            with av.open(str(self.path)) as container:
-                for image, stamp, index in self._decode(container, start):
+            opened, self._opened = self._opened, None
+            if opened is not None and start == 0.0:
+                container, frames, first = opened
+                frames = itertools.chain([first], frames)
+            else:
+                if opened is not None:
+                    opened[0].close()
+                container = self._open()
+                frames = self._decode(container, start)
+            with container:
+                for image, stamp, index in frames:
                     last = (stamp, index)
                     yield image, stamp + offset_time, index + offset_index
             if not self.loop or last is None:
                 return
-            step = 1.0 / (self.rate or 30.0)
-            offset_time += last[0] - self.start_time + step
+            offset_time += last[0] - self.start_time + self.interval
             offset_index += last[1] + 1
             start = 0.0
 
+    @property
+    def skipped(self) -> int:
+        """Packets that could not be decoded (skipped; the frames after them were read)."""
+        return len(self._skipped_at)
+
+    def _release(self) -> None:
+        opened, self._opened = self._opened, None
+        if opened is not None:
+            opened[0].close()

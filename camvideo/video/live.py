@@ -2,8 +2,10 @@
 
 Both give times counted from opening and, by their kind, the newest-frame policy
 (``camvideo.video.policies.LatestFrame``): a slow consumer gets the newest frame,
-never a backlog. A stream that stalls is reopened with growing backoff; a camera
-that stops giving pictures ends with an ``InputError``.
+never a backlog. A stream that stalls or ends is reopened with growing backoff; a
+camera that stops giving pictures ends with an ``InputError``. ``open_stream``
+opens a URL once, for ``open_source`` to tell a live stream from a file on an
+http server (the container has a duration).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import cv2
 import numpy as np
 
 from camvideo.errors import InputError, reason
-from camvideo.video.files import av_image
+from camvideo.video.decoding import PacketDecoder, av_image
 from camvideo.video.policies import BufferPolicy
 from camvideo.video.reader import Source
 
@@ -62,35 +64,60 @@ class CameraSource(Source):
         self._cap.release()
 
 
+STALL_S = 5.0  # a stream that sends no frame for this long is given up on (opening) or reopened
+
+
+def open_stream(url: str, stall_s: float = STALL_S):
+    """The PyAV container of a network stream (or of a file on an http server),
+    or an InputError that says what happened: no answer at all, or an answer that
+    is no stream (``camvideo.video.netcheck``), or FFmpeg's reason."""
+    import av
+
+    options = {"rtsp_transport": "tcp"} if url.lower().startswith("rtsp") else {}
+    began = time.monotonic()
+    try:
+        return av.open(url, options=options, timeout=(stall_s, stall_s))
+    except (av.FFmpegError, OSError) as exc:
+        if time.monotonic() - began < 0.9 * stall_s:
+            raise InputError(f"{url}: cannot open the stream ({reason(exc)}); check the address and the network") from None
+    # It gave up at the wait: FFmpeg's reason ("invalid data", "immediate exit")
+    # reads the same whether the server was silent or sent what is no stream.
+    from camvideo.video.netcheck import server_answer
+
+    answer = server_answer(url, min(2.0, stall_s))
+    if answer is None:
+        raise InputError(f"{url}: no answer from the stream within {stall_s:g} s; check the address, "
+                         "that the camera or server is on, and the network")
+    raise InputError(f"{url}: no video within {stall_s:g} s: {answer}; check the address (scheme, port and path)")
+
+
 class StreamSource(Source):
-    """A network stream (RTSP, HTTP, ...) through PyAV. Latest-frame policy; a stream
+    """A network stream (RTSP, HTTP, ...) through PyAV, decoded packet by packet (a
+    bad packet is skipped, ``skipped`` counts them). Latest-frame policy; a stream
     that gives no frame for ``stall_s`` seconds is reopened with growing backoff."""
 
-    def __init__(self, url: str, stall_s: float = 5.0, max_retries: int = 5, *,
-                 policy: BufferPolicy | None = None) -> None:
-        import av
-
+    def __init__(self, url: str, stall_s: float = STALL_S, max_retries: int = 5, *,
+                 policy: BufferPolicy | None = None, container=None) -> None:
+        """``container``: the stream already opened by ``open_stream`` (else opened here)."""
         self.url = url
         self.stall_s = stall_s
         self.max_retries = max_retries
-        began = time.monotonic()
-        try:
-            container = self._open()
-        except (av.FFmpegError, OSError) as exc:
-            if time.monotonic() - began >= 0.9 * stall_s:  # FFmpeg's reason would be a misleading "invalid data"
-                raise InputError(f"{url}: no answer from the stream within {stall_s:g} s; check the address, "
-                                 "that the camera or server is on, and the network") from None
-            raise InputError(f"{url}: cannot open the stream ({reason(exc)}); check the address and the network") from None
+        self._skipped_at: set = set()
+        container = container if container is not None else open_stream(url, stall_s)
         if not container.streams.video:
             container.close()
             raise InputError(f"{url}: the stream has no video")
         self._container = container
         super().__init__(url, live=True, policy=policy)
 
+    @property
+    def skipped(self) -> int:
+        return len(self._skipped_at)
+
     def _open(self):
         import av
 
-        options = {"rtsp_transport": "tcp"} if self.url.startswith("rtsp") else {}
+        options = {"rtsp_transport": "tcp"} if self.url.lower().startswith("rtsp") else {}
         return av.open(self.url, options=options, timeout=(self.stall_s, self.stall_s))
 
     def _frames(self, start: float) -> Iterator[tuple[np.ndarray, float, int]]:
@@ -102,8 +129,10 @@ class StreamSource(Source):
             try:
                 if container is None:
                     container = self._open()
-                stream = container.streams.video[0]
-                for frame in container.decode(stream):
+                    self._container = container
+                decoder = PacketDecoder(container, container.streams.video[0], self.url, retry_demux=False,
+                                        skipped=self._skipped_at)
+                for frame in decoder:
                     retries = 0
                     yield av_image(frame), time.monotonic() - t0, index
                     index += 1

@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 
 from camvideo.errors import InputError
+from camvideo.runtime.timing import StageTimer
+from camvideo.video.decoding import Damage
 from camvideo.video.pacing import Paced
 from camvideo.video.policies import END, BlockingQueue, BufferPolicy, LatestFrame
 
@@ -55,6 +57,7 @@ class Source:
     """
 
     stall_s = 0.0  # a read of the subclass may block this long before it sees a stop
+    _damage: tuple[Damage, ...] = ()  # replaced (never mutated) by _damaged, in the reader thread
 
     def __init__(self, name: str, *, live: bool, size: tuple[int, int] | None = None,
                  frame_count_hint: int | None = None, policy: BufferPolicy | None = None) -> None:
@@ -89,6 +92,23 @@ class Source:
     def dropped(self) -> int:
         """Frames the policy dropped (the newest-frame ones only; 0 for ``BlockingQueue``)."""
         return self.policy.dropped
+
+    @property
+    def damage(self) -> tuple[Damage, ...]:
+        """The stretches of frames that could not be decoded so far, in the order
+        found (``camvideo.video.decoding.describe_damage`` says them in a line)."""
+        return self._damage
+
+    @property
+    def skipped(self) -> int:
+        """Packets that could not be decoded and were skipped (0 where not known)."""
+        return 0
+
+    def _damaged(self, damage: Damage) -> None:
+        """Reader thread: note a lost stretch (once, however often it is read)."""
+        if damage not in self._damage:
+            self._damage = (*self._damage, damage)
+            log.warning("%s: %s could not be decoded", self.name, damage)
 
     @property
     def ended(self) -> bool:
@@ -200,19 +220,21 @@ class Source:
         try:
             frames = self._frames(self._start_at)
             while not self._stop.is_set():
-                t0 = time.perf_counter()
+                timer = StageTimer()
                 try:
-                    image, stamp, index = next(frames)
+                    with timer("read"):
+                        image, stamp, index = next(frames)
                 except StopIteration:
                     break
-                read_ms = (time.perf_counter() - t0) * 1000.0
+                read_ms = timer.ms["read"]
                 if image.ndim == 2:
                     image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
                 elif image.shape[2] == 4:
                     image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
                 image = np.ascontiguousarray(image)
-                if self.size is None:
-                    self.size = (image.shape[1], image.shape[0])
+                size = (image.shape[1], image.shape[0])
+                if size != self.size:  # the first frame, or a stream that came back at another size
+                    self.size = size
                 frame = Frame(image, index, float(stamp), time.monotonic(), read_ms)
                 if not self.policy.put(frame, self._stop):
                     break

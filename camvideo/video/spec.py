@@ -10,6 +10,8 @@ this module; nothing else tells a camera from a path by looking at the text.
 from __future__ import annotations
 
 import os
+import re
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -17,8 +19,9 @@ from typing import Literal
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 GLOB_CHARS = "*?["
+URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+)://")  # two letters at least: C:// is a Windows drive
 
-Kind = Literal["camera", "stream", "folder", "glob", "image", "file", "path"]
+Kind = Literal["camera", "stream", "url", "folder", "glob", "image", "file", "path"]
 LIVE_KINDS = ("camera", "stream")
 
 
@@ -26,9 +29,11 @@ LIVE_KINDS = ("camera", "stream")
 class SourceSpec:
     """A parsed source spec.
 
-    ``kind`` is one of ``camera`` (``camera`` holds the index), ``stream`` (``url``),
-    ``folder``, ``image`` and ``file`` (``path``, with ``~`` expanded), ``glob``
-    (``pattern``, with ``~`` expanded), or ``path`` when parsed with
+    ``kind`` is one of ``camera`` (``camera`` holds the index), ``stream`` (``url``;
+    an http(s) URL whose container has a duration proves a file when opened),
+    ``url`` (a scheme camvideo does not read, such as ``ftp://``), ``folder``,
+    ``image`` and ``file`` (``path``, with ``~`` expanded; a ``file://`` URL is its
+    path), ``glob`` (``pattern``, with ``~`` expanded), or ``path`` when parsed with
     ``probe=False``: a path not looked up yet (folder, glob, image or file).
     ``text`` is the spec as given (a camera index without blanks).
     """
@@ -65,7 +70,10 @@ class SourceSpec:
         text = str(spec)
         if text.lower().startswith(STREAM_PREFIXES):
             return cls(text, "stream", url=text)
-        expanded = os.path.expanduser(text)
+        scheme = URL.match(text) if isinstance(spec, str) else None
+        if scheme and scheme.group(1).lower() != "file":
+            return cls(text, "url", url=text)
+        expanded = urllib.parse.unquote(urllib.parse.urlsplit(text).path) if scheme else os.path.expanduser(text)
         path = Path(expanded)
         if not probe:
             return cls(text, "path", path=path)

@@ -95,7 +95,8 @@ def test_boxes_scale_to_the_frame():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [dict(method="mean"), dict(components="some"), dict(threshold=1.5), dict(min_area=1.0), dict(max_side=4)]
+    "kwargs", [dict(method="median"), dict(components="some"), dict(threshold=1.5), dict(min_area=1.0), dict(max_side=4),
+               dict(method="mean", threshold=0.0), dict(method="mean", threshold=11.0)]
 )
 def test_box_rule_is_checked(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs)).split("_")[0]):

@@ -81,7 +81,8 @@ def test_mask_boxes_are_exclusive_corners():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"method": "mean"}, {"components": "two"}, {"threshold": 1.5}, {"min_area": 1.0}, {"max_side": 2}]
+    "kwargs", [{"method": "median"}, {"components": "two"}, {"threshold": 1.5}, {"min_area": 1.0}, {"max_side": 2},
+               {"method": "mean", "threshold": 0.0}]
 )
 def test_bad_rules_are_rejected(kwargs):
     with pytest.raises(ValueError):

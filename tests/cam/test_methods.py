@@ -171,16 +171,21 @@ class HostForward:
 def test_a_forward_from_another_runtime_plugs_into_the_localizer(lite0, photo):
     """Maps, smoothing and boxes need no change when the features come from elsewhere."""
     from camvideo.runtime.localizer import FrameLocalizer
-    from camvideo.settings import LocalizeSettings, SmoothingSettings
+    from camvideo.settings import LocalizeSettings, MapSettings, SmoothingSettings
 
     frames = [photo("chelsea"), photo("coffee"), photo("coffee")]
-    for settings in (LocalizeSettings(topk=3), LocalizeSettings(topk=2, smoothing=SmoothingSettings())):
+    # Plain CAM runs the batch in one call; the default preset (the frames' aspect
+    # kept) runs one call per frame size (chelsea's, coffee's) through the same Forward.
+    for settings, calls in ((LocalizeSettings(topk=3, maps=MapSettings()), 1),
+                            (LocalizeSettings(topk=2, smoothing=SmoothingSettings(), maps=MapSettings()), 1),
+                            (LocalizeSettings(topk=3), 2),
+                            (LocalizeSettings(topk=2, smoothing=SmoothingSettings()), 2)):
         forward = HostForward(lite0)
         other = FrameLocalizer(lite0, settings, forward=forward)
         assert other.method.forward is forward
         want = FrameLocalizer(lite0, settings)(frames)
         got = other(frames)
-        assert forward.calls == 1
+        assert forward.calls == calls
         for a, b in zip(want, got):
             assert a.map_class_ids == b.map_class_ids and b.method == "cam"
             np.testing.assert_allclose(a.heatmaps, b.heatmaps, atol=1e-4)

@@ -38,6 +38,24 @@ def no_thread_left():
     assert not alive, f"threads left running: {[t.name for t in alive]}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cache_in_tmp(tmp_path_factory):
+    """The user's cache folder (the window keeps its model list there) in a folder
+    of this test session, never the user's own."""
+    from camvideo.qt import catalogue
+
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    # The window's model list, made here once (as its child would make it): each test
+    # that opens the list then reads it at once (test_models_list makes it the child's way).
+    catalogue.keep(catalogue.catalogue_here())
+    yield
+    if before is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
+
+
 @pytest.fixture(autouse=True)
 def settings_in_tmp(tmp_path, qapp):
     """QSettings (organisation camvideo, app camvideo) go to an INI file in tmp_path."""

@@ -24,6 +24,23 @@ def wait_frames(qtbot, w, n: int) -> None:
     qtbot.waitUntil(lambda: w.frames_shown >= start + n, timeout=WAIT_MS)
 
 
+def settle(qtbot, w) -> None:
+    """Paused: wait until the frames in flight have arrived: none for 300 ms, or
+    for three times the last frame's own processing time when that is longer (a
+    busy machine: a forward pass took 0.5 s, and 300 ms of quiet proved nothing)."""
+    import time
+
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while time.monotonic() < deadline:
+        seen = w.frames_shown
+        shown = w.session.last_shown
+        took_ms = sum(shown.result.timings.values()) if shown is not None else 0.0
+        qtbot.wait(int(max(300.0, 3 * took_ms)))
+        if w.frames_shown == seen:
+            return
+    raise AssertionError("frames kept coming while paused")
+
+
 def open_and_wait(qtbot, w, spec, **kwargs) -> bool:
     """``w.open(spec)`` and wait until that open ended (it runs in the background);
     True when the window switched to it."""

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from PyQt6.QtCore import QPoint, Qt
 from PyQt6.QtGui import QImage
-from qt_helpers import WAIT_MS, make_cat_clip, qimage_rgb, shown_frame, wait_frames
+from qt_helpers import WAIT_MS, make_cat_clip, qimage_rgb, settle, shown_frame, wait_frames
 
 from camvideo.annotate import FrameAnnotator
 from camvideo.qt.view import ShownFrame, VideoView
@@ -74,17 +72,6 @@ def test_the_view_marks_the_tag_whose_map_is_shown_and_reports_clicks(qtbot):
         qtbot.mouseDClick(view, Qt.MouseButton.LeftButton, pos=QPoint(790, 440))
 
 
-def _settle(qtbot, w) -> None:
-    """Paused: wait until the frames in flight have arrived (none for 300 ms)."""
-    deadline = time.monotonic() + WAIT_MS / 1000
-    while time.monotonic() < deadline:
-        seen = w.frames_shown
-        qtbot.wait(300)
-        if w.frames_shown == seen:
-            return
-    raise AssertionError("frames kept coming while paused")
-
-
 def _top_k(qtbot, w, k: int = 3) -> None:
     w.panel.mode.setCurrentText("Top-k")
     w.panel.topk.setValue(k)
@@ -118,7 +105,7 @@ def test_a_click_on_the_second_label_shows_its_map_until_clicked_again_or_top_1(
         assert np.array_equal(_bgr(shown.image), shown.annotated)  # what the view paints
     # a snapshot holds what is shown
     w.toggle_pause()
-    _settle(qtbot, w)
+    settle(qtbot, w)
     shown = w.session.last_shown
     png, _ = w.session.snapshot(tmp_path / "snaps")
     import cv2

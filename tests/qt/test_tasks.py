@@ -189,8 +189,8 @@ def test_closing_while_a_load_is_in_flight_waits_for_it_and_leaves_no_thread(qtb
     w.session.load_model("resnet18")
     qtbot.waitUntil(started.is_set, timeout=WAIT_MS)
     painted = w.view.painted
-    qtbot.wait(600)
-    assert w.view.painted - painted >= 3 and w.session.loading  # a load never blocks painting
+    qtbot.waitUntil(lambda: w.view.painted - painted >= 3, timeout=WAIT_MS)  # a load never blocks painting...
+    assert w.session.loading and not release.is_set()  # ...it is still in flight
     threading.Timer(0.5, release.set).start()  # the load returns while close waits for it
     w.close()
     names = [t.name for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()]

@@ -32,7 +32,12 @@ def test_bench_quick_json(tmp_path, capsys, keep_threads):
     assert {"date", "machine", "config", "floor_ms", "results", "stages_ms", "end_to_end", "live", "soak"} <= set(report)
     assert report["config"]["threads"] == 1 and report["config"]["topk"] == 3
     results = report["results"]
-    assert set(results) == {"floor", "floor (channels_last)", "camvideo's forward pass", "camvideo 640x480", "camvideo 1280x720"}
+    assert set(results) == {"floor", "floor (channels_last)", "camvideo's forward pass", "camvideo 640x480", "camvideo 1280x720",
+                            "camvideo 640x480 [fast]", "camvideo 640x480 [best]"}
+    presets = report["presets"]  # the default preset is "camvideo 640x480"
+    assert set(presets) == {"fast", "balanced", "best"} and presets["balanced"]["contestant"] == "camvideo 640x480"
+    assert presets["fast"]["ratio_fast"] == 1.0 and all(p["median_ms"] > 0 and p["ratio_fast"] > 0 for p in presets.values())
+    assert "quality presets, inference stage at 640x480: " in table
     for entry in results.values():
         assert entry["median_ms"] > 0 and entry["fps"] > 0 and entry["ratio"] > 0 and entry["n"] >= 2
     assert results["floor"]["ratio"] == 1.0 and results["floor (channels_last)"]["ratio_channels_last_floor"] == 1.0
@@ -99,3 +104,35 @@ def test_video_frames_move_smoothly_with_cuts():
     median = sorted(steps)[len(steps) // 2]
     cuts = [i for i, step in enumerate(steps) if step > 2 * median]
     assert cuts == [9, 19]  # a pan over each of the 3 photos, a cut between them
+
+
+@pytest.mark.timeout(240)
+def test_ctrl_c_ends_a_bench_at_once_without_a_crash():
+    """The bench's pipelines run threads inside torch and FFmpeg: Ctrl-C ends it with
+    130, never with a KeyboardInterrupt raised under them (SIGABRT, SIGSEGV)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-m", "camvideo", "bench", "--no-peers", "--threads", "1", "--rounds", "50",
+                             "--frames", "4", "--e2e-frames", "30"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(root), PYTHONUNBUFFERED="1"))
+    try:
+        seen = []
+        while not any("round 2/" in line for line in seen):  # in the rounds: pipelines are running
+            line = proc.stderr.readline()
+            assert line, f"the bench ended early ({proc.poll()}): {''.join(seen)}"
+            seen.append(line)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "bench interrupted (SIGINT); no report" in err and "Traceback" not in err

@@ -15,7 +15,7 @@ from camvideo import cli
 from camvideo.cam.boxes import boxes_from_cam
 from camvideo.errors import InputError
 from camvideo.models import imagenet_labels
-from camvideo.settings import BoxRule
+from camvideo.settings import DEFAULT_QUALITY, BoxRule, quality_maps
 from camvideo.tools.evaluate import (
     ImageScore,
     best_iou,
@@ -140,14 +140,19 @@ def test_sweep_matches_the_box_finder_and_sees_every_component():
 # --- the shared photos -----------------------------------------------------------------
 
 
-def test_manifest_of_the_shared_photos(model, labels):
+@pytest.mark.parametrize("quality", ["fast", DEFAULT_QUALITY])
+def test_manifest_of_the_shared_photos(model, labels, quality):
+    # Plain CAM ("fast") boxes the cat and the cup with IoU > 0.8; the default preset
+    # keeps the frame's aspect ratio, which puts the cup's box 0.71 on the shared
+    # photo (its map leans to the rim): both must localize them (IoU >= 0.5).
     annotations = load_annotations(MANIFEST, labels)
-    scores, summary = evaluate_images(model, annotations, batch_size=2)
+    scores, summary = evaluate_images(model, annotations, batch_size=2, maps=quality_maps(quality)[0])
+    least = 0.8 if quality == "fast" else 0.7
     by_name = {Path(s.file).name: s for s in scores}
     for name in ("chelsea.png", "coffee.png"):
         s = by_name[name]
         assert s.class_correct and s.top1_loc and s.gt_known_loc, s
-        assert s.pred_iou > 0.8 and s.gt_class == s.pred_class
+        assert s.pred_iou > least and s.gt_class == s.pred_class
     astronaut = by_name["astronaut.png"]
     assert not astronaut.class_correct and not astronaut.top1_loc
     assert astronaut.gt_class in (560, 518) and astronaut.gt_class != astronaut.pred_class

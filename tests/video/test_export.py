@@ -31,7 +31,9 @@ def test_jsonl_one_valid_line_per_frame_flushed_as_it_happens(tmp_path):
         assert isinstance(exporter, JsonlExporter)
         for i in range(3):
             exporter.write(_frame(i), None, _result(i))
-            assert len(path.read_text().splitlines()) == i + 1  # on disk before close
+            # on disk before close, under its temporary name until then
+            assert len(exporter.partial.read_text().splitlines()) == i + 1 and not path.exists()
+    assert not exporter.partial.exists()
     lines = path.read_text().splitlines()
     objects = [json.loads(line) for line in lines]
     for obj in objects:

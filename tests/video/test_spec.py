@@ -8,6 +8,7 @@ import cv2
 import pytest
 from clips import make_clip, pattern
 
+from camvideo.errors import InputError
 from camvideo.video.sources import SourceSpec, open_source
 
 
@@ -23,6 +24,22 @@ def test_a_number_is_a_camera(spec, camera, text):
 def test_a_url_is_a_stream(url):
     parsed = SourceSpec.parse(url)
     assert (parsed.kind, parsed.url, parsed.text, parsed.live) == ("stream", url, url, True)
+
+
+def test_an_unsupported_scheme_is_said_and_a_file_url_is_its_path(tmp_path):
+    parsed = SourceSpec.parse("ftp://host/dir/clip.mp4")
+    assert (parsed.kind, parsed.url, parsed.live) == ("url", "ftp://host/dir/clip.mp4", False)
+    with pytest.raises(InputError, match=r"^ftp://host/dir/clip.mp4: ftp:// is not a scheme camvideo reads; "
+                                         r"use rtsp://, .*, tcp:// or a file, folder or glob$"):
+        open_source("ftp://host/dir/clip.mp4")
+    clip = tmp_path / "a clip.mkv"
+    make_clip(clip, frames=2, size=(16, 16))
+    url = clip.as_uri()  # file:///.../a%20clip.mkv
+    parsed = SourceSpec.parse(url)
+    assert (parsed.kind, parsed.path, parsed.text) == ("file", clip, url)
+    assert SourceSpec.parse("C://videos/a.mp4", probe=False).kind == "path"  # a drive letter, no scheme
+    with open_source(url) as src:
+        assert len(list(src)) == 2
 
 
 def test_paths_by_what_is_on_disk(tmp_path):

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 
 from camvideo.cli.outputs import write_text
+from camvideo.cli.signals import StopSignals, say
 from camvideo.errors import CamvideoError
 
 
@@ -40,9 +43,19 @@ def register(sub) -> None:
     p.add_argument("--compile", action="store_true", help="also measure the inference stage under torch.compile")
     p.add_argument("--no-openvino", action="store_true",
                    help="skip the OpenVINO contestants (its forward pass, stage, end to end and live)")
+    p.add_argument("--no-presets", action="store_true",
+                   help="skip the inference stage of the other --quality presets (fast, best)")
     p.add_argument("--quick", action="store_true", help="a few frames and two rounds: a smoke test, not a measurement")
     p.add_argument("--json", metavar="FILE", help="write the report as JSON to FILE ('-' for stdout)")
     p.set_defaults(func=run)
+
+
+def _interrupted(signum: int) -> None:
+    """A bench has nothing to finish: end at once, without raising into the
+    pipeline threads that run inside torch and FFmpeg (a KeyboardInterrupt there
+    ended the process with SIGABRT or SIGSEGV)."""
+    say(f"\ncamvideo: bench interrupted ({signal.Signals(signum).name}); no report\n")
+    os._exit(128 + signum)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,11 +74,12 @@ def run(args: argparse.Namespace) -> int:
         config = BenchConfig(
             threads=args.threads, device=device, model=args.model, topk=args.topk, batch=args.batch, workers=args.workers,
             peers=not args.no_peers, end_to_end=not args.no_e2e, live=not args.no_live, soak=args.soak,
-            compile=args.compile, openvino=not args.no_openvino, **values,
+            compile=args.compile, openvino=not args.no_openvino, presets=not args.no_presets, **values,
         )
     except ValueError as exc:
         raise CamvideoError(str(exc)) from None
-    report = run_bench(config, progress=lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
+    with StopSignals(_interrupted, armed=True):
+        report = run_bench(config, progress=lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
     text = json.dumps(report, indent=2)
     if args.json == "-":
         print(text)

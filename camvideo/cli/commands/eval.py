@@ -3,6 +3,8 @@
 ``camvideo eval MANIFEST.json`` (or VOC XML files) writes ``summary.json``,
 ``images.csv`` and ``maxboxacc.png`` to ``--out`` and prints a short table.
 ``camvideo eval --clip PRED.jsonl --truth TRUTH.jsonl`` compares per-frame boxes.
+``camvideo eval --devset [MANIFEST]`` runs the development set: its photos, and the
+clips made from them (``camvideo.tools.devset``) played as video.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import json
 from pathlib import Path
 
 from camvideo.cli import options as cli
-from camvideo.cli.outputs import write_file
+from camvideo.cli.outputs import check_outputs, write_file
 from camvideo.errors import InputError, OutputError, reason
+
+IMAGE_OUTPUTS = ("summary.json", "images.csv", "maxboxacc.png")
+CLIP_OUTPUTS = ("clip_summary.json", "frames.csv")
 
 
 def register(sub) -> None:
@@ -32,6 +37,15 @@ def register(sub) -> None:
                    help="JSON manifest, Pascal VOC .xml file, or a folder of VOC .xml files")
     p.add_argument("--clip", metavar="PRED.jsonl", help="per-frame predictions (camvideo process --export)")
     p.add_argument("--truth", metavar="TRUTH.jsonl", help="per-frame true boxes, same format (one detection a frame)")
+    p.add_argument("--devset", action="store_true",
+                   help="the development set: MANIFEST's photos (default: tests/data/devset/manifest.json) "
+                   "and clips made from them, run as video (mean IoU, class accuracy, label changes, jitter, ms/frame)")
+    p.add_argument("--split", choices=("tune", "holdout", "all"), default="all",
+                   help="with --devset: the photos and clips of this split (default: all)")
+    p.add_argument("--shots", type=int, default=5, metavar="N",
+                   help="with --devset: shots per clip (default: 5; a cut between each two)")
+    p.add_argument("--shot-frames", type=int, default=40, metavar="N",
+                   help="with --devset: frames per shot (default: 40)")
     p.add_argument("--out", metavar="DIR",
                    help="folder for summary.json, the per-image/per-frame CSV and the plot (default: ./NAME_eval)")
     cli.add_model_options(p)
@@ -43,6 +57,10 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.devset:
+        if args.clip or args.truth:
+            raise InputError("give either --devset or --clip/--truth, not both")
+        return run_devset(args)
     if args.clip or args.truth:
         if not (args.clip and args.truth):
             raise InputError("clip evaluation needs both --clip PRED.jsonl and --truth TRUTH.jsonl")
@@ -65,7 +83,8 @@ def run_images(args: argparse.Namespace) -> int:
         load_annotations,
     )
 
-    rule = cli.localize_settings_from_args(args).box_rule
+    settings = cli.localize_settings_from_args(args)
+    rule = settings.box_rule
     if args.batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
     try:
@@ -73,15 +92,16 @@ def run_images(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise InputError(f"--step: {exc}") from None
     annotations = load_annotations(args.manifest, imagenet_labels())  # fail before loading the model
+    out = _out_dir(args.out, Path(args.manifest), IMAGE_OUTPUTS, [args.manifest])
     model = cli.load_model_from_args(args)
     forward = cli.forward_from_args(args, model)
     try:
         scores, summary = evaluate_images(model, annotations, rule, thresholds, batch_size=args.batch_size,
-                                          forward=forward)
+                                          forward=forward, maps=settings.maps)
     except ValueError as exc:
         raise InputError(str(exc)) from None
 
-    out = _out_dir(args.out, Path(args.manifest))
+    _make(out)
     data = {"manifest": str(args.manifest), **summary.to_dict()}
     write_file(out / "summary.json", lambda f: json.dump(data, f, indent=1))
     write_file(out / "images.csv", lambda f: _csv(f, IMAGE_CSV_FIELDS, image_rows(scores)))
@@ -110,7 +130,7 @@ def run_clip(args: argparse.Namespace) -> int:
     from camvideo.tools.evaluate import evaluate_clip, read_frames_jsonl
 
     result = evaluate_clip(read_frames_jsonl(args.clip), read_frames_jsonl(args.truth))
-    out = _out_dir(args.out, Path(args.clip))
+    out = _make(_out_dir(args.out, Path(args.clip), CLIP_OUTPUTS, [args.clip, args.truth]))
     data = {"clip": str(args.clip), "truth": str(args.truth), **result.to_dict()}
     write_file(out / "clip_summary.json", lambda f: json.dump(data, f, indent=1))
     rows = [
@@ -134,8 +154,14 @@ def _box(box) -> str:
     return "" if box is None else " ".join(f"{v:g}" for v in box)
 
 
-def _out_dir(out: str | None, source: Path) -> Path:
+def _out_dir(out: str | None, source: Path, names: tuple[str, ...], inputs: list[str]) -> Path:
+    """The folder for the files ``names``; none of them may be one of ``inputs``."""
     path = Path(out) if out else Path.cwd() / f"{source.stem}_eval"
+    check_outputs(inputs, [(str(path / name), path / name) for name in names])
+    return path
+
+
+def _make(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -154,3 +180,51 @@ def _write_png(path: Path, image) -> None:
 
     if not cv2.imwrite(str(path), image, [cv2.IMWRITE_PNG_COMPRESSION, 9]):
         raise OutputError(f"cannot write {path}")
+
+
+DEVSET = Path("tests") / "data" / "devset" / "manifest.json"
+
+
+def run_devset(args: argparse.Namespace) -> int:
+    """Photos (as ``run_images``) and clips (as a video, frame by frame) of one split."""
+    from camvideo.models import imagenet_labels
+    from camvideo.runtime.localizer import FrameLocalizer
+    from camvideo.settings import SmoothingSettings
+    from camvideo.tools.devset import devset_clips, evaluate_devset_clips, load_devset
+    from camvideo.tools.evaluate import default_thresholds, evaluate_images
+
+    manifest = Path(args.manifest) if args.manifest else DEVSET
+    if not manifest.exists():
+        raise InputError(f"{manifest}: no development set here; give its manifest.json")
+    settings = cli.localize_settings_from_args(args)
+    labels = imagenet_labels()
+    splits = ("tune", "holdout") if args.split == "all" else (args.split,)
+    photos = load_devset(manifest, labels, args.split)  # fail before loading the model
+    if args.shots < 1 or args.shot_frames < 2:
+        raise InputError(f"--shots must be at least 1 and --shot-frames at least 2, got {args.shots} and {args.shot_frames}")
+    clips = [c for s in splits
+             for c in devset_clips(load_devset(manifest, labels, s), s, shots=args.shots, frames=args.shot_frames)]
+    out = _out_dir(args.out, manifest.parent, ("devset_summary.json",), [str(manifest)])  # before the model loads
+    model = cli.load_model_from_args(args)
+    _, summary = evaluate_images(model, photos, settings.box_rule, default_thresholds(args.step),
+                                 batch_size=args.batch_size, maps=settings.maps)
+    import dataclasses
+
+    localizer = FrameLocalizer(model, dataclasses.replace(settings, smoothing=SmoothingSettings()))
+    runs = evaluate_devset_clips(lambda frame: localizer([frame])[0], localizer.reset, clips)
+    _make(out)
+    data = {"manifest": str(manifest), "split": args.split, "photos": summary.to_dict(),
+            "clips": {r.name: {**r.summary.to_dict(), "ms_per_frame": round(r.ms_per_frame, 3)} for r in runs}}
+    write_file(out / "devset_summary.json", lambda f: json.dump(data, f, indent=1))
+    m = summary.maxboxacc
+    print(f"{summary.images} photos ({args.split}), model {summary.model}: top-1 classification "
+          f"{100 * summary.top1_cls:.1f}%, top-1 localization {100 * summary.top1_loc:.1f}%, "
+          f"GT-known {100 * summary.gt_known_loc:.1f}%, MaxBoxAccV2 {100 * m.value:.1f}%")
+    print(f"  {'clip':<18}{'frames':>7}{'mean IoU':>10}{'class':>8}{'changes':>9}{'true':>6}{'jitter px':>11}{'ms/frame':>10}")
+    for r in runs:
+        s = r.summary
+        acc = "" if s.class_accuracy is None else f"{100 * s.class_accuracy:.0f}%"
+        print(f"  {r.name:<18}{s.frames:>7}{s.mean_iou:>10.3f}{acc:>8}{s.label_changes:>9}"
+              f"{'' if s.true_changes is None else s.true_changes:>6}{s.jitter_px:>11.2f}{r.ms_per_frame:>10.1f}")
+    print(f"-> {out}/devset_summary.json")
+    return 0

@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
                 "or timm:NAME (see `camvideo models`)"
             )
     if args.weights and not Path(args.weights).is_file():
-        raise ModelLoadError(f"weights file {args.weights} does not exist")
+        wrong = "is a folder, not a file" if Path(args.weights).is_dir() else "does not exist"
+        raise ModelLoadError(f"weights file {args.weights} {wrong}")
     device = args.device
     if not PLAIN_DEVICE.fullmatch(device):
         from camvideo.models import resolve_device

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from camvideo.cli import options as cli
-from camvideo.cli.outputs import write_text
+from camvideo.cli.outputs import check_outputs, write_text
 from camvideo.errors import OutputError, reason
 from camvideo.video.sources import IMAGE_SUFFIXES, read_image
 
@@ -45,11 +46,13 @@ def run(args: argparse.Namespace) -> int:
     settings = cli.localize_settings_from_args(args)
     overlay = cli.overlay_settings_from_args(args)
     images = [(Path(p), read_image(p)) for p in args.paths]  # fail before loading the model
-    localizer = cli.localizer_from_args(args, cli.load_model_from_args(args), settings, live=True)
+    check_outputs([path for path, _ in images], _outputs(images, args))
+    localizer = cli.localizer_from_args(args, settings, live=True)
     annotator = FrameAnnotator(overlay)
     lines = []
     for index, (path, image) in enumerate(images):
-        result = localizer([image], indices=[index], times=[0.0])[0]
+        with cli.memory_errors(args):
+            result = localizer([image], indices=[index], times=[0.0])[0]
         target = output_path(path, args.output, len(images) > 1)
         _write_image(target, annotator.annotate(image, result))
         lines.append(json.dumps(result.to_dict()))
@@ -61,6 +64,18 @@ def run(args: argparse.Namespace) -> int:
     elif args.json:
         write_text(args.json, "\n".join(lines) + "\n")
     return 0
+
+
+def _outputs(images, args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """The files the command writes (one image per input; the same input given
+    twice writes the same file twice, harmlessly), with what asked for each."""
+    targets = {}
+    for path, _ in images:
+        targets.setdefault(os.path.realpath(path), (path, output_path(path, args.output, len(images) > 1)))
+    files = [(f"the annotated {path} ({target})", target) for path, target in targets.values()]
+    if args.json and args.json != "-":
+        files.append((f"--json {args.json}", Path(args.json)))
+    return files
 
 
 def _write_image(path: Path, image) -> None:

@@ -61,6 +61,7 @@ def build_report(config, contestants, times: dict[str, list[float]], e2e_runs: l
         entry["note"] = c.note
         results[c.name] = entry
     report: dict = {
+        "presets": _presets(results),
         "date": time.strftime("%Y-%m-%d"),
         "machine": machine(),
         "config": asdict(config),
@@ -120,6 +121,20 @@ def _live_summary(runs: list[dict], config, floor_ms: float) -> dict:
     }
 
 
+def _presets(results: dict) -> dict:
+    """Each quality preset's inference stage at the first size and its cost against
+    "fast" (plain CAM): the default preset is "camvideo WxH", the others "... [name]"."""
+    from camvideo.settings import DEFAULT_QUALITY, QUALITY_PRESETS
+    from camvideo.tools.benchmark.frames import SIZES
+
+    base = f"camvideo {SIZES[0][0]}x{SIZES[0][1]}"
+    names = {q: base if q == DEFAULT_QUALITY else f"{base} [{q}]" for q in QUALITY_PRESETS}
+    names = {q: n for q, n in names.items() if n in results}
+    fast = results[names["fast"]]["median_ms"] if "fast" in names else None
+    return {q: {"contestant": n, "median_ms": results[n]["median_ms"],
+                "ratio_fast": round(results[n]["median_ms"] / fast, 3) if fast else None} for q, n in names.items()}
+
+
 def format_table(report: dict) -> str:
     """The report as a plain-text table (Markdown-compatible)."""
     m = report["machine"]
@@ -167,6 +182,12 @@ def format_table(report: dict) -> str:
     if report.get("openvino_missing"):
         lines.append(f"OpenVINO not measured: {report['openvino_missing']}")
     lines.append("")
+    presets = report.get("presets") or {}
+    if len(presets) > 1:
+        lines.append("quality presets, inference stage at 640x480: " + ", ".join(
+            f"{q} {p['median_ms']:.2f} ms" + (f" ({p['ratio_fast']:.2f}x fast)" if p.get("ratio_fast") else "")
+            for q, p in presets.items()))
+        lines.append("")
     for size, stages in report["stages_ms"].items():
         parts = ", ".join(f"{k} {v:.2f}" for k, v in stages.items())
         lines.append(f"stages at {size} (ms): {parts}")

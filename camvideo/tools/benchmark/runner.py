@@ -53,6 +53,7 @@ class BenchConfig:
     soak: int = 0  # frames through the inference stage for the memory soak (0: off)
     compile: bool = False  # also measure the inference stage with torch.compile
     openvino: bool = True  # also measure the forward pass, the stage, end to end and live on OpenVINO
+    presets: bool = True  # also measure the inference stage of the other quality presets
 
     def __post_init__(self) -> None:
         for name in ("frames", "rounds", "threads", "topk", "batch", "e2e_frames"):
@@ -105,7 +106,7 @@ def _lineup(config: BenchConfig, say: Callable[[str], None]) -> _Lineup:
     from camvideo.annotate import FrameAnnotator
     from camvideo.models import load_model
     from camvideo.runtime.localizer import FrameLocalizer
-    from camvideo.settings import LocalizeSettings
+    from camvideo.settings import DEFAULT_QUALITY, QUALITY_PRESETS, LocalizeSettings, quality_settings
 
     # The stock network as loaded (the floor), the stock network in
     # channels_last (the floor in its fastest eager layout), and camvideo's own
@@ -127,6 +128,11 @@ def _lineup(config: BenchConfig, say: Callable[[str], None]) -> _Lineup:
     contestants.append(floor_contestant(model, base, OWN_FORWARD, channels_last=localizer.channels_last,
                                         autocast=localizer.autocast_dtype))
     contestants += [camvideo_contestant(localizer, annotator, frames[s]) for s in SIZES]
+    # The other quality presets at the first size ("camvideo WxH" is the default preset).
+    for name in QUALITY_PRESETS if config.presets else ():
+        if name != DEFAULT_QUALITY:
+            other = FrameLocalizer(model, quality_settings(name, settings))
+            contestants.append(camvideo_contestant(other, annotator, base, f" [{name}]"))
     if config.compile:
         say("compiling (torch.compile, first call)")
         compiled = FrameLocalizer(load_model(config.model, device=config.device).eval(), settings, compile=True)

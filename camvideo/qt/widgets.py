@@ -1,9 +1,19 @@
-"""The seek bar of a file: a click goes where it is clicked."""
+"""The panel's small widgets: the seek bar, a spin box that clamps, buttons and sliders."""
 
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import QAbstractSlider, QSlider, QStyle, QStyleOptionSlider, QWidget
+from PyQt6.QtGui import QValidator
+from PyQt6.QtWidgets import (
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QStyle,
+    QStyleOptionSlider,
+    QWidget,
+)
 
 
 class SeekSlider(QSlider):
@@ -57,3 +67,47 @@ class SeekSlider(QSlider):
                 QAbstractSlider.SliderAction.SliderToMinimum, QAbstractSlider.SliderAction.SliderToMaximum)
         if not self.isSliderDown() and QAbstractSlider.SliderAction(action) in keys:
             self.seek_requested.emit(self.sliderPosition() / self.STEPS)
+
+
+class ClampedSpinBox(QSpinBox):
+    """A spin box where a number typed beyond the range becomes the nearest end on
+    Enter (``clamped(typed)`` says so), instead of the keystroke being refused
+    (typing 20 into 1..10 used to leave a silent 2). The value changes on Enter or
+    on leaving the field, not at each keystroke."""
+
+    clamped = pyqtSignal(int)  # the number typed, out of range
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
+        self.setKeyboardTracking(False)
+
+    def validate(self, text: str, pos: int):
+        state, text_out, pos_out = super().validate(text, pos)
+        if state == QValidator.State.Invalid and text.strip().isdigit():
+            return QValidator.State.Intermediate, text, pos  # out of range: fixed up on Enter
+        return state, text_out, pos_out
+
+    def fixup(self, text: str) -> str:
+        if not text.strip().isdigit():
+            return super().fixup(text)
+        typed = int(text)
+        value = min(max(typed, self.minimum()), self.maximum())
+        if value != typed:
+            self.clamped.emit(typed)
+        return str(value)
+
+
+def slider(value: int) -> QSlider:
+    s = QSlider(Qt.Orientation.Horizontal)
+    s.setRange(0, 100)
+    s.setValue(value)
+    return s
+
+
+def button(text: str, tip: str, checkable: bool = False) -> QPushButton:
+    b = QPushButton(text)
+    b.setToolTip(tip)
+    b.setCheckable(checkable)
+    b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # space and letters stay window shortcuts
+    return b

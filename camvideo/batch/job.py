@@ -1,0 +1,289 @@
+"""One job in a worker: the model loaded once, then one file after another.
+
+``JobRunner`` is what a worker process (``camvideo.batch.local``) or a Ray actor
+(``camvideo.batch.ray``) holds. ``run(job)`` is a single ``camvideo process``
+of that file: the same ``Pipeline``, ``FrameLocalizer``, ``FrameAnnotator``,
+``Recorder`` and exporter, with the model this runner loaded. It never raises for
+a bad file: everything that goes wrong becomes a ``failed`` ``JobResult`` with a
+one-line reason (``camvideo.errors.describe``), so a worker goes on to the next
+file. A file that is damaged (frames that do not decode: the source lists them
+in ``damage`` and goes on past them) is failed too, with the stretches lost as
+its reason, its outputs holding every frame that decoded.
+
+Outputs are written under ``.partial`` names and renamed when finished (the
+``Recorder`` and the exporters do it themselves); a stop request (``should_stop``)
+finalizes both at the last frame written, and the result is ``interrupted``. The
+final outputs of an earlier attempt are removed when a job starts: a file redone
+never shows the old run's outputs as if they were the new one's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from camvideo.batch.plan import Job
+from camvideo.errors import CamvideoError, OutputError, describe
+from camvideo.settings import LocalizeSettings, OverlaySettings
+from camvideo.video.recorder import partial_path
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_S = 0.5
+# the model options, as camvideo.cli.options.load_model_from_args reads them
+MODEL_KEYS = ("model", "weights", "device", "checkpoint", "labels", "layer", "input_size", "mean", "std",
+              "class_ids", "topk")
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """How every job of a run is processed: picklable, the same on every worker."""
+
+    model: tuple[tuple[str, object], ...]  # (option, value) pairs of MODEL_KEYS
+    settings: LocalizeSettings = LocalizeSettings()
+    overlay: OverlaySettings = OverlaySettings()
+    batch_size: int = 1
+    workers: int | None = None  # forward passes side by side in one job (None: the pipeline's auto)
+    threads: int | None = None  # torch intra-op threads of the worker process (None: torch's default)
+    hud: bool = False
+    max_frames: int | None = None
+    codec: str = "auto"
+    preset: str = "veryfast"
+    audio: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = [key for key, _ in self.model if key not in MODEL_KEYS]
+        if unknown:
+            raise ValueError(f"model options must be among {MODEL_KEYS}, got {unknown}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be None or at least 1, got {self.threads}")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise ValueError(f"max_frames must be None or at least 1, got {self.max_frames}")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, **fields) -> JobOptions:
+        """The model options of a parsed command line, plus ``fields``."""
+        model = tuple((key, _plain(getattr(args, key, None))) for key in MODEL_KEYS)
+        return cls(model=model, **fields)
+
+    def config_id(self) -> str:
+        """A short hash of every option that changes the outputs (not the device, the
+        threads or the batch size): a rerun with other settings redoes the files."""
+        model = {k: v for k, v in self.model if k != "device"}
+        parts = {"model": model, "settings": repr(self.settings), "overlay": repr(self.overlay), "hud": self.hud,
+                 "max_frames": self.max_frames, "codec": self.codec, "preset": self.preset, "audio": self.audio}
+        return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _plain(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What became of one job: the summary's line for it (``to_record``)."""
+
+    job: Job
+    status: str  # done, failed or interrupted
+    frames: int = 0
+    seconds: float = 0.0  # from opening the source to the outputs finished
+    outputs: tuple[str, ...] = ()  # final paths that exist
+    reason: str | None = None
+    worker: str = ""  # host:pid of the process that ran it
+    started: float = 0.0  # time.time()
+    finished: float = 0.0
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def to_record(self, config: str) -> dict:
+        from camvideo.batch.summary import timestamp
+
+        job = self.job
+        return {"source": job.source, "rel": job.rel, "status": self.status, "frames": self.frames,
+                "seconds": round(self.seconds, 3), "fps": round(self.fps, 2), "outputs": list(self.outputs),
+                "reason": self.reason, "size": job.size, "mtime_ns": job.mtime_ns, "config": config,
+                "worker": self.worker, "started": timestamp(self.started), "finished": timestamp(self.finished)}
+
+
+class Reporter(Protocol):
+    """What a backend tells the driver, from the driver's own thread, as jobs go."""
+
+    def started(self, job: Job, worker: str) -> None: ...
+
+    def progress(self, job: Job, frames: int, total: int | None) -> None: ...
+
+    def finished(self, result: JobResult) -> None: ...
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def failed(job: Job, why: str, *, frames: int = 0, worker: str = "", started: float | None = None) -> JobResult:
+    """A failed result made outside the job's own process (a dead worker, a lost task)."""
+    now = time.time()
+    return JobResult(job, "failed", frames=frames, reason=why, worker=worker, started=started or now, finished=now,
+                     outputs=tuple(p for p in job.outputs if os.path.isfile(p)))
+
+
+class JobRunner:
+    """Holds the model for one process and runs jobs one at a time."""
+
+    def __init__(self, options: JobOptions) -> None:
+        if not isinstance(options, JobOptions):
+            raise TypeError(f"options must be a JobOptions, got {type(options).__name__}")
+        self.options = options
+        self.model = None
+        self.load_s = 0.0
+        self._frames = 0
+
+    def load(self) -> None:
+        """Load the model (once); ``CamvideoError`` when it cannot be loaded."""
+        if self.model is not None:
+            return
+        from camvideo.runtime.allocator import tune_allocator
+
+        tune_allocator()  # process-wide, as the command line's entry point does it
+        import torch
+
+        from camvideo.cli.options import load_model_from_args
+
+        if self.options.threads is not None:
+            torch.set_num_threads(self.options.threads)
+        t0 = time.monotonic()
+        model = load_model_from_args(argparse.Namespace(**dict(self.options.model)))
+        self._warm_up(model)
+        self.model = model
+        self.load_s = time.monotonic() - t0
+
+    def _warm_up(self, model) -> None:
+        """What the first file would pay once per process, paid here: the batch-norm
+        fold (the first ``FrameLocalizer`` does it to the model, in place) and the
+        first forward pass (oneDNN builds its kernels). Measured on the shared 2-core
+        machine: a worker's first 20-frame file took 16.8 s without this, the next
+        ones 2.8 s; with it, 3.6 s and 2.2-2.8 s."""
+        import numpy as np
+
+        from camvideo.runtime.localizer import FrameLocalizer
+
+        localizer = FrameLocalizer(model, self.options.settings)
+        localizer([np.zeros((64, 64, 3), np.uint8)], [0], [0.0])
+
+    def run(self, job: Job, should_stop: Callable[[], bool] = lambda: False,
+            on_progress: Callable[[int, int | None], None] | None = None) -> JobResult:
+        """Process ``job``; never raises for a bad file (a failed result instead)."""
+        started, t0 = time.time(), time.monotonic()
+        worker = worker_name()
+        if job.kind == "missing":
+            return failed(job, "no such file or folder", worker=worker, started=started)
+        frames, status, why = 0, "failed", None
+        self._frames = 0
+        try:
+            self.load()
+            _remove_outputs(job)
+            frames, stopped, damage = self._process(job, should_stop, on_progress)
+            status = "interrupted" if stopped else "done"
+            if damage and status == "done":  # every frame that decodes is in the outputs; the reason says what is not
+                status, why = "failed", f"damaged: {damage}"
+        except CamvideoError as exc:
+            why = describe(exc)
+        except Exception as exc:  # noqa: BLE001 - e.g. out of (GPU) memory: this file fails, the worker goes on
+            log.debug("%s failed", job.source, exc_info=True)
+            why = describe(exc)
+        frames = frames or self._frames  # a failure part-way: what was written
+        if why and why.startswith(f"{job.source}: "):  # the summary line names the source already
+            why = why[len(job.source) + 2:]
+        outputs = tuple(p for p in job.outputs if os.path.isfile(p))
+        return JobResult(job, status, frames=frames, seconds=time.monotonic() - t0, outputs=outputs, reason=why,
+                         worker=worker, started=started, finished=time.time())
+
+    def _process(self, job: Job, should_stop, on_progress) -> tuple[int, bool, str]:
+        """Run the pipeline over the whole source: (frames written, stopped by request,
+        what of the source could not be decoded: "" when nothing)."""
+        from camvideo.annotate import FrameAnnotator
+        from camvideo.runtime.localizer import FrameLocalizer
+        from camvideo.runtime.pipeline import Pipeline
+        from camvideo.video.export import open_exporter
+        from camvideo.video.recorder import Recorder
+        from camvideo.video.sources import VideoFileSource, describe_damage, open_source
+
+        options = self.options
+        for path in job.outputs:
+            if not os.path.isdir(os.path.dirname(path)):
+                raise OutputError(f"{os.path.dirname(path)}: no such folder on {socket.gethostname()} (on a cluster "
+                                  "the output folder must be on a filesystem every node sees)")
+        with contextlib.ExitStack() as stack:
+            source = stack.enter_context(open_source(job.source))
+            sinks = []
+            if job.recording:
+                is_file = isinstance(source, VideoFileSource)
+                recorder = Recorder(job.recording, fps_hint=(source.rate if is_file and source.rate else 30.0),
+                                    codec=options.codec, preset=options.preset,
+                                    audio_from=source.path if is_file and options.audio else None)
+                stack.callback(_close_quietly, recorder)
+                sinks.append(recorder)
+            if job.export:
+                # The exporter writes NAME.partial.EXT and takes the final name when closed.
+                exporter = open_exporter(job.export)
+                stack.callback(_close_quietly, exporter)
+                sinks.append(exporter)
+            localizer = FrameLocalizer(self.model, options.settings)
+            pipeline = Pipeline(source, localizer, FrameAnnotator(options.overlay), sinks,
+                                batch_size=options.batch_size, hud=options.hud, workers=options.workers,
+                                max_frames=options.max_frames)
+            stopped = False
+            last = 0.0
+            pipeline.start()
+            try:
+                while not pipeline.wait(0.1):
+                    self._frames = pipeline.stats.frames
+                    if on_progress is not None and time.monotonic() - last >= PROGRESS_EVERY_S:
+                        last = time.monotonic()
+                        on_progress(self._frames, source.frame_count_hint)
+                    if should_stop():
+                        stopped = not pipeline.finished  # it may have ended meanwhile: then it is done
+                        break
+                    if pipeline.sink_errors:
+                        break
+            finally:
+                pipeline.stop()  # joins the threads, finalizes the recording and the export
+            self._frames = pipeline.stats.frames
+            if on_progress is not None:
+                on_progress(self._frames, source.frame_count_hint)
+            if pipeline.sink_errors:
+                raise pipeline.sink_errors[0]
+            if pipeline.error is not None:
+                raise pipeline.error
+            damage = describe_damage(source.damage)
+        return self._frames, stopped, damage
+
+
+def _remove_outputs(job: Job) -> None:
+    """Remove an earlier attempt's final outputs (and partial files) of ``job``."""
+    for path in job.outputs:
+        for candidate in (Path(path), partial_path(Path(path))):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(candidate)
+
+
+
+def _close_quietly(sink) -> None:
+    try:
+        sink.close()
+    except OutputError as exc:
+        log.error("%s", exc)
+

@@ -1,0 +1,286 @@
+"""Jobs in worker processes on this machine (``--jobs N``).
+
+Processes, not threads: a decoder that crashes, a file that makes the process
+run out of memory (the kernel's OOM killer sends SIGKILL) or any other death of
+a worker costs that one file, which is recorded as failed with the signal, and
+a fresh worker takes its place for the rest. Each worker loads the model once
+(``JobRunner``) and then takes one file at a time from the parent over a pipe,
+so a slow file never holds up the others. Workers are started with ``spawn``:
+nothing of the parent's threads or torch state is inherited.
+
+Stopping: the parent sets a shared event (Ctrl-C, SIGTERM, SIGHUP reach the
+parent, which decides); each worker finalizes the file it is on (recording and
+export closed under their final names) and reports it ``interrupted``. A
+terminal's Ctrl-C also reaches the workers, which ignore SIGINT for that reason;
+a SIGTERM or SIGHUP sent to a worker alone finishes its file and ends it.
+``abort`` (a second signal) kills them at once.
+
+How many (``auto_jobs``): on a CPU, one worker per two cores. A job is already
+two-way parallel (the pipeline runs its forward pass on one core while decoding,
+the in-order rest and H.264 encoding take the other; see
+``camvideo.runtime.workers``), so one worker per core would put two busy threads
+on each core; on 2 cores ``--jobs 2`` measured the same frames per second as
+``--jobs 1`` while the files ran (5.9 and 5.9, medians of two interleaved rounds of
+12 files, ``bench/batch.py``) for twice the memory. On a GPU: one worker (the GPU
+is the shared resource and each process would hold its own context; not measured
+here, where there is no GPU: try ``--jobs 2`` to overlap decoding and encoding).
+Never more workers than files, nor than the memory allows (~1 GiB each).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+
+from camvideo.batch.job import JobOptions, JobRunner, Reporter, failed, worker_name
+from camvideo.batch.plan import Job
+from camvideo.errors import CamvideoError, describe
+
+log = logging.getLogger(__name__)
+
+MAX_JOBS = 64
+WORKER_MEMORY = 1 << 30  # resident bytes of one worker (lite0, 640x360: peak ~0.8 GiB measured), rounded up
+JOIN_S = 15.0
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as file:
+            for line in file:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def auto_jobs(files: int, device: str = "auto", cores: int | None = None) -> int:
+    """The default of ``--jobs``: one worker per two cores on a CPU, one on a GPU,
+    at most one per file and what the memory allows (see the module's docstring)."""
+    cores = cores or os.cpu_count() or 1
+    if device.startswith("cuda") or (device == "auto" and _has_cuda()):
+        jobs = 1
+    else:
+        jobs = max(1, cores // 2)
+    memory = _available_memory()
+    if memory:
+        jobs = min(jobs, max(1, memory // WORKER_MEMORY))
+    return max(1, min(jobs, files, MAX_JOBS))
+
+
+def _has_cuda() -> bool:
+    # the parent does not import torch: an NVIDIA device node says as much
+    return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/nvidia0")
+
+
+def threads_per_job(jobs: int, cores: int | None = None) -> int:
+    """Torch threads for each of ``jobs`` workers: the cores shared out, at least one."""
+    return max(1, (cores or os.cpu_count() or 1) // max(1, jobs))
+
+
+# -- the worker process ---------------------------------------------------------
+
+def _send(conn, message) -> bool:
+    try:
+        conn.send(message)
+        return True
+    except (OSError, EOFError, ValueError):  # the parent is gone
+        return False
+
+
+def _serve(conn, stop, options: JobOptions, log_level: int) -> None:
+    """A worker's life: load the model, then run the jobs the parent sends until None."""
+    logging.basicConfig(level=log_level, format=f"%(levelname)s %(name)s [worker {os.getpid()}]: %(message)s")
+    own_stop = threading.Event()
+    busy = threading.Event()
+
+    def on_signal(signum, frame):
+        if not busy.is_set():
+            raise SystemExit(128 + signum)
+        own_stop.set()  # finish the file in hand, then end
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C: the parent decides
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), on_signal)
+    runner = JobRunner(options)
+    try:
+        runner.load()
+    except Exception as exc:  # noqa: BLE001 - every worker would fail alike: the batch stops
+        _send(conn, ("fatal", describe(exc)))
+        return
+    if not _send(conn, ("ready", worker_name(), runner.load_s)):
+        return
+    while not own_stop.is_set():
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        busy.set()
+
+        def progress(frames, total, index=job.index):
+            if not _send(conn, ("progress", index, frames, total)):
+                own_stop.set()
+
+        result = runner.run(job, lambda: stop.is_set() or own_stop.is_set(), progress)
+        busy.clear()
+        if not _send(conn, ("result", result)):
+            return
+
+
+# -- the parent ---------------------------------------------------------------
+
+@dataclass
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    conn: object
+    name: str = ""
+    ready: bool = False
+    job: Job | None = None
+    frames: int = 0
+    started: float = 0.0
+    dead: bool = False
+
+
+def death_reason(exitcode: int | None) -> str:
+    """Why a worker process ended, for the file it was processing."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        if -exitcode == getattr(signal, "SIGKILL", 9):
+            return f"the worker process was killed ({name}: out of memory, or killed by hand) while processing this file"
+        return f"the worker process crashed ({name}) while processing this file"
+    return f"the worker process exited (status {exitcode}) while processing this file"
+
+
+class LocalPool:
+    """``jobs`` worker processes running ``JobRunner`` with ``options``; a context manager.
+
+    ``run(jobs, reporter, stop)`` hands the files out one at a time, reports from the
+    calling thread as they start, progress and finish, and returns when every file
+    has a result or, after ``stop`` is set, when the files in flight are finalized.
+    """
+
+    def __init__(self, options: JobOptions, jobs: int, *, log_level: int = logging.WARNING) -> None:
+        if not isinstance(jobs, int) or isinstance(jobs, bool) or not 1 <= jobs <= MAX_JOBS:
+            raise ValueError(f"jobs must be an int in 1..{MAX_JOBS}, got {jobs!r}")
+        self.options = options
+        self.jobs = jobs
+        self.log_level = log_level
+        self._context = multiprocessing.get_context("spawn")
+        self._stop = self._context.Event()
+        self._workers: list[_Worker] = []
+        self._start_failures = 0
+
+    def _spawn(self) -> None:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(target=_serve, args=(child, self._stop, self.options, self.log_level),
+                                        name="camvideo-batch-worker", daemon=True)
+        process.start()
+        child.close()
+        self._workers.append(_Worker(process, parent))
+
+    def run(self, jobs: Sequence[Job], reporter: Reporter, stop: threading.Event) -> None:
+        pending = deque(jobs)
+        for _ in range(min(self.jobs, len(pending))):
+            self._spawn()
+        stopping = False
+        while True:
+            if stop.is_set() and not stopping:
+                stopping = True
+                self._stop.set()  # the workers finalize the files in hand
+            busy = [w for w in self._workers if w.job is not None]
+            if not busy and (stopping or not pending):
+                return
+            if not self._workers:
+                raise CamvideoError("no worker process left to run the files")
+            wait([w.conn for w in self._workers] + [w.process.sentinel for w in self._workers], timeout=0.25)
+            for worker in list(self._workers):
+                self._drain(worker, reporter)
+                if worker.dead or not worker.process.is_alive():
+                    self._bury(worker, reporter)
+                    if pending and not stopping and len(self._workers) < min(self.jobs, len(pending) + len(busy)):
+                        self._spawn()
+                    continue
+                if worker.ready and worker.job is None and pending and not stopping:
+                    job = pending.popleft()
+                    if _send(worker.conn, job):
+                        worker.job, worker.frames, worker.started = job, 0, time.time()
+                        reporter.started(job, worker.name)
+                    else:
+                        pending.appendleft(job)
+                        worker.dead = True
+
+    def _drain(self, worker: _Worker, reporter: Reporter) -> None:
+        while not worker.dead:
+            try:
+                if not worker.conn.poll():
+                    return
+                message = worker.conn.recv()
+            except (EOFError, OSError):
+                worker.dead = True
+                return
+            kind = message[0]
+            if kind == "ready":
+                worker.ready, worker.name = True, message[1]
+                log.debug("worker %s ready (model loaded in %.1f s)", message[1], message[2])
+            elif kind == "fatal":
+                raise CamvideoError(message[1])
+            elif kind == "progress" and worker.job is not None and message[1] == worker.job.index:
+                worker.frames = message[2]
+                reporter.progress(worker.job, message[2], message[3])
+            elif kind == "result":
+                worker.job = None
+                reporter.finished(message[1])
+
+    def _bury(self, worker: _Worker, reporter: Reporter) -> None:
+        worker.process.join(JOIN_S)
+        code = worker.process.exitcode
+        self._workers.remove(worker)
+        worker.conn.close()
+        if worker.job is not None:
+            log.warning("worker %s died (%s) on %s", worker.name or worker.process.pid, code, worker.job.source)
+            reporter.finished(failed(worker.job, death_reason(code), frames=worker.frames,
+                                     worker=worker.name, started=worker.started))
+            worker.job = None
+        elif not worker.ready and not self._stop.is_set():
+            self._start_failures += 1
+            if self._start_failures >= 3:
+                raise CamvideoError(f"worker processes end before their model is loaded ({death_reason(code)}); "
+                                    "run with -v to see why")
+
+    def close(self, abort: bool = False) -> None:
+        """Ask every worker to end (``abort``: kill them) and join them."""
+        for worker in self._workers:
+            if abort:
+                worker.process.kill()
+            else:
+                _send(worker.conn, None)
+        deadline = time.monotonic() + JOIN_S
+        for worker in self._workers:
+            worker.process.join(max(0.0, deadline - time.monotonic()))
+            if worker.process.is_alive():
+                log.warning("worker %s did not end; killing it", worker.process.pid)
+                worker.process.kill()
+                worker.process.join(JOIN_S)
+            worker.conn.close()
+        self._workers.clear()
+
+    def __enter__(self) -> LocalPool:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        # an exception on its way (a second Ctrl-C, a fatal worker error): no waiting
+        self.close(abort=exc_type is not None)

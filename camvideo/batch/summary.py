@@ -1,0 +1,147 @@
+"""``DIR/camvideo-run.jsonl``: one line per file as it finishes, and the closing table.
+
+Each line is a JSON object::
+
+    {"run": "2026-12-01T20:30:00+00:00", "source": "/data/vids/a.mp4", "rel": "a.mp4",
+     "status": "done", "frames": 300, "seconds": 10.4, "fps": 28.8,
+     "outputs": ["/out/a_cam.mkv", "/out/a.jsonl"], "reason": null,
+     "size": 1234567, "mtime_ns": 1764620000000000000, "config": "3f2a9c01d4e5",
+     "worker": "node-1:4242", "started": "...", "finished": "..."}
+
+``status`` is ``done``, ``failed`` (``reason`` says why, on one line),
+``interrupted`` (a stop signal came while it ran: its outputs are finalized and
+playable up to the last frame, and a rerun redoes it) or ``skipped`` (complete
+from an earlier run). ``run`` is when the run began: several runs append to the
+same file, and a rerun reads it to know what is complete (``plan.split_resumed``).
+Each line is flushed and synced as it is written: a batch killed at any point
+leaves a summary true up to its last file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from camvideo.errors import OutputError, reason
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("done", "failed", "interrupted", "skipped")
+
+
+def timestamp(seconds: float | None = None) -> str:
+    """ISO 8601 with the local offset, to the millisecond (``datetime.fromisoformat`` reads it)."""
+    moment = datetime.fromtimestamp(seconds, UTC) if seconds is not None else datetime.now(UTC)
+    return moment.astimezone().isoformat(timespec="milliseconds")
+
+
+def read_records(path: str | Path) -> list[dict]:
+    """The lines of an existing summary, in order; a line that is not a JSON object
+    (a run killed mid-write) is skipped with a warning. No file: no records."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OutputError(f"{path}: cannot read the run summary ({reason(exc)})") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            log.warning("%s:%d: not a JSON line; ignored", path, number)
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+class SummaryWriter:
+    """Appends one line per finished file to the summary; a context manager."""
+
+    def __init__(self, path: str | Path, run: str | None = None) -> None:
+        self.path = Path(path)
+        self.run = run or timestamp()
+        try:
+            self._file = open(self.path, "a", encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {reason(exc)}") from None
+
+    def write(self, record: dict) -> None:
+        if record.get("status") not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {record.get('status')!r}")
+        line = json.dumps({"run": self.run, **record}, separators=(", ", ": "))
+        try:
+            self._file.write(line + "\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {reason(exc)}") from None
+
+    def close(self) -> None:
+        if self._file is not None:
+            file, self._file = self._file, None
+            file.close()
+
+    def __enter__(self) -> SummaryWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclass
+class Totals:
+    """What the closing table shows; counts as the run goes."""
+
+    files: int = 0  # planned
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    frames: int = 0  # frames written by this run (done, failed and interrupted files)
+    work_s: float = 0.0  # the files' own processing seconds, summed
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (rel, reason)
+
+    def add(self, record: dict) -> None:
+        status = record["status"]
+        self.counts[status] = self.counts.get(status, 0) + 1
+        if status != "skipped":
+            self.frames += int(record.get("frames") or 0)
+            self.work_s += float(record.get("seconds") or 0.0)
+        if status == "failed":
+            self.failures.append((record.get("rel", record.get("source", "?")), record.get("reason") or "?"))
+
+    @property
+    def not_started(self) -> int:
+        return max(0, self.files - sum(self.counts.values()))
+
+
+def clock(seconds: float) -> str:
+    seconds = int(max(0.0, seconds) + 0.5)
+    if seconds >= 3600:
+        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def format_table(totals: Totals, wall_s: float, summary_path: str | Path, max_failures: int = 20) -> str:
+    """The closing table: files per status, frames, wall time, and the failures' reasons."""
+    rows = [(name, totals.counts.get(name, 0)) for name in STATUSES]
+    if totals.not_started:
+        rows.append(("not started", totals.not_started))
+    width = max(len(name) for name, _ in rows)
+    fps = totals.frames / wall_s if wall_s > 0 else 0.0
+    lines = [f"{name.ljust(width)}  {count:>6}" for name, count in rows]
+    lines.append(f"{'total'.ljust(width)}  {totals.files:>6} files, {totals.frames} frames in {clock(wall_s)} "
+                 f"wall time ({fps:.1f} fps)")
+    for rel, why in totals.failures[:max_failures]:
+        lines.append(f"failed: {rel}: {why}")
+    if len(totals.failures) > max_failures:
+        lines.append(f"... and {len(totals.failures) - max_failures} more failures (see the summary)")
+    lines.append(f"summary: {summary_path}")
+    return "\n".join(lines)
+

@@ -1,0 +1,203 @@
+"""``camvideo process`` over many files: its options and its run (``camvideo.batch``).
+
+``camvideo process`` is a batch when it is given several sources, a folder or a
+pattern with videos in it, ``--from-list``, ``--output-dir``, ``--jobs`` or
+``--ray``; one file, camera, stream or folder of images alone is the single run
+it always was. Every file gets its own recording and data file under
+``--output-dir`` (mirroring the input tree), a line in ``DIR/camvideo-run.jsonl``
+as it finishes, and the run ends with a table on stdout.
+
+Exit status: 0 when every file is done (or skipped as complete from an earlier
+run); 1 when some files failed (the others are done: see the table and the
+summary); 2 for a usage error or a run that cannot start (an output folder that
+cannot be written, no cluster at ``--ray``, a model that cannot load); 128 + the
+signal (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) when a stop signal ended the run, the
+files in flight finalized: the same command again finishes the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import signal
+import time
+
+from camvideo.batch import EXPORT_FORMATS
+from camvideo.cli import options as cli
+from camvideo.cli.signals import say
+from camvideo.errors import CamvideoError
+
+log = logging.getLogger(__name__)
+
+EXIT_FAILED = 1  # some files failed
+DEFAULT_OUTPUT_DIR = "camvideo-out"
+DEFAULT_CPUS_PER_JOB = 2.0  # a job is two-way parallel (see camvideo.batch.local)
+
+
+def add_batch_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "many files", "several SOURCEs, a folder or pattern of videos ('archive/**/*.mp4') or --from-list: "
+        "one job per video, outputs under --output-dir; exit status 1 when some files failed")
+    group.add_argument("--from-list", metavar="FILE", help="sources, one path a line (blank lines and # comments skipped)")
+    group.add_argument("--output-dir", metavar="DIR",
+                       help=f"where each file's recording and data go, mirroring the input tree, with the run "
+                       f"summary DIR/camvideo-run.jsonl (default: ./{DEFAULT_OUTPUT_DIR})")
+    group.add_argument("--export-format", choices=EXPORT_FORMATS, default="jsonl",
+                       help="each file's per-frame data: jsonl (default), csv or none")
+    group.add_argument("--no-recording", action="store_true", help="write the data only, no annotated recording")
+    group.add_argument("--jobs", type=int, metavar="N",
+                       help="files processed at once, each in its own process with the model loaded once "
+                       "(default: one per two CPU cores, one on a GPU); with --ray: the number of actors "
+                       "(default: as many as the cluster's resources hold)")
+    group.add_argument("--overwrite", action="store_true",
+                       help="redo every file (default: a rerun skips the files whose outputs are complete)")
+    group.add_argument("--ray", metavar="ADDRESS",
+                       help="run the jobs on a Ray cluster: HOST:PORT of its head, auto (RAY_ADDRESS), or local "
+                       "(a Ray instance started for the run); needs pip install 'camvideo[ray]'")
+    group.add_argument("--cpus-per-job", type=float, metavar="C",
+                       help=f"with --ray: CPUs each job reserves (default: {DEFAULT_CPUS_PER_JOB:g})")
+    group.add_argument("--gpus-per-job", type=float, metavar="G",
+                       help="with --ray: GPUs each job reserves; a fraction shares a GPU (default: 0)")
+
+
+def wants_batch(args: argparse.Namespace) -> bool:
+    """Is this ``camvideo process`` a batch (see the module's docstring)?"""
+    from camvideo.batch.plan import expands_to_videos
+
+    if args.from_list or args.output_dir or args.jobs is not None or args.ray or args.overwrite:
+        return True
+    sources = args.sources
+    return len(sources) > 1 or (len(sources) == 1 and expands_to_videos(sources[0]))
+
+
+def _say(text: str) -> None:
+    say(text + "\n")
+
+
+def _stopping(signum: int) -> None:
+    _say(f"\ncamvideo: {signal.Signals(signum).name}: stopping; finishing the files in flight (again to abort)")
+
+
+def _check(args: argparse.Namespace) -> None:
+    if args.output or args.export:
+        raise CamvideoError("-o/--output and --export name the outputs of one file; with several files use "
+                            "--output-dir DIR (and --export-format, --no-recording)")
+    if args.jobs is not None and args.jobs < 1:
+        raise CamvideoError(f"--jobs must be at least 1, got {args.jobs}")
+    for name in ("cpus_per_job", "gpus_per_job"):
+        value = getattr(args, name)
+        if value is not None and not args.ray:
+            raise CamvideoError(f"--{name.replace('_', '-')} goes with --ray (locally, --jobs shares the cores)")
+        if value is not None and (value < 0 or value != value):
+            raise CamvideoError(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
+    if args.cpus_per_job is not None and args.cpus_per_job == 0 and not args.gpus_per_job:
+        raise CamvideoError("--cpus-per-job 0 needs --gpus-per-job: a job needs a CPU or a GPU")
+
+
+class _Driver:
+    """The reporter the backends call: the progress display, the summary, the totals."""
+
+    def __init__(self, display, writer, totals, config: str) -> None:
+        self.display, self.writer, self.totals, self.config = display, writer, totals, config
+
+    def started(self, job, worker: str) -> None:
+        self.display.started(job, worker)
+
+    def progress(self, job, frames: int, total: int | None) -> None:
+        self.display.progress(job, frames, total)
+
+    def finished(self, result) -> None:
+        record = result.to_record(self.config)
+        self.writer.write(record)  # first: the summary is the record of what is complete
+        self.totals.add(record)
+        self.display.finished(result)
+
+
+def run(args: argparse.Namespace) -> int:
+    from camvideo.batch.job import JobOptions
+    from camvideo.batch.plan import make_plan, prepare_output_dir, split_resumed
+    from camvideo.batch.summary import SummaryWriter, Totals, format_table, read_records
+    from camvideo.cli.signals import Aborted
+
+    _check(args)
+    settings = cli.localize_settings_from_args(args)
+    overlay = cli.overlay_settings_from_args(args)
+    plan = make_plan(args.sources, args.output_dir or DEFAULT_OUTPUT_DIR, from_list=args.from_list,
+                     recording=not args.no_recording, export_format=args.export_format)
+    prepare_output_dir(plan)
+    cpus = args.cpus_per_job if args.cpus_per_job is not None else DEFAULT_CPUS_PER_JOB
+    gpus = args.gpus_per_job or 0.0
+    common = dict(settings=settings, overlay=overlay, batch_size=args.batch_size, hud=args.hud,
+                  max_frames=args.max_frames, codec=args.codec, preset=args.preset, audio=not args.no_audio)
+    config = JobOptions.from_args(args, **common).config_id()
+    todo, complete = split_resumed(plan, read_records(plan.summary_path), config, overwrite=args.overwrite)
+    for note in plan.notes:
+        _say(f"camvideo: note: {note}")
+    _say(f"camvideo: {len(plan.jobs)} file{'s' * (len(plan.jobs) != 1)} -> {plan.output_dir}"
+         + (f" ({len(complete)} complete from an earlier run, skipped; --overwrite redoes them)" if complete else ""))
+    totals = Totals(files=len(plan.jobs))
+    began = time.monotonic()
+    with SummaryWriter(plan.summary_path) as writer:
+        for job in complete:
+            record = {"source": job.source, "rel": job.rel, "status": "skipped", "frames": 0, "seconds": 0.0,
+                      "fps": 0.0, "outputs": list(job.outputs), "reason": "complete from an earlier run",
+                      "size": job.size, "mtime_ns": job.mtime_ns, "config": config}
+            writer.write(record)
+            totals.add(record)
+        try:
+            stopped = _run_jobs(args, todo, common, cpus, gpus, writer, totals, config) if todo else None
+        except Aborted as exc:  # a signal in the instant before the first file: nothing started
+            _say(f"camvideo: interrupted ({exc}) before the first file; nothing written")
+            return 128 + exc.signum
+    wall = time.monotonic() - began
+    try:
+        print(format_table(totals, wall, plan.summary_path), flush=True)
+    except (OSError, ValueError):
+        pass
+    if stopped is not None:
+        _say(f"camvideo: interrupted ({stopped.name}); the files in flight are finalized; "
+             "the same command again finishes the rest")
+        return stopped.exit_code
+    return EXIT_FAILED if totals.counts.get("failed") else 0
+
+
+def _run_jobs(args, todo, common, cpus, gpus, writer, totals, config):
+    """Run ``todo`` on the chosen backend; the StopSignals when a signal stopped it, else None."""
+    from camvideo.batch.job import JobOptions
+    from camvideo.batch.progress import BatchProgress
+    from camvideo.cli.signals import StopSignals
+
+    level = logging.getLogger().getEffectiveLevel()
+    with contextlib.ExitStack() as stack:
+        if args.ray:
+            from camvideo.batch.ray import RayPool, RaySession, actor_count
+
+            session = stack.enter_context(RaySession(args.ray))  # before our signal handlers: Ray sets its own
+            threads = max(1, int(cpus))
+            options = JobOptions.from_args(args, threads=threads, workers=args.workers or (None if threads >= 2 else 1),
+                                           **common)
+            actors = actor_count(session.resources(), len(todo), cpus, gpus, args.jobs)
+            _say(f"camvideo: Ray at {args.ray} (ready in {session.start_s:.1f} s): {actors} actor"
+                 f"{'s' * (actors != 1)} ({cpus:g} CPUs" + (f", {gpus:g} GPUs" if gpus else "") + " each)")
+            pool = stack.enter_context(RayPool(session, options, actors, cpus_per_job=cpus, gpus_per_job=gpus))
+        else:
+            from camvideo.batch.local import MAX_JOBS, LocalPool, auto_jobs, threads_per_job
+
+            if args.jobs is not None and args.jobs > MAX_JOBS:
+                raise CamvideoError(f"--jobs must be at most {MAX_JOBS}, got {args.jobs}")
+            jobs = min(args.jobs, len(todo)) if args.jobs else auto_jobs(len(todo), args.device)
+            _say(f"camvideo: {jobs} worker process{'es' * (jobs != 1)} ({threads_per_job(jobs)} torch "
+                 f"thread{'s' * (threads_per_job(jobs) != 1)} each)")
+            threads = threads_per_job(jobs)
+            options = JobOptions.from_args(args, threads=threads, workers=args.workers or (None if threads >= 2 else 1),
+                                           **common)
+            # the workers' warnings come back in the results: they print errors only, unless -v
+            pool = stack.enter_context(LocalPool(options, jobs,
+                                                 log_level=level if level < logging.WARNING else logging.ERROR))
+        stop = stack.enter_context(StopSignals(_stopping))
+        progress = stack.enter_context(BatchProgress(len(todo)))
+        stop.arm()
+        pool.run(todo, _Driver(progress, writer, totals, config), stop.event)
+        return stop if stop.event.is_set() else None
+

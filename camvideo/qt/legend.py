@@ -1,0 +1,118 @@
+"""The heat map's legend: whose evidence it shows, on which scale, or why there is none.
+
+A small box in the bottom-left corner of the picture, painted by the view at
+screen resolution: "evidence for Egyptian cat (0.86)", the colour bar of the
+map's colours from weak to strong, and the scale ("scaled to this frame's
+strongest"). A class below the window's confidence gate gets no map at all (a
+map scaled to its own maximum would tint the whole frame as surely as a real
+find): the legend then says "no heat map: tabby 0.01 is under 5%, not in the
+picture". Nothing is drawn when the heat map is off, the frame has no maps, or
+the labels are off (the legend is the heat map's label).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PyQt6.QtCore import QRectF, Qt
+from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter
+
+from camvideo.annotate import COLORMAPS, shown_heatmap_rank
+from camvideo.qt.convert import bgr_to_qimage
+
+SCALES = {
+    "minmax": "scaled to this frame's strongest",
+    "running": "scaled to a running maximum",
+    "fixed": "on a fixed scale",
+}
+BAR_W, BAR_H = 120.0, 8.0
+PAD = 6.0
+MARGIN = 8.0
+POINT_SIZE = 9.0
+
+_bars: dict[str, QImage] = {}
+
+
+def colour_bar(colormap: str) -> QImage:
+    """The colormap from weak (left) to strong (right), 256 x 1."""
+    if colormap not in _bars:
+        ramp = np.arange(256, dtype=np.uint8).reshape(1, 256)
+        _bars[colormap] = bgr_to_qimage(cv2.applyColorMap(ramp, COLORMAPS[colormap]))
+    return _bars[colormap]
+
+
+@dataclass(frozen=True)
+class Legend:
+    """What the legend says: ``title`` ("evidence for X (0.86)" or "no heat map:
+    …") and ``scale`` (under the colour bar; empty when there is no map)."""
+
+    title: str
+    scale: str
+    colormap: str
+    faint: bool  # the class is under the gate: no map, no bar
+
+
+def legend_for(overlay, result, scale: str = "minmax", gate: float | None = None) -> Legend | None:
+    """The legend of ``result`` as ``overlay`` draws it (None: no heat map shown)."""
+    rank = shown_heatmap_rank(overlay, result) if result is not None else None
+    if rank is None:
+        return None
+    class_id = result.map_class_ids[rank - 1] if len(result.map_class_ids) >= rank else None
+    det = next((d for d in result.detections if d.rank == rank), None)
+    name = det.label if det is not None else str(class_id)
+    score = f" ({det.score:.2f})" if det is not None else ""
+    opacity = result.map_opacity[rank - 1] if len(result.map_opacity) >= rank else 1.0
+    if opacity < 1.0:
+        under = f" is under {gate:.0%}" if gate else " is too unsure"
+        return Legend(f"no heat map: {name}{score.replace('(', '').replace(')', '')}{under}, not in the picture",
+                      "", overlay.colormap, True)
+    return Legend(f"evidence for {name}{score}", SCALES.get(scale, scale), overlay.colormap, False)
+
+
+def scale_line(legend: Legend) -> str:
+    """The line under the colour bar."""
+    return f"weak … strong, {legend.scale}"
+
+
+def legend_font(base: QFont) -> QFont:
+    font = QFont(base)
+    font.setPointSizeF(POINT_SIZE)
+    return font
+
+
+def legend_rect(legend: Legend, image_rect: QRectF, font: QFont) -> QRectF:
+    """Where the legend box goes: the picture's bottom-left corner, kept inside it."""
+    metrics = QFontMetricsF(font)
+    lines = 1 if legend.faint else 2
+    width = max(metrics.horizontalAdvance(legend.title), 0 if legend.faint else
+                max(BAR_W, metrics.horizontalAdvance(scale_line(legend)))) + 2 * PAD
+    height = lines * metrics.height() + (0 if legend.faint else BAR_H + PAD / 2) + 2 * PAD
+    width = min(width, max(0.0, image_rect.width() - 2 * MARGIN))
+    return QRectF(image_rect.left() + MARGIN, image_rect.bottom() - MARGIN - height, width, height)
+
+
+def paint_legend(painter: QPainter, legend: Legend, image_rect: QRectF, font: QFont) -> QRectF:
+    """Paint ``legend`` over the picture; returns its box."""
+    box = legend_rect(legend, image_rect, font)
+    if box.width() < 2 * PAD or box.top() < image_rect.top():
+        return QRectF()  # no room in a tiny view
+    metrics = QFontMetricsF(font)
+    painter.save()
+    painter.setFont(font)
+    painter.fillRect(box, QColor(0, 0, 0, 175))
+    painter.setPen(QColor(240, 240, 240))
+    inner = box.adjusted(PAD, PAD, -PAD, -PAD)
+    title = metrics.elidedText(legend.title, Qt.TextElideMode.ElideRight, inner.width())
+    painter.drawText(QRectF(inner.left(), inner.top(), inner.width(), metrics.height()),
+                     Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, title)
+    if not legend.faint:
+        top = inner.top() + metrics.height() + PAD / 4
+        bar = QRectF(inner.left(), top, min(BAR_W, inner.width()), BAR_H)
+        painter.drawImage(bar, colour_bar(legend.colormap))
+        scale = metrics.elidedText(scale_line(legend), Qt.TextElideMode.ElideRight, inner.width())
+        painter.drawText(QRectF(inner.left(), bar.bottom() + PAD / 4, inner.width(), metrics.height()),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, scale)
+    painter.restore()
+    return box

@@ -1,0 +1,93 @@
+"""The Model box's behaviour: load, the list, a weights file, and what went wrong.
+
+``ModelControls`` turns the model list and "Weights file…" into session loads
+and says in the box what happens ("loading resnet50…", "lite0 ready on cpu",
+"resnet18 could not load; still lite0 on cpu"). A model that cannot load while
+another runs leaves the list on the one in use; one that cannot load while
+nothing runs yet (a remembered model, offline) gives way to the built-in model,
+and the banner says why, in the window's words (``dialogs.gui_wording``).
+"""
+
+from __future__ import annotations
+
+from camvideo import DEFAULT_MODEL  # without importing torch
+from camvideo.qt import dialogs
+from camvideo.qt.status import short
+
+
+class ModelControls:
+    """Models for ``window`` (its session, panel, view and banner)."""
+
+    def __init__(self, window) -> None:
+        self.window = window
+        self.weights: tuple[str, str] | None = None  # (model, weights file): --weights, or "Weights file…"
+
+    def on_listed(self, names: list, ready: list) -> None:
+        """The whole model list, those ready offline marked. A remembered name that
+        no longer exists gives way to the built-in model."""
+        w = self.window
+        wanted = w.panel.model.currentText()
+        if wanted.startswith("timm:") and wanted not in names:
+            names = [*names, wanted]  # timm models are not listed (thousands), but they exist
+        w.panel.set_models(names, ready)
+        if wanted not in names:
+            self.load(w.panel.model.currentText())
+
+    def load(self, name: str) -> None:
+        """Load ``name`` in the background (with the weights file given for it:
+        --weights, or "Weights file…")."""
+        w = self.window
+        weights = self.weights[1] if self.weights and self.weights[0] == name else None
+        w.session.load_model(name, weights=weights)
+
+    def ask_weights_file(self) -> None:
+        """ "Weights file…": the chosen model with weights from a file."""
+        w = self.window
+        name = w.panel.model.currentText()
+        path = dialogs.ask_weights(w, w.settings, name)
+        if path:
+            self.weights = (name, path)
+            self.load(name)
+
+    def on_loading(self, name: str) -> None:
+        w = self.window
+        w.panel.model_state.setText(f"loading {name}…")
+        if w.view.current is None:
+            w.view.set_message(f"Loading model {name}…")
+
+    def on_ready(self, name: str, device: str) -> None:
+        w = self.window
+        w.panel.model_state.setText(f"{name} ready on {device}")
+        w.device_label.setText(device)
+        if not w.panel.labels and w.session.model is not None:
+            w.panel.set_class_names(w.session.model.labels)
+            w.push_localize()  # a class typed by name resolves now
+        if w.session.source is not None:
+            w.view.set_message("")
+        elif w.session.opening_spec is not None:
+            w.view.set_message(f"Opening {short(w.session.opening_spec)}…")
+        else:
+            w.view.set_message("No source: open a camera, a file or a URL")
+
+    def on_failed(self, name: str, message: str) -> None:
+        w = self.window
+        current = w.session.model_name
+        if current is not None and current != name:
+            # The stream goes on with the model it had: the list says which.
+            w.panel.model.blockSignals(True)
+            w.panel.model.setCurrentText(current)
+            w.panel.model.blockSignals(False)
+            w.panel.model_state.setText(f"{name} could not load; still {current} on {w.session.model.device}")
+        elif name != DEFAULT_MODEL:
+            # Nothing runs yet (a remembered model that cannot load offline, say):
+            # the built-in model instead, and the message says why.
+            w.panel.model.blockSignals(True)
+            w.panel.model.setCurrentText(DEFAULT_MODEL)
+            w.panel.model.blockSignals(False)
+            w.panel.model_state.setText(f"{name} could not load; loading {DEFAULT_MODEL}")
+            self.load(DEFAULT_MODEL)
+        else:
+            w.panel.model_state.setText(f"{name} could not load")
+        if w.view.current is None and name == DEFAULT_MODEL:
+            w.view.set_message(f"Model {name} could not load")
+        w.show_error(dialogs.gui_wording(message))

@@ -1,0 +1,148 @@
+"""How predicted boxes and labels follow the truth through a clip.
+
+Predictions and truth are per-frame objects of the export contract (``camvideo
+process --export`` JSONL, or dicts of the same shape): ``{"frame": N, "detections":
+[{"rank": 1, "class_id": C, "box": [x1, y1, x2, y2]}, ...]}``. A truth frame holds one
+detection with the true ``box`` and, optionally, the true ``class_id`` or a list of
+accepted ``class_ids`` (all the cat breeds for a cat).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from camvideo.errors import InputError
+from camvideo.tools.annotations import LOC_IOU, check_box, pick_box
+
+
+def read_frames_jsonl(path: str | Path) -> dict[int, dict]:
+    """Per-frame objects of a JSONL file (the export contract), by frame index."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot be read ({exc})") from None
+    frames: dict[int, dict] = {}
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{where}: not valid JSON ({exc.msg}); expected one per-frame object a line") from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("frame"), int) or not isinstance(obj.get("detections"), list):
+            raise InputError(f'{where}: expected {{"frame": N, "detections": [...]}}')
+        if obj["frame"] in frames:
+            raise InputError(f"{where}: frame {obj['frame']} appears twice")
+        for det in obj["detections"]:
+            if not isinstance(det, dict):
+                raise InputError(f"{where}: each detection must be an object with a box")
+            if det.get("box") is not None:
+                det["box"] = check_box(det["box"], f"{where}: frame {obj['frame']}")
+        frames[obj["frame"]] = obj
+    if not frames:
+        raise InputError(f"{path}: no frames")
+    return frames
+
+
+@dataclass(frozen=True)
+class ClipSummary:
+    """How predicted boxes follow a true box through a clip.
+
+    ``jitter_px``: per pair of consecutive evaluated frames, the predicted box's
+    change minus the true box's change, as the length of each corner's residual
+    displacement, averaged over both corners and all pairs (0 for a box that moves
+    exactly as the truth does, however far from it). ``label_changes``: how often
+    the top-1 class differs from the previous frame's; ``true_changes``: how often
+    the true (accepted) classes differ from the previous frame's (None when the
+    truth has no classes).
+    """
+
+    frames: int
+    missing: int
+    mean_iou: float
+    iou50: float
+    jitter_px: float
+    label_changes: int
+    class_accuracy: float | None
+    true_changes: int | None = None
+    per_frame: tuple[dict, ...] = field(repr=False, default=())
+
+    def to_dict(self) -> dict:
+        return {
+            "frames": self.frames,
+            "missing": self.missing,
+            "mean_iou": round(self.mean_iou, 6),
+            "iou50": round(self.iou50, 6),
+            "jitter_px": round(self.jitter_px, 4),
+            "label_changes": self.label_changes,
+            "class_accuracy": None if self.class_accuracy is None else round(self.class_accuracy, 6),
+            "true_changes": self.true_changes,
+        }
+
+
+def evaluate_clip(pred: dict[int, dict], truth: dict[int, dict]) -> ClipSummary:
+    """Compare predicted frames with true frames (both by frame index, as
+    ``read_frames_jsonl`` gives). Truth frames without a box are skipped; a truth
+    frame the prediction lacks counts as IoU 0. Of several top-1 boxes, the one
+    closest to the truth is the frame's box. The top-1 class is right when it is
+    the truth's ``class_id`` or one of its ``class_ids``."""
+    rows, prev, pairs, changes, hits, known = [], None, [], 0, 0, 0
+    last_class, last_truth, true_changes = None, None, 0
+    for index in sorted(truth):
+        true_dets = [d for d in truth[index]["detections"] if d.get("box") is not None]
+        if not true_dets:
+            continue
+        true_box, true_class = true_dets[0]["box"], true_dets[0].get("class_id")
+        accepted = _accepted(true_dets[0])
+        if true_class is None and accepted:
+            true_class = min(accepted)
+        if accepted:
+            true_changes += last_truth is not None and accepted != last_truth
+            last_truth = accepted
+        top = [d for d in pred.get(index, {}).get("detections", []) if d.get("rank", 1) == 1]
+        box, value = pick_box([d["box"] for d in top if d.get("box") is not None], [true_box])
+        pred_class = top[0].get("class_id") if top else None
+        if pred_class is not None:
+            changes += last_class is not None and pred_class != last_class
+            last_class = pred_class
+        if accepted:
+            known += 1
+            hits += pred_class in accepted
+        if box is not None and prev is not None:
+            residual = (np.subtract(box, prev[0]) - np.subtract(true_box, prev[1])).reshape(2, 2)
+            pairs.append(float(np.linalg.norm(residual, axis=1).mean()))
+        prev = (box, true_box) if box is not None else None
+        rows.append({"frame": index, "true_box": true_box, "pred_box": box, "iou": value,
+                     "pred_class": pred_class, "true_class": true_class})  # fmt: skip
+    if not rows:
+        raise InputError("the truth has no frame with a box; nothing to compare")
+    ious = np.array([r["iou"] for r in rows])
+    return ClipSummary(
+        frames=len(rows),
+        missing=sum(r["frame"] not in pred for r in rows),
+        mean_iou=float(ious.mean()),
+        iou50=float((ious >= LOC_IOU).mean()),
+        jitter_px=float(np.mean(pairs)) if pairs else 0.0,
+        label_changes=int(changes),
+        class_accuracy=hits / known if known else None,
+        true_changes=true_changes if known else None,
+        per_frame=tuple(rows),
+    )
+
+
+def _accepted(det: dict) -> frozenset[int]:
+    """The classes a truth detection accepts: ``class_ids``, else ``class_id``."""
+    ids = det.get("class_ids")
+    if ids is None:
+        ids = [] if det.get("class_id") is None else [det["class_id"]]
+    if not isinstance(ids, (list, tuple)) or not all(isinstance(c, int) and not isinstance(c, bool) for c in ids):
+        raise InputError(f"truth frame classes must be class ids, got {ids!r}")
+    return frozenset(ids)

@@ -1,0 +1,103 @@
+"""One job in this process (what a worker runs): the real model, real clips; a
+damaged file, a stop request, an earlier attempt's outputs, a model that cannot load."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from batch_helpers import check_complete
+from clips import make_clip, make_truncated_clip
+
+from camvideo.batch.job import JobOptions, JobRunner
+from camvideo.batch.plan import make_plan, prepare_output_dir
+from camvideo.cli.parser import build_parser
+from camvideo.errors import CamvideoError
+
+
+def options(*argv) -> JobOptions:
+    from camvideo.cli.options import localize_settings_from_args, overlay_settings_from_args
+
+    args = build_parser().parse_args(["process", "x", *argv])
+    return JobOptions.from_args(args, settings=localize_settings_from_args(args),
+                                overlay=overlay_settings_from_args(args), threads=1, workers=1)
+
+
+@pytest.fixture(scope="module")
+def runner() -> JobRunner:
+    runner = JobRunner(options())
+    runner.load()
+    return runner
+
+
+def plan_of(tmp_path: Path, *files: Path):
+    plan = make_plan([str(f) for f in files], tmp_path / "out")
+    prepare_output_dir(plan)
+    return plan
+
+
+def test_a_file_runs_through_the_pipeline_and_reports_its_progress(tmp_path, runner):
+    clip = tmp_path / "in" / "a.mp4"
+    clip.parent.mkdir()
+    make_clip(clip, frames=30, size=(64, 48))
+    job = plan_of(tmp_path, clip).jobs[0]
+    seen = []
+    result = runner.run(job, on_progress=lambda frames, total: seen.append((frames, total)))
+    assert result.status == "done" and result.frames == 30 and result.reason is None
+    assert result.outputs == job.outputs and result.worker.count(":") == 1
+    assert seen[-1] == (30, 30)
+    check_complete(clip, Path(job.recording), Path(job.export), 30)
+    record = result.to_record("cfg")
+    assert record["status"] == "done" and record["frames"] == 30 and record["config"] == "cfg"
+    assert json.dumps(record)  # a summary line
+
+
+def test_a_damaged_file_fails_with_its_reason_and_keeps_what_was_before_the_damage(tmp_path, runner):
+    cut = make_truncated_clip(tmp_path)
+    job = plan_of(tmp_path, cut).jobs[0]
+    result = runner.run(job)
+    assert result.status == "failed" and result.reason.startswith("damaged: ")
+    assert 0 < result.frames < 60
+    assert Path(job.recording).exists() and Path(job.export).read_text().count("\n") == result.frames
+
+
+def test_a_stop_request_finalizes_the_outputs_and_the_job_is_interrupted(tmp_path, runner):
+    clip = tmp_path / "long.mkv"
+    make_clip(clip, frames=600, size=(64, 48))
+    job = plan_of(tmp_path, clip).jobs[0]
+    progress = []
+    result = runner.run(job, should_stop=lambda: len(progress) >= 2,
+                        on_progress=lambda frames, total: progress.append(frames))
+    assert result.status == "interrupted" and 0 < result.frames < 600
+    assert result.outputs == job.outputs  # final names: playable, complete to the last frame written
+    assert Path(job.export).read_text().count("\n") == result.frames
+    assert not Path(job.export).with_name("long.partial.jsonl").exists()
+
+
+def test_a_redone_file_removes_the_earlier_attempts_outputs_first(tmp_path, runner):
+    (tmp_path / "bad.mp4").write_bytes(b"\x00" * 4096)
+    job = plan_of(tmp_path, tmp_path / "bad.mp4").jobs[0]
+    for path in (job.recording, job.export, job.export.replace(".jsonl", ".partial.jsonl")):
+        Path(path).write_text("from an earlier run")
+    result = runner.run(job)
+    assert result.status == "failed" and result.reason.startswith("not a video that can be decoded")
+    assert result.outputs == () and not list((tmp_path / "out").glob("bad*"))
+
+
+def test_a_missing_file_fails_without_the_model(tmp_path):
+    job = make_plan([str(tmp_path / "gone.mp4")], tmp_path / "out").jobs[0]
+    result = JobRunner(options()).run(job)
+    assert (result.status, result.reason) == ("failed", "no such file or folder")
+
+
+def test_a_model_that_cannot_load_is_an_error_of_the_run_not_of_a_file(tmp_path):
+    with pytest.raises(CamvideoError, match="does not exist"):
+        JobRunner(options("--checkpoint", str(tmp_path / "gone.pt"))).load()
+
+
+def test_the_config_id_follows_the_outputs_settings_only():
+    base = options().config_id()
+    assert options("--device", "cpu").config_id() == base  # where it runs: same outputs
+    assert options("--topk", "2").config_id() != base
+    assert options("--no-heatmap").config_id() != base

@@ -1,0 +1,158 @@
+"""``camvideo process`` over many files on this machine: real worker processes,
+real videos, a corrupt one, a worker killed mid-file, a run interrupted and resumed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from batch_helpers import (
+    CORRUPT,
+    Running,
+    camvideo,
+    check_complete,
+    decoded_frames,
+    make_archive,
+    summary,
+    wait_lines,
+)
+from clips import make_clip
+
+from camvideo.cli import main
+
+pytestmark = pytest.mark.timeout(420)
+
+
+def outputs(out: Path, rel: str) -> tuple[Path, Path]:
+    stem = out / Path(rel).with_suffix("")
+    return stem.with_name(stem.name + "_cam.mkv"), stem.with_name(stem.name + ".jsonl")
+
+
+def test_a_folder_of_six_videos_one_corrupt_with_two_jobs(tmp_path):
+    frames = make_archive(tmp_path / "in")
+    out = tmp_path / "out"
+    result = camvideo(tmp_path / "in", "--output-dir", out, "--jobs", "2")
+    assert result.returncode == 1, result.stderr  # some files failed
+    assert "Traceback" not in result.stderr
+    for rel, count in frames.items():
+        check_complete(tmp_path / "in" / rel, *outputs(out, rel), count)
+    records = summary(out)
+    assert len(records) == 6
+    by_rel = {r["rel"]: r for r in records}
+    assert set(by_rel) == {*frames, CORRUPT}
+    bad = by_rel[CORRUPT]
+    assert bad["status"] == "failed" and bad["frames"] == 0 and bad["outputs"] == []
+    assert bad["reason"].startswith("not a video that can be decoded")
+    for rel, count in frames.items():
+        record = by_rel[rel]
+        assert record["status"] == "done" and record["frames"] == count and record["reason"] is None
+        assert record["outputs"] == [str(p) for p in outputs(out, rel)]
+        assert record["size"] == (tmp_path / "in" / rel).stat().st_size and record["fps"] > 0
+    assert len({r["worker"] for r in records}) <= 2  # two worker processes, each took files in turn
+    assert not list(out.rglob("*.partial.*")) and not (out / Path(CORRUPT).with_suffix(".jsonl")).exists()
+    table = result.stdout
+    assert "done              5" in table and "failed            1" in table
+    assert f"6 files, {sum(frames.values())} frames in" in table
+    assert f"failed: {CORRUPT}: not a video that can be decoded" in table
+
+
+def test_a_killed_worker_costs_its_file_and_a_missing_list_entry_fails_alone(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_clip(folder / "long.mkv", frames=900, size=(64, 48))
+    make_clip(folder / "short.mp4", frames=20, size=(96, 64), fps=25)
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{folder / 'long.mkv'}\n{folder / 'gone.mp4'}\n{folder / 'short.mp4'}\n")
+    out = tmp_path / "out"
+    run = Running("--from-list", listing, "--output-dir", out, "--jobs", "2")
+    try:
+        pid = int(run.wait_for(r"started long\.mkv \(worker [^ ]+:(\d+)\)").group(1))
+        wait_lines(out / "long.partial.jsonl", 3)  # mid-file
+        os.kill(pid, signal.SIGKILL)  # what the kernel's OOM killer does
+        code = run.finish()
+    finally:
+        run.kill()
+    assert code == 1, run.stderr
+    by_rel = {r["rel"]: r for r in summary(out)}
+    assert len(by_rel) == 3
+    assert by_rel["long.mkv"]["status"] == "failed"
+    assert "killed (SIGKILL" in by_rel["long.mkv"]["reason"] and by_rel["long.mkv"]["worker"].endswith(f":{pid}")
+    assert by_rel["gone.mp4"]["status"] == "failed" and by_rel["gone.mp4"]["reason"] == "no such file or folder"
+    assert by_rel["short.mp4"]["status"] == "done"
+    check_complete(folder / "short.mp4", *outputs(out, "short.mp4"), 20)
+    assert not (out / "long_cam.mkv").exists()  # never finished: the crash-safe partial is all there is
+    assert (out / "long_cam.partial.mkv").exists()
+
+
+def test_an_interrupted_batch_resumes_with_the_unfinished_files_only(tmp_path):
+    clips = {"a.mp4": (6, (64, 48), 30), "b.mp4": (90, (64, 48), 30), "c.mkv": (90, (80, 60), 25),
+             "d.mp4": (40, (64, 48), 15), "e.mkv": (40, (48, 48), 60), "f.mov": (40, (96, 64), 24)}
+    frames = make_archive(tmp_path / "in", clips, corrupt=None)
+    out = tmp_path / "out"
+    run = Running(tmp_path / "in", "--output-dir", out, "--jobs", "2")
+    try:
+        run.wait_for(r"\[1/6\] done")
+        run.proc.send_signal(signal.SIGINT)
+        code = run.finish()
+    finally:
+        run.kill()
+    assert code == 130, run.stderr
+    assert "interrupted (SIGINT)" in run.stderr and "the same command again finishes the rest" in run.stderr
+    first = summary(out)
+    done_first = {r["rel"] for r in first if r["status"] == "done"}
+    assert "a.mp4" in done_first and len(done_first) < 6
+    assert not list(out.rglob("*.partial.*"))
+    for record in first:  # finalized where they stopped: playable, not the whole file
+        if record["status"] == "interrupted" and record["frames"]:  # (0 frames: nothing is kept)
+            recording, export = outputs(out, record["rel"])
+            assert decoded_frames(recording) == export.read_text().count("\n") == record["frames"]
+            assert record["frames"] < frames[record["rel"]]
+
+    again = time.time()
+    result = camvideo(tmp_path / "in", "--output-dir", out, "--jobs", "2")
+    assert result.returncode == 0, result.stderr
+    assert f"({len(done_first)} complete from an earlier run, skipped" in result.stderr
+    records = summary(out)
+    run_one = first[0]["run"]
+    second = [r for r in records if r["run"] != run_one]
+    assert len(second) == 6 and len({r["run"] for r in second}) == 1
+    assert {r["rel"] for r in second if r["status"] == "skipped"} == done_first
+    redone = [r for r in second if r["status"] == "done"]
+    assert {r["rel"] for r in redone} == set(frames) - done_first
+    for record in redone:  # processed by the second run, not before
+        assert datetime.fromisoformat(record["started"]).timestamp() >= again - 1.0
+    for rel in done_first:  # processed once, by the first run
+        done_lines = [r for r in records if r["rel"] == rel and r["status"] == "done"]
+        assert len(done_lines) == 1 and datetime.fromisoformat(done_lines[0]["finished"]).timestamp() < again
+    for rel, count in frames.items():
+        check_complete(tmp_path / "in" / rel, *outputs(out, rel), count)
+
+
+def test_an_output_folder_that_cannot_be_written_fails_at_once(tmp_path, capsys):
+    make_archive(tmp_path / "in", {"a.mp4": (4, (64, 48), 30)}, corrupt=None)
+    (tmp_path / "file").write_text("not a folder")
+    began = time.monotonic()
+    code = main(["process", str(tmp_path / "in"), "--output-dir", str(tmp_path / "file/out")])
+    err = capsys.readouterr().err
+    assert code == 2 and time.monotonic() - began < 10  # before any worker starts
+    assert "--output-dir" in err and "cannot write there" in err
+
+
+def test_outputs_of_one_file_are_refused_with_several(tmp_path, capsys):
+    make_archive(tmp_path / "in", {"a.mp4": (4, (64, 48), 30)}, corrupt=None)
+    assert main(["process", str(tmp_path / "in"), "-o", str(tmp_path / "x.mkv")]) == 2
+    assert "use --output-dir" in capsys.readouterr().err
+
+
+def test_a_model_that_cannot_load_stops_the_run_rather_than_failing_every_file(tmp_path):
+    make_archive(tmp_path / "in", {"a.mp4": (4, (64, 48), 30), "b.mp4": (4, (64, 48), 30)}, corrupt=None)
+    out = tmp_path / "out"
+    result = camvideo(tmp_path / "in", "--output-dir", out, "--jobs", "1", "--checkpoint", tmp_path / "gone.pt",
+                      timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "checkpoint" in result.stderr and "does not exist" in result.stderr and "Traceback" not in result.stderr
+    assert (out / "camvideo-run.jsonl").read_text() == ""  # no file was tried

@@ -1,0 +1,207 @@
+"""From inputs to jobs: folders, globs, lists, the mirrored output tree, what a
+folder of images and videos means, and what a rerun skips."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from camvideo.batch.plan import (
+    Job,
+    expands_to_videos,
+    is_complete,
+    make_plan,
+    prepare_output_dir,
+    split_resumed,
+)
+from camvideo.errors import CamvideoError, InputError, OutputError
+
+
+def touch(path: Path, data: bytes = b"x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def image(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.zeros((8, 8, 3), np.uint8))
+    return path
+
+
+@pytest.fixture
+def tree(tmp_path) -> Path:
+    root = tmp_path / "archive"
+    for rel in ("a.mp4", "b.MKV", "day1/c.mov", "day1/deep/d.webm", ".hidden/e.mp4", "day1/.f.mp4", "notes.txt"):
+        touch(root / rel)
+    return root
+
+
+def test_a_folder_of_videos_is_one_job_per_video_mirrored_under_the_output_folder(tree, tmp_path):
+    out = tmp_path / "out"
+    plan = make_plan([str(tree)], out)
+    assert [j.rel for j in plan.jobs] == ["a.mp4", "b.MKV", "day1/c.mov", "day1/deep/d.webm"]  # hidden names skipped
+    assert all(j.kind == "video" for j in plan.jobs)
+    job = plan.jobs[2]
+    assert job.source == str(tree / "day1/c.mov")
+    assert job.recording == str(out / "day1/c_cam.mkv") and job.export == str(out / "day1/c.jsonl")
+    assert job.size == 1 and job.mtime_ns == os.stat(tree / "day1/c.mov").st_mtime_ns
+    assert plan.summary_path == out / "camvideo-run.jsonl"
+    assert plan.notes == ()
+
+
+def test_csv_and_no_recording_name_the_outputs(tree, tmp_path):
+    plan = make_plan([str(tree / "a.mp4")], tmp_path / "out", recording=False, export_format="csv")
+    assert plan.jobs[0].outputs == (str(tmp_path / "out/a.csv"),)
+    with pytest.raises(CamvideoError, match="nothing to write"):
+        make_plan([str(tree)], tmp_path / "out", recording=False, export_format="none")
+
+
+def test_a_recursive_glob_mirrors_the_tree_below_its_fixed_part(tree, tmp_path):
+    plan = make_plan([str(tree / "**/*.mp4")], tmp_path / "out")
+    # glob's ** skips hidden names, as the folder walk does
+    assert [j.rel for j in plan.jobs] == ["a.mp4"]
+    plan = make_plan([str(tree / "day1/**/*")], tmp_path / "out")
+    assert [j.rel for j in plan.jobs] == ["c.mov", "deep/d.webm"]
+    with pytest.raises(InputError, match="no videos or images match"):
+        make_plan([str(tree / "*.avi")], tmp_path / "out")
+
+
+def test_a_folder_of_images_and_videos_processes_the_videos_and_says_so(tree, tmp_path):
+    image(tree / "day1/cover.jpg")
+    image(tree / "day1/back.jpg")
+    for i in range(3):
+        image(tree / "frames" / f"{i:03d}.png")
+    plan = make_plan([str(tree)], tmp_path / "out")
+    kinds = {j.rel: j.kind for j in plan.jobs}
+    assert kinds["frames"] == "images"  # a folder of images alone: one image sequence
+    assert "day1/cover.jpg" not in kinds and "day1/back.jpg" not in kinds
+    assert len(plan.notes) == 1
+    note = plan.notes[0]
+    assert "2 images in a folder that also holds videos not processed" in note
+    assert "day1/*.jpg" in note  # how to process them instead
+    frames = next(j for j in plan.jobs if j.rel == "frames")
+    assert frames.recording.endswith("out/frames_cam.mkv") and frames.size > 0
+
+
+def test_a_glob_of_images_and_videos_processes_the_videos_and_says_so(tree, tmp_path):
+    image(tree / "x.png")
+    plan = make_plan([str(tree / "*")], tmp_path / "out")
+    assert "x.png" not in [j.rel for j in plan.jobs]
+    assert any("1 image matched among videos not processed" in n for n in plan.notes)
+    only_images = make_plan([str(tree / "*.png")], tmp_path / "out")
+    assert [(j.kind, j.rel) for j in only_images.jobs] == [("images", "archive")]
+
+
+def test_names_that_would_collide_keep_their_suffix(tmp_path):
+    for rel in ("clip.mp4", "clip.mov", "other.mp4", "camvideo-run.mkv"):
+        touch(tmp_path / "in" / rel)
+    plan = make_plan([str(tmp_path / "in")], tmp_path / "out")
+    names = {j.rel: Path(j.recording).name for j in plan.jobs}
+    assert names == {"clip.mov": "clip_mov_cam.mkv", "clip.mp4": "clip_mp4_cam.mkv", "other.mp4": "other_cam.mkv",
+                     "camvideo-run.mkv": "camvideo-run_mkv_cam.mkv"}
+    exports = [j.export for j in plan.jobs]
+    assert len(set(exports)) == 4 and str(plan.summary_path) not in exports
+
+
+def test_several_inputs_mirror_from_their_common_folder_and_a_file_given_twice_is_one_job(tree, tmp_path):
+    other = touch(tmp_path / "elsewhere/z.mp4")
+    plan = make_plan([str(tree / "day1"), str(other), str(other)], tmp_path / "out")
+    assert [j.rel for j in plan.jobs] == ["archive/day1/c.mov", "archive/day1/deep/d.webm", "elsewhere/z.mp4"]
+
+
+def test_a_list_file_with_comments_and_a_missing_file(tree, tmp_path, monkeypatch):
+    monkeypatch.chdir(tree)
+    listing = tmp_path / "list.txt"
+    listing.write_text("# my files\n\na.mp4\n  day1/c.mov  \ngone.mp4\n")
+    plan = make_plan([], tmp_path / "out", from_list=listing)
+    assert [(j.rel, j.kind) for j in plan.jobs] == [("a.mp4", "video"), ("day1/c.mov", "video"),
+                                                    ("gone.mp4", "missing")]
+    assert plan.jobs[2].size is None
+    with pytest.raises(InputError, match="cannot read it"):
+        make_plan([], tmp_path / "out", from_list=tmp_path / "nope.txt")
+
+
+def test_cameras_streams_and_empty_inputs_are_refused(tmp_path):
+    for spec in ("0", "rtsp://host/stream"):
+        with pytest.raises(CamvideoError, match="cannot be part of a batch"):
+            make_plan([spec, str(touch(tmp_path / "a.mp4"))], tmp_path / "out")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no videos or images in this folder"):
+        make_plan([str(tmp_path / "empty")], tmp_path / "out")
+    with pytest.raises(CamvideoError, match="no source"):
+        make_plan([], tmp_path / "out")
+
+
+def test_the_output_folder_is_never_taken_as_input(tree):
+    out = tree / "out"
+    touch(out / "a_cam.mkv")  # the recording of an earlier run, inside the input tree
+    plan = make_plan([str(tree)], out)
+    assert not any(j.source.startswith(str(out)) for j in plan.jobs)
+
+
+def test_which_single_sources_make_a_batch(tree, tmp_path):
+    assert expands_to_videos(str(tree)) and expands_to_videos(str(tree / "**/*.mp4"))
+    frames = tmp_path / "frames"
+    image(frames / "0.png")
+    assert not expands_to_videos(str(frames)) and not expands_to_videos(str(frames / "*.png"))
+    assert not expands_to_videos(str(tree / "a.mp4")) and not expands_to_videos("0")
+
+
+def test_an_output_folder_that_cannot_be_made_is_an_output_error(tree, tmp_path):
+    blocker = touch(tmp_path / "a-file")
+    plan = make_plan([str(tree)], blocker / "out")
+    with pytest.raises(OutputError, match="cannot write there"):
+        prepare_output_dir(plan)
+    good = make_plan([str(tree)], tmp_path / "out")
+    prepare_output_dir(good)
+    assert (tmp_path / "out/day1/deep").is_dir() and not list((tmp_path / "out").glob(".camvideo-check-*"))
+
+
+def _done(job: Job, config: str = "cfg", **changes) -> dict:
+    record = {"rel": job.rel, "status": "done", "size": job.size, "mtime_ns": job.mtime_ns, "config": config}
+    return {**record, **changes}
+
+
+def test_a_rerun_skips_only_what_is_complete(tree, tmp_path):
+    plan = make_plan([str(tree)], tmp_path / "out")
+    prepare_output_dir(plan)
+    a, b, c, d = plan.jobs
+    for job in plan.jobs:
+        for path in job.outputs:
+            touch(Path(path))
+    Path(d.recording).with_name("d_cam.partial.mkv").write_bytes(b"x")  # an attempt in flight
+    records = [_done(a), _done(b), {"rel": b.rel, "status": "skipped"},  # skipped lines only repeat
+               _done(c, size=999),  # the source changed since
+               _done(d)]
+    todo, complete = split_resumed(plan, records, "cfg")
+    assert complete == [a, b] and todo == [c, d]
+    todo, complete = split_resumed(plan, records + [_done(a, status="failed")], "cfg")
+    assert a in todo  # the last attempt failed
+    assert split_resumed(plan, records, "other settings")[1] == []
+    assert split_resumed(plan, records, "cfg", overwrite=True)[1] == []
+    os.remove(a.export)
+    assert not is_complete(a, _done(a), "cfg")  # an output is gone
+
+
+def test_an_image_named_on_its_own_is_a_one_frame_sequence_named_after_it(tmp_path):
+    shot = image(tmp_path / "shot.png")
+    plan = make_plan([str(shot), str(touch(tmp_path / "shot.mp4"))], tmp_path / "out")
+    assert [(j.kind, Path(j.recording).name) for j in plan.jobs] == [("images", "shot_png_cam.mkv"),
+                                                                     ("video", "shot_mp4_cam.mkv")]
+    alone = make_plan([str(shot)], tmp_path / "out").jobs[0]
+    assert alone.export == str(tmp_path / "out/shot.jsonl")
+
+
+def test_an_output_never_replaces_an_input(tree, tmp_path):
+    with pytest.raises(CamvideoError, match="is the input folder itself"):
+        make_plan([str(tree)], tree)
+    touch(tree / "a_cam.mkv")  # named as a.mp4's recording would be, in the same folder
+    with pytest.raises(OutputError, match="an output of a.mp4, is the input"):
+        make_plan([str(tree / "a.mp4"), str(tree / "a_cam.mkv")], tree)
+    inner = make_plan([str(tree / "day1")], tree / "day1" / "..")  # an input inside the output folder
+    assert [j.rel for j in inner.jobs] == ["c.mov", "deep/d.webm"]

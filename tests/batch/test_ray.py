@@ -1,0 +1,139 @@
+"""``camvideo process --ray``: a real Ray cluster started by the test (``ray start
+--head`` on 127.0.0.1, stopped by its PID), real videos, a Ray worker killed while
+it processes a file; and an address where nothing listens."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from batch_helpers import CORRUPT, Running, camvideo, check_complete, env, make_archive, summary, wait_lines
+
+from camvideo.batch.ray import actor_count, probe, resolve
+from camvideo.cli import main
+from camvideo.errors import CamvideoError
+
+pytest.importorskip("ray")
+pytestmark = pytest.mark.timeout(420)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """HOST:PORT of a 2-CPU Ray head on this machine, and the environment to reach it."""
+    temp = tmp_path_factory.mktemp("r")  # short: Ray's socket paths must fit in 107 characters
+    port = free_port()
+    # RAY_AUTH_MODE: the same whatever ~/.ray holds (a token there turns token auth on)
+    environment = env(RAY_TMPDIR=str(temp), RAY_AUTH_MODE="disabled")
+    log = open(temp / "ray-start.log", "w")
+    ray = Path(sys.executable).with_name("ray")
+    proc = subprocess.Popen([str(ray), "start", "--head", "--block", "--node-ip-address", "127.0.0.1",
+                             "--port", str(port), "--num-cpus", "2", "--include-dashboard", "false",
+                             "--disable-usage-stats"], env=environment, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while "Ray runtime started" not in (temp / "ray-start.log").read_text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"ray start failed:\n{(temp / 'ray-start.log').read_text()}")
+            time.sleep(0.2)
+        yield f"127.0.0.1:{port}", environment
+    finally:
+        proc.send_signal(signal.SIGTERM)  # stops the raylet and the GCS it started
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(30)
+        log.close()
+
+
+def test_six_videos_on_a_ray_cluster_and_a_worker_killed_mid_file(tmp_path, cluster):
+    address, environment = cluster
+    clips = {"a.mp4": (240, (64, 48), 30), "b.mkv": (15, (96, 64), 25), "c.mov": (10, (80, 60), 15),
+             "sub/d.mp4": (20, (128, 72), 24), "sub/deeper/e.mkv": (18, (48, 48), 60)}
+    frames = make_archive(tmp_path / "in", clips)
+    out = tmp_path / "out"
+    run = Running(tmp_path / "in", "--output-dir", out, "--ray", address, "--cpus-per-job", "1",
+                  extra_env={k: environment[k] for k in ("RAY_TMPDIR", "RAY_AUTH_MODE")})
+    try:
+        pid = int(run.wait_for(r"started a\.mp4 \(worker [^ ]+:(\d+)\)").group(1))
+        wait_lines(out / "a.partial.jsonl", 5)  # the actor is mid-file
+        os.kill(pid, signal.SIGKILL)
+        code = run.finish(timeout=300)
+    finally:
+        run.kill()
+    assert code == 1, run.stderr  # the corrupt file
+    assert "2 actors (1 CPUs each)" in run.stderr
+    records = summary(out)
+    assert len(records) == 6
+    by_rel = {r["rel"]: r for r in records}
+    assert by_rel[CORRUPT]["status"] == "failed"
+    assert by_rel[CORRUPT]["reason"].startswith("not a video that can be decoded")
+    retried = by_rel["a.mp4"]
+    assert retried["status"] == "done" and retried["frames"] == 240
+    assert not retried["worker"].endswith(f":{pid}")  # Ray ran it again in a new process
+    for rel, count in frames.items():  # complete, and nothing written twice
+        stem = out / Path(rel).with_suffix("")
+        check_complete(tmp_path / "in" / rel, stem.with_name(stem.name + "_cam.mkv"),
+                       stem.with_name(stem.name + ".jsonl"), count)
+        assert by_rel[rel]["status"] == "done" and by_rel[rel]["frames"] == count
+    assert not list(out.rglob("*.partial.*"))
+
+
+def test_an_address_where_no_cluster_listens_is_a_clear_error_within_seconds(tmp_path, capsys):
+    make_archive(tmp_path / "in", {"a.mp4": (4, (64, 48), 30)}, corrupt=None)
+    port = free_port()  # nothing listens there now
+    began = time.monotonic()
+    code = main(["process", str(tmp_path / "in"), "--output-dir", str(tmp_path / "out"),
+                 "--ray", f"127.0.0.1:{port}"])
+    took = time.monotonic() - began
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"--ray 127.0.0.1:{port}: no Ray cluster answers there" in err and "ray start --head" in err
+    assert took < 10, took  # the probe gives up after 3 s; Ray alone would retry for minutes
+
+
+def test_actors_fill_the_cluster_at_the_resources_of_one_job():
+    cluster = {"CPU": 16.0, "GPU": 2.0}
+    assert actor_count(cluster, 100, 2.0, 0.0) == 8
+    assert actor_count(cluster, 100, 1.0, 0.25) == 8  # 2 GPUs / 0.25
+    assert actor_count(cluster, 3, 1.0, 0.0) == 3  # never more than the files
+    assert actor_count(cluster, 100, 2.0, 0.0, jobs=5) == 5
+    with pytest.raises(CamvideoError, match="the cluster has 2 GPUs"):
+        actor_count(cluster, 10, 1.0, 3.0)
+    with pytest.raises(CamvideoError, match="the cluster has 16 CPUs"):
+        actor_count(cluster, 10, 32.0, 0.0)
+
+
+def test_addresses_auto_and_bad_ones(monkeypatch):
+    monkeypatch.setenv("RAY_ADDRESS", "10.1.2.3:6379")
+    assert resolve("auto") == "10.1.2.3:6379" and resolve("h:1") == "h:1"
+    with pytest.raises(CamvideoError, match="not an address"):
+        probe("nowhere")
+
+
+@pytest.mark.slow
+def test_ray_local_starts_an_instance_for_the_run(tmp_path, tmp_path_factory):
+    frames = make_archive(tmp_path / "in", {"a.mp4": (8, (64, 48), 30), "b.mkv": (6, (80, 60), 25)}, corrupt=None)
+    out = tmp_path / "out"
+    temp = tmp_path_factory.mktemp("r")  # short, as in the cluster fixture
+    result = camvideo(tmp_path / "in", "--output-dir", out, "--ray", "local", "--cpus-per-job", "1",
+                      env=env(RAY_TMPDIR=str(temp), RAY_AUTH_MODE="disabled"), timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Ray at local (ready in" in result.stderr
+    for rel, count in frames.items():
+        stem = out / Path(rel).with_suffix("")
+        check_complete(tmp_path / "in" / rel, stem.with_name(stem.name + "_cam.mkv"),
+                       stem.with_name(stem.name + ".jsonl"), count)
+    assert [r["status"] for r in summary(out)] == ["done", "done"]

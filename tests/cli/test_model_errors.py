@@ -1,0 +1,92 @@
+"""Model options and the model's own failures are one line and exit 2: an input size
+out of its documented range, memory that runs out while the model is made or runs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from clips import make_clip
+
+from camvideo.cli import main
+from camvideo.cli.options import INPUT_SIZES, memory_errors, out_of_memory
+from camvideo.errors import CamvideoError
+
+pytestmark = pytest.mark.timeout(180)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("camvideo: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize("size", ["100000", "2049", "7", "0", "-3"])
+def test_input_size_out_of_range_is_one_line(tmp_path, capsys, data_dir, size):
+    clip = tmp_path / "in.mkv"
+    make_clip(clip, frames=2, size=(32, 32))
+    assert main(["process", str(clip), "--export", str(tmp_path / "x.jsonl"), "--input-size", size]) == 2
+    assert f"--input-size must be between 8 and 2048 pixels, got {size}" in _one_line_error(capsys)
+    assert main(["image", str(data_dir / "chelsea.png"), "-o", str(tmp_path), "--input-size", size]) == 2
+    assert "--input-size must be between 8 and 2048" in _one_line_error(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]  # nothing written
+
+
+def test_the_range_is_the_librarys_and_the_help_says_it(capsys):
+    from camvideo.models import load_model
+    from camvideo.models.registry import INPUT_SIZES as LIBRARY_SIZES
+
+    assert INPUT_SIZES == LIBRARY_SIZES == (8, 2048)
+    with pytest.raises(ValueError, match="between 8 and 2048"):
+        load_model("lite0", input_size=100000)
+    with pytest.raises(SystemExit):
+        main(["process", "--help"])
+    assert "8..2048" in capsys.readouterr().out
+
+
+def test_a_real_allocation_failure_becomes_one_line():
+    args = argparse.Namespace(model="lite0", device="cpu", input_size=2048)
+    import torch
+
+    with pytest.raises(CamvideoError, match=r"not enough memory for lite0 on cpu \(it asked for 1\.0 PiB\); "
+                                            r"try a smaller --input-size than 2048"):
+        with memory_errors(args):
+            torch.empty(1 << 50, dtype=torch.uint8)  # what torch's CPU allocator says when memory runs out
+    with pytest.raises(RuntimeError, match="shape"):  # any other error goes on as it is
+        with memory_errors(args):
+            torch.zeros(2, 3) @ torch.zeros(2, 3)
+    assert out_of_memory(MemoryError()) and not out_of_memory(ValueError("out of memory"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc/self/status: Linux")
+def test_memory_that_runs_out_in_the_model_is_one_line(tmp_path, data_dir):
+    """A real run whose address space ends 600 MiB above what torch and camvideo need
+    once imported: lite0 at 224 fits, at 2048 its activations do not."""
+    code = (
+        "import resource, sys\n"
+        "import torch, camvideo.cli, camvideo.models, camvideo.runtime.localizer, camvideo.annotate\n"
+        "vm = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmSize:')) * 1024\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (vm + 600 * 2**20, resource.RLIM_INFINITY))\n"
+        "sys.exit(camvideo.cli.main(sys.argv[1:]))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    runs = {}
+    for size in ("224", "2048"):
+        args = ["image", str(data_dir / "chelsea.png"), "-o", str(tmp_path / f"{size}.png"), "--device", "cpu",
+                "--input-size", size]
+        runs[size] = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                                    timeout=170)
+    assert runs["224"].returncode == 0, runs["224"].stderr
+    failed = runs["2048"]
+    assert failed.returncode == 2 and "Traceback" not in failed.stderr, failed.stderr
+    last = failed.stderr.strip().splitlines()[-1]
+    assert last.startswith("camvideo: error: not enough memory for lite0 on cpu (it asked for "), last
+    assert last.endswith("try a smaller --input-size than 2048")
+    assert not (tmp_path / "2048.png").exists()

@@ -1,0 +1,184 @@
+"""No output may replace an input, or another output, whatever the paths are called;
+an export replaces an older file only when complete, and a run that fails before
+its first frame leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from clips import make_clip
+
+from camvideo.cli import main
+from camvideo.cli.outputs import check_outputs
+from camvideo.errors import OutputError
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("camvideo: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.fixture
+def clip(tmp_path) -> Path:
+    path = tmp_path / "in.mkv"
+    make_clip(path, frames=4, size=(64, 48))
+    return path
+
+
+def _links(tmp_path: Path, clip: Path) -> dict:
+    hard, soft = tmp_path / "hard.mkv", tmp_path / "soft.mkv"
+    os.link(clip, hard)
+    os.symlink(clip, soft)
+    (tmp_path / "sub").mkdir()
+    return {"the same name": clip, "a hard link": hard, "a symbolic link": soft,
+            "another spelling": tmp_path / "sub" / ".." / clip.name}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="hard and symbolic links as on POSIX")
+@pytest.mark.parametrize("kind", ["the same name", "a hard link", "a symbolic link", "another spelling"])
+def test_the_recording_never_replaces_the_source(tmp_path, capsys, clip, kind):
+    before = clip.read_bytes()
+    output = _links(tmp_path, clip)[kind]
+    assert main(["process", str(clip), "-o", str(output)]) == 2
+    line = _one_line_error(capsys)
+    assert f"-o {output} is the input {clip} itself" in line
+    assert clip.read_bytes() == before  # the user's video, untouched
+    assert not list(tmp_path.glob("*partial*"))
+
+
+def test_the_recording_never_lands_on_the_source_under_its_temporary_name(tmp_path, capsys):
+    """``-o clip.mkv`` is written as ``clip.partial.mkv`` first: that must not be the source either."""
+    source = tmp_path / "clip.partial.mkv"
+    make_clip(source, frames=4, size=(64, 48))
+    before = source.read_bytes()
+    assert main(["process", str(source), "-o", str(tmp_path / "clip.mkv")]) == 2
+    assert "written first as clip.partial.mkv) is the input" in _one_line_error(capsys)
+    assert source.read_bytes() == before
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links as on POSIX")
+def test_the_export_never_replaces_the_source_or_the_recording(tmp_path, capsys, clip):
+    onto_source = tmp_path / "data.jsonl"
+    onto_source.symlink_to(clip)
+    before = clip.read_bytes()
+    assert main(["process", str(clip), "--export", str(onto_source)]) == 2
+    assert f"--export {onto_source} is the input {clip} itself" in _one_line_error(capsys)
+    assert clip.read_bytes() == before
+
+    recording, export = tmp_path / "old.mkv", tmp_path / "old.jsonl"
+    make_clip(recording, frames=2, size=(32, 32))
+    export.symlink_to(recording)
+    kept = recording.read_bytes()
+    assert main(["process", str(clip), "-o", str(recording), "--export", str(export)]) == 2
+    assert f"-o {recording} and --export {export} are the same file" in _one_line_error(capsys)
+    assert recording.read_bytes() == kept
+
+
+def test_image_output_never_replaces_an_input(tmp_path, capsys, data_dir):
+    photo = tmp_path / "cat.png"
+    photo.write_bytes((data_dir / "chelsea.png").read_bytes())
+    before = photo.read_bytes()
+    assert main(["image", str(photo), "-o", str(photo)]) == 2
+    assert f"is the input {photo} itself" in _one_line_error(capsys)
+    assert main(["image", str(photo), "--json", str(photo), "-o", str(tmp_path / "out.png")]) == 2
+    assert f"--json {photo} is the input" in _one_line_error(capsys)
+    assert photo.read_bytes() == before
+    # two photos of the same name in two folders: one annotated image would replace the other
+    other = tmp_path / "b" / "cat.png"
+    other.parent.mkdir()
+    other.write_bytes(before)
+    assert main(["image", str(photo), str(other)]) == 2
+    assert "are the same file" in _one_line_error(capsys)
+    assert not list(Path.cwd().glob("cat_cam.png"))
+
+
+def test_eval_never_writes_over_its_inputs(tmp_path, capsys):
+    truth = tmp_path / "truth.jsonl"
+    truth.write_text(json.dumps({"frame": 0, "time": 0.0, "width": 10, "height": 10,
+                                 "detections": [{"rank": 1, "class_id": 1, "label": "x", "score": 1.0,
+                                                 "box": [0, 0, 5, 5]}]}) + "\n")
+    out = tmp_path / "eval"
+    out.mkdir()
+    (out / "frames.csv").symlink_to(truth)
+    before = truth.read_text()
+    assert main(["eval", "--clip", str(truth), "--truth", str(truth), "--out", str(out)]) == 2
+    assert f"{out / 'frames.csv'} is the input {truth} itself" in _one_line_error(capsys)
+    assert truth.read_text() == before
+
+
+def test_check_outputs_compares_files_not_names(tmp_path):
+    a, b = tmp_path / "a.mkv", tmp_path / "b.jsonl"
+    a.write_bytes(b"x")
+    check_outputs([a], [("-o new.mkv", tmp_path / "new.mkv"), ("--export b.jsonl", b)])  # none exists: fine
+    check_outputs([a], [])
+    with pytest.raises(OutputError, match="are the same file"):  # neither exists yet: where they would go
+        check_outputs([], [("-o x", tmp_path / "x.mkv"), ("--export x", tmp_path / "sub" / ".." / "x.mkv")])
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(OutputError, match="is the input"):
+        check_outputs([tmp_path / "sub" / ".." / "a.mkv"], [("-o a.mkv", a)])
+
+
+# --- exports written under a temporary name ------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_a_run_that_fails_before_its_first_frame_leaves_nothing_behind(tmp_path, capsys, clip, suffix):
+    """--topk 5000 fails once the model is known, after the outputs were opened."""
+    old, fresh = tmp_path / f"old{suffix}", tmp_path / f"fresh{suffix}"
+    old.write_text("an earlier run's export\n")
+    for export in (old, fresh):
+        assert main(["process", str(clip), "-o", str(tmp_path / "out.mkv"), "--export", str(export),
+                     "--topk", "5000"]) == 2
+        assert "--topk must be at most 1000" in _one_line_error(capsys)
+    assert old.read_text() == "an earlier run's export\n"  # untouched, not truncated to 0 bytes
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([clip.name, old.name])  # no empty file left
+
+
+def test_a_complete_export_replaces_the_old_one(tmp_path, clip):
+    data = tmp_path / "out.jsonl"
+    data.write_text("old\n")
+    assert main(["process", str(clip), "--export", str(data)]) == 0
+    assert [json.loads(line)["frame"] for line in data.read_text().splitlines()] == [0, 1, 2, 3]
+    assert not (tmp_path / "out.partial.jsonl").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="a FIFO holds the model load")
+def test_a_signal_while_the_model_loads_leaves_nothing_behind(tmp_path, clip):
+    """The weights file is a FIFO nobody writes: the run waits in the model load, there the
+    signal comes. The old export stays as it was, and no file is left behind."""
+    import signal
+    import subprocess
+    import time
+
+    fifo = tmp_path / "weights.pth"
+    os.mkfifo(fifo)
+    data = tmp_path / "out.jsonl"
+    data.write_text("old\n")
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-m", "camvideo", "process", str(clip), "-o", str(tmp_path / "out.mkv"),
+                             "--export", str(data), "--weights", str(fifo)], stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(root)))
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "out.partial.jsonl").exists():  # the outputs are open: the model load is next
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else ""
+            time.sleep(0.02)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "before the first frame; nothing written" in err and "Traceback" not in err
+    assert data.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([clip.name, data.name, fifo.name])

@@ -1,0 +1,100 @@
+"""The picture explains itself: a legend says whose evidence the heat map shows
+and on which scale (or why there is none); labels out of score order say
+"held"; ten ranks, ten colours."""
+
+from __future__ import annotations
+
+import numpy as np
+from qt_helpers import WAIT_MS, make_cat_clip, qimage_rgb, shown_frame, wait_frames
+
+from camvideo.annotate import FrameAnnotator, label_text, rank_color
+from camvideo.qt.legend import colour_bar, legend_for
+from camvideo.qt.view import VideoView
+from camvideo.results import Detection, FrameResult
+from camvideo.settings import OverlaySettings
+
+
+def _result(scores=(0.6, 0.2), opacity=(1.0, 1.0)) -> FrameResult:
+    names = ("Egyptian cat", "tabby")
+    dets = tuple(Detection(i + 1, 285 - i, names[i], s, (40, 40, 300, 300) if o == 1.0 else None)
+                 for i, (s, o) in enumerate(zip(scores, opacity)))
+    heat = np.random.default_rng(0).random((len(dets), 7, 7)).astype(np.float32)
+    return FrameResult(3, 0.1, 640, 360, dets, heat, tuple(d.class_id for d in dets), map_opacity=opacity)
+
+
+def test_the_legend_names_the_class_and_the_scale_and_paints_the_colours(qtbot):
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.resize(800, 450)
+    view.show()
+    view.show_frame(shown_frame(_result()))
+    legend = view.legend()
+    assert legend.title == "evidence for Egyptian cat (0.60)"
+    assert legend.scale == "scaled to this frame's strongest" and not legend.faint
+    view.set_overlay(OverlaySettings(heatmap_rank=2, colormap="inferno"))
+    assert view.legend().title == "evidence for tabby (0.20)" and view.legend().colormap == "inferno"
+    pixels = qimage_rgb(view.grab().toImage())
+    box = view.legend_box
+    assert not box.isEmpty() and view.image_rect().contains(box)  # inside the picture, bottom-left
+    assert box.left() - view.image_rect().left() < 20 and view.image_rect().bottom() - box.bottom() < 20
+    bar = colour_bar("inferno")
+    weak, strong = qimage_rgb(bar)[0, 2], qimage_rgb(bar)[0, 253]
+    row = pixels[int(box.top()) + 6 + int(view.fontMetrics().height() * 0.9) + 4]  # through the bar
+    inside = row[int(box.left()) + 8: int(box.left()) + 120]
+    assert np.abs(inside[0].astype(int) - weak).max() < 60 and np.abs(inside[-1].astype(int) - strong).max() < 60
+    view.set_overlay(OverlaySettings(heatmap=False))
+    assert view.legend() is None  # no heat map, no legend
+    view.grab()
+    assert view.legend_box.isEmpty()
+
+
+def test_a_class_under_the_gate_gets_no_map_and_the_legend_says_why(qtbot):
+    result = _result(scores=(0.01,), opacity=(0.0,))
+    legend = legend_for(OverlaySettings(), result, gate=0.05)
+    assert legend.faint and legend.title == "no heat map: Egyptian cat 0.01 is under 5%, not in the picture"
+    frame = np.full((360, 640, 3), 90, np.uint8)
+    annotated = FrameAnnotator(OverlaySettings(boxes=False, labels=False)).annotate(frame, result)
+    assert np.array_equal(annotated, frame)  # no muddy tint over the whole frame
+
+
+def test_the_window_gates_an_absent_class_and_its_legend_says_so(qtbot, open_window, fast_models, cat_clip,
+                                                                 photo):
+    from camvideo.runtime.localizer import FrameLocalizer
+
+    w = open_window(cat_clip)
+    qtbot.waitUntil(lambda: bool(w.panel.labels), timeout=WAIT_MS)
+    w.panel.mode.setCurrentText("One class")
+    w.panel.class_edit.setText("281")  # tabby, over an espresso
+    settings = w.panel.localize_settings()
+    espresso = FrameLocalizer(w.session.model, settings)([photo("coffee")])[0]
+    assert espresso.map_opacity == (0.0,)
+    legend = legend_for(w.view.overlay, espresso, settings.intensity.scale, settings.intensity.gate)
+    assert legend.title.startswith("no heat map: tabby") and legend.title.endswith("is under 5%, not in the picture")
+
+
+def test_a_label_ranked_above_a_higher_score_says_held():
+    held = _result(scores=(0.04, 0.05))  # label hysteresis kept rank 1
+    assert label_text(held.detections[0], held) == "Egyptian cat 0.04 held"
+    assert label_text(held.detections[1], held) == "tabby 0.05"
+    steady = _result(scores=(0.6, 0.2))
+    assert [label_text(d, steady) for d in steady.detections] == ["Egyptian cat 0.60", "tabby 0.20"]
+
+
+def test_ten_ranks_have_ten_colours():
+    assert len({rank_color(rank) for rank in range(1, 11)}) == 10
+    assert rank_color(11) == rank_color(1)
+
+
+def test_the_hint_names_the_class_whose_map_is_shown(qtbot, open_window, fast_models, tmp_path):
+    w = open_window(make_cat_clip(tmp_path / "cat.mp4", size=(192, 128)), loop=True)
+    wait_frames(qtbot, w, 1)
+    w.panel.mode.setCurrentText("Top-k")
+    w.panel.topk.setValue(3)
+    qtbot.waitUntil(lambda: len(w.session.last_shown.result.heatmaps) == 3, timeout=WAIT_MS)
+    w.show_heatmap_of(2)
+    wait_frames(qtbot, w, 2)
+    second = next(d.label for d in w.session.last_shown.result.detections if d.rank == 2)
+    qtbot.waitUntil(lambda: f"rank 2: {second}" in w.panel.map_hint.text() or
+                    f"rank 2: {next(d.label for d in w.session.last_shown.result.detections if d.rank == 2)}"
+                    in w.panel.map_hint.text(), timeout=WAIT_MS)
+    assert w.view.legend().title.startswith("evidence for ")

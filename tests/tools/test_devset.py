@@ -1,0 +1,107 @@
+"""The development set: its manifest and splits, the clips made from it (deterministic,
+true box on every frame, classes changing only at cuts), clip scoring with accepted
+classes, and `camvideo eval --devset` end to end with the real model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from camvideo import cli
+from camvideo.errors import InputError
+from camvideo.models import imagenet_labels
+from camvideo.tools.annotations import fit_boxes
+from camvideo.tools.clipeval import evaluate_clip
+from camvideo.tools.devset import clip_specs, devset_clips, load_devset, render_clip, window
+from camvideo.video.sources import read_image
+
+MANIFEST = Path(__file__).resolve().parents[1] / "data" / "devset" / "manifest.json"
+
+
+@pytest.fixture(scope="module")
+def labels():
+    return imagenet_labels()
+
+
+def test_the_manifest_loads_with_two_disjoint_splits_and_boxes_inside_their_photos(labels):
+    tune, holdout = load_devset(MANIFEST, labels, "tune"), load_devset(MANIFEST, labels, "holdout")
+    everything = load_devset(MANIFEST, labels, "all")
+    assert len(tune) == 23 and len(holdout) == 9 and len(everything) == 32
+    assert not {a.file for a in tune} & {a.file for a in holdout}
+    for ann in everything:
+        image = read_image(ann.file)
+        height, width = image.shape[:2]
+        assert max(width, height) <= 600  # coffee.png is the largest
+        for box in fit_boxes(ann, width, height):  # raises for a box outside its photo
+            assert (box[2] - box[0]) * (box[3] - box[1]) >= 100
+    with pytest.raises(ValueError, match="split"):
+        load_devset(MANIFEST, labels, "test")
+
+
+def test_the_window_maps_photo_pixels_to_frame_pixels():
+    m = window((400, 300), (640, 480), 0.5, 0.5, 0.5)  # the middle half of the photo, scaled x3.2
+    assert m[0, 0] == pytest.approx(3.2) and m[1, 1] == pytest.approx(3.2)
+    assert m @ np.array([100, 75, 1.0]) == pytest.approx([0, 0])
+    assert m @ np.array([300, 225, 1.0]) == pytest.approx([640, 480])
+
+
+def test_clips_are_deterministic_with_a_true_box_that_follows_the_photo(labels):
+    holdout = load_devset(MANIFEST, labels, "holdout")
+    first = devset_clips(holdout, "holdout", shots=3, frames=6)
+    again = devset_clips(holdout, "holdout", shots=3, frames=6)
+    assert [spec.name for spec, _, _ in first] == ["holdout_640x480", "holdout_640x360"]
+    for (spec, frames, truth), (spec2, frames2, truth2) in zip(first, again):
+        assert spec == spec2 and truth == truth2
+        assert all(np.array_equal(a, b) for a, b in zip(frames, frames2))
+        assert len(frames) == 18 and all(f.shape == (spec.height, spec.width, 3) for f in frames)
+        boxes = [t["detections"][0]["box"] for t in truth.values()]
+        assert sum(b is not None for b in boxes) >= 12
+        for b in filter(None, boxes):
+            assert 0 <= b[0] < b[2] <= spec.width and 0 <= b[1] < b[3] <= spec.height
+        # the classes change only between shots
+        classes = [tuple(t["detections"][0]["class_ids"]) for t in truth.values()]
+        assert all(classes[i] == classes[i - 1] for i in range(1, 18) if i % 6)
+
+
+def test_the_true_box_is_the_photo_box_moved_by_the_window():
+    photo = np.zeros((100, 200, 3), np.uint8)
+    photo[20:60, 50:90] = 255  # a white square where the box says
+    specs = clip_specs([("sq", (200, 100), (50, 20, 90, 60))], "t", shots=1, frames=5)
+    frames, truth = render_clip(specs[0], [photo], [(50, 20, 90, 60)], [(1,)], noise=0.0)
+    shot = specs[0].shots[0]
+    for k, frame in enumerate(frames):
+        box = truth[k]["detections"][0]["box"]
+        ys, xs = np.nonzero(frame[..., 0] > 128)
+        if box is not None and xs.size:
+            # within half a photo pixel (bilinear edges), in frame pixels, plus one
+            w = shot.start[2] + (shot.end[2] - shot.start[2]) * (k / 4) ** 2 * (3 - 2 * k / 4)
+            tol = 0.5 * 640 / (w * 200) + 1
+            assert abs(xs.min() - box[0]) <= tol and abs(xs.max() + 1 - box[2]) <= tol
+            assert abs(ys.min() - box[1]) <= tol and abs(ys.max() + 1 - box[3]) <= tol
+
+
+def test_clip_scoring_takes_accepted_class_lists_and_counts_true_changes():
+    truth = {i: {"frame": i, "detections": [{"box": [0, 0, 10, 10], "class_ids": [1, 2] if i < 3 else [5]}]}
+             for i in range(6)}
+    pred = {i: {"frame": i, "detections": [{"rank": 1, "class_id": c, "box": [0, 0, 10, 10]}]}
+            for i, c in enumerate([1, 2, 2, 7, 5, 5])}
+    s = evaluate_clip(pred, truth)
+    assert s.class_accuracy == pytest.approx(5 / 6) and s.true_changes == 1 and s.label_changes == 3
+    with pytest.raises(InputError, match="class ids"):
+        evaluate_clip(pred, {0: {"frame": 0, "detections": [{"box": [0, 0, 1, 1], "class_ids": ["cat"]}]}})
+
+
+def test_eval_devset_runs_photos_and_clips_with_the_real_model(tmp_path, capsys):
+    code = cli.main(["eval", "--devset", str(MANIFEST), "--split", "holdout", "--shots", "2",
+                     "--shot-frames", "12", "--out", str(tmp_path), "--device", "cpu"])
+    assert code == 0
+    data = json.loads((tmp_path / "devset_summary.json").read_text())
+    assert data["photos"]["images"] == 9 and data["photos"]["top1_cls"] >= 0.5
+    assert set(data["clips"]) == {"holdout_640x480", "holdout_640x360"}
+    for clip in data["clips"].values():
+        assert clip["frames"] >= 16 and clip["true_changes"] <= 1
+        assert clip["mean_iou"] > 0.3 and clip["ms_per_frame"] > 0
+    assert "holdout_640x360" in capsys.readouterr().out
