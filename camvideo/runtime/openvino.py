@@ -6,22 +6,24 @@ OpenVINO runs lite0's feature extractor about twice as fast as eager torch
 is a ``camvideo.cam.forward.Forward``: the class weights, smoothing, boxes and
 overlay stay in torch and NumPy, unchanged.
 
-- **Conversion** (``openvino.convert_model`` on ``model.features``, several
-  seconds) happens once per model: the IR is kept in the user cache folder
-  (``cache_root()``), under a key made of the model's name and layer, a digest of
-  its feature extractor's weights, the input size and the OpenVINO version. A
-  manifest written last holds the SHA-256 of the IR's files: a cache entry whose
-  files do not match it (a crash while writing, a disk error, an edit) is rebuilt,
-  never trusted. The compiled model (OpenVINO's blob, ``export_model``) is kept
-  beside it, one per device and configuration, with its own SHA-256, and imported
-  the next time (0.2 s where compiling takes 0.6-1 s). Not OpenVINO's ``CACHE_DIR``:
-  it imports a blob whose bytes were damaged and runs it (measured: features off
-  by 0.64), where a blob that does not match its digest here is compiled again.
+- **Conversion** happens once per model and input size, kept in the user cache
+  folder and checked against a manifest (``camvideo.runtime.ovcache``), the
+  compiled model beside it with its own digest.
 - **No copies**: the input batch is shared with OpenVINO (``shared_memory``), and
   each call hands OpenVINO a fresh NumPy array to write the features into, which
   comes back as a tensor through ``torch.from_numpy``. A fresh array per call,
   because a request's own output buffer is reused by its next inference while
   the features of a batch may still wait for the in-order half.
+- **Input sizes**: the quality presets feed the network the frame's aspect ratio
+  (224x288 for 4:3 under ``balanced``, a second, larger pass under ``best``), so
+  one ``OpenVINOForward`` holds one compiled model per input size: each converted
+  at its own size (its own cache entry) on first use and compiled, the
+  ``MAX_SHAPES`` last used kept. A static-shape model, not one dynamic-shape
+  model: tracing freezes shape arithmetic (lite0's "same" padding), so a model
+  converted with a free height and width still gives the traced size's features
+  (7x9 for any input when traced at 224x288), and at the traced size itself it
+  took 1.39x the static model's time on this machine (95 ms against 68 ms, 1
+  thread, one run on the busy machine).
 - **Modes**: ``latency`` (live sources, single images: one request, OpenVINO's
   LATENCY hint) and ``throughput`` (files: the THROUGHPUT hint's streams, driven
   by an ``AsyncInferQueue``; callers keep their own order, as the pipeline does).
@@ -34,28 +36,31 @@ CPUs that have it, and the maps should match torch's.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import logging
-import os
-import shutil
-import sys
-import tempfile
 import threading
-import warnings
-from dataclasses import dataclass
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from camvideo.runtime.ovcache import (  # noqa: F401 - the cache's names, here too
+    FORMAT,
+    CacheEntry,
+    _compiled,
+    _size,
+    _valid,
+    cache_entry,
+    cache_root,
+    cached,
+    convert,
+    weights_digest,
+)
+
 log = logging.getLogger(__name__)
 
 MODES = ("latency", "throughput")
-FORMAT = 1  # bump when what is stored in a cache entry changes
-_FILES = ("features.xml", "features.bin")
-_MANIFEST = "manifest.json"
+MAX_SHAPES = 4  # compiled input sizes kept by one OpenVINOForward (the last used)
 _WAIT_S = 120.0  # one inference never takes this long; a bound so that no caller hangs
 
 
@@ -77,193 +82,162 @@ def devices() -> list[str]:
     return list(ov.Core().available_devices)
 
 
-def cache_root() -> Path:
-    """camvideo's user cache folder (``CAMVIDEO_CACHE`` overrides it): the XDG cache
-    on Linux, ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows."""
-    if os.environ.get("CAMVIDEO_CACHE"):
-        return Path(os.environ["CAMVIDEO_CACHE"])
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "camvideo"
-    if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "camvideo" / "Cache"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "camvideo"
-
-
-def weights_digest(module: torch.nn.Module) -> str:
-    """BLAKE2b of a module's parameters and buffers (names, shapes, dtypes, values)."""
-    digest = hashlib.blake2b(digest_size=16)
-    for name, tensor in module.state_dict().items():
-        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype};".encode())
-        data = tensor.detach().cpu().contiguous()
-        if data.dtype == torch.bfloat16:  # no NumPy dtype: hash the raw bits
-            data = data.view(torch.int16)
-        digest.update(data.numpy())  # the buffer itself, no copy
-    return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class CacheEntry:
-    """One converted model on disk: ``folder`` holds features.xml/.bin and the manifest."""
-
-    key: str
-    folder: Path
-    fields: dict
-
-    @property
-    def xml(self) -> Path:
-        return self.folder / _FILES[0]
-
-
-def cache_entry(model, cache: Path | None = None) -> CacheEntry:
-    """Where ``model``'s converted features live (whether or not they are there yet)."""
-    import openvino as ov
-
-    height, width = model.preprocessing.size
-    fields = {
-        "format": FORMAT,
-        "model": model.name,
-        "layer": getattr(model, "layer", ""),
-        "weights": weights_digest(model.features),
-        "input": [height, width],
-        "openvino": ov.get_version(),
-    }
-    key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:20]
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model.name)
-    root = Path(cache) if cache is not None else cache_root() / "openvino"
-    return CacheEntry(key, root / f"{safe}-{key}", fields)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _valid(entry: CacheEntry) -> bool:
-    """The entry's manifest matches its key and every file's digest."""
-    try:
-        manifest = json.loads((entry.folder / _MANIFEST).read_text())
-        if manifest.get("key") != entry.key or manifest.get("fields") != entry.fields:
-            return False
-        return all(manifest["files"].get(name) == _sha256(entry.folder / name) for name in _FILES)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False
-
-
-def cached(model, cache: Path | None = None) -> bool:
-    """Whether ``model``'s conversion is in the cache and intact (then building an
-    ``OpenVINOForward`` only compiles it, or imports the compiled model kept from
-    an earlier run: well under a second)."""
-    return _valid(cache_entry(model, cache))
-
-
-def convert(model, cache: Path | None = None) -> CacheEntry:
-    """``model.features`` as OpenVINO IR in the cache: converted the first time (or
-    when the entry on disk does not match its manifest), found afterwards."""
-    entry = cache_entry(model, cache)
-    if _valid(entry):
-        log.debug("OpenVINO: %s from the cache (%s)", model.name, entry.folder)
-        return entry
-    if entry.folder.exists():
-        log.warning("OpenVINO: the cached conversion of %s does not match its manifest; converting again", model.name)
-    import openvino as ov
-
-    height, width = model.preprocessing.size
-    example = torch.zeros(1, 3, height, width, device=model.device)
-    with warnings.catch_warnings(), _root_logger_kept(), torch.no_grad():
-        warnings.simplefilter("ignore")  # the tracer's notes on shape arithmetic: the input size is fixed
-        converted = ov.convert_model(model.features.eval(), example_input=example,
-                                     input=[ov.PartialShape([-1, 3, height, width])])
-    entry.folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{entry.folder.name}-", dir=entry.folder.parent))
-    try:
-        ov.save_model(converted, staging / _FILES[0], compress_to_fp16=False)  # the weights as they are
-        files = {name: _sha256(staging / name) for name in _FILES}
-        manifest = {"key": entry.key, "fields": entry.fields, "files": files}
-        (staging / _MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
-        shutil.rmtree(entry.folder, ignore_errors=True)
-        try:
-            os.replace(staging, entry.folder)
-        except OSError:  # another process put a full entry there meanwhile
-            if not _valid(entry):
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    log.info("OpenVINO: converted %s (%s)", model.name, entry.folder)
-    return entry
-
-
-@contextlib.contextmanager
-def _root_logger_kept():
-    """``convert_model`` sets the root logger to ERROR (and adds a filter and a
-    handler), and does not always set it back when it fails: every later
-    warning of the application would vanish. Put the root logger back as it was."""
-    root = logging.getLogger()
-    level, filters, handlers = root.level, list(root.filters), list(root.handlers)
-    try:
-        yield
-    finally:
-        root.setLevel(level)
-        root.filters[:] = filters
-        root.handlers[:] = handlers
-
-
 class OpenVINOForward:
-    """The features of an exact-CAM model from OpenVINO (a ``Forward``).
+    """The features of an exact-CAM model from OpenVINO (a ``Forward``), at any
+    input size.
 
     ``device``: an OpenVINO device ("CPU", "GPU", "NPU", ...). ``mode``:
     ``latency`` or ``throughput`` (see the module). ``threads``: OpenVINO's
     inference threads in latency mode (None: its own choice). ``cache``: the
     folder of converted models (default: ``cache_root() / "openvino"``).
-    Thread-safe: every calling thread gets its own infer request (latency), or a
-    request of the queue (throughput).
+    ``sizes``: the input sizes (height, width) made ready now (default: the
+    model's own), e.g. those the quality preset gives a source's frames; any other
+    size is converted (or found in the cache) and compiled on its first batch:
+    in that call, or with ``background`` in a thread of its own while the batches
+    of that size run on torch (a window's stream never waits for a conversion).
+
+    One compiled model per input size, the ``max_shapes`` last used kept (the
+    default preset feeds one size per frame aspect, ``best`` two): a model with a
+    free height and width converts wrong and runs slower (see the module). A size that will not
+    convert runs on torch, with one warning. Thread-safe: every calling thread
+    gets its own infer request (latency), or a request of the queue (throughput).
     """
 
     name = "openvino"
 
     def __init__(self, model, *, device: str = "CPU", mode: str = "latency", threads: int | None = None,
-                 cache: Path | None = None) -> None:
+                 cache: Path | None = None, sizes=None, max_shapes: int = MAX_SHAPES,
+                 background: bool = False) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ValueError(f"threads must be None or a positive int, got {threads!r}")
+        if isinstance(max_shapes, bool) or not isinstance(max_shapes, int) or max_shapes < 1:
+            raise ValueError(f"max_shapes must be a positive int, got {max_shapes!r}")
         if model.device.type != "cpu":
             raise ValueError(f"OpenVINO takes a model on the CPU (its maps go back to torch there), not {model.device}")
         import openvino as ov
 
+        sizes = [_size(model, None)] if sizes is None else [_size(model, tuple(v)) for v in sizes]
+        if not sizes:
+            raise ValueError("sizes must name at least one input size")
         self.model = model
         self.device = device
         self.mode = mode
-        self.entry = convert(model, cache)
-        core = ov.Core()
-        config: dict = {"PERFORMANCE_HINT": mode.upper()}
+        self.cache = cache
+        self.max_shapes = max_shapes
+        self.background = bool(background)
+        self._pending: set[tuple[int, int]] = set()  # sizes converting in the background
+        self._core = ov.Core()
+        self._config: dict = {"PERFORMANCE_HINT": mode.upper()}
         if device.split(".")[0] == "CPU":
-            config["INFERENCE_PRECISION_HINT"] = "f32"
+            self._config["INFERENCE_PRECISION_HINT"] = "f32"
             if threads is not None and mode == "latency":
-                config["INFERENCE_NUM_THREADS"] = threads
-        self.compiled = _compiled(core, self.entry, device, config)
-        shape = self.compiled.output(0).get_partial_shape()
-        self._feature_shape = tuple(int(d.get_length()) for d in list(shape)[1:])  # (K, h, w)
-        self.jobs = int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-        self._local = threading.local()
-        self._queue = None
-        if mode == "throughput":
-            self._queue = ov.AsyncInferQueue(self.compiled, self.jobs)
-            self._queue.set_callback(_job_done)
-            self._start = threading.Lock()
-        log.info("OpenVINO: %s on %s, %s mode (%d request%s)", model.name, device, mode, self.jobs,
-                 "" if self.jobs == 1 else "s")
+                self._config["INFERENCE_NUM_THREADS"] = threads
+        self._shapes: OrderedDict[tuple[int, int], _Shape | None] = OrderedDict()  # None: torch at that size
+        self._lock = threading.Lock()  # the dict
+        self._build = threading.Lock()  # one conversion at a time
+        first = self._make(sizes[0])  # raises: a model that will not convert at all falls back whole
+        self._shapes[sizes[0]] = first
+        self.entry = first.entry
+        self.jobs = first.jobs
+        for size in sizes[1:]:
+            self._shape(size)
+        log.info("OpenVINO: %s on %s, %s mode (%d request%s), input %s", model.name, device, mode, self.jobs,
+                 "" if self.jobs == 1 else "s", ", ".join(f"{w}x{h}" for h, w in sizes))
+
+    @property
+    def sizes(self) -> list[tuple[int, int]]:
+        """The input sizes (height, width) compiled now, the least recently used first."""
+        with self._lock:
+            return [size for size, shape in self._shapes.items() if shape is not None]
+
+    def _make(self, size: tuple[int, int]) -> _Shape:
+        entry = convert(self.model, self.cache, size)
+        compiled = _compiled(self._core, entry, self.device, self._config)
+        return _Shape(entry, compiled, self.mode)
+
+    def _shape(self, size: tuple[int, int]) -> _Shape | None:
+        """The compiled model of ``size``, made on its first use (None: torch)."""
+        with self._lock:
+            if size in self._shapes:
+                self._shapes.move_to_end(size)
+                return self._shapes[size]
+            if self.background:
+                if size not in self._pending:
+                    self._pending.add(size)
+                    threading.Thread(target=self._build_in_background, args=(size,), daemon=True,
+                                     name=f"camvideo-openvino-{size[1]}x{size[0]}").start()
+                return None  # torch until it is ready
+        return self._build_shape(size)
+
+    def _build_in_background(self, size: tuple[int, int]) -> None:
+        try:
+            self._build_shape(size)
+        finally:
+            with self._lock:
+                self._pending.discard(size)
+
+    def _build_shape(self, size: tuple[int, int]) -> _Shape | None:
+        with self._build:
+            with self._lock:
+                if size in self._shapes:
+                    return self._shapes[size]
+            try:
+                shape = self._make(size)
+            except Exception as exc:  # noqa: BLE001 - an optimization: that size runs on torch
+                from camvideo.errors import reason
+
+                log.warning("OpenVINO cannot run %s at %dx%d (%s); that size runs on torch", self.model.name,
+                            size[1], size[0], reason(exc))
+                shape = None
+            with self._lock:
+                self._shapes[size] = shape
+                while len(self._shapes) > self.max_shapes:
+                    # A batch in flight on an evicted shape holds it; it is freed when done.
+                    self._shapes.popitem(last=False)
+            return shape
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous()  # NCHW, as the IR takes it (preprocess makes it so: no copy)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        shape = self._shape((int(x.shape[2]), int(x.shape[3])))
+        if shape is None:
+            return self.model(x)
+        return shape(x)
+
+    def close(self) -> None:
+        """Wait for the inferences in flight (throughput mode)."""
+        with self._lock:
+            shapes = [shape for shape in self._shapes.values() if shape is not None]
+        for shape in shapes:
+            shape.close()
+
+
+class _Shape:
+    """One input size's compiled model, its requests (one a thread) or its queue."""
+
+    def __init__(self, entry: CacheEntry, compiled, mode: str) -> None:
+        import openvino as ov
+
+        self.entry = entry
+        self.compiled = compiled
+        shape = compiled.output(0).get_partial_shape()
+        self.feature_shape = tuple(int(d.get_length()) for d in list(shape)[1:])  # (K, h, w)
+        self.jobs = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        self._local = threading.local()
+        self._queue = None
+        if mode == "throughput":
+            self._queue = ov.AsyncInferQueue(compiled, self.jobs)
+            self._queue.set_callback(_job_done)
+            self._start = threading.Lock()
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
         import openvino as ov
 
         batch = np.ascontiguousarray(x.numpy())  # shared: no copy for a contiguous batch
-        out = np.empty((batch.shape[0], *self._feature_shape), np.float32)
+        out = np.empty((batch.shape[0], *self.feature_shape), np.float32)
         inputs, outputs = ov.Tensor(batch, shared_memory=True), ov.Tensor(out, shared_memory=True)
         if self._queue is None:
             request = getattr(self._local, "request", None)
@@ -286,39 +260,8 @@ class OpenVINOForward:
         return torch.from_numpy(out)
 
     def close(self) -> None:
-        """Wait for the inferences in flight (throughput mode)."""
         if self._queue is not None:
             self._queue.wait_all()
-
-
-def _compiled(core, entry: CacheEntry, device: str, config: dict):
-    """The compiled model from the blob kept in ``entry`` when it matches its
-    digest, else compiled from the IR (and the blob kept for next time)."""
-    spec = json.dumps({"device": device, **{k: str(v) for k, v in config.items()}}, sort_keys=True)
-    tag = hashlib.sha256(spec.encode()).hexdigest()[:16]
-    blob, digest = entry.folder / f"compiled-{tag}.blob", entry.folder / f"compiled-{tag}.sha256"
-    try:
-        data = blob.read_bytes()
-        if digest.read_text().strip() == hashlib.sha256(data).hexdigest():
-            return core.import_model(data, device, config)
-        log.warning("OpenVINO: the compiled model in %s does not match its digest; compiling again", entry.folder)
-    except FileNotFoundError:
-        pass
-    except Exception as exc:  # noqa: BLE001 - an unreadable or stale blob: compile instead
-        from camvideo.errors import reason
-
-        log.warning("OpenVINO: cannot import the compiled model in %s (%s); compiling again", entry.folder, reason(exc))
-    compiled = core.compile_model(str(entry.xml), device, config)
-    try:
-        data = compiled.export_model()
-        data = data.getvalue() if hasattr(data, "getvalue") else bytes(data)  # BytesIO or bytes, by version
-        for path, content in ((blob, data), (digest, hashlib.sha256(data).hexdigest().encode())):
-            staging = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-            staging.write_bytes(content)
-            os.replace(staging, path)  # the digest last: a blob without its digest is not used
-    except Exception as exc:  # noqa: BLE001 - a cache that cannot be written: compile again next time
-        log.info("OpenVINO: the compiled model is not kept (%s)", exc)
-    return compiled
 
 
 class _Job:

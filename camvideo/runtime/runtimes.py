@@ -84,16 +84,21 @@ def choose_runtime(model, runtime: str = "auto", *, openvino_device: str | None 
 
 
 def make_forward(model, runtime: str = "auto", *, mode: str = "latency", openvino_device: str | None = None,
-                 threads: int | None = None, cache: Path | None = None) -> Forward | None:
+                 threads: int | None = None, cache: Path | None = None, sizes=None,
+                 background: bool = False) -> Forward | None:
     """The forward pass ``runtime`` picks for ``model``: an ``OpenVINOForward``, or
-    None for torch's own. OpenVINO failing to convert or compile the model gives
-    None and one warning with the reason."""
+    None for torch's own. ``sizes``: the input sizes (height, width) to make ready
+    now (``camvideo.cam.multiscale.input_sizes`` of the source's frames; default:
+    the model's own); others are made on first use (``background``: in a thread,
+    torch meanwhile). OpenVINO failing to convert or compile the model gives None
+    and one warning with the reason."""
     if choose_runtime(model, runtime, openvino_device=openvino_device) == "torch":
         return None
     from camvideo.runtime.openvino import OpenVINOForward
 
     try:
-        return OpenVINOForward(model, device=openvino_device or "CPU", mode=mode, threads=threads, cache=cache)
+        return OpenVINOForward(model, device=openvino_device or "CPU", mode=mode, threads=threads, cache=cache,
+                               sizes=sizes, background=background)
     except Exception as exc:  # noqa: BLE001 - an optimization: fall back, say why
         log.warning("OpenVINO cannot run %s (%s); running the forward pass on torch", model.name, reason(exc))
         return None
@@ -101,6 +106,7 @@ def make_forward(model, runtime: str = "auto", *, mode: str = "latency", openvin
 
 def convert_in_background(model, runtime: str = "auto", *, mode: str = "latency",
                           openvino_device: str | None = None, threads: int | None = None, cache: Path | None = None,
+                          sizes=None, background: bool = False,
                           on_ready: Callable[[Forward | None], None] | None = None) -> Future:
     """``make_forward`` in a daemon thread: a Future of its result (an OpenVINO
     forward, or None for torch), also handed to ``on_ready`` (in that thread).
@@ -112,7 +118,8 @@ def convert_in_background(model, runtime: str = "auto", *, mode: str = "latency"
     def run() -> None:
         try:
             forward = None if chosen == "torch" else make_forward(
-                model, chosen, mode=mode, openvino_device=openvino_device, threads=threads, cache=cache)
+                model, chosen, mode=mode, openvino_device=openvino_device, threads=threads, cache=cache, sizes=sizes,
+                background=background)
         except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on it
             future.set_exception(exc)
             return

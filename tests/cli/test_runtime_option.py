@@ -21,6 +21,13 @@ def _jsonl(path: Path) -> list[dict]:
 
 
 def test_openvino_and_torch_write_the_same_jsonl(tmp_path, capsys):
+    """On the default quality preset (the frame's aspect kept: OpenVINO compiles the
+    clip's own input size)."""
+    from camvideo.cam.multiscale import input_sizes
+    from camvideo.models import load_model
+    from camvideo.runtime.openvino import cached
+    from camvideo.settings import LocalizeSettings
+
     runs = {}
     for runtime in ("torch", "openvino"):
         out = tmp_path / f"{runtime}.jsonl"
@@ -36,6 +43,10 @@ def test_openvino_and_torch_write_the_same_jsonl(tmp_path, capsys):
     ious = [iou(a["detections"][0]["box"], b["detections"][0]["box"]) for a, b in zip(torch_side, ov_side)
             if a["detections"][0]["box"] and b["detections"][0]["box"]]
     assert ious and sum(ious) / len(ious) >= 0.97
+    width, height = ov_side[0]["width"], ov_side[0]["height"]
+    lite0 = load_model("lite0")
+    (size,) = input_sizes(width, height, lite0.preprocessing.size, LocalizeSettings().maps)
+    assert size != tuple(lite0.preprocessing.size) and cached(lite0, size=size)  # the preset's size ran on OpenVINO
 
 
 def test_openvino_for_a_gradcam_model_is_a_one_line_error(tmp_path, capsys, data_dir):

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -40,18 +42,25 @@ def _frames(photo, size=None):
 
 
 def _raw_maps(localizer, frame, ids):
-    """The raw (unnormalized) maps of fixed classes, through the localizer's own method."""
-    from camvideo.cam.preprocess import preprocess
+    """The raw (unnormalized) maps of fixed classes from the map pass of the
+    localizer's preset (the frame's aspect kept, by default), through its method."""
+    from camvideo.cam.methods import class_maps
 
-    method = localizer.method
-    return method(method.prepare(preprocess([frame], localizer.model)), class_ids=ids).maps[0].numpy()
+    with torch.inference_mode():
+        _, feats = localizer._passes.run([frame], localizer.settings.maps)
+        return class_maps(feats.float(), localizer.model.weight, torch.tensor([ids]))[0].numpy()
 
 
-@pytest.mark.parametrize("size", [None, (640, 480)])
-def test_openvino_gives_torchs_classes_maps_and_boxes(openvino_lite0, forward, photo, size):
-    """Same top-3, maps within 1e-3 of the map's range, boxes IoU >= 0.98."""
+@pytest.mark.parametrize("quality,size", [("balanced", None), ("balanced", (640, 480)), ("fast", (640, 480)),
+                                          ("best", (640, 480))])
+def test_openvino_gives_torchs_classes_maps_and_boxes(openvino_lite0, forward, photo, quality, size):
+    """Same top-3, maps within 1e-3 of the map's range, boxes IoU >= 0.98, on each
+    preset (``balanced`` is the default: one input size per frame aspect)."""
+    from camvideo.settings import DEFAULT_QUALITY, quality_settings
+
     model, _ = openvino_lite0
-    settings = LocalizeSettings(topk=3)
+    settings = quality_settings(quality, LocalizeSettings(topk=3))
+    assert quality != DEFAULT_QUALITY or settings == LocalizeSettings(topk=3)
     torch_side = FrameLocalizer(load_model("lite0"), settings)
     ov_side = FrameLocalizer(model, settings, forward=forward)
     assert (torch_side.runtime, ov_side.runtime) == ("torch", "openvino")
@@ -60,6 +69,7 @@ def test_openvino_gives_torchs_classes_maps_and_boxes(openvino_lite0, forward, p
         assert got.map_class_ids == want.map_class_ids
         ids = list(want.map_class_ids)
         a, b = _raw_maps(torch_side, frame, ids), _raw_maps(ov_side, frame, ids)
+        assert a.shape == b.shape
         for j in range(3):
             span = float(a[j].max() - a[j].min())
             assert np.abs(a[j] - b[j]).max() <= 1e-3 * span
@@ -69,6 +79,31 @@ def test_openvino_gives_torchs_classes_maps_and_boxes(openvino_lite0, forward, p
             if da.box is not None:
                 assert iou(da.box, db.box) >= 0.98
         np.testing.assert_allclose([d.score for d in got.detections], [d.score for d in want.detections], atol=1e-4)
+    if quality != "fast":  # the preset's sizes were compiled, beside the model's own
+        assert len(forward.sizes) >= 2
+
+
+def test_one_compiled_model_per_input_size_the_last_used_kept(tmp_path, openvino_lite0):
+    """Each size converted at its own size (its own cache entry), compiled on first
+    use; at most ``max_shapes`` kept, the least recently used dropped."""
+    model, _ = openvino_lite0
+    gen = torch.Generator().manual_seed(2)
+    sizes = [(224, 224), (224, 288), (192, 320)]
+    inputs = {s: torch.randn(1, 3, *s, generator=gen) for s in sizes}
+    with torch.inference_mode():
+        refs = {s: model.features(x) for s, x in inputs.items()}
+    fw = ovrt.OpenVINOForward(model, sizes=sizes[:2], max_shapes=2)
+    assert fw.sizes == sizes[:2] and all(ovrt.cached(model, size=s) for s in sizes[:2])
+    assert ovrt.cache_entry(model, size=sizes[0]).key != ovrt.cache_entry(model, size=sizes[1]).key
+    for s in (sizes[0], sizes[2], sizes[0]):  # the third size on first use; (224, 288) was used least recently
+        got = fw(inputs[s])
+        assert got.shape == refs[s].shape
+        torch.testing.assert_close(got, refs[s], atol=1e-4, rtol=1e-4)
+    assert fw.sizes == [sizes[2], sizes[0]]
+    with pytest.raises(ValueError, match="size"):
+        ovrt.OpenVINOForward(model, sizes=[(224,)])
+    with pytest.raises(ValueError, match="max_shapes"):
+        ovrt.OpenVINOForward(model, max_shapes=0)
 
 
 def test_smoothing_boxes_and_overlay_need_no_change(openvino_lite0, forward, photo):
@@ -92,7 +127,7 @@ def test_features_come_back_without_a_copy_and_are_not_overwritten(openvino_lite
         ref1 = model.features(x1)
     first = forward(x1)
     assert first.dtype == torch.float32 and first.shape == (2, 1280, 7, 7)
-    written = forward._local.request.get_output_tensor(0).data  # what OpenVINO wrote into
+    written = forward._shape((224, 224))._local.request.get_output_tensor(0).data  # what OpenVINO wrote into
     assert np.shares_memory(written, first.numpy())  # the tensor is that memory: no copy
     second = forward(x2)
     assert second.data_ptr() != first.data_ptr()  # a fresh array per call ...
@@ -186,6 +221,7 @@ def test_the_conversion_is_cached_found_again_and_rebuilt_when_corrupted(tmp_pat
         ref = model.features(x)
     torch.testing.assert_close(ovrt.OpenVINOForward(model, cache=tmp_path)(x), ref, atol=1e-4, rtol=1e-4)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
+    assert sys.modules.get("openvino_telemetry") is None  # OpenVINO sent no usage events (camvideo.runtime)
     # The compiled model kept beside the IR: imported next time, compiled again when damaged.
     (blob,) = entry.folder.glob("compiled-*.blob")
     kept = blob.read_bytes()
@@ -219,9 +255,9 @@ def test_the_cache_lives_in_the_user_cache_folder(monkeypatch, tmp_path):
     assert ovrt.cache_root() == tmp_path / "mine"
     monkeypatch.delenv("CAMVIDEO_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setattr(ovrt.sys, "platform", "linux")
+    monkeypatch.setattr(sys, "platform", "linux")
     assert ovrt.cache_root() == tmp_path / "xdg" / "camvideo"
-    monkeypatch.setattr(ovrt.sys, "platform", "darwin")
+    monkeypatch.setattr(sys, "platform", "darwin")
     assert ovrt.cache_root().parts[-3:] == ("Library", "Caches", "camvideo")
 
 
@@ -250,6 +286,46 @@ def test_a_model_that_will_not_convert_runs_on_torch_with_one_warning(tmp_path, 
     assert "odd" in lines[0].getMessage()
     result = FrameLocalizer(model, forward=forward)([np.zeros((16, 16, 3), np.uint8)])[0]
     assert len(result.detections) == 1
+
+
+class _SquareOnly(nn.Module):
+    """Traces at 16x16 only, as a model with an op OpenVINO cannot convert at one size."""
+
+    def forward(self, x):
+        if (torch.jit.is_tracing() or torch.compiler.is_compiling()) and x.shape[-1] != 16:
+            raise RuntimeError("not at this size")
+        return x.relu()
+
+
+def test_a_size_that_will_not_convert_runs_on_torch_and_background_sizes_run_on_torch_meanwhile(tmp_path, caplog):
+    model = GapClassifier("odd", nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), _SquareOnly()), nn.Linear(4, 3),
+                          ["a", "b", "c"], Preprocessing(size=(16, 16))).eval()
+    x = torch.rand(1, 3, 16, 32)
+    with torch.inference_mode():
+        ref = model.features(x)
+    fw = make_forward(model, "openvino", cache=tmp_path)
+    assert fw is not None and fw.sizes == [(16, 16)]
+    with caplog.at_level(logging.WARNING, logger="camvideo.runtime.openvino"):
+        with torch.inference_mode():
+            torch.testing.assert_close(fw(x), ref)  # torch at that size
+            torch.testing.assert_close(fw(x), ref)
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) == 1 and "32x16" in lines[0] and "runs on torch" in lines[0]
+    assert fw.sizes == [(16, 16)]
+    # background: the first batch of a new size runs on torch while that size converts, then OpenVINO
+    plain = GapClassifier("plain", nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU()), nn.Linear(4, 3),
+                          ["a", "b", "c"], Preprocessing(size=(16, 16))).eval()
+    bg = ovrt.OpenVINOForward(plain, cache=tmp_path, background=True)
+    with torch.inference_mode():
+        want = plain.features(x)
+        torch.testing.assert_close(bg(x), want)  # at once, on torch
+    deadline = time.monotonic() + 120
+    while bg._pending and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not bg._pending and bg.sizes == [(16, 16), (16, 32)]  # converted, no thread left
+    with torch.inference_mode():
+        torch.testing.assert_close(bg(x), want, atol=1e-5, rtol=1e-5)  # now on OpenVINO
+    assert ovrt.cached(plain, tmp_path, (16, 32))
 
 
 def test_auto_takes_openvino_for_exact_cam_on_the_cpu_only():

@@ -5,7 +5,8 @@
   the same preprocessed 224x224 batches as the torch floor: the new floor;
 - ``camvideo WxH (OpenVINO)``: the inference stage with ``--runtime openvino``
   (latency mode, as a live source or an image runs it), at the bench's thread
-  count as torch's contestants;
+  count as torch's contestants, on the same preset (the default: the frame's
+  aspect kept, so one compiled model per input size);
 - end to end on OpenVINO's throughput mode (files) and live latency on its
   latency mode, beside torch's.
 
@@ -58,6 +59,7 @@ def openvino_floor_contestant(model, forward, frames: list[np.ndarray]) -> Conte
 def openvino_setup(config, frames: dict, annotator, settings, say) -> tuple[OpenVINOBench | None, str | None]:
     """The OpenVINO contestants, or (None, why not): OpenVINO missing, a Grad-CAM
     model, a GPU device, or a model that will not convert."""
+    from camvideo.cam.multiscale import input_sizes
     from camvideo.models import load_model
     from camvideo.runtime.localizer import FrameLocalizer
     from camvideo.runtime.openvino import OpenVINOForward, available
@@ -70,10 +72,14 @@ def openvino_setup(config, frames: dict, annotator, settings, say) -> tuple[Open
     try:
         if choose_runtime(model, "openvino") != "openvino":
             return None, "OpenVINO does not run this model"
-        say("OpenVINO: converting (cached after the first run) and compiling")
-        latency = OpenVINOForward(model, mode="latency", threads=config.threads)  # torch's thread count
-        throughput = OpenVINOForward(model, mode="throughput")
-        live = OpenVINOForward(model, mode="latency", threads=live_threads(model))
+        # Every input size the preset feeds for the bench's frame sizes, and the model's own (the floor).
+        base_size = tuple(model.preprocessing.size)
+        sizes = list(dict.fromkeys([base_size] + [s for (w, h) in frames
+                                                   for s in input_sizes(w, h, base_size, settings.maps)]))
+        say(f"OpenVINO: converting (cached after the first run) and compiling {len(sizes)} input sizes")
+        latency = OpenVINOForward(model, mode="latency", threads=config.threads, sizes=sizes)  # torch's threads
+        throughput = OpenVINOForward(model, mode="throughput", sizes=sizes)
+        live = OpenVINOForward(model, mode="latency", threads=live_threads(model), sizes=sizes)
     except Exception as exc:  # noqa: BLE001 - the bench goes on with torch alone
         from camvideo.errors import reason
 
