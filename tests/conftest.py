@@ -13,6 +13,12 @@ DATA = Path(__file__).parent / "data"
 
 
 def pytest_configure(config):
+    # camvideo's cache (OpenVINO conversions) goes to a folder of this run, not the
+    # user's: subprocesses inherit it, so a conversion is made once per run.
+    if not os.environ.get("CAMVIDEO_CACHE"):
+        import tempfile
+
+        os.environ["CAMVIDEO_CACHE"] = config._camvideo_cache = tempfile.mkdtemp(prefix="camvideo-cache-")
     # tqdm (through huggingface_hub and timm) starts a monitor thread with its first
     # bar and never stops it; the GUI tests fail on a thread left running, and a
     # progress bar needs no monitor in a test.
@@ -21,6 +27,14 @@ def pytest_configure(config):
     except ImportError:
         return
     tqdm.tqdm.monitor_interval = 0
+
+
+def pytest_unconfigure(config):
+    folder = getattr(config, "_camvideo_cache", None)
+    if folder:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -49,3 +63,16 @@ def photo():
     from camvideo.video.sources import read_image
 
     return lambda name: read_image(DATA / f"{name}.png")
+
+
+@pytest.fixture(scope="session")
+def openvino_lite0():
+    """The embedded model converted for OpenVINO once per run, in the run's cache
+    folder: (a fresh unfolded lite0, its cache entry). Commands that load lite0
+    with ``--runtime auto`` find it there."""
+    pytest.importorskip("openvino")
+    from camvideo.models import load_model
+    from camvideo.runtime.openvino import convert
+
+    model = load_model("lite0", device="cpu")
+    return model, convert(model)

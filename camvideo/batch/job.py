@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 0.5
 # the model options, as camvideo.cli.options.load_model_from_args reads them
 MODEL_KEYS = ("model", "weights", "device", "checkpoint", "labels", "layer", "input_size", "mean", "std",
-              "class_ids", "topk")
+              "class_ids", "topk", "runtime")
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,8 @@ class JobOptions:
 
     def config_id(self) -> str:
         """A short hash of every option that changes the outputs (not the device, the
-        threads or the batch size): a rerun with other settings redoes the files."""
-        model = {k: v for k, v in self.model if k != "device"}
+        runtime, the threads or the batch size): a rerun with other settings redoes the files."""
+        model = {k: v for k, v in self.model if k not in ("device", "runtime")}  # the same outputs on either
         parts = {"model": model, "settings": repr(self.settings), "overlay": repr(self.overlay), "hud": self.hud,
                  "max_frames": self.max_frames, "codec": self.codec, "preset": self.preset, "audio": self.audio}
         return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
@@ -148,6 +148,7 @@ class JobRunner:
             raise TypeError(f"options must be a JobOptions, got {type(options).__name__}")
         self.options = options
         self.model = None
+        self.forward = None  # the forward pass --runtime picks (None: torch's), made once with the model
         self.load_s = 0.0
         self._frames = 0
 
@@ -161,11 +162,21 @@ class JobRunner:
         import torch
 
         from camvideo.cli.options import load_model_from_args
+        from camvideo.runtime.runtimes import make_forward, parse_device
 
         if self.options.threads is not None:
             torch.set_num_threads(self.options.threads)
         t0 = time.monotonic()
-        model = load_model_from_args(argparse.Namespace(**dict(self.options.model)))
+        args = argparse.Namespace(**dict(self.options.model))
+        model = load_model_from_args(args)
+        # --runtime (OpenVINO for exact CAM on the CPU): made once, for every file. Its
+        # latency mode at the worker's threads when they are set (workers share the
+        # cores), else its throughput mode, as `camvideo process` runs a file.
+        threads = self.options.threads
+        self.forward = make_forward(model, getattr(args, "runtime", None) or "auto",
+                                    mode="throughput" if threads is None else "latency",
+                                    openvino_device=parse_device(getattr(args, "device", None) or "auto").openvino,
+                                    threads=threads)
         self._warm_up(model)
         self.model = model
         self.load_s = time.monotonic() - t0
@@ -180,7 +191,7 @@ class JobRunner:
 
         from camvideo.runtime.localizer import FrameLocalizer
 
-        localizer = FrameLocalizer(model, self.options.settings)
+        localizer = FrameLocalizer(model, self.options.settings, forward=self.forward)
         localizer([np.zeros((64, 64, 3), np.uint8)], [0], [0.0])
 
     def run(self, job: Job, should_stop: Callable[[], bool] = lambda: False,
@@ -241,7 +252,7 @@ class JobRunner:
                 exporter = open_exporter(job.export)
                 stack.callback(_close_quietly, exporter)
                 sinks.append(exporter)
-            localizer = FrameLocalizer(self.model, options.settings)
+            localizer = FrameLocalizer(self.model, options.settings, forward=self.forward)
             pipeline = Pipeline(source, localizer, FrameAnnotator(options.overlay), sinks,
                                 batch_size=options.batch_size, hud=options.hud, workers=options.workers,
                                 max_frames=options.max_frames)

@@ -82,6 +82,16 @@ def map_input_size(width: int, height: int, short: int) -> tuple[int, int]:
     return _round(short * height / width), _round(short)
 
 
+def input_sizes(width: int, height: int, base: tuple[int, int], settings: MapSettings) -> list[tuple[int, int]]:
+    """The (height, width) input sizes the passes of ``settings`` feed the network
+    for a ``width`` x ``height`` frame: the class pass's, then the map pass's when
+    there is one (what a runtime that compiles one model per size makes ready)."""
+    sizes = [tuple(class_input_size(width, height, tuple(base), settings))]
+    if settings.map_side is not None:
+        sizes.append(map_input_size(width, height, settings.map_side))
+    return list(dict.fromkeys(sizes))
+
+
 @dataclass(frozen=True, eq=False)
 class ScaledEvidence:
     """What the passes give a smoother: per frame, the map pass's features (K, h, w)

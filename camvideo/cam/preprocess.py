@@ -44,7 +44,8 @@ def preprocess(frames: Sequence[np.ndarray], model: GapClassifier) -> torch.Tens
     On the CPU, OpenCV's blobFromImages does BGR->RGB, HWC->CHW, scale and shift in
     one pass (one C++ loop: small torch ops spread over OpenMP threads stall when
     the cores are busy). On CUDA, uint8 pixels (a quarter of the bytes) go through
-    pinned memory with a non-blocking copy and are normalized on the device.
+    pinned memory with a non-blocking copy and are normalized on the device (on
+    MPS: a plain copy, then the same).
     """
     height, width = model.preprocessing.size
     resized = [resize_for_model(f, width, height) for f in frames]
@@ -56,6 +57,8 @@ def preprocess(frames: Sequence[np.ndarray], model: GapClassifier) -> torch.Tens
     x = torch.from_numpy(np.stack(resized))
     if device.type == "cuda":
         x = x.pin_memory().to(device, non_blocking=True)
+    elif device.type != "cpu":  # MPS: uint8 pixels to the device, normalized there
+        x = x.to(device)
     # NHWC uint8 -> NCHW float; BGR -> RGB by indexing channels; one fused scale+shift.
     x = x.permute(0, 3, 1, 2)[:, [2, 1, 0]]
     mean = torch.tensor(model.preprocessing.mean, device=x.device).view(1, 3, 1, 1)

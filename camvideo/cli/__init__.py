@@ -13,6 +13,7 @@ from camvideo.cli.options import (
     add_overlay_options,
     load_model_from_args,
     localize_settings_from_args,
+    localizer_from_args,
     overlay_settings_from_args,
 )
 from camvideo.cli.parser import build_parser, main
@@ -25,6 +26,7 @@ __all__ = [
     "build_parser",
     "load_model_from_args",
     "localize_settings_from_args",
+    "localizer_from_args",
     "main",
     "overlay_settings_from_args",
 ]

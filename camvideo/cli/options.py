@@ -36,7 +36,12 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     group.add_argument("--model", default=DEFAULT_MODEL, help=f"model name (default: {DEFAULT_MODEL}; see `camvideo models`)")
     group.add_argument("--weights", metavar="PATH", help="local weights file (state dict) instead of the packaged or downloaded one")
-    group.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda or cuda:N (default: auto)")
+    group.add_argument("--device", default="auto",
+                       help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N, mps, or openvino:NAME for an "
+                       "OpenVINO device (openvino:GPU: an Intel GPU) (default: auto)")
+    group.add_argument("--runtime", choices=("auto", "torch", "openvino"), default="auto",
+                       help="what runs the forward pass: auto (OpenVINO for exact-CAM models on the CPU, torch on "
+                       "a GPU and for Grad-CAM), torch or openvino (default: auto)")
     group.add_argument("--checkpoint", metavar="PATH",
                        help="your own classifier: a pickled model, or a state dict for the architecture --model")
     group.add_argument("--labels", metavar="FILE", help="class names, one per line, in class order")
@@ -126,10 +131,16 @@ def load_model_from_args(args: argparse.Namespace):
     size = getattr(args, "input_size", None)
     if size is not None and not INPUT_SIZES[0] <= size <= INPUT_SIZES[1]:
         raise CamvideoError(f"--input-size must be between {INPUT_SIZES[0]} and {INPUT_SIZES[1]} pixels, got {size}")
+    from camvideo.runtime.runtimes import parse_device
+
+    try:
+        device = parse_device(args.device).torch  # openvino:GPU: the model loads on the CPU
+    except ValueError as exc:
+        raise CamvideoError(f"--device: {exc}") from None
     try:
         with memory_errors(args):
             model = load_model(
-                args.model, weights=args.weights, device=args.device,
+                args.model, weights=args.weights, device=device,
                 checkpoint=getattr(args, "checkpoint", None), labels=getattr(args, "labels", None),
                 layer=getattr(args, "layer", None), input_size=size,
                 mean=_three_floats(getattr(args, "mean", None), "--mean"),
@@ -147,14 +158,32 @@ def load_model_from_args(args: argparse.Namespace):
     return model
 
 
-def localizer_from_args(args: argparse.Namespace, settings):
-    """The model of ``args`` (``load_model_from_args``) in a ``FrameLocalizer``;
-    memory that runs out while it is made is one line."""
+def localizer_from_args(args: argparse.Namespace, settings, *, model=None, live: bool = True, stream: bool = False):
+    """A FrameLocalizer for the model of ``args`` (``load_model_from_args``, or
+    ``model``) on the runtime ``--runtime`` and ``--device`` pick: OpenVINO in
+    latency mode (``live``: cameras, streams, single images) or throughput mode
+    (files); torch when OpenVINO cannot run the model (one warning says why).
+    ``stream``: a live stream, whose worker leaves a core to capture and overlay
+    (``live_threads``), as torch's does. Memory that runs out while it is made is
+    one line."""
     from camvideo.runtime.localizer import FrameLocalizer
 
-    model = load_model_from_args(args)
+    if model is None:
+        model = load_model_from_args(args)
     with memory_errors(args):
-        return FrameLocalizer(model, settings)
+        forward = forward_from_args(args, model, live=live, stream=stream)
+        return FrameLocalizer(model, settings, forward=forward)
+
+
+def forward_from_args(args: argparse.Namespace, model, *, live: bool = True, stream: bool = False):
+    """The forward pass ``--runtime`` and ``--device`` pick (None: torch's); see
+    ``localizer_from_args``."""
+    from camvideo.runtime.runtimes import make_forward, parse_device
+    from camvideo.runtime.workers import live_threads
+
+    device = parse_device(getattr(args, "device", "auto") or "auto")
+    return make_forward(model, getattr(args, "runtime", "auto"), mode="latency" if live else "throughput",
+                        openvino_device=device.openvino, threads=live_threads(model) if stream else None)
 
 
 def out_of_memory(exc: BaseException) -> bool:

@@ -235,18 +235,27 @@ def _network_from_checkpoint(name: str, path: Path, labels: list[str] | None) ->
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` picks CUDA when present, else the CPU."""
+    """``auto`` picks CUDA when present, else the Apple GPU (MPS) when present, else the CPU."""
     if isinstance(device, torch.device):
         return device
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if _mps_available() else "cpu")
     try:
         dev = torch.device(device)
     except RuntimeError:
-        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {device!r}") from None
+        raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got {device!r}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ModelLoadError(f"device {device!r} asked for, but this machine has no usable CUDA GPU; use --device cpu")
+    if dev.type == "mps" and not _mps_available():
+        raise ModelLoadError(f"device {device!r} asked for, but this machine has no Apple GPU (MPS); use --device cpu")
     return dev
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
 
 
 def _pretrained_network(name: str, pretrained: bool, weights: Path | None) -> nn.Module:

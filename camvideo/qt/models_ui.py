@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from camvideo import DEFAULT_MODEL  # without importing torch
 from camvideo.qt import dialogs
+from camvideo.qt.runtime_ui import RUNTIME_TIP, RuntimeSwitch
 from camvideo.qt.status import short
 
 
@@ -21,6 +22,7 @@ class ModelControls:
     def __init__(self, window) -> None:
         self.window = window
         self.weights: tuple[str, str] | None = None  # (model, weights file): --weights, or "Weights file…"
+        self.runtime = RuntimeSwitch(window)  # the Runtime box: torch first, OpenVINO when converted
 
     def on_listed(self, names: list, ready: list) -> None:
         """The whole model list, those ready offline marked. A remembered name that
@@ -59,6 +61,8 @@ class ModelControls:
         w = self.window
         w.panel.model_state.setText(f"{name} ready on {device}")
         w.device_label.setText(device)
+        w.panel.runtime.setToolTip(RUNTIME_TIP)
+        self.runtime.start()  # the stream runs on torch until OpenVINO is ready
         if not w.panel.labels and w.session.model is not None:
             w.panel.set_class_names(w.session.model.labels)
             w.push_localize()  # a class typed by name resolves now

@@ -35,6 +35,7 @@ from camvideo.settings import BoxRule, IntensitySettings, LocalizeSettings, Over
 
 MODES = ("Top-1", "Top-k", "One class")
 NO_CAMERA = "no camera found"
+RUNTIMES = ("auto", "torch", "openvino")  # camvideo.runtime.runtimes.RUNTIMES, without importing torch
 
 # The window's confidence gate: a class under 5% probability gets no box and no
 # map (a map scaled to its own maximum tinted the whole frame): the legend says why.
@@ -144,6 +145,14 @@ class ControlPanel(QWidget):
         row.addWidget(self.weights_button)
         form.addLayout(row)
         form.addWidget(self.model_state)
+        row = QHBoxLayout()  # the runtime (camvideo.qt.runtime_ui): torch until OpenVINO is ready
+        self.runtime = QComboBox()
+        self.runtime.addItems(RUNTIMES)
+        self.runtime_state = QLabel("")
+        row.addWidget(QLabel("Runtime"))
+        row.addWidget(self.runtime)
+        row.addWidget(self.runtime_state, 1)
+        form.addLayout(row)
         layout.addWidget(box)
 
         # -- what to localize
@@ -370,6 +379,7 @@ class ControlPanel(QWidget):
     # -- QSettings ----------------------------------------------------------------------------
     def save(self, s: QSettings) -> None:
         s.setValue("model", self.model.currentText())
+        s.setValue("runtime", self.runtime.currentText())
         s.setValue("mode", self.mode.currentText())
         s.setValue("topk", self.topk.value())
         s.setValue("class", self.class_edit.text())
@@ -385,7 +395,7 @@ class ControlPanel(QWidget):
 
     def restore(self, s: QSettings) -> None:
         """Set the widgets from ``s`` without emitting change signals."""
-        widgets = (self.model, self.mode, self.topk, self.class_edit, self.threshold, self.alpha,
+        widgets = (self.model, self.runtime, self.mode, self.topk, self.class_edit, self.threshold, self.alpha,
                    self.colormap, self.heatmap, self.boxes, self.labels_box, self.smoothing, self.slide_seconds,
                    self.quality)
         for w in widgets:
@@ -394,6 +404,8 @@ class ControlPanel(QWidget):
             model = s.value("model", "", str)
             if model and self.model.findText(model) >= 0:
                 self.model.setCurrentText(model)
+            if s.value("runtime", "", str) in RUNTIMES:
+                self.runtime.setCurrentText(s.value("runtime", "", str))
             mode = s.value("mode", "", str)
             if mode in MODES:
                 self.mode.setCurrentText(mode)

@@ -4,6 +4,16 @@
 pass, maps, smoothing, boxes); ``workers`` runs forward passes in parallel threads;
 ``pipeline`` wires a source through the localizer and the annotator to sinks, in
 frame order, with bounded queues; ``timing`` times the stages (``StageTimer``);
-``allocator`` tunes glibc's malloc for torch.
+``allocator`` tunes glibc's malloc for torch; ``runtimes`` and ``openvino`` run
+exact CAM's forward pass on OpenVINO (``--runtime``).
 The window and the command line both run this engine; it never imports Qt.
 """
+
+import sys
+
+# OpenVINO sends usage events (Google Analytics) when it is imported and when it
+# converts a model, unless the user opted out with its own tool; camvideo imports
+# it on its users' behalf without asking them. A package that cannot be imported
+# makes OpenVINO use its own no-op stand-in (camvideo.runtime.openvino also swaps
+# it in while converting, for an OpenVINO imported before camvideo).
+sys.modules.setdefault("openvino_telemetry", None)

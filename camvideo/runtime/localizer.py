@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from camvideo.cam.boxes import boxes_from_cam
-from camvideo.cam.forward import Forward
+from camvideo.cam.forward import Forward, TorchForward
 from camvideo.cam.methods import CamMethod, CamOutput, ExactCam, cam_method
 from camvideo.cam.multiscale import ScaledEvidence, ScaledPasses, combined_maps
 from camvideo.cam.preprocess import preprocess
@@ -70,11 +70,28 @@ class FrameLocalizer:
         if autocast == "auto":
             dtype = torch.float16 if model.device.type == "cuda" else None
         self.autocast_dtype = dtype
-        self.method: CamMethod = cam_method(model, forward=forward, channels_last=channels_last, fold=fold,
-                                            autocast=dtype, compile=compile)
-        # LocalizeSettings.maps other than plain CAM (exact CAM only): other input sizes.
+        self._torch_options = {"channels_last": channels_last, "fold": fold, "compile": compile}
+        self.method: CamMethod = cam_method(model, forward=forward, autocast=dtype, **self._torch_options)
+        # LocalizeSettings.maps other than plain CAM (exact CAM only): other input sizes,
+        # through the method's forward (so use_forward below switches them too).
         self._passes = ScaledPasses(self.method) if isinstance(self.method, ExactCam) else None
         self._first_ema: torch.Tensor | None = None  # combined maps: the class pass's smoothed features
+
+    @property
+    def runtime(self) -> str:
+        """What runs the forward pass: "torch", "openvino", ... (Grad-CAM: "torch")."""
+        forward = getattr(self.method, "forward", None)
+        return forward.name if forward is not None else "torch"
+
+    def use_forward(self, forward: Forward | None) -> None:
+        """Run the next batches' forward passes on ``forward`` (None: torch's, with
+        this localizer's options): the switch a window makes when a conversion
+        it started at launch is done, with no gap in the stream. Exact CAM only."""
+        if not isinstance(self.method, ExactCam):
+            raise ValueError(f"forward: {type(self.method).__name__} runs on torch only")
+        # One attribute assignment. A batch in flight may be prepared by the old forward
+        # and run by the new one: each takes the other's input layout (NCHW or NHWC).
+        self.method.forward = forward if forward is not None else TorchForward(self.model, **self._torch_options)
 
     def reset(self) -> None:
         """Forget the state carried across frames (call it on a seek or a new video)."""

@@ -149,7 +149,7 @@ class Pipeline:
         self._pool = None
         split = callable(getattr(self.localizer, "forward", None)) and callable(getattr(self.localizer, "finish", None))
         if not self.source.live and split:
-            workers = self.workers or auto_workers(self.localizer.model)
+            workers = self.workers or auto_workers(self.localizer.model, getattr(self.localizer.method, "forward", None))
             if not self.localizer.method.parallel:
                 workers = 1  # e.g. Grad-CAM: one backward graph at a time on the model
             self._pool = ForwardPool(workers, join_timeout=JOIN_TIMEOUT_S)

@@ -39,12 +39,17 @@ log = logging.getLogger(__name__)
 MAX_WORKERS = 8
 
 
-def auto_workers(model) -> int:
+def auto_workers(model, forward=None) -> int:
     """Forward passes side by side for files: 1 on a GPU and for a model whose CAM
-    method is not ``parallel`` (Grad-CAM: one backward graph per model), else one
-    per core up to 2 (measured on 2 cores: 2 beat 3, see docs/bench.md)."""
+    method is not ``parallel`` (Grad-CAM: one backward graph per model); as many
+    as the requests of a ``forward`` that says how many it keeps in flight
+    (``jobs``: OpenVINO's throughput mode); else one per core up to 2 (measured on
+    2 cores: 2 beat 3, see docs/bench.md)."""
     if not method_class(model).parallel:
         return 1
+    jobs = getattr(forward, "jobs", None) if getattr(forward, "mode", None) == "throughput" else None
+    if jobs:
+        return max(1, min(int(jobs), MAX_WORKERS))
     device = getattr(model, "device", torch.device("cpu"))
     if device.type != "cpu":
         return 1

@@ -208,14 +208,16 @@ def evaluate_images(
     rule: BoxRule = BoxRule(),
     thresholds: np.ndarray | None = None,
     batch_size: int = 16,
+    forward=None,
     maps: MapSettings | None = None,
 ) -> tuple[list[ImageScore], ImageSummary]:
     """Score every annotated image with one forward pass each (in batches), or the
     passes ``maps`` asks for (default: ``LocalizeSettings().maps``, as ``camvideo
-    image`` runs)."""
+    image`` runs). ``forward``: exact CAM's forward pass on another runtime (None:
+    torch); it serves every pass, at every input size."""
     import torch
 
-    from camvideo.cam.methods import class_maps
+    from camvideo.cam.methods import cam_method, class_maps
     from camvideo.video.sources import read_image
 
     if not annotations:
@@ -223,11 +225,13 @@ def evaluate_images(
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     thresholds = default_thresholds() if thresholds is None else np.asarray(thresholds, dtype=np.float64)
-    from camvideo.cam.methods import ExactCam
+    method = cam_method(model, forward=forward)
+    if not method.smoothable:  # the maps of classes chosen after the forward pass: from features
+        raise ValueError(f"{model.name} gets Grad-CAM; evaluation needs an exact-CAM model (GAP -> Linear)")
     from camvideo.cam.multiscale import ScaledPasses
 
     maps_settings = LocalizeSettings().maps if maps is None else maps
-    passes = ScaledPasses(ExactCam(model)) if getattr(model, "method", "cam") == "cam" else None
+    passes = ScaledPasses(method)
     t0 = time.perf_counter()
     scores: list[ImageScore] = []
     # The boxes and the sweep are OpenCV work that releases the GIL: one image a thread.
@@ -236,7 +240,7 @@ def evaluate_images(
             batch = annotations[start : start + batch_size]
             images = [read_image(a.file) for a in batch]
             with torch.inference_mode():
-                map_feats, probs = _forward(model, images, maps_settings, passes)
+                map_feats, probs = _forward(method, images, maps_settings, passes)
                 top_ids = probs.topk(1, dim=1).indices
                 gt_ids = torch.tensor(
                     [max(a.classes, key=lambda c: float(probs[b, c])) for b, a in enumerate(batch)],
@@ -279,16 +283,18 @@ def evaluate_images(
     return scores, summary
 
 
-def _forward(model, images, maps: MapSettings, passes):
+def _forward(method, images, maps: MapSettings, passes):
     """The map features (one (K, h, w) tensor per image) and the class
-    probabilities (B, C) of a batch of images of any sizes."""
+    probabilities (B, C) of a batch of images of any sizes, through the exact-CAM
+    ``method``'s forward pass (whatever runtime it runs on)."""
     import torch
 
     from camvideo.cam.preprocess import preprocess
 
-    if maps.plain or getattr(model, "method", "cam") != "cam":
-        feats = model(preprocess(images, model))
-        return list(feats), model.classify(feats).float().softmax(dim=1)
+    model = method.model
+    if maps.plain:
+        evidence = method.evidence(method.prepare(preprocess(images, model)))
+        return list(evidence.features), evidence.probs
     map_feats, probs = [None] * len(images), [None] * len(images)
     groups: dict = {}
     for b, image in enumerate(images):

@@ -67,6 +67,10 @@ def settings_in_tmp(tmp_path, qapp):
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
     settings = app_settings()
     settings.setValue("output_dir", str(tmp_path / "out"))
+    # The Runtime box on torch: its default (auto) converts the model for OpenVINO in a
+    # thread that cannot be interrupted, which would outlive a short test
+    # (test_runtime_box covers auto and the switch).
+    settings.setValue("runtime", "torch")
     settings.sync()
     return folder
 

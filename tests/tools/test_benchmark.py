@@ -23,7 +23,9 @@ def keep_threads():
 
 def test_bench_quick_json(tmp_path, capsys, keep_threads):
     out = tmp_path / "bench.json"
-    assert main(["bench", "--quick", "--no-peers", "--threads", "1", "--soak", "3", "--json", str(out)]) == 0
+    # torch alone here (the OpenVINO contestants: test_bench_openvino_contestants)
+    assert main(["bench", "--quick", "--no-peers", "--no-openvino", "--threads", "1", "--soak", "3",
+                 "--json", str(out)]) == 0
     table = capsys.readouterr().out
     assert "| floor |" in table and "camvideo 640x480" in table and "end to end" in table
     report = json.loads(out.read_text())
@@ -51,6 +53,30 @@ def test_bench_quick_json(tmp_path, capsys, keep_threads):
     assert live["frames"] >= 2 and 0 < live["p50_ms"] <= live["p95_ms"]
     soak = report["soak"]
     assert soak["frames"] == 3 and soak["rss_start_mb"] > 0 and soak["rss_end_mb"] > 0
+
+
+def test_bench_openvino_contestants(tmp_path, capsys, keep_threads, openvino_lite0):
+    """The OpenVINO forward pass (a floor), the stage, end to end and live on
+    OpenVINO, and every ratio against the fastest forward pass of the run."""
+    out = tmp_path / "bench.json"
+    # 4 frames: the medians of --quick's 2 put a stage under a floor on the busy machine
+    assert main(["bench", "--quick", "--frames", "4", "--no-peers", "--threads", "1", "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "floor (OpenVINO)" in table and "OpenVINO (decode" in table and "fastest forward pass" in table
+    report = json.loads(out.read_text())
+    results = report["results"]
+    ov = {"floor (OpenVINO)", "camvideo 640x480 (OpenVINO)", "camvideo 1280x720 (OpenVINO)"}
+    assert ov <= set(results) and report["openvino_missing"] is None
+    assert "OpenVINO" in results["floor (OpenVINO)"]["note"]
+    fastest = report["fastest_forward"]
+    assert fastest["name"] in {"floor", "floor (channels_last)", "camvideo's forward pass", "floor (OpenVINO)"}
+    assert results[fastest["name"]]["ratio_fastest_forward"] == 1.0
+    assert all(r["ratio_fastest_forward"] >= 1.0 for r in results.values())
+    for size in ("640x480 (OpenVINO)", "1280x720 (OpenVINO)"):
+        assert {"preprocess", "forward", "boxes", "annotate"} <= set(report["stages_ms"][size])
+    e2e, live = report["end_to_end_openvino"], report["live_openvino"]
+    assert e2e["frames_per_run"] == 2 and e2e["fps"] > 0 and e2e["fps_vs_fastest_forward"] > 0
+    assert live["frames"] >= 2 and 0 < live["p50_ms"] <= live["p95_ms"]
 
 
 def test_bench_bad_arguments_are_one_line_errors(capsys):

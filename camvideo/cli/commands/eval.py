@@ -95,8 +95,12 @@ def run_images(args: argparse.Namespace) -> int:
     annotations = load_annotations(args.manifest, imagenet_labels())  # fail before loading the model
     out = _out_dir(args.out, Path(args.manifest), IMAGE_OUTPUTS, [args.manifest])
     model = cli.load_model_from_args(args)
-    scores, summary = evaluate_images(model, annotations, rule, thresholds, batch_size=args.batch_size,
-                                      maps=settings.maps)
+    forward = cli.forward_from_args(args, model)
+    try:
+        scores, summary = evaluate_images(model, annotations, rule, thresholds, batch_size=args.batch_size,
+                                          forward=forward, maps=settings.maps)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
     _make(out)
     data = {"manifest": str(args.manifest), **summary.to_dict()}

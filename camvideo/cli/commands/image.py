@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     overlay = cli.overlay_settings_from_args(args)
     images = [(Path(p), read_image(p)) for p in args.paths]  # fail before loading the model
     check_outputs([path for path, _ in images], _outputs(images, args))
-    localizer = cli.localizer_from_args(args, settings)
+    localizer = cli.localizer_from_args(args, settings, live=True)
     annotator = FrameAnnotator(overlay)
     lines = []
     for index, (path, image) in enumerate(images):

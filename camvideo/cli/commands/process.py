@@ -185,7 +185,8 @@ def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedS
             exporter = guard.guard(open_exporter(args.export))
             stack.callback(_close_quietly, exporter)
             sinks.append(exporter)
-        localizer = cli.localizer_from_args(args, settings)
+        # Files: OpenVINO's throughput mode (several requests in flight); live: latency mode.
+        localizer = cli.localizer_from_args(args, settings, live=source.live, stream=source.live)
         pipeline = Pipeline(source, localizer, FrameAnnotator(overlay), sinks,
                             batch_size=args.batch_size, hud=args.hud, workers=args.workers,
                             max_frames=args.max_frames)

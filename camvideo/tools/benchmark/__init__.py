@@ -21,11 +21,15 @@ Contestants:
   above -> H.264 encode, frames per second against the floor's;
 - ``live``: a source that produces frames faster than inference (latest-frame
   policy) through ``Pipeline``: capture-to-annotated latency, p50 and p95;
-- ``soak`` (opt-in): resident memory before and after N frames.
+- ``soak`` (opt-in): resident memory before and after N frames;
+- on OpenVINO (``openvino``, when it can run the model): its forward pass (a
+  floor), the stage, end to end and live; every ratio is also given against the
+  fastest forward pass of the run (``fastest_forward``).
 
 Modules: ``frames`` (the photos, panned and zoomed; the end-to-end clip),
 ``contestants``, ``runs`` (end to end, live, soak), ``runner`` (``BenchConfig``,
-``run_bench``: the interleaved rounds) and ``report`` (figures and table).
+``run_bench``: the interleaved rounds), ``report`` (figures and table) and
+``openvino`` (the OpenVINO contestants).
 """
 
 from camvideo.tools.benchmark.contestants import FLOOR_CL, OWN_FORWARD, Contestant

@@ -38,19 +38,25 @@ def machine() -> dict:
 
 
 def build_report(config, contestants, times: dict[str, list[float]], e2e_runs: list[dict], live_runs: list[dict],
-                 folded_norms: int, peers_missing: list[str]) -> dict:
+                 folded_norms: int, peers_missing: list[str], e2e_openvino: list[dict] = (),
+                 live_openvino: list[dict] = (), openvino_missing: str | None = None) -> dict:
     """The report of one run: ``times`` holds each contestant's per-frame
-    milliseconds over all rounds, ``e2e_runs`` and ``live_runs`` one entry a round."""
+    milliseconds over all rounds, ``e2e_runs`` and ``live_runs`` one entry a round
+    (``*_openvino``: the same on OpenVINO). Every ratio is to a floor of the same
+    run, the fastest forward pass of the run (``fastest_forward``) among them."""
     results = {}
     floor_ms = float(np.median(times["floor"]))
     floor_cl_ms = float(np.median(times[FLOOR_CL])) if FLOOR_CL in times else None
     own_ms = float(np.median(times[OWN_FORWARD]))
+    floors = [n for n in times if n.startswith("floor") or n == OWN_FORWARD]
+    fastest, fastest_ms = min(((n, float(np.median(times[n]))) for n in floors), key=lambda item: item[1])
     for c in contestants:
         entry = _stats(times[c.name])
         entry["ratio"] = round(entry["median_ms"] / floor_ms, 3)
         if floor_cl_ms:
             entry["ratio_channels_last_floor"] = round(entry["median_ms"] / floor_cl_ms, 3)
         entry["ratio_own_forward"] = round(entry["median_ms"] / own_ms, 3)
+        entry["ratio_fastest_forward"] = round(entry["median_ms"] / fastest_ms, 3)
         entry["fps"] = round(1000.0 / entry["median_ms"], 2)
         entry["note"] = c.note
         results[c.name] = entry
@@ -62,6 +68,8 @@ def build_report(config, contestants, times: dict[str, list[float]], e2e_runs: l
         "floor_ms": round(floor_ms, 3),
         "floor_channels_last_ms": round(floor_cl_ms, 3) if floor_cl_ms else None,
         "own_forward_ms": round(own_ms, 3),
+        "fastest_forward": {"name": fastest, "ms": round(fastest_ms, 3)},
+        "openvino_missing": openvino_missing,
         "folded_norms": folded_norms,
         "results": results,
         # Medians of the camvideo contestants' own stage timings, taken in the rounds.
@@ -72,34 +80,45 @@ def build_report(config, contestants, times: dict[str, list[float]], e2e_runs: l
         },
         "peers_missing": peers_missing,
     }
-    if e2e_runs:
-        per_frame = [run["ms_per_frame"] for run in e2e_runs]
-        ms = float(np.median(per_frame))
-        report["end_to_end"] = {
-            "size": "640x480",
-            "frames_per_run": e2e_runs[0]["frames"],
-            "batch": config.batch,
-            "workers": config.workers or "auto",
-            "median_ms_per_frame": round(ms, 3),
-            "fps": round(1000.0 / ms, 2),
-            "fps_vs_floor": round(floor_ms / ms, 3),
-            "fps_vs_floor_channels_last": round(floor_cl_ms / ms, 3) if floor_cl_ms else None,
-            "fps_vs_own_forward": round(own_ms / ms, 3),
-            "stages_ms": {k: round(v, 3) for k, v in e2e_runs[-1]["stages"].items()},
-        }
-    if live_runs:
-        lat = [v for run in live_runs for v in run["latencies_ms"]]
-        p50, p95 = (float(np.percentile(lat, q)) for q in (50, 95))
-        report["live"] = {
-            "size": "640x480",
-            "source_fps": config.live_fps,
-            "frames": len(lat),
-            "dropped": int(sum(run["dropped"] for run in live_runs)),
-            "p50_ms": round(p50, 3),
-            "p95_ms": round(p95, 3),
-            "target_p95_ms": round(floor_ms + 1000.0 / 30.0, 3),
-        }
+    for key, runs in (("end_to_end", e2e_runs), ("end_to_end_openvino", e2e_openvino)):
+        if runs:
+            report[key] = _e2e_summary(runs, config, floor_ms, floor_cl_ms, own_ms, fastest_ms)
+    for key, runs in (("live", live_runs), ("live_openvino", live_openvino)):
+        if runs:
+            report[key] = _live_summary(runs, config, floor_ms)
     return report
+
+
+def _e2e_summary(runs: list[dict], config, floor_ms: float, floor_cl_ms: float | None, own_ms: float,
+                 fastest_ms: float) -> dict:
+    ms = float(np.median([run["ms_per_frame"] for run in runs]))
+    return {
+        "size": "640x480",
+        "frames_per_run": runs[0]["frames"],
+        "batch": config.batch,
+        "workers": config.workers or "auto",
+        "median_ms_per_frame": round(ms, 3),
+        "fps": round(1000.0 / ms, 2),
+        "fps_vs_floor": round(floor_ms / ms, 3),
+        "fps_vs_floor_channels_last": round(floor_cl_ms / ms, 3) if floor_cl_ms else None,
+        "fps_vs_own_forward": round(own_ms / ms, 3),
+        "fps_vs_fastest_forward": round(fastest_ms / ms, 3),
+        "stages_ms": {k: round(v, 3) for k, v in runs[-1]["stages"].items()},
+    }
+
+
+def _live_summary(runs: list[dict], config, floor_ms: float) -> dict:
+    lat = [v for run in runs for v in run["latencies_ms"]]
+    p50, p95 = (float(np.percentile(lat, q)) for q in (50, 95))
+    return {
+        "size": "640x480",
+        "source_fps": config.live_fps,
+        "frames": len(lat),
+        "dropped": int(sum(run["dropped"] for run in runs)),
+        "p50_ms": round(p50, 3),
+        "p95_ms": round(p95, 3),
+        "target_p95_ms": round(floor_ms + 1000.0 / 30.0, 3),
+    }
 
 
 def _presets(results: dict) -> dict:
@@ -135,21 +154,33 @@ def format_table(report: dict) -> str:
             f"| {name} | {r['median_ms']:.2f} ms | {r['p95_ms']:.2f} ms | {r['fps']:.1f} | {r['ratio']:.3f} | "
             f"{_fmt(cl, '{:.3f}')} | {_fmt(own, '{:.3f}')} |"
         )
-    e2e = report.get("end_to_end")
-    if e2e:
+    for key, runtime in (("end_to_end", ""), ("end_to_end_openvino", ", OpenVINO")):
+        e2e = report.get(key)
+        if not e2e:
+            continue
         lines.append(
-            f"| end to end {e2e['size']} (decode -> ... -> H.264, batch {e2e['batch']}, workers {e2e.get('workers', 1)}) | "
+            f"| end to end {e2e['size']}{runtime} (decode -> ... -> H.264, batch {e2e['batch']}, "
+            f"workers {e2e.get('workers', 1)}) | "
             f"{e2e['median_ms_per_frame']:.2f} ms | | {e2e['fps']:.1f} | fps {e2e['fps_vs_floor']:.3f}x | "
             f"{_fmt(e2e.get('fps_vs_floor_channels_last'), 'fps {:.3f}x')} | {_fmt(e2e.get('fps_vs_own_forward'), 'fps {:.3f}x')} |"
         )
-    live = report.get("live")
-    if live:
-        lines.append("")
+    lines.append("")
+    for key, runtime in (("live", ""), ("live_openvino", ", OpenVINO")):
+        live = report.get(key)
+        if not live:
+            continue
         lines.append(
-            f"live {live['size']}, source {live['source_fps']:.0f} fps: capture-to-annotated latency "
+            f"live {live['size']}{runtime}, source {live['source_fps']:.0f} fps: capture-to-annotated latency "
             f"p50 {live['p50_ms']:.1f} ms, p95 {live['p95_ms']:.1f} ms "
             f"(target p95 <= floor + 33 ms = {live['target_p95_ms']:.1f} ms), {live['dropped']} frames dropped"
         )
+    fastest = report.get("fastest_forward")
+    if fastest:
+        lines.append(f"fastest forward pass of the run: {fastest['name']}, {fastest['ms']:.2f} ms; "
+                     + ", ".join(f"{n} {r['ratio_fastest_forward']:.3f}x" for n, r in report["results"].items()
+                                 if "ratio_fastest_forward" in r))
+    if report.get("openvino_missing"):
+        lines.append(f"OpenVINO not measured: {report['openvino_missing']}")
     lines.append("")
     presets = report.get("presets") or {}
     if len(presets) > 1:

@@ -28,6 +28,7 @@ from camvideo.tools.benchmark.contestants import (
     torchcam_contestant,
 )
 from camvideo.tools.benchmark.frames import SIZES, load_photos, make_frames, video_frames, write_clip
+from camvideo.tools.benchmark.openvino import OpenVINOBench, openvino_setup
 from camvideo.tools.benchmark.report import build_report
 from camvideo.tools.benchmark.runs import run_end_to_end, run_live, run_soak
 
@@ -51,6 +52,7 @@ class BenchConfig:
     live_fps: float = 60.0  # the live source's rate, faster than inference
     soak: int = 0  # frames through the inference stage for the memory soak (0: off)
     compile: bool = False  # also measure the inference stage with torch.compile
+    openvino: bool = True  # also measure the forward pass, the stage, end to end and live on OpenVINO
     presets: bool = True  # also measure the inference stage of the other quality presets
 
     def __post_init__(self) -> None:
@@ -80,6 +82,8 @@ class _Lineup:
     base: list  # the 640x480 frames
     photos: list
     peers_missing: list[str]
+    openvino: OpenVINOBench | None = None  # the OpenVINO side (None: not measured)
+    openvino_missing: str | None = None  # why not
 
 
 def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], None] | None = None) -> dict:
@@ -88,8 +92,10 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
     torch.set_num_threads(config.threads)
     lineup = _lineup(config, say)
     times, e2e_runs, live_runs = _rounds(config, lineup, say)
+    ov = lineup.openvino
     report = build_report(config, lineup.contestants, times, e2e_runs, live_runs, folded_norms(lineup.model),
-                          lineup.peers_missing)
+                          lineup.peers_missing, ov.e2e_runs if ov else [], ov.live_runs if ov else [],
+                          lineup.openvino_missing)
     if config.soak:
         say(f"soak: {config.soak} frames")
         report["soak"] = run_soak(lineup.localizer, lineup.annotator, lineup.base, config.soak)
@@ -145,13 +151,17 @@ def _lineup(config: BenchConfig, say: Callable[[str], None]) -> _Lineup:
                 peers_missing.append(make.__name__.replace("_contestant", ""))
             else:
                 contestants.append(c)
-    return _Lineup(contestants, localizer, annotator, model, base, photos, peers_missing)
+    ov, ov_missing = None, None
+    if config.openvino:
+        ov, ov_missing = openvino_setup(config, frames, annotator, settings, say)
+        contestants += ov.contestants if ov is not None else []
+    return _Lineup(contestants, localizer, annotator, model, base, photos, peers_missing, ov, ov_missing)
 
 
 def _rounds(config: BenchConfig, lineup: _Lineup, say: Callable[[str], None]):
     """Per-frame milliseconds of each contestant over all rounds, and the
     end-to-end and live runs (one of each a round)."""
-    contestants, localizer, annotator = lineup.contestants, lineup.localizer, lineup.annotator
+    contestants, localizer, annotator, ov = lineup.contestants, lineup.localizer, lineup.annotator, lineup.openvino
     times: dict[str, list[float]] = {c.name: [] for c in contestants}
     e2e_runs: list[dict] = []
     live_runs: list[dict] = []
@@ -166,8 +176,11 @@ def _rounds(config: BenchConfig, lineup: _Lineup, say: Callable[[str], None]):
                 c.run(i)
         for c in contestants:
             getattr(c, "stages", {}).clear()
-        if clip is not None:
-            run_end_to_end(localizer, annotator, clip, tmp_path, config.batch, config.workers)
+        # Each runtime's pipelines: torch's, and OpenVINO's (throughput mode for the file, latency mode live).
+        e2e = [(localizer, e2e_runs)] + ([(ov.throughput, ov.e2e_runs)] if ov is not None else [])
+        live = [(localizer, live_runs)] + ([(ov.live, ov.live_runs)] if ov is not None else [])
+        for on, _ in e2e if clip is not None else []:
+            run_end_to_end(on, annotator, clip, tmp_path, config.batch, config.workers)
         for r in range(config.rounds):
             say(f"round {r + 1}/{config.rounds}")
             # Frame by frame, every contestant in turn, starting with a different
@@ -178,10 +191,10 @@ def _rounds(config: BenchConfig, lineup: _Lineup, say: Callable[[str], None]):
                     t0 = time.perf_counter()
                     c.run(i)
                     times[c.name].append((time.perf_counter() - t0) * 1000.0)
-            if clip is not None:
-                e2e_runs.append(run_end_to_end(localizer, annotator, clip, tmp_path, config.batch, config.workers))
-            if config.live:
-                live_runs.append(run_live(localizer, annotator, lineup.base, config.frames, config.live_fps))
+            for on, runs in e2e if clip is not None else []:
+                runs.append(run_end_to_end(on, annotator, clip, tmp_path, config.batch, config.workers))
+            for on, runs in live if config.live else []:
+                runs.append(run_live(on, annotator, lineup.base, config.frames, config.live_fps))
         for c in contestants:
             close = getattr(c, "close", None)
             if close is not None:

@@ -1,0 +1,281 @@
+"""OpenVINO for exact CAM's forward pass: converted once, cached on disk, no copies.
+
+On a CPU the forward pass is nearly all of an exact-CAM frame's cost, and
+OpenVINO runs lite0's feature extractor about twice as fast as eager torch
+(folded, channels_last) on this machine (see README, Speed). ``OpenVINOForward``
+is a ``camvideo.cam.forward.Forward``: the class weights, smoothing, boxes and
+overlay stay in torch and NumPy, unchanged.
+
+- **Conversion** happens once per model and input size, kept in the user cache
+  folder and checked against a manifest (``camvideo.runtime.ovcache``), the
+  compiled model beside it with its own digest.
+- **No copies**: the input batch is shared with OpenVINO (``shared_memory``), and
+  each call hands OpenVINO a fresh NumPy array to write the features into, which
+  comes back as a tensor through ``torch.from_numpy``. A fresh array per call,
+  because a request's own output buffer is reused by its next inference while
+  the features of a batch may still wait for the in-order half.
+- **Input sizes**: the quality presets feed the network the frame's aspect ratio
+  (224x288 for 4:3 under ``balanced``, a second, larger pass under ``best``), so
+  one ``OpenVINOForward`` holds one compiled model per input size: each converted
+  at its own size (its own cache entry) on first use and compiled, the
+  ``MAX_SHAPES`` last used kept. A static-shape model, not one dynamic-shape
+  model: tracing freezes shape arithmetic (lite0's "same" padding), so a model
+  converted with a free height and width still gives the traced size's features
+  (7x9 for any input when traced at 224x288), and at the traced size itself it
+  took 1.39x the static model's time on this machine (95 ms against 68 ms, 1
+  thread, one run on the busy machine).
+- **Modes**: ``latency`` (live sources, single images: one request, OpenVINO's
+  LATENCY hint) and ``throughput`` (files: the THROUGHPUT hint's streams, driven
+  by an ``AsyncInferQueue``; callers keep their own order, as the pipeline does).
+- **Devices**: ``CPU`` (the default), or an Intel ``GPU``/``NPU`` where
+  OpenVINO sees one (``--device openvino:GPU``).
+
+Float32 on the CPU (``INFERENCE_PRECISION_HINT``): OpenVINO would pick bfloat16 on
+CPUs that have it, and the maps should match torch's.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from camvideo.runtime.ovcache import (  # noqa: F401 - the cache's names, here too
+    FORMAT,
+    CacheEntry,
+    _compiled,
+    _size,
+    _valid,
+    cache_entry,
+    cache_root,
+    cached,
+    convert,
+    weights_digest,
+)
+
+log = logging.getLogger(__name__)
+
+MODES = ("latency", "throughput")
+MAX_SHAPES = 4  # compiled input sizes kept by one OpenVINOForward (the last used)
+_WAIT_S = 120.0  # one inference never takes this long; a bound so that no caller hangs
+
+
+def available() -> bool:
+    """Whether OpenVINO can be imported here."""
+    try:
+        import openvino  # noqa: F401
+    except Exception:  # noqa: BLE001 - any reason it cannot load means "not here"
+        return False
+    return True
+
+
+def devices() -> list[str]:
+    """The devices OpenVINO sees ("CPU", "GPU", "GPU.1", "NPU", ...); [] without OpenVINO."""
+    if not available():
+        return []
+    import openvino as ov
+
+    return list(ov.Core().available_devices)
+
+
+class OpenVINOForward:
+    """The features of an exact-CAM model from OpenVINO (a ``Forward``), at any
+    input size.
+
+    ``device``: an OpenVINO device ("CPU", "GPU", "NPU", ...). ``mode``:
+    ``latency`` or ``throughput`` (see the module). ``threads``: OpenVINO's
+    inference threads in latency mode (None: its own choice). ``cache``: the
+    folder of converted models (default: ``cache_root() / "openvino"``).
+    ``sizes``: the input sizes (height, width) made ready now (default: the
+    model's own), e.g. those the quality preset gives a source's frames; any other
+    size is converted (or found in the cache) and compiled on its first batch:
+    in that call, or with ``background`` in a thread of its own while the batches
+    of that size run on torch (a window's stream never waits for a conversion).
+
+    One compiled model per input size, the ``max_shapes`` last used kept (the
+    default preset feeds one size per frame aspect, ``best`` two): a model with a
+    free height and width converts wrong and runs slower (see the module). A size that will not
+    convert runs on torch, with one warning. Thread-safe: every calling thread
+    gets its own infer request (latency), or a request of the queue (throughput).
+    """
+
+    name = "openvino"
+
+    def __init__(self, model, *, device: str = "CPU", mode: str = "latency", threads: int | None = None,
+                 cache: Path | None = None, sizes=None, max_shapes: int = MAX_SHAPES,
+                 background: bool = False) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"threads must be None or a positive int, got {threads!r}")
+        if isinstance(max_shapes, bool) or not isinstance(max_shapes, int) or max_shapes < 1:
+            raise ValueError(f"max_shapes must be a positive int, got {max_shapes!r}")
+        if model.device.type != "cpu":
+            raise ValueError(f"OpenVINO takes a model on the CPU (its maps go back to torch there), not {model.device}")
+        import openvino as ov
+
+        sizes = [_size(model, None)] if sizes is None else [_size(model, tuple(v)) for v in sizes]
+        if not sizes:
+            raise ValueError("sizes must name at least one input size")
+        self.model = model
+        self.device = device
+        self.mode = mode
+        self.cache = cache
+        self.max_shapes = max_shapes
+        self.background = bool(background)
+        self._pending: set[tuple[int, int]] = set()  # sizes converting in the background
+        self._core = ov.Core()
+        self._config: dict = {"PERFORMANCE_HINT": mode.upper()}
+        if device.split(".")[0] == "CPU":
+            self._config["INFERENCE_PRECISION_HINT"] = "f32"
+            if threads is not None and mode == "latency":
+                self._config["INFERENCE_NUM_THREADS"] = threads
+        self._shapes: OrderedDict[tuple[int, int], _Shape | None] = OrderedDict()  # None: torch at that size
+        self._lock = threading.Lock()  # the dict
+        self._build = threading.Lock()  # one conversion at a time
+        first = self._make(sizes[0])  # raises: a model that will not convert at all falls back whole
+        self._shapes[sizes[0]] = first
+        self.entry = first.entry
+        self.jobs = first.jobs
+        for size in sizes[1:]:
+            self._shape(size)
+        log.info("OpenVINO: %s on %s, %s mode (%d request%s), input %s", model.name, device, mode, self.jobs,
+                 "" if self.jobs == 1 else "s", ", ".join(f"{w}x{h}" for h, w in sizes))
+
+    @property
+    def sizes(self) -> list[tuple[int, int]]:
+        """The input sizes (height, width) compiled now, the least recently used first."""
+        with self._lock:
+            return [size for size, shape in self._shapes.items() if shape is not None]
+
+    def _make(self, size: tuple[int, int]) -> _Shape:
+        entry = convert(self.model, self.cache, size)
+        compiled = _compiled(self._core, entry, self.device, self._config)
+        return _Shape(entry, compiled, self.mode)
+
+    def _shape(self, size: tuple[int, int]) -> _Shape | None:
+        """The compiled model of ``size``, made on its first use (None: torch)."""
+        with self._lock:
+            if size in self._shapes:
+                self._shapes.move_to_end(size)
+                return self._shapes[size]
+            if self.background:
+                if size not in self._pending:
+                    self._pending.add(size)
+                    threading.Thread(target=self._build_in_background, args=(size,), daemon=True,
+                                     name=f"camvideo-openvino-{size[1]}x{size[0]}").start()
+                return None  # torch until it is ready
+        return self._build_shape(size)
+
+    def _build_in_background(self, size: tuple[int, int]) -> None:
+        try:
+            self._build_shape(size)
+        finally:
+            with self._lock:
+                self._pending.discard(size)
+
+    def _build_shape(self, size: tuple[int, int]) -> _Shape | None:
+        with self._build:
+            with self._lock:
+                if size in self._shapes:
+                    return self._shapes[size]
+            try:
+                shape = self._make(size)
+            except Exception as exc:  # noqa: BLE001 - an optimization: that size runs on torch
+                from camvideo.errors import reason
+
+                log.warning("OpenVINO cannot run %s at %dx%d (%s); that size runs on torch", self.model.name,
+                            size[1], size[0], reason(exc))
+                shape = None
+            with self._lock:
+                self._shapes[size] = shape
+                while len(self._shapes) > self.max_shapes:
+                    # A batch in flight on an evicted shape holds it; it is freed when done.
+                    self._shapes.popitem(last=False)
+            return shape
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous()  # NCHW, as the IR takes it (preprocess makes it so: no copy)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        shape = self._shape((int(x.shape[2]), int(x.shape[3])))
+        if shape is None:
+            return self.model(x)
+        return shape(x)
+
+    def close(self) -> None:
+        """Wait for the inferences in flight (throughput mode)."""
+        with self._lock:
+            shapes = [shape for shape in self._shapes.values() if shape is not None]
+        for shape in shapes:
+            shape.close()
+
+
+class _Shape:
+    """One input size's compiled model, its requests (one a thread) or its queue."""
+
+    def __init__(self, entry: CacheEntry, compiled, mode: str) -> None:
+        import openvino as ov
+
+        self.entry = entry
+        self.compiled = compiled
+        shape = compiled.output(0).get_partial_shape()
+        self.feature_shape = tuple(int(d.get_length()) for d in list(shape)[1:])  # (K, h, w)
+        self.jobs = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        self._local = threading.local()
+        self._queue = None
+        if mode == "throughput":
+            self._queue = ov.AsyncInferQueue(compiled, self.jobs)
+            self._queue.set_callback(_job_done)
+            self._start = threading.Lock()
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        import openvino as ov
+
+        batch = np.ascontiguousarray(x.numpy())  # shared: no copy for a contiguous batch
+        out = np.empty((batch.shape[0], *self.feature_shape), np.float32)
+        inputs, outputs = ov.Tensor(batch, shared_memory=True), ov.Tensor(out, shared_memory=True)
+        if self._queue is None:
+            request = getattr(self._local, "request", None)
+            if request is None:
+                request = self._local.request = self.compiled.create_infer_request()
+            request.set_input_tensor(inputs)
+            request.set_output_tensor(outputs)
+            request.infer()
+        else:
+            job = _Job()
+            with self._start:  # the request get_idle_request_id names is the one start_async takes
+                request = self._queue[self._queue.get_idle_request_id()]
+                request.set_input_tensor(inputs)
+                request.set_output_tensor(outputs)
+                self._queue.start_async(userdata=job)
+            if not job.done.wait(_WAIT_S):
+                raise TimeoutError(f"OpenVINO: no result within {_WAIT_S:.0f} s")
+            if job.error is not None:
+                raise job.error
+        return torch.from_numpy(out)
+
+    def close(self) -> None:
+        if self._queue is not None:
+            self._queue.wait_all()
+
+
+class _Job:
+    __slots__ = ("done", "error")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+
+def _job_done(request, job: _Job) -> None:
+    """AsyncInferQueue's callback, in an OpenVINO thread: wake the caller."""
+    try:
+        request.get_output_tensor(0)  # raises when the inference failed
+    except Exception as exc:  # noqa: BLE001 - handed to the waiting caller
+        job.error = exc
+    job.done.set()

@@ -1,0 +1,134 @@
+"""Which inference runtime runs the forward pass: ``auto``, ``torch`` or ``openvino``.
+
+``auto`` takes OpenVINO for an exact-CAM model on the CPU (about twice as fast as
+eager torch there) and torch everywhere else: on CUDA and MPS (torch is the fast
+path on a GPU) and for Grad-CAM (it needs torch's backward pass). ``openvino``
+asks for it outright; an OpenVINO device (``openvino:GPU``, ``openvino:NPU``)
+implies it. A model that will not convert, or an OpenVINO that will not load,
+falls back to torch with one log line saying why: the runtime is an
+optimization, never the reason a model cannot run.
+
+``make_forward`` builds the forward pass for a ``FrameLocalizer`` (None: torch's
+own); ``convert_in_background`` does it in a thread, for a window that starts
+the stream on torch and switches (``FrameLocalizer.use_forward``) when the
+conversion is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+
+from camvideo.cam.forward import Forward
+from camvideo.cam.methods import ExactCam, method_class
+from camvideo.errors import CamvideoError, reason
+
+log = logging.getLogger(__name__)
+
+RUNTIMES = ("auto", "torch", "openvino")
+_OPENVINO_PREFIX = "openvino:"
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    """``--device`` split in two: the torch device the model loads on, and the
+    OpenVINO device (None unless ``openvino:NAME`` was asked for)."""
+
+    torch: str
+    openvino: str | None = None
+
+
+def parse_device(device: str) -> DeviceChoice:
+    """``openvino:GPU`` -> (cpu, GPU): the model loads on the CPU and OpenVINO
+    compiles it for its GPU; any other value is the torch device, unchanged."""
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a str, got {type(device).__name__}")
+    if device.lower().startswith(_OPENVINO_PREFIX):
+        name = device[len(_OPENVINO_PREFIX):].strip().upper()
+        if not name:
+            raise ValueError(f"device {device!r}: name an OpenVINO device, e.g. openvino:GPU or openvino:CPU")
+        return DeviceChoice("cpu", name)
+    return DeviceChoice(device)
+
+
+def choose_runtime(model, runtime: str = "auto", *, openvino_device: str | None = None) -> str:
+    """"torch" or "openvino" for ``model`` (see the module). A request that cannot
+    be met (``openvino`` for Grad-CAM or a GPU model) is a ``CamvideoError``."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
+    exact = method_class(model) is ExactCam
+    on_cpu = model.device.type == "cpu"
+    if openvino_device is not None:
+        if runtime == "torch":
+            raise CamvideoError(f"--device openvino:{openvino_device} runs OpenVINO; it cannot go with --runtime torch")
+        runtime = "openvino"
+    if runtime == "torch":
+        return "torch"
+    if runtime == "openvino":
+        if not exact:
+            raise CamvideoError(f"--runtime openvino: {model.name} gets Grad-CAM, which needs torch's backward pass; "
+                                "use --runtime torch (or auto)")
+        if not on_cpu:
+            raise CamvideoError(f"--runtime openvino takes a model on the CPU, not {model.device}; "
+                                "use --device cpu or openvino:GPU")
+        return "openvino"
+    if not (exact and on_cpu):
+        return "torch"
+    from camvideo.runtime import openvino
+
+    return "openvino" if openvino.available() else "torch"
+
+
+def make_forward(model, runtime: str = "auto", *, mode: str = "latency", openvino_device: str | None = None,
+                 threads: int | None = None, cache: Path | None = None, sizes=None,
+                 background: bool = False) -> Forward | None:
+    """The forward pass ``runtime`` picks for ``model``: an ``OpenVINOForward``, or
+    None for torch's own. ``sizes``: the input sizes (height, width) to make ready
+    now (``camvideo.cam.multiscale.input_sizes`` of the source's frames; default:
+    the model's own); others are made on first use (``background``: in a thread,
+    torch meanwhile). OpenVINO failing to convert or compile the model gives None
+    and one warning with the reason."""
+    if choose_runtime(model, runtime, openvino_device=openvino_device) == "torch":
+        return None
+    from camvideo.runtime.openvino import OpenVINOForward
+
+    try:
+        return OpenVINOForward(model, device=openvino_device or "CPU", mode=mode, threads=threads, cache=cache,
+                               sizes=sizes, background=background)
+    except Exception as exc:  # noqa: BLE001 - an optimization: fall back, say why
+        log.warning("OpenVINO cannot run %s (%s); running the forward pass on torch", model.name, reason(exc))
+        return None
+
+
+def convert_in_background(model, runtime: str = "auto", *, mode: str = "latency",
+                          openvino_device: str | None = None, threads: int | None = None, cache: Path | None = None,
+                          sizes=None, background: bool = False,
+                          on_ready: Callable[[Forward | None], None] | None = None) -> Future:
+    """``make_forward`` in a daemon thread: a Future of its result (an OpenVINO
+    forward, or None for torch), also handed to ``on_ready`` (in that thread).
+    The runtime request is checked here, before the thread starts."""
+    chosen = choose_runtime(model, runtime, openvino_device=openvino_device)
+    future: Future = Future()
+    future.set_running_or_notify_cancel()
+
+    def run() -> None:
+        try:
+            forward = None if chosen == "torch" else make_forward(
+                model, chosen, mode=mode, openvino_device=openvino_device, threads=threads, cache=cache, sizes=sizes,
+                background=background)
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on it
+            future.set_exception(exc)
+            return
+        future.set_result(forward)
+        if on_ready is not None:
+            try:
+                on_ready(forward)
+            except Exception:  # noqa: BLE001 - a bad callback must not go unnoticed, nor kill anything
+                log.exception("on_ready callback failed")
+
+    threading.Thread(target=run, name="camvideo-convert", daemon=True).start()
+    return future

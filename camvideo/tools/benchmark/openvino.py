@@ -1,0 +1,93 @@
+"""``camvideo bench`` on OpenVINO: the contestants that run the forward pass there.
+
+- ``floor (OpenVINO)``: OpenVINO's forward pass (image -> features) and the
+  model's own head in torch (pooling and the linear layer, as the floor's), on
+  the same preprocessed 224x224 batches as the torch floor: the new floor;
+- ``camvideo WxH (OpenVINO)``: the inference stage with ``--runtime openvino``
+  (latency mode, as a live source or an image runs it), at the bench's thread
+  count as torch's contestants, on the same preset (the default: the frame's
+  aspect kept, so one compiled model per input size);
+- end to end on OpenVINO's throughput mode (files) and live latency on its
+  latency mode, beside torch's.
+
+Every ratio is taken against floors measured in the same run: the torch floor
+and the fastest forward pass of the run (``fastest_forward``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from camvideo.tools.benchmark.contestants import Contestant, camvideo_contestant
+
+log = logging.getLogger(__name__)
+
+OV_FLOOR = "floor (OpenVINO)"
+
+
+@dataclass
+class OpenVINOBench:
+    """The OpenVINO side of a bench run: its contestants and two localizers."""
+
+    contestants: list[Contestant]
+    latency: object  # FrameLocalizer on OpenVINO's latency mode, the bench's threads (the stage)
+    throughput: object  # FrameLocalizer on OpenVINO's throughput mode (end to end)
+    live: object  # latency mode at the live worker's threads (``live_threads``), as torch's live run
+    e2e_runs: list[dict] = field(default_factory=list)
+    live_runs: list[dict] = field(default_factory=list)
+
+
+def openvino_floor_contestant(model, forward, frames: list[np.ndarray]) -> Contestant:
+    from camvideo.cam.preprocess import preprocess
+
+    xs = [forward.prepare(preprocess([f], model)) for f in frames]
+
+    def run(i: int):
+        with torch.inference_mode():
+            return model.classify(forward(xs[i % len(xs)]))
+
+    height, width = model.preprocessing.size
+    return Contestant(OV_FLOOR, run, (width, height),
+                      f"OpenVINO forward pass + the head in torch (image -> logits), preprocessed {width}x{height} "
+                      f"input, {forward.device}, float32")
+
+
+def openvino_setup(config, frames: dict, annotator, settings, say) -> tuple[OpenVINOBench | None, str | None]:
+    """The OpenVINO contestants, or (None, why not): OpenVINO missing, a Grad-CAM
+    model, a GPU device, or a model that will not convert."""
+    from camvideo.cam.multiscale import input_sizes
+    from camvideo.models import load_model
+    from camvideo.runtime.localizer import FrameLocalizer
+    from camvideo.runtime.openvino import OpenVINOForward, available
+    from camvideo.runtime.runtimes import choose_runtime
+    from camvideo.runtime.workers import live_threads
+
+    if not available():
+        return None, "OpenVINO is not installed"
+    model = load_model(config.model, device=config.device).eval()
+    try:
+        if choose_runtime(model, "openvino") != "openvino":
+            return None, "OpenVINO does not run this model"
+        # Every input size the preset feeds for the bench's frame sizes, and the model's own (the floor).
+        base_size = tuple(model.preprocessing.size)
+        sizes = list(dict.fromkeys([base_size] + [s for (w, h) in frames
+                                                   for s in input_sizes(w, h, base_size, settings.maps)]))
+        say(f"OpenVINO: converting (cached after the first run) and compiling {len(sizes)} input sizes")
+        latency = OpenVINOForward(model, mode="latency", threads=config.threads, sizes=sizes)  # torch's threads
+        throughput = OpenVINOForward(model, mode="throughput", sizes=sizes)
+        live = OpenVINOForward(model, mode="latency", threads=live_threads(model), sizes=sizes)
+    except Exception as exc:  # noqa: BLE001 - the bench goes on with torch alone
+        from camvideo.errors import reason
+
+        return None, reason(exc)
+    base = frames[next(iter(frames))]
+    on_latency = FrameLocalizer(model, settings, forward=latency)
+    contestants = [openvino_floor_contestant(model, latency, base)]
+    contestants += [camvideo_contestant(on_latency, annotator, f, " (OpenVINO)") for f in frames.values()]
+    return OpenVINOBench(contestants, on_latency, FrameLocalizer(model, settings, forward=throughput),
+                         FrameLocalizer(model, settings, forward=live)), None
+
