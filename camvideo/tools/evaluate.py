@@ -224,7 +224,7 @@ def evaluate_images(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     thresholds = default_thresholds() if thresholds is None else np.asarray(thresholds, dtype=np.float64)
     from camvideo.cam.methods import ExactCam
-    from camvideo.cam.multiscale import ScaledPasses
+    from camvideo.cam.multiscale import ScaledPasses, combined_maps
 
     maps_settings = LocalizeSettings().maps if maps is None else maps
     passes = ScaledPasses(ExactCam(model)) if getattr(model, "method", "cam") == "cam" else None
@@ -236,7 +236,7 @@ def evaluate_images(
             batch = annotations[start : start + batch_size]
             images = [read_image(a.file) for a in batch]
             with torch.inference_mode():
-                map_feats, probs = _forward(model, images, maps_settings, passes)
+                map_feats, probs, firsts = _forward(model, images, maps_settings, passes)
                 top_ids = probs.topk(1, dim=1).indices
                 gt_ids = torch.tensor(
                     [max(a.classes, key=lambda c: float(probs[b, c])) for b, a in enumerate(batch)],
@@ -244,6 +244,9 @@ def evaluate_images(
                 )
                 ids = torch.cat([top_ids, gt_ids[:, None]], dim=1)  # (B, 2): top-1, best ground-truth class
                 maps = [class_maps(f[None], model.weight, ids[b : b + 1])[0].cpu().numpy() for b, f in enumerate(map_feats)]
+                if firsts is not None:  # as camvideo image makes them (ScaledPasses): both passes' maps averaged
+                    maps = [combined_maps(class_maps(f[None], model.weight, ids[b : b + 1])[0].cpu().numpy(), maps[b])
+                            for b, f in enumerate(firsts)]
                 chosen = probs.gather(1, ids).cpu().numpy()
             ids = ids.cpu().numpy()
 
@@ -280,16 +283,17 @@ def evaluate_images(
 
 
 def _forward(model, images, maps: MapSettings, passes):
-    """The map features (one (K, h, w) tensor per image) and the class
-    probabilities (B, C) of a batch of images of any sizes."""
+    """The map features (one (K, h, w) tensor per image), the class
+    probabilities (B, C) of a batch of images of any sizes, and for combined maps
+    (``maps.combine``) the class pass's features (else None)."""
     import torch
 
     from camvideo.cam.preprocess import preprocess
 
     if maps.plain or getattr(model, "method", "cam") != "cam":
         feats = model(preprocess(images, model))
-        return list(feats), model.classify(feats).float().softmax(dim=1)
-    map_feats, probs = [None] * len(images), [None] * len(images)
+        return list(feats), model.classify(feats).float().softmax(dim=1), None
+    map_feats, probs, firsts = [None] * len(images), [None] * len(images), [None] * len(images)
     groups: dict = {}
     for b, image in enumerate(images):
         groups.setdefault(image.shape[:2], []).append(b)
@@ -297,8 +301,8 @@ def _forward(model, images, maps: MapSettings, passes):
         cls_feats, feats = passes.run([images[b] for b in members], maps)
         p = model.classify(cls_feats).float().softmax(dim=1)
         for j, b in enumerate(members):
-            map_feats[b], probs[b] = feats[j], p[j]
-    return map_feats, torch.stack(probs)
+            map_feats[b], probs[b], firsts[b] = feats[j], p[j], cls_feats[j]
+    return map_feats, torch.stack(probs), firsts if maps.combine else None
 
 
 IMAGE_CSV_FIELDS = (
