@@ -59,7 +59,12 @@ class ClipSummary:
     ``jitter_px``: per pair of consecutive evaluated frames, the predicted box's
     change minus the true box's change, as the length of each corner's residual
     displacement, averaged over both corners and all pairs (0 for a box that moves
-    exactly as the truth does, however far from it). ``label_changes``: how often
+    exactly as the truth does, however far from it). ``jitter_shot_px``: the same
+    without the pairs that span a cut, where the truth's classes change: there the
+    box starts afresh on another object, which is no jitter, yet such a pair's
+    residual (the new object's first box against the old one's last) is tens of
+    pixels and can outweigh a clip's hundreds of steady pairs (without classes in the
+    truth, every pair counts, as in ``jitter_px``). ``label_changes``: how often
     the top-1 class differs from the previous frame's; ``true_changes``: how often
     the true (accepted) classes differ from the previous frame's (None when the
     truth has no classes).
@@ -73,6 +78,7 @@ class ClipSummary:
     label_changes: int
     class_accuracy: float | None
     true_changes: int | None = None
+    jitter_shot_px: float | None = None
     per_frame: tuple[dict, ...] = field(repr=False, default=())
 
     def to_dict(self) -> dict:
@@ -82,6 +88,7 @@ class ClipSummary:
             "mean_iou": round(self.mean_iou, 6),
             "iou50": round(self.iou50, 6),
             "jitter_px": round(self.jitter_px, 4),
+            "jitter_shot_px": None if self.jitter_shot_px is None else round(self.jitter_shot_px, 4),
             "label_changes": self.label_changes,
             "class_accuracy": None if self.class_accuracy is None else round(self.class_accuracy, 6),
             "true_changes": self.true_changes,
@@ -95,6 +102,7 @@ def evaluate_clip(pred: dict[int, dict], truth: dict[int, dict]) -> ClipSummary:
     closest to the truth is the frame's box. The top-1 class is right when it is
     the truth's ``class_id`` or one of its ``class_ids``."""
     rows, prev, pairs, changes, hits, known = [], None, [], 0, 0, 0
+    shot_pairs = []  # the pairs within a shot (the true classes unchanged)
     last_class, last_truth, true_changes = None, None, 0
     for index in sorted(truth):
         true_dets = [d for d in truth[index]["detections"] if d.get("box") is not None]
@@ -104,8 +112,9 @@ def evaluate_clip(pred: dict[int, dict], truth: dict[int, dict]) -> ClipSummary:
         accepted = _accepted(true_dets[0])
         if true_class is None and accepted:
             true_class = min(accepted)
+        cut = bool(accepted) and last_truth is not None and accepted != last_truth
         if accepted:
-            true_changes += last_truth is not None and accepted != last_truth
+            true_changes += cut
             last_truth = accepted
         top = [d for d in pred.get(index, {}).get("detections", []) if d.get("rank", 1) == 1]
         box, value = pick_box([d["box"] for d in top if d.get("box") is not None], [true_box])
@@ -119,6 +128,8 @@ def evaluate_clip(pred: dict[int, dict], truth: dict[int, dict]) -> ClipSummary:
         if box is not None and prev is not None:
             residual = (np.subtract(box, prev[0]) - np.subtract(true_box, prev[1])).reshape(2, 2)
             pairs.append(float(np.linalg.norm(residual, axis=1).mean()))
+            if not cut:
+                shot_pairs.append(pairs[-1])
         prev = (box, true_box) if box is not None else None
         rows.append({"frame": index, "true_box": true_box, "pred_box": box, "iou": value,
                      "pred_class": pred_class, "true_class": true_class})  # fmt: skip
@@ -134,6 +145,7 @@ def evaluate_clip(pred: dict[int, dict], truth: dict[int, dict]) -> ClipSummary:
         label_changes=int(changes),
         class_accuracy=hits / known if known else None,
         true_changes=true_changes if known else None,
+        jitter_shot_px=float(np.mean(shot_pairs)) if shot_pairs else 0.0,
         per_frame=tuple(rows),
     )
 

@@ -162,6 +162,21 @@ def test_manifest_of_the_shared_photos(model, labels, quality):
     assert summary.maxboxacc.best[0.5][0] >= summary.gt_known_loc
 
 
+def test_best_preset_photos_are_scored_on_the_maps_camvideo_image_draws(model, labels):
+    # "best" averages the two passes' maps: the eval must box those, not the second
+    # pass's alone (it did before issue 15's second round)
+    from camvideo.runtime.localizer import FrameLocalizer
+    from camvideo.settings import quality_settings
+    from camvideo.video.sources import read_image
+
+    annotations = load_annotations(MANIFEST, labels)[:2]
+    scores, _ = evaluate_images(model, annotations, batch_size=2, maps=quality_maps("best")[0])
+    localizer = FrameLocalizer(model, quality_settings("best"))
+    for ann, score in zip(annotations, scores):
+        top = localizer([read_image(ann.file)])[0].detections[0]
+        assert score.pred_class == top.class_id and score.pred_box == top.box, (score, top)
+
+
 def test_eval_command_matches_camvideo_image_json(tmp_path, capsys, monkeypatch, model):
     monkeypatch.setattr(cli.options, "load_model_from_args", lambda args: model)  # load it once per module
     out = tmp_path / "eval"
@@ -323,6 +338,25 @@ def test_clip_metrics_on_hand_made_frames(tmp_path):
     assert result.jitter_px == pytest.approx(4.0)
     assert result.label_changes == 2  # 285 -> 281 -> 285
     assert result.class_accuracy == pytest.approx(4 / 6)
+
+
+def test_jitter_within_shots_leaves_out_the_pair_across_a_cut():
+    # two shots, each box 2 px off its truth, alternating sides (4 px a pair); at the
+    # cut (the true class changes) the truth jumps 200 px and the box 296 px (it lands
+    # 98 px off the new object): 96 px of residual that no smoothing can remove
+    truth, pred = {}, {}
+    for i in range(8):
+        shift, cls = (0, 285) if i < 4 else (200, 504)
+        truth[i] = frame(i, [100 + shift, 100, 200 + shift, 200], cls)
+        off = (2 if i % 2 else -2) + (100 if i >= 4 else 0)
+        pred[i] = frame(i, [100 + shift + off, 100, 200 + shift + off, 200], cls)
+    result = evaluate_clip(pred, truth)
+    assert result.true_changes == 1
+    assert result.jitter_shot_px == pytest.approx(4.0)  # the 6 pairs within the shots
+    assert result.jitter_px == pytest.approx((6 * 4.0 + 96.0) / 7)
+    assert result.to_dict()["jitter_shot_px"] == pytest.approx(4.0)
+    no_classes = evaluate_clip(pred, {i: frame(i, t["detections"][0]["box"]) for i, t in truth.items()})
+    assert no_classes.jitter_shot_px == pytest.approx(no_classes.jitter_px)  # no classes: no cut is known
 
 
 def test_clip_with_a_steady_offset_has_no_jitter_and_a_box_that_just_fails(tmp_path):

@@ -143,7 +143,7 @@ def run_clip(args: argparse.Namespace) -> int:
     print(f"{result.frames} frames ({result.missing} missing from the predictions)")
     print(f"  {'mean IoU':<24}{result.mean_iou:8.3f}")
     print(f"  {'frames with IoU >= 0.5':<24}{100 * result.iou50:7.1f}%")
-    print(f"  {'box jitter':<24}{result.jitter_px:8.2f} px")
+    print(f"  {'box jitter':<24}{result.jitter_px:8.2f} px ({result.jitter_shot_px:.2f} without the cuts)")
     print(f"  {'label changes':<24}{result.label_changes:8d}")
     if result.class_accuracy is not None:
         print(f"  {'top-1 class correct':<24}{100 * result.class_accuracy:7.1f}%")
@@ -223,11 +223,13 @@ def run_devset(args: argparse.Namespace) -> int:
     print(f"{summary.images} photos ({args.split}), model {summary.model}: top-1 classification "
           f"{100 * summary.top1_cls:.1f}%, top-1 localization {100 * summary.top1_loc:.1f}%, "
           f"GT-known {100 * summary.gt_known_loc:.1f}%, MaxBoxAccV2 {100 * m.value:.1f}%")
-    print(f"  {'clip':<18}{'frames':>7}{'mean IoU':>10}{'class':>8}{'changes':>9}{'true':>6}{'jitter px':>11}{'ms/frame':>10}")
+    print(f"  {'clip':<18}{'frames':>7}{'mean IoU':>10}{'class':>8}{'changes':>9}{'true':>6}{'jitter px':>11}"
+          f"{'in shots':>10}{'ms/frame':>10}")
     for r in runs:
         s = r.summary
         acc = "" if s.class_accuracy is None else f"{100 * s.class_accuracy:.0f}%"
         print(f"  {r.name:<18}{s.frames:>7}{s.mean_iou:>10.3f}{acc:>8}{s.label_changes:>9}"
-              f"{'' if s.true_changes is None else s.true_changes:>6}{s.jitter_px:>11.2f}{r.ms_per_frame:>10.1f}")
+              f"{'' if s.true_changes is None else s.true_changes:>6}{s.jitter_px:>11.2f}"
+              f"{s.jitter_shot_px:>10.2f}{r.ms_per_frame:>10.1f}")
     print(f"-> {out}/devset_summary.json")
     return 0
