@@ -125,12 +125,26 @@ def _three_floats(text: str | None, option: str) -> tuple[float, float, float] |
     return values
 
 
-def load_model_from_args(args: argparse.Namespace):
-    from camvideo.models import load_model
-
+def model_options(args: argparse.Namespace) -> dict:
+    """What the model options of ``args`` give ``load_model`` besides the name and
+    the device (weights, checkpoint, labels, layer, input size, mean, std), checked
+    where they enter; only those given. The window loads its first model with them."""
     size = getattr(args, "input_size", None)
     if size is not None and not INPUT_SIZES[0] <= size <= INPUT_SIZES[1]:
         raise CamvideoError(f"--input-size must be between {INPUT_SIZES[0]} and {INPUT_SIZES[1]} pixels, got {size}")
+    options = {
+        "weights": getattr(args, "weights", None), "checkpoint": getattr(args, "checkpoint", None),
+        "labels": getattr(args, "labels", None), "layer": getattr(args, "layer", None), "input_size": size,
+        "mean": _three_floats(getattr(args, "mean", None), "--mean"),
+        "std": _three_floats(getattr(args, "std", None), "--std"),
+    }
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def load_model_from_args(args: argparse.Namespace):
+    from camvideo.models import load_model
+
+    options = model_options(args)
     from camvideo.runtime.runtimes import parse_device
 
     try:
@@ -139,13 +153,7 @@ def load_model_from_args(args: argparse.Namespace):
         raise CamvideoError(f"--device: {exc}") from None
     try:
         with memory_errors(args):
-            model = load_model(
-                args.model, weights=args.weights, device=device,
-                checkpoint=getattr(args, "checkpoint", None), labels=getattr(args, "labels", None),
-                layer=getattr(args, "layer", None), input_size=size,
-                mean=_three_floats(getattr(args, "mean", None), "--mean"),
-                std=_three_floats(getattr(args, "std", None), "--std"),
-            )
+            model = load_model(args.model, device=device, **options)
     except ValueError as exc:
         raise CamvideoError(str(exc)) from None
     # Class choices can only be checked against the model's own class count.

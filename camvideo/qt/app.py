@@ -55,7 +55,7 @@ class StopOnSignals(StopSignals):
 
 
 def run(source: str | None = AUTO, model: str | None = None, device: str = "auto", loop: bool = False,
-        weights: str | None = None) -> int:
+        model_options: dict | None = None) -> int:
     from PyQt6.QtWidgets import QApplication
 
     from camvideo.qt.window import MainWindow
@@ -63,7 +63,7 @@ def run(source: str | None = AUTO, model: str | None = None, device: str = "auto
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
-    window = MainWindow(source, model=model, device=device, loop=loop, weights=weights)
+    window = MainWindow(source, model=model, device=device, loop=loop, model_options=model_options)
     window.show()
     with StopOnSignals(window) as stop:
         status = app.exec()

@@ -61,17 +61,18 @@ class ModelLoader(QObject):
         """A load or the list is still running (a superseded load included)."""
         return bool(self._tasks.running())
 
-    def load(self, name: str, weights: str | None = None) -> None:
-        """Load ``name`` (from a local ``weights`` file when given) in the
-        background; ``loaded`` or ``failed`` follow, unless a newer load comes first."""
+    def load(self, name: str, weights: str | None = None, **options) -> None:
+        """Load ``name`` (from a local ``weights`` file when given; ``options``: the
+        rest of ``load_model``'s) in the background; ``loaded`` or ``failed``
+        follow, unless a newer load comes first."""
         if self._closed:
             return
         self.loading.emit(name)
-        self._tasks.start(lambda: self._load(name, weights), name=f"camvideo-load:{name}", lane=LANE,
+        self._tasks.start(lambda: self._load(name, weights, options), name=f"camvideo-load:{name}", lane=LANE,
                           done=lambda model: self.loaded.emit(name, model),
                           failed=lambda message: self.failed.emit(name, message))
 
-    def _load(self, name: str, weights: str | None):
+    def _load(self, name: str, weights: str | None, options: dict):
         from camvideo import models  # torch, off the GUI thread
         from camvideo.runtime.localizer import FrameLocalizer
 
@@ -79,10 +80,8 @@ class ModelLoader(QObject):
             self._list(models)
         self._tasks.post(self._on_core_imported)  # before this load's outcome (same thread, same queue)
         try:
-            if weights:
-                model = models.load_model(name, weights=weights, device=self.device)
-            else:
-                model = models.load_model(name, device=self.device)
+            given = {**options, **({"weights": weights} if weights else {})}
+            model = models.load_model(name, device=self.device, **given)
             # One pass here, off the stream: the first frames are not slow.
             FrameLocalizer(model)([np.zeros((64, 64, 3), np.uint8)])
         except Exception:

@@ -21,7 +21,9 @@ class ModelControls:
 
     def __init__(self, window) -> None:
         self.window = window
-        self.weights: tuple[str, str] | None = None  # (model, weights file): --weights, or "Weights file…"
+        # (model, load_model options) for that model: the command line's (--weights, --checkpoint,
+        # --input-size...), or "Weights file…"'s
+        self.options: tuple[str, dict] | None = None
         self.runtime = RuntimeSwitch(window)  # the Runtime box: torch first, OpenVINO when converted
 
     def on_listed(self, names: list, ready: list) -> None:
@@ -36,11 +38,11 @@ class ModelControls:
             self.load(w.panel.model.currentText())
 
     def load(self, name: str) -> None:
-        """Load ``name`` in the background (with the weights file given for it:
-        --weights, or "Weights file…")."""
+        """Load ``name`` in the background (with the options given for it: the
+        command line's, or "Weights file…")."""
         w = self.window
-        weights = self.weights[1] if self.weights and self.weights[0] == name else None
-        w.session.load_model(name, weights=weights)
+        options = self.options[1] if self.options and self.options[0] == name else {}
+        w.session.load_model(name, **options)
 
     def ask_weights_file(self) -> None:
         """ "Weights file…": the chosen model with weights from a file."""
@@ -48,7 +50,8 @@ class ModelControls:
         name = w.panel.model.currentText()
         path = dialogs.ask_weights(w, w.settings, name)
         if path:
-            self.weights = (name, path)
+            kept = self.options[1] if self.options and self.options[0] == name else {}
+            self.options = (name, {**kept, "weights": path})
             self.load(name)
 
     def on_loading(self, name: str) -> None:

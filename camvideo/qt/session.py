@@ -103,11 +103,12 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self._opener.done.connect(self._on_open_done)
 
     # -- model ------------------------------------------------------------------------
-    def load_model(self, name: str, weights: str | None = None) -> None:
-        """Load ``name`` (from a local ``weights`` file when given) in a background
+    def load_model(self, name: str, weights: str | None = None, **options) -> None:
+        """Load ``name`` (from a local ``weights`` file when given; ``options``: the
+        rest of ``load_model``'s, e.g. ``checkpoint``, ``input_size``) in a background
         thread; the stream keeps its current model until the new one is ready (a
         stale load is discarded)."""
-        self._loader.load(name, weights)
+        self._loader.load(name, weights, **options)
 
     def request_model_list(self) -> None:
         """List every model in the background, once (the model box's list opens)."""

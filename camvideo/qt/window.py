@@ -48,7 +48,8 @@ class MainWindow(QMainWindow):
     opened = pyqtSignal(str, bool)  # spec, ok: an open ended (False: failed or cancelled), window updated
 
     def __init__(self, source: str | None = None, model: str | None = None, device: str = "auto",
-                 settings: QSettings | None = None, loop: bool = False, weights: str | None = None) -> None:
+                 settings: QSettings | None = None, loop: bool = False, weights: str | None = None,
+                 model_options: dict | None = None) -> None:
         super().__init__()
         self.setWindowTitle("camvideo")
         self.setAcceptDrops(True)
@@ -116,7 +117,8 @@ class MainWindow(QMainWindow):
         else:
             self.resize(1280, 800)
         self._initial_source = source
-        self.models.weights = (self.panel.model.currentText(), weights) if weights else None
+        options = {**(model_options or {}), **({"weights": weights} if weights else {})}
+        self.models.options = (self.panel.model.currentText(), options) if options else None
         self._initial_loop = loop
         self._status_timer = QTimer(self)
         self._status_timer.timeout.connect(self._update_status)

@@ -36,3 +36,36 @@ def test_no_display_is_a_clear_error_not_a_qt_abort(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "no display" in err and "QT_QPA_PLATFORM=offscreen" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_model_options_out_of_range_fail_before_a_window(capsys, tmp_path):
+    assert main(["gui", "--input-size", "100000"]) == 2
+    assert "--input-size must be between 8 and 2048 pixels, got 100000" in capsys.readouterr().err
+    assert main(["gui", "--mean", "1,2"]) == 2
+    assert "--mean must be three numbers" in capsys.readouterr().err
+    assert main(["gui", "--checkpoint", str(tmp_path / "gone.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint file" in err and "gone.pt does not exist" in err
+
+
+def test_the_command_lines_model_options_reach_the_windows_first_load(qtbot, open_window, monkeypatch, cat_clip):
+    """`camvideo gui --input-size 160 --mean ... --std ...` loads the model with them
+    (they used to be accepted and dropped)."""
+    from qt_helpers import wait_frames
+
+    import camvideo.models
+
+    real = camvideo.models.load_model
+    calls = []
+
+    def load(name="lite0", **kwargs):
+        calls.append((name, {k: v for k, v in kwargs.items() if k != "device"}))
+        return real(name, **kwargs)
+
+    monkeypatch.setattr(camvideo.models, "load_model", load)
+    options = {"input_size": 160, "mean": (0.5, 0.5, 0.5), "std": (0.25, 0.25, 0.25)}
+    w = open_window(cat_clip, loop=True, model="lite0", model_options=options)
+    wait_frames(qtbot, w, 2)
+    assert calls[0] == ("lite0", options)
+    pre = w.session.model.preprocessing
+    assert pre.size == (160, 160) and pre.mean == (0.5, 0.5, 0.5) and pre.std == (0.25, 0.25, 0.25)

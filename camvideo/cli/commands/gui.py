@@ -39,9 +39,11 @@ def run(args: argparse.Namespace) -> int:
                 f"unknown model {args.model!r}; choose one of: {', '.join(available_models())}, "
                 "or timm:NAME (see `camvideo models`)"
             )
-    if args.weights and not Path(args.weights).is_file():
-        wrong = "is a folder, not a file" if Path(args.weights).is_dir() else "does not exist"
-        raise ModelLoadError(f"weights file {args.weights} {wrong}")
+    options = cli.model_options(args)  # --input-size, --mean, --std checked here: one line, no window
+    for option, path in (("weights", args.weights), ("checkpoint", args.checkpoint), ("labels", args.labels)):
+        if path and not Path(path).is_file():
+            wrong = "is a folder, not a file" if Path(path).is_dir() else "does not exist"
+            raise ModelLoadError(f"{option} file {path} {wrong}")
     device = args.device
     if not PLAIN_DEVICE.fullmatch(device):
         from camvideo.models import resolve_device
@@ -55,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
     check_display()
     from camvideo.qt.app import run as run_app
 
-    return run_app(args.source, model=args.model, device=device, loop=args.loop, weights=args.weights)
+    # the model options are the command line's model's: the window's first load uses them, a
+    # model chosen later in the window loads as it comes (a checkpoint belongs to its model)
+    return run_app(args.source, model=args.model, device=device, loop=args.loop, model_options=options)
 
 
 # Device names whose spelling is right without asking torch (``resolve_device``
