@@ -55,7 +55,7 @@ class StopOnSignals(StopSignals):
 
 
 def run(source: str | None = AUTO, model: str | None = None, device: str = "auto", loop: bool = False,
-        model_options: dict | None = None) -> int:
+        model_options: dict | None = None, runtime: str | None = None) -> int:
     from PyQt6.QtWidgets import QApplication
 
     from camvideo.qt.window import MainWindow
@@ -63,7 +63,8 @@ def run(source: str | None = AUTO, model: str | None = None, device: str = "auto
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
-    window = MainWindow(source, model=model, device=device, loop=loop, model_options=model_options)
+    window = MainWindow(source, model=model, device=device, loop=loop, model_options=model_options,
+                        runtime=runtime)
     window.show()
     with StopOnSignals(window) as stop:
         status = app.exec()

@@ -49,7 +49,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, source: str | None = None, model: str | None = None, device: str = "auto",
                  settings: QSettings | None = None, loop: bool = False, weights: str | None = None,
-                 model_options: dict | None = None) -> None:
+                 model_options: dict | None = None, runtime: str | None = None) -> None:
         super().__init__()
         self.setWindowTitle("camvideo")
         self.setAcceptDrops(True)
@@ -75,6 +75,10 @@ class MainWindow(QMainWindow):
             self.panel.model.blockSignals(True)
             self.panel.model.setCurrentText(model)
             self.panel.model.blockSignals(False)
+        if runtime:  # --runtime torch|openvino: this run's choice over the remembered one
+            self.panel.runtime.blockSignals(True)
+            self.panel.runtime.setCurrentText(runtime)
+            self.panel.runtime.blockSignals(False)
         # The error banner and "Opening …" lie over the top of the video.
         self.top_bars = TopBars()
         bars = self.top_bars

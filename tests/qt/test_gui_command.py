@@ -69,3 +69,15 @@ def test_the_command_lines_model_options_reach_the_windows_first_load(qtbot, ope
     assert calls[0] == ("lite0", options)
     pre = w.session.model.preprocessing
     assert pre.size == (160, 160) and pre.mean == (0.5, 0.5, 0.5) and pre.std == (0.25, 0.25, 0.25)
+
+
+def test_the_command_lines_runtime_sets_the_runtime_box_for_this_run(qtbot, open_window, fast_models, settings_in_tmp):
+    """`camvideo gui --runtime torch` over a remembered openvino (auto leaves the box as remembered)."""
+    from camvideo.qt import app_settings
+
+    settings = app_settings()
+    settings.setValue("runtime", "openvino")
+    settings.sync()
+    w = open_window(None, runtime="torch")
+    assert w.panel.runtime.currentText() == "torch"
+    assert open_window(None).panel.runtime.currentText() == "openvino"

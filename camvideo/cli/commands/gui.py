@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
     # the model options are the command line's model's: the window's first load uses them, a
     # model chosen later in the window loads as it comes (a checkpoint belongs to its model)
-    return run_app(args.source, model=args.model, device=device, loop=args.loop, model_options=options)
+    return run_app(args.source, model=args.model, device=device, loop=args.loop, model_options=options,
+                   runtime=None if args.runtime == "auto" else args.runtime)  # auto: the Runtime box's remembered choice
 
 
 # Device names whose spelling is right without asking torch (``resolve_device``
