@@ -22,6 +22,7 @@ from PyQt6.QtCore import QTimer
 log = logging.getLogger(__name__)
 
 POLL_MS = 100
+FIRST_FRAME_TRIES = 100  # up to 10 s for the first frame of a source before converting without it
 RUNTIME_TIP = ("what runs the forward pass: auto (OpenVINO for exact-CAM models on the CPU, about twice as fast; "
                "torch on a GPU and for Grad-CAM), torch, or OpenVINO. The stream starts on torch and switches "
                "when OpenVINO is ready (the first time a model is converted: a few seconds, in the background)")
@@ -38,7 +39,7 @@ class RuntimeSwitch:
         self._wired = False
         self._made = None  # (model, its OpenVINO forward): the last one made, used again for that model
 
-    def start(self) -> None:
+    def start(self, waited: int = 0) -> None:
         """(Re)apply the choice to the session's current localizer (after a load,
         or when the choice changes)."""
         w = self.window
@@ -69,8 +70,23 @@ class RuntimeSwitch:
             localizer.use_forward(self._made[1])
             self._say("OpenVINO")
             return
+        shown = w.session.last_shown
+        if shown is None and w.session.source is not None and waited < FIRST_FRAME_TRIES:
+            # The sizes to convert come from the first frame: wait for it (bounded)
+            QTimer.singleShot(POLL_MS, lambda generation=self._generation: (
+                generation == self._generation and self.start(waited + 1)))
+            return
+        sizes = None  # no frame to go by: the model's own size, others when frames need them
+        if shown is not None:
+            from camvideo.cam.multiscale import input_sizes
+
+            # only the sizes this source's frames need: a conversion costs the stream
+            # frames (README), the model's own 224x224 is not one of them on balanced
+            sizes = input_sizes(shown.result.width, shown.result.height, tuple(model.preprocessing.size),
+                                localizer.settings.maps)
         self._say("torch, converting for OpenVINO…")
-        future = convert_in_background(model, choice, mode="latency", threads=live_threads(model), background=True)
+        future = convert_in_background(model, choice, mode="latency", threads=live_threads(model), sizes=sizes,
+                                       background=True)
         generation = self._generation
 
         def poll() -> None:

@@ -38,7 +38,13 @@ def test_the_stream_starts_on_torch_and_switches_to_openvino_without_a_gap(qtbot
     assert w.frames_shown >= start + 3 and not w.errors
     forward = localizer.method.forward
     qtbot.waitUntil(lambda: _settled(forward), timeout=CONVERT_MS)  # the clip's own input size, in the background
-    assert len(forward.sizes) >= 2  # the model's own and the preset's for the clip's aspect
+    # only what the clip's frames need (a conversion costs the stream frames): the preset's size
+    # for the clip's aspect, not the model's own 224x224 as well
+    from camvideo.cam.multiscale import input_sizes
+
+    shown = w.session.last_shown.result
+    assert forward.sizes == input_sizes(shown.width, shown.height, (224, 224), localizer.settings.maps)
+    assert (224, 224) not in forward.sizes
     w.panel.runtime.setCurrentText("torch")
     assert localizer.runtime == "torch" and w.panel.runtime_state.text() == "torch"  # at once
     wait_frames(qtbot, w, 2)
