@@ -1,4 +1,5 @@
-"""The per-frame JSON contract (docs/architecture.md), as a checker the tests share."""
+"""The contracts the tests share: the per-frame JSON object (docs/architecture.md),
+and a user error as one line on stderr."""
 
 from __future__ import annotations
 
@@ -26,3 +27,13 @@ def check_frame_object(obj: dict) -> None:
             assert 0 <= x1 < x2 <= obj["width"] and 0 <= y1 < y2 <= obj["height"]
         ranks.append(det["rank"])
     assert ranks == sorted(ranks)
+
+
+def one_line_error(capsys) -> str:
+    """The one line a command wrote to stderr for a user error ("camvideo: error: ..."),
+    with no traceback; AssertionError otherwise."""
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("camvideo: error: "), err
+    assert "Traceback" not in err
+    return lines[0]

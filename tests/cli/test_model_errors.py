@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from clips import make_clip
+from contract import one_line_error
 
 from camvideo.cli import main
 from camvideo.cli.options import INPUT_SIZES, memory_errors, out_of_memory
@@ -20,22 +21,14 @@ pytestmark = pytest.mark.timeout(180)
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _one_line_error(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("camvideo: error: "), err
-    assert "Traceback" not in err
-    return lines[0]
-
-
 @pytest.mark.parametrize("size", ["100000", "2049", "7", "0", "-3"])
 def test_input_size_out_of_range_is_one_line(tmp_path, capsys, data_dir, size):
     clip = tmp_path / "in.mkv"
     make_clip(clip, frames=2, size=(32, 32))
     assert main(["process", str(clip), "--export", str(tmp_path / "x.jsonl"), "--input-size", size]) == 2
-    assert f"--input-size must be between 8 and 2048 pixels, got {size}" in _one_line_error(capsys)
+    assert f"--input-size must be between 8 and 2048 pixels, got {size}" in one_line_error(capsys)
     assert main(["image", str(data_dir / "chelsea.png"), "-o", str(tmp_path), "--input-size", size]) == 2
-    assert "--input-size must be between 8 and 2048" in _one_line_error(capsys)
+    assert "--input-size must be between 8 and 2048" in one_line_error(capsys)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]  # nothing written
 
 
@@ -99,12 +92,12 @@ def test_batch_size_out_of_range_is_one_line(tmp_path, capsys, data_dir, size):
     clip = tmp_path / "in.mkv"
     make_clip(clip, frames=2, size=(32, 32))
     assert main(["process", str(clip), "--export", str(tmp_path / "x.jsonl"), "--batch-size", size]) == 2
-    assert f"--batch-size must be between 1 and 64, got {size}" in _one_line_error(capsys)
+    assert f"--batch-size must be between 1 and 64, got {size}" in one_line_error(capsys)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]  # nothing written
     if size != "65":  # 65 images in one eval batch are fine
         manifest = data_dir / "manifest.json"
         assert main(["eval", str(manifest), "--out", str(tmp_path / "ev"), "--batch-size", size]) == 2
-        assert "--batch-size must be between 1 and 256" in _one_line_error(capsys)
+        assert "--batch-size must be between 1 and 256" in one_line_error(capsys)
         assert not (tmp_path / "ev").exists()
 
 

@@ -11,20 +11,13 @@ from pathlib import Path
 
 import pytest
 from clips import make_clip
+from contract import one_line_error
 
 from camvideo.cli import main
 from camvideo.cli.outputs import check_outputs
 from camvideo.errors import OutputError
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def _one_line_error(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("camvideo: error: "), err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 @pytest.fixture
@@ -49,7 +42,7 @@ def test_the_recording_never_replaces_the_source(tmp_path, capsys, clip, kind):
     before = clip.read_bytes()
     output = _links(tmp_path, clip)[kind]
     assert main(["process", str(clip), "-o", str(output)]) == 2
-    line = _one_line_error(capsys)
+    line = one_line_error(capsys)
     assert f"-o {output} is the input {clip} itself" in line
     assert clip.read_bytes() == before  # the user's video, untouched
     assert not list(tmp_path.glob("*partial*"))
@@ -61,7 +54,7 @@ def test_the_recording_never_lands_on_the_source_under_its_temporary_name(tmp_pa
     make_clip(source, frames=4, size=(64, 48))
     before = source.read_bytes()
     assert main(["process", str(source), "-o", str(tmp_path / "clip.mkv")]) == 2
-    assert "written first as clip.partial.mkv) is the input" in _one_line_error(capsys)
+    assert "written first as clip.partial.mkv) is the input" in one_line_error(capsys)
     assert source.read_bytes() == before
 
 
@@ -71,7 +64,7 @@ def test_the_export_never_replaces_the_source_or_the_recording(tmp_path, capsys,
     onto_source.symlink_to(clip)
     before = clip.read_bytes()
     assert main(["process", str(clip), "--export", str(onto_source)]) == 2
-    assert f"--export {onto_source} is the input {clip} itself" in _one_line_error(capsys)
+    assert f"--export {onto_source} is the input {clip} itself" in one_line_error(capsys)
     assert clip.read_bytes() == before
 
     recording, export = tmp_path / "old.mkv", tmp_path / "old.jsonl"
@@ -79,7 +72,7 @@ def test_the_export_never_replaces_the_source_or_the_recording(tmp_path, capsys,
     export.symlink_to(recording)
     kept = recording.read_bytes()
     assert main(["process", str(clip), "-o", str(recording), "--export", str(export)]) == 2
-    assert f"-o {recording} and --export {export} are the same file" in _one_line_error(capsys)
+    assert f"-o {recording} and --export {export} are the same file" in one_line_error(capsys)
     assert recording.read_bytes() == kept
 
 
@@ -88,16 +81,16 @@ def test_image_output_never_replaces_an_input(tmp_path, capsys, data_dir):
     photo.write_bytes((data_dir / "chelsea.png").read_bytes())
     before = photo.read_bytes()
     assert main(["image", str(photo), "-o", str(photo)]) == 2
-    assert f"is the input {photo} itself" in _one_line_error(capsys)
+    assert f"is the input {photo} itself" in one_line_error(capsys)
     assert main(["image", str(photo), "--json", str(photo), "-o", str(tmp_path / "out.png")]) == 2
-    assert f"--json {photo} is the input" in _one_line_error(capsys)
+    assert f"--json {photo} is the input" in one_line_error(capsys)
     assert photo.read_bytes() == before
     # two photos of the same name in two folders: one annotated image would replace the other
     other = tmp_path / "b" / "cat.png"
     other.parent.mkdir()
     other.write_bytes(before)
     assert main(["image", str(photo), str(other)]) == 2
-    assert "are the same file" in _one_line_error(capsys)
+    assert "are the same file" in one_line_error(capsys)
     assert not list(Path.cwd().glob("cat_cam.png"))
 
 
@@ -111,7 +104,7 @@ def test_eval_never_writes_over_its_inputs(tmp_path, capsys):
     (out / "frames.csv").symlink_to(truth)
     before = truth.read_text()
     assert main(["eval", "--clip", str(truth), "--truth", str(truth), "--out", str(out)]) == 2
-    assert f"{out / 'frames.csv'} is the input {truth} itself" in _one_line_error(capsys)
+    assert f"{out / 'frames.csv'} is the input {truth} itself" in one_line_error(capsys)
     assert truth.read_text() == before
 
 
@@ -138,7 +131,7 @@ def test_a_run_that_fails_before_its_first_frame_leaves_nothing_behind(tmp_path,
     for export in (old, fresh):
         assert main(["process", str(clip), "-o", str(tmp_path / "out.mkv"), "--export", str(export),
                      "--topk", "5000"]) == 2
-        assert "--topk must be at most 1000" in _one_line_error(capsys)
+        assert "--topk must be at most 1000" in one_line_error(capsys)
     assert old.read_text() == "an earlier run's export\n"  # untouched, not truncated to 0 bytes
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([clip.name, old.name])  # no empty file left
 

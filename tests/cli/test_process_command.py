@@ -13,20 +13,12 @@ import av
 import numpy as np
 import pytest
 from clips import decode_times, make_clip, make_truncated_clip
-from contract import check_frame_object
+from contract import check_frame_object, one_line_error
 
 from camvideo.cli import main
 
 pytestmark = pytest.mark.timeout(180)
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _one_line_error(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("camvideo: error: "), err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def test_file_to_recording_and_jsonl_keeps_every_frame_and_time(tmp_path, capsys):
@@ -131,7 +123,7 @@ def _noise(path: Path) -> Path:
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
     assert main(["process", *args(tmp_path)]) == 2
-    assert message in _one_line_error(capsys)
+    assert message in one_line_error(capsys)
 
 
 def _clip(tmp_path: Path) -> Path:
@@ -145,7 +137,7 @@ def _env():
     return dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
 
 
-def test_full_disk_is_a_one_line_error(tmp_path):
+def test_full_disk_is_aone_line_error(tmp_path):
     clip = tmp_path / "in.mkv"
     make_clip(clip, frames=120, size=(160, 120))
     code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (30_000, 30_000)); "
