@@ -55,6 +55,15 @@ class RuntimeSwitch:
         from camvideo.runtime.workers import live_threads
 
         choice, model = w.panel.runtime.currentText(), localizer.model
+        shown = w.session.last_shown
+        if (choice != "torch" and shown is None and w.session.source is not None and waited < FIRST_FRAME_TRIES
+                and not (self._made is not None and self._made[0] is model)):
+            # The sizes to convert come from the first frame: wait for it (bounded). Before
+            # anything else: choosing imports OpenVINO (0.1-0.3 s on this thread), which
+            # would hold up the first frame's paint.
+            QTimer.singleShot(POLL_MS, lambda generation=self._generation: (
+                generation == self._generation and self.start(waited + 1)))
+            return
         try:
             chosen = choose_runtime(model, choice)
         except CamvideoError as exc:  # OpenVINO asked for a Grad-CAM or GPU model
@@ -69,12 +78,6 @@ class RuntimeSwitch:
         if self._made is not None and self._made[0] is model:  # made for this model already: at once
             localizer.use_forward(self._made[1])
             self._say("OpenVINO")
-            return
-        shown = w.session.last_shown
-        if shown is None and w.session.source is not None and waited < FIRST_FRAME_TRIES:
-            # The sizes to convert come from the first frame: wait for it (bounded)
-            QTimer.singleShot(POLL_MS, lambda generation=self._generation: (
-                generation == self._generation and self.start(waited + 1)))
             return
         sizes = None  # no frame to go by: the model's own size, others when frames need them
         if shown is not None:

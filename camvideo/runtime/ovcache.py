@@ -1,7 +1,8 @@
 """The OpenVINO conversion cache: each model's IR per input size, on disk, checked.
 
-``convert`` (``openvino.convert_model`` on ``model.features``, several seconds)
-happens once per model and input size: the IR is kept in the user cache folder
+``convert`` happens once per model and input size (camvideo's own Lite0 is built
+from its weights, ``camvideo.runtime.ovbuild``, in milliseconds; any other model
+goes through ``openvino.convert_model`` on ``model.features``, several seconds): the IR is kept in the user cache folder
 (``cache_root()``), under a key made of the model's name and layer, a digest of
 its feature extractor's weights, the input size and the OpenVINO version. A
 manifest written last holds the SHA-256 of the IR's files: a cache entry whose
@@ -30,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from camvideo.runtime import ovbuild
 
 log = logging.getLogger("camvideo.runtime.openvino")  # one logger for the runtime: its warnings read as one
 
@@ -88,6 +91,7 @@ def cache_entry(model, cache: Path | None = None, size: tuple[int, int] | None =
         "weights": weights_digest(model.features),
         "input": [height, width],
         "openvino": ov.get_version(),
+        "converter": ovbuild.BUILDER if ovbuild.supported(model.features) else "convert_model",
     }
     key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:20]
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model.name)
@@ -145,11 +149,13 @@ def convert(model, cache: Path | None = None, size: tuple[int, int] | None = Non
     import openvino as ov
 
     height, width = _size(model, size)
-    example = torch.zeros(1, 3, height, width, device=model.device)
-    with _CONVERTING, warnings.catch_warnings(), _root_logger_kept(), _no_telemetry(), torch.no_grad():
-        warnings.simplefilter("ignore")  # the tracer's notes on shape arithmetic: the input size is fixed here
-        converted = ov.convert_model(model.features.eval(), example_input=example,
-                                     input=[ov.PartialShape([-1, 3, height, width])])
+    converted = ovbuild.build(model.features, (height, width))  # camvideo's Lite0: milliseconds, no tracing
+    if converted is None:
+        example = torch.zeros(1, 3, height, width, device=model.device)
+        with _CONVERTING, warnings.catch_warnings(), _root_logger_kept(), _no_telemetry(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the tracer's notes on shape arithmetic: the input size is fixed here
+            converted = ov.convert_model(model.features.eval(), example_input=example,
+                                         input=[ov.PartialShape([-1, 3, height, width])])
     entry.folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{entry.folder.name}-", dir=entry.folder.parent))
     try:

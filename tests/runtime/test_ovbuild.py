@@ -1,0 +1,72 @@
+"""The embedded Lite0's OpenVINO graph built from its weights: torch's features at
+every input size (odd ones included, where "same" pads unevenly), no tracing for
+the embedded model, and the traced path kept for everything else."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import camvideo.runtime  # noqa: F401 - first: OpenVINO imported without its usage telemetry
+from camvideo.models import load_model
+
+ov = pytest.importorskip("openvino")
+from camvideo.runtime import openvino as ovrt  # noqa: E402
+from camvideo.runtime import ovbuild  # noqa: E402 - after the skip
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    return load_model("lite0")
+
+
+@pytest.mark.parametrize("size", [(224, 224), (224, 288), (192, 320), (225, 301), (97, 131)])
+def test_the_built_graph_gives_torchs_features_at_any_input_size(lite0, size):
+    model = ovbuild.build(lite0.features, size)
+    compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    x = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(sum(size)))
+    with torch.inference_mode():
+        ref = lite0.features(x)
+    out = torch.from_numpy(compiled(x.numpy())[0])
+    assert out.shape == ref.shape  # ceil(size / 32) maps, as TensorFlow's "same" gives
+    assert (out - ref).abs().max() <= 1e-4 * (ref.max() - ref.min())
+
+
+def test_the_embedded_model_converts_without_tracing(lite0, tmp_path, monkeypatch):
+    def no_tracing(*args, **kwargs):
+        raise AssertionError("convert_model was called for camvideo's own Lite0")
+
+    monkeypatch.setattr(ov, "convert_model", no_tracing)
+    entry = ovrt.convert(lite0, tmp_path, (224, 288))
+    assert entry.fields["converter"] == ovbuild.BUILDER
+    x = torch.rand(1, 3, 224, 288)
+    with torch.inference_mode():
+        torch.testing.assert_close(ovrt.OpenVINOForward(lite0, cache=tmp_path, sizes=[(224, 288)])(x),
+                                   lite0.features(x), atol=1e-4, rtol=1e-4)
+
+
+def test_other_modules_are_traced_as_before(tmp_path):
+    cut = load_model("lite0", layer="head_act")  # --layer: torch.fx's cut of the network, traced
+    assert not ovbuild.supported(cut.features) and ovbuild.build(cut.features, (224, 224)) is None
+    assert ovrt.cache_entry(cut, tmp_path).fields["converter"] == "convert_model"
+    resnet = load_model("resnet18", pretrained=False, input_size=64)
+    assert not ovbuild.supported(resnet.features)
+    half = load_model("lite0")
+    half.features.half()
+    assert not ovbuild.supported(half.features)
+
+
+def test_a_model_whose_norms_torch_folded_builds_the_same_graph():
+    from camvideo.cam.forward import folded
+
+    model = load_model("lite0")
+    x = torch.randn(1, 3, 224, 288, generator=torch.Generator().manual_seed(5))
+    with torch.inference_mode():
+        ref = model.features(x)
+    folded(model)  # in place: the window's torch forward pass does it before OpenVINO is asked
+    compiled = ov.Core().compile_model(ovbuild.build(model.features, (224, 288)), "CPU",
+                                       {"INFERENCE_PRECISION_HINT": "f32"})
+    out = torch.from_numpy(compiled(x.numpy())[0])
+    assert (out - ref).abs().max() <= 1e-4 * (ref.max() - ref.min())
