@@ -88,6 +88,8 @@ def boxes_from_cam(cam: np.ndarray, width: int, height: int, rule: BoxRule = Box
     work_w, work_h = max(1, round(width * scale)), max(1, round(height * scale))
     heat = upsample(normalize(cam), work_w, work_h)
     boxes = mask_boxes(threshold_mask(heat, rule), rule)
+    if rule.inset > 0.0:
+        boxes = [inset_box(b, rule.inset) for b in boxes]
     sx, sy = width / work_w, height / work_h
     return [
         (
@@ -98,6 +100,15 @@ def boxes_from_cam(cam: np.ndarray, width: int, height: int, rule: BoxRule = Box
         )
         for x1, y1, x2, y2 in boxes
     ]
+
+
+def inset_box(box, fraction: float):
+    """``box`` with each side moved inwards by ``fraction`` of its width or height
+    (``BoxRule.inset``), in float working pixels; never less than one pixel wide."""
+    x1, y1, x2, y2 = box
+    dx = min(fraction * (x2 - x1), max(0.0, (x2 - x1 - 1) / 2))
+    dy = min(fraction * (y2 - y1), max(0.0, (y2 - y1 - 1) / 2))
+    return (x1 + dx, y1 + dy, x2 - dx, y2 - dy)
 
 
 def iou(a: Box, b: Box) -> float:

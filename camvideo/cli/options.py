@@ -56,11 +56,11 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_box_options(group) -> None:
-    """--quality, --threshold, --rule, --components: the model inputs (MapSettings)
+    """--quality, --threshold, --rule, --components, --inset: the model inputs (MapSettings)
     and how a map becomes boxes (BoxRule)."""
     group.add_argument("--quality", choices=QUALITY_PRESETS, default=DEFAULT_QUALITY,
                        help="fast: plain CAM (the frame squashed to 224x224); balanced (default): the frame's "
-                       "aspect ratio kept (288x224 for 4:3); best: a second, larger pass for the maps "
+                       "aspect ratio kept (288x224 for 4:3), boxes inset by 4%; best: a second, larger pass for the maps "
                        "(about 3x fast's cost; see docs/eval.md)")
     group.add_argument("--threshold", type=float, default=None,
                        help="box threshold: fraction of the map's maximum with --rule max, quantile with "
@@ -71,6 +71,10 @@ def add_box_options(group) -> None:
                        "map's mean (default: the --quality preset's)")
     group.add_argument("--components", choices=("largest", "all"), default="largest",
                        help="box the largest region (default, the CAM paper's) or every region")
+    group.add_argument("--inset", type=float, default=None, metavar="FRACTION",
+                       help="move each side of a box inwards by this fraction of its width or height "
+                       "(the upsampled map spills past the object; default: the --quality preset's, "
+                       "0.04 for balanced and best, 0 for fast: the paper's box)")
 
 
 def add_localize_options(parser: argparse.ArgumentParser, topk: int = 1, smooth: bool | None = None) -> None:
@@ -249,8 +253,9 @@ def localize_settings_from_args(args: argparse.Namespace):
             threshold = preset_rule.threshold
         else:  # another rule than the preset's: that rule's usual level
             threshold = {"max": 0.2, "percentile": 0.8, "otsu": 0.2, "mean": 1.0}[method]
+        inset = getattr(args, "inset", None)
         rule = BoxRule(threshold=threshold, method=method, components=args.components,
-                       min_area=getattr(args, "min_area", 0.0))
+                       min_area=getattr(args, "min_area", 0.0), inset=preset_rule.inset if inset is None else inset)
         ids = tuple(args.class_ids) if args.class_ids else None
         if ids is not None and any(c < 0 for c in ids):
             raise ValueError(f"--class must be a class id (0 or more), got {list(ids)}")

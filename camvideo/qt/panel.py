@@ -299,13 +299,13 @@ class ControlPanel(QWidget):
 
     def localize_settings(self) -> LocalizeSettings:
         """The ``LocalizeSettings`` the widgets say."""
-        rule = BoxRule(threshold=self.threshold.value() / 100.0)
+        maps, preset_rule = presets.quality_maps(self.quality.currentText())  # the box threshold is the slider's
+        rule = BoxRule(threshold=self.threshold.value() / 100.0, inset=preset_rule.inset)
         smoothing = SmoothingSettings() if self.smoothing.isChecked() else None
         # A map is scaled to its own maximum, so a class that is not in the picture
         # (One class: "tabby" over an espresso; rank 3 at 0.01) would look as sure
         # as one that is: below APP_GATE it gets no box and no map (the legend says why).
         intensity = IntensitySettings(gate=APP_GATE, faint=APP_FAINT)
-        maps = presets.quality_maps(self.quality.currentText())[0]  # the box threshold is the slider's
         mode = self.mode.currentText()
         if mode == "One class" and self.chosen_class() is not None:
             return LocalizeSettings(topk=1, class_ids=(self.chosen_class(),), box_rule=rule, smoothing=smoothing,

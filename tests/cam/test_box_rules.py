@@ -43,6 +43,35 @@ def test_max_rule_keeps_a_fraction_of_the_maximum():
     assert boxes(cam, BoxRule(threshold=0.2, components="all")) == [(1, 1, 5, 4), (8, 6, 10, 8)]
 
 
+def test_inset_moves_each_side_in_by_a_fraction_of_the_box():
+    cam = np.zeros((100, 200), np.float32)
+    cam[20:70, 40:140] = 1.0  # a 100x50 region
+    assert boxes(cam, BoxRule(max_side=4096)) == [(40, 20, 140, 70)]  # the paper's box
+    assert boxes(cam, BoxRule(max_side=4096, inset=0.1)) == [(50, 25, 130, 65)]  # 10 px of 100, 5 of 50
+    tiny = np.zeros((10, 10), np.float32)
+    tiny[4, 4] = 1.0
+    (x1, y1, x2, y2), = boxes(tiny, BoxRule(inset=0.45))
+    assert x2 > x1 and y2 > y1  # never inside out
+    for bad in (-0.1, 0.5, 1.0):
+        with pytest.raises(ValueError, match="inset"):
+            BoxRule(inset=bad)
+
+
+def test_the_presets_inset_and_the_command_line_overrides_it():
+    import argparse
+
+    from camvideo.cli.options import add_localize_options, localize_settings_from_args
+    from camvideo.settings import BOX_INSET, quality_maps
+
+    assert quality_maps("fast")[1].inset == 0.0  # plain CAM: the paper's box
+    assert quality_maps("balanced")[1].inset == quality_maps("best")[1].inset == BOX_INSET > 0
+    parser = argparse.ArgumentParser()
+    add_localize_options(parser)
+    assert localize_settings_from_args(parser.parse_args([])).box_rule.inset == BOX_INSET
+    assert localize_settings_from_args(parser.parse_args(["--quality", "fast"])).box_rule.inset == 0.0
+    assert localize_settings_from_args(parser.parse_args(["--inset", "0"])).box_rule.inset == 0.0
+
+
 def test_largest_component_rule():
     cam = two_blobs()
     cam[6:8, 8:10] = 1.0  # as strong as the big blob, but smaller

@@ -100,8 +100,10 @@ def test_eval_devset_runs_photos_and_clips_with_the_real_model(tmp_path, capsys)
     assert code == 0
     data = json.loads((tmp_path / "devset_summary.json").read_text())
     assert data["photos"]["images"] == 9 and data["photos"]["top1_cls"] >= 0.5
+    assert set(data["photo_mean_iou"]) == {"holdout"} and 0.3 < data["photo_mean_iou"]["holdout"] <= 1.0
     assert set(data["clips"]) == {"holdout_640x480", "holdout_640x360"}
     for clip in data["clips"].values():
         assert clip["frames"] >= 16 and clip["true_changes"] <= 1
         assert clip["mean_iou"] > 0.3 and clip["ms_per_frame"] > 0
-    assert "holdout_640x360" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "holdout_640x360" in out and "mean IoU of the top-1 box: holdout 0." in out

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import statistics
 from pathlib import Path
 
 from camvideo.cli import options as cli
@@ -209,20 +210,25 @@ def run_devset(args: argparse.Namespace) -> int:
              for c in devset_clips(load_devset(manifest, labels, s), s, shots=args.shots, frames=args.shot_frames)]
     out = _out_dir(args.out, manifest.parent, ("devset_summary.json",), [str(manifest)])  # before the model loads
     model = cli.load_model_from_args(args)
-    _, summary = evaluate_images(model, photos, settings.box_rule, default_thresholds(args.step),
-                                 batch_size=args.batch_size, maps=settings.maps)
+    scores, summary = evaluate_images(model, photos, settings.box_rule, default_thresholds(args.step),
+                                      batch_size=args.batch_size, maps=settings.maps)
+    # The mean IoU of the top-1 box per split (the figure the quality targets are set on)
+    by_file = {str(a.file): s for s in splits for a in load_devset(manifest, labels, s)}
+    photo_iou = {s: round(statistics.fmean([x.pred_iou for x in scores if by_file.get(str(x.file)) == s]), 4)
+                 for s in splits}
     import dataclasses
 
     localizer = FrameLocalizer(model, dataclasses.replace(settings, smoothing=SmoothingSettings()))
     runs = evaluate_devset_clips(lambda frame: localizer([frame])[0], localizer.reset, clips)
     _make(out)
-    data = {"manifest": str(manifest), "split": args.split, "photos": summary.to_dict(),
+    data = {"manifest": str(manifest), "split": args.split, "photos": summary.to_dict(), "photo_mean_iou": photo_iou,
             "clips": {r.name: {**r.summary.to_dict(), "ms_per_frame": round(r.ms_per_frame, 3)} for r in runs}}
     write_file(out / "devset_summary.json", lambda f: json.dump(data, f, indent=1))
     m = summary.maxboxacc
     print(f"{summary.images} photos ({args.split}), model {summary.model}: top-1 classification "
           f"{100 * summary.top1_cls:.1f}%, top-1 localization {100 * summary.top1_loc:.1f}%, "
-          f"GT-known {100 * summary.gt_known_loc:.1f}%, MaxBoxAccV2 {100 * m.value:.1f}%")
+          f"GT-known {100 * summary.gt_known_loc:.1f}%, MaxBoxAccV2 {100 * m.value:.1f}%; mean IoU of the "
+          "top-1 box: " + ", ".join(f"{s} {v:.3f}" for s, v in photo_iou.items()))
     print(f"  {'clip':<18}{'frames':>7}{'mean IoU':>10}{'class':>8}{'changes':>9}{'true':>6}{'jitter px':>11}"
           f"{'in shots':>10}{'ms/frame':>10}")
     for r in runs:
