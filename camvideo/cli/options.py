@@ -60,7 +60,7 @@ def add_box_options(group) -> None:
     and how a map becomes boxes (BoxRule)."""
     group.add_argument("--quality", choices=QUALITY_PRESETS, default=DEFAULT_QUALITY,
                        help="fast: plain CAM (the frame squashed to 224x224); balanced (default): the frame's "
-                       "aspect ratio kept (288x224 for 4:3), boxes inset by 4%; best: a second, larger pass for the maps "
+                       "aspect ratio kept (288x224 for 4:3), boxes inset by 4%%; best: a second, larger pass for the maps "
                        "(about 3x fast's cost; see docs/eval.md)")
     group.add_argument("--threshold", type=float, default=None,
                        help="box threshold: fraction of the map's maximum with --rule max, quantile with "

@@ -76,8 +76,9 @@ def test_fast_stage_equals_plain_path(lite0, name, size):
     engine = cam_method(lite0)
     ref = engine(plain_preprocess([frame], lite0), topk=3)
     # The stage's speed-ups (resize, blob, folding, channels_last) on plain CAM's
-    # squashed input, which the plain path makes (the default preset keeps the aspect).
-    result = FrameLocalizer(lite0, LocalizeSettings(topk=3, maps=MapSettings()))([frame])[0]
+    # squashed input and box, which the plain path makes (the default preset keeps
+    # the aspect and insets its boxes).
+    result = FrameLocalizer(lite0, LocalizeSettings(topk=3, maps=MapSettings(), box_rule=BoxRule()))([frame])[0]
     assert list(result.map_class_ids) == ref.class_ids[0].tolist()
     w, h = size
     for j, ref_map in enumerate(ref.maps[0].numpy()):

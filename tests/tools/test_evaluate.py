@@ -170,7 +170,8 @@ def test_best_preset_photos_are_scored_on_the_maps_camvideo_image_draws(model, l
     from camvideo.video.sources import read_image
 
     annotations = load_annotations(MANIFEST, labels)[:2]
-    scores, _ = evaluate_images(model, annotations, batch_size=2, maps=quality_maps("best")[0])
+    maps, rule = quality_maps("best")
+    scores, _ = evaluate_images(model, annotations, rule, batch_size=2, maps=maps)
     localizer = FrameLocalizer(model, quality_settings("best"))
     for ann, score in zip(annotations, scores):
         top = localizer([read_image(ann.file)])[0].detections[0]
