@@ -141,7 +141,8 @@ class TemporalSmoother:
 
     def smooth_boxes(self, class_id: int, boxes: list[Box], size: tuple[int, int] | None = None) -> list[Box]:
         """This frame's boxes of one class, each matched (greedily, by IoU) to one
-        of the previous frame's and smoothed with a damped-trend EMA of its corners
+        of the previous frame's (of that class; for a class new in the picture, of
+        any class) and smoothed with a damped-trend EMA of its corners
         (Holt's linear method): steady motion is followed without lag, jitter is
         averaged out. ``size`` (width, height) of the frame: tracks made at another
         size are dropped, and each box is kept inside the frame."""
@@ -149,7 +150,13 @@ class TemporalSmoother:
         if size is not None and size != self._track_size:
             self._tracks.clear()  # pixels of another frame size mean nothing here
             self._track_size = size
-        old = self._tracks.get(class_id, [])
+        old = self._tracks.get(class_id)
+        if old is None:
+            # A class without a track of its own (the shown label went from tabby to
+            # Egyptian cat on the same cat): its boxes continue the overlapping tracks of
+            # the classes boxed in the last frame, copied, so the box does not jump when
+            # only the label changes. A cut has cleared every track already.
+            old = [(level.copy(), trend.copy()) for track in self._tracks.values() for level, trend in track]
         new = [(np.asarray(b, np.float64), np.zeros(4)) for b in boxes]
         pairs = sorted(
             ((iou(tuple(n[0]), tuple(o[0])), i, j) for i, n in enumerate(new) for j, o in enumerate(old)),

@@ -202,6 +202,19 @@ def test_boxes_are_matched_and_smoothed():
     assert smoother.smooth_boxes(1, [(0, 0, 10, 10)]) == [(0, 0, 10, 10)]
 
 
+def test_a_new_label_on_the_same_object_continues_its_box():
+    smoother = TemporalSmoother(SmoothingSettings(box_alpha=0.5, trend_alpha=0.0, match_iou=0.3))
+    assert smoother.smooth_boxes(285, [(0, 0, 100, 100)]) == [(0, 0, 100, 100)]
+    smoother.keep_tracks({285})
+    # the label goes from Egyptian cat to tabby on the same cat: the box moves half way, no jump
+    assert smoother.smooth_boxes(281, [(20, 0, 120, 100)]) == [(10, 0, 110, 100)]
+    smoother.keep_tracks({281})
+    assert smoother.smooth_boxes(281, [(30, 0, 130, 100)]) == [(20, 0, 120, 100)]  # its own track now
+    smoother.keep_tracks({281})
+    # a class elsewhere in the picture starts afresh
+    assert smoother.smooth_boxes(7, [(300, 300, 340, 340)]) == [(300, 300, 340, 340)]
+
+
 def test_map_scaler():
     cam = np.array([[-1.0, 0.0], [2.0, 4.0]], np.float32)
     np.testing.assert_allclose(MapScaler()(7, cam), [[0.0, 0.2], [0.6, 1.0]])
