@@ -107,7 +107,11 @@ class TemporalSmoother:
             distance = 1.0 - float(torch.nn.functional.cosine_similarity(pooled, self._pooled, dim=0))
             if distance > s.cut_distance:
                 log.debug("cut at frame %d (feature distance %.3f)", self.frames, distance)
+                tracks, size = self._tracks, self._track_size
                 self.reset()
+                # The box tracks are the box stage's: it clears them at this frame
+                # (``clear_tracks``), after the boxes of the frames before it in the batch.
+                self._tracks, self._track_size = tracks, size
                 cut = True
         self._pooled = pooled
         if self._feats is None:
@@ -177,6 +181,10 @@ class TemporalSmoother:
             new[i] = (smoothed, trend)
         self._tracks[class_id] = new
         return [_inside(tuple(int(round(v)) for v in b), size) for b, _ in new]
+
+    def clear_tracks(self) -> None:
+        """Forget every box track (a cut: the next boxes start afresh)."""
+        self._tracks.clear()
 
     def keep_tracks(self, class_ids: set[int]) -> None:
         """Drop the box tracks of classes not shown in this frame."""

@@ -178,16 +178,23 @@ class FrameLocalizer:
         smoother = self._sync_state(settings)  # None unless smoothing: the rule forward used
         timer = StageTimer()
         # The smoothed maps count with the forward pass, as they did before the split.
+        cuts = [False] * count
         with timer("forward"):
             if smoother is not None:
                 with raw.method.autocast_context():
-                    per_frame = self._smoothed(raw.cams, smoother, settings)
+                    per_frame, cuts = self._smoothed(raw.cams, smoother, settings)
             else:
                 per_frame = raw.cams if isinstance(raw.cams, list) else _chosen(raw.cams)
         parts = []
         with timer("boxes"):
             for b, (height, width) in enumerate(raw.sizes):
                 frame_ids, frame_scores, frame_maps = per_frame[b]
+                if cuts[b]:
+                    # Here, not in the smoother's update: the batch's features were all averaged
+                    # before any of its boxes, and the frames before the cut keep their scale
+                    # and box tracks (a box after a cut never continues one from before it).
+                    self._scaler.reset()
+                    smoother.clear_tracks()
                 heatmaps, opacity, detections = [], [], []
                 for rank, (class_id, score, cam) in enumerate(zip(frame_ids, frame_scores, frame_maps), start=1):
                     class_id, score = int(class_id), float(score)
@@ -217,8 +224,8 @@ class FrameLocalizer:
 
     def _smoothed(
         self, cams: CamOutput | ScaledEvidence, smoother: TemporalSmoother, settings: LocalizeSettings
-    ) -> list[tuple[list[int], np.ndarray, np.ndarray]]:
-        """(class ids, scores, raw maps) per frame, from features and probabilities
+    ) -> tuple[list[tuple[list[int], np.ndarray, np.ndarray]], list[bool]]:
+        """(class ids, scores, raw maps) per frame, and whether each frame is a cut, from features and probabilities
         smoothed across frames; the maps are made from the smoothed features, at
         feature resolution, for the classes the smoothed probabilities choose.
         Combined maps (``ScaledEvidence.firsts``): the class pass's features are
@@ -226,12 +233,11 @@ class FrameLocalizer:
         feats, probs = cams.features, cams.probs
         firsts = getattr(cams, "firsts", None)
         method = self.method
-        out = []
+        out, cuts = [], []
         with torch.inference_mode():
             for b in range(len(feats)):  # a tensor, or a list (one size per frame)
                 smooth_feats, smooth_probs, cut = smoother.update(feats[b], probs[b])
-                if cut:
-                    self._scaler.reset()
+                cuts.append(cut)
                 if firsts is not None:
                     first = self._first_ema
                     if cut or smoother.frames == 1 or first is None or first.shape != firsts[b].shape:
@@ -248,7 +254,7 @@ class FrameLocalizer:
                 if firsts is not None:
                     maps = combined_maps(method.maps(self._first_ema[None], chosen)[0].cpu().numpy(), maps)
                 out.append((ids, p[ids], maps))
-        return out
+        return out, cuts
 
 
 @dataclass(frozen=True, eq=False)
