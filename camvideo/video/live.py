@@ -78,17 +78,25 @@ def open_stream(url: str, stall_s: float = STALL_S):
     try:
         return av.open(url, options=options, timeout=(stall_s, stall_s))
     except (av.FFmpegError, OSError) as exc:
-        if time.monotonic() - began < 0.9 * stall_s:
+        waited = time.monotonic() - began >= 0.9 * stall_s
+        # "Invalid data" can come at once or at the wait, depending on what the
+        # first bytes of an answer that is no stream happen to be (CI saw both):
+        # either way the server's own answer says more than FFmpeg's reason.
+        if not waited and not isinstance(exc, av.error.InvalidDataError):
             raise InputError(f"{url}: cannot open the stream ({reason(exc)}); check the address and the network") from None
-    # It gave up at the wait: FFmpeg's reason ("invalid data", "immediate exit")
-    # reads the same whether the server was silent or sent what is no stream.
+        failure = exc
+    # FFmpeg's reason ("invalid data", "immediate exit") reads the same whether
+    # the server was silent or sent what is no stream: ask the server.
     from camvideo.video.netcheck import server_answer
 
     answer = server_answer(url, min(2.0, stall_s))
+    if answer is None and not waited:
+        raise InputError(f"{url}: cannot open the stream ({reason(failure)}); check the address and the network")
     if answer is None:
         raise InputError(f"{url}: no answer from the stream within {stall_s:g} s; check the address, "
                          "that the camera or server is on, and the network")
-    raise InputError(f"{url}: no video within {stall_s:g} s: {answer}; check the address (scheme, port and path)")
+    when = f" within {stall_s:g} s" if waited else ""
+    raise InputError(f"{url}: no video{when}: {answer}; check the address (scheme, port and path)")
 
 
 class StreamSource(Source):
