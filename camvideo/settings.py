@@ -275,14 +275,35 @@ def quality_maps(name: str) -> tuple[MapSettings, BoxRule]:
     raise ValueError(f"quality must be one of {QUALITY_PRESETS}, got {name!r}")
 
 
+# A box rule's usual level when the user picks another rule than the preset's
+# without a --threshold (the CAM paper's 20% for max; Otsu ignores it).
+RULE_LEVELS = {"max": 0.2, "percentile": 0.8, "otsu": 0.2, "mean": 1.0}
+
+
+def quality_rule(name: str, *, threshold: float | None = None, method: str | None = None,
+                 inset: float | None = None, **fields) -> BoxRule:
+    """The box rule of preset ``name`` with what the user set (None: the preset's):
+    the one place the command line, the window and ``quality_settings`` combine a
+    preset with a threshold, rule or inset. Another ``method`` than the preset's
+    without a ``threshold`` gets that method's usual level (``RULE_LEVELS``);
+    ``fields`` (components, min_area, max_side) replace the rule's own."""
+    import dataclasses
+
+    rule = quality_maps(name)[1]
+    method = rule.method if method is None else method
+    if threshold is None:
+        threshold = rule.threshold if method == rule.method else RULE_LEVELS.get(method, rule.threshold)
+    return dataclasses.replace(rule, threshold=threshold, method=method,
+                               inset=rule.inset if inset is None else inset, **fields)
+
+
 def quality_settings(name: str, base: LocalizeSettings | None = None) -> LocalizeSettings:
     """``base`` (default: ``LocalizeSettings()``) with the preset's map inputs and box
     rule; the rest (classes, smoothing, intensity) is kept. The window's Quality
     choice pushes ``quality_settings(name, current)`` to the localizer."""
     import dataclasses
 
-    maps, rule = quality_maps(name)
     base = LocalizeSettings() if base is None else base
-    return dataclasses.replace(base, maps=maps, box_rule=dataclasses.replace(rule, min_area=base.box_rule.min_area,
-                                                                             max_side=base.box_rule.max_side,
-                                                                             components=base.box_rule.components))
+    own = base.box_rule
+    rule = quality_rule(name, min_area=own.min_area, max_side=own.max_side, components=own.components)
+    return dataclasses.replace(base, maps=quality_maps(name)[0], box_rule=rule)

@@ -18,12 +18,12 @@ from camvideo.settings import (
     DEFAULT_QUALITY,
     QUALITY_PRESETS,
     THRESHOLD_METHODS,
-    BoxRule,
     IntensitySettings,
     LocalizeSettings,
     OverlaySettings,
     SmoothingSettings,
     quality_maps,
+    quality_rule,
 )
 
 # --input-size: 8 pixels at the least (the maps need a few pixels), 2048 at the most
@@ -245,17 +245,10 @@ def _size(count: int) -> str:
 def localize_settings_from_args(args: argparse.Namespace):
 
     try:
-        maps, preset_rule = quality_maps(getattr(args, "quality", DEFAULT_QUALITY))
-        method = args.rule if args.rule is not None else preset_rule.method
-        if args.threshold is not None:
-            threshold = args.threshold
-        elif method == preset_rule.method:
-            threshold = preset_rule.threshold
-        else:  # another rule than the preset's: that rule's usual level
-            threshold = {"max": 0.2, "percentile": 0.8, "otsu": 0.2, "mean": 1.0}[method]
-        inset = getattr(args, "inset", None)
-        rule = BoxRule(threshold=threshold, method=method, components=args.components,
-                       min_area=getattr(args, "min_area", 0.0), inset=preset_rule.inset if inset is None else inset)
+        quality = getattr(args, "quality", DEFAULT_QUALITY)
+        maps = quality_maps(quality)[0]
+        rule = quality_rule(quality, threshold=args.threshold, method=args.rule, inset=getattr(args, "inset", None),
+                            components=args.components, min_area=getattr(args, "min_area", 0.0))
         ids = tuple(args.class_ids) if args.class_ids else None
         if ids is not None and any(c < 0 for c in ids):
             raise ValueError(f"--class must be a class id (0 or more), got {list(ids)}")

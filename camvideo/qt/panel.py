@@ -31,7 +31,7 @@ from camvideo.annotate import COLORMAPS  # numpy + cv2 (~0.08 s), no torch
 from camvideo.qt.classes import chosen_class, class_hint
 from camvideo.qt.modelbox import ModelBox
 from camvideo.qt.widgets import ClampedSpinBox, SeekSlider, button, slider
-from camvideo.settings import BoxRule, IntensitySettings, LocalizeSettings, OverlaySettings, SmoothingSettings
+from camvideo.settings import IntensitySettings, LocalizeSettings, OverlaySettings, SmoothingSettings
 
 MODES = ("Top-1", "Top-k", "One class")
 NO_CAMERA = "no camera found"
@@ -299,8 +299,9 @@ class ControlPanel(QWidget):
 
     def localize_settings(self) -> LocalizeSettings:
         """The ``LocalizeSettings`` the widgets say."""
-        maps, preset_rule = presets.quality_maps(self.quality.currentText())  # the box threshold is the slider's
-        rule = BoxRule(threshold=self.threshold.value() / 100.0, inset=preset_rule.inset)
+        quality = self.quality.currentText()
+        maps = presets.quality_maps(quality)[0]
+        rule = presets.quality_rule(quality, threshold=self.threshold.value() / 100.0)  # the slider's threshold
         smoothing = SmoothingSettings() if self.smoothing.isChecked() else None
         # A map is scaled to its own maximum, so a class that is not in the picture
         # (One class: "tabby" over an espresso; rank 3 at 0.01) would look as sure
