@@ -5,7 +5,6 @@ import pytest
 from camvideo.settings import BoxRule
 
 
-
 def test_quality_rule_combines_a_preset_with_what_the_user_set():
     from camvideo.settings import BOX_INSET, RULE_LEVELS, quality_maps, quality_rule
 

@@ -206,14 +206,14 @@ def run_devset(args: argparse.Namespace) -> int:
         raise InputError(f"--batch-size must be between 1 and {MAX_BATCH}, got {args.batch_size}")
     if args.shots < 1 or args.shot_frames < 2:
         raise InputError(f"--shots must be at least 1 and --shot-frames at least 2, got {args.shots} and {args.shot_frames}")
-    clips = [c for s in splits
-             for c in devset_clips(load_devset(manifest, labels, s), s, shots=args.shots, frames=args.shot_frames)]
+    by_split = {s: load_devset(manifest, labels, s) for s in splits}
+    clips = [c for s in splits for c in devset_clips(by_split[s], s, shots=args.shots, frames=args.shot_frames)]
     out = _out_dir(args.out, manifest.parent, ("devset_summary.json",), [str(manifest)])  # before the model loads
     model = cli.load_model_from_args(args)
     scores, summary = evaluate_images(model, photos, settings.box_rule, default_thresholds(args.step),
                                       batch_size=args.batch_size, maps=settings.maps)
     # The mean IoU of the top-1 box per split (the figure the quality targets are set on)
-    by_file = {str(a.file): s for s in splits for a in load_devset(manifest, labels, s)}
+    by_file = {str(a.file): s for s, chosen in by_split.items() for a in chosen}
     photo_iou = {s: round(statistics.fmean([x.pred_iou for x in scores if by_file.get(str(x.file)) == s]), 4)
                  for s in splits}
     import dataclasses
