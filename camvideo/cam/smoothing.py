@@ -82,36 +82,40 @@ class TemporalSmoother:
 
     def reset(self) -> None:
         """Forget everything (a seek, a new video): the next frame starts afresh."""
+        self._forget_evidence()
+        self._tracks: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._track_size: tuple[int, int] | None = None  # (width, height) the tracks are in
+
+    def _forget_evidence(self) -> None:
+        """Forget the averaged features and probabilities and the label hysteresis (a
+        cut). Not the box tracks: they are the box stage's, which clears them at the
+        cut's own frame (``clear_tracks``), after the boxes of the frames before it in
+        a batch whose features were all averaged first."""
         self._feats: torch.Tensor | None = None
         self._pooled: torch.Tensor | None = None
         self._probs: torch.Tensor | None = None
         self._shown: int | None = None
         self._challenger: int | None = None
         self._streak = 0
-        self._tracks: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
-        self._track_size: tuple[int, int] | None = None  # (width, height) the tracks are in
-        self.frames = 0  # frames since the last reset
+        self.frames = 0  # frames since the last reset or cut
 
     def update(self, feats: torch.Tensor, probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
         """One frame's features (K, h, w) and probabilities (C,) -> their smoothed
-        values and whether this frame was taken as a cut (the state was reset)."""
+        values and whether this frame was taken as a cut (the evidence is then forgotten;
+        the box stage clears the box tracks at that frame)."""
         s = self.settings
         pooled = feats.float().mean(dim=(1, 2))
         cut = False
         if self._feats is not None and self._feats.shape != feats.shape:
             # Another map size (the frame size changed under an aspect-kept input): a new shot.
-            log.debug("new map size %s at frame %d: reset", tuple(feats.shape), self.frames)
-            self.reset()
+            log.debug("new map size %s at frame %d: a cut", tuple(feats.shape), self.frames)
+            self._forget_evidence()
             cut = True
         if self._pooled is not None:
             distance = 1.0 - float(torch.nn.functional.cosine_similarity(pooled, self._pooled, dim=0))
             if distance > s.cut_distance:
                 log.debug("cut at frame %d (feature distance %.3f)", self.frames, distance)
-                tracks, size = self._tracks, self._track_size
-                self.reset()
-                # The box tracks are the box stage's: it clears them at this frame
-                # (``clear_tracks``), after the boxes of the frames before it in the batch.
-                self._tracks, self._track_size = tracks, size
+                self._forget_evidence()
                 cut = True
         self._pooled = pooled
         if self._feats is None:

@@ -215,6 +215,26 @@ def test_a_new_label_on_the_same_object_continues_its_box():
     assert smoother.smooth_boxes(7, [(300, 300, 340, 340)]) == [(300, 300, 340, 340)]
 
 
+def test_a_cut_forgets_the_evidence_and_leaves_the_box_tracks_to_the_box_stage():
+    # In a batch every frame's features are averaged before any box is made: a cut
+    # (a new map size, or a jump in the features) must not drop the tracks that the
+    # frames before it in the batch still continue; the box stage clears them at the cut.
+    smoother = TemporalSmoother(SmoothingSettings(box_alpha=0.5, trend_alpha=0.0, match_iou=0.3))
+    probs = torch.full((10,), 0.1)
+    for after_cut in (torch.ones(4, 6, 10), -torch.ones(4, 7, 7)):
+        smoother.update(torch.ones(4, 7, 7), probs)
+        assert smoother.smooth_boxes(1, [(0, 0, 100, 100)]) == [(0, 0, 100, 100)]
+        smoothed, _, cut = smoother.update(after_cut, probs)
+        assert cut and torch.equal(smoothed, after_cut)  # the evidence starts afresh
+        assert smoother.smooth_boxes(1, [(20, 0, 120, 100)]) == [(10, 0, 110, 100)]  # the track goes on
+        smoother.clear_tracks()
+        assert smoother.smooth_boxes(1, [(40, 0, 140, 100)]) == [(40, 0, 140, 100)]
+        smoother.reset()
+    smoother.update(torch.ones(4, 7, 7), probs)
+    smoothed, _, cut = smoother.update(torch.full((4, 7, 7), 2.0), probs)  # no cut: averaged
+    assert not cut and not torch.equal(smoothed, torch.full((4, 7, 7), 2.0))
+
+
 def test_map_scaler():
     cam = np.array([[-1.0, 0.0], [2.0, 4.0]], np.float32)
     np.testing.assert_allclose(MapScaler()(7, cam), [[0.0, 0.2], [0.6, 1.0]])
