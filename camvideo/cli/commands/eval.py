@@ -74,11 +74,22 @@ def run(args: argparse.Namespace) -> int:
     return run_images(args)
 
 
+def _photo_options(args: argparse.Namespace):
+    """The photos' --batch-size, checked, and --step's thresholds (both photo runs)."""
+    from camvideo.tools.evaluate import default_thresholds
+
+    if not 1 <= args.batch_size <= MAX_BATCH:
+        raise InputError(f"--batch-size must be between 1 and {MAX_BATCH}, got {args.batch_size}")
+    try:
+        return default_thresholds(args.step)
+    except ValueError as exc:
+        raise InputError(f"--step: {exc}") from None
+
+
 def run_images(args: argparse.Namespace) -> int:
     from camvideo.models import imagenet_labels
     from camvideo.tools.evaluate import (
         IMAGE_CSV_FIELDS,
-        default_thresholds,
         draw_curves,
         evaluate_images,
         image_rows,
@@ -87,12 +98,7 @@ def run_images(args: argparse.Namespace) -> int:
 
     settings = cli.localize_settings_from_args(args)
     rule = settings.box_rule
-    if not 1 <= args.batch_size <= MAX_BATCH:
-        raise InputError(f"--batch-size must be between 1 and {MAX_BATCH}, got {args.batch_size}")
-    try:
-        thresholds = default_thresholds(args.step)
-    except ValueError as exc:
-        raise InputError(f"--step: {exc}") from None
+    thresholds = _photo_options(args)
     annotations = load_annotations(args.manifest, imagenet_labels())  # fail before loading the model
     out = _out_dir(args.out, Path(args.manifest), IMAGE_OUTPUTS, [args.manifest])
     model = cli.load_model_from_args(args)
@@ -193,7 +199,7 @@ def run_devset(args: argparse.Namespace) -> int:
     from camvideo.runtime.localizer import FrameLocalizer
     from camvideo.settings import SmoothingSettings
     from camvideo.tools.devset import devset_clips, evaluate_devset_clips, load_devset
-    from camvideo.tools.evaluate import default_thresholds, evaluate_images
+    from camvideo.tools.evaluate import evaluate_images
 
     manifest = Path(args.manifest) if args.manifest else DEVSET
     if not manifest.exists():
@@ -202,15 +208,14 @@ def run_devset(args: argparse.Namespace) -> int:
     labels = imagenet_labels()
     splits = ("tune", "holdout") if args.split == "all" else (args.split,)
     photos = load_devset(manifest, labels, args.split)  # fail before loading the model
-    if not 1 <= args.batch_size <= MAX_BATCH:
-        raise InputError(f"--batch-size must be between 1 and {MAX_BATCH}, got {args.batch_size}")
+    thresholds = _photo_options(args)
     if args.shots < 1 or args.shot_frames < 2:
         raise InputError(f"--shots must be at least 1 and --shot-frames at least 2, got {args.shots} and {args.shot_frames}")
     by_split = {s: load_devset(manifest, labels, s) for s in splits}
     clips = [c for s in splits for c in devset_clips(by_split[s], s, shots=args.shots, frames=args.shot_frames)]
     out = _out_dir(args.out, manifest.parent, ("devset_summary.json",), [str(manifest)])  # before the model loads
     model = cli.load_model_from_args(args)
-    scores, summary = evaluate_images(model, photos, settings.box_rule, default_thresholds(args.step),
+    scores, summary = evaluate_images(model, photos, settings.box_rule, thresholds,
                                       batch_size=args.batch_size, maps=settings.maps)
     # The mean IoU of the top-1 box per split (the figure the quality targets are set on)
     by_file = {str(a.file): s for s, chosen in by_split.items() for a in chosen}
