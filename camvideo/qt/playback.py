@@ -171,12 +171,7 @@ class Playback:
         if session.pipeline is None or session.live:
             return
         if self.slides:
-            self._stop_slides()
-            if self.image < len(self.slides) - 1:
-                session.show_image(self.image + 1)
-            else:
-                self.window.statusBar().showMessage(f"the last image ({len(self.slides)} of {len(self.slides)})",
-                                                    3000)
+            self._slide_by(1)
             return
         if session.pipeline.finished:
             session.pause()
@@ -191,12 +186,21 @@ class Playback:
         if session.pipeline is None or session.live:
             return
         if self.slides:
-            self._stop_slides()
-            if self.image > 0:
-                session.show_image(self.image - 1)
+            self._slide_by(-1)
             return
         session.step_back()
         self._panel.play_button.setText("Play")
+
+    def _slide_by(self, delta: int) -> None:
+        """The next (1) or previous (-1) image of the slideshow, which stops; at either
+        end the image stays and the status bar says so."""
+        self._stop_slides()
+        count, target = len(self.slides), self.image + delta
+        if 0 <= target < count:
+            self._session.show_image(target)
+        else:
+            end = "last" if delta > 0 else "first"
+            self.window.statusBar().showMessage(f"the {end} image ({self.image + 1} of {count})", 3000)
 
     def arrow(self, forward: bool) -> None:
         """← / →: the next / previous image, a frame while paused (or ended), 5 s while playing."""

@@ -70,6 +70,10 @@ def test_arrow_keys_go_to_the_next_and_previous_image_wherever_the_focus_is(qtbo
     assert w.statusBar().currentMessage() == "the last image (3 of 3)"
     qtbot.keyClick(w.view, Qt.Key.Key_Left)
     qtbot.waitUntil(lambda: w.view.current.index == 1, timeout=WAIT_MS)
+    qtbot.keyClick(w.view, Qt.Key.Key_Left)
+    qtbot.waitUntil(lambda: w.view.current.index == 0, timeout=WAIT_MS)
+    qtbot.keyClick(w.view, Qt.Key.Key_Left)  # the first: it stays, and says so too
+    assert w.statusBar().currentMessage() == "the first image (1 of 3)"
 
 
 def test_arrow_keys_step_one_frame_paused_and_seek_while_playing_but_not_in_a_text_field(
