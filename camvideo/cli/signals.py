@@ -48,12 +48,16 @@ class StopSignals:
     second signal (also one that comes while an ``Aborted`` unwinds) aborts: it
     closes ``sinks`` if it can, then ends the process with ``os._exit(128 +
     signum)``. Installed only from the main thread (Python's rule); elsewhere a
-    no-op. The previous handlers come back on exit.
+    no-op. The previous handlers come back on exit; with ``ending`` (the command
+    line: the process ends after the run) a signal after the run instead ends the
+    process at once, quietly, with 128 + its number: the outputs are complete then.
     """
 
     def __init__(self, on_stop: Callable[[int], None] | None = None, *, armed: bool = False,
-                 sinks: GuardedSinks | None = None, signals: tuple[int, ...] = STOP_SIGNALS) -> None:
+                 sinks: GuardedSinks | None = None, signals: tuple[int, ...] = STOP_SIGNALS,
+                 ending: bool = False) -> None:
         self.on_stop = on_stop
+        self.ending = ending
         self.sinks = sinks
         self.signals = signals
         self.event = threading.Event()
@@ -112,9 +116,20 @@ class StopSignals:
         return self
 
     def __exit__(self, *exc) -> None:
+        # ``ending``: the process ends after this run, so a signal from here on ends it
+        # at once. Python's own SIGINT handler would raise KeyboardInterrupt wherever
+        # the interpreter is, even in its shutdown's thread joins ("Exception ignored
+        # ... Traceback": CI saw it when Ctrl-C twice came 50 ms apart).
         for signum, previous in self._previous.items():
-            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+            signal.signal(signum, _exit_now if self.ending else (previous if previous is not None else signal.SIG_DFL))
         self._previous.clear()
+
+
+def _exit_now(signum, _frame) -> None:
+    """A signal after the run of a process that ends with it (``StopSignals.ending``):
+    the outputs are complete; end the process quietly, with 128 + the signal."""
+    say(f"\ncamvideo: {signal.Signals(signum).name} again: exiting\n")
+    os._exit(128 + int(signum))
 
 
 class GuardedSinks:

@@ -178,6 +178,24 @@ def test_a_second_signal_aborts_at_once(first, second):
     assert time.monotonic() - start < 10  # at once, not after the sleep
 
 
+def test_a_signal_after_the_run_of_an_ending_process_exits_quietly():
+    """``ending`` (camvideo process): Ctrl-C twice 50 ms apart could put the second
+    after the run, in the interpreter's shutdown, where Python's own handler printed
+    a KeyboardInterrupt traceback (CI). Now it ends the process with 128 + N."""
+    code = ("import os, signal, threading, time; from camvideo.cli.signals import StopSignals\n"
+            "with StopSignals(ending=True) as stop:\n"
+            "    stop.arm(); os.kill(os.getpid(), signal.SIGINT)\n"
+            "    assert stop.event.wait(5)\n"
+            "threading.Thread(target=time.sleep, args=(10,)).start()  # joined at shutdown\n"
+            "os.kill(os.getpid(), signal.SIGINT); time.sleep(10)\n"
+            "raise SystemExit('still alive')\n")
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=60)
+    assert proc.returncode == 130, proc.stderr
+    assert "Traceback" not in proc.stderr and "SIGINT again: exiting" in proc.stderr
+    assert time.monotonic() - start < 10
+
+
 # --- the signal storm: real signals at random moments of real runs ----------------------
 
 # (first signal, second signal or None, export lines to wait for, seconds between the two)

@@ -121,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else (None if args.export else default_output(args.source))
 
     sinks = GuardedSinks()  # what a second signal closes before it ends the process
-    stop = StopSignals(_stopping, sinks=sinks)
+    # ending: the outputs are complete when the run returns, and the process ends then
+    stop = StopSignals(_stopping, sinks=sinks, ending=True)
     try:
         with stop:
             stopped = _process(args, output, settings, overlay, stop, sinks)
