@@ -79,19 +79,19 @@ def open_stream(url: str, stall_s: float = STALL_S):
         return av.open(url, options=options, timeout=(stall_s, stall_s))
     except (av.FFmpegError, OSError) as exc:
         waited = time.monotonic() - began >= 0.9 * stall_s
+        cannot_open = InputError(f"{url}: cannot open the stream ({reason(exc)}); check the address and the network")
         # "Invalid data" can come at once or at the wait, depending on what the
         # first bytes of an answer that is no stream happen to be (CI saw both):
         # either way the server's own answer says more than FFmpeg's reason.
         if not waited and not isinstance(exc, av.error.InvalidDataError):
-            raise InputError(f"{url}: cannot open the stream ({reason(exc)}); check the address and the network") from None
-        failure = exc
+            raise cannot_open from None
     # FFmpeg's reason ("invalid data", "immediate exit") reads the same whether
     # the server was silent or sent what is no stream: ask the server.
     from camvideo.video.netcheck import server_answer
 
     answer = server_answer(url, min(2.0, stall_s))
     if answer is None and not waited:
-        raise InputError(f"{url}: cannot open the stream ({reason(failure)}); check the address and the network")
+        raise cannot_open
     if answer is None:
         raise InputError(f"{url}: no answer from the stream within {stall_s:g} s; check the address, "
                          "that the camera or server is on, and the network")
