@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from camvideo.cam.boxes import iou, normalize
+from camvideo.cam.motion import Motion, MotionEstimator, move_box, warp_features
 from camvideo.results import Box
 from camvideo.settings import IntensitySettings, SmoothingSettings
 
@@ -83,6 +84,7 @@ class TemporalSmoother:
     def reset(self) -> None:
         """Forget everything (a seek, a new video): the next frame starts afresh."""
         self._forget_evidence()
+        self._camera = MotionEstimator()
         self._tracks: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
         self._track_size: tuple[int, int] | None = None  # (width, height) the tracks are in
 
@@ -99,10 +101,17 @@ class TemporalSmoother:
         self._streak = 0
         self.frames = 0  # frames since the last reset or cut
 
-    def update(self, feats: torch.Tensor, probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    def camera_motion(self, thumb: np.ndarray) -> Motion | None:
+        """How the picture moved from the previous frame to this one (``SmoothingSettings.motion``),
+        measured on ``camvideo.cam.motion.thumbnail(frame)``; None when unknown."""
+        return self._camera(thumb)
+
+    def update(self, feats: torch.Tensor, probs: torch.Tensor,
+               motion: Motion | None = None) -> tuple[torch.Tensor, torch.Tensor, bool]:
         """One frame's features (K, h, w) and probabilities (C,) -> their smoothed
         values and whether this frame was taken as a cut (the evidence is then forgotten;
-        the box stage clears the box tracks at that frame)."""
+        the box stage clears the box tracks at that frame). ``motion``: the camera's
+        (``camera_motion``); the average is moved with it before this frame joins it."""
         s = self.settings
         pooled = feats.float().mean(dim=(1, 2))
         cut = False
@@ -121,6 +130,10 @@ class TemporalSmoother:
         if self._feats is None:
             self._feats, self._probs = feats.clone(), probs.clone()
         else:
+            if motion is not None:
+                # The average moved with the picture; cells new in view start from this frame.
+                moved, inside = warp_features(self._feats, motion.transform)
+                self._feats = torch.where(inside, moved, feats)
             self._feats.lerp_(feats, s.map_alpha)  # one fused op: old + alpha * (new - old)
             self._probs.lerp_(probs, s.prob_alpha)
         self.frames += 1
@@ -185,6 +198,15 @@ class TemporalSmoother:
             new[i] = (smoothed, trend)
         self._tracks[class_id] = new
         return [_inside(tuple(int(round(v)) for v in b), size) for b, _ in new]
+
+    def move_tracks(self, motion: Motion, size: tuple[int, int]) -> None:
+        """Move every box track with the picture inside it (``camera_motion``) before
+        this frame's boxes join them, so that their average follows a pan, a zoom or
+        the object itself without lag. ``size`` (width, height): the frame's; tracks
+        made at another size are left."""
+        if size == self._track_size:
+            self._tracks = {c: [(move_box(level, motion.within(level, *size), *size), trend) for level, trend in track]
+                            for c, track in self._tracks.items()}
 
     def clear_tracks(self) -> None:
         """Forget every box track (a cut: the next boxes start afresh)."""

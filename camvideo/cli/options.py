@@ -100,6 +100,9 @@ def add_localize_options(parser: argparse.ArgumentParser, topk: int = 1, smooth:
         group.add_argument("--smooth-strength", type=float, default=0.75, metavar="S",
                            help="0 (off) .. 0.95 (very steady, slower to follow): weight of the past frames "
                            "in the map average (default: 0.75)")
+        group.add_argument("--motion", action=argparse.BooleanOptionalAction, default=True,
+                           help="with --smooth: move the averaged maps and boxes with the picture's measured "
+                           "motion, so that they follow pans, zooms and moving objects without lag (default: on)")
 
 
 def add_overlay_options(parser: argparse.ArgumentParser) -> None:
@@ -273,6 +276,7 @@ def localize_settings_from_args(args: argparse.Namespace):
                 map_alpha=1.0 - strength,
                 prob_alpha=min(1.0, default.prob_alpha * factor),
                 box_alpha=min(1.0, default.box_alpha * factor),
+                motion=getattr(args, "motion", True),
             )
         return LocalizeSettings(topk=args.topk, class_ids=ids, box_rule=rule, smoothing=smoothing, intensity=intensity,
                                 maps=maps)

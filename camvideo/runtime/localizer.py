@@ -21,6 +21,7 @@ import torch
 from camvideo.cam.boxes import boxes_from_cam
 from camvideo.cam.forward import Forward, TorchForward
 from camvideo.cam.methods import CamMethod, CamOutput, ExactCam, cam_method
+from camvideo.cam.motion import Motion, thumbnail, warp_features
 from camvideo.cam.multiscale import ScaledEvidence, ScaledPasses, combined_maps
 from camvideo.cam.preprocess import preprocess
 from camvideo.cam.smoothing import MapScaler, TemporalSmoother
@@ -145,11 +146,16 @@ class FrameLocalizer:
         if smoothed:
             _check_classes(settings, self.model.num_classes)
         timer = StageTimer()
+        sizes = tuple(f.shape[:2] for f in frames)
+        thumbs = None
+        if smoothed and settings.smoothing.motion:
+            with timer("preprocess"):  # the pictures the camera's motion is measured on (finish)
+                thumbs = tuple(thumbnail(f) for f in frames)
         if self._passes is not None and not settings.maps.plain:
             # Other input sizes: each pass preprocesses its own input.
             with method.autocast_context(), torch.inference_mode():
                 cams = self._passes(frames, settings, smoothed, timer)
-            return RawBatch(settings, tuple(f.shape[:2] for f in frames), method, cams, timer.per_frame(len(frames)))
+            return RawBatch(settings, sizes, method, cams, timer.per_frame(len(frames)), thumbs)
         with timer("preprocess"):
             x = method.prepare(preprocess(frames, self.model))
         with timer("forward"):
@@ -158,7 +164,7 @@ class FrameLocalizer:
             else:
                 # On a GPU the maps come to the host here, in the parallel half, as before.
                 cams = method(x, topk=settings.topk, class_ids=settings.class_ids).host()
-        return RawBatch(settings, tuple(f.shape[:2] for f in frames), method, cams, timer.per_frame(len(frames)))
+        return RawBatch(settings, sizes, method, cams, timer.per_frame(len(frames)), thumbs)
 
     def finish(
         self,
@@ -179,10 +185,13 @@ class FrameLocalizer:
         timer = StageTimer()
         # The smoothed maps count with the forward pass, as they did before the split.
         cuts = [False] * count
+        motions = [None] * count
         with timer("forward"):
             if smoother is not None:
+                if raw.thumbs is not None and settings.smoothing.motion:
+                    motions = [smoother.camera_motion(t) for t in raw.thumbs]
                 with raw.method.autocast_context():
-                    per_frame, cuts = self._smoothed(raw.cams, smoother, settings)
+                    per_frame, cuts = self._smoothed(raw.cams, smoother, settings, motions)
             else:
                 per_frame = raw.cams if isinstance(raw.cams, list) else _chosen(raw.cams)
         parts = []
@@ -195,6 +204,8 @@ class FrameLocalizer:
                     # and box tracks (a box after a cut never continues one from before it).
                     self._scaler.reset()
                     smoother.clear_tracks()
+                elif motions[b] is not None:
+                    smoother.move_tracks(motions[b], (width, height))
                 heatmaps, opacity, detections = [], [], []
                 for rank, (class_id, score, cam) in enumerate(zip(frame_ids, frame_scores, frame_maps), start=1):
                     class_id, score = int(class_id), float(score)
@@ -223,26 +234,31 @@ class FrameLocalizer:
         ]
 
     def _smoothed(
-        self, cams: CamOutput | ScaledEvidence, smoother: TemporalSmoother, settings: LocalizeSettings
+        self, cams: CamOutput | ScaledEvidence, smoother: TemporalSmoother, settings: LocalizeSettings,
+        motions: Sequence[Motion | None],
     ) -> tuple[list[tuple[list[int], np.ndarray, np.ndarray]], list[bool]]:
         """(class ids, scores, raw maps) per frame, and whether each frame is a cut, from features and probabilities
         smoothed across frames; the maps are made from the smoothed features, at
         feature resolution, for the classes the smoothed probabilities choose.
         Combined maps (``ScaledEvidence.firsts``): the class pass's features are
-        smoothed alike and its maps averaged in (``combined_maps``)."""
+        smoothed alike and its maps averaged in (``combined_maps``). ``motions``: the
+        camera's per frame (or None), which the averages are moved by."""
         feats, probs = cams.features, cams.probs
         firsts = getattr(cams, "firsts", None)
         method = self.method
         out, cuts = [], []
         with torch.inference_mode():
             for b in range(len(feats)):  # a tensor, or a list (one size per frame)
-                smooth_feats, smooth_probs, cut = smoother.update(feats[b], probs[b])
+                smooth_feats, smooth_probs, cut = smoother.update(feats[b], probs[b], motions[b])
                 cuts.append(cut)
                 if firsts is not None:
                     first = self._first_ema
                     if cut or smoother.frames == 1 or first is None or first.shape != firsts[b].shape:
                         self._first_ema = firsts[b].clone()
                     else:
+                        if motions[b] is not None:
+                            moved, inside = warp_features(first, motions[b].transform)
+                            first = self._first_ema = torch.where(inside, moved, firsts[b])
                         first.lerp_(firsts[b], smoother.settings.map_alpha)
                 p = smooth_probs.cpu().numpy()
                 if settings.class_ids is not None:
@@ -271,6 +287,7 @@ class RawBatch:
     method: CamMethod
     cams: CamOutput | ScaledEvidence | list
     timings: Mapping[str, float]  # preprocess and forward, ms per frame (read-only)
+    thumbs: tuple[np.ndarray, ...] | None = None  # smoothing with motion: camvideo.cam.motion.thumbnail per frame
 
 
 def _chosen(cams: CamOutput) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

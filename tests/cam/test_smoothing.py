@@ -112,8 +112,16 @@ def test_smoothing_steadies_a_moving_object(model):
         print(f"  {key:15s} off {off[key]:.4f}  on {on[key]:.4f}  ratio {on[key] / off[key]:.3f}")
     assert all(d.label == "Egyptian cat" for r in on_results for d in r.detections[:1])
     assert on["map_change"] <= 0.5 * off["map_change"]
-    assert on["box_jitter"] <= 0.5 * off["box_jitter"]
-    assert on["iou"] >= off["iou"] - 0.02
+    assert on["box_jitter"] <= 0.3 * off["box_jitter"]
+    # The box average follows the picture's motion (SmoothingSettings.motion) with a
+    # weight of 0.1 a frame: here the raw box's fit to the cat improves steadily as the
+    # camera zooms (IoU 0.43 -> 0.64) and the average follows that ~10 frames late
+    # (-0.05 IoU on this one clip); on the development set's clips the same settings
+    # raise the IoU (docs/eval.md, "Following the camera").
+    assert on["iou"] >= off["iou"] - 0.06
+    still = figures(run(model, LocalizeSettings(box_rule=paper, smoothing=SmoothingSettings(motion=False)), frames),
+                    truth, transforms, cat.shape)
+    assert on["box_jitter"] < still["box_jitter"]  # the motion is what steadies the box further
 
 
 def test_label_changes_once_at_a_cut(model):
@@ -233,6 +241,32 @@ def test_a_cut_forgets_the_evidence_and_leaves_the_box_tracks_to_the_box_stage()
     smoother.update(torch.ones(4, 7, 7), probs)
     smoothed, _, cut = smoother.update(torch.full((4, 7, 7), 2.0), probs)  # no cut: averaged
     assert not cut and not torch.equal(smoothed, torch.full((4, 7, 7), 2.0))
+
+
+def test_the_averages_move_with_the_picture():
+    # A peak that moves one cell right a frame: without the motion the average trails
+    # it; with the motion (one cell of eight a frame) the average's peak is on it.
+    from camvideo.cam.motion import Motion
+
+    shift = np.array([[1.0, 0.0, 1 / 8], [0.0, 1.0, 0.0]])
+    motion = Motion(shift, np.zeros((0, 2)), np.zeros((0, 2)))
+    probs = torch.full((10,), 0.1)
+    peaks = {}
+    for follow in (False, True):
+        smoother = TemporalSmoother(SmoothingSettings(map_alpha=0.25, box_alpha=0.5))
+        for t in range(5):
+            feats = torch.zeros(3, 4, 8)
+            feats[:, 2, 1 + t] = 1.0
+            smoothed, _, _ = smoother.update(feats, probs, motion if follow and t else None)
+        peaks[follow] = int(smoothed[0, 2].argmax())
+    assert peaks == {False: 1, True: 5}  # the last frame's peak is at cell 5; unmoved, the first one's still leads
+    # The box tracks: moved by the picture inside them (here: the whole picture's) first.
+    smoother = TemporalSmoother(SmoothingSettings(box_alpha=0.5, trend_alpha=0.0, match_iou=0.3))
+    assert smoother.smooth_boxes(1, [(0, 0, 100, 100)], (800, 400)) == [(0, 0, 100, 100)]
+    smoother.move_tracks(motion, (800, 400))  # 100 px right
+    assert smoother.smooth_boxes(1, [(120, 0, 220, 100)], (800, 400)) == [(110, 0, 210, 100)]
+    smoother.move_tracks(motion, (400, 200))  # tracks of another frame size: left alone
+    assert smoother.smooth_boxes(1, [(0, 0, 50, 50)], (400, 200)) == [(0, 0, 50, 50)]
 
 
 def test_map_scaler():

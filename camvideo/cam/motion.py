@@ -1,0 +1,150 @@
+"""Camera motion between consecutive frames: motion-compensated smoothing.
+
+The temporal smoothing (``camvideo.cam.smoothing``) averages the features and the
+boxes over a few frames. While the camera pans or zooms, the average lags: the map
+and its box trail the object by about ``1 / alpha`` frames, and the box then goes on
+moving after the camera has stopped (jitter, by the eval's measure: box motion that
+is not the object's). Trackers solve this with global motion compensation (BoT-SORT's
+"camera motion compensation", after the sparse optical flow of Shi-Tomasi corners and
+pyramidal Lucas-Kanade): estimate how the picture moved between two frames and move
+the state with it before averaging in the new frame. Here the state is the averaged
+feature map (warped on its grid of cells, so the map no longer lags) and the box
+tracks (their corners moved by the same transform).
+
+The transform is a similarity (scale, rotation, translation) fitted with RANSAC to
+the flow of up to ``CORNERS`` corners on a small grey thumbnail (``THUMB_WIDTH``
+pixels wide): about a millisecond a frame. It is the motion of most of the picture:
+the camera's. An object that moves on its own in a still scene is followed by the
+average as before (the fit is then close to the identity). When the fit is poor (a
+flat picture, a cut, too few corners) there is no transform and the frame is
+smoothed as before. Transforms are in *normalized* frame coordinates (0..1 across
+the width and the height), so they apply to a map of any resolution and to boxes in
+pixels alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+THUMB_WIDTH = 160  # pixels; the flow needs texture, not detail
+CORNERS = 120  # most corners tracked a frame
+MIN_INLIERS = 12  # fewer inliers of the fit: no transform
+MAX_ZOOM = 1.25  # a larger scale change between two frames is not camera motion
+
+
+def thumbnail(frame: np.ndarray) -> np.ndarray:
+    """A BGR (or grey) frame -> the small grey picture the motion is measured on."""
+    height, width = frame.shape[:2]
+    size = (THUMB_WIDTH, max(8, round(height * THUMB_WIDTH / width)))
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+
+
+@dataclass(frozen=True, eq=False)
+class Motion:
+    """How the picture moved from the previous frame to this one.
+
+    ``transform``: the 2x3 similarity (normalized coordinates) of most of the
+    picture, the camera's; ``before`` / ``after``: the tracked corners (N, 2,
+    normalized) in the previous frame and in this one, for the motion of one region
+    (``within``)."""
+
+    transform: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
+
+    def within(self, box, width: int, height: int) -> np.ndarray:
+        """The similarity of the corners inside ``box`` (pixels of a ``width`` x
+        ``height`` frame, where it was in the previous frame): an object that moves on
+        its own moves its box with it. The picture's ``transform`` when too few corners
+        lie inside or their fit is poor."""
+        x1, y1, x2, y2 = box[0] / width, box[1] / height, box[2] / width, box[3] / height
+        u, v = self.before[:, 0], self.before[:, 1]
+        inside = (u >= x1) & (u <= x2) & (v >= y1) & (v <= y2)
+        if int(inside.sum()) < MIN_INLIERS:
+            return self.transform
+        # Fitted in pixels of the thumbnail's scale (the RANSAC threshold is in pixels).
+        scale = np.array([THUMB_WIDTH, THUMB_WIDTH * height / width])
+        fit, inliers = cv2.estimateAffinePartial2D(self.before[inside] * scale, self.after[inside] * scale,
+                                                   method=cv2.RANSAC, ransacReprojThreshold=1.0, maxIters=200)
+        if fit is None or int(inliers.sum()) < max(MIN_INLIERS // 2, 0.5 * int(inside.sum())) or not _plausible(fit):
+            return self.transform
+        return normalized(fit, *scale)
+
+
+class MotionEstimator:
+    """Thumbnails in frame order -> the motion from each one's previous frame."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._previous: np.ndarray | None = None
+
+    def __call__(self, thumb: np.ndarray) -> Motion | None:
+        """The motion from the previous thumbnail to this one, or None (the first
+        frame, another size, a poor fit: a flat picture, a cut)."""
+        previous, self._previous = self._previous, thumb
+        if previous is None or previous.shape != thumb.shape:
+            return None
+        corners = cv2.goodFeaturesToTrack(previous, CORNERS, 0.01, 5, blockSize=5)
+        if corners is None or len(corners) < MIN_INLIERS:
+            return None
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(previous, thumb, corners, None, winSize=(9, 9), maxLevel=2)
+        found = status.ravel() == 1
+        if int(found.sum()) < MIN_INLIERS:
+            return None
+        before, after = corners[found].reshape(-1, 2), moved[found].reshape(-1, 2)
+        fit, inliers = cv2.estimateAffinePartial2D(before, after, method=cv2.RANSAC,
+                                                   ransacReprojThreshold=1.0, maxIters=200)
+        if fit is None or int(inliers.sum()) < max(MIN_INLIERS, 0.5 * int(found.sum())) or not _plausible(fit):
+            return None
+        height, width = thumb.shape
+        size = np.array([width, height], np.float64)
+        return Motion(normalized(fit, width, height), before / size, after / size)
+
+
+def _plausible(fit: np.ndarray) -> bool:
+    """A scale change between two frames that a camera (or an object) can make."""
+    zoom = float(np.sqrt(abs(np.linalg.det(fit[:, :2]))))
+    return 1.0 / MAX_ZOOM <= zoom <= MAX_ZOOM
+
+
+def normalized(fit: np.ndarray, width: float, height: float) -> np.ndarray:
+    """A 2x3 transform in pixels of a ``width`` x ``height`` picture -> the same in
+    normalized coordinates (0..1 across each side)."""
+    scale = np.diag([width, height])
+    inverse = np.diag([1.0 / width, 1.0 / height])
+    return np.hstack([inverse @ fit[:, :2] @ scale, (inverse @ fit[:, 2:])])
+
+
+def move_box(box, motion: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A box [x1, y1, x2, y2] in pixels of a ``width`` x ``height`` frame, moved by a
+    normalized ``motion``: the box around its four moved corners."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    corners = np.array([[x1 / width, y1 / height], [x2 / width, y1 / height],
+                        [x1 / width, y2 / height], [x2 / width, y2 / height]])
+    moved = corners @ motion[:, :2].T + motion[:, 2]
+    return np.array([moved[:, 0].min() * width, moved[:, 1].min() * height,
+                     moved[:, 0].max() * width, moved[:, 1].max() * height])
+
+
+def warp_features(feats: torch.Tensor, motion: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features (K, h, w) of the previous frame moved by ``motion`` onto this frame's
+    grid of cells (bilinear), and a (h, w) mask of the cells whose source lay inside
+    the previous frame (1) or outside it (0: new picture, nothing to average with)."""
+    _, h, w = feats.shape
+    # Each cell centre of this frame, normalized, taken back to where it was.
+    u, v = np.meshgrid((np.arange(w) + 0.5) / w, (np.arange(h) + 0.5) / h)
+    points = np.stack([u.ravel(), v.ravel()], axis=1)
+    linear, shift = motion[:, :2], motion[:, 2]
+    back = (points - shift) @ np.linalg.inv(linear).T
+    inside = ((back >= 0.0) & (back <= 1.0)).all(axis=1).reshape(h, w)
+    grid = torch.from_numpy((2.0 * back - 1.0).reshape(1, h, w, 2).astype(np.float32)).to(feats.device)
+    moved = torch.nn.functional.grid_sample(feats[None].float(), grid, mode="bilinear", padding_mode="border",
+                                            align_corners=False)[0].to(feats.dtype)
+    return moved, torch.from_numpy(inside).to(feats.device)

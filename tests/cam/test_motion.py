@@ -1,0 +1,94 @@
+"""The camera's motion between frames, on a real photograph moved by known transforms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from camvideo.cam.motion import Motion, MotionEstimator, move_box, normalized, thumbnail, warp_features
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+W, H = 640, 480
+
+
+@pytest.fixture(scope="module")
+def photo():
+    return cv2.imread(str(DATA / "chelsea.png"))
+
+
+def view(photo, scale, tx, ty):
+    """The photo through a camera: x' = scale * x + t (pixels)."""
+    m = np.float32([[scale, 0, tx], [0, scale, ty]])
+    return cv2.warpAffine(photo, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT), m
+
+
+def step(m0, m1):
+    """The true frame-to-frame transform, normalized."""
+    a = np.vstack([m1, [0, 0, 1]]) @ np.linalg.inv(np.vstack([m0, [0, 0, 1]]))
+    return normalized(a[:2], W, H)
+
+
+@pytest.mark.parametrize("move", [(1.0, -6.0, 3.0), (1.03, -12.0, -8.0), (0.97, 9.0, 4.0)], ids=["pan", "zoom in", "zoom out"])
+def test_a_pan_or_a_zoom_is_measured(photo, move):
+    scale, dx, dy = move
+    first, m0 = view(photo, 1.6, -60.0, -40.0)
+    second, m1 = view(photo, 1.6 * scale, -60.0 * scale + dx, -40.0 * scale + dy)
+    estimator = MotionEstimator()
+    assert estimator(thumbnail(first)) is None  # nothing to compare with yet
+    motion = estimator(thumbnail(second))
+    assert isinstance(motion, Motion)
+    # Within a third of a thumbnail pixel (2 px of the frame) everywhere in the frame.
+    corners = np.array([[0, 0], [1, 0], [0, 1], [1, 1], [0.5, 0.5]])
+    got = corners @ motion.transform[:, :2].T + motion.transform[:, 2]
+    true = corners @ step(m0, m1)[:, :2].T + step(m0, m1)[:, 2]
+    assert np.abs((got - true) * [W, H]).max() < 2.0
+
+
+def test_no_motion_without_a_fit():
+    estimator = MotionEstimator()
+    flat = np.full((H, W, 3), 128, np.uint8)
+    assert estimator(thumbnail(flat)) is None
+    assert estimator(thumbnail(flat)) is None  # no corners on a flat picture
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+    other = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+    estimator(thumbnail(noise))
+    assert estimator(thumbnail(other)) is None  # a cut: nothing in common
+    assert estimator(thumbnail(cv2.resize(noise, (320, 240)))) is None  # another size
+
+
+def test_an_object_moving_on_a_still_picture_moves_its_own_box(photo):
+    background = cv2.GaussianBlur(cv2.resize(cv2.imread(str(DATA / "coffee.png")), (W, H)), (0, 0), 2)
+    patch = cv2.resize(photo[40:260, 60:380], (200, 140))
+    frames = []
+    for x in (100, 112):  # the patch moves 12 px right, the rest stands still
+        f = background.copy()
+        f[150:290, x:x + 200] = patch
+        frames.append(f)
+    estimator = MotionEstimator()
+    estimator(thumbnail(frames[0]))
+    motion = estimator(thumbnail(frames[1]))
+    assert motion is not None
+    assert abs(motion.transform[0, 2] * W) < 2.0  # most of the picture: still
+    moved = move_box((100, 150, 300, 290), motion.within((100, 150, 300, 290), W, H), W, H)
+    assert np.abs(moved - (112, 150, 312, 290)).max() < 3.0
+    # A box with too few corners inside follows the picture's transform.
+    assert motion.within((0, 0, 5, 5), W, H) is motion.transform
+
+
+def test_move_box_and_warp_features_follow_the_transform():
+    shift = np.array([[1.0, 0.0, 0.25], [0.0, 1.0, 0.0]])  # a quarter of the width to the right
+    assert np.allclose(move_box((100, 50, 200, 150), shift, 400, 300), (200, 50, 300, 150))
+    zoom = np.array([[2.0, 0.0, -0.5], [0.0, 2.0, -0.5]])  # x2 about the centre
+    assert np.allclose(move_box((150, 100, 250, 200), zoom, 400, 300), (100, 50, 300, 250))
+    feats = torch.zeros(2, 4, 8)
+    feats[:, 1, 2] = 1.0
+    moved, inside = warp_features(feats, shift)
+    assert moved.shape == feats.shape and inside.dtype == torch.bool
+    assert torch.equal(moved[:, 1, 4], torch.ones(2))  # 2 cells of 8 to the right
+    assert float(moved[:, 1, 2].abs().max()) == 0.0
+    assert not bool(inside[:, :2].any()) and bool(inside[:, 2:].all())  # the new left quarter had no past
