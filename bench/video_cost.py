@@ -9,8 +9,9 @@ script times, interleaved in one run on the same 640x480 pan-and-zoom frames (a
 development-set clip, so that the motion estimate does its real work): plain CAM as
 ``camvideo bench`` times it (the baseline, 1.00x), plain CAM smoothed as before the
 motion (``motion=False``), and each preset smoothed with the motion. Each contestant
-plays the clip in order from a reset, one frame a call, as the window does; the
-figure is the median over rounds of its mean milliseconds per frame.
+plays the clip in order from a reset, one frame a call, as the window does, the
+contestants taking turns frame by frame; the figure is the median over rounds of its
+mean milliseconds per frame.
 """
 
 from __future__ import annotations
@@ -69,12 +70,18 @@ def main() -> None:
         for f in frames[:4]:
             loc([f])
     for r in range(args.rounds):
-        for name, loc in locs.items():
+        # Interleaved frame by frame (each contestant keeps its own state across the
+        # clip): a slow spell of the shared machine hits every contestant alike.
+        spent = dict.fromkeys(locs, 0.0)
+        for loc in locs.values():
             loc.reset()
-            t0 = time.perf_counter()
-            for f in frames:
+        for f in frames:
+            for name, loc in locs.items():
+                t0 = time.perf_counter()
                 loc([f])
-            times[name].append(1000.0 * (time.perf_counter() - t0) / len(frames))
+                spent[name] += time.perf_counter() - t0
+        for name in locs:
+            times[name].append(1000.0 * spent[name] / len(frames))
         print(f"round {r + 1}/{args.rounds}", flush=True)
     base = statistics.median(times[next(iter(times))])
     report = {"threads": args.threads, "frames": len(frames), "rounds": args.rounds, "ms_per_frame": {}}

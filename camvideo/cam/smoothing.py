@@ -130,7 +130,7 @@ class TemporalSmoother:
         if self._feats is None:
             self._feats, self._probs = feats.clone(), probs.clone()
         else:
-            if motion is not None:
+            if motion is not None and not motion.still:
                 # The average moved with the picture; cells new in view start from this frame.
                 moved, inside = warp_features(self._feats, motion.transform)
                 self._feats = torch.where(inside, moved, feats)

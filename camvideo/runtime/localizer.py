@@ -256,7 +256,7 @@ class FrameLocalizer:
                     if cut or smoother.frames == 1 or first is None or first.shape != firsts[b].shape:
                         self._first_ema = firsts[b].clone()
                     else:
-                        if motions[b] is not None:
+                        if motions[b] is not None and not motions[b].still:
                             moved, inside = warp_features(first, motions[b].transform)
                             first = self._first_ema = torch.where(inside, moved, firsts[b])
                         first.lerp_(firsts[b], smoother.settings.map_alpha)
