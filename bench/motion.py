@@ -43,8 +43,8 @@ from camvideo.tools.devset import devset_clips, ease, load_devset  # noqa: E402
 from camvideo.video.sources import read_image  # noqa: E402
 
 MANIFEST = ROOT / "tests" / "data" / "devset" / "manifest.json"
-BEFORE = {"motion": False, "box_alpha": 0.2, "trend_alpha": 0.1}  # the smoothing until 2026-12-03
-CONFIGS = [BEFORE, {"motion": True, "box_alpha": 0.2, "trend_alpha": 0.1}, {}]  # {}: today's defaults
+BEFORE = {"motion": False}  # the smoothing until 2026-12-03 (box EMA 0.2 with a velocity term)
+CONFIGS = [BEFORE, {"moved_box_alpha": 0.2}, {}]  # the motion with the old box weight; {}: today's defaults
 
 
 def moving_object_clip(annotations, seed: int = 7, shots: int = 6, size=(640, 480)):

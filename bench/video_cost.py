@@ -39,7 +39,7 @@ MANIFEST = ROOT / "tests" / "data" / "devset" / "manifest.json"
 
 def contestants() -> dict[str, LocalizeSettings]:
     smooth = SmoothingSettings()
-    before = dataclasses.replace(smooth, motion=False, box_alpha=0.2, trend_alpha=0.1)  # the smoothing until now
+    before = dataclasses.replace(smooth, motion=False)  # the smoothing until 2026-12-03
     return {
         "fast, single frames (camvideo bench's baseline)": quality_settings("fast"),
         "fast, smoothed as before (no motion)": quality_settings("fast", LocalizeSettings(smoothing=before)),

@@ -90,21 +90,22 @@ class SmoothingSettings:
 
     map_alpha: float = 0.25  # EMA of the features, hence of every class map
     prob_alpha: float = 0.2  # EMA of the class probabilities (0.3 before the dev-set tuning: docs/eval.md)
-    box_alpha: float = 0.1  # EMA of matched box corners (0.2 before the camera's motion was followed)
-    trend_alpha: float = 0.0  # EMA of the corners' velocity (0: none; was 0.1, when the tracks did not move with the picture)
+    box_alpha: float = 0.2  # EMA of matched box corners, for a track the picture's motion did not move
+    trend_alpha: float = 0.1  # EMA of such a track's corner velocity (0 = plain EMA, lags on motion)
     trend_damping: float = 0.9  # the velocity fades by this factor a frame (no overshoot on a stop)
     margin: float = 0.2  # a challenger leading the shown class by this much takes over at once (was 0.15)
     hold: int = 8  # ... or after leading for this many frames in a row (was 4)
     match_iou: float = 0.3  # least IoU for a box to continue the previous frame's box
     cut_distance: float = 0.25  # cosine distance of pooled features that counts as a cut
-    motion: bool = True  # move the averages with the camera's measured motion (camvideo.cam.motion)
+    motion: bool = True  # move the averages with the picture's measured motion (camvideo.cam.motion)
+    moved_box_alpha: float = 0.1  # EMA of a track's corners once moved with the picture (no velocity term)
 
     def __post_init__(self) -> None:
         for name in ("trend_alpha", "trend_damping"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
-        for name in ("map_alpha", "prob_alpha", "box_alpha"):
+        for name in ("map_alpha", "prob_alpha", "box_alpha", "moved_box_alpha"):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1], got {value}")

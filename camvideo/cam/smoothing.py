@@ -12,8 +12,11 @@ pulse. ``TemporalSmoother`` keeps a little state across the frames of one video:
 - label hysteresis: the shown top-1 changes only when another class leads it by
   ``margin`` or leads for ``hold`` frames in a row;
 - boxes matched to the previous frame's boxes of the same class by IoU and
-  smoothed (EMA of the corners with a damped velocity term, so that steady motion
-  does not lag);
+  smoothed: moved with the picture's measured motion (``camvideo.cam.motion``) and
+  averaged, or, where no motion was measured, an EMA of the corners with a damped
+  velocity term, so that steady motion does not lag;
+- the averaged features moved with the picture's motion too, so the maps do not
+  trail a pan or a zoom;
 - a reset on a cut (the pooled features of two consecutive frames differ by more
   than ``cut_distance`` in cosine distance) and on ``reset()`` (a seek); the box
   tracks, in pixels, also start afresh when the frame size changes (a folder of
@@ -85,7 +88,9 @@ class TemporalSmoother:
         """Forget everything (a seek, a new video): the next frame starts afresh."""
         self._forget_evidence()
         self._camera = MotionEstimator()
-        self._tracks: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        # Per class, its tracks: (corners, velocity); velocity None for a track that was
+        # moved with the picture this frame (move_tracks: the motion did the velocity's work).
+        self._tracks: dict[int, list[tuple[np.ndarray, np.ndarray | None]]] = {}
         self._track_size: tuple[int, int] | None = None  # (width, height) the tracks are in
 
     def _forget_evidence(self) -> None:
@@ -177,7 +182,8 @@ class TemporalSmoother:
             # Egyptian cat on the same cat): its boxes continue the overlapping tracks of
             # the classes boxed in the last frame, copied, so the box does not jump when
             # only the label changes. A cut has cleared every track already.
-            old = [(level.copy(), trend.copy()) for track in self._tracks.values() for level, trend in track]
+            old = [(level.copy(), None if trend is None else trend.copy())
+                   for track in self._tracks.values() for level, trend in track]
         new = [(np.asarray(b, np.float64), np.zeros(4)) for b in boxes]
         pairs = sorted(
             ((iou(tuple(n[0]), tuple(o[0])), i, j) for i, n in enumerate(new) for j, o in enumerate(old)),
@@ -192,6 +198,9 @@ class TemporalSmoother:
             taken_new.add(i)
             taken_old.add(j)
             level, trend = old[j]
+            if trend is None:  # moved with the picture already: a plain average of what is left
+                new[i] = (s.moved_box_alpha * new[i][0] + (1.0 - s.moved_box_alpha) * level, np.zeros(4))
+                continue
             predicted = level + s.trend_damping * trend
             smoothed = s.box_alpha * new[i][0] + (1.0 - s.box_alpha) * predicted
             trend = s.trend_alpha * (smoothed - level) + (1.0 - s.trend_alpha) * s.trend_damping * trend
@@ -202,10 +211,12 @@ class TemporalSmoother:
     def move_tracks(self, motion: Motion, size: tuple[int, int]) -> None:
         """Move every box track with the picture inside it (``camera_motion``) before
         this frame's boxes join them, so that their average follows a pan, a zoom or
-        the object itself without lag. ``size`` (width, height): the frame's; tracks
-        made at another size are left."""
+        the object itself without lag; such a track is then averaged with
+        ``moved_box_alpha`` and no velocity term (a track not moved, as without the
+        motion or when it could not be measured, keeps ``box_alpha`` and its velocity).
+        ``size`` (width, height): the frame's; tracks made at another size are left."""
         if size == self._track_size:
-            self._tracks = {c: [(move_box(level, motion.within(level, *size), *size), trend) for level, trend in track]
+            self._tracks = {c: [(move_box(level, motion.within(level, *size), *size), None) for level, _ in track]
                             for c, track in self._tracks.items()}
 
     def clear_tracks(self) -> None:

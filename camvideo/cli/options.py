@@ -276,6 +276,7 @@ def localize_settings_from_args(args: argparse.Namespace):
                 map_alpha=1.0 - strength,
                 prob_alpha=min(1.0, default.prob_alpha * factor),
                 box_alpha=min(1.0, default.box_alpha * factor),
+                moved_box_alpha=min(1.0, default.moved_box_alpha * factor),
                 motion=getattr(args, "motion", True),
             )
         return LocalizeSettings(topk=args.topk, class_ids=ids, box_rule=rule, smoothing=smoothing, intensity=intensity,

@@ -260,13 +260,45 @@ def test_the_averages_move_with_the_picture():
             smoothed, _, _ = smoother.update(feats, probs, motion if follow and t else None)
         peaks[follow] = int(smoothed[0, 2].argmax())
     assert peaks == {False: 1, True: 5}  # the last frame's peak is at cell 5; unmoved, the first one's still leads
-    # The box tracks: moved by the picture inside them (here: the whole picture's) first.
-    smoother = TemporalSmoother(SmoothingSettings(box_alpha=0.5, trend_alpha=0.0, match_iou=0.3))
+    # The box tracks: moved by the picture inside them (here: the whole picture's) first,
+    # then averaged with moved_box_alpha (box_alpha and the velocity are for unmoved tracks).
+    smoother = TemporalSmoother(SmoothingSettings(box_alpha=0.9, trend_alpha=0.5, moved_box_alpha=0.5, match_iou=0.3))
     assert smoother.smooth_boxes(1, [(0, 0, 100, 100)], (800, 400)) == [(0, 0, 100, 100)]
     smoother.move_tracks(motion, (800, 400))  # 100 px right
     assert smoother.smooth_boxes(1, [(120, 0, 220, 100)], (800, 400)) == [(110, 0, 210, 100)]
+    # Not moved this frame (no motion measured): box_alpha 0.9 and the velocity (0 so far).
+    assert smoother.smooth_boxes(1, [(120, 0, 220, 100)], (800, 400)) == [(119, 0, 219, 100)]
     smoother.move_tracks(motion, (400, 200))  # tracks of another frame size: left alone
     assert smoother.smooth_boxes(1, [(0, 0, 50, 50)], (400, 200)) == [(0, 0, 50, 50)]
+
+
+def test_following_the_motion_steadies_the_devset_clip_and_batches_change_nothing(model):
+    # The product's path on a development-set clip (pans and zooms over photographs,
+    # cuts between them): with the motion the box is steadier within shots and as
+    # close to the truth; and a batch of frames gives what one frame a call gives
+    # (the motion is measured in order in finish, from thumbnails made in forward).
+    from camvideo.models import imagenet_labels
+    from camvideo.settings import quality_settings
+    from camvideo.tools.clipeval import evaluate_clip
+    from camvideo.tools.devset import devset_clips, load_devset
+
+    anns = load_devset(DATA / "devset" / "manifest.json", imagenet_labels(), "tune")
+    _, frames, truth = devset_clips(anns, "tune", shots=3, frames=24)[1]  # 640x360
+    scores = {}
+    for motion in (False, True):
+        settings = quality_settings("balanced", LocalizeSettings(smoothing=SmoothingSettings(motion=motion)))
+        results = run(model, settings, frames, batch=1)
+        scores[motion] = evaluate_clip({i: r.to_dict() for i, r in enumerate(results)}, truth)
+        if motion:
+            batched = run(model, settings, frames, batch=5)
+            def boxes(rs):  # the scores differ in the 7th digit between batch sizes (float sums)
+                return [[(d.class_id, d.box) for d in r.detections] for r in rs]
+
+            assert boxes(batched) == boxes(results)
+    print(f"\nmotion off: IoU {scores[False].mean_iou:.3f} jitter in shots {scores[False].jitter_shot_px:.2f}; "
+          f"on: {scores[True].mean_iou:.3f}, {scores[True].jitter_shot_px:.2f}")
+    assert scores[True].jitter_shot_px < 0.8 * scores[False].jitter_shot_px
+    assert scores[True].mean_iou >= scores[False].mean_iou - 0.01
 
 
 def test_map_scaler():
@@ -312,6 +344,8 @@ def test_cli_options_build_the_settings():
     assert settings.smoothing is None and settings.box_rule.min_area == 0.05
     steady = cli.localize_settings_from_args(parser.parse_args(["--smooth-strength", "0.9"])).smoothing
     assert steady.map_alpha == pytest.approx(0.1) and steady.box_alpha < SmoothingSettings().box_alpha
+    assert steady.motion  # on by default
+    assert cli.localize_settings_from_args(parser.parse_args(["--no-motion"])).smoothing == SmoothingSettings(motion=False)
     for bad in (["--gate", "2"], ["--smooth-strength", "1"], ["--scale-max", "0"], ["--min-area", "1"]):
         with pytest.raises(CamvideoError, match=bad[0].lstrip("-").replace("-", "[-_]")):
             cli.localize_settings_from_args(parser.parse_args(bad))
