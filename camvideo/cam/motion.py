@@ -12,8 +12,8 @@ feature map (warped on its grid of cells, so the map no longer lags) and the box
 tracks (their corners moved by the same transform).
 
 The transform is a similarity (scale, rotation, translation) fitted with RANSAC to
-the flow of up to ``CORNERS`` corners on a small grey thumbnail (``THUMB_WIDTH``
-pixels wide): about a millisecond a frame. It is the motion of most of the picture:
+the flow of up to ``CORNERS`` corners on a small grey thumbnail (``THUMB_SIDE``
+pixels on its long side): about a millisecond a frame. It is the motion of most of the picture:
 the camera's. An object that moves on its own in a still scene is followed by the
 average as before (the fit is then close to the identity). When the fit is poor (a
 flat picture, a cut, too few corners) there is no transform and the frame is
@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 import torch
 
-THUMB_WIDTH = 160  # pixels; the flow needs texture, not detail
+THUMB_SIDE = 160  # pixels on the long side; the flow needs texture, not detail
 CORNERS = 60  # most corners tracked a frame (120 measured no better, at twice the flow's cost)
 MIN_INLIERS = 12  # fewer inliers of the fit: no transform
 MAX_ZOOM = 1.25  # a larger scale change between two frames is not camera motion
@@ -39,10 +39,16 @@ STILL = 1e-3  # a transform moving no point of the frame further (normalized: 0.
 
 
 def thumbnail(frame: np.ndarray) -> np.ndarray:
-    """A BGR (or grey) frame -> the small grey picture the motion is measured on."""
+    """A BGR (or grey) frame -> the small grey uint8 picture the motion is measured on
+    (``THUMB_SIDE`` pixels on its long side)."""
     height, width = frame.shape[:2]
-    size = (THUMB_WIDTH, max(8, round(height * THUMB_WIDTH / width)))
-    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
+    scale = THUMB_SIDE / max(width, height)
+    size = (max(8, round(width * scale)), max(8, round(height * scale)))
+    if frame.dtype != np.uint8:  # the flow wants 8 bits; frames are uint8 from every source
+        frame = np.clip(frame, 0, 255).astype(np.uint8)
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 and frame.shape[2] == 3 else frame
+    if grey.ndim == 3:
+        grey = grey[..., 0]
     return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
 
 
@@ -66,23 +72,26 @@ class Motion:
         moved = corners @ self.transform[:, :2].T + self.transform[:, 2]
         return float(np.abs(moved - corners).max()) < STILL
 
-    def within(self, box, width: int, height: int) -> np.ndarray:
+    def within(self, box, width: int, height: int) -> np.ndarray | None:
         """The similarity of the corners inside ``box`` (pixels of a ``width`` x
         ``height`` frame, where it was in the previous frame): an object that moves on
-        its own moves its box with it. The picture's ``transform`` when too few corners
-        lie inside or their fit is poor."""
+        its own moves its box with it. The picture's ``transform`` when the box holds
+        nearly all the corners; None when too few lie inside or their fit is poor (a
+        small object: the caller decides whether the picture's motion stands for it)."""
         x1, y1, x2, y2 = box[0] / width, box[1] / height, box[2] / width, box[3] / height
         u, v = self.before[:, 0], self.before[:, 1]
         inside = (u >= x1) & (u <= x2) & (v >= y1) & (v <= y2)
         count = int(inside.sum())
-        if count < MIN_INLIERS or count >= 0.9 * len(inside):  # too few; or nearly the whole picture's
+        if count < MIN_INLIERS:
+            return None
+        if count >= 0.9 * len(inside):
             return self.transform
         # Fitted in pixels of the thumbnail's scale (the RANSAC threshold is in pixels).
-        scale = np.array([THUMB_WIDTH, THUMB_WIDTH * height / width])
+        scale = np.array([width, height], np.float64) * THUMB_SIDE / max(width, height)
         fit, inliers = cv2.estimateAffinePartial2D(self.before[inside] * scale, self.after[inside] * scale,
                                                    method=cv2.RANSAC, ransacReprojThreshold=1.0, maxIters=200)
-        if fit is None or int(inliers.sum()) < max(MIN_INLIERS // 2, 0.5 * int(inside.sum())) or not _plausible(fit):
-            return self.transform
+        if fit is None or int(inliers.sum()) < max(MIN_INLIERS // 2, 0.5 * count) or not _plausible(fit):
+            return None
         return normalized(fit, *scale)
 
 
@@ -141,13 +150,15 @@ def normalized(fit: np.ndarray, width: float, height: float) -> np.ndarray:
 
 def move_box(box, motion: np.ndarray, width: int, height: int) -> np.ndarray:
     """A box [x1, y1, x2, y2] in pixels of a ``width`` x ``height`` frame, moved by a
-    normalized ``motion``: the box around its four moved corners."""
+    normalized ``motion``: its centre moved, its sides scaled by the motion's zoom. A
+    rotation turns the object, not the box: taking the box around the turned corners
+    would grow it at every frame of a shaking hand, whichever way it turns."""
     x1, y1, x2, y2 = (float(v) for v in box)
-    corners = np.array([[x1 / width, y1 / height], [x2 / width, y1 / height],
-                        [x1 / width, y2 / height], [x2 / width, y2 / height]])
-    moved = corners @ motion[:, :2].T + motion[:, 2]
-    return np.array([moved[:, 0].min() * width, moved[:, 1].min() * height,
-                     moved[:, 0].max() * width, moved[:, 1].max() * height])
+    centre = np.array([(x1 + x2) / 2 / width, (y1 + y2) / 2 / height]) @ motion[:, :2].T + motion[:, 2]
+    zoom = float(np.sqrt(abs(np.linalg.det(motion[:, :2]))))
+    half_w, half_h = zoom * (x2 - x1) / 2, zoom * (y2 - y1) / 2
+    cx, cy = centre[0] * width, centre[1] * height
+    return np.array([cx - half_w, cy - half_h, cx + half_w, cy + half_h])
 
 
 def warp_features(feats: torch.Tensor, motion: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

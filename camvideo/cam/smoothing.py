@@ -111,6 +111,11 @@ class TemporalSmoother:
         measured on ``camvideo.cam.motion.thumbnail(frame)``; None when unknown."""
         return self._camera(thumb)
 
+    def forget_motion(self) -> None:
+        """Forget the last thumbnail (frames went by unmeasured: the next motion would
+        span all of them)."""
+        self._camera.reset()
+
     def update(self, feats: torch.Tensor, probs: torch.Tensor,
                motion: Motion | None = None) -> tuple[torch.Tensor, torch.Tensor, bool]:
         """One frame's features (K, h, w) and probabilities (C,) -> their smoothed
@@ -215,9 +220,17 @@ class TemporalSmoother:
         ``moved_box_alpha`` and no velocity term (a track not moved, as without the
         motion or when it could not be measured, keeps ``box_alpha`` and its velocity).
         ``size`` (width, height): the frame's; tracks made at another size are left."""
-        if size == self._track_size:
-            self._tracks = {c: [(move_box(level, motion.within(level, *size), *size), None) for level, _ in track]
-                            for c, track in self._tracks.items()}
+        if size != self._track_size:
+            return
+        for c, track in self._tracks.items():
+            moved = []
+            for level, trend in track:
+                own = motion.within(level, *size)
+                if own is None and motion.still:
+                    moved.append((level, trend))  # a small object in a still picture: not measured, not moved
+                else:
+                    moved.append((move_box(level, motion.transform if own is None else own, *size), None))
+            self._tracks[c] = moved
 
     def clear_tracks(self) -> None:
         """Forget every box track (a cut: the next boxes start afresh)."""

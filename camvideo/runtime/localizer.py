@@ -190,6 +190,8 @@ class FrameLocalizer:
             if smoother is not None:
                 if raw.thumbs is not None and settings.smoothing.motion:
                     motions = [smoother.camera_motion(t) for t in raw.thumbs]
+                else:
+                    smoother.forget_motion()  # the motion off for these frames: none spans them later
                 with raw.method.autocast_context():
                     per_frame, cuts = self._smoothed(raw.cams, smoother, settings, motions)
             else:

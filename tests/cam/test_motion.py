@@ -76,8 +76,76 @@ def test_an_object_moving_on_a_still_picture_moves_its_own_box(photo):
     assert abs(motion.transform[0, 2] * W) < 2.0  # most of the picture: still
     moved = move_box((100, 150, 300, 290), motion.within((100, 150, 300, 290), W, H), W, H)
     assert np.abs(moved - (112, 150, 312, 290)).max() < 3.0
-    # A box with too few corners inside follows the picture's transform.
-    assert motion.within((0, 0, 5, 5), W, H) is motion.transform
+    # A box with too few corners inside has no motion of its own; one holding nearly
+    # all of them has the picture's.
+    assert motion.within((0, 0, 5, 5), W, H) is None
+    assert motion.within((0, 0, W, H), W, H) is motion.transform
+
+
+def test_a_small_object_in_a_still_picture_keeps_its_velocity():
+    # Too few corners on the object for a fit of its own, and the picture still: the
+    # picture's (identity) motion must not stand for the object's: its track stays
+    # unmoved and keeps the velocity that follows it.
+    from camvideo.cam.smoothing import TemporalSmoother
+    from camvideo.settings import SmoothingSettings
+
+    still = Motion(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), np.zeros((0, 2)), np.zeros((0, 2)))
+    assert still.still
+    lags = {}
+    for motion in (None, still):
+        smoother = TemporalSmoother(SmoothingSettings())
+        for t in range(30):
+            if motion is not None and t:
+                smoother.move_tracks(motion, (W, H))
+            x = 100 + 6 * t  # 6 px a frame to the right
+            box = smoother.smooth_boxes(1, [(x, 200, x + 60, 250)], (W, H))[0]
+        lags[motion is not None] = x - box[0]
+    assert lags[True] == lags[False]
+
+
+def test_the_motion_turned_off_and_on_again_spans_no_gap(photo):
+    # Frames smoothed without the motion leave no old thumbnail behind: the first
+    # measured motion after them is between two frames it has seen, not from frames back.
+    from camvideo.models import load_model
+    from camvideo.runtime.localizer import FrameLocalizer
+    from camvideo.settings import LocalizeSettings, SmoothingSettings
+
+    frames = [view(photo, 1.6, -60.0 - 6 * t, -40.0)[0] for t in range(5)]  # 6 px a frame to the left
+    on = LocalizeSettings(smoothing=SmoothingSettings())
+    localizer = FrameLocalizer(load_model("lite0"), on)
+    localizer([frames[0]])
+    localizer.settings = LocalizeSettings(smoothing=SmoothingSettings(motion=False))
+    localizer([frames[1]])
+    localizer([frames[2]])
+    localizer.settings = on
+    smoother, seen = localizer._smoother, []
+    measure = smoother.camera_motion
+    smoother.camera_motion = lambda thumb: seen.append(measure(thumb)) or seen[-1]
+    localizer([frames[3]])
+    localizer([frames[4]])
+    assert seen[0] is None  # nothing to compare with: frames 1-2 went by unmeasured
+    assert seen[1] is not None and abs(seen[1].transform[0, 2] * W + 6.0) < 1.5
+
+
+def test_a_rotation_moves_a_box_without_growing_it():
+    turn = np.radians(1.0)
+    c, s = np.cos(turn), np.sin(turn)
+    box = np.array([220.0, 140.0, 420.0, 340.0])
+    for k in range(20):  # a shaking hand: +1 degree, -1 degree, ...
+        sign = 1 if k % 2 == 0 else -1
+        rotation = np.array([[c, -sign * s, 0.0], [sign * s, c, 0.0]])
+        box = move_box(box, rotation, W, H)
+    assert np.allclose(box[2] - box[0], 200.0) and np.allclose(box[3] - box[1], 200.0)
+
+
+def test_frames_that_are_not_8_bit_get_a_thumbnail():
+    rng = np.random.default_rng(1)
+    for frame in (rng.uniform(0, 255, (120, 160, 3)).astype(np.float32), rng.integers(0, 255, (90, 160), dtype=np.uint8),
+                  rng.integers(0, 255, (40, 30, 4), dtype=np.uint8)):
+        thumb = thumbnail(frame)
+        assert thumb.dtype == np.uint8 and thumb.ndim == 2 and max(thumb.shape) == 160
+    estimator = MotionEstimator()
+    estimator(thumbnail(rng.uniform(0, 255, (480, 640, 3)).astype(np.float32)))
 
 
 def test_move_box_and_warp_features_follow_the_transform():
