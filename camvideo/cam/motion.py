@@ -25,6 +25,7 @@ pixels alike.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -46,10 +47,10 @@ def thumbnail(frame: np.ndarray) -> np.ndarray:
     size = (max(8, round(width * scale)), max(8, round(height * scale)))
     if frame.dtype != np.uint8:  # the flow wants 8 bits; frames are uint8 from every source
         frame = np.clip(frame, 0, 255).astype(np.uint8)
-    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 and frame.shape[2] == 3 else frame
-    if grey.ndim == 3:
-        grey = grey[..., 0]
-    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+    if frame.ndim == 3:
+        code = {3: cv2.COLOR_BGR2GRAY, 4: cv2.COLOR_BGRA2GRAY}.get(frame.shape[2])
+        frame = cv2.cvtColor(frame, code) if code is not None else np.ascontiguousarray(frame[..., 0])
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,7 +66,7 @@ class Motion:
     before: np.ndarray
     after: np.ndarray
 
-    @property
+    @cached_property  # asked by the feature average, the first pass's and every box track
     def still(self) -> bool:
         """Whether the picture as a whole stood still (nothing to move the map average by)."""
         corners = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
@@ -88,11 +89,8 @@ class Motion:
             return self.transform
         # Fitted in pixels of the thumbnail's scale (the RANSAC threshold is in pixels).
         scale = np.array([width, height], np.float64) * THUMB_SIDE / max(width, height)
-        fit, inliers = cv2.estimateAffinePartial2D(self.before[inside] * scale, self.after[inside] * scale,
-                                                   method=cv2.RANSAC, ransacReprojThreshold=1.0, maxIters=200)
-        if fit is None or int(inliers.sum()) < max(MIN_INLIERS // 2, 0.5 * count) or not _plausible(fit):
-            return None
-        return normalized(fit, *scale)
+        fit = _fit(self.before[inside] * scale, self.after[inside] * scale, MIN_INLIERS // 2)
+        return None if fit is None else normalized(fit, *scale)
 
 
 class MotionEstimator:
@@ -125,19 +123,28 @@ class MotionEstimator:
             return None
         self._corners, self._age = moved[found], self._age + 1
         before, after = corners[found].reshape(-1, 2), moved[found].reshape(-1, 2)
-        fit, inliers = cv2.estimateAffinePartial2D(before, after, method=cv2.RANSAC,
-                                                   ransacReprojThreshold=1.0, maxIters=200)
-        if fit is None or int(inliers.sum()) < max(MIN_INLIERS, 0.5 * int(found.sum())) or not _plausible(fit):
+        fit = _fit(before, after, MIN_INLIERS)
+        if fit is None:
             return None
         height, width = thumb.shape
         size = np.array([width, height], np.float64)
         return Motion(normalized(fit, width, height), before / size, after / size)
 
 
-def _plausible(fit: np.ndarray) -> bool:
-    """A scale change between two frames that a camera (or an object) can make."""
-    zoom = float(np.sqrt(abs(np.linalg.det(fit[:, :2]))))
-    return 1.0 / MAX_ZOOM <= zoom <= MAX_ZOOM
+def _fit(before: np.ndarray, after: np.ndarray, least: int) -> np.ndarray | None:
+    """The similarity (2x3, in the points' pixels) taking ``before`` to ``after``, fitted
+    with RANSAC; None unless at least ``least`` and half the points agree with it and
+    its scale change is one a camera (or an object) can make between two frames."""
+    fit, inliers = cv2.estimateAffinePartial2D(before, after, method=cv2.RANSAC, ransacReprojThreshold=1.0,
+                                               maxIters=200)
+    if fit is None or int(inliers.sum()) < max(least, 0.5 * len(before)):
+        return None
+    return fit if 1.0 / MAX_ZOOM <= _zoom(fit) <= MAX_ZOOM else None
+
+
+def _zoom(motion: np.ndarray) -> float:
+    """The scale factor of a 2x3 similarity."""
+    return float(np.sqrt(abs(np.linalg.det(motion[:, :2]))))
 
 
 def normalized(fit: np.ndarray, width: float, height: float) -> np.ndarray:
@@ -155,7 +162,7 @@ def move_box(box, motion: np.ndarray, width: int, height: int) -> np.ndarray:
     would grow it at every frame of a shaking hand, whichever way it turns."""
     x1, y1, x2, y2 = (float(v) for v in box)
     centre = np.array([(x1 + x2) / 2 / width, (y1 + y2) / 2 / height]) @ motion[:, :2].T + motion[:, 2]
-    zoom = float(np.sqrt(abs(np.linalg.det(motion[:, :2]))))
+    zoom = _zoom(motion)
     half_w, half_h = zoom * (x2 - x1) / 2, zoom * (y2 - y1) / 2
     cx, cy = centre[0] * width, centre[1] * height
     return np.array([cx - half_w, cy - half_h, cx + half_w, cy + half_h])
@@ -176,3 +183,13 @@ def warp_features(feats: torch.Tensor, motion: np.ndarray) -> tuple[torch.Tensor
     moved = torch.nn.functional.grid_sample(feats[None].float(), grid, mode="bilinear", padding_mode="border",
                                             align_corners=False)[0].to(feats.dtype)
     return moved, torch.from_numpy(inside).to(feats.device)
+
+
+def follow(average: torch.Tensor, feats: torch.Tensor, motion: Motion | None) -> torch.Tensor:
+    """A running average of features (K, h, w) moved with the picture onto the grid of
+    this frame's ``feats``, before they join it: cells new in view start from this
+    frame. Unchanged without a motion or for a still picture."""
+    if motion is None or motion.still:
+        return average
+    moved, inside = warp_features(average, motion.transform)
+    return torch.where(inside, moved, feats)

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from camvideo.cam.boxes import iou, normalize
-from camvideo.cam.motion import Motion, MotionEstimator, move_box, warp_features
+from camvideo.cam.motion import Motion, MotionEstimator, follow, move_box
 from camvideo.results import Box
 from camvideo.settings import IntensitySettings, SmoothingSettings
 
@@ -140,10 +140,7 @@ class TemporalSmoother:
         if self._feats is None:
             self._feats, self._probs = feats.clone(), probs.clone()
         else:
-            if motion is not None and not motion.still:
-                # The average moved with the picture; cells new in view start from this frame.
-                moved, inside = warp_features(self._feats, motion.transform)
-                self._feats = torch.where(inside, moved, feats)
+            self._feats = follow(self._feats, feats, motion)
             self._feats.lerp_(feats, s.map_alpha)  # one fused op: old + alpha * (new - old)
             self._probs.lerp_(probs, s.prob_alpha)
         self.frames += 1

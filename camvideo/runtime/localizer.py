@@ -21,7 +21,7 @@ import torch
 from camvideo.cam.boxes import boxes_from_cam
 from camvideo.cam.forward import Forward, TorchForward
 from camvideo.cam.methods import CamMethod, CamOutput, ExactCam, cam_method
-from camvideo.cam.motion import Motion, thumbnail, warp_features
+from camvideo.cam.motion import Motion, follow, thumbnail
 from camvideo.cam.multiscale import ScaledEvidence, ScaledPasses, combined_maps
 from camvideo.cam.preprocess import preprocess
 from camvideo.cam.smoothing import MapScaler, TemporalSmoother
@@ -258,9 +258,7 @@ class FrameLocalizer:
                     if cut or smoother.frames == 1 or first is None or first.shape != firsts[b].shape:
                         self._first_ema = firsts[b].clone()
                     else:
-                        if motions[b] is not None and not motions[b].still:
-                            moved, inside = warp_features(first, motions[b].transform)
-                            first = self._first_ema = torch.where(inside, moved, firsts[b])
+                        first = self._first_ema = follow(first, firsts[b], motions[b])
                         first.lerp_(firsts[b], smoother.settings.map_alpha)
                 p = smooth_probs.cpu().numpy()
                 if settings.class_ids is not None:
