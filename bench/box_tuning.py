@@ -4,7 +4,7 @@
 
 The product's own path, replayed: each clip's frames go once through
 ``FrameLocalizer.forward`` (the preset's passes, the expensive half) and the kept
-``RawBatch``es are then finished again (``FrameLocalizer.finish``: temporal smoothing,
+``Evidence`` is then finished again (``FrameLocalizer.finish``: temporal smoothing,
 maps, box rule, box smoothing) under every candidate ``SmoothingSettings`` and
 ``BoxRule``; the results are scored with ``camvideo.tools.clipeval`` exactly as
 ``camvideo eval --devset`` scores them. The photos (never smoothed) are scored per
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from camvideo.cam.boxes import boxes_from_cam, normalize  # noqa: E402
-from camvideo.cam.methods import class_maps  # noqa: E402
+from camvideo.cam.evidence import evidence_maps  # noqa: E402
 from camvideo.cam.multiscale import ScaledPasses  # noqa: E402
 from camvideo.models import imagenet_labels, load_model  # noqa: E402
 from camvideo.runtime.localizer import FrameLocalizer  # noqa: E402
@@ -83,7 +83,7 @@ def grid(kind: str) -> list[SmoothingSettings]:
 
 
 def forward_clips(model, maps: MapSettings, clips) -> tuple[FrameLocalizer, list]:
-    """The localizer and, per clip, (truth, the RawBatch of every frame)."""
+    """The localizer and, per clip, (truth, the Evidence of every frame)."""
     settings = LocalizeSettings(maps=maps, smoothing=TODAY)
     loc = FrameLocalizer(model, settings)
     out = []
@@ -101,7 +101,7 @@ def replay(loc: FrameLocalizer, runs, smoothing: SmoothingSettings, rule: BoxRul
         loc.reset()
         pred = {}
         for index, raw in enumerate(raws):
-            result = loc.finish(dataclasses.replace(raw, settings=settings))[0]
+            result = loc.finish([dataclasses.replace(ev, settings=settings) for ev in raw])[0]
             pred[index] = {**result.to_dict(), "frame": index}
         rows.append(evaluate_clip(pred, truth).to_dict())
     keys = ("mean_iou", "class_accuracy", "jitter_px", "jitter_shot_px", "label_changes", "true_changes")
@@ -120,20 +120,9 @@ def photos(model, maps: MapSettings, annotations, rules: dict) -> dict:
     for ann in annotations:
         image = read_image(ann.file)
         with torch.inference_mode():
-            if maps.plain:
-                from camvideo.cam.preprocess import preprocess
-
-                cls_f = map_f = model(preprocess([image], model))
-            else:
-                cls_f, map_f = passes.run([image], maps)
-            p = model.classify(cls_f).float().softmax(dim=1)[0]
-            top = int(p.argmax())
-            cam = class_maps(map_f[:1], model.weight, torch.tensor([[top]]))[0, 0].numpy()
-            if maps.combine:
-                from camvideo.cam.multiscale import combined_maps
-
-                first = class_maps(cls_f[:1], model.weight, torch.tensor([[top]]))[0].numpy()
-                cam = combined_maps(first, cam[None])[0]
+            (evidence,) = passes.evidence([image], LocalizeSettings(maps=maps))
+            top = int(evidence.probs.argmax())
+            cam = evidence_maps(passes.method, evidence, [top])[0]
         heats.append((ann, image.shape[1], image.shape[0], normalize(cam)))
         correct.append(top in ann.classes)
     out = {}

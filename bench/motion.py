@@ -87,7 +87,7 @@ def replay(loc: FrameLocalizer, raws, truth, settings: LocalizeSettings) -> dict
     loc.reset()
     pred = {}
     for index, raw in enumerate(raws):
-        result = loc.finish(dataclasses.replace(raw, settings=settings))[0]
+        result = loc.finish([dataclasses.replace(ev, settings=settings) for ev in raw])[0]
         pred[index] = {**result.to_dict(), "frame": index}
     return evaluate_clip(pred, truth).to_dict()
 

@@ -3,7 +3,7 @@
 ``python bench/quality.py [--split tune|holdout|all] [--json F] [--cost-frames N]``
 
 Every method is composed of the existing pieces (``preprocess`` at another input
-size, the folded lite0 features, ``class_maps``, ``TemporalSmoother``) and scored on
+size, the folded lite0 features, ``class_maps``, ``TemporalState``, ``BoxTracker``) and scored on
 the photos (class accuracy, mean IoU of the top-1 box, top-1 and GT-known
 localization, MaxBoxAccV2) and on the clips (mean IoU, class accuracy, label changes
 against the true changes, jitter) of ``tests/data/devset``. The cost of each method
@@ -37,9 +37,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from camvideo.cam.boxes import normalize, upsample  # noqa: E402
+from camvideo.cam.evidence import Evidence  # noqa: E402
 from camvideo.cam.methods import class_maps  # noqa: E402
 from camvideo.cam.preprocess import preprocess  # noqa: E402
-from camvideo.cam.smoothing import TemporalSmoother  # noqa: E402
+from camvideo.cam.smoothing import TemporalState  # noqa: E402
+from camvideo.cam.tracking import BoxTracker  # noqa: E402
 from camvideo.models import imagenet_labels, load_model  # noqa: E402
 from camvideo.runtime.localizer import FrameLocalizer  # noqa: E402
 from camvideo.settings import LocalizeSettings, SmoothingSettings  # noqa: E402
@@ -265,10 +267,10 @@ def eval_clips(runner: Runner, clips, methods=METHODS) -> dict:
         per_rule: dict = {name: [] for name, _, _ in RULES}
         per_label: dict = {name: [] for name, *_ in LABELS}
         for _spec, frames, truth in clips:
-            smoother = TemporalSmoother(SmoothingSettings())
+            smoother = TemporalState(SmoothingSettings())
             extra: dict = {}  # EMA of the other map inputs' features
-            boxers = {name: TemporalSmoother(SmoothingSettings()) for name, _, _ in RULES}
-            labelers = {name: TemporalSmoother(SmoothingSettings(prob_alpha=a, margin=m, hold=h))
+            boxers = {name: BoxTracker(SmoothingSettings()) for name, _, _ in RULES}
+            labelers = {name: TemporalState(SmoothingSettings(prob_alpha=a, margin=m, hold=h))
                         for name, a, m, h in LABELS}
             preds = {name: {} for name, _, _ in RULES}
             label_preds = {name: {} for name, *_ in LABELS}
@@ -277,24 +279,23 @@ def eval_clips(runner: Runner, clips, methods=METHODS) -> dict:
                 h, w = frame.shape[:2]
                 fb = runner.pass_all(frame, method)
                 probs = runner.probs(fb[method.cls])
-                sf, sp, cut = smoother.update(fb[main], probs)
+                stepped = smoother.step(Evidence(probs=probs, logits=probs, features=fb[main]))
+                sf, cut = stepped.features, stepped.cut
                 if cut:
                     extra.clear()
                     for b in boxers.values():
                         b.reset()
                 for k in method.maps[1:]:
                     extra[k] = fb[k].clone() if k not in extra else extra[k].lerp_(fb[k], smoother.settings.map_alpha)
-                pn = sp.numpy()
-                c = smoother.top_classes(pn, 1)[0]
+                c = stepped.leader
                 heat = heat_for(model, {main: sf, **extra}, method, c, w, h)
                 for name, kind, prm in RULES:
                     boxes = to_frame(rule_boxes(heat, kind, prm), w, h)
-                    boxes = boxers[name].smooth_boxes(c, boxes) if boxes else []
+                    boxes = boxers[name].update({c: boxes}, (w, h)).get(c, [])
                     preds[name][index] = {"frame": index, "detections": [
                         {"rank": 1, "class_id": c, "box": list(b)} for b in boxes] or [{"rank": 1, "class_id": c, "box": None}]}
                 for name, lab in labelers.items():
-                    _, lp, _ = lab.update(fb[method.cls], probs)
-                    lc = lab.top_classes(lp.numpy(), 1)[0]
+                    lc = lab.step(Evidence(probs=probs, logits=probs, features=fb[method.cls])).leader
                     label_preds[name][index] = {"frame": index, "detections": [{"rank": 1, "class_id": lc, "box": None}]}
             for name in per_rule:
                 per_rule[name].append(evaluate_clip(preds[name], truth).to_dict())

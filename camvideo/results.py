@@ -36,32 +36,91 @@ class Detection:
         }
 
 
+_NO_HEAT = np.zeros((0, 1, 1), np.float32)
+_NO_HEAT.setflags(write=False)
+
+
+@dataclass(frozen=True, eq=False)
+class ClassMaps:
+    """A frame's heat maps keyed by class, columnar (as supervision's ``Detections``):
+    row j is class ``class_ids[j]``, its map ``heat[j]`` ((h, w) float32 in [0, 1], at
+    feature resolution) and its ``opacity[j]`` (below 1, faint, when the class was
+    gated as not confident). Rows are in rank order; ``maps[class_id]`` looks one up."""
+
+    class_ids: tuple[int, ...] = ()
+    heat: np.ndarray = field(default_factory=lambda: _NO_HEAT)
+    opacity: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        ids = tuple(int(c) for c in self.class_ids)
+        object.__setattr__(self, "class_ids", ids)
+        if self.heat.ndim != 3 or len(self.heat) != len(ids):
+            raise ValueError(f"heat must be (k, h, w) with one map per class id ({len(ids)}), got {self.heat.shape}")
+        opacity = tuple(float(o) for o in self.opacity) if self.opacity else (1.0,) * len(ids)
+        if len(opacity) != len(ids):
+            raise ValueError(f"opacity must have one value per class id ({len(ids)}), got {len(opacity)}")
+        object.__setattr__(self, "opacity", opacity)
+
+    def __len__(self) -> int:
+        return len(self.class_ids)
+
+    def __contains__(self, class_id: object) -> bool:
+        return class_id in self.class_ids
+
+    def row(self, class_id: int) -> int:
+        """The row of ``class_id`` (KeyError when the frame has no map of it)."""
+        try:
+            return self.class_ids.index(int(class_id))
+        except ValueError:
+            raise KeyError(class_id) from None
+
+    def __getitem__(self, class_id: int) -> np.ndarray:
+        return self.heat[self.row(class_id)]
+
+    def opacity_of(self, class_id: int) -> float:
+        return self.opacity[self.row(class_id)]
+
+
+NO_MAPS = ClassMaps()
+
+
 @dataclass(frozen=True, eq=False)
 class FrameResult:
-    """What the model found in one frame, plus what the overlay needs to draw it."""
+    """What the model found in one frame, plus what the overlay needs to draw it:
+    ``detections`` (one per box, rank order) and ``maps`` (one per class, keyed by
+    class id)."""
 
     frame: int
     time: float  # the frame's own presentation time, seconds
     width: int
     height: int
     detections: tuple[Detection, ...]
-    # (k, h, w) float32 maps in [0, 1] at feature resolution, one per chosen class,
-    # in rank order; ``map_class_ids[j]`` is the class of ``heatmaps[j]``.
-    heatmaps: np.ndarray = field(default_factory=lambda: np.zeros((0, 1, 1), np.float32))
-    map_class_ids: tuple[int, ...] = ()
-    # Opacity factor per map, 0..1: below 1 (faint) when the class was gated as not
-    # confident; empty means all 1.
-    map_opacity: tuple[float, ...] = ()
+    maps: ClassMaps = NO_MAPS
     # Stage -> milliseconds per frame, set once when the result is made: read-only
-    # (a plain dict given here is copied; camvideo.runtime.timing makes them).
+    # (a plain dict given here is copied; camvideo.timing makes them).
     timings: Mapping[str, float] = field(default_factory=lambda: _NO_TIMINGS)
     # How the maps were made: "cam" (exact CAM) or "gradcam" (the model's head is
     # not GAP -> Linear). Grad-CAM detections say so in their JSON.
     method: str = "cam"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.maps, ClassMaps):
+            raise TypeError(f"maps must be a ClassMaps, got {type(self.maps).__name__}")
         if not isinstance(self.timings, MappingProxyType):
             object.__setattr__(self, "timings", MappingProxyType(dict(self.timings)))
+
+    # Rank-order views of ``maps`` (row j is rank j + 1's class).
+    @property
+    def heatmaps(self) -> np.ndarray:
+        return self.maps.heat
+
+    @property
+    def map_class_ids(self) -> tuple[int, ...]:
+        return self.maps.class_ids
+
+    @property
+    def map_opacity(self) -> tuple[float, ...]:
+        return self.maps.opacity
 
     def to_dict(self) -> dict:
         return {

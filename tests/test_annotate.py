@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from camvideo.annotate import BoxAnnotator, FrameAnnotator, HeatmapAnnotator, LabelAnnotator, shown_heatmap_rank
-from camvideo.results import Detection, FrameResult
+from camvideo.results import ClassMaps, Detection, FrameResult
 from camvideo.settings import OverlaySettings
 
 
@@ -11,7 +11,7 @@ def result(width=320, height=240, box=(40, 30, 200, 180), heat=None):
         heat = np.zeros((1, 7, 7), np.float32)
         heat[0, 1:5, 1:5] = 1.0
     dets = (Detection(1, 285, "Egyptian cat", 0.79, box), Detection(2, 282, "tiger cat", 0.1, None))
-    return FrameResult(0, 0.0, width, height, dets, heatmaps=heat, map_class_ids=(285,))
+    return FrameResult(0, 0.0, width, height, dets, ClassMaps((285, 282)[: len(heat)], heat))
 
 
 def test_overlay_returns_a_new_frame_and_leaves_the_input_alone():

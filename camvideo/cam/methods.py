@@ -1,13 +1,13 @@
-"""CAM methods as classes: one forward pass -> logits and the maps of chosen classes.
+"""CAM methods as classes: a batch -> each frame's ``Evidence``; evidence -> maps.
 
-``CamMethod`` is the template: ``method(x, topk=k)`` or ``method(x,
-class_ids=[...])`` checks the request once (one chooser for both methods) and
-returns a ``CamOutput``; each subclass says what it can do:
+A ``CamMethod`` implements two things: ``evidence(x)`` (one forward pass: per frame
+the probabilities and the last maps' features, ``camvideo.cam.evidence.Evidence``)
+and ``maps(evidence, class_ids)`` (the maps of classes chosen later, by
+``choose_classes``, possibly from evidence averaged across frames). Class flags say
+what else it allows:
 
-- ``smoothable``: its maps are linear in features that can be averaged across
-  frames (``TemporalSmoother``), so it also offers ``evidence`` (features and
-  probabilities, no class chosen yet) and ``maps`` (the maps of classes chosen
-  later, from smoothed features);
+- ``smoothable``: its maps are linear in the features, so averaging the features
+  across frames (``TemporalState``) averages every map at once;
 - ``parallel``: several forward passes may run at once on one model
   (``camvideo.runtime.workers.ForwardPool``).
 
@@ -20,17 +20,20 @@ forward pass (image batch -> maps) is a replaceable part, a ``Forward``
 
 ``GradCam`` (any other head), Selvaraju et al. (ICCV 2017): the map of class c on
 a layer's maps ``A_k`` is ``sum_k alpha_ck A_k`` with ``alpha_ck = mean_xy d
-logit_c / d A_k(x, y)``. For a GAP -> Linear head ``d logit_c / d A_k(x, y) = w_ck
-/ (h w)``, so Grad-CAM is the CAM divided by ``h w``: the same map up to a
-positive scale (tested). The paper's ReLU is left out so that both methods give
-the same kind of map (the pipeline min-max normalizes either). Cost: one forward
-pass (only the ops after the chosen layer record a graph: the parameters are
-frozen and the layer's output is the only tensor that requires grad), then one
-backward *through the head only* per chosen class (``retain_graph`` between
-them), under ``torch.enable_grad()`` and outside ``inference_mode``, so it works
-from a worker thread that runs everything else under ``inference_mode``.
+logit_c / d A_k(x, y)``: a CAM whose class weights are the frame's own gradients.
+``evidence`` therefore needs the classes at the pass (``choose``) and keeps their
+``alpha`` as ``Evidence.weights``; ``maps`` projects them as exact CAM projects the
+model's weights. For a GAP -> Linear head ``alpha_ck = w_ck / (h w)``: the same map
+up to a positive scale (tested). The paper's ReLU is left out so that both methods
+give the same kind of map (the pipeline min-max normalizes either). Cost: one
+forward pass (only the ops after the chosen layer record a graph), then one
+backward *through the head only* per chosen class, under ``torch.enable_grad()``
+and outside ``inference_mode``, so it works from a worker thread that runs
+everything else under ``inference_mode``.
 
 ``cam_method(model)`` picks the class for a model (the one place that asks).
+Calling a method (``method(x, topk=3)``) is the one-shot composition of the two
+(evidence, ``choose_classes``, maps) for a single batch: photos, evaluation, tests.
 """
 
 from __future__ import annotations
@@ -38,45 +41,35 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 
+from camvideo.cam.evidence import Chosen, Evidence, check_request, choose_classes
 from camvideo.cam.forward import Forward, TorchForward
 from camvideo.models import GapClassifier, GradCamClassifier
+from camvideo.settings import LocalizeSettings
 
-Chooser = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # probs -> (scores, ids)
+Chooser = Callable[[int, torch.Tensor], Sequence[int]]  # (frame in the batch, its probs (C,)) -> class ids
 
 
 @dataclass(frozen=True, eq=False)
 class CamOutput:
-    """A batch's results. Shapes: B frames, C classes, k chosen classes, h x w maps.
-
-    ``evidence`` leaves the choice to a smoother: it keeps ``features`` and no
-    class is chosen yet (``class_ids``, ``scores`` and ``maps`` are None); a
-    method's call chooses, and ``features`` is None."""
+    """A one-shot call's results (``CamMethod.__call__``). Shapes: B frames, C classes,
+    k chosen classes, h x w maps."""
 
     logits: torch.Tensor  # (B, C)
     probs: torch.Tensor  # (B, C) softmax
-    class_ids: torch.Tensor | None  # (B, k) long, best first when chosen by top-k
-    scores: torch.Tensor | None  # (B, k) softmax probabilities of class_ids
-    maps: torch.Tensor | None  # (B, k, h, w) float32 CAMs, without the bias
+    class_ids: torch.Tensor  # (B, k) long, best first when chosen by top-k
+    scores: torch.Tensor  # (B, k) softmax probabilities of class_ids
+    maps: torch.Tensor  # (B, k, h, w) float32 maps, without the bias
     method: str = "cam"  # the method's name: "cam" (exact) or "gradcam"; the JSON field
-    features: torch.Tensor | None = None  # (B, K, h, w) float32, from ``evidence``
-
-    def host(self) -> CamOutput:
-        """The chosen classes, their scores and maps on the CPU (itself when they are
-        there, or not chosen): on a GPU, the copy and the wait for the forward pass
-        happen in the thread that calls this (features stay on the device, for a
-        smoother)."""
-        if self.maps is None or self.maps.device.type == "cpu":
-            return self
-        return replace(self, class_ids=self.class_ids.cpu(), scores=self.scores.cpu(), maps=self.maps.cpu())
 
 
 class CamMethod(ABC):
-    """Maps of chosen classes from a batch; what the method can do as class flags.
+    """A batch's evidence and the maps of chosen classes; what the method allows as
+    class flags.
 
     ``autocast``: the dtype the forward pass runs in (None: the model's own); class
     maps are always summed in float32. Every tensor operation runs in the calling
@@ -101,24 +94,43 @@ class CamMethod(ABC):
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.model.device.type, dtype=self.autocast)
 
-    def __call__(self, x: torch.Tensor, topk: int = 1, class_ids: Sequence[int] | None = None) -> CamOutput:
-        """Logits, probabilities and the maps of the ``topk`` best classes or of ``class_ids``."""
-        if x.ndim != 4:
-            raise ValueError(f"x must be a (B, 3, H, W) batch, got shape {tuple(x.shape)}")
-        return self._cams(x, class_chooser(self.model.num_classes, x.shape[0], topk, class_ids))
+    @abstractmethod
+    def evidence(self, x: torch.Tensor, choose: Chooser | None = None, flip: bool = False) -> list[Evidence]:
+        """One forward pass of a prepared (B, 3, H, W) batch: each frame's evidence.
+        ``choose``: the classes of each frame whose maps the evidence must allow
+        (a method with per-frame weights needs them now). ``flip``: the frame's and
+        its mirror image's features averaged (the mirror's flipped back)."""
 
     @abstractmethod
-    def _cams(self, x: torch.Tensor, choose: Chooser) -> CamOutput:
-        """The method itself: one forward pass, ``choose(probs)``, the chosen maps."""
+    def maps(self, evidence: Evidence, class_ids: Sequence[int]) -> torch.Tensor:
+        """(k, h, w) float32 maps of ``class_ids`` from one frame's ``evidence``."""
 
-    def evidence(self, x: torch.Tensor) -> CamOutput:
-        """Smoothable methods: logits, probabilities and features; no class chosen."""
-        raise TypeError(f"{type(self).__name__} maps cannot be smoothed (smoothable is False)")
+    def __call__(self, x: torch.Tensor, topk: int = 1, class_ids: Sequence[int] | None = None) -> CamOutput:
+        """Logits, probabilities and the maps of the ``topk`` best classes or of
+        ``class_ids`` of a preprocessed batch: evidence, ``choose_classes``, maps."""
+        if x.ndim != 4:
+            raise ValueError(f"x must be a (B, 3, H, W) batch, got shape {tuple(x.shape)}")
+        if class_ids is not None and not class_ids:
+            raise ValueError(f"class_ids must be non-empty ids in [0, {self.model.num_classes}), got []")
+        request = LocalizeSettings(topk=topk, class_ids=None if class_ids is None else tuple(class_ids))
+        check_request(request, self.model.num_classes)
+        choices: dict[int, Chosen] = {}
 
-    def maps(self, features: torch.Tensor, class_ids: torch.Tensor) -> torch.Tensor:
-        """Smoothable methods: (B, k, h, w) float32 maps of ``class_ids`` (B, k) from
-        ``features`` (in the caller's grad mode: call it under ``inference_mode``)."""
-        raise TypeError(f"{type(self).__name__} maps cannot be made from features (smoothable is False)")
+        def choose(b: int, probs: torch.Tensor) -> tuple[int, ...]:
+            choices[b] = choose_classes(probs, request)
+            return choices[b].class_ids
+
+        found = self.evidence(self.prepare(x), choose)
+        for b, ev in enumerate(found):
+            if b not in choices:
+                choose(b, ev.probs)
+        with torch.inference_mode():
+            maps = torch.stack([self.maps(ev, choices[b].class_ids) for b, ev in enumerate(found)])
+        device = found[0].probs.device
+        return CamOutput(logits=torch.stack([ev.logits for ev in found]), probs=torch.stack([ev.probs for ev in found]),
+                         class_ids=torch.tensor([choices[b].class_ids for b in range(len(found))], device=device),
+                         scores=torch.tensor([choices[b].scores for b in range(len(found))], device=device),
+                         maps=maps, method=self.name)
 
 
 class ExactCam(CamMethod):
@@ -137,24 +149,21 @@ class ExactCam(CamMethod):
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward.prepare(x)
 
-    def _cams(self, x: torch.Tensor, choose: Chooser) -> CamOutput:
+    def evidence(self, x: torch.Tensor, choose: Chooser | None = None, flip: bool = False) -> list[Evidence]:
         with self.autocast_context(), torch.inference_mode():
-            feats = self.forward(x)
-            logits = self.model.classify(feats).float()
-            probs = logits.softmax(dim=1)
-            scores, ids = choose(probs)
-            maps = class_maps(feats, self.model.weight, ids)
-        return CamOutput(logits=logits, probs=probs, class_ids=ids, scores=scores, maps=maps)
-
-    def evidence(self, x: torch.Tensor) -> CamOutput:
-        with self.autocast_context(), torch.inference_mode():
+            if flip:
+                x = torch.cat([x, x.flip(3)])
             feats = self.forward(x).float()
+            if flip:
+                n = len(x) // 2
+                feats = (feats[:n] + feats[n:].flip(3)) * 0.5
             logits = self.model.classify(feats).float()
             probs = logits.softmax(dim=1)
-        return CamOutput(logits, probs, None, None, None, features=feats)
+        return [Evidence(probs=probs[b], logits=logits[b], features=feats[b]) for b in range(len(feats))]
 
-    def maps(self, features: torch.Tensor, class_ids: torch.Tensor) -> torch.Tensor:
-        return class_maps(features, self.model.weight, class_ids)
+    def maps(self, evidence: Evidence, class_ids: Sequence[int]) -> torch.Tensor:
+        ids = torch.tensor([[int(c) for c in class_ids]], device=evidence.features.device)
+        return class_maps(evidence.features[None], self.model.weight, ids)[0]
 
 
 class GradCam(CamMethod):
@@ -176,7 +185,11 @@ class GradCam(CamMethod):
             return x.contiguous(memory_format=torch.channels_last)
         return x
 
-    def _cams(self, x: torch.Tensor, choose: Chooser) -> CamOutput:
+    def evidence(self, x: torch.Tensor, choose: Chooser | None = None, flip: bool = False) -> list[Evidence]:
+        if flip:
+            raise ValueError("flip: mirror averaging is for exact-CAM models (a Grad-CAM map is not linear in the features)")
+        if choose is None:
+            raise ValueError("Grad-CAM needs the classes at the pass: give choose")
         with self.autocast_context(), torch.inference_mode(False), torch.enable_grad():
             if x.is_inference():  # made under inference_mode: autograd needs a normal tensor
                 x = x.clone()
@@ -185,9 +198,20 @@ class GradCam(CamMethod):
                 raise RuntimeError("Grad-CAM: the model's maps do not require grad (was it built by load_model?)")
             with torch.no_grad():
                 probs = logits.detach().float().softmax(dim=1)
-                scores, ids = choose(probs)
-            maps = gradcam_maps(feats, logits, ids)
-        return CamOutput(logits.detach().float(), probs, ids, scores, maps, method=self.name)
+            ids = torch.tensor([list(choose(b, probs[b])) for b in range(len(probs))], device=probs.device)
+            alphas = gradcam_weights(feats, logits, ids)
+        logits, feats = logits.detach().float(), feats.detach().float()
+        return [Evidence(probs=probs[b], logits=logits[b], features=feats[b],
+                         weights={int(c): alphas[b, j] for j, c in enumerate(ids[b].tolist())})
+                for b in range(len(probs))]
+
+    def maps(self, evidence: Evidence, class_ids: Sequence[int]) -> torch.Tensor:
+        if not evidence.covers(class_ids):
+            raise ValueError(f"Grad-CAM: this pass kept the gradients of classes {sorted(evidence.weights)}, "
+                             f"not of {list(class_ids)}: run the pass again for them")
+        weights = torch.stack([evidence.weights[int(c)] for c in class_ids])  # (k, K)
+        feats = evidence.features
+        return (weights @ feats.reshape(feats.shape[0], -1)).reshape(len(weights), *feats.shape[1:]).float()
 
 
 def method_class(model) -> type[CamMethod]:
@@ -212,24 +236,6 @@ def cam_method(model, *, forward: Forward | None = None, channels_last: bool = F
     return ExactCam(model, forward, autocast=autocast)
 
 
-def class_chooser(num_classes: int, batch: int, topk: int = 1, class_ids: Sequence[int] | None = None) -> Chooser:
-    """Checks the request and returns ``probs -> (scores, ids)``: top-k or fixed ids."""
-    if class_ids is None:
-        if not 1 <= topk <= num_classes:
-            raise ValueError(f"topk must be between 1 and {num_classes}, got {topk}")
-        return lambda probs: probs.topk(topk, dim=1)
-    bad = [c for c in class_ids if not 0 <= int(c) < num_classes]
-    if bad or not class_ids:
-        raise ValueError(f"class_ids must be non-empty ids in [0, {num_classes}), got {list(class_ids)}")
-    fixed = [int(c) for c in class_ids]
-
-    def choose(probs):
-        ids = torch.tensor(fixed, device=probs.device).expand(batch, -1)
-        return probs.gather(1, ids), ids
-
-    return choose
-
-
 def class_maps(feats: torch.Tensor, weight: torch.Tensor, class_ids: torch.Tensor) -> torch.Tensor:
     """``M[b, j] = sum_k weight[class_ids[b, j], k] * feats[b, k]``: (B, k, h, w), float32."""
     b, channels, h, w = feats.shape
@@ -241,18 +247,18 @@ def class_maps(feats: torch.Tensor, weight: torch.Tensor, class_ids: torch.Tenso
     return maps.reshape(b, -1, h, w)
 
 
-def gradcam_maps(feats: torch.Tensor, logits: torch.Tensor, class_ids: torch.Tensor) -> torch.Tensor:
-    """(B, k, h, w) float32 Grad-CAM maps of ``class_ids`` (B, k) on ``feats``.
+def gradcam_weights(feats: torch.Tensor, logits: torch.Tensor, class_ids: torch.Tensor) -> torch.Tensor:
+    """(B, k, K) Grad-CAM weights ``alpha`` of ``class_ids`` (B, k): the mean over
+    the map of each logit's gradient with respect to ``feats`` (B, K, h, w).
 
     ``feats`` must be the grad-requiring leaf that ``logits`` were computed from.
     One backward per column of ``class_ids``: row b's gradient comes from frame b's
     logit only (the head treats frames independently in eval mode).
     """
     k = class_ids.shape[1]
-    maps = []
+    alphas = []
     for j in range(k):
         selected = logits.gather(1, class_ids[:, j : j + 1]).sum()
         (grad,) = torch.autograd.grad(selected, feats, retain_graph=j < k - 1)
-        alpha = grad.mean(dim=(2, 3))  # (B, K)
-        maps.append(torch.einsum("bk,bkhw->bhw", alpha, feats.detach()))
-    return torch.stack(maps, dim=1).float()
+        alphas.append(grad.mean(dim=(2, 3)).float())  # (B, K)
+    return torch.stack(alphas, dim=1)

@@ -2,15 +2,15 @@
 
 While a file is paused (or has ended) no frame comes, so a new class, a new k or
 a new box threshold would show only on Step or Play. ``HeldFrame`` runs the
-model once on the frame on screen and keeps its features and probabilities (the
-forward pass of ``FrameLocalizer`` with smoothing on keeps exactly those); each
-later change of the Localize settings on the same frame then costs only the
-class maps and the boxes (``FrameLocalizer.finish``), not a forward pass. A
-method whose maps need their own pass (Grad-CAM) runs the model again each time,
-and so does a new Quality (``LocalizeSettings.maps``: other model inputs).
+forward pass once on the frame on screen and keeps its ``Evidence``; each later
+change of the Localize settings on the same frame then costs only the class maps
+and the boxes (``FrameLocalizer.finish``), not a forward pass. Evidence that cannot
+make the maps asked for (Grad-CAM keeps the gradients of the classes chosen at its
+pass only) and a new Quality (``LocalizeSettings.maps``: other model inputs) run
+the forward pass again.
 
-The frame stands alone: its smoother is fresh for each call, so the scores are
-the frame's own, not the running average playback showed. It runs in a
+The frame stands alone: it is finished against a fresh state each time, so the
+scores are the frame's own, not the running average playback showed. It runs in a
 background task (the window's ``Tasks``), on its own localizer (the pipeline's
 keeps its state for when playback goes on).
 """
@@ -21,7 +21,7 @@ import logging
 import threading
 from dataclasses import replace
 
-from camvideo.settings import LocalizeSettings, SmoothingSettings
+from camvideo.settings import LocalizeSettings
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,7 @@ class HeldFrame:
         self.forwards = 0  # forward passes run (a change on the same frame reuses the last)
         self._localizer = None
         self._frame = None  # the frame whose forward pass is kept (held: no id reuse)
-        self._raw = None
-        self._maps = None  # the model inputs (Quality) of the kept pass
+        self._evidence = None  # the kept pass's Evidence
         self._lock = threading.Lock()
 
     def localize(self, frame, index: int, time: float, settings: LocalizeSettings):
@@ -47,18 +46,18 @@ class HeldFrame:
             return self._localize(frame, index, time, settings)
 
     def _localize(self, frame, index: int, time: float, settings: LocalizeSettings):
-        from camvideo.runtime.localizer import FrameLocalizer  # torch: a model is loaded, so it is in
-        # With smoothing on, the forward pass keeps the features and probabilities.
-        keeping = replace(settings, smoothing=settings.smoothing or SmoothingSettings())
+        from camvideo.cam.evidence import check_request, choose_classes  # torch: a model is loaded, so it is in
+        from camvideo.runtime.localizer import FrameLocalizer
+
+        check_request(settings, self.model.num_classes)
         if self._localizer is None:
-            self._localizer = FrameLocalizer(self.model, keeping)
+            self._localizer = FrameLocalizer(self.model, settings)
         localizer = self._localizer
-        if self._raw is None or self._frame is not frame or self._maps != settings.maps:
-            localizer.settings = keeping
-            self._raw, self._frame, self._maps = localizer.forward([frame]), frame, settings.maps
+        kept = self._evidence
+        if kept is None or self._frame is not frame or kept.settings.maps != settings.maps \
+                or not kept.covers(choose_classes(kept.probs, settings).class_ids):
+            localizer.settings = settings
+            self._evidence, self._frame = localizer.forward([frame])[0], frame
             self.forwards += 1
-        localizer.reset()  # a fresh smoother: the frame stands alone
-        result = localizer.finish(replace(self._raw, settings=keeping), [index], [time])[0]
-        if result.method != "cam":  # Grad-CAM: the maps of these classes came with the pass; others need a new one
-            self._raw = self._frame = None
-        return result
+        evidence = replace(self._evidence, settings=settings)
+        return localizer.finish([evidence], [index], [time], state=localizer.fresh_state(settings))[0]

@@ -29,12 +29,11 @@ from pathlib import Path
 import numpy as np
 
 from camvideo.errors import CamvideoError, OutputError, describe, reason
-from camvideo.results import FrameResult
+from camvideo.results import NO_MAPS, FrameResult
 from camvideo.settings import LocalizeSettings
 
 SCAN_TOPK = 5  # classes a scan keeps per frame: the timeline's lines and a One-class score
 SCAN_BATCH = 4
-_NO_MAPS = np.zeros((0, 1, 1), np.float32)
 
 
 def scan_settings(settings: LocalizeSettings) -> LocalizeSettings:
@@ -60,7 +59,7 @@ class ScoreTrack:
         """Keep ``result`` (without its maps) as frame ``result.frame``'s, replacing an earlier one."""
         if not isinstance(result, FrameResult):
             raise TypeError(f"result must be a FrameResult, got {type(result).__name__}")
-        light = dataclasses.replace(result, heatmaps=_NO_MAPS, map_class_ids=(), map_opacity=())
+        light = dataclasses.replace(result, maps=NO_MAPS)
         with self._lock:
             self._results[result.frame] = light
             self._sorted = None

@@ -217,7 +217,8 @@ def evaluate_images(
     torch); it serves every pass, at every input size."""
     import torch
 
-    from camvideo.cam.methods import cam_method, class_maps
+    from camvideo.cam.evidence import evidence_maps
+    from camvideo.cam.methods import cam_method
     from camvideo.video.sources import read_image
 
     if not annotations:
@@ -228,7 +229,7 @@ def evaluate_images(
     method = cam_method(model, forward=forward)
     if not method.smoothable:  # the maps of classes chosen after the forward pass: from features
         raise ValueError(f"{model.name} gets Grad-CAM; evaluation needs an exact-CAM model (GAP -> Linear)")
-    from camvideo.cam.multiscale import ScaledPasses, combined_maps
+    from camvideo.cam.multiscale import ScaledPasses
 
     maps_settings = LocalizeSettings().maps if maps is None else maps
     passes = ScaledPasses(method)
@@ -240,19 +241,11 @@ def evaluate_images(
             batch = annotations[start : start + batch_size]
             images = [read_image(a.file) for a in batch]
             with torch.inference_mode():
-                map_feats, probs, firsts = _forward(method, images, maps_settings, passes)
-                top_ids = probs.topk(1, dim=1).indices
-                gt_ids = torch.tensor(
-                    [max(a.classes, key=lambda c: float(probs[b, c])) for b, a in enumerate(batch)],
-                    device=probs.device,
-                )
-                ids = torch.cat([top_ids, gt_ids[:, None]], dim=1)  # (B, 2): top-1, best ground-truth class
-                maps = [class_maps(f[None], model.weight, ids[b : b + 1])[0].cpu().numpy() for b, f in enumerate(map_feats)]
-                if firsts is not None:  # as camvideo image makes them (ScaledPasses): both passes' maps averaged
-                    maps = [combined_maps(class_maps(f[None], model.weight, ids[b : b + 1])[0].cpu().numpy(), maps[b])
-                            for b, f in enumerate(firsts)]
-                chosen = probs.gather(1, ids).cpu().numpy()
-            ids = ids.cpu().numpy()
+                found = passes.evidence(images, LocalizeSettings(maps=maps_settings))
+                ids = np.array([[int(ev.probs.topk(1).indices[0]), max(a.classes, key=lambda c: float(ev.probs[c]))]
+                                for ev, a in zip(found, batch)])  # (B, 2): top-1, best ground-truth class
+                maps = [evidence_maps(method, ev, ids[b]) for b, ev in enumerate(found)]
+                chosen = np.array([[float(ev.probs[c]) for c in ids[b]] for b, ev in enumerate(found)])
 
             def score(b: int, batch=batch, images=images, maps=maps, ids=ids, chosen=chosen) -> ImageScore:
                 ann, (height, width) = batch[b], images[b].shape[:2]
@@ -284,31 +277,6 @@ def evaluate_images(
         seconds=time.perf_counter() - t0,
     )
     return scores, summary
-
-
-def _forward(method, images, maps: MapSettings, passes):
-    """The map features (one (K, h, w) tensor per image), the class
-    probabilities (B, C) of a batch of images of any sizes, and for combined maps
-    (``maps.combine``) the class pass's features (else None), through the
-    exact-CAM ``method``'s forward pass (whatever runtime it runs on)."""
-    import torch
-
-    from camvideo.cam.preprocess import preprocess
-
-    model = method.model
-    if maps.plain:
-        evidence = method.evidence(method.prepare(preprocess(images, model)))
-        return list(evidence.features), evidence.probs, None
-    map_feats, probs, firsts = [None] * len(images), [None] * len(images), [None] * len(images)
-    groups: dict = {}
-    for b, image in enumerate(images):
-        groups.setdefault(image.shape[:2], []).append(b)
-    for members in groups.values():
-        cls_feats, feats = passes.run([images[b] for b in members], maps)
-        p = model.classify(cls_feats).float().softmax(dim=1)
-        for j, b in enumerate(members):
-            map_feats[b], probs[b], firsts[b] = feats[j], p[j], cls_feats[j]
-    return map_feats, torch.stack(probs), firsts if maps.combine else None
 
 
 IMAGE_CSV_FIELDS = (

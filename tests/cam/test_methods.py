@@ -2,10 +2,12 @@ import numpy as np
 import pytest
 import torch
 
+from camvideo.cam.evidence import check_request, choose_classes
 from camvideo.cam.forward import Forward, TorchForward
-from camvideo.cam.methods import CamMethod, ExactCam, GradCam, cam_method, class_chooser, class_maps, method_class
+from camvideo.cam.methods import CamMethod, ExactCam, GradCam, cam_method, class_maps, method_class
 from camvideo.cam.preprocess import preprocess
 from camvideo.models import load_model
+from camvideo.settings import LocalizeSettings
 
 
 def test_topk_maps_from_one_pass_equal_single_class_maps(lite0, photo):
@@ -89,35 +91,41 @@ def test_both_methods_answer_through_one_interface(lite0, gradcam_model):
         top = method(x, topk=3)
         fixed = method(x, class_ids=[7, 3])
         for out, k in ((top, 3), (fixed, 2)):
-            assert out.method == method.name and out.features is None
+            assert out.method == method.name
             assert out.logits.shape == out.probs.shape == (2, model.num_classes)
             assert out.class_ids.shape == out.scores.shape == (2, k) and out.maps.shape[:2] == (2, k)
             assert out.maps.dtype == torch.float32 and torch.isfinite(out.maps).all()
             torch.testing.assert_close(out.scores, out.probs.gather(1, out.class_ids))
         assert fixed.class_ids.tolist() == [[7, 3], [7, 3]]
         assert (top.scores[:, :-1] >= top.scores[:, 1:]).all()  # best first
-        assert top.host() is top  # on the CPU already: no copy
+        assert top.maps.device.type == "cpu"  # on the CPU already
 
 
 def test_exact_cam_evidence_then_maps_equals_one_call(lite0, photo):
     method = cam_method(lite0)
     x = preprocess([photo("chelsea"), photo("coffee")], lite0)
     full = method(x, topk=3)
-    evidence = method.evidence(x)
-    assert evidence.class_ids is None and evidence.scores is None and evidence.maps is None  # not chosen yet
-    assert evidence.host() is evidence
-    assert evidence.features.shape == (2, 1280, 7, 7)
-    torch.testing.assert_close(evidence.probs, full.probs)
+    evidence = method.evidence(x)  # no class chosen yet: probabilities and features per frame
+    assert len(evidence) == 2 and evidence[0].weights is None and evidence[0].covers([0, 999])
+    assert evidence[0].features.shape == (1280, 7, 7)
+    torch.testing.assert_close(torch.stack([ev.probs for ev in evidence]), full.probs)
     with torch.inference_mode():
-        torch.testing.assert_close(method.maps(evidence.features, full.class_ids), full.maps)
+        for b, ev in enumerate(evidence):
+            torch.testing.assert_close(method.maps(ev, full.class_ids[b].tolist()), full.maps[b])
 
 
-def test_gradcam_cannot_be_smoothed_nor_take_another_forward(gradcam_model, lite0):
+def test_gradcam_evidence_keeps_the_chosen_classes_only_and_takes_no_other_forward(gradcam_model, lite0):
     method = cam_method(gradcam_model)
-    with pytest.raises(TypeError, match="smoothed"):
-        method.evidence(torch.zeros(1, 3, 64, 64))
-    with pytest.raises(TypeError, match="smoothable"):
-        method.maps(torch.zeros(1, 4, 2, 2), torch.zeros(1, 1, dtype=torch.long))
+    x = torch.zeros(1, 3, 64, 64)
+    with pytest.raises(ValueError, match="choose"):
+        method.evidence(x)
+    with pytest.raises(ValueError, match="flip"):
+        method.evidence(x, lambda b, probs: [1], flip=True)
+    (evidence,) = method.evidence(x, lambda b, probs: [3, 1])
+    assert sorted(evidence.weights) == [1, 3] and evidence.covers([1]) and not evidence.covers([2])
+    assert method.maps(evidence, [1, 3]).shape[0] == 2
+    with pytest.raises(ValueError, match="again"):
+        method.maps(evidence, [2])
     with pytest.raises(ValueError, match="forward"):
         cam_method(gradcam_model, forward=TorchForward(lite0))
     with pytest.raises(ValueError, match="compile"):
@@ -126,19 +134,30 @@ def test_gradcam_cannot_be_smoothed_nor_take_another_forward(gradcam_model, lite
 
 @pytest.mark.parametrize("topk", [1, 5, 1000])
 def test_the_chooser_takes_topk_in_range(topk):
-    probs = torch.rand(2, 1000).softmax(dim=1)
-    scores, ids = class_chooser(1000, 2, topk)(probs)
-    assert ids.shape == (2, topk) and torch.equal(scores, probs.gather(1, ids))
-    torch.testing.assert_close(scores[:, 0], probs.max(dim=1).values)
+    probs = torch.rand(1000).softmax(dim=0)
+    chosen = choose_classes(probs, LocalizeSettings(topk=topk))
+    ids = torch.tensor(chosen.class_ids)
+    assert ids.shape == (topk,) and torch.equal(torch.tensor(chosen.scores, dtype=torch.float32), probs[ids])
+    assert chosen.scores[0] == pytest.approx(float(probs.max()))
 
 
 def test_the_chooser_keeps_fixed_ids_in_order_and_checks_them():
-    probs = torch.rand(3, 10).softmax(dim=1)
-    scores, ids = class_chooser(10, 3, class_ids=[9, 0, 4])(probs)
-    assert ids.tolist() == [[9, 0, 4]] * 3 and torch.equal(scores, probs[:, [9, 0, 4]])
-    for bad in ({"topk": 0}, {"topk": 11}, {"class_ids": []}, {"class_ids": [10]}, {"class_ids": [-1]}):
+    probs = torch.rand(10).softmax(dim=0)
+    chosen = choose_classes(probs, LocalizeSettings(class_ids=(9, 0, 4)))
+    assert chosen.class_ids == (9, 0, 4)
+    assert torch.equal(torch.tensor(chosen.scores, dtype=torch.float32), probs[[9, 0, 4]])
+    for bad in ({"topk": 11}, {"class_ids": (10,)}, {"class_ids": (-1,)}):
         with pytest.raises(ValueError, match="topk|class_ids"):
-            class_chooser(10, 3, **bad)
+            check_request(LocalizeSettings(**bad), 10)
+    for bad in ({"topk": 0}, {"class_ids": ()}):
+        with pytest.raises(ValueError, match="topk|class_ids"):
+            LocalizeSettings(**bad)
+
+
+def test_the_chooser_puts_the_held_label_first_and_the_rest_by_probability():
+    probs = torch.tensor([0.1, 0.5, 0.3, 0.1])
+    assert choose_classes(probs, LocalizeSettings(topk=3), leader=2).class_ids == (2, 1, 0)
+    assert choose_classes(probs, LocalizeSettings(topk=1), leader=2).class_ids == (2,)
 
 
 def test_bad_class_choices_are_rejected_by_gradcam_too(gradcam_model):

@@ -86,19 +86,17 @@ def test_a_small_object_in_a_still_picture_keeps_its_velocity():
     # Too few corners on the object for a fit of its own, and the picture still: the
     # picture's (identity) motion must not stand for the object's: its track stays
     # unmoved and keeps the velocity that follows it.
-    from camvideo.cam.smoothing import TemporalSmoother
+    from camvideo.cam.tracking import BoxTracker
     from camvideo.settings import SmoothingSettings
 
     still = Motion(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), np.zeros((0, 2)), np.zeros((0, 2)))
     assert still.still
     lags = {}
     for motion in (None, still):
-        smoother = TemporalSmoother(SmoothingSettings())
+        tracker = BoxTracker(SmoothingSettings())
         for t in range(30):
-            if motion is not None and t:
-                smoother.move_tracks(motion, (W, H))
             x = 100 + 6 * t  # 6 px a frame to the right
-            box = smoother.smooth_boxes(1, [(x, 200, x + 60, 250)], (W, H))[0]
+            box = tracker.update({1: [(x, 200, x + 60, 250)]}, (W, H), motion if t else None)[1][0]
         lags[motion is not None] = x - box[0]
     assert lags[True] == lags[False]
 
@@ -118,9 +116,9 @@ def test_the_motion_turned_off_and_on_again_spans_no_gap(photo):
     localizer([frames[1]])
     localizer([frames[2]])
     localizer.settings = on
-    smoother, seen = localizer._smoother, []
-    measure = smoother.camera_motion
-    smoother.camera_motion = lambda thumb: seen.append(measure(thumb)) or seen[-1]
+    state, seen = localizer.state.evidence, []
+    measure = state.motion
+    state.motion = lambda evidence: seen.append(measure(evidence)) or seen[-1]
     localizer([frames[3]])
     localizer([frames[4]])
     assert seen[0] is None  # nothing to compare with: frames 1-2 went by unmeasured

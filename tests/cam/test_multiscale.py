@@ -88,11 +88,12 @@ def test_flip_averaging_gives_mirror_symmetric_features(model, cat):
     from camvideo.cam.methods import ExactCam
 
     passes = ScaledPasses(ExactCam(model))
+    settings = LocalizeSettings(maps=MapSettings(input="aspect", flip=True))  # 224x288 for the cat's 4:3
     with torch.inference_mode():
-        f = passes.features([cat], (224, 288), flip=True)
-        g = passes.features([np.ascontiguousarray(cat[:, ::-1])], (224, 288), flip=True)
-    assert f.shape == (1, 1280, 7, 9)
-    assert torch.allclose(f, g.flip(3), atol=1e-4)
+        f = passes.evidence([cat], settings)[0].features
+        g = passes.evidence([np.ascontiguousarray(cat[:, ::-1])], settings)[0].features
+    assert f.shape == (1280, 7, 9)
+    assert torch.allclose(f, g.flip(2), atol=1e-4)
 
 
 def test_aspect_and_two_scales_localize_the_cat_as_images(model, cat):

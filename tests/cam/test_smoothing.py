@@ -15,7 +15,9 @@ import pytest
 import torch
 
 from camvideo.cam.boxes import iou
-from camvideo.cam.smoothing import MapScaler, TemporalSmoother
+from camvideo.cam.evidence import Evidence, choose_classes
+from camvideo.cam.smoothing import LabelHysteresis, MapScaler, TemporalState
+from camvideo.cam.tracking import BoxTracker
 from camvideo.errors import CamvideoError
 from camvideo.models import load_model
 from camvideo.runtime.localizer import FrameLocalizer
@@ -183,64 +185,84 @@ def test_gate_on_a_blank_frame(model):
     FrameAnnotator().annotate(blank, result)  # lists the classes in the corner, no box
 
 
+def _evidence(features, probs):
+    return Evidence(probs=probs, logits=probs, features=features)
+
+
+SIZE = (1000, 1000)  # a frame large enough that no box is clipped
+
+
 def test_top_classes_hysteresis():
-    smoother = TemporalSmoother(SmoothingSettings(margin=0.2, hold=3))
+    labels = LabelHysteresis()
+    settings = SmoothingSettings(margin=0.2, hold=3)
+
+    def top(p, k):
+        return list(choose_classes(torch.from_numpy(p), LocalizeSettings(topk=k), labels(p, settings)).class_ids)
 
     def probs(a, b):
         p = np.full(5, (1.0 - a - b) / 3)
         p[0], p[1] = a, b
         return p
 
-    assert smoother.top_classes(probs(0.5, 0.3), 2) == [0, 1]
-    assert smoother.top_classes(probs(0.4, 0.45), 2) == [0, 1]  # a small lead: held
-    assert smoother.top_classes(probs(0.4, 0.45), 1) == [0]
-    assert smoother.top_classes(probs(0.4, 0.45), 1) == [1]  # led for 3 frames
-    assert smoother.top_classes(probs(0.45, 0.4), 2) == [1, 0]  # back: held again
-    assert smoother.top_classes(probs(0.7, 0.1), 2) == [0, 1]  # leads by >= margin: at once
+    assert top(probs(0.5, 0.3), 2) == [0, 1]
+    assert top(probs(0.4, 0.45), 2) == [0, 1]  # a small lead: held
+    assert top(probs(0.4, 0.45), 1) == [0]
+    assert top(probs(0.4, 0.45), 1) == [1]  # led for 3 frames
+    assert top(probs(0.45, 0.4), 2) == [1, 0]  # back: held again
+    assert top(probs(0.7, 0.1), 2) == [0, 1]  # leads by >= margin: at once
 
 
 def test_boxes_are_matched_and_smoothed():
-    smoother = TemporalSmoother(SmoothingSettings(box_alpha=0.5, trend_alpha=0.0, match_iou=0.3))
-    assert smoother.smooth_boxes(1, [(0, 0, 100, 100), (200, 0, 260, 60)]) == [(0, 0, 100, 100), (200, 0, 260, 60)]
+    tracker = BoxTracker(SmoothingSettings(box_alpha=0.5, trend_alpha=0.0, match_iou=0.3))
+    assert tracker.update({1: [(0, 0, 100, 100), (200, 0, 260, 60)]}, SIZE)[1] == [(0, 0, 100, 100), (200, 0, 260, 60)]
     # order swapped, each moved: matched by IoU, each moves half way
-    assert smoother.smooth_boxes(1, [(210, 10, 270, 70), (10, 0, 110, 100)]) == [(205, 5, 265, 65), (5, 0, 105, 100)]
+    assert tracker.update({1: [(210, 10, 270, 70), (10, 0, 110, 100)]}, SIZE)[1] == [(205, 5, 265, 65), (5, 0, 105, 100)]
     # no overlap with any previous box: a new track, taken as it is
-    assert smoother.smooth_boxes(1, [(400, 400, 440, 440)]) == [(400, 400, 440, 440)]
-    smoother.keep_tracks(set())
-    assert smoother.smooth_boxes(1, [(0, 0, 10, 10)]) == [(0, 0, 10, 10)]
+    assert tracker.update({1: [(400, 400, 440, 440)]}, SIZE)[1] == [(400, 400, 440, 440)]
+    assert tracker.update({}, SIZE) == {}  # a frame without boxes: the tracks go
+    assert tracker.update({1: [(0, 0, 10, 10)]}, SIZE)[1] == [(0, 0, 10, 10)]
+
+
+def test_without_smoothing_the_tracker_gives_the_boxes_back():
+    tracker = BoxTracker(None)
+    for _ in range(2):
+        assert tracker.update({1: [(0, 0, 100, 100)], 2: []}, SIZE) == {1: [(0, 0, 100, 100)], 2: []}
 
 
 def test_a_new_label_on_the_same_object_continues_its_box():
-    smoother = TemporalSmoother(SmoothingSettings(box_alpha=0.5, trend_alpha=0.0, match_iou=0.3))
-    assert smoother.smooth_boxes(285, [(0, 0, 100, 100)]) == [(0, 0, 100, 100)]
-    smoother.keep_tracks({285})
+    tracker = BoxTracker(SmoothingSettings(box_alpha=0.5, trend_alpha=0.0, match_iou=0.3))
+    assert tracker.update({285: [(0, 0, 100, 100)]}, SIZE)[285] == [(0, 0, 100, 100)]
     # the label goes from Egyptian cat to tabby on the same cat: the box moves half way, no jump
-    assert smoother.smooth_boxes(281, [(20, 0, 120, 100)]) == [(10, 0, 110, 100)]
-    smoother.keep_tracks({281})
-    assert smoother.smooth_boxes(281, [(30, 0, 130, 100)]) == [(20, 0, 120, 100)]  # its own track now
-    smoother.keep_tracks({281})
+    assert tracker.update({281: [(20, 0, 120, 100)]}, SIZE)[281] == [(10, 0, 110, 100)]
+    assert tracker.update({281: [(30, 0, 130, 100)]}, SIZE)[281] == [(20, 0, 120, 100)]  # its own track now
     # a class elsewhere in the picture starts afresh
-    assert smoother.smooth_boxes(7, [(300, 300, 340, 340)]) == [(300, 300, 340, 340)]
+    assert tracker.update({7: [(300, 300, 340, 340)]}, SIZE)[7] == [(300, 300, 340, 340)]
 
 
-def test_a_cut_forgets_the_evidence_and_leaves_the_box_tracks_to_the_box_stage():
-    # In a batch every frame's features are averaged before any box is made: a cut
-    # (a new map size, or a jump in the features) must not drop the tracks that the
-    # frames before it in the batch still continue; the box stage clears them at the cut.
-    smoother = TemporalSmoother(SmoothingSettings(box_alpha=0.5, trend_alpha=0.0, match_iou=0.3))
+def test_a_cut_forgets_the_evidence_and_the_box_tracks_at_its_own_frame():
+    # The evidence and the box tracks are separate states: a cut (a new map size, or a
+    # jump in the features) that the evidence finds reaches the tracker with its frame.
+    settings = SmoothingSettings(box_alpha=0.5, trend_alpha=0.0, match_iou=0.3)
+    state, tracker = TemporalState(settings), BoxTracker(settings)
     probs = torch.full((10,), 0.1)
     for after_cut in (torch.ones(4, 6, 10), -torch.ones(4, 7, 7)):
-        smoother.update(torch.ones(4, 7, 7), probs)
-        assert smoother.smooth_boxes(1, [(0, 0, 100, 100)]) == [(0, 0, 100, 100)]
-        smoothed, _, cut = smoother.update(after_cut, probs)
-        assert cut and torch.equal(smoothed, after_cut)  # the evidence starts afresh
-        assert smoother.smooth_boxes(1, [(20, 0, 120, 100)]) == [(10, 0, 110, 100)]  # the track goes on
-        smoother.clear_tracks()
-        assert smoother.smooth_boxes(1, [(40, 0, 140, 100)]) == [(40, 0, 140, 100)]
-        smoother.reset()
-    smoother.update(torch.ones(4, 7, 7), probs)
-    smoothed, _, cut = smoother.update(torch.full((4, 7, 7), 2.0), probs)  # no cut: averaged
-    assert not cut and not torch.equal(smoothed, torch.full((4, 7, 7), 2.0))
+        state.step(_evidence(torch.ones(4, 7, 7), probs))
+        assert tracker.update({1: [(0, 0, 100, 100)]}, SIZE)[1] == [(0, 0, 100, 100)]
+        stepped = state.step(_evidence(after_cut, probs))
+        assert stepped.cut and torch.equal(stepped.features, after_cut)  # the evidence starts afresh
+        assert tracker.update({1: [(20, 0, 120, 100)]}, SIZE)[1] == [(10, 0, 110, 100)]  # no cut told: the track goes on
+        assert tracker.update({1: [(40, 0, 140, 100)]}, SIZE, cut=True)[1] == [(40, 0, 140, 100)]
+        state.reset()
+        tracker.reset()
+    state.step(_evidence(torch.ones(4, 7, 7), probs))
+    stepped = state.step(_evidence(torch.full((4, 7, 7), 2.0), probs))  # no cut: averaged
+    assert not stepped.cut and not torch.equal(stepped.features, torch.full((4, 7, 7), 2.0))
+
+
+def test_without_smoothing_the_state_passes_the_evidence_on():
+    state = TemporalState(None)
+    evidence = _evidence(torch.ones(4, 7, 7), torch.full((10,), 0.1))
+    assert state.step(evidence) is evidence and state.motion(evidence) is None
 
 
 def test_the_averages_move_with_the_picture():
@@ -253,23 +275,23 @@ def test_the_averages_move_with_the_picture():
     probs = torch.full((10,), 0.1)
     peaks = {}
     for follow in (False, True):
-        smoother = TemporalSmoother(SmoothingSettings(map_alpha=0.25, box_alpha=0.5))
+        state = TemporalState(SmoothingSettings(map_alpha=0.25, box_alpha=0.5))
         for t in range(5):
             feats = torch.zeros(3, 4, 8)
             feats[:, 2, 1 + t] = 1.0
-            smoothed, _, _ = smoother.update(feats, probs, motion if follow and t else None)
+            smoothed = state.step(_evidence(feats, probs), motion if follow and t else None).features
         peaks[follow] = int(smoothed[0, 2].argmax())
     assert peaks == {False: 1, True: 5}  # the last frame's peak is at cell 5; unmoved, the first one's still leads
     # The box tracks: moved by the picture inside them (here: the whole picture's) first,
     # then averaged with moved_box_alpha (box_alpha and the velocity are for unmoved tracks).
-    smoother = TemporalSmoother(SmoothingSettings(box_alpha=0.9, trend_alpha=0.5, moved_box_alpha=0.5, match_iou=0.3))
-    assert smoother.smooth_boxes(1, [(0, 0, 100, 100)], (800, 400)) == [(0, 0, 100, 100)]
-    smoother.move_tracks(motion, (800, 400))  # 100 px right
-    assert smoother.smooth_boxes(1, [(120, 0, 220, 100)], (800, 400)) == [(110, 0, 210, 100)]
+    tracker = BoxTracker(SmoothingSettings(box_alpha=0.9, trend_alpha=0.5, moved_box_alpha=0.5, match_iou=0.3))
+    assert tracker.update({1: [(0, 0, 100, 100)]}, (800, 400))[1] == [(0, 0, 100, 100)]
+    # moved 100 px right first
+    assert tracker.update({1: [(120, 0, 220, 100)]}, (800, 400), motion)[1] == [(110, 0, 210, 100)]
     # Not moved this frame (no motion measured): box_alpha 0.9 and the velocity (0 so far).
-    assert smoother.smooth_boxes(1, [(120, 0, 220, 100)], (800, 400)) == [(119, 0, 219, 100)]
-    smoother.move_tracks(motion, (400, 200))  # tracks of another frame size: left alone
-    assert smoother.smooth_boxes(1, [(0, 0, 50, 50)], (400, 200)) == [(0, 0, 50, 50)]
+    assert tracker.update({1: [(120, 0, 220, 100)]}, (800, 400))[1] == [(119, 0, 219, 100)]
+    # tracks of another frame size: not moved, forgotten
+    assert tracker.update({1: [(0, 0, 50, 50)]}, (400, 200), motion)[1] == [(0, 0, 50, 50)]
 
 
 def test_following_the_motion_steadies_the_devset_clip_and_batches_change_nothing(model):

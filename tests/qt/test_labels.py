@@ -13,7 +13,7 @@ from qt_helpers import WAIT_MS, make_cat_clip, qimage_rgb, shown_frame, wait_fra
 from camvideo.annotate import FrameAnnotator, LabelAnnotator, rank_color
 from camvideo.qt.labels import DisplayAnnotator, label_font, layout_tags
 from camvideo.qt.view import ShownFrame, VideoView
-from camvideo.results import Detection, FrameResult
+from camvideo.results import ClassMaps, Detection, FrameResult
 from camvideo.settings import OverlaySettings
 
 GREY = 90
@@ -23,7 +23,7 @@ def _result(width=640, height=360, boxes=((100, 80, 400, 300), (300, 40, 600, 34
     names = ("Egyptian cat", "tabby", "espresso")
     dets = tuple(Detection(i + 1, 285 - i, names[i], 0.7 / (i + 1), box) for i, box in enumerate(boxes))
     heat = np.random.default_rng(0).random((len(dets), 7, 7)).astype(np.float32)
-    return FrameResult(12, 0.4, width, height, dets, heat, tuple(d.class_id for d in dets))
+    return FrameResult(12, 0.4, width, height, dets, ClassMaps(tuple(d.class_id for d in dets), heat))
 
 
 def _shown(result: FrameResult, image: np.ndarray | None = None) -> ShownFrame:

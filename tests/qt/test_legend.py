@@ -10,7 +10,7 @@ from qt_helpers import WAIT_MS, make_cat_clip, qimage_rgb, shown_frame, wait_fra
 from camvideo.annotate import FrameAnnotator, label_text, rank_color
 from camvideo.qt.legend import colour_bar, legend_for
 from camvideo.qt.view import VideoView
-from camvideo.results import Detection, FrameResult
+from camvideo.results import ClassMaps, Detection, FrameResult
 from camvideo.settings import OverlaySettings
 
 
@@ -19,7 +19,7 @@ def _result(scores=(0.6, 0.2), opacity=(1.0, 1.0)) -> FrameResult:
     dets = tuple(Detection(i + 1, 285 - i, names[i], s, (40, 40, 300, 300) if o == 1.0 else None)
                  for i, (s, o) in enumerate(zip(scores, opacity)))
     heat = np.random.default_rng(0).random((len(dets), 7, 7)).astype(np.float32)
-    return FrameResult(3, 0.1, 640, 360, dets, heat, tuple(d.class_id for d in dets), map_opacity=opacity)
+    return FrameResult(3, 0.1, 640, 360, dets, ClassMaps(tuple(d.class_id for d in dets), heat, opacity[: len(dets)]))
 
 
 def test_the_legend_names_the_class_and_the_scale_and_paints_the_colours(qtbot):

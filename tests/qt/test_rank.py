@@ -9,7 +9,7 @@ from qt_helpers import WAIT_MS, make_cat_clip, qimage_rgb, settle, shown_frame, 
 
 from camvideo.annotate import FrameAnnotator
 from camvideo.qt.view import ShownFrame, VideoView
-from camvideo.results import Detection, FrameResult
+from camvideo.results import ClassMaps, Detection, FrameResult
 from camvideo.settings import OverlaySettings
 
 
@@ -18,7 +18,7 @@ def _result(maps: int = 3) -> FrameResult:
     boxes = ((40, 40, 300, 300), (340, 60, 600, 320), (200, 200, 400, 350))
     dets = tuple(Detection(i + 1, 285 - i, names[i], 0.6 / (i + 1), boxes[i]) for i in range(maps))
     heat = np.random.default_rng(0).random((maps, 7, 7)).astype(np.float32)
-    return FrameResult(3, 0.1, 640, 360, dets, heat, tuple(d.class_id for d in dets))
+    return FrameResult(3, 0.1, 640, 360, dets, ClassMaps(tuple(d.class_id for d in dets), heat))
 
 
 def _shown(result: FrameResult) -> ShownFrame:

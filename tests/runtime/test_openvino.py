@@ -44,11 +44,9 @@ def _frames(photo, size=None):
 def _raw_maps(localizer, frame, ids):
     """The raw (unnormalized) maps of fixed classes from the map pass of the
     localizer's preset (the frame's aspect kept, by default), through its method."""
-    from camvideo.cam.methods import class_maps
-
     with torch.inference_mode():
-        _, feats = localizer._passes.run([frame], localizer.settings.maps)
-        return class_maps(feats.float(), localizer.model.weight, torch.tensor([ids]))[0].numpy()
+        (evidence,) = localizer._passes.evidence([frame], localizer.settings)
+        return localizer.method.maps(evidence, ids).numpy()
 
 
 @pytest.mark.parametrize("quality,size", [("balanced", None), ("balanced", (640, 480)), ("fast", (640, 480)),

@@ -1,0 +1,118 @@
+"""A frame's evidence, the one choice of classes and the one way to maps.
+
+``Evidence`` is what the parallel half of the inference stage gives for each frame
+(``FrameLocalizer.forward``): the class probabilities and the last convolutional
+features of each pass, never maps. Everything after it works on evidence alone:
+``TemporalState.step`` averages it across frames (``camvideo.cam.smoothing``),
+``choose_classes`` picks the classes to show from its probabilities, and
+``evidence_maps`` projects the chosen classes onto its features (a CAM is the class
+weights times the features; Grad-CAM's weights are the frame's own gradients,
+``Evidence.weights``). ``check_request`` checks what a ``LocalizeSettings`` asks
+for against a model, once, where a batch enters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+import torch
+
+from camvideo.settings import LocalizeSettings
+
+_NO_TIMINGS: Mapping[str, float] = MappingProxyType({})
+
+
+@dataclass(frozen=True, eq=False)
+class Evidence:
+    """One frame's evidence: what the forward pass found, no class chosen yet.
+
+    Tensors stay on the model's device. After ``TemporalState.step`` the tensors may
+    be the state's running averages: use them before the next step."""
+
+    probs: torch.Tensor  # (C,) float32 softmax of the pass that chooses the classes
+    logits: torch.Tensor  # (C,) float32, before the softmax
+    features: torch.Tensor  # (K, h, w) float32: the maps' pass (the class pass's when there is one pass)
+    # Per-frame class weights (K,) by class id, for a method whose weights are not the
+    # model's own (Grad-CAM: the classes chosen at the pass); None: the model's class weights.
+    weights: Mapping[int, torch.Tensor] | None = None
+    first: Evidence | None = None  # combined maps (MapSettings.combine): the class pass's own evidence
+    size: tuple[int, int] = (0, 0)  # (height, width) of the frame
+    thumb: np.ndarray | None = None  # the picture the camera's motion is measured on (smoothing with motion)
+    settings: LocalizeSettings = field(default_factory=LocalizeSettings)  # the settings of its pass
+    timings: Mapping[str, float] = field(default_factory=lambda: _NO_TIMINGS)  # ms per frame so far
+    cut: bool = False  # set by TemporalState.step: a new shot starts here
+    leader: int | None = None  # set by TemporalState.step: the top class shown (label hysteresis)
+
+    def covers(self, class_ids: Sequence[int]) -> bool:
+        """True when maps of ``class_ids`` can be made from this evidence (always,
+        with the model's own class weights)."""
+        if self.first is not None and not self.first.covers(class_ids):
+            return False
+        return self.weights is None or all(int(c) in self.weights for c in class_ids)
+
+
+def check_request(settings: LocalizeSettings, num_classes: int) -> None:
+    """ValueError unless the classes ``settings`` ask for exist in a model of
+    ``num_classes`` classes."""
+    if settings.class_ids is not None:
+        bad = [c for c in settings.class_ids if not 0 <= int(c) < num_classes]
+        if bad:
+            raise ValueError(f"class_ids must be ids in [0, {num_classes}), got {list(settings.class_ids)}")
+    elif not 1 <= settings.topk <= num_classes:
+        raise ValueError(f"topk must be between 1 and {num_classes}, got {settings.topk}")
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The classes a frame shows, best first, and their probabilities."""
+
+    class_ids: tuple[int, ...]
+    scores: tuple[float, ...]
+
+
+def choose_classes(probs: torch.Tensor, settings: LocalizeSettings, leader: int | None = None) -> Chosen:
+    """The classes to show for a frame's ``probs`` (C,): ``settings.class_ids`` when
+    fixed, else the ``settings.topk`` most likely; ``leader`` (label hysteresis) goes
+    first when given, the rest by probability."""
+    if settings.class_ids is not None:
+        ids = [int(c) for c in settings.class_ids]
+        scores = probs[torch.tensor(ids, device=probs.device)].cpu().numpy()
+        return Chosen(tuple(ids), tuple(float(s) for s in scores))
+    if leader is None:
+        scores, ids = probs.topk(settings.topk)
+        return Chosen(tuple(int(c) for c in ids.cpu()), tuple(float(s) for s in scores.cpu()))
+    p = probs.cpu().numpy()
+    ids = [leader]
+    if settings.topk > 1:
+        kk = min(settings.topk, len(p) - 1)
+        order = np.argpartition(-p, kk)[: kk + 1]
+        ids += [int(c) for c in order[np.argsort(-p[order])] if int(c) != leader][: settings.topk - 1]
+    return Chosen(tuple(ids), tuple(float(p[c]) for c in ids))
+
+
+def evidence_maps(method, evidence: Evidence, class_ids: Sequence[int]) -> np.ndarray:
+    """(k, h, w) float32 raw maps of ``class_ids`` from ``evidence`` by ``method``
+    (a ``camvideo.cam.methods.CamMethod``). Combined maps (``evidence.first``): the
+    mean of both passes' min-max normalized maps, at the maps' pass resolution."""
+    maps = method.maps(evidence, class_ids).cpu().numpy()
+    if evidence.first is None:
+        return maps
+    return combined_maps(method.maps(evidence.first, class_ids).cpu().numpy(), maps)
+
+
+def combined_maps(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The mean of two passes' min-max normalized maps (k, h, w each), at the
+    second's resolution (the first resized bilinearly to it)."""
+    import cv2
+
+    from camvideo.cam.boxes import normalize
+
+    h, w = second.shape[1:]
+    out = np.empty(second.shape, np.float32)
+    for j in range(len(second)):
+        resized = cv2.resize(normalize(first[j]), (w, h), interpolation=cv2.INTER_LINEAR)
+        out[j] = 0.5 * (resized + normalize(second[j]))
+    return out

@@ -1,0 +1,148 @@
+"""Boxes that hold still on video: each frame's boxes matched to the last frame's and filtered.
+
+``BoxTracker.update`` takes one frame's boxes per class (in rank order) and gives
+them back smoothed: each box is matched, greedily by IoU, to one of the previous
+frame's tracks of its class (a class new in the picture continues the tracks of
+the classes boxed in the last frame, so the box does not jump when only the label
+changes), and the ``BoxFilter`` combines the two. Before that, the tracks are moved
+with the picture's measured motion (``camvideo.cam.motion``: the flow inside each
+box, or the whole picture's), so that a pan, a zoom or the object itself is
+followed without lag. A cut, a reset or another frame size starts afresh; a class
+not boxed in a frame loses its tracks.
+
+``SmoothingFilter`` (the default): a track that the motion moved is averaged with
+``moved_box_alpha`` and no velocity term; one not moved (no motion measured, or
+``--no-motion``) gets an EMA of its corners with a damped velocity term (Holt's
+linear method), so that steady motion does not lag. Another filter (a Kalman
+filter, say) is one class with ``start`` and ``update``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+
+from camvideo.cam.boxes import iou
+from camvideo.cam.motion import Motion, move_box
+from camvideo.results import Box
+from camvideo.settings import SmoothingSettings
+
+
+@dataclass(frozen=True, eq=False)
+class Track:
+    """One box followed across frames: its corners (x1, y1, x2, y2, float pixels),
+    their velocity per frame, and whether the picture's motion moved it this frame."""
+
+    corners: np.ndarray
+    velocity: np.ndarray
+    moved: bool = False
+
+
+class BoxFilter(Protocol):
+    """How a track and a new box of it become the track's next state."""
+
+    def start(self, box: np.ndarray) -> Track: ...
+
+    def update(self, track: Track, box: np.ndarray) -> Track: ...
+
+
+class SmoothingFilter:
+    """The EMA of the corners with a damped velocity term; a moved track's plain average."""
+
+    def __init__(self, settings: SmoothingSettings) -> None:
+        self.settings = settings
+
+    def start(self, box: np.ndarray) -> Track:
+        return Track(box, np.zeros(4))
+
+    def update(self, track: Track, box: np.ndarray) -> Track:
+        s = self.settings
+        if track.moved:  # moved with the picture already: a plain average of what is left
+            return Track(s.moved_box_alpha * box + (1.0 - s.moved_box_alpha) * track.corners, np.zeros(4))
+        predicted = track.corners + s.trend_damping * track.velocity
+        smoothed = s.box_alpha * box + (1.0 - s.box_alpha) * predicted
+        velocity = s.trend_alpha * (smoothed - track.corners) + (1.0 - s.trend_alpha) * s.trend_damping * track.velocity
+        return Track(smoothed, velocity)
+
+
+class BoxTracker:
+    """Box tracks per class across the frames of one video (frames in order). With
+    ``settings`` None it keeps nothing and gives the boxes back as they came."""
+
+    def __init__(self, settings: SmoothingSettings | None = SmoothingSettings(),
+                 box_filter: BoxFilter | None = None) -> None:
+        self.settings = settings
+        self.box_filter = box_filter
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track (a cut, a seek: the next boxes start afresh)."""
+        self._tracks: dict[int, list[Track]] = {}
+        self._size: tuple[int, int] | None = None  # (width, height) the tracks are in
+
+    def update(self, boxes: Mapping[int, Sequence[Box]], size: tuple[int, int], motion: Motion | None = None,
+               cut: bool = False) -> dict[int, list[Box]]:
+        """One frame: ``boxes`` by class id (rank order; classes without a box left
+        out) in a ``size`` (width, height) frame -> the smoothed boxes, each inside
+        the frame. ``motion``: the picture's since the last frame; ``cut``: a new shot."""
+        if self.settings is None:
+            return {c: list(b) for c, b in boxes.items()}
+        if cut or size != self._size:
+            self.reset()  # pixels of another frame size mean nothing here
+            self._size = size
+        elif motion is not None:
+            self._move(motion, size)
+        out = {c: self._smooth(c, b, size) for c, b in boxes.items() if b}
+        self._tracks = {c: t for c, t in self._tracks.items() if c in out}
+        return out
+
+    @property
+    def filter(self) -> BoxFilter:
+        return self.box_filter if self.box_filter is not None else SmoothingFilter(self.settings)
+
+    def _move(self, motion: Motion, size: tuple[int, int]) -> None:
+        """Move each track with the picture inside it (or the whole picture's motion
+        when too few corners lie inside); a small object in a still picture stays."""
+        for c, tracks in self._tracks.items():
+            moved = []
+            for track in tracks:
+                own = motion.within(track.corners, *size)
+                if own is None and motion.still:
+                    moved.append(track)  # not measured, not moved
+                else:
+                    corners = move_box(track.corners, motion.transform if own is None else own, *size)
+                    moved.append(replace(track, corners=corners, moved=True))
+            self._tracks[c] = moved
+
+    def _smooth(self, class_id: int, boxes: Sequence[Box], size: tuple[int, int]) -> list[Box]:
+        """This frame's boxes of one class, each matched to one track and filtered."""
+        box_filter = self.filter
+        old = self._tracks.get(class_id)
+        if old is None:  # a class without tracks of its own continues the others'
+            old = [t for tracks in self._tracks.values() for t in tracks]
+        new = [box_filter.start(np.asarray(b, np.float64)) for b in boxes]
+        pairs = sorted(((iou(tuple(n.corners), tuple(o.corners)), i, j) for i, n in enumerate(new)
+                        for j, o in enumerate(old)), reverse=True)
+        taken_new, taken_old = set(), set()
+        for overlap, i, j in pairs:
+            if overlap < self.settings.match_iou:
+                break
+            if i in taken_new or j in taken_old:
+                continue
+            taken_new.add(i)
+            taken_old.add(j)
+            new[i] = box_filter.update(old[j], new[i].corners)
+        self._tracks[class_id] = new
+        return [inside(tuple(int(round(v)) for v in t.corners), size) for t in new]
+
+
+def inside(box: Box, size: tuple[int, int] | None) -> Box:
+    """``box`` clipped to a ``size`` (width, height) frame, at least a pixel wide and high."""
+    if size is None:
+        return box
+    width, height = size
+    x1, y1 = min(max(box[0], 0), width - 1), min(max(box[1], 0), height - 1)
+    return x1, y1, min(max(box[2], x1 + 1), width), min(max(box[3], y1 + 1), height)
