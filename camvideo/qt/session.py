@@ -180,7 +180,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         shows its class's heat map without stepping)."""
         self.annotator = DisplayAnnotator(settings)
         if self.pipeline is not None and not self.plain:
-            self.pipeline.annotator = self.annotator
+            self.pipeline.annotators = (self.annotator,)
             if self.paused or self.pipeline.finished:
                 self._annotate_again()
 
@@ -202,10 +202,10 @@ class Session(SessionPlayback, SessionRecording, QObject):
         if pipeline is None:
             return
         if self.plain:
-            pipeline.localizer, pipeline.annotator = NoLocalizer(), NoAnnotator()
+            pipeline.localizer, pipeline.annotators = NoLocalizer(), (NoAnnotator(),)
         elif self.localizer is not None:
             self.localizer.reset()  # smoothing starts afresh: the last frames it saw may be long ago
-            pipeline.localizer, pipeline.annotator = self.localizer, self.annotator
+            pipeline.localizer, pipeline.annotators = self.localizer, (self.annotator,)
 
     def _annotate_again(self) -> None:
         """Show the frame on screen again with the current overlay (GUI thread:
@@ -291,7 +291,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
                              lambda annotated, result: self.annotator.burn_labels(annotated, result))
         plain = self.plain or self.localizer is None
         pipeline = Pipeline(self.source, NoLocalizer() if plain else self.localizer,
-                            NoAnnotator() if plain else self.annotator, [self.sink])
+                            (NoAnnotator() if plain else self.annotator,), [self.sink])
         pipeline.on_error = lambda exc, p=pipeline: self._tasks.post(self._on_pipeline_error, p, describe(exc))
         pipeline.on_finished = lambda p=pipeline: self._tasks.post(self._on_pipeline_finished, p)
         self.pipeline = pipeline

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from camvideo.errors import CamvideoError, OutputError, describe, reason
+from camvideo.frames import ProcessedFrame
 from camvideo.results import FrameResult
 from camvideo.settings import LocalizeSettings
 
@@ -142,7 +143,7 @@ class ScoreTrack:
         try:
             with JsonlExporter(saving) as exporter:  # itself .partial until closed
                 for result in results:
-                    exporter.write(None, None, result)
+                    exporter.write_result(result)
             os.replace(saving, path)
         except OSError as exc:
             raise OutputError(f"cannot write {path}: {reason(exc)}") from None
@@ -168,8 +169,8 @@ class _TrackSink:
         self.track = track
         self.frames = 0
 
-    def write(self, frame, annotated, result: FrameResult) -> None:
-        self.track.add(result)
+    def write(self, item: ProcessedFrame) -> None:
+        self.track.add(item.result)
         self.frames += 1
 
     def close(self) -> None:

@@ -38,8 +38,8 @@ class _LatencySink:
     def __init__(self) -> None:
         self.latencies: list[float] = []
 
-    def write(self, frame, annotated, result) -> None:
-        self.latencies.append((time.monotonic() - frame.captured) * 1000.0)
+    def write(self, item) -> None:
+        self.latencies.append((time.monotonic() - item.frame.captured) * 1000.0)
 
     def close(self) -> None:
         pass
