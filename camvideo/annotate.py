@@ -6,6 +6,8 @@ frame`` (BGR uint8). ``FrameAnnotator`` composes them as the overlay settings as
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -116,9 +118,14 @@ class LabelAnnotator:
 
 
 class HudAnnotator:
-    """One line of text (fps, timings) on a dark band at the bottom of the frame."""
+    """One line of text (fps, timings) on a dark band at the bottom of the frame,
+    drawn in place: ``text(result)`` says it (nothing drawn for "")."""
 
-    def annotate(self, frame: np.ndarray, result: FrameResult, text: str = "") -> np.ndarray:
+    def __init__(self, text: Callable[[FrameResult], str]) -> None:
+        self.text = text
+
+    def annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
+        text = self.text(result)
         if text:
             scale = 0.8 * _font_scale(frame)
             _draw_tag(frame, text, (0, frame.shape[0] - _tag_height(scale)), (32, 32, 32), scale)
@@ -183,7 +190,7 @@ def shown_heatmap_rank(settings: OverlaySettings, result: FrameResult) -> int | 
 
 class FrameAnnotator:
     """The full overlay: the heat map of one rank (``shown_heatmap_rank``), then
-    boxes, labels and HUD."""
+    boxes and labels (a HUD is an annotator of its own, after this one)."""
 
     def __init__(self, settings: OverlaySettings = OverlaySettings()) -> None:
         if not isinstance(settings, OverlaySettings):
@@ -195,9 +202,8 @@ class FrameAnnotator:
                                                                                              settings.colormap)
         self.boxes = BoxAnnotator()
         self.labels = LabelAnnotator()
-        self.hud = HudAnnotator()
 
-    def annotate(self, frame: np.ndarray, result: FrameResult, hud: str = "") -> np.ndarray:
+    def annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
         """A new annotated frame; the input frame is left as it was."""
         s = self.settings
         heatmap = self.heatmap if len(result.heatmaps) >= self.heatmap.rank else self.top_heatmap
@@ -208,4 +214,4 @@ class FrameAnnotator:
             self.boxes.annotate(out, result)
         if s.labels:
             self.labels.annotate(out, result)
-        return self.hud.annotate(out, result, hud)
+        return out

@@ -223,64 +223,41 @@ class JobRunner:
                          worker=worker, started=started, finished=time.time())
 
     def _process(self, job: Job, should_stop, on_progress) -> tuple[int, bool, str]:
-        """Run the pipeline over the whole source: (frames written, stopped by request,
+        """Run the whole source (``run_source``): (frames written, stopped by request,
         what of the source could not be decoded: "" when nothing)."""
         from camvideo.annotate import FrameAnnotator
         from camvideo.runtime.localizer import FrameLocalizer
-        from camvideo.runtime.pipeline import Pipeline
-        from camvideo.video.export import open_exporter
-        from camvideo.video.recorder import Recorder
-        from camvideo.video.sources import VideoFileSource, describe_damage, open_source
+        from camvideo.runtime.run import RunRequest, run_source
+        from camvideo.video.sources import describe_damage
 
         options = self.options
         for path in job.outputs:
             if not os.path.isdir(os.path.dirname(path)):
                 raise OutputError(f"{os.path.dirname(path)}: no such folder on {socket.gethostname()} (on a cluster "
                                   "the output folder must be on a filesystem every node sees)")
-        with contextlib.ExitStack() as stack:
-            source = stack.enter_context(open_source(job.source))
-            sinks = []
-            if job.recording:
-                is_file = isinstance(source, VideoFileSource)
-                recorder = Recorder(job.recording, fps_hint=(source.rate if is_file and source.rate else 30.0),
-                                    codec=options.codec, preset=options.preset,
-                                    audio_from=source.path if is_file and options.audio else None)
-                stack.callback(_close_quietly, recorder)
-                sinks.append(recorder)
-            if job.export:
-                # The exporter writes NAME.partial.EXT and takes the final name when closed.
-                exporter = open_exporter(job.export)
-                stack.callback(_close_quietly, exporter)
-                sinks.append(exporter)
-            localizer = FrameLocalizer(self.model, options.settings, forward=self.forward)
-            pipeline = Pipeline(source, localizer, FrameAnnotator(options.overlay), sinks,
-                                batch_size=options.batch_size, hud=options.hud, workers=options.workers,
-                                max_frames=options.max_frames)
-            stopped = False
-            last = 0.0
-            pipeline.start()
-            try:
-                while not pipeline.wait(0.1):
-                    self._frames = pipeline.stats.frames
-                    if on_progress is not None and time.monotonic() - last >= PROGRESS_EVERY_S:
-                        last = time.monotonic()
-                        on_progress(self._frames, source.frame_count_hint)
-                    if should_stop():
-                        stopped = not pipeline.finished  # it may have ended meanwhile: then it is done
-                        break
-                    if pipeline.sink_errors:
-                        break
-            finally:
-                pipeline.stop()  # joins the threads, finalizes the recording and the export
-            self._frames = pipeline.stats.frames
-            if on_progress is not None:
-                on_progress(self._frames, source.frame_count_hint)
-            if pipeline.sink_errors:
-                raise pipeline.sink_errors[0]
-            if pipeline.error is not None:
-                raise pipeline.error
-            damage = describe_damage(source.damage)
-        return self._frames, stopped, damage
+        request = RunRequest(
+            job.source, lambda info: FrameLocalizer(self.model, options.settings, forward=self.forward),
+            (FrameAnnotator(options.overlay),), recording=Path(job.recording) if job.recording else None,
+            export=Path(job.export) if job.export else None, hud=options.hud, batch_size=options.batch_size,
+            workers=options.workers, max_frames=options.max_frames, codec=options.codec, preset=options.preset,
+            audio=options.audio)
+        last = [0.0]
+
+        def progress(frames: int, total: int | None) -> None:
+            self._frames = frames  # a failure part-way: what was written
+            if on_progress is not None and time.monotonic() - last[0] >= PROGRESS_EVERY_S:
+                last[0] = time.monotonic()
+                on_progress(frames, total)
+
+        report = run_source(request, should_stop, progress)
+        self._frames = report.frames
+        if on_progress is not None:
+            on_progress(report.frames, report.source.frame_count)
+        if report.sink_errors:
+            raise report.sink_errors[0]
+        if report.error is not None:
+            raise report.error
+        return report.frames, report.stop == "requested", describe_damage(report.damage)
 
 
 def _remove_outputs(job: Job) -> None:
@@ -289,12 +266,3 @@ def _remove_outputs(job: Job) -> None:
         for candidate in (Path(path), partial_path(Path(path))):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(candidate)
-
-
-
-def _close_quietly(sink) -> None:
-    try:
-        sink.close()
-    except OutputError as exc:
-        log.error("%s", exc)
-

@@ -5,12 +5,12 @@ naming the file."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 from camvideo.errors import OutputError, reason
+from camvideo.video.outputs import check_outputs  # noqa: F401 - the commands' import
 
 
 def write_file(path: str | Path, write: Callable[[IO[str]], object]) -> None:
@@ -24,41 +24,3 @@ def write_file(path: str | Path, write: Callable[[IO[str]], object]) -> None:
 
 def write_text(path: str | Path, text: str) -> None:
     write_file(path, lambda f: f.write(text))
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    """The file ``path`` names (device, inode), through links; None if there is none."""
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return (st.st_dev, st.st_ino)
-
-
-def _where(path: Path) -> str:
-    """Where a file that does not exist yet would go (links in its folders resolved)."""
-    return os.path.normcase(os.path.realpath(path))
-
-
-def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[tuple[str, str | Path]]) -> None:
-    """Raise ``OutputError`` when a file a command would write is a file it reads,
-    or one that another of its outputs writes: whatever the paths are called (the
-    same name, a hard link, a symbolic link), the real files are compared.
-
-    ``outputs``: (what the user asked for, path) pairs, e.g. ``("-o in.mkv", "in.mkv")``;
-    each path a file the command writes, also under a temporary name.
-    """
-    written = [(what, Path(path), _identity(Path(path))) for what, path in outputs]
-    for i, (what, path, ident) in enumerate(written):
-        for other_what, other, other_ident in written[:i]:
-            same = ident == other_ident if ident is not None and other_ident is not None else _where(path) == _where(other)
-            if same:
-                raise OutputError(f"{other_what} and {what} are the same file: each output needs a name of its own")
-    existing = {ident: what for what, _, ident in written if ident is not None}
-    if not existing:
-        return  # no output exists yet: none can be an input
-    for source in inputs:
-        what = existing.get(_identity(Path(source)))
-        if what is not None:
-            raise OutputError(f"{what} is the input {source} itself (the same file, whatever it is called): "
-                              "camvideo never writes over its input; choose another output name")

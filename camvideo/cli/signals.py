@@ -181,9 +181,9 @@ class _Guarded:
         self._sink = sink
         self._guard = guard
 
-    def write(self, frame, annotated, result) -> None:
+    def write(self, item) -> None:
         with self._guard.held():
-            self._sink.write(frame, annotated, result)
+            self._sink.write(item)
 
     def close(self) -> None:
         with self._guard.held():

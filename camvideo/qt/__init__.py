@@ -7,8 +7,8 @@
   list, from ``catalogue``, is made by a child process once and kept), ``opener``
   (sources open in the background, a camera never twice), ``sink`` (the
   pipeline's frames to the view and the recording, newest first), ``held`` (the
-  paused frame localized again when a Localize setting changes) and ``sourcelog``
-  (what the core logs about the source on screen: a damaged file).
+  paused frame localized again when a Localize setting changes) and ``source_events``
+  (what the source on screen reports while it reads: a damaged file).
 - ``convert``: BGR arrays -> QImage (built in the writer thread).
 - ``view``, ``labels`` and ``legend``: the video widget; paints the newest frame,
   its labels and the heat map's legend at screen resolution, never queues.

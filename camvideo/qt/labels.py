@@ -43,7 +43,7 @@ class DisplayAnnotator:
 
     ``burn_labels(annotate(frame, result), result)`` is pixel for pixel
     ``FrameAnnotator(settings).annotate(frame, result)`` (labels are its last
-    layer when there is no HUD text; the window has no HUD).
+    layer; the window has no HUD).
     """
 
     def __init__(self, settings: OverlaySettings = OverlaySettings()) -> None:
@@ -53,9 +53,9 @@ class DisplayAnnotator:
         self.frame = FrameAnnotator(replace(settings, labels=False))
         self.labels = LabelAnnotator()
 
-    def annotate(self, frame: np.ndarray, result, hud: str = "") -> np.ndarray:
+    def annotate(self, frame: np.ndarray, result) -> np.ndarray:
         """A new frame with heat map and boxes, no labels (the pipeline calls this)."""
-        return self.frame.annotate(frame, result, hud=hud)
+        return self.frame.annotate(frame, result)
 
     def burn_labels(self, annotated: np.ndarray, result) -> np.ndarray:
         """Draw the labels into ``annotated`` (in place, when labels are on); returns it."""

@@ -38,7 +38,7 @@ from camvideo.qt.opener import SourceOpener
 from camvideo.qt.session_playback import SessionPlayback
 from camvideo.qt.session_recording import SessionRecording
 from camvideo.qt.sink import FrameSlot, ViewSink
-from camvideo.qt.sourcelog import SourceWarnings
+from camvideo.qt.source_events import SourceWarnings
 from camvideo.qt.tasks import Tasks
 from camvideo.qt.view import ShownFrame
 from camvideo.runtime.plain import NoAnnotator, NoLocalizer  # numpy only
@@ -58,7 +58,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
     frame_shown = pyqtSignal(object)  # ShownFrame, on the GUI thread
     error = pyqtSignal(str)  # anything that went wrong, one line
     finished = pyqtSignal()  # a file ended (or the pipeline stopped on an error)
-    warned = pyqtSignal(str)  # what the core logged about the source on screen (a damaged file), once each
+    warned = pyqtSignal(str)  # what the source on screen reported (a damaged file), once each
     source_changed = pyqtSignal(str, bool)  # name, live
     model_loading = pyqtSignal(str)  # model name
     model_ready = pyqtSignal(str, str)  # model name, device
@@ -90,7 +90,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self._closed = False
         self._tasks = Tasks(parent=self)  # threads -> this (GUI) thread; the held frame's task
         self._held: HeldFrame | None = None  # the frame on screen localized again (paused)
-        self._warnings: SourceWarnings | None = None  # the core's warnings about the source on screen
+        self._warnings: SourceWarnings | None = None  # what the source on screen reports (damage)
         self._slot = FrameSlot(lambda: self._tasks.post(self._deliver))
         self._loader = ModelLoader(device, parent=self)
         self._loader.loading.connect(self.model_loading)
@@ -180,7 +180,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         shows its class's heat map without stepping)."""
         self.annotator = DisplayAnnotator(settings)
         if self.pipeline is not None and not self.plain:
-            self.pipeline.annotator = self.annotator
+            self.pipeline.annotators = (self.annotator,)
             if self.paused or self.pipeline.finished:
                 self._annotate_again()
 
@@ -202,10 +202,10 @@ class Session(SessionPlayback, SessionRecording, QObject):
         if pipeline is None:
             return
         if self.plain:
-            pipeline.localizer, pipeline.annotator = NoLocalizer(), NoAnnotator()
+            pipeline.localizer, pipeline.annotators = NoLocalizer(), (NoAnnotator(),)
         elif self.localizer is not None:
             self.localizer.reset()  # smoothing starts afresh: the last frames it saw may be long ago
-            pipeline.localizer, pipeline.annotator = self.localizer, self.annotator
+            pipeline.localizer, pipeline.annotators = self.localizer, (self.annotator,)
 
     def _annotate_again(self) -> None:
         """Show the frame on screen again with the current overlay (GUI thread:
@@ -268,10 +268,10 @@ class Session(SessionPlayback, SessionRecording, QObject):
             self.opened.emit(request.spec, False)
             return
         self._stop_pipeline()
-        self._warnings = SourceWarnings(source.name, lambda message, s=source: self._tasks.post(
-            self._on_source_warning, s, message)).attach()
+        self._warnings = SourceWarnings(source, lambda message, s=source: self._tasks.post(
+            self._on_source_warning, s, message))
         self.source = source  # a file plays in real time: the opener opened it so (Paced)
-        self.recording_source = self.plain = made_by_camvideo(getattr(source, "metadata", None))
+        self.recording_source = self.plain = made_by_camvideo(source.info.metadata)
         self.source_changed.emit(source.name, source.live)
         self.plain_changed.emit(self.plain)
         self._start_pipeline()
@@ -291,7 +291,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
                              lambda annotated, result: self.annotator.burn_labels(annotated, result))
         plain = self.plain or self.localizer is None
         pipeline = Pipeline(self.source, NoLocalizer() if plain else self.localizer,
-                            NoAnnotator() if plain else self.annotator, [self.sink])
+                            (NoAnnotator() if plain else self.annotator,), [self.sink])
         pipeline.on_error = lambda exc, p=pipeline: self._tasks.post(self._on_pipeline_error, p, describe(exc))
         pipeline.on_finished = lambda p=pipeline: self._tasks.post(self._on_pipeline_finished, p)
         self.pipeline = pipeline
@@ -301,7 +301,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
 
     @property
     def source_warnings(self) -> list[str]:
-        """What the core logged about the source on screen (a damaged file: why it ended)."""
+        """What the source on screen reported (a damaged file: why it ended)."""
         return list(self._warnings.messages) if self._warnings is not None else []
 
     def _on_source_warning(self, source, message: str) -> None:

@@ -40,7 +40,8 @@ class SessionPlayback:
 
     def step_back(self) -> None:
         """One frame back (files): pauses, then shows the frame before the one on screen."""
-        shown, rate = self.last_shown, getattr(self.source, "rate", None)
+        shown = self.last_shown
+        rate = self.source.info.rate if self.source is not None else None
         if self.pipeline is None or self.live or shown is None or not rate:
             return
         duration = self.duration_hint
@@ -53,7 +54,7 @@ class SessionPlayback:
     @property
     def images(self) -> list | None:
         """The image files of a folder or glob source, in order (a slideshow); None otherwise."""
-        paths = getattr(self.source, "paths", None)  # an ImageSequenceSource
+        paths = self.source.info.paths if self.source is not None else ()  # a folder or glob
         return list(paths) if paths else None
 
     def show_image(self, number: int) -> None:
@@ -63,13 +64,12 @@ class SessionPlayback:
             return
         number = min(max(int(number), 0), len(images) - 1)
         self.pause()
-        self.seek(number / (getattr(self.source, "fps", None) or 30.0))  # an image's time is its number / fps
+        self.seek(number / (self.source.info.fps or 30.0))  # an image's time is its number / fps
 
     @property
     def duration_hint(self) -> float | None:
         """Seconds in the file, from its metadata (a hint)."""
-        source = self.source
-        rate = getattr(source, "rate", None)
-        if source is None or source.live or not rate or not source.frame_count_hint:
+        info = self.source.info if self.source is not None else None
+        if info is None or info.live or not info.rate or not info.frame_count:
             return None
-        return source.frame_count_hint / rate
+        return info.frame_count / info.rate

@@ -28,7 +28,7 @@ class SessionRecording:
             raise CamvideoError("nothing to record yet: open a source and wait for the model")
         if self.recording:
             return Path(self.sink.recorder.path)
-        recorder = Recorder(path, fps_hint=getattr(self.source, "rate", None) or 30.0)
+        recorder = Recorder(path, fps_hint=self.source.info.rate or 30.0)
         self.sink.start_recording(recorder)
         self.recording_changed.emit(True, str(path))
         return Path(path)

@@ -17,8 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
-import numpy as np
-
+from camvideo.frames import ProcessedFrame
 from camvideo.qt.convert import bgr_to_qimage
 from camvideo.qt.view import ShownFrame
 
@@ -138,7 +137,8 @@ class ViewSink:
             recorder.close()  # may raise OutputError: the caller reports it
         return recorder
 
-    def write(self, frame, annotated: np.ndarray, result) -> None:
+    def write(self, item: ProcessedFrame) -> None:
+        frame, annotated, result = item.frame, item.annotated, item.result
         image = bgr_to_qimage(annotated)
         if self._recorder is not None:
             self._wait_shown()  # outside the lock: the GUI may stop the recording meanwhile

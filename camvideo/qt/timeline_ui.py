@@ -182,7 +182,7 @@ class TimelineControls:
             return
         from camvideo.runtime.scan import FileScan  # torch is in: the model has loaded
 
-        self.scan = FileScan(getattr(source, "location", source.name), session.model, session.localize_settings,
+        self.scan = FileScan(source.info.location, session.model, session.localize_settings,
                              self.track).start()
         self._show_scanning(True)
         self.state_label.setText("scanning…")

@@ -1,5 +1,10 @@
 """The Qt-free engine: source -> worker (model, CAM, boxes, overlay) -> sinks.
 
+Its parts are Protocols: a ``Localizer`` (images -> one ``FrameResult`` each; a
+``SplitLocalizer`` also splits that into a parallel ``forward`` and an in-order
+``finish``), ``Annotator``s applied in order (the overlay, a HUD line, ...) and
+``Sink``s that take one ``ProcessedFrame`` (``camvideo.frames``) a frame.
+
 Live sources: three threads overlap the work: the source's reader (decode), the
 worker (every tensor operation of the model, then the overlay) and the writer
 (recorder, exporter, a window's view: whatever sinks are attached), with one
@@ -28,13 +33,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Protocol
 
-import numpy as np
 import torch
 
 from camvideo.errors import CamvideoError, OutputError
+from camvideo.frames import Annotator, Localizer, ProcessedFrame, Sink, SplitLocalizer
 from camvideo.results import FrameResult
 from camvideo.runtime.stats import PipelineStats, RunningStats
 from camvideo.runtime.timing import StageTimer
@@ -50,31 +55,25 @@ _RESET = object()  # a seek: the writer resets the temporal state, in frame orde
 
 
 @dataclass(frozen=True, eq=False)
-class _Job:
+class _Forwarded:
     """A batch whose forward pass runs in the pool; the writer finishes it."""
 
-    batch: list
-    localizer: object
-    raw: object  # Future of localizer.forward(...)
-
-
-class Sink(Protocol):
-    def write(self, frame: Frame, annotated: np.ndarray, result: FrameResult) -> None: ...
-
-    def close(self) -> None: ...
+    frames: list[Frame]
+    localizer: SplitLocalizer
+    evidence: Future  # of localizer.forward(images)
 
 
 class Pipeline:
-    """Runs ``source`` through ``localizer`` and ``annotator`` into ``sinks``.
+    """Runs ``source`` through ``localizer`` and ``annotators`` (in order) into ``sinks``.
 
-    ``localizer`` and ``annotator`` are plain attributes: assigning a new
-    ``FrameAnnotator`` or a new ``localizer.settings`` takes effect on the next
+    ``localizer`` and ``annotators`` are plain attributes: assigning new
+    annotators or a new ``localizer.settings`` takes effect on the next
     frame. Callbacks (``on_error``, ``on_finished``) run in a pipeline thread:
     keep them quick, and do not call ``stop`` from them (set a flag instead).
     """
 
-    def __init__(self, source: Source, localizer, annotator, sinks: Sequence[Sink] = (),
-                 batch_size: int = 1, *, queue_size: int = 4, hud: bool = False,
+    def __init__(self, source: Source, localizer: Localizer, annotators: Sequence[Annotator],
+                 sinks: Sequence[Sink] = (), batch_size: int = 1, *, queue_size: int = 4,
                  workers: int | None = None, max_frames: int | None = None) -> None:
         if not isinstance(source, Source):
             raise TypeError(f"source must be a camvideo.video.sources.Source, got {type(source).__name__}")
@@ -89,9 +88,8 @@ class Pipeline:
         self.workers = check_workers(workers)  # forward threads for files; None: auto_workers
         self.source = source
         self.localizer = localizer
-        self.annotator = annotator
+        self.annotators: tuple[Annotator, ...] = tuple(annotators)
         self.batch_size = batch_size
-        self.hud = hud
         self.on_error: Callable[[BaseException], None] | None = None
         self.on_finished: Callable[[], None] | None = None
         self.error: BaseException | None = None
@@ -147,8 +145,7 @@ class Pipeline:
         self._finished_called = False
         self._out = queue.Queue(self._queue_size)
         self._pool = None
-        split = callable(getattr(self.localizer, "forward", None)) and callable(getattr(self.localizer, "finish", None))
-        if not self.source.live and split:
+        if not self.source.live and isinstance(self.localizer, SplitLocalizer):
             workers = self.workers or auto_workers(self.localizer.model, getattr(self.localizer.method, "forward", None))
             if not self.localizer.method.parallel:
                 workers = 1  # e.g. Grad-CAM: one backward graph at a time on the model
@@ -319,7 +316,7 @@ class Pipeline:
         localizer = self.localizer
         images = [f.image for f in batch]
         if self._pool is not None:
-            return self._put(_Job(batch, localizer, self._pool.submit(localizer.forward, images)))
+            return self._put(_Forwarded(batch, localizer, self._pool.submit(localizer.forward, images)))
         results = localizer(images, [f.index for f in batch], [f.time for f in batch])
         for item in self._annotate(batch, results):
             if not self._put(item):
@@ -327,21 +324,19 @@ class Pipeline:
         return True
 
     def _annotate(self, batch: list[Frame], results: list[FrameResult]):
-        """(frame, annotated, result) per frame, timed."""
-        annotator = self.annotator
+        """A ``ProcessedFrame`` per frame, the annotators timed together."""
+        annotators = self.annotators
         for frame, result in zip(batch, results):
             timer = StageTimer()
             with timer("annotate"):
-                hud = self._hud_text(result) if self.hud else ""
-                annotated = annotator.annotate(frame.image, result, hud=hud)
+                annotated = frame.image
+                for annotator in annotators:
+                    annotated = annotator.annotate(annotated, result)
+                if annotated is frame.image:  # no annotator: the sinks get a picture of their own
+                    annotated = frame.image.copy()
             # Beside the result (never in it: its timings were set when it was made).
             self._stats.add({**result.timings, "read": frame.read_ms, **timer.ms})
-            yield frame, annotated, result
-
-    def _hud_text(self, result: FrameResult) -> str:
-        s = self.stats
-        forward = result.timings.get("forward", 0.0)
-        return f"{s.fps:.1f} fps | forward {forward:.0f} ms | latency {s.latency_avg_ms:.0f} ms"
+            yield ProcessedFrame(frame, annotated, result)
 
     def _put(self, item, force: bool = False) -> bool:
         """False when stopping or when the writer has ended (an error)."""
@@ -367,16 +362,16 @@ class Pipeline:
                         break
                     if item is _RESET:
                         self._reset_localizer()
-                    elif isinstance(item, _Job):
+                    elif isinstance(item, _Forwarded):
                         if self._stop.is_set():
                             continue  # stopping: frames not finished yet are not written
-                        batch = item.batch
-                        results = item.localizer.finish(item.raw.result(), [f.index for f in batch],
+                        batch = item.frames
+                        results = item.localizer.finish(item.evidence.result(), [f.index for f in batch],
                                                         [f.time for f in batch])
                         for ready in self._annotate(batch, results):
-                            self._emit(*ready)
+                            self._emit(ready)
                     else:
-                        self._emit(*item)
+                        self._emit(item)
         except BaseException as exc:  # noqa: BLE001
             log.debug("pipeline writer failed", exc_info=True)
             self.error = self.error or exc
@@ -387,16 +382,16 @@ class Pipeline:
                 self._finished_called = True
                 self._call(self.on_finished)
 
-    def _emit(self, frame: Frame, annotated: np.ndarray, result: FrameResult) -> None:
+    def _emit(self, item: ProcessedFrame) -> None:
         timer = StageTimer()
         with timer("write"), self._sink_lock:
             for sink in list(self._sinks):
                 try:
-                    sink.write(frame, annotated, result)
+                    sink.write(item)
                 except Exception as exc:  # noqa: BLE001 - one sink failing keeps the others
                     self._sink_failed(sink, exc)
         self._stats.add(timer.ms)
-        self._stats.written((time.monotonic() - frame.captured) * 1000.0)
+        self._stats.written((time.monotonic() - item.frame.captured) * 1000.0)
 
     def _sink_failed(self, sink, exc: Exception) -> None:
         """Called with the sink lock held: detach the sink, keep its file, report."""

@@ -37,7 +37,7 @@ class NoLocalizer:
 class NoAnnotator:
     """An annotator that draws nothing: a copy of the frame (sinks may draw into theirs)."""
 
-    def annotate(self, frame: np.ndarray, result=None, hud: str = "") -> np.ndarray:
+    def annotate(self, frame: np.ndarray, result=None) -> np.ndarray:
         return frame.copy()
 
     def burn_labels(self, annotated: np.ndarray, result=None) -> np.ndarray:

@@ -8,7 +8,7 @@ the top class; ``save_jsonl`` writes the per-frame JSON Lines of ``camvideo
 process --export`` (``camvideo.video.export.JsonlExporter``), complete or not
 at all.
 
-``FileScan`` runs the whole file through the engine (``Pipeline``) at full
+``FileScan`` runs the whole file through the engine (``run_source``) at full
 speed in the background: a reader and a localizer of its own on the same
 model, not those of the view, no overlay, one forward thread (the view keeps
 the other core); ``cancel`` stops it within a batch.
@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from camvideo.errors import CamvideoError, OutputError, describe, reason
+from camvideo.frames import ProcessedFrame
 from camvideo.results import NO_MAPS, FrameResult
 from camvideo.settings import LocalizeSettings
 
@@ -141,7 +142,7 @@ class ScoreTrack:
         try:
             with JsonlExporter(saving) as exporter:  # itself .partial until closed
                 for result in results:
-                    exporter.write(None, None, result)
+                    exporter.write_result(result)
             os.replace(saving, path)
         except OSError as exc:
             raise OutputError(f"cannot write {path}: {reason(exc)}") from None
@@ -167,8 +168,8 @@ class _TrackSink:
         self.track = track
         self.frames = 0
 
-    def write(self, frame, annotated, result: FrameResult) -> None:
-        self.track.add(result)
+    def write(self, item: ProcessedFrame) -> None:
+        self.track.add(item.result)
         self.frames += 1
 
     def close(self) -> None:
@@ -236,21 +237,19 @@ class FileScan:
 
     def _scan(self) -> str:
         from camvideo.runtime.localizer import FrameLocalizer
-        from camvideo.runtime.pipeline import Pipeline
-        from camvideo.runtime.plain import NoAnnotator
-        from camvideo.video.sources import open_source
+        from camvideo.runtime.run import RunRequest, run_source
 
         if self._cancel.is_set():
             return "cancelled"
-        source = open_source(self.path)  # as fast as the scan takes the frames: nothing dropped
-        self.total = source.frame_count_hint
-        pipeline = Pipeline(source, FrameLocalizer(self.model, self.settings), NoAnnotator(), [self._sink],
-                            batch_size=self.batch_size, workers=self.workers)
-        with pipeline:  # stop(): threads joined, the source closed, whatever happens
-            pipeline.start()
-            while not pipeline.wait(0.1):
-                if self._cancel.is_set():
-                    return "cancelled"
-            if pipeline.error is not None:
-                return describe(pipeline.error)
+        # as fast as the scan takes the frames: nothing dropped; no overlay
+        request = RunRequest(self.path, lambda info: FrameLocalizer(self.model, self.settings), sinks=(self._sink,),
+                             batch_size=self.batch_size, workers=self.workers)
+        report = run_source(request, self._cancel.is_set, on_ready=self._opened)
+        if report.stop == "requested":
+            return "cancelled"
+        if report.error is not None:
+            return describe(report.error)
         return "cancelled" if self._cancel.is_set() else ""
+
+    def _opened(self, info) -> None:
+        self.total = info.frame_count

@@ -76,10 +76,13 @@ class PacketDecoder:
     ``retry_demux`` is False (a live stream reopens instead).
     """
 
-    def __init__(self, container, stream, name: str, *, retry_demux: bool = True, skipped: set | None = None) -> None:
+    def __init__(self, container, stream, name: str, *, retry_demux: bool = True, skipped: set | None = None,
+                 on_warning=None) -> None:
+        """``on_warning(line)``: says a warning (the source's ``_warn``: logged and told); None: logged."""
         self.container = container
         self.stream = stream
         self.name = name
+        self.warn = on_warning or log.warning
         self.retry_demux = retry_demux
         self.skipped_at = skipped if skipped is not None else set()  # (pts, pos) of packets that did not decode
         self.marks: list[float] = []
@@ -145,6 +148,6 @@ class PacketDecoder:
                 if not self.retry_demux:
                     raise
                 if errors >= MAX_DEMUX_ERRORS:
-                    log.warning("%s: the rest cannot be read (%s); stopping there", self.name, reason(exc))
+                    self.warn(f"{self.name}: the rest cannot be read ({reason(exc)}); stopping there")
                     return
                 log.debug("%s: demuxer error (%s); reading on", self.name, reason(exc))

@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from camvideo.errors import OutputError, reason
+from camvideo.frames import ProcessedFrame
 from camvideo.results import FrameResult
 
 CSV_COLUMNS = ("frame", "time", "width", "height", "rank", "class_id", "label", "score", "x1", "y1", "x2", "y2")
@@ -61,7 +62,12 @@ class _FileSink:
     def _emit(self, result: FrameResult) -> None:
         raise NotImplementedError
 
-    def write(self, frame, annotated, result: FrameResult) -> None:
+    def write(self, item: ProcessedFrame) -> None:
+        """Sink interface: the frame's result."""
+        self.write_result(item.result)
+
+    def write_result(self, result: FrameResult) -> None:
+        """One frame's data (a frame's result, without its picture)."""
         if self._file is None:
             raise OutputError(f"{self.path}: the export is already closed")
         try:

@@ -18,6 +18,7 @@ import itertools
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from types import MappingProxyType
 
 import cv2
 import numpy as np
@@ -50,6 +51,8 @@ class ImageSequenceSource(Source):
     """Images of a folder (sorted by name) or of a glob pattern, one frame each,
     ``1 / fps`` seconds apart."""
 
+    kind = "images"
+
     def __init__(self, paths: list[Path], name: str, fps: float = IMAGE_FPS, loop: bool = False, *,
                  policy: BufferPolicy | None = None) -> None:
         if not paths:
@@ -63,6 +66,9 @@ class ImageSequenceSource(Source):
         self.fps = fps
         self.loop = loop
 
+    def _facts(self) -> dict:
+        return {"location": self.name, "paths": tuple(self.paths), "fps": self.fps}
+
     def _frames(self, start: float) -> Iterator[tuple[np.ndarray, float, int]]:
         first = min(int(round(start * self.fps)), len(self.paths) - 1)
         cycle = 0
@@ -70,7 +76,7 @@ class ImageSequenceSource(Source):
             for i in range(first, len(self.paths)):
                 try:
                     image = read_image(self.paths[i])
-                except InputError as exc:
+                except InputError as exc:  # logged; the subscribers hear of the Damage
                     log.warning("skipping %s", exc)
                     self._damaged(Damage(i, i, i / self.fps, (i + 1) / self.fps))
                     continue
@@ -89,6 +95,8 @@ class VideoFileSource(Source):
     their numbers (a gap) and are listed in ``damage``; a file that ends before
     its header says (truncated) adds its missing tail there.
     """
+
+    kind = "file"
 
     def __init__(self, path: Path | str, loop: bool = False, *, policy: BufferPolicy | None = None,
                  container=None, stall_s: float = 5.0) -> None:
@@ -148,6 +156,10 @@ class VideoFileSource(Source):
         super().__init__(self.location, live=False, size=(image.shape[1], image.shape[0]),
                          frame_count_hint=count, policy=policy)
 
+    def _facts(self) -> dict:
+        return {"location": self.location, "path": self.path, "rate": self.rate,
+                "metadata": MappingProxyType(dict(self.metadata))}
+
     def _open(self):
         import av
 
@@ -167,7 +179,7 @@ class VideoFileSource(Source):
         if start > 0:
             container.seek(int(start / stream.time_base), stream=stream, backward=True)
             index = -1  # unknown until the first frame: estimated from its time
-        decoder = PacketDecoder(container, stream, self.location, skipped=self._skipped_at)
+        decoder = PacketDecoder(container, stream, self.location, skipped=self._skipped_at, on_warning=self._warn)
         step = self.interval
         # where the file's timeline starts: a first frame well after it, with damage
         # seen on the way, follows frames lost at the start
@@ -195,8 +207,8 @@ class VideoFileSource(Source):
             yield av_image(frame), stamp, index
             index += 1
         if self.duration and last_time is not None and last_time - self.start_time + 2.5 * step < self.duration:
-            log.warning("%s: the video ends at %.2f s but its header says %.2f s; it may be truncated "
-                        "(everything up to the damage was read)", self.location, last_time, self.duration)
+            self._warn(f"{self.location}: the video ends at {last_time:.2f} s but its header says "
+                       f"{self.duration:.2f} s; it may be truncated (everything up to the damage was read)", log)
             expected = self._expected or int(round(self.duration / step))
             if expected > index:
                 self._damaged(Damage(index, expected - 1, last_time + step, self.start_time + self.duration))

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 class CameraSource(Source):
     """A camera through OpenCV; times count from opening. Latest-frame policy."""
 
+    kind = "camera"
+
     def __init__(self, index: int, *, policy: BufferPolicy | None = None) -> None:
         if index < 0:
             raise InputError(f"camera index must be 0 or more, got {index}")
@@ -104,6 +106,8 @@ class StreamSource(Source):
     bad packet is skipped, ``skipped`` counts them). Latest-frame policy; a stream
     that gives no frame for ``stall_s`` seconds is reopened with growing backoff."""
 
+    kind = "stream"
+
     def __init__(self, url: str, stall_s: float = STALL_S, max_retries: int = 5, *,
                  policy: BufferPolicy | None = None, container=None) -> None:
         """``container``: the stream already opened by ``open_stream`` (else opened here)."""
@@ -122,6 +126,9 @@ class StreamSource(Source):
     def skipped(self) -> int:
         return len(self._skipped_at)
 
+    def _facts(self) -> dict:
+        return {"location": self.url}
+
     def _open(self):
         import av
 
@@ -139,16 +146,16 @@ class StreamSource(Source):
                     container = self._open()
                     self._container = container
                 decoder = PacketDecoder(container, container.streams.video[0], self.url, retry_demux=False,
-                                        skipped=self._skipped_at)
+                                        skipped=self._skipped_at, on_warning=self._warn)
                 for frame in decoder:
                     retries = 0
                     yield av_image(frame), time.monotonic() - t0, index
                     index += 1
                     if self._stop.is_set():
                         return
-                log.warning("%s: the stream ended; reopening", self.url)
+                self._warn(f"{self.url}: the stream ended; reopening", log)
             except (av.FFmpegError, OSError) as exc:
-                log.warning("%s: %s; reopening", self.url, reason(exc))
+                self._warn(f"{self.url}: {reason(exc)}; reopening", log)
             if container is not None:
                 container.close()
                 container = None

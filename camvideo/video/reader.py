@@ -5,6 +5,10 @@ the ``Frame`` it makes; its ``policy`` (``camvideo.video.policies``) owns how th
 frames reach the consumer, and the pause. ``policy_for`` is the one place a
 source's kind picks that policy. ``IterableSource`` feeds any iterable of images
 through the same machinery (tests, synthetic input, another library's frames).
+
+Every source says what it is in a ``SourceInfo`` (``info``), and tells whoever
+subscribes (``subscribe``) what it finds wrong while it reads: each lost stretch
+as a ``Damage``, and warnings (a file cut short, a stream reopened) as a line.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
 
 import cv2
 import numpy as np
@@ -39,6 +45,33 @@ class Frame:
     read_ms: float = 0.0  # time the reader spent decoding/grabbing it
 
 
+@dataclass(frozen=True)
+class SourceInfo:
+    """What a source is, as far as known when asked (``Source.info``).
+
+    ``kind``: "file" (a video file or an http(s) file), "images" (a folder or glob),
+    "camera", "stream" or "frames" (an ``IterableSource``). ``rate``: a video
+    file's own frame rate (None where the file does not say, and for every other
+    kind); ``fps``: the time step of images and of an ``IterableSource``."""
+
+    name: str
+    kind: str
+    live: bool
+    location: str  # the path or URL as opened (a camera: its name)
+    path: Path | None = None  # a local video file (its audio can be copied)
+    paths: tuple[Path, ...] = ()  # the images of a folder or glob, in order
+    rate: float | None = None
+    fps: float | None = None
+    size: tuple[int, int] | None = None  # (width, height) of the frames
+    frame_count: int | None = None  # the header's word (a hint; None: unknown)
+    metadata: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The files the source reads from disk: a video file, or the images."""
+        return (self.path,) if self.path is not None else self.paths
+
+
 def policy_for(live: bool, *, realtime: bool = False) -> BufferPolicy:
     """The policy a source of this kind gets: the newest frame for live sources;
     for files and folders a blocking queue (nothing dropped), or, with ``realtime``
@@ -57,7 +90,9 @@ class Source:
     """
 
     stall_s = 0.0  # a read of the subclass may block this long before it sees a stop
+    kind = "frames"
     _damage: tuple[Damage, ...] = ()  # replaced (never mutated) by _damaged, in the reader thread
+    _listeners: tuple[tuple[Callable | None, Callable | None], ...] = ()  # (on_damage, on_warning), replaced
 
     def __init__(self, name: str, *, live: bool, size: tuple[int, int] | None = None,
                  frame_count_hint: int | None = None, policy: BufferPolicy | None = None) -> None:
@@ -104,11 +139,48 @@ class Source:
         """Packets that could not be decoded and were skipped (0 where not known)."""
         return 0
 
+    @property
+    def info(self) -> SourceInfo:
+        """What this source is (its size as of the last frame read)."""
+        return SourceInfo(name=self.name, kind=self.kind, live=self.live, size=self.size,
+                          frame_count=self.frame_count_hint, **self._facts())
+
+    def _facts(self) -> dict:
+        """The ``SourceInfo`` fields this kind of source knows (subclasses)."""
+        return {"location": self.name}
+
+    def subscribe(self, on_damage: Callable[[Damage], None] | None = None,
+                  on_warning: Callable[[str], None] | None = None) -> Callable[[], None]:
+        """Call ``on_damage(damage)`` for each lost stretch found from now on (once
+        each), ``on_warning(line)`` for each other warning (the line as logged, the
+        source's name first). Both come from the reader thread: keep them quick.
+        Returns the call that unsubscribes."""
+        pair = (on_damage, on_warning)
+        self._listeners = (*self._listeners, pair)
+
+        def unsubscribe() -> None:
+            self._listeners = tuple(p for p in self._listeners if p is not pair)
+        return unsubscribe
+
     def _damaged(self, damage: Damage) -> None:
         """Reader thread: note a lost stretch (once, however often it is read)."""
         if damage not in self._damage:
             self._damage = (*self._damage, damage)
             log.warning("%s: %s could not be decoded", self.name, damage)
+            self._tell(0, damage)
+
+    def _warn(self, line: str, logger: logging.Logger = log) -> None:
+        """Reader thread: log ``line`` (it names the source) and tell the subscribers."""
+        logger.warning("%s", line)
+        self._tell(1, line)
+
+    def _tell(self, which: int, what) -> None:
+        for pair in self._listeners:
+            if pair[which] is not None:
+                try:
+                    pair[which](what)
+                except Exception:  # noqa: BLE001 - a bad listener must not end the reading
+                    log.exception("%s: a listener failed", self.name)
 
     @property
     def ended(self) -> bool:
@@ -211,7 +283,7 @@ class Source:
             wait = 5.0 + self.stall_s
             thread.join(wait)
             if thread.is_alive():
-                log.warning("%s: reader thread did not stop within %.0f s", self.name, wait)
+                self._warn(f"{self.name}: reader thread did not stop within {wait:.0f} s")
         self._thread = None
         self.policy.reset()
         self._ended = False
@@ -256,6 +328,9 @@ class IterableSource(Source):
         super().__init__(name, live=live, policy=policy)
         self._images = images
         self.fps = fps
+
+    def _facts(self) -> dict:
+        return {"location": self.name, "fps": self.fps}
 
     def _frames(self, start: float) -> Iterator[tuple[np.ndarray, float, int]]:
         for index, item in enumerate(self._images):

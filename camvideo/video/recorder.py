@@ -27,6 +27,7 @@ import numpy as np
 
 from camvideo import __version__
 from camvideo.errors import OutputError, reason
+from camvideo.frames import ProcessedFrame
 
 log = logging.getLogger(__name__)
 
@@ -251,9 +252,9 @@ class Recorder:
             raise OutputError(f"cannot write {self.partial}: {reason(exc)}") from None
         self.frames_written += 1
 
-    def write(self, frame, annotated: np.ndarray, result=None) -> None:
+    def write(self, item: ProcessedFrame) -> None:
         """Sink interface: record the annotated picture at the source frame's time."""
-        self.write_image(annotated, frame.time)
+        self.write_image(item.annotated, item.frame.time)
 
     def close(self) -> None:
         """Flush the encoder, close the file and rename it to its final name."""

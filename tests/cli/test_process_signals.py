@@ -310,6 +310,7 @@ def test_guarded_sinks_are_closed_between_two_frames(tmp_path):
     import numpy as np
 
     from camvideo.cli.signals import GuardedSinks
+    from camvideo.frames import ProcessedFrame
     from camvideo.results import Detection, FrameResult
     from camvideo.video.export import open_exporter
     from camvideo.video.sources import Frame
@@ -318,7 +319,7 @@ def test_guarded_sinks_are_closed_between_two_frames(tmp_path):
     result = FrameResult(0, 0.0, 64, 48, (Detection(1, 285, "Egyptian cat", 0.79, (1, 2, 30, 40)),))
     guard = GuardedSinks()
     export = guard.guard(open_exporter(tmp_path / "out.jsonl"))
-    export.write(frame, None, result)
+    export.write(ProcessedFrame(frame, None, result))
     assert export.frames_written == 1 and export.path == tmp_path / "out.jsonl"  # the sink's own attributes
     with guard.held():
         assert guard.close_now() is False  # this thread is inside a sink: leave it

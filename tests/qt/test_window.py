@@ -93,7 +93,7 @@ class ExplodingAnnotator(FrameAnnotator):
 def test_an_exception_in_the_worker_appears_in_the_window(qtbot, open_window, fast_models, cat_clip):
     w = open_window(cat_clip, loop=True)
     wait_frames(qtbot, w, 2)
-    w.session.pipeline.annotator = ExplodingAnnotator()
+    w.session.pipeline.annotators = (ExplodingAnnotator(),)
     qtbot.waitUntil(lambda: "boom in the overlay" in w.error_label.text(), timeout=WAIT_MS)
     assert w.banner.isVisible() and "RuntimeError" in w.error_label.text()
     assert open_and_wait(qtbot, w, cat_clip)  # the app keeps running: open again, frames come

@@ -178,13 +178,13 @@ def test_a_file_through_the_pipeline_on_throughput_mode_keeps_frame_order(tmp_pa
         seen = []
 
         class Keep:
-            def write(self, frame, annotated, result, seen=seen):
-                seen.append(result)
+            def write(self, item, seen=seen):
+                seen.append(item.result)
 
             def close(self):
                 pass
 
-        with open_source(clip) as src, Pipeline(src, localizer, FrameAnnotator(), [Keep()], batch_size=2) as pipe:
+        with open_source(clip) as src, Pipeline(src, localizer, [FrameAnnotator()], [Keep()], batch_size=2) as pipe:
             pipe.start()
             assert pipe.wait(120) and pipe.error is None
         results[name] = seen

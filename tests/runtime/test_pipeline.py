@@ -43,18 +43,19 @@ class Collect:
         self.items = []
         self.closed = False
 
-    def write(self, frame, annotated, result):
-        self.items.append((frame.index, frame.time, result.frame, time.monotonic() - frame.captured))
+    def write(self, item):
+        frame = item.frame
+        self.items.append((frame.index, frame.time, item.result.frame, time.monotonic() - frame.captured))
 
     def close(self):
         self.closed = True
 
 
 class Broken(Collect):
-    def write(self, frame, annotated, result):
+    def write(self, item):
         if len(self.items) == 2:
             raise OSError(28, "No space left on device")
-        super().write(frame, annotated, result)
+        super().write(item)
 
 
 def _pipeline_threads():
@@ -66,7 +67,7 @@ def test_file_frames_in_equal_frames_out_with_times(tmp_path, lite0):
     times = make_clip(clip, size=(96, 72), times=list(np.cumsum([0.04, 0.01, 0.07] * 4)))
     collect = Collect()
     with open_source(clip) as src:
-        with Pipeline(src, FrameLocalizer(lite0), FrameAnnotator(),
+        with Pipeline(src, FrameLocalizer(lite0), [FrameAnnotator()],
                       [collect, Recorder(tmp_path / "out.mkv")], batch_size=4) as pipe:
             pipe.start()
             assert pipe.wait(60) and pipe.error is None
@@ -89,7 +90,7 @@ def test_live_source_faster_than_inference_drops_and_keeps_latency_bounded():
             yield np.full((16, 16, 3), i % 256, np.uint8)
 
     collect = Collect()
-    with Pipeline(IterableSource(camera(), live=True), SlowLocalizer(inference), FrameAnnotator(), [collect]) as pipe:
+    with Pipeline(IterableSource(camera(), live=True), SlowLocalizer(inference), [FrameAnnotator()], [collect]) as pipe:
         pipe.start()
         assert pipe.wait(60)
         stats = pipe.stats
@@ -111,7 +112,7 @@ def test_worker_exception_becomes_error_callback():
 
     errors, finished = [], []
     frames = [np.zeros((8, 8, 3), np.uint8)] * 10
-    with Pipeline(IterableSource(frames), Failing(), FrameAnnotator()) as pipe:
+    with Pipeline(IterableSource(frames), Failing(), [FrameAnnotator()]) as pipe:
         pipe.on_error = errors.append
         pipe.on_finished = lambda: finished.append(True)
         pipe.start()
@@ -123,7 +124,7 @@ def test_worker_exception_becomes_error_callback():
 def test_failing_sink_is_detached_and_the_others_get_every_frame():
     good, bad, errors = Collect(), Broken(), []
     frames = [np.zeros((8, 8, 3), np.uint8)] * 8
-    with Pipeline(IterableSource(frames), SlowLocalizer(), FrameAnnotator(), [bad, good]) as pipe:
+    with Pipeline(IterableSource(frames), SlowLocalizer(), [FrameAnnotator()], [bad, good]) as pipe:
         pipe.on_error = errors.append
         pipe.start()
         assert pipe.wait(30)
@@ -144,7 +145,7 @@ def test_sinks_added_and_removed_while_running_and_settings_swapped(tmp_path, li
 
     late, early = Collect(), Collect()
     localizer = FrameLocalizer(lite0, LocalizeSettings(topk=1))
-    with Pipeline(IterableSource(frames()), localizer, FrameAnnotator(), [early]) as pipe:
+    with Pipeline(IterableSource(frames()), localizer, [FrameAnnotator()], [early]) as pipe:
         pipe.start()
         deadline = time.monotonic() + 30
         while pipe.stats.frames < 3 and time.monotonic() < deadline:
@@ -153,7 +154,7 @@ def test_sinks_added_and_removed_while_running_and_settings_swapped(tmp_path, li
         pipe.add_sink(late)
         localizer.settings = LocalizeSettings(topk=3)
         seen = []
-        pipe.add_sink(type("Ranks", (Collect,), {"write": lambda s, f, a, r: seen.append(max(d.rank for d in r.detections))})())
+        pipe.add_sink(type("Ranks", (Collect,), {"write": lambda s, item: seen.append(max(d.rank for d in item.result.detections))})())
         gate.set()
         assert pipe.wait(30)
     assert early.closed and [i for i, *_ in early.items] == [0, 1, 2]
@@ -165,7 +166,7 @@ def test_pause_step_seek_resume(tmp_path):
     clip = tmp_path / "in.mkv"
     make_clip(clip, frames=30, size=(32, 32), fps=10, gop=5)
     collect, localizer = Collect(), SlowLocalizer()
-    with open_source(clip) as src, Pipeline(src, localizer, FrameAnnotator(), [collect]) as pipe:
+    with open_source(clip) as src, Pipeline(src, localizer, [FrameAnnotator()], [collect]) as pipe:
         pipe.pause()
         pipe.start()
         time.sleep(0.3)
@@ -187,7 +188,7 @@ def test_context_manager_stops_everything_after_an_error_in_the_block():
 
     sink = Collect()
     with pytest.raises(KeyError):
-        with Pipeline(IterableSource(endless()), SlowLocalizer(0.001), FrameAnnotator(), [sink]) as pipe:
+        with Pipeline(IterableSource(endless()), SlowLocalizer(0.001), [FrameAnnotator()], [sink]) as pipe:
             pipe.start()
             time.sleep(0.2)
             raise KeyError("boom")

@@ -16,8 +16,8 @@ class Keep:
     def __init__(self):
         self.frames = []
 
-    def write(self, frame, annotated, result):
-        self.frames.append((frame.image, annotated, result))
+    def write(self, item):
+        self.frames.append((item.frame.image, item.annotated, item.result))
 
     def close(self):
         pass
@@ -27,7 +27,7 @@ def test_frames_go_through_unchanged_with_empty_results():
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 255, (12, 16, 3), dtype=np.uint8) for _ in range(5)]
     sink = Keep()
-    with Pipeline(IterableSource(images, fps=10.0), NoLocalizer(), NoAnnotator(), [sink]) as pipeline:
+    with Pipeline(IterableSource(images, fps=10.0), NoLocalizer(), [NoAnnotator()], [sink]) as pipeline:
         pipeline.start()
         assert pipeline.wait(30) and pipeline.error is None
     assert len(sink.frames) == 5

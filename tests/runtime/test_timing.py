@@ -100,14 +100,14 @@ def test_the_pipeline_times_every_stage_without_touching_the_results(tmp_path, l
     seen = []
 
     class Keep:
-        def write(self, frame, annotated, result):
-            seen.append(dict(result.timings))
+        def write(self, item):
+            seen.append(dict(item.result.timings))
 
         def close(self):
             pass
 
     with open_source(clip) as src:
-        with Pipeline(src, FrameLocalizer(lite0), FrameAnnotator(), [Keep()], batch_size=2) as pipe:
+        with Pipeline(src, FrameLocalizer(lite0), [FrameAnnotator()], [Keep()], batch_size=2) as pipe:
             pipe.start()
             assert pipe.wait(60) and pipe.error is None
             stages = pipe.stats.stage_ms

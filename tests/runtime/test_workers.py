@@ -95,7 +95,7 @@ def test_workers_argument_is_checked():
     with pytest.raises(TypeError, match="workers"):
         check_workers(2.0)
     with pytest.raises(ValueError, match="workers"):
-        Pipeline(IterableSource([]), object(), FrameAnnotator(), workers=0)
+        Pipeline(IterableSource([]), object(), [FrameAnnotator()], workers=0)
 
 
 def _video(photo, count: int = 24, size=(160, 120)):
@@ -118,10 +118,10 @@ class Collect:
         self.annotated = []
         self.closed = False
 
-    def write(self, frame, annotated, result):
-        assert frame.index == result.frame
-        self.results.append(result)
-        self.annotated.append(annotated)
+    def write(self, item):
+        assert item.frame.index == item.result.frame
+        self.results.append(item.result)
+        self.annotated.append(item.annotated)
 
     def close(self):
         self.closed = True
@@ -129,7 +129,7 @@ class Collect:
 
 def _run(frames, localizer, workers, batch_size=1):
     collect = Collect()
-    with Pipeline(IterableSource(frames), localizer, FrameAnnotator(), [collect],
+    with Pipeline(IterableSource(frames), localizer, [FrameAnnotator()], [collect],
                   batch_size=batch_size, workers=workers) as pipe:
         pipe.start()
         assert pipe.wait(60) and pipe.error is None
@@ -165,7 +165,7 @@ def test_worker_error_surfaces_in_order_and_every_thread_joins(lite0):
 
     frames = [np.full((48, 64, 3), i, np.uint8) for i in range(12)]
     collect, errors, finished = Collect(), [], []
-    with Pipeline(IterableSource(frames), FailsOnFrame(lite0), FrameAnnotator(), [collect], workers=2) as pipe:
+    with Pipeline(IterableSource(frames), FailsOnFrame(lite0), [FrameAnnotator()], [collect], workers=2) as pipe:
         pipe.on_error = errors.append
         pipe.on_finished = lambda: finished.append(True)
         pipe.start()
@@ -183,7 +183,7 @@ def test_stop_mid_file_joins_every_thread(lite0):
             i += 1
 
     collect = Collect()
-    with Pipeline(IterableSource(endless()), FrameLocalizer(lite0), FrameAnnotator(), [collect], workers=2) as pipe:
+    with Pipeline(IterableSource(endless()), FrameLocalizer(lite0), [FrameAnnotator()], [collect], workers=2) as pipe:
         pipe.start()
         deadline = time.monotonic() + 30
         while pipe.stats.frames < 5 and time.monotonic() < deadline:
@@ -205,7 +205,7 @@ def test_pause_step_seek_with_workers_resets_in_order(tmp_path, lite0):
     make_clip(clip, frames=30, size=(32, 32), fps=10, gop=5)
     collect = Collect()
     localizer = Counting(lite0, LocalizeSettings(smoothing=SmoothingSettings()))
-    with open_source(clip) as src, Pipeline(src, localizer, FrameAnnotator(), [collect], workers=2) as pipe:
+    with open_source(clip) as src, Pipeline(src, localizer, [FrameAnnotator()], [collect], workers=2) as pipe:
         pipe.pause()
         pipe.start()
         time.sleep(0.3)

@@ -10,6 +10,7 @@ import pytest
 from contract import check_frame_object
 
 from camvideo.errors import OutputError
+from camvideo.frames import ProcessedFrame
 from camvideo.results import Detection, FrameResult
 from camvideo.video.export import CSV_COLUMNS, CsvExporter, JsonlExporter, open_exporter
 from camvideo.video.sources import Frame
@@ -30,7 +31,7 @@ def test_jsonl_one_valid_line_per_frame_flushed_as_it_happens(tmp_path):
     with open_exporter(path) as exporter:
         assert isinstance(exporter, JsonlExporter)
         for i in range(3):
-            exporter.write(_frame(i), None, _result(i))
+            exporter.write(ProcessedFrame(_frame(i), None, _result(i)))
             # on disk before close, under its temporary name until then
             assert len(exporter.partial.read_text().splitlines()) == i + 1 and not path.exists()
     assert not exporter.partial.exists()
@@ -48,8 +49,8 @@ def test_csv_one_row_per_detection(tmp_path):
     path = tmp_path / "out.csv"
     with open_exporter(path) as exporter:
         assert isinstance(exporter, CsvExporter)
-        exporter.write(_frame(0), None, _result(0))
-        exporter.write(_frame(1), None, _result(1))
+        exporter.write(ProcessedFrame(_frame(0), None, _result(0)))
+        exporter.write(ProcessedFrame(_frame(1), None, _result(1)))
     rows = list(csv.reader(path.open()))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert len(rows) == 1 + 2 * 2
@@ -68,4 +69,4 @@ def test_write_after_close_is_an_error(tmp_path):
     exporter.close()
     exporter.close()  # idempotent
     with pytest.raises(OutputError, match="closed"):
-        exporter.write(_frame(0), None, _result(0))
+        exporter.write(ProcessedFrame(_frame(0), None, _result(0)))

@@ -26,16 +26,14 @@ import argparse
 import contextlib
 import logging
 import signal
-import time
 from pathlib import Path
 
 from camvideo.cli import options as cli
 from camvideo.cli.batch import add_batch_options
-from camvideo.cli.outputs import check_outputs
 from camvideo.cli.parser import EXIT_STATUS
 from camvideo.cli.progress import Progress
 from camvideo.cli.signals import Aborted, GuardedSinks, StopSignals, say
-from camvideo.errors import CamvideoError, OutputError, reason
+from camvideo.errors import CamvideoError, reason
 from camvideo.video.spec import SourceSpec
 
 log = logging.getLogger(__name__)
@@ -139,92 +137,44 @@ def _stopping(signum: int) -> None:
     say(f"\ncamvideo: {signal.Signals(signum).name}: stopping; finishing the recording (again to abort)\n")
 
 
-def _outputs(output: Path | None, export: str | None) -> list[tuple[str, Path]]:
-    """Every file the run writes, with the option that asked for it (a recording
-    and an export are written under a temporary name first)."""
-    from camvideo.video import export as exports
-    from camvideo.video.recorder import partial_path
-
-    files = []
-    for option, path, partial in (("-o", output, partial_path), ("--export", export, exports.partial_path)):
-        if path is not None:
-            path = Path(path)
-            files.append((f"{option} {path}", path))
-            files.append((f"{option} {path} (written first as {partial(path).name})", partial(path)))
-    return files
-
-
-def _inputs(source) -> list[Path]:
-    """The files a source reads: a video file, or the images of a folder or glob."""
-    path = getattr(source, "path", None)
-    return [Path(path)] if path is not None else [Path(p) for p in getattr(source, "paths", ())]
-
-
 def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedSinks) -> bool:
-    """Run the pipeline to the end of the source, ``--max-frames`` or a stop signal;
+    """Run the source to its end, ``--max-frames`` or a stop signal (``run_source``);
     True when a signal stopped it."""
     from camvideo.annotate import FrameAnnotator
-    from camvideo.runtime.pipeline import Pipeline
-    from camvideo.video.export import open_exporter
-    from camvideo.video.recorder import Recorder
-    from camvideo.video.sources import VideoFileSource, describe_damage, open_source
+    from camvideo.runtime.run import RunRequest, run_source
+    from camvideo.video.sources import describe_damage
 
-    with contextlib.ExitStack() as stack:
-        source = stack.enter_context(open_source(args.source))  # bad input fails before the model loads
-        check_outputs(_inputs(source), _outputs(output, args.export))  # before anything is written
-        sinks = []
-        recorder = None
-        if output is not None:
-            is_file = isinstance(source, VideoFileSource)
-            recorder = Recorder(output, fps_hint=(source.rate if is_file and source.rate else 30.0), codec=args.codec,
-                                preset=args.preset, audio_from=source.path if is_file and not args.no_audio else None)
-            recorder = guard.guard(recorder)
-            stack.callback(_close_quietly, recorder)
-            sinks.append(recorder)
-        exporter = None
-        if args.export:
-            exporter = guard.guard(open_exporter(args.export))
-            stack.callback(_close_quietly, exporter)
-            sinks.append(exporter)
+    def localizer(info):  # the model loads after the source opened: bad input fails first
         # Files: OpenVINO's throughput mode (several requests in flight); live: latency mode.
-        localizer = cli.localizer_from_args(args, settings, live=source.live, stream=source.live)
-        pipeline = Pipeline(source, localizer, FrameAnnotator(overlay), sinks,
-                            batch_size=args.batch_size, hud=args.hud, workers=args.workers,
-                            max_frames=args.max_frames)
-        progress = stack.enter_context(Progress(source.frame_count_hint, limit=args.max_frames, enabled=args.progress))
-        start = time.monotonic()
-        stop.arm()  # from here a signal finishes the recording instead of abandoning it
-        pipeline.start()
-        try:
-            while not pipeline.wait(0.2):
-                progress.update(pipeline.stats.frames)
-                if stop.event.is_set() or pipeline.sink_errors:
-                    break
-        finally:
-            pipeline.stop()  # joins the threads, finalizes the recording and the export
-        stats = pipeline.stats
-        progress.close(stats.frames, finished=not (stop.event.is_set() or pipeline.sink_errors or pipeline.error))
-        if pipeline.sink_errors:
-            raise pipeline.sink_errors[0]
-        if pipeline.error is not None:
-            raise _user_error(pipeline.error, args)
-        written = [str(output)] if recorder is not None and recorder.frames_written else []
-        written += [str(args.export)] if exporter is not None and exporter.frames_written else []
-        elapsed = time.monotonic() - start
-        say(f"camvideo: {stats.frames} frames in {elapsed:.1f} s ({stats.frames / max(elapsed, 1e-9):.1f} fps)"
-             + (f", {stats.dropped} dropped" if stats.dropped else "")
-             + (f" -> {', '.join(written)}" if written else "") + "\n")
-        if source.damage:  # the frame numbers keep the gaps; the line says where they are
-            say(f"camvideo: warning: {source.name}: {describe_damage(source.damage)}\n")
+        return cli.localizer_from_args(args, settings, live=info.live, stream=info.live)
+
+    request = RunRequest(args.source, localizer, (FrameAnnotator(overlay),), recording=output,
+                         export=Path(args.export) if args.export else None, hud=args.hud,
+                         batch_size=args.batch_size, workers=args.workers, max_frames=args.max_frames,
+                         codec=args.codec, preset=args.preset, audio=not args.no_audio, protect_inputs=True,
+                         labels=("-o", "--export"), wrap_output=guard.guard)
+    with contextlib.ExitStack() as stack:
+        bar: list[Progress] = []
+
+        def ready(info) -> None:
+            bar.append(stack.enter_context(Progress(info.frame_count, limit=args.max_frames, enabled=args.progress)))
+            stop.arm()  # from here a signal finishes the recording instead of abandoning it
+
+        report = run_source(request, stop.event.is_set, lambda frames, _total: bar[0].update(frames), on_ready=ready)
+        bar[0].close(report.frames, finished=not (stop.event.is_set() or report.sink_errors or report.error))
+        if report.sink_errors:
+            raise report.sink_errors[0]
+        if report.error is not None:
+            raise _user_error(report.error, args)
+        written = [str(output)] if report.recorded else []
+        written += [str(args.export)] if report.exported else []
+        elapsed = report.seconds
+        say(f"camvideo: {report.frames} frames in {elapsed:.1f} s ({report.frames / max(elapsed, 1e-9):.1f} fps)"
+            + (f", {report.dropped} dropped" if report.dropped else "")
+            + (f" -> {', '.join(written)}" if written else "") + "\n")
+        if report.damage:  # the frame numbers keep the gaps; the line says where they are
+            say(f"camvideo: warning: {report.source.name}: {describe_damage(report.damage)}\n")
     return stop.event.is_set()
-
-
-def _close_quietly(sink) -> None:
-    """Close a sink on the way out (already closed by the pipeline on the normal path)."""
-    try:
-        sink.close()
-    except OutputError as exc:
-        log.error("%s", exc)
 
 
 def _user_error(exc: BaseException, args: argparse.Namespace) -> BaseException:

@@ -1,6 +1,7 @@
 """Runs through ``Pipeline`` and the memory soak: a file end to end (decode ->
-inference -> H.264), a live source faster than inference (capture-to-annotated
-latency), and resident memory over many frames of the inference stage."""
+inference -> H.264, the run every front end makes: ``run_source``), a live source
+faster than inference (capture-to-annotated latency: a ``Pipeline`` of its own, read
+while it runs), and resident memory over many frames of the inference stage."""
 
 from __future__ import annotations
 
@@ -15,31 +16,25 @@ import numpy as np
 def run_end_to_end(localizer, annotator, clip: Path, out_dir: Path, batch: int = 1, workers: int | None = None) -> dict:
     """Decode ``clip`` -> inference stage -> H.264 recording through ``Pipeline``;
     frames per second from start to the recording closed."""
-    from camvideo.runtime.pipeline import Pipeline
-    from camvideo.video.recorder import Recorder
-    from camvideo.video.sources import open_source
+    from camvideo.runtime.run import RunRequest, run_source
 
-    out = out_dir / "bench_out.mkv"
     t0 = time.perf_counter()
-    source = open_source(clip)
-    recorder = Recorder(out)
-    with Pipeline(source, localizer, annotator, [recorder], batch_size=batch, workers=workers) as pipe:
-        pipe.start()
-        pipe.wait()
-        if pipe.error is not None:
-            raise pipe.error
-        frames = pipe.stats.frames
-        stages = dict(pipe.stats.stage_ms)
+    report = run_source(RunRequest(clip, lambda info: localizer, (annotator,), recording=out_dir / "bench_out.mkv",
+                                   batch_size=batch, workers=workers, audio=False))
+    if report.error is not None:
+        raise report.error
     elapsed = time.perf_counter() - t0
-    return {"frames": frames, "seconds": elapsed, "ms_per_frame": 1000.0 * elapsed / max(1, frames), "stages": stages}
+    frames = report.frames
+    return {"frames": frames, "seconds": elapsed, "ms_per_frame": 1000.0 * elapsed / max(1, frames),
+            "stages": dict(report.stages)}
 
 
 class _LatencySink:
     def __init__(self) -> None:
         self.latencies: list[float] = []
 
-    def write(self, frame, annotated, result) -> None:
-        self.latencies.append((time.monotonic() - frame.captured) * 1000.0)
+    def write(self, item) -> None:
+        self.latencies.append((time.monotonic() - item.frame.captured) * 1000.0)
 
     def close(self) -> None:
         pass
@@ -65,7 +60,7 @@ def run_live(localizer, annotator, frames: list[np.ndarray], count: int, fps: fl
 
     sink = _LatencySink()
     source = IterableSource(camera(), live=True, name="bench-camera", fps=fps)
-    with Pipeline(source, localizer, annotator, [sink]) as pipe:
+    with Pipeline(source, localizer, [annotator], [sink]) as pipe:
         pipe.start()
         deadline = time.monotonic() + 120.0
         while len(sink.latencies) < count and pipe.error is None and time.monotonic() < deadline:

@@ -1,0 +1,200 @@
+"""One run of a source, the one use case every front end calls: ``run_source``.
+
+``camvideo process``, a batch job, the window's file scan and the benchmark each
+describe their run in a ``RunRequest``; ``run_source`` opens the source, checks
+that no output is one of its files (when asked), opens the recording and the
+export, makes the localizer (``make_localizer(info)``: the caller's model, made
+after the source opened, so a bad input fails before a model loads), runs the
+``Pipeline`` with one wait loop and closes everything, also when something fails
+half way: every output is finalized (``Recorder`` and exporters take their final
+names with what was written), the source closed. What happened comes back in a
+``RunReport``: frames, dropped, seconds, damage, why it stopped and the errors;
+errors of the run itself are in the report, not raised (what fails before the
+first frame, e.g. an input that cannot be opened, is raised).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from camvideo.errors import OutputError
+from camvideo.frames import Annotator, Localizer, Sink
+from camvideo.results import FrameResult
+from camvideo.video.decoding import Damage
+from camvideo.video.reader import Source, SourceInfo
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.1
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What to run: ``source`` (a spec ``open_source`` opens, or a ``Source`` the run
+    takes over and closes) through the localizer ``make_localizer(info)`` makes, the
+    ``annotators`` (none: the frames as they are) and a HUD line when ``hud``, into
+    a ``recording`` and/or an ``export`` and the extra ``sinks``.
+
+    ``protect_inputs``: no output may be one of the source's files (nor another
+    output), checked before anything is written; ``labels`` name the recording and
+    the export in that error. ``wrap_output`` wraps each output before it is
+    attached (the command line's signal guard)."""
+
+    source: str | Path | Source
+    make_localizer: Callable[[SourceInfo], Localizer]
+    annotators: tuple[Annotator, ...] = ()
+    recording: Path | None = None
+    export: Path | None = None
+    sinks: tuple[Sink, ...] = ()
+    hud: bool = False
+    batch_size: int = 1
+    workers: int | None = None
+    max_frames: int | None = None
+    codec: str = "auto"
+    preset: str = "veryfast"
+    audio: bool = True  # copy a video file's audio into the recording
+    protect_inputs: bool = False
+    labels: tuple[str, str] = ("the recording", "the export")
+    wrap_output: Callable[[Sink], Sink] | None = None
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What a run did. ``stop``: "end" (the source ended, or ``max_frames``),
+    "requested" (``should_stop`` before the end), "output" (an output failed:
+    ``sink_errors``) or "error" (the pipeline failed: ``error``)."""
+
+    source: SourceInfo
+    frames: int
+    dropped: int
+    seconds: float  # from the pipeline's start to every output closed
+    stop: str
+    damage: tuple[Damage, ...] = ()
+    sink_errors: tuple[OutputError, ...] = ()
+    error: BaseException | None = None
+    recorded: int = 0  # frames in the recording
+    exported: int = 0  # frames in the export
+    stages: tuple[tuple[str, float], ...] = ()  # mean ms per frame of each stage
+
+
+def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: False,
+               on_progress: Callable[[int, int | None], None] | None = None, *,
+               on_ready: Callable[[SourceInfo], None] | None = None) -> RunReport:
+    """Run ``request`` to the end of its source, a stop request or an error.
+
+    ``on_progress(frames, total)`` comes every ``POLL_S`` and once at the end (total:
+    the source's frame count hint); ``on_ready(info)`` just before the first frame
+    is read (everything is open then). Both run in the calling thread."""
+    from camvideo.runtime.pipeline import Pipeline
+
+    with contextlib.ExitStack() as stack:
+        source = stack.enter_context(_open(request.source))
+        info = source.info
+        if request.protect_inputs:
+            _check_outputs(request, info)
+        recorder, exporter = _open_outputs(request, info, stack)
+        sinks = [s for s in (recorder, exporter) if s is not None] + list(request.sinks)
+        localizer = request.make_localizer(info)
+        pipeline = Pipeline(source, localizer, request.annotators, sinks, batch_size=request.batch_size,
+                            workers=request.workers, max_frames=request.max_frames)
+        if request.hud:
+            pipeline.annotators += (stats_hud(lambda: pipeline.stats),)
+        if on_ready is not None:
+            on_ready(info)
+        start = time.monotonic()
+        pipeline.start()
+        try:
+            stop = _wait(pipeline, should_stop, on_progress, info)
+        finally:
+            pipeline.stop()  # joins the threads, closes the source, finalizes the outputs
+        seconds = time.monotonic() - start
+        stats = pipeline.stats
+        if on_progress is not None:
+            on_progress(stats.frames, info.frame_count)
+        return RunReport(info, stats.frames, stats.dropped, seconds, stop, source.damage,
+                         tuple(pipeline.sink_errors), pipeline.error, _written(recorder), _written(exporter),
+                         tuple(stats.stage_ms.items()))
+
+
+def _wait(pipeline, should_stop, on_progress, info: SourceInfo) -> str:
+    """The one wait loop: until the pipeline finishes, a stop request or an output fails."""
+    while not pipeline.wait(POLL_S):
+        if on_progress is not None:
+            on_progress(pipeline.stats.frames, info.frame_count)
+        if should_stop() and not pipeline.finished:  # it may have ended meanwhile: then it is done
+            return "requested"
+        if pipeline.sink_errors:
+            return "output"
+    if pipeline.sink_errors:
+        return "output"
+    return "error" if pipeline.error is not None else "end"
+
+
+def _open(source: str | Path | Source):
+    if isinstance(source, Source):
+        return source  # a context manager itself: closed on the way out
+    from camvideo.video.sources import open_source
+
+    return open_source(source)
+
+
+def _check_outputs(request: RunRequest, info: SourceInfo) -> None:
+    """No output is a file the source reads, or another output (also under its temporary name)."""
+    from camvideo.video import export as exports
+    from camvideo.video.outputs import check_outputs
+    from camvideo.video.recorder import partial_path
+
+    files = []
+    for label, path, partial in ((request.labels[0], request.recording, partial_path),
+                                 (request.labels[1], request.export, exports.partial_path)):
+        if path is not None:
+            path = Path(path)
+            files.append((f"{label} {path}", path))
+            files.append((f"{label} {path} (written first as {partial(path).name})", partial(path)))
+    check_outputs(info.files, files)
+
+
+def _open_outputs(request: RunRequest, info: SourceInfo, stack: contextlib.ExitStack):
+    """(recorder, exporter), each None when not asked for; each closed on the way out."""
+    from camvideo.video.export import open_exporter
+    from camvideo.video.recorder import Recorder
+
+    wrap = request.wrap_output or (lambda sink: sink)
+    recorder = exporter = None
+    if request.recording is not None:
+        recorder = wrap(Recorder(request.recording, fps_hint=info.rate or 30.0, codec=request.codec,
+                                 preset=request.preset, audio_from=info.path if request.audio else None))
+        stack.callback(_close_quietly, recorder)
+    if request.export is not None:
+        exporter = wrap(open_exporter(request.export))  # NAME.partial.EXT, renamed when closed
+        stack.callback(_close_quietly, exporter)
+    return recorder, exporter
+
+
+def _written(sink) -> int:
+    return sink.frames_written if sink is not None else 0
+
+
+def _close_quietly(sink) -> None:
+    """Close an output on the way out (the pipeline closed it already on the normal path)."""
+    try:
+        sink.close()
+    except OutputError as exc:
+        log.error("%s", exc)
+
+
+def stats_hud(stats) -> Annotator:
+    """The HUD: fps, forward time and latency of ``stats()`` (a ``PipelineStats``),
+    on a band at the bottom of the frame."""
+    from camvideo.annotate import HudAnnotator
+
+    def text(result: FrameResult) -> str:
+        s = stats()
+        forward = result.timings.get("forward", 0.0)
+        return f"{s.fps:.1f} fps | forward {forward:.0f} ms | latency {s.latency_avg_ms:.0f} ms"
+    return HudAnnotator(text)

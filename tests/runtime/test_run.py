@@ -1,0 +1,133 @@
+"""run_source: one run of a source, every output closed whatever happens."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import av
+import numpy as np
+import pytest
+from clips import make_clip, make_truncated_clip
+
+from camvideo.errors import OutputError
+from camvideo.results import FrameResult
+from camvideo.runtime.run import RunRequest, run_source
+from camvideo.video.sources import IterableSource
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class Fake:
+    """A localizer of ``delay`` seconds a batch; raises at frame ``fail_at``."""
+
+    def __init__(self, fail_at: int | None = None, delay: float = 0.0) -> None:
+        self.fail_at, self.delay = fail_at, delay
+
+    def __call__(self, frames, indices, times):
+        time.sleep(self.delay)
+        if self.fail_at is not None and self.fail_at in indices:
+            raise RuntimeError(f"the model failed at frame {self.fail_at}")
+        return [FrameResult(i, t, f.shape[1], f.shape[0], (), timings={"forward": 1.0})
+                for f, i, t in zip(frames, indices, times)]
+
+    def reset(self):
+        pass
+
+
+class Keep:
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.frames, self.fail_at, self.closed = [], fail_at, False
+
+    def write(self, item):
+        if item.frame.index == self.fail_at:
+            raise OSError(28, "No space left on device")
+        self.frames.append(item.frame.index)
+
+    def close(self):
+        self.closed = True
+
+
+def _images(count: int):
+    return [np.full((48, 64, 3), i * 4 % 256, np.uint8) for i in range(count)]
+
+
+def _recorded(path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+def test_a_file_runs_to_its_end_into_a_recording_and_an_export(tmp_path):
+    clip = tmp_path / "in.mkv"
+    make_clip(clip, frames=12, size=(64, 48))
+    seen = []
+    report = run_source(RunRequest(clip, lambda info: Fake(), recording=tmp_path / "out.mkv",
+                                   export=tmp_path / "out.jsonl", hud=True),
+                        on_progress=lambda frames, total: seen.append((frames, total)),
+                        on_ready=lambda info: seen.append(info))
+    assert report.stop == "end" and report.frames == 12 and report.recorded == 12 and report.exported == 12
+    assert report.error is None and report.sink_errors == () and report.damage == ()
+    assert report.source.kind == "file" and report.source.path == clip and report.source.frame_count == 12
+    assert seen[0] is report.source or seen[0].name == str(clip)  # on_ready first, with the source's info
+    assert seen[-1] == (12, 12)  # the last progress: every frame
+    assert _recorded(tmp_path / "out.mkv") == 12
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 12
+    assert dict(report.stages)["annotate"] > 0
+
+
+def test_a_run_that_fails_half_way_closes_every_output(tmp_path):
+    """The localizer raises at frame 5: the recording is finalized under its final
+    name and playable, the export complete up to the failure, the source closed."""
+    source = IterableSource(_images(20), fps=10.0)
+    keep = Keep()
+    report = run_source(RunRequest(source, lambda info: Fake(fail_at=5), recording=tmp_path / "out.mkv",
+                                   export=tmp_path / "out.jsonl", sinks=(keep,)))
+    assert report.stop == "error" and "frame 5" in str(report.error)
+    assert report.frames == 5 and report.recorded == 5 and report.exported == 5
+    assert _recorded(tmp_path / "out.mkv") == 5
+    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    assert [json.loads(line)["frame"] for line in lines] == [0, 1, 2, 3, 4]
+    assert not list(tmp_path.glob("*.partial.*"))  # both took their final names
+    assert keep.closed and keep.frames == [0, 1, 2, 3, 4]
+    assert source.read() is None  # closed: nothing more comes
+
+
+def test_an_output_that_fails_ends_the_run_and_the_others_are_finalized(tmp_path):
+    source = IterableSource(_images(20), fps=10.0)
+    report = run_source(RunRequest(source, lambda info: Fake(), export=tmp_path / "out.jsonl",
+                                   sinks=(Keep(fail_at=7),)))
+    assert report.stop == "output" and len(report.sink_errors) == 1
+    assert isinstance(report.sink_errors[0], OutputError) and "No space left" in str(report.sink_errors[0])
+    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    assert [json.loads(line)["frame"] for line in lines][:8] == list(range(8))  # complete up to the failure
+
+
+def test_a_stop_request_finalizes_the_outputs_at_the_last_frame_written(tmp_path):
+    source = IterableSource(_images(200), fps=10.0)
+    stop_at = time.monotonic() + 0.5
+    report = run_source(RunRequest(source, lambda info: Fake(delay=0.02), recording=tmp_path / "out.mkv"),
+                        lambda: time.monotonic() > stop_at)
+    assert report.stop == "requested" and 0 < report.frames < 200 and report.error is None
+    assert _recorded(tmp_path / "out.mkv") == report.recorded == report.frames
+
+
+def test_an_output_that_is_the_input_is_refused_before_anything_is_written(tmp_path):
+    clip = tmp_path / "in.mkv"
+    make_clip(clip, frames=5, size=(64, 48))
+    before = clip.read_bytes()
+    made = []
+    with pytest.raises(OutputError, match="is the input"):
+        run_source(RunRequest(clip, lambda info: made.append(info), recording=clip, protect_inputs=True))
+    assert made == [] and clip.read_bytes() == before  # no model made, the input untouched
+
+
+def test_damage_comes_back_in_the_report_and_as_events(tmp_path):
+    from camvideo.video.sources import open_source
+
+    cut = make_truncated_clip(tmp_path, frames=60, size=(96, 64))
+    source = open_source(cut)
+    damaged, warned = [], []
+    source.subscribe(on_damage=damaged.append, on_warning=warned.append)
+    report = run_source(RunRequest(source, lambda info: Fake()))
+    assert report.stop == "end" and report.damage and report.damage == tuple(damaged)
+    assert len(warned) == 1 and warned[0].startswith(f"{cut}: the video ends at") and "truncated" in warned[0]
