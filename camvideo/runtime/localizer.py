@@ -27,8 +27,8 @@ from camvideo.cam.preprocess import preprocess
 from camvideo.cam.smoothing import MapScaler, TemporalSmoother
 from camvideo.models import GapClassifier
 from camvideo.results import Detection, FrameResult
-from camvideo.runtime.timing import StageTimer
 from camvideo.settings import LocalizeSettings
+from camvideo.timing import StageTimer
 
 # FrameLocalizer(autocast=...): the forward pass's precision ("auto": fp16 on CUDA only).
 AUTOCAST = {"auto": None, "fp16": torch.float16, "bf16": torch.bfloat16, None: None}
