@@ -27,7 +27,8 @@ class Hint:
     ("torch", "PATH"; "" for none); ``action``: the words before it that a front
     end may word its own way ("pass it with"; "" for none); ``command``: the
     ``camvideo`` command the option belongs to when it is not the one running
-    ("models": ``camvideo models --fetch lite0``, something to run in a terminal);
+    ("models": ``camvideo models --fetch lite0``, something to run in a terminal;
+    ``option`` "" for the command alone);
     ``subject``: the message is about this option and opens with it ("--runtime
     openvino: ...").
     """
@@ -39,8 +40,8 @@ class Hint:
     subject: bool = False
 
     def __post_init__(self) -> None:
-        if not self.option or not self.option.replace("_", "").isalnum():
-            raise ValueError(f"option must be a name such as 'weights', got {self.option!r}")
+        if not (self.option.replace("_", "").isalnum() or (self.command and not self.option)):
+            raise ValueError(f"option must be a name such as 'weights' (or '' with a command), got {self.option!r}")
 
 
 Words = Callable[[Hint], str]
@@ -56,7 +57,7 @@ def option_words(hint: Hint) -> str:
     ``--runtime openvino: ``, ```camvideo models --fetch lite0```."""
     text = f"{flag(hint.option)} {hint.value}" if hint.value else flag(hint.option)
     if hint.command:
-        text = f"`camvideo {hint.command} {text}`"
+        text = f"`camvideo {hint.command} {text}`" if hint.option else f"`camvideo {hint.command}`"
     if hint.subject:
         return f"{text}: "
     return f"{hint.action} {text}" if hint.action else text

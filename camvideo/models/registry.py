@@ -137,13 +137,14 @@ def build_network(name: str, num_classes: int | None = None, meta: bool = False)
             import timm
 
             if not timm.is_model(arch):
-                raise ModelLoadError(f"unknown timm model {arch!r}; see timm.list_models() or ", Hint("timm", "PATTERN", command="models"))
+                raise ModelLoadError(f"unknown timm model {arch!r}; see timm.list_models() or ",
+                                     Hint("timm", "PATTERN", command="models"))
             check_timm_tag(arch)
             return timm.create_model(arch, pretrained=False, **kwargs)
         if arch not in torchvision_classifiers():
             raise ModelLoadError(
                 f"unknown model {name!r}; choose one of: {', '.join(available_models())}, "
-                "or timm:NAME (see `camvideo models`)"
+                "or timm:NAME (see ", Hint("", command="models"), ")"
             )
         from torchvision import models as tvm
 

@@ -113,7 +113,7 @@ def weights_source(name: str) -> WeightsSource | None:
         try:
             return _torch_hub_source(get_model_weights(arch).DEFAULT.url)
         except (KeyError, ValueError, AttributeError) as exc:  # not a torchvision model
-            raise ModelLoadError(f"unknown model {name!r}; see `camvideo models`") from exc
+            raise ModelLoadError(f"unknown model {name!r}; see ", Hint("", command="models")) from exc
     import timm
 
     check_timm_tag(arch)
