@@ -13,14 +13,20 @@ the field and the allowed values; a setting that exists is a valid one.
   named speed/quality presets;
 - ``LocalizeSettings``: what to localize, composing the four above
   (``camvideo.runtime.localizer``);
-- ``OverlaySettings``: what the overlay draws (``camvideo.annotate``).
+- ``OverlaySettings``: what the overlay draws (``camvideo.annotate``);
+- ``ModelOptions``: which model to load and what runs it
+  (``camvideo.runtime.loading.load_model_from``), for every front end.
 
 See docs/architecture.md for where each one is read.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+
+from camvideo import DEFAULT_MODEL
+from camvideo.errors import CamvideoError, Hint
 
 # The colour maps the overlay offers (names of OpenCV's COLORMAP_* constants; the
 # mapping to cv2 lives in camvideo.annotate, which imports cv2).
@@ -309,3 +315,99 @@ def quality_settings(name: str, base: LocalizeSettings | None = None) -> Localiz
     own = base.box_rule
     rule = quality_rule(name, min_area=own.min_area, max_side=own.max_side, components=own.components)
     return dataclasses.replace(base, maps=quality_maps(name)[0], box_rule=rule)
+
+
+# --- the model -------------------------------------------------------------------
+
+# The input sizes a model accepts (``load_model``, ``--input-size``): the maps need a
+# few pixels; at 2048 lite0's activations take ~2 GB (100000 asked torch for 120 GB).
+INPUT_SIZES = (8, 2048)
+RUNTIMES = ("auto", "torch", "openvino")  # what runs the forward pass (camvideo.runtime.runtimes)
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """Which model to load, on which device, and what runs its forward pass: what
+    the command line's model options give, what a batch's workers load, as one
+    picklable value. ``runtime.loading.load_model_from(options)`` loads it.
+
+    ``model``: a name (``lite0``, a torchvision classifier, ``timm:NAME``);
+    ``weights``, ``checkpoint``, ``labels``: files (see ``camvideo.models.load_model``);
+    ``layer``: the layer whose maps to use; ``input_size``, ``mean``, ``std``: the
+    preprocessing (None: the model's own); ``device``: auto, cpu, cuda[:N], mps or
+    openvino:NAME; ``runtime``: one of ``RUNTIMES``. ``class_ids`` and ``topk``,
+    when given, are checked against the loaded model's class count. A value out of
+    range is a ``CamvideoError`` naming the option (a ``Hint``).
+    """
+
+    model: str = DEFAULT_MODEL
+    weights: str | None = None
+    device: str = "auto"
+    runtime: str = "auto"
+    checkpoint: str | None = None
+    labels: str | None = None
+    layer: str | None = None
+    input_size: int | None = None
+    mean: tuple[float, float, float] | None = None
+    std: tuple[float, float, float] | None = None
+    class_ids: tuple[int, ...] | None = None
+    topk: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("model", "device", "runtime"):
+            _check_type(name, getattr(self, name), str)
+        for name in ("weights", "checkpoint", "labels"):  # paths: kept as text
+            value = getattr(self, name)
+            if value is not None:
+                _check_type(name, value, (str, os.PathLike))
+                object.__setattr__(self, name, os.fspath(value))
+        if self.layer is not None:
+            _check_type("layer", self.layer, str)
+        if self.runtime not in RUNTIMES:
+            raise CamvideoError(Hint("runtime"), f" must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
+        self._check_size()
+        for name in ("mean", "std"):
+            self._check_three(name)
+        if self.class_ids is not None:
+            ids = tuple(self.class_ids)
+            if not all(isinstance(c, int) and not isinstance(c, bool) for c in ids):
+                raise TypeError(f"class_ids must be ints, got {ids!r}")
+            object.__setattr__(self, "class_ids", ids)
+        if self.topk is not None and (not isinstance(self.topk, int) or self.topk < 1):
+            raise CamvideoError(Hint("topk"), f" must be at least 1, got {self.topk!r}")
+
+    def _check_size(self) -> None:
+        size = self.input_size
+        if size is None:
+            return
+        if not isinstance(size, int) or isinstance(size, bool):
+            raise TypeError(f"input_size must be an int or None, got {type(size).__name__}")
+        if not INPUT_SIZES[0] <= size <= INPUT_SIZES[1]:
+            raise CamvideoError(Hint("input_size"),
+                                f" must be between {INPUT_SIZES[0]} and {INPUT_SIZES[1]} pixels, got {size}")
+
+    def _check_three(self, name: str) -> None:
+        values = getattr(self, name)
+        if values is None:
+            return
+        try:
+            values = tuple(float(v) for v in values)
+        except (TypeError, ValueError):
+            values = ()
+        if len(values) != 3:
+            raise CamvideoError(Hint(name), f" must be three numbers R,G,B, got {getattr(self, name)!r}")
+        if name == "std" and min(values) <= 0:
+            raise CamvideoError(Hint(name), f" must be three positive numbers, got {values!r}")
+        object.__setattr__(self, name, values)
+
+    def load_kwargs(self) -> dict:
+        """What ``camvideo.models.load_model`` takes besides the name and the device:
+        the files, layer and preprocessing given (only those)."""
+        given = {"weights": self.weights, "checkpoint": self.checkpoint, "labels": self.labels,
+                 "layer": self.layer, "input_size": self.input_size, "mean": self.mean, "std": self.std}
+        return {key: value for key, value in given.items() if value is not None}
+
+
+def _check_type(name: str, value, kind) -> None:
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} must be a {getattr(kind, '__name__', 'str or path')}, got {type(value).__name__}")

@@ -19,8 +19,8 @@ never shows the old run's outputs as if they were the new one's.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -34,22 +34,19 @@ from typing import Protocol
 
 from camvideo.batch.plan import Job
 from camvideo.errors import CamvideoError, OutputError, describe
-from camvideo.settings import LocalizeSettings, OverlaySettings
+from camvideo.settings import LocalizeSettings, ModelOptions, OverlaySettings
 from camvideo.video.recorder import partial_path
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 0.5
-# the model options, as camvideo.cli.options.load_model_from_args reads them
-MODEL_KEYS = ("model", "weights", "device", "checkpoint", "labels", "layer", "input_size", "mean", "std",
-              "class_ids", "topk", "runtime")
 
 
 @dataclass(frozen=True)
 class JobOptions:
     """How every job of a run is processed: picklable, the same on every worker."""
 
-    model: tuple[tuple[str, object], ...]  # (option, value) pairs of MODEL_KEYS
+    model: ModelOptions = ModelOptions()
     settings: LocalizeSettings = LocalizeSettings()
     overlay: OverlaySettings = OverlaySettings()
     batch_size: int = 1
@@ -62,9 +59,8 @@ class JobOptions:
     audio: bool = True
 
     def __post_init__(self) -> None:
-        unknown = [key for key, _ in self.model if key not in MODEL_KEYS]
-        if unknown:
-            raise ValueError(f"model options must be among {MODEL_KEYS}, got {unknown}")
+        if not isinstance(self.model, ModelOptions):
+            raise TypeError(f"model must be a ModelOptions, got {type(self.model).__name__}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.threads is not None and self.threads < 1:
@@ -72,23 +68,26 @@ class JobOptions:
         if self.max_frames is not None and self.max_frames < 1:
             raise ValueError(f"max_frames must be None or at least 1, got {self.max_frames}")
 
-    @classmethod
-    def from_args(cls, args: argparse.Namespace, **fields) -> JobOptions:
-        """The model options of a parsed command line, plus ``fields``."""
-        model = tuple((key, _plain(getattr(args, key, None))) for key in MODEL_KEYS)
-        return cls(model=model, **fields)
-
     def config_id(self) -> str:
         """A short hash of every option that changes the outputs (not the device, the
         runtime, the threads or the batch size): a rerun with other settings redoes the files."""
-        model = {k: v for k, v in self.model if k not in ("device", "runtime")}  # the same outputs on either
-        parts = {"model": model, "settings": repr(self.settings), "overlay": repr(self.overlay), "hud": self.hud,
+        parts = {"model": _hashed(self.model), "settings": repr(self.settings), "overlay": repr(self.overlay), "hud": self.hud,
                  "max_frames": self.max_frames, "codec": self.codec, "preset": self.preset, "audio": self.audio}
         return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def _plain(value):
-    return tuple(value) if isinstance(value, list) else value
+def _hashed(model: ModelOptions) -> dict:
+    """The model options as ``config_id`` has hashed them since they were the command
+    line's (option, value) pairs, so that an archive made before resumes: every option
+    but the device and the runtime (the same outputs on either), ``mean`` and ``std`` as
+    the text R,G,B (their shortest spelling: "0.5,0.5,0.5"; other spellings of the
+    same numbers, "0.50", "1" for 1.0, hashed as typed before, redo their files once)."""
+    fields = {field.name: getattr(model, field.name) for field in dataclasses.fields(model)}
+    record = {key: value for key, value in fields.items() if key not in ("device", "runtime")}
+    for key in ("mean", "std"):
+        if record[key] is not None:
+            record[key] = ",".join(repr(v) for v in record[key])
+    return record
 
 
 @dataclass(frozen=True)
@@ -161,22 +160,18 @@ class JobRunner:
         tune_allocator()  # process-wide, as the command line's entry point does it
         import torch
 
-        from camvideo.cli.options import load_model_from_args
-        from camvideo.runtime.runtimes import make_forward, parse_device
+        from camvideo.runtime.loading import forward_for, load_model_from
 
         if self.options.threads is not None:
             torch.set_num_threads(self.options.threads)
         t0 = time.monotonic()
-        args = argparse.Namespace(**dict(self.options.model))
-        model = load_model_from_args(args)
-        # --runtime (OpenVINO for exact CAM on the CPU): made once, for every file. Its
+        model = load_model_from(self.options.model)
+        # The runtime (OpenVINO for exact CAM on the CPU): made once, for every file. Its
         # latency mode at the worker's threads when they are set (workers share the
         # cores), else its throughput mode, as `camvideo process` runs a file.
         threads = self.options.threads
-        self.forward = make_forward(model, getattr(args, "runtime", None) or "auto",
-                                    mode="throughput" if threads is None else "latency",
-                                    openvino_device=parse_device(getattr(args, "device", None) or "auto").openvino,
-                                    threads=threads)
+        self.forward = forward_for(model, self.options.model, mode="throughput" if threads is None else "latency",
+                                   threads=threads)
         self._warm_up(model)
         self.model = model
         self.load_s = time.monotonic() - t0

@@ -22,7 +22,7 @@ from camvideo.batch.summary import clock
 
 # The single file's bar and these write alike: writes that fail are dropped, and a
 # terminal that says it has 0 columns (a new pseudo-terminal) still gets bars.
-from camvideo.cli.progress import _columns, _QuietStream, is_terminal
+from camvideo.progress import QuietStream, columns, is_terminal
 
 NAME_WIDTH = 40
 
@@ -47,8 +47,8 @@ class BatchProgress:
     def __init__(self, total: int, *, stream=None, tty: bool | None = None, every_s: float = 30.0) -> None:
         stream = stream if stream is not None else sys.stderr
         self.tty = is_terminal(stream) if tty is None else tty
-        self.ncols = _columns(stream)
-        self.stream = _QuietStream(stream)
+        self.ncols = columns(stream)
+        self.stream = QuietStream(stream)
         self.total = total
         self.done = 0
         self.frames_done = 0  # frames of finished files

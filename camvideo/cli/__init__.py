@@ -3,7 +3,8 @@
 ``main`` parses and dispatches; ``options`` holds the options several commands
 share and turns them into settings; ``commands/`` has one module per subcommand,
 each importing torch only when it runs (``camvideo --help`` stays at ~0.1 s).
-``signals`` turns SIGINT/SIGTERM/SIGHUP into a clean stop for long runs.
+``signals`` guards the outputs of a run for an abort (the stop signals themselves:
+``camvideo.runtime.signals``, which the window uses too).
 """
 
 from camvideo.cli.options import (

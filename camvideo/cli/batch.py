@@ -25,8 +25,8 @@ import time
 
 from camvideo.batch import EXPORT_FORMATS
 from camvideo.cli import options as cli
-from camvideo.cli.signals import say
 from camvideo.errors import CamvideoError
+from camvideo.runtime.signals import say
 
 log = logging.getLogger(__name__)
 
@@ -118,19 +118,20 @@ def run(args: argparse.Namespace) -> int:
     from camvideo.batch.job import JobOptions
     from camvideo.batch.plan import make_plan, prepare_output_dir, split_resumed
     from camvideo.batch.summary import SummaryWriter, Totals, format_table, read_records
-    from camvideo.cli.signals import Aborted
+    from camvideo.runtime.signals import Aborted
 
     _check(args)
     settings = cli.localize_settings_from_args(args)
     overlay = cli.overlay_settings_from_args(args)
+    model = cli.model_options_from_args(args)  # checked before anything is planned or written
     plan = make_plan(args.sources, args.output_dir or DEFAULT_OUTPUT_DIR, from_list=args.from_list,
                      recording=not args.no_recording, export_format=args.export_format)
     prepare_output_dir(plan)
     cpus = args.cpus_per_job if args.cpus_per_job is not None else DEFAULT_CPUS_PER_JOB
     gpus = args.gpus_per_job or 0.0
-    common = dict(settings=settings, overlay=overlay, batch_size=args.batch_size, hud=args.hud,
+    common = dict(model=model, settings=settings, overlay=overlay, batch_size=args.batch_size, hud=args.hud,
                   max_frames=args.max_frames, codec=args.codec, preset=args.preset, audio=not args.no_audio)
-    config = JobOptions.from_args(args, **common).config_id()
+    config = JobOptions(**common).config_id()
     todo, complete = split_resumed(plan, read_records(plan.summary_path), config, overwrite=args.overwrite)
     for note in plan.notes:
         _say(f"camvideo: note: {note}")
@@ -166,7 +167,7 @@ def _run_jobs(args, todo, common, cpus, gpus, writer, totals, config):
     """Run ``todo`` on the chosen backend; the StopSignals when a signal stopped it, else None."""
     from camvideo.batch.job import JobOptions
     from camvideo.batch.progress import BatchProgress
-    from camvideo.cli.signals import StopSignals
+    from camvideo.runtime.signals import StopSignals
 
     level = logging.getLogger().getEffectiveLevel()
     with contextlib.ExitStack() as stack:
@@ -175,8 +176,7 @@ def _run_jobs(args, todo, common, cpus, gpus, writer, totals, config):
 
             session = stack.enter_context(RaySession(args.ray))  # before our signal handlers: Ray sets its own
             threads = max(1, int(cpus))
-            options = JobOptions.from_args(args, threads=threads, workers=args.workers or (None if threads >= 2 else 1),
-                                           **common)
+            options = JobOptions(threads=threads, workers=args.workers or (None if threads >= 2 else 1), **common)
             actors = actor_count(session.resources(), len(todo), cpus, gpus, args.jobs)
             _say(f"camvideo: Ray at {args.ray} (ready in {session.start_s:.1f} s): {actors} actor"
                  f"{'s' * (actors != 1)} ({cpus:g} CPUs" + (f", {gpus:g} GPUs" if gpus else "") + " each)")
@@ -190,8 +190,7 @@ def _run_jobs(args, todo, common, cpus, gpus, writer, totals, config):
             _say(f"camvideo: {jobs} worker process{'es' * (jobs != 1)} ({threads_per_job(jobs)} torch "
                  f"thread{'s' * (threads_per_job(jobs) != 1)} each)")
             threads = threads_per_job(jobs)
-            options = JobOptions.from_args(args, threads=threads, workers=args.workers or (None if threads >= 2 else 1),
-                                           **common)
+            options = JobOptions(threads=threads, workers=args.workers or (None if threads >= 2 else 1), **common)
             # the workers' warnings come back in the results: they print errors only, unless -v
             pool = stack.enter_context(LocalPool(options, jobs,
                                                  log_level=level if level < logging.WARNING else logging.ERROR))

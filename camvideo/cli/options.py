@@ -8,28 +8,28 @@ option. Building the parser imports neither torch nor cv2 (``--help`` in 0.1 s).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import re
+import dataclasses
+import functools
 
 from camvideo import DEFAULT_MODEL
-from camvideo.errors import CamvideoError, reason
+from camvideo.errors import CamvideoError
+
+# The core's, named here for the commands that use them (image, tests): torch-free.
+from camvideo.runtime.loading import memory_errors, out_of_memory  # noqa: F401
 from camvideo.settings import (
     COLORMAP_NAMES,
     DEFAULT_QUALITY,
+    INPUT_SIZES,
     QUALITY_PRESETS,
     THRESHOLD_METHODS,
     IntensitySettings,
     LocalizeSettings,
+    ModelOptions,
     OverlaySettings,
     SmoothingSettings,
     quality_maps,
     quality_rule,
 )
-
-# --input-size: 8 pixels at the least (the maps need a few pixels), 2048 at the most
-# (lite0's activations there take ~2 GB; 100000 asked torch for 120 GB). The same
-# range as camvideo.models.registry.INPUT_SIZES, which the library checks.
-INPUT_SIZES = (8, 2048)
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -132,45 +132,34 @@ def _three_floats(text: str | None, option: str) -> tuple[float, float, float] |
     return values
 
 
+def model_options_from_args(args: argparse.Namespace) -> ModelOptions:
+    """The ``ModelOptions`` of ``args``' model options (``--model``, ``--weights``,
+    ``--device``, ``--runtime``, ...; with ``--class`` and ``--topk`` where the
+    command has them), checked where they enter: the input size first, then the
+    mean and the std."""
+    get = functools.partial(getattr, args)
+    ids = get("class_ids", None)
+    options = ModelOptions(
+        model=get("model", None) or DEFAULT_MODEL, weights=get("weights", None), device=get("device", None) or "auto",
+        runtime=get("runtime", None) or "auto", checkpoint=get("checkpoint", None), labels=get("labels", None),
+        layer=get("layer", None), input_size=get("input_size", None),
+        class_ids=tuple(ids) if ids is not None else None, topk=get("topk", None))
+    return dataclasses.replace(options, mean=_three_floats(get("mean", None), "--mean"),
+                               std=_three_floats(get("std", None), "--std"))
+
+
 def model_options(args: argparse.Namespace) -> dict:
     """What the model options of ``args`` give ``load_model`` besides the name and
     the device (weights, checkpoint, labels, layer, input size, mean, std), checked
     where they enter; only those given. The window loads its first model with them."""
-    size = getattr(args, "input_size", None)
-    if size is not None and not INPUT_SIZES[0] <= size <= INPUT_SIZES[1]:
-        raise CamvideoError(f"--input-size must be between {INPUT_SIZES[0]} and {INPUT_SIZES[1]} pixels, got {size}")
-    options = {
-        "weights": getattr(args, "weights", None), "checkpoint": getattr(args, "checkpoint", None),
-        "labels": getattr(args, "labels", None), "layer": getattr(args, "layer", None), "input_size": size,
-        "mean": _three_floats(getattr(args, "mean", None), "--mean"),
-        "std": _three_floats(getattr(args, "std", None), "--std"),
-    }
-    return {k: v for k, v in options.items() if v is not None}
+    return model_options_from_args(args).load_kwargs()
 
 
 def load_model_from_args(args: argparse.Namespace):
-    from camvideo.models import load_model
+    """The model of ``args`` (``camvideo.runtime.loading.load_model_from``)."""
+    from camvideo.runtime.loading import load_model_from
 
-    options = model_options(args)
-    from camvideo.runtime.runtimes import parse_device
-
-    try:
-        device = parse_device(args.device).torch  # openvino:GPU: the model loads on the CPU
-    except ValueError as exc:
-        raise CamvideoError(f"--device: {exc}") from None
-    try:
-        with memory_errors(args):
-            model = load_model(args.model, device=device, **options)
-    except ValueError as exc:
-        raise CamvideoError(str(exc)) from None
-    # Class choices can only be checked against the model's own class count.
-    n = model.num_classes
-    ids = getattr(args, "class_ids", None) or ()
-    if any(not 0 <= c < n for c in ids):
-        raise CamvideoError(f"--class must be a class id of {args.model} in 0..{n - 1}, got {list(ids)}")
-    if getattr(args, "topk", 1) > n:
-        raise CamvideoError(f"--topk must be at most {n}, the classes of {args.model}, got {args.topk}")
-    return model
+    return load_model_from(model_options_from_args(args))
 
 
 def localizer_from_args(args: argparse.Namespace, settings, *, model=None, live: bool = True, stream: bool = False):
@@ -193,59 +182,11 @@ def localizer_from_args(args: argparse.Namespace, settings, *, model=None, live:
 def forward_from_args(args: argparse.Namespace, model, *, live: bool = True, stream: bool = False):
     """The forward pass ``--runtime`` and ``--device`` pick (None: torch's); see
     ``localizer_from_args``."""
-    from camvideo.runtime.runtimes import make_forward, parse_device
+    from camvideo.runtime.loading import forward_for
     from camvideo.runtime.workers import live_threads
 
-    device = parse_device(getattr(args, "device", "auto") or "auto")
-    return make_forward(model, getattr(args, "runtime", "auto"), mode="latency" if live else "throughput",
-                        openvino_device=device.openvino, threads=live_threads(model) if stream else None)
-
-
-def out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` says an allocation failed: Python's MemoryError, torch's
-    OutOfMemoryError (CUDA), its CPU allocator's RuntimeError, or oneDNN's "could
-    not create a primitive" (a convolution whose workspace could not be allocated:
-    which of the two a run hits near the limit is chance; CI saw the second)."""
-    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
-        return True
-    text = str(exc).lower()
-    return isinstance(exc, RuntimeError) and any(
-        words in text for words in ("can't allocate memory", "out of memory", "could not create a primitive"))
-
-
-@contextlib.contextmanager
-def memory_errors(args: argparse.Namespace):
-    """An allocation that fails inside (the model, a forward pass) becomes one line."""
-    try:
-        yield
-    except (MemoryError, RuntimeError) as exc:
-        if not out_of_memory(exc):
-            raise
-        raise CamvideoError(memory_message(exc, args)) from None
-
-
-def memory_message(exc: BaseException, args: argparse.Namespace) -> str:
-    """``not enough memory for lite0 on cpu (it asked for 120.0 GB); try ...``"""
-    asked = re.search(r"tried to allocate ([0-9.]+) ?(bytes|[KMGT]i?B)", str(exc))
-    if asked and asked.group(2) == "bytes":
-        why = f"it asked for {_size(int(asked.group(1)))}"
-    elif asked:
-        why = f"it asked for {asked.group(1)} {asked.group(2)}"  # CUDA says e.g. 20.00 GiB
-    else:
-        why = reason(exc)
-    size = getattr(args, "input_size", None)
-    hint = f"a smaller --input-size than {size}" if size else "a smaller model or batch"
-    return f"not enough memory for {args.model} on {args.device} ({why}); try {hint}"
-
-
-def _size(count: int) -> str:
-    """``134217728`` -> ``128.0 MiB``."""
-    value, unit = float(count), "bytes"
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if value < 1024 or unit == "PiB":
-            break
-        value /= 1024
-    return f"{value:.0f} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+    return forward_for(model, model_options_from_args(args), mode="latency" if live else "throughput",
+                       threads=live_threads(model) if stream else None)
 
 
 def localize_settings_from_args(args: argparse.Namespace):

@@ -8,49 +8,11 @@ away (SIGHUP, ssh gone) makes writes fail: the bar goes quiet and the run goes o
 
 from __future__ import annotations
 
-import os
 import sys
 
 from tqdm import tqdm
 
-
-class _QuietStream:
-    """A stream whose failed writes are dropped (tqdm itself drops only EIO)."""
-
-    def __init__(self, stream) -> None:
-        self._stream = stream
-
-    def write(self, text: str) -> None:
-        try:
-            self._stream.write(text)
-        except (OSError, ValueError):
-            pass
-
-    def flush(self) -> None:
-        try:
-            self._stream.flush()
-        except (OSError, ValueError):
-            pass
-
-    def __getattr__(self, name: str):
-        return getattr(self._stream, name)
-
-
-def is_terminal(stream) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, OSError, ValueError):
-        return False
-
-
-def _columns(stream) -> int | None:
-    """The terminal's width less one (tqdm's own rule), or None (no limit) where it
-    says 0 (a new pseudo-terminal) or has none: tqdm would draw nothing."""
-    try:
-        columns = os.get_terminal_size(stream.fileno()).columns
-    except (AttributeError, OSError, ValueError):
-        return None
-    return columns - 1 if columns > 1 else None
+from camvideo.progress import QuietStream, columns, is_terminal
 
 
 class Progress:
@@ -66,8 +28,8 @@ class Progress:
         if limit is not None:
             total = min(total, limit) if total is not None else limit
         self.enabled = is_terminal(stream) if enabled is None else bool(enabled)
-        self.bar = tqdm(total=total, unit=" frames", file=_QuietStream(stream), disable=not self.enabled,
-                        ncols=_columns(stream), mininterval=0.25, leave=True)
+        self.bar = tqdm(total=total, unit=" frames", file=QuietStream(stream), disable=not self.enabled,
+                        ncols=columns(stream), mininterval=0.25, leave=True)
 
     def __enter__(self) -> Progress:
         return self

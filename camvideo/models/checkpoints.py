@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from camvideo.errors import ModelLoadError
+from camvideo.errors import Hint, ModelLoadError
 from camvideo.errors import reason as reason_of
 
 
@@ -142,7 +142,8 @@ def _read_checkpoint(path: Path) -> nn.Module | dict[str, torch.Tensor]:
         except (AttributeError, ModuleNotFoundError) as exc:
             raise ModelLoadError(
                 f"cannot read checkpoint {path}: the pickled model's code is not importable here ({exc}); "
-                "save a state dict (torch.save(model.state_dict(), ...)) and give its architecture with --model"
+                "save a state dict (torch.save(model.state_dict(), ...)) and ",
+                Hint("model", action="give its architecture with")
             ) from None
         except Exception as exc:
             raise _load_failure(path, "checkpoint", head, exc) from None

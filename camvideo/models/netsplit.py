@@ -28,7 +28,7 @@ import torch
 from torch import fx, nn
 from torch.nn import functional as F
 
-from camvideo.errors import ModelLoadError, describe
+from camvideo.errors import Hint, ModelLoadError, describe
 
 log = logging.getLogger(__name__)
 
@@ -267,8 +267,8 @@ def split_network(net: nn.Module, input_size: tuple[int, int] = (224, 224), laye
     if depth >= MAX_HEAD_LAYERS:
         raise Unsupported(
             f"{type(net).__name__}: the last spatial map ({names[feature]}) is {depth} layers before the "
-            "classifier (a transformer's patch embedding?): no class map; name a layer with --layer to force Grad-CAM"
-        )
+            "classifier (a transformer's patch embedding?): no class map; ", Hint("layer", action="name a layer with"),
+            " to force Grad-CAM")
     return Split("gradcam", names[feature], num_classes, gm, feature, None, _shape(feature))
 
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from camvideo import DEFAULT_MODEL
-from camvideo.errors import ModelLoadError
+from camvideo.errors import Hint, ModelLoadError
 from camvideo.models.checkpoints import (
     _classes_in_state,
     _load_by_position,
@@ -38,12 +38,11 @@ from camvideo.models.classifiers import (
 from camvideo.models.names import available_models, imagenet_labels, parse_name, read_labels, torchvision_classifiers
 from camvideo.models.netsplit import features_module, gradcam_module, split_network
 from camvideo.models.weights import cached_weights, check_timm_tag, download_torchvision_weights, timm_pretrained
+from camvideo.settings import INPUT_SIZES  # the one range: the command line checks it too
 
 log = logging.getLogger(__name__)
 
-# The input sizes load_model accepts (the command line's --input-size range too):
-# the maps need a few pixels; at 2048 lite0's activations take ~2 GB.
-INPUT_SIZES = (8, 2048)
+CPU_DEVICE = Hint("device", "cpu", "use")
 
 # --- the embedded default ------------------------------------------------------
 
@@ -69,8 +68,9 @@ def _lite0_network(pretrained: bool, weights: Path | None) -> nn.Module:
             try:
                 _load_into(net, {**counters, **state}, "lite0", str(path))
             except ModelLoadError as exc:
-                raise ModelLoadError(f"{exc}; a lite0 fine-tuned to other classes loads with "
-                                     "--model lite0 --checkpoint FILE --labels FILE") from None
+                raise ModelLoadError(*exc.parts, "; a lite0 fine-tuned to other classes loads with ",
+                                     Hint("model", "lite0"), " ", Hint("checkpoint", "FILE"), " ",
+                                     Hint("labels", "FILE")) from None
         else:
             _load_by_position(net, state, str(path))
     return net.eval()
@@ -137,13 +137,14 @@ def build_network(name: str, num_classes: int | None = None, meta: bool = False)
             import timm
 
             if not timm.is_model(arch):
-                raise ModelLoadError(f"unknown timm model {arch!r}; see timm.list_models() or `camvideo models --timm PATTERN`")
+                raise ModelLoadError(f"unknown timm model {arch!r}; see timm.list_models() or ",
+                                     Hint("timm", "PATTERN", command="models"))
             check_timm_tag(arch)
             return timm.create_model(arch, pretrained=False, **kwargs)
         if arch not in torchvision_classifiers():
             raise ModelLoadError(
                 f"unknown model {name!r}; choose one of: {', '.join(available_models())}, "
-                "or timm:NAME (see `camvideo models`)"
+                "or timm:NAME (see ", Hint("", command="models"), ")"
             )
         from torchvision import models as tvm
 
@@ -247,9 +248,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     except RuntimeError:
         raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got {device!r}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ModelLoadError(f"device {device!r} asked for, but this machine has no usable CUDA GPU; use --device cpu")
+        raise ModelLoadError(f"device {device!r} asked for, but this machine has no usable CUDA GPU; ", CPU_DEVICE)
     if dev.type == "mps" and not _mps_available():
-        raise ModelLoadError(f"device {device!r} asked for, but this machine has no Apple GPU (MPS); use --device cpu")
+        raise ModelLoadError(f"device {device!r} asked for, but this machine has no Apple GPU (MPS); ", CPU_DEVICE)
     return dev
 
 
@@ -284,8 +285,8 @@ def wrap_network(
         labels = _default_labels(name, split.num_classes)
         if labels is None:
             raise ModelLoadError(
-                f"{name} has {split.num_classes} classes, not ImageNet's 1000: give their names with --labels FILE "
-                "(one per line)"
+                f"{name} has {split.num_classes} classes, not ImageNet's 1000: ",
+                Hint("labels", "FILE", "give their names with"), " (one per line)"
             )
     if split.num_classes != len(labels):
         raise ModelLoadError(
@@ -325,7 +326,8 @@ def load_model(
     checkpoints default to ImageNet's mean and std at 224x224).
     """
     if checkpoint is not None and weights is not None:
-        raise ModelLoadError("give --checkpoint (your own classifier) or --weights (weights for --model), not both")
+        raise ModelLoadError(Hint("checkpoint", action="give"), " (your own classifier) or ", Hint("weights"),
+                             " (weights for ", Hint("model"), "), not both")
     dev = resolve_device(device)
     names = read_labels(labels) if labels is not None else None
     if checkpoint is not None:

@@ -23,10 +23,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from camvideo.errors import ModelLoadError, describe
+from camvideo.errors import Hint, ModelLoadError, describe
 from camvideo.models.names import parse_name
 
 log = logging.getLogger(__name__)
+
+# The remedy for weights that cannot be downloaded: a file the user got elsewhere.
+WEIGHTS_FILE = Hint("weights", "PATH", "pass it with")
 
 REACH_TIMEOUT_S = 3.0  # a slow but working network connects well within this
 
@@ -95,7 +98,7 @@ def check_timm_tag(arch: str) -> None:
     try:
         timm.models.get_pretrained_cfg(arch)
     except RuntimeError as exc:
-        raise ModelLoadError(f"timm:{arch}: {exc} See `camvideo models --timm PATTERN` for the tags.") from None
+        raise ModelLoadError(f"timm:{arch}: {exc} See ", Hint("timm", "PATTERN", command="models"), " for the tags.") from None
 
 
 def weights_source(name: str) -> WeightsSource | None:
@@ -110,13 +113,13 @@ def weights_source(name: str) -> WeightsSource | None:
         try:
             return _torch_hub_source(get_model_weights(arch).DEFAULT.url)
         except (KeyError, ValueError, AttributeError) as exc:  # not a torchvision model
-            raise ModelLoadError(f"unknown model {name!r}; see `camvideo models`") from exc
+            raise ModelLoadError(f"unknown model {name!r}; see ", Hint("", command="models")) from exc
     import timm
 
     check_timm_tag(arch)
     cfg = timm.models.get_pretrained_cfg(arch)
     if cfg is None:
-        raise ModelLoadError(f"unknown timm model {arch!r}; see `camvideo models --timm PATTERN`")
+        raise ModelLoadError(f"unknown timm model {arch!r}; see ", Hint("timm", "PATTERN", command="models"))
     if cfg.hf_hub_id:
         return _hf_hub_source(cfg.hf_hub_id, cfg.hf_hub_filename)
     if cfg.url:  # a few timm models still download from a release URL through torch.hub
@@ -190,8 +193,9 @@ def check_download(name: str, source: WeightsSource) -> None:
     where = "the Hugging Face hub" if source.hf_hub else urllib.parse.urlsplit(source.url).hostname
     raise ModelLoadError(
         f"{name}: its pretrained weights are not on this machine and cannot be downloaded from {where} "
-        f"({problem}); on a connected machine run `camvideo models --fetch {name}` and copy {source.cache_dir} "
-        f"to this one, or download {source.url} and pass it with --weights PATH, or use the embedded model lite0"
+        f"({problem}); on a connected machine run ", Hint("fetch", name, command="models"),
+        f" and copy {source.cache_dir} to this one, or download {source.url} and ", WEIGHTS_FILE,
+        ", or use the embedded model lite0"
     )
 
 
@@ -212,8 +216,8 @@ def download_torchvision_weights(name: str) -> dict[str, torch.Tensor]:
         why = describe(exc)
         raise ModelLoadError(
             f"could not get the ImageNet weights of {name} ({why}); "
-            f"with no network, download {default.url} elsewhere and pass it with --weights PATH "
-            f"(or put {Path(default.url).name} in {source.cache_dir})"
+            f"with no network, download {default.url} elsewhere and ", WEIGHTS_FILE,
+            f" (or put {Path(default.url).name} in {source.cache_dir})"
         ) from None
 
 
@@ -224,8 +228,9 @@ def timm_pretrained(arch: str) -> nn.Module:
     source = weights_source(name)
     if source is None:
         raise ModelLoadError(
-            f"{name} has no pretrained weights in timm {timm.__version__}: pass a weights file with --weights PATH "
-            "or your own classifier with --checkpoint (see `camvideo models --timm PATTERN`)"
+            f"{name} has no pretrained weights in timm {timm.__version__}: ",
+            Hint("weights", "PATH", "pass a weights file with"), " or ",
+            Hint("checkpoint", action="your own classifier with"), " (see ", Hint("timm", "PATTERN", command="models"), ")"
         )
     kwargs = {}
     if source.cached is not None:
@@ -241,5 +246,5 @@ def timm_pretrained(arch: str) -> nn.Module:
         why = describe(exc)
         raise ModelLoadError(
             f"could not get the pretrained weights of {name} ({why[:200]}); "
-            f"with no network, download {source.url} elsewhere and pass it with --weights PATH"
+            f"with no network, download {source.url} elsewhere and ", WEIGHTS_FILE
         ) from None

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import sys
 
-from camvideo.cli.signals import StopSignals
 from camvideo.qt import APPLICATION, ORGANIZATION
+from camvideo.runtime.signals import StopSignals
 
 AUTO = None  # no source given: camera 0 when one opens, else the demo clip
 
@@ -22,7 +22,7 @@ WAKE_MS = 200  # Python runs signal handlers only between bytecodes: a timer wak
 
 class StopOnSignals(StopSignals):
     """While active (a context manager), the first stop signal closes ``window``
-    (``camvideo.cli.signals.StopSignals`` with a callback that closes it, and a
+    (``camvideo.runtime.signals.StopSignals`` with a callback that closes it, and a
     timer that lets Python run the handler while Qt's event loop waits). A second
     signal ends the process at once (a close that hangs), with 128 + its number; a
     recording then stays as its ``.partial`` file, playable up to its last fragment."""

@@ -62,13 +62,6 @@ def ask_weights(parent: QWidget, settings: QSettings, model: str) -> str | None:
     return path
 
 
-def gui_wording(message: str) -> str:
-    """A core message for the window: the command line's ``--weights PATH`` is the
-    "Weights file…" button here."""
-    return (message.replace("pass it with --weights PATH", "open it with “Weights file…” (next to the model list)")
-            .replace("--weights PATH", "“Weights file…”"))
-
-
 def ask_url(parent: QWidget, settings: QSettings) -> str | None:
     last = settings.value("last_url", "rtsp://", str)
     dialog = QInputDialog(parent)

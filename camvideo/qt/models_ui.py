@@ -5,7 +5,7 @@ and says in the box what happens ("loading resnet50…", "lite0 ready on cpu",
 "resnet18 could not load; still lite0 on cpu"). A model that cannot load while
 another runs leaves the list on the one in use; one that cannot load while
 nothing runs yet (a remembered model, offline) gives way to the built-in model,
-and the banner says why, in the window's words (``dialogs.gui_wording``).
+and the banner says why, in the window's words (the loader's message: ``camvideo.qt.wording``).
 """
 
 from __future__ import annotations
@@ -97,4 +97,4 @@ class ModelControls:
             w.panel.model_state.setText(f"{name} could not load")
         if w.view.current is None and name == DEFAULT_MODEL:
             w.view.set_message(f"Model {name} could not load")
-        w.show_error(dialogs.gui_wording(message))
+        w.show_error(message)

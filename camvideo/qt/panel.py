@@ -31,11 +31,10 @@ from camvideo.annotate import COLORMAPS  # numpy + cv2 (~0.08 s), no torch
 from camvideo.qt.classes import chosen_class, class_hint
 from camvideo.qt.modelbox import ModelBox
 from camvideo.qt.widgets import ClampedSpinBox, SeekSlider, button, slider
-from camvideo.settings import IntensitySettings, LocalizeSettings, OverlaySettings, SmoothingSettings
+from camvideo.settings import RUNTIMES, IntensitySettings, LocalizeSettings, OverlaySettings, SmoothingSettings
 
 MODES = ("Top-1", "Top-k", "One class")
 NO_CAMERA = "no camera found"
-RUNTIMES = ("auto", "torch", "openvino")  # camvideo.runtime.runtimes.RUNTIMES, without importing torch
 
 # The window's confidence gate: a class under 5% probability gets no box and no
 # map (a map scaled to its own maximum tinted the whole frame): the legend says why.

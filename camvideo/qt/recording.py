@@ -14,8 +14,9 @@ from pathlib import Path
 from PyQt6.QtCore import QStandardPaths
 from PyQt6.QtWidgets import QFileDialog
 
-from camvideo.errors import CamvideoError, describe
+from camvideo.errors import CamvideoError
 from camvideo.qt.status import clock
+from camvideo.qt.wording import window_text
 
 
 class RecordControls:
@@ -72,7 +73,7 @@ class RecordControls:
         except OSError as exc:
             w.show_error(f"cannot record into {self.output_dir}: {exc.strerror or exc}")
         except CamvideoError as exc:
-            w.show_error(describe(exc))
+            w.show_error(window_text(exc))
         w.panel.set_recording(w.session.recording)
 
     def on_frame(self, shown) -> None:
@@ -104,6 +105,6 @@ class RecordControls:
         try:
             png, _ = w.session.snapshot(self.output_dir)
         except CamvideoError as exc:
-            w.show_error(describe(exc))
+            w.show_error(window_text(exc))
             return
         w.statusBar().showMessage(f"snapshot {png} (+ .json)", 8000)

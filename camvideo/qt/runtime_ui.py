@@ -51,6 +51,7 @@ class RuntimeSwitch:
         if localizer is None:
             return
         from camvideo.errors import CamvideoError
+        from camvideo.qt.wording import window_words
         from camvideo.runtime.runtimes import choose_runtime, convert_in_background
         from camvideo.runtime.workers import live_threads
 
@@ -67,7 +68,7 @@ class RuntimeSwitch:
         try:
             chosen = choose_runtime(model, choice)
         except CamvideoError as exc:  # OpenVINO asked for a Grad-CAM or GPU model
-            self._say("torch: " + _gui(str(exc)))
+            self._say("torch: " + exc.render(window_words))
             chosen = "torch"
         if chosen == "torch":
             if localizer.runtime != "torch":
@@ -123,7 +124,3 @@ class RuntimeSwitch:
         panel.runtime.setToolTip(f"{RUNTIME_TIP}\n\nnow: {text}")
         panel.runtime_state.setText(text)
 
-
-def _gui(text: str) -> str:
-    """The command line's wording ("--runtime openvino: ... use --runtime torch") in the window's."""
-    return text.replace("--runtime openvino: ", "").replace("--runtime ", "Runtime ").replace("--device ", "device ")

@@ -29,7 +29,7 @@ import time
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from camvideo.errors import CamvideoError, describe
+from camvideo.errors import CamvideoError
 from camvideo.qt.convert import bgr_to_qimage
 from camvideo.qt.held import HeldFrame
 from camvideo.qt.labels import DisplayAnnotator
@@ -41,6 +41,7 @@ from camvideo.qt.sink import FrameSlot, ViewSink
 from camvideo.qt.source_events import SourceWarnings
 from camvideo.qt.tasks import Tasks
 from camvideo.qt.view import ShownFrame
+from camvideo.qt.wording import window_text
 from camvideo.runtime.plain import NoAnnotator, NoLocalizer  # numpy only
 from camvideo.settings import LocalizeSettings, OverlaySettings
 from camvideo.video.recorder import made_by_camvideo
@@ -292,7 +293,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         plain = self.plain or self.localizer is None
         pipeline = Pipeline(self.source, NoLocalizer() if plain else self.localizer,
                             (NoAnnotator() if plain else self.annotator,), [self.sink])
-        pipeline.on_error = lambda exc, p=pipeline: self._tasks.post(self._on_pipeline_error, p, describe(exc))
+        pipeline.on_error = lambda exc, p=pipeline: self._tasks.post(self._on_pipeline_error, p, window_text(exc))
         pipeline.on_finished = lambda p=pipeline: self._tasks.post(self._on_pipeline_finished, p)
         self.pipeline = pipeline
         if self.images:  # a slideshow: it starts paused on the first image (the window plays it)
@@ -324,7 +325,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
             elif source is not None:
                 source.close()
         except CamvideoError as exc:
-            self._report(describe(exc))
+            self._report(window_text(exc))
         finally:
             self._flush_recorded()
             self._slot.clear()

@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from camvideo.errors import CamvideoError, describe
+from camvideo.errors import CamvideoError
+from camvideo.qt.wording import window_text
 from camvideo.video.export import write_snapshot
 from camvideo.video.recorder import Recorder  # PyAV is imported when a recording starts
 
@@ -40,7 +41,7 @@ class SessionRecording:
         try:
             recorder = self.sink.stop_recording()
         except CamvideoError as exc:
-            self._report(describe(exc))
+            self._report(window_text(exc))
             self.recording_changed.emit(False, "")
             return None
         self._flush_recorded()
@@ -50,7 +51,7 @@ class SessionRecording:
         return Path(recorder.path)
 
     def _record_error_from_worker(self, recorder, exc: BaseException) -> None:
-        self._tasks.post(self._on_record_failed, str(recorder.path), describe(exc))
+        self._tasks.post(self._on_record_failed, str(recorder.path), window_text(exc))
 
     def _on_record_failed(self, path: str, message: str) -> None:
         self._report(f"recording stopped: {message} (frames so far kept in {path})")

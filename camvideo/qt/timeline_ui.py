@@ -24,10 +24,11 @@ from pathlib import Path
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from camvideo.errors import CamvideoError, describe
+from camvideo.errors import CamvideoError
 from camvideo.qt.bars import message_bar
 from camvideo.qt.timeline import TimelineStrip
 from camvideo.qt.widgets import button
+from camvideo.qt.wording import window_text
 from camvideo.runtime.scan import ScoreTrack  # numpy only; the scan imports torch when it runs
 
 RECORDING_BACKGROUND = "rgba(60, 60, 90, 235)"
@@ -230,7 +231,7 @@ class TimelineControls:
         try:
             count = self.track.save_jsonl(path)
         except CamvideoError as exc:
-            self.window.show_error(describe(exc))
+            self.window.show_error(window_text(exc))
             return 0
         self.window.statusBar().showMessage(f"saved {count} frames to {path}", 8000)
         return count

@@ -26,7 +26,7 @@ from PyQt6.QtCore import QEvent, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QHBoxLayout, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from camvideo import DEFAULT_MODEL  # without importing torch
-from camvideo.errors import CamvideoError, describe
+from camvideo.errors import CamvideoError
 from camvideo.qt import app_settings, dialogs
 from camvideo.qt.bars import TopBars, over
 from camvideo.qt.dialogs import demo_clip, list_cameras
@@ -39,6 +39,7 @@ from camvideo.qt.session import Session
 from camvideo.qt.status import StatusLine, short
 from camvideo.qt.timeline_ui import TimelineControls
 from camvideo.qt.view import ShownFrame, VideoView
+from camvideo.qt.wording import window_text
 
 ENDED_EARLY = "ended early: the file is damaged (see the message above)"
 NARROW_W = 760  # narrower than this, the panel hides itself: the video keeps its room
@@ -212,7 +213,7 @@ class MainWindow(QMainWindow):
         try:
             self.open(str(demo_clip()), loop=True)
         except CamvideoError as exc:
-            self.show_error(describe(exc))
+            self.show_error(window_text(exc))
 
     def cancel_open(self) -> None:
         """Stop opening (what plays goes on); the late result is closed unseen."""

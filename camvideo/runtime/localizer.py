@@ -33,8 +33,8 @@ from camvideo.cam.smoothing import MapScaler, TemporalState
 from camvideo.cam.tracking import BoxTracker
 from camvideo.models import GapClassifier
 from camvideo.results import ClassMaps, Detection, FrameResult
-from camvideo.runtime.timing import StageTimer
 from camvideo.settings import LocalizeSettings
+from camvideo.timing import StageTimer
 
 # FrameLocalizer(autocast=...): the forward pass's precision ("auto": fp16 on CUDA only).
 AUTOCAST = {"auto": None, "fp16": torch.float16, "bf16": torch.bfloat16, None: None}
@@ -155,7 +155,7 @@ class FrameLocalizer:
             raise ValueError("frames must hold at least one frame")
         settings = self.settings
         check_request(settings, self.model.num_classes)
-        timer = StageTimer()
+        timer = StageTimer(sync=self.model.device)  # on a GPU "forward" waits for the kernels, not just their launch
         thumbs = [None] * len(frames)
         if settings.smoothing is not None and settings.smoothing.motion and self.method.smoothable:
             with timer("preprocess"):  # the pictures the camera's motion is measured on (finish)

@@ -42,8 +42,8 @@ from camvideo.errors import CamvideoError, OutputError
 from camvideo.frames import Annotator, Localizer, ProcessedFrame, Sink, SplitLocalizer
 from camvideo.results import FrameResult
 from camvideo.runtime.stats import PipelineStats, RunningStats
-from camvideo.runtime.timing import StageTimer
 from camvideo.runtime.workers import ForwardPool, auto_workers, check_workers, live_threads, torch_threads
+from camvideo.timing import StageTimer
 from camvideo.video.sources import Frame, Source
 
 log = logging.getLogger(__name__)

@@ -25,11 +25,11 @@ from pathlib import Path
 
 from camvideo.cam.forward import Forward
 from camvideo.cam.methods import ExactCam, method_class
-from camvideo.errors import CamvideoError, reason
+from camvideo.errors import CamvideoError, Hint, reason
+from camvideo.settings import RUNTIMES
 
 log = logging.getLogger(__name__)
 
-RUNTIMES = ("auto", "torch", "openvino")
 _OPENVINO_PREFIX = "openvino:"
 
 
@@ -64,17 +64,19 @@ def choose_runtime(model, runtime: str = "auto", *, openvino_device: str | None 
     on_cpu = model.device.type == "cpu"
     if openvino_device is not None:
         if runtime == "torch":
-            raise CamvideoError(f"--device openvino:{openvino_device} runs OpenVINO; it cannot go with --runtime torch")
+            raise CamvideoError(Hint("device", f"openvino:{openvino_device}"), " runs OpenVINO; it cannot go with ",
+                                Hint("runtime", "torch"))
         runtime = "openvino"
     if runtime == "torch":
         return "torch"
     if runtime == "openvino":
         if not exact:
-            raise CamvideoError(f"--runtime openvino: {model.name} gets Grad-CAM, which needs torch's backward pass; "
-                                "use --runtime torch (or auto)")
+            raise CamvideoError(Hint("runtime", "openvino", subject=True),
+                                f"{model.name} gets Grad-CAM, which needs torch's backward pass; ",
+                                Hint("runtime", "torch", "use"), " (or auto)")
         if not on_cpu:
-            raise CamvideoError(f"--runtime openvino takes a model on the CPU, not {model.device}; "
-                                "use --device cpu or openvino:GPU")
+            raise CamvideoError(Hint("runtime", "openvino"), f" takes a model on the CPU, not {model.device}; ",
+                                Hint("device", "cpu", "use"), " or openvino:GPU")
         return "openvino"
     if not (exact and on_cpu):
         return "torch"

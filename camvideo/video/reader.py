@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from camvideo.errors import InputError
-from camvideo.runtime.timing import StageTimer
+from camvideo.timing import StageTimer
 from camvideo.video.decoding import Damage
 from camvideo.video.pacing import Paced
 from camvideo.video.policies import END, BlockingQueue, BufferPolicy, LatestFrame

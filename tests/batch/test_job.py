@@ -17,11 +17,11 @@ from camvideo.errors import CamvideoError
 
 
 def options(*argv) -> JobOptions:
-    from camvideo.cli.options import localize_settings_from_args, overlay_settings_from_args
+    from camvideo.cli.options import localize_settings_from_args, model_options_from_args, overlay_settings_from_args
 
     args = build_parser().parse_args(["process", "x", *argv])
-    return JobOptions.from_args(args, settings=localize_settings_from_args(args),
-                                overlay=overlay_settings_from_args(args), threads=1, workers=1)
+    return JobOptions(model=model_options_from_args(args), settings=localize_settings_from_args(args),
+                      overlay=overlay_settings_from_args(args), threads=1, workers=1)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import av
 import pytest
 from clips import make_clip
 
-from camvideo.cli.signals import Aborted, StopSignals
+from camvideo.runtime.signals import Aborted, StopSignals
 
 pytestmark = pytest.mark.timeout(180)
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,7 +165,7 @@ def test_stop_signals_in_process():
 def test_a_second_signal_aborts_at_once(first, second):
     """128 + the second signal, at once, and no exception: a KeyboardInterrupt raised
     while threads ran inside torch and FFmpeg ended the process with SIGABRT or SIGSEGV."""
-    code = ("import os, signal, time; from camvideo.cli.signals import StopSignals\n"
+    code = ("import os, signal, time; from camvideo.runtime.signals import StopSignals\n"
             "with StopSignals() as stop:\n"
             f"    stop.arm(); os.kill(os.getpid(), {int(first)})\n"
             "    assert stop.event.wait(5)\n"
@@ -182,7 +182,7 @@ def test_a_signal_after_the_run_of_an_ending_process_exits_quietly():
     """``ending`` (camvideo process): Ctrl-C twice 50 ms apart could put the second
     after the run, in the interpreter's shutdown, where Python's own handler printed
     a KeyboardInterrupt traceback (CI). Now it ends the process with 128 + N."""
-    code = ("import os, signal, threading, time; from camvideo.cli.signals import StopSignals\n"
+    code = ("import os, signal, threading, time; from camvideo.runtime.signals import StopSignals\n"
             "with StopSignals(ending=True) as stop:\n"
             "    stop.arm(); os.kill(os.getpid(), signal.SIGINT)\n"
             "    assert stop.event.wait(5)\n"

@@ -73,9 +73,9 @@ def shown_frame(result, image: np.ndarray | None = None, grey: int = 90):
     return ShownFrame(bgr_to_qimage(image), result.frame, result.time, time.monotonic(), result, image)
 
 
-def fail_to_load(monkeypatch, name: str, message: str) -> None:
-    """``load_model(name)`` raises ModelLoadError(message) from now on (as offline);
-    every other name loads as before."""
+def fail_to_load(monkeypatch, name: str, *message) -> None:
+    """``load_model(name)`` raises ModelLoadError(*message) from now on (as offline;
+    ``message``: text and ``camvideo.errors.Hint``s); every other name loads as before."""
     import camvideo.models
     from camvideo.errors import ModelLoadError
 
@@ -83,7 +83,7 @@ def fail_to_load(monkeypatch, name: str, message: str) -> None:
 
     def load(model_name="lite0", **kwargs):
         if model_name == name:
-            raise ModelLoadError(message)
+            raise ModelLoadError(*message)
         return loading(model_name, **kwargs)
 
     monkeypatch.setattr(camvideo.models, "load_model", load)

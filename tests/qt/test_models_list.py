@@ -11,6 +11,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QFileDialog
 from qt_helpers import WAIT_MS, fail_to_load, wait_frames
 
+from camvideo.errors import Hint
 from camvideo.qt.catalogue import catalogue_path
 from camvideo.qt.modelbox import DOWNLOAD_HEADING, LISTING
 
@@ -59,7 +60,7 @@ def test_an_offline_model_points_to_weights_file_and_the_button_loads_one(qtbot,
     w = open_window(cat_clip, loop=True)
     wait_frames(qtbot, w, 2)
     fail_to_load(monkeypatch, "resnet50", "resnet50: no network to download its weights; download "
-                 "https://download.pytorch.org/models/resnet50-11ad3fa6.pth elsewhere and pass it with --weights PATH")
+                 "https://download.pytorch.org/models/resnet50-11ad3fa6.pth elsewhere and ", Hint("weights", "PATH", "pass it with"))
     with caplog.at_level(logging.WARNING, logger="camvideo.qt.session"):
         w.load_model("resnet50")
         qtbot.waitUntil(lambda: "could not load" in w.panel.model_state.text(), timeout=WAIT_MS)

@@ -14,8 +14,8 @@ from camvideo.annotate import FrameAnnotator
 from camvideo.results import FrameResult
 from camvideo.runtime.localizer import FrameLocalizer
 from camvideo.runtime.pipeline import Pipeline
-from camvideo.runtime.timing import StageTimer
 from camvideo.settings import LocalizeSettings, SmoothingSettings
+from camvideo.timing import StageTimer
 from camvideo.video.sources import open_source
 
 

@@ -10,8 +10,8 @@ import signal
 import sys
 
 from camvideo.cli.outputs import write_text
-from camvideo.cli.signals import StopSignals, say
 from camvideo.errors import CamvideoError
+from camvideo.runtime.signals import StopSignals, say
 
 
 def register(sub) -> None:

@@ -16,7 +16,7 @@ terminal or ssh session went away) stop cleanly: the recording is finalized unde
 its final name and playable, the export complete to the last frame written, and
 the exit status is 128 + the signal's number (130, 143, 129), as a shell reports a
 process the signal ended. A second signal aborts at once, with 128 + its number,
-closing the outputs between two frames (``camvideo.cli.signals``). A signal that
+closing the outputs between two frames (``camvideo.runtime.signals``). A signal that
 was ignored when camvideo started (``nohup``) stays ignored.
 """
 
@@ -32,8 +32,9 @@ from camvideo.cli import options as cli
 from camvideo.cli.batch import add_batch_options
 from camvideo.cli.parser import EXIT_STATUS
 from camvideo.cli.progress import Progress
-from camvideo.cli.signals import Aborted, GuardedSinks, StopSignals, say
+from camvideo.cli.signals import GuardedSinks
 from camvideo.errors import CamvideoError, reason
+from camvideo.runtime.signals import Aborted, StopSignals, say
 from camvideo.video.spec import SourceSpec
 
 log = logging.getLogger(__name__)

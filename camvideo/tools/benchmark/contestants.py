@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from camvideo.runtime.timing import StageTimer
+from camvideo.timing import StageTimer
 
 
 @dataclass

@@ -1,0 +1,95 @@
+"""ModelOptions: checked where made, loaded by one core function for every front end;
+a batch's config id as before (archives resume)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from camvideo.errors import CamvideoError
+from camvideo.settings import INPUT_SIZES, ModelOptions
+
+
+def test_options_are_checked_where_made():
+    assert ModelOptions() == ModelOptions(model="lite0", device="auto", runtime="auto")
+    with pytest.raises(CamvideoError, match=r"^--input-size must be between 8 and 2048 pixels, got 4000$"):
+        ModelOptions(input_size=4000)
+    with pytest.raises(CamvideoError, match="--runtime must be one of auto, torch, openvino"):
+        ModelOptions(runtime="tensorrt")
+    with pytest.raises(CamvideoError, match="--mean must be three numbers"):
+        ModelOptions(mean=(0.5, 0.5))
+    with pytest.raises(CamvideoError, match="--std must be three positive numbers"):
+        ModelOptions(std=(0.5, 0.0, 0.5))
+    with pytest.raises(TypeError):
+        ModelOptions(model=None)
+    with pytest.raises(TypeError):
+        ModelOptions(input_size=2.5)
+    options = ModelOptions(weights=Path("w.pth"), mean=[1, 2, 3], class_ids=[3, 5], input_size=INPUT_SIZES[0])
+    assert options.weights == "w.pth" and options.mean == (1.0, 2.0, 3.0) and options.class_ids == (3, 5)
+    assert options.load_kwargs() == {"weights": "w.pth", "mean": (1.0, 2.0, 3.0), "input_size": 8}
+    assert pickle.loads(pickle.dumps(options)) == options  # a batch worker gets it
+
+
+def test_the_settings_module_stays_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, camvideo.settings, camvideo.runtime.loading, camvideo.timing, camvideo.progress\n"
+            "print(sorted(m for m in ('torch', 'numpy', 'cv2', 'PyQt6') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_the_embedded_default_loads_and_runs_on_torch():
+    from camvideo.runtime.loading import forward_for, load_model_from
+
+    options = ModelOptions(device="cpu", runtime="torch", input_size=160, class_ids=(281,), topk=2)
+    model = load_model_from(options)
+    assert model.name == "lite0" and tuple(model.preprocessing.size) == (160, 160)
+    assert forward_for(model, options) is None  # torch's own
+    with pytest.raises(CamvideoError, match=r"^--class must be a class id of lite0 in 0\.\.999, got \[1000\]$"):
+        load_model_from(ModelOptions(device="cpu", class_ids=(1000,)))
+    with pytest.raises(CamvideoError, match=r"^--topk must be at most 1000"):
+        load_model_from(ModelOptions(device="cpu", topk=1001))
+    with pytest.raises(CamvideoError, match=r"^--device: device 'openvino:'"):
+        load_model_from(ModelOptions(device="openvino:"))
+    with pytest.raises(TypeError):
+        load_model_from({"model": "lite0"})
+
+
+def test_the_command_line_builds_the_same_options():
+    from camvideo.cli.options import model_options_from_args
+    from camvideo.cli.parser import build_parser
+
+    args = build_parser().parse_args(["process", "x", "--device", "cpu", "--mean", "0.5,0.5,0.5", "--class", "3",
+                                      "--input-size", "160"])
+    assert model_options_from_args(args) == ModelOptions(device="cpu", mean=(0.5, 0.5, 0.5), class_ids=(3,),
+                                                         input_size=160, topk=1)
+
+
+# The config ids of these options before ModelOptions (the command line's (option, value)
+# pairs), pinned: an archive made then resumes with the same options.
+CONFIG_IDS = [
+    ([], "9032f8ae90d2"),
+    (["--device", "cpu"], "9032f8ae90d2"),
+    (["--topk", "3"], "0152da893f47"),
+    (["--class", "3", "--class", "5"], "0b2dde665c4d"),
+    (["--mean", "0.5,0.5,0.5", "--std", "0.25,0.25,0.25"], "6a1180159b5b"),
+    (["--input-size", "160", "--weights", "w.pth", "--layer", "blocks.5"], "1f8168416086"),
+    (["--quality", "best", "--no-heatmap"], "53f4da2cac8d"),
+    (["--checkpoint", "c.pt", "--labels", "l.txt"], "eecb28363336"),
+]
+
+
+@pytest.mark.parametrize("argv, config", CONFIG_IDS)
+def test_a_batch_config_id_is_what_it_was(argv, config):
+    from camvideo.batch.job import JobOptions
+    from camvideo.cli import options as cli
+    from camvideo.cli.parser import build_parser
+
+    args = build_parser().parse_args(["process", "x", *argv])
+    options = JobOptions(model=cli.model_options_from_args(args), settings=cli.localize_settings_from_args(args),
+                         overlay=cli.overlay_settings_from_args(args))
+    assert options.config_id() == config
