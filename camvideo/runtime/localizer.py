@@ -176,10 +176,13 @@ class FrameLocalizer:
         if len(indices) != count or len(times) != count:
             raise ValueError(f"indices and times must have one entry per frame ({count}), got {len(indices)} and {len(times)}")
         state = self.state if state is None else state
-        return [self._finish(ev, int(index), float(time), state) for ev, index, time in zip(evidence, indices, times)]
+        timer = StageTimer()  # the batch's: each frame's result gets an equal share
+        results = [self._finish(ev, int(index), float(time), state, timer)
+                   for ev, index, time in zip(evidence, indices, times)]
+        return [replace(r, timings=timer.per_frame(count, base=r.timings)) for r in results]
 
-    def _finish(self, evidence: Evidence, index: int, time: float, state: StreamState) -> FrameResult:
-        timer = StageTimer()
+    def _finish(self, evidence: Evidence, index: int, time: float, state: StreamState,
+                timer: StageTimer) -> FrameResult:
         state.follow(evidence.settings, self.method.smoothable)
         with timer("forward"), self.method.autocast_context(), torch.inference_mode():
             motion = state.evidence.motion(evidence)
@@ -190,7 +193,7 @@ class FrameLocalizer:
             maps, detections = self._localize(evidence, chosen, raw, motion, state)
         height, width = evidence.size
         return FrameResult(frame=index, time=time, width=width, height=height, detections=detections, maps=maps,
-                           timings=timer.per_frame(1, base=evidence.timings), method=self.method.name)
+                           timings=evidence.timings, method=self.method.name)
 
     def _localize(self, evidence: Evidence, chosen: Chosen, raw: np.ndarray, motion: Motion | None,
                   state: StreamState) -> tuple[ClassMaps, tuple[Detection, ...]]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -26,7 +27,7 @@ import numpy as np
 from camvideo.errors import InputError, reason
 from camvideo.video.decoding import Damage, PacketDecoder, av_image
 from camvideo.video.policies import BufferPolicy
-from camvideo.video.reader import Source
+from camvideo.video.reader import Frame, Source
 from camvideo.video.spec import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class ImageSequenceSource(Source):
     def _facts(self) -> dict:
         return {"location": self.name, "paths": tuple(self.paths), "fps": self.fps}
 
-    def _frames(self, start: float) -> Iterator[tuple[np.ndarray, float, int]]:
+    def _frames(self, start: float) -> Iterator[Frame]:
         first = min(int(round(start * self.fps)), len(self.paths) - 1)
         cycle = 0
         while True:
@@ -81,7 +82,7 @@ class ImageSequenceSource(Source):
                     self._damaged(Damage(i, i, i / self.fps, (i + 1) / self.fps))
                     continue
                 index = cycle * len(self.paths) + i
-                yield image, index / self.fps, index
+                yield Frame(image, index, index / self.fps)
             if not self.loop:
                 return
             first, cycle = 0, cycle + 1
@@ -150,10 +151,9 @@ class VideoFileSource(Source):
         except (av.FFmpegError, OSError, ValueError) as exc:
             container.close()
             raise InputError(f"{path}: not a video that can be decoded ({reason(exc)})") from None
-        image, stamp, index = first
-        self.start_time = stamp - index * self.interval  # the time of frame 0 (index > 0: frames lost at the start)
+        self.start_time = first.time - first.index * self.interval  # frame 0's (index > 0: frames lost at the start)
         self._opened = (container, frames, first)
-        super().__init__(self.location, live=False, size=(image.shape[1], image.shape[0]),
+        super().__init__(self.location, live=False, size=(first.image.shape[1], first.image.shape[0]),
                          frame_count_hint=count, policy=policy)
 
     def _facts(self) -> dict:
@@ -172,7 +172,7 @@ class VideoFileSource(Source):
         """Seconds from one frame to the next at the file's rate (30 fps when unknown)."""
         return 1.0 / (self.rate or 30.0)
 
-    def _decode(self, container, start: float) -> Iterator[tuple[np.ndarray, float, int]]:
+    def _decode(self, container, start: float) -> Iterator[Frame]:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         index = 0
@@ -204,7 +204,7 @@ class VideoFileSource(Source):
                     self._damaged(Damage(index, index + lost - 1, last_time + step, stamp))
                     index += lost
             last_time = stamp
-            yield av_image(frame), stamp, index
+            yield Frame(av_image(frame), index, stamp)
             index += 1
         if self.duration and last_time is not None and last_time - self.start_time + 2.5 * step < self.duration:
             self._warn(f"{self.location}: the video ends at {last_time:.2f} s but its header says "
@@ -213,7 +213,7 @@ class VideoFileSource(Source):
             if expected > index:
                 self._damaged(Damage(index, expected - 1, last_time + step, self.start_time + self.duration))
 
-    def _frames(self, start: float) -> Iterator[tuple[np.ndarray, float, int]]:
+    def _frames(self, start: float) -> Iterator[Frame]:
         offset_time, offset_index = 0.0, 0
         while True:
             last = None
@@ -227,13 +227,14 @@ class VideoFileSource(Source):
                 container = self._open()
                 frames = self._decode(container, start)
             with container:
-                for image, stamp, index in frames:
-                    last = (stamp, index)
-                    yield image, stamp + offset_time, index + offset_index
+                for decoded in frames:
+                    last = decoded
+                    yield replace(decoded, time=decoded.time + offset_time, index=decoded.index + offset_index) \
+                        if offset_index else decoded
             if not self.loop or last is None:
                 return
-            offset_time += last[0] - self.start_time + self.interval
-            offset_index += last[1] + 1
+            offset_time += last.time - self.start_time + self.interval
+            offset_index += last.index + 1
             start = 0.0
 
     @property

@@ -16,12 +16,11 @@ import time
 from collections.abc import Iterator
 
 import cv2
-import numpy as np
 
 from camvideo.errors import InputError, reason
 from camvideo.video.decoding import PacketDecoder, av_image
 from camvideo.video.policies import BufferPolicy
-from camvideo.video.reader import Source
+from camvideo.video.reader import Frame, Source
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +47,18 @@ class CameraSource(Source):
         self._first = image
         super().__init__(f"camera {index}", live=True, size=(image.shape[1], image.shape[0]), policy=policy)
 
-    def _frames(self, start: float) -> Iterator[tuple[np.ndarray, float, int]]:
+    def _frames(self, start: float) -> Iterator[Frame]:
         t0 = time.monotonic()
         index = 0
         if self._first is not None:
-            yield self._first, 0.0, 0
+            yield Frame(self._first, 0, 0.0)
             self._first = None
             index = 1
         while True:
             ok, image = self._cap.read()
             if not ok or image is None:
                 raise InputError(f"{self.name}: the camera stopped giving pictures (unplugged?)")
-            yield image, time.monotonic() - t0, index
+            yield Frame(image, index, time.monotonic() - t0)
             index += 1
 
     def _release(self) -> None:
@@ -135,7 +134,7 @@ class StreamSource(Source):
         options = {"rtsp_transport": "tcp"} if self.url.lower().startswith("rtsp") else {}
         return av.open(self.url, options=options, timeout=(self.stall_s, self.stall_s))
 
-    def _frames(self, start: float) -> Iterator[tuple[np.ndarray, float, int]]:
+    def _frames(self, start: float) -> Iterator[Frame]:
         import av
 
         index, retries, t0 = 0, 0, time.monotonic()
@@ -149,7 +148,7 @@ class StreamSource(Source):
                                         skipped=self._skipped_at, on_warning=self._warn)
                 for frame in decoder:
                     retries = 0
-                    yield av_image(frame), time.monotonic() - t0, index
+                    yield Frame(av_image(frame), index, time.monotonic() - t0)
                     index += 1
                     if self._stop.is_set():
                         return

@@ -18,7 +18,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -41,7 +41,7 @@ class Frame:
     image: np.ndarray
     index: int  # 0-based, in source order
     time: float  # the frame's own presentation time, seconds
-    captured: float  # time.monotonic() when the reader got it (latency measurement)
+    captured: float = 0.0  # time.monotonic() when the reader handed it on (latency measurement)
     read_ms: float = 0.0  # time the reader spent decoding/grabbing it
 
 
@@ -84,7 +84,7 @@ def policy_for(live: bool, *, realtime: bool = False) -> BufferPolicy:
 class Source:
     """A reader thread feeding ``policy`` (None: ``policy_for(live)``).
 
-    Subclasses implement ``_frames(start)`` -> iterator of ``(image, time, index)``
+    Subclasses implement ``_frames(start)`` -> iterator of ``Frame`` (image, index, time)
     starting at ``start`` seconds; it runs in the reader thread. ``live`` says the
     kind (a camera or a stream: no seek; the engine runs one frame in flight).
     """
@@ -116,7 +116,7 @@ class Source:
         self._lock = threading.Lock()
 
     # -- subclass hooks -------------------------------------------------------
-    def _frames(self, start: float) -> Iterator[tuple[np.ndarray, float, int]]:
+    def _frames(self, start: float) -> Iterator[Frame]:
         raise NotImplementedError
 
     def _release(self) -> None:
@@ -295,10 +295,11 @@ class Source:
                 timer = StageTimer()
                 try:
                     with timer("read"):
-                        image, stamp, index = next(frames)
+                        decoded = next(frames)
                 except StopIteration:
                     break
                 read_ms = timer.ms["read"]
+                image = decoded.image
                 if image.ndim == 2:
                     image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
                 elif image.shape[2] == 4:
@@ -307,7 +308,8 @@ class Source:
                 size = (image.shape[1], image.shape[0])
                 if size != self.size:  # the first frame, or a stream that came back at another size
                     self.size = size
-                frame = Frame(image, index, float(stamp), time.monotonic(), read_ms)
+                frame = replace(decoded, image=image, time=float(decoded.time), captured=time.monotonic(),
+                                read_ms=read_ms)
                 if not self.policy.put(frame, self._stop):
                     break
         except BaseException as exc:  # handed to the consumer through read()
@@ -332,8 +334,8 @@ class IterableSource(Source):
     def _facts(self) -> dict:
         return {"location": self.name, "fps": self.fps}
 
-    def _frames(self, start: float) -> Iterator[tuple[np.ndarray, float, int]]:
+    def _frames(self, start: float) -> Iterator[Frame]:
         for index, item in enumerate(self._images):
             image, stamp = item if isinstance(item, tuple) else (item, index / self.fps)
             if stamp >= start - 1e-9:
-                yield image, stamp, index
+                yield Frame(image, index, stamp)
