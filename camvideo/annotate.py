@@ -63,11 +63,11 @@ class HeatmapAnnotator:
         self.rank = rank
 
     def annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
-        if len(result.heatmaps) < self.rank or self.alpha == 0.0:
+        maps = result.maps  # one row per class, in rank order
+        if len(maps) < self.rank or self.alpha == 0.0:
             return frame
-        heat = result.heatmaps[self.rank - 1]
-        # A class gated as not confident is drawn faint (map_opacity < 1).
-        alpha = self.alpha * (result.map_opacity[self.rank - 1] if len(result.map_opacity) >= self.rank else 1.0)
+        heat = maps.heat[self.rank - 1]
+        alpha = self.alpha * maps.opacity[self.rank - 1]  # a class gated as not confident is drawn faint
         # Quantize at feature resolution, then upsample as uint8: same picture, a
         # fraction of the cost of upsampling floats to the frame.
         heat8 = np.clip(heat * 255.0 + 0.5, 0, 255).astype(np.uint8)

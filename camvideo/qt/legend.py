@@ -59,11 +59,11 @@ def legend_for(overlay, result, scale: str = "minmax", gate: float | None = None
     rank = shown_heatmap_rank(overlay, result) if result is not None else None
     if rank is None:
         return None
-    class_id = result.map_class_ids[rank - 1] if len(result.map_class_ids) >= rank else None
+    class_id = result.maps.class_ids[rank - 1]  # shown_heatmap_rank: the result has a map of that rank
     det = next((d for d in result.detections if d.rank == rank), None)
     name = det.label if det is not None else str(class_id)
     score = f" ({det.score:.2f})" if det is not None else ""
-    opacity = result.map_opacity[rank - 1] if len(result.map_opacity) >= rank else 1.0
+    opacity = result.maps.opacity_of(class_id)
     if opacity < 1.0:
         under = f" is under {gate:.0%}" if gate else " is too unsure"
         return Legend(f"no heat map: {name}{score.replace('(', '').replace(')', '')}{under}, not in the picture",
