@@ -53,6 +53,8 @@ class ClassMaps:
 
     def __post_init__(self) -> None:
         ids = tuple(int(c) for c in self.class_ids)
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"class_ids must name each class once, got {ids}")
         object.__setattr__(self, "class_ids", ids)
         if self.heat.ndim != 3 or len(self.heat) != len(ids):
             raise ValueError(f"heat must be (k, h, w) with one map per class id ({len(ids)}), got {self.heat.shape}")

@@ -228,6 +228,8 @@ class LocalizeSettings:
             raise ValueError(f"topk must be at least 1, got {self.topk}")
         if self.class_ids is not None and not self.class_ids:
             raise ValueError("class_ids must be None or a non-empty tuple of class ids")
+        if self.class_ids is not None:  # each class once, in the order given
+            object.__setattr__(self, "class_ids", tuple(dict.fromkeys(self.class_ids)))
 
 
 

@@ -23,6 +23,9 @@ FORBIDDEN = {
     "timing": ("runtime", "cli", "batch", "qt", "models", "cam", "video"),
     "progress": ("runtime", "cli", "batch", "qt"),
     "runtime": ("cli", "batch", "qt"),
+    "frames": ("runtime", "cli", "batch", "qt"),
+    "annotate": ("runtime", "cli", "batch", "qt"),
+    "tools": ("cli", "batch", "qt"),
 }
 
 

@@ -16,11 +16,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from camvideo.settings import LocalizeSettings
+
+if TYPE_CHECKING:
+    from camvideo.cam.motion import Motion
 
 _NO_TIMINGS: Mapping[str, float] = MappingProxyType({})
 
@@ -39,12 +43,13 @@ class Evidence:
     # model's own (Grad-CAM: the classes chosen at the pass); None: the model's class weights.
     weights: Mapping[int, torch.Tensor] | None = None
     first: Evidence | None = None  # combined maps (MapSettings.combine): the class pass's own evidence
-    size: tuple[int, int] = (0, 0)  # (height, width) of the frame
+    size: tuple[int, int] = (0, 0)  # (width, height) of the frame
     thumb: np.ndarray | None = None  # the picture the camera's motion is measured on (smoothing with motion)
     settings: LocalizeSettings = field(default_factory=LocalizeSettings)  # the settings of its pass
     timings: Mapping[str, float] = field(default_factory=lambda: _NO_TIMINGS)  # ms per frame so far
     cut: bool = False  # set by TemporalState.step: a new shot starts here
     leader: int | None = None  # set by TemporalState.step: the top class shown (label hysteresis)
+    motion: Motion | None = None  # set by TemporalState.step: the picture's since the last frame, when measured
 
     def covers(self, class_ids: Sequence[int]) -> bool:
         """True when maps of ``class_ids`` can be made from this evidence (always,

@@ -9,7 +9,9 @@ what else it allows:
 - ``smoothable``: its maps are linear in the features, so averaging the features
   across frames (``TemporalState``) averages every map at once;
 - ``parallel``: several forward passes may run at once on one model
-  (``camvideo.runtime.workers.ForwardPool``).
+  (``camvideo.runtime.workers.ForwardPool``);
+- ``other_runtimes``: its forward pass is a ``Forward`` (``method.forward``) that
+  another runtime (OpenVINO) may replace.
 
 ``ExactCam`` (a network ending in GAP and one linear layer): the logit of class c
 is ``mean_xy(sum_k w_ck f_k(x, y)) + b_c``, so ``M_c = sum_k w_ck f_k`` (the CAM)
@@ -32,8 +34,6 @@ and outside ``inference_mode``, so it works from a worker thread that runs
 everything else under ``inference_mode``.
 
 ``cam_method(model)`` picks the class for a model (the one place that asks).
-Calling a method (``method(x, topk=3)``) is the one-shot composition of the two
-(evidence, ``choose_classes``, maps) for a single batch: photos, evaluation, tests.
 """
 
 from __future__ import annotations
@@ -41,30 +41,15 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 
-from camvideo.cam.evidence import Chosen, Evidence, check_request, choose_classes
+from camvideo.cam.evidence import Evidence
 from camvideo.cam.forward import Forward, TorchForward
 from camvideo.models import GapClassifier, GradCamClassifier
-from camvideo.settings import LocalizeSettings
 
 Chooser = Callable[[int, torch.Tensor], Sequence[int]]  # (frame in the batch, its probs (C,)) -> class ids
-
-
-@dataclass(frozen=True, eq=False)
-class CamOutput:
-    """A one-shot call's results (``CamMethod.__call__``). Shapes: B frames, C classes,
-    k chosen classes, h x w maps."""
-
-    logits: torch.Tensor  # (B, C)
-    probs: torch.Tensor  # (B, C) softmax
-    class_ids: torch.Tensor  # (B, k) long, best first when chosen by top-k
-    scores: torch.Tensor  # (B, k) softmax probabilities of class_ids
-    maps: torch.Tensor  # (B, k, h, w) float32 maps, without the bias
-    method: str = "cam"  # the method's name: "cam" (exact) or "gradcam"; the JSON field
 
 
 class CamMethod(ABC):
@@ -79,6 +64,8 @@ class CamMethod(ABC):
     name: ClassVar[str]  # FrameResult.method, and "method" in a detection's JSON when not "cam"
     smoothable: ClassVar[bool] = False
     parallel: ClassVar[bool] = False
+    other_runtimes: ClassVar[bool] = False  # its forward pass is a ``Forward`` that another runtime may replace
+    forward: Forward | None = None  # that forward pass (None: the model's own torch pass, not replaceable)
 
     def __init__(self, model, *, autocast: torch.dtype | None = None) -> None:
         self.model = model
@@ -105,33 +92,6 @@ class CamMethod(ABC):
     def maps(self, evidence: Evidence, class_ids: Sequence[int]) -> torch.Tensor:
         """(k, h, w) float32 maps of ``class_ids`` from one frame's ``evidence``."""
 
-    def __call__(self, x: torch.Tensor, topk: int = 1, class_ids: Sequence[int] | None = None) -> CamOutput:
-        """Logits, probabilities and the maps of the ``topk`` best classes or of
-        ``class_ids`` of a preprocessed batch: evidence, ``choose_classes``, maps."""
-        if x.ndim != 4:
-            raise ValueError(f"x must be a (B, 3, H, W) batch, got shape {tuple(x.shape)}")
-        if class_ids is not None and not class_ids:
-            raise ValueError(f"class_ids must be non-empty ids in [0, {self.model.num_classes}), got []")
-        request = LocalizeSettings(topk=topk, class_ids=None if class_ids is None else tuple(class_ids))
-        check_request(request, self.model.num_classes)
-        choices: dict[int, Chosen] = {}
-
-        def choose(b: int, probs: torch.Tensor) -> tuple[int, ...]:
-            choices[b] = choose_classes(probs, request)
-            return choices[b].class_ids
-
-        found = self.evidence(self.prepare(x), choose)
-        for b, ev in enumerate(found):
-            if b not in choices:
-                choose(b, ev.probs)
-        with torch.inference_mode():
-            maps = torch.stack([self.maps(ev, choices[b].class_ids) for b, ev in enumerate(found)])
-        device = found[0].probs.device
-        return CamOutput(logits=torch.stack([ev.logits for ev in found]), probs=torch.stack([ev.probs for ev in found]),
-                         class_ids=torch.tensor([choices[b].class_ids for b in range(len(found))], device=device),
-                         scores=torch.tensor([choices[b].scores for b in range(len(found))], device=device),
-                         maps=maps, method=self.name)
-
 
 class ExactCam(CamMethod):
     """Exact CAM of a GAP -> Linear model: the class weights projected on the maps
@@ -140,6 +100,7 @@ class ExactCam(CamMethod):
     name = "cam"
     smoothable = True  # a CAM is linear in the features: their average is every map's average
     parallel = True
+    other_runtimes = True
 
     def __init__(self, model: GapClassifier, forward: Forward | None = None, *,
                  autocast: torch.dtype | None = None) -> None:

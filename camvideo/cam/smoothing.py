@@ -112,7 +112,8 @@ class TemporalState:
     def step(self, evidence: Evidence, motion: Motion | None = None) -> Evidence:
         """This frame's evidence averaged with the frames before it, after the average
         is moved with the picture's ``motion``; ``cut`` says that a new shot starts
-        here (the average starts afresh), ``leader`` the top class to show."""
+        here (the average starts afresh), ``leader`` the top class to show, ``motion``
+        the motion it was moved with."""
         s = self.settings
         if s is None:
             return evidence
@@ -134,7 +135,8 @@ class TemporalState:
             first = replace(first, features=self._first)
         self.frames += 1
         leader = None if evidence.settings.class_ids is not None else self._labels(self._probs.cpu().numpy(), s)
-        return replace(evidence, features=self._feats, probs=self._probs, first=first, cut=cut, leader=leader)
+        return replace(evidence, features=self._feats, probs=self._probs, first=first, cut=cut, leader=leader,
+                       motion=motion)
 
     def _cut(self, feats: torch.Tensor) -> bool:
         """Whether ``feats`` start a new shot (then the averages are forgotten): another

@@ -27,7 +27,7 @@ from camvideo.cam.boxes import boxes_from_cam
 from camvideo.cam.evidence import Chosen, Evidence, check_request, choose_classes, evidence_maps
 from camvideo.cam.forward import Forward, TorchForward
 from camvideo.cam.methods import CamMethod, cam_method
-from camvideo.cam.motion import Motion, thumbnail
+from camvideo.cam.motion import thumbnail
 from camvideo.cam.multiscale import ScaledPasses
 from camvideo.cam.smoothing import MapScaler, TemporalState
 from camvideo.cam.tracking import BoxTracker
@@ -60,9 +60,19 @@ class StreamState:
         self.boxes.reset()
         self.scale.reset()
 
+    def step(self, evidence: Evidence) -> Evidence:
+        """This frame's evidence carried over: the picture's motion measured, the
+        averages stepped (``TemporalState.step``); a cut restarts the heat maps' scale
+        here (the box tracks restart in ``BoxTracker.update``, told of the cut)."""
+        evidence = self.evidence.step(evidence, self.evidence.motion(evidence))
+        if evidence.cut:
+            self.scale.reset()
+        return evidence
+
     def follow(self, settings: LocalizeSettings, smoothable: bool) -> None:
-        """Take (possibly new) settings: smoothing turned on starts afresh, turned off
-        forgets; a new intensity scale restarts the running maxima."""
+        """Take (possibly new) settings: smoothing turned on starts afresh (what was kept
+        while it was off is forgotten then), turned off carries nothing; a new intensity
+        scale restarts the running maxima."""
         smoothing = settings.smoothing if smoothable else None
         if smoothing is not None and self.evidence.settings is None:
             self.evidence.reset()
@@ -116,14 +126,13 @@ class FrameLocalizer:
     @property
     def runtime(self) -> str:
         """What runs the forward pass: "torch", "openvino", ... (Grad-CAM: "torch")."""
-        forward = getattr(self.method, "forward", None)
-        return forward.name if forward is not None else "torch"
+        return self.method.forward.name if self.method.forward is not None else "torch"
 
     def use_forward(self, forward: Forward | None) -> None:
         """Run the next batches' forward passes on ``forward`` (None: torch's, with
         this localizer's options): the switch a window makes when a conversion
         it started at launch is done, with no gap in the stream. Exact CAM only."""
-        if not hasattr(self.method, "forward"):
+        if self.method.forward is None:
             raise ValueError(f"forward: {type(self.method).__name__} runs on torch only")
         # One attribute assignment. A batch in flight may be prepared by the old forward
         # and run by the new one: each takes the other's input layout (NCHW or NHWC).
@@ -162,7 +171,7 @@ class FrameLocalizer:
                 thumbs = [thumbnail(f) for f in frames]
         found = self._passes.evidence(frames, settings, timer)
         timings = timer.per_frame(len(frames))
-        return [replace(ev, size=f.shape[:2], thumb=thumb, settings=settings, timings=timings)
+        return [replace(ev, size=(f.shape[1], f.shape[0]), thumb=thumb, settings=settings, timings=timings)
                 for ev, f, thumb in zip(found, frames, thumbs)]
 
     def finish(self, evidence: Sequence[Evidence], indices: Sequence[int] | None = None,
@@ -185,29 +194,26 @@ class FrameLocalizer:
                 timer: StageTimer) -> FrameResult:
         state.follow(evidence.settings, self.method.smoothable)
         with timer("forward"), self.method.autocast_context(), torch.inference_mode():
-            motion = state.evidence.motion(evidence)
-            evidence = state.evidence.step(evidence, motion)
+            evidence = state.step(evidence)
             chosen = choose_classes(evidence.probs, evidence.settings, evidence.leader)
             raw = evidence_maps(self.method, evidence, chosen.class_ids)
         with timer("boxes"):
-            maps, detections = self._localize(evidence, chosen, raw, motion, state)
-        height, width = evidence.size
+            maps, detections = self._localize(evidence, chosen, raw, state)
+        width, height = evidence.size
         return FrameResult(frame=index, time=time, width=width, height=height, detections=detections, maps=maps,
                            timings=evidence.timings, method=self.method.name)
 
-    def _localize(self, evidence: Evidence, chosen: Chosen, raw: np.ndarray, motion: Motion | None,
+    def _localize(self, evidence: Evidence, chosen: Chosen, raw: np.ndarray,
                   state: StreamState) -> tuple[ClassMaps, tuple[Detection, ...]]:
         """Heat maps, gates and boxes of the chosen classes (smoothed by the tracker)."""
         settings = evidence.settings
-        height, width = evidence.size
-        if evidence.cut:
-            state.scale.reset()
+        width, height = evidence.size
         gate = settings.intensity
         confident = [score >= gate.gate for score in chosen.scores]
         heat = np.stack([state.scale(c, cam) for c, cam in zip(chosen.class_ids, raw)]).astype(np.float32, copy=False)
         found = {c: boxes_from_cam(cam, width, height, settings.box_rule)  # it normalizes
                  for c, cam, sure in zip(chosen.class_ids, raw, confident) if sure}
-        boxes = state.boxes.update(found, (width, height), motion, evidence.cut)
+        boxes = state.boxes.update(found, evidence.size, evidence.motion, evidence.cut)
         detections = []
         for rank, (class_id, score) in enumerate(zip(chosen.class_ids, chosen.scores), start=1):
             for box in boxes.get(class_id) or [None]:

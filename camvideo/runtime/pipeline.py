@@ -146,7 +146,7 @@ class Pipeline:
         self._out = queue.Queue(self._queue_size)
         self._pool = None
         if not self.source.live and isinstance(self.localizer, SplitLocalizer):
-            workers = self.workers or auto_workers(self.localizer.model, getattr(self.localizer.method, "forward", None))
+            workers = self.workers or auto_workers(self.localizer.model, self.localizer.method.forward)
             if not self.localizer.method.parallel:
                 workers = 1  # e.g. Grad-CAM: one backward graph at a time on the model
             self._pool = ForwardPool(workers, join_timeout=JOIN_TIMEOUT_S)

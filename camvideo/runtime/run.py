@@ -18,9 +18,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from camvideo.errors import OutputError
 from camvideo.frames import Annotator, Localizer, Sink
@@ -79,7 +80,7 @@ class RunReport:
     error: BaseException | None = None
     recorded: int = 0  # frames in the recording
     exported: int = 0  # frames in the export
-    stages: tuple[tuple[str, float], ...] = ()  # mean ms per frame of each stage
+    stages: Mapping[str, float] = field(default_factory=dict)  # mean ms per frame of each stage (read-only)
 
 
 def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: False,
@@ -91,6 +92,7 @@ def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: Fa
     the source's frame count hint); ``on_ready(info)`` just before the first frame
     is read (everything is open then). Both run in the calling thread."""
     from camvideo.runtime.pipeline import Pipeline
+    from camvideo.runtime.plain import NoAnnotator
 
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(_open(request.source))
@@ -102,8 +104,8 @@ def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: Fa
         localizer = request.make_localizer(info)
         pipeline = Pipeline(source, localizer, request.annotators, sinks, batch_size=request.batch_size,
                             workers=request.workers, max_frames=request.max_frames)
-        if request.hud:
-            pipeline.annotators += (stats_hud(lambda: pipeline.stats),)
+        if request.hud:  # it draws in place: after an annotator that copies the frame
+            pipeline.annotators = (*(request.annotators or (NoAnnotator(),)), stats_hud(lambda: pipeline.stats))
         if on_ready is not None:
             on_ready(info)
         start = time.monotonic()
@@ -118,7 +120,7 @@ def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: Fa
             on_progress(stats.frames, info.frame_count)
         return RunReport(info, stats.frames, stats.dropped, seconds, stop, source.damage,
                          tuple(pipeline.sink_errors), pipeline.error, _written(recorder), _written(exporter),
-                         tuple(stats.stage_ms.items()))
+                         MappingProxyType(dict(stats.stage_ms)))
 
 
 def _wait(pipeline, should_stop, on_progress, info: SourceInfo) -> str:

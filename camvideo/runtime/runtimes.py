@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from camvideo.cam.forward import Forward
-from camvideo.cam.methods import ExactCam, method_class
+from camvideo.cam.methods import method_class
 from camvideo.errors import CamvideoError, Hint, reason
 from camvideo.settings import RUNTIMES
 
@@ -60,7 +60,7 @@ def choose_runtime(model, runtime: str = "auto", *, openvino_device: str | None 
     be met (``openvino`` for Grad-CAM or a GPU model) is a ``CamvideoError``."""
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
-    exact = method_class(model) is ExactCam
+    exact = method_class(model).other_runtimes
     on_cpu = model.device.type == "cpu"
     if openvino_device is not None:
         if runtime == "torch":

@@ -217,7 +217,7 @@ def evaluate_images(
     torch); it serves every pass, at every input size."""
     import torch
 
-    from camvideo.cam.evidence import evidence_maps
+    from camvideo.cam.evidence import choose_classes, evidence_maps
     from camvideo.cam.methods import cam_method
     from camvideo.video.sources import read_image
 
@@ -241,9 +241,11 @@ def evaluate_images(
             batch = annotations[start : start + batch_size]
             images = [read_image(a.file) for a in batch]
             with torch.inference_mode():
-                found = passes.evidence(images, LocalizeSettings(maps=maps_settings))
-                ids = np.array([[int(ev.probs.topk(1).indices[0]), max(a.classes, key=lambda c: float(ev.probs[c]))]
-                                for ev, a in zip(found, batch)])  # (B, 2): top-1, best ground-truth class
+                request = LocalizeSettings(topk=1, maps=maps_settings)
+                found = passes.evidence(images, request)
+                # (B, 2): the top-1 class, and the ground-truth class the model finds most likely
+                ids = np.array([[choose_classes(ev.probs, request).class_ids[0],
+                                 max(a.classes, key=lambda c, p=ev.probs: float(p[c]))] for ev, a in zip(found, batch)])
                 maps = [evidence_maps(method, ev, ids[b]) for b, ev in enumerate(found)]
                 chosen = np.array([[float(ev.probs[c]) for c in ids[b]] for b, ev in enumerate(found)])
 

@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pytest
 import torch
+from oneshot import cams
 
 from camvideo.annotate import LabelAnnotator
 from camvideo.cam.methods import GradCam, cam_method, class_maps
@@ -41,7 +42,7 @@ def test_gradcam_equals_cam_up_to_positive_scale(resnet):
     ids = [3, 500, 999]
     with torch.no_grad():
         cam = class_maps(resnet(x), resnet.weight, torch.tensor(ids).expand(2, -1))
-    grad = GradCam(grad_model)(x, class_ids=ids).maps
+    grad = cams(GradCam(grad_model), x, class_ids=ids).maps
     h, w = cam.shape[-2:]
     # d logit_c / d A_k(x, y) = w_ck / (h w): Grad-CAM = CAM / (h w), scale > 0.
     torch.testing.assert_close(grad * (h * w), cam, rtol=1e-4, atol=1e-4)
@@ -71,7 +72,7 @@ def _hook_gradcam(model, x, class_id):
 def test_gradcam_matches_hook_implementation(mobilenet):
     assert mobilenet.method == "gradcam" and mobilenet.layer == "features.12"
     x = torch.randn(2, 3, SIZE, SIZE)
-    out = cam_method(mobilenet)(x, topk=3)
+    out = cams(cam_method(mobilenet), x, topk=3)
     assert out.method == "gradcam" and out.maps.shape[:2] == (2, 3)
     with torch.no_grad():
         torch.testing.assert_close(out.logits, mobilenet.network(x))
@@ -88,7 +89,7 @@ def test_gradcam_runs_in_a_thread_under_inference_mode(mobilenet):
         try:
             with torch.inference_mode():  # how the pipeline's worker runs
                 x = torch.randn(1, 3, SIZE, SIZE)
-                results.append(cam_method(mobilenet)(x, class_ids=[7]))
+                results.append(cams(cam_method(mobilenet), x, class_ids=[7]))
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -106,7 +107,7 @@ def test_other_gradcam_heads(name):
     torch.manual_seed(0)
     model = load_model(name, pretrained=False, input_size=SIZE)
     assert model.method == "gradcam"
-    out = cam_method(model)(torch.randn(1, 3, SIZE, SIZE), topk=2)
+    out = cams(cam_method(model), torch.randn(1, 3, SIZE, SIZE), topk=2)
     assert out.maps.ndim == 4 and torch.isfinite(out.maps).all()
 
 

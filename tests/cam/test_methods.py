@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from oneshot import cams
 
 from camvideo.cam.evidence import check_request, choose_classes
 from camvideo.cam.forward import Forward, TorchForward
@@ -13,9 +14,9 @@ from camvideo.settings import LocalizeSettings
 def test_topk_maps_from_one_pass_equal_single_class_maps(lite0, photo):
     engine = cam_method(lite0)
     x = preprocess([photo("chelsea")], lite0)
-    top = engine(x, topk=4)
+    top = cams(engine, x, topk=4)
     for j, class_id in enumerate(top.class_ids[0].tolist()):
-        single = engine(x, class_ids=[class_id])
+        single = cams(engine, x, class_ids=[class_id])
         torch.testing.assert_close(single.maps[0, 0], top.maps[0, j])
         assert single.scores[0, 0].item() == pytest.approx(top.scores[0, j].item())
 
@@ -23,16 +24,16 @@ def test_topk_maps_from_one_pass_equal_single_class_maps(lite0, photo):
 def test_batch_equals_frame_by_frame(lite0, photo):
     engine = cam_method(lite0)
     frames = [photo("chelsea"), photo("coffee")]
-    batch = engine(preprocess(frames, lite0), topk=2)
+    batch = cams(engine, preprocess(frames, lite0), topk=2)
     for b, frame in enumerate(frames):
-        one = engine(preprocess([frame], lite0), topk=2)
+        one = cams(engine, preprocess([frame], lite0), topk=2)
         assert one.class_ids[0].tolist() == batch.class_ids[b].tolist()
         torch.testing.assert_close(one.maps[0], batch.maps[b], rtol=1e-4, atol=1e-4)
 
 
 def test_chosen_classes_keep_their_order_and_scores_are_probabilities(lite0, photo):
     engine = cam_method(lite0)
-    out = engine(preprocess([photo("coffee")], lite0), class_ids=[968, 967])
+    out = cams(engine, preprocess([photo("coffee")], lite0), class_ids=[968, 967])
     assert out.class_ids[0].tolist() == [968, 967]
     assert out.probs.sum().item() == pytest.approx(1.0, abs=1e-5)
     assert out.scores[0, 1] > out.scores[0, 0]  # espresso beats cup on this photo
@@ -50,7 +51,7 @@ def test_class_maps_is_the_weighted_sum_of_feature_maps():
 def test_bad_class_choices_are_rejected(lite0, kwargs):
     engine = cam_method(lite0)
     with pytest.raises(ValueError):
-        engine(torch.zeros(1, 3, 64, 64), **kwargs)
+        cams(engine, torch.zeros(1, 3, 64, 64), **kwargs)
 
 
 def test_preprocess_resizes_whole_frame_and_flips_to_rgb(lite0):
@@ -88,8 +89,8 @@ def test_both_methods_answer_through_one_interface(lite0, gradcam_model):
         assert isinstance(method, CamMethod)
         size = model.preprocessing.size
         x = method.prepare(torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(1)))
-        top = method(x, topk=3)
-        fixed = method(x, class_ids=[7, 3])
+        top = cams(method, x, topk=3)
+        fixed = cams(method, x, class_ids=[7, 3])
         for out, k in ((top, 3), (fixed, 2)):
             assert out.method == method.name
             assert out.logits.shape == out.probs.shape == (2, model.num_classes)
@@ -104,7 +105,7 @@ def test_both_methods_answer_through_one_interface(lite0, gradcam_model):
 def test_exact_cam_evidence_then_maps_equals_one_call(lite0, photo):
     method = cam_method(lite0)
     x = preprocess([photo("chelsea"), photo("coffee")], lite0)
-    full = method(x, topk=3)
+    full = cams(method, x, topk=3)
     evidence = method.evidence(x)  # no class chosen yet: probabilities and features per frame
     assert len(evidence) == 2 and evidence[0].weights is None and evidence[0].covers([0, 999])
     assert evidence[0].features.shape == (1280, 7, 7)

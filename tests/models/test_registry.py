@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from oneshot import cams
 from torch import nn
 
 from camvideo import cli
@@ -62,7 +63,7 @@ def test_cam_identity_for_exact_models(name, reports):
     model = load_model(name, pretrained=False, input_size=size)
     assert model.method == "cam"
     x = torch.randn(2, 3, size, size)
-    out = cam_method(model)(x, topk=3)
+    out = cams(cam_method(model), x, topk=3)
     with torch.no_grad():
         reference = model.network(x)
         torch.testing.assert_close(model.classify(model(x)), reference, rtol=1e-4, atol=1e-4)
@@ -194,7 +195,7 @@ def test_state_dict_round_trip_for_a_named_architecture(trained):
                        labels=trained / "labels.txt", input_size=64)  # fmt: skip
     assert model.labels == LABELS and model.method == "cam"
     x = torch.randn(2, 3, 64, 64)
-    out = cam_method(model)(x, topk=2)
+    out = cams(cam_method(model), x, topk=2)
     with torch.no_grad():
         torch.testing.assert_close(out.logits, reference(x), rtol=1e-5, atol=1e-5)
 

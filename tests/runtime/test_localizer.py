@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from camvideo.cam.evidence import Evidence
+from camvideo.cam.multiscale import input_sizes
 from camvideo.models import load_model
 from camvideo.runtime.localizer import FrameLocalizer, StreamState
 from camvideo.settings import LocalizeSettings, MapSettings, SmoothingSettings
@@ -45,7 +46,7 @@ def test_forward_gives_evidence_per_frame_and_never_maps(model, clip):
     found = localizer.forward(clip[:3])
     assert len(found) == 3 and all(isinstance(ev, Evidence) for ev in found)
     for ev, frame in zip(found, clip):
-        assert ev.size == frame.shape[:2] and ev.settings is SMOOTH and ev.thumb is not None
+        assert ev.size == (frame.shape[1], frame.shape[0]) and ev.settings is SMOOTH and ev.thumb is not None
         assert ev.probs.shape == (1000,) and ev.features.ndim == 3 and not ev.cut and ev.leader is None
         assert set(ev.timings) >= {"preprocess", "forward"}
     with pytest.raises(ValueError, match="topk"):
@@ -79,16 +80,23 @@ def test_a_cut_starts_the_evidence_and_the_boxes_afresh(model, clip):
     assert [r.to_dict()["detections"] for r in results[6:]] == [r.to_dict()["detections"] for r in fresh]
 
 
-def test_the_shown_label_is_held_against_a_small_lead(model, clip):
-    # margin 1 and hold 3: a challenger must lead for three frames in a row
-    settings = dataclasses.replace(SMOOTH, topk=1, smoothing=SmoothingSettings(margin=1.0, hold=3, cut_distance=2.0))
-    localizer = FrameLocalizer(model, settings)
-    tops = [r.detections[0].class_id for r in localizer(clip)]
-    alone = [FrameLocalizer(model, LocalizeSettings())([f])[0].detections[0].class_id for f in clip]
-    assert tops[:6] == [tops[0]] * 6
-    first_cup = alone[6]
-    switch = tops.index(first_cup) if first_cup in tops else len(tops)
-    assert switch >= 6 + 2  # held for at least two frames past the change (the probabilities average in too)
+def test_the_shown_label_is_held_until_the_challenger_led_for_hold_frames(model, clip):
+    # margin 1 (never reached) and no cut: only the streak can change the label
+    tops = {}
+    for hold in (1, 3):
+        smoothing = SmoothingSettings(margin=1.0, hold=hold, cut_distance=2.0)
+        tops[hold] = [r.detections[0].class_id for r in FrameLocalizer(model, LocalizeSettings(smoothing=smoothing))(clip)]
+    cat, cup = tops[1][0], tops[1][-1]
+    assert cat != cup and tops[3][0] == cat and tops[3][-1] == cup
+    # the challenger leads the averaged probabilities from the same frame on; hold 3 shows it two frames later
+    assert tops[3].index(cup) == tops[1].index(cup) + 2
+
+
+def test_fixed_classes_leave_the_label_hysteresis_alone(model, clip):
+    localizer = FrameLocalizer(model, dataclasses.replace(SMOOTH, topk=1, class_ids=(285, 967)))
+    results = localizer(clip)
+    assert all([d.class_id for d in r.detections][:2] == [285, 967] for r in results)
+    assert localizer.state.evidence._labels.shown is None  # nothing shown by rank, nothing held
 
 
 def test_the_motion_moves_the_average_and_reset_forgets_it(model, clip):
@@ -143,3 +151,44 @@ def test_combined_maps_keep_the_class_pass_as_first(model, clip):
     (ev,) = FrameLocalizer(model, settings).forward(clip[:1])
     assert ev.first is not None and ev.first.features.shape[1:] == (7, 9) and ev.features.shape[1:] == (9, 12)
     torch.testing.assert_close(ev.probs, ev.first.probs)
+
+
+class Frozen:
+    """A box filter that keeps each track where it started (a custom BoxFilter)."""
+
+    def start(self, box):
+        from camvideo.cam.tracking import Track
+
+        return Track(box, np.zeros(4))
+
+    def update(self, track, box):
+        return track
+
+
+def test_a_box_filter_plugs_into_the_localizer(model, clip):
+    localizer = FrameLocalizer(model, dataclasses.replace(SMOOTH, topk=1, smoothing=SmoothingSettings(motion=False)))
+    localizer.state.boxes.box_filter = Frozen()
+    boxes = [r.detections[0].box for r in localizer(clip[:6])]
+    assert boxes[0] is not None and all(b == boxes[0] for b in boxes)  # matched every frame, never moved
+
+
+def test_gradcam_runs_every_preset(photo):
+    """Grad-CAM's evidence keeps the chosen classes' gradients, so the presets' passes
+    (the aspect kept, a map pass, combined maps) work for it as for exact CAM."""
+    from camvideo.settings import quality_settings
+
+    torch.manual_seed(0)
+    mobilenet = load_model("mobilenet_v3_small", pretrained=False, input_size=64)
+    frame = cv_resize(photo("chelsea"), (160, 120))
+    shapes = set()
+    for quality in ("fast", "balanced", "best"):
+        settings = quality_settings(quality, LocalizeSettings(topk=2))
+        result = FrameLocalizer(mobilenet, settings)([frame])[0]
+        assert result.method == "gradcam" and len(result.maps) == 2, quality
+        maps_input = input_sizes(160, 120, (64, 64), settings.maps)[-1]  # the pass the maps come from
+        assert result.heatmaps.shape[1:] == tuple(side // 32 for side in maps_input), quality
+        shapes.add(result.heatmaps.shape[1:])
+        assert all(d["method"] == "gradcam" for d in result.to_dict()["detections"])
+    assert len(shapes) > 1  # the presets' inputs were used
+    with pytest.raises(ValueError, match="flip"):
+        FrameLocalizer(mobilenet, LocalizeSettings(maps=MapSettings(flip=True)))([frame])

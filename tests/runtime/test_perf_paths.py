@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from oneshot import cams
 from torch import nn
 
 from camvideo.cam.boxes import boxes_from_cam, iou, mask_boxes, normalize, threshold_mask, upsample
@@ -74,7 +75,7 @@ def test_fast_stage_equals_plain_path(lite0, name, size):
     """Same top-3 classes, maps within 0.07 after min-max, boxes IoU >= 0.95."""
     frame = cv2.resize(cv2.imread(str(DATA / f"{name}.png")), size, interpolation=cv2.INTER_AREA)
     engine = cam_method(lite0)
-    ref = engine(plain_preprocess([frame], lite0), topk=3)
+    ref = cams(engine, plain_preprocess([frame], lite0), topk=3)
     # The stage's speed-ups (resize, blob, folding, channels_last) on plain CAM's
     # squashed input and box, which the plain path makes (the default preset keeps
     # the aspect and insets its boxes).

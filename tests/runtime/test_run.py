@@ -131,3 +131,17 @@ def test_damage_comes_back_in_the_report_and_as_events(tmp_path):
     report = run_source(RunRequest(source, lambda info: Fake()))
     assert report.stop == "end" and report.damage and report.damage == tuple(damaged)
     assert len(warned) == 1 and warned[0].startswith(f"{cut}: the video ends at") and "truncated" in warned[0]
+
+
+def test_a_localizer_that_cannot_be_made_leaves_nothing_behind(tmp_path):
+    """The model fails to load after the outputs were opened: the error comes out, no
+    file is left (neither a partial one nor a final name), the source is closed."""
+    source = IterableSource(_images(5), fps=10.0)
+
+    def fail(info):
+        raise RuntimeError("out of memory while loading the model")
+
+    with pytest.raises(RuntimeError, match="out of memory"):
+        run_source(RunRequest(source, fail, recording=tmp_path / "out.mkv", export=tmp_path / "out.jsonl"))
+    assert list(tmp_path.iterdir()) == []
+    assert source.read() is None
