@@ -165,7 +165,7 @@ def test_bad_class_choices_are_rejected_by_gradcam_too(gradcam_model):
     method = cam_method(gradcam_model)
     for kwargs in ({"topk": 0}, {"class_ids": [1000]}):
         with pytest.raises(ValueError):
-            method(torch.zeros(1, 3, 64, 64), **kwargs)
+            cams(method, torch.zeros(1, 3, 64, 64), **kwargs)
 
 
 class HostForward:
