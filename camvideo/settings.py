@@ -325,6 +325,7 @@ def quality_settings(name: str, base: LocalizeSettings | None = None) -> Localiz
 # few pixels; at 2048 lite0's activations take ~2 GB (100000 asked torch for 120 GB).
 INPUT_SIZES = (8, 2048)
 RUNTIMES = ("auto", "torch", "openvino")  # what runs the forward pass (camvideo.runtime.runtimes)
+MAX_WORKERS = 8  # forward passes side by side in one run (--workers; camvideo.runtime.workers)
 
 
 @dataclass(frozen=True)

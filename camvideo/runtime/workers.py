@@ -33,10 +33,9 @@ from concurrent.futures import Future
 import torch
 
 from camvideo.cam.methods import method_class
+from camvideo.settings import MAX_WORKERS
 
 log = logging.getLogger(__name__)
-
-MAX_WORKERS = 8
 
 
 def auto_workers(model, forward=None) -> int:

@@ -100,7 +100,7 @@ def default_output(source: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from camvideo.runtime.workers import MAX_WORKERS
+    from camvideo.settings import MAX_WORKERS
 
     if not 1 <= args.batch_size <= MAX_BATCH:
         raise CamvideoError(f"--batch-size must be between 1 and {MAX_BATCH}, got {args.batch_size}")
