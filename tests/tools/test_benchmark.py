@@ -53,6 +53,13 @@ def test_bench_quick_json(tmp_path, capsys, keep_threads):
     assert live["frames"] >= 2 and 0 < live["p50_ms"] <= live["p95_ms"]
     soak = report["soak"]
     assert soak["frames"] == 3 and soak["rss_start_mb"] > 0 and soak["rss_end_mb"] > 0
+    # the limit: decode, the forward half and x264, each alone on one thread, against end to end
+    limit = report["limit"]["torch"]
+    assert set(limit["parts_ms"]) == {"decode", "forward", "encode"} and all(v > 0 for v in limit["parts_ms"].values())
+    total = sum(limit["parts_ms"].values())
+    assert limit["limit_fps"] == pytest.approx(limit["cores"] * 1000.0 / total, rel=0.01)
+    assert limit["end_to_end_fps"] == e2e["fps"] and limit["fraction"] == pytest.approx(e2e["fps"] / limit["limit_fps"], abs=0.01)
+    assert "| the limit, 640x480 file" in table and "| torch |" in table
 
 
 def test_bench_openvino_contestants(tmp_path, capsys, keep_threads, openvino_lite0):

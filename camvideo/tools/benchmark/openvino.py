@@ -37,6 +37,7 @@ class OpenVINOBench:
     latency: object  # FrameLocalizer on OpenVINO's latency mode, the bench's threads (the stage)
     throughput: object  # FrameLocalizer on OpenVINO's throughput mode (end to end)
     live: object  # latency mode at the live worker's threads (``live_threads``), as torch's live run
+    single: object  # latency mode at one thread: the forward pass of the limit table (``limit``)
     e2e_runs: list[dict] = field(default_factory=list)
     live_runs: list[dict] = field(default_factory=list)
 
@@ -80,6 +81,7 @@ def openvino_setup(config, frames: dict, annotator, settings, say) -> tuple[Open
         latency = OpenVINOForward(model, mode="latency", threads=config.threads, sizes=sizes)  # torch's threads
         throughput = OpenVINOForward(model, mode="throughput", sizes=sizes)
         live = OpenVINOForward(model, mode="latency", threads=live_threads(model), sizes=sizes)
+        single = latency if config.threads == 1 else OpenVINOForward(model, mode="latency", threads=1, sizes=sizes)
     except Exception as exc:  # noqa: BLE001 - the bench goes on with torch alone
         from camvideo.errors import reason
 
@@ -89,5 +91,6 @@ def openvino_setup(config, frames: dict, annotator, settings, say) -> tuple[Open
     contestants = [openvino_floor_contestant(model, latency, base)]
     contestants += [camvideo_contestant(on_latency, annotator, f, " (OpenVINO)") for f in frames.values()]
     return OpenVINOBench(contestants, on_latency, FrameLocalizer(model, settings, forward=throughput),
-                         FrameLocalizer(model, settings, forward=live)), None
+                         FrameLocalizer(model, settings, forward=live),
+                         FrameLocalizer(model, settings, forward=single)), None
 

@@ -174,6 +174,7 @@ def format_table(report: dict) -> str:
             f"p50 {live['p50_ms']:.1f} ms, p95 {live['p95_ms']:.1f} ms "
             f"(target p95 <= floor + 33 ms = {live['target_p95_ms']:.1f} ms), {live['dropped']} frames dropped"
         )
+    lines += _limit_lines(report.get("limit") or {})
     fastest = report.get("fastest_forward")
     if fastest:
         lines.append(f"fastest forward pass of the run: {fastest['name']}, {fastest['ms']:.2f} ms; "
@@ -200,6 +201,23 @@ def format_table(report: dict) -> str:
     if report.get("peers_missing"):
         lines.append(f"peers not installed (pip install camvideo[bench]): {', '.join(report['peers_missing'])}")
     return "\n".join(lines)
+
+
+def _limit_lines(limit: dict) -> list[str]:
+    """The limit table: each unavoidable part alone (CPU ms a frame, one thread), the
+    fps they allow on the machine's cores, and end to end as a fraction of it."""
+    if not limit:
+        return []
+    lines = ["", "| the limit, 640x480 file (CPU ms a frame, each alone on one thread) | decode | forward half (preprocess + passes) | "
+             "encode (x264) | limit on the cores | end to end | fraction of the limit |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for runtime, row in limit.items():
+        parts = row["parts_ms"]
+        e2e = row.get("end_to_end_fps")
+        lines.append(f"| {runtime} | {parts['decode']:.2f} | {parts['forward']:.2f} | {parts['encode']:.2f} | "
+                     f"{row['limit_fps']:.1f} fps ({row['cores']} cores) | {_fmt(e2e, '{:.1f} fps')} | "
+                     f"{_fmt(row.get('fraction'), '{:.2f}')} |")
+    lines.append("")
+    return lines
 
 
 def _fmt(value, pattern: str) -> str:

@@ -96,6 +96,9 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
     report = build_report(config, lineup.contestants, times, e2e_runs, live_runs, folded_norms(lineup.model),
                           lineup.peers_missing, ov.e2e_runs if ov else [], ov.live_runs if ov else [],
                           lineup.openvino_missing)
+    if config.end_to_end:
+        say("the limit: decode, forward and encode alone, one thread each")
+        report["limit"] = _limit(config, lineup, report)
     if config.soak:
         say(f"soak: {config.soak} frames")
         report["soak"] = run_soak(lineup.localizer, lineup.annotator, lineup.base, config.soak)
@@ -156,6 +159,27 @@ def _lineup(config: BenchConfig, say: Callable[[str], None]) -> _Lineup:
         ov, ov_missing = openvino_setup(config, frames, annotator, settings, say)
         contestants += ov.contestants if ov is not None else []
     return _Lineup(contestants, localizer, annotator, model, base, photos, peers_missing, ov, ov_missing)
+
+
+def _limit(config: BenchConfig, lineup: _Lineup, report: dict) -> dict:
+    """Per runtime: the unavoidable parts' CPU ms a frame, the limit they set on this
+    machine's cores, and the end-to-end run of the rounds as a fraction of it."""
+    from camvideo.tools.benchmark.limit import measure_limit
+
+    on = {"end_to_end": lineup.localizer}
+    if lineup.openvino is not None:
+        on["end_to_end_openvino"] = lineup.openvino.single
+    rows = {}
+    with tempfile.TemporaryDirectory(prefix="camvideo-limit-") as tmp:
+        frames = video_frames(*SIZES[0], config.e2e_frames, lineup.photos)
+        clip = write_clip(Path(tmp) / "limit_in.mp4", frames)
+        for key, localizer in on.items():
+            row = measure_limit(clip, frames, localizer, Path(tmp))
+            e2e = report.get(key)
+            row["end_to_end_fps"] = e2e["fps"] if e2e else None
+            row["fraction"] = round(e2e["fps"] / row["limit_fps"], 3) if e2e and row["limit_fps"] else None
+            rows[row["runtime"]] = row
+    return rows
 
 
 def _rounds(config: BenchConfig, lineup: _Lineup, say: Callable[[str], None]):
