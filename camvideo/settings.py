@@ -334,7 +334,8 @@ class ModelOptions:
     the command line's model options give, what a batch's workers load, as one
     picklable value. ``runtime.loading.load_model_from(options)`` loads it.
 
-    ``model``: a name (``lite0``, a torchvision classifier, ``timm:NAME``);
+    ``model``: a name (``lite0``, a torchvision classifier, ``timm:NAME``) or an
+    exported graph's file (``.onnx``, OpenVINO IR ``.xml``; ``bgr``: it takes BGR);
     ``weights``, ``checkpoint``, ``labels``: files (see ``camvideo.models.load_model``);
     ``layer``: the layer whose maps to use; ``input_size``, ``mean``, ``std``: the
     preprocessing (None: the model's own); ``device``: auto, cpu, cuda[:N], mps or
@@ -355,8 +356,11 @@ class ModelOptions:
     std: tuple[float, float, float] | None = None
     class_ids: tuple[int, ...] | None = None
     topk: int | None = None
+    bgr: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.bgr, bool):
+            raise TypeError(f"bgr must be a bool, got {self.bgr!r}")
         for name in ("model", "device", "runtime"):
             _check_type(name, getattr(self, name), str)
         for name in ("weights", "checkpoint", "labels"):  # paths: kept as text
@@ -407,7 +411,8 @@ class ModelOptions:
         """What ``camvideo.models.load_model`` takes besides the name and the device:
         the files, layer and preprocessing given (only those)."""
         given = {"weights": self.weights, "checkpoint": self.checkpoint, "labels": self.labels,
-                 "layer": self.layer, "input_size": self.input_size, "mean": self.mean, "std": self.std}
+                 "layer": self.layer, "input_size": self.input_size, "mean": self.mean, "std": self.std,
+                 "bgr": self.bgr or None}
         return {key: value for key, value in given.items() if value is not None}
 
 

@@ -84,6 +84,8 @@ def _hashed(model: ModelOptions) -> dict:
     same numbers, "0.50", "1" for 1.0, hashed as typed before, redo their files once)."""
     fields = {field.name: getattr(model, field.name) for field in dataclasses.fields(model)}
     record = {key: value for key, value in fields.items() if key not in ("device", "runtime")}
+    if not record.get("bgr"):  # added with exported graphs: archives from before hash without it
+        record.pop("bgr", None)
     for key in ("mean", "std"):
         if record[key] is not None:
             record[key] = ",".join(repr(v) for v in record[key])

@@ -83,7 +83,8 @@ class ScaledPasses:
     ``evidence`` (so through its ``Forward``, whatever runtime that is): the model's
     own input for plain CAM, else the aspect-kept class pass, a map pass and mirror
     averaging. A forward pass of another runtime must accept any input size to serve
-    settings other than plain."""
+    settings other than plain; a model whose ``preprocessing.fixed`` is set gets
+    its own input size only (one pass, mirror averaging kept)."""
 
     def __init__(self, method) -> None:
         self.method = method
@@ -95,8 +96,9 @@ class ScaledPasses:
         map pass's features, and for combined maps the class pass's own evidence as
         ``first``. ``timer``: a ``camvideo.timing.StageTimer`` for the
         "preprocess" and "forward" stages."""
-        if settings.maps.plain:  # one batch at the model's own input size
-            return self._pass(frames, None, lambda b, probs: choose_classes(probs, settings).class_ids, False, timer)
+        if settings.maps.plain or self.model.preprocessing.fixed:  # one batch at the model's own input size
+            flip = settings.maps.flip  # False when plain; a fixed-size graph keeps the mirror averaging
+            return self._pass(frames, None, lambda b, probs: choose_classes(probs, settings).class_ids, flip, timer)
         groups: dict[tuple[int, int], list[int]] = {}
         for b, f in enumerate(frames):
             groups.setdefault(f.shape[:2], []).append(b)

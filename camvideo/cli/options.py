@@ -34,7 +34,10 @@ from camvideo.settings import (
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
-    group.add_argument("--model", default=DEFAULT_MODEL, help=f"model name (default: {DEFAULT_MODEL}; see `camvideo models`)")
+    group.add_argument("--model", default=DEFAULT_MODEL,
+                       help=f"model name (default: {DEFAULT_MODEL}; see `camvideo models`), or your exported "
+                       "classifier: FILE.onnx or an OpenVINO IR FILE.xml (with its .bin) ending in global average "
+                       "pooling and one linear layer")
     group.add_argument("--weights", metavar="PATH", help="local weights file (state dict) instead of the packaged or downloaded one")
     group.add_argument("--device", default="auto",
                        help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N, mps, or openvino:NAME for an "
@@ -51,8 +54,12 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--input-size", type=int, metavar="N",
                        help=f"model input N x N pixels, {INPUT_SIZES[0]}..{INPUT_SIZES[1]} "
                        "(default: the model's own; 224 for a pickled checkpoint)")
-    group.add_argument("--mean", metavar="R,G,B", help="input normalization mean (default: the model's; ImageNet's)")
-    group.add_argument("--std", metavar="R,G,B", help="input normalization std (default: the model's; ImageNet's)")
+    group.add_argument("--mean", metavar="R,G,B", help="input normalization mean, on pixels scaled to 0..1 "
+                       "(default: the model's; ImageNet's 0.485,0.456,0.406 for an exported graph)")
+    group.add_argument("--std", metavar="R,G,B", help="input normalization std (default: the model's; ImageNet's "
+                       "0.229,0.224,0.225 for an exported graph)")
+    group.add_argument("--bgr", action="store_true",
+                       help="an exported graph (.onnx, .xml) takes its colour channels in BGR order (default: RGB)")
 
 
 def add_box_options(group) -> None:
@@ -143,14 +150,14 @@ def model_options_from_args(args: argparse.Namespace) -> ModelOptions:
         model=get("model", None) or DEFAULT_MODEL, weights=get("weights", None), device=get("device", None) or "auto",
         runtime=get("runtime", None) or "auto", checkpoint=get("checkpoint", None), labels=get("labels", None),
         layer=get("layer", None), input_size=get("input_size", None),
-        class_ids=tuple(ids) if ids is not None else None, topk=get("topk", None))
+        class_ids=tuple(ids) if ids is not None else None, topk=get("topk", None), bgr=bool(get("bgr", False)))
     return dataclasses.replace(options, mean=_three_floats(get("mean", None), "--mean"),
                                std=_three_floats(get("std", None), "--std"))
 
 
 def model_options(args: argparse.Namespace) -> dict:
     """What the model options of ``args`` give ``load_model`` besides the name and
-    the device (weights, checkpoint, labels, layer, input size, mean, std), checked
+    the device (weights, checkpoint, labels, layer, input size, mean, std, bgr), checked
     where they enter; only those given. The window loads its first model with them."""
     return model_options_from_args(args).load_kwargs()
 

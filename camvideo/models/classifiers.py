@@ -24,12 +24,15 @@ class Preprocessing:
     RGB to [0, 1], subtract ``mean`` and divide by ``std``.
 
     The whole frame is resized (not cropped), so the class maps cover the whole
-    frame and map back to source pixels by a plain scale.
+    frame and map back to source pixels by a plain scale. ``fixed``: the network
+    takes ``size`` only (an exported graph with a fixed input), so every pass is
+    at that size whatever the quality preset asks.
     """
 
     size: tuple[int, int] = (224, 224)  # (height, width)
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    fixed: bool = False
 
 
 class GapClassifier(nn.Module):

@@ -35,6 +35,7 @@ from camvideo.models.classifiers import (
     GradCamClassifier,
     Preprocessing,
 )
+from camvideo.models.exported import is_exported, load_exported
 from camvideo.models.names import available_models, imagenet_labels, parse_name, read_labels, torchvision_classifiers
 from camvideo.models.netsplit import features_module, gradcam_module, split_network
 from camvideo.models.weights import cached_weights, check_timm_tag, download_torchvision_weights, timm_pretrained
@@ -313,6 +314,7 @@ def load_model(
     input_size: int | tuple[int, int] | None = None,
     mean: tuple[float, float, float] | None = None,
     std: tuple[float, float, float] | None = None,
+    bgr: bool = False,
 ) -> CamModel:
     """Build a model, load its weights, put it in eval mode on ``device``.
 
@@ -323,8 +325,16 @@ def load_model(
     classifier (a pickled module or a state dict) and ``labels`` its class names.
     ``layer`` names the layer whose maps to use (default: found by inspection).
     ``input_size``, ``mean``, ``std`` override the preprocessing (custom
-    checkpoints default to ImageNet's mean and std at 224x224).
+    checkpoints default to ImageNet's mean and std at 224x224). A ``name`` ending in
+    ``.onnx`` or ``.xml`` is an exported graph (``camvideo.models.exported``; ``bgr``:
+    it takes BGR channels).
     """
+    if is_exported(name):
+        return _load_exported(name, device, weights=weights, checkpoint=checkpoint, layer=layer, labels=labels,
+                              input_size=input_size, mean=mean, std=std, bgr=bgr)
+    if bgr:
+        raise ModelLoadError(Hint("bgr", subject=True), "the colour order of an exported graph (.onnx, .xml); "
+                             "a torch model takes RGB")
     if checkpoint is not None and weights is not None:
         raise ModelLoadError(Hint("checkpoint", action="give"), " (your own classifier) or ", Hint("weights"),
                              " (weights for ", Hint("model"), "), not both")
@@ -404,3 +414,15 @@ def layer_names(name: str) -> list[tuple[str, tuple[int, ...]]]:
     gm, names = trace(net)
     _propagate_shapes(gm, _preprocessing_for(name, net).size)
     return [(q, _shape(n)) for n, q in names.items() if _spatial(_shape(n))]
+
+
+def _load_exported(path, device, *, weights, checkpoint, layer, **options) -> CamModel:
+    """An exported graph's model (``camvideo.models.exported.load_exported``); the
+    options of torch models do not apply to it."""
+    for option, value in (("weights", weights), ("checkpoint", checkpoint), ("layer", layer)):
+        if value is not None:
+            raise ModelLoadError(Hint(option, subject=True), f"an exported graph ({Path(path).name}) has its weights "
+                                 "and its feature layer in the file")
+    model = load_exported(path, device=device, **options)
+    log.info("loaded %s (exported graph, features at %s)", model.name, model.layer)
+    return model

@@ -29,6 +29,10 @@ overlay stay in torch and NumPy, unchanged.
   by an ``AsyncInferQueue``; callers keep their own order, as the pipeline does).
 - **Devices**: ``CPU`` (the default), or an Intel ``GPU``/``NPU`` where
   OpenVINO sees one (``--device openvino:GPU``).
+- **Exported graphs** (``camvideo.models.exported``: an ``.onnx`` or IR file): no
+  conversion and no cache entry; each size compiles the graph's own cut (read
+  from the file in milliseconds), in the same modes and on the same devices. A
+  graph with a fixed input size compiles that size only.
 
 Float32 on the CPU (``INFERENCE_PRECISION_HINT``): OpenVINO would pick bfloat16 on
 CPUs that have it, and the maps should match torch's.
@@ -118,6 +122,8 @@ class OpenVINOForward:
             raise ValueError(f"OpenVINO takes a model on the CPU (its maps go back to torch there), not {model.device}")
         import openvino as ov
 
+        if getattr(model.preprocessing, "fixed", False):  # a graph with a fixed input takes that size only
+            sizes = None
         sizes = [_size(model, None)] if sizes is None else [_size(model, tuple(v)) for v in sizes]
         if not sizes:
             raise ValueError("sizes must name at least one input size")
@@ -153,6 +159,10 @@ class OpenVINOForward:
             return [size for size, shape in self._shapes.items() if shape is not None]
 
     def _make(self, size: tuple[int, int]) -> _Shape:
+        from camvideo.models.exported import GraphFeatures
+
+        if isinstance(self.model.features, GraphFeatures):  # an exported graph: its own cut, nothing to convert
+            return _Shape(None, self.model.features.compile(self._core, size, self.device, self._config), self.mode)
         entry = convert(self.model, self.cache, size)
         compiled = _compiled(self._core, entry, self.device, self._config)
         return _Shape(entry, compiled, self.mode)
@@ -218,7 +228,7 @@ class OpenVINOForward:
 class _Shape:
     """One input size's compiled model, its requests (one a thread) or its queue."""
 
-    def __init__(self, entry: CacheEntry, compiled, mode: str) -> None:
+    def __init__(self, entry: CacheEntry | None, compiled, mode: str) -> None:
         import openvino as ov
 
         self.entry = entry

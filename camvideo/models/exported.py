@@ -1,0 +1,208 @@
+"""Exported classifiers (``.onnx``, OpenVINO IR ``.xml`` + ``.bin``) as ``GapClassifier``s.
+
+A deployed network is a graph file, not a Python class. When the graph ends in
+global average pooling and one linear layer (``camvideo.models.graph_head``),
+exact CAM needs nothing else: ``load_exported`` cuts the graph at the pooled
+tensor's input (the feature maps become its output), and puts the linear layer's
+weight and bias (from the graph's constants) in an ``nn.Linear``. The result is
+a ``GapClassifier`` like any other: its ``features`` is a ``GraphFeatures``, a
+module whose forward pass is the cut graph compiled by OpenVINO (there are no
+torch layers to run), so torch's ``ExactCam``, smoothing, boxes and overlay work
+on its maps unchanged. ``camvideo.runtime.openvino.OpenVINOForward`` compiles the
+same cut graph for its modes and devices.
+
+Preprocessing comes from the graph where it says it: the input layout (NCHW or
+NHWC, told by which axis has 3 channels), and its height and width when they are
+fixed; a graph with a free height and width takes the presets' sizes as lite0
+does (224x224 unless ``input_size``). ``mean``/``std`` default to ImageNet's;
+``bgr``: the graph takes its channels in BGR order (the flip is part of the
+compiled graph). Labels: a file, else the graph's metadata (ONNX
+``metadata_props`` or IR ``rt_info`` key ``labels``: one name a line, or a JSON
+list), else "class 0", "class 1", ...
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from camvideo.errors import Hint, ModelLoadError, reason
+from camvideo.models.classifiers import IMAGENET_MEAN, IMAGENET_STD, GapClassifier, Preprocessing
+from camvideo.models.graph_head import Head, find_head
+from camvideo.models.names import read_labels
+
+SUFFIXES = (".onnx", ".xml")
+DEFAULT_SIZE = 224
+_CONFIG = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+
+
+def is_exported(name) -> bool:
+    """Whether a model name is an exported graph's file (``.onnx`` or ``.xml``)."""
+    return str(name).lower().endswith(SUFFIXES)
+
+
+def load_exported(path, *, device="cpu", labels=None, input_size=None, mean=None, std=None,
+                  bgr: bool = False) -> GapClassifier:
+    """The exact-CAM model of the graph at ``path``, on the CPU (OpenVINO runs it;
+    ``device`` may be "auto" or "cpu"). A ``ModelLoadError`` with one line for a
+    file that is missing, unreadable or whose graph exact CAM cannot use."""
+    path = Path(path)
+    if str(device) not in ("auto", "cpu"):
+        raise ModelLoadError(f"{path.name} is an exported graph, which OpenVINO runs: ",
+                             Hint("device", "cpu", "use"), " or openvino:GPU")
+    graph = read_graph(path)
+    head = find_head(graph, path.name)
+    layout, size, fixed = _input_of(graph, path.name, input_size)
+    names = read_labels(labels) if labels is not None else graph_labels(graph) or [
+        f"class {i}" for i in range(head.num_classes)]
+    fc = nn.Linear(head.weight.shape[1], head.num_classes)
+    with torch.no_grad():
+        fc.weight.copy_(torch.from_numpy(head.weight))
+        fc.bias.copy_(torch.from_numpy(head.bias))
+    features = GraphFeatures(cut_graph(graph, head, layout, bgr), head.features.get_node().get_friendly_name(),
+                             size if fixed else None)
+    prep = Preprocessing(size=size, mean=tuple(mean or IMAGENET_MEAN), std=tuple(std or IMAGENET_STD), fixed=fixed)
+    return GapClassifier(path.name, features, fc, names, prep).eval().requires_grad_(False)
+
+
+def read_graph(path: Path):
+    """The ``openvino.Model`` of an ``.onnx`` or ``.xml`` file (one line when it cannot be read)."""
+    if not path.is_file():
+        raise ModelLoadError(f"model file {path} not found")
+    if path.suffix.lower() == ".xml" and not path.with_suffix(".bin").is_file():
+        raise ModelLoadError(f"{path.with_suffix('.bin')} not found: an OpenVINO IR is the .xml and the .bin beside it")
+    import openvino as ov
+
+    try:
+        return ov.Core().read_model(str(path))
+    except Exception as exc:  # noqa: BLE001 - any reader failure is the file's
+        raise ModelLoadError(f"cannot read {path.name} as an ONNX or OpenVINO model: {_first_line(reason(exc))}") from None
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), text)[:200]
+
+
+def graph_labels(graph) -> list[str] | None:
+    """Class names from the graph's metadata (``labels``: ONNX ``metadata_props``,
+    read by OpenVINO under ``framework``, or the IR's own ``rt_info``), or None."""
+    for key in (["framework", "labels"], ["labels"]):
+        try:
+            if not graph.has_rt_info(key):
+                continue
+            text = graph.get_rt_info(key).astype(str)
+        except Exception:  # noqa: BLE001 - metadata of another shape: not labels
+            continue
+        if text.lstrip().startswith("["):
+            try:
+                names = [str(v) for v in json.loads(text)]
+            except ValueError:
+                names = []
+        else:
+            names = [line.strip() for line in text.splitlines() if line.strip()]
+        if names:
+            return names
+    return None
+
+
+def _input_of(graph, name: str, input_size) -> tuple[str, tuple[int, int], bool]:
+    """The input's layout, (height, width) and whether the graph fixes them."""
+    if len(graph.inputs) != 1:
+        raise ModelLoadError(f"{name} has {len(graph.inputs)} inputs; camvideo feeds it one image batch")
+    shape = graph.inputs[0].get_partial_shape()
+    if not shape.rank.is_static or shape.rank.get_length() != 4:
+        raise ModelLoadError(f"{name}: the input has shape {shape}, not an image batch (N, 3, H, W or N, H, W, 3)")
+    dims = list(shape)
+    if dims[1].is_static and dims[1].get_length() == 3:
+        layout, sides = "NCHW", dims[2:]
+    elif dims[3].is_static and dims[3].get_length() == 3:
+        layout, sides = "NHWC", dims[1:3]
+    else:
+        raise ModelLoadError(f"{name}: the input {shape} has no axis of 3 colour channels (NCHW or NHWC)")
+    if all(side.is_static for side in sides):
+        size = (sides[0].get_length(), sides[1].get_length())
+        asked = (input_size, input_size) if isinstance(input_size, int) else input_size
+        if asked is not None and tuple(asked) != size:
+            raise ModelLoadError(f"{name} takes {size[1]}x{size[0]} images (fixed in the graph): leave ",
+                                 Hint("input_size"), " out")
+        return layout, size, True
+    if input_size is None:
+        return layout, (DEFAULT_SIZE, DEFAULT_SIZE), False
+    size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+    return layout, size, False
+
+
+def cut_graph(graph, head: Head, layout: str, bgr: bool):
+    """The graph from its input to the feature maps (NCHW out, whatever its own
+    layout), taking a float32 NCHW batch in RGB order (BGR flipped inside for
+    ``bgr``)."""
+    import openvino as ov
+    import openvino.opset13 as ops
+    from openvino.preprocess import PrePostProcessor
+
+    features = head.features
+    if head.layout == "NHWC":
+        features = ops.transpose(features, ops.constant(np.array([0, 3, 1, 2], np.int64))).output(0)
+    cut = ov.Model([ops.result(features)], graph.get_parameters(), "camvideo-features")
+    ppp = PrePostProcessor(cut)
+    ppp.input().tensor().set_element_type(ov.Type.f32).set_layout(ov.Layout("NCHW"))
+    ppp.input().model().set_layout(ov.Layout(layout))
+    if bgr:
+        ppp.input().preprocess().reverse_channels()
+    return ppp.build()
+
+
+class GraphFeatures(nn.Module):
+    """The feature maps of an exported graph: its cut (``cut_graph``) compiled by
+    OpenVINO on the CPU, one compiled model per input size (a graph with a fixed
+    size takes only that one), one infer request per calling thread. A module so
+    that an exported model is a ``GapClassifier`` like any other; it has no torch
+    parameters and nothing to fold (``folded_norms``)."""
+
+    def __init__(self, graph, layer: str, fixed: tuple[int, int] | None = None) -> None:
+        super().__init__()
+        self.graph = graph
+        self.layer = layer
+        self.fixed = fixed
+        self.folded_norms = 0  # camvideo.cam.forward folds torch batch norms; there are none here
+        self._compiled: dict[tuple[int, int], object] = {}
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def at(self, size: tuple[int, int]):
+        """The cut graph for (height, width) inputs and any batch."""
+        import openvino as ov
+
+        if self.fixed is not None and tuple(size) != self.fixed:
+            raise ValueError(f"this graph takes {self.fixed[1]}x{self.fixed[0]} inputs only, not {size[1]}x{size[0]}")
+        model = self.graph.clone()
+        model.reshape(ov.PartialShape([-1, 3, int(size[0]), int(size[1])]))
+        return model
+
+    def compile(self, core, size: tuple[int, int], device: str = "CPU", config: dict | None = None):
+        """The cut graph at ``size`` compiled for ``device``."""
+        return core.compile_model(self.at(size), device, dict(config if config is not None else _CONFIG))
+
+    def _request(self, size: tuple[int, int]):
+        requests = getattr(self._local, "requests", None)
+        if requests is None:
+            requests = self._local.requests = {}
+        if size not in requests:
+            with self._lock:
+                compiled = self._compiled.get(size)
+                if compiled is None:
+                    import openvino as ov
+
+                    compiled = self._compiled[size] = self.compile(ov.Core(), size)
+            requests[size] = compiled.create_infer_request()
+        return requests[size]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        request = self._request((int(x.shape[2]), int(x.shape[3])))
+        request.infer([np.ascontiguousarray(x.detach().float().cpu().numpy())])
+        return torch.from_numpy(np.array(request.get_output_tensor(0).data, copy=True))
