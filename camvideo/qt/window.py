@@ -144,6 +144,7 @@ class MainWindow(QMainWindow):
         s.plain_changed.connect(self.timeline.on_plain_changed)
         s.model_loading.connect(self.models.on_loading)
         s.model_ready.connect(self.models.on_ready)
+        s.model_ready.connect(self.timeline.on_model_ready)
         s.model_failed.connect(self.models.on_failed)
         s.recording_changed.connect(self.record.on_recording_changed)
         s.opening.connect(self._on_opening)
