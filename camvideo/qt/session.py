@@ -309,6 +309,11 @@ class Session(SessionPlayback, SessionRecording, QObject):
         """What the source on screen reported (a damaged file: why it ended)."""
         return list(self._warnings.messages) if self._warnings is not None else []
 
+    @property
+    def lost_frames(self) -> set[int]:
+        """The source's frames (a slideshow's images) that could not be read so far."""
+        return set(self._warnings.lost) if self._warnings is not None else set()
+
     def _on_source_warning(self, source, message: str) -> None:
         if source is self.source:
             self.warned.emit(message)
