@@ -125,6 +125,9 @@ class SmoothingSettings:
             raise ValueError(f"cut_distance must be in (0, 2], got {self.cut_distance}")
 
 
+GATE = 0.05  # the confidence gate of the command line and the window alike (IntensitySettings.gate)
+
+
 @dataclass(frozen=True)
 class IntensitySettings:
     """How raw maps become heat maps, and the confidence gate.
@@ -134,13 +137,15 @@ class IntensitySettings:
     ``decay`` a frame, so a weaker frame looks weaker) or ``"fixed"`` (divided by
     ``fixed_max``, in raw map units: about 20-40 for Lite0's confident classes).
     ``gate``: a class whose probability is below it gets no box and its map drawn at
-    ``faint`` opacity (0 = off).
+    ``faint`` opacity (0 = off). The default, ``GATE``, is every front end's: a map
+    is scaled to its own maximum, so a class that is not in the picture (rank 3 at
+    0.01, or One class "tabby" over an espresso) would look as sure as one that is.
     """
 
     scale: str = "minmax"
     decay: float = 0.98
     fixed_max: float = 25.0
-    gate: float = 0.0
+    gate: float = GATE
     faint: float = 0.25
 
     def __post_init__(self) -> None:

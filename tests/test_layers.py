@@ -26,6 +26,7 @@ FORBIDDEN = {
     "frames": ("runtime", "cli", "batch", "qt"),
     "annotate": ("runtime", "cli", "batch", "qt"),
     "tools": ("cli", "batch", "qt"),
+    "app": ("cli", "batch", "qt"),  # the window's state, without Qt (tests/app/)
 }
 
 

@@ -94,8 +94,9 @@ def add_localize_options(parser: argparse.ArgumentParser, topk: int = 1, smooth:
     add_box_options(group)
     group.add_argument("--min-area", type=float, default=0.0, metavar="FRACTION",
                        help="with --components all: least region area, a fraction of the frame (default: 0)")
-    group.add_argument("--gate", type=float, default=0.0, metavar="MIN_PROB",
-                       help="a class below this probability gets no box and a faint map (default: 0, off)")
+    group.add_argument("--gate", type=float, default=IntensitySettings.gate, metavar="MIN_PROB",
+                       help=f"a class below this probability gets no box and a faint map (default: "
+                       f"{IntensitySettings.gate:g}, as in the window; 0: off)")
     group.add_argument("--scale", choices=("minmax", "running", "fixed"), default="minmax",
                        help="heat-map scale: each map to its own min-max (default), a running maximum "
                        "comparable across frames, or a fixed maximum (--scale-max)")
@@ -206,12 +207,12 @@ def localize_settings_from_args(args: argparse.Namespace):
         ids = tuple(args.class_ids) if args.class_ids else None
         if ids is not None and any(c < 0 for c in ids):
             raise ValueError(f"--class must be a class id (0 or more), got {list(ids)}")
-        if not 0.0 <= getattr(args, "gate", 0.0) <= 1.0:
+        if not 0.0 <= getattr(args, "gate", IntensitySettings.gate) <= 1.0:
             raise ValueError(f"--gate must be a probability between 0 and 1, got {args.gate}")
         if getattr(args, "scale_max", 25.0) <= 0:
             raise ValueError(f"--scale-max must be positive, got {args.scale_max}")
         intensity = IntensitySettings(scale=getattr(args, "scale", "minmax"), fixed_max=getattr(args, "scale_max", 25.0),
-                                      gate=getattr(args, "gate", 0.0))
+                                      gate=getattr(args, "gate", IntensitySettings.gate))
         smoothing = None
         strength = getattr(args, "smooth_strength", 0.75)
         if not 0.0 <= strength <= 0.95:

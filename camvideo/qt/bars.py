@@ -3,7 +3,8 @@
 Both lie over the video in one grid cell with it, instead of pushing it down (a
 layout shift each time one appears); with both hidden the overlay has no height
 and catches no click. The banner wraps a long message and has a close button;
-the opening bar offers Cancel (the window also cancels on Esc).
+the opening bar offers Cancel (the window also cancels on Esc); a stream that did
+not open offers Retry (the same URL).
 """
 
 from __future__ import annotations
@@ -37,7 +38,13 @@ class TopBars(QWidget):
         close.setText("×")
         close.setToolTip("hide the message")
         close.clicked.connect(self.banner.hide)
+        self.retry_button = QPushButton("Retry")  # a stream that did not open: again, the same URL
+        self.retry_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.retry_button.clicked.connect(self._on_retry)
+        self.retry_button.hide()
+        self._retry = None
         banner_layout.addWidget(self.error_label, 1)
+        banner_layout.addWidget(self.retry_button)
         banner_layout.addWidget(close)
         self.banner.hide()
         # While a source opens: what, and a way out (the old source plays on below).
@@ -56,7 +63,23 @@ class TopBars(QWidget):
 
     def show_error(self, message: str) -> None:
         self.error_label.setText(message)
+        self.retry_button.hide()  # a new message: Retry is offered with it when it fits (offer_retry)
+        self._retry = None
         self.banner.show()
+
+    def offer_retry(self, what: str, retry) -> None:
+        """Retry on the banner's message: ``retry()`` when clicked (``what``: its tooltip)."""
+        self._retry = retry
+        self.retry_button.setToolTip(what)
+        self.retry_button.show()
+        self.banner.show()
+
+    def _on_retry(self) -> None:
+        retry, self._retry = self._retry, None
+        self.retry_button.hide()
+        self.banner.hide()
+        if retry is not None:
+            retry()
 
     def show_opening(self, text: str, tip: str) -> None:
         self.opening_label.setText(text)

@@ -33,6 +33,8 @@ def class_hint(text: str, labels: list[str]) -> str:
         return f"showing {chosen} {name}".rstrip()
     if not text:
         return "type a name or a number (until then: the top class)"
+    if not labels:
+        return f"“{text}”: the class names come with the model (until then: the top class)"
     lowered = text.lower()
     matches = sum(lowered in name.lower() for name in labels)
     if matches:

@@ -11,19 +11,22 @@ and the banner says why, in the window's words (the loader's message: ``camvideo
 from __future__ import annotations
 
 from camvideo import DEFAULT_MODEL  # without importing torch
+from camvideo.app.models import ModelState
 from camvideo.qt import dialogs
 from camvideo.qt.runtime_ui import RUNTIME_TIP, RuntimeSwitch
 from camvideo.qt.status import short
 
 
 class ModelControls:
-    """Models for ``window`` (its session, panel, view and banner)."""
+    """Models for ``window`` (its session, panel, view and banner); the state is
+    ``self.state`` (``camvideo.app.models.ModelState``), the widgets show it."""
 
     def __init__(self, window) -> None:
         self.window = window
         # (model, load_model options) for that model: the command line's (--weights, --checkpoint,
         # --input-size...), or "Weights file…"'s
         self.options: tuple[str, dict] | None = None
+        self.state = ModelState(DEFAULT_MODEL)
         self.runtime = RuntimeSwitch(window)  # the Runtime box: torch first, OpenVINO when converted
 
     def on_listed(self, names: list, ready: list) -> None:
@@ -45,28 +48,44 @@ class ModelControls:
         w.session.load_model(name, **options)
 
     def ask_weights_file(self) -> None:
-        """ "Weights file…": the chosen model with weights from a file."""
+        """ "Weights file…": the model a load just failed for (its weights are not
+        here), else the chosen one, with weights from a file."""
         w = self.window
-        name = w.panel.model.currentText()
+        name = self.state.weights_for
         path = dialogs.ask_weights(w, w.settings, name)
         if path:
             kept = self.options[1] if self.options and self.options[0] == name else {}
             self.options = (name, {**kept, "weights": path})
             self.load(name)
 
+    def _show(self) -> None:
+        """The Model box as the state says: the list's choice, the line, the weights button's tip."""
+        p, state = self.window.panel, self.state
+        if p.model.currentText() != state.shown:
+            p.model.blockSignals(True)
+            p.model.setCurrentText(state.shown)
+            p.model.blockSignals(False)
+        p.model_state.setText(state.line)
+        p.weights_button.setToolTip(f"load {state.weights_for}'s weights from a file (.pth, .pt, .safetensors)")
+
     def on_loading(self, name: str) -> None:
         w = self.window
-        w.panel.model_state.setText(f"loading {name}…")
+        self.state.asked(name)
+        self._show()
         if w.view.current is None:
             w.view.set_message(f"Loading model {name}…")
 
     def on_ready(self, name: str, device: str) -> None:
         w = self.window
-        w.panel.model_state.setText(f"{name} ready on {device}")
+        self.state.ready(name, device)
+        self._show()
+        stale = self.state.stale_message()
+        if stale is not None and w.error_label.text() == stale:
+            w.banner.hide()  # the failure it told of is over: this model runs
         w.device_label.setText(device)
         w.panel.runtime.setToolTip(RUNTIME_TIP)
         self.runtime.start()  # the stream runs on torch until OpenVINO is ready
-        if not w.panel.labels and w.session.model is not None:
+        if w.session.model is not None and w.panel.labels != list(w.session.model.labels):
             w.panel.set_class_names(w.session.model.labels)
             w.push_localize()  # a class typed by name resolves now
         if w.session.source is not None:
@@ -78,23 +97,12 @@ class ModelControls:
 
     def on_failed(self, name: str, message: str) -> None:
         w = self.window
-        current = w.session.model_name
-        if current is not None and current != name:
-            # The stream goes on with the model it had: the list says which.
-            w.panel.model.blockSignals(True)
-            w.panel.model.setCurrentText(current)
-            w.panel.model.blockSignals(False)
-            w.panel.model_state.setText(f"{name} could not load; still {current} on {w.session.model.device}")
-        elif name != DEFAULT_MODEL:
+        instead = self.state.failed(name, message)
+        self._show()
+        if instead is not None:
             # Nothing runs yet (a remembered model that cannot load offline, say):
             # the built-in model instead, and the message says why.
-            w.panel.model.blockSignals(True)
-            w.panel.model.setCurrentText(DEFAULT_MODEL)
-            w.panel.model.blockSignals(False)
-            w.panel.model_state.setText(f"{name} could not load; loading {DEFAULT_MODEL}")
-            self.load(DEFAULT_MODEL)
-        else:
-            w.panel.model_state.setText(f"{name} could not load")
-        if w.view.current is None and name == DEFAULT_MODEL:
+            self.load(instead)
+        if w.view.current is None and self.state.in_use is None and instead is None:
             w.view.set_message(f"Model {name} could not load")
         w.show_error(message)

@@ -51,7 +51,8 @@ class OpenRequest:
 def _open_source(spec: str, *, loop: bool):
     from camvideo.video.sources import open_source
 
-    return open_source(spec, loop=loop, realtime=True)  # a file plays at its own speed, as a camera would
+    # a file plays at its own speed, as a camera would; a stream that drops is reopened while the window shows it
+    return open_source(spec, loop=loop, realtime=True, stream_retries=None)
 
 
 class SourceOpener(QObject):

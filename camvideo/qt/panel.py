@@ -36,9 +36,9 @@ from camvideo.settings import RUNTIMES, IntensitySettings, LocalizeSettings, Ove
 MODES = ("Top-1", "Top-k", "One class")
 NO_CAMERA = "no camera found"
 
-# The window's confidence gate: a class under 5% probability gets no box and no
-# map (a map scaled to its own maximum tinted the whole frame): the legend says why.
-APP_GATE = 0.05
+# The confidence gate is the command line's (settings.GATE, IntensitySettings'
+# default): a class under it gets no box; the window draws no map for it either
+# (a drawing choice: the per-frame data are the command line's).
 APP_FAINT = 0.0
 
 
@@ -291,6 +291,7 @@ class ControlPanel(QWidget):
         """The searchable list: ``"285 Egyptian cat"`` for each class id."""
         self.labels = list(labels)
         self._class_model.setStringList([f"{i} {name}" for i, name in enumerate(self.labels)])
+        self._update_labels()  # the hint was worded without the names: say it again with them
 
     def chosen_class(self) -> int | None:
         """The class id typed or picked (an id, ``"id name"`` or a unique name)."""
@@ -302,10 +303,9 @@ class ControlPanel(QWidget):
         maps = presets.quality_maps(quality)[0]
         rule = presets.quality_rule(quality, threshold=self.threshold.value() / 100.0)  # the slider's threshold
         smoothing = SmoothingSettings() if self.smoothing.isChecked() else None
-        # A map is scaled to its own maximum, so a class that is not in the picture
-        # (One class: "tabby" over an espresso; rank 3 at 0.01) would look as sure
-        # as one that is: below APP_GATE it gets no box and no map (the legend says why).
-        intensity = IntensitySettings(gate=APP_GATE, faint=APP_FAINT)
+        # Below the gate (settings.GATE, the command line's too) a class gets no box
+        # and no map (the legend says why).
+        intensity = IntensitySettings(faint=APP_FAINT)
         mode = self.mode.currentText()
         if mode == "One class" and self.chosen_class() is not None:
             return LocalizeSettings(topk=1, class_ids=(self.chosen_class(),), box_rule=rule, smoothing=smoothing,

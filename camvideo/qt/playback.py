@@ -19,6 +19,7 @@ from pathlib import Path
 
 from PyQt6.QtCore import QTimer
 
+from camvideo.app.slides import slide_target
 from camvideo.qt.status import clock
 
 SEEK_STEP_S = 5.0  # ← / → while a file plays
@@ -195,8 +196,9 @@ class Playback:
         """The next (1) or previous (-1) image of the slideshow, which stops; at either
         end the image stays and the status bar says so."""
         self._stop_slides()
-        count, target = len(self.slides), self.image + delta
-        if 0 <= target < count:
+        count = len(self.slides)
+        target = slide_target(self.image, delta, count, self._session.lost_frames)  # past unreadable images
+        if target is not None:
             self._session.show_image(target)
         else:
             end = "last" if delta > 0 else "first"
@@ -246,8 +248,9 @@ class Playback:
     def _next_slide(self) -> None:
         if not self.slides_playing or not self.slides:
             return
-        if self.image < len(self.slides) - 1:
-            self._session.show_image(self.image + 1)
+        target = slide_target(self.image, 1, len(self.slides), self._session.lost_frames)
+        if target is not None:
+            self._session.show_image(target)
         else:  # the last image stays; Play starts again from the first
             self._stop_slides()
             self.window.statusBar().showMessage("end of the images", 5000)

@@ -85,7 +85,7 @@ class RuntimeSwitch:
             from camvideo.cam.multiscale import input_sizes
 
             # only the sizes this source's frames need: a conversion costs the stream
-            # frames (README), the model's own 224x224 is not one of them on balanced
+            # frames (README, Runtimes and devices), the model's own 224x224 is not one of them on balanced
             sizes = input_sizes(shown.result.width, shown.result.height, tuple(model.preprocessing.size),
                                 localizer.settings.maps)
         self._say("torch, converting for OpenVINO…")

@@ -103,6 +103,10 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self._opener = SourceOpener(parent=self)
         self._opener.done.connect(self._on_open_done)
 
+    def post(self, fn, *args) -> bool:
+        """``fn(*args)`` on the GUI thread soon, from any thread (``Tasks.post``)."""
+        return self._tasks.post(fn, *args)
+
     # -- model ------------------------------------------------------------------------
     def load_model(self, name: str, weights: str | None = None, **options) -> None:
         """Load ``name`` (from a local ``weights`` file when given; ``options``: the
@@ -133,7 +137,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self.localizer = FrameLocalizer(model, self.localize_settings)
         self._tasks.drop(HELD_LANE)
         self._held = HeldFrame(model)
-        if self.pipeline is not None and not self.pipeline.finished:
+        if self.pipeline is not None:  # playing, paused or ended: Play, Step and seek run the new model
             self._engage()
         else:
             self._start_pipeline()
@@ -304,6 +308,11 @@ class Session(SessionPlayback, SessionRecording, QObject):
     def source_warnings(self) -> list[str]:
         """What the source on screen reported (a damaged file: why it ended)."""
         return list(self._warnings.messages) if self._warnings is not None else []
+
+    @property
+    def lost_frames(self) -> set[int]:
+        """The source's frames (a slideshow's images) that could not be read so far."""
+        return set(self._warnings.lost) if self._warnings is not None else set()
 
     def _on_source_warning(self, source, message: str) -> None:
         if source is self.source:

@@ -24,11 +24,14 @@ class SourceWarnings:
         self.name = source.name
         self.deliver = deliver
         self.messages: list[str] = []
+        self.lost: set[int] = set()  # the source's frame indices that could not be read (a slideshow skips them)
         self._short = Path(self.name).name if "://" not in self.name else self.name
         self._lock = threading.Lock()
         self._unsubscribe = source.subscribe(on_damage=self._damaged, on_warning=self._warned)
 
     def _damaged(self, damage) -> None:
+        with self._lock:
+            self.lost.update(range(damage.first, damage.last + 1))
         self._say(f"{self._short}: {damage} could not be decoded")
 
     def _warned(self, line: str) -> None:

@@ -6,7 +6,7 @@ stretches where one chosen class is the top class (bands along the bottom) and
 the position of the frame on screen. A click seeks there (``seek_requested``);
 a click on a stretch jumps to its start.
 
-Why QPainter and not pyqtgraph: both were measured on this machine (README,
+Why QPainter and not pyqtgraph: both were measured on this machine (docs/app.md,
 "the timeline"); QPainter needs no package and no import time, and the strip
 draws its lines once per data change into a cached pixmap, so a frame costs a
 pixmap blit and one line.

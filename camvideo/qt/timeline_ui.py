@@ -8,11 +8,14 @@
   (``camvideo.runtime.scan``) that keeps each frame shown (ranked classes only: in
   One-class mode the frames on screen do not say which class is on top);
 - "Scan file": the whole file through a second pipeline (``FileScan``) in the
-  background, with progress and Cancel; "Save as JSONL…": the frames analysed,
-  as ``camvideo process --export`` writes them.
+  background, with progress and Cancel; "Save as JSONL…": the whole file with
+  the settings on screen, exactly as ``camvideo process FILE --export`` writes it
+  (``FileScan`` with ``export``: the same run, the same lines), in the background.
 
-With One class chosen the strip shows that class's score and the stretches
-where it is the top class; otherwise the three classes with the most score.
+With One class chosen the strip shows that class's score (as played, and from
+a scan) and the stretches where it is the top class (a scan's ranked frames
+say that); otherwise the three classes with the most score. A new model starts
+a new track: two models' classes never share the strip.
 A timer redraws the strip at most four times a second (when the track
 changed); a frame only moves the position line.
 """
@@ -24,11 +27,9 @@ from pathlib import Path
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from camvideo.errors import CamvideoError
 from camvideo.qt.bars import message_bar
 from camvideo.qt.timeline import TimelineStrip
 from camvideo.qt.widgets import button
-from camvideo.qt.wording import window_text
 from camvideo.runtime.scan import ScoreTrack  # numpy only; the scan imports torch when it runs
 
 RECORDING_BACKGROUND = "rgba(60, 60, 90, 235)"
@@ -44,6 +45,8 @@ class TimelineControls:
         self.window = window
         self.track = ScoreTrack()
         self.scan = None  # a FileScan while one runs (or the last one)
+        self.export = None  # the FileScan of a Save as JSONL while it runs
+        self.track_model = None  # the model whose results the track keeps
         self._drawn = -1  # the track version the strip shows
         self._drawn_choice = None
         self.widget = QWidget()
@@ -75,8 +78,8 @@ class TimelineControls:
         self.progress.setMaximumHeight(14)
         self.progress.setTextVisible(True)
         self.state_label = QLabel()
-        self.save_button = button("Save as JSONL…", "the frames analysed, one JSON object per line "
-                                  "(as camvideo process --export)")
+        self.save_button = button("Save as JSONL…", "the whole file with these settings, one JSON object "
+                                  "per frame: what camvideo process FILE --export writes")
         self.scan_button.clicked.connect(self.start_scan)
         self.cancel_button.clicked.connect(self.cancel_scan)
         self.save_button.clicked.connect(self.ask_save)
@@ -106,6 +109,17 @@ class TimelineControls:
         self.state_label.setText("")
         self.refresh()
 
+    def on_model_ready(self, _name: str, _device: str) -> None:
+        """Another model (another name, or other weights): what the track kept was
+        the last model's, its classes too: the track starts again."""
+        model = self._session.model
+        if model is not self.track_model:
+            self.cancel_scan()
+            self.track = ScoreTrack(self.track.name)
+            self._drawn = -1
+            self.state_label.setText("")
+        self.track_model = model
+
     def no_source(self) -> None:
         self.cancel_scan()
         self.area.hide()
@@ -130,9 +144,11 @@ class TimelineControls:
         if not self.area.isVisible():
             return
         duration = session.duration_hint
-        if (not session.plain and session.localize_settings.class_ids is None and shown.result.detections
-                and (not duration or shown.time < duration)):
-            self.track.add(shown.result)
+        if not session.plain and shown.result.detections and (not duration or shown.time < duration):
+            if session.localize_settings.class_ids is None:
+                self.track.add(shown.result)
+            else:  # One class: its score, not who was on top
+                self.track.add_fixed(shown.result)
         self.strip.set_position(shown.time % duration if duration else shown.time)
 
     # -- drawing ------------------------------------------------------------------------------
@@ -159,12 +175,14 @@ class TimelineControls:
             class_id, name = choice
             times, scores = self.track.series(class_id)
             stretches = self.track.stretches(class_id)
-            note = f"{name}: top class in {len(stretches)} stretch{'es' if len(stretches) != 1 else ''}"
+            note = (f"{name}: top class in {len(stretches)} stretch{'es' if len(stretches) != 1 else ''}"
+                    if results else f"{name}: its score as played; Scan file finds where it is the top class"
+                    if len(times) else "no frame analysed yet: Scan file fills it in")
             self.strip.set_data(duration, [(name, times, scores)], stretches, note)
         else:
             lines = [(label, *self.track.series(c)) for c, label in self.track.top_classes(LINES)] if results else []
             self.strip.set_data(duration, lines, (), "" if results else "no frame analysed yet: Scan file fills it in")
-        self.save_button.setEnabled(bool(results))
+        self.save_button.setEnabled(self._session.model is not None and not self._exporting)
 
     def _seek(self, seconds: float) -> None:
         duration = self._session.duration_hint
@@ -219,27 +237,48 @@ class TimelineControls:
             self.window.show_error(f"Scan file: {message}")
 
     # -- saving -------------------------------------------------------------------------------
+    @property
+    def _exporting(self) -> bool:
+        return self.export is not None and self.export.running
+
     def ask_save(self) -> None:
         stem = Path(self.track.name).stem or "camvideo"
         start = str(self.window.output_dir / f"{stem}.jsonl")
-        path, _ = QFileDialog.getSaveFileName(self.window, "Save the frames analysed as", start, "JSON Lines (*.jsonl)")
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save the whole file's per-frame data as", start,
+                                              "JSON Lines (*.jsonl);;CSV (*.csv)")
         if path:
             self.save(Path(path))
 
-    def save(self, path: Path) -> int:
-        """The frames analysed to ``path`` (whole or not at all); how many, 0 on failure (reported)."""
-        try:
-            count = self.track.save_jsonl(path)
-        except CamvideoError as exc:
-            self.window.show_error(window_text(exc))
-            return 0
-        self.window.statusBar().showMessage(f"saved {count} frames to {path}", 8000)
-        return count
+    def save(self, path: Path) -> bool:
+        """``camvideo process FILE --export path`` with the settings on screen, in the
+        background (the status bar says when it is written); False when it cannot start."""
+        session, source = self._session, self._session.source
+        if source is None or session.model is None or not self.area.isVisible() or self._exporting:
+            self.window.statusBar().showMessage("Save as JSONL needs a video file and the model", 5000)
+            return False
+        from camvideo.runtime.scan import FileScan  # torch is in: the model has loaded
+
+        self.export = FileScan(source.info.location, session.model, session.localize_settings, None,
+                               export=path, on_done=lambda message: self.window.session.post(
+                                   self._on_saved, path, message)).start()
+        self.save_button.setEnabled(False)
+        self.window.statusBar().showMessage(f"saving {path.name}… (the whole file, in the background)")
+        return True
+
+    def _on_saved(self, path: Path, message: str) -> None:
+        scan, self.export = self.export, None
+        self.save_button.setEnabled(self._session.model is not None)
+        if message == "":
+            self.window.statusBar().showMessage(f"saved {scan.frames} frames to {path}", 8000)
+        elif message == "cancelled":
+            self.window.statusBar().showMessage(f"not saved: {path.name} was cancelled", 8000)
+        else:
+            self.window.show_error(f"Save as JSONL: {message}")
 
     def close(self) -> None:
         """Stop the scan and wait for its threads (bounded)."""
         self._timer.stop()
-        scan = self.scan
-        if scan is not None:
-            scan.cancel()
-            scan.wait(SCAN_JOIN_S)
+        for scan in (self.scan, self.export):
+            if scan is not None:
+                scan.cancel()
+                scan.wait(SCAN_JOIN_S)

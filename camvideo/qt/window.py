@@ -40,6 +40,7 @@ from camvideo.qt.status import StatusLine, short
 from camvideo.qt.timeline_ui import TimelineControls
 from camvideo.qt.view import ShownFrame, VideoView
 from camvideo.qt.wording import window_text
+from camvideo.video.spec import SourceSpec
 
 ENDED_EARLY = "ended early: the file is damaged (see the message above)"
 NARROW_W = 760  # narrower than this, the panel hides itself: the video keeps its room
@@ -88,6 +89,7 @@ class MainWindow(QMainWindow):
             bars.cancel_button
         self.cancel_button.clicked.connect(self.cancel_open)
         self._demo_if_no_camera = False
+        self._errors_at_open = 0  # errors before the open in flight began (a failed open adds one)
         left = QWidget()
         column = QVBoxLayout(left)
         column.setContentsMargins(0, 0, 0, 0)
@@ -144,6 +146,7 @@ class MainWindow(QMainWindow):
         s.plain_changed.connect(self.timeline.on_plain_changed)
         s.model_loading.connect(self.models.on_loading)
         s.model_ready.connect(self.models.on_ready)
+        s.model_ready.connect(self.timeline.on_model_ready)
         s.model_failed.connect(self.models.on_failed)
         s.recording_changed.connect(self.record.on_recording_changed)
         s.opening.connect(self._on_opening)
@@ -230,6 +233,7 @@ class MainWindow(QMainWindow):
             self.cancel_open()
 
     def _on_opening(self, spec: str) -> None:
+        self._errors_at_open = len(self.errors)
         shown = short(spec)
         self.top_bars.show_opening(f"Opening {shown}…" + ("" if self.session.source is None
                                                           else "  (what plays goes on until it opens)"), spec)
@@ -241,6 +245,11 @@ class MainWindow(QMainWindow):
     def _on_opened(self, spec: str, ok: bool) -> None:
         if self.session.opening_spec is None:
             self.opening_bar.hide()
+        if SourceSpec.parse(spec, probe=False).kind == "stream":
+            if ok:
+                self.settings.setValue("last_url", spec)  # Open URL… offers it next time
+            elif self.session.opening_spec is None and len(self.errors) > self._errors_at_open:  # failed, not cancelled
+                self.top_bars.offer_retry(f"open {spec} again", lambda: self.open(spec))
         if not ok:
             if self.statusBar().currentMessage().startswith("opening "):
                 self.statusBar().clearMessage()

@@ -4,14 +4,15 @@
 maps) from any thread: the window's live frames as they are shown, and a
 ``FileScan``'s. It answers what a timeline draws: the classes that matter most
 over the file, one class's score over time, and the stretches where a class is
-the top class; ``save_jsonl`` writes the per-frame JSON Lines of ``camvideo
-process --export`` (``camvideo.video.export.JsonlExporter``), complete or not
-at all.
+the top class. Results of fixed classes (One class) only fill in those
+classes' scores (``add_fixed``): they cannot say which class was on top.
 
 ``FileScan`` runs the whole file through the engine (``run_source``) at full
 speed in the background: a reader and a localizer of its own on the same
 model, not those of the view, no overlay, one forward thread (the view keeps
-the other core); ``cancel`` stops it within a batch.
+the other core); ``cancel`` stops it within a batch. With ``export`` it is the
+window's "Save as JSONL": ``camvideo process --export`` with the window's
+settings, the same lines, the file whole or not at all.
 
 Results must come from ranked classes (no ``class_ids``): the rank says which
 class was on top. A class outside a frame's kept classes counts as 0 there.
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from camvideo.errors import CamvideoError, OutputError, describe, reason
+from camvideo.errors import OutputError, describe, reason
 from camvideo.frames import ProcessedFrame
 from camvideo.results import NO_MAPS, FrameResult
 from camvideo.settings import LocalizeSettings
@@ -54,6 +55,7 @@ class ScoreTrack:
         self._lock = threading.Lock()
         self._results: dict[int, FrameResult] = {}
         self._sorted: list[FrameResult] | None = []
+        self._fixed: dict[int, dict[int, tuple[float, float]]] = {}  # class -> frame -> (time, score)
         self.version = 0
 
     def add(self, result: FrameResult) -> None:
@@ -66,9 +68,21 @@ class ScoreTrack:
             self._sorted = None
             self.version += 1
 
+    def add_fixed(self, result: FrameResult) -> None:
+        """Keep the scores of a result of fixed classes (``class_ids``: One class):
+        they fill in those classes' ``series`` where no ranked result was kept, but
+        never say which class was on top (``stretches`` read ranked results only)."""
+        if not isinstance(result, FrameResult):
+            raise TypeError(f"result must be a FrameResult, got {type(result).__name__}")
+        with self._lock:
+            for det in _classes(result):
+                self._fixed.setdefault(det.class_id, {})[result.frame] = (result.time, det.score)
+            self.version += 1
+
     def clear(self) -> None:
         with self._lock:
             self._results.clear()
+            self._fixed.clear()
             self._sorted = []
             self.version += 1
 
@@ -97,11 +111,16 @@ class ScoreTrack:
         return [(c, labels[c]) for c in best]
 
     def series(self, class_id: int) -> tuple[np.ndarray, np.ndarray]:
-        """(times, scores) of ``class_id`` over the frames kept (0 where it is not among a frame's classes)."""
-        results = self.results()
-        times = np.array([r.time for r in results], np.float64)
-        scores = np.array([next((d.score for d in _classes(r) if d.class_id == class_id), 0.0) for r in results],
-                          np.float32)
+        """(times, scores) of ``class_id`` over the frames kept, in frame order (0 where
+        it is not among a ranked frame's classes; a fixed-class score where only that was kept)."""
+        points = {r.frame: (r.time, next((d.score for d in _classes(r) if d.class_id == class_id), 0.0))
+                  for r in self.results()}
+        with self._lock:
+            fixed = dict(self._fixed.get(class_id, {}))
+        points = {**fixed, **points}  # a ranked result wins
+        order = sorted(points)
+        times = np.array([points[f][0] for f in order], np.float64)
+        scores = np.array([points[f][1] for f in order], np.float32)
         return times, scores
 
     def stretches(self, class_id: int, gap_s: float | None = None) -> list[tuple[float, float]]:
@@ -126,31 +145,6 @@ class ScoreTrack:
             runs.append((start, last))
         return runs
 
-    def save_jsonl(self, path: str | Path) -> int:
-        """Write every frame kept as ``camvideo process --export`` does, to ``path``
-        whole or not at all (an existing file is replaced only by a complete one);
-        the number of frames written."""
-        path = Path(path)
-        if path.suffix.lower() != ".jsonl":
-            raise OutputError(f"{path}: the per-frame data is saved as .jsonl, got {path.suffix or 'no suffix'!r}")
-        results = self.results()
-        if not results:
-            raise CamvideoError("nothing to save yet: no frame has been analysed")
-        from camvideo.video.export import JsonlExporter  # cv2, on first use
-
-        saving = path.with_name(f".{path.stem}.saving{path.suffix}")
-        try:
-            with JsonlExporter(saving) as exporter:  # itself .partial until closed
-                for result in results:
-                    exporter.write_result(result)
-            os.replace(saving, path)
-        except OSError as exc:
-            raise OutputError(f"cannot write {path}: {reason(exc)}") from None
-        finally:
-            with contextlib.suppress(OSError):
-                saving.unlink()
-        return len(results)
-
 
 def _classes(result: FrameResult):
     """One detection per class (a class with several boxes has one entry per box)."""
@@ -162,14 +156,15 @@ def _classes(result: FrameResult):
 
 
 class _TrackSink:
-    """A pipeline sink that keeps each result in the track."""
+    """A pipeline sink that keeps each result in the track (None: only counts them)."""
 
-    def __init__(self, track: ScoreTrack) -> None:
+    def __init__(self, track: ScoreTrack | None) -> None:
         self.track = track
         self.frames = 0
 
     def write(self, item: ProcessedFrame) -> None:
-        self.track.add(item.result)
+        if self.track is not None:
+            self.track.add(item.result)
         self.frames += 1
 
     def close(self) -> None:
@@ -179,23 +174,31 @@ class _TrackSink:
 class FileScan:
     """Every frame of the video at ``path`` through ``model`` into ``track``, in a
     thread of its own. ``on_done(message)`` comes in that thread at the end: ""
-    when the file was scanned to its end, "cancelled", or the error in one line."""
+    when the file was scanned to its end, "cancelled", or the error in one line.
 
-    def __init__(self, path: str | Path, model, settings: LocalizeSettings, track: ScoreTrack, *,
+    With ``export`` (a .jsonl or .csv path) it is ``camvideo process SOURCE
+    --export FILE`` run from the window: ``settings`` as they are (not the scan's),
+    the same ``run_source`` and exporter, so the lines are the command line's; the
+    track is left alone. A cancelled or failed export leaves no file under that name."""
+
+    def __init__(self, path: str | Path, model, settings: LocalizeSettings, track: ScoreTrack | None, *,
                  on_done: Callable[[str], None] | None = None, batch_size: int = SCAN_BATCH,
-                 workers: int = 1) -> None:
-        if not isinstance(track, ScoreTrack):
+                 workers: int = 1, export: str | Path | None = None) -> None:
+        if export is None and not isinstance(track, ScoreTrack):
             raise TypeError(f"track must be a ScoreTrack, got {type(track).__name__}")
+        if not isinstance(settings, LocalizeSettings):
+            raise TypeError(f"settings must be a LocalizeSettings, got {type(settings).__name__}")
         self.path = Path(path)
         self.model = model
-        self.settings = scan_settings(settings)
+        self.export = Path(export) if export is not None else None
+        self.settings = settings if self.export is not None else scan_settings(settings)
         self.track = track
         self.on_done = on_done
         self.batch_size = batch_size
         self.workers = workers
         self.total: int | None = None  # frames in the file (its header's word), once open
         self.message: str | None = None  # None while it runs; then as on_done says
-        self._sink = _TrackSink(track)
+        self._sink = _TrackSink(track if self.export is None else None)
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -242,14 +245,27 @@ class FileScan:
         if self._cancel.is_set():
             return "cancelled"
         # as fast as the scan takes the frames: nothing dropped; no overlay
+        export = self.export
+        saving = export.with_name(f".{export.stem}.saving{export.suffix}") if export is not None else None
         request = RunRequest(self.path, lambda info: FrameLocalizer(self.model, self.settings), sinks=(self._sink,),
-                             batch_size=self.batch_size, workers=self.workers)
-        report = run_source(request, self._cancel.is_set, on_ready=self._opened)
-        if report.stop == "requested":
+                             batch_size=self.batch_size, workers=self.workers, export=saving,
+                             protect_inputs=export is not None)
+        try:
+            report = run_source(request, self._cancel.is_set, on_ready=self._opened)
+            stopped = report.stop == "requested" or self._cancel.is_set()
+            failed = report.error or (report.sink_errors[0] if report.sink_errors else None)
+            if saving is not None and not stopped and failed is None:
+                try:  # complete: it replaces a file of that name only now
+                    os.replace(saving, export)
+                except OSError as exc:
+                    failed = OutputError(f"cannot write {export}: {reason(exc)}")
+        finally:
+            if saving is not None:
+                with contextlib.suppress(OSError):
+                    saving.unlink()
+        if stopped:
             return "cancelled"
-        if report.error is not None:
-            return describe(report.error)
-        return "cancelled" if self._cancel.is_set() else ""
+        return describe(failed) if failed is not None else ""
 
     def _opened(self, info) -> None:
         self.total = info.frame_count

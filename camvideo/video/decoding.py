@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -31,18 +32,22 @@ MAX_DEMUX_ERRORS = 20  # demuxer errors in a row, no packet between: the rest ca
 class Damage:
     """Frames ``first``..``last`` (the source's indices) that could not be decoded;
     ``start`` is the time the first of them was due, ``end`` the time of the next
-    frame that decoded (or of the file's end)."""
+    frame that decoded (or of the file's end); ``file``: the one image of a folder
+    or pattern that could not be read (its name says which, not a time)."""
 
     first: int
     last: int
     start: float
     end: float
+    file: str | None = None
 
     @property
     def frames(self) -> int:
         return self.last - self.first + 1
 
     def __str__(self) -> str:
+        if self.file is not None:
+            return f"{Path(self.file).name} (image {self.first + 1})"
         which = f"frame {self.first}" if self.first == self.last else f"frames {self.first}-{self.last}"
         return f"{which} ({self.start:.1f}-{self.end:.1f} s)"
 

@@ -79,7 +79,7 @@ class ImageSequenceSource(Source):
                     image = read_image(self.paths[i])
                 except InputError as exc:  # logged; the subscribers hear of the Damage
                     log.warning("skipping %s", exc)
-                    self._damaged(Damage(i, i, i / self.fps, (i + 1) / self.fps))
+                    self._damaged(Damage(i, i, i / self.fps, (i + 1) / self.fps, file=str(self.paths[i])))
                     continue
                 index = cycle * len(self.paths) + i
                 yield Frame(image, index, index / self.fps)

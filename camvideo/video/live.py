@@ -65,6 +65,7 @@ class CameraSource(Source):
         self._cap.release()
 
 
+STREAM_RETRIES = 5  # reopen attempts in a row before a stream is given up on (the command line)
 STALL_S = 5.0  # a stream that sends no frame for this long is given up on (opening) or reopened
 
 
@@ -103,16 +104,23 @@ def open_stream(url: str, stall_s: float = STALL_S):
 class StreamSource(Source):
     """A network stream (RTSP, HTTP, ...) through PyAV, decoded packet by packet (a
     bad packet is skipped, ``skipped`` counts them). Latest-frame policy; a stream
-    that gives no frame for ``stall_s`` seconds is reopened with growing backoff."""
+    that gives no frame for ``stall_s`` seconds is reopened with growing backoff
+    (up to ``max_wait_s`` between attempts), ``max_retries`` times in a row (None:
+    for as long as the source runs, the window's way: a camera that reboots comes back)."""
 
     kind = "stream"
 
-    def __init__(self, url: str, stall_s: float = STALL_S, max_retries: int = 5, *,
-                 policy: BufferPolicy | None = None, container=None) -> None:
+    def __init__(self, url: str, stall_s: float = STALL_S, max_retries: int | None = STREAM_RETRIES, *,
+                 policy: BufferPolicy | None = None, container=None, max_wait_s: float = 8.0) -> None:
         """``container``: the stream already opened by ``open_stream`` (else opened here)."""
+        if max_retries is not None and max_retries < 0:
+            raise ValueError(f"max_retries must be 0 or more (or None), got {max_retries}")
+        if not max_wait_s > 0:
+            raise ValueError(f"max_wait_s must be positive, got {max_wait_s}")
         self.url = url
         self.stall_s = stall_s
         self.max_retries = max_retries
+        self.max_wait_s = max_wait_s
         self._skipped_at: set = set()
         container = container if container is not None else open_stream(url, stall_s)
         if not container.streams.video:
@@ -160,9 +168,9 @@ class StreamSource(Source):
                 container = None
                 self._container = None
             retries += 1
-            if retries > self.max_retries:
+            if self.max_retries is not None and retries > self.max_retries:
                 raise InputError(f"{self.url}: the stream gave no frame after {self.max_retries} reopen attempts")
-            self._stop.wait(min(0.5 * 2 ** retries, 8.0))
+            self._stop.wait(min(0.5 * 2 ** min(retries, 8), self.max_wait_s))
 
     def _release(self) -> None:
         if self._container is not None:

@@ -36,7 +36,7 @@ from pathlib import Path
 from camvideo.errors import InputError
 from camvideo.video.decoding import Damage, describe_damage
 from camvideo.video.files import IMAGE_FPS, ImageSequenceSource, VideoFileSource, read_image
-from camvideo.video.live import CameraSource, StreamSource, open_stream
+from camvideo.video.live import STREAM_RETRIES, CameraSource, StreamSource, open_stream
 from camvideo.video.pacing import Paced
 from camvideo.video.policies import BlockingQueue, BufferPolicy, LatestFrame
 from camvideo.video.reader import Frame, IterableSource, Source, policy_for
@@ -50,13 +50,15 @@ __all__ = [
 ]
 
 
-def open_source(spec: str | int | Path | SourceSpec, *, loop: bool = False, realtime: bool = False) -> Source:
+def open_source(spec: str | int | Path | SourceSpec, *, loop: bool = False, realtime: bool = False,
+                stream_retries: int | None = STREAM_RETRIES) -> Source:
     """Open a camera (``0``), stream (``rtsp://...``), folder, glob or video file.
 
     ``loop`` plays a file or folder again from the start when it ends; ``realtime``
     plays it at its own speed (the ``Paced`` policy, for a person watching)
-    instead of as fast as the consumer takes it. Raises ``InputError`` with a
-    clear message when it cannot be opened.
+    instead of as fast as the consumer takes it. A live stream that drops is
+    reopened ``stream_retries`` times in a row (None: for as long as it runs).
+    Raises ``InputError`` with a clear message when it cannot be opened.
     """
     spec = SourceSpec.parse(spec)
     if spec.kind == "camera":
@@ -74,7 +76,7 @@ def open_source(spec: str | int | Path | SourceSpec, *, loop: bool = False, real
             except BaseException:
                 container.close()
                 raise
-        return StreamSource(spec.url, container=container)
+        return StreamSource(spec.url, container=container, max_retries=stream_retries)
     if spec.kind == "folder":
         path = spec.path
         images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())

@@ -180,7 +180,8 @@ def test_gate_on_a_blank_frame(model):
     from camvideo.annotate import FrameAnnotator, HeatmapAnnotator
 
     faint = HeatmapAnnotator(alpha=0.5).annotate(blank, result)
-    full = HeatmapAnnotator(alpha=0.5).annotate(blank, FrameLocalizer(model)([blank])[0])
+    ungated = LocalizeSettings(intensity=IntensitySettings(gate=0.0))
+    full = HeatmapAnnotator(alpha=0.5).annotate(blank, FrameLocalizer(model, ungated)([blank])[0])
     assert np.abs(faint.astype(int) - blank).mean() < np.abs(full.astype(int) - blank).mean()
     FrameAnnotator().annotate(blank, result)  # lists the classes in the corner, no box
 

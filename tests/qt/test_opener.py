@@ -231,3 +231,21 @@ def test_start_up_with_no_camera_falls_back_to_the_demo_clip(qtbot, open_window,
     qtbot.waitUntil(lambda: w.session.source is not None, timeout=WAIT_MS)
     assert w.session.source.name.endswith("demo.mp4") and not w.errors  # quietly: no camera is no error
     wait_frames(qtbot, w, 1)
+
+
+def test_a_stream_that_does_not_open_offers_retry_with_the_same_url(qtbot, open_window, fast_models, cat_clip):
+    with socket.socket() as sock:  # a port where nothing listens: refused at once
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/live.mjpg"
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 1)
+    assert not open_and_wait(qtbot, w, url)
+    assert w.banner.isVisible() and w.top_bars.retry_button.isVisible()
+    opening = []
+    w.session.opening.connect(opening.append)
+    with qtbot.waitSignal(w.opened, timeout=WAIT_MS):
+        qtbot.mouseClick(w.top_bars.retry_button, Qt.MouseButton.LeftButton)
+    assert opening == [url] and w.top_bars.retry_button.isVisible()  # failed again: Retry again
+    w.session.cancel_open()
+    w.show_error("something else")
+    assert not w.top_bars.retry_button.isVisible()

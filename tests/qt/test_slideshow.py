@@ -76,6 +76,19 @@ def test_arrow_keys_go_to_the_next_and_previous_image_wherever_the_focus_is(qtbo
     assert w.statusBar().currentMessage() == "the first image (1 of 3)"
 
 
+def test_an_unreadable_image_is_named_and_stepped_over_both_ways(qtbot, open_window, fast_models, photos):
+    (photos / "1-coffee.png").write_bytes(b"not a png")  # the second of three
+    w = open_window(photos)
+    qtbot.waitUntil(lambda: w.session.last_shown is not None, timeout=WAIT_MS)
+    w.playback.step()
+    qtbot.waitUntil(lambda: w.view.current.index == 2, timeout=WAIT_MS)  # past it
+    qtbot.waitUntil(lambda: w.banner.isVisible(), timeout=WAIT_MS)
+    assert w.error_label.text() == "photos: 1-coffee.png (image 2) could not be decoded"
+    w.playback.step_back()  # ◀ from the image after it: to the first, not onto it again
+    qtbot.waitUntil(lambda: w.view.current.index == 0, timeout=WAIT_MS)
+    assert w.panel.time_label.text() == "image 1 of 3"
+
+
 def test_arrow_keys_step_one_frame_paused_and_seek_while_playing_but_not_in_a_text_field(
         qtbot, open_window, fast_models, tmp_path):
     w = open_window(make_cat_clip(tmp_path / "long.mp4", frames=240, size=(96, 64)))  # 8 s

@@ -1,6 +1,6 @@
 """The timeline strip under a video file: fills as frames are shown, Scan file
 fills all of it (Cancel stops), One class shows its score and top-1 stretches,
-clicks seek, Save as JSONL writes the export's per-frame objects."""
+clicks seek, Save as JSONL writes what camvideo process --export writes."""
 
 from __future__ import annotations
 
@@ -52,14 +52,29 @@ def test_scan_file_fills_every_frame_and_saves_the_export_jsonl(qtbot, open_wind
     w.timeline.refresh()
     assert len(w.timeline.strip.lines) == 3 and all(len(t) == 45 for _, t, _ in w.timeline.strip.lines)
 
+    # Save as JSONL: camvideo process FILE --export with the settings on screen (the
+    # command line's defaults: the window draws no map under the gate, the data are the same)
+    from dataclasses import replace
+
+    from camvideo import cli
+
+    args = cli.build_parser().parse_args(["process", str(tmp_path / "cat.mp4")])
+    expected = cli.localize_settings_from_args(args)
+    assert w.session.localize_settings == replace(expected, intensity=replace(expected.intensity, faint=0.0))
     path = tmp_path / "saved" / "cat.jsonl"
     path.parent.mkdir()
-    assert w.timeline.save(path) == 45
+    assert w.timeline.save(path)
+    assert not w.timeline.save_button.isEnabled()
+    qtbot.waitUntil(lambda: w.timeline.export is None, timeout=WAIT_MS * 4)
+    assert w.statusBar().currentMessage() == f"saved 45 frames to {path}" and w.timeline.save_button.isEnabled()
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [obj["frame"] for obj in lines] == list(range(45))
     for obj in lines:
         check_frame_object(obj)
     assert sorted(p.name for p in path.parent.iterdir()) == ["cat.jsonl"]  # written whole, nothing beside it
+    by_cli = tmp_path / "cli.jsonl"
+    assert cli.main(["process", str(tmp_path / "cat.mp4"), "--export", str(by_cli), "--no-progress"]) == 0
+    assert lines == [json.loads(line) for line in by_cli.read_text().splitlines()]
 
 
 def test_cancel_stops_the_scan(qtbot, open_window, fast_models, tmp_path):

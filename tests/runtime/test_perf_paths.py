@@ -18,7 +18,7 @@ from camvideo.cam.methods import cam_method, class_maps
 from camvideo.cam.preprocess import preprocess, resize_for_model
 from camvideo.models import GapClassifier, Preprocessing, load_model
 from camvideo.runtime.localizer import FrameLocalizer
-from camvideo.settings import BoxRule, LocalizeSettings, MapSettings
+from camvideo.settings import BoxRule, IntensitySettings, LocalizeSettings, MapSettings
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -79,7 +79,9 @@ def test_fast_stage_equals_plain_path(lite0, name, size):
     # The stage's speed-ups (resize, blob, folding, channels_last) on plain CAM's
     # squashed input and box, which the plain path makes (the default preset keeps
     # the aspect and insets its boxes).
-    result = FrameLocalizer(lite0, LocalizeSettings(topk=3, maps=MapSettings(), box_rule=BoxRule()))([frame])[0]
+    ungated = IntensitySettings(gate=0.0)  # the plain path has no confidence gate
+    result = FrameLocalizer(lite0, LocalizeSettings(topk=3, maps=MapSettings(), box_rule=BoxRule(),
+                                                    intensity=ungated))([frame])[0]
     assert list(result.map_class_ids) == ref.class_ids[0].tolist()
     w, h = size
     for j, ref_map in enumerate(ref.maps[0].numpy()):

@@ -8,7 +8,6 @@ import threading
 import pytest
 from clips import make_cat_clip
 
-from camvideo.errors import CamvideoError, OutputError
 from camvideo.results import Detection, FrameResult
 from camvideo.runtime.scan import SCAN_TOPK, FileScan, ScoreTrack, scan_settings
 from camvideo.settings import LocalizeSettings, SmoothingSettings
@@ -51,38 +50,55 @@ def test_a_gap_in_the_frames_kept_breaks_a_stretch():
     assert track.stretches(7) == [(0.0, 0.2), (1.0, 1.1)]
 
 
-def test_save_jsonl_writes_the_export_contract_whole_or_not_at_all(tmp_path, monkeypatch):
+def test_fixed_class_scores_fill_in_the_series_but_never_the_top_stretches():
     track = ScoreTrack()
-    with pytest.raises(CamvideoError, match="nothing to save"):
-        track.save_jsonl(tmp_path / "x.jsonl")
-    for f in range(3):
-        track.add(result(f, (7, 0.6), (3, 0.3)))
-    path = tmp_path / "x.jsonl"
-    assert track.save_jsonl(path) == 3
-    lines = [json.loads(line) for line in path.read_text().splitlines()]
-    assert lines == [result(f, (7, 0.6), (3, 0.3)).to_dict() for f in range(3)]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.jsonl"]  # no temporary file left
-    with pytest.raises(OutputError, match=r"\.jsonl"):
-        track.save_jsonl(tmp_path / "x.csv")
+    for f in (0, 1, 2, 3):
+        track.add_fixed(result(f, (285, 0.4 + f / 10)))  # One class: rank 1 is the only class, not the top one
+    track.add(result(2, (7, 0.6), (285, 0.3)))  # a ranked result of frame 2 wins there
+    times, scores = track.series(285)
+    assert times.tolist() == pytest.approx([0.0, 0.1, 0.2, 0.3])
+    assert scores.tolist() == pytest.approx([0.4, 0.5, 0.3, 0.7])
+    assert track.stretches(285) == [] and len(track) == 1
+    track.clear()
+    assert track.series(285)[0].size == 0
 
-    # a write that fails half-way leaves the older file as it was, and nothing else
-    import camvideo.video.export as export
 
-    calls = []
-    real = export.JsonlExporter._emit
+def cli_export(clip, out, *flags) -> list[dict]:
+    from camvideo import cli
 
-    def fail_second(self, res):
-        calls.append(res.frame)
-        if len(calls) == 2:
-            raise OSError(28, "No space left on device")
-        real(self, res)
+    assert cli.main(["process", str(clip), "--export", str(out), "--no-progress", *flags]) == 0
+    return [json.loads(line) for line in out.read_text().splitlines()]
 
-    monkeypatch.setattr(export.JsonlExporter, "_emit", fail_second)
-    track.add(result(3, (3, 0.9)))
-    with pytest.raises(OutputError, match="No space left"):
-        track.save_jsonl(path)
-    assert [json.loads(line)["frame"] for line in path.read_text().splitlines()] == [0, 1, 2]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.jsonl"]
+
+@pytest.mark.parametrize("flags", [(), ("--topk", "5", "--no-smooth"), ("--class", "285")])
+def test_an_export_scan_writes_the_lines_of_process_export(tmp_path, lite0, flags):
+    """The window's Save as JSONL (FileScan with export) against the command line,
+    same file and settings: the same lines (held labels, gated boxes and all)."""
+    from camvideo import cli
+
+    clip = make_cat_clip(tmp_path / "cat.mp4", frames=20, size=(96, 64))
+    args = cli.build_parser().parse_args(["process", str(clip), *flags])
+    settings = cli.localize_settings_from_args(args)
+    out = tmp_path / "window.jsonl"
+    scan = FileScan(clip, lite0, settings, None, export=out).start()
+    assert scan.wait(120) and scan.message == ""
+    window = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(window) == 20 and window == cli_export(clip, tmp_path / "cli.jsonl", *flags)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cat.mp4", "cli.jsonl", "window.jsonl"]
+
+
+def test_an_export_that_does_not_finish_leaves_the_older_file_as_it_was(tmp_path, lite0):
+    clip = make_cat_clip(tmp_path / "cat.mp4", frames=300, size=(96, 64))
+    out = tmp_path / "x.jsonl"
+    out.write_text("older\n")
+    scan = FileScan(clip, lite0, LocalizeSettings(), None, export=out).start()
+    while scan.frames < 4 and scan.running:
+        threading.Event().wait(0.02)
+    scan.cancel()
+    assert scan.wait(60) and scan.message == "cancelled"
+    assert out.read_text() == "older\n" and sorted(p.name for p in tmp_path.iterdir()) == ["cat.mp4", "x.jsonl"]
+    bad = FileScan(clip, lite0, LocalizeSettings(), None, export=tmp_path / "x.txt").start()
+    assert bad.wait(30) and ".jsonl or .csv" in bad.message
 
 
 def test_scan_settings_rank_the_classes():

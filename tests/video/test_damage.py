@@ -137,7 +137,8 @@ def test_an_unreadable_image_in_a_folder_is_a_gap(tmp_path):
     src, frames = _read(tmp_path)
     assert [f.index for f in frames] == [0, 1, 3]
     assert [(d.first, d.last) for d in src.damage] == [(2, 2)]
-    assert describe_damage(src.damage) == f"frame 2 ({2 / 30:.1f}-{3 / 30:.1f} s) could not be decoded"
+    assert describe_damage(src.damage) == "img_2.png (image 3) could not be decoded"  # the file, not a time
+    assert src.damage[0].file == str(tmp_path / "img_2.png")
 
 
 @pytest.mark.parametrize("ext", ["mkv", "mp4"])

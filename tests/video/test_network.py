@@ -246,3 +246,58 @@ def test_an_answer_ffmpeg_rejects_at_once_still_says_what_the_server_sent():
     message = str(caught.value)
     assert message.startswith(f"{url}: no video") and "4 bytes that are not RTSP" in message
     assert "Invalid data" not in message
+
+
+class _Dropping(FileServer):
+    """``/live.mjpg`` sends ``burst`` pictures and hangs up, then answers 503 to the
+    next ``refusals`` connections (a camera rebooting), then streams again."""
+
+    def __init__(self, folder, burst: int = 3, refusals: int = 7) -> None:
+        super().__init__(folder)
+        self.connections = 0
+        handler = self.httpd.RequestHandlerClass
+        mjpeg = handler._mjpeg
+        owner = self
+
+        def dropping(handler_self):
+            owner.connections += 1
+            n = owner.connections
+            if 1 < n <= 1 + refusals:
+                return handler_self.send_error(503)
+            if n == 1:
+                stop = threading.Timer(burst * 0.02 + 0.05, owner._hang_up)
+                stop.start()
+            return mjpeg(handler_self)
+
+        handler._mjpeg = dropping
+
+    def _hang_up(self):
+        self._stop.set()  # the first connection's loop ends: the stream ends for the client
+        time.sleep(0.1)
+        self._stop.clear()
+
+
+@pytest.mark.parametrize("retries", [None, 2])
+def test_a_dropped_stream_is_reopened_for_as_long_as_asked(tmp_path, retries):
+    with _Dropping(tmp_path) as server:
+        src = StreamSource(server.url("live.mjpg"), stall_s=2.0, max_retries=retries, max_wait_s=0.05)
+        got, failed, deadline = [], None, time.monotonic() + 30
+        with src:
+            while time.monotonic() < deadline and len(got) < 40:
+                try:
+                    frame = src.read(timeout=5)
+                except InputError as exc:
+                    failed = exc
+                    break
+                if frame is None:
+                    break
+                got.append(frame)
+        if retries is None:  # 7 refusals in a row, more than the command line's 5: it came back
+            assert len(got) == 40 and failed is None and server.connections >= 9
+        else:
+            assert len(got) < 40 and "after 2 reopen attempts" in str(failed)
+
+
+def test_stream_retries_are_checked():
+    with pytest.raises(ValueError, match="max_retries"):
+        StreamSource("http://127.0.0.1:9/x", max_retries=-1)

@@ -1,0 +1,56 @@
+"""ModelState: the window's model state moved by its events, without a window."""
+
+from __future__ import annotations
+
+import pytest
+
+from camvideo.app.models import ModelState
+
+
+def test_a_model_that_cannot_load_offline_leaves_weights_file_on_it_while_lite0_runs():
+    state = ModelState("lite0")
+    state.asked("lite0")
+    assert state.line == "loading lite0…" and state.shown == "lite0"
+    state.ready("lite0", "cpu")
+    assert state.line == "lite0 ready on cpu" and state.weights_for == "lite0"
+    state.asked("resnet50")
+    assert state.shown == "resnet50" and state.line == "loading resnet50…"
+    assert state.failed("resnet50", "no weights offline") is None  # lite0 runs on: nothing else to load
+    # the list shows what runs; "Weights file…" is for the model that needs its weights
+    assert state.shown == "lite0" and state.weights_for == "resnet50"
+    assert state.line == "resnet50 could not load; still lite0 on cpu"
+    state.asked("resnet50")  # Weights file…
+    assert state.weights_for == "resnet50" and state.line == "loading resnet50…"
+    state.ready("resnet50", "cpu")
+    assert state.shown == "resnet50" and state.line == "resnet50 ready on cpu" and state.failure is None
+    assert state.stale_message() == "no weights offline" and state.stale_message() is None  # once
+
+
+def test_a_wrong_weights_file_for_the_model_in_use_says_it_still_runs():
+    state = ModelState("lite0")
+    state.asked("lite0")
+    state.ready("lite0", "cpu")
+    state.asked("lite0")
+    assert state.failed("lite0", "not an EfficientNet-Lite0 checkpoint") is None
+    assert state.line == "lite0 could not load from that file; still lite0 on cpu"
+    assert state.shown == "lite0" and state.stale_message() is None
+
+
+def test_a_remembered_model_that_cannot_load_gives_way_to_the_built_in_one():
+    state = ModelState("lite0", chosen="resnet50")
+    assert state.shown == "resnet50" and state.line == ""
+    state.asked("resnet50")
+    assert state.failed("resnet50", "offline") == "lite0"
+    assert state.shown == "lite0" and state.line == "resnet50 could not load; loading lite0"
+    state.asked("lite0")
+    assert state.line == "resnet50 could not load; loading lite0…"
+    assert state.failed("lite0", "broken") is None
+    assert state.line == "lite0 could not load" and state.in_use is None
+    state.asked("lite0")
+    state.ready("lite0", "cuda:0")
+    assert state.line == "lite0 ready on cuda:0" and state.stale_message() == "broken"
+
+
+def test_the_default_is_checked():
+    with pytest.raises(ValueError, match="default"):
+        ModelState("")
