@@ -12,9 +12,11 @@ its reason, its outputs holding every frame that decoded.
 
 Outputs are written under ``.partial`` names and renamed when finished (the
 ``Recorder`` and the exporters do it themselves); a stop request (``should_stop``)
-finalizes both at the last frame written, and the result is ``interrupted``. The
-final outputs of an earlier attempt are removed when a job starts: a file redone
-never shows the old run's outputs as if they were the new one's.
+finalizes both at the last frame written, and the result is ``interrupted``. A
+write error or a failed run renames nothing: an earlier attempt's complete outputs
+stay as they were, the ``.partial`` files keep what was written, and the result's
+``outputs`` lists only the files this run completed (the summary never shows an
+old run's outputs as the new one's).
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ class JobResult:
     status: str  # done, failed or interrupted
     frames: int = 0
     seconds: float = 0.0  # from opening the source to the outputs finished
-    outputs: tuple[str, ...] = ()  # final paths that exist
+    outputs: tuple[str, ...] = ()  # the final paths this run completed
     reason: str | None = None
     worker: str = ""  # host:pid of the process that ran it
     started: float = 0.0  # time.time()
@@ -135,8 +137,7 @@ def worker_name() -> str:
 def failed(job: Job, why: str, *, frames: int = 0, worker: str = "", started: float | None = None) -> JobResult:
     """A failed result made outside the job's own process (a dead worker, a lost task)."""
     now = time.time()
-    return JobResult(job, "failed", frames=frames, reason=why, worker=worker, started=started or now, finished=now,
-                     outputs=tuple(p for p in job.outputs if os.path.isfile(p)))
+    return JobResult(job, "failed", frames=frames, reason=why, worker=worker, started=started or now, finished=now)
 
 
 class JobRunner:
@@ -197,10 +198,10 @@ class JobRunner:
         if job.kind == "missing":
             return failed(job, "no such file or folder", worker=worker, started=started)
         frames, status, why = 0, "failed", None
-        self._frames = 0
+        self._frames, self._outputs = 0, ()
         try:
             self.load()
-            _remove_outputs(job)
+            _remove_partials(job)
             frames, stopped, damage = self._process(job, should_stop, on_progress)
             status = "interrupted" if stopped else "done"
             if damage and status == "done":  # every frame that decodes is in the outputs; the reason says what is not
@@ -213,8 +214,7 @@ class JobRunner:
         frames = frames or self._frames  # a failure part-way: what was written
         if why and why.startswith(f"{job.source}: "):  # the summary line names the source already
             why = why[len(job.source) + 2:]
-        outputs = tuple(p for p in job.outputs if os.path.isfile(p))
-        return JobResult(job, status, frames=frames, seconds=time.monotonic() - t0, outputs=outputs, reason=why,
+        return JobResult(job, status, frames=frames, seconds=time.monotonic() - t0, outputs=self._outputs, reason=why,
                          worker=worker, started=started, finished=time.time())
 
     def _process(self, job: Job, should_stop, on_progress) -> tuple[int, bool, str]:
@@ -246,6 +246,7 @@ class JobRunner:
 
         report = run_source(request, should_stop, progress)
         self._frames = report.frames
+        self._outputs = tuple(str(p) for p in report.outputs)
         if on_progress is not None:
             on_progress(report.frames, report.source.frame_count)
         if report.sink_errors:
@@ -255,9 +256,10 @@ class JobRunner:
         return report.frames, report.stop == "requested", describe_damage(report.damage)
 
 
-def _remove_outputs(job: Job) -> None:
-    """Remove an earlier attempt's final outputs (and partial files) of ``job``."""
+def _remove_partials(job: Job) -> None:
+    """Remove an earlier attempt's ``.partial`` files of ``job``; its final outputs
+    stay until this run's complete ones replace them (an earlier complete output is
+    never lost to a run that fails)."""
     for path in job.outputs:
-        for candidate in (Path(path), partial_path(Path(path))):
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(candidate)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(partial_path(Path(path)))
