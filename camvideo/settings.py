@@ -339,7 +339,9 @@ class ModelOptions:
     preprocessing (None: the model's own); ``device``: auto, cpu, cuda[:N], mps or
     openvino:NAME; ``runtime``: one of ``RUNTIMES``. ``class_ids`` and ``topk``,
     when given, are checked against the loaded model's class count. A value out of
-    range is a ``CamvideoError`` naming the option (a ``Hint``).
+    range is a ``CamvideoError`` naming the option (a ``Hint``). ``trust_checkpoint``:
+    a ``checkpoint`` that is a whole pickled model may be unpickled, which runs code
+    stored in the file (off: such a file is refused; a state dict always loads).
     """
 
     model: str = DEFAULT_MODEL
@@ -354,8 +356,11 @@ class ModelOptions:
     std: tuple[float, float, float] | None = None
     class_ids: tuple[int, ...] | None = None
     topk: int | None = None
+    trust_checkpoint: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.trust_checkpoint, bool):
+            raise TypeError(f"trust_checkpoint must be a bool, got {type(self.trust_checkpoint).__name__}")
         for name in ("model", "device", "runtime"):
             _check_type(name, getattr(self, name), str)
         for name in ("weights", "checkpoint", "labels"):  # paths: kept as text
@@ -407,7 +412,10 @@ class ModelOptions:
         the files, layer and preprocessing given (only those)."""
         given = {"weights": self.weights, "checkpoint": self.checkpoint, "labels": self.labels,
                  "layer": self.layer, "input_size": self.input_size, "mean": self.mean, "std": self.std}
-        return {key: value for key, value in given.items() if value is not None}
+        given = {key: value for key, value in given.items() if value is not None}
+        if self.trust_checkpoint:
+            given["trust_checkpoint"] = True
+        return given
 
 
 def _check_type(name: str, value, kind) -> None:

@@ -81,11 +81,12 @@ class JobOptions:
 def _hashed(model: ModelOptions) -> dict:
     """The model options as ``config_id`` has hashed them since they were the command
     line's (option, value) pairs, so that an archive made before resumes: every option
-    but the device and the runtime (the same outputs on either), ``mean`` and ``std`` as
+    but the device, the runtime (the same outputs on either) and the trust given a
+    checkpoint (it loads or it does not), ``mean`` and ``std`` as
     the text R,G,B (their shortest spelling: "0.5,0.5,0.5"; other spellings of the
     same numbers, "0.50", "1" for 1.0, hashed as typed before, redo their files once)."""
     fields = {field.name: getattr(model, field.name) for field in dataclasses.fields(model)}
-    record = {key: value for key, value in fields.items() if key not in ("device", "runtime")}
+    record = {key: value for key, value in fields.items() if key not in ("device", "runtime", "trust_checkpoint")}
     for key in ("mean", "std"):
         if record[key] is not None:
             record[key] = ",".join(repr(v) for v in record[key])
