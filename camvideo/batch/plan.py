@@ -21,7 +21,10 @@ Outputs mirror the input tree under the output folder: ``DIR/<rel>_cam.mkv`` and
 ``DIR/<rel>.jsonl`` (or ``.csv``), where ``<rel>`` is the source's path relative to
 the common folder of the inputs, without its suffix. Two sources whose names
 would collide (``a.mp4`` and ``a.mov``) keep their suffix in the name
-(``a_mp4_cam.mkv``). The output folder itself is never taken as input.
+(``a_mp4_cam.mkv``). Names that a path would collapse (``..mp4``, ``...mp4``)
+become plain names (``_``, ``__``, numbered when taken), and every output is
+checked to resolve inside the output folder, no two jobs sharing one. The output
+folder itself is never taken as input.
 
 A rerun skips a job whose outputs are complete: the summary's last line for it
 says done, for the same source size and modification time and the same
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import glob as globlib
 import os
+import posixpath
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -230,7 +234,7 @@ def _stems(entries: Sequence[_Entry], rels: Sequence[str]) -> list[str]:
     relative path without the suffix; names that would collide keep their suffix
     (``a_mp4``, ``a_mov``), and are numbered if even that is not enough."""
     files = [entry.kind != "images" or os.path.isfile(entry.path) for entry in entries]  # not a folder or pattern
-    stems = [str(Path(rel).with_suffix("")) if is_file else rel for is_file, rel in zip(files, rels)]
+    stems = [_safe(_without_suffix(rel) if is_file else rel) for is_file, rel in zip(files, rels)]
     reserved = {Path(SUMMARY_NAME).stem}
     counts: dict[str, int] = {}
     for stem in stems:
@@ -246,6 +250,22 @@ def _stems(entries: Sequence[_Entry], rels: Sequence[str]) -> list[str]:
         if seen[key] > 1 or key in reserved:
             stems[i] = f"{stem}_{seen[key]}"
     return stems
+
+
+def _without_suffix(rel: str) -> str:
+    """``sub/a.mp4`` -> ``sub/a``; ``..mp4`` -> ``.`` (made safe by ``_safe``)."""
+    folder, name = posixpath.split(rel)
+    stem = name[: -len(_suffix(name))] if _suffix(name) else name
+    return posixpath.join(folder, stem) if folder else stem
+
+
+def _safe(stem: str) -> str:
+    """A stem whose every part is a plain name: the parts a path would collapse
+    (``""``, ``.``, ``..``: a file named ``..mp4`` or ``...mp4``) become ``_``s of
+    their length (``.`` -> ``_``, ``..`` -> ``__``); the numbering of ``_stems``
+    keeps them distinct from a real ``_``."""
+    parts = stem.split("/")
+    return "/".join(part if part.strip(".") else "_" * max(1, len(part)) for part in parts)
 
 
 def make_plan(sources: Sequence[str], output_dir: str | Path, *, from_list: str | Path | None = None,
@@ -287,7 +307,25 @@ def make_plan(sources: Sequence[str], output_dir: str | Path, *, from_list: str 
             size=size, mtime_ns=mtime,
         ))
     _check_no_output_is_an_input(jobs)
+    _check_outputs_inside(jobs, output_dir)
     return Plan(tuple(jobs), output_dir, tuple(notes))
+
+
+def _check_outputs_inside(jobs: Sequence[Job], output_dir: str) -> None:
+    """Every output resolves inside ``output_dir`` (links followed) and no two jobs
+    share one: an ``OutputError`` otherwise (the naming rules make both impossible;
+    this is the last word before anything is written)."""
+    root = os.path.realpath(output_dir)
+    owners: dict[str, str] = {}
+    for job in jobs:
+        for path in job.outputs:
+            where = os.path.normcase(os.path.realpath(path))
+            if not _inside(where, os.path.normcase(root)) or where == os.path.normcase(root):
+                raise OutputError(f"{job.rel}: its output {path} would be outside --output-dir {output_dir}; "
+                                  "rename the file or give another --output-dir")
+            other = owners.setdefault(where.lower(), job.rel)
+            if other != job.rel:
+                raise OutputError(f"{job.rel} and {other} would both write {path}; rename one of them")
 
 
 def _check_no_output_is_an_input(jobs: Sequence[Job]) -> None:
