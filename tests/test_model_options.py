@@ -93,3 +93,26 @@ def test_a_batch_config_id_is_what_it_was(argv, config):
     options = JobOptions(model=cli.model_options_from_args(args), settings=cli.localize_settings_from_args(args),
                          overlay=cli.overlay_settings_from_args(args))
     assert options.config_id() == config
+
+
+def test_a_batch_config_id_follows_the_contents_of_the_model_files(tmp_path):
+    """Case 7 of the reliability issue: a retrained checkpoint or edited labels at the
+    same path redo the files; the same contents keep the key."""
+    from camvideo.batch.job import JobOptions
+    from camvideo.settings import ModelOptions
+
+    checkpoint, labels = tmp_path / "c.pt", tmp_path / "l.txt"
+    checkpoint.write_bytes(b"first training")
+    labels.write_text("cat\ndog\n")
+
+    def key() -> str:
+        return JobOptions(model=ModelOptions(checkpoint=str(checkpoint), labels=str(labels))).config_id()
+
+    first = key()
+    assert key() == first
+    checkpoint.write_bytes(b"retrained")
+    second = key()
+    assert second != first
+    labels.write_text("cat\nwolf\n")
+    assert key() not in (first, second)
+    # no file given: the key it always was (CONFIG_IDS above, pinned)

@@ -72,10 +72,34 @@ class JobOptions:
 
     def config_id(self) -> str:
         """A short hash of every option that changes the outputs (not the device, the
-        runtime, the threads or the batch size): a rerun with other settings redoes the files."""
+        runtime, the threads or the batch size) and of the contents of the weights,
+        checkpoint and labels files given: a rerun with other settings, a retrained
+        checkpoint or edited labels at the same path redoes the files."""
         parts = {"model": _hashed(self.model), "settings": repr(self.settings), "overlay": repr(self.overlay), "hud": self.hud,
                  "max_frames": self.max_frames, "codec": self.codec, "preset": self.preset, "audio": self.audio}
+        contents = _file_digests(self.model)
+        if contents:  # none given: the key it always was (an archive made before resumes)
+            parts["contents"] = contents
         return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _file_digests(model: ModelOptions) -> dict[str, str]:
+    """SHA-256 of each weights, checkpoint and labels file given (that exists: a
+    missing one fails when the model loads)."""
+    digests = {}
+    for name in ("weights", "checkpoint", "labels"):
+        path = getattr(model, name)
+        if path is None or not os.path.isfile(path):
+            continue
+        digest = hashlib.sha256()
+        try:
+            with open(path, "rb") as file:
+                for block in iter(lambda: file.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError:
+            continue  # unreadable: the model's load says so
+        digests[name] = digest.hexdigest()
+    return digests
 
 
 def _hashed(model: ModelOptions) -> dict:
@@ -117,8 +141,16 @@ class JobResult:
         job = self.job
         return {"source": job.source, "rel": job.rel, "status": self.status, "frames": self.frames,
                 "seconds": round(self.seconds, 3), "fps": round(self.fps, 2), "outputs": list(self.outputs),
+                "bytes": [_size(p) for p in self.outputs],
                 "reason": self.reason, "size": job.size, "mtime_ns": job.mtime_ns, "config": config,
                 "worker": self.worker, "started": timestamp(self.started), "finished": timestamp(self.finished)}
+
+
+def _size(path: str) -> int | None:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return None
 
 
 class Reporter(Protocol):
