@@ -13,6 +13,8 @@ its own (``camvideo.qt.wording``).
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -86,7 +88,7 @@ class CamvideoError(Exception):
 
     def render(self, words: Words = option_words) -> str:
         """The message with each hint in ``words``."""
-        return "".join(part if isinstance(part, str) else words(part) for part in self.parts)
+        return redact("".join(part if isinstance(part, str) else words(part) for part in self.parts))
 
 
 class ModelLoadError(CamvideoError):
@@ -122,6 +124,26 @@ def describe(exc: BaseException, words: Words = option_words) -> str:
     banner and a batch's summary show a failure."""
     if isinstance(exc, CamvideoError):
         return exc.render(words)
-    text = reason(exc)
+    text = redact(reason(exc))
     name = type(exc).__name__
     return name if text == name else f"{name}: {text}"
+
+
+_CREDENTIALS = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^\s:/@]*):[^\s/@]*@")
+
+
+def redact(text: str) -> str:
+    """``rtsp://admin:S3cret@cam/1`` -> ``rtsp://admin:***@cam/1``: a stream's password
+    never reaches a message, a log or a summary."""
+    return _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that takes passwords out of each record's message (``redact``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True

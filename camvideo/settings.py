@@ -346,7 +346,9 @@ class ModelOptions:
     preprocessing (None: the model's own); ``device``: auto, cpu, cuda[:N], mps or
     openvino:NAME; ``runtime``: one of ``RUNTIMES``. ``class_ids`` and ``topk``,
     when given, are checked against the loaded model's class count. A value out of
-    range is a ``CamvideoError`` naming the option (a ``Hint``).
+    range is a ``CamvideoError`` naming the option (a ``Hint``). ``trust_checkpoint``:
+    a ``checkpoint`` that is a whole pickled model may be unpickled, which runs code
+    stored in the file (off: such a file is refused; a state dict always loads).
     """
 
     model: str = DEFAULT_MODEL
@@ -362,10 +364,12 @@ class ModelOptions:
     class_ids: tuple[int, ...] | None = None
     topk: int | None = None
     bgr: bool = False
+    trust_checkpoint: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.bgr, bool):
-            raise TypeError(f"bgr must be a bool, got {self.bgr!r}")
+        for name in ("bgr", "trust_checkpoint"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, got {type(getattr(self, name)).__name__}")
         for name in ("model", "device", "runtime"):
             _check_type(name, getattr(self, name), str)
         for name in ("weights", "checkpoint", "labels"):  # paths: kept as text
@@ -418,7 +422,10 @@ class ModelOptions:
         given = {"weights": self.weights, "checkpoint": self.checkpoint, "labels": self.labels,
                  "layer": self.layer, "input_size": self.input_size, "mean": self.mean, "std": self.std,
                  "bgr": self.bgr or None}
-        return {key: value for key, value in given.items() if value is not None}
+        given = {key: value for key, value in given.items() if value is not None}
+        if self.trust_checkpoint:
+            given["trust_checkpoint"] = True
+        return given
 
 
 def _check_type(name: str, value, kind) -> None:

@@ -62,3 +62,27 @@ def test_core_errors_give_hints():
         choose_runtime(model, "openvino")
     assert Hint("runtime", "torch", "use") in caught.value.hints
     assert "--runtime" not in caught.value.render(window_words)
+
+
+def test_stream_passwords_are_redacted_in_messages_and_logs(caplog):
+    """Lower list of the reliability issue: `rtsp://admin:S3cretPW@...` never printed."""
+    import logging
+
+    from camvideo.errors import CamvideoError, RedactingFilter, describe, redact
+
+    url = "rtsp://admin:S3cretPW@10.0.0.5:554/stream1"
+    assert redact(f"cannot open {url}") == "cannot open rtsp://admin:***@10.0.0.5:554/stream1"
+    assert "S3cretPW" not in str(CamvideoError(f"{url}: no answer"))
+    assert "S3cretPW" not in describe(OSError(f"{url}: refused"))
+    assert redact("rtsp://10.0.0.5/s and a:b@c") == "rtsp://10.0.0.5/s and a:b@c"  # nothing to hide
+    log = logging.getLogger("camvideo.test.redact")
+    handler = logging.Handler()
+    seen = []
+    handler.emit = lambda record: seen.append(record.getMessage())
+    handler.addFilter(RedactingFilter())
+    log.addHandler(handler)
+    try:
+        log.warning("stream %s lost", url)
+    finally:
+        log.removeHandler(handler)
+    assert seen == ["stream rtsp://admin:***@10.0.0.5:554/stream1 lost"]

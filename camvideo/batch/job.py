@@ -12,9 +12,11 @@ its reason, its outputs holding every frame that decoded.
 
 Outputs are written under ``.partial`` names and renamed when finished (the
 ``Recorder`` and the exporters do it themselves); a stop request (``should_stop``)
-finalizes both at the last frame written, and the result is ``interrupted``. The
-final outputs of an earlier attempt are removed when a job starts: a file redone
-never shows the old run's outputs as if they were the new one's.
+finalizes both at the last frame written, and the result is ``interrupted``. A
+write error or a failed run renames nothing: an earlier attempt's complete outputs
+stay as they were, the ``.partial`` files keep what was written, and the result's
+``outputs`` lists only the files this run completed (the summary never shows an
+old run's outputs as the new one's).
 """
 
 from __future__ import annotations
@@ -70,20 +72,50 @@ class JobOptions:
 
     def config_id(self) -> str:
         """A short hash of every option that changes the outputs (not the device, the
-        runtime, the threads or the batch size): a rerun with other settings redoes the files."""
+        runtime, the threads or the batch size) and of the contents of the weights,
+        checkpoint and labels files given (and of an exported graph): a rerun with other
+        settings, a retrained checkpoint or edited labels at the same path redoes the files."""
         parts = {"model": _hashed(self.model), "settings": repr(self.settings), "overlay": repr(self.overlay), "hud": self.hud,
                  "max_frames": self.max_frames, "codec": self.codec, "preset": self.preset, "audio": self.audio}
+        contents = _file_digests(self.model)
+        if contents:  # none given: the key it always was (an archive made before resumes)
+            parts["contents"] = contents
         return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _file_digests(model: ModelOptions) -> dict[str, str]:
+    """SHA-256 of each weights, checkpoint and labels file given, and of an exported
+    graph's files (``--model FILE.onnx``, or ``FILE.xml`` with its ``.bin``); those
+    that exist (a missing one fails when the model loads)."""
+    digests = {}
+    files = {name: getattr(model, name) for name in ("weights", "checkpoint", "labels")}
+    if str(model.model).lower().endswith((".onnx", ".xml")):
+        files["graph"] = model.model
+        if str(model.model).lower().endswith(".xml"):
+            files["graph_bin"] = str(Path(model.model).with_suffix(".bin"))
+    for name, path in files.items():
+        if path is None or not os.path.isfile(path):
+            continue
+        digest = hashlib.sha256()
+        try:
+            with open(path, "rb") as file:
+                for block in iter(lambda: file.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError:
+            continue  # unreadable: the model's load says so
+        digests[name] = digest.hexdigest()
+    return digests
 
 
 def _hashed(model: ModelOptions) -> dict:
     """The model options as ``config_id`` has hashed them since they were the command
     line's (option, value) pairs, so that an archive made before resumes: every option
-    but the device and the runtime (the same outputs on either), ``mean`` and ``std`` as
+    but the device, the runtime (the same outputs on either) and the trust given a
+    checkpoint (it loads or it does not), ``mean`` and ``std`` as
     the text R,G,B (their shortest spelling: "0.5,0.5,0.5"; other spellings of the
     same numbers, "0.50", "1" for 1.0, hashed as typed before, redo their files once)."""
     fields = {field.name: getattr(model, field.name) for field in dataclasses.fields(model)}
-    record = {key: value for key, value in fields.items() if key not in ("device", "runtime")}
+    record = {key: value for key, value in fields.items() if key not in ("device", "runtime", "trust_checkpoint")}
     if not record.get("bgr"):  # added with exported graphs: archives from before hash without it
         record.pop("bgr", None)
     for key in ("mean", "std"):
@@ -100,7 +132,7 @@ class JobResult:
     status: str  # done, failed or interrupted
     frames: int = 0
     seconds: float = 0.0  # from opening the source to the outputs finished
-    outputs: tuple[str, ...] = ()  # final paths that exist
+    outputs: tuple[str, ...] = ()  # the final paths this run completed
     reason: str | None = None
     worker: str = ""  # host:pid of the process that ran it
     started: float = 0.0  # time.time()
@@ -116,8 +148,16 @@ class JobResult:
         job = self.job
         return {"source": job.source, "rel": job.rel, "status": self.status, "frames": self.frames,
                 "seconds": round(self.seconds, 3), "fps": round(self.fps, 2), "outputs": list(self.outputs),
+                "bytes": [_size(p) for p in self.outputs],
                 "reason": self.reason, "size": job.size, "mtime_ns": job.mtime_ns, "config": config,
                 "worker": self.worker, "started": timestamp(self.started), "finished": timestamp(self.finished)}
+
+
+def _size(path: str) -> int | None:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return None
 
 
 class Reporter(Protocol):
@@ -137,8 +177,7 @@ def worker_name() -> str:
 def failed(job: Job, why: str, *, frames: int = 0, worker: str = "", started: float | None = None) -> JobResult:
     """A failed result made outside the job's own process (a dead worker, a lost task)."""
     now = time.time()
-    return JobResult(job, "failed", frames=frames, reason=why, worker=worker, started=started or now, finished=now,
-                     outputs=tuple(p for p in job.outputs if os.path.isfile(p)))
+    return JobResult(job, "failed", frames=frames, reason=why, worker=worker, started=started or now, finished=now)
 
 
 class JobRunner:
@@ -199,10 +238,10 @@ class JobRunner:
         if job.kind == "missing":
             return failed(job, "no such file or folder", worker=worker, started=started)
         frames, status, why = 0, "failed", None
-        self._frames = 0
+        self._frames, self._outputs = 0, ()
         try:
             self.load()
-            _remove_outputs(job)
+            _remove_partials(job)
             frames, stopped, damage = self._process(job, should_stop, on_progress)
             status = "interrupted" if stopped else "done"
             if damage and status == "done":  # every frame that decodes is in the outputs; the reason says what is not
@@ -215,8 +254,7 @@ class JobRunner:
         frames = frames or self._frames  # a failure part-way: what was written
         if why and why.startswith(f"{job.source}: "):  # the summary line names the source already
             why = why[len(job.source) + 2:]
-        outputs = tuple(p for p in job.outputs if os.path.isfile(p))
-        return JobResult(job, status, frames=frames, seconds=time.monotonic() - t0, outputs=outputs, reason=why,
+        return JobResult(job, status, frames=frames, seconds=time.monotonic() - t0, outputs=self._outputs, reason=why,
                          worker=worker, started=started, finished=time.time())
 
     def _process(self, job: Job, should_stop, on_progress) -> tuple[int, bool, str]:
@@ -248,6 +286,7 @@ class JobRunner:
 
         report = run_source(request, should_stop, progress)
         self._frames = report.frames
+        self._outputs = tuple(str(p) for p in report.outputs)
         if on_progress is not None:
             on_progress(report.frames, report.source.frame_count)
         if report.sink_errors:
@@ -257,9 +296,10 @@ class JobRunner:
         return report.frames, report.stop == "requested", describe_damage(report.damage)
 
 
-def _remove_outputs(job: Job) -> None:
-    """Remove an earlier attempt's final outputs (and partial files) of ``job``."""
+def _remove_partials(job: Job) -> None:
+    """Remove an earlier attempt's ``.partial`` files of ``job``; its final outputs
+    stay until this run's complete ones replace them (an earlier complete output is
+    never lost to a run that fails)."""
     for path in job.outputs:
-        for candidate in (Path(path), partial_path(Path(path))):
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(candidate)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(partial_path(Path(path)))

@@ -33,6 +33,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -96,8 +97,27 @@ def _send(conn, message) -> bool:
         return False
 
 
+def _die_with_parent() -> None:
+    """A worker ends with its driver, even one killed with SIGKILL: no orphan goes on
+    to rename a file's ``.partial`` outputs after the driver (and its lock) is gone.
+    Linux: the kernel sends SIGKILL (``PR_SET_PDEATHSIG``); elsewhere the pipe to the
+    parent closing ends the worker between files."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # it died before the prctl
+        os._exit(1)
+
+
 def _serve(conn, stop, options: JobOptions, log_level: int) -> None:
     """A worker's life: load the model, then run the jobs the parent sends until None."""
+    _die_with_parent()
     logging.basicConfig(level=log_level, format=f"%(levelname)s %(name)s [worker {os.getpid()}]: %(message)s")
     own_stop = threading.Event()
     busy = threading.Event()

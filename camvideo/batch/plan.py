@@ -21,7 +21,10 @@ Outputs mirror the input tree under the output folder: ``DIR/<rel>_cam.mkv`` and
 ``DIR/<rel>.jsonl`` (or ``.csv``), where ``<rel>`` is the source's path relative to
 the common folder of the inputs, without its suffix. Two sources whose names
 would collide (``a.mp4`` and ``a.mov``) keep their suffix in the name
-(``a_mp4_cam.mkv``). The output folder itself is never taken as input.
+(``a_mp4_cam.mkv``). Names that a path would collapse (``..mp4``, ``...mp4``)
+become plain names (``_``, ``__``, numbered when taken), and every output is
+checked to resolve inside the output folder, no two jobs sharing one. The output
+folder itself is never taken as input.
 
 A rerun skips a job whose outputs are complete: the summary's last line for it
 says done, for the same source size and modification time and the same
@@ -31,17 +34,20 @@ file beside it. Everything else is redone (``overwrite`` redoes everything).
 
 from __future__ import annotations
 
-import glob as globlib
 import os
+import posixpath
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from camvideo.batch import EXPORT_FORMATS
+from camvideo.batch.globs import glob_root as _glob_root
+from camvideo.batch.globs import has_magic as _has_magic
+from camvideo.batch.globs import matching as _glob
 from camvideo.errors import CamvideoError, InputError, OutputError, reason
 from camvideo.video.recorder import partial_path
-from camvideo.video.spec import GLOB_CHARS, IMAGE_SUFFIXES, SourceSpec
+from camvideo.video.spec import IMAGE_SUFFIXES, SourceSpec
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
                   ".flv", ".wmv", ".3gp", ".ogv")
@@ -94,10 +100,6 @@ class _Entry:
     images: tuple[str, ...] = ()  # for a sequence: its image files
 
 
-def _has_magic(text: str) -> bool:
-    return any(c in text for c in GLOB_CHARS)
-
-
 def _suffix(name: str) -> str:
     return os.path.splitext(name)[1].lower()
 
@@ -142,17 +144,6 @@ def _walk(folder: str, exclude: str | None, notes: list[str]) -> list[_Entry]:
     return entries
 
 
-def _glob_root(pattern: str) -> str:
-    """The folder before the first wildcard: ``a/b/**/*.mp4`` -> ``a/b``."""
-    parts = Path(pattern).parts
-    fixed = []
-    for part in parts:
-        if _has_magic(part):
-            break
-        fixed.append(part)
-    return str(Path(*fixed)) if fixed else os.getcwd()
-
-
 def _expand_one(spec: str, exclude: str | None, notes: list[str]) -> list[_Entry]:
     parsed = SourceSpec.parse(spec)
     if parsed.live:
@@ -176,7 +167,7 @@ def _expand_one(spec: str, exclude: str | None, notes: list[str]) -> list[_Entry
         return [_Entry(text, "video" if parsed.path.exists() else "missing", os.path.dirname(text))]
     text = os.path.abspath(parsed.pattern)
     root = _glob_root(text)
-    matches = sorted(p for p in globlib.glob(text, recursive=True) if not _inside(p, exclude))
+    matches = sorted(p for p in _glob(text) if not _inside(p, exclude))
     found: list[_Entry] = []
     videos = [p for p in matches if os.path.isfile(p) and _suffix(p) in VIDEO_SUFFIXES]
     images = [p for p in matches if os.path.isfile(p) and _suffix(p) in IMAGE_SUFFIXES]
@@ -230,7 +221,7 @@ def _stems(entries: Sequence[_Entry], rels: Sequence[str]) -> list[str]:
     relative path without the suffix; names that would collide keep their suffix
     (``a_mp4``, ``a_mov``), and are numbered if even that is not enough."""
     files = [entry.kind != "images" or os.path.isfile(entry.path) for entry in entries]  # not a folder or pattern
-    stems = [str(Path(rel).with_suffix("")) if is_file else rel for is_file, rel in zip(files, rels)]
+    stems = [_safe(_without_suffix(rel) if is_file else rel) for is_file, rel in zip(files, rels)]
     reserved = {Path(SUMMARY_NAME).stem}
     counts: dict[str, int] = {}
     for stem in stems:
@@ -246,6 +237,22 @@ def _stems(entries: Sequence[_Entry], rels: Sequence[str]) -> list[str]:
         if seen[key] > 1 or key in reserved:
             stems[i] = f"{stem}_{seen[key]}"
     return stems
+
+
+def _without_suffix(rel: str) -> str:
+    """``sub/a.mp4`` -> ``sub/a``; ``..mp4`` -> ``.`` (made safe by ``_safe``)."""
+    folder, name = posixpath.split(rel)
+    stem = name[: -len(_suffix(name))] if _suffix(name) else name
+    return posixpath.join(folder, stem) if folder else stem
+
+
+def _safe(stem: str) -> str:
+    """A stem whose every part is a plain name: the parts a path would collapse
+    (``""``, ``.``, ``..``: a file named ``..mp4`` or ``...mp4``) become ``_``s of
+    their length (``.`` -> ``_``, ``..`` -> ``__``); the numbering of ``_stems``
+    keeps them distinct from a real ``_``."""
+    parts = stem.split("/")
+    return "/".join(part if part.strip(".") else "_" * max(1, len(part)) for part in parts)
 
 
 def make_plan(sources: Sequence[str], output_dir: str | Path, *, from_list: str | Path | None = None,
@@ -267,9 +274,10 @@ def make_plan(sources: Sequence[str], output_dir: str | Path, *, from_list: str 
     seen: set[str] = set()
     for spec in specs:
         for entry in _expand_one(spec, exclude, notes):
-            if entry.path in seen:
+            key = os.path.realpath(entry.path) if entry.kind == "video" else entry.path
+            if key in seen:  # a file given twice, or reached again through a link: one job
                 continue
-            seen.add(entry.path)
+            seen.add(key)
             entries.append(entry)
     base = os.path.commonpath([e.root for e in entries]) if len(entries) > 1 else entries[0].root
     if len(entries) == 1 and entries[0].kind == "images" and not _has_magic(entries[0].path):
@@ -287,7 +295,25 @@ def make_plan(sources: Sequence[str], output_dir: str | Path, *, from_list: str 
             size=size, mtime_ns=mtime,
         ))
     _check_no_output_is_an_input(jobs)
+    _check_outputs_inside(jobs, output_dir)
     return Plan(tuple(jobs), output_dir, tuple(notes))
+
+
+def _check_outputs_inside(jobs: Sequence[Job], output_dir: str) -> None:
+    """Every output resolves inside ``output_dir`` (links followed) and no two jobs
+    share one: an ``OutputError`` otherwise (the naming rules make both impossible;
+    this is the last word before anything is written)."""
+    root = os.path.realpath(output_dir)
+    owners: dict[str, str] = {}
+    for job in jobs:
+        for path in job.outputs:
+            where = os.path.normcase(os.path.realpath(path))
+            if not _inside(where, os.path.normcase(root)) or where == os.path.normcase(root):
+                raise OutputError(f"{job.rel}: its output {path} would be outside --output-dir {output_dir}; "
+                                  "rename the file or give another --output-dir")
+            other = owners.setdefault(where.lower(), job.rel)
+            if other != job.rel:
+                raise OutputError(f"{job.rel} and {other} would both write {path}; rename one of them")
 
 
 def _check_no_output_is_an_input(jobs: Sequence[Job]) -> None:
@@ -318,8 +344,7 @@ def expands_to_videos(spec: str) -> bool:
                 return True
         return False
     if parsed.kind == "glob":
-        return any(_suffix(p) in VIDEO_SUFFIXES or os.path.isdir(p)
-                   for p in globlib.iglob(parsed.pattern, recursive=True))
+        return any(_suffix(p) in VIDEO_SUFFIXES or os.path.isdir(p) for p in _glob(parsed.pattern))
     return False
 
 
@@ -337,24 +362,79 @@ def prepare_output_dir(plan: Plan) -> None:
 
 
 def is_complete(job: Job, record: dict | None, config: str) -> bool:
-    """Can a rerun skip ``job``, given the summary's last line for it?"""
+    """Can a rerun skip ``job``, given the summary's last line for it? Only when that
+    line says done for this source's size, time and settings, and the outputs are
+    the very files it wrote: each of the size the line recorded (``bytes``; a line
+    written before sizes were: the export's lines and the recording's frames against
+    its ``frames``), with no ``.partial`` file beside it."""
     if record is None or record.get("status") != "done" or job.kind == "missing":
         return False
     if record.get("size") != job.size or record.get("mtime_ns") != job.mtime_ns or record.get("config") != config:
         return False
-    return all(os.path.isfile(p) and not partial_path(Path(p)).exists() for p in job.outputs)
+    if not all(os.path.isfile(p) and not partial_path(Path(p)).exists() for p in job.outputs):
+        return False
+    sizes = record.get("bytes")
+    if isinstance(sizes, list):
+        recorded = dict(zip(record.get("outputs") or (), sizes))
+        return all(recorded.get(p) is not None and recorded.get(p) == _size(p) for p in job.outputs)
+    frames = record.get("frames")
+    return not isinstance(frames, int) or all(_frames_in(p) in (None, frames) for p in job.outputs)
+
+
+def _size(path: str) -> int | None:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return None
+
+
+def _frames_in(path: str) -> int | None:
+    """Frames in an output: a JSONL's lines, a recording's video packets (-1 when it
+    cannot be read: not to be trusted); None for a CSV (its rows are detections)."""
+    import av
+
+    suffix = _suffix(path)
+    try:
+        if suffix == ".jsonl":
+            with open(path, "rb") as file:
+                return sum(1 for line in file if line.strip())
+        if suffix in (".mkv", ".mp4"):
+            with av.open(path) as container:
+                return sum(1 for packet in container.demux(video=0) if packet.size)
+    except (OSError, ValueError, av.FFmpegError):
+        return -1
+    return None
 
 
 def split_resumed(plan: Plan, records: Iterable[dict], config: str, *, overwrite: bool = False
                   ) -> tuple[list[Job], list[Job]]:
     """(jobs to run, jobs already complete) for this run. ``records`` are the
     summary's lines in file order; a job's last line that ran it counts (a
-    ``skipped`` line only repeats the one before it)."""
+    ``skipped`` line only repeats the one before it). Outputs of another source at
+    the same place (``process day1 --output-dir out`` then ``process day2 --output-dir
+    out``) are an ``OutputError`` unless ``overwrite``: never replaced silently."""
     last: dict[str, dict] = {}
     for record in records:
         if record.get("status") != "skipped" and isinstance(record.get("rel"), str):
             last[record["rel"]] = record
+    if not overwrite:
+        _check_same_sources(plan, last)
     todo, done = [], []
     for job in plan.jobs:
         (done if not overwrite and is_complete(job, last.get(job.rel), config) else todo).append(job)
     return todo, done
+
+
+def _check_same_sources(plan: Plan, last: dict[str, dict]) -> None:
+    """``OutputError`` when a job's outputs hold another source's results."""
+    clashes = []
+    for job in plan.jobs:
+        record = last.get(job.rel) or {}
+        other = record.get("source")
+        if isinstance(other, str) and other != job.source and any(os.path.exists(p) for p in job.outputs):
+            clashes.append((job, other))
+    if clashes:
+        job, other = clashes[0]
+        more = f" (and {len(clashes) - 1} more files)" if len(clashes) > 1 else ""
+        raise OutputError(f"{plan.output_dir} holds the results of {other} where {job.source} would write"
+                          f"{more}: give another --output-dir, or --overwrite to replace them")

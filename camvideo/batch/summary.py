@@ -14,7 +14,10 @@ playable up to the last frame, and a rerun redoes it) or ``skipped`` (complete
 from an earlier run). ``run`` is when the run began: several runs append to the
 same file, and a rerun reads it to know what is complete (``plan.split_resumed``).
 Each line is flushed and synced as it is written: a batch killed at any point
-leaves a summary true up to its last file.
+leaves a summary true up to its last file. A half line (a kill or a full disk
+mid-write) is ended with a newline before the next record, and skipped (one
+warning) when read. ``bytes`` holds each output's size as written: a rerun skips
+a file only when its outputs are still those bytes (``plan.is_complete``).
 """
 
 from __future__ import annotations
@@ -40,61 +43,82 @@ def timestamp(seconds: float | None = None) -> str:
 
 
 def read_records(path: str | Path) -> list[dict]:
-    """The lines of an existing summary, in order; a line that is not a JSON object
-    (a run killed mid-write) is skipped with a warning. No file: no records."""
+    """The lines of an existing summary, in order. A line that is not a JSON object
+    (a half line left by a run killed mid-write, bytes that are not UTF-8, a line
+    nested too deep to read) is skipped, all of them with one warning. No file: no
+    records."""
     path = Path(path)
     if not path.exists():
         return []
-    records = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         raise OutputError(f"{path}: cannot read the run summary ({reason(exc)})") from None
-    for number, line in enumerate(lines, 1):
+    records, skipped = [], []
+    for number, line in enumerate(data.split(b"\n"), 1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            log.warning("%s:%d: not a JSON line; ignored", path, number)
-            continue
+            record = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            record = None
         if isinstance(record, dict):
             records.append(record)
+        else:
+            skipped.append(number)
+    if skipped:
+        log.warning("%s: %d line%s that %s not a summary record skipped (line %s)", path, len(skipped),
+                    "s" * (len(skipped) > 1), "are" if len(skipped) > 1 else "is",
+                    ", ".join(map(str, skipped[:5])) + (", ..." if len(skipped) > 5 else ""))
     return records
 
 
 class SummaryWriter:
-    """Appends one line per finished file to the summary; a context manager."""
+    """Appends one line per finished file to the summary, as a journal: each line is
+    written whole and synced; a half line left before (a killed run, a full disk)
+    is ended first, so the next record is never glued onto it. A context manager."""
 
     def __init__(self, path: str | Path, run: str | None = None) -> None:
         self.path = Path(path)
         self.run = run or timestamp()
         try:
-            self._file = open(self.path, "a", encoding="utf-8")
+            self._file = open(self.path, "ab")
+            self._newline_first = self._file.tell() > 0 and _last_byte(self.path) != b"\n"
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {reason(exc)}") from None
 
     def write(self, record: dict) -> None:
         if record.get("status") not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {record.get('status')!r}")
-        line = json.dumps({"run": self.run, **record}, separators=(", ", ": "))
+        line = json.dumps({"run": self.run, **record}, separators=(", ", ": ")).encode("utf-8") + b"\n"
         try:
-            self._file.write(line + "\n")
+            self._file.write(b"\n" + line if self._newline_first else line)
+            self._newline_first = True  # until this line is known to be whole on disk
             self._file.flush()
             os.fsync(self._file.fileno())
+            self._newline_first = False
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {reason(exc)}") from None
 
     def close(self) -> None:
         if self._file is not None:
             file, self._file = self._file, None
-            file.close()
+            try:
+                file.close()
+            except OSError as exc:  # a buffered half line that cannot go out (a full disk)
+                raise OutputError(f"cannot write {self.path}: {reason(exc)}") from None
 
     def __enter__(self) -> SummaryWriter:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _last_byte(path: Path) -> bytes:
+    with open(path, "rb") as file:
+        file.seek(-1, os.SEEK_END)
+        return file.read(1)
 
 
 @dataclass

@@ -10,7 +10,9 @@ as it finishes, and the run ends with a table on stdout.
 Exit status: 0 when every file is done (or skipped as complete from an earlier
 run); 1 when some files failed (the others are done: see the table and the
 summary); 2 for a usage error or a run that cannot start (an output folder that
-cannot be written, no cluster at ``--ray``, a model that cannot load); 128 + the
+cannot be written or is in use by another run, no cluster at ``--ray``, a model
+that cannot load, another source's results where this run would write, a summary
+that cannot be written); 128 + the
 signal (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) when a stop signal ended the run, the
 files in flight finalized: the same command again finishes the rest.
 """
@@ -116,9 +118,8 @@ class _Driver:
 
 def run(args: argparse.Namespace) -> int:
     from camvideo.batch.job import JobOptions
-    from camvideo.batch.plan import make_plan, prepare_output_dir, split_resumed
-    from camvideo.batch.summary import SummaryWriter, Totals, format_table, read_records
-    from camvideo.runtime.signals import Aborted
+    from camvideo.batch.lock import OutputLock
+    from camvideo.batch.plan import make_plan, prepare_output_dir
 
     _check(args)
     settings = cli.localize_settings_from_args(args)
@@ -132,6 +133,16 @@ def run(args: argparse.Namespace) -> int:
     common = dict(model=model, settings=settings, overlay=overlay, batch_size=args.batch_size, hud=args.hud,
                   max_frames=args.max_frames, codec=args.codec, preset=args.preset, audio=not args.no_audio)
     config = JobOptions(**common).config_id()
+    with OutputLock(plan.output_dir, "camvideo process " + " ".join(map(str, args.sources))):
+        return _run_locked(args, plan, common, config, cpus, gpus)
+
+
+def _run_locked(args, plan, common, config, cpus, gpus) -> int:
+    """The run, with the output folder's lock held: what is complete, the jobs, the table."""
+    from camvideo.batch.plan import split_resumed
+    from camvideo.batch.summary import SummaryWriter, Totals, format_table, read_records
+    from camvideo.runtime.signals import Aborted
+
     todo, complete = split_resumed(plan, read_records(plan.summary_path), config, overwrite=args.overwrite)
     for note in plan.notes:
         _say(f"camvideo: note: {note}")

@@ -46,7 +46,11 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                        help="what runs the forward pass: auto (OpenVINO for exact-CAM models on the CPU, torch on "
                        "a GPU and for Grad-CAM), torch or openvino (default: auto)")
     group.add_argument("--checkpoint", metavar="PATH",
-                       help="your own classifier: a pickled model, or a state dict for the architecture --model")
+                       help="your own classifier: a state dict for the architecture --model, or a whole pickled "
+                       "model (with --trust-checkpoint)")
+    group.add_argument("--trust-checkpoint", action="store_true",
+                       help="let --checkpoint be a whole pickled model: loading one runs code stored in the file, "
+                       "so only for a file you made or trust (default: refused; a state dict needs no trust)")
     group.add_argument("--labels", metavar="FILE", help="class names, one per line, in class order")
     group.add_argument("--layer", metavar="NAME",
                        help="the layer whose maps to use (default: found automatically; "
@@ -151,7 +155,8 @@ def model_options_from_args(args: argparse.Namespace) -> ModelOptions:
         model=get("model", None) or DEFAULT_MODEL, weights=get("weights", None), device=get("device", None) or "auto",
         runtime=get("runtime", None) or "auto", checkpoint=get("checkpoint", None), labels=get("labels", None),
         layer=get("layer", None), input_size=get("input_size", None),
-        class_ids=tuple(ids) if ids is not None else None, topk=get("topk", None), bgr=bool(get("bgr", False)))
+        class_ids=tuple(ids) if ids is not None else None, topk=get("topk", None), bgr=bool(get("bgr", False)),
+        trust_checkpoint=bool(get("trust_checkpoint", False)))
     return dataclasses.replace(options, mean=_three_floats(get("mean", None), "--mean"),
                                std=_three_floats(get("std", None), "--std"))
 

@@ -127,26 +127,28 @@ def _load_into(net: nn.Module, state: dict[str, torch.Tensor], name: str, origin
         raise ModelLoadError(f"weights from {origin} do not fit {name}: {' '.join(first)}") from None
 
 
-def _read_checkpoint(path: Path) -> nn.Module | dict[str, torch.Tensor]:
-    """A pickled ``nn.Module`` or a state dict from ``torch.save`` (or .safetensors)."""
+def _read_checkpoint(path: Path, *, trust: bool = False) -> nn.Module | dict[str, torch.Tensor]:
+    """A pickled ``nn.Module`` or a state dict from ``torch.save`` (or .safetensors).
+
+    The file is read with ``weights_only=True`` (tensors and plain containers, no
+    code). A whole pickled model needs a full unpickling, which runs code stored in
+    the file: only when ``trust`` (``--trust-checkpoint``), else a ``ModelLoadError``
+    that says so."""
     if path.suffix == ".safetensors":
         return _read_state_dict(path, "checkpoint")
     head = _check_file(path, "checkpoint")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # A whole pickled model: weights_only refuses classes. Unpickling runs the
-        # file's code: this is the user's own checkpoint, asked for by path.
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=False)
-        except (AttributeError, ModuleNotFoundError) as exc:
-            raise ModelLoadError(
-                f"cannot read checkpoint {path}: the pickled model's code is not importable here ({exc}); "
-                "save a state dict (torch.save(model.state_dict(), ...)) and ",
-                Hint("model", action="give its architecture with")
-            ) from None
-        except Exception as exc:
+    except pickle.UnpicklingError as exc:
+        if "weights only load failed" not in str(exc).lower():  # not a refused class: a damaged file
             raise _load_failure(path, "checkpoint", head, exc) from None
+        if not trust:
+            raise ModelLoadError(
+                f"checkpoint {path} is a pickled model, and loading one runs code stored in the file: if you "
+                "trust where it came from, ", Hint("trust_checkpoint", action="add"),
+                "; else save a state dict (torch.save(model.state_dict(), ...)) and ",
+                Hint("model", action="give its architecture with")) from None
+        obj = _read_pickled_model(path, head)
     except Exception as exc:
         raise _load_failure(path, "checkpoint", head, exc) from None
     if isinstance(obj, dict) and isinstance(obj.get("model"), nn.Module):
@@ -155,6 +157,20 @@ def _read_checkpoint(path: Path) -> nn.Module | dict[str, torch.Tensor]:
         return obj
     return _as_state_dict(obj, path)
 
+
+
+def _read_pickled_model(path: Path, head: bytes) -> object:
+    """A whole pickled model (the user trusted the file: this runs its code)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except (AttributeError, ModuleNotFoundError) as exc:
+        raise ModelLoadError(
+            f"cannot read checkpoint {path}: the pickled model's code is not importable here ({exc}); "
+            "save a state dict (torch.save(model.state_dict(), ...)) and ",
+            Hint("model", action="give its architecture with")
+        ) from None
+    except Exception as exc:
+        raise _load_failure(path, "checkpoint", head, exc) from None
 
 
 def _classes_in_state(state: dict[str, torch.Tensor]) -> tuple[str, int] | None:

@@ -216,9 +216,11 @@ def fetch_weights(name: str) -> str:
 # --- your own checkpoint ----------------------------------------------------------------
 
 
-def _network_from_checkpoint(name: str, path: Path, labels: list[str] | None) -> tuple[nn.Module, bool]:
-    """The network and whether it came with its architecture (a pickled module)."""
-    obj = _read_checkpoint(path)
+def _network_from_checkpoint(name: str, path: Path, labels: list[str] | None,
+                             trust: bool = False) -> tuple[nn.Module, bool]:
+    """The network and whether it came with its architecture (a pickled module: read
+    only when ``trust``, see ``_read_checkpoint``)."""
+    obj = _read_checkpoint(path, trust=trust)
     if isinstance(obj, nn.Module):
         return obj.float().eval(), True
     found = _classes_in_state(obj)
@@ -315,6 +317,7 @@ def load_model(
     mean: tuple[float, float, float] | None = None,
     std: tuple[float, float, float] | None = None,
     bgr: bool = False,
+    trust_checkpoint: bool = False,
 ) -> CamModel:
     """Build a model, load its weights, put it in eval mode on ``device``.
 
@@ -322,7 +325,8 @@ def load_model(
     ``checkpoint`` holding a state dict: its architecture). ``pretrained=False``
     gives random weights (tests of structure); ``weights`` reads a local state
     dict instead of the packaged or downloaded one; ``checkpoint`` reads your own
-    classifier (a pickled module or a state dict) and ``labels`` its class names.
+    classifier (a state dict; a whole pickled module only with ``trust_checkpoint``,
+    since unpickling it runs code stored in the file) and ``labels`` its class names.
     ``layer`` names the layer whose maps to use (default: found by inspection).
     ``input_size``, ``mean``, ``std`` override the preprocessing (custom
     checkpoints default to ImageNet's mean and std at 224x224). A ``name`` ending in
@@ -342,7 +346,7 @@ def load_model(
     names = read_labels(labels) if labels is not None else None
     if checkpoint is not None:
         path = Path(checkpoint)
-        net, pickled = _network_from_checkpoint(name, path, names)
+        net, pickled = _network_from_checkpoint(name, path, names, trust_checkpoint)
         preprocessing = Preprocessing() if pickled else _preprocessing_for(name, net)
         display = path.name
     else:

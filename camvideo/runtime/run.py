@@ -6,8 +6,11 @@ that no output is one of its files (when asked), opens the recording and the
 export, makes the localizer (``make_localizer(info)``: the caller's model, made
 after the source opened, so a bad input fails before a model loads), runs the
 ``Pipeline`` with one wait loop and closes everything, also when something fails
-half way: every output is finalized (``Recorder`` and exporters take their final
-names with what was written), the source closed. What happened comes back in a
+half way: every output is closed, the source closed. An output takes its final
+name only when the run ended well (the source's end or a stop request) and the
+output itself was written whole; after a write error or a failed pipeline, every
+output stays as its ``.partial`` file and an earlier file of the final name is
+left as it was (``RunReport.outputs`` lists the outputs that took their names). What happened comes back in a
 ``RunReport``: frames, dropped, seconds, damage, why it stopped and the errors;
 errors of the run itself are in the report, not raised (what fails before the
 first frame, e.g. an input that cannot be opened, is raised).
@@ -81,6 +84,8 @@ class RunReport:
     recorded: int = 0  # frames in the recording
     exported: int = 0  # frames in the export
     stages: Mapping[str, float] = field(default_factory=dict)  # mean ms per frame of each stage (read-only)
+    outputs: tuple[Path, ...] = ()  # the recording and export that took their final names (complete)
+    kept: tuple[Path, ...] = ()  # the .partial files an incomplete run left (final names untouched)
 
 
 def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: False,
@@ -99,7 +104,8 @@ def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: Fa
         info = source.info
         if request.protect_inputs:
             _check_outputs(request, info)
-        recorder, exporter = _open_outputs(request, info, stack)
+        files = _open_outputs(request, info, stack)  # (recorder, exporter) as written, each None when not asked
+        recorder, exporter = (_wrapped(request, f) for f in files)
         sinks = [s for s in (recorder, exporter) if s is not None] + list(request.sinks)
         localizer = request.make_localizer(info)
         pipeline = Pipeline(source, localizer, request.annotators, sinks, batch_size=request.batch_size,
@@ -110,9 +116,14 @@ def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: Fa
             on_ready(info)
         start = time.monotonic()
         pipeline.start()
+        stop = "error"
         try:
             stop = _wait(pipeline, should_stop, on_progress, info)
         finally:
+            if stop in ("output", "error"):  # incomplete: no output takes its final name
+                for file in files:
+                    if file is not None:
+                        file.abandon()
             pipeline.stop()  # joins the threads, closes the source, finalizes the outputs
         seconds = time.monotonic() - start
         stats = pipeline.stats
@@ -120,7 +131,9 @@ def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: Fa
             on_progress(stats.frames, info.frame_count)
         return RunReport(info, stats.frames, stats.dropped, seconds, stop, source.damage,
                          tuple(pipeline.sink_errors), pipeline.error, _written(recorder), _written(exporter),
-                         MappingProxyType(dict(stats.stage_ms)))
+                         MappingProxyType(dict(stats.stage_ms)),
+                         tuple(f.path for f in files if f is not None and f.finalized),
+                         tuple(f.partial for f in files if f is not None and not f.finalized and f.partial.exists()))
 
 
 def _wait(pipeline, should_stop, on_progress, info: SourceInfo) -> str:
@@ -166,16 +179,22 @@ def _open_outputs(request: RunRequest, info: SourceInfo, stack: contextlib.ExitS
     from camvideo.video.export import open_exporter
     from camvideo.video.recorder import Recorder
 
-    wrap = request.wrap_output or (lambda sink: sink)
     recorder = exporter = None
     if request.recording is not None:
-        recorder = wrap(Recorder(request.recording, fps_hint=info.rate or 30.0, codec=request.codec,
-                                 preset=request.preset, audio_from=info.path if request.audio else None))
+        recorder = Recorder(request.recording, fps_hint=info.rate or 30.0, codec=request.codec,
+                            preset=request.preset, audio_from=info.path if request.audio else None)
         stack.callback(_close_quietly, recorder)
     if request.export is not None:
-        exporter = wrap(open_exporter(request.export))  # NAME.partial.EXT, renamed when closed
+        exporter = open_exporter(request.export)  # NAME.partial.EXT, renamed when closed
         stack.callback(_close_quietly, exporter)
     return recorder, exporter
+
+
+def _wrapped(request: RunRequest, sink):
+    """``sink`` as the pipeline gets it (``request.wrap_output``); None stays None."""
+    if sink is None or request.wrap_output is None:
+        return sink
+    return request.wrap_output(sink)
 
 
 def _written(sink) -> int:

@@ -3,8 +3,10 @@
 Both are pipeline sinks that write each frame as it happens and flush it, so a
 stopped or killed run leaves a file complete up to the last frame written. Like a
 recording, an export is written as ``NAME.partial.EXT`` and renamed to its name
-when it is closed: an existing file of that name is replaced only then, and an
-export that got no frame (a run that failed first) is removed, leaving nothing
+when it is closed with every write through and synced: an existing file of that
+name is replaced only then. After a write error (a full disk) the old file stays
+as it was and the ``.partial`` file keeps what was written (the error names it);
+an export that got no frame (a run that failed first) is removed, leaving nothing
 behind and an older file untouched.
 
 - JSONL: ``{"frame", "time", "width", "height", "detections": [{"rank",
@@ -31,6 +33,7 @@ import numpy as np
 from camvideo.errors import OutputError, reason
 from camvideo.frames import ProcessedFrame
 from camvideo.results import FrameResult
+from camvideo.video.outputs import kept_note
 
 CSV_COLUMNS = ("frame", "time", "width", "height", "rank", "class_id", "label", "score", "x1", "y1", "x2", "y2")
 SUFFIXES = (".jsonl", ".csv")
@@ -58,6 +61,9 @@ class _FileSink:
         self.partial = partial_path(self.path)
         self._file = _open(self.path, self.partial)
         self.frames_written = 0
+        self.finalized = False  # renamed to its final name: complete and synced
+        self._error: OutputError | None = None  # the first write error: the file is not complete
+        self._abandoned = False
 
     def _emit(self, result: FrameResult) -> None:
         raise NotImplementedError
@@ -70,33 +76,51 @@ class _FileSink:
         """One frame's data (a frame's result, without its picture)."""
         if self._file is None:
             raise OutputError(f"{self.path}: the export is already closed")
+        if self._error is not None:
+            raise self._error
         try:
             self._emit(result)
             self._file.flush()
         except OSError as exc:
-            raise OutputError(f"cannot write {self.path}: {reason(exc)}") from None
+            self._error = OutputError(f"cannot write {self.partial}: {reason(exc)}")
+            raise self._error from None
         self.frames_written += 1
 
+    def abandon(self) -> None:
+        """Mark the export incomplete (the run failed elsewhere): ``close`` keeps it
+        as its ``.partial`` file and leaves the final name alone."""
+        self._abandoned = True
+
     def close(self) -> None:
-        """Close the file and give it its name (it replaces a file of that name
-        now); an export without a frame is removed instead."""
+        """Close the file and, when every write went through and the file is synced,
+        give it its name (it replaces a file of that name now); an export without a
+        frame is removed. After a write error (or ``abandon``) the final name is left
+        as it was and what was written stays as the ``.partial`` file."""
         if self._file is None:
             return
         file, self._file = self._file, None
-        error = None
+        error = self._error
         try:
-            file.close()
+            if error is None:
+                file.flush()
+                os.fsync(file.fileno())
         except OSError as exc:
-            error = OutputError(f"cannot finish {self.path}: {reason(exc)}")
+            error = OutputError(f"cannot write {self.partial}: {reason(exc)}")
+        finally:
+            try:
+                file.close()
+            except OSError as exc:
+                error = error or OutputError(f"cannot finish {self.partial}: {reason(exc)}")
         try:
             if self.frames_written == 0:
                 self.partial.unlink(missing_ok=True)
-            else:  # what was written stays, as a recording's does after a write error
+            elif error is None and not self._abandoned:
                 os.replace(self.partial, self.path)
+                self.finalized = True
         except OSError as exc:
             error = error or OutputError(f"cannot rename {self.partial} to {self.path.name}: {reason(exc)}")
         if error is not None:
-            raise error
+            raise OutputError(f"{error}; {kept_note(self.partial, self.path)}")
 
     def __enter__(self):
         return self

@@ -47,3 +47,10 @@ def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[tuple[str, str
         if what is not None:
             raise OutputError(f"{what} is the input {source} itself (the same file, whatever it is called): "
                               "camvideo never writes over its input; choose another output name")
+
+
+def kept_note(partial: Path, path: Path) -> str:
+    """What a failed output leaves: the words an error ends with."""
+    if not partial.exists():
+        return f"{path.name} left as it was"
+    return f"what was written is kept in {partial.name}, {path.name} left as it was"

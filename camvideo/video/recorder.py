@@ -5,9 +5,11 @@ A plain .mp4 killed mid-write keeps nothing (its index is written at the end).
 fragmented .mp4 when the path asks for .mp4, flushes packets as they come and
 puts a keyframe about every second: a process killed with SIGKILL leaves a file
 that decodes up to its last fragment. It writes ``NAME.partial.EXT`` and renames
-it to ``NAME.EXT`` on close, so a finished name means a closed, playable file
-(after a write error, such as a full disk, it holds what was written before it
-and ``close`` raises the error). Frames keep the source's timestamps (millisecond time base; a fragmented
+it to ``NAME.EXT`` on close, once everything is written and synced, so a finished
+name means a closed, complete, playable file. After a write error (a full disk)
+the final name is left alone, an earlier recording there stays whole, and
+``close`` raises the error naming the ``.partial`` file, which keeps what was
+written before it. Frames keep the source's timestamps (millisecond time base; a fragmented
 .mp4 starts its clock at the first frame, .mkv keeps them as they are); odd sizes are
 padded to even (yuv420p needs it); audio of a source file can be copied along.
 The container says who made it (``RECORDING_TAG``: ``comment=camvideo VERSION``,
@@ -28,6 +30,7 @@ import numpy as np
 from camvideo import __version__
 from camvideo.errors import OutputError, reason
 from camvideo.frames import ProcessedFrame
+from camvideo.video.outputs import kept_note
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,8 @@ class Recorder:
         self.frames_written = 0
         self.size: tuple[int, int] | None = None  # (width, height) as encoded
         self.closed = False
+        self.finalized = False  # renamed to its final name: complete and synced
+        self._abandoned = False
         self._stream = None
         self._last_pts: int | None = None
         self._audio = None
@@ -256,13 +261,38 @@ class Recorder:
         """Sink interface: record the annotated picture at the source frame's time."""
         self.write_image(item.annotated, item.frame.time)
 
-    def close(self) -> None:
-        """Flush the encoder, close the file and rename it to its final name."""
-        import av
+    def abandon(self) -> None:
+        """Mark the recording incomplete (the run it belongs to failed elsewhere):
+        ``close`` then keeps it as its ``.partial`` file and leaves the final name alone."""
+        self._abandoned = True
 
+    def close(self) -> None:
+        """Flush the encoder and close the file; when everything was written (and
+        synced), rename it to its final name. After a write error, or when
+        ``abandon`` was called, the final name is left as it was (an earlier
+        recording there stays whole) and what was written stays as the ``.partial``
+        file, named in the ``OutputError`` raised for a write error."""
         if self.closed:
             return
         self.closed = True
+        error = self._finish()
+        if self.frames_written == 0:
+            self.partial.unlink(missing_ok=True)
+            log.info("%s: no frame recorded; nothing kept", self.path)
+        elif error is None and not self._abandoned:
+            try:
+                os.replace(self.partial, self.path)
+                self.finalized = True
+            except OSError as exc:
+                error = OutputError(f"cannot rename {self.partial} to {self.path.name}: {exc.strerror}")
+        if error is not None:
+            raise OutputError(f"{error}; {kept_note(self.partial, self.path)}")
+
+    def _finish(self) -> OutputError | None:
+        """Flush the encoder and the audio, close the container and sync the file:
+        the first error on the way, None when the file is whole on disk."""
+        import av
+
         error = None
         try:
             if self._stream is not None:
@@ -274,27 +304,17 @@ class Recorder:
         except (av.FFmpegError, OSError) as exc:
             error = OutputError(f"cannot finish {self.partial}: {reason(exc)}")
         finally:
-            if self._file.error is not None:  # the first write error is the real story
-                error = OutputError(f"cannot write {self.partial}: {reason(self._file.error)}")
             self._close_audio()
             try:
                 self._container.close()
+                self._file.sync()
             except (av.FFmpegError, OSError) as exc:
                 error = error or OutputError(f"cannot finish {self.partial}: {reason(exc)}")
             finally:
                 self._file.close()
-        if error is None and self._file.error is not None:
+        if self._file.error is not None:  # the first write error is the real story
             error = OutputError(f"cannot write {self.partial}: {reason(self._file.error)}")
-        if self.frames_written == 0:
-            self.partial.unlink(missing_ok=True)
-            log.info("%s: no frame recorded; nothing kept", self.path)
-        else:
-            try:
-                os.replace(self.partial, self.path)
-            except OSError as exc:
-                error = error or OutputError(f"cannot rename {self.partial} to {self.path.name}: {exc.strerror}")
-        if error is not None:
-            raise error
+        return error
 
     def __enter__(self) -> Recorder:
         return self
@@ -328,6 +348,15 @@ class _CheckedFile:
 
     def tell(self) -> int:
         return self._raw.tell()
+
+    def sync(self) -> None:
+        """Everything written reaches the disk (a full disk may only say so here)."""
+        if self.error is None:
+            try:
+                os.fsync(self._raw.fileno())
+            except OSError as exc:
+                self.error = exc
+                raise
 
     def check(self) -> None:
         if self.error is not None:

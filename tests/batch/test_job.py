@@ -75,14 +75,17 @@ def test_a_stop_request_finalizes_the_outputs_and_the_job_is_interrupted(tmp_pat
     assert not Path(job.export).with_name("long.partial.jsonl").exists()
 
 
-def test_a_redone_file_removes_the_earlier_attempts_outputs_first(tmp_path, runner):
+def test_a_redone_file_that_fails_keeps_the_earlier_outputs_and_lists_none(tmp_path, runner):
     (tmp_path / "bad.mp4").write_bytes(b"\x00" * 4096)
     job = plan_of(tmp_path, tmp_path / "bad.mp4").jobs[0]
-    for path in (job.recording, job.export, job.export.replace(".jsonl", ".partial.jsonl")):
+    stale = job.export.replace(".jsonl", ".partial.jsonl")
+    for path in (job.recording, job.export, stale):
         Path(path).write_text("from an earlier run")
     result = runner.run(job)
     assert result.status == "failed" and result.reason.startswith("not a video that can be decoded")
-    assert result.outputs == () and not list((tmp_path / "out").glob("bad*"))
+    assert result.outputs == ()  # the summary never shows the earlier files as this run's
+    assert Path(job.recording).read_text() == Path(job.export).read_text() == "from an earlier run"
+    assert not Path(stale).exists()
 
 
 def test_a_missing_file_fails_without_the_model(tmp_path):

@@ -205,3 +205,16 @@ def test_an_output_never_replaces_an_input(tree, tmp_path):
         make_plan([str(tree / "a.mp4"), str(tree / "a_cam.mkv")], tree)
     inner = make_plan([str(tree / "day1")], tree / "day1" / "..")  # an input inside the output folder
     assert [j.rel for j in inner.jobs] == ["c.mov", "deep/d.webm"]
+
+
+def test_a_recursive_glob_over_symlink_loops_ends_with_one_job_per_video(tmp_path):
+    """Case 5 of the reliability issue: two loops (a/loop -> a, a/b/up -> a) made
+    the glob run without end; one loop made 41 jobs of one video."""
+    root = tmp_path / "a"
+    touch(root / "x.mp4")
+    touch(root / "b" / "y.mp4")
+    (root / "loop").symlink_to(root)
+    (root / "b" / "up").symlink_to(root)
+    plan = make_plan([str(root / "**" / "*.mp4")], tmp_path / "out")
+    assert sorted(job.rel for job in plan.jobs) == ["b/y.mp4", "x.mp4"]
+    assert expands_to_videos(str(root / "**" / "*.mp4"))

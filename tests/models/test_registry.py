@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -179,7 +180,7 @@ def test_checkpoint_round_trip_localizes_the_square(trained, tmp_path):
     """A whole pickled model, trained above, through `camvideo image --checkpoint --labels`."""
     rng = np.random.default_rng(7)
     img, box = _scene(rng, 64, True, (8, 16, 32, 40))
-    result = _run_image(tmp_path, img, "--checkpoint", str(trained / "tiny_full.pt"),
+    result = _run_image(tmp_path, img, "--checkpoint", str(trained / "tiny_full.pt"), "--trust-checkpoint",
                         "--labels", str(trained / "labels.txt"), "--input-size", "64")  # fmt: skip
     top = result["detections"][0]
     assert top["label"] == "square" and top["score"] > 0.5
@@ -213,7 +214,8 @@ def test_checkpoint_errors_are_one_clear_line(trained, tmp_path, capsys):
     img = tmp_path / "x.png"
     cv2.imwrite(str(img), np.zeros((32, 32, 3), np.uint8))
     labels3 = str(trained / "three.txt")
-    line = _error(capsys, "image", str(img), "--checkpoint", str(trained / "tiny_full.pt"), "--labels", labels3)
+    line = _error(capsys, "image", str(img), "--checkpoint", str(trained / "tiny_full.pt"), "--trust-checkpoint",
+                  "--labels", labels3)
     assert "2 classes but 3 labels" in line
     line = _error(capsys, "image", str(img), "--model", "timm:test_resnet",
                   "--checkpoint", str(trained / "test_resnet_state.pt"), "--labels", labels3)  # fmt: skip
@@ -225,10 +227,41 @@ def test_checkpoint_errors_are_one_clear_line(trained, tmp_path, capsys):
     line = _error(capsys, "image", str(img), "--checkpoint", str(tmp_path / "missing.pt"))
     assert "does not exist" in line
     line = _error(capsys, "image", str(img), "--checkpoint", str(trained / "tiny_full.pt"), "--labels",
-                  str(trained / "labels.txt"), "--layer", "nope")  # fmt: skip
+                  str(trained / "labels.txt"), "--layer", "nope", "--trust-checkpoint")  # fmt: skip
     assert "layer 'nope' is not in the model" in line
-    line = _error(capsys, "image", str(img), "--checkpoint", str(trained / "tiny_full.pt"))
+    line = _error(capsys, "image", str(img), "--checkpoint", str(trained / "tiny_full.pt"), "--trust-checkpoint")
     assert "--labels" in line  # 2 classes, not ImageNet's: names needed
+
+
+class _Evil:
+    """A pickle that runs code when loaded: it would write ``marker``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "code from the checkpoint ran"))
+
+
+def test_a_pickled_checkpoint_runs_no_code_without_trust_checkpoint(trained, tmp_path, capsys):
+    """Case 10 of the reliability issue: `--checkpoint evil.pt` never unpickles code
+    silently; a whole pickled model (ours, trusted) needs --trust-checkpoint."""
+    evil, marker = tmp_path / "evil.pt", tmp_path / "ran.txt"
+    torch.save({"model": _Evil(marker)}, evil)
+    img = tmp_path / "x.png"
+    cv2.imwrite(str(img), np.zeros((32, 32, 3), np.uint8))
+    for path in (evil, trained / "tiny_full.pt"):
+        line = _error(capsys, "image", str(img), "--checkpoint", str(path), "--labels", str(trained / "labels.txt"))
+        assert "is a pickled model" in line and "runs code stored in the file" in line and "--trust-checkpoint" in line
+        assert not marker.exists()
+    help_text = _help(capsys)
+    assert "--trust-checkpoint" in help_text and "runs code stored in the file" in help_text
+
+
+def _help(capsys) -> str:
+    with pytest.raises(SystemExit):
+        cli.main(["process", "--help"])
+    return " ".join(capsys.readouterr().out.split())
 
 
 def test_offline_torchvision_weights_name_the_file(tmp_path, monkeypatch, capsys):

@@ -76,29 +76,35 @@ def test_a_file_runs_to_its_end_into_a_recording_and_an_export(tmp_path):
 
 
 def test_a_run_that_fails_half_way_closes_every_output(tmp_path):
-    """The localizer raises at frame 5: the recording is finalized under its final
-    name and playable, the export complete up to the failure, the source closed."""
+    """The localizer raises at frame 5: the recording is closed and playable, the
+    export complete up to the failure, the source closed; both stay as their
+    .partial files (incomplete), the earlier files of their final names untouched."""
+    (tmp_path / "out.mkv").write_bytes(b"an earlier recording")
+    (tmp_path / "out.jsonl").write_text("an earlier export\n")
     source = IterableSource(_images(20), fps=10.0)
     keep = Keep()
     report = run_source(RunRequest(source, lambda info: Fake(fail_at=5), recording=tmp_path / "out.mkv",
                                    export=tmp_path / "out.jsonl", sinks=(keep,)))
     assert report.stop == "error" and "frame 5" in str(report.error)
     assert report.frames == 5 and report.recorded == 5 and report.exported == 5
-    assert _recorded(tmp_path / "out.mkv") == 5
-    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    assert _recorded(tmp_path / "out.partial.mkv") == 5
+    lines = (tmp_path / "out.partial.jsonl").read_text().splitlines()
     assert [json.loads(line)["frame"] for line in lines] == [0, 1, 2, 3, 4]
-    assert not list(tmp_path.glob("*.partial.*"))  # both took their final names
+    assert report.outputs == () and set(report.kept) == {tmp_path / "out.partial.mkv", tmp_path / "out.partial.jsonl"}
+    assert (tmp_path / "out.mkv").read_bytes() == b"an earlier recording"
+    assert (tmp_path / "out.jsonl").read_text() == "an earlier export\n"
     assert keep.closed and keep.frames == [0, 1, 2, 3, 4]
     assert source.read() is None  # closed: nothing more comes
 
 
-def test_an_output_that_fails_ends_the_run_and_the_others_are_finalized(tmp_path):
+def test_an_output_that_fails_ends_the_run_and_the_others_stay_partial(tmp_path):
     source = IterableSource(_images(20), fps=10.0)
     report = run_source(RunRequest(source, lambda info: Fake(), export=tmp_path / "out.jsonl",
                                    sinks=(Keep(fail_at=7),)))
     assert report.stop == "output" and len(report.sink_errors) == 1
     assert isinstance(report.sink_errors[0], OutputError) and "No space left" in str(report.sink_errors[0])
-    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    assert not (tmp_path / "out.jsonl").exists() and report.kept == (tmp_path / "out.partial.jsonl",)
+    lines = (tmp_path / "out.partial.jsonl").read_text().splitlines()
     assert [json.loads(line)["frame"] for line in lines][:8] == list(range(8))  # complete up to the failure
 
 

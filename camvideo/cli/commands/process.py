@@ -163,6 +163,9 @@ def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedS
 
         report = run_source(request, stop.event.is_set, lambda frames, _total: bar[0].update(frames), on_ready=ready)
         bar[0].close(report.frames, finished=not (stop.event.is_set() or report.sink_errors or report.error))
+        if report.kept:  # incomplete: the final names were left as they were
+            say(f"camvideo: what was written is kept in {', '.join(map(str, report.kept))}; "
+                f"{', '.join(Path(p).name for p in (output, args.export) if p)} left as it was\n")
         if report.sink_errors:
             raise report.sink_errors[0]
         if report.error is not None:
