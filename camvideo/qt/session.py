@@ -198,8 +198,23 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self.plain = plain
         self._engage()
         self.plain_changed.emit(plain)
-        if self.pipeline is not None and not plain and (self.paused or self.pipeline.finished):
-            self._localize_again()
+        if self.pipeline is not None and (self.paused or self.pipeline.finished):
+            if plain:
+                self._show_plain()  # the analysis overlay goes with it, at once
+            else:
+                self._localize_again()
+
+    def _show_plain(self) -> None:
+        """The frame on screen again as it is: no heat map, no boxes, no labels."""
+        shown = self.last_shown
+        if shown is None or shown.frame is None or self._slot.waiting:
+            return
+        empty = NoLocalizer()([shown.frame], [shown.index], [shown.time])[0]
+        annotated = shown.frame.copy()
+        again = ShownFrame(bgr_to_qimage(annotated), shown.index, shown.time, time.monotonic(), empty,
+                           annotated, frame=shown.frame)
+        self.last_shown = again
+        self.frame_shown.emit(again)
 
     def _engage(self) -> None:
         """The running pipeline gets the model and the overlay, or (plain) nothing of them."""
