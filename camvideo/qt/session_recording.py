@@ -29,10 +29,16 @@ class SessionRecording:
             raise CamvideoError("nothing to record yet: open a source and wait for the model")
         if self.recording:
             return Path(self.sink.recorder.path)
-        recorder = Recorder(path, fps_hint=self.source.info.rate or 30.0)
-        self.sink.start_recording(recorder)
+        info = self.source.info
+        recorder = Recorder(path, fps_hint=info.rate or 30.0)
+        self.sink.start_recording(recorder, audio_from=info.path)  # a file's sound, as process keeps it
         self.recording_changed.emit(True, str(path))
         return Path(path)
+
+    @property
+    def recorded_seconds(self) -> float:
+        """The running (or last) recording's length so far, from its frames."""
+        return self.sink.recorded_seconds if self.sink is not None else 0.0
 
     def stop_recording(self) -> Path | None:
         """Finalize the recording (the file becomes playable); its path, or None."""

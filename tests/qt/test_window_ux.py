@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PyQt6.QtCore import QPoint, Qt
-from qt_helpers import WAIT_MS, fail_to_load, make_cat_clip, open_and_wait, wait_frames
+from qt_helpers import WAIT_MS, fail_to_load, make_cat_clip, open_and_wait, settle, wait_frames
 
 from camvideo.qt.status import clock as _clock
 
@@ -240,3 +240,18 @@ def test_the_error_and_opening_bars_lie_over_the_video_without_moving_it(qtbot, 
     w.banner.hide()
     qtbot.waitUntil(lambda: w.top_bars.height() == 0, timeout=WAIT_MS)  # nothing left over the video to catch clicks
     assert w.view.geometry() == before
+
+
+def test_the_recording_counter_stops_when_the_file_ends(qtbot, open_window, fast_models, tmp_path):
+    w = open_window(make_cat_clip(tmp_path / "short.mp4", frames=30, size=(96, 64)))  # 1 s
+    wait_frames(qtbot, w, 1)
+    w.toggle_recording(True)
+    qtbot.waitUntil(lambda: w.session.pipeline.finished, timeout=WAIT_MS)
+    settle(qtbot, w)
+    w.record.tick()
+    ended = w.panel.record_label.text()
+    qtbot.wait(1200)
+    w.record.tick()
+    assert w.panel.record_label.text() == ended  # the file's length, not the wall clock running on
+    assert ended.endswith("0:00") or ended.endswith("0:01")
+    w.toggle_recording(False)
