@@ -14,8 +14,8 @@ from pathlib import Path
 from PyQt6.QtCore import QStandardPaths
 from PyQt6.QtWidgets import QFileDialog
 
+from camvideo.app.position import clock
 from camvideo.errors import CamvideoError
-from camvideo.qt.status import clock
 from camvideo.qt.wording import window_text
 
 

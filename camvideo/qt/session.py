@@ -82,6 +82,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         # only for recordings and snapshots (see labels.py).
         self.annotator = DisplayAnnotator(OverlaySettings())
         self.source = None
+        self.looping = False  # the source on screen loops (opened with loop=True)
         self.recording_source = False  # the source on screen is a camvideo recording (its metadata says)
         self.plain = False  # ... and plays as it is (not analysed): ``analyse``
         self.pipeline = None
@@ -291,6 +292,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self._warnings = SourceWarnings(source, lambda message, s=source: self._tasks.post(
             self._on_source_warning, s, message))
         self.source = source  # a file plays in real time: the opener opened it so (Paced)
+        self.looping = request.loop  # a file played again and again: ← / → wrap round
         self.recording_source = self.plain = made_by_camvideo(source.info.metadata)
         self.source_changed.emit(source.name, source.live)
         self.plain_changed.emit(self.plain)

@@ -1,4 +1,4 @@
-"""The status bar's fields, and the short texts the window shows (clock, source).
+"""The status bar's fields, and the short texts the window shows (the source).
 
 ``StatusLine`` keeps four permanent fields right in the status bar: what the
 stream does (``31.2 fps``, or ``paused``, ``ended``, ``loading model`` …: never a
@@ -79,12 +79,3 @@ def short(spec: str, limit: int = 60) -> str:
     elif parsed.kind not in ("stream", "url"):
         spec = Path(spec).name or spec
     return spec if len(spec) <= limit else spec[: limit // 2 - 1] + "…" + spec[-(limit // 2 - 1):]
-
-
-def clock(seconds: float, tenths: bool = False) -> str:
-    """``m:ss``, or ``m:ss.t`` with ``tenths``."""
-    if tenths:
-        tenth = max(0, int(seconds * 10))
-        return f"{tenth // 600}:{tenth // 10 % 60:02d}.{tenth % 10}"
-    seconds = max(0, int(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"

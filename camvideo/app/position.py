@@ -1,0 +1,52 @@
+"""Where a file is, in the words of the Playback box, and where ← / → take it.
+
+``clock`` writes a time (``m:ss``; ``m:ss.cc`` while paused, so that each frame
+step shows at 30 fps and more); ``position_text`` is the Playback box's clock
+line: the time in the file and its length, and while paused the frame's number
+(the ``frame`` of ``camvideo process --export``: three steps never look like
+none). ``seek_target`` is where ``seconds`` more or less from a position go: a
+looping file wraps round (→ near its end goes on from its start, not to an
+"ended" 0:00), a file played once stops at its ends.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def clock(seconds: float, decimals: int = 0) -> str:
+    """``m:ss``, or ``m:ss.c`` / ``m:ss.cc`` with 1 or 2 ``decimals`` (rounded down)."""
+    if decimals not in (0, 1, 2):
+        raise ValueError(f"decimals must be 0, 1 or 2, got {decimals}")
+    scale = 10 ** decimals
+    units = max(0, int(math.floor(seconds * scale + 1e-6))) if math.isfinite(seconds) else 0
+    whole = units // scale
+    text = f"{whole // 60}:{whole % 60:02d}"
+    return f"{text}.{units % scale:0{decimals}d}" if decimals else text
+
+
+def in_file(time: float, duration: float | None) -> float:
+    """A frame's time as a position in the file (a looping file's clock restarts)."""
+    return time % duration if duration else time
+
+
+def position_text(time: float, duration: float | None, *, paused: bool, frame: int | None = None) -> str:
+    """The Playback box's clock: ``0:03 / 0:10`` while playing; paused,
+    ``0:03.43 / 0:10 · frame 103`` (hundredths, and the frame's number)."""
+    text = clock(in_file(time, duration), 2 if paused else 0)
+    if duration:
+        text += f" / {clock(duration)}"
+    if paused and frame is not None:
+        text += f" · frame {frame}"
+    return text
+
+
+def seek_target(position: float, seconds: float, duration: float, *, loop: bool) -> float:
+    """Where ``seconds`` (+ forward, - back) from ``position`` go in a file of
+    ``duration`` seconds: wrapped round when it ``loop``s, else within 0..duration."""
+    if not duration or duration <= 0:
+        raise ValueError(f"duration must be > 0, got {duration}")
+    target = position + seconds
+    if loop:
+        return target % duration
+    return min(max(target, 0.0), duration)
