@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from camvideo.app.sources import made_from
 from camvideo.errors import CamvideoError
 from camvideo.qt.wording import window_text
 from camvideo.video.export import write_snapshot
@@ -65,7 +66,8 @@ class SessionRecording:
 
     def snapshot(self, folder: Path) -> tuple[Path, Path]:
         """The frame on screen as an annotated PNG (labels burned in, as in a
-        recording) and its JSON object, both or neither (``write_snapshot``)."""
+        recording) and its JSON object, with the source and the model that made it
+        (``made_from``), both or neither (``write_snapshot``)."""
         shown = self.last_shown
         if shown is None:
             raise CamvideoError("no frame on screen yet to save")
@@ -73,4 +75,5 @@ class SessionRecording:
         if not shown.labels_burned:
             image = self.annotator.burn_labels(image.copy(), shown.result)
         stem = f"camvideo-{time.strftime('%Y%m%d-%H%M%S')}-f{shown.index:06d}"
-        return write_snapshot(Path(folder), stem, image, shown.result)
+        source = self.source.name if self.source is not None else None
+        return write_snapshot(Path(folder), stem, image, shown.result, about=made_from(source, self.model_name))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PyQt6.QtWidgets import QLabel, QStatusBar
 
+from camvideo.errors import redact
 from camvideo.video.spec import SourceSpec
 
 FIELDS = (
@@ -72,7 +73,9 @@ class StatusLine:
 
 
 def short(spec: str, limit: int = 60) -> str:
-    """A source for a one-line message: a path by its name, a long URL cut in the middle."""
+    """A source for a one-line message: a path by its name, a long URL cut in the
+    middle and without its password (``redact``)."""
+    spec = redact(spec)
     parsed = SourceSpec.parse(spec, probe=False)  # no filesystem look-up on the GUI thread
     if parsed.kind == "camera":
         spec = f"camera {parsed.text}"

@@ -26,6 +26,7 @@ from PyQt6.QtCore import QEvent, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QHBoxLayout, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from camvideo import DEFAULT_MODEL  # without importing torch
+from camvideo.app.sources import url_to_keep
 from camvideo.errors import CamvideoError
 from camvideo.qt import app_settings, dialogs
 from camvideo.qt.bars import TopBars, over
@@ -247,9 +248,9 @@ class MainWindow(QMainWindow):
             self.opening_bar.hide()
         if SourceSpec.parse(spec, probe=False).kind == "stream":
             if ok:
-                self.settings.setValue("last_url", spec)  # Open URL… offers it next time
+                self.settings.setValue("last_url", url_to_keep(spec))  # Open URL… offers it (no password)
             elif self.session.opening_spec is None and len(self.errors) > self._errors_at_open:  # failed, not cancelled
-                self.top_bars.offer_retry(f"open {spec} again", lambda: self.open(spec))
+                self.top_bars.offer_retry(f"open {short(spec)} again", lambda: self.open(spec))
         if not ok:
             if self.statusBar().currentMessage().startswith("opening "):
                 self.statusBar().clearMessage()
@@ -313,7 +314,7 @@ class MainWindow(QMainWindow):
         # a file by its name (the whole path in the tooltip): a long path wraps the panel
         self.panel.source_label.setText(f"live: {name}" if live else Path(name).name or name)
         self.panel.source_label.setToolTip(name)
-        self.setWindowTitle(f"camvideo: {Path(name).name if not live else name}")
+        self.setWindowTitle(f"camvideo: {Path(name).name if not live else short(name)}")
         self.playback.new_source(live)
         self.banner.hide()
 
