@@ -6,7 +6,9 @@ line: the time in the file and its length, and while paused the frame's number
 (the ``frame`` of ``camvideo process --export``: three steps never look like
 none). ``seek_target`` is where ``seconds`` more or less from a position go: a
 looping file wraps round (→ near its end goes on from its start, not to an
-"ended" 0:00), a file played once stops at its ends.
+"ended" 0:00), a file played once stops at its ends. ``end_text`` is what the
+status bar says when a file ends: "ended early" only when damage cut its end
+off, not for a file damaged in the middle that played to its last frame.
 """
 
 from __future__ import annotations
@@ -50,3 +52,19 @@ def seek_target(position: float, seconds: float, duration: float, *, loop: bool)
     if loop:
         return target % duration
     return min(max(target, 0.0), duration)
+
+
+ENDED = "end of the file"
+ENDED_EARLY = "ended early: the file is damaged (see the message above)"
+ENDED_DAMAGED = "end of the file; damaged frames were skipped (see the message above)"
+
+
+def end_text(damaged: bool, last_frame: int | None, frame_count: int | None) -> str:
+    """The status bar at a file's end: plain, ``ENDED_DAMAGED`` when the frame on
+    screen is the file's last (``frame_count``: the container's count) though some
+    were lost, else ``ENDED_EARLY`` (the end was lost, or where it lies is unknown)."""
+    if not damaged:
+        return ENDED
+    if last_frame is not None and frame_count and last_frame >= frame_count - 1:
+        return ENDED_DAMAGED
+    return ENDED_EARLY

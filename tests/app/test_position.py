@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from camvideo.app.position import clock, in_file, position_text, seek_target
+from camvideo.app.position import (
+    ENDED,
+    ENDED_DAMAGED,
+    ENDED_EARLY,
+    clock,
+    end_text,
+    in_file,
+    position_text,
+    seek_target,
+)
 
 
 @pytest.mark.parametrize(("seconds", "decimals", "text"), [
@@ -42,3 +51,10 @@ def test_a_looping_file_wraps_round_and_a_file_played_once_stops_at_its_ends():
     assert seek_target(2.0, -5.0, 10.0, loop=False) == 0.0
     with pytest.raises(ValueError):
         seek_target(1.0, 5.0, 0.0, loop=True)
+
+
+def test_ended_early_only_when_the_end_was_lost():
+    assert end_text(False, 10, 90) == ENDED
+    assert end_text(True, 89, 90) == ENDED_DAMAGED  # damaged in the middle, played to its last frame
+    assert end_text(True, 33, 60) == ENDED_EARLY  # cut short
+    assert end_text(True, 33, None) == ENDED_EARLY and end_text(True, None, 60) == ENDED_EARLY
