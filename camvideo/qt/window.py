@@ -408,6 +408,7 @@ class MainWindow(QMainWindow):
             self.leave_full_screen()
         else:
             self.side.hide()
+            self.timeline.widget.hide()  # the video only: the timeline and its bars come back on leaving
             self.statusBar().hide()
             self.showFullScreen()
 
@@ -433,6 +434,7 @@ class MainWindow(QMainWindow):
         if self.isFullScreen():
             self.showNormal()
         self.side.show()
+        self.timeline.widget.show()
         self.statusBar().show()
 
     def closeEvent(self, event) -> None:  # noqa: N802
