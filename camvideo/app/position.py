@@ -2,9 +2,9 @@
 
 ``clock`` writes a time (``m:ss``; ``m:ss.cc`` while paused, so that each frame
 step shows at 30 fps and more); ``position_text`` is the Playback box's clock
-line: the time in the file and its length, and while paused the frame's number
-(the ``frame`` of ``camvideo process --export``: three steps never look like
-none). ``seek_target`` is where ``seconds`` more or less from a position go: a
+line: the time in the file and its length; ``frame_line`` the line under the seek
+bar, the frame's number (the ``frame`` of ``camvideo process --export``): three
+steps never look like none. ``seek_target`` is where ``seconds`` more or less from a position go: a
 looping file wraps round (→ near its end goes on from its start, not to an
 "ended" 0:00), a file played once stops at its ends. ``end_text`` is what the
 status bar says when a file ends: "ended early" only when damage cut its end
@@ -32,15 +32,17 @@ def in_file(time: float, duration: float | None) -> float:
     return time % duration if duration else time
 
 
-def position_text(time: float, duration: float | None, *, paused: bool, frame: int | None = None) -> str:
+def position_text(time: float, duration: float | None, *, paused: bool) -> str:
     """The Playback box's clock: ``0:03 / 0:10`` while playing; paused,
-    ``0:03.43 / 0:10 · frame 103`` (hundredths, and the frame's number)."""
+    ``0:03.43 / 0:10`` (hundredths: each frame step shows)."""
     text = clock(in_file(time, duration), 2 if paused else 0)
-    if duration:
-        text += f" / {clock(duration)}"
-    if paused and frame is not None:
-        text += f" · frame {frame}"
-    return text
+    return f"{text} / {clock(duration)}" if duration else text
+
+
+def frame_line(frame: int | None) -> str:
+    """The line under the seek bar for a video file: ``frame 103`` (the ``frame``
+    of ``camvideo process --export``); empty before the first frame."""
+    return f"frame {frame}" if frame is not None and frame >= 0 else ""
 
 
 def seek_target(position: float, seconds: float, duration: float, *, loop: bool) -> float:

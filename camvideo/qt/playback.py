@@ -2,8 +2,8 @@
 
 ``Playback`` turns the Play/Pause, ◀ and Step buttons, the seek bar, Space and the
 arrow keys into session calls, and keeps the seek bar and the clock on the frame
-shown (hundredths of a second and the frame's number while paused, so each
-step shows: ``camvideo.app.position``; ``→ 0:07`` while the
+shown (hundredths of a second while paused, and the frame's number under the
+seek bar, so each step shows: ``camvideo.app.position``; ``→ 0:07`` while the
 handle is dragged). Live sources have no playback: the box is greyed, "live".
 
 A folder (or glob) of images is a slideshow, not a 30 fps clip: it opens paused
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PyQt6.QtCore import QTimer
 
-from camvideo.app.position import clock, in_file, position_text, seek_target
+from camvideo.app.position import clock, frame_line, in_file, position_text, seek_target
 from camvideo.app.slides import slide_target
 
 SEEK_STEP_S = 5.0  # ← / → while a file plays
@@ -78,7 +78,7 @@ class Playback:
         self.image = 0
         p = self._panel
         p.slide_row.setVisible(self.slides is not None)
-        p.image_label.setVisible(self.slides is not None)
+        p.image_label.setVisible(not live)  # a slideshow's file name, a video file's frame number
         p.image_label.setText("")
         p.step_button.setText("Next" if self.slides else "Step")
         if self.slides:
@@ -103,8 +103,9 @@ class Playback:
             panel.seek.blockSignals(False)
         if session.live or self.seeking:
             return
-        # paused or stepping: hundredths and the frame's number, so each step shows
-        panel.time_label.setText(position_text(shown.time, duration, paused=session.paused, frame=shown.index))
+        # paused or stepping: hundredths, and the frame's number under the seek bar, so each step shows
+        panel.time_label.setText(position_text(shown.time, duration, paused=session.paused))
+        panel.image_label.setText(frame_line(shown.index))
 
     def _on_slide(self, shown) -> None:
         count = len(self.slides)

@@ -12,6 +12,7 @@ from camvideo.app.position import (
     ENDED_EARLY,
     clock,
     end_text,
+    frame_line,
     in_file,
     position_text,
     seek_target,
@@ -32,15 +33,16 @@ def test_clock_checks_its_decimals():
 
 
 def test_three_frame_steps_never_look_like_none():
-    texts = [position_text(i / 30, 10.0, paused=True, frame=i) for i in (90, 91, 92, 93)]
-    assert len(set(texts)) == 4
-    assert texts[0] == "0:03.00 / 0:10 · frame 90"
+    texts = [(position_text(i / 30, 10.0, paused=True), frame_line(i)) for i in (90, 91, 92, 93)]
+    assert len(set(texts)) == 4 and len({clock for clock, _ in texts}) == 4
+    assert texts[0] == ("0:03.00 / 0:10", "frame 90")
+    assert frame_line(None) == "" and frame_line(0) == "frame 0"
 
 
 def test_playing_shows_seconds_only():
-    assert position_text(3.43, 10.0, paused=False, frame=103) == "0:03 / 0:10"
+    assert position_text(3.43, 10.0, paused=False) == "0:03 / 0:10"
     assert position_text(13.43, 10.0, paused=False) == "0:03 / 0:10"  # a looping file restarts its clock
-    assert position_text(3.43, None, paused=True, frame=7) == "0:03.43 · frame 7"
+    assert position_text(3.43, None, paused=True) == "0:03.43"
     assert in_file(12.5, 10.0) == pytest.approx(2.5) and in_file(12.5, None) == 12.5
 
 
