@@ -39,10 +39,14 @@ def position_text(time: float, duration: float | None, *, paused: bool) -> str:
     return f"{text} / {clock(duration)}" if duration else text
 
 
-def frame_line(frame: int | None) -> str:
+def frame_line(frame: int | None, loop_frames: int | None = None) -> str:
     """The line under the seek bar for a video file: ``frame 103`` (the ``frame``
-    of ``camvideo process --export``); empty before the first frame."""
-    return f"frame {frame}" if frame is not None and frame >= 0 else ""
+    of ``camvideo process --export``); a looping file's count goes on round after
+    round, so with ``loop_frames`` (its frames) it is the frame in the file.
+    Empty before the first frame."""
+    if frame is None or frame < 0:
+        return ""
+    return f"frame {frame % loop_frames if loop_frames else frame}"
 
 
 def seek_target(position: float, seconds: float, duration: float, *, loop: bool) -> float:

@@ -105,7 +105,8 @@ class Playback:
             return
         # paused or stepping: hundredths, and the frame's number under the seek bar, so each step shows
         panel.time_label.setText(position_text(shown.time, duration, paused=session.paused))
-        panel.image_label.setText(frame_line(shown.index))
+        info = session.source.info if session.source is not None else None
+        panel.image_label.setText(frame_line(shown.index, info.frame_count if session.looping and info else None))
 
     def _on_slide(self, shown) -> None:
         count = len(self.slides)

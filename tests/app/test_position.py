@@ -37,6 +37,7 @@ def test_three_frame_steps_never_look_like_none():
     assert len(set(texts)) == 4 and len({clock for clock, _ in texts}) == 4
     assert texts[0] == ("0:03.00 / 0:10", "frame 90")
     assert frame_line(None) == "" and frame_line(0) == "frame 0"
+    assert frame_line(1922, loop_frames=300) == "frame 122"  # a looping file: the frame in the file
 
 
 def test_playing_shows_seconds_only():

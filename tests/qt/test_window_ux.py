@@ -259,4 +259,4 @@ def test_right_near_the_end_of_a_looping_clip_wraps_round(qtbot, open_window, fa
     w.toggle_pause()
     settle(qtbot, w)
     shown = w.session.last_shown
-    assert w.panel.image_label.text() == f"frame {shown.index}" and w.panel.image_label.isVisible()
+    assert w.panel.image_label.text() == f"frame {shown.index % 90}" and w.panel.image_label.isVisible()
