@@ -1,7 +1,8 @@
 """Choosing a source: the file, folder and URL dialogs, the cameras, the demo clip.
 
 Each dialog remembers where the user last looked (``last_dir``, ``last_url`` in
-QSettings) and returns what to open, or None when cancelled.
+QSettings; a URL without its password: ``camvideo.app.sources``) and returns what
+to open, or None when cancelled.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 
 from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QFileDialog, QInputDialog, QWidget
+
+from camvideo.app.sources import asks_password, url_to_keep
 
 WEIGHTS_FILTER = "Weights (*.pth *.pt *.bin *.safetensors *.ckpt);;All files (*)"
 VIDEO_FILTER = "Videos (*.mp4 *.mkv *.mov *.avi *.webm *.m4v *.mpg *.mpeg *.ts *.gif);;All files (*)"
@@ -63,16 +66,22 @@ def ask_weights(parent: QWidget, settings: QSettings, model: str) -> str | None:
 
 
 def ask_url(parent: QWidget, settings: QSettings) -> str | None:
-    last = settings.value("last_url", "rtsp://", str)
+    """A stream URL; the last one is offered, as kept: without its password
+    (``url_to_keep``; one stored in plain text by an older version is cleaned)."""
+    stored = settings.value("last_url", "rtsp://", str)
+    last = url_to_keep(stored)
+    if last != stored:
+        settings.setValue("last_url", last)
     dialog = QInputDialog(parent)
     dialog.setWindowTitle("Open a stream")
-    dialog.setLabelText("URL (rtsp://, http://…):")
+    dialog.setLabelText("URL (rtsp://, http://…; type the password again where it says ***):"
+                        if asks_password(last) else "URL (rtsp://, http://…):")
     dialog.setTextValue(last)
     dialog.resize(max(480, dialog.sizeHint().width()), dialog.sizeHint().height())  # room for a real URL
     url = dialog.textValue().strip() if dialog.exec() else ""
     if not url:
         return None
-    settings.setValue("last_url", url)
+    settings.setValue("last_url", url_to_keep(url))
     return url
 
 

@@ -8,9 +8,10 @@ video takes it back).
 
 ← / → (``ArrowKeys``) step one frame back / forward while paused, seek 5 s while
 a file plays, and go to the previous / next image of a slideshow, whatever has
-the focus (the seek bar, a list, a check box), except a text field, where they
-move the cursor. They are caught before the focused widget sees them (an event
-filter on the application), so a focused slider no longer moves by 1%.
+the focus (the seek bar, a list, a check box), except where they change a value:
+a text field (they move its cursor) and a panel slider (threshold, opacity: they
+move it by 1, as in any Qt app). They are caught before the focused widget sees
+them (an event filter on the application).
 """
 
 from __future__ import annotations
@@ -19,7 +20,18 @@ from collections.abc import Callable
 
 from PyQt6.QtCore import QEvent, QObject, Qt
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QLineEdit, QPlainTextEdit, QTextEdit, QWidget
+from PyQt6.QtWidgets import (
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QLineEdit,
+    QPlainTextEdit,
+    QTextEdit,
+    QWidget,
+)
+
+from camvideo.qt.widgets import SeekSlider
 
 
 def shortcut_table(w) -> list[tuple[str, Callable]]:
@@ -57,6 +69,14 @@ def typing_in(widget: QWidget | None) -> bool:
     return isinstance(widget, QComboBox) and widget.isEditable()
 
 
+def keeps_arrows(widget: QWidget | None) -> bool:
+    """Whether ← / → belong to ``widget`` rather than to playback: a text field, or
+    a slider that sets a value (not the seek bar, whose arrows are playback's)."""
+    if typing_in(widget):
+        return True
+    return isinstance(widget, QAbstractSlider) and not isinstance(widget, SeekSlider)
+
+
 class ArrowKeys(QObject):
     """← / → for ``window`` wherever its focus is, except in a text field (see the module doc)."""
 
@@ -78,7 +98,7 @@ class ArrowKeys(QObject):
         if event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
             return False  # Shift+→ and the like belong to the widget
         # Key events reach the window object first, then the focused widget: act on the widget's.
-        if not isinstance(obj, QWidget) or obj.window() is not self.window or typing_in(obj):
+        if not isinstance(obj, QWidget) or obj.window() is not self.window or keeps_arrows(obj):
             return False
         self.window.playback.arrow(forward=event.key() == Qt.Key.Key_Right)
         return True

@@ -2,7 +2,8 @@
 
 ``Playback`` turns the Play/Pause, ◀ and Step buttons, the seek bar, Space and the
 arrow keys into session calls, and keeps the seek bar and the clock on the frame
-shown (tenths of a second while paused, so each step shows; ``→ 0:07`` while the
+shown (hundredths of a second while paused, and the frame's number under the
+seek bar, so each step shows: ``camvideo.app.position``; ``→ 0:07`` while the
 handle is dragged). Live sources have no playback: the box is greyed, "live".
 
 A folder (or glob) of images is a slideshow, not a 30 fps clip: it opens paused
@@ -19,8 +20,8 @@ from pathlib import Path
 
 from PyQt6.QtCore import QTimer
 
+from camvideo.app.position import clock, frame_line, in_file, position_text, seek_target
 from camvideo.app.slides import slide_target
-from camvideo.qt.status import clock
 
 SEEK_STEP_S = 5.0  # ← / → while a file plays
 
@@ -77,7 +78,7 @@ class Playback:
         self.image = 0
         p = self._panel
         p.slide_row.setVisible(self.slides is not None)
-        p.image_label.setVisible(self.slides is not None)
+        p.image_label.setVisible(not live)  # a slideshow's file name, a video file's frame number
         p.image_label.setText("")
         p.step_button.setText("Next" if self.slides else "Step")
         if self.slides:
@@ -102,9 +103,10 @@ class Playback:
             panel.seek.blockSignals(False)
         if session.live or self.seeking:
             return
-        position = shown.time % duration if duration else shown.time  # a looping file restarts its clock
-        # paused or stepping: tenths of a second, so each step shows
-        panel.time_label.setText(clock(position, session.paused) + (f" / {clock(duration)}" if duration else ""))
+        # paused or stepping: hundredths, and the frame's number under the seek bar, so each step shows
+        panel.time_label.setText(position_text(shown.time, duration, paused=session.paused))
+        info = session.source.info if session.source is not None else None
+        panel.image_label.setText(frame_line(shown.index, info.frame_count if session.looping and info else None))
 
     def _on_slide(self, shown) -> None:
         count = len(self.slides)
@@ -216,10 +218,11 @@ class Playback:
 
     def seek_by(self, seconds: float) -> None:
         """``seconds`` forward or back from the frame on screen (← / → while a file plays)."""
-        shown, duration = self._session.last_shown, self._session.duration_hint
+        shown, duration = self._session.last_shown, self._session.duration_hint  # a looping file wraps round
         if shown is None or not duration:
             return
-        self._session.seek(min(max(shown.time % duration + seconds, 0.0), duration))
+        session = self._session
+        session.seek(seek_target(in_file(shown.time, duration), seconds, duration, loop=session.looping))
 
     def seek_moved(self, value: int) -> None:
         """While the handle is dragged, the clock shows where it will go."""

@@ -14,8 +14,8 @@ from pathlib import Path
 from PyQt6.QtCore import QStandardPaths
 from PyQt6.QtWidgets import QFileDialog
 
+from camvideo.app.position import clock
 from camvideo.errors import CamvideoError
-from camvideo.qt.status import clock
 from camvideo.qt.wording import window_text
 
 
@@ -25,7 +25,6 @@ class RecordControls:
     def __init__(self, window) -> None:
         self.window = window
         self.frames_shown = 0  # frames on screen that went into the current (or last) recording
-        self._started = 0.0
         self._path: Path | None = None
 
     @property
@@ -88,7 +87,7 @@ class RecordControls:
         panel.set_recording(running)
         panel.record_label.setToolTip(path)
         if running:
-            self._path, self._started = Path(path), time.monotonic()
+            self._path = Path(path)
             panel.record_label.setText(f"● {Path(path).name}  0:00")
         else:
             panel.record_label.setText(f"saved {Path(path).name}" if path else "not recording")
@@ -96,9 +95,9 @@ class RecordControls:
     def tick(self) -> None:
         """The running recording's clock, the buttons' state (the window's status timer)."""
         self.update_enabled()
-        if self.window.session.recording and self._path is not None:
-            self.window.panel.record_label.setText(
-                f"● {self._path.name}  {clock(time.monotonic() - self._started)}")
+        session = self.window.session
+        if session.recording and self._path is not None:  # the file's length: it stops when the frames do
+            self.window.panel.record_label.setText(f"● {self._path.name}  {clock(session.recorded_seconds)}")
 
     def snapshot(self) -> None:
         w = self.window

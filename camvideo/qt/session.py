@@ -82,6 +82,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         # only for recordings and snapshots (see labels.py).
         self.annotator = DisplayAnnotator(OverlaySettings())
         self.source = None
+        self.looping = False  # the source on screen loops (opened with loop=True)
         self.recording_source = False  # the source on screen is a camvideo recording (its metadata says)
         self.plain = False  # ... and plays as it is (not analysed): ``analyse``
         self.pipeline = None
@@ -198,8 +199,23 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self.plain = plain
         self._engage()
         self.plain_changed.emit(plain)
-        if self.pipeline is not None and not plain and (self.paused or self.pipeline.finished):
-            self._localize_again()
+        if self.pipeline is not None and (self.paused or self.pipeline.finished):
+            if plain:
+                self._show_plain()  # the analysis overlay goes with it, at once
+            else:
+                self._localize_again()
+
+    def _show_plain(self) -> None:
+        """The frame on screen again as it is: no heat map, no boxes, no labels."""
+        shown = self.last_shown
+        if shown is None or shown.frame is None or self._slot.waiting:
+            return
+        empty = NoLocalizer()([shown.frame], [shown.index], [shown.time])[0]
+        annotated = shown.frame.copy()
+        again = ShownFrame(bgr_to_qimage(annotated), shown.index, shown.time, time.monotonic(), empty,
+                           annotated, frame=shown.frame)
+        self.last_shown = again
+        self.frame_shown.emit(again)
 
     def _engage(self) -> None:
         """The running pipeline gets the model and the overlay, or (plain) nothing of them."""
@@ -276,6 +292,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self._warnings = SourceWarnings(source, lambda message, s=source: self._tasks.post(
             self._on_source_warning, s, message))
         self.source = source  # a file plays in real time: the opener opened it so (Paced)
+        self.looping = request.loop  # a file played again and again: ← / → wrap round
         self.recording_source = self.plain = made_by_camvideo(source.info.metadata)
         self.source_changed.emit(source.name, source.live)
         self.plain_changed.emit(self.plain)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from camvideo.app.sources import made_from
 from camvideo.errors import CamvideoError
 from camvideo.qt.wording import window_text
 from camvideo.video.export import write_snapshot
@@ -29,10 +30,16 @@ class SessionRecording:
             raise CamvideoError("nothing to record yet: open a source and wait for the model")
         if self.recording:
             return Path(self.sink.recorder.path)
-        recorder = Recorder(path, fps_hint=self.source.info.rate or 30.0)
-        self.sink.start_recording(recorder)
+        info = self.source.info
+        recorder = Recorder(path, fps_hint=info.rate or 30.0)
+        self.sink.start_recording(recorder, audio_from=info.path)  # a file's sound, as process keeps it
         self.recording_changed.emit(True, str(path))
         return Path(path)
+
+    @property
+    def recorded_seconds(self) -> float:
+        """The running (or last) recording's length so far, from its frames."""
+        return self.sink.recorded_seconds if self.sink is not None else 0.0
 
     def stop_recording(self) -> Path | None:
         """Finalize the recording (the file becomes playable); its path, or None."""
@@ -59,7 +66,8 @@ class SessionRecording:
 
     def snapshot(self, folder: Path) -> tuple[Path, Path]:
         """The frame on screen as an annotated PNG (labels burned in, as in a
-        recording) and its JSON object, both or neither (``write_snapshot``)."""
+        recording) and its JSON object, with the source and the model that made it
+        (``made_from``), both or neither (``write_snapshot``)."""
         shown = self.last_shown
         if shown is None:
             raise CamvideoError("no frame on screen yet to save")
@@ -67,4 +75,5 @@ class SessionRecording:
         if not shown.labels_burned:
             image = self.annotator.burn_labels(image.copy(), shown.result)
         stem = f"camvideo-{time.strftime('%Y%m%d-%H%M%S')}-f{shown.index:06d}"
-        return write_snapshot(Path(folder), stem, image, shown.result)
+        source = self.source.name if self.source is not None else None
+        return write_snapshot(Path(folder), stem, image, shown.result, about=made_from(source, self.model_name))

@@ -17,12 +17,11 @@ import threading
 import time
 from collections.abc import Callable
 
+from camvideo.app.recording import RecordingClock
 from camvideo.frames import ProcessedFrame
 from camvideo.qt.convert import bgr_to_qimage
 from camvideo.qt.view import ShownFrame
 
-# A jump in source time larger than this while recording is a seek, not late frames.
-MAX_RECORDED_GAP_S = 1.0
 RECORDED_WAIT_S = 1.0  # a GUI stuck longer than this gets a recorded frame replaced
 
 log = logging.getLogger(__name__)
@@ -114,8 +113,8 @@ class ViewSink:
         self._on_record_error = on_record_error
         self._lock = threading.Lock()
         self._recorder = None
-        self._t0: float | None = None
-        self._last_time = 0.0
+        self._audio_from = None  # the file whose sound goes into the recording
+        self.clock = RecordingClock()  # the current (or last) recording's timeline
         self.recorded = 0  # frames written to the current (or last) recording
         self.delivered = 0  # frames handed to the window
 
@@ -123,11 +122,19 @@ class ViewSink:
     def recorder(self):
         return self._recorder
 
-    def start_recording(self, recorder) -> None:
+    def start_recording(self, recorder, audio_from=None) -> None:
+        """Record from the next frame on; ``audio_from``: a video file whose sound
+        goes along, from that frame's time (until a seek or a loop)."""
         with self._lock:
             if self._recorder is not None:
                 raise RuntimeError("a recording is already running")
-            self._recorder, self._t0, self.recorded = recorder, None, 0
+            self._recorder, self.recorded = recorder, 0
+            self._audio_from, self.clock = audio_from, RecordingClock(recorder.fps_hint)
+
+    @property
+    def recorded_seconds(self) -> float:
+        """The current (or last) recording's length so far, from its frames."""
+        return self.clock.elapsed
 
     def stop_recording(self):
         """Detach and finalize the recording; returns it (None when none ran)."""
@@ -148,16 +155,10 @@ class ViewSink:
             recorded = burned = False
             if recorder is not None:
                 try:
-                    if self._t0 is None:
-                        self._t0 = frame.time  # the recording starts at 0 s
-                    elif not 0.0 < frame.time - self._last_time <= MAX_RECORDED_GAP_S:
-                        # A seek or a replay while recording: the recording goes on
-                        # one frame later instead of jumping back or freezing.
-                        self._t0 += frame.time - self._last_time - 1.0 / recorder.fps_hint
-                    self._last_time = frame.time
+                    at = self._place(recorder, frame.time)
                     # In place: the QImage above has its own copy.
                     annotated, burned = self._burn_labels(annotated, result), True
-                    recorder.write_image(annotated, frame.time - self._t0)
+                    recorder.write_image(annotated, at)
                     self.recorded += 1
                     recorded = True
                 except Exception as exc:  # noqa: BLE001 - keep the view running
@@ -172,6 +173,18 @@ class ViewSink:
             except Exception as close_exc:  # noqa: BLE001
                 log.debug("closing the failed recording: %s", close_exc)
             self._on_record_error(recorder, exc)
+
+    def _place(self, recorder, time: float) -> float:
+        """The frame's time in the recording (``RecordingClock``: 0 s at its first
+        frame, one frame on after a seek or a loop); the source's sound starts with
+        the first frame and stops at a jump (it would no longer match)."""
+        first, jumps = self.clock.start is None, self.clock.jumps
+        at = self.clock.place(time)
+        if first and self._audio_from is not None:
+            recorder.add_audio(self._audio_from, max(0.0, time))
+        elif self.clock.jumps != jumps:
+            recorder.end_audio()
+        return at
 
     def close(self) -> None:
         self.stop_recording()

@@ -1,4 +1,4 @@
-"""The status bar's fields, and the short texts the window shows (clock, source).
+"""The status bar's fields, and the short texts the window shows (the source).
 
 ``StatusLine`` keeps four permanent fields right in the status bar: what the
 stream does (``31.2 fps``, or ``paused``, ``ended``, ``loading model`` …: never a
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PyQt6.QtWidgets import QLabel, QStatusBar
 
+from camvideo.errors import redact
 from camvideo.video.spec import SourceSpec
 
 FIELDS = (
@@ -72,19 +73,12 @@ class StatusLine:
 
 
 def short(spec: str, limit: int = 60) -> str:
-    """A source for a one-line message: a path by its name, a long URL cut in the middle."""
+    """A source for a one-line message: a path by its name, a long URL cut in the
+    middle and without its password (``redact``)."""
+    spec = redact(spec)
     parsed = SourceSpec.parse(spec, probe=False)  # no filesystem look-up on the GUI thread
     if parsed.kind == "camera":
         spec = f"camera {parsed.text}"
     elif parsed.kind not in ("stream", "url"):
         spec = Path(spec).name or spec
     return spec if len(spec) <= limit else spec[: limit // 2 - 1] + "…" + spec[-(limit // 2 - 1):]
-
-
-def clock(seconds: float, tenths: bool = False) -> str:
-    """``m:ss``, or ``m:ss.t`` with ``tenths``."""
-    if tenths:
-        tenth = max(0, int(seconds * 10))
-        return f"{tenth // 600}:{tenth // 10 % 60:02d}.{tenth % 10}"
-    seconds = max(0, int(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"

@@ -2,8 +2,8 @@
 
 ``TimelineControls`` owns what lies between the video and the status bar:
 
-- a camvideo recording's bar ("played as recorded", and the "Analyse anyway"
-  switch: ``Session.analyse``);
+- a camvideo recording's bar ("played as recorded", and the "Analyse anyway" /
+  "Play as recorded" switch: ``Session.analyse``; its words: ``camvideo.app.recorded``);
 - for a video file, the strip (``timeline.TimelineStrip``) over a ``ScoreTrack``
   (``camvideo.runtime.scan``) that keeps each frame shown (ranked classes only: in
   One-class mode the frames on screen do not say which class is on top);
@@ -27,6 +27,7 @@ from pathlib import Path
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
+from camvideo.app.recorded import PLAIN, recording_bar
 from camvideo.qt.bars import message_bar
 from camvideo.qt.timeline import TimelineStrip
 from camvideo.qt.widgets import button
@@ -55,8 +56,7 @@ class TimelineControls:
         layout.setSpacing(0)
         # -- a camvideo recording: played as recorded, or analysed anyway
         self.plain_bar, self.plain_label, bar = message_bar(RECORDING_BACKGROUND, (4, 0, 4, 0))
-        self.analyse_button = button("Analyse anyway", "run the model on this recording too (its own labels "
-                                     "are burned in: the new ones stack on them)", checkable=True)
+        self.analyse_button = button(PLAIN.button, PLAIN.tip, checkable=True)
         self.analyse_button.toggled.connect(self._on_analyse)
         bar.addWidget(self.plain_label, 1)
         bar.addWidget(self.analyse_button)
@@ -126,13 +126,15 @@ class TimelineControls:
         self.plain_bar.hide()
 
     def on_plain_changed(self, plain: bool) -> None:
-        session = self._session
-        self.plain_bar.setVisible(session.recording_source)
+        """The recording bar as ``recording_bar`` says (the button names the other way to play)."""
+        bar = recording_bar(self._session.recording_source, plain)
+        self.plain_bar.setVisible(bar.shown)
         self.analyse_button.blockSignals(True)
-        self.analyse_button.setChecked(not plain)
+        self.analyse_button.setChecked(bar.analysed)
         self.analyse_button.blockSignals(False)
-        self.plain_label.setText("a camvideo recording: played as recorded (its labels are in the picture)"
-                                 if plain else "a camvideo recording, analysed again: its own labels lie under these")
+        self.analyse_button.setText(bar.button)
+        self.analyse_button.setToolTip(bar.tip)
+        self.plain_label.setText(bar.text)
 
     def _on_analyse(self, on: bool) -> None:
         self._session.analyse(on)

@@ -16,26 +16,14 @@ from PyQt6.QtWidgets import (
 )
 
 
-class SeekSlider(QSlider):
-    """The seek bar of a file (0..1000 of its duration).
-
-    A click on the groove jumps to the spot clicked (a plain QSlider moves one
-    page towards it, and the next frame moves it back), and the handle can be
-    dragged on from there. ``seek_requested`` (a fraction of the duration) is
-    emitted when the mouse is released and for each arrow/page key.
-    """
-
-    seek_requested = pyqtSignal(float)
-
-    STEPS = 1000
+class JumpSlider(QSlider):
+    """A horizontal slider where a click on the groove jumps to the spot clicked
+    (a plain QSlider moves one page towards it), and the handle can be dragged on
+    from there. The panel's sliders (threshold, opacity) and the seek bar are these:
+    a click means the same on all of them."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(Qt.Orientation.Horizontal, parent)
-        self.setRange(0, self.STEPS)
-        self.setPageStep(50)
-        self.setSingleStep(10)
-        self.sliderReleased.connect(lambda: self.seek_requested.emit(self.value() / self.STEPS))
-        self.actionTriggered.connect(self._on_action)
 
     def _rects(self):
         option = QStyleOptionSlider()
@@ -57,9 +45,29 @@ class SeekSlider(QSlider):
             handle, _ = self._rects()
             if not handle.contains(event.position().toPoint()):
                 # Move the handle under the mouse; the press below then grabs it,
-                # so the release seeks (once) and a drag goes on from here.
+                # so the release acts (once) and a drag goes on from here.
                 self.setSliderPosition(self.value_at(event.position().x()))
         super().mousePressEvent(event)
+
+
+class SeekSlider(JumpSlider):
+    """The seek bar of a file (0..1000 of its duration): a ``JumpSlider``.
+
+    ``seek_requested`` (a fraction of the duration) is emitted when the mouse is
+    released and for each page key (the arrows are the window's: ``keys.ArrowKeys``).
+    """
+
+    seek_requested = pyqtSignal(float)
+
+    STEPS = 1000
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setRange(0, self.STEPS)
+        self.setPageStep(50)
+        self.setSingleStep(10)
+        self.sliderReleased.connect(lambda: self.seek_requested.emit(self.value() / self.STEPS))
+        self.actionTriggered.connect(self._on_action)
 
     def _on_action(self, action: int) -> None:
         keys = (QAbstractSlider.SliderAction.SliderSingleStepAdd, QAbstractSlider.SliderAction.SliderSingleStepSub,
@@ -98,8 +106,9 @@ class ClampedSpinBox(QSpinBox):
         return str(value)
 
 
-def slider(value: int) -> QSlider:
-    s = QSlider(Qt.Orientation.Horizontal)
+def slider(value: int) -> JumpSlider:
+    """A 0..100 panel slider at ``value``: a click jumps there, the arrows move it by 1."""
+    s = JumpSlider()
     s.setRange(0, 100)
     s.setValue(value)
     return s

@@ -26,6 +26,8 @@ from PyQt6.QtCore import QEvent, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QHBoxLayout, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from camvideo import DEFAULT_MODEL  # without importing torch
+from camvideo.app.position import end_text
+from camvideo.app.sources import url_to_keep
 from camvideo.errors import CamvideoError
 from camvideo.qt import app_settings, dialogs
 from camvideo.qt.bars import TopBars, over
@@ -42,7 +44,6 @@ from camvideo.qt.view import ShownFrame, VideoView
 from camvideo.qt.wording import window_text
 from camvideo.video.spec import SourceSpec
 
-ENDED_EARLY = "ended early: the file is damaged (see the message above)"
 NARROW_W = 760  # narrower than this, the panel hides itself: the video keeps its room
 
 
@@ -247,9 +248,9 @@ class MainWindow(QMainWindow):
             self.opening_bar.hide()
         if SourceSpec.parse(spec, probe=False).kind == "stream":
             if ok:
-                self.settings.setValue("last_url", spec)  # Open URL… offers it next time
+                self.settings.setValue("last_url", url_to_keep(spec))  # Open URL… offers it (no password)
             elif self.session.opening_spec is None and len(self.errors) > self._errors_at_open:  # failed, not cancelled
-                self.top_bars.offer_retry(f"open {spec} again", lambda: self.open(spec))
+                self.top_bars.offer_retry(f"open {short(spec)} again", lambda: self.open(spec))
         if not ok:
             if self.statusBar().currentMessage().startswith("opening "):
                 self.statusBar().clearMessage()
@@ -313,7 +314,7 @@ class MainWindow(QMainWindow):
         # a file by its name (the whole path in the tooltip): a long path wraps the panel
         self.panel.source_label.setText(f"live: {name}" if live else Path(name).name or name)
         self.panel.source_label.setToolTip(name)
-        self.setWindowTitle(f"camvideo: {Path(name).name if not live else name}")
+        self.setWindowTitle(f"camvideo: {Path(name).name if not live else short(name)}")
         self.playback.new_source(live)
         self.banner.hide()
 
@@ -324,12 +325,19 @@ class MainWindow(QMainWindow):
         self.top_bars.show_error(message)
         pipeline = self.session.pipeline
         ended = pipeline is not None and pipeline.finished
-        self.statusBar().showMessage(ENDED_EARLY if ended else f"warning: {message}", 8000)
+        self.statusBar().showMessage(self._end_text() if ended else f"warning: {message}", 8000)
+
+    def _end_text(self) -> str:
+        """What the status bar says at the end of the file (``end_text``)."""
+        s = self.session
+        shown, info = s.last_shown, s.source.info if s.source is not None else None
+        return end_text(bool(s.source_warnings), shown.index if shown is not None else None,
+                        info.frame_count if info is not None else None)
 
     def _on_finished(self) -> None:
         if self.session.pipeline is not None and self.session.pipeline.error is None:
             damaged = self.session.source_warnings
-            self.statusBar().showMessage(ENDED_EARLY if damaged else "end of the file", 8000 if damaged else 5000)
+            self.statusBar().showMessage(self._end_text(), 8000 if damaged else 5000)
             if damaged:
                 self.top_bars.show_error(damaged[-1])  # again, in case it was closed
         self.playback.on_finished()
@@ -400,6 +408,7 @@ class MainWindow(QMainWindow):
             self.leave_full_screen()
         else:
             self.side.hide()
+            self.timeline.widget.hide()  # the video only: the timeline and its bars come back on leaving
             self.statusBar().hide()
             self.showFullScreen()
 
@@ -425,6 +434,7 @@ class MainWindow(QMainWindow):
         if self.isFullScreen():
             self.showNormal()
         self.side.show()
+        self.timeline.widget.show()
         self.statusBar().show()
 
     def closeEvent(self, event) -> None:  # noqa: N802

@@ -25,6 +25,7 @@ import contextlib
 import csv
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import cv2
@@ -168,8 +169,10 @@ def open_exporter(path: str | Path) -> JsonlExporter | CsvExporter:
     raise OutputError(f"{path}: an export must end in .jsonl or .csv, got {suffix or 'no suffix'!r}")
 
 
-def write_snapshot(folder: str | Path, stem: str, image: np.ndarray, result: FrameResult) -> tuple[Path, Path]:
-    """``folder/stem.png`` (``image``, BGR) and ``folder/stem.json`` (``result``):
+def write_snapshot(folder: str | Path, stem: str, image: np.ndarray, result: FrameResult,
+                   about: Mapping[str, object] | None = None) -> tuple[Path, Path]:
+    """``folder/stem.png`` (``image``, BGR) and ``folder/stem.json`` (``result``, and
+    after its keys those of ``about``: e.g. the source and the model that made it):
     both written completely, or neither left behind (OutputError says why). The
     folder is made when missing."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3):
@@ -178,6 +181,9 @@ def write_snapshot(folder: str | Path, stem: str, image: np.ndarray, result: Fra
         raise TypeError(f"result must be a FrameResult, got {type(result).__name__}")
     if not stem or Path(stem).name != stem:
         raise ValueError(f"stem must be a plain file name without a folder, got {stem!r}")
+    clash = set(about or {}) & set(result.to_dict())
+    if clash:
+        raise ValueError(f"about must not replace the frame's own keys: {', '.join(sorted(clash))}")
     folder = Path(folder)
     png, js = folder / f"{stem}.png", folder / f"{stem}.json"
     temps = [folder / f".{stem}.png.partial", folder / f".{stem}.json.partial"]
@@ -188,7 +194,7 @@ def write_snapshot(folder: str | Path, stem: str, image: np.ndarray, result: Fra
         if not ok:
             raise OSError(f"cannot encode {png.name}")
         temps[0].write_bytes(encoded.tobytes())
-        temps[1].write_text(json.dumps(result.to_dict()) + "\n", encoding="utf-8")
+        temps[1].write_text(json.dumps({**result.to_dict(), **dict(about or {})}) + "\n", encoding="utf-8")
         for temp, final in zip(temps, (png, js)):
             os.replace(temp, final)
             done.append(final)

@@ -58,6 +58,9 @@ def made_by_camvideo(metadata) -> bool:
     return False
 
 
+SKIP = object()  # an audio packet not to copy
+
+
 def partial_path(path: Path) -> Path:
     """``out.mkv`` -> ``out.partial.mkv``: where the recording lives until closed."""
     return path.with_name(f"{path.stem}.partial{path.suffix}")
@@ -124,11 +127,25 @@ class Recorder:
             self._file.close()
             raise OutputError(f"cannot write {self.partial}: {reason(exc)}") from None
         self._container.metadata[RECORDING_TAG[0]] = RECORDING_TAG[1]
+        self._audio_offset = 0  # the source's audio time (its time base) that is this file's 0 s
         if audio_from is not None:
             self._open_audio(Path(audio_from))
 
     # -- audio ------------------------------------------------------------------
-    def _open_audio(self, source: Path) -> None:
+    def add_audio(self, source: str | Path, start_s: float = 0.0) -> None:
+        """Copy ``source``'s sound from ``start_s`` (its seconds) on, as this file's 0 s:
+        a recording that starts mid-file (the window's). Before the first frame only."""
+        if self.frames_written or self._audio is not None:
+            raise RuntimeError("add_audio comes before the first frame, once")
+        if not start_s >= 0.0:
+            raise ValueError(f"start_s must be >= 0, got {start_s}")
+        self._open_audio(Path(source), start_s)
+
+    def end_audio(self) -> None:
+        """Copy no more sound (the frames left its timeline: a seek, a loop); the rest is silent."""
+        self._close_audio()
+
+    def _open_audio(self, source: Path, start_s: float = 0.0) -> None:
         import av
 
         try:
@@ -147,6 +164,12 @@ class Recorder:
                         source, in_stream.codec_context.name, self.path.suffix, reason(exc))
             container.close()
             return
+        if start_s > 0.0:
+            self._audio_offset = int(round(start_s / in_stream.time_base))
+            try:
+                container.seek(self._audio_offset, stream=in_stream, backward=True)
+            except av.FFmpegError as exc:
+                log.debug("%s: audio seek to %.2f s: %s (read from the start)", source, start_s, reason(exc))
         self._audio = (container, in_stream, out_stream, container.demux(in_stream))
         self._audio_pending = None  # one packet read ahead
 
@@ -162,14 +185,12 @@ class Recorder:
                 packet = self._audio_pending
                 self._audio_pending = None
                 if packet is None:
-                    packet = next(packets, None)
+                    packet = self._next_audio_packet(packets)
                     if packet is None:
                         self._close_audio()
                         return
-                if packet.dts is None and packet.size == 0:
-                    continue  # demuxer's flush packet
-                if packet.pts is not None and packet.pts < 0:
-                    continue  # encoder priming before time 0: it would shift every timestamp
+                    if packet is SKIP:
+                        continue
                 if until is not None and packet.pts is not None and float(packet.pts * in_stream.time_base) > until:
                     self._audio_pending = packet
                     return
@@ -178,6 +199,22 @@ class Recorder:
         except av.FFmpegError as exc:
             log.warning("audio copy stopped: %s", reason(exc))
             self._close_audio()
+
+    def _next_audio_packet(self, packets):
+        """The next packet to copy, on this file's timeline; ``SKIP`` for one not to
+        copy (a flush packet, or one before this file's 0 s); None at the end."""
+        packet = next(packets, None)
+        if packet is None:
+            return None
+        if packet.dts is None and packet.size == 0:
+            return SKIP  # demuxer's flush packet
+        if packet.pts is not None and packet.pts < self._audio_offset:
+            return SKIP  # before this file's 0 s (encoder priming, or before a mid-file start)
+        if self._audio_offset and packet.pts is not None:
+            packet.pts -= self._audio_offset
+            if packet.dts is not None:
+                packet.dts -= self._audio_offset
+        return packet
 
     def _close_audio(self) -> None:
         if self._audio is not None:

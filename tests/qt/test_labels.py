@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import av
 import cv2
 import numpy as np
@@ -166,7 +168,10 @@ def test_a_snapshot_has_the_labels_burned_in(qtbot, open_window, fast_models, tm
     w.toggle_pause()
     qtbot.wait(200)
     shown = w.session.last_shown
-    png, _ = w.session.snapshot(tmp_path / "snaps")
+    png, js = w.session.snapshot(tmp_path / "snaps")
+    about = json.loads(js.read_text())
+    assert about["source"] == "cat.mp4" or about["source"].endswith("cat.mp4")  # what made it
+    assert about["model"] == w.session.model_name and about["model"]
     saved = cv2.imread(str(png))
     expected = LabelAnnotator().annotate(shown.annotated.copy(), shown.result)
     assert np.array_equal(saved, expected) and not np.array_equal(saved, shown.annotated)

@@ -43,8 +43,13 @@ def test_a_recording_reopened_plays_as_recorded_and_the_switch_analyses_it(qtbot
     # paused: the switch goes both ways, and the frame on screen is analysed at once
     w.toggle_pause()
     settle(qtbot, w)
+    assert w.timeline.analyse_button.text() == "Play as recorded"  # the button names what it does now
+    analysed = w.session.last_shown
     w.timeline.analyse_button.click()
-    assert w.session.plain
+    assert w.session.plain and w.timeline.analyse_button.text() == "Analyse anyway"
+    # the analysis overlay leaves the paused frame at once: the recording's own pixels, no tags
+    assert not w.session.last_shown.result.detections and not w.view.label_tags()
+    assert (w.session.last_shown.annotated == analysed.frame).all()
     w.timeline.analyse_button.click()
     qtbot.waitUntil(lambda: bool(w.session.last_shown.result.detections), timeout=WAIT_MS)
 

@@ -125,7 +125,8 @@ def test_shortcuts_pause_snapshot_record_full_screen(qtbot, open_window, fast_mo
     pngs = list((tmp_path / "out").glob("*.png"))
     assert len(pngs) == 1
     record = json.loads(pngs[0].with_suffix(".json").read_text())
-    assert set(record) == {"frame", "time", "width", "height", "detections"}
+    assert set(record) == {"frame", "time", "width", "height", "detections", "source", "model"}
+    assert record["source"] == "cat.mp4" or record["source"].endswith("cat.mp4")
     assert record["frame"] == w.session.last_shown.index and record["width"] == 192
     qtbot.keyClick(w, Qt.Key.Key_Space)
     assert not w.session.paused
@@ -133,10 +134,11 @@ def test_shortcuts_pause_snapshot_record_full_screen(qtbot, open_window, fast_mo
     assert w.session.recording
     qtbot.keyClick(w, Qt.Key.Key_R)
     assert not w.session.recording
+    assert w.timeline.area.isVisible()
     qtbot.keyClick(w, Qt.Key.Key_F)
-    assert not w.side.isVisible()
+    assert not w.side.isVisible() and not w.timeline.widget.isVisible()  # full screen: the video only
     qtbot.keyClick(w, Qt.Key.Key_Escape)
-    assert w.side.isVisible()
+    assert w.side.isVisible() and w.timeline.area.isVisible()
 
 
 def test_settings_are_remembered_between_runs(qtbot, open_window, fast_models, cat_clip, settings_in_tmp):

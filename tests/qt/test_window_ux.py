@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PyQt6.QtCore import QPoint, Qt
-from qt_helpers import WAIT_MS, fail_to_load, make_cat_clip, open_and_wait, wait_frames
-
-from camvideo.qt.status import clock as _clock
+from qt_helpers import WAIT_MS, fail_to_load, make_cat_clip, open_and_wait, settle, wait_frames
 
 
 def test_a_file_that_does_not_open_leaves_the_playing_one_running(qtbot, open_window, fast_models, cat_clip,
@@ -45,7 +43,7 @@ def test_a_click_on_the_seek_bar_goes_there(qtbot, open_window, fast_models, tmp
     x = next(x for x in range(seek.width()) if seek.value_at(x) >= 800)  # 80% of the groove
     qtbot.mouseClick(seek, Qt.MouseButton.LeftButton, pos=QPoint(x, seek.height() // 2))
     assert 780 <= seek.value() <= 820
-    # paused: the frame there is shown (2.4 s of 3 s), and the clock shows tenths
+    # paused: the frame there is shown (2.4 s of 3 s), and the clock shows hundredths and the frame
     qtbot.waitUntil(lambda: w.session.last_shown.time >= 2.2, timeout=WAIT_MS)
     assert w.session.last_shown.time <= 2.6 and w.session.paused
     qtbot.waitUntil(lambda: w.panel.time_label.text().startswith("0:02."), timeout=WAIT_MS)
@@ -144,12 +142,6 @@ def test_a_click_on_the_video_takes_the_keys_back_and_a_double_click_is_full_scr
     assert w.side.isVisible()
 
 
-@pytest.mark.parametrize(("seconds", "tenths", "text"), [(0, False, "0:00"), (75.96, False, "1:15"),
-                                                         (75.96, True, "1:15.9"), (2.84, True, "0:02.8")])
-def test_clock(seconds, tenths, text):
-    assert _clock(seconds, tenths) == text
-
-
 def test_dropped_counts_the_frames_of_the_source_on_screen(qtbot, open_window, fast_models, cat_clip, tmp_path):
     w = open_window(cat_clip, loop=True)
     wait_frames(qtbot, w, 2)
@@ -240,3 +232,31 @@ def test_the_error_and_opening_bars_lie_over_the_video_without_moving_it(qtbot, 
     w.banner.hide()
     qtbot.waitUntil(lambda: w.top_bars.height() == 0, timeout=WAIT_MS)  # nothing left over the video to catch clicks
     assert w.view.geometry() == before
+
+
+def test_the_recording_counter_stops_when_the_file_ends(qtbot, open_window, fast_models, tmp_path):
+    w = open_window(make_cat_clip(tmp_path / "short.mp4", frames=30, size=(96, 64)))  # 1 s
+    wait_frames(qtbot, w, 1)
+    w.toggle_recording(True)
+    qtbot.waitUntil(lambda: w.session.pipeline.finished, timeout=WAIT_MS)
+    settle(qtbot, w)
+    w.record.tick()
+    ended = w.panel.record_label.text()
+    qtbot.wait(1200)
+    w.record.tick()
+    assert w.panel.record_label.text() == ended  # the file's length, not the wall clock running on
+    assert ended.endswith("0:00") or ended.endswith("0:01")
+    w.toggle_recording(False)
+
+
+def test_right_near_the_end_of_a_looping_clip_wraps_round(qtbot, open_window, fast_models, tmp_path):
+    w = open_window(make_cat_clip(tmp_path / "loop.mp4", frames=90, size=(96, 64)), loop=True)  # 3 s
+    qtbot.waitUntil(lambda: w.session.last_shown is not None and w.session.last_shown.time % 3.0 >= 2.0,
+                    timeout=WAIT_MS)
+    w.playback.arrow(forward=True)  # 5 s on from ~2 s: ~1 s into the next round, not the end
+    qtbot.waitUntil(lambda: w.session.last_shown.time % 3.0 < 1.9, timeout=WAIT_MS)
+    assert not w.session.pipeline.finished
+    w.toggle_pause()
+    settle(qtbot, w)
+    shown = w.session.last_shown
+    assert w.panel.image_label.text() == f"frame {shown.index % 90}" and w.panel.image_label.isVisible()

@@ -195,3 +195,18 @@ def test_full_disk_is_an_output_error(tmp_path):
     proc = subprocess.run([sys.executable, "-c", _FULL, str(path)], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout.startswith("OutputError: cannot write") and "Traceback" not in proc.stderr
+
+
+def test_add_audio_comes_before_the_first_frame_once(tmp_path):
+    source = tmp_path / "with_audio.mp4"
+    make_clip(source, frames=20, size=(64, 48), audio=True)
+    with Recorder(tmp_path / "out.mkv") as rec:
+        with pytest.raises(ValueError):
+            rec.add_audio(source, -1.0)
+        rec.add_audio(source, 0.2)
+        with pytest.raises(RuntimeError):
+            rec.add_audio(source, 0.2)
+        rec.write_image(pattern(0, 64, 48), 0.0)
+        rec.end_audio()
+        rec.write_image(pattern(1, 64, 48), 0.1)
+    assert decode_times(tmp_path / "out.mkv") == pytest.approx([0.0, 0.1], abs=1e-3)

@@ -63,3 +63,13 @@ def test_arguments_are_checked(tmp_path):
         write_snapshot(tmp_path, "snap", _image(), {"frame": 1})
     with pytest.raises(ValueError, match="stem"):
         write_snapshot(tmp_path, "../snap", _image(), _result())
+
+
+def test_the_json_says_what_made_it_after_the_frame_keys(tmp_path):
+    _, js = write_snapshot(tmp_path, "snap", _image(), _result(), about={"source": "clip.mp4", "model": "lite0"})
+    obj = json.loads(js.read_text())
+    check_frame_object({k: v for k, v in obj.items() if k not in ("source", "model")})  # the contract, and two keys
+    assert list(obj)[-2:] == ["source", "model"]
+    assert obj["source"] == "clip.mp4" and obj["model"] == "lite0" and obj["frame"] == 7
+    with pytest.raises(ValueError, match="frame"):
+        write_snapshot(tmp_path, "snap2", _image(), _result(), about={"frame": 1})
