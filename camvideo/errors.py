@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -87,8 +88,9 @@ class CamvideoError(Exception):
         return tuple(part for part in self.parts if isinstance(part, Hint))
 
     def render(self, words: Words = option_words) -> str:
-        """The message with each hint in ``words``."""
-        return redact("".join(part if isinstance(part, str) else words(part) for part in self.parts))
+        """The message with each hint in ``words``: one line, its names' control
+        characters escaped (``printable``), its passwords redacted."""
+        return redact(printable("".join(part if isinstance(part, str) else words(part) for part in self.parts)))
 
 
 class ModelLoadError(CamvideoError):
@@ -118,13 +120,28 @@ def reason(exc: BaseException | None, limit: int = 200) -> str:
     return text[:limit] if text else type(exc).__name__
 
 
+def not_a_file(mode: int) -> str | None:
+    """What a path is when it is not a regular file, for a message (``mode``: its
+    ``os.stat`` mode): "a folder", "a named pipe (FIFO)", "a character device"
+    (``/dev/urandom``), "a block device", "a socket"; None for a regular file. A
+    reader checks before opening: a named pipe blocks the open, a device never ends."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "a special file"
+
+
 def describe(exc: BaseException, words: Words = option_words) -> str:
     """One line for any exception: a CamvideoError's own message (its hints in
     ``words``), else its type and reason (``ValueError: ...``), as the window's
     banner and a batch's summary show a failure."""
     if isinstance(exc, CamvideoError):
         return exc.render(words)
-    text = redact(reason(exc))
+    text = redact(printable(reason(exc)))
     name = type(exc).__name__
     return name if text == name else f"{name}: {text}"
 
@@ -138,12 +155,40 @@ def redact(text: str) -> str:
     return _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
 
 
+# C0 and C1 controls (newline, ESC: a terminal's escape sequences), the bidi overrides
+# (text shown in another order than it is), and a file name's bytes that are not
+# UTF-8 (Python's surrogate escapes, which a strict stream cannot even write)
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\udc80-\udcff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(match: re.Match) -> str:
+    char = match.group()
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"  # the byte the name had on disk
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on one line of a terminal: control characters escaped
+    as Python writes them (``a\\nb.mp4``, ``\\x1b[31m``), bidi overrides as
+    ``\\u202e``, a file name's bytes that are not UTF-8 as ``\\xff``; any other
+    text (every ordinary name) unchanged, character for character. For names and
+    labels that come from files: a name with a newline cannot forge a progress
+    line, one with escapes cannot restyle the terminal."""
+    return _UNPRINTABLE.sub(_escaped, text)
+
+
 class RedactingFilter(logging.Filter):
-    """A logging filter that takes passwords out of each record's message (``redact``)."""
+    """A logging filter that takes passwords out of each record's message
+    (``redact``) and, in camvideo's own records, escapes control characters
+    (``printable``): its log line is one line, whatever a file's name holds (other
+    libraries' messages keep their lines)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = redact(message)
+        clean = redact(printable(message) if record.name.split(".")[0] == "camvideo" else message)
         if clean != message:
             record.msg, record.args = clean, None
         return True

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import signal
 import time
 
 from camvideo.batch import EXPORT_FORMATS
 from camvideo.cli import options as cli
-from camvideo.errors import CamvideoError
+from camvideo.errors import CamvideoError, printable
 from camvideo.runtime.signals import say
 
 log = logging.getLogger(__name__)
@@ -98,22 +99,37 @@ def _check(args: argparse.Namespace) -> None:
 
 
 class _Driver:
-    """The reporter the backends call: the progress display, the summary, the totals."""
+    """The reporter the backends call: the progress display, the summary, the totals.
+
+    The summary keeps each name as it is; the display and the closing table show it
+    ``printable`` (a name with a newline or a terminal escape prints as one line)."""
 
     def __init__(self, display, writer, totals, config: str) -> None:
         self.display, self.writer, self.totals, self.config = display, writer, totals, config
 
     def started(self, job, worker: str) -> None:
-        self.display.started(job, worker)
+        self.display.started(_shown(job), worker)
 
     def progress(self, job, frames: int, total: int | None) -> None:
-        self.display.progress(job, frames, total)
+        self.display.progress(_shown(job), frames, total)
 
     def finished(self, result) -> None:
         record = result.to_record(self.config)
         self.writer.write(record)  # first: the summary is the record of what is complete
-        self.totals.add(record)
-        self.display.finished(result)
+        self.totals.add(_shown_record(record))
+        self.display.finished(dataclasses.replace(result, job=_shown(result.job),
+                                                  reason=result.reason and printable(result.reason)))
+
+
+def _shown(job):
+    """``job`` with its name as the display prints it (``printable``)."""
+    shown = printable(job.rel)
+    return job if shown == job.rel else dataclasses.replace(job, rel=shown)
+
+
+def _shown_record(record: dict) -> dict:
+    """A summary record with its name and reason as the closing table prints them."""
+    return {**record, **{key: printable(record[key]) for key in ("rel", "reason") if isinstance(record.get(key), str)}}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -145,8 +161,8 @@ def _run_locked(args, plan, common, config, cpus, gpus) -> int:
 
     todo, complete = split_resumed(plan, read_records(plan.summary_path), config, overwrite=args.overwrite)
     for note in plan.notes:
-        _say(f"camvideo: note: {note}")
-    _say(f"camvideo: {len(plan.jobs)} file{'s' * (len(plan.jobs) != 1)} -> {plan.output_dir}"
+        _say(f"camvideo: note: {printable(note)}")
+    _say(f"camvideo: {len(plan.jobs)} file{'s' * (len(plan.jobs) != 1)} -> {printable(str(plan.output_dir))}"
          + (f" ({len(complete)} complete from an earlier run, skipped; --overwrite redoes them)" if complete else ""))
     totals = Totals(files=len(plan.jobs))
     began = time.monotonic()
@@ -156,7 +172,7 @@ def _run_locked(args, plan, common, config, cpus, gpus) -> int:
                       "fps": 0.0, "outputs": list(job.outputs), "reason": "complete from an earlier run",
                       "size": job.size, "mtime_ns": job.mtime_ns, "config": config}
             writer.write(record)
-            totals.add(record)
+            totals.add(_shown_record(record))
         try:
             stopped = _run_jobs(args, todo, common, cpus, gpus, writer, totals, config) if todo else None
         except Aborted as exc:  # a signal in the instant before the first file: nothing started

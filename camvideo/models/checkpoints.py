@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from camvideo.errors import Hint, ModelLoadError
+from camvideo.errors import Hint, ModelLoadError, not_a_file
 from camvideo.errors import reason as reason_of
 
 
@@ -52,8 +52,9 @@ def _check_file(path: Path, kind: str) -> bytes:
     safetensors layout), before torch is asked to read it."""
     if not path.exists():
         raise ModelLoadError(f"{kind} {path} does not exist")
-    if path.is_dir():
-        raise ModelLoadError(f"cannot read {kind} {path}: it is a folder, not a file")
+    special = not_a_file(path.stat().st_mode)  # a named pipe would block the read below
+    if special:
+        raise ModelLoadError(f"cannot read {kind} {path}: it is {special}, not a file")
     try:
         with open(path, "rb") as f:
             head = f.read(4096)

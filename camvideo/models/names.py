@@ -6,9 +6,10 @@ the ImageNet labels come from package data (importing torchvision costs ~1.2 s).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from camvideo.errors import ModelLoadError
+from camvideo.errors import ModelLoadError, not_a_file
 
 
 def imagenet_labels() -> list[str]:
@@ -37,9 +38,13 @@ def parse_name(name: str) -> tuple[str, str]:
 
 
 def read_labels(path: str | Path) -> list[str]:
-    """One class name per line (blank lines ignored)."""
+    """One class name per line (blank lines ignored), from a regular file (a named
+    pipe would block the read, a device never end: one clear error instead)."""
     path = Path(path)
     try:
+        kind = not_a_file(os.stat(path).st_mode)
+        if kind:
+            raise ModelLoadError(f"labels file {path} is {kind}, not a text file (one class name per line)")
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ModelLoadError(f"cannot read labels file {path}: {exc.strerror or exc}") from None

@@ -57,6 +57,8 @@ def _load_manifest(path: Path, labels: Sequence[str]) -> list[Annotation]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except RecursionError:  # nested deeper than Python's parser goes
+        raise InputError(f"{path}: JSON nested too deeply to be a manifest") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot be read ({exc})") from None
     images = data.get("images") if isinstance(data, dict) else None

@@ -37,6 +37,8 @@ def read_frames_jsonl(path: str | Path) -> dict[int, dict]:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"{where}: not valid JSON ({exc.msg}); expected one per-frame object a line") from None
+        except RecursionError:  # nested deeper than Python's parser goes
+            raise InputError(f"{where}: JSON nested too deeply; expected one per-frame object a line") from None
         if not isinstance(obj, dict) or not isinstance(obj.get("frame"), int) or not isinstance(obj.get("detections"), list):
             raise InputError(f'{where}: expected {{"frame": N, "detections": [...]}}')
         if obj["frame"] in frames:

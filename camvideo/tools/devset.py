@@ -64,7 +64,7 @@ def load_devset(manifest: str | Path, labels: Sequence[str], split: str = "all")
         return annotations
     try:
         entries = json.loads(Path(manifest).read_text(encoding="utf-8"))["images"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         raise InputError(f"{manifest}: a split needs a JSON manifest with an images list") from None
     chosen = [a for a, e in zip(annotations, entries) if e.get("split", "tune") == split]
     if not chosen:

@@ -8,8 +8,8 @@ seconds apart. Both can seek and loop; both take their buffer policy from
 ``camvideo.video.reader.policy_for`` unless given one (a blocking queue: nothing
 dropped; ``Paced`` for the window). Both keep what is damaged to itself: frame
 indices are the file's own (a frame that cannot be decoded leaves a gap), and
-``damage`` lists the stretches lost. ``read_image`` is the one way an image file
-is read.
+``damage`` lists the stretches lost. Each image is read by
+``camvideo.video.images.read_image``.
 """
 
 from __future__ import annotations
@@ -21,11 +21,9 @@ from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
-import cv2
-import numpy as np
-
-from camvideo.errors import InputError, reason
+from camvideo.errors import InputError, not_a_file, reason
 from camvideo.video.decoding import Damage, PacketDecoder, av_image
+from camvideo.video.images import read_image
 from camvideo.video.policies import BufferPolicy
 from camvideo.video.reader import Frame, Source
 from camvideo.video.spec import IMAGE_SUFFIXES
@@ -33,19 +31,6 @@ from camvideo.video.spec import IMAGE_SUFFIXES
 log = logging.getLogger(__name__)
 
 IMAGE_FPS = 30.0  # time step given to images of a folder or glob (they have no timestamps)
-
-
-def read_image(path: str | Path) -> np.ndarray:
-    """A BGR uint8 image, or an InputError that says why it cannot be read."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not an image")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError(f"{path}: not an image that can be decoded (is it a PNG, JPEG, BMP, TIFF or WebP?)")
-    return image
 
 
 class ImageSequenceSource(Source):
@@ -116,10 +101,7 @@ class VideoFileSource(Source):
         self._opened = None  # (container, frames, first) of the first pass, decoded up to its first frame
         self._skipped_at: set = set()  # where packets did not decode (a set: a second pass counts them once)
         if self.path is not None:
-            if not self.path.exists():
-                raise InputError(f"{path}: no such file or folder")
-            if self.path.stat().st_size == 0:
-                raise InputError(f"{path}: the file is empty (0 bytes)")
+            _check_file(self.path)
         try:
             container = container or self._open()
         except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
@@ -246,3 +228,20 @@ class VideoFileSource(Source):
         opened, self._opened = self._opened, None
         if opened is not None:
             opened[0].close()
+
+
+def _check_file(path: Path) -> None:
+    """A video path names a regular file with something in it: a named pipe would
+    block the open, a device (``/dev/urandom``) never ends."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file or folder") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({reason(exc)})") from None
+    kind = not_a_file(info.st_mode)
+    if kind:
+        camera = " (a camera is opened by its number: 0, 1, ...)" if kind == "a character device" else ""
+        raise InputError(f"{path}: is {kind}, not a video file{camera}")
+    if info.st_size == 0:
+        raise InputError(f"{path}: the file is empty (0 bytes)")

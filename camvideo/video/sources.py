@@ -35,7 +35,8 @@ from pathlib import Path
 
 from camvideo.errors import InputError
 from camvideo.video.decoding import Damage, describe_damage
-from camvideo.video.files import IMAGE_FPS, ImageSequenceSource, VideoFileSource, read_image
+from camvideo.video.files import IMAGE_FPS, ImageSequenceSource, VideoFileSource
+from camvideo.video.images import read_image
 from camvideo.video.live import STREAM_RETRIES, CameraSource, StreamSource, open_stream
 from camvideo.video.pacing import Paced
 from camvideo.video.policies import BlockingQueue, BufferPolicy, LatestFrame

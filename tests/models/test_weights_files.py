@@ -1,6 +1,6 @@
 """A weights file or checkpoint that is not one says what is wrong with it, on one
 line: a text file (not "list index out of range"), a folder, an empty file, a
-truncated .pth (zip or legacy format), a .safetensors that is not one."""
+named pipe (read without a hang), a truncated .pth (zip or legacy format), a .safetensors that is not one."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ KINDS = {
     "text": (lambda p: (p.write_text("root:x:0:0:root:/root:/bin/bash\n"), p)[1], "it is a text file"),
     "folder": (lambda p: (p.mkdir(), p)[1], "it is a folder, not a file"),
     "empty": (lambda p: (p.touch(), p)[1], "it is empty"),
+    "named pipe": (lambda p: (os.mkfifo(p), p)[1], "it is a named pipe (FIFO), not a file"),  # opening it would hang
     "truncated": (lambda p: _truncated(p), "it is truncated or damaged"),
     "truncated legacy": (lambda p: _truncated(p, legacy=True), "cannot read"),
     "noise": (lambda p: (p.write_bytes(os.urandom(3000)), p)[1], "not one written by torch.save"),

@@ -386,3 +386,18 @@ def test_clip_command_and_bad_jsonl(tmp_path, capsys):
     assert "p.jsonl:1: frame 0: malformed box" in capsys.readouterr().err
     assert cli.main(["eval", "--clip", str(pred)]) == 2
     assert "needs both --clip" in capsys.readouterr().err
+
+
+def test_json_nested_deeper_than_python_parses_is_one_line(tmp_path, capsys):
+    """Issue 27's lower list: 100 000 brackets on a line were a RecursionError traceback."""
+    deep = "[" * 100_000 + "]" * 100_000
+    truth = write_jsonl(tmp_path / "t.jsonl", [frame(0, [0, 0, 100, 100], 285)])
+    pred = tmp_path / "p.jsonl"
+    pred.write_text(json.dumps(frame(0, [0, 0, 100, 50], 285)) + "\n" + '{"frame": 1, "detections": ' + deep + "}\n")
+    assert cli.main(["eval", "--clip", str(pred), "--truth", str(truth), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"camvideo: error: {pred}:2: JSON nested too deeply; expected one per-frame object a line\n"
+    manifest = tmp_path / "m.json"
+    manifest.write_text('{"images": ' + deep + "}")
+    assert cli.main(["eval", str(manifest), "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err == f"camvideo: error: {manifest}: JSON nested too deeply to be a manifest\n"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from camvideo.cli import options as cli
 from camvideo.cli.outputs import check_outputs, write_file
-from camvideo.errors import InputError, OutputError, reason
+from camvideo.errors import InputError, OutputError, printable, reason
 
 MAX_BATCH = 256  # images per forward batch: a bound on what a typo can allocate
 IMAGE_OUTPUTS = ("summary.json", "images.csv", "maxboxacc.png")
@@ -128,9 +128,9 @@ def run_images(args: argparse.Namespace) -> int:
     if len(scores) <= 20:
         for s in scores:
             flags = ("top-1 loc" if s.top1_loc else "") + (" GT-known" if s.gt_known_loc else "")
-            print(f"  {Path(s.file).name}: {s.pred_label} ({s.pred_score:.2f}) IoU {s.pred_iou:.2f}; "
-                  f"GT class {s.gt_label} IoU {s.gt_iou:.2f}  {flags.strip() or '-'}")
-    print(f"-> {out}/summary.json, images.csv, maxboxacc.png")
+            print(printable(f"  {Path(s.file).name}: {s.pred_label} ({s.pred_score:.2f}) IoU {s.pred_iou:.2f}; "
+                            f"GT class {s.gt_label} IoU {s.gt_iou:.2f}  {flags.strip() or '-'}"))
+    print(f"-> {printable(str(out))}/summary.json, images.csv, maxboxacc.png")
     return 0
 
 
@@ -154,7 +154,7 @@ def run_clip(args: argparse.Namespace) -> int:
     print(f"  {'label changes':<24}{result.label_changes:8d}")
     if result.class_accuracy is not None:
         print(f"  {'top-1 class correct':<24}{100 * result.class_accuracy:7.1f}%")
-    print(f"-> {out}/clip_summary.json, frames.csv")
+    print(f"-> {printable(str(out))}/clip_summary.json, frames.csv")
     return 0
 
 
@@ -239,8 +239,8 @@ def run_devset(args: argparse.Namespace) -> int:
     for r in runs:
         s = r.summary
         acc = "" if s.class_accuracy is None else f"{100 * s.class_accuracy:.0f}%"
-        print(f"  {r.name:<18}{s.frames:>7}{s.mean_iou:>10.3f}{acc:>8}{s.label_changes:>9}"
+        print(f"  {printable(r.name):<18}{s.frames:>7}{s.mean_iou:>10.3f}{acc:>8}{s.label_changes:>9}"
               f"{'' if s.true_changes is None else s.true_changes:>6}{s.jitter_px:>11.2f}"
               f"{s.jitter_shot_px:>10.2f}{r.ms_per_frame:>10.1f}")
-    print(f"-> {out}/devset_summary.json")
+    print(f"-> {printable(str(out))}/devset_summary.json")
     return 0

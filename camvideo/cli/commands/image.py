@@ -9,7 +9,7 @@ from pathlib import Path
 
 from camvideo.cli import options as cli
 from camvideo.cli.outputs import check_outputs, write_text
-from camvideo.errors import OutputError, reason
+from camvideo.errors import OutputError, printable, reason
 from camvideo.video.sources import IMAGE_SUFFIXES, read_image
 
 
@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
         lines.append(json.dumps(result.to_dict()))
         if args.json is None:
             top = result.detections[0]
-            print(f"{path}: {top.label} ({top.score:.2f}) box {list(top.box) if top.box else None} -> {target}")
+            box = list(top.box) if top.box else None
+            print(printable(f"{path}: {top.label} ({top.score:.2f}) box {box} -> {target}"))
     if args.json == "-":
         print("\n".join(lines))
     elif args.json:

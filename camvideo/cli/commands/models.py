@@ -58,7 +58,7 @@ def _cache_file() -> Path:
 def _load_cache(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
 
 

@@ -33,7 +33,7 @@ from camvideo.cli.batch import add_batch_options
 from camvideo.cli.parser import EXIT_STATUS
 from camvideo.cli.progress import Progress
 from camvideo.cli.signals import GuardedSinks
-from camvideo.errors import CamvideoError, reason
+from camvideo.errors import CamvideoError, printable, reason
 from camvideo.runtime.signals import Aborted, StopSignals, say
 from camvideo.video.spec import SourceSpec
 
@@ -164,8 +164,8 @@ def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedS
         report = run_source(request, stop.event.is_set, lambda frames, _total: bar[0].update(frames), on_ready=ready)
         bar[0].close(report.frames, finished=not (stop.event.is_set() or report.sink_errors or report.error))
         if report.kept:  # incomplete: the final names were left as they were
-            say(f"camvideo: what was written is kept in {', '.join(map(str, report.kept))}; "
-                f"{', '.join(Path(p).name for p in (output, args.export) if p)} left as it was\n")
+            say(printable(f"camvideo: what was written is kept in {', '.join(map(str, report.kept))}; "
+                          f"{', '.join(Path(p).name for p in (output, args.export) if p)} left as it was") + "\n")
         if report.sink_errors:
             raise report.sink_errors[0]
         if report.error is not None:
@@ -175,9 +175,9 @@ def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedS
         elapsed = report.seconds
         say(f"camvideo: {report.frames} frames in {elapsed:.1f} s ({report.frames / max(elapsed, 1e-9):.1f} fps)"
             + (f", {report.dropped} dropped" if report.dropped else "")
-            + (f" -> {', '.join(written)}" if written else "") + "\n")
+            + (f" -> {printable(', '.join(written))}" if written else "") + "\n")
         if report.damage:  # the frame numbers keep the gaps; the line says where they are
-            say(f"camvideo: warning: {report.source.name}: {describe_damage(report.damage)}\n")
+            say(f"camvideo: warning: {printable(report.source.name)}: {describe_damage(report.damage)}\n")
     return stop.event.is_set()
 
 

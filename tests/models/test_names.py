@@ -1,0 +1,42 @@
+"""Labels files (camvideo/models/names.py): one class name a line, from a regular
+file; anything else is one error line, never a hang (issue 27's lower list)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from contract import one_line_error
+
+from camvideo.cli import main
+from camvideo.errors import ModelLoadError
+from camvideo.models.names import read_labels
+
+pytestmark = pytest.mark.timeout(60)  # a named pipe read would hang until this
+
+
+def test_a_labels_file_that_is_a_named_pipe_is_one_line_not_a_hang(tmp_path, capsys, data_dir):
+    fifo = tmp_path / "labels.txt"
+    os.mkfifo(fifo)
+    assert main(["image", str(data_dir / "chelsea.png"), "--labels", str(fifo), "-o", str(tmp_path / "o.png")]) == 2
+    line = one_line_error(capsys)
+    assert line == f"camvideo: error: labels file {fifo} is a named pipe (FIFO), not a text file (one class name per line)"
+    assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda p: p.mkdir(), "is a folder, not a text file"),
+    (lambda p: p.write_bytes(b"cat\n\xff\xfe\n"), "is not UTF-8 text"),
+    (lambda p: p.write_text("\n  \n"), "has no class names"),
+    (lambda p: None, "No such file"),
+])
+def test_a_labels_file_that_cannot_be_one_says_why(tmp_path, make, says):
+    path = tmp_path / "labels.txt"
+    make(path)
+    with pytest.raises(ModelLoadError, match=says):
+        read_labels(path)
+
+
+def test_class_names_are_read_one_a_line(tmp_path):
+    (tmp_path / "labels.txt").write_text(" cat \n\ndog\r\n", encoding="utf-8")
+    assert read_labels(tmp_path / "labels.txt") == ["cat", "dog"]

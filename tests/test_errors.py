@@ -1,0 +1,49 @@
+"""``printable`` (camvideo/errors.py): a name printed by camvideo is one line of plain
+text, whatever the file's name holds; an ordinary name is printed as it is."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from camvideo.errors import CamvideoError, RedactingFilter, describe, printable
+
+
+@pytest.mark.parametrize("name", [
+    "clip.mp4", "day 1/cam (2).mkv", "été/日本語 ✓.mp4", "C:\\videos\\a.mp4", "it's \"quoted\" & <tagged>.mkv",
+    "rtsp://cam:554/s?x=1&y=2", "",
+])
+def test_ordinary_names_are_unchanged(name):
+    assert printable(name) == name
+
+
+@pytest.mark.parametrize("name, shown", [
+    ("a\ncamvideo: [2/2] done b.mp4", "a\\ncamvideo: [2/2] done b.mp4"),  # a forged progress line
+    ("x\x1b[2J\x1b[31mred.mp4", "x\\x1b[2J\\x1b[31mred.mp4"),  # clear screen, red
+    ("tab\tcr\rbell\x07del\x7f.mp4", "tab\\tcr\\rbell\\x07del\\x7f.mp4"),
+    ("csi\x9b31m.mp4", "csi\\x9b31m.mp4"),  # the one-byte CSI of C1
+    ("gpj.\u202emp4", "gpj.\\u202emp4"),  # right-to-left override: shown as 'gpj.4pm'
+    ("latin1-\udce9t\udce9.mp4", "latin1-\\xe9t\\xe9.mp4"),  # bytes that are not UTF-8 (os.fsdecode)
+])
+def test_control_characters_are_escaped(name, shown):
+    assert printable(name) == shown
+    assert shown.isprintable()
+
+
+def test_messages_and_camvideos_log_lines_are_one_line():
+    name = "a\nERROR forged.mp4"
+    assert str(CamvideoError(f"{name}: no such file")) == "a\\nERROR forged.mp4: no such file"
+    assert describe(OSError(f"x\x1b[31m{name}: gone")) == "OSError: x\\x1b[31ma"  # its first line, escaped
+    seen = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    handler.addFilter(RedactingFilter())
+    for logger in ("camvideo.video.files", "someone.else"):
+        log = logging.getLogger(logger)
+        log.addHandler(handler)
+        try:
+            log.warning("skipping %s", name)
+        finally:
+            log.removeHandler(handler)
+    assert seen == ["skipping a\\nERROR forged.mp4", f"skipping {name}"]  # other libraries' lines kept
