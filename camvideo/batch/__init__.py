@@ -20,3 +20,7 @@ docs/architecture.md for where this sits in the whole.
 # what each file's per-frame data can be (``--export-format``); here, where the
 # parser can read it without importing the machinery (cv2, PyAV)
 EXPORT_FORMATS = ("jsonl", "csv", "none")
+
+# ``--segment-seconds``'s default: a long file is cut into stretches of about this
+# length when workers would otherwise idle (camvideo.batch.segments)
+DEFAULT_SEGMENT_S = 120.0
