@@ -57,6 +57,9 @@ def add_batch_options(parser: argparse.ArgumentParser) -> None:
                        "at once and joined into its one recording and data file, when workers would otherwise "
                        "idle (a file of at least 2 S, longer than its share of the run); 0 never cuts "
                        f"(default: {DEFAULT_SEGMENT_S:g})")
+    group.add_argument("--dataset", metavar="DIR",
+                       help="after the run, the per-frame data of every done file as one Parquet dataset in DIR "
+                       "(one row per detection; needs pip install 'camvideo[dataset]' and --export-format jsonl)")
     group.add_argument("--overwrite", action="store_true",
                        help="redo every file (default: a rerun skips the files whose outputs are complete)")
     group.add_argument("--ray", metavar="ADDRESS",
@@ -94,6 +97,12 @@ def _check(args: argparse.Namespace) -> None:
         raise CamvideoError(f"--jobs must be at least 1, got {args.jobs}")
     if not args.segment_seconds >= 0 or args.segment_seconds == float("inf"):
         raise CamvideoError(f"--segment-seconds must be a number of seconds, 0 or more, got {args.segment_seconds}")
+    if args.dataset:
+        from camvideo.batch.dataset import _pyarrow
+
+        _pyarrow()  # missing: one line now, not after the run
+        if args.export_format != "jsonl":
+            raise CamvideoError("--dataset is built from each file's JSONL: leave --export-format at jsonl")
     for name in ("cpus_per_job", "gpus_per_job"):
         value = getattr(args, name)
         if value is not None and not args.ray:
@@ -174,6 +183,12 @@ def _run_locked(args, plan, common, config, cpus, gpus) -> int:
         print(format_table(totals, wall, plan.summary_path), flush=True)
     except (OSError, ValueError):
         pass
+    if args.dataset and stopped is None:
+        from camvideo.batch.dataset import build
+
+        written, fresh = build(plan.output_dir, args.dataset, read_records(plan.summary_path))
+        _say(f"camvideo: dataset {args.dataset}: {written} file{'s' * (written != 1)} written"
+             + (f", {fresh} up to date" if fresh else ""))
     if stopped is not None:
         _say(f"camvideo: interrupted ({stopped.name}); the files in flight are finalized; "
              "the same command again finishes the rest")
