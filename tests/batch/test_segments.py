@@ -183,3 +183,12 @@ def test_a_rerun_after_a_kill_redoes_only_the_missing_segments(tmp_path, runner)
     assert [json.loads(x)["frame"] for x in (out / "long.jsonl").read_text().splitlines()] == list(range(120))
     assert decoded_frames(out / "long_cam.mkv") == 120
     assert not folder_of(plan.jobs[0]).exists()
+
+
+def test_the_option_is_in_the_help_and_checked(tmp_path):
+    shown = camvideo("--help")
+    assert shown.returncode == 0 and "--segment-seconds S" in shown.stdout and "0 never cuts" in shown.stdout
+    make_clip(tmp_path / "a.mp4", frames=5, size=(32, 32))
+    bad = camvideo(tmp_path / "a.mp4", "--output-dir", tmp_path / "out", "--segment-seconds", "-1")
+    assert bad.returncode == 2 and "--segment-seconds must be a number of seconds, 0 or more" in bad.stderr
+    assert "Traceback" not in bad.stderr
