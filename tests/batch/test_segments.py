@@ -192,3 +192,21 @@ def test_the_option_is_in_the_help_and_checked(tmp_path):
     bad = camvideo(tmp_path / "a.mp4", "--output-dir", tmp_path / "out", "--segment-seconds", "-1")
     assert bad.returncode == 2 and "--segment-seconds must be a number of seconds, 0 or more" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_on_ray_a_long_file_runs_in_segments_on_two_actors(tmp_path, tmp_path_factory):
+    from batch_helpers import env
+
+    source = tmp_path / "in"
+    source.mkdir()
+    make_clip(source / "long.mp4", frames=120, size=(96, 64), fps=30, gop=30)
+    out = tmp_path / "out"
+    temp = tmp_path_factory.mktemp("r")
+    done = camvideo(source, "--output-dir", out, "--ray", "local", "--cpus-per-job", "1", "--jobs", "2",
+                    "--segment-seconds", "1", env=env(RAY_TMPDIR=str(temp), RAY_AUTH_MODE="disabled"), timeout=300)
+    assert done.returncode == 0, done.stderr
+    (line,) = summary(out)
+    assert line["status"] == "done" and [s["frames"] for s in line["segments"]] == [30] * 4
+    assert [json.loads(x)["frame"] for x in (out / "long.jsonl").read_text().splitlines()] == list(range(120))
+    assert decoded_frames(out / "long_cam.mkv") == 120
