@@ -137,6 +137,7 @@ class JobResult:
     worker: str = ""  # host:pid of the process that ran it
     started: float = 0.0  # time.time()
     finished: float = 0.0
+    segments: tuple[dict, ...] = ()  # a file run in segments: each one's figures (camvideo.batch.segments)
 
     @property
     def fps(self) -> float:
@@ -150,7 +151,8 @@ class JobResult:
                 "seconds": round(self.seconds, 3), "fps": round(self.fps, 2), "outputs": list(self.outputs),
                 "bytes": [_size(p) for p in self.outputs],
                 "reason": self.reason, "size": job.size, "mtime_ns": job.mtime_ns, "config": config,
-                "worker": self.worker, "started": timestamp(self.started), "finished": timestamp(self.finished)}
+                "worker": self.worker, "started": timestamp(self.started), "finished": timestamp(self.finished),
+                **({"segments": list(self.segments)} if self.segments else {})}
 
 
 def _size(path: str) -> int | None:
@@ -270,12 +272,17 @@ class JobRunner:
             if not os.path.isdir(os.path.dirname(path)):
                 raise OutputError(f"{os.path.dirname(path)}: no such folder on {socket.gethostname()} (on a cluster "
                                   "the output folder must be on a filesystem every node sees)")
+        source, trim = job.source, None
+        if job.segment is not None:  # a stretch of the file: its warm-up frames are not written
+            from camvideo.batch.segments import SegmentSource, trimmed
+
+            source, trim = SegmentSource(job.source, job.segment), trimmed(job.segment.first)
         request = RunRequest(
-            job.source, lambda info: FrameLocalizer(self.model, options.settings, forward=self.forward),
+            source, lambda info: FrameLocalizer(self.model, options.settings, forward=self.forward),
             (FrameAnnotator(options.overlay),), recording=Path(job.recording) if job.recording else None,
             export=Path(job.export) if job.export else None, hud=options.hud, batch_size=options.batch_size,
             workers=options.workers, max_frames=options.max_frames, codec=options.codec, preset=options.preset,
-            audio=options.audio)
+            audio=options.audio and job.segment is None, wrap_output=trim)
         last = [0.0]
 
         def progress(frames: int, total: int | None) -> None:
@@ -285,7 +292,7 @@ class JobRunner:
                 on_progress(frames, total)
 
         report = run_source(request, should_stop, progress)
-        self._frames = report.frames
+        self._frames = report.frames if trim is None else max(report.recorded, report.exported)
         self._outputs = tuple(str(p) for p in report.outputs)
         if on_progress is not None:
             on_progress(report.frames, report.source.frame_count)
@@ -293,7 +300,7 @@ class JobRunner:
             raise report.sink_errors[0]
         if report.error is not None:
             raise report.error
-        return report.frames, report.stop == "requested", describe_damage(report.damage)
+        return self._frames, report.stop == "requested", describe_damage(report.damage)
 
 
 def _remove_partials(job: Job) -> None:

@@ -56,6 +56,26 @@ KINDS = ("video", "images", "missing")
 
 
 @dataclass(frozen=True)
+class Segment:
+    """A stretch of one video file run as a job of its own (``camvideo.batch.segments``):
+    frames ``first`` up to ``end`` (exclusive; None: to the file's end) of the file's own
+    numbering, decoded from frame ``warm_from`` (the frames before ``first`` only warm
+    the smoothing up and are not written), reached by a seek to ``seek_s`` seconds."""
+
+    number: int  # 0-based, in file order
+    count: int  # segments of the file
+    first: int
+    end: int | None
+    warm_from: int
+    seek_s: float
+    parent: int  # the index of the file's own job
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.warm_from <= self.first or (self.end is not None and self.end <= self.first):
+            raise ValueError(f"a segment needs 0 <= warm_from <= first < end, got {self}")
+
+
+@dataclass(frozen=True)
 class Job:
     """One source to process and the final paths of its outputs (absolute)."""
 
@@ -67,6 +87,7 @@ class Job:
     export: str | None  # DIR/<rel>.jsonl|.csv, or None
     size: int | None = None  # bytes (all the images for a sequence); None when missing
     mtime_ns: int | None = None  # modification time (the newest image for a sequence)
+    segment: Segment | None = None  # a stretch of the file (its outputs are the segment's own)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

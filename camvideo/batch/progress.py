@@ -56,6 +56,7 @@ class BatchProgress:
         self.every_s = every_s
         self._last_line = self.start
         self._frames: dict[int, int] = {}  # in flight: job index -> frames so far
+        self._credited: dict[int, int] = {}  # a segmented file: frames of its finished segments, counted already
         self._bars: dict[int, tqdm] = {}
         self._positions: dict[int, int] = {}
         self._overall = None
@@ -110,15 +111,28 @@ class BatchProgress:
         elif not self.tty and time.monotonic() - self._last_line >= self.every_s:
             self._say(self.status_line())
 
-    def finished(self, result: JobResult) -> None:
-        index = result.job.index
-        self._frames.pop(index, None)
-        self.done += 1
+    def part_finished(self, part: Job, result: JobResult) -> None:
+        """A segment of a file is finished (``camvideo.batch.segments``): its bar goes, its
+        frames count; the file is finished (``finished``) when all its segments are."""
+        self._frames.pop(part.index, None)
         self.frames_done += result.frames
+        parent = part.segment.parent if part.segment is not None else part.index
+        self._credited[parent] = self._credited.get(parent, 0) + result.frames
+        self._close_bar(part.index)
+        self._refresh()
+
+    def _close_bar(self, index: int) -> None:
         bar = self._bars.pop(index, None)
         self._positions.pop(index, None)
         if bar is not None:
             bar.close()
+
+    def finished(self, result: JobResult) -> None:
+        index = result.job.index
+        self._frames.pop(index, None)
+        self.done += 1
+        self.frames_done += result.frames - self._credited.pop(index, 0)
+        self._close_bar(index)
         line = f"[{self.done}/{self.total}] {result_line(result)}"
         if self._overall is not None:
             tqdm.write(f"camvideo: {line}", file=self.stream)

@@ -26,7 +26,7 @@ import logging
 import signal
 import time
 
-from camvideo.batch import EXPORT_FORMATS
+from camvideo.batch import DEFAULT_SEGMENT_S, EXPORT_FORMATS
 from camvideo.cli import options as cli
 from camvideo.errors import CamvideoError, printable
 from camvideo.runtime.signals import say
@@ -53,6 +53,14 @@ def add_batch_options(parser: argparse.ArgumentParser) -> None:
                        help="files processed at once, each in its own process with the model loaded once "
                        "(default: one per two CPU cores, one on a GPU); with --ray: the number of actors "
                        "(default: as many as the cluster's resources hold)")
+    group.add_argument("--segment-seconds", type=float, metavar="S", default=DEFAULT_SEGMENT_S,
+                       help="cut a long video into stretches of about S seconds, processed by several workers "
+                       "at once and joined into its one recording and data file, when workers would otherwise "
+                       "idle (a file of at least 2 S, longer than its share of the run); 0 never cuts "
+                       f"(default: {DEFAULT_SEGMENT_S:g})")
+    group.add_argument("--dataset", metavar="DIR",
+                       help="after the run, the per-frame data of every done file as one Parquet dataset in DIR "
+                       "(one row per detection; needs pip install 'camvideo[dataset]' and --export-format jsonl)")
     group.add_argument("--overwrite", action="store_true",
                        help="redo every file (default: a rerun skips the files whose outputs are complete)")
     group.add_argument("--ray", metavar="ADDRESS",
@@ -88,6 +96,14 @@ def _check(args: argparse.Namespace) -> None:
                             "--output-dir DIR (and --export-format, --no-recording)")
     if args.jobs is not None and args.jobs < 1:
         raise CamvideoError(f"--jobs must be at least 1, got {args.jobs}")
+    if not args.segment_seconds >= 0 or args.segment_seconds == float("inf"):
+        raise CamvideoError(f"--segment-seconds must be a number of seconds, 0 or more, got {args.segment_seconds}")
+    if args.dataset:
+        from camvideo.batch.dataset import _pyarrow
+
+        _pyarrow()  # missing: one line now, not after the run
+        if args.export_format != "jsonl":
+            raise CamvideoError("--dataset is built from each file's JSONL: leave --export-format at jsonl")
     for name in ("cpus_per_job", "gpus_per_job"):
         value = getattr(args, name)
         if value is not None and not args.ray:
@@ -183,6 +199,12 @@ def _run_locked(args, plan, common, config, cpus, gpus) -> int:
         print(format_table(totals, wall, plan.summary_path), flush=True)
     except (OSError, ValueError):
         pass
+    if args.dataset and stopped is None:
+        from camvideo.batch.dataset import build
+
+        written, fresh = build(plan.output_dir, args.dataset, read_records(plan.summary_path))
+        _say(f"camvideo: dataset {args.dataset}: {written} file{'s' * (written != 1)} written"
+             + (f", {fresh} up to date" if fresh else ""))
     if stopped is not None:
         _say(f"camvideo: interrupted ({stopped.name}); the files in flight are finalized; "
              "the same command again finishes the rest")
@@ -191,39 +213,59 @@ def _run_locked(args, plan, common, config, cpus, gpus) -> int:
 
 
 def _run_jobs(args, todo, common, cpus, gpus, writer, totals, config):
-    """Run ``todo`` on the chosen backend; the StopSignals when a signal stopped it, else None."""
-    from camvideo.batch.job import JobOptions
+    """Run ``todo`` on the chosen backend, long files in segments where workers would
+    otherwise idle; the StopSignals when a signal stopped it, else None."""
     from camvideo.batch.progress import BatchProgress
+    from camvideo.batch.segments import SegmentedReporter, Units
     from camvideo.runtime.signals import StopSignals
 
-    level = logging.getLogger().getEffectiveLevel()
     with contextlib.ExitStack() as stack:
-        if args.ray:
-            from camvideo.batch.ray import RayPool, RaySession, actor_count
-
-            session = stack.enter_context(RaySession(args.ray))  # before our signal handlers: Ray sets its own
-            threads = max(1, int(cpus))
-            options = JobOptions(threads=threads, workers=args.workers or (None if threads >= 2 else 1), **common)
-            actors = actor_count(session.resources(), len(todo), cpus, gpus, args.jobs)
-            _say(f"camvideo: Ray at {args.ray} (ready in {session.start_s:.1f} s): {actors} actor"
-                 f"{'s' * (actors != 1)} ({cpus:g} CPUs" + (f", {gpus:g} GPUs" if gpus else "") + " each)")
-            pool = stack.enter_context(RayPool(session, options, actors, cpus_per_job=cpus, gpus_per_job=gpus))
-        else:
-            from camvideo.batch.local import MAX_JOBS, LocalPool, auto_jobs, threads_per_job
-
-            if args.jobs is not None and args.jobs > MAX_JOBS:
-                raise CamvideoError(f"--jobs must be at most {MAX_JOBS}, got {args.jobs}")
-            jobs = min(args.jobs, len(todo)) if args.jobs else auto_jobs(len(todo), args.device)
-            _say(f"camvideo: {jobs} worker process{'es' * (jobs != 1)} ({threads_per_job(jobs)} torch "
-                 f"thread{'s' * (threads_per_job(jobs) != 1)} each)")
-            threads = threads_per_job(jobs)
-            options = JobOptions(threads=threads, workers=args.workers or (None if threads >= 2 else 1), **common)
-            # the workers' warnings come back in the results: they print errors only, unless -v
-            pool = stack.enter_context(LocalPool(options, jobs,
-                                                 log_level=level if level < logging.WARNING else logging.ERROR))
+        workers, start_pool = _backend(args, todo, common, cpus, gpus, stack)
+        units = Units(todo, workers, args.segment_seconds, config, max_frames=args.max_frames)
+        if units.parts:
+            _say(f"camvideo: {len(units.parts)} long file{'s' * (len(units.parts) != 1)} in "
+                 f"{sum(len(p) for p in units.parts.values())} segments of about {args.segment_seconds:g} s")
         stop = stack.enter_context(StopSignals(_stopping))
         progress = stack.enter_context(BatchProgress(len(todo)))
-        stop.arm()
-        pool.run(todo, _Driver(progress, writer, totals, config), stop.event)
+        reporter = SegmentedReporter(_Driver(progress, writer, totals, config), units, progress)
+        for index in units.ready():  # every segment done by an earlier run: only the join is left
+            reporter.settle(index)
+        if units.jobs:
+            pool = stack.enter_context(start_pool(min(workers, len(units.jobs))))
+            stop.arm()
+            pool.run(units.jobs, reporter, stop.event)
         return stop if stop.event.is_set() else None
 
+
+def _backend(args, todo, common, cpus, gpus, stack):
+    """(the most workers this run can use, a function that starts a pool of N of them)."""
+    from camvideo.batch.job import JobOptions
+
+    level = logging.getLogger().getEffectiveLevel()
+    if args.ray:
+        from camvideo.batch.ray import RayPool, RaySession, actor_count
+
+        session = stack.enter_context(RaySession(args.ray))  # before our signal handlers: Ray sets its own
+        threads = max(1, int(cpus))
+        options = JobOptions(threads=threads, workers=args.workers or (None if threads >= 2 else 1), **common)
+        most = actor_count(session.resources(), 1 << 16, cpus, gpus, args.jobs)
+
+        def start_ray(actors: int):
+            _say(f"camvideo: Ray at {args.ray} (ready in {session.start_s:.1f} s): {actors} actor"
+                 f"{'s' * (actors != 1)} ({cpus:g} CPUs" + (f", {gpus:g} GPUs" if gpus else "") + " each)")
+            return RayPool(session, options, actors, cpus_per_job=cpus, gpus_per_job=gpus)
+        return most, start_ray
+    from camvideo.batch.local import MAX_JOBS, LocalPool, auto_jobs, threads_per_job
+
+    if args.jobs is not None and args.jobs > MAX_JOBS:
+        raise CamvideoError(f"--jobs must be at most {MAX_JOBS}, got {args.jobs}")
+    most = args.jobs or auto_jobs(MAX_JOBS, args.device)
+
+    def start_local(jobs: int):
+        threads = threads_per_job(jobs)
+        _say(f"camvideo: {jobs} worker process{'es' * (jobs != 1)} ({threads} torch "
+             f"thread{'s' * (threads != 1)} each)")
+        options = JobOptions(threads=threads, workers=args.workers or (None if threads >= 2 else 1), **common)
+        # the workers' warnings come back in the results: they print errors only, unless -v
+        return LocalPool(options, jobs, log_level=level if level < logging.WARNING else logging.ERROR)
+    return most, start_local

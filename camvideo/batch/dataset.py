@@ -1,0 +1,101 @@
+"""An archive's per-frame data as one Parquet dataset (``--dataset DIR``; ``pip install 'camvideo[dataset]'``).
+
+Every file the run summary says is ``done`` (or ``skipped``: done before) with a JSONL
+output becomes ``DIR/<its path in the output folder>.parquet``: one row per detection,
+columns ``file`` (the source's path relative to the inputs, the summary's ``rel``),
+``frame``, ``time``, ``width``, ``height``, ``rank``, ``class_id``, ``label``, ``score``,
+``x1``, ``y1``, ``x2``, ``y2`` (null where a class has no box). Each file is written as
+``NAME.parquet.partial`` and renamed when complete, so ``DIR/**/*.parquet`` only ever
+matches whole files; a file whose Parquet is newer than its JSONL is left as it is
+(a rerun adds what is new). DuckDB, pandas, Polars and Ray Data read the folder as one
+table (docs/batch.md has the query "which files contain class X, from when to when").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from camvideo.errors import CamvideoError, OutputError, reason
+
+COLUMNS = ("file", "frame", "time", "width", "height", "rank", "class_id", "label", "score", "x1", "y1", "x2", "y2")
+
+
+def _pyarrow():
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise CamvideoError("--dataset needs pyarrow: pip install 'camvideo[dataset]'") from None
+    return pyarrow
+
+
+def _schema(pa):
+    return pa.schema([("file", pa.string()), ("frame", pa.int64()), ("time", pa.float64()), ("width", pa.int32()),
+                      ("height", pa.int32()), ("rank", pa.int16()), ("class_id", pa.int32()), ("label", pa.string()),
+                      ("score", pa.float32()), ("x1", pa.int32()), ("y1", pa.int32()), ("x2", pa.int32()),
+                      ("y2", pa.int32())])
+
+
+def rows(jsonl: str | Path, rel: str) -> dict[str, list]:
+    """The columns of one file's JSONL: one row per detection."""
+    columns: dict[str, list] = {name: [] for name in COLUMNS}
+    with open(jsonl, encoding="utf-8") as file:
+        for line in file:
+            if not line.strip():
+                continue
+            frame = json.loads(line)
+            for det in frame["detections"]:
+                box = det.get("box") or (None,) * 4
+                values = (rel, frame["frame"], frame["time"], frame["width"], frame["height"], det["rank"],
+                          det["class_id"], det["label"], det["score"], *box)
+                for name, value in zip(COLUMNS, values):
+                    columns[name].append(value)
+    return columns
+
+
+def write_file(jsonl: str | Path, rel: str, target: Path) -> None:
+    """``jsonl`` as the Parquet file ``target``, complete under its name or absent."""
+    pa = _pyarrow()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        table = pa.table(rows(jsonl, rel), schema=_schema(pa))
+        pa.parquet.write_table(table, partial)
+        with open(partial, "rb") as file:
+            os.fsync(file.fileno())
+        os.replace(partial, target)
+    except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
+        partial.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {target}: {reason(exc)}") from None
+
+
+def build(output_dir: str | Path, dataset: str | Path, records: list[dict]) -> tuple[int, int]:
+    """Write or refresh ``dataset`` from the summary ``records`` of ``output_dir``:
+    (files written, files already up to date)."""
+    _pyarrow()
+    output_dir, dataset = Path(output_dir).resolve(), Path(dataset).resolve()
+    last: dict[str, dict] = {}
+    for record in records:
+        if record.get("status") in ("done", "skipped") and isinstance(record.get("rel"), str):
+            last[record["rel"]] = record
+        elif isinstance(record.get("rel"), str):
+            last.pop(record["rel"], None)
+    written = fresh = 0
+    for rel, record in sorted(last.items()):
+        for output in record.get("outputs") or ():
+            path = Path(output)
+            if path.suffix != ".jsonl" or not path.is_file():
+                continue
+            try:
+                inside = path.resolve().relative_to(output_dir)
+            except ValueError:
+                continue
+            target = dataset / inside.with_suffix(".parquet")
+            if target.is_file() and target.stat().st_mtime_ns >= path.stat().st_mtime_ns:
+                fresh += 1
+                continue
+            write_file(path, rel, target)
+            written += 1
+    return written, fresh
