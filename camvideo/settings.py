@@ -330,6 +330,10 @@ def quality_settings(name: str, base: LocalizeSettings | None = None) -> Localiz
 # few pixels; at 2048 lite0's activations take ~2 GB (100000 asked torch for 120 GB).
 INPUT_SIZES = (8, 2048)
 RUNTIMES = ("auto", "torch", "openvino")  # what runs the forward pass (camvideo.runtime.runtimes)
+# The forward pass's arithmetic on OpenVINO's CPU device (INFERENCE_PRECISION_HINT):
+# f32, or bf16 (about 2x faster where the CPU has native bf16; not earned as the default:
+# docs/measuring.md, Precision).
+PRECISIONS = ("f32", "bf16")
 MAX_WORKERS = 8  # forward passes side by side in one run (--workers; camvideo.runtime.workers)
 
 
@@ -344,7 +348,9 @@ class ModelOptions:
     ``weights``, ``checkpoint``, ``labels``: files (see ``camvideo.models.load_model``);
     ``layer``: the layer whose maps to use; ``input_size``, ``mean``, ``std``: the
     preprocessing (None: the model's own); ``device``: auto, cpu, cuda[:N], mps or
-    openvino:NAME; ``runtime``: one of ``RUNTIMES``. ``class_ids`` and ``topk``,
+    openvino:NAME; ``runtime``: one of ``RUNTIMES``; ``precision``: one of
+    ``PRECISIONS``, the forward pass's arithmetic on OpenVINO (bf16 needs OpenVINO:
+    torch runs f32). ``class_ids`` and ``topk``,
     when given, are checked against the loaded model's class count. A value out of
     range is a ``CamvideoError`` naming the option (a ``Hint``). ``trust_checkpoint``:
     a ``checkpoint`` that is a whole pickled model may be unpickled, which runs code
@@ -365,6 +371,7 @@ class ModelOptions:
     topk: int | None = None
     bgr: bool = False
     trust_checkpoint: bool = False
+    precision: str = "f32"
 
     def __post_init__(self) -> None:
         for name in ("bgr", "trust_checkpoint"):
@@ -381,6 +388,8 @@ class ModelOptions:
             _check_type("layer", self.layer, str)
         if self.runtime not in RUNTIMES:
             raise CamvideoError(Hint("runtime"), f" must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
+        if self.precision not in PRECISIONS:
+            raise CamvideoError(Hint("precision"), f" must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         self._check_size()
         for name in ("mean", "std"):
             self._check_three(name)

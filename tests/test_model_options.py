@@ -18,6 +18,8 @@ def test_options_are_checked_where_made():
         ModelOptions(input_size=4000)
     with pytest.raises(CamvideoError, match="--runtime must be one of auto, torch, openvino"):
         ModelOptions(runtime="tensorrt")
+    with pytest.raises(CamvideoError, match=r"^--precision must be one of f32, bf16, got 'int4'$"):
+        ModelOptions(precision="int4")
     with pytest.raises(CamvideoError, match="--mean must be three numbers"):
         ModelOptions(mean=(0.5, 0.5))
     with pytest.raises(CamvideoError, match="--std must be three positive numbers"):
@@ -82,6 +84,7 @@ CONFIG_IDS = [
     (["--input-size", "160", "--weights", "w.pth", "--layer", "blocks.5"], "1f8168416086"),
     (["--quality", "best", "--no-heatmap"], "53f4da2cac8d"),
     (["--checkpoint", "c.pt", "--labels", "l.txt"], "eecb28363336"),
+    (["--precision", "f32"], "9032f8ae90d2"),  # f32, the default, hashes as before --precision
 ]
 
 
@@ -95,6 +98,13 @@ def test_a_batch_config_id_is_what_it_was(argv, config):
     options = JobOptions(model=cli.model_options_from_args(args), settings=cli.localize_settings_from_args(args),
                          overlay=cli.overlay_settings_from_args(args))
     assert options.config_id() == config
+
+
+def test_a_batch_config_id_follows_the_precision():
+    from camvideo.batch.job import JobOptions
+
+    assert JobOptions(model=ModelOptions(precision="bf16")).config_id() != JobOptions().config_id()
+    assert JobOptions(model=ModelOptions(precision="f32")).config_id() == JobOptions().config_id()
 
 
 def test_a_batch_config_id_follows_the_contents_of_the_model_files(tmp_path):

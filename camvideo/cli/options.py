@@ -20,6 +20,7 @@ from camvideo.settings import (
     COLORMAP_NAMES,
     DEFAULT_QUALITY,
     INPUT_SIZES,
+    PRECISIONS,
     QUALITY_PRESETS,
     THRESHOLD_METHODS,
     IntensitySettings,
@@ -32,7 +33,8 @@ from camvideo.settings import (
 )
 
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
+def add_model_options(parser: argparse.ArgumentParser, *, precision: bool = True) -> None:
+    """The model options; ``precision``: with ``--precision`` (the window runs f32)."""
     group = parser.add_argument_group("model")
     group.add_argument("--model", default=DEFAULT_MODEL,
                        help=f"model name (default: {DEFAULT_MODEL}; see `camvideo models`), or your exported "
@@ -45,6 +47,11 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--runtime", choices=("auto", "torch", "openvino"), default="auto",
                        help="what runs the forward pass: auto (OpenVINO for exact-CAM models on the CPU, torch on "
                        "a GPU and for Grad-CAM), torch or openvino (default: auto)")
+    if precision:
+        group.add_argument("--precision", choices=PRECISIONS, default="f32",
+                           help="the forward pass's arithmetic on OpenVINO: f32 (default) or bf16 (faster on a CPU "
+                           "with native bf16, AMX or AVX512_BF16; close to f32 but not the same maps: see "
+                           "docs/measuring.md)")
     group.add_argument("--checkpoint", metavar="PATH",
                        help="your own classifier: a state dict for the architecture --model, or a whole pickled "
                        "model (with --trust-checkpoint)")
@@ -156,7 +163,7 @@ def model_options_from_args(args: argparse.Namespace) -> ModelOptions:
         runtime=get("runtime", None) or "auto", checkpoint=get("checkpoint", None), labels=get("labels", None),
         layer=get("layer", None), input_size=get("input_size", None),
         class_ids=tuple(ids) if ids is not None else None, topk=get("topk", None), bgr=bool(get("bgr", False)),
-        trust_checkpoint=bool(get("trust_checkpoint", False)))
+        trust_checkpoint=bool(get("trust_checkpoint", False)), precision=get("precision", None) or "f32")
     return dataclasses.replace(options, mean=_three_floats(get("mean", None), "--mean"),
                                std=_three_floats(get("std", None), "--std"))
 

@@ -52,12 +52,14 @@ def check_classes(model, options: ModelOptions) -> None:
 
 def forward_for(model, options: ModelOptions, *, mode: str = "latency", threads: int | None = None):
     """The forward pass ``options.runtime`` and ``options.device`` pick for ``model``:
-    an OpenVINO forward in ``mode`` (latency or throughput) at ``threads``, or None
-    for torch's own (``camvideo.runtime.runtimes.make_forward``)."""
+    an OpenVINO forward in ``mode`` (latency or throughput) at ``threads`` and
+    ``options.precision``, or None for torch's own
+    (``camvideo.runtime.runtimes.make_forward``)."""
     from camvideo.runtime.runtimes import make_forward, parse_device
 
     device = parse_device(options.device)
-    return make_forward(model, options.runtime, mode=mode, openvino_device=device.openvino, threads=threads)
+    return make_forward(model, options.runtime, mode=mode, openvino_device=device.openvino, threads=threads,
+                        precision=options.precision)
 
 
 def out_of_memory(exc: BaseException) -> bool:

@@ -34,8 +34,12 @@ overlay stay in torch and NumPy, unchanged.
   from the file in milliseconds), in the same modes and on the same devices. A
   graph with a fixed input size compiles that size only.
 
-Float32 on the CPU (``INFERENCE_PRECISION_HINT``): OpenVINO would pick bfloat16 on
-CPUs that have it, and the maps should match torch's.
+Precision on the CPU (``INFERENCE_PRECISION_HINT``): f32 by default, set outright
+(OpenVINO would pick bfloat16 on CPUs that have it, and the maps should match
+torch's); ``precision="bf16"`` asks for bfloat16 (``--precision bf16``: about twice
+as fast on a CPU with native bf16, and not the same maps: docs/measuring.md). The
+hint is part of the compiled model's cache tag (``ovcache._compiled``): each
+precision keeps its own compiled blob beside the one IR, which stays f32.
 """
 
 from __future__ import annotations
@@ -94,6 +98,8 @@ class OpenVINOForward:
     ``latency`` or ``throughput`` (see the module). ``threads``: OpenVINO's
     inference threads in latency mode (None: its own choice). ``cache``: the
     folder of converted models (default: ``cache_root() / "openvino"``).
+    ``precision``: f32 or bf16 (``camvideo.settings.PRECISIONS``; the CPU
+    device's ``INFERENCE_PRECISION_HINT``; other devices pick their own).
     ``sizes``: the input sizes (height, width) made ready now (default: the
     model's own), e.g. those the quality preset gives a source's frames; any other
     size is converted (or found in the cache) and compiled on its first batch:
@@ -111,9 +117,13 @@ class OpenVINOForward:
 
     def __init__(self, model, *, device: str = "CPU", mode: str = "latency", threads: int | None = None,
                  cache: Path | None = None, sizes=None, max_shapes: int = MAX_SHAPES,
-                 background: bool = False) -> None:
+                 background: bool = False, precision: str = "f32") -> None:
+        from camvideo.settings import PRECISIONS
+
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ValueError(f"threads must be None or a positive int, got {threads!r}")
         if isinstance(max_shapes, bool) or not isinstance(max_shapes, int) or max_shapes < 1:
@@ -130,6 +140,7 @@ class OpenVINOForward:
         self.model = model
         self.device = device
         self.mode = mode
+        self.precision = precision
         self.cache = cache
         self.max_shapes = max_shapes
         self.background = bool(background)
@@ -137,7 +148,7 @@ class OpenVINOForward:
         self._core = ov.Core()
         self._config: dict = {"PERFORMANCE_HINT": mode.upper()}
         if device.split(".")[0] == "CPU":
-            self._config["INFERENCE_PRECISION_HINT"] = "f32"
+            self._config["INFERENCE_PRECISION_HINT"] = precision
             if threads is not None and mode == "latency":
                 self._config["INFERENCE_NUM_THREADS"] = threads
         self._shapes: OrderedDict[tuple[int, int], _Shape | None] = OrderedDict()  # None: torch at that size
@@ -149,8 +160,8 @@ class OpenVINOForward:
         self.jobs = first.jobs
         for size in sizes[1:]:
             self._shape(size)
-        log.info("OpenVINO: %s on %s, %s mode (%d request%s), input %s", model.name, device, mode, self.jobs,
-                 "" if self.jobs == 1 else "s", ", ".join(f"{w}x{h}" for h, w in sizes))
+        log.info("OpenVINO: %s on %s, %s mode (%d request%s), %s, input %s", model.name, device, mode, self.jobs,
+                 "" if self.jobs == 1 else "s", precision, ", ".join(f"{w}x{h}" for h, w in sizes))
 
     @property
     def sizes(self) -> list[tuple[int, int]]:

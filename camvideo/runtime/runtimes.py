@@ -26,7 +26,7 @@ from pathlib import Path
 from camvideo.cam.forward import Forward
 from camvideo.cam.methods import method_class
 from camvideo.errors import CamvideoError, Hint, reason
-from camvideo.settings import RUNTIMES
+from camvideo.settings import PRECISIONS, RUNTIMES
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +55,26 @@ def parse_device(device: str) -> DeviceChoice:
     return DeviceChoice(device)
 
 
-def choose_runtime(model, runtime: str = "auto", *, openvino_device: str | None = None) -> str:
+def choose_runtime(model, runtime: str = "auto", *, openvino_device: str | None = None,
+                   precision: str = "f32") -> str:
     """"torch" or "openvino" for ``model`` (see the module). A request that cannot
-    be met (``openvino`` for Grad-CAM or a GPU model) is a ``CamvideoError``."""
+    be met (``openvino`` for Grad-CAM or a GPU model, a ``precision`` other than
+    f32 with ``torch``) is a ``CamvideoError``; with ``auto``, a model that runs on
+    torch runs f32 whatever ``precision`` asks (one warning says so)."""
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    chosen = _choose(model, runtime, openvino_device)
+    if chosen == "torch" and precision != "f32":
+        if runtime == "torch":
+            raise CamvideoError(Hint("precision", precision, subject=True), "runs on OpenVINO; it cannot go with ",
+                                Hint("runtime", "torch"))
+        log.warning("%s runs on torch here, in f32: precision %s is OpenVINO's", model.name, precision)
+    return chosen
+
+
+def _choose(model, runtime: str, openvino_device: str | None) -> str:
     exact = method_class(model).other_runtimes
     on_cpu = model.device.type == "cpu"
     if openvino_device is not None:
@@ -87,20 +102,21 @@ def choose_runtime(model, runtime: str = "auto", *, openvino_device: str | None 
 
 def make_forward(model, runtime: str = "auto", *, mode: str = "latency", openvino_device: str | None = None,
                  threads: int | None = None, cache: Path | None = None, sizes=None,
-                 background: bool = False) -> Forward | None:
+                 background: bool = False, precision: str = "f32") -> Forward | None:
     """The forward pass ``runtime`` picks for ``model``: an ``OpenVINOForward``, or
     None for torch's own. ``sizes``: the input sizes (height, width) to make ready
     now (``camvideo.cam.multiscale.input_sizes`` of the source's frames; default:
     the model's own); others are made on first use (``background``: in a thread,
-    torch meanwhile). OpenVINO failing to convert or compile the model gives None
-    and one warning with the reason."""
-    if choose_runtime(model, runtime, openvino_device=openvino_device) == "torch":
+    torch meanwhile). ``precision``: OpenVINO's arithmetic (``PRECISIONS``).
+    OpenVINO failing to convert or compile the model gives None and one warning
+    with the reason."""
+    if choose_runtime(model, runtime, openvino_device=openvino_device, precision=precision) == "torch":
         return None
     from camvideo.runtime.openvino import OpenVINOForward
 
     try:
         return OpenVINOForward(model, device=openvino_device or "CPU", mode=mode, threads=threads, cache=cache,
-                               sizes=sizes, background=background)
+                               sizes=sizes, background=background, precision=precision)
     except Exception as exc:  # noqa: BLE001 - an optimization: fall back, say why
         log.warning("OpenVINO cannot run %s (%s); running the forward pass on torch", model.name, reason(exc))
         return None
@@ -108,12 +124,12 @@ def make_forward(model, runtime: str = "auto", *, mode: str = "latency", openvin
 
 def convert_in_background(model, runtime: str = "auto", *, mode: str = "latency",
                           openvino_device: str | None = None, threads: int | None = None, cache: Path | None = None,
-                          sizes=None, background: bool = False,
+                          sizes=None, background: bool = False, precision: str = "f32",
                           on_ready: Callable[[Forward | None], None] | None = None) -> Future:
     """``make_forward`` in a daemon thread: a Future of its result (an OpenVINO
     forward, or None for torch), also handed to ``on_ready`` (in that thread).
     The runtime request is checked here, before the thread starts."""
-    chosen = choose_runtime(model, runtime, openvino_device=openvino_device)
+    chosen = choose_runtime(model, runtime, openvino_device=openvino_device, precision=precision)
     future: Future = Future()
     future.set_running_or_notify_cancel()
 
@@ -121,7 +137,7 @@ def convert_in_background(model, runtime: str = "auto", *, mode: str = "latency"
         try:
             forward = None if chosen == "torch" else make_forward(
                 model, chosen, mode=mode, openvino_device=openvino_device, threads=threads, cache=cache, sizes=sizes,
-                background=background)
+                background=background, precision=precision)
         except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on it
             future.set_exception(exc)
             return

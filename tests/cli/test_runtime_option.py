@@ -59,3 +59,19 @@ def test_openvino_for_a_gradcam_model_is_a_one_line_error(tmp_path, capsys, data
     assert main(["image", image, "-o", str(tmp_path / "y.png"), "--layer", "blocks.5", "--json", "-"]) == 0
     out = capsys.readouterr()
     assert json.loads(out.out.splitlines()[-1])["detections"][0]["method"] == "gradcam" and not out.err.strip()
+
+
+def test_precision_bf16_on_the_command_line(tmp_path, capsys, data_dir):
+    """``--precision bf16`` runs (the same top-1 on a photo as f32); with ``--runtime
+    torch`` it is one line, exit 2."""
+    image = str(data_dir / "chelsea.png")
+    tops = []
+    for precision in ("f32", "bf16"):
+        assert main(["image", image, "-o", str(tmp_path / f"{precision}.png"), "--precision", precision,
+                     "--json", "-"]) == 0
+        tops.append(json.loads(capsys.readouterr().out.splitlines()[-1])["detections"][0]["class_id"])
+    assert tops[0] == tops[1]
+    code = main(["image", image, "-o", str(tmp_path / "x.png"), "--precision", "bf16", "--runtime", "torch"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == ["camvideo: error: --precision bf16: runs on OpenVINO; it cannot go with "
+                                 "--runtime torch"]

@@ -349,6 +349,43 @@ def test_auto_takes_openvino_for_exact_cam_on_the_cpu_only():
     assert choose_runtime(lite0, "auto", openvino_device="GPU") == "openvino"
 
 
+def test_bf16_compiles_its_own_blob_and_stays_near_f32(tmp_path, photo):
+    """``precision="bf16"``: OpenVINO's hint set (and read back from the compiled model),
+    its own compiled blob beside f32's over the one IR, and on the photos the same top-1,
+    its probability within 0.05 and its box at IoU >= 0.9 (bf16 keeps 8 bits of mantissa:
+    single features stray by up to 10% of their range)."""
+    lite0 = load_model("lite0")
+    f32 = ovrt.OpenVINOForward(lite0, cache=tmp_path)
+    bf16 = ovrt.OpenVINOForward(lite0, cache=tmp_path, precision="bf16")
+    assert bf16.entry == f32.entry  # one conversion: the IR stays f32
+    hint = bf16._shapes[(224, 224)].compiled.get_property("INFERENCE_PRECISION_HINT")
+    assert str(hint).lower().endswith(("bfloat16'>", "bf16")) and bf16.precision == "bf16"
+    assert len(list(f32.entry.folder.glob("compiled-*.blob"))) == 2
+    settings = LocalizeSettings(topk=1)
+    for name in PHOTOS:
+        frame = photo(name)
+        a = FrameLocalizer(lite0, settings, forward=f32)([frame])[0].detections[0]
+        b = FrameLocalizer(lite0, settings, forward=bf16)([frame])[0].detections[0]
+        assert a.class_id == b.class_id and abs(a.score - b.score) < 0.05
+        assert iou(a.box, b.box) >= 0.9
+    with pytest.raises(ValueError, match="precision"):
+        ovrt.OpenVINOForward(lite0, cache=tmp_path, precision="fp8")
+
+
+def test_a_precision_other_than_f32_needs_openvino(caplog):
+    lite0 = load_model("lite0")
+    assert choose_runtime(lite0, "auto", precision="bf16") == "openvino"
+    with pytest.raises(CamvideoError, match="^--precision bf16: runs on OpenVINO; it cannot go with --runtime torch"):
+        choose_runtime(lite0, "torch", precision="bf16")
+    torch.manual_seed(0)
+    gradcam = load_model("mobilenet_v3_small", pretrained=False, input_size=64)
+    with caplog.at_level(logging.WARNING, logger="camvideo.runtime.runtimes"):
+        assert choose_runtime(gradcam, "auto", precision="bf16") == "torch"
+    assert "in f32" in caplog.text
+    with pytest.raises(ValueError, match="precision"):
+        choose_runtime(lite0, "auto", precision="int8")
+
+
 def test_device_names_split_into_torch_and_openvino():
     assert parse_device("openvino:GPU") == parse_device("OpenVINO:gpu")
     assert (parse_device("openvino:GPU").torch, parse_device("openvino:GPU").openvino) == ("cpu", "GPU")

@@ -84,6 +84,16 @@ def test_bench_openvino_contestants(tmp_path, capsys, keep_threads, openvino_lit
     e2e, live = report["end_to_end_openvino"], report["live_openvino"]
     assert e2e["frames_per_run"] == 2 and e2e["fps"] > 0 and e2e["fps_vs_fastest_forward"] > 0
     assert live["frames"] >= 2 and 0 < live["p50_ms"] <= live["p95_ms"]
+    assert report["config"]["precision"] == "f32"
+
+
+def test_bench_openvino_at_bf16(tmp_path, capsys, keep_threads, openvino_lite0):
+    """``--precision bf16``: the OpenVINO contestants compiled for bf16, said in the report."""
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--no-peers", "--no-e2e", "--no-live", "--no-presets", "--threads", "1",
+                 "--precision", "bf16", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["config"]["precision"] == "bf16" and "floor (OpenVINO)" in report["results"]
 
 
 def test_bench_bad_arguments_are_one_line_errors(capsys):
@@ -103,6 +113,8 @@ def test_config_checks_arguments():
         benchmark.BenchConfig(soak=-1)
     with pytest.raises(ValueError, match="rounds"):
         benchmark.BenchConfig(rounds=0)
+    with pytest.raises(ValueError, match="precision must be one of f32, bf16"):
+        benchmark.BenchConfig(precision="int8")
 
 
 def test_video_frames_move_smoothly_with_cuts():

@@ -73,6 +73,28 @@ def test_odd_size_is_padded_to_even(tmp_path):
     assert np.abs(decoded - pattern(0, 321, 241)).mean() < 8  # the picture, not garbage
 
 
+def test_the_recording_keeps_the_picture_and_its_colours(tmp_path, data_dir):
+    """The frames go to the encoder as OpenCV's yuv420p (BT.601, video range): a photo
+    decodes (FFmpeg's own conversion back) at >= 35 dB PSNR, white stays white and
+    red stays red (a swapped channel order or a full-range mix-up would not)."""
+    import cv2
+
+    photo = cv2.resize(cv2.imread(str(data_dir / "chelsea.png")), (320, 240), interpolation=cv2.INTER_AREA)
+    flat = np.zeros((240, 320, 3), np.uint8)
+    flat[:, :160] = 255
+    flat[:, 160:] = (0, 0, 255)  # BGR red
+    path = tmp_path / "colours.mkv"
+    with Recorder(path, crf=12) as rec:
+        rec.write_image(photo, 0.0)
+        rec.write_image(flat, 1 / 30)
+    with av.open(str(path)) as c:
+        got = [f.to_ndarray(format="bgr24").astype(float) for f in c.decode(video=0)]
+    mse = np.mean((got[0] - photo) ** 2)
+    assert 10 * np.log10(255 ** 2 / mse) >= 35
+    assert np.abs(got[1][100, 40] - (255, 255, 255)).max() <= 4
+    assert np.abs(got[1][100, 280] - (0, 0, 255)).max() <= 8
+
+
 def test_preset_trades_speed_for_size(tmp_path):
     """The same moving frames: ultrafast makes a larger file than veryfast, both
     decode to every frame; an unknown preset is refused up front."""

@@ -43,6 +43,8 @@ def register(sub) -> None:
     p.add_argument("--compile", action="store_true", help="also measure the inference stage under torch.compile")
     p.add_argument("--no-openvino", action="store_true",
                    help="skip the OpenVINO contestants (its forward pass, stage, end to end and live)")
+    p.add_argument("--precision", choices=("f32", "bf16"), default="f32",
+                   help="the OpenVINO contestants' arithmetic: f32 (default) or bf16 (see docs/measuring.md)")
     p.add_argument("--no-presets", action="store_true",
                    help="skip the inference stage of the other --quality presets (fast, best)")
     p.add_argument("--quick", action="store_true", help="a few frames and two rounds: a smoke test, not a measurement")
@@ -74,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
         config = BenchConfig(
             threads=args.threads, device=device, model=args.model, topk=args.topk, batch=args.batch, workers=args.workers,
             peers=not args.no_peers, end_to_end=not args.no_e2e, live=not args.no_live, soak=args.soak,
-            compile=args.compile, openvino=not args.no_openvino, presets=not args.no_presets, **values,
+            compile=args.compile, openvino=not args.no_openvino, presets=not args.no_presets,
+            precision=args.precision, **values,
         )
     except ValueError as exc:
         raise CamvideoError(str(exc)) from None

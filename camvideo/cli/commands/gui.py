@@ -17,7 +17,7 @@ def register(sub) -> None:
     )
     p.add_argument("source", nargs="?", metavar="SOURCE", help="camera index, video file, folder or URL")
     p.add_argument("--loop", action="store_true", help="play a file again from the start when it ends")
-    cli.add_model_options(p)
+    cli.add_model_options(p, precision=False)  # the window's forward pass runs f32
     p.set_defaults(func=run)
 
 

@@ -78,10 +78,13 @@ def openvino_setup(config, frames: dict, annotator, settings, say) -> tuple[Open
         sizes = list(dict.fromkeys([base_size] + [s for (w, h) in frames
                                                    for s in input_sizes(w, h, base_size, settings.maps)]))
         say(f"OpenVINO: converting (cached after the first run) and compiling {len(sizes)} input sizes")
-        latency = OpenVINOForward(model, mode="latency", threads=config.threads, sizes=sizes)  # torch's threads
-        throughput = OpenVINOForward(model, mode="throughput", sizes=sizes)
-        live = OpenVINOForward(model, mode="latency", threads=live_threads(model), sizes=sizes)
-        single = latency if config.threads == 1 else OpenVINOForward(model, mode="latency", threads=1, sizes=sizes)
+        precision = config.precision
+        latency = OpenVINOForward(model, mode="latency", threads=config.threads, sizes=sizes,  # torch's threads
+                                  precision=precision)
+        throughput = OpenVINOForward(model, mode="throughput", sizes=sizes, precision=precision)
+        live = OpenVINOForward(model, mode="latency", threads=live_threads(model), sizes=sizes, precision=precision)
+        single = latency if config.threads == 1 else OpenVINOForward(model, mode="latency", threads=1, sizes=sizes,
+                                                                     precision=precision)
     except Exception as exc:  # noqa: BLE001 - the bench goes on with torch alone
         from camvideo.errors import reason
 

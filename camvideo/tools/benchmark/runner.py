@@ -54,6 +54,7 @@ class BenchConfig:
     compile: bool = False  # also measure the inference stage with torch.compile
     openvino: bool = True  # also measure the forward pass, the stage, end to end and live on OpenVINO
     presets: bool = True  # also measure the inference stage of the other quality presets
+    precision: str = "f32"  # OpenVINO's arithmetic for its contestants (camvideo.settings.PRECISIONS)
 
     def __post_init__(self) -> None:
         for name in ("frames", "rounds", "threads", "topk", "batch", "e2e_frames"):
@@ -66,6 +67,10 @@ class BenchConfig:
             raise ValueError(f"soak must be 0 (off) or a number of frames, got {self.soak}")
         if self.live_fps <= 0:
             raise ValueError(f"live_fps must be positive, got {self.live_fps}")
+        from camvideo.settings import PRECISIONS
+
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
 
 QUICK = dict(frames=2, rounds=1, live_fps=60.0, e2e_frames=2)
