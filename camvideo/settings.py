@@ -125,7 +125,9 @@ class SmoothingSettings:
             raise ValueError(f"cut_distance must be in (0, 2], got {self.cut_distance}")
 
 
-GATE = 0.05  # the confidence gate of the command line and the window alike (IntensitySettings.gate)
+# The window's confidence gate (the command line's is 0, off, unless --gate: its data keep every box;
+# `camvideo process --gate 0.05` writes what the window's Save as JSONL writes).
+GATE = 0.05
 
 
 @dataclass(frozen=True)
@@ -137,15 +139,16 @@ class IntensitySettings:
     ``decay`` a frame, so a weaker frame looks weaker) or ``"fixed"`` (divided by
     ``fixed_max``, in raw map units: about 20-40 for Lite0's confident classes).
     ``gate``: a class whose probability is below it gets no box and its map drawn at
-    ``faint`` opacity (0 = off). The default, ``GATE``, is every front end's: a map
-    is scaled to its own maximum, so a class that is not in the picture (rank 3 at
-    0.01, or One class "tabby" over an espresso) would look as sure as one that is.
+    ``faint`` opacity (0 = off, the default: every class keeps its box). The window
+    uses ``GATE``: a map is scaled to its own maximum, so a class that is not in the
+    picture (rank 3 at 0.01, or One class "tabby" over an espresso) would look as
+    sure as one that is.
     """
 
     scale: str = "minmax"
     decay: float = 0.98
     fixed_max: float = 25.0
-    gate: float = GATE
+    gate: float = 0.0
     faint: float = 0.25
 
     def __post_init__(self) -> None:

@@ -72,9 +72,7 @@ def test_the_command_line_builds_the_same_options():
 
 
 # The config ids of these options before ModelOptions (the command line's (option, value)
-# pairs), pinned: an archive made then resumes with the same options. The default
-# --gate was 0 then (0.05 since, one gate for the window and the command line: other
-# outputs, so an archive made with the old default is redone once); the test gives it.
+# pairs), pinned: an archive made then resumes with the same options.
 CONFIG_IDS = [
     ([], "9032f8ae90d2"),
     (["--device", "cpu"], "9032f8ae90d2"),
@@ -94,7 +92,7 @@ def test_a_batch_config_id_is_what_it_was(argv, config):
     from camvideo.cli import options as cli
     from camvideo.cli.parser import build_parser
 
-    args = build_parser().parse_args(["process", "x", "--gate", "0", *argv])
+    args = build_parser().parse_args(["process", "x", *argv])
     options = JobOptions(model=cli.model_options_from_args(args), settings=cli.localize_settings_from_args(args),
                          overlay=cli.overlay_settings_from_args(args))
     assert options.config_id() == config

@@ -19,6 +19,7 @@ from camvideo.runtime.loading import memory_errors, out_of_memory  # noqa: F401
 from camvideo.settings import (
     COLORMAP_NAMES,
     DEFAULT_QUALITY,
+    GATE,
     INPUT_SIZES,
     PRECISIONS,
     QUALITY_PRESETS,
@@ -107,7 +108,7 @@ def add_localize_options(parser: argparse.ArgumentParser, topk: int = 1, smooth:
                        help="with --components all: least region area, a fraction of the frame (default: 0)")
     group.add_argument("--gate", type=float, default=IntensitySettings.gate, metavar="MIN_PROB",
                        help=f"a class below this probability gets no box and a faint map (default: "
-                       f"{IntensitySettings.gate:g}, as in the window; 0: off)")
+                       f"{IntensitySettings.gate:g}, off: every class keeps its box; the window uses {GATE:g})")
     group.add_argument("--scale", choices=("minmax", "running", "fixed"), default="minmax",
                        help="heat-map scale: each map to its own min-max (default), a running maximum "
                        "comparable across frames, or a fixed maximum (--scale-max)")

@@ -31,14 +31,21 @@ from camvideo.annotate import COLORMAPS  # numpy + cv2 (~0.08 s), no torch
 from camvideo.qt.classes import chosen_class, class_hint
 from camvideo.qt.modelbox import ModelBox
 from camvideo.qt.widgets import ClampedSpinBox, SeekSlider, button, slider
-from camvideo.settings import RUNTIMES, IntensitySettings, LocalizeSettings, OverlaySettings, SmoothingSettings
+from camvideo.settings import (
+    GATE,
+    RUNTIMES,
+    IntensitySettings,
+    LocalizeSettings,
+    OverlaySettings,
+    SmoothingSettings,
+)
 
 MODES = ("Top-1", "Top-k", "One class")
 NO_CAMERA = "no camera found"
 
-# The confidence gate is the command line's (settings.GATE, IntensitySettings'
-# default): a class under it gets no box; the window draws no map for it either
-# (a drawing choice: the per-frame data are the command line's).
+# The window's confidence gate (settings.GATE, 5%): a class under it gets no box and
+# no map (the legend says why). Save as JSONL writes what `camvideo process --gate 0.05
+# --export` writes; the command line's default gate is 0 (every box kept).
 APP_FAINT = 0.0
 
 
@@ -305,7 +312,7 @@ class ControlPanel(QWidget):
         smoothing = SmoothingSettings() if self.smoothing.isChecked() else None
         # Below the gate (settings.GATE, the command line's too) a class gets no box
         # and no map (the legend says why).
-        intensity = IntensitySettings(faint=APP_FAINT)
+        intensity = IntensitySettings(gate=GATE, faint=APP_FAINT)
         mode = self.mode.currentText()
         if mode == "One class" and self.chosen_class() is not None:
             return LocalizeSettings(topk=1, class_ids=(self.chosen_class(),), box_rule=rule, smoothing=smoothing,

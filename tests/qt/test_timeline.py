@@ -53,12 +53,12 @@ def test_scan_file_fills_every_frame_and_saves_the_export_jsonl(qtbot, open_wind
     assert len(w.timeline.strip.lines) == 3 and all(len(t) == 45 for _, t, _ in w.timeline.strip.lines)
 
     # Save as JSONL: camvideo process FILE --export with the settings on screen (the
-    # command line's defaults: the window draws no map under the gate, the data are the same)
+    # command line's defaults but the window's 5% gate; the window draws no map under it)
     from dataclasses import replace
 
     from camvideo import cli
 
-    args = cli.build_parser().parse_args(["process", str(tmp_path / "cat.mp4")])
+    args = cli.build_parser().parse_args(["process", str(tmp_path / "cat.mp4"), "--gate", "0.05"])
     expected = cli.localize_settings_from_args(args)
     assert w.session.localize_settings == replace(expected, intensity=replace(expected.intensity, faint=0.0))
     path = tmp_path / "saved" / "cat.jsonl"
@@ -73,7 +73,8 @@ def test_scan_file_fills_every_frame_and_saves_the_export_jsonl(qtbot, open_wind
         check_frame_object(obj)
     assert sorted(p.name for p in path.parent.iterdir()) == ["cat.jsonl"]  # written whole, nothing beside it
     by_cli = tmp_path / "cli.jsonl"
-    assert cli.main(["process", str(tmp_path / "cat.mp4"), "--export", str(by_cli), "--no-progress"]) == 0
+    assert cli.main(["process", str(tmp_path / "cat.mp4"), "--export", str(by_cli), "--no-progress",
+                     "--gate", "0.05"]) == 0
     assert lines == [json.loads(line) for line in by_cli.read_text().splitlines()]
 
 
