@@ -146,19 +146,24 @@ def test_a_complete_export_replaces_the_old_one(tmp_path, clip):
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="a FIFO holds the model load")
 def test_a_signal_while_the_model_loads_leaves_nothing_behind(tmp_path, clip):
-    """The weights file is a FIFO nobody writes: the run waits in the model load, there the
-    signal comes. The old export stays as it was, and no file is left behind."""
+    """The model load takes a minute (the command runs with ``load_model_from`` made to
+    wait first: a FIFO as the weights file, the old way to hold it, is refused now):
+    the signal comes there. The old export stays as it was, and no file is left behind."""
     import signal
     import subprocess
     import time
 
-    fifo = tmp_path / "weights.pth"
-    os.mkfifo(fifo)
     data = tmp_path / "out.jsonl"
     data.write_text("old\n")
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, "-m", "camvideo", "process", str(clip), "-o", str(tmp_path / "out.mkv"),
-                             "--export", str(data), "--weights", str(fifo)], stderr=subprocess.PIPE, text=True,
+    slow_load = ("import sys, time\n"
+                 "import camvideo.runtime.loading as loading\n"
+                 "real = loading.load_model_from\n"
+                 "loading.load_model_from = lambda *a, **k: (time.sleep(60), real(*a, **k))[1]\n"
+                 "from camvideo.cli import main\n"
+                 "sys.exit(main(sys.argv[1:]))\n")
+    proc = subprocess.Popen([sys.executable, "-c", slow_load, "process", str(clip), "-o", str(tmp_path / "out.mkv"),
+                             "--export", str(data)], stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, PYTHONPATH=str(root)))
     try:
         deadline = time.monotonic() + 120
@@ -174,4 +179,4 @@ def test_a_signal_while_the_model_loads_leaves_nothing_behind(tmp_path, clip):
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert "before the first frame; nothing written" in err and "Traceback" not in err
     assert data.read_text() == "old\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([clip.name, data.name, fifo.name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([clip.name, data.name])
