@@ -95,13 +95,10 @@ class BoxTracker:
             self._size = size
         elif motion is not None:
             self._move(motion, size)
-        out = {c: self._smooth(c, b, size) for c, b in boxes.items() if b}
+        box_filter = self.box_filter if self.box_filter is not None else SmoothingFilter(self.settings)
+        out = {c: self._smooth(c, b, size, box_filter) for c, b in boxes.items() if b}
         self._tracks = {c: t for c, t in self._tracks.items() if c in out}
         return out
-
-    @property
-    def filter(self) -> BoxFilter:
-        return self.box_filter if self.box_filter is not None else SmoothingFilter(self.settings)
 
     def _move(self, motion: Motion, size: tuple[int, int]) -> None:
         """Move each track with the picture inside it (or the whole picture's motion
@@ -117,9 +114,8 @@ class BoxTracker:
                     moved.append(replace(track, corners=corners, moved=True))
             self._tracks[c] = moved
 
-    def _smooth(self, class_id: int, boxes: Sequence[Box], size: tuple[int, int]) -> list[Box]:
+    def _smooth(self, class_id: int, boxes: Sequence[Box], size: tuple[int, int], box_filter: BoxFilter) -> list[Box]:
         """This frame's boxes of one class, each matched to one track and filtered."""
-        box_filter = self.filter
         old = self._tracks.get(class_id)
         if old is None:  # a class without tracks of its own continues the others'
             old = [t for tracks in self._tracks.values() for t in tracks]

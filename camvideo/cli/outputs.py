@@ -1,7 +1,6 @@
-"""The files a command writes: ``check_outputs`` (no output may be an input, or
-another output) for every command, and the side files besides recordings and
-exports (``--json``, eval's summaries): a failure is one ``OutputError`` line
-naming the file."""
+"""The side files a command writes besides recordings and exports (``--json``,
+eval's summaries): a failure is one ``OutputError`` line naming the file. That no
+output is an input is ``camvideo.video.outputs.check_outputs``."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ from pathlib import Path
 from typing import IO
 
 from camvideo.errors import OutputError, reason
-from camvideo.video.outputs import check_outputs  # noqa: F401 - the commands' import
 
 
 def write_file(path: str | Path, write: Callable[[IO[str]], object]) -> None:

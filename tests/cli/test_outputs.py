@@ -14,8 +14,8 @@ from clips import make_clip
 from contract import one_line_error
 
 from camvideo.cli import main
-from camvideo.cli.outputs import check_outputs
 from camvideo.errors import OutputError
+from camvideo.video.outputs import check_outputs
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -16,8 +16,9 @@ import statistics
 from pathlib import Path
 
 from camvideo.cli import options as cli
-from camvideo.cli.outputs import check_outputs, write_file
+from camvideo.cli.outputs import write_file
 from camvideo.errors import InputError, OutputError, printable, reason
+from camvideo.video.outputs import check_outputs
 
 MAX_BATCH = 256  # images per forward batch: a bound on what a typo can allocate
 IMAGE_OUTPUTS = ("summary.json", "images.csv", "maxboxacc.png")

@@ -8,8 +8,9 @@ import os
 from pathlib import Path
 
 from camvideo.cli import options as cli
-from camvideo.cli.outputs import check_outputs, write_text
+from camvideo.cli.outputs import write_text
 from camvideo.errors import OutputError, printable, reason
+from camvideo.video.outputs import check_outputs
 from camvideo.video.sources import IMAGE_SUFFIXES, read_image
 
 
