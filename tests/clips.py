@@ -27,8 +27,9 @@ def pattern(index: int, width: int, height: int) -> np.ndarray:
 
 def make_clip(path: Path, frames: int = 30, size: tuple[int, int] = (160, 120), fps: int = 30,
               times: list[float] | None = None, audio: bool = False, rotation: int | None = None,
-              gop: int = 10, pix_fmt: str = "yuv420p") -> list[float]:
+              gop: int = 10, pix_fmt: str = "yuv420p", audio_s: float | None = None) -> list[float]:
     """Write an H.264 clip; ``times`` (seconds) makes it variable frame rate,
+    ``audio`` adds an AAC tone (``audio_s`` long, else the video's length),
     ``rotation`` (counterclockwise degrees) sets the display matrix, an odd ``size``
     needs ``pix_fmt="yuv444p"``.
 
@@ -65,7 +66,7 @@ def make_clip(path: Path, frames: int = 30, size: tuple[int, int] = (160, 120), 
             out.mux(packet)
         if a_stream is not None:
             rate, samples = 16000, 1024
-            total = int((times[-1] + 0.1) * rate)
+            total = int((audio_s if audio_s is not None else times[-1] + 0.1) * rate)
             for k in range(0, total, samples):
                 t = np.arange(k, k + samples) / rate
                 data = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]

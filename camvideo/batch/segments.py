@@ -44,7 +44,7 @@ from pathlib import Path
 from camvideo.batch import DEFAULT_SEGMENT_S  # noqa: F401 - its documented home is here too
 from camvideo.batch.job import JobResult, Reporter
 from camvideo.batch.plan import Job, Segment
-from camvideo.video.files import VideoFileSource
+from camvideo.video.files import VideoFileSource, video_duration
 from camvideo.video.reader import Frame
 
 log = logging.getLogger(__name__)
@@ -121,8 +121,8 @@ def probe(path: str) -> Probe | None:
             stream = container.streams.video[0]
             rate = float(stream.average_rate or stream.guessed_rate or 0.0)
             frames = stream.frames or 0
-            if not frames and rate and container.duration and container.duration > 0:
-                frames = int(round(container.duration / 1e6 * rate))
+            if not frames and rate:
+                frames = int(round((video_duration(container, stream) or 0.0) * rate))
             start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
     except (av.FFmpegError, OSError, IndexError, ValueError):
         return None

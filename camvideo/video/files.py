@@ -114,7 +114,7 @@ class VideoFileSource(Source):
             self.metadata = dict(container.metadata)  # the container's tags (a camvideo recording says so)
             self.rate = float(stream.average_rate or stream.guessed_rate or 0.0) or None
             # the header's idea of the length: a file that ends well before it is truncated
-            self.duration = container.duration / 1e6 if container.duration and container.duration > 0 else None
+            self.duration = video_duration(container, stream)
             count = stream.frames or None
             if not count and stream.duration and self.rate:
                 count = int(round(float(stream.duration * stream.time_base) * self.rate))
@@ -228,6 +228,29 @@ class VideoFileSource(Source):
         opened, self._opened = self._opened, None
         if opened is not None:
             opened[0].close()
+
+
+def video_duration(container, stream) -> float | None:
+    """The video stream's own length in seconds from the file's header: its duration
+    (MP4, MOV), else its ``DURATION`` tag (Matroska, as FFmpeg writes it), else the
+    container's when no other stream can outlast the video; None when unknown.
+
+    Never the container's alone beside an audio or subtitle stream: a recording
+    whose sound runs on after the last picture is not a truncated video."""
+    if stream.duration and stream.duration > 0 and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    tag = next((v for k, v in stream.metadata.items() if k.upper() == "DURATION"), None)
+    if tag:
+        try:
+            hours, minutes, seconds = str(tag).strip().split(":")
+            value = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        except ValueError:
+            value = 0.0
+        if value > 0:
+            return value
+    if len(container.streams) == len(container.streams.video) and container.duration and container.duration > 0:
+        return container.duration / 1e6
+    return None
 
 
 def _check_file(path: Path) -> None:

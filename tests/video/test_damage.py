@@ -168,3 +168,17 @@ def test_corruption_fuzz(clips, tmp_path, ext):
         _check_numbering(src, frames)
         kept.append(f"{len(frames)}/{reference}")
     print(f"\n{ext}: frames kept / PyAV alone, 20 variants: {' '.join(kept)}")
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4"])
+def test_sound_that_outlasts_the_video_is_no_damage(tmp_path, ext):
+    """The container's duration counts the audio too: the video is measured by its own."""
+    path = tmp_path / f"long_sound.{ext}"
+    make_clip(path, frames=30, size=(64, 48), fps=30, audio=True, audio_s=3.0)
+    with av.open(str(path)) as container:
+        assert container.duration / 1e6 > 2.5  # the header's length is the sound's
+    src, frames = _read(path)
+    assert [f.index for f in frames] == list(range(30))
+    assert not src.damage
+    assert src.duration == pytest.approx(1.0, abs=0.05)
+
