@@ -29,7 +29,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -176,6 +176,20 @@ class Reporter(Protocol):
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def earlier_attempts(records: Iterable[dict]) -> dict[str, int]:
+    """rel -> how many runs tried the file since its last ``done`` line (``failed``
+    and ``interrupted`` lines in the summary ``records``); the summary's ``attempts``
+    is this plus one."""
+    counts: dict[str, int] = {}
+    for record in records:
+        rel, status = record.get("rel"), record.get("status")
+        if isinstance(rel, str) and status in ("failed", "interrupted"):
+            counts[rel] = counts.get(rel, 0) + 1
+        elif isinstance(rel, str) and status == "done":
+            counts.pop(rel, None)
+    return counts
 
 
 def failed(job: Job, why: str, *, frames: int = 0, worker: str = "", started: float | None = None) -> JobResult:

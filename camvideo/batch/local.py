@@ -11,8 +11,11 @@ nothing of the parent's threads or torch state is inherited.
 Stopping: the parent sets a shared event (Ctrl-C, SIGTERM, SIGHUP reach the
 parent, which decides); each worker finalizes the file it is on (recording and
 export closed under their final names) and reports it ``interrupted``. A
-terminal's Ctrl-C also reaches the workers, which ignore SIGINT for that reason;
-a SIGTERM or SIGHUP sent to a worker alone finishes its file and ends it.
+terminal's Ctrl-C also reaches the workers, which ignore SIGINT for that reason.
+A SIGTERM or SIGHUP that reaches the parent too (a service stopped, a process
+group signalled) is that stop; one sent to a worker alone kills it like any other
+death: its file is failed with the signal's name, and a fresh worker takes the next
+file (one attempt per run on both backends: docs/batch.md, "Reliability").
 ``abort`` (a second signal) kills them at once.
 
 How many (``auto_jobs``): on a CPU, one worker per two cores. A job is already
@@ -50,6 +53,7 @@ log = logging.getLogger(__name__)
 MAX_JOBS = 64
 WORKER_MEMORY = 1 << 30  # resident bytes of one worker (lite0, 640x360: peak ~0.8 GiB measured), rounded up
 JOIN_S = 15.0
+SHARED_SIGNAL_S = 1.0  # how long a worker's SIGTERM waits to see whether the parent is stopping too
 
 
 def _available_memory() -> int | None:
@@ -120,12 +124,13 @@ def _serve(conn, stop, options: JobOptions, log_level: int) -> None:
     _die_with_parent()
     logging.basicConfig(level=log_level, format=f"%(levelname)s %(name)s [worker {os.getpid()}]: %(message)s")
     own_stop = threading.Event()
-    busy = threading.Event()
 
     def on_signal(signum, frame):
-        if not busy.is_set():
-            raise SystemExit(128 + signum)
-        own_stop.set()  # finish the file in hand, then end
+        if stop.wait(SHARED_SIGNAL_S):  # the parent was signalled too: finish the file in hand
+            own_stop.set()
+            return
+        signal.signal(signum, signal.SIG_DFL)  # sent to this worker alone: die of it, the parent records it
+        os.kill(os.getpid(), signum)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C: the parent decides
     for name in ("SIGTERM", "SIGHUP"):
@@ -146,14 +151,14 @@ def _serve(conn, stop, options: JobOptions, log_level: int) -> None:
             return
         if job is None:
             return
-        busy.set()
+        if not _send(conn, ("taken", job.index)):
+            return
 
         def progress(frames, total, index=job.index):
             if not _send(conn, ("progress", index, frames, total)):
                 own_stop.set()
 
         result = runner.run(job, lambda: stop.is_set() or own_stop.is_set(), progress)
-        busy.clear()
         if not _send(conn, ("result", result)):
             return
 
@@ -167,6 +172,7 @@ class _Worker:
     name: str = ""
     ready: bool = False
     job: Job | None = None
+    taken: bool = False  # the worker has received ``job`` (else it goes back to the queue if the worker dies)
     frames: int = 0
     started: float = 0.0
     dead: bool = False
@@ -181,6 +187,8 @@ def death_reason(exitcode: int | None) -> str:
             name = f"signal {-exitcode}"
         if -exitcode == getattr(signal, "SIGKILL", 9):
             return f"the worker process was killed ({name}: out of memory, or killed by hand) while processing this file"
+        if name in ("SIGTERM", "SIGHUP", "SIGINT"):
+            return f"the worker process was stopped by {name} (sent to it alone) while processing this file"
         return f"the worker process crashed ({name}) while processing this file"
     return f"the worker process exited (status {exitcode}) while processing this file"
 
@@ -230,14 +238,15 @@ class LocalPool:
             for worker in list(self._workers):
                 self._drain(worker, reporter)
                 if worker.dead or not worker.process.is_alive():
-                    self._bury(worker, reporter)
+                    if (back := self._bury(worker, reporter)) is not None:
+                        pending.appendleft(back)
                     if pending and not stopping and len(self._workers) < min(self.jobs, len(pending) + len(busy)):
                         self._spawn()
                     continue
                 if worker.ready and worker.job is None and pending and not stopping:
                     job = pending.popleft()
                     if _send(worker.conn, job):
-                        worker.job, worker.frames, worker.started = job, 0, time.time()
+                        worker.job, worker.taken, worker.frames, worker.started = job, False, 0, time.time()
                         reporter.started(job, worker.name)
                     else:
                         pending.appendleft(job)
@@ -256,6 +265,8 @@ class LocalPool:
             if kind == "ready":
                 worker.ready, worker.name = True, message[1]
                 log.debug("worker %s ready (model loaded in %.1f s)", message[1], message[2])
+            elif kind == "taken" and worker.job is not None and message[1] == worker.job.index:
+                worker.taken = True
             elif kind == "fatal":
                 raise CamvideoError(message[1])
             elif kind == "progress" and worker.job is not None and message[1] == worker.job.index:
@@ -265,11 +276,17 @@ class LocalPool:
                 worker.job = None
                 reporter.finished(message[1])
 
-    def _bury(self, worker: _Worker, reporter: Reporter) -> None:
+    def _bury(self, worker: _Worker, reporter: Reporter) -> Job | None:
+        """Record a dead worker's file as failed; the job it never received is returned
+        (to run on another worker: it was not attempted)."""
         worker.process.join(JOIN_S)
         code = worker.process.exitcode
         self._workers.remove(worker)
         worker.conn.close()
+        if worker.job is not None and not worker.taken:
+            log.info("worker %s ended (%s) before taking %s: it goes to another", worker.process.pid, code,
+                     worker.job.source)
+            return worker.job
         if worker.job is not None:
             log.warning("worker %s died (%s) on %s", worker.name or worker.process.pid, code, worker.job.source)
             reporter.finished(failed(worker.job, death_reason(code), frames=worker.frames,
@@ -280,6 +297,7 @@ class LocalPool:
             if self._start_failures >= 3:
                 raise CamvideoError(f"worker processes end before their model is loaded ({death_reason(code)}); "
                                     "run with -v to see why")
+        return None
 
     def close(self, abort: bool = False) -> None:
         """Ask every worker to end (``abort``: kill them) and join them."""

@@ -7,11 +7,11 @@ results stream back as files finish. An actor reserves ``--cpus-per-job`` CPUs
 and ``--gpus-per-job`` GPUs (fractions allowed: Ray shares a GPU between actors
 that ask for a part of it).
 
-Failures: an actor whose process or node dies is restarted by Ray, and the call
-it was running is retried (``max_task_retries``) on the new process: the file is
-processed again from the start, its ``.partial`` outputs overwritten, so nothing
-is duplicated. A bad file is not an exception: ``JobRunner.run`` returns a failed
-result, which is reported and never retried.
+Failures: one attempt per run, as on the local pool (docs/batch.md,
+"Reliability"): an actor whose process or node dies fails the file it was running,
+with how it died (``max_task_retries=0``), and Ray restarts the actor for the next
+file; the same command again tries the failed files again. A bad file is not an
+exception: ``JobRunner.run`` returns a failed result, which is reported.
 
 A cluster needs (README, "Many files"): the same camvideo (and torch) version on
 every node, checked when the actors start; and the inputs and the output folder
@@ -45,7 +45,7 @@ from camvideo.errors import CamvideoError, describe, reason
 log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_S = 3.0
-TASK_RETRIES = 2  # a file is tried again this many times when its worker dies
+TASK_RETRIES = 0  # one attempt per run, on both backends: a worker's death fails its file
 START_TIMEOUT_S = 300.0  # for the first actor to load its model (resources, a node joining)
 PROGRESS_EVERY_S = 0.5
 
@@ -293,8 +293,8 @@ class RayPool:
             try:
                 result = ray.get(ref)
             except ray.exceptions.RayActorError as exc:
-                result = failed(job, f"its Ray worker died {TASK_RETRIES + 1} times while processing it "
-                                f"({reason(exc)})", worker=slot.name, started=slot.started)
+                result = failed(job, f"its Ray worker died while processing it ({reason(exc)})",
+                                worker=slot.name, started=slot.started)
                 self._replace_if_dead(slot)
             except ray.exceptions.RayError as exc:
                 result = failed(job, describe(getattr(exc, "cause", None) or exc), worker=slot.name,

@@ -120,8 +120,9 @@ class _Driver:
     The summary keeps each name as it is; the display and the closing table show it
     ``printable`` (a name with a newline or a terminal escape prints as one line)."""
 
-    def __init__(self, display, writer, totals, config: str) -> None:
+    def __init__(self, display, writer, totals, config: str, earlier: dict[str, int] | None = None) -> None:
         self.display, self.writer, self.totals, self.config = display, writer, totals, config
+        self.earlier = earlier or {}  # rel -> runs that tried it since it was last done (job.earlier_attempts)
 
     def started(self, job, worker: str) -> None:
         self.display.started(_shown(job), worker)
@@ -130,7 +131,7 @@ class _Driver:
         self.display.progress(_shown(job), frames, total)
 
     def finished(self, result) -> None:
-        record = result.to_record(self.config)
+        record = {**result.to_record(self.config), "attempts": 1 + self.earlier.get(result.job.rel, 0)}
         self.writer.write(record)  # first: the summary is the record of what is complete
         self.totals.add(_shown_record(record))
         self.display.finished(dataclasses.replace(result, job=_shown(result.job),
@@ -171,11 +172,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_locked(args, plan, common, config, cpus, gpus) -> int:
     """The run, with the output folder's lock held: what is complete, the jobs, the table."""
+    from camvideo.batch.job import earlier_attempts
     from camvideo.batch.plan import split_resumed
     from camvideo.batch.summary import SummaryWriter, Totals, format_table, read_records
     from camvideo.runtime.signals import Aborted
 
-    todo, complete = split_resumed(plan, read_records(plan.summary_path), config, overwrite=args.overwrite)
+    records = read_records(plan.summary_path)
+    todo, complete = split_resumed(plan, records, config, overwrite=args.overwrite)
     for note in plan.notes:
         _say(f"camvideo: note: {printable(note)}")
     _say(f"camvideo: {len(plan.jobs)} file{'s' * (len(plan.jobs) != 1)} -> {printable(str(plan.output_dir))}"
@@ -190,7 +193,8 @@ def _run_locked(args, plan, common, config, cpus, gpus) -> int:
             writer.write(record)
             totals.add(_shown_record(record))
         try:
-            stopped = _run_jobs(args, todo, common, cpus, gpus, writer, totals, config) if todo else None
+            stopped = _run_jobs(args, todo, common, cpus, gpus, writer, totals, config,
+                                earlier_attempts(records)) if todo else None
         except Aborted as exc:  # a signal in the instant before the first file: nothing started
             _say(f"camvideo: interrupted ({exc}) before the first file; nothing written")
             return 128 + exc.signum
@@ -212,7 +216,7 @@ def _run_locked(args, plan, common, config, cpus, gpus) -> int:
     return EXIT_FAILED if totals.counts.get("failed") else 0
 
 
-def _run_jobs(args, todo, common, cpus, gpus, writer, totals, config):
+def _run_jobs(args, todo, common, cpus, gpus, writer, totals, config, earlier=None):
     """Run ``todo`` on the chosen backend, long files in segments where workers would
     otherwise idle; the StopSignals when a signal stopped it, else None."""
     from camvideo.batch.progress import BatchProgress
@@ -227,7 +231,7 @@ def _run_jobs(args, todo, common, cpus, gpus, writer, totals, config):
                  f"{sum(len(p) for p in units.parts.values())} segments of about {args.segment_seconds:g} s")
         stop = stack.enter_context(StopSignals(_stopping))
         progress = stack.enter_context(BatchProgress(len(todo)))
-        reporter = SegmentedReporter(_Driver(progress, writer, totals, config), units, progress)
+        reporter = SegmentedReporter(_Driver(progress, writer, totals, config, earlier), units, progress)
         for index in units.ready():  # every segment done by an earlier run: only the join is left
             reporter.settle(index)
         if units.jobs:

@@ -156,3 +156,35 @@ def test_a_model_that_cannot_load_stops_the_run_rather_than_failing_every_file(t
     assert result.returncode == 2, result.stderr
     assert "checkpoint" in result.stderr and "does not exist" in result.stderr and "Traceback" not in result.stderr
     assert (out / "camvideo-run.jsonl").read_text() == ""  # no file was tried
+
+
+def test_a_sigterm_to_a_worker_alone_fails_its_file_the_next_runs_and_a_rerun_counts_attempts(tmp_path):
+    """Issue 27 case 8 (was: exit 0 with the file interrupted, the next file "failed:
+    the worker process exited (status 0)" without starting) and case 13 (one attempt
+    per run, the attempts in the summary line)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_clip(folder / "a_long.mkv", frames=300, size=(64, 48))
+    make_clip(folder / "b_short.mp4", frames=20, size=(96, 64), fps=25)
+    out = tmp_path / "out"
+    run = Running(folder, "--output-dir", out, "--jobs", "1")
+    try:
+        pid = int(run.wait_for(r"started a_long\.mkv \(worker [^ ]+:(\d+)\)").group(1))
+        wait_lines(out / "a_long.partial.jsonl", 3)  # mid-file
+        os.kill(pid, signal.SIGTERM)  # to the worker alone, not the driver
+        code = run.finish()
+    finally:
+        run.kill()
+    assert code == 1, run.stderr  # a failed file
+    by_rel = {r["rel"]: r for r in summary(out)}
+    long, short = by_rel["a_long.mkv"], by_rel["b_short.mp4"]
+    assert long["status"] == "failed" and long["worker"].endswith(f":{pid}") and long["attempts"] == 1
+    assert long["reason"] == "the worker process was stopped by SIGTERM (sent to it alone) while processing this file"
+    assert short["status"] == "done" and short["attempts"] == 1 and not short["worker"].endswith(f":{pid}")
+    check_complete(folder / "b_short.mp4", *outputs(out, "b_short.mp4"), 20)
+    assert "failed: a_long.mkv: the worker process was stopped by SIGTERM" in run.stdout
+    again = camvideo(folder, "--output-dir", out, "--jobs", "1")
+    assert again.returncode == 0, again.stderr
+    last = summary(out)[-2:]
+    assert {r["rel"]: (r["status"], r.get("attempts")) for r in last} == {
+        "a_long.mkv": ("done", 2), "b_short.mp4": ("skipped", None)}
