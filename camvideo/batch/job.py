@@ -178,6 +178,12 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+class BackendLost(CamvideoError):
+    """The backend went away mid-run (a Ray cluster's head lost): every file already
+    has its record (failed with why, or not started); the driver prints the closing
+    table, then this one line, and exits 2."""
+
+
 def earlier_attempts(records: Iterable[dict]) -> dict[str, int]:
     """rel -> how many runs tried the file since its last ``done`` line (``failed``
     and ``interrupted`` lines in the summary ``records``); the summary's ``attempts``

@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from camvideo import __version__
-from camvideo.batch.job import JobOptions, JobRunner, Reporter, failed, worker_name
+from camvideo.batch.job import BackendLost, JobOptions, JobRunner, Reporter, failed, worker_name
 from camvideo.batch.plan import Job
 from camvideo.errors import CamvideoError, describe, reason
 
@@ -48,6 +48,8 @@ PROBE_TIMEOUT_S = 3.0
 TASK_RETRIES = 0  # one attempt per run, on both backends: a worker's death fails its file
 START_TIMEOUT_S = 300.0  # for the first actor to load its model (resources, a node joining)
 PROGRESS_EVERY_S = 0.5
+HEAD_CHECK_S = 1.0  # how often the driver checks that the head's GCS still answers (a TCP connect)
+HEAD_MISSES = 3  # checks in a row without an answer: the cluster is lost (~3 s, well before Ray's 60 s)
 
 
 def _import_ray():
@@ -102,6 +104,32 @@ def resolve(address: str) -> str:
     return found
 
 
+LOCAL_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def _local_only(ray) -> None:
+    """Make the Ray instance ``--ray local`` starts listen on 127.0.0.1 only.
+
+    Ray (2.60) turns a node address of 127.0.0.1 into the host's own and binds its GCS,
+    raylet and workers to every interface, unless its "single machine" switch is off
+    (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, what it does on macOS and Windows): set in
+    the environment its processes inherit, and in the constant this process read at
+    import. Checked by reading the listening sockets of the processes started
+    (tests/batch/test_ray_local.py)."""
+    os.environ[LOCAL_ONLY_ENV] = "0"
+    with contextlib.suppress(ImportError, AttributeError):
+        from ray._private import ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = False
+
+
+def _gcs_address(ray) -> str | None:
+    try:
+        return ray._private.worker.global_worker.node.gcs_address
+    except AttributeError:
+        return None
+
+
 class RaySession:
     """A connection to a cluster (or a Ray instance started for the run); a context manager."""
 
@@ -112,6 +140,7 @@ class RaySession:
         kwargs = {"logging_level": logging.WARNING, "include_dashboard": False} if address == "local" else \
             {"logging_level": logging.WARNING}
         if address == "local":  # a new instance, even where RAY_ADDRESS names a cluster
+            _local_only(self.ray)
             kwargs.update(address="local", num_cpus=num_cpus or os.cpu_count() or 1)
         else:
             target = resolve(address)
@@ -124,13 +153,28 @@ class RaySession:
                                 "authentication needs RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN or "
                                 "~/.ray/auth_token)") from None
         self.start_s = time.monotonic() - began  # what Ray costs before the first file
+        self.gcs_address = _gcs_address(self.ray) or kwargs.get("address", "")
+
+    def head_answers(self) -> bool:
+        """Whether the head's GCS accepts a TCP connection (within ``HEAD_CHECK_S``)."""
+        target = _host_port(self.gcs_address)
+        if target is None:
+            return True  # nothing to check against: Ray's own errors tell
+        try:
+            with socket.create_connection(target, timeout=HEAD_CHECK_S):
+                return True
+        except OSError:
+            return False
 
     def resources(self) -> dict[str, float]:
         return dict(self.ray.cluster_resources())
 
     def close(self) -> None:
-        if self.ray.is_initialized():
+        if self.ray.is_initialized() and not self.lost:
             self.ray.shutdown()
+        # a lost cluster: no shutdown (it would wait on the GCS); the process ends soon after
+
+    lost = False  # set by RayPool when the head stopped answering
 
     def __enter__(self) -> RaySession:
         return self
@@ -191,6 +235,7 @@ class _Slot:
     progress_ref: object | None = None
     progress_at: float = 0.0
     started: float = 0.0
+    frames: int = 0  # the last progress the actor reported for ``job``
 
 
 def actor_count(resources: dict[str, float], files: int, cpus_per_job: float, gpus_per_job: float,
@@ -220,7 +265,9 @@ class RayPool:
         if cpus_per_job < 0 or gpus_per_job < 0:
             raise ValueError("cpus_per_job and gpus_per_job must be >= 0")
         self.ray = session.ray
+        self.session = session
         self.options = options
+        self._misses, self._checked = 0, 0.0
         self._cls = self.ray.remote(num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_restarts=-1,
                                     max_task_retries=TASK_RETRIES, max_concurrency=2)(BatchActor)
         self._slots = [self._new_slot() for _ in range(actors)]
@@ -250,13 +297,15 @@ class RayPool:
                         slot.handle.stop.remote()
             if not any(s.job for s in self._slots) and (stopping or not pending):
                 return
+            self._check_head(pending, reporter)
             if not any(s.ready for s in self._slots) and time.monotonic() - began > START_TIMEOUT_S:
                 raise CamvideoError(f"no Ray actor started within {START_TIMEOUT_S:.0f} s: does the cluster have "
                                     "the CPUs and GPUs asked for (--cpus-per-job, --gpus-per-job)?")
             for slot in self._slots:
                 if slot.ready and slot.job is None and pending and not stopping:
                     job = pending.popleft()
-                    slot.job, slot.started, slot.run_ref = job, time.time(), slot.handle.run.remote(job)
+                    slot.job, slot.started, slot.frames = job, time.time(), 0
+                    slot.run_ref = slot.handle.run.remote(job)
                     reporter.started(job, slot.name)
             refs = {}
             for slot in self._slots:
@@ -287,6 +336,7 @@ class RayPool:
             except ray.exceptions.RayError:
                 return  # restarting: the next poll will tell
             if slot.job is not None and index == slot.job.index:
+                slot.frames = frames
                 reporter.progress(slot.job, frames, total)
         elif ref is slot.run_ref:
             job, slot.job, slot.run_ref = slot.job, None, None
@@ -294,14 +344,39 @@ class RayPool:
                 result = ray.get(ref)
             except ray.exceptions.RayActorError as exc:
                 result = failed(job, f"its Ray worker died while processing it ({reason(exc)})",
-                                worker=slot.name, started=slot.started)
-                self._replace_if_dead(slot)
+                                worker=slot.name, started=slot.started, frames=slot.frames)
+                if self.session.head_answers():  # else the next head check ends the run
+                    self._replace_if_dead(slot)
             except ray.exceptions.RayError as exc:
                 result = failed(job, describe(getattr(exc, "cause", None) or exc), worker=slot.name,
                                 started=slot.started)
             else:
                 slot.name = result.worker or slot.name  # a restarted actor has a new process
             reporter.finished(result)
+
+    def _check_head(self, pending: deque, reporter: Reporter) -> None:
+        """Every ``HEAD_CHECK_S``: is the head's GCS there? ``HEAD_MISSES`` in a row
+        without it: record the files in flight as failed and the rest as not started,
+        then ``BackendLost`` (Ray alone would end this process ~60 s later, mid-table)."""
+        now = time.monotonic()
+        if now - self._checked < HEAD_CHECK_S:
+            return
+        self._checked = now
+        self._misses = 0 if self.session.head_answers() else self._misses + 1
+        if self._misses < HEAD_MISSES:
+            return
+        self.session.lost = True
+        where = f"the Ray cluster's head ({self.session.gcs_address}) stopped answering"
+        for slot in self._slots:
+            if slot.job is not None:
+                reporter.finished(failed(slot.job, f"{where} while it was processed; its outputs are partial",
+                                         frames=slot.frames, worker=slot.name, started=slot.started))
+                slot.job = None
+        while pending:
+            reporter.finished(failed(pending.popleft(), f"not started: {where}"))
+        self._slots.clear()  # nothing to kill: they went with the cluster
+        raise BackendLost(f"--ray: {where} mid-run; every file is recorded in the summary (the unfinished "
+                          "ones as failed); start the cluster again and run the same command to finish them")
 
     def _replace_if_dead(self, slot: _Slot) -> None:
         """An actor Ray gave up on is replaced by a new one (its model loads again)."""

@@ -172,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_locked(args, plan, common, config, cpus, gpus) -> int:
     """The run, with the output folder's lock held: what is complete, the jobs, the table."""
-    from camvideo.batch.job import earlier_attempts
+    from camvideo.batch.job import BackendLost, earlier_attempts
     from camvideo.batch.plan import split_resumed
     from camvideo.batch.summary import SummaryWriter, Totals, format_table, read_records
     from camvideo.runtime.signals import Aborted
@@ -185,6 +185,7 @@ def _run_locked(args, plan, common, config, cpus, gpus) -> int:
          + (f" ({len(complete)} complete from an earlier run, skipped; --overwrite redoes them)" if complete else ""))
     totals = Totals(files=len(plan.jobs))
     began = time.monotonic()
+    lost = None
     with SummaryWriter(plan.summary_path) as writer:
         for job in complete:
             record = {"source": job.source, "rel": job.rel, "status": "skipped", "frames": 0, "seconds": 0.0,
@@ -198,11 +199,15 @@ def _run_locked(args, plan, common, config, cpus, gpus) -> int:
         except Aborted as exc:  # a signal in the instant before the first file: nothing started
             _say(f"camvideo: interrupted ({exc}) before the first file; nothing written")
             return 128 + exc.signum
+        except BackendLost as exc:  # every file has its record: the table, then the error line (exit 2)
+            lost, stopped = exc, None
     wall = time.monotonic() - began
     try:
         print(format_table(totals, wall, plan.summary_path), flush=True)
     except (OSError, ValueError):
         pass
+    if lost is not None:
+        raise lost
     if args.dataset and stopped is None:
         from camvideo.batch.dataset import build
 

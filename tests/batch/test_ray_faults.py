@@ -1,0 +1,107 @@
+"""Issue 27 on Ray: the head lost mid-run (case 9) and ``--ray local`` reachable from
+this machine only (case 12). A real head (``ray start --head --block`` on 127.0.0.1,
+stopped by its PID), real videos, the listening sockets of the processes Ray started."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from batch_helpers import Running, env, make_archive, summary, wait_lines
+from test_ray import free_port
+
+pytest.importorskip("ray")
+psutil = pytest.importorskip("psutil")
+pytestmark = pytest.mark.timeout(300)
+
+
+def start_head(temp: Path, port: int) -> subprocess.Popen:
+    log = temp / "ray-start.log"
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
+                             "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "2",
+                             "--include-dashboard", "false", "--disable-usage-stats"],
+                            env=env(RAY_TMPDIR=str(temp), RAY_AUTH_MODE="disabled"),
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 90
+    while "Ray runtime started" not in log.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"ray start failed:\n{log.read_text()}")
+        time.sleep(0.2)
+    return proc
+
+
+def test_the_head_lost_mid_run_gives_every_file_a_record_the_table_and_exit_2(tmp_path, tmp_path_factory):
+    temp = tmp_path_factory.mktemp("r")  # short: Ray's socket paths
+    clips = {"a.mp4": (600, (64, 48), 30), "b.mkv": (15, (96, 64), 25), "c.mov": (10, (80, 60), 15),
+             "d.mp4": (20, (64, 48), 24), "e.mkv": (18, (48, 48), 60)}
+    make_archive(tmp_path / "in", clips, corrupt=None)
+    out = tmp_path / "out"
+    port = free_port()
+    head = start_head(temp, port)
+    run = Running(tmp_path / "in", "--output-dir", out, "--ray", f"127.0.0.1:{port}", "--jobs", "1",
+                  extra_env={"RAY_TMPDIR": str(temp), "RAY_AUTH_MODE": "disabled"})
+    try:
+        run.wait_for(r"started a\.mp4")
+        wait_lines(out / "a.partial.jsonl", 5)  # the actor is mid-file, four files wait
+        head.send_signal(signal.SIGTERM)  # the head stops its GCS, raylet and workers
+        lost_at = time.monotonic()
+        code = run.finish(timeout=120)
+        took = time.monotonic() - lost_at
+    finally:
+        run.kill()
+        if head.poll() is None:
+            head.kill()
+        head.wait(60)
+    assert code == 2, run.stderr
+    assert took < 40, took  # Ray alone ended the driver ~60 s after, with no table
+    assert "Traceback" not in run.stderr
+    errors = [line for line in run.lines if line.startswith("camvideo: error")]
+    assert len(errors) == 1 and "stopped answering" in errors[0] and "run the same command" in errors[0], run.stderr
+    assert "total             5 files" in run.stdout  # the closing table printed
+    by_rel = {r["rel"]: r for r in summary(out)}
+    assert set(by_rel) == set(clips)
+    assert by_rel["a.mp4"]["status"] == "failed" and 0 < by_rel["a.mp4"]["frames"] < 600
+    for rel in set(clips) - {"a.mp4"}:
+        assert by_rel[rel]["status"] == "failed" and by_rel[rel]["reason"].startswith("not started: "), by_rel[rel]
+    assert not (out / "a_cam.mkv").exists()  # the partial is not taken for complete
+
+
+def _listening(root: psutil.Process) -> set[tuple[str, str, int]]:
+    found = set()
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            for conn in proc.net_connections(kind="inet"):
+                if conn.status == psutil.CONN_LISTEN:
+                    found.add((proc.name(), conn.laddr.ip, conn.laddr.port))
+        except psutil.Error:
+            pass
+    return found
+
+
+def _loopback(ip: str) -> bool:
+    address = ipaddress.ip_address(ip)
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
+def test_ray_local_listens_on_127_0_0_1_only(tmp_path_factory, monkeypatch):
+    """Ray 2.60 binds its GCS and raylet to every interface for a 127.0.0.1 node (seen
+    with ``ss -ltnp``); the instance ``--ray local`` starts must not."""
+    from camvideo.batch.ray import RaySession
+
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path_factory.mktemp("r")))
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    monkeypatch.delenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", raising=False)
+    with RaySession("local", num_cpus=1) as session:
+        session.ray.get(session.ray.remote(lambda: os.getpid()).remote())  # a worker process too
+        sockets = _listening(psutil.Process())
+    names = {name for name, _, _ in sockets}
+    assert {"gcs_server", "raylet"} <= names, sockets
+    assert all(_loopback(ip) for _, ip, _ in sockets), sorted(sockets)
