@@ -46,7 +46,7 @@ from camvideo.batch.globs import glob_root as _glob_root
 from camvideo.batch.globs import has_magic as _has_magic
 from camvideo.batch.globs import matching as _glob
 from camvideo.errors import CamvideoError, InputError, OutputError, reason
-from camvideo.video.recorder import partial_path
+from camvideo.video.recorder import made_by_camvideo, partial_path
 from camvideo.video.spec import IMAGE_SUFFIXES, SourceSpec
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
@@ -143,13 +143,16 @@ def _shown(path: str) -> str:
 def _walk(folder: str, exclude: str | None, notes: list[str]) -> list[_Entry]:
     """Videos and image folders under ``folder``, in name order."""
     entries: list[_Entry] = []
-    ignored, ignored_dirs = 0, 0
+    ignored, ignored_dirs, linked, recordings = 0, 0, [], []
     example = ""
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
                              and not _inside(os.path.join(dirpath, d), exclude))
+        linked += [os.path.join(dirpath, d) for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
         names = sorted(f for f in filenames if not f.startswith("."))
         videos = [f for f in names if _suffix(f) in VIDEO_SUFFIXES and os.path.isfile(os.path.join(dirpath, f))]
+        recordings += [os.path.join(dirpath, f) for f in videos if _recording(os.path.join(dirpath, f))]
+        videos = [f for f in videos if os.path.join(dirpath, f) not in recordings]
         images = [f for f in names if _suffix(f) in IMAGE_SUFFIXES and os.path.isfile(os.path.join(dirpath, f))]
         entries += [_Entry(os.path.join(dirpath, f), "video", folder) for f in videos]
         if videos and images:
@@ -162,7 +165,28 @@ def _walk(folder: str, exclude: str | None, notes: list[str]) -> list[_Entry]:
         notes.append(f"{_shown(folder)}: {ignored} image{'s' * (ignored > 1)} in {where} videos "
                      f"not processed (a folder with videos is processed as videos; to process the images "
                      f"as a sequence: camvideo process '{example}')")
+    if linked:
+        notes.append(f"{_shown(folder)}: {len(linked)} linked folder{'s' * (len(linked) > 1)} not followed "
+                     f"({_shown(linked[0])}{', ...' * (len(linked) > 1)}; a link may loop): give "
+                     f"{'them' if len(linked) > 1 else 'it'} as a source to process what is inside")
+    if recordings:
+        notes.append(f"{_shown(folder)}: {len(recordings)} camvideo recording{'s' * (len(recordings) > 1)} "
+                     f"not analysed again ({_shown(recordings[0])}{', ...' * (len(recordings) > 1)}: its labels "
+                     "are burned in); give one by name to analyse it anyway")
     return entries
+
+
+def _recording(path: str) -> bool:
+    """A ``*_cam.mkv`` whose container says camvideo recorded it (``made_by_camvideo``)."""
+    if not path.endswith("_cam.mkv"):
+        return False
+    import av
+
+    try:
+        with av.open(path) as container:
+            return made_by_camvideo(container.metadata)
+    except (av.FFmpegError, OSError, ValueError):
+        return False
 
 
 def _expand_one(spec: str, exclude: str | None, notes: list[str]) -> list[_Entry]:

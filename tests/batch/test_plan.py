@@ -218,3 +218,29 @@ def test_a_recursive_glob_over_symlink_loops_ends_with_one_job_per_video(tmp_pat
     plan = make_plan([str(root / "**" / "*.mp4")], tmp_path / "out")
     assert sorted(job.rel for job in plan.jobs) == ["b/y.mp4", "x.mp4"]
     assert expands_to_videos(str(root / "**" / "*.mp4"))
+
+
+def test_a_folder_walk_names_linked_folders_and_leaves_camvideo_recordings_out(tmp_path):
+    """Issue 27's lower list: a linked folder was skipped without a word, and camvideo's
+    own recordings in the input tree were analysed again (``x_cam_cam.mkv``)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from clips import make_clip
+
+    from camvideo.cli import main
+
+    tree = tmp_path / "in"
+    (tree / "elsewhere").mkdir(parents=True)
+    make_clip(tree / "x.mp4", frames=4, size=(64, 48))
+    make_clip(tree / "front_cam.mkv", frames=4, size=(64, 48))  # a user's camera, not camvideo's
+    make_clip(tmp_path / "linked.mp4", frames=4, size=(64, 48))
+    (tree / "link").symlink_to(tmp_path, target_is_directory=True)
+    assert main(["process", str(tree / "x.mp4"), "--output-dir", str(tree), "--max-frames", "2"]) == 0
+    assert (tree / "x_cam.mkv").exists()  # a camvideo recording in the tree
+    plan = make_plan([str(tree)], tmp_path / "out")
+    assert sorted(Path(j.source).name for j in plan.jobs) == ["front_cam.mkv", "x.mp4"]
+    assert any("1 linked folder not followed" in n and "link" in n for n in plan.notes), plan.notes
+    assert any("1 camvideo recording not analysed again" in n and "x_cam.mkv" in n for n in plan.notes), plan.notes
+    named = make_plan([str(tree / "x_cam.mkv")], tmp_path / "out")  # by name: analysed anyway
+    assert [Path(j.source).name for j in named.jobs] == ["x_cam.mkv"]
