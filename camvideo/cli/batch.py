@@ -172,10 +172,11 @@ def run(args: argparse.Namespace) -> int:
 def _run_locked(args, plan, common, config, cpus, gpus) -> int:
     """The run, with the output folder's lock held: what is complete, the jobs, the table."""
     from camvideo.batch.plan import split_resumed
-    from camvideo.batch.summary import SummaryWriter, Totals, format_table, read_records
+    from camvideo.batch.summary import SummaryWriter, Totals, compact, format_table, read_records
     from camvideo.runtime.signals import Aborted
 
-    todo, complete = split_resumed(plan, read_records(plan.summary_path), config, overwrite=args.overwrite)
+    records = compact(plan.summary_path, read_records(plan.summary_path))  # one line a file (s28)
+    todo, complete = split_resumed(plan, records, config, overwrite=args.overwrite)
     for note in plan.notes:
         _say(f"camvideo: note: {printable(note)}")
     _say(f"camvideo: {len(plan.jobs)} file{'s' * (len(plan.jobs) != 1)} -> {printable(str(plan.output_dir))}"
