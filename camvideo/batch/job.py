@@ -140,6 +140,7 @@ class JobResult:
     started: float = 0.0  # time.time()
     finished: float = 0.0
     segments: tuple[dict, ...] = ()  # a file run in segments: each one's figures (camvideo.batch.segments)
+    sizes: tuple[int, ...] = ()  # the outputs' sizes where they are not local files (camvideo.batch.storage)
 
     @property
     def fps(self) -> float:
@@ -151,7 +152,7 @@ class JobResult:
         job = self.job
         return {"source": job.source, "rel": job.rel, "status": self.status, "frames": self.frames,
                 "seconds": round(self.seconds, 3), "fps": round(self.fps, 2), "outputs": list(self.outputs),
-                "bytes": [_size(p) for p in self.outputs],
+                "bytes": list(self.sizes) if self.sizes else [_size(p) for p in self.outputs],
                 "reason": self.reason, "size": job.size, "mtime_ns": job.mtime_ns, "config": config,
                 "worker": self.worker, "started": timestamp(self.started), "finished": timestamp(self.finished),
                 **({"segments": list(self.segments)} if self.segments else {})}
@@ -236,7 +237,16 @@ class JobRunner:
 
     def run(self, job: Job, should_stop: Callable[[], bool] = lambda: False,
             on_progress: Callable[[int, int | None], None] | None = None) -> JobResult:
-        """Process ``job``; never raises for a bad file (a failed result instead)."""
+        """Process ``job``; never raises for a bad file (a failed result instead). A job in
+        object storage runs on local copies (``camvideo.batch.storage.run_staged``)."""
+        from camvideo.batch import storage
+
+        if storage.remote(job):
+            return storage.run_staged(self._run, job, should_stop, on_progress)
+        return self._run(job, should_stop, on_progress)
+
+    def _run(self, job: Job, should_stop: Callable[[], bool] = lambda: False,
+             on_progress: Callable[[int, int | None], None] | None = None) -> JobResult:
         started, t0 = time.time(), time.monotonic()
         worker = worker_name()
         if job.kind == "missing":
