@@ -36,7 +36,7 @@ def run(folder: Path, out: Path) -> tuple[float, int]:
     while proc.poll() is None:
         try:
             with open(f"/proc/{proc.pid}/status") as status:
-                peak = max(peak, *(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM")))
+                peak = max([peak, *(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM"))])
         except (OSError, ValueError):
             pass
         time.sleep(0.01)
