@@ -45,7 +45,8 @@ def add_batch_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--from-list", metavar="FILE", help="sources, one path a line (blank lines and # comments skipped)")
     group.add_argument("--output-dir", metavar="DIR",
                        help=f"where each file's recording and data go, mirroring the input tree, with the run "
-                       f"summary DIR/camvideo-run.jsonl (default: ./{DEFAULT_OUTPUT_DIR})")
+                       f"summary DIR/camvideo-run.jsonl (default: ./{DEFAULT_OUTPUT_DIR}); an s3://bucket/prefix URL "
+                       "(and SOURCEs too) keeps the archive in object storage (pip install 'camvideo[s3]')")
     group.add_argument("--export-format", choices=EXPORT_FORMATS, default="jsonl",
                        help="each file's per-frame data: jsonl (default), csv or none")
     group.add_argument("--no-recording", action="store_true", help="write the data only, no annotated recording")
