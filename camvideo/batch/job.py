@@ -140,6 +140,7 @@ class JobResult:
     started: float = 0.0  # time.time()
     finished: float = 0.0
     segments: tuple[dict, ...] = ()  # a file run in segments: each one's figures (camvideo.batch.segments)
+    sizes: tuple[int, ...] = ()  # the outputs' sizes where they are not local files (camvideo.batch.storage)
 
     @property
     def fps(self) -> float:
@@ -151,7 +152,7 @@ class JobResult:
         job = self.job
         return {"source": job.source, "rel": job.rel, "status": self.status, "frames": self.frames,
                 "seconds": round(self.seconds, 3), "fps": round(self.fps, 2), "outputs": list(self.outputs),
-                "bytes": [_size(p) for p in self.outputs],
+                "bytes": list(self.sizes) if self.sizes else [_size(p) for p in self.outputs],
                 "reason": self.reason, "size": job.size, "mtime_ns": job.mtime_ns, "config": config,
                 "worker": self.worker, "started": timestamp(self.started), "finished": timestamp(self.finished),
                 **({"segments": list(self.segments)} if self.segments else {})}
@@ -237,26 +238,41 @@ class JobRunner:
         threads = self.options.threads
         self.forward = forward_for(model, self.options.model, mode="throughput" if threads is None else "latency",
                                    threads=threads)
-        self._warm_up(model)
         self.model = model
         self.load_s = time.monotonic() - t0
+        self._warm = False
 
-    def _warm_up(self, model) -> None:
-        """What the first file would pay once per process, paid here: the batch-norm
-        fold (the first ``FrameLocalizer`` does it to the model, in place) and the
-        first forward pass (oneDNN builds its kernels). Measured on the shared 2-core
-        machine: a worker's first 20-frame file took 16.8 s without this, the next
-        ones 2.8 s; with it, 3.6 s and 2.2-2.8 s."""
+    def _warm_up(self, job: Job) -> None:
+        """Once per process, before its first file, at that file's frame size (a
+        size the runtime has not seen makes it compile again: 64x64 first cost a
+        second OpenVINO compile): the batch-norm fold (the first ``FrameLocalizer``
+        does it to the model, in place) and the first forward pass. Measured on the
+        shared 2-core machine: a worker's first 20-frame file took 16.8 s without a
+        warm-up, the next ones 2.8 s; with one, 3.6 s and 2.2-2.8 s."""
+        if getattr(self, "_warm", True):
+            return
+        self._warm = True
         import numpy as np
 
+        from camvideo.batch.segments import frame_size
         from camvideo.runtime.localizer import FrameLocalizer
 
-        localizer = FrameLocalizer(model, self.options.settings, forward=self.forward)
-        localizer([np.zeros((64, 64, 3), np.uint8)], [0], [0.0])
+        width, height = frame_size(job.source) if job.kind == "video" else (64, 64)
+        localizer = FrameLocalizer(self.model, self.options.settings, forward=self.forward)
+        localizer([np.zeros((height, width, 3), np.uint8)], [0], [0.0])
 
     def run(self, job: Job, should_stop: Callable[[], bool] = lambda: False,
             on_progress: Callable[[int, int | None], None] | None = None) -> JobResult:
-        """Process ``job``; never raises for a bad file (a failed result instead)."""
+        """Process ``job``; never raises for a bad file (a failed result instead). A job in
+        object storage runs on local copies (``camvideo.batch.storage.run_staged``)."""
+        from camvideo.batch import storage
+
+        if storage.remote(job):
+            return storage.run_staged(self._run, job, should_stop, on_progress)
+        return self._run(job, should_stop, on_progress)
+
+    def _run(self, job: Job, should_stop: Callable[[], bool] = lambda: False,
+             on_progress: Callable[[int, int | None], None] | None = None) -> JobResult:
         started, t0 = time.time(), time.monotonic()
         worker = worker_name()
         if job.kind == "missing":
@@ -265,6 +281,7 @@ class JobRunner:
         self._frames, self._outputs = 0, ()
         try:
             self.load()
+            self._warm_up(job)
             _remove_partials(job)
             frames, stopped, damage = self._process(job, should_stop, on_progress)
             status = "interrupted" if stopped else "done"

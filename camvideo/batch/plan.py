@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 import posixpath
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -406,16 +406,20 @@ def prepare_output_dir(plan: Plan) -> None:
         raise OutputError(f"--output-dir {plan.output_dir}: cannot write there ({reason(exc)})") from None
 
 
-def is_complete(job: Job, record: dict | None, config: str) -> bool:
+def is_complete(job: Job, record: dict | None, config: str, sizes: Mapping[str, int] | None = None) -> bool:
     """Can a rerun skip ``job``, given the summary's last line for it? Only when that
     line says done for this source's size, time and settings, and the outputs are
     the very files it wrote: each of the size the line recorded (``bytes``; a line
     written before sizes were: the export's lines and the recording's frames against
-    its ``frames``), with no ``.partial`` file beside it."""
+    its ``frames``), with no ``.partial`` file beside it. ``sizes``: the outputs'
+    sizes in a store (``camvideo.batch.storage``, where no object is partial)."""
     if record is None or record.get("status") != "done" or job.kind == "missing":
         return False
     if record.get("size") != job.size or record.get("mtime_ns") != job.mtime_ns or record.get("config") != config:
         return False
+    if sizes is not None:
+        recorded = dict(zip(record.get("outputs") or (), record.get("bytes") or ()))
+        return all(recorded.get(p) is not None and recorded.get(p) == sizes.get(p) for p in job.outputs)
     if not all(os.path.isfile(p) and not partial_path(Path(p)).exists() for p in job.outputs):
         return False
     sizes = record.get("bytes")
@@ -451,8 +455,8 @@ def _frames_in(path: str) -> int | None:
     return None
 
 
-def split_resumed(plan: Plan, records: Iterable[dict], config: str, *, overwrite: bool = False
-                  ) -> tuple[list[Job], list[Job]]:
+def split_resumed(plan: Plan, records: Iterable[dict], config: str, *, overwrite: bool = False,
+                  sizes: Mapping[str, int] | None = None) -> tuple[list[Job], list[Job]]:
     """(jobs to run, jobs already complete) for this run. ``records`` are the
     summary's lines in file order; a job's last line that ran it counts (a
     ``skipped`` line only repeats the one before it). Outputs of another source at
@@ -463,20 +467,21 @@ def split_resumed(plan: Plan, records: Iterable[dict], config: str, *, overwrite
         if record.get("status") != "skipped" and isinstance(record.get("rel"), str):
             last[record["rel"]] = record
     if not overwrite:
-        _check_same_sources(plan, last)
+        _check_same_sources(plan, last, sizes)
     todo, done = [], []
     for job in plan.jobs:
-        (done if not overwrite and is_complete(job, last.get(job.rel), config) else todo).append(job)
+        (done if not overwrite and is_complete(job, last.get(job.rel), config, sizes) else todo).append(job)
     return todo, done
 
 
-def _check_same_sources(plan: Plan, last: dict[str, dict]) -> None:
+def _check_same_sources(plan: Plan, last: dict[str, dict], sizes: Mapping[str, int] | None = None) -> None:
     """``OutputError`` when a job's outputs hold another source's results."""
     clashes = []
     for job in plan.jobs:
         record = last.get(job.rel) or {}
         other = record.get("source")
-        if isinstance(other, str) and other != job.source and any(os.path.exists(p) for p in job.outputs):
+        there = (lambda p: p in sizes) if sizes is not None else os.path.exists
+        if isinstance(other, str) and other != job.source and any(there(p) for p in job.outputs):
             clashes.append((job, other))
     if clashes:
         job, other = clashes[0]

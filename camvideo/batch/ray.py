@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from camvideo import __version__
 from camvideo.batch.job import BackendLost, JobOptions, JobRunner, Reporter, failed, worker_name
 from camvideo.batch.plan import Job
+from camvideo.batch.storage import is_url
 from camvideo.errors import CamvideoError, describe, reason
 
 log = logging.getLogger(__name__)
@@ -206,7 +207,7 @@ class BatchActor:
     def run(self, job: Job):
         if self._error is not None:
             return failed(job, self._error, worker=worker_name())
-        if job.kind != "missing" and not os.path.exists(job.source):
+        if job.kind != "missing" and not is_url(job.source) and not os.path.exists(job.source):
             return failed(job, f"{job.source}: not found on {socket.gethostname()} (a cluster needs the inputs on a "
                           "filesystem every node sees, at the same path)", worker=worker_name())
         self._progress = (job.index, 0, None)

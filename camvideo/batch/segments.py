@@ -129,6 +129,18 @@ def probe(path: str) -> Probe | None:
     return Probe(frames, rate, start) if frames > 0 and rate > 0 else None
 
 
+def frame_size(path: str) -> tuple[int, int]:
+    """(width, height) of a video file's frames from its header; 64x64 when it does not say."""
+    import av
+
+    try:
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            return (stream.width or 64, stream.height or 64)
+    except (av.FFmpegError, OSError, IndexError, ValueError):
+        return (64, 64)
+
+
 def cut(job: Job, info: Probe, segment_s: float, warm_up: int = WARM_UP_FRAMES) -> tuple[Segment, ...]:
     """The segments of ``job``: about ``segment_s`` seconds each, the last to the file's end."""
     length = max(1, int(round(segment_s * info.rate)))

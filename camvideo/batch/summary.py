@@ -13,8 +13,10 @@ Each line is a JSON object::
 playable up to the last frame, and a rerun redoes it) or ``skipped`` (complete
 from an earlier run). ``run`` is when the run began: several runs append to the
 same file, and a rerun reads it to know what is complete (``plan.split_resumed``).
-Each line is flushed and synced as it is written: a batch killed at any point
-leaves a summary true up to its last file. A half line (a kill or a full disk
+Each line of a file that ran is flushed and synced as it is written: a batch
+killed at any point leaves a summary true up to its last file; a ``skipped`` line
+(it only repeats the line before it) is flushed, not synced. A rerun first
+compacts the summary (``compact``): one line per file, the last that ran it. A half line (a kill or a full disk
 mid-write) is ended with a newline before the next record, and skipped (one
 warning) when read. ``bytes`` holds each output's size as written: a rerun skips
 a file only when its outputs are still those bytes (``plan.is_complete``).
@@ -73,6 +75,30 @@ def read_records(path: str | Path) -> list[dict]:
     return records
 
 
+def compact(path: str | Path, records: list[dict]) -> list[dict]:
+    """One line per file (``rel``), the last that ran it: ``skipped`` lines and the
+    older lines of a file are dropped (``plan.split_resumed`` reads only that last
+    line). The file at ``path`` is rewritten (whole, synced, renamed over) only when
+    that drops a line; the records kept, in file order."""
+    last: dict[object, int] = {}
+    for number, record in enumerate(records):
+        if record.get("status") != "skipped":
+            last[record.get("rel") if isinstance(record.get("rel"), str) else ("?", number)] = number
+    kept = [records[n] for n in sorted(last.values())]
+    if len(kept) == len(records):
+        return records
+    partial = Path(path).with_name(Path(path).name + ".compact")
+    try:
+        with open(partial, "wb") as file:
+            file.writelines(json.dumps(r, separators=(", ", ": ")).encode("utf-8") + b"\n" for r in kept)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {reason(exc)}") from None
+    return kept
+
+
 class SummaryWriter:
     """Appends one line per finished file to the summary, as a journal: each line is
     written whole and synced; a half line left before (a killed run, a full disk)
@@ -88,6 +114,7 @@ class SummaryWriter:
             raise OutputError(f"cannot write {self.path}: {reason(exc)}") from None
 
     def write(self, record: dict) -> None:
+        """Append ``record``; synced unless it is a ``skipped`` line (a repeat: losing it loses nothing)."""
         if record.get("status") not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {record.get('status')!r}")
         line = json.dumps({"run": self.run, **record}, separators=(", ", ": ")).encode("utf-8") + b"\n"
@@ -95,7 +122,8 @@ class SummaryWriter:
             self._file.write(b"\n" + line if self._newline_first else line)
             self._newline_first = True  # until this line is known to be whole on disk
             self._file.flush()
-            os.fsync(self._file.fileno())
+            if record["status"] != "skipped":
+                os.fsync(self._file.fileno())
             self._newline_first = False
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {reason(exc)}") from None

@@ -45,7 +45,8 @@ def add_batch_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--from-list", metavar="FILE", help="sources, one path a line (blank lines and # comments skipped)")
     group.add_argument("--output-dir", metavar="DIR",
                        help=f"where each file's recording and data go, mirroring the input tree, with the run "
-                       f"summary DIR/camvideo-run.jsonl (default: ./{DEFAULT_OUTPUT_DIR})")
+                       f"summary DIR/camvideo-run.jsonl (default: ./{DEFAULT_OUTPUT_DIR}); an s3://bucket/prefix URL "
+                       "(and SOURCEs too) keeps the archive in object storage (pip install 'camvideo[s3]')")
     group.add_argument("--export-format", choices=EXPORT_FORMATS, default="jsonl",
                        help="each file's per-frame data: jsonl (default), csv or none")
     group.add_argument("--no-recording", action="store_true", help="write the data only, no annotated recording")
@@ -75,8 +76,11 @@ def add_batch_options(parser: argparse.ArgumentParser) -> None:
 def wants_batch(args: argparse.Namespace) -> bool:
     """Is this ``camvideo process`` a batch (see the module's docstring)?"""
     from camvideo.batch.plan import expands_to_videos
+    from camvideo.batch.storage import is_url
 
     if args.from_list or args.output_dir or args.jobs is not None or args.ray or args.overwrite:
+        return True
+    if any(is_url(s) for s in args.sources):  # an object store's file: a batch into ./camvideo-out
         return True
     sources = args.sources
     return len(sources) > 1 or (len(sources) == 1 and expands_to_videos(sources[0]))
@@ -158,27 +162,70 @@ def run(args: argparse.Namespace) -> int:
     settings = cli.localize_settings_from_args(args)
     overlay = cli.overlay_settings_from_args(args)
     model = cli.model_options_from_args(args)  # checked before anything is planned or written
-    plan = make_plan(args.sources, args.output_dir or DEFAULT_OUTPUT_DIR, from_list=args.from_list,
-                     recording=not args.no_recording, export_format=args.export_format)
-    prepare_output_dir(plan)
     cpus = args.cpus_per_job if args.cpus_per_job is not None else DEFAULT_CPUS_PER_JOB
     gpus = args.gpus_per_job or 0.0
     common = dict(model=model, settings=settings, overlay=overlay, batch_size=args.batch_size, hud=args.hud,
                   max_frames=args.max_frames, codec=args.codec, preset=args.preset, audio=not args.no_audio)
     config = JobOptions(**common).config_id()
+    if _in_store(args):
+        return _run_in_store(args, common, config, cpus, gpus)
+    plan = make_plan(args.sources, args.output_dir or DEFAULT_OUTPUT_DIR, from_list=args.from_list,
+                     recording=not args.no_recording, export_format=args.export_format)
+    prepare_output_dir(plan)
     with OutputLock(plan.output_dir, "camvideo process " + " ".join(map(str, args.sources))):
         return _run_locked(args, plan, common, config, cpus, gpus)
 
 
-def _run_locked(args, plan, common, config, cpus, gpus) -> int:
-    """The run, with the output folder's lock held: what is complete, the jobs, the table."""
+def _in_store(args: argparse.Namespace) -> bool:
+    from camvideo.batch.plan import read_list
+    from camvideo.batch.storage import is_url
+
+    listed = read_list(args.from_list) if args.from_list else []
+    return any(is_url(s) for s in (args.output_dir, *args.sources, *listed))
+
+
+def _run_in_store(args, common, config, cpus, gpus) -> int:
+    """A run whose inputs or output folder are in object storage (``camvideo.batch.storage``):
+    its files run whole; a bucket's lock and summary (``camvideo.batch.bucket``)."""
+    import tempfile
+
+    from camvideo.batch import bucket, storage
+    from camvideo.batch.lock import OutputLock
+    from camvideo.batch.plan import SUMMARY_NAME, prepare_output_dir, read_list
+
+    if args.dataset:
+        raise CamvideoError("--dataset is built from local files: give a local --output-dir, or build it after "
+                            "the run from a copy of the bucket's JSONL files")
+    args = argparse.Namespace(**{**vars(args), "segment_seconds": 0.0})  # a store's files run whole
+    specs = list(args.sources) + (read_list(args.from_list) if args.from_list else [])
+    plan = storage.make_plan(specs, args.output_dir or DEFAULT_OUTPUT_DIR, recording=not args.no_recording,
+                             export_format=args.export_format)
+    what = "camvideo process " + " ".join(map(str, args.sources))
+    if not storage.is_url(plan.output_dir):
+        prepare_output_dir(plan)
+        with OutputLock(plan.output_dir, what):
+            return _run_locked(args, plan, common, config, cpus, gpus)
+    storage.check_bucket(plan.output_dir)
+    url = storage.join(plan.output_dir, SUMMARY_NAME)
+    with bucket.BucketLock(plan.output_dir, what), tempfile.TemporaryDirectory(prefix="camvideo-summary-") as tmp:
+        local = f"{tmp}/{SUMMARY_NAME}"
+        bucket.pull(url, local)
+        return _run_locked(args, plan, common, config, cpus, gpus, summary=(local, url),
+                           sizes=storage.sizes_under(plan.output_dir))
+
+
+def _run_locked(args, plan, common, config, cpus, gpus, summary=None, sizes=None) -> int:
+    """The run, with the output folder's lock held: what is complete, the jobs, the table.
+    ``summary``: (its local copy, its URL) for a run into a bucket; ``sizes``: the sizes
+    of the objects there."""
     from camvideo.batch.job import BackendLost, earlier_attempts
     from camvideo.batch.plan import split_resumed
-    from camvideo.batch.summary import SummaryWriter, Totals, format_table, read_records
+    from camvideo.batch.summary import SummaryWriter, Totals, compact, format_table, read_records
     from camvideo.runtime.signals import Aborted
 
-    records = read_records(plan.summary_path)
-    todo, complete = split_resumed(plan, records, config, overwrite=args.overwrite)
+    path, shown_path = summary or (plan.summary_path, plan.summary_path)
+    records = compact(path, read_records(path))  # one line a file (s28)
+    todo, complete = split_resumed(plan, records, config, overwrite=args.overwrite, sizes=sizes)
     for note in plan.notes:
         _say(f"camvideo: note: {printable(note)}")
     _say(f"camvideo: {len(plan.jobs)} file{'s' * (len(plan.jobs) != 1)} -> {printable(str(plan.output_dir))}"
@@ -186,7 +233,9 @@ def _run_locked(args, plan, common, config, cpus, gpus) -> int:
     totals = Totals(files=len(plan.jobs))
     began = time.monotonic()
     lost = None
-    with SummaryWriter(plan.summary_path) as writer:
+    if summary:
+        from camvideo.batch.bucket import BucketSummary
+    with (BucketSummary(*summary) if summary else SummaryWriter(path)) as writer:
         for job in complete:
             record = {"source": job.source, "rel": job.rel, "status": "skipped", "frames": 0, "seconds": 0.0,
                       "fps": 0.0, "outputs": list(job.outputs), "reason": "complete from an earlier run",
@@ -203,7 +252,7 @@ def _run_locked(args, plan, common, config, cpus, gpus) -> int:
             lost, stopped = exc, None
     wall = time.monotonic() - began
     try:
-        print(format_table(totals, wall, plan.summary_path), flush=True)
+        print(format_table(totals, wall, shown_path), flush=True)
     except (OSError, ValueError):
         pass
     if lost is not None:

@@ -49,3 +49,21 @@ def test_the_table_counts_every_status_frames_and_wall_time(tmp_path):
 def test_timestamps_are_iso_with_an_offset():
     moment = datetime.fromisoformat(timestamp(0.0))
     assert moment.timestamp() == 0.0 and moment.utcoffset() is not None
+
+
+def test_compact_keeps_one_line_a_file_the_last_that_ran_it(tmp_path):
+    from camvideo.batch.summary import compact
+
+    path = tmp_path / "camvideo-run.jsonl"
+    with SummaryWriter(path, run="run-1") as writer:
+        writer.write({"rel": "a.mp4", "status": "failed", "reason": "x"})
+        writer.write({"rel": "b.mp4", "status": "done", "frames": 2})
+    with SummaryWriter(path, run="run-2") as writer:
+        writer.write({"rel": "a.mp4", "status": "done", "frames": 3})
+        writer.write({"rel": "b.mp4", "status": "skipped"})  # flushed, not synced: a repeat
+    records = compact(path, read_records(path))
+    assert [(r["rel"], r["status"], r["run"]) for r in records] == [("b.mp4", "done", "run-1"),
+                                                                     ("a.mp4", "done", "run-2")]
+    assert read_records(path) == records and not (tmp_path / "camvideo-run.jsonl.compact").exists()
+    before = path.stat().st_mtime_ns
+    assert compact(path, records) == records and path.stat().st_mtime_ns == before  # nothing to drop: untouched
