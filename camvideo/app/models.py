@@ -7,11 +7,64 @@ answers every question the widgets ask about the model: what the list shows
 load just failed for, e.g. one offline without its weights, not the one still
 running), and which failure message a later success makes old news
 (``stale_message``).
+
+``chosen_file`` says what a file picked with "Weights file…" loads: an exported
+graph (``.onnx``, OpenVINO IR ``.xml``) is a model of its own, named by its path,
+with the labels file picked for it (else the graph's own labels); any other file
+is weights for the model the button is for. ``listed`` keeps such a model (and a
+``timm:`` one) in the list the window shows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+
+EXPORTED = (".onnx", ".xml")  # camvideo.models.exported.SUFFIXES, without importing torch here
+
+
+def is_exported(name: str) -> bool:
+    """Whether a model name is an exported graph's file (``.onnx``, ``.xml``)."""
+    return str(name).lower().endswith(EXPORTED)
+
+
+def short_name(name: str) -> str:
+    """The name the window says: an exported graph's file name, else the model name."""
+    return Path(name).name if is_exported(name) else name
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a picked file loads: the model ``name`` with ``options`` (``load_model``'s)."""
+
+    name: str
+    options: dict = field(default_factory=dict)
+
+
+def chosen_file(path: str, weights_for: str, kept: dict | None = None) -> Choice:
+    """The load a file picked with "Weights file…" asks for: an exported graph is
+    the model itself (by its absolute path; its labels come with ``labels_for``);
+    any other file is ``weights`` for ``weights_for`` (its other ``kept`` options
+    stay, e.g. the command line's ``--input-size``)."""
+    if not path:
+        raise ValueError("path must name the file picked")
+    if is_exported(path):
+        return Choice(str(Path(path).absolute()))
+    return Choice(weights_for, {**(kept or {}), "weights": path})
+
+
+def labels_for(choice: Choice, labels: str | None) -> Choice:
+    """``choice`` (an exported graph) with the labels file picked for it (None:
+    the graph's own labels, from its metadata, else class numbers)."""
+    return Choice(choice.name, {**choice.options, "labels": labels}) if labels else choice
+
+
+def listed(names: list[str], wanted: str) -> list[str]:
+    """The model list with ``wanted`` kept in it when it is a model no list names:
+    a ``timm:`` model (thousands: not listed) or an exported graph's file."""
+    if wanted and wanted not in names and (wanted.startswith("timm:") or is_exported(wanted)):
+        return [*names, wanted]
+    return names
 
 
 @dataclass(frozen=True)
@@ -76,17 +129,19 @@ class ModelState:
     def line(self) -> str:
         """The Model box's line: loading, ready, or what failed and what runs."""
         failure = self.failure
+        failed = short_name(failure.name) if failure is not None else ""
+        in_use = short_name(self.in_use) if self.in_use is not None else None
         if self.loading is not None:
-            why = f"{failure.name} could not load; " if failure is not None and failure.name != self.loading else ""
-            return f"{why}loading {self.loading}…"
+            why = f"{failed} could not load; " if failure is not None and failure.name != self.loading else ""
+            return f"{why}loading {short_name(self.loading)}…"
         if failure is None:
-            return f"{self.in_use} ready on {self.device}" if self.in_use else ""
-        if self.in_use is not None:
+            return f"{in_use} ready on {self.device}" if in_use else ""
+        if in_use is not None:
             again = " from that file" if failure.name == self.in_use else ""
-            return f"{failure.name} could not load{again}; still {self.in_use} on {self.device}"
+            return f"{failed} could not load{again}; still {in_use} on {self.device}"
         if failure.name != self.default:
-            return f"{failure.name} could not load; loading {self.default}"
-        return f"{failure.name} could not load"
+            return f"{failed} could not load; loading {self.default}"
+        return f"{failed} could not load"
 
     def stale_message(self) -> str | None:
         """Once, after a success: the failure message it made old (the banner hides it)."""

@@ -23,8 +23,11 @@ list), else "class 0", "class 1", ...
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -64,8 +67,9 @@ def load_exported(path, *, device="cpu", labels=None, input_size=None, mean=None
     with torch.no_grad():
         fc.weight.copy_(torch.from_numpy(head.weight))
         fc.bias.copy_(torch.from_numpy(head.bias))
-    features = GraphFeatures(cut_graph(graph, head, layout, bgr), head.features.get_node().get_friendly_name(),
-                             size if fixed else None)
+    layer = head.features.get_node().get_friendly_name()
+    source = GraphSource.of(path, f"{layer}|{head.layout}|{layout}|bgr={bool(bgr)}")
+    features = GraphFeatures(cut_graph(graph, head, layout, bgr), layer, size if fixed else None, source)
     prep = Preprocessing(size=size, mean=tuple(mean or IMAGENET_MEAN), std=tuple(std or IMAGENET_STD), fixed=fixed)
     return GapClassifier(path.name, features, fc, names, prep).eval().requires_grad_(False)
 
@@ -157,18 +161,61 @@ def cut_graph(graph, head: Head, layout: str, bgr: bool):
     return ppp.build()
 
 
+@dataclass(frozen=True)
+class GraphSource:
+    """The files a graph was read from (the ``.onnx``, or the IR's ``.xml`` and
+    ``.bin``), their size and modification time then, and how it was cut: what a
+    compiled-model cache keys on (``digest``)."""
+
+    files: tuple[Path, ...]
+    stats: tuple[tuple[int, int], ...]
+    cut: str
+
+    @classmethod
+    def of(cls, path: Path, cut: str) -> GraphSource:
+        files = (path, path.with_suffix(".bin")) if path.suffix.lower() == ".xml" else (path,)
+        return cls(files, _stats(files), cut)
+
+    def digest(self) -> str | None:
+        """SHA-256 of the files' contents and the cut, or None when a file changed
+        since the graph was read (its compiled model is then not the file's)."""
+        digest = hashlib.sha256(self.cut.encode())
+        try:
+            for path in self.files:
+                with open(path, "rb") as f:
+                    for block in iter(lambda: f.read(1 << 20), b""):  # noqa: B023 - read at once
+                        digest.update(block)
+            if _stats(self.files) != self.stats:
+                return None
+        except OSError:
+            return None
+        return digest.hexdigest()
+
+
+def _stats(files) -> tuple[tuple[int, int], ...]:
+    try:
+        return tuple((os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in files)
+    except OSError:
+        return ()
+
+
 class GraphFeatures(nn.Module):
     """The feature maps of an exported graph: its cut (``cut_graph``) compiled by
     OpenVINO on the CPU, one compiled model per input size (a graph with a fixed
     size takes only that one), one infer request per calling thread. A module so
     that an exported model is a ``GapClassifier`` like any other; it has no torch
-    parameters and nothing to fold (``folded_norms``)."""
+    parameters and nothing to fold (``folded_norms``). ``source``: the files it
+    came from (``GraphSource``; None: a graph built in memory), whose digest
+    ``camvideo.runtime.ovgraph`` keys its compiled models on, taken once."""
 
-    def __init__(self, graph, layer: str, fixed: tuple[int, int] | None = None) -> None:
+    def __init__(self, graph, layer: str, fixed: tuple[int, int] | None = None,
+                 source: GraphSource | None = None) -> None:
         super().__init__()
         self.graph = graph
         self.layer = layer
         self.fixed = fixed
+        self.source = source
+        self._digest: list[str | None] = []  # taken on first use (hashing 45 MB costs ~0.1 s)
         self.folded_norms = 0  # camvideo.cam.forward folds torch batch norms; there are none here
         self._compiled: dict[tuple[int, int], object] = {}
         self._lock = threading.Lock()
@@ -183,6 +230,14 @@ class GraphFeatures(nn.Module):
         model = self.graph.clone()
         model.reshape(ov.PartialShape([-1, 3, int(size[0]), int(size[1])]))
         return model
+
+    def digest(self) -> str | None:
+        """The source files' digest (``GraphSource.digest``), taken once; None
+        without a source or when a file changed since it was read."""
+        with self._lock:
+            if not self._digest:
+                self._digest.append(self.source.digest() if self.source is not None else None)
+            return self._digest[0]
 
     def compile(self, core, size: tuple[int, int], device: str = "CPU", config: dict | None = None):
         """The cut graph at ``size`` compiled for ``device``."""

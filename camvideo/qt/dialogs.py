@@ -16,7 +16,9 @@ from PyQt6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
 from camvideo.app.sources import asks_password, url_to_keep
 
-WEIGHTS_FILTER = "Weights (*.pth *.pt *.bin *.safetensors *.ckpt);;All files (*)"
+WEIGHTS_FILTER = ("Weights or exported models (*.pth *.pt *.bin *.safetensors *.ckpt *.onnx *.xml);;"
+                  "Exported models (*.onnx *.xml);;All files (*)")
+LABELS_FILTER = "Labels, one class name a line (*.txt);;All files (*)"
 VIDEO_FILTER = "Videos (*.mp4 *.mkv *.mov *.avi *.webm *.m4v *.mpg *.mpeg *.ts *.gif);;All files (*)"
 
 
@@ -58,11 +60,21 @@ def ask_folder(parent: QWidget, settings: QSettings) -> str | None:
 def ask_weights(parent: QWidget, settings: QSettings, model: str) -> str | None:
     """A weights file for ``model`` (``last_weights_dir`` is remembered)."""
     last = settings.value("last_weights_dir", str(Path.home()), str)
-    path, _ = QFileDialog.getOpenFileName(parent, f"Weights file for {model}", last, WEIGHTS_FILTER)
+    path, _ = QFileDialog.getOpenFileName(parent, f"Weights file for {model}, or an exported model",
+                                          last, WEIGHTS_FILTER)
     if not path:
         return None
     settings.setValue("last_weights_dir", str(Path(path).parent))
     return path
+
+
+def ask_labels(parent: QWidget, settings: QSettings, model: str) -> str | None:
+    """The labels file for the exported ``model`` (one class name a line), or None
+    (cancelled: the graph's own labels, from its metadata, else class numbers)."""
+    last = settings.value("last_weights_dir", str(Path.home()), str)
+    path, _ = QFileDialog.getOpenFileName(parent, f"Labels for {model} (Cancel: the model's own)", last,
+                                          LABELS_FILTER)
+    return path or None
 
 
 def ask_url(parent: QWidget, settings: QSettings) -> str | None:

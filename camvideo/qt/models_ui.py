@@ -11,7 +11,7 @@ and the banner says why, in the window's words (the loader's message: ``camvideo
 from __future__ import annotations
 
 from camvideo import DEFAULT_MODEL  # without importing torch
-from camvideo.app.models import ModelState
+from camvideo.app.models import ModelState, chosen_file, is_exported, labels_for, listed, short_name
 from camvideo.qt import dialogs
 from camvideo.qt.runtime_ui import RUNTIME_TIP, RuntimeSwitch
 from camvideo.qt.status import short
@@ -34,8 +34,7 @@ class ModelControls:
         no longer exists gives way to the built-in model."""
         w = self.window
         wanted = w.panel.model.currentText()
-        if wanted.startswith("timm:") and wanted not in names:
-            names = [*names, wanted]  # timm models are not listed (thousands), but they exist
+        names = listed(names, wanted)  # timm models (thousands) and exported graphs are not listed, but they exist
         w.panel.set_models(names, ready)
         if wanted not in names:
             self.load(w.panel.model.currentText())
@@ -49,24 +48,30 @@ class ModelControls:
 
     def ask_weights_file(self) -> None:
         """ "Weights file…": the model a load just failed for (its weights are not
-        here), else the chosen one, with weights from a file."""
+        here), else the chosen one, with weights from a file; or an exported graph
+        (.onnx, .xml), a model of its own, with the labels file picked next."""
         w = self.window
         name = self.state.weights_for
         path = dialogs.ask_weights(w, w.settings, name)
         if path:
-            kept = self.options[1] if self.options and self.options[0] == name else {}
-            self.options = (name, {**kept, "weights": path})
-            self.load(name)
+            choice = chosen_file(path, name, self.options[1] if self.options and self.options[0] == name else {})
+            if is_exported(choice.name):
+                choice = labels_for(choice, dialogs.ask_labels(w, w.settings, short_name(choice.name)))
+            self.options = (choice.name, choice.options)
+            self.load(choice.name)
 
     def _show(self) -> None:
         """The Model box as the state says: the list's choice, the line, the weights button's tip."""
         p, state = self.window.panel, self.state
         if p.model.currentText() != state.shown:
             p.model.blockSignals(True)
+            if is_exported(state.shown) and p.model.findText(state.shown) < 0:
+                p.model.addItem(state.shown)  # an exported graph's file: in no list
             p.model.setCurrentText(state.shown)
             p.model.blockSignals(False)
         p.model_state.setText(state.line)
-        p.weights_button.setToolTip(f"load {state.weights_for}'s weights from a file (.pth, .pt, .safetensors)")
+        p.weights_button.setToolTip(f"load {short_name(state.weights_for)}'s weights from a file (.pth, .pt, "
+                                    ".safetensors), or your exported model (.onnx, OpenVINO .xml) and its labels")
 
     def on_loading(self, name: str) -> None:
         w = self.window

@@ -30,8 +30,9 @@ overlay stay in torch and NumPy, unchanged.
 - **Devices**: ``CPU`` (the default), or an Intel ``GPU``/``NPU`` where
   OpenVINO sees one (``--device openvino:GPU``).
 - **Exported graphs** (``camvideo.models.exported``: an ``.onnx`` or IR file): no
-  conversion and no cache entry; each size compiles the graph's own cut (read
-  from the file in milliseconds), in the same modes and on the same devices. A
+  conversion; each size compiles the graph's own cut (read from the file in
+  milliseconds), its compiled model cached by the files' digest
+  (``camvideo.runtime.ovgraph``), in the same modes and on the same devices. A
   graph with a fixed input size compiles that size only.
 
 Precision on the CPU (``INFERENCE_PRECISION_HINT``): f32 by default, set outright
@@ -173,7 +174,10 @@ class OpenVINOForward:
         from camvideo.models.exported import GraphFeatures
 
         if isinstance(self.model.features, GraphFeatures):  # an exported graph: its own cut, nothing to convert
-            return _Shape(None, self.model.features.compile(self._core, size, self.device, self._config), self.mode)
+            from camvideo.runtime.ovgraph import compiled_graph
+
+            compiled = compiled_graph(self._core, self.model.features, size, self.device, self._config, self.cache)
+            return _Shape(None, compiled, self.mode)
         entry = convert(self.model, self.cache, size)
         compiled = _compiled(self._core, entry, self.device, self._config)
         return _Shape(entry, compiled, self.mode)

@@ -219,9 +219,24 @@ def _root_logger_kept():
 def _compiled(core, entry: CacheEntry, device: str, config: dict):
     """The compiled model from the blob kept in ``entry`` when it matches its
     digest, else compiled from the IR (and the blob kept for next time)."""
+    compiled = kept_compiled(core, entry, device, config)
+    if compiled is None:
+        compiled = core.compile_model(str(entry.xml), device, config)
+        keep_compiled(entry, compiled, device, config)
+    return compiled
+
+
+def _blob(entry: CacheEntry, device: str, config: dict) -> tuple[Path, Path]:
+    """The compiled model's blob and digest files for ``device`` and ``config``."""
     spec = json.dumps({"device": device, **{k: str(v) for k, v in config.items()}}, sort_keys=True)
     tag = hashlib.sha256(spec.encode()).hexdigest()[:16]
-    blob, digest = entry.folder / f"compiled-{tag}.blob", entry.folder / f"compiled-{tag}.sha256"
+    return entry.folder / f"compiled-{tag}.blob", entry.folder / f"compiled-{tag}.sha256"
+
+
+def kept_compiled(core, entry: CacheEntry, device: str, config: dict):
+    """The compiled model kept in ``entry`` for ``device`` and ``config`` when its
+    blob matches its digest and imports, else None (a warning when one was there)."""
+    blob, digest = _blob(entry, device, config)
     try:
         data = blob.read_bytes()
         if digest.read_text().strip() == hashlib.sha256(data).hexdigest():
@@ -233,14 +248,20 @@ def _compiled(core, entry: CacheEntry, device: str, config: dict):
         from camvideo.errors import reason
 
         log.warning("OpenVINO: cannot import the compiled model in %s (%s); compiling again", entry.folder, reason(exc))
-    compiled = core.compile_model(str(entry.xml), device, config)
+    return None
+
+
+def keep_compiled(entry: CacheEntry, compiled, device: str, config: dict) -> None:
+    """Keep ``compiled`` in ``entry``: the blob, then its digest (a blob without
+    its digest is not used), each written whole; a cache that cannot be written
+    is compiled again next time."""
+    blob, digest = _blob(entry, device, config)
     try:
         data = compiled.export_model()
         data = data.getvalue() if hasattr(data, "getvalue") else bytes(data)  # BytesIO or bytes, by version
         for path, content in ((blob, data), (digest, hashlib.sha256(data).hexdigest().encode())):
             staging = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
             staging.write_bytes(content)
-            os.replace(staging, path)  # the digest last: a blob without its digest is not used
+            os.replace(staging, path)
     except Exception as exc:  # noqa: BLE001 - a cache that cannot be written: compile again next time
         log.info("OpenVINO: the compiled model is not kept (%s)", exc)
-    return compiled

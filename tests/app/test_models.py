@@ -54,3 +54,38 @@ def test_a_remembered_model_that_cannot_load_gives_way_to_the_built_in_one():
 def test_the_default_is_checked():
     with pytest.raises(ValueError, match="default"):
         ModelState("")
+
+
+def test_an_exported_graph_picked_is_a_model_of_its_own_with_the_labels_picked(tmp_path):
+    from camvideo.app.models import Choice, chosen_file, labels_for
+
+    graph = tmp_path / "resnet18.onnx"
+    choice = chosen_file(str(graph), "resnet50", {"input_size": 160})
+    assert choice == Choice(str(graph), {})  # the graph fixes its own preprocessing: no options carried
+    assert labels_for(choice, str(tmp_path / "labels.txt")) == Choice(str(graph), {"labels": str(tmp_path / "labels.txt")})
+    assert labels_for(choice, None) == choice  # cancelled: the graph's own labels
+    assert chosen_file("model.XML", "lite0").name.endswith("model.XML")
+    # any other file is weights for the model the button is for, its other options kept
+    assert chosen_file("w.pth", "resnet50", {"input_size": 160}) == Choice("resnet50", {"input_size": 160, "weights": "w.pth"})
+    with pytest.raises(ValueError, match="path"):
+        chosen_file("", "lite0")
+
+
+def test_the_list_keeps_an_exported_graph_and_a_timm_model():
+    from camvideo.app.models import listed
+
+    names = ["lite0", "resnet18"]
+    assert listed(names, "/m/resnet18.onnx") == [*names, "/m/resnet18.onnx"]
+    assert listed(names, "timm:convnext_tiny") == [*names, "timm:convnext_tiny"]
+    assert listed(names, "gone") == names and listed(names, "resnet18") == names
+
+
+def test_the_model_line_names_an_exported_graph_by_its_file_name():
+    state = ModelState("lite0")
+    state.asked("/models/resnet18.onnx")
+    assert state.line == "loading resnet18.onnx…" and state.shown == "/models/resnet18.onnx"
+    state.ready("/models/resnet18.onnx", "cpu")
+    assert state.line == "resnet18.onnx ready on cpu"
+    state.asked("/models/vgg.xml")
+    state.failed("/models/vgg.xml", "vgg.xml: the output comes from ...")
+    assert state.line == "vgg.xml could not load; still resnet18.onnx on cpu"

@@ -1,5 +1,5 @@
 """``OpenVINOForward`` on an exported graph: its own cut compiled per size and mode
-(no conversion, no cache entry), the same features as the graph's own module, and
+(no conversion; a quick compile is not kept: tests/runtime/test_ovgraph.py), the same features as the graph's own module, and
 a graph with a fixed input compiled at that size only."""
 
 from __future__ import annotations

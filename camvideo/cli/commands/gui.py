@@ -29,9 +29,13 @@ def run(args: argparse.Namespace) -> int:
     against the registry first (that imports torchvision): a typo fails at once."""
     from pathlib import Path
 
+    from camvideo.app.models import is_exported
     from camvideo.errors import CamvideoError, ModelLoadError
 
-    if args.model != cli.DEFAULT_MODEL and not args.model.startswith("timm:"):
+    if is_exported(args.model):  # an exported graph: the file is the model (its graph is read by the load)
+        check_graph_files(Path(args.model))
+        args.model = str(Path(args.model).absolute())  # the name the window remembers
+    elif args.model != cli.DEFAULT_MODEL and not args.model.startswith("timm:"):
         from camvideo.models import available_models
 
         if args.model not in available_models():
@@ -61,6 +65,16 @@ def run(args: argparse.Namespace) -> int:
     # model chosen later in the window loads as it comes (a checkpoint belongs to its model)
     return run_app(args.source, model=args.model, device=device, loop=args.loop, model_options=options,
                    runtime=None if args.runtime == "auto" else args.runtime)  # auto: the Runtime box's remembered choice
+
+
+def check_graph_files(path) -> None:
+    """An exported graph's files are there: the ``.onnx``, or the ``.xml`` and its ``.bin``."""
+    from camvideo.errors import ModelLoadError
+
+    for need in (path, path.with_suffix(".bin")) if path.suffix.lower() == ".xml" else (path,):
+        if not need.is_file():
+            also = ": an OpenVINO IR is the .xml and the .bin beside it" if need != path else ""
+            raise ModelLoadError(f"model file {need} {'is a folder' if need.is_dir() else 'not found'}{also}")
 
 
 # Device names whose spelling is right without asking torch (``resolve_device``
