@@ -28,7 +28,7 @@ from PyQt6.QtWidgets import (
 
 from camvideo import settings as presets  # the Quality presets
 from camvideo.annotate import COLORMAPS  # numpy + cv2 (~0.08 s), no torch
-from camvideo.qt.classes import chosen_class, class_hint
+from camvideo.app.classes import chosen_class, class_hint
 from camvideo.qt.modelbox import ModelBox
 from camvideo.qt.widgets import ClampedSpinBox, SeekSlider, button, slider
 from camvideo.settings import (
@@ -151,7 +151,7 @@ class ControlPanel(QWidget):
         row.addWidget(self.weights_button)
         form.addLayout(row)
         form.addWidget(self.model_state)
-        row = QHBoxLayout()  # the runtime (camvideo.qt.runtime_ui): torch until OpenVINO is ready
+        row = QHBoxLayout()  # the runtime (camvideo.app.runtime_switch): torch until OpenVINO is ready
         self.runtime = QComboBox()
         self.runtime.addItems(RUNTIMES)
         self.runtime_state = QLabel("")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import av
 
+from camvideo.app.resources import demo_clip_path
 from camvideo.cli import main
-from camvideo.qt.resources import demo_clip_path
 
 
 def test_bad_model_device_or_weights_fail_before_a_window(capsys, tmp_path):
