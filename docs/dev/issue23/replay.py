@@ -1,5 +1,6 @@
 """Replays findings 1-4 of issue 23 in the window of the tree on PYTHONPATH, one scenario per run,
-and takes the screen with `import -window root` (Xvfb + openbox; docs/app.md, Before and after).
+and takes the screen with `import -window root` (Xvfb + openbox; docs/app.md, Before and after);
+"main" retakes docs/screenshot.png (a 1302x880 screen).
 usage: replay.py SCENARIO OUT.png WORKDIR"""
 import subprocess
 import sys
@@ -109,5 +110,24 @@ elif scenario == "4":  # One class: the timeline while playing
     w = window(source=str(clip), loop=True)
     wait(lambda: w.view.current is not None and w.session.model is not None, 90)
     pause_for(5)
+    shot()
+elif scenario == "main":  # docs/screenshot.png: the demo clip, Top-k 3, paused at 2.26 s, scanned
+    from camvideo.qt.dialogs import demo_clip
+
+    settings.setValue("mode", "Top-k")
+    settings.setValue("topk", 3)
+    w = MainWindow(settings=settings, source=str(demo_clip()), loop=True)
+    w.move(0, 0)
+    w.resize(1302, 858)
+    w.show()
+    wait(lambda: w.view.current is not None and w.session.model is not None, 90)
+    pause_for(3)
+    w.toggle_pause()
+    w.session.seek(2.26)
+    pause_for(2)
+    w.timeline.start_scan()
+    wait(lambda: w.timeline.scan is None or not w.timeline.scan.running, 240)
+    pause_for(2)
+    w.timeline.refresh()
     shot()
 w.close()
