@@ -40,8 +40,8 @@ def child(args) -> None:
     from PyQt6.QtCore import QSettings, QTimer
     from PyQt6.QtWidgets import QApplication
 
+    from camvideo.app.resources import demo_clip_path as demo_clip
     from camvideo.qt import APPLICATION, ORGANIZATION
-    from camvideo.qt.resources import demo_clip_path as demo_clip
     from camvideo.qt.window import MainWindow
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, args.settings)

@@ -8,7 +8,7 @@ with"), ", or ...")``, and each front end renders the message in its words
 (``CamvideoError.render(words)``). ``str(exc)`` is the message in the words of
 ``camvideo``'s options (``option_words``: ``--weights PATH``), which the command
 line, a batch's summary, the logs and the library's users read; the window renders
-its own (``camvideo.qt.wording``).
+its own (``camvideo.app.wording``).
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ import pickle
 
 import pytest
 
+from camvideo.app.wording import window_text, window_words
 from camvideo.errors import CamvideoError, Hint, ModelLoadError, describe, option_words
-from camvideo.qt.wording import window_text, window_words
 
 
 def offline() -> ModelLoadError:

@@ -101,3 +101,27 @@ def _texts(node) -> list[str]:
     if isinstance(node, ast.JoinedStr):
         return [v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
     return []
+
+
+def test_qt_holds_only_modules_that_import_qt():
+    """Issue 23: what needs no Qt lives in ``camvideo.app`` (or the core), unit-tested
+    without a window; every module of ``camvideo.qt`` imports PyQt6 itself."""
+    without = []
+    for path in modules("qt"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        names |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        if path.name != "__init__.py" and not any(n == "PyQt6" or n.startswith("PyQt6.") for n in names):
+            without.append(str(path.relative_to(PACKAGE.parent)))
+    assert not without, "no Qt in: " + ", ".join(without)
+
+
+@pytest.mark.parametrize("name", ["session.py", "window.py"])
+def test_the_window_and_its_session_import_few_siblings(name):
+    """Issue 23: ``Session`` and ``MainWindow`` each import fewer than 10 modules of ``camvideo.qt``."""
+    names = imported(PACKAGE / "qt" / name)
+    siblings = {n.split(".")[2] for n in names
+                if n.startswith("camvideo.qt.") and (PACKAGE / "qt" / f"{n.split('.')[2]}.py").exists()}
+    if "camvideo.qt" in names:
+        siblings.add("__init__")  # the package itself (app_settings)
+    assert len(siblings) < 10, sorted(siblings)

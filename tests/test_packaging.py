@@ -41,7 +41,7 @@ def test_the_wheel_contains_the_demo_clip_and_its_attribution(wheel):
 def test_the_installed_wheel_finds_its_demo_clip(wheel, tmp_path):
     with zipfile.ZipFile(wheel) as z:  # what `pip install` puts in site-packages
         z.extractall(tmp_path / "site")
-    code = "from camvideo.qt.resources import demo_clip_path; print(demo_clip_path())"
+    code = "from camvideo.app.resources import demo_clip_path; print(demo_clip_path())"
     env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           cwd=tmp_path, timeout=60)

@@ -88,16 +88,23 @@ class ModelState:
         self.loading: str | None = None
         self.failure: Failure | None = None  # the last failed load, until a load succeeds
         self._stale: str | None = None  # a failure message a success has made old
+        self._instead = False  # the built-in model is loading in place of the one that failed
 
     def asked(self, name: str) -> None:
         """A load of ``name`` started."""
         self.loading = name
+        self._instead = self._instead and name == self.default
         if self.in_use is None:
             self.chosen = name
 
     def ready(self, name: str, device: str) -> None:
-        """``name`` runs now, on ``device``: any earlier failure is old news."""
+        """``name`` runs now, on ``device``: any earlier failure is old news, except
+        when ``name`` is the built-in model loaded in its place (the model asked for
+        still could not load: its banner stays, and "Weights file…" is for it)."""
         self.in_use, self.device, self.loading, self.chosen = name, device, None, name
+        instead, self._instead = self._instead and name == self.default, False
+        if instead:
+            return
         self._stale = self.failure.message if self.failure is not None else None
         self.failure = None
 
@@ -105,9 +112,9 @@ class ModelState:
         """The load of ``name`` failed; the model to load instead (the built-in
         one, when nothing runs yet and ``name`` is not it), or None."""
         self.failure = Failure(name, message)
-        self.loading = None
+        self.loading, self._instead = None, False
         if self.in_use is None and name != self.default:
-            self.chosen = self.default
+            self.chosen, self._instead = self.default, True
             return self.default
         return None
 

@@ -33,7 +33,7 @@ def list_cameras() -> list[str]:
 
 
 def demo_clip() -> Path:
-    from camvideo.qt.resources import demo_clip_path
+    from camvideo.app.resources import demo_clip_path
 
     return demo_clip_path()
 

@@ -9,7 +9,7 @@ torchvision (~1.2 s), which lite0 does not need, so for lite0 it waits for
 the names and their weights files are made once per torchvision version in a
 child process (importing torchvision pulls in ``torch._dynamo``: seconds that,
 in a thread here, held the GIL and dropped playback to ~7 fps) and kept in the
-user's cache folder (``camvideo.qt.catalogue``); whether each is ready offline
+user's cache folder (``camvideo.app.catalogue``); whether each is ready offline
 is a look in torch's hub cache, done each time. A load of another model lists in its own thread (it imports
 torchvision anyway), and a load that fails lists too (the user will want another
 model). With each name comes whether its weights are on this machine
@@ -29,7 +29,7 @@ import threading
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from camvideo.qt.catalogue import catalogue, list_models_here, ready_offline
+from camvideo.app.catalogue import catalogue, list_models_here, ready_offline
 from camvideo.qt.tasks import Tasks
 
 log = logging.getLogger(__name__)

@@ -5,15 +5,17 @@ and says in the box what happens ("loading resnet50…", "lite0 ready on cpu",
 "resnet18 could not load; still lite0 on cpu"). A model that cannot load while
 another runs leaves the list on the one in use; one that cannot load while
 nothing runs yet (a remembered model, offline) gives way to the built-in model,
-and the banner says why, in the window's words (the loader's message: ``camvideo.qt.wording``).
+and the banner says why, in the window's words (the loader's message: ``camvideo.app.wording``).
 """
 
 from __future__ import annotations
 
+from PyQt6.QtCore import QSignalBlocker, QTimer
+
 from camvideo import DEFAULT_MODEL  # without importing torch
 from camvideo.app.models import ModelState, chosen_file, is_exported, labels_for, listed, short_name
+from camvideo.app.runtime_switch import RUNTIME_TIP, RuntimeSwitch
 from camvideo.qt import dialogs
-from camvideo.qt.runtime_ui import RUNTIME_TIP, RuntimeSwitch
 from camvideo.qt.status import short
 
 
@@ -27,7 +29,15 @@ class ModelControls:
         # --input-size...), or "Weights file…"'s
         self.options: tuple[str, dict] | None = None
         self.state = ModelState(DEFAULT_MODEL)
-        self.runtime = RuntimeSwitch(window)  # the Runtime box: torch first, OpenVINO when converted
+        # the Runtime box: torch first, OpenVINO when converted (the panel is made after this)
+        self.runtime = RuntimeSwitch(window.session, lambda: window.panel.runtime.currentText(),
+                                     self._say_runtime, QTimer.singleShot)
+
+    def _say_runtime(self, text: str) -> None:
+        """The Runtime box's state line and tooltip."""
+        panel = self.window.panel
+        panel.runtime.setToolTip(f"{RUNTIME_TIP}\n\nnow: {text}")
+        panel.runtime_state.setText(text)
 
     def on_listed(self, names: list, ready: list) -> None:
         """The whole model list, those ready offline marked. A remembered name that
@@ -64,11 +74,10 @@ class ModelControls:
         """The Model box as the state says: the list's choice, the line, the weights button's tip."""
         p, state = self.window.panel, self.state
         if p.model.currentText() != state.shown:
-            p.model.blockSignals(True)
-            if is_exported(state.shown) and p.model.findText(state.shown) < 0:
-                p.model.addItem(state.shown)  # an exported graph's file: in no list
-            p.model.setCurrentText(state.shown)
-            p.model.blockSignals(False)
+            with QSignalBlocker(p.model):
+                if is_exported(state.shown) and p.model.findText(state.shown) < 0:
+                    p.model.addItem(state.shown)  # an exported graph's file: in no list
+                p.model.setCurrentText(state.shown)
         p.model_state.setText(state.line)
         p.weights_button.setToolTip(f"load {short_name(state.weights_for)}'s weights from a file (.pth, .pt, "
                                     ".safetensors), or your exported model (.onnx, OpenVINO .xml) and its labels")

@@ -15,8 +15,8 @@ from PyQt6.QtCore import QStandardPaths
 from PyQt6.QtWidgets import QFileDialog
 
 from camvideo.app.position import clock
+from camvideo.app.wording import window_text
 from camvideo.errors import CamvideoError
-from camvideo.qt.wording import window_text
 
 
 class RecordControls:

@@ -29,19 +29,19 @@ import time
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from camvideo.app.held import HeldFrame
+from camvideo.app.session_playback import SessionPlayback
+from camvideo.app.session_recording import SessionRecording
+from camvideo.app.shown import ShownFrame
+from camvideo.app.sink import FrameSlot, ViewSink
+from camvideo.app.source_events import SourceWarnings
+from camvideo.app.wording import window_text
 from camvideo.errors import CamvideoError
 from camvideo.qt.convert import bgr_to_qimage
-from camvideo.qt.held import HeldFrame
 from camvideo.qt.labels import DisplayAnnotator
 from camvideo.qt.loader import ModelLoader
 from camvideo.qt.opener import SourceOpener
-from camvideo.qt.session_playback import SessionPlayback
-from camvideo.qt.session_recording import SessionRecording
-from camvideo.qt.sink import FrameSlot, ViewSink
-from camvideo.qt.source_events import SourceWarnings
 from camvideo.qt.tasks import Tasks
-from camvideo.qt.view import ShownFrame
-from camvideo.qt.wording import window_text
 from camvideo.runtime.plain import NoAnnotator, NoLocalizer  # numpy only
 from camvideo.settings import LocalizeSettings, OverlaySettings
 from camvideo.video.recorder import made_by_camvideo
@@ -310,7 +310,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
             self.localizer.reset()  # a new source: nothing carried over from the last one
         self.sink = ViewSink(self._slot.publish, self._record_error_from_worker,
                              lambda: self._slot.wait_recorded_taken(lambda: self.recording),
-                             lambda annotated, result: self.annotator.burn_labels(annotated, result))
+                             lambda annotated, result: self.annotator.burn_labels(annotated, result), bgr_to_qimage)
         plain = self.plain or self.localizer is None
         pipeline = Pipeline(self.source, NoLocalizer() if plain else self.localizer,
                             (NoAnnotator() if plain else self.annotator,), [self.sink])

@@ -3,7 +3,7 @@
 A model load, the model list and a source open each run as a ``Task``: a Python
 thread that calls one function and hands the outcome to the GUI thread through
 one queued signal (``done(value)``, or ``failed(message)`` with a one-line
-description of the exception in the window's words, ``camvideo.qt.wording.window_text``). The guarantees the window needs
+description of the exception in the window's words, ``camvideo.app.wording.window_text``). The guarantees the window needs
 live here once:
 
 - **The newest request wins.** Tasks started in the same ``lane`` supersede each
@@ -42,8 +42,8 @@ from functools import partial
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from camvideo.app.wording import window_text
 from camvideo.errors import CamvideoError, describe
-from camvideo.qt.wording import window_text
 
 log = logging.getLogger(__name__)
 

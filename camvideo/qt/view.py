@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QImage, QPainter
+from PyQt6.QtGui import QColor, QFont, QPainter
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
+from camvideo.app.shown import ShownFrame
 from camvideo.qt.labels import Tag, label_font, layout_tags, marked_rank, paint_tags
 from camvideo.qt.legend import Legend, legend_font, legend_for, paint_legend
 from camvideo.settings import OverlaySettings  # numpy + cv2, no torch
@@ -29,22 +29,7 @@ RATE_MIN_S = 0.5  # ... shown once there is half a second to count
 RATE_KEEP = 512  # paint times kept: more than 2 s of any real rate
 
 if TYPE_CHECKING:  # the core (numpy, cv2) loads in the background: see session
-    from camvideo.results import FrameResult
-
-
-@dataclass(frozen=True, eq=False)
-class ShownFrame:
-    """One annotated frame on its way to the screen."""
-
-    image: QImage
-    index: int
-    time: float  # the frame's own presentation time, seconds
-    captured: float  # time.monotonic() when the reader got it
-    result: FrameResult
-    annotated: object = field(repr=False)  # the BGR array (snapshots): heat map and boxes
-    recorded: bool = False  # written to the running recording
-    labels_burned: bool = False  # ``annotated`` has the labels drawn in (as recorded)
-    frame: object = field(default=None, repr=False)  # the source frame (BGR), to annotate again while paused
+    pass
 
 
 class VideoView(QWidget):

@@ -51,6 +51,23 @@ def test_a_remembered_model_that_cannot_load_gives_way_to_the_built_in_one():
     assert state.line == "lite0 ready on cuda:0" and state.stale_message() == "broken"
 
 
+def test_the_built_in_model_loaded_in_place_of_a_remembered_one_keeps_weights_file_on_that_one():
+    """Issue 23, finding 2 at start-up: a remembered model offline gives way to lite0,
+    and once lite0 runs, "Weights file…" is still for the model that could not load
+    (not for lite0), its banner stays, and the line says what runs instead."""
+    state = ModelState("lite0", chosen="resnet18")
+    state.asked("resnet18")
+    assert state.failed("resnet18", "offline") == "lite0"
+    state.asked("lite0")
+    state.ready("lite0", "cpu")
+    assert state.shown == "lite0" and state.weights_for == "resnet18"
+    assert state.line == "resnet18 could not load; still lite0 on cpu" and state.stale_message() is None
+    state.asked("resnet18")  # with a weights file
+    state.ready("resnet18", "cpu")
+    assert state.line == "resnet18 ready on cpu" and state.stale_message() == "offline"
+    assert state.weights_for == "resnet18"
+
+
 def test_the_default_is_checked():
     with pytest.raises(ValueError, match="default"):
         ModelState("")

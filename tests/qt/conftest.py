@@ -42,7 +42,7 @@ def no_thread_left():
 def cache_in_tmp(tmp_path_factory):
     """The user's cache folder (the window keeps its model list there) in a folder
     of this test session, never the user's own."""
-    from camvideo.qt import catalogue
+    from camvideo.app import catalogue
 
     before = os.environ.get("XDG_CACHE_HOME")
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))

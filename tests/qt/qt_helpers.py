@@ -65,8 +65,8 @@ def shown_frame(result, image: np.ndarray | None = None, grey: int = 90):
     """A ShownFrame of ``result`` on a plain grey picture (or on ``image``)."""
     import time
 
+    from camvideo.app.shown import ShownFrame
     from camvideo.qt.convert import bgr_to_qimage
-    from camvideo.qt.view import ShownFrame
 
     if image is None:
         image = np.full((result.height, result.width, 3), grey, np.uint8)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import av
+import sys
 
+import av
+import pytest
+
+from camvideo.app.resources import demo_clip_path
 from camvideo.cli import main
-from camvideo.qt.resources import demo_clip_path
 
 
 def test_bad_model_device_or_weights_fail_before_a_window(capsys, tmp_path):
@@ -81,3 +84,23 @@ def test_the_command_lines_runtime_sets_the_runtime_box_for_this_run(qtbot, open
     w = open_window(None, runtime="torch")
     assert w.panel.runtime.currentText() == "torch"
     assert open_window(None).panel.runtime.currentText() == "openvino"
+
+
+def test_missing_xcb_libraries_are_named_with_their_packages(monkeypatch):
+    """Issue 23 papercut: any xcb library Qt's plugin cannot find (not only xcb-cursor)
+    gets the app's install hint, not Qt's abort message."""
+    from camvideo.cli.commands import gui
+    from camvideo.errors import CamvideoError
+
+    out = ("\tlibQt6Gui.so.6 => /x/libQt6Gui.so.6 (0x1)\n\tlibxcb-icccm.so.4 => not found\n"
+           "\tlibxkbcommon-x11.so.0 => not found\n\tlibxcb-icccm.so.4 => not found\n\tlibGL.so.1 => not found\n")
+    assert gui.not_found(out) == ["libxcb-icccm.so.4", "libxkbcommon-x11.so.0", "libGL.so.1"]
+    assert [gui.debian_package(n) for n in gui.not_found(out)] == ["libxcb-icccm4", "libxkbcommon-x11-0", "libgl1"]
+    assert gui.missing_xcb_libraries() == []  # this machine runs the window: the real plugin finds them all
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setattr(gui, "missing_xcb_libraries", lambda: ["libxcb-icccm.so.4"])
+    with pytest.raises(CamvideoError, match=r"missing \(libxcb-icccm.so.4\); .*apt-get install libxcb-icccm4 "):
+        gui.check_display()

@@ -13,8 +13,9 @@ from PyQt6.QtGui import QFont, QImage
 from qt_helpers import WAIT_MS, make_cat_clip, qimage_rgb, shown_frame, wait_frames
 
 from camvideo.annotate import FrameAnnotator, LabelAnnotator, rank_color
+from camvideo.app.shown import ShownFrame
 from camvideo.qt.labels import DisplayAnnotator, label_font, layout_tags
-from camvideo.qt.view import ShownFrame, VideoView
+from camvideo.qt.view import VideoView
 from camvideo.results import ClassMaps, Detection, FrameResult
 from camvideo.settings import OverlaySettings
 

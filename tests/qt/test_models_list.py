@@ -11,8 +11,8 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QFileDialog
 from qt_helpers import WAIT_MS, fail_to_load, wait_frames
 
+from camvideo.app.catalogue import catalogue_path
 from camvideo.errors import Hint
-from camvideo.qt.catalogue import catalogue_path
 from camvideo.qt.modelbox import DOWNLOAD_HEADING, LISTING
 
 CHILD_MS = 240_000  # the child imports torch and torchvision: seconds, minutes on a machine this busy

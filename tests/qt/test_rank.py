@@ -8,7 +8,8 @@ from PyQt6.QtGui import QImage
 from qt_helpers import WAIT_MS, make_cat_clip, qimage_rgb, settle, shown_frame, wait_frames
 
 from camvideo.annotate import FrameAnnotator
-from camvideo.qt.view import ShownFrame, VideoView
+from camvideo.app.shown import ShownFrame
+from camvideo.qt.view import VideoView
 from camvideo.results import ClassMaps, Detection, FrameResult
 from camvideo.settings import OverlaySettings
 

@@ -208,7 +208,7 @@ def test_no_camera_says_so_and_greys_the_button_until_one_appears(qtbot, open_wi
 def test_cameras_that_cannot_be_listed_are_offered_by_index(monkeypatch):
     import sys
 
-    from camvideo.qt.window import list_cameras
+    from camvideo.qt.dialogs import list_cameras
 
     monkeypatch.setattr(sys, "platform", "win32")
     assert list_cameras() == ["0", "1", "2", "3"]

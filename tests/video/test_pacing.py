@@ -60,7 +60,7 @@ def test_seek_and_live_sources(tmp_path):
 
 
 def test_seek_to_zero_rewinds_mid_file_and_after_the_end():
-    from camvideo.qt.resources import demo_clip_path
+    from camvideo.app.resources import demo_clip_path
 
     src = VideoFileSource(demo_clip_path(), policy=Paced(speed=20.0))
     try:

@@ -105,8 +105,53 @@ def check_display() -> None:
             "under Xvfb (xvfb-run camvideo gui), or headless with QT_QPA_PLATFORM=offscreen; "
             "`camvideo process` needs no display"
         )
-    if not os.environ.get("WAYLAND_DISPLAY") and ctypes.util.find_library("xcb-cursor") is None:
+    if os.environ.get("WAYLAND_DISPLAY"):
+        return
+    missing = missing_xcb_libraries()
+    if missing is None:  # no ldd to ask: the one library most systems lack
+        missing = [] if ctypes.util.find_library("xcb-cursor") is not None else ["libxcb-cursor.so.0"]
+    if missing:
         raise CamvideoError(
-            "Qt's xcb platform plugin needs system libraries that are missing (libxcb-cursor0 and others); "
-            f"on Debian/Ubuntu: sudo apt-get install {XCB_PACKAGES}"
+            f"Qt's xcb platform plugin needs system libraries that are missing ({', '.join(missing)}); "
+            f"on Debian/Ubuntu: sudo apt-get install {' '.join(debian_package(name) for name in missing)} "
+            f"(all it may need: {XCB_PACKAGES})"
         )
+
+
+def missing_xcb_libraries() -> list[str] | None:
+    """The shared libraries Qt's xcb plugin (and what it links) cannot find here,
+    as ``ldd`` reports them; None when there is no plugin or no ``ldd`` to ask."""
+    import importlib.util
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("PyQt6")
+    ldd = shutil.which("ldd")
+    if spec is None or not spec.submodule_search_locations or ldd is None:
+        return None
+    plugin = Path(spec.submodule_search_locations[0]) / "Qt6" / "plugins" / "platforms" / "libqxcb.so"
+    if not plugin.is_file():
+        return None
+    try:
+        out = subprocess.run([ldd, str(plugin)], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return not_found(out)
+
+
+def not_found(ldd_output: str) -> list[str]:
+    """``libxcb-icccm.so.4 => not found`` lines of ``ldd``'s output -> the names, in order, once each."""
+    names = [line.split("=>")[0].strip() for line in ldd_output.splitlines() if "=> not found" in line]
+    return list(dict.fromkeys(names))
+
+
+def debian_package(soname: str) -> str:
+    """The Debian/Ubuntu package of a library: ``libxcb-icccm.so.4`` -> ``libxcb-icccm4``,
+    ``libxkbcommon-x11.so.0`` -> ``libxkbcommon-x11-0`` (a version after a digit takes a dash;
+    lower case: ``libGL.so.1`` -> ``libgl1``)."""
+    base, _, version = soname.partition(".so.")
+    version = version.split(".")[0]
+    if not version:
+        return base
+    return (f"{base}-{version}" if base[-1].isdigit() else f"{base}{version}").lower()

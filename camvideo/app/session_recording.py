@@ -2,7 +2,7 @@
 
 A part of ``camvideo.qt.session.Session`` (a mixin: its methods use the
 session's ``sink``, ``pipeline``, ``annotator`` and signals). The recording
-runs in the view sink (``camvideo.qt.sink.ViewSink``): the frames in the file
+runs in the view sink (``camvideo.app.sink.ViewSink``): the frames in the file
 are the frames that were shown.
 """
 
@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from camvideo.app.sources import made_from
+from camvideo.app.wording import window_text
 from camvideo.errors import CamvideoError
-from camvideo.qt.wording import window_text
 from camvideo.video.export import write_snapshot
 from camvideo.video.recorder import Recorder  # PyAV is imported when a recording starts
 

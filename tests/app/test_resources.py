@@ -1,4 +1,4 @@
-"""camvideo.qt.resources: the demo clip is package data, found where the package is."""
+"""camvideo.app.resources: the demo clip is package data, found where the package is."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import camvideo
+from camvideo.app.resources import demo_clip_path, resource_path
 from camvideo.errors import InputError
-from camvideo.qt.resources import demo_clip_path, resource_path
 
 
 def test_the_demo_clip_is_an_existing_file_inside_the_package():

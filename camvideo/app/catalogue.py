@@ -4,7 +4,7 @@ Listing torchvision's classifiers imports torchvision, which pulls in
 ``torch._dynamo``: seconds of CPU, and in a thread of the window's process
 seconds of a held GIL (playback fell to ~7 fps). So the names, with the file
 name of each model's default weights in torch's hub cache, are made once per
-torchvision version by a child process (``python -m camvideo.qt.catalogue``)
+torchvision version by a child process (``python -m camvideo.app.catalogue``)
 and kept in the user's cache folder (``catalogue_path``); each later window reads
 them in a millisecond. Whether a model is ready offline is a look in the hub
 cache (``ready_offline``), done each time: a download since the last run shows.
@@ -61,7 +61,7 @@ def list_in_child(started=lambda proc: None, timeout: float = LIST_TIMEOUT_S) ->
     ``started(proc)`` gets the child (to end it early)."""
     root = str(Path(__file__).resolve().parents[2])  # the folder holding the camvideo package
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
-    with subprocess.Popen([sys.executable, "-m", "camvideo.qt.catalogue"], stdout=subprocess.PIPE,
+    with subprocess.Popen([sys.executable, "-m", "camvideo.app.catalogue"], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, env=env) as proc:
         started(proc)
         try:

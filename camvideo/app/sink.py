@@ -1,7 +1,8 @@
 """The window's pipeline sink: frames to the view (and to a recording), newest first.
 
-``ViewSink`` runs in the pipeline's writer thread: it builds each frame's QImage
-there (the GUI thread only paints), writes the frame to the running recording,
+``ViewSink`` runs in the pipeline's writer thread: it makes each frame's image
+to paint there (``to_image``: the window's makes a QImage; the GUI thread only
+paints), writes the frame to the running recording,
 and puts it in the ``FrameSlot``. The slot holds one frame: the writer stores it
 and asks the GUI thread to take it only when the previous one has been taken, so
 the event queue never holds more than one frame and a slow GUI skips frames
@@ -18,9 +19,8 @@ import time
 from collections.abc import Callable
 
 from camvideo.app.recording import RecordingClock
+from camvideo.app.shown import ShownFrame
 from camvideo.frames import ProcessedFrame
-from camvideo.qt.convert import bgr_to_qimage
-from camvideo.qt.view import ShownFrame
 
 RECORDED_WAIT_S = 1.0  # a GUI stuck longer than this gets a recorded frame replaced
 
@@ -101,13 +101,14 @@ class ViewSink:
 
     The frame arrives without labels (the view paints them at screen
     resolution); a frame that is recorded gets them burned in by ``burn_labels``
-    after its QImage is made, so the file holds what ``camvideo process`` writes
+    after its image to paint is made, so the file holds what ``camvideo process`` writes
     and only recorded frames pay for it.
     """
 
     def __init__(self, publish, on_record_error, wait_shown=lambda: None,
-                 burn_labels=lambda annotated, result: annotated) -> None:
+                 burn_labels=lambda annotated, result: annotated, to_image=lambda annotated: annotated.copy()) -> None:
         self._publish = publish
+        self._to_image = to_image  # BGR array -> what the screen paints (its own copy)
         self._burn_labels = burn_labels
         self._wait_shown = wait_shown
         self._on_record_error = on_record_error
@@ -146,7 +147,7 @@ class ViewSink:
 
     def write(self, item: ProcessedFrame) -> None:
         frame, annotated, result = item.frame, item.annotated, item.result
-        image = bgr_to_qimage(annotated)
+        image = self._to_image(annotated)
         if self._recorder is not None:
             self._wait_shown()  # outside the lock: the GUI may stop the recording meanwhile
         failed = None
@@ -156,7 +157,7 @@ class ViewSink:
             if recorder is not None:
                 try:
                     at = self._place(recorder, frame.time)
-                    # In place: the QImage above has its own copy.
+                    # In place: the image above has its own copy.
                     annotated, burned = self._burn_labels(annotated, result), True
                     recorder.write_image(annotated, at)
                     self.recorded += 1

@@ -8,8 +8,8 @@ import av
 import pytest
 from clips import decode_times, make_clip, pattern
 
+from camvideo.app.sink import ViewSink
 from camvideo.frames import ProcessedFrame
-from camvideo.qt.sink import ViewSink
 from camvideo.results import FrameResult
 from camvideo.video.reader import Frame
 from camvideo.video.recorder import Recorder

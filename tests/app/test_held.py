@@ -6,8 +6,8 @@ from __future__ import annotations
 import cv2
 import torch
 
+from camvideo.app.held import HeldFrame
 from camvideo.models import load_model
-from camvideo.qt.held import HeldFrame
 from camvideo.runtime.localizer import FrameLocalizer
 from camvideo.settings import LocalizeSettings, SmoothingSettings
 

@@ -1,0 +1,167 @@
+"""The Source box's behaviour: opening a camera, file, folder, URL or the demo clip,
+and what the window shows while one opens, when it opened, failed or ended.
+
+Sources open in the background (``opener``): while one opens, what was playing
+goes on, a bar over the top of the video says "Opening …" and offers Cancel (or
+Esc); a newer open supersedes it. A stream that failed to open offers "open … again"
+(its URL kept, without a password). With no source asked for, the window opens
+camera 0 when there is one, else the demo clip. ``opened(spec, ok)`` (the window's
+``opened`` too) says when an open ended, after the window has shown the outcome.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from camvideo.app.position import end_text
+from camvideo.app.sources import url_to_keep
+from camvideo.app.wording import window_text
+from camvideo.errors import CamvideoError
+from camvideo.qt import dialogs
+from camvideo.qt.status import short
+from camvideo.video.spec import SourceSpec
+
+
+class SourceControls(QObject):
+    """Sources for ``window`` (its session, panel, view, bars and status bar)."""
+
+    opened = pyqtSignal(str, bool)  # spec, ok: an open ended (False: failed or cancelled), window updated
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window = window
+        self.demo_if_no_camera = False  # start-up: camera 0 failed to open -> the demo clip
+        self._errors_at_open = 0  # errors before the open in flight began (a failed open adds one)
+
+    def start(self, source: str | None, loop: bool) -> None:
+        """The first source: ``source``; else camera 0 when one opens, else the demo clip
+        (on Linux, no /dev/video* means no camera: the slow probe is skipped)."""
+        if source is not None:
+            self.open(source, loop=loop)
+        elif dialogs.list_cameras():
+            self.open("0", report=False)
+            self.demo_if_no_camera = True  # set after open: it clears the flag
+        else:
+            self.open_demo()
+
+    def open(self, spec: str, loop: bool = False, report: bool = True) -> None:
+        self.demo_if_no_camera = False
+        self.window.session.open(spec, loop=loop, report=report)
+
+    def open_demo(self) -> None:
+        try:
+            self.open(str(dialogs.demo_clip()), loop=True)
+        except CamvideoError as exc:
+            self.window.show_error(window_text(exc))
+
+    def cancel(self) -> None:
+        """Stop opening (what plays goes on); the late result is closed unseen."""
+        self.demo_if_no_camera = False
+        spec = self.window.session.cancel_open()
+        if spec is not None:
+            self.window.statusBar().showMessage(f"cancelled opening {spec}", 5000)
+
+    def ask(self, kind: str) -> None:
+        """Open what the ``kind`` dialog ("file", "folder", "url") returns, if anything."""
+        w = self.window
+        asked = {"file": dialogs.ask_file, "folder": dialogs.ask_folder, "url": dialogs.ask_url}[kind]
+        spec = asked(w, w.settings)
+        if spec:
+            self.open(spec)
+
+    @staticmethod
+    def accepts(event) -> bool:
+        """A drag that brings a local file or folder."""
+        mime = event.mimeData()
+        return mime.hasUrls() and any(u.isLocalFile() for u in mime.urls())
+
+    def dropped(self, event) -> None:
+        """A file or folder dropped on the window opens."""
+        path = dialogs.dropped_path(event.mimeData(), self.window.settings)
+        if path:
+            event.acceptProposedAction()
+            self.open(path)
+
+    def refresh_cameras(self) -> None:
+        self.window.panel.set_cameras(dialogs.list_cameras())
+
+    def on_opening(self, spec: str) -> None:
+        w = self.window
+        self._errors_at_open = len(w.errors)
+        shown = short(spec)
+        w.top_bars.show_opening(f"Opening {shown}…" + ("" if w.session.source is None
+                                                       else "  (what plays goes on until it opens)"), spec)
+        w.statusBar().showMessage(f"opening {shown}… (Esc cancels)")
+        if w.session.source is None:  # nothing on screen (a camera stops the old source first)
+            self.show_no_source()
+            w.view.set_message(f"Opening {shown}…")
+
+    def on_opened(self, spec: str, ok: bool) -> None:
+        w = self.window
+        if w.session.opening_spec is None:
+            w.opening_bar.hide()
+        if SourceSpec.parse(spec, probe=False).kind == "stream":
+            if ok:
+                w.settings.setValue("last_url", url_to_keep(spec))  # Open URL… offers it (no password)
+            elif w.session.opening_spec is None and len(w.errors) > self._errors_at_open:  # failed, not cancelled
+                w.top_bars.offer_retry(f"open {short(spec)} again", lambda: self.open(spec))
+        if not ok:
+            if w.statusBar().currentMessage().startswith("opening "):
+                w.statusBar().clearMessage()
+            if w.session.source is None and w.session.opening_spec is None:
+                if self.demo_if_no_camera:
+                    self.open_demo()  # start-up: no camera 0 here, the demo clip instead
+                else:
+                    self.show_no_source()
+        self.opened.emit(spec, ok)
+
+    def show_no_source(self) -> None:
+        w = self.window
+        w.view.clear()
+        w.view.set_message("No source: open a camera, a file or a URL")
+        w.panel.source_label.setText("no source")
+        w.setWindowTitle("camvideo")
+        w.playback.no_source()
+        w.timeline.no_source()
+
+    def on_source_changed(self, name: str, live: bool) -> None:
+        w = self.window
+        w.view.clear()
+        w.view.set_message("" if w.session.model is not None else f"Loading model {w.panel.model.currentText()}…")
+        w.statusBar().clearMessage()  # an error about the last source is old news
+        w.status_line.new_source(w.session, w.view)  # "dropped" counts this source's frames
+        # a file by its name (the whole path in the tooltip): a long path wraps the panel
+        w.panel.source_label.setText(f"live: {name}" if live else Path(name).name or name)
+        w.panel.source_label.setToolTip(name)
+        w.setWindowTitle(f"camvideo: {Path(name).name if not live else short(name)}")
+        w.playback.new_source(live)
+        w.banner.hide()
+
+    def on_warned(self, message: str) -> None:
+        """The core's warning about the source on screen (it may come just before or
+        just after the end: the reader and the pipeline are two threads)."""
+        w = self.window
+        w.errors.append(message)
+        w.top_bars.show_error(message)
+        pipeline = w.session.pipeline
+        ended = pipeline is not None and pipeline.finished
+        w.statusBar().showMessage(self.end_text() if ended else f"warning: {message}", 8000)
+
+    def end_text(self) -> str:
+        """What the status bar says at the end of the file (``end_text``)."""
+        s = self.window.session
+        shown, info = s.last_shown, s.source.info if s.source is not None else None
+        return end_text(bool(s.source_warnings), shown.index if shown is not None else None,
+                        info.frame_count if info is not None else None)
+
+    def on_finished(self) -> None:
+        w = self.window
+        if w.session.pipeline is not None and w.session.pipeline.error is None:
+            damaged = w.session.source_warnings
+            w.statusBar().showMessage(self.end_text(), 8000 if damaged else 5000)
+            if damaged:
+                w.top_bars.show_error(damaged[-1])  # again, in case it was closed
+        w.playback.on_finished()
+
