@@ -143,3 +143,33 @@ def test_a_file_that_does_not_open_ends_the_scan_with_a_message(tmp_path, lite0)
     done = []
     scan = FileScan(tmp_path / "missing.mp4", lite0, LocalizeSettings(), ScoreTrack(), on_done=done.append).start()
     assert scan.wait(30) and "no such file" in done[0]
+
+
+def test_an_export_scan_of_an_exported_model_writes_the_lines_of_process_export(tmp_path):
+    """Save as JSONL with your exported model loaded in the window (the loader the
+    window's "Weights file…" and ``gui --model FILE.onnx`` use) writes what
+    ``camvideo process --model FILE.onnx --export`` writes."""
+    pytest.importorskip("openvino")
+    pytest.importorskip("onnx")
+    import exported_graphs as graphs
+    import torch
+
+    from camvideo import cli
+    from camvideo.runtime.loading import load_model_from
+    from camvideo.settings import ModelOptions
+
+    with torch.random.fork_rng():
+        torch.manual_seed(5)
+        net = graphs.GapNet().eval()
+    graph = graphs.export_onnx(net, tmp_path / "gap.onnx", (64, 64))
+    (tmp_path / "names.txt").write_text("ant\nbee\ncat\ndog\neel\n")
+    clip = make_cat_clip(tmp_path / "cat.mp4", frames=12, size=(96, 64))
+    flags = ("--model", str(graph), "--labels", str(tmp_path / "names.txt"), "--topk", "2", "--gate", "0.05")
+    args = cli.build_parser().parse_args(["process", str(clip), *flags])
+    model = load_model_from(ModelOptions(model=str(graph), labels=str(tmp_path / "names.txt")))
+    out = tmp_path / "window.jsonl"
+    scan = FileScan(clip, model, cli.localize_settings_from_args(args), None, export=out).start()
+    assert scan.wait(120) and scan.message == ""
+    window = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(window) == 12 and window == cli_export(clip, tmp_path / "cli.jsonl", *flags)
+    assert {d["label"] for line in window for d in line["detections"]} <= {"ant", "bee", "cat", "dog", "eel"}
