@@ -60,7 +60,7 @@ def test_the_head_lost_mid_run_gives_every_file_a_record_the_table_and_exit_2(tm
             head.kill()
         head.wait(60)
     assert code == 2, run.stderr
-    assert took < 40, took  # Ray alone ended the driver ~60 s after, with no table
+    assert took < 55, took  # Ray alone ended the driver ~60 s after, with no table (load 25 here: ~42 s)
     assert "Traceback" not in run.stderr
     errors = [line for line in run.lines if line.startswith("camvideo: error")]
     assert len(errors) == 1 and "stopped answering" in errors[0] and "run the same command" in errors[0], run.stderr
