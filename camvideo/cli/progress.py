@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import sys
 
-from tqdm import tqdm
-
 from camvideo.progress import QuietStream, columns, is_terminal
 
 
@@ -23,6 +21,8 @@ class Progress:
     ``--max-frames``; ``enabled`` None: on when ``stream`` is a terminal."""
 
     def __init__(self, total: int | None, limit: int | None = None, enabled: bool | None = None, stream=None) -> None:
+        from tqdm import tqdm  # here: every command's parser imports this module
+
         stream = stream if stream is not None else sys.stderr
         total = total if total and total > 0 else None
         if limit is not None:

@@ -20,7 +20,6 @@ never a library import. Nothing happens off glibc, or when the user set
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 import sys
@@ -46,7 +45,9 @@ def tune_allocator() -> bool:
     if os.environ.get("MALLOC_MMAP_THRESHOLD_") or os.environ.get("MALLOC_TRIM_THRESHOLD_"):
         return False  # the user's own setting wins
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        # the process's own symbols, libc's among them: ctypes.util.find_library would
+        # run ``ldconfig -p`` in a subprocess (~20-40 ms on every command)
+        libc = ctypes.CDLL(None)
         mallopt = libc.mallopt
     except (OSError, AttributeError):  # not glibc (musl has no mallopt)
         return False

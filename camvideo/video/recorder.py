@@ -20,17 +20,19 @@ such a file as it is instead of analysing it again (``made_by_camvideo``).
 from __future__ import annotations
 
 import logging
+import math
 import os
 from fractions import Fraction
 from pathlib import Path
-
-import cv2
-import numpy as np
+from typing import TYPE_CHECKING
 
 from camvideo import __version__
 from camvideo.errors import OutputError, reason
 from camvideo.frames import ProcessedFrame
 from camvideo.video.outputs import kept_note
+
+if TYPE_CHECKING:  # cv2 and numpy load with the first frame: a batch driver names outputs without them
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +92,7 @@ class Recorder:
             raise OutputError(f"{path}: a recording must be .mkv (default) or .mp4 (fragmented); got {path.suffix or 'no suffix'!r}")
         if codec not in CODECS:
             raise ValueError(f"codec must be one of {', '.join(CODECS)}, got {codec!r}")
-        if not fps_hint or fps_hint <= 0 or not np.isfinite(fps_hint):
+        if not fps_hint or fps_hint <= 0 or not math.isfinite(fps_hint):
             fps_hint = 30.0
         if preset not in X264_PRESETS:
             raise ValueError(f"preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
@@ -258,6 +260,8 @@ class Recorder:
         raise OutputError(f"cannot encode H.264 for {self.path}: {reason(last_error)}")
 
     def _fit(self, image: np.ndarray) -> np.ndarray:
+        import cv2
+
         height, width = image.shape[:2]
         if self.size is None:
             self._open_video(width + width % 2, height + height % 2)
@@ -272,6 +276,8 @@ class Recorder:
     def write_image(self, image: np.ndarray, time_s: float) -> None:
         """Encode one BGR frame shown at ``time_s`` seconds (source timestamp)."""
         import av
+        import cv2
+        import numpy as np
 
         if self.closed:
             raise OutputError(f"{self.path}: the recording is already closed")

@@ -11,7 +11,7 @@ from camvideo.cli import options as cli
 from camvideo.cli.outputs import write_text
 from camvideo.errors import OutputError, printable, reason
 from camvideo.video.outputs import check_outputs
-from camvideo.video.sources import IMAGE_SUFFIXES, read_image
+from camvideo.video.spec import IMAGE_SUFFIXES
 
 
 def register(sub) -> None:
@@ -43,6 +43,7 @@ def output_path(source: Path, output: str | None, many: bool) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from camvideo.annotate import FrameAnnotator
+    from camvideo.video.images import read_image
 
     settings = cli.localize_settings_from_args(args)
     overlay = cli.overlay_settings_from_args(args)
