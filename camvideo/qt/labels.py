@@ -93,14 +93,15 @@ def marked_rank(settings: OverlaySettings, result) -> int | None:
 
 
 def layout_tags(result, image_rect: QRectF, frame_size: tuple[int, int], font: QFont,
-                marked: int | None = None) -> list[Tag]:
+                marked: int | None = None, avoid=()) -> list[Tag]:
     """The tags of ``result`` in view coordinates, placed by
     ``labels_layout.place_labels`` as ``annotate.LabelAnnotator`` places them in
     the frame: boxed classes at their box's top-left corner mapped through
     ``image_rect`` (where a ``frame_size`` = (width, height) frame lands), the
     box-less ones listed in rank order in the corner that covers the boxes least;
     all inside the picture (in a picture narrower than a tag, its text is
-    elided). The tags of rank ``marked`` are marked."""
+    elided; the list also keeps off the ``avoid`` rects, e.g. the legend). The tags
+    of rank ``marked`` are marked."""
     width, height = frame_size
     if not result.detections or width <= 0 or height <= 0 or image_rect.isEmpty():
         return []
@@ -124,7 +125,7 @@ def layout_tags(result, image_rect: QRectF, frame_size: tuple[int, int], font: Q
         sizes.append(TagSize(w, h, anchor))
     area = (left, top, image_rect.right(), image_rect.bottom())
     tags: list[Tag] = []
-    for det, text, (x1, y1, x2, y2) in zip(result.detections, texts, place_labels(sizes, area, boxes)):
+    for det, text, (x1, y1, x2, y2) in zip(result.detections, texts, place_labels(sizes, area, boxes + [tuple(a.getCoords()) for a in avoid])):
         bgr = rank_color(det.rank)
         ink = ink_color(bgr)
         tags.append(Tag(QRectF(x1, y1, x2 - x1, y2 - y1), text, det.rank, QColor(*bgr[::-1]), QColor(*ink[::-1]),
