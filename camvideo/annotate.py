@@ -11,6 +11,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from camvideo.labels_layout import TagSize, place_labels
 from camvideo.results import FrameResult
 from camvideo.settings import OverlaySettings
 
@@ -100,20 +101,26 @@ class BoxAnnotator:
 
 class LabelAnnotator:
     """``label 0.79`` (``label 0.79 Grad-CAM`` when the map is Grad-CAM's) on a
-    filled tag in the rank's colour, at the box's top-left corner (pushed down when it would cover another tag); classes without a box are
-    listed in the top-left corner of the frame."""
+    filled tag in the rank's colour, placed by ``labels_layout.place_labels``: at
+    the box's top-left corner (pushed down when it would cover another tag); the
+    classes without a box listed in rank order in the corner that covers the
+    boxes least."""
 
     def __init__(self, font_scale: float | None = None) -> None:
         self.font_scale = font_scale
 
     def annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
         scale = self.font_scale or _font_scale(frame)
-        step = _tag_height(scale)
-        placed: list[tuple[int, int, int, int]] = []
-        for det in result.detections:
-            x, y = (det.box[0], det.box[1]) if det.box is not None else (0, 0)
-            rect = _draw_tag(frame, label_text(det, result), (x, y), rank_color(det.rank), scale, placed, step)
-            placed.append(rect)
+        thickness = 1 if scale < 0.7 else 2
+        texts = [label_text(det, result) for det in result.detections]
+        sizes = []
+        for det, text in zip(result.detections, texts):
+            (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+            sizes.append(TagSize(tw + 6, th + base + 6, None if det.box is None else (det.box[0], det.box[1])))
+        height, width = frame.shape[:2]
+        boxes = [tuple(det.box) for det in result.detections if det.box is not None]
+        for det, text, rect in zip(result.detections, texts, place_labels(sizes, (0, 0, width, height), boxes)):
+            _draw_tag(frame, text, (int(rect[0]), int(rect[1])), rank_color(det.rank), scale)
         return frame
 
 
@@ -137,16 +144,14 @@ def _tag_height(scale: float) -> int:
     return h + base + 6
 
 
-def _draw_tag(frame, text, origin, color, scale, avoid=(), step=0) -> tuple[int, int, int, int]:
-    """A filled tag with ``text``; moved down by ``step`` while it overlaps ``avoid``."""
+def _draw_tag(frame, text, origin, color, scale) -> tuple[int, int, int, int]:
+    """A filled tag with ``text`` at ``origin`` (kept inside the frame)."""
     thickness = 1 if scale < 0.7 else 2
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
     height, width = frame.shape[:2]
     w, h = tw + 6, th + base + 6
     x = int(np.clip(origin[0], 0, max(0, width - w)))
     y = int(np.clip(origin[1], 0, max(0, height - h)))
-    while step and y + h <= height and any(overlaps((x, y, x + w, y + h), r) for r in avoid):
-        y += step
     cv2.rectangle(frame, (x, y), (x + w, y + h), color, cv2.FILLED)
     cv2.putText(frame, text, (x + 3, y + th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, ink_color(color), thickness, cv2.LINE_AA)
     return (x, y, x + w, y + h)
@@ -170,11 +175,6 @@ def ink_color(bgr: tuple[int, int, int]) -> tuple[int, int, int]:
     """Black text on light tags, white on dark ones (ITU-R BT.601 luma > 140)."""
     luma = 0.114 * bgr[0] + 0.587 * bgr[1] + 0.299 * bgr[2]
     return (0, 0, 0) if luma > 140 else (255, 255, 255)
-
-
-def overlaps(a, b) -> bool:
-    """Whether two (x1, y1, x2, y2) rectangles overlap."""
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def shown_heatmap_rank(settings: OverlaySettings, result: FrameResult) -> int | None:

@@ -6,7 +6,7 @@ window therefore annotates the displayed frame with labels off
 (``DisplayAnnotator``) and ``VideoView`` paints the tags with QPainter, at a
 constant size on screen (``LABEL_POINT_SIZE``), in the rank's colour
 (``annotate.rank_color``), with annotate's black/white ink rule and its
-no-overlap stacking. The tag of the class whose heat map is shown is marked
+layout (``labels_layout.place_labels``: the one both renderers use). The tag of the class whose heat map is shown is marked
 (an outline in its ink colour) when there is a choice (two maps or more); a
 click on a tag chooses its map (``VideoView.tag_clicked``). Recordings and snapshots still get the labels burned in
 (``DisplayAnnotator.burn_labels``: annotate's own ``LabelAnnotator``), so a
@@ -26,10 +26,10 @@ from camvideo.annotate import (
     LabelAnnotator,
     ink_color,
     label_text,
-    overlaps,
     rank_color,
     shown_heatmap_rank,
 )
+from camvideo.labels_layout import TagSize, place_labels
 from camvideo.settings import OverlaySettings
 
 LABEL_POINT_SIZE = 11.0  # on screen, whatever the frame's and the window's size
@@ -93,39 +93,42 @@ def marked_rank(settings: OverlaySettings, result) -> int | None:
 
 
 def layout_tags(result, image_rect: QRectF, frame_size: tuple[int, int], font: QFont,
-                marked: int | None = None) -> list[Tag]:
-    """The tags of ``result`` in view coordinates: at each box's top-left corner
-    mapped through ``image_rect`` (where a ``frame_size`` = (width, height) frame
-    lands), classes without a box at the picture's top-left corner; kept inside
-    the picture and pushed down by one tag height while they would cover an
-    earlier one, as ``annotate.LabelAnnotator`` does in the frame (never past the
-    bottom; in a picture narrower than a tag, its text is elided). The tags of
-    rank ``marked`` are marked."""
+                marked: int | None = None, avoid=()) -> list[Tag]:
+    """The tags of ``result`` in view coordinates, placed by
+    ``labels_layout.place_labels`` as ``annotate.LabelAnnotator`` places them in
+    the frame: boxed classes at their box's top-left corner mapped through
+    ``image_rect`` (where a ``frame_size`` = (width, height) frame lands), the
+    box-less ones listed in rank order in the corner that covers the boxes least;
+    all inside the picture (in a picture narrower than a tag, its text is
+    elided; the list also keeps off the ``avoid`` rects, e.g. the legend). The tags
+    of rank ``marked`` are marked."""
     width, height = frame_size
     if not result.detections or width <= 0 or height <= 0 or image_rect.isEmpty():
         return []
     metrics = QFontMetricsF(font)
     h = metrics.height() + 2 * PAD_Y
     sx, sy = image_rect.width() / width, image_rect.height() / height
-    left, top, right, bottom = image_rect.left(), image_rect.top(), image_rect.right(), image_rect.bottom()
-    tags: list[Tag] = []
-    placed: list[tuple[float, float, float, float]] = []
+    left, top = image_rect.left(), image_rect.top()
+    texts, sizes, boxes = [], [], []
     for det in result.detections:
         text = label_text(det, result)
         w = metrics.horizontalAdvance(text) + 2 * PAD_X
         if w > image_rect.width():  # a small view: the tag is cut to the picture's width, text elided
             text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(0.0, image_rect.width() - 2 * PAD_X))
             w = image_rect.width()
-        bx, by = (det.box[0], det.box[1]) if det.box is not None else (0, 0)
-        x = min(max(left + bx * sx, left), max(left, right - w))
-        y = min(max(top + by * sy, top), max(top, bottom - h))
-        while y + h <= bottom and any(overlaps((x, y, x + w, y + h), r) for r in placed):
-            y += h
-        y = min(y, max(top, bottom - h))  # pushed past the bottom: the last row, inside the picture
-        placed.append((x, y, x + w, y + h))
+        anchor = None
+        if det.box is not None:
+            x1, y1, x2, y2 = det.box
+            anchor = (left + x1 * sx, top + y1 * sy)
+            boxes.append((left + x1 * sx, top + y1 * sy, left + x2 * sx, top + y2 * sy))
+        texts.append(text)
+        sizes.append(TagSize(w, h, anchor))
+    area = (left, top, image_rect.right(), image_rect.bottom())
+    tags: list[Tag] = []
+    for det, text, (x1, y1, x2, y2) in zip(result.detections, texts, place_labels(sizes, area, boxes + [tuple(a.getCoords()) for a in avoid])):
         bgr = rank_color(det.rank)
         ink = ink_color(bgr)
-        tags.append(Tag(QRectF(x, y, w, h), text, det.rank, QColor(*bgr[::-1]), QColor(*ink[::-1]),
+        tags.append(Tag(QRectF(x1, y1, x2 - x1, y2 - y1), text, det.rank, QColor(*bgr[::-1]), QColor(*ink[::-1]),
                         det.rank == marked))
     return tags
 

@@ -31,6 +31,8 @@ BAR_W, BAR_H = 120.0, 8.0
 PAD = 6.0
 MARGIN = 8.0
 POINT_SIZE = 9.0
+SMALL = (560.0, 320.0)  # a picture narrower or lower than this gets the compact legend
+MAX_SHARE = 0.45  # the legend's width: at most this share of a compact picture's
 
 _bars: dict[str, QImage] = {}
 
@@ -82,9 +84,21 @@ def legend_font(base: QFont) -> QFont:
     return font
 
 
+def compact(image_rect: QRectF) -> bool:
+    """Whether the picture is small (a small window): the legend then keeps its
+    title and colour bar, leaves out the scale line and the margin, and is at most
+    ``MAX_SHARE`` of the picture's width (the title elided), so it stays readable
+    (the same point size) and leaves the picture to the picture."""
+    return image_rect.width() < SMALL[0] or image_rect.height() < SMALL[1]
+
+
 def legend_rect(legend: Legend, image_rect: QRectF, font: QFont) -> QRectF:
     """Where the legend box goes: the picture's bottom-left corner, kept inside it."""
     metrics = QFontMetricsF(font)
+    if compact(image_rect):
+        height = metrics.height() + (0 if legend.faint else BAR_H + PAD / 2) + 2 * PAD
+        width = min(metrics.horizontalAdvance(legend.title) + 2 * PAD, MAX_SHARE * image_rect.width())
+        return QRectF(image_rect.left(), image_rect.bottom() - height, width, height)
     lines = 1 if legend.faint else 2
     width = max(metrics.horizontalAdvance(legend.title), 0 if legend.faint else
                 max(BAR_W, metrics.horizontalAdvance(scale_line(legend)))) + 2 * PAD
@@ -111,6 +125,9 @@ def paint_legend(painter: QPainter, legend: Legend, image_rect: QRectF, font: QF
         top = inner.top() + metrics.height() + PAD / 4
         bar = QRectF(inner.left(), top, min(BAR_W, inner.width()), BAR_H)
         painter.drawImage(bar, colour_bar(legend.colormap))
+        if compact(image_rect):  # a small picture: no scale line
+            painter.restore()
+            return box
         scale = metrics.elidedText(scale_line(legend), Qt.TextElideMode.ElideRight, inner.width())
         painter.drawText(QRectF(inner.left(), bar.bottom() + PAD / 4, inner.width(), metrics.height()),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, scale)

@@ -21,7 +21,7 @@ from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from camvideo.app.shown import ShownFrame
 from camvideo.qt.labels import Tag, label_font, layout_tags, marked_rank, paint_tags
-from camvideo.qt.legend import Legend, legend_font, legend_for, paint_legend
+from camvideo.qt.legend import Legend, legend_font, legend_for, legend_rect, paint_legend
 from camvideo.settings import OverlaySettings  # numpy + cv2, no torch
 
 RATE_WINDOW_S = 2.0  # fps: paints of the last 2 s
@@ -83,9 +83,10 @@ class VideoView(QWidget):
         """The tags the next paint draws (view coordinates); [] when labels are off."""
         if self.current is None or not self.show_labels:
             return []
-        image = self.current.image
+        image, legend = self.current.image, self.legend()
+        avoid = [] if legend is None else [legend_rect(legend, self.image_rect(), legend_font(self.font()))]
         return layout_tags(self.current.result, self.image_rect(), (image.width(), image.height()),
-                           label_font(self.font()), self.marked_rank())
+                           label_font(self.font()), self.marked_rank(), avoid)
 
     def legend(self) -> Legend | None:
         """What the heat map's legend says for the frame on screen (None: no map

@@ -15,7 +15,7 @@ from camvideo.settings import OverlaySettings
 
 
 def _result(scores=(0.6, 0.2), opacity=(1.0, 1.0)) -> FrameResult:
-    names = ("Egyptian cat", "tabby")
+    names = ("Egyptian cat", "tabby", "lynx")
     dets = tuple(Detection(i + 1, 285 - i, names[i], s, (40, 40, 300, 300) if o == 1.0 else None)
                  for i, (s, o) in enumerate(zip(scores, opacity)))
     heat = np.random.default_rng(0).random((len(dets), 7, 7)).astype(np.float32)
@@ -98,3 +98,23 @@ def test_the_hint_names_the_class_whose_map_is_shown(qtbot, open_window, fast_mo
                     f"rank 2: {next(d.label for d in w.session.last_shown.result.detections if d.rank == 2)}"
                     in w.panel.map_hint.text(), timeout=WAIT_MS)
     assert w.view.legend().title.startswith("evidence for ")
+
+
+def test_in_a_small_window_the_legend_stays_readable_small_and_off_the_labels(qtbot):
+    """A 640x400 window's view (~450x250): the legend keeps its point size and
+    title, drops the scale line, takes at most ~45% of the picture's width and a
+    small share of its area; the box-less labels' list keeps off it."""
+    big, small = VideoView(), VideoView()
+    for view, size in ((big, (1000, 560)), (small, (450, 250))):
+        qtbot.addWidget(view)
+        view.resize(*size)
+        view.show()
+        view.show_frame(shown_frame(_result(scores=(0.6, 0.2, 0.01), opacity=(1.0, 1.0, 0.2))))
+        view.grab()
+    pic, box = small.image_rect(), small.legend_box
+    assert not box.isEmpty() and pic.contains(box)
+    assert box.width() <= 0.45 * pic.width() + 1 and box.width() * box.height() < 0.1 * pic.width() * pic.height()
+    assert box.height() < big.legend_box.height()  # the scale line left out
+    assert box.height() >= small.fontMetrics().height()  # the title still one readable line
+    tags = [t.rect for t in small.label_tags()]
+    assert len(tags) == 3 and not any(t.intersects(box) for t in tags)
