@@ -20,8 +20,11 @@ fails those files with a reason that says so). ``--ray local`` starts a Ray
 instance for the run on this machine and stops it at the end.
 
 Connecting to an address where nothing listens would make Ray retry for minutes;
-``connect`` first opens a TCP connection to it and fails within
-``PROBE_TIMEOUT_S`` with a message that says what to check.
+``RaySession`` first opens a TCP connection to it and fails within
+``PROBE_TIMEOUT_S`` with a message that says what to check. A cluster with token
+authentication (on by default since Ray 2.60) that refuses this process's token
+would make ``ray.init`` retry for ~20 s: ``check_token`` asks its GCS once first
+and fails at once with a line that says which variables to set.
 """
 
 from __future__ import annotations
@@ -82,6 +85,49 @@ def probe(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
         raise CamvideoError(f"--ray {address}: no Ray cluster answers there ({reason(exc)}); start one with "
                             "`ray start --head --port PORT` on the head node, or check the address "
                             "(--ray local runs one on this machine for the run)") from None
+
+
+TOKEN_HELP = ("RAY_AUTH_MODE=token and the cluster's token in RAY_AUTH_TOKEN, in a file named by "
+              "RAY_AUTH_TOKEN_PATH, or in ~/.ray/auth_token (`ray get-auth-token` on the head prints it)")
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """File descriptor 2 to /dev/null for the block (C++ libraries write there directly)."""
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def check_token(address: str) -> None:
+    """``CamvideoError`` at once if the GCS at ``address`` (host:port, answering TCP)
+    refuses the token ``ray.init`` would send, or none (Ray would retry ~20 s)."""
+    try:
+        from ray._private.authentication.authentication_token_setup import ensure_token_if_auth_enabled
+        from ray._raylet import AuthenticationMode, InnerGcsClient, get_authentication_mode
+        from ray.exceptions import AuthenticationError
+    except ImportError:  # another Ray: its own connect tells
+        return
+    try:
+        ensure_token_if_auth_enabled(None, create_token_if_missing=False)  # else Ray aborts the process
+    except AuthenticationError:
+        raise CamvideoError(f"--ray {address}: RAY_AUTH_MODE=token but no token was found; set {TOKEN_HELP}") from None
+    try:
+        with _quiet_stderr():  # Ray's C++ logs each refusal there: the error line says it once
+            # the cluster ID, asked with the token ray.init would send (GcsClient waits 40 s on a non-Ray port)
+            InnerGcsClient.standalone(address, None, int(PROBE_TIMEOUT_S * 1000))
+    except AuthenticationError:
+        sent = "refused the token given here" if get_authentication_mode() == AuthenticationMode.TOKEN else \
+            "no token is sent from here"
+        raise CamvideoError(f"--ray {address}: the cluster uses token authentication and {sent}; "
+                            f"set {TOKEN_HELP}") from None
+    except Exception:  # noqa: BLE001 - not about the token: ray.init's own error tells
+        return
 
 
 def resolve(address: str) -> str:
@@ -146,13 +192,14 @@ class RaySession:
         else:
             target = resolve(address)
             probe(target)
+            if "://" not in target:
+                check_token(target)
             kwargs["address"] = target
         try:
             self.ray.init(**kwargs)
         except Exception as exc:  # noqa: BLE001 - Ray raises many kinds: one clear line
             raise CamvideoError(f"--ray {address}: cannot connect ({describe(exc)}); a cluster with token "
-                                "authentication needs RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN or "
-                                "~/.ray/auth_token)") from None
+                                f"authentication needs {TOKEN_HELP}") from None
         self.start_s = time.monotonic() - began  # what Ray costs before the first file
         self.gcs_address = _gcs_address(self.ray) or kwargs.get("address", "")
 
