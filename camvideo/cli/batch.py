@@ -301,7 +301,8 @@ def _backend(args, todo, common, cpus, gpus, stack):
 
     level = logging.getLogger().getEffectiveLevel()
     if args.ray:
-        from camvideo.batch.ray import RayPool, RaySession, actor_count
+        from camvideo.batch.ray import RayPool, actor_count
+        from camvideo.batch.ray_session import RaySession
 
         session = stack.enter_context(RaySession(args.ray))  # before our signal handlers: Ray sets its own
         threads = max(1, int(cpus))

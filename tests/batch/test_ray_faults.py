@@ -97,7 +97,7 @@ def _loopback(ip: str) -> bool:
 def test_ray_local_listens_on_127_0_0_1_only(tmp_path_factory, monkeypatch):
     """Ray 2.60 binds its GCS and raylet to every interface for a 127.0.0.1 node (seen
     with ``ss -ltnp``); the instance ``--ray local`` starts must not."""
-    from camvideo.batch.ray import RaySession
+    from camvideo.batch.ray_session import RaySession
 
     monkeypatch.setenv("RAY_TMPDIR", str(tmp_path_factory.mktemp("r")))
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
