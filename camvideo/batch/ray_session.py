@@ -15,10 +15,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
+import threading
 import time
 
 from camvideo.errors import CamvideoError, describe, reason
+from camvideo.runtime.signals import Aborted
 
 PROBE_TIMEOUT_S = 3.0
 HEAD_CHECK_S = 1.0  # how often the driver checks that the head's GCS still answers (a TCP connect)
@@ -163,13 +166,31 @@ class RaySession:
             if "://" not in target:
                 check_token(target)
             kwargs["address"] = target
+        self._init(address, kwargs)
+        self.start_s = time.monotonic() - began  # what Ray costs before the first file
+        self.gcs_address = _gcs_address(self.ray) or kwargs.get("address", "")
+
+    def _init(self, address: str, kwargs: dict) -> None:
+        """``ray.init``. A stop signal meanwhile is ``Aborted``, what Ray started shut down
+        (``ray.init`` installs a SIGTERM handler that exits with status 15, silently): the
+        SIGTERM handler from before (camvideo's stop signals) is put back after it."""
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.getsignal(signal.SIGTERM) if main else None
         try:
             self.ray.init(**kwargs)
+        except (SystemExit, Aborted) as exc:
+            signum = exc.signum if isinstance(exc, Aborted) else exc.code
+            if signum != signal.SIGTERM and not isinstance(exc, Aborted):
+                raise
+            with contextlib.suppress(Exception):  # half started: stop what it started
+                self.ray.shutdown()
+            raise Aborted(signum) from None
         except Exception as exc:  # noqa: BLE001 - Ray raises many kinds: one clear line
             raise CamvideoError(f"--ray {address}: cannot connect ({describe(exc)}); a cluster with token "
                                 f"authentication needs {TOKEN_HELP}") from None
-        self.start_s = time.monotonic() - began  # what Ray costs before the first file
-        self.gcs_address = _gcs_address(self.ray) or kwargs.get("address", "")
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     def head_answers(self) -> bool:
         """Whether the head's GCS accepts a TCP connection (within ``HEAD_CHECK_S``)."""

@@ -150,3 +150,41 @@ def test_a_cluster_with_token_auth_refuses_a_driver_without_its_token_at_once(tm
         except subprocess.TimeoutExpired:
             head.kill()
             head.wait(30)
+
+
+def _ray_children(pid: int) -> list[psutil.Process]:
+    try:
+        return [p for p in psutil.Process(pid).children(recursive=True) if p.name() in ("gcs_server", "raylet")]
+    except psutil.Error:
+        return []
+
+
+@pytest.mark.parametrize("when", ["importing", "ray.init"])
+def test_sigterm_while_ray_local_starts_is_one_line_exit_143_and_ray_stopped(tmp_path, tmp_path_factory, when):
+    """Was: exit 143 (or 15, Ray's own handler) without a word. ``ray.init``: the signal
+    lands once its GCS or raylet runs, and what it started is stopped."""
+    make_archive(tmp_path / "in", {"a.mp4": (6, (64, 48), 30)}, corrupt=None)
+    run = Running(tmp_path / "in", "--output-dir", tmp_path / "out", "--ray", "local",
+                  extra_env={"RAY_TMPDIR": str(tmp_path_factory.mktemp("r")), "RAY_AUTH_MODE": "disabled"})
+    started: list[psutil.Process] = []
+    try:
+        run.wait_for(r"1 file -> ")
+        time.sleep(0.3)  # "importing": Ray's modules load (~1 s), the instance not started
+        deadline = time.monotonic() + 120
+        while when == "ray.init" and not started and time.monotonic() < deadline and run.proc.poll() is None:
+            started = _ray_children(run.proc.pid)
+            time.sleep(0.02)
+        assert when == "importing" or started, run.stderr
+        run.proc.send_signal(signal.SIGTERM)
+        code = run.finish(timeout=120)
+    finally:
+        run.kill()
+    assert code == 143, run.stderr
+    assert "Traceback" not in run.stderr
+    last = run.lines[-1]
+    assert last.startswith("camvideo: interrupted (SIGTERM) ") and last.endswith("; nothing written"), run.stderr
+    if when == "ray.init":
+        assert "while starting Ray" in last
+        gone, alive = psutil.wait_procs(started, timeout=30)
+        assert not alive, alive  # no GCS or raylet left behind
+    assert not (tmp_path / "out" / "a_cam.mkv").exists()
