@@ -219,7 +219,7 @@ def _run_locked(args, plan, common, config, cpus, gpus, summary=None, sizes=None
     ``summary``: (its local copy, its URL) for a run into a bucket; ``sizes``: the sizes
     of the objects there."""
     from camvideo.batch.job import BackendLost, earlier_attempts
-    from camvideo.batch.plan import split_resumed
+    from camvideo.batch.resume import split_resumed
     from camvideo.batch.summary import SummaryWriter, Totals, compact, format_table, read_records
     from camvideo.runtime.signals import Aborted
 
