@@ -1,5 +1,4 @@
-"""From the command's inputs to jobs: which files, where their outputs go, what a
-rerun can skip.
+"""From the command's inputs to jobs: which files, and where their outputs go.
 
 Inputs are files, folders, recursive globs (``'archive/**/*.mp4'``) and the lines
 of a list file (``--from-list``, one path a line; blank lines and ``#`` comments
@@ -26,10 +25,7 @@ become plain names (``_``, ``__``, numbered when taken), and every output is
 checked to resolve inside the output folder, no two jobs sharing one. The output
 folder itself is never taken as input.
 
-A rerun skips a job whose outputs are complete: the summary's last line for it
-says done, for the same source size and modification time and the same
-settings, and every output is there under its final name with no ``.partial``
-file beside it. Everything else is redone (``overwrite`` redoes everything).
+What a rerun can skip is ``camvideo.batch.resume``.
 """
 
 from __future__ import annotations
@@ -37,7 +33,7 @@ from __future__ import annotations
 import os
 import posixpath
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -404,87 +400,3 @@ def prepare_output_dir(plan: Plan) -> None:
             os.makedirs(folder, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"--output-dir {plan.output_dir}: cannot write there ({reason(exc)})") from None
-
-
-def is_complete(job: Job, record: dict | None, config: str, sizes: Mapping[str, int] | None = None) -> bool:
-    """Can a rerun skip ``job``, given the summary's last line for it? Only when that
-    line says done for this source's size, time and settings, and the outputs are
-    the very files it wrote: each of the size the line recorded (``bytes``; a line
-    written before sizes were: the export's lines and the recording's frames against
-    its ``frames``), with no ``.partial`` file beside it. ``sizes``: the outputs'
-    sizes in a store (``camvideo.batch.storage``, where no object is partial)."""
-    if record is None or record.get("status") != "done" or job.kind == "missing":
-        return False
-    if record.get("size") != job.size or record.get("mtime_ns") != job.mtime_ns or record.get("config") != config:
-        return False
-    if sizes is not None:
-        recorded = dict(zip(record.get("outputs") or (), record.get("bytes") or ()))
-        return all(recorded.get(p) is not None and recorded.get(p) == sizes.get(p) for p in job.outputs)
-    if not all(os.path.isfile(p) and not partial_path(Path(p)).exists() for p in job.outputs):
-        return False
-    sizes = record.get("bytes")
-    if isinstance(sizes, list):
-        recorded = dict(zip(record.get("outputs") or (), sizes))
-        return all(recorded.get(p) is not None and recorded.get(p) == _size(p) for p in job.outputs)
-    frames = record.get("frames")
-    return not isinstance(frames, int) or all(_frames_in(p) in (None, frames) for p in job.outputs)
-
-
-def _size(path: str) -> int | None:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return None
-
-
-def _frames_in(path: str) -> int | None:
-    """Frames in an output: a JSONL's lines, a recording's video packets (-1 when it
-    cannot be read: not to be trusted); None for a CSV (its rows are detections)."""
-    import av
-
-    suffix = _suffix(path)
-    try:
-        if suffix == ".jsonl":
-            with open(path, "rb") as file:
-                return sum(1 for line in file if line.strip())
-        if suffix in (".mkv", ".mp4"):
-            with av.open(path) as container:
-                return sum(1 for packet in container.demux(video=0) if packet.size)
-    except (OSError, ValueError, av.FFmpegError):
-        return -1
-    return None
-
-
-def split_resumed(plan: Plan, records: Iterable[dict], config: str, *, overwrite: bool = False,
-                  sizes: Mapping[str, int] | None = None) -> tuple[list[Job], list[Job]]:
-    """(jobs to run, jobs already complete) for this run. ``records`` are the
-    summary's lines in file order; a job's last line that ran it counts (a
-    ``skipped`` line only repeats the one before it). Outputs of another source at
-    the same place (``process day1 --output-dir out`` then ``process day2 --output-dir
-    out``) are an ``OutputError`` unless ``overwrite``: never replaced silently."""
-    last: dict[str, dict] = {}
-    for record in records:
-        if record.get("status") != "skipped" and isinstance(record.get("rel"), str):
-            last[record["rel"]] = record
-    if not overwrite:
-        _check_same_sources(plan, last, sizes)
-    todo, done = [], []
-    for job in plan.jobs:
-        (done if not overwrite and is_complete(job, last.get(job.rel), config, sizes) else todo).append(job)
-    return todo, done
-
-
-def _check_same_sources(plan: Plan, last: dict[str, dict], sizes: Mapping[str, int] | None = None) -> None:
-    """``OutputError`` when a job's outputs hold another source's results."""
-    clashes = []
-    for job in plan.jobs:
-        record = last.get(job.rel) or {}
-        other = record.get("source")
-        there = (lambda p: p in sizes) if sizes is not None else os.path.exists
-        if isinstance(other, str) and other != job.source and any(there(p) for p in job.outputs):
-            clashes.append((job, other))
-    if clashes:
-        job, other = clashes[0]
-        more = f" (and {len(clashes) - 1} more files)" if len(clashes) > 1 else ""
-        raise OutputError(f"{plan.output_dir} holds the results of {other} where {job.source} would write"
-                          f"{more}: give another --output-dir, or --overwrite to replace them")

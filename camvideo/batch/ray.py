@@ -19,9 +19,8 @@ on a filesystem every node sees at the same path (a node that does not see them
 fails those files with a reason that says so). ``--ray local`` starts a Ray
 instance for the run on this machine and stops it at the end.
 
-Connecting to an address where nothing listens would make Ray retry for minutes;
-``connect`` first opens a TCP connection to it and fails within
-``PROBE_TIMEOUT_S`` with a message that says what to check.
+Connecting (the address checked, token authentication, ``--ray local``) is
+``camvideo.batch.ray_session``.
 """
 
 from __future__ import annotations
@@ -40,148 +39,16 @@ from dataclasses import dataclass
 from camvideo import __version__
 from camvideo.batch.job import BackendLost, JobOptions, JobRunner, Reporter, failed, worker_name
 from camvideo.batch.plan import Job
+from camvideo.batch.ray_session import HEAD_CHECK_S, RaySession
 from camvideo.batch.storage import is_url
 from camvideo.errors import CamvideoError, describe, reason
 
 log = logging.getLogger(__name__)
 
-PROBE_TIMEOUT_S = 3.0
 TASK_RETRIES = 0  # one attempt per run, on both backends: a worker's death fails its file
 START_TIMEOUT_S = 300.0  # for the first actor to load its model (resources, a node joining)
 PROGRESS_EVERY_S = 0.5
-HEAD_CHECK_S = 1.0  # how often the driver checks that the head's GCS still answers (a TCP connect)
 HEAD_MISSES = 3  # checks in a row without an answer: the cluster is lost (~3 s, well before Ray's 60 s)
-
-
-def _import_ray():
-    try:
-        import ray
-    except ImportError:
-        raise CamvideoError("--ray needs Ray: pip install 'camvideo[ray]'") from None
-    return ray
-
-
-def _host_port(address: str) -> tuple[str, int] | None:
-    text = address.split("://", 1)[-1].rstrip("/")
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit():
-        return None
-    return host.strip("[]"), int(port)
-
-
-def probe(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
-    """``CamvideoError`` unless something accepts a TCP connection at ``address`` (host:port)."""
-    target = _host_port(address)
-    if target is None:
-        raise CamvideoError(f"--ray {address}: not an address; give HOST:PORT of the cluster's head "
-                            "(its `ray start --head --port`), auto (RAY_ADDRESS) or local")
-    try:
-        with socket.create_connection(target, timeout=timeout):
-            pass
-    except OSError as exc:
-        raise CamvideoError(f"--ray {address}: no Ray cluster answers there ({reason(exc)}); start one with "
-                            "`ray start --head --port PORT` on the head node, or check the address "
-                            "(--ray local runs one on this machine for the run)") from None
-
-
-def resolve(address: str) -> str:
-    """``auto`` -> ``RAY_ADDRESS``, else the cluster ``ray start`` last started on this
-    machine; anything else as given."""
-    if address != "auto":
-        return address
-    env = os.environ.get("RAY_ADDRESS", "").strip()
-    if env:
-        return env
-    _import_ray()
-    try:
-        from ray._private.services import canonicalize_bootstrap_address
-
-        found = canonicalize_bootstrap_address("auto")
-    except Exception:  # noqa: BLE001 - Ray's own look-up failed: nothing found
-        found = None
-    if not found:
-        raise CamvideoError("--ray auto: RAY_ADDRESS is not set and no `ray start` cluster was found on this "
-                            "machine; give --ray HOST:PORT, or --ray local")
-    return found
-
-
-LOCAL_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-
-
-def _local_only(ray) -> None:
-    """Make the Ray instance ``--ray local`` starts listen on 127.0.0.1 only.
-
-    Ray (2.60) turns a node address of 127.0.0.1 into the host's own and binds its GCS,
-    raylet and workers to every interface, unless its "single machine" switch is off
-    (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, what it does on macOS and Windows): set in
-    the environment its processes inherit, and in the constant this process read at
-    import. Checked by reading the listening sockets of the processes started
-    (tests/batch/test_ray_local.py)."""
-    os.environ[LOCAL_ONLY_ENV] = "0"
-    with contextlib.suppress(ImportError, AttributeError):
-        from ray._private import ray_constants
-
-        ray_constants.ENABLE_RAY_CLUSTER = False
-
-
-def _gcs_address(ray) -> str | None:
-    try:
-        return ray._private.worker.global_worker.node.gcs_address
-    except AttributeError:
-        return None
-
-
-class RaySession:
-    """A connection to a cluster (or a Ray instance started for the run); a context manager."""
-
-    def __init__(self, address: str, *, num_cpus: int | None = None) -> None:
-        self.address = address
-        self.ray = _import_ray()
-        began = time.monotonic()
-        kwargs = {"logging_level": logging.WARNING, "include_dashboard": False} if address == "local" else \
-            {"logging_level": logging.WARNING}
-        if address == "local":  # a new instance, even where RAY_ADDRESS names a cluster
-            _local_only(self.ray)
-            kwargs.update(address="local", num_cpus=num_cpus or os.cpu_count() or 1)
-        else:
-            target = resolve(address)
-            probe(target)
-            kwargs["address"] = target
-        try:
-            self.ray.init(**kwargs)
-        except Exception as exc:  # noqa: BLE001 - Ray raises many kinds: one clear line
-            raise CamvideoError(f"--ray {address}: cannot connect ({describe(exc)}); a cluster with token "
-                                "authentication needs RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN or "
-                                "~/.ray/auth_token)") from None
-        self.start_s = time.monotonic() - began  # what Ray costs before the first file
-        self.gcs_address = _gcs_address(self.ray) or kwargs.get("address", "")
-
-    def head_answers(self) -> bool:
-        """Whether the head's GCS accepts a TCP connection (within ``HEAD_CHECK_S``)."""
-        target = _host_port(self.gcs_address)
-        if target is None:
-            return True  # nothing to check against: Ray's own errors tell
-        try:
-            with socket.create_connection(target, timeout=HEAD_CHECK_S):
-                return True
-        except OSError:
-            return False
-
-    def resources(self) -> dict[str, float]:
-        return dict(self.ray.cluster_resources())
-
-    def close(self) -> None:
-        if self.ray.is_initialized() and not self.lost:
-            self.ray.shutdown()
-        # a lost cluster: no shutdown (it would wait on the GCS); the process ends soon after
-
-    lost = False  # set by RayPool when the head stopped answering
-
-    def __enter__(self) -> RaySession:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 class BatchActor:

@@ -12,14 +12,14 @@ Each line is a JSON object::
 ``interrupted`` (a stop signal came while it ran: its outputs are finalized and
 playable up to the last frame, and a rerun redoes it) or ``skipped`` (complete
 from an earlier run). ``run`` is when the run began: several runs append to the
-same file, and a rerun reads it to know what is complete (``plan.split_resumed``).
+same file, and a rerun reads it to know what is complete (``resume.split_resumed``).
 Each line of a file that ran is flushed and synced as it is written: a batch
 killed at any point leaves a summary true up to its last file; a ``skipped`` line
 (it only repeats the line before it) is flushed, not synced. A rerun first
 compacts the summary (``compact``): one line per file, the last that ran it. A half line (a kill or a full disk
 mid-write) is ended with a newline before the next record, and skipped (one
 warning) when read. ``bytes`` holds each output's size as written: a rerun skips
-a file only when its outputs are still those bytes (``plan.is_complete``).
+a file only when its outputs are still those bytes (``resume.is_complete``).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def read_records(path: str | Path) -> list[dict]:
 
 def compact(path: str | Path, records: list[dict]) -> list[dict]:
     """One line per file (``rel``), the last that ran it: ``skipped`` lines and the
-    older lines of a file are dropped (``plan.split_resumed`` reads only that last
+    older lines of a file are dropped (``resume.split_resumed`` reads only that last
     line). The file at ``path`` is rewritten (whole, synced, renamed over) only when
     that drops a line; the records kept, in file order."""
     last: dict[object, int] = {}

@@ -219,7 +219,7 @@ def _run_locked(args, plan, common, config, cpus, gpus, summary=None, sizes=None
     ``summary``: (its local copy, its URL) for a run into a bucket; ``sizes``: the sizes
     of the objects there."""
     from camvideo.batch.job import BackendLost, earlier_attempts
-    from camvideo.batch.plan import split_resumed
+    from camvideo.batch.resume import split_resumed
     from camvideo.batch.summary import SummaryWriter, Totals, compact, format_table, read_records
     from camvideo.runtime.signals import Aborted
 
@@ -245,8 +245,8 @@ def _run_locked(args, plan, common, config, cpus, gpus, summary=None, sizes=None
         try:
             stopped = _run_jobs(args, todo, common, cpus, gpus, writer, totals, config,
                                 earlier_attempts(records)) if todo else None
-        except Aborted as exc:  # a signal in the instant before the first file: nothing started
-            _say(f"camvideo: interrupted ({exc}) before the first file; nothing written")
+        except Aborted as exc:  # a signal before the first file (Ray starting): nothing started
+            _say(f"camvideo: interrupted ({exc}) {getattr(exc, 'where', 'before the first file')}; nothing written")
             return 128 + exc.signum
         except BackendLost as exc:  # every file has its record: the table, then the error line (exit 2)
             lost, stopped = exc, None
@@ -273,17 +273,18 @@ def _run_locked(args, plan, common, config, cpus, gpus, summary=None, sizes=None
 def _run_jobs(args, todo, common, cpus, gpus, writer, totals, config, earlier=None):
     """Run ``todo`` on the chosen backend, long files in segments where workers would
     otherwise idle; the StopSignals when a signal stopped it, else None."""
-    from camvideo.batch.progress import BatchProgress
-    from camvideo.batch.segments import SegmentedReporter, Units
     from camvideo.runtime.signals import StopSignals
 
     with contextlib.ExitStack() as stack:
+        stop = stack.enter_context(StopSignals(_stopping))  # not armed yet: a signal is Aborted
+        from camvideo.batch.progress import BatchProgress
+        from camvideo.batch.segments import SegmentedReporter, Units
+
         workers, start_pool = _backend(args, todo, common, cpus, gpus, stack)
         units = Units(todo, workers, args.segment_seconds, config, max_frames=args.max_frames)
         if units.parts:
             _say(f"camvideo: {len(units.parts)} long file{'s' * (len(units.parts) != 1)} in "
                  f"{sum(len(p) for p in units.parts.values())} segments of about {args.segment_seconds:g} s")
-        stop = stack.enter_context(StopSignals(_stopping))
         progress = stack.enter_context(BatchProgress(len(todo)))
         reporter = SegmentedReporter(_Driver(progress, writer, totals, config, earlier), units, progress)
         for index in units.ready():  # every segment done by an earlier run: only the join is left
@@ -301,9 +302,15 @@ def _backend(args, todo, common, cpus, gpus, stack):
 
     level = logging.getLogger().getEffectiveLevel()
     if args.ray:
-        from camvideo.batch.ray import RayPool, RaySession, actor_count
+        from camvideo.batch.ray import RayPool, actor_count
+        from camvideo.batch.ray_session import RaySession
+        from camvideo.runtime.signals import Aborted
 
-        session = stack.enter_context(RaySession(args.ray))  # before our signal handlers: Ray sets its own
+        try:  # RaySession puts our SIGTERM handler back after ray.init replaced it
+            session = stack.enter_context(RaySession(args.ray))
+        except Aborted as exc:
+            exc.where = "while starting Ray"
+            raise
         threads = max(1, int(cpus))
         options = JobOptions(threads=threads, workers=args.workers or (None if threads >= 2 else 1), **common)
         most = actor_count(session.resources(), 1 << 16, cpus, gpus, args.jobs)

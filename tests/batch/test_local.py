@@ -188,3 +188,38 @@ def test_a_sigterm_to_a_worker_alone_fails_its_file_the_next_runs_and_a_rerun_co
     last = summary(out)[-2:]
     assert {r["rel"]: (r["status"], r.get("attempts")) for r in last} == {
         "a_long.mkv": ("done", 2), "b_short.mp4": ("skipped", None)}
+
+
+def test_a_sigterm_to_the_driver_and_its_worker_together_interrupts_and_the_rerun_finishes(tmp_path):
+    """A service stopped (systemd signals every process of the unit): the file in flight
+    ends ``interrupted``, its outputs finalized where it stopped; exit 143; the same
+    command again finishes it and the file that had not started."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_clip(folder / "a_long.mkv", frames=300, size=(64, 48))
+    make_clip(folder / "b_short.mp4", frames=20, size=(96, 64), fps=25)
+    out = tmp_path / "out"
+    run = Running(folder, "--output-dir", out, "--jobs", "1")
+    try:
+        pid = int(run.wait_for(r"started a_long\.mkv \(worker [^ ]+:(\d+)\)").group(1))
+        wait_lines(out / "a_long.partial.jsonl", 3)  # mid-file
+        os.kill(pid, signal.SIGTERM)  # the worker first, the driver at once after: the harder order
+        os.kill(run.proc.pid, signal.SIGTERM)
+        code = run.finish()
+    finally:
+        run.kill()
+    assert code == 143, run.stderr
+    assert "Traceback" not in run.stderr and "interrupted (SIGTERM)" in run.stderr
+    by_rel = {r["rel"]: r for r in summary(out)}
+    long = by_rel["a_long.mkv"]
+    assert long["status"] == "interrupted" and 0 < long["frames"] < 300, long
+    recording, export = outputs(out, "a_long.mkv")  # finalized where it stopped
+    assert decoded_frames(recording) == export.read_text().count("\n") == long["frames"]
+    assert by_rel.get("b_short.mp4", {}).get("status") in (None, "interrupted")  # never started
+    assert not list(out.rglob("*.partial.*"))
+    again = camvideo(folder, "--output-dir", out, "--jobs", "1")
+    assert again.returncode == 0, again.stderr
+    last = {r["rel"]: r["status"] for r in summary(out)[-2:]}
+    assert last == {"a_long.mkv": "done", "b_short.mp4": "done"}, last
+    check_complete(folder / "a_long.mkv", *outputs(out, "a_long.mkv"), 300)
+    check_complete(folder / "b_short.mp4", *outputs(out, "b_short.mp4"), 20)

@@ -11,12 +11,9 @@ import numpy as np
 import pytest
 
 from camvideo.batch.plan import (
-    Job,
     expands_to_videos,
-    is_complete,
     make_plan,
     prepare_output_dir,
-    split_resumed,
 )
 from camvideo.errors import CamvideoError, InputError, OutputError
 
@@ -160,32 +157,6 @@ def test_an_output_folder_that_cannot_be_made_is_an_output_error(tree, tmp_path)
     good = make_plan([str(tree)], tmp_path / "out")
     prepare_output_dir(good)
     assert (tmp_path / "out/day1/deep").is_dir() and not list((tmp_path / "out").glob(".camvideo-check-*"))
-
-
-def _done(job: Job, config: str = "cfg", **changes) -> dict:
-    record = {"rel": job.rel, "status": "done", "size": job.size, "mtime_ns": job.mtime_ns, "config": config}
-    return {**record, **changes}
-
-
-def test_a_rerun_skips_only_what_is_complete(tree, tmp_path):
-    plan = make_plan([str(tree)], tmp_path / "out")
-    prepare_output_dir(plan)
-    a, b, c, d = plan.jobs
-    for job in plan.jobs:
-        for path in job.outputs:
-            touch(Path(path))
-    Path(d.recording).with_name("d_cam.partial.mkv").write_bytes(b"x")  # an attempt in flight
-    records = [_done(a), _done(b), {"rel": b.rel, "status": "skipped"},  # skipped lines only repeat
-               _done(c, size=999),  # the source changed since
-               _done(d)]
-    todo, complete = split_resumed(plan, records, "cfg")
-    assert complete == [a, b] and todo == [c, d]
-    todo, complete = split_resumed(plan, records + [_done(a, status="failed")], "cfg")
-    assert a in todo  # the last attempt failed
-    assert split_resumed(plan, records, "other settings")[1] == []
-    assert split_resumed(plan, records, "cfg", overwrite=True)[1] == []
-    os.remove(a.export)
-    assert not is_complete(a, _done(a), "cfg")  # an output is gone
 
 
 def test_an_image_named_on_its_own_is_a_one_frame_sequence_named_after_it(tmp_path):

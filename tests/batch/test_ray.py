@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from batch_helpers import CORRUPT, Running, camvideo, check_complete, env, make_archive, summary, wait_lines
 
-from camvideo.batch.ray import actor_count, probe, resolve
+from camvideo.batch.ray import actor_count
+from camvideo.batch.ray_session import probe, resolve
 from camvideo.cli import main
 from camvideo.errors import CamvideoError
 

@@ -1,6 +1,7 @@
-"""Issue 27 on Ray: the head lost mid-run (case 9) and ``--ray local`` reachable from
-this machine only (case 12). A real head (``ray start --head --block`` on 127.0.0.1,
-stopped by its PID), real videos, the listening sockets of the processes Ray started."""
+"""Issue 27 on Ray: the head lost mid-run (case 9), ``--ray local`` reachable from
+this machine only and a cluster with token authentication refusing a driver at once
+(case 12). A real head (``ray start --head --block`` on 127.0.0.1, stopped by its PID),
+real videos, the listening sockets of the processes Ray started."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from batch_helpers import Running, env, make_archive, summary, wait_lines
+from batch_helpers import Running, camvideo, env, make_archive, summary, wait_lines
 from test_ray import free_port
 
 pytest.importorskip("ray")
@@ -21,12 +22,14 @@ psutil = pytest.importorskip("psutil")
 pytestmark = pytest.mark.timeout(300)
 
 
-def start_head(temp: Path, port: int) -> subprocess.Popen:
+def start_head(temp: Path, port: int, **auth) -> subprocess.Popen:
+    """``ray start --head --block`` on 127.0.0.1; ``auth``: its RAY_AUTH_* variables (default: none)."""
     log = temp / "ray-start.log"
+    auth = auth or {"RAY_AUTH_MODE": "disabled"}
     proc = subprocess.Popen([str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
                              "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "2",
                              "--include-dashboard", "false", "--disable-usage-stats"],
-                            env=env(RAY_TMPDIR=str(temp), RAY_AUTH_MODE="disabled"),
+                            env=env(RAY_TMPDIR=str(temp), **auth),
                             stdout=log.open("w"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 90
     while "Ray runtime started" not in log.read_text():
@@ -94,7 +97,7 @@ def _loopback(ip: str) -> bool:
 def test_ray_local_listens_on_127_0_0_1_only(tmp_path_factory, monkeypatch):
     """Ray 2.60 binds its GCS and raylet to every interface for a 127.0.0.1 node (seen
     with ``ss -ltnp``); the instance ``--ray local`` starts must not."""
-    from camvideo.batch.ray import RaySession
+    from camvideo.batch.ray_session import RaySession
 
     monkeypatch.setenv("RAY_TMPDIR", str(tmp_path_factory.mktemp("r")))
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
@@ -105,3 +108,83 @@ def test_ray_local_listens_on_127_0_0_1_only(tmp_path_factory, monkeypatch):
     names = {name for name, _, _ in sockets}
     assert {"gcs_server", "raylet"} <= names, sockets
     assert all(_loopback(ip) for _, ip, _ in sockets), sorted(sockets)
+
+
+TOKEN = "camvideo-test-token-0123456789abcdef"
+
+
+def test_a_cluster_with_token_auth_refuses_a_driver_without_its_token_at_once(tmp_path, tmp_path_factory):
+    """Ray 2.60 alone retried for ~20 s, then "Failed to connect"; now one line naming
+    the variables, exit 2, within seconds; the right token still runs."""
+    temp = tmp_path_factory.mktemp("r")
+    make_archive(tmp_path / "in", {"a.mp4": (6, (64, 48), 30)}, corrupt=None)
+    home = tmp_path / "home"  # no ~/.ray/auth_token of the user's
+    home.mkdir()
+    port = free_port()
+    head = start_head(temp, port, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=TOKEN, HOME=str(home))
+    clean = {k: v for k, v in env(RAY_TMPDIR=str(temp), HOME=str(home)).items() if not k.startswith("RAY_AUTH")}
+    drivers = {"no token": {}, "a wrong token": {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "x" * 32},
+               "token mode without one": {"RAY_AUTH_MODE": "token"}, "a token without the mode": {"RAY_AUTH_TOKEN": TOKEN}}
+    try:
+        for what, extra in drivers.items():
+            began = time.monotonic()
+            run = camvideo(tmp_path / "in", "--output-dir", tmp_path / "out", "--ray", f"127.0.0.1:{port}",
+                           env=dict(clean, **extra), timeout=120)
+            took = time.monotonic() - began
+            assert run.returncode == 2, (what, run.stderr)
+            lines = run.stderr.splitlines()  # the plan's line, then the error; none of Ray's own
+            errors = [line for line in lines if line.startswith("camvideo: error: ")]
+            assert len(lines) == 2 and len(errors) == 1, (what, run.stderr)
+            assert "token authentication" in errors[0] or "no token was found" in errors[0], (what, run.stderr)
+            assert "RAY_AUTH_MODE=token" in errors[0] and "RAY_AUTH_TOKEN" in errors[0], (what, run.stderr)
+            assert took < 12, (what, took)  # the CLI's own start-up included; Ray alone: ~20 s more
+            assert not (tmp_path / "out" / "a_cam.mkv").exists()
+        run = camvideo(tmp_path / "in", "--output-dir", tmp_path / "out", "--ray", f"127.0.0.1:{port}",
+                       env=dict(clean, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=TOKEN), timeout=240)
+        assert run.returncode == 0, run.stderr
+        assert [r["status"] for r in summary(tmp_path / "out")] == ["done"]
+    finally:
+        head.send_signal(signal.SIGTERM)
+        try:
+            head.wait(60)
+        except subprocess.TimeoutExpired:
+            head.kill()
+            head.wait(30)
+
+
+def _ray_children(pid: int) -> list[psutil.Process]:
+    try:
+        return [p for p in psutil.Process(pid).children(recursive=True) if p.name() in ("gcs_server", "raylet")]
+    except psutil.Error:
+        return []
+
+
+@pytest.mark.parametrize("when", ["importing", "ray.init"])
+def test_sigterm_while_ray_local_starts_is_one_line_exit_143_and_ray_stopped(tmp_path, tmp_path_factory, when):
+    """Was: exit 143 (or 15, Ray's own handler) without a word. ``ray.init``: the signal
+    lands once its GCS or raylet runs, and what it started is stopped."""
+    make_archive(tmp_path / "in", {"a.mp4": (6, (64, 48), 30)}, corrupt=None)
+    run = Running(tmp_path / "in", "--output-dir", tmp_path / "out", "--ray", "local",
+                  extra_env={"RAY_TMPDIR": str(tmp_path_factory.mktemp("r")), "RAY_AUTH_MODE": "disabled"})
+    started: list[psutil.Process] = []
+    try:
+        run.wait_for(r"1 file -> ")
+        time.sleep(0.3)  # "importing": Ray's modules load (~1 s), the instance not started
+        deadline = time.monotonic() + 120
+        while when == "ray.init" and not started and time.monotonic() < deadline and run.proc.poll() is None:
+            started = _ray_children(run.proc.pid)
+            time.sleep(0.02)
+        assert when == "importing" or started, run.stderr
+        run.proc.send_signal(signal.SIGTERM)
+        code = run.finish(timeout=120)
+    finally:
+        run.kill()
+    assert code == 143, run.stderr
+    assert "Traceback" not in run.stderr
+    last = run.lines[-1]
+    assert last.startswith("camvideo: interrupted (SIGTERM) ") and last.endswith("; nothing written"), run.stderr
+    if when == "ray.init":
+        assert "while starting Ray" in last
+        gone, alive = psutil.wait_procs(started, timeout=30)
+        assert not alive, alive  # no GCS or raylet left behind
+    assert not (tmp_path / "out" / "a_cam.mkv").exists()

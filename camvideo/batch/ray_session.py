@@ -1,0 +1,220 @@
+"""Connecting to a Ray cluster (``--ray ADDRESS | auto | local``): ``RaySession``.
+
+Connecting to an address where nothing listens would make Ray retry for minutes;
+``RaySession`` first opens a TCP connection to it and fails within
+``PROBE_TIMEOUT_S`` with a message that says what to check. A cluster with token
+authentication (on by default since Ray 2.60) that refuses this process's token
+would make ``ray.init`` retry for ~20 s: ``check_token`` asks its GCS once first
+and fails at once with a line that says which variables to set. ``--ray local``
+starts a Ray instance for the run on this machine, listening on 127.0.0.1 only,
+and stops it at the end. The actors and the pool are ``camvideo.batch.ray``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+
+from camvideo.errors import CamvideoError, describe, reason
+from camvideo.runtime.signals import Aborted
+
+PROBE_TIMEOUT_S = 3.0
+HEAD_CHECK_S = 1.0  # how often the driver checks that the head's GCS still answers (a TCP connect)
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise CamvideoError("--ray needs Ray: pip install 'camvideo[ray]'") from None
+    return ray
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    text = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+def probe(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
+    """``CamvideoError`` unless something accepts a TCP connection at ``address`` (host:port)."""
+    target = _host_port(address)
+    if target is None:
+        raise CamvideoError(f"--ray {address}: not an address; give HOST:PORT of the cluster's head "
+                            "(its `ray start --head --port`), auto (RAY_ADDRESS) or local")
+    try:
+        with socket.create_connection(target, timeout=timeout):
+            pass
+    except OSError as exc:
+        raise CamvideoError(f"--ray {address}: no Ray cluster answers there ({reason(exc)}); start one with "
+                            "`ray start --head --port PORT` on the head node, or check the address "
+                            "(--ray local runs one on this machine for the run)") from None
+
+
+TOKEN_HELP = ("RAY_AUTH_MODE=token and the cluster's token in RAY_AUTH_TOKEN, in a file named by "
+              "RAY_AUTH_TOKEN_PATH, or in ~/.ray/auth_token (`ray get-auth-token` on the head prints it)")
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """File descriptor 2 to /dev/null for the block (C++ libraries write there directly)."""
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def check_token(address: str) -> None:
+    """``CamvideoError`` at once if the GCS at ``address`` (host:port, answering TCP)
+    refuses the token ``ray.init`` would send, or none (Ray would retry ~20 s)."""
+    try:
+        from ray._private.authentication.authentication_token_setup import ensure_token_if_auth_enabled
+        from ray._raylet import AuthenticationMode, InnerGcsClient, get_authentication_mode
+        from ray.exceptions import AuthenticationError
+    except ImportError:  # another Ray: its own connect tells
+        return
+    try:
+        ensure_token_if_auth_enabled(None, create_token_if_missing=False)  # else Ray aborts the process
+    except AuthenticationError:
+        raise CamvideoError(f"--ray {address}: RAY_AUTH_MODE=token but no token was found; set {TOKEN_HELP}") from None
+    try:
+        with _quiet_stderr():  # Ray's C++ logs each refusal there: the error line says it once
+            # the cluster ID, asked with the token ray.init would send (GcsClient waits 40 s on a non-Ray port)
+            InnerGcsClient.standalone(address, None, int(PROBE_TIMEOUT_S * 1000))
+    except AuthenticationError:
+        sent = "refused the token given here" if get_authentication_mode() == AuthenticationMode.TOKEN else \
+            "no token is sent from here"
+        raise CamvideoError(f"--ray {address}: the cluster uses token authentication and {sent}; "
+                            f"set {TOKEN_HELP}") from None
+    except Exception:  # noqa: BLE001 - not about the token: ray.init's own error tells
+        return
+
+
+def resolve(address: str) -> str:
+    """``auto`` -> ``RAY_ADDRESS``, else the cluster ``ray start`` last started on this
+    machine; anything else as given."""
+    if address != "auto":
+        return address
+    env = os.environ.get("RAY_ADDRESS", "").strip()
+    if env:
+        return env
+    _import_ray()
+    try:
+        from ray._private.services import canonicalize_bootstrap_address
+
+        found = canonicalize_bootstrap_address("auto")
+    except Exception:  # noqa: BLE001 - Ray's own look-up failed: nothing found
+        found = None
+    if not found:
+        raise CamvideoError("--ray auto: RAY_ADDRESS is not set and no `ray start` cluster was found on this "
+                            "machine; give --ray HOST:PORT, or --ray local")
+    return found
+
+
+LOCAL_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def _local_only(ray) -> None:
+    """Make the Ray instance ``--ray local`` starts listen on 127.0.0.1 only.
+
+    Ray (2.60) turns a node address of 127.0.0.1 into the host's own and binds its GCS,
+    raylet and workers to every interface, unless its "single machine" switch is off
+    (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, what it does on macOS and Windows): set in
+    the environment its processes inherit, and in the constant this process read at
+    import. Checked by reading the listening sockets of the processes started
+    (tests/batch/test_ray_local.py)."""
+    os.environ[LOCAL_ONLY_ENV] = "0"
+    with contextlib.suppress(ImportError, AttributeError):
+        from ray._private import ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = False
+
+
+def _gcs_address(ray) -> str | None:
+    try:
+        return ray._private.worker.global_worker.node.gcs_address
+    except AttributeError:
+        return None
+
+
+class RaySession:
+    """A connection to a cluster (or a Ray instance started for the run); a context manager."""
+
+    def __init__(self, address: str, *, num_cpus: int | None = None) -> None:
+        self.address = address
+        self.ray = _import_ray()
+        began = time.monotonic()
+        kwargs = {"logging_level": logging.WARNING, "include_dashboard": False} if address == "local" else \
+            {"logging_level": logging.WARNING}
+        if address == "local":  # a new instance, even where RAY_ADDRESS names a cluster
+            _local_only(self.ray)
+            kwargs.update(address="local", num_cpus=num_cpus or os.cpu_count() or 1)
+        else:
+            target = resolve(address)
+            probe(target)
+            if "://" not in target:
+                check_token(target)
+            kwargs["address"] = target
+        self._init(address, kwargs)
+        self.start_s = time.monotonic() - began  # what Ray costs before the first file
+        self.gcs_address = _gcs_address(self.ray) or kwargs.get("address", "")
+
+    def _init(self, address: str, kwargs: dict) -> None:
+        """``ray.init``. A stop signal meanwhile is ``Aborted``, what Ray started shut down
+        (``ray.init`` installs a SIGTERM handler that exits with status 15, silently): the
+        SIGTERM handler from before (camvideo's stop signals) is put back after it."""
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.getsignal(signal.SIGTERM) if main else None
+        try:
+            self.ray.init(**kwargs)
+        except (SystemExit, Aborted) as exc:
+            signum = exc.signum if isinstance(exc, Aborted) else exc.code
+            if signum != signal.SIGTERM and not isinstance(exc, Aborted):
+                raise
+            with contextlib.suppress(Exception):  # half started: stop what it started
+                self.ray.shutdown()
+            raise Aborted(signum) from None
+        except Exception as exc:  # noqa: BLE001 - Ray raises many kinds: one clear line
+            raise CamvideoError(f"--ray {address}: cannot connect ({describe(exc)}); a cluster with token "
+                                f"authentication needs {TOKEN_HELP}") from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+    def head_answers(self) -> bool:
+        """Whether the head's GCS accepts a TCP connection (within ``HEAD_CHECK_S``)."""
+        target = _host_port(self.gcs_address)
+        if target is None:
+            return True  # nothing to check against: Ray's own errors tell
+        try:
+            with socket.create_connection(target, timeout=HEAD_CHECK_S):
+                return True
+        except OSError:
+            return False
+
+    def resources(self) -> dict[str, float]:
+        return dict(self.ray.cluster_resources())
+
+    def close(self) -> None:
+        if self.ray.is_initialized() and not self.lost:
+            self.ray.shutdown()
+        # a lost cluster: no shutdown (it would wait on the GCS); the process ends soon after
+
+    lost = False  # set by RayPool when the head stopped answering
+
+    def __enter__(self) -> RaySession:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
