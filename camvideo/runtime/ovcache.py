@@ -216,12 +216,15 @@ def _root_logger_kept():
         root.handlers[:] = handlers
 
 
-def _compiled(core, entry: CacheEntry, device: str, config: dict):
+def _compiled(core, entry: CacheEntry, device: str, config: dict, xml: Path | None = None):
     """The compiled model from the blob kept in ``entry`` when it matches its
-    digest, else compiled from the IR (and the blob kept for next time)."""
+    digest, else compiled from the IR (``xml``: another IR made from the entry's,
+    e.g. its int8 one, kept beside it; default the entry's own) and the blob kept
+    for next time."""
     spec = json.dumps({"device": device, **{k: str(v) for k, v in config.items()}}, sort_keys=True)
+    folder = entry.folder if xml is None else Path(xml).parent
     tag = hashlib.sha256(spec.encode()).hexdigest()[:16]
-    blob, digest = entry.folder / f"compiled-{tag}.blob", entry.folder / f"compiled-{tag}.sha256"
+    blob, digest = folder / f"compiled-{tag}.blob", folder / f"compiled-{tag}.sha256"
     try:
         data = blob.read_bytes()
         if digest.read_text().strip() == hashlib.sha256(data).hexdigest():
@@ -233,7 +236,7 @@ def _compiled(core, entry: CacheEntry, device: str, config: dict):
         from camvideo.errors import reason
 
         log.warning("OpenVINO: cannot import the compiled model in %s (%s); compiling again", entry.folder, reason(exc))
-    compiled = core.compile_model(str(entry.xml), device, config)
+    compiled = core.compile_model(str(xml or entry.xml), device, config)
     try:
         data = compiled.export_model()
         data = data.getvalue() if hasattr(data, "getvalue") else bytes(data)  # BytesIO or bytes, by version
