@@ -37,7 +37,7 @@ def frames_of(path: str, limit: int) -> list[np.ndarray]:
     return out
 
 
-def encode(frames: list[np.ndarray], preset: str) -> tuple[float, bytes]:
+def encode(frames: list[np.ndarray], preset: str, crf: int = 23) -> tuple[float, bytes]:
     """(CPU s, the file's bytes) of one encoding, as Recorder sets x264 up."""
     height, width = frames[0].shape[0] * 2 // 3, frames[0].shape[1]
     buffer = io.BytesIO()
@@ -46,7 +46,7 @@ def encode(frames: list[np.ndarray], preset: str) -> tuple[float, bytes]:
         stream = out.add_stream("libx264", rate=30)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.time_base = Fraction(1, 1000)
-        stream.codec_context.options = {"preset": preset, "tune": "zerolatency", "crf": "23",
+        stream.codec_context.options = {"preset": preset, "tune": "zerolatency", "crf": str(crf),
                                         "x264-params": "keyint=30:min-keyint=30:scenecut=0"}
         for k, yuv in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
@@ -71,21 +71,25 @@ def main() -> int:
     parser.add_argument("clip")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--crf", type=int, nargs="+", default=[23], help="CRF values (default: 23, Recorder's)")
+    parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=PRESETS)
     parser.add_argument("--json")
     args = parser.parse_args()
     frames = frames_of(args.clip, args.frames)
-    runs = {p: [] for p in PRESETS}
+    cases = [f"{p} crf {c}" for c in args.crf for p in args.presets]
+    runs = {case: [] for case in cases}
     sizes, quality = {}, {}
     for _ in range(args.rounds):
-        for preset in PRESETS:
-            cpu, data = encode(frames, preset)
-            runs[preset].append(1000.0 * cpu / len(frames))
-            sizes[preset] = len(data)
-            quality.setdefault(preset, psnr(frames, data))
+        for case in cases:
+            preset, crf = case.split()[0], int(case.split()[-1])
+            cpu, data = encode(frames, preset, crf)
+            runs[case].append(1000.0 * cpu / len(frames))
+            sizes[case] = len(data)
+            quality.setdefault(case, psnr(frames, data))
     table = {p: {"cpu_ms_per_frame": statistics.median(runs[p]), "bytes": sizes[p], "psnr_db": quality[p],
-                 "kbit_s_at_30fps": 8 * sizes[p] / 1000 / (len(frames) / 30)} for p in PRESETS}
-    print("| preset | CPU ms/frame | x veryfast | bytes | x veryfast | PSNR dB |\n|---|---:|---:|---:|---:|---:|")
-    base = table["veryfast"]
+                 "kbit_s_at_30fps": 8 * sizes[p] / 1000 / (len(frames) / 30)} for p in cases}
+    print("| x264 | CPU ms/frame | x veryfast | bytes | x veryfast | PSNR dB |\n|---|---:|---:|---:|---:|---:|")
+    base = table.get("veryfast crf 23") or next(iter(table.values()))
     for p, row in table.items():
         print(f"| {p} | {row['cpu_ms_per_frame']:.2f} | {row['cpu_ms_per_frame'] / base['cpu_ms_per_frame']:.2f} "
               f"| {row['bytes']} | {row['bytes'] / base['bytes']:.2f} | {row['psnr_db']:.2f} |")

@@ -91,7 +91,8 @@ def _nncf():
         import nncf
     except ImportError:
         raise CamvideoError(Hint("precision", "int8", subject=True),
-                            "needs NNCF: pip install 'camvideo[int8]' (or choose --precision f32)") from None
+                            "needs NNCF: pip install 'camvideo[int8]' (or choose ", Hint("precision", "f32"),
+                            ")") from None
     return nncf
 
 

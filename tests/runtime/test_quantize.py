@@ -77,5 +77,5 @@ def _input(model, frame):
 def test_int8_without_nncf_is_one_clear_error(tmp_path, monkeypatch):
     lite0 = load_model("lite0")
     monkeypatch.setitem(sys.modules, "nncf", None)
-    with pytest.raises(CamvideoError, match=r"^--precision int8: needs NNCF: pip install 'camvideo\[int8\]'"):
+    with pytest.raises(CamvideoError, match=r"^--precision int8: needs NNCF: pip install 'camvideo\[int8\]' \(or choose --precision f32\)$"):
         ovrt.OpenVINOForward(lite0, cache=tmp_path, precision="int8")
