@@ -57,7 +57,7 @@ class JobOptions:
     hud: bool = False
     max_frames: int | None = None
     codec: str = "auto"
-    preset: str = "veryfast"
+    preset: str = "superfast"  # camvideo.video.recorder.PRESET
     audio: bool = True
 
     def __post_init__(self) -> None:
