@@ -101,6 +101,7 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=3, help="rounds of before, after (default: 3)")
     parser.add_argument("--frames", type=int, default=240, help="frames of the end-to-end clip (default: 240)")
     parser.add_argument("--bench-frames", type=int, default=24, help="bench frames per round (default: 24)")
+    parser.add_argument("--no-stage", action="store_true", help="end to end only (no inference-stage bench)")
     parser.add_argument("--clip", help="the end-to-end clip (default: the demo clip's first --frames frames)")
     parser.add_argument("--quality", default="fast", help="the end-to-end run's --quality (default: fast)")
     parser.add_argument("--json", help="write the figures as JSON to this file")
@@ -126,7 +127,7 @@ def main() -> int:
             clip = work / "clip00.mp4"
         for k in range(args.pairs):
             for name, tree in trees.items():
-                x = stage(tree, work, args.bench_frames, 3)
+                x = float("nan") if args.no_stage else stage(tree, work, args.bench_frames, 3)
                 cpu, fps = end_to_end(tree, clip, work, frames, args.quality)
                 for key, value in (("stage_x_floor", x), ("cpu_s_per_frame", cpu), ("fps", fps)):
                     figures[name][key].append(value)

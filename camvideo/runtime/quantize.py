@@ -62,6 +62,24 @@ def calibration_frames() -> tuple[str, list[np.ndarray]]:
     return "demo", frames[::EVERY]
 
 
+def calibration_source() -> tuple[str, str]:
+    """(name, digest) of the calibration set without making its frames: the digest of
+    the files they are made from (the devset's manifest, its photos and the module
+    that renders its clips; or the demo clip). Checking the cache costs milliseconds."""
+    digest = hashlib.blake2b(digest_size=16)
+    if DEVSET.exists():
+        manifest = json.loads(DEVSET.read_text())
+        entries = manifest.get("images", []) if isinstance(manifest, dict) else manifest
+        files = [DEVSET, ROOT / "camvideo" / "tools" / "devset.py"] + sorted(
+            DEVSET.parent / e["file"] for e in entries if e.get("split") == "tune")
+        name = "devset-tune"
+    else:
+        files, name = [DEMO], "demo"
+    for path in files:
+        digest.update(path.name.encode() + b":" + hashlib.sha256(path.read_bytes()).digest())
+    return name, digest.hexdigest()
+
+
 def _inputs(model, size: tuple[int, int], frames: list[np.ndarray]) -> list[np.ndarray]:
     """Each frame as the localizer feeds the network at ``size`` (height, width)."""
     from camvideo.cam.preprocess import preprocess
@@ -111,19 +129,20 @@ def _valid(folder: Path, fields: dict) -> bool:
 
 def quantized(model, entry, frames: tuple[str, list[np.ndarray]] | None = None) -> Path:
     """The int8 IR (its .xml) of the f32 conversion ``entry`` of ``model``,
-    calibrated on ``frames`` ((name, BGR frames); default ``calibration_frames()``)."""
+    calibrated on ``frames`` ((name, BGR frames); default ``calibration_frames()``,
+    made only when the cache has no int8 IR for ``calibration_source()``)."""
     nncf = _nncf()
-    name, images = frames if frames is not None else calibration_frames()
-    if not images:
+    if frames is not None and not frames[1]:
         raise ValueError("int8 calibration needs at least one frame")
-    fields = {"calibration": name, "frames": _digest(images), "nncf": nncf.__version__,
+    name, digest = (frames[0], _digest(frames[1])) if frames is not None else calibration_source()
+    fields = {"calibration": name, "frames": digest, "nncf": nncf.__version__,
               "f32": entry.key, "preset": "performance", "fast_bias_correction": True}
     key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
     folder = entry.folder / f"int8-{key}"
     with _LOCK:
         if _valid(folder, fields):
             return folder / _FILES[0]
-        _make(nncf, model, entry, images, fields, folder)
+        _make(nncf, model, entry, (frames or calibration_frames())[1], fields, folder)
     return folder / _FILES[0]
 
 

@@ -29,6 +29,7 @@ def small_set(photo, monkeypatch):
     frames = [photo(n) for n in PHOTOS]
     frames += [cv2.flip(f, 1) for f in frames]
     monkeypatch.setattr(quantize, "calibration_frames", lambda: ("photos", frames))
+    monkeypatch.setattr(quantize, "calibration_source", lambda: ("photos", "their digest"))
     return frames
 
 
@@ -41,14 +42,17 @@ def test_int8_is_made_once_kept_beside_f32_and_remade_when_damaged(tmp_path, sma
     def refuse(*args, **kwargs):
         raise AssertionError("quantized again")
 
-    monkeypatch.setattr(nncf, "quantize", refuse)
-    assert quantize.quantized(lite0, entry) == xml  # from the cache
-    with pytest.raises(AssertionError, match="quantized again"):  # another calibration set: its own entry
-        quantize.quantized(lite0, entry, ("one", small_set[:1]))
-    monkeypatch.undo()
+    with monkeypatch.context() as m:  # found again: neither quantized nor its frames made
+        m.setattr(nncf, "quantize", refuse)
+        m.setattr(quantize, "calibration_frames", refuse)
+        assert quantize.quantized(lite0, entry) == xml
+        m.undo()
+        m.setattr(nncf, "quantize", refuse)
+        with pytest.raises(AssertionError, match="quantized again"):  # another calibration set: its own entry
+            quantize.quantized(lite0, entry, ("one", small_set[:1]))
     bin_file = xml.with_suffix(".bin")
     bin_file.write_bytes(bin_file.read_bytes()[:-7] + b"damaged")
-    assert quantize.quantized(lite0, entry, ("photos", small_set)) == xml
+    assert quantize.quantized(lite0, entry) == xml
     assert "does not match its manifest; quantizing again" in caplog.text
     assert quantize._valid(xml.parent, json.loads((xml.parent / "manifest.json").read_text())["fields"])
 
@@ -72,6 +76,12 @@ def _input(model, frame):
     from camvideo.cam.preprocess import preprocess
 
     return preprocess([frame], model)
+
+
+def test_the_calibration_source_is_the_devsets_tune_split_found_without_making_frames():
+    name, digest = quantize.calibration_source()
+    assert name == "devset-tune" and len(digest) == 32  # this checkout has the devset
+    assert quantize.calibration_source() == (name, digest)
 
 
 def test_int8_without_nncf_is_one_clear_error(tmp_path, monkeypatch):
