@@ -76,11 +76,19 @@ class JobOptions:
         checkpoint and labels files given (and of an exported graph): a rerun with other
         settings, a retrained checkpoint or edited labels at the same path redoes the files."""
         parts = {"model": _hashed(self.model), "settings": repr(self.settings), "overlay": repr(self.overlay), "hud": self.hud,
-                 "max_frames": self.max_frames, "codec": self.codec, "preset": self.preset, "audio": self.audio}
+                 "max_frames": self.max_frames, "codec": self.codec, "preset": _hashed_preset(self.preset),
+                 "audio": self.audio}
         contents = _file_digests(self.model)
         if contents:  # none given: the key it always was (an archive made before resumes)
             parts["contents"] = contents
         return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _hashed_preset(preset: str) -> str:
+    """The default x264 preset (superfast at CRF 24 since issue 24) hashes as the one
+    before it (veryfast at CRF 23): the two make the same bytes and quality
+    (docs/measuring.md), so an archive made before resumes instead of being redone."""
+    return "veryfast" if preset == "superfast" else preset
 
 
 def _file_digests(model: ModelOptions) -> dict[str, str]:
