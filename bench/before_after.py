@@ -13,7 +13,8 @@ with other jobs slows both alike. Per round, per tree:
   ratio to the torchvision forward pass measured in the same bench run (``x floor``);
   a ratio carries across a noisy machine, milliseconds do not.
 - **end to end**: ``camvideo process`` on the demo clip (its first ``--frames``
-  frames, 640x360) to an H.264 recording and a JSONL, plain CAM's input again; the
+  frames, 640x360; or ``--clip FILE`` at ``--quality Q``) to an H.264 recording and a
+  JSONL, plain CAM's input again (``fast``; ``--quality`` sets another); the
   CPU seconds per frame of that process (what the change costs the machine, which a
   share of the CPUs does not change) and its wall-clock fps.
 
@@ -68,10 +69,10 @@ def stage(tree: Path, work: Path, frames: int, rounds: int) -> float:
     return data["results"][key]["median_ms"] / data["floor_ms"]
 
 
-def end_to_end(tree: Path, clip: Path, work: Path, frames: int) -> tuple[float, float]:
+def end_to_end(tree: Path, clip: Path, work: Path, frames: int, quality: str = "fast") -> tuple[float, float]:
     """``camvideo process`` on ``clip``: (CPU s per frame, wall fps)."""
     stem = work / f"e2e-{tree.name}-{time.monotonic_ns()}"
-    extra = ["--quality", "fast"] if has_presets(tree) else []
+    extra = ["--quality", quality] if has_presets(tree) else []
     wall, cpu = run(tree, "process", str(clip), "-o", f"{stem}.mkv", "--export", f"{stem}.jsonl", "--device", "cpu",
                     *extra, timeout=1800)
     lines = sum(1 for _ in open(f"{stem}.jsonl"))
@@ -100,6 +101,9 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=3, help="rounds of before, after (default: 3)")
     parser.add_argument("--frames", type=int, default=240, help="frames of the end-to-end clip (default: 240)")
     parser.add_argument("--bench-frames", type=int, default=24, help="bench frames per round (default: 24)")
+    parser.add_argument("--no-stage", action="store_true", help="end to end only (no inference-stage bench)")
+    parser.add_argument("--clip", help="the end-to-end clip (default: the demo clip's first --frames frames)")
+    parser.add_argument("--quality", default="fast", help="the end-to-end run's --quality (default: fast)")
     parser.add_argument("--json", help="write the figures as JSON to this file")
     args = parser.parse_args()
     if args.pairs < 1 or args.frames < 10:
@@ -112,12 +116,19 @@ def main() -> int:
                                                   for n in trees}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        frames = make_clips(work, 1, args.frames)
-        clip = work / "clip00.mp4"
+        if args.clip:
+            clip = Path(args.clip).resolve()
+            import av
+
+            with av.open(str(clip)) as container:
+                frames = sum(1 for _ in container.decode(container.streams.video[0]))
+        else:
+            frames = make_clips(work, 1, args.frames)
+            clip = work / "clip00.mp4"
         for k in range(args.pairs):
             for name, tree in trees.items():
-                x = stage(tree, work, args.bench_frames, 3)
-                cpu, fps = end_to_end(tree, clip, work, frames)
+                x = float("nan") if args.no_stage else stage(tree, work, args.bench_frames, 3)
+                cpu, fps = end_to_end(tree, clip, work, frames, args.quality)
                 for key, value in (("stage_x_floor", x), ("cpu_s_per_frame", cpu), ("fps", fps)):
                     figures[name][key].append(value)
                 print(f"round {k + 1}/{args.pairs} {name}: stage {x:.3f}x floor, end to end {1000 * cpu:.1f} "

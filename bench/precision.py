@@ -1,5 +1,6 @@
-"""Does a lower precision earn its place? OpenVINO at ``--precision bf16`` against f32
-on the development set (its photos, and its clips played as video), per split.
+"""Does a lower precision earn its place? OpenVINO at ``--precision bf16`` (or
+``--precision int8``) against f32 on the development set (its photos, and its clips
+played as video), per split.
 
 The rule (issue 24): on the whole set, bf16 agrees with f32 on the top-1 class in
 >= 98% of frames, the top-1 boxes of the two overlap at IoU >= 0.95 (mean over the
@@ -12,7 +13,7 @@ and, with ``--json FILE``, writes the figures.
 bf16, f32, ...): the forward pass alone at 224x288 on one thread (CPU ms per frame,
 ``time.process_time``), and ``camvideo process`` on the demo clip (640x360, default
 settings, H.264 and JSONL): CPU ms per frame of the process and its wall fps; the
-medians and bf16/f32.
+medians and the ratio to f32.
 
     PYTHONPATH=. python bench/precision.py [--quality balanced] [--json bench/results/precision.json]
     PYTHONPATH=. python bench/precision.py --speed 5
@@ -81,7 +82,7 @@ def agreement(a: list[dict], b: list[dict]) -> dict:
     return {"frames": len(a), "top1_agree": len(same) / len(a), "box_iou": statistics.fmean(ious) if ious else 1.0}
 
 
-def measure(split: str, quality: str, forwards: dict) -> dict:
+def measure(split: str, quality: str, forwards: dict, lower: str = "bf16") -> dict:
     from camvideo.models import imagenet_labels
     from camvideo.runtime.localizer import FrameLocalizer
     from camvideo.settings import LocalizeSettings, SmoothingSettings, quality_settings
@@ -97,9 +98,9 @@ def measure(split: str, quality: str, forwards: dict) -> dict:
         shots = run_photos(still, photos)
         frames, clip_scores = run_clips(moving, clips)
         per[name] = {"photos": shots, "frames": frames, "clips": clip_scores}
-    f32, bf16 = per["f32"], per["bf16"]
-    report = {"split": split, "photos": agreement(f32["photos"], bf16["photos"]),
-              "clip_frames": agreement(f32["frames"], bf16["frames"])}
+    f32, low = per["f32"], per[lower]
+    report = {"split": split, "lower": lower, "photos": agreement(f32["photos"], low["photos"]),
+              "clip_frames": agreement(f32["frames"], low["frames"])}
     for name, data in per.items():
         report[name] = {
             "photo_mean_iou": statistics.fmean(s["iou"] for s in data["photos"]),
@@ -144,7 +145,7 @@ def process_run(precision: str, work: Path) -> tuple[float, float, int]:
     return 1000.0 * cpu / frames, frames / wall, frames
 
 
-def speed(rounds: int) -> dict:
+def speed(rounds: int, low: str = "bf16") -> dict:
     import os
     import tempfile
 
@@ -152,7 +153,7 @@ def speed(rounds: int) -> dict:
     from camvideo.runtime.openvino import OpenVINOForward
 
     model = load_model("lite0", device="cpu")
-    forwards = {p: OpenVINOForward(model, threads=1, sizes=[(224, 288)], precision=p) for p in ("f32", "bf16")}
+    forwards = {p: OpenVINOForward(model, threads=1, sizes=[(224, 288)], precision=p) for p in ("f32", low)}
     runs = {p: {"forward_cpu_ms": [], "e2e_cpu_ms": [], "e2e_fps": []} for p in forwards}
     with tempfile.TemporaryDirectory() as work:
         for _ in range(rounds):
@@ -162,8 +163,8 @@ def speed(rounds: int) -> dict:
                 runs[p]["e2e_cpu_ms"].append(cpu)
                 runs[p]["e2e_fps"].append(fps)
     medians = {p: {k: statistics.median(v) for k, v in r.items()} for p, r in runs.items()}
-    ratios = {k: medians["bf16"][k] / medians["f32"][k] for k in medians["f32"]}
-    return {"rounds": rounds, "load": os.getloadavg(), "runs": runs, "medians": medians, "bf16_over_f32": ratios}
+    ratios = {k: medians[low][k] / medians["f32"][k] for k in medians["f32"]}
+    return {"rounds": rounds, "load": os.getloadavg(), "runs": runs, "medians": medians, f"{low}_over_f32": ratios}
 
 
 def main(argv=None) -> int:
@@ -171,10 +172,11 @@ def main(argv=None) -> int:
     parser.add_argument("--quality", default="balanced")
     parser.add_argument("--json", metavar="FILE")
     parser.add_argument("--speed", type=int, default=0, metavar="ROUNDS")
+    parser.add_argument("--precision", default="bf16", choices=("bf16", "int8"), help="against f32 (default: bf16)")
     args = parser.parse_args(argv)
     if args.speed:
-        report = speed(args.speed)
-        print(json.dumps({k: report[k] for k in ("load", "medians", "bf16_over_f32")}, indent=1))
+        report = speed(args.speed, args.precision)
+        print(json.dumps({k: report[k] for k in ("load", "medians", f"{args.precision}_over_f32")}, indent=1))
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=1))
         return 0
@@ -182,15 +184,16 @@ def main(argv=None) -> int:
     from camvideo.runtime.openvino import OpenVINOForward
 
     model = load_model("lite0", device="cpu")
-    forwards = {p: (model, OpenVINOForward(model, mode="latency", precision=p)) for p in ("f32", "bf16")}
-    reports = [measure(split, args.quality, forwards) for split in ("tune", "holdout")]
-    print(f"{'split':<8}{'what':<12}{'frames':>7}{'top-1 agree':>12}{'box IoU':>9}   scores f32 -> bf16")
+    low = args.precision
+    forwards = {p: (model, OpenVINOForward(model, mode="latency", precision=p)) for p in ("f32", low)}
+    reports = [measure(split, args.quality, forwards, low) for split in ("tune", "holdout")]
+    print(f"{'split':<8}{'what':<12}{'frames':>7}{'top-1 agree':>12}{'box IoU':>9}   scores f32 -> {low}")
     for r in reports:
         for what in ("photos", "clip_frames"):
             a = r[what]
             print(f"{r['split']:<8}{what:<12}{a['frames']:>7}{100 * a['top1_agree']:>11.1f}%{a['box_iou']:>9.3f}")
         for key in r["f32"]:
-            print(f"{'':<8}{key:<20}{r['f32'][key]:.4f} -> {r['bf16'][key]:.4f}  ({r['bf16'][key] - r['f32'][key]:+.4f})")
+            print(f"{'':<8}{key:<20}{r['f32'][key]:.4f} -> {r[low][key]:.4f}  ({r[low][key] - r['f32'][key]:+.4f})")
     if args.json:
         Path(args.json).write_text(json.dumps(reports, indent=1))
     return 0

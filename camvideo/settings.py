@@ -334,9 +334,10 @@ def quality_settings(name: str, base: LocalizeSettings | None = None) -> Localiz
 INPUT_SIZES = (8, 2048)
 RUNTIMES = ("auto", "torch", "openvino")  # what runs the forward pass (camvideo.runtime.runtimes)
 # The forward pass's arithmetic on OpenVINO's CPU device (INFERENCE_PRECISION_HINT):
-# f32, or bf16 (about 2x faster where the CPU has native bf16; not earned as the default:
-# docs/measuring.md, Precision).
-PRECISIONS = ("f32", "bf16")
+# f32, bf16 (about 2x faster where the CPU has native bf16) or int8 (NNCF post-training
+# quantization, camvideo.runtime.quantize; ~2.3x); neither earned the default:
+# docs/measuring.md, Precision.
+PRECISIONS = ("f32", "bf16", "int8")
 MAX_WORKERS = 8  # forward passes side by side in one run (--workers; camvideo.runtime.workers)
 
 

@@ -57,7 +57,7 @@ class JobOptions:
     hud: bool = False
     max_frames: int | None = None
     codec: str = "auto"
-    preset: str = "veryfast"
+    preset: str = "superfast"  # camvideo.video.recorder.PRESET
     audio: bool = True
 
     def __post_init__(self) -> None:
@@ -76,11 +76,19 @@ class JobOptions:
         checkpoint and labels files given (and of an exported graph): a rerun with other
         settings, a retrained checkpoint or edited labels at the same path redoes the files."""
         parts = {"model": _hashed(self.model), "settings": repr(self.settings), "overlay": repr(self.overlay), "hud": self.hud,
-                 "max_frames": self.max_frames, "codec": self.codec, "preset": self.preset, "audio": self.audio}
+                 "max_frames": self.max_frames, "codec": self.codec, "preset": _hashed_preset(self.preset),
+                 "audio": self.audio}
         contents = _file_digests(self.model)
         if contents:  # none given: the key it always was (an archive made before resumes)
             parts["contents"] = contents
         return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _hashed_preset(preset: str) -> str:
+    """The default x264 preset (superfast at CRF 24) hashes as veryfast (at CRF 23),
+    the default before it: the two make recordings of the same size and quality
+    (docs/measuring.md), so an archive made with either resumes instead of being redone."""
+    return "veryfast" if preset == "superfast" else preset
 
 
 def _file_digests(model: ModelOptions) -> dict[str, str]:

@@ -50,9 +50,10 @@ def add_model_options(parser: argparse.ArgumentParser, *, precision: bool = True
                        "a GPU and for Grad-CAM), torch or openvino (default: auto)")
     if precision:
         group.add_argument("--precision", choices=PRECISIONS, default="f32",
-                           help="the forward pass's arithmetic on OpenVINO: f32 (default) or bf16 (faster on a CPU "
-                           "with native bf16, AMX or AVX512_BF16; close to f32 but not the same maps: see "
-                           "docs/measuring.md)")
+                           help="the forward pass's arithmetic on OpenVINO: f32 (default), bf16 (faster on a CPU "
+                           "with native bf16, AMX or AVX512_BF16) or int8 (NNCF post-training quantization, "
+                           "calibrated once and cached; pip install 'camvideo[int8]'); close to f32 but not the "
+                           "same maps: see docs/measuring.md")
     group.add_argument("--checkpoint", metavar="PATH",
                        help="your own classifier: a state dict for the architecture --model, or a whole pickled "
                        "model (with --trust-checkpoint)")

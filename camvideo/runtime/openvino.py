@@ -41,6 +41,9 @@ torch's); ``precision="bf16"`` asks for bfloat16 (``--precision bf16``: about tw
 as fast on a CPU with native bf16, and not the same maps: docs/measuring.md). The
 hint is part of the compiled model's cache tag (``ovcache._compiled``): each
 precision keeps its own compiled blob beside the one IR, which stays f32.
+``precision="int8"`` compiles the int8 IR that ``camvideo.runtime.quantize`` makes
+from that f32 IR (NNCF, calibrated once per input size and kept in the cache; the
+layers left in floating point run f32).
 """
 
 from __future__ import annotations
@@ -149,7 +152,7 @@ class OpenVINOForward:
         self._core = ov.Core()
         self._config: dict = {"PERFORMANCE_HINT": mode.upper()}
         if device.split(".")[0] == "CPU":
-            self._config["INFERENCE_PRECISION_HINT"] = precision
+            self._config["INFERENCE_PRECISION_HINT"] = "f32" if precision == "int8" else precision
             if threads is not None and mode == "latency":
                 self._config["INFERENCE_NUM_THREADS"] = threads
         self._shapes: OrderedDict[tuple[int, int], _Shape | None] = OrderedDict()  # None: torch at that size
@@ -179,6 +182,11 @@ class OpenVINOForward:
             compiled = compiled_graph(self._core, self.model.features, size, self.device, self._config, self.cache)
             return _Shape(None, compiled, self.mode)
         entry = convert(self.model, self.cache, size)
+        if self.precision == "int8":
+            from camvideo.runtime.quantize import quantized
+
+            xml = quantized(self.model, entry)
+            return _Shape(entry, _compiled(self._core, entry, self.device, self._config, xml=xml), self.mode)
         compiled = _compiled(self._core, entry, self.device, self._config)
         return _Shape(entry, compiled, self.mode)
 

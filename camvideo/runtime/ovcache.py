@@ -216,27 +216,31 @@ def _root_logger_kept():
         root.handlers[:] = handlers
 
 
-def _compiled(core, entry: CacheEntry, device: str, config: dict):
+def _compiled(core, entry: CacheEntry, device: str, config: dict, xml: Path | None = None):
     """The compiled model from the blob kept in ``entry`` when it matches its
-    digest, else compiled from the IR (and the blob kept for next time)."""
-    compiled = kept_compiled(core, entry, device, config)
+    digest, else compiled from the IR (``xml``: another IR made from the entry's,
+    e.g. its int8 one, kept beside it; default the entry's own) and the blob kept
+    for next time."""
+    compiled = kept_compiled(core, entry, device, config, xml)
     if compiled is None:
-        compiled = core.compile_model(str(entry.xml), device, config)
-        keep_compiled(entry, compiled, device, config)
+        compiled = core.compile_model(str(xml or entry.xml), device, config)
+        keep_compiled(entry, compiled, device, config, xml)
     return compiled
 
 
-def _blob(entry: CacheEntry, device: str, config: dict) -> tuple[Path, Path]:
-    """The compiled model's blob and digest files for ``device`` and ``config``."""
+def _blob(entry: CacheEntry, device: str, config: dict, xml: Path | None = None) -> tuple[Path, Path]:
+    """The compiled model's blob and digest files for ``device`` and ``config``
+    (beside ``xml`` when given, else in the entry's folder)."""
     spec = json.dumps({"device": device, **{k: str(v) for k, v in config.items()}}, sort_keys=True)
+    folder = entry.folder if xml is None else Path(xml).parent
     tag = hashlib.sha256(spec.encode()).hexdigest()[:16]
-    return entry.folder / f"compiled-{tag}.blob", entry.folder / f"compiled-{tag}.sha256"
+    return folder / f"compiled-{tag}.blob", folder / f"compiled-{tag}.sha256"
 
 
-def kept_compiled(core, entry: CacheEntry, device: str, config: dict):
+def kept_compiled(core, entry: CacheEntry, device: str, config: dict, xml: Path | None = None):
     """The compiled model kept in ``entry`` for ``device`` and ``config`` when its
     blob matches its digest and imports, else None (a warning when one was there)."""
-    blob, digest = _blob(entry, device, config)
+    blob, digest = _blob(entry, device, config, xml)
     try:
         data = blob.read_bytes()
         if digest.read_text().strip() == hashlib.sha256(data).hexdigest():
@@ -251,11 +255,11 @@ def kept_compiled(core, entry: CacheEntry, device: str, config: dict):
     return None
 
 
-def keep_compiled(entry: CacheEntry, compiled, device: str, config: dict) -> None:
+def keep_compiled(entry: CacheEntry, compiled, device: str, config: dict, xml: Path | None = None) -> None:
     """Keep ``compiled`` in ``entry``: the blob, then its digest (a blob without
     its digest is not used), each written whole; a cache that cannot be written
     is compiled again next time."""
-    blob, digest = _blob(entry, device, config)
+    blob, digest = _blob(entry, device, config, xml)
     try:
         data = compiled.export_model()
         data = data.getvalue() if hasattr(data, "getvalue") else bytes(data)  # BytesIO or bytes, by version

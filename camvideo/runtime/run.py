@@ -60,7 +60,7 @@ class RunRequest:
     workers: int | None = None
     max_frames: int | None = None
     codec: str = "auto"
-    preset: str = "veryfast"
+    preset: str = "superfast"  # camvideo.video.recorder.PRESET (not imported: OpenCV on the --help path)
     audio: bool = True  # copy a video file's audio into the recording
     protect_inputs: bool = False
     labels: tuple[str, str] = ("the recording", "the export")

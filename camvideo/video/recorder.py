@@ -44,6 +44,16 @@ CODECS = ("auto", "libx264", "h264_nvenc")
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
 # The same speed/size trade-off on NVENC (p1 fastest ... p7 best); veryfast -> p4, as before.
 NVENC_PRESETS = dict(zip(X264_PRESETS, ("p1", "p2", "p4", "p5", "p5", "p6", "p7")))
+# The default x264 preset and its CRF, from bench/encoder.py on a 640x480 clip (zerolatency,
+# docs/measuring.md): superfast at CRF 24 makes veryfast-at-23's bytes (+2%) and PSNR
+# (-0.06 dB) at 0.56x its CPU time. Any other preset keeps CRF 23.
+PRESET = "superfast"
+CRF = {"superfast": 24}
+
+
+def crf_for(preset: str) -> int:
+    """x264's CRF for ``preset``: 24 for the default superfast, 23 otherwise."""
+    return CRF.get(preset, 23)
 TIME_BASE = Fraction(1, 1000)  # milliseconds: Matroska's own, and exact for source times
 # Container metadata naming camvideo: a tag both muxers keep (Matroska: COMMENT, MP4:
 # ©cmt); "encoder" would not do, the muxers overwrite it with their own name.
@@ -77,12 +87,14 @@ class Recorder:
 
     ``fps_hint`` sets the keyframe spacing (``keyframe_interval_s`` seconds of
     frames); the timestamps themselves come from each frame. ``codec="auto"``
-    uses NVENC where an NVIDIA GPU is present and libx264 otherwise.
+    uses NVENC where an NVIDIA GPU is present and libx264 otherwise. ``preset``:
+    x264's (default ``PRESET``), mapped to NVENC's p1-p7; ``crf``: x264's constant
+    rate factor (default ``crf_for(preset)``).
     """
 
     def __init__(self, path: str | Path, *, fps_hint: float = 30.0, codec: str = "auto",
                  keyframe_interval_s: float = 1.0, audio_from: str | Path | None = None,
-                 preset: str = "veryfast", crf: int = 23) -> None:
+                 preset: str = PRESET, crf: int | None = None) -> None:
         import av
 
         path = Path(path)
@@ -104,7 +116,7 @@ class Recorder:
         self.codec = codec
         self.keyframe_interval = max(1, int(round(fps_hint * keyframe_interval_s)))
         self.preset = preset
-        self.crf = crf
+        self.crf = crf_for(preset) if crf is None else crf
         self.frames_written = 0
         self.size: tuple[int, int] | None = None  # (width, height) as encoded
         self.closed = False

@@ -383,7 +383,8 @@ def test_a_precision_other_than_f32_needs_openvino(caplog):
         assert choose_runtime(gradcam, "auto", precision="bf16") == "torch"
     assert "in f32" in caplog.text
     with pytest.raises(ValueError, match="precision"):
-        choose_runtime(lite0, "auto", precision="int8")
+        choose_runtime(lite0, "auto", precision="fp8")
+    assert choose_runtime(lite0, "auto", precision="int8") == "openvino"
 
 
 def test_device_names_split_into_torch_and_openvino():

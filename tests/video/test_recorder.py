@@ -114,6 +114,22 @@ def test_preset_trades_speed_for_size(tmp_path):
         Recorder(tmp_path / "x.mkv", preset="warp")
 
 
+def test_the_default_preset_is_superfast_at_crf_24_everywhere(tmp_path):
+    """The measured default (docs/measuring.md): superfast at CRF 24, the other presets at
+    23 unless asked; the run request, a batch job and the command line default to it too."""
+    from camvideo.batch.job import JobOptions
+    from camvideo.runtime.run import RunRequest
+    from camvideo.video.recorder import PRESET, crf_for
+
+    assert (PRESET, crf_for(PRESET), crf_for("veryfast")) == ("superfast", 24, 23)
+    rec = Recorder(tmp_path / "a.mkv")
+    assert (rec.preset, rec.crf) == ("superfast", 24)
+    assert Recorder(tmp_path / "b.mkv", preset="veryfast").crf == 23
+    assert Recorder(tmp_path / "c.mkv", crf=18).crf == 18
+    assert RunRequest.__dataclass_fields__["preset"].default == PRESET
+    assert JobOptions.__dataclass_fields__["preset"].default == PRESET
+
+
 def test_audio_is_copied_from_the_source(tmp_path):
     source = tmp_path / "with_audio.mp4"
     times = make_clip(source, frames=20, size=(64, 48), audio=True)

@@ -12,6 +12,7 @@ import sys
 from camvideo.cli.outputs import write_text
 from camvideo.errors import CamvideoError
 from camvideo.runtime.signals import StopSignals, say
+from camvideo.settings import PRECISIONS
 
 
 def register(sub) -> None:
@@ -43,8 +44,8 @@ def register(sub) -> None:
     p.add_argument("--compile", action="store_true", help="also measure the inference stage under torch.compile")
     p.add_argument("--no-openvino", action="store_true",
                    help="skip the OpenVINO contestants (its forward pass, stage, end to end and live)")
-    p.add_argument("--precision", choices=("f32", "bf16"), default="f32",
-                   help="the OpenVINO contestants' arithmetic: f32 (default) or bf16 (see docs/measuring.md)")
+    p.add_argument("--precision", choices=PRECISIONS, default="f32",
+                   help="the OpenVINO contestants' arithmetic: f32 (default), bf16 or int8 (see docs/measuring.md)")
     p.add_argument("--no-presets", action="store_true",
                    help="skip the inference stage of the other --quality presets (fast, best)")
     p.add_argument("--quick", action="store_true", help="a few frames and two rounds: a smoke test, not a measurement")

@@ -46,11 +46,14 @@ def encode_ms(frames: list[np.ndarray], preset: str, out: Path) -> float:
     """Per frame: ``frames`` encoded with x264 at ``preset`` on one thread (yuv420p, as the recorder)."""
     import av
 
+    from camvideo.video.recorder import crf_for
+
     height, width = frames[0].shape[:2]
 
     def work() -> int:
         with av.open(str(out), "w") as container:
-            stream = container.add_stream("libx264", rate=30, options={"preset": preset})
+            stream = container.add_stream("libx264", rate=30, options={"preset": preset, "tune": "zerolatency",
+                                                                        "crf": str(crf_for(preset))})
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             stream.codec_context.thread_count = 1
             for image in frames:
@@ -81,7 +84,7 @@ def limit_fps(parts_ms: dict[str, float], cores: int) -> float:
     return cores * 1000.0 / total if total > 0 else 0.0
 
 
-def measure_limit(clip: Path, frames: list[np.ndarray], localizer, tmp: Path, *, preset: str = "veryfast",
+def measure_limit(clip: Path, frames: list[np.ndarray], localizer, tmp: Path, *, preset: str = "superfast",
                   cores: int | None = None) -> dict:
     """The limit table's row for ``localizer`` (its runtime and preset): each part's
     CPU ms a frame, measured alone on one thread, and the limit on ``cores`` (default:

@@ -1,0 +1,173 @@
+"""int8 for OpenVINO (``--precision int8``): NNCF post-training quantization of a
+converted model, calibrated on frames, kept in the conversion cache.
+
+``quantized(model, entry)`` returns the int8 IR of ``entry`` (an f32 conversion of
+``camvideo.runtime.ovcache`` at one input size): made the first time (NNCF's
+default ``performance`` preset with fast bias correction, over every calibration
+frame; ~30 s for lite0 at 224x288 on 123 frames on one core), found afterwards.
+It lives in the entry's folder under ``int8-<key>/``, the key made of the
+calibration set's digest and NNCF's version, with a manifest of the files'
+SHA-256 written last: an entry that does not match is made again, never trusted.
+
+The calibration frames (``calibration_frames``): the development set's ``tune``
+split (its photos and every 4th frame of its clips, ``camvideo.tools.devset``)
+when this is a checkout that has it, else every 4th frame of the packaged demo
+clip. Each frame is resized and normalized as the localizer does for that input
+size. NNCF is optional (``pip install 'camvideo[int8]'``); without it int8 is one
+clear error. Whether int8 earns its place: ``bench/precision.py --precision int8``
+and docs/measuring.md (it does not: it stays opt-in).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from camvideo.errors import CamvideoError, Hint
+
+log = logging.getLogger("camvideo.runtime.openvino")
+
+ROOT = Path(__file__).resolve().parents[2]
+DEVSET = ROOT / "tests" / "data" / "devset" / "manifest.json"
+DEMO = ROOT / "camvideo" / "resources" / "demo.mp4"
+EVERY = 4  # every 4th frame of a clip: neighbours are near copies
+_FILES = ("features.xml", "features.bin")
+_MANIFEST = "manifest.json"
+_LOCK = threading.Lock()  # one quantization at a time in a process
+
+
+def calibration_frames() -> tuple[str, list[np.ndarray]]:
+    """(name, BGR frames) of the calibration set (see the module)."""
+    if DEVSET.exists():
+        from camvideo.models import imagenet_labels
+        from camvideo.tools.devset import devset_clips, load_devset
+        from camvideo.video.sources import read_image
+
+        photos = load_devset(DEVSET, imagenet_labels(), "tune")
+        clips = devset_clips(photos, "tune")
+        return "devset-tune", [read_image(a.file) for a in photos] + [f for _, fr, _ in clips for f in fr[::EVERY]]
+    import av
+
+    with av.open(str(DEMO)) as container:
+        frames = [f.to_ndarray(format="bgr24") for f in container.decode(container.streams.video[0])]
+    return "demo", frames[::EVERY]
+
+
+def calibration_source() -> tuple[str, str]:
+    """(name, digest) of the calibration set without making its frames: the digest of
+    the files they are made from (the devset's manifest, its photos and the module
+    that renders its clips; or the demo clip). Checking the cache costs milliseconds."""
+    digest = hashlib.blake2b(digest_size=16)
+    if DEVSET.exists():
+        manifest = json.loads(DEVSET.read_text())
+        entries = manifest.get("images", []) if isinstance(manifest, dict) else manifest
+        files = [DEVSET, ROOT / "camvideo" / "tools" / "devset.py"] + sorted(
+            DEVSET.parent / e["file"] for e in entries if e.get("split") == "tune")
+        name = "devset-tune"
+    else:
+        files, name = [DEMO], "demo"
+    for path in files:
+        digest.update(path.name.encode() + b":" + hashlib.sha256(path.read_bytes()).digest())
+    return name, digest.hexdigest()
+
+
+def _inputs(model, size: tuple[int, int], frames: list[np.ndarray]) -> list[np.ndarray]:
+    """Each frame as the localizer feeds the network at ``size`` (height, width)."""
+    from camvideo.cam.preprocess import preprocess
+
+    at_size = _Sized(model, size)
+    return [preprocess([frame], at_size).numpy() for frame in frames]
+
+
+class _Sized:
+    """``model`` seen with its preprocessing at another input size (for ``preprocess``)."""
+
+    def __init__(self, model, size: tuple[int, int]) -> None:
+        self.preprocessing = dataclasses.replace(model.preprocessing, size=tuple(size))
+        self.device = model.device
+
+
+def _digest(frames: list[np.ndarray]) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for frame in frames:
+        digest.update(f"{frame.shape};".encode())
+        digest.update(np.ascontiguousarray(frame).data)
+    return digest.hexdigest()
+
+
+def _nncf():
+    try:
+        import nncf
+    except ImportError:
+        raise CamvideoError(Hint("precision", "int8", subject=True),
+                            "needs NNCF: pip install 'camvideo[int8]' (or choose ", Hint("precision", "f32"),
+                            ")") from None
+    return nncf
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _valid(folder: Path, fields: dict) -> bool:
+    try:
+        manifest = json.loads((folder / _MANIFEST).read_text())
+        return manifest.get("fields") == fields and all(
+            manifest["files"].get(name) == _sha256(folder / name) for name in _FILES)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def quantized(model, entry, frames: tuple[str, list[np.ndarray]] | None = None) -> Path:
+    """The int8 IR (its .xml) of the f32 conversion ``entry`` of ``model``,
+    calibrated on ``frames`` ((name, BGR frames); default ``calibration_frames()``,
+    made only when the cache has no int8 IR for ``calibration_source()``)."""
+    nncf = _nncf()
+    if frames is not None and not frames[1]:
+        raise ValueError("int8 calibration needs at least one frame")
+    name, digest = (frames[0], _digest(frames[1])) if frames is not None else calibration_source()
+    fields = {"calibration": name, "frames": digest, "nncf": nncf.__version__,
+              "f32": entry.key, "preset": "performance", "fast_bias_correction": True}
+    key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+    folder = entry.folder / f"int8-{key}"
+    with _LOCK:
+        if _valid(folder, fields):
+            return folder / _FILES[0]
+        _make(nncf, model, entry, (frames or calibration_frames())[1], fields, folder)
+    return folder / _FILES[0]
+
+
+def _make(nncf, model, entry, images: list[np.ndarray], fields: dict, folder: Path) -> None:
+    import openvino as ov
+
+    if folder.exists():
+        log.warning("OpenVINO: the int8 model in %s does not match its manifest; quantizing again", folder)
+    size = tuple(entry.fields["input"])
+    log.warning("OpenVINO: quantizing %s to int8 at %dx%d on %d frames (once; kept in %s)", model.name, size[1],
+                size[0], len(images), entry.folder)
+    data = _inputs(model, size, images)
+    network = ov.Core().read_model(str(entry.xml))
+    int8 = nncf.quantize(network, nncf.Dataset(data), subset_size=len(data),
+                         preset=nncf.QuantizationPreset.PERFORMANCE, fast_bias_correction=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=entry.folder))
+    try:
+        ov.save_model(int8, staging / _FILES[0], compress_to_fp16=False)
+        manifest = {"fields": fields, "files": {n: _sha256(staging / n) for n in _FILES}}
+        (staging / _MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
+        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            os.replace(staging, folder)
+        except OSError:  # another process put a full one there meanwhile
+            if not _valid(folder, fields):
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
