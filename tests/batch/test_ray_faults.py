@@ -30,7 +30,7 @@ def start_head(temp: Path, port: int, **auth) -> subprocess.Popen:
                              "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "2",
                              "--include-dashboard", "false", "--disable-usage-stats"],
                             env=env(RAY_TMPDIR=str(temp), **auth),
-                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+                            stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 90
     while "Ray runtime started" not in log.read_text():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -38,6 +38,15 @@ def start_head(temp: Path, port: int, **auth) -> subprocess.Popen:
             pytest.fail(f"ray start failed:\n{log.read_text()}")
         time.sleep(0.2)
     return proc
+
+
+def stop_head(head: subprocess.Popen) -> None:
+    """The head and every process of its session, by its PID (the session's leader)."""
+    try:
+        os.killpg(head.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    head.wait(60)
 
 
 def test_the_head_lost_mid_run_gives_every_file_a_record_the_table_and_exit_2(tmp_path, tmp_path_factory):
@@ -53,15 +62,15 @@ def test_the_head_lost_mid_run_gives_every_file_a_record_the_table_and_exit_2(tm
     try:
         run.wait_for(r"started a\.mp4")
         wait_lines(out / "a.partial.jsonl", 5)  # the actor is mid-file, four files wait
-        head.send_signal(signal.SIGTERM)  # the head stops its GCS, raylet and workers
+        # the head's machine lost: `ray start` and what it started (its GCS, raylet and
+        # workers, in its own session); a SIGTERM to `ray start` alone left them up at times
+        os.killpg(head.pid, signal.SIGKILL)
         lost_at = time.monotonic()
         code = run.finish(timeout=120)
         took = time.monotonic() - lost_at
     finally:
         run.kill()
-        if head.poll() is None:
-            head.kill()
-        head.wait(60)
+        stop_head(head)
     assert code == 2, run.stderr
     assert took < 55, took  # Ray alone ended the driver ~60 s after, with no table (load 25 here: ~42 s)
     assert "Traceback" not in run.stderr
@@ -144,12 +153,7 @@ def test_a_cluster_with_token_auth_refuses_a_driver_without_its_token_at_once(tm
         assert run.returncode == 0, run.stderr
         assert [r["status"] for r in summary(tmp_path / "out")] == ["done"]
     finally:
-        head.send_signal(signal.SIGTERM)
-        try:
-            head.wait(60)
-        except subprocess.TimeoutExpired:
-            head.kill()
-            head.wait(30)
+        stop_head(head)
 
 
 def _ray_children(pid: int) -> list[psutil.Process]:

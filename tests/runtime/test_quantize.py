@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+import camvideo.runtime  # noqa: F401 - before nncf: camvideo keeps OpenVINO's usage events off, as in use
 from camvideo.errors import CamvideoError
 from camvideo.models import load_model
 
