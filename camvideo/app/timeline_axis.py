@@ -3,8 +3,8 @@ score scale and the stretches that could not be decoded.
 
 ``time_ticks`` picks the ticks of the time axis: a round step (1, 2, 5, 10, 15,
 30 s, 1, 2, 5, 10 min ...) as small as keeps two labels ``min_px`` apart at the
-strip's width, labelled as a clock ("0:05", "1:30", "1:02:00"; tenths when the
-step is under a second). ``SCORE_LEVELS``: the score scale's lines (scores are
+strip's width, labelled as the Playback box's clock (``camvideo.app.position.clock``:
+"0:05", "1:30", "1:02:00"; tenths when the step is under a second). ``SCORE_LEVELS``: the score scale's lines (scores are
 0..1, the legend's numbers). ``damaged_spans`` turns the source's lost
 stretches (``camvideo.video.decoding.Damage``) into what the strip hatches and
 its tooltip says ("frames 34-59 (1.1-2.0 s) could not be decoded").
@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from camvideo.app.position import clock
 
 # round steps of the time axis, in seconds
 STEPS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 3 * 3600, 6 * 3600)
@@ -38,20 +40,6 @@ class DamagedSpan:
     start: float
     end: float
     text: str
-
-
-def clock(seconds: float, decimals: int = 0) -> str:
-    """``seconds`` as a clock: "0:05", "12:30", "1:02:03"; ``decimals`` (0-2) digits
-    of the second after a point ("0:03.4")."""
-    if not 0 <= decimals <= 2:
-        raise ValueError(f"decimals must be 0, 1 or 2, got {decimals}")
-    scale = 10 ** decimals
-    units = round(max(0.0, float(seconds)) * scale)  # rounded once: 59.96 s is "1:00.0", not "0:60.0"
-    whole, fraction = divmod(units, scale)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-    return f"{text}.{fraction:0{decimals}d}" if decimals else text
 
 
 def tick_step(duration: float, width: float, min_px: float) -> float:

@@ -29,7 +29,8 @@ from PyQt6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPixmap, QPolygon
 from PyQt6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from camvideo.annotate import rank_color
-from camvideo.app.timeline_axis import SCORE_LEVELS, DamagedSpan, clock, span_at, time_ticks
+from camvideo.app.position import clock
+from camvideo.app.timeline_axis import SCORE_LEVELS, DamagedSpan, span_at, time_ticks
 
 HEIGHT = 110  # pixels: the strip's height
 LEGEND = 16  # the legend's row above the lines

@@ -13,7 +13,6 @@ from camvideo.app.timeline_axis import (
     SCORE_LEVELS,
     STEPS,
     DamagedSpan,
-    clock,
     damaged_spans,
     span_at,
     tick_step,
@@ -21,16 +20,6 @@ from camvideo.app.timeline_axis import (
 )
 from camvideo.video.decoding import Damage
 from camvideo.video.sources import open_source
-
-
-def test_a_clock_reads_minutes_and_seconds_and_hours_when_there_are_some():
-    assert clock(0) == "0:00" and clock(5) == "0:05" and clock(65) == "1:05"
-    assert clock(3723) == "1:02:03" and clock(600) == "10:00"
-    assert clock(3.43, 1) == "0:03.4" and clock(3.43, 2) == "0:03.43"
-    assert clock(59.96, 1) == "1:00.0"  # rounded once: never "0:60.0"
-    assert clock(-1) == "0:00"
-    with pytest.raises(ValueError, match="decimals"):
-        clock(1, 3)
 
 
 def test_the_step_is_the_smallest_round_one_that_keeps_labels_apart():
@@ -51,6 +40,7 @@ def test_ticks_run_from_zero_to_the_end_labelled_as_a_clock():
     ticks = time_ticks(10.0, 1000, 60)
     assert [t.seconds for t in ticks] == list(range(11)) and ticks[3].label == "0:03"
     assert [t.label for t in time_ticks(130, 400, 60)] == ["0:00", "0:30", "1:00", "1:30", "2:00"]
+    assert [t.label for t in time_ticks(7200, 240, 60)] == ["0:00", "30:00", "1:00:00", "1:30:00", "2:00:00"]
     short = time_ticks(2.0, 1000, 60)
     assert [t.label for t in short][:3] == ["0:00.0", "0:00.2", "0:00.4"] and short[-1].seconds == 2.0
     assert time_ticks(7.0, 1000, 60)[-1].seconds == 7.0  # no tick past the end

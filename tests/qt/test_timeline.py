@@ -133,7 +133,7 @@ def test_a_damaged_stretch_is_hatched_on_the_strip_and_its_tooltip_says_so(qtbot
     assert span.text == f"frames {damage.first}-{damage.last} ({damage.start:.1f}-{damage.end:.1f} s) could not be decoded"
     x = strip.x_of((span.start + span.end) / 2)
     assert strip.tooltip_at(x, strip.height() / 2) == span.text
-    assert strip.tooltip_at(strip.x_of(0.3), strip.height() / 2).startswith("0:00.3: ")  # elsewhere: the time
+    assert strip.tooltip_at(strip.x_of(0.35), strip.height() / 2).startswith("0:00.3: ")  # elsewhere: the time
     # drawn apart from "not analysed" (the background): the hatch's dark red under it
     image = strip.grab().toImage()
     y = int(strip.band_y()) - 10
