@@ -114,6 +114,7 @@ class TimelineStrip(QWidget):
         self.damaged: list[DamagedSpan] = []  # stretches that could not be decoded
         self.note = ""  # said in the strip when there is nothing to draw (yet)
         self._cache: QPixmap | None = None
+        self._tick_labels: list[QRectF] = []  # where the time axis's labels are drawn (in the cache)
         self.paints = 0  # paint events (each frame's position line)
         self.renders = 0  # the lines drawn again (the data changed)
 
@@ -215,6 +216,7 @@ class TimelineStrip(QWidget):
         metrics = painter.fontMetrics()
         w, h = self.width(), self.height()
         shown_to = -1.0  # the right edge of the last label drawn: labels never overlap
+        self._tick_labels = []
         for tick in time_ticks(self.duration, self.plot_width, metrics.horizontalAdvance("0:00.0") + 18):
             x = self.x_of(tick.seconds)
             painter.setPen(QPen(TICK_GRID, 1))
@@ -222,9 +224,10 @@ class TimelineStrip(QWidget):
             width = metrics.horizontalAdvance(tick.label)
             left = min(max(x - width / 2, 0.0), w - width - 1.0)
             if left > shown_to + 4:
+                rect = QRectF(left, h - AXIS + 1, width + 1, AXIS - 1)
                 painter.setPen(SCALE_TEXT)
-                painter.drawText(QRectF(left, h - AXIS + 1, width + 1, AXIS - 1), Qt.AlignmentFlag.AlignCenter,
-                                 tick.label)
+                painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, tick.label)
+                self._tick_labels.append(rect)
                 shown_to = left + width
 
     def _draw_score_scale(self, painter: QPainter, top: float, bottom: float) -> None:
@@ -301,6 +304,9 @@ class TimelineStrip(QWidget):
         label = clock(seconds, 1)
         width = painter.fontMetrics().horizontalAdvance(label) + 6
         box = QRectF(min(max(x - width / 2, 0.0), self.width() - width), h - AXIS, width, AXIS)
+        for rect in self._tick_labels:  # a tick label it would half cover is left out, not cut
+            if rect.intersects(box):
+                painter.fillRect(rect, BACKGROUND)
         painter.fillRect(box, POSITION)
         painter.setPen(QColor(255, 255, 255))
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, label)
