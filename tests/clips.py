@@ -91,6 +91,20 @@ def make_truncated_clip(folder: Path, frames: int = 60, size: tuple[int, int] = 
     return cut
 
 
+def make_damaged_clip(folder: Path, frames: int = 90, size: tuple[int, int] = (96, 64)) -> Path:
+    """``folder/bad-middle.mkv``: a ``frames``-frame clip (a keyframe each 15) with 1000
+    random bytes written over it at 40% of its bytes: a stretch in the middle is lost
+    (90 frames at 96x64: frames 34-59), the frames after it decode."""
+    whole = folder / "whole.mkv"
+    make_clip(whole, frames=frames, size=size, gop=15)
+    data = bytearray(whole.read_bytes())
+    start = len(data) * 4 // 10
+    data[start: start + 1000] = np.random.default_rng(3).bytes(1000)[: len(data) - start]
+    bad = folder / "bad-middle.mkv"
+    bad.write_bytes(bytes(data))
+    return bad
+
+
 def decode_times(path: Path) -> list[float]:
     """Presentation times (s) of every decodable video frame of ``path``."""
     times = []

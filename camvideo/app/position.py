@@ -1,6 +1,6 @@
 """Where a file is, in the words of the Playback box, and where ← / → take it.
 
-``clock`` writes a time (``m:ss``; ``m:ss.cc`` while paused, so that each frame
+``clock`` writes a time (``m:ss``, ``h:mm:ss`` past an hour; ``m:ss.cc`` while paused, so that each frame
 step shows at 30 fps and more); ``position_text`` is the Playback box's clock
 line: the time in the file and its length; ``frame_line`` the line under the seek
 bar, the frame's number (the ``frame`` of ``camvideo process --export``): three
@@ -17,13 +17,15 @@ import math
 
 
 def clock(seconds: float, decimals: int = 0) -> str:
-    """``m:ss``, or ``m:ss.c`` / ``m:ss.cc`` with 1 or 2 ``decimals`` (rounded down)."""
+    """``m:ss`` (``h:mm:ss`` from an hour on), or ``m:ss.c`` / ``m:ss.cc`` with 1 or 2
+    ``decimals`` (rounded down: the clock never shows a frame's time ahead of it)."""
     if decimals not in (0, 1, 2):
         raise ValueError(f"decimals must be 0, 1 or 2, got {decimals}")
     scale = 10 ** decimals
     units = max(0, int(math.floor(seconds * scale + 1e-6))) if math.isfinite(seconds) else 0
     whole = units // scale
-    text = f"{whole // 60}:{whole % 60:02d}"
+    hours, minutes = divmod(whole // 60, 60)
+    text = f"{hours}:{minutes:02d}:{whole % 60:02d}" if hours else f"{minutes}:{whole % 60:02d}"
     return f"{text}.{units % scale:0{decimals}d}" if decimals else text
 
 

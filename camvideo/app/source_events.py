@@ -25,6 +25,7 @@ class SourceWarnings:
         self.deliver = deliver
         self.messages: list[str] = []
         self.lost: set[int] = set()  # the source's frame indices that could not be read (a slideshow skips them)
+        self.damage: tuple = ()  # the stretches lost (``Damage``s), as found: the timeline shows them
         self._short = Path(self.name).name if "://" not in self.name else self.name
         self._lock = threading.Lock()
         self._unsubscribe = source.subscribe(on_damage=self._damaged, on_warning=self._warned)
@@ -32,6 +33,7 @@ class SourceWarnings:
     def _damaged(self, damage) -> None:
         with self._lock:
             self.lost.update(range(damage.first, damage.last + 1))
+            self.damage = (*self.damage, damage)
         self._say(f"{self._short}: {damage} could not be decoded")
 
     def _warned(self, line: str) -> None:

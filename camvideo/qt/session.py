@@ -331,6 +331,11 @@ class Session(SessionPlayback, SessionRecording, QObject):
         """The source's frames (a slideshow's images) that could not be read so far."""
         return set(self._warnings.lost) if self._warnings is not None else set()
 
+    @property
+    def damage(self) -> tuple:
+        """The stretches of the source on screen that could not be decoded so far (``Damage``s)."""
+        return self._warnings.damage if self._warnings is not None else ()
+
     def _on_source_warning(self, source, message: str) -> None:
         if source is self.source:
             self.warned.emit(message)

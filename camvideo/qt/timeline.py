@@ -2,9 +2,14 @@
 
 ``TimelineStrip`` draws, with QPainter, the scores of a few classes over the
 file's time (one line each, in the rank colours, named in a legend), the
-stretches where one chosen class is the top class (bands along the bottom) and
-the position of the frame on screen. A click seeks there (``seek_requested``);
-a click on a stretch jumps to its start.
+stretches where one chosen class is the top class (a gold band above the time
+axis), the stretches that could not be decoded (hatched red; not analysed yet
+is the plain background) and the position of the frame on screen, with its
+time. A time axis runs along the bottom (round steps, "0:05", as wide apart as
+the labels need: ``camvideo.app.timeline_axis``) and a score scale on the left
+(0, 0.5, 1.0). A click seeks there (``seek_requested``); a click on a stretch
+jumps to its start; the tooltip says what is under the pointer (a damaged
+stretch: "frames 34-59 (1.1-2.0 s) could not be decoded"; else the time).
 
 Why QPainter and not pyqtgraph: both were measured on this machine (docs/app.md,
 "the timeline"); QPainter needs no package and no import time, and the strip
@@ -19,19 +24,28 @@ analysed frame stay empty, so the strip fills in as frames are analysed.
 from __future__ import annotations
 
 import numpy as np
-from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QPainter, QPen, QPixmap, QPolygonF
-from PyQt6.QtWidgets import QSizePolicy, QWidget
+from PyQt6.QtCore import QEvent, QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPixmap, QPolygonF
+from PyQt6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from camvideo.annotate import rank_color
+from camvideo.app.position import clock
+from camvideo.app.timeline_axis import SCORE_LEVELS, DamagedSpan, span_at, time_ticks
 
-HEIGHT = 96  # pixels: the strip's height
+HEIGHT = 110  # pixels: the strip's height
 LEGEND = 16  # the legend's row above the lines
-BAND = 8  # the top-1 stretches' band along the bottom
+AXIS = 14  # the time axis's row along the bottom (tick labels, the position's time)
+BAND = 8  # the top-1 stretches' band, above the time axis
+GUTTER = 24  # the score scale's labels, left of the lines
 BACKGROUND = QColor(24, 24, 28)
 GRID = QColor(70, 70, 78)
+TICK_GRID = QColor(48, 48, 56)  # the time ticks' lines across the plot: fainter than the score lines
+SCALE_TEXT = QColor(150, 150, 160)
 POSITION = QColor(255, 70, 70)
 STRETCH = QColor(255, 200, 0, 200)  # gold: rank 1's colour is white (the line above it)
+DAMAGE_FILL = QColor(80, 28, 28)  # could not be decoded: red hatch on dark red (not analysed: the background)
+DAMAGE = QColor(235, 105, 80)
+DAMAGE_WORDS = "could not be decoded"
 
 
 def line_color(number: int) -> QColor:
@@ -84,7 +98,7 @@ def join_columns(times: np.ndarray, duration: float, width: int) -> int:
 
 
 class TimelineStrip(QWidget):
-    """The strip; the controls (``timeline_ui``) give it lines, stretches and the position."""
+    """The strip; the controls (``timeline_ui``) give it lines, stretches, damage and the position."""
 
     seek_requested = pyqtSignal(float)  # seconds
 
@@ -93,22 +107,25 @@ class TimelineStrip(QWidget):
         self.setFixedHeight(HEIGHT)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setToolTip("what the model saw: class scores over the file (click to go there)")
         self.duration = 0.0
         self.position: float | None = None
         self.lines: list[tuple[str, np.ndarray, np.ndarray]] = []  # (label, times, scores)
         self.stretches: list[tuple[float, float]] = []
+        self.damaged: list[DamagedSpan] = []  # stretches that could not be decoded
         self.note = ""  # said in the strip when there is nothing to draw (yet)
         self._cache: QPixmap | None = None
+        self._tick_labels: list[QRectF] = []  # where the time axis's labels are drawn (in the cache)
         self.paints = 0  # paint events (each frame's position line)
         self.renders = 0  # the lines drawn again (the data changed)
 
     # -- data -------------------------------------------------------------------------------
-    def set_data(self, duration: float, lines, stretches=(), note: str = "") -> None:
-        """``lines``: (label, times, scores) each; ``stretches``: (first, last) times."""
+    def set_data(self, duration: float, lines, stretches=(), note: str = "", damaged=()) -> None:
+        """``lines``: (label, times, scores) each; ``stretches``: (first, last) times;
+        ``damaged``: ``DamagedSpan``s (``camvideo.app.timeline_axis``)."""
         self.duration = float(duration or 0.0)
         self.lines = list(lines)
         self.stretches = list(stretches)
+        self.damaged = list(damaged)
         self.note = note
         self._cache = None
         self.update()
@@ -118,11 +135,19 @@ class TimelineStrip(QWidget):
             self.position = seconds
             self.update()
 
+    @property
+    def plot_width(self) -> float:
+        return max(1.0, self.width() - GUTTER - 2.0)
+
     def x_of(self, seconds: float) -> float:
-        return 0.0 if self.duration <= 0 else seconds / self.duration * self.width()
+        return GUTTER if self.duration <= 0 else GUTTER + seconds / self.duration * self.plot_width
 
     def time_at(self, x: float) -> float:
-        return min(max(x / max(1, self.width()), 0.0), 1.0) * self.duration
+        return min(max((x - GUTTER) / self.plot_width, 0.0), 1.0) * self.duration
+
+    def band_y(self) -> float:
+        """The top of the stretches' band (it is ``BAND`` pixels high)."""
+        return self.height() - AXIS - BAND
 
     def stretch_at(self, x: float) -> tuple[float, float] | None:
         """The stretch under ``x`` (a few pixels' slack: a one-frame stretch is thin)."""
@@ -131,10 +156,36 @@ class TimelineStrip(QWidget):
                 return first, last
         return None
 
+    def tooltip_at(self, x: float, y: float) -> str:
+        """What the strip says under (x, y): a stretch that could not be decoded, a
+        stretch where the class is on top, or the time there."""
+        if self.duration <= 0:
+            return "what the model saw: class scores over the file"
+        slack = 3 * self.duration / self.plot_width
+        damaged = span_at(self.damaged, self.time_at(x), slack) if y < self.height() - AXIS else None
+        if damaged is not None:
+            return damaged.text
+        stretch = self.stretch_at(x) if self.band_y() - 6 <= y < self.height() - AXIS else None
+        if stretch is not None and self.lines:
+            return (f"{self.lines[0][0]} is the top class {clock(stretch[0], 1)}-{clock(stretch[1], 1)} "
+                    "(click to go to its start)")
+        return f"{clock(self.time_at(x), 1)}: what the model saw here (click to go there)"
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            QToolTip.showText(event.globalPos(), self.tooltip_at(event.pos().x(), event.pos().y()), self)
+            return True
+        return super().event(event)
+
     # -- painting -----------------------------------------------------------------------------
     def resizeEvent(self, event) -> None:  # noqa: N802
         self._cache = None
         super().resizeEvent(event)
+
+    def _small_font(self, size: float) -> QFont:
+        font = QFont(self.font())
+        font.setPointSizeF(size)
+        return font
 
     def _render(self) -> QPixmap:
         self.renders += 1
@@ -144,42 +195,93 @@ class TimelineStrip(QWidget):
         painter = QPainter(pixmap)
         try:
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-            w, h = self.width(), self.height()
-            top, bottom = LEGEND + 2.0, h - BAND - 3.0
-            painter.setPen(QPen(GRID, 1, Qt.PenStyle.DotLine))
-            for level in (0.5, 1.0):
-                y = bottom - level * (bottom - top)
-                painter.drawLine(QPointF(0, y), QPointF(w, y))
+            top, bottom = LEGEND + 4.0, self.band_y() - 3.0
+            self._draw_time_axis(painter, top)
+            self._draw_damage(painter, top)
+            self._draw_score_scale(painter, top, bottom)
+            band = self.band_y()
             for first, last in self.stretches:
                 x0, x1 = self.x_of(first), self.x_of(last)
-                painter.fillRect(QRectF(x0, h - BAND, max(2.0, x1 - x0 + w / max(1.0, self.duration * 30)), BAND - 1),
-                                 STRETCH)
-            for number, (_label, times, scores) in enumerate(self.lines):
-                # a 1-pixel pen: Qt's raster stroker takes ~100x longer for a wider
-                # antialiased line (1000 jagged points: 1.2 ms at 1 px, 130 ms at 1.5 px)
-                painter.setPen(QPen(line_color(number), 1.0))
-                join = join_columns(times, self.duration, w)
-                for run in _runs(columns(times, scores, self.duration, w), join):
-                    xs, ys = run
-                    ys = bottom - ys * (bottom - top)
-                    if len(xs) == 1:  # a lone column still shows
-                        xs, ys = np.array([xs[0], xs[0] + 1.0]), np.repeat(ys, 2)
-                    painter.drawPolyline(polygon(xs, ys))
-            font = QFont(self.font())
-            font.setPointSizeF(8.5)
-            painter.setFont(font)
-            x = 6.0
-            for number, (label, _t, _s) in enumerate(self.lines):
-                painter.setPen(line_color(number))
-                painter.drawText(QPointF(x, 13), label)
-                x += painter.fontMetrics().horizontalAdvance(label) + 14
-            if self.note:
-                painter.setPen(QColor(190, 190, 190))
-                painter.drawText(QRectF(0, 0, w - 6, h - BAND), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
-                                 self.note)
+                width = max(2.0, x1 - x0 + self.plot_width / max(1.0, self.duration * 30))
+                painter.fillRect(QRectF(x0, band, width, BAND - 1), STRETCH)
+            self._draw_lines(painter, top, bottom)
+            self._draw_legend(painter)
         finally:
             painter.end()
         return pixmap
+
+    def _draw_time_axis(self, painter: QPainter, top: float) -> None:
+        """Ticks at round times across the plot, labelled along the bottom row."""
+        painter.setFont(self._small_font(7.5))
+        metrics = painter.fontMetrics()
+        w, h = self.width(), self.height()
+        shown_to = -1.0  # the right edge of the last label drawn: labels never overlap
+        self._tick_labels = []
+        for tick in time_ticks(self.duration, self.plot_width, metrics.horizontalAdvance("0:00.0") + 18):
+            x = self.x_of(tick.seconds)
+            painter.setPen(QPen(TICK_GRID, 1))
+            painter.drawLine(QPointF(x, top), QPointF(x, h - AXIS + 3))
+            width = metrics.horizontalAdvance(tick.label)
+            left = min(max(x - width / 2, 0.0), w - width - 1.0)
+            if left > shown_to + 4:
+                rect = QRectF(left, h - AXIS + 1, width + 1, AXIS - 1)
+                painter.setPen(SCALE_TEXT)
+                painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, tick.label)
+                self._tick_labels.append(rect)
+                shown_to = left + width
+
+    def _draw_score_scale(self, painter: QPainter, top: float, bottom: float) -> None:
+        """The score lines (1.0 and 0.5 dotted, 0 solid), labelled in the gutter."""
+        metrics = painter.fontMetrics()
+        for level, label in SCORE_LEVELS:
+            y = bottom - level * (bottom - top)
+            painter.setPen(QPen(GRID, 1, Qt.PenStyle.DotLine if level else Qt.PenStyle.SolidLine))
+            painter.drawLine(QPointF(GUTTER, y), QPointF(self.width(), y))
+            painter.setPen(SCALE_TEXT)
+            painter.drawText(QRectF(0, y - metrics.height() / 2, GUTTER - 4, metrics.height()),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label)
+
+    def _draw_damage(self, painter: QPainter, top: float) -> None:
+        """Stretches that could not be decoded: hatched from the plot's top to the band's foot."""
+        for span in self.damaged:
+            x0 = self.x_of(span.start)
+            rect = QRectF(x0, top - 2, max(3.0, self.x_of(span.end) - x0), self.height() - AXIS - top + 1)
+            painter.fillRect(rect, DAMAGE_FILL)
+            painter.fillRect(rect, QBrush(DAMAGE, Qt.BrushStyle.BDiagPattern))
+
+    def _draw_lines(self, painter: QPainter, top: float, bottom: float) -> None:
+        width = int(self.plot_width)
+        for number, (_label, times, scores) in enumerate(self.lines):
+            # a 1-pixel pen: Qt's raster stroker takes ~100x longer for a wider
+            # antialiased line (1000 jagged points: 1.2 ms at 1 px, 130 ms at 1.5 px)
+            painter.setPen(QPen(line_color(number), 1.0))
+            join = join_columns(times, self.duration, width)
+            for xs, ys in _runs(columns(times, scores, self.duration, width), join):
+                xs, ys = xs + GUTTER, bottom - ys * (bottom - top)
+                if len(xs) == 1:  # a lone column still shows
+                    xs, ys = np.array([xs[0], xs[0] + 1.0]), np.repeat(ys, 2)
+                painter.drawPolyline(polygon(xs, ys))
+
+    def _draw_legend(self, painter: QPainter) -> None:
+        """The lines' names, then (when there is damage) the hatch's meaning; the note on the right."""
+        painter.setFont(self._small_font(8.5))
+        metrics = painter.fontMetrics()
+        x = GUTTER + 2.0
+        for number, (label, _t, _s) in enumerate(self.lines):
+            painter.setPen(line_color(number))
+            painter.drawText(QPointF(x, 13), label)
+            x += metrics.horizontalAdvance(label) + 14
+        note_left = self.width() - 6 - (metrics.horizontalAdvance(self.note) if self.note else 0)
+        if self.damaged and x + 14 + metrics.horizontalAdvance(DAMAGE_WORDS) < note_left - 10:
+            swatch = QRectF(x, 4, 10, 10)
+            painter.fillRect(swatch, DAMAGE_FILL)
+            painter.fillRect(swatch, QBrush(DAMAGE, Qt.BrushStyle.BDiagPattern))
+            painter.setPen(DAMAGE)
+            painter.drawText(QPointF(x + 14, 13), DAMAGE_WORDS)
+        if self.note:
+            painter.setPen(QColor(190, 190, 190))
+            painter.drawText(QRectF(0, 0, self.width() - 6, LEGEND + 2),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop, self.note)
 
     def paintEvent(self, event) -> None:  # noqa: N802
         if self._cache is None or self._cache.size() != self.size() * self.devicePixelRatioF():
@@ -188,16 +290,30 @@ class TimelineStrip(QWidget):
         try:
             painter.drawPixmap(0, 0, self._cache)
             if self.position is not None and self.duration > 0:
-                x = self.x_of(min(self.position, self.duration))
-                painter.setPen(QPen(POSITION, 2))
-                painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+                self._draw_position(painter, min(self.position, self.duration))
         finally:
             painter.end()
         self.paints += 1
 
+    def _draw_position(self, painter: QPainter, seconds: float) -> None:
+        """The frame on screen: a line down to the axis, its time in the axis row."""
+        x, h = self.x_of(seconds), self.height()
+        painter.setPen(QPen(POSITION, 2))
+        painter.drawLine(QPointF(x, 0), QPointF(x, h - AXIS))
+        painter.setFont(self._small_font(7.5))
+        label = clock(seconds, 1)
+        width = painter.fontMetrics().horizontalAdvance(label) + 6
+        box = QRectF(min(max(x - width / 2, 0.0), self.width() - width), h - AXIS, width, AXIS)
+        for rect in self._tick_labels:  # a tick label it would half cover is left out, not cut
+            if rect.intersects(box):
+                painter.fillRect(rect, BACKGROUND)
+        painter.fillRect(box, POSITION)
+        painter.setPen(QColor(255, 255, 255))
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, label)
+
     def mousePressEvent(self, event) -> None:  # noqa: N802
         if event.button() != Qt.MouseButton.LeftButton or self.duration <= 0:
             return super().mousePressEvent(event)
-        x = event.position().x()
-        stretch = self.stretch_at(x) if event.position().y() >= self.height() - BAND - 6 else None
+        x, y = event.position().x(), event.position().y()
+        stretch = self.stretch_at(x) if self.band_y() - 6 <= y < self.height() - AXIS else None
         self.seek_requested.emit(stretch[0] if stretch is not None else self.time_at(x))

@@ -14,7 +14,9 @@
 
 With One class chosen the strip shows that class's score (as played, and from
 a scan) and the stretches where it is the top class (a scan's ranked frames
-say that); otherwise the three classes with the most score. A new model starts
+say that); otherwise the three classes with the most score. The stretches the
+source could not decode (as played: ``Session.damage``; or as a scan found
+them) are kept in the track too, and hatched on the strip. A new model starts
 a new track: two models' classes never share the strip.
 A timer redraws the strip at most four times a second (when the track
 changed); a frame only moves the position line.
@@ -28,6 +30,7 @@ from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from camvideo.app.recorded import PLAIN, recording_bar
+from camvideo.app.timeline_axis import damaged_spans
 from camvideo.qt.bars import message_bar
 from camvideo.qt.timeline import TimelineStrip
 from camvideo.qt.widgets import button
@@ -168,11 +171,16 @@ class TimelineControls:
         """Redraw the strip when the track or the choice changed; the scan's progress."""
         self._update_scan()
         choice = self.chosen()
-        if not self.area.isVisible() or (self.track.version == self._drawn and choice == self._drawn_choice):
+        if not self.area.isVisible():
+            return
+        self.track.add_damage(self._session.damage)  # what the source on screen could not decode
+        if self.track.version == self._drawn and choice == self._drawn_choice:
             return
         self._drawn, self._drawn_choice = self.track.version, choice
         results = self.track.results()
-        duration = self._session.duration_hint or (results[-1].time if results else 0.0)
+        damaged = damaged_spans(self.track.damage)
+        ends = [results[-1].time] if results else []
+        duration = self._session.duration_hint or max(ends + [d.end for d in damaged], default=0.0)
         if choice is not None:
             class_id, name = choice
             times, scores = self.track.series(class_id)
@@ -180,10 +188,11 @@ class TimelineControls:
             note = (f"{name}: top class in {len(stretches)} stretch{'es' if len(stretches) != 1 else ''}"
                     if results else f"{name}: its score as played; Scan file finds where it is the top class"
                     if len(times) else "no frame analysed yet: Scan file fills it in")
-            self.strip.set_data(duration, [(name, times, scores)], stretches, note)
+            self.strip.set_data(duration, [(name, times, scores)], stretches, note, damaged)
         else:
             lines = [(label, *self.track.series(c)) for c, label in self.track.top_classes(LINES)] if results else []
-            self.strip.set_data(duration, lines, (), "" if results else "no frame analysed yet: Scan file fills it in")
+            self.strip.set_data(duration, lines, (), "" if results else "no frame analysed yet: Scan file fills it in",
+                                damaged)
         self.save_button.setEnabled(self._session.model is not None and not self._exporting)
 
     def _seek(self, seconds: float) -> None:

@@ -7,6 +7,9 @@ over the file, one class's score over time, and the stretches where a class is
 the top class. Results of fixed classes (One class) only fill in those
 classes' scores (``add_fixed``): they cannot say which class was on top.
 
+It keeps the stretches of the file that could not be decoded too
+(``add_damage``): the strip shows them apart from the frames not analysed yet.
+
 ``FileScan`` runs the whole file through the engine (``run_source``) at full
 speed in the background: a reader and a localizer of its own on the same
 model, not those of the view, no overlay, one forward thread (the view keeps
@@ -24,7 +27,7 @@ import contextlib
 import dataclasses
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +36,7 @@ from camvideo.errors import OutputError, describe, reason
 from camvideo.frames import ProcessedFrame
 from camvideo.results import NO_MAPS, FrameResult
 from camvideo.settings import LocalizeSettings
+from camvideo.video.decoding import Damage
 
 SCAN_TOPK = 5  # classes a scan keeps per frame: the timeline's lines and a One-class score
 SCAN_BATCH = 4
@@ -56,6 +60,7 @@ class ScoreTrack:
         self._results: dict[int, FrameResult] = {}
         self._sorted: list[FrameResult] | None = []
         self._fixed: dict[int, dict[int, tuple[float, float]]] = {}  # class -> frame -> (time, score)
+        self._damage: tuple[Damage, ...] = ()  # the stretches that could not be decoded, as found
         self.version = 0
 
     def add(self, result: FrameResult) -> None:
@@ -79,10 +84,28 @@ class ScoreTrack:
                 self._fixed.setdefault(det.class_id, {})[result.frame] = (result.time, det.score)
             self.version += 1
 
+    def add_damage(self, damage: Iterable[Damage]) -> None:
+        """Keep the stretches of the file that could not be decoded (the source's
+        ``Damage``s, as it reads or as a scan found them), each once."""
+        damage = tuple(damage)
+        if not all(isinstance(d, Damage) for d in damage):
+            raise TypeError("damage must be Damage stretches (camvideo.video.decoding)")
+        with self._lock:
+            new = tuple(d for d in dict.fromkeys(damage) if d not in self._damage)
+            if new:
+                self._damage = tuple(sorted((*self._damage, *new), key=lambda d: d.first))
+                self.version += 1
+
+    @property
+    def damage(self) -> tuple[Damage, ...]:
+        """The stretches that could not be decoded, in frame order."""
+        return self._damage
+
     def clear(self) -> None:
         with self._lock:
             self._results.clear()
             self._fixed.clear()
+            self._damage = ()
             self._sorted = []
             self.version += 1
 
@@ -252,6 +275,8 @@ class FileScan:
                              protect_inputs=export is not None)
         try:
             report = run_source(request, self._cancel.is_set, on_ready=self._opened)
+            if self.export is None:
+                self.track.add_damage(report.damage)  # what the scan could not decode shows on the strip
             stopped = report.stop == "requested" or self._cancel.is_set()
             failed = report.error or (report.sink_errors[0] if report.sink_errors else None)
             if saving is not None and not stopped and failed is None:

@@ -21,7 +21,8 @@ from camvideo.app.position import (
 
 @pytest.mark.parametrize(("seconds", "decimals", "text"), [
     (0, 0, "0:00"), (75.96, 0, "1:15"), (75.96, 1, "1:15.9"), (2.84, 1, "0:02.8"), (2.84, 2, "0:02.84"),
-    (1 / 30 * 3, 2, "0:00.10"), (-1.0, 0, "0:00"), (float("nan"), 2, "0:00.00"), (3600, 0, "60:00"),
+    (1 / 30 * 3, 2, "0:00.10"), (-1.0, 0, "0:00"), (float("nan"), 2, "0:00.00"), (3599.9, 0, "59:59"),
+    (3600, 0, "1:00:00"), (3723.56, 1, "1:02:03.5"),
 ])
 def test_clock(seconds, decimals, text):
     assert clock(seconds, decimals) == text

@@ -31,6 +31,7 @@ def test_an_unreadable_image_is_told_once_by_its_file_name_and_its_index_kept(sl
         warnings.detach()
     assert indices == [0, 2]  # the unreadable one is stepped over
     assert warnings.lost == {1}
+    assert [(d.first, d.last) for d in warnings.damage] == [(1, 1)]  # the stretch itself, for the timeline
     assert len(told) == 1 and "1-image.png" in told[0] and "frame 1 (" not in told[0], told
     assert warnings.messages == told
 

@@ -110,10 +110,60 @@ def test_one_class_shows_its_stretches_and_a_click_jumps_there(qtbot, open_windo
     assert strip.note == "espresso: top class in 1 stretch"
     assert strip.lines[0][2].max() == 0.8 and strip.lines[0][2].min() == 0.1
     x = int(strip.x_of(1.25))
-    qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=QPoint(x, strip.height() - 3))  # on the band
+    qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=QPoint(x, int(strip.band_y()) + 3))  # on the band
     qtbot.waitUntil(lambda: abs(w.session.last_shown.time - 1.0) < 0.05, timeout=WAIT_MS)
     qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=QPoint(int(strip.x_of(0.5)), 20))  # above: that time
     qtbot.waitUntil(lambda: abs(w.session.last_shown.time - 0.5) < 0.05, timeout=WAIT_MS)
+
+
+def test_a_damaged_stretch_is_hatched_on_the_strip_and_its_tooltip_says_so(qtbot, open_window, fast_models,
+                                                                           tmp_path):
+    from clips import make_damaged_clip
+
+    from camvideo.qt.timeline import AXIS, BACKGROUND, DAMAGE_FILL
+
+    w = open_window(make_damaged_clip(tmp_path, frames=90))
+    qtbot.waitUntil(lambda: w.session.pipeline is not None and w.session.pipeline.finished, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(w.session.damage) == 1, timeout=WAIT_MS)
+    (damage,) = w.session.damage  # as the source on screen found it
+    w.timeline.refresh()
+    strip = w.timeline.strip
+    assert w.timeline.track.damage == (damage,)
+    (span,) = strip.damaged
+    assert span.text == f"frames {damage.first}-{damage.last} ({damage.start:.1f}-{damage.end:.1f} s) could not be decoded"
+    x = strip.x_of((span.start + span.end) / 2)
+    assert strip.tooltip_at(x, strip.height() / 2) == span.text
+    assert strip.tooltip_at(strip.x_of(0.35), strip.height() / 2).startswith("0:00.3: ")  # elsewhere: the time
+    # drawn apart from "not analysed" (the background): the hatch's dark red under it
+    image = strip.grab().toImage()
+    y = int(strip.band_y()) - 10
+    colours = {image.pixelColor(int(x) + dx, y).name() for dx in range(-3, 4)}
+    assert DAMAGE_FILL.name() in colours and BACKGROUND.name() not in colours, colours
+    assert image.pixelColor(int(strip.x_of(0.5)), y).name() != DAMAGE_FILL.name()
+    assert strip.height() - AXIS > y
+
+
+def test_the_strip_has_a_time_axis_a_score_scale_and_the_position_s_time(qtbot, open_window, fast_models, cat_clip, tmp_path):
+    from camvideo.qt.timeline import AXIS, POSITION
+
+    w = open_window(cat_clip)
+    wait_frames(qtbot, w, 2)
+    w.toggle_pause()
+    settle(qtbot, w)
+    strip = w.timeline.strip
+    qtbot.waitUntil(lambda: strip.position is not None and strip.duration > 0, timeout=WAIT_MS)
+    w.timeline.on_frame = lambda shown: None  # the position stays where this test puts it
+    strip.set_position(0.5)
+    image = strip.grab().toImage()
+    # the position's time, white on red in the axis row, where the position line is
+    x, y = int(strip.x_of(0.5)), strip.height() - AXIS // 2
+    row = [image.pixelColor(px, y) for px in range(max(0, x - 30), min(strip.width(), x + 30))]
+    assert POSITION.name() in {c.name() for c in row}, {c.name() for c in row}
+    assert any(c.red() > 240 and c.green() > 180 for c in row)  # the white text of its time on the red
+    # tick labels along the axis row away from the position, and the score labels in the gutter
+    far = int(strip.x_of(strip.duration * 0.75))
+    assert any(image.pixelColor(px, y).lightness() > 100 for px in range(far - 40, far + 40))
+    assert any(image.pixelColor(px, py).lightness() > 100 for px in range(2, 22) for py in range(18, 30))
 
 
 def test_no_strip_for_a_slideshow(qtbot, open_window, fast_models, data_dir):

@@ -6,7 +6,7 @@ import json
 import threading
 
 import pytest
-from clips import make_cat_clip
+from clips import make_cat_clip, make_damaged_clip
 
 from camvideo.results import Detection, FrameResult
 from camvideo.runtime.scan import SCAN_TOPK, FileScan, ScoreTrack, scan_settings
@@ -123,6 +123,43 @@ def test_a_scan_fills_the_track_with_every_frame_of_the_file(tmp_path, lite0):
     top = track.top_classes(1)[0][0]
     assert 281 <= top <= 285  # a cat
     assert track.stretches(top) and track.series(top)[1].max() > 0.1
+
+
+def test_the_track_keeps_each_damaged_stretch_once_in_frame_order():
+    from camvideo.video.decoding import Damage
+
+    track = ScoreTrack("clip")
+    late, early = Damage(60, 61, 2.0, 2.1), Damage(34, 59, 1.13, 2.0)
+    track.add_damage([late])
+    version = track.version
+    track.add_damage([early, late])  # a looping file finds late again
+    assert track.damage == (early, late) and track.version == version + 1
+    track.add_damage([late])
+    assert track.version == version + 1  # nothing new: nothing to draw again
+    with pytest.raises(TypeError, match="Damage"):
+        track.add_damage(["frames 1-2"])
+    track.clear()
+    assert track.damage == ()
+
+
+def test_a_scan_of_a_damaged_file_keeps_its_lost_stretch_in_the_track(tmp_path, lite0):
+    from camvideo.app.timeline_axis import damaged_spans
+    from camvideo.video.sources import open_source
+
+    bad = make_damaged_clip(tmp_path, frames=90)
+    with open_source(bad) as source:
+        decoded = sum(1 for _ in source)
+    track = ScoreTrack()
+    scan = FileScan(bad, lite0, LocalizeSettings(), track).start()
+    assert scan.wait(120) and scan.message == ""
+    assert track.damage == source.damage and len(track.damage) == 1  # what the reader found, held
+    (damage,) = track.damage
+    assert 0 < damage.first and damage.last < 89  # in the middle of the file
+    frames = [r.frame for r in track.results()]
+    assert len(frames) == decoded and not set(range(damage.first, damage.last + 1)) & set(frames)
+    assert max(frames) > damage.last  # the frames after the damage were analysed
+    (span,) = damaged_spans(track.damage)
+    assert span.text == f"{damage} could not be decoded" and span.text.startswith(f"frames {damage.first}-")
 
 
 def test_a_scan_cancelled_stops_and_leaves_no_thread(tmp_path, lite0):
