@@ -105,3 +105,26 @@ def _column(tags: Sequence[TagSize], area: Rect, corner: str) -> list[Rect]:
             y += t.height
         edge = edge + width if "left" in corner else edge - width
     return rects
+
+
+BAND = 6.0  # how much of a box's edge counts as its outline when a panel covers it
+
+
+def panel_corner(width: float, height: float, area: Rect, boxes: Sequence[Rect] = (), margin: float = 0.0) -> Rect:
+    """Where a ``width`` x ``height`` panel (the heat map's legend) goes inside
+    ``area``, ``margin`` from its edges: bottom-left, unless it would cover a box's
+    outline there and another corner (bottom-right, top-left, top-right) covers
+    the outlines less; the picture under a box counts a tenth as much as its edge."""
+    left, top, right, bottom = area
+    x1s = (left + margin, right - margin - width)
+    y1s = (bottom - margin - height, top + margin)
+    options = [(x1s[0], y1s[0]), (x1s[1], y1s[0]), (x1s[0], y1s[1]), (x1s[1], y1s[1])]
+    rects = [(x, y, x + width, y + height) for x, y in options]
+    return min(rects, key=lambda r: sum(_covered(r, box) for box in boxes))  # min keeps the first on a tie
+
+
+def _covered(rect: Rect, box: Rect) -> float:
+    """How much of ``box`` ``rect`` hides: the area over its outline, plus a tenth of the area inside it."""
+    inner = (box[0] + BAND, box[1] + BAND, box[2] - BAND, box[3] - BAND)
+    inside = _overlap_area(rect, inner) if inner[0] < inner[2] and inner[1] < inner[3] else 0.0
+    return (_overlap_area(rect, box) - inside) + 0.1 * inside

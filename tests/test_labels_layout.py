@@ -92,3 +92,16 @@ def test_topk_10_on_the_cat_photo_labels_in_rank_order_off_the_subject(lite0, ph
         inside_box = (xs >= x1) & (xs < x2) & (ys >= y1) & (ys < y2)
         assert not inside_box.any(), f"rank {det.rank}'s tag covers the subject"
     assert tops == sorted(tops)
+
+
+def test_the_legend_panel_keeps_off_a_box_outline_and_stays_bottom_left_when_free():
+    from camvideo.labels_layout import panel_corner
+
+    area = (0.0, 0.0, 640.0, 480.0)
+    assert panel_corner(200, 40, area, (), margin=10) == (10, 430, 210, 470)  # nothing to hide: bottom-left
+    assert panel_corner(200, 40, area, [(300, 50, 600, 300)], margin=10) == (10, 430, 210, 470)
+    cat = (90, 60, 620, 470)  # a box whose bottom-left corner the bottom-left panel would cover
+    x1, y1, x2, y2 = panel_corner(200, 40, area, [cat], margin=10)
+    assert (x1, y1) == (10, 10)  # top-left: over the picture, off the box's edges
+    whole = (0, 0, 640, 480)  # a box the size of the frame: every corner alike, bottom-left
+    assert panel_corner(200, 40, area, [whole], margin=10) == (10, 430, 210, 470)

@@ -20,6 +20,7 @@ from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter
 
 from camvideo.annotate import COLORMAPS, shown_heatmap_rank
+from camvideo.labels_layout import panel_corner
 from camvideo.qt.convert import bgr_to_qimage
 
 SCALES = {
@@ -92,25 +93,29 @@ def compact(image_rect: QRectF) -> bool:
     return image_rect.width() < SMALL[0] or image_rect.height() < SMALL[1]
 
 
-def legend_rect(legend: Legend, image_rect: QRectF, font: QFont) -> QRectF:
-    """Where the legend box goes: the picture's bottom-left corner, kept inside it."""
+def legend_rect(legend: Legend, image_rect: QRectF, font: QFont, boxes=()) -> QRectF:
+    """Where the legend box goes: the picture's bottom-left corner, or the corner
+    where it hides the ``boxes`` (view coordinates) least (``labels_layout.panel_corner``)."""
     metrics = QFontMetricsF(font)
     if compact(image_rect):
         height = metrics.height() + (0 if legend.faint else BAR_H + PAD / 2) + 2 * PAD
         width = min(metrics.horizontalAdvance(legend.title) + 2 * PAD, MAX_SHARE * image_rect.width())
-        return QRectF(image_rect.left(), image_rect.bottom() - height, width, height)
-    lines = 1 if legend.faint else 2
-    width = max(metrics.horizontalAdvance(legend.title), 0 if legend.faint else
-                max(BAR_W, metrics.horizontalAdvance(scale_line(legend)))) + 2 * PAD
-    height = lines * metrics.height() + (0 if legend.faint else BAR_H + PAD / 2) + 2 * PAD
-    width = min(width, max(0.0, image_rect.width() - 2 * MARGIN))
-    return QRectF(image_rect.left() + MARGIN, image_rect.bottom() - MARGIN - height, width, height)
+        margin = 0.0
+    else:
+        lines = 1 if legend.faint else 2
+        width = max(metrics.horizontalAdvance(legend.title), 0 if legend.faint else
+                    max(BAR_W, metrics.horizontalAdvance(scale_line(legend)))) + 2 * PAD
+        height = lines * metrics.height() + (0 if legend.faint else BAR_H + PAD / 2) + 2 * PAD
+        width, margin = min(width, max(0.0, image_rect.width() - 2 * MARGIN)), MARGIN
+    area = (image_rect.left(), image_rect.top(), image_rect.right(), image_rect.bottom())
+    x1, y1, x2, y2 = panel_corner(width, height, area, boxes, margin)
+    return QRectF(x1, y1, x2 - x1, y2 - y1)
 
 
-def paint_legend(painter: QPainter, legend: Legend, image_rect: QRectF, font: QFont) -> QRectF:
-    """Paint ``legend`` over the picture; returns its box."""
-    box = legend_rect(legend, image_rect, font)
-    if box.width() < 2 * PAD or box.top() < image_rect.top():
+def paint_legend(painter: QPainter, legend: Legend, image_rect: QRectF, font: QFont, boxes=()) -> QRectF:
+    """Paint ``legend`` over the picture, off the ``boxes`` where it can be; returns its box."""
+    box = legend_rect(legend, image_rect, font, boxes)
+    if box.width() < 2 * PAD or box.top() < image_rect.top() or box.bottom() > image_rect.bottom() + 0.5:
         return QRectF()  # no room in a tiny view
     metrics = QFontMetricsF(font)
     painter.save()

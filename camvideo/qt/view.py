@@ -84,9 +84,19 @@ class VideoView(QWidget):
         if self.current is None or not self.show_labels:
             return []
         image, legend = self.current.image, self.legend()
-        avoid = [] if legend is None else [legend_rect(legend, self.image_rect(), legend_font(self.font()))]
+        avoid = [] if legend is None else [legend_rect(legend, self.image_rect(), legend_font(self.font()),
+                                                       self.boxes_in_view())]
         return layout_tags(self.current.result, self.image_rect(), (image.width(), image.height()),
                            label_font(self.font()), self.marked_rank(), avoid)
+
+    def boxes_in_view(self) -> list[tuple[float, float, float, float]]:
+        """The boxes of the frame on screen, in view coordinates (where the legend keeps off)."""
+        if self.current is None or self.current.image.width() <= 0 or self.current.image.height() <= 0:
+            return []
+        rect = self.image_rect()
+        sx, sy = rect.width() / self.current.image.width(), rect.height() / self.current.image.height()
+        return [(rect.left() + x1 * sx, rect.top() + y1 * sy, rect.left() + x2 * sx, rect.top() + y2 * sy)
+                for x1, y1, x2, y2 in (d.box for d in self.current.result.detections if d.box is not None)]
 
     def legend(self) -> Legend | None:
         """What the heat map's legend says for the frame on screen (None: no map
@@ -180,8 +190,8 @@ class VideoView(QWidget):
             painter.drawImage(self.image_rect(), self.current.image)
             paint_tags(painter, self.label_tags(), label_font(self.font()))
             legend = self.legend()
-            self.legend_box = paint_legend(painter, legend, self.image_rect(), legend_font(self.font())) \
-                if legend is not None else QRectF()
+            self.legend_box = paint_legend(painter, legend, self.image_rect(), legend_font(self.font()),
+                                           self.boxes_in_view()) if legend is not None else QRectF()
             if self._pending:
                 self._pending = False
                 now = time.monotonic()
