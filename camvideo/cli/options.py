@@ -97,13 +97,50 @@ def add_box_options(group) -> None:
                        "0.04 for balanced and best, 0 for fast: the paper's box)")
 
 
+def class_argument(text: str) -> int | str:
+    """A ``--class`` value: an id, or a name that ``resolve_classes`` turns into one."""
+    text = text.strip()
+    if not text:
+        raise argparse.ArgumentTypeError("give a class id or name, not an empty string")
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def resolve_classes(args: argparse.Namespace) -> None:
+    """``--class NAME`` values become ids, found in the ``--labels`` file when one is
+    given, else in ImageNet's names (``models.names.find_class``); a name that picks
+    no class or several is a ``CamvideoError`` that says which."""
+    values = getattr(args, "class_ids", None) or []
+    names = [v for v in values if isinstance(v, str)]
+    if not names:
+        return
+    from camvideo.models.names import find_class, imagenet_labels, read_labels
+
+    given = getattr(args, "labels", None)
+    if given is None and str(getattr(args, "model", "") or "").lower().endswith((".onnx", ".xml")):
+        raise CamvideoError(f"--class {names[0]!r}: an exported model's class names are read when it loads: "
+                            "give the class id, or its names with --labels FILE")
+    labels = read_labels(given) if given else imagenet_labels()
+    ids = []
+    for value in values:
+        found = value if isinstance(value, int) else find_class(value, labels)
+        if found is None:
+            where = f"the names in {given}" if given else "ImageNet's class names"
+            many = sum(value.lower() in name.lower() for name in labels)
+            why = f"matches {many} classes" if many else "matches none"
+            raise CamvideoError(f"--class {value!r} {why} of {where}: give a class id or a whole name")
+        ids.append(found)
+    args.class_ids = ids
+
+
 def add_localize_options(parser: argparse.ArgumentParser, topk: int = 1, smooth: bool | None = None) -> None:
     """``smooth``: None for commands on single images (no --smooth option), else
     the default of --smooth/--no-smooth (True for video)."""
     group = parser.add_argument_group("localization")
     group.add_argument("--topk", type=int, default=topk, help=f"localize the K most likely classes (default: {topk})")
-    group.add_argument("--class", dest="class_ids", type=int, action="append", metavar="ID",
-                       help="localize this ImageNet class id instead of the top-k (repeatable)")
+    group.add_argument("--class", dest="class_ids", type=class_argument, action="append", metavar="ID|NAME",
+                       help="localize this class instead of the top-k (repeatable): an id, or a name as the "
+                       "labels spell it (--labels, else ImageNet's: 285 or 'Egyptian cat'; any case, or a "
+                       "part only one name contains)")
     add_box_options(group)
     group.add_argument("--min-area", type=float, default=0.0, metavar="FRACTION",
                        help="with --components all: least region area, a fraction of the frame (default: 0)")

@@ -19,6 +19,23 @@ def imagenet_labels() -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 
 
+def find_class(text: str, labels: list[str]) -> int | None:
+    """The class id ``text`` picks: an id, ``"id name"`` or a name (exact, any case,
+    or the only one containing it); None when it picks none or several."""
+    text = text.strip()
+    if not text:
+        return None
+    head = text.split(" ", 1)[0]
+    if head.isdigit() and 0 <= int(head) < max(1000, len(labels)):
+        return int(head)
+    lowered = text.lower()
+    exact = [i for i, name in enumerate(labels) if name.lower() == lowered]
+    if exact:
+        return exact[0]
+    partial = [i for i, name in enumerate(labels) if lowered in name.lower()]
+    return partial[0] if len(partial) == 1 else None
+
+
 def torchvision_classifiers() -> list[str]:
     """Every image classifier torchvision registers (not detection, video, ...)."""
     from torchvision import models as tvm

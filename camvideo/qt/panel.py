@@ -16,7 +16,8 @@ from PyQt6.QtWidgets import QVBoxLayout, QWidget
 
 from camvideo import settings as presets  # the Quality presets
 from camvideo.annotate import COLORMAPS  # numpy + cv2 (~0.08 s), no torch
-from camvideo.app.classes import chosen_class, class_hint
+from camvideo.app.classes import class_hint
+from camvideo.models.names import find_class
 from camvideo.qt.boxes import MODES, LocalizeBox, ModelGroup, OverlayBox, PlaybackBox, RecordBox, SourceBox
 from camvideo.settings import (
     RUNTIMES,
@@ -122,7 +123,7 @@ class ControlPanel(QWidget):
 
     def chosen_class(self) -> int | None:
         """The class id typed or picked (an id, ``"id name"`` or a unique name)."""
-        return chosen_class(self.class_edit.text(), self.labels)
+        return find_class(self.class_edit.text(), self.labels)
 
     def localize_settings(self) -> LocalizeSettings:
         """The ``LocalizeSettings`` the widgets say."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from camvideo.app.classes import chosen_class, class_hint
+from camvideo.app.classes import class_hint
+from camvideo.models.names import find_class as chosen_class
 
 LABELS = ["tench", "goldfish", "tabby cat", "tiger cat", "Persian cat", "Egyptian cat"]
 
