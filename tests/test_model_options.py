@@ -18,7 +18,7 @@ def test_options_are_checked_where_made():
         ModelOptions(input_size=4000)
     with pytest.raises(CamvideoError, match="--runtime must be one of auto, torch, openvino"):
         ModelOptions(runtime="tensorrt")
-    with pytest.raises(CamvideoError, match=r"^--precision must be one of f32, bf16, got 'int4'$"):
+    with pytest.raises(CamvideoError, match=r"^--precision must be one of f32, bf16, int8, got 'int4'$"):
         ModelOptions(precision="int4")
     with pytest.raises(CamvideoError, match="--mean must be three numbers"):
         ModelOptions(mean=(0.5, 0.5))
@@ -146,3 +146,17 @@ def test_a_batch_config_id_follows_an_exported_graph_s_files(tmp_path):
     onnx.write_bytes(b"graph two")
     weights.write_bytes(b"weights two")
     assert key(onnx) != first_onnx and key(xml) != first_ir
+
+
+def test_frame_sizes_are_the_ones_the_frames_need():
+    """A 4:3 file on the default preset makes ready 224x288 only (not the model's own
+    224x224 too); an unknown frame size leaves the model's own."""
+    from camvideo.models import load_model
+    from camvideo.runtime.loading import frame_sizes
+    from camvideo.settings import quality_settings
+
+    model = load_model("lite0", pretrained=False)
+    assert frame_sizes(model, quality_settings("balanced"), (640, 480)) == [(224, 288)]
+    assert frame_sizes(model, quality_settings("fast"), (640, 480)) == [(224, 224)]
+    assert len(frame_sizes(model, quality_settings("best"), (640, 480))) == 2
+    assert frame_sizes(model, quality_settings("balanced"), None) is None

@@ -221,31 +221,35 @@ def load_model_from_args(args: argparse.Namespace):
     return load_model_from(model_options_from_args(args))
 
 
-def localizer_from_args(args: argparse.Namespace, settings, *, model=None, live: bool = True, stream: bool = False):
+def localizer_from_args(args: argparse.Namespace, settings, *, model=None, live: bool = True, stream: bool = False,
+                        frame_size: tuple[int, int] | None = None):
     """A FrameLocalizer for the model of ``args`` (``load_model_from_args``, or
     ``model``) on the runtime ``--runtime`` and ``--device`` pick: OpenVINO in
     latency mode (``live``: cameras, streams, single images) or throughput mode
     (files); torch when OpenVINO cannot run the model (one warning says why).
     ``stream``: a live stream, whose worker leaves a core to capture and overlay
     (``live_threads``), as torch's does. Memory that runs out while it is made is
-    one line."""
+    one line. ``frame_size``: the source's (width, height) when known: only the
+    input sizes its frames need are compiled (``loading.frame_sizes``)."""
+    from camvideo.runtime.loading import frame_sizes
     from camvideo.runtime.localizer import FrameLocalizer
 
     if model is None:
         model = load_model_from_args(args)
     with memory_errors(args):
-        forward = forward_from_args(args, model, live=live, stream=stream)
+        forward = forward_from_args(args, model, live=live, stream=stream,
+                                    sizes=frame_sizes(model, settings, frame_size))
         return FrameLocalizer(model, settings, forward=forward)
 
 
-def forward_from_args(args: argparse.Namespace, model, *, live: bool = True, stream: bool = False):
-    """The forward pass ``--runtime`` and ``--device`` pick (None: torch's); see
-    ``localizer_from_args``."""
+def forward_from_args(args: argparse.Namespace, model, *, live: bool = True, stream: bool = False, sizes=None):
+    """The forward pass ``--runtime`` and ``--device`` pick (None: torch's), with
+    ``sizes`` made ready now; see ``localizer_from_args``."""
     from camvideo.runtime.loading import forward_for
     from camvideo.runtime.workers import live_threads
 
     return forward_for(model, model_options_from_args(args), mode="latency" if live else "throughput",
-                       threads=live_threads(model) if stream else None)
+                       threads=live_threads(model) if stream else None, sizes=sizes)
 
 
 def localize_settings_from_args(args: argparse.Namespace):

@@ -56,24 +56,32 @@ def _lite0_weights_path() -> Path:
 
 def _lite0_network(pretrained: bool, weights: Path | None) -> nn.Module:
     """camvideo.models.lite0's network (timm's module names: a timm-format state dict
-    loads by name, the pip package's lukemelas-format one by position)."""
+    loads by name, the pip package's lukemelas-format one by position). With weights
+    it is built on the meta device and takes the file's tensors as its own (no
+    random initialisation, no copy: a faster start); without, randomly initialised."""
     from camvideo.models.lite0 import EfficientNetLite0
 
-    net = EfficientNetLite0()
-    if weights is not None or pretrained:
-        path = weights if weights is not None else _lite0_weights_path()
-        state = _without_batch_counts(_read_state_dict(path))
-        own = net.state_dict()
-        if set(state) == set(_without_batch_counts(own)):
-            counters = {k: v for k, v in own.items() if k.endswith("num_batches_tracked")}
-            try:
-                _load_into(net, {**counters, **state}, "lite0", str(path))
-            except ModelLoadError as exc:
-                raise ModelLoadError(*exc.parts, "; a lite0 fine-tuned to other classes loads with ",
-                                     Hint("model", "lite0"), " ", Hint("checkpoint", "FILE"), " ",
-                                     Hint("labels", "FILE")) from None
-        else:
-            _load_by_position(net, state, str(path))
+    if weights is None and not pretrained:
+        return EfficientNetLite0().eval()
+    path = weights if weights is not None else _lite0_weights_path()
+    state = _without_batch_counts(_read_state_dict(path))
+    with torch.device("meta"):
+        net = EfficientNetLite0()
+    own = net.state_dict()
+    counters = {k: torch.zeros((), dtype=v.dtype) for k, v in own.items() if k.endswith("num_batches_tracked")}
+    if set(state) == set(_without_batch_counts(own)):
+        try:
+            _load_into(net, {**counters, **state}, "lite0", str(path), assign=True)
+        except ModelLoadError as exc:
+            raise ModelLoadError(*exc.parts, "; a lite0 fine-tuned to other classes loads with ",
+                                 Hint("model", "lite0"), " ", Hint("checkpoint", "FILE"), " ",
+                                 Hint("labels", "FILE")) from None
+    else:
+        _load_by_position(net, state, str(path), assign=True)
+        net.load_state_dict(counters, strict=False, assign=True)
+    left = [k for k, v in net.state_dict().items() if v.is_meta]
+    if left:  # never a network with tensors that hold no values
+        raise ModelLoadError(f"weights file {path} does not give lite0's {', '.join(left[:3])}")
     return net.eval()
 
 

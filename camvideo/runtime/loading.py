@@ -50,16 +50,31 @@ def check_classes(model, options: ModelOptions) -> None:
         raise CamvideoError(Hint("topk"), f" must be at most {n}, the classes of {options.model}, got {options.topk}")
 
 
-def forward_for(model, options: ModelOptions, *, mode: str = "latency", threads: int | None = None):
+def forward_for(model, options: ModelOptions, *, mode: str = "latency", threads: int | None = None, sizes=None):
     """The forward pass ``options.runtime`` and ``options.device`` pick for ``model``:
     an OpenVINO forward in ``mode`` (latency or throughput) at ``threads`` and
     ``options.precision``, or None for torch's own
-    (``camvideo.runtime.runtimes.make_forward``)."""
+    (``camvideo.runtime.runtimes.make_forward``). ``sizes``: the input sizes
+    (height, width) made ready now (``frame_sizes``; default: the model's own)."""
     from camvideo.runtime.runtimes import make_forward, parse_device
 
     device = parse_device(options.device)
     return make_forward(model, options.runtime, mode=mode, openvino_device=device.openvino, threads=threads,
-                        precision=options.precision)
+                        precision=options.precision, sizes=sizes)
+
+
+def frame_sizes(model, settings, frame_size: tuple[int, int] | None):
+    """The input sizes (height, width) the passes of ``settings`` (a
+    ``LocalizeSettings``) feed ``model`` for frames of ``frame_size`` (width,
+    height): the ones to make ready before the first frame, so that a 4:3 file on
+    the default preset compiles its 224x288 model only, not the model's own
+    224x224 too. None (the model's own size) when the frame size is not known."""
+    if frame_size is None or settings is None:
+        return None
+    from camvideo.cam.multiscale import input_sizes
+
+    width, height = frame_size
+    return input_sizes(width, height, tuple(model.preprocessing.size), settings.maps)
 
 
 def out_of_memory(exc: BaseException) -> bool:

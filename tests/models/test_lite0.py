@@ -156,3 +156,22 @@ print(json.dumps({{"label": result.detections[0].label, "heavy": heavy}}))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120, check=True)
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report == {"label": "Egyptian cat", "heavy": []}
+
+
+def test_weights_become_the_networks_own_tensors_no_meta_left():
+    """Built on the meta device, the network takes the file's tensors (assign): every
+    tensor holds values, contiguous, in the module's dtypes, the batch counters zero,
+    and the same values a randomly initialised network copying them gets."""
+    from camvideo.models.checkpoints import _load_by_position, _read_state_dict, _without_batch_counts
+    from camvideo.models.registry import _lite0_network
+
+    net = _lite0_network(True, None)
+    state = net.state_dict()
+    assert not any(t.is_meta for t in state.values())
+    assert all(t.is_contiguous() and t.device.type == "cpu" for t in state.values())
+    assert {t.dtype for k, t in state.items() if not k.endswith("num_batches_tracked")} == {torch.float32}
+    assert all(int(t) == 0 for k, t in state.items() if k.endswith("num_batches_tracked"))
+    copied = EfficientNetLite0()
+    _load_by_position(copied, _without_batch_counts(_read_state_dict(_lite0_weights_path())), "file")
+    assert all(torch.equal(state[k], t) for k, t in copied.state_dict().items())
+    assert not net.training
