@@ -48,7 +48,7 @@ def region_boxes(cam: np.ndarray, width: int, height: int, rule: BoxRule = BoxRu
         x, y, w, h = cv2.boundingRect(contours[0])
         ranked = [(x, y, x + w, y + h)]
     else:
-        ranked = _ranked(heat, mask, least_peak, least_area * work_w * work_h)[:most]
+        ranked = _ranked(heat, mask, least_peak, least_area * work_w * work_h, most)
     if rule.inset > 0.0:
         ranked = [inset_box(b, rule.inset) for b in ranked]
     sx, sy = width / work_w, height / work_h
@@ -56,21 +56,22 @@ def region_boxes(cam: np.ndarray, width: int, height: int, rule: BoxRule = BoxRu
              min(width, int(np.ceil(x2 * sx))), min(height, int(np.ceil(y2 * sy)))) for x1, y1, x2, y2 in ranked]
 
 
-def _ranked(heat: np.ndarray, mask: np.ndarray, least_peak: float, least_area: float) -> list[tuple]:
-    """The regions' boxes (working pixels): the largest first, then the kept others by
-    their evidence."""
+def _ranked(heat: np.ndarray, mask: np.ndarray, least_peak: float, least_area: float, most: int) -> list[tuple]:
+    """The regions' boxes (working pixels): the largest first, then up to ``most - 1``
+    kept others by their evidence."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 1:
         return []
-    ids = np.arange(1, count)
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    mass = np.bincount(labels.ravel(), weights=heat.ravel(), minlength=count)[1:]
-    peak = np.zeros(count, np.float64)
-    np.maximum.at(peak, labels.ravel(), heat.ravel())
-    largest = int(ids[np.argmax(areas)])
-    top = float(heat.max())
-    others = [int(i) for i in ids[np.argsort(-mass)] if int(i) != largest
-              and peak[i] >= least_peak * top and stats[i, cv2.CC_STAT_AREA] >= least_area]
+    areas = stats[:, cv2.CC_STAT_AREA]
+    largest = 1 + int(np.argmax(areas[1:]))
+    mass = np.bincount(labels.ravel(), weights=heat.ravel(), minlength=count)
+    level = least_peak * float(heat.max())
+    others = []
+    for i in np.argsort(-mass[1:]) + 1:  # strongest first; a peak is looked up for the few that are large enough
+        if len(others) == most - 1:
+            break
+        if int(i) != largest and areas[i] >= least_area and float(heat[labels == i].max()) >= level:
+            others.append(int(i))
     boxes = []
     for i in [largest, *others]:
         x, y, w, h = (int(v) for v in stats[i, :4])
