@@ -79,12 +79,15 @@ def main() -> None:
     ap.add_argument("--shot-frames", type=int, default=40)
     ap.add_argument("--configs", help="JSON list of SmoothingSettings fields (default: before, motion, today)")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--moving-only", action="store_true", help="the moving-object clips alone")
     args = ap.parse_args()
     torch.set_num_threads(2)
     model = load_model("lite0", device="cpu")
     anns = load_devset(MANIFEST, imagenet_labels(), args.split)
     clips = [(spec.name, frames, truth) for spec, frames, truth
              in devset_clips(anns, args.split, moving=True, shots=args.shots, frames=args.shot_frames)]
+    if args.moving_only:
+        clips = [c for c in clips if "moving" in c[0]]
     configs = json.loads(args.configs) if args.configs else CONFIGS
     report: dict = {"split": args.split, "shots": args.shots, "shot_frames": args.shot_frames, "runs": []}
     for preset in args.presets.split(","):
