@@ -3,6 +3,8 @@
 ``FrameResult.to_dict()`` is exactly the per-frame JSON object of docs/architecture.md:
 ``{"frame", "time", "width", "height", "detections": [{"rank", "class_id",
 "label", "score", "box"}]}`` with ``box`` as [x1, y1, x2, y2] in source pixels.
+A detection whose class map was split into regions also carries ``"regions"``: the
+boxes of its map's connected regions, ranked, ``box`` first (``camvideo.cam.regions``).
 Detections whose maps come from Grad-CAM also carry ``"method": "gradcam"``.
 """
 
@@ -25,15 +27,20 @@ class Detection:
     label: str
     score: float  # softmax probability
     box: Box | None  # None when the class has no region (e.g. gated as not confident)
+    # Every region's box of the class's map, ranked, ``box`` first; () when not listed.
+    regions: tuple[Box, ...] = ()
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "rank": self.rank,
             "class_id": self.class_id,
             "label": self.label,
             "score": round(float(self.score), 4),
             "box": list(self.box) if self.box is not None else None,
         }
+        if self.regions:
+            out["regions"] = [list(b) for b in self.regions]
+        return out
 
 
 _NO_HEAT = np.zeros((0, 1, 1), np.float32)

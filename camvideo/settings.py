@@ -87,6 +87,7 @@ class BoxRule:
 
 
 SCALES = ("minmax", "running", "fixed")
+CLASS_VIEWS = ("same", "square")
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class SmoothingSettings:
     cut_distance: float = 0.25  # cosine distance of pooled features that counts as a cut
     motion: bool = True  # move the averages with the picture's measured motion (camvideo.cam.motion)
     moved_box_alpha: float = 0.1  # EMA of a track's corners once moved with the picture (no velocity term)
+    extent: bool = True  # fit a box to the region that moves against the camera, where the map agrees (cam.extent)
 
     def __post_init__(self) -> None:
         for name in ("trend_alpha", "trend_damping"):
@@ -123,6 +125,8 @@ class SmoothingSettings:
             raise ValueError(f"match_iou must be in [0, 1], got {self.match_iou}")
         if not 0.0 < self.cut_distance <= 2.0:
             raise ValueError(f"cut_distance must be in (0, 2], got {self.cut_distance}")
+        if not isinstance(self.extent, bool):
+            raise TypeError(f"extent must be a bool, got {self.extent!r}")
 
 
 # The window's confidence gate (the command line's is 0, off, unless --gate: its data keep every box;
@@ -184,7 +188,10 @@ class MapSettings:
       second pass's alone: steadier boxes on video. Such maps are already in
       [0, 1], so ``IntensitySettings.scale`` "running" and "fixed" see values <= 1;
     - ``flip``: each pass also runs on the mirrored frame and the features are
-      averaged (the mirror's flipped back).
+      averaged (the mirror's flipped back);
+    - ``class_view``: ``"same"`` (the classes from the first pass) or ``"square"``:
+      the classes from a pass at the model's own input (224x224, the geometry it
+      was trained on), the maps from the ``input`` pass (one pass more).
     Any choice but the default costs more than one forward pass at the model's size.
     """
 
@@ -193,8 +200,13 @@ class MapSettings:
     map_side: int | None = None
     combine: bool = False
     flip: bool = False
+    class_view: str = "same"
 
     def __post_init__(self) -> None:
+        if self.class_view not in CLASS_VIEWS:
+            raise ValueError(f"class_view must be one of {CLASS_VIEWS}, got {self.class_view!r}")
+        if self.class_view == "square" and (self.input != "aspect" or self.map_side is not None):
+            raise ValueError("class_view 'square' needs input 'aspect' and no map_side (its maps come from that pass)")
         if self.input not in INPUT_SHAPES:
             raise ValueError(f"input must be one of {INPUT_SHAPES}, got {self.input!r}")
         if not 0.5 <= self.max_pixels <= 4.0:

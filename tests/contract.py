@@ -15,7 +15,7 @@ def check_frame_object(obj: dict) -> None:
     assert isinstance(obj["width"], int) and isinstance(obj["height"], int)
     ranks = []
     for det in obj["detections"]:
-        assert set(det) == DETECTION_KEYS, det.keys()
+        assert set(det) - {"regions"} == DETECTION_KEYS, det.keys()
         assert isinstance(det["rank"], int) and det["rank"] >= 1
         assert isinstance(det["class_id"], int) and 0 <= det["class_id"] < 1000
         assert isinstance(det["label"], str) and det["label"]
@@ -25,6 +25,10 @@ def check_frame_object(obj: dict) -> None:
             assert len(box) == 4 and all(isinstance(v, int) for v in box)
             x1, y1, x2, y2 = box
             assert 0 <= x1 < x2 <= obj["width"] and 0 <= y1 < y2 <= obj["height"]
+        if "regions" in det:  # the boxes of the class map's regions, ranked, the box first
+            assert det["box"] is not None and det["regions"][0] == det["box"], det
+            for x1, y1, x2, y2 in det["regions"]:
+                assert 0 <= x1 < x2 <= obj["width"] and 0 <= y1 < y2 <= obj["height"]
         ranks.append(det["rank"])
     assert ranks == sorted(ranks)
 

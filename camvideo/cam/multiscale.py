@@ -72,7 +72,8 @@ def input_sizes(width: int, height: int, base: tuple[int, int], settings: MapSet
     """The (height, width) input sizes the passes of ``settings`` feed the network
     for a ``width`` x ``height`` frame: the class pass's, then the map pass's when
     there is one (what a runtime that compiles one model per size makes ready)."""
-    sizes = [tuple(class_input_size(width, height, tuple(base), settings))]
+    sizes = [tuple(base)] if settings.class_view == "square" else []
+    sizes.append(tuple(class_input_size(width, height, tuple(base), settings)))
     if settings.map_side is not None:
         sizes.append(map_input_size(width, height, settings.map_side))
     return list(dict.fromkeys(sizes))
@@ -120,10 +121,14 @@ class ScaledPasses:
             return chosen[b]
 
         size = class_input_size(width, height, tuple(self.model.preprocessing.size), maps)
-        firsts = self._pass(frames, size, choose, maps.flip, timer)
-        if maps.map_side is None:
-            return firsts
-        seconds = self._pass(frames, map_input_size(width, height, maps.map_side), choose, maps.flip, timer)
+        if maps.class_view == "square":  # the classes at the model's own input, the maps at ``size``
+            firsts = self._pass(frames, None, choose, maps.flip, timer)
+        else:
+            firsts = self._pass(frames, size, choose, maps.flip, timer)
+            if maps.map_side is None:
+                return firsts
+            size = map_input_size(width, height, maps.map_side)
+        seconds = self._pass(frames, size, choose, maps.flip, timer)
         return [replace(second, probs=first.probs, logits=first.logits, first=first if maps.combine else None)
                 for first, second in zip(firsts, seconds)]
 

@@ -161,6 +161,9 @@ def add_localize_options(parser: argparse.ArgumentParser, topk: int = 1, smooth:
         group.add_argument("--motion", action=argparse.BooleanOptionalAction, default=True,
                            help="with --smooth: move the averaged maps and boxes with the picture's measured "
                            "motion, so that they follow pans, zooms and moving objects without lag (default: on)")
+        group.add_argument("--extent", action=argparse.BooleanOptionalAction, default=True,
+                           help="with --smooth --motion: fit a class's box to the region that moves against the "
+                           "camera where the map agrees (a moving object's own extent; docs/smoothing.md; default: on)")
 
 
 def add_overlay_options(parser: argparse.ArgumentParser) -> None:
@@ -282,6 +285,7 @@ def localize_settings_from_args(args: argparse.Namespace):
                 box_alpha=min(1.0, default.box_alpha * factor),
                 moved_box_alpha=min(1.0, default.moved_box_alpha * factor),
                 motion=getattr(args, "motion", True),
+                extent=getattr(args, "extent", True),
             )
         return LocalizeSettings(topk=args.topk, class_ids=ids, box_rule=rule, smoothing=smoothing, intensity=intensity,
                                 maps=maps)

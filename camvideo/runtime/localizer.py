@@ -6,7 +6,8 @@ features, never maps). ``finish(evidence, ...)`` is the in-order half, one frame
 a time against the state carried across frames (``StreamState``):
 
     motion -> TemporalState.step -> choose_classes -> evidence_maps
-           -> MapScaler (heat maps) -> boxes_from_cam -> BoxTracker.update -> FrameResult
+           -> MapScaler (heat maps) -> region_boxes -> BoxTracker.update
+           -> MovingExtent.apply -> FrameResult
 
 Settings are a frozen dataclass; assigning a new one to ``FrameLocalizer.settings``
 takes effect on the next batch (each ``Evidence`` carries the settings of its pass).
@@ -18,17 +19,19 @@ order; call ``reset()`` on a seek); otherwise every frame stands alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
 from camvideo.cam.boxes import boxes_from_cam
 from camvideo.cam.evidence import Chosen, Evidence, check_request, choose_classes, evidence_maps
+from camvideo.cam.extent import MovingExtent
 from camvideo.cam.forward import Forward, TorchForward
 from camvideo.cam.methods import CamMethod, cam_method
 from camvideo.cam.motion import thumbnail
 from camvideo.cam.multiscale import ScaledPasses
+from camvideo.cam.regions import region_boxes
 from camvideo.cam.smoothing import MapScaler, TemporalState
 from camvideo.cam.tracking import BoxTracker
 from camvideo.models import GapClassifier
@@ -43,11 +46,12 @@ AUTOCAST = {"auto": None, "fp16": torch.float16, "bf16": torch.bfloat16, None: N
 @dataclass(eq=False)
 class StreamState:
     """Everything carried from one frame of a video to the next: the averaged
-    evidence, the box tracks and the heat maps' running scale."""
+    evidence, the box tracks, the heat maps' running scale and the moving region."""
 
     evidence: TemporalState
     boxes: BoxTracker
     scale: MapScaler
+    extent: MovingExtent = field(default_factory=MovingExtent)
 
     @classmethod
     def fresh(cls, settings: LocalizeSettings, smoothable: bool = True) -> StreamState:
@@ -59,6 +63,7 @@ class StreamState:
         self.evidence.reset()
         self.boxes.reset()
         self.scale.reset()
+        self.extent.reset()
 
     def step(self, evidence: Evidence) -> Evidence:
         """This frame's evidence carried over: the picture's motion measured, the
@@ -211,15 +216,23 @@ class FrameLocalizer:
         gate = settings.intensity
         confident = [score >= gate.gate for score in chosen.scores]
         heat = np.stack([state.scale(c, cam) for c, cam in zip(chosen.class_ids, raw)]).astype(np.float32, copy=False)
-        found = {c: boxes_from_cam(cam, width, height, settings.box_rule)  # it normalizes
-                 for c, cam, sure in zip(chosen.class_ids, raw, confident) if sure}
+        rule = settings.box_rule
+        regions = {c: region_boxes(cam, width, height, rule)  # it normalizes; the paper's box first
+                   for c, cam, sure in zip(chosen.class_ids, raw, confident) if sure}
+        found = {c: r[:1] if rule.components == "largest" else boxes_from_cam(raw[chosen.class_ids.index(c)], width,
+                                                                              height, rule)
+                 for c, r in regions.items()}
         boxes = state.boxes.update(found, evidence.size, evidence.motion, evidence.cut)
+        smoothing = settings.smoothing
+        if smoothing is not None and smoothing.extent:  # the box fitted to what moves, where the map agrees
+            boxes = state.extent.apply(boxes, evidence.size, evidence.thumb, evidence.motion, evidence.cut)
         detections = []
         for rank, (class_id, score) in enumerate(zip(chosen.class_ids, chosen.scores), start=1):
             for box in boxes.get(class_id) or [None]:
                 assert box is None or (0 <= box[0] < box[2] <= width and 0 <= box[1] < box[3] <= height), \
                     f"box {box} is not inside its {width}x{height} frame"
-                detections.append(Detection(rank, class_id, self.model.labels[class_id], score, box))
+                listed = (box, *regions[class_id][1:]) if box is not None and len(found[class_id]) == 1 else ()
+                detections.append(Detection(rank, class_id, self.model.labels[class_id], score, box, listed))
         opacity = tuple(1.0 if sure else gate.faint for sure in confident)
         return ClassMaps(chosen.class_ids, heat, opacity), tuple(detections)
 

@@ -10,6 +10,15 @@ sensor noise, and the true box (the photo's box moved by the window) on every fr
 Frames where less than 60% of the true box is in view carry no box (they are not
 scored). The true class changes only at the cuts.
 
+``moving_clips`` makes the **moving-object clips** of a split (``devset_clips(...,
+moving=True)``; ``camvideo eval --devset`` plays them): each photo's object (its
+true box, cut out with an elliptic outline, so that its silhouette touches each
+side of the box) slides across another photo of the split, large (0.4 of the
+frame's width) and small (0.15) in turn: a 640x480 clip with a still camera and a
+640x360 clip whose camera pans across the background while the object moves. Each
+shot: still for 15% of its frames, eased motion, still again; the true box is the
+object's on every frame.
+
 ``evaluate_devset_clips`` runs a ``FrameLocalizer`` through each clip, frame by
 frame as a video, and scores it with ``camvideo.tools.clipeval``.
 """
@@ -32,6 +41,8 @@ SPLITS = ("tune", "holdout", "all")
 GROUND = (58, 58, 58)  # BGR grey around a photograph smaller than the window
 VISIBLE = 0.6  # least fraction of the true box in view for a frame to be scored
 CLIP_SIZES = ((640, 480), (640, 360))
+MOVING_CLIPS = (("moving_640x480", (640, 480), False), ("moving_pan_640x360", (640, 360), True))
+OBJECT_WIDTHS = (0.4, 0.15)  # the object's width, as a fraction of the frame's, large and small in turn
 
 
 @dataclass(frozen=True)
@@ -164,9 +175,9 @@ def render_clip(spec: ClipSpec, images: Sequence[np.ndarray], boxes: Sequence, c
     return frames, truth
 
 
-def devset_clips(annotations: Sequence[Annotation], split: str, **kwargs):
+def devset_clips(annotations: Sequence[Annotation], split: str, moving: bool = False, **kwargs):
     """(spec, frames, truth) for each clip made from the photos of ``annotations``
-    that have one true box."""
+    that have one true box; ``moving``: the moving-object clips after them."""
     from camvideo.video.sources import read_image
 
     singles = [a for a in annotations if len(a.boxes) == 1]
@@ -178,7 +189,64 @@ def devset_clips(annotations: Sequence[Annotation], split: str, **kwargs):
     for spec in clip_specs(photos, split, **kwargs):
         frames, truth = render_clip(spec, images, [a.boxes[0] for a in singles], [a.classes for a in singles])
         out.append((spec, frames, truth))
+    if moving:
+        out += moving_clips(images, [a.boxes[0] for a in singles], [a.classes for a in singles], split, **kwargs)
     return out
+
+
+def moving_clips(images: Sequence[np.ndarray], boxes: Sequence, classes: Sequence[tuple[int, ...]], split: str,
+                 shots: int = 5, frames: int = 40) -> list[tuple[ClipSpec, list[np.ndarray], dict[int, dict]]]:
+    """The moving-object clips of a split (see the module's docstring): (spec, frames,
+    truth), the spec's shots naming the photos (their windows unused)."""
+    out = []
+    for name, (fw, fh), pan in MOVING_CLIPS:
+        name = f"{split}_{name}"
+        rng = np.random.default_rng(zlib.crc32(name.encode()))
+        order = rng.permutation(len(images))
+        chosen = [int(order[k % len(order)]) for k in range(shots)]
+        clip, truth = [], {}
+        for k, p in enumerate(chosen):
+            ground = images[int(order[(k + len(order) // 2) % len(order)])]
+            if ground is images[p] and len(images) > 1:
+                ground = images[int(order[(k + 1) % len(order)])]
+            _moving_shot(rng, images[p], boxes[p], classes[p], ground, (fw, fh), pan, OBJECT_WIDTHS[k % 2], frames,
+                         clip, truth)
+        spec = ClipSpec(name, fw, fh, tuple(Shot(p, frames, (0.5, 0.5, 1.0), (0.5, 0.5, 1.0)) for p in chosen))
+        out.append((spec, clip, truth))
+    return out
+
+
+def _moving_shot(rng, photo, box, classes, ground, size, pan: bool, width: float, frames: int, clip, truth) -> None:
+    """One shot of an object sliding across ``ground``, appended to ``clip`` and ``truth``."""
+    import cv2
+
+    fw, fh = size
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    crop = photo[y1:y2, x1:x2]
+    s = min(width * fw / crop.shape[1], 0.8 * fh / crop.shape[0])
+    cw, ch = max(8, round(crop.shape[1] * s)), max(8, round(crop.shape[0] * s))
+    crop = cv2.resize(crop, (cw, ch), interpolation=cv2.INTER_AREA)
+    alpha = np.zeros((ch, cw), np.float32)
+    cv2.ellipse(alpha, (cw // 2, ch // 2), (cw // 2, ch // 2), 0, 0, 360, 1.0, -1)
+    alpha = alpha[..., None]
+    back = cv2.GaussianBlur(cv2.resize(ground, (int(fw * 1.4), int(fh * 1.4))), (0, 0), 1.5)
+    direction = float(rng.choice([-1.0, 1.0]))
+    xs = (0.05 * fw, 0.95 * fw - cw)[:: int(direction)]
+    y0 = int(np.clip((fh - ch) / 2 + rng.uniform(-0.15, 0.15) * fh, 0, fh - ch))
+    dy = float(rng.uniform(-0.1, 0.1)) * fh
+    still = max(1, round(0.15 * frames))
+    for i in range(frames):
+        u = ease(min(1.0, max(0.0, (i - still) / max(1, frames - 2 * still))))
+        ox = int(round(xs[0] + (xs[1] - xs[0]) * u))
+        oy = int(np.clip(round(y0 + dy * u), 0, fh - ch))
+        gx = int(round((0.4 * fw) * (ease(i / max(1, frames - 1)) if pan else 0.5)))
+        frame = back[int(0.2 * fh): int(0.2 * fh) + fh, gx: gx + fw].astype(np.float32)
+        patch = frame[oy:oy + ch, ox:ox + cw]
+        frame[oy:oy + ch, ox:ox + cw] = alpha * crop + (1.0 - alpha) * patch
+        frame = np.clip(frame + rng.normal(0.0, 2.0, frame.shape), 0, 255).astype(np.uint8)
+        index = len(clip)
+        truth[index] = {"frame": index, "detections": [{"box": [ox, oy, ox + cw, oy + ch], "class_ids": list(classes)}]}
+        clip.append(frame)
 
 
 @dataclass(frozen=True)

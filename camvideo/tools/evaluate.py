@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from camvideo.cam.boxes import boxes_from_cam, mask_boxes, normalize, upsample
+from camvideo.cam.regions import region_boxes
 from camvideo.settings import BoxRule, LocalizeSettings, MapSettings
 from camvideo.tools.annotations import (  # noqa: F401 (load_annotations, Annotation: this module's API too)
     LOC_IOU,
@@ -162,6 +163,7 @@ class ImageScore:
     gt_box: tuple[int, int, int, int] | None
     gt_iou: float
     sweep: np.ndarray = field(repr=False)
+    region_iou: float = 0.0  # the best IoU of any region's box of the top-1 class (camvideo.cam.regions)
 
     @property
     def class_correct(self) -> bool:
@@ -175,12 +177,19 @@ class ImageScore:
     def gt_known_loc(self) -> bool:
         return self.gt_iou >= LOC_IOU
 
+    @property
+    def region_loc(self) -> bool:
+        """Top-1 localization had any of the class's region boxes been the guess (an
+        upper bound for choosing among the regions, not the ILSVRC measure)."""
+        return self.class_correct and max(self.region_iou, self.pred_iou) >= LOC_IOU
+
 
 @dataclass(frozen=True)
 class ImageSummary:
     images: int
     top1_cls: float
     top1_loc: float
+    region_loc: float
     gt_known_loc: float
     maxboxacc: MaxBoxAcc
     box_rule: BoxRule
@@ -195,6 +204,7 @@ class ImageSummary:
             "box_rule": {"threshold": r.threshold, "method": r.method, "components": r.components},
             "top1_cls": round(self.top1_cls, 6),
             "top1_loc": round(self.top1_loc, 6),
+            "top1_loc_any_region": round(self.region_loc, 6),
             "gt_known_loc": round(self.gt_known_loc, 6),
             "maxboxacc_v2": self.maxboxacc.to_dict(),
             "seconds": round(self.seconds, 3),
@@ -254,6 +264,7 @@ def evaluate_images(
                 gt_boxes = fit_boxes(ann, width, height)
                 pred_heat, gt_heat = normalize(maps[b][0]), normalize(maps[b][1])
                 pred_box, pred_iou = pick_box(boxes_from_cam(pred_heat, width, height, rule), gt_boxes)
+                region_iou = best_iou(region_boxes(pred_heat, width, height, rule), gt_boxes)
                 gt_box, gt_iou = pick_box(boxes_from_cam(gt_heat, width, height, rule), gt_boxes)
                 pred, gt = int(ids[b, 0]), int(ids[b, 1])
                 return ImageScore(
@@ -263,6 +274,7 @@ def evaluate_images(
                     gt_class=gt, gt_label=model.labels[gt], gt_score=float(chosen[b, 1]),
                     gt_box=gt_box, gt_iou=gt_iou,
                     sweep=sweep_ious(gt_heat, width, height, gt_boxes, thresholds, rule.max_side),
+                    region_iou=region_iou,
                 )  # fmt: skip
 
             scores.extend(pool.map(score, range(len(batch))))
@@ -272,6 +284,7 @@ def evaluate_images(
         images=n,
         top1_cls=sum(s.class_correct for s in scores) / n,
         top1_loc=sum(s.top1_loc for s in scores) / n,
+        region_loc=sum(s.region_loc for s in scores) / n,
         gt_known_loc=sum(s.gt_known_loc for s in scores) / n,
         maxboxacc=max_box_acc(np.stack([s.sweep for s in scores]), thresholds),
         box_rule=rule,

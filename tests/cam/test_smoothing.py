@@ -369,6 +369,8 @@ def test_cli_options_build_the_settings():
     assert steady.map_alpha == pytest.approx(0.1) and steady.box_alpha < SmoothingSettings().box_alpha
     assert steady.motion  # on by default
     assert cli.localize_settings_from_args(parser.parse_args(["--no-motion"])).smoothing == SmoothingSettings(motion=False)
+    assert steady.extent  # on by default
+    assert cli.localize_settings_from_args(parser.parse_args(["--no-extent"])).smoothing == SmoothingSettings(extent=False)
     for bad in (["--gate", "2"], ["--smooth-strength", "1"], ["--scale-max", "0"], ["--min-area", "1"]):
         with pytest.raises(CamvideoError, match=bad[0].lstrip("-").replace("-", "[-_]")):
             cli.localize_settings_from_args(parser.parse_args(bad))

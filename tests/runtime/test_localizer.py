@@ -192,3 +192,24 @@ def test_gradcam_runs_every_preset(photo):
     assert len(shapes) > 1  # the presets' inputs were used
     with pytest.raises(ValueError, match="flip"):
         FrameLocalizer(mobilenet, LocalizeSettings(maps=MapSettings(flip=True)))([frame])
+
+
+def test_the_square_class_view_classifies_at_224_and_maps_the_aspect_kept_pass(model, clip):
+    square = LocalizeSettings(maps=MapSettings(input="aspect", class_view="square"))
+    (ev,) = FrameLocalizer(model, square).forward(clip[:1])
+    (plain,) = FrameLocalizer(model, LocalizeSettings(maps=MapSettings())).forward(clip[:1])
+    (aspect,) = FrameLocalizer(model, LocalizeSettings(maps=MapSettings(input="aspect"))).forward(clip[:1])
+    torch.testing.assert_close(ev.probs, plain.probs)  # the 224x224 view's classes
+    torch.testing.assert_close(ev.features, aspect.features)  # the aspect-kept pass's maps
+    assert ev.first is None and input_sizes(400, 300, (224, 224), square.maps) == [(224, 224), (224, 288)]
+    with pytest.raises(ValueError, match="class_view"):
+        MapSettings(input="squash", class_view="square")
+
+
+def test_every_box_lists_its_maps_regions_the_box_first(model, clip):
+    results = FrameLocalizer(model, SMOOTH)(clip)
+    listed = [d for r in results for d in r.detections if d.box is not None]
+    assert listed and all(d.regions and d.regions[0] == d.box for d in listed)
+    for r in results:
+        for det, obj in zip(r.detections, r.to_dict()["detections"]):
+            assert obj.get("regions", []) == [list(b) for b in det.regions]

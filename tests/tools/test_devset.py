@@ -117,3 +117,19 @@ def test_eval_devset_checks_its_photo_options_before_any_work(option, says, tmp_
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and says in err[0] and "Traceback" not in err[0]
     assert not (tmp_path / "devset_summary.json").exists()
+
+
+def test_moving_object_clips_are_deterministic_with_the_objects_box_on_every_frame(labels):
+    holdout = load_devset(MANIFEST, labels, "holdout")
+    first = devset_clips(holdout, "holdout", moving=True, shots=2, frames=10)
+    again = devset_clips(holdout, "holdout", moving=True, shots=2, frames=10)
+    assert [spec.name for spec, _, _ in first] == ["holdout_640x480", "holdout_640x360", "holdout_moving_640x480",
+                                                   "holdout_moving_pan_640x360"]
+    for (spec, frames, truth), (_, frames2, truth2) in zip(first[2:], again[2:]):
+        assert truth == truth2 and all(np.array_equal(a, b) for a, b in zip(frames, frames2))
+        assert len(frames) == 20 and all(f.shape == (spec.height, spec.width, 3) for f in frames)
+        boxes = [t["detections"][0]["box"] for t in truth.values()]
+        assert all(0 <= b[0] < b[2] <= spec.width and 0 <= b[1] < b[3] <= spec.height for b in boxes)
+        widths = [(b[2] - b[0]) / spec.width for b in boxes]
+        assert max(widths[:10]) > 2 * max(widths[10:])  # a large object, then a small one
+        assert boxes[0] == boxes[1] and boxes[4] != boxes[5]  # still at first, then moving

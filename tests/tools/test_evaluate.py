@@ -158,6 +158,9 @@ def test_manifest_of_the_shared_photos(model, labels, quality):
     assert astronaut.gt_class in (560, 518) and astronaut.gt_class != astronaut.pred_class
     assert summary.top1_loc == pytest.approx(2 / 3) and summary.top1_cls == pytest.approx(2 / 3)
     assert 0.0 <= summary.maxboxacc.value <= 1.0
+    # any region's box of the top-1 class: the paper's box is one of them
+    assert summary.region_loc >= summary.top1_loc
+    assert all(s.region_iou >= s.pred_iou - 1e-9 for s in scores)
     # the sweep at the best threshold is at least as good as the fixed rule
     assert summary.maxboxacc.best[0.5][0] >= summary.gt_known_loc
 

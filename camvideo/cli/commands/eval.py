@@ -213,7 +213,8 @@ def run_devset(args: argparse.Namespace) -> int:
     if args.shots < 1 or args.shot_frames < 2:
         raise InputError(f"--shots must be at least 1 and --shot-frames at least 2, got {args.shots} and {args.shot_frames}")
     by_split = {s: load_devset(manifest, labels, s) for s in splits}
-    clips = [c for s in splits for c in devset_clips(by_split[s], s, shots=args.shots, frames=args.shot_frames)]
+    clips = [c for s in splits for c in devset_clips(by_split[s], s, moving=True, shots=args.shots,
+                                                           frames=args.shot_frames)]
     out = _out_dir(args.out, manifest.parent, ("devset_summary.json",), [str(manifest)])  # before the model loads
     model = cli.load_model_from_args(args)
     scores, summary = evaluate_images(model, photos, settings.box_rule, thresholds,
@@ -232,7 +233,8 @@ def run_devset(args: argparse.Namespace) -> int:
     write_file(out / "devset_summary.json", lambda f: json.dump(data, f, indent=1))
     m = summary.maxboxacc
     print(f"{summary.images} photos ({args.split}), model {summary.model}: top-1 classification "
-          f"{100 * summary.top1_cls:.1f}%, top-1 localization {100 * summary.top1_loc:.1f}%, "
+          f"{100 * summary.top1_cls:.1f}%, top-1 localization {100 * summary.top1_loc:.1f}% (any region "
+          f"{100 * summary.region_loc:.1f}%), "
           f"GT-known {100 * summary.gt_known_loc:.1f}%, MaxBoxAccV2 {100 * m.value:.1f}%; mean IoU of the "
           "top-1 box: " + ", ".join(f"{s} {v:.3f}" for s, v in photo_iou.items()))
     print(f"  {'clip':<18}{'frames':>7}{'mean IoU':>10}{'class':>8}{'changes':>9}{'true':>6}{'jitter px':>11}"

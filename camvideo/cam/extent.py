@@ -1,0 +1,154 @@
+"""Motion tells the extent of what moves: boxes fitted to the moving region.
+
+A class map of 7x9 cells upsampled spills far past a small object: on video of an
+object moving across a still or panning background its box covered 3 to 5 times
+the object's area. The picture itself knows better. With the camera's motion
+measured (``camvideo.cam.motion``: the similarity of most of the picture), the
+previous thumbnail is warped onto this one and the two are compared: what differs
+is what moved against the background (the object's outline and texture, where it
+is and where it was). ``MovingExtent.apply`` boxes the moving pixels that lie in a
+class's box (the map's evidence) and, when the evidence agrees (enough moving
+pixels, mostly inside the map's box, their box smaller than it), gives that box
+instead. The fitted box is averaged over frames and, when the object stops, held
+where the object's own flow takes it while the map's box still holds it; a cut, a
+frame with no measured motion or a map's box that no longer holds it drops it, and
+today's box comes back. Nothing moving: today's box.
+
+Cost: a warp, a difference and a labelling on the 160-pixel thumbnail, ~0.3 ms a
+frame, on video with the motion on only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import cv2
+import numpy as np
+
+from camvideo.cam.motion import Motion, move_box
+from camvideo.results import Box
+
+LEVEL = 18  # grey levels of difference (after a light blur) that count as moved
+LEAST = 0.002  # moving pixels, as a fraction of the picture, for a fit (~40 of 160x120)
+INSIDE = 0.6  # the moving pixels' share that must lie in the map's box
+SMALLER = 0.9  # the fitted box's area at most this fraction of the map's box
+ALPHA = 0.5  # the fitted box's average over frames
+HOLD = 0.8  # a held box stays while this share of it lies in the map's box
+
+
+class MovingExtent:
+    """The moving region of each frame against the camera's motion, and the boxes
+    fitted to it, per class (frames in order; ``reset`` on a seek)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._previous: np.ndarray | None = None
+        self._held: dict[int, np.ndarray] = {}  # class id -> fitted corners (float pixels)
+        self._last: dict[int, np.ndarray] = {}  # class id -> the last frame's moving box (pixels)
+
+    def moving(self, thumb: np.ndarray | None, motion: Motion | None, cut: bool = False) -> np.ndarray | None:
+        """A 0/1 mask (the thumbnail's size) of what moved against the camera since the
+        last thumbnail; None when unknown (the first frame, a cut, no motion measured)."""
+        previous, self._previous = self._previous, thumb
+        if thumb is None or previous is None or previous.shape != thumb.shape or cut or motion is None:
+            return None
+        height, width = thumb.shape
+        scale = np.diag([width, height]).astype(np.float64)
+        linear = scale @ motion.transform[:, :2] @ np.linalg.inv(scale)
+        warp = np.hstack([linear, (scale @ motion.transform[:, 2:])])
+        before = cv2.warpAffine(cv2.GaussianBlur(previous, (3, 3), 0), warp, (width, height), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        valid = cv2.warpAffine(np.ones_like(previous), warp, (width, height), flags=cv2.INTER_NEAREST)
+        diff = cv2.absdiff(cv2.GaussianBlur(thumb, (3, 3), 0), before)
+        mask = ((diff > LEVEL) & (cv2.erode(valid, np.ones((3, 3), np.uint8)) > 0)).astype(np.uint8)
+        return cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+
+    def apply(self, boxes: Mapping[int, list[Box]], size: tuple[int, int], thumb: np.ndarray | None,
+              motion: Motion | None, cut: bool = False) -> dict[int, list[Box]]:
+        """``boxes`` (by class, the smoothed boxes of a ``size`` frame) with each class's
+        first box fitted to the moving region where the evidence agrees."""
+        mask = self.moving(thumb, motion, cut)
+        if mask is None:
+            self._held, self._last = {}, {}
+            return dict(boxes)
+        out = {}
+        for class_id, found in boxes.items():
+            fitted = self._fit(class_id, found[0], mask, size, motion) if found else None
+            out[class_id] = [fitted, *found[1:]] if fitted is not None else list(found)
+        self._held = {c: h for c, h in self._held.items() if c in out}
+        return out
+
+    def _fit(self, class_id: int, box: Box, mask: np.ndarray, size: tuple[int, int], motion: Motion) -> Box | None:
+        """The class's box fitted to the moving pixels in ``box`` (averaged), or the held
+        one moved with the object; None: keep ``box``."""
+        width, height = size
+        held = self._held.pop(class_id, None)
+        if held is not None and not motion.still:
+            own = motion.within(held, width, height)
+            held = move_box(held, own if own is not None else motion.transform, width, height)
+        found = moving_box(mask, box, size)
+        last = self._last.pop(class_id, None)
+        if found is not None:
+            found = np.asarray(found, np.float64)
+            self._last[class_id] = found
+            new = _leading(found, None if last is None else move_box(last, motion.transform, width, height))
+            held = new if held is None else ALPHA * new + (1.0 - ALPHA) * held
+        elif held is None or _share_inside(held, box) < HOLD:
+            return None
+        self._held[class_id] = held
+        x1, y1, x2, y2 = (int(round(v)) for v in held)
+        x1, y1 = min(max(x1, 0), width - 1), min(max(y1, 0), height - 1)
+        return x1, y1, min(max(x2, x1 + 1), width), min(max(y2, y1 + 1), height)
+
+
+def moving_box(mask: np.ndarray, box: Box, size: tuple[int, int]) -> tuple[float, float, float, float] | None:
+    """The box (pixels of a ``size`` frame) of the moving pixels of ``mask`` (thumbnail
+    scale) in the regions that meet ``box``, when they agree with it: enough of them,
+    mostly inside it, their box smaller than it. None otherwise."""
+    mh, mw = mask.shape
+    sx, sy = mw / size[0], mh / size[1]
+    bx1, by1 = int(np.floor(box[0] * sx)), int(np.floor(box[1] * sy))
+    bx2, by2 = int(np.ceil(box[2] * sx)), int(np.ceil(box[3] * sy))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    inside = np.zeros(mask.shape, bool)
+    inside[by1:by2, bx1:bx2] = True
+    kept = np.zeros(count, bool)
+    per = np.bincount(labels[inside], minlength=count)
+    kept[1:] = per[1:] >= 0.5 * stats[1:, cv2.CC_STAT_AREA]  # regions mostly in the map's box
+    total = int(stats[1:, cv2.CC_STAT_AREA].sum())
+    moving = int(stats[kept, cv2.CC_STAT_AREA].sum()) if count > 1 else 0
+    if moving < LEAST * mw * mh or moving < INSIDE * total:
+        return None
+    ys, xs = np.nonzero(kept[labels])
+    fitted = (xs.min() / sx, ys.min() / sy, (xs.max() + 1) / sx, (ys.max() + 1) / sy)
+    area = (fitted[2] - fitted[0]) * (fitted[3] - fitted[1])
+    if area > SMALLER * (box[2] - box[0]) * (box[3] - box[1]):
+        return None
+    return fitted
+
+
+def _leading(found: np.ndarray, last: np.ndarray | None) -> np.ndarray:
+    """The moving pixels' box less the trailing strip: the difference of two frames holds
+    the object where it is and where it was, so the box of the moving pixels moves as
+    the object does; the side it left is moved up by how far it went since ``last``
+    (the previous frame's moving box)."""
+    if last is None:
+        return found
+    dx = (found[0] + found[2] - last[0] - last[2]) / 2
+    dy = (found[1] + found[3] - last[1] - last[3]) / 2
+    out = found.copy()
+    if abs(dx) < 0.5 * (found[2] - found[0]):
+        out[0 if dx > 0 else 2] += dx
+    if abs(dy) < 0.5 * (found[3] - found[1]):
+        out[1 if dy > 0 else 3] += dy
+    return out
+
+
+def _share_inside(corners: np.ndarray, box: Box) -> float:
+    """The share of ``corners``' area inside ``box``."""
+    ix = max(0.0, min(corners[2], box[2]) - max(corners[0], box[0]))
+    iy = max(0.0, min(corners[3], box[3]) - max(corners[1], box[1]))
+    area = max(1e-9, (corners[2] - corners[0]) * (corners[3] - corners[1]))
+    return ix * iy / area

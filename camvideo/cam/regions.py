@@ -1,0 +1,79 @@
+"""Several objects, several boxes: one box per connected region of a class map.
+
+The CAM paper boxes the largest connected region of the map thresholded at 20% of
+its maximum. A photo of two spaniels or four airliners often thresholds into
+several regions; ``region_boxes`` boxes each one by the same rule (the same level,
+the same inset) and ranks them: the paper's box (the largest region) first, so the
+primary box is exactly ``boxes_from_cam``'s, then the other regions by their
+evidence (the sum of the normalized map over the region), strongest first. A region
+whose peak is below ``least_peak`` of the map's maximum, or smaller than
+``least_area`` of the frame, is left out (the faint tail of a single object's
+map).
+
+Cost: one contour pass on the upsampled map (~0.03 ms on 320x240) when the map
+thresholds into one blob (nearly always), the labelling (~0.4 ms) otherwise.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from camvideo.cam.boxes import inset_box, normalize, threshold_mask, upsample
+from camvideo.results import Box
+from camvideo.settings import BoxRule
+
+MOST = 5  # regions listed per class at most
+LEAST_PEAK = 0.5  # a region's peak must reach this fraction of the map's maximum
+LEAST_AREA = 0.002  # ... and its area this fraction of the frame
+
+
+def region_boxes(cam: np.ndarray, width: int, height: int, rule: BoxRule = BoxRule(), most: int = MOST,
+                 least_peak: float = LEAST_PEAK, least_area: float = LEAST_AREA) -> list[Box]:
+    """Boxes, in pixels of a ``width`` x ``height`` frame, of the regions of one class
+    map (feature resolution, raw or normalized) under ``rule``'s threshold: the
+    largest region's first (``boxes_from_cam``'s box), then the others by evidence."""
+    if width <= 0 or height <= 0:
+        raise ValueError(f"frame size must be positive, got {width}x{height}")
+    if most < 1:
+        raise ValueError(f"most must be at least 1, got {most}")
+    scale = min(1.0, rule.max_side / max(width, height))
+    work_w, work_h = max(1, round(width * scale)), max(1, round(height * scale))
+    heat = upsample(normalize(cam), work_w, work_h)
+    mask = threshold_mask(heat, rule)
+    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return []
+    if len(contours) == 1:  # one blob without holes: the paper's box alone
+        x, y, w, h = cv2.boundingRect(contours[0])
+        ranked = [(x, y, x + w, y + h)]
+    else:
+        ranked = _ranked(heat, mask, least_peak, least_area * work_w * work_h, most)
+    if rule.inset > 0.0:
+        ranked = [inset_box(b, rule.inset) for b in ranked]
+    sx, sy = width / work_w, height / work_h
+    return [(max(0, int(np.floor(x1 * sx))), max(0, int(np.floor(y1 * sy))),
+             min(width, int(np.ceil(x2 * sx))), min(height, int(np.ceil(y2 * sy)))) for x1, y1, x2, y2 in ranked]
+
+
+def _ranked(heat: np.ndarray, mask: np.ndarray, least_peak: float, least_area: float, most: int) -> list[tuple]:
+    """The regions' boxes (working pixels): the largest first, then up to ``most - 1``
+    kept others by their evidence."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 1:
+        return []
+    areas = stats[:, cv2.CC_STAT_AREA]
+    largest = 1 + int(np.argmax(areas[1:]))
+    mass = np.bincount(labels.ravel(), weights=heat.ravel(), minlength=count)
+    level = least_peak * float(heat.max())
+    others = []
+    for i in np.argsort(-mass[1:]) + 1:  # strongest first; a peak is looked up for the few that are large enough
+        if len(others) == most - 1:
+            break
+        if int(i) != largest and areas[i] >= least_area and float(heat[labels == i].max()) >= level:
+            others.append(int(i))
+    boxes = []
+    for i in [largest, *others]:
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        boxes.append((x, y, x + w, y + h))
+    return boxes

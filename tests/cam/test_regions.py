@@ -1,0 +1,53 @@
+"""Boxes per region of a class map: the paper's box first, the other regions ranked by
+their evidence, faint and tiny regions left out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from camvideo.cam.boxes import boxes_from_cam
+from camvideo.cam.regions import region_boxes
+from camvideo.settings import BoxRule
+
+
+def _map(*blobs) -> np.ndarray:
+    """A 14x18 map with Gaussian blobs (row, col, peak, sigma)."""
+    yy, xx = np.mgrid[0:14, 0:18].astype(np.float32)
+    cam = np.zeros((14, 18), np.float32)
+    for r, c, peak, sigma in blobs:
+        cam += peak * np.exp(-((yy - r) ** 2 + (xx - c) ** 2) / (2 * sigma ** 2))
+    return cam
+
+
+@pytest.mark.parametrize("rule", [BoxRule(), BoxRule(inset=0.04)])
+def test_two_objects_give_two_boxes_the_papers_box_first(rule):
+    cam = _map((4, 4, 1.0, 1.2), (9, 13, 0.9, 2.0))  # a small strong blob, a larger weaker one
+    boxes = region_boxes(cam, 640, 480, rule)
+    assert len(boxes) == 2
+    assert boxes[0] == boxes_from_cam(cam, 640, 480, rule)[0]  # the largest region: the paper's box
+    (ax1, ay1, ax2, ay2), (bx1, by1, bx2, by2) = boxes
+    assert bx2 < ax1 or ax2 < bx1 or by2 < ay1 or ay2 < by1  # apart
+    assert (bx2 - bx1) * (by2 - by1) < (ax2 - ax1) * (ay2 - ay1)
+    assert bx1 < 640 / 2 and by1 < 480 / 2  # the strong small blob, top left
+
+
+def test_one_object_gives_the_papers_box_alone():
+    cam = _map((7, 9, 1.0, 2.5))
+    assert region_boxes(cam, 320, 240) == boxes_from_cam(cam, 320, 240)
+
+
+def test_faint_and_tiny_regions_are_left_out_and_the_rest_ranked_by_evidence():
+    cam = _map((7, 4, 1.0, 1.5), (7, 10, 0.6, 1.0), (7, 15, 0.3, 1.5))
+    boxes = region_boxes(cam, 360, 280)
+    assert len(boxes) == 2  # the third's peak is below half the maximum
+    assert len(region_boxes(cam, 360, 280, least_peak=0.25)) == 3
+    assert len(region_boxes(cam, 360, 280, most=1)) == 1
+    assert region_boxes(np.zeros((7, 7)), 100, 100) == []
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="frame size"):
+        region_boxes(_map((3, 3, 1, 1)), 0, 10)
+    with pytest.raises(ValueError, match="most"):
+        region_boxes(_map((3, 3, 1, 1)), 10, 10, most=0)
