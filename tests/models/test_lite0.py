@@ -16,7 +16,7 @@ from camvideo.cam.preprocess import preprocess
 from camvideo.errors import ModelLoadError
 from camvideo.models import imagenet_labels, load_model
 from camvideo.models.lite0 import EfficientNetLite0, same_padding
-from camvideo.models.registry import _lite0_weights_path
+from camvideo.models.registry import _lite_weights_path
 
 timm = pytest.importorskip("timm")
 
@@ -29,7 +29,7 @@ def reference():
     """timm's tf_efficientnet_lite0 with the pip package's weights, loaded by
     position (the way the founding design measured it reproduces the reference outputs)."""
     net = timm.create_model("tf_efficientnet_lite0", pretrained=False).eval()
-    source = torch.load(_lite0_weights_path(), map_location="cpu", weights_only=True)
+    source = torch.load(_lite_weights_path("lite0"), map_location="cpu", weights_only=True)
     target = net.state_dict()
     assert len(source) == len(target)
     net.load_state_dict({name: tensor for name, tensor in zip(target, source.values())})
