@@ -156,3 +156,31 @@ print(json.dumps({{"label": result.detections[0].label, "heavy": heavy}}))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120, check=True)
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report == {"label": "Egyptian cat", "heavy": []}
+
+
+@pytest.mark.parametrize("variant, side, cells", [("lite1", 240, 8), ("lite2", 260, 9)])
+def test_lite1_and_lite2_equal_timms_networks_and_keep_their_own_input_size(photo, variant, side, cells):
+    """The built-in lite1/lite2: timm's tf_efficientnet_lite1/2 names and shapes, the
+    pip package's weights loaded by position give timm's logits at their own size
+    and at an odd one; their maps are 8x8 and 9x9 at the size they were trained at."""
+    theirs = timm.create_model(f"tf_efficientnet_{variant}", pretrained=False).eval()
+    source = torch.load(_lite_weights_path(variant), map_location="cpu", weights_only=True)
+    assert len(source) == len(theirs.state_dict())
+    theirs.load_state_dict({name: tensor for name, tensor in zip(theirs.state_dict(), source.values())})
+    model = load_model(variant)
+    assert [(k, v.shape) for k, v in model.network.state_dict().items()] == \
+        [(k, v.shape) for k, v in theirs.state_dict().items()]
+    assert model.preprocessing.size == (side, side) and model.method == "cam" and model.name == variant
+    x = preprocess([photo(name) for name in PHOTOS[:2]], model)
+    odd = torch.randn(1, 3, 225, 301, generator=torch.Generator().manual_seed(side))
+    with torch.inference_mode():
+        torch.testing.assert_close(model.network(x), theirs(x), rtol=0, atol=1e-5)
+        torch.testing.assert_close(model.network(odd), theirs(odd), rtol=0, atol=1e-5)
+        assert model(x).shape == (2, 1280, cells, cells)
+        top1 = [model.labels[i] for i in model.network(x).argmax(1)]
+    assert top1 == ["Egyptian cat", "espresso"]
+
+
+def test_a_variants_weights_file_in_another_variant_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelLoadError, match=r"weights file .*: tensor .* has shape .* the model's .* needs"):
+        load_model("lite1", weights=_lite_weights_path("lite2"))

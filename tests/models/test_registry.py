@@ -44,7 +44,7 @@ def test_every_torchvision_classifier_is_classified(reports, tmp_path_factory):
     assert len(reports) > 70
     expected = {
         "cam": ("resnet", "resnext", "wide_resnet", "densenet", "efficientnet", "regnet", "mobilenet_v2",
-                "mnasnet", "shufflenet", "googlenet", "inception", "swin", "lite0"),
+                "mnasnet", "shufflenet", "googlenet", "inception", "swin", "lite"),
         "gradcam": ("vgg", "mobilenet_v3", "convnext", "alexnet", "squeezenet", "maxvit"),
         "unsupported": ("vit_",),
     }  # fmt: skip
