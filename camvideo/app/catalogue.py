@@ -25,7 +25,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 LIST_TIMEOUT_S = 300.0  # the child (torch + torchvision imports: seconds, more on a busy machine)
-EMBEDDED = "embedded"  # lite0's "weights file": inside the package
+EMBEDDED = "embedded"  # the built-in models' "weights file": inside their packages
 
 
 def catalogue_here() -> list[tuple[str, str | None]]:
@@ -33,10 +33,10 @@ def catalogue_here() -> list[tuple[str, str | None]]:
     every model, in this process (imports torchvision)."""
     from torchvision.models import get_model_weights
 
-    from camvideo.models.names import available_models
+    from camvideo.models.names import BUILTIN, available_models
 
     def weights_file(name: str) -> str | None:
-        if name == "lite0":
+        if name in BUILTIN:
             return EMBEDDED
         try:
             return Path(urllib.parse.urlsplit(get_model_weights(name).DEFAULT.url).path).name
@@ -77,7 +77,8 @@ def list_in_child(started=lambda proc: None, timeout: float = LIST_TIMEOUT_S) ->
 
 
 def catalogue_path() -> Path:
-    """Where the names are kept: per torchvision version, in the user's cache folder."""
+    """Where the names are kept: per torchvision version, in the user's cache folder
+    (``models2``: the lists kept before lite1 and lite2 were built in are not read)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -85,7 +86,7 @@ def catalogue_path() -> Path:
     except PackageNotFoundError:
         tv = "none"
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "camvideo"
-    return base / f"gui-models-tv{tv}.json"
+    return base / f"gui-models2-tv{tv}.json"
 
 
 def keep(pairs: list[tuple[str, str | None]], path: Path | None = None) -> None:

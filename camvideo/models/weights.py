@@ -103,9 +103,10 @@ def check_timm_tag(arch: str) -> None:
 
 def weights_source(name: str) -> WeightsSource | None:
     """Where the default weights of the torchvision or timm model ``name`` come
-    from; None for ``lite0`` (embedded) and for timm models without pretrained weights."""
+    from; None for the built-in ``lite0``, ``lite1``, ``lite2`` (embedded) and for
+    timm models without pretrained weights."""
     family, arch = parse_name(name)
-    if family == "lite0":
+    if family == "lite":
         return None
     if family == "torchvision":
         from torchvision.models import get_model_weights
@@ -129,8 +130,8 @@ def weights_source(name: str) -> WeightsSource | None:
 
 def cached_weights(name: str) -> str | None:
     """Where the default weights of ``name`` are on this machine, or None.
-    ``"embedded"`` for lite0."""
-    if parse_name(name)[0] == "lite0":
+    ``"embedded"`` for the built-in ``lite0``, ``lite1``, ``lite2``."""
+    if parse_name(name)[0] == "lite":
         return "embedded"
     try:
         source = weights_source(name)

@@ -4,8 +4,8 @@
 the trace: about 3 s on this 2-core machine when idle, nearly all of it Python
 holding the interpreter's lock, so a window converting in the background paints
 fewer frames meanwhile (README, Speed). camvideo's own EfficientNet-Lite0
-(``camvideo.models.lite0``, the embedded default and any checkpoint of its
-architecture) is a fixed stack of convolutions, batch norms, ReLU6 and residual
+(``camvideo.models.lite0``: the built-in lite0, lite1, lite2 and any checkpoint
+of their architecture) is a fixed stack of convolutions, batch norms, ReLU6 and residual
 additions, so its graph is written here directly with OpenVINO's operations:
 a few milliseconds, then the usual compile (0.15 s). The result is the same
 network: the batch norms are folded into the convolutions (float64, then
@@ -31,9 +31,9 @@ BUILDER = "camvideo-lite0-1"  # in the cache key: bump when the built graph chan
 
 
 def supported(features: nn.Module) -> bool:
-    """Whether ``build`` makes ``features``' graph: camvideo's Lite0, whole, float32 on the CPU."""
+    """Whether ``build`` makes ``features``' graph: camvideo's Lite0/1/2, whole, float32 on the CPU."""
     net = getattr(features, "net", None)
-    if type(features) is not _ForwardFeatures or type(net) is not lite0.EfficientNetLite0:
+    if type(features) is not _ForwardFeatures or type(net) not in (lite0.EfficientNetLite, lite0.EfficientNetLite0):
         return False
     return all(p.dtype == torch.float32 and p.device.type == "cpu" for p in net.parameters())
 
@@ -63,7 +63,7 @@ class _Graph:
         self.ops = ops
         self.size = (0, 0)
 
-    def stem(self, net: lite0.EfficientNetLite0, x, size: tuple[int, int]):
+    def stem(self, net: lite0.EfficientNetLite, x, size: tuple[int, int]):
         self.size = size
         x = self.relu6(self.conv(x, net.conv_stem, net.bn1, net.pad))
         for stage in net.blocks:

@@ -16,7 +16,7 @@ from camvideo.cam.preprocess import preprocess
 from camvideo.errors import ModelLoadError
 from camvideo.models import imagenet_labels, load_model
 from camvideo.models.lite0 import EfficientNetLite0, same_padding
-from camvideo.models.registry import _lite0_weights_path
+from camvideo.models.registry import _lite_weights_path
 
 timm = pytest.importorskip("timm")
 
@@ -29,7 +29,7 @@ def reference():
     """timm's tf_efficientnet_lite0 with the pip package's weights, loaded by
     position (the way the founding design measured it reproduces the reference outputs)."""
     net = timm.create_model("tf_efficientnet_lite0", pretrained=False).eval()
-    source = torch.load(_lite0_weights_path(), map_location="cpu", weights_only=True)
+    source = torch.load(_lite_weights_path("lite0"), map_location="cpu", weights_only=True)
     target = net.state_dict()
     assert len(source) == len(target)
     net.load_state_dict({name: tensor for name, tensor in zip(target, source.values())})
@@ -163,15 +163,43 @@ def test_weights_become_the_networks_own_tensors_no_meta_left():
     tensor holds values, contiguous, in the module's dtypes, the batch counters zero,
     and the same values a randomly initialised network copying them gets."""
     from camvideo.models.checkpoints import _load_by_position, _read_state_dict, _without_batch_counts
-    from camvideo.models.registry import _lite0_network
+    from camvideo.models.registry import _lite_network
 
-    net = _lite0_network(True, None)
+    net = _lite_network(True, None)
     state = net.state_dict()
     assert not any(t.is_meta for t in state.values())
     assert all(t.is_contiguous() and t.device.type == "cpu" for t in state.values())
     assert {t.dtype for k, t in state.items() if not k.endswith("num_batches_tracked")} == {torch.float32}
     assert all(int(t) == 0 for k, t in state.items() if k.endswith("num_batches_tracked"))
     copied = EfficientNetLite0()
-    _load_by_position(copied, _without_batch_counts(_read_state_dict(_lite0_weights_path())), "file")
+    _load_by_position(copied, _without_batch_counts(_read_state_dict(_lite_weights_path("lite0"))), "file")
     assert all(torch.equal(state[k], t) for k, t in copied.state_dict().items())
     assert not net.training
+
+
+@pytest.mark.parametrize("variant, side, cells", [("lite1", 240, 8), ("lite2", 260, 9)])
+def test_lite1_and_lite2_equal_timms_networks_and_keep_their_own_input_size(photo, variant, side, cells):
+    """The built-in lite1/lite2: timm's tf_efficientnet_lite1/2 names and shapes, the
+    pip package's weights loaded by position give timm's logits at their own size
+    and at an odd one; their maps are 8x8 and 9x9 at the size they were trained at."""
+    theirs = timm.create_model(f"tf_efficientnet_{variant}", pretrained=False).eval()
+    source = torch.load(_lite_weights_path(variant), map_location="cpu", weights_only=True)
+    assert len(source) == len(theirs.state_dict())
+    theirs.load_state_dict({name: tensor for name, tensor in zip(theirs.state_dict(), source.values())})
+    model = load_model(variant)
+    assert [(k, v.shape) for k, v in model.network.state_dict().items()] == \
+        [(k, v.shape) for k, v in theirs.state_dict().items()]
+    assert model.preprocessing.size == (side, side) and model.method == "cam" and model.name == variant
+    x = preprocess([photo(name) for name in PHOTOS[:2]], model)
+    odd = torch.randn(1, 3, 225, 301, generator=torch.Generator().manual_seed(side))
+    with torch.inference_mode():
+        torch.testing.assert_close(model.network(x), theirs(x), rtol=0, atol=1e-5)
+        torch.testing.assert_close(model.network(odd), theirs(odd), rtol=0, atol=1e-5)
+        assert model(x).shape == (2, 1280, cells, cells)
+        top1 = [model.labels[i] for i in model.network(x).argmax(1)]
+    assert top1 == ["Egyptian cat", "espresso"]
+
+
+def test_a_variants_weights_file_in_another_variant_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelLoadError, match=r"weights file .*: tensor .* has shape .* the model's .* needs"):
+        load_model("lite1", weights=_lite_weights_path("lite2"))

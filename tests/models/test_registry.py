@@ -44,7 +44,7 @@ def test_every_torchvision_classifier_is_classified(reports, tmp_path_factory):
     assert len(reports) > 70
     expected = {
         "cam": ("resnet", "resnext", "wide_resnet", "densenet", "efficientnet", "regnet", "mobilenet_v2",
-                "mnasnet", "shufflenet", "googlenet", "inception", "swin", "lite0"),
+                "mnasnet", "shufflenet", "googlenet", "inception", "swin", "lite"),
         "gradcam": ("vgg", "mobilenet_v3", "convnext", "alexnet", "squeezenet", "maxvit"),
         "unsupported": ("vit_",),
     }  # fmt: skip
@@ -84,7 +84,7 @@ def test_layer_override_gives_gradcam_and_unknown_layer_is_clear():
 
 
 def test_unknown_names():
-    with pytest.raises(ModelLoadError, match="unknown model .resnet7.; choose one of: lite0, alexnet"):
+    with pytest.raises(ModelLoadError, match="unknown model .resnet7.; choose one of: lite0, lite1, lite2, alexnet"):
         load_model("resnet7", pretrained=False)
     with pytest.raises(ModelLoadError, match="unknown timm model"):
         load_model("timm:no_such_net", pretrained=False)

@@ -40,11 +40,11 @@ def test_the_list_marks_the_models_ready_offline_and_groups_the_rest(qtbot, open
     qtbot.waitUntil(lambda: box.listed, timeout=CHILD_MS)
     assert catalogue_path().is_file()  # kept for the next window
     items = _items(box)
-    assert items[:2] == ["lite0", "resnet18"]  # built in, then ready offline
+    assert items[:4] == ["lite0", "lite1", "lite2", "resnet18"]  # the default, then ready offline (built in too)
     heading = items.index(DOWNLOAD_HEADING)
-    assert heading > 2 and "resnet50" in items[heading + 1:] and LISTING not in items
+    assert heading > 4 and "resnet50" in items[heading + 1:] and LISTING not in items
     assert not box.model().item(heading).isEnabled()  # a heading cannot be chosen
-    assert box.ready == {"lite0", "resnet18"}
+    assert box.ready == {"lite0", "lite1", "lite2", "resnet18"}
     assert "ready offline" in box.itemData(1, Qt.ItemDataRole.ToolTipRole)
     assert box.view().isVisible()  # opened again at its full size...
     assert box.view().height() > 5 * box.view().sizeHintForRow(0)  # ...not one row high

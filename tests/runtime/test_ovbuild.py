@@ -70,3 +70,23 @@ def test_a_model_whose_norms_torch_folded_builds_the_same_graph():
                                        {"INFERENCE_PRECISION_HINT": "f32"})
     out = torch.from_numpy(compiled(x.numpy())[0])
     assert (out - ref).abs().max() <= 1e-4 * (ref.max() - ref.min())
+
+
+@pytest.mark.parametrize("variant", ["lite1", "lite2"])
+def test_lite1_and_lite2_build_their_graphs_and_cache_apart(variant, tmp_path, monkeypatch):
+    """The built-in lite1/lite2 take the built graph too (no tracing), equal to
+    torch's features at their own size and at a preset's 4:3 size, each in its own
+    cache entry."""
+    model = load_model(variant)
+    side = model.preprocessing.size[0]
+    monkeypatch.setattr(ov, "convert_model", lambda *a, **k: pytest.fail("traced"))
+    for size in [(side, side), (224, 320)]:
+        x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(side))
+        with torch.inference_mode():
+            ref = model.features(x)
+            out = ovrt.OpenVINOForward(model, cache=tmp_path, sizes=[size])(x)
+        assert out.shape == ref.shape
+        assert (out - ref).abs().max() <= 1e-4 * (ref.max() - ref.min())
+    entry = ovrt.cache_entry(model, tmp_path)
+    assert entry.fields["converter"] == ovbuild.BUILDER and entry.fields["model"] == variant
+    assert entry.key != ovrt.cache_entry(load_model("lite0"), tmp_path, (side, side)).key

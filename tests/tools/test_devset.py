@@ -29,7 +29,7 @@ def labels():
 def test_the_manifest_loads_with_two_disjoint_splits_and_boxes_inside_their_photos(labels):
     tune, holdout = load_devset(MANIFEST, labels, "tune"), load_devset(MANIFEST, labels, "holdout")
     everything = load_devset(MANIFEST, labels, "all")
-    assert len(tune) == 23 and len(holdout) == 9 and len(everything) == 32
+    assert len(tune) == 29 and len(holdout) == 14 and len(everything) == 43
     assert not {a.file for a in tune} & {a.file for a in holdout}
     for ann in everything:
         image = read_image(ann.file)
@@ -99,7 +99,7 @@ def test_eval_devset_runs_photos_and_clips_with_the_real_model(tmp_path, capsys)
                      "--shot-frames", "12", "--out", str(tmp_path), "--device", "cpu"])
     assert code == 0
     data = json.loads((tmp_path / "devset_summary.json").read_text())
-    assert data["photos"]["images"] == 9 and data["photos"]["top1_cls"] >= 0.5
+    assert data["photos"]["images"] == 14 and data["photos"]["top1_cls"] >= 0.5
     assert set(data["photo_mean_iou"]) == {"holdout"} and 0.3 < data["photo_mean_iou"]["holdout"] <= 1.0
     assert set(data["clips"]) == {"holdout_640x480", "holdout_640x360"}
     for clip in data["clips"].values():

@@ -31,7 +31,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "models",
         help="list models: exact CAM or Grad-CAM, weights available offline",
-        description="List the model names --model accepts: lite0 (embedded), every torchvision image "
+        description="List the model names --model accepts: lite0, lite1, lite2 (built in), every torchvision image "
         "classifier, and timm models as timm:NAME. 'cam' = the head is GAP -> Linear, exact class "
         "activation maps; 'gradcam' = any other head, Grad-CAM on the last feature map; weights: "
         "'embedded', 'cached' (in the torch or Hugging Face cache: works offline) or 'download'.",
