@@ -49,6 +49,9 @@ def register(sub) -> None:
                    help="with --devset: shots per clip (default: 5; a cut between each two)")
     p.add_argument("--shot-frames", type=int, default=40, metavar="N",
                    help="with --devset: frames per shot (default: 40)")
+    p.add_argument("--extent", action=argparse.BooleanOptionalAction, default=True,
+                   help="with --devset: the clips' boxes fitted to what moves against the camera where the map "
+                   "agrees (as process's --extent; default: on)")
     p.add_argument("--out", metavar="DIR",
                    help="folder for summary.json, the per-image/per-frame CSV and the plot (default: ./NAME_eval)")
     cli.add_model_options(p)
@@ -225,7 +228,7 @@ def run_devset(args: argparse.Namespace) -> int:
                  for s in splits}
     import dataclasses
 
-    localizer = FrameLocalizer(model, dataclasses.replace(settings, smoothing=SmoothingSettings()))
+    localizer = FrameLocalizer(model, dataclasses.replace(settings, smoothing=SmoothingSettings(extent=args.extent)))
     runs = evaluate_devset_clips(lambda frame: localizer([frame])[0], localizer.reset, clips)
     _make(out)
     data = {"manifest": str(manifest), "split": args.split, "photos": summary.to_dict(), "photo_mean_iou": photo_iou,
