@@ -27,11 +27,14 @@ def one_torch_thread():
 
 @pytest.fixture(autouse=True)
 def no_thread_left():
-    """Fail a test that leaves any non-main Python thread running (after a grace period)."""
+    """Fail a test that leaves a Python thread it started running (after a grace
+    period); threads alive before it (e.g. fsspec's IO loop, started once per process
+    by an object-storage test) are not its."""
+    before = set(threading.enumerate())
     yield
     deadline = time.monotonic() + 5.0
     while True:
-        alive = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()]
+        alive = [t for t in threading.enumerate() if t not in before and t.is_alive()]
         if not alive or time.monotonic() > deadline:
             break
         time.sleep(0.05)
