@@ -25,6 +25,7 @@ FORBIDDEN = {
     "runtime": ("cli", "batch", "qt"),
     "frames": ("runtime", "cli", "batch", "qt"),
     "annotate": ("runtime", "cli", "batch", "qt"),
+    "classnames": ("runtime", "cli", "batch", "qt", "models", "cam", "video", "settings"),
     "labels_layout": ("runtime", "cli", "batch", "qt", "models", "cam", "video"),
     "tools": ("cli", "batch", "qt"),
     "app": ("cli", "batch", "qt"),  # the window's state, without Qt (tests/app/)

@@ -1,5 +1,5 @@
 """What the panel's Class field says about what the user typed (the search itself:
-``camvideo.models.names.find_class``, which ``--class NAME`` uses too).
+``camvideo.classnames.find_class``, which ``--class NAME`` uses too).
 
 Plain functions of the text and the label list: the panel asks them what the
 field picks and what to say about it.
@@ -7,7 +7,7 @@ field picks and what to say about it.
 
 from __future__ import annotations
 
-from camvideo.models.names import find_class
+from camvideo.classnames import find_class
 
 
 def class_hint(text: str, labels: list[str]) -> str:

@@ -107,13 +107,13 @@ def class_argument(text: str) -> int | str:
 
 def resolve_classes(args: argparse.Namespace) -> None:
     """``--class NAME`` values become ids, found in the ``--labels`` file when one is
-    given, else in ImageNet's names (``models.names.find_class``); a name that picks
+    given, else in ImageNet's names (``classnames.find_class``); a name that picks
     no class or several is a ``CamvideoError`` that says which."""
     values = getattr(args, "class_ids", None) or []
     names = [v for v in values if isinstance(v, str)]
     if not names:
         return
-    from camvideo.models.names import find_class, imagenet_labels, read_labels
+    from camvideo.classnames import find_class, imagenet_labels, read_labels
 
     given = getattr(args, "labels", None)
     if given is None and str(getattr(args, "model", "") or "").lower().endswith((".onnx", ".xml")):

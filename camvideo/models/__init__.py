@@ -27,6 +27,7 @@ on a connected machine; ``camvideo models --fetch``).
 """
 
 from camvideo import DEFAULT_MODEL
+from camvideo.classnames import imagenet_labels, read_labels
 from camvideo.models.classifiers import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -35,7 +36,7 @@ from camvideo.models.classifiers import (
     GradCamClassifier,
     Preprocessing,
 )
-from camvideo.models.names import available_models, imagenet_labels, parse_name, read_labels, torchvision_classifiers
+from camvideo.models.names import available_models, parse_name, torchvision_classifiers
 from camvideo.models.registry import (
     ModelReport,
     build_network,

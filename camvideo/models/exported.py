@@ -34,10 +34,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from camvideo.classnames import read_labels
 from camvideo.errors import Hint, ModelLoadError, reason
 from camvideo.models.classifiers import IMAGENET_MEAN, IMAGENET_STD, GapClassifier, Preprocessing
 from camvideo.models.graph_head import Head, find_head
-from camvideo.models.names import read_labels
 
 SUFFIXES = (".onnx", ".xml")
 DEFAULT_SIZE = 224

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from camvideo import DEFAULT_MODEL
+from camvideo.classnames import imagenet_labels, read_labels
 from camvideo.errors import Hint, ModelLoadError
 from camvideo.models.checkpoints import (
     _classes_in_state,
@@ -36,7 +37,7 @@ from camvideo.models.classifiers import (
     Preprocessing,
 )
 from camvideo.models.exported import is_exported, load_exported
-from camvideo.models.names import available_models, imagenet_labels, parse_name, read_labels, torchvision_classifiers
+from camvideo.models.names import available_models, parse_name, torchvision_classifiers
 from camvideo.models.netsplit import features_module, gradcam_module, split_network
 from camvideo.models.weights import cached_weights, check_timm_tag, download_torchvision_weights, timm_pretrained
 from camvideo.settings import INPUT_SIZES  # the one range: the command line checks it too

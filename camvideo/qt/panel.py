@@ -17,7 +17,7 @@ from PyQt6.QtWidgets import QVBoxLayout, QWidget
 from camvideo import settings as presets  # the Quality presets
 from camvideo.annotate import COLORMAPS  # numpy + cv2 (~0.08 s), no torch
 from camvideo.app.classes import class_hint
-from camvideo.models.names import find_class
+from camvideo.classnames import find_class
 from camvideo.qt.boxes import MODES, LocalizeBox, ModelGroup, OverlayBox, PlaybackBox, RecordBox, SourceBox
 from camvideo.settings import (
     RUNTIMES,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from camvideo.app.classes import class_hint
-from camvideo.models.names import find_class as chosen_class
+from camvideo.classnames import find_class as chosen_class
 
 LABELS = ["tench", "goldfish", "tabby cat", "tiger cat", "Persian cat", "Egyptian cat"]
 

@@ -1,5 +1,5 @@
 """``--class NAME``: a class by its name, found as the window's Class field finds it
-(``models.names.find_class``): in ``--labels`` when given, else ImageNet's names."""
+(``classnames.find_class``): in ``--labels`` when given, else ImageNet's names."""
 
 from __future__ import annotations
 

@@ -36,7 +36,8 @@ def test_json_follows_the_contract(capsys, tmp_path, data_dir):
     assert set(obj) == {"frame", "time", "width", "height", "detections"}
     assert [d["rank"] for d in obj["detections"]] == [1, 2, 3]
     for det in obj["detections"]:
-        assert set(det) == {"rank", "class_id", "label", "score", "box"}
+        assert set(det) - {"regions"} == {"rank", "class_id", "label", "score", "box"}
+        assert det.get("regions", [det["box"]])[0] == det["box"]  # each region's box, the paper's first
         x1, y1, x2, y2 = det["box"]
         assert 0 <= x1 < x2 <= 451 and 0 <= y1 < y2 <= 300
         assert 0.0 < det["score"] <= 1.0

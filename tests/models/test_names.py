@@ -8,9 +8,9 @@ import os
 import pytest
 from contract import one_line_error
 
+from camvideo.classnames import read_labels
 from camvideo.cli import main
 from camvideo.errors import ModelLoadError
-from camvideo.models.names import read_labels
 
 pytestmark = pytest.mark.timeout(60)  # a named pipe read would hang until this
 

@@ -113,8 +113,8 @@ def test_config_checks_arguments():
         benchmark.BenchConfig(soak=-1)
     with pytest.raises(ValueError, match="rounds"):
         benchmark.BenchConfig(rounds=0)
-    with pytest.raises(ValueError, match="precision must be one of f32, bf16"):
-        benchmark.BenchConfig(precision="int8")
+    with pytest.raises(ValueError, match="precision must be one of f32, bf16, int8, got 'fp8'"):
+        benchmark.BenchConfig(precision="fp8")
 
 
 def test_video_frames_move_smoothly_with_cuts():
