@@ -31,6 +31,7 @@ SCALES = {
 BAR_W, BAR_H = 120.0, 8.0
 PAD = 6.0
 MARGIN = 8.0
+GAP = 4.0  # between the picture and a legend placed under it
 POINT_SIZE = 9.0
 SMALL = (560.0, 320.0)  # a picture narrower or lower than this gets the compact legend
 MAX_SHARE = 0.45  # the legend's width: at most this share of a compact picture's
@@ -93,9 +94,11 @@ def compact(image_rect: QRectF) -> bool:
     return image_rect.width() < SMALL[0] or image_rect.height() < SMALL[1]
 
 
-def legend_rect(legend: Legend, image_rect: QRectF, font: QFont, boxes=()) -> QRectF:
-    """Where the legend box goes: the picture's bottom-left corner, or the corner
-    where it hides the ``boxes`` (view coordinates) least (``labels_layout.panel_corner``)."""
+def legend_rect(legend: Legend, image_rect: QRectF, font: QFont, boxes=(), view: QRectF | None = None) -> QRectF:
+    """Where the legend box goes: under the picture when the ``view`` has a bar there
+    it fits in (a letterboxed video: it hides nothing), else the picture's
+    bottom-left corner, or the corner where it hides the ``boxes`` (view
+    coordinates) least (``labels_layout.panel_corner``)."""
     metrics = QFontMetricsF(font)
     if compact(image_rect):
         height = metrics.height() + (0 if legend.faint else BAR_H + PAD / 2) + 2 * PAD
@@ -107,15 +110,20 @@ def legend_rect(legend: Legend, image_rect: QRectF, font: QFont, boxes=()) -> QR
                     max(BAR_W, metrics.horizontalAdvance(scale_line(legend)))) + 2 * PAD
         height = lines * metrics.height() + (0 if legend.faint else BAR_H + PAD / 2) + 2 * PAD
         width, margin = min(width, max(0.0, image_rect.width() - 2 * MARGIN)), MARGIN
+    if view is not None and view.bottom() - image_rect.bottom() >= height + GAP:
+        return QRectF(image_rect.left() + margin, image_rect.bottom() + GAP, width, height)
     area = (image_rect.left(), image_rect.top(), image_rect.right(), image_rect.bottom())
     x1, y1, x2, y2 = panel_corner(width, height, area, boxes, margin)
     return QRectF(x1, y1, x2 - x1, y2 - y1)
 
 
-def paint_legend(painter: QPainter, legend: Legend, image_rect: QRectF, font: QFont, boxes=()) -> QRectF:
-    """Paint ``legend`` over the picture, off the ``boxes`` where it can be; returns its box."""
-    box = legend_rect(legend, image_rect, font, boxes)
-    if box.width() < 2 * PAD or box.top() < image_rect.top() or box.bottom() > image_rect.bottom() + 0.5:
+def paint_legend(painter: QPainter, legend: Legend, image_rect: QRectF, font: QFont, boxes=(),
+                 view: QRectF | None = None) -> QRectF:
+    """Paint ``legend`` under or over the picture, off the ``boxes`` where it can be
+    (``legend_rect``); returns its box."""
+    box = legend_rect(legend, image_rect, font, boxes, view)
+    inside = box.bottom() <= image_rect.bottom() + 0.5 or (view is not None and box.bottom() <= view.bottom())
+    if box.width() < 2 * PAD or box.top() < image_rect.top() or not inside:
         return QRectF()  # no room in a tiny view
     metrics = QFontMetricsF(font)
     painter.save()

@@ -85,7 +85,7 @@ class VideoView(QWidget):
             return []
         image, legend = self.current.image, self.legend()
         avoid = [] if legend is None else [legend_rect(legend, self.image_rect(), legend_font(self.font()),
-                                                       self.boxes_in_view())]
+                                                       self.boxes_in_view(), QRectF(self.rect()))]
         return layout_tags(self.current.result, self.image_rect(), (image.width(), image.height()),
                            label_font(self.font()), self.marked_rank(), avoid)
 
@@ -191,7 +191,7 @@ class VideoView(QWidget):
             paint_tags(painter, self.label_tags(), label_font(self.font()))
             legend = self.legend()
             self.legend_box = paint_legend(painter, legend, self.image_rect(), legend_font(self.font()),
-                                           self.boxes_in_view()) if legend is not None else QRectF()
+                                           self.boxes_in_view(), QRectF(self.rect())) if legend is not None else QRectF()
             if self._pending:
                 self._pending = False
                 now = time.monotonic()

@@ -118,3 +118,24 @@ def test_in_a_small_window_the_legend_stays_readable_small_and_off_the_labels(qt
     assert box.height() >= small.fontMetrics().height()  # the title still one readable line
     tags = [t.rect for t in small.label_tags()]
     assert len(tags) == 3 and not any(t.intersects(box) for t in tags)
+
+
+def test_a_letterboxed_picture_has_its_legend_in_the_bar_under_it_and_a_box_keeps_its_corners(qtbot):
+    """A 16:9 frame in a 4:3 view: the legend goes in the black bar under the picture,
+    hiding nothing; with no bar (the view's own shape) it keeps off the box's outline."""
+    tall, fitted = VideoView(), VideoView()
+    frame = FrameResult(3, 0.1, 640, 360, (Detection(1, 285, "Egyptian cat", 0.7, (10, 150, 400, 350)),),
+                        ClassMaps((285,), np.random.default_rng(0).random((1, 7, 7)).astype(np.float32), (1.0,)))
+    for view, size in ((tall, (800, 600)), (fitted, (800, 450))):
+        qtbot.addWidget(view)
+        view.resize(*size)
+        view.show()
+        view.show_frame(shown_frame(frame))
+        view.grab()
+    pic, box = tall.image_rect(), tall.legend_box
+    assert not box.isEmpty() and box.top() >= pic.bottom() and box.bottom() <= tall.rect().bottom()
+    pic, box = fitted.image_rect(), fitted.legend_box
+    assert pic.contains(box)
+    x1, y1, x2, y2 = fitted.boxes_in_view()[0]
+    corners = [(x1, y1), (x2, y1), (x1, y2), (x2, y2)]
+    assert not any(box.contains(x, y) for x, y in corners)  # the bottom-left one hid the box's corner
