@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, "/work/wt-w23/tests")
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 import cv2  # noqa: E402
 from clips import make_cat_clip  # noqa: E402
 from PyQt6.QtCore import QSettings, Qt, QTimer  # noqa: E402
@@ -88,7 +88,7 @@ elif scenario == "2":  # "Weights file…" after an offline model failed
 elif scenario == "3":  # a slideshow with one unreadable image traps ◀
     folder = work / "slides"
     folder.mkdir(exist_ok=True)
-    data = Path("/work/wt-w23/tests/data")
+    data = Path(__file__).resolve().parents[3] / "tests" / "data"
     for i, name in enumerate(["chelsea", "coffee", "astronaut"]):
         cv2.imwrite(str(folder / f"{i}-{name}.png"), cv2.resize(cv2.imread(str(data / f"{name}.png")), (320, 240)))
     (folder / "1-coffee.png").write_bytes(b"not a png")
