@@ -3,31 +3,15 @@ screen taken with `import -window root` (Xvfb + openbox).
 usage: look.py K W H OUT.png WORKDIR [SECONDS]"""
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from PyQt6.QtCore import QSettings
-from PyQt6.QtWidgets import QApplication
+from screen import start, wait
 
 k, width, height, out, work = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], Path(sys.argv[5])
 at = float(sys.argv[6]) if len(sys.argv) > 6 else 2.26
-work.mkdir(parents=True, exist_ok=True)
-app = QApplication(sys.argv)
+app, settings = start(sys.argv, work)
 from camvideo.qt.dialogs import demo_clip  # noqa: E402
 from camvideo.qt.window import MainWindow  # noqa: E402
-
-settings = QSettings(str(work / "app.ini"), QSettings.Format.IniFormat)
-
-
-def wait(cond, timeout=60.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        app.processEvents()
-        if cond():
-            return True
-        time.sleep(0.02)
-    return False
-
 
 settings.setValue("mode", "Top-k")
 settings.setValue("topk", k)

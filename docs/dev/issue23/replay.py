@@ -2,35 +2,20 @@
 and takes the screen with `import -window root` (Xvfb + openbox; docs/app.md, Before and after);
 "main" retakes docs/screenshot.png (a 1302x880 screen).
 usage: replay.py SCENARIO OUT.png WORKDIR"""
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 import cv2  # noqa: E402
 from clips import make_cat_clip  # noqa: E402
-from PyQt6.QtCore import QSettings, Qt, QTimer  # noqa: E402
+from PyQt6.QtCore import Qt, QTimer  # noqa: E402
 from PyQt6.QtTest import QTest  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
+from screen import start, take, wait  # noqa: E402
 
 scenario, out, work = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-work.mkdir(parents=True, exist_ok=True)
-app = QApplication(sys.argv)
+app, settings = start(sys.argv, work)
 from camvideo.qt.window import MainWindow  # noqa: E402
-
-settings = QSettings(str(work / "app.ini"), QSettings.Format.IniFormat)
-
-
-def wait(cond, timeout=60.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        app.processEvents()
-        if cond():
-            return True
-        time.sleep(0.02)
-    print("timed out waiting", file=sys.stderr)
-    return False
 
 
 def pause_for(seconds):
@@ -38,8 +23,7 @@ def pause_for(seconds):
 
 
 def shot():
-    pause_for(0.5)
-    subprocess.run(["import", "-window", "root", out], check=True)
+    take(out)
 
 
 def window(**kw):

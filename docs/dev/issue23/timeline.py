@@ -6,34 +6,18 @@ make_damaged_clip), lets it play to its end, and hovers over the stretch (xdotoo
 usage: timeline.py SCENARIO OUT.png WORKDIR"""
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
-from PyQt6.QtCore import QSettings  # noqa: E402
-from PyQt6.QtWidgets import QApplication  # noqa: E402
+from screen import start, take, wait  # noqa: E402
 
 scenario, out, work = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-work.mkdir(parents=True, exist_ok=True)
-app = QApplication(sys.argv)
+app, settings = start(sys.argv, work)
 from camvideo.qt.window import MainWindow  # noqa: E402
-
-settings = QSettings(str(work / "app.ini"), QSettings.Format.IniFormat)
-
-
-def wait(cond, timeout=60.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        app.processEvents()
-        if cond():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def shot(crop=None):
-    wait(lambda: False, 0.7)
-    subprocess.run(["import", "-window", "root", *(["-crop", crop] if crop else []), out], check=True)
+    take(out, crop, settle=0.7)
 
 
 if scenario == "one-class":
