@@ -168,7 +168,7 @@ def _read_checkpoint(path: Path, *, trust: bool = False) -> nn.Module | dict[str
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights only load failed" not in str(exc).lower():  # not a refused class: a damaged file
+        if "unsupported global" not in str(exc).lower():  # not a refused class: a damaged file
             raise _load_failure(path, "checkpoint", head, exc) from None
         if not trust:
             raise ModelLoadError(

@@ -221,9 +221,11 @@ def test_checkpoint_errors_are_one_clear_line(trained, tmp_path, capsys):
                   "--checkpoint", str(trained / "test_resnet_state.pt"), "--labels", labels3)  # fmt: skip
     assert "has 2 classes" in line and "3 labels" in line
     corrupt = tmp_path / "corrupt.pt"
-    corrupt.write_bytes(os.urandom(2000))
-    line = _error(capsys, "image", str(img), "--checkpoint", str(corrupt), "--labels", str(trained / "labels.txt"))
-    assert f"cannot read checkpoint {corrupt}" in line
+    # random bytes; a pickle's first byte then an opcode torch's safe unpickler refuses
+    for data in (os.urandom(2000), b"\x80\x02\xe4" + os.urandom(2000)):
+        corrupt.write_bytes(data)
+        line = _error(capsys, "image", str(img), "--checkpoint", str(corrupt), "--labels", str(trained / "labels.txt"))
+        assert f"cannot read checkpoint {corrupt}" in line and "--trust-checkpoint" not in line
     line = _error(capsys, "image", str(img), "--checkpoint", str(tmp_path / "missing.pt"))
     assert "does not exist" in line
     line = _error(capsys, "image", str(img), "--checkpoint", str(trained / "tiny_full.pt"), "--labels",

@@ -31,7 +31,7 @@ KINDS = {
     "named pipe": (lambda p: (os.mkfifo(p), p)[1], "it is a named pipe (FIFO), not a file"),  # opening it would hang
     "truncated": (lambda p: _truncated(p), "it is truncated or damaged"),
     "truncated legacy": (lambda p: _truncated(p, legacy=True), "cannot read"),
-    "noise": (lambda p: (p.write_bytes(os.urandom(3000)), p)[1], "not one written by torch.save"),
+    "noise": (lambda p: (p.write_bytes(b"\x01" + os.urandom(2999)), p)[1], "not one written by torch.save"),
     "not safetensors": (lambda p: (p.with_suffix(".safetensors").write_bytes(b"garbage"), p.with_suffix(".safetensors"))[1],
                         "it is not a safetensors file"),
 }
