@@ -226,22 +226,14 @@ def _run_locked(args, plan, common, config, cpus, gpus, summary=None, sizes=None
     path, shown_path = summary or (plan.summary_path, plan.summary_path)
     records = compact(path, read_records(path))  # one line a file (s28)
     todo, complete = split_resumed(plan, records, config, overwrite=args.overwrite, sizes=sizes)
-    for note in plan.notes:
-        _say(f"camvideo: note: {printable(note)}")
-    _say(f"camvideo: {len(plan.jobs)} file{'s' * (len(plan.jobs) != 1)} -> {printable(str(plan.output_dir))}"
-         + (f" ({len(complete)} complete from an earlier run, skipped; --overwrite redoes them)" if complete else ""))
+    _announce(plan, complete)
     totals = Totals(files=len(plan.jobs))
     began = time.monotonic()
     lost = None
     if summary:
         from camvideo.batch.bucket import BucketSummary
     with (BucketSummary(*summary) if summary else SummaryWriter(path)) as writer:
-        for job in complete:
-            record = {"source": job.source, "rel": job.rel, "status": "skipped", "frames": 0, "seconds": 0.0,
-                      "fps": 0.0, "outputs": list(job.outputs), "reason": "complete from an earlier run",
-                      "size": job.size, "mtime_ns": job.mtime_ns, "config": config}
-            writer.write(record)
-            totals.add(_shown_record(record))
+        _skip_complete(writer, complete, config, totals)
         try:
             stopped = _run_jobs(args, todo, common, cpus, gpus, writer, totals, config,
                                 earlier_attempts(records)) if todo else None
@@ -250,15 +242,38 @@ def _run_locked(args, plan, common, config, cpus, gpus, summary=None, sizes=None
             return 128 + exc.signum
         except BackendLost as exc:  # every file has its record: the table, then the error line (exit 2)
             lost, stopped = exc, None
-    wall = time.monotonic() - began
     try:
-        print(format_table(totals, wall, shown_path), flush=True)
+        print(format_table(totals, time.monotonic() - began, shown_path), flush=True)
     except (OSError, ValueError):
         pass
     if lost is not None:
         raise lost
+    return _finish(args, plan, totals, stopped)
+
+
+def _announce(plan, complete) -> None:
+    """The plan's notes and the one line that says how many files go where."""
+    for note in plan.notes:
+        _say(f"camvideo: note: {printable(note)}")
+    _say(f"camvideo: {len(plan.jobs)} file{'s' * (len(plan.jobs) != 1)} -> {printable(str(plan.output_dir))}"
+         + (f" ({len(complete)} complete from an earlier run, skipped; --overwrite redoes them)" if complete else ""))
+
+
+def _skip_complete(writer, complete, config, totals) -> None:
+    """A "skipped" record for each file complete from an earlier run."""
+    for job in complete:
+        record = {"source": job.source, "rel": job.rel, "status": "skipped", "frames": 0, "seconds": 0.0,
+                  "fps": 0.0, "outputs": list(job.outputs), "reason": "complete from an earlier run",
+                  "size": job.size, "mtime_ns": job.mtime_ns, "config": config}
+        writer.write(record)
+        totals.add(_shown_record(record))
+
+
+def _finish(args, plan, totals, stopped) -> int:
+    """The dataset (a run not stopped), the interrupted line, and the exit status."""
     if args.dataset and stopped is None:
         from camvideo.batch.dataset import build
+        from camvideo.batch.summary import read_records
 
         written, fresh = build(plan.output_dir, args.dataset, read_records(plan.summary_path))
         _say(f"camvideo: dataset {args.dataset}: {written} file{'s' * (written != 1)} written"
