@@ -71,8 +71,9 @@ class StillAnalysis:
 
     def split(self, fine: Evidence | None, class_id: int, width: int, height: int, rule: BoxRule) -> list[Box]:
         """The regions of ``class_id``'s finer map, largest first, when it splits into
-        several strong ones; [] when it does not (the coarse box stays)."""
-        if fine is None:
+        several strong ones; [] when it does not (the coarse box stays) and for
+        ``rule.components`` "all" (every region of the coarse map is boxed)."""
+        if fine is None or rule.components != "largest":
             return []
         with torch.inference_mode():
             cam = self.method.maps(fine, [class_id]).cpu().numpy()[0]
@@ -82,9 +83,7 @@ class StillAnalysis:
 
     def refine(self, result: FrameResult, fine: Evidence | None, rule: BoxRule) -> FrameResult:
         """``result`` with each boxed detection's box and regions from the finer map
-        where it splits into several objects (``rule.components`` "all" keeps its boxes)."""
-        if rule.components != "largest":
-            return result
+        where it splits into several objects."""
         detections = []
         for det in result.detections:
             regions = self.split(fine, det.class_id, result.width, result.height, rule) if det.box else []
