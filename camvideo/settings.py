@@ -10,7 +10,8 @@ the field and the allowed values; a setting that exists is a valid one.
   (``camvideo.cam.smoothing``);
 - ``MapSettings``: the model inputs the classes and maps come from
   (``camvideo.cam.multiscale``); ``QUALITY_PRESETS`` / ``quality_settings``: the
-  named speed/quality presets;
+  named speed/quality presets; ``StillSettings`` / ``still_settings``: the
+  photos' analysis of a preset (``camvideo.cam.still``);
 - ``LocalizeSettings``: what to localize, composing the four above
   (``camvideo.runtime.localizer``);
 - ``OverlaySettings``: what the overlay draws (``camvideo.annotate``);
@@ -303,6 +304,44 @@ def quality_maps(name: str) -> tuple[MapSettings, BoxRule]:
     if name == "best":
         return MapSettings(input="aspect", map_side=288, combine=True), BoxRule(inset=BOX_INSET)
     raise ValueError(f"quality must be one of {QUALITY_PRESETS}, got {name!r}")
+
+
+@dataclass(frozen=True)
+class StillSettings:
+    """The photos' analysis (``camvideo image``, ``camvideo eval``'s photos;
+    ``camvideo.cam.still``): a photo has no frame rate, so it may cost more than a
+    video frame. ``class_models``: built-in models whose balanced-pass probabilities
+    are averaged with the map model's to choose the classes (used when the map
+    model is the built-in lite0; the maps stay the map model's). ``split_side``: the
+    short side of a finer pass of the map model (None: no such pass); when that
+    pass's map of a class, at ``split_level`` of its maximum, splits into two or
+    more regions whose peaks reach ``split_peak`` of it, the largest region is the
+    primary box and the regions are listed (several objects), else the coarse box
+    stays. Chosen on the development set's tune split (docs/eval.md)."""
+
+    class_models: tuple[str, ...] = ("lite1",)
+    split_side: int | None = 448
+    split_level: float = 0.3
+    split_peak: float = 0.7
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "class_models", tuple(self.class_models))
+        if not all(isinstance(m, str) and m for m in self.class_models):
+            raise ValueError(f"class_models must be model names, got {self.class_models!r}")
+        if self.split_side is not None and (isinstance(self.split_side, bool) or not isinstance(self.split_side, int)
+                                            or not 32 <= self.split_side <= 1024):
+            raise ValueError(f"split_side must be None or a side of 32..1024 pixels, got {self.split_side!r}")
+        for name in ("split_level", "split_peak"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+
+
+def still_settings(name: str) -> StillSettings | None:
+    """The photos' analysis of preset ``name``: None (plain CAM's one pass) for
+    ``"fast"``, ``StillSettings()`` for the others."""
+    if name not in QUALITY_PRESETS:
+        raise ValueError(f"quality must be one of {QUALITY_PRESETS}, got {name!r}")
+    return None if name == "fast" else StillSettings()
 
 
 # A box rule's usual level when the user picks another rule than the preset's

@@ -255,6 +255,18 @@ def forward_from_args(args: argparse.Namespace, model, *, live: bool = True, str
                        threads=live_threads(model) if stream else None, sizes=sizes)
 
 
+def still_from_args(args: argparse.Namespace, model):
+    """The photos' analysis (``camvideo.cam.still``) of ``--quality`` on ``model``:
+    None for ``fast`` (plain CAM) and for models without exact CAM. Memory that
+    runs out while the class models load is one line."""
+    from camvideo.cam.still import still_analysis
+    from camvideo.settings import still_settings
+
+    own = any(getattr(args, name, None) for name in ("checkpoint", "labels", "weights", "layer"))
+    with memory_errors(args):
+        return still_analysis(model, still_settings(getattr(args, "quality", DEFAULT_QUALITY)), own_classes=own)
+
+
 def localize_settings_from_args(args: argparse.Namespace):
 
     try:

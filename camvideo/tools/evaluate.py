@@ -195,6 +195,7 @@ class ImageSummary:
     box_rule: BoxRule
     model: str
     seconds: float
+    still: bool = False  # the photos' analysis ran (camvideo.cam.still)
 
     def to_dict(self) -> dict:
         r = self.box_rule
@@ -208,6 +209,7 @@ class ImageSummary:
             "gt_known_loc": round(self.gt_known_loc, 6),
             "maxboxacc_v2": self.maxboxacc.to_dict(),
             "seconds": round(self.seconds, 3),
+            "still_analysis": self.still,
         }
 
 
@@ -220,11 +222,15 @@ def evaluate_images(
     batch_size: int = 16,
     forward=None,
     maps: MapSettings | None = None,
+    still=None,
 ) -> tuple[list[ImageScore], ImageSummary]:
     """Score every annotated image with one forward pass each (in batches), or the
     passes ``maps`` asks for (default: ``LocalizeSettings().maps``, as ``camvideo
     image`` runs). ``forward``: exact CAM's forward pass on another runtime (None:
-    torch); it serves every pass, at every input size."""
+    torch); it serves every pass, at every input size. ``still``: the photos'
+    analysis (a ``camvideo.cam.still.StillAnalysis`` of the same model, as
+    ``camvideo image`` runs it: its classes, and its finer map's box where that
+    splits); MaxBoxAccV2 sweeps the map's own pass either way."""
     import torch
 
     from camvideo.cam.evidence import choose_classes, evidence_maps
@@ -253,20 +259,28 @@ def evaluate_images(
             with torch.inference_mode():
                 request = LocalizeSettings(topk=1, maps=maps_settings)
                 found = passes.evidence(images, request)
+                if still is not None:
+                    found = [still.classes(im, ev) for im, ev in zip(images, found)]
+                fines = [still.fine(im) if still is not None else None for im in images]
                 # (B, 2): the top-1 class, and the ground-truth class the model finds most likely
                 ids = np.array([[choose_classes(ev.probs, request).class_ids[0],
                                  max(a.classes, key=lambda c, p=ev.probs: float(p[c]))] for ev, a in zip(found, batch)])
                 maps = [evidence_maps(method, ev, ids[b]) for b, ev in enumerate(found)]
                 chosen = np.array([[float(ev.probs[c]) for c in ids[b]] for b, ev in enumerate(found)])
 
-            def score(b: int, batch=batch, images=images, maps=maps, ids=ids, chosen=chosen) -> ImageScore:
+            def score(b: int, batch=batch, images=images, maps=maps, ids=ids, chosen=chosen, fines=fines) -> ImageScore:
                 ann, (height, width) = batch[b], images[b].shape[:2]
                 gt_boxes = fit_boxes(ann, width, height)
                 pred_heat, gt_heat = normalize(maps[b][0]), normalize(maps[b][1])
-                pred_box, pred_iou = pick_box(boxes_from_cam(pred_heat, width, height, rule), gt_boxes)
-                region_iou = best_iou(region_boxes(pred_heat, width, height, rule), gt_boxes)
-                gt_box, gt_iou = pick_box(boxes_from_cam(gt_heat, width, height, rule), gt_boxes)
                 pred, gt = int(ids[b, 0]), int(ids[b, 1])
+
+                def split(class_id: int) -> list:
+                    return still.split(fines[b], class_id, width, height, rule) if still is not None else []
+
+                fine = split(pred)
+                pred_box, pred_iou = pick_box(fine[:1] or boxes_from_cam(pred_heat, width, height, rule), gt_boxes)
+                region_iou = best_iou(fine or region_boxes(pred_heat, width, height, rule), gt_boxes)
+                gt_box, gt_iou = pick_box(split(gt)[:1] or boxes_from_cam(gt_heat, width, height, rule), gt_boxes)
                 return ImageScore(
                     file=str(ann.file), width=width, height=height, gt_classes=ann.classes,
                     pred_class=pred, pred_label=model.labels[pred], pred_score=float(chosen[b, 0]),
@@ -290,6 +304,7 @@ def evaluate_images(
         box_rule=rule,
         model=getattr(model, "name", type(model).__name__),
         seconds=time.perf_counter() - t0,
+        still=still is not None,
     )
     return scores, summary
 

@@ -107,9 +107,10 @@ def run_images(args: argparse.Namespace) -> int:
     out = _out_dir(args.out, Path(args.manifest), IMAGE_OUTPUTS, [args.manifest])
     model = cli.load_model_from_args(args)
     forward = cli.forward_from_args(args, model)
+    still = cli.still_from_args(args, model)  # the photos' analysis, as `camvideo image` runs it
     try:
         scores, summary = evaluate_images(model, annotations, rule, thresholds, batch_size=args.batch_size,
-                                          forward=forward, maps=settings.maps)
+                                          forward=forward, maps=settings.maps, still=still)
     except ValueError as exc:
         raise InputError(str(exc)) from None
 
@@ -220,8 +221,8 @@ def run_devset(args: argparse.Namespace) -> int:
                                                            frames=args.shot_frames)]
     out = _out_dir(args.out, manifest.parent, ("devset_summary.json",), [str(manifest)])  # before the model loads
     model = cli.load_model_from_args(args)
-    scores, summary = evaluate_images(model, photos, settings.box_rule, thresholds,
-                                      batch_size=args.batch_size, maps=settings.maps)
+    scores, summary = evaluate_images(model, photos, settings.box_rule, thresholds, batch_size=args.batch_size,
+                                      maps=settings.maps, still=cli.still_from_args(args, model))
     # The mean IoU of the top-1 box per split (the figure the quality targets are set on)
     by_file = {str(a.file): s for s, chosen in by_split.items() for a in chosen}
     photo_iou = {s: round(statistics.fmean([x.pred_iou for x in scores if by_file.get(str(x.file)) == s]), 4)

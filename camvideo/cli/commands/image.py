@@ -50,11 +50,12 @@ def run(args: argparse.Namespace) -> int:
     images = [(Path(p), read_image(p)) for p in args.paths]  # fail before loading the model
     check_outputs([path for path, _ in images], _outputs(images, args))
     localizer = cli.localizer_from_args(args, settings, live=True)
+    still = cli.still_from_args(args, localizer.model)  # the photos' analysis (None: plain --quality fast)
     annotator = FrameAnnotator(overlay)
     lines = []
     for index, (path, image) in enumerate(images):
         with cli.memory_errors(args):
-            result = localizer([image], indices=[index], times=[0.0])[0]
+            result = still(localizer, image, index) if still else localizer([image], indices=[index], times=[0.0])[0]
         target = output_path(path, args.output, len(images) > 1)
         _write_image(target, annotator.annotate(image, result))
         lines.append(json.dumps(result.to_dict()))

@@ -1,0 +1,119 @@
+"""The photos' analysis (``StillSettings``): more than a video frame gets, since a
+photo has no frame rate to keep.
+
+Two parts, both measured on the development set's photos (docs/eval.md, issue 25):
+
+- **the classes** from the mean of the map model's probabilities and those of
+  stronger built-in models (lite1's balanced pass for lite0): a CAM can be made for
+  any class, so the maps stay the map model's (lite0's box better than lite1's);
+- **several objects**: a finer pass of the map model (short side 448: 14x19 cells
+  on 4:3 instead of 7x9); when its map of a class, thresholded at ``split_level`` of
+  its maximum, splits into two or more regions whose peaks reach ``split_peak``,
+  the objects are told apart: the largest region is the primary box and every
+  region is listed. Otherwise the coarse map's box stays (the finer map's threshold
+  would also cut one object into parts).
+
+The extra passes run in eager torch on the model's device, whatever runtime serves
+the video path. Only exact CAM (GAP -> Linear) models get the analysis.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from camvideo.cam.boxes import normalize
+from camvideo.cam.evidence import Evidence
+from camvideo.cam.multiscale import ScaledPasses
+from camvideo.cam.regions import region_boxes
+from camvideo.results import Box, FrameResult
+from camvideo.settings import BoxRule, LocalizeSettings, MapSettings, StillSettings
+
+CLASS_PASS = MapSettings(input="aspect")  # the class models' pass: balanced's
+
+
+class StillAnalysis:
+    """The photos' analysis of one map model (``method``, an exact CAM method) with
+    ``class_methods`` (the methods of the models whose probabilities join its own;
+    empty: its own classes)."""
+
+    def __init__(self, method, settings: StillSettings, class_methods: Sequence = ()) -> None:
+        if not method.smoothable:
+            raise ValueError(f"the photos' analysis needs an exact-CAM model, not {method.name}")
+        self.method, self.settings = method, settings
+        self._passes = ScaledPasses(method)
+        self._classes = [ScaledPasses(m) for m in class_methods]
+
+    def classes(self, frame: np.ndarray, evidence: Evidence) -> Evidence:
+        """``evidence`` with the probabilities the classes are chosen from: the mean
+        of its own and each class model's on ``frame`` (unchanged without any)."""
+        if not self._classes:
+            return evidence
+        request = LocalizeSettings(topk=1, maps=CLASS_PASS)
+        probs = [evidence.probs]
+        with torch.inference_mode():
+            for passes in self._classes:
+                probs.append(passes.evidence([frame], request)[0].probs.to(evidence.probs.device))
+        mean = torch.stack(probs).mean(dim=0)
+        return dataclasses.replace(evidence, probs=mean, logits=torch.log(mean.clamp_min(1e-12)))
+
+    def fine(self, frame: np.ndarray) -> Evidence | None:
+        """The finer pass's evidence of ``frame`` (None without ``split_side``)."""
+        side = self.settings.split_side
+        if side is None:
+            return None
+        request = LocalizeSettings(topk=1, maps=MapSettings(input="aspect", map_side=side))
+        with torch.inference_mode():
+            return self._passes.evidence([frame], request)[0]
+
+    def split(self, fine: Evidence | None, class_id: int, width: int, height: int, rule: BoxRule) -> list[Box]:
+        """The regions of ``class_id``'s finer map, largest first, when it splits into
+        several strong ones; [] when it does not (the coarse box stays) and for
+        ``rule.components`` "all" (every region of the coarse map is boxed)."""
+        if fine is None or rule.components != "largest":
+            return []
+        with torch.inference_mode():
+            cam = self.method.maps(fine, [class_id]).cpu().numpy()[0]
+        level = dataclasses.replace(rule, threshold=self.settings.split_level, method="max")
+        regions = region_boxes(normalize(cam), width, height, level, least_peak=self.settings.split_peak)
+        return regions if len(regions) >= 2 else []
+
+    def refine(self, result: FrameResult, fine: Evidence | None, rule: BoxRule) -> FrameResult:
+        """``result`` with each boxed detection's box and regions from the finer map
+        where it splits into several objects."""
+        detections = []
+        for det in result.detections:
+            regions = self.split(fine, det.class_id, result.width, result.height, rule) if det.box else []
+            detections.append(dataclasses.replace(det, box=regions[0], regions=tuple(regions)) if regions else det)
+        return dataclasses.replace(result, detections=tuple(detections))
+
+    def __call__(self, localizer, frame: np.ndarray, index: int = 0) -> FrameResult:
+        """One photo through ``localizer`` (a ``FrameLocalizer`` of the same model,
+        no smoothing) with this analysis: its pass, the classes, its boxes refined."""
+        evidence = self.classes(frame, localizer.forward([frame])[0])
+        result = localizer.finish([evidence], indices=[index], times=[0.0])[0]
+        return self.refine(result, self.fine(frame), localizer.settings.box_rule)
+
+
+def still_analysis(model, settings: StillSettings | None, *, own_classes: bool = False,
+                   device: str | None = None) -> StillAnalysis | None:
+    """The analysis ``settings`` asks for on ``model`` (None: none asked, or the model
+    is not an exact-CAM one). The class models join only when ``model`` is the
+    built-in lite0 with its ImageNet classes (``own_classes`` False: no custom
+    checkpoint or labels)."""
+    from camvideo.cam.methods import cam_method
+    from camvideo.models import load_model
+
+    if settings is None:
+        return None
+    method = cam_method(model)
+    if not method.smoothable:
+        return None
+    joins = getattr(model, "name", None) == "lite0" and not own_classes and model.num_classes == 1000
+    where = device or str(getattr(model, "device", "cpu"))
+    others = [cam_method(load_model(name, device=where)) for name in settings.class_models] if joins else []
+    return StillAnalysis(method, settings, others)
+
