@@ -19,7 +19,10 @@ def register(sub) -> None:
         "image",
         help="localize classes in photos: annotated image + JSON",
         description="Run the model on each image, write the annotated image (heat map, box, label) "
-        "and print or save the per-frame JSON object (frame, time, width, height, detections).",
+        "and print or save the per-frame JSON object (frame, time, width, height, detections). "
+        "A photo gets more than a video frame (unless --quality fast): with the built-in lite0, "
+        "classes from lite0 and lite1 together, and a finer pass that boxes one of several objects "
+        "and lists each in the JSON's regions (about 0.25 s of CPU a photo; docs/eval.md).",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files")
     p.add_argument("-o", "--output", metavar="OUT",
