@@ -33,7 +33,7 @@ LEAST = 0.002  # moving pixels, as a fraction of the picture, for a fit (~40 of 
 INSIDE = 0.6  # the moving pixels' share that must lie in the map's box
 SMALLER = 0.9  # the fitted box's area at most this fraction of the map's box
 ALPHA = 0.5  # the fitted box's average over frames
-HOLD = 0.8  # a held box stays while this share of it lies in the map's box
+HOLD = 0.5  # a held box stays while at least half of it lies in the map's box
 
 
 class MovingExtent:
