@@ -7,7 +7,8 @@ export, makes the localizer (``make_localizer(info)``: the caller's model, made
 after the source opened, so a bad input fails before a model loads), runs the
 ``Pipeline`` with one wait loop and closes everything, also when something fails
 half way: every output is closed, the source closed. An output takes its final
-name only when the run ended well (the source's end or a stop request) and the
+name only when the run ended well (the source's end, or a stop request where no
+earlier file of that name would be replaced by a part of a file source) and the
 output itself was written whole; after a write error or a failed pipeline, every
 output stays as its ``.partial`` file and an earlier file of the final name is
 left as it was (``RunReport.outputs`` lists the outputs that took their names). What happened comes back in a
@@ -105,6 +106,7 @@ def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: Fa
         if request.protect_inputs:
             _check_outputs(request, info)
         files = _open_outputs(request, info, stack)  # (recorder, exporter) as written, each None when not asked
+        existing = [f for f in files if f is not None and Path(f.path).exists()]  # an earlier file of that name
         recorder, exporter = (_wrapped(request, f) for f in files)
         sinks = [s for s in (recorder, exporter) if s is not None] + list(request.sinks)
         localizer = request.make_localizer(info)
@@ -120,10 +122,8 @@ def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: Fa
         try:
             stop = _wait(pipeline, should_stop, on_progress, info)
         finally:
-            if stop in ("output", "error"):  # incomplete: no output takes its final name
-                for file in files:
-                    if file is not None:
-                        file.abandon()
+            for file in _incomplete(stop, info, files, existing):  # these keep their .partial names
+                file.abandon()
             pipeline.stop()  # joins the threads, closes the source, finalizes the outputs
         seconds = time.monotonic() - start
         stats = pipeline.stats
@@ -134,6 +134,17 @@ def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: Fa
                          MappingProxyType(dict(stats.stage_ms)),
                          tuple(f.path for f in files if f is not None and f.finalized),
                          tuple(f.partial for f in files if f is not None and not f.finalized and f.partial.exists()))
+
+
+def _incomplete(stop: str, info: SourceInfo, files, existing) -> list:
+    """The outputs that must not take their final names: all of them after an error;
+    after a stop request on a file or image source (not the whole source), those whose
+    final name holds an earlier file, which a part of the source must not replace."""
+    if stop in ("output", "error"):
+        return [f for f in files if f is not None]
+    if stop == "requested" and not info.live:
+        return list(existing)
+    return []
 
 
 def _wait(pipeline, should_stop, on_progress, info: SourceInfo) -> str:

@@ -91,6 +91,31 @@ def test_a_stop_signal_finalizes_the_recording_and_export(tmp_path, long_clip, s
     assert [json.loads(line)["frame"] for line in lines] == list(range(len(lines)))
 
 
+@pytest.mark.parametrize("signals", [(signal.SIGTERM,), (signal.SIGINT, signal.SIGINT)], ids=("one", "two"))
+def test_a_stopped_rerun_leaves_the_earlier_complete_outputs_as_they_were(tmp_path, long_clip, signals):
+    """A part of a file never replaces an earlier output of the same name: the stopped
+    run's frames stay in the .partial files (one signal, or a second that aborts)."""
+    out, data = tmp_path / "out.mkv", tmp_path / "out.jsonl"
+    out.write_bytes(b"the earlier, complete recording")
+    data.write_text('{"frame": 0}\n')
+    before = (out.read_bytes(), data.read_bytes())
+    proc = _start(long_clip, out, data)
+    try:
+        _wait_for_lines(proc, data, 5)
+        for signum in signals:
+            proc.send_signal(signum)
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signals[-1], err
+    assert "Traceback" not in err
+    assert (out.read_bytes(), data.read_bytes()) == before
+    assert partial(out).exists() and _decode_strictly(partial(out)) >= 1  # what was made, playable
+    if len(signals) == 1:
+        assert "kept in" in err and "not replaced by a part of the source" in err
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pty with a controlling terminal: Linux")
 def test_a_terminal_hang_up_finalizes_the_recording(tmp_path, long_clip):
     """The ssh session or terminal goes away mid-run: the kernel sends SIGHUP and every

@@ -121,26 +121,33 @@ def run(args: argparse.Namespace) -> int:
 
     sinks = GuardedSinks()  # what a second signal closes before it ends the process
     # ending: the outputs are complete when the run returns, and the process ends then
-    stop = StopSignals(_stopping, sinks=sinks, ending=True)
+    live: list[bool] = []  # the source's kind, once open
+    stop = StopSignals(lambda signum: _stopping(signum, sinks, live), sinks=sinks, ending=True)
     try:
         with stop:
-            stopped = _process(args, output, settings, overlay, stop, sinks)
+            stopped, kept = _process(args, output, settings, overlay, stop, sinks, live)
     except Aborted as exc:
         say(f"camvideo: interrupted ({signal.Signals(exc.signum).name}) before the first frame; nothing written\n")
         return 128 + exc.signum
     if stopped:
-        say(f"camvideo: interrupted ({stop.name}); the output is complete up to the last frame written\n")
+        say(f"camvideo: interrupted ({stop.name}); "
+            + ("an earlier output of the same name is not replaced by a part of the source\n" if kept else
+               "the output is complete up to the last frame written\n"))
         return stop.exit_code
     return 0
 
 
-def _stopping(signum: int) -> None:
+def _stopping(signum: int, sinks: GuardedSinks, live: list[bool]) -> None:
+    if live and not live[0]:  # a file: a part of it must not replace an earlier output
+        sinks.keep_existing()
     say(f"\ncamvideo: {signal.Signals(signum).name}: stopping; finishing the recording (again to abort)\n")
 
 
-def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedSinks) -> bool:
+def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedSinks,
+             live: list[bool]) -> tuple[bool, bool]:
     """Run the source to its end, ``--max-frames`` or a stop signal (``run_source``);
-    True when a signal stopped it."""
+    (a signal stopped it, outputs were kept as .partial files). ``live`` gets the
+    source's kind once it is open."""
     from camvideo.annotate import FrameAnnotator
     from camvideo.runtime.run import RunRequest, run_source
     from camvideo.video.sources import describe_damage
@@ -159,6 +166,7 @@ def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedS
         bar: list[Progress] = []
 
         def ready(info) -> None:
+            live.append(info.live)
             bar.append(stack.enter_context(Progress(info.frame_count, limit=args.max_frames, enabled=args.progress)))
             stop.arm()  # from here a signal finishes the recording instead of abandoning it
 
@@ -179,7 +187,7 @@ def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedS
             + (f" -> {printable(', '.join(written))}" if written else "") + "\n")
         if report.damage:  # the frame numbers keep the gaps; the line says where they are
             say(f"camvideo: warning: {printable(report.source.name)}: {describe_damage(report.damage)}\n")
-    return stop.event.is_set()
+    return stop.event.is_set(), bool(report.kept)
 
 
 def _user_error(exc: BaseException, args: argparse.Namespace) -> BaseException:
