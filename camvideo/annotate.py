@@ -57,7 +57,7 @@ def rank_color(rank: int) -> tuple[int, int, int]:
 
 
 def _font_scale(frame: np.ndarray) -> float:
-    return float(np.clip(min(frame.shape[:2]) / 720.0, 0.4, 1.2))
+    return min(max(min(frame.shape[:2]) / 720.0, 0.4), 1.2)  # plain Python: np.clip on a scalar costs ~10 us
 
 
 class HeatmapAnnotator:
@@ -164,8 +164,8 @@ def _draw_tag(frame, text, origin, color, scale) -> tuple[int, int, int, int]:
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
     height, width = frame.shape[:2]
     w, h = tw + 6, th + base + 6
-    x = int(np.clip(origin[0], 0, max(0, width - w)))
-    y = int(np.clip(origin[1], 0, max(0, height - h)))
+    x = int(min(max(origin[0], 0), max(0, width - w)))
+    y = int(min(max(origin[1], 0), max(0, height - h)))
     cv2.rectangle(frame, (x, y), (x + w, y + h), color, cv2.FILLED)
     cv2.putText(frame, text, (x + 3, y + th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, ink_color(color), thickness, cv2.LINE_AA)
     return (x, y, x + w, y + h)
