@@ -39,12 +39,25 @@ PALETTE = (
 )
 
 
+def colormap_lut(name: str) -> np.ndarray:
+    """The 256x1 BGR table of one of ``COLORMAPS`` (made once): ``applyColorMap``
+    with the table gives the same pixels as with the map's name, at ~0.6x the cost
+    (a named map rebuilds its table on every call: ~0.45 against ~0.3 ms at 640x480)."""
+    lut = _LUTS.get(name)
+    if lut is None:
+        lut = _LUTS[name] = cv2.applyColorMap(np.arange(256, dtype=np.uint8).reshape(256, 1), COLORMAPS[name])
+    return lut
+
+
+_LUTS: dict[str, np.ndarray] = {}
+
+
 def rank_color(rank: int) -> tuple[int, int, int]:
     return PALETTE[(rank - 1) % len(PALETTE)]
 
 
 def _font_scale(frame: np.ndarray) -> float:
-    return float(np.clip(min(frame.shape[:2]) / 720.0, 0.4, 1.2))
+    return min(max(min(frame.shape[:2]) / 720.0, 0.4), 1.2)  # plain Python: np.clip on a scalar costs ~10 us
 
 
 class HeatmapAnnotator:
@@ -62,6 +75,7 @@ class HeatmapAnnotator:
         self.alpha = alpha
         self.colormap = COLORMAPS[colormap]
         self.rank = rank
+        self._lut = colormap_lut(colormap)
 
     def annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
         maps = result.maps  # one row per class, in rank order
@@ -73,7 +87,7 @@ class HeatmapAnnotator:
         # fraction of the cost of upsampling floats to the frame.
         heat8 = np.clip(heat * 255.0 + 0.5, 0, 255).astype(np.uint8)
         height, width = frame.shape[:2]
-        colored = cv2.applyColorMap(cv2.resize(heat8, (width, height), interpolation=cv2.INTER_LINEAR), self.colormap)
+        colored = cv2.applyColorMap(cv2.resize(heat8, (width, height), interpolation=cv2.INTER_LINEAR), self._lut)
         return cv2.addWeighted(frame, 1.0 - alpha, colored, alpha, 0.0)
 
 
@@ -150,8 +164,8 @@ def _draw_tag(frame, text, origin, color, scale) -> tuple[int, int, int, int]:
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
     height, width = frame.shape[:2]
     w, h = tw + 6, th + base + 6
-    x = int(np.clip(origin[0], 0, max(0, width - w)))
-    y = int(np.clip(origin[1], 0, max(0, height - h)))
+    x = int(min(max(origin[0], 0), max(0, width - w)))
+    y = int(min(max(origin[1], 0), max(0, height - h)))
     cv2.rectangle(frame, (x, y), (x + w, y + h), color, cv2.FILLED)
     cv2.putText(frame, text, (x + 3, y + th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, ink_color(color), thickness, cv2.LINE_AA)
     return (x, y, x + w, y + h)

@@ -128,3 +128,14 @@ def test_the_command_line_passes_the_rank_on():
     args = build_parser().parse_args(["image", "a.png", "--class", "281", "--class", "285", "--heatmap-rank", "2"])
     assert overlay_settings_from_args(args).heatmap_rank == 2
     assert overlay_settings_from_args(build_parser().parse_args(["image", "a.png"])).heatmap_rank == 1
+
+
+@pytest.mark.parametrize("colormap", ["jet", "turbo", "inferno", "viridis", "hot"])
+def test_the_colour_table_gives_the_named_maps_pixels(colormap):
+    import cv2
+
+    from camvideo.annotate import COLORMAPS, colormap_lut
+
+    heat = np.random.default_rng(3).integers(0, 256, (48, 64), np.uint8)
+    assert np.array_equal(cv2.applyColorMap(heat, colormap_lut(colormap)), cv2.applyColorMap(heat, COLORMAPS[colormap]))
+    assert colormap_lut(colormap) is colormap_lut(colormap)  # made once

@@ -87,3 +87,52 @@ def test_mask_boxes_are_exclusive_corners():
 def test_bad_rules_are_rejected(kwargs):
     with pytest.raises(ValueError):
         BoxRule(**kwargs)
+
+
+def _labelled_boxes(mask):
+    """Every 8-connected region's box, by labelling every pixel (the reference)."""
+    import cv2
+
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    return sorted((int(x), int(y), int(x + w), int(y + h)) for x, y, w, h in stats[1:count, :4])
+
+
+def test_single_region_sees_through_holes_and_counts_islands():
+    from camvideo.cam.boxes import single_region
+
+    mask = np.zeros((40, 50), np.uint8)
+    assert single_region(mask) is False
+    mask[5:30, 8:40] = 1
+    assert single_region(mask) == (8, 5, 40, 30)
+    mask[10:20, 15:30] = 0  # a hole: still one region, the same box
+    assert single_region(mask) == (8, 5, 40, 30)
+    mask[13:16, 20:24] = 1  # an island inside the hole: two regions
+    assert single_region(mask) is None
+    mask[13:16, 20:24] = 0
+    mask[35, 45] = 1  # a second region outside
+    assert single_region(mask) is None
+    mask[35, 45] = 0
+    mask[30, 40] = 1  # touching the first by a corner: 8-connected, one region
+    assert single_region(mask) == (8, 5, 41, 31)
+
+
+def test_single_region_agrees_with_the_labelling_on_random_masks():
+    import cv2
+
+    from camvideo.cam.boxes import single_region
+
+    rng = np.random.default_rng(7)
+    seen = {"one": 0, "several": 0}
+    for _ in range(300):
+        small = rng.random((rng.integers(3, 9), rng.integers(3, 9))).astype(np.float32)
+        heat = cv2.resize(small, (64, 48), interpolation=cv2.INTER_LINEAR)
+        mask = (heat >= rng.uniform(0.2, 0.8) * heat.max()).astype(np.uint8)
+        reference = _labelled_boxes(mask)
+        found = single_region(mask)
+        if len(reference) == 1:
+            assert found == reference[0]
+            seen["one"] += 1
+        else:
+            assert found is None
+            seen["several"] += 1
+    assert seen["one"] > 20 and seen["several"] > 20  # both paths were exercised

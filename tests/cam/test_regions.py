@@ -51,3 +51,15 @@ def test_bad_arguments_are_refused():
         region_boxes(_map((3, 3, 1, 1)), 0, 10)
     with pytest.raises(ValueError, match="most"):
         region_boxes(_map((3, 3, 1, 1)), 10, 10, most=0)
+
+
+def test_one_region_with_a_hole_gives_its_box_alone():
+    # A ring: one region with a hole in the middle; the labelling and the border
+    # following agree, and the box is the ring's.
+    cam = np.ones((9, 9), np.float32)
+    cam[3:6, 3:6] = 0.0
+    cam[0, :] = cam[-1, :] = cam[:, 0] = cam[:, -1] = 0.0
+    rule = BoxRule(threshold=0.5)
+    boxes = region_boxes(cam, 90, 90, rule)
+    assert len(boxes) == 1
+    assert boxes == boxes_from_cam(cam, 90, 90, rule)

@@ -81,6 +81,7 @@ def test_bench_openvino_contestants(tmp_path, capsys, keep_threads, openvino_lit
     assert all(r["ratio_fastest_forward"] >= 1.0 for r in results.values())
     for size in ("640x480 (OpenVINO)", "1280x720 (OpenVINO)"):
         assert {"preprocess", "forward", "boxes", "annotate"} <= set(report["stages_ms"][size])
+        assert report["stage_x_forward"][size] > 0 and f"stages at {size} (ms): " in table
     e2e, live = report["end_to_end_openvino"], report["live_openvino"]
     assert e2e["frames_per_run"] == 2 and e2e["fps"] > 0 and e2e["fps_vs_fastest_forward"] > 0
     assert live["frames"] >= 2 and 0 < live["p50_ms"] <= live["p95_ms"]
@@ -156,3 +157,12 @@ def test_ctrl_c_ends_a_bench_at_once_without_a_crash():
             proc.kill()
     assert proc.returncode == 130, err
     assert "bench interrupted (SIGINT); no report" in err and "Traceback" not in err
+
+
+def test_stage_x_forward_is_the_whole_stage_over_its_forward_part():
+    from camvideo.tools.benchmark.report import stage_x_forward
+
+    results = {"camvideo 640x480 (OpenVINO)": {"median_ms": 15.6}, "floor": {"median_ms": 9.0}}
+    stages = {"640x480 (OpenVINO)": {"preprocess": 0.9, "forward": 12.0, "boxes": 0.7, "annotate": 1.1},
+              "1280x720": {"preprocess": 1.0}}  # no forward part: no ratio
+    assert stage_x_forward(results, stages) == {"640x480 (OpenVINO)": 1.3}

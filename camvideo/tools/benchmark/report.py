@@ -80,6 +80,7 @@ def build_report(config, contestants, times: dict[str, list[float]], e2e_runs: l
         },
         "peers_missing": peers_missing,
     }
+    report["stage_x_forward"] = stage_x_forward(results, report["stages_ms"])
     for key, runs in (("end_to_end", e2e_runs), ("end_to_end_openvino", e2e_openvino)):
         if runs:
             report[key] = _e2e_summary(runs, config, floor_ms, floor_cl_ms, own_ms, fastest_ms)
@@ -87,6 +88,18 @@ def build_report(config, contestants, times: dict[str, list[float]], e2e_runs: l
         if runs:
             report[key] = _live_summary(runs, config, floor_ms)
     return report
+
+
+def stage_x_forward(results: dict, stages_ms: dict) -> dict:
+    """Each camvideo contestant's whole stage (its median per frame) as a multiple of
+    its own "forward" part (the forward passes at the stage's input size and
+    precision, the head and the maps): issue 24's target is <= 1.3x at 640x480."""
+    out = {}
+    for size, stages in stages_ms.items():
+        whole = results.get(f"camvideo {size}", {}).get("median_ms")
+        if whole and stages.get("forward"):
+            out[size] = round(whole / stages["forward"], 3)
+    return out
 
 
 def _e2e_summary(runs: list[dict], config, floor_ms: float, floor_cl_ms: float | None, own_ms: float,
@@ -191,7 +204,8 @@ def format_table(report: dict) -> str:
         lines.append("")
     for size, stages in report["stages_ms"].items():
         parts = ", ".join(f"{k} {v:.2f}" for k, v in stages.items())
-        lines.append(f"stages at {size} (ms): {parts}")
+        ratio = (report.get("stage_x_forward") or {}).get(size)
+        lines.append(f"stages at {size} (ms): {parts}" + (f"; the stage {ratio:.2f}x its forward" if ratio else ""))
     soak = report.get("soak")
     if soak:
         lines.append(

@@ -1,0 +1,71 @@
+"""The 640x480 inference stage's parts in CPU milliseconds a frame, for one tree:
+the bench's frames and settings (top-3, the default preset: 224x288 inputs),
+OpenVINO's latency mode, torch, OpenVINO and OpenCV at one thread each, so that
+CPU time (``time.process_time``) is what each part costs the machine, which a
+machine shared with other jobs changes far less than wall time.
+
+Prints one JSON object: preprocess, OpenVINO's forward pass alone at the stage's
+input size, the same with the head (pooling, the linear layer, softmax), the
+in-order half (maps, boxes), the overlay, and the whole stage with its overlay.
+Alternate two trees for a before/after:
+
+    for t in ../before .; do PYTHONPATH=$t python bench/stage_parts.py; done
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+
+
+def cpu_ms(frames, fn, reps: int) -> float:
+    """The median over ``reps`` passes of CPU ms a frame of ``fn(i, frame)``."""
+    out = []
+    for _ in range(reps):
+        start = time.process_time()
+        for i, frame in enumerate(frames):
+            fn(i, frame)
+        out.append(1000 * (time.process_time() - start) / len(frames))
+    return statistics.median(out)
+
+
+def main() -> int:
+    import cv2
+    import torch
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    from camvideo.annotate import FrameAnnotator
+    from camvideo.cam.preprocess import preprocess
+    from camvideo.models import load_model
+    from camvideo.runtime.localizer import FrameLocalizer
+    from camvideo.runtime.openvino import OpenVINOForward
+    from camvideo.settings import LocalizeSettings
+    from camvideo.tools.benchmark.frames import video_frames
+
+    frames = video_frames(640, 480, 24)
+    model = load_model("lite0", device="cpu").eval()
+    forward = OpenVINOForward(model, mode="latency", threads=1, sizes=[(224, 288)])
+    localizer = FrameLocalizer(model, LocalizeSettings(topk=3), forward=forward)
+    annotator = FrameAnnotator()
+    sized = localizer._passes._sized((224, 288))
+    xs = [forward.prepare(preprocess([f], sized)) for f in frames]
+    for f in frames[:4]:  # warm up
+        localizer([f])
+    parts = {"preprocess": cpu_ms(frames, lambda i, f: forward.prepare(preprocess([f], sized)), 5)}
+    with torch.inference_mode():
+        parts["forward alone (OpenVINO 224x288)"] = cpu_ms(frames, lambda i, f: forward(xs[i]), 3)
+        parts["forward + head (method.evidence)"] = cpu_ms(frames, lambda i, f: localizer.method.evidence(xs[i]), 3)
+    evidence = [localizer.forward([f])[0] for f in frames]
+    results = {}
+    parts["finish (maps, boxes)"] = cpu_ms(
+        frames, lambda i, f: results.__setitem__(i, localizer.finish([evidence[i]], [i], [0.0])[0]), 5)
+    parts["annotate"] = cpu_ms(frames, lambda i, f: annotator.annotate(f, results[i]), 5)
+    parts["whole stage + annotate"] = cpu_ms(frames, lambda i, f: annotator.annotate(f, localizer([f], [i], [0.0])[0]), 3)
+    print(json.dumps(parts))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
