@@ -111,7 +111,7 @@ def test_eval_devset_runs_photos_and_clips_with_the_real_model(tmp_path, capsys)
     assert "holdout_640x360" in out and "mean IoU of the top-1 box: holdout 0." in out
 
 
-@pytest.mark.parametrize(("option", "says"), [(["--step", "0"], "--step: step must be in (0, 0.5]"),
+@pytest.mark.parametrize(("option", "says"), [(["--step", "0"], "--step must be in (0, 0.5], got 0.0"),
                                               (["--batch-size", "0"], "--batch-size must be between 1 and")])
 def test_eval_devset_checks_its_photo_options_before_any_work(option, says, tmp_path, capsys):
     # --step went unchecked here (a traceback after the model and the clips); now as for MANIFEST

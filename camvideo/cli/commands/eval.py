@@ -17,6 +17,7 @@ from pathlib import Path
 
 from camvideo.cli import options as cli
 from camvideo.cli.outputs import write_file
+from camvideo.cli.parser import exit_status
 from camvideo.errors import InputError, OutputError, printable, reason
 from camvideo.video.outputs import check_outputs
 
@@ -34,7 +35,7 @@ def register(sub) -> None:
         "(Choe et al., CVPR 2020). With --clip and --truth: mean IoU, frames with IoU >= 0.5, "
         "box jitter and label changes of a per-frame JSONL export against the true boxes.",
         epilog='manifest: {"images": [{"file": "cat.png", "boxes": [[x1, y1, x2, y2]], "classes": [281, 285]}]} '
-        "(file relative to the manifest; classes: ImageNet ids or labels counted as correct)",
+        "(file relative to the manifest; classes: ImageNet ids or labels counted as correct). " + exit_status(),
     )
     p.add_argument("manifest", nargs="?", metavar="MANIFEST",
                    help="JSON manifest, Pascal VOC .xml file, or a folder of VOC .xml files")
@@ -87,7 +88,7 @@ def _photo_options(args: argparse.Namespace):
     try:
         return default_thresholds(args.step)
     except ValueError as exc:
-        raise InputError(f"--step: {exc}") from None
+        raise cli.option_message(exc, {"step": "--step"}) from None
 
 
 def run_images(args: argparse.Namespace) -> int:

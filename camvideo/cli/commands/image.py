@@ -16,7 +16,7 @@ from pathlib import Path
 
 from camvideo.cli import options as cli
 from camvideo.cli.outputs import write_text
-from camvideo.cli.parser import EXIT_STATUS
+from camvideo.cli.parser import exit_status
 from camvideo.errors import InputError, OutputError, printable, reason
 from camvideo.video.outputs import check_outputs
 from camvideo.video.spec import IMAGE_SUFFIXES
@@ -34,7 +34,7 @@ def register(sub) -> None:
         "A photo gets more than a video frame (unless --quality fast): with the built-in lite0, "
         "classes from lite0 and lite1 together, and a finer pass that boxes one of several objects "
         "and lists each in the JSON's regions (about 0.25 s of CPU a photo; docs/eval.md).",
-        epilog=f"{EXIT_STATUS}. Every input is checked before anything is written: each one that "
+        epilog=f"{exit_status()}. Every input is checked before anything is written: each one that "
         "cannot be read is a line of its own.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files")
