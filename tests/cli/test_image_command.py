@@ -135,6 +135,8 @@ def test_one_image_is_written_only_as_an_image_in_a_folder_that_exists(capsys, t
     assert "the annotated image must be .png, .jpg" in line and "'.txt'" in line
     line = _refused(capsys, cat, "-o", str(tmp_path / "nodir" / "x.png"))
     assert line == f"camvideo: error: cannot write {tmp_path / 'nodir' / 'x.png'}: the folder {tmp_path / 'nodir'} does not exist"
+    line = _refused(capsys, cat, "-o", str(tmp_path / "x.png"), "--json", str(tmp_path / "nodir" / "r.jsonl"))
+    assert line.endswith(f"the folder {tmp_path / 'nodir'} does not exist")  # before the model, not after the images
     (tmp_path / "plain").write_bytes(b"mine")
     assert "is a file, not an image" in _refused(capsys, cat, "-o", str(tmp_path / "plain"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"]

@@ -111,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths]
     images = read_images(args.paths)  # fail before loading the model
     targets = output_paths(paths, args.output)
+    if args.json not in (None, "-") and not Path(args.json).parent.is_dir():  # said now, not after every image
+        raise OutputError(f"cannot write {args.json}: the folder {Path(args.json).parent} does not exist")
     check_outputs(paths, _outputs(paths, targets, args.json))
     localizer = cli.localizer_from_args(args, settings, live=True)
     still = cli.still_from_args(args, localizer.model)  # the photos' analysis (None: plain --quality fast)
