@@ -13,7 +13,7 @@ from camvideo.cli.options import class_argument
 
 def _image(photo_path, tmp_path, *flags) -> dict:
     out = tmp_path / "out.json"
-    assert main(["image", str(photo_path), "--json", str(out), *flags]) == 0
+    assert main(["image", str(photo_path), "--json", str(out), "-o", str(tmp_path), *flags]) == 0  # not into the checkout
     return json.loads(out.read_text())
 
 
