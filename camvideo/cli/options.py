@@ -125,11 +125,20 @@ def resolve_classes(args: argparse.Namespace) -> None:
         found = value if isinstance(value, int) else find_class(value, labels)
         if found is None:
             where = f"the names in {given}" if given else "ImageNet's class names"
-            many = sum(value.lower() in name.lower() for name in labels)
-            why = f"matches {many} classes" if many else "matches none"
-            raise CamvideoError(f"--class {value!r} {why} of {where}: give a class id or a whole name")
+            raise CamvideoError(f"--class {value!r} {_matches(value, labels)} of {where}: give a class id or a "
+                                "whole name")
         ids.append(found)
     args.class_ids = ids
+
+
+def _matches(value: str, labels: list[str], shown: int = 10) -> str:
+    """What a ``--class`` name that picks no single class matches: ``matches 8
+    classes (281 tabby cat, 282 tiger cat, ...)``, or ``matches none``."""
+    found = [f"{i} {name}" for i, name in enumerate(labels) if value.lower() in name.lower()]
+    if not found:
+        return "matches none"
+    more = f", ... {len(found) - shown} more" if len(found) > shown else ""
+    return f"matches {len(found)} classes ({', '.join(found[:shown])}{more})"
 
 
 def add_localize_options(parser: argparse.ArgumentParser, topk: int = 1, smooth: bool | None = None) -> None:
@@ -267,6 +276,25 @@ def still_from_args(args: argparse.Namespace, model):
         return still_analysis(model, still_settings(getattr(args, "quality", DEFAULT_QUALITY)), own_classes=own)
 
 
+# The settings' fields that an option sets, for a ValueError of camvideo.settings
+# ("topk must be at least 1") to name the option instead ("--topk must be ...").
+FIELD_OPTIONS = {"topk": "--topk", "threshold": "--threshold", "method": "--rule", "components": "--components",
+                 "min_area": "--min-area", "inset": "--inset", "gate": "--gate", "fixed_max": "--scale-max",
+                 "scale": "--scale", "alpha": "--alpha", "colormap": "--colormap", "heatmap_rank": "--heatmap-rank",
+                 "quality": "--quality"}
+
+
+def option_message(exc: ValueError, fields: dict[str, str] = FIELD_OPTIONS) -> CamvideoError:
+    """A settings ``ValueError`` as the command line words it: its field named as
+    the option that sets it (``--min-area must be in [0, 1), got 2.0``); ``fields``:
+    field -> option."""
+    text = str(exc)
+    field, _, rest = text.partition(" ")
+    if field in fields:
+        text = f"{fields[field]} {rest}".replace("with method 'mean'", "with --rule mean")
+    return CamvideoError(text)
+
+
 def localize_settings_from_args(args: argparse.Namespace):
 
     try:
@@ -302,7 +330,7 @@ def localize_settings_from_args(args: argparse.Namespace):
         return LocalizeSettings(topk=args.topk, class_ids=ids, box_rule=rule, smoothing=smoothing, intensity=intensity,
                                 maps=maps)
     except ValueError as exc:
-        raise CamvideoError(str(exc)) from None
+        raise option_message(exc) from None
 
 
 def overlay_settings_from_args(args: argparse.Namespace):
@@ -323,8 +351,9 @@ def overlay_settings_from_args(args: argparse.Namespace):
                                 f"gives {maps} (one map per --class): give {rank} or use a rank of 1..{maps}")
         raise CamvideoError(f"--heatmap-rank {rank} needs --topk {rank} or more (--topk {maps} "
                             f"localizes {maps} class{'es' if maps > 1 else ''})")
-    return OverlaySettings(
-        heatmap=not args.no_heatmap, boxes=not args.no_boxes, labels=not args.no_labels,
-        alpha=args.alpha, colormap=args.colormap, heatmap_rank=rank,
-    )
+    try:
+        return OverlaySettings(heatmap=not args.no_heatmap, boxes=not args.no_boxes, labels=not args.no_labels,
+                               alpha=args.alpha, colormap=args.colormap, heatmap_rank=rank)
+    except ValueError as exc:
+        raise option_message(exc) from None
 

@@ -15,11 +15,24 @@ import sys
 from camvideo.errors import CamvideoError
 
 SUBCOMMANDS = ("gui", "image", "process", "eval", "bench", "models")
-EXIT_STATUS = (
-    "exit status: 0 done; 2 a problem with an input, an output or an option (one line on stderr); "
-    "128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), the outputs complete up to the last "
-    "frame written; a second signal aborts at once, with 128 + its number"
-)
+ERROR_STATUS = "2 a problem with an input, an output or an option (one line on stderr)"
+BATCH_STATUS = "1 a batch (several files) in which some files failed, the others done (its summary names each with why)"
+STOP_STATUS = ("128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), the outputs complete up to the last "
+               "frame written; a second signal aborts at once, with 128 + its number")
+
+
+def exit_status(*, batch: bool = False, outputs: bool = False) -> str:
+    """A command's --help note on its exit status: ``batch``, it runs batches (1);
+    ``outputs``, a stop signal finishes its outputs (else Ctrl-C is 130 and no more)."""
+    parts = ["0 done", *([BATCH_STATUS] if batch else []), ERROR_STATUS,
+             STOP_STATUS if outputs else "130 interrupted by Ctrl-C (128+N by signal N), nothing more written"]
+    return "exit status: " + "; ".join(parts)
+
+
+EXIT_STATUS = ("exit status: 0 done; 1 `process` on several files (a batch): some failed, the others done; "
+               f"{ERROR_STATUS}; 128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP): `process` "
+               "finishes its outputs up to the last frame written, and a second signal aborts at once, with 128 + "
+               "its number; each command's --help says its own")
 
 
 def build_parser() -> argparse.ArgumentParser:

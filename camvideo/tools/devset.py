@@ -3,7 +3,7 @@
 The photos and their true boxes come from a JSON manifest (``camvideo eval``'s
 format) whose entries may carry a ``split`` (``"tune"`` or ``"holdout"``): the
 repository's set is ``tests/data/devset/manifest.json`` (sources and licences in
-its SOURCES.md). The clips are made here, deterministically, from the photos of one
+its SOURCES.md; ``devset_manifest`` finds it from any folder). The clips are made here, deterministically, from the photos of one
 split that have a single true box: a 4:3 and a 16:9 clip per split, each a few
 shots of pans and zooms through a moving window with hard cuts between photos, light
 sensor noise, and the true box (the photo's box moved by the window) on every frame.
@@ -37,6 +37,10 @@ from camvideo.errors import InputError
 from camvideo.tools.annotations import Annotation, load_annotations
 from camvideo.tools.clipeval import ClipSummary, evaluate_clip
 
+# The checkout camvideo runs from (as camvideo.runtime.quantize finds it): the set is
+# test data, which an installed wheel does not carry.
+ROOT = Path(__file__).resolve().parents[2]
+MANIFEST = ROOT / "tests" / "data" / "devset" / "manifest.json"
 SPLITS = ("tune", "holdout", "all")
 GROUND = (58, 58, 58)  # BGR grey around a photograph smaller than the window
 VISIBLE = 0.6  # least fraction of the true box in view for a frame to be scored
@@ -62,6 +66,19 @@ class ClipSpec:
     width: int
     height: int
     shots: tuple[Shot, ...]
+
+
+def devset_manifest(given: str | Path | None = None) -> Path:
+    """The development set's manifest: ``given``, else the checkout's own (whatever
+    the working folder); an ``InputError`` that says where the set lives when this
+    camvideo runs from an installed package, which has none."""
+    if given is not None:
+        return Path(given)
+    if not MANIFEST.is_file():
+        raise InputError("the development set lives in a camvideo checkout (tests/data/devset/manifest.json), which "
+                         "this installed camvideo is not: give the manifest of a clone's, camvideo eval --devset "
+                         "PATH/tests/data/devset/manifest.json")
+    return MANIFEST
 
 
 def load_devset(manifest: str | Path, labels: Sequence[str], split: str = "all") -> list[Annotation]:
@@ -256,10 +273,12 @@ class ClipRun:
     ms_per_frame: float  # the localizer's own time (preprocess, forward, maps, boxes)
 
 
-def evaluate_devset_clips(localize: Callable[[np.ndarray], object], reset: Callable[[], None], clips) -> list[ClipRun]:
+def evaluate_devset_clips(localize: Callable[[np.ndarray], object], reset: Callable[[], None], clips,
+                          progress: Callable[[int], None] | None = None) -> list[ClipRun]:
     """Each clip through ``localize`` (one BGR frame -> FrameResult, in order;
-    ``reset`` between clips), scored against its truth."""
-    runs = []
+    ``reset`` between clips), scored against its truth; ``progress(frames)``: the
+    frames of all clips done so far, after each frame."""
+    runs, done = [], 0
     for spec, frames, truth in clips:
         reset()
         pred, spent = {}, 0.0
@@ -268,5 +287,8 @@ def evaluate_devset_clips(localize: Callable[[np.ndarray], object], reset: Calla
             result = localize(frame)
             spent += time.perf_counter() - t0
             pred[index] = {**result.to_dict(), "frame": index}
+            done += 1
+            if progress is not None:
+                progress(done)
         runs.append(ClipRun(spec.name, evaluate_clip(pred, truth), 1000.0 * spent / len(frames)))
     return runs

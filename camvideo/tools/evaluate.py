@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -223,6 +223,7 @@ def evaluate_images(
     forward=None,
     maps: MapSettings | None = None,
     still=None,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[list[ImageScore], ImageSummary]:
     """Score every annotated image with one forward pass each (in batches), or the
     passes ``maps`` asks for (default: ``LocalizeSettings().maps``, as ``camvideo
@@ -230,7 +231,8 @@ def evaluate_images(
     torch); it serves every pass, at every input size. ``still``: the photos'
     analysis (a ``camvideo.cam.still.StillAnalysis`` of the same model, as
     ``camvideo image`` runs it: its classes, and its finer map's box where that
-    splits); MaxBoxAccV2 sweeps the map's own pass either way."""
+    splits); MaxBoxAccV2 sweeps the map's own pass either way. ``progress(images)``:
+    the images scored so far, after each batch."""
     import torch
 
     from camvideo.cam.evidence import choose_classes, evidence_maps
@@ -293,6 +295,8 @@ def evaluate_images(
 
             scores.extend(pool.map(score, range(len(batch))))
             log.info("evaluated %d/%d images", len(scores), len(annotations))
+            if progress is not None:
+                progress(len(scores))
     n = len(scores)
     summary = ImageSummary(
         images=n,

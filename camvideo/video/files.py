@@ -62,8 +62,8 @@ class ImageSequenceSource(Source):
             for i in range(first, len(self.paths)):
                 try:
                     image = read_image(self.paths[i])
-                except InputError as exc:  # logged; the subscribers hear of the Damage
-                    log.warning("skipping %s", exc)
+                except InputError as exc:  # the subscribers hear of the Damage, and say it their way
+                    log.debug("skipping %s", exc)
                     self._damaged(Damage(i, i, i / self.fps, (i + 1) / self.fps, file=str(self.paths[i])))
                     continue
                 index = cycle * len(self.paths) + i

@@ -163,10 +163,12 @@ class Source:
         return unsubscribe
 
     def _damaged(self, damage: Damage) -> None:
-        """Reader thread: note a lost stretch (once, however often it is read)."""
+        """Reader thread: note a lost stretch (once, however often it is read). Logged
+        at INFO only: the front ends say it, once (``process``'s closing warning line,
+        the window's timeline), from ``damage`` or ``subscribe``."""
         if damage not in self._damage:
             self._damage = (*self._damage, damage)
-            log.warning("%s: %s could not be decoded", self.name, damage)
+            log.info("%s: %s could not be decoded", self.name, damage)
             self._tell(0, damage)
 
     def _warn(self, line: str, logger: logging.Logger = log) -> None:

@@ -27,13 +27,15 @@ def test_cat_and_cup_are_named_and_boxed(capsys, tmp_path, data_dir):
     assert top["class_id"] in (967, 968)  # espresso or cup
     assert iou(top["box"], CUP_BOX) >= 0.6
     assert (cat["frame"], cat["width"], cat["height"]) == (0, 451, 300)
+    assert (cat["source"], cup["source"]) == (str(data_dir / "chelsea.png"), str(data_dir / "coffee.png"))
     assert (tmp_path / "chelsea_cam.png").stat().st_size > 10_000
     assert (tmp_path / "coffee_cam.png").is_file()
 
 
 def test_json_follows_the_contract(capsys, tmp_path, data_dir):
     (obj,) = run_json(capsys, str(data_dir / "chelsea.png"), "-o", str(tmp_path / "x.png"), "--topk", "3")
-    assert set(obj) == {"frame", "time", "width", "height", "detections"}
+    assert set(obj) == {"frame", "time", "width", "height", "detections", "source"}
+    assert obj["source"] == str(data_dir / "chelsea.png") and list(obj)[-1] == "source"  # after the contract's keys
     assert [d["rank"] for d in obj["detections"]] == [1, 2, 3]
     for det in obj["detections"]:
         assert set(det) - {"regions"} == {"rank", "class_id", "label", "score", "box"}
@@ -103,3 +105,51 @@ def test_the_photos_analysis_boxes_one_chicken_unless_fast(capsys, tmp_path, dat
     assert len(plain.get("regions", [plain["box"]])) == 1
     area = lambda b: (b[2] - b[0]) * (b[3] - b[1])  # noqa: E731
     assert area(top["box"]) < area(plain["box"]) / 2
+
+
+def _refused(capsys, *args) -> str:
+    assert main(["image", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("camvideo: error:"), err
+    return err[0]
+
+
+def test_several_images_need_a_folder_and_a_new_one_is_made(capsys, tmp_path, data_dir):
+    # -o one.png made a folder named one.png; an existing out.jpg gave "cannot write out.jpg/chelsea_cam.png"
+    cat, cup = str(data_dir / "chelsea.png"), str(data_dir / "coffee.png")
+    (tmp_path / "out.jpg").write_bytes(b"mine")
+    for name in ("one.png", "out.jpg", "out.txt"):
+        line = _refused(capsys, cat, cup, "-o", str(tmp_path / name))
+        assert "with several images, -o must be a folder" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jpg"] and (tmp_path / "out.jpg").read_bytes() == b"mine"
+    assert main(["image", cat, cup, "-o", str(tmp_path / "new" / "sub"), "--quality", "fast"]) == 0
+    assert sorted(p.name for p in (tmp_path / "new" / "sub").iterdir()) == ["chelsea_cam.png", "coffee_cam.png"]
+    assert main(["image", cat, "-o", str(tmp_path / "dotted.v2") + "/", "--quality", "fast"]) == 0  # ending in /
+    assert (tmp_path / "dotted.v2" / "chelsea_cam.png").is_file()
+
+
+def test_one_image_is_written_only_as_an_image_in_a_folder_that_exists(capsys, tmp_path, data_dir):
+    # -o out.txt wrote out.txt/chelsea_cam.png; -o nodir/x.png made nodir (process refuses both)
+    cat = str(data_dir / "chelsea.png")
+    line = _refused(capsys, cat, "-o", str(tmp_path / "out.txt"))
+    assert "the annotated image must be .png, .jpg" in line and "'.txt'" in line
+    line = _refused(capsys, cat, "-o", str(tmp_path / "nodir" / "x.png"))
+    assert line == f"camvideo: error: cannot write {tmp_path / 'nodir' / 'x.png'}: the folder {tmp_path / 'nodir'} does not exist"
+    line = _refused(capsys, cat, "-o", str(tmp_path / "x.png"), "--json", str(tmp_path / "nodir" / "r.jsonl"))
+    assert line.endswith(f"the folder {tmp_path / 'nodir'} does not exist")  # before the model, not after the images
+    (tmp_path / "plain").write_bytes(b"mine")
+    assert "is a file, not an image" in _refused(capsys, cat, "-o", str(tmp_path / "plain"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"]
+    assert main(["image", cat, "-o", str(tmp_path / "x.jpg"), "--quality", "fast"]) == 0
+    assert (tmp_path / "x.jpg").read_bytes()[:2] == b"\xff\xd8"  # a JPEG, by its suffix
+
+
+def test_every_bad_input_is_named_before_anything_is_written(capsys, tmp_path, data_dir):
+    fake = tmp_path / "fake.jpg"
+    fake.write_text("not a photo")
+    paths = [str(data_dir / "chelsea.png"), str(tmp_path / "nothere.jpg"), str(fake), str(data_dir / "coffee.png")]
+    assert main(["image", *paths, "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"camvideo: error: {tmp_path / 'nothere.jpg'}: no such file",
+                   f"camvideo: error: {fake}: not an image that can be decoded (is it a PNG, JPEG, BMP, TIFF or WebP?)"]
+    assert not (tmp_path / "out").exists()

@@ -1,4 +1,5 @@
-"""The progress bar of `camvideo process`: on a terminal only, never a total the run contradicts."""
+"""The progress bar of `camvideo process`: on a terminal only, never a total the run contradicts;
+`camvideo eval`'s count: a bar on a terminal, a line every 30 s elsewhere."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import io
 
 import pytest
 
-from camvideo.cli.progress import Progress
+from camvideo.cli.progress import Counting, Progress
 
 
 def _last_draw(stream: io.StringIO) -> str:
@@ -78,3 +79,23 @@ def test_the_bar_is_closed_after_an_error():
         raise RuntimeError("the pipeline failed")
     assert progress.bar.disable  # tqdm's mark of a closed bar
     assert stream.getvalue().endswith("\n")  # the cursor left the bar's line
+
+
+def test_eval_counts_with_a_bar_on_a_terminal_and_a_line_now_and_then_elsewhere(monkeypatch):
+    bar = io.StringIO()
+    with Counting("photos", 28, "images", stream=bar, tty=True) as count:
+        count.update(16)
+        count.update(28)
+    assert _last_draw(bar).startswith("photos: 100%") and "28/28" in _last_draw(bar)  # left as it ended
+    quiet = io.StringIO()
+    with Counting("clips", 400, "frames", stream=quiet, tty=False) as count:
+        count.update(40)  # within 30 s of the start: nothing
+    assert quiet.getvalue() == ""
+    clock = iter([0.0, 31.0, 40.0, 62.5])  # the start, then each update's look at the time
+    monkeypatch.setattr("camvideo.cli.progress.time.monotonic", lambda: next(clock))
+    lines = io.StringIO()
+    with Counting("clips", 400, "frames", stream=lines, tty=False) as count:
+        for done in (120, 150, 260):
+            count.update(done)
+    assert lines.getvalue().splitlines() == ["camvideo: clips: 120/400 frames, 31 s",
+                                             "camvideo: clips: 260/400 frames, 62 s"]

@@ -4,7 +4,9 @@ classes, and `camvideo eval --devset` end to end with the real model."""
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -107,11 +109,43 @@ def test_eval_devset_runs_photos_and_clips_with_the_real_model(tmp_path, capsys)
         assert clip["frames"] >= 16 and clip["true_changes"] <= 1
         assert clip["mean_iou"] > 0.0 and clip["ms_per_frame"] > 0
     assert data["clips"]["holdout_640x480"]["mean_iou"] > 0.3 and data["clips"]["holdout_640x360"]["mean_iou"] > 0.3
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "holdout_640x360" in out and "mean IoU of the top-1 box: holdout 0." in out
+    # the table's columns stay aligned whatever the names' lengths (holdout_moving_pan_640x360 broke them)
+    header, *rows = [line for line in out.splitlines() if line.startswith("  ")]
+    assert len(rows) == 4
+    for row in rows:  # each row's frame count ends under the header's "frames"
+        assert re.match(r"  \S+ +\d+", row).end() == header.index("frames") + len("frames"), (header, row)
+    # --out holds what --help says: the summary, the photos' CSV and plot, a row per clip frame
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["devset_summary.json", "frames.csv", "images.csv",
+                                                          "maxboxacc.png"]
+    images = list(csv.DictReader((tmp_path / "images.csv").open()))
+    frames = list(csv.DictReader((tmp_path / "frames.csv").open()))
+    assert len(images) == 14 and {r["clip"] for r in frames} == set(data["clips"])
+    assert len(frames) == sum(c["frames"] + c["missing"] for c in data["clips"].values())
+    # not a terminal: no bar, only a count every 30 s (none in a short run)
+    assert "\r" not in captured.err and all(re.fullmatch(r"camvideo: (photos|clips): \d+/\d+ (images|frames), \d+ s",
+                                                         line) for line in captured.err.splitlines())
 
 
-@pytest.mark.parametrize(("option", "says"), [(["--step", "0"], "--step: step must be in (0, 0.5]"),
+def test_the_default_devset_is_the_checkouts_from_any_folder(tmp_path, capsys, monkeypatch):
+    # it was relative to the working folder: `eval --devset` worked only from the repository's root
+    from camvideo.tools import devset
+
+    monkeypatch.chdir(tmp_path)
+    assert devset.devset_manifest() == MANIFEST and devset.devset_manifest("x.json") == Path("x.json")
+    code = cli.main(["eval", "--devset", "--shots", "0"])  # past the manifest: the --shots check speaks
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == ["camvideo: error: --shots must be at least 1 and --shot-frames at least 2, got 0 and 40"]
+    monkeypatch.setattr(devset, "MANIFEST", tmp_path / "site-packages" / "tests" / "data" / "devset" / "manifest.json")
+    code = cli.main(["eval", "--devset"])  # an installed wheel: no tests/ beside the package
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "the development set lives in a camvideo checkout" in err[0]
+    assert "camvideo eval --devset PATH/tests/data/devset/manifest.json" in err[0] and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("option", "says"), [(["--step", "0"], "--step must be in (0, 0.5], got 0.0"),
                                               (["--batch-size", "0"], "--batch-size must be between 1 and")])
 def test_eval_devset_checks_its_photo_options_before_any_work(option, says, tmp_path, capsys):
     # --step went unchecked here (a traceback after the model and the clips); now as for MANIFEST

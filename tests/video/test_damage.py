@@ -84,7 +84,7 @@ def _check_numbering(src, frames) -> None:
 def test_one_bad_packet_in_an_mp4_keeps_every_decodable_frame(clips, tmp_path, caplog):
     bad = _damaged(clips["mp4"], tmp_path / "bad.mp4", at=0.5, length=9910, seed=1)
     before = len(decode_times(bad))  # what container.decode() gave: it stops at the bad packet
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):  # INFO: the front ends say it, once
         src, frames = _read(bad)
     assert len(frames) == pyav_decodable(bad) > before + 100
     print(f"\nmp4, 9910 bytes overwritten at the middle: {len(frames)} of {FRAMES} frames kept "
@@ -128,6 +128,31 @@ def test_a_variable_frame_rate_is_no_damage(tmp_path):
     make_clip(path, size=(64, 48), times=list(np.cumsum(gaps)))
     src, frames = _read(path)
     assert [f.index for f in frames] == list(range(len(gaps))) and src.damage == () and src.skipped == 0
+
+
+def test_a_bad_image_in_a_folder_is_one_warning_line_of_process(tmp_path):
+    """A text file named zz.jpg was three lines: the sequence's and the reader's log
+    warnings, then process's own; now process's alone (a real process: pytest's log
+    capture would hide the logging lines in this one)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(folder / f"img_{i}.png"), pattern(i, 32, 24))
+    (folder / "zz.jpg").write_text("not a photo")
+    out = tmp_path / "x.jsonl"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run([sys.executable, "-m", "camvideo", "process", str(folder), "--export", str(out),
+                           "--no-progress", "--quality", "fast", "--device", "cpu"],
+                          capture_output=True, text=True, env=env, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    assert [json.loads(line)["frame"] for line in out.read_text().splitlines()] == [0, 1]
+    named = [line for line in proc.stderr.splitlines() if "zz.jpg" in line]
+    assert named == [f"camvideo: warning: {folder}: zz.jpg (image 3) could not be decoded"], proc.stderr
 
 
 def test_an_unreadable_image_in_a_folder_is_a_gap(tmp_path):

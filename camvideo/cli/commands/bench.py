@@ -10,9 +10,13 @@ import signal
 import sys
 
 from camvideo.cli.outputs import write_text
-from camvideo.errors import CamvideoError
+from camvideo.cli.parser import exit_status
+from camvideo.errors import flag
 from camvideo.runtime.signals import StopSignals, say
 from camvideo.settings import PRECISIONS
+
+# BenchConfig's fields that an option of the same name sets (a bad value names the option)
+OPTION_FIELDS = ("frames", "rounds", "threads", "topk", "batch", "workers", "e2e_frames", "soak", "precision")
 
 
 def register(sub) -> None:
@@ -24,6 +28,7 @@ def register(sub) -> None:
         "boxes + overlay) at 640x480 and 1280x720, a file end to end (decode -> ... -> H.264), live "
         "capture-to-annotated latency, and torchcam / pytorch-grad-cam when installed "
         "(pip install 'camvideo[bench]'). Prints a table; --json writes the figures.",
+        epilog=exit_status(),
     )
     p.add_argument("--frames", type=int, default=None, metavar="N", help="frames per contestant and round (default: 24)")
     p.add_argument("--rounds", type=int, default=None, metavar="R", help="interleaved rounds (default: 5)")
@@ -81,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
             precision=args.precision, **values,
         )
     except ValueError as exc:
-        raise CamvideoError(str(exc)) from None
+        from camvideo.cli.options import option_message
+
+        raise option_message(exc, {name: flag(name) for name in OPTION_FIELDS}) from None
     with StopSignals(_interrupted, armed=True):
         report = run_bench(config, progress=lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
     text = json.dumps(report, indent=2)

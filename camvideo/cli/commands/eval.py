@@ -4,7 +4,10 @@
 ``images.csv`` and ``maxboxacc.png`` to ``--out`` and prints a short table.
 ``camvideo eval --clip PRED.jsonl --truth TRUTH.jsonl`` compares per-frame boxes.
 ``camvideo eval --devset [MANIFEST]`` runs the development set: its photos, and the
-clips made from them (``camvideo.tools.devset``) played as video.
+clips made from them (``camvideo.tools.devset``) played as video; it writes
+``devset_summary.json``, ``images.csv``, ``maxboxacc.png`` and ``frames.csv`` (a row
+a clip frame). The photos and the clip frames count on stderr as they go
+(``camvideo.cli.progress.Counting``).
 """
 
 from __future__ import annotations
@@ -17,12 +20,16 @@ from pathlib import Path
 
 from camvideo.cli import options as cli
 from camvideo.cli.outputs import write_file
+from camvideo.cli.parser import exit_status
+from camvideo.cli.progress import Counting
 from camvideo.errors import InputError, OutputError, printable, reason
 from camvideo.video.outputs import check_outputs
 
 MAX_BATCH = 256  # images per forward batch: a bound on what a typo can allocate
 IMAGE_OUTPUTS = ("summary.json", "images.csv", "maxboxacc.png")
 CLIP_OUTPUTS = ("clip_summary.json", "frames.csv")
+DEVSET_OUTPUTS = ("devset_summary.json", "images.csv", "maxboxacc.png", "frames.csv")
+FRAME_FIELDS = ("frame", "true_box", "pred_box", "iou", "pred_class", "true_class")
 
 
 def register(sub) -> None:
@@ -34,14 +41,15 @@ def register(sub) -> None:
         "(Choe et al., CVPR 2020). With --clip and --truth: mean IoU, frames with IoU >= 0.5, "
         "box jitter and label changes of a per-frame JSONL export against the true boxes.",
         epilog='manifest: {"images": [{"file": "cat.png", "boxes": [[x1, y1, x2, y2]], "classes": [281, 285]}]} '
-        "(file relative to the manifest; classes: ImageNet ids or labels counted as correct)",
+        "(file relative to the manifest; classes: ImageNet ids or labels counted as correct). " + exit_status(),
     )
     p.add_argument("manifest", nargs="?", metavar="MANIFEST",
                    help="JSON manifest, Pascal VOC .xml file, or a folder of VOC .xml files")
     p.add_argument("--clip", metavar="PRED.jsonl", help="per-frame predictions (camvideo process --export)")
     p.add_argument("--truth", metavar="TRUTH.jsonl", help="per-frame true boxes, same format (one detection a frame)")
     p.add_argument("--devset", action="store_true",
-                   help="the development set: MANIFEST's photos (default: tests/data/devset/manifest.json) "
+                   help="the development set: MANIFEST's photos (default: the checkout's "
+                   "tests/data/devset/manifest.json, from any folder) "
                    "and clips made from them, run as video (mean IoU, class accuracy, label changes, jitter, ms/frame)")
     p.add_argument("--split", choices=("tune", "holdout", "all"), default="all",
                    help="with --devset: the photos and clips of this split (default: all)")
@@ -53,7 +61,9 @@ def register(sub) -> None:
                    help="with --devset: the clips' boxes fitted to what moves against the camera where the map "
                    "agrees (as process's --extent; default: on)")
     p.add_argument("--out", metavar="DIR",
-                   help="folder for summary.json, the per-image/per-frame CSV and the plot (default: ./NAME_eval)")
+                   help=f"folder for the results (default: ./NAME_eval): {', '.join(IMAGE_OUTPUTS)} for MANIFEST; "
+                   f"{', '.join(CLIP_OUTPUTS)} for --clip; {', '.join(DEVSET_OUTPUTS)} (a row a clip frame) for "
+                   "--devset")
     cli.add_model_options(p)
     group = p.add_argument_group("boxes (top-1 and GT-known localization; MaxBoxAccV2 sweeps its own thresholds)")
     cli.add_box_options(group)
@@ -87,18 +97,12 @@ def _photo_options(args: argparse.Namespace):
     try:
         return default_thresholds(args.step)
     except ValueError as exc:
-        raise InputError(f"--step: {exc}") from None
+        raise cli.option_message(exc, {"step": "--step"}) from None
 
 
 def run_images(args: argparse.Namespace) -> int:
     from camvideo.models import imagenet_labels
-    from camvideo.tools.evaluate import (
-        IMAGE_CSV_FIELDS,
-        draw_curves,
-        evaluate_images,
-        image_rows,
-        load_annotations,
-    )
+    from camvideo.tools.evaluate import evaluate_images, load_annotations
 
     settings = cli.localize_settings_from_args(args)
     rule = settings.box_rule
@@ -109,16 +113,16 @@ def run_images(args: argparse.Namespace) -> int:
     forward = cli.forward_from_args(args, model)
     still = cli.still_from_args(args, model)  # the photos' analysis, as `camvideo image` runs it
     try:
-        scores, summary = evaluate_images(model, annotations, rule, thresholds, batch_size=args.batch_size,
-                                          forward=forward, maps=settings.maps, still=still)
+        with Counting("photos", len(annotations), "images") as count:
+            scores, summary = evaluate_images(model, annotations, rule, thresholds, batch_size=args.batch_size,
+                                              forward=forward, maps=settings.maps, still=still, progress=count.update)
     except ValueError as exc:
         raise InputError(str(exc)) from None
 
     _make(out)
     data = {"manifest": str(args.manifest), **summary.to_dict()}
     write_file(out / "summary.json", lambda f: json.dump(data, f, indent=1))
-    write_file(out / "images.csv", lambda f: _csv(f, IMAGE_CSV_FIELDS, image_rows(scores)))
-    _write_png(out / "maxboxacc.png", draw_curves(summary.maxboxacc))
+    _write_photo_files(out, scores, summary)
 
     m = summary.maxboxacc
     r = summary.box_rule
@@ -146,12 +150,7 @@ def run_clip(args: argparse.Namespace) -> int:
     out = _make(_out_dir(args.out, Path(args.clip), CLIP_OUTPUTS, [args.clip, args.truth]))
     data = {"clip": str(args.clip), "truth": str(args.truth), **result.to_dict()}
     write_file(out / "clip_summary.json", lambda f: json.dump(data, f, indent=1))
-    rows = [
-        {**row, "true_box": _box(row["true_box"]), "pred_box": _box(row["pred_box"]), "iou": round(row["iou"], 4)}
-        for row in result.per_frame
-    ]
-    fields = ("frame", "true_box", "pred_box", "iou", "pred_class", "true_class")
-    write_file(out / "frames.csv", lambda f: _csv(f, fields, rows))
+    write_file(out / "frames.csv", lambda f: _csv(f, FRAME_FIELDS, _frame_rows(result)))
     print(f"{result.frames} frames ({result.missing} missing from the predictions)")
     print(f"  {'mean IoU':<24}{result.mean_iou:8.3f}")
     print(f"  {'frames with IoU >= 0.5':<24}{100 * result.iou50:7.1f}%")
@@ -165,6 +164,20 @@ def run_clip(args: argparse.Namespace) -> int:
 
 def _box(box) -> str:
     return "" if box is None else " ".join(f"{v:g}" for v in box)
+
+
+def _frame_rows(result, **extra) -> list[dict]:
+    """The rows of frames.csv for a clip's ``ClipSummary`` (``extra``: columns put first)."""
+    return [{**extra, **row, "true_box": _box(row["true_box"]), "pred_box": _box(row["pred_box"]),
+             "iou": round(row["iou"], 4)} for row in result.per_frame]
+
+
+def _write_photo_files(out: Path, scores, summary) -> None:
+    """images.csv and maxboxacc.png: the photos' rows and the MaxBoxAccV2 curves."""
+    from camvideo.tools.evaluate import IMAGE_CSV_FIELDS, draw_curves, image_rows
+
+    write_file(out / "images.csv", lambda f: _csv(f, IMAGE_CSV_FIELDS, image_rows(scores)))
+    _write_png(out / "maxboxacc.png", draw_curves(summary.maxboxacc))
 
 
 def _out_dir(out: str | None, source: Path, names: tuple[str, ...], inputs: list[str]) -> Path:
@@ -195,20 +208,13 @@ def _write_png(path: Path, image) -> None:
         raise OutputError(f"cannot write {path}")
 
 
-DEVSET = Path("tests") / "data" / "devset" / "manifest.json"
-
-
 def run_devset(args: argparse.Namespace) -> int:
     """Photos (as ``run_images``) and clips (as a video, frame by frame) of one split."""
     from camvideo.models import imagenet_labels
-    from camvideo.runtime.localizer import FrameLocalizer
-    from camvideo.settings import SmoothingSettings
-    from camvideo.tools.devset import devset_clips, evaluate_devset_clips, load_devset
+    from camvideo.tools.devset import devset_clips, devset_manifest, load_devset
     from camvideo.tools.evaluate import evaluate_images
 
-    manifest = Path(args.manifest) if args.manifest else DEVSET
-    if not manifest.exists():
-        raise InputError(f"{manifest}: no development set here; give its manifest.json")
+    manifest = devset_manifest(args.manifest)
     settings = cli.localize_settings_from_args(args)
     labels = imagenet_labels()
     splits = ("tune", "holdout") if args.split == "all" else (args.split,)
@@ -219,35 +225,57 @@ def run_devset(args: argparse.Namespace) -> int:
     by_split = {s: load_devset(manifest, labels, s) for s in splits}
     clips = [c for s in splits for c in devset_clips(by_split[s], s, moving=True, shots=args.shots,
                                                            frames=args.shot_frames)]
-    out = _out_dir(args.out, manifest.parent, ("devset_summary.json",), [str(manifest)])  # before the model loads
+    out = _out_dir(args.out, manifest.parent, DEVSET_OUTPUTS, [str(manifest)])  # before the model loads
     model = cli.load_model_from_args(args)
-    scores, summary = evaluate_images(model, photos, settings.box_rule, thresholds, batch_size=args.batch_size,
-                                      maps=settings.maps, still=cli.still_from_args(args, model))
+    with Counting("photos", len(photos), "images") as count:
+        scores, summary = evaluate_images(model, photos, settings.box_rule, thresholds, batch_size=args.batch_size,
+                                          maps=settings.maps, still=cli.still_from_args(args, model),
+                                          progress=count.update)
     # The mean IoU of the top-1 box per split (the figure the quality targets are set on)
     by_file = {str(a.file): s for s, chosen in by_split.items() for a in chosen}
     photo_iou = {s: round(statistics.fmean([x.pred_iou for x in scores if by_file.get(str(x.file)) == s]), 4)
                  for s in splits}
-    import dataclasses
-
-    localizer = FrameLocalizer(model, dataclasses.replace(settings, smoothing=SmoothingSettings(extent=args.extent)))
-    runs = evaluate_devset_clips(lambda frame: localizer([frame])[0], localizer.reset, clips)
+    runs = _run_clips(args, model, settings, clips)
     _make(out)
     data = {"manifest": str(manifest), "split": args.split, "photos": summary.to_dict(), "photo_mean_iou": photo_iou,
             "clips": {r.name: {**r.summary.to_dict(), "ms_per_frame": round(r.ms_per_frame, 3)} for r in runs}}
     write_file(out / "devset_summary.json", lambda f: json.dump(data, f, indent=1))
+    _write_photo_files(out, scores, summary)
+    rows = [row for r in runs for row in _frame_rows(r.summary, clip=r.name)]
+    write_file(out / "frames.csv", lambda f: _csv(f, ("clip", *FRAME_FIELDS), rows))
+    _print_devset(args.split, summary, photo_iou, runs)
+    print(f"-> {printable(str(out))}/{', '.join(DEVSET_OUTPUTS)}")
+    return 0
+
+
+def _run_clips(args: argparse.Namespace, model, settings, clips) -> list:
+    """The clips through one localizer, as a video (``--extent`` as given), counted on stderr."""
+    import dataclasses
+
+    from camvideo.runtime.localizer import FrameLocalizer
+    from camvideo.settings import SmoothingSettings
+    from camvideo.tools.devset import evaluate_devset_clips
+
+    localizer = FrameLocalizer(model, dataclasses.replace(settings, smoothing=SmoothingSettings(extent=args.extent)))
+    with Counting("clips", sum(len(frames) for _, frames, _ in clips), "frames") as count:
+        return evaluate_devset_clips(lambda frame: localizer([frame])[0], localizer.reset, clips, progress=count.update)
+
+
+def _print_devset(split: str, summary, photo_iou: dict, runs) -> None:
+    """The photos' line and the clips' table, its first column as wide as the longest name."""
     m = summary.maxboxacc
-    print(f"{summary.images} photos ({args.split}), model {summary.model}: top-1 classification "
+    print(f"{summary.images} photos ({split}), model {summary.model}: top-1 classification "
           f"{100 * summary.top1_cls:.1f}%, top-1 localization {100 * summary.top1_loc:.1f}% (any region "
           f"{100 * summary.region_loc:.1f}%), "
           f"GT-known {100 * summary.gt_known_loc:.1f}%, MaxBoxAccV2 {100 * m.value:.1f}%; mean IoU of the "
           "top-1 box: " + ", ".join(f"{s} {v:.3f}" for s, v in photo_iou.items()))
-    print(f"  {'clip':<18}{'frames':>7}{'mean IoU':>10}{'class':>8}{'changes':>9}{'true':>6}{'jitter px':>11}"
+    names = [printable(r.name) for r in runs]
+    width = max([len("clip"), *map(len, names)]) + 2
+    print(f"  {'clip':<{width}}{'frames':>7}{'mean IoU':>10}{'class':>8}{'changes':>9}{'true':>6}{'jitter px':>11}"
           f"{'in shots':>10}{'ms/frame':>10}")
-    for r in runs:
+    for name, r in zip(names, runs):
         s = r.summary
         acc = "" if s.class_accuracy is None else f"{100 * s.class_accuracy:.0f}%"
-        print(f"  {printable(r.name):<18}{s.frames:>7}{s.mean_iou:>10.3f}{acc:>8}{s.label_changes:>9}"
+        print(f"  {name:<{width}}{s.frames:>7}{s.mean_iou:>10.3f}{acc:>8}{s.label_changes:>9}"
               f"{'' if s.true_changes is None else s.true_changes:>6}{s.jitter_px:>11.2f}"
               f"{s.jitter_shot_px:>10.2f}{r.ms_per_frame:>10.1f}")
-    print(f"-> {printable(str(out))}/devset_summary.json")
-    return 0

@@ -1,17 +1,27 @@
-"""``camvideo image PATH...``: annotated image and per-frame JSON for each photo."""
+"""``camvideo image PATH...``: annotated image and per-frame JSON for each photo.
+
+Every input is read before anything else (each bad one named on its own line),
+and where each annotated image goes is settled before the model loads:
+``-o`` is a folder (made when missing) or, for one input, an image file in a
+folder that exists, as ``process`` wants its outputs.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 from camvideo.cli import options as cli
 from camvideo.cli.outputs import write_text
-from camvideo.errors import OutputError, printable, reason
+from camvideo.cli.parser import exit_status
+from camvideo.errors import InputError, OutputError, printable, reason
 from camvideo.video.outputs import check_outputs
 from camvideo.video.spec import IMAGE_SUFFIXES
+
+SUFFIX = "_cam.png"  # NAME.jpg -> NAME_cam.png in a folder
 
 
 def register(sub) -> None:
@@ -19,14 +29,19 @@ def register(sub) -> None:
         "image",
         help="localize classes in photos: annotated image + JSON",
         description="Run the model on each image, write the annotated image (heat map, box, label) "
-        "and print or save the per-frame JSON object (frame, time, width, height, detections). "
+        "and print or save the per-frame JSON object (frame, time, width, height, detections, and the "
+        "image's path as source). "
         "A photo gets more than a video frame (unless --quality fast): with the built-in lite0, "
         "classes from lite0 and lite1 together, and a finer pass that boxes one of several objects "
         "and lists each in the JSON's regions (about 0.25 s of CPU a photo; docs/eval.md).",
+        epilog=f"{exit_status()}. Every input is checked before anything is written: each one that "
+        "cannot be read is a line of its own.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files")
     p.add_argument("-o", "--output", metavar="OUT",
-                   help="output image (one input) or folder (default: ./NAME_cam.png)")
+                   help=f"a folder for NAME{SUFFIX} of each image (made if missing; with several images -o must be "
+                   f"a folder), or with one image the output image itself ({', '.join(IMAGE_SUFFIXES)}) in a folder "
+                   f"that exists (default: ./NAME{SUFFIX})")
     p.add_argument("--json", nargs="?", const="-", metavar="FILE",
                    help="print the JSON result, one line per image, or write it to FILE")
     cli.add_model_options(p)
@@ -35,33 +50,79 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def output_path(source: Path, output: str | None, many: bool) -> Path:
+def output_paths(sources: list[Path], output: str | None) -> list[Path]:
+    """Where each source's annotated image goes; an ``OutputError`` when ``-o`` cannot
+    serve (an image name for several images, a file that is not an image, a missing
+    folder for a single image file)."""
     if output is None:
-        return Path.cwd() / f"{source.stem}_cam.png"
+        return [Path.cwd() / f"{s.stem}{SUFFIX}" for s in sources]
+    folder = _output_folder(output, many=len(sources) > 1)
+    if folder is None:
+        return [Path(output)]
+    return [folder / f"{s.stem}{SUFFIX}" for s in sources]
+
+
+def _output_folder(output: str, many: bool) -> Path | None:
+    """``-o`` as a folder, or None when it names the one output image."""
     out = Path(output)
-    if not many and out.suffix.lower() in IMAGE_SUFFIXES:
+    suffix = out.suffix.lower()
+    if out.is_dir() or output.endswith(("/", os.sep)):
         return out
-    return out / f"{source.stem}_cam.png"
+    if many:
+        if out.exists() or suffix:
+            raise OutputError(f"-o {output}: with several images, -o must be a folder (one that exists, or a new "
+                              "name without a suffix or ending in /)")
+        return out  # a new folder
+    if suffix not in IMAGE_SUFFIXES:
+        if suffix:
+            raise OutputError(f"-o {output}: the annotated image must be {', '.join(IMAGE_SUFFIXES)}, got "
+                              f"{suffix!r}; or give a folder")
+        if out.exists():
+            raise OutputError(f"-o {output}: is a file, not an image ({', '.join(IMAGE_SUFFIXES)}) or a folder")
+        return out  # a new folder
+    if not out.parent.is_dir():
+        raise OutputError(f"cannot write {output}: the folder {out.parent} does not exist")
+    return None
+
+
+def read_images(paths: list[str]) -> list:
+    """Each path's image; every one that cannot be read is named, on a line of its
+    own, and an ``InputError`` ends the command (nothing written)."""
+    from camvideo.video.images import read_image
+
+    images, bad = [], []
+    for path in paths:
+        try:
+            images.append(read_image(path))
+        except InputError as exc:
+            bad.append(exc)
+    for exc in bad[:-1]:
+        print(f"camvideo: error: {exc}", file=sys.stderr)
+    if bad:
+        raise bad[-1]
+    return images
 
 
 def run(args: argparse.Namespace) -> int:
     from camvideo.annotate import FrameAnnotator
-    from camvideo.video.images import read_image
 
     settings = cli.localize_settings_from_args(args)
     overlay = cli.overlay_settings_from_args(args)
-    images = [(Path(p), read_image(p)) for p in args.paths]  # fail before loading the model
-    check_outputs([path for path, _ in images], _outputs(images, args))
+    paths = [Path(p) for p in args.paths]
+    images = read_images(args.paths)  # fail before loading the model
+    targets = output_paths(paths, args.output)
+    if args.json not in (None, "-") and not Path(args.json).parent.is_dir():  # said now, not after every image
+        raise OutputError(f"cannot write {args.json}: the folder {Path(args.json).parent} does not exist")
+    check_outputs(paths, _outputs(paths, targets, args.json))
     localizer = cli.localizer_from_args(args, settings, live=True)
     still = cli.still_from_args(args, localizer.model)  # the photos' analysis (None: plain --quality fast)
     annotator = FrameAnnotator(overlay)
     lines = []
-    for index, (path, image) in enumerate(images):
+    for index, (path, image, target) in enumerate(zip(paths, images, targets)):
         with cli.memory_errors(args):
             result = still(localizer, image, index) if still else localizer([image], indices=[index], times=[0.0])[0]
-        target = output_path(path, args.output, len(images) > 1)
         _write_image(target, annotator.annotate(image, result))
-        lines.append(json.dumps(result.to_dict()))
+        lines.append(json.dumps({**result.to_dict(), "source": str(path)}))
         if args.json is None:
             top = result.detections[0]
             box = list(top.box) if top.box else None
@@ -73,23 +134,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _outputs(images, args: argparse.Namespace) -> list[tuple[str, Path]]:
+def _outputs(paths: list[Path], targets: list[Path], json_file: str | None) -> list[tuple[str, Path]]:
     """The files the command writes (one image per input; the same input given
     twice writes the same file twice, harmlessly), with what asked for each."""
-    targets = {}
-    for path, _ in images:
-        targets.setdefault(os.path.realpath(path), (path, output_path(path, args.output, len(images) > 1)))
-    files = [(f"the annotated {path} ({target})", target) for path, target in targets.values()]
-    if args.json and args.json != "-":
-        files.append((f"--json {args.json}", Path(args.json)))
-    return files
+    files = {}
+    for path, target in zip(paths, targets):
+        files.setdefault(os.path.realpath(path), (f"the annotated {path} ({target})", target))
+    found = list(files.values())
+    if json_file and json_file != "-":
+        found.append((f"--json {json_file}", Path(json_file)))
+    return found
 
 
 def _write_image(path: Path, image) -> None:
     import cv2
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)  # a folder -o: made when missing
         ok = cv2.imwrite(str(path), image)
     except (OSError, cv2.error) as exc:
         raise OutputError(f"cannot write {path}: {reason(exc)}") from None

@@ -20,6 +20,7 @@ import os
 import sys
 from pathlib import Path
 
+from camvideo.cli.parser import exit_status
 from camvideo.errors import CamvideoError, describe
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ def register(sub) -> None:
         "classifier, and timm models as timm:NAME. 'cam' = the head is GAP -> Linear, exact class "
         "activation maps; 'gradcam' = any other head, Grad-CAM on the last feature map; weights: "
         "'embedded', 'cached' (in the torch or Hugging Face cache: works offline) or 'download'.",
+        epilog=exit_status(),
     )
     p.add_argument("--timm", metavar="PATTERN", help=f"list timm models matching PATTERN (e.g. 'resnet*'; at most {TIMM_LIMIT})")
     p.add_argument("--layers", metavar="MODEL", help="list MODEL's layers with feature maps (names for --layer)")

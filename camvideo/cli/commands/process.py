@@ -30,7 +30,7 @@ from pathlib import Path
 
 from camvideo.cli import options as cli
 from camvideo.cli.batch import add_batch_options
-from camvideo.cli.parser import EXIT_STATUS
+from camvideo.cli.parser import exit_status
 from camvideo.cli.progress import Progress
 from camvideo.cli.signals import GuardedSinks
 from camvideo.errors import CamvideoError, printable, reason
@@ -55,8 +55,7 @@ def register(sub) -> None:
         "per-frame data (frame, time, width, height, detections). No output may be the source, or the "
         "other output (the files are compared, not their names); the recording and the export are written "
         "as NAME.partial.EXT and take their names when complete.",
-        epilog=f"{EXIT_STATUS}. Several files (a batch): 1 when some files failed (the others are done; the "
-        "summary names each with its reason)",
+        epilog=exit_status(batch=True, outputs=True),
     )
     p.add_argument("sources", metavar="SOURCE", nargs="*",
                    help="camera index (0), stream URL, video file, folder or glob ('frames/*.png'); several files, "

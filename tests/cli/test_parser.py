@@ -1,0 +1,28 @@
+"""What ``camvideo --help`` and each command's --help say about the exit status:
+every command says its own, and the top-level note covers a batch's 1."""
+
+from __future__ import annotations
+
+import pytest
+
+from camvideo.cli.parser import SUBCOMMANDS, build_parser
+
+
+def _help(capsys, *argv) -> str:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*argv, "--help"])
+    return " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("command", [c for c in SUBCOMMANDS if c != "gui"])
+def test_each_command_says_its_exit_status(capsys, command):
+    text = _help(capsys, command)
+    assert "exit status: 0 done;" in text and "2 a problem with an input, an output or an option" in text
+    assert ("1 a batch (several files) in which some files failed" in text) == (command == "process")
+    assert ("the outputs complete up to the last frame written" in text) == (command == "process")
+
+
+def test_the_top_level_note_covers_every_status_a_command_gives(capsys):
+    text = _help(capsys)
+    assert "0 done; 1 `process` on several files (a batch): some failed" in text
+    assert "2 a problem with an input" in text and "128+N stopped by signal N" in text
