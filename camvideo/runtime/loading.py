@@ -81,12 +81,14 @@ def out_of_memory(exc: BaseException) -> bool:
     """Whether ``exc`` says an allocation failed: Python's MemoryError, torch's
     OutOfMemoryError (CUDA), its CPU allocator's RuntimeError, or oneDNN's "could
     not create a primitive" (a convolution whose workspace could not be allocated:
-    which of the two a run hits near the limit is chance; CI saw the second)."""
+    which of the two a run hits near the limit is chance; CI saw the second), or
+    OpenVINO's CPU plugin's "can't alloc" or "Failed to allocate N bytes" (a node's
+    buffer)."""
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
         return True
     text = str(exc).lower()
     return isinstance(exc, RuntimeError) and any(
-        words in text for words in ("can't allocate memory", "out of memory", "could not create a primitive"))
+        words in text for words in ("can't alloc", "failed to allocate", "out of memory", "could not create a primitive"))
 
 
 @contextlib.contextmanager
@@ -104,11 +106,13 @@ def memory_errors(options):
 
 def memory_error(exc: BaseException, options) -> CamvideoError:
     """``not enough memory for lite0 on cpu (it asked for 120.0 GB); try ...``"""
-    asked = re.search(r"tried to allocate ([0-9.]+) ?(bytes|[KMGT]i?B)", str(exc))
-    if asked and asked.group(2) == "bytes":
+    asked = re.search(r"(?:tried|failed) to allocate ([0-9.]+) ?(bytes|[KMGT]i?B)", str(exc), re.IGNORECASE)
+    if asked and asked.group(2).lower() == "bytes":
         why = f"it asked for {_size(int(asked.group(1)))}"
     elif asked:
         why = f"it asked for {asked.group(1)} {asked.group(2)}"  # CUDA says e.g. 20.00 GiB
+    elif "can't alloc" in str(exc) and "can't allocate memory" not in str(exc):
+        why = "OpenVINO could not allocate a layer's buffer"  # its message: a node's name, over lines
     else:
         why = reason(exc)
     size = getattr(options, "input_size", None)

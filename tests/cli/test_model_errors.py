@@ -15,6 +15,7 @@ from contract import one_line_error
 
 from camvideo.cli import main
 from camvideo.cli.options import INPUT_SIZES, memory_errors, out_of_memory
+from camvideo.runtime.loading import memory_error
 from camvideo.errors import CamvideoError
 
 pytestmark = pytest.mark.timeout(180)
@@ -57,17 +58,25 @@ def test_a_real_allocation_failure_becomes_one_line():
             torch.zeros(2, 3) @ torch.zeros(2, 3)
     assert out_of_memory(MemoryError()) and not out_of_memory(ValueError("out of memory"))
     assert out_of_memory(RuntimeError("could not create a primitive"))  # oneDNN near the limit
+    ov = RuntimeError("Exception from src/plugins/intel_cpu/src/node.cpp:823:\n[CPU] Convolution node with name "
+                      "'Convolution_7480' can't alloc\n")  # OpenVINO's CPU plugin
+    assert out_of_memory(ov)
+    assert "(OpenVINO could not allocate a layer's buffer)" in str(memory_error(ov, args))
+    ov = RuntimeError("[CPU] Convolution node with name 'Convolution_7942' Check 'ptr' failed at "
+                      "src/plugins/intel_cpu/src/cpu_memory.cpp:257:\nFailed to allocate 173015040 bytes of memory\n")
+    assert out_of_memory(ov) and "(it asked for 165.0 MiB)" in str(memory_error(ov, args))
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc/self/status: Linux")
 def test_memory_that_runs_out_in_the_model_is_one_line(tmp_path, data_dir):
-    """A real run whose address space ends 600 MiB above what torch and camvideo need
-    once imported: lite0 at 224 fits, at 2048 its activations do not."""
+    """A real run whose address space ends 1 GiB above what torch and camvideo need
+    once imported: a photo at 224 fits (lite0, and the photo's lite1 and finer pass),
+    at 2048 lite0's activations do not."""
     code = (
         "import resource, sys\n"
         "import torch, camvideo.cli, camvideo.models, camvideo.runtime.localizer, camvideo.annotate\n"
         "vm = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmSize:')) * 1024\n"
-        "resource.setrlimit(resource.RLIMIT_AS, (vm + 600 * 2**20, resource.RLIM_INFINITY))\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (vm + 1024 * 2**20, resource.RLIM_INFINITY))\n"
         "sys.exit(camvideo.cli.main(sys.argv[1:]))\n"
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
@@ -83,7 +92,8 @@ def test_memory_that_runs_out_in_the_model_is_one_line(tmp_path, data_dir):
     last = failed.stderr.strip().splitlines()[-1]
     # torch's allocator says how much it asked for; oneDNN, when a convolution's workspace fails, does not
     assert last.startswith(("camvideo: error: not enough memory for lite0 on cpu (it asked for ",
-                            "camvideo: error: not enough memory for lite0 on cpu (could not create a primitive)")), last
+                            "camvideo: error: not enough memory for lite0 on cpu (could not create a primitive)",
+                            "camvideo: error: not enough memory for lite0 on cpu (OpenVINO could not allocate")), last
     assert last.endswith("try a smaller --input-size than 2048")
     assert not (tmp_path / "2048.png").exists()
 
