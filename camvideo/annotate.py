@@ -56,6 +56,15 @@ def rank_color(rank: int) -> tuple[int, int, int]:
     return PALETTE[(rank - 1) % len(PALETTE)]
 
 
+def rank_colors(result: FrameResult) -> list[tuple[int, int, int]]:
+    """Each detection's rank colour: the ``colors`` of boxes and labels unless told
+    otherwise (the window keeps a class's colour: ``camvideo.app.class_colours``)."""
+    return [rank_color(det.rank) for det in result.detections]
+
+
+Colors = Callable[[FrameResult], list]  # one BGR colour per detection, in their order
+
+
 def _font_scale(frame: np.ndarray) -> float:
     return min(max(min(frame.shape[:2]) / 720.0, 0.4), 1.2)  # plain Python: np.clip on a scalar costs ~10 us
 
@@ -92,16 +101,18 @@ class HeatmapAnnotator:
 
 
 class BoxAnnotator:
-    """A rectangle per detection, in its rank's colour, with a dark outline so it
-    reads on light and dark backgrounds alike."""
+    """A rectangle per detection, in its rank's colour (or as ``colors`` says), with
+    a dark outline so it reads on light and dark backgrounds alike."""
 
-    def __init__(self, thickness: int = 2) -> None:
+    def __init__(self, thickness: int = 2, colors: Colors = rank_colors) -> None:
         if thickness < 1:
             raise ValueError(f"thickness must be at least 1, got {thickness}")
         self.thickness = thickness
+        self.colors = colors
 
     def annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
-        for det in reversed(result.detections):  # the top class drawn last, on top
+        colors = self.colors(result)
+        for det, color in reversed(list(zip(result.detections, colors))):  # the top class drawn last, on top
             if det.box is None:
                 continue
             x1, y1, x2, y2 = det.box
@@ -109,19 +120,20 @@ class BoxAnnotator:
             # Axis-aligned, integer corners: anti-aliasing changes nothing visible
             # but costs 3x (0.27 vs 0.08 ms for three boxes at 640x480).
             cv2.rectangle(frame, p1, p2, (0, 0, 0), self.thickness + 2, cv2.LINE_8)
-            cv2.rectangle(frame, p1, p2, rank_color(det.rank), self.thickness, cv2.LINE_8)
+            cv2.rectangle(frame, p1, p2, color, self.thickness, cv2.LINE_8)
         return frame
 
 
 class LabelAnnotator:
     """``label 0.79`` (``label 0.79 Grad-CAM`` when the map is Grad-CAM's) on a
-    filled tag in the rank's colour, placed by ``labels_layout.place_labels``: at
+    filled tag in the rank's colour (or as ``colors`` says), placed by ``labels_layout.place_labels``: at
     the box's top-left corner (pushed down when it would cover another tag); the
     classes without a box listed in rank order in the corner that covers the
     boxes least."""
 
-    def __init__(self, font_scale: float | None = None) -> None:
+    def __init__(self, font_scale: float | None = None, colors: Colors = rank_colors) -> None:
         self.font_scale = font_scale
+        self.colors = colors
 
     def annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
         scale = self.font_scale or _font_scale(frame)
@@ -133,8 +145,8 @@ class LabelAnnotator:
             sizes.append(TagSize(tw + 6, th + base + 6, None if det.box is None else (det.box[0], det.box[1])))
         height, width = frame.shape[:2]
         boxes = [tuple(det.box) for det in result.detections if det.box is not None]
-        for det, text, rect in zip(result.detections, texts, place_labels(sizes, (0, 0, width, height), boxes)):
-            _draw_tag(frame, text, (int(rect[0]), int(rect[1])), rank_color(det.rank), scale)
+        for color, text, rect in zip(self.colors(result), texts, place_labels(sizes, (0, 0, width, height), boxes)):
+            _draw_tag(frame, text, (int(rect[0]), int(rect[1])), color, scale)
         return frame
 
 
@@ -204,9 +216,10 @@ def shown_heatmap_rank(settings: OverlaySettings, result: FrameResult) -> int | 
 
 class FrameAnnotator:
     """The full overlay: the heat map of one rank (``shown_heatmap_rank``), then
-    boxes and labels (a HUD is an annotator of its own, after this one)."""
+    boxes and labels, in rank colours or as ``colors`` says (a HUD is an annotator
+    of its own, after this one)."""
 
-    def __init__(self, settings: OverlaySettings = OverlaySettings()) -> None:
+    def __init__(self, settings: OverlaySettings = OverlaySettings(), colors: Colors = rank_colors) -> None:
         if not isinstance(settings, OverlaySettings):
             raise TypeError(f"settings must be an OverlaySettings, got {type(settings).__name__}")
         self.settings = settings
@@ -214,8 +227,8 @@ class FrameAnnotator:
         # the fallback for a result with fewer maps than heatmap_rank
         self.top_heatmap = self.heatmap if settings.heatmap_rank == 1 else HeatmapAnnotator(settings.alpha,
                                                                                              settings.colormap)
-        self.boxes = BoxAnnotator()
-        self.labels = LabelAnnotator()
+        self.boxes = BoxAnnotator(colors=colors)
+        self.labels = LabelAnnotator(colors=colors)
 
     def annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
         """A new annotated frame; the input frame is left as it was."""

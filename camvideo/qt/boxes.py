@@ -5,6 +5,11 @@ Each box makes its widgets and lays them out; it holds no state of the app and
 wires nothing outside itself: the panel (``panel``) turns the widgets' values into
 the core's settings and the window's parts connect their signals. ``NAMES`` lists
 the widgets a box offers (the panel makes them its attributes: ``panel.topk``).
+
+The boxes are laid out tight (``tight``: smaller margins and row gaps than the
+style's) and Localize shows only the rows its mode uses (``LocalizeBox.show_mode``),
+so that at the window's first size (1280x800) every box shows without scrolling
+(tests/qt/test_panel.py).
 """
 
 from __future__ import annotations
@@ -32,6 +37,18 @@ from camvideo.qt.widgets import ClampedSpinBox, SeekSlider, button, slider
 
 MODES = ("Top-1", "Top-k", "One class")
 QUIET = "QLabel { color: palette(placeholder-text); }"
+MARGINS = (8, 4, 8, 6)  # left, top (under the title), right, bottom of a box's rows (Fusion's: 9 each)
+ROW_GAP = 4  # between a box's rows (Fusion's: 6)
+
+
+def tight(layout):
+    """``layout`` (a box's) with the panel's margins and row gaps; returns it."""
+    layout.setContentsMargins(*MARGINS)
+    if isinstance(layout, QFormLayout):
+        layout.setVerticalSpacing(ROW_GAP)
+    else:
+        layout.setSpacing(ROW_GAP)
+    return layout
 
 
 def _row(*widgets, stretch: QWidget | None = None) -> QHBoxLayout:
@@ -57,7 +74,7 @@ class SourceBox(QGroupBox):
 
     def __init__(self) -> None:
         super().__init__("Source")
-        form = QVBoxLayout(self)
+        form = tight(QVBoxLayout(self))
         self.camera = QComboBox()
         self.camera_button = button("Camera", "open the chosen camera")
         form.addLayout(_row(self.camera, self.camera_button, stretch=self.camera))
@@ -79,7 +96,7 @@ class PlaybackBox(QGroupBox):
 
     def __init__(self) -> None:
         super().__init__("Playback")
-        form = QVBoxLayout(self)
+        form = tight(QVBoxLayout(self))
         self.play_button = button("Pause", "pause / play (Space)")
         self.back_button = button("◀", "one frame back (files; ←), the previous image (folders)")
         self.step_button = button("Step", "one frame forward (files; →), the next image (folders)")
@@ -117,7 +134,7 @@ class ModelGroup(QGroupBox):
 
     def __init__(self) -> None:
         super().__init__("Model")
-        form = QVBoxLayout(self)
+        form = tight(QVBoxLayout(self))
         self.model = ModelBox()
         self.model.setToolTip("the classifier: lite0 is built in and works offline; ● marks the others ready "
                               "offline; the rest download their ImageNet weights once")
@@ -139,7 +156,7 @@ class LocalizeBox(QGroupBox):
 
     def __init__(self) -> None:
         super().__init__("Localize")
-        form = QFormLayout(self)
+        form = tight(QFormLayout(self))
         self.mode = QComboBox()
         self.mode.addItems(MODES)
         self.mode.setToolTip("localize the best class, the k best classes, or one class you choose")
@@ -157,6 +174,7 @@ class LocalizeBox(QGroupBox):
         completer.setMaxVisibleItems(12)
         self.class_edit.setCompleter(completer)
         self.class_hint = _wrapping()
+        self.form = form
         form.addRow("Classes", self.mode)
         form.addRow("Top k", self.topk)
         form.addRow("Class", self.class_edit)
@@ -181,6 +199,12 @@ class LocalizeBox(QGroupBox):
                                 "best: also a sharper second pass for the maps (slower)")
         form.addRow("Quality", self.quality)
 
+    def show_mode(self, mode: str) -> None:
+        """Only the rows ``mode`` uses: Top k for Top-k, Class and its hint for One class."""
+        self.form.setRowVisible(self.topk, mode == "Top-k")
+        self.form.setRowVisible(self.class_edit, mode == "One class")
+        self.form.setRowVisible(self.class_hint, mode == "One class")
+
 
 class OverlayBox(QGroupBox):
     """Heat map, boxes and labels on or off, opacity, colours, smoothing; whose heat map."""
@@ -189,7 +213,7 @@ class OverlayBox(QGroupBox):
 
     def __init__(self) -> None:
         super().__init__("Overlay")
-        form = QFormLayout(self)
+        form = tight(QFormLayout(self))
         self.alpha = slider(45)
         self.alpha.setToolTip("heat-map opacity")
         self.alpha_label = QLabel()
@@ -218,7 +242,7 @@ class RecordBox(QGroupBox):
 
     def __init__(self) -> None:
         super().__init__("Record")
-        form = QVBoxLayout(self)
+        form = tight(QVBoxLayout(self))
         self.record_button = button("Record", "start / stop recording the annotated video (R)", checkable=True)
         self.snapshot_button = button("Snapshot", "save the frame on screen as PNG + JSON (S)")
         self.folder_button = button("Folder…", "where recordings and snapshots go")

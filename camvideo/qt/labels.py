@@ -4,8 +4,9 @@ In the window the frame is scaled to the view, so a label burned into a 640x360
 frame is ~6 px high in a small window and large and soft in a big one. The
 window therefore annotates the displayed frame with labels off
 (``DisplayAnnotator``) and ``VideoView`` paints the tags with QPainter, at a
-constant size on screen (``LABEL_POINT_SIZE``), in the rank's colour
-(``annotate.rank_color``), with annotate's black/white ink rule and its
+constant size on screen (``LABEL_POINT_SIZE``), in the class's colour (the
+session's ``camvideo.app.class_colours.ClassColours``: a class keeps its colour
+while the source plays, its box too; rank colours without one), with annotate's black/white ink rule and its
 layout (``labels_layout.place_labels``: the one both renderers use). The tag of the class whose heat map is shown is marked
 (an outline in its ink colour) when there is a choice (two maps or more); a
 click on a tag chooses its map (``VideoView.tag_clicked``). Recordings and snapshots still get the labels burned in
@@ -26,7 +27,7 @@ from camvideo.annotate import (
     LabelAnnotator,
     ink_color,
     label_text,
-    rank_color,
+    rank_colors,
     shown_heatmap_rank,
 )
 from camvideo.labels_layout import TagSize, place_labels
@@ -43,15 +44,16 @@ class DisplayAnnotator:
 
     ``burn_labels(annotate(frame, result), result)`` is pixel for pixel
     ``FrameAnnotator(settings).annotate(frame, result)`` (labels are its last
-    layer; the window has no HUD).
+    layer; the window has no HUD) with the same ``colors``.
     """
 
-    def __init__(self, settings: OverlaySettings = OverlaySettings()) -> None:
+    def __init__(self, settings: OverlaySettings = OverlaySettings(), colors=rank_colors) -> None:
         if not isinstance(settings, OverlaySettings):
             raise TypeError(f"settings must be an OverlaySettings, got {type(settings).__name__}")
         self.settings = settings  # what the user chose (labels included)
-        self.frame = FrameAnnotator(replace(settings, labels=False))
-        self.labels = LabelAnnotator()
+        self.colors = colors  # one BGR colour per detection of a result (annotate.Colors)
+        self.frame = FrameAnnotator(replace(settings, labels=False), colors)
+        self.labels = LabelAnnotator(colors=colors)
 
     def annotate(self, frame: np.ndarray, result) -> np.ndarray:
         """A new frame with heat map and boxes, no labels (the pipeline calls this)."""
@@ -93,7 +95,7 @@ def marked_rank(settings: OverlaySettings, result) -> int | None:
 
 
 def layout_tags(result, image_rect: QRectF, frame_size: tuple[int, int], font: QFont,
-                marked: int | None = None, avoid=()) -> list[Tag]:
+                marked: int | None = None, avoid=(), colors=rank_colors) -> list[Tag]:
     """The tags of ``result`` in view coordinates, placed by
     ``labels_layout.place_labels`` as ``annotate.LabelAnnotator`` places them in
     the frame: boxed classes at their box's top-left corner mapped through
@@ -101,7 +103,7 @@ def layout_tags(result, image_rect: QRectF, frame_size: tuple[int, int], font: Q
     box-less ones listed in rank order in the corner that covers the boxes least;
     all inside the picture (in a picture narrower than a tag, its text is
     elided; the list also keeps off the ``avoid`` rects, e.g. the legend). The tags
-    of rank ``marked`` are marked."""
+    of rank ``marked`` are marked; ``colors(result)``: their fills (one per detection)."""
     width, height = frame_size
     if not result.detections or width <= 0 or height <= 0 or image_rect.isEmpty():
         return []
@@ -125,8 +127,8 @@ def layout_tags(result, image_rect: QRectF, frame_size: tuple[int, int], font: Q
         sizes.append(TagSize(w, h, anchor))
     area = (left, top, image_rect.right(), image_rect.bottom())
     tags: list[Tag] = []
-    for det, text, (x1, y1, x2, y2) in zip(result.detections, texts, place_labels(sizes, area, boxes + [tuple(a.getCoords()) for a in avoid])):
-        bgr = rank_color(det.rank)
+    places = place_labels(sizes, area, boxes + [tuple(a.getCoords()) for a in avoid])
+    for det, bgr, text, (x1, y1, x2, y2) in zip(result.detections, colors(result), texts, places):
         ink = ink_color(bgr)
         tags.append(Tag(QRectF(x1, y1, x2 - x1, y2 - y1), text, det.rank, QColor(*bgr[::-1]), QColor(*ink[::-1]),
                         det.rank == marked))

@@ -52,6 +52,8 @@ class ControlPanel(QWidget):
         super().__init__(parent)
         self.setMinimumWidth(260)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)  # tight, as the boxes (boxes.tight): all of them show at 1280x800
         self.labels: list[str] = []
         # Whose heat map (Top-k): chosen in the view (click a label) or with keys 1-9.
         self.heatmap_rank = 1
@@ -64,6 +66,7 @@ class ControlPanel(QWidget):
             layout.addWidget(box)
         layout.addStretch(1)
         self._class_model = localize.class_names
+        self._localize = localize
         self.set_cameras(cameras)
         self.set_models(models)
         self._connect()
@@ -189,7 +192,7 @@ class ControlPanel(QWidget):
         for w in (self.alpha, self.alpha_label, self.colormap):  # nothing to change without a heat map
             w.setEnabled(self.heatmap.isChecked())
         self.class_hint.setText(self.class_hint_text())
-        self.class_hint.setVisible(mode == "One class")
+        self._localize.show_mode(mode)  # the rows the mode uses
         k = self.map_count()
         self.map_hint.setVisible(k > 1 and self.heatmap.isChecked())
         if self.heatmap_rank == 1:

@@ -1,11 +1,12 @@
 """The timeline strip under the video: what the model saw over the whole file.
 
 ``TimelineStrip`` draws, with QPainter, the scores of a few classes over the
-file's time (one line each, in the rank colours, named in a legend), the
+file's time (one line each, in the class's colour: the colour of its boxes on
+the video, ``camvideo.app.class_colours``; named in a legend above the plot), the
 stretches where one chosen class is the top class (a gold band above the time
 axis), the stretches that could not be decoded (hatched red; not analysed yet
 is the plain background) and the position of the frame on screen, with its
-time. A time axis runs along the bottom (round steps, "0:05", as wide apart as
+time (a red line down the plot, never across the legend's row). A time axis runs along the bottom (round steps, "0:05", as wide apart as
 the labels need: ``camvideo.app.timeline_axis``) and a score scale on the left
 (0, 0.5, 1.0). A click seeks there (``seek_requested``); a click on a stretch
 jumps to its start; the tooltip says what is under the pointer (a damaged
@@ -36,21 +37,28 @@ HEIGHT = 110  # pixels: the strip's height
 LEGEND = 16  # the legend's row above the lines
 AXIS = 14  # the time axis's row along the bottom (tick labels, the position's time)
 BAND = 8  # the top-1 stretches' band, above the time axis
+PLOT_TOP = LEGEND + 4.0  # the score 1.0 line: the legend's row lies above it, the position line below
 GUTTER = 24  # the score scale's labels, left of the lines
 BACKGROUND = QColor(24, 24, 28)
 GRID = QColor(70, 70, 78)
 TICK_GRID = QColor(48, 48, 56)  # the time ticks' lines across the plot: fainter than the score lines
 SCALE_TEXT = QColor(150, 150, 160)
 POSITION = QColor(255, 70, 70)
-STRETCH = QColor(255, 200, 0, 200)  # gold: rank 1's colour is white (the line above it)
+STRETCH = QColor(255, 200, 0, 200)  # gold, translucent: the top-1 stretches' band
 DAMAGE_FILL = QColor(80, 28, 28)  # could not be decoded: red hatch on dark red (not analysed: the background)
 DAMAGE = QColor(235, 105, 80)
 DAMAGE_WORDS = "could not be decoded"
 
 
 def line_color(number: int) -> QColor:
-    """The colour of the ``number``-th line (0-based): the rank colours' order."""
+    """The colour of the ``number``-th line (0-based) when ``set_data`` is given none:
+    the rank colours' order."""
     b, g, r = rank_color(number + 1)
+    return QColor(r, g, b)
+
+
+def bgr_color(bgr: tuple[int, int, int]) -> QColor:
+    b, g, r = bgr
     return QColor(r, g, b)
 
 
@@ -110,6 +118,7 @@ class TimelineStrip(QWidget):
         self.duration = 0.0
         self.position: float | None = None
         self.lines: list[tuple[str, np.ndarray, np.ndarray]] = []  # (label, times, scores)
+        self.colors: list[QColor] = []  # the lines' colours, in their order
         self.stretches: list[tuple[float, float]] = []
         self.damaged: list[DamagedSpan] = []  # stretches that could not be decoded
         self.note = ""  # said in the strip when there is nothing to draw (yet)
@@ -119,11 +128,14 @@ class TimelineStrip(QWidget):
         self.renders = 0  # the lines drawn again (the data changed)
 
     # -- data -------------------------------------------------------------------------------
-    def set_data(self, duration: float, lines, stretches=(), note: str = "", damaged=()) -> None:
+    def set_data(self, duration: float, lines, stretches=(), note: str = "", damaged=(), colors=()) -> None:
         """``lines``: (label, times, scores) each; ``stretches``: (first, last) times;
-        ``damaged``: ``DamagedSpan``s (``camvideo.app.timeline_axis``)."""
+        ``damaged``: ``DamagedSpan``s (``camvideo.app.timeline_axis``); ``colors``: a
+        BGR colour per line (its class's; the rank colours' order where missing)."""
         self.duration = float(duration or 0.0)
         self.lines = list(lines)
+        colors = list(colors)
+        self.colors = [bgr_color(colors[n]) if n < len(colors) else line_color(n) for n in range(len(self.lines))]
         self.stretches = list(stretches)
         self.damaged = list(damaged)
         self.note = note
@@ -195,7 +207,7 @@ class TimelineStrip(QWidget):
         painter = QPainter(pixmap)
         try:
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-            top, bottom = LEGEND + 4.0, self.band_y() - 3.0
+            top, bottom = PLOT_TOP, self.band_y() - 3.0
             self._draw_time_axis(painter, top)
             self._draw_damage(painter, top)
             self._draw_score_scale(painter, top, bottom)
@@ -254,7 +266,7 @@ class TimelineStrip(QWidget):
         for number, (_label, times, scores) in enumerate(self.lines):
             # a 1-pixel pen: Qt's raster stroker takes ~100x longer for a wider
             # antialiased line (1000 jagged points: 1.2 ms at 1 px, 130 ms at 1.5 px)
-            painter.setPen(QPen(line_color(number), 1.0))
+            painter.setPen(QPen(self.colors[number], 1.0))
             join = join_columns(times, self.duration, width)
             for xs, ys in _runs(columns(times, scores, self.duration, width), join):
                 xs, ys = xs + GUTTER, bottom - ys * (bottom - top)
@@ -268,7 +280,7 @@ class TimelineStrip(QWidget):
         metrics = painter.fontMetrics()
         x = GUTTER + 2.0
         for number, (label, _t, _s) in enumerate(self.lines):
-            painter.setPen(line_color(number))
+            painter.setPen(self.colors[number])
             painter.drawText(QPointF(x, 13), label)
             x += metrics.horizontalAdvance(label) + 14
         note_left = self.width() - 6 - (metrics.horizontalAdvance(self.note) if self.note else 0)
@@ -296,10 +308,11 @@ class TimelineStrip(QWidget):
         self.paints += 1
 
     def _draw_position(self, painter: QPainter, seconds: float) -> None:
-        """The frame on screen: a line down to the axis, its time in the axis row."""
+        """The frame on screen: a line from the plot's top (under the legend's row:
+        it never hides a name) down to the axis, its time in the axis row."""
         x, h = self.x_of(seconds), self.height()
-        painter.setPen(QPen(POSITION, 2))
-        painter.drawLine(QPointF(x, 0), QPointF(x, h - AXIS))
+        painter.setPen(QPen(POSITION, 2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.FlatCap))  # no cap into the legend
+        painter.drawLine(QPointF(x, PLOT_TOP - 2), QPointF(x, h - AXIS))
         painter.setFont(self._small_font(7.5))
         label = clock(seconds, 1)
         width = painter.fontMetrics().horizontalAdvance(label) + 6

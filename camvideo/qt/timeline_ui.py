@@ -14,7 +14,9 @@
 
 With One class chosen the strip shows that class's score (as played, and from
 a scan) and the stretches where it is the top class (a scan's ranked frames
-say that); otherwise the three classes with the most score. The stretches the
+say that); otherwise the three classes with the most score (in that order, each
+in its class's colour, ``Session.colours``: the colour of its boxes, whatever its
+place). The stretches the
 source could not decode (as played: ``Session.damage``; or as a scan found
 them) are kept in the track too, and hatched on the strip. A new model starts
 a new track: two models' classes never share the strip.
@@ -188,11 +190,13 @@ class TimelineControls:
             note = (f"{name}: top class in {len(stretches)} stretch{'es' if len(stretches) != 1 else ''}"
                     if results else f"{name}: its score as played; Scan file finds where it is the top class"
                     if len(times) else "no frame analysed yet: Scan file fills it in")
-            self.strip.set_data(duration, [(name, times, scores)], stretches, note, damaged)
+            self.strip.set_data(duration, [(name, times, scores)], stretches, note, damaged,
+                                self._session.colours.colors([class_id]))
         else:
-            lines = [(label, *self.track.series(c)) for c, label in self.track.top_classes(LINES)] if results else []
+            top = self.track.top_classes(LINES) if results else []
+            lines = [(label, *self.track.series(c)) for c, label in top]
             self.strip.set_data(duration, lines, (), "" if results else "no frame analysed yet: Scan file fills it in",
-                                damaged)
+                                damaged, self._session.colours.colors(c for c, _ in top))
         self.save_button.setEnabled(self._session.model is not None and not self._exporting)
 
     def _seek(self, seconds: float) -> None:

@@ -19,6 +19,7 @@ from PyQt6.QtCore import QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QPainter
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
+from camvideo.annotate import rank_colors
 from camvideo.app.shown import ShownFrame
 from camvideo.qt.labels import Tag, label_font, layout_tags, marked_rank, paint_tags
 from camvideo.qt.legend import Legend, legend_font, legend_for, legend_rect, paint_legend
@@ -63,6 +64,7 @@ class VideoView(QWidget):
         self.map_scale = "minmax"  # how the maps are scaled (IntensitySettings.scale), for the legend
         self.map_gate: float | None = None  # the confidence gate (a class under it gets no map)
         self.legend_box = QRectF()  # where the legend was last painted (empty: none)
+        self.colors = rank_colors  # the tags' colours: the window gives it the session's class colours
 
     def set_labels(self, on: bool) -> None:
         """Labels on or off; takes effect at once (also on a paused frame)."""
@@ -87,7 +89,7 @@ class VideoView(QWidget):
         avoid = [] if legend is None else [legend_rect(legend, self.image_rect(), legend_font(self.font()),
                                                        self.boxes_in_view(), QRectF(self.rect()))]
         return layout_tags(self.current.result, self.image_rect(), (image.width(), image.height()),
-                           label_font(self.font()), self.marked_rank(), avoid)
+                           label_font(self.font()), self.marked_rank(), avoid, self.colors)
 
     def boxes_in_view(self) -> list[tuple[float, float, float, float]]:
         """The boxes of the frame on screen, in view coordinates (where the legend keeps off)."""

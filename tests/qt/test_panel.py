@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import cv2
 import pytest
 from PyQt6.QtCore import QSettings
+from qt_helpers import DATA, WAIT_MS, settle
 
 from camvideo import cli
-from camvideo.qt.boxes import LocalizeBox
+from camvideo.qt.boxes import MODES, LocalizeBox
 from camvideo.qt.panel import ControlPanel
 from camvideo.settings import GATE
 
@@ -53,3 +55,36 @@ def test_the_gate_is_remembered(panel, tmp_path):
     again.restore(settings)
     assert again.gate.value() == 12 and again.localize_settings().intensity.gate == pytest.approx(0.12)
     again.deleteLater()
+
+
+def every_box_shows(w) -> bool:
+    """No scrolling, and each group box lies whole inside the panel's viewport."""
+    viewport = w.side.viewport()
+    return w.side.verticalScrollBar().maximum() == 0 and all(
+        box.isVisible() and viewport.rect().contains(box.geometry().translated(w.panel.pos()))
+        for box in w.panel.groups)
+
+
+def test_at_the_first_size_every_box_shows_without_scrolling_in_each_mode(qtbot, open_window, fast_models,
+                                                                         cat_clip, tmp_path):
+    """At 1280x800 (the window's first size) Source to Record all show, for a file and a
+    folder (its slideshow row), in Top-1, Top-k and One class (its hint)."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "chelsea.png"), cv2.imread(str(DATA / "chelsea.png")))
+    for source in (cat_clip, folder):
+        w = open_window(source)
+        w.resize(1280, 800)  # the first size (MainWindow: no size remembered)
+        qtbot.waitUntil(lambda w=w: (w.width(), w.height()) == (1280, 800), timeout=WAIT_MS)
+        qtbot.waitUntil(lambda w=w: w.session.last_shown is not None, timeout=WAIT_MS)
+        settle(qtbot, w)
+        for mode in MODES:
+            w.panel.mode.setCurrentText(mode)
+            if mode == "One class":
+                w.panel.class_edit.setText("cat")  # "matches N classes: pick one …" (a long hint)
+            qtbot.waitUntil(lambda w=w: every_box_shows(w), timeout=WAIT_MS)
+            p = w.panel
+            assert p.topk.isVisibleTo(p) == (mode == "Top-k")  # only the rows the mode uses
+            assert p.class_edit.isVisibleTo(p) == p.class_hint.isVisibleTo(p) == (mode == "One class")
+        assert w.panel.image_label.isVisibleTo(w.panel)  # the frame number / the image's name
+        w.close()

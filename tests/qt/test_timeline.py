@@ -186,3 +186,59 @@ def test_a_line_joins_frames_a_column_or_two_apart_and_breaks_where_none_was_ana
     assert len(runs) == 2  # one line before the gap, one after
     assert runs[0][0][-1] < 300 < 500 < runs[1][0][0]
     assert len(list(_runs(cols))) > 100  # without joining: a dotted line
+
+
+def test_the_position_line_never_crosses_the_legend(qtbot):
+    """The red line runs down the plot only: a name in the legend's row stays whole
+    wherever the frame on screen is (it hid "espresso" when it stood at 0:00)."""
+    import numpy as np
+
+    from camvideo.qt.timeline import LEGEND, PLOT_TOP, POSITION, TimelineStrip
+
+    strip = TimelineStrip()
+    qtbot.addWidget(strip)
+    strip.resize(600, strip.height())
+    times = np.linspace(0, 10, 50)
+    strip.set_data(10.0, [("espresso", times, np.full(50, 0.5, np.float32))])
+    strip.show()
+    for seconds in (0.0, 0.3, 5.0):
+        strip.set_position(seconds)
+        image = strip.grab().toImage()
+        x = int(round(strip.x_of(seconds)))
+        red = [y for y in range(strip.height()) if image.pixelColor(x, y) == POSITION]
+        assert red and min(red) >= PLOT_TOP - 2 > LEGEND  # under the legend's row, down the plot
+        assert all(image.pixelColor(x, y) != POSITION for y in range(LEGEND))
+
+
+def test_a_class_keeps_its_colour_when_the_timeline_order_turns(qtbot, open_window, fast_models, cat_clip):
+    """The strip's lines and legend take each class's colour from the session (the
+    colour of its boxes): when the summed scores change places, the names do, not the colours."""
+    from camvideo.qt.timeline import bgr_color
+
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 2)
+    w.toggle_pause()
+    settle(qtbot, w)
+    track = w.timeline.track
+    colours = w.session.colours
+
+    def fill(frames) -> None:
+        track.clear()
+        for f in frames:  # a cat (0.6) for 45 frames, then espresso (0.9) for 30
+            dets = ((Detection(1, 285, "Egyptian cat", 0.6, None),) if f < 45 else
+                    (Detection(1, 967, "espresso", 0.9, None),))
+            track.add(FrameResult(frame=f, time=f / 30, width=96, height=64, detections=dets))
+        w.timeline.refresh()
+
+    fill(range(15, 75))  # the cat's first half second not analysed: espresso leads
+    strip = w.timeline.strip
+    assert [line[0] for line in strip.lines] == ["espresso", "Egyptian cat"]
+    first = dict(zip([line[0] for line in strip.lines], [c.name() for c in strip.colors]))
+    fill(range(0, 75))  # filled in: the cat leads
+    assert [line[0] for line in strip.lines] == ["Egyptian cat", "espresso"]
+    assert [c.name() for c in strip.colors] == [first["Egyptian cat"], first["espresso"]]
+    assert [c.name() for c in strip.colors] == [bgr_color(c).name() for c in colours.colors([285, 967])]
+    # the boxes and tags on the video ask the same colours
+    result = FrameResult(frame=0, time=0.0, width=96, height=64, detections=(
+        Detection(1, 967, "espresso", 0.7, (4, 4, 60, 40)), Detection(2, 285, "Egyptian cat", 0.2, None)))
+    assert w.view.colors(result) == colours.colors([967, 285]) == w.session.annotator.colors(result)
