@@ -15,8 +15,8 @@ from contract import one_line_error
 
 from camvideo.cli import main
 from camvideo.cli.options import INPUT_SIZES, memory_errors, out_of_memory
-from camvideo.runtime.loading import memory_error
 from camvideo.errors import CamvideoError
+from camvideo.runtime.loading import memory_error
 
 pytestmark = pytest.mark.timeout(180)
 ROOT = Path(__file__).resolve().parents[2]
