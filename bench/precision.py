@@ -84,8 +84,9 @@ def agreement(a: list[dict], b: list[dict]) -> dict:
 
 def measure(split: str, quality: str, forwards: dict, lower: str = "bf16") -> dict:
     from camvideo.models import imagenet_labels
+    from camvideo.presets import quality_settings
     from camvideo.runtime.localizer import FrameLocalizer
-    from camvideo.settings import LocalizeSettings, SmoothingSettings, quality_settings
+    from camvideo.settings import LocalizeSettings, SmoothingSettings
     from camvideo.tools.devset import devset_clips, load_devset
 
     photos = load_devset(MANIFEST, imagenet_labels(), split)

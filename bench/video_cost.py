@@ -30,8 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from camvideo.models import imagenet_labels, load_model  # noqa: E402
+from camvideo.presets import quality_settings  # noqa: E402
 from camvideo.runtime.localizer import FrameLocalizer  # noqa: E402
-from camvideo.settings import LocalizeSettings, SmoothingSettings, quality_settings  # noqa: E402
+from camvideo.settings import LocalizeSettings, SmoothingSettings  # noqa: E402
 from camvideo.tools.devset import devset_clips, load_devset  # noqa: E402
 
 MANIFEST = ROOT / "tests" / "data" / "devset" / "manifest.json"

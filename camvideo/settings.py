@@ -9,9 +9,8 @@ the field and the allowed values; a setting that exists is a valid one.
 - ``SmoothingSettings``, ``IntensitySettings``: steadiness on video and map scaling
   (``camvideo.cam.smoothing``);
 - ``MapSettings``: the model inputs the classes and maps come from
-  (``camvideo.cam.multiscale``); ``QUALITY_PRESETS`` / ``quality_settings``: the
-  named speed/quality presets; ``StillSettings`` / ``still_settings``: the
-  photos' analysis of a preset (``camvideo.cam.still``);
+  (``camvideo.cam.multiscale``); the named speed/quality presets that combine
+  them, and the photos' analysis, are in ``camvideo.presets``;
 - ``LocalizeSettings``: what to localize, composing the four above
   (``camvideo.runtime.localizer``);
 - ``OverlaySettings``: what the overlay draws (``camvideo.annotate``);
@@ -227,6 +226,13 @@ class MapSettings:
         return self == MapSettings()
 
 
+def _default_preset() -> tuple[MapSettings, BoxRule]:
+    """The default preset's map inputs and box rule (``camvideo.presets``, which builds on this module)."""
+    from camvideo.presets import DEFAULT_QUALITY, quality_maps
+
+    return quality_maps(DEFAULT_QUALITY)
+
+
 @dataclass(frozen=True)
 class LocalizeSettings:
     """What to localize: the ``topk`` best classes, or the fixed ``class_ids``.
@@ -239,10 +245,10 @@ class LocalizeSettings:
 
     topk: int = 1
     class_ids: tuple[int, ...] | None = None
-    box_rule: BoxRule = field(default_factory=lambda: quality_maps(DEFAULT_QUALITY)[1])
+    box_rule: BoxRule = field(default_factory=lambda: _default_preset()[1])
     smoothing: SmoothingSettings | None = None
     intensity: IntensitySettings = field(default_factory=IntensitySettings)
-    maps: MapSettings = field(default_factory=lambda: quality_maps(DEFAULT_QUALITY)[0])
+    maps: MapSettings = field(default_factory=lambda: _default_preset()[0])
 
     def __post_init__(self) -> None:
         if self.topk < 1:
@@ -276,106 +282,6 @@ class OverlaySettings:
         if self.heatmap_rank < 1:
             raise ValueError(f"heatmap_rank must be at least 1 (1 = the top class), got {self.heatmap_rank}")
 
-
-
-# Named speed/quality presets: ``camvideo ... --quality NAME`` and the app's Quality
-# choice. Costs: the inference stage at 640x480 on the CPU against "fast" (plain CAM),
-# figures on the development set: docs/eval.md.
-QUALITY_PRESETS = ("fast", "balanced", "best")
-DEFAULT_QUALITY = "balanced"
-# The boxes' inset (BoxRule.inset) of balanced and best, chosen on the tune split of the
-# development set (photos and clips; docs/eval.md): 0.03 did best on its photos, 0.05 on
-# its clips.
-BOX_INSET = 0.04
-
-
-def quality_maps(name: str) -> tuple[MapSettings, BoxRule]:
-    """The map inputs and box rule of a preset: ``"fast"`` is plain CAM (the frame
-    squashed to the model's input, boxes at 20% of the maximum, the CAM paper's);
-    ``"balanced"`` keeps the frame's aspect ratio within 1.3x the pixels; ``"best"``
-    also makes the maps from a second pass at a short side of 288, combined with
-    the first's (chosen on the development set: docs/eval.md; 30% of the maximum
-    did better on its tune clips but not on its holdout clips, so the paper's 20%
-    stays). Both move the box's sides inwards by ``BOX_INSET`` of its size."""
-    if name == "fast":
-        return MapSettings(), BoxRule()
-    if name == "balanced":
-        return MapSettings(input="aspect"), BoxRule(inset=BOX_INSET)
-    if name == "best":
-        return MapSettings(input="aspect", map_side=288, combine=True), BoxRule(inset=BOX_INSET)
-    raise ValueError(f"quality must be one of {QUALITY_PRESETS}, got {name!r}")
-
-
-@dataclass(frozen=True)
-class StillSettings:
-    """The photos' analysis (``camvideo image``, ``camvideo eval``'s photos;
-    ``camvideo.cam.still``): a photo has no frame rate, so it may cost more than a
-    video frame. ``class_models``: built-in models whose balanced-pass probabilities
-    are averaged with the map model's to choose the classes (used when the map
-    model is the built-in lite0; the maps stay the map model's). ``split_side``: the
-    short side of a finer pass of the map model (None: no such pass); when that
-    pass's map of a class, at ``split_level`` of its maximum, splits into two or
-    more regions whose peaks reach ``split_peak`` of it, the largest region is the
-    primary box and the regions are listed (several objects), else the coarse box
-    stays. Chosen on the development set's tune split (docs/eval.md)."""
-
-    class_models: tuple[str, ...] = ("lite1",)
-    split_side: int | None = 448
-    split_level: float = 0.3
-    split_peak: float = 0.7
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "class_models", tuple(self.class_models))
-        if not all(isinstance(m, str) and m for m in self.class_models):
-            raise ValueError(f"class_models must be model names, got {self.class_models!r}")
-        if self.split_side is not None and (isinstance(self.split_side, bool) or not isinstance(self.split_side, int)
-                                            or not 32 <= self.split_side <= 1024):
-            raise ValueError(f"split_side must be None or a side of 32..1024 pixels, got {self.split_side!r}")
-        for name in ("split_level", "split_peak"):
-            if not 0.0 < getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
-
-
-def still_settings(name: str) -> StillSettings | None:
-    """The photos' analysis of preset ``name``: None (plain CAM's one pass) for
-    ``"fast"``, ``StillSettings()`` for the others."""
-    if name not in QUALITY_PRESETS:
-        raise ValueError(f"quality must be one of {QUALITY_PRESETS}, got {name!r}")
-    return None if name == "fast" else StillSettings()
-
-
-# A box rule's usual level when the user picks another rule than the preset's
-# without a --threshold (the CAM paper's 20% for max; Otsu ignores it).
-RULE_LEVELS = {"max": 0.2, "percentile": 0.8, "otsu": 0.2, "mean": 1.0}
-
-
-def quality_rule(name: str, *, threshold: float | None = None, method: str | None = None,
-                 inset: float | None = None, **fields) -> BoxRule:
-    """The box rule of preset ``name`` with what the user set (None: the preset's):
-    the one place the command line, the window and ``quality_settings`` combine a
-    preset with a threshold, rule or inset. Another ``method`` than the preset's
-    without a ``threshold`` gets that method's usual level (``RULE_LEVELS``);
-    ``fields`` (components, min_area, max_side) replace the rule's own."""
-    import dataclasses
-
-    rule = quality_maps(name)[1]
-    method = rule.method if method is None else method
-    if threshold is None:
-        threshold = rule.threshold if method == rule.method else RULE_LEVELS.get(method, rule.threshold)
-    return dataclasses.replace(rule, threshold=threshold, method=method,
-                               inset=rule.inset if inset is None else inset, **fields)
-
-
-def quality_settings(name: str, base: LocalizeSettings | None = None) -> LocalizeSettings:
-    """``base`` (default: ``LocalizeSettings()``) with the preset's map inputs and box
-    rule; the rest (classes, smoothing, intensity) is kept. The window's Quality
-    choice pushes ``quality_settings(name, current)`` to the localizer."""
-    import dataclasses
-
-    base = LocalizeSettings() if base is None else base
-    own = base.box_rule
-    rule = quality_rule(name, min_area=own.min_area, max_side=own.max_side, components=own.components)
-    return dataclasses.replace(base, maps=quality_maps(name)[0], box_rule=rule)
 
 
 # --- the model -------------------------------------------------------------------

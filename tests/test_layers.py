@@ -18,6 +18,7 @@ FORBIDDEN = {
     "models": ("runtime", "cli", "batch", "qt"),
     "cam": ("runtime", "cli", "batch", "qt"),
     "settings": ("runtime", "cli", "batch", "qt", "models", "cam", "video"),
+    "presets": ("runtime", "cli", "batch", "qt", "models", "cam", "video"),
     "results": ("runtime", "cli", "batch", "qt"),
     "errors": ("runtime", "cli", "batch", "qt", "models", "cam", "video", "settings"),
     "timing": ("runtime", "cli", "batch", "qt", "models", "cam", "video"),

@@ -154,8 +154,8 @@ def test_frame_sizes_are_the_ones_the_frames_need():
     """A 4:3 file on the default preset makes ready 224x288 only (not the model's own
     224x224 too); an unknown frame size leaves the model's own."""
     from camvideo.models import load_model
+    from camvideo.presets import quality_settings
     from camvideo.runtime.loading import frame_sizes
-    from camvideo.settings import quality_settings
 
     model = load_model("lite0", pretrained=False)
     assert frame_sizes(model, quality_settings("balanced"), (640, 480)) == [(224, 288)]

@@ -1,4 +1,4 @@
-"""The named quality presets combined with what the user set (settings.quality_rule)."""
+"""The named quality presets combined with what the user set (presets.quality_rule)."""
 
 import pytest
 
@@ -6,7 +6,7 @@ from camvideo.settings import BoxRule
 
 
 def test_quality_rule_combines_a_preset_with_what_the_user_set():
-    from camvideo.settings import BOX_INSET, RULE_LEVELS, quality_maps, quality_rule
+    from camvideo.presets import BOX_INSET, RULE_LEVELS, quality_maps, quality_rule
 
     for name in ("fast", "balanced", "best"):
         assert quality_rule(name) == quality_maps(name)[1]

@@ -29,8 +29,9 @@ from camvideo.cam.boxes import normalize
 from camvideo.cam.evidence import Evidence
 from camvideo.cam.multiscale import ScaledPasses
 from camvideo.cam.regions import region_boxes
+from camvideo.presets import StillSettings
 from camvideo.results import Box, FrameResult
-from camvideo.settings import BoxRule, LocalizeSettings, MapSettings, StillSettings
+from camvideo.settings import BoxRule, LocalizeSettings, MapSettings
 
 CLASS_PASS = MapSettings(input="aspect")  # the class models' pass: balanced's
 

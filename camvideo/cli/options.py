@@ -13,24 +13,21 @@ import functools
 
 from camvideo import DEFAULT_MODEL
 from camvideo.errors import CamvideoError
+from camvideo.presets import DEFAULT_QUALITY, QUALITY_PRESETS, quality_maps, quality_rule
 
 # The core's, named here for the commands that use them (image, tests): torch-free.
 from camvideo.runtime.loading import memory_errors, out_of_memory  # noqa: F401
 from camvideo.settings import (
     COLORMAP_NAMES,
-    DEFAULT_QUALITY,
     GATE,
     INPUT_SIZES,
     PRECISIONS,
-    QUALITY_PRESETS,
     THRESHOLD_METHODS,
     IntensitySettings,
     LocalizeSettings,
     ModelOptions,
     OverlaySettings,
     SmoothingSettings,
-    quality_maps,
-    quality_rule,
 )
 
 
@@ -269,7 +266,7 @@ def still_from_args(args: argparse.Namespace, model):
     None for ``fast`` (plain CAM) and for models without exact CAM. Memory that
     runs out while the class models load is one line."""
     from camvideo.cam.still import still_analysis
-    from camvideo.settings import still_settings
+    from camvideo.presets import still_settings
 
     own = any(getattr(args, name, None) for name in ("checkpoint", "labels", "weights", "layer"))
     with memory_errors(args):

@@ -30,7 +30,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from camvideo import settings as presets  # the Quality presets
+from camvideo import presets, settings  # the Quality presets; RUNTIMES, GATE
 from camvideo.annotate import COLORMAPS  # numpy + cv2 (~0.08 s), no torch
 from camvideo.qt.modelbox import ModelBox
 from camvideo.qt.widgets import ClampedSpinBox, SeekSlider, button, slider
@@ -144,7 +144,7 @@ class ModelGroup(QGroupBox):
         form.addLayout(_row(self.model, self.weights_button, stretch=self.model))
         form.addWidget(self.model_state)
         self.runtime = QComboBox()  # camvideo.app.runtime_switch: torch until OpenVINO is ready
-        self.runtime.addItems(presets.RUNTIMES)
+        self.runtime.addItems(settings.RUNTIMES)
         self.runtime_state = QLabel("")
         form.addLayout(_row(QLabel("Runtime"), self.runtime, self.runtime_state, stretch=self.runtime_state))
 
@@ -186,13 +186,13 @@ class LocalizeBox(QGroupBox):
         form.addRow(self.threshold_label, self.threshold)
         self.gate = QSpinBox()  # the window's confidence gate, settings.GATE by default
         self.gate.setRange(0, 50)
-        self.gate.setValue(round(presets.GATE * 100))
+        self.gate.setValue(round(settings.GATE * 100))
         self.gate.setSuffix("%")
         self.gate.setToolTip("confidence gate: a class below this probability is listed with its score but gets "
                              "no box and no heat map (0%: every class gets them); Save as JSONL writes what "
                              "camvideo process --gate (this / 100) --export writes")
         form.addRow("Gate", self.gate)
-        self.quality = QComboBox()  # the named presets of camvideo.settings (docs/eval.md)
+        self.quality = QComboBox()  # the named presets of camvideo.presets (docs/eval.md)
         self.quality.addItems(presets.QUALITY_PRESETS)
         self.quality.setCurrentText(presets.DEFAULT_QUALITY)
         self.quality.setToolTip("fast: plain CAM (frame squashed to 224x224); balanced: the frame's shape kept; "

@@ -14,7 +14,7 @@ from __future__ import annotations
 from PyQt6.QtCore import QSettings, pyqtSignal
 from PyQt6.QtWidgets import QVBoxLayout, QWidget
 
-from camvideo import settings as presets  # the Quality presets
+from camvideo import presets  # the Quality presets
 from camvideo.annotate import COLORMAPS  # numpy + cv2 (~0.08 s), no torch
 from camvideo.app.classes import class_hint
 from camvideo.classnames import find_class

@@ -62,7 +62,7 @@ def test_the_presets_inset_and_the_command_line_overrides_it():
     import argparse
 
     from camvideo.cli.options import add_localize_options, localize_settings_from_args
-    from camvideo.settings import BOX_INSET, quality_maps
+    from camvideo.presets import BOX_INSET, quality_maps
 
     assert quality_maps("fast")[1].inset == 0.0  # plain CAM: the paper's box
     assert quality_maps("balanced")[1].inset == quality_maps("best")[1].inset == BOX_INSET > 0

@@ -14,16 +14,9 @@ import torch
 
 from camvideo.cam.boxes import boxes_from_cam, iou
 from camvideo.cam.multiscale import ScaledPasses, class_input_size, map_input_size
+from camvideo.presets import DEFAULT_QUALITY, QUALITY_PRESETS, quality_settings
 from camvideo.runtime.localizer import FrameLocalizer
-from camvideo.settings import (
-    DEFAULT_QUALITY,
-    QUALITY_PRESETS,
-    BoxRule,
-    LocalizeSettings,
-    MapSettings,
-    SmoothingSettings,
-    quality_settings,
-)
+from camvideo.settings import BoxRule, LocalizeSettings, MapSettings, SmoothingSettings
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CAT_BOX = (0, 0, 400, 300)  # tests/data/manifest.json

@@ -301,7 +301,7 @@ def test_following_the_motion_steadies_the_devset_clip_and_batches_change_nothin
     # close to the truth; and a batch of frames gives what one frame a call gives
     # (the motion is measured in order in finish, from thumbnails made in forward).
     from camvideo.models import imagenet_labels
-    from camvideo.settings import quality_settings
+    from camvideo.presets import quality_settings
     from camvideo.tools.clipeval import evaluate_clip
     from camvideo.tools.devset import devset_clips, load_devset
 

@@ -8,8 +8,9 @@ import torch
 
 from camvideo.cam.boxes import iou
 from camvideo.cam.still import StillAnalysis, still_analysis
+from camvideo.presets import StillSettings, quality_settings, still_settings
 from camvideo.runtime.localizer import FrameLocalizer
-from camvideo.settings import LocalizeSettings, StillSettings, quality_settings, still_settings
+from camvideo.settings import LocalizeSettings
 from camvideo.video.sources import read_image
 
 DEVSET = Path(__file__).resolve().parents[1] / "data" / "devset"

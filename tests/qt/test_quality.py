@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from qt_helpers import WAIT_MS, settle, wait_frames
 
-from camvideo.settings import DEFAULT_QUALITY, quality_maps
+from camvideo.presets import DEFAULT_QUALITY, quality_maps
 
 
 def test_quality_applies_at_once_to_a_paused_frame_and_is_remembered(qtbot, open_window, fast_models, cat_clip):

@@ -175,7 +175,7 @@ def test_a_box_filter_plugs_into_the_localizer(model, clip):
 def test_gradcam_runs_every_preset(photo):
     """Grad-CAM's evidence keeps the chosen classes' gradients, so the presets' passes
     (the aspect kept, a map pass, combined maps) work for it as for exact CAM."""
-    from camvideo.settings import quality_settings
+    from camvideo.presets import quality_settings
 
     torch.manual_seed(0)
     mobilenet = load_model("mobilenet_v3_small", pretrained=False, input_size=64)

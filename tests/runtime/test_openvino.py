@@ -54,7 +54,7 @@ def _raw_maps(localizer, frame, ids):
 def test_openvino_gives_torchs_classes_maps_and_boxes(openvino_lite0, forward, photo, quality, size):
     """Same top-3, maps within 1e-3 of the map's range, boxes IoU >= 0.98, on each
     preset (``balanced`` is the default: one input size per frame aspect)."""
-    from camvideo.settings import DEFAULT_QUALITY, quality_settings
+    from camvideo.presets import DEFAULT_QUALITY, quality_settings
 
     model, _ = openvino_lite0
     settings = quality_settings(quality, LocalizeSettings(topk=3))

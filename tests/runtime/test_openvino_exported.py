@@ -13,10 +13,11 @@ pytest.importorskip("onnx")
 import exported_graphs as graphs  # noqa: E402
 
 from camvideo.models.exported import load_exported  # noqa: E402
+from camvideo.presets import quality_maps  # noqa: E402
 from camvideo.runtime.localizer import FrameLocalizer  # noqa: E402
 from camvideo.runtime.openvino import OpenVINOForward  # noqa: E402
 from camvideo.runtime.runtimes import choose_runtime, make_forward  # noqa: E402
-from camvideo.settings import LocalizeSettings, quality_maps  # noqa: E402
+from camvideo.settings import LocalizeSettings
 
 pytestmark = pytest.mark.timeout(300)
 

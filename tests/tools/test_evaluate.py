@@ -15,7 +15,8 @@ from camvideo import cli
 from camvideo.cam.boxes import boxes_from_cam
 from camvideo.errors import InputError
 from camvideo.models import imagenet_labels
-from camvideo.settings import DEFAULT_QUALITY, BoxRule, quality_maps
+from camvideo.presets import DEFAULT_QUALITY, quality_maps
+from camvideo.settings import BoxRule
 from camvideo.tools.evaluate import (
     ImageScore,
     best_iou,
@@ -168,8 +169,8 @@ def test_manifest_of_the_shared_photos(model, labels, quality):
 def test_best_preset_photos_are_scored_on_the_maps_camvideo_image_draws(model, labels):
     # "best" averages the two passes' maps: the eval must box those, not the second
     # pass's alone (it did before issue 15's second round)
+    from camvideo.presets import quality_settings
     from camvideo.runtime.localizer import FrameLocalizer
-    from camvideo.settings import quality_settings
     from camvideo.video.sources import read_image
 
     annotations = load_annotations(MANIFEST, labels)[:2]
@@ -415,8 +416,8 @@ def test_photos_are_scored_with_the_photos_analysis_as_camvideo_image_runs_it(mo
     # here) the box is one chicken's, as `camvideo image` draws it.
     from camvideo.cam.methods import cam_method
     from camvideo.cam.still import StillAnalysis
+    from camvideo.presets import StillSettings, quality_settings
     from camvideo.runtime.localizer import FrameLocalizer
-    from camvideo.settings import StillSettings, quality_settings
     from camvideo.video.sources import read_image
 
     chicken = DATA / "devset" / "farm_chicken.jpg"

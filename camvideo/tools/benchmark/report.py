@@ -137,7 +137,7 @@ def _live_summary(runs: list[dict], config, floor_ms: float) -> dict:
 def _presets(results: dict) -> dict:
     """Each quality preset's inference stage at the first size and its cost against
     "fast" (plain CAM): the default preset is "camvideo WxH", the others "... [name]"."""
-    from camvideo.settings import DEFAULT_QUALITY, QUALITY_PRESETS
+    from camvideo.presets import DEFAULT_QUALITY, QUALITY_PRESETS
     from camvideo.tools.benchmark.frames import SIZES
 
     base = f"camvideo {SIZES[0][0]}x{SIZES[0][1]}"

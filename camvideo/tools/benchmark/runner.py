@@ -113,8 +113,9 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
 def _lineup(config: BenchConfig, say: Callable[[str], None]) -> _Lineup:
     from camvideo.annotate import FrameAnnotator
     from camvideo.models import load_model
+    from camvideo.presets import DEFAULT_QUALITY, QUALITY_PRESETS, quality_settings
     from camvideo.runtime.localizer import FrameLocalizer
-    from camvideo.settings import DEFAULT_QUALITY, QUALITY_PRESETS, LocalizeSettings, quality_settings
+    from camvideo.settings import LocalizeSettings
 
     # The stock network as loaded (the floor), the stock network in
     # channels_last (the floor in its fastest eager layout), and camvideo's own
