@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,11 @@ DATA = Path(__file__).parent / "data"
 
 
 def pytest_configure(config):
+    # A shell starts a background job with SIGINT ignored, and a child inherits that:
+    # camvideo then (rightly) leaves Ctrl-C ignored, and the tests that send SIGINT to a
+    # child would see it ignored. The tests' own children get the default disposition.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # camvideo's cache (OpenVINO conversions) goes to a folder of this run, not the
     # user's: subprocesses inherit it, so a conversion is made once per run.
     if not os.environ.get("CAMVIDEO_CACHE"):
