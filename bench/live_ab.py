@@ -1,0 +1,124 @@
+"""Live latency of two source trees, interleaved in one run: did a change make the
+live path faster?
+
+    python bench/live_ab.py --before ../main [--after .] [--pairs 6] [--frames 100] [--json FILE]
+
+Each tree runs in a process of its own (this Python, the tree first on the path)
+that sets up what ``camvideo bench`` runs live on OpenVINO (``openvino_setup``'s
+``live`` localizer, lite0, the default preset, top-3, ``--threads`` torch threads)
+once, and then, each time it is told to, one live run of the bench
+(``run_live``: a ``--fps`` source of 640x480 frames, the newest-frame policy,
+``--frames`` capture-to-annotated latencies). The runs alternate before, after,
+after, before, ... so that a machine shared with other jobs slows both alike; the
+one-minute load average is kept beside each run. Reported: p50 and p95 of every
+latency of each tree, and the frames dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Runs inside each tree's process: set up once, then one live run per line read.
+CHILD = r"""
+import json, sys
+import torch
+from camvideo.annotate import FrameAnnotator
+from camvideo.settings import LocalizeSettings
+from camvideo.tools.benchmark.frames import SIZES, load_photos, make_frames
+from camvideo.tools.benchmark.openvino import openvino_setup
+from camvideo.tools.benchmark.runner import BenchConfig
+from camvideo.tools.benchmark.runs import run_live
+
+threads, fps, count = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+torch.set_num_threads(threads)
+config = BenchConfig(threads=threads, live_fps=fps, frames=count, peers=False, presets=False)
+annotator = FrameAnnotator()
+frames = {SIZES[0]: make_frames(*SIZES[0], 24, load_photos())}
+ov, missing = openvino_setup(config, frames, annotator, LocalizeSettings(topk=config.topk), lambda msg: None)
+if ov is None:
+    raise SystemExit(f"no OpenVINO: {missing}")
+run_live(ov.live, annotator, frames[SIZES[0]], 10, fps)  # warm-up
+print("ready", flush=True)
+for line in sys.stdin:
+    print(json.dumps(run_live(ov.live, annotator, frames[SIZES[0]], count, fps)), flush=True)
+"""
+
+
+def start(tree: Path, threads: int, fps: float, frames: int) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(threads), str(fps), str(frames)], env=env, cwd=tree,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    if child.stdout.readline().strip() != "ready":
+        raise SystemExit(f"{tree}: the live bench did not start")
+    return child
+
+
+def one_run(child: subprocess.Popen) -> dict:
+    child.stdin.write("go\n")
+    child.stdin.flush()
+    line = child.stdout.readline()
+    if not line:
+        raise SystemExit("a live run ended without a result")
+    return json.loads(line)
+
+
+def summary(runs: list[dict]) -> dict:
+    lat = [v for run in runs for v in run["latencies_ms"]]
+    return {"frames": len(lat), "dropped": sum(run["dropped"] for run in runs),
+            "p50_ms": round(float(np.percentile(lat, 50)), 2), "p95_ms": round(float(np.percentile(lat, 95)), 2),
+            "per_run_p50_ms": [round(float(np.percentile(run["latencies_ms"], 50)), 2) for run in runs],
+            "per_run_p95_ms": [round(float(np.percentile(run["latencies_ms"], 95)), 2) for run in runs],
+            "load_1min": [run["load_1min"] for run in runs]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--before", required=True, help="the other checkout of camvideo")
+    parser.add_argument("--after", default=str(ROOT), help="this checkout (default: the one holding this script)")
+    parser.add_argument("--pairs", type=int, default=6, help="rounds of before and after (default: 6)")
+    parser.add_argument("--frames", type=int, default=100, help="latencies per run (default: 100)")
+    parser.add_argument("--fps", type=float, default=60.0, help="the live source's rate (default: 60)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads, as camvideo bench (default: 2)")
+    parser.add_argument("--json", help="write the figures as JSON to this file")
+    args = parser.parse_args()
+    if args.pairs < 1 or args.frames < 10:
+        parser.error("--pairs must be at least 1 and --frames at least 10")
+    trees = {"before": Path(args.before).resolve(), "after": Path(args.after).resolve()}
+    children = {name: start(tree, args.threads, args.fps, args.frames) for name, tree in trees.items()}
+    runs: dict[str, list[dict]] = {name: [] for name in trees}
+    try:
+        for k in range(args.pairs):
+            for name in (("before", "after") if k % 2 == 0 else ("after", "before")):
+                load = os.getloadavg()[0]
+                run = one_run(children[name])
+                run["load_1min"] = round(load, 2)
+                runs[name].append(run)
+                print(f"pair {k + 1}/{args.pairs} {name}: p50 {np.percentile(run['latencies_ms'], 50):.1f} ms, "
+                      f"p95 {np.percentile(run['latencies_ms'], 95):.1f} ms (load {load:.2f})", file=sys.stderr,
+                      flush=True)
+    finally:
+        for child in children.values():
+            child.stdin.close()
+            child.wait(60)
+    result = {"trees": {n: str(t) for n, t in trees.items()}, "fps": args.fps, "threads": args.threads,
+              "frames_per_run": args.frames, "pairs": args.pairs, **{n: summary(r) for n, r in runs.items()}}
+    for name in trees:
+        s = result[name]
+        print(f"{name}: p50 {s['p50_ms']:.1f} ms, p95 {s['p95_ms']:.1f} ms, {s['dropped']} dropped "
+              f"({s['frames']} frames)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
