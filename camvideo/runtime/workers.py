@@ -70,12 +70,12 @@ def live_threads(model) -> int | None:
 
 def live_openvino_threads() -> int | None:
     """OpenVINO's inference threads for a live source (and a single image): None,
-    its LATENCY hint's own choice, one stream over every physical core. Unlike
-    torch's OpenMP team (``live_threads``), the forward pass then takes about half
-    the time of one core, and with one frame in flight nothing else waits for a
-    core meanwhile: measured on 2 cores (60 fps source, lite0 balanced top-3),
-    docs/measuring.md, Live latency. Files keep the THROUGHPUT hint's streams of one
-    thread each (``auto_workers``)."""
+    its LATENCY hint's own choice, one stream over every physical core (its threads
+    not pinned: ``OpenVINOForward``). Unlike torch's OpenMP team (``live_threads``),
+    the forward pass then takes about half the time of one core, and with one frame
+    in flight nothing else waits for a core meanwhile: measured on 2 cores (60 fps
+    source, lite0 balanced top-3), docs/measuring.md, Live latency. Files keep the
+    THROUGHPUT hint's streams of one thread each (``auto_workers``)."""
     return None
 
 
