@@ -13,8 +13,9 @@ after, before, ... so that a machine shared with other jobs slows both alike; th
 one-minute load average and the cores the rest of the machine kept busy
 (``/proc/stat`` less the tree's process) are kept beside each run; before each run
 it waits (``--patience``) for a moment when the rest uses under ``--quiet`` cores.
-Reported: p50 and p95 of every latency of each tree, and the frames dropped, of
-all runs and of the quiet ones (the rest under ``--quiet`` cores while it ran).
+Reported: p50 and p95 of every latency of each tree, the frames dropped and the
+mean ms of each stage (on trees whose ``run_live`` gives them), of all runs and of
+the quiet ones (the rest under ``--quiet`` cores while it ran).
 """
 
 from __future__ import annotations
@@ -118,8 +119,17 @@ def summary(runs: list[dict], quiet: float | None = None) -> dict:
             "p50_ms": round(float(np.percentile(lat, 50)), 2), "p95_ms": round(float(np.percentile(lat, 95)), 2),
             "per_run_p50_ms": [round(float(np.percentile(run["latencies_ms"], 50)), 2) for run in runs],
             "per_run_p95_ms": [round(float(np.percentile(run["latencies_ms"], 95)), 2) for run in runs],
+            "stages_ms": {k: round(float(np.mean([run["stages"][k] for run in runs if k in run.get("stages", {})])), 3)
+                          for k in sorted({k for run in runs for k in run.get("stages", {})})},
             "load_1min": [run["load_1min"] for run in runs],
             "others_cores": [run["others_cores"] for run in runs]}
+
+
+def report(args, trees: dict, runs: dict, pairs: int) -> dict:
+    return {"trees": {n: str(t) for n, t in trees.items()}, "fps": args.fps, "threads": args.threads,
+            "frames_per_run": args.frames, "pairs": pairs, "quiet_cores": args.quiet,
+            "all": {n: summary(r) for n, r in runs.items()}, "quiet": {n: summary(r, args.quiet) for n, r in runs.items()},
+            "runs": runs}
 
 
 def main() -> int:
@@ -144,6 +154,8 @@ def main() -> int:
     runs: dict[str, list[dict]] = {name: [] for name in trees}
     try:
         for k in range(args.pairs):
+            if args.json and k:  # after every pair: a run stopped part way keeps what it measured
+                Path(args.json).write_text(json.dumps(report(args, trees, runs, k), indent=1))
             for name in (("before", "after") if k % 2 == 0 else ("after", "before")):
                 wait_quiet(children[name].pid, args.quiet, args.patience)
                 load = os.getloadavg()[0]
@@ -158,10 +170,7 @@ def main() -> int:
         for child in children.values():
             child.stdin.close()
             child.wait(60)
-    result = {"trees": {n: str(t) for n, t in trees.items()}, "fps": args.fps, "threads": args.threads,
-              "frames_per_run": args.frames, "pairs": args.pairs, "quiet_cores": args.quiet,
-              "all": {n: summary(r) for n, r in runs.items()}, "quiet": {n: summary(r, args.quiet) for n, r in runs.items()},
-              "runs": runs}
+    result = report(args, trees, runs, args.pairs)
     for which in ("all", "quiet"):
         for name in trees:
             s = result[which][name]
