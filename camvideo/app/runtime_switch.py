@@ -95,7 +95,7 @@ class RuntimeSwitch:
     def _convert(self, localizer, choice: str) -> None:
         """Convert in the background; poll; switch when ready (if nothing newer came)."""
         from camvideo.runtime.runtimes import convert_in_background
-        from camvideo.runtime.workers import live_threads
+        from camvideo.runtime.workers import live_openvino_threads
 
         model, shown = localizer.model, self.session.last_shown
         sizes = None  # no frame to go by: the model's own size, others when frames need them
@@ -107,7 +107,7 @@ class RuntimeSwitch:
             sizes = input_sizes(shown.result.width, shown.result.height, tuple(model.preprocessing.size),
                                 localizer.settings.maps)
         self._say("torch, converting for OpenVINO…")
-        future = convert_in_background(model, choice, mode="latency", threads=live_threads(model), sizes=sizes,
+        future = convert_in_background(model, choice, mode="latency", threads=live_openvino_threads(), sizes=sizes,
                                        background=True)
         generation = self._generation
 

@@ -230,15 +230,15 @@ def load_model_from_args(args: argparse.Namespace):
     return load_model_from(model_options_from_args(args))
 
 
-def localizer_from_args(args: argparse.Namespace, settings, *, model=None, live: bool = True, stream: bool = False,
+def localizer_from_args(args: argparse.Namespace, settings, *, model=None, live: bool = True,
                         frame_size: tuple[int, int] | None = None):
     """A FrameLocalizer for the model of ``args`` (``load_model_from_args``, or
     ``model``) on the runtime ``--runtime`` and ``--device`` pick: OpenVINO in
     latency mode (``live``: cameras, streams, single images) or throughput mode
     (files); torch when OpenVINO cannot run the model (one warning says why).
-    ``stream``: a live stream, whose worker leaves a core to capture and overlay
-    (``live_threads``), as torch's does. Memory that runs out while it is made is
-    one line. ``frame_size``: the source's (width, height) when known: only the
+    Latency mode is one stream over every core (``live_openvino_threads``): a
+    live source's one frame in flight gets the forward pass in about half the
+    time of one core. Memory that runs out while it is made is one line. ``frame_size``: the source's (width, height) when known: only the
     input sizes its frames need are compiled (``loading.frame_sizes``)."""
     from camvideo.runtime.loading import frame_sizes
     from camvideo.runtime.localizer import FrameLocalizer
@@ -246,19 +246,18 @@ def localizer_from_args(args: argparse.Namespace, settings, *, model=None, live:
     if model is None:
         model = load_model_from_args(args)
     with memory_errors(args):
-        forward = forward_from_args(args, model, live=live, stream=stream,
-                                    sizes=frame_sizes(model, settings, frame_size))
+        forward = forward_from_args(args, model, live=live, sizes=frame_sizes(model, settings, frame_size))
         return FrameLocalizer(model, settings, forward=forward)
 
 
-def forward_from_args(args: argparse.Namespace, model, *, live: bool = True, stream: bool = False, sizes=None):
+def forward_from_args(args: argparse.Namespace, model, *, live: bool = True, sizes=None):
     """The forward pass ``--runtime`` and ``--device`` pick (None: torch's), with
     ``sizes`` made ready now; see ``localizer_from_args``."""
     from camvideo.runtime.loading import forward_for
-    from camvideo.runtime.workers import live_threads
+    from camvideo.runtime.workers import live_openvino_threads
 
     return forward_for(model, model_options_from_args(args), mode="latency" if live else "throughput",
-                       threads=live_threads(model) if stream else None, sizes=sizes)
+                       threads=live_openvino_threads() if live else None, sizes=sizes)
 
 
 def still_from_args(args: argparse.Namespace, model):

@@ -27,6 +27,10 @@ overlay stay in torch and NumPy, unchanged.
 - **Modes**: ``latency`` (live sources, single images: one request, OpenVINO's
   LATENCY hint) and ``throughput`` (files: the THROUGHPUT hint's streams, driven
   by an ``AsyncInferQueue``; callers keep their own order, as the pipeline does).
+  Latency mode with no thread count (``live_openvino_threads``) is one stream
+  over every core with its threads not pinned to cores: a request spread over
+  cores waits for its slowest thread, and a pinned thread cannot leave a core that
+  another process holds (measured on 2 shared cores: docs/measuring.md, Live).
 - **Devices**: ``CPU`` (the default), or an Intel ``GPU``/``NPU`` where
   OpenVINO sees one (``--device openvino:GPU``).
 - **Exported graphs** (``camvideo.models.exported``: an ``.onnx`` or IR file): no
@@ -155,6 +159,8 @@ class OpenVINOForward:
             self._config["INFERENCE_PRECISION_HINT"] = "f32" if precision == "int8" else precision
             if threads is not None and mode == "latency":
                 self._config["INFERENCE_NUM_THREADS"] = threads
+            elif mode == "latency":  # the live compile: one stream over every core, the threads not pinned
+                self._config["ENABLE_CPU_PINNING"] = False
         self._shapes: OrderedDict[tuple[int, int], _Shape | None] = OrderedDict()  # None: torch at that size
         self._lock = threading.Lock()  # the dict
         self._build = threading.Lock()  # one conversion at a time

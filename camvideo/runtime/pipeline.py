@@ -16,7 +16,9 @@ overlay: ``FrameLocalizer.finish``) before the sinks. Between the threads are
 bounded queues with named policies: the source's own (``latest`` for live
 sources, ``block`` for files, ``paced`` for a file played in real time:
 ``camvideo.video.policies``) and a ``block`` queue of ``queue_size`` items to
-the writer, so a file loses nothing and a camera never builds a backlog. Pause,
+the writer (one item for a live source: no frame queues behind a slow output,
+the encoder say; the worker waits and the source's slot keeps the newest), so a
+file loses nothing and a camera never builds a backlog. Pause,
 resume and step are the source's policy's (the one pause: see there why).
 
 Threads stop through an event and a sentinel and are joined with a timeout.
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT_S = 10.0
 _POLL_S = 0.1
+LIVE_QUEUE_SIZE = 1  # annotated frames waiting for the writer of a live source
 _END = object()  # sentinel through the writer queue
 _RESET = object()  # a seek: the writer resets the temporal state, in frame order
 
@@ -143,7 +146,9 @@ class Pipeline:
     def _launch(self) -> None:
         self._done.clear()
         self._finished_called = False
-        self._out = queue.Queue(self._queue_size)
+        # Live: one annotated frame waits for the writer at most; a slow output holds the
+        # worker back and the source's newest-frame slot drops the backlog instead.
+        self._out = queue.Queue(LIVE_QUEUE_SIZE if self.source.live else self._queue_size)
         self._pool = None
         if not self.source.live and isinstance(self.localizer, SplitLocalizer):
             workers = self.workers or auto_workers(self.localizer.model, self.localizer.method.forward)

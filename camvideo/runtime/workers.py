@@ -56,7 +56,8 @@ def auto_workers(model, forward=None) -> int:
 
 
 def live_threads(model) -> int | None:
-    """Intra-op threads for the live worker (one frame in flight): on a CPU, one
+    """Torch's intra-op threads for the live worker (one frame in flight; an
+    OpenVINO forward pass has its own: ``live_openvino_threads``): on a CPU, one
     core fewer than torch would use, at least 1, so that capture, overlay and
     painting keep a core and no OpenMP team waits on a busy one. Measured on 2
     cores (60 fps source, lite0): latency p50/p95 33/41 ms with 2 threads, 28/35 ms
@@ -65,6 +66,17 @@ def live_threads(model) -> int | None:
     if device.type != "cpu":
         return None
     return max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - 1))
+
+
+def live_openvino_threads() -> int | None:
+    """OpenVINO's inference threads for a live source (and a single image): None,
+    its LATENCY hint's own choice, one stream over every physical core (its threads
+    not pinned: ``OpenVINOForward``). Unlike torch's OpenMP team (``live_threads``),
+    the forward pass then takes about half the time of one core, and with one frame
+    in flight nothing else waits for a core meanwhile: measured on 2 cores (60 fps
+    source, lite0 balanced top-3), docs/measuring.md, Live latency. Files keep the
+    THROUGHPUT hint's streams of one thread each (``auto_workers``)."""
+    return None
 
 
 def check_workers(workers: int | None) -> int | None:

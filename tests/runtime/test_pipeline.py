@@ -103,6 +103,52 @@ def test_live_source_faster_than_inference_drops_and_keeps_latency_bounded():
     assert stats.latency_avg_ms < 1000 * (4 * inference + 0.1)
 
 
+def test_live_frames_do_not_queue_behind_a_stuck_output():
+    """A live source's output that stalls (an encoder, say) holds the worker back
+    after one annotated frame waits for it; the frames that come meanwhile are
+    dropped at the source's newest-frame slot, not queued behind the output."""
+    stop, release = threading.Event(), threading.Event()
+
+    def camera():
+        i = 0
+        while not stop.is_set():
+            time.sleep(0.002)
+            yield np.full((16, 16, 3), i % 256, np.uint8)
+            i += 1
+
+    class Stuck(Collect):
+        def write(self, item):
+            release.wait(30)  # the first frame holds the writer until released
+            super().write(item)
+
+    localizer, stuck = Counting(), Stuck()
+    with Pipeline(IterableSource(camera(), live=True), localizer, [FrameAnnotator()], [stuck]) as pipe:
+        pipe.start()
+        deadline = time.monotonic() + 30
+        while localizer.calls < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # room for more, were there a queue
+        # one frame in the output, one waiting for it, one in the worker's hand
+        assert localizer.calls == 3
+        release.set()
+        while len(stuck.items) < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stop.set()
+    indices = [i for i, *_ in stuck.items]
+    assert indices[:3] == sorted(indices[:3]) and len(indices) >= 6
+    assert indices[3] > indices[2] + 10  # what came while it was stuck was dropped, not queued
+
+
+class Counting(SlowLocalizer):
+    def __init__(self):
+        super().__init__(0.0)
+        self.calls = 0
+
+    def __call__(self, frames, indices, times):
+        self.calls += 1
+        return super().__call__(frames, indices, times)
+
+
 def test_worker_exception_becomes_error_callback():
     class Failing(SlowLocalizer):
         def __call__(self, frames, indices, times):

@@ -51,6 +51,11 @@ def test_bench_quick_json(tmp_path, capsys, keep_threads):
     assert e2e["frames_per_run"] == 2 and e2e["fps"] > 0 and e2e["fps_vs_floor"] > 0 and e2e["fps_vs_own_forward"] > 0
     live = report["live"]
     assert live["frames"] >= 2 and 0 < live["p50_ms"] <= live["p95_ms"]
+    # where the mean latency goes: the worker's stages, the rest is waiting and hand-offs
+    assert set(live["parts_ms"]) == {"preprocess", "forward", "boxes", "annotate"}
+    assert all(v > 0 for v in live["parts_ms"].values())
+    assert live["waited_ms"] == pytest.approx(live["mean_ms"] - sum(live["parts_ms"].values()), abs=0.01)
+    assert "the rest (the frame waiting for the worker, hand-offs)" in table
     soak = report["soak"]
     assert soak["frames"] == 3 and soak["rss_start_mb"] > 0 and soak["rss_end_mb"] > 0
     # the limit: decode, the forward half and x264, each alone on one thread, against end to end

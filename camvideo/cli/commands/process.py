@@ -154,7 +154,7 @@ def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedS
     def localizer(info):  # the model loads after the source opened: bad input fails first
         # Files: OpenVINO's throughput mode (several requests in flight); live: latency mode.
         # Only the input sizes the source's frames need are compiled (a 4:3 file: 224x288).
-        return cli.localizer_from_args(args, settings, live=info.live, stream=info.live, frame_size=info.size)
+        return cli.localizer_from_args(args, settings, live=info.live, frame_size=info.size)
 
     request = RunRequest(args.source, localizer, (FrameAnnotator(overlay),), recording=output,
                          export=Path(args.export) if args.export else None, hud=args.hud,

@@ -36,7 +36,7 @@ class OpenVINOBench:
     contestants: list[Contestant]
     latency: object  # FrameLocalizer on OpenVINO's latency mode, the bench's threads (the stage)
     throughput: object  # FrameLocalizer on OpenVINO's throughput mode (end to end)
-    live: object  # latency mode at the live worker's threads (``live_threads``), as torch's live run
+    live: object  # latency mode as a live source runs it (``live_openvino_threads``: every core)
     single: object  # latency mode at one thread: the forward pass of the limit table (``limit``)
     e2e_runs: list[dict] = field(default_factory=list)
     live_runs: list[dict] = field(default_factory=list)
@@ -65,7 +65,7 @@ def openvino_setup(config, frames: dict, annotator, settings, say) -> tuple[Open
     from camvideo.runtime.localizer import FrameLocalizer
     from camvideo.runtime.openvino import OpenVINOForward, available
     from camvideo.runtime.runtimes import choose_runtime
-    from camvideo.runtime.workers import live_threads
+    from camvideo.runtime.workers import live_openvino_threads
 
     if not available():
         return None, "OpenVINO is not installed"
@@ -82,7 +82,8 @@ def openvino_setup(config, frames: dict, annotator, settings, say) -> tuple[Open
         latency = OpenVINOForward(model, mode="latency", threads=config.threads, sizes=sizes,  # torch's threads
                                   precision=precision)
         throughput = OpenVINOForward(model, mode="throughput", sizes=sizes, precision=precision)
-        live = OpenVINOForward(model, mode="latency", threads=live_threads(model), sizes=sizes, precision=precision)
+        live = OpenVINOForward(model, mode="latency", threads=live_openvino_threads(), sizes=sizes,
+                               precision=precision)
         single = latency if config.threads == 1 else OpenVINOForward(model, mode="latency", threads=1, sizes=sizes,
                                                                      precision=precision)
     except Exception as exc:  # noqa: BLE001 - the bench goes on with torch alone

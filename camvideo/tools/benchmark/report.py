@@ -120,10 +120,20 @@ def _e2e_summary(runs: list[dict], config, floor_ms: float, floor_cl_ms: float |
     }
 
 
+LIVE_PARTS = ("preprocess", "forward", "boxes", "annotate")  # the worker's work on a frame, in order
+
+
 def _live_summary(runs: list[dict], config, floor_ms: float) -> dict:
+    """Latency percentiles, and where the mean goes: the worker's stages (mean ms)
+    and the rest (``waited_ms``: the frame waiting for the worker, the hand-offs)."""
     lat = [v for run in runs for v in run["latencies_ms"]]
     p50, p95 = (float(np.percentile(lat, q)) for q in (50, 95))
+    parts = {k: float(np.mean([run["stages"].get(k, 0.0) for run in runs if "stages" in run] or [0.0]))
+             for k in LIVE_PARTS}
     return {
+        "mean_ms": round(float(np.mean(lat)), 3),
+        "parts_ms": {k: round(v, 3) for k, v in parts.items()},
+        "waited_ms": round(float(np.mean(lat)) - sum(parts.values()), 3),
         "size": "640x480",
         "source_fps": config.live_fps,
         "frames": len(lat),
@@ -187,6 +197,10 @@ def format_table(report: dict) -> str:
             f"p50 {live['p50_ms']:.1f} ms, p95 {live['p95_ms']:.1f} ms "
             f"(target p95 <= floor + 33 ms = {live['target_p95_ms']:.1f} ms), {live['dropped']} frames dropped"
         )
+        if "parts_ms" in live:
+            parts = ", ".join(f"{k} {v:.1f}" for k, v in live["parts_ms"].items())
+            lines.append(f"  mean {live['mean_ms']:.1f} ms: {parts} ms; the rest (the frame waiting for the "
+                         f"worker, hand-offs) {live['waited_ms']:.1f} ms")
     lines += _limit_lines(report.get("limit") or {})
     fastest = report.get("fastest_forward")
     if fastest:

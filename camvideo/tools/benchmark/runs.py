@@ -41,8 +41,9 @@ class _LatencySink:
 
 
 def run_live(localizer, annotator, frames: list[np.ndarray], count: int, fps: float) -> dict:
-    """A live source producing ``fps`` frames a second (faster than inference) with
-    the latest-frame policy; capture-to-annotated latency of ``count`` frames."""
+    """A live source producing ``fps`` frames a second with the latest-frame policy;
+    capture-to-annotated latency of ``count`` frames (taken where the sinks get
+    them, in the writer thread) and the mean ms of each stage (``stages``)."""
     from camvideo.runtime.pipeline import Pipeline
     from camvideo.video.sources import IterableSource
 
@@ -66,11 +67,11 @@ def run_live(localizer, annotator, frames: list[np.ndarray], count: int, fps: fl
         while len(sink.latencies) < count and pipe.error is None and time.monotonic() < deadline:
             time.sleep(0.005)
         stop.set()
-        dropped = source.dropped
+        dropped, stages = source.dropped, dict(pipe.stats.stage_ms)
         pipe.stop()
         if pipe.error is not None:
             raise pipe.error
-    return {"latencies_ms": sink.latencies[:count], "dropped": dropped}
+    return {"latencies_ms": sink.latencies[:count], "dropped": dropped, "stages": stages}
 
 
 def rss_mb() -> float:
