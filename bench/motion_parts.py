@@ -10,12 +10,19 @@ less than wall time); ``finish`` is the whole in-order half. Prints one JSON obj
 (median of ``--reps`` passes). Alternate two trees for a before/after:
 
     for t in /tmp/before . /tmp/before .; do PYTHONPATH=$t python bench/motion_parts.py; done
+
+``--moving`` takes the development set's moving-object clips instead (an object
+sliding over a still or panning background: the moving extent fits boxes there),
+``--export F`` writes the in-order half's results (one JSON line a frame) for a
+``cmp`` between trees (with a digest of each frame's heat maps): a change of cost
+only must leave them byte-identical.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import statistics
 import time
@@ -51,11 +58,25 @@ class Recorder:
         setattr(self.owner, self.name, self.original)
 
 
+def moving_frames(count: int) -> list:
+    """The first ``count`` frames of the tune split's moving-object clips, one after the other."""
+    from pathlib import Path
+
+    from camvideo.models import imagenet_labels
+    from camvideo.tools.devset import devset_clips, load_devset
+
+    manifest = Path(__file__).resolve().parents[1] / "tests" / "data" / "devset" / "manifest.json"
+    clips = devset_clips(load_devset(manifest, imagenet_labels(), "tune"), "tune", moving=True, shots=4, frames=30)
+    return [f for spec, frames, _ in clips if "moving" in spec.name for f in frames][:count]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=90)
     parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--topk", type=int, default=3)
+    parser.add_argument("--moving", action="store_true", help="the development set's moving-object clips")
+    parser.add_argument("--export", help="write the results, one JSON line a frame")
     args = parser.parse_args(argv)
     import cv2
     import torch
@@ -71,7 +92,7 @@ def main(argv=None) -> int:
     from camvideo.settings import LocalizeSettings, SmoothingSettings
     from camvideo.tools.benchmark.frames import video_frames
 
-    frames = video_frames(640, 480, args.frames)
+    frames = moving_frames(args.frames) if args.moving else video_frames(640, 480, args.frames)
     model = load_model("lite0", device="cpu").eval()
     settings = LocalizeSettings(topk=args.topk, smoothing=SmoothingSettings())
     localizer = FrameLocalizer(model, settings, forward=OpenVINOForward(model, mode="latency", threads=1))
@@ -88,7 +109,11 @@ def main(argv=None) -> int:
     import camvideo.cam.smoothing as smoothing_module
     smoothing_module.follow = recording_follow
     localizer.reset()
-    localizer.finish(evidence, list(range(len(frames))), [i / 30 for i in range(len(frames))])
+    results = localizer.finish(evidence, list(range(len(frames))), [i / 30 for i in range(len(frames))])
+    if args.export:
+        with open(args.export, "w") as out:
+            out.writelines(json.dumps({**r.to_dict(), "heat": hashlib.sha1(r.maps.heat.tobytes()).hexdigest()}) + "\n"
+                           for r in results)  # the heat maps too: the features' average, bit for bit
     smoothing_module.follow = original_follow
     for r in recorders:
         r.restore()
