@@ -126,14 +126,16 @@ class MovingRegions:
         meet ``box``, when they agree with it: enough of them, mostly inside it,
         their box smaller than it. None otherwise."""
         mh, mw = self.shape
+        if self.total < LEAST * mw * mh:  # too few moving pixels in all (none: only the background's label)
+            return None
+        count = self.count
         sx, sy = mw / size[0], mh / size[1]
         bx1, by1 = int(np.floor(box[0] * sx)), int(np.floor(box[1] * sy))
         bx2, by2 = int(np.ceil(box[2] * sx)), int(np.ceil(box[3] * sy))
-        count = self.count
         per = np.bincount(self.labels[by1:by2, bx1:bx2].ravel(), minlength=count)
         kept = np.zeros(count, bool)
         kept[1:] = per[1:] >= 0.5 * self.areas[1:]  # regions mostly in the map's box
-        moving = int(self.areas[kept].sum()) if count > 1 else 0
+        moving = int(self.areas[kept].sum())
         if moving < LEAST * mw * mh or moving < INSIDE * self.total:
             return None
         fitted = (self.left[kept].min() / sx, self.top[kept].min() / sy,  # the kept regions' bounding boxes'
