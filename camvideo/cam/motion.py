@@ -24,8 +24,8 @@ pixels alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 
 import cv2
 import numpy as np
@@ -65,6 +65,7 @@ class Motion:
     transform: np.ndarray
     before: np.ndarray
     after: np.ndarray
+    _fits: dict = field(default_factory=dict, init=False, repr=False)  # ``within``'s fits by the corners they used
 
     @cached_property  # asked by the feature average, the first pass's and every box track
     def still(self) -> bool:
@@ -87,10 +88,15 @@ class Motion:
             return None
         if count >= 0.9 * len(inside):
             return self.transform
-        # Fitted in pixels of the thumbnail's scale (the RANSAC threshold is in pixels).
-        scale = np.array([width, height], np.float64) * THUMB_SIDE / max(width, height)
-        fit = _fit(self.before[inside] * scale, self.after[inside] * scale, MIN_INLIERS // 2)
-        return None if fit is None else normalized(fit, *scale)
+        # The same corners give the same fit (RANSAC's seed is fixed): boxes of several
+        # classes on one object (the tracks, the moving extent's) often hold the same.
+        key = (width, height, inside.tobytes())
+        if key not in self._fits:
+            # Fitted in pixels of the thumbnail's scale (the RANSAC threshold is in pixels).
+            scale = np.array([width, height], np.float64) * THUMB_SIDE / max(width, height)
+            fit = _fit(self.before[inside] * scale, self.after[inside] * scale, MIN_INLIERS // 2)
+            self._fits[key] = None if fit is None else normalized(fit, *scale)
+        return self._fits[key]
 
 
 class MotionEstimator:
@@ -168,16 +174,23 @@ def move_box(box, motion: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.array([cx - half_w, cy - half_h, cx + half_w, cy + half_h])
 
 
+@cache
+def _cell_centres(h: int, w: int) -> np.ndarray:
+    """The centres (h * w, 2; normalized, row by row) of a grid of ``h`` x ``w`` cells."""
+    u, v = np.meshgrid((np.arange(w) + 0.5) / w, (np.arange(h) + 0.5) / h)
+    points = np.stack([u.ravel(), v.ravel()], axis=1)
+    points.flags.writeable = False  # shared by every call
+    return points
+
+
 def warp_features(feats: torch.Tensor, motion: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """Features (K, h, w) of the previous frame moved by ``motion`` onto this frame's
     grid of cells (bilinear), and a (h, w) mask of the cells whose source lay inside
     the previous frame (1) or outside it (0: new picture, nothing to average with)."""
     _, h, w = feats.shape
     # Each cell centre of this frame, normalized, taken back to where it was.
-    u, v = np.meshgrid((np.arange(w) + 0.5) / w, (np.arange(h) + 0.5) / h)
-    points = np.stack([u.ravel(), v.ravel()], axis=1)
     linear, shift = motion[:, :2], motion[:, 2]
-    back = (points - shift) @ np.linalg.inv(linear).T
+    back = (_cell_centres(h, w) - shift) @ np.linalg.inv(linear).T
     inside = ((back >= 0.0) & (back <= 1.0)).all(axis=1).reshape(h, w)
     grid = torch.from_numpy((2.0 * back - 1.0).reshape(1, h, w, 2).astype(np.float32)).to(feats.device)
     moved = torch.nn.functional.grid_sample(feats[None].float(), grid, mode="bilinear", padding_mode="border",
@@ -192,4 +205,6 @@ def follow(average: torch.Tensor, feats: torch.Tensor, motion: Motion | None) ->
     if motion is None or motion.still:
         return average
     moved, inside = warp_features(average, motion.transform)
+    if bool(inside.all()) and moved.dtype == feats.dtype:  # every cell was in view: nothing new to take
+        return moved
     return torch.where(inside, moved, feats)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from camvideo.cam.extent import MovingExtent, moving_box
+from camvideo.cam.extent import INSIDE, LEAST, SMALLER, MovingExtent, MovingRegions, moving_box
 from camvideo.cam.motion import MotionEstimator, thumbnail
 
 SIZE = (640, 480)
@@ -81,3 +81,41 @@ def test_a_moving_region_outside_the_maps_box_is_not_taken():
     runs = _run(8, pan=0, speed=12, map_box=lambda truth: (400, 0, 640, 150))  # the map points elsewhere
     assert all(box == (400, 0, 640, 150) for box, _ in runs)
     assert moving_box(np.zeros((120, 160), np.uint8), (0, 0, 640, 480), SIZE) is None
+
+
+def _moving_box_by_pixels(mask, box, size):
+    """``moving_box`` pixel by pixel: the regions mostly inside the box, their pixels' box."""
+    mh, mw = mask.shape
+    sx, sy = mw / size[0], mh / size[1]
+    x1, y1 = int(np.floor(box[0] * sx)), int(np.floor(box[1] * sy))
+    x2, y2 = int(np.ceil(box[2] * sx)), int(np.ceil(box[3] * sy))
+    count, labels = cv2.connectedComponents(mask, connectivity=8)
+    areas = np.bincount(labels.ravel(), minlength=count)
+    inside = np.bincount(labels[y1:y2, x1:x2].ravel(), minlength=count)
+    kept = [k for k in range(1, count) if inside[k] >= 0.5 * areas[k]]
+    moving = sum(areas[k] for k in kept)
+    if moving == 0 or moving < LEAST * mw * mh or moving < INSIDE * areas[1:].sum():
+        return None
+    ys, xs = np.nonzero(np.isin(labels, kept))
+    fitted = (xs.min() / sx, ys.min() / sy, (xs.max() + 1) / sx, (ys.max() + 1) / sy)
+    if (fitted[2] - fitted[0]) * (fitted[3] - fitted[1]) > SMALLER * (box[2] - box[0]) * (box[3] - box[1]):
+        return None
+    return fitted
+
+
+def test_the_regions_labelled_once_give_each_box_what_its_pixels_give():
+    rng = np.random.default_rng(7)
+    found = 0
+    for _ in range(40):
+        mask = np.zeros((120, 160), np.uint8)
+        for _ in range(rng.integers(1, 6)):  # a few blobs
+            x, y = rng.integers(0, 150), rng.integers(0, 110)
+            mask[y:y + rng.integers(2, 30), x:x + rng.integers(2, 40)] = 1
+        regions = MovingRegions(mask)
+        for _ in range(5):  # several classes' boxes on one labelling
+            x1, y1 = int(rng.integers(0, 500)), int(rng.integers(0, 380))
+            box = (x1, y1, x1 + int(rng.integers(20, 640 - x1 + 1)), y1 + int(rng.integers(20, 480 - y1 + 1)))
+            want = _moving_box_by_pixels(mask, box, SIZE)
+            assert regions.box(box, SIZE) == want == moving_box(mask, box, SIZE)
+            found += want is not None
+    assert found >= 10  # boxes fitted, not only refused

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from camvideo.cam.motion import Motion, MotionEstimator, move_box, normalized, thumbnail, warp_features
+from camvideo.cam.motion import Motion, MotionEstimator, follow, move_box, normalized, thumbnail, warp_features
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 W, H = 640, 480
@@ -158,3 +158,34 @@ def test_move_box_and_warp_features_follow_the_transform():
     assert torch.equal(moved[:, 1, 4], torch.ones(2))  # 2 cells of 8 to the right
     assert float(moved[:, 1, 2].abs().max()) == 0.0
     assert not bool(inside[:, :2].any()) and bool(inside[:, 2:].all())  # the new left quarter had no past
+
+
+def test_within_fits_the_same_corners_once_and_gives_the_fit_a_new_motion_gets(photo):
+    first, _ = view(photo, 1.6, -60.0, -40.0)
+    second, _ = view(photo, 1.62, -70.0, -38.0)
+    estimator = MotionEstimator()
+    estimator(thumbnail(first))
+    motion = estimator(thumbnail(second))
+    box = (100, 80, 400, 380)
+    points = motion.before * [W, H]
+    held = points[(points[:, 0] >= 100) & (points[:, 0] <= 400) & (points[:, 1] >= 80) & (points[:, 1] <= 380)]
+    boxes = [box, (*held.min(axis=0), *held.max(axis=0)), (300, 200, 640, 480)]  # the first two: the same corners
+    got = [motion.within(box, W, H) for box in boxes]
+    assert got[0] is not None and got[1] is got[0]  # one fit for both
+    assert len(motion._fits) == 2
+    fresh = Motion(motion.transform, motion.before, motion.after)  # nothing kept: each box fitted anew
+    for box, fit in zip(boxes, got):
+        assert np.array_equal(fresh.within(box, W, H), fit)
+
+
+def test_features_moved_wholly_in_view_are_the_moved_features():
+    rng = torch.Generator().manual_seed(0)
+    average, feats = torch.rand(3, 7, 9, generator=rng), torch.rand(3, 7, 9, generator=rng)
+    nudge = np.array([[1.0, 0.0, 0.01], [0.0, 1.0, -0.02]])  # every cell's source still in the frame
+    moved, inside = warp_features(average, nudge)
+    assert bool(inside.all())
+    motion = Motion(nudge, np.zeros((0, 2)), np.zeros((0, 2)))
+    assert torch.equal(follow(average, feats, motion), torch.where(inside, moved, feats))
+    pan = np.array([[1.0, 0.0, 0.2], [0.0, 1.0, 0.0]])  # the left fifth is new: this frame's features there
+    out = follow(average, feats, Motion(pan, np.zeros((0, 2)), np.zeros((0, 2))))
+    assert torch.equal(out[:, :, 0], feats[:, :, 0]) and not torch.equal(out[:, :, 5], feats[:, :, 5])
