@@ -18,7 +18,8 @@ SUBCOMMANDS = ("gui", "image", "process", "eval", "bench", "models")
 ERROR_STATUS = "2 a problem with an input, an output or an option (one line on stderr)"
 BATCH_STATUS = "1 a batch (several files) in which some files failed, the others done (its summary names each with why)"
 STOP_STATUS = ("128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), the outputs complete up to the last "
-               "frame written; a second signal aborts at once, with 128 + its number")
+               "frame written (a file's part never replaces an earlier output of that name: it stays as the "
+               ".partial file); a second signal aborts at once, with 128 + its number")
 
 
 def exit_status(*, batch: bool = False, outputs: bool = False) -> str:

@@ -22,6 +22,12 @@ def test_each_command_says_its_exit_status(capsys, command):
     assert ("the outputs complete up to the last frame written" in text) == (command == "process")
 
 
+def test_the_window_says_its_exit_status(capsys):
+    text = _help(capsys, "gui")
+    assert "exit status: 0 the window was closed; 2 a problem with an option or a file given" in text
+    assert "128+N when signal N closed it" in text
+
+
 def test_the_top_level_note_covers_every_status_a_command_gives(capsys):
     text = _help(capsys)
     assert "0 done; 1 `process` on several files (a batch): some failed" in text

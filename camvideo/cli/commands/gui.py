@@ -14,6 +14,10 @@ def register(sub) -> None:
         help="the desktop app: live heat maps, labels and boxes; record and snapshot",
         description="Open the window on SOURCE: a camera index, a video file, a folder of images or "
         "a stream URL. With no SOURCE: camera 0 when one opens, else the demo clip (looping).",
+        epilog="exit status: 0 the window was closed; 2 a problem with an option or a file given "
+        "(one line on stderr, before the window opens; a source or model that fails later is said in "
+        "the window, which stays up); 128+N when signal N closed it (130 Ctrl-C, 143 SIGTERM: a "
+        "recording is finished first, as on closing).",
     )
     p.add_argument("source", nargs="?", metavar="SOURCE", help="camera index, video file, folder or URL")
     p.add_argument("--loop", action="store_true", help="play a file again from the start when it ends")
