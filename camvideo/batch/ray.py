@@ -236,9 +236,10 @@ class RayPool:
         self.session.lost = True
         where = f"the Ray cluster's head ({self.session.gcs_address}) stopped answering"
         for slot in self._slots:
-            if slot.job is not None:
-                reporter.finished(failed(slot.job, f"{where} while it was processed; its outputs are partial",
-                                         frames=slot.frames, worker=slot.name, started=slot.started))
+            if slot.job is not None:  # (no frame reported: handed to an actor the loss took, maybe never begun)
+                what = "while it was processed; its outputs are partial" if slot.frames else "before it reported a frame"
+                reporter.finished(failed(slot.job, f"{where} {what}", frames=slot.frames, worker=slot.name,
+                                         started=slot.started))
                 slot.job = None
         while pending:
             reporter.finished(failed(pending.popleft(), f"not started: {where}"))

@@ -80,8 +80,11 @@ def test_the_head_lost_mid_run_gives_every_file_a_record_the_table_and_exit_2(tm
     by_rel = {r["rel"]: r for r in summary(out)}
     assert set(by_rel) == set(clips)
     assert by_rel["a.mp4"]["status"] == "failed" and 0 < by_rel["a.mp4"]["frames"] < 600
-    for rel in set(clips) - {"a.mp4"}:
-        assert by_rel[rel]["status"] == "failed" and by_rel[rel]["reason"].startswith("not started: "), by_rel[rel]
+    for rel in set(clips) - {"a.mp4"}:  # waiting; or (a race) handed to the actor the loss had just taken
+        record = by_rel[rel]
+        assert record["status"] == "failed" and (record["reason"].startswith("not started: ") or (
+            record["frames"] == 0 and record["reason"].endswith("stopped answering before it reported a frame"))), record
+    assert sum(not r["reason"].startswith("not started: ") for r in by_rel.values()) <= 2  # a.mp4, and one at most
     assert not (out / "a_cam.mkv").exists()  # the partial is not taken for complete
 
 
