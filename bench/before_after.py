@@ -94,11 +94,17 @@ def write_json(path: Path, trees: dict, frames: int, figures: dict, pairs: int) 
                                indent=1))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def tree_arguments(parser: argparse.ArgumentParser, pairs: int) -> None:
+    """--before, --after and --pairs: the two checkouts and their interleaved rounds
+    (bench/live_ab.py takes them too)."""
     parser.add_argument("--before", required=True, help="the other checkout of camvideo")
     parser.add_argument("--after", default=str(ROOT), help="this checkout (default: the one holding this script)")
-    parser.add_argument("--pairs", type=int, default=3, help="rounds of before, after (default: 3)")
+    parser.add_argument("--pairs", type=int, default=pairs, help=f"rounds of before, after (default: {pairs})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    tree_arguments(parser, pairs=3)
     parser.add_argument("--frames", type=int, default=240, help="frames of the end-to-end clip (default: 240)")
     parser.add_argument("--bench-frames", type=int, default=24, help="bench frames per round (default: 24)")
     parser.add_argument("--no-stage", action="store_true", help="end to end only (no inference-stage bench)")

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from before_after import tree_arguments  # bench/before_after.py: --before, --after, --pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -134,9 +135,7 @@ def report(args, trees: dict, runs: dict, pairs: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--before", required=True, help="the other checkout of camvideo")
-    parser.add_argument("--after", default=str(ROOT), help="this checkout (default: the one holding this script)")
-    parser.add_argument("--pairs", type=int, default=6, help="rounds of before and after (default: 6)")
+    tree_arguments(parser, pairs=6)
     parser.add_argument("--frames", type=int, default=100, help="latencies per run (default: 100)")
     parser.add_argument("--fps", type=float, default=60.0, help="the live source's rate (default: 60)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads, as camvideo bench (default: 2)")
