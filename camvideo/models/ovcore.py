@@ -11,7 +11,9 @@ thread's alternate stack pointing at unmapped memory; the next signal with a
 Python handler (Python installs every handler with ``SA_ONSTACK``) then ended
 the process with SIGSEGV inside ``kill``, no handler run, faulthandler silent
 (the kernel could not write the signal frame). With one Core there is one plugin
-instance, whose stack stays mapped as long as the process runs.
+instance, whose stack stays mapped as long as the process runs. (OpenVINO's own
+advice, ``ov::Core``'s reference: one Core per application; each Core creates
+its plugins again.)
 """
 
 from __future__ import annotations
