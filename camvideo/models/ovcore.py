@@ -18,6 +18,7 @@ its plugins again.)
 
 from __future__ import annotations
 
+import sys
 import threading
 
 _lock = threading.Lock()
@@ -30,6 +31,7 @@ def core():
     each ``compile_model`` call, never on the Core, so the users do not meet."""
     with _lock:
         if not _core:
+            sys.modules.setdefault("openvino_telemetry", None)  # no usage events (see camvideo.runtime)
             import openvino as ov
 
             _core.append(ov.Core())

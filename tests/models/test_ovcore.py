@@ -11,6 +11,7 @@ SIGTERM). The checks run in a child process: the failure is a crash."""
 
 from __future__ import annotations
 
+import ast
 import os
 import signal
 import subprocess
@@ -26,6 +27,7 @@ from camvideo.models.ovcore import core  # noqa: E402
 
 pytestmark = pytest.mark.timeout(300)
 ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "camvideo"
 
 # The calling thread's alternate signal stack, and whether it lies in mapped memory.
 ALTSTACK = """
@@ -93,6 +95,18 @@ def test_one_core_for_the_process_and_its_threads():
     for thread in threads:
         thread.join()
     assert len(seen) == 4 and all(made is core() for made in seen)
+
+
+def test_no_module_makes_a_core_of_its_own():
+    """Read from the source: ``Core(...)`` is called in models/ovcore.py only."""
+    makers = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "attr", None) or getattr(node.func, "id", None)
+                if name == "Core":
+                    makers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert len(makers) == 1 and makers[0].startswith("camvideo/models/ovcore.py:"), makers
 
 
 def test_a_forward_compiles_with_the_one_core(openvino_lite0):
