@@ -80,10 +80,10 @@ def read_graph(path: Path):
         raise ModelLoadError(f"model file {path} not found")
     if path.suffix.lower() == ".xml" and not path.with_suffix(".bin").is_file():
         raise ModelLoadError(f"{path.with_suffix('.bin')} not found: an OpenVINO IR is the .xml and the .bin beside it")
-    import openvino as ov
+    from camvideo.models.ovcore import core
 
     try:
-        return ov.Core().read_model(str(path))
+        return core().read_model(str(path))
     except Exception as exc:  # noqa: BLE001 - any reader failure is the file's
         raise ModelLoadError(f"cannot read {path.name} as an ONNX or OpenVINO model: {_first_line(reason(exc))}") from None
 
@@ -251,9 +251,9 @@ class GraphFeatures(nn.Module):
             with self._lock:
                 compiled = self._compiled.get(size)
                 if compiled is None:
-                    import openvino as ov
+                    from camvideo.models.ovcore import core
 
-                    compiled = self._compiled[size] = self.compile(ov.Core(), size)
+                    compiled = self._compiled[size] = self.compile(core(), size)
             requests[size] = compiled.create_infer_request()
         return requests[size]
 

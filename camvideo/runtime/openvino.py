@@ -93,9 +93,9 @@ def devices() -> list[str]:
     """The devices OpenVINO sees ("CPU", "GPU", "GPU.1", "NPU", ...); [] without OpenVINO."""
     if not available():
         return []
-    import openvino as ov
+    from camvideo.models.ovcore import core
 
-    return list(ov.Core().available_devices)
+    return list(core().available_devices)
 
 
 class OpenVINOForward:
@@ -138,7 +138,7 @@ class OpenVINOForward:
             raise ValueError(f"max_shapes must be a positive int, got {max_shapes!r}")
         if model.device.type != "cpu":
             raise ValueError(f"OpenVINO takes a model on the CPU (its maps go back to torch there), not {model.device}")
-        import openvino as ov
+        from camvideo.models.ovcore import core
 
         if getattr(model.preprocessing, "fixed", False):  # a graph with a fixed input takes that size only
             sizes = None
@@ -153,7 +153,7 @@ class OpenVINOForward:
         self.max_shapes = max_shapes
         self.background = bool(background)
         self._pending: set[tuple[int, int]] = set()  # sizes converting in the background
-        self._core = ov.Core()
+        self._core = core()  # the process's one Core: a Core of its own crashed a later signal (ovcore)
         self._config: dict = {"PERFORMANCE_HINT": mode.upper()}
         if device.split(".")[0] == "CPU":
             self._config["INFERENCE_PRECISION_HINT"] = "f32" if precision == "int8" else precision

@@ -149,13 +149,15 @@ def quantized(model, entry, frames: tuple[str, list[np.ndarray]] | None = None) 
 def _make(nncf, model, entry, images: list[np.ndarray], fields: dict, folder: Path) -> None:
     import openvino as ov
 
+    from camvideo.models.ovcore import core
+
     if folder.exists():
         log.warning("OpenVINO: the int8 model in %s does not match its manifest; quantizing again", folder)
     size = tuple(entry.fields["input"])
     log.warning("OpenVINO: quantizing %s to int8 at %dx%d on %d frames (once; kept in %s)", model.name, size[1],
                 size[0], len(images), entry.folder)
     data = _inputs(model, size, images)
-    network = ov.Core().read_model(str(entry.xml))
+    network = core().read_model(str(entry.xml))
     int8 = nncf.quantize(network, nncf.Dataset(data), subset_size=len(data),
                          preset=nncf.QuantizationPreset.PERFORMANCE, fast_bias_correction=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=entry.folder))

@@ -11,6 +11,7 @@ import camvideo.runtime  # noqa: F401 - first: OpenVINO imported without its usa
 from camvideo.models import load_model
 
 ov = pytest.importorskip("openvino")
+from camvideo.models.ovcore import core  # noqa: E402 - after the skip
 from camvideo.runtime import openvino as ovrt  # noqa: E402
 from camvideo.runtime import ovbuild  # noqa: E402 - after the skip
 
@@ -25,7 +26,7 @@ def lite0():
 @pytest.mark.parametrize("size", [(224, 224), (224, 288), (192, 320), (225, 301), (97, 131)])
 def test_the_built_graph_gives_torchs_features_at_any_input_size(lite0, size):
     model = ovbuild.build(lite0.features, size)
-    compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    compiled = core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     x = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(sum(size)))
     with torch.inference_mode():
         ref = lite0.features(x)
@@ -66,7 +67,7 @@ def test_a_model_whose_norms_torch_folded_builds_the_same_graph():
     with torch.inference_mode():
         ref = model.features(x)
     folded(model)  # in place: the window's torch forward pass does it before OpenVINO is asked
-    compiled = ov.Core().compile_model(ovbuild.build(model.features, (224, 288)), "CPU",
+    compiled = core().compile_model(ovbuild.build(model.features, (224, 288)), "CPU",
                                        {"INFERENCE_PRECISION_HINT": "f32"})
     out = torch.from_numpy(compiled(x.numpy())[0])
     assert (out - ref).abs().max() <= 1e-4 * (ref.max() - ref.min())
