@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+import camvideo.runtime  # noqa: F401 - first: OpenVINO imported without its usage telemetry
+
 pytest.importorskip("openvino")
 
 from camvideo.models.ovcore import core  # noqa: E402
