@@ -25,30 +25,32 @@ from collections.abc import Iterable
 
 BGR = tuple[int, int, int]
 
-# Sasha Trubetskoy's 20 simple distinct colours (black and navy left out: they
-# vanish on the boxes' dark outline), ordered so that slots 1 to 4 apart differ
-# by at least 32 CIELAB units (ΔE; tests/test_class_colours.py checks it).
+# Sasha Trubetskoy's 20 simple distinct colours, less black, navy and maroon (they
+# vanish on the boxes' dark outline and the timeline's dark ground) and with rose
+# (Kelly's strong purplish pink) added; ordered so that slots 1 to 4 apart differ
+# by at least 30 CIELAB units (ΔE; tests/test_class_colours.py checks it), and
+# turned so that the Egyptian cat (285) of the demo clip is white.
 PALETTE: tuple[BGR, ...] = (
-    (75, 25, 230),  # red
-    (49, 130, 245),  # orange
-    (169, 169, 169),  # grey
-    (177, 216, 255),  # apricot
-    (195, 255, 170),  # mint
-    (75, 180, 60),  # green
     (216, 99, 67),  # blue
-    (0, 0, 128),  # maroon
-    (36, 99, 154),  # brown
-    (244, 212, 66),  # cyan
+    (25, 225, 255),  # yellow
+    (75, 180, 60),  # green
+    (49, 130, 245),  # orange
+    (144, 153, 70),  # teal
     (255, 255, 255),  # white
     (255, 190, 220),  # lavender
-    (180, 30, 145),  # purple
+    (230, 50, 240),  # magenta
     (0, 128, 128),  # olive
-    (69, 239, 191),  # lime
+    (36, 99, 154),  # brown
     (200, 250, 255),  # beige
     (212, 190, 250),  # pink
-    (144, 153, 70),  # teal
-    (230, 50, 240),  # magenta
-    (25, 225, 255),  # yellow
+    (244, 212, 66),  # cyan
+    (75, 25, 230),  # red
+    (180, 30, 145),  # purple
+    (69, 239, 191),  # lime
+    (195, 255, 170),  # mint
+    (177, 216, 255),  # apricot
+    (169, 169, 169),  # grey
+    (142, 118, 246),  # rose
 )
 
 

@@ -93,6 +93,8 @@ def test_the_palette_s_neighbours_differ_clearly():
     assert near >= 30
     assert min(np.linalg.norm(lab[i] - lab[j]) for i, j in itertools.combinations(range(n), 2)) >= 15
     assert all(max(c) >= 128 for c in PALETTE)  # none vanishes on the boxes' black outline
+    luma = [0.114 * b + 0.587 * g + 0.299 * r for b, g, r in PALETTE]
+    assert min(luma) >= 75  # nor as a line on the timeline's dark ground
 
 
 def test_the_annotator_draws_a_box_in_its_class_colour():

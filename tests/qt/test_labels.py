@@ -107,8 +107,8 @@ def test_tags_do_not_cover_each_other_and_stay_in_the_picture():
     assert abs(second.left() - (50 + 6)) < 1  # pushed down, not sideways
     # the corner of the frame: moved left and up into the picture
     assert abs(third.right() - frame_rect.right()) < 0.01 and abs(third.bottom() - frame_rect.bottom()) < 0.01
-    assert tags[0].ink.name() == "#ffffff"  # white on the green tag (285's)
-    assert tags[2].ink.name() == "#000000"  # black on the apricot tag (283's)
+    assert tags[0].ink.name() == "#000000"  # black on the white tag (285's)
+    assert tags[1].ink.name() == "#ffffff"  # white on the teal tag (284's)
     assert layout_tags(_result(boxes=()), frame_rect, (640, 360), label_font(QFont())) == []
 
 
