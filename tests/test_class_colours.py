@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import random
 
 import cv2
@@ -104,3 +105,23 @@ def test_the_annotator_draws_a_box_in_its_class_colour():
     assert tuple(int(v) for v in frame[4, 20]) == PALETTE[ESPRESSO % 20]
     frame = overlay.annotate(np.zeros((48, 64, 3), np.uint8), result(2, (CAT, 0.7), (ESPRESSO, 0.2), boxed=True))
     assert tuple(int(v) for v in frame[4, 20]) == PALETTE[CAT % 20]
+
+
+def test_camvideo_image_draws_the_top_box_in_its_class_colour(tmp_path, data_dir):
+    """End to end: the command line's pictures (lossless PNG, the real lite0 on real
+    photos, Top-3) have the top class's box (drawn last, over the others) in its
+    class's colour: the cat's white, the espresso's magenta, not a rank's."""
+    from camvideo.cli import main
+
+    for name, class_id in (("chelsea", 285), ("coffee", 967)):
+        out, data = tmp_path / f"{name}.png", tmp_path / f"{name}.json"
+        assert main(["image", str(data_dir / f"{name}.png"), "-o", str(out), "--json", str(data), "--topk", "3",
+                     "--no-heatmap", "--no-labels"]) == 0
+        detections = json.loads(data.read_text())["detections"]
+        top = detections[0]
+        assert top["class_id"] == class_id and top["box"]
+        colour = class_colors(d["class_id"] for d in detections)[0]
+        assert colour == PALETTE[own_slot(class_id)]  # no clash among these three
+        x1, y1, x2, _ = top["box"]
+        edge = cv2.imread(str(out))[y1, x1 + 2: x2 - 2]  # the top edge, inside the corners
+        assert np.all(edge == colour, axis=1).mean() > 0.9
