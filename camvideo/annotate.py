@@ -11,6 +11,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from camvideo.class_colours import result_colors
 from camvideo.labels_layout import TagSize, place_labels
 from camvideo.results import FrameResult
 from camvideo.settings import OverlaySettings
@@ -23,22 +24,6 @@ COLORMAPS = {
     "hot": cv2.COLORMAP_HOT,
 }
 
-# One colour per rank (BGR), distinct from each other and from the jet colours:
-# ten, as many as Top-k offers.
-PALETTE = (
-    (255, 255, 255),  # white
-    (0, 215, 255),  # gold
-    (255, 144, 30),  # blue
-    (180, 105, 255),  # pink
-    (120, 255, 120),  # light green
-    (0, 128, 255),  # orange
-    (211, 0, 148),  # violet
-    (140, 180, 210),  # tan
-    (150, 150, 150),  # grey
-    (128, 128, 0),  # teal
-)
-
-
 def colormap_lut(name: str) -> np.ndarray:
     """The 256x1 BGR table of one of ``COLORMAPS`` (made once): ``applyColorMap``
     with the table gives the same pixels as with the map's name, at ~0.6x the cost
@@ -50,16 +35,6 @@ def colormap_lut(name: str) -> np.ndarray:
 
 
 _LUTS: dict[str, np.ndarray] = {}
-
-
-def rank_color(rank: int) -> tuple[int, int, int]:
-    return PALETTE[(rank - 1) % len(PALETTE)]
-
-
-def rank_colors(result: FrameResult) -> list[tuple[int, int, int]]:
-    """Each detection's rank colour: the ``colors`` of boxes and labels unless told
-    otherwise (the window keeps a class's colour: ``camvideo.app.class_colours``)."""
-    return [rank_color(det.rank) for det in result.detections]
 
 
 Colors = Callable[[FrameResult], list]  # one BGR colour per detection, in their order
@@ -101,10 +76,10 @@ class HeatmapAnnotator:
 
 
 class BoxAnnotator:
-    """A rectangle per detection, in its rank's colour (or as ``colors`` says), with
+    """A rectangle per detection, in its class's colour (``class_colours``; or as ``colors`` says), with
     a dark outline so it reads on light and dark backgrounds alike."""
 
-    def __init__(self, thickness: int = 2, colors: Colors = rank_colors) -> None:
+    def __init__(self, thickness: int = 2, colors: Colors = result_colors) -> None:
         if thickness < 1:
             raise ValueError(f"thickness must be at least 1, got {thickness}")
         self.thickness = thickness
@@ -126,12 +101,12 @@ class BoxAnnotator:
 
 class LabelAnnotator:
     """``label 0.79`` (``label 0.79 Grad-CAM`` when the map is Grad-CAM's) on a
-    filled tag in the rank's colour (or as ``colors`` says), placed by ``labels_layout.place_labels``: at
+    filled tag in its class's colour (or as ``colors`` says), placed by ``labels_layout.place_labels``: at
     the box's top-left corner (pushed down when it would cover another tag); the
     classes without a box listed in rank order in the corner that covers the
     boxes least."""
 
-    def __init__(self, font_scale: float | None = None, colors: Colors = rank_colors) -> None:
+    def __init__(self, font_scale: float | None = None, colors: Colors = result_colors) -> None:
         self.font_scale = font_scale
         self.colors = colors
 
@@ -216,10 +191,10 @@ def shown_heatmap_rank(settings: OverlaySettings, result: FrameResult) -> int | 
 
 class FrameAnnotator:
     """The full overlay: the heat map of one rank (``shown_heatmap_rank``), then
-    boxes and labels, in rank colours or as ``colors`` says (a HUD is an annotator
+    boxes and labels, in their classes' colours or as ``colors`` says (a HUD is an annotator
     of its own, after this one)."""
 
-    def __init__(self, settings: OverlaySettings = OverlaySettings(), colors: Colors = rank_colors) -> None:
+    def __init__(self, settings: OverlaySettings = OverlaySettings(), colors: Colors = result_colors) -> None:
         if not isinstance(settings, OverlaySettings):
             raise TypeError(f"settings must be an OverlaySettings, got {type(settings).__name__}")
         self.settings = settings

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from camvideo.annotate import BoxAnnotator, FrameAnnotator, HeatmapAnnotator, LabelAnnotator, shown_heatmap_rank
+from camvideo.class_colours import PALETTE
 from camvideo.results import ClassMaps, Detection, FrameResult
 from camvideo.settings import OverlaySettings
 
@@ -34,20 +35,36 @@ def test_heatmap_is_hot_where_the_map_is_high():
     assert hot[2] > hot[0] and cold[0] > cold[2]
 
 
-def test_box_is_drawn_at_its_pixels_in_the_rank_colour():
+def test_box_is_drawn_at_its_pixels_in_its_class_colour():
     frame = np.zeros((240, 320, 3), np.uint8)
     BoxAnnotator(thickness=2).annotate(frame, result())
-    assert frame[30, 120].tolist() == [255, 255, 255]  # top edge, rank 1 is white
+    assert tuple(frame[30, 120].tolist()) == PALETTE[285 % len(PALETTE)]  # top edge, the Egyptian cat's own colour
     assert frame[100, 120].tolist() == [0, 0, 0]  # inside stays untouched
+
+
+def test_a_class_keeps_its_colour_whatever_its_rank_and_whatever_came_before():
+    """The command line's recordings colour a class as the window does: by the class,
+    with no state (a segment of a long file draws as the whole file's run would)."""
+    frame = np.zeros((240, 320, 3), np.uint8)
+    boxes = FrameAnnotator(OverlaySettings(heatmap=False, labels=False))
+    first = boxes.annotate(frame, result())
+    swapped = FrameResult(1, 0.0, 320, 240, (Detection(1, 282, "tiger cat", 0.5, None),
+                                              Detection(2, 285, "Egyptian cat", 0.4, (40, 30, 200, 180))))
+    second = boxes.annotate(frame, swapped)
+    assert tuple(second[30, 120].tolist()) == tuple(first[30, 120].tolist()) == PALETTE[285 % len(PALETTE)]
+    assert np.array_equal(boxes.annotate(frame, result()), first)  # the same frame: the same pixels
 
 
 @pytest.mark.parametrize("background", [0, 255])
 def test_label_reads_on_any_background(background):
     frame = np.full((240, 320, 3), background, np.uint8)
     LabelAnnotator().annotate(frame, result())
-    tag = frame[31:45, 41:120]
-    # the tag has both its fill and contrasting ink, whatever the background
-    assert tag.min() < 60 and tag.max() > 200
+    tag = frame[31:45, 41:120].reshape(-1, 3)
+    # the tag has both its fill (its class's colour) and contrasting ink, whatever the background
+    fill = PALETTE[285 % len(PALETTE)]
+    assert (tag == fill).all(axis=1).mean() > 0.5
+    luma = tag @ np.array([0.114, 0.587, 0.299])
+    assert np.abs(luma - luma[(tag == fill).all(axis=1)][0]).max() > 100
     # the class without a box is listed in the top-left corner
     assert (frame[0:12, 0:40] != background).any()
 

@@ -5,7 +5,8 @@ frame renderer (annotate) through it on a real Top-k 10 result of lite0."""
 import numpy as np
 import pytest
 
-from camvideo.annotate import LabelAnnotator, rank_color
+from camvideo.annotate import LabelAnnotator
+from camvideo.class_colours import result_colors
 from camvideo.labels_layout import TagSize, overlaps, place_labels
 
 AREA = (0.0, 0.0, 640.0, 360.0)
@@ -69,7 +70,7 @@ def test_boxed_tags_keep_their_corners_and_move_down_when_the_list_is_in_the_way
 
 def test_topk_10_on_the_cat_photo_labels_in_rank_order_off_the_subject(lite0, photo):
     """lite0 at Top-k 10 with the window's gate on a real photo: the frame
-    renderer's tags (found by their rank colours) are in rank order, and the
+    renderer's tags (found by their classes' colours) are in rank order, and the
     box-less ones do not cover the top class's box."""
     from camvideo.runtime.localizer import FrameLocalizer
     from camvideo.settings import GATE, IntensitySettings, LocalizeSettings
@@ -84,8 +85,9 @@ def test_topk_10_on_the_cat_photo_labels_in_rank_order_off_the_subject(lite0, ph
     scale = 0.5
     frame = LabelAnnotator(font_scale=scale).annotate(np.full_like(image, 40), result)  # dark: tags stand out
     tops = []
+    colors = dict(zip(result.detections, result_colors(result)))
     for det in free:
-        ys, xs = np.nonzero(np.all(frame == rank_color(det.rank), axis=2))
+        ys, xs = np.nonzero(np.all(frame == colors[det], axis=2))
         assert len(ys), f"rank {det.rank}'s tag is not drawn"
         tops.append(ys.min())
         x1, y1, x2, y2 = result.detections[0].box

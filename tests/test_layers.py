@@ -27,6 +27,7 @@ FORBIDDEN = {
     "frames": ("runtime", "cli", "batch", "qt"),
     "annotate": ("runtime", "cli", "batch", "qt"),
     "classnames": ("runtime", "cli", "batch", "qt", "models", "cam", "video", "settings"),
+    "class_colours": ("runtime", "cli", "batch", "qt", "models", "cam", "video", "settings"),
     "labels_layout": ("runtime", "cli", "batch", "qt", "models", "cam", "video"),
     "tools": ("cli", "batch", "qt"),
     "app": ("cli", "batch", "qt"),  # the window's state, without Qt (tests/app/)

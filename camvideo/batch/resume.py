@@ -6,6 +6,10 @@ settings, and every output is there under its final name, of the size that line
 recorded, with no ``.partial`` file beside it. Everything else is redone
 (``overwrite`` redoes everything). Another source's results where a job would
 write are an error, never replaced silently.
+
+A ``.partial`` output that a stopped run left where this run writes nothing (its
+recording, when this run records none; its data in the other format) is never
+touched: ``stale_note`` names it, in one line, with what to do about it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from camvideo.batch import EXPORT_FORMATS
 from camvideo.batch.plan import Job, Plan
 from camvideo.errors import OutputError
 from camvideo.video.recorder import partial_path
@@ -101,3 +106,40 @@ def _check_same_sources(plan: Plan, last: dict[str, dict], sizes: Mapping[str, i
         more = f" (and {len(clashes) - 1} more files)" if len(clashes) > 1 else ""
         raise OutputError(f"{plan.output_dir} holds the results of {other} where {job.source} would write"
                           f"{more}: give another --output-dir, or --overwrite to replace them")
+
+
+def stale_partials(plan: Plan) -> list[str]:
+    """The ``.partial`` files beside ``plan``'s outputs that this run will not write
+    (a run stopped part way left them: its recording when this run records none,
+    its data in another ``--export-format``). Read with the output folder's lock held,
+    so none of them is growing."""
+    found = []
+    for job in plan.jobs:
+        final = job.export or job.recording
+        base = final[: -len("_cam.mkv")] if job.export is None else os.path.splitext(final)[0]
+        names = [base + "_cam.mkv"] + [f"{base}.{f}" for f in EXPORT_FORMATS if f != "none"]
+        found += [str(partial_path(Path(n))) for n in names if n not in job.outputs]
+    return [p for p in found if os.path.isfile(p)]
+
+
+def stale_note(paths: list[str]) -> str | None:
+    """One line about ``stale_partials`` (None when there are none): what they are,
+    where they come from, that this run keeps them, and what to do."""
+    if not paths:
+        return None
+    if len(paths) > 1:
+        more = f"{paths[0]}, {paths[1]}" + (f" and {len(paths) - 2} more" if len(paths) > 2 else "")
+        return (f"{len(paths)} outputs of an earlier run that was stopped part way, which this run does not write, "
+                f"are kept as they are ({more}; each holds the frames up to the stop, a recording plays): "
+                "delete them, or run again with the outputs that run wrote to redo them")
+    path = paths[0]
+    if path.endswith("_cam.partial.mkv"):
+        frames = _frames_in(path)
+        what, redo, this = "the recording", "with a recording (without --no-recording)", "records nothing"
+        held = f"it plays {frames} frame{'s' * (frames != 1)}" if frames > 0 else "it holds no whole frame"
+    else:
+        fmt = path.rsplit(".", 1)[-1]
+        what, redo, this = "the data", f"with --export-format {fmt}", "writes no ." + fmt
+        held = "its frames up to the stop"
+    return (f"{path} is {what} of an earlier run that was stopped part way ({held}); this run {this} "
+            f"and keeps it as it is: delete it, or run again {redo} to redo it")

@@ -219,14 +219,14 @@ def _run_locked(args, plan, common, config, cpus, gpus, summary=None, sizes=None
     ``summary``: (its local copy, its URL) for a run into a bucket; ``sizes``: the sizes
     of the objects there."""
     from camvideo.batch.job import BackendLost, earlier_attempts
-    from camvideo.batch.resume import split_resumed
+    from camvideo.batch.resume import split_resumed, stale_note, stale_partials
     from camvideo.batch.summary import SummaryWriter, Totals, compact, format_table, read_records
     from camvideo.runtime.signals import Aborted
 
     path, shown_path = summary or (plan.summary_path, plan.summary_path)
     records = compact(path, read_records(path))  # one line a file (s28)
     todo, complete = split_resumed(plan, records, config, overwrite=args.overwrite, sizes=sizes)
-    _announce(plan, complete)
+    _announce(plan, complete, stale_note([] if sizes is not None else stale_partials(plan)))
     totals = Totals(files=len(plan.jobs))
     began = time.monotonic()
     lost = None
@@ -251,9 +251,10 @@ def _run_locked(args, plan, common, config, cpus, gpus, summary=None, sizes=None
     return _finish(args, plan, totals, stopped)
 
 
-def _announce(plan, complete) -> None:
-    """The plan's notes and the one line that says how many files go where."""
-    for note in plan.notes:
+def _announce(plan, complete, stale: str | None = None) -> None:
+    """The plan's notes, the ``.partial`` files of a stopped run that this one keeps
+    (``stale``), and the one line that says how many files go where."""
+    for note in (*plan.notes, *((stale,) if stale else ())):
         _say(f"camvideo: note: {printable(note)}")
     _say(f"camvideo: {len(plan.jobs)} file{'s' * (len(plan.jobs) != 1)} -> {printable(str(plan.output_dir))}"
          + (f" ({len(complete)} complete from an earlier run, skipped; --overwrite redoes them)" if complete else ""))

@@ -4,9 +4,9 @@ In the window the frame is scaled to the view, so a label burned into a 640x360
 frame is ~6 px high in a small window and large and soft in a big one. The
 window therefore annotates the displayed frame with labels off
 (``DisplayAnnotator``) and ``VideoView`` paints the tags with QPainter, at a
-constant size on screen (``LABEL_POINT_SIZE``), in the class's colour (the
-session's ``camvideo.app.class_colours.ClassColours``: a class keeps its colour
-while the source plays, its box too; rank colours without one), with annotate's black/white ink rule and its
+constant size on screen (``LABEL_POINT_SIZE``), in the class's colour
+(``camvideo.class_colours``: its box's, and the one ``camvideo process`` gives it),
+with annotate's black/white ink rule and its
 layout (``labels_layout.place_labels``: the one both renderers use). The tag of the class whose heat map is shown is marked
 (an outline in its ink colour) when there is a choice (two maps or more); a
 click on a tag chooses its map (``VideoView.tag_clicked``). Recordings and snapshots still get the labels burned in
@@ -27,9 +27,9 @@ from camvideo.annotate import (
     LabelAnnotator,
     ink_color,
     label_text,
-    rank_colors,
     shown_heatmap_rank,
 )
+from camvideo.class_colours import result_colors
 from camvideo.labels_layout import TagSize, place_labels
 from camvideo.settings import OverlaySettings
 
@@ -47,7 +47,7 @@ class DisplayAnnotator:
     layer; the window has no HUD) with the same ``colors``.
     """
 
-    def __init__(self, settings: OverlaySettings = OverlaySettings(), colors=rank_colors) -> None:
+    def __init__(self, settings: OverlaySettings = OverlaySettings(), colors=result_colors) -> None:
         if not isinstance(settings, OverlaySettings):
             raise TypeError(f"settings must be an OverlaySettings, got {type(settings).__name__}")
         self.settings = settings  # what the user chose (labels included)
@@ -95,7 +95,7 @@ def marked_rank(settings: OverlaySettings, result) -> int | None:
 
 
 def layout_tags(result, image_rect: QRectF, frame_size: tuple[int, int], font: QFont,
-                marked: int | None = None, avoid=(), colors=rank_colors) -> list[Tag]:
+                marked: int | None = None, avoid=(), colors=result_colors) -> list[Tag]:
     """The tags of ``result`` in view coordinates, placed by
     ``labels_layout.place_labels`` as ``annotate.LabelAnnotator`` places them in
     the frame: boxed classes at their box's top-left corner mapped through

@@ -29,7 +29,6 @@ import time
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from camvideo.app.class_colours import ClassColours
 from camvideo.app.held import HeldFrame
 from camvideo.app.session_playback import SessionPlayback
 from camvideo.app.session_recording import SessionRecording
@@ -80,10 +79,9 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self.localizer = None  # a FrameLocalizer once a model is loaded
         self.localize_settings = LocalizeSettings()  # what set_localize last said
         # Heat map and boxes into the frame; labels painted by the view, burned in
-        # only for recordings and snapshots (see labels.py). A class keeps its colour
-        # while a source plays (boxes, tags, the timeline): new source or model, new colours.
-        self.colours = ClassColours()
-        self.annotator = DisplayAnnotator(OverlaySettings(), self.colours.of_result)
+        # only for recordings and snapshots (see labels.py). A class's colour (boxes,
+        # tags, the timeline) is camvideo.class_colours's, as on the command line.
+        self.annotator = DisplayAnnotator(OverlaySettings())
         self.source = None
         self.looping = False  # the source on screen loops (opened with loop=True)
         self.recording_source = False  # the source on screen is a camvideo recording (its metadata says)
@@ -137,8 +135,6 @@ class Session(SessionPlayback, SessionRecording, QObject):
             return
         from camvideo.runtime.localizer import FrameLocalizer  # torch: the loader imported it already
 
-        if model is not self.model:
-            self.colours.clear()  # another model's classes
         self.model, self.model_name = model, name
         self.localizer = FrameLocalizer(model, self.localize_settings)
         self._tasks.drop(HELD_LANE)
@@ -189,7 +185,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         """Takes effect on the next frame; while paused (or at the end of a file)
         the frame on screen is annotated again at once (a click on a label there
         shows its class's heat map without stepping)."""
-        self.annotator = DisplayAnnotator(settings, self.colours.of_result)
+        self.annotator = DisplayAnnotator(settings)
         if self.pipeline is not None and not self.plain:
             self.pipeline.annotators = (self.annotator,)
             if self.paused or self.pipeline.finished:
@@ -297,7 +293,6 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self._warnings = SourceWarnings(source, lambda message, s=source: self._tasks.post(
             self._on_source_warning, s, message))
         self.source = source  # a file plays in real time: the opener opened it so (Paced)
-        self.colours.clear()
         self.looping = request.loop  # a file played again and again: ← / → wrap round
         self.recording_source = self.plain = made_by_camvideo(source.info.metadata)
         self.source_changed.emit(source.name, source.live)

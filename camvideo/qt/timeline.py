@@ -2,7 +2,7 @@
 
 ``TimelineStrip`` draws, with QPainter, the scores of a few classes over the
 file's time (one line each, in the class's colour: the colour of its boxes on
-the video, ``camvideo.app.class_colours``; named in a legend above the plot), the
+the video, ``camvideo.class_colours``; named in a legend above the plot), the
 stretches where one chosen class is the top class (a gold band above the time
 axis), the stretches that could not be decoded (hatched red; not analysed yet
 is the plain background) and the position of the frame on screen, with its
@@ -29,9 +29,9 @@ from PyQt6.QtCore import QEvent, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPixmap, QPolygonF
 from PyQt6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from camvideo.annotate import rank_color
 from camvideo.app.position import clock
 from camvideo.app.timeline_axis import SCORE_LEVELS, DamagedSpan, span_at, time_ticks
+from camvideo.class_colours import PALETTE
 
 HEIGHT = 110  # pixels: the strip's height
 LEGEND = 16  # the legend's row above the lines
@@ -52,8 +52,8 @@ DAMAGE_WORDS = "could not be decoded"
 
 def line_color(number: int) -> QColor:
     """The colour of the ``number``-th line (0-based) when ``set_data`` is given none:
-    the rank colours' order."""
-    b, g, r = rank_color(number + 1)
+    the palette's order."""
+    b, g, r = PALETTE[number % len(PALETTE)]
     return QColor(r, g, b)
 
 
@@ -131,7 +131,7 @@ class TimelineStrip(QWidget):
     def set_data(self, duration: float, lines, stretches=(), note: str = "", damaged=(), colors=()) -> None:
         """``lines``: (label, times, scores) each; ``stretches``: (first, last) times;
         ``damaged``: ``DamagedSpan``s (``camvideo.app.timeline_axis``); ``colors``: a
-        BGR colour per line (its class's; the rank colours' order where missing)."""
+        BGR colour per line (its class's; the palette's order where missing)."""
         self.duration = float(duration or 0.0)
         self.lines = list(lines)
         colors = list(colors)

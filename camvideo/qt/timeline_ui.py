@@ -15,7 +15,7 @@
 With One class chosen the strip shows that class's score (as played, and from
 a scan) and the stretches where it is the top class (a scan's ranked frames
 say that); otherwise the three classes with the most score (in that order, each
-in its class's colour, ``Session.colours``: the colour of its boxes, whatever its
+in its class's colour, ``camvideo.class_colours``: the colour of its boxes, whatever its
 place). The stretches the
 source could not decode (as played: ``Session.damage``; or as a scan found
 them) are kept in the track too, and hatched on the strip. A new model starts
@@ -33,6 +33,7 @@ from PyQt6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QProgressBar, QVBo
 
 from camvideo.app.recorded import PLAIN, recording_bar
 from camvideo.app.timeline_axis import damaged_spans
+from camvideo.class_colours import class_colors
 from camvideo.qt.bars import message_bar
 from camvideo.qt.timeline import TimelineStrip
 from camvideo.qt.widgets import button
@@ -191,12 +192,12 @@ class TimelineControls:
                     if results else f"{name}: its score as played; Scan file finds where it is the top class"
                     if len(times) else "no frame analysed yet: Scan file fills it in")
             self.strip.set_data(duration, [(name, times, scores)], stretches, note, damaged,
-                                self._session.colours.colors([class_id]))
+                                class_colors([class_id]))
         else:
             top = self.track.top_classes(LINES) if results else []
             lines = [(label, *self.track.series(c)) for c, label in top]
             self.strip.set_data(duration, lines, (), "" if results else "no frame analysed yet: Scan file fills it in",
-                                damaged, self._session.colours.colors(c for c, _ in top))
+                                damaged, class_colors(c for c, _ in top))
         self.save_button.setEnabled(self._session.model is not None and not self._exporting)
 
     def _seek(self, seconds: float) -> None:

@@ -19,8 +19,8 @@ from PyQt6.QtCore import QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QPainter
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
-from camvideo.annotate import rank_colors
 from camvideo.app.shown import ShownFrame
+from camvideo.class_colours import result_colors
 from camvideo.qt.labels import Tag, label_font, layout_tags, marked_rank, paint_tags
 from camvideo.qt.legend import Legend, legend_font, legend_for, legend_rect, paint_legend
 from camvideo.settings import OverlaySettings  # numpy + cv2, no torch
@@ -64,7 +64,7 @@ class VideoView(QWidget):
         self.map_scale = "minmax"  # how the maps are scaled (IntensitySettings.scale), for the legend
         self.map_gate: float | None = None  # the confidence gate (a class under it gets no map)
         self.legend_box = QRectF()  # where the legend was last painted (empty: none)
-        self.colors = rank_colors  # the tags' colours: the window gives it the session's class colours
+        self.colors = result_colors  # the tags' colours: their classes' (camvideo.class_colours), as on the boxes
 
     def set_labels(self, on: bool) -> None:
         """Labels on or off; takes effect at once (also on a paused frame)."""

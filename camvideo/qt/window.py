@@ -59,7 +59,6 @@ class MainWindow(QMainWindow):
         remembered = self.settings.value("model", "", str)
         first_models = list(dict.fromkeys(n for n in (DEFAULT_MODEL, remembered, model) if n))
         layout.build(self, first_models, self.timeline.widget, model, runtime)
-        self.view.colors = self.session.colours.of_result  # a class's colour: its box's, its line's
         self._wire()
         self.record.show_folder()
         self.record.update_enabled()

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from batch_helpers import Running, camvideo, check_complete, env, summary, wait_lines
+from batch_helpers import Running, camvideo, check_complete, decoded_frames, env, summary, wait_lines
 from clips import make_clip
 from faults import limited
 
@@ -133,3 +133,37 @@ def test_a_full_disk_while_the_summary_is_written_is_one_line_and_exit_2(tmp_pat
     errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
     assert "Traceback" not in result.stderr and len(errors) == 1, result.stderr
     assert errors[0].startswith("camvideo: error: cannot write") and "camvideo-run.jsonl" in errors[0]
+
+
+def test_a_rerun_without_a_recording_names_the_killed_run_s_recording_and_keeps_it(tmp_path):
+    """The killed run's ``long_cam.partial.mkv`` is the user's (it plays): a rerun that
+    records nothing leaves it byte for byte and says, on one line, what it is and
+    what to do; the data files are made complete."""
+    clips = _archive(tmp_path / "in", long=600)
+    out = tmp_path / "out"
+    run = Running(tmp_path / "in", "--output-dir", out, "--jobs", "1")
+    try:
+        worker = int(run.wait_for(r"started long\.mkv \(worker [^ ]+:(\d+)\)").group(1))
+        wait_lines(out / "long.partial.jsonl", 60)
+        recording = out / "long_cam.partial.mkv"
+        deadline = time.monotonic() + 60
+        while recording.stat().st_size < 4096 and time.monotonic() < deadline:  # past the header: frames in it
+            time.sleep(0.05)
+        os.kill(run.proc.pid, signal.SIGKILL)  # the driver (its worker dies with it)
+        run.finish()
+    finally:
+        run.kill()
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    partial = out / "long_cam.partial.mkv"
+    kept = partial.read_bytes()
+    rerun = camvideo(tmp_path / "in", "--output-dir", out, "--jobs", "1", "--no-recording")
+    assert rerun.returncode == 0, rerun.stderr
+    (line,) = [n for n in rerun.stderr.splitlines() if "long_cam.partial.mkv" in n]
+    assert line.startswith(f"camvideo: note: {partial} is the recording of an earlier run that was stopped part way")
+    frames = decoded_frames(partial)
+    assert f"(it plays {frames} frames)" in line and "delete it, or run again with a recording" in line
+    assert partial.read_bytes() == kept and 0 < frames < clips["long.mkv"]  # kept, playable
+    for rel, frames in clips.items():
+        check_complete(tmp_path / "in" / rel, None, _outputs(out, rel)[1], frames)

@@ -45,3 +45,30 @@ def test_a_rerun_skips_only_what_is_complete(tree, tmp_path):
     assert split_resumed(plan, records, "cfg", overwrite=True)[1] == []
     os.remove(a.export)
     assert not is_complete(a, _done(a), "cfg")  # an output is gone
+
+
+def test_a_stopped_run_s_partials_that_this_run_does_not_write_are_named_and_kept(tree, tmp_path):
+    """A run killed while recording left ``a_cam.partial.mkv``; a rerun with
+    --no-recording never writes it: it names it (one line) and leaves it."""
+    from camvideo.batch.resume import stale_note, stale_partials
+
+    recorded = make_plan([str(tree)], tmp_path / "out")
+    prepare_output_dir(recorded)
+    a = recorded.jobs[0]
+    partial = Path(a.recording).with_name("a_cam.partial.mkv")
+    partial.write_bytes(b"frames")
+    Path(a.export).with_name("a.partial.jsonl").write_bytes(b"{}\n")  # this run writes it: not stale
+    assert stale_partials(recorded) == [] and stale_note([]) is None  # the rerun with a recording redoes it
+    plain = make_plan([str(tree)], tmp_path / "out", recording=False)
+    assert stale_partials(plain) == [str(partial)]
+    note = stale_note(stale_partials(plain))
+    assert note.startswith(f"{partial} is the recording of an earlier run that was stopped part way")
+    assert "(it holds no whole frame)" in note  # not a video (a killed recording's frames: test_archive_faults)
+    assert "keeps it as it is: delete it, or run again with a recording" in note
+    assert "\n" not in note and partial.read_bytes() == b"frames"
+    csv = make_plan([str(tree)], tmp_path / "out", export_format="csv")  # the JSONL is another format's now
+    (stale,) = stale_partials(csv)
+    assert stale.endswith("a.partial.jsonl") and "--export-format jsonl" in stale_note([stale])
+    both = stale_note(stale_partials(make_plan([str(tree)], tmp_path / "out", recording=False,
+                                               export_format="csv")))
+    assert both.startswith("2 outputs of an earlier run") and str(partial) in both and "\n" not in both

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from qt_helpers import WAIT_MS, make_cat_clip, qimage_rgb, shown_frame, wait_frames
 
-from camvideo.annotate import FrameAnnotator, label_text, rank_color
+from camvideo.annotate import FrameAnnotator, label_text
 from camvideo.qt.legend import colour_bar, legend_for
 from camvideo.qt.view import VideoView
 from camvideo.results import ClassMaps, Detection, FrameResult
@@ -78,11 +78,6 @@ def test_a_label_ranked_above_a_higher_score_says_held():
     assert label_text(held.detections[1], held) == "tabby 0.05"
     steady = _result(scores=(0.6, 0.2))
     assert [label_text(d, steady) for d in steady.detections] == ["Egyptian cat 0.60", "tabby 0.20"]
-
-
-def test_ten_ranks_have_ten_colours():
-    assert len({rank_color(rank) for rank in range(1, 11)}) == 10
-    assert rank_color(11) == rank_color(1)
 
 
 def test_the_hint_names_the_class_whose_map_is_shown(qtbot, open_window, fast_models, tmp_path):

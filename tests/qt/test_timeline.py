@@ -211,8 +211,9 @@ def test_the_position_line_never_crosses_the_legend(qtbot):
 
 
 def test_a_class_keeps_its_colour_when_the_timeline_order_turns(qtbot, open_window, fast_models, cat_clip):
-    """The strip's lines and legend take each class's colour from the session (the
-    colour of its boxes): when the summed scores change places, the names do, not the colours."""
+    """The strip's lines and legend take each class's colour from camvideo.class_colours
+    (the colour of its boxes): when the summed scores change places, the names do, not the colours."""
+    from camvideo.class_colours import class_colors
     from camvideo.qt.timeline import bgr_color
 
     w = open_window(cat_clip, loop=True)
@@ -220,7 +221,6 @@ def test_a_class_keeps_its_colour_when_the_timeline_order_turns(qtbot, open_wind
     w.toggle_pause()
     settle(qtbot, w)
     track = w.timeline.track
-    colours = w.session.colours
 
     def fill(frames) -> None:
         track.clear()
@@ -237,8 +237,8 @@ def test_a_class_keeps_its_colour_when_the_timeline_order_turns(qtbot, open_wind
     fill(range(0, 75))  # filled in: the cat leads
     assert [line[0] for line in strip.lines] == ["Egyptian cat", "espresso"]
     assert [c.name() for c in strip.colors] == [first["Egyptian cat"], first["espresso"]]
-    assert [c.name() for c in strip.colors] == [bgr_color(c).name() for c in colours.colors([285, 967])]
+    assert [c.name() for c in strip.colors] == [bgr_color(c).name() for c in class_colors([285, 967])]
     # the boxes and tags on the video ask the same colours
     result = FrameResult(frame=0, time=0.0, width=96, height=64, detections=(
         Detection(1, 967, "espresso", 0.7, (4, 4, 60, 40)), Detection(2, 285, "Egyptian cat", 0.2, None)))
-    assert w.view.colors(result) == colours.colors([967, 285]) == w.session.annotator.colors(result)
+    assert w.view.colors(result) == class_colors([967, 285]) == w.session.annotator.colors(result)
