@@ -189,7 +189,7 @@ def test_eval_command_matches_camvideo_image_json(tmp_path, capsys, monkeypatch,
     table = capsys.readouterr().out
     assert "top-1 localization" in table and "MaxBoxAccV2" in table
     summary = json.loads((out / "summary.json").read_text())
-    # the default's photos' analysis (lite0's and lite1's classes) names the astronaut's
+    # the default's photos' analysis (lite0's, lite1's and lite2's classes) names the astronaut's
     # space suit too, which lite0 alone misses (test_manifest_of_the_shared_photos)
     assert summary["images"] == 3 and summary["top1_loc"] == pytest.approx(1.0) and summary["still_analysis"]
     assert set(summary["maxboxacc_v2"]["per_iou"]) == {"0.3", "0.5", "0.7"}
