@@ -51,12 +51,18 @@ class StillSettings:
     pass's map of a class, at ``split_level`` of its maximum, splits into two or
     more regions whose peaks reach ``split_peak`` of it, the largest region is the
     primary box and the regions are listed (several objects), else the coarse box
-    stays. Chosen on the development set's tune split (docs/eval.md)."""
+    stays. ``mirror``: the coarse box's map from a pass that also sees the mirrored
+    photo (``MapSettings.flip``; the classes stay those of the unmirrored passes).
+    ``level``: the coarse box's threshold, a fraction of its map's maximum, when the
+    box rule is the preset's own (no ``--threshold`` or ``--rule`` given; None: the
+    rule's). Chosen on the development set's tune split (docs/eval.md)."""
 
-    class_models: tuple[str, ...] = ("lite1",)
+    class_models: tuple[str, ...] = ("lite1", "lite2")
     split_side: int | None = 448
     split_level: float = 0.3
     split_peak: float = 0.7
+    mirror: bool = True
+    level: float | None = 0.25
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "class_models", tuple(self.class_models))
@@ -68,6 +74,10 @@ class StillSettings:
         for name in ("split_level", "split_peak"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        if not isinstance(self.mirror, bool):
+            raise TypeError(f"mirror must be a bool, got {self.mirror!r}")
+        if self.level is not None and not 0.0 < self.level <= 1.0:
+            raise ValueError(f"level must be None or in (0, 1], got {self.level}")
 
 
 def still_settings(name: str) -> StillSettings | None:

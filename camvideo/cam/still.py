@@ -1,11 +1,16 @@
 """The photos' analysis (``StillSettings``): more than a video frame gets, since a
 photo has no frame rate to keep.
 
-Two parts, both measured on the development set's photos (docs/eval.md, issue 25):
+Three parts, measured on the development set's photos (docs/eval.md, issue 25):
 
 - **the classes** from the mean of the map model's probabilities and those of
-  stronger built-in models (lite1's balanced pass for lite0): a CAM can be made for
-  any class, so the maps stay the map model's (lite0's box better than lite1's);
+  stronger built-in models (lite1's and lite2's balanced passes for lite0): a CAM
+  can be made for any class, so the maps stay the map model's (lite0's box better
+  than lite1's);
+- **the coarse box** from the map model's balanced pass averaged with its mirror
+  (``mirror``: the mirrored photo's features flipped back), at ``level`` of the
+  map's maximum (25%: the mirror-averaged map is smoother than one pass's) unless
+  the user chose a threshold or rule;
 - **several objects**: a finer pass of the map model (short side 448: 14x19 cells
   on 4:3 instead of 7x9); when its map of a class, thresholded at ``split_level`` of
   its maximum, splits into two or more regions whose peaks reach ``split_peak``,
@@ -34,6 +39,7 @@ from camvideo.results import Box, FrameResult
 from camvideo.settings import BoxRule, LocalizeSettings, MapSettings
 
 CLASS_PASS = MapSettings(input="aspect")  # the class models' pass: balanced's
+MIRROR_PASS = MapSettings(input="aspect", flip=True)  # the coarse map's pass with ``mirror``
 
 
 class StillAnalysis:
@@ -60,6 +66,21 @@ class StillAnalysis:
                 probs.append(passes.evidence([frame], request)[0].probs.to(evidence.probs.device))
         mean = torch.stack(probs).mean(dim=0)
         return dataclasses.replace(evidence, probs=mean, logits=torch.log(mean.clamp_min(1e-12)))
+
+    def mirrored(self, frame: np.ndarray, evidence: Evidence) -> Evidence:
+        """``evidence`` (its classes kept) with the features of the map model's pass
+        averaged with its mirror's (unchanged without ``mirror``)."""
+        if not self.settings.mirror:
+            return evidence
+        with torch.inference_mode():
+            both = self._passes.evidence([frame], LocalizeSettings(topk=1, maps=MIRROR_PASS))[0]
+        return dataclasses.replace(evidence, features=both.features.to(evidence.features.device), first=None)
+
+    def rule(self, rule: BoxRule) -> BoxRule:
+        """The coarse box's rule: ``rule`` at ``level`` of the maximum for a rule of
+        the maximum (``rule`` itself without ``level``)."""
+        level = self.settings.level
+        return rule if level is None or rule.method != "max" else dataclasses.replace(rule, threshold=level)
 
     def fine(self, frame: np.ndarray) -> Evidence | None:
         """The finer pass's evidence of ``frame`` (None without ``split_side``)."""
@@ -93,8 +114,12 @@ class StillAnalysis:
 
     def __call__(self, localizer, frame: np.ndarray, index: int = 0) -> FrameResult:
         """One photo through ``localizer`` (a ``FrameLocalizer`` of the same model,
-        no smoothing) with this analysis: its pass, the classes, its boxes refined."""
-        evidence = self.classes(frame, localizer.forward([frame])[0])
+        no smoothing) with this analysis: its pass, the classes, the mirrored map at
+        its level, its boxes refined."""
+        evidence = self.mirrored(frame, self.classes(frame, localizer.forward([frame])[0]))
+        settings = evidence.settings
+        evidence = dataclasses.replace(evidence, settings=dataclasses.replace(
+            settings, box_rule=self.rule(settings.box_rule)))
         result = localizer.finish([evidence], indices=[index], times=[0.0])[0]
         return self.refine(result, self.fine(frame), localizer.settings.box_rule)
 

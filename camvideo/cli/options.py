@@ -262,14 +262,18 @@ def forward_from_args(args: argparse.Namespace, model, *, live: bool = True, siz
 
 def still_from_args(args: argparse.Namespace, model):
     """The photos' analysis (``camvideo.cam.still``) of ``--quality`` on ``model``:
-    None for ``fast`` (plain CAM) and for models without exact CAM. Memory that
+    None for ``fast`` (plain CAM) and for models without exact CAM; a
+    ``--threshold`` or ``--rule`` given replaces its coarse box's level. Memory that
     runs out while the class models load is one line."""
     from camvideo.cam.still import still_analysis
     from camvideo.presets import still_settings
 
     own = any(getattr(args, name, None) for name in ("checkpoint", "labels", "weights", "layer"))
+    settings = still_settings(getattr(args, "quality", DEFAULT_QUALITY))
+    if settings is not None and any(getattr(args, name, None) is not None for name in ("threshold", "rule")):
+        settings = dataclasses.replace(settings, level=None)  # the user's threshold or rule, not the photos' level
     with memory_errors(args):
-        return still_analysis(model, still_settings(getattr(args, "quality", DEFAULT_QUALITY)), own_classes=own)
+        return still_analysis(model, settings, own_classes=own)
 
 
 # The settings' fields that an option sets, for a ValueError of camvideo.settings

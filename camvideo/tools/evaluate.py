@@ -230,8 +230,9 @@ def evaluate_images(
     image`` runs). ``forward``: exact CAM's forward pass on another runtime (None:
     torch); it serves every pass, at every input size. ``still``: the photos'
     analysis (a ``camvideo.cam.still.StillAnalysis`` of the same model, as
-    ``camvideo image`` runs it: its classes, and its finer map's box where that
-    splits); MaxBoxAccV2 sweeps the map's own pass either way. ``progress(images)``:
+    ``camvideo image`` runs it: its classes, its mirror-averaged coarse map at its
+    level, and its finer map's box where that splits); MaxBoxAccV2 sweeps the
+    coarse map either way. ``progress(images)``:
     the images scored so far, after each batch."""
     import torch
 
@@ -261,8 +262,8 @@ def evaluate_images(
             with torch.inference_mode():
                 request = LocalizeSettings(topk=1, maps=maps_settings)
                 found = passes.evidence(images, request)
-                if still is not None:
-                    found = [still.classes(im, ev) for im, ev in zip(images, found)]
+                if still is not None:  # its classes, and its coarse map (the mirror averaged)
+                    found = [still.mirrored(im, still.classes(im, ev)) for im, ev in zip(images, found)]
                 fines = [still.fine(im) if still is not None else None for im in images]
                 # (B, 2): the top-1 class, and the ground-truth class the model finds most likely
                 ids = np.array([[choose_classes(ev.probs, request).class_ids[0],
@@ -279,10 +280,10 @@ def evaluate_images(
                 def split(class_id: int) -> list:
                     return still.split(fines[b], class_id, width, height, rule) if still is not None else []
 
-                fine = split(pred)
-                pred_box, pred_iou = pick_box(fine[:1] or boxes_from_cam(pred_heat, width, height, rule), gt_boxes)
-                region_iou = best_iou(fine or region_boxes(pred_heat, width, height, rule), gt_boxes)
-                gt_box, gt_iou = pick_box(split(gt)[:1] or boxes_from_cam(gt_heat, width, height, rule), gt_boxes)
+                fine, coarse = split(pred), still.rule(rule) if still is not None else rule
+                pred_box, pred_iou = pick_box(fine[:1] or boxes_from_cam(pred_heat, width, height, coarse), gt_boxes)
+                region_iou = best_iou(fine or region_boxes(pred_heat, width, height, coarse), gt_boxes)
+                gt_box, gt_iou = pick_box(split(gt)[:1] or boxes_from_cam(gt_heat, width, height, coarse), gt_boxes)
                 return ImageScore(
                     file=str(ann.file), width=width, height=height, gt_classes=ann.classes,
                     pred_class=pred, pred_label=model.labels[pred], pred_score=float(chosen[b, 0]),

@@ -1,5 +1,6 @@
 """The photos' analysis (camvideo.cam.still) on real photos with the real weights."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,11 +11,11 @@ from camvideo.cam.boxes import iou
 from camvideo.cam.still import StillAnalysis, still_analysis
 from camvideo.presets import StillSettings, quality_settings, still_settings
 from camvideo.runtime.localizer import FrameLocalizer
-from camvideo.settings import LocalizeSettings
+from camvideo.settings import BoxRule, LocalizeSettings
 from camvideo.video.sources import read_image
 
 DEVSET = Path(__file__).resolve().parents[1] / "data" / "devset"
-SPLIT_ONLY = StillSettings(class_models=())  # the finer pass alone: no second model to load
+SPLIT_ONLY = StillSettings(class_models=(), mirror=False, level=None)  # the finer pass alone: no second model
 
 
 def truth(name: str) -> list:
@@ -46,18 +47,47 @@ def test_one_object_keeps_the_coarse_box(lite0, balanced, photo):
     assert (fine.class_id, fine.box, fine.regions) == (coarse.class_id, coarse.box, coarse.regions)
 
 
-def test_the_classes_are_the_mean_of_lite0_and_lite1(lite0, balanced, photo):
-    still = still_analysis(lite0, StillSettings(split_side=None))
-    assert [m.model.name for m in (p.method for p in still._classes)] == ["lite1"]
+def test_the_classes_are_the_mean_of_lite0_lite1_and_lite2(lite0, balanced, photo):
+    still = still_analysis(lite0, StillSettings(split_side=None, mirror=False, level=None))
+    assert [m.model.name for m in (p.method for p in still._classes)] == ["lite1", "lite2"]
     image = photo("coffee")
     own = balanced.forward([image])[0]
     mixed = still.classes(image, own)
-    lite1 = still._classes[0].evidence([image], LocalizeSettings(maps=own.settings.maps))[0].probs
-    assert torch.allclose(mixed.probs, (own.probs + lite1) / 2, atol=1e-6)
+    others = [p.evidence([image], LocalizeSettings(maps=own.settings.maps))[0].probs for p in still._classes]
+    assert torch.allclose(mixed.probs, (own.probs + others[0] + others[1]) / 3, atol=1e-6)
     assert mixed.probs.sum().item() == pytest.approx(1.0, abs=1e-4)
     assert int(mixed.probs.argmax()) in (967, 968)  # espresso or cup
     result = still(balanced, image)
     assert result.detections[0].score == pytest.approx(float(mixed.probs.max()), abs=1e-5)
+
+
+def test_the_coarse_box_comes_from_the_mirror_averaged_map_at_its_level(lite0, balanced, photo):
+    image = photo("coffee")
+    own = balanced.forward([image])[0]
+    still = StillAnalysis(balanced.method, StillSettings(class_models=(), split_side=None, mirror=True, level=None))
+    both = still.mirrored(image, own)
+    assert torch.equal(both.probs, own.probs)  # the classes stay the unmirrored pass's
+    assert both.features.shape == own.features.shape and not torch.allclose(both.features, own.features)
+    # a photo and its mirror averaged: the mirrored photo gives the mirrored features
+    other = still.mirrored(image[:, ::-1].copy(), balanced.forward([image[:, ::-1].copy()])[0])
+    assert torch.allclose(other.features, torch.flip(both.features, [2]), atol=1e-4)
+    box = still(balanced, image).detections[0].box
+    assert iou(box, truth_of_coffee()) >= 0.5
+    tighter = StillAnalysis(balanced.method, dataclasses.replace(still.settings, level=0.4))(balanced, image)
+    x1, y1, x2, y2 = tighter.detections[0].box
+    assert (x2 - x1) * (y2 - y1) < (box[2] - box[0]) * (box[3] - box[1])  # a higher level, a smaller box
+
+
+def truth_of_coffee() -> list:
+    return json.loads((Path(__file__).resolve().parents[1] / "data" / "manifest.json").read_text())["images"][1]["boxes"][0]
+
+
+def test_the_level_applies_to_a_rule_of_the_maximum_only(lite0):
+    still = StillAnalysis(FrameLocalizer(lite0).method, StillSettings(class_models=(), split_side=None, level=0.25))
+    assert still.rule(BoxRule(inset=0.04)) == BoxRule(threshold=0.25, inset=0.04)
+    assert still.rule(BoxRule(method="otsu")) == BoxRule(method="otsu")
+    plain = StillAnalysis(FrameLocalizer(lite0).method, StillSettings(class_models=(), split_side=None, level=None))
+    assert plain.rule(BoxRule(threshold=0.3)) == BoxRule(threshold=0.3)
 
 
 def test_what_is_asked_decides_what_runs(lite0):
@@ -69,10 +99,22 @@ def test_what_is_asked_decides_what_runs(lite0):
 
 @pytest.mark.parametrize("fields, message", [
     ({"split_side": 16}, "split_side"), ({"split_side": True}, "split_side"), ({"split_level": 0.0}, "split_level"),
-    ({"split_peak": 1.5}, "split_peak"), ({"class_models": ("",)}, "class_models"),
+    ({"split_peak": 1.5}, "split_peak"), ({"class_models": ("",)}, "class_models"), ({"level": 0.0}, "level"),
+    ({"level": 1.5}, "level"),
 ])
 def test_bad_settings_are_refused(fields, message):
     with pytest.raises(ValueError, match=message):
         StillSettings(**fields)
     with pytest.raises(ValueError, match="quality"):
         still_settings("finest")
+
+
+def test_a_threshold_or_rule_given_replaces_the_photos_level(lite0):
+    import argparse
+
+    from camvideo.cli.options import still_from_args
+
+    base = {"quality": "balanced", "checkpoint": "own.pt", "threshold": None, "rule": None}  # own: no class models
+    assert still_from_args(argparse.Namespace(**base), lite0).settings.level == StillSettings().level
+    for given in ({"threshold": 0.3}, {"rule": "otsu"}):
+        assert still_from_args(argparse.Namespace(**{**base, **given}), lite0).settings.level is None

@@ -189,7 +189,7 @@ def test_eval_command_matches_camvideo_image_json(tmp_path, capsys, monkeypatch,
     table = capsys.readouterr().out
     assert "top-1 localization" in table and "MaxBoxAccV2" in table
     summary = json.loads((out / "summary.json").read_text())
-    # the default's photos' analysis (lite0's and lite1's classes) names the astronaut's
+    # the default's photos' analysis (lite0's, lite1's and lite2's classes) names the astronaut's
     # space suit too, which lite0 alone misses (test_manifest_of_the_shared_photos)
     assert summary["images"] == 3 and summary["top1_loc"] == pytest.approx(1.0) and summary["still_analysis"]
     assert set(summary["maxboxacc_v2"]["per_iou"]) == {"0.3", "0.5", "0.7"}
@@ -425,11 +425,15 @@ def test_photos_are_scored_with_the_photos_analysis_as_camvideo_image_runs_it(mo
     path = tmp_path / "m.json"
     path.write_text(json.dumps({"images": [{"file": str(chicken), "boxes": boxes, "classes": [8, 7]}]}))
     maps, rule = quality_maps(DEFAULT_QUALITY)
-    still = StillAnalysis(cam_method(model), StillSettings(class_models=()))
+    still = StillAnalysis(cam_method(model), StillSettings(class_models=(), mirror=False, level=None))
     (before,), plain = evaluate_images(model, load_annotations(path, labels), rule, maps=maps)
     (after,), summary = evaluate_images(model, load_annotations(path, labels), rule, maps=maps, still=still)
     assert before.class_correct and not before.top1_loc and after.top1_loc and after.gt_known_loc
     assert summary.to_dict()["still_analysis"] is True and plain.to_dict()["still_analysis"] is False
     localizer = FrameLocalizer(model, quality_settings(DEFAULT_QUALITY))
     assert tuple(after.pred_box) == tuple(still(localizer, read_image(chicken)).detections[0].box)
-    assert summary.maxboxacc.value == plain.maxboxacc.value  # the sweep is the map pass's either way
+    assert summary.maxboxacc.value == plain.maxboxacc.value  # the sweep is the coarse map's (no mirror here)
+    mirrored = StillAnalysis(cam_method(model), StillSettings(class_models=()))  # the coarse map mirrored, at 25%
+    (full,), _ = evaluate_images(model, load_annotations(path, labels), rule, maps=maps, still=mirrored)
+    assert tuple(full.pred_box) == tuple(mirrored(localizer, read_image(chicken)).detections[0].box)
+    assert tuple(full.gt_box) == tuple(mirrored(localizer, read_image(chicken)).detections[0].box)
