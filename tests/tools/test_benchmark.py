@@ -171,3 +171,20 @@ def test_stage_x_forward_is_the_whole_stage_over_its_forward_part():
     stages = {"640x480 (OpenVINO)": {"preprocess": 0.9, "forward": 12.0, "boxes": 0.7, "annotate": 1.1},
               "1280x720": {"preprocess": 1.0}}  # no forward part: no ratio
     assert stage_x_forward(results, stages) == {"640x480 (OpenVINO)": 1.3}
+
+
+def test_the_limit_encodes_as_the_recorder_does(tmp_path):
+    """The limit's encode part: the recorder's yuv420p conversion and preset on one
+    thread; what it writes decodes to every frame, close to the picture."""
+    import av
+    import cv2
+
+    from camvideo.tools.benchmark.limit import encode_ms
+
+    frames = benchmark.video_frames(160, 120, 8)
+    assert encode_ms(frames, "superfast", tmp_path / "limit.mkv") > 0
+    with av.open(str(tmp_path / "limit.mkv")) as container:
+        decoded = [f.to_ndarray(format="bgr24") for f in container.decode(container.streams.video[0])]
+    assert len(decoded) == len(frames)
+    psnr = cv2.PSNR(decoded[-1], frames[-1])
+    assert psnr > 25 and psnr > cv2.PSNR(decoded[-1], np.ascontiguousarray(frames[-1][..., ::-1])) + 3  # BGR kept

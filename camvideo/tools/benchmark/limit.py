@@ -4,7 +4,8 @@ A file run must decode every frame, run the forward pass on it and encode it aga
 ``measure_limit`` times each of these alone, on one thread, in CPU milliseconds a
 frame: decoding the bench clip to BGR (PyAV), the forward pass of the run's own
 localizer at the run's preset input size (its runtime, at one thread), and x264 at
-the recorder's preset. Spread perfectly over the machine's cores they bound the run
+the recorder's preset, with the recorder's yuv420p conversion. Spread perfectly over
+the machine's cores they bound the run
 at ``cores * 1000 / (decode + forward + encode)`` frames a second: the limit. The
 end-to-end figure is then reported as a fraction of it (what the code around the
 unavoidable parts costs: maps, boxes, overlay, colour conversions, queues, Python).
@@ -43,10 +44,11 @@ def decode_ms(clip: Path) -> float:
 
 
 def encode_ms(frames: list[np.ndarray], preset: str, out: Path) -> float:
-    """Per frame: ``frames`` encoded with x264 at ``preset`` on one thread (yuv420p, as the recorder)."""
+    """Per frame: ``frames`` encoded with x264 at ``preset`` on one thread, as the
+    recorder does it (its yuv420p conversion, ``Recorder.yuv420p_frame``, included)."""
     import av
 
-    from camvideo.video.recorder import crf_for
+    from camvideo.video.recorder import crf_for, yuv420p_frame
 
     height, width = frames[0].shape[:2]
 
@@ -57,7 +59,7 @@ def encode_ms(frames: list[np.ndarray], preset: str, out: Path) -> float:
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             stream.codec_context.thread_count = 1
             for image in frames:
-                container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+                container.mux(stream.encode(yuv420p_frame(image)))
             container.mux(stream.encode())
         return len(frames)
 
