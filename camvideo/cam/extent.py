@@ -43,6 +43,7 @@ HOLD = 0.5  # a held box stays while at least half of it lies in the map's box
 FOLLOWED = 0.8  # a pan that follows the object: this share of the picture's corners on the object
 PANNED = 2.0  # thumbnail pixels the picture moved at least, for a pan that follows
 PAD = 3.0  # thumbnail pixels around the followed object's corners (corners lie inside an outline)
+LARGER = 0.1  # in a panning picture, a fitted box under this fraction of the map's box is specks
 MEET = 0.5  # a moving region counts for a box when at least this share of it lies in the box
 _SQUARE3, _SQUARE2 = np.ones((3, 3), np.uint8), np.ones((2, 2), np.uint8)
 
@@ -102,6 +103,8 @@ class MovingExtent:
             own = motion.within(held, width, height)
             held = move_box(held, own if own is not None else motion.transform, width, height)
         found = regions.box(box, size)
+        if found is not None and not motion.still and _area(found) < LARGER * _area(box):
+            found = None  # specks in a panning picture: the interpolation's, not an object
         if found is None and not motion.still:
             found = followed(motion, box, size, regions)
         last = self._last.pop(class_id, None)
@@ -209,6 +212,11 @@ def _leading(found: np.ndarray, last: np.ndarray | None) -> np.ndarray:
     if abs(dy) < 0.5 * (found[3] - found[1]):
         out[1 if dy > 0 else 3] += dy
     return out
+
+
+def _area(box) -> float:
+    """A box's area."""
+    return (box[2] - box[0]) * (box[3] - box[1])
 
 
 def _share_inside(corners: np.ndarray, box: Box) -> float:

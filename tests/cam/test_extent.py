@@ -148,3 +148,19 @@ def test_a_fit_that_follows_the_object_boxes_the_corners_that_move_with_it():
     assert followed(still, wide, SIZE, MovingRegions(streaming)) is None  # a camera that hardly moved
     elsewhere = (0, 0, 200, 150)  # the map's box holds few of the corners
     assert followed(motion, elsewhere, SIZE, MovingRegions(streaming)) is None
+
+
+def test_specks_in_a_panning_picture_are_not_a_fit_but_a_real_object_is():
+    # A pan (0.03 of the width a frame) whose moving mask holds a 2x2 speck in the map's
+    # box: under LARGER of the box's area, the map's box is kept; a still picture fits it.
+    before = np.random.default_rng(2).uniform(0.0, 1.0, (40, 2))
+    panning = Motion(np.array([[1.0, 0.0, 0.03], [0.0, 1.0, 0.0]]), before, before + [0.03, 0.0])
+    still = Motion(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), before, before)
+    speck = np.zeros((120, 160), np.uint8)
+    speck[50:57, 70:77] = 1  # 7x7 thumbnail px: 28x28 px, 0.01 of the 320x240 box
+    box = (160, 120, 480, 360)
+    assert MovingExtent()._fit(7, box, MovingRegions(speck), SIZE, panning) is None
+    assert MovingExtent()._fit(7, box, MovingRegions(speck), SIZE, still) == (280, 200, 308, 228)
+    blob = np.zeros_like(speck)
+    blob[40:70, 60:100] = 1  # 0.2 of the box: an object, fitted while panning too
+    assert MovingExtent()._fit(7, box, MovingRegions(blob), SIZE, panning) == (240, 160, 400, 280)
