@@ -20,7 +20,7 @@ is then the background, streaming past outside the map's box), ``followed`` boxe
 corners that moved as the picture did instead.
 
 Cost: a warp, a difference and one labelling a frame on the 160-pixel thumbnail
-(``MovingRegions``: shared by every class's box), 0.15-0.35 CPU ms a frame with
+(``MovingRegions``: shared by every class's box), 0.15-0.5 CPU ms a frame with
 top-3 (``bench/motion_parts.py``), on video with the motion on only.
 """
 
