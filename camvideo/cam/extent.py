@@ -14,8 +14,13 @@ where the object's own flow takes it while the map's box still holds it; a cut, 
 frame with no measured motion or a map's box that no longer holds it drops it, and
 today's box comes back. Nothing moving: today's box.
 
+When the picture's motion measured is the object's own (a sharp object holds nearly
+all the corners over a soft background while the camera pans: what moved against it
+is then the background, streaming past outside the map's box), ``followed`` boxes the
+corners that moved as the picture did instead.
+
 Cost: a warp, a difference and one labelling a frame on the 160-pixel thumbnail
-(``MovingRegions``: shared by every class's box), 0.15-0.35 CPU ms a frame with
+(``MovingRegions``: shared by every class's box), 0.15-0.5 CPU ms a frame with
 top-3 (``bench/motion_parts.py``), on video with the motion on only.
 """
 
@@ -35,6 +40,11 @@ INSIDE = 0.6  # the moving pixels' share that must lie in the map's box
 SMALLER = 0.9  # the fitted box's area at most this fraction of the map's box
 ALPHA = 0.5  # the fitted box's average over frames
 HOLD = 0.5  # a held box stays while at least half of it lies in the map's box
+FOLLOWED = 0.8  # a pan that follows the object: this share of the picture's corners on the object
+PANNED = 2.0  # thumbnail pixels the picture moved at least, for a pan that follows
+PAD = 3.0  # thumbnail pixels around the followed object's corners (corners lie inside an outline)
+LARGER = 0.1  # in a panning picture, a fitted box under this fraction of the map's box is specks
+MEET = 0.5  # a moving region counts for a box when at least this share of it lies in the box
 _SQUARE3, _SQUARE2 = np.ones((3, 3), np.uint8), np.ones((2, 2), np.uint8)
 
 
@@ -93,6 +103,10 @@ class MovingExtent:
             own = motion.within(held, width, height)
             held = move_box(held, own if own is not None else motion.transform, width, height)
         found = regions.box(box, size)
+        if found is not None and not motion.still and _area(found) < LARGER * _area(box):
+            found = None  # specks in a panning picture: the interpolation's, not an object
+        if found is None and not motion.still:
+            found = followed(motion, box, size, regions)
         last = self._last.pop(class_id, None)
         if found is not None:
             found = np.asarray(found, np.float64)
@@ -135,7 +149,7 @@ class MovingRegions:
         bx2, by2 = int(np.ceil(box[2] * sx)), int(np.ceil(box[3] * sy))
         per = np.bincount(self.labels[by1:by2, bx1:bx2].ravel(), minlength=count)
         kept = np.zeros(count, bool)
-        kept[1:] = per[1:] >= 0.5 * self.areas[1:]  # regions mostly in the map's box
+        kept[1:] = per[1:] >= MEET * self.areas[1:]  # regions mostly in the map's box
         moving = int(self.areas[kept].sum())
         if moving < LEAST * mw * mh or moving < INSIDE * self.total:
             return None
@@ -145,6 +159,36 @@ class MovingRegions:
         if area > SMALLER * (box[2] - box[0]) * (box[3] - box[1]):
             return None
         return fitted
+
+
+def followed(motion: Motion, box: Box, size: tuple[int, int],
+             regions: MovingRegions) -> tuple[float, float, float, float] | None:
+    """The box of the corners that move as the picture does, when nearly all of them lie
+    in ``box`` and what moved against them lies mostly outside it: the camera followed
+    the object, the background streams past (the camera's motion is the object's). None
+    otherwise."""
+    width, height = size
+    mh, mw = regions.shape
+    thumb = np.array([mw, mh], np.float64)
+    moved = motion.before @ motion.transform[:, :2].T + motion.transform[:, 2]
+    agree = np.linalg.norm((moved - motion.after) * thumb, axis=1) < 1.0
+    points = motion.after[agree] * np.array([width, height])
+    inside = ((points[:, 0] >= box[0]) & (points[:, 0] <= box[2]) & (points[:, 1] >= box[1]) & (points[:, 1] <= box[3]))
+    shift = np.abs((motion.transform[:, :2] - np.eye(2)) @ np.array([[0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0]])
+                   + motion.transform[:, 2:]) * thumb[:, None]
+    if float(shift.max()) < PANNED:  # a camera that moved this little followed nothing
+        return None
+    if int(inside.sum()) < 8 or inside.mean() < FOLLOWED or regions.total < LEAST * mw * mh:
+        return None
+    sx, sy = mw / width, mh / height
+    cut = regions.labels[int(box[1] * sy):int(np.ceil(box[3] * sy)), int(box[0] * sx):int(np.ceil(box[2] * sx))]
+    if np.count_nonzero(cut) > (1.0 - INSIDE) * regions.total:  # the moving pixels are not the background's
+        return None
+    held = points[inside]
+    fitted = (max(box[0], held[:, 0].min() - PAD / sx), max(box[1], held[:, 1].min() - PAD / sy),
+              min(box[2], held[:, 0].max() + PAD / sx), min(box[3], held[:, 1].max() + PAD / sy))
+    area = (fitted[2] - fitted[0]) * (fitted[3] - fitted[1])
+    return fitted if area <= SMALLER * (box[2] - box[0]) * (box[3] - box[1]) else None
 
 
 def moving_box(mask: np.ndarray, box: Box, size: tuple[int, int]) -> tuple[float, float, float, float] | None:
@@ -168,6 +212,11 @@ def _leading(found: np.ndarray, last: np.ndarray | None) -> np.ndarray:
     if abs(dy) < 0.5 * (found[3] - found[1]):
         out[1 if dy > 0 else 3] += dy
     return out
+
+
+def _area(box) -> float:
+    """A box's area."""
+    return (box[2] - box[0]) * (box[3] - box[1])
 
 
 def _share_inside(corners: np.ndarray, box: Box) -> float:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from camvideo.cam.extent import INSIDE, LEAST, SMALLER, MovingExtent, MovingRegions, moving_box
-from camvideo.cam.motion import MotionEstimator, thumbnail
+from camvideo.cam.extent import INSIDE, LEAST, PAD, SMALLER, MovingExtent, MovingRegions, followed, moving_box
+from camvideo.cam.motion import Motion, MotionEstimator, thumbnail
 
 SIZE = (640, 480)
 
@@ -119,3 +119,48 @@ def test_the_regions_labelled_once_give_each_box_what_its_pixels_give():
             assert regions.box(box, SIZE) == want == moving_box(mask, box, SIZE)
             found += want is not None
     assert found >= 10  # boxes fitted, not only refused
+
+
+
+def test_a_fit_that_follows_the_object_boxes_the_corners_that_move_with_it():
+    # The picture's motion measured is the object's (it holds nearly every corner: a
+    # sharp object over a soft background), so what moved against it is the background.
+    rng = np.random.default_rng(1)
+    shift = np.array([[1.0, 0.0, 0.03], [0.0, 1.0, 0.0]])  # 0.03 of the width: 4.8 thumbnail px
+    on = rng.uniform([0.4, 0.4], [0.6, 0.6], (30, 2))  # the object: 256..384 x 192..288 px
+    off = rng.uniform(0.0, 1.0, (3, 2))
+    before = np.vstack([on, off])
+    after = np.vstack([on + [0.03, 0.0], off - [0.02, 0.0]])  # the background's few went the other way
+    motion = Motion(shift, before, after)
+    streaming = np.zeros((120, 160), np.uint8)
+    streaming[:, 5:8] = streaming[:, 140:143] = streaming[100:103, :] = 1  # edges of the background
+    wide = (160, 120, 480, 360)
+    box = followed(motion, wide, SIZE, MovingRegions(streaming))
+    pad = PAD * 4  # thumbnail pixels of a 160x120 thumbnail -> 640x480
+    truth = (on[:, 0].min() * 640 + 19.2 - pad, on[:, 1].min() * 480 - pad,  # where the corners went, padded
+             on[:, 0].max() * 640 + 19.2 + pad, on[:, 1].max() * 480 + pad)
+    assert box is not None and _iou(box, truth) > 0.8, (box, truth)
+    assert followed(motion, wide, SIZE, MovingRegions(np.zeros_like(streaming))) is None  # nothing streamed past
+    inside = np.zeros_like(streaming)
+    inside[40:80, 60:100] = 1  # what moved lies in the map's box: the ordinary fit's case
+    assert followed(motion, wide, SIZE, MovingRegions(inside)) is None
+    still = Motion(np.array([[1.0, 0.0, 0.001], [0.0, 1.0, 0.0]]), before, before + [0.001, 0.0])
+    assert followed(still, wide, SIZE, MovingRegions(streaming)) is None  # a camera that hardly moved
+    elsewhere = (0, 0, 200, 150)  # the map's box holds few of the corners
+    assert followed(motion, elsewhere, SIZE, MovingRegions(streaming)) is None
+
+
+def test_specks_in_a_panning_picture_are_not_a_fit_but_a_real_object_is():
+    # A pan (0.03 of the width a frame) whose moving mask holds a 2x2 speck in the map's
+    # box: under LARGER of the box's area, the map's box is kept; a still picture fits it.
+    before = np.random.default_rng(2).uniform(0.0, 1.0, (40, 2))
+    panning = Motion(np.array([[1.0, 0.0, 0.03], [0.0, 1.0, 0.0]]), before, before + [0.03, 0.0])
+    still = Motion(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), before, before)
+    speck = np.zeros((120, 160), np.uint8)
+    speck[50:57, 70:77] = 1  # 7x7 thumbnail px: 28x28 px, 0.01 of the 320x240 box
+    box = (160, 120, 480, 360)
+    assert MovingExtent()._fit(7, box, MovingRegions(speck), SIZE, panning) is None
+    assert MovingExtent()._fit(7, box, MovingRegions(speck), SIZE, still) == (280, 200, 308, 228)
+    blob = np.zeros_like(speck)
+    blob[40:70, 60:100] = 1  # 0.2 of the box: an object, fitted while panning too
+    assert MovingExtent()._fit(7, box, MovingRegions(blob), SIZE, panning) == (240, 160, 400, 280)

@@ -1,0 +1,167 @@
+"""The moving extent's constants and variants, replayed on cached forward passes.
+
+``python bench/motion_extent.py --split tune [--all] [--set NAME=V,...] [--draw DIR]``
+
+The development set's moving-object clips (``--all``: the pan-and-zoom clips over still
+photographs too) go through ``balanced``'s forward passes once; the passes are kept in
+``--cache`` (a pickle, per split and clip set) so that each candidate setting of
+``camvideo.cam.extent`` (``--set LEVEL=12,HOLD=0.5``: its module constants) is the
+product's in-order half replayed (``FrameLocalizer.finish``) and scored as
+``bench/motion.py`` scores it. ``--draw DIR`` writes, for the frames whose box's area
+is off by more than 1.5x, a PNG of the frame with the true box (green), the map's box
+before the extent (red), the fitted box (blue) and the moving mask (magenta).
+Results: docs/eval.md ("Moving objects").
+"""
+
+from __future__ import annotations
+
+import argparse
+import copyreg
+import dataclasses
+import json
+import pickle
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.motion import MANIFEST, area_within  # noqa: E402
+from camvideo.cam import extent  # noqa: E402
+from camvideo.models import imagenet_labels, load_model  # noqa: E402
+from camvideo.presets import quality_settings  # noqa: E402
+from camvideo.runtime.localizer import FrameLocalizer  # noqa: E402
+from camvideo.settings import LocalizeSettings, SmoothingSettings  # noqa: E402
+from camvideo.tools.clipeval import evaluate_clip  # noqa: E402
+from camvideo.tools.devset import devset_clips, load_devset  # noqa: E402
+
+
+def passes(split: str, everything: bool, shots: int, frames: int, cache: Path):
+    """(name, frames, truth, raws) per clip, from ``cache`` when it is there."""
+    if cache.exists():
+        return pickle.loads(cache.read_bytes())
+    torch.set_num_threads(2)
+    model = load_model("lite0", device="cpu")
+    anns = load_devset(MANIFEST, imagenet_labels(), split)
+    clips = [(spec.name, f, t) for spec, f, t in devset_clips(anns, split, moving=True, shots=shots, frames=frames)]
+    clips = [c for c in clips if everything or "moving" in c[0]]
+    loc = FrameLocalizer(model, quality_settings("balanced", LocalizeSettings(smoothing=SmoothingSettings())))
+    out = [(name, f, truth, [loc.forward([x]) for x in f]) for name, f, truth in clips]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    copyreg.pickle(type(type.__dict__), lambda proxy: (dict, (dict(proxy),)))  # the evidence's timings
+    cache.write_bytes(pickle.dumps(out))
+    return out
+
+
+class Watch:
+    """Records, per frame, the boxes given to ``MovingExtent.apply``, its answer and the mask."""
+
+    def __init__(self) -> None:
+        self.frames: list[dict] = []
+        apply, moving = extent.MovingExtent.apply, extent.MovingExtent.moving
+        watch = self
+
+        def _apply(this, boxes, *args, **kwargs):
+            watch.frames.append({"in": {c: list(b) for c, b in boxes.items()}, "mask": None})
+            out = apply(this, boxes, *args, **kwargs)
+            watch.frames[-1]["out"] = {c: list(b) for c, b in out.items()}
+            return out
+
+        def _moving(this, *args, **kwargs):
+            mask = moving(this, *args, **kwargs)
+            if watch.frames:
+                watch.frames[-1]["mask"] = mask
+            return mask
+
+        self.original = apply, moving
+        extent.MovingExtent.apply, extent.MovingExtent.moving = _apply, _moving
+
+    def restore(self) -> None:
+        extent.MovingExtent.apply, extent.MovingExtent.moving = self.original
+
+
+def replay(raws, truth, extent_on: bool = True) -> tuple[dict, dict]:
+    """The clip's in-order half under today's module constants: (scores, predictions)."""
+    loc = replay.loc
+    loc.reset()
+    settings = dataclasses.replace(raws[0][0].settings, smoothing=SmoothingSettings(extent=extent_on))
+    pred = {}
+    for index, raw in enumerate(raws):
+        result = loc.finish([dataclasses.replace(ev, settings=settings) for ev in raw])[0]
+        pred[index] = {**result.to_dict(), "frame": index}
+    scores = evaluate_clip(pred, truth).to_dict()
+    return {k: scores[k] for k in ("mean_iou", "class_accuracy", "label_changes", "true_changes", "jitter_px",
+                                   "jitter_shot_px")} | {"area_within_1_5": area_within(pred, truth)}, pred
+
+
+def draw(directory: Path, name: str, frames, truth, pred, watch: Watch, limit: int) -> None:
+    """PNGs of the frames whose top-1 box's area is off by more than 1.5x."""
+    directory.mkdir(parents=True, exist_ok=True)
+    drawn = 0
+    for index, (frame, seen) in enumerate(zip(frames, watch.frames)):
+        true_box = truth[index]["detections"][0]["box"]
+        top = [d for d in pred[index]["detections"] if d["rank"] == 1 and d["box"]]
+        if not top or drawn >= limit:
+            continue
+        box = top[0]["box"]
+        ratio = (box[2] - box[0]) * (box[3] - box[1]) / max(1, (true_box[2] - true_box[0]) * (true_box[3] - true_box[1]))
+        if 1 / 1.5 <= ratio <= 1.5:
+            continue
+        image = frame.copy()
+        if seen["mask"] is not None:
+            mask = cv2.resize(seen["mask"], (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+            image[mask] = (0.5 * image[mask] + 0.5 * np.array([255, 0, 255])).astype(np.uint8)
+        cls = top[0]["class_id"]
+        before = (seen["in"].get(cls) or [None])[0]
+        for b, colour in ((true_box, (0, 255, 0)), (before, (0, 0, 255)), (box, (255, 0, 0))):
+            if b is not None:
+                cv2.rectangle(image, (int(b[0]), int(b[1])), (int(b[2]), int(b[3])), colour, 2)
+        cv2.putText(image, f"{index} x{ratio:.1f}", (5, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2)
+        cv2.imwrite(str(directory / f"{name}_{index:03d}.png"), image)
+        drawn += 1
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--split", default="tune", choices=("tune", "holdout"))
+    ap.add_argument("--all", action="store_true", help="the pan-and-zoom clips over still photos too")
+    ap.add_argument("--shots", type=int, default=3)
+    ap.add_argument("--shot-frames", type=int, default=30)
+    ap.add_argument("--cache", type=Path, help="default: /tmp/camvideo_extent_SPLIT[_all]_SHOTSxFRAMES.pkl")
+    ap.add_argument("--set", default="", help="NAME=VALUE,... constants of camvideo.cam.extent")
+    ap.add_argument("--off", action="store_true", help="also the smoothing without the extent")
+    ap.add_argument("--draw", type=Path)
+    ap.add_argument("--draw-limit", type=int, default=12)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    cache = args.cache or Path(f"/tmp/camvideo_extent_{args.split}{'_all' if args.all else ''}_"
+                               f"{args.shots}x{args.shot_frames}.pkl")
+    clips = passes(args.split, args.all, args.shots, args.shot_frames, cache)
+    for item in filter(None, args.set.split(",")):
+        key, value = item.split("=")
+        setattr(extent, key, type(getattr(extent, key))(value))
+    replay.loc = FrameLocalizer(load_model("lite0", device="cpu"),
+                                quality_settings("balanced", LocalizeSettings(smoothing=SmoothingSettings())))
+    report = []
+    for name, frames, truth, raws in clips:
+        for on in ((False, True) if args.off else (True,)):
+            watch = Watch() if args.draw and on else None
+            scores, pred = replay(raws, truth, on)
+            report.append({"clip": name, "extent": on, "set": args.set, **scores})
+            print(f"{name:26s} {'on ' if on else 'off'} IoU {scores['mean_iou']:.3f} area<=1.5x "
+                  f"{scores['area_within_1_5']:.2f} class {scores['class_accuracy']:.2f} changes "
+                  f"{scores['label_changes']}/{scores['true_changes']} jitter {scores['jitter_px']:.2f} "
+                  f"({scores['jitter_shot_px']:.2f})", flush=True)
+            if watch is not None:
+                watch.restore()
+                draw(args.draw, name, frames, truth, pred, watch, args.draw_limit)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
