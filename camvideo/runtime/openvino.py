@@ -106,8 +106,10 @@ class OpenVINOForward:
     ``latency`` or ``throughput`` (see the module). ``threads``: OpenVINO's
     inference threads in latency mode (None: its own choice). ``cache``: the
     folder of converted models (default: ``cache_root() / "openvino"``).
-    ``precision``: f32 or bf16 (``camvideo.settings.PRECISIONS``; the CPU
+    ``precision``: f32, bf16 or int8 (``camvideo.settings.PRECISIONS``; the CPU
     device's ``INFERENCE_PRECISION_HINT``; other devices pick their own).
+    ``bf16_f32_first``: the first convolutions bf16 keeps in f32 on the CPU
+    (default ``quantize.BF16_F32_FIRST``; 0: none).
     ``sizes``: the input sizes (height, width) made ready now (default: the
     model's own), e.g. those the quality preset gives a source's frames; any other
     size is converted (or found in the cache) and compiled on its first batch:
@@ -125,7 +127,8 @@ class OpenVINOForward:
 
     def __init__(self, model, *, device: str = "CPU", mode: str = "latency", threads: int | None = None,
                  cache: Path | None = None, sizes=None, max_shapes: int = MAX_SHAPES,
-                 background: bool = False, precision: str = "f32") -> None:
+                 background: bool = False, precision: str = "f32", bf16_f32_first: int | None = None) -> None:
+        from camvideo.runtime.quantize import BF16_F32_FIRST
         from camvideo.settings import PRECISIONS
 
         if mode not in MODES:
@@ -134,6 +137,9 @@ class OpenVINOForward:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ValueError(f"threads must be None or a positive int, got {threads!r}")
+        if bf16_f32_first is not None and (isinstance(bf16_f32_first, bool) or not isinstance(bf16_f32_first, int)
+                                           or bf16_f32_first < 0):
+            raise ValueError(f"bf16_f32_first must be None or a non-negative int, got {bf16_f32_first!r}")
         if isinstance(max_shapes, bool) or not isinstance(max_shapes, int) or max_shapes < 1:
             raise ValueError(f"max_shapes must be a positive int, got {max_shapes!r}")
         if model.device.type != "cpu":
@@ -149,6 +155,7 @@ class OpenVINOForward:
         self.device = device
         self.mode = mode
         self.precision = precision
+        self.bf16_f32_first = BF16_F32_FIRST if bf16_f32_first is None else bf16_f32_first
         self.cache = cache
         self.max_shapes = max_shapes
         self.background = bool(background)
@@ -188,6 +195,11 @@ class OpenVINOForward:
             compiled = compiled_graph(self._core, self.model.features, size, self.device, self._config, self.cache)
             return _Shape(None, compiled, self.mode)
         entry = convert(self.model, self.cache, size)
+        if self.precision == "bf16" and self.device.split(".")[0] == "CPU":
+            from camvideo.runtime.quantize import bf16_ir
+
+            xml = bf16_ir(entry, self.bf16_f32_first)  # None: every layer in bf16, over the entry's own IR
+            return _Shape(entry, _compiled(self._core, entry, self.device, self._config, xml=xml), self.mode)
         if self.precision == "int8":
             from camvideo.runtime.quantize import quantized
 
