@@ -39,12 +39,13 @@ overlay stay in torch and NumPy, unchanged.
   (``camvideo.runtime.ovgraph``), in the same modes and on the same devices. A
   graph with a fixed input size compiles that size only.
 
-Precision on the CPU (``INFERENCE_PRECISION_HINT``): f32 by default, set outright
-(OpenVINO would pick bfloat16 on CPUs that have it, and the maps should match
-torch's); ``precision="bf16"`` asks for bfloat16 (``--precision bf16``: about twice
-as fast on a CPU with native bf16, and not the same maps: docs/measuring.md). The
-hint is part of the compiled model's cache tag (``ovcache._compiled``): each
-precision keeps its own compiled blob beside the one IR, which stays f32.
+Precision on the CPU (``INFERENCE_PRECISION_HINT``), always set outright:
+``precision="f32"`` (this class's default), or ``"bf16"``: bfloat16 but for the first
+convolutions, kept in f32 (``quantize.bf16_ir``; about 1.7x as fast on a CPU with native
+bf16, and the same classes and boxes on the development set: docs/measuring.md), or
+``"auto"`` (the command line's default): bf16 where the CPU runs it natively, else
+f32. The hint is part of the compiled model's cache tag (``ovcache._compiled``): each
+precision keeps its own compiled blob, bf16's beside its own marked IR.
 ``precision="int8"`` compiles the int8 IR that ``camvideo.runtime.quantize`` makes
 from that f32 IR (NNCF, calibrated once per input size and kept in the cache; the
 layers left in floating point run f32).
@@ -107,7 +108,9 @@ class OpenVINOForward:
     inference threads in latency mode (None: its own choice). ``cache``: the
     folder of converted models (default: ``cache_root() / "openvino"``).
     ``precision``: f32, bf16 or int8 (``camvideo.settings.PRECISIONS``; the CPU
-    device's ``INFERENCE_PRECISION_HINT``; other devices pick their own).
+    device's ``INFERENCE_PRECISION_HINT``; other devices pick their own), or auto
+    (``quantize.auto_precision``: bf16 on a CPU that runs it natively, for camvideo's
+    own Lite models, those the precision rule was measured on; else f32).
     ``bf16_f32_first``: the first convolutions bf16 keeps in f32 on the CPU
     (default ``quantize.BF16_F32_FIRST``; 0: none).
     ``sizes``: the input sizes (height, width) made ready now (default: the
@@ -154,6 +157,11 @@ class OpenVINOForward:
         self.model = model
         self.device = device
         self.mode = mode
+        if precision == "auto":  # bf16 only where it was measured: camvideo's Lite, converted here
+            from camvideo.runtime import ovbuild
+            from camvideo.runtime.quantize import auto_precision
+
+            precision = auto_precision(device) if ovbuild.supported(model.features) else "f32"
         self.precision = precision
         self.bf16_f32_first = BF16_F32_FIRST if bf16_f32_first is None else bf16_f32_first
         self.cache = cache

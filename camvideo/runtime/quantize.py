@@ -31,6 +31,7 @@ takes bf16 with little change (docs/measuring.md, Precision).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -184,6 +185,23 @@ def _make(nncf, model, entry, images: list[np.ndarray], fields: dict, folder: Pa
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+@functools.lru_cache(maxsize=8)
+def auto_precision(device: str = "CPU") -> str:
+    """What ``--precision auto`` runs on OpenVINO ``device``: bf16 on a CPU for
+    which OpenVINO lists BF16 among its ``OPTIMIZATION_CAPABILITIES`` (a CPU with
+    AVX512_BF16 or AMX: bf16 in hardware), else f32 (emulated bf16 is slower; other
+    devices choose their own arithmetic)."""
+    if device.split(".")[0].upper() != "CPU":
+        return "f32"
+    try:
+        import openvino as ov
+
+        native = "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    except Exception:  # noqa: BLE001 - no OpenVINO, or no answer: f32
+        return "f32"
+    return "bf16" if native else "f32"
 
 
 def bf16_ir(entry, first: int = BF16_F32_FIRST) -> Path | None:

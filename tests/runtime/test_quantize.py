@@ -157,3 +157,24 @@ def test_bf16_checks_its_layer_count(tmp_path):
     entry = convert(lite0, tmp_path, (224, 224))
     with pytest.raises(ValueError, match="has 49 convolutions; bf16 cannot keep the first 50"):
         quantize.bf16_ir(entry, 50)
+
+
+def test_auto_is_bf16_where_the_cpu_runs_it_natively(tmp_path, caplog):
+    """``precision="auto"``: bf16 on a CPU whose OpenVINO capabilities list BF16, else
+    f32; other devices f32 (their own arithmetic); a model on torch runs f32 without a word."""
+    import logging
+
+    from camvideo.runtime.runtimes import choose_runtime
+
+    assert quantize.auto_precision() == ("bf16" if NATIVE_BF16 else "f32")
+    assert quantize.auto_precision("GPU") == quantize.auto_precision("NPU") == "f32"
+    lite0 = load_model("lite0")
+    assert ovrt.OpenVINOForward(lite0, cache=tmp_path, precision="auto").precision == quantize.auto_precision()
+    other = load_model("resnet18", pretrained=False, input_size=64)  # not measured: f32
+    assert ovrt.OpenVINOForward(other, cache=tmp_path, precision="auto").precision == "f32"
+    torch.manual_seed(0)
+    gradcam = load_model("mobilenet_v3_small", pretrained=False, input_size=64)
+    with caplog.at_level(logging.WARNING, logger="camvideo.runtime.runtimes"):
+        assert choose_runtime(gradcam, "auto", precision="auto") == "torch"
+        assert choose_runtime(lite0, "torch", precision="auto") == "torch"
+    assert not [r for r in caplog.records if r.name.startswith("camvideo")]
