@@ -7,7 +7,10 @@ The rule (issue 24): on the whole set, bf16 agrees with f32 on the top-1 class i
 frames where both name the same class; a box one has and the other not counts 0),
 and the localization scores (mean IoU of the top-1 box against the truth, photos and
 clips; the clips' class accuracy) do not drop by more than 0.01. Prints one table
-and, with ``--json FILE``, writes the figures.
+and, with ``--json FILE``, writes the figures. ``--f32-first N``: bf16 keeps its first N
+convolutions in f32 (default camvideo's own, ``quantize.BF16_F32_FIRST``; 0: every
+layer in bf16); ``--split``: one split (choose on ``tune``, run ``holdout`` once). The
+``clip_frames_raw`` row: the clips' frames each alone (no smoothing), for the record.
 
 ``--speed R``: instead, the speed of each precision in R interleaved rounds (f32,
 bf16, f32, ...): the forward pass alone at 224x288 on one thread (CPU ms per frame,
@@ -16,6 +19,7 @@ settings, H.264 and JSONL): CPU ms per frame of the process and its wall fps; th
 medians and the ratio to f32.
 
     PYTHONPATH=. python bench/precision.py [--quality balanced] [--json bench/results/precision.json]
+    PYTHONPATH=. python bench/precision.py --split tune --f32-first 6
     PYTHONPATH=. python bench/precision.py --speed 5
 """
 
