@@ -48,7 +48,7 @@ def add_model_options(parser: argparse.ArgumentParser, *, precision: bool = True
     if precision:
         group.add_argument("--precision", choices=PRECISIONS, default="auto",
                            help="the forward pass's arithmetic on OpenVINO: auto (bf16 on a CPU that runs it "
-                           "natively, AVX512_BF16 or AMX, else f32), f32, bf16 (its first layers in f32; agrees "
+                           "natively, AVX512_BF16 or AMX on Linux, else f32), f32, bf16 (its first layers in f32; agrees "
                            "with f32 on the development set) or int8 (NNCF post-training quantization, "
                            "calibrated once and cached; pip install 'camvideo[int8]'; not f32's maps) "
                            "(default: auto; see docs/measuring.md)")

@@ -40,10 +40,12 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from camvideo.errors import CamvideoError, Hint
+
+if TYPE_CHECKING:  # numpy at run time only where frames are made: a batch's driver hashes auto_precision
+    import numpy as np
 
 log = logging.getLogger("camvideo.runtime.openvino")
 
@@ -111,6 +113,8 @@ class _Sized:
 
 
 def _digest(frames: list[np.ndarray]) -> str:
+    import numpy as np
+
     digest = hashlib.blake2b(digest_size=16)
     for frame in frames:
         digest.update(f"{frame.shape};".encode())
@@ -187,21 +191,26 @@ def _make(nncf, model, entry, images: list[np.ndarray], fields: dict, folder: Pa
         shutil.rmtree(staging, ignore_errors=True)
 
 
+CPUINFO = Path("/proc/cpuinfo")
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # what OpenVINO's CPU plugin runs bf16 on
+
+
 @functools.lru_cache(maxsize=8)
 def auto_precision(device: str = "CPU") -> str:
-    """What ``--precision auto`` runs on OpenVINO ``device``: bf16 on a CPU for
-    which OpenVINO lists BF16 among its ``OPTIMIZATION_CAPABILITIES`` (a CPU with
-    AVX512_BF16 or AMX: bf16 in hardware), else f32 (emulated bf16 is slower; other
-    devices choose their own arithmetic)."""
+    """What ``--precision auto`` runs on OpenVINO ``device``: bf16 on a CPU whose
+    flags (Linux's /proc/cpuinfo) name AVX512_BF16 or AMX, bf16 in hardware, the
+    CPUs for which OpenVINO lists BF16 among its ``OPTIMIZATION_CAPABILITIES``;
+    else f32 (emulated bf16 is slower; other devices choose their own arithmetic;
+    another system: f32, bf16 is ``--precision bf16``). Read from a file, without
+    OpenVINO or NumPy: a batch's driver hashes it."""
     if device.split(".")[0].upper() != "CPU":
         return "f32"
     try:
-        import openvino as ov
-
-        native = "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-    except Exception:  # noqa: BLE001 - no OpenVINO, or no answer: f32
+        flags = next((line.split(":", 1)[1].split() for line in CPUINFO.read_text().splitlines()
+                      if line.startswith("flags")), [])
+    except (OSError, IndexError):
         return "f32"
-    return "bf16" if native else "f32"
+    return "bf16" if any(flag in flags for flag in NATIVE_BF16_FLAGS) else "f32"
 
 
 def bf16_ir(entry, first: int = BF16_F32_FIRST) -> Path | None:

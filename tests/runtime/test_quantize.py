@@ -178,3 +178,18 @@ def test_auto_is_bf16_where_the_cpu_runs_it_natively(tmp_path, caplog):
         assert choose_runtime(gradcam, "auto", precision="auto") == "torch"
         assert choose_runtime(lite0, "torch", precision="auto") == "torch"
     assert not [r for r in caplog.records if r.name.startswith("camvideo")]
+
+
+def test_auto_reads_the_cpus_flags(tmp_path, monkeypatch):
+    """bf16 where /proc/cpuinfo's flags name avx512_bf16 or amx_bf16; f32 without them
+    or without the file (another system)."""
+    cpuinfo = tmp_path / "cpuinfo"
+    monkeypatch.setattr(quantize, "CPUINFO", cpuinfo)
+    for text, want in (("flags\t\t: fpu avx512f avx512_vnni\n", "f32"), ("flags\t\t: fpu avx512_bf16\n", "bf16"),
+                       ("model name: x\nflags : sse amx_bf16 amx_tile\n", "bf16"), (None, "f32")):
+        quantize.auto_precision.cache_clear()
+        cpuinfo.unlink(missing_ok=True)
+        if text is not None:
+            cpuinfo.write_text(text)
+        assert quantize.auto_precision() == want
+    quantize.auto_precision.cache_clear()
