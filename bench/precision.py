@@ -7,7 +7,10 @@ The rule (issue 24): on the whole set, bf16 agrees with f32 on the top-1 class i
 frames where both name the same class; a box one has and the other not counts 0),
 and the localization scores (mean IoU of the top-1 box against the truth, photos and
 clips; the clips' class accuracy) do not drop by more than 0.01. Prints one table
-and, with ``--json FILE``, writes the figures.
+and, with ``--json FILE``, writes the figures. ``--f32-first N``: bf16 keeps its first N
+convolutions in f32 (default camvideo's own, ``quantize.BF16_F32_FIRST``; 0: every
+layer in bf16); ``--split``: one split (choose on ``tune``, run ``holdout`` once). The
+``clip_frames_raw`` row: the clips' frames each alone (no smoothing), for the record.
 
 ``--speed R``: instead, the speed of each precision in R interleaved rounds (f32,
 bf16, f32, ...): the forward pass alone at 224x288 on one thread (CPU ms per frame,
@@ -16,6 +19,7 @@ settings, H.264 and JSONL): CPU ms per frame of the process and its wall fps; th
 medians and the ratio to f32.
 
     PYTHONPATH=. python bench/precision.py [--quality balanced] [--json bench/results/precision.json]
+    PYTHONPATH=. python bench/precision.py --split tune --f32-first 6
     PYTHONPATH=. python bench/precision.py --speed 5
 """
 
@@ -98,10 +102,12 @@ def measure(split: str, quality: str, forwards: dict, lower: str = "bf16") -> di
         moving = FrameLocalizer(model, dataclasses.replace(settings, smoothing=SmoothingSettings()), forward=forward)
         shots = run_photos(still, photos)
         frames, clip_scores = run_clips(moving, clips)
-        per[name] = {"photos": shots, "frames": frames, "clips": clip_scores}
+        raw, _ = run_clips(still, clips)  # each frame alone: no smoothing (what the smoothing amplifies)
+        per[name] = {"photos": shots, "frames": frames, "raw": raw, "clips": clip_scores}
     f32, low = per["f32"], per[lower]
     report = {"split": split, "lower": lower, "photos": agreement(f32["photos"], low["photos"]),
-              "clip_frames": agreement(f32["frames"], low["frames"])}
+              "clip_frames": agreement(f32["frames"], low["frames"]),
+              "clip_frames_raw": agreement(f32["raw"], low["raw"])}
     for name, data in per.items():
         report[name] = {
             "photo_mean_iou": statistics.fmean(s["iou"] for s in data["photos"]),
@@ -174,6 +180,10 @@ def main(argv=None) -> int:
     parser.add_argument("--json", metavar="FILE")
     parser.add_argument("--speed", type=int, default=0, metavar="ROUNDS")
     parser.add_argument("--precision", default="bf16", choices=("bf16", "int8"), help="against f32 (default: bf16)")
+    parser.add_argument("--f32-first", type=int, default=None, metavar="N",
+                        help="bf16 keeps the first N convolutions in f32 (default: camvideo's own, "
+                             "camvideo.runtime.quantize.BF16_F32_FIRST; 0: every layer in bf16)")
+    parser.add_argument("--split", choices=("tune", "holdout", "both"), default="both")
     args = parser.parse_args(argv)
     if args.speed:
         report = speed(args.speed, args.precision)
@@ -186,13 +196,16 @@ def main(argv=None) -> int:
 
     model = load_model("lite0", device="cpu")
     low = args.precision
-    forwards = {p: (model, OpenVINOForward(model, mode="latency", precision=p)) for p in ("f32", low)}
-    reports = [measure(split, args.quality, forwards, low) for split in ("tune", "holdout")]
-    print(f"{'split':<8}{'what':<12}{'frames':>7}{'top-1 agree':>12}{'box IoU':>9}   scores f32 -> {low}")
+    forwards = {p: (model, OpenVINOForward(model, mode="latency", precision=p, bf16_f32_first=args.f32_first))
+                for p in ("f32", low)}
+    splits = ("tune", "holdout") if args.split == "both" else (args.split,)
+    reports = [dict(measure(split, args.quality, forwards, low), f32_first=forwards[low][1].bf16_f32_first)
+               for split in splits]
+    print(f"{'split':<8}{'what':<16}{'frames':>7}{'top-1 agree':>12}{'box IoU':>9}   scores f32 -> {low}")
     for r in reports:
-        for what in ("photos", "clip_frames"):
+        for what in ("photos", "clip_frames", "clip_frames_raw"):
             a = r[what]
-            print(f"{r['split']:<8}{what:<12}{a['frames']:>7}{100 * a['top1_agree']:>11.1f}%{a['box_iou']:>9.3f}")
+            print(f"{r['split']:<8}{what:<16}{a['frames']:>7}{100 * a['top1_agree']:>11.1f}%{a['box_iou']:>9.3f}")
         for key in r["f32"]:
             print(f"{'':<8}{key:<20}{r['f32'][key]:.4f} -> {r[low][key]:.4f}  ({r[low][key] - r['f32'][key]:+.4f})")
     if args.json:

@@ -291,10 +291,12 @@ class OverlaySettings:
 INPUT_SIZES = (8, 2048)
 RUNTIMES = ("auto", "torch", "openvino")  # what runs the forward pass (camvideo.runtime.runtimes)
 # The forward pass's arithmetic on OpenVINO's CPU device (INFERENCE_PRECISION_HINT):
-# f32, bf16 (about 2x faster where the CPU has native bf16) or int8 (NNCF post-training
-# quantization, camvideo.runtime.quantize; ~2.3x); neither earned the default:
-# docs/measuring.md, Precision.
-PRECISIONS = ("f32", "bf16", "int8")
+# auto (the default: bf16 for camvideo's Lite models where the CPU runs it natively,
+# else f32; camvideo.runtime.quantize.auto_precision), f32, bf16 (its first layers in f32; about
+# 1.7x faster where the CPU has native bf16: it earned the default, docs/measuring.md,
+# Precision) or int8 (NNCF post-training quantization, camvideo.runtime.quantize; ~2.3x;
+# it did not).
+PRECISIONS = ("auto", "f32", "bf16", "int8")
 MAX_WORKERS = 8  # forward passes side by side in one run (--workers; camvideo.runtime.workers)
 
 
@@ -310,8 +312,8 @@ class ModelOptions:
     ``layer``: the layer whose maps to use; ``input_size``, ``mean``, ``std``: the
     preprocessing (None: the model's own); ``device``: auto, cpu, cuda[:N], mps or
     openvino:NAME; ``runtime``: one of ``RUNTIMES``; ``precision``: one of
-    ``PRECISIONS``, the forward pass's arithmetic on OpenVINO (bf16 needs OpenVINO:
-    torch runs f32). ``class_ids`` and ``topk``,
+    ``PRECISIONS``, the forward pass's arithmetic on OpenVINO (``auto``: bf16 on a CPU
+    that runs it natively, else f32; bf16 and int8 need OpenVINO: torch runs f32). ``class_ids`` and ``topk``,
     when given, are checked against the loaded model's class count. A value out of
     range is a ``CamvideoError`` naming the option (a ``Hint``). ``trust_checkpoint``:
     a ``checkpoint`` that is a whole pickled model may be unpickled, which runs code
@@ -332,7 +334,7 @@ class ModelOptions:
     topk: int | None = None
     bgr: bool = False
     trust_checkpoint: bool = False
-    precision: str = "f32"
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("bgr", "trust_checkpoint"):

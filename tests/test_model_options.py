@@ -18,7 +18,7 @@ def test_options_are_checked_where_made():
         ModelOptions(input_size=4000)
     with pytest.raises(CamvideoError, match="--runtime must be one of auto, torch, openvino"):
         ModelOptions(runtime="tensorrt")
-    with pytest.raises(CamvideoError, match=r"^--precision must be one of f32, bf16, int8, got 'int4'$"):
+    with pytest.raises(CamvideoError, match=r"^--precision must be one of auto, f32, bf16, int8, got 'int4'$"):
         ModelOptions(precision="int4")
     with pytest.raises(CamvideoError, match="--mean must be three numbers"):
         ModelOptions(mean=(0.5, 0.5))
@@ -89,8 +89,12 @@ CONFIG_IDS = [
 
 
 @pytest.mark.parametrize("argv, config", CONFIG_IDS)
-def test_a_batch_config_id_is_what_it_was(argv, config):
+def test_a_batch_config_id_is_what_it_was(argv, config, monkeypatch):
+    """Where ``--precision auto`` (the default) runs f32, as before --precision."""
     from camvideo.batch.job import JobOptions
+    from camvideo.runtime import quantize
+
+    monkeypatch.setattr(quantize, "auto_precision", lambda device="CPU": "f32")
     from camvideo.cli import options as cli
     from camvideo.cli.parser import build_parser
 
@@ -100,11 +104,18 @@ def test_a_batch_config_id_is_what_it_was(argv, config):
     assert options.config_id() == config
 
 
-def test_a_batch_config_id_follows_the_precision():
+def test_a_batch_config_id_follows_the_precision(monkeypatch):
+    """auto hashes as what it runs here: bf16 where the CPU runs bf16 natively, else f32."""
     from camvideo.batch.job import JobOptions
+    from camvideo.runtime import quantize
 
-    assert JobOptions(model=ModelOptions(precision="bf16")).config_id() != JobOptions().config_id()
-    assert JobOptions(model=ModelOptions(precision="f32")).config_id() == JobOptions().config_id()
+    def config(precision):
+        return JobOptions(model=ModelOptions(precision=precision)).config_id()
+
+    assert ModelOptions().precision == "auto"
+    for here in ("f32", "bf16"):
+        monkeypatch.setattr(quantize, "auto_precision", lambda device="CPU", here=here: here)
+        assert config("auto") == config(here) and config("bf16") != config("f32") != config("int8")
 
 
 def test_a_batch_config_id_follows_the_contents_of_the_model_files(tmp_path):

@@ -126,6 +126,10 @@ def _hashed(model: ModelOptions) -> dict:
     record = {key: value for key, value in fields.items() if key not in ("device", "runtime", "trust_checkpoint")}
     if not record.get("bgr"):  # added with exported graphs: archives from before hash without it
         record.pop("bgr", None)
+    if record.get("precision") == "auto":  # what it runs here: archives made before resume where it is f32
+        from camvideo.runtime.quantize import auto_precision
+
+        record["precision"] = auto_precision()
     if record.get("precision") == "f32":  # added with --precision: f32 hashes as it did before
         record.pop("precision", None)
     for key in ("mean", "std"):

@@ -46,11 +46,12 @@ def add_model_options(parser: argparse.ArgumentParser, *, precision: bool = True
                        help="what runs the forward pass: auto (OpenVINO for exact-CAM models on the CPU, torch on "
                        "a GPU and for Grad-CAM), torch or openvino (default: auto)")
     if precision:
-        group.add_argument("--precision", choices=PRECISIONS, default="f32",
-                           help="the forward pass's arithmetic on OpenVINO: f32 (default), bf16 (faster on a CPU "
-                           "with native bf16, AMX or AVX512_BF16) or int8 (NNCF post-training quantization, "
-                           "calibrated once and cached; pip install 'camvideo[int8]'); close to f32 but not the "
-                           "same maps: see docs/measuring.md")
+        group.add_argument("--precision", choices=PRECISIONS, default="auto",
+                           help="the forward pass's arithmetic on OpenVINO: auto (bf16 on a CPU that runs it "
+                           "natively, AVX512_BF16 or AMX on Linux, else f32), f32, bf16 (its first layers in f32; agrees "
+                           "with f32 on the development set) or int8 (NNCF post-training quantization, "
+                           "calibrated once and cached; pip install 'camvideo[int8]'; not f32's maps) "
+                           "(default: auto; see docs/measuring.md)")
     group.add_argument("--checkpoint", metavar="PATH",
                        help="your own classifier: a state dict for the architecture --model, or a whole pickled "
                        "model (with --trust-checkpoint)")
@@ -211,7 +212,7 @@ def model_options_from_args(args: argparse.Namespace) -> ModelOptions:
         runtime=get("runtime", None) or "auto", checkpoint=get("checkpoint", None), labels=get("labels", None),
         layer=get("layer", None), input_size=get("input_size", None),
         class_ids=tuple(ids) if ids is not None else None, topk=get("topk", None), bgr=bool(get("bgr", False)),
-        trust_checkpoint=bool(get("trust_checkpoint", False)), precision=get("precision", None) or "f32")
+        trust_checkpoint=bool(get("trust_checkpoint", False)), precision=get("precision", None) or "f32")  # the window: f32
     return dataclasses.replace(options, mean=_three_floats(get("mean", None), "--mean"),
                                std=_three_floats(get("std", None), "--std"))
 

@@ -39,12 +39,13 @@ overlay stay in torch and NumPy, unchanged.
   (``camvideo.runtime.ovgraph``), in the same modes and on the same devices. A
   graph with a fixed input size compiles that size only.
 
-Precision on the CPU (``INFERENCE_PRECISION_HINT``): f32 by default, set outright
-(OpenVINO would pick bfloat16 on CPUs that have it, and the maps should match
-torch's); ``precision="bf16"`` asks for bfloat16 (``--precision bf16``: about twice
-as fast on a CPU with native bf16, and not the same maps: docs/measuring.md). The
-hint is part of the compiled model's cache tag (``ovcache._compiled``): each
-precision keeps its own compiled blob beside the one IR, which stays f32.
+Precision on the CPU (``INFERENCE_PRECISION_HINT``), always set outright:
+``precision="f32"`` (this class's default), or ``"bf16"``: bfloat16 but for the first
+convolutions, kept in f32 (``quantize.bf16_ir``; about 1.7x as fast on a CPU with native
+bf16, and the same classes and boxes on the development set: docs/measuring.md), or
+``"auto"`` (the command line's default): bf16 where the CPU runs it natively, else
+f32. The hint is part of the compiled model's cache tag (``ovcache._compiled``): each
+precision keeps its own compiled blob, bf16's beside its own marked IR.
 ``precision="int8"`` compiles the int8 IR that ``camvideo.runtime.quantize`` makes
 from that f32 IR (NNCF, calibrated once per input size and kept in the cache; the
 layers left in floating point run f32).
@@ -106,8 +107,12 @@ class OpenVINOForward:
     ``latency`` or ``throughput`` (see the module). ``threads``: OpenVINO's
     inference threads in latency mode (None: its own choice). ``cache``: the
     folder of converted models (default: ``cache_root() / "openvino"``).
-    ``precision``: f32 or bf16 (``camvideo.settings.PRECISIONS``; the CPU
-    device's ``INFERENCE_PRECISION_HINT``; other devices pick their own).
+    ``precision``: f32, bf16 or int8 (``camvideo.settings.PRECISIONS``; the CPU
+    device's ``INFERENCE_PRECISION_HINT``; other devices pick their own), or auto
+    (``quantize.auto_precision``: bf16 on a CPU that runs it natively, for camvideo's
+    own Lite models, those the precision rule was measured on; else f32).
+    ``bf16_f32_first``: the first convolutions bf16 keeps in f32 on the CPU
+    (default ``quantize.BF16_F32_FIRST``; 0: none).
     ``sizes``: the input sizes (height, width) made ready now (default: the
     model's own), e.g. those the quality preset gives a source's frames; any other
     size is converted (or found in the cache) and compiled on its first batch:
@@ -125,7 +130,8 @@ class OpenVINOForward:
 
     def __init__(self, model, *, device: str = "CPU", mode: str = "latency", threads: int | None = None,
                  cache: Path | None = None, sizes=None, max_shapes: int = MAX_SHAPES,
-                 background: bool = False, precision: str = "f32") -> None:
+                 background: bool = False, precision: str = "f32", bf16_f32_first: int | None = None) -> None:
+        from camvideo.runtime.quantize import BF16_F32_FIRST
         from camvideo.settings import PRECISIONS
 
         if mode not in MODES:
@@ -134,6 +140,9 @@ class OpenVINOForward:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ValueError(f"threads must be None or a positive int, got {threads!r}")
+        if bf16_f32_first is not None and (isinstance(bf16_f32_first, bool) or not isinstance(bf16_f32_first, int)
+                                           or bf16_f32_first < 0):
+            raise ValueError(f"bf16_f32_first must be None or a non-negative int, got {bf16_f32_first!r}")
         if isinstance(max_shapes, bool) or not isinstance(max_shapes, int) or max_shapes < 1:
             raise ValueError(f"max_shapes must be a positive int, got {max_shapes!r}")
         if model.device.type != "cpu":
@@ -148,7 +157,13 @@ class OpenVINOForward:
         self.model = model
         self.device = device
         self.mode = mode
+        if precision == "auto":  # bf16 only where it was measured: camvideo's Lite, converted here
+            from camvideo.runtime import ovbuild
+            from camvideo.runtime.quantize import auto_precision
+
+            precision = auto_precision(device) if ovbuild.supported(model.features) else "f32"
         self.precision = precision
+        self.bf16_f32_first = BF16_F32_FIRST if bf16_f32_first is None else bf16_f32_first
         self.cache = cache
         self.max_shapes = max_shapes
         self.background = bool(background)
@@ -188,6 +203,11 @@ class OpenVINOForward:
             compiled = compiled_graph(self._core, self.model.features, size, self.device, self._config, self.cache)
             return _Shape(None, compiled, self.mode)
         entry = convert(self.model, self.cache, size)
+        if self.precision == "bf16" and self.device.split(".")[0] == "CPU":
+            from camvideo.runtime.quantize import bf16_ir
+
+            xml = bf16_ir(entry, self.bf16_f32_first)  # None: every layer in bf16, over the entry's own IR
+            return _Shape(entry, _compiled(self._core, entry, self.device, self._config, xml=xml), self.mode)
         if self.precision == "int8":
             from camvideo.runtime.quantize import quantized
 

@@ -16,11 +16,22 @@ clip. Each frame is resized and normalized as the localizer does for that input
 size. NNCF is optional (``pip install 'camvideo[int8]'``); without it int8 is one
 clear error. Whether int8 earns its place: ``bench/precision.py --precision int8``
 and docs/measuring.md (it does not: it stays opt-in).
+
+bf16 keeps the network's first layers in f32 (``bf16_ir``): OpenVINO's CPU plugin
+runs an operation in its original precision when its runtime info carries a
+``DisablePrecisionConversion`` attribute (to f16; the plugin reads that one for bf16
+too). Python cannot make that attribute, so the f32 IR's XML is written again with
+it on every operation before the ``BF16_F32_FIRST + 1``-th convolution and kept
+beside the entry like int8's (its own folder, manifest and compiled blob). Why the
+first layers: rounding the early activations to bf16 (the first depthwise
+convolution's above all) is what moves the class scores; the rest of the network
+takes bf16 with little change (docs/measuring.md, Precision).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -29,10 +40,12 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from camvideo.errors import CamvideoError, Hint
+
+if TYPE_CHECKING:  # numpy at run time only where frames are made: a batch's driver hashes auto_precision
+    import numpy as np
 
 log = logging.getLogger("camvideo.runtime.openvino")
 
@@ -43,6 +56,9 @@ EVERY = 4  # every 4th frame of a clip: neighbours are near copies
 _FILES = ("features.xml", "features.bin")
 _MANIFEST = "manifest.json"
 _LOCK = threading.Lock()  # one quantization at a time in a process
+BF16_F32_FIRST = 2  # bf16 keeps the first 2 convolutions (lite0: the stem and the first depthwise) in f32
+_MARK = {"name": "DisablePrecisionConversion", "version": "0", "value": "dynamic:f16"}
+_MARK_FORMAT = 1  # bump when the marking changes
 
 
 def calibration_frames() -> tuple[str, list[np.ndarray]]:
@@ -97,6 +113,8 @@ class _Sized:
 
 
 def _digest(frames: list[np.ndarray]) -> str:
+    import numpy as np
+
     digest = hashlib.blake2b(digest_size=16)
     for frame in frames:
         digest.update(f"{frame.shape};".encode())
@@ -163,6 +181,107 @@ def _make(nncf, model, entry, images: list[np.ndarray], fields: dict, folder: Pa
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=entry.folder))
     try:
         ov.save_model(int8, staging / _FILES[0], compress_to_fp16=False)
+        manifest = {"fields": fields, "files": {n: _sha256(staging / n) for n in _FILES}}
+        (staging / _MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
+        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            os.replace(staging, folder)
+        except OSError:  # another process put a full one there meanwhile
+            if not _valid(folder, fields):
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+CPUINFO = Path("/proc/cpuinfo")
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # what OpenVINO's CPU plugin runs bf16 on
+
+
+@functools.lru_cache(maxsize=8)
+def auto_precision(device: str = "CPU") -> str:
+    """What ``--precision auto`` runs on OpenVINO ``device``: bf16 on a CPU whose
+    flags (Linux's /proc/cpuinfo) name AVX512_BF16 or AMX, bf16 in hardware, the
+    CPUs for which OpenVINO lists BF16 among its ``OPTIMIZATION_CAPABILITIES``;
+    else f32 (emulated bf16 is slower; other devices choose their own arithmetic;
+    another system: f32, bf16 is ``--precision bf16``). Read from a file, without
+    OpenVINO or NumPy: a batch's driver hashes it."""
+    if device.split(".")[0].upper() != "CPU":
+        return "f32"
+    try:
+        flags = next((line.split(":", 1)[1].split() for line in CPUINFO.read_text().splitlines()
+                      if line.startswith("flags")), [])
+    except (OSError, IndexError):
+        return "f32"
+    return "bf16" if any(flag in flags for flag in NATIVE_BF16_FLAGS) else "f32"
+
+
+def bf16_ir(entry, first: int = BF16_F32_FIRST) -> Path | None:
+    """The IR (its .xml) that bf16 compiles for the f32 conversion ``entry``: its
+    operations before the ``first + 1``-th convolution marked to stay f32 (see the
+    module), made once, kept under ``entry.folder / "bf16-f32first<first>-<key>"``; None
+    for ``first`` 0 (the entry's own IR, every layer in bf16)."""
+    if isinstance(first, bool) or not isinstance(first, int) or first < 0:
+        raise ValueError(f"first must be a non-negative int, got {first!r}")
+    if first == 0:
+        return None
+    fields = {"f32": entry.key, "f32_first": first, "mark": _MARK_FORMAT}
+    key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+    folder = entry.folder / f"bf16-f32first{first}-{key}"
+    with _LOCK:
+        if not _valid(folder, fields):
+            _write_marked(entry, first, fields, folder)
+    return folder / _FILES[0]
+
+
+def marked_names(network, first: int) -> list[str]:
+    """The operations of ``network`` (an ``openvino.Model``) before its ``first + 1``-th
+    convolution, in order, but its inputs and constants: those bf16 keeps in f32."""
+    names, convs = [], 0
+    for op in network.get_ordered_ops():
+        kind = op.get_type_name()
+        if kind in ("Convolution", "GroupConvolution"):
+            convs += 1
+            if convs > first:
+                break
+        if kind not in ("Parameter", "Constant", "Result"):
+            names.append(op.get_friendly_name())
+    if convs < first:
+        raise ValueError(f"the network has {convs} convolutions; bf16 cannot keep the first {first} in f32")
+    return names
+
+
+def _marked_xml(text: str, names: set[str]) -> bytes:
+    """The IR's XML with the keep-f32 attribute in the runtime info of each layer of ``names``."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(text)
+    found = set()
+    for layer in root.iter("layer"):
+        if layer.get("name") in names:
+            info = layer.find("rt_info")
+            if info is None:
+                info = ET.Element("rt_info")
+                layer.insert(1 if layer.find("data") is not None else 0, info)
+            ET.SubElement(info, "attribute", _MARK)
+            found.add(layer.get("name"))
+    if found != names:
+        raise ValueError(f"the IR has no layer named {sorted(names - found)[:3]}")
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def _write_marked(entry, first: int, fields: dict, folder: Path) -> None:
+    import openvino as ov
+
+    network = ov.Core().read_model(str(entry.xml))
+    names = set(marked_names(network, first))
+    marked = _marked_xml(entry.xml.read_text(encoding="utf-8"), names)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=entry.folder))
+    try:
+        (staging / _FILES[0]).write_bytes(marked)
+        shutil.copyfile(entry.folder / _FILES[1], staging / _FILES[1])
+        kept = ov.Core().read_model(str(staging / _FILES[0]))  # the plugin sees the marks: check they were read
+        if sum(f"{_MARK['name']}_{_MARK['version']}" in op.get_rt_info() for op in kept.get_ops()) != len(names):
+            raise RuntimeError("OpenVINO did not read the keep-f32 marks back from the IR")
         manifest = {"fields": fields, "files": {n: _sha256(staging / n) for n in _FILES}}
         (staging / _MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
         shutil.rmtree(folder, ignore_errors=True)

@@ -59,14 +59,14 @@ def choose_runtime(model, runtime: str = "auto", *, openvino_device: str | None 
                    precision: str = "f32") -> str:
     """"torch" or "openvino" for ``model`` (see the module). A request that cannot
     be met (``openvino`` for Grad-CAM or a GPU model, a ``precision`` other than
-    f32 with ``torch``) is a ``CamvideoError``; with ``auto``, a model that runs on
-    torch runs f32 whatever ``precision`` asks (one warning says so)."""
+    f32 or auto with ``torch``) is a ``CamvideoError``; with ``auto``, a model that runs
+    on torch runs f32 whatever ``precision`` asks (one warning says so, but for auto)."""
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     chosen = _choose(model, runtime, openvino_device)
-    if chosen == "torch" and precision != "f32":
+    if chosen == "torch" and precision not in ("auto", "f32"):
         if runtime == "torch":
             raise CamvideoError(Hint("precision", precision, subject=True), "runs on OpenVINO; it cannot go with ",
                                 Hint("runtime", "torch"))

@@ -1,5 +1,6 @@
-"""int8 by NNCF (camvideo.runtime.quantize): made once per conversion, kept in the
-cache beside the f32 IR, remade when damaged, run by OpenVINOForward, near f32."""
+"""camvideo.runtime.quantize: int8 by NNCF and bf16's IR with its first layers kept
+in f32, each made once per conversion, kept in the cache beside the f32 IR, remade
+when damaged, run by OpenVINOForward, near f32."""
 
 from __future__ import annotations
 
@@ -9,19 +10,25 @@ import sys
 import cv2
 import numpy as np
 import pytest
+import torch
 
 import camvideo.runtime  # noqa: F401 - before nncf: camvideo keeps OpenVINO's usage events off, as in use
 from camvideo.errors import CamvideoError
 from camvideo.models import load_model
 
-pytest.importorskip("openvino")
-nncf = pytest.importorskip("nncf")
-from camvideo.runtime import openvino as ovrt  # noqa: E402 - after the skips
+ov = pytest.importorskip("openvino")
+try:
+    import nncf
+except ImportError:  # the int8 tests skip; bf16's run
+    nncf = None
+from camvideo.runtime import openvino as ovrt  # noqa: E402 - after the skip
 from camvideo.runtime import quantize  # noqa: E402
 from camvideo.runtime.ovcache import convert  # noqa: E402
 
 pytestmark = pytest.mark.timeout(600)
 PHOTOS = ("chelsea", "coffee", "astronaut")
+needs_nncf = pytest.mark.skipif(nncf is None, reason="NNCF is not installed (camvideo[int8])")
+NATIVE_BF16 = "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 @pytest.fixture()
@@ -34,6 +41,7 @@ def small_set(photo, monkeypatch):
     return frames
 
 
+@needs_nncf
 def test_int8_is_made_once_kept_beside_f32_and_remade_when_damaged(tmp_path, small_set, monkeypatch, caplog):
     lite0 = load_model("lite0")
     entry = convert(lite0, tmp_path, (224, 224))
@@ -58,6 +66,7 @@ def test_int8_is_made_once_kept_beside_f32_and_remade_when_damaged(tmp_path, sma
     assert quantize._valid(xml.parent, json.loads((xml.parent / "manifest.json").read_text())["fields"])
 
 
+@needs_nncf
 def test_int8_runs_in_openvino_near_f32(tmp_path, small_set, photo):
     """The int8 model's own compiled blob; on the photos of an ImageNet class the
     features follow f32's (correlation >= 0.95) and give the same top-1 class."""
@@ -90,3 +99,97 @@ def test_int8_without_nncf_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "nncf", None)
     with pytest.raises(CamvideoError, match=r"^--precision int8: needs NNCF: pip install 'camvideo\[int8\]' \(or choose --precision f32\)$"):
         ovrt.OpenVINOForward(lite0, cache=tmp_path, precision="int8")
+
+
+def _precisions(forward, size=(224, 224)) -> list[str]:
+    """The runtime precision of each convolution the CPU plugin runs, in order."""
+    ops = forward._shapes[size].compiled.get_runtime_model().get_ordered_ops()
+    return [op.get_rt_info()["runtimePrecision"].astype(str) for op in ops
+            if op.get_rt_info()["layerType"].astype(str) == "Convolution"]
+
+
+def test_bf16_keeps_the_first_convolutions_in_f32(tmp_path, photo):
+    """bf16's own IR beside the f32 one, its first BF16_F32_FIRST convolutions marked
+    (and, on a CPU with native bf16, run in f32: all of them marked gives f32's features
+    exactly); 0 compiles the f32 IR itself in bf16."""
+    lite0 = load_model("lite0")
+    f32 = ovrt.OpenVINOForward(lite0, cache=tmp_path)
+    bf16 = ovrt.OpenVINOForward(lite0, cache=tmp_path, precision="bf16")
+    first = quantize.BF16_F32_FIRST
+    assert bf16.bf16_f32_first == first and bf16.entry == f32.entry
+    (folder,) = f32.entry.folder.glob(f"bf16-f32first{first}-*")
+    network = ov.Core().read_model(str(folder / "features.xml"))
+    marked = [op.get_type_name() for op in network.get_ordered_ops() if "DisablePrecisionConversion_0" in op.get_rt_info()]
+    assert sum(t in ("Convolution", "GroupConvolution") for t in marked) == first
+    assert len(list(folder.glob("compiled-*.blob"))) == 1 and len(list(f32.entry.folder.glob("compiled-*.blob"))) == 1
+    every = ovrt.OpenVINOForward(lite0, cache=tmp_path, precision="bf16", bf16_f32_first=49)
+    none = ovrt.OpenVINOForward(lite0, cache=tmp_path, precision="bf16", bf16_f32_first=0)
+    assert len(list(f32.entry.folder.glob("bf16-*"))) == 2 and len(list(f32.entry.folder.glob("compiled-*.blob"))) == 2
+    x = _input(lite0, photo("chelsea"))
+    if NATIVE_BF16:
+        assert _precisions(bf16) == ["f32"] * first + ["bf16"] * (49 - first)
+        assert _precisions(none) == ["bf16"] * 49
+        assert torch.equal(every(x), f32(x))
+    a, b = f32(x), bf16(x)
+    assert int(lite0.fc(a.mean((2, 3))).argmax()) == int(lite0.fc(b.mean((2, 3))).argmax())
+
+
+def test_bf16s_ir_is_made_once_and_remade_when_damaged(tmp_path, monkeypatch):
+    lite0 = load_model("lite0")
+    entry = convert(lite0, tmp_path, (224, 224))
+    xml = quantize.bf16_ir(entry, 3)
+    assert xml.parent.parent == entry.folder and xml.with_suffix(".bin").read_bytes() == (
+        entry.folder / "features.bin").read_bytes()
+    assert quantize.bf16_ir(entry, 0) is None
+    with monkeypatch.context() as m:
+        m.setattr(quantize, "_write_marked", lambda *a: pytest.fail("made again"))
+        assert quantize.bf16_ir(entry, 3) == xml
+    xml.write_text(xml.read_text().replace("DisablePrecisionConversion", "Damaged", 1))
+    assert quantize.bf16_ir(entry, 3) == xml and "Damaged" not in xml.read_text()
+    assert quantize.bf16_ir(entry, 4).parent != xml.parent  # another count: its own IR and blobs
+
+
+def test_bf16_checks_its_layer_count(tmp_path):
+    lite0 = load_model("lite0")
+    for bad in (-1, True, 2.0):
+        with pytest.raises(ValueError, match="bf16_f32_first"):
+            ovrt.OpenVINOForward(lite0, cache=tmp_path, precision="bf16", bf16_f32_first=bad)
+    entry = convert(lite0, tmp_path, (224, 224))
+    with pytest.raises(ValueError, match="has 49 convolutions; bf16 cannot keep the first 50"):
+        quantize.bf16_ir(entry, 50)
+
+
+def test_auto_is_bf16_where_the_cpu_runs_it_natively(tmp_path, caplog):
+    """``precision="auto"``: bf16 on a CPU whose OpenVINO capabilities list BF16, else
+    f32; other devices f32 (their own arithmetic); a model on torch runs f32 without a word."""
+    import logging
+
+    from camvideo.runtime.runtimes import choose_runtime
+
+    assert quantize.auto_precision() == ("bf16" if NATIVE_BF16 else "f32")
+    assert quantize.auto_precision("GPU") == quantize.auto_precision("NPU") == "f32"
+    lite0 = load_model("lite0")
+    assert ovrt.OpenVINOForward(lite0, cache=tmp_path, precision="auto").precision == quantize.auto_precision()
+    other = load_model("resnet18", pretrained=False, input_size=64)  # not measured: f32
+    assert ovrt.OpenVINOForward(other, cache=tmp_path, precision="auto").precision == "f32"
+    torch.manual_seed(0)
+    gradcam = load_model("mobilenet_v3_small", pretrained=False, input_size=64)
+    with caplog.at_level(logging.WARNING, logger="camvideo.runtime.runtimes"):
+        assert choose_runtime(gradcam, "auto", precision="auto") == "torch"
+        assert choose_runtime(lite0, "torch", precision="auto") == "torch"
+    assert not [r for r in caplog.records if r.name.startswith("camvideo")]
+
+
+def test_auto_reads_the_cpus_flags(tmp_path, monkeypatch):
+    """bf16 where /proc/cpuinfo's flags name avx512_bf16 or amx_bf16; f32 without them
+    or without the file (another system)."""
+    cpuinfo = tmp_path / "cpuinfo"
+    monkeypatch.setattr(quantize, "CPUINFO", cpuinfo)
+    for text, want in (("flags\t\t: fpu avx512f avx512_vnni\n", "f32"), ("flags\t\t: fpu avx512_bf16\n", "bf16"),
+                       ("model name: x\nflags : sse amx_bf16 amx_tile\n", "bf16"), (None, "f32")):
+        quantize.auto_precision.cache_clear()
+        cpuinfo.unlink(missing_ok=True)
+        if text is not None:
+            cpuinfo.write_text(text)
+        assert quantize.auto_precision() == want
+    quantize.auto_precision.cache_clear()

@@ -119,7 +119,7 @@ def test_config_checks_arguments():
         benchmark.BenchConfig(soak=-1)
     with pytest.raises(ValueError, match="rounds"):
         benchmark.BenchConfig(rounds=0)
-    with pytest.raises(ValueError, match="precision must be one of f32, bf16, int8, got 'fp8'"):
+    with pytest.raises(ValueError, match="precision must be one of auto, f32, bf16, int8, got 'fp8'"):
         benchmark.BenchConfig(precision="fp8")
 
 
