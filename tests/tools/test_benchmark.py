@@ -90,7 +90,7 @@ def test_bench_openvino_contestants(tmp_path, capsys, keep_threads, openvino_lit
     e2e, live = report["end_to_end_openvino"], report["live_openvino"]
     assert e2e["frames_per_run"] == 2 and e2e["fps"] > 0 and e2e["fps_vs_fastest_forward"] > 0
     assert live["frames"] >= 2 and 0 < live["p50_ms"] <= live["p95_ms"]
-    assert report["config"]["precision"] == "f32"
+    assert report["config"]["precision"] == "auto"
 
 
 def test_bench_openvino_at_bf16(tmp_path, capsys, keep_threads, openvino_lite0):

@@ -49,8 +49,9 @@ def register(sub) -> None:
     p.add_argument("--compile", action="store_true", help="also measure the inference stage under torch.compile")
     p.add_argument("--no-openvino", action="store_true",
                    help="skip the OpenVINO contestants (its forward pass, stage, end to end and live)")
-    p.add_argument("--precision", choices=PRECISIONS, default="f32",
-                   help="the OpenVINO contestants' arithmetic: f32 (default), bf16 or int8 (see docs/measuring.md)")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="the OpenVINO contestants' arithmetic: auto (the default, as every command's: bf16 on a CPU "
+                   "with native bf16, else f32), f32, bf16 or int8 (see docs/measuring.md)")
     p.add_argument("--no-presets", action="store_true",
                    help="skip the inference stage of the other --quality presets (fast, best)")
     p.add_argument("--quick", action="store_true", help="a few frames and two rounds: a smoke test, not a measurement")

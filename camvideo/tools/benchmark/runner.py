@@ -54,7 +54,7 @@ class BenchConfig:
     compile: bool = False  # also measure the inference stage with torch.compile
     openvino: bool = True  # also measure the forward pass, the stage, end to end and live on OpenVINO
     presets: bool = True  # also measure the inference stage of the other quality presets
-    precision: str = "f32"  # OpenVINO's arithmetic for its contestants (camvideo.settings.PRECISIONS)
+    precision: str = "auto"  # OpenVINO's arithmetic for its contestants (camvideo.settings.PRECISIONS)
 
     def __post_init__(self) -> None:
         for name in ("frames", "rounds", "threads", "topk", "batch", "e2e_frames"):
