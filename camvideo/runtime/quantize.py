@@ -270,16 +270,16 @@ def _marked_xml(text: str, names: set[str]) -> bytes:
 
 
 def _write_marked(entry, first: int, fields: dict, folder: Path) -> None:
-    import openvino as ov
+    from camvideo.models.ovcore import core
 
-    network = ov.Core().read_model(str(entry.xml))
+    network = core().read_model(str(entry.xml))
     names = set(marked_names(network, first))
     marked = _marked_xml(entry.xml.read_text(encoding="utf-8"), names)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=entry.folder))
     try:
         (staging / _FILES[0]).write_bytes(marked)
         shutil.copyfile(entry.folder / _FILES[1], staging / _FILES[1])
-        kept = ov.Core().read_model(str(staging / _FILES[0]))  # the plugin sees the marks: check they were read
+        kept = core().read_model(str(staging / _FILES[0]))  # the plugin sees the marks: check they were read
         if sum(f"{_MARK['name']}_{_MARK['version']}" in op.get_rt_info() for op in kept.get_ops()) != len(names):
             raise RuntimeError("OpenVINO did not read the keep-f32 marks back from the IR")
         manifest = {"fields": fields, "files": {n: _sha256(staging / n) for n in _FILES}}

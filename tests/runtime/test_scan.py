@@ -66,7 +66,8 @@ def test_fixed_class_scores_fill_in_the_series_but_never_the_top_stretches():
 def cli_export(clip, out, *flags) -> list[dict]:
     from camvideo import cli
 
-    assert cli.main(["process", str(clip), "--export", str(out), "--no-progress", *flags]) == 0
+    # the window runs f32 (docs/app.md); the command line's default, auto, may run bf16
+    assert cli.main(["process", str(clip), "--export", str(out), "--no-progress", "--precision", "f32", *flags]) == 0
     return [json.loads(line) for line in out.read_text().splitlines()]
 
 
