@@ -156,3 +156,18 @@ def test_the_colour_table_gives_the_named_maps_pixels(colormap):
     heat = np.random.default_rng(3).integers(0, 256, (48, 64), np.uint8)
     assert np.array_equal(cv2.applyColorMap(heat, colormap_lut(colormap)), cv2.applyColorMap(heat, COLORMAPS[colormap]))
     assert colormap_lut(colormap) is colormap_lut(colormap)  # made once
+
+
+@pytest.mark.parametrize("colormap", ["jet", "turbo", "inferno", "viridis", "hot"])
+@pytest.mark.parametrize("shape", [(48, 64), (480, 640), (7, 9), (1, 1)])
+def test_the_packed_table_gives_the_named_maps_pixels(colormap, shape):
+    import cv2
+
+    from camvideo.annotate import COLORMAPS, apply_colormap, packed_lut
+
+    heat = np.random.default_rng(5).integers(0, 256, shape, np.uint8)
+    heat.flat[:256 if heat.size >= 256 else heat.size] = np.arange(min(256, heat.size))  # every grey level
+    colored = apply_colormap(heat, packed_lut(colormap))
+    assert colored.shape == (*shape, 3) and colored.dtype == np.uint8 and colored.flags.c_contiguous
+    assert np.array_equal(colored, cv2.applyColorMap(heat, COLORMAPS[colormap]))
+    assert packed_lut(colormap) is packed_lut(colormap)  # made once

@@ -63,3 +63,53 @@ def test_one_region_with_a_hole_gives_its_box_alone():
     boxes = region_boxes(cam, 90, 90, rule)
     assert len(boxes) == 1
     assert boxes == boxes_from_cam(cam, 90, 90, rule)
+
+
+def _ranked_by_bincount(heat, mask, least_peak, least_area, most):
+    """The regions' ranking as it was written first (labels and masses over the whole
+    frame): the reference ``_ranked`` must match to the box."""
+    import cv2
+
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 1:
+        return []
+    areas = stats[:, cv2.CC_STAT_AREA]
+    largest = 1 + int(np.argmax(areas[1:]))
+    mass = np.bincount(labels.ravel(), weights=heat.ravel(), minlength=count)
+    level = least_peak * float(heat.max())
+    others = []
+    for i in np.argsort(-mass[1:]) + 1:
+        if len(others) == most - 1:
+            break
+        if int(i) != largest and areas[i] >= least_area and float(heat[labels == i].max()) >= level:
+            others.append(int(i))
+    return [(int(stats[i, 0]), int(stats[i, 1]), int(stats[i, 0] + stats[i, 2]), int(stats[i, 1] + stats[i, 3]))
+            for i in [largest, *others]]
+
+
+@pytest.mark.parametrize("size", [(240, 320), (37, 53), (600, 800)])
+def test_the_ranking_matches_whole_frame_labelling_and_masses(size):
+    import cv2
+
+    from camvideo.cam.boxes import normalize, threshold_mask, upsample
+    from camvideo.cam.regions import _ranked
+
+    rng = np.random.default_rng(11)
+    height, width = size
+    several = 0
+    for trial in range(40):
+        cam = rng.random((7, 9)).astype(np.float32) ** 3  # spiky maps: several regions, holes
+        heat = upsample(normalize(cam), width, height)
+        mask = threshold_mask(heat, BoxRule(threshold=float(rng.uniform(0.1, 0.5))))
+        least_area = float(rng.choice([0.0, 0.002])) * width * height
+        got = _ranked(heat, mask, 0.5 if trial % 2 else 0.0, least_area, 5)
+        assert got == _ranked_by_bincount(heat, mask, 0.5 if trial % 2 else 0.0, least_area, 5)
+        several += len(got) > 1
+    assert several >= 5  # the ranking itself was compared, not just the largest region
+    # and the masses to the bit: float64 sums in the frame's order
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    from camvideo.cam.regions import _region_values
+
+    whole = np.bincount(labels.ravel(), weights=heat.ravel(), minlength=count)
+    for label in range(1, count):
+        assert np.add.accumulate(_region_values(heat, labels, stats, label), dtype=np.float64)[-1] == whole[label]
