@@ -29,6 +29,7 @@ import itertools
 import json
 import sys
 import time
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -69,11 +70,13 @@ def passes_of(names, anns, images) -> dict:
                     continue
                 request = LocalizeSettings(topk=1, maps=ms)
                 evs = [passes.evidence([im], request)[0] for im in images]
-                out[key] = [(ev.probs.cpu().numpy(), _mapper(method, ev)) for ev in evs]
+                out[key] = [(ev.probs.cpu().numpy(), lazy_maps(method, ev)) for ev in evs]
     return out
 
 
-def _mapper(method, ev):
+def lazy_maps(method, ev):
+    """``maps(class_id)``: ``ev``'s raw map of one class, made on first asking."""
+    @cache
     def maps(class_id: int) -> np.ndarray:
         with torch.inference_mode():
             return method.maps(ev, [class_id]).cpu().numpy()[0]

@@ -48,6 +48,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from photo_classes import lazy_maps  # noqa: E402 - its sibling script (bench/)
+
 from camvideo.cam.boxes import boxes_from_cam, normalize  # noqa: E402
 from camvideo.cam.methods import cam_method  # noqa: E402
 from camvideo.cam.multiscale import ScaledPasses  # noqa: E402
@@ -87,16 +89,8 @@ def run_passes(anns, images) -> dict:
                     continue
                 request = LocalizeSettings(topk=1, maps=ms)
                 evs = [passes.evidence([im], request)[0] for im in images]
-                out[key] = [(ev.probs.cpu().numpy(), _mapper(method, ev)) for ev in evs]
+                out[key] = [(ev.probs.cpu().numpy(), lazy_maps(method, ev)) for ev in evs]
     return out
-
-
-def _mapper(method, ev):
-    @cache
-    def maps(class_id: int) -> np.ndarray:
-        with torch.inference_mode():
-            return method.maps(ev, [class_id]).cpu().numpy()[0]
-    return maps
 
 
 def rule_of(name: str) -> BoxRule:

@@ -30,6 +30,7 @@ takes bf16 with little change (docs/measuring.md, Precision).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -178,9 +179,18 @@ def _make(nncf, model, entry, images: list[np.ndarray], fields: dict, folder: Pa
     network = core().read_model(str(entry.xml))
     int8 = nncf.quantize(network, nncf.Dataset(data), subset_size=len(data),
                          preset=nncf.QuantizationPreset.PERFORMANCE, fast_bias_correction=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=entry.folder))
-    try:
+    with _staged(folder, fields) as staging:
         ov.save_model(int8, staging / _FILES[0], compress_to_fp16=False)
+
+
+@contextlib.contextmanager
+def _staged(folder: Path, fields: dict):
+    """A fresh folder beside ``folder`` for its files; when the block ends without an
+    error, their manifest is written and it replaces ``folder`` whole (one that another
+    process put there meanwhile is kept if valid). Removed whatever happens."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        yield staging
         manifest = {"fields": fields, "files": {n: _sha256(staging / n) for n in _FILES}}
         (staging / _MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
         shutil.rmtree(folder, ignore_errors=True)
@@ -275,20 +285,9 @@ def _write_marked(entry, first: int, fields: dict, folder: Path) -> None:
     network = core().read_model(str(entry.xml))
     names = set(marked_names(network, first))
     marked = _marked_xml(entry.xml.read_text(encoding="utf-8"), names)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=entry.folder))
-    try:
+    with _staged(folder, fields) as staging:
         (staging / _FILES[0]).write_bytes(marked)
         shutil.copyfile(entry.folder / _FILES[1], staging / _FILES[1])
         kept = core().read_model(str(staging / _FILES[0]))  # the plugin sees the marks: check they were read
         if sum(f"{_MARK['name']}_{_MARK['version']}" in op.get_rt_info() for op in kept.get_ops()) != len(names):
             raise RuntimeError("OpenVINO did not read the keep-f32 marks back from the IR")
-        manifest = {"fields": fields, "files": {n: _sha256(staging / n) for n in _FILES}}
-        (staging / _MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
-        shutil.rmtree(folder, ignore_errors=True)
-        try:
-            os.replace(staging, folder)
-        except OSError:  # another process put a full one there meanwhile
-            if not _valid(folder, fields):
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)

@@ -39,6 +39,13 @@ def _alive(pid: int) -> bool:
         return file.read().split(")")[-1].split()[0] != "Z"
 
 
+
+def _wait_gone(pid: int, seconds: float = 10) -> None:
+    """Wait (at most ``seconds``) for process ``pid`` to end."""
+    deadline = time.monotonic() + seconds
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
 def test_a_second_run_into_the_same_folder_refuses_and_says_who_holds_it(tmp_path):
     clips = _archive(tmp_path / "in")
     out = tmp_path / "out"
@@ -69,9 +76,7 @@ def test_a_driver_killed_then_a_rerun_leaves_every_file_complete_exactly_once(tm
         run.finish()
     finally:
         run.kill()
-    deadline = time.monotonic() + 10
-    while _alive(worker) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_gone(worker)
     assert not _alive(worker)  # the worker died with its driver: no orphan renames a partial
     assert [p.read_bytes() for p in _outputs(out, "long.mkv")] == earlier["long.mkv"]  # untouched
     # an output that is not what its done line says (an orphan of an older version renamed it)
@@ -153,9 +158,7 @@ def test_a_rerun_without_a_recording_names_the_killed_run_s_recording_and_keeps_
         run.finish()
     finally:
         run.kill()
-    deadline = time.monotonic() + 10
-    while _alive(worker) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_gone(worker)
     partial = out / "long_cam.partial.mkv"
     kept = partial.read_bytes()
     rerun = camvideo(tmp_path / "in", "--output-dir", out, "--jobs", "1", "--no-recording")
