@@ -42,8 +42,8 @@ def add_batch_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "many files", "several SOURCEs, a folder or pattern of videos ('archive/**/*.mp4') or --from-list: "
         "one job per video, outputs under --output-dir; exit status 1 when some files failed")
-    group.add_argument("--from-list", metavar="FILE", help="sources, one path a line (blank lines and # comments skipped)")
-    group.add_argument("--output-dir", metavar="DIR",
+    group.add_argument("--from-list", metavar="FILE", type=cli.path_argument, help="sources, one path a line (blank lines and # comments skipped)")
+    group.add_argument("--output-dir", metavar="DIR", type=cli.path_argument,
                        help=f"where each file's recording and data go, mirroring the input tree, with the run "
                        f"summary DIR/camvideo-run.jsonl (default: ./{DEFAULT_OUTPUT_DIR}); an s3://bucket/prefix URL "
                        "(and SOURCEs too) keeps the archive in object storage (pip install 'camvideo[s3]')")
@@ -59,7 +59,7 @@ def add_batch_options(parser: argparse.ArgumentParser) -> None:
                        "at once and joined into its one recording and data file, when workers would otherwise "
                        "idle (a file of at least 2 S, longer than its share of the run); 0 never cuts "
                        f"(default: {DEFAULT_SEGMENT_S:g})")
-    group.add_argument("--dataset", metavar="DIR",
+    group.add_argument("--dataset", metavar="DIR", type=cli.path_argument,
                        help="after the run, the per-frame data of every done file as one Parquet dataset in DIR "
                        "(one row per detection; needs pip install 'camvideo[dataset]' and --export-format jsonl)")
     group.add_argument("--overwrite", action="store_true",

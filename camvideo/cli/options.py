@@ -38,7 +38,7 @@ def add_model_options(parser: argparse.ArgumentParser, *, precision: bool = True
                        help=f"model name (default: {DEFAULT_MODEL}; see `camvideo models`), or your exported "
                        "classifier: FILE.onnx or an OpenVINO IR FILE.xml (with its .bin) ending in global average "
                        "pooling and one linear layer")
-    group.add_argument("--weights", metavar="PATH", help="local weights file (state dict) instead of the packaged or downloaded one")
+    group.add_argument("--weights", type=path_argument, metavar="PATH", help="local weights file (state dict) instead of the packaged or downloaded one")
     group.add_argument("--device", default="auto",
                        help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N, mps, or openvino:NAME for an "
                        "OpenVINO device (openvino:GPU: an Intel GPU) (default: auto)")
@@ -52,13 +52,13 @@ def add_model_options(parser: argparse.ArgumentParser, *, precision: bool = True
                            "with f32 on the development set) or int8 (NNCF post-training quantization, "
                            "calibrated once and cached; pip install 'camvideo[int8]'; not f32's maps) "
                            "(default: auto; see docs/measuring.md)")
-    group.add_argument("--checkpoint", metavar="PATH",
+    group.add_argument("--checkpoint", type=path_argument, metavar="PATH",
                        help="your own classifier: a state dict for the architecture --model, or a whole pickled "
                        "model (with --trust-checkpoint)")
     group.add_argument("--trust-checkpoint", action="store_true",
                        help="let --checkpoint be a whole pickled model: loading one runs code stored in the file, "
                        "so only for a file you made or trust (default: refused; a state dict needs no trust)")
-    group.add_argument("--labels", metavar="FILE", help="class names, one per line, in class order")
+    group.add_argument("--labels", type=path_argument, metavar="FILE", help="class names, one per line, in class order")
     group.add_argument("--layer", metavar="NAME",
                        help="the layer whose maps to use (default: found automatically; "
                        "`camvideo models --layers MODEL` lists them); not the CAM layer -> Grad-CAM")
@@ -93,6 +93,14 @@ def add_box_options(group) -> None:
                        help="move each side of a box inwards by this fraction of its width or height "
                        "(the upsampled map spills past the object; default: the --quality preset's, "
                        "0.04 for balanced and best, 0 for fast: the paper's box)")
+
+
+def path_argument(text: str) -> str:
+    """A file, folder, URL or camera argument: refused when empty (``Path("")`` is the
+    current folder, so an unset shell variable would otherwise mean ".")."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty name: give a file, folder or URL")
+    return text
 
 
 def class_argument(text: str) -> int | str:

@@ -32,3 +32,17 @@ def test_the_top_level_note_covers_every_status_a_command_gives(capsys):
     text = _help(capsys)
     assert "0 done; 1 `process` on several files (a batch): some failed" in text
     assert "2 a problem with an input" in text and "128+N stopped by signal N" in text
+
+
+@pytest.mark.parametrize("argv", [
+    ["process", ""], ["process", "clip.mp4", "-o", ""], ["process", "clip.mp4", "--export", " "],
+    ["process", "a.mp4", "b.mp4", "--output-dir", ""], ["process", "clip.mp4", "--weights", ""],
+    ["image", ""], ["image", "a.png", "-o", ""], ["gui", ""], ["eval", "--devset", "--out", ""],
+    ["bench", "--json", ""],
+])
+def test_an_empty_name_is_refused_where_it_enters(capsys, argv):
+    """``Path("")`` is the current folder: an unset shell variable must not mean "." (a batch over it)."""
+    with pytest.raises(SystemExit) as stop:
+        build_parser().parse_args(argv)
+    assert stop.value.code == 2
+    assert "an empty name: give a file, folder or URL" in capsys.readouterr().err

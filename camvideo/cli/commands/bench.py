@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 
+from camvideo.cli.options import path_argument
 from camvideo.cli.outputs import write_text
 from camvideo.cli.parser import exit_status
 from camvideo.errors import flag
@@ -55,7 +56,7 @@ def register(sub) -> None:
     p.add_argument("--no-presets", action="store_true",
                    help="skip the inference stage of the other --quality presets (fast, best)")
     p.add_argument("--quick", action="store_true", help="a few frames and two rounds: a smoke test, not a measurement")
-    p.add_argument("--json", metavar="FILE", help="write the report as JSON to FILE ('-' for stdout)")
+    p.add_argument("--json", metavar="FILE", type=path_argument, help="write the report as JSON to FILE ('-' for stdout)")
     p.set_defaults(func=run)
 
 

@@ -43,10 +43,10 @@ def register(sub) -> None:
         epilog='manifest: {"images": [{"file": "cat.png", "boxes": [[x1, y1, x2, y2]], "classes": [281, 285]}]} '
         "(file relative to the manifest; classes: ImageNet ids or labels counted as correct). " + exit_status(),
     )
-    p.add_argument("manifest", nargs="?", metavar="MANIFEST",
+    p.add_argument("manifest", nargs="?", metavar="MANIFEST", type=cli.path_argument,
                    help="JSON manifest, Pascal VOC .xml file, or a folder of VOC .xml files")
-    p.add_argument("--clip", metavar="PRED.jsonl", help="per-frame predictions (camvideo process --export)")
-    p.add_argument("--truth", metavar="TRUTH.jsonl", help="per-frame true boxes, same format (one detection a frame)")
+    p.add_argument("--clip", metavar="PRED.jsonl", type=cli.path_argument, help="per-frame predictions (camvideo process --export)")
+    p.add_argument("--truth", metavar="TRUTH.jsonl", type=cli.path_argument, help="per-frame true boxes, same format (one detection a frame)")
     p.add_argument("--devset", action="store_true",
                    help="the development set: MANIFEST's photos (default: the checkout's "
                    "tests/data/devset/manifest.json, from any folder) "
@@ -60,7 +60,7 @@ def register(sub) -> None:
     p.add_argument("--extent", action=argparse.BooleanOptionalAction, default=True,
                    help="with --devset: the clips' boxes fitted to what moves against the camera where the map "
                    "agrees (as process's --extent; default: on)")
-    p.add_argument("--out", metavar="DIR",
+    p.add_argument("--out", metavar="DIR", type=cli.path_argument,
                    help=f"folder for the results (default: ./NAME_eval): {', '.join(IMAGE_OUTPUTS)} for MANIFEST; "
                    f"{', '.join(CLIP_OUTPUTS)} for --clip; {', '.join(DEVSET_OUTPUTS)} (a row a clip frame) for "
                    "--devset")

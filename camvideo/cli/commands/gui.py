@@ -19,7 +19,7 @@ def register(sub) -> None:
         "the window, which stays up); 128+N when signal N closed it (130 Ctrl-C, 143 SIGTERM: a "
         "recording is finished first, as on closing).",
     )
-    p.add_argument("source", nargs="?", metavar="SOURCE", help="camera index, video file, folder or URL")
+    p.add_argument("source", nargs="?", metavar="SOURCE", type=cli.path_argument, help="camera index, video file, folder or URL")
     p.add_argument("--loop", action="store_true", help="play a file again from the start when it ends")
     cli.add_model_options(p, precision=False)  # the window's forward pass runs f32
     p.set_defaults(func=run)

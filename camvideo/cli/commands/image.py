@@ -37,12 +37,12 @@ def register(sub) -> None:
         epilog=f"{exit_status()}. Every input is checked before anything is written: each one that "
         "cannot be read is a line of its own.",
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="image files")
-    p.add_argument("-o", "--output", metavar="OUT",
+    p.add_argument("paths", nargs="+", metavar="PATH", type=cli.path_argument, help="image files")
+    p.add_argument("-o", "--output", metavar="OUT", type=cli.path_argument,
                    help=f"a folder for NAME{SUFFIX} of each image (made if missing; with several images -o must be "
                    f"a folder), or with one image the output image itself ({', '.join(IMAGE_SUFFIXES)}) in a folder "
                    f"that exists (default: ./NAME{SUFFIX})")
-    p.add_argument("--json", nargs="?", const="-", metavar="FILE",
+    p.add_argument("--json", nargs="?", const="-", metavar="FILE", type=cli.path_argument,
                    help="print the JSON result, one line per image, or write it to FILE")
     cli.add_model_options(p)
     cli.add_localize_options(p)

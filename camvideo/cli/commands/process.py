@@ -57,12 +57,12 @@ def register(sub) -> None:
         "as NAME.partial.EXT and take their names when complete.",
         epilog=exit_status(batch=True, outputs=True),
     )
-    p.add_argument("sources", metavar="SOURCE", nargs="*",
+    p.add_argument("sources", metavar="SOURCE", type=cli.path_argument, nargs="*",
                    help="camera index (0), stream URL, video file, folder or glob ('frames/*.png'); several files, "
                    "a folder or a glob of videos make a batch (see 'many files')")
-    p.add_argument("-o", "--output", metavar="OUT",
+    p.add_argument("-o", "--output", metavar="OUT", type=cli.path_argument,
                    help="annotated recording, .mkv (default) or .mp4 (fragmented); default ./NAME_cam.mkv unless --export alone")
-    p.add_argument("--export", metavar="FILE", help="per-frame data: FILE.jsonl (one JSON object a frame) or FILE.csv (a row a detection)")
+    p.add_argument("--export", metavar="FILE", type=cli.path_argument, help="per-frame data: FILE.jsonl (one JSON object a frame) or FILE.csv (a row a detection)")
     p.add_argument("--batch-size", type=int, default=1, help=f"frames per forward pass for files, 1-{MAX_BATCH} (default: 1)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="files and folders: forward passes run side by side, each at one torch thread on a CPU "
