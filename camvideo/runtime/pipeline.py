@@ -44,7 +44,7 @@ from camvideo.errors import CamvideoError, OutputError
 from camvideo.frames import Annotator, Localizer, ProcessedFrame, Sink, SplitLocalizer
 from camvideo.results import FrameResult
 from camvideo.runtime.stats import PipelineStats, RunningStats
-from camvideo.runtime.workers import ForwardPool, auto_workers, check_workers, live_threads, torch_threads
+from camvideo.runtime.workers import ForwardPool, HandOff, auto_workers, check_workers, live_threads, torch_threads
 from camvideo.timing import StageTimer
 from camvideo.video.sources import Frame, Source
 
@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 JOIN_TIMEOUT_S = 10.0
 _POLL_S = 0.1
 LIVE_QUEUE_SIZE = 1  # annotated frames waiting for the writer of a live source
+SINK_QUEUE_SIZE = 2  # files: finished frames waiting for the sinks thread (the encoder)
 _END = object()  # sentinel through the writer queue
 _RESET = object()  # a seek: the writer resets the temporal state, in frame order
 
@@ -108,6 +109,7 @@ class Pipeline:
         self._worker: threading.Thread | None = None
         self._writer: threading.Thread | None = None
         self._pool: ForwardPool | None = None
+        self._sinks_thread: HandOff | None = None
         self._threads_before = 1
         self._stats = RunningStats()
         self._stopped = False
@@ -149,12 +151,16 @@ class Pipeline:
         # Live: one annotated frame waits for the writer at most; a slow output holds the
         # worker back and the source's newest-frame slot drops the backlog instead.
         self._out = queue.Queue(LIVE_QUEUE_SIZE if self.source.live else self._queue_size)
-        self._pool = None
+        self._pool = self._sinks_thread = None
         if not self.source.live and isinstance(self.localizer, SplitLocalizer):
             workers = self.workers or auto_workers(self.localizer.model, self.localizer.method.forward)
             if not self.localizer.method.parallel:
                 workers = 1  # e.g. Grad-CAM: one backward graph at a time on the model
             self._pool = ForwardPool(workers, join_timeout=JOIN_TIMEOUT_S)
+            # The sinks (the encode, the export) on their own thread, after the writer's
+            # in-order half: the next frames' finish and overlay overlap this one's encode.
+            self._sinks_thread = HandOff(self._emit, SINK_QUEUE_SIZE, name="camvideo-sinks",
+                                         on_error=self._failed, on_end=self._ended)
         self._threads_before = torch.get_num_threads()
         self.source.start()
         self._worker = threading.Thread(target=self._work, name="camvideo-worker")
@@ -203,7 +209,7 @@ class Pipeline:
         """Stop every thread, then close the source and the sinks (recordings are
         finalized and stay playable). Idempotent. Raises the first sink close error
         as ``OutputError`` after everything is closed."""
-        if threading.current_thread() in (self._worker, self._writer):
+        if threading.current_thread() in (self._worker, self._writer) or self._in_sinks_thread():
             raise RuntimeError("stop() from a pipeline callback would deadlock; set a flag and stop from another thread")
         self._stopped = True
         self._stop.set()
@@ -232,6 +238,8 @@ class Pipeline:
                 thread.join(JOIN_TIMEOUT_S)
                 if thread.is_alive():
                     log.error("%s did not stop within %.0f s", thread.name, JOIN_TIMEOUT_S)
+        if self._sinks_thread is not None and not self._in_sinks_thread():
+            self._sinks_thread.join(JOIN_TIMEOUT_S)
         if self._pool is not None:
             self._pool.close()  # after the writer: it may still wait on a forward pass
 
@@ -370,22 +378,42 @@ class Pipeline:
                     elif isinstance(item, _Forwarded):
                         if self._stop.is_set():
                             continue  # stopping: frames not finished yet are not written
-                        batch = item.frames
-                        results = item.localizer.finish(item.evidence.result(), [f.index for f in batch],
-                                                        [f.time for f in batch])
-                        for ready in self._annotate(batch, results):
-                            self._emit(ready)
+                        if not self._finish(item):
+                            break  # the sinks thread has ended (an error)
                     else:
                         self._emit(item)
         except BaseException as exc:  # noqa: BLE001
             log.debug("pipeline writer failed", exc_info=True)
-            self.error = self.error or exc
-            self._call(self.on_error, exc)
+            self._failed(exc)
         finally:
-            self._done.set()
-            if not self._finished_called:
-                self._finished_called = True
-                self._call(self.on_finished)
+            if self._sinks_thread is not None:
+                self._sinks_thread.end()  # it ends the run once the frames before are written
+            else:
+                self._ended()
+
+    def _finish(self, item: _Forwarded) -> bool:
+        """The in-order half and the overlay of a forwarded batch, each frame then to
+        the sinks thread; False when that thread has ended."""
+        batch = item.frames
+        results = item.localizer.finish(item.evidence.result(), [f.index for f in batch], [f.time for f in batch])
+        for ready in self._annotate(batch, results):
+            if not self._sinks_thread.put(ready):
+                return False
+        return True
+
+    def _failed(self, exc: BaseException) -> None:
+        self.error = self.error or exc
+        self._call(self.on_error, exc)
+
+    def _ended(self) -> None:
+        """Every frame written (or an error): the run is done."""
+        self._done.set()
+        if not self._finished_called:
+            self._finished_called = True
+            self._call(self.on_finished)
+
+    def _in_sinks_thread(self) -> bool:
+        return self._sinks_thread is not None and self._sinks_thread.is_current()
 
     def _emit(self, item: ProcessedFrame) -> None:
         timer = StageTimer()
