@@ -5,24 +5,25 @@ Its parts are Protocols: a ``Localizer`` (images -> one ``FrameResult`` each; a
 ``finish``), ``Annotator``s applied in order (the overlay, a HUD line, ...) and
 ``Sink``s that take one ``ProcessedFrame`` (``camvideo.frames``) a frame.
 
-Live sources: three threads overlap the work: the source's reader (decode), the
-worker (every tensor operation of the model, then the overlay) and the writer
-(recorder, exporter, a window's view: whatever sinks are attached), with one
-frame in flight. Files and folders: the worker only reads and hands each batch
-to ``workers`` forward threads (``camvideo.runtime.workers``: on a CPU two 1-thread
-forward passes side by side beat one 2-thread pass), and the writer takes the
-results in frame order and does the in-order rest (smoothing, maps, boxes, the
-overlay: ``FrameLocalizer.finish``) before the sinks. Between the threads are
-bounded queues with named policies: the source's own (``latest`` for live
-sources, ``block`` for files, ``paced`` for a file played in real time:
-``camvideo.video.policies``) and a ``block`` queue of ``queue_size`` items to
-the writer (one item for a live source: no frame queues behind a slow output,
-the encoder say; the worker waits and the source's slot keeps the newest), so a
-file loses nothing and a camera never builds a backlog. Pause,
+Live sources: three threads overlap the work, with one frame in flight: the
+source's reader (decode), the worker (every tensor operation of the model, then
+the overlay) and the writer (the sinks: recorder, exporter, a window's view).
+Files and folders: the worker only reads and hands each batch to ``workers``
+forward threads (``camvideo.runtime.workers``: on a CPU two 1-thread forward
+passes side by side beat one 2-thread pass); the writer takes the results in
+frame order, does the in-order rest (``FrameLocalizer.finish``: smoothing, maps,
+boxes; then the overlay) and hands each frame to the sinks thread (``HandOff``,
+``SINK_QUEUE_SIZE`` frames: the encode overlaps the next frames' in-order half).
+Between the threads are bounded queues with named policies: the source's own
+(``latest`` for live sources, ``block`` for files, ``paced`` for a file played in
+real time: ``camvideo.video.policies``) and a ``block`` queue of ``queue_size``
+items to the writer (one item for a live source: no frame queues behind a slow
+output, the encoder say; the worker waits and the source's slot keeps the
+newest), so a file loses nothing and a camera never builds a backlog. Pause,
 resume and step are the source's policy's (the one pause: see there why).
 
 Threads stop through an event and a sentinel and are joined with a timeout.
-An exception in the worker or the reader ends up in ``error`` and the
+An exception in a pipeline thread or the reader ends up in ``error`` and the
 ``on_error`` callback; a sink that fails is detached (its file kept as far as
 written), reported through ``on_error`` as an ``OutputError``, and the other
 sinks carry on. Every stage is timed: ``stats.stage_ms`` (``camvideo.runtime.stats``).
@@ -157,8 +158,6 @@ class Pipeline:
             if not self.localizer.method.parallel:
                 workers = 1  # e.g. Grad-CAM: one backward graph at a time on the model
             self._pool = ForwardPool(workers, join_timeout=JOIN_TIMEOUT_S)
-            # The sinks (the encode, the export) on their own thread, after the writer's
-            # in-order half: the next frames' finish and overlay overlap this one's encode.
             self._sinks_thread = HandOff(self._emit, SINK_QUEUE_SIZE, name="camvideo-sinks",
                                          on_error=self._failed, on_end=self._ended)
         self._threads_before = torch.get_num_threads()
@@ -386,14 +385,11 @@ class Pipeline:
             log.debug("pipeline writer failed", exc_info=True)
             self._failed(exc)
         finally:
-            if self._sinks_thread is not None:
-                self._sinks_thread.end()  # it ends the run once the frames before are written
-            else:
-                self._ended()
+            # Files: the sinks thread ends the run once the frames before are written.
+            (self._sinks_thread.end if self._sinks_thread is not None else self._ended)()
 
     def _finish(self, item: _Forwarded) -> bool:
-        """The in-order half and the overlay of a forwarded batch, each frame then to
-        the sinks thread; False when that thread has ended."""
+        """A forwarded batch's in-order half and overlay, to the sinks thread; False if it ended."""
         batch = item.frames
         results = item.localizer.finish(item.evidence.result(), [f.index for f in batch], [f.time for f in batch])
         for ready in self._annotate(batch, results):
