@@ -16,7 +16,9 @@ with other jobs slows both alike. Per round, per tree:
   frames, 640x360; or ``--clip FILE`` at ``--quality Q``) to an H.264 recording and a
   JSONL, plain CAM's input again (``fast``; ``--quality`` sets another); the
   CPU seconds per frame of that process (what the change costs the machine, which a
-  share of the CPUs does not change) and its wall-clock fps.
+  share of the CPUs does not change), its wall-clock fps (the whole process: start,
+  run and exit) and the fps the command prints itself (frames over its processing
+  seconds: from the pipeline's start to the outputs closed, without the start-up).
 
 Reported: the median of each figure per tree and after/before. The issue-12 figures
 in README's "How it is built" come from this script.
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -45,8 +48,8 @@ def has_presets(tree: Path) -> bool:
         tree / "camvideo" / "settings.py").read_text()
 
 
-def run(tree: Path, *args: str, timeout: float) -> tuple[float, float]:
-    """``python -m camvideo ARGS`` with ``tree`` first on the path: (wall s, CPU s)."""
+def run(tree: Path, *args: str, timeout: float) -> tuple[float, float, str]:
+    """``python -m camvideo ARGS`` with ``tree`` first on the path: (wall s, CPU s, stderr)."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -56,7 +59,7 @@ def run(tree: Path, *args: str, timeout: float) -> tuple[float, float]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{tree}: camvideo {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()[-400:]}")
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), done.stderr
 
 
 def stage(tree: Path, work: Path, frames: int, rounds: int) -> float:
@@ -69,16 +72,17 @@ def stage(tree: Path, work: Path, frames: int, rounds: int) -> float:
     return data["results"][key]["median_ms"] / data["floor_ms"]
 
 
-def end_to_end(tree: Path, clip: Path, work: Path, frames: int, quality: str = "fast") -> tuple[float, float]:
-    """``camvideo process`` on ``clip``: (CPU s per frame, wall fps)."""
+def end_to_end(tree: Path, clip: Path, work: Path, frames: int, quality: str = "fast") -> tuple[float, float, float]:
+    """``camvideo process`` on ``clip``: (CPU s per frame, wall fps, the fps it prints)."""
     stem = work / f"e2e-{tree.name}-{time.monotonic_ns()}"
     extra = ["--quality", quality] if has_presets(tree) else []
-    wall, cpu = run(tree, "process", str(clip), "-o", f"{stem}.mkv", "--export", f"{stem}.jsonl", "--device", "cpu",
+    wall, cpu, said = run(tree, "process", str(clip), "-o", f"{stem}.mkv", "--export", f"{stem}.jsonl", "--device", "cpu",
                     *extra, timeout=1800)
     lines = sum(1 for _ in open(f"{stem}.jsonl"))
     if lines != frames:
         raise SystemExit(f"{tree}: {lines} frames in the JSONL, {frames} in the clip")
-    return cpu / frames, frames / wall
+    printed = re.search(r"frames in [\d.]+ s \(([\d.]+) fps\)", said)
+    return cpu / frames, frames / wall, float(printed.group(1)) if printed else float("nan")
 
 
 def summarize(figures: dict) -> tuple[dict, dict]:
@@ -118,7 +122,8 @@ def main() -> int:
     for name, tree in trees.items():
         if not (tree / "camvideo" / "__init__.py").exists():
             parser.error(f"--{name} {tree}: not a camvideo checkout")
-    figures: dict[str, dict[str, list[float]]] = {n: {"stage_x_floor": [], "cpu_s_per_frame": [], "fps": []}
+    figures: dict[str, dict[str, list[float]]] = {n: {"stage_x_floor": [], "cpu_s_per_frame": [], "fps": [],
+                                                  "printed_fps": []}
                                                   for n in trees}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -134,11 +139,12 @@ def main() -> int:
         for k in range(args.pairs):
             for name, tree in trees.items():
                 x = float("nan") if args.no_stage else stage(tree, work, args.bench_frames, 3)
-                cpu, fps = end_to_end(tree, clip, work, frames, args.quality)
-                for key, value in (("stage_x_floor", x), ("cpu_s_per_frame", cpu), ("fps", fps)):
+                cpu, fps, printed = end_to_end(tree, clip, work, frames, args.quality)
+                for key, value in (("stage_x_floor", x), ("cpu_s_per_frame", cpu), ("fps", fps),
+                                   ("printed_fps", printed)):
                     figures[name][key].append(value)
                 print(f"round {k + 1}/{args.pairs} {name}: stage {x:.3f}x floor, end to end {1000 * cpu:.1f} "
-                      f"CPU ms/frame, {fps:.1f} fps (load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
+                      f"CPU ms/frame, {fps:.1f} fps ({printed:.1f} printed) (load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
             if args.json:  # after every pair: a run stopped part way keeps what it measured
                 write_json(Path(args.json), trees, frames, figures, k + 1)
     load = os.getloadavg()
@@ -147,7 +153,8 @@ def main() -> int:
           f"load {load[0]:.1f} {load[1]:.1f} {load[2]:.1f})")
     print("| figure | before | after | after / before |\n|---|---:|---:|---:|")
     for key, label in (("stage_x_floor", "inference stage 640x480, x floor"),
-                       ("cpu_s_per_frame", "end to end, CPU ms per frame"), ("fps", "end to end, fps (wall)")):
+                       ("cpu_s_per_frame", "end to end, CPU ms per frame"), ("fps", "end to end, fps (wall)"),
+                       ("printed_fps", "end to end, fps camvideo prints (processing only)")):
         scale = 1000 if key == "cpu_s_per_frame" else 1
         print(f"| {label} | {scale * medians['before'][key]:.3f} | {scale * medians['after'][key]:.3f} "
               f"| {ratios[key]:.3f} |")

@@ -5,7 +5,8 @@
 ``camvideo bench`` reports the end-to-end fps over the limit's fps: on a machine that
 other jobs share, the wall clock is the scheduler's and that fraction says little.
 Here, in one process and interleaved rounds, on the bench's 640x480 frames at its
-settings (lite0, ``balanced``, top-3, OpenVINO f32 where it runs, else torch):
+settings (lite0, ``balanced``, top-3, OpenVINO at ``--precision``, default ``auto`` as
+the bench's, where it runs, else torch):
 
 - the limit's parts, each alone on one thread (``camvideo.tools.benchmark.limit``:
   decode, the forward half, x264 with the recorder's conversion), CPU ms a frame;
@@ -57,7 +58,7 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _localizers():
+def _localizers(precision: str = "auto"):
     """(the file run's localizer, the limit's one-thread localizer, runtime name)."""
     from camvideo.cam.multiscale import input_sizes
     from camvideo.models import load_model
@@ -70,19 +71,21 @@ def _localizers():
     if not available():
         return FrameLocalizer(model, settings), FrameLocalizer(model, settings), "torch"
     sizes = input_sizes(640, 480, tuple(model.preprocessing.size), settings.maps)
-    run = FrameLocalizer(model, settings, forward=OpenVINOForward(model, mode="throughput", sizes=sizes))
-    single = FrameLocalizer(model, settings, forward=OpenVINOForward(model, mode="latency", threads=1, sizes=sizes))
+    run = FrameLocalizer(model, settings, forward=OpenVINOForward(model, mode="throughput", sizes=sizes,
+                                                                  precision=precision))
+    single = FrameLocalizer(model, settings, forward=OpenVINOForward(model, mode="latency", threads=1, sizes=sizes,
+                                                                     precision=precision))
     return run, single, "openvino"
 
 
-def measure(rounds: int, frames: int) -> dict:
+def measure(rounds: int, frames: int, precision: str = "auto") -> dict:
     from camvideo.annotate import FrameAnnotator
     from camvideo.tools.benchmark.frames import load_photos, video_frames, write_clip
     from camvideo.tools.benchmark.limit import measure_limit
     from camvideo.tools.benchmark.runs import run_end_to_end
 
     _count_thread_cpu()
-    run, single, runtime = _localizers()
+    run, single, runtime = _localizers(precision)
     annotator, photos = FrameAnnotator(), load_photos()
     with tempfile.TemporaryDirectory(prefix="camvideo-limit-cpu-") as tmp:
         tmp_path = Path(tmp)
@@ -104,7 +107,7 @@ def measure(rounds: int, frames: int) -> dict:
     parts = {name: round(statistics.median(row[name] for row in limits), 3) for name in limits[0]}
     limit = sum(parts.values())
     run_cpu = statistics.median(r["cpu_ms"] for r in runs)
-    return {"runtime": runtime, "frames": frames, "rounds": rounds, "limit_parts_ms": parts,
+    return {"runtime": runtime, "precision": precision, "frames": frames, "rounds": rounds, "limit_parts_ms": parts,
             "limit_cpu_ms": round(limit, 3), "run_cpu_ms": round(run_cpu, 3),
             "cpu_fraction": round(limit / run_cpu, 3), "runs": runs, "limits": limits}
 
@@ -113,15 +116,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default: 3)")
     parser.add_argument("--frames", type=int, default=480, help="frames of the file run (default: 480)")
+    parser.add_argument("--precision", default="auto", help="OpenVINO's precision (default: auto, as the bench's)")
     parser.add_argument("--json", help="write the figures as JSON to this file")
     args = parser.parse_args()
     if args.rounds < 1 or args.frames < 2:
         parser.error("--rounds must be >= 1 and --frames >= 2")
     import os
 
-    report = {**measure(args.rounds, args.frames), "load": [round(v, 2) for v in os.getloadavg()]}
+    report = {**measure(args.rounds, args.frames, args.precision), "load": [round(v, 2) for v in os.getloadavg()]}
     parts = report["limit_parts_ms"]
-    print(f"limit ({report['runtime']}): " + ", ".join(f"{k} {v:.2f}" for k, v in parts.items())
+    print(f"limit ({report['runtime']} {report['precision']}): " + ", ".join(f"{k} {v:.2f}" for k, v in parts.items())
           + f" = {report['limit_cpu_ms']:.2f} CPU ms a frame")
     for r in report["runs"]:
         print(f"file run: {r['cpu_ms']:.2f} CPU ms a frame; " + ", ".join(f"{k} {v:.2f}" for k, v in r["threads"].items()))

@@ -1,5 +1,3 @@
-import sys
+from camvideo.cli.exit import entry
 
-from camvideo.cli import main
-
-sys.exit(main())
+entry()

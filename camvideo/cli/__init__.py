@@ -7,6 +7,7 @@ each importing torch only when it runs (``camvideo --help`` stays at ~0.1 s).
 ``camvideo.runtime.signals``, which the window uses too).
 """
 
+from camvideo.cli.exit import entry
 from camvideo.cli.options import (
     add_box_options,
     add_localize_options,
@@ -25,6 +26,7 @@ __all__ = [
     "add_model_options",
     "add_overlay_options",
     "build_parser",
+    "entry",
     "load_model_from_args",
     "localize_settings_from_args",
     "localizer_from_args",

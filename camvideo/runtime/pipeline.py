@@ -5,24 +5,25 @@ Its parts are Protocols: a ``Localizer`` (images -> one ``FrameResult`` each; a
 ``finish``), ``Annotator``s applied in order (the overlay, a HUD line, ...) and
 ``Sink``s that take one ``ProcessedFrame`` (``camvideo.frames``) a frame.
 
-Live sources: three threads overlap the work: the source's reader (decode), the
-worker (every tensor operation of the model, then the overlay) and the writer
-(recorder, exporter, a window's view: whatever sinks are attached), with one
-frame in flight. Files and folders: the worker only reads and hands each batch
-to ``workers`` forward threads (``camvideo.runtime.workers``: on a CPU two 1-thread
-forward passes side by side beat one 2-thread pass), and the writer takes the
-results in frame order and does the in-order rest (smoothing, maps, boxes, the
-overlay: ``FrameLocalizer.finish``) before the sinks. Between the threads are
-bounded queues with named policies: the source's own (``latest`` for live
-sources, ``block`` for files, ``paced`` for a file played in real time:
-``camvideo.video.policies``) and a ``block`` queue of ``queue_size`` items to
-the writer (one item for a live source: no frame queues behind a slow output,
-the encoder say; the worker waits and the source's slot keeps the newest), so a
-file loses nothing and a camera never builds a backlog. Pause,
+Live sources: three threads overlap the work, with one frame in flight: the
+source's reader (decode), the worker (every tensor operation of the model, then
+the overlay) and the writer (the sinks: recorder, exporter, a window's view).
+Files and folders: the worker only reads and hands each batch to ``workers``
+forward threads (``camvideo.runtime.workers``: on a CPU two 1-thread forward
+passes side by side beat one 2-thread pass); the writer takes the results in
+frame order, does the in-order rest (``FrameLocalizer.finish``: smoothing, maps,
+boxes; then the overlay) and hands each frame to the sinks thread (``HandOff``,
+``SINK_QUEUE_SIZE`` frames: the encode overlaps the next frames' in-order half).
+Between the threads are bounded queues with named policies: the source's own
+(``latest`` for live sources, ``block`` for files, ``paced`` for a file played in
+real time: ``camvideo.video.policies``) and a ``block`` queue of ``queue_size``
+items to the writer (one item for a live source: no frame queues behind a slow
+output, the encoder say; the worker waits and the source's slot keeps the
+newest), so a file loses nothing and a camera never builds a backlog. Pause,
 resume and step are the source's policy's (the one pause: see there why).
 
 Threads stop through an event and a sentinel and are joined with a timeout.
-An exception in the worker or the reader ends up in ``error`` and the
+An exception in a pipeline thread or the reader ends up in ``error`` and the
 ``on_error`` callback; a sink that fails is detached (its file kept as far as
 written), reported through ``on_error`` as an ``OutputError``, and the other
 sinks carry on. Every stage is timed: ``stats.stage_ms`` (``camvideo.runtime.stats``).
@@ -44,7 +45,7 @@ from camvideo.errors import CamvideoError, OutputError
 from camvideo.frames import Annotator, Localizer, ProcessedFrame, Sink, SplitLocalizer
 from camvideo.results import FrameResult
 from camvideo.runtime.stats import PipelineStats, RunningStats
-from camvideo.runtime.workers import ForwardPool, auto_workers, check_workers, live_threads, torch_threads
+from camvideo.runtime.workers import ForwardPool, HandOff, auto_workers, check_workers, live_threads, torch_threads
 from camvideo.timing import StageTimer
 from camvideo.video.sources import Frame, Source
 
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 JOIN_TIMEOUT_S = 10.0
 _POLL_S = 0.1
 LIVE_QUEUE_SIZE = 1  # annotated frames waiting for the writer of a live source
+SINK_QUEUE_SIZE = 2  # files: finished frames waiting for the sinks thread (the encoder)
 _END = object()  # sentinel through the writer queue
 _RESET = object()  # a seek: the writer resets the temporal state, in frame order
 
@@ -108,6 +110,7 @@ class Pipeline:
         self._worker: threading.Thread | None = None
         self._writer: threading.Thread | None = None
         self._pool: ForwardPool | None = None
+        self._sinks_thread: HandOff | None = None
         self._threads_before = 1
         self._stats = RunningStats()
         self._stopped = False
@@ -149,12 +152,14 @@ class Pipeline:
         # Live: one annotated frame waits for the writer at most; a slow output holds the
         # worker back and the source's newest-frame slot drops the backlog instead.
         self._out = queue.Queue(LIVE_QUEUE_SIZE if self.source.live else self._queue_size)
-        self._pool = None
+        self._pool = self._sinks_thread = None
         if not self.source.live and isinstance(self.localizer, SplitLocalizer):
             workers = self.workers or auto_workers(self.localizer.model, self.localizer.method.forward)
             if not self.localizer.method.parallel:
                 workers = 1  # e.g. Grad-CAM: one backward graph at a time on the model
             self._pool = ForwardPool(workers, join_timeout=JOIN_TIMEOUT_S)
+            self._sinks_thread = HandOff(self._emit, SINK_QUEUE_SIZE, name="camvideo-sinks",
+                                         on_error=self._failed, on_end=self._ended)
         self._threads_before = torch.get_num_threads()
         self.source.start()
         self._worker = threading.Thread(target=self._work, name="camvideo-worker")
@@ -203,7 +208,7 @@ class Pipeline:
         """Stop every thread, then close the source and the sinks (recordings are
         finalized and stay playable). Idempotent. Raises the first sink close error
         as ``OutputError`` after everything is closed."""
-        if threading.current_thread() in (self._worker, self._writer):
+        if threading.current_thread() in (self._worker, self._writer) or self._in_sinks_thread():
             raise RuntimeError("stop() from a pipeline callback would deadlock; set a flag and stop from another thread")
         self._stopped = True
         self._stop.set()
@@ -232,6 +237,8 @@ class Pipeline:
                 thread.join(JOIN_TIMEOUT_S)
                 if thread.is_alive():
                     log.error("%s did not stop within %.0f s", thread.name, JOIN_TIMEOUT_S)
+        if self._sinks_thread is not None and not self._in_sinks_thread():
+            self._sinks_thread.join(JOIN_TIMEOUT_S)
         if self._pool is not None:
             self._pool.close()  # after the writer: it may still wait on a forward pass
 
@@ -370,22 +377,39 @@ class Pipeline:
                     elif isinstance(item, _Forwarded):
                         if self._stop.is_set():
                             continue  # stopping: frames not finished yet are not written
-                        batch = item.frames
-                        results = item.localizer.finish(item.evidence.result(), [f.index for f in batch],
-                                                        [f.time for f in batch])
-                        for ready in self._annotate(batch, results):
-                            self._emit(ready)
+                        if not self._finish(item):
+                            break  # the sinks thread has ended (an error)
                     else:
                         self._emit(item)
         except BaseException as exc:  # noqa: BLE001
             log.debug("pipeline writer failed", exc_info=True)
-            self.error = self.error or exc
-            self._call(self.on_error, exc)
+            self._failed(exc)
         finally:
-            self._done.set()
-            if not self._finished_called:
-                self._finished_called = True
-                self._call(self.on_finished)
+            # Files: the sinks thread ends the run once the frames before are written.
+            (self._sinks_thread.end if self._sinks_thread is not None else self._ended)()
+
+    def _finish(self, item: _Forwarded) -> bool:
+        """A forwarded batch's in-order half and overlay, to the sinks thread; False if it ended."""
+        batch = item.frames
+        results = item.localizer.finish(item.evidence.result(), [f.index for f in batch], [f.time for f in batch])
+        for ready in self._annotate(batch, results):
+            if not self._sinks_thread.put(ready):
+                return False
+        return True
+
+    def _failed(self, exc: BaseException) -> None:
+        self.error = self.error or exc
+        self._call(self.on_error, exc)
+
+    def _ended(self) -> None:
+        """Every frame written (or an error): the run is done."""
+        self._done.set()
+        if not self._finished_called:
+            self._finished_called = True
+            self._call(self.on_finished)
+
+    def _in_sinks_thread(self) -> bool:
+        return self._sinks_thread is not None and self._sinks_thread.is_current()
 
     def _emit(self, item: ProcessedFrame) -> None:
         timer = StageTimer()

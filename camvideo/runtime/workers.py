@@ -168,3 +168,67 @@ class ForwardPool:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+_END = object()  # HandOff's sentinel
+
+
+class HandOff:
+    """A thread (``name``) that calls ``fn(item)`` on each item ``put`` to it, in
+    order, behind a ``block`` queue of ``size`` items: files run their sinks (the
+    x264 encode, the export) here, so that the writer's in-order half of the next
+    frames overlaps the encode of this one.
+
+    ``end`` queues the end; the thread then calls ``on_end`` (also after an error)
+    and stops. An exception from ``fn`` goes to ``on_error`` and ends the thread:
+    ``put`` then says False, so that whoever feeds it stops too. ``join`` waits for
+    the thread (with a timeout)."""
+
+    def __init__(self, fn: Callable, size: int, *, name: str, on_error: Callable[[BaseException], None],
+                 on_end: Callable[[], None], poll_s: float = 0.1) -> None:
+        if size < 1:
+            raise ValueError(f"size must be at least 1, got {size}")
+        self._fn, self._on_error, self._on_end, self._poll_s = fn, on_error, on_end, poll_s
+        self._queue: queue.Queue = queue.Queue(size)
+        self._thread = threading.Thread(target=self._run, name=name)
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def is_current(self) -> bool:
+        """True when called from this hand-off's own thread (in ``fn``, ``on_error``, ``on_end``)."""
+        return threading.current_thread() is self._thread
+
+    def put(self, item) -> bool:
+        """Queue ``item`` (waits while the queue is full); False when the thread has ended."""
+        while self._thread.is_alive():
+            try:
+                self._queue.put(item, timeout=self._poll_s)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def end(self) -> None:
+        """The last item: the thread calls ``on_end`` once it has done the ones before."""
+        self.put(_END)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _END:
+                    break
+                self._fn(item)
+        except BaseException as exc:  # noqa: BLE001 - becomes on_error; put() says False from now on
+            log.debug("%s failed", self._thread.name, exc_info=True)
+            self._on_error(exc)
+        finally:
+            self._on_end()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.error("%s did not stop within %.0f s", self._thread.name, timeout)

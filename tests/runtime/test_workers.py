@@ -14,8 +14,8 @@ from clips import make_clip
 
 from camvideo.annotate import FrameAnnotator
 from camvideo.runtime.localizer import FrameLocalizer
-from camvideo.runtime.pipeline import Pipeline
-from camvideo.runtime.workers import ForwardPool, auto_workers, check_workers, torch_threads
+from camvideo.runtime.pipeline import SINK_QUEUE_SIZE, Pipeline
+from camvideo.runtime.workers import ForwardPool, HandOff, auto_workers, check_workers, torch_threads
 from camvideo.settings import LocalizeSettings, SmoothingSettings
 from camvideo.video.sources import IterableSource, open_source
 
@@ -218,6 +218,110 @@ def test_pause_step_seek_with_workers_resets_in_order(tmp_path, lite0):
         pipe.resume()
         assert pipe.wait(30)
     assert [r.frame for r in collect.results] == [0] + list(range(20, 30))
+
+
+def test_hand_off_runs_items_in_order_on_its_thread_and_ends_once():
+    seen, ended, errors = [], [], []
+    hand = HandOff(lambda item: seen.append((item, threading.current_thread().name)), 2, name="camvideo-test",
+                   on_error=errors.append, on_end=lambda: ended.append(hand.is_current()))
+    assert all(hand.put(i) for i in range(20))
+    hand.end()
+    hand.join(10)
+    assert seen == [(i, "camvideo-test") for i in range(20)] and ended == [True] and errors == []
+    assert not hand.alive and hand.put(99) is False and not hand.is_current()
+    with pytest.raises(ValueError, match="size"):
+        HandOff(print, 0, name="camvideo-test", on_error=print, on_end=print)
+
+
+def test_hand_off_error_ends_its_thread_and_refuses_more():
+    """Cleanup after an error: ``fn`` raising reaches ``on_error``, ``on_end`` still
+    runs, the thread ends and ``put`` says False (the feeder stops instead of waiting)."""
+    ended, errors = [], []
+
+    def fn(item):
+        if item == 3:
+            raise RuntimeError("encoder gone")
+
+    hand = HandOff(fn, 1, name="camvideo-test", on_error=errors.append, on_end=lambda: ended.append(True))
+    results = [hand.put(i) for i in range(4)]
+    _wait_for(lambda: not hand.alive)
+    assert results == [True] * 4 and hand.put(4) is False
+    assert [str(e) for e in errors] == ["encoder gone"] and ended == [True]
+    hand.end()  # no thread to take it: returns at once
+    hand.join(1)
+    assert not [t for t in threading.enumerate() if t.name == "camvideo-test"]
+
+
+class _ThreadNames(Collect):
+    def __init__(self, gate: threading.Event | None = None):
+        super().__init__()
+        self.threads = set()
+        self.gate = gate
+
+    def write(self, item):
+        if self.gate is not None:
+            self.gate.wait(30)
+        self.threads.add(threading.current_thread().name)
+        super().write(item)
+
+
+def test_files_write_their_sinks_on_a_thread_of_their_own_behind_a_bounded_queue(lite0):
+    """Files: the in-order half in the writer, the sinks in "camvideo-sinks" behind
+    SINK_QUEUE_SIZE frames: a stuck output holds the run back (nothing lost, nothing
+    piling up), and every frame arrives in order once it moves again."""
+
+    class Counting(FrameLocalizer):
+        finished = 0
+
+        def finish(self, evidence, indices, times):
+            Counting.finished += len(indices)
+            return super().finish(evidence, indices, times)
+
+    gate = threading.Event()
+    sink = _ThreadNames(gate)
+    frames = [np.full((48, 64, 3), i, np.uint8) for i in range(40)]
+    with Pipeline(IterableSource(frames), Counting(lite0), [FrameAnnotator()], [sink], workers=2,
+                  queue_size=2) as pipe:
+        pipe.start()
+        _wait_for(lambda: Counting.finished >= 2 + SINK_QUEUE_SIZE)
+        time.sleep(0.3)  # room for more, were the queue unbounded
+        # one frame in the stuck sink, SINK_QUEUE_SIZE waiting, one in the writer's hand
+        assert Counting.finished == 2 + SINK_QUEUE_SIZE
+        gate.set()
+        assert pipe.wait(60) and pipe.error is None
+    assert [r.frame for r in sink.results] == list(range(40)) and sink.threads == {"camvideo-sinks"}
+    assert sink.closed and not _pipeline_threads()
+
+
+def test_an_error_in_the_sinks_thread_stops_the_run_and_every_thread_joins(lite0):
+    """Cleanup after an error: something other than a sink's own error (those detach
+    the sink) failing in the sinks thread becomes ``error`` and ``on_error``; the
+    writer, the worker and the pool stop, the sinks are closed, no thread is left."""
+
+    class Fatal(BaseException):
+        pass
+
+    class Dies(Collect):
+        def write(self, item):
+            if item.frame.index == 6:
+                raise Fatal("sinks thread killed")
+            super().write(item)
+
+    def endless():
+        i = 0
+        while True:
+            yield np.full((48, 64, 3), i % 256, np.uint8)
+            i += 1
+
+    sink, errors, finished = Dies(), [], []
+    with Pipeline(IterableSource(endless()), FrameLocalizer(lite0), [FrameAnnotator()], [sink], workers=2) as pipe:
+        pipe.on_error = errors.append
+        pipe.on_finished = lambda: finished.append(True)
+        pipe.start()
+        assert pipe.wait(60)
+    assert isinstance(pipe.error, Fatal) and errors == [pipe.error] and finished == [True]
+    assert [r.frame for r in sink.results] == list(range(6)) and sink.closed
+    assert not _pipeline_threads()
 
 
 def _wait_for(condition, timeout: float = 20.0) -> None:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from camvideo.cli import options as cli
 from camvideo.cli.batch import add_batch_options
+from camvideo.cli.exit import allow_quick_exit
 from camvideo.cli.parser import exit_status
 from camvideo.cli.progress import Progress
 from camvideo.cli.signals import GuardedSinks
@@ -128,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     except Aborted as exc:
         say(f"camvideo: interrupted ({signal.Signals(exc.signum).name}) before the first frame; nothing written\n")
         return 128 + exc.signum
+    allow_quick_exit()  # every output closed and named, the last line said: no teardown needed
     if stopped:
         say(f"camvideo: interrupted ({stop.name}); "
             + ("an earlier output of the same name is not replaced by a part of the source\n" if kept else
