@@ -34,15 +34,10 @@ import numpy as np
 from camvideo.errors import OutputError, reason
 from camvideo.frames import ProcessedFrame
 from camvideo.results import FrameResult
-from camvideo.video.outputs import kept_note
+from camvideo.video.outputs import kept_note, partial_path
 
 CSV_COLUMNS = ("frame", "time", "width", "height", "rank", "class_id", "label", "score", "x1", "y1", "x2", "y2")
 SUFFIXES = (".jsonl", ".csv")
-
-
-def partial_path(path: Path) -> Path:
-    """``out.jsonl`` -> ``out.partial.jsonl``: where the export lives until closed."""
-    return path.with_name(f"{path.stem}.partial{path.suffix}")
 
 
 def _open(path: Path, partial: Path):

@@ -49,6 +49,31 @@ def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[tuple[str, str
                               "camvideo never writes over its input; choose another output name")
 
 
+def partial_path(path: Path) -> Path:
+    """``out.mkv`` -> ``out.partial.mkv``: where an output lives until it is complete."""
+    return path.with_name(f"{path.stem}.partial{path.suffix}")
+
+
+def set_aside(partial: Path, source: str | Path | None = None) -> Path | None:
+    """Keep an earlier run's ``partial`` file from being written over: rename it to
+    the first free ``NAME.partial-N.EXT`` and return that name; None when there is
+    none (or it is ``source`` itself, which the output check refuses)."""
+    ident = _identity(partial)
+    if ident is None or not partial.is_file() or (source is not None and ident == _identity(Path(source))):
+        return None
+    base = partial.with_suffix("")
+    for n in range(1, 10_000):
+        aside = partial.with_name(f"{base.name}-{n}{partial.suffix}")
+        if not os.path.lexists(aside):
+            try:
+                os.rename(partial, aside)
+            except OSError as exc:
+                raise OutputError(f"cannot keep the earlier {partial.name} as {aside.name}: {exc.strerror}; "
+                                  "move it away and run again") from None
+            return aside
+    raise OutputError(f"cannot keep the earlier {partial.name}: {partial.parent} holds 9999 kept ones; move them away")
+
+
 def kept_note(partial: Path, path: Path) -> str:
     """What a failed output leaves: the words an error ends with."""
     if not partial.exists():

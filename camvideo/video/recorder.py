@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from camvideo import __version__
 from camvideo.errors import OutputError, reason
 from camvideo.frames import ProcessedFrame
-from camvideo.video.outputs import kept_note
+from camvideo.video.outputs import kept_note, partial_path
 
 if TYPE_CHECKING:  # cv2 and numpy load with the first frame: a batch driver names outputs without them
     import numpy as np
@@ -84,11 +84,6 @@ def made_by_camvideo(metadata) -> bool:
 
 
 SKIP = object()  # an audio packet not to copy
-
-
-def partial_path(path: Path) -> Path:
-    """``out.mkv`` -> ``out.partial.mkv``: where the recording lives until closed."""
-    return path.with_name(f"{path.stem}.partial{path.suffix}")
 
 
 def _nvenc_present() -> bool:

@@ -180,3 +180,30 @@ def test_a_signal_while_the_model_loads_leaves_nothing_behind(tmp_path, clip):
     assert "before the first frame; nothing written" in err and "Traceback" not in err
     assert data.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([clip.name, data.name])
+
+
+def test_an_earlier_stopped_runs_partial_files_are_kept_and_named(tmp_path, capsys, clip):
+    """A rerun never writes over what a stopped run left (a camera's hour cannot be made again)."""
+    out, data = tmp_path / "rec.mkv", tmp_path / "rec.jsonl"
+    (tmp_path / "rec.partial.mkv").write_bytes(b"earlier recording")
+    (tmp_path / "rec.partial-1.mkv").write_bytes(b"an even earlier one")
+    (tmp_path / "rec.partial.jsonl").write_text("earlier data\n")
+    assert main(["process", str(clip), "-o", str(out), "--export", str(data), "--max-frames", "2"]) == 0
+    assert (tmp_path / "rec.partial-2.mkv").read_bytes() == b"earlier recording"
+    assert (tmp_path / "rec.partial-1.mkv").read_bytes() == b"an even earlier one"
+    assert (tmp_path / "rec.partial-1.jsonl").read_text() == "earlier data\n"
+    assert out.is_file() and len(data.read_text().splitlines()) == 2
+    assert not (tmp_path / "rec.partial.mkv").exists() and not (tmp_path / "rec.partial.jsonl").exists()
+    err = capsys.readouterr().err
+    assert "rec.partial.mkv, left by an earlier run that stopped, is kept as rec.partial-2.mkv" in err
+    assert "rec.partial.jsonl, left by an earlier run that stopped, is kept as rec.partial-1.jsonl" in err
+
+
+def test_set_aside_leaves_the_source_and_missing_files_alone(tmp_path):
+    from camvideo.video.outputs import set_aside
+
+    source = tmp_path / "in.partial.mkv"
+    source.write_bytes(b"the input")
+    assert set_aside(source, source) is None and source.read_bytes() == b"the input"
+    assert set_aside(tmp_path / "none.partial.mkv") is None
+    assert set_aside(source) == tmp_path / "in.partial-1.mkv"

@@ -55,7 +55,8 @@ def register(sub) -> None:
         "folder or glob of images); write the annotated video (heat map, boxes, labels) and/or the "
         "per-frame data (frame, time, width, height, detections). No output may be the source, or the "
         "other output (the files are compared, not their names); the recording and the export are written "
-        "as NAME.partial.EXT and take their names when complete.",
+        "as NAME.partial.EXT and take their names when complete (one that an earlier run left is kept as "
+        "NAME.partial-N.EXT).",
         epilog=exit_status(batch=True, outputs=True),
     )
     p.add_argument("sources", metavar="SOURCE", type=cli.path_argument, nargs="*",
@@ -163,6 +164,7 @@ def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedS
                          batch_size=args.batch_size, workers=args.workers, max_frames=args.max_frames,
                          codec=args.codec, preset=args.preset, audio=not args.no_audio, protect_inputs=True,
                          labels=("-o", "--export"), wrap_output=guard.guard)
+    _keep_earlier_partials(args.source, (output, request.export))
     with contextlib.ExitStack() as stack:
         bar: list[Progress] = []
 
@@ -189,6 +191,21 @@ def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedS
         if report.damage:  # the frame numbers keep the gaps; the line says where they are
             say(f"camvideo: warning: {printable(report.source.name)}: {describe_damage(report.damage)}\n")
     return stop.event.is_set(), bool(report.kept)
+
+
+def _keep_earlier_partials(source: str, outputs) -> None:
+    """An earlier run of these outputs that stopped left its ``.partial`` files: each is
+    renamed ``NAME.partial-N.EXT``, with a line that says so, before this run writes
+    its own (a camera's recording cannot be made again)."""
+    from camvideo.video.outputs import partial_path, set_aside
+
+    for path in outputs:
+        if path is None:
+            continue
+        kept = set_aside(partial_path(Path(path)), source)
+        if kept is not None:
+            say(printable(f"camvideo: {partial_path(Path(path)).name}, left by an earlier run that stopped, "
+                          f"is kept as {kept.name}") + "\n")
 
 
 def _user_error(exc: BaseException, args: argparse.Namespace) -> BaseException:
