@@ -170,8 +170,7 @@ def followed(motion: Motion, box: Box, size: tuple[int, int],
     width, height = size
     mh, mw = regions.shape
     thumb = np.array([mw, mh], np.float64)
-    moved = motion.before @ motion.transform[:, :2].T + motion.transform[:, 2]
-    agree = np.linalg.norm((moved - motion.after) * thumb, axis=1) < 1.0
+    agree = motion.agreeing(mw, mh)
     points = motion.after[agree] * np.array([width, height])
     inside = ((points[:, 0] >= box[0]) & (points[:, 0] <= box[2]) & (points[:, 1] >= box[1]) & (points[:, 1] <= box[3]))
     shift = np.abs((motion.transform[:, :2] - np.eye(2)) @ np.array([[0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0]])

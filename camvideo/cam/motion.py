@@ -25,7 +25,7 @@ pixels alike.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 
 import cv2
 import numpy as np
@@ -66,6 +66,7 @@ class Motion:
     before: np.ndarray
     after: np.ndarray
     _fits: dict = field(default_factory=dict, init=False, repr=False)  # ``within``'s fits by the corners they used
+    _agree: dict = field(default_factory=dict, init=False, repr=False)  # ``agreeing``'s masks by thumbnail size
 
     @cached_property  # asked by the feature average, the first pass's and every box track
     def still(self) -> bool:
@@ -74,12 +75,27 @@ class Motion:
         moved = corners @ self.transform[:, :2].T + self.transform[:, 2]
         return float(np.abs(moved - corners).max()) < STILL
 
+    def agreeing(self, width: float, height: float) -> np.ndarray:
+        """Which tracked corners moved as the picture did: (N,) bool, True where
+        ``transform`` takes the corner to within a pixel of where it was found, in
+        pixels of a ``width`` x ``height`` thumbnail (worked out once a size)."""
+        key = (width, height)
+        if key not in self._agree:
+            moved = self.before @ self.transform[:, :2].T + self.transform[:, 2]
+            size = np.array([width, height], np.float64)
+            self._agree[key] = np.linalg.norm((moved - self.after) * size, axis=1) < 1.0
+        return self._agree[key]
+
     def within(self, box, width: int, height: int) -> np.ndarray | None:
         """The similarity of the corners inside ``box`` (pixels of a ``width`` x
         ``height`` frame, where it was in the previous frame): an object that moves on
         its own moves its box with it. The picture's ``transform`` when the box holds
         nearly all the corners; None when too few lie inside or their fit is poor (a
-        small object: the caller decides whether the picture's motion stands for it)."""
+        small object: the caller decides whether the picture's motion stands for it).
+        The picture's ``transform`` too when every corner inside moved as the picture
+        did (``agreeing``): a box on the background, or on an object the camera
+        follows, moves as the picture (a fit of those corners alone differs from it
+        by the noise of fewer points)."""
         x1, y1, x2, y2 = box[0] / width, box[1] / height, box[2] / width, box[3] / height
         u, v = self.before[:, 0], self.before[:, 1]
         inside = (u >= x1) & (u <= x2) & (v >= y1) & (v <= y2)
@@ -88,12 +104,14 @@ class Motion:
             return None
         if count >= 0.9 * len(inside):
             return self.transform
+        # Pixels of the thumbnail's scale (the RANSAC threshold, and the agreement's, is a pixel).
+        scale = np.array([width, height], np.float64) * THUMB_SIDE / max(width, height)
+        if self.agreeing(*scale)[inside].all():
+            return self.transform
         # The same corners give the same fit (RANSAC's seed is fixed): boxes of several
         # classes on one object (the tracks, the moving extent's) often hold the same.
         key = (width, height, inside.tobytes())
         if key not in self._fits:
-            # Fitted in pixels of the thumbnail's scale (the RANSAC threshold is in pixels).
-            scale = np.array([width, height], np.float64) * THUMB_SIDE / max(width, height)
             fit = _fit(self.before[inside] * scale, self.after[inside] * scale, MIN_INLIERS // 2)
             self._fits[key] = None if fit is None else normalized(fit, *scale)
         return self._fits[key]
@@ -149,8 +167,15 @@ def _fit(before: np.ndarray, after: np.ndarray, least: int) -> np.ndarray | None
 
 
 def _zoom(motion: np.ndarray) -> float:
-    """The scale factor of a 2x3 similarity."""
-    return float(np.sqrt(abs(np.linalg.det(motion[:, :2]))))
+    """The scale factor of a 2x3 similarity (the same transform's, e.g. the picture's
+    for every box a frame, worked out once)."""
+    return _zoom_of(np.asarray(motion, np.float64).tobytes())
+
+
+@lru_cache(maxsize=16)
+def _zoom_of(motion: bytes) -> float:
+    """``_zoom`` of a 2x3 float64 similarity given by its bytes (row by row)."""
+    return float(np.sqrt(abs(np.linalg.det(np.frombuffer(motion).reshape(2, 3)[:, :2]))))
 
 
 def normalized(fit: np.ndarray, width: float, height: float) -> np.ndarray:
