@@ -181,9 +181,11 @@ def _zoom_of(motion: bytes) -> float:
 def normalized(fit: np.ndarray, width: float, height: float) -> np.ndarray:
     """A 2x3 transform in pixels of a ``width`` x ``height`` picture -> the same in
     normalized coordinates (0..1 across each side)."""
-    scale = np.diag([width, height])
-    inverse = np.diag([1.0 / width, 1.0 / height])
-    return np.hstack([inverse @ fit[:, :2] @ scale, (inverse @ fit[:, 2:])])
+    inverse = np.array([[1.0 / width], [1.0 / height]])
+    out = np.empty((2, 3))
+    out[:, :2] = inverse * fit[:, :2] * np.array([width, height], np.float64)  # diag(1 / size) @ linear @ diag(size)
+    out[:, 2:] = inverse * fit[:, 2:]
+    return out
 
 
 def move_box(box, motion: np.ndarray, width: int, height: int) -> np.ndarray:

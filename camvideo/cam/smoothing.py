@@ -94,7 +94,7 @@ class TemporalState:
         """Forget the averages and the label hysteresis (a cut)."""
         self._feats: torch.Tensor | None = None
         self._first: torch.Tensor | None = None
-        self._pooled: torch.Tensor | None = None
+        self._pooled: np.ndarray | None = None  # the last frame's pooled features (float64)
         self._probs: torch.Tensor | None = None
         self._labels = LabelHysteresis()
         self.frames = 0  # frames since the last reset or cut
@@ -142,20 +142,35 @@ class TemporalState:
         """Whether ``feats`` start a new shot (then the averages are forgotten): another
         map size (the frame size changed under an aspect-kept input), or pooled
         features further than ``cut_distance`` (cosine) from the last frame's."""
-        pooled = feats.float().mean(dim=(1, 2))
+        pooled = _pooled(feats)
         cut = False
         if self._feats is not None and self._feats.shape != feats.shape:
             log.debug("new map size %s at frame %d: a cut", tuple(feats.shape), self.frames)
             self._forget()
             cut = True
         if self._pooled is not None:
-            distance = 1.0 - float(torch.nn.functional.cosine_similarity(pooled, self._pooled, dim=0))
+            distance = _cosine_distance(pooled, self._pooled)
             if distance > self.settings.cut_distance:
                 log.debug("cut at frame %d (feature distance %.3f)", self.frames, distance)
                 self._forget()
                 cut = True
         self._pooled = pooled
         return cut
+
+
+def _pooled(feats: torch.Tensor) -> np.ndarray:
+    """The mean of each of ``feats``' (K, h, w) maps, (K,) float64: on the CPU one
+    matrix-vector product (torch's mean over two small dimensions costs 5x more)."""
+    flat = feats.float().reshape(feats.shape[0], -1)
+    if flat.device.type != "cpu":
+        return flat.mean(dim=1).cpu().numpy().astype(np.float64)
+    count = flat.shape[1]
+    return (flat.numpy() @ np.full(count, 1.0 / count, np.float32)).astype(np.float64)
+
+
+def _cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """1 - the cosine similarity of two vectors (each norm at least 1e-8, as torch's)."""
+    return 1.0 - float(a @ b) / (max(float(np.linalg.norm(a)), 1e-8) * max(float(np.linalg.norm(b)), 1e-8))
 
 
 class LabelHysteresis:
