@@ -37,6 +37,7 @@ MIN_INLIERS = 12  # fewer inliers of the fit: no transform
 MAX_ZOOM = 1.25  # a larger scale change between two frames is not camera motion
 REFRESH = 10  # frames a set of corners is tracked before new ones are detected
 STILL = 1e-3  # a transform moving no point of the frame further (normalized: 0.6 px of 640) is no motion
+LAG = 0.05  # cells of its grid an average may trail the picture by before it is moved (``Lag``)
 
 
 def thumbnail(frame: np.ndarray) -> np.ndarray:
@@ -225,13 +226,58 @@ def warp_features(feats: torch.Tensor, motion: np.ndarray) -> tuple[torch.Tensor
     return moved, torch.from_numpy(inside).to(feats.device)
 
 
-def follow(average: torch.Tensor, feats: torch.Tensor, motion: Motion | None) -> torch.Tensor:
+class Lag:
+    """The picture's motion that a running average has not been moved by yet.
+
+    Moving 1280 maps costs ~0.3 ms; a slow drift (a hand-held camera: a few
+    hundredths of a cell a frame) is gathered here until it moves some cell of the
+    average's grid by ``LAG`` (then the average is moved by all of it at once), so the
+    average trails the picture by less than ``LAG`` cells."""
+
+    def __init__(self) -> None:
+        self.transform: np.ndarray | None = None  # normalized 2x3, since the average was last moved
+
+    def reset(self) -> None:
+        self.transform = None
+
+    def take(self, motion: Motion | None, grid: tuple[int, int]) -> np.ndarray | None:
+        """The transform to move an average of ``grid`` (h, w) cells by now, with
+        ``motion`` (this frame's) gathered; None: not now. A frame without a motion
+        measured breaks the chain: what was gathered is given (the average is moved
+        by what is known)."""
+        if motion is None:
+            due, self.transform = self.transform, None
+            return due
+        if motion.still:
+            return None
+        total = motion.transform if self.transform is None else _compose(motion.transform, self.transform)
+        h, w = grid
+        corners = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+        moved = corners @ total[:, :2].T + total[:, 2]
+        if float((np.abs(moved - corners) * [w, h]).max()) < LAG:
+            self.transform = total
+            return None
+        self.transform = None
+        return total
+
+
+def _compose(second: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """The 2x3 transform of ``first`` then ``second``."""
+    return np.hstack([second[:, :2] @ first[:, :2], second[:, :2] @ first[:, 2:] + second[:, 2:]])
+
+
+def follow(average: torch.Tensor, feats: torch.Tensor, motion: Motion | None, lag: Lag | None = None) -> torch.Tensor:
     """A running average of features (K, h, w) moved with the picture onto the grid of
     this frame's ``feats``, before they join it: cells new in view start from this
-    frame. Unchanged without a motion or for a still picture."""
-    if motion is None or motion.still:
+    frame. Unchanged without a motion or for a still picture. With ``lag``, motions
+    are gathered there and the average is moved once they add up to ``LAG`` cells."""
+    if lag is not None:
+        transform = lag.take(motion, tuple(average.shape[1:]))
+    else:
+        transform = None if motion is None or motion.still else motion.transform
+    if transform is None:
         return average
-    moved, inside = warp_features(average, motion.transform)
+    moved, inside = warp_features(average, transform)
     if bool(inside.all()) and moved.dtype == feats.dtype:  # every cell was in view: nothing new to take
         return moved
     return torch.where(inside, moved, feats)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from camvideo.cam.motion import Motion, MotionEstimator, follow, move_box, normalized, thumbnail, warp_features
+from camvideo.cam.motion import Lag, Motion, MotionEstimator, follow, move_box, normalized, thumbnail, warp_features
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 W, H = 640, 480
@@ -204,3 +204,22 @@ def test_features_moved_wholly_in_view_are_the_moved_features():
     pan = np.array([[1.0, 0.0, 0.2], [0.0, 1.0, 0.0]])  # the left fifth is new: this frame's features there
     out = follow(average, feats, Motion(pan, np.zeros((0, 2)), np.zeros((0, 2))))
     assert torch.equal(out[:, :, 0], feats[:, :, 0]) and not torch.equal(out[:, :, 5], feats[:, :, 5])
+
+
+def test_a_slow_drift_is_gathered_and_the_average_moved_by_all_of_it_at_once():
+    none = np.zeros((0, 2))
+    drift = Motion(np.array([[1.0, 0.0, 0.002], [0.0, 1.0, 0.0]]), none, none)  # 0.018 of a cell of 9 a frame
+    lag = Lag()
+    due = [lag.take(drift, (7, 9)) for _ in range(3)]
+    assert due[0] is None and due[1] is None  # 0.036 cells: the average may trail by that
+    assert np.allclose(due[2], [[1.0, 0.0, 0.006], [0.0, 1.0, 0.0]]) and lag.transform is None  # 0.054: all of it
+    assert lag.take(Motion(np.eye(2, 3), none, none), (7, 9)) is None and lag.transform is None  # still: nothing
+    pan = np.array([[1.0, 0.0, 0.02], [0.0, 1.0, 0.0]])  # 0.18 cells: at once
+    assert np.array_equal(lag.take(Motion(pan, none, none), (7, 9)), pan)
+    lag.take(drift, (7, 9))
+    assert np.allclose(lag.take(None, (7, 9)), drift.transform) and lag.transform is None  # the chain broke
+    rng = torch.Generator().manual_seed(1)
+    average, feats = torch.rand(3, 7, 9, generator=rng), torch.rand(3, 7, 9, generator=rng)
+    assert follow(average, feats, drift, Lag()) is average  # not moved yet
+    assert torch.equal(follow(average, feats, Motion(pan, none, none), Lag()),
+                       follow(average, feats, Motion(pan, none, none)))
