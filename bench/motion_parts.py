@@ -102,9 +102,9 @@ def main(argv=None) -> int:
     follows = []
     original_follow = motion_module.follow
 
-    def recording_follow(average, feats, motion):
-        follows.append((average.clone(), feats, motion))
-        return original_follow(average, feats, motion)
+    def recording_follow(average, feats, motion, lag=None):
+        follows.append((average.clone(), feats, motion, copy.deepcopy(lag)))
+        return original_follow(average, feats, motion, lag)
 
     import camvideo.cam.smoothing as smoothing_module
     smoothing_module.follow = recording_follow
@@ -125,8 +125,8 @@ def main(argv=None) -> int:
             estimator(thumb)
 
     def run_follow(calls):
-        for average, feats, motion in calls:
-            original_follow(average, feats, motion)
+        for average, feats, motion, lag in calls:
+            original_follow(average, feats, motion, lag)
 
     def replay(make, name):
         def run(calls):
@@ -145,7 +145,7 @@ def main(argv=None) -> int:
         parts = {
             "thumbnail": cpu_ms(count, lambda: [motion_module.thumbnail(f) for f in frames], args.reps),
             "motion": cpu_ms(count, run_motion, args.reps),
-            # Fresh copies a pass: a Motion keeps what it worked out (``still``, ``within``'s fits).
+            # Fresh copies a pass: a Motion keeps what it worked out (``still``, ``within``'s fits), a Lag what it gathered.
             "follow (features moved)": cpu_ms(count, run_follow, args.reps, lambda: (copy.deepcopy(follows),)),
             "box tracks": cpu_ms(count, replay(BoxTracker, "update"), args.reps,
                                  lambda: (copy.deepcopy(tracker_calls),)),

@@ -68,9 +68,10 @@ class MovingExtent:
         if blurred is None or previous is None or previous.shape != blurred.shape or cut or motion is None:
             return None
         height, width = blurred.shape
-        scale = np.diag([width, height]).astype(np.float64)
-        linear = scale @ motion.transform[:, :2] @ np.linalg.inv(scale)
-        warp = np.hstack([linear, (scale @ motion.transform[:, 2:])])
+        size = np.array([width, height], np.float64)
+        warp = np.empty((2, 3))  # the motion in the thumbnail's pixels: diag(size) @ transform @ diag(1 / size, 1)
+        warp[:, :2] = size[:, None] * motion.transform[:, :2] * (1.0 / size)
+        warp[:, 2] = size * motion.transform[:, 2]
         before = cv2.warpAffine(previous, warp, (width, height), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         valid = cv2.warpAffine(np.ones_like(previous), warp, (width, height), flags=cv2.INTER_NEAREST)
@@ -170,8 +171,7 @@ def followed(motion: Motion, box: Box, size: tuple[int, int],
     width, height = size
     mh, mw = regions.shape
     thumb = np.array([mw, mh], np.float64)
-    moved = motion.before @ motion.transform[:, :2].T + motion.transform[:, 2]
-    agree = np.linalg.norm((moved - motion.after) * thumb, axis=1) < 1.0
+    agree = motion.agreeing(mw, mh)
     points = motion.after[agree] * np.array([width, height])
     inside = ((points[:, 0] >= box[0]) & (points[:, 0] <= box[2]) & (points[:, 1] >= box[1]) & (points[:, 1] <= box[3]))
     shift = np.abs((motion.transform[:, :2] - np.eye(2)) @ np.array([[0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0]])

@@ -25,7 +25,7 @@ pixels alike.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 
 import cv2
 import numpy as np
@@ -37,6 +37,7 @@ MIN_INLIERS = 12  # fewer inliers of the fit: no transform
 MAX_ZOOM = 1.25  # a larger scale change between two frames is not camera motion
 REFRESH = 10  # frames a set of corners is tracked before new ones are detected
 STILL = 1e-3  # a transform moving no point of the frame further (normalized: 0.6 px of 640) is no motion
+LAG = 0.05  # cells of its grid an average may trail the picture by before it is moved (``Lag``)
 
 
 def thumbnail(frame: np.ndarray) -> np.ndarray:
@@ -66,6 +67,7 @@ class Motion:
     before: np.ndarray
     after: np.ndarray
     _fits: dict = field(default_factory=dict, init=False, repr=False)  # ``within``'s fits by the corners they used
+    _agree: dict = field(default_factory=dict, init=False, repr=False)  # ``agreeing``'s masks by thumbnail size
 
     @cached_property  # asked by the feature average, the first pass's and every box track
     def still(self) -> bool:
@@ -74,12 +76,27 @@ class Motion:
         moved = corners @ self.transform[:, :2].T + self.transform[:, 2]
         return float(np.abs(moved - corners).max()) < STILL
 
+    def agreeing(self, width: float, height: float) -> np.ndarray:
+        """Which tracked corners moved as the picture did: (N,) bool, True where
+        ``transform`` takes the corner to within a pixel of where it was found, in
+        pixels of a ``width`` x ``height`` thumbnail (worked out once a size)."""
+        key = (width, height)
+        if key not in self._agree:
+            moved = self.before @ self.transform[:, :2].T + self.transform[:, 2]
+            size = np.array([width, height], np.float64)
+            self._agree[key] = np.linalg.norm((moved - self.after) * size, axis=1) < 1.0
+        return self._agree[key]
+
     def within(self, box, width: int, height: int) -> np.ndarray | None:
         """The similarity of the corners inside ``box`` (pixels of a ``width`` x
         ``height`` frame, where it was in the previous frame): an object that moves on
         its own moves its box with it. The picture's ``transform`` when the box holds
         nearly all the corners; None when too few lie inside or their fit is poor (a
-        small object: the caller decides whether the picture's motion stands for it)."""
+        small object: the caller decides whether the picture's motion stands for it).
+        The picture's ``transform`` too when every corner inside moved as the picture
+        did (``agreeing``): a box on the background, or on an object the camera
+        follows, moves as the picture (a fit of those corners alone differs from it
+        by the noise of fewer points)."""
         x1, y1, x2, y2 = box[0] / width, box[1] / height, box[2] / width, box[3] / height
         u, v = self.before[:, 0], self.before[:, 1]
         inside = (u >= x1) & (u <= x2) & (v >= y1) & (v <= y2)
@@ -88,12 +105,14 @@ class Motion:
             return None
         if count >= 0.9 * len(inside):
             return self.transform
+        # Pixels of the thumbnail's scale (the RANSAC threshold, and the agreement's, is a pixel).
+        scale = np.array([width, height], np.float64) * THUMB_SIDE / max(width, height)
+        if self.agreeing(*scale)[inside].all():
+            return self.transform
         # The same corners give the same fit (RANSAC's seed is fixed): boxes of several
         # classes on one object (the tracks, the moving extent's) often hold the same.
         key = (width, height, inside.tobytes())
         if key not in self._fits:
-            # Fitted in pixels of the thumbnail's scale (the RANSAC threshold is in pixels).
-            scale = np.array([width, height], np.float64) * THUMB_SIDE / max(width, height)
             fit = _fit(self.before[inside] * scale, self.after[inside] * scale, MIN_INLIERS // 2)
             self._fits[key] = None if fit is None else normalized(fit, *scale)
         return self._fits[key]
@@ -149,16 +168,25 @@ def _fit(before: np.ndarray, after: np.ndarray, least: int) -> np.ndarray | None
 
 
 def _zoom(motion: np.ndarray) -> float:
-    """The scale factor of a 2x3 similarity."""
-    return float(np.sqrt(abs(np.linalg.det(motion[:, :2]))))
+    """The scale factor of a 2x3 similarity (the same transform's, e.g. the picture's
+    for every box a frame, worked out once)."""
+    return _zoom_of(np.asarray(motion, np.float64).tobytes())
+
+
+@lru_cache(maxsize=16)
+def _zoom_of(motion: bytes) -> float:
+    """``_zoom`` of a 2x3 float64 similarity given by its bytes (row by row)."""
+    return float(np.sqrt(abs(np.linalg.det(np.frombuffer(motion).reshape(2, 3)[:, :2]))))
 
 
 def normalized(fit: np.ndarray, width: float, height: float) -> np.ndarray:
     """A 2x3 transform in pixels of a ``width`` x ``height`` picture -> the same in
     normalized coordinates (0..1 across each side)."""
-    scale = np.diag([width, height])
-    inverse = np.diag([1.0 / width, 1.0 / height])
-    return np.hstack([inverse @ fit[:, :2] @ scale, (inverse @ fit[:, 2:])])
+    inverse = np.array([[1.0 / width], [1.0 / height]])
+    out = np.empty((2, 3))
+    out[:, :2] = inverse * fit[:, :2] * np.array([width, height], np.float64)  # diag(1 / size) @ linear @ diag(size)
+    out[:, 2:] = inverse * fit[:, 2:]
+    return out
 
 
 def move_box(box, motion: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -198,13 +226,58 @@ def warp_features(feats: torch.Tensor, motion: np.ndarray) -> tuple[torch.Tensor
     return moved, torch.from_numpy(inside).to(feats.device)
 
 
-def follow(average: torch.Tensor, feats: torch.Tensor, motion: Motion | None) -> torch.Tensor:
+class Lag:
+    """The picture's motion that a running average has not been moved by yet.
+
+    Moving 1280 maps costs ~0.3 ms; a slow drift (a hand-held camera: a few
+    hundredths of a cell a frame) is gathered here until it moves some cell of the
+    average's grid by ``LAG`` (then the average is moved by all of it at once), so the
+    average trails the picture by less than ``LAG`` cells."""
+
+    def __init__(self) -> None:
+        self.transform: np.ndarray | None = None  # normalized 2x3, since the average was last moved
+
+    def reset(self) -> None:
+        self.transform = None
+
+    def take(self, motion: Motion | None, grid: tuple[int, int]) -> np.ndarray | None:
+        """The transform to move an average of ``grid`` (h, w) cells by now, with
+        ``motion`` (this frame's) gathered; None: not now. A frame without a motion
+        measured breaks the chain: what was gathered is given (the average is moved
+        by what is known)."""
+        if motion is None:
+            due, self.transform = self.transform, None
+            return due
+        if motion.still:
+            return None
+        total = motion.transform if self.transform is None else _compose(motion.transform, self.transform)
+        h, w = grid
+        corners = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+        moved = corners @ total[:, :2].T + total[:, 2]
+        if float((np.abs(moved - corners) * [w, h]).max()) < LAG:
+            self.transform = total
+            return None
+        self.transform = None
+        return total
+
+
+def _compose(second: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """The 2x3 transform of ``first`` then ``second``."""
+    return np.hstack([second[:, :2] @ first[:, :2], second[:, :2] @ first[:, 2:] + second[:, 2:]])
+
+
+def follow(average: torch.Tensor, feats: torch.Tensor, motion: Motion | None, lag: Lag | None = None) -> torch.Tensor:
     """A running average of features (K, h, w) moved with the picture onto the grid of
     this frame's ``feats``, before they join it: cells new in view start from this
-    frame. Unchanged without a motion or for a still picture."""
-    if motion is None or motion.still:
+    frame. Unchanged without a motion or for a still picture. With ``lag``, motions
+    are gathered there and the average is moved once they add up to ``LAG`` cells."""
+    if lag is not None:
+        transform = lag.take(motion, tuple(average.shape[1:]))
+    else:
+        transform = None if motion is None or motion.still else motion.transform
+    if transform is None:
         return average
-    moved, inside = warp_features(average, motion.transform)
+    moved, inside = warp_features(average, transform)
     if bool(inside.all()) and moved.dtype == feats.dtype:  # every cell was in view: nothing new to take
         return moved
     return torch.where(inside, moved, feats)

@@ -9,7 +9,8 @@ pulse. ``TemporalState`` carries a frame's ``Evidence`` over to the next, one
   linear in the features, so this *is* the EMA of every class map at once, at
   feature resolution (1280 x 7 x 7 floats for Lite0: nearly free), whatever
   classes are shown next; the average is moved with the picture's measured motion
-  (``camvideo.cam.motion``) first, so the maps do not trail a pan or a zoom;
+  (``camvideo.cam.motion``) first, so the maps do not trail a pan or a zoom (a slow
+  drift is gathered until it moves a cell by ``LAG``, a twentieth: ``motion.Lag``);
 - an EMA of the class probabilities;
 - label hysteresis (``LabelHysteresis``): the shown top-1 changes only when another
   class leads it by ``margin`` or leads for ``hold`` frames in a row;
@@ -40,7 +41,7 @@ import torch
 
 from camvideo.cam.boxes import normalize
 from camvideo.cam.evidence import Evidence
-from camvideo.cam.motion import Motion, MotionEstimator, follow
+from camvideo.cam.motion import Lag, Motion, MotionEstimator, follow
 from camvideo.settings import IntensitySettings, SmoothingSettings
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,8 @@ class TemporalState:
         """Forget the averages and the label hysteresis (a cut)."""
         self._feats: torch.Tensor | None = None
         self._first: torch.Tensor | None = None
-        self._pooled: torch.Tensor | None = None
+        self._lags = Lag(), Lag()  # the motion the averages (``_feats``, ``_first``) trail the picture by
+        self._pooled: np.ndarray | None = None  # the last frame's pooled features (float64)
         self._probs: torch.Tensor | None = None
         self._labels = LabelHysteresis()
         self.frames = 0  # frames since the last reset or cut
@@ -122,15 +124,16 @@ class TemporalState:
         if self._feats is None:
             self._feats, self._probs = feats.clone(), probs.clone()
         else:
-            self._feats = follow(self._feats, feats, motion)
+            self._feats = follow(self._feats, feats, motion, self._lags[0])
             self._feats.lerp_(feats, s.map_alpha)  # one fused op: old + alpha * (new - old)
             self._probs.lerp_(probs, s.prob_alpha)
         first = evidence.first
         if first is not None:
             if self._first is None or self._first.shape != first.features.shape:
                 self._first = first.features.clone()
+                self._lags[1].reset()
             else:
-                self._first = follow(self._first, first.features, motion)
+                self._first = follow(self._first, first.features, motion, self._lags[1])
                 self._first.lerp_(first.features, s.map_alpha)
             first = replace(first, features=self._first)
         self.frames += 1
@@ -142,20 +145,35 @@ class TemporalState:
         """Whether ``feats`` start a new shot (then the averages are forgotten): another
         map size (the frame size changed under an aspect-kept input), or pooled
         features further than ``cut_distance`` (cosine) from the last frame's."""
-        pooled = feats.float().mean(dim=(1, 2))
+        pooled = _pooled(feats)
         cut = False
         if self._feats is not None and self._feats.shape != feats.shape:
             log.debug("new map size %s at frame %d: a cut", tuple(feats.shape), self.frames)
             self._forget()
             cut = True
         if self._pooled is not None:
-            distance = 1.0 - float(torch.nn.functional.cosine_similarity(pooled, self._pooled, dim=0))
+            distance = _cosine_distance(pooled, self._pooled)
             if distance > self.settings.cut_distance:
                 log.debug("cut at frame %d (feature distance %.3f)", self.frames, distance)
                 self._forget()
                 cut = True
         self._pooled = pooled
         return cut
+
+
+def _pooled(feats: torch.Tensor) -> np.ndarray:
+    """The mean of each of ``feats``' (K, h, w) maps, (K,) float64: on the CPU one
+    matrix-vector product (torch's mean over two small dimensions costs 5x more)."""
+    flat = feats.float().reshape(feats.shape[0], -1)
+    if flat.device.type != "cpu":
+        return flat.mean(dim=1).cpu().numpy().astype(np.float64)
+    count = flat.shape[1]
+    return (flat.numpy() @ np.full(count, 1.0 / count, np.float32)).astype(np.float64)
+
+
+def _cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """1 - the cosine similarity of two vectors (each norm at least 1e-8, as torch's)."""
+    return 1.0 - float(a @ b) / (max(float(np.linalg.norm(a)), 1e-8) * max(float(np.linalg.norm(b)), 1e-8))
 
 
 class LabelHysteresis:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from camvideo.cam.motion import Motion, MotionEstimator, follow, move_box, normalized, thumbnail, warp_features
+from camvideo.cam.motion import Lag, Motion, MotionEstimator, follow, move_box, normalized, thumbnail, warp_features
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 W, H = 640, 480
@@ -160,22 +160,37 @@ def test_move_box_and_warp_features_follow_the_transform():
     assert not bool(inside[:, :2].any()) and bool(inside[:, 2:].all())  # the new left quarter had no past
 
 
-def test_within_fits_the_same_corners_once_and_gives_the_fit_a_new_motion_gets(photo):
+def test_within_gives_a_box_whose_corners_all_moved_with_the_picture_the_pictures_motion(photo):
     first, _ = view(photo, 1.6, -60.0, -40.0)
-    second, _ = view(photo, 1.62, -70.0, -38.0)
+    second, _ = view(photo, 1.62, -70.0, -38.0)  # a still photo panned and zoomed: every corner moves with it
     estimator = MotionEstimator()
     estimator(thumbnail(first))
     motion = estimator(thumbnail(second))
-    box = (100, 80, 400, 380)
-    points = motion.before * [W, H]
-    held = points[(points[:, 0] >= 100) & (points[:, 0] <= 400) & (points[:, 1] >= 80) & (points[:, 1] <= 380)]
-    boxes = [box, (*held.min(axis=0), *held.max(axis=0)), (300, 200, 640, 480)]  # the first two: the same corners
+    assert motion.agreeing(160, 120).all()
+    for box in [(100, 80, 400, 380), (300, 200, 640, 480)]:  # neither holds 90% of the corners
+        assert motion.within(box, W, H) is motion.transform
+    assert not motion._fits  # no fit of their own: the picture's motion is theirs
+
+
+def test_within_fits_the_corners_of_an_object_moving_on_its_own_once_each():
+    rng = np.random.default_rng(3)
+    pan = np.array([[1.0, 0.0, 0.01], [0.0, 1.0, 0.0]])
+    background, car = rng.uniform(0.0, 1.0, (80, 2)), rng.uniform([0.3, 0.4], [0.6, 0.7], (20, 2))
+    keep = ~((background[:, 0] >= 0.25) & (background[:, 0] <= 0.65) & (background[:, 1] >= 0.35)
+             & (background[:, 1] <= 0.75))  # the car's box holds the car's corners only
+    background = background[keep]
+    before = np.vstack([background, car])
+    after = np.vstack([background + [0.01, 0.0], car + [0.04, 0.01]])  # the car drives on as the camera pans
+    motion = Motion(pan, before, after)
+    box = (0.25 * W, 0.35 * H, 0.65 * W, 0.75 * H)
+    held = car * [W, H]
+    boxes = [box, (*held.min(axis=0), *held.max(axis=0))]  # the same corners: one fit for both
     got = [motion.within(box, W, H) for box in boxes]
-    assert got[0] is not None and got[1] is got[0]  # one fit for both
-    assert len(motion._fits) == 2
-    fresh = Motion(motion.transform, motion.before, motion.after)  # nothing kept: each box fitted anew
-    for box, fit in zip(boxes, got):
-        assert np.array_equal(fresh.within(box, W, H), fit)
+    assert got[0] is not None and got[1] is got[0] and len(motion._fits) == 1
+    assert np.allclose(got[0], [[1.0, 0.0, 0.04], [0.0, 1.0, 0.01]], atol=1e-6)  # the car's own motion
+    fresh = Motion(motion.transform, motion.before, motion.after)  # nothing kept: fitted anew, the same
+    assert np.array_equal(fresh.within(box, W, H), got[0])
+    assert motion.within((0, 0, W, 0.34 * H), W, H) is motion.transform  # the background's
 
 
 def test_features_moved_wholly_in_view_are_the_moved_features():
@@ -189,3 +204,22 @@ def test_features_moved_wholly_in_view_are_the_moved_features():
     pan = np.array([[1.0, 0.0, 0.2], [0.0, 1.0, 0.0]])  # the left fifth is new: this frame's features there
     out = follow(average, feats, Motion(pan, np.zeros((0, 2)), np.zeros((0, 2))))
     assert torch.equal(out[:, :, 0], feats[:, :, 0]) and not torch.equal(out[:, :, 5], feats[:, :, 5])
+
+
+def test_a_slow_drift_is_gathered_and_the_average_moved_by_all_of_it_at_once():
+    none = np.zeros((0, 2))
+    drift = Motion(np.array([[1.0, 0.0, 0.002], [0.0, 1.0, 0.0]]), none, none)  # 0.018 of a cell of 9 a frame
+    lag = Lag()
+    due = [lag.take(drift, (7, 9)) for _ in range(3)]
+    assert due[0] is None and due[1] is None  # 0.036 cells: the average may trail by that
+    assert np.allclose(due[2], [[1.0, 0.0, 0.006], [0.0, 1.0, 0.0]]) and lag.transform is None  # 0.054: all of it
+    assert lag.take(Motion(np.eye(2, 3), none, none), (7, 9)) is None and lag.transform is None  # still: nothing
+    pan = np.array([[1.0, 0.0, 0.02], [0.0, 1.0, 0.0]])  # 0.18 cells: at once
+    assert np.array_equal(lag.take(Motion(pan, none, none), (7, 9)), pan)
+    lag.take(drift, (7, 9))
+    assert np.allclose(lag.take(None, (7, 9)), drift.transform) and lag.transform is None  # the chain broke
+    rng = torch.Generator().manual_seed(1)
+    average, feats = torch.rand(3, 7, 9, generator=rng), torch.rand(3, 7, 9, generator=rng)
+    assert follow(average, feats, drift, Lag()) is average  # not moved yet
+    assert torch.equal(follow(average, feats, Motion(pan, none, none), Lag()),
+                       follow(average, feats, Motion(pan, none, none)))
