@@ -4,14 +4,17 @@ On a CPU the forward pass is nearly all of an exact-CAM frame's cost, and
 OpenVINO runs lite0's feature extractor about twice as fast as eager torch
 (folded, channels_last) on this machine (see README, Speed). ``OpenVINOForward``
 is a ``camvideo.cam.forward.Forward``: the class weights, smoothing, boxes and
-overlay stay in torch and NumPy, unchanged.
+overlay stay in torch and NumPy, unchanged. camvideo's conversions hold the
+model's head too (``ovbuild.with_head``): ``features_and_logits`` gives the maps
+and the logits of one inference, which ``ExactCam`` takes instead of running the
+head in torch (docs/measuring.md, The inference stage around its forward pass).
 
 - **Conversion** happens once per model and input size, kept in the user cache
   folder and checked against a manifest (``camvideo.runtime.ovcache``), the
   compiled model beside it with its own digest.
 - **No copies**: the input batch is shared with OpenVINO (``shared_memory``), and
-  each call hands OpenVINO a fresh NumPy array to write the features into, which
-  comes back as a tensor through ``torch.from_numpy``. A fresh array per call,
+  each call hands OpenVINO fresh NumPy arrays to write the features (and logits)
+  into, which come back as tensors through ``torch.from_numpy``. A fresh array per call,
   because a request's own output buffer is reused by its next inference while
   the features of a batch may still wait for the in-order half.
 - **Input sizes**: the quality presets feed the network the frame's aspect ratio

@@ -20,9 +20,11 @@ traces it as before. The parity tests hold both paths to torch's outputs.
 ``with_head`` adds the classifier's head (global average pooling, the linear
 layer) to either graph as a second output, ``logits``: the forward pass then
 gives what exact CAM needs (the maps and the class scores) in one inference, at
-the graph's precision. The head in torch on OpenVINO's features cost ~0.75 ms a
-frame at 224x288 on one thread (its 5 MB of weights read back after the network
-has pushed them out of the cache); in the graph, under bf16, ~0.3 ms.
+the graph's precision. The head in torch on OpenVINO's features cost ~0.75 CPU ms
+a frame at 224x288 on one thread (its 5 MB of weights read back after the network
+has pushed them out of the cache); in the graph ~0.3 ms under bf16 (its linear
+layer runs bf16 there whatever the keep-f32 marks say): image -> logits 0.18-0.33 ms
+a frame faster (docs/measuring.md, The inference stage around its forward pass).
 """
 
 from __future__ import annotations
