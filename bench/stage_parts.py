@@ -5,8 +5,11 @@ CPU time (``time.process_time``) is what each part costs the machine, which a
 machine shared with other jobs changes far less than wall time.
 
 Prints one JSON object: preprocess, OpenVINO's forward pass alone at the stage's
-input size, the same with the head (pooling, the linear layer, softmax), the
-in-order half (maps, boxes), the overlay, and the whole stage with its overlay.
+input size (one inference: the maps and, where the graph holds the head, the
+logits), the same through the method (with the head in torch where the graph has
+none, and softmax), the in-order half (maps, boxes), the overlay, the whole stage
+with its overlay, and that as a multiple of the forward pass alone.
+``--precision`` (default f32): OpenVINO's, as ``camvideo --precision`` takes it.
 Alternate two trees for a before/after:
 
     for t in ../before .; do PYTHONPATH=$t python bench/stage_parts.py; done
@@ -14,6 +17,7 @@ Alternate two trees for a before/after:
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import time
@@ -31,6 +35,9 @@ def cpu_ms(frames, fn, reps: int) -> float:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--precision", default="f32", choices=("auto", "f32", "bf16", "int8"))
+    args = parser.parse_args()
     import cv2
     import torch
 
@@ -46,7 +53,7 @@ def main() -> int:
 
     frames = video_frames(640, 480, 24)
     model = load_model("lite0", device="cpu").eval()
-    forward = OpenVINOForward(model, mode="latency", threads=1, sizes=[(224, 288)])
+    forward = OpenVINOForward(model, mode="latency", threads=1, sizes=[(224, 288)], precision=args.precision)
     localizer = FrameLocalizer(model, LocalizeSettings(topk=3), forward=forward)
     annotator = FrameAnnotator()
     sized = localizer._passes._sized((224, 288))
@@ -63,7 +70,8 @@ def main() -> int:
         frames, lambda i, f: results.__setitem__(i, localizer.finish([evidence[i]], [i], [0.0])[0]), 5)
     parts["annotate"] = cpu_ms(frames, lambda i, f: annotator.annotate(f, results[i]), 5)
     parts["whole stage + annotate"] = cpu_ms(frames, lambda i, f: annotator.annotate(f, localizer([f], [i], [0.0])[0]), 3)
-    print(json.dumps(parts))
+    parts["whole / forward alone"] = parts["whole stage + annotate"] / parts["forward alone (OpenVINO 224x288)"]
+    print(json.dumps({"precision": forward.precision, **{k: round(v, 3) for k, v in parts.items()}}))
     return 0
 
 

@@ -8,7 +8,10 @@ preprocessing) and calling it returns the (B, K, h, w) maps as a tensor on the
 model's device. ``TorchForward`` runs the model's own feature extractor in eager
 PyTorch, the default; another inference runtime plugs in as another ``Forward``
 (``ExactCam(model, forward=...)``, ``FrameLocalizer(model, forward=...)``).
-Grad-CAM needs torch's backward pass and takes no ``Forward``.
+Grad-CAM needs torch's backward pass and takes no ``Forward``. A ``Forward`` may
+also have ``features_and_logits(x)``, the maps and the head's logits of one
+inference (``OpenVINOForward``'s graphs hold the head): ``ExactCam`` then takes
+the logits from it instead of running the model's head in torch.
 """
 
 from __future__ import annotations

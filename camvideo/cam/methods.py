@@ -111,14 +111,18 @@ class ExactCam(CamMethod):
         return self.forward.prepare(x)
 
     def evidence(self, x: torch.Tensor, choose: Chooser | None = None, flip: bool = False) -> list[Evidence]:
+        both = getattr(self.forward, "features_and_logits", None)  # a forward pass that runs the head too
         with self.autocast_context(), torch.inference_mode():
             if flip:
                 x = torch.cat([x, x.flip(3)])
-            feats = self.forward(x).float()
+            feats, logits = both(x) if both is not None else (self.forward(x), None)
+            feats = feats.float()
             if flip:
                 n = len(x) // 2
                 feats = (feats[:n] + feats[n:].flip(3)) * 0.5
-            logits = self.model.classify(feats).float()
+                if logits is not None:  # pooling and the linear layer are linear: the mean of the logits
+                    logits = (logits[:n] + logits[n:]) * 0.5
+            logits = (self.model.classify(feats) if logits is None else logits).float()
             probs = logits.softmax(dim=1)
         return [Evidence(probs=probs[b], logits=logits[b], features=feats[b]) for b in range(len(feats))]
 

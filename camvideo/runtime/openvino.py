@@ -4,14 +4,17 @@ On a CPU the forward pass is nearly all of an exact-CAM frame's cost, and
 OpenVINO runs lite0's feature extractor about twice as fast as eager torch
 (folded, channels_last) on this machine (see README, Speed). ``OpenVINOForward``
 is a ``camvideo.cam.forward.Forward``: the class weights, smoothing, boxes and
-overlay stay in torch and NumPy, unchanged.
+overlay stay in torch and NumPy, unchanged. camvideo's conversions hold the
+model's head too (``ovbuild.with_head``): ``features_and_logits`` gives the maps
+and the logits of one inference, which ``ExactCam`` takes instead of running the
+head in torch (docs/measuring.md, The inference stage around its forward pass).
 
 - **Conversion** happens once per model and input size, kept in the user cache
   folder and checked against a manifest (``camvideo.runtime.ovcache``), the
   compiled model beside it with its own digest.
 - **No copies**: the input batch is shared with OpenVINO (``shared_memory``), and
-  each call hands OpenVINO a fresh NumPy array to write the features into, which
-  comes back as a tensor through ``torch.from_numpy``. A fresh array per call,
+  each call hands OpenVINO fresh NumPy arrays to write the features (and logits)
+  into, which come back as tensors through ``torch.from_numpy``. A fresh array per call,
   because a request's own output buffer is reused by its next inference while
   the features of a batch may still wait for the in-order half.
 - **Input sizes**: the quality presets feed the network the frame's aspect ratio
@@ -261,9 +264,16 @@ class OpenVINOForward:
         return x.contiguous()  # NCHW, as the IR takes it (preprocess makes it so: no copy)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features_and_logits(x)[0]
+
+    def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The (B, K, h, w) features of a prepared batch and, where the graph has the
+        model's head (``ovbuild.with_head``: camvideo's conversions), its (B, classes)
+        logits from the same inference; None where it has not (an exported graph, a
+        size on torch): the caller's head makes them."""
         shape = self._shape((int(x.shape[2]), int(x.shape[3])))
         if shape is None:
-            return self.model(x)
+            return self.model(x), None
         return shape(x)
 
     def close(self) -> None:
@@ -282,8 +292,9 @@ class _Shape:
 
         self.entry = entry
         self.compiled = compiled
-        shape = compiled.output(0).get_partial_shape()
-        self.feature_shape = tuple(int(d.get_length()) for d in list(shape)[1:])  # (K, h, w)
+        outputs = [tuple(int(d.get_length()) for d in list(out.get_partial_shape())[1:]) for out in compiled.outputs]
+        self.feature_shape = outputs[0]  # (K, h, w)
+        self.logits_shape = outputs[1] if len(outputs) > 1 else None  # (classes,): the head's output
         self.jobs = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self._local = threading.local()
         self._queue = None
@@ -292,35 +303,42 @@ class _Shape:
             self._queue.set_callback(_job_done)
             self._start = threading.Lock()
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        import openvino as ov
-
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(features, logits or None: a graph without the head) of a prepared batch."""
         batch = np.ascontiguousarray(x.numpy())  # shared: no copy for a contiguous batch
-        out = np.empty((batch.shape[0], *self.feature_shape), np.float32)
-        inputs, outputs = ov.Tensor(batch, shared_memory=True), ov.Tensor(out, shared_memory=True)
+        outs = [np.empty((batch.shape[0], *self.feature_shape), np.float32)]
+        if self.logits_shape is not None:
+            outs.append(np.empty((batch.shape[0], *self.logits_shape), np.float32))
         if self._queue is None:
             request = getattr(self._local, "request", None)
             if request is None:
                 request = self._local.request = self.compiled.create_infer_request()
-            request.set_input_tensor(inputs)
-            request.set_output_tensor(outputs)
+            _bind(request, batch, outs)
             request.infer()
         else:
             job = _Job()
             with self._start:  # the request get_idle_request_id names is the one start_async takes
                 request = self._queue[self._queue.get_idle_request_id()]
-                request.set_input_tensor(inputs)
-                request.set_output_tensor(outputs)
+                _bind(request, batch, outs)
                 self._queue.start_async(userdata=job)
             if not job.done.wait(_WAIT_S):
                 raise TimeoutError(f"OpenVINO: no result within {_WAIT_S:.0f} s")
             if job.error is not None:
                 raise job.error
-        return torch.from_numpy(out)
+        return torch.from_numpy(outs[0]), torch.from_numpy(outs[1]) if len(outs) > 1 else None
 
     def close(self) -> None:
         if self._queue is not None:
             self._queue.wait_all()
+
+
+def _bind(request, batch: np.ndarray, outs: list[np.ndarray]) -> None:
+    """Share ``batch`` as the request's input and ``outs`` as its outputs, in order (no copies)."""
+    import openvino as ov
+
+    request.set_input_tensor(ov.Tensor(batch, shared_memory=True))
+    for i, out in enumerate(outs):
+        request.set_output_tensor(i, ov.Tensor(out, shared_memory=True))
 
 
 class _Job:

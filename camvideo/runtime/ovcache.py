@@ -36,7 +36,7 @@ from camvideo.runtime import ovbuild
 
 log = logging.getLogger("camvideo.runtime.openvino")  # one logger for the runtime: its warnings read as one
 
-FORMAT = 1  # bump when what is stored in a cache entry changes
+FORMAT = 2  # bump when what is stored in a cache entry changes (2: the head's logits, a second output)
 _FILES = ("features.xml", "features.bin")
 _MANIFEST = "manifest.json"
 
@@ -93,6 +93,8 @@ def cache_entry(model, cache: Path | None = None, size: tuple[int, int] | None =
         "openvino": ov.get_version(),
         "converter": ovbuild.BUILDER if ovbuild.supported(model.features) else "convert_model",
     }
+    if _head(model) is not None:  # the head is in the graph: its weights are in the key too
+        fields["head"] = [ovbuild.HEAD, weights_digest(_head(model))]
     key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:20]
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model.name)
     root = Path(cache) if cache is not None else cache_root() / "openvino"
@@ -116,6 +118,13 @@ def _valid(entry: CacheEntry) -> bool:
         return all(manifest["files"].get(name) == _sha256(entry.folder / name) for name in _FILES)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
+
+
+def _head(model) -> torch.nn.Linear | None:
+    """The linear layer that ``convert`` puts in the graph (``ovbuild.with_head``):
+    an exact-CAM model's ``fc`` when it is a plain ``Linear``, else None."""
+    fc = getattr(model, "fc", None)
+    return fc if type(fc) is torch.nn.Linear else None
 
 
 def _size(model, size) -> tuple[int, int]:
@@ -156,6 +165,8 @@ def convert(model, cache: Path | None = None, size: tuple[int, int] | None = Non
             warnings.simplefilter("ignore")  # the tracer's notes on shape arithmetic: the input size is fixed here
             converted = ov.convert_model(model.features.eval(), example_input=example,
                                          input=[ov.PartialShape([-1, 3, height, width])])
+    if _head(model) is not None:
+        ovbuild.with_head(converted, _head(model))
     entry.folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{entry.folder.name}-", dir=entry.folder.parent))
     try:

@@ -13,7 +13,8 @@ The calibration frames (``calibration_frames``): the development set's ``tune``
 split (its photos and every 4th frame of its clips, ``camvideo.tools.devset``)
 when this is a checkout that has it, else every 4th frame of the packaged demo
 clip. Each frame is resized and normalized as the localizer does for that input
-size. NNCF is optional (``pip install 'camvideo[int8]'``); without it int8 is one
+size. The head (``ovbuild.with_head``: pooling and the linear layer) stays in
+floating point. NNCF is optional (``pip install 'camvideo[int8]'``); without it int8 is one
 clear error. Whether int8 earns its place: ``bench/precision.py --precision int8``
 and docs/measuring.md (it does not: it stays opt-in).
 
@@ -169,6 +170,7 @@ def _make(nncf, model, entry, images: list[np.ndarray], fields: dict, folder: Pa
     import openvino as ov
 
     from camvideo.models.ovcore import core
+    from camvideo.runtime.ovbuild import HEAD_OPS
 
     if folder.exists():
         log.warning("OpenVINO: the int8 model in %s does not match its manifest; quantizing again", folder)
@@ -177,8 +179,10 @@ def _make(nncf, model, entry, images: list[np.ndarray], fields: dict, folder: Pa
                 size[0], len(images), entry.folder)
     data = _inputs(model, size, images)
     network = core().read_model(str(entry.xml))
+    head = [op.get_friendly_name() for op in network.get_ops() if op.get_friendly_name() in HEAD_OPS]
     int8 = nncf.quantize(network, nncf.Dataset(data), subset_size=len(data),
-                         preset=nncf.QuantizationPreset.PERFORMANCE, fast_bias_correction=True)
+                         preset=nncf.QuantizationPreset.PERFORMANCE, fast_bias_correction=True,
+                         ignored_scope=nncf.IgnoredScope(names=head) if head else None)
     with _staged(folder, fields) as staging:
         ov.save_model(int8, staging / _FILES[0], compress_to_fp16=False)
 

@@ -210,3 +210,28 @@ def test_a_forward_from_another_runtime_plugs_into_the_localizer(lite0, photo):
             assert a.map_class_ids == b.map_class_ids and b.method == "cam"
             np.testing.assert_allclose(a.heatmaps, b.heatmaps, atol=1e-4)
             assert [d.box for d in a.detections] == [d.box for d in b.detections]
+
+
+class HeadForward(HostForward):
+    """A runtime whose graph holds the head too (``features_and_logits``), as
+    camvideo's OpenVINO conversions do; its logits are the network's own
+    (``model.network``, the untouched classifier), made in the same call."""
+
+    def features_and_logits(self, x):
+        with torch.inference_mode():
+            return self(x), self.model.network(x)
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_exact_cam_takes_the_logits_of_a_forward_that_runs_the_head(lite0, photo, flip):
+    """One call for features and logits (the model's head not run again); the same
+    evidence as the head in torch, mirror averaging included (the head is linear)."""
+    x = preprocess([photo("chelsea"), photo("coffee")], lite0)
+    forward = HeadForward(lite0)
+    got = ExactCam(lite0, forward).evidence(x, flip=flip)
+    want = ExactCam(lite0, HostForward(lite0)).evidence(x, flip=flip)
+    assert forward.calls == 1
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a.logits, b.logits, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(a.probs, b.probs, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(a.features, b.features)

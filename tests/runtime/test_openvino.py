@@ -237,7 +237,7 @@ def test_the_conversion_is_cached_found_again_and_rebuilt_when_corrupted(tmp_pat
     assert not [p for p in entry.folder.iterdir() if p.name.startswith(".")]
 
 
-def test_the_cache_key_follows_weights_input_size_and_layer(tmp_path):
+def test_the_cache_key_follows_weights_head_input_size_and_layer(tmp_path):
     model = load_model("lite0")
     key = ovrt.cache_entry(model, tmp_path).key
     assert ovrt.cache_entry(load_model("lite0"), tmp_path).key == key  # same model: same key
@@ -246,6 +246,10 @@ def test_the_cache_key_follows_weights_input_size_and_layer(tmp_path):
         other.features.net.conv_stem.weight[0, 0, 0, 0] += 1.0
     assert ovrt.cache_entry(other, tmp_path).key != key
     assert ovrt.cache_entry(load_model("lite0", input_size=256), tmp_path).key != key
+    head = load_model("lite0")  # the head is in the graph: its weights are in the key
+    with torch.no_grad():
+        head.fc.bias[0] += 1.0
+    assert ovrt.cache_entry(head, tmp_path).key != key
 
 
 def test_the_cache_lives_in_the_user_cache_folder(monkeypatch, tmp_path):

@@ -91,3 +91,25 @@ def test_lite1_and_lite2_build_their_graphs_and_cache_apart(variant, tmp_path, m
     entry = ovrt.cache_entry(model, tmp_path)
     assert entry.fields["converter"] == ovbuild.BUILDER and entry.fields["model"] == variant
     assert entry.key != ovrt.cache_entry(load_model("lite0"), tmp_path, (side, side)).key
+
+
+@pytest.mark.parametrize("layer", [None, "head_act"])
+def test_the_converted_graph_holds_the_head_whose_logits_are_torchs(lite0, layer, tmp_path):
+    """Both paths (built, traced) get the head as a second output: torch's logits to
+    float rounding at f32, from the same inference as the features."""
+    model = lite0 if layer is None else load_model("lite0", layer=layer)
+    entry = ovrt.convert(model, tmp_path, (224, 288))
+    assert entry.fields["head"][0] == ovbuild.HEAD
+    forward = ovrt.OpenVINOForward(model, cache=tmp_path, sizes=[(224, 288)])
+    x = torch.randn(2, 3, 224, 288, generator=torch.Generator().manual_seed(7))
+    with torch.inference_mode():
+        feats, logits = forward.features_and_logits(x)
+        ref = model.classify(model.features(x))
+    assert logits.shape == (2, 1000) and logits.dtype == torch.float32
+    torch.testing.assert_close(logits, ref, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(logits, model.classify(feats), atol=1e-5, rtol=1e-5)
+
+
+def test_with_head_takes_a_plain_linear_layer_only(lite0):
+    with pytest.raises(TypeError, match="Linear"):
+        ovbuild.with_head(ovbuild.build(lite0.features, (224, 224)), torch.nn.Identity())

@@ -77,9 +77,18 @@ def test_bench_openvino_contestants(tmp_path, capsys, keep_threads, openvino_lit
     assert "floor (OpenVINO)" in table and "OpenVINO (decode" in table and "fastest forward pass" in table
     report = json.loads(out.read_text())
     results = report["results"]
-    ov = {"floor (OpenVINO)", "camvideo 640x480 (OpenVINO)", "camvideo 1280x720 (OpenVINO)"}
+    ov = {"floor (OpenVINO)", "camvideo 640x480 (OpenVINO)", "camvideo 1280x720 (OpenVINO)",
+          "forward for 640x480 (OpenVINO)"}
     assert ov <= set(results) and report["openvino_missing"] is None
     assert "OpenVINO" in results["floor (OpenVINO)"]["note"]
+    assert results["floor (OpenVINO)"]["note"].endswith(("f32", "bf16"))  # auto's precision, said
+    # the stage's own forward pass alone: the input size the default preset feeds 640x480, the run's precision
+    assert "288x224 input" in results["forward for 640x480 (OpenVINO)"]["note"]
+    alone = report["stage_x_forward_alone"]
+    assert set(alone) == {"640x480 (OpenVINO)"} and alone["640x480 (OpenVINO)"] == pytest.approx(
+        results["camvideo 640x480 (OpenVINO)"]["median_ms"] / results["forward for 640x480 (OpenVINO)"]["median_ms"],
+        abs=0.002)
+    assert "its forward pass alone" in table
     fastest = report["fastest_forward"]
     assert fastest["name"] in {"floor", "floor (channels_last)", "camvideo's forward pass", "floor (OpenVINO)"}
     assert results[fastest["name"]]["ratio_fastest_forward"] == 1.0
@@ -171,6 +180,15 @@ def test_stage_x_forward_is_the_whole_stage_over_its_forward_part():
     stages = {"640x480 (OpenVINO)": {"preprocess": 0.9, "forward": 12.0, "boxes": 0.7, "annotate": 1.1},
               "1280x720": {"preprocess": 1.0}}  # no forward part: no ratio
     assert stage_x_forward(results, stages) == {"640x480 (OpenVINO)": 1.3}
+
+
+def test_stage_x_forward_alone_is_the_stage_over_openvinos_pass_at_its_size():
+    from camvideo.tools.benchmark.report import stage_x_forward_alone
+
+    results = {"camvideo 640x480 (OpenVINO)": {"median_ms": 13.0}, "forward for 640x480 (OpenVINO)": {"median_ms": 10.0},
+               "camvideo 1280x720 (OpenVINO)": {"median_ms": 14.0},  # no forward pass alone at its size: no ratio
+               "camvideo 640x480": {"median_ms": 20.0}}
+    assert stage_x_forward_alone(results) == {"640x480 (OpenVINO)": 1.3}
 
 
 def test_the_limit_encodes_as_the_recorder_does(tmp_path):

@@ -1,8 +1,11 @@
 """``camvideo bench`` on OpenVINO: the contestants that run the forward pass there.
 
-- ``floor (OpenVINO)``: OpenVINO's forward pass (image -> features) and the
-  model's own head in torch (pooling and the linear layer, as the floor's), on
-  the same preprocessed 224x224 batches as the torch floor: the new floor;
+- ``floor (OpenVINO)``: OpenVINO's forward pass alone (image -> the maps and the
+  logits: the head is in the graph, ``ovbuild.with_head``), on the same
+  preprocessed 224x224 batches as the torch floor, at the run's precision;
+- ``forward for 640x480 (OpenVINO)``: the same at the input size the stage feeds a
+  640x480 frame (224x288 under the default preset): the stage's own forward pass
+  alone, the denominator of ``stage_x_forward_alone``;
 - ``camvideo WxH (OpenVINO)``: the inference stage with ``--runtime openvino``
   (latency mode, as a live source or an image runs it), at the bench's thread
   count as torch's contestants, on the same preset (the default: the frame's
@@ -42,19 +45,36 @@ class OpenVINOBench:
     live_runs: list[dict] = field(default_factory=list)
 
 
-def openvino_floor_contestant(model, forward, frames: list[np.ndarray]) -> Contestant:
+def openvino_floor_contestant(model, forward, frames: list[np.ndarray], size: tuple[int, int] | None = None,
+                              name: str = OV_FLOOR) -> Contestant:
+    """OpenVINO's forward pass alone, image -> what exact CAM needs (the maps and the
+    logits, one inference: the head is in the graph; the model's head in torch where
+    it is not), on frames preprocessed beforehand to ``size`` (height, width; default:
+    the model's own input), at ``forward``'s precision."""
+    import dataclasses
+    import types
+
     from camvideo.cam.preprocess import preprocess
 
-    xs = [forward.prepare(preprocess([f], model)) for f in frames]
+    sized = model if size is None else types.SimpleNamespace(
+        preprocessing=dataclasses.replace(model.preprocessing, size=tuple(size)), device=model.device)
+    xs = [forward.prepare(preprocess([f], sized)) for f in frames]
 
     def run(i: int):
         with torch.inference_mode():
-            return model.classify(forward(xs[i % len(xs)]))
+            feats, logits = forward.features_and_logits(xs[i % len(xs)])
+            return feats, model.classify(feats) if logits is None else logits
 
-    height, width = model.preprocessing.size
-    return Contestant(OV_FLOOR, run, (width, height),
-                      f"OpenVINO forward pass + the head in torch (image -> logits), preprocessed {width}x{height} "
-                      f"input, {forward.device}, float32")
+    height, width = sized.preprocessing.size
+    return Contestant(name, run, (width, height),
+                      f"OpenVINO forward pass alone (image -> maps and logits), preprocessed {width}x{height} "
+                      f"input, {forward.device}, {forward.precision}")
+
+
+def stage_floor_name(width: int, height: int) -> str:
+    """The contestant of OpenVINO's forward pass alone at the input size the stage
+    feeds a ``width`` x ``height`` frame (the denominator of ``stage_x_forward_alone``)."""
+    return f"forward for {width}x{height} (OpenVINO)"
 
 
 def openvino_setup(config, frames: dict, annotator, settings, say) -> tuple[OpenVINOBench | None, str | None]:
@@ -93,6 +113,12 @@ def openvino_setup(config, frames: dict, annotator, settings, say) -> tuple[Open
     base = frames[next(iter(frames))]
     on_latency = FrameLocalizer(model, settings, forward=latency)
     contestants = [openvino_floor_contestant(model, latency, base)]
+    # The stage's own forward pass alone: the first frame size's input size, at the stage's precision.
+    width, height = next(iter(frames))
+    stage_sizes = input_sizes(width, height, base_size, settings.maps)
+    if len(stage_sizes) == 1 and tuple(stage_sizes[0]) != base_size:  # one pass, not at the floor's size
+        contestants.append(openvino_floor_contestant(model, latency, base, stage_sizes[0],
+                                                     stage_floor_name(width, height)))
     contestants += [camvideo_contestant(on_latency, annotator, f, " (OpenVINO)") for f in frames.values()]
     return OpenVINOBench(contestants, on_latency, FrameLocalizer(model, settings, forward=throughput),
                          FrameLocalizer(model, settings, forward=live),

@@ -81,6 +81,7 @@ def build_report(config, contestants, times: dict[str, list[float]], e2e_runs: l
         "peers_missing": peers_missing,
     }
     report["stage_x_forward"] = stage_x_forward(results, report["stages_ms"])
+    report["stage_x_forward_alone"] = stage_x_forward_alone(results)
     for key, runs in (("end_to_end", e2e_runs), ("end_to_end_openvino", e2e_openvino)):
         if runs:
             report[key] = _e2e_summary(runs, config, floor_ms, floor_cl_ms, own_ms, fastest_ms)
@@ -99,6 +100,23 @@ def stage_x_forward(results: dict, stages_ms: dict) -> dict:
         whole = results.get(f"camvideo {size}", {}).get("median_ms")
         if whole and stages.get("forward"):
             out[size] = round(whole / stages["forward"], 3)
+    return out
+
+
+def stage_x_forward_alone(results: dict) -> dict:
+    """The OpenVINO stage (its median per frame, overlay included) as a multiple of
+    OpenVINO's forward pass alone at the stage's input size and precision (image ->
+    maps and logits, the ``forward for WxH (OpenVINO)`` contestant of the same
+    rounds): issue 24's "<= 1.3x the forward pass alone", strictly."""
+    from camvideo.tools.benchmark.openvino import stage_floor_name
+
+    out = {}
+    for name, entry in results.items():
+        if name.startswith("camvideo ") and name.endswith(" (OpenVINO)"):
+            width, height = (int(v) for v in name.split()[1].split("x"))
+            floor = results.get(stage_floor_name(width, height), {}).get("median_ms")
+            if floor:
+                out[name.removeprefix("camvideo ")] = round(entry["median_ms"] / floor, 3)
     return out
 
 
@@ -219,7 +237,9 @@ def format_table(report: dict) -> str:
     for size, stages in report["stages_ms"].items():
         parts = ", ".join(f"{k} {v:.2f}" for k, v in stages.items())
         ratio = (report.get("stage_x_forward") or {}).get(size)
-        lines.append(f"stages at {size} (ms): {parts}" + (f"; the stage {ratio:.2f}x its forward" if ratio else ""))
+        alone = (report.get("stage_x_forward_alone") or {}).get(size)
+        lines.append(f"stages at {size} (ms): {parts}" + (f"; the stage {ratio:.2f}x its forward" if ratio else "")
+                     + (f", {alone:.2f}x its forward pass alone" if alone else ""))
     soak = report.get("soak")
     if soak:
         lines.append(
