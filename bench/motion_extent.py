@@ -1,13 +1,15 @@
 """The moving extent's constants and variants, replayed on cached forward passes.
 
-``python bench/motion_extent.py --split tune [--all] [--set NAME=V,...] [--draw DIR]``
+``python bench/motion_extent.py --split tune [--all] [--set NAME=V,...] [--draw DIR] [--compare REV]``
 
 The development set's moving-object clips (``--all``: the pan-and-zoom clips over still
 photographs too) go through ``balanced``'s forward passes once; the passes are kept in
 ``--cache`` (a pickle, per split and clip set) so that each candidate setting of
 ``camvideo.cam.extent`` (``--set LEVEL=12,HOLD=0.5``: its module constants) is the
 product's in-order half replayed (``FrameLocalizer.finish``) and scored as
-``bench/motion.py`` scores it. ``--draw DIR`` writes, for the frames whose box's area
+``bench/motion.py`` scores it. ``--compare REV``: each clip also replayed with
+``camvideo/cam/extent.py`` as it was at the git revision REV (the same passes: a paired
+before and after). ``--draw DIR`` writes, for the frames whose box's area
 is off by more than 1.5x, a PNG of the frame with the true box (green), the map's box
 before the extent (red), the fitted box (blue) and the moving mask (magenta).
 Results: docs/eval.md ("Moving objects").
@@ -20,7 +22,9 @@ import copyreg
 import dataclasses
 import json
 import pickle
+import subprocess
 import sys
+import types
 from pathlib import Path
 
 import cv2
@@ -84,9 +88,20 @@ class Watch:
         extent.MovingExtent.apply, extent.MovingExtent.moving = self.original
 
 
-def replay(raws, truth, extent_on: bool = True) -> tuple[dict, dict]:
-    """The clip's in-order half under today's module constants: (scores, predictions)."""
+def extent_at(rev: str):
+    """``camvideo.cam.extent`` as it was at the git revision ``rev`` (a module)."""
+    source = subprocess.run(["git", "show", f"{rev}:camvideo/cam/extent.py"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout
+    module = types.ModuleType(f"extent_{rev}")
+    exec(compile(source, f"{rev}:camvideo/cam/extent.py", "exec"), module.__dict__)  # noqa: S102
+    return module
+
+
+def replay(raws, truth, extent_on: bool = True, module=extent) -> tuple[dict, dict]:
+    """The clip's in-order half under ``module``'s (default: today's) moving extent and
+    constants: (scores, predictions)."""
     loc = replay.loc
+    loc.state.extent = module.MovingExtent()
     loc.reset()
     settings = dataclasses.replace(raws[0][0].settings, smoothing=SmoothingSettings(extent=extent_on))
     pred = {}
@@ -137,22 +152,27 @@ def main() -> None:
     ap.add_argument("--draw", type=Path)
     ap.add_argument("--draw-limit", type=int, default=12)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--compare", metavar="REV", help="also replay camvideo/cam/extent.py as at git revision REV")
     args = ap.parse_args()
     cache = args.cache or Path(f"/tmp/camvideo_extent_{args.split}{'_all' if args.all else ''}_"
                                f"{args.shots}x{args.shot_frames}.pkl")
     clips = passes(args.split, args.all, args.shots, args.shot_frames, cache)
     for item in filter(None, args.set.split(",")):
         key, value = item.split("=")
-        setattr(extent, key, type(getattr(extent, key))(value))
+        kind = type(getattr(extent, key))
+        setattr(extent, key, value in ("1", "true", "True") if kind is bool else kind(value))
     replay.loc = FrameLocalizer(load_model("lite0", device="cpu"),
                                 quality_settings("balanced", LocalizeSettings(smoothing=SmoothingSettings())))
     report = []
+    variants = [(False, extent, "off")] if args.off else []
+    variants += [(True, extent_at(args.compare), args.compare)] if args.compare else []
+    variants += [(True, extent, "on")]
     for name, frames, truth, raws in clips:
-        for on in ((False, True) if args.off else (True,)):
-            watch = Watch() if args.draw and on else None
-            scores, pred = replay(raws, truth, on)
-            report.append({"clip": name, "extent": on, "set": args.set, **scores})
-            print(f"{name:26s} {'on ' if on else 'off'} IoU {scores['mean_iou']:.3f} area<=1.5x "
+        for on, module, tag in variants:
+            watch = Watch() if args.draw and on and module is extent else None
+            scores, pred = replay(raws, truth, on, module)
+            report.append({"clip": name, "extent": tag, "set": args.set, **scores})
+            print(f"{name:26s} {tag:8s} IoU {scores['mean_iou']:.3f} area<=1.5x "
                   f"{scores['area_within_1_5']:.2f} class {scores['class_accuracy']:.2f} changes "
                   f"{scores['label_changes']}/{scores['true_changes']} jitter {scores['jitter_px']:.2f} "
                   f"({scores['jitter_shot_px']:.2f})", flush=True)

@@ -9,7 +9,10 @@ is what moved against the background (the object's outline and texture, where it
 is and where it was). ``MovingExtent.apply`` boxes the moving pixels that lie in a
 class's box (the map's evidence) and, when the evidence agrees (enough moving
 pixels, mostly inside the map's box, their box smaller than it), gives that box
-instead. The fitted box is averaged over frames and, when the object stops, held
+instead. The fitted box is averaged over frames, the average carried as far as the
+fit moved (a fast object leaves its old box, and the flow inside that box is then the
+background's; a fit three times the average's area or more is the background's regions
+joined, not taken) and, when the object stops, held
 where the object's own flow takes it while the map's box still holds it; a cut, a
 frame with no measured motion or a map's box that no longer holds it drops it, and
 today's box comes back. Nothing moving: today's box.
@@ -45,6 +48,7 @@ PANNED = 2.0  # thumbnail pixels the picture moved at least, for a pan that foll
 PAD = 3.0  # thumbnail pixels around the followed object's corners (corners lie inside an outline)
 LARGER = 0.1  # in a panning picture, a fitted box under this fraction of the map's box is specks
 MEET = 0.5  # a moving region counts for a box when at least this share of it lies in the box
+JUMP = 3.0  # a fit over this many times the held box's area is not taken (the background's regions joined)
 _SQUARE3, _SQUARE2 = np.ones((3, 3), np.uint8), np.ones((2, 2), np.uint8)
 
 
@@ -100,19 +104,24 @@ class MovingExtent:
         one moved with the object; None: keep ``box``."""
         width, height = size
         held = self._held.pop(class_id, None)
-        if held is not None and not motion.still:
-            own = motion.within(held, width, height)
-            held = move_box(held, own if own is not None else motion.transform, width, height)
         found = regions.box(box, size)
         if found is not None and not motion.still and _area(found) < LARGER * _area(box):
             found = None  # specks in a panning picture: the interpolation's, not an object
         if found is None and not motion.still:
             found = followed(motion, box, size, regions)
+        if found is not None and held is not None and _area(found) > JUMP * _area(held):
+            found = None
         last = self._last.pop(class_id, None)
+        moved = None if last is None or found is None else move_box(last, motion.transform, width, height)
+        if held is not None and moved is not None:  # it moves as the fit did (a fast object leaves its old box)
+            held = move_box(held, motion.transform, width, height) + _shift(found, moved)
+        elif held is not None and not motion.still:  # no fit to follow: the object's own flow
+            own = motion.within(held, width, height)
+            held = move_box(held, own if own is not None else motion.transform, width, height)
         if found is not None:
             found = np.asarray(found, np.float64)
             self._last[class_id] = found
-            new = _leading(found, None if last is None else move_box(last, motion.transform, width, height))
+            new = _leading(found, moved)
             held = new if held is None else ALPHA * new + (1.0 - ALPHA) * held
         elif held is None or _share_inside(held, box) < HOLD:
             return None
@@ -212,6 +221,11 @@ def _leading(found: np.ndarray, last: np.ndarray | None) -> np.ndarray:
     if abs(dy) < 0.5 * (found[3] - found[1]):
         out[1 if dy > 0 else 3] += dy
     return out
+
+
+def _shift(found, moved: np.ndarray) -> np.ndarray:
+    """How far ``found``'s centre lies from ``moved``'s, for both corners."""
+    return np.tile((np.asarray(found[:2]) + found[2:] - moved[:2] - moved[2:]) / 2, 2)
 
 
 def _area(box) -> float:
