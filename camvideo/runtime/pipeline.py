@@ -289,7 +289,7 @@ class Pipeline:
 
     def _work(self) -> None:
         # Live: this thread runs the whole inference stage, one frame in flight.
-        threads = live_threads(getattr(self.localizer, "model", None)) if self._pool is None else None
+        threads = self._live_threads() if self._pool is None else None
         try:
             with torch_threads(threads, self._threads_before):
                 self._work_loop()
@@ -329,11 +329,17 @@ class Pipeline:
         images = [f.image for f in batch]
         if self._pool is not None:
             return self._put(_Forwarded(batch, localizer, self._pool.submit(localizer.forward, images)))
+        threads = self._live_threads()  # the window may have switched runtimes
+        if threads is not None and threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
         results = localizer(images, [f.index for f in batch], [f.time for f in batch])
         for item in self._annotate(batch, results):
             if not self._put(item):
                 return False
         return True
+
+    def _live_threads(self) -> int | None:
+        return live_threads(getattr(self.localizer, "model", None), getattr(self.localizer, "runtime", "torch"))
 
     def _annotate(self, batch: list[Frame], results: list[FrameResult]):
         """A ``ProcessedFrame`` per frame, the annotators timed together."""

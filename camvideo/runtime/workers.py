@@ -55,16 +55,21 @@ def auto_workers(model, forward=None) -> int:
     return max(1, min(os.cpu_count() or 1, 2))
 
 
-def live_threads(model) -> int | None:
-    """Torch's intra-op threads for the live worker (one frame in flight; an
-    OpenVINO forward pass has its own: ``live_openvino_threads``): on a CPU, one
-    core fewer than torch would use, at least 1, so that capture, overlay and
-    painting keep a core and no OpenMP team waits on a busy one. Measured on 2
-    cores (60 fps source, lite0): latency p50/p95 33/41 ms with 2 threads, 28/35 ms
-    with 1. None (leave torch's setting) on a GPU."""
+def live_threads(model, runtime: str = "torch") -> int | None:
+    """Torch's intra-op threads for the live worker (one frame in flight): on a
+    CPU, one core fewer than torch would use, at least 1, so that capture, overlay
+    and painting keep a core and no OpenMP team waits on a busy one (measured on 2
+    cores, 60 fps source, lite0: latency p50/p95 33/41 ms with 2 threads, 28/35 ms
+    with 1). When another ``runtime`` runs the forward pass (OpenVINO, with its own
+    threads: ``live_openvino_threads``), torch only makes the maps and boxes: 1,
+    since an OpenMP team spinning after those small ops slows OpenVINO's next
+    inference (measured on 2 cores: the 640x480 stage 10.6-12.6 ms with 2 threads,
+    6.5-8.5 ms with 1). None (leave torch's setting) on a GPU."""
     device = getattr(model, "device", torch.device("cpu"))
     if device.type != "cpu":
         return None
+    if runtime != "torch":
+        return 1
     return max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - 1))
 
 

@@ -349,4 +349,6 @@ def test_live_worker_leaves_a_core_for_capture_and_overlay(monkeypatch):
     assert live_threads(CpuModel()) == 1
     monkeypatch.setattr("os.cpu_count", lambda: 64)
     assert live_threads(CpuModel()) == min(torch.get_num_threads(), 63)
+    assert live_threads(CpuModel(), "openvino") == 1  # torch only makes the maps: no team beside OpenVINO's
     assert live_threads(GpuModel()) is None
+    assert live_threads(GpuModel(), "openvino") is None

@@ -7,8 +7,9 @@
   640x480 frame (224x288 under the default preset): the stage's own forward pass
   alone, the denominator of ``stage_x_forward_alone``;
 - ``camvideo WxH (OpenVINO)``: the inference stage with ``--runtime openvino``
-  (latency mode, as a live source or an image runs it), at the bench's thread
-  count as torch's contestants, on the same preset (the default: the frame's
+  (latency mode, as a live source or an image runs it), OpenVINO at the bench's
+  thread count as torch's contestants and torch's small ops at a live worker's
+  (``live_threads``), on the same preset (the default: the frame's
   aspect kept, so one compiled model per input size);
 - end to end on OpenVINO's throughput mode (files) and live latency on its
   latency mode, beside torch's.
@@ -71,6 +72,22 @@ def openvino_floor_contestant(model, forward, frames: list[np.ndarray], size: tu
                       f"input, {forward.device}, {forward.precision}")
 
 
+def _at_live_threads(contestant: Contestant, model) -> Contestant:
+    """The OpenVINO stage with torch's small ops (maps, boxes) at the threads a live
+    source's worker gives them on OpenVINO (``live_threads``: 1 on a CPU), as the
+    product runs it; OpenVINO's inference keeps the bench's threads."""
+    from camvideo.runtime.workers import live_threads, torch_threads
+
+    run = contestant.run
+
+    def at_live_threads(i: int):
+        with torch_threads(live_threads(model, "openvino"), torch.get_num_threads()):
+            return run(i)
+
+    contestant.run = at_live_threads
+    return contestant
+
+
 def stage_floor_name(width: int, height: int) -> str:
     """The contestant of OpenVINO's forward pass alone at the input size the stage
     feeds a ``width`` x ``height`` frame (the denominator of ``stage_x_forward_alone``)."""
@@ -119,7 +136,8 @@ def openvino_setup(config, frames: dict, annotator, settings, say) -> tuple[Open
     if len(stage_sizes) == 1 and tuple(stage_sizes[0]) != base_size:  # one pass, not at the floor's size
         contestants.append(openvino_floor_contestant(model, latency, base, stage_sizes[0],
                                                      stage_floor_name(width, height)))
-    contestants += [camvideo_contestant(on_latency, annotator, f, " (OpenVINO)") for f in frames.values()]
+    contestants += [_at_live_threads(camvideo_contestant(on_latency, annotator, f, " (OpenVINO)"), model)
+                    for f in frames.values()]
     return OpenVINOBench(contestants, on_latency, FrameLocalizer(model, settings, forward=throughput),
                          FrameLocalizer(model, settings, forward=live),
                          FrameLocalizer(model, settings, forward=single)), None
