@@ -63,10 +63,13 @@ def test_teardown_is_needed_while_a_thread_runs_or_a_child_lives(monkeypatch):
     monkeypatch.setattr(cli_exit, "_ALLOWED", [False])
     assert cli_exit.teardown_needed() == "the command did not allow it"
     cli_exit.allow_quick_exit()
-    assert cli_exit.teardown_needed() in (None, "Qt was used")  # Qt: the test session may have loaded it
-    monkeypatch.delitem(sys.modules, "PyQt6", raising=False)
-    for name in [n for n in sys.modules if n.startswith(("PyQt6", "PySide6"))]:
+    # What earlier tests of the session loaded or left running is not this test's case.
+    for name in [n for n in sys.modules if n == "ray" or n.startswith(("ray.", "PyQt6", "PySide6"))]:
         monkeypatch.delitem(sys.modules, name)
+    alone = [threading.main_thread()]
+    with monkeypatch.context() as only_main:
+        only_main.setattr(cli_exit.threading, "enumerate", lambda: alone)
+        assert cli_exit.teardown_needed() is None
     gate = threading.Event()
     thread = threading.Thread(target=gate.wait, args=(10,))
     thread.start()
@@ -75,6 +78,7 @@ def test_teardown_is_needed_while_a_thread_runs_or_a_child_lives(monkeypatch):
     finally:
         gate.set()
         thread.join()
+    monkeypatch.setattr(cli_exit.threading, "enumerate", lambda: alone)
     monkeypatch.setitem(sys.modules, "ray", object())
     assert cli_exit.teardown_needed() == "Ray was used"
 
