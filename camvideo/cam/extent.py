@@ -165,10 +165,7 @@ class MovingRegions:
             return None
         fitted = (self.left[kept].min() / sx, self.top[kept].min() / sy,  # the kept regions' bounding boxes'
                   self.right[kept].max() / sx, self.bottom[kept].max() / sy)
-        area = (fitted[2] - fitted[0]) * (fitted[3] - fitted[1])
-        if area > SMALLER * (box[2] - box[0]) * (box[3] - box[1]):
-            return None
-        return fitted
+        return None if _area(fitted) > SMALLER * _area(box) else fitted
 
 
 def followed(motion: Motion, box: Box, size: tuple[int, int],
@@ -196,8 +193,7 @@ def followed(motion: Motion, box: Box, size: tuple[int, int],
     held = points[inside]
     fitted = (max(box[0], held[:, 0].min() - PAD / sx), max(box[1], held[:, 1].min() - PAD / sy),
               min(box[2], held[:, 0].max() + PAD / sx), min(box[3], held[:, 1].max() + PAD / sy))
-    area = (fitted[2] - fitted[0]) * (fitted[3] - fitted[1])
-    return fitted if area <= SMALLER * (box[2] - box[0]) * (box[3] - box[1]) else None
+    return fitted if _area(fitted) <= SMALLER * _area(box) else None
 
 
 def moving_box(mask: np.ndarray, box: Box, size: tuple[int, int]) -> tuple[float, float, float, float] | None:

@@ -17,8 +17,9 @@ what a normal exit would still do:
 
 It does not when a normal exit has more to do (``teardown_needed``): another
 non-daemon thread still running (a normal exit waits for it), a child process of
-``multiprocessing`` still alive, Ray imported (its driver disconnects at exit),
-or Qt imported (a window's settings are written when its objects are destroyed).
+``multiprocessing`` still alive, or Ray imported (its driver disconnects at exit).
+Only ``process`` on one source allows it; the window (``gui``), whose settings are
+written as its objects are destroyed, never does.
 The outputs need nothing from the teardown: each is closed, synced and renamed
 before ``main`` returns, and a recording is playable even after a SIGKILL.
 """
@@ -48,8 +49,6 @@ def teardown_needed() -> str | None:
         return "a thread is still running"
     if "ray" in sys.modules:
         return "Ray was used"
-    if any(name.startswith(("PyQt6", "PySide6")) for name in sys.modules):
-        return "Qt was used"
     mp = sys.modules.get("multiprocessing")
     if mp is not None and mp.active_children():
         return "a child process is alive"

@@ -199,13 +199,11 @@ def _keep_earlier_partials(source: str, outputs) -> None:
     its own (a camera's recording cannot be made again)."""
     from camvideo.video.outputs import partial_path, set_aside
 
-    for path in outputs:
-        if path is None:
-            continue
-        kept = set_aside(partial_path(Path(path)), source)
+    for partial in (partial_path(Path(p)) for p in outputs if p is not None):
+        kept = set_aside(partial, source)
         if kept is not None:
-            say(printable(f"camvideo: {partial_path(Path(path)).name}, left by an earlier run that stopped, "
-                          f"is kept as {kept.name}") + "\n")
+            say(printable(f"camvideo: {partial.name}, left by an earlier run that stopped, is kept as {kept.name}")
+                + "\n")
 
 
 def _user_error(exc: BaseException, args: argparse.Namespace) -> BaseException:
