@@ -55,7 +55,12 @@ class StillSettings:
     photo (``MapSettings.flip``; the classes stay those of the unmirrored passes).
     ``level``: the coarse box's threshold, a fraction of its map's maximum, when the
     box rule is the preset's own (no ``--threshold`` or ``--rule`` given; None: the
-    rule's). Chosen on the development set's tune split (docs/eval.md)."""
+    rule's). ``zoom_below``: a coarse box (not the split's) whose area is under this
+    fraction of the photo's gets a zoomed second pass (``camvideo.cam.zoom``: the
+    box enlarged ``zoom_scale`` times a side, at least ``zoom_least`` of the short
+    side, cropped and passed again; the crop's map at ``zoom_level`` of its maximum
+    gives the box; None: no zoom); ``zoom_classes``: the top-1 class's crop also joins
+    the class mean. Chosen on the development set's tune split (docs/eval.md)."""
 
     class_models: tuple[str, ...] = ("lite1", "lite2")
     split_side: int | None = 448
@@ -63,6 +68,11 @@ class StillSettings:
     split_peak: float = 0.7
     mirror: bool = True
     level: float | None = 0.25
+    zoom_below: float | None = 1.0
+    zoom_scale: float = 1.5
+    zoom_least: float = 0.25
+    zoom_level: float = 0.2
+    zoom_classes: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "class_models", tuple(self.class_models))
@@ -78,6 +88,16 @@ class StillSettings:
             raise TypeError(f"mirror must be a bool, got {self.mirror!r}")
         if self.level is not None and not 0.0 < self.level <= 1.0:
             raise ValueError(f"level must be None or in (0, 1], got {self.level}")
+        self._check_zoom()
+
+    def _check_zoom(self) -> None:
+        if self.zoom_below is not None and not 0.0 < self.zoom_below <= 1.0:
+            raise ValueError(f"zoom_below must be None or in (0, 1], got {self.zoom_below}")
+        if not self.zoom_scale >= 1.0 or not 0.0 <= self.zoom_least <= 1.0 or not 0.0 < self.zoom_level <= 1.0:
+            raise ValueError(f"zoom_scale must be >= 1, zoom_least in [0, 1], zoom_level in (0, 1], got "
+                             f"{self.zoom_scale}, {self.zoom_least}, {self.zoom_level}")
+        if not isinstance(self.zoom_classes, bool):
+            raise TypeError(f"zoom_classes must be a bool, got {self.zoom_classes!r}")
 
 
 def still_settings(name: str) -> StillSettings | None:

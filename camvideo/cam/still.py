@@ -16,7 +16,13 @@ Three parts, measured on the development set's photos (docs/eval.md, issue 25):
   its maximum, splits into two or more regions whose peaks reach ``split_peak``,
   the objects are told apart: the largest region is the primary box and every
   region is listed. Otherwise the coarse map's box stays (the finer map's threshold
-  would also cut one object into parts).
+  would also cut one object into parts);
+- **the zoomed pass** (``zoom_below``): a coarse box (not the split's) smaller than
+  ``zoom_below`` of the photo is enlarged (``zoom_scale``, at least ``zoom_least``
+  of the short side), cropped and passed again (``camvideo.cam.zoom``); the same
+  class's map on the crop, at ``zoom_level`` of its maximum, gives the box. With
+  ``zoom_classes`` the top-1 class's crop joins the class mean first (its
+  probabilities one more member), and the classes are chosen again.
 
 The extra passes run in eager torch on the model's device, whatever runtime serves
 the video path. Only exact CAM (GAP -> Linear) models get the analysis.
@@ -30,10 +36,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from camvideo.cam.boxes import normalize
-from camvideo.cam.evidence import Evidence
+from camvideo.cam.boxes import boxes_from_cam, normalize
+from camvideo.cam.evidence import Evidence, evidence_maps
 from camvideo.cam.multiscale import ScaledPasses
 from camvideo.cam.regions import region_boxes
+from camvideo.cam.zoom import crop_evidence, wanted, zoom_box, zoom_window
 from camvideo.presets import StillSettings
 from camvideo.results import Box, FrameResult
 from camvideo.settings import BoxRule, LocalizeSettings, MapSettings
@@ -103,25 +110,92 @@ class StillAnalysis:
         regions = region_boxes(normalize(cam), width, height, level, least_peak=self.settings.split_peak)
         return regions if len(regions) >= 2 else []
 
-    def refine(self, result: FrameResult, fine: Evidence | None, rule: BoxRule) -> FrameResult:
+    def zoom_rule(self, rule: BoxRule) -> BoxRule:
+        """The crop map's rule: ``rule`` at ``zoom_level`` of the maximum for the
+        preset's own rule (``rule`` itself where the user's threshold or rule holds:
+        no ``level``, or not a rule of the maximum)."""
+        level = self.settings.level
+        return rule if level is None or rule.method != "max" else dataclasses.replace(rule, threshold=self.settings.zoom_level)
+
+    def crop(self, frame: np.ndarray, box: Box | None, crops: dict) -> tuple[Box, Evidence] | None:
+        """The zoomed pass's window on ``box`` and the crop's evidence (None: no zoom
+        asked, or the box not small enough); ``crops`` keeps each window's evidence."""
+        height, width = frame.shape[:2]
+        if not wanted(box, width, height, self.settings.zoom_below):
+            return None
+        s = self.settings
+        window = zoom_window(box, width, height, s.zoom_scale, s.zoom_least)
+        if window not in crops:
+            crops[window] = crop_evidence(self._passes, frame, window)
+        return window, crops[window]
+
+    def zoomed(self, frame: np.ndarray, class_id: int, box: Box | None, rule: BoxRule, crops: dict) -> Box | None:
+        """``class_id``'s coarse ``box`` replaced by the zoomed pass's box (``box``
+        itself when there is no zoom, or the crop's map has no region)."""
+        found = self.crop(frame, box, crops) if rule.components == "largest" else None
+        if found is None:
+            return box
+        return zoom_box(self.method, found[1], class_id, found[0], self.zoom_rule(rule)) or box
+
+    def primary(self, frame: np.ndarray, evidence: Evidence, fine: Evidence | None, class_id: int,
+                rule: BoxRule, crops: dict) -> list[Box]:
+        """``class_id``'s boxes as the analysis gives them: the finer map's regions
+        where it splits, else the coarse map's box (at ``rule``'s level), zoomed."""
+        height, width = frame.shape[:2]
+        regions = self.split(fine, class_id, width, height, rule)
+        if regions:
+            return regions
+        heat = normalize(evidence_maps(self.method, evidence, [class_id])[0])
+        boxes = boxes_from_cam(heat, width, height, self.rule(rule))[:1]
+        return [self.zoomed(frame, class_id, boxes[0], rule, crops)] if boxes else []
+
+    def joined(self, frame: np.ndarray, evidence: Evidence, fine: Evidence | None, rule: BoxRule,
+               crops: dict) -> Evidence:
+        """``evidence`` with the top-1 class's zoomed crop joined to the class mean (one
+        more member); unchanged without ``zoom_classes`` or when that class's box
+        gets no zoom (the finer map splits, or the box is too large)."""
+        if not self.settings.zoom_classes or self.settings.zoom_below is None or rule.components != "largest":
+            return evidence
+        top = int(evidence.probs.argmax())
+        height, width = frame.shape[:2]
+        if self.split(fine, top, width, height, rule):
+            return evidence
+        boxes = boxes_from_cam(normalize(evidence_maps(self.method, evidence, [top])[0]), width, height,
+                               self.rule(rule))
+        found = self.crop(frame, boxes[0], crops) if boxes else None
+        if found is None:
+            return evidence
+        members = 1 + len(self._classes)
+        mean = (members * evidence.probs + found[1].probs.to(evidence.probs.device)) / (members + 1)
+        return dataclasses.replace(evidence, probs=mean, logits=torch.log(mean.clamp_min(1e-12)))
+
+    def refine(self, result: FrameResult, fine: Evidence | None, rule: BoxRule, frame: np.ndarray | None = None,
+               crops: dict | None = None) -> FrameResult:
         """``result`` with each boxed detection's box and regions from the finer map
-        where it splits into several objects."""
+        where it splits into several objects, else (given ``frame``) its box zoomed."""
         detections = []
         for det in result.detections:
             regions = self.split(fine, det.class_id, result.width, result.height, rule) if det.box else []
-            detections.append(dataclasses.replace(det, box=regions[0], regions=tuple(regions)) if regions else det)
+            if regions:
+                det = dataclasses.replace(det, box=regions[0], regions=tuple(regions))
+            elif det.box and frame is not None:
+                box = self.zoomed(frame, det.class_id, det.box, rule, {} if crops is None else crops)
+                det = dataclasses.replace(det, box=box, regions=(box, *det.regions[1:]) if det.regions else ())
+            detections.append(det)
         return dataclasses.replace(result, detections=tuple(detections))
 
     def __call__(self, localizer, frame: np.ndarray, index: int = 0) -> FrameResult:
         """One photo through ``localizer`` (a ``FrameLocalizer`` of the same model,
         no smoothing) with this analysis: its pass, the classes, the mirrored map at
-        its level, its boxes refined."""
+        its level, the zoomed crop's classes joined, its boxes refined."""
         evidence = self.mirrored(frame, self.classes(frame, localizer.forward([frame])[0]))
-        settings = evidence.settings
+        settings, rule = evidence.settings, localizer.settings.box_rule
         evidence = dataclasses.replace(evidence, settings=dataclasses.replace(
             settings, box_rule=self.rule(settings.box_rule)))
+        fine, crops = self.fine(frame), {}
+        evidence = self.joined(frame, evidence, fine, rule, crops)
         result = localizer.finish([evidence], indices=[index], times=[0.0])[0]
-        return self.refine(result, self.fine(frame), localizer.settings.box_rule)
+        return self.refine(result, fine, rule, frame, crops)
 
 
 def still_analysis(model, settings: StillSettings | None, *, own_classes: bool = False,

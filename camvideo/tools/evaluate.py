@@ -265,25 +265,31 @@ def evaluate_images(
                 if still is not None:  # its classes, and its coarse map (the mirror averaged)
                     found = [still.mirrored(im, still.classes(im, ev)) for im, ev in zip(images, found)]
                 fines = [still.fine(im) if still is not None else None for im in images]
+                crops = [{} for _ in images]  # each photo's zoomed crops, by window
+                if still is not None:  # the zoomed crop's classes joined
+                    found = [still.joined(im, ev, fines[b], rule, crops[b]) for b, (im, ev) in enumerate(zip(images, found))]
                 # (B, 2): the top-1 class, and the ground-truth class the model finds most likely
                 ids = np.array([[choose_classes(ev.probs, request).class_ids[0],
                                  max(a.classes, key=lambda c, p=ev.probs: float(p[c]))] for ev, a in zip(found, batch)])
                 maps = [evidence_maps(method, ev, ids[b]) for b, ev in enumerate(found)]
+                # the analysis' boxes of both classes (the split's regions, or the coarse box zoomed)
+                primaries = [[still.primary(images[b], ev, fines[b], int(c), rule, crops[b]) for c in ids[b]]
+                             if still is not None else None for b, ev in enumerate(found)]
                 chosen = np.array([[float(ev.probs[c]) for c in ids[b]] for b, ev in enumerate(found)])
 
-            def score(b: int, batch=batch, images=images, maps=maps, ids=ids, chosen=chosen, fines=fines) -> ImageScore:
+            def score(b: int, batch=batch, images=images, maps=maps, ids=ids, chosen=chosen,
+                      primaries=primaries) -> ImageScore:
                 ann, (height, width) = batch[b], images[b].shape[:2]
                 gt_boxes = fit_boxes(ann, width, height)
                 pred_heat, gt_heat = normalize(maps[b][0]), normalize(maps[b][1])
                 pred, gt = int(ids[b, 0]), int(ids[b, 1])
-
-                def split(class_id: int) -> list:
-                    return still.split(fines[b], class_id, width, height, rule) if still is not None else []
-
-                fine, coarse = split(pred), still.rule(rule) if still is not None else rule
-                pred_box, pred_iou = pick_box(fine[:1] or boxes_from_cam(pred_heat, width, height, coarse), gt_boxes)
-                region_iou = best_iou(fine or region_boxes(pred_heat, width, height, coarse), gt_boxes)
-                gt_box, gt_iou = pick_box(split(gt)[:1] or boxes_from_cam(gt_heat, width, height, coarse), gt_boxes)
+                coarse = still.rule(rule) if still is not None else rule
+                pred_boxes, gt_boxes_found = primaries[b] or (boxes_from_cam(pred_heat, width, height, coarse),
+                                                              boxes_from_cam(gt_heat, width, height, coarse))
+                pred_box, pred_iou = pick_box(pred_boxes[:1], gt_boxes)
+                more = pred_boxes[1:] or region_boxes(pred_heat, width, height, coarse)[1:]  # the listed regions
+                region_iou = best_iou(pred_boxes[:1] + more, gt_boxes)
+                gt_box, gt_iou = pick_box(gt_boxes_found[:1], gt_boxes)
                 return ImageScore(
                     file=str(ann.file), width=width, height=height, gt_classes=ann.classes,
                     pred_class=pred, pred_label=model.labels[pred], pred_score=float(chosen[b, 0]),

@@ -9,13 +9,14 @@ import torch
 
 from camvideo.cam.boxes import iou
 from camvideo.cam.still import StillAnalysis, still_analysis
+from camvideo.cam.zoom import zoom_window
 from camvideo.presets import StillSettings, quality_settings, still_settings
 from camvideo.runtime.localizer import FrameLocalizer
 from camvideo.settings import BoxRule, LocalizeSettings
 from camvideo.video.sources import read_image
 
 DEVSET = Path(__file__).resolve().parents[1] / "data" / "devset"
-SPLIT_ONLY = StillSettings(class_models=(), mirror=False, level=None)  # the finer pass alone: no second model
+SPLIT_ONLY = StillSettings(class_models=(), mirror=False, level=None, zoom_below=None)  # the finer pass alone
 
 
 def truth(name: str) -> list:
@@ -48,7 +49,7 @@ def test_one_object_keeps_the_coarse_box(lite0, balanced, photo):
 
 
 def test_the_classes_are_the_mean_of_lite0_lite1_and_lite2(lite0, balanced, photo):
-    still = still_analysis(lite0, StillSettings(split_side=None, mirror=False, level=None))
+    still = still_analysis(lite0, StillSettings(split_side=None, mirror=False, level=None, zoom_below=None))
     assert [m.model.name for m in (p.method for p in still._classes)] == ["lite1", "lite2"]
     image = photo("coffee")
     own = balanced.forward([image])[0]
@@ -100,7 +101,8 @@ def test_what_is_asked_decides_what_runs(lite0):
 @pytest.mark.parametrize("fields, message", [
     ({"split_side": 16}, "split_side"), ({"split_side": True}, "split_side"), ({"split_level": 0.0}, "split_level"),
     ({"split_peak": 1.5}, "split_peak"), ({"class_models": ("",)}, "class_models"), ({"level": 0.0}, "level"),
-    ({"level": 1.5}, "level"),
+    ({"level": 1.5}, "level"), ({"zoom_below": 0.0}, "zoom_below"), ({"zoom_scale": 0.5}, "zoom_scale"),
+    ({"zoom_least": 2.0}, "zoom_least"), ({"zoom_level": 0.0}, "zoom_level"),
 ])
 def test_bad_settings_are_refused(fields, message):
     with pytest.raises(ValueError, match=message):
@@ -118,3 +120,35 @@ def test_a_threshold_or_rule_given_replaces_the_photos_level(lite0):
     assert still_from_args(argparse.Namespace(**base), lite0).settings.level == StillSettings().level
     for given in ({"threshold": 0.3}, {"rule": "otsu"}):
         assert still_from_args(argparse.Namespace(**{**base, **given}), lite0).settings.level is None
+
+
+ZOOM_ONLY = StillSettings(class_models=(), split_side=None, mirror=False)  # lite0's pass, then the zoomed crop
+
+
+def test_the_coarse_box_is_zoomed_and_the_crop_joins_the_classes(lite0, balanced, photo):
+    image = photo("coffee")
+    height, width = image.shape[:2]
+    coarse = StillAnalysis(balanced.method, dataclasses.replace(ZOOM_ONLY, zoom_below=None))(balanced, image)
+    coarse = coarse.detections[0]  # the coarse box at the photos' level, unzoomed
+    still = StillAnalysis(balanced.method, ZOOM_ONLY)
+    det = still(balanced, image).detections[0]
+    assert det.regions[0] == det.box and det.box != coarse.box  # the JSON's primary box first
+    window = zoom_window(coarse.box, width, height, ZOOM_ONLY.zoom_scale, ZOOM_ONLY.zoom_least)
+    assert window[0] <= det.box[0] < det.box[2] <= window[2] and window[1] <= det.box[1] < det.box[3] <= window[3]
+    assert iou(det.box, truth_of_coffee()) >= 0.5
+    own, crops = balanced.forward([image])[0], {}
+    joined = still.joined(image, own, None, BoxRule(inset=0.04), crops)
+    assert list(crops) == [window]  # the top-1 class's window, passed once
+    assert torch.allclose(joined.probs, (own.probs + crops[window].probs) / 2, atol=1e-6)
+    assert det.score == pytest.approx(float(joined.probs.max()), abs=1e-5)
+
+
+def test_no_zoom_when_not_asked_or_the_users_rule_holds(lite0, balanced, photo):
+    image = photo("coffee")
+    coarse = balanced([image])[0].detections[0]
+    off = StillAnalysis(balanced.method, dataclasses.replace(ZOOM_ONLY, zoom_below=None, level=None))(balanced, image)
+    assert (off.detections[0].box, off.detections[0].score) == (coarse.box, pytest.approx(coarse.score))
+    user = StillAnalysis(balanced.method, dataclasses.replace(ZOOM_ONLY, level=None))
+    assert user.zoom_rule(BoxRule(threshold=0.3)) == BoxRule(threshold=0.3)  # the user's threshold, on the crop too
+    assert still_analysis(lite0, ZOOM_ONLY).zoom_rule(BoxRule(inset=0.04)) == BoxRule(threshold=0.2, inset=0.04)
+    assert user.zoomed(image, coarse.class_id, coarse.box, BoxRule(components="all"), {}) == coarse.box

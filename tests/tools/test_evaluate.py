@@ -437,3 +437,27 @@ def test_photos_are_scored_with_the_photos_analysis_as_camvideo_image_runs_it(mo
     (full,), _ = evaluate_images(model, load_annotations(path, labels), rule, maps=maps, still=mirrored)
     assert tuple(full.pred_box) == tuple(mirrored(localizer, read_image(chicken)).detections[0].box)
     assert tuple(full.gt_box) == tuple(mirrored(localizer, read_image(chicken)).detections[0].box)
+
+
+def test_photos_are_scored_with_the_zoomed_pass_as_camvideo_image_runs_it(model, labels, tmp_path):
+    # The coffee's coarse box is zoomed (and the crop joins the classes): the scored
+    # box and class are the ones `camvideo image` gives.
+    from camvideo.cam.methods import cam_method
+    from camvideo.cam.still import StillAnalysis
+    from camvideo.presets import StillSettings, quality_settings
+    from camvideo.runtime.localizer import FrameLocalizer
+    from camvideo.video.sources import read_image
+
+    coffee = DATA / "coffee.png"
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"images": [{"file": str(coffee), "boxes": [[75, 15, 480, 390]], "classes": [967]}]}))
+    maps, rule = quality_maps(DEFAULT_QUALITY)
+    zoom = StillAnalysis(cam_method(model), StillSettings(class_models=(), split_side=None, mirror=False))
+    still = StillAnalysis(cam_method(model), StillSettings(class_models=(), split_side=None, mirror=False,
+                                                           zoom_below=None))
+    (after,), _ = evaluate_images(model, load_annotations(path, labels), rule, maps=maps, still=zoom)
+    (before,), _ = evaluate_images(model, load_annotations(path, labels), rule, maps=maps, still=still)
+    shown = zoom(FrameLocalizer(model, quality_settings(DEFAULT_QUALITY)), read_image(coffee)).detections[0]
+    assert (after.pred_class, tuple(after.pred_box)) == (shown.class_id, tuple(shown.box))
+    assert after.pred_score == pytest.approx(shown.score, abs=1e-5)
+    assert tuple(after.pred_box) != tuple(before.pred_box) and after.pred_iou >= 0.5
