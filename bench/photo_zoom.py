@@ -26,12 +26,15 @@ and its box at IoU >= 0.5 with a true box; GT-known: the best true class's box; 
 IoU of the top-1 box); ``zoomed`` is the share of photos whose top-1 box was zoomed.
 ``--grid`` prints every candidate on the tune split only, best first by the order
 fixed before it ran: top-1 loc, GT-known, class accuracy, mean IoU, then fewer
-photos zoomed (cheaper).
+photos zoomed (cheaper). ``--cost`` times the product's ``StillAnalysis`` on the
+shared coffee photo resized to 640x480 with the zoom off and on (CPU ms, one
+thread, interleaved, median of 7).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import sys
@@ -49,7 +52,7 @@ from camvideo.cam.boxes import boxes_from_cam, normalize  # noqa: E402
 from camvideo.cam.evidence import evidence_maps  # noqa: E402
 from camvideo.cam.methods import cam_method  # noqa: E402
 from camvideo.cam.multiscale import ScaledPasses  # noqa: E402
-from camvideo.cam.still import CLASS_PASS, still_analysis  # noqa: E402
+from camvideo.cam.still import CLASS_PASS, StillAnalysis, still_analysis  # noqa: E402
 from camvideo.cam.zoom import crop_evidence, wanted, zoom_box, zoom_window  # noqa: E402
 from camvideo.models import imagenet_labels, load_model  # noqa: E402
 from camvideo.presets import StillSettings, quality_rule  # noqa: E402
@@ -171,6 +174,30 @@ def score(photos: Photos, name: str) -> dict:
             "missed": missed}
 
 
+def cost(reps: int = 7) -> dict:
+    """Median CPU ms of one 640x480 photo through ``StillAnalysis``, the default
+    settings with the zoom off and on (interleaved; the first round not counted)."""
+    import cv2
+
+    from camvideo.presets import quality_settings
+    from camvideo.runtime.localizer import FrameLocalizer
+
+    frame = cv2.resize(read_image(ROOT / "tests/data/coffee.png"), (640, 480), interpolation=cv2.INTER_AREA)
+    model = load_model("lite0", device="cpu")
+    localizer = FrameLocalizer(model, quality_settings("balanced"))
+    on = still_analysis(model, StillSettings())
+    off = StillAnalysis(on.method, dataclasses.replace(on.settings, zoom_below=None), [p.method for p in on._classes])
+    runs = {"off": off, "on": on}
+    times: dict = {k: [] for k in runs}
+    for r in range(reps + 1):
+        for key, still in runs.items():
+            t0 = time.process_time()
+            still(localizer, frame)
+            if r >= 1:
+                times[key].append(1000 * (time.process_time() - t0))
+    return {k: round(float(np.median(v)), 1) for k, v in times.items()}
+
+
 def grid_names() -> list[str]:
     names = [TODAY]
     for parts in itertools.product(BELOWS, SCALES, LEASTS, LEVELS, FLIPS, ONS, CLSS):
@@ -183,14 +210,17 @@ def main() -> None:
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--grid", action="store_true", help="print every candidate on the tune split")
     ap.add_argument("--split", choices=("tune", "holdout", "both"), default="tune")
+    ap.add_argument("--cost", action="store_true", help="time StillAnalysis with the zoom off and on")
     ap.add_argument("--report", nargs="*", default=[TODAY], metavar="BELOW|SCALE|LEAST|LEVEL|FLIP|ON|CLS")
     args = ap.parse_args()
     torch.set_num_threads(1)
     labels = imagenet_labels()
     splits = ("tune", "holdout") if args.split == "both" else (args.split,)
+    out: dict = {"cost_ms": cost() if args.cost else None}
+    if args.cost:
+        print("CPU ms a 640x480 photo:", out["cost_ms"], flush=True)
     t0 = time.process_time()
     data = {s: Photos(s, labels) for s in splits}
-    out: dict = {}
     if args.grid:
         rows = []
         for name in grid_names():
