@@ -6,7 +6,7 @@ this process, its threads' CPU time (Linux /proc) in milliseconds a frame.
 Each round runs ``camvideo process CLIP -o OUT.mkv --export OUT.jsonl --device cpu``
 (the command's own code, ``camvideo.cli.parser.main``; any options after ``--`` are
 added) while a sampler thread reads every thread's CPU time from
-``/proc/self/task`` every 20 ms and names it by its Python thread name
+``/proc/self/task`` every 50 ms and names it by its Python thread name
 (``camvideo-writer``, ``camvideo-sinks``, ``camvideo-forward-0``, ...; threads that
 Python did not start, OpenVINO's, x264's and the decoder's own, are ``native``).
 The run's window opens when the pipeline's writer thread appears and closes when it
@@ -41,7 +41,7 @@ class ThreadSampler:
     pipeline's writer thread lives (a thread's last sample is its total: threads
     that end between samples lose at most one period)."""
 
-    def __init__(self, period: float = 0.02) -> None:
+    def __init__(self, period: float = 0.05) -> None:
         self.period = period
         self.start_cpu: dict[int, tuple[str, float]] = {}
         self.last: dict[int, tuple[str, float]] = {}
