@@ -8,7 +8,8 @@ of damage (``damaged``): a packet that did not decode or is flagged corrupt, a
 demuxer error, bytes the demuxer skipped over (Matroska resyncs at the next
 cluster and says nothing). A source that numbers frames by the file's rate uses
 that sign to tell lost frames from a variable frame rate (``Damage``).
-``av_image`` is the one way a decoded frame becomes a BGR image.
+``av_image`` is the one way a decoded frame becomes a BGR image (through a
+source's own swscale context, ``bgr_reformatter``).
 """
 
 from __future__ import annotations
@@ -58,10 +59,27 @@ def describe_damage(damage) -> str:
     return f"{', '.join(parts)} could not be decoded" if parts else ""
 
 
-def av_image(frame) -> np.ndarray:
+def bgr_reformatter():
+    """The swscale context a source converts all its frames with (``av_image``)."""
+    from av.video.reformatter import VideoReformatter
+
+    return VideoReformatter()
+
+
+def av_image(frame, reformatter=None) -> np.ndarray:
     """A decoded PyAV video frame as BGR, turned as its display matrix says
-    (counterclockwise degrees, as PyAV reports it)."""
-    image = frame.to_ndarray(format="bgr24")
+    (counterclockwise degrees, as PyAV reports it).
+
+    Converted by ``reformatter`` (``bgr_reformatter``, one a source; None: a new one)
+    on the calling thread alone. ``frame.to_ndarray(format="bgr24")`` made a new
+    swscale context each frame, with its own threads (PyAV 18: ``threads=0``, auto):
+    measured on 2 cores at 640x480, 0.35-0.45 CPU ms and ~8 thread switches a frame,
+    against ~0.10 ms and none here; the pixels are the same."""
+    reformatter = reformatter or bgr_reformatter()
+    try:
+        image = reformatter.reformat(frame, format="bgr24", threads=1).to_ndarray()
+    except TypeError:  # a PyAV without the threads argument (before 17): one thread anyway
+        image = reformatter.reformat(frame, format="bgr24").to_ndarray()
     k = int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) % 4
     return np.ascontiguousarray(np.rot90(image, k)) if k else image
 

@@ -206,3 +206,26 @@ def test_the_limit_encodes_as_the_recorder_does(tmp_path):
     assert len(decoded) == len(frames)
     psnr = cv2.PSNR(decoded[-1], frames[-1])
     assert psnr > 25 and psnr > cv2.PSNR(decoded[-1], np.ascontiguousarray(frames[-1][..., ::-1])) + 3  # BGR kept
+
+
+def test_steady_rate_leaves_out_the_filling_and_needs_enough_frames():
+    from camvideo.tools.benchmark.runs import steady_ms
+
+    # the first tenth (2 of 20) left out: 0.5 s of start-up before 18 frames 10 ms apart
+    times = [0.0, 0.5] + [0.5 + 0.01 * k for k in range(1, 19)]
+    assert steady_ms(times) == pytest.approx(10.0)
+    assert steady_ms(times[:9]) is None  # too few frames for a steady rate
+
+
+def test_end_to_end_gives_the_whole_run_and_its_steady_rate(tmp_path):
+    """A real file through ``run_source`` (no model: ``NoLocalizer``): the steady rate
+    and the fixed cost add up to the whole run."""
+    from camvideo.runtime.plain import NoAnnotator, NoLocalizer
+    from camvideo.tools.benchmark.frames import video_frames, write_clip
+    from camvideo.tools.benchmark.runs import run_end_to_end
+
+    clip = write_clip(tmp_path / "in.mp4", video_frames(160, 120, 40))
+    run = run_end_to_end(NoLocalizer(), NoAnnotator(), clip, tmp_path)
+    assert run["frames"] == 40 and run["steady_ms_per_frame"] > 0 and run["fixed_ms"] is not None
+    assert run["fixed_ms"] + 40 * run["steady_ms_per_frame"] == pytest.approx(1000 * run["seconds"])
+    assert (tmp_path / "bench_out.mkv").stat().st_size > 0

@@ -83,6 +83,42 @@ def test_rotation_metadata_is_applied(tmp_path):
         np.testing.assert_array_equal(y.image, np.rot90(x.image, 1))
 
 
+def test_file_frames_are_pyavs_own_bgr_decoded_on_one_thread(tmp_path):
+    """The source converts with one swscale context of its own, on the reader thread
+    (``av_image``), and decodes frames up to 1080p there too: the same pixels as
+    PyAV's ``to_ndarray(format="bgr24")``."""
+    from camvideo.video.decoding import av_image, bgr_reformatter
+
+    path = tmp_path / "clip.mp4"
+    make_clip(path, frames=6, size=(160, 120))
+    with av.open(str(path)) as c:
+        expected = [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+    with open_source(path) as src:
+        got = [f.image for f in src]
+    assert len(got) == 6 and all(np.array_equal(a, b) for a, b in zip(got, expected))
+    # one reformatter for frames of two sizes (a stream that comes back at another size)
+    other = tmp_path / "other.mp4"
+    make_clip(other, frames=2, size=(96, 64), pix_fmt="yuv444p")
+    reformatter = bgr_reformatter()
+    for clip in (path, other, path):
+        with av.open(str(clip)) as c:
+            for frame in c.decode(video=0):
+                np.testing.assert_array_equal(av_image(frame, reformatter), frame.to_ndarray(format="bgr24"))
+
+
+def test_decoder_threads_by_frame_size():
+    from types import SimpleNamespace
+
+    from camvideo.video.files import decoder_threads
+
+    small = SimpleNamespace(codec_context=SimpleNamespace(width=1920, height=1080), thread_count=0, thread_type="SLICE")
+    decoder_threads(small)
+    assert small.thread_count == 1 and small.thread_type == "SLICE"
+    big = SimpleNamespace(codec_context=SimpleNamespace(width=3840, height=2160), thread_count=0, thread_type="SLICE")
+    decoder_threads(big)
+    assert big.thread_count == 0 and big.thread_type == "AUTO"
+
+
 def test_seek_restarts_at_the_time(tmp_path):
     path = tmp_path / "seek.mkv"
     make_clip(path, frames=40, size=(64, 48), fps=20, gop=5)

@@ -41,7 +41,9 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="forward threads of the end-to-end pipeline (default: auto, as camvideo process)")
     p.add_argument("--e2e-frames", type=int, default=None, metavar="N",
-                   help="frames of the end-to-end clip, a pan with cuts like a video (default: 120)")
+                   help="frames of the end-to-end clip, a pan with cuts like a video (default: 240); the "
+                        "limit table's fraction takes the run's steady rate (the first tenth of the frames "
+                        "and the start-up left out), the whole run's fps and fixed cost are beside it")
     p.add_argument("--no-peers", action="store_true", help="skip torchcam and pytorch-grad-cam")
     p.add_argument("--no-e2e", action="store_true", help="skip the end-to-end file run")
     p.add_argument("--no-live", action="store_true", help="skip the live latency run")

@@ -32,13 +32,14 @@ def decode_ms(clip: Path) -> float:
     """Per frame: the clip decoded to BGR arrays on one thread (PyAV, as the file source does)."""
     import av
 
-    from camvideo.video.decoding import av_image
+    from camvideo.video.decoding import av_image, bgr_reformatter
 
     def work() -> int:
+        reformatter = bgr_reformatter()
         with av.open(str(clip)) as container:
             stream = container.streams.video[0]
             stream.thread_count = 1
-            return sum(1 for frame in container.decode(stream) if av_image(frame) is not None)
+            return sum(1 for frame in container.decode(stream) if av_image(frame, reformatter) is not None)
 
     return _cpu_ms(work)
 

@@ -135,7 +135,19 @@ def _e2e_summary(runs: list[dict], config, floor_ms: float, floor_cl_ms: float |
         "fps_vs_own_forward": round(own_ms / ms, 3),
         "fps_vs_fastest_forward": round(fastest_ms / ms, 3),
         "stages_ms": {k: round(v, 3) for k, v in runs[-1]["stages"].items()},
+        **_steady(runs),
     }
+
+
+def _steady(runs: list[dict]) -> dict:
+    """The runs' median steady rate (frame to frame, the pipeline full) and the median
+    fixed cost of a run beyond it (start-up, filling, teardown); {} on clips too short."""
+    steady = [run["steady_ms_per_frame"] for run in runs if run.get("steady_ms_per_frame")]
+    if not steady:
+        return {}
+    ms = float(np.median(steady))
+    return {"steady_ms_per_frame": round(ms, 3), "steady_fps": round(1000.0 / ms, 2),
+            "fixed_ms": round(float(np.median([run["fixed_ms"] for run in runs if run.get("fixed_ms") is not None])), 1)}
 
 
 LIVE_PARTS = ("preprocess", "forward", "boxes", "annotate")  # the worker's work on a frame, in order
@@ -257,13 +269,16 @@ def _limit_lines(limit: dict) -> list[str]:
     if not limit:
         return []
     lines = ["", "| the limit, 640x480 file (CPU ms a frame, each alone on one thread) | decode | forward half (preprocess + passes) | "
-             "encode (x264) | limit on the cores | end to end | fraction of the limit |", "|---|---:|---:|---:|---:|---:|---:|"]
+             "encode (x264) | limit on the cores | end to end, steady | fraction of the limit | whole run: fps, "
+             "fixed cost (start-up, teardown) |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for runtime, row in limit.items():
         parts = row["parts_ms"]
         e2e = row.get("end_to_end_fps")
+        whole = row.get("whole_run_fps")
         lines.append(f"| {runtime} | {parts['decode']:.2f} | {parts['forward']:.2f} | {parts['encode']:.2f} | "
                      f"{row['limit_fps']:.1f} fps ({row['cores']} cores) | {_fmt(e2e, '{:.1f} fps')} | "
-                     f"{_fmt(row.get('fraction'), '{:.2f}')} |")
+                     f"{_fmt(row.get('fraction'), '{:.2f}')} | {_fmt(whole, '{:.1f} fps')}"
+                     f"{_fmt(row.get('fixed_ms'), ', {:.0f} ms')} |")
     lines.append("")
     return lines
 

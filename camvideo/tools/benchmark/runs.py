@@ -1,7 +1,8 @@
 """Runs through ``Pipeline`` and the memory soak: a file end to end (decode ->
-inference -> H.264, the run every front end makes: ``run_source``), a live source
-faster than inference (capture-to-annotated latency: a ``Pipeline`` of its own, read
-while it runs), and resident memory over many frames of the inference stage."""
+inference -> H.264, the run every front end makes: ``run_source``; the whole run
+and its steady rate), a live source faster than inference (capture-to-annotated
+latency: a ``Pipeline`` of its own, read while it runs), and resident memory over
+many frames of the inference stage."""
 
 from __future__ import annotations
 
@@ -12,20 +13,54 @@ from pathlib import Path
 
 import numpy as np
 
+STEADY_SKIP = 0.1  # the first tenth of a run's frames: the pipeline filling up, left out of the steady rate
+MIN_STEADY = 10  # fewer frames written after the skipped ones: no steady rate
+
+
+class _WriteClock:
+    """A sink noting when each frame reached the sinks (their thread, in frame order)."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def write(self, item) -> None:
+        self.times.append(time.perf_counter())
+
+    def close(self) -> None:
+        pass
+
+
+def steady_ms(times: list[float], skip: float = STEADY_SKIP) -> float | None:
+    """Mean milliseconds from one written frame to the next, after the first ``skip``
+    of them (the pipeline filling); None when fewer than ``MIN_STEADY`` are left."""
+    first = int(len(times) * skip)
+    if len(times) - first < MIN_STEADY:
+        return None
+    return 1000.0 * (times[-1] - times[first]) / (len(times) - 1 - first)
+
 
 def run_end_to_end(localizer, annotator, clip: Path, out_dir: Path, batch: int = 1, workers: int | None = None) -> dict:
-    """Decode ``clip`` -> inference stage -> H.264 recording through ``Pipeline``;
-    frames per second from start to the recording closed."""
+    """Decode ``clip`` -> inference stage -> H.264 recording through ``Pipeline``.
+
+    ``ms_per_frame``: the whole run (``run_source`` from the source's open to the
+    recording closed) over its frames; ``steady_ms_per_frame``: from frame to frame
+    once the pipeline is full (``steady_ms``: what the limit's per-frame parts are
+    comparable with; None on a clip too short); ``fixed_ms``: what the run costs
+    beyond its frames at the steady rate (start-up, filling, teardown: the recording's
+    close and sync)."""
     from camvideo.runtime.run import RunRequest, run_source
 
+    clock = _WriteClock()
     t0 = time.perf_counter()
     report = run_source(RunRequest(clip, lambda info: localizer, (annotator,), recording=out_dir / "bench_out.mkv",
-                                   batch_size=batch, workers=workers, audio=False))
+                                   sinks=(clock,), batch_size=batch, workers=workers, audio=False))
     if report.error is not None:
         raise report.error
     elapsed = time.perf_counter() - t0
     frames = report.frames
+    steady = steady_ms(clock.times)
     return {"frames": frames, "seconds": elapsed, "ms_per_frame": 1000.0 * elapsed / max(1, frames),
+            "steady_ms_per_frame": steady, "fixed_ms": 1000.0 * elapsed - frames * steady if steady else None,
             "stages": dict(report.stages)}
 
 
