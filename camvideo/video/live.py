@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import cv2
 
 from camvideo.errors import InputError, reason
-from camvideo.video.decoding import PacketDecoder, av_image
+from camvideo.video.decoding import PacketDecoder, av_image, bgr_reformatter
 from camvideo.video.policies import BufferPolicy
 from camvideo.video.reader import Frame, Source
 
@@ -154,9 +154,10 @@ class StreamSource(Source):
                     self._container = container
                 decoder = PacketDecoder(container, container.streams.video[0], self.url, retry_demux=False,
                                         skipped=self._skipped_at, on_warning=self._warn)
+                reformatter = bgr_reformatter()  # one swscale context for the connection (av_image)
                 for frame in decoder:
                     retries = 0
-                    yield Frame(av_image(frame), index, time.monotonic() - t0)
+                    yield Frame(av_image(frame, reformatter), index, time.monotonic() - t0)
                     index += 1
                     if self._stop.is_set():
                         return
