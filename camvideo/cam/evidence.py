@@ -82,20 +82,24 @@ def choose_classes(probs: torch.Tensor, settings: LocalizeSettings, leader: int 
     """The classes to show for a frame's ``probs`` (C,): ``settings.class_ids`` when
     fixed, else the ``settings.topk`` most likely; ``leader`` (label hysteresis) goes
     first when given, the rest by probability."""
+    # In numpy on the host (one copy from a GPU): a torch op on 1000 numbers costs more
+    # in dispatch than the work.
+    p = probs.detach().cpu().numpy()
     if settings.class_ids is not None:
         ids = [int(c) for c in settings.class_ids]
-        scores = probs[torch.tensor(ids, device=probs.device)].cpu().numpy()
-        return Chosen(tuple(ids), tuple(float(s) for s in scores))
-    if leader is None:
-        scores, ids = probs.topk(settings.topk)
-        return Chosen(tuple(int(c) for c in ids.cpu()), tuple(float(s) for s in scores.cpu()))
-    p = probs.cpu().numpy()
-    ids = [leader]
-    if settings.topk > 1:
-        kk = min(settings.topk, len(p) - 1)
-        order = np.argpartition(-p, kk)[: kk + 1]
-        ids += [int(c) for c in order[np.argsort(-p[order])] if int(c) != leader][: settings.topk - 1]
+    elif leader is None:
+        ids = top_ids(p, settings.topk)
+    else:
+        ids = [leader] + [c for c in top_ids(p, min(settings.topk, len(p) - 1) + 1) if c != leader][: settings.topk - 1]
     return Chosen(tuple(ids), tuple(float(p[c]) for c in ids))
+
+
+def top_ids(p: np.ndarray, k: int) -> list[int]:
+    """The ids of the ``k`` largest of ``p`` (1-D), largest first (as ``torch.topk``)."""
+    if k >= len(p):
+        return [int(c) for c in np.argsort(-p, kind="stable")]
+    order = np.argpartition(-p, k - 1)[:k]
+    return [int(c) for c in order[np.argsort(-p[order], kind="stable")]]
 
 
 def evidence_maps(method, evidence: Evidence, class_ids: Sequence[int]) -> np.ndarray:
