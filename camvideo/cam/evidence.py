@@ -82,24 +82,16 @@ def choose_classes(probs: torch.Tensor, settings: LocalizeSettings, leader: int 
     """The classes to show for a frame's ``probs`` (C,): ``settings.class_ids`` when
     fixed, else the ``settings.topk`` most likely; ``leader`` (label hysteresis) goes
     first when given, the rest by probability."""
-    # In numpy on the host (one copy from a GPU): a torch op on 1000 numbers costs more
-    # in dispatch than the work.
+    if leader is None and settings.class_ids is None:
+        scores, ids = probs.topk(settings.topk)
+        return Chosen(tuple(ids.tolist()), tuple(scores.tolist()))  # tolist: no tensor a number
     p = probs.detach().cpu().numpy()
     if settings.class_ids is not None:
         ids = [int(c) for c in settings.class_ids]
-    elif leader is None:
-        ids = top_ids(p, settings.topk)
     else:
-        ids = [leader] + [c for c in top_ids(p, min(settings.topk, len(p) - 1) + 1) if c != leader][: settings.topk - 1]
+        ids = [leader] + [c for c in probs.topk(min(settings.topk + 1, len(p))).indices.tolist()
+                          if c != leader][: settings.topk - 1]
     return Chosen(tuple(ids), tuple(float(p[c]) for c in ids))
-
-
-def top_ids(p: np.ndarray, k: int) -> list[int]:
-    """The ids of the ``k`` largest of ``p`` (1-D), largest first (as ``torch.topk``)."""
-    if k >= len(p):
-        return [int(c) for c in np.argsort(-p, kind="stable")]
-    order = np.argpartition(-p, k - 1)[:k]
-    return [int(c) for c in order[np.argsort(-p[order], kind="stable")]]
 
 
 def evidence_maps(method, evidence: Evidence, class_ids: Sequence[int]) -> np.ndarray:
