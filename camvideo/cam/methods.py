@@ -129,7 +129,7 @@ class ExactCam(CamMethod):
 
     def maps(self, evidence: Evidence, class_ids: Sequence[int]) -> torch.Tensor:
         feats = evidence.features
-        if feats.device.type == "cpu" and feats.dtype == torch.float32:  # one numpy product: no torch dispatch
+        if feats.device.type == "cpu" and feats.dtype == torch.float32 and len(class_ids) * feats.numel() <= SMALL:
             return torch.from_numpy(cpu_class_maps(feats.numpy(), self.model.weight.detach().numpy(), class_ids))
         ids = torch.tensor([[int(c) for c in class_ids]], device=feats.device)
         return class_maps(feats[None], self.model.weight, ids)[0]
@@ -214,6 +214,12 @@ def class_maps(feats: torch.Tensor, weight: torch.Tensor, class_ids: torch.Tenso
         chosen = weight[class_ids].float()  # (B, k, K)
         maps = torch.bmm(chosen, feats.reshape(b, channels, h * w).float())
     return maps.reshape(b, -1, h, w)
+
+
+# Products of at most this many multiply-adds run in NumPy on one thread (OpenBLAS
+# spreads a larger one over every core, and its threads spin: ~100x the CPU time);
+# a larger one goes through torch, at torch's thread count.
+SMALL = 4 * 65536
 
 
 def cpu_class_maps(feats: np.ndarray, weight: np.ndarray, class_ids: Sequence[int]) -> np.ndarray:

@@ -251,7 +251,10 @@ def test_exact_cam_maps_on_the_cpu_equal_torchs_product(lite0):
     method = cam_method(lite0)
     probs = torch.full((1000,), 1e-3)
     maps = method.maps(Evidence(probs=probs, logits=probs, features=feats), ids)
-    assert torch.equal(maps, torch.from_numpy(got))  # the CPU path is the numpy product
+    assert torch.equal(maps, torch.from_numpy(got))  # a small product: NumPy's
+    many = list(range(10))  # 10 x 1280 x 63 multiply-adds: torch's, not OpenBLAS's threads
+    evidence = Evidence(probs=probs, logits=probs, features=feats)
+    assert torch.equal(method.maps(evidence, many), class_maps(feats[None], lite0.weight, torch.tensor([many]))[0])
 
 
 def test_the_chooser_gives_what_a_sort_of_all_probabilities_gives():
