@@ -7,6 +7,7 @@ frame`` (BGR uint8). ``FrameAnnotator`` composes them as the overlay settings as
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -135,7 +136,7 @@ class LabelAnnotator:
         scale = self.font_scale or _font_scale(frame)
         thickness = 1 if scale < 0.7 else 2
         texts = [label_text(det, result) for det in result.detections]
-        measured = [cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness) for text in texts]
+        measured = [text_size(text, scale, thickness) for text in texts]
         sizes = [TagSize(tw + 6, th + base + 6, None if det.box is None else (det.box[0], det.box[1]))
                  for det, ((tw, th), base) in zip(result.detections, measured)]
         height, width = frame.shape[:2]
@@ -162,15 +163,22 @@ class HudAnnotator:
 
 
 def _tag_height(scale: float) -> int:
-    (_, h), base = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    (_, h), base = text_size("Ag", scale, 1)
     return h + base + 6
+
+
+@lru_cache(maxsize=1024)
+def text_size(text: str, scale: float, thickness: int) -> tuple[tuple[int, int], int]:
+    """``cv2.getTextSize`` of ``text`` in the tags' font, remembered: a video's labels
+    and scores repeat from frame to frame."""
+    return cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
 
 
 def _draw_tag(frame, text, origin, color, scale, size=None) -> tuple[int, int, int, int]:
     """A filled tag with ``text`` at ``origin`` (kept inside the frame); ``size``: the
     text's ``cv2.getTextSize`` at ``scale`` when the caller has it (measured here otherwise)."""
     thickness = 1 if scale < 0.7 else 2
-    (tw, th), base = size if size is not None else cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    (tw, th), base = size if size is not None else text_size(text, scale, thickness)
     height, width = frame.shape[:2]
     w, h = tw + 6, th + base + 6
     x = int(min(max(origin[0], 0), max(0, width - w)))

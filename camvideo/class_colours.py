@@ -22,6 +22,7 @@ shown together share a colour while there are at most 20 of them.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 BGR = tuple[int, int, int]
 
@@ -63,7 +64,13 @@ def class_colors(class_ids: Iterable[int]) -> list[BGR]:
     """The colour (BGR) of each of ``class_ids``, classes shown together (a class
     twice: the same colour). Each own slot goes to the lowest id that has it; the
     others, in id order, take the next slot no class holds."""
-    ids = [int(c) for c in class_ids]
+    return list(_colors(tuple(int(c) for c in class_ids)))
+
+
+@lru_cache(maxsize=256)
+def _colors(ids: tuple[int, ...]) -> tuple[BGR, ...]:
+    """``class_colors`` of a tuple of ids, worked out once (a video shows the same few
+    classes frame after frame)."""
     slot: dict[int, int] = {}
     for class_id in sorted(set(ids)):
         slot.setdefault(own_slot(class_id), class_id)
@@ -74,7 +81,7 @@ def class_colors(class_ids: Iterable[int]) -> list[BGR]:
         free = (s % len(PALETTE) for s in range(home + 1, home + len(PALETTE)))
         slot[class_id] = next((s for s in free if s not in held), home)  # more than 20 classes: some share
         held.add(slot[class_id])
-    return [PALETTE[slot[c]] for c in ids]
+    return tuple(PALETTE[slot[c]] for c in ids)
 
 
 def result_colors(result) -> list[BGR]:

@@ -171,3 +171,13 @@ def test_the_packed_table_gives_the_named_maps_pixels(colormap, shape):
     assert colored.shape == (*shape, 3) and colored.dtype == np.uint8 and colored.flags.c_contiguous
     assert np.array_equal(colored, cv2.applyColorMap(heat, COLORMAPS[colormap]))
     assert packed_lut(colormap) is packed_lut(colormap)  # made once
+
+
+def test_remembered_tag_sizes_are_opencvs():
+    import cv2
+
+    from camvideo.annotate import text_size
+
+    for text, scale, thickness in [("tabby 0.79", 0.5, 1), ("Egyptian cat 0.71 held", 1.1, 2), ("Ag", 0.4, 1)]:
+        want = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        assert text_size(text, scale, thickness) == want == text_size(text, scale, thickness)

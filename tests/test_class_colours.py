@@ -125,3 +125,10 @@ def test_camvideo_image_draws_the_top_box_in_its_class_colour(tmp_path, data_dir
         x1, y1, x2, _ = top["box"]
         edge = cv2.imread(str(out))[y1, x1 + 2: x2 - 2]  # the top edge, inside the corners
         assert np.all(edge == colour, axis=1).mean() > 0.9
+
+
+def test_remembered_colours_come_as_a_new_list_each_time():
+    first = class_colors([281, 285, 3])
+    first[0] = (1, 2, 3)  # a caller's list is its own: the remembered colours stay
+    assert class_colors([281, 285, 3]) != first
+    assert class_colors([281, 285, 3]) == class_colors(iter([281, 285, 3]))

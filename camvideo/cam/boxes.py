@@ -33,19 +33,20 @@ def upsample(cam: np.ndarray, width: int, height: int) -> np.ndarray:
 
 def threshold_mask(heat: np.ndarray, rule: BoxRule) -> np.ndarray:
     """uint8 mask (0/1) of the pixels kept by ``rule`` on a map in [0, 1]."""
-    if float(heat.max()) <= 0.0:
+    top = float(heat.max())
+    if top <= 0.0:
         return np.zeros(heat.shape, np.uint8)
     if rule.method == "otsu":
         heat8 = np.clip(heat * 255.0 + 0.5, 0, 255).astype(np.uint8)
         _, mask = cv2.threshold(heat8, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)  # keeps > Otsu's level
         return mask
     if rule.method == "max":
-        level = rule.threshold * float(heat.max())
+        level = rule.threshold * top
     elif rule.method == "mean":
         level = rule.threshold * float(heat.mean())
     else:
         level = float(np.quantile(heat, rule.threshold))
-    return (heat >= level).astype(np.uint8)
+    return (heat >= level).view(np.uint8)  # numpy's bools are the bytes 0 and 1: no copy
 
 
 def single_region(mask: np.ndarray) -> Box | None | bool:
@@ -61,14 +62,23 @@ def single_region(mask: np.ndarray) -> Box | None | bool:
     region with holes more often than several regions (14 of 19 multi-contour
     maps on the bench's 640x480 frames, top-3), so the holes do not send it to
     the labelling."""
-    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
+    outer = outer_contours(mask)
+    if not outer:
         return False
-    outer = [c for c, links in zip(contours, hierarchy[0]) if links[3] < 0]
     if len(outer) != 1:
         return None
     x, y, w, h = cv2.boundingRect(outer[0])
     return (x, y, x + w, y + h)
+
+
+def outer_contours(mask: np.ndarray) -> list[np.ndarray]:
+    """The outer border of each connected region (8-connected) of a 0/1 mask, one
+    contour a region (``single_region``'s two-level border following); each
+    contour's points are pixels of its region."""
+    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return []
+    return [c for c, links in zip(contours, hierarchy[0]) if links[3] < 0]
 
 
 def mask_boxes(mask: np.ndarray, rule: BoxRule) -> list[Box]:

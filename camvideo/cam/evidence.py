@@ -82,19 +82,15 @@ def choose_classes(probs: torch.Tensor, settings: LocalizeSettings, leader: int 
     """The classes to show for a frame's ``probs`` (C,): ``settings.class_ids`` when
     fixed, else the ``settings.topk`` most likely; ``leader`` (label hysteresis) goes
     first when given, the rest by probability."""
+    if leader is None and settings.class_ids is None:
+        scores, ids = probs.topk(settings.topk)
+        return Chosen(tuple(ids.tolist()), tuple(scores.tolist()))  # tolist: no tensor a number
+    p = probs.detach().cpu().numpy()
     if settings.class_ids is not None:
         ids = [int(c) for c in settings.class_ids]
-        scores = probs[torch.tensor(ids, device=probs.device)].cpu().numpy()
-        return Chosen(tuple(ids), tuple(float(s) for s in scores))
-    if leader is None:
-        scores, ids = probs.topk(settings.topk)
-        return Chosen(tuple(int(c) for c in ids.cpu()), tuple(float(s) for s in scores.cpu()))
-    p = probs.cpu().numpy()
-    ids = [leader]
-    if settings.topk > 1:
-        kk = min(settings.topk, len(p) - 1)
-        order = np.argpartition(-p, kk)[: kk + 1]
-        ids += [int(c) for c in order[np.argsort(-p[order])] if int(c) != leader][: settings.topk - 1]
+    else:
+        ids = [leader] + [c for c in probs.topk(min(settings.topk + 1, len(p))).indices.tolist()
+                          if c != leader][: settings.topk - 1]
     return Chosen(tuple(ids), tuple(float(p[c]) for c in ids))
 
 

@@ -43,6 +43,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
+import numpy as np
 import torch
 
 from camvideo.cam.evidence import Evidence
@@ -127,8 +128,11 @@ class ExactCam(CamMethod):
         return [Evidence(probs=probs[b], logits=logits[b], features=feats[b]) for b in range(len(feats))]
 
     def maps(self, evidence: Evidence, class_ids: Sequence[int]) -> torch.Tensor:
-        ids = torch.tensor([[int(c) for c in class_ids]], device=evidence.features.device)
-        return class_maps(evidence.features[None], self.model.weight, ids)[0]
+        feats = evidence.features
+        if feats.device.type == "cpu" and feats.dtype == torch.float32 and len(class_ids) * feats.numel() <= SMALL:
+            return torch.from_numpy(cpu_class_maps(feats.numpy(), self.model.weight.detach().numpy(), class_ids))
+        ids = torch.tensor([[int(c) for c in class_ids]], device=feats.device)
+        return class_maps(feats[None], self.model.weight, ids)[0]
 
 
 class GradCam(CamMethod):
@@ -210,6 +214,20 @@ def class_maps(feats: torch.Tensor, weight: torch.Tensor, class_ids: torch.Tenso
         chosen = weight[class_ids].float()  # (B, k, K)
         maps = torch.bmm(chosen, feats.reshape(b, channels, h * w).float())
     return maps.reshape(b, -1, h, w)
+
+
+# Products of at most this many multiply-adds run in NumPy on one thread (OpenBLAS
+# spreads a larger one over every core, and its threads spin: ~100x the CPU time);
+# a larger one goes through torch, at torch's thread count.
+SMALL = 4 * 65536
+
+
+def cpu_class_maps(feats: np.ndarray, weight: np.ndarray, class_ids: Sequence[int]) -> np.ndarray:
+    """``class_maps`` of one frame in numpy: ``feats`` (K, h, w) float32, ``weight``
+    (C, K) -> (k, h, w) float32 maps of ``class_ids``."""
+    channels, h, w = feats.shape
+    chosen = weight[[int(c) for c in class_ids]].astype(np.float32, copy=False)
+    return (chosen @ feats.reshape(channels, h * w)).reshape(len(chosen), h, w)
 
 
 def gradcam_weights(feats: torch.Tensor, logits: torch.Tensor, class_ids: torch.Tensor) -> torch.Tensor:

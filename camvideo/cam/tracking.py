@@ -20,7 +20,7 @@ filter, say) is one class with ``start`` and ``update``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -111,7 +111,7 @@ class BoxTracker:
                     moved.append(track)  # not measured, not moved
                 else:
                     corners = move_box(track.corners, motion.transform if own is None else own, *size)
-                    moved.append(replace(track, corners=corners, moved=True))
+                    moved.append(Track(corners, track.velocity, True))  # not dataclasses.replace: ~5x its cost
             self._tracks[c] = moved
 
     def _smooth(self, class_id: int, boxes: Sequence[Box], size: tuple[int, int], box_filter: BoxFilter) -> list[Box]:

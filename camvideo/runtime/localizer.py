@@ -191,12 +191,15 @@ class FrameLocalizer:
             raise ValueError(f"indices and times must have one entry per frame ({count}), got {len(indices)} and {len(times)}")
         state = self.state if state is None else state
         timer = StageTimer()  # the batch's: each frame's result gets an equal share
-        results = [self._finish(ev, int(index), float(time), state, timer)
-                   for ev, index, time in zip(evidence, indices, times)]
-        return [replace(r, timings=timer.per_frame(count, base=r.timings)) for r in results]
+        found = [self._finish(ev, state, timer) for ev in evidence]
+        return [FrameResult(frame=int(index), time=float(time), width=ev.size[0], height=ev.size[1],
+                            detections=detections, maps=maps, timings=timer.per_frame(count, base=ev.timings),
+                            method=self.method.name)
+                for (ev, maps, detections), index, time in zip(found, indices, times)]
 
-    def _finish(self, evidence: Evidence, index: int, time: float, state: StreamState,
-                timer: StageTimer) -> FrameResult:
+    def _finish(self, evidence: Evidence, state: StreamState,
+                timer: StageTimer) -> tuple[Evidence, ClassMaps, tuple[Detection, ...]]:
+        """One frame's evidence carried over by ``state``, its heat maps and detections."""
         state.follow(evidence.settings, self.method.smoothable)
         with timer("forward"), self.method.autocast_context(), torch.inference_mode():
             evidence = state.step(evidence)
@@ -204,9 +207,7 @@ class FrameLocalizer:
             raw = evidence_maps(self.method, evidence, chosen.class_ids)
         with timer("boxes"):
             maps, detections = self._localize(evidence, chosen, raw, state)
-        width, height = evidence.size
-        return FrameResult(frame=index, time=time, width=width, height=height, detections=detections, maps=maps,
-                           timings=evidence.timings, method=self.method.name)
+        return evidence, maps, detections
 
     def _localize(self, evidence: Evidence, chosen: Chosen, raw: np.ndarray,
                   state: StreamState) -> tuple[ClassMaps, tuple[Detection, ...]]:

@@ -235,3 +235,38 @@ def test_exact_cam_takes_the_logits_of_a_forward_that_runs_the_head(lite0, photo
         torch.testing.assert_close(a.logits, b.logits, atol=1e-4, rtol=1e-4)
         torch.testing.assert_close(a.probs, b.probs, atol=1e-5, rtol=1e-4)
         torch.testing.assert_close(a.features, b.features)
+
+
+def test_exact_cam_maps_on_the_cpu_equal_torchs_product(lite0):
+    from camvideo.cam.evidence import Evidence
+    from camvideo.cam.methods import cpu_class_maps
+
+    rng = np.random.default_rng(3)
+    feats = torch.from_numpy(rng.random((1280, 7, 9), dtype=np.float32))
+    ids = [948, 3, 511]
+    want = class_maps(feats[None], lite0.weight, torch.tensor([ids]))[0]
+    got = cpu_class_maps(feats.numpy(), lite0.weight.detach().numpy(), ids)
+    assert got.shape == (3, 7, 9) and got.dtype == np.float32
+    assert np.allclose(got, want.numpy(), rtol=1e-5, atol=1e-4)
+    method = cam_method(lite0)
+    probs = torch.full((1000,), 1e-3)
+    maps = method.maps(Evidence(probs=probs, logits=probs, features=feats), ids)
+    assert torch.equal(maps, torch.from_numpy(got))  # a small product: NumPy's
+    many = list(range(10))  # 10 x 1280 x 63 multiply-adds: torch's, not OpenBLAS's threads
+    evidence = Evidence(probs=probs, logits=probs, features=feats)
+    assert torch.equal(method.maps(evidence, many), class_maps(feats[None], lite0.weight, torch.tensor([many]))[0])
+
+
+def test_the_chooser_gives_what_a_sort_of_all_probabilities_gives():
+    rng = np.random.default_rng(8)
+    for _trial in range(50):
+        p = torch.from_numpy(rng.permutation(1000).astype(np.float32) / 1000.0)  # no ties
+        order = np.argsort(-p.numpy()).tolist()
+        k = int(rng.integers(1, 6))
+        chosen = choose_classes(p, LocalizeSettings(topk=k))
+        assert chosen.class_ids == tuple(order[:k])
+        assert chosen.scores == tuple(float(p[c]) for c in order[:k])
+        leader = int(rng.integers(0, 1000))
+        held = choose_classes(p, LocalizeSettings(topk=k), leader=leader)
+        assert held.class_ids == (leader, *[c for c in order if c != leader][: k - 1])
+        assert held.scores == tuple(float(p[c]) for c in held.class_ids)

@@ -113,3 +113,23 @@ def test_the_ranking_matches_whole_frame_labelling_and_masses(size):
     whole = np.bincount(labels.ravel(), weights=heat.ravel(), minlength=count)
     for label in range(1, count):
         assert np.add.accumulate(_region_values(heat, labels, stats, label), dtype=np.float64)[-1] == whole[label]
+
+
+@pytest.mark.parametrize("size", [(240, 320), (37, 53), (5, 7)])
+def test_labelled_gives_opencvs_labels_and_statistics(size):
+    import cv2
+
+    from camvideo.cam.boxes import outer_contours
+    from camvideo.cam.regions import _labelled
+
+    rng = np.random.default_rng(5)
+    height, width = size
+    for trial in range(30):  # noise of every density: many regions, holes, regions in holes, the borders
+        mask = (rng.random((height, width)) < rng.uniform(0.05, 0.95)).astype(np.uint8)
+        if trial % 3 == 0:
+            mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
+        count, labels, stats = _labelled(mask, outer_contours(mask))
+        want_count, want_labels, want_stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        assert count == want_count
+        assert (labels == want_labels).all()
+        assert (stats[1:] == want_stats[1:]).all()  # the background's row is not used
