@@ -27,6 +27,11 @@ head in torch (docs/measuring.md, The inference stage around its forward pass).
   (7x9 for any input when traced at 224x288), and at the traced size itself it
   took 1.39x the static model's time on this machine (95 ms against 68 ms, 1
   thread, one run on the busy machine).
+- **Batches**: each size compiles its IR with the batch fixed at one frame (a
+  static shape; what a file run and a window feed it), ~0.3 CPU ms a frame less
+  than the free batch under bf16 and ~0.85 under f32 in throughput mode
+  (docs/measuring.md, The forward half around OpenVINO's inference); a larger batch
+  (``--batch-size``, mirror averaging) compiles the free batch on its first use.
 - **Modes**: ``latency`` (live sources, single images: one request, OpenVINO's
   LATENCY hint) and ``throughput`` (files: the THROUGHPUT hint's streams, driven
   by an ``AsyncInferQueue``; callers keep their own order, as the pipeline does).
@@ -292,8 +297,7 @@ class OpenVINOForward:
 class _Shape:
     """One input size's compiled models: a batch of one frame (every batch of a
     file or a window's stream) runs on a model with its batch fixed at 1, a static
-    shape (measured ~0.3 CPU ms a frame less than the free batch at 224x288 under
-    bf16, ~0.6 under f32: docs/measuring.md); any other batch (mirror averaging,
+    shape (see the module); any other batch (mirror averaging,
     ``--batch-size``) on the IR's free batch, compiled on its first use. An exported
     graph (``static=False``) runs its one compiled model for every batch."""
 

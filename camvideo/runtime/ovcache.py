@@ -233,8 +233,8 @@ def _compiled(core, entry: CacheEntry, device: str, config: dict, xml: Path | No
     digest, else compiled from the IR (``xml``: another IR made from the entry's,
     e.g. its int8 one, kept beside it; default the entry's own) and the blob kept
     for next time. ``batch``: the IR's free batch dimension fixed to that many
-    frames (a static shape: ~0.3 CPU ms a frame less at 224x288 under bf16, ~0.6
-    under f32, docs/measuring.md), its own blob; None: any batch."""
+    frames (a static shape: less CPU a frame, ``camvideo.runtime.openvino``), kept
+    in a blob of its own; None: any batch (the blob's tag as before)."""
     compiled = kept_compiled(core, entry, device, config, xml, batch)
     if compiled is None:
         network = core.read_model(str(xml or entry.xml))
