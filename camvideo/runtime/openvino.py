@@ -27,6 +27,11 @@ head in torch (docs/measuring.md, The inference stage around its forward pass).
   (7x9 for any input when traced at 224x288), and at the traced size itself it
   took 1.39x the static model's time on this machine (95 ms against 68 ms, 1
   thread, one run on the busy machine).
+- **Batches**: each size compiles its IR with the batch fixed at one frame (a
+  static shape; what a file run and a window feed it), ~0.3 CPU ms a frame less
+  than the free batch under bf16 and ~0.85 under f32 in throughput mode
+  (docs/measuring.md, The forward half around OpenVINO's inference); a larger batch
+  (``--batch-size``, mirror averaging) compiles the free batch on its first use.
 - **Modes**: ``latency`` (live sources, single images: one request, OpenVINO's
   LATENCY hint) and ``throughput`` (files: the THROUGHPUT hint's streams, driven
   by an ``AsyncInferQueue``; callers keep their own order, as the pipeline does).
@@ -56,6 +61,7 @@ layers left in floating point run f32).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections import OrderedDict
@@ -204,20 +210,24 @@ class OpenVINOForward:
             from camvideo.runtime.ovgraph import compiled_graph
 
             compiled = compiled_graph(self._core, self.model.features, size, self.device, self._config, self.cache)
-            return _Shape(None, compiled, self.mode)
+            return _Shape(None, lambda batch: compiled, self.mode, static=False)
         entry = convert(self.model, self.cache, size)
+        xml = self._ir(entry)
+        return _Shape(entry, functools.partial(_compiled, self._core, entry, self.device, self._config, xml),
+                      self.mode)
+
+    def _ir(self, entry: CacheEntry) -> Path | None:
+        """The IR this precision compiles for ``entry``: bf16's (its first layers
+        marked f32) on a CPU, int8's, or None: the entry's own."""
         if self.precision == "bf16" and self.device.split(".")[0] == "CPU":
             from camvideo.runtime.quantize import bf16_ir
 
-            xml = bf16_ir(entry, self.bf16_f32_first)  # None: every layer in bf16, over the entry's own IR
-            return _Shape(entry, _compiled(self._core, entry, self.device, self._config, xml=xml), self.mode)
+            return bf16_ir(entry, self.bf16_f32_first)  # None: every layer in bf16, over the entry's own IR
         if self.precision == "int8":
             from camvideo.runtime.quantize import quantized
 
-            xml = quantized(self.model, entry)
-            return _Shape(entry, _compiled(self._core, entry, self.device, self._config, xml=xml), self.mode)
-        compiled = _compiled(self._core, entry, self.device, self._config)
-        return _Shape(entry, compiled, self.mode)
+            return quantized(self.model, entry)
+        return None
 
     def _shape(self, size: tuple[int, int]) -> _Shape | None:
         """The compiled model of ``size``, made on its first use (None: torch)."""
@@ -285,16 +295,59 @@ class OpenVINOForward:
 
 
 class _Shape:
-    """One input size's compiled model, its requests (one a thread) or its queue."""
+    """One input size's compiled models: a batch of one frame (every batch of a
+    file or a window's stream) runs on a model with its batch fixed at 1, a static
+    shape (see the module); any other batch (mirror averaging,
+    ``--batch-size``) on the IR's free batch, compiled on its first use. An exported
+    graph (``static=False``) runs its one compiled model for every batch."""
 
-    def __init__(self, entry: CacheEntry | None, compiled, mode: str) -> None:
+    def __init__(self, entry: CacheEntry | None, compile, mode: str, static: bool = True) -> None:
+        self.entry = entry
+        self.mode = mode
+        self._compile = compile  # batch (int, or None: free) -> a compiled model
+        self._static = static
+        first = _Runner(compile(1 if static else None), mode)
+        self._runners: dict[int | None, _Runner] = {1 if static else None: first}
+        self._lock = threading.Lock()
+        self.compiled = first.compiled  # the model of a batch of one (the only one, unless static)
+        self.feature_shape = first.outputs[0]  # (K, h, w)
+        self.logits_shape = first.outputs[1] if len(first.outputs) > 1 else None  # (classes,): the head's output
+        self.jobs = first.jobs
+
+    def _runner(self, batch: int) -> _Runner:
+        key = 1 if self._static and batch == 1 else None
+        runner = self._runners.get(key)
+        if runner is None:
+            with self._lock:
+                runner = self._runners.get(key)
+                if runner is None:
+                    runner = self._runners[key] = _Runner(self._compile(key), self.mode)
+        return runner
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(features, logits or None: a graph without the head) of a prepared batch."""
+        batch = np.ascontiguousarray(x.numpy())  # shared: no copy for a contiguous batch
+        outs = [np.empty((batch.shape[0], *self.feature_shape), np.float32)]
+        if self.logits_shape is not None:
+            outs.append(np.empty((batch.shape[0], *self.logits_shape), np.float32))
+        self._runner(batch.shape[0]).run(batch, outs)
+        return torch.from_numpy(outs[0]), torch.from_numpy(outs[1]) if len(outs) > 1 else None
+
+    def close(self) -> None:
+        for runner in list(self._runners.values()):
+            runner.close()
+
+
+class _Runner:
+    """One compiled model and its requests: one a calling thread (latency), or an
+    ``AsyncInferQueue`` of the model's optimal number (throughput)."""
+
+    def __init__(self, compiled, mode: str) -> None:
         import openvino as ov
 
-        self.entry = entry
         self.compiled = compiled
-        outputs = [tuple(int(d.get_length()) for d in list(out.get_partial_shape())[1:]) for out in compiled.outputs]
-        self.feature_shape = outputs[0]  # (K, h, w)
-        self.logits_shape = outputs[1] if len(outputs) > 1 else None  # (classes,): the head's output
+        self.outputs = [tuple(int(d.get_length()) for d in list(out.get_partial_shape())[1:])
+                        for out in compiled.outputs]
         self.jobs = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self._local = threading.local()
         self._queue = None
@@ -303,29 +356,24 @@ class _Shape:
             self._queue.set_callback(_job_done)
             self._start = threading.Lock()
 
-    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(features, logits or None: a graph without the head) of a prepared batch."""
-        batch = np.ascontiguousarray(x.numpy())  # shared: no copy for a contiguous batch
-        outs = [np.empty((batch.shape[0], *self.feature_shape), np.float32)]
-        if self.logits_shape is not None:
-            outs.append(np.empty((batch.shape[0], *self.logits_shape), np.float32))
+    def run(self, batch: np.ndarray, outs: list[np.ndarray]) -> None:
+        """Infer ``batch`` into ``outs`` (the model's outputs, in order)."""
         if self._queue is None:
             request = getattr(self._local, "request", None)
             if request is None:
                 request = self._local.request = self.compiled.create_infer_request()
             _bind(request, batch, outs)
             request.infer()
-        else:
-            job = _Job()
-            with self._start:  # the request get_idle_request_id names is the one start_async takes
-                request = self._queue[self._queue.get_idle_request_id()]
-                _bind(request, batch, outs)
-                self._queue.start_async(userdata=job)
-            if not job.done.wait(_WAIT_S):
-                raise TimeoutError(f"OpenVINO: no result within {_WAIT_S:.0f} s")
-            if job.error is not None:
-                raise job.error
-        return torch.from_numpy(outs[0]), torch.from_numpy(outs[1]) if len(outs) > 1 else None
+            return
+        job = _Job()
+        with self._start:  # the request get_idle_request_id names is the one start_async takes
+            request = self._queue[self._queue.get_idle_request_id()]
+            _bind(request, batch, outs)
+            self._queue.start_async(userdata=job)
+        if not job.done.wait(_WAIT_S):
+            raise TimeoutError(f"OpenVINO: no result within {_WAIT_S:.0f} s")
+        if job.error is not None:
+            raise job.error
 
     def close(self) -> None:
         if self._queue is not None:

@@ -227,31 +227,42 @@ def _root_logger_kept():
         root.handlers[:] = handlers
 
 
-def _compiled(core, entry: CacheEntry, device: str, config: dict, xml: Path | None = None):
+def _compiled(core, entry: CacheEntry, device: str, config: dict, xml: Path | None = None,
+              batch: int | None = None):
     """The compiled model from the blob kept in ``entry`` when it matches its
     digest, else compiled from the IR (``xml``: another IR made from the entry's,
     e.g. its int8 one, kept beside it; default the entry's own) and the blob kept
-    for next time."""
-    compiled = kept_compiled(core, entry, device, config, xml)
+    for next time. ``batch``: the IR's free batch dimension fixed to that many
+    frames (a static shape: less CPU a frame, ``camvideo.runtime.openvino``), kept
+    in a blob of its own; None: any batch (the blob's tag as before)."""
+    compiled = kept_compiled(core, entry, device, config, xml, batch)
     if compiled is None:
-        compiled = core.compile_model(str(xml or entry.xml), device, config)
-        keep_compiled(entry, compiled, device, config, xml)
+        network = core.read_model(str(xml or entry.xml))
+        if batch is not None:
+            network.reshape({network.inputs[0]: [batch, *list(network.inputs[0].get_partial_shape())[1:]]})
+        compiled = core.compile_model(network, device, config)
+        keep_compiled(entry, compiled, device, config, xml, batch)
     return compiled
 
 
-def _blob(entry: CacheEntry, device: str, config: dict, xml: Path | None = None) -> tuple[Path, Path]:
-    """The compiled model's blob and digest files for ``device`` and ``config``
-    (beside ``xml`` when given, else in the entry's folder)."""
-    spec = json.dumps({"device": device, **{k: str(v) for k, v in config.items()}}, sort_keys=True)
+def _blob(entry: CacheEntry, device: str, config: dict, xml: Path | None = None,
+          batch: int | None = None) -> tuple[Path, Path]:
+    """The compiled model's blob and digest files for ``device``, ``config`` and
+    ``batch`` (beside ``xml`` when given, else in the entry's folder)."""
+    fields = {"device": device, **{k: str(v) for k, v in config.items()}}
+    if batch is not None:  # a free batch keeps the tag it always had
+        fields["batch"] = int(batch)
+    spec = json.dumps(fields, sort_keys=True)
     folder = entry.folder if xml is None else Path(xml).parent
     tag = hashlib.sha256(spec.encode()).hexdigest()[:16]
     return folder / f"compiled-{tag}.blob", folder / f"compiled-{tag}.sha256"
 
 
-def kept_compiled(core, entry: CacheEntry, device: str, config: dict, xml: Path | None = None):
-    """The compiled model kept in ``entry`` for ``device`` and ``config`` when its
-    blob matches its digest and imports, else None (a warning when one was there)."""
-    blob, digest = _blob(entry, device, config, xml)
+def kept_compiled(core, entry: CacheEntry, device: str, config: dict, xml: Path | None = None,
+                  batch: int | None = None):
+    """The compiled model kept in ``entry`` for ``device``, ``config`` and ``batch``
+    when its blob matches its digest and imports, else None (a warning when one was there)."""
+    blob, digest = _blob(entry, device, config, xml, batch)
     try:
         data = blob.read_bytes()
         if digest.read_text().strip() == hashlib.sha256(data).hexdigest():
@@ -266,11 +277,12 @@ def kept_compiled(core, entry: CacheEntry, device: str, config: dict, xml: Path 
     return None
 
 
-def keep_compiled(entry: CacheEntry, compiled, device: str, config: dict, xml: Path | None = None) -> None:
+def keep_compiled(entry: CacheEntry, compiled, device: str, config: dict, xml: Path | None = None,
+                  batch: int | None = None) -> None:
     """Keep ``compiled`` in ``entry``: the blob, then its digest (a blob without
     its digest is not used), each written whole; a cache that cannot be written
     is compiled again next time."""
-    blob, digest = _blob(entry, device, config, xml)
+    blob, digest = _blob(entry, device, config, xml, batch)
     try:
         data = compiled.export_model()
         data = data.getvalue() if hasattr(data, "getvalue") else bytes(data)  # BytesIO or bytes, by version

@@ -32,6 +32,22 @@ def step(m0, m1):
     return normalized(a[:2], W, H)
 
 
+@pytest.mark.parametrize("shape", [(480, 640, 3), (720, 1280, 3), (1080, 1920, 3), (479, 641, 3), (360, 640, 4), (96, 64)])
+def test_the_thumbnail_is_one_area_resize_within_a_grey_level(photo, shape):
+    """Halved by the fast path first, the thumbnail stays within 1 grey level of one
+    INTER_AREA resize of the grey frame, at its size (160 on the long side)."""
+    frame = cv2.resize(photo, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    if len(shape) == 2:
+        frame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    elif shape[2] == 4:
+        frame = cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA)
+    grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY if shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+    got = thumbnail(frame)
+    assert got.dtype == np.uint8 and max(got.shape) == 160
+    want = cv2.resize(grey, (got.shape[1], got.shape[0]), interpolation=cv2.INTER_AREA)
+    assert np.abs(got.astype(int) - want).max() <= 1
+
+
 @pytest.mark.parametrize("move", [(1.0, -6.0, 3.0), (1.03, -12.0, -8.0), (0.97, 9.0, 4.0)], ids=["pan", "zoom in", "zoom out"])
 def test_a_pan_or_a_zoom_is_measured(photo, move):
     scale, dx, dy = move

@@ -125,11 +125,40 @@ def test_features_come_back_without_a_copy_and_are_not_overwritten(openvino_lite
         ref1 = model.features(x1)
     first = forward(x1)
     assert first.dtype == torch.float32 and first.shape == (2, 1280, 7, 7)
-    written = forward._shape((224, 224))._local.request.get_output_tensor(0).data  # what OpenVINO wrote into
+    written = forward._shape((224, 224))._runner(2)._local.request.get_output_tensor(0).data  # what OpenVINO wrote into
     assert np.shares_memory(written, first.numpy())  # the tensor is that memory: no copy
     second = forward(x2)
     assert second.data_ptr() != first.data_ptr()  # a fresh array per call ...
     torch.testing.assert_close(first, ref1, atol=1e-4, rtol=1e-4)  # ... so the first one still holds x1's
+
+
+def test_a_single_frame_runs_on_a_static_batch_and_a_larger_batch_on_the_free_one(openvino_lite0, tmp_path):
+    """A batch of one frame (a file's or a window's) runs on a model compiled with
+    its batch fixed at 1, kept in the cache beside the free-batch one; two frames
+    compile the free batch on first use; both give torch's features and logits."""
+    from camvideo.runtime import ovcache
+
+    model, _ = openvino_lite0
+    forward = ovrt.OpenVINOForward(model, cache=tmp_path)
+    shape = forward._shape((224, 224))
+    assert shape.compiled.inputs[0].get_partial_shape().is_static
+    assert list(shape.compiled.inputs[0].get_shape()) == [1, 3, 224, 224]
+    assert list(shape._runners) == [1]  # the free batch only when a larger batch comes
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(3, 3, 224, 224, generator=gen)
+    with torch.inference_mode():
+        ref = model.features(x)
+        logits = model.classify(ref)
+    for batch in (x[:1], x):
+        feats, got = forward.features_and_logits(batch)
+        torch.testing.assert_close(feats, ref[: len(batch)], atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(got, logits[: len(batch)], atol=1e-3, rtol=1e-3)
+    assert sorted(shape._runners, key=str) == [1, None]
+    assert not shape._runners[None].compiled.inputs[0].get_partial_shape().is_static
+    static, free = (ovcache._blob(shape.entry, "CPU", forward._config, None, b)[0] for b in (1, None))
+    assert static != free and static.exists() and free.exists()  # each its own blob, kept
+    again = ovrt.OpenVINOForward(model, cache=tmp_path)  # imports the batch-1 blob
+    torch.testing.assert_close(again(x[:1]), ref[:1], atol=1e-4, rtol=1e-4)
 
 
 def test_throughput_mode_from_many_threads_gives_each_caller_its_features(openvino_lite0):
