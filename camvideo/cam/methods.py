@@ -128,11 +128,12 @@ class ExactCam(CamMethod):
         return [Evidence(probs=probs[b], logits=logits[b], features=feats[b]) for b in range(len(feats))]
 
     def maps(self, evidence: Evidence, class_ids: Sequence[int]) -> torch.Tensor:
-        feats = evidence.features
-        if feats.device.type == "cpu" and feats.dtype == torch.float32 and len(class_ids) * feats.numel() <= SMALL:
-            return torch.from_numpy(cpu_class_maps(feats.numpy(), self.model.weight.detach().numpy(), class_ids))
+        feats, weight = evidence.features, self.model.weight
+        if (feats.device.type == weight.device.type == "cpu" and feats.dtype == weight.dtype == torch.float32
+                and len(class_ids) * feats.numel() <= SMALL):
+            return torch.from_numpy(cpu_class_maps(feats.numpy(), weight.detach().numpy(), class_ids))
         ids = torch.tensor([[int(c) for c in class_ids]], device=feats.device)
-        return class_maps(feats[None], self.model.weight, ids)[0]
+        return class_maps(feats[None], weight, ids)[0]
 
 
 class GradCam(CamMethod):
