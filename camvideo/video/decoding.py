@@ -71,10 +71,9 @@ def av_image(frame, reformatter=None) -> np.ndarray:
     (counterclockwise degrees, as PyAV reports it).
 
     Converted by ``reformatter`` (``bgr_reformatter``, one a source; None: a new one)
-    on the calling thread alone. ``frame.to_ndarray(format="bgr24")`` made a new
-    swscale context each frame, with its own threads (PyAV 18: ``threads=0``, auto):
-    measured on 2 cores at 640x480, 0.35-0.45 CPU ms and ~8 thread switches a frame,
-    against ~0.10 ms and none here; the pixels are the same."""
+    on the calling thread alone, not by ``frame.to_ndarray(format="bgr24")``, which
+    makes a new swscale context with its own threads each frame (docs/measuring.md
+    has the figures); the pixels are the same."""
     reformatter = reformatter or bgr_reformatter()
     try:
         image = reformatter.reformat(frame, format="bgr24", threads=1).to_ndarray()
