@@ -30,6 +30,7 @@ top-3 (``bench/motion_parts.py``), on video with the motion on only.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -132,19 +133,26 @@ class MovingExtent:
 
 
 class MovingRegions:
-    """The connected regions of a moving mask (thumbnail scale), labelled once, and
-    the box of those that meet a class's box (``box``)."""
+    """The connected regions of a 0/1 moving mask (thumbnail scale), labelled once when
+    first asked for (never when too few pixels moved for any fit: ``total``), and the
+    box of those that meet a class's box (``box``)."""
 
     def __init__(self, mask: np.ndarray) -> None:
         self.shape = mask.shape
+        self.mask = mask
+        self.total = cv2.countNonZero(mask)  # the moving pixels: every region's area
+
+    @cached_property
+    def _regions(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The count of labels (the background's 0 included), the labels, and each
+        label's area, left, top, right and bottom (thumbnail pixels)."""
         # BBDT: the regions any algorithm finds, at a third of the default's (Spaghetti's) cost
         # with the statistics on a thumbnail; which label a region gets does not matter here.
-        self.count, self.labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S,
-                                                                                          cv2.CCL_BBDT)
-        self.areas = stats[:, cv2.CC_STAT_AREA]
-        self.left, self.top = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
-        self.right, self.bottom = self.left + stats[:, cv2.CC_STAT_WIDTH], self.top + stats[:, cv2.CC_STAT_HEIGHT]
-        self.total = int(self.areas[1:].sum())
+        count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(self.mask, 8, cv2.CV_32S,
+                                                                                cv2.CCL_BBDT)
+        left, top = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+        return (count, labels, stats[:, cv2.CC_STAT_AREA], left, top, left + stats[:, cv2.CC_STAT_WIDTH],
+                top + stats[:, cv2.CC_STAT_HEIGHT])
 
     def box(self, box: Box, size: tuple[int, int]) -> tuple[float, float, float, float] | None:
         """The box (pixels of a ``size`` frame) of the moving pixels in the regions that
@@ -153,18 +161,18 @@ class MovingRegions:
         mh, mw = self.shape
         if self.total < LEAST * mw * mh:  # too few moving pixels in all (none: only the background's label)
             return None
-        count = self.count
+        count, labels, areas, left, top, right, bottom = self._regions
         sx, sy = mw / size[0], mh / size[1]
         bx1, by1 = int(np.floor(box[0] * sx)), int(np.floor(box[1] * sy))
         bx2, by2 = int(np.ceil(box[2] * sx)), int(np.ceil(box[3] * sy))
-        per = np.bincount(self.labels[by1:by2, bx1:bx2].ravel(), minlength=count)
+        per = np.bincount(labels[by1:by2, bx1:bx2].ravel(), minlength=count)
         kept = np.zeros(count, bool)
-        kept[1:] = per[1:] >= MEET * self.areas[1:]  # regions mostly in the map's box
-        moving = int(self.areas[kept].sum())
+        kept[1:] = per[1:] >= MEET * areas[1:]  # regions mostly in the map's box
+        moving = int(areas[kept].sum())
         if moving < LEAST * mw * mh or moving < INSIDE * self.total:
             return None
-        fitted = (self.left[kept].min() / sx, self.top[kept].min() / sy,  # the kept regions' bounding boxes'
-                  self.right[kept].max() / sx, self.bottom[kept].max() / sy)
+        fitted = (left[kept].min() / sx, top[kept].min() / sy,  # the kept regions' bounding boxes'
+                  right[kept].max() / sx, bottom[kept].max() / sy)
         return None if _area(fitted) > SMALLER * _area(box) else fitted
 
 
@@ -187,7 +195,7 @@ def followed(motion: Motion, box: Box, size: tuple[int, int],
     if int(inside.sum()) < 8 or inside.mean() < FOLLOWED or regions.total < LEAST * mw * mh:
         return None
     sx, sy = mw / width, mh / height
-    cut = regions.labels[int(box[1] * sy):int(np.ceil(box[3] * sy)), int(box[0] * sx):int(np.ceil(box[2] * sx))]
+    cut = regions.mask[int(box[1] * sy):int(np.ceil(box[3] * sy)), int(box[0] * sx):int(np.ceil(box[2] * sx))]
     if np.count_nonzero(cut) > (1.0 - INSIDE) * regions.total:  # the moving pixels are not the background's
         return None
     held = points[inside]
