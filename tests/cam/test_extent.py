@@ -195,3 +195,17 @@ def test_a_fit_far_larger_than_the_averaged_box_is_not_taken():
     joined[20:100, 20:140] = 1  # the background's edges: 480x320 px, 24x the held box
     assert extent._fit(7, box, MovingRegions(joined), SIZE, still) == (240, 160, 320, 240)
     assert MovingExtent()._fit(7, box, MovingRegions(joined), SIZE, still) == (80, 80, 560, 400)  # nothing held
+
+
+def test_regions_are_labelled_only_when_enough_moved_for_a_fit():
+    few = np.zeros((120, 160), np.uint8)
+    few[10:13, 10:13] = 1  # 9 pixels: under LEAST of the picture, no box can be fitted
+    regions = MovingRegions(few)
+    assert regions.total == 9 and regions.box((0, 0, 640, 480), SIZE) is None
+    assert "_regions" not in vars(regions)  # never labelled
+    many = np.zeros((120, 160), np.uint8)
+    many[20:40, 30:60] = 1
+    many[80:90, 100:110] = 1
+    regions = MovingRegions(many)
+    count, _, areas, *_ = regions._regions
+    assert regions.total == int(areas[1:].sum()) == 700 and count == 3
