@@ -30,7 +30,7 @@ top-3 (``bench/motion_parts.py``), on video with the motion on only.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cached_property
+from functools import cache, cached_property
 
 import cv2
 import numpy as np
@@ -79,7 +79,7 @@ class MovingExtent:
         warp[:, 2] = size * motion.transform[:, 2]
         before = cv2.warpAffine(previous, warp, (width, height), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        valid = cv2.warpAffine(np.ones_like(previous), warp, (width, height), flags=cv2.INTER_NEAREST)
+        valid = cv2.warpAffine(_ones(height, width), warp, (width, height), flags=cv2.INTER_NEAREST)
         _, moved = cv2.threshold(cv2.absdiff(blurred, before), LEVEL, 1, cv2.THRESH_BINARY)  # 1 where > LEVEL
         mask = cv2.bitwise_and(moved, cv2.erode(valid, _SQUARE3))  # both 0/1
         return cv2.morphologyEx(mask, cv2.MORPH_OPEN, _SQUARE2)
@@ -184,15 +184,11 @@ def followed(motion: Motion, box: Box, size: tuple[int, int],
     otherwise."""
     width, height = size
     mh, mw = regions.shape
-    thumb = np.array([mw, mh], np.float64)
-    agree = motion.agreeing(mw, mh)
-    points = motion.after[agree] * np.array([width, height])
+    if regions.total < LEAST * mw * mh or _panned(motion.transform, mw, mh) < PANNED:
+        return None  # too little moved against the camera, or a camera that moved this little followed nothing
+    points = motion.after[motion.agreeing(mw, mh)] * np.array([width, height])
     inside = ((points[:, 0] >= box[0]) & (points[:, 0] <= box[2]) & (points[:, 1] >= box[1]) & (points[:, 1] <= box[3]))
-    shift = np.abs((motion.transform[:, :2] - np.eye(2)) @ np.array([[0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0]])
-                   + motion.transform[:, 2:]) * thumb[:, None]
-    if float(shift.max()) < PANNED:  # a camera that moved this little followed nothing
-        return None
-    if int(inside.sum()) < 8 or inside.mean() < FOLLOWED or regions.total < LEAST * mw * mh:
+    if int(inside.sum()) < 8 or inside.mean() < FOLLOWED:
         return None
     sx, sy = mw / width, mh / height
     cut = regions.mask[int(box[1] * sy):int(np.ceil(box[3] * sy)), int(box[0] * sx):int(np.ceil(box[2] * sx))]
@@ -230,6 +226,25 @@ def _leading(found: np.ndarray, last: np.ndarray | None) -> np.ndarray:
 def _shift(found, moved: np.ndarray) -> np.ndarray:
     """How far ``found``'s centre lies from ``moved``'s, for both corners."""
     return np.tile((np.asarray(found[:2]) + found[2:] - moved[:2] - moved[2:]) / 2, 2)
+
+
+@cache
+def _ones(height: int, width: int) -> np.ndarray:
+    """A read-only uint8 picture of ones (one a thumbnail size: the warp's source of its valid pixels)."""
+    ones = np.ones((height, width), np.uint8)
+    ones.flags.writeable = False
+    return ones
+
+
+def _panned(transform: np.ndarray, width: float, height: float) -> float:
+    """How far a normalized 2x3 ``transform`` moves the furthest of the frame's corners
+    along an axis, in pixels of a ``width`` x ``height`` thumbnail: the shift of a
+    corner p is (linear - identity) @ p + offset, summed in that order (plain floats)."""
+    (a, b, e), (c, d, f) = transform.tolist()
+    a, d = a - 1.0, d - 1.0
+    across = max(abs(e), abs(a + e), abs(b + e), abs((a + b) + e))
+    down = max(abs(f), abs(c + f), abs(d + f), abs((c + d) + f))
+    return max(across * width, down * height)
 
 
 def _area(box) -> float:

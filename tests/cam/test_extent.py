@@ -209,3 +209,16 @@ def test_regions_are_labelled_only_when_enough_moved_for_a_fit():
     regions = MovingRegions(many)
     count, _, areas, *_ = regions._regions
     assert regions.total == int(areas[1:].sum()) == 700 and count == 3
+
+
+def test_the_pan_in_floats_is_the_arrays_figure():
+    from camvideo.cam.extent import _panned
+
+    rng = np.random.default_rng(2)
+    corners = np.array([[0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0]])
+    for _ in range(500):
+        angle, scale = rng.normal(0.0, 0.05), 1.0 + rng.normal(0.0, 0.05)
+        linear = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        transform = np.hstack([linear, rng.normal(0.0, 0.02, (2, 1))])
+        shift = np.abs((transform[:, :2] - np.eye(2)) @ corners + transform[:, 2:]) * np.array([[160.0], [120.0]])
+        assert _panned(transform, 160, 120) == float(shift.max())
