@@ -107,7 +107,7 @@ class Motion:
         x1, y1, x2, y2 = box[0] / width, box[1] / height, box[2] / width, box[3] / height
         u, v = self.before[:, 0], self.before[:, 1]
         inside = (u >= x1) & (u <= x2) & (v >= y1) & (v <= y2)
-        count = int(inside.sum())
+        count = np.count_nonzero(inside)
         if count < MIN_INLIERS:
             return None
         if count >= 0.9 * len(inside):
@@ -154,7 +154,7 @@ class MotionEstimator:
         if int(found.sum()) < MIN_INLIERS:
             return None
         self._corners, self._age = moved[found], self._age + 1
-        before, after = corners[found].reshape(-1, 2), moved[found].reshape(-1, 2)
+        before, after = corners[found].reshape(-1, 2), self._corners.reshape(-1, 2)
         fit = _fit(before, after, MIN_INLIERS)
         if fit is None:
             return None
