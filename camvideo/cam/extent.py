@@ -22,9 +22,10 @@ all the corners over a soft background while the camera pans: what moved against
 is then the background, streaming past outside the map's box), ``followed`` boxes the
 corners that moved as the picture did instead.
 
-Cost: a warp, a difference and one labelling a frame on the 160-pixel thumbnail
-(``MovingRegions``: shared by every class's box), 0.15-0.5 CPU ms a frame with
-top-3 (``bench/motion_parts.py``), on video with the motion on only.
+Cost: a warp and a difference a frame on the 160-pixel thumbnail, and one labelling
+when enough pixels moved for any fit (``MovingRegions``: shared by every class's
+box), 0.1-0.5 CPU ms a frame with top-3 (``bench/motion_parts.py``), on video with
+the motion on only.
 """
 
 from __future__ import annotations
