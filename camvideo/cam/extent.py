@@ -22,14 +22,16 @@ all the corners over a soft background while the camera pans: what moved against
 is then the background, streaming past outside the map's box), ``followed`` boxes the
 corners that moved as the picture did instead.
 
-Cost: a warp, a difference and one labelling a frame on the 160-pixel thumbnail
-(``MovingRegions``: shared by every class's box), 0.15-0.5 CPU ms a frame with
-top-3 (``bench/motion_parts.py``), on video with the motion on only.
+Cost: a warp and a difference a frame on the 160-pixel thumbnail, and one labelling
+when enough pixels moved for any fit (``MovingRegions``: shared by every class's
+box), 0.1-0.5 CPU ms a frame with top-3 (``bench/motion_parts.py``), on video with
+the motion on only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache, cached_property
 
 import cv2
 import numpy as np
@@ -78,7 +80,7 @@ class MovingExtent:
         warp[:, 2] = size * motion.transform[:, 2]
         before = cv2.warpAffine(previous, warp, (width, height), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        valid = cv2.warpAffine(np.ones_like(previous), warp, (width, height), flags=cv2.INTER_NEAREST)
+        valid = cv2.warpAffine(_ones(height, width), warp, (width, height), flags=cv2.INTER_NEAREST)
         _, moved = cv2.threshold(cv2.absdiff(blurred, before), LEVEL, 1, cv2.THRESH_BINARY)  # 1 where > LEVEL
         mask = cv2.bitwise_and(moved, cv2.erode(valid, _SQUARE3))  # both 0/1
         return cv2.morphologyEx(mask, cv2.MORPH_OPEN, _SQUARE2)
@@ -132,19 +134,26 @@ class MovingExtent:
 
 
 class MovingRegions:
-    """The connected regions of a moving mask (thumbnail scale), labelled once, and
-    the box of those that meet a class's box (``box``)."""
+    """The connected regions of a 0/1 moving mask (thumbnail scale), labelled once when
+    first asked for (never when too few pixels moved for any fit: ``total``), and the
+    box of those that meet a class's box (``box``)."""
 
     def __init__(self, mask: np.ndarray) -> None:
         self.shape = mask.shape
+        self.mask = mask
+        self.total = cv2.countNonZero(mask)  # the moving pixels: every region's area
+
+    @cached_property
+    def _regions(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The count of labels (the background's 0 included), the labels, and each
+        label's area, left, top, right and bottom (thumbnail pixels)."""
         # BBDT: the regions any algorithm finds, at a third of the default's (Spaghetti's) cost
         # with the statistics on a thumbnail; which label a region gets does not matter here.
-        self.count, self.labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S,
-                                                                                          cv2.CCL_BBDT)
-        self.areas = stats[:, cv2.CC_STAT_AREA]
-        self.left, self.top = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
-        self.right, self.bottom = self.left + stats[:, cv2.CC_STAT_WIDTH], self.top + stats[:, cv2.CC_STAT_HEIGHT]
-        self.total = int(self.areas[1:].sum())
+        count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(self.mask, 8, cv2.CV_32S,
+                                                                                cv2.CCL_BBDT)
+        left, top = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+        return (count, labels, stats[:, cv2.CC_STAT_AREA], left, top, left + stats[:, cv2.CC_STAT_WIDTH],
+                top + stats[:, cv2.CC_STAT_HEIGHT])
 
     def box(self, box: Box, size: tuple[int, int]) -> tuple[float, float, float, float] | None:
         """The box (pixels of a ``size`` frame) of the moving pixels in the regions that
@@ -153,18 +162,18 @@ class MovingRegions:
         mh, mw = self.shape
         if self.total < LEAST * mw * mh:  # too few moving pixels in all (none: only the background's label)
             return None
-        count = self.count
+        count, labels, areas, left, top, right, bottom = self._regions
         sx, sy = mw / size[0], mh / size[1]
         bx1, by1 = int(np.floor(box[0] * sx)), int(np.floor(box[1] * sy))
         bx2, by2 = int(np.ceil(box[2] * sx)), int(np.ceil(box[3] * sy))
-        per = np.bincount(self.labels[by1:by2, bx1:bx2].ravel(), minlength=count)
+        per = np.bincount(labels[by1:by2, bx1:bx2].ravel(), minlength=count)
         kept = np.zeros(count, bool)
-        kept[1:] = per[1:] >= MEET * self.areas[1:]  # regions mostly in the map's box
-        moving = int(self.areas[kept].sum())
+        kept[1:] = per[1:] >= MEET * areas[1:]  # regions mostly in the map's box
+        moving = int(areas[kept].sum())
         if moving < LEAST * mw * mh or moving < INSIDE * self.total:
             return None
-        fitted = (self.left[kept].min() / sx, self.top[kept].min() / sy,  # the kept regions' bounding boxes'
-                  self.right[kept].max() / sx, self.bottom[kept].max() / sy)
+        fitted = (left[kept].min() / sx, top[kept].min() / sy,  # the kept regions' bounding boxes'
+                  right[kept].max() / sx, bottom[kept].max() / sy)
         return None if _area(fitted) > SMALLER * _area(box) else fitted
 
 
@@ -176,18 +185,14 @@ def followed(motion: Motion, box: Box, size: tuple[int, int],
     otherwise."""
     width, height = size
     mh, mw = regions.shape
-    thumb = np.array([mw, mh], np.float64)
-    agree = motion.agreeing(mw, mh)
-    points = motion.after[agree] * np.array([width, height])
+    if regions.total < LEAST * mw * mh or _panned(motion.transform, mw, mh) < PANNED:
+        return None  # too little moved against the camera, or a camera that moved this little followed nothing
+    points = motion.after[motion.agreeing(mw, mh)] * np.array([width, height])
     inside = ((points[:, 0] >= box[0]) & (points[:, 0] <= box[2]) & (points[:, 1] >= box[1]) & (points[:, 1] <= box[3]))
-    shift = np.abs((motion.transform[:, :2] - np.eye(2)) @ np.array([[0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0]])
-                   + motion.transform[:, 2:]) * thumb[:, None]
-    if float(shift.max()) < PANNED:  # a camera that moved this little followed nothing
-        return None
-    if int(inside.sum()) < 8 or inside.mean() < FOLLOWED or regions.total < LEAST * mw * mh:
+    if int(inside.sum()) < 8 or inside.mean() < FOLLOWED:
         return None
     sx, sy = mw / width, mh / height
-    cut = regions.labels[int(box[1] * sy):int(np.ceil(box[3] * sy)), int(box[0] * sx):int(np.ceil(box[2] * sx))]
+    cut = regions.mask[int(box[1] * sy):int(np.ceil(box[3] * sy)), int(box[0] * sx):int(np.ceil(box[2] * sx))]
     if np.count_nonzero(cut) > (1.0 - INSIDE) * regions.total:  # the moving pixels are not the background's
         return None
     held = points[inside]
@@ -222,6 +227,25 @@ def _leading(found: np.ndarray, last: np.ndarray | None) -> np.ndarray:
 def _shift(found, moved: np.ndarray) -> np.ndarray:
     """How far ``found``'s centre lies from ``moved``'s, for both corners."""
     return np.tile((np.asarray(found[:2]) + found[2:] - moved[:2] - moved[2:]) / 2, 2)
+
+
+@cache
+def _ones(height: int, width: int) -> np.ndarray:
+    """A read-only uint8 picture of ones (one a thumbnail size: the warp's source of its valid pixels)."""
+    ones = np.ones((height, width), np.uint8)
+    ones.flags.writeable = False
+    return ones
+
+
+def _panned(transform: np.ndarray, width: float, height: float) -> float:
+    """How far a normalized 2x3 ``transform`` moves the furthest of the frame's corners
+    along an axis, in pixels of a ``width`` x ``height`` thumbnail: the shift of a
+    corner p is (linear - identity) @ p + offset, summed in that order (plain floats)."""
+    (a, b, e), (c, d, f) = transform.tolist()
+    a, d = a - 1.0, d - 1.0
+    across = max(abs(e), abs(a + e), abs(b + e), abs((a + b) + e))
+    down = max(abs(f), abs(c + f), abs(d + f), abs((c + d) + f))
+    return max(across * width, down * height)
 
 
 def _area(box) -> float:

@@ -24,8 +24,9 @@ pixels alike.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from functools import cache, cached_property, lru_cache
+from functools import cache, cached_property
 
 import cv2
 import numpy as np
@@ -80,9 +81,7 @@ class Motion:
     @cached_property  # asked by the feature average, the first pass's and every box track
     def still(self) -> bool:
         """Whether the picture as a whole stood still (nothing to move the map average by)."""
-        corners = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
-        moved = corners @ self.transform[:, :2].T + self.transform[:, 2]
-        return float(np.abs(moved - corners).max()) < STILL
+        return _largest_shift(self.transform, 1.0, 1.0) < STILL
 
     def agreeing(self, width: float, height: float) -> np.ndarray:
         """Which tracked corners moved as the picture did: (N,) bool, True where
@@ -108,7 +107,7 @@ class Motion:
         x1, y1, x2, y2 = box[0] / width, box[1] / height, box[2] / width, box[3] / height
         u, v = self.before[:, 0], self.before[:, 1]
         inside = (u >= x1) & (u <= x2) & (v >= y1) & (v <= y2)
-        count = int(inside.sum())
+        count = np.count_nonzero(inside)
         if count < MIN_INLIERS:
             return None
         if count >= 0.9 * len(inside):
@@ -155,7 +154,7 @@ class MotionEstimator:
         if int(found.sum()) < MIN_INLIERS:
             return None
         self._corners, self._age = moved[found], self._age + 1
-        before, after = corners[found].reshape(-1, 2), moved[found].reshape(-1, 2)
+        before, after = corners[found].reshape(-1, 2), self._corners.reshape(-1, 2)
         fit = _fit(before, after, MIN_INLIERS)
         if fit is None:
             return None
@@ -176,15 +175,20 @@ def _fit(before: np.ndarray, after: np.ndarray, least: int) -> np.ndarray | None
 
 
 def _zoom(motion: np.ndarray) -> float:
-    """The scale factor of a 2x3 similarity (the same transform's, e.g. the picture's
-    for every box a frame, worked out once)."""
-    return _zoom_of(np.asarray(motion, np.float64).tobytes())
+    """The scale factor of a 2x3 similarity: the square root of its linear part's
+    determinant (in plain floats: NumPy's ``det`` costs ~10 us on a 2x2)."""
+    (a, b, _), (c, d, _) = motion.tolist()
+    return math.sqrt(abs(a * d - b * c))
 
 
-@lru_cache(maxsize=16)
-def _zoom_of(motion: bytes) -> float:
-    """``_zoom`` of a 2x3 float64 similarity given by its bytes (row by row)."""
-    return float(np.sqrt(abs(np.linalg.det(np.frombuffer(motion).reshape(2, 3)[:, :2]))))
+def _largest_shift(motion: np.ndarray, width: float, height: float) -> float:
+    """How far a normalized 2x3 ``motion`` moves the furthest of the frame's four
+    corners along an axis, the shifts across scaled by ``width`` and those down by
+    ``height``: in plain floats (arrays for four points cost more than the sums)."""
+    (a, b, e), (c, d, f) = motion.tolist()
+    across = max(abs(e), abs((a + e) - 1.0), abs(b + e), abs(((a + b) + e) - 1.0))
+    down = max(abs(f), abs(c + f), abs((d + f) - 1.0), abs(((c + d) + f) - 1.0))
+    return max(across * width, down * height)
 
 
 def normalized(fit: np.ndarray, width: float, height: float) -> np.ndarray:
@@ -203,10 +207,11 @@ def move_box(box, motion: np.ndarray, width: int, height: int) -> np.ndarray:
     rotation turns the object, not the box: taking the box around the turned corners
     would grow it at every frame of a shaking hand, whichever way it turns."""
     x1, y1, x2, y2 = (float(v) for v in box)
-    centre = np.array([(x1 + x2) / 2 / width, (y1 + y2) / 2 / height]) @ motion[:, :2].T + motion[:, 2]
-    zoom = _zoom(motion)
+    (a, b, e), (c, d, f) = motion.tolist()  # plain floats: no arrays for one point
+    u, v = (x1 + x2) / 2 / width, (y1 + y2) / 2 / height
+    zoom = math.sqrt(abs(a * d - b * c))
     half_w, half_h = zoom * (x2 - x1) / 2, zoom * (y2 - y1) / 2
-    cx, cy = centre[0] * width, centre[1] * height
+    cx, cy = (u * a + v * b + e) * width, (u * c + v * d + f) * height
     return np.array([cx - half_w, cy - half_h, cx + half_w, cy + half_h])
 
 
@@ -223,6 +228,12 @@ def warp_features(feats: torch.Tensor, motion: np.ndarray) -> tuple[torch.Tensor
     """Features (K, h, w) of the previous frame moved by ``motion`` onto this frame's
     grid of cells (bilinear), and a (h, w) mask of the cells whose source lay inside
     the previous frame (1) or outside it (0: new picture, nothing to average with)."""
+    moved, inside = _warp(feats, motion)
+    return moved, torch.from_numpy(inside).to(feats.device)
+
+
+def _warp(feats: torch.Tensor, motion: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+    """``warp_features`` with the mask as a NumPy (h, w) bool array."""
     _, h, w = feats.shape
     # Each cell centre of this frame, normalized, taken back to where it was.
     linear, shift = motion[:, :2], motion[:, 2]
@@ -231,7 +242,7 @@ def warp_features(feats: torch.Tensor, motion: np.ndarray) -> tuple[torch.Tensor
     grid = torch.from_numpy((2.0 * back - 1.0).reshape(1, h, w, 2).astype(np.float32)).to(feats.device)
     moved = torch.nn.functional.grid_sample(feats[None].float(), grid, mode="bilinear", padding_mode="border",
                                             align_corners=False)[0].to(feats.dtype)
-    return moved, torch.from_numpy(inside).to(feats.device)
+    return moved, inside
 
 
 class Lag:
@@ -260,9 +271,7 @@ class Lag:
             return None
         total = motion.transform if self.transform is None else _compose(motion.transform, self.transform)
         h, w = grid
-        corners = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
-        moved = corners @ total[:, :2].T + total[:, 2]
-        if float((np.abs(moved - corners) * [w, h]).max()) < LAG:
+        if _largest_shift(total, w, h) < LAG:
             self.transform = total
             return None
         self.transform = None
@@ -285,7 +294,13 @@ def follow(average: torch.Tensor, feats: torch.Tensor, motion: Motion | None, la
         transform = None if motion is None or motion.still else motion.transform
     if transform is None:
         return average
-    moved, inside = warp_features(average, transform)
-    if bool(inside.all()) and moved.dtype == feats.dtype:  # every cell was in view: nothing new to take
+    moved, inside = _warp(average, transform)
+    if inside.all() and moved.dtype == feats.dtype:  # every cell was in view: nothing new to take
         return moved
-    return torch.where(inside, moved, feats)
+    if moved.device.type != "cpu" or moved.dtype != feats.dtype or feats.device.type != "cpu":
+        return torch.where(torch.from_numpy(inside).to(moved.device), moved, feats)
+    # The cells new in view take this frame's features, in place: a few columns of a
+    # (K, h * w) array (torch.where over every cell costs ~50 us, its index_put ~180).
+    new = np.flatnonzero(~inside)
+    moved.numpy().reshape(moved.shape[0], -1)[:, new] = feats.numpy().reshape(feats.shape[0], -1)[:, new]
+    return moved

@@ -34,7 +34,9 @@ Single images use none of the state (smoothing is off for them).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import replace
+from functools import cache
 
 import numpy as np
 import torch
@@ -96,7 +98,7 @@ class TemporalState:
         self._feats: torch.Tensor | None = None
         self._first: torch.Tensor | None = None
         self._lags = Lag(), Lag()  # the motion the averages (``_feats``, ``_first``) trail the picture by
-        self._pooled: np.ndarray | None = None  # the last frame's pooled features (float64)
+        self._pooled: tuple[np.ndarray, float] | None = None  # the last frame's pooled features (float64), their norm
         self._probs: torch.Tensor | None = None
         self._labels = LabelHysteresis()
         self.frames = 0  # frames since the last reset or cut
@@ -146,13 +148,14 @@ class TemporalState:
         map size (the frame size changed under an aspect-kept input), or pooled
         features further than ``cut_distance`` (cosine) from the last frame's."""
         pooled = _pooled(feats)
+        pooled = pooled, _norm(pooled)  # kept with its norm: the next frame's cut test needs both
         cut = False
         if self._feats is not None and self._feats.shape != feats.shape:
             log.debug("new map size %s at frame %d: a cut", tuple(feats.shape), self.frames)
             self._forget()
             cut = True
         if self._pooled is not None:
-            distance = _cosine_distance(pooled, self._pooled)
+            distance = _cosine_distance(*pooled, *self._pooled)
             if distance > self.settings.cut_distance:
                 log.debug("cut at frame %d (feature distance %.3f)", self.frames, distance)
                 self._forget()
@@ -167,13 +170,26 @@ def _pooled(feats: torch.Tensor) -> np.ndarray:
     flat = feats.float().reshape(feats.shape[0], -1)
     if flat.device.type != "cpu":
         return flat.mean(dim=1).cpu().numpy().astype(np.float64)
-    count = flat.shape[1]
-    return (flat.numpy() @ np.full(count, 1.0 / count, np.float32)).astype(np.float64)
+    return (flat.numpy() @ _mean_weights(flat.shape[1])).astype(np.float64)
 
 
-def _cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """1 - the cosine similarity of two vectors (each norm at least 1e-8, as torch's)."""
-    return 1.0 - float(a @ b) / (max(float(np.linalg.norm(a)), 1e-8) * max(float(np.linalg.norm(b)), 1e-8))
+@cache
+def _mean_weights(count: int) -> np.ndarray:
+    """``count`` float32 weights of 1 / ``count`` (one array a map size, shared)."""
+    weights = np.full(count, 1.0 / count, np.float32)
+    weights.flags.writeable = False
+    return weights
+
+
+def _norm(a: np.ndarray) -> float:
+    """A vector's Euclidean norm (as ``np.linalg.norm``'s, without its checks)."""
+    return math.sqrt(float(a @ a))
+
+
+def _cosine_distance(a: np.ndarray, norm_a: float, b: np.ndarray, norm_b: float) -> float:
+    """1 - the cosine similarity of two vectors of norms ``norm_a`` and ``norm_b``
+    (each at least 1e-8, as torch's)."""
+    return 1.0 - float(a @ b) / (max(norm_a, 1e-8) * max(norm_b, 1e-8))
 
 
 class LabelHysteresis:

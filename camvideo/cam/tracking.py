@@ -120,8 +120,9 @@ class BoxTracker:
         if old is None:  # a class without tracks of its own continues the others'
             old = [t for tracks in self._tracks.values() for t in tracks]
         new = [box_filter.start(np.asarray(b, np.float64)) for b in boxes]
-        pairs = sorted(((iou(tuple(n.corners), tuple(o.corners)), i, j) for i, n in enumerate(new)
-                        for j, o in enumerate(old)), reverse=True)
+        corners = [n.corners.tolist() for n in new], [o.corners.tolist() for o in old]  # floats: no NumPy scalars
+        pairs = sorted(((iou(n, o), i, j) for i, n in enumerate(corners[0]) for j, o in enumerate(corners[1])),
+                       reverse=True)
         taken_new, taken_old = set(), set()
         for overlap, i, j in pairs:
             if overlap < self.settings.match_iou:
@@ -132,7 +133,7 @@ class BoxTracker:
             taken_old.add(j)
             new[i] = box_filter.update(old[j], new[i].corners)
         self._tracks[class_id] = new
-        return [inside(tuple(int(round(v)) for v in t.corners), size) for t in new]
+        return [inside(tuple(round(v) for v in t.corners.tolist()), size) for t in new]
 
 
 def inside(box: Box, size: tuple[int, int] | None) -> Box:

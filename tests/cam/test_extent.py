@@ -195,3 +195,30 @@ def test_a_fit_far_larger_than_the_averaged_box_is_not_taken():
     joined[20:100, 20:140] = 1  # the background's edges: 480x320 px, 24x the held box
     assert extent._fit(7, box, MovingRegions(joined), SIZE, still) == (240, 160, 320, 240)
     assert MovingExtent()._fit(7, box, MovingRegions(joined), SIZE, still) == (80, 80, 560, 400)  # nothing held
+
+
+def test_regions_are_labelled_only_when_enough_moved_for_a_fit():
+    few = np.zeros((120, 160), np.uint8)
+    few[10:13, 10:13] = 1  # 9 pixels: under LEAST of the picture, no box can be fitted
+    regions = MovingRegions(few)
+    assert regions.total == 9 and regions.box((0, 0, 640, 480), SIZE) is None
+    assert "_regions" not in vars(regions)  # never labelled
+    many = np.zeros((120, 160), np.uint8)
+    many[20:40, 30:60] = 1
+    many[80:90, 100:110] = 1
+    regions = MovingRegions(many)
+    count, _, areas, *_ = regions._regions
+    assert regions.total == int(areas[1:].sum()) == 700 and count == 3
+
+
+def test_the_pan_in_floats_is_the_arrays_figure():
+    from camvideo.cam.extent import _panned
+
+    rng = np.random.default_rng(2)
+    corners = np.array([[0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0]])
+    for _ in range(500):
+        angle, scale = rng.normal(0.0, 0.05), 1.0 + rng.normal(0.0, 0.05)
+        linear = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        transform = np.hstack([linear, rng.normal(0.0, 0.02, (2, 1))])
+        shift = np.abs((transform[:, :2] - np.eye(2)) @ corners + transform[:, 2:]) * np.array([[160.0], [120.0]])
+        assert _panned(transform, 160, 120) == float(shift.max())

@@ -239,3 +239,31 @@ def test_a_slow_drift_is_gathered_and_the_average_moved_by_all_of_it_at_once():
     assert follow(average, feats, drift, Lag()) is average  # not moved yet
     assert torch.equal(follow(average, feats, Motion(pan, none, none), Lag()),
                        follow(average, feats, Motion(pan, none, none)))
+
+
+def test_the_corners_shift_and_the_zoom_in_floats_are_the_arrays_figures():
+    # ``Motion.still`` and ``Lag`` ask how far a transform moves the frame's corners and
+    # ``move_box`` its zoom, in plain floats: the same numbers as with arrays.
+    from camvideo.cam.motion import _largest_shift, _zoom
+
+    rng = np.random.default_rng(5)
+    corners = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    for _ in range(500):
+        angle, scale = rng.normal(0.0, 0.05), 1.0 + rng.normal(0.0, 0.05)
+        rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        transform = np.hstack([rotation, rng.normal(0.0, 0.02, (2, 1))])
+        moved = corners @ transform[:, :2].T + transform[:, 2]
+        assert _largest_shift(transform, 9, 7) == float((np.abs(moved - corners) * [9, 7]).max())
+        assert _largest_shift(transform, 1.0, 1.0) == float(np.abs(moved - corners).max())
+        assert _zoom(transform) == pytest.approx(float(np.sqrt(abs(np.linalg.det(transform[:, :2])))), rel=1e-14)
+
+
+def test_the_cells_new_in_view_take_this_frames_features_as_torch_where_gives():
+    rng = torch.Generator().manual_seed(1)
+    average, feats = torch.rand(16, 7, 9, generator=rng), torch.rand(16, 7, 9, generator=rng)
+    for pan in ([[1.0, 0.0, 0.2], [0.0, 1.0, -0.15]], [[0.9, 0.02, 0.05], [-0.02, 0.9, 0.05]]):
+        pan = np.array(pan)
+        moved, inside = warp_features(average, pan)
+        assert not bool(inside.all())
+        out = follow(average, feats, Motion(pan, np.zeros((0, 2)), np.zeros((0, 2))))
+        assert torch.equal(out, torch.where(inside, moved, feats))
