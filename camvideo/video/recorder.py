@@ -59,19 +59,23 @@ def crf_for(preset: str) -> int:
 def yuv420p_frame(image: np.ndarray):
     """A BGR uint8 image (both sides even) as the yuv420p ``av.VideoFrame`` the
     encoder takes: OpenCV's BT.601 video-range I420, as FFmpeg's swscale makes it
-    (~0.25 ms a 640x480 frame against swscale's ~1 ms, and closer to the picture:
-    a round trip 45.7 dB PSNR against 41.2 dB on the demo clip; docs/measuring.md).
-    The frame's planes are the I420 array itself (``from_numpy_buffer``: the frame
-    keeps the array alive), not a copy of it: ~0.15 ms a 640x480 frame less than
-    ``from_ndarray`` (PyAV 18); a PyAV that cannot do that for yuv420p copies."""
+    (cheaper than swscale and closer to the picture; docs/measuring.md). The frame's
+    planes are the I420 array itself where PyAV can share it (``from_numpy_buffer``:
+    the frame keeps the array alive), else a copy (``from_ndarray``): PyAV reads a
+    shared I420 array's height as ``rows // 6 * 4``, right only for heights that are
+    multiples of 4 (at 270 rows it gives a 268-row frame with misplaced colour planes)."""
     import av
     import cv2
 
     i420 = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
-    try:
-        return av.VideoFrame.from_numpy_buffer(i420, format="yuv420p")
-    except (AttributeError, ValueError):  # an older PyAV
-        return av.VideoFrame.from_ndarray(i420, format="yuv420p")
+    if image.shape[0] % 4 == 0:
+        try:
+            frame = av.VideoFrame.from_numpy_buffer(i420, format="yuv420p")
+        except (AttributeError, ValueError):  # an older PyAV
+            frame = None
+        if frame is not None and (frame.height, frame.width) == image.shape[:2]:
+            return frame
+    return av.VideoFrame.from_ndarray(i420, format="yuv420p")
 
 
 TIME_BASE = Fraction(1, 1000)  # milliseconds: Matroska's own, and exact for source times

@@ -95,6 +95,27 @@ def test_the_recording_keeps_the_picture_and_its_colours(tmp_path, data_dir):
     assert np.abs(got[1][100, 280] - (0, 0, 255)).max() <= 8
 
 
+@pytest.mark.parametrize("width,height", [(320, 240), (480, 270), (640, 482), (322, 242)])
+def test_every_even_size_keeps_its_picture(tmp_path, data_dir, width, height):
+    """Heights that are not multiples of 4 (270, 482: 16:9 at 480 wide, odd sizes padded
+    to even) keep their picture too: the yuv420p frame is never a few rows short with
+    its colour planes misplaced."""
+    import cv2
+
+    from camvideo.video.recorder import yuv420p_frame
+
+    photo = cv2.resize(cv2.imread(str(data_dir / "chelsea.png")), (width, height), interpolation=cv2.INTER_AREA)
+    assert (yuv420p_frame(photo).height, yuv420p_frame(photo).width) == (height, width)
+    path = tmp_path / "sizes.mkv"
+    with Recorder(path, crf=12) as rec:
+        rec.write_image(photo, 0.0)
+    with av.open(str(path)) as c:
+        got = next(iter(c.decode(video=0))).to_ndarray(format="bgr24").astype(float)
+    assert got.shape == photo.shape
+    mse = np.mean((got - photo) ** 2)
+    assert 10 * np.log10(255 ** 2 / mse) >= 35
+
+
 def test_preset_trades_speed_for_size(tmp_path):
     """The same moving frames: ultrafast makes a larger file than veryfast, both
     decode to every frame; an unknown preset is refused up front."""
