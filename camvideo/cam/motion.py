@@ -45,8 +45,9 @@ def thumbnail(frame: np.ndarray) -> np.ndarray:
     """A BGR (or grey) frame -> the small grey uint8 picture the motion is measured on
     (``THUMB_SIDE`` pixels on its long side): grey, then halved (INTER_AREA by exactly
     2, OpenCV's fast path) while the halves still reach twice the size, then INTER_AREA
-    to the size; within 1 grey level of one INTER_AREA, at half its cost (640x480:
-    0.09 against 0.19 CPU ms)."""
+    to the size (within 1 grey level of one INTER_AREA, at less cost). A new array,
+    never ``frame`` itself."""
+    given = frame
     height, width = frame.shape[:2]
     scale = THUMB_SIDE / max(width, height)
     size = (max(8, round(width * scale)), max(8, round(height * scale)))
@@ -59,7 +60,7 @@ def thumbnail(frame: np.ndarray) -> np.ndarray:
             and frame.shape[0] >= 4 * size[1]:  # the last step stays a reduction by 2 or more
         frame = cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2), interpolation=cv2.INTER_AREA)
     if (frame.shape[1], frame.shape[0]) == size:
-        return frame
+        return frame.copy() if frame is given else frame  # never the caller's own array
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
@@ -297,10 +298,11 @@ def follow(average: torch.Tensor, feats: torch.Tensor, motion: Motion | None, la
     moved, inside = _warp(average, transform)
     if inside.all() and moved.dtype == feats.dtype:  # every cell was in view: nothing new to take
         return moved
-    if moved.device.type != "cpu" or moved.dtype != feats.dtype or feats.device.type != "cpu":
+    if (moved.device.type != "cpu" or moved.dtype != feats.dtype or feats.device.type != "cpu"
+            or moved.dtype not in (torch.float32, torch.float64, torch.float16)):  # numpy has no bf16
         return torch.where(torch.from_numpy(inside).to(moved.device), moved, feats)
     # The cells new in view take this frame's features, in place: a few columns of a
-    # (K, h * w) array (torch.where over every cell costs ~50 us, its index_put ~180).
+    # (K, h * w) array (cheaper than torch.where over every cell).
     new = np.flatnonzero(~inside)
     moved.numpy().reshape(moved.shape[0], -1)[:, new] = feats.numpy().reshape(feats.shape[0], -1)[:, new]
     return moved

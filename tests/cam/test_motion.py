@@ -222,6 +222,21 @@ def test_features_moved_wholly_in_view_are_the_moved_features():
     assert torch.equal(out[:, :, 0], feats[:, :, 0]) and not torch.equal(out[:, :, 5], feats[:, :, 5])
 
 
+def test_bf16_features_follow_a_pan_as_float32_ones_do():
+    rng = torch.Generator().manual_seed(1)
+    average, feats = torch.rand(3, 7, 9, generator=rng), torch.rand(3, 7, 9, generator=rng)
+    pan = Motion(np.array([[1.0, 0.0, 0.2], [0.0, 1.0, 0.0]]), np.zeros((0, 2)), np.zeros((0, 2)))
+    half = follow(average.bfloat16(), feats.bfloat16(), pan)  # numpy has no bf16: torch's path
+    assert half.dtype == torch.bfloat16
+    assert torch.allclose(half.float(), follow(average, feats, pan), atol=0.02)
+
+
+def test_the_thumbnail_is_never_the_callers_own_array():
+    small = np.full((120, 160), 7, np.uint8)  # grey and already at the thumbnail's size
+    thumb = thumbnail(small)
+    assert thumb is not small and np.array_equal(thumb, small)
+
+
 def test_a_slow_drift_is_gathered_and_the_average_moved_by_all_of_it_at_once():
     none = np.zeros((0, 2))
     drift = Motion(np.array([[1.0, 0.0, 0.002], [0.0, 1.0, 0.0]]), none, none)  # 0.018 of a cell of 9 a frame
