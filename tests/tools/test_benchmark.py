@@ -219,7 +219,8 @@ def test_steady_rate_leaves_out_the_filling_and_needs_enough_frames():
 
 def test_end_to_end_gives_the_whole_run_and_its_steady_rate(tmp_path):
     """A real file through ``run_source`` (no model: ``NoLocalizer``): the steady rate
-    and the fixed cost add up to the whole run."""
+    leaves the start-up out, so it is faster than the whole run's and the fixed cost is
+    a real, positive one."""
     from camvideo.runtime.plain import NoAnnotator, NoLocalizer
     from camvideo.tools.benchmark.frames import video_frames, write_clip
     from camvideo.tools.benchmark.runs import run_end_to_end
@@ -227,5 +228,5 @@ def test_end_to_end_gives_the_whole_run_and_its_steady_rate(tmp_path):
     clip = write_clip(tmp_path / "in.mp4", video_frames(160, 120, 40))
     run = run_end_to_end(NoLocalizer(), NoAnnotator(), clip, tmp_path)
     assert run["frames"] == 40 and run["steady_ms_per_frame"] > 0 and run["fixed_ms"] is not None
-    assert run["fixed_ms"] + 40 * run["steady_ms_per_frame"] == pytest.approx(1000 * run["seconds"])
+    assert run["steady_ms_per_frame"] < run["ms_per_frame"] and run["fixed_ms"] > 0
     assert (tmp_path / "bench_out.mkv").stat().st_size > 0
