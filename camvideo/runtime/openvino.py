@@ -28,9 +28,9 @@ head in torch (docs/measuring.md, The inference stage around its forward pass).
   took 1.39x the static model's time on this machine (95 ms against 68 ms, 1
   thread, one run on the busy machine).
 - **Batches**: each size compiles its IR with the batch fixed at one frame (a
-  static shape; what a file run and a window feed it), ~0.3 CPU ms a frame less
-  than the free batch under bf16 and ~0.85 under f32 in throughput mode
-  (docs/measuring.md, The forward half around OpenVINO's inference); a larger batch
+  static shape; what a file run and a window feed it), which costs less CPU a
+  frame than the free batch (docs/measuring.md, The forward half around OpenVINO's
+  inference); a larger batch
   (``--batch-size``, mirror averaging) compiles the free batch on its first use.
 - **Modes**: ``latency`` (live sources, single images: one request, OpenVINO's
   LATENCY hint) and ``throughput`` (files: the THROUGHPUT hint's streams, driven

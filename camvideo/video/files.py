@@ -36,11 +36,10 @@ ONE_THREAD_PIXELS = 1920 * 1088  # frames up to 1080p decode on the reader threa
 
 def decoder_threads(stream) -> None:
     """Set the decoder's threads before the first packet: frames up to 1080p decode on
-    the reader's own thread (measured on 2 cores, 640x480 H.264: ~0.45 CPU ms a frame
-    against ~0.57 with FFmpeg's frame threads, and no hand-off between threads each
-    frame; 1080p ~4.9 against ~5.2 ms, still well under the run's own time a frame);
-    larger frames let FFmpeg choose (``AUTO``: frame and slice threads), so that one
-    core's decode does not bound a 4K file. The frames are the same either way."""
+    the reader's own thread (less CPU than FFmpeg's frame threads and no hand-off
+    between threads each frame: docs/measuring.md); larger frames let FFmpeg choose
+    (``AUTO``: frame and slice threads), so that one core's decode does not bound a
+    4K file. The frames are the same either way."""
     context = stream.codec_context
     if 0 < (context.width or 0) * (context.height or 0) <= ONE_THREAD_PIXELS:
         stream.thread_count = 1
