@@ -62,17 +62,19 @@ def test_seek_and_live_sources(tmp_path):
 def test_seek_to_zero_rewinds_mid_file_and_after_the_end():
     from camvideo.app.resources import demo_clip_path
 
-    src = VideoFileSource(demo_clip_path(), policy=Paced(speed=20.0))
+    # The newest frame waits for the reader (a late one is replaced by the next), so a
+    # loaded machine may hand over the second frame first: "rewound" is the first few.
+    src = VideoFileSource(demo_clip_path(), policy=Paced(speed=2.0))
     try:
         for _ in range(30):
             frame = src.read(timeout=5)
         assert frame.time > 0.5
         src.seek(0.0)
-        assert src.read(timeout=5).index == 0
+        assert src.read(timeout=5).time <= 0.1
         src.seek(9.5)
         while (frame := src.read(timeout=5)) is not None:
             pass
         src.seek(0.0)  # a replay from the start
-        assert src.read(timeout=5).time == 0.0
+        assert src.read(timeout=5).time <= 0.1
     finally:
         src.close()
