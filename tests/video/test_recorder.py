@@ -105,7 +105,8 @@ def test_every_even_size_keeps_its_picture(tmp_path, data_dir, width, height):
     from camvideo.video.recorder import yuv420p_frame
 
     photo = cv2.resize(cv2.imread(str(data_dir / "chelsea.png")), (width, height), interpolation=cv2.INTER_AREA)
-    assert (yuv420p_frame(photo).height, yuv420p_frame(photo).width) == (height, width)
+    frame = yuv420p_frame(photo)
+    assert (frame.height, frame.width) == (height, width)
     path = tmp_path / "sizes.mkv"
     with Recorder(path, crf=12) as rec:
         rec.write_image(photo, 0.0)
