@@ -74,8 +74,7 @@ def yuv420p_frame(image: np.ndarray):
 def is_i420(image: np.ndarray) -> bool:
     """Whether ``image`` is I420 planes as ``i420_frame`` takes them: 2-D uint8,
     ``(H*3/2, W)`` rows with H and W even."""
-    return image.ndim == 2 and image.dtype.name == "uint8" and image.shape[0] % 3 == 0 \
-        and image.shape[0] // 3 % 2 == 0 and image.shape[1] % 2 == 0
+    return image.ndim == 2 and image.dtype.name == "uint8" and image.shape[0] % 3 == 0 and image.shape[1] % 2 == 0
 
 
 def i420_frame(i420: np.ndarray):
