@@ -7,8 +7,8 @@ BGR uint8 HxWx3, or (annotators with ``draws_i420``) a frame's I420 planes, one
 the encoder's own planes, no conversion before or after (docs/measuring.md). In
 I420 the heat map blends into Y at full and U, V at half resolution (a Y, U, V
 table a colormap entry), boxes and tags are drawn in each plane (U, V at half
-coordinates, in the colour's BT.601 video-range U, V: ``yuv_color``), the text in
-Y and, at half scale, in U and V.
+coordinates, in the colour's BT.601 video-range U, V: ``yuv_color``), a tag drawn
+as BGR on a patch of its own and converted.
 """
 
 from __future__ import annotations
@@ -123,18 +123,6 @@ def _chroma_rectangles(p1, p2, thickness: int) -> list[tuple[tuple[int, int], tu
         x1, y1, x2, y2 = (min(lo + i, hi) for lo, hi in spans)
         rings.append(((x1, y1), (x2, y2), 1))
     return rings
-
-
-def _text(picture: np.ndarray, text: str, origin, scale: float, bgr, thickness: int) -> None:
-    """``cv2.putText`` (anti-aliased) in a BGR picture, or in the Y plane of I420
-    planes: the tags' ink is black or white, whose U, V are the tag's own grey axis;
-    the strokes are too thin for the half-resolution planes (drawing them there too
-    cost ~2x the labels' time for no visible change)."""
-    if picture.ndim == 3:
-        cv2.putText(picture, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, bgr, thickness, cv2.LINE_AA)
-        return
-    cy = yuv_color(tuple(int(c) for c in bgr))[0]
-    cv2.putText(i420_planes(picture)[0], text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, cy, thickness, cv2.LINE_AA)
 
 
 _LUTS: dict[str, np.ndarray] = {}
@@ -290,9 +278,35 @@ def _draw_tag(frame, text, origin, color, scale, size=None) -> tuple[int, int, i
     w, h = tw + 6, th + base + 6
     x = int(min(max(origin[0], 0), max(0, width - w)))
     y = int(min(max(origin[1], 0), max(0, height - h)))
-    _rectangle(frame, (x, y), (x + w, y + h), color, cv2.FILLED)
-    _text(frame, text, (x + 3, y + th + 3), scale, ink_color(color), thickness)
+    if frame.ndim == 2:
+        _tag_i420(frame, text, (x, y, x + w, y + h), color, scale, thickness, th)
+    else:
+        cv2.rectangle(frame, (x, y), (x + w, y + h), color, cv2.FILLED)
+        cv2.putText(frame, text, (x + 3, y + th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, ink_color(color), thickness,
+                    cv2.LINE_AA)
     return (x, y, x + w, y + h)
+
+
+def _tag_i420(planes: np.ndarray, text: str, rect, color, scale: float, thickness: int, th: int) -> None:
+    """A tag in I420 planes: drawn as BGR on a patch of its own (the tag widened to
+    even edges, at most a pixel each side), converted and copied in: the text's
+    colour edges are the BGR overlay's (text drawn in Y alone takes the tag's tint;
+    in U and V at half scale it costs twice this)."""
+    height, width = picture_size(planes)
+    x, y, x2, y2 = rect
+    x0, y0 = x - x % 2, y - y % 2
+    x1, y1 = min(width, x2 + 1 + (x2 + 1) % 2), min(height, y2 + 1 + (y2 + 1) % 2)
+    patch = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
+    patch[:] = color
+    cv2.putText(patch, text, (x + 3 - x0, y + th + 3 - y0), cv2.FONT_HERSHEY_SIMPLEX, scale, ink_color(color),
+                thickness, cv2.LINE_AA)
+    drawn = cv2.cvtColor(patch, cv2.COLOR_BGR2YUV_I420).reshape(-1)
+    rows, cols = y1 - y0, x1 - x0
+    chroma = drawn[rows * cols:].reshape(2, rows // 2, cols // 2)
+    py, pu, pv = i420_planes(planes)
+    py[y0:y1, x0:x1] = drawn[:rows * cols].reshape(rows, cols)
+    pu[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = chroma[0]
+    pv[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = chroma[1]
 
 
 def label_text(det, result: FrameResult) -> str:
