@@ -1,14 +1,7 @@
 """Draw a FrameResult on its frame: heat map, boxes, labels, a HUD line.
 
 One class per annotator, settings in ``__init__``, ``annotate(frame, result) ->
-frame``. ``FrameAnnotator`` composes them as the overlay settings ask. A picture is
-BGR uint8 HxWx3, or (annotators with ``draws_i420``) a frame's I420 planes, one
-``(H*3/2, W)`` uint8 array (``Frame.planes``): a recording's pictures are drawn in
-the encoder's own planes, no conversion before or after (docs/measuring.md). In
-I420 the heat map blends into Y at full and U, V at half resolution (a Y, U, V
-table a colormap entry), boxes and tags are drawn in each plane (U, V at half
-coordinates, in the colour's BT.601 video-range U, V: ``yuv_color``), a tag drawn
-as BGR on a patch of its own and converted.
+frame`` (BGR uint8). ``FrameAnnotator`` composes them as the overlay settings ask.
 """
 
 from __future__ import annotations
@@ -62,85 +55,19 @@ def apply_colormap(grey: np.ndarray, packed: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(cv2.LUT(grey, packed).view(np.uint8).reshape(height, width, 4), cv2.COLOR_BGRA2BGR)
 
 
-def yuv_lut(name: str) -> np.ndarray:
-    """``colormap_lut(name)`` as three 256x1 tables, Y, U, V (made once): each entry's
-    colour as ``COLOR_BGR2YUV_I420`` converts it."""
-    table = _YUV.get(name)
-    if table is None:
-        bgr = colormap_lut(name)[:, 0, :]
-        blocks = np.repeat(np.repeat(bgr[None], 2, axis=1), 2, axis=0)  # each entry a 2x2 block
-        i420 = cv2.cvtColor(blocks, cv2.COLOR_BGR2YUV_I420)  # 3 rows of 512: Y, Y, then U and V
-        chroma = i420[2:].reshape(2, 256)
-        table = _YUV[name] = np.ascontiguousarray(np.stack([i420[0, ::2], chroma[0], chroma[1]]).reshape(3, 256, 1))
-    return table
-
-
-@lru_cache(maxsize=256)
-def yuv_color(bgr: tuple[int, int, int]) -> tuple[int, int, int]:
-    """A BGR colour's Y, U, V as ``COLOR_BGR2YUV_I420`` gives it (BT.601, video range)."""
-    block = np.empty((2, 2, 3), np.uint8)
-    block[:] = bgr
-    i420 = cv2.cvtColor(block, cv2.COLOR_BGR2YUV_I420).ravel()  # Y Y Y Y U V
-    return int(i420[0]), int(i420[4]), int(i420[5])
-
-
-def picture_size(picture: np.ndarray) -> tuple[int, int]:
-    """(height, width) of a BGR picture or of I420 planes (2-D: H*3/2 rows)."""
-    return (picture.shape[0] * 2 // 3, picture.shape[1]) if picture.ndim == 2 else picture.shape[:2]
-
-
-def i420_planes(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The Y, U and V planes of one ``(H*3/2, W)`` I420 array, as views into it."""
-    height, width = picture_size(planes)
-    chroma = planes[height:].reshape(2, height // 2, width // 2)
-    return planes[:height], chroma[0], chroma[1]
-
-
-def _rectangle(picture: np.ndarray, p1, p2, bgr, thickness: int) -> None:
-    """``cv2.rectangle`` (8-connected) in a BGR picture, or in each plane of I420 planes."""
-    if picture.ndim == 3:
-        cv2.rectangle(picture, p1, p2, bgr, thickness, cv2.LINE_8)
-        return
-    y, u, v = i420_planes(picture)
-    cy, cu, cv = yuv_color(tuple(int(c) for c in bgr))
-    cv2.rectangle(y, p1, p2, cy, thickness, cv2.LINE_8)
-    for q1, q2, width in _chroma_rectangles(p1, p2, thickness):
-        cv2.rectangle(u, q1, q2, cu, width, cv2.LINE_8)
-        cv2.rectangle(v, q1, q2, cv, width, cv2.LINE_8)
-
-
-def _chroma_rectangles(p1, p2, thickness: int) -> list[tuple[tuple[int, int], tuple[int, int], int]]:
-    """(corner, corner, thickness) of the half-resolution rectangles that cover every
-    U, V cell a full-resolution ``cv2.rectangle`` touches: a line of thickness t >= 2
-    at x covers x - (t+1)//2 .. x + (t+1)//2, whose cells are drawn one 1-wide
-    rectangle each (each edge's own span; a filled one: one filled rectangle)."""
-    if thickness < 0:
-        return [((p1[0] // 2, p1[1] // 2), (p2[0] // 2, p2[1] // 2), thickness)]
-    reach = 0 if thickness == 1 else (thickness + 1) // 2
-    spans = [((c - reach) // 2, (c + reach) // 2) for c in (*p1, *p2)]
-    rings = []
-    for i in range(max(hi - lo for lo, hi in spans) + 1):
-        x1, y1, x2, y2 = (min(lo + i, hi) for lo, hi in spans)
-        rings.append(((x1, y1), (x2, y2), 1))
-    return rings
-
-
 _LUTS: dict[str, np.ndarray] = {}
 _PACKED: dict[str, np.ndarray] = {}
-_YUV: dict[str, np.ndarray] = {}
 
 
 Colors = Callable[[FrameResult], list]  # one BGR colour per detection, in their order
 
 
 def _font_scale(frame: np.ndarray) -> float:
-    return min(max(min(picture_size(frame)) / 720.0, 0.4), 1.2)  # plain Python: np.clip on a scalar costs ~10 us
+    return min(max(min(frame.shape[:2]) / 720.0, 0.4), 1.2)  # plain Python: np.clip on a scalar costs ~10 us
 
 
 class HeatmapAnnotator:
-    """Blends the colour-mapped class map of one rank over the frame (BGR or I420)."""
-
-    draws_i420 = True
+    """Blends the colour-mapped class map of one rank over the frame."""
 
     def __init__(self, alpha: float = 0.45, colormap: str = "jet", rank: int = 1) -> None:
         if not 0.0 <= alpha <= 1.0:
@@ -155,7 +82,6 @@ class HeatmapAnnotator:
         self.colormap = COLORMAPS[colormap]
         self.rank = rank
         self._lut = packed_lut(colormap)
-        self._yuv = yuv_lut(colormap)
 
     def annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
         maps = result.maps  # one row per class, in rank order
@@ -166,31 +92,14 @@ class HeatmapAnnotator:
         # Quantize at feature resolution, then upsample as uint8: same picture, a
         # fraction of the cost of upsampling floats to the frame.
         heat8 = np.clip(heat * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        height, width = picture_size(frame)
-        if frame.ndim == 2:
-            colored = self._colored_i420(heat8, height, width)
-        else:
-            colored = apply_colormap(cv2.resize(heat8, (width, height), interpolation=cv2.INTER_LINEAR), self._lut)
-        return cv2.addWeighted(frame, 1.0 - alpha, colored, alpha, 0.0)  # I420: one blend, Y, U and V
-
-    def _colored_i420(self, heat8: np.ndarray, height: int, width: int) -> np.ndarray:
-        """The colour-mapped ``heat8`` as I420 planes: Y looked up at full size, U and
-        V at half (a colour-mapped picture upsampled instead would not follow the
-        colormap between the map's cells; and upsampling 4x costs more than the lookup)."""
-        colored = np.empty(((height * 3) // 2, width), np.uint8)
-        y, u, v = i420_planes(colored)
-        cv2.LUT(cv2.resize(heat8, (width, height), interpolation=cv2.INTER_LINEAR), self._yuv[0], dst=y)
-        half = cv2.resize(heat8, (width // 2, height // 2), interpolation=cv2.INTER_LINEAR)
-        cv2.LUT(half, self._yuv[1], dst=u)
-        cv2.LUT(half, self._yuv[2], dst=v)
-        return colored
+        height, width = frame.shape[:2]
+        colored = apply_colormap(cv2.resize(heat8, (width, height), interpolation=cv2.INTER_LINEAR), self._lut)
+        return cv2.addWeighted(frame, 1.0 - alpha, colored, alpha, 0.0)
 
 
 class BoxAnnotator:
     """A rectangle per detection, in its class's colour (``class_colours``; or as ``colors`` says), with
     a dark outline so it reads on light and dark backgrounds alike."""
-
-    draws_i420 = True
 
     def __init__(self, thickness: int = 2, colors: Colors = result_colors) -> None:
         if thickness < 1:
@@ -207,8 +116,8 @@ class BoxAnnotator:
             p1, p2 = (x1, y1), (max(x1, x2 - 1), max(y1, y2 - 1))
             # Axis-aligned, integer corners: anti-aliasing changes nothing visible
             # but costs 3x (0.27 vs 0.08 ms for three boxes at 640x480).
-            _rectangle(frame, p1, p2, (0, 0, 0), self.thickness + 2)
-            _rectangle(frame, p1, p2, color, self.thickness)
+            cv2.rectangle(frame, p1, p2, (0, 0, 0), self.thickness + 2, cv2.LINE_8)
+            cv2.rectangle(frame, p1, p2, color, self.thickness, cv2.LINE_8)
         return frame
 
 
@@ -218,8 +127,6 @@ class LabelAnnotator:
     the box's top-left corner (pushed down when it would cover another tag); the
     classes without a box listed in rank order in the corner that covers the
     boxes least."""
-
-    draws_i420 = True
 
     def __init__(self, font_scale: float | None = None, colors: Colors = result_colors) -> None:
         self.font_scale = font_scale
@@ -232,7 +139,7 @@ class LabelAnnotator:
         measured = [text_size(text, scale, thickness) for text in texts]
         sizes = [TagSize(tw + 6, th + base + 6, None if det.box is None else (det.box[0], det.box[1]))
                  for det, ((tw, th), base) in zip(result.detections, measured)]
-        height, width = picture_size(frame)
+        height, width = frame.shape[:2]
         boxes = [tuple(det.box) for det in result.detections if det.box is not None]
         for color, text, size, rect in zip(self.colors(result), texts, measured,
                                            place_labels(sizes, (0, 0, width, height), boxes)):
@@ -244,8 +151,6 @@ class HudAnnotator:
     """One line of text (fps, timings) on a dark band at the bottom of the frame,
     drawn in place: ``text(result)`` says it (nothing drawn for "")."""
 
-    draws_i420 = True
-
     def __init__(self, text: Callable[[FrameResult], str]) -> None:
         self.text = text
 
@@ -253,7 +158,7 @@ class HudAnnotator:
         text = self.text(result)
         if text:
             scale = 0.8 * _font_scale(frame)
-            _draw_tag(frame, text, (0, picture_size(frame)[0] - _tag_height(scale)), (32, 32, 32), scale)
+            _draw_tag(frame, text, (0, frame.shape[0] - _tag_height(scale)), (32, 32, 32), scale)
         return frame
 
 
@@ -274,39 +179,13 @@ def _draw_tag(frame, text, origin, color, scale, size=None) -> tuple[int, int, i
     text's ``cv2.getTextSize`` at ``scale`` when the caller has it (measured here otherwise)."""
     thickness = 1 if scale < 0.7 else 2
     (tw, th), base = size if size is not None else text_size(text, scale, thickness)
-    height, width = picture_size(frame)
+    height, width = frame.shape[:2]
     w, h = tw + 6, th + base + 6
     x = int(min(max(origin[0], 0), max(0, width - w)))
     y = int(min(max(origin[1], 0), max(0, height - h)))
-    if frame.ndim == 2:
-        _tag_i420(frame, text, (x, y, x + w, y + h), color, scale, thickness, th)
-    else:
-        cv2.rectangle(frame, (x, y), (x + w, y + h), color, cv2.FILLED)
-        cv2.putText(frame, text, (x + 3, y + th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, ink_color(color), thickness,
-                    cv2.LINE_AA)
+    cv2.rectangle(frame, (x, y), (x + w, y + h), color, cv2.FILLED)
+    cv2.putText(frame, text, (x + 3, y + th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, ink_color(color), thickness, cv2.LINE_AA)
     return (x, y, x + w, y + h)
-
-
-def _tag_i420(planes: np.ndarray, text: str, rect, color, scale: float, thickness: int, th: int) -> None:
-    """A tag in I420 planes: drawn as BGR on a patch of its own (the tag widened to
-    even edges, at most a pixel each side), converted and copied in: the text's
-    colour edges are the BGR overlay's (text drawn in Y alone takes the tag's tint;
-    in U and V at half scale it costs twice this)."""
-    height, width = picture_size(planes)
-    x, y, x2, y2 = rect
-    x0, y0 = x - x % 2, y - y % 2
-    x1, y1 = min(width, x2 + 1 + (x2 + 1) % 2), min(height, y2 + 1 + (y2 + 1) % 2)
-    patch = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
-    patch[:] = color
-    cv2.putText(patch, text, (x + 3 - x0, y + th + 3 - y0), cv2.FONT_HERSHEY_SIMPLEX, scale, ink_color(color),
-                thickness, cv2.LINE_AA)
-    drawn = cv2.cvtColor(patch, cv2.COLOR_BGR2YUV_I420).reshape(-1)
-    rows, cols = y1 - y0, x1 - x0
-    chroma = drawn[rows * cols:].reshape(2, rows // 2, cols // 2)
-    py, pu, pv = i420_planes(planes)
-    py[y0:y1, x0:x1] = drawn[:rows * cols].reshape(rows, cols)
-    pu[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = chroma[0]
-    pv[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = chroma[1]
 
 
 def label_text(det, result: FrameResult) -> str:
@@ -343,9 +222,7 @@ def shown_heatmap_rank(settings: OverlaySettings, result: FrameResult) -> int | 
 class FrameAnnotator:
     """The full overlay: the heat map of one rank (``shown_heatmap_rank``), then
     boxes and labels, in their classes' colours or as ``colors`` says (a HUD is an annotator
-    of its own, after this one); on a BGR picture or on I420 planes alike."""
-
-    draws_i420 = True
+    of its own, after this one)."""
 
     def __init__(self, settings: OverlaySettings = OverlaySettings(), colors: Colors = result_colors) -> None:
         if not isinstance(settings, OverlaySettings):

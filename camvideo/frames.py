@@ -24,11 +24,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, eq=False)
 class ProcessedFrame:
-    """One frame done: the source's ``frame``, the ``annotated`` picture (the sinks'
-    to write; a sink that draws more draws into it) and the ``result``. The picture
-    is BGR uint8 HxWx3, or the frame's I420 planes (2-D, ``(H*3/2, W)``, as
-    ``Frame.planes``) in a pipeline built with ``i420=True`` (a recording's run,
-    whose sinks take either)."""
+    """One frame done: the source's ``frame``, the ``annotated`` picture (BGR uint8,
+    the sinks' to write; a sink that draws more draws into it) and the ``result``."""
 
     frame: Frame
     annotated: np.ndarray
@@ -67,8 +64,7 @@ class Annotator(Protocol):
     """Draws ``result`` on ``image``: returns a new picture, or ``image`` drawn in
     place. The first annotator of a pipeline gets the frame's own picture, which it
     must leave as it is (``FrameAnnotator`` and ``NoAnnotator`` copy it); the next
-    ones get the picture before them. An annotator whose ``draws_i420`` is True also
-    draws on I420 planes (``camvideo.annotate``); the others always get BGR."""
+    ones get the picture before them."""
 
     def annotate(self, image: np.ndarray, result: FrameResult) -> np.ndarray: ...
 

@@ -79,7 +79,7 @@ class Pipeline:
 
     def __init__(self, source: Source, localizer: Localizer, annotators: Sequence[Annotator],
                  sinks: Sequence[Sink] = (), batch_size: int = 1, *, queue_size: int = 4,
-                 workers: int | None = None, max_frames: int | None = None, i420: bool = False) -> None:
+                 workers: int | None = None, max_frames: int | None = None) -> None:
         if not isinstance(source, Source):
             raise TypeError(f"source must be a camvideo.video.sources.Source, got {type(source).__name__}")
         if batch_size < 1:
@@ -89,9 +89,6 @@ class Pipeline:
         if max_frames is not None and max_frames < 1:
             raise ValueError(f"max_frames must be at least 1, got {max_frames}")
         self.max_frames = max_frames  # the source ends after this many frames (None: its own end)
-        # The annotators draw in a frame's own I420 planes where it has them and every
-        # annotator can (``draws_i420``): the sinks then take I420 (a recording's run).
-        self.i420 = i420
         self._frames_read = 0
         self.workers = check_workers(workers)  # forward threads for files; None: auto_workers
         self.source = source
@@ -345,19 +342,16 @@ class Pipeline:
         return live_threads(getattr(self.localizer, "model", None), getattr(self.localizer, "runtime", "torch"))
 
     def _annotate(self, batch: list[Frame], results: list[FrameResult]):
-        """A ``ProcessedFrame`` per frame, the annotators timed together: drawn on the
-        frame's I420 planes when ``i420`` and it has them, on its BGR picture otherwise."""
+        """A ``ProcessedFrame`` per frame, the annotators timed together."""
         annotators = self.annotators
-        i420 = self.i420 and all(getattr(a, "draws_i420", False) for a in annotators)
         for frame, result in zip(batch, results):
             timer = StageTimer()
             with timer("annotate"):
-                picture = frame.planes if i420 and frame.planes is not None else frame.image
-                annotated = picture
+                annotated = frame.image
                 for annotator in annotators:
                     annotated = annotator.annotate(annotated, result)
-                if annotated is picture:  # no annotator: the sinks get a picture of their own
-                    annotated = picture.copy()
+                if annotated is frame.image:  # no annotator: the sinks get a picture of their own
+                    annotated = frame.image.copy()
             # Beside the result (never in it: its timings were set when it was made).
             self._stats.add({**result.timings, "read": frame.read_ms, **timer.ms})
             yield ProcessedFrame(frame, annotated, result)

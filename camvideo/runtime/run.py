@@ -110,10 +110,8 @@ def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: Fa
         recorder, exporter = (_wrapped(request, f) for f in files)
         sinks = [s for s in (recorder, exporter) if s is not None] + list(request.sinks)
         localizer = request.make_localizer(info)
-        # A recording with no other picture sink: drawn and encoded in the source's I420 planes.
         pipeline = Pipeline(source, localizer, request.annotators, sinks, batch_size=request.batch_size,
-                            workers=request.workers, max_frames=request.max_frames,
-                            i420=recorder is not None and not request.sinks)
+                            workers=request.workers, max_frames=request.max_frames)
         if request.hud:  # it draws in place: after an annotator that copies the frame
             pipeline.annotators = (*(request.annotators or (NoAnnotator(),)), stats_hud(lambda: pipeline.stats))
         if on_ready is not None:

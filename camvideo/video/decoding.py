@@ -9,8 +9,7 @@ demuxer error, bytes the demuxer skipped over (Matroska resyncs at the next
 cluster and says nothing). A source that numbers frames by the file's rate uses
 that sign to tell lost frames from a variable frame rate (``Damage``).
 ``av_image`` is the one way a decoded frame becomes a BGR image (through a
-source's own swscale context, ``bgr_reformatter``); ``av_planes`` keeps a yuv420p
-frame's own I420 planes beside it (a recording encodes them as they are).
+source's own swscale context, ``bgr_reformatter``).
 """
 
 from __future__ import annotations
@@ -82,19 +81,6 @@ def av_image(frame, reformatter=None) -> np.ndarray:
         image = reformatter.reformat(frame, format="bgr24").to_ndarray()
     k = int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) % 4
     return np.ascontiguousarray(np.rot90(image, k)) if k else image
-
-
-def av_planes(frame) -> np.ndarray | None:
-    """A decoded frame's own I420 planes as one ``(H*3/2, W)`` uint8 array (Y rows,
-    then U, then V: what the recorder's encoder takes), or None where the picture
-    must go through BGR: a format other than ``yuv420p`` (full-range ``yuvj420p``,
-    4:2:2, 10-bit, ...), an odd side (the recorder pads those), or a rotation.
-    A copy (~0.02 ms at 640x480): the decoder reuses its buffers."""
-    if (frame.format.name != "yuv420p" or frame.width % 2 or frame.height % 2
-            or int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) % 4):
-        return None
-    planes = frame.to_ndarray()
-    return planes if planes.shape == (frame.height * 3 // 2, frame.width) else None
 
 
 class PacketDecoder:

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from camvideo.errors import InputError, not_a_file, reason
-from camvideo.video.decoding import Damage, PacketDecoder, av_image, av_planes, bgr_reformatter
+from camvideo.video.decoding import Damage, PacketDecoder, av_image, bgr_reformatter
 from camvideo.video.images import read_image
 from camvideo.video.policies import BufferPolicy
 from camvideo.video.reader import Frame, Source
@@ -201,7 +201,7 @@ class VideoFileSource(Source):
                     self._damaged(Damage(index, index + lost - 1, last_time + step, stamp))
                     index += lost
             last_time = stamp
-            yield Frame(av_image(frame, reformatter), index, stamp, planes=av_planes(frame))
+            yield Frame(av_image(frame, reformatter), index, stamp)
             index += 1
         if self.duration and last_time is not None and last_time - self.start_time + 2.5 * step < self.duration:
             self._warn(f"{self.location}: the video ends at {last_time:.2f} s but its header says "

@@ -36,18 +36,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, eq=False)
 class Frame:
-    """One frame as read: BGR uint8 HxWx3, C-contiguous, rotation metadata applied;
-    ``planes``: the same picture as the decoder gave it, I420 (``(H*3/2, W)`` uint8:
-    Y rows, then U, then V; ``camvideo.video.decoding.av_planes``), where a video
-    file decodes to yuv420p at even sizes (None otherwise): a recording annotates
-    and encodes those instead of converting the BGR picture back."""
+    """One frame as read: BGR uint8 HxWx3, C-contiguous, rotation metadata applied."""
 
     image: np.ndarray
     index: int  # 0-based, in source order
     time: float  # the frame's own presentation time, seconds
     captured: float = 0.0  # time.monotonic() when the reader handed it on (latency measurement)
     read_ms: float = 0.0  # time the reader spent decoding/grabbing it
-    planes: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

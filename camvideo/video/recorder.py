@@ -12,8 +12,6 @@ the final name is left alone, an earlier recording there stays whole, and
 written before it. Frames keep the source's timestamps (millisecond time base; a fragmented
 .mp4 starts its clock at the first frame, .mkv keeps them as they are); odd sizes are
 padded to even (yuv420p needs it); audio of a source file can be copied along.
-A frame comes as BGR, or as the source's own I420 planes (``Frame.planes``, annotated
-there: encoded as they are, no colour conversion).
 The container says who made it (``RECORDING_TAG``: ``comment=camvideo VERSION``,
 written with the header, so a killed recording has it too): the window plays
 such a file as it is instead of analysing it again (``made_by_camvideo``).
@@ -66,29 +64,16 @@ def yuv420p_frame(image: np.ndarray):
     the frame keeps the array alive), else a copy (``from_ndarray``): PyAV reads a
     shared I420 array's height as ``rows // 6 * 4``, right only for heights that are
     multiples of 4 (at 270 rows it gives a 268-row frame with misplaced colour planes)."""
+    import av
     import cv2
 
-    return i420_frame(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420))
-
-
-def is_i420(image: np.ndarray) -> bool:
-    """Whether ``image`` is I420 planes as ``i420_frame`` takes them: 2-D uint8,
-    ``(H*3/2, W)`` rows with H and W even."""
-    return image.ndim == 2 and image.dtype.name == "uint8" and image.shape[0] % 3 == 0 and image.shape[1] % 2 == 0
-
-
-def i420_frame(i420: np.ndarray):
-    """I420 planes (``is_i420``) as a yuv420p ``av.VideoFrame``: shared where PyAV
-    can (``yuv420p_frame`` says when), else copied."""
-    import av
-
-    height, width = i420.shape[0] * 2 // 3, i420.shape[1]
-    if height % 4 == 0 and i420.flags.c_contiguous:
+    i420 = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
+    if image.shape[0] % 4 == 0:
         try:
             frame = av.VideoFrame.from_numpy_buffer(i420, format="yuv420p")
         except (AttributeError, ValueError):  # an older PyAV
             frame = None
-        if frame is not None and (frame.height, frame.width) == (height, width):
+        if frame is not None and (frame.height, frame.width) == image.shape[:2]:
             return frame
     return av.VideoFrame.from_ndarray(i420, format="yuv420p")
 
@@ -319,36 +304,21 @@ class Recorder:
                 image = cv2.resize(image, (tw, th), interpolation=cv2.INTER_AREA)
         return image
 
-    def _video_frame(self, image: np.ndarray):
-        """The ``av.VideoFrame`` to encode for a BGR ``image`` or I420 planes (``is_i420``):
-        the planes as they are at the recording's size, else through BGR (``_fit``)."""
-        import cv2
-
-        if image.ndim == 2:
-            width, height = image.shape[1], image.shape[0] * 2 // 3
-            if self.size is None:
-                self._open_video(width, height)
-            if self.size == (width, height):
-                return i420_frame(image)
-            image = cv2.cvtColor(image, cv2.COLOR_YUV2BGR_I420)  # the source changed size: fitted as BGR
-        return yuv420p_frame(self._fit(image))  # both sides even: ``_fit``
-
     def write_image(self, image: np.ndarray, time_s: float) -> None:
-        """Encode one frame shown at ``time_s`` seconds (source timestamp): BGR
-        uint8 HxWx3, or I420 planes ``(H*3/2, W)`` uint8 (``is_i420``)."""
+        """Encode one BGR frame shown at ``time_s`` seconds (source timestamp)."""
         import av
         import numpy as np
 
         if self.closed:
             raise OutputError(f"{self.path}: the recording is already closed")
-        if not (image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8) and not is_i420(image):
-            raise ValueError(f"image must be HxWx3 uint8 BGR or (H*3/2)xW uint8 I420 (H, W even), "
-                             f"got shape {image.shape} dtype {image.dtype}")
-        frame = self._video_frame(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"image must be HxWx3 uint8 BGR, got shape {image.shape} dtype {image.dtype}")
+        image = self._fit(image)
         pts = int(round(time_s * 1000.0))
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # a repeated or backwards time (seek, loop): keep order
         self._last_pts = pts
+        frame = yuv420p_frame(image)  # both sides even: ``_fit``
         frame.pts = pts
         frame.time_base = TIME_BASE
         try:
@@ -361,7 +331,7 @@ class Recorder:
         self.frames_written += 1
 
     def write(self, item: ProcessedFrame) -> None:
-        """Sink interface: record the annotated picture (BGR or I420) at the source frame's time."""
+        """Sink interface: record the annotated picture at the source frame's time."""
         self.write_image(item.annotated, item.frame.time)
 
     def abandon(self) -> None:

@@ -75,61 +75,6 @@ def test_a_file_runs_to_its_end_into_a_recording_and_an_export(tmp_path):
     assert dict(report.stages)["annotate"] > 0
 
 
-class Boxes:
-    """The overlay's boxes (``FrameAnnotator``), noting which pictures they were drawn on."""
-
-    draws_i420 = True
-
-    def __init__(self) -> None:
-        from camvideo.annotate import FrameAnnotator
-        from camvideo.settings import OverlaySettings
-
-        self.overlay, self.kinds = FrameAnnotator(OverlaySettings(heatmap=False, labels=False)), []
-
-    def annotate(self, image, result):
-        self.kinds.append("i420" if image.ndim == 2 else "bgr")
-        return self.overlay.annotate(image, result)
-
-
-class Boxed(Fake):
-    def __call__(self, frames, indices, times):
-        from camvideo.results import Detection
-
-        return [FrameResult(i, t, f.shape[1], f.shape[0], (Detection(1, 285, "Egyptian cat", 0.79, (9, 7, 41, 33)),))
-                for f, i, t in zip(frames, indices, times)]
-
-
-def _pictures(path):
-    with av.open(str(path)) as container:
-        return [f.to_ndarray(format="bgr24").astype(float) for f in container.decode(video=0)]
-
-
-@pytest.mark.parametrize("pix_fmt,size", [("yuv420p", (96, 64)), ("yuv444p", (96, 64)), ("yuv444p", (95, 63))])
-def test_a_recording_is_drawn_in_the_source_s_i420_planes_where_it_has_them(tmp_path, pix_fmt, size):
-    """A recording's run hands the annotators a yuv420p file's own planes and the
-    recorder encodes them; a 4:4:4 or odd-sized source, and a run with a sink of its
-    own (the window's), go through BGR. Every frame is recorded, the same picture."""
-    clip = tmp_path / "in.mkv"
-    make_clip(clip, frames=8, size=size, pix_fmt=pix_fmt)
-    drawn = {}
-    for name, sinks in (("planes", ()), ("bgr", (Keep(),))):
-        boxes = Boxes()
-        report = run_source(RunRequest(clip, lambda info: Boxed(), (boxes,), recording=tmp_path / f"{name}.mkv",
-                                       sinks=sinks))
-        assert report.stop == "end" and report.recorded == 8 and _recorded(tmp_path / f"{name}.mkv") == 8
-        drawn[name] = boxes.kinds
-    assert drawn["planes"] == ["i420" if pix_fmt == "yuv420p" else "bgr"] * 8 and drawn["bgr"] == ["bgr"] * 8
-    source, planes, bgr = (_pictures(path) for path in (clip, tmp_path / "planes.mkv", tmp_path / "bgr.mkv"))
-    outside = np.ones(source[0].shape[:2], bool)
-    outside[3:38, 5:46] = False  # the box
-    for original, a, b in zip(source, planes, bgr):
-        height, width = original.shape[:2]  # an odd size is recorded padded to even
-        a, b = a[:height, :width], b[:height, :width]
-        errors = [np.mean((x - original)[outside] ** 2) for x in (a, b)]
-        assert errors[0] <= errors[1] * 1.2 + 1.0  # the planes keep the source's picture as well or better
-        assert np.abs(a[7, 20:30] - b[7, 20:30]).mean() < 40  # the box's top edge: the same colour
-
-
 def test_a_run_that_fails_half_way_closes_every_output(tmp_path):
     """The localizer raises at frame 5: the recording is closed and playable, the
     export complete up to the failure, the source closed; both stay as their

@@ -117,40 +117,6 @@ def test_every_even_size_keeps_its_picture(tmp_path, data_dir, width, height):
     assert 10 * np.log10(255 ** 2 / mse) >= 35
 
 
-@pytest.mark.parametrize("width,height", [(320, 240), (480, 270)])
-def test_i420_planes_are_encoded_as_they_are(tmp_path, data_dir, width, height):
-    """A frame's own I420 planes (``Frame.planes``) go to the encoder unconverted, at
-    heights that are multiples of 4 (shared) or not (copied); BGR frames and planes of
-    another size (fitted through BGR) mix in one recording, every frame kept."""
-    import cv2
-
-    photo = cv2.resize(cv2.imread(str(data_dir / "chelsea.png")), (width, height), interpolation=cv2.INTER_AREA)
-    planes = cv2.cvtColor(photo, cv2.COLOR_BGR2YUV_I420)
-    other = cv2.cvtColor(cv2.resize(photo, (width // 2, height // 2 + height // 2 % 2)), cv2.COLOR_BGR2YUV_I420)
-    path = tmp_path / "planes.mkv"
-    with Recorder(path, crf=12) as rec:
-        rec.write_image(planes, 0.0)
-        rec.write_image(photo, 1 / 30)
-        rec.write_image(other, 2 / 30)
-    assert rec.size == (width, height) and rec.frames_written == 3
-    with av.open(str(path)) as c:
-        got = [f.to_ndarray() for f in c.decode(video=0)]
-    assert len(got) == 3 and all(g.shape == planes.shape for g in got)
-    for decoded in got[:2]:
-        mse = np.mean((decoded.astype(float) - planes) ** 2)
-        assert 10 * np.log10(255 ** 2 / mse) >= 40
-    bgr = cv2.cvtColor(got[2], cv2.COLOR_YUV2BGR_I420).astype(float)
-    assert 10 * np.log10(255 ** 2 / np.mean((bgr - photo) ** 2)) >= 25  # resized down and up: the same picture
-
-
-@pytest.mark.parametrize("shape", [(242, 320), (241, 320), (360, 321), (10, 10, 4)])
-def test_a_picture_neither_bgr_nor_i420_is_refused(tmp_path, shape):
-    with Recorder(tmp_path / "bad.mkv") as rec:
-        with pytest.raises(ValueError, match="I420"):
-            rec.write_image(np.zeros(shape, np.uint8), 0.0)
-    assert rec.frames_written == 0
-
-
 def test_preset_trades_speed_for_size(tmp_path):
     """The same moving frames: ultrafast makes a larger file than veryfast, both
     decode to every frame; an unknown preset is refused up front."""

@@ -106,28 +106,6 @@ def test_file_frames_are_pyavs_own_bgr_decoded_on_one_thread(tmp_path):
                 np.testing.assert_array_equal(av_image(frame, reformatter), frame.to_ndarray(format="bgr24"))
 
 
-def test_a_yuv420p_file_keeps_its_own_planes_beside_the_picture(tmp_path):
-    """``Frame.planes``: the decoder's own I420 for yuv420p at even sizes, the same
-    picture as ``image``; None where the picture must go through BGR (4:4:4, odd sizes,
-    a display rotation)."""
-    path = tmp_path / "clip.mp4"
-    make_clip(path, frames=4, size=(160, 120))
-    with av.open(str(path)) as c:
-        expected = [f.to_ndarray() for f in c.decode(video=0)]
-    with open_source(path) as src:
-        frames = list(src)
-    assert len(frames) == 4
-    for frame, planes in zip(frames, expected):
-        assert frame.planes.shape == (180, 160) and np.array_equal(frame.planes, planes)
-        back = cv2.cvtColor(frame.planes, cv2.COLOR_YUV2BGR_I420).astype(int)
-        assert np.abs(back - frame.image).mean() < 3
-    for name, kwargs in (("444.mkv", {"pix_fmt": "yuv444p"}), ("odd.mkv", {"size": (161, 121), "pix_fmt": "yuv444p"}),
-                         ("rot.mp4", {"rotation": 90})):
-        make_clip(tmp_path / name, frames=2, **{"size": (96, 64), **kwargs})
-        with open_source(tmp_path / name) as src:
-            assert all(f.planes is None for f in src)
-
-
 def test_decoder_threads_by_frame_size():
     from types import SimpleNamespace
 
