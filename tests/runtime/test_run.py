@@ -75,6 +75,35 @@ def test_a_file_runs_to_its_end_into_a_recording_and_an_export(tmp_path):
     assert dict(report.stages)["annotate"] > 0
 
 
+class Counted:
+    """The overlay (``FrameAnnotator``), counting the pictures it drew."""
+
+    def __init__(self) -> None:
+        from camvideo.annotate import FrameAnnotator
+
+        self.overlay, self.drawn = FrameAnnotator(), 0
+
+    def annotate(self, image, result):
+        self.drawn += 1
+        return self.overlay.annotate(image, result)
+
+
+def test_an_export_alone_draws_no_picture(tmp_path):
+    """No recording and no sink of the caller's: the overlay and the HUD are skipped
+    (no sink takes a picture); the export is the same as a recorded run's."""
+    clip = tmp_path / "in.mkv"
+    make_clip(clip, frames=10, size=(64, 48))
+    runs = {}
+    for name, recording in (("export", None), ("both", tmp_path / "out.mkv")):
+        overlay = Counted()
+        report = run_source(RunRequest(clip, lambda info: Fake(), (overlay,), recording=recording,
+                                       export=tmp_path / f"{name}.jsonl", hud=True))
+        assert report.stop == "end" and report.exported == 10
+        runs[name] = (overlay.drawn, (tmp_path / f"{name}.jsonl").read_text())
+    assert runs["export"][0] == 0 and runs["both"][0] == 10
+    assert runs["export"][1] == runs["both"][1] and len(runs["export"][1].splitlines()) == 10
+
+
 def test_a_run_that_fails_half_way_closes_every_output(tmp_path):
     """The localizer raises at frame 5: the recording is closed and playable, the
     export complete up to the failure, the source closed; both stay as their
