@@ -31,7 +31,7 @@ def labels():
 def test_the_manifest_loads_with_two_disjoint_splits_and_boxes_inside_their_photos(labels):
     tune, holdout = load_devset(MANIFEST, labels, "tune"), load_devset(MANIFEST, labels, "holdout")
     everything = load_devset(MANIFEST, labels, "all")
-    assert len(tune) == 29 and len(holdout) == 14 and len(everything) == 43
+    assert len(tune) == 45 and len(holdout) == 30 and len(everything) == 75
     assert not {a.file for a in tune} & {a.file for a in holdout}
     for ann in everything:
         image = read_image(ann.file)
@@ -101,7 +101,7 @@ def test_eval_devset_runs_photos_and_clips_with_the_real_model(tmp_path, capsys)
                      "--shot-frames", "12", "--out", str(tmp_path), "--device", "cpu"])
     assert code == 0
     data = json.loads((tmp_path / "devset_summary.json").read_text())
-    assert data["photos"]["images"] == 14 and data["photos"]["top1_cls"] >= 0.5
+    assert data["photos"]["images"] == 30 and data["photos"]["top1_cls"] >= 0.5
     assert set(data["photo_mean_iou"]) == {"holdout"} and 0.3 < data["photo_mean_iou"]["holdout"] <= 1.0
     assert set(data["clips"]) == {"holdout_640x480", "holdout_640x360", "holdout_moving_640x480",
                                   "holdout_moving_pan_640x360"}
@@ -122,7 +122,7 @@ def test_eval_devset_runs_photos_and_clips_with_the_real_model(tmp_path, capsys)
                                                           "maxboxacc.png"]
     images = list(csv.DictReader((tmp_path / "images.csv").open()))
     frames = list(csv.DictReader((tmp_path / "frames.csv").open()))
-    assert len(images) == 14 and {r["clip"] for r in frames} == set(data["clips"])
+    assert len(images) == 30 and {r["clip"] for r in frames} == set(data["clips"])
     assert len(frames) == sum(c["frames"] + c["missing"] for c in data["clips"].values())
     # not a terminal: no bar, only a count every 30 s (none in a short run)
     assert "\r" not in captured.err and all(re.fullmatch(r"camvideo: (photos|clips): \d+/\d+ (images|frames), \d+ s",
