@@ -73,6 +73,9 @@ def pixels(frames: Sequence[np.ndarray], model: GapClassifier) -> torch.Tensor:
     """BGR uint8 frames (any sizes) -> a (B, H, W, 3) uint8 batch of their pixels
     resized to the model's input size (``resize_for_model``, as ``preprocess``), on
     the CPU: no copy for a batch of one frame."""
+    for f in frames:
+        if f.dtype != np.uint8 or f.ndim != 3 or f.shape[2] != 3:
+            raise ValueError(f"frames must be BGR uint8 pixels (height, width, 3), got {f.dtype} {tuple(f.shape)}")
     height, width = model.preprocessing.size
     resized = [resize_for_model(f, width, height) for f in frames]
     batch = resized[0][None] if len(resized) == 1 else np.stack(resized)

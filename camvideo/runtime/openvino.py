@@ -219,7 +219,14 @@ class OpenVINOForward:
         def compile(batch: int | None, pixels: bool):
             return _compiled(self._core, entry, self.device, self._config, xml, batch, norm if pixels else None)
 
-        return _Shape(entry, compile, self.mode)
+        try:
+            return _Shape(entry, compile, self.mode)
+        except Exception as exc:  # noqa: BLE001 - an optimization: that size takes the float batch
+            from camvideo.errors import reason
+
+            log.warning("OpenVINO cannot take the frames' pixels at %dx%d (%s); that size takes the normalized batch",
+                        size[1], size[0], reason(exc))
+            return _Shape(entry, compile, self.mode, pixels=False)
 
     def _ir(self, entry: CacheEntry) -> Path | None:
         """The IR this precision compiles for ``entry``: bf16's (its first layers
