@@ -12,6 +12,16 @@ head in torch (docs/measuring.md, The inference stage around its forward pass).
 - **Conversion** happens once per model and input size, kept in the user cache
   folder and checked against a manifest (``camvideo.runtime.ovcache``), the
   compiled model beside it with its own digest.
+- **Pixels in**: the forward half hands OpenVINO the frames' pixels resized to the
+  input size (``prepare_frames``: ``preprocess.pixels``, uint8 BGR NHWC, OpenCV's
+  resize as torch's), and each size's compiled model converts them to float,
+  reverses the channels and normalizes them itself (``ovbuild.with_pixels``, its
+  own blob in the cache): the same numbers as ``preprocess``'s batch, with no
+  normalizing pass in Python. The IR keeps its float input, compiled on its first
+  float batch (the benchmark's forward pass alone; a batch prepared by torch while a
+  window switched runtimes). OpenVINO's own resize (Interpolate) cost 2-8x OpenCV's
+  here, so the resize stays outside (docs/measuring.md, The frame's pixels into
+  OpenVINO's graph).
 - **No copies**: the input batch is shared with OpenVINO (``shared_memory``), and
   each call hands OpenVINO fresh NumPy arrays to write the features (and logits)
   into, which come back as tensors through ``torch.from_numpy``. A fresh array per call,
@@ -221,12 +231,14 @@ class OpenVINOForward:
 
         try:
             return _Shape(entry, compile, self.mode)
-        except Exception as exc:  # noqa: BLE001 - an optimization: that size takes the float batch
-            from camvideo.errors import reason
+        except Exception as exc:  # noqa: BLE001 - an optimization: that size may take the float batch
+            failed = exc
+        shape = _Shape(entry, compile, self.mode, pixels=False)  # raises: the size cannot run at all
+        from camvideo.errors import reason
 
-            log.warning("OpenVINO cannot take the frames' pixels at %dx%d (%s); that size takes the normalized batch",
-                        size[1], size[0], reason(exc))
-            return _Shape(entry, compile, self.mode, pixels=False)
+        log.warning("OpenVINO cannot take the frames' pixels at %dx%d (%s); that size takes the normalized batch",
+                    size[1], size[0], reason(failed))
+        return shape
 
     def _ir(self, entry: CacheEntry) -> Path | None:
         """The IR this precision compiles for ``entry``: bf16's (its first layers
