@@ -4,9 +4,11 @@ OpenVINO's latency mode, torch, OpenVINO and OpenCV at one thread each, so that
 CPU time (``time.process_time``) is what each part costs the machine, which a
 machine shared with other jobs changes far less than wall time.
 
-Prints one JSON object: preprocess, OpenVINO's forward pass alone at the stage's
-input size (one inference: the maps and, where the graph holds the head, the
-logits), the same through the method (with the head in torch where the graph has
+Prints one JSON object: preprocess (``prepare_frames`` where the tree has it: the
+resized pixels that OpenVINO's graph normalizes), OpenVINO's forward pass alone at
+the stage's input size (one inference of the float input: the maps and, where the
+graph holds the head, the logits), the forward pass of what the stage feeds it, the
+same through the method (with the head in torch where the graph has
 none, and softmax), the in-order half (maps, boxes), the overlay, the whole stage
 with its overlay, and that as a multiple of the forward pass alone.
 ``--precision`` (default f32): OpenVINO's, as ``camvideo --precision`` takes it.
@@ -57,13 +59,18 @@ def main() -> int:
     localizer = FrameLocalizer(model, LocalizeSettings(topk=3), forward=forward)
     annotator = FrameAnnotator()
     sized = localizer._passes._sized((224, 288))
-    xs = [forward.prepare(preprocess([f], sized)) for f in frames]
-    for f in frames[:4]:  # warm up
+    xs = [forward.prepare(preprocess([f], sized)) for f in frames]  # the float input: the forward pass alone
+    # What the stage feeds the forward pass (a tree with prepare_frames: the resized pixels the graph normalizes).
+    prepare = getattr(forward, "prepare_frames", None) or (lambda fs, m: forward.prepare(preprocess(fs, m)))
+    ps = [prepare([f], sized) for f in frames]
+    for i, f in enumerate(frames[:4]):  # warm up
         localizer([f])
-    parts = {"preprocess": cpu_ms(frames, lambda i, f: forward.prepare(preprocess([f], sized)), 5)}
+        forward(xs[i])
+    parts = {"preprocess": cpu_ms(frames, lambda i, f: prepare([f], sized), 5)}
     with torch.inference_mode():
         parts["forward alone (OpenVINO 224x288)"] = cpu_ms(frames, lambda i, f: forward(xs[i]), 3)
-        parts["forward + head (method.evidence)"] = cpu_ms(frames, lambda i, f: localizer.method.evidence(xs[i]), 3)
+        parts["forward of the stage's input"] = cpu_ms(frames, lambda i, f: forward(ps[i]), 3)
+        parts["forward + head (method.evidence)"] = cpu_ms(frames, lambda i, f: localizer.method.evidence(ps[i]), 3)
     evidence = [localizer.forward([f])[0] for f in frames]
     results = {}
     parts["finish (maps, boxes)"] = cpu_ms(

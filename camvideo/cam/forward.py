@@ -3,9 +3,12 @@
 ``ExactCam`` (``camvideo.cam.methods``) needs only the last convolutional maps
 from the network; the class weights, the smoothing, the boxes and the overlay
 work on those maps whatever made them. A ``Forward`` is the object that makes
-them: ``prepare`` puts a preprocessed batch in the layout it wants (timed with
-preprocessing) and calling it returns the (B, K, h, w) maps as a tensor on the
-model's device. ``TorchForward`` runs the model's own feature extractor in eager
+them: ``prepare_frames`` makes the batch it runs from BGR frames (timed as
+preprocessing: ``TorchForward`` the normalized float batch of
+``camvideo.cam.preprocess.preprocess``, ``OpenVINOForward`` the resized uint8 pixels
+its graph normalizes), ``prepare`` puts an already preprocessed batch in the
+layout it wants, and calling it on either returns the (B, K, h, w) maps as a
+tensor on the model's device. ``TorchForward`` runs the model's own feature extractor in eager
 PyTorch, the default; another inference runtime plugs in as another ``Forward``
 (``ExactCam(model, forward=...)``, ``FrameLocalizer(model, forward=...)``).
 Grad-CAM needs torch's backward pass and takes no ``Forward``. A ``Forward`` may
@@ -21,6 +24,7 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
+from camvideo.cam.preprocess import from_pixels, is_pixels, preprocess
 from camvideo.models import GapClassifier
 from camvideo.models.fold import fold_batchnorm
 
@@ -37,8 +41,14 @@ class Forward(Protocol):
         """The preprocessed (B, 3, H, W) batch in the layout this forward pass wants."""
         ...
 
+    def prepare_frames(self, frames, model) -> torch.Tensor:
+        """The batch this forward pass runs, made from BGR uint8 frames (any sizes)
+        at ``model.preprocessing.size`` (``model``: what ``preprocess`` takes):
+        ``preprocess``'s float batch, prepared, or a ``preprocess.pixels`` batch."""
+        ...
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, K, h, w) feature maps of a prepared batch. Called under
+        """(B, K, h, w) feature maps of a prepared batch (either kind). Called under
         ``torch.inference_mode()`` and the method's autocast, as the model's own
         forward pass would be."""
         ...
@@ -76,7 +86,12 @@ class TorchForward:
             return x.contiguous(memory_format=torch.channels_last)
         return x
 
+    def prepare_frames(self, frames, model) -> torch.Tensor:
+        return self.prepare(preprocess(frames, model))
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if is_pixels(x):  # prepared by another runtime's forward pass (a switch with a batch in flight)
+            x = self.prepare(from_pixels(x, self.model))
         return self.model(x)
 
 

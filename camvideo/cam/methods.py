@@ -48,6 +48,7 @@ import torch
 
 from camvideo.cam.evidence import Evidence
 from camvideo.cam.forward import Forward, TorchForward
+from camvideo.cam.preprocess import mirrored, preprocess
 from camvideo.models import GapClassifier, GradCamClassifier
 
 Chooser = Callable[[int, torch.Tensor], Sequence[int]]  # (frame in the batch, its probs (C,)) -> class ids
@@ -76,6 +77,11 @@ class CamMethod(ABC):
         """The preprocessed batch in the layout the forward pass wants (timed with
         preprocessing)."""
         return x
+
+    def prepare_frames(self, frames: Sequence[np.ndarray], model) -> torch.Tensor:
+        """The batch ``evidence`` takes, from BGR frames at ``model.preprocessing.size``
+        (``model``: what ``camvideo.cam.preprocess.preprocess`` takes)."""
+        return self.prepare(preprocess(frames, model))
 
     def autocast_context(self):
         if self.autocast is None:
@@ -111,11 +117,14 @@ class ExactCam(CamMethod):
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward.prepare(x)
 
+    def prepare_frames(self, frames: Sequence[np.ndarray], model) -> torch.Tensor:
+        return self.forward.prepare_frames(frames, model)
+
     def evidence(self, x: torch.Tensor, choose: Chooser | None = None, flip: bool = False) -> list[Evidence]:
         both = getattr(self.forward, "features_and_logits", None)  # a forward pass that runs the head too
         with self.autocast_context(), torch.inference_mode():
             if flip:
-                x = torch.cat([x, x.flip(3)])
+                x = mirrored(x)
             feats, logits = both(x) if both is not None else (self.forward(x), None)
             feats = feats.float()
             if flip:

@@ -28,7 +28,6 @@ import numpy as np
 import torch
 
 from camvideo.cam.evidence import Evidence, choose_classes
-from camvideo.cam.preprocess import preprocess
 from camvideo.settings import LocalizeSettings, MapSettings
 
 STRIDE = 32
@@ -136,12 +135,12 @@ class ScaledPasses:
         """One pass of ``frames`` resized to ``size`` (height, width; None: the model's own)."""
         stage = timer if timer is not None else (lambda name: contextlib.nullcontext())
         with stage("preprocess"):
-            x = self.method.prepare(preprocess(frames, self._sized(size)))
+            x = self.method.prepare_frames(frames, self._sized(size))
         with stage("forward"):
             return self.method.evidence(x, choose, flip)
 
     def _sized(self, size: tuple[int, int] | None):
-        """What ``preprocess`` needs of a model (``preprocessing``, ``device``) at ``size``."""
+        """What ``prepare_frames`` needs of a model (``preprocessing``, ``device``) at ``size``."""
         if size is None:
             return self.model
         shim = self._shims.get(size)

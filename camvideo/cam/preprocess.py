@@ -1,7 +1,11 @@
 """BGR frames -> the model's normalized input batch, on the model's device.
 
 The whole frame is resized to the model's input size (the maps then cover the
-whole frame, and a box maps back by one scale per axis).
+whole frame, and a box maps back by one scale per axis). ``preprocess`` makes the
+normalized float batch (what torch runs); ``pixels`` stops after the resize, a
+(B, H, W, 3) uint8 batch of BGR pixels, for a forward pass whose graph does the
+rest (OpenVINO's: ``camvideo.runtime.ovbuild.with_pixels``); ``from_pixels`` turns
+such a batch into ``preprocess``'s, the same numbers.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import torch
 from camvideo.models import GapClassifier
 
 _BLOB_PARAMS: dict = {}
-
 
 
 def resize_for_model(frame: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -64,6 +67,42 @@ def preprocess(frames: Sequence[np.ndarray], model: GapClassifier) -> torch.Tens
     mean = torch.tensor(model.preprocessing.mean, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(model.preprocessing.std, device=x.device).view(1, 3, 1, 1)
     return torch.addcmul(-mean / std, x.float(), 1.0 / (255.0 * std))
+
+
+def pixels(frames: Sequence[np.ndarray], model: GapClassifier) -> torch.Tensor:
+    """BGR uint8 frames (any sizes) -> a (B, H, W, 3) uint8 batch of their pixels
+    resized to the model's input size (``resize_for_model``, as ``preprocess``), on
+    the CPU: no copy for a batch of one frame."""
+    for f in frames:
+        if f.dtype != np.uint8 or f.ndim != 3 or f.shape[2] != 3:
+            raise ValueError(f"frames must be BGR uint8 pixels (height, width, 3), got {f.dtype} {tuple(f.shape)}")
+    height, width = model.preprocessing.size
+    resized = [resize_for_model(f, width, height) for f in frames]
+    batch = resized[0][None] if len(resized) == 1 else np.stack(resized)
+    return torch.from_numpy(np.ascontiguousarray(batch))
+
+
+def is_pixels(x: torch.Tensor) -> bool:
+    """Whether ``x`` is a ``pixels`` batch (uint8 NHWC), not ``preprocess``'s."""
+    return x.dtype == torch.uint8
+
+
+def from_pixels(x: torch.Tensor, model: GapClassifier) -> torch.Tensor:
+    """A ``pixels`` batch as ``preprocess`` would have made it from the same frames
+    (the resize is done: the same numbers), on the model's device."""
+    size = (int(x.shape[1]), int(x.shape[2]))
+    prep = model.preprocessing
+    if tuple(prep.size) != size:
+        import dataclasses
+        import types
+
+        model = types.SimpleNamespace(preprocessing=dataclasses.replace(prep, size=size), device=model.device)
+    return preprocess(list(x.numpy()), model)
+
+
+def mirrored(x: torch.Tensor) -> torch.Tensor:
+    """The batch followed by its frames mirrored left to right (either kind of batch)."""
+    return torch.cat([x, x.flip(2 if is_pixels(x) else 3)])
 
 
 def _blob(images: list[np.ndarray], prep) -> np.ndarray | None:

@@ -12,6 +12,16 @@ head in torch (docs/measuring.md, The inference stage around its forward pass).
 - **Conversion** happens once per model and input size, kept in the user cache
   folder and checked against a manifest (``camvideo.runtime.ovcache``), the
   compiled model beside it with its own digest.
+- **Pixels in**: the forward half hands OpenVINO the frames' pixels resized to the
+  input size (``prepare_frames``: ``preprocess.pixels``, uint8 BGR NHWC, OpenCV's
+  resize as torch's), and each size's compiled model converts them to float,
+  reverses the channels and normalizes them itself (``ovbuild.with_pixels``, its
+  own blob in the cache): the same numbers as ``preprocess``'s batch, with no
+  normalizing pass in Python. The IR keeps its float input, compiled on its first
+  float batch (the benchmark's forward pass alone; a batch prepared by torch while a
+  window switched runtimes). OpenVINO's own resize (Interpolate) cost 2-8x OpenCV's
+  here, so the resize stays outside (docs/measuring.md, The frame's pixels into
+  OpenVINO's graph).
 - **No copies**: the input batch is shared with OpenVINO (``shared_memory``), and
   each call hands OpenVINO fresh NumPy arrays to write the features (and logits)
   into, which come back as tensors through ``torch.from_numpy``. A fresh array per call,
@@ -61,7 +71,6 @@ layers left in floating point run f32).
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 from collections import OrderedDict
@@ -70,6 +79,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from camvideo.cam.preprocess import from_pixels, is_pixels, pixels, preprocess
 from camvideo.runtime.ovcache import (  # noqa: F401 - the cache's names, here too
     FORMAT,
     CacheEntry,
@@ -210,11 +220,25 @@ class OpenVINOForward:
             from camvideo.runtime.ovgraph import compiled_graph
 
             compiled = compiled_graph(self._core, self.model.features, size, self.device, self._config, self.cache)
-            return _Shape(None, lambda batch: compiled, self.mode, static=False)
+            return _Shape(None, lambda batch, pixels: compiled, self.mode, static=False, pixels=False)
         entry = convert(self.model, self.cache, size)
         xml = self._ir(entry)
-        return _Shape(entry, functools.partial(_compiled, self._core, entry, self.device, self._config, xml),
-                      self.mode)
+        prep = self.model.preprocessing
+        norm = (tuple(prep.mean), tuple(prep.std))
+
+        def compile(batch: int | None, pixels: bool):
+            return _compiled(self._core, entry, self.device, self._config, xml, batch, norm if pixels else None)
+
+        try:
+            return _Shape(entry, compile, self.mode)
+        except Exception as exc:  # noqa: BLE001 - an optimization: that size may take the float batch
+            failed = exc
+        shape = _Shape(entry, compile, self.mode, pixels=False)  # raises: the size cannot run at all
+        from camvideo.errors import reason
+
+        log.warning("OpenVINO cannot take the frames' pixels at %dx%d (%s); that size takes the normalized batch",
+                    size[1], size[0], reason(failed))
+        return shape
 
     def _ir(self, entry: CacheEntry) -> Path | None:
         """The IR this precision compiles for ``entry``: bf16's (its first layers
@@ -273,18 +297,31 @@ class OpenVINOForward:
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous()  # NCHW, as the IR takes it (preprocess makes it so: no copy)
 
+    def prepare_frames(self, frames, model) -> torch.Tensor:
+        """The frames' resized BGR pixels (``preprocess.pixels``) where the size's
+        graph normalizes them itself (camvideo's conversions), else ``preprocess``'s
+        float batch (an exported graph; a size on torch, or still converting)."""
+        shape = self._shape(tuple(int(v) for v in model.preprocessing.size))
+        if shape is not None and shape.pixels:
+            return pixels(frames, model)
+        return self.prepare(preprocess(frames, model))
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.features_and_logits(x)[0]
 
     def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The (B, K, h, w) features of a prepared batch and, where the graph has the
-        model's head (``ovbuild.with_head``: camvideo's conversions), its (B, classes)
-        logits from the same inference; None where it has not (an exported graph, a
-        size on torch): the caller's head makes them."""
-        shape = self._shape((int(x.shape[2]), int(x.shape[3])))
+        """The (B, K, h, w) features of a prepared batch (``preprocess``'s float batch
+        or ``preprocess.pixels``) and, where the graph has the model's head
+        (``ovbuild.with_head``: camvideo's conversions), its (B, classes) logits from
+        the same inference; None where it has not (an exported graph, a size on
+        torch): the caller's head makes them."""
+        raw = is_pixels(x)
+        shape = self._shape((int(x.shape[1]), int(x.shape[2])) if raw else (int(x.shape[2]), int(x.shape[3])))
+        if raw and (shape is None or not shape.pixels):
+            x, raw = from_pixels(x, self.model), False
         if shape is None:
             return self.model(x), None
-        return shape(x)
+        return shape(x, raw)
 
     def close(self) -> None:
         """Wait for the inferences in flight (throughput mode)."""
@@ -298,39 +335,46 @@ class _Shape:
     """One input size's compiled models: a batch of one frame (every batch of a
     file or a window's stream) runs on a model with its batch fixed at 1, a static
     shape (see the module); any other batch (mirror averaging,
-    ``--batch-size``) on the IR's free batch, compiled on its first use. An exported
-    graph (``static=False``) runs its one compiled model for every batch."""
+    ``--batch-size``) on the IR's free batch, compiled on its first use. With
+    ``pixels`` (camvideo's conversions) the models take the frames' resized uint8
+    BGR pixels and normalize them in the graph (``ovbuild.with_pixels``); the IR's
+    own float input (``preprocess``'s batch, e.g. the benchmark's forward pass
+    alone) compiles on its first use. An exported graph (``static=False``) runs its
+    one compiled model, float input, for every batch."""
 
-    def __init__(self, entry: CacheEntry | None, compile, mode: str, static: bool = True) -> None:
+    def __init__(self, entry: CacheEntry | None, compile, mode: str, static: bool = True,
+                 pixels: bool = True) -> None:
         self.entry = entry
         self.mode = mode
-        self._compile = compile  # batch (int, or None: free) -> a compiled model
+        self.pixels = pixels
+        self._compile = compile  # (batch: int, or None: free; pixels: bool) -> a compiled model
         self._static = static
-        first = _Runner(compile(1 if static else None), mode)
-        self._runners: dict[int | None, _Runner] = {1 if static else None: first}
+        first = _Runner(compile(1 if static else None, pixels), mode)
+        self._runners: dict[tuple[bool, int | None], _Runner] = {(pixels, 1 if static else None): first}
         self._lock = threading.Lock()
         self.compiled = first.compiled  # the model of a batch of one (the only one, unless static)
         self.feature_shape = first.outputs[0]  # (K, h, w)
         self.logits_shape = first.outputs[1] if len(first.outputs) > 1 else None  # (classes,): the head's output
         self.jobs = first.jobs
 
-    def _runner(self, batch: int) -> _Runner:
-        key = 1 if self._static and batch == 1 else None
+    def _runner(self, batch: int, pixels: bool = False) -> _Runner:
+        key = (pixels and self.pixels, 1 if self._static and batch == 1 else None)
         runner = self._runners.get(key)
         if runner is None:
             with self._lock:
                 runner = self._runners.get(key)
                 if runner is None:
-                    runner = self._runners[key] = _Runner(self._compile(key), self.mode)
+                    runner = self._runners[key] = _Runner(self._compile(key[1], key[0]), self.mode)
         return runner
 
-    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(features, logits or None: a graph without the head) of a prepared batch."""
+    def __call__(self, x: torch.Tensor, pixels: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(features, logits or None: a graph without the head) of a prepared batch
+        (``pixels``: a ``preprocess.pixels`` batch, for a shape that takes them)."""
         batch = np.ascontiguousarray(x.numpy())  # shared: no copy for a contiguous batch
         outs = [np.empty((batch.shape[0], *self.feature_shape), np.float32)]
         if self.logits_shape is not None:
             outs.append(np.empty((batch.shape[0], *self.logits_shape), np.float32))
-        self._runner(batch.shape[0]).run(batch, outs)
+        self._runner(batch.shape[0], pixels).run(batch, outs)
         return torch.from_numpy(outs[0]), torch.from_numpy(outs[1]) if len(outs) > 1 else None
 
     def close(self) -> None:

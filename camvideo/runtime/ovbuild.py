@@ -161,3 +161,26 @@ def _folded(conv: nn.Conv2d, bn: nn.Module) -> tuple[np.ndarray, np.ndarray]:
         shift = bn.bias.double().numpy() - bn.running_mean.double().numpy() * scale
     return ((weight * scale[:, None, None, None]).astype(np.float32),
             (bias * scale + shift).astype(np.float32))
+
+
+PIXELS = "u8-bgr-nhwc-1"  # in the compiled model's cache tag: bump when ``with_pixels`` changes
+
+
+def with_pixels(network, mean: tuple[float, ...], std: tuple[float, ...]):
+    """``network`` (an ``openvino.Model`` taking the normalized (N, 3, H, W) RGB
+    batch) taking instead the frames' BGR uint8 pixels at that size, (N, H, W, 3)
+    as OpenCV holds them: the graph converts them to float, reverses the channels
+    and normalizes ``(x / 255 - mean) / std`` (``openvino.preprocess``), the work
+    ``camvideo.cam.preprocess`` does in one OpenCV pass for torch. The resize stays
+    OpenCV's (``resize_for_model``): OpenVINO's Interpolate on this CPU cost 2-8x
+    OpenCV's for the same pixels (docs/measuring.md, The frame's pixels into the
+    graph). Returns the new model (``network`` is consumed)."""
+    import openvino as ov
+    from openvino.preprocess import ColorFormat, PrePostProcessor
+
+    ppp = PrePostProcessor(network)
+    ppp.input(0).tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_color_format(ColorFormat.BGR)
+    ppp.input(0).model().set_layout(ov.Layout("NCHW"))
+    steps = ppp.input(0).preprocess().convert_element_type(ov.Type.f32).convert_color(ColorFormat.RGB)
+    steps.mean([255.0 * m for m in mean]).scale([255.0 * s for s in std])
+    return ppp.build()

@@ -228,30 +228,37 @@ def _root_logger_kept():
 
 
 def _compiled(core, entry: CacheEntry, device: str, config: dict, xml: Path | None = None,
-              batch: int | None = None):
+              batch: int | None = None, pixels: tuple | None = None):
     """The compiled model from the blob kept in ``entry`` when it matches its
     digest, else compiled from the IR (``xml``: another IR made from the entry's,
     e.g. its int8 one, kept beside it; default the entry's own) and the blob kept
     for next time. ``batch``: the IR's free batch dimension fixed to that many
     frames (a static shape: less CPU a frame, ``camvideo.runtime.openvino``), kept
-    in a blob of its own; None: any batch (the blob's tag as before)."""
-    compiled = kept_compiled(core, entry, device, config, xml, batch)
+    in a blob of its own; None: any batch (the blob's tag as before). ``pixels``:
+    (mean, std) of a model that takes the frames' BGR uint8 pixels and normalizes
+    them in the graph (``ovbuild.with_pixels``), kept in a blob of its own; None:
+    the IR's normalized float input."""
+    compiled = kept_compiled(core, entry, device, config, xml, batch, pixels)
     if compiled is None:
         network = core.read_model(str(xml or entry.xml))
         if batch is not None:
             network.reshape({network.inputs[0]: [batch, *list(network.inputs[0].get_partial_shape())[1:]]})
+        if pixels is not None:
+            network = ovbuild.with_pixels(network, *pixels)
         compiled = core.compile_model(network, device, config)
-        keep_compiled(entry, compiled, device, config, xml, batch)
+        keep_compiled(entry, compiled, device, config, xml, batch, pixels)
     return compiled
 
 
 def _blob(entry: CacheEntry, device: str, config: dict, xml: Path | None = None,
-          batch: int | None = None) -> tuple[Path, Path]:
-    """The compiled model's blob and digest files for ``device``, ``config`` and
-    ``batch`` (beside ``xml`` when given, else in the entry's folder)."""
+          batch: int | None = None, pixels: tuple | None = None) -> tuple[Path, Path]:
+    """The compiled model's blob and digest files for ``device``, ``config``,
+    ``batch`` and ``pixels`` (beside ``xml`` when given, else in the entry's folder)."""
     fields = {"device": device, **{k: str(v) for k, v in config.items()}}
     if batch is not None:  # a free batch keeps the tag it always had
         fields["batch"] = int(batch)
+    if pixels is not None:  # the pixels' input and its normalization are in the graph
+        fields["pixels"] = [ovbuild.PIXELS, [float(v) for v in pixels[0]], [float(v) for v in pixels[1]]]
     spec = json.dumps(fields, sort_keys=True)
     folder = entry.folder if xml is None else Path(xml).parent
     tag = hashlib.sha256(spec.encode()).hexdigest()[:16]
@@ -259,10 +266,11 @@ def _blob(entry: CacheEntry, device: str, config: dict, xml: Path | None = None,
 
 
 def kept_compiled(core, entry: CacheEntry, device: str, config: dict, xml: Path | None = None,
-                  batch: int | None = None):
-    """The compiled model kept in ``entry`` for ``device``, ``config`` and ``batch``
-    when its blob matches its digest and imports, else None (a warning when one was there)."""
-    blob, digest = _blob(entry, device, config, xml, batch)
+                  batch: int | None = None, pixels: tuple | None = None):
+    """The compiled model kept in ``entry`` for ``device``, ``config``, ``batch`` and
+    ``pixels`` when its blob matches its digest and imports, else None (a warning
+    when one was there)."""
+    blob, digest = _blob(entry, device, config, xml, batch, pixels)
     try:
         data = blob.read_bytes()
         if digest.read_text().strip() == hashlib.sha256(data).hexdigest():
@@ -278,11 +286,11 @@ def kept_compiled(core, entry: CacheEntry, device: str, config: dict, xml: Path 
 
 
 def keep_compiled(entry: CacheEntry, compiled, device: str, config: dict, xml: Path | None = None,
-                  batch: int | None = None) -> None:
+                  batch: int | None = None, pixels: tuple | None = None) -> None:
     """Keep ``compiled`` in ``entry``: the blob, then its digest (a blob without
     its digest is not used), each written whole; a cache that cannot be written
     is compiled again next time."""
-    blob, digest = _blob(entry, device, config, xml, batch)
+    blob, digest = _blob(entry, device, config, xml, batch, pixels)
     try:
         data = compiled.export_model()
         data = data.getvalue() if hasattr(data, "getvalue") else bytes(data)  # BytesIO or bytes, by version

@@ -181,6 +181,11 @@ class HostForward:
     def prepare(self, x):
         return x.contiguous()
 
+    def prepare_frames(self, frames, model):
+        from camvideo.cam.preprocess import preprocess
+
+        return self.prepare(preprocess(frames, model))
+
     def __call__(self, x):
         self.calls += 1
         with torch.inference_mode():

@@ -142,8 +142,9 @@ def test_a_single_frame_runs_on_a_static_batch_and_a_larger_batch_on_the_free_on
     forward = ovrt.OpenVINOForward(model, cache=tmp_path)
     shape = forward._shape((224, 224))
     assert shape.compiled.inputs[0].get_partial_shape().is_static
-    assert list(shape.compiled.inputs[0].get_shape()) == [1, 3, 224, 224]
-    assert list(shape._runners) == [1]  # the free batch only when a larger batch comes
+    assert list(shape.compiled.inputs[0].get_shape()) == [1, 224, 224, 3]  # the frame's pixels
+    assert shape.compiled.inputs[0].get_element_type() == ov.Type.u8
+    assert list(shape._runners) == [(True, 1)]  # the float input, the free batch: when such a batch comes
     gen = torch.Generator().manual_seed(2)
     x = torch.randn(3, 3, 224, 224, generator=gen)
     with torch.inference_mode():
@@ -153,8 +154,8 @@ def test_a_single_frame_runs_on_a_static_batch_and_a_larger_batch_on_the_free_on
         feats, got = forward.features_and_logits(batch)
         torch.testing.assert_close(feats, ref[: len(batch)], atol=1e-4, rtol=1e-4)
         torch.testing.assert_close(got, logits[: len(batch)], atol=1e-3, rtol=1e-3)
-    assert sorted(shape._runners, key=str) == [1, None]
-    assert not shape._runners[None].compiled.inputs[0].get_partial_shape().is_static
+    assert sorted(shape._runners, key=str) == [(False, 1), (False, None), (True, 1)]
+    assert not shape._runners[(False, None)].compiled.inputs[0].get_partial_shape().is_static
     static, free = (ovcache._blob(shape.entry, "CPU", forward._config, None, b)[0] for b in (1, None))
     assert static != free and static.exists() and free.exists()  # each its own blob, kept
     again = ovrt.OpenVINOForward(model, cache=tmp_path)  # imports the batch-1 blob
@@ -249,8 +250,13 @@ def test_the_conversion_is_cached_found_again_and_rebuilt_when_corrupted(tmp_pat
     torch.testing.assert_close(ovrt.OpenVINOForward(model, cache=tmp_path)(x), ref, atol=1e-4, rtol=1e-4)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
     assert sys.modules.get("openvino_telemetry") is None  # OpenVINO sent no usage events (camvideo.runtime)
-    # The compiled model kept beside the IR: imported next time, compiled again when damaged.
-    (blob,) = entry.folder.glob("compiled-*.blob")
+    # The compiled models kept beside the IR (the pixels' input, made at once; the float
+    # input, on its first batch): imported next time, compiled again when damaged.
+    from camvideo.runtime.ovcache import _blob
+
+    prep, config = model.preprocessing, ovrt.OpenVINOForward(model, cache=tmp_path)._config
+    blob = _blob(entry, "CPU", config, None, 1, (prep.mean, prep.std))[0]
+    assert sorted(entry.folder.glob("compiled-*.blob")) == sorted([blob, _blob(entry, "CPU", config, None, 1)[0]])
     kept = blob.read_bytes()
     torch.testing.assert_close(ovrt.OpenVINOForward(model, cache=tmp_path)(x), ref, atol=1e-4, rtol=1e-4)
     assert blob.read_bytes() == kept  # imported, not compiled again
