@@ -318,7 +318,8 @@ def test_a_model_that_will_not_convert_runs_on_torch_with_one_warning(tmp_path, 
         # convert_model sets the root logger to ERROR: put back, or every later warning would vanish
         assert root.level == logging.WARNING and root.handlers == handlers
     assert forward is None
-    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    # camvideo's own lines (torch may warn once on its first import of cpp_extension, in whichever test that is)
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("camvideo")]
     assert len(lines) == 1 and "running the forward pass on torch" in lines[0].getMessage()
     assert "odd" in lines[0].getMessage()
     result = FrameLocalizer(model, forward=forward)([np.zeros((16, 16, 3), np.uint8)])[0]
@@ -346,7 +347,8 @@ def test_a_size_that_will_not_convert_runs_on_torch_and_background_sizes_run_on_
         with torch.inference_mode():
             torch.testing.assert_close(fw(x), ref)  # torch at that size
             torch.testing.assert_close(fw(x), ref)
-    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING
+             and r.name.startswith("camvideo")]
     assert len(lines) == 1 and "32x16" in lines[0] and "runs on torch" in lines[0]
     assert fw.sizes == [(16, 16)]
     # background: the first batch of a new size runs on torch while that size converts, then OpenVINO
