@@ -1,7 +1,7 @@
 """What each part of the photos' analysis does on the grown development set's tune
 split (issue 25, session 14: 32 photos added, mostly ordinary single objects).
 
-``python bench/photo_grown.py [--json F] [--new-only] [--grid]``
+``python bench/photo_grown.py [--json F] [--new-only] [--grid] [--cost]``
 
 Runs the tune split's photos (``camvideo eval --devset --split tune`` scores them the
 same way: ``evaluate_images`` with ``balanced``'s box rule and maps) under session
@@ -23,7 +23,9 @@ largest at most half the coarse box's area) and the zoom (on, off), plus
 ``balanced``'s pass as the reference; each pass is run once a photo and reused
 (``cached``). Sorted by the order fixed before the holdout run: top-1
 localization, then GT-known, class accuracy, then the estimated cost (CPU ms of a
-640x480 photo from session 11's per-pass timings, ``PASS_MS``).
+640x480 photo from session 11's per-pass timings, ``PASS_MS``). ``--cost`` times
+``balanced``'s pass, ``StillSettings()`` and session 13's analysis on one 640x480
+photo (CPU ms, torch on one thread, interleaved, the median of 7).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import itertools
 import json
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -157,7 +160,14 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write every figure and per-photo row here")
     parser.add_argument("--new-only", action="store_true", help="the session-14 photos of the tune split only")
     parser.add_argument("--grid", action="store_true", help="session 14's grid, sorted by the choice's order")
+    parser.add_argument("--cost", action="store_true", help="time today's and session 13's analysis (CPU ms)")
     args = parser.parse_args()
+    if args.cost:
+        ms = cost()
+        print("CPU ms a 640x480 photo:", ms)
+        if args.json:
+            args.json.write_text(json.dumps({"cost_ms": ms, "reps": 7, "photo": "tests/data/coffee.png at 640x480"}) + "\n")
+        return 0
     if args.grid:
         return run_grid(args)
     photos = load_devset(MANIFEST, imagenet_labels(), "tune")
@@ -183,6 +193,32 @@ def main() -> int:
         args.json.write_text(json.dumps({"split": "tune", "columns": "top1_cls/top1_loc/gt_known/mean_iou",
                                          **out}, indent=1) + "\n")
     return 0
+
+
+def cost(reps: int = 7) -> dict:
+    """Median CPU ms of one 640x480 photo: ``balanced``'s pass, today's analysis and
+    session 13's (interleaved; the first round not counted)."""
+    import cv2
+    import torch
+
+    from camvideo.runtime.localizer import FrameLocalizer
+    from camvideo.video.sources import read_image
+
+    torch.set_num_threads(1)
+    frame = cv2.resize(read_image(ROOT / "tests/data/coffee.png"), (640, 480), interpolation=cv2.INTER_AREA)
+    model = load_model("lite0", device="cpu")
+    localizer = FrameLocalizer(model, quality_settings("balanced"))
+    runs = {"balanced": lambda: localizer([frame]),
+            **{k: (lambda a=still_analysis(model, v): a(localizer, frame))
+               for k, v in (("StillSettings()", StillSettings()), ("session 13", TODAY))}}
+    times: dict = {k: [] for k in runs}
+    for r in range(reps + 1):
+        for key, run in runs.items():
+            t0 = time.process_time()
+            run()
+            if r >= 1:
+                times[key].append(1000 * (time.process_time() - t0))
+    return {k: round(float(np.median(v)), 1) for k, v in times.items()}
 
 
 def run_grid(args) -> int:
