@@ -46,10 +46,13 @@ class StillSettings:
     ``camvideo.cam.still``): a photo has no frame rate, so it may cost more than a
     video frame. ``class_models``: built-in models whose balanced-pass probabilities
     are averaged with the map model's to choose the classes (used when the map
-    model is the built-in lite0; the maps stay the map model's). ``split_side``: the
+    model is the built-in lite0; the maps stay the map model's; none: the map
+    model's own classes). ``split_side``: the
     short side of a finer pass of the map model (None: no such pass); when that
     pass's map of a class, at ``split_level`` of its maximum, splits into two or
-    more regions whose peaks reach ``split_peak`` of it, the largest region is the
+    more regions whose peaks reach ``split_peak`` of it, and the next region's box
+    is at least ``split_similar`` of the largest's area (two objects, not one
+    object's large part and a small one), the largest region is the
     primary box and the regions are listed (several objects), else the coarse box
     stays. ``mirror``: the coarse box's map from a pass that also sees the mirrored
     photo (``MapSettings.flip``; the classes stay those of the unmirrored passes).
@@ -59,16 +62,18 @@ class StillSettings:
     fraction of the photo's gets a zoomed second pass (``camvideo.cam.zoom``: the
     box enlarged ``zoom_scale`` times a side, at least ``zoom_least`` of the short
     side, cropped and passed again; the crop's map at ``zoom_level`` of its maximum
-    gives the box; None: no zoom); ``zoom_classes``: the top-1 class's crop also joins
-    the class mean. Chosen on the development set's tune split (docs/eval.md)."""
+    gives the box; None: no zoom, the default since session 14); ``zoom_classes``:
+    with the zoom, the top-1 class's crop also joins the class mean. Chosen on the
+    development set's tune split (docs/eval.md: session 14's grown one)."""
 
-    class_models: tuple[str, ...] = ("lite1", "lite2")
+    class_models: tuple[str, ...] = ()
     split_side: int | None = 448
     split_level: float = 0.3
     split_peak: float = 0.7
+    split_similar: float = 0.5
     mirror: bool = True
     level: float | None = 0.25
-    zoom_below: float | None = 1.0
+    zoom_below: float | None = None
     zoom_scale: float = 1.5
     zoom_least: float = 0.25
     zoom_level: float = 0.2
@@ -84,6 +89,8 @@ class StillSettings:
         for name in ("split_level", "split_peak"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        if not 0.0 <= self.split_similar <= 1.0:
+            raise ValueError(f"split_similar must be in [0, 1], got {self.split_similar}")
         if not isinstance(self.mirror, bool):
             raise TypeError(f"mirror must be a bool, got {self.mirror!r}")
         if self.level is not None and not 0.0 < self.level <= 1.0:

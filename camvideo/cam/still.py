@@ -4,9 +4,10 @@ photo has no frame rate to keep.
 Three parts, measured on the development set's photos (docs/eval.md, issue 25):
 
 - **the classes** from the mean of the map model's probabilities and those of
-  stronger built-in models (lite1's and lite2's balanced passes for lite0): a CAM
-  can be made for any class, so the maps stay the map model's (lite0's box better
-  than lite1's);
+  the ``class_models`` (built-in models' balanced passes, for lite0; none by
+  default since session 14: on the grown tune split lite1's and lite2's
+  probabilities renamed more photos wrong than right): a CAM can be made for any
+  class, so the maps stay the map model's;
 - **the coarse box** from the map model's balanced pass averaged with its mirror
   (``mirror``: the mirrored photo's features flipped back), at ``level`` of the
   map's maximum (25%: the mirror-averaged map is smoother than one pass's) unless
@@ -14,10 +15,12 @@ Three parts, measured on the development set's photos (docs/eval.md, issue 25):
 - **several objects**: a finer pass of the map model (short side 448: 14x19 cells
   on 4:3 instead of 7x9); when its map of a class, thresholded at ``split_level`` of
   its maximum, splits into two or more regions whose peaks reach ``split_peak``,
+  and the next region's box is at least ``split_similar`` of the largest's area,
   the objects are told apart: the largest region is the primary box and every
   region is listed. Otherwise the coarse map's box stays (the finer map's threshold
-  would also cut one object into parts);
-- **the zoomed pass** (``zoom_below``): a coarse box (not the split's) smaller than
+  would also cut one object into parts: a bridge's two towers, a dome and its
+  lantern);
+- **the zoomed pass** (``zoom_below``; off by default since session 14): a coarse box (not the split's) smaller than
   ``zoom_below`` of the photo is enlarged (``zoom_scale``, at least ``zoom_least``
   of the short side), cropped and passed again (``camvideo.cam.zoom``); the same
   class's map on the crop, at ``zoom_level`` of its maximum, gives the box. With
@@ -40,7 +43,7 @@ from camvideo.cam.boxes import boxes_from_cam, normalize
 from camvideo.cam.evidence import Evidence, evidence_maps
 from camvideo.cam.multiscale import ScaledPasses
 from camvideo.cam.regions import region_boxes
-from camvideo.cam.zoom import crop_evidence, wanted, zoom_box, zoom_window
+from camvideo.cam.zoom import box_area, crop_evidence, wanted, zoom_box, zoom_window
 from camvideo.presets import StillSettings
 from camvideo.results import Box, FrameResult
 from camvideo.settings import BoxRule, LocalizeSettings, MapSettings
@@ -100,15 +103,18 @@ class StillAnalysis:
 
     def split(self, fine: Evidence | None, class_id: int, width: int, height: int, rule: BoxRule) -> list[Box]:
         """The regions of ``class_id``'s finer map, largest first, when it splits into
-        several strong ones; [] when it does not (the coarse box stays) and for
-        ``rule.components`` "all" (every region of the coarse map is boxed)."""
+        several strong ones of similar size (``split_similar``); [] when it does not
+        (the coarse box stays) and for ``rule.components`` "all" (every region of
+        the coarse map is boxed)."""
         if fine is None or rule.components != "largest":
             return []
         with torch.inference_mode():
             cam = self.method.maps(fine, [class_id]).cpu().numpy()[0]
         level = dataclasses.replace(rule, threshold=self.settings.split_level, method="max")
         regions = region_boxes(normalize(cam), width, height, level, least_peak=self.settings.split_peak)
-        return regions if len(regions) >= 2 else []
+        if len(regions) < 2 or box_area(regions[1]) < self.settings.split_similar * box_area(regions[0]):
+            return []
+        return regions
 
     def zoom_rule(self, rule: BoxRule) -> BoxRule:
         """The crop map's rule: ``rule`` at ``zoom_level`` of the maximum for the

@@ -41,6 +41,23 @@ def test_four_chickens_get_one_box_each_instead_of_one_around_all(lite0, balance
     assert len(hits) >= 2  # the listed regions lie on different birds
 
 
+def test_a_large_region_with_a_small_one_beside_it_is_not_split(lite0, balanced):
+    # Tower Bridge (one true box, the whole bridge): the 448 map of its true class
+    # thresholds into a large region and one under half its area (a tower): one
+    # object's parts, so the coarse box stays; every split kept (session 13's rule)
+    # boxes the large region alone
+    image = read_image(DEVSET / "details_tower_bridge.jpg")
+    height, width = image.shape[:2]
+    strict = StillAnalysis(balanced.method, SPLIT_ONLY)
+    loose = StillAnalysis(balanced.method, dataclasses.replace(SPLIT_ONLY, split_similar=0.0))
+    fine, rule = strict.fine(image), BoxRule(inset=0.04)
+    regions = loose.split(fine, 839, width, height, rule)  # 839: suspension bridge
+    area = lambda b: (b[2] - b[0]) * (b[3] - b[1])  # noqa: E731
+    assert len(regions) >= 2 and area(regions[1]) < 0.5 * area(regions[0])
+    assert strict.split(fine, 839, width, height, rule) == []
+    assert max(iou(regions[0], t) for t in truth("details_tower_bridge.jpg")) < 0.5
+
+
 def test_one_object_keeps_the_coarse_box(lite0, balanced, photo):
     image = photo("chelsea")
     coarse = balanced([image])[0].detections[0]
@@ -49,7 +66,8 @@ def test_one_object_keeps_the_coarse_box(lite0, balanced, photo):
 
 
 def test_the_classes_are_the_mean_of_lite0_lite1_and_lite2(lite0, balanced, photo):
-    still = still_analysis(lite0, StillSettings(split_side=None, mirror=False, level=None, zoom_below=None))
+    still = still_analysis(lite0, StillSettings(class_models=("lite1", "lite2"), split_side=None, mirror=False,
+                                                level=None))  # session 13's class mean (none by default now)
     assert [m.model.name for m in (p.method for p in still._classes)] == ["lite1", "lite2"]
     image = photo("coffee")
     own = balanced.forward([image])[0]
@@ -94,6 +112,8 @@ def test_the_level_applies_to_a_rule_of_the_maximum_only(lite0):
 def test_what_is_asked_decides_what_runs(lite0):
     assert still_analysis(lite0, None) is None
     assert still_analysis(lite0, StillSettings(), own_classes=True)._classes == []  # custom classes: lite0's own
+    assert still_analysis(lite0, StillSettings())._classes == []  # the default: lite0's own classes, no other model
+    assert StillSettings().zoom_below is None and StillSettings().split_similar == 0.5  # session 14's choice
     assert still_settings("fast") is None and still_settings("balanced") == still_settings("best") == StillSettings()
     assert StillAnalysis(FrameLocalizer(lite0).method, StillSettings(split_side=None)).fine(None) is None
 
@@ -102,7 +122,8 @@ def test_what_is_asked_decides_what_runs(lite0):
     ({"split_side": 16}, "split_side"), ({"split_side": True}, "split_side"), ({"split_level": 0.0}, "split_level"),
     ({"split_peak": 1.5}, "split_peak"), ({"class_models": ("",)}, "class_models"), ({"level": 0.0}, "level"),
     ({"level": 1.5}, "level"), ({"zoom_below": 0.0}, "zoom_below"), ({"zoom_scale": 0.5}, "zoom_scale"),
-    ({"zoom_least": 2.0}, "zoom_least"), ({"zoom_level": 0.0}, "zoom_level"),
+    ({"zoom_least": 2.0}, "zoom_least"), ({"zoom_level": 0.0}, "zoom_level"), ({"split_similar": 1.5}, "split_similar"),
+    ({"split_similar": -0.1}, "split_similar"),
 ])
 def test_bad_settings_are_refused(fields, message):
     with pytest.raises(ValueError, match=message):
@@ -122,7 +143,7 @@ def test_a_threshold_or_rule_given_replaces_the_photos_level(lite0):
         assert still_from_args(argparse.Namespace(**{**base, **given}), lite0).settings.level is None
 
 
-ZOOM_ONLY = StillSettings(class_models=(), split_side=None, mirror=False)  # lite0's pass, then the zoomed crop
+ZOOM_ONLY = StillSettings(split_side=None, mirror=False, zoom_below=1.0)  # lite0's pass, then the zoomed crop
 
 
 def test_the_coarse_box_is_zoomed_and_the_crop_joins_the_classes(lite0, balanced, photo):

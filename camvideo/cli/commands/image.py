@@ -31,8 +31,8 @@ def register(sub) -> None:
         description="Run the model on each image, write the annotated image (heat map, box, label) "
         "and print or save the per-frame JSON object (frame, time, width, height, detections, and the "
         "image's path as source). "
-        "A photo gets more than a video frame (unless --quality fast): with the built-in lite0, "
-        "classes from lite0 and lite1 together, and a finer pass that boxes one of several objects "
+        "A photo gets more than a video frame (unless --quality fast): a box from the map averaged "
+        "with the mirrored photo's, and a finer pass that boxes one of several objects of similar size "
         "and lists each in the JSON's regions (about 0.25 s of CPU a photo; docs/eval.md).",
         epilog=f"{exit_status()}. Every input is checked before anything is written: each one that "
         "cannot be read is a line of its own.",
