@@ -271,7 +271,7 @@ def forward_from_args(args: argparse.Namespace, model, *, live: bool = True, siz
 
 def still_from_args(args: argparse.Namespace, model):
     """The photos' analysis (``camvideo.cam.still``) of ``--quality`` on ``model``:
-    None for ``fast`` (plain CAM) and for models without exact CAM; a
+    None (the preset's own pass) unless ``best``, and for models without exact CAM; a
     ``--threshold`` or ``--rule`` given replaces its coarse box's level. Memory that
     runs out while the class models load is one line."""
     from camvideo.cam.still import still_analysis

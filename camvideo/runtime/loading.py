@@ -83,12 +83,19 @@ def out_of_memory(exc: BaseException) -> bool:
     not create a primitive" (a convolution whose workspace could not be allocated:
     which of the two a run hits near the limit is chance; CI saw the second), or
     OpenVINO's CPU plugin's "can't alloc" or "Failed to allocate N bytes" (a node's
-    buffer)."""
+    buffer), or OpenCV's ``cv2.error`` "Insufficient memory" (a frame's resize or blob)."""
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
         return True
     text = str(exc).lower()
+    if _opencv_error(exc):
+        return "insufficient memory" in text
     return isinstance(exc, RuntimeError) and any(
         words in text for words in ("can't alloc", "failed to allocate", "out of memory", "could not create a primitive"))
+
+
+def _opencv_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is OpenCV's ``cv2.error`` (not imported here: cv2 may not be yet)."""
+    return type(exc).__module__ == "cv2" and type(exc).__name__ == "error"
 
 
 @contextlib.contextmanager
@@ -98,7 +105,7 @@ def memory_errors(options):
     ``input_size``."""
     try:
         yield
-    except (MemoryError, RuntimeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - all but an allocation that failed is raised again as it was
         if not out_of_memory(exc):
             raise
         raise memory_error(exc, options) from None

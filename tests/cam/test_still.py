@@ -114,7 +114,8 @@ def test_what_is_asked_decides_what_runs(lite0):
     assert still_analysis(lite0, StillSettings(), own_classes=True)._classes == []  # custom classes: lite0's own
     assert still_analysis(lite0, StillSettings())._classes == []  # the default: lite0's own classes, no other model
     assert StillSettings().zoom_below is None and StillSettings().split_similar == 0.5  # session 14's choice
-    assert still_settings("fast") is None and still_settings("balanced") == still_settings("best") == StillSettings()
+    assert still_settings("fast") is None and still_settings("balanced") is None  # the preset's own pass
+    assert still_settings("best") == StillSettings()
     assert StillAnalysis(FrameLocalizer(lite0).method, StillSettings(split_side=None)).fine(None) is None
 
 
@@ -137,7 +138,7 @@ def test_a_threshold_or_rule_given_replaces_the_photos_level(lite0):
 
     from camvideo.cli.options import still_from_args
 
-    base = {"quality": "balanced", "checkpoint": "own.pt", "threshold": None, "rule": None}  # own: no class models
+    base = {"quality": "best", "checkpoint": "own.pt", "threshold": None, "rule": None}  # own: no class models
     assert still_from_args(argparse.Namespace(**base), lite0).settings.level == StillSettings().level
     for given in ({"threshold": 0.3}, {"rule": "otsu"}):
         assert still_from_args(argparse.Namespace(**{**base, **given}), lite0).settings.level is None

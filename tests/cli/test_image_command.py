@@ -94,14 +94,14 @@ def test_weights_that_cannot_be_fetched_say_which_file_to_provide(tmp_path, data
     assert proc.stdout == ""
 
 
-def test_the_photos_analysis_boxes_one_chicken_unless_fast(capsys, tmp_path, data_dir):
-    # The default's photo analysis (camvideo.cam.still): the finer pass tells the four
+def test_the_photos_analysis_boxes_one_chicken_with_best(capsys, tmp_path, data_dir):
+    # --quality best's photo analysis (camvideo.cam.still): the finer pass tells the four
     # chickens apart, so the box is one bird and each bird's region is listed;
-    # --quality fast is plain CAM's one pass: one box around the flock.
+    # the default (balanced) is its preset's one pass, as a video frame: one box around the flock.
     chicken = str(data_dir / "devset" / "farm_chicken.jpg")
-    (default,) = run_json(capsys, chicken, "-o", str(tmp_path / "a.png"))
-    (fast,) = run_json(capsys, chicken, "-o", str(tmp_path / "b.png"), "--quality", "fast")
-    top, plain = default["detections"][0], fast["detections"][0]
+    (best,) = run_json(capsys, chicken, "-o", str(tmp_path / "a.png"), "--quality", "best")
+    (default,) = run_json(capsys, chicken, "-o", str(tmp_path / "b.png"))
+    top, plain = best["detections"][0], default["detections"][0]
     assert top["label"] in ("hen", "cock") and len(top["regions"]) >= 2 and top["regions"][0] == top["box"]
     assert iou(top["box"], (11, 39, 70, 158)) >= 0.5 or iou(top["box"], (220, 41, 312, 188)) >= 0.5
     assert len(plain.get("regions", [plain["box"]])) == 1

@@ -65,6 +65,15 @@ def test_a_real_allocation_failure_becomes_one_line():
     ov = RuntimeError("[CPU] Convolution node with name 'Convolution_7942' Check 'ptr' failed at "
                       "src/plugins/intel_cpu/src/cpu_memory.cpp:257:\nFailed to allocate 173015040 bytes of memory\n")
     assert out_of_memory(ov) and "(it asked for 165.0 MiB)" in str(memory_error(ov, args))
+    import cv2
+
+    with pytest.raises(CamvideoError, match=r"\(it asked for 61\.9 MiB\); try a smaller --input-size"):
+        with memory_errors(args):  # OpenCV's allocator: a frame's resize or blob (cv2.error, not a RuntimeError)
+            raise cv2.error("OpenCV(5.1.0) alloc.cpp:73: error: (-4:Insufficient memory) Failed to allocate "
+                            "64880640 bytes in function 'OutOfMemoryError'")
+    with pytest.raises(cv2.error, match="Bad argument"):  # OpenCV's other errors go on as they are
+        with memory_errors(args):
+            raise cv2.error("OpenCV(5.1.0) resize.cpp:1: error: (-5:Bad argument) size")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc/self/status: Linux")

@@ -31,9 +31,10 @@ def register(sub) -> None:
         description="Run the model on each image, write the annotated image (heat map, box, label) "
         "and print or save the per-frame JSON object (frame, time, width, height, detections, and the "
         "image's path as source). "
-        "A photo gets more than a video frame (unless --quality fast): a box from the map averaged "
+        "With --quality best a photo gets more than a video frame: a box from the map averaged "
         "with the mirrored photo's, and a finer pass that boxes one of several objects of similar size "
-        "and lists each in the JSON's regions (about 0.25 s of CPU a photo; docs/eval.md).",
+        "and lists each in the JSON's regions (about 0.25 s of CPU a photo; on the development set it "
+        "gains no photo over the default's pass: docs/eval.md).",
         epilog=f"{exit_status()}. Every input is checked before anything is written: each one that "
         "cannot be read is a line of its own.",
     )
