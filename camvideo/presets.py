@@ -62,9 +62,9 @@ class StillSettings:
     fraction of the photo's gets a zoomed second pass (``camvideo.cam.zoom``: the
     box enlarged ``zoom_scale`` times a side, at least ``zoom_least`` of the short
     side, cropped and passed again; the crop's map at ``zoom_level`` of its maximum
-    gives the box; None: no zoom, the default since session 14); ``zoom_classes``:
+    gives the box; None: no zoom, the default); ``zoom_classes``:
     with the zoom, the top-1 class's crop also joins the class mean. Chosen on the
-    development set's tune split (docs/eval.md: session 14's grown one)."""
+    development set's tune split (docs/eval.md)."""
 
     class_models: tuple[str, ...] = ()
     split_side: int | None = 448

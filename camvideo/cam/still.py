@@ -1,13 +1,11 @@
-"""The photos' analysis (``StillSettings``): more than a video frame gets, since a
-photo has no frame rate to keep.
+"""The photos' analysis (``StillSettings``), ``--quality best``'s for a photo: more
+than a video frame gets, since a photo has no frame rate to keep.
 
 Three parts, measured on the development set's photos (docs/eval.md, issue 25):
 
 - **the classes** from the mean of the map model's probabilities and those of
   the ``class_models`` (built-in models' balanced passes, for lite0; none by
-  default since session 14: on the grown tune split lite1's and lite2's
-  probabilities renamed more photos wrong than right): a CAM can be made for any
-  class, so the maps stay the map model's;
+  default): a CAM can be made for any class, so the maps stay the map model's;
 - **the coarse box** from the map model's balanced pass averaged with its mirror
   (``mirror``: the mirrored photo's features flipped back), at ``level`` of the
   map's maximum (25%: the mirror-averaged map is smoother than one pass's) unless
@@ -20,7 +18,7 @@ Three parts, measured on the development set's photos (docs/eval.md, issue 25):
   region is listed. Otherwise the coarse map's box stays (the finer map's threshold
   would also cut one object into parts: a bridge's two towers, a dome and its
   lantern);
-- **the zoomed pass** (``zoom_below``; off by default since session 14): a coarse box (not the split's) smaller than
+- **the zoomed pass** (``zoom_below``; off by default): a coarse box (not the split's) smaller than
   ``zoom_below`` of the photo is enlarged (``zoom_scale``, at least ``zoom_least``
   of the short side), cropped and passed again (``camvideo.cam.zoom``); the same
   class's map on the crop, at ``zoom_level`` of its maximum, gives the box. With

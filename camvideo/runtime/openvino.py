@@ -19,7 +19,7 @@ head in torch (docs/measuring.md, The inference stage around its forward pass).
   own blob in the cache): the same numbers as ``preprocess``'s batch, with no
   normalizing pass in Python. The IR keeps its float input, compiled on its first
   float batch (the benchmark's forward pass alone; a batch prepared by torch while a
-  window switched runtimes). OpenVINO's own resize (Interpolate) cost 2-8x OpenCV's
+  window switched runtimes). OpenVINO's own resize (Interpolate) costs several times OpenCV's
   here, so the resize stays outside (docs/measuring.md, The frame's pixels into
   OpenVINO's graph).
 - **No copies**: the input batch is shared with OpenVINO (``shared_memory``), and

@@ -172,9 +172,9 @@ def with_pixels(network, mean: tuple[float, ...], std: tuple[float, ...]):
     as OpenCV holds them: the graph converts them to float, reverses the channels
     and normalizes ``(x / 255 - mean) / std`` (``openvino.preprocess``), the work
     ``camvideo.cam.preprocess`` does in one OpenCV pass for torch. The resize stays
-    OpenCV's (``resize_for_model``): OpenVINO's Interpolate on this CPU cost 2-8x
-    OpenCV's for the same pixels (docs/measuring.md, The frame's pixels into the
-    graph). Returns the new model (``network`` is consumed)."""
+    OpenCV's (``resize_for_model``): OpenVINO's Interpolate costs several times
+    OpenCV's for the same pixels (docs/measuring.md, The frame's pixels into
+    OpenVINO's graph). Returns the new model (``network`` is consumed)."""
     import openvino as ov
     from openvino.preprocess import ColorFormat, PrePostProcessor
 
