@@ -38,7 +38,7 @@ def _profile(fn, path: str) -> None:
     profiles = []
 
     def start(*_):
-        prof = cProfile.Profile()
+        prof = cProfile.Profile(time.thread_time)  # CPU time: no GIL waits, no other process
         profiles.append(prof)
         sys.setprofile(None)  # this thread's own profiler from here on
         prof.enable()
@@ -56,6 +56,54 @@ def _profile(fn, path: str) -> None:
     stats.dump_stats(path)
 
 
+class ThreadCPU:
+    """CPU seconds of every thread of this process over a run, by name (Python's
+    thread name where it has one, else the OS's): /proc/self/task sampled every
+    ``period`` s, the last sample of each thread kept (a thread's time up to its end,
+    within one period)."""
+
+    def __init__(self, period: float = 0.02) -> None:
+        import os
+        import threading
+
+        self.period, self.ticks, self.seen, self.names = period, os.sysconf("SC_CLK_TCK"), {}, {}
+        self.before = self._sample()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> dict:
+        import os
+        import threading
+
+        py = {t.native_id: t.name for t in threading.enumerate()}
+        out = {}
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{tid}/stat") as fh:
+                    stat = fh.read()
+            except OSError:
+                continue
+            comm, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+            self.names[int(tid)] = py.get(int(tid)) or self.names.get(int(tid)) or comm
+            out[int(tid)] = (int(fields[11]) + int(fields[12])) / self.ticks
+        return out
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            self.seen.update(self._sample())
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join()
+        self.seen.update(self._sample())
+        by: dict[str, float] = {}
+        for tid, cpu in self.seen.items():
+            name = self.names[tid].rstrip("0123456789").rstrip("-_")
+            by[name] = by.get(name, 0.0) + cpu - self.before.get(tid, 0.0)
+        return by
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=4)
@@ -64,11 +112,18 @@ def main() -> int:
     parser.add_argument("--precision", default="auto", choices=("auto", "f32", "bf16", "int8"))
     parser.add_argument("--ov", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--profile", metavar="FILE")
+    parser.add_argument("--pixels", action="store_true",
+                        help="the forward pass alone on the stage's own input (resized uint8 pixels the graph normalizes)")
+    parser.add_argument("--cv-threads", type=int, default=None, help="cv2.setNumThreads (default: OpenCV's own)")
     parser.add_argument("--only", choices=("stage", "forward"), help="run that one alone (no ratio; for perf record)")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(2)
+    if args.cv_threads is not None:
+        import cv2
+
+        cv2.setNumThreads(args.cv_threads)
     import camvideo.runtime.openvino as ovmod
     from camvideo.annotate import FrameAnnotator
     from camvideo.models import load_model
@@ -90,6 +145,9 @@ def main() -> int:
     localizer = FrameLocalizer(model, LocalizeSettings(topk=3), forward=forward)
     annotator = FrameAnnotator()
     inputs = prepared(model, forward, frames, (224, 288))
+    if args.pixels:
+        sized = localizer._passes._sized((224, 288))
+        inputs = [forward.prepare_frames([f], sized) for f in frames]
     pool = args.workers or auto_workers(model, forward)
     jobs = {"stage": lambda n: run_stream(localizer, annotator, frames, n, args.workers),
             "forward": lambda n: run_forward_stream(forward.features_and_logits, inputs, n, pool)}
@@ -99,8 +157,11 @@ def main() -> int:
     for fn in jobs.values():
         fn(16)  # warm up
     if args.only:
-        out, cpu = _timed(lambda: jobs[args.only](args.frames * args.rounds))
-        print(json.dumps({args.only: round(out["ms_per_frame"], 3), "cpu": round(cpu / args.frames / args.rounds, 3)}))
+        count = args.frames * args.rounds
+        threads = ThreadCPU()
+        out, cpu = _timed(lambda: jobs[args.only](count))
+        by = {k: round(1000 * v / count, 3) for k, v in sorted(threads.stop().items(), key=lambda kv: -kv[1]) if v}
+        print(json.dumps({args.only: round(out["ms_per_frame"], 3), "cpu": round(cpu / count, 3), "threads": by}))
         return 0
     rows = []
     for r in range(args.rounds):
