@@ -12,7 +12,10 @@
   (``live_threads``), on the same preset (the default: the frame's
   aspect kept, so one compiled model per input size);
 - end to end on OpenVINO's throughput mode (files) and live latency on its
-  latency mode, beside torch's.
+  latency mode, beside torch's;
+- ``run_streams``: the 640x480 stage as a file run uses it (throughput mode, the
+  forward half on the pool, the in-order half and overlay on the writer, frames in
+  memory) and its forward pass alone on the same pool, as streams, once a round.
 
 Every ratio is taken against floors measured in the same run: the torch floor
 and the fastest forward pass of the run (``fastest_forward``).
