@@ -92,7 +92,9 @@ def test_bench_openvino_contestants(tmp_path, capsys, keep_threads, openvino_lit
     fastest = report["fastest_forward"]
     assert fastest["name"] in {"floor", "floor (channels_last)", "camvideo's forward pass", "floor (OpenVINO)"}
     assert results[fastest["name"]]["ratio_fastest_forward"] == 1.0
-    assert all(r["ratio_fastest_forward"] >= 1.0 for r in results.values())
+    # the fastest of the floors (by construction; another contestant may beat it on 4 frames of a busy machine)
+    floors = {"floor", "floor (channels_last)", "camvideo's forward pass", "floor (OpenVINO)"}
+    assert all(results[n]["ratio_fastest_forward"] >= 1.0 for n in floors)
     for size in ("640x480 (OpenVINO)", "1280x720 (OpenVINO)"):
         assert {"preprocess", "forward", "boxes", "annotate", "outside the parts"} <= set(report["stages_ms"][size])
         assert report["stage_x_forward"][size] > 0 and f"stages at {size} (ms): " in table
