@@ -43,7 +43,9 @@ def register(sub) -> None:
     p.add_argument("--e2e-frames", type=int, default=None, metavar="N",
                    help="frames of the end-to-end clip, a pan with cuts like a video (default: 240); the "
                         "limit table's fraction takes the run's steady rate (the first tenth of the frames "
-                        "and the start-up left out), the whole run's fps and fixed cost are beside it")
+                        "and the start-up left out), the whole run's fps and fixed cost are beside it; also the "
+                        "frames of each round's 640x480 OpenVINO stage as a stream (a file run's path, frames in "
+                        "memory) and of its forward pass alone as a stream")
     p.add_argument("--no-peers", action="store_true", help="skip torchcam and pytorch-grad-cam")
     p.add_argument("--no-e2e", action="store_true", help="skip the end-to-end file run")
     p.add_argument("--no-live", action="store_true", help="skip the live latency run")

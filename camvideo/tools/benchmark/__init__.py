@@ -24,7 +24,11 @@ Contestants:
 - ``soak`` (opt-in): resident memory before and after N frames;
 - on OpenVINO (``openvino``, when it can run the model): its forward pass (a
   floor), the stage, end to end and live; every ratio is also given against the
-  fastest forward pass of the run (``fastest_forward``).
+  fastest forward pass of the run (``fastest_forward``);
+- the 640x480 OpenVINO stage *as a stream* (``openvino.run_streams``, once a round):
+  the file run's own path over frames in memory (``runs.run_stream``) against its
+  forward pass alone through the same pool and compiled model
+  (``runs.run_forward_stream``), wall and CPU ms a frame, beside the one-frame ratio.
 
 Modules: ``frames`` (the photos, panned and zoomed; the end-to-end clip),
 ``contestants``, ``runs`` (end to end, live, soak), ``runner`` (``BenchConfig``,

@@ -12,7 +12,10 @@
   (``live_threads``), on the same preset (the default: the frame's
   aspect kept, so one compiled model per input size);
 - end to end on OpenVINO's throughput mode (files) and live latency on its
-  latency mode, beside torch's.
+  latency mode, beside torch's;
+- ``run_streams``: the 640x480 stage as a file run uses it (throughput mode, the
+  forward half on the pool, the in-order half and overlay on the writer, frames in
+  memory) and its forward pass alone on the same pool, as streams, once a round.
 
 Every ratio is taken against floors measured in the same run: the torch floor
 and the fastest forward pass of the run (``fastest_forward``).
@@ -44,6 +47,26 @@ class OpenVINOBench:
     single: object  # latency mode at one thread: the forward pass of the limit table (``limit``)
     e2e_runs: list[dict] = field(default_factory=list)
     live_runs: list[dict] = field(default_factory=list)
+    stream_inputs: list = field(default_factory=list)  # the stage's input size, preprocessed (forward alone)
+    stream_runs: list[dict] = field(default_factory=list)  # one a round: ``run_streams``
+
+
+def _sized(model, size: tuple[int, int] | None):
+    """``model``'s preprocessing at ``size`` (height, width; None: its own)."""
+    import dataclasses
+    import types
+
+    return model if size is None else types.SimpleNamespace(
+        preprocessing=dataclasses.replace(model.preprocessing, size=tuple(size)), device=model.device)
+
+
+def prepared(model, forward, frames: list[np.ndarray], size: tuple[int, int] | None = None) -> list:
+    """``frames`` preprocessed to ``size`` (see ``_sized``), one batch of one each, as
+    ``forward`` takes them: the input of the forward pass alone."""
+    from camvideo.cam.preprocess import preprocess
+
+    sized = _sized(model, size)
+    return [forward.prepare(preprocess([f], sized)) for f in frames]
 
 
 def openvino_floor_contestant(model, forward, frames: list[np.ndarray], size: tuple[int, int] | None = None,
@@ -52,14 +75,8 @@ def openvino_floor_contestant(model, forward, frames: list[np.ndarray], size: tu
     logits, one inference: the head is in the graph; the model's head in torch where
     it is not), on frames preprocessed beforehand to ``size`` (height, width; default:
     the model's own input), at ``forward``'s precision."""
-    import dataclasses
-    import types
-
-    from camvideo.cam.preprocess import preprocess
-
-    sized = model if size is None else types.SimpleNamespace(
-        preprocessing=dataclasses.replace(model.preprocessing, size=tuple(size)), device=model.device)
-    xs = [forward.prepare(preprocess([f], sized)) for f in frames]
+    sized = _sized(model, size)
+    xs = prepared(model, forward, frames, size)
 
     def run(i: int):
         with torch.inference_mode():
@@ -140,5 +157,25 @@ def openvino_setup(config, frames: dict, annotator, settings, say) -> tuple[Open
                     for f in frames.values()]
     return OpenVINOBench(contestants, on_latency, FrameLocalizer(model, settings, forward=throughput),
                          FrameLocalizer(model, settings, forward=live),
-                         FrameLocalizer(model, settings, forward=single)), None
+                         FrameLocalizer(model, settings, forward=single),
+                         stream_inputs=prepared(model, throughput, base, stage_sizes[0])), None
+
+
+def run_streams(ov: OpenVINOBench, annotator, frames: list[np.ndarray], count: int, workers: int | None,
+                first: str = "stage") -> dict:
+    """One round of the stream pair, in the order ``first`` says (the rounds alternate
+    it): the 640x480 stage as a file run uses it (``runs.run_stream``, OpenVINO's
+    throughput mode) and its forward pass alone at the stage's input size on the same
+    compiled model, streams and pool (``runs.run_forward_stream``)."""
+    from camvideo.runtime.workers import auto_workers
+    from camvideo.tools.benchmark.runs import run_forward_stream, run_stream
+
+    localizer = ov.throughput
+    forward = localizer.method.forward
+    pool = workers or auto_workers(localizer.model, forward)
+    jobs = {"stage": lambda: run_stream(localizer, annotator, frames, count, workers),
+            "forward": lambda: run_forward_stream(forward.features_and_logits, ov.stream_inputs, count, pool)}
+    order = [first] + [k for k in jobs if k != first]
+    out = {key: jobs[key]() for key in order}
+    return {**out, "workers": pool, "streams": int(forward.jobs), "precision": forward.precision}
 

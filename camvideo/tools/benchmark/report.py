@@ -120,6 +120,41 @@ def stage_x_forward_alone(results: dict) -> dict:
     return out
 
 
+def stream_summary(runs: list[dict], report: dict) -> dict:
+    """The 640x480 OpenVINO stage as a stream (a file run's, ``openvino.run_streams``)
+    against its forward pass alone as a stream on the same compiled model and pool:
+    medians over the rounds of each one's ms a frame, their ratio (issue 24's target,
+    read on this figure: docs/measuring.md), the median of the rounds' own ratios
+    (each pair measured back to back), and beside it the one-frame-at-a-time ratio
+    of the same run (``stage_x_forward_alone``)."""
+    from camvideo.tools.benchmark.frames import SIZES
+
+    stage = float(np.median([r["stage"]["ms_per_frame"] for r in runs]))
+    forward = float(np.median([r["forward"]["ms_per_frame"] for r in runs]))
+    stage_cpu = float(np.median([r["stage"]["cpu_ms_per_frame"] for r in runs]))
+    forward_cpu = float(np.median([r["forward"]["cpu_ms_per_frame"] for r in runs]))
+    size = f"{SIZES[0][0]}x{SIZES[0][1]}"
+    parts = runs[-1]["stage"]["stages"]
+    return {
+        "size": size,
+        "frames_per_run": runs[0]["stage"]["frames"],
+        "rounds": len(runs),
+        "workers": runs[0]["workers"],
+        "streams": runs[0]["streams"],
+        "precision": runs[0]["precision"],
+        "stage_ms": round(stage, 3),
+        "forward_ms": round(forward, 3),
+        "ratio": round(stage / forward, 3),
+        "round_ratios": [round(r["stage"]["ms_per_frame"] / r["forward"]["ms_per_frame"], 3) for r in runs],
+        # CPU ms a frame of the whole process: on a machine shared with other jobs, the steadier figure
+        "stage_cpu_ms": round(stage_cpu, 3),
+        "forward_cpu_ms": round(forward_cpu, 3),
+        "cpu_ratio": round(stage_cpu / forward_cpu, 3),
+        "parts_ms": {k: round(v, 3) for k, v in parts.items() if k in ("preprocess", "forward", "boxes", "annotate")},
+        "one_frame_ratio": (report.get("stage_x_forward_alone") or {}).get(f"{size} (OpenVINO)"),
+    }
+
+
 def _e2e_summary(runs: list[dict], config, floor_ms: float, floor_cl_ms: float | None, own_ms: float,
                  fastest_ms: float) -> dict:
     ms = float(np.median([run["ms_per_frame"] for run in runs]))
@@ -252,6 +287,7 @@ def format_table(report: dict) -> str:
         alone = (report.get("stage_x_forward_alone") or {}).get(size)
         lines.append(f"stages at {size} (ms): {parts}" + (f"; the stage {ratio:.2f}x its forward" if ratio else "")
                      + (f", {alone:.2f}x its forward pass alone" if alone else ""))
+    lines += _stream_lines(report)
     soak = report.get("soak")
     if soak:
         lines.append(
@@ -261,6 +297,30 @@ def format_table(report: dict) -> str:
     if report.get("peers_missing"):
         lines.append(f"peers not installed (pip install camvideo[bench]): {', '.join(report['peers_missing'])}")
     return "\n".join(lines)
+
+
+def _stream_lines(report: dict) -> list[str]:
+    """The OpenVINO stage against its forward pass alone, one frame at a time and as
+    a stream (a file run's), each ratio from this run."""
+    stream = report.get("stream_openvino")
+    if not stream:
+        return []
+    size = stream["size"]
+    one = report["results"].get(f"camvideo {size} (OpenVINO)", {}).get("median_ms")
+    alone = next((r["median_ms"] for n, r in report["results"].items() if n.startswith(f"forward for {size}")), None)
+    lines = [f"the inference stage at {size} (OpenVINO, {stream['precision']}) against its forward pass alone:"]
+    if one and alone:
+        lines.append(f"  one frame at a time (latency mode, {report['config']['threads']} threads): {one:.2f} / "
+                     f"{alone:.2f} ms = {one / alone:.2f}x")
+    parts = ", ".join(f"{k} {v:.2f}" for k, v in stream["parts_ms"].items())
+    lines.append(f"  as a stream (a file run's: the forward half on {stream['workers']} workers, "
+                 f"{stream['streams']} throughput streams; the in-order half and overlay on the writer; "
+                 f"{stream['frames_per_run']} frames in memory, no decode, no encode): {stream['stage_ms']:.2f} / "
+                 f"{stream['forward_ms']:.2f} ms a frame = {stream['ratio']:.2f}x (rounds: "
+                 + ", ".join(f"{v:.2f}" for v in stream["round_ratios"]) + f"); its parts (ms, wall): {parts}")
+    lines.append(f"  as a stream, CPU ms a frame (the whole process, every thread): {stream['stage_cpu_ms']:.2f} / "
+                 f"{stream['forward_cpu_ms']:.2f} = {stream['cpu_ratio']:.2f}x")
+    return lines
 
 
 def _limit_lines(limit: dict) -> list[str]:

@@ -28,8 +28,8 @@ from camvideo.tools.benchmark.contestants import (
     torchcam_contestant,
 )
 from camvideo.tools.benchmark.frames import SIZES, load_photos, make_frames, video_frames, write_clip
-from camvideo.tools.benchmark.openvino import OpenVINOBench, openvino_setup
-from camvideo.tools.benchmark.report import build_report
+from camvideo.tools.benchmark.openvino import OpenVINOBench, openvino_setup, run_streams
+from camvideo.tools.benchmark.report import build_report, stream_summary
 from camvideo.tools.benchmark.runs import run_end_to_end, run_live, run_soak
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,8 @@ def run_bench(config: BenchConfig = BenchConfig(), progress: Callable[[str], Non
     report = build_report(config, lineup.contestants, times, e2e_runs, live_runs, folded_norms(lineup.model),
                           lineup.peers_missing, ov.e2e_runs if ov else [], ov.live_runs if ov else [],
                           lineup.openvino_missing)
+    if ov is not None and ov.stream_runs:
+        report["stream_openvino"] = stream_summary(ov.stream_runs, report)
     if config.end_to_end:
         say("the limit: decode, forward and encode alone, one thread each")
         report["limit"] = _limit(config, lineup, report)
@@ -215,6 +217,8 @@ def _rounds(config: BenchConfig, lineup: _Lineup, say: Callable[[str], None]):
         live = [(localizer, live_runs)] + ([(ov.live, ov.live_runs)] if ov is not None else [])
         for on, _ in e2e if clip is not None else []:
             run_end_to_end(on, annotator, clip, tmp_path, config.batch, config.workers)
+        if ov is not None:
+            run_streams(ov, annotator, lineup.base, min(config.e2e_frames, 8), config.workers)
         for r in range(config.rounds):
             say(f"round {r + 1}/{config.rounds}")
             # Frame by frame, every contestant in turn, starting with a different
@@ -229,6 +233,9 @@ def _rounds(config: BenchConfig, lineup: _Lineup, say: Callable[[str], None]):
                 runs.append(run_end_to_end(on, annotator, clip, tmp_path, config.batch, config.workers))
             for on, runs in live if config.live else []:
                 runs.append(run_live(on, annotator, lineup.base, config.frames, config.live_fps))
+            if ov is not None:  # the 640x480 stage as a file run uses it, and its forward pass, as streams
+                ov.stream_runs.append(run_streams(ov, annotator, lineup.base, config.e2e_frames, config.workers,
+                                                  ("stage", "forward")[r % 2]))
         for c in contestants:
             close = getattr(c, "close", None)
             if close is not None:

@@ -1,6 +1,7 @@
 """Runs through ``Pipeline`` and the memory soak: a file end to end (decode ->
 inference -> H.264, the run every front end makes: ``run_source``; the whole run
-and its steady rate), a live source faster than inference (capture-to-annotated
+and its steady rate), the inference stage as a stream (the same run over frames in
+memory, no decode, no encode) and a forward pass alone as one, a live source faster than inference (capture-to-annotated
 latency: a ``Pipeline`` of its own, read while it runs), and resident memory over
 many frames of the inference stage."""
 
@@ -62,6 +63,63 @@ def run_end_to_end(localizer, annotator, clip: Path, out_dir: Path, batch: int =
     return {"frames": frames, "seconds": elapsed, "ms_per_frame": 1000.0 * elapsed / max(1, frames),
             "steady_ms_per_frame": steady, "fixed_ms": 1000.0 * elapsed - frames * steady if steady else None,
             "stages": dict(report.stages)}
+
+
+def run_stream(localizer, annotator, frames: list[np.ndarray], count: int, workers: int | None = None) -> dict:
+    """The inference stage as a file run uses it, with no decode and no encode:
+    ``count`` in-memory frames (``frames`` in turn) through ``run_source`` as a file
+    (``IterableSource``, not live): the forward half on the ``ForwardPool`` (on
+    OpenVINO's throughput mode, its async queue), the in-order half and ``annotator``
+    on the writer thread, each frame handed to a sink that only notes the time.
+
+    ``ms_per_frame``: wall time from frame to frame once the pipeline is full
+    (``steady_ms``; a run too short for it: the whole run over its frames);
+    ``cpu_ms_per_frame``: the process's CPU time over the run (every thread: the
+    pool's, OpenVINO's, the writer's) over its frames, which other jobs on a shared
+    machine change far less than wall time; ``stages``: the pipeline's mean ms of
+    each stage."""
+    from camvideo.runtime.run import RunRequest, run_source
+    from camvideo.video.sources import IterableSource
+
+    clock = _WriteClock()
+    source = IterableSource((frames[i % len(frames)] for i in range(count)), name="bench-stream")
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    report = run_source(RunRequest(source, lambda info: localizer, (annotator,), sinks=(clock,), workers=workers))
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    if report.error is not None:
+        raise report.error
+    steady = steady_ms(clock.times)
+    whole = 1000.0 * elapsed / max(1, report.frames)
+    return {"frames": report.frames, "ms_per_frame": steady or whole, "whole_ms_per_frame": whole,
+            "cpu_ms_per_frame": 1000.0 * cpu / max(1, report.frames), "steady": steady is not None,
+            "stages": dict(report.stages)}
+
+
+def run_forward_stream(forward, inputs: list, count: int, workers: int, depth: int = 4) -> dict:
+    """A forward pass alone as a stream: ``count`` calls ``forward(x)`` (``inputs`` in
+    turn) on a ``ForwardPool`` of ``workers`` threads, as the file pipeline submits
+    them, with ``depth`` in flight (the pipeline's queue to its writer); the results
+    taken in order. ``ms_per_frame`` and ``cpu_ms_per_frame`` as ``run_stream``'s."""
+    from collections import deque
+
+    from camvideo.runtime.workers import ForwardPool
+
+    done: list[float] = []
+    flight: deque = deque()
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    with ForwardPool(workers) as pool:
+        for i in range(count):
+            if len(flight) >= max(depth, workers):
+                flight.popleft().result()
+                done.append(time.perf_counter())
+            flight.append(pool.submit(forward, inputs[i % len(inputs)]))
+        while flight:
+            flight.popleft().result()
+            done.append(time.perf_counter())
+    whole = 1000.0 * (time.perf_counter() - t0) / max(1, count)
+    steady = steady_ms(done)
+    return {"frames": count, "ms_per_frame": steady or whole, "whole_ms_per_frame": whole,
+            "cpu_ms_per_frame": 1000.0 * (time.process_time() - cpu0) / max(1, count), "steady": steady is not None}
 
 
 class _LatencySink:
