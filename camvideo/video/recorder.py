@@ -49,24 +49,11 @@ NVENC_PRESETS = dict(zip(X264_PRESETS, ("p1", "p2", "p4", "p5", "p5", "p6", "p7"
 # (-0.06 dB) at 0.56x its CPU time. Any other preset keeps CRF 23.
 PRESET = "superfast"
 CRF = {"superfast": 24}
-# x264 on the calling thread alone (the file run's sinks thread) on a machine of up to
-# this many cores, for frames up to ONE_THREAD_PIXELS: its sliced threads (three on 2
-# cores) cost more CPU and hand-offs than they gain where the run's own threads fill
-# the cores (docs/measuring.md, The run's own threads); larger frames keep them.
-ONE_THREAD_CORES = 2
-ONE_THREAD_PIXELS = 1280 * 720
 
 
 def crf_for(preset: str) -> int:
     """x264's CRF for ``preset``: 24 for the default superfast, 23 otherwise."""
     return CRF.get(preset, 23)
-
-
-def x264_threads(width: int, height: int) -> int:
-    """x264's threads for a ``width`` x ``height`` recording: 1 on a machine of up to
-    ``ONE_THREAD_CORES`` cores for frames up to ``ONE_THREAD_PIXELS``, else 0 (x264's own
-    choice)."""
-    return 1 if (os.cpu_count() or 1) <= ONE_THREAD_CORES and width * height <= ONE_THREAD_PIXELS else 0
 
 
 def yuv420p_frame(image: np.ndarray):
@@ -291,7 +278,6 @@ class Recorder:
                         "preset": self.preset, "tune": "zerolatency", "crf": str(self.crf),
                         "x264-params": f"keyint={self.keyframe_interval}:min-keyint={self.keyframe_interval}:scenecut=0",
                     }
-                    stream.codec_context.thread_count = x264_threads(width, height)
                 else:
                     stream.codec_context.options = {"preset": NVENC_PRESETS[self.preset], "tune": "ll", "zerolatency": "1"}
                 stream.codec_context.open()

@@ -15,8 +15,7 @@ import pytest
 from clips import decode_times, make_clip, pattern
 
 from camvideo.errors import OutputError
-from camvideo.video import recorder
-from camvideo.video.recorder import RECORDING_TAG, Recorder, made_by_camvideo, partial_path, x264_threads
+from camvideo.video.recorder import RECORDING_TAG, Recorder, made_by_camvideo, partial_path
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,20 +93,6 @@ def test_the_recording_keeps_the_picture_and_its_colours(tmp_path, data_dir):
     assert 10 * np.log10(255 ** 2 / mse) >= 35
     assert np.abs(got[1][100, 40] - (255, 255, 255)).max() <= 4
     assert np.abs(got[1][100, 280] - (0, 0, 255)).max() <= 8
-
-
-@pytest.mark.parametrize("cores", [1, 2, 16])
-def test_x264_runs_on_one_thread_on_two_cores_up_to_720p(tmp_path, monkeypatch, cores):
-    monkeypatch.setattr(recorder.os, "cpu_count", lambda: cores)
-    one = cores <= recorder.ONE_THREAD_CORES
-    assert x264_threads(640, 480) == x264_threads(1280, 720) == (1 if one else 0)
-    assert x264_threads(1920, 1080) == 0  # larger frames keep x264's own threads
-    path = tmp_path / "threads.mkv"
-    with Recorder(path) as rec:
-        for i in range(12):
-            rec.write_image(pattern(i, 64, 48), i / 30)
-        assert rec._stream.codec_context.thread_count == (1 if one else 0)
-    assert len(decode_times(path)) == 12
 
 
 @pytest.mark.parametrize("width,height", [(320, 240), (480, 270), (640, 482), (322, 242)])
