@@ -46,6 +46,7 @@ from camvideo.frames import Annotator, Localizer, ProcessedFrame, Sink, SplitLoc
 from camvideo.results import FrameResult
 from camvideo.runtime.stats import PipelineStats, RunningStats
 from camvideo.runtime.workers import ForwardPool, HandOff, auto_workers, check_workers, live_threads, torch_threads
+from camvideo.runtime.workers import hold_opencv_threads as _hold_opencv_threads
 from camvideo.timing import StageTimer
 from camvideo.video.sources import Frame, Source
 
@@ -111,6 +112,7 @@ class Pipeline:
         self._writer: threading.Thread | None = None
         self._pool: ForwardPool | None = None
         self._sinks_thread: HandOff | None = None
+        self._opencv_release: Callable[[], None] = lambda: None  # a file run's OpenCV threads, given back
         self._threads_before = 1
         self._stats = RunningStats()
         self._stopped = False
@@ -160,6 +162,8 @@ class Pipeline:
             self._pool = ForwardPool(workers, join_timeout=JOIN_TIMEOUT_S)
             self._sinks_thread = HandOff(self._emit, SINK_QUEUE_SIZE, name="camvideo-sinks",
                                          on_error=self._failed, on_end=self._ended)
+            self._opencv_release()
+            self._opencv_release = _hold_opencv_threads(file_run=True)
         self._threads_before = torch.get_num_threads()
         self.source.start()
         self._worker = threading.Thread(target=self._work, name="camvideo-worker")
@@ -215,6 +219,7 @@ class Pipeline:
         with self._cond:
             self._cond.notify_all()
         self._join_threads()
+        self._opencv_release()  # once: a run that ended gave it back already
         self._done.set()
         first_error = None
         try:
@@ -409,6 +414,7 @@ class Pipeline:
 
     def _ended(self) -> None:
         """Every frame written (or an error): the run is done."""
+        self._opencv_release()
         self._done.set()
         if not self._finished_called:
             self._finished_called = True

@@ -18,6 +18,14 @@ one frame in flight.
 ``torch.set_num_threads`` sets the calling thread's OpenMP team size (tested in
 tests/test_workers.py) and the process-wide default that new threads start
 with; each thread here sets its own and restores the default when it ends.
+
+OpenCV's own thread pool (``cv2.setNumThreads``, process-wide) is set to one
+thread while a file run goes on a machine of up to ``FEW_CORES`` cores
+(``opencv_threads``): the run's own threads (reader, forward passes, writer,
+sinks, the encoder) already fill such a machine, and the pool's worker spins
+(``sched_yield``) after each small parallel call (the overlay's, the recorder's
+colour conversion, the resizes): on 2 cores ~0.3 CPU ms a frame, all of it kernel
+time, for no gain (docs/measuring.md, The run's own threads).
 """
 
 from __future__ import annotations
@@ -36,6 +44,12 @@ from camvideo.cam.methods import method_class
 from camvideo.settings import MAX_WORKERS
 
 log = logging.getLogger(__name__)
+
+FEW_CORES = 4  # up to this many cores, a file run keeps OpenCV's pool at one thread
+
+_cv_lock = threading.Lock()
+_cv_users = 0  # file runs inside opencv_threads now
+_cv_before = 0  # OpenCV's thread count before the first of them
 
 
 def auto_workers(model, forward=None) -> int:
@@ -107,6 +121,46 @@ def torch_threads(count: int | None, restore: int):
         yield
     finally:
         torch.set_num_threads(restore)
+
+
+def file_opencv_threads() -> int | None:
+    """OpenCV's threads for a file run: 1 on a machine of up to ``FEW_CORES`` cores,
+    else None (OpenCV's own choice: there its parallel overlay shortens the
+    in-order writer)."""
+    return 1 if (os.cpu_count() or 1) <= FEW_CORES else None
+
+
+def hold_opencv_threads(count: int | None = None, *, file_run: bool = False) -> Callable[[], None]:
+    """Set OpenCV's pool to ``count`` threads (``file_run``: ``file_opencv_threads()``;
+    None: leave it) until the returned function is called (once counts; later calls
+    do nothing). ``cv2.setNumThreads``
+    is process-wide: runs that overlap share the setting, and the count from before
+    the first is restored when the last lets go."""
+    global _cv_users, _cv_before
+    if file_run:
+        count = file_opencv_threads()
+    if count is None:
+        return lambda: None
+    import cv2
+
+    with _cv_lock:
+        if _cv_users == 0:
+            _cv_before = cv2.getNumThreads()
+        _cv_users += 1
+        cv2.setNumThreads(count)
+    held = [True]
+
+    def release() -> None:
+        global _cv_users
+        with _cv_lock:
+            if not held:
+                return
+            held.clear()
+            _cv_users -= 1
+            if _cv_users == 0:
+                cv2.setNumThreads(_cv_before)
+
+    return release
 
 
 class ForwardPool:

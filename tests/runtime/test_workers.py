@@ -4,6 +4,7 @@ the single-worker path, errors, pause/step/seek, every thread joined)."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -13,9 +14,18 @@ import torch
 from clips import make_clip
 
 from camvideo.annotate import FrameAnnotator
+from camvideo.runtime import workers
 from camvideo.runtime.localizer import FrameLocalizer
 from camvideo.runtime.pipeline import SINK_QUEUE_SIZE, Pipeline
-from camvideo.runtime.workers import ForwardPool, HandOff, auto_workers, check_workers, torch_threads
+from camvideo.runtime.workers import (
+    ForwardPool,
+    HandOff,
+    auto_workers,
+    check_workers,
+    file_opencv_threads,
+    hold_opencv_threads,
+    torch_threads,
+)
 from camvideo.settings import LocalizeSettings, SmoothingSettings
 from camvideo.video.sources import IterableSource, open_source
 
@@ -352,3 +362,66 @@ def test_live_worker_leaves_a_core_for_capture_and_overlay(monkeypatch):
     assert live_threads(CpuModel(), "openvino") == 1  # torch only makes the maps: no team beside OpenVINO's
     assert live_threads(GpuModel()) is None
     assert live_threads(GpuModel(), "openvino") is None
+
+
+def test_opencv_threads_are_held_by_overlapping_runs_and_restored_by_the_last(monkeypatch):
+    import cv2
+
+    before = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(3)
+        assert hold_opencv_threads(None)() is None and cv2.getNumThreads() == 3  # None: left alone
+        first = hold_opencv_threads(1)
+        second = hold_opencv_threads(1)
+        assert cv2.getNumThreads() == 1
+        first()
+        first()  # a second call does nothing: the other run still holds it
+        assert cv2.getNumThreads() == 1
+        second()
+        assert cv2.getNumThreads() == 3
+        monkeypatch.setattr(workers.os, "cpu_count", lambda: workers.FEW_CORES)
+        assert file_opencv_threads() == 1
+        monkeypatch.setattr(workers.os, "cpu_count", lambda: workers.FEW_CORES + 1)
+        assert file_opencv_threads() is None and hold_opencv_threads(file_run=True)() is None
+        assert cv2.getNumThreads() == 3
+    finally:
+        cv2.setNumThreads(before)
+
+
+class OpenCVThreadsSeen(Collect):
+    def write(self, item):
+        import cv2
+
+        super().write(item)
+        self.threads = cv2.getNumThreads()
+
+
+class FailsAfter(FrameLocalizer):
+    def __init__(self, model, passes: int):
+        super().__init__(model)
+        self.passes = itertools.count()
+        self.limit = passes
+
+    def forward(self, frames):
+        if next(self.passes) >= self.limit:
+            raise RuntimeError("a forward pass failed")
+        return super().forward(frames)
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_file_run_on_few_cores_runs_opencv_on_one_thread_and_gives_it_back(monkeypatch, lite0, photo, fails):
+    import cv2
+
+    monkeypatch.setattr(workers.os, "cpu_count", lambda: 2)
+    before = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(2)
+        sink = OpenCVThreadsSeen()
+        localizer = FailsAfter(lite0, 3) if fails else FrameLocalizer(lite0)  # an error: given back all the same
+        with Pipeline(IterableSource(_video(photo, count=6)), localizer, [FrameAnnotator()], [sink], workers=2) as pipe:
+            pipe.start()
+            assert pipe.wait(60)
+        assert (pipe.error is not None) == fails
+        assert sink.threads == 1 and cv2.getNumThreads() == 2
+    finally:
+        cv2.setNumThreads(before)
