@@ -37,7 +37,7 @@ from camvideo.models.classifiers import (
     Preprocessing,
 )
 from camvideo.models.exported import is_exported, load_exported
-from camvideo.models.names import available_models, parse_name, torchvision_classifiers
+from camvideo.models.names import parse_name, torchvision_classifiers, unknown_model
 from camvideo.models.netsplit import features_module, gradcam_module, split_network
 from camvideo.models.weights import cached_weights, check_timm_tag, download_torchvision_weights, timm_pretrained
 from camvideo.settings import INPUT_SIZES  # the one range: the command line checks it too
@@ -165,10 +165,7 @@ def build_network(name: str, num_classes: int | None = None, meta: bool = False)
             check_timm_tag(arch)
             return timm.create_model(arch, pretrained=False, **kwargs)
         if arch not in torchvision_classifiers():
-            raise ModelLoadError(
-                f"unknown model {name!r}; choose one of: {', '.join(available_models())}, "
-                "or timm:NAME (see ", Hint("", command="models"), ")"
-            )
+            raise unknown_model(name)
         from torchvision import models as tvm
 
         return tvm.get_model(arch, weights=None, **kwargs)

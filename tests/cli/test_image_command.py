@@ -61,7 +61,7 @@ def test_json_to_file(tmp_path, data_dir):
     [
         (lambda d, t: [str(t / "missing.png")], "no such file"),
         (lambda d, t: [str(d / "SOURCES.md")], "not an image"),
-        (lambda d, t: [str(d / "chelsea.png"), "--model", "nope"], "unknown model 'nope'; choose one of: lite0"),
+        (lambda d, t: [str(d / "chelsea.png"), "--model", "nope"], "unknown model 'nope'; `camvideo models` lists every name"),
         (lambda d, t: [str(d / "chelsea.png"), "--topk", "0"], "topk"),
         (lambda d, t: [str(d / "chelsea.png"), "--class", "1000"], "--class must be a class id of lite0 in 0..999"),
         (lambda d, t: [str(d / "chelsea.png"), "--weights", str(d / "SOURCES.md")], "cannot read weights file"),

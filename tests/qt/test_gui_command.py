@@ -13,7 +13,7 @@ from camvideo.cli import main
 
 def test_bad_model_device_or_weights_fail_before_a_window(capsys, tmp_path):
     assert main(["gui", "--model", "nope"]) == 2
-    assert "unknown model 'nope'" in capsys.readouterr().err
+    assert "unknown model 'nope'; `camvideo models` lists every name" in capsys.readouterr().err
     assert main(["gui", "--weights", str(tmp_path / "missing.pt")]) == 2
     assert "missing.pt does not exist" in capsys.readouterr().err
     assert main(["gui", "--device", "tpu"]) == 2

@@ -41,12 +41,10 @@ def run(args: argparse.Namespace) -> int:
         args.model = str(Path(args.model).absolute())  # the name the window remembers
     elif args.model != cli.DEFAULT_MODEL and not args.model.startswith("timm:"):
         from camvideo.models import available_models
+        from camvideo.models.names import unknown_model
 
         if args.model not in available_models():
-            raise ModelLoadError(
-                f"unknown model {args.model!r}; choose one of: {', '.join(available_models())}, "
-                "or timm:NAME (see `camvideo models`)"
-            )
+            raise unknown_model(args.model)
     options = cli.model_options(args)  # --input-size, --mean, --std checked here: one line, no window
     for option, path in (("weights", args.weights), ("checkpoint", args.checkpoint), ("labels", args.labels)):
         if path and not Path(path).is_file():
