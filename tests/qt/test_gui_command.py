@@ -20,6 +20,12 @@ def test_bad_model_device_or_weights_fail_before_a_window(capsys, tmp_path):
     assert "device must be" in capsys.readouterr().err
 
 
+def test_a_source_path_that_names_nothing_fails_before_a_window(capsys, tmp_path):
+    assert main(["gui", str(tmp_path / "clpi.mp4")]) == 2
+    err = capsys.readouterr().err
+    assert "clpi.mp4: no such file or folder (a camera is its number" in err and len(err.splitlines()) == 1
+
+
 def test_the_demo_clip_ships_small_and_playable():
     path = demo_clip_path()
     assert path.stat().st_size < 2 * 1024 * 1024
