@@ -156,9 +156,9 @@ def test_an_output_under_a_file_or_in_a_folder_that_cannot_be_written_is_refused
     line = _refused(capsys, cat, "-o", str(tmp_path / "x.png"), "--json", str(tmp_path / "plain" / "r.jsonl"))
     assert line.endswith("plain is a file, not a folder")
     # a read-only folder (root may write anywhere, so the permission is what os.access says)
-    from camvideo.cli.commands import image
+    from camvideo.cli import outputs
 
-    monkeypatch.setattr(image.os, "access", lambda path, mode: Path(path) != tmp_path)
+    monkeypatch.setattr(outputs.os, "access", lambda path, mode: Path(path) != tmp_path)
     line = _refused(capsys, cat, "-o", str(tmp_path / "x.png"))
     assert line.endswith(f"the folder {tmp_path} is not writable (read-only, or no permission)")
     assert "cannot write into" in _refused(capsys, cat, "-o", str(tmp_path))

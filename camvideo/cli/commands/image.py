@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from camvideo.cli import options as cli
-from camvideo.cli.outputs import write_text
+from camvideo.cli.outputs import folder_problem, write_text
 from camvideo.cli.parser import exit_status
 from camvideo.errors import InputError, OutputError, printable, reason
 from camvideo.video.outputs import check_outputs
@@ -91,14 +91,6 @@ def _output_folder(output: str, many: bool) -> Path | None:
     if problem:
         raise OutputError(f"cannot write {output}: {problem}")
     return None
-
-
-def folder_problem(folder: Path) -> str | None:
-    """Why no file can be written into ``folder`` (missing, a file, read-only or not
-    the user's), said before the model loads; None when it can."""
-    if folder.is_dir():
-        return None if os.access(folder, os.W_OK) else f"the folder {folder} is not writable (read-only, or no permission)"
-    return f"{folder} is a file, not a folder" if folder.exists() else f"the folder {folder} does not exist"
 
 
 def read_images(paths: list[str]) -> list:

@@ -31,6 +31,7 @@ from pathlib import Path
 from camvideo.cli import options as cli
 from camvideo.cli.batch import add_batch_options
 from camvideo.cli.exit import allow_quick_exit
+from camvideo.cli.outputs import check_folders
 from camvideo.cli.parser import exit_status
 from camvideo.cli.progress import Progress
 from camvideo.cli.signals import GuardedSinks
@@ -119,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
     settings = cli.localize_settings_from_args(args)
     overlay = cli.overlay_settings_from_args(args)
     output = Path(args.output) if args.output else (None if args.export else default_output(args.source))
+    check_folders([output, args.export])  # before the model loads and the source opens
 
     sinks = GuardedSinks()  # what a second signal closes before it ends the process
     # ending: the outputs are complete when the run returns, and the process ends then
