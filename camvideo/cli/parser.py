@@ -33,7 +33,7 @@ def exit_status(*, batch: bool = False, outputs: bool = False) -> str:
 EXIT_STATUS = ("exit status: 0 done; 1 `process` on several files (a batch): some failed, the others done; "
                f"{ERROR_STATUS}; 128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP): `process` "
                "finishes its outputs up to the last frame written, and a second signal aborts at once, with 128 + "
-               "its number; each command's --help says its own")
+               "its number; each command's --help says its own.")
 
 
 def build_parser() -> argparse.ArgumentParser:

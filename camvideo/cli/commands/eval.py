@@ -68,7 +68,7 @@ def register(sub) -> None:
     group = p.add_argument_group("boxes (top-1 and GT-known localization; MaxBoxAccV2 sweeps its own thresholds)")
     cli.add_box_options(group)
     group.add_argument("--step", type=float, default=0.01, help="MaxBoxAccV2 threshold step (default: 0.01)")
-    group.add_argument("--batch-size", type=int, default=16, help=f"images per forward batch, 1-{MAX_BATCH} (default: 16)")
+    group.add_argument("--batch-size", type=int, default=16, metavar="N", help=f"images per forward batch, 1-{MAX_BATCH} (default: 16)")
     p.set_defaults(func=run, topk=1, class_ids=None)
 
 

@@ -66,7 +66,7 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", metavar="OUT", type=cli.path_argument,
                    help="annotated recording, .mkv (default) or .mp4 (fragmented); default ./NAME_cam.mkv unless --export alone")
     p.add_argument("--export", metavar="FILE", type=cli.path_argument, help="per-frame data: FILE.jsonl (one JSON object a frame) or FILE.csv (a row a detection)")
-    p.add_argument("--batch-size", type=int, default=1, help=f"frames per forward pass for files, 1-{MAX_BATCH} (default: 1)")
+    p.add_argument("--batch-size", type=int, default=1, metavar="N", help=f"frames per forward pass for files, 1-{MAX_BATCH} (default: 1)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="files and folders: forward passes run side by side, each at one torch thread on a CPU "
                    "(default: auto, min(cores, 2) on a CPU, 1 on a GPU or for Grad-CAM models); "
