@@ -36,8 +36,17 @@ EXIT_STATUS = ("exit status: 0 done; 1 `process` on several files (a batch): som
                "its number; each command's --help says its own.")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, but a mistake on the command line is one line on stderr
+    (exit 2, as every bad input): what was wrong and where the options are listed,
+    not the whole usage of ``process`` (30 lines) above it."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (`{self.prog} --help` lists the options)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="camvideo",
         description="Real-time video localization with Class Activation Maps: "
         "what a CNN sees in a video, and where.",

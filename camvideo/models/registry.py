@@ -272,7 +272,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     try:
         dev = torch.device(device)
     except RuntimeError:
-        raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got {device!r}") from None
+        raise ValueError(f"device must be auto, cpu, cuda, cuda:N, mps or openvino:NAME (openvino:GPU: an Intel GPU), "
+                         f"got {device!r}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ModelLoadError(f"device {device!r} asked for, but this machine has no usable CUDA GPU; ", CPU_DEVICE)
     if dev.type == "mps" and not _mps_available():

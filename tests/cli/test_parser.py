@@ -46,3 +46,17 @@ def test_an_empty_name_is_refused_where_it_enters(capsys, argv):
         build_parser().parse_args(argv)
     assert stop.value.code == 2
     assert "an empty name: give a file, folder or URL" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["image", "a.png", "--topk", "abc"], "camvideo image: error: argument --topk: invalid int value: 'abc'"),
+    (["process", "a.mp4", "--runtime", "tflite"], "camvideo process: error: argument --runtime: invalid choice"),
+    (["nosuch"], "camvideo: error: argument COMMAND: invalid choice: 'nosuch'"),
+])
+def test_a_command_line_mistake_is_one_line_not_the_usage(capsys, argv, message):
+    with pytest.raises(SystemExit) as stop:
+        build_parser().parse_args(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and len(err.splitlines()) == 1, err
+    assert err.rstrip().endswith("--help` lists the options)")
