@@ -59,15 +59,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class LogLine(logging.Formatter):
+    """A log record as the command's own lines: "camvideo: warning: ..." (with -v,
+    the module that said it too: "camvideo: info: camvideo.runtime.openvino: ...")."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"camvideo: {record.levelname.lower()}: {super().format(record)}"
+
+
+def _log_to_stderr(verbose: int) -> None:
+    from camvideo.errors import RedactingFilter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(LogLine("%(name)s: %(message)s" if verbose else "%(message)s"))
+    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), handlers=[handler])
+    for handler in logging.getLogger().handlers:  # no stream password in a log line
+        handler.addFilter(RedactingFilter())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    from camvideo.errors import RedactingFilter
-
-    for handler in logging.getLogger().handlers:  # no stream password in a log line
-        handler.addFilter(RedactingFilter())
+    _log_to_stderr(args.verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
