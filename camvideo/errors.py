@@ -105,17 +105,24 @@ class OutputError(CamvideoError):
     """A place that cannot be written (missing folder, no permission, full disk, codec)."""
 
 
+# OpenVINO's errors open with the C++ files they passed through, one a line
+# ("Exception from src/inference/src/cpp/core.cpp:268:"); the cause is the line after.
+SOURCE_LOCATION = re.compile(r"Exception from \S+:\d+:")
+
+
 def reason(exc: BaseException | None, limit: int = 200) -> str:
     """One line saying why ``exc`` happened, for a message that a user reads.
 
     The first line of the exception's text (an OS error's ``strerror``, without
-    FFmpeg's ``: 'path'`` suffix, which the message names anyway), cut at ``limit``
-    characters; the exception's type name when it has no text.
+    FFmpeg's ``: 'path'`` suffix, which the message names anyway; past OpenVINO's
+    C++ source locations), cut at ``limit`` characters; the exception's type name
+    when it has no text.
     """
     if exc is None:
         return "unknown error"
     text = getattr(exc, "strerror", None) or str(exc)
-    text = text.strip().splitlines()[0] if text.strip() else ""
+    lines = [line for line in text.splitlines() if line.strip() and not SOURCE_LOCATION.fullmatch(line.strip())]
+    text = lines[0] if lines else ""
     text = text.split(": '")[0].strip()
     return text[:limit] if text else type(exc).__name__
 

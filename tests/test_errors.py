@@ -47,3 +47,14 @@ def test_messages_and_camvideos_log_lines_are_one_line():
         finally:
             log.removeHandler(handler)
     assert seen == ["skipping a\\nERROR forged.mp4", f"skipping {name}"]  # other libraries' lines kept
+
+
+def test_the_reason_of_an_openvino_error_is_its_cause_not_its_source_file():
+    from camvideo.errors import reason
+
+    exc = RuntimeError("Exception from src/inference/src/cpp/core.cpp:268:\n"
+                       "Exception from src/inference/src/dev/core_impl.cpp:706:\n"
+                       'Device with "TPU" name is not registered in the OpenVINO Runtime\n\n')
+    assert reason(exc) == 'Device with "TPU" name is not registered in the OpenVINO Runtime'
+    assert reason(RuntimeError("\n\nfirst\nsecond")) == "first"
+    assert reason(RuntimeError("Exception from src/a.cpp:1:")) == "RuntimeError"

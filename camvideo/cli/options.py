@@ -80,7 +80,7 @@ def add_box_options(group) -> None:
                        help="fast: plain CAM (the frame squashed to 224x224); balanced (default): the frame's "
                        "aspect ratio kept (288x224 for 4:3), boxes inset by 4%%; best: a second, larger pass for the maps "
                        "(about 3x fast's cost; see docs/eval.md)")
-    group.add_argument("--threshold", type=float, default=None,
+    group.add_argument("--threshold", type=float, default=None, metavar="T",
                        help="box threshold: fraction of the map's maximum with --rule max, quantile with "
                        "percentile, multiple of the map's mean with mean (default: 0.2 of the maximum, the CAM "
                        "paper's)")
@@ -151,7 +151,7 @@ def add_localize_options(parser: argparse.ArgumentParser, topk: int = 1, smooth:
     """``smooth``: None for commands on single images (no --smooth option), else
     the default of --smooth/--no-smooth (True for video)."""
     group = parser.add_argument_group("localization")
-    group.add_argument("--topk", type=int, default=topk, help=f"localize the K most likely classes (default: {topk})")
+    group.add_argument("--topk", type=int, default=topk, metavar="K", help=f"localize the K most likely classes (default: {topk})")
     group.add_argument("--class", dest="class_ids", type=class_argument, action="append", metavar="ID|NAME",
                        help="localize this class instead of the top-k (repeatable): an id, or a name as the "
                        "labels spell it (--labels, else ImageNet's: 285 or 'Egyptian cat'; any case, or a "
@@ -183,8 +183,8 @@ def add_localize_options(parser: argparse.ArgumentParser, topk: int = 1, smooth:
 
 def add_overlay_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("overlay")
-    group.add_argument("--alpha", type=float, default=0.45, help="heat-map opacity, 0..1 (default: 0.45)")
-    group.add_argument("--colormap", default="jet", help="jet, turbo, inferno, viridis or hot (default: jet)")
+    group.add_argument("--alpha", type=float, default=0.45, metavar="A", help="heat-map opacity, 0..1 (default: 0.45)")
+    group.add_argument("--colormap", default="jet", metavar="NAME", help="jet, turbo, inferno, viridis or hot (default: jet)")
     group.add_argument("--no-heatmap", action="store_true", help="do not draw the heat map")
     group.add_argument("--no-boxes", action="store_true", help="do not draw boxes")
     group.add_argument("--no-labels", action="store_true", help="do not draw labels")

@@ -33,11 +33,20 @@ def exit_status(*, batch: bool = False, outputs: bool = False) -> str:
 EXIT_STATUS = ("exit status: 0 done; 1 `process` on several files (a batch): some failed, the others done; "
                f"{ERROR_STATUS}; 128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP): `process` "
                "finishes its outputs up to the last frame written, and a second signal aborts at once, with 128 + "
-               "its number; each command's --help says its own")
+               "its number; each command's --help says its own.")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, but a mistake on the command line is one line on stderr
+    (exit 2, as every bad input): what was wrong and where the options are listed,
+    not the whole usage of ``process`` (30 lines) above it."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (`{self.prog} --help` lists the options)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="camvideo",
         description="Real-time video localization with Class Activation Maps: "
         "what a CNN sees in a video, and where.",
@@ -50,15 +59,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class LogLine(logging.Formatter):
+    """A log record as the command's own lines: "camvideo: warning: ..." (with -v,
+    the module that said it too: "camvideo: info: camvideo.runtime.openvino: ...")."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"camvideo: {record.levelname.lower()}: {super().format(record)}"
+
+
+def _log_to_stderr(verbose: int) -> None:
+    from camvideo.errors import RedactingFilter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(LogLine("%(name)s: %(message)s" if verbose else "%(message)s"))
+    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), handlers=[handler])
+    for handler in logging.getLogger().handlers:  # no stream password in a log line
+        handler.addFilter(RedactingFilter())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    from camvideo.errors import RedactingFilter
-
-    for handler in logging.getLogger().handlers:  # no stream password in a log line
-        handler.addFilter(RedactingFilter())
+    _log_to_stderr(args.verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -37,7 +37,7 @@ from camvideo.models.classifiers import (
     Preprocessing,
 )
 from camvideo.models.exported import is_exported, load_exported
-from camvideo.models.names import available_models, parse_name, torchvision_classifiers
+from camvideo.models.names import parse_name, torchvision_classifiers, unknown_model
 from camvideo.models.netsplit import features_module, gradcam_module, split_network
 from camvideo.models.weights import cached_weights, check_timm_tag, download_torchvision_weights, timm_pretrained
 from camvideo.settings import INPUT_SIZES  # the one range: the command line checks it too
@@ -165,10 +165,7 @@ def build_network(name: str, num_classes: int | None = None, meta: bool = False)
             check_timm_tag(arch)
             return timm.create_model(arch, pretrained=False, **kwargs)
         if arch not in torchvision_classifiers():
-            raise ModelLoadError(
-                f"unknown model {name!r}; choose one of: {', '.join(available_models())}, "
-                "or timm:NAME (see ", Hint("", command="models"), ")"
-            )
+            raise unknown_model(name)
         from torchvision import models as tvm
 
         return tvm.get_model(arch, weights=None, **kwargs)
@@ -275,7 +272,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     try:
         dev = torch.device(device)
     except RuntimeError:
-        raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got {device!r}") from None
+        raise ValueError(f"device must be auto, cpu, cuda, cuda:N, mps or openvino:NAME (openvino:GPU: an Intel GPU), "
+                         f"got {device!r}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ModelLoadError(f"device {device!r} asked for, but this machine has no usable CUDA GPU; ", CPU_DEVICE)
     if dev.type == "mps" and not _mps_available():

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from camvideo.errors import Hint, ModelLoadError, describe
-from camvideo.models.names import parse_name
+from camvideo.models.names import parse_name, unknown_model
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def weights_source(name: str) -> WeightsSource | None:
         try:
             return _torch_hub_source(get_model_weights(arch).DEFAULT.url)
         except (KeyError, ValueError, AttributeError) as exc:  # not a torchvision model
-            raise ModelLoadError(f"unknown model {name!r}; see ", Hint("", command="models")) from exc
+            raise unknown_model(name) from exc
     import timm
 
     check_timm_tag(arch)

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -61,7 +62,7 @@ def test_json_to_file(tmp_path, data_dir):
     [
         (lambda d, t: [str(t / "missing.png")], "no such file"),
         (lambda d, t: [str(d / "SOURCES.md")], "not an image"),
-        (lambda d, t: [str(d / "chelsea.png"), "--model", "nope"], "unknown model 'nope'; choose one of: lite0"),
+        (lambda d, t: [str(d / "chelsea.png"), "--model", "nope"], "unknown model 'nope'; `camvideo models` lists every name"),
         (lambda d, t: [str(d / "chelsea.png"), "--topk", "0"], "topk"),
         (lambda d, t: [str(d / "chelsea.png"), "--class", "1000"], "--class must be a class id of lite0 in 0..999"),
         (lambda d, t: [str(d / "chelsea.png"), "--weights", str(d / "SOURCES.md")], "cannot read weights file"),
@@ -144,6 +145,26 @@ def test_one_image_is_written_only_as_an_image_in_a_folder_that_exists(capsys, t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"]
     assert main(["image", cat, "-o", str(tmp_path / "x.jpg"), "--quality", "fast"]) == 0
     assert (tmp_path / "x.jpg").read_bytes()[:2] == b"\xff\xd8"  # a JPEG, by its suffix
+
+
+def test_an_output_under_a_file_or_in_a_folder_that_cannot_be_written_is_refused_before_the_model(
+        capsys, tmp_path, data_dir, monkeypatch):
+    cat = str(data_dir / "chelsea.png")
+    (tmp_path / "plain").write_bytes(b"mine")
+    line = _refused(capsys, cat, "-o", str(tmp_path / "plain" / "x.png"))
+    assert line.endswith(f"cannot write {tmp_path / 'plain' / 'x.png'}: {tmp_path / 'plain'} is a file, not a folder")
+    line = _refused(capsys, cat, "-o", str(tmp_path / "x.png"), "--json", str(tmp_path / "plain" / "r.jsonl"))
+    assert line.endswith("plain is a file, not a folder")
+    # a read-only folder (root may write anywhere, so the permission is what os.access says)
+    from camvideo.cli import outputs
+
+    monkeypatch.setattr(outputs.os, "access", lambda path, mode: Path(path) != tmp_path)
+    line = _refused(capsys, cat, "-o", str(tmp_path / "x.png"))
+    assert line.endswith(f"the folder {tmp_path} is not writable (read-only, or no permission)")
+    assert "cannot write into" in _refused(capsys, cat, "-o", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    assert _refused(capsys, cat).endswith("not writable (read-only, or no permission); choose a folder with -o")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"]
 
 
 def test_every_bad_input_is_named_before_anything_is_written(capsys, tmp_path, data_dir):

@@ -207,3 +207,21 @@ def test_set_aside_leaves_the_source_and_missing_files_alone(tmp_path):
     assert set_aside(source, source) is None and source.read_bytes() == b"the input"
     assert set_aside(tmp_path / "none.partial.mkv") is None
     assert set_aside(source) == tmp_path / "in.partial-1.mkv"
+
+
+def test_an_outputs_folder_is_checked_before_the_work(tmp_path, monkeypatch):
+    """``check_folders``: a missing folder, a file where the folder should be, a folder
+    that cannot be written (what os.access says: root may write anywhere); URLs are the
+    object store's business."""
+    from camvideo.cli import outputs
+
+    (tmp_path / "plain").write_bytes(b"mine")
+    outputs.check_folders([tmp_path / "a.mkv", None, "s3://bucket/x.mkv"])
+    with pytest.raises(OutputError, match="the folder .*nodir does not exist"):
+        outputs.check_folders([tmp_path / "a.mkv", tmp_path / "nodir" / "a.jsonl"])
+    with pytest.raises(OutputError, match=r"cannot write .*plain/a.mkv: .*plain is a file, not a folder"):
+        outputs.check_folders([tmp_path / "plain" / "a.mkv"])
+    monkeypatch.setattr(outputs.os, "access", lambda path, mode: Path(path) != tmp_path)
+    with pytest.raises(OutputError, match=r"the folder .* is not writable \(read-only, or no permission\)"):
+        outputs.check_folders([tmp_path / "a.mkv"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"]

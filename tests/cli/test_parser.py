@@ -3,6 +3,9 @@ every command says its own, and the top-level note covers a batch's 1."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pytest
 
 from camvideo.cli.parser import SUBCOMMANDS, build_parser
@@ -46,3 +49,35 @@ def test_an_empty_name_is_refused_where_it_enters(capsys, argv):
         build_parser().parse_args(argv)
     assert stop.value.code == 2
     assert "an empty name: give a file, folder or URL" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["image", "a.png", "--topk", "abc"], "camvideo image: error: argument --topk: invalid int value: 'abc'"),
+    (["process", "a.mp4", "--runtime", "tflite"], "camvideo process: error: argument --runtime: invalid choice"),
+    (["nosuch"], "camvideo: error: argument COMMAND: invalid choice: 'nosuch'"),
+])
+def test_a_command_line_mistake_is_one_line_not_the_usage(capsys, argv, message):
+    with pytest.raises(SystemExit) as stop:
+        build_parser().parse_args(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and len(err.splitlines()) == 1, err
+    assert err.rstrip().endswith("--help` lists the options)")
+
+
+def test_a_log_line_reads_as_the_commands_own(tmp_path):
+    """A warning from inside (here OpenVINO asked for a device it does not have) is
+    "camvideo: warning: ...", as the command's other lines, not "WARNING module: ..."."""
+    import subprocess
+    import sys
+
+    from camvideo.cli.parser import LogLine
+
+    record = logging.LogRecord("camvideo.video.files", logging.WARNING, __file__, 1, "cut short", None, None)
+    assert LogLine("%(message)s").format(record) == "camvideo: warning: cut short"
+    assert LogLine("%(name)s: %(message)s").format(record) == "camvideo: warning: camvideo.video.files: cut short"
+    cat = Path(__file__).parents[1] / "data" / "chelsea.png"
+    proc = subprocess.run([sys.executable, "-m", "camvideo", "image", str(cat), "-o", str(tmp_path / "o.png"),
+                           "--device", "openvino:TPU", "--quality", "fast"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert 'camvideo: warning: OpenVINO cannot run lite0 (Device with "TPU" name is not registered' in proc.stderr

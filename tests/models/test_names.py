@@ -40,3 +40,19 @@ def test_a_labels_file_that_cannot_be_one_says_why(tmp_path, make, says):
 def test_class_names_are_read_one_a_line(tmp_path):
     (tmp_path / "labels.txt").write_text(" cat \n\ndog\r\n", encoding="utf-8")
     assert read_labels(tmp_path / "labels.txt") == ["cat", "dog"]
+
+
+@pytest.mark.parametrize("name, guess", [("resnt18", "resnet18"), ("Resnet50", "resnet50"), ("mobilenetv2", "mobilenet_v2")])
+def test_an_unknown_model_name_says_what_it_may_be_a_typo_of(name, guess):
+    from camvideo.models.names import unknown_model
+
+    message = str(unknown_model(name))
+    assert f"unknown model {name!r} (did you mean {guess}" in message
+    assert message.endswith("; `camvideo models` lists every name (timm's as timm:NAME)")
+    assert len(message) < 160  # not the ~80 names
+
+
+def test_a_name_like_no_model_gets_no_guess():
+    from camvideo.models.names import unknown_model
+
+    assert "did you mean" not in str(unknown_model("nosuch"))

@@ -84,7 +84,7 @@ def test_layer_override_gives_gradcam_and_unknown_layer_is_clear():
 
 
 def test_unknown_names():
-    with pytest.raises(ModelLoadError, match="unknown model .resnet7.; choose one of: lite0, lite1, lite2, alexnet"):
+    with pytest.raises(ModelLoadError, match=r"unknown model .resnet7. \(did you mean .*resnet18\?\); `camvideo models` lists every name"):
         load_model("resnet7", pretrained=False)
     with pytest.raises(ModelLoadError, match="unknown timm model"):
         load_model("timm:no_such_net", pretrained=False)

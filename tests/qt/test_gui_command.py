@@ -13,11 +13,17 @@ from camvideo.cli import main
 
 def test_bad_model_device_or_weights_fail_before_a_window(capsys, tmp_path):
     assert main(["gui", "--model", "nope"]) == 2
-    assert "unknown model 'nope'" in capsys.readouterr().err
+    assert "unknown model 'nope'; `camvideo models` lists every name" in capsys.readouterr().err
     assert main(["gui", "--weights", str(tmp_path / "missing.pt")]) == 2
     assert "missing.pt does not exist" in capsys.readouterr().err
     assert main(["gui", "--device", "tpu"]) == 2
     assert "device must be" in capsys.readouterr().err
+
+
+def test_a_source_path_that_names_nothing_fails_before_a_window(capsys, tmp_path):
+    assert main(["gui", str(tmp_path / "clpi.mp4")]) == 2
+    err = capsys.readouterr().err
+    assert "clpi.mp4: no such file or folder (a camera is its number" in err and len(err.splitlines()) == 1
 
 
 def test_the_demo_clip_ships_small_and_playable():

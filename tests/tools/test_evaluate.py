@@ -262,7 +262,7 @@ def test_bad_manifest_exits_2_without_traceback(tmp_path, capsys):
     assert cli.main(["eval", str(tmp_path / "nope.json")]) == 2
     assert "no such manifest" in capsys.readouterr().err
     assert cli.main(["eval"]) == 2
-    assert "nothing to evaluate" in capsys.readouterr().err
+    assert "or --devset (the development set)" in capsys.readouterr().err
 
 
 def test_box_outside_the_image_is_named(tmp_path, model, labels):
@@ -383,6 +383,8 @@ def test_clip_command_and_bad_jsonl(tmp_path, capsys):
     out = tmp_path / "o"
     assert cli.main(["eval", "--clip", str(pred), "--truth", str(truth), "--out", str(out)]) == 0
     assert "mean IoU" in capsys.readouterr().out
+    assert cli.main(["eval", "--clip", str(pred), "--truth", str(truth), "--out", str(truth)]) == 2
+    assert "--out " + str(truth) + " is a file, not a folder" in capsys.readouterr().err
     summary = json.loads((out / "clip_summary.json").read_text())
     assert summary["mean_iou"] == 0.5 and summary["iou50"] == 1.0 and summary["frames"] == 3
     assert len(list(csv.DictReader((out / "frames.csv").open()))) == 3

@@ -68,7 +68,7 @@ def register(sub) -> None:
     group = p.add_argument_group("boxes (top-1 and GT-known localization; MaxBoxAccV2 sweeps its own thresholds)")
     cli.add_box_options(group)
     group.add_argument("--step", type=float, default=0.01, help="MaxBoxAccV2 threshold step (default: 0.01)")
-    group.add_argument("--batch-size", type=int, default=16, help=f"images per forward batch, 1-{MAX_BATCH} (default: 16)")
+    group.add_argument("--batch-size", type=int, default=16, metavar="N", help=f"images per forward batch, 1-{MAX_BATCH} (default: 16)")
     p.set_defaults(func=run, topk=1, class_ids=None)
 
 
@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("give either MANIFEST or --clip/--truth, not both")
         return run_clip(args)
     if not args.manifest:
-        raise InputError("nothing to evaluate: give MANIFEST.json (or VOC XML), or --clip PRED.jsonl --truth TRUTH.jsonl")
+        raise InputError("nothing to evaluate: give MANIFEST.json (or VOC XML), --clip PRED.jsonl --truth TRUTH.jsonl, "
+                         "or --devset (the development set)")
     return run_images(args)
 
 
@@ -188,6 +189,8 @@ def _out_dir(out: str | None, source: Path, names: tuple[str, ...], inputs: list
 
 
 def _make(path: Path) -> Path:
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"--out {path} is a file, not a folder: the results are several files; choose a folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -15,7 +15,8 @@ def register(sub) -> None:
         description="Open the window on SOURCE: a camera index, a video file, a folder of images or "
         "a stream URL. With no SOURCE: camera 0 when one opens, else the demo clip (looping).",
         epilog="exit status: 0 the window was closed; 2 a problem with an option or a file given "
-        "(one line on stderr, before the window opens; a source or model that fails later is said in "
+        "(one line on stderr, before the window opens: a SOURCE path that does not exist, too; a source "
+        "or model that fails later is said in "
         "the window, which stays up); 128+N when signal N closed it (130 Ctrl-C, 143 SIGTERM: a "
         "recording is finished first, as on closing).",
     )
@@ -36,17 +37,16 @@ def run(args: argparse.Namespace) -> int:
     from camvideo.app.models import is_exported
     from camvideo.errors import CamvideoError, ModelLoadError
 
+    check_source(args.source)
     if is_exported(args.model):  # an exported graph: the file is the model (its graph is read by the load)
         check_graph_files(Path(args.model))
         args.model = str(Path(args.model).absolute())  # the name the window remembers
     elif args.model != cli.DEFAULT_MODEL and not args.model.startswith("timm:"):
         from camvideo.models import available_models
+        from camvideo.models.names import unknown_model
 
         if args.model not in available_models():
-            raise ModelLoadError(
-                f"unknown model {args.model!r}; choose one of: {', '.join(available_models())}, "
-                "or timm:NAME (see `camvideo models`)"
-            )
+            raise unknown_model(args.model)
     options = cli.model_options(args)  # --input-size, --mean, --std checked here: one line, no window
     for option, path in (("weights", args.weights), ("checkpoint", args.checkpoint), ("labels", args.labels)):
         if path and not Path(path).is_file():
@@ -69,6 +69,19 @@ def run(args: argparse.Namespace) -> int:
     # model chosen later in the window loads as it comes (a checkpoint belongs to its model)
     return run_app(args.source, model=args.model, device=device, loop=args.loop, model_options=options,
                    runtime=None if args.runtime == "auto" else args.runtime)  # auto: the Runtime box's remembered choice
+
+
+def check_source(source: str | None) -> None:
+    """A SOURCE path that names nothing (a typo) fails before the window opens, as a
+    missing --weights does; a camera, a URL, a glob or a file that cannot be decoded
+    is tried by the window, which says what went wrong and stays up."""
+    from camvideo.errors import InputError
+    from camvideo.video.spec import SourceSpec
+
+    spec = SourceSpec.parse(source) if source is not None else None
+    if spec is not None and spec.kind == "file" and not spec.path.exists():
+        raise InputError(f"{source}: no such file or folder (a camera is its number: 0, 1, ...; "
+                         "a stream its URL: rtsp://...)")
 
 
 def check_graph_files(path) -> None:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from camvideo.cli import options as cli
-from camvideo.cli.outputs import write_text
+from camvideo.cli.outputs import folder_problem, write_text
 from camvideo.cli.parser import exit_status
 from camvideo.errors import InputError, OutputError, printable, reason
 from camvideo.video.outputs import check_outputs
@@ -54,8 +54,11 @@ def register(sub) -> None:
 def output_paths(sources: list[Path], output: str | None) -> list[Path]:
     """Where each source's annotated image goes; an ``OutputError`` when ``-o`` cannot
     serve (an image name for several images, a file that is not an image, a missing
-    folder for a single image file)."""
+    folder for a single image file, a folder that cannot be written)."""
     if output is None:
+        problem = folder_problem(Path.cwd())
+        if problem:
+            raise OutputError(f"cannot write {sources[0].stem}{SUFFIX} here: {problem}; choose a folder with -o")
         return [Path.cwd() / f"{s.stem}{SUFFIX}" for s in sources]
     folder = _output_folder(output, many=len(sources) > 1)
     if folder is None:
@@ -68,6 +71,9 @@ def _output_folder(output: str, many: bool) -> Path | None:
     out = Path(output)
     suffix = out.suffix.lower()
     if out.is_dir() or output.endswith(("/", os.sep)):
+        problem = folder_problem(out) if out.is_dir() else None
+        if problem:
+            raise OutputError(f"cannot write into {output}: {problem}")
         return out
     if many:
         if out.exists() or suffix:
@@ -81,8 +87,9 @@ def _output_folder(output: str, many: bool) -> Path | None:
         if out.exists():
             raise OutputError(f"-o {output}: is a file, not an image ({', '.join(IMAGE_SUFFIXES)}) or a folder")
         return out  # a new folder
-    if not out.parent.is_dir():
-        raise OutputError(f"cannot write {output}: the folder {out.parent} does not exist")
+    problem = folder_problem(out.parent)
+    if problem:
+        raise OutputError(f"cannot write {output}: {problem}")
     return None
 
 
@@ -112,8 +119,9 @@ def run(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths]
     images = read_images(args.paths)  # fail before loading the model
     targets = output_paths(paths, args.output)
-    if args.json not in (None, "-") and not Path(args.json).parent.is_dir():  # said now, not after every image
-        raise OutputError(f"cannot write {args.json}: the folder {Path(args.json).parent} does not exist")
+    problem = folder_problem(Path(args.json).parent) if args.json not in (None, "-") else None
+    if problem:  # said now, not after every image
+        raise OutputError(f"cannot write {args.json}: {problem}")
     check_outputs(paths, _outputs(paths, targets, args.json))
     localizer = cli.localizer_from_args(args, settings, live=True)
     still = cli.still_from_args(args, localizer.model)  # the photos' analysis (None: plain --quality fast)
@@ -156,4 +164,4 @@ def _write_image(path: Path, image) -> None:
     except (OSError, cv2.error) as exc:
         raise OutputError(f"cannot write {path}: {reason(exc)}") from None
     if not ok:
-        raise OutputError(f"cannot write {path}: unknown image type or the folder is not writable")
+        raise OutputError(f"cannot write {path}: {folder_problem(path.parent) or 'OpenCV could not write it'}")

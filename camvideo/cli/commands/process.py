@@ -31,6 +31,7 @@ from pathlib import Path
 from camvideo.cli import options as cli
 from camvideo.cli.batch import add_batch_options
 from camvideo.cli.exit import allow_quick_exit
+from camvideo.cli.outputs import check_folders
 from camvideo.cli.parser import exit_status
 from camvideo.cli.progress import Progress
 from camvideo.cli.signals import GuardedSinks
@@ -65,7 +66,7 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", metavar="OUT", type=cli.path_argument,
                    help="annotated recording, .mkv (default) or .mp4 (fragmented); default ./NAME_cam.mkv unless --export alone")
     p.add_argument("--export", metavar="FILE", type=cli.path_argument, help="per-frame data: FILE.jsonl (one JSON object a frame) or FILE.csv (a row a detection)")
-    p.add_argument("--batch-size", type=int, default=1, help=f"frames per forward pass for files, 1-{MAX_BATCH} (default: 1)")
+    p.add_argument("--batch-size", type=int, default=1, metavar="N", help=f"frames per forward pass for files, 1-{MAX_BATCH} (default: 1)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="files and folders: forward passes run side by side, each at one torch thread on a CPU "
                    "(default: auto, min(cores, 2) on a CPU, 1 on a GPU or for Grad-CAM models); "
@@ -119,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
     settings = cli.localize_settings_from_args(args)
     overlay = cli.overlay_settings_from_args(args)
     output = Path(args.output) if args.output else (None if args.export else default_output(args.source))
+    check_folders([output, args.export])  # before the model loads and the source opens
 
     sinks = GuardedSinks()  # what a second signal closes before it ends the process
     # ending: the outputs are complete when the run returns, and the process ends then
