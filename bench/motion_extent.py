@@ -5,7 +5,8 @@
 The development set's moving-object clips (``--all``: the pan-and-zoom clips over still
 photographs too) go through ``balanced``'s forward passes once; the passes are kept in
 ``--cache`` (a pickle, per split and clip set) so that each candidate setting of
-``camvideo.cam.extent`` (``--set LEVEL=12,HOLD=0.5``: its module constants) is the
+``camvideo.cam.extent`` (``--set LEVEL=12,HOLD=0.5``: its module constants; ``motion.NAME=V``:
+``camvideo.cam.motion``'s) is the
 product's in-order half replayed (``FrameLocalizer.finish``) and scored as
 ``bench/motion.py`` scores it. ``--compare REV``: each clip also replayed with
 ``camvideo/cam/extent.py`` as it was at the git revision REV (the same passes: a paired
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.motion import MANIFEST, area_within  # noqa: E402
-from camvideo.cam import extent  # noqa: E402
+from camvideo.cam import extent, motion  # noqa: E402
 from camvideo.models import imagenet_labels, load_model  # noqa: E402
 from camvideo.presets import quality_settings  # noqa: E402
 from camvideo.runtime.localizer import FrameLocalizer  # noqa: E402
@@ -159,8 +160,9 @@ def main() -> None:
     clips = passes(args.split, args.all, args.shots, args.shot_frames, cache)
     for item in filter(None, args.set.split(",")):
         key, value = item.split("=")
-        kind = type(getattr(extent, key))
-        setattr(extent, key, value in ("1", "true", "True") if kind is bool else kind(value))
+        module, key = (motion, key[len("motion."):]) if key.startswith("motion.") else (extent, key)
+        kind = type(getattr(module, key))
+        setattr(module, key, value in ("1", "true", "True") if kind is bool else kind(value))
     replay.loc = FrameLocalizer(load_model("lite0", device="cpu"),
                                 quality_settings("balanced", LocalizeSettings(smoothing=SmoothingSettings())))
     report = []
