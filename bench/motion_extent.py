@@ -89,6 +89,32 @@ class Watch:
         extent.MovingExtent.apply, extent.MovingExtent.moving = self.original
 
 
+def two_motions(before: np.ndarray, after: np.ndarray, least: int):
+    """``camvideo.cam.motion._fit`` as the camera's motion chosen among two (``--two-motions``;
+    tried in session 15, not kept): the fit of most corners, unless the corners it leaves
+    out agree on a similarity of their own and spread wider over the picture (a large
+    textured object holds most corners, the background lies around it). ``within``'s
+    fits (fewer than ``MIN_INLIERS`` needed) are the plain fit."""
+    fit = two_motions.plain(before, after, least)
+    if fit is None or least < motion.MIN_INLIERS:
+        return fit
+    moved = before @ fit[:, :2].T + fit[:, 2]
+    rest = np.linalg.norm(moved - after, axis=1) >= 1.0
+    other = two_motions.plain(before[rest], after[rest], least) if int(rest.sum()) >= least else None
+    if other is None:
+        return fit
+    theirs = before[rest][np.linalg.norm(before[rest] @ other[:, :2].T + other[:, 2] - after[rest], axis=1) < 1.0]
+    return other if _spread(theirs) > _spread(before[~rest]) else fit
+
+
+def _spread(points: np.ndarray) -> float:
+    """The area of the points' bounding box (0 for none)."""
+    if len(points) == 0:
+        return 0.0
+    low, high = points.min(axis=0), points.max(axis=0)
+    return float((high[0] - low[0]) * (high[1] - low[1]))
+
+
 def extent_at(rev: str):
     """``camvideo.cam.extent`` as it was at the git revision ``rev`` (a module)."""
     source = subprocess.run(["git", "show", f"{rev}:camvideo/cam/extent.py"], cwd=ROOT, check=True,
@@ -153,6 +179,7 @@ def main() -> None:
     ap.add_argument("--draw", type=Path)
     ap.add_argument("--draw-limit", type=int, default=12)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--two-motions", action="store_true", help="the camera's motion chosen among two (not kept)")
     ap.add_argument("--compare", metavar="REV", help="also replay camvideo/cam/extent.py as at git revision REV")
     args = ap.parse_args()
     cache = args.cache or Path(f"/tmp/camvideo_extent_{args.split}{'_all' if args.all else ''}_"
@@ -163,6 +190,8 @@ def main() -> None:
         module, key = (motion, key[len("motion."):]) if key.startswith("motion.") else (extent, key)
         kind = type(getattr(module, key))
         setattr(module, key, value in ("1", "true", "True") if kind is bool else kind(value))
+    if args.two_motions:
+        two_motions.plain, motion._fit = motion._fit, two_motions
     replay.loc = FrameLocalizer(load_model("lite0", device="cpu"),
                                 quality_settings("balanced", LocalizeSettings(smoothing=SmoothingSettings())))
     report = []

@@ -50,6 +50,7 @@ PANNED = 2.0  # thumbnail pixels the picture moved at least, for a pan that foll
 PAD = 3.0  # thumbnail pixels around the followed object's corners (corners lie inside an outline)
 LARGER = 0.1  # in a panning picture, a fitted box under this fraction of the map's box may be specks:
 SPECKS = 0.005  # it is, when its moving pixels are also under this fraction of the picture (~70-100 px)
+THIN = 4.0  # or when it is under this many thumbnail pixels across or down (the warp's strip at an edge)
 MEET = 0.5  # a moving region counts for a box when at least this share of it lies in the box
 JUMP = 3.0  # a fit over this many times the held box's area is not taken (the background's regions joined)
 _SQUARE3, _SQUARE2 = np.ones((3, 3), np.uint8), np.ones((2, 2), np.uint8)
@@ -109,7 +110,7 @@ class MovingExtent:
         held = self._held.pop(class_id, None)
         found, pixels = regions.fit(box, size)
         if found is not None and not motion.still and _area(found) < LARGER * _area(box) \
-                and pixels < SPECKS * regions.mask.size:
+                and _specks(found, pixels, regions, size):
             found = None  # specks in a panning picture: the interpolation's, not an object
         if found is None and not motion.still:
             found = followed(motion, box, size, regions)
@@ -211,6 +212,14 @@ def moving_box(mask: np.ndarray, box: Box, size: tuple[int, int]) -> tuple[float
     """The box (pixels of a ``size`` frame) of the moving pixels of ``mask`` (thumbnail
     scale) in the regions that meet ``box``, when they agree with it (``MovingRegions.box``)."""
     return MovingRegions(mask).box(box, size)
+
+
+def _specks(found, pixels: int, regions: MovingRegions, size: tuple[int, int]) -> bool:
+    """Whether a small fit (``found``, of ``pixels`` moving pixels) is the warp's specks:
+    few moving pixels, or a strip a few thumbnail pixels thin (a frame's edge)."""
+    mh, mw = regions.shape
+    thin = min((found[2] - found[0]) * mw / size[0], (found[3] - found[1]) * mh / size[1]) < THIN
+    return pixels < SPECKS * mw * mh or thin
 
 
 def _leading(found: np.ndarray, last: np.ndarray | None) -> np.ndarray:

@@ -187,6 +187,9 @@ def test_a_small_object_in_a_panning_picture_is_fitted_though_the_maps_box_is_fa
     box = (0, 0, 640, 480)
     assert 300 > SPECKS * small.size and 20 * 15 < LARGER * 160 * 120
     assert MovingExtent()._fit(7, box, MovingRegions(small), SIZE, panning) == (280, 200, 360, 260)
+    strip = np.zeros_like(small)
+    strip[10:110, 0:3] = 1  # as many pixels, in a strip 3 thumbnail px wide at the edge: the warp's, not taken
+    assert MovingExtent()._fit(7, box, MovingRegions(strip), SIZE, panning) is None
 
 
 def _centre_lag(runs) -> float:
