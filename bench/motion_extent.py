@@ -5,7 +5,8 @@
 The development set's moving-object clips (``--all``: the pan-and-zoom clips over still
 photographs too) go through ``balanced``'s forward passes once; the passes are kept in
 ``--cache`` (a pickle, per split and clip set) so that each candidate setting of
-``camvideo.cam.extent`` (``--set LEVEL=12,HOLD=0.5``: its module constants) is the
+``camvideo.cam.extent`` (``--set LEVEL=12,HOLD=0.5``: its module constants; ``motion.NAME=V``:
+``camvideo.cam.motion``'s) is the
 product's in-order half replayed (``FrameLocalizer.finish``) and scored as
 ``bench/motion.py`` scores it. ``--compare REV``: each clip also replayed with
 ``camvideo/cam/extent.py`` as it was at the git revision REV (the same passes: a paired
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.motion import MANIFEST, area_within  # noqa: E402
-from camvideo.cam import extent  # noqa: E402
+from camvideo.cam import extent, motion  # noqa: E402
 from camvideo.models import imagenet_labels, load_model  # noqa: E402
 from camvideo.presets import quality_settings  # noqa: E402
 from camvideo.runtime.localizer import FrameLocalizer  # noqa: E402
@@ -86,6 +87,32 @@ class Watch:
 
     def restore(self) -> None:
         extent.MovingExtent.apply, extent.MovingExtent.moving = self.original
+
+
+def two_motions(before: np.ndarray, after: np.ndarray, least: int):
+    """``camvideo.cam.motion._fit`` as the camera's motion chosen among two (``--two-motions``;
+    tried in session 15, not kept): the fit of most corners, unless the corners it leaves
+    out agree on a similarity of their own and spread wider over the picture (a large
+    textured object holds most corners, the background lies around it). ``within``'s
+    fits (fewer than ``MIN_INLIERS`` needed) are the plain fit."""
+    fit = two_motions.plain(before, after, least)
+    if fit is None or least < motion.MIN_INLIERS:
+        return fit
+    moved = before @ fit[:, :2].T + fit[:, 2]
+    rest = np.linalg.norm(moved - after, axis=1) >= 1.0
+    other = two_motions.plain(before[rest], after[rest], least) if int(rest.sum()) >= least else None
+    if other is None:
+        return fit
+    theirs = before[rest][np.linalg.norm(before[rest] @ other[:, :2].T + other[:, 2] - after[rest], axis=1) < 1.0]
+    return other if _spread(theirs) > _spread(before[~rest]) else fit
+
+
+def _spread(points: np.ndarray) -> float:
+    """The area of the points' bounding box (0 for none)."""
+    if len(points) == 0:
+        return 0.0
+    low, high = points.min(axis=0), points.max(axis=0)
+    return float((high[0] - low[0]) * (high[1] - low[1]))
 
 
 def extent_at(rev: str):
@@ -152,6 +179,7 @@ def main() -> None:
     ap.add_argument("--draw", type=Path)
     ap.add_argument("--draw-limit", type=int, default=12)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--two-motions", action="store_true", help="the camera's motion chosen among two (not kept)")
     ap.add_argument("--compare", metavar="REV", help="also replay camvideo/cam/extent.py as at git revision REV")
     args = ap.parse_args()
     cache = args.cache or Path(f"/tmp/camvideo_extent_{args.split}{'_all' if args.all else ''}_"
@@ -159,8 +187,11 @@ def main() -> None:
     clips = passes(args.split, args.all, args.shots, args.shot_frames, cache)
     for item in filter(None, args.set.split(",")):
         key, value = item.split("=")
-        kind = type(getattr(extent, key))
-        setattr(extent, key, value in ("1", "true", "True") if kind is bool else kind(value))
+        module, key = (motion, key[len("motion."):]) if key.startswith("motion.") else (extent, key)
+        kind = type(getattr(module, key))
+        setattr(module, key, value in ("1", "true", "True") if kind is bool else kind(value))
+    if args.two_motions:
+        two_motions.plain, motion._fit = motion._fit, two_motions
     replay.loc = FrameLocalizer(load_model("lite0", device="cpu"),
                                 quality_settings("balanced", LocalizeSettings(smoothing=SmoothingSettings())))
     report = []

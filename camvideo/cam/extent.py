@@ -48,7 +48,9 @@ HOLD = 0.5  # a held box stays while at least half of it lies in the map's box
 FOLLOWED = 0.8  # a pan that follows the object: this share of the picture's corners on the object
 PANNED = 2.0  # thumbnail pixels the picture moved at least, for a pan that follows
 PAD = 3.0  # thumbnail pixels around the followed object's corners (corners lie inside an outline)
-LARGER = 0.1  # in a panning picture, a fitted box under this fraction of the map's box is specks
+LARGER = 0.1  # in a panning picture, a fitted box under this fraction of the map's box may be specks:
+SPECKS = 0.005  # it is, when its moving pixels are also under this fraction of the picture (~70-100 px)
+THIN = 4.0  # or when it is under this many thumbnail pixels across or down (the warp's strip at an edge)
 MEET = 0.5  # a moving region counts for a box when at least this share of it lies in the box
 JUMP = 3.0  # a fit over this many times the held box's area is not taken (the background's regions joined)
 _SQUARE3, _SQUARE2 = np.ones((3, 3), np.uint8), np.ones((2, 2), np.uint8)
@@ -106,8 +108,9 @@ class MovingExtent:
         one moved with the object; None: keep ``box``."""
         width, height = size
         held = self._held.pop(class_id, None)
-        found = regions.box(box, size)
-        if found is not None and not motion.still and _area(found) < LARGER * _area(box):
+        found, pixels = regions.fit(box, size)
+        if found is not None and not motion.still and _area(found) < LARGER * _area(box) \
+                and _specks(found, pixels, regions, size):
             found = None  # specks in a panning picture: the interpolation's, not an object
         if found is None and not motion.still:
             found = followed(motion, box, size, regions)
@@ -159,9 +162,13 @@ class MovingRegions:
         """The box (pixels of a ``size`` frame) of the moving pixels in the regions that
         meet ``box``, when they agree with it: enough of them, mostly inside it,
         their box smaller than it. None otherwise."""
+        return self.fit(box, size)[0]
+
+    def fit(self, box: Box, size: tuple[int, int]) -> tuple[tuple[float, float, float, float] | None, int]:
+        """``box``'s answer and the count of the moving pixels it bounds (0 with no box)."""
         mh, mw = self.shape
         if self.total < LEAST * mw * mh:  # too few moving pixels in all (none: only the background's label)
-            return None
+            return None, 0
         count, labels, areas, left, top, right, bottom = self._regions
         sx, sy = mw / size[0], mh / size[1]
         bx1, by1 = int(np.floor(box[0] * sx)), int(np.floor(box[1] * sy))
@@ -171,10 +178,10 @@ class MovingRegions:
         kept[1:] = per[1:] >= MEET * areas[1:]  # regions mostly in the map's box
         moving = int(areas[kept].sum())
         if moving < LEAST * mw * mh or moving < INSIDE * self.total:
-            return None
+            return None, 0
         fitted = (left[kept].min() / sx, top[kept].min() / sy,  # the kept regions' bounding boxes'
                   right[kept].max() / sx, bottom[kept].max() / sy)
-        return None if _area(fitted) > SMALLER * _area(box) else fitted
+        return (None, 0) if _area(fitted) > SMALLER * _area(box) else (fitted, moving)
 
 
 def followed(motion: Motion, box: Box, size: tuple[int, int],
@@ -205,6 +212,14 @@ def moving_box(mask: np.ndarray, box: Box, size: tuple[int, int]) -> tuple[float
     """The box (pixels of a ``size`` frame) of the moving pixels of ``mask`` (thumbnail
     scale) in the regions that meet ``box``, when they agree with it (``MovingRegions.box``)."""
     return MovingRegions(mask).box(box, size)
+
+
+def _specks(found, pixels: int, regions: MovingRegions, size: tuple[int, int]) -> bool:
+    """Whether a small fit (``found``, of ``pixels`` moving pixels) is the warp's specks:
+    few moving pixels, or a strip a few thumbnail pixels thin (a frame's edge)."""
+    mh, mw = regions.shape
+    thin = min((found[2] - found[0]) * mw / size[0], (found[3] - found[1]) * mh / size[1]) < THIN
+    return pixels < SPECKS * mw * mh or thin
 
 
 def _leading(found: np.ndarray, last: np.ndarray | None) -> np.ndarray:

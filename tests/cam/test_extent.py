@@ -7,7 +7,18 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from camvideo.cam.extent import INSIDE, LEAST, PAD, SMALLER, MovingExtent, MovingRegions, followed, moving_box
+from camvideo.cam.extent import (
+    INSIDE,
+    LARGER,
+    LEAST,
+    PAD,
+    SMALLER,
+    SPECKS,
+    MovingExtent,
+    MovingRegions,
+    followed,
+    moving_box,
+)
 from camvideo.cam.motion import Motion, MotionEstimator, thumbnail
 
 SIZE = (640, 480)
@@ -163,6 +174,22 @@ def test_specks_in_a_panning_picture_are_not_a_fit_but_a_real_object_is():
     blob = np.zeros_like(speck)
     blob[40:70, 60:100] = 1  # 0.2 of the box: an object, fitted while panning too
     assert MovingExtent()._fit(7, box, MovingRegions(blob), SIZE, panning) == (240, 160, 400, 280)
+
+
+def test_a_small_object_in_a_panning_picture_is_fitted_though_the_maps_box_is_far_larger():
+    # The map's box spreads over most of the frame (a small object's 7x9 map: 20x its
+    # area on the development set's panning clip): the object's moving pixels fill a box
+    # under LARGER of it, yet they are many more than a speck's (SPECKS), so it is a fit.
+    before = np.random.default_rng(2).uniform(0.0, 1.0, (40, 2))
+    panning = Motion(np.array([[1.0, 0.0, 0.03], [0.0, 1.0, 0.0]]), before, before + [0.03, 0.0])
+    small = np.zeros((120, 160), np.uint8)
+    small[50:65, 70:90] = 1  # 20x15 thumbnail px (300 px: 0.016 of the picture): 80x60 px
+    box = (0, 0, 640, 480)
+    assert 300 > SPECKS * small.size and 20 * 15 < LARGER * 160 * 120
+    assert MovingExtent()._fit(7, box, MovingRegions(small), SIZE, panning) == (280, 200, 360, 260)
+    strip = np.zeros_like(small)
+    strip[10:110, 0:3] = 1  # as many pixels, in a strip 3 thumbnail px wide at the edge: the warp's, not taken
+    assert MovingExtent()._fit(7, box, MovingRegions(strip), SIZE, panning) is None
 
 
 def _centre_lag(runs) -> float:
