@@ -77,7 +77,10 @@ def window_device(device: str) -> str:
     """``--device`` for the window: ``openvino:CPU`` is the CPU (the window runs
     OpenVINO there); another OpenVINO device is one line, exit 2, before a window
     opens: one OpenVINO lacks lists those it has, one it has says the window cannot
-    use it. Any other device is returned as it is."""
+    use it. Any other device is returned as it is (and no torch imported for it:
+    the window shows first)."""
+    if not device.lower().startswith("openvino:"):
+        return device
     from camvideo.errors import CamvideoError, Hint
     from camvideo.runtime.runtimes import check_openvino_device, parse_device
 
@@ -85,8 +88,6 @@ def window_device(device: str) -> str:
         choice = parse_device(device)
     except ValueError as exc:
         raise CamvideoError(Hint("device", subject=True), str(exc)) from None
-    if choice.openvino is None:
-        return device
     check_openvino_device(choice.openvino)
     if choice.openvino.split(".")[0] != "CPU":
         raise CamvideoError(Hint("device", device, subject=True), "the window runs OpenVINO on the CPU only (",
