@@ -106,3 +106,11 @@ def test_the_window_takes_openvino_cpu_as_the_cpu():
     from camvideo.cli.commands.gui import window_device
 
     assert window_device("openvino:CPU") == "cpu" and window_device("cuda:1") == "cuda:1"
+    import subprocess
+    import sys
+
+    code = ("import sys; from camvideo.cli.commands.gui import window_device; window_device('auto'); "
+            "print('torch' in sys.modules)")
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                           cwd=Path(__file__).parents[2])
+    assert fresh.stdout.strip() == "False", fresh.stderr  # the window shows before torch is imported
