@@ -2,8 +2,8 @@
 
 A file damaged in the middle, or cut short, plays up to the damage and ends; the
 source tells its subscribers (``Source.subscribe``) each stretch it lost, as a
-``Damage``, and its other warnings ("it may be truncated", "the rest cannot be
-read", a stream reopened) as a line. ``SourceWarnings`` subscribes to the source
+``Damage`` (a missing tail says so: "... are missing: the video stops before ..."),
+and its other warnings ("the rest cannot be read", a stream reopened) as a line. ``SourceWarnings`` subscribes to the source
 on screen and hands each, once, to ``deliver`` in the window's words, the path
 shortened to the file's name. It is attached while that source plays.
 """
@@ -13,6 +13,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+
+from camvideo.video.decoding import describe_damage
 
 
 class SourceWarnings:
@@ -34,7 +36,7 @@ class SourceWarnings:
         with self._lock:
             self.lost.update(range(damage.first, damage.last + 1))
             self.damage = (*self.damage, damage)
-        self._say(f"{self._short}: {damage} could not be decoded")
+        self._say(f"{self._short}: {describe_damage((damage,))}")
 
     def _warned(self, line: str) -> None:
         self._say(line.replace(self.name, self._short))

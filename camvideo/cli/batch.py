@@ -29,7 +29,7 @@ import time
 from camvideo.batch import DEFAULT_SEGMENT_S, EXPORT_FORMATS
 from camvideo.cli import options as cli
 from camvideo.errors import CamvideoError, printable
-from camvideo.runtime.signals import say
+from camvideo.runtime.signals import say, say_line
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def _say(text: str) -> None:
 
 
 def _stopping(signum: int) -> None:
-    _say(f"\ncamvideo: {signal.Signals(signum).name}: stopping; finishing the files in flight (again to abort)")
+    say_line(f"camvideo: {signal.Signals(signum).name}: stopping; finishing the files in flight (again to abort)")
 
 
 def _check(args: argparse.Namespace) -> None:

@@ -269,6 +269,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         if torch.cuda.is_available():
             return torch.device("cuda")
         return torch.device("mps" if _mps_available() else "cpu")
+    if device.lower().startswith("openvino:"):  # parse_device's: the model loads on the CPU for it
+        raise ValueError(f"device {device!r} is OpenVINO's: it goes with the forward pass (camvideo process, "
+                         "image, gui); the model itself loads on cpu")
     try:
         dev = torch.device(device)
     except RuntimeError:

@@ -9,7 +9,7 @@ not open offers Retry (the same URL).
 
 from __future__ import annotations
 
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
 
 ERROR_BACKGROUND = "rgba(139, 26, 26, 235)"
@@ -29,7 +29,10 @@ def message_bar(background: str, margins: tuple[int, int, int, int]) -> tuple[QF
 
 
 class TopBars(QWidget):
-    """The error banner above the opening bar; each hidden until needed."""
+    """The error banner above the opening bar; each hidden until needed.
+    ``covering(height)``: the bars now cover that much of the view's top (0: none)."""
+
+    covering = pyqtSignal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -60,6 +63,10 @@ class TopBars(QWidget):
         layout.setSpacing(0)
         layout.addWidget(self.banner)
         layout.addWidget(self.opening_bar)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self.covering.emit(self.height() if self.banner.isVisibleTo(self) or self.opening_bar.isVisibleTo(self) else 0)
 
     def show_error(self, message: str) -> None:
         self.error_label.setText(message)

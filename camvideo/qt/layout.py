@@ -36,6 +36,7 @@ def build(window, models: list[str], timeline: QWidget, model: str | None, runti
     window.banner, window.error_label = bars.banner, bars.error_label
     window.opening_bar, window.opening_label = bars.opening_bar, bars.opening_label
     window.cancel_button = bars.cancel_button
+    bars.covering.connect(window.view.set_covered_top)  # the legend and labels keep below the banner
     left = QWidget()
     column = QVBoxLayout(left)
     column.setContentsMargins(0, 0, 0, 0)

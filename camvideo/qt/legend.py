@@ -5,8 +5,8 @@ screen resolution: "evidence for Egyptian cat (0.86)", the colour bar of the
 map's colours from weak to strong, and the scale ("scaled to this frame's
 strongest"). A class below the window's confidence gate gets no map at all (a
 map scaled to its own maximum would tint the whole frame as surely as a real
-find): the legend then says "no heat map: tabby 0.01 is under 5%, not in the
-picture". Nothing is drawn when the heat map is off, the frame has no maps, or
+find): the legend then says "no heat map: tabby 0.01 is under the 5% gate"
+(what the gate knows: the score is low, not that the class is absent). Nothing is drawn when the heat map is off, the frame has no maps, or
 the labels are off (the legend is the heat map's label).
 """
 
@@ -69,8 +69,8 @@ def legend_for(overlay, result, scale: str = "minmax", gate: float | None = None
     score = f" ({det.score:.2f})" if det is not None else ""
     opacity = result.maps.opacity_of(class_id)
     if opacity < 1.0:
-        under = f" is under {gate:.0%}" if gate else " is too unsure"
-        return Legend(f"no heat map: {name}{score.replace('(', '').replace(')', '')}{under}, not in the picture",
+        under = f" is under the {gate:.0%} gate" if gate else " is too unsure"
+        return Legend(f"no heat map: {name}{score.replace('(', '').replace(')', '')}{under}",
                       "", overlay.colormap, True)
     return Legend(f"evidence for {name}{score}", SCALES.get(scale, scale), overlay.colormap, False)
 
@@ -94,11 +94,13 @@ def compact(image_rect: QRectF) -> bool:
     return image_rect.width() < SMALL[0] or image_rect.height() < SMALL[1]
 
 
-def legend_rect(legend: Legend, image_rect: QRectF, font: QFont, boxes=(), view: QRectF | None = None) -> QRectF:
+def legend_rect(legend: Legend, image_rect: QRectF, font: QFont, boxes=(), view: QRectF | None = None,
+                covered_top: float = 0.0) -> QRectF:
     """Where the legend box goes: under the picture when the ``view`` has a bar there
     it fits in (a letterboxed video: it hides nothing), else the picture's
     bottom-left corner, or the corner where it hides the ``boxes`` (view
-    coordinates) least (``labels_layout.panel_corner``)."""
+    coordinates) least (``labels_layout.panel_corner``); a top corner starts below
+    ``covered_top`` (the window's error banner lies over the view's top)."""
     metrics = QFontMetricsF(font)
     if compact(image_rect):
         height = metrics.height() + (0 if legend.faint else BAR_H + PAD / 2) + 2 * PAD
@@ -112,16 +114,16 @@ def legend_rect(legend: Legend, image_rect: QRectF, font: QFont, boxes=(), view:
         width, margin = min(width, max(0.0, image_rect.width() - 2 * MARGIN)), MARGIN
     if view is not None and view.bottom() - image_rect.bottom() >= height + GAP:
         return QRectF(image_rect.left() + margin, image_rect.bottom() + GAP, width, height)
-    area = (image_rect.left(), image_rect.top(), image_rect.right(), image_rect.bottom())
+    area = (image_rect.left(), max(image_rect.top(), covered_top), image_rect.right(), image_rect.bottom())
     x1, y1, x2, y2 = panel_corner(width, height, area, boxes, margin)
     return QRectF(x1, y1, x2 - x1, y2 - y1)
 
 
 def paint_legend(painter: QPainter, legend: Legend, image_rect: QRectF, font: QFont, boxes=(),
-                 view: QRectF | None = None) -> QRectF:
-    """Paint ``legend`` under or over the picture, off the ``boxes`` where it can be
-    (``legend_rect``); returns its box."""
-    box = legend_rect(legend, image_rect, font, boxes, view)
+                 view: QRectF | None = None, covered_top: float = 0.0) -> QRectF:
+    """Paint ``legend`` under or over the picture, off the ``boxes`` and below
+    ``covered_top`` where it can be (``legend_rect``); returns its box."""
+    box = legend_rect(legend, image_rect, font, boxes, view, covered_top)
     inside = box.bottom() <= image_rect.bottom() + 0.5 or (view is not None and box.bottom() <= view.bottom())
     if box.width() < 2 * PAD or box.top() < image_rect.top() or not inside:
         return QRectF()  # no room in a tiny view

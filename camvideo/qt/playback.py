@@ -1,14 +1,14 @@
 """The Playback box's behaviour: pause, step, seek, the clock, and slideshows.
 
-``Playback`` turns the Play/Pause, ◀ and Step buttons, the seek bar, Space and the
-arrow keys into session calls, and keeps the seek bar and the clock on the frame
+``Playback`` turns the Play/Pause, ◀ Step and Step ▶ buttons (◀ Back and Next ▶
+in a slideshow), the seek bar, Space and the arrow keys into session calls, and keeps the seek bar and the clock on the frame
 shown (hundredths of a second while paused, and the frame's number under the
 seek bar, so each step shows: ``camvideo.app.position``; ``→ 0:07`` while the
 handle is dragged). Live sources have no playback: the box is greyed, "live".
 
 A folder (or glob) of images is a slideshow, not a 30 fps clip: it opens paused
 on the first image; Play shows each image for the time set in the box (2 s by
-default) after it appears, and stops on the last; ◀ / Step (← / →) go to the
+default) after it appears, and stops on the last; ◀ Back / Next ▶ (← / →) go to the
 previous / next image; the seek bar picks an image; the clock says "image 2 of
 3" and the panel the file's name. Every move is a seek, so each image is
 localized on its own (no smoothing carried from the previous photo).
@@ -80,7 +80,8 @@ class Playback:
         p.slide_row.setVisible(self.slides is not None)
         p.image_label.setVisible(not live)  # a slideshow's file name, a video file's frame number
         p.image_label.setText("")
-        p.step_button.setText("Next" if self.slides else "Step")
+        p.back_button.setText("◀ Back" if self.slides else "◀ Step")  # a pair: back and forward
+        p.step_button.setText("Next ▶" if self.slides else "Step ▶")
         if self.slides:
             p.time_label.setText(f"image 1 of {len(self.slides)}")
             p.play_button.setText("Play")  # it opens on the first image, paused

@@ -64,7 +64,15 @@ class VideoView(QWidget):
         self.map_scale = "minmax"  # how the maps are scaled (IntensitySettings.scale), for the legend
         self.map_gate: float | None = None  # the confidence gate (a class under it gets no map)
         self.legend_box = QRectF()  # where the legend was last painted (empty: none)
+        self.covered_top = 0.0  # the view's top this many pixels down lies under the window's bars (the banner)
         self.colors = result_colors  # the tags' colours: their classes' (camvideo.class_colours), as on the boxes
+
+    def set_covered_top(self, height: float) -> None:
+        """The bars over the view's top (the error banner, "Opening …") now cover
+        ``height`` pixels of it: the legend and the labels keep below them."""
+        if height != self.covered_top:
+            self.covered_top = float(height)
+            self.update()
 
     def set_labels(self, on: bool) -> None:
         """Labels on or off; takes effect at once (also on a paused frame)."""
@@ -87,7 +95,9 @@ class VideoView(QWidget):
             return []
         image, legend = self.current.image, self.legend()
         avoid = [] if legend is None else [legend_rect(legend, self.image_rect(), legend_font(self.font()),
-                                                       self.boxes_in_view(), QRectF(self.rect()))]
+                                                       self.boxes_in_view(), QRectF(self.rect()), self.covered_top)]
+        if self.covered_top > 0:  # under the banner a label cannot be read
+            avoid.append(QRectF(0.0, 0.0, float(self.width()), self.covered_top))
         return layout_tags(self.current.result, self.image_rect(), (image.width(), image.height()),
                            label_font(self.font()), self.marked_rank(), avoid, self.colors)
 
@@ -193,7 +203,8 @@ class VideoView(QWidget):
             paint_tags(painter, self.label_tags(), label_font(self.font()))
             legend = self.legend()
             self.legend_box = paint_legend(painter, legend, self.image_rect(), legend_font(self.font()),
-                                           self.boxes_in_view(), QRectF(self.rect())) if legend is not None else QRectF()
+                                           self.boxes_in_view(), QRectF(self.rect()),
+                                           self.covered_top) if legend is not None else QRectF()
             if self._pending:
                 self._pending = False
                 now = time.monotonic()

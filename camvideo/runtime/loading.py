@@ -24,12 +24,15 @@ def load_model_from(options: ModelOptions):
     if not isinstance(options, ModelOptions):
         raise TypeError(f"options must be a ModelOptions, got {type(options).__name__}")
     from camvideo.models import load_model
-    from camvideo.runtime.runtimes import parse_device
+    from camvideo.runtime.runtimes import check_openvino_device, parse_device
 
     try:
-        device = parse_device(options.device).torch  # openvino:GPU: the model loads on the CPU
+        choice = parse_device(options.device)  # openvino:GPU: the model loads on the CPU
     except ValueError as exc:
         raise CamvideoError(Hint("device", subject=True), str(exc)) from None
+    if choice.openvino is not None:  # a device OpenVINO lacks fails before the model loads
+        check_openvino_device(choice.openvino)
+    device = choice.torch
     try:
         with memory_errors(options):
             model = load_model(options.model, device=device, **options.load_kwargs())

@@ -4,7 +4,9 @@
 eager torch there) and torch everywhere else: on CUDA and MPS (torch is the fast
 path on a GPU) and for Grad-CAM (it needs torch's backward pass). ``openvino``
 asks for it outright; an OpenVINO device (``openvino:GPU``, ``openvino:NPU``)
-implies it. A model that will not convert, or an OpenVINO that will not load,
+implies it, and one OpenVINO does not have here is a ``CamvideoError`` that lists
+the ones it has (``check_openvino_device``: asked for outright, never a quiet
+fallback). A model that will not convert, or an OpenVINO that will not load,
 falls back to torch with one log line saying why: the runtime is an
 optimization, never the reason a model cannot run.
 
@@ -31,6 +33,8 @@ from camvideo.settings import PRECISIONS, RUNTIMES
 log = logging.getLogger(__name__)
 
 _OPENVINO_PREFIX = "openvino:"
+# OpenVINO's devices that stand for others (``AUTO:GPU,CPU``): not in ``available_devices``
+_VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI", "BATCH")
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,24 @@ def parse_device(device: str) -> DeviceChoice:
             raise ValueError(f"device {device!r}: name an OpenVINO device, e.g. openvino:GPU or openvino:CPU")
         return DeviceChoice("cpu", name)
     return DeviceChoice(device)
+
+
+def check_openvino_device(name: str) -> None:
+    """A ``CamvideoError`` (one line, the devices OpenVINO has) unless OpenVINO has
+    the device ``name`` here: "GPU" names any of "GPU.0", "GPU.1"; a virtual device
+    ("AUTO", "HETERO:GPU,CPU") is OpenVINO's to check. Nothing to check without
+    OpenVINO (the forward pass then says why it runs on torch)."""
+    from camvideo.runtime import openvino
+
+    if not openvino.available():
+        return
+    family = name.split(":")[0].split(".")[0]
+    have = openvino.devices()
+    if family in _VIRTUAL_DEVICES or name in have or family in {d.split(".")[0] for d in have}:
+        return
+    raise CamvideoError(Hint("device", f"openvino:{name}", subject=True),
+                        f"OpenVINO has no device {name} here; it has {', '.join(have) or 'none'} (",
+                        Hint("device", f"openvino:{have[0] if have else 'CPU'}", "use"), ")")
 
 
 def choose_runtime(model, runtime: str = "auto", *, openvino_device: str | None = None,
@@ -81,6 +103,7 @@ def _choose(model, runtime: str, openvino_device: str | None) -> str:
         if runtime == "torch":
             raise CamvideoError(Hint("device", f"openvino:{openvino_device}"), " runs OpenVINO; it cannot go with ",
                                 Hint("runtime", "torch"))
+        check_openvino_device(openvino_device)
         runtime = "openvino"
     if runtime == "torch":
         return "torch"

@@ -108,7 +108,7 @@ class StopSignals:
         without unwinding a thread (``os._exit``: no exception, no interpreter shutdown
         under threads that are inside torch or FFmpeg)."""
         try:
-            say(f"\ncamvideo: {signal.Signals(signum).name} again: aborting\n")
+            say_line(f"camvideo: {signal.Signals(signum).name} again: aborting")
             if self.sinks is not None:
                 self.sinks.close_now()
         finally:
@@ -135,8 +135,17 @@ class StopSignals:
 def _exit_now(signum, _frame) -> None:
     """A signal after the run of a process that ends with it (``StopSignals.ending``):
     the outputs are complete; end the process quietly, with 128 + the signal."""
-    say(f"\ncamvideo: {signal.Signals(signum).name} again: exiting\n")
+    say_line(f"camvideo: {signal.Signals(signum).name} again: exiting")
     os._exit(128 + int(signum))
+
+
+def say_line(text: str) -> None:
+    """Write ``text`` as one line of its own on stderr: after a line break where
+    stderr is a terminal (a progress bar may be drawn mid-line there), not where it
+    is a file or a pipe (a log gets no blank line)."""
+    from camvideo.progress import is_terminal
+
+    say(("\n" if is_terminal(sys.stderr) else "") + text + "\n")
 
 
 def say(text: str) -> None:

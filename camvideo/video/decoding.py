@@ -34,13 +34,16 @@ class Damage:
     """Frames ``first``..``last`` (the source's indices) that could not be decoded;
     ``start`` is the time the first of them was due, ``end`` the time of the next
     frame that decoded (or of the file's end); ``file``: the one image of a folder
-    or pattern that could not be read (its name says which, not a time)."""
+    or pattern that could not be read (its name says which, not a time);
+    ``truncated``: the file's missing tail (it ends before its header says; ``end``
+    is then the header's end)."""
 
     first: int
     last: int
     start: float
     end: float
     file: str | None = None
+    truncated: bool = False
 
     @property
     def frames(self) -> int:
@@ -54,9 +57,21 @@ class Damage:
 
 
 def describe_damage(damage) -> str:
-    """``frames 165-208 (5.5-7.0 s), frame 300 (10.0-10.1 s) could not be decoded``."""
-    parts = [str(d) for d in damage]
-    return f"{', '.join(parts)} could not be decoded" if parts else ""
+    """``frames 165-208 (5.5-7.0 s), frame 300 (10.0-10.1 s) could not be decoded``, in
+    one line; a missing tail (``truncated``) is said as such, with what was kept:
+    ``frames 158-299 (5.3-10.0 s) are missing: the video stops before the 10.0 s
+    its header says (truncated or damaged); every frame that could be decoded was
+    kept``."""
+    lost = [str(d) for d in damage if not d.truncated]
+    parts = [f"{', '.join(lost)} could not be decoded"] if lost else []
+    tails = [d for d in damage if d.truncated]
+    for tail in tails:
+        verb = "is" if tail.frames == 1 else "are"
+        parts.append(f"{tail} {verb} missing: the video stops before the {tail.end:.1f} s its header says "
+                     "(truncated or damaged)")
+    if tails:
+        parts.append("every frame that could be decoded was kept")
+    return "; ".join(parts)
 
 
 def bgr_reformatter():

@@ -204,11 +204,21 @@ class VideoFileSource(Source):
             yield Frame(av_image(frame, reformatter), index, stamp)
             index += 1
         if self.duration and last_time is not None and last_time - self.start_time + 2.5 * step < self.duration:
+            self._cut_short(index, last_time)
+
+    def _cut_short(self, index: int, last_time: float) -> None:
+        """The file ended (after frame ``index - 1``, at ``last_time``) well before its
+        header says: its missing tail is one ``Damage`` (``truncated``), which the
+        front ends say in one line; a warning only where no frames can be named."""
+        step = self.interval
+        expected = self._expected or int(round(self.duration / step))
+        if expected > index:
+            self._damaged(Damage(index, expected - 1, last_time + step, self.start_time + self.duration,
+                                 truncated=True))
+        else:
             self._warn(f"{self.location}: the video ends at {last_time:.2f} s but its header says "
-                       f"{self.duration:.2f} s; it may be truncated (everything up to the damage was read)", log)
-            expected = self._expected or int(round(self.duration / step))
-            if expected > index:
-                self._damaged(Damage(index, expected - 1, last_time + step, self.start_time + self.duration))
+                       f"{self.duration:.2f} s; it may be truncated (every frame that could be decoded was kept)",
+                       log)
 
     def _frames(self, start: float) -> Iterator[Frame]:
         offset_time, offset_index = 0.0, 0

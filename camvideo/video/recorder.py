@@ -9,8 +9,10 @@ it to ``NAME.EXT`` on close, once everything is written and synced, so a finishe
 name means a closed, complete, playable file. After a write error (a full disk)
 the final name is left alone, an earlier recording there stays whole, and
 ``close`` raises the error naming the ``.partial`` file, which keeps what was
-written before it. Frames keep the source's timestamps (millisecond time base; a fragmented
-.mp4 starts its clock at the first frame, .mkv keeps them as they are); odd sizes are
+written before it. Frames keep the source's timestamps (.mkv in milliseconds, Matroska's
+own; .mp4 in ticks that divide the frame rate evenly, ``mp4_time_base``, so a 30 fps
+source makes a 30 fps file, not 29.999; a fragmented .mp4 starts its clock at the first
+frame, .mkv keeps them as they are); odd sizes are
 padded to even (yuv420p needs it); audio of a source file can be copied along.
 The container says who made it (``RECORDING_TAG``: ``comment=camvideo VERSION``,
 written with the header, so a killed recording has it too): the window plays
@@ -79,6 +81,15 @@ def yuv420p_frame(image: np.ndarray):
 
 
 TIME_BASE = Fraction(1, 1000)  # milliseconds: Matroska's own, and exact for source times
+
+
+def mp4_time_base(fps: float) -> Fraction:
+    """An .mp4's time base for a ``fps`` source: whole ticks per frame (30 fps: 1/1020 s,
+    34 ticks a frame; 30000/1001: 1/30000, 1001 a frame) and at least 1000 ticks a
+    second (a variable frame rate keeps its times to the millisecond). Milliseconds
+    would give 33 and 34 ms frames, which players read as 29.999 fps."""
+    rate = Fraction(fps).limit_denominator(1001)
+    return Fraction(1, rate.numerator * math.ceil(1000 / rate.numerator))
 # Container metadata naming camvideo: a tag both muxers keep (Matroska: COMMENT, MP4:
 # ©cmt); "encoder" would not do, the muxers overwrite it with their own name.
 RECORDING_TAG = ("comment", f"camvideo {__version__}")
@@ -145,6 +156,7 @@ class Recorder:
         self._last_pts: int | None = None
         self._audio = None
         fmt, options = CONTAINERS[path.suffix.lower()]
+        self.time_base = mp4_time_base(self.fps_hint) if fmt == "mp4" else TIME_BASE  # the video's pts unit
         if not path.parent.is_dir():
             raise OutputError(f"cannot write {path}: the folder {path.parent} does not exist")
         # Our own unbuffered file: it fails at open when the place is not writable, and
@@ -265,8 +277,8 @@ class Recorder:
                 stream = self._container.add_stream(name, rate=Fraction(self.fps_hint).limit_denominator(1001))
                 stream.width, stream.height = width, height
                 stream.pix_fmt = "yuv420p"
-                stream.time_base = TIME_BASE
-                stream.codec_context.time_base = TIME_BASE
+                stream.time_base = self.time_base
+                stream.codec_context.time_base = self.time_base
                 stream.codec_context.gop_size = self.keyframe_interval
                 if name == "libx264":
                     # The "zerolatency" tune: every frame leaves the encoder as it
@@ -314,13 +326,13 @@ class Recorder:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"image must be HxWx3 uint8 BGR, got shape {image.shape} dtype {image.dtype}")
         image = self._fit(image)
-        pts = int(round(time_s * 1000.0))
+        pts = int(round(time_s / self.time_base))
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # a repeated or backwards time (seek, loop): keep order
         self._last_pts = pts
         frame = yuv420p_frame(image)  # both sides even: ``_fit``
         frame.pts = pts
-        frame.time_base = TIME_BASE
+        frame.time_base = self.time_base
         try:
             self._mux_audio(time_s)
             for packet in self._stream.encode(frame):
@@ -371,7 +383,7 @@ class Recorder:
             if self._stream is not None:
                 for packet in self._stream.encode(None):
                     self._container.mux(packet)
-            last = self._last_pts / 1000.0 if self._last_pts is not None else None
+            last = float(self._last_pts * self.time_base) if self._last_pts is not None else None
             if last is not None:
                 self._mux_audio(last)
         except (av.FFmpegError, OSError) as exc:

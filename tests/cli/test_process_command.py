@@ -102,7 +102,11 @@ def test_truncated_video_warns_and_processes_what_is_there(tmp_path, capsys):
     assert main(["process", str(cut), "--export", str(out)]) == 0
     lines = out.read_text().splitlines()
     assert 10 < len(lines) < 60
-    assert "truncated" in capsys.readouterr().err
+    # one line for one problem: the frames lost, why, and that the rest was kept
+    (warning,) = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert warning == (f"camvideo: warning: {cut}: frames {len(lines)}-59 ({len(lines) / 30:.1f}-2.0 s) are missing: "
+                       "the video stops before the 2.0 s its header says (truncated or damaged); "
+                       "every frame that could be decoded was kept"), warning
 
 
 def _noise(path: Path) -> Path:

@@ -82,6 +82,8 @@ def test_a_stop_signal_finalizes_the_recording_and_export(tmp_path, long_clip, s
     assert proc.returncode == 128 + signum, err  # 130, 143, 129: as a shell reports the signal
     assert "Traceback" not in err
     assert f"interrupted ({signal.Signals(signum).name})" in err
+    # stderr is a pipe, not a terminal: no progress bar mid-line, so no blank line before the stop's
+    assert err.startswith(f"camvideo: {signal.Signals(signum).name}: stopping;") and "\n\n" not in err
     assert out.exists() and not (tmp_path / "out.partial.mp4").exists()
     assert not partial(data).exists()  # the export, complete, under its name
     lines = data.read_text().splitlines()
@@ -373,3 +375,23 @@ def test_guarded_sinks_are_closed_between_two_frames(tmp_path):
         release.set()
         thread.join(10)
         other.close()
+
+
+def test_a_stop_line_breaks_a_terminal_s_bar_line_only(monkeypatch, capsys):
+    """``say_line``: a line of its own; a blank line first only on a terminal (where a
+    progress bar may be mid-line), never in a log file or a pipe."""
+    import io
+
+    from camvideo.runtime.signals import say_line
+
+    say_line("camvideo: SIGTERM: stopping")
+    assert capsys.readouterr().err == "camvideo: SIGTERM: stopping\n"  # capsys: not a terminal
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    say_line("camvideo: SIGTERM: stopping")
+    assert terminal.getvalue() == "\ncamvideo: SIGTERM: stopping\n"

@@ -51,7 +51,7 @@ def test_the_legend_names_the_class_and_the_scale_and_paints_the_colours(qtbot):
 def test_a_class_under_the_gate_gets_no_map_and_the_legend_says_why(qtbot):
     result = _result(scores=(0.01,), opacity=(0.0,))
     legend = legend_for(OverlaySettings(), result, gate=0.05)
-    assert legend.faint and legend.title == "no heat map: Egyptian cat 0.01 is under 5%, not in the picture"
+    assert legend.faint and legend.title == "no heat map: Egyptian cat 0.01 is under the 5% gate"
     frame = np.full((360, 640, 3), 90, np.uint8)
     annotated = FrameAnnotator(OverlaySettings(boxes=False, labels=False)).annotate(frame, result)
     assert np.array_equal(annotated, frame)  # no muddy tint over the whole frame
@@ -69,7 +69,7 @@ def test_the_window_gates_an_absent_class_and_its_legend_says_so(qtbot, open_win
     espresso = FrameLocalizer(w.session.model, settings)([photo("coffee")])[0]
     assert espresso.map_opacity == (0.0,)
     legend = legend_for(w.view.overlay, espresso, settings.intensity.scale, settings.intensity.gate)
-    assert legend.title.startswith("no heat map: tabby") and legend.title.endswith("is under 5%, not in the picture")
+    assert legend.title.startswith("no heat map: tabby") and legend.title.endswith("is under the 5% gate")
 
 
 def test_a_label_ranked_above_a_higher_score_says_held():
@@ -134,3 +134,25 @@ def test_a_letterboxed_picture_has_its_legend_in_the_bar_under_it_and_a_box_keep
     x1, y1, x2, y2 = fitted.boxes_in_view()[0]
     corners = [(x1, y1), (x2, y1), (x1, y2), (x2, y2)]
     assert not any(box.contains(x, y) for x, y in corners)  # the bottom-left one hid the box's corner
+
+
+def test_the_legend_keeps_below_the_error_banner(qtbot, open_window, fast_models):
+    """A box over the picture's bottom-left sends the legend top-left, where the red
+    banner lies over the view: it goes below the banner (and back up once it hides)."""
+    w = open_window()  # no source: only this frame is shown
+    view = w.view
+    width, height = view.width(), view.height()  # the view's shape: no bar under the picture
+    frame = FrameResult(3, 0.1, width, height, (Detection(1, 285, "Egyptian cat", 0.7,
+                                                          (0, height // 2, width, height)),),
+                        ClassMaps((285,), np.random.default_rng(0).random((1, 7, 7)).astype(np.float32), (1.0,)))
+    view.show_frame(shown_frame(frame))
+    view.grab()
+    free = view.legend_box
+    assert not free.isEmpty() and free.top() < view.image_rect().center().y()  # top-left: off the box
+    w.top_bars.show_error("cut.mkv: frames 34-59 (1.1-2.0 s) could not be decoded")
+    qtbot.waitUntil(lambda: view.covered_top > 0, timeout=WAIT_MS)
+    view.show_frame(shown_frame(frame))
+    view.grab()
+    assert view.legend_box.top() >= view.covered_top == w.banner.height()
+    w.banner.hide()
+    qtbot.waitUntil(lambda: view.covered_top == 0, timeout=WAIT_MS)

@@ -27,7 +27,7 @@ def test_a_folder_opens_paused_on_the_first_image_and_plays_at_the_time_set(qtbo
     p = w.panel
     assert w.view.current.index == 0 and w.session.paused  # no flash through the three
     assert p.time_label.text() == "image 1 of 3" and p.image_label.text() == "0-chelsea.png"
-    assert p.slide_row.isVisibleTo(p) and p.step_button.text() == "Next" and p.play_button.text() == "Play"
+    assert p.slide_row.isVisibleTo(p) and (p.back_button.text(), p.step_button.text()) == ("◀ Back", "Next ▶") and p.play_button.text() == "Play"
     w._update_status()
     assert w.fps_label.text() == "paused"
     shown = []

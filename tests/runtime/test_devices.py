@@ -4,12 +4,13 @@ OpenVINO devices (``openvino:GPU``). What this machine lacks is skipped cleanly.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from camvideo.errors import ModelLoadError
+from camvideo.errors import CamvideoError, ModelLoadError
 from camvideo.models import load_model, registry, resolve_device
 from camvideo.runtime.localizer import FrameLocalizer
 from camvideo.runtime.runtimes import make_forward
@@ -50,13 +51,37 @@ def test_mps_gives_the_cpu_classes_and_boxes(photo):
     assert iou(got.detections[0].box, want.detections[0].box) >= 0.95
 
 
-def test_an_openvino_device_that_is_not_there_falls_back_to_torch(openvino_lite0, caplog):
+def test_an_openvino_device_that_is_not_there_is_an_error_that_lists_those_there(openvino_lite0):
     from camvideo.runtime import openvino
 
     model, _ = openvino_lite0
-    missing = next(name for name in ("NPU", "GPU", "GPU.7") if name not in openvino.devices())
+    missing = next(name for name in ("TPU", "NPU", "GPU", "GPU.7") if name not in openvino.devices())
+    with pytest.raises(CamvideoError) as caught:
+        make_forward(model, "auto", openvino_device=missing)
+    have = ", ".join(openvino.devices())
+    assert str(caught.value) == (f"--device openvino:{missing}: OpenVINO has no device {missing} here; it has {have} "
+                                 f"(use --device openvino:{openvino.devices()[0]})")
+
+
+@pytest.mark.parametrize("command", ["process", "image", "gui"])
+def test_each_command_exits_2_on_an_openvino_device_that_is_not_there(command, tmp_path, capsys, data_dir):
+    from camvideo.cli import main
+    from camvideo.runtime import openvino
+
+    if not openvino.available():
+        pytest.skip("OpenVINO is not installed")
+    source = {"image": data_dir / "chelsea.png"}.get(command, Path(__file__).parents[2] / "camvideo/resources/demo.mp4")
+    outputs = {"process": ["-o", str(tmp_path / "o.mkv")], "image": ["-o", str(tmp_path / "o.png")]}.get(command, [])
+    assert main([command, str(source), "--device", "openvino:TPU", *outputs]) == 2  # before a window opens
+    err = capsys.readouterr().err
+    assert err.startswith("camvideo: error: --device openvino:TPU: OpenVINO has no device TPU here; it has ")
+    assert err.count("\n") == 1 and list(tmp_path.iterdir()) == []
+
+
+def test_a_virtual_openvino_device_is_openvinos_to_check_and_falls_back(openvino_lite0, caplog):
+    model, _ = openvino_lite0
     with caplog.at_level(logging.WARNING):
-        forward = make_forward(model, "auto", openvino_device=missing)
+        forward = make_forward(model, "auto", openvino_device="AUTO:TPU")
     assert forward is None
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING
              and r.name.startswith("camvideo")]
@@ -75,3 +100,17 @@ def test_the_command_line_takes_an_openvino_device(tmp_path, capsys, photo, data
     assert obj["detections"][0]["label"] == "Egyptian cat" and out.is_file()
     assert main(["image", str(data_dir / "chelsea.png"), "--device", "openvino:CPU", "--runtime", "torch"]) == 2
     assert "cannot go with --runtime torch" in capsys.readouterr().err
+
+
+def test_the_window_takes_openvino_cpu_as_the_cpu():
+    from camvideo.cli.commands.gui import window_device
+
+    assert window_device("openvino:CPU") == "cpu" and window_device("cuda:1") == "cuda:1"
+    import subprocess
+    import sys
+
+    code = ("import sys; from camvideo.cli.commands.gui import window_device; window_device('auto'); "
+            "print('torch' in sys.modules)")
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                           cwd=Path(__file__).parents[2])
+    assert fresh.stdout.strip() == "False", fresh.stderr  # the window shows before torch is imported

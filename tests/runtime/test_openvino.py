@@ -387,7 +387,9 @@ def test_auto_takes_openvino_for_exact_cam_on_the_cpu_only():
         choose_runtime(lite0, "onnx")
     with pytest.raises(CamvideoError, match="openvino:GPU"):
         choose_runtime(lite0, "torch", openvino_device="GPU")
-    assert choose_runtime(lite0, "auto", openvino_device="GPU") == "openvino"
+    assert choose_runtime(lite0, "auto", openvino_device="CPU") == "openvino"
+    with pytest.raises(CamvideoError, match=r"^--device openvino:TPU: OpenVINO has no device TPU here; it has CPU"):
+        choose_runtime(lite0, "auto", openvino_device="TPU")  # asked for outright: no quiet fallback
 
 
 def test_bf16_compiles_its_own_blob_and_stays_near_f32(tmp_path, photo):

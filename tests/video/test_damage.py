@@ -118,6 +118,18 @@ def test_a_truncated_file_lists_its_missing_tail(tmp_path):
     assert [f.index for f in frames] == list(range(len(frames)))
     (tail,) = src.damage
     assert (tail.first, tail.last) == (len(frames), 59) and tail.end == pytest.approx(2.0, abs=0.05)
+    assert tail.truncated and describe_damage(src.damage) == (
+        f"{tail} are missing: the video stops before the 2.0 s its header says (truncated or damaged); "
+        "every frame that could be decoded was kept")
+
+
+def test_damage_in_the_middle_and_a_missing_tail_make_one_line():
+    from camvideo.video.decoding import Damage
+
+    line = describe_damage((Damage(3, 5, 0.1, 0.2), Damage(9, 9, 0.3, 0.4, truncated=True)))
+    assert line == ("frames 3-5 (0.1-0.2 s) could not be decoded; frame 9 (0.3-0.4 s) is missing: the video "
+                    "stops before the 0.4 s its header says (truncated or damaged); every frame that could be "
+                    "decoded was kept")
 
 
 def test_a_variable_frame_rate_is_no_damage(tmp_path):

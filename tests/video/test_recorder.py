@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -35,6 +36,22 @@ def test_variable_frame_rate_times_are_kept(tmp_path, suffix):
     if suffix == ".mp4":  # fragmented MP4 starts its clock at the first frame
         times = [t - times[0] for t in times]
     assert decode_times(path) == pytest.approx(times, abs=1e-3)
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+@pytest.mark.parametrize("fps", [30, 25, 30000 / 1001])
+def test_a_constant_rate_gives_that_rate(tmp_path, suffix, fps):
+    """A 30 fps source makes a 30 fps file in either container (an .mp4 in milliseconds
+    read as 320000/10667 = 29.999 fps): its average rate, frame count and length."""
+    path = tmp_path / f"out{suffix}"
+    with Recorder(path, fps_hint=fps) as rec:
+        for i in range(45):
+            rec.write_image(pattern(i, 64, 48), i / fps)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        decoded = sum(1 for _ in container.decode(stream))
+        assert stream.average_rate == Fraction(fps).limit_denominator(1001) and decoded == 45
+        assert container.duration / 1e6 == pytest.approx(45 / fps, abs=1e-3)
 
 
 @pytest.mark.parametrize("suffix", [".mkv", ".mp4"])

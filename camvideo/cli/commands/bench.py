@@ -13,7 +13,7 @@ from camvideo.cli.options import path_argument
 from camvideo.cli.outputs import write_text
 from camvideo.cli.parser import exit_status
 from camvideo.errors import flag
-from camvideo.runtime.signals import StopSignals, say
+from camvideo.runtime.signals import StopSignals, say_line
 from camvideo.settings import PRECISIONS
 
 # BenchConfig's fields that an option of the same name sets (a bad value names the option)
@@ -68,7 +68,7 @@ def _interrupted(signum: int) -> None:
     """A bench has nothing to finish: end at once, without raising into the
     pipeline threads that run inside torch and FFmpeg (a KeyboardInterrupt there
     ended the process with SIGABRT or SIGSEGV)."""
-    say(f"\ncamvideo: bench interrupted ({signal.Signals(signum).name}); no report\n")
+    say_line(f"camvideo: bench interrupted ({signal.Signals(signum).name}); no report")
     os._exit(128 + signum)
 
 

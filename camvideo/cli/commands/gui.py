@@ -52,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
         if path and not Path(path).is_file():
             wrong = "is a folder, not a file" if Path(path).is_dir() else "does not exist"
             raise ModelLoadError(f"{option} file {path} {wrong}")
-    device = args.device
+    device, runtime = window_device(args.device), args.runtime
+    if device != args.device:  # openvino:CPU: the model on the CPU, its forward pass on OpenVINO
+        runtime = "openvino"
     if not PLAIN_DEVICE.fullmatch(device):
         from camvideo.models import resolve_device
 
@@ -68,7 +70,29 @@ def run(args: argparse.Namespace) -> int:
     # the model options are the command line's model's: the window's first load uses them, a
     # model chosen later in the window loads as it comes (a checkpoint belongs to its model)
     return run_app(args.source, model=args.model, device=device, loop=args.loop, model_options=options,
-                   runtime=None if args.runtime == "auto" else args.runtime)  # auto: the Runtime box's remembered choice
+                   runtime=None if runtime == "auto" else runtime)  # auto: the Runtime box's remembered choice
+
+
+def window_device(device: str) -> str:
+    """``--device`` for the window: ``openvino:CPU`` is the CPU (the window runs
+    OpenVINO there); another OpenVINO device is one line, exit 2, before a window
+    opens: one OpenVINO lacks lists those it has, one it has says the window cannot
+    use it. Any other device is returned as it is (and no torch imported for it:
+    the window shows first)."""
+    if not device.lower().startswith("openvino:"):
+        return device
+    from camvideo.errors import CamvideoError, Hint
+    from camvideo.runtime.runtimes import check_openvino_device, parse_device
+
+    try:
+        choice = parse_device(device)
+    except ValueError as exc:
+        raise CamvideoError(Hint("device", subject=True), str(exc)) from None
+    check_openvino_device(choice.openvino)
+    if choice.openvino.split(".")[0] != "CPU":
+        raise CamvideoError(Hint("device", device, subject=True), "the window runs OpenVINO on the CPU only (",
+                            Hint("device", "openvino:CPU", "use"), "); `camvideo process` takes this device")
+    return "cpu"
 
 
 def check_source(source: str | None) -> None:

@@ -36,7 +36,7 @@ from camvideo.cli.parser import exit_status
 from camvideo.cli.progress import Progress
 from camvideo.cli.signals import GuardedSinks
 from camvideo.errors import CamvideoError, printable, reason
-from camvideo.runtime.signals import Aborted, StopSignals, say
+from camvideo.runtime.signals import Aborted, StopSignals, say, say_line
 from camvideo.video.spec import SourceSpec
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
 def _stopping(signum: int, sinks: GuardedSinks, live: list[bool]) -> None:
     if live and not live[0]:  # a file: a part of it must not replace an earlier output
         sinks.keep_existing()
-    say(f"\ncamvideo: {signal.Signals(signum).name}: stopping; finishing the recording (again to abort)\n")
+    say_line(f"camvideo: {signal.Signals(signum).name}: stopping; finishing the recording (again to abort)")
 
 
 def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedSinks,
