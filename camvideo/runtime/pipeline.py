@@ -165,11 +165,26 @@ class Pipeline:
             self._opencv_release()
             self._opencv_release = _hold_opencv_threads(file_run=True)
         self._threads_before = torch.get_num_threads()
-        self.source.start()
+        try:
+            self.source.start()
+        except BaseException:
+            self._unlaunch()
+            raise
         self._worker = threading.Thread(target=self._work, name="camvideo-worker")
         self._writer = threading.Thread(target=self._write_loop, name="camvideo-writer")
         self._writer.start()
         self._worker.start()
+
+    def _unlaunch(self) -> None:
+        """A source that failed to start: end the sinks thread and the pool, give
+        OpenCV's threads back; no finished callback (the caller gets the error)."""
+        self._finished_called = True
+        if self._sinks_thread is not None:
+            self._sinks_thread.end()
+            self._sinks_thread.join(JOIN_TIMEOUT_S)
+        if self._pool is not None:
+            self._pool.close()
+        self._opencv_release()
 
     # The pause is the source's (its buffer policy's, camvideo.video.policies): only
     # there can it stop a paced file's clock as well as the hand-over to the worker.

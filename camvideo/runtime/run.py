@@ -121,9 +121,9 @@ def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: Fa
         if on_ready is not None:
             on_ready(info)
         start = time.monotonic()
-        pipeline.start()
         stop = "error"
         try:
+            pipeline.start()
             stop = _wait(pipeline, should_stop, on_progress, info)
         finally:
             for file in _incomplete(stop, info, files, existing):  # these keep their .partial names

@@ -61,7 +61,7 @@ def parse_device(device: str) -> DeviceChoice:
 
 def check_openvino_device(name: str) -> None:
     """A ``CamvideoError`` (one line, the devices OpenVINO has) unless OpenVINO has
-    the device ``name`` here: "GPU" names any of "GPU.0", "GPU.1"; a virtual device
+    the device ``name`` here: "GPU" names any of "GPU.0", "GPU.1", "GPU.1" only itself; a virtual device
     ("AUTO", "HETERO:GPU,CPU") is OpenVINO's to check. Nothing to check without
     OpenVINO (the forward pass then says why it runs on torch)."""
     from camvideo.runtime import openvino
@@ -70,7 +70,8 @@ def check_openvino_device(name: str) -> None:
         return
     family = name.split(":")[0].split(".")[0]
     have = openvino.devices()
-    if family in _VIRTUAL_DEVICES or name in have or family in {d.split(".")[0] for d in have}:
+    numbered = "." in name.split(":")[0]  # "GPU.1" is that one device, "GPU" any of them
+    if family in _VIRTUAL_DEVICES or name in have or (not numbered and family in {d.split(".")[0] for d in have}):
         return
     raise CamvideoError(Hint("device", f"openvino:{name}", subject=True),
                         f"OpenVINO has no device {name} here; it has {', '.join(have) or 'none'} (",

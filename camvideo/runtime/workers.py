@@ -133,9 +133,8 @@ def file_opencv_threads() -> int | None:
 def hold_opencv_threads(count: int | None = None, *, file_run: bool = False) -> Callable[[], None]:
     """Set OpenCV's pool to ``count`` threads (``file_run``: ``file_opencv_threads()``;
     None: leave it) until the returned function is called (once counts; later calls
-    do nothing). ``cv2.setNumThreads``
-    is process-wide: runs that overlap share the setting, and the count from before
-    the first is restored when the last lets go."""
+    do nothing). ``cv2.setNumThreads`` is process-wide: runs that overlap share the
+    setting, and the count from before the first is restored when the last lets go."""
     global _cv_users, _cv_before
     if file_run:
         count = file_opencv_threads()

@@ -18,6 +18,9 @@ def test_bad_model_device_or_weights_fail_before_a_window(capsys, tmp_path):
     assert "missing.pt does not exist" in capsys.readouterr().err
     assert main(["gui", "--device", "tpu"]) == 2
     assert "device must be" in capsys.readouterr().err
+    assert main(["gui", "--device", "openvino:CPU", "--runtime", "torch"]) == 2  # as process and image
+    assert capsys.readouterr().err == ("camvideo: error: --device openvino:CPU runs OpenVINO; it cannot go with "
+                                       "--runtime torch\n")
 
 
 def test_a_source_path_that_names_nothing_fails_before_a_window(capsys, tmp_path):

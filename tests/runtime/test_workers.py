@@ -425,3 +425,28 @@ def test_a_file_run_on_few_cores_runs_opencv_on_one_thread_and_gives_it_back(mon
         assert sink.threads == 1 and cv2.getNumThreads() == 2
     finally:
         cv2.setNumThreads(before)
+
+
+class FailsToStart(IterableSource):
+    def start(self) -> None:
+        raise OSError("the camera is busy")
+
+
+def test_a_file_run_whose_source_fails_to_start_gives_opencv_and_its_threads_back(monkeypatch, lite0, photo):
+    import cv2
+
+    monkeypatch.setattr(workers.os, "cpu_count", lambda: 2)
+    before = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(2)
+        finished = []
+        pipe = Pipeline(FailsToStart(_video(photo, count=3)), FrameLocalizer(lite0), [FrameAnnotator()], [],
+                        workers=2)
+        pipe.on_finished = lambda: finished.append(True)
+        with pytest.raises(OSError, match="camera is busy"):
+            pipe.start()
+        assert cv2.getNumThreads() == 2 and not finished
+        assert not [t for t in threading.enumerate() if t.name == "camvideo-sinks"]
+        pipe.stop()  # still idempotent after a failed start
+    finally:
+        cv2.setNumThreads(before)

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from camvideo.app.models import is_exported
-    from camvideo.errors import CamvideoError, ModelLoadError
+    from camvideo.errors import CamvideoError, Hint, ModelLoadError
 
     check_source(args.source)
     if is_exported(args.model):  # an exported graph: the file is the model (its graph is read by the load)
@@ -54,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
             raise ModelLoadError(f"{option} file {path} {wrong}")
     device, runtime = window_device(args.device), args.runtime
     if device != args.device:  # openvino:CPU: the model on the CPU, its forward pass on OpenVINO
+        if runtime == "torch":  # as process and image say it
+            raise CamvideoError(Hint("device", args.device), " runs OpenVINO; it cannot go with ",
+                                Hint("runtime", "torch"))
         runtime = "openvino"
     if not PLAIN_DEVICE.fullmatch(device):
         from camvideo.models import resolve_device
