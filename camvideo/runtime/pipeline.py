@@ -450,9 +450,10 @@ class Pipeline:
         self._stats.written((time.monotonic() - item.frame.captured) * 1000.0)
 
     def _sink_failed(self, sink, exc: Exception) -> None:
-        """Called with the sink lock held: detach the sink, keep its file, report."""
+        """Called with the sink lock held: detach the sink, keep its file, report (to
+        ``on_error`` and ``sink_errors``: the front end words it once)."""
         error = _as_output_error(sink, exc)
-        log.error("%s", error)
+        log.debug("%s", error)
         self._sinks.remove(sink)
         try:
             sink.close()

@@ -221,7 +221,7 @@ def _close_quietly(sink) -> None:
     try:
         sink.close()
     except OutputError as exc:
-        log.error("%s", exc)
+        log.debug("%s", exc)  # the error on its way is the one the front end words
 
 
 def stats_hud(stats) -> Annotator:

@@ -410,7 +410,7 @@ class Recorder:
         except OutputError as close_error:
             if exc_type is None:
                 raise
-            log.error("%s", close_error)  # the error already on its way says more
+            log.debug("%s", close_error)  # the error already on its way says more
 
 
 class _CheckedFile:
