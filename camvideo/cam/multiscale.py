@@ -18,9 +18,7 @@ the cost.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
-import types
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -28,6 +26,7 @@ import numpy as np
 import torch
 
 from camvideo.cam.evidence import Evidence, choose_classes
+from camvideo.cam.preprocess import at_size
 from camvideo.settings import LocalizeSettings, MapSettings
 
 STRIDE = 32
@@ -145,6 +144,5 @@ class ScaledPasses:
             return self.model
         shim = self._shims.get(size)
         if shim is None:
-            prep = dataclasses.replace(self.model.preprocessing, size=tuple(size))
-            shim = self._shims[size] = types.SimpleNamespace(preprocessing=prep, device=self.model.device)
+            shim = self._shims[size] = at_size(self.model, size)
         return shim

@@ -10,6 +10,8 @@ such a batch into ``preprocess``'s, the same numbers.
 
 from __future__ import annotations
 
+import dataclasses
+import types
 from collections.abc import Sequence
 
 import numpy as np
@@ -90,14 +92,18 @@ def is_pixels(x: torch.Tensor) -> bool:
 def from_pixels(x: torch.Tensor, model: GapClassifier) -> torch.Tensor:
     """A ``pixels`` batch as ``preprocess`` would have made it from the same frames
     (the resize is done: the same numbers), on the model's device."""
-    size = (int(x.shape[1]), int(x.shape[2]))
-    prep = model.preprocessing
-    if tuple(prep.size) != size:
-        import dataclasses
-        import types
+    return preprocess(list(x.numpy()), at_size(model, (int(x.shape[1]), int(x.shape[2]))))
 
-        model = types.SimpleNamespace(preprocessing=dataclasses.replace(prep, size=size), device=model.device)
-    return preprocess(list(x.numpy()), model)
+
+def at_size(model: GapClassifier, size: tuple[int, int]):
+    """What ``preprocess`` and ``pixels`` take for ``model``'s input at ``size``
+    (height, width): its ``preprocessing`` at that size and its ``device``;
+    ``model`` itself at its own size."""
+    size = (int(size[0]), int(size[1]))
+    if tuple(model.preprocessing.size) == size:
+        return model
+    return types.SimpleNamespace(preprocessing=dataclasses.replace(model.preprocessing, size=size),
+                                 device=model.device)
 
 
 def mirrored(x: torch.Tensor) -> torch.Tensor:

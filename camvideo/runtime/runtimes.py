@@ -61,21 +61,26 @@ def parse_device(device: str) -> DeviceChoice:
 
 def check_openvino_device(name: str) -> None:
     """A ``CamvideoError`` (one line, the devices OpenVINO has) unless OpenVINO has
-    the device ``name`` here: "GPU" names any of "GPU.0", "GPU.1", "GPU.1" only itself; a virtual device
+    the device ``name`` here: "GPU" names any of "GPU.0", "GPU.1", and "GPU.1" only itself; a virtual device
     ("AUTO", "HETERO:GPU,CPU") is OpenVINO's to check. Nothing to check without
     OpenVINO (the forward pass then says why it runs on torch)."""
     from camvideo.runtime import openvino
 
     if not openvino.available():
         return
-    family = name.split(":")[0].split(".")[0]
+    head = name.split(":")[0]
+    family, numbered = head.split(".")[0], "." in head  # "GPU.1" is that one device, "GPU" any of them
     have = openvino.devices()
-    numbered = "." in name.split(":")[0]  # "GPU.1" is that one device, "GPU" any of them
     if family in _VIRTUAL_DEVICES or name in have or (not numbered and family in {d.split(".")[0] for d in have}):
         return
     raise CamvideoError(Hint("device", f"openvino:{name}", subject=True),
                         f"OpenVINO has no device {name} here; it has {', '.join(have) or 'none'} (",
                         Hint("device", f"openvino:{have[0] if have else 'CPU'}", "use"), ")")
+
+
+def openvino_with_torch(device: str) -> CamvideoError:
+    """The error for an OpenVINO ``device`` asked for together with ``--runtime torch``."""
+    return CamvideoError(Hint("device", device), " runs OpenVINO; it cannot go with ", Hint("runtime", "torch"))
 
 
 def choose_runtime(model, runtime: str = "auto", *, openvino_device: str | None = None,
@@ -102,8 +107,7 @@ def _choose(model, runtime: str, openvino_device: str | None) -> str:
     on_cpu = model.device.type == "cpu"
     if openvino_device is not None:
         if runtime == "torch":
-            raise CamvideoError(Hint("device", f"openvino:{openvino_device}"), " runs OpenVINO; it cannot go with ",
-                                Hint("runtime", "torch"))
+            raise openvino_with_torch(f"openvino:{openvino_device}")
         check_openvino_device(openvino_device)
         runtime = "openvino"
     if runtime == "torch":

@@ -21,7 +21,7 @@ with; each thread here sets its own and restores the default when it ends.
 
 OpenCV's own thread pool (``cv2.setNumThreads``, process-wide) is set to one
 thread while a file run goes on a machine of up to ``FEW_CORES`` cores
-(``opencv_threads``): the run's own threads (reader, forward passes, writer,
+(``hold_opencv_threads``, ``file_opencv_threads``): the run's own threads (reader, forward passes, writer,
 sinks, the encoder) already fill such a machine, and the pool's worker spins
 (``sched_yield``) after each small parallel call (the overlay's, the recorder's
 colour conversion, the resizes): on 2 cores ~0.3 CPU ms a frame, all of it kernel
@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 FEW_CORES = 4  # up to this many cores, a file run keeps OpenCV's pool at one thread
 
 _cv_lock = threading.Lock()
-_cv_users = 0  # file runs inside opencv_threads now
+_cv_users = 0  # holds of hold_opencv_threads not yet released
 _cv_before = 0  # OpenCV's thread count before the first of them
 
 

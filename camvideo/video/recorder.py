@@ -157,6 +157,7 @@ class Recorder:
         self._audio = None
         fmt, options = CONTAINERS[path.suffix.lower()]
         self.time_base = mp4_time_base(self.fps_hint) if fmt == "mp4" else TIME_BASE  # the video's pts unit
+        self._tick_s = float(self.time_base)  # its length in seconds, for the per-frame pts
         if not path.parent.is_dir():
             raise OutputError(f"cannot write {path}: the folder {path.parent} does not exist")
         # Our own unbuffered file: it fails at open when the place is not writable, and
@@ -326,7 +327,7 @@ class Recorder:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"image must be HxWx3 uint8 BGR, got shape {image.shape} dtype {image.dtype}")
         image = self._fit(image)
-        pts = int(round(time_s / self.time_base))
+        pts = int(round(time_s / self._tick_s))
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # a repeated or backwards time (seek, loop): keep order
         self._last_pts = pts

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from camvideo.app.models import is_exported
-    from camvideo.errors import CamvideoError, Hint, ModelLoadError
+    from camvideo.errors import CamvideoError, ModelLoadError
 
     check_source(args.source)
     if is_exported(args.model):  # an exported graph: the file is the model (its graph is read by the load)
@@ -55,8 +55,9 @@ def run(args: argparse.Namespace) -> int:
     device, runtime = window_device(args.device), args.runtime
     if device != args.device:  # openvino:CPU: the model on the CPU, its forward pass on OpenVINO
         if runtime == "torch":  # as process and image say it
-            raise CamvideoError(Hint("device", args.device), " runs OpenVINO; it cannot go with ",
-                                Hint("runtime", "torch"))
+            from camvideo.runtime.runtimes import openvino_with_torch
+
+            raise openvino_with_torch(args.device)
         runtime = "openvino"
     if not PLAIN_DEVICE.fullmatch(device):
         from camvideo.models import resolve_device

@@ -53,11 +53,9 @@ class OpenVINOBench:
 
 def _sized(model, size: tuple[int, int] | None):
     """``model``'s preprocessing at ``size`` (height, width; None: its own)."""
-    import dataclasses
-    import types
+    from camvideo.cam.preprocess import at_size
 
-    return model if size is None else types.SimpleNamespace(
-        preprocessing=dataclasses.replace(model.preprocessing, size=tuple(size)), device=model.device)
+    return model if size is None else at_size(model, size)
 
 
 def prepared(model, forward, frames: list[np.ndarray], size: tuple[int, int] | None = None) -> list:
@@ -75,7 +73,6 @@ def openvino_floor_contestant(model, forward, frames: list[np.ndarray], size: tu
     logits, one inference: the head is in the graph; the model's head in torch where
     it is not), on frames preprocessed beforehand to ``size`` (height, width; default:
     the model's own input), at ``forward``'s precision."""
-    sized = _sized(model, size)
     xs = prepared(model, forward, frames, size)
 
     def run(i: int):
@@ -83,7 +80,7 @@ def openvino_floor_contestant(model, forward, frames: list[np.ndarray], size: tu
             feats, logits = forward.features_and_logits(xs[i % len(xs)])
             return feats, model.classify(feats) if logits is None else logits
 
-    height, width = sized.preprocessing.size
+    height, width = _sized(model, size).preprocessing.size
     return Contestant(name, run, (width, height),
                       f"OpenVINO forward pass alone (image -> maps and logits), preprocessed {width}x{height} "
                       f"input, {forward.device}, {forward.precision}")
