@@ -1,0 +1,249 @@
+"""Photos: finer maps and per-photo levels (issue 25, session 16).
+
+``python bench/photo_finer.py --split tune [--grid] [--check] [--json F] [--cache DIR]``
+
+Each photo of the split goes once through the passes below (kept in a pickle under
+``--cache``); the candidates combine them without running a network again:
+
+- ``A``: ``balanced``'s pass of lite0 (the photo's aspect kept, 288x224 on 4:3, a 7x9
+  map): today's default, its classes and its map;
+- ``M``, ``F``: lite0's map at a short side of 336 and 448 (1.5x and 2x the input: 10x14
+  and 14x18 cells on 4:3; the classes stay ``A``'s);
+- ``l2A``: lite2's aspect-kept pass (260 short side: a 9x11 map on 4:3), its classes and
+  map; ``l2F``: lite2's map at 2x (520: 17x22 cells).
+
+Box sources (each class map min-max normalized; ``balanced``'s rule otherwise: the
+largest region, inset 0.04):
+
+- ``X t``: map ``X`` at ``t`` of its maximum (``A 20%`` is today's box);
+- ``X|Y t``: the normalized maps of ``X`` and ``Y`` averaged at ``Y``'s cells (``X``
+  upsampled); ``X*Y t``: their geometric mean (``sqrt(x*y)``): where the coarse map is
+  high and the finer one low (between two animals) the product falls, where both are
+  high (one animal) it stays;
+- ``X mass t``: every region of ``X`` at ``t``, the one with the largest mass (the sum
+  of the map over it) boxed, not the largest by area;
+- ``X knee k``: a level per photo: from 20% upwards in steps of 5 points (to 50%), the
+  first level whose box is at most ``k`` times the area of the next level's (below it
+  the box jumped: regions merged); 20% when none jumps;
+- ``X grow k``: the lowest level from 50% downwards (steps of 5 points, to 20%) before
+  the box's area grows more than ``k`` times in one step.
+
+``--check``: only the pairs of ``CHECKED``, the holdout split's one run under the rule
+fixed before it (``GAIN``). Tune split for choosing; the holdout split only with
+``--check``, once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import pickle
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from photo_views import area, cam, score  # noqa: E402
+
+from camvideo.cam.boxes import boxes_from_cam, inset_box, normalize, threshold_mask, upsample  # noqa: E402
+from camvideo.cam.multiscale import ScaledPasses  # noqa: E402
+from camvideo.models import imagenet_labels, load_model  # noqa: E402
+from camvideo.presets import quality_maps  # noqa: E402
+from camvideo.settings import LocalizeSettings, MapSettings  # noqa: E402
+from camvideo.tools.annotations import best_iou, fit_boxes  # noqa: E402
+from camvideo.tools.devset import MANIFEST, load_devset  # noqa: E402
+from camvideo.video.sources import read_image  # noqa: E402
+
+PASSES = {  # name -> (model key, map short side or None: the aspect-kept pass's own map)
+    "A": ("lite0", None), "M": ("lite0", 336), "F": ("lite0", 448), "l2A": ("l2", None), "l2F": ("l2", 520),
+}
+
+
+def request(side: int | None) -> LocalizeSettings:
+    return LocalizeSettings(topk=1, maps=MapSettings(input="aspect", map_side=side))
+
+
+def collect(split: str, cache: Path) -> dict:
+    """Every photo's annotation, size and passes (from ``cache`` when made before)."""
+    import torch
+
+    path = cache / f"photo_finer_{split}.pkl"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    torch.set_num_threads(1)
+    from camvideo.cam.methods import cam_method
+
+    models = {"lite0": load_model("lite0", device="cpu"), "l2": load_model("lite2", device="cpu")}
+    passes = {k: ScaledPasses(cam_method(m)) for k, m in models.items()}
+    rows = []
+    for ann in load_devset(MANIFEST, imagenet_labels(), split):
+        frame = read_image(ann.file)
+        views = {}
+        with torch.inference_mode():
+            for name, (key, side) in PASSES.items():
+                ev = passes[key].evidence([frame], request(side))[0]
+                views[name] = (ev.probs.cpu().numpy(), ev.features.cpu().numpy())
+        rows.append({"file": Path(ann.file).name, "classes": ann.classes, "size": frame.shape[1::-1],
+                     "gt": fit_boxes(ann, frame.shape[1], frame.shape[0]), "views": views})
+        print(f"collected {len(rows)} {rows[-1]['file']}", file=sys.stderr, flush=True)
+    data = {"rows": rows, "weights": {k: m.weight.detach().cpu().float().numpy() for k, m in models.items()}}
+    cache.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(data))
+    return data
+
+
+def one_map(row: dict, weights: dict, name: str, c: int) -> np.ndarray:
+    """Class ``c``'s normalized map of pass ``name``."""
+    return normalize(cam(weights[PASSES[name][0]], row["views"][name][1], c))
+
+
+def joined_map(row: dict, weights: dict, source: str, c: int) -> np.ndarray:
+    """``X|Y`` (mean) or ``X*Y`` (geometric mean) of two normalized maps at ``Y``'s
+    cells; a plain pass name gives its own map."""
+    for sep in "|*":
+        if sep in source:
+            a, b = (one_map(row, weights, n, c) for n in source.split(sep))
+            a = np.clip(cv2.resize(a, b.shape[::-1], interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+            return normalize(0.5 * (a + b) if sep == "|" else np.sqrt(a * b))
+    return one_map(row, weights, source, c)
+
+
+def mass_box(heat: np.ndarray, width: int, height: int, rule):
+    """The box of the region (at ``rule``'s level) with the largest sum of the map."""
+    scale = min(1.0, rule.max_side / max(width, height))
+    work_w, work_h = max(1, round(width * scale)), max(1, round(height * scale))
+    up = upsample(normalize(heat), work_w, work_h)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(threshold_mask(up, rule), connectivity=8)
+    if count <= 1:
+        return None
+    mass = np.bincount(labels.ravel(), weights=up.ravel(), minlength=count)
+    i = 1 + int(np.argmax(mass[1:]))
+    x, y, w, h = (int(v) for v in stats[i, :4])
+    x1, y1, x2, y2 = inset_box((x, y, x + w, y + h), rule.inset) if rule.inset > 0 else (x, y, x + w, y + h)
+    sx, sy = width / work_w, height / work_h
+    return (max(0, int(np.floor(x1 * sx))), max(0, int(np.floor(y1 * sy))),
+            min(width, int(np.ceil(x2 * sx))), min(height, int(np.ceil(y2 * sy))))
+
+
+LEVELS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+
+
+def level_boxes(heat: np.ndarray, size, rule) -> list:
+    """The largest region's box at each of ``LEVELS``."""
+    out = []
+    for t in LEVELS:
+        boxes = boxes_from_cam(heat, size[0], size[1], dataclasses.replace(rule, threshold=t))
+        out.append(tuple(boxes[0]) if boxes else None)
+    return out
+
+
+def knee_box(heat: np.ndarray, size, rule, k: float, upward: bool):
+    """A level per photo (``knee`` upward from 20%, ``grow`` downward from 50%; the
+    module's docstring)."""
+    boxes = level_boxes(heat, size, rule)
+    if upward:
+        for here, above in zip(boxes, boxes[1:]):
+            if here is not None and above is not None and area(here) <= k * area(above):
+                return here
+        return boxes[0]
+    for i in range(len(boxes) - 1, 0, -1):
+        lower, here = boxes[i - 1], boxes[i]
+        if lower is None or here is None or area(lower) > k * area(here):
+            return here
+    return boxes[0]
+
+
+def box_of(row: dict, weights: dict, source: str, c: int, rule):
+    """Class ``c``'s top-1 box by ``source`` (``MAP [mass|knee K|grow K] LEVEL``)."""
+    parts = source.split()
+    heat = joined_map(row, weights, parts[0], c)
+    if parts[1] in ("knee", "grow"):
+        return knee_box(heat, row["size"], rule, float(parts[2]), parts[1] == "knee")
+    level = dataclasses.replace(rule, threshold=float(parts[-1].rstrip("%")) / 100)
+    if parts[1] == "mass":
+        return mass_box(heat, row["size"][0], row["size"][1], level)
+    boxes = boxes_from_cam(heat, row["size"][0], row["size"][1], level)
+    return tuple(boxes[0]) if boxes else None
+
+
+CLASS_SOURCES = {"A (today)": ("A",), "l2A": ("l2A",), "A+l2A": ("A", "l2A")}
+BOX_SOURCES = (
+    "A 20%", "A 25%", "M 20%", "M 25%", "M 30%", "F 20%", "F 25%", "F 30%", "F 35%",
+    "A|F 20%", "A|F 25%", "A|F 30%", "A*F 20%", "A*F 25%", "A*F 30%", "A*M 20%", "A*M 25%", "A|M 25%",
+    "A mass 20%", "M mass 20%", "M mass 25%", "F mass 20%", "F mass 25%", "F mass 30%", "A*F mass 20%",
+    "A*F mass 25%", "A*F mass 30%",
+    "A knee 1.5", "A knee 2", "A knee 3", "A grow 1.5", "A grow 2", "F knee 1.5", "F knee 2", "F grow 2",
+    "A*F knee 1.5", "A*F knee 2", "A*F grow 2",
+    "l2A 20%", "l2A 25%", "l2F 20%", "l2F 25%", "l2F 30%", "l2A*l2F 20%", "l2A*l2F 25%", "l2F mass 25%",
+    "l2A knee 2", "l2F knee 2",
+)
+
+# The rule fixed on the tune split before the holdout run (committed before any grid
+# figure was seen, as session 15's): the order is top-1 localization, then GT-known,
+# class accuracy, mean IoU of the top-1 box; a candidate replaces the default only when
+# it gains at least GAIN photos of the tune split's top-1 localization (4 of 45: +0.089)
+# with class accuracy no lower. The holdout split is then run once on CHECKED.
+GAIN = 4
+CHECKED: tuple = (("A (today)", "A 20%"),)
+
+
+def run_grid(data: dict, pairs=None) -> list[dict]:
+    """Each (class source, box source) of ``pairs`` (default: every one), scored over the split."""
+    rule = quality_maps("balanced")[1]
+    rows = []
+    pairs = pairs or list(itertools.product(CLASS_SOURCES, BOX_SOURCES))
+    for cname, bname in pairs:
+        per = []
+        for row in data["rows"]:
+            probs = np.mean([row["views"][v][0] for v in CLASS_SOURCES[cname]], axis=0)
+            c = int(probs.argmax())
+            per.append({"file": row["file"], **score(row, c, box_of(row, data["weights"], bname, c, rule))})
+            best = max(row["classes"], key=lambda k: probs[k])
+            box = box_of(row, data["weights"], bname, best, rule)
+            per[-1]["gt_known"] = box is not None and best_iou([box], row["gt"]) >= 0.5
+        n = len(per)
+        rows.append({"classes": cname, "boxes": bname, "top1_loc": sum(p["loc"] for p in per) / n,
+                     "gt_known": sum(p["gt_known"] for p in per) / n, "top1_cls": sum(p["cls"] for p in per) / n,
+                     "mean_iou": statistics.fmean(p["iou"] for p in per),
+                     "misses": [p["file"] for p in per if not p["loc"]],
+                     "ious": {p["file"]: round(p["iou"], 3) for p in per}})
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", choices=("tune", "holdout"), default="tune")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/camvideo_photo_finer"))
+    parser.add_argument("--grid", action="store_true", help="every class source x box source")
+    parser.add_argument("--check", action="store_true", help="only the pairs of CHECKED (the holdout's run)")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if args.split == "holdout" and not args.check:
+        parser.error("the holdout split is run only with --check")
+    t0 = time.process_time()
+    data = collect(args.split, args.cache)
+    print(f"passes ready ({time.process_time() - t0:.1f} CPU s)", file=sys.stderr)
+    report = {"split": args.split, "gain": GAIN, "checked": CHECKED}
+    rows = report["grid"] = run_grid(data, CHECKED if args.check else None)
+    base = set(rows[0]["misses"])
+    for r in sorted(rows, key=lambda r: (-r["top1_loc"], -r["gt_known"], -r["top1_cls"], -r["mean_iou"])):
+        m = set(r["misses"])
+        print(f"{r['classes']:10s} {r['boxes']:14s} loc {r['top1_loc']:.3f} gtk {r['gt_known']:.3f} "
+              f"cls {r['top1_cls']:.3f} iou {r['mean_iou']:.3f}  +{sorted(x[:14] for x in base - m)} "
+              f"-{sorted(x[:14] for x in m - base)}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
