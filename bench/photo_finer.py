@@ -6,11 +6,13 @@ Each photo of the split goes once through the passes below (kept in a pickle und
 ``--cache``); the candidates combine them without running a network again:
 
 - ``A``: ``balanced``'s pass of lite0 (the photo's aspect kept, 288x224 on 4:3, a 7x9
-  map): today's default, its classes and its map;
-- ``M``, ``F``: lite0's map at a short side of 336 and 448 (1.5x and 2x the input: 10x14
-  and 14x18 cells on 4:3; the classes stay ``A``'s);
-- ``l2A``: lite2's aspect-kept pass (260 short side: a 9x11 map on 4:3), its classes and
-  map; ``l2F``: lite2's map at 2x (520: 17x22 cells).
+  map): today's default, its classes and its map; ``Am`` the same of the mirrored photo
+  (its features flipped back);
+- ``M``, ``L``, ``F``: lite0's map at a short side of 336, 384 and 448 (1.5x to 2x the
+  input: 10x14, 12x16 and 14x19 cells on 4:3); their classes are ``A``'s, or as a class
+  source their own features' (the linear layer on their spatial mean);
+- ``l2A``: lite2's aspect-kept pass (256x352 on 4:3: an 8x10 map), its classes and map;
+  ``l2F``: lite2's map at 2x (520: 16x22 cells).
 
 Box sources (each class map min-max normalized; ``balanced``'s rule otherwise: the
 largest region, inset 0.04):
@@ -31,7 +33,7 @@ largest region, inset 0.04):
 - ``X grow k``: the lowest level from 50% downwards (steps of 5 points, to 20%) before
   the box's area grows more than ``k`` times in one step.
 
-``--check``: only the pairs of ``CHECKED``, the holdout split's one run under the rule
+``--cost``: CPU ms of each lite0 pass on a 640x480 photo. ``--check``: only the pairs of ``CHECKED``, the holdout split's one run under the rule
 fixed before it (``GAIN``). Tune split for choosing; the holdout split only with
 ``--check``, once.
 """
@@ -272,6 +274,28 @@ def run_grid(data: dict, pairs=None) -> list[dict]:
     return rows
 
 
+def cost(reps: int = 7) -> dict:
+    """Median CPU ms of each lite0 pass (``A``, ``M``, ``F``, ``L``) on one 640x480 photo,
+    torch on one thread, interleaved, the first round not counted."""
+    import torch
+
+    from camvideo.cam.methods import cam_method
+
+    torch.set_num_threads(1)
+    frame = cv2.resize(read_image(ROOT / "tests/data/coffee.png"), (640, 480), interpolation=cv2.INTER_AREA)
+    l0 = ScaledPasses(cam_method(load_model("lite0", device="cpu")))
+    names = [n for n, (key, _) in PASSES.items() if key == "lite0" and n not in MIRRORED]
+    times: dict = {n: [] for n in names}
+    with torch.inference_mode():
+        for r in range(reps + 1):
+            for name in names:
+                t0 = time.process_time()
+                l0.evidence([frame], request(PASSES[name][1]))
+                if r:
+                    times[name].append(1000 * (time.process_time() - t0))
+    return {k: round(float(np.median(v)), 1) for k, v in times.items()}
+
+
 def verdict(rows: list[dict]) -> dict:
     """DECISION against the default (the first row) by the holdout rule."""
     base, cand = rows[0], next(r for r in rows if (r["classes"], r["boxes"]) == DECISION)
@@ -288,8 +312,15 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/camvideo_photo_finer"))
     parser.add_argument("--grid", action="store_true", help="every class source x box source")
     parser.add_argument("--check", action="store_true", help="only the pairs of CHECKED (the holdout's run)")
+    parser.add_argument("--cost", action="store_true", help="CPU ms of each lite0 pass on a 640x480 photo")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if args.cost:
+        ms = cost()
+        print(json.dumps(ms))
+        if args.json:
+            args.json.write_text(json.dumps({"cost_ms": ms, "photo": "tests/data/coffee.png at 640x480"}) + "\n")
+        return 0
     if args.split == "holdout" and not args.check:
         parser.error("the holdout split is run only with --check")
     t0 = time.process_time()
