@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -176,16 +177,83 @@ def text_size(text: str, scale: float, thickness: int) -> tuple[tuple[int, int],
 
 def _draw_tag(frame, text, origin, color, scale, size=None) -> tuple[int, int, int, int]:
     """A filled tag with ``text`` at ``origin`` (kept inside the frame); ``size``: the
-    text's ``cv2.getTextSize`` at ``scale`` when the caller has it (measured here otherwise)."""
+    text's ``cv2.getTextSize`` at ``scale`` when the caller has it (measured here otherwise).
+    A tag seen before is pasted from ``tag_image`` (the same pixels as drawing it)."""
     thickness = 1 if scale < 0.7 else 2
     (tw, th), base = size if size is not None else text_size(text, scale, thickness)
     height, width = frame.shape[:2]
     w, h = tw + 6, th + base + 6
     x = int(min(max(origin[0], 0), max(0, width - w)))
     y = int(min(max(origin[1], 0), max(0, height - h)))
-    cv2.rectangle(frame, (x, y), (x + w, y + h), color, cv2.FILLED)
-    cv2.putText(frame, text, (x + 3, y + th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, ink_color(color), thickness, cv2.LINE_AA)
+    tag = tag_image(text, scale, thickness, color, ((tw, th), base)) if frame.dtype == np.uint8 else None
+    if tag is not None and y + tag.ink_bottom < height and x + tag.ink_right < width and frame.shape[2:] == (3,):
+        frame[y:y + h + 1, x:x + w + 1] = tag.pixels[:height - y, :width - x]  # the tag's last row/column may lie outside
+    else:
+        cv2.rectangle(frame, (x, y), (x + w, y + h), color, cv2.FILLED)
+        cv2.putText(frame, text, (x + 3, y + th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, ink_color(color), thickness,
+                    cv2.LINE_AA)
     return (x, y, x + w, y + h)
+
+
+class TagImage(NamedTuple):
+    """A drawn tag: its pixels ((h + 1, w + 1, 3): ``cv2.rectangle``'s filled box with
+    both corners in, and the text) and the last row and column its text inks."""
+
+    pixels: np.ndarray
+    ink_bottom: int
+    ink_right: int
+
+
+TAG_IMAGES = 512  # tags remembered (~8 KB each at 640x480); all are forgotten when full
+
+
+def tag_image(text: str, scale: float, thickness: int, color, size) -> TagImage | None:
+    """The tag ``_draw_tag`` draws for ``text`` in ``color``, made on its second
+    sighting and remembered (a video's labels repeat frame after frame; a HUD's
+    changing numbers are drawn, not remembered). None the first time, and for a text
+    that inks a pixel outside its tag (anti-aliasing spills): such tags are drawn."""
+    key = (text, scale, thickness, tuple(color))
+    tag = _TAGS.get(key, _UNSEEN)
+    if tag is not _UNSEEN:
+        return tag
+    if key not in _SEEN:
+        if len(_SEEN) >= TAG_IMAGES:
+            _SEEN.clear()
+        _SEEN.add(key)
+        return None
+    if len(_TAGS) >= TAG_IMAGES:
+        _TAGS.clear()
+    _TAGS[key] = tag = _render_tag(text, scale, thickness, color, size)
+    return tag
+
+
+def _render_tag(text, scale, thickness, color, size) -> TagImage | None:
+    """The tag drawn on a black and on a white canvas with room around it: None
+    when the text inks the room on either (it would ink the frame)."""
+    (tw, th), base = size
+    w, h = tw + 6, th + base + 6
+    room = h
+    inside = np.s_[room:room + h + 1, room:room + w + 1]
+    drawn = []
+    for background in (0, 255):
+        canvas = np.full((h + 1 + 2 * room, w + 1 + 2 * room, 3), background, np.uint8)
+        cv2.rectangle(canvas, (room, room), (room + w, room + h), color, cv2.FILLED)
+        cv2.putText(canvas, text, (room + 3, room + th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, ink_color(color),
+                    thickness, cv2.LINE_AA)
+        pixels = canvas[inside].copy()
+        canvas[inside] = background
+        if (canvas != background).any():
+            return None
+        drawn.append(pixels)
+    if not np.array_equal(*drawn):
+        return None
+    rows, cols = np.nonzero((drawn[0] != np.asarray(color, np.uint8)).any(axis=2))
+    return TagImage(drawn[0], int(rows.max(initial=0)), int(cols.max(initial=0)))
+
+
+_TAGS: dict[tuple, TagImage | None] = {}
+_SEEN: set[tuple] = set()
+_UNSEEN = object()
 
 
 def label_text(det, result: FrameResult) -> str:

@@ -181,3 +181,59 @@ def test_remembered_tag_sizes_are_opencvs():
     for text, scale, thickness in [("tabby 0.79", 0.5, 1), ("Egyptian cat 0.71 held", 1.1, 2), ("Ag", 0.4, 1)]:
         want = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
         assert text_size(text, scale, thickness) == want == text_size(text, scale, thickness)
+
+
+def _drawn_tag(frame, text, origin, color, scale):
+    """A tag drawn as ``_draw_tag`` drew each one before tags were remembered."""
+    import cv2
+
+    from camvideo.annotate import ink_color, text_size
+
+    thickness = 1 if scale < 0.7 else 2
+    (tw, th), base = text_size(text, scale, thickness)
+    height, width = frame.shape[:2]
+    w, h = tw + 6, th + base + 6
+    x = int(min(max(origin[0], 0), max(0, width - w)))
+    y = int(min(max(origin[1], 0), max(0, height - h)))
+    cv2.rectangle(frame, (x, y), (x + w, y + h), color, cv2.FILLED)
+    cv2.putText(frame, text, (x + 3, y + th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, ink_color(color), thickness,
+                cv2.LINE_AA)
+
+
+@pytest.mark.parametrize("size", [(240, 320), (480, 640), (18, 40)])
+def test_a_remembered_tag_is_the_drawn_one(size):
+    """Tags seen before are pasted: the same pixels as drawing them, at the frame's
+    edges and corners too (a tag's last row and column may lie outside)."""
+    from camvideo.annotate import _draw_tag
+
+    rng = np.random.default_rng(sum(size))
+    height, width = size
+    texts = ["tabby 0.79", "Egyptian cat 0.71 held", "jay 0.05 Grad-CAM", "Ag", "", "30.1 fps | forward 5 ms"]
+    origins = [(0, 0), (width, height), (width - 1, 0), (0, height - 1), (-5, -5), (width // 2, height // 3)]
+    background = rng.integers(0, 256, (height, width, 3), np.uint8)
+    for text in texts:
+        for scale in (0.4, 0.53, 0.67, 0.8, 1.2):
+            for origin in origins:
+                color = PALETTE[int(rng.integers(len(PALETTE)))] if rng.random() < 0.8 else (32, 32, 32)
+                want = background.copy()
+                _drawn_tag(want, text, origin, color, scale)
+                for _ in range(3):  # first sighting drawn, then made and remembered, then pasted
+                    frame = background.copy()
+                    _draw_tag(frame, text, origin, color, scale)
+                    assert np.array_equal(frame, want), (text, scale, origin)
+
+
+def test_tags_are_remembered_after_their_second_sighting_and_forgotten_when_many():
+    from camvideo import annotate
+
+    size = annotate.text_size("lynx 0.50", 0.5, 1)
+    annotate._TAGS.clear()
+    annotate._SEEN.clear()
+    assert annotate.tag_image("lynx 0.50", 0.5, 1, (0, 255, 0), size) is None
+    tag = annotate.tag_image("lynx 0.50", 0.5, 1, (0, 255, 0), size)
+    assert tag is not None and tag.pixels.shape[:2] == (size[0][1] + size[1] + 7, size[0][0] + 7)
+    assert annotate.tag_image("lynx 0.50", 0.5, 1, (0, 255, 0), size) is tag
+    for k in range(2 * annotate.TAG_IMAGES):
+        for _ in range(2):
+            annotate.tag_image(f"lynx {k}", 0.5, 1, (0, 255, 0), size)
+    assert len(annotate._TAGS) <= annotate.TAG_IMAGES and len(annotate._SEEN) <= annotate.TAG_IMAGES
