@@ -56,6 +56,32 @@ def apply_colormap(grey: np.ndarray, packed: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(cv2.LUT(grey, packed).view(np.uint8).reshape(height, width, 4), cv2.COLOR_BGRA2BGR)
 
 
+STRIP_BYTES = 128 << 10  # frame bytes blended at a time: the strip, its colours and the frame's rows stay in L2
+
+
+def blend_colormap(frame: np.ndarray, grey: np.ndarray, packed: np.ndarray, alpha: float) -> np.ndarray:
+    """``cv2.addWeighted(frame, 1 - alpha, apply_colormap(grey, packed), alpha, 0)``
+    as a new array, the same pixels, made a strip of rows at a time: the frame's rows
+    copied, their colours looked up, then blended in place (~0.65 against ~0.85 CPU
+    ms at 640x480: all of it in the core's cache, and a copy reads a frame that is
+    not there faster than the blend does; docs/measuring.md)."""
+    height, width = grey.shape
+    if frame.shape != (height, width, 3) or frame.dtype != np.uint8:
+        return cv2.addWeighted(frame, 1.0 - alpha, apply_colormap(grey, packed), alpha, 0.0)
+    rows = max(1, STRIP_BYTES // max(1, 3 * width))
+    out = np.empty_like(frame, order="C")
+    quads = np.empty((min(rows, height), width), np.int32)
+    colored = np.empty((min(rows, height), width, 3), np.uint8)
+    for top in range(0, height, rows):
+        n = min(rows, height - top)
+        strip, quad, color = out[top:top + n], quads[:n], colored[:n]
+        np.copyto(strip, frame[top:top + n])
+        cv2.LUT(grey[top:top + n], packed, dst=quad)
+        cv2.cvtColor(quad.view(np.uint8).reshape(n, width, 4), cv2.COLOR_BGRA2BGR, dst=color)
+        cv2.addWeighted(strip, 1.0 - alpha, color, alpha, 0.0, dst=strip)
+    return out
+
+
 _LUTS: dict[str, np.ndarray] = {}
 _PACKED: dict[str, np.ndarray] = {}
 
@@ -94,8 +120,8 @@ class HeatmapAnnotator:
         # fraction of the cost of upsampling floats to the frame.
         heat8 = np.clip(heat * 255.0 + 0.5, 0, 255).astype(np.uint8)
         height, width = frame.shape[:2]
-        colored = apply_colormap(cv2.resize(heat8, (width, height), interpolation=cv2.INTER_LINEAR), self._lut)
-        return cv2.addWeighted(frame, 1.0 - alpha, colored, alpha, 0.0)
+        return blend_colormap(frame, cv2.resize(heat8, (width, height), interpolation=cv2.INTER_LINEAR), self._lut,
+                              alpha)
 
 
 class BoxAnnotator:

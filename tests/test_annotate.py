@@ -237,3 +237,39 @@ def test_tags_are_remembered_after_their_second_sighting_and_forgotten_when_many
         for _ in range(2):
             annotate.tag_image(f"lynx {k}", 0.5, 1, (0, 255, 0), size)
     assert len(annotate._TAGS) <= annotate.TAG_IMAGES and len(annotate._SEEN) <= annotate.TAG_IMAGES
+
+
+@pytest.mark.parametrize("shape", [(480, 640), (720, 1280), (37, 3001), (1, 1), (5, 7), (1081, 1919)])
+@pytest.mark.parametrize("alpha", [0.45, 1.0, 0.0123, 0.999])
+def test_the_blend_in_strips_gives_addweighteds_pixels(shape, alpha):
+    import cv2
+
+    from camvideo.annotate import apply_colormap, blend_colormap, packed_lut
+
+    rng = np.random.default_rng(shape[0] + shape[1])
+    frame = rng.integers(0, 256, (*shape, 3), np.uint8)
+    grey = rng.integers(0, 256, shape, np.uint8)
+    for name in ("jet", "turbo"):
+        lut = packed_lut(name)
+        want = cv2.addWeighted(frame, 1.0 - alpha, apply_colormap(grey, lut), alpha, 0.0)
+        got = blend_colormap(frame, grey, lut, alpha)
+        assert got.flags.c_contiguous and got is not frame and np.array_equal(got, want)
+    wide = rng.integers(0, 256, (shape[0], shape[1] + 3, 3), np.uint8)  # a view, not contiguous
+    view = wide[:, 2:-1]
+    want = cv2.addWeighted(view, 1.0 - alpha, apply_colormap(grey, lut), alpha, 0.0)
+    assert np.array_equal(blend_colormap(view, grey, lut, alpha), want)
+
+
+def test_the_heatmap_is_the_blend_of_the_resized_colour_map():
+    import cv2
+
+    from camvideo.annotate import COLORMAPS
+
+    rng = np.random.default_rng(9)
+    frame = rng.integers(0, 256, (480, 640, 3), np.uint8)
+    heat = rng.random((1, 7, 9), dtype=np.float32)
+    r = FrameResult(0, 0.0, 640, 480, (Detection(1, 285, "Egyptian cat", 0.79, None),), ClassMaps((285,), heat, (0.7,)))
+    alpha = 0.45 * 0.7
+    grey = cv2.resize(np.clip(heat[0] * 255.0 + 0.5, 0, 255).astype(np.uint8), (640, 480), interpolation=cv2.INTER_LINEAR)
+    want = cv2.addWeighted(frame, 1.0 - alpha, cv2.applyColorMap(grey, COLORMAPS["jet"]), alpha, 0.0)
+    assert np.array_equal(HeatmapAnnotator(0.45, "jet").annotate(frame, r), want)
