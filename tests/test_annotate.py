@@ -181,3 +181,95 @@ def test_remembered_tag_sizes_are_opencvs():
     for text, scale, thickness in [("tabby 0.79", 0.5, 1), ("Egyptian cat 0.71 held", 1.1, 2), ("Ag", 0.4, 1)]:
         want = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
         assert text_size(text, scale, thickness) == want == text_size(text, scale, thickness)
+
+
+def _drawn_tag(frame, text, origin, color, scale):
+    """A tag drawn as ``_draw_tag`` drew each one before tags were remembered."""
+    import cv2
+
+    from camvideo.annotate import ink_color, text_size
+
+    thickness = 1 if scale < 0.7 else 2
+    (tw, th), base = text_size(text, scale, thickness)
+    height, width = frame.shape[:2]
+    w, h = tw + 6, th + base + 6
+    x = int(min(max(origin[0], 0), max(0, width - w)))
+    y = int(min(max(origin[1], 0), max(0, height - h)))
+    cv2.rectangle(frame, (x, y), (x + w, y + h), color, cv2.FILLED)
+    cv2.putText(frame, text, (x + 3, y + th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, ink_color(color), thickness,
+                cv2.LINE_AA)
+
+
+@pytest.mark.parametrize("size", [(240, 320), (480, 640), (18, 40)])
+def test_a_remembered_tag_is_the_drawn_one(size):
+    """Tags seen before are pasted: the same pixels as drawing them, at the frame's
+    edges and corners too (a tag's last row and column may lie outside)."""
+    from camvideo.annotate import _draw_tag
+
+    rng = np.random.default_rng(sum(size))
+    height, width = size
+    texts = ["tabby 0.79", "Egyptian cat 0.71 held", "jay 0.05 Grad-CAM", "Ag", "", "30.1 fps | forward 5 ms"]
+    origins = [(0, 0), (width, height), (width - 1, 0), (0, height - 1), (-5, -5), (width // 2, height // 3)]
+    background = rng.integers(0, 256, (height, width, 3), np.uint8)
+    for text in texts:
+        for scale in (0.4, 0.53, 0.67, 0.8, 1.2):
+            for origin in origins:
+                color = PALETTE[int(rng.integers(len(PALETTE)))] if rng.random() < 0.8 else (32, 32, 32)
+                want = background.copy()
+                _drawn_tag(want, text, origin, color, scale)
+                for _ in range(3):  # first sighting drawn, then made and remembered, then pasted
+                    frame = background.copy()
+                    _draw_tag(frame, text, origin, color, scale)
+                    assert np.array_equal(frame, want), (text, scale, origin)
+
+
+def test_tags_are_remembered_after_their_second_sighting_and_forgotten_when_many():
+    from camvideo import annotate
+
+    size = annotate.text_size("lynx 0.50", 0.5, 1)
+    annotate._TAGS.clear()
+    annotate._SEEN.clear()
+    assert annotate.tag_image("lynx 0.50", 0.5, 1, (0, 255, 0), size) is None
+    tag = annotate.tag_image("lynx 0.50", 0.5, 1, (0, 255, 0), size)
+    assert tag is not None and tag.pixels.shape[:2] == (size[0][1] + size[1] + 7, size[0][0] + 7)
+    assert annotate.tag_image("lynx 0.50", 0.5, 1, (0, 255, 0), size) is tag
+    for k in range(2 * annotate.TAG_IMAGES):
+        for _ in range(2):
+            annotate.tag_image(f"lynx {k}", 0.5, 1, (0, 255, 0), size)
+    assert len(annotate._TAGS) <= annotate.TAG_IMAGES and len(annotate._SEEN) <= annotate.TAG_IMAGES
+
+
+@pytest.mark.parametrize("shape", [(480, 640), (720, 1280), (37, 3001), (1, 1), (5, 7), (1081, 1919)])
+@pytest.mark.parametrize("alpha", [0.45, 1.0, 0.0123, 0.999])
+def test_the_blend_in_strips_gives_addweighteds_pixels(shape, alpha):
+    import cv2
+
+    from camvideo.annotate import apply_colormap, blend_colormap, packed_lut
+
+    rng = np.random.default_rng(shape[0] + shape[1])
+    frame = rng.integers(0, 256, (*shape, 3), np.uint8)
+    grey = rng.integers(0, 256, shape, np.uint8)
+    for name in ("jet", "turbo"):
+        lut = packed_lut(name)
+        want = cv2.addWeighted(frame, 1.0 - alpha, apply_colormap(grey, lut), alpha, 0.0)
+        got = blend_colormap(frame, grey, lut, alpha)
+        assert got.flags.c_contiguous and got is not frame and np.array_equal(got, want)
+    wide = rng.integers(0, 256, (shape[0], shape[1] + 3, 3), np.uint8)  # a view, not contiguous
+    view = wide[:, 2:-1]
+    want = cv2.addWeighted(view, 1.0 - alpha, apply_colormap(grey, lut), alpha, 0.0)
+    assert np.array_equal(blend_colormap(view, grey, lut, alpha), want)
+
+
+def test_the_heatmap_is_the_blend_of_the_resized_colour_map():
+    import cv2
+
+    from camvideo.annotate import COLORMAPS
+
+    rng = np.random.default_rng(9)
+    frame = rng.integers(0, 256, (480, 640, 3), np.uint8)
+    heat = rng.random((1, 7, 9), dtype=np.float32)
+    r = FrameResult(0, 0.0, 640, 480, (Detection(1, 285, "Egyptian cat", 0.79, None),), ClassMaps((285,), heat, (0.7,)))
+    alpha = 0.45 * 0.7
+    grey = cv2.resize(np.clip(heat[0] * 255.0 + 0.5, 0, 255).astype(np.uint8), (640, 480), interpolation=cv2.INTER_LINEAR)
+    want = cv2.addWeighted(frame, 1.0 - alpha, cv2.applyColorMap(grey, COLORMAPS["jet"]), alpha, 0.0)
+    assert np.array_equal(HeatmapAnnotator(0.45, "jet").annotate(frame, r), want)
