@@ -200,6 +200,7 @@ class MainWindow(QMainWindow):
         self.record.on_frame(shown)
         if self.view.message:
             self.view.set_message("")
+        self.models.on_frame()  # while the first model loads, a bar says why there is no heat map
         self.view.show_frame(shown)
         self.playback.on_frame(shown)
         self.timeline.on_frame(shown)
