@@ -123,9 +123,10 @@ class Session(SessionPlayback, SessionRecording, QObject):
         stale load is discarded)."""
         self._loader.load(name, weights, **options)
 
-    def request_model_list(self) -> None:
-        """List every model in the background, once (the model box's list opens)."""
-        self._loader.request_list()
+    def request_model_list(self, urgent: bool = True) -> None:
+        """List every model in the background, once: ``urgent`` when the model box's
+        list opens, else at the lowest CPU priority (``ModelLoader.request_list``)."""
+        self._loader.request_list(urgent)
 
     @property
     def core_loaded(self) -> bool:
