@@ -325,12 +325,14 @@ class Session(SessionPlayback, SessionRecording, QObject):
             self.show_image(0)
         preview.start()
 
-    def _stop_preview(self) -> tuple[bool, float | None]:
-        """End the preview, if one plays: (whether one did, the seek it had still to do)."""
+    def _stop_preview(self) -> tuple[bool, float | None, bool]:
+        """End the preview, if one plays: (whether one did, the seek it had still to
+        do, whether it had reached the end)."""
         preview, self.preview = self.preview, None
         if preview is None:
-            return False, None
-        return True, preview.stop()
+            return False, None, False
+        seek_to = preview.stop()
+        return True, seek_to, preview.finished
 
     def _on_preview_error(self, preview: Preview, exc: BaseException) -> None:
         if preview is self.preview:
@@ -348,7 +350,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
             return
         from camvideo.runtime.pipeline import Pipeline  # torch: imported by now
 
-        previewed, seek_to = self._stop_preview()  # the pipeline reads on where the preview left off
+        previewed, seek_to, ended = self._stop_preview()  # the pipeline reads on where the preview left off
         if self.localizer is not None:
             self.localizer.reset()  # a new source: nothing carried over from the last one
         self.sink = ViewSink(self._slot.publish, self._record_error_from_worker,
@@ -365,8 +367,8 @@ class Session(SessionPlayback, SessionRecording, QObject):
         pipeline.start()
         if seek_to is not None:
             pipeline.seek(seek_to)
-        elif previewed and self.paused and not plain:
-            self._localize_again()  # the paused frame on screen gets its heat map now
+        elif previewed and (self.paused or ended) and not plain:
+            self._localize_again()  # the paused (or last) frame on screen gets its heat map now
 
     @property
     def source_warnings(self) -> list[str]:
