@@ -6,13 +6,18 @@ a thread of its own and hands each frame to the window's sink with an empty resu
 and no overlay, so the video plays as soon as the source opens. It offers the
 pipeline's playback controls on the same source (pause, step, seek, ``finished``);
 ``stop`` hands the source over where the preview left it (paused or not, a seek
-still to do), and the pipeline reads on from there. Nothing here imports torch.
+still to do), and the pipeline reads on from there. While it plays it shows at
+most ``PREVIEW_FPS`` frames a second (each frame paused, stepped or sought to):
+the model's load wants the CPU more (measured on 2 busy cores: every frame shown
+took ~10 ms of CPU each, and the load of lite0 half as long again). Nothing here
+imports torch.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from camvideo.frames import ProcessedFrame
@@ -21,6 +26,7 @@ from camvideo.runtime.plain import NoLocalizer  # numpy only
 log = logging.getLogger(__name__)
 
 POLL_S = 0.05  # a read waits this long before it looks for a stop or a seek again
+PREVIEW_FPS = 12.0  # frames shown a second while playing (the rest are read and dropped)
 JOIN_S = 5.0
 
 
@@ -30,8 +36,10 @@ class Preview:
     that thread when the source fails or ends."""
 
     def __init__(self, source, sink, on_error: Callable[[BaseException], None] = lambda exc: None,
-                 on_finished: Callable[[], None] = lambda: None) -> None:
+                 on_finished: Callable[[], None] = lambda: None, max_fps: float | None = PREVIEW_FPS) -> None:
         self.source = source
+        self.interval = 1.0 / max_fps if max_fps else 0.0  # seconds between frames shown while playing
+        self._shown_at = -float("inf")  # time.monotonic() of the frame shown last
         self.sink = sink
         self.on_error = on_error
         self.on_finished = on_finished
@@ -102,6 +110,7 @@ class Preview:
             if target is not None:
                 self._ended.clear()
                 self.source.seek(target)
+                self._shown_at = -float("inf")  # the frame there shows
                 continue
             self._read_one()
 
@@ -121,6 +130,10 @@ class Preview:
             self._ended.set()
             self.on_finished()
             return
+        now = time.monotonic()
+        if now - self._shown_at < self.interval and not self.source.paused:
+            return  # playing: at most max_fps frames shown a second
+        self._shown_at = now
         result = self._empty([frame.image], [frame.index], [frame.time])[0]
         self.sink.write(ProcessedFrame(frame, frame.image, result))
         self.frames += 1

@@ -44,7 +44,7 @@ def wait_until(check) -> None:
 
 def test_plays_every_frame_as_it_is_with_an_empty_result_then_says_it_ended():
     source, sink, ended = IterableSource(images(5), fps=10.0), Sink(), threading.Event()
-    preview = Preview(source, sink, on_finished=ended.set)
+    preview = Preview(source, sink, on_finished=ended.set, max_fps=None)
     preview.start()
     try:
         items = sink.wait(5)
@@ -108,3 +108,20 @@ def test_a_live_source_does_not_seek():
     with pytest.raises(ValueError, match="live"):
         Preview(source, Sink()).seek(1.0)
     source.close()
+
+
+def test_while_playing_it_shows_at_most_max_fps_frames_a_second_but_every_step():
+    source, sink, ended = IterableSource(images(40), fps=10.0), Sink(), threading.Event()  # read at once
+    preview = Preview(source, sink, on_finished=ended.set, max_fps=1.0)
+    preview.start()
+    try:
+        assert ended.wait(WAIT_S)
+        assert [item.index for item in sink.items] == [0]  # the rest came within the second
+        source.pause()
+        preview.seek(2.0)
+        assert sink.wait(2)[1].index == 20  # paused: each frame shows
+        preview.step()
+        assert sink.wait(3)[2].index == 21
+    finally:
+        preview.stop()
+        source.close()
