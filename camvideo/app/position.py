@@ -9,6 +9,8 @@ looping file wraps round (→ near its end goes on from its start, not to an
 "ended" 0:00), a file played once stops at its ends. ``end_text`` is what the
 status bar says when a file ends: "ended early" only when damage cut its end
 off, not for a file damaged in the middle that played to its last frame.
+``first_pass`` places a looping file's frame of a later round where it lies in
+the file (the timeline keeps one result a frame of the file).
 """
 
 from __future__ import annotations
@@ -32,6 +34,19 @@ def clock(seconds: float, decimals: int = 0) -> str:
 def in_file(time: float, duration: float | None) -> float:
     """A frame's time as a position in the file (a looping file's clock restarts)."""
     return time % duration if duration else time
+
+
+def first_pass(index: int, time: float, duration: float | None,
+               loop_frames: int | None = None) -> tuple[int, float] | None:
+    """Frame ``index`` at ``time`` as the file's own frame number and time: itself
+    in the first round (or in a file of unknown length), the same frame of the
+    file in a later round of a looping file of ``loop_frames`` frames; None past
+    the end of a file that does not loop (or whose frame count is unknown)."""
+    if not duration or time < duration:
+        return index, time
+    if not loop_frames:
+        return None
+    return index % loop_frames, time % duration
 
 
 def position_text(time: float, duration: float | None, *, paused: bool) -> str:

@@ -1,8 +1,9 @@
 """The Session's playback of files and folders: pause, step, seek, slideshows.
 
 A part of ``camvideo.qt.session.Session`` (a mixin: its methods use the
-session's ``pipeline``, ``source`` and ``last_shown``); the pause is the
-pipeline's source's (``camvideo.video.policies``).
+session's ``player``, ``source`` and ``last_shown``): the player is the
+pipeline, or the preview that plays the source until the model has loaded; the
+pause is the source's (``camvideo.video.policies``).
 """
 
 from __future__ import annotations
@@ -17,32 +18,32 @@ class SessionPlayback:
 
     @property
     def paused(self) -> bool:
-        return self.pipeline is not None and self.pipeline.paused
+        return self.player is not None and self.player.paused
 
     def pause(self) -> None:
-        if self.pipeline is not None:
-            self.pipeline.pause()
+        if self.player is not None:
+            self.player.pause()
 
     def resume(self) -> None:
-        if self.pipeline is not None:
-            self.pipeline.resume()
+        if self.player is not None:
+            self.player.resume()
 
     def step(self) -> None:
         """One frame forward (files): pauses first."""
-        if self.pipeline is not None and not self.live:
+        if self.player is not None and not self.live:
             self.pause()
-            self.pipeline.step()
+            self.player.step()
 
     def seek(self, seconds: float) -> None:
         """Continue at ``seconds`` (files); while paused, shows the frame there."""
-        if self.pipeline is not None and not self.live:
-            self.pipeline.seek(max(0.0, seconds))
+        if self.player is not None and not self.live:
+            self.player.seek(max(0.0, seconds))
 
     def step_back(self) -> None:
         """One frame back (files): pauses, then shows the frame before the one on screen."""
         shown = self.last_shown
         rate = self.source.info.rate if self.source is not None else None
-        if self.pipeline is None or self.live or shown is None or not rate:
+        if self.player is None or self.live or shown is None or not rate:
             return
         duration = self.duration_hint
         position = shown.time % duration if duration else shown.time  # a looping file restarts its clock
@@ -60,7 +61,7 @@ class SessionPlayback:
     def show_image(self, number: int) -> None:
         """Slideshows: pause on image ``number`` (0-based, clamped to the images)."""
         images = self.images
-        if not images or self.pipeline is None:
+        if not images or self.player is None:
             return
         number = min(max(int(number), 0), len(images) - 1)
         self.pause()

@@ -1,10 +1,11 @@
-"""The bars over the top of the video: the error banner and "Opening …".
+"""The bars over the top of the video: the error banner, "Opening …" and "Loading model …".
 
 Both lie over the video in one grid cell with it, instead of pushing it down (a
 layout shift each time one appears); with both hidden the overlay has no height
 and catches no click. The banner wraps a long message and has a close button;
 the opening bar offers Cancel (the window also cancels on Esc); a stream that did
-not open offers Retry (the same URL).
+not open offers Retry (the same URL). The loading bar says that the video plays
+without its heat map while the first model loads.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def message_bar(background: str, margins: tuple[int, int, int, int]) -> tuple[QF
 
 
 class TopBars(QWidget):
-    """The error banner above the opening bar; each hidden until needed.
+    """The error banner above the opening and loading bars; each hidden until needed.
     ``covering(height)``: the bars now cover that much of the view's top (0: none)."""
 
     covering = pyqtSignal(int)
@@ -58,15 +59,20 @@ class TopBars(QWidget):
         opening_layout.addWidget(self.opening_label, 1)
         opening_layout.addWidget(self.cancel_button)
         self.opening_bar.hide()
+        self.loading_bar, self.loading_label, loading_layout = message_bar(OPENING_BACKGROUND, (4, 2, 4, 2))
+        loading_layout.addWidget(self.loading_label, 1)
+        self.loading_bar.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.banner)
         layout.addWidget(self.opening_bar)
+        layout.addWidget(self.loading_bar)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         super().resizeEvent(event)
-        self.covering.emit(self.height() if self.banner.isVisibleTo(self) or self.opening_bar.isVisibleTo(self) else 0)
+        shown = any(bar.isVisibleTo(self) for bar in (self.banner, self.opening_bar, self.loading_bar))
+        self.covering.emit(self.height() if shown else 0)
 
     def show_error(self, message: str) -> None:
         self.error_label.setText(message)
@@ -93,6 +99,12 @@ class TopBars(QWidget):
         self.opening_label.setToolTip(tip)
         self.opening_bar.show()
         self.banner.hide()  # an error about an earlier attempt is old news: this one will say
+
+
+    def show_loading(self, text: str) -> None:
+        """The loading bar says ``text`` (the model that loads while the video plays without it)."""
+        self.loading_label.setText(text)
+        self.loading_bar.show()
 
 
 def over(view: QWidget, bars: QWidget) -> QWidget:

@@ -36,6 +36,7 @@ def build(window, models: list[str], timeline: QWidget, model: str | None, runti
     window.banner, window.error_label = bars.banner, bars.error_label
     window.opening_bar, window.opening_label = bars.opening_bar, bars.opening_label
     window.cancel_button = bars.cancel_button
+    window.loading_bar, window.loading_label = bars.loading_bar, bars.loading_label
     bars.covering.connect(window.view.set_covered_top)  # the legend and labels keep below the banner
     left = QWidget()
     column = QVBoxLayout(left)

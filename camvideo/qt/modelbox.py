@@ -1,6 +1,7 @@
 """The model list: ready offline first, then the models that download their weights.
 
-The whole list is made when the box is about to open (``opening``): listing the
+The whole list is made in the background from the window's start, and at once
+when the box is about to open (``opening``) if it is not there yet: listing the
 models imports torchvision (~1.2 s on two cores, in a child process: see
 ``loader``), which lite0 does not need. Until it comes the popup says so in a
 line of its own, and when it comes while the popup is open, the popup is opened

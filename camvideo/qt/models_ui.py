@@ -6,6 +6,8 @@ and says in the box what happens ("loading resnet50…", "lite0 ready on cpu",
 another runs leaves the list on the one in use; one that cannot load while
 nothing runs yet (a remembered model, offline) gives way to the built-in model,
 and the banner says why, in the window's words (the loader's message: ``camvideo.app.wording``).
+While the first model loads, the video plays without it (``Session.preview``): a
+bar over the video says so until the model is ready (or could not load).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class ModelControls:
         # --input-size...), or "Weights file…"'s
         self.options: tuple[str, dict] | None = None
         self.state = ModelState(DEFAULT_MODEL)
+        self.first_loading: str | None = None  # the model that loads while none runs (the video plays plain)
         # the Runtime box: torch first, OpenVINO when converted (the panel is made after this)
         self.runtime = RuntimeSwitch(window.session, lambda: window.panel.runtime.currentText(),
                                      self._say_runtime, QTimer.singleShot)
@@ -86,11 +89,29 @@ class ModelControls:
         w = self.window
         self.state.asked(name)
         self._show()
+        if w.session.model is None:
+            self.first_loading = name
         if w.view.current is None:
             w.view.set_message(f"Loading model {name}…")
+        elif self.first_loading is not None:
+            self.on_frame()
+
+    def on_frame(self) -> None:
+        """A frame on screen while the first model loads: the loading bar says why
+        it has no heat map (a camvideo recording, played as it is, needs none)."""
+        w = self.window
+        if self.first_loading is not None and not w.session.plain and not w.loading_bar.isVisibleTo(w):
+            w.top_bars.show_loading(f"Loading model {self.first_loading}… the video plays without its heat map "
+                                    "until the model is ready")
+
+    def _loaded_first(self) -> None:
+        """The first model is ready, or could not load: the loading bar goes."""
+        self.first_loading = None
+        self.window.loading_bar.hide()
 
     def on_ready(self, name: str, device: str) -> None:
         w = self.window
+        self._loaded_first()
         self.state.ready(name, device)
         self._show()
         stale = self.state.stale_message()
@@ -117,6 +138,8 @@ class ModelControls:
             # Nothing runs yet (a remembered model that cannot load offline, say):
             # the built-in model instead, and the message says why.
             self.load(instead)
+        else:
+            self._loaded_first()
         if w.view.current is None and self.state.in_use is None and instead is None:
             w.view.set_message(f"Model {name} could not load")
         w.show_error(message)

@@ -126,7 +126,7 @@ class Playback:
 
     def state(self) -> str | None:
         """What a slideshow does, for the status line (None: not a slideshow)."""
-        if not self.slides or self._session.pipeline is None:
+        if not self.slides or self._session.player is None:
             return None
         return f"slideshow {self._panel.slide_seconds.value():g} s" if self.slides_playing else "paused"
 
@@ -145,7 +145,7 @@ class Playback:
     # -- actions -------------------------------------------------------------------------
     def toggle_pause(self) -> None:
         session, panel = self._session, self._panel
-        if session.pipeline is None:
+        if session.player is None:
             return
         if self.slides:
             if self.slides_playing:
@@ -158,7 +158,7 @@ class Playback:
                     self._timer.start(int(panel.slide_seconds.value() * 1000))
             panel.play_button.setText("Pause" if self.slides_playing else "Play")
             return
-        if session.pipeline.finished and not session.live:
+        if session.player.finished and not session.live:
             session.seek(0.0)  # play again from the start
             panel.play_button.setText("Pause")
         elif session.paused:
@@ -172,12 +172,12 @@ class Playback:
     def step(self) -> None:
         """One frame forward (files; after the end: the first frame), the next image (slideshows)."""
         session = self._session
-        if session.pipeline is None or session.live:
+        if session.player is None or session.live:
             return
         if self.slides:
             self._slide_by(1)
             return
-        if session.pipeline.finished:
+        if session.player.finished:
             session.pause()
             session.seek(0.0)  # after the end: the first frame, paused
         else:
@@ -187,7 +187,7 @@ class Playback:
     def step_back(self) -> None:
         """One frame back (files), the previous image (slideshows); pauses."""
         session = self._session
-        if session.pipeline is None or session.live:
+        if session.player is None or session.live:
             return
         if self.slides:
             self._slide_by(-1)
@@ -210,9 +210,9 @@ class Playback:
     def arrow(self, forward: bool) -> None:
         """← / →: the next / previous image, a frame while paused (or ended), 5 s while playing."""
         session = self._session
-        if session.pipeline is None or session.live:
+        if session.player is None or session.live:
             return
-        if self.slides or session.paused or session.pipeline.finished:
+        if self.slides or session.paused or session.player.finished:
             (self.step if forward else self.step_back)()
         else:
             self.seek_by(SEEK_STEP_S if forward else -SEEK_STEP_S)

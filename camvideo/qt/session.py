@@ -9,6 +9,10 @@ that each own one job, and talks to the widgets only through signals.
   request wins.
 - ``ViewSink`` and ``FrameSlot`` (``sink``): the pipeline's frames to the view and
   the recording, newest first.
+- ``Preview`` (``preview``): until a pipeline can start (torch and the model load
+  for seconds), the source's frames play as they are, without a heat map; the
+  pipeline takes the source over where the preview leaves it. ``player`` is the
+  one that plays (the pipeline, else the preview): pause, step and seek work on it.
 
 Playback (``session_playback``) and recording and snapshots
 (``session_recording``) are the session's too, in their own modules.
@@ -30,6 +34,7 @@ import time
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from camvideo.app.held import HeldFrame
+from camvideo.app.preview import Preview
 from camvideo.app.session_playback import SessionPlayback
 from camvideo.app.session_recording import SessionRecording
 from camvideo.app.shown import ShownFrame
@@ -87,6 +92,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self.recording_source = False  # the source on screen is a camvideo recording (its metadata says)
         self.plain = False  # ... and plays as it is (not analysed): ``analyse``
         self.pipeline = None
+        self.preview: Preview | None = None  # the source's frames as they are, until the pipeline starts
         self.sink: ViewSink | None = None
         self.last_shown: ShownFrame | None = None
         self.last_error = ""
@@ -117,9 +123,10 @@ class Session(SessionPlayback, SessionRecording, QObject):
         stale load is discarded)."""
         self._loader.load(name, weights, **options)
 
-    def request_model_list(self) -> None:
-        """List every model in the background, once (the model box's list opens)."""
-        self._loader.request_list()
+    def request_model_list(self, urgent: bool = True) -> None:
+        """List every model in the background, once: ``urgent`` when the model box's
+        list opens, else at the lowest CPU priority (``ModelLoader.request_list``)."""
+        self._loader.request_list(urgent)
 
     @property
     def core_loaded(self) -> bool:
@@ -300,13 +307,50 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self._start_pipeline()
         self.opened.emit(request.spec, True)
 
+    @property
+    def player(self):
+        """What plays the source on screen: the pipeline, else the preview (None: neither)."""
+        return self.pipeline if self.pipeline is not None else self.preview
+
+    def _start_preview(self) -> None:
+        """The source's frames as they are until the pipeline starts (a slideshow
+        opens paused on its first image)."""
+        if self.preview is not None or self.source is None:
+            return
+        preview = Preview(self.source, ViewSink(self._slot.publish, lambda recorder, exc: None, to_image=bgr_to_qimage),
+                          on_error=lambda exc: self._tasks.post(self._on_preview_error, preview, exc),
+                          on_finished=lambda: self._tasks.post(self._on_preview_finished, preview))
+        self.preview = preview
+        if self.images:
+            self.show_image(0)
+        preview.start()
+
+    def _stop_preview(self) -> tuple[bool, float | None, bool]:
+        """End the preview, if one plays: (whether one did, the seek it had still to
+        do, whether it had reached the end)."""
+        preview, self.preview = self.preview, None
+        if preview is None:
+            return False, None, False
+        seek_to = preview.stop()
+        return True, seek_to, preview.finished
+
+    def _on_preview_error(self, preview: Preview, exc: BaseException) -> None:
+        if preview is self.preview:
+            self._report(window_text(exc))
+
+    def _on_preview_finished(self, preview: Preview) -> None:
+        if preview is self.preview:
+            self.finished.emit()
+
     def _start_pipeline(self) -> None:
         if self._closed or self.source is None or self.pipeline is not None:
             return
         if self.localizer is None and not (self.plain and self.core_loaded):
-            return  # it starts when the model has loaded (a plain recording: when torch is in)
+            self._start_preview()  # the pipeline starts when the model has loaded (a plain recording: torch)
+            return
         from camvideo.runtime.pipeline import Pipeline  # torch: imported by now
 
+        previewed, seek_to, ended = self._stop_preview()  # the pipeline reads on where the preview left off
         if self.localizer is not None:
             self.localizer.reset()  # a new source: nothing carried over from the last one
         self.sink = ViewSink(self._slot.publish, self._record_error_from_worker,
@@ -318,9 +362,13 @@ class Session(SessionPlayback, SessionRecording, QObject):
         pipeline.on_error = lambda exc, p=pipeline: self._tasks.post(self._on_pipeline_error, p, window_text(exc))
         pipeline.on_finished = lambda p=pipeline: self._tasks.post(self._on_pipeline_finished, p)
         self.pipeline = pipeline
-        if self.images:  # a slideshow: it starts paused on the first image (the window plays it)
+        if self.images and not previewed:  # a slideshow: it starts paused on the first image (the window plays it)
             self.show_image(0)
         pipeline.start()
+        if seek_to is not None:
+            pipeline.seek(seek_to)
+        elif previewed and (self.paused or ended) and not plain:
+            self._localize_again()  # the paused (or last) frame on screen gets its heat map now
 
     @property
     def source_warnings(self) -> list[str]:
@@ -342,6 +390,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
             self.warned.emit(message)
 
     def _stop_pipeline(self) -> None:
+        self._stop_preview()
         pipeline, source, sink = self.pipeline, self.source, self.sink
         self.pipeline, self.source = None, None
         if self._warnings is not None:

@@ -145,8 +145,8 @@ class SourceControls(QObject):
         w = self.window
         w.errors.append(message)
         w.top_bars.show_error(message)
-        pipeline = w.session.pipeline
-        ended = pipeline is not None and pipeline.finished
+        player = w.session.player
+        ended = player is not None and player.finished
         w.statusBar().showMessage(self.end_text() if ended else f"warning: {message}", 8000)
 
     def end_text(self) -> str:
@@ -158,7 +158,8 @@ class SourceControls(QObject):
 
     def on_finished(self) -> None:
         w = self.window
-        if w.session.pipeline is not None and w.session.pipeline.error is None:
+        player = w.session.player
+        if player is not None and player.error is None:
             damaged = w.session.source_warnings
             w.statusBar().showMessage(self.end_text(), 8000 if damaged else 5000)
             if damaged:

@@ -39,15 +39,15 @@ class StatusLine:
     @staticmethod
     def state(session, view) -> str:
         """What the stream does, in a word or two; ``… fps`` while it plays."""
-        pipeline = session.pipeline
+        player = session.player  # the pipeline, or the preview while the model loads
         if session.source is None:
             return "opening" if session.opening_spec is not None else "no source"
-        if session.model is None:
-            return "loading model"
-        if pipeline is not None and pipeline.finished:
+        if player is not None and player.finished:
             return "ended"
         if session.paused:
             return "paused"
+        if session.model is None:
+            return "loading model"
         return f"{view.fps:.1f} fps" if view.fps else "– fps"  # until two frames are painted
 
     def dropped(self, session, view) -> int:

@@ -26,11 +26,13 @@ changed); a frame only moves the position line.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
+from camvideo.app.position import first_pass
 from camvideo.app.recorded import PLAIN, recording_bar
 from camvideo.app.timeline_axis import damaged_spans
 from camvideo.class_colours import class_colors
@@ -146,17 +148,23 @@ class TimelineControls:
         self._session.analyse(on)
 
     def on_frame(self, shown) -> None:
-        """Each frame on screen: kept in the track (first pass of a file, ranked
-        classes, analysed), and the position line moves."""
+        """Each frame on screen: kept in the track (analysed frames, ranked classes;
+        a looping file's later rounds as the file's frames: the first round may
+        have played while the model loaded), and the position line moves."""
         session = self._session
         if not self.area.isVisible():
             return
         duration = session.duration_hint
-        if not session.plain and shown.result.detections and (not duration or shown.time < duration):
+        info = session.source.info if session.source is not None else None
+        placed = first_pass(shown.index, shown.time, duration, info.frame_count if session.looping and info else None)
+        if not session.plain and shown.result.detections and placed is not None:
+            result = shown.result
+            if placed != (result.frame, result.time):
+                result = dataclasses.replace(result, frame=placed[0], time=placed[1])
             if session.localize_settings.class_ids is None:
-                self.track.add(shown.result)
+                self.track.add(result)
             else:  # One class: its score, not who was on top
-                self.track.add_fixed(shown.result)
+                self.track.add_fixed(result)
         self.strip.set_position(shown.time % duration if duration else shown.time)
 
     # -- drawing ------------------------------------------------------------------------------

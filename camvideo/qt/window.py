@@ -9,8 +9,10 @@ playback (``playback``), the keys (``keys``) and the timeline under the video
 (``timeline_ui``). Settings, the last folder of the file dialog and the output
 folder are kept in QSettings. A video file or a folder dropped on the window opens.
 
-The window shows before torch is imported (``Session.core_ready``): until then
-the model list holds the built-in model and the one asked for (or remembered).
+The window shows before torch is imported (``Session.core_ready``): until the
+whole model list comes (the user's kept list at once; the first time, a child at
+the lowest CPU priority makes it) it holds the built-in model and the one asked
+for (or remembered).
 Settings need no torch (``camvideo.settings``): each change reaches the session
 at once, before the model has loaded too, and the first frame is made with them.
 """
@@ -141,6 +143,7 @@ class MainWindow(QMainWindow):
         self.push_localize()  # before the model loads: its first frame is made with them
         self.load_model(self.panel.model.currentText())
         self.sources.start(source, loop)
+        self.session.request_model_list(urgent=False)  # the whole list, ready when the box opens
 
     # -- sources (the Source box: ``sources_ui``) -------------------------------------------
     def open(self, spec: str, loop: bool = False, report: bool = True) -> None:
@@ -200,6 +203,7 @@ class MainWindow(QMainWindow):
         self.record.on_frame(shown)
         if self.view.message:
             self.view.set_message("")
+        self.models.on_frame()  # while the first model loads, a bar says why there is no heat map
         self.view.show_frame(shown)
         self.playback.on_frame(shown)
         self.timeline.on_frame(shown)

@@ -8,6 +8,9 @@ frame; ~30 s for lite0 at 224x288 on 123 frames on one core), found afterwards.
 It lives in the entry's folder under ``int8-<key>/``, the key made of the
 calibration set's digest and NNCF's version, with a manifest of the files'
 SHA-256 written last: an entry that does not match is made again, never trusted.
+While NNCF runs its own output is off (``quiet_nncf``: its INFO lines, progress
+bars, torch's CUDA note): one line of camvideo's says that it quantizes, and where
+it keeps the result.
 
 The calibration frames (``calibration_frames``): the development set's ``tune``
 split (its photos and every 4th frame of its clips, ``camvideo.tools.devset``)
@@ -35,6 +38,7 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import io
 import json
 import logging
 import os
@@ -180,11 +184,44 @@ def _make(nncf, model, entry, images: list[np.ndarray], fields: dict, folder: Pa
     data = _inputs(model, size, images)
     network = core().read_model(str(entry.xml))
     head = [op.get_friendly_name() for op in network.get_ops() if op.get_friendly_name() in HEAD_OPS]
-    int8 = nncf.quantize(network, nncf.Dataset(data), subset_size=len(data),
-                         preset=nncf.QuantizationPreset.PERFORMANCE, fast_bias_correction=True,
-                         ignored_scope=nncf.IgnoredScope(names=head) if head else None)
+    with quiet_nncf():
+        int8 = nncf.quantize(network, nncf.Dataset(data), subset_size=len(data),
+                             preset=nncf.QuantizationPreset.PERFORMANCE, fast_bias_correction=True,
+                             ignored_scope=nncf.IgnoredScope(names=head) if head else None)
     with _staged(folder, fields) as staging:
         ov.save_model(int8, staging / _FILES[0], compress_to_fp16=False)
+
+
+QUIET_LOGGERS = ("nncf", "torch.utils.cpp_extension")  # NNCF's INFO lines; torch's CUDA note as NNCF imports it
+
+
+@contextlib.contextmanager
+def quiet_nncf():
+    """NNCF's own output off while the block runs, so that the command's lines are
+    the only ones: its logger's INFO lines (its handler writes them to stdout,
+    where a command's data may go), torch's "No CUDA runtime" note as NNCF imports
+    ``torch.utils.cpp_extension``, and its progress bars (rich's, drawn on rich's
+    global console: here a console on a string, which is no terminal, so it draws
+    no bar and redirects no stream). Errors still show; NNCF raises them anyway."""
+    import rich
+
+    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
+    levels = [(lg, lg.level, [(h, h.level) for h in lg.handlers]) for lg in loggers]
+    console = rich.get_console()
+    state = dict(console.__dict__)
+    rich.reconfigure(file=io.StringIO(), force_terminal=False, force_jupyter=False, force_interactive=False)
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+        for handler in lg.handlers:
+            handler.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        console.__dict__ = state
+        for lg, level, handlers in levels:
+            lg.setLevel(level)
+            for handler, handler_level in handlers:
+                handler.setLevel(handler_level)
 
 
 @contextlib.contextmanager

@@ -61,21 +61,35 @@ def parse_device(device: str) -> DeviceChoice:
 
 def check_openvino_device(name: str) -> None:
     """A ``CamvideoError`` (one line, the devices OpenVINO has) unless OpenVINO has
-    the device ``name`` here: "GPU" names any of "GPU.0", "GPU.1", and "GPU.1" only itself; a virtual device
-    ("AUTO", "HETERO:GPU,CPU") is OpenVINO's to check. Nothing to check without
-    OpenVINO (the forward pass then says why it runs on torch)."""
+    every device ``name`` names here: "GPU" names any of "GPU.0", "GPU.1", and
+    "GPU.1" only itself; a virtual device names those in its list ("AUTO:GPU,CPU",
+    "HETERO:GPU,CPU", "MULTI:GPU(4),CPU", "BATCH:GPU(8)": ``named_devices``), and
+    "AUTO" alone, or a list with nothing missing, is OpenVINO's to check. Nothing to
+    check without OpenVINO (the forward pass then says why it runs on torch)."""
     from camvideo.runtime import openvino
 
     if not openvino.available():
         return
-    head = name.split(":")[0]
-    family, numbered = head.split(".")[0], "." in head  # "GPU.1" is that one device, "GPU" any of them
     have = openvino.devices()
-    if family in _VIRTUAL_DEVICES or name in have or (not numbered and family in {d.split(".")[0] for d in have}):
+    families = {d.split(".")[0] for d in have}
+    missing = [d for d in named_devices(name) if not (d in have or ("." not in d and d in families))]
+    if not missing:
         return
+    which = f"device {missing[0]}" if len(missing) == 1 else f"devices {', '.join(missing)}"
     raise CamvideoError(Hint("device", f"openvino:{name}", subject=True),
-                        f"OpenVINO has no device {name} here; it has {', '.join(have) or 'none'} (",
+                        f"OpenVINO has no {which} here; it has {', '.join(have) or 'none'} (",
                         Hint("device", f"openvino:{have[0] if have else 'CPU'}", "use"), ")")
+
+
+def named_devices(name: str) -> list[str]:
+    """The real devices an OpenVINO device string names: ["GPU.1"] for "GPU.1"; for
+    a virtual device, those in its list ("AUTO:GPU,CPU" -> GPU, CPU; "MULTI:GPU(4)"
+    -> GPU), without the ones it excludes ("AUTO:-CPU") or a virtual one inside it."""
+    head, _, listed = name.partition(":")
+    if head.split(".")[0] not in _VIRTUAL_DEVICES:
+        return [head]
+    entries = (entry.strip().split("(")[0].strip() for entry in listed.split(","))
+    return [e for e in entries if e and not e.startswith("-") and e.split(".")[0].split(":")[0] not in _VIRTUAL_DEVICES]
 
 
 def openvino_with_torch(device: str) -> CamvideoError:

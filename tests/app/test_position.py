@@ -12,6 +12,7 @@ from camvideo.app.position import (
     ENDED_EARLY,
     clock,
     end_text,
+    first_pass,
     frame_line,
     in_file,
     position_text,
@@ -62,3 +63,10 @@ def test_ended_early_only_when_the_end_was_lost():
     assert end_text(True, 89, 90) == ENDED_DAMAGED  # damaged in the middle, played to its last frame
     assert end_text(True, 33, 60) == ENDED_EARLY  # cut short
     assert end_text(True, 33, None) == ENDED_EARLY and end_text(True, None, 60) == ENDED_EARLY
+
+
+def test_first_pass_places_a_later_round_of_a_looping_file_on_the_file_s_frame():
+    assert first_pass(45, 1.5, 10.0) == (45, 1.5)  # the first round: itself
+    assert first_pass(345, 11.5, 10.0, 300) == (45, pytest.approx(1.5))  # round two: frame 45 of the file
+    assert first_pass(345, 11.5, 10.0) is None  # past the end of a file that does not loop
+    assert first_pass(345, 11.5, None) == (345, 11.5)  # length unknown: as it is

@@ -66,7 +66,7 @@ def test_a_command_line_mistake_is_one_line_not_the_usage(capsys, argv, message)
 
 
 def test_a_log_line_reads_as_the_commands_own(tmp_path):
-    """A warning from inside (here OpenVINO asked for a device it does not have) is
+    """A warning from inside (here OpenVINO asked for AUTO with every device excluded) is
     "camvideo: warning: ...", as the command's other lines, not "WARNING module: ..."."""
     import subprocess
     import sys
@@ -78,6 +78,6 @@ def test_a_log_line_reads_as_the_commands_own(tmp_path):
     assert LogLine("%(name)s: %(message)s").format(record) == "camvideo: warning: camvideo.video.files: cut short"
     cat = Path(__file__).parents[1] / "data" / "chelsea.png"
     proc = subprocess.run([sys.executable, "-m", "camvideo", "image", str(cat), "-o", str(tmp_path / "o.png"),
-                           "--device", "openvino:AUTO:TPU", "--quality", "fast"], capture_output=True, text=True, timeout=300)
+                           "--device", "openvino:AUTO:-CPU", "--quality", "fast"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert "camvideo: warning: OpenVINO cannot run lite0 (No available device" in proc.stderr  # AUTO's own check
+    assert "camvideo: warning: OpenVINO cannot run lite0 (" in proc.stderr  # AUTO's own check: every device excluded

@@ -19,7 +19,9 @@ def count_frames(path: Path) -> int:
 
 
 def wait_frames(qtbot, w, n: int) -> None:
-    """Wait until the window ``w`` has shown ``n`` more frames."""
+    """Wait until the window ``w`` has shown ``n`` more frames of its pipeline (the
+    model's: the frames the preview plays while the model loads do not count)."""
+    qtbot.waitUntil(lambda: w.session.pipeline is not None, timeout=WAIT_MS)
     start = w.frames_shown
     qtbot.waitUntil(lambda: w.frames_shown >= start + n, timeout=WAIT_MS)
 

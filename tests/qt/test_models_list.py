@@ -50,7 +50,8 @@ def test_the_list_marks_the_models_ready_offline_and_groups_the_rest(qtbot, open
     assert box.view().height() > 5 * box.view().sizeHintForRow(0)  # ...not one row high
     box.hidePopup()
     assert box.currentText() == "lite0" and w.session.model_name == "lite0"
-    assert not w.session.loading  # the child is done (and closing would not have waited for it)
+    # the child is done, and the window's own one, niced, ended with it (closing would not have waited for them)
+    qtbot.waitUntil(lambda: not w.session.loading, timeout=WAIT_MS)
 
 
 def test_an_offline_model_points_to_weights_file_and_the_button_loads_one(qtbot, open_window, fast_models,
@@ -88,3 +89,46 @@ def test_an_offline_model_points_to_weights_file_and_the_button_loads_one(qtbot,
     qtbot.waitUntil(lambda: "resnet50 ready" in w.panel.model_state.text(), timeout=WAIT_MS)
     assert calls == [("resnet50", str(weights))]
     assert w.settings.value("last_weights_dir") == str(tmp_path)
+
+
+def test_the_list_comes_by_itself_from_the_windows_start(qtbot, open_window, fast_models, cat_clip):
+    w = open_window(cat_clip, loop=True)  # the list kept (conftest): read at once, no box opened
+    qtbot.waitUntil(lambda: w.panel.model.listed, timeout=WAIT_MS)
+    assert w.panel.model.count() > 10 and LISTING not in _items(w.panel.model)
+
+
+def test_opening_the_box_while_the_background_list_is_made_makes_one_at_normal_priority(qtbot, monkeypatch):
+    """The window's own request runs its child niced; opening the box then starts one at
+    normal priority; the first list made is shown, once."""
+    import threading
+
+    from camvideo.qt import loader as loader_module
+    from camvideo.qt.loader import ModelLoader
+
+    niced_may_end, calls = threading.Event(), []
+
+    def listing(started, *, nice=False):
+        calls.append(nice)
+        if nice:
+            niced_may_end.wait(WAIT_MS / 1000)
+            return [("lite0", "embedded"), ("niced", None)]
+        return [("lite0", "embedded"), ("urgent", None)]
+
+    monkeypatch.setattr(loader_module, "catalogue", listing)
+    loader = ModelLoader("cpu")
+    listed = []
+    loader.models_listed.connect(lambda names, ready: listed.append(names))
+    try:
+        loader.request_list(urgent=False)
+        loader.request_list(urgent=False)  # once
+        qtbot.waitUntil(lambda: calls == [True], timeout=WAIT_MS)
+        loader.request_list()  # the box opens: at once, not niced
+        qtbot.waitUntil(lambda: bool(listed), timeout=WAIT_MS)
+        assert listed == [["lite0", "urgent"]] and calls == [True, False]
+        niced_may_end.set()
+        qtbot.wait(200)
+        loader.request_list()
+        assert listed == [["lite0", "urgent"]] and calls == [True, False]  # the niced one's list is not shown
+    finally:
+        niced_may_end.set()
+        loader.close()

@@ -33,7 +33,12 @@ w.show()
 before = [m for m in ("torch", "torchvision", "timm") if m in sys.modules]
 models_before = [w.panel.model.itemText(i) for i in range(w.panel.model.count())]
 deadline = time.monotonic() + 120
-while w.frames_shown < 3 and time.monotonic() < deadline:
+first = []  # the first frame on screen: the preview's, before the model (and torch, here) is in
+w.session.frame_shown.connect(lambda s: first or first.append(
+    (s.index, len(s.result.detections), w.loading_bar.isVisible(), "torch" in sys.modules)))
+while w.session.last_shown is None or not w.session.last_shown.result.detections:
+    if time.monotonic() > deadline:
+        break
     app.processEvents()
     time.sleep(0.005)
 playing = [m for m in ("torch", "torchvision", "timm") if m in sys.modules]
@@ -44,6 +49,7 @@ while w.panel.model.count() < 10 and time.monotonic() < deadline:
 w.panel.model.hidePopup()
 shown = w.session.last_shown
 out = {"before": before, "playing": playing, "models_before": models_before, "frames": w.frames_shown,
+       "first": first[0], "loading_bar_after": w.loading_bar.isVisible(),
        "models_after": w.panel.model.count(), "model": w.session.model_name,
        "detections": len(shown.result.detections) if shown else 0,
        "after": [m for m in ("torch", "torchvision", "timm") if m in sys.modules]}
@@ -67,6 +73,10 @@ def test_the_window_shows_without_torch_then_the_model_loads_and_annotates(cat_c
     assert out["playing"] == ["torch"]
     assert "torchvision" not in out["after"] and "timm" not in out["after"]
     assert out["model"] == "lite0" and out["frames"] >= 3 and out["detections"] >= 1
+    # The video plays from the start, without its heat map and under "Loading model",
+    # until the model is ready; then the bar goes.
+    _index, detections, loading_bar, _torch_in = out["first"]
+    assert detections == 0 and loading_bar and not out["loading_bar_after"]
     assert out["models_after"] > 10  # the whole list, once asked for
 
 
@@ -120,3 +130,40 @@ def test_a_remembered_timm_model_is_kept_and_when_it_cannot_load_lite0_runs(qtbo
     qtbot.waitUntil(lambda: w.panel.model_state.text() == "timm:resnet18 could not load; still lite0 on cpu",
                     timeout=WAIT_MS)
     assert w.models.state.weights_for == "timm:resnet18"
+
+
+def test_the_video_plays_plain_while_the_model_loads_and_the_paused_frame_gets_its_map(
+        qtbot, open_window, _lite0, cat_clip, monkeypatch):
+    """The first model takes seconds (torch, then the model; OpenVINO after): the
+    video plays at once without a heat map, a bar says why, Pause and seek work;
+    when the model is ready the bar goes and the frame on screen (paused) gets its map."""
+    import threading
+
+    import camvideo.models
+
+    release = threading.Event()
+
+    def load(name="lite0", **kwargs):
+        release.wait(WAIT_MS / 1000)
+        return _lite0
+
+    monkeypatch.setattr(camvideo.models, "load_model", load)
+    w = open_window(cat_clip, loop=True)
+    qtbot.waitUntil(lambda: w.frames_shown >= 3, timeout=WAIT_MS)
+    assert w.session.pipeline is None and w.session.model is None and w.session.preview is not None
+    assert not w.session.last_shown.result.detections and w.view.message == ""
+    assert w.loading_bar.isVisible() and "Loading model lite0" in w.loading_label.text()
+    assert not w.panel.record_button.isEnabled()  # nothing to record yet: no model
+    w.toggle_pause()
+    qtbot.waitUntil(lambda: w.status_line.state(w.session, w.view) == "paused", timeout=WAIT_MS)
+    assert w.panel.play_button.text() == "Play"
+    w.seek_to(0.5)  # paused: the frame there shows (the clip is 1.5 s)
+    qtbot.waitUntil(lambda: 0.7 <= w.session.last_shown.time <= 0.8, timeout=WAIT_MS)
+    release.set()
+    qtbot.waitUntil(lambda: w.session.last_shown.result.detections != (), timeout=WAIT_MS)
+    assert w.session.pipeline is not None and w.session.preview is None and w.session.paused
+    assert 0.7 <= w.session.last_shown.time <= 0.8  # the same frame, now with its map
+    assert not w.loading_bar.isVisible() and not w.errors
+    w.toggle_pause()
+    wait_frames(qtbot, w, 3)
+    assert w.session.last_shown.result.detections and w.session.last_shown.time > 0.8

@@ -144,8 +144,11 @@ def test_settings_set_before_the_model_loads_make_its_first_frame(qtbot, open_wi
     assert w.session.localize_settings.topk == 3  # at once, not when the core comes
     assert w.session.localize_settings.box_rule.threshold == pytest.approx(0.45)
     assert w.session.model is None
-    qtbot.waitUntil(lambda: bool(shown), timeout=WAIT_MS)
-    assert len(shown[0].result.map_class_ids) == 3 and len(shown[0].result.detections) >= 3
+    # the frames before the model are the preview's, as they are (no result); the first after it
+    qtbot.waitUntil(lambda: any(f.result.detections for f in shown), timeout=WAIT_MS)
+    first = next(f for f in shown if f.result.detections)
+    assert all(not f.result.detections for f in shown[:shown.index(first)])
+    assert len(first.result.map_class_ids) == 3 and len(first.result.detections) >= 3
     assert w.session.localizer.settings.box_rule.threshold == pytest.approx(0.45)
 
 

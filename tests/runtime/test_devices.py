@@ -64,8 +64,9 @@ def test_an_openvino_device_that_is_not_there_is_an_error_that_lists_those_there
                                      f"{have} (use --device openvino:{openvino.devices()[0]})")
 
 
+@pytest.mark.parametrize("device", ["TPU", "AUTO:TPU"])
 @pytest.mark.parametrize("command", ["process", "image", "gui"])
-def test_each_command_exits_2_on_an_openvino_device_that_is_not_there(command, tmp_path, capsys, data_dir):
+def test_each_command_exits_2_on_an_openvino_device_that_is_not_there(command, device, tmp_path, capsys, data_dir):
     from camvideo.cli import main
     from camvideo.runtime import openvino
 
@@ -73,16 +74,40 @@ def test_each_command_exits_2_on_an_openvino_device_that_is_not_there(command, t
         pytest.skip("OpenVINO is not installed")
     source = {"image": data_dir / "chelsea.png"}.get(command, Path(__file__).parents[2] / "camvideo/resources/demo.mp4")
     outputs = {"process": ["-o", str(tmp_path / "o.mkv")], "image": ["-o", str(tmp_path / "o.png")]}.get(command, [])
-    assert main([command, str(source), "--device", "openvino:TPU", *outputs]) == 2  # before a window opens
+    assert main([command, str(source), "--device", f"openvino:{device}", *outputs]) == 2  # before a window opens
     err = capsys.readouterr().err
-    assert err.startswith("camvideo: error: --device openvino:TPU: OpenVINO has no device TPU here; it has ")
+    assert err.startswith(f"camvideo: error: --device openvino:{device}: OpenVINO has no device TPU here; it has ")
     assert err.count("\n") == 1 and list(tmp_path.iterdir()) == []
 
 
-def test_a_virtual_openvino_device_is_openvinos_to_check_and_falls_back(openvino_lite0, caplog):
+def test_a_virtual_device_naming_a_device_that_is_not_there_is_the_same_error(openvino_lite0):
+    from camvideo.runtime import openvino
+
+    model, _ = openvino_lite0
+    have = ", ".join(openvino.devices())
+    for virtual, missing in (("AUTO:TPU", "device TPU"), ("HETERO:TPU,CPU", "device TPU"),
+                             ("MULTI:TPU(2),FPGA", "devices TPU, FPGA")):
+        with pytest.raises(CamvideoError) as caught:
+            make_forward(model, "auto", openvino_device=virtual)
+        assert str(caught.value) == (f"--device openvino:{virtual}: OpenVINO has no {missing} here; it has "
+                                     f"{have} (use --device openvino:{openvino.devices()[0]})")
+
+
+@pytest.mark.parametrize(("name", "named"), [
+    ("CPU", ["CPU"]), ("GPU.1", ["GPU.1"]), ("AUTO", []), ("AUTO:GPU,CPU", ["GPU", "CPU"]),
+    ("MULTI:GPU.1(4), CPU(2)", ["GPU.1", "CPU"]), ("BATCH:GPU(8)", ["GPU"]), ("AUTO:-CPU", []),
+    ("AUTO:HETERO:GPU,CPU", ["CPU"]),
+])
+def test_the_devices_a_device_string_names(name, named):
+    from camvideo.runtime.runtimes import named_devices
+
+    assert named_devices(name) == named
+
+
+def test_a_virtual_device_with_nothing_missing_is_openvinos_to_check_and_falls_back(openvino_lite0, caplog):
     model, _ = openvino_lite0
     with caplog.at_level(logging.WARNING):
-        forward = make_forward(model, "auto", openvino_device="AUTO:TPU")
+        forward = make_forward(model, "auto", openvino_device="AUTO:-CPU")  # every device excluded
     assert forward is None
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING
              and r.name.startswith("camvideo")]

@@ -193,3 +193,55 @@ def test_auto_reads_the_cpus_flags(tmp_path, monkeypatch):
             cpuinfo.write_text(text)
         assert quantize.auto_precision() == want
     quantize.auto_precision.cache_clear()
+
+
+QUANTIZE_ONCE = r"""
+import logging, sys
+import cv2
+logging.basicConfig(format="camvideo-line: %(message)s")
+from camvideo.models import load_model
+from camvideo.runtime import quantize
+from camvideo.runtime.ovcache import convert
+frames = [cv2.imread(p) for p in sys.argv[2:]]
+lite0 = load_model("lite0")
+quantize.quantized(lite0, convert(lite0, sys.argv[1], (224, 224)), ("photos", frames))
+"""
+
+
+@needs_nncf
+def test_the_first_calibration_prints_nothing_of_nncfs(tmp_path, data_dir):
+    """A fresh process, as a command's first int8 run: NNCF's INFO lines (its handler
+    writes to stdout, where a command's data may go), its progress bars and torch's
+    "No CUDA runtime" note as NNCF imports torch's cpp_extension: none of them; the
+    one line is camvideo's."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    photos = [str(data_dir / f"{name}.png") for name in PHOTOS]
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    proc = subprocess.run([sys.executable, "-c", QUANTIZE_ONCE, str(tmp_path), *photos], capture_output=True,
+                          text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("camvideo-line: OpenVINO: quantizing lite0 to int8"), lines
+
+
+@needs_nncf
+def test_quiet_nncf_gives_nncfs_and_richs_settings_back(capfd):
+    import logging
+
+    import rich
+    from nncf.common.logging import nncf_logger
+    from nncf.common.logging.track_progress import track
+
+    console = rich.get_console()
+    file, level = console.file, nncf_logger.level
+    with quantize.quiet_nncf():
+        nncf_logger.info("a line of NNCF's")
+        assert list(track(range(3), description="Statistics collection")) == [0, 1, 2]
+        assert rich.get_console() is console and not console.is_terminal
+    assert capfd.readouterr() == ("", "")
+    assert console.file is file and nncf_logger.level == level
+    assert logging.getLogger("torch.utils.cpp_extension").level == logging.NOTSET

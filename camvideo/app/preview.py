@@ -1,0 +1,139 @@
+"""The source's frames as they are while the model loads: the window's first seconds.
+
+A ``Pipeline`` needs torch and a model (seconds on two cores: torch's import, the
+model's load). Until the session starts one, ``Preview`` reads the opened source in
+a thread of its own and hands each frame to the window's sink with an empty result
+and no overlay, so the video plays as soon as the source opens. It offers the
+pipeline's playback controls on the same source (pause, step, seek, ``finished``);
+``stop`` hands the source over where the preview left it (paused or not, a seek
+still to do), and the pipeline reads on from there. While it plays it shows at
+most ``PREVIEW_FPS`` frames a second (each frame paused, stepped or sought to):
+the model's load wants the CPU more (measured on 2 busy cores: every frame shown
+took ~10 ms of CPU each, and the load of lite0 half as long again). Nothing here
+imports torch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from camvideo.frames import ProcessedFrame
+from camvideo.runtime.plain import NoLocalizer  # numpy only
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.05  # a read waits this long before it looks for a stop or a seek again
+PREVIEW_FPS = 12.0  # frames shown a second while playing (the rest are read and dropped)
+JOIN_S = 5.0
+
+
+class Preview:
+    """Plays ``source`` into ``sink`` (``write(ProcessedFrame)``) without a model,
+    in a thread, until ``stop``. ``on_error(exc)`` and ``on_finished()`` run in
+    that thread when the source fails or ends."""
+
+    def __init__(self, source, sink, on_error: Callable[[BaseException], None] = lambda exc: None,
+                 on_finished: Callable[[], None] = lambda: None, max_fps: float | None = PREVIEW_FPS) -> None:
+        self.source = source
+        self.interval = 1.0 / max_fps if max_fps else 0.0  # seconds between frames shown while playing
+        self._shown_at = -float("inf")  # time.monotonic() of the frame shown last
+        self.sink = sink
+        self.on_error = on_error
+        self.on_finished = on_finished
+        self.error: BaseException | None = None
+        self.frames = 0  # frames handed to the sink
+        self._cond = threading.Condition()
+        self._seek_to: float | None = None
+        self._stop = threading.Event()
+        self._ended = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._empty = NoLocalizer()
+
+    # -- the pipeline's playback controls ---------------------------------------------
+    @property
+    def paused(self) -> bool:
+        return self.source.paused
+
+    @property
+    def finished(self) -> bool:
+        """The source ended (or failed); a seek plays it again."""
+        return self._ended.is_set()
+
+    def pause(self) -> None:
+        self.source.pause()
+
+    def resume(self) -> None:
+        self.source.resume()
+
+    def step(self) -> None:
+        """One more frame while paused."""
+        self.source.step()
+
+    def seek(self, seconds: float) -> None:
+        """Continue from ``seconds`` (files; while paused the frame there shows once)."""
+        if self.source.live:
+            raise ValueError(f"seek needs a file or folder source; {self.source.name} is live")
+        with self._cond:
+            self._seek_to = max(0.0, float(seconds))
+            self._cond.notify_all()
+
+    # -- the thread ------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="camvideo-preview", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> float | None:
+        """End the thread (the source stays open, as it is); returns a seek that
+        was asked for and not done yet (seconds), for whoever reads on."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(JOIN_S)
+            if self._thread.is_alive():
+                log.error("the preview thread did not stop within %.0f s", JOIN_S)
+        with self._cond:
+            pending, self._seek_to = self._seek_to, None
+        return pending
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._cond:
+                target, self._seek_to = self._seek_to, None
+                if target is None and self._ended.is_set():
+                    self._cond.wait(POLL_S)  # ended: only a seek (or the stop) goes on
+                    continue
+            if target is not None:
+                self._ended.clear()
+                self.source.seek(target)
+                self._shown_at = -float("inf")  # the frame there shows
+                continue
+            self._read_one()
+
+    def _read_one(self) -> None:
+        """One frame to the sink; at the end (or a failure) ``finished``."""
+        try:
+            frame = self.source.read(timeout=POLL_S)
+        except TimeoutError:  # paused, or no frame yet
+            return
+        except Exception as exc:  # noqa: BLE001 - told through on_error, as a pipeline does
+            log.debug("preview: reading %s failed", self.source.name, exc_info=True)
+            self.error = exc
+            self._ended.set()
+            self.on_error(exc)
+            return
+        if frame is None:
+            self._ended.set()
+            self.on_finished()
+            return
+        now = time.monotonic()
+        if now - self._shown_at < self.interval and not self.source.paused:
+            return  # playing: at most max_fps frames shown a second
+        self._shown_at = now
+        result = self._empty([frame.image], [frame.index], [frame.time])[0]
+        self.sink.write(ProcessedFrame(frame, frame.image, result))
+        self.frames += 1
