@@ -51,7 +51,7 @@ class JobOptions:
     model: ModelOptions = ModelOptions()
     settings: LocalizeSettings = LocalizeSettings()
     overlay: OverlaySettings = OverlaySettings()
-    batch_size: int = 1
+    batch_size: int | None = None  # None: camvideo.runtime.workers.auto_batch's
     workers: int | None = None  # forward passes side by side in one job (None: the pipeline's auto)
     threads: int | None = None  # torch intra-op threads of the worker process (None: torch's default)
     hud: bool = False
@@ -63,8 +63,8 @@ class JobOptions:
     def __post_init__(self) -> None:
         if not isinstance(self.model, ModelOptions):
             raise TypeError(f"model must be a ModelOptions, got {type(self.model).__name__}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"batch_size must be None or at least 1, got {self.batch_size}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be None or at least 1, got {self.threads}")
         if self.max_frames is not None and self.max_frames < 1:

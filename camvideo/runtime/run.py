@@ -58,7 +58,7 @@ class RunRequest:
     export: Path | None = None
     sinks: tuple[Sink, ...] = ()
     hud: bool = False
-    batch_size: int = 1
+    batch_size: int | None = None  # frames per forward pass; None: workers.auto_batch's
     workers: int | None = None
     max_frames: int | None = None
     codec: str = "auto"
@@ -100,6 +100,7 @@ def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: Fa
     is read (everything is open then). Both run in the calling thread."""
     from camvideo.runtime.pipeline import Pipeline
     from camvideo.runtime.plain import NoAnnotator
+    from camvideo.runtime.workers import auto_batch
 
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(_open(request.source))
@@ -114,8 +115,10 @@ def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: Fa
         # No recording and no sink of the caller's: nothing takes a picture (an export
         # alone writes the results), so none is drawn (~0.5-0.9 CPU ms a frame at 640x480).
         pictures = recorder is not None or bool(request.sinks)
+        batch = request.batch_size or auto_batch(getattr(getattr(localizer, "method", None), "forward", None),
+                                                 source.live)
         pipeline = Pipeline(source, localizer, request.annotators if pictures else (), sinks,
-                            batch_size=request.batch_size, workers=request.workers, max_frames=request.max_frames)
+                            batch_size=batch, workers=request.workers, max_frames=request.max_frames)
         if request.hud and pictures:  # it draws in place: after an annotator that copies the frame
             pipeline.annotators = (*(request.annotators or (NoAnnotator(),)), stats_hud(lambda: pipeline.stats))
         if on_ready is not None:

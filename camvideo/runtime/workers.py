@@ -69,6 +69,21 @@ def auto_workers(model, forward=None) -> int:
     return max(1, min(os.cpu_count() or 1, 2))
 
 
+FILE_BATCH = 4  # frames per forward pass for a file run on OpenVINO's throughput mode
+
+
+def auto_batch(forward, live: bool) -> int:
+    """Frames per forward pass when the caller names none: ``FILE_BATCH`` for a file
+    (not ``live``) whose ``forward`` runs in OpenVINO's throughput mode, else 1. Four
+    frames a pass hand each frame between threads a quarter as often (measured on 2
+    cores: 40-49 -> 21-26 context switches a frame, ~1.5 CPU ms a frame less, the
+    same results; docs/measuring.md). A live source keeps one frame a batch: a batch
+    would wait for frames that have not come yet."""
+    if live or getattr(forward, "mode", None) != "throughput":
+        return 1
+    return FILE_BATCH
+
+
 def live_threads(model, runtime: str = "torch") -> int | None:
     """Torch's intra-op threads for the live worker (one frame in flight): on a
     CPU, one core fewer than torch would use, at least 1, so that capture, overlay

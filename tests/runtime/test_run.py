@@ -180,3 +180,28 @@ def test_a_localizer_that_cannot_be_made_leaves_nothing_behind(tmp_path):
         run_source(RunRequest(source, fail, recording=tmp_path / "out.mkv", export=tmp_path / "out.jsonl"))
     assert list(tmp_path.iterdir()) == []
     assert source.read() is None
+
+
+class Batches(Fake):
+    """A localizer whose forward pass says it runs in OpenVINO's throughput mode; it
+    keeps the size of every batch it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.method = type("Method", (), {"forward": type("Forward", (), {"mode": "throughput"})()})()
+        self.sizes: list[int] = []
+
+    def __call__(self, frames, indices, times):
+        self.sizes.append(len(frames))
+        return super().__call__(frames, indices, times)
+
+
+def test_a_file_on_openvinos_throughput_mode_runs_four_frames_a_pass_unless_told(tmp_path):
+    clip = tmp_path / "in.mkv"
+    make_clip(clip, frames=10, size=(64, 48))
+    auto, told = Batches(), Batches()
+    report = run_source(RunRequest(clip, lambda info: auto, export=tmp_path / "auto.jsonl"))
+    assert report.frames == 10 and auto.sizes == [4, 4, 2]  # the last batch: what the file has left
+    run_source(RunRequest(clip, lambda info: told, export=tmp_path / "told.jsonl", batch_size=1))
+    assert told.sizes == [1] * 10
+    assert (tmp_path / "auto.jsonl").read_text() == (tmp_path / "told.jsonl").read_text()

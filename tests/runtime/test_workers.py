@@ -450,3 +450,14 @@ def test_a_file_run_whose_source_fails_to_start_gives_opencv_and_its_threads_bac
         pipe.stop()  # still idempotent after a failed start
     finally:
         cv2.setNumThreads(before)
+
+
+def test_auto_batch_is_four_frames_for_files_on_openvinos_throughput_mode_only():
+    class Forward:
+        def __init__(self, mode):
+            self.mode = mode
+
+    assert workers.auto_batch(Forward("throughput"), live=False) == workers.FILE_BATCH == 4
+    assert workers.auto_batch(Forward("throughput"), live=True) == 1  # a batch would wait for frames to come
+    assert workers.auto_batch(Forward("latency"), live=False) == 1
+    assert workers.auto_batch(None, live=False) == 1  # torch's own forward pass

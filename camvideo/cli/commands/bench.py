@@ -37,7 +37,8 @@ def register(sub) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     p.add_argument("--model", default="lite0", help="model name (default: lite0)")
     p.add_argument("--topk", type=int, default=3, help="classes localized per frame (default: 3)")
-    p.add_argument("--batch", type=int, default=1, help="batch size of the end-to-end pipeline (default: 1)")
+    p.add_argument("--batch", type=int, default=None, metavar="N",
+                   help="frames a forward pass end to end (default: a file run's own: 4 on OpenVINO, else 1)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="forward threads of the end-to-end pipeline (default: auto, as camvideo process)")
     p.add_argument("--e2e-frames", type=int, default=None, metavar="N",

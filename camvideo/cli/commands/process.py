@@ -66,7 +66,9 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", metavar="OUT", type=cli.path_argument,
                    help="annotated recording, .mkv (default) or .mp4 (fragmented); default ./NAME_cam.mkv unless --export alone")
     p.add_argument("--export", metavar="FILE", type=cli.path_argument, help="per-frame data: FILE.jsonl (one JSON object a frame) or FILE.csv (a row a detection)")
-    p.add_argument("--batch-size", type=int, default=1, metavar="N", help=f"frames per forward pass for files, 1-{MAX_BATCH} (default: 1)")
+    p.add_argument("--batch-size", type=int, default=None, metavar="N",
+                   help=f"frames per forward pass for files, 1-{MAX_BATCH} (default: 4 on OpenVINO's throughput mode, "
+                        "a file on the CPU; else 1)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="files and folders: forward passes run side by side, each at one torch thread on a CPU "
                    "(default: auto, min(cores, 2) on a CPU, 1 on a GPU or for Grad-CAM models); "
@@ -104,7 +106,7 @@ def default_output(source: str) -> Path:
 def run(args: argparse.Namespace) -> int:
     from camvideo.settings import MAX_WORKERS
 
-    if not 1 <= args.batch_size <= MAX_BATCH:
+    if args.batch_size is not None and not 1 <= args.batch_size <= MAX_BATCH:
         raise CamvideoError(f"--batch-size must be between 1 and {MAX_BATCH}, got {args.batch_size}")
     if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
         raise CamvideoError(f"--workers must be between 1 and {MAX_WORKERS}, got {args.workers}")

@@ -67,16 +67,18 @@ def encode_ms(frames: list[np.ndarray], preset: str, out: Path) -> float:
     return _cpu_ms(work)
 
 
-def forward_ms(localizer, frames: list[np.ndarray], rounds: int = 2) -> float:
+def forward_ms(localizer, frames: list[np.ndarray], rounds: int = 2, batch: int = 1) -> float:
     """Per frame: the forward half of ``localizer`` (preprocessing and the forward
-    passes of its preset), one frame at a time, after one warm-up frame."""
-    localizer.forward(frames[:1])
+    passes of its preset), ``batch`` frames at a time as the file run passes them,
+    after one warm-up batch."""
+    localizer.forward(frames[:batch])
+    batches = [frames[i:i + batch] for i in range(0, len(frames) - batch + 1, batch)]
 
     def work() -> int:
         for _ in range(rounds):
-            for frame in frames:
-                localizer.forward([frame])
-        return rounds * len(frames)
+            for group in batches:
+                localizer.forward(group)
+        return rounds * batch * len(batches)
 
     return _cpu_ms(work)
 
@@ -88,19 +90,21 @@ def limit_fps(parts_ms: dict[str, float], cores: int) -> float:
 
 
 def measure_limit(clip: Path, frames: list[np.ndarray], localizer, tmp: Path, *, preset: str = "superfast",
-                  cores: int | None = None) -> dict:
+                  cores: int | None = None, batch: int = 1) -> dict:
     """The limit table's row for ``localizer`` (its runtime and preset): each part's
-    CPU ms a frame, measured alone on one thread, and the limit on ``cores`` (default:
-    this machine's)."""
+    CPU ms a frame, measured alone on one thread (the forward half ``batch`` frames a
+    pass, as the run it is compared with), and the limit on ``cores`` (default: this
+    machine's)."""
     import torch
 
     cores = cores or os.cpu_count() or 1
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        parts = {"decode": decode_ms(clip), "forward": forward_ms(localizer, frames),
+        parts = {"decode": decode_ms(clip), "forward": forward_ms(localizer, frames, batch=batch),
                  "encode": encode_ms(frames, preset, tmp / "limit.mkv")}
     finally:
         torch.set_num_threads(threads)
     return {"parts_ms": {k: round(v, 3) for k, v in parts.items()}, "cores": cores, "runtime": localizer.runtime,
+            "batch": batch,
             "limit_fps": round(limit_fps(parts, cores), 2)}

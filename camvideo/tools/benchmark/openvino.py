@@ -58,13 +58,15 @@ def _sized(model, size: tuple[int, int] | None):
     return model if size is None else at_size(model, size)
 
 
-def prepared(model, forward, frames: list[np.ndarray], size: tuple[int, int] | None = None) -> list:
-    """``frames`` preprocessed to ``size`` (see ``_sized``), one batch of one each, as
-    ``forward`` takes them: the input of the forward pass alone."""
+def prepared(model, forward, frames: list[np.ndarray], size: tuple[int, int] | None = None, per_call: int = 1) -> list:
+    """``frames`` preprocessed to ``size`` (see ``_sized``) in batches of ``per_call``
+    (the frames in turn, as many batches as frames), as ``forward`` takes them: the
+    input of the forward pass alone."""
     from camvideo.cam.preprocess import preprocess
 
     sized = _sized(model, size)
-    return [forward.prepare(preprocess([f], sized)) for f in frames]
+    return [forward.prepare(preprocess([frames[(i + j) % len(frames)] for j in range(per_call)], sized))
+            for i in range(len(frames))]
 
 
 def openvino_floor_contestant(model, forward, frames: list[np.ndarray], size: tuple[int, int] | None = None,
@@ -116,7 +118,7 @@ def openvino_setup(config, frames: dict, annotator, settings, say) -> tuple[Open
     from camvideo.runtime.localizer import FrameLocalizer
     from camvideo.runtime.openvino import OpenVINOForward, available
     from camvideo.runtime.runtimes import choose_runtime
-    from camvideo.runtime.workers import live_openvino_threads
+    from camvideo.runtime.workers import auto_batch, live_openvino_threads
 
     if not available():
         return None, "OpenVINO is not installed"
@@ -155,7 +157,8 @@ def openvino_setup(config, frames: dict, annotator, settings, say) -> tuple[Open
     return OpenVINOBench(contestants, on_latency, FrameLocalizer(model, settings, forward=throughput),
                          FrameLocalizer(model, settings, forward=live),
                          FrameLocalizer(model, settings, forward=single),
-                         stream_inputs=prepared(model, throughput, base, stage_sizes[0])), None
+                         stream_inputs=prepared(model, throughput, base, stage_sizes[0],
+                                                auto_batch(throughput, live=False))), None
 
 
 def run_streams(ov: OpenVINOBench, annotator, frames: list[np.ndarray], count: int, workers: int | None,
@@ -164,15 +167,17 @@ def run_streams(ov: OpenVINOBench, annotator, frames: list[np.ndarray], count: i
     it): the 640x480 stage as a file run uses it (``runs.run_stream``, OpenVINO's
     throughput mode) and its forward pass alone at the stage's input size on the same
     compiled model, streams and pool (``runs.run_forward_stream``)."""
-    from camvideo.runtime.workers import auto_workers
+    from camvideo.runtime.workers import auto_batch, auto_workers
     from camvideo.tools.benchmark.runs import run_forward_stream, run_stream
 
     localizer = ov.throughput
     forward = localizer.method.forward
     pool = workers or auto_workers(localizer.model, forward)
+    batch = auto_batch(forward, live=False)  # the file run's frames a pass; stream_inputs are batches of it
     jobs = {"stage": lambda: run_stream(localizer, annotator, frames, count, workers),
-            "forward": lambda: run_forward_stream(forward.features_and_logits, ov.stream_inputs, count, pool)}
+            "forward": lambda: run_forward_stream(forward.features_and_logits, ov.stream_inputs,
+                                                  max(1, count // batch), pool, per_call=batch)}
     order = [first] + [k for k in jobs if k != first]
     out = {key: jobs[key]() for key in order}
-    return {**out, "workers": pool, "streams": int(forward.jobs), "precision": forward.precision}
+    return {**out, "workers": pool, "batch": batch, "streams": int(forward.jobs), "precision": forward.precision}
 

@@ -161,7 +161,7 @@ def _e2e_summary(runs: list[dict], config, floor_ms: float, floor_cl_ms: float |
     return {
         "size": "640x480",
         "frames_per_run": runs[0]["frames"],
-        "batch": config.batch,
+        "batch": runs[0].get("batch", config.batch),
         "workers": config.workers or "auto",
         "median_ms_per_frame": round(ms, 3),
         "fps": round(1000.0 / ms, 2),

@@ -43,7 +43,7 @@ class BenchConfig:
     device: str = "cpu"
     model: str = "lite0"
     topk: int = 3
-    batch: int = 1  # batch size of the end-to-end pipeline
+    batch: int | None = None  # frames a forward pass end to end (None: the file run's own, workers.auto_batch)
     workers: int | None = None  # forward threads of the end-to-end pipeline (None: auto)
     e2e_frames: int = 240  # frames of the end-to-end clip (coherent motion, see video_frames)
     peers: bool = True
@@ -58,7 +58,7 @@ class BenchConfig:
 
     def __post_init__(self) -> None:
         for name in ("frames", "rounds", "threads", "topk", "batch", "e2e_frames"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         from camvideo.runtime.workers import check_workers
 
@@ -182,8 +182,8 @@ def _limit(config: BenchConfig, lineup: _Lineup, report: dict) -> dict:
         frames = video_frames(*SIZES[0], config.e2e_frames, lineup.photos)
         clip = write_clip(Path(tmp) / "limit_in.mp4", frames)
         for key, localizer in on.items():
-            row = measure_limit(clip, frames, localizer, Path(tmp))
             e2e = report.get(key)
+            row = measure_limit(clip, frames, localizer, Path(tmp), batch=(e2e or {}).get("batch") or 1)
             # The limit is a rate frame to frame: the run's steady rate compares with it (the
             # whole run's, start-up and teardown in, beside it; a clip too short has only that).
             fps = e2e.get("steady_fps", e2e["fps"]) if e2e else None

@@ -40,8 +40,10 @@ def steady_ms(times: list[float], skip: float = STEADY_SKIP) -> float | None:
     return 1000.0 * (times[-1] - times[first]) / (len(times) - 1 - first)
 
 
-def run_end_to_end(localizer, annotator, clip: Path, out_dir: Path, batch: int = 1, workers: int | None = None) -> dict:
-    """Decode ``clip`` -> inference stage -> H.264 recording through ``Pipeline``.
+def run_end_to_end(localizer, annotator, clip: Path, out_dir: Path, batch: int | None = None,
+                   workers: int | None = None) -> dict:
+    """Decode ``clip`` -> inference stage -> H.264 recording through ``Pipeline``, with
+    ``batch`` frames a forward pass (None: the file run's own, ``workers.auto_batch``).
 
     ``ms_per_frame``: the whole run (``run_source`` from the source's open to the
     recording closed) over its frames; ``steady_ms_per_frame``: from frame to frame
@@ -50,7 +52,9 @@ def run_end_to_end(localizer, annotator, clip: Path, out_dir: Path, batch: int =
     beyond its frames at the steady rate (start-up, filling, teardown: the recording's
     close and sync)."""
     from camvideo.runtime.run import RunRequest, run_source
+    from camvideo.runtime.workers import auto_batch
 
+    batch = batch or auto_batch(getattr(getattr(localizer, "method", None), "forward", None), live=False)
     clock = _WriteClock()
     t0 = time.perf_counter()
     report = run_source(RunRequest(clip, lambda info: localizer, (annotator,), recording=out_dir / "bench_out.mkv",
@@ -60,7 +64,7 @@ def run_end_to_end(localizer, annotator, clip: Path, out_dir: Path, batch: int =
     elapsed = time.perf_counter() - t0
     frames = report.frames
     steady = steady_ms(clock.times)
-    return {"frames": frames, "seconds": elapsed, "ms_per_frame": 1000.0 * elapsed / max(1, frames),
+    return {"frames": frames, "batch": batch, "seconds": elapsed, "ms_per_frame": 1000.0 * elapsed / max(1, frames),
             "steady_ms_per_frame": steady, "fixed_ms": 1000.0 * elapsed - frames * steady if steady else None,
             "stages": dict(report.stages)}
 
@@ -95,11 +99,12 @@ def run_stream(localizer, annotator, frames: list[np.ndarray], count: int, worke
             "stages": dict(report.stages)}
 
 
-def run_forward_stream(forward, inputs: list, count: int, workers: int, depth: int = 4) -> dict:
+def run_forward_stream(forward, inputs: list, count: int, workers: int, depth: int = 4, per_call: int = 1) -> dict:
     """A forward pass alone as a stream: ``count`` calls ``forward(x)`` (``inputs`` in
-    turn) on a ``ForwardPool`` of ``workers`` threads, as the file pipeline submits
-    them, with ``depth`` in flight (the pipeline's queue to its writer); the results
-    taken in order. ``ms_per_frame`` and ``cpu_ms_per_frame`` as ``run_stream``'s."""
+    turn, each a batch of ``per_call`` frames) on a ``ForwardPool`` of ``workers``
+    threads, as the file pipeline submits them, with ``depth`` in flight (the
+    pipeline's queue to its writer); the results taken in order. ``ms_per_frame`` and
+    ``cpu_ms_per_frame`` as ``run_stream``'s, per frame (a call's over ``per_call``)."""
     from collections import deque
 
     from camvideo.runtime.workers import ForwardPool
@@ -116,10 +121,11 @@ def run_forward_stream(forward, inputs: list, count: int, workers: int, depth: i
         while flight:
             flight.popleft().result()
             done.append(time.perf_counter())
-    whole = 1000.0 * (time.perf_counter() - t0) / max(1, count)
+    frames = count * per_call
+    whole = 1000.0 * (time.perf_counter() - t0) / max(1, frames)
     steady = steady_ms(done)
-    return {"frames": count, "ms_per_frame": steady or whole, "whole_ms_per_frame": whole,
-            "cpu_ms_per_frame": 1000.0 * (time.process_time() - cpu0) / max(1, count), "steady": steady is not None}
+    return {"frames": frames, "ms_per_frame": steady / per_call if steady else whole, "whole_ms_per_frame": whole,
+            "cpu_ms_per_frame": 1000.0 * (time.process_time() - cpu0) / max(1, frames), "steady": steady is not None}
 
 
 class _LatencySink:
