@@ -13,6 +13,7 @@ for against a model, once, where a batch enters.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from camvideo.cam.motion import Motion
 
 _NO_TIMINGS: Mapping[str, float] = MappingProxyType({})
+_DEFAULT_SETTINGS = functools.cache(LocalizeSettings)  # ``LocalizeSettings()`` (frozen) made once, not per Evidence
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,7 +47,7 @@ class Evidence:
     first: Evidence | None = None  # combined maps (MapSettings.combine): the class pass's own evidence
     size: tuple[int, int] = (0, 0)  # (width, height) of the frame
     thumb: np.ndarray | None = None  # the picture the camera's motion is measured on (smoothing with motion)
-    settings: LocalizeSettings = field(default_factory=LocalizeSettings)  # the settings of its pass
+    settings: LocalizeSettings = field(default_factory=_DEFAULT_SETTINGS)  # the settings of its pass
     timings: Mapping[str, float] = field(default_factory=lambda: _NO_TIMINGS)  # ms per frame so far
     cut: bool = False  # set by TemporalState.step: a new shot starts here
     leader: int | None = None  # set by TemporalState.step: the top class shown (label hysteresis)

@@ -18,6 +18,7 @@ the cost.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import replace
@@ -30,6 +31,7 @@ from camvideo.cam.preprocess import at_size
 from camvideo.settings import LocalizeSettings, MapSettings
 
 STRIDE = 32
+_PLAIN = MapSettings()  # ``MapSettings.plain``'s settings, made once
 
 
 def _round(value: float) -> int:
@@ -66,6 +68,11 @@ def map_input_size(width: int, height: int, short: int) -> tuple[int, int]:
     return _round(short * height / width), _round(short)
 
 
+# The sizes of every frame of a stream, computed once per frame size and settings.
+_class_size = functools.lru_cache(maxsize=64)(class_input_size)
+_map_size = functools.lru_cache(maxsize=64)(map_input_size)
+
+
 def input_sizes(width: int, height: int, base: tuple[int, int], settings: MapSettings) -> list[tuple[int, int]]:
     """The (height, width) input sizes the passes of ``settings`` feed the network
     for a ``width`` x ``height`` frame: the class pass's, then the map pass's when
@@ -95,9 +102,11 @@ class ScaledPasses:
         map pass's features, and for combined maps the class pass's own evidence as
         ``first``. ``timer``: a ``camvideo.timing.StageTimer`` for the
         "preprocess" and "forward" stages."""
-        if settings.maps.plain or self.model.preprocessing.fixed:  # one batch at the model's own input size
+        if settings.maps == _PLAIN or self.model.preprocessing.fixed:  # one batch at the model's own input size
             flip = settings.maps.flip  # False when plain; a fixed-size graph keeps the mirror averaging
             return self._pass(frames, None, lambda b, probs: choose_classes(probs, settings).class_ids, flip, timer)
+        if len(frames) == 1:  # a file's or a stream's batch
+            return self._scaled(frames, settings, timer)
         groups: dict[tuple[int, int], list[int]] = {}
         for b, f in enumerate(frames):
             groups.setdefault(f.shape[:2], []).append(b)
@@ -118,14 +127,14 @@ class ScaledPasses:
                 chosen[b] = choose_classes(probs, settings).class_ids
             return chosen[b]
 
-        size = class_input_size(width, height, tuple(self.model.preprocessing.size), maps)
+        size = _class_size(width, height, tuple(self.model.preprocessing.size), maps)
         if maps.class_view == "square":  # the classes at the model's own input, the maps at ``size``
             firsts = self._pass(frames, None, choose, maps.flip, timer)
         else:
             firsts = self._pass(frames, size, choose, maps.flip, timer)
             if maps.map_side is None:
                 return firsts
-            size = map_input_size(width, height, maps.map_side)
+            size = _map_size(width, height, maps.map_side)
         seconds = self._pass(frames, size, choose, maps.flip, timer)
         return [replace(second, probs=first.probs, logits=first.logits, first=first if maps.combine else None)
                 for first, second in zip(firsts, seconds)]

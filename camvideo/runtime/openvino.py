@@ -196,10 +196,12 @@ class OpenVINOForward:
             elif mode == "latency":  # the live compile: one stream over every core, the threads not pinned
                 self._config["ENABLE_CPU_PINNING"] = False
         self._shapes: OrderedDict[tuple[int, int], _Shape | None] = OrderedDict()  # None: torch at that size
+        self._last: tuple[tuple[int, int], _Shape | None] | None = None  # the last entry of _shapes, read unlocked
         self._lock = threading.Lock()  # the dict
         self._build = threading.Lock()  # one conversion at a time
         first = self._make(sizes[0])  # raises: a model that will not convert at all falls back whole
         self._shapes[sizes[0]] = first
+        self._last = (sizes[0], first)
         self.entry = first.entry
         self.jobs = first.jobs
         for size in sizes[1:]:
@@ -254,10 +256,15 @@ class OpenVINOForward:
         return None
 
     def _shape(self, size: tuple[int, int]) -> _Shape | None:
-        """The compiled model of ``size``, made on its first use (None: torch)."""
+        """The compiled model of ``size``, made on its first use (None: torch). The
+        size used last (every frame of a stream) is answered without the lock."""
+        last = self._last
+        if last is not None and last[0] == size:
+            return last[1]
         with self._lock:
             if size in self._shapes:
                 self._shapes.move_to_end(size)
+                self._last = (size, self._shapes[size])
                 return self._shapes[size]
             if self.background:
                 if size not in self._pending:
@@ -292,6 +299,7 @@ class OpenVINOForward:
                 while len(self._shapes) > self.max_shapes:
                     # A batch in flight on an evicted shape holds it; it is freed when done.
                     self._shapes.popitem(last=False)
+                self._last = (size, shape)
             return shape
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
@@ -301,7 +309,8 @@ class OpenVINOForward:
         """The frames' resized BGR pixels (``preprocess.pixels``) where the size's
         graph normalizes them itself (camvideo's conversions), else ``preprocess``'s
         float batch (an exported graph; a size on torch, or still converting)."""
-        shape = self._shape(tuple(int(v) for v in model.preprocessing.size))
+        height, width = model.preprocessing.size
+        shape = self._shape((int(height), int(width)))
         if shape is not None and shape.pixels:
             return pixels(frames, model)
         return self.prepare(preprocess(frames, model))
@@ -398,6 +407,8 @@ class _Runner:
         if mode == "throughput":
             self._queue = ov.AsyncInferQueue(compiled, self.jobs)
             self._queue.set_callback(_job_done)
+            self._requests = [self._queue[i] for i in range(len(self._queue))]  # wrappers made once: indexing makes one
+            self._start_async = _start_async(self._queue)
             self._start = threading.Lock()
 
     def run(self, batch: np.ndarray, outs: list[np.ndarray]) -> None:
@@ -411,10 +422,10 @@ class _Runner:
             return
         job = _Job()
         with self._start:  # the request get_idle_request_id names is the one start_async takes
-            request = self._queue[self._queue.get_idle_request_id()]
+            request = self._requests[self._queue.get_idle_request_id()]
             _bind(request, batch, outs)
-            self._queue.start_async(userdata=job)
-        if not job.done.wait(_WAIT_S):
+            self._start_async(job)
+        if not job.done.acquire(timeout=_WAIT_S):
             raise TimeoutError(f"OpenVINO: no result within {_WAIT_S:.0f} s")
         if job.error is not None:
             raise job.error
@@ -429,15 +440,33 @@ def _bind(request, batch: np.ndarray, outs: list[np.ndarray]) -> None:
     import openvino as ov
 
     request.set_input_tensor(ov.Tensor(batch, shared_memory=True))
-    for i, out in enumerate(outs):
-        request.set_output_tensor(i, ov.Tensor(out, shared_memory=True))
+    if len(outs) == 1:
+        request.set_output_tensor(0, ov.Tensor(outs[0], shared_memory=True))
+    else:  # one call for the features and the logits
+        request.set_output_tensors({i: ov.Tensor(out, shared_memory=True) for i, out in enumerate(outs)})
+
+
+def _start_async(queue):
+    """``queue.start_async`` for a request whose input is bound already: a function
+    of the userdata. pyopenvino's own method where there is one (the Python
+    subclass's indexes the queue and makes a request wrapper on every call to set
+    no inputs), else the queue's."""
+    base = next((cls for cls in type(queue).__mro__[1:] if "start_async" in vars(cls)), None)
+    if base is None or base.__module__ != "openvino._pyopenvino":
+        return lambda job: queue.start_async(userdata=job)
+    return lambda job: base.start_async(queue, {}, job)
 
 
 class _Job:
+    """One inference in flight: ``done`` is a lock taken at the start and released
+    by OpenVINO's callback (cheaper to make and to wake on than an Event), ``error``
+    what the callback found."""
+
     __slots__ = ("done", "error")
 
     def __init__(self) -> None:
-        self.done = threading.Event()
+        self.done = threading.Lock()
+        self.done.acquire()
         self.error: BaseException | None = None
 
 
@@ -447,4 +476,4 @@ def _job_done(request, job: _Job) -> None:
         request.get_output_tensor(0)  # raises when the inference failed
     except Exception as exc:  # noqa: BLE001 - handed to the waiting caller
         job.error = exc
-    job.done.set()
+    job.done.release()

@@ -3,7 +3,7 @@ import pytest
 import torch
 from oneshot import cams
 
-from camvideo.cam.evidence import check_request, choose_classes
+from camvideo.cam.evidence import Evidence, check_request, choose_classes
 from camvideo.cam.forward import Forward, TorchForward
 from camvideo.cam.methods import CamMethod, ExactCam, GradCam, cam_method, class_maps, method_class
 from camvideo.cam.preprocess import preprocess
@@ -243,7 +243,6 @@ def test_exact_cam_takes_the_logits_of_a_forward_that_runs_the_head(lite0, photo
 
 
 def test_exact_cam_maps_on_the_cpu_equal_torchs_product(lite0):
-    from camvideo.cam.evidence import Evidence
     from camvideo.cam.methods import cpu_class_maps
 
     rng = np.random.default_rng(3)
@@ -275,3 +274,11 @@ def test_the_chooser_gives_what_a_sort_of_all_probabilities_gives():
         held = choose_classes(p, LocalizeSettings(topk=k), leader=leader)
         assert held.class_ids == (leader, *[c for c in order if c != leader][: k - 1])
         assert held.scores == tuple(float(p[c]) for c in held.class_ids)
+
+
+def test_evidence_made_without_settings_shares_one_default():
+    """Each pass's Evidence starts with ``LocalizeSettings()`` (the forward half puts
+    the pass's own in after): one frozen instance, not one made per frame."""
+    probs = torch.zeros(4)
+    a, b = (Evidence(probs=probs, logits=probs, features=torch.zeros(2, 3, 3)) for _ in range(2))
+    assert a.settings is b.settings and a.settings == LocalizeSettings()

@@ -142,3 +142,25 @@ def test_a_smoothed_stream_whose_frame_size_changes_starts_afresh(model, cat):
     assert first.heatmaps.shape[1:] == (7, 9) and second.heatmaps.shape[1:] == (9, 7)
     x1, y1, x2, y2 = second.detections[0].box
     assert 0 <= x1 < x2 <= 200 and 0 <= y1 < y2 <= 300
+
+
+def test_a_one_frame_batch_gives_what_that_frame_gets_in_a_batch_of_mixed_sizes(model, cat):
+    """A file's batch (one frame) takes the short way; the same features and
+    probabilities as in a batch of frames of two sizes (grouped by size)."""
+    from camvideo.cam import multiscale
+    from camvideo.cam.methods import cam_method
+
+    passes = ScaledPasses(cam_method(model))
+    settings = quality_settings("best", LocalizeSettings(topk=2))
+    wide = cv2.resize(cat, (320, 180), interpolation=cv2.INTER_AREA)
+    with torch.inference_mode():
+        (alone,) = passes.evidence([cat], settings)
+        mixed = passes.evidence([wide, cat, wide], settings)
+    torch.testing.assert_close(alone.features, mixed[1].features)
+    torch.testing.assert_close(alone.probs, mixed[1].probs)
+    torch.testing.assert_close(alone.first.features, mixed[1].first.features)
+    for w, h in ((640, 480), (320, 180), (480, 640)):  # the sizes kept for a stream are the functions' own
+        assert multiscale._class_size(w, h, (224, 224), settings.maps) == class_input_size(w, h, (224, 224),
+                                                                                            settings.maps)
+        assert multiscale._map_size(w, h, 288) == map_input_size(w, h, 288)
+    assert multiscale._PLAIN == MapSettings() and MapSettings().plain

@@ -474,3 +474,51 @@ def test_the_stream_switches_to_openvino_when_the_conversion_is_done(openvino_li
         np.testing.assert_allclose(a.heatmaps, b.heatmaps, atol=1e-3)
     localizer.use_forward(None)
     assert localizer.runtime == "torch" and len(localizer(frames[:1])[0].detections) >= 1
+
+
+def test_a_request_starts_through_pyopenvinos_own_start_async_with_no_inputs():
+    """The request's input and outputs are bound before it starts: pyopenvino's own
+    ``start_async`` gets no inputs and the job (the Python subclass's indexes the
+    queue again, a request wrapper a call); a queue without it gets its own method."""
+    calls = []
+
+    class Base:
+        def start_async(self, inputs, userdata):
+            calls.append(("base", inputs, userdata))
+
+    class Queue(Base):
+        def start_async(self, inputs=None, userdata=None):
+            calls.append(("subclass", inputs, userdata))
+
+    class Other:
+        def start_async(self, inputs=None, userdata=None):
+            calls.append(("other", inputs, userdata))
+
+    Base.__module__ = "openvino._pyopenvino"
+    ovrt._start_async(Queue())("job")
+    ovrt._start_async(Other())("job 2")
+    assert calls == [("base", {}, "job"), ("other", None, "job 2")]
+    assert next(c for c in ov.AsyncInferQueue.__mro__[1:] if "start_async" in vars(c)).__module__ == \
+        "openvino._pyopenvino"
+
+
+def test_a_job_wakes_its_caller_with_what_the_callback_found():
+    class Failed:
+        def get_output_tensor(self, index):
+            raise RuntimeError("inference failed")
+
+    job = ovrt._Job()
+    assert not job.done.acquire(timeout=0.01)  # taken until the callback runs
+    threading.Thread(target=ovrt._job_done, args=(Failed(), job)).start()
+    assert job.done.acquire(timeout=10) and isinstance(job.error, RuntimeError)
+
+
+def test_the_size_used_last_is_the_last_kept(openvino_lite0):
+    """``_shape`` answers the size used last without the lock: it is always the
+    most recently used entry (what eviction keeps)."""
+    model, _ = openvino_lite0
+    fw = ovrt.OpenVINOForward(model, sizes=[(224, 224), (224, 288)], max_shapes=2)
+    for size in ((224, 288), (224, 224), (192, 320), (192, 320), (224, 224)):
+        shape = fw._shape(size)
+        assert fw._last == (size, shape) and list(fw._shapes)[-1] == size and fw._shapes[size] is shape
+    assert fw.sizes == [(192, 320), (224, 224)]
