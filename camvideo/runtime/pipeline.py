@@ -156,7 +156,7 @@ class Pipeline:
         # Live: one annotated frame waits for the writer at most; a slow output holds the
         # worker back and the source's newest-frame slot drops the backlog instead. File
         # runs: one batch more, as a forward thread hands its batch on before its pass.
-        self._out = queue.Queue(LIVE_QUEUE_SIZE if self.source.live else self._queue_size + self._file_run)
+        self._out = queue.Queue(LIVE_QUEUE_SIZE if self.source.live else self._queue_size + int(self._file_run))
         if self._file_run:
             self._sinks_thread = HandOff(self._emit, SINK_QUEUE_SIZE, name="camvideo-sinks",
                                          on_error=self._failed, on_end=self._ended)
