@@ -8,10 +8,9 @@ Its parts are Protocols: a ``Localizer`` (images -> one ``FrameResult`` each; a
 Live sources: three threads overlap the work, with one frame in flight: the
 source's reader (decode), the worker (every tensor operation of the model, then
 the overlay) and the writer (the sinks: recorder, exporter, a window's view).
-Files and folders: ``workers`` forward threads (``camvideo.runtime.workers``: on
-a CPU two 1-thread forward passes side by side beat one 2-thread pass) take the
-batches in turn (``camvideo.runtime.batches``), each handing its batch on to the
-writer before it runs the batch's forward pass; the writer takes the results in
+Files and folders: the worker only reads and hands each batch to ``workers``
+forward threads (``camvideo.runtime.workers``: on a CPU two 1-thread forward
+passes side by side beat one 2-thread pass); the writer takes the results in
 frame order, does the in-order rest (``FrameLocalizer.finish``: smoothing, maps,
 boxes; then the overlay) and hands each frame to the sinks thread (``HandOff``,
 ``SINK_QUEUE_SIZE`` frames: the encode overlaps the next frames' in-order half).
@@ -27,7 +26,7 @@ Threads stop through an event and a sentinel and are joined with a timeout.
 An exception in a pipeline thread or the reader ends up in ``error`` and the
 ``on_error`` callback; a sink that fails is detached (its file kept as far as
 written), reported through ``on_error`` as an ``OutputError``, and the other
-sinks carry on (``camvideo.runtime.sinkset``). Every stage is timed: ``stats.stage_ms`` (``camvideo.runtime.stats``).
+sinks carry on. Every stage is timed: ``stats.stage_ms`` (``camvideo.runtime.stats``).
 """
 
 from __future__ import annotations
@@ -45,11 +44,9 @@ import torch
 from camvideo.errors import CamvideoError, OutputError
 from camvideo.frames import Annotator, Localizer, ProcessedFrame, Sink, SplitLocalizer
 from camvideo.results import FrameResult
-from camvideo.runtime import workers as _workers
-from camvideo.runtime.batches import FrameBatches
-from camvideo.runtime.sinkset import SinkSet
 from camvideo.runtime.stats import PipelineStats, RunningStats
-from camvideo.runtime.workers import ForwardThreads, HandOff, live_threads, torch_threads
+from camvideo.runtime.workers import ForwardPool, HandOff, auto_workers, check_workers, live_threads, torch_threads
+from camvideo.runtime.workers import hold_opencv_threads as _hold_opencv_threads
 from camvideo.timing import StageTimer
 from camvideo.video.sources import Frame, Source
 
@@ -65,7 +62,7 @@ _RESET = object()  # a seek: the writer resets the temporal state, in frame orde
 
 @dataclass(frozen=True, eq=False)
 class _Forwarded:
-    """A batch whose forward pass runs in a forward thread; the writer finishes it."""
+    """A batch whose forward pass runs in the pool; the writer finishes it."""
 
     frames: list[Frame]
     localizer: SplitLocalizer
@@ -93,7 +90,8 @@ class Pipeline:
         if max_frames is not None and max_frames < 1:
             raise ValueError(f"max_frames must be at least 1, got {max_frames}")
         self.max_frames = max_frames  # the source ends after this many frames (None: its own end)
-        self.workers = _workers.check_workers(workers)  # forward threads for files; None: auto_workers
+        self._frames_read = 0
+        self.workers = check_workers(workers)  # forward threads for files; None: auto_workers
         self.source = source
         self.localizer = localizer
         self.annotators: tuple[Annotator, ...] = tuple(annotators)
@@ -102,16 +100,17 @@ class Pipeline:
         self.on_finished: Callable[[], None] | None = None
         self.error: BaseException | None = None
         self.sink_errors: list[OutputError] = []
-        self._sinks = SinkSet(sinks, self._sink_failed)
+        self._sinks: list = list(sinks)
+        self._sink_lock = threading.Lock()
         self._queue_size = queue_size
         self._out: queue.Queue = queue.Queue(queue_size)
         self._stop = threading.Event()
         self._done = threading.Event()
-        self._batches = FrameBatches(source, batch_size, max_frames, self._stop, self._seeked)
+        self._cond = threading.Condition()
+        self._seek_to: float | None = None
         self._worker: threading.Thread | None = None
         self._writer: threading.Thread | None = None
-        self._file_run = False  # forward threads and an in-order writer (files, a split localizer)
-        self._forwarders: ForwardThreads | None = None
+        self._pool: ForwardPool | None = None
         self._sinks_thread: HandOff | None = None
         self._opencv_release: Callable[[], None] = lambda: None  # a file run's OpenCV threads, given back
         self._threads_before = 1
@@ -122,7 +121,7 @@ class Pipeline:
     # -- control ----------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self._writer is not None and not self._done.is_set()
+        return self._worker is not None and not self._done.is_set()
 
     @property
     def finished(self) -> bool:
@@ -138,51 +137,53 @@ class Pipeline:
 
     @property
     def sinks(self) -> tuple:
-        return self._sinks.sinks
+        with self._sink_lock:
+            return tuple(self._sinks)
 
     def start(self) -> None:
         """Start reading, inference and writing (each in its own thread)."""
         if self._stopped:
             raise RuntimeError("this pipeline was stopped; build a new one")
-        if self._writer is not None:
+        if self._worker is not None:
             return
         self._launch()
 
     def _launch(self) -> None:
         self._done.clear()
         self._finished_called = False
-        self._forwarders = self._sinks_thread = self._worker = None
-        self._file_run = not self.source.live and isinstance(self.localizer, SplitLocalizer)
         # Live: one annotated frame waits for the writer at most; a slow output holds the
-        # worker back and the source's newest-frame slot drops the backlog instead. File
-        # runs: one batch more, as a forward thread hands its batch on before its pass.
-        self._out = queue.Queue(LIVE_QUEUE_SIZE if self.source.live else self._queue_size + int(self._file_run))
-        if self._file_run:
+        # worker back and the source's newest-frame slot drops the backlog instead.
+        self._out = queue.Queue(LIVE_QUEUE_SIZE if self.source.live else self._queue_size)
+        self._pool = self._sinks_thread = None
+        if not self.source.live and isinstance(self.localizer, SplitLocalizer):
+            workers = self.workers or auto_workers(self.localizer.model, self.localizer.method.forward)
+            if not self.localizer.method.parallel:
+                workers = 1  # e.g. Grad-CAM: one backward graph at a time on the model
+            self._pool = ForwardPool(workers, join_timeout=JOIN_TIMEOUT_S)
             self._sinks_thread = HandOff(self._emit, SINK_QUEUE_SIZE, name="camvideo-sinks",
                                          on_error=self._failed, on_end=self._ended)
             self._opencv_release()
-            self._opencv_release = _workers.hold_opencv_threads(file_run=True)
+            self._opencv_release = _hold_opencv_threads(file_run=True)
         self._threads_before = torch.get_num_threads()
         try:
             self.source.start()
         except BaseException:
             self._unlaunch()
             raise
+        self._worker = threading.Thread(target=self._work, name="camvideo-worker")
         self._writer = threading.Thread(target=self._write_loop, name="camvideo-writer")
         self._writer.start()
-        if self._file_run:
-            self._forwarders = ForwardThreads(_workers.forward_workers(self.localizer, self.workers), self._next_job)
-        else:
-            self._worker = threading.Thread(target=self._work, name="camvideo-worker")
-            self._worker.start()
+        self._worker.start()
 
     def _unlaunch(self) -> None:
-        """A source that failed to start: end the sinks thread, give OpenCV's threads
-        back; no finished callback (the caller gets the error)."""
+        """A source that failed to start: end the sinks thread and the pool, give
+        OpenCV's threads back; no finished callback (the caller gets the error)."""
         self._finished_called = True
         if self._sinks_thread is not None:
             self._sinks_thread.end()
             self._sinks_thread.join(JOIN_TIMEOUT_S)
+        if self._pool is not None:
+            self._pool.close()
         self._opencv_release()
 
     # The pause is the source's (its buffer policy's, camvideo.video.policies): only
@@ -204,40 +205,53 @@ class Pipeline:
             raise ValueError(f"seek needs a file or folder source; {self.source.name} is live")
         if seconds < 0:
             raise ValueError(f"seconds must be >= 0, got {seconds}")
-        self._batches.seek(seconds)
-        if self._done.is_set() and not self._stopped and self._writer is not None and self.error is None:
+        with self._cond:
+            self._seek_to = float(seconds)
+            self._cond.notify_all()
+        if self._done.is_set() and not self._stopped and self._worker is not None and self.error is None:
             self._join_threads()  # ended at the end of the file: run again from there
             self._launch()
 
     def add_sink(self, sink: Sink) -> None:
-        self._sinks.add(sink)
+        with self._sink_lock:
+            self._sinks.append(sink)
 
     def remove_sink(self, sink: Sink) -> None:
         """Detach ``sink`` (after the frame being written) and close it."""
-        self._sinks.remove(sink)
+        with self._sink_lock:
+            if sink in self._sinks:
+                self._sinks.remove(sink)
+        sink.close()
 
     def stop(self) -> None:
         """Stop every thread, then close the source and the sinks (recordings are
         finalized and stay playable). Idempotent. Raises the first sink close error
         as ``OutputError`` after everything is closed."""
-        if threading.current_thread() in (self._worker, self._writer) or self._in_sinks_thread() or \
-                (self._forwarders is not None and self._forwarders.is_current()):
+        if threading.current_thread() in (self._worker, self._writer) or self._in_sinks_thread():
             raise RuntimeError("stop() from a pipeline callback would deadlock; set a flag and stop from another thread")
         self._stopped = True
         self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
         self._join_threads()
         self._opencv_release()  # once: a run that ended gave it back already
         self._done.set()
+        first_error = None
         try:
             self.source.close()
         finally:
-            first_error = self._sinks.close()
+            with self._sink_lock:
+                sinks, self._sinks = self._sinks, []
+            for sink in sinks:
+                try:
+                    sink.close()
+                except Exception as exc:  # noqa: BLE001 - keep closing the others
+                    log.error("closing %s failed: %s", type(sink).__name__, exc)
+                    first_error = first_error or _as_output_error(sink, exc)
         if first_error is not None:
             raise first_error
 
     def _join_threads(self) -> None:
-        if self._forwarders is not None:
-            self._forwarders.join(JOIN_TIMEOUT_S)
         for thread in (self._worker, self._writer):
             if thread is not None and thread is not threading.current_thread():
                 thread.join(JOIN_TIMEOUT_S)
@@ -245,6 +259,8 @@ class Pipeline:
                     log.error("%s did not stop within %.0f s", thread.name, JOIN_TIMEOUT_S)
         if self._sinks_thread is not None and not self._in_sinks_thread():
             self._sinks_thread.join(JOIN_TIMEOUT_S)
+        if self._pool is not None:
+            self._pool.close()  # after the writer: it may still wait on a forward pass
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the source is exhausted and every frame written (or an error,
@@ -258,45 +274,68 @@ class Pipeline:
         self.stop()
 
     # -- worker thread ----------------------------------------------------------
-    def _seeked(self) -> None:
-        """The source went to a seek's target: the temporal state starts again."""
-        if self._file_run:
+    def _next_frame(self, more: bool = False) -> Frame | None | bool:
+        """A frame, None at the end (the source's, or ``max_frames``), False when
+        stopping. Waits while the source is paused, handling seeks meanwhile; the
+        next frame of a batch (``more``) is False instead when a seek or a pause
+        comes first (the batch goes as it is)."""
+        if self.max_frames is not None and self._frames_read >= self.max_frames:
+            return None
+        while not self._stop.is_set():
+            if self._seek_to is not None or (more and self.source.paused):
+                if more:
+                    return False
+                self._seek()
+                continue
+            try:
+                frame = self.source.read(timeout=_POLL_S)
+            except TimeoutError:
+                continue
+            if frame is not None:
+                self._frames_read += 1
+            return frame
+        return False
+
+    def _seek(self) -> None:
+        with self._cond:
+            target, self._seek_to = self._seek_to, None
+        if target is None:
+            return
+        self.source.seek(target)
+        if self._pool is not None:
             self._put(_RESET)  # the writer finishes frames: it resets, in order
         else:
             self._reset_localizer()
 
     def _work(self) -> None:
-        # Live (or a localizer that does not split): this thread runs the whole
-        # inference stage, one frame in flight.
+        # Live: this thread runs the whole inference stage, one frame in flight.
+        threads = self._live_threads() if self._pool is None else None
         try:
-            with torch_threads(self._live_threads(), self._threads_before):
-                while (batch := self._batches.next()) and self._dispatch(batch):
-                    pass
+            with torch_threads(threads, self._threads_before):
+                self._work_loop()
         except BaseException as exc:  # noqa: BLE001 - becomes error + on_error
-            self._reading_failed(exc)
+            log.debug("pipeline worker failed", exc_info=True)
+            self.error = exc
+            self._call(self.on_error, exc)
         finally:
             self._put(_END, force=True)
 
-    def _next_job(self):
-        """A file run's forward threads, one at a time (``ForwardThreads``): the next
-        batch, handed to the writer (in frame order) with the future of its forward
-        pass, which the calling thread runs: ``(future, forward, (images,))``. None
-        once reading is over (the end, a stop, an error), after the end was queued."""
-        try:
-            batch = self._batches.next()
-            if batch:
-                localizer, future = self.localizer, Future()
-                if self._put(_Forwarded(batch, localizer, future)):
-                    return future, localizer.forward, ([f.image for f in batch],)
-        except BaseException as exc:  # noqa: BLE001 - becomes error + on_error
-            self._reading_failed(exc)
-        self._put(_END, force=True)
-        return None
-
-    def _reading_failed(self, exc: BaseException) -> None:
-        log.debug("pipeline reading failed", exc_info=True)
-        self.error = exc
-        self._call(self.on_error, exc)
+    def _work_loop(self) -> None:
+        while not self._stop.is_set():
+            first = self._next_frame()
+            if not first:  # None: the end; False: stopping
+                break
+            batch = [first]
+            if not self.source.live and not self.source.paused:
+                while len(batch) < self.batch_size:
+                    more = self._next_frame(more=True)
+                    if not more:
+                        break
+                    batch.append(more)
+            if not self._dispatch(batch):
+                break
+            if len(batch) < self.batch_size and not self.source.live and self.source.ended:
+                break  # the batch was cut short by the end
 
     def _reset_localizer(self) -> None:
         reset = getattr(self.localizer, "reset", None)
@@ -304,10 +343,12 @@ class Pipeline:
             reset()
 
     def _dispatch(self, batch: list[Frame]) -> bool:
-        """All of a batch's inference here, the annotated frames to the writer (one
-        frame in flight for a live source). False when stopping."""
+        """Files: the forward pass to the pool, the rest to the writer. Live: all
+        of it here (one frame in flight). False when stopping."""
         localizer = self.localizer
         images = [f.image for f in batch]
+        if self._pool is not None:
+            return self._put(_Forwarded(batch, localizer, self._pool.submit(localizer.forward, images)))
         threads = self._live_threads()  # the window may have switched runtimes
         if threads is not None and threads != torch.get_num_threads():
             torch.set_num_threads(threads)
@@ -350,7 +391,7 @@ class Pipeline:
     def _write_loop(self) -> None:
         # Files: this thread also finishes the frames (small tensor ops): at one
         # intra-op thread, so that no second OpenMP team competes with the pool's.
-        threads = 1 if self._file_run else None
+        threads = 1 if self._pool is not None else None
         try:
             with torch_threads(threads, self._threads_before):
                 while True:
@@ -398,14 +439,26 @@ class Pipeline:
         return self._sinks_thread is not None and self._sinks_thread.is_current()
 
     def _emit(self, item: ProcessedFrame) -> None:
-        start = time.perf_counter()
-        self._sinks.write(item)
-        self._stats.add({"write": (time.perf_counter() - start) * 1000.0})
+        timer = StageTimer()
+        with timer("write"), self._sink_lock:
+            for sink in list(self._sinks):
+                try:
+                    sink.write(item)
+                except Exception as exc:  # noqa: BLE001 - one sink failing keeps the others
+                    self._sink_failed(sink, exc)
+        self._stats.add(timer.ms)
         self._stats.written((time.monotonic() - item.frame.captured) * 1000.0)
 
-    def _sink_failed(self, error: CamvideoError) -> None:
-        """A sink failed (detached and closed by the ``SinkSet``): to ``on_error`` and
-        ``sink_errors`` (the front end words it once)."""
+    def _sink_failed(self, sink, exc: Exception) -> None:
+        """Called with the sink lock held: detach the sink, keep its file, report (to
+        ``on_error`` and ``sink_errors``: the front end words it once)."""
+        error = _as_output_error(sink, exc)
+        log.debug("%s", error)
+        self._sinks.remove(sink)
+        try:
+            sink.close()
+        except Exception as close_exc:  # noqa: BLE001
+            log.debug("closing the failed sink: %s", close_exc)
         self.sink_errors.append(error)
         self._call(self.on_error, error)
 
@@ -417,3 +470,11 @@ class Pipeline:
         except Exception:  # noqa: BLE001 - a bad callback must not kill the pipeline
             log.exception("pipeline callback %r failed", callback)
 
+
+def _as_output_error(sink, exc: BaseException) -> CamvideoError:
+    if isinstance(exc, CamvideoError):
+        return exc
+    where = getattr(sink, "path", None) or type(sink).__name__
+    if isinstance(exc, OSError):
+        return OutputError(f"cannot write {where}: {exc.strerror or exc}")
+    return OutputError(f"writing {where} failed: {exc}")

@@ -69,15 +69,6 @@ def auto_workers(model, forward=None) -> int:
     return max(1, min(os.cpu_count() or 1, 2))
 
 
-def forward_workers(localizer, workers: int | None = None) -> int:
-    """A file run's forward threads for ``localizer`` (a ``SplitLocalizer``): ``workers``,
-    else ``auto_workers``; 1 for a method whose passes may not run at once (Grad-CAM:
-    one backward graph a model)."""
-    if not localizer.method.parallel:
-        return 1
-    return workers or auto_workers(localizer.model, localizer.method.forward)
-
-
 def live_threads(model, runtime: str = "torch") -> int | None:
     """Torch's intra-op threads for the live worker (one frame in flight): on a
     CPU, one core fewer than torch would use, at least 1, so that capture, overlay
@@ -171,55 +162,70 @@ def hold_opencv_threads(count: int | None = None, *, file_run: bool = False) -> 
     return release
 
 
-class ForwardThreads:
-    """``workers`` threads that each take the next job (``take()``: one thread at a
-    time, so jobs are taken, and whatever ``take`` hands on, in frame order) and run
-    it: ``take`` returns ``(future, fn, args)``, the thread sets the future to
-    ``fn(*args)`` (or its exception), or None once there is nothing more to take,
-    and then every thread ends. A file run's forward passes: taking a batch from the
-    source and handing its future to the writer is ``take``, so no thread between
-    the reader and the forward passes hands frames on (docs/measuring.md).
+class ForwardPool:
+    """``workers`` threads calling the functions given to ``submit``; a Future each.
 
-    With more than one worker each thread runs torch at one intra-op thread."""
+    With more than one worker each thread runs torch at one intra-op thread.
+    ``close`` cancels what has not started and joins every thread. The caller
+    keeps the futures in submission order, which is the frame order."""
 
-    def __init__(self, workers: int, take: Callable[[], tuple[Future, Callable, tuple] | None]) -> None:
+    def __init__(self, workers: int, *, join_timeout: float = 10.0) -> None:
         check_workers(workers)
         self.workers = workers
-        self._take = take
-        self._lock = threading.Lock()
-        self._over = False
         self._threads_before = torch.get_num_threads()
         self._threads = 1 if workers > 1 else None
-        self._pool = [threading.Thread(target=self._run, name=f"camvideo-forward-{i}", daemon=True)
-                      for i in range(workers)]
+        self._join_timeout = join_timeout
+        self._jobs: queue.Queue = queue.Queue()
+        self._closed = False
+        self._pool = [threading.Thread(target=self._run, name=f"camvideo-forward-{i}", daemon=True) for i in range(workers)]
         for thread in self._pool:
             thread.start()
 
-    def is_current(self) -> bool:
-        """True when called from one of these threads (in ``take`` or a job)."""
-        return threading.current_thread() in self._pool
-
-    def _next(self) -> tuple[Future, Callable, tuple] | None:
-        with self._lock:
-            job = None if self._over else self._take()
-            self._over = job is None
-            return job
+    def submit(self, fn: Callable, *args) -> Future:
+        if self._closed:
+            raise RuntimeError("this ForwardPool is closed")
+        future: Future = Future()
+        self._jobs.put((future, fn, args))
+        return future
 
     def _run(self) -> None:
         with torch_threads(self._threads, self._threads_before):
-            while (job := self._next()) is not None:
+            while True:
+                job = self._jobs.get()
+                if job is None:
+                    return
                 future, fn, args = job
+                if not future.set_running_or_notify_cancel():
+                    continue
                 try:
                     future.set_result(fn(*args))
                 except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on it
                     future.set_exception(exc)
 
-    def join(self, timeout: float) -> None:
+    def close(self) -> None:
+        """Cancel the jobs not started, let the running ones end, join the threads."""
+        if self._closed:
+            return
+        self._closed = True
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                job[0].cancel()
+        for _ in self._pool:
+            self._jobs.put(None)
         for thread in self._pool:
-            if thread is not threading.current_thread():
-                thread.join(timeout)
-                if thread.is_alive():
-                    log.error("%s did not stop within %.0f s", thread.name, timeout)
+            thread.join(self._join_timeout)
+            if thread.is_alive():
+                log.error("%s did not stop within %.0f s", thread.name, self._join_timeout)
+
+    def __enter__(self) -> ForwardPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 _END = object()  # HandOff's sentinel

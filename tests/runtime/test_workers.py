@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from concurrent.futures import Future
 
 import numpy as np
 import pytest
@@ -19,7 +18,7 @@ from camvideo.runtime import workers
 from camvideo.runtime.localizer import FrameLocalizer
 from camvideo.runtime.pipeline import SINK_QUEUE_SIZE, Pipeline
 from camvideo.runtime.workers import (
-    ForwardThreads,
+    ForwardPool,
     HandOff,
     auto_workers,
     check_workers,
@@ -67,39 +66,36 @@ def test_set_num_threads_is_per_thread_and_torch_threads_restores_the_default():
     assert _in_thread(torch.get_num_threads) == 2  # the default is restored for new threads
 
 
-def test_forward_threads_run_the_jobs_taken_in_order_return_errors_and_end(lite0):
-    """Jobs are taken one thread at a time, in order; each job's future gets its
-    result (or its exception); once ``take`` says None every thread ends."""
-    jobs = iter(range(7))
-    taken, futures = [], []
-
-    def take():
-        i = next(jobs, None)
-        if i is None:
-            return None
-        taken.append(i)
-        future = Future()
-        futures.append(future)
-        if i == 6:
-            return future, lambda: 1 / 0, ()
-        return future, lambda k: (k, torch.get_num_threads()), (i,)
-
-    threads = ForwardThreads(2, take)
-    assert [f.result(10) for f in futures[:6]] == [(i, 1) for i in range(6)] and taken == list(range(7))
-    with pytest.raises(ZeroDivisionError):
-        futures[6].result(10)
-    threads.join(10)
+def test_forward_pool_runs_jobs_returns_errors_and_joins(lite0):
+    pool = ForwardPool(2)
+    try:
+        futures = [pool.submit(lambda i: (i, torch.get_num_threads()), i) for i in range(6)]
+        failing = pool.submit(lambda: 1 / 0)
+        assert [f.result(10) for f in futures] == [(i, 1) for i in range(6)]
+        with pytest.raises(ZeroDivisionError):
+            failing.result(10)
+    finally:
+        pool.close()
     assert not [t for t in threading.enumerate() if t.name.startswith("camvideo-forward")]
-    single = Future()
-    single_jobs = iter([single])
-
-    def take_one():
-        future = next(single_jobs, None)
-        return None if future is None else (future, torch.get_num_threads, ())
-
-    ForwardThreads(1, take_one).join(10)  # one worker keeps the full intra-op threads
-    assert single.result(0) == torch.get_num_threads()
+    with pytest.raises(RuntimeError):
+        pool.submit(print)
+    with ForwardPool(1) as single:  # one worker keeps the full intra-op threads
+        assert single.submit(torch.get_num_threads).result(10) == torch.get_num_threads()
     assert auto_workers(lite0) == min(2, __import__("os").cpu_count() or 1)
+
+
+def test_close_cancels_jobs_not_started():
+    gate = threading.Event()
+    pool = ForwardPool(1)
+    first = pool.submit(gate.wait, 10)
+    later = [pool.submit(time.sleep, 0) for _ in range(3)]
+    time.sleep(0.05)
+    closer = threading.Thread(target=pool.close)
+    closer.start()
+    time.sleep(0.1)  # close() has cancelled the queue and waits for the running job
+    gate.set()
+    closer.join(10)
+    assert first.result() is True and all(f.cancelled() for f in later)
 
 
 def test_workers_argument_is_checked():
