@@ -183,8 +183,9 @@ class VideoFileSource(Source):
         last_time = None
         reformatter = bgr_reformatter()  # one swscale context for the pass (av_image)
         for frame in decoder:
-            stamp = float(frame.pts * frame.time_base) if frame.pts is not None else \
-                (last_time + step if last_time is not None else 0.0)
+            stamp = frame.time  # pts * time_base, as a float (None without a pts)
+            if stamp is None:
+                stamp = last_time + step if last_time is not None else 0.0
             marks = decoder.take_marks(stamp)
             if stamp < start - 1e-6:
                 continue  # before a seek's target

@@ -1,6 +1,7 @@
 """No output may be an input, or another output: ``check_outputs`` compares the
 files themselves (device and inode, through links), whatever their names. Every
-front end that writes files asks it before anything is written."""
+front end that writes files asks it before anything is written. ``CheckedFile`` is
+the file a recording writes through: it remembers the first write error."""
 
 from __future__ import annotations
 
@@ -79,3 +80,42 @@ def kept_note(partial: Path, path: Path) -> str:
     if not partial.exists():
         return f"{path.name} left as it was"
     return f"what was written is kept in {partial.name}, {path.name} left as it was"
+
+
+class CheckedFile:
+    """An unbuffered file for PyAV that remembers the first write error: FFmpeg's
+    muxers do not always pass one on, and a full disk must stop the recording."""
+
+    def __init__(self, path: Path) -> None:
+        self._raw = open(path, "wb", buffering=0)
+        self.error: OSError | None = None
+
+    def write(self, data) -> int:
+        try:
+            return self._raw.write(data)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def sync(self) -> None:
+        """Everything written reaches the disk (a full disk may only say so here)."""
+        if self.error is None:
+            try:
+                os.fsync(self._raw.fileno())
+            except OSError as exc:
+                self.error = exc
+                raise
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> None:
+        self._raw.close()
+

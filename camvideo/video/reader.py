@@ -18,7 +18,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -26,7 +26,6 @@ import cv2
 import numpy as np
 
 from camvideo.errors import InputError
-from camvideo.timing import StageTimer
 from camvideo.video.decoding import Damage
 from camvideo.video.pacing import Paced
 from camvideo.video.policies import END, BlockingQueue, BufferPolicy, LatestFrame
@@ -294,24 +293,11 @@ class Source:
         try:
             frames = self._frames(self._start_at)
             while not self._stop.is_set():
-                timer = StageTimer()
-                try:
-                    with timer("read"):
-                        decoded = next(frames)
-                except StopIteration:
+                start = time.perf_counter()
+                decoded = next(frames, None)
+                if decoded is None:
                     break
-                read_ms = timer.ms["read"]
-                image = decoded.image
-                if image.ndim == 2:
-                    image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-                elif image.shape[2] == 4:
-                    image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-                image = np.ascontiguousarray(image)
-                size = (image.shape[1], image.shape[0])
-                if size != self.size:  # the first frame, or a stream that came back at another size
-                    self.size = size
-                frame = replace(decoded, image=image, time=float(decoded.time), captured=time.monotonic(),
-                                read_ms=read_ms)
+                frame = self._stamped(decoded, (time.perf_counter() - start) * 1000.0)
                 if not self.policy.put(frame, self._stop):
                     break
         except BaseException as exc:  # handed to the consumer through read()
@@ -320,6 +306,21 @@ class Source:
         finally:
             if not self._stop.is_set() or self._error is not None:
                 self.policy.end(self._stop)
+
+
+    def _stamped(self, decoded: Frame, read_ms: float) -> Frame:
+        """``decoded`` as handed on: BGR, C-contiguous, its time a float, stamped with
+        when it was handed on and how long its read took."""
+        image = decoded.image
+        if image.ndim == 2:
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        elif image.shape[2] == 4:
+            image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+        image = np.ascontiguousarray(image)
+        size = (image.shape[1], image.shape[0])
+        if size != self.size:  # the first frame, or a stream that came back at another size
+            self.size = size
+        return Frame(image, decoded.index, float(decoded.time), time.monotonic(), read_ms)
 
 
 class IterableSource(Source):

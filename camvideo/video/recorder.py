@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING
 from camvideo import __version__
 from camvideo.errors import OutputError, reason
 from camvideo.frames import ProcessedFrame
-from camvideo.video.outputs import kept_note, partial_path
+from camvideo.video.outputs import CheckedFile, kept_note, partial_path
+from camvideo.video.yuv import I420Frames, yuv420p_frame  # noqa: F401 - yuv420p_frame: the recorder's conversion, for the bench
 
 if TYPE_CHECKING:  # cv2 and numpy load with the first frame: a batch driver names outputs without them
     import numpy as np
@@ -56,28 +57,6 @@ CRF = {"superfast": 24}
 def crf_for(preset: str) -> int:
     """x264's CRF for ``preset``: 24 for the default superfast, 23 otherwise."""
     return CRF.get(preset, 23)
-
-
-def yuv420p_frame(image: np.ndarray):
-    """A BGR uint8 image (both sides even) as the yuv420p ``av.VideoFrame`` the
-    encoder takes: OpenCV's BT.601 video-range I420, as FFmpeg's swscale makes it
-    (cheaper than swscale and closer to the picture; docs/measuring.md). The frame's
-    planes are the I420 array itself where PyAV can share it (``from_numpy_buffer``:
-    the frame keeps the array alive), else a copy (``from_ndarray``): PyAV reads a
-    shared I420 array's height as ``rows // 6 * 4``, right only for heights that are
-    multiples of 4 (at 270 rows it gives a 268-row frame with misplaced colour planes)."""
-    import av
-    import cv2
-
-    i420 = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
-    if image.shape[0] % 4 == 0:
-        try:
-            frame = av.VideoFrame.from_numpy_buffer(i420, format="yuv420p")
-        except (AttributeError, ValueError):  # an older PyAV
-            frame = None
-        if frame is not None and (frame.height, frame.width) == image.shape[:2]:
-            return frame
-    return av.VideoFrame.from_ndarray(i420, format="yuv420p")
 
 
 TIME_BASE = Fraction(1, 1000)  # milliseconds: Matroska's own, and exact for source times
@@ -155,6 +134,7 @@ class Recorder:
         self._stream = None
         self._last_pts: int | None = None
         self._audio = None
+        self._i420 = I420Frames()  # the yuv420p frames, converted into one reused buffer
         fmt, options = CONTAINERS[path.suffix.lower()]
         self.time_base = mp4_time_base(self.fps_hint) if fmt == "mp4" else TIME_BASE  # the video's pts unit
         self._tick_s = float(self.time_base)  # its length in seconds, for the per-frame pts
@@ -164,7 +144,7 @@ class Recorder:
         # a full disk raises at the packet that does not fit (FFmpeg's own I/O would
         # only say so at the end), while every packet still reaches the OS at once.
         try:
-            self._file = _CheckedFile(self.partial)
+            self._file = CheckedFile(self.partial)
         except OSError as exc:
             raise OutputError(f"cannot write {self.partial}: {exc.strerror}") from None
         try:
@@ -331,7 +311,7 @@ class Recorder:
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # a repeated or backwards time (seek, loop): keep order
         self._last_pts = pts
-        frame = yuv420p_frame(image)  # both sides even: ``_fit``
+        frame = self._i420.frame(image)  # both sides even: ``_fit``; the same frame each time
         frame.pts = pts
         frame.time_base = self.time_base
         try:
@@ -412,42 +392,3 @@ class Recorder:
             if exc_type is None:
                 raise
             log.debug("%s", close_error)  # the error already on its way says more
-
-
-class _CheckedFile:
-    """An unbuffered file for PyAV that remembers the first write error: FFmpeg's
-    muxers do not always pass one on, and a full disk must stop the recording."""
-
-    def __init__(self, path: Path) -> None:
-        self._raw = open(path, "wb", buffering=0)
-        self.error: OSError | None = None
-
-    def write(self, data) -> int:
-        try:
-            return self._raw.write(data)
-        except OSError as exc:
-            self.error = self.error or exc
-            raise
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self._raw.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._raw.tell()
-
-    def sync(self) -> None:
-        """Everything written reaches the disk (a full disk may only say so here)."""
-        if self.error is None:
-            try:
-                os.fsync(self._raw.fileno())
-            except OSError as exc:
-                self.error = exc
-                raise
-
-    def check(self) -> None:
-        if self.error is not None:
-            raise self.error
-
-    def close(self) -> None:
-        self._raw.close()
-

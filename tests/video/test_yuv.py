@@ -1,0 +1,58 @@
+"""yuv: BGR pictures as yuv420p frames; one reused buffer and frame for a recording."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+import pytest
+from clips import pattern
+
+from camvideo.video.yuv import I420Frames, yuv420p_frame
+
+
+def _i420(frame) -> np.ndarray:
+    return frame.to_ndarray()  # (h * 3 / 2, w): Y, then U, then V
+
+
+@pytest.mark.parametrize("height,width", [(48, 64), (270, 480), (482, 640)])
+def test_the_reused_frame_has_each_picture_s_own_pixels(height, width):
+    frames = I420Frames()
+    for i in range(3):
+        image = pattern(i, width, height)
+        frame = frames.frame(image)
+        assert (frame.height, frame.width) == (height, width)
+        assert np.array_equal(_i420(frame), cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420))
+        assert np.array_equal(_i420(frame), _i420(yuv420p_frame(image)))
+
+
+def test_one_frame_and_buffer_a_size_a_new_one_for_another_size():
+    frames = I420Frames()
+    first = frames.frame(pattern(0, 64, 48))
+    assert frames.frame(pattern(1, 64, 48)) is first
+    other = frames.frame(pattern(2, 32, 24))
+    assert other is not first and (other.height, other.width) == (24, 32)
+    # a height PyAV cannot share (not a multiple of 4): a frame of its own each time
+    assert frames.frame(pattern(3, 64, 54)) is not frames.frame(pattern(4, 64, 54))
+
+
+def test_an_encode_of_the_reused_frame_is_that_of_frames_of_their_own():
+    """The encoder copies the picture in while encode runs: the next picture written
+    into the same buffer changes nothing already encoded."""
+    images = [pattern(i, 64, 48) for i in range(12)]
+
+    def packets(make) -> list[bytes]:
+        codec = av.CodecContext.create("libx264", "w")
+        codec.width, codec.height, codec.pix_fmt = 64, 48, "yuv420p"
+        codec.time_base = Fraction(1, 30)
+        codec.options = {"preset": "superfast", "tune": "zerolatency", "crf": "24"}
+        out = []
+        for i, image in enumerate(images):
+            frame = make(image)
+            frame.pts = i
+            out += [bytes(p) for p in codec.encode(frame)]
+        return out + [bytes(p) for p in codec.encode(None)]
+
+    assert packets(I420Frames().frame) == packets(yuv420p_frame)
