@@ -85,23 +85,33 @@ def choose_classes(probs: torch.Tensor, settings: LocalizeSettings, leader: int 
     if leader is None and settings.class_ids is None:
         scores, ids = probs.topk(settings.topk)
         return Chosen(tuple(ids.tolist()), tuple(scores.tolist()))  # tolist: no tensor a number
-    p = probs.detach().cpu().numpy()
+    p = as_array(probs)
     if settings.class_ids is not None:
         ids = [int(c) for c in settings.class_ids]
+    elif settings.topk == 1:
+        ids = [leader]
     else:
         ids = [leader] + [c for c in probs.topk(min(settings.topk + 1, len(p))).indices.tolist()
                           if c != leader][: settings.topk - 1]
     return Chosen(tuple(ids), tuple(float(p[c]) for c in ids))
 
 
+def as_array(tensor: torch.Tensor) -> np.ndarray:
+    """A tensor's values as a NumPy array: its own memory when it is on the CPU and
+    needs no gradient (no ``detach`` or ``cpu`` call to pay for), a copy otherwise."""
+    if tensor.is_cpu and not tensor.requires_grad:
+        return tensor.numpy()
+    return tensor.detach().cpu().numpy()
+
+
 def evidence_maps(method, evidence: Evidence, class_ids: Sequence[int]) -> np.ndarray:
     """(k, h, w) float32 raw maps of ``class_ids`` from ``evidence`` by ``method``
     (a ``camvideo.cam.methods.CamMethod``). Combined maps (``evidence.first``): the
     mean of both passes' min-max normalized maps, at the maps' pass resolution."""
-    maps = method.maps(evidence, class_ids).cpu().numpy()
+    maps = method.array_maps(evidence, class_ids)
     if evidence.first is None:
         return maps
-    return combined_maps(method.maps(evidence.first, class_ids).cpu().numpy(), maps)
+    return combined_maps(method.array_maps(evidence.first, class_ids), maps)
 
 
 def combined_maps(first: np.ndarray, second: np.ndarray) -> np.ndarray:
