@@ -14,7 +14,7 @@ for against a model, once, where a batch enters.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -51,12 +51,27 @@ class Evidence:
     leader: int | None = None  # set by TemporalState.step: the top class shown (label hysteresis)
     motion: Motion | None = None  # set by TemporalState.step: the picture's since the last frame, when measured
 
+    def but(self, **changes) -> Evidence:
+        """A copy with the fields ``changes`` names set (``dataclasses.replace`` without
+        running ``__init__`` again: a copy a frame on the in-order half); a name that is
+        not a field is a TypeError, as there."""
+        unknown = changes.keys() - _FIELDS
+        if unknown:
+            raise TypeError(f"Evidence has no field(s) {sorted(unknown)}")
+        copy = object.__new__(Evidence)
+        copy.__dict__.update(self.__dict__)
+        copy.__dict__.update(changes)
+        return copy
+
     def covers(self, class_ids: Sequence[int]) -> bool:
         """True when maps of ``class_ids`` can be made from this evidence (always,
         with the model's own class weights)."""
         if self.first is not None and not self.first.covers(class_ids):
             return False
         return self.weights is None or all(int(c) in self.weights for c in class_ids)
+
+
+_FIELDS = frozenset(f.name for f in fields(Evidence))
 
 
 def check_request(settings: LocalizeSettings, num_classes: int) -> None:

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import replace
 from functools import cache
 
 import numpy as np
@@ -137,11 +136,11 @@ class TemporalState:
             else:
                 self._first = follow(self._first, first.features, motion, self._lags[1])
                 self._first.lerp_(first.features, s.map_alpha)
-            first = replace(first, features=self._first)
+            first = first.but(features=self._first)
         self.frames += 1
         leader = None if evidence.settings.class_ids is not None else self._labels(as_array(self._probs), s)
-        return replace(evidence, features=self._feats, probs=self._probs, first=first, cut=cut, leader=leader,
-                       motion=motion)
+        return evidence.but(features=self._feats, probs=self._probs, first=first, cut=cut, leader=leader,
+                            motion=motion)
 
     def _cut(self, feats: torch.Tensor) -> bool:
         """Whether ``feats`` start a new shot (then the averages are forgotten): another

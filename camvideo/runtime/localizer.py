@@ -19,7 +19,7 @@ order; call ``reset()`` on a seek); otherwise every frame stands alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -176,7 +176,7 @@ class FrameLocalizer:
                 thumbs = [thumbnail(f) for f in frames]
         found = self._passes.evidence(frames, settings, timer)
         timings = timer.per_frame(len(frames))
-        return [replace(ev, size=(f.shape[1], f.shape[0]), thumb=thumb, settings=settings, timings=timings)
+        return [ev.but(size=(f.shape[1], f.shape[0]), thumb=thumb, settings=settings, timings=timings)
                 for ev, f, thumb in zip(found, frames, thumbs)]
 
     def finish(self, evidence: Sequence[Evidence], indices: Sequence[int] | None = None,
