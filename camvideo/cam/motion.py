@@ -92,7 +92,8 @@ class Motion:
         if key not in self._agree:
             moved = self.before @ self.transform[:, :2].T + self.transform[:, 2]
             size = np.array([width, height], np.float64)
-            self._agree[key] = np.linalg.norm((moved - self.after) * size, axis=1) < 1.0
+            apart = (moved - self.after) * size
+            self._agree[key] = np.sqrt(np.add.reduce(apart * apart, axis=1)) < 1.0  # np.linalg.norm's sums
         return self._agree[key]
 
     def within(self, box, width: int, height: int) -> np.ndarray | None:
@@ -105,7 +106,8 @@ class Motion:
         did (``agreeing``): a box on the background, or on an object the camera
         follows, moves as the picture (a fit of those corners alone differs from it
         by the noise of fewer points)."""
-        x1, y1, x2, y2 = box[0] / width, box[1] / height, box[2] / width, box[3] / height
+        left, top, right, bottom = box.tolist() if isinstance(box, np.ndarray) else box
+        x1, y1, x2, y2 = left / width, top / height, right / width, bottom / height
         u, v = self.before[:, 0], self.before[:, 1]
         inside = (u >= x1) & (u <= x2) & (v >= y1) & (v <= y2)
         count = np.count_nonzero(inside)

@@ -218,8 +218,9 @@ class FrameLocalizer:
         confident = [score >= gate.gate for score in chosen.scores]
         heat = np.stack([state.scale(c, cam) for c, cam in zip(chosen.class_ids, raw)]).astype(np.float32, copy=False)
         rule = settings.box_rule
-        regions = {c: region_boxes(cam, width, height, rule)  # it normalizes; the paper's box first
-                   for c, cam, sure in zip(chosen.class_ids, raw, confident) if sure}
+        scaled = state.scale.settings.scale == "minmax"  # the heat maps are the raw maps normalized: not again
+        regions = {c: region_boxes(map_ if scaled else cam, width, height, rule, normalized=scaled)  # the paper's first
+                   for c, cam, map_, sure in zip(chosen.class_ids, raw, heat, confident) if sure}
         found = {c: r[:1] if rule.components == "largest" else boxes_from_cam(raw[chosen.class_ids.index(c)], width,
                                                                               height, rule)
                  for c, r in regions.items()}
