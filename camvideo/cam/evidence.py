@@ -58,7 +58,7 @@ class Evidence:
         unknown = changes.keys() - _FIELDS
         if unknown:
             raise TypeError(f"Evidence has no field(s) {sorted(unknown)}")
-        copy = object.__new__(Evidence)
+        copy = object.__new__(type(self))
         copy.__dict__.update(self.__dict__)
         copy.__dict__.update(changes)
         return copy

@@ -117,8 +117,8 @@ class ExactCam(CamMethod):
                  autocast: torch.dtype | None = None) -> None:
         super().__init__(model, autocast=autocast)
         self.forward = forward if forward is not None else TorchForward(model)
-        self._weight_of: torch.Tensor | None = None  # the class weights ``_weight_array`` shares memory with
-        self._weight_array: np.ndarray | None = None
+        # The class weights and their NumPy array (shared memory), one tuple: read whole by any thread.
+        self._weights: tuple[torch.Tensor, np.ndarray] | None = None
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward.prepare(x)
@@ -160,9 +160,10 @@ class ExactCam(CamMethod):
         if (feats.dtype is not torch.float32 or weight.dtype is not torch.float32 or not feats.is_cpu
                 or not weight.is_cpu or len(class_ids) * feats.numel() > SMALL):
             return None
-        if weight is not self._weight_of:  # the weights' array, shared with the tensor, made once a tensor
-            self._weight_of, self._weight_array = weight, weight.detach().numpy()
-        return cpu_class_maps(feats.numpy(), self._weight_array, class_ids)
+        kept = self._weights
+        if kept is None or kept[0] is not weight:  # the weights' array, made once a weights tensor
+            kept = self._weights = weight, weight.detach().numpy()
+        return cpu_class_maps(feats.numpy(), kept[1], class_ids)
 
 
 class GradCam(CamMethod):

@@ -289,9 +289,9 @@ def test_array_maps_are_the_maps_as_an_array_and_keep_the_weights_array_once(lit
         got = method.array_maps(evidence, ids)
         assert isinstance(got, np.ndarray) and np.array_equal(got, method.maps(evidence, ids).numpy())
         assert np.array_equal(evidence_maps(method, evidence, ids), got)
-    kept = method._weight_array
+    kept = method._weights[1]
     method.array_maps(evidence, [1])
-    assert method._weight_array is kept and np.shares_memory(kept, lite0.weight.detach().numpy())
+    assert method._weights[1] is kept and np.shares_memory(kept, lite0.weight.detach().numpy())
 
 
 def test_evidence_but_is_replace_without_init():
