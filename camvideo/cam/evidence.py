@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -53,12 +53,27 @@ class Evidence:
     leader: int | None = None  # set by TemporalState.step: the top class shown (label hysteresis)
     motion: Motion | None = None  # set by TemporalState.step: the picture's since the last frame, when measured
 
+    def but(self, **changes) -> Evidence:
+        """A copy with the fields ``changes`` names set (``dataclasses.replace`` without
+        running ``__init__`` again: a copy a frame on the in-order half); a name that is
+        not a field is a TypeError, as there."""
+        unknown = changes.keys() - _FIELDS
+        if unknown:
+            raise TypeError(f"Evidence has no field(s) {sorted(unknown)}")
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        copy.__dict__.update(changes)
+        return copy
+
     def covers(self, class_ids: Sequence[int]) -> bool:
         """True when maps of ``class_ids`` can be made from this evidence (always,
         with the model's own class weights)."""
         if self.first is not None and not self.first.covers(class_ids):
             return False
         return self.weights is None or all(int(c) in self.weights for c in class_ids)
+
+
+_FIELDS = frozenset(f.name for f in fields(Evidence))
 
 
 def check_request(settings: LocalizeSettings, num_classes: int) -> None:
@@ -87,23 +102,33 @@ def choose_classes(probs: torch.Tensor, settings: LocalizeSettings, leader: int 
     if leader is None and settings.class_ids is None:
         scores, ids = probs.topk(settings.topk)
         return Chosen(tuple(ids.tolist()), tuple(scores.tolist()))  # tolist: no tensor a number
-    p = probs.detach().cpu().numpy()
+    p = as_array(probs)
     if settings.class_ids is not None:
         ids = [int(c) for c in settings.class_ids]
+    elif settings.topk == 1:
+        ids = [leader]
     else:
         ids = [leader] + [c for c in probs.topk(min(settings.topk + 1, len(p))).indices.tolist()
                           if c != leader][: settings.topk - 1]
     return Chosen(tuple(ids), tuple(float(p[c]) for c in ids))
 
 
+def as_array(tensor: torch.Tensor) -> np.ndarray:
+    """A tensor's values as a NumPy array: its own memory when it is on the CPU and
+    needs no gradient (no ``detach`` or ``cpu`` call to pay for), a copy otherwise."""
+    if tensor.is_cpu and not tensor.requires_grad:
+        return tensor.numpy()
+    return tensor.detach().cpu().numpy()
+
+
 def evidence_maps(method, evidence: Evidence, class_ids: Sequence[int]) -> np.ndarray:
     """(k, h, w) float32 raw maps of ``class_ids`` from ``evidence`` by ``method``
     (a ``camvideo.cam.methods.CamMethod``). Combined maps (``evidence.first``): the
     mean of both passes' min-max normalized maps, at the maps' pass resolution."""
-    maps = method.maps(evidence, class_ids).cpu().numpy()
+    maps = method.array_maps(evidence, class_ids)
     if evidence.first is None:
         return maps
-    return combined_maps(method.maps(evidence.first, class_ids).cpu().numpy(), maps)
+    return combined_maps(method.array_maps(evidence.first, class_ids), maps)
 
 
 def combined_maps(first: np.ndarray, second: np.ndarray) -> np.ndarray:

@@ -76,10 +76,11 @@ class MovingExtent:
         if blurred is None or previous is None or previous.shape != blurred.shape or cut or motion is None:
             return None
         height, width = blurred.shape
-        size = np.array([width, height], np.float64)
-        warp = np.empty((2, 3))  # the motion in the thumbnail's pixels: diag(size) @ transform @ diag(1 / size, 1)
-        warp[:, :2] = size[:, None] * motion.transform[:, :2] * (1.0 / size)
-        warp[:, 2] = size * motion.transform[:, 2]
+        (a, b, e), (c, d, f) = motion.transform.tolist()  # plain floats, in the order of the product below
+        across, down = float(width), float(height)
+        # The motion in the thumbnail's pixels: diag(size) @ transform @ diag(1 / size, 1).
+        warp = np.array([[across * a * (1.0 / across), across * b * (1.0 / down), across * e],
+                         [down * c * (1.0 / across), down * d * (1.0 / down), down * f]])
         before = cv2.warpAffine(previous, warp, (width, height), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         valid = cv2.warpAffine(_ones(height, width), warp, (width, height), flags=cv2.INTER_NEAREST)

@@ -99,6 +99,10 @@ class CamMethod(ABC):
     def maps(self, evidence: Evidence, class_ids: Sequence[int]) -> torch.Tensor:
         """(k, h, w) float32 maps of ``class_ids`` from one frame's ``evidence``."""
 
+    def array_maps(self, evidence: Evidence, class_ids: Sequence[int]) -> np.ndarray:
+        """``maps`` as a (k, h, w) float32 NumPy array (on the CPU)."""
+        return self.maps(evidence, class_ids).cpu().numpy()
+
 
 class ExactCam(CamMethod):
     """Exact CAM of a GAP -> Linear model: the class weights projected on the maps
@@ -113,6 +117,8 @@ class ExactCam(CamMethod):
                  autocast: torch.dtype | None = None) -> None:
         super().__init__(model, autocast=autocast)
         self.forward = forward if forward is not None else TorchForward(model)
+        # The class weights and their NumPy array (shared memory), one tuple: read whole by any thread.
+        self._weights: tuple[torch.Tensor, np.ndarray] | None = None
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward.prepare(x)
@@ -137,12 +143,27 @@ class ExactCam(CamMethod):
         return [Evidence(probs=probs[b], logits=logits[b], features=feats[b]) for b in range(len(feats))]
 
     def maps(self, evidence: Evidence, class_ids: Sequence[int]) -> torch.Tensor:
+        small = self._small_maps(evidence, class_ids)
+        if small is not None:
+            return torch.from_numpy(small)
+        ids = torch.tensor([[int(c) for c in class_ids]], device=evidence.features.device)
+        return class_maps(evidence.features[None], self.model.weight, ids)[0]
+
+    def array_maps(self, evidence: Evidence, class_ids: Sequence[int]) -> np.ndarray:
+        small = self._small_maps(evidence, class_ids)
+        return small if small is not None else super().array_maps(evidence, class_ids)
+
+    def _small_maps(self, evidence: Evidence, class_ids: Sequence[int]) -> np.ndarray | None:
+        """The maps in NumPy (``cpu_class_maps``) when the features and the class weights
+        are float32 on the CPU and the product is ``SMALL``; None otherwise."""
         feats, weight = evidence.features, self.model.weight
-        if (feats.device.type == weight.device.type == "cpu" and feats.dtype == weight.dtype == torch.float32
-                and len(class_ids) * feats.numel() <= SMALL):
-            return torch.from_numpy(cpu_class_maps(feats.numpy(), weight.detach().numpy(), class_ids))
-        ids = torch.tensor([[int(c) for c in class_ids]], device=feats.device)
-        return class_maps(feats[None], weight, ids)[0]
+        if (feats.dtype is not torch.float32 or weight.dtype is not torch.float32 or not feats.is_cpu
+                or not weight.is_cpu or len(class_ids) * feats.numel() > SMALL):
+            return None
+        kept = self._weights
+        if kept is None or kept[0] is not weight:  # the weights' array, made once a weights tensor
+            kept = self._weights = weight, weight.detach().numpy()
+        return cpu_class_maps(feats.numpy(), kept[1], class_ids)
 
 
 class GradCam(CamMethod):

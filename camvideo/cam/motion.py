@@ -92,7 +92,8 @@ class Motion:
         if key not in self._agree:
             moved = self.before @ self.transform[:, :2].T + self.transform[:, 2]
             size = np.array([width, height], np.float64)
-            self._agree[key] = np.linalg.norm((moved - self.after) * size, axis=1) < 1.0
+            apart = (moved - self.after) * size
+            self._agree[key] = np.sqrt(np.add.reduce(apart * apart, axis=1)) < 1.0  # np.linalg.norm's sums
         return self._agree[key]
 
     def within(self, box, width: int, height: int) -> np.ndarray | None:
@@ -105,7 +106,8 @@ class Motion:
         did (``agreeing``): a box on the background, or on an object the camera
         follows, moves as the picture (a fit of those corners alone differs from it
         by the noise of fewer points)."""
-        x1, y1, x2, y2 = box[0] / width, box[1] / height, box[2] / width, box[3] / height
+        left, top, right, bottom = box.tolist() if isinstance(box, np.ndarray) else box
+        x1, y1, x2, y2 = left / width, top / height, right / width, bottom / height
         u, v = self.before[:, 0], self.before[:, 1]
         inside = (u >= x1) & (u <= x2) & (v >= y1) & (v <= y2)
         count = np.count_nonzero(inside)
@@ -151,11 +153,14 @@ class MotionEstimator:
         if corners is None or len(corners) < MIN_INLIERS:
             return None
         moved, status, _ = cv2.calcOpticalFlowPyrLK(previous, thumb, corners, None, winSize=(9, 9), maxLevel=2)
-        found = status.ravel() == 1
-        if int(found.sum()) < MIN_INLIERS:
+        found = status.ravel().view(bool)  # status is 0 or 1 a corner
+        count = np.count_nonzero(found)
+        if count < MIN_INLIERS:
             return None
-        self._corners, self._age = moved[found], self._age + 1
-        before, after = corners[found].reshape(-1, 2), self._corners.reshape(-1, 2)
+        if count < len(found):
+            moved, corners = moved[found], corners[found]
+        self._corners, self._age = moved, self._age + 1
+        before, after = corners.reshape(-1, 2), moved.reshape(-1, 2)
         fit = _fit(before, after, MIN_INLIERS)
         if fit is None:
             return None
@@ -170,7 +175,7 @@ def _fit(before: np.ndarray, after: np.ndarray, least: int) -> np.ndarray | None
     its scale change is one a camera (or an object) can make between two frames."""
     fit, inliers = cv2.estimateAffinePartial2D(before, after, method=cv2.RANSAC, ransacReprojThreshold=1.0,
                                                maxIters=200)
-    if fit is None or int(inliers.sum()) < max(least, 0.5 * len(before)):
+    if fit is None or np.count_nonzero(inliers) < max(least, 0.5 * len(before)):
         return None
     return fit if 1.0 / MAX_ZOOM <= _zoom(fit) <= MAX_ZOOM else None
 
@@ -195,11 +200,11 @@ def _largest_shift(motion: np.ndarray, width: float, height: float) -> float:
 def normalized(fit: np.ndarray, width: float, height: float) -> np.ndarray:
     """A 2x3 transform in pixels of a ``width`` x ``height`` picture -> the same in
     normalized coordinates (0..1 across each side)."""
-    inverse = np.array([[1.0 / width], [1.0 / height]])
-    out = np.empty((2, 3))
-    out[:, :2] = inverse * fit[:, :2] * np.array([width, height], np.float64)  # diag(1 / size) @ linear @ diag(size)
-    out[:, 2:] = inverse * fit[:, 2:]
-    return out
+    (a, b, e), (c, d, f) = fit.tolist()  # plain floats, in the order of diag(1 / size) @ linear @ diag(size)
+    across, down = 1.0 / width, 1.0 / height
+    width, height = float(width), float(height)
+    return np.array([[across * a * width, across * b * height, across * e],
+                     [down * c * width, down * d * height, down * f]])
 
 
 def move_box(box, motion: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -240,10 +245,13 @@ def _warp(feats: torch.Tensor, motion: np.ndarray) -> tuple[torch.Tensor, np.nda
     linear, shift = motion[:, :2], motion[:, 2]
     back = (_cell_centres(h, w) - shift) @ np.linalg.inv(linear).T
     inside = ((back >= 0.0) & (back <= 1.0)).all(axis=1).reshape(h, w)
-    grid = torch.from_numpy((2.0 * back - 1.0).reshape(1, h, w, 2).astype(np.float32)).to(feats.device)
-    moved = torch.nn.functional.grid_sample(feats[None].float(), grid, mode="bilinear", padding_mode="border",
-                                            align_corners=False)[0].to(feats.dtype)
-    return moved, inside
+    grid = torch.from_numpy((2.0 * back - 1.0).reshape(1, h, w, 2).astype(np.float32))
+    if not feats.is_cpu:
+        grid = grid.to(feats.device)
+    source = feats.unsqueeze(0) if feats.dtype is torch.float32 else feats.unsqueeze(0).float()
+    # grid_sample(mode="bilinear", padding_mode="border", align_corners=False) without its wrapper's checks
+    moved = torch.grid_sampler(source, grid, 0, 1, False)[0]
+    return (moved if moved.dtype is feats.dtype else moved.to(feats.dtype)), inside
 
 
 class Lag:

@@ -18,6 +18,8 @@ labels without OpenCV's statistics, ``_labelled``).
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -31,17 +33,19 @@ LEAST_AREA = 0.002  # ... and its area this fraction of the frame
 
 
 def region_boxes(cam: np.ndarray, width: int, height: int, rule: BoxRule = BoxRule(), most: int = MOST,
-                 least_peak: float = LEAST_PEAK, least_area: float = LEAST_AREA) -> list[Box]:
+                 least_peak: float = LEAST_PEAK, least_area: float = LEAST_AREA, normalized: bool = False) -> list[Box]:
     """Boxes, in pixels of a ``width`` x ``height`` frame, of the regions of one class
     map (feature resolution, raw or normalized) under ``rule``'s threshold: the
-    largest region's first (``boxes_from_cam``'s box), then the others by evidence."""
+    largest region's first (``boxes_from_cam``'s box), then the others by evidence.
+    ``normalized``: ``cam`` is ``normalize``'s already (it is not scaled again: the
+    same boxes, a normalized map normalizes to itself)."""
     if width <= 0 or height <= 0:
         raise ValueError(f"frame size must be positive, got {width}x{height}")
     if most < 1:
         raise ValueError(f"most must be at least 1, got {most}")
     scale = min(1.0, rule.max_side / max(width, height))
     work_w, work_h = max(1, round(width * scale)), max(1, round(height * scale))
-    heat = upsample(normalize(cam), work_w, work_h)
+    heat = upsample(cam if normalized else normalize(cam), work_w, work_h)
     mask = threshold_mask(heat, rule)
     outer = outer_contours(mask)
     if not outer:
@@ -54,8 +58,8 @@ def region_boxes(cam: np.ndarray, width: int, height: int, rule: BoxRule = BoxRu
     if rule.inset > 0.0:
         ranked = [inset_box(b, rule.inset) for b in ranked]
     sx, sy = width / work_w, height / work_h
-    return [(max(0, int(np.floor(x1 * sx))), max(0, int(np.floor(y1 * sy))),
-             min(width, int(np.ceil(x2 * sx))), min(height, int(np.ceil(y2 * sy)))) for x1, y1, x2, y2 in ranked]
+    return [(max(0, math.floor(x1 * sx)), max(0, math.floor(y1 * sy)), min(width, math.ceil(x2 * sx)),
+             min(height, math.ceil(y2 * sy))) for x1, y1, x2, y2 in ranked]
 
 
 def _ranked(heat: np.ndarray, mask: np.ndarray, least_peak: float, least_area: float, most: int,

@@ -35,14 +35,13 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import replace
 from functools import cache
 
 import numpy as np
 import torch
 
 from camvideo.cam.boxes import normalize
-from camvideo.cam.evidence import Evidence
+from camvideo.cam.evidence import Evidence, as_array
 from camvideo.cam.motion import Lag, Motion, MotionEstimator, follow
 from camvideo.settings import IntensitySettings, SmoothingSettings
 
@@ -137,11 +136,11 @@ class TemporalState:
             else:
                 self._first = follow(self._first, first.features, motion, self._lags[1])
                 self._first.lerp_(first.features, s.map_alpha)
-            first = replace(first, features=self._first)
+            first = first.but(features=self._first)
         self.frames += 1
-        leader = None if evidence.settings.class_ids is not None else self._labels(self._probs.cpu().numpy(), s)
-        return replace(evidence, features=self._feats, probs=self._probs, first=first, cut=cut, leader=leader,
-                       motion=motion)
+        leader = None if evidence.settings.class_ids is not None else self._labels(as_array(self._probs), s)
+        return evidence.but(features=self._feats, probs=self._probs, first=first, cut=cut, leader=leader,
+                            motion=motion)
 
     def _cut(self, feats: torch.Tensor) -> bool:
         """Whether ``feats`` start a new shot (then the averages are forgotten): another
@@ -166,7 +165,11 @@ class TemporalState:
 
 def _pooled(feats: torch.Tensor) -> np.ndarray:
     """The mean of each of ``feats``' (K, h, w) maps, (K,) float64: on the CPU one
-    matrix-vector product (torch's mean over two small dimensions costs 5x more)."""
+    matrix-vector product in NumPy (torch's mean over two small dimensions costs 5x
+    more), on float32 features without a torch call."""
+    if feats.is_cpu and feats.dtype is torch.float32 and not feats.requires_grad:
+        flat = feats.numpy().reshape(feats.shape[0], -1)
+        return (flat @ _mean_weights(flat.shape[1])).astype(np.float64)
     flat = feats.float().reshape(feats.shape[0], -1)
     if flat.device.type != "cpu":
         return flat.mean(dim=1).cpu().numpy().astype(np.float64)

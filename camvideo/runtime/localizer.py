@@ -19,7 +19,7 @@ order; call ``reset()`` on a seek); otherwise every frame stands alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -176,7 +176,7 @@ class FrameLocalizer:
                 thumbs = [thumbnail(f) for f in frames]
         found = self._passes.evidence(frames, settings, timer)
         timings = timer.per_frame(len(frames))
-        return [replace(ev, size=(f.shape[1], f.shape[0]), thumb=thumb, settings=settings, timings=timings)
+        return [ev.but(size=(f.shape[1], f.shape[0]), thumb=thumb, settings=settings, timings=timings)
                 for ev, f, thumb in zip(found, frames, thumbs)]
 
     def finish(self, evidence: Sequence[Evidence], indices: Sequence[int] | None = None,
@@ -218,8 +218,9 @@ class FrameLocalizer:
         confident = [score >= gate.gate for score in chosen.scores]
         heat = np.stack([state.scale(c, cam) for c, cam in zip(chosen.class_ids, raw)]).astype(np.float32, copy=False)
         rule = settings.box_rule
-        regions = {c: region_boxes(cam, width, height, rule)  # it normalizes; the paper's box first
-                   for c, cam, sure in zip(chosen.class_ids, raw, confident) if sure}
+        scaled = state.scale.settings.scale == "minmax"  # the heat maps are the raw maps normalized: not again
+        regions = {c: region_boxes(map_ if scaled else cam, width, height, rule, normalized=scaled)  # the paper's first
+                   for c, cam, map_, sure in zip(chosen.class_ids, raw, heat, confident) if sure}
         found = {c: r[:1] if rule.components == "largest" else boxes_from_cam(raw[chosen.class_ids.index(c)], width,
                                                                               height, rule)
                  for c, r in regions.items()}

@@ -282,3 +282,37 @@ def test_evidence_made_without_settings_shares_one_default():
     probs = torch.zeros(4)
     a, b = (Evidence(probs=probs, logits=probs, features=torch.zeros(2, 3, 3)) for _ in range(2))
     assert a.settings is b.settings and a.settings == LocalizeSettings()
+
+
+def test_array_maps_are_the_maps_as_an_array_and_keep_the_weights_array_once(lite0):
+    from camvideo.cam.evidence import Evidence, evidence_maps
+
+    rng = np.random.default_rng(5)
+    feats = torch.from_numpy(rng.random((1280, 6, 10), dtype=np.float32))
+    probs = torch.full((1000,), 1e-3)
+    evidence = Evidence(probs=probs, logits=probs, features=feats)
+    method = cam_method(lite0)
+    for ids in ([7], [948, 3, 511], list(range(10))):  # NumPy's small product, then torch's
+        got = method.array_maps(evidence, ids)
+        assert isinstance(got, np.ndarray) and np.array_equal(got, method.maps(evidence, ids).numpy())
+        assert np.array_equal(evidence_maps(method, evidence, ids), got)
+    kept = method._weights[1]
+    method.array_maps(evidence, [1])
+    assert method._weights[1] is kept and np.shares_memory(kept, lite0.weight.detach().numpy())
+
+
+def test_evidence_but_is_replace_without_init():
+    import dataclasses
+
+    from camvideo.cam.evidence import Evidence, as_array
+
+    probs = torch.tensor([0.2, 0.8])
+    evidence = Evidence(probs=probs, logits=probs, features=torch.zeros(2, 1, 1))
+    copy = evidence.but(cut=True, leader=1)
+    assert (copy.cut, copy.leader, evidence.cut, evidence.leader) == (True, 1, False, None)
+    assert vars(copy) == vars(dataclasses.replace(evidence, cut=True, leader=1))
+    with pytest.raises(TypeError):
+        evidence.but(cutt=True)
+    assert np.shares_memory(as_array(probs), probs.numpy())
+    grad = torch.ones(2, requires_grad=True)
+    assert np.array_equal(as_array(grad), [1.0, 1.0])

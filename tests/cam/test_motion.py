@@ -282,3 +282,19 @@ def test_the_cells_new_in_view_take_this_frames_features_as_torch_where_gives():
         assert not bool(inside.all())
         out = follow(average, feats, Motion(pan, np.zeros((0, 2)), np.zeros((0, 2))))
         assert torch.equal(out, torch.where(inside, moved, feats))
+
+
+def test_normalized_and_agreeing_give_numpys_own_arithmetic():
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        fit = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]) + rng.normal(0, 0.02, (2, 3)) * [1, 1, 100]
+        width, height = int(rng.integers(8, 200)), int(rng.integers(8, 200))
+        inverse = np.array([[1.0 / width], [1.0 / height]])  # the array version, element for element
+        want = np.hstack([inverse * fit[:, :2] * np.array([width, height], np.float64), inverse * fit[:, 2:]])
+        assert np.array_equal(normalized(fit, width, height), want)
+        before = rng.random((30, 2))
+        after = before + rng.normal(0, 0.004, (30, 2))
+        motion = Motion(want, before, after)
+        moved = before @ want[:, :2].T + want[:, 2]
+        near = np.linalg.norm((moved - after) * [width, height], axis=1) < 1.0
+        assert np.array_equal(motion.agreeing(width, height), near)

@@ -133,3 +133,13 @@ def test_labelled_gives_opencvs_labels_and_statistics(size):
         assert count == want_count
         assert (labels == want_labels).all()
         assert (stats[1:] == want_stats[1:]).all()  # the background's row is not used
+
+
+def test_a_map_normalized_already_gives_the_same_boxes():
+    from camvideo.cam.boxes import normalize
+
+    rng = np.random.default_rng(11)
+    for _ in range(20):
+        cam = rng.standard_normal((7, 9)).astype(np.float32)
+        assert np.array_equal(normalize(normalize(cam)), normalize(cam))  # what normalized=True relies on
+        assert region_boxes(normalize(cam), 640, 480, normalized=True) == region_boxes(cam, 640, 480)
