@@ -268,3 +268,20 @@ def test_the_stage_as_a_stream_runs_a_file_runs_path_on_frames_in_memory(keep_th
     assert tuple(inputs[0].shape) == (1, 3, 224, 288)
     alone = run_forward_stream(forward.features_and_logits, inputs, 3, workers=2)
     assert alone["frames"] == 3 and alone["ms_per_frame"] > 0
+
+
+def test_the_limits_forward_half_runs_the_frames_a_batch_at_a_time():
+    from camvideo.tools.benchmark.limit import forward_ms
+
+    class Counting:
+        def __init__(self):
+            self.sizes = []
+
+        def forward(self, frames):
+            self.sizes.append(len(frames))
+
+    frames = [np.zeros((4, 4, 3), np.uint8)] * 10
+    for batch, sizes in ((1, [1] + [1] * 20), (4, [4] + [4, 4] * 2)):  # a warm-up batch, then 2 rounds
+        localizer = Counting()
+        assert forward_ms(localizer, frames, rounds=2, batch=batch) >= 0.0
+        assert localizer.sizes == sizes

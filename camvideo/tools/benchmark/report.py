@@ -328,7 +328,7 @@ def _limit_lines(limit: dict) -> list[str]:
     fps they allow on the machine's cores, and end to end as a fraction of it."""
     if not limit:
         return []
-    lines = ["", "| the limit, 640x480 file (CPU ms a frame, each alone on one thread) | decode | forward half (preprocess + passes) | "
+    lines = ["", "| the limit, 640x480 file (CPU ms a frame, each alone on one thread) | decode | forward half (preprocess + passes; 1 frame a pass or the run's batch, the cheaper) | "
              "encode (x264) | limit on the cores | end to end, steady | fraction of the limit | whole run: fps, "
              "fixed cost (start-up, teardown) |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for runtime, row in limit.items():
