@@ -1,7 +1,7 @@
 """The Session's recording and snapshots: the frames on screen into a file.
 
 A part of ``camvideo.qt.session.Session`` (a mixin: its methods use the
-session's ``sink``, ``pipeline``, ``annotator`` and signals). The recording
+session's ``sink``, ``pipeline``, ``preview``, ``annotator`` and signals). The recording
 runs in the view sink (``camvideo.app.sink.ViewSink``): the frames in the file
 are the frames that were shown.
 """
@@ -67,10 +67,13 @@ class SessionRecording:
     def snapshot(self, folder: Path) -> tuple[Path, Path]:
         """The frame on screen as an annotated PNG (labels burned in, as in a
         recording) and its JSON object, with the source and the model that made it
-        (``made_from``), both or neither (``write_snapshot``)."""
+        (``made_from``), both or neither (``write_snapshot``); none while the
+        preview plays (the S key reaches here though the button is greyed)."""
         shown = self.last_shown
         if shown is None:
             raise CamvideoError("no frame on screen yet to save")
+        if self.pipeline is None and self.preview is not None:  # the preview's frame: no model has seen it
+            raise CamvideoError("nothing to save yet: wait for the model")
         image = shown.annotated
         if not shown.labels_burned:
             image = self.annotator.burn_labels(image.copy(), shown.result)

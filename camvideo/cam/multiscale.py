@@ -105,7 +105,7 @@ class ScaledPasses:
         if settings.maps == _PLAIN or self.model.preprocessing.fixed:  # one batch at the model's own input size
             flip = settings.maps.flip  # False when plain; a fixed-size graph keeps the mirror averaging
             return self._pass(frames, None, lambda b, probs: choose_classes(probs, settings).class_ids, flip, timer)
-        if len(frames) == 1:  # a file's or a stream's batch
+        if len(frames) == 1:  # a stream's batch (a file's on torch, or at --batch-size 1)
             return self._scaled(frames, settings, timer)
         groups: dict[tuple[int, int], list[int]] = {}
         for b, f in enumerate(frames):

@@ -38,10 +38,11 @@ head in torch (docs/measuring.md, The inference stage around its forward pass).
   took 1.39x the static model's time on this machine (95 ms against 68 ms, 1
   thread, one run on the busy machine).
 - **Batches**: each size compiles its IR with the batch fixed at one frame (a
-  static shape; what a file run and a window feed it), which costs less CPU a
+  static shape; what a window and a live source feed it), which costs less CPU a
   frame than the free batch (docs/measuring.md, The forward half around OpenVINO's
-  inference); a larger batch
-  (``--batch-size``, mirror averaging) compiles the free batch on its first use.
+  inference); a larger batch (a file run's 4 frames on the CPU,
+  ``workers.auto_batch``; ``--batch-size``; mirror averaging) compiles the free
+  batch on its first use.
 - **Modes**: ``latency`` (live sources, single images: one request, OpenVINO's
   LATENCY hint) and ``throughput`` (files: the THROUGHPUT hint's streams, driven
   by an ``AsyncInferQueue``; callers keep their own order, as the pipeline does).
@@ -341,9 +342,9 @@ class OpenVINOForward:
 
 
 class _Shape:
-    """One input size's compiled models: a batch of one frame (every batch of a
-    file or a window's stream) runs on a model with its batch fixed at 1, a static
-    shape (see the module); any other batch (mirror averaging,
+    """One input size's compiled models: a batch of one frame (a window's stream,
+    a live source) runs on a model with its batch fixed at 1, a static shape (see
+    the module); any other batch (a file run's, mirror averaging,
     ``--batch-size``) on the IR's free batch, compiled on its first use. With
     ``pixels`` (camvideo's conversions) the models take the frames' resized uint8
     BGR pixels and normalize them in the graph (``ovbuild.with_pixels``); the IR's

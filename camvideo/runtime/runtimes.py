@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 _OPENVINO_PREFIX = "openvino:"
 # OpenVINO's devices that stand for others (``AUTO:GPU,CPU``): not in ``available_devices``
 _VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI", "BATCH")
+_SKIPPING = ("AUTO", "MULTI")  # virtual devices that leave out the listed devices OpenVINO lacks
 
 
 @dataclass(frozen=True)
@@ -64,16 +65,19 @@ def check_openvino_device(name: str) -> None:
     every device ``name`` names here: "GPU" names any of "GPU.0", "GPU.1", and
     "GPU.1" only itself; a virtual device names those in its list ("AUTO:GPU,CPU",
     "HETERO:GPU,CPU", "MULTI:GPU(4),CPU", "BATCH:GPU(8)": ``named_devices``), and
-    "AUTO" alone, or a list with nothing missing, is OpenVINO's to check. Nothing to
-    check without OpenVINO (the forward pass then says why it runs on torch)."""
+    "AUTO" alone, or a list with nothing missing, is OpenVINO's to check. AUTO and
+    MULTI run on the listed devices OpenVINO has (``AUTO:NPU,CPU``: the NPU where
+    there is one, else the CPU): only a list of which it has none is the error.
+    Nothing to check without OpenVINO (the forward pass then says why it runs on torch)."""
     from camvideo.runtime import openvino
 
     if not openvino.available():
         return
     have = openvino.devices()
     families = {d.split(".")[0] for d in have}
-    missing = [d for d in named_devices(name) if not (d in have or ("." not in d and d in families))]
-    if not missing:
+    named = named_devices(name)
+    missing = [d for d in named if not (d in have or ("." not in d and d in families))]
+    if not missing or (name.split(":")[0] in _SKIPPING and len(missing) < len(named)):
         return
     which = f"device {missing[0]}" if len(missing) == 1 else f"devices {', '.join(missing)}"
     raise CamvideoError(Hint("device", f"openvino:{name}", subject=True),

@@ -74,12 +74,16 @@ FILE_BATCH = 4  # frames per forward pass for a file run on OpenVINO's throughpu
 
 def auto_batch(forward, live: bool) -> int:
     """Frames per forward pass when the caller names none: ``FILE_BATCH`` for a file
-    (not ``live``) whose ``forward`` runs in OpenVINO's throughput mode, else 1. Four
-    frames a pass hand each frame between threads a quarter as often (measured on 2
-    cores: 40-49 -> 21-26 context switches a frame, ~1.5 CPU ms a frame less, the
-    same results; docs/measuring.md). A live source keeps one frame a batch: a batch
-    would wait for frames that have not come yet."""
+    (not ``live``) whose ``forward`` runs in OpenVINO's throughput mode on the CPU,
+    else 1. Four frames a pass hand each frame between threads a quarter as often
+    (measured on 2 CPU cores: 40-49 -> 21-26 context switches a frame, ~1.5 CPU ms a
+    frame less). A live source keeps one frame a batch: a batch would wait for frames
+    that have not come yet. Another OpenVINO device (GPU, NPU, AUTO:...) keeps one: a
+    batch of 4 compiles the IR's free batch, which was not measured there and which a
+    device that takes static shapes only (NPU) cannot compile."""
     if live or getattr(forward, "mode", None) != "throughput":
+        return 1
+    if str(getattr(forward, "device", "CPU")).split(".")[0] != "CPU":
         return 1
     return FILE_BATCH
 

@@ -140,3 +140,19 @@ def test_the_window_takes_openvino_cpu_as_the_cpu():
     fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                            cwd=Path(__file__).parents[2])
     assert fresh.stdout.strip() == "False", fresh.stderr  # the window shows before torch is imported
+
+
+def test_auto_and_multi_with_one_listed_device_there_run_on_it(monkeypatch):
+    """OpenVINO's AUTO and MULTI leave out the listed devices it lacks (measured with
+    OpenVINO on a CPU-only machine: AUTO:NPU,CPU and MULTI:NPU,CPU compile on the
+    CPU); HETERO and BATCH need every one."""
+    from camvideo.runtime import openvino
+    from camvideo.runtime.runtimes import check_openvino_device
+
+    monkeypatch.setattr(openvino, "available", lambda: True)
+    monkeypatch.setattr(openvino, "devices", lambda: ["CPU"])
+    for name in ("AUTO:NPU,CPU", "MULTI:NPU(2),CPU", "AUTO:TPU, CPU", "CPU", "AUTO"):
+        check_openvino_device(name)
+    for name in ("AUTO:NPU", "MULTI:NPU,TPU", "HETERO:NPU,CPU", "BATCH:NPU(4)", "NPU"):
+        with pytest.raises(CamvideoError, match="OpenVINO has no device"):
+            check_openvino_device(name)

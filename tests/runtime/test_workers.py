@@ -461,3 +461,17 @@ def test_auto_batch_is_four_frames_for_files_on_openvinos_throughput_mode_only()
     assert workers.auto_batch(Forward("throughput"), live=True) == 1  # a batch would wait for frames to come
     assert workers.auto_batch(Forward("latency"), live=False) == 1
     assert workers.auto_batch(None, live=False) == 1  # torch's own forward pass
+
+
+def test_auto_batch_is_one_frame_on_an_openvino_device_other_than_the_cpu():
+    """A batch of 4 runs the IR's free batch: measured on the CPU only, and an NPU
+    takes static shapes only."""
+    class Forward:
+        mode = "throughput"
+
+        def __init__(self, device):
+            self.device = device
+
+    assert workers.auto_batch(Forward("CPU"), live=False) == workers.auto_batch(Forward("CPU.0"), live=False) == 4
+    for device in ("GPU", "GPU.1", "NPU", "AUTO:GPU,CPU", "HETERO:GPU,CPU"):
+        assert workers.auto_batch(Forward(device), live=False) == 1, device
