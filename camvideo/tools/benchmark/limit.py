@@ -71,6 +71,7 @@ def forward_ms(localizer, frames: list[np.ndarray], rounds: int = 2, batch: int 
     """Per frame: the forward half of ``localizer`` (preprocessing and the forward
     passes of its preset), ``batch`` frames at a time as the file run passes them,
     after one warm-up batch."""
+    batch = max(1, min(batch, len(frames)))  # a clip shorter than the batch: one batch of it all
     localizer.forward(frames[:batch])
     batches = [frames[i:i + batch] for i in range(0, len(frames) - batch + 1, batch)]
 
