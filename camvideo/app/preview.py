@@ -3,8 +3,9 @@
 A ``Pipeline`` needs torch and a model (seconds on two cores: torch's import, the
 model's load). Until the session starts one, ``Preview`` reads the opened source in
 a thread of its own and hands each frame to the window's sink with an empty result
-and no overlay, so the video plays as soon as the source opens. It offers the
-pipeline's playback controls on the same source (pause, step, seek, ``finished``);
+and no overlay, so the video plays as soon as the source opens. It has the
+pipeline's playback controls on the same source (``PlaybackControls``: pause,
+step, seek, ``finished``);
 ``stop`` hands the source over where the preview left it (paused or not, a seek
 still to do), and the pipeline reads on from there. While it plays it shows at
 most ``PREVIEW_FPS`` frames a second (each frame paused, stepped or sought to):
@@ -22,6 +23,7 @@ from collections.abc import Callable
 
 from camvideo.frames import ProcessedFrame
 from camvideo.runtime.plain import NoLocalizer  # numpy only
+from camvideo.video.controls import PlaybackControls
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +32,14 @@ PREVIEW_FPS = 12.0  # frames shown a second while playing (the rest are read and
 JOIN_S = 5.0
 
 
-class Preview:
+class Preview(PlaybackControls):
     """Plays ``source`` into ``sink`` (``write(ProcessedFrame)``) without a model,
     in a thread, until ``stop``. ``on_error(exc)`` and ``on_finished()`` run in
-    that thread when the source fails or ends."""
+    that thread when the source fails or ends (``finished``: a seek plays it again)."""
 
     def __init__(self, source, sink, on_error: Callable[[BaseException], None] = lambda exc: None,
                  on_finished: Callable[[], None] = lambda: None, max_fps: float | None = PREVIEW_FPS) -> None:
-        self.source = source
+        super().__init__(source)
         self.interval = 1.0 / max_fps if max_fps else 0.0  # seconds between frames shown while playing
         self._shown_at = -float("inf")  # time.monotonic() of the frame shown last
         self.sink = sink
@@ -45,40 +47,14 @@ class Preview:
         self.on_finished = on_finished
         self.error: BaseException | None = None
         self.frames = 0  # frames handed to the sink
-        self._cond = threading.Condition()
-        self._seek_to: float | None = None
         self._stop = threading.Event()
-        self._ended = threading.Event()
         self._thread: threading.Thread | None = None
         self._empty = NoLocalizer()
 
-    # -- the pipeline's playback controls ---------------------------------------------
-    @property
-    def paused(self) -> bool:
-        return self.source.paused
-
-    @property
-    def finished(self) -> bool:
-        """The source ended (or failed); a seek plays it again."""
-        return self._ended.is_set()
-
-    def pause(self) -> None:
-        self.source.pause()
-
-    def resume(self) -> None:
-        self.source.resume()
-
-    def step(self) -> None:
-        """One more frame while paused."""
-        self.source.step()
-
     def seek(self, seconds: float) -> None:
-        """Continue from ``seconds`` (files; while paused the frame there shows once)."""
-        if self.source.live:
-            raise ValueError(f"seek needs a file or folder source; {self.source.name} is live")
-        with self._cond:
-            self._seek_to = max(0.0, float(seconds))
-            self._cond.notify_all()
+        """Continue from ``seconds`` (files; a negative time is 0; while paused the
+        frame there shows once; after the end it plays again)."""
+        super().seek(max(0.0, float(seconds)))
 
     # -- the thread ------------------------------------------------------------------------
     def start(self) -> None:
@@ -96,19 +72,17 @@ class Preview:
             self._thread.join(JOIN_S)
             if self._thread.is_alive():
                 log.error("the preview thread did not stop within %.0f s", JOIN_S)
-        with self._cond:
-            pending, self._seek_to = self._seek_to, None
-        return pending
+        return self._take_seek()
 
     def _run(self) -> None:
         while not self._stop.is_set():
             with self._cond:
-                target, self._seek_to = self._seek_to, None
-                if target is None and self._ended.is_set():
+                target = self._take_seek()
+                if target is None and self._done.is_set():
                     self._cond.wait(POLL_S)  # ended: only a seek (or the stop) goes on
                     continue
             if target is not None:
-                self._ended.clear()
+                self._done.clear()
                 self.source.seek(target)
                 self._shown_at = -float("inf")  # the frame there shows
                 continue
@@ -123,11 +97,11 @@ class Preview:
         except Exception as exc:  # noqa: BLE001 - told through on_error, as a pipeline does
             log.debug("preview: reading %s failed", self.source.name, exc_info=True)
             self.error = exc
-            self._ended.set()
+            self._done.set()
             self.on_error(exc)
             return
         if frame is None:
-            self._ended.set()
+            self._done.set()
             self.on_finished()
             return
         now = time.monotonic()

@@ -20,7 +20,8 @@ real time: ``camvideo.video.policies``) and a ``block`` queue of ``queue_size``
 items to the writer (one item for a live source: no frame queues behind a slow
 output, the encoder say; the worker waits and the source's slot keeps the
 newest), so a file loses nothing and a camera never builds a backlog. Pause,
-resume and step are the source's policy's (the one pause: see there why).
+resume and step are the source's policy's (the one pause: see there why); the
+controls are ``camvideo.video.controls``'s, the window's preview's too.
 
 Threads stop through an event and a sentinel and are joined with a timeout.
 An exception in a pipeline thread or the reader ends up in ``error`` and the
@@ -48,6 +49,7 @@ from camvideo.runtime.stats import PipelineStats, RunningStats
 from camvideo.runtime.workers import ForwardPool, HandOff, auto_workers, check_workers, live_threads, torch_threads
 from camvideo.runtime.workers import hold_opencv_threads as _hold_opencv_threads
 from camvideo.timing import StageTimer
+from camvideo.video.controls import PlaybackControls
 from camvideo.video.sources import Frame, Source
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,7 @@ class _Forwarded:
     evidence: Future  # of localizer.forward(images)
 
 
-class Pipeline:
+class Pipeline(PlaybackControls):
     """Runs ``source`` through ``localizer`` and ``annotators`` (in order) into ``sinks``.
 
     ``localizer`` and ``annotators`` are plain attributes: assigning new
@@ -91,8 +93,8 @@ class Pipeline:
             raise ValueError(f"max_frames must be at least 1, got {max_frames}")
         self.max_frames = max_frames  # the source ends after this many frames (None: its own end)
         self._frames_read = 0
+        super().__init__(source)  # pause, resume, step, seek; _done: the run ended (finished)
         self.workers = check_workers(workers)  # forward threads for files; None: auto_workers
-        self.source = source
         self.localizer = localizer
         self.annotators: tuple[Annotator, ...] = tuple(annotators)
         self.batch_size = batch_size
@@ -105,9 +107,6 @@ class Pipeline:
         self._queue_size = queue_size
         self._out: queue.Queue = queue.Queue(queue_size)
         self._stop = threading.Event()
-        self._done = threading.Event()
-        self._cond = threading.Condition()
-        self._seek_to: float | None = None
         self._worker: threading.Thread | None = None
         self._writer: threading.Thread | None = None
         self._pool: ForwardPool | None = None
@@ -122,14 +121,6 @@ class Pipeline:
     @property
     def running(self) -> bool:
         return self._worker is not None and not self._done.is_set()
-
-    @property
-    def finished(self) -> bool:
-        return self._done.is_set()
-
-    @property
-    def paused(self) -> bool:
-        return self.source.paused
 
     @property
     def stats(self) -> PipelineStats:
@@ -186,28 +177,10 @@ class Pipeline:
             self._pool.close()
         self._opencv_release()
 
-    # The pause is the source's (its buffer policy's, camvideo.video.policies): only
-    # there can it stop a paced file's clock as well as the hand-over to the worker.
-    def pause(self) -> None:
-        self.source.pause()
-
-    def resume(self) -> None:
-        self.source.resume()
-
-    def step(self) -> None:
-        """One more frame while paused."""
-        self.source.step()
-
     def seek(self, seconds: float) -> None:
         """Continue from ``seconds`` (files); resets temporal state. While paused,
         the frame there is processed once so a view can show it (``Source.seek``)."""
-        if self.source.live:
-            raise ValueError(f"seek needs a file or folder source; {self.source.name} is live")
-        if seconds < 0:
-            raise ValueError(f"seconds must be >= 0, got {seconds}")
-        with self._cond:
-            self._seek_to = float(seconds)
-            self._cond.notify_all()
+        super().seek(seconds)
         if self._done.is_set() and not self._stopped and self._worker is not None and self.error is None:
             self._join_threads()  # ended at the end of the file: run again from there
             self._launch()
@@ -297,8 +270,7 @@ class Pipeline:
         return False
 
     def _seek(self) -> None:
-        with self._cond:
-            target, self._seek_to = self._seek_to, None
+        target = self._take_seek()
         if target is None:
             return
         self.source.seek(target)
