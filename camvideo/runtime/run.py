@@ -100,7 +100,7 @@ def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: Fa
     is read (everything is open then). Both run in the calling thread."""
     from camvideo.runtime.pipeline import Pipeline
     from camvideo.runtime.plain import NoAnnotator
-    from camvideo.runtime.workers import auto_batch
+    from camvideo.runtime.workers import localizer_batch
 
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(_open(request.source))
@@ -115,8 +115,7 @@ def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: Fa
         # No recording and no sink of the caller's: nothing takes a picture (an export
         # alone writes the results), so none is drawn (~0.5-0.9 CPU ms a frame at 640x480).
         pictures = recorder is not None or bool(request.sinks)
-        batch = request.batch_size or auto_batch(getattr(getattr(localizer, "method", None), "forward", None),
-                                                 source.live)
+        batch = request.batch_size or localizer_batch(localizer, source.live)
         pipeline = Pipeline(source, localizer, request.annotators if pictures else (), sinks,
                             batch_size=batch, workers=request.workers, max_frames=request.max_frames)
         if request.hud and pictures:  # it draws in place: after an annotator that copies the frame

@@ -88,6 +88,12 @@ def auto_batch(forward, live: bool) -> int:
     return FILE_BATCH
 
 
+def localizer_batch(localizer, live: bool) -> int:
+    """``auto_batch`` for ``localizer``'s forward pass (its method's ``forward``; a
+    localizer without one, a plain one, gets 1): frames per pass of a run that names none."""
+    return auto_batch(getattr(getattr(localizer, "method", None), "forward", None), live)
+
+
 def live_threads(model, runtime: str = "torch") -> int | None:
     """Torch's intra-op threads for the live worker (one frame in flight): on a
     CPU, one core fewer than torch would use, at least 1, so that capture, overlay

@@ -475,3 +475,18 @@ def test_auto_batch_is_one_frame_on_an_openvino_device_other_than_the_cpu():
     assert workers.auto_batch(Forward("CPU"), live=False) == workers.auto_batch(Forward("CPU.0"), live=False) == 4
     for device in ("GPU", "GPU.1", "NPU", "AUTO:GPU,CPU", "HETERO:GPU,CPU"):
         assert workers.auto_batch(Forward(device), live=False) == 1, device
+
+
+def test_localizer_batch_is_auto_batch_of_the_localizers_forward_pass():
+    class Forward:
+        mode, device = "throughput", "CPU"
+
+    class Method:
+        forward = Forward()
+
+    class Localizer:
+        method = Method()
+
+    assert workers.localizer_batch(Localizer(), live=False) == workers.FILE_BATCH
+    assert workers.localizer_batch(Localizer(), live=True) == 1
+    assert workers.localizer_batch(object(), live=False) == 1  # no method: a plain localizer (NoLocalizer)

@@ -43,7 +43,7 @@ def steady_ms(times: list[float], skip: float = STEADY_SKIP) -> float | None:
 def run_end_to_end(localizer, annotator, clip: Path, out_dir: Path, batch: int | None = None,
                    workers: int | None = None) -> dict:
     """Decode ``clip`` -> inference stage -> H.264 recording through ``Pipeline``, with
-    ``batch`` frames a forward pass (None: the file run's own, ``workers.auto_batch``).
+    ``batch`` frames a forward pass (None: the file run's own, ``workers.localizer_batch``).
 
     ``ms_per_frame``: the whole run (``run_source`` from the source's open to the
     recording closed) over its frames; ``steady_ms_per_frame``: from frame to frame
@@ -52,9 +52,9 @@ def run_end_to_end(localizer, annotator, clip: Path, out_dir: Path, batch: int |
     beyond its frames at the steady rate (start-up, filling, teardown: the recording's
     close and sync)."""
     from camvideo.runtime.run import RunRequest, run_source
-    from camvideo.runtime.workers import auto_batch
+    from camvideo.runtime.workers import localizer_batch
 
-    batch = batch or auto_batch(getattr(getattr(localizer, "method", None), "forward", None), live=False)
+    batch = batch or localizer_batch(localizer, live=False)
     clock = _WriteClock()
     t0 = time.perf_counter()
     report = run_source(RunRequest(clip, lambda info: localizer, (annotator,), recording=out_dir / "bench_out.mkv",
