@@ -16,9 +16,14 @@ The calibration frames (``calibration_frames``): the development set's ``tune``
 split (its photos and every 4th frame of its clips, ``camvideo.tools.devset``)
 when this is a checkout that has it, else every 4th frame of the packaged demo
 clip. Each frame is resized and normalized as the localizer does for that input
-size. The head (``ovbuild.with_head``: pooling and the linear layer) stays in
-floating point. NNCF is optional (``pip install 'camvideo[int8]'``); without it int8 is one
-clear error. Whether int8 earns its place: ``bench/precision.py --precision int8``
+size. The frames are made once for the input sizes quantized one after another
+(``KEEP_S``; ~6 CPU s, most of it rendering the devset's clips), while NNCF runs
+once per input size: each size is an IR of its own (its "same" pads: ``ovbuild``)
+whose activation ranges and bias correction NNCF measures at that size (lite0's
+activation ranges at 288x224 differ from 224x224's by up to 7%, median 0.3%), and
+NNCF takes no ranges measured on another graph. The head (``ovbuild.with_head``:
+pooling and the linear layer) stays in floating point. NNCF is optional (``pip
+install 'camvideo[int8]'``); without it int8 is one clear error. Whether int8 earns its place: ``bench/precision.py --precision int8``
 and docs/measuring.md (it does not: it stays opt-in).
 
 bf16 keeps the network's first layers in f32 (``bf16_ir``): OpenVINO's CPU plugin
@@ -65,6 +70,9 @@ _LOCK = threading.Lock()  # one quantization at a time in a process
 BF16_F32_FIRST = 2  # bf16 keeps the first 2 convolutions (lite0: the stem and the first depthwise) in f32
 _MARK = {"name": "DisablePrecisionConversion", "version": "0", "value": "dynamic:f16"}
 _MARK_FORMAT = 1  # bump when the marking changes
+KEEP_S = 60.0  # the calibration frames stay this long after a quantization, for the next input size's
+_kept: dict[str, list] = {}  # the calibration set's digest -> its BGR frames, while kept (under _LOCK)
+_forget: threading.Timer | None = None
 
 
 def calibration_frames() -> tuple[str, list[np.ndarray]]:
@@ -82,6 +90,27 @@ def calibration_frames() -> tuple[str, list[np.ndarray]]:
     with av.open(str(DEMO)) as container:
         frames = [f.to_ndarray(format="bgr24") for f in container.decode(container.streams.video[0])]
     return "demo", frames[::EVERY]
+
+
+def _calibration(digest: str) -> list[np.ndarray]:
+    """``calibration_frames()``'s frames for the calibration set of ``digest``
+    (``calibration_source``): made once, kept ``KEEP_S`` seconds after each use, so
+    that the quantizations of several input sizes in a row share them. Under ``_LOCK``."""
+    global _forget
+    if digest not in _kept:
+        _kept.clear()
+        _kept[digest] = calibration_frames()[1]
+    if _forget is not None:
+        _forget.cancel()
+    _forget = threading.Timer(KEEP_S, _drop_calibration)
+    _forget.daemon = True
+    _forget.start()
+    return _kept[digest]
+
+
+def _drop_calibration() -> None:
+    with _LOCK:
+        _kept.clear()
 
 
 def calibration_source() -> tuple[str, str]:
@@ -154,7 +183,8 @@ def _valid(folder: Path, fields: dict) -> bool:
 def quantized(model, entry, frames: tuple[str, list[np.ndarray]] | None = None) -> Path:
     """The int8 IR (its .xml) of the f32 conversion ``entry`` of ``model``,
     calibrated on ``frames`` ((name, BGR frames); default ``calibration_frames()``,
-    made only when the cache has no int8 IR for ``calibration_source()``)."""
+    made only when the cache has no int8 IR for ``calibration_source()``, and once
+    for several sizes in a row: ``_calibration``)."""
     nncf = _nncf()
     if frames is not None and not frames[1]:
         raise ValueError("int8 calibration needs at least one frame")
@@ -166,7 +196,7 @@ def quantized(model, entry, frames: tuple[str, list[np.ndarray]] | None = None) 
     with _LOCK:
         if _valid(folder, fields):
             return folder / _FILES[0]
-        _make(nncf, model, entry, (frames or calibration_frames())[1], fields, folder)
+        _make(nncf, model, entry, frames[1] if frames is not None else _calibration(digest), fields, folder)
     return folder / _FILES[0]
 
 

@@ -38,6 +38,7 @@ def small_set(photo, monkeypatch):
     frames += [cv2.flip(f, 1) for f in frames]
     monkeypatch.setattr(quantize, "calibration_frames", lambda: ("photos", frames))
     monkeypatch.setattr(quantize, "calibration_source", lambda: ("photos", "their digest"))
+    monkeypatch.setattr(quantize, "_kept", {})  # no frames kept from another test
     return frames
 
 
@@ -64,6 +65,22 @@ def test_int8_is_made_once_kept_beside_f32_and_remade_when_damaged(tmp_path, sma
     assert quantize.quantized(lite0, entry) == xml
     assert "does not match its manifest; quantizing again" in caplog.text
     assert quantize._valid(xml.parent, json.loads((xml.parent / "manifest.json").read_text())["fields"])
+
+
+@needs_nncf
+def test_int8_of_two_input_sizes_makes_the_calibration_frames_once(tmp_path, small_set, monkeypatch):
+    """Each size's IR is quantized (NNCF measures it at its size) from one calibration
+    set, kept KEEP_S seconds after its use and then dropped."""
+    lite0 = load_model("lite0")
+    made = []
+    monkeypatch.setattr(quantize, "calibration_frames", lambda: made.append(1) or ("photos", small_set))
+    xmls = [quantize.quantized(lite0, convert(lite0, tmp_path, size)) for size in ((224, 224), (224, 288))]
+    assert xmls[0] != xmls[1] and all(xml.exists() for xml in xmls) and made == [1]
+    timer = quantize._forget
+    assert timer.daemon and timer.interval == quantize.KEEP_S and timer.is_alive()
+    timer.cancel()
+    quantize._drop_calibration()  # what the timer does: made again when next needed
+    assert quantize._kept == {}
 
 
 @needs_nncf
