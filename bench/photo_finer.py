@@ -40,12 +40,10 @@ fixed before it (``GAIN``). Tune split for choosing; the holdout split only with
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import itertools
 import json
 import pickle
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -57,14 +55,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from photo_views import area, cam, score  # noqa: E402
+from photo_views import area, cam, grid_row, photo_parser, print_grid, report_cost  # noqa: E402
 
 from camvideo.cam.boxes import boxes_from_cam, inset_box, normalize, threshold_mask, upsample  # noqa: E402
 from camvideo.cam.multiscale import ScaledPasses  # noqa: E402
 from camvideo.models import imagenet_labels, load_model  # noqa: E402
 from camvideo.presets import quality_maps  # noqa: E402
 from camvideo.settings import LocalizeSettings, MapSettings  # noqa: E402
-from camvideo.tools.annotations import best_iou, fit_boxes  # noqa: E402
+from camvideo.tools.annotations import fit_boxes  # noqa: E402
 from camvideo.tools.devset import MANIFEST, load_devset  # noqa: E402
 from camvideo.video.sources import read_image  # noqa: E402
 
@@ -255,22 +253,11 @@ def run_grid(data: dict, pairs=None) -> list[dict]:
     """Each (class source, box source) of ``pairs`` (default: every one), scored over the split."""
     rule = quality_maps("balanced")[1]
     rows = []
-    pairs = pairs or list(itertools.product(CLASS_SOURCES, BOX_SOURCES))
-    for cname, bname in pairs:
-        per = []
-        for row in data["rows"]:
-            probs = np.mean([probs_of(row, data, v) for v in CLASS_SOURCES[cname]], axis=0)
-            c = int(probs.argmax())
-            per.append({"file": row["file"], **score(row, c, box_of(row, data["weights"], bname, c, rule))})
-            best = max(row["classes"], key=lambda k: probs[k])
-            box = box_of(row, data["weights"], bname, best, rule)
-            per[-1]["gt_known"] = box is not None and best_iou([box], row["gt"]) >= 0.5
-        n = len(per)
-        rows.append({"classes": cname, "boxes": bname, "top1_loc": sum(p["loc"] for p in per) / n,
-                     "gt_known": sum(p["gt_known"] for p in per) / n, "top1_cls": sum(p["cls"] for p in per) / n,
-                     "mean_iou": statistics.fmean(p["iou"] for p in per),
-                     "misses": [p["file"] for p in per if not p["loc"]],
-                     "ious": {p["file"]: round(p["iou"], 3) for p in per}})
+    for cname, bname in pairs or list(itertools.product(CLASS_SOURCES, BOX_SOURCES)):
+        views = CLASS_SOURCES[cname]
+        rows.append(grid_row(data, (cname, bname),
+                             lambda row, views=views: np.mean([probs_of(row, data, v) for v in views], axis=0),
+                             lambda row, c, bname=bname: box_of(row, data["weights"], bname, c, rule), ious=True))
     return rows
 
 
@@ -307,20 +294,10 @@ def verdict(rows: list[dict]) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=("tune", "holdout"), default="tune")
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/camvideo_photo_finer"))
-    parser.add_argument("--grid", action="store_true", help="every class source x box source")
-    parser.add_argument("--check", action="store_true", help="only the pairs of CHECKED (the holdout's run)")
-    parser.add_argument("--cost", action="store_true", help="CPU ms of each lite0 pass on a 640x480 photo")
-    parser.add_argument("--json", type=Path)
+    parser = photo_parser(__doc__, "/tmp/camvideo_photo_finer", "CPU ms of each lite0 pass on a 640x480 photo")
     args = parser.parse_args()
     if args.cost:
-        ms = cost()
-        print(json.dumps(ms))
-        if args.json:
-            args.json.write_text(json.dumps({"cost_ms": ms, "photo": "tests/data/coffee.png at 640x480"}) + "\n")
-        return 0
+        return report_cost(cost(), args.json)
     if args.split == "holdout" and not args.check:
         parser.error("the holdout split is run only with --check")
     t0 = time.process_time()
@@ -328,12 +305,7 @@ def main() -> int:
     print(f"passes ready ({time.process_time() - t0:.1f} CPU s)", file=sys.stderr)
     report = {"split": args.split, "gain": GAIN, "checked": CHECKED}
     rows = report["grid"] = run_grid(data, CHECKED if args.check else None)
-    base = set(rows[0]["misses"])
-    for r in sorted(rows, key=lambda r: (-r["top1_loc"], -r["gt_known"], -r["top1_cls"], -r["mean_iou"])):
-        m = set(r["misses"])
-        print(f"{r['classes']:10s} {r['boxes']:14s} loc {r['top1_loc']:.3f} gtk {r['gt_known']:.3f} "
-              f"cls {r['top1_cls']:.3f} iou {r['mean_iou']:.3f}  +{sorted(x[:14] for x in base - m)} "
-              f"-{sorted(x[:14] for x in m - base)}")
+    print_grid(rows, 10, ("top1_loc", "gt_known", "top1_cls", "mean_iou"))
     if args.check:
         report["decision"] = verdict(rows)
         print(json.dumps(report["decision"]))

@@ -233,27 +233,48 @@ CHECKED = (("A (today)", "A 20% (today)"), ("A (today)", "A&Am 20%"), ("A+Am+C+C
            ("l1A", "l1A 20%"), ("A (today)", "A|S 20%"), ("A (today)", "A@0.25 20%"))
 
 
+def grid_row(data: dict, names: tuple[str, str], probs_of, box_at, ious: bool = False) -> dict:
+    """One (class source, box source) pair (``names``) scored over the split's photos:
+    ``probs_of(row)`` a photo's class probabilities, ``box_at(row, c)`` its top-1 box
+    of class ``c`` (None: no box); ``ious``: each photo's IoU too (file -> IoU)."""
+    per = []
+    for row in data["rows"]:
+        probs = probs_of(row)
+        c = int(probs.argmax())
+        per.append({"file": row["file"], **score(row, c, box_at(row, c))})
+        best = max(row["classes"], key=lambda k: probs[k])
+        box = box_at(row, best)
+        per[-1]["gt_known"] = box is not None and best_iou([box], row["gt"]) >= 0.5
+    n = len(per)
+    out = {"classes": names[0], "boxes": names[1], "top1_loc": sum(p["loc"] for p in per) / n,
+           "gt_known": sum(p["gt_known"] for p in per) / n, "top1_cls": sum(p["cls"] for p in per) / n,
+           "mean_iou": statistics.fmean(p["iou"] for p in per), "misses": [p["file"] for p in per if not p["loc"]]}
+    if ious:
+        out["ious"] = {p["file"]: round(p["iou"], 3) for p in per}
+    return out
+
+
+def print_grid(rows: list[dict], width: int, order: tuple[str, ...]) -> None:
+    """The grid's rows, best first by the figures of ``order`` (each the higher the
+    better), each with the photos it gains (+) and loses (-) against the first row."""
+    base = set(rows[0]["misses"])
+    for r in sorted(rows, key=lambda r: tuple(-r[k] for k in order)):
+        m = set(r["misses"])
+        print(f"{r['classes']:{width}s} {r['boxes']:14s} loc {r['top1_loc']:.3f} gtk {r['gt_known']:.3f} "
+              f"cls {r['top1_cls']:.3f} iou {r['mean_iou']:.3f}  +{sorted(x[:14] for x in base - m)} "
+              f"-{sorted(x[:14] for x in m - base)}")
+
+
 def run_grid(data: dict, pairs=None) -> list[dict]:
     """Each (class source, box source) of ``pairs`` (default: every one), scored over the split."""
     rule = quality_maps("balanced")[1]
     rows = []
-    pairs = pairs or list(itertools.product(CLASS_SOURCES, BOX_SOURCES))
-    for cname, bname in pairs:
+    for cname, bname in pairs or list(itertools.product(CLASS_SOURCES, BOX_SOURCES)):
         views, (msource, level) = CLASS_SOURCES[cname], BOX_SOURCES[bname]
         r = dataclasses.replace(rule, threshold=level)
-        per = []
-        for row in data["rows"]:
-            probs = np.mean([row["views"][v][0] for v in views], axis=0)
-            c = int(probs.argmax())
-            per.append({"file": row["file"], **score(row, c, box_of(row, data["weights"], msource, c, r))})
-            best = max(row["classes"], key=lambda k: probs[k])
-            box = box_of(row, data["weights"], msource, best, r)
-            per[-1]["gt_known"] = box is not None and best_iou([box], row["gt"]) >= 0.5
-        n = len(per)
-        rows.append({"classes": cname, "boxes": bname, "top1_loc": sum(p["loc"] for p in per) / n,
-                     "gt_known": sum(p["gt_known"] for p in per) / n, "top1_cls": sum(p["cls"] for p in per) / n,
-                     "mean_iou": statistics.fmean(p["iou"] for p in per),
-                     "misses": [p["file"] for p in per if not p["loc"]]})
+        rows.append(grid_row(data, (cname, bname),
+                             lambda row, views=views: np.mean([row["views"][v][0] for v in views], axis=0),
+                             lambda row, c, msource=msource, r=r: box_of(row, data["weights"], msource, c, r)))
     return rows
 
 
@@ -283,22 +304,32 @@ def cost(reps: int = 7) -> dict:
     return {k: round(float(np.median(v)), 1) for k, v in times.items()}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def photo_parser(doc: str, cache: str, cost_help: str) -> argparse.ArgumentParser:
+    """The options of a photo grid script (its docstring ``doc``; ``cache`` its passes' folder)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--split", choices=("tune", "holdout"), default="tune")
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/camvideo_photo_views"))
-    parser.add_argument("--diagnose", action="store_true")
+    parser.add_argument("--cache", type=Path, default=Path(cache))
     parser.add_argument("--grid", action="store_true", help="every class source x box source")
     parser.add_argument("--check", action="store_true", help="only the pairs of CHECKED (the holdout's run)")
-    parser.add_argument("--cost", action="store_true", help="CPU ms of each pass on a 640x480 photo")
+    parser.add_argument("--cost", action="store_true", help=cost_help)
     parser.add_argument("--json", type=Path)
+    return parser
+
+
+def report_cost(ms: dict, path: Path | None) -> int:
+    """``--cost``'s figures (CPU ms of each pass) printed, and written to ``path``."""
+    print(json.dumps(ms))
+    if path:
+        path.write_text(json.dumps({"cost_ms": ms, "photo": "tests/data/coffee.png at 640x480"}) + "\n")
+    return 0
+
+
+def main() -> int:
+    parser = photo_parser(__doc__, "/tmp/camvideo_photo_views", "CPU ms of each pass on a 640x480 photo")
+    parser.add_argument("--diagnose", action="store_true")
     args = parser.parse_args()
     if args.cost:
-        ms = cost()
-        print(json.dumps(ms))
-        if args.json:
-            args.json.write_text(json.dumps({"cost_ms": ms, "photo": "tests/data/coffee.png at 640x480"}) + "\n")
-        return 0
+        return report_cost(cost(), args.json)
     t0 = time.process_time()
     data = collect(args.split, args.cache)
     print(f"passes ready ({time.process_time() - t0:.1f} CPU s)", file=sys.stderr)
@@ -312,12 +343,7 @@ def main() -> int:
                   f"n_gt {r['n_gt']}")
     if args.grid or args.check:
         rows = report["grid"] = run_grid(data, CHECKED if args.check else None)
-        base = set(rows[0]["misses"])
-        for r in sorted(rows, key=lambda r: (-r["top1_loc"], -r["gt_known"], -r["top1_cls"])):
-            m = set(r["misses"])
-            print(f"{r['classes']:16s} {r['boxes']:14s} loc {r['top1_loc']:.3f} gtk {r['gt_known']:.3f} "
-                  f"cls {r['top1_cls']:.3f} iou {r['mean_iou']:.3f}  +{sorted(x[:14] for x in base - m)} "
-                  f"-{sorted(x[:14] for x in m - base)}")
+        print_grid(rows, 16, ("top1_loc", "gt_known", "top1_cls"))
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
     return 0
