@@ -20,16 +20,21 @@ if TYPE_CHECKING:
 
     from camvideo.results import FrameResult
     from camvideo.video.reader import Frame
+    from camvideo.video.yuv import I420Picture
 
 
 @dataclass(frozen=True, eq=False)
 class ProcessedFrame:
     """One frame done: the source's ``frame``, the ``annotated`` picture (BGR uint8,
-    the sinks' to write; a sink that draws more draws into it) and the ``result``."""
+    the sinks' to write; a sink that draws more draws into it) and the ``result``;
+    ``i420``: the annotated picture already converted for a recording
+    (``camvideo.video.yuv.I420Picture``, made by the pipeline's writer with the
+    recorder's ``i420_pool``), or None."""
 
     frame: Frame
     annotated: np.ndarray
     result: FrameResult
+    i420: I420Picture | None = None
 
     @property
     def index(self) -> int:

@@ -32,7 +32,7 @@ from camvideo import __version__
 from camvideo.errors import OutputError, reason
 from camvideo.frames import ProcessedFrame
 from camvideo.video.outputs import CheckedFile, kept_note, partial_path
-from camvideo.video.yuv import I420Frames, yuv420p_frame  # noqa: F401 - yuv420p_frame: the recorder's conversion, for the bench
+from camvideo.video.yuv import I420Frames, I420Picture, I420Pool, yuv420p_frame  # noqa: F401 - yuv420p_frame: the recorder's conversion, for the bench
 
 if TYPE_CHECKING:  # cv2 and numpy load with the first frame: a batch driver names outputs without them
     import numpy as np
@@ -135,6 +135,7 @@ class Recorder:
         self._last_pts: int | None = None
         self._audio = None
         self._i420 = I420Frames()  # the yuv420p frames, converted into one reused buffer
+        self.i420_pool = I420Pool()  # pictures converted by the pipeline's writer (``ProcessedFrame.i420``)
         fmt, options = CONTAINERS[path.suffix.lower()]
         self.time_base = mp4_time_base(self.fps_hint) if fmt == "mp4" else TIME_BASE  # the video's pts unit
         self._tick_s = float(self.time_base)  # its length in seconds, for the per-frame pts
@@ -297,8 +298,10 @@ class Recorder:
                 image = cv2.resize(image, (tw, th), interpolation=cv2.INTER_AREA)
         return image
 
-    def write_image(self, image: np.ndarray, time_s: float) -> None:
-        """Encode one BGR frame shown at ``time_s`` seconds (source timestamp)."""
+    def write_image(self, image: np.ndarray, time_s: float, picture: I420Picture | None = None) -> None:
+        """Encode one BGR frame shown at ``time_s`` seconds (source timestamp);
+        ``picture``: the same image already converted by ``i420_pool`` (given back
+        here), used when the image needs no padding or resizing."""
         import av
         import numpy as np
 
@@ -306,12 +309,15 @@ class Recorder:
             raise OutputError(f"{self.path}: the recording is already closed")
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"image must be HxWx3 uint8 BGR, got shape {image.shape} dtype {image.dtype}")
-        image = self._fit(image)
+        fitted = self._fit(image)
         pts = int(round(time_s / self._tick_s))
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # a repeated or backwards time (seek, loop): keep order
         self._last_pts = pts
-        frame = self._i420.frame(image)  # both sides even: ``_fit``; the same frame each time
+        if picture is not None and fitted is image and picture.size == image.shape[:2]:
+            frame = picture.frame
+        else:
+            frame = self._i420.frame(fitted)  # both sides even: ``_fit``; the same frame each time
         frame.pts = pts
         frame.time_base = self.time_base
         try:
@@ -321,11 +327,18 @@ class Recorder:
             self._file.check()
         except (av.FFmpegError, OSError) as exc:
             raise OutputError(f"cannot write {self.partial}: {reason(exc)}") from None
+        finally:
+            if picture is not None:
+                self.i420_pool.give(picture)  # encoded (the encoder copied it in) or failed: free again
         self.frames_written += 1
 
     def write(self, item: ProcessedFrame) -> None:
-        """Sink interface: record the annotated picture at the source frame's time."""
-        self.write_image(item.annotated, item.frame.time)
+        """Sink interface: record the annotated picture at the source frame's time
+        (its I420 conversion, when the pipeline made one with ``i420_pool``)."""
+        picture = item.i420
+        if picture is not None and picture.pool is not self.i420_pool:
+            picture = None
+        self.write_image(item.annotated, item.frame.time, picture)
 
     def abandon(self) -> None:
         """Mark the recording incomplete (the run it belongs to failed elsewhere):

@@ -5,7 +5,10 @@ converts every picture of a recording into one reused buffer that one reused
 ``av.VideoFrame`` wraps: no frame-sized array, no ``VideoFrame`` made a frame.
 That is safe because the encoders a recording uses (libx264, NVENC) copy the
 picture in while ``encode`` runs, so the buffer is free again when it returns.
-Both give OpenCV's BT.601 video-range I420, as FFmpeg's swscale makes it (cheaper
+``I420Pool`` converts a picture on one thread (the pipeline's writer, right after
+the overlay drew it, while it is still in that core's cache) for a recorder that
+encodes it on another (the sinks thread), in buffers the recorder gives back.
+All give OpenCV's BT.601 video-range I420, as FFmpeg's swscale makes it (cheaper
 than swscale and closer to the picture; docs/measuring.md): the same pixels.
 
 av, cv2 and numpy load with the first picture (a batch driver names outputs
@@ -14,7 +17,8 @@ without them).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections import deque
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     import numpy as np
@@ -74,3 +78,56 @@ class I420Frames:
             return yuv420p_frame(image)
         cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420, dst=self._buffer)
         return self._frame
+
+
+class I420Picture(NamedTuple):
+    """One picture converted by an ``I420Pool``: its (height, width), the I420
+    ``buffer`` and the yuv420p ``frame`` on it, and the ``pool`` it goes back to."""
+
+    size: tuple[int, int]
+    buffer: np.ndarray
+    frame: object  # av.VideoFrame
+    pool: I420Pool
+
+
+class I420Pool:
+    """Pictures converted to yuv420p where they are made, encoded elsewhere.
+
+    ``convert(image)`` (BGR uint8) converts ``image`` into a free buffer (or a new
+    one) and returns it as an ``I420Picture``; None where the picture's size cannot
+    be shared with PyAV (odd sides, a height that is not a multiple of 4), which the
+    encoding side then converts itself. ``give(picture)`` hands a buffer back once
+    its frame is encoded (the encoder copied it in); up to ``keep`` wait for reuse.
+    ``convert`` and ``give`` may run on two threads (a deque's append and pop are atomic)."""
+
+    def __init__(self, keep: int = 6) -> None:
+        self.keep = keep
+        self._free: deque[I420Picture] = deque()
+
+    def convert(self, image: np.ndarray) -> I420Picture | None:
+        import cv2
+
+        height, width = size = image.shape[:2]
+        if width % 2 or height % 4 or image.ndim != 3 or image.shape[2] != 3 or image.dtype.name != "uint8":
+            return None
+        try:
+            picture = self._free.pop()
+        except IndexError:
+            picture = None
+        if picture is None or picture.size != size:
+            picture = self._new(size)
+            if picture is None:
+                return None
+        cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420, dst=picture.buffer)
+        return picture
+
+    def _new(self, size: tuple[int, int]) -> I420Picture | None:
+        import numpy as np
+
+        buffer = np.empty((size[0] * 3 // 2, size[1]), np.uint8)
+        frame = _wrap(buffer, *size)
+        return None if frame is None else I420Picture(size, buffer, frame, self)
+
+    def give(self, picture: I420Picture) -> None:
+        if picture.pool is self and len(self._free) < self.keep:
+            self._free.append(picture)

@@ -246,3 +246,49 @@ def _wait_for(condition, timeout: float = 20.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
+
+
+class Pooled(Collect):
+    """A recording sink's stand-in: it has an ``i420_pool`` and keeps each frame's ``i420``."""
+
+    def __init__(self):
+        super().__init__()
+        from camvideo.video.yuv import I420Pool
+
+        self.i420_pool = I420Pool()
+        self.pictures = []
+
+    def write(self, item):
+        super().write(item)
+        picture = item.i420
+        self.pictures.append(None if picture is None else (picture.pool, picture.buffer.copy()))
+        if picture is not None:
+            self.i420_pool.give(picture)
+
+
+@pytest.mark.parametrize("sinks", [1, 2])
+def test_a_file_run_converts_the_recording_s_pictures_on_the_writer(tmp_path, lite0, sinks):
+    """With one sink that has an ``i420_pool`` (a ``Recorder``), each frame comes with
+    its annotated picture converted to I420 from that pool; with two, with none."""
+    import cv2
+
+    clip = tmp_path / "in.mp4"
+    make_clip(clip, size=(96, 72), times=[i / 30 for i in range(6)])
+    pooled = [Pooled() for _ in range(sinks)]
+    seen = []
+
+    class Annotated(Collect):
+        def write(self, item):
+            seen.append(cv2.cvtColor(item.annotated, cv2.COLOR_BGR2YUV_I420))
+
+    with open_source(clip) as src:
+        with Pipeline(src, FrameLocalizer(lite0), [FrameAnnotator()], [*pooled, Annotated()], batch_size=4) as pipe:
+            pipe.start()
+            assert pipe.wait(60) and pipe.error is None
+    assert len(seen) == 6
+    for sink in pooled:
+        if sinks == 1:
+            assert all(pool is sink.i420_pool for pool, _ in sink.pictures)
+            assert all(np.array_equal(buffer, want) for (_, buffer), want in zip(sink.pictures, seen))
+        else:
+            assert sink.pictures == [None] * 6

@@ -287,3 +287,32 @@ def test_add_audio_comes_before_the_first_frame_once(tmp_path):
         rec.end_audio()
         rec.write_image(pattern(1, 64, 48), 0.1)
     assert decode_times(tmp_path / "out.mkv") == pytest.approx([0.0, 0.1], abs=1e-3)
+
+
+def test_pictures_converted_by_its_pool_record_the_same_frames(tmp_path):
+    """``ProcessedFrame.i420`` from the recorder's ``i420_pool`` (the pipeline's writer
+    converts there) records what the recorder's own conversion does; each buffer comes
+    back to the pool; another pool's picture, and a picture the recorder must resize
+    (the source's size changed), are converted again."""
+    from camvideo.frames import ProcessedFrame
+    from camvideo.video.reader import Frame
+    from camvideo.video.yuv import I420Pool
+
+    sizes = [(64, 48)] * 5 + [(32, 24)]
+
+    def record(name, pooled):
+        with Recorder(tmp_path / name, crf=12) as rec:
+            for i, (width, height) in enumerate(sizes):
+                image = pattern(i, width, height)
+                pool = rec.i420_pool if pooled == "own" else I420Pool()
+                picture = pool.convert(image) if pooled else None
+                rec.write(ProcessedFrame(Frame(image, i, i / 30), image, None, picture))
+        with av.open(str(tmp_path / name)) as c:
+            return rec, [f.to_ndarray() for f in c.decode(video=0)]
+
+    _, plain = record("plain.mkv", None)
+    rec, pooled = record("pooled.mkv", "own")
+    assert [p.size for p in rec.i420_pool._free] == [(24, 32)]  # given back after each frame (one size kept)
+    _, other = record("other.mkv", "other")
+    for got in (pooled, other):
+        assert len(got) == len(plain) == len(sizes) and all(np.array_equal(a, b) for a, b in zip(got, plain))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from clips import pattern
 
-from camvideo.video.yuv import I420Frames, yuv420p_frame
+from camvideo.video.yuv import I420Frames, I420Pool, yuv420p_frame
 
 
 def _i420(frame) -> np.ndarray:
@@ -56,3 +56,34 @@ def test_an_encode_of_the_reused_frame_is_that_of_frames_of_their_own():
         return out + [bytes(p) for p in codec.encode(None)]
 
     assert packets(I420Frames().frame) == packets(yuv420p_frame)
+
+
+@pytest.mark.parametrize("height,width", [(48, 64), (480, 640)])
+def test_a_pool_s_picture_is_the_image_s_i420_and_its_buffer_comes_back(height, width):
+    pool = I420Pool(keep=2)
+    image = pattern(0, width, height)
+    picture = pool.convert(image)
+    assert picture.size == (height, width) and picture.pool is pool
+    assert np.array_equal(picture.buffer, cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420))
+    assert np.array_equal(_i420(picture.frame), picture.buffer)
+    pool.give(picture)
+    again = pool.convert(pattern(1, width, height))
+    assert again is picture  # the free buffer reused
+    assert np.array_equal(again.buffer, cv2.cvtColor(pattern(1, width, height), cv2.COLOR_BGR2YUV_I420))
+    other = pool.convert(pattern(2, width, height))  # none free: a new one
+    assert other is not again
+
+
+def test_a_pool_converts_no_size_pyav_cannot_share_and_keeps_at_most_keep():
+    pool = I420Pool(keep=1)
+    assert pool.convert(pattern(0, 64, 54)) is None  # height not a multiple of 4
+    assert pool.convert(pattern(0, 63, 48)) is None  # odd width
+    assert pool.convert(np.zeros((48, 64), np.uint8)) is None  # not BGR
+    first, second = pool.convert(pattern(0, 64, 48)), pool.convert(pattern(1, 64, 48))
+    pool.give(first)
+    pool.give(second)  # beyond keep: dropped
+    assert pool.convert(pattern(2, 64, 48)) is first
+    assert pool.convert(pattern(3, 64, 48)) is not second
+    small = pool.convert(pattern(4, 32, 24))  # another size: a buffer of its own
+    assert small.size == (24, 32)
+    I420Pool().give(small)  # another pool's picture is not kept
