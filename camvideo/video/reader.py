@@ -204,11 +204,12 @@ class Source:
         self.policy.step()
 
     def start(self) -> None:
-        """Start the reader thread (idempotent)."""
+        """Start the reader thread (idempotent: a reader that reached the end stays
+        there; only ``seek`` reads again)."""
         with self._lock:
             if self._closed:
                 raise ValueError(f"{self.name}: the source is closed")
-            if self._thread is not None and self._thread.is_alive():
+            if self._thread is not None:
                 return
             self._stop.clear()
             self._ended = False

@@ -134,6 +134,20 @@ def test_seek_restarts_at_the_time(tmp_path):
         open_source(path).seek(-1)
 
 
+def test_a_source_at_its_end_stays_there_until_a_seek(tmp_path):
+    """A second reader (the window's pipeline after its preview) finds the end, not
+    the first frame again."""
+    path = tmp_path / "end.mkv"
+    make_clip(path, frames=6, size=(64, 48), fps=20, gop=5)
+    with open_source(path) as src:
+        assert [f.index for f in src] == list(range(6))
+        src._thread.join(10)  # the reader thread has ended with the file
+        src.start()
+        assert src.read(timeout=10) is None
+        src.seek(0.0)
+        assert src.read(timeout=10).index == 0
+
+
 def test_loop_keeps_time_increasing(tmp_path):
     path = tmp_path / "loop.mkv"
     make_clip(path, frames=5, size=(32, 32), fps=10)
