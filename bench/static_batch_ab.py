@@ -44,7 +44,9 @@ def main() -> int:
     threads = {"threads": 1} if args.mode == "latency" else {}
     forward = OpenVINOForward(model, mode=args.mode, sizes=[SIZE], precision=args.precision, **threads)
     shape = forward._shape(SIZE)
-    runners = {"static batch": shape._runner(1), "free batch": shape._runner(2)}  # 2: the free batch's model
+    from camvideo.runtime.openvino import _Runner
+
+    runners = {"static batch": shape._runner(1), "free batch": _Runner(shape._compile(None, False), args.mode)}
     sized = types.SimpleNamespace(preprocessing=dataclasses.replace(model.preprocessing, size=SIZE),
                                   device=model.device)
     xs = [np.ascontiguousarray(preprocess([f], sized).numpy()) for f in video_frames(640, 480, 8)]

@@ -41,8 +41,9 @@ head in torch (docs/measuring.md, The inference stage around its forward pass).
   static shape; what a window and a live source feed it), which costs less CPU a
   frame than the free batch (docs/measuring.md, The forward half around OpenVINO's
   inference); a larger batch (a file run's 4 frames on the CPU,
-  ``workers.auto_batch``; ``--batch-size``; mirror averaging) compiles the free
-  batch on its first use.
+  ``workers.auto_batch``; ``--batch-size``; mirror averaging) compiles its own
+  static batch on its first use (4 frames: ~0.6 CPU ms a frame less than the free
+  batch); a file run's last, partial batch runs a frame at a time (``_Shape``).
 - **Modes**: ``latency`` (live sources, single images: one request, OpenVINO's
   LATENCY hint) and ``throughput`` (files: the THROUGHPUT hint's streams, driven
   by an ``AsyncInferQueue``; callers keep their own order, as the pipeline does).
@@ -98,6 +99,7 @@ log = logging.getLogger(__name__)
 
 MODES = ("latency", "throughput")
 MAX_SHAPES = 4  # compiled input sizes kept by one OpenVINOForward (the last used)
+MAX_BATCHES = 3  # batch sizes above one frame compiled static by one input size; more run on the free batch
 _WAIT_S = 120.0  # one inference never takes this long; a bound so that no caller hangs
 
 
@@ -342,10 +344,15 @@ class OpenVINOForward:
 
 
 class _Shape:
-    """One input size's compiled models: a batch of one frame (a window's stream,
-    a live source) runs on a model with its batch fixed at 1, a static shape (see
-    the module); any other batch (a file run's, mirror averaging,
-    ``--batch-size``) on the IR's free batch, compiled on its first use. With
+    """One input size's compiled models, each with its batch fixed (a static shape,
+    see the module): a batch of one frame (a window's stream, a live source) on the
+    model compiled for one frame, made now; a batch of ``n`` frames (a file run's 4
+    on the CPU, mirror averaging, ``--batch-size``) on one compiled for ``n``, made
+    on its first use and kept, up to ``MAX_BATCHES`` sizes above one (more: the IR's
+    free batch). A batch smaller than a size above one already made (a file run's
+    last, partial batch) runs a frame at a time on the one-frame model rather than
+    compile another: each frame's outputs do not depend on the batch it runs in
+    (the same bits at batch 1, 4 and the free batch on the CPU, bf16 and f32). With
     ``pixels`` (camvideo's conversions) the models take the frames' resized uint8
     BGR pixels and normalize them in the graph (``ovbuild.with_pixels``); the IR's
     own float input (``preprocess``'s batch, e.g. the benchmark's forward pass
@@ -367,24 +374,40 @@ class _Shape:
         self.logits_shape = first.outputs[1] if len(first.outputs) > 1 else None  # (classes,): the head's output
         self.jobs = first.jobs
 
-    def _runner(self, batch: int, pixels: bool = False) -> _Runner:
-        key = (pixels and self.pixels, 1 if self._static and batch == 1 else None)
+    def _runner(self, batch: int, pixels: bool = False) -> _Runner | None:
+        """The runner of a batch of ``batch`` frames, compiled on its first use; None:
+        run it a frame at a time (a batch smaller than a larger one already made)."""
+        key = (pixels and self.pixels, batch if self._static else None)
         runner = self._runners.get(key)
         if runner is None:
             with self._lock:
                 runner = self._runners.get(key)
                 if runner is None:
-                    runner = self._runners[key] = _Runner(self._compile(key[1], key[0]), self.mode)
+                    larger = [b for p, b in self._runners if p == key[0] and b is not None and b > 1]
+                    if any(b > batch for b in larger):
+                        return None
+                    if len(larger) >= MAX_BATCHES:
+                        key = (key[0], None)
+                        runner = self._runners.get(key)
+                    if runner is None:
+                        runner = self._runners[key] = _Runner(self._compile(key[1], key[0]), self.mode)
         return runner
 
     def __call__(self, x: torch.Tensor, pixels: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(features, logits or None: a graph without the head) of a prepared batch
         (``pixels``: a ``preprocess.pixels`` batch, for a shape that takes them)."""
         batch = np.ascontiguousarray(x.numpy())  # shared: no copy for a contiguous batch
-        outs = [np.empty((batch.shape[0], *self.feature_shape), np.float32)]
+        count = batch.shape[0]
+        outs = [np.empty((count, *self.feature_shape), np.float32)]
         if self.logits_shape is not None:
-            outs.append(np.empty((batch.shape[0], *self.logits_shape), np.float32))
-        self._runner(batch.shape[0], pixels).run(batch, outs)
+            outs.append(np.empty((count, *self.logits_shape), np.float32))
+        runner = self._runner(count, pixels)
+        if runner is not None:
+            runner.run(batch, outs)
+        else:  # a partial batch: each frame on the one-frame model, into its rows of the outputs
+            one = self._runner(1, pixels)
+            for i in range(count):
+                one.run(batch[i:i + 1], [out[i:i + 1] for out in outs])
         return torch.from_numpy(outs[0]), torch.from_numpy(outs[1]) if len(outs) > 1 else None
 
     def close(self) -> None:

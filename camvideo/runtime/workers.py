@@ -77,10 +77,11 @@ def auto_batch(forward, live: bool) -> int:
     (not ``live``) whose ``forward`` runs in OpenVINO's throughput mode on the CPU,
     else 1. Four frames a pass hand each frame between threads a quarter as often
     (measured on 2 CPU cores: 40-49 -> 21-26 context switches a frame, ~1.5 CPU ms a
-    frame less). A live source keeps one frame a batch: a batch would wait for frames
-    that have not come yet. Another OpenVINO device (GPU, NPU, AUTO:...) keeps one: a
-    batch of 4 compiles the IR's free batch, which was not measured there and which a
-    device that takes static shapes only (NPU) cannot compile."""
+    frame less), and run on a model compiled for exactly 4 frames (``openvino._Shape``:
+    ~0.6 CPU ms a frame less than the IR's free batch). A live source keeps one frame
+    a batch: a batch would wait for frames that have not come yet. Another OpenVINO
+    device (GPU, NPU, AUTO:...) keeps one: a batch of 4 compiles a second model, which
+    was not measured there (a file's last, partial batch runs a frame at a time)."""
     if live or getattr(forward, "mode", None) != "throughput":
         return 1
     if str(getattr(forward, "device", "CPU")).split(".")[0] != "CPU":

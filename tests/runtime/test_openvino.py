@@ -132,10 +132,10 @@ def test_features_come_back_without_a_copy_and_are_not_overwritten(openvino_lite
     torch.testing.assert_close(first, ref1, atol=1e-4, rtol=1e-4)  # ... so the first one still holds x1's
 
 
-def test_a_single_frame_runs_on_a_static_batch_and_a_larger_batch_on_the_free_one(openvino_lite0, tmp_path):
+def test_each_batch_runs_on_a_model_compiled_for_that_many_frames(openvino_lite0, tmp_path):
     """A batch of one frame (a file's or a window's) runs on a model compiled with
-    its batch fixed at 1, kept in the cache beside the free-batch one; two frames
-    compile the free batch on first use; both give torch's features and logits."""
+    its batch fixed at 1, kept in the cache; three frames compile a static batch of
+    3 on first use, kept beside it; each gives torch's features and logits."""
     from camvideo.runtime import ovcache
 
     model, _ = openvino_lite0
@@ -144,7 +144,7 @@ def test_a_single_frame_runs_on_a_static_batch_and_a_larger_batch_on_the_free_on
     assert shape.compiled.inputs[0].get_partial_shape().is_static
     assert list(shape.compiled.inputs[0].get_shape()) == [1, 224, 224, 3]  # the frame's pixels
     assert shape.compiled.inputs[0].get_element_type() == ov.Type.u8
-    assert list(shape._runners) == [(True, 1)]  # the float input, the free batch: when such a batch comes
+    assert list(shape._runners) == [(True, 1)]  # the float input, other batches: when such a batch comes
     gen = torch.Generator().manual_seed(2)
     x = torch.randn(3, 3, 224, 224, generator=gen)
     with torch.inference_mode():
@@ -154,12 +154,31 @@ def test_a_single_frame_runs_on_a_static_batch_and_a_larger_batch_on_the_free_on
         feats, got = forward.features_and_logits(batch)
         torch.testing.assert_close(feats, ref[: len(batch)], atol=1e-4, rtol=1e-4)
         torch.testing.assert_close(got, logits[: len(batch)], atol=1e-3, rtol=1e-3)
-    assert sorted(shape._runners, key=str) == [(False, 1), (False, None), (True, 1)]
-    assert not shape._runners[(False, None)].compiled.inputs[0].get_partial_shape().is_static
-    static, free = (ovcache._blob(shape.entry, "CPU", forward._config, None, b)[0] for b in (1, None))
-    assert static != free and static.exists() and free.exists()  # each its own blob, kept
+    assert sorted(shape._runners, key=str) == [(False, 1), (False, 3), (True, 1)]
+    assert list(shape._runners[(False, 3)].compiled.inputs[0].get_shape()) == [3, 3, 224, 224]
+    static, three = (ovcache._blob(shape.entry, "CPU", forward._config, None, b)[0] for b in (1, 3))
+    assert static != three and static.exists() and three.exists()  # each its own blob, kept
     again = ovrt.OpenVINOForward(model, cache=tmp_path)  # imports the batch-1 blob
     torch.testing.assert_close(again(x[:1]), ref[:1], atol=1e-4, rtol=1e-4)
+
+
+def test_a_partial_batch_runs_a_frame_at_a_time_with_the_same_bits(openvino_lite0, monkeypatch):
+    """A batch smaller than one already compiled (a file run's last) runs each frame
+    on the one-frame model: no compile, and the same outputs as in the full batch;
+    past ``MAX_BATCHES`` sizes a batch runs on the free batch."""
+    model, _ = openvino_lite0
+    forward = ovrt.OpenVINOForward(model, mode="throughput", precision="auto")
+    shape = forward._shape((224, 224))
+    frames = [torch.from_numpy(np.full((1, 224, 224, 3), v, np.uint8)) for v in (10, 80, 150, 220)]
+    full, full_logits = forward.features_and_logits(torch.cat(frames))
+    part, part_logits = forward.features_and_logits(torch.cat(frames[:3]))
+    assert sorted(shape._runners, key=str) == [(True, 1), (True, 4)]  # no static 3
+    assert torch.equal(part, full[:3]) and torch.equal(part_logits, full_logits[:3])
+    monkeypatch.setattr(ovrt, "MAX_BATCHES", 1)
+    more = torch.cat(frames + frames)  # 8 frames: past the sizes kept
+    feats, _ = forward.features_and_logits(more)
+    assert (True, None) in shape._runners and (True, 8) not in shape._runners
+    assert torch.equal(feats, torch.cat([full, full]))
 
 
 def test_throughput_mode_from_many_threads_gives_each_caller_its_features(openvino_lite0):

@@ -95,8 +95,8 @@ def measure_limit(clip: Path, frames: list[np.ndarray], localizer, tmp: Path, *,
     """The limit table's row for ``localizer`` (its runtime and preset): each part's
     CPU ms a frame, measured alone on one thread, and the limit on ``cores`` (default:
     this machine's). The forward half counts at its cheaper of one frame a pass and
-    ``batch`` frames a pass (the run's): a batch may run on a slower compiled model
-    (OpenVINO's free batch), and the limit is what the parts cost at their cheapest."""
+    ``batch`` frames a pass (the run's): each batch size runs on a compiled model of its
+    own, and the limit is what the parts cost at their cheapest."""
     import torch
 
     cores = cores or os.cpu_count() or 1
