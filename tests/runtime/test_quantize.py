@@ -5,8 +5,8 @@ when damaged, run by OpenVINOForward, near f32."""
 from __future__ import annotations
 
 import json
-import threading
 import sys
+import threading
 
 import cv2
 import numpy as np
@@ -80,7 +80,7 @@ def test_int8_of_two_input_sizes_makes_the_calibration_frames_once(tmp_path, sma
     timer = quantize._forget
     assert timer.daemon and timer.interval == quantize.KEEP_S and timer.is_alive()
     timer.cancel()
-    quantize._drop_calibration()  # what the timer does: made again when next needed
+    quantize._drop_calibration(timer)  # what the timer does: made again when next needed
     assert quantize._kept == {}
 
 
