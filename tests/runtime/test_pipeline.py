@@ -292,3 +292,25 @@ def test_a_file_run_converts_the_recording_s_pictures_on_the_writer(tmp_path, li
             assert all(np.array_equal(buffer, want) for (_, buffer), want in zip(sink.pictures, seen))
         else:
             assert sink.pictures == [None] * 6
+
+
+def test_a_recording_after_a_sink_that_draws_into_the_picture_records_the_drawing(tmp_path, lite0):
+    """A sink may draw into ``ProcessedFrame.annotated`` (``frames.ProcessedFrame``);
+    a recorder after it records the picture as drawn, not as the writer left it."""
+    import av
+
+    clip = tmp_path / "in.mp4"
+    make_clip(clip, size=(96, 72), times=[i / 30 for i in range(4)])
+
+    class White(Collect):
+        def write(self, item):
+            item.annotated[:] = 255
+
+    with open_source(clip) as src:
+        with Pipeline(src, FrameLocalizer(lite0), [FrameAnnotator()],
+                      [White(), Recorder(tmp_path / "out.mkv")], batch_size=4) as pipe:
+            pipe.start()
+            assert pipe.wait(60) and pipe.error is None
+    with av.open(str(tmp_path / "out.mkv")) as container:
+        means = [frame.to_ndarray(format="bgr24").mean() for frame in container.decode(video=0)]
+    assert len(means) == 4 and min(means) > 250
