@@ -398,11 +398,13 @@ class Pipeline(PlaybackControls):
         return True
 
     def _recording_pool(self):
-        """The ``i420_pool`` of the one sink that has one (a ``Recorder``), else None:
-        files convert the recording's pictures on the writer (the sinks thread would
-        read them from the other core's cache: ~0.1 CPU ms a frame more)."""
-        pools = [pool for pool in (getattr(sink, "i420_pool", None) for sink in list(self._sinks)) if pool is not None]
-        return pools[0] if len(pools) == 1 else None
+        """The ``i420_pool`` of the first sink when it is the one sink that has one (a
+        ``Recorder``), else None: files convert the recording's pictures on the writer
+        (the sinks thread would read them from the other core's cache: ~0.1 CPU ms a
+        frame more). A sink before the recorder may draw into the picture: then the
+        recorder converts it itself."""
+        pools = [getattr(sink, "i420_pool", None) for sink in list(self._sinks)]
+        return pools[0] if pools and pools[0] is not None and pools.count(None) == len(pools) - 1 else None
 
     def _failed(self, exc: BaseException) -> None:
         self.error = self.error or exc
