@@ -116,6 +116,7 @@ class Pipeline(PlaybackControls):
         self._stats = RunningStats()
         self._stopped = False
         self._finished_called = False
+        self._ending = False  # the worker read the end with no seek to take (under _cond)
 
     # -- control ----------------------------------------------------------------
     @property
@@ -141,6 +142,7 @@ class Pipeline(PlaybackControls):
 
     def _launch(self) -> None:
         self._done.clear()
+        self._ending = False
         self._finished_called = False
         # Live: one annotated frame waits for the writer at most; a slow output holds the
         # worker back and the source's newest-frame slot drops the backlog instead.
@@ -179,8 +181,14 @@ class Pipeline(PlaybackControls):
 
     def seek(self, seconds: float) -> None:
         """Continue from ``seconds`` (files); resets temporal state. While paused,
-        the frame there is processed once so a view can show it (``Source.seek``)."""
-        super().seek(seconds)
+        the frame there is processed once so a view can show it (``Source.seek``).
+        After the end it runs again (while the run still writes its last frames,
+        once they are written)."""
+        with self._cond:
+            super().seek(seconds)
+            ending = self._ending
+        if ending and not self._stopped and not self._in_pipeline_thread():
+            self._done.wait(JOIN_TIMEOUT_S)  # the worker has left: the run ends, then runs again
         if self._done.is_set() and not self._stopped and self._worker is not None and self.error is None:
             self._join_threads()  # ended at the end of the file: run again from there
             self._launch()
@@ -200,7 +208,7 @@ class Pipeline(PlaybackControls):
         """Stop every thread, then close the source and the sinks (recordings are
         finalized and stay playable). Idempotent. Raises the first sink close error
         as ``OutputError`` after everything is closed."""
-        if threading.current_thread() in (self._worker, self._writer) or self._in_sinks_thread():
+        if self._in_pipeline_thread():
             raise RuntimeError("stop() from a pipeline callback would deadlock; set a flag and stop from another thread")
         self._stopped = True
         self._stop.set()
@@ -266,7 +274,11 @@ class Pipeline(PlaybackControls):
                 continue
             if frame is not None:
                 self._frames_read += 1
-            return frame
+                return frame
+            with self._cond:
+                if self._seek_to is None:  # else a seek came with the end: it reads on from there
+                    self._ending = True
+                    return None
         return False
 
     def _seek(self) -> None:
@@ -306,8 +318,6 @@ class Pipeline(PlaybackControls):
                     batch.append(more)
             if not self._dispatch(batch):
                 break
-            if len(batch) < self.batch_size and not self.source.live and self.source.ended:
-                break  # the batch was cut short by the end
 
     def _reset_localizer(self) -> None:
         reset = getattr(self.localizer, "reset", None)
@@ -398,11 +408,13 @@ class Pipeline(PlaybackControls):
         return True
 
     def _recording_pool(self):
-        """The ``i420_pool`` of the one sink that has one (a ``Recorder``), else None:
-        files convert the recording's pictures on the writer (the sinks thread would
-        read them from the other core's cache: ~0.1 CPU ms a frame more)."""
-        pools = [pool for pool in (getattr(sink, "i420_pool", None) for sink in list(self._sinks)) if pool is not None]
-        return pools[0] if len(pools) == 1 else None
+        """The ``i420_pool`` of the first sink when it is the one sink that has one (a
+        ``Recorder``), else None: files convert the recording's pictures on the writer
+        (the sinks thread would read them from the other core's cache: ~0.1 CPU ms a
+        frame more). A sink before the recorder may draw into the picture: then the
+        recorder converts it itself."""
+        pools = [getattr(sink, "i420_pool", None) for sink in list(self._sinks)]
+        return pools[0] if pools and pools[0] is not None and pools.count(None) == len(pools) - 1 else None
 
     def _failed(self, exc: BaseException) -> None:
         self.error = self.error or exc
@@ -415,6 +427,10 @@ class Pipeline(PlaybackControls):
         if not self._finished_called:
             self._finished_called = True
             self._call(self.on_finished)
+
+    def _in_pipeline_thread(self) -> bool:
+        """True in the worker, the writer or the sinks thread (a callback)."""
+        return threading.current_thread() in (self._worker, self._writer) or self._in_sinks_thread()
 
     def _in_sinks_thread(self) -> bool:
         return self._sinks_thread is not None and self._sinks_thread.is_current()

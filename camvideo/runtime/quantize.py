@@ -94,23 +94,33 @@ def calibration_frames() -> tuple[str, list[np.ndarray]]:
 
 def _calibration(digest: str) -> list[np.ndarray]:
     """``calibration_frames()``'s frames for the calibration set of ``digest``
-    (``calibration_source``): made once, kept ``KEEP_S`` seconds after each use, so
-    that the quantizations of several input sizes in a row share them. Under ``_LOCK``."""
+    (``calibration_source``): made once and kept while in use; ``_keep_calibration``
+    keeps them ``KEEP_S`` seconds after each use, so that the quantizations of several
+    input sizes in a row share them. Under ``_LOCK``."""
     global _forget
+    if _forget is not None:
+        _forget.cancel()  # one that fired already waits for the lock: _drop_calibration sees it is stale
+        _forget = None
     if digest not in _kept:
         _kept.clear()
         _kept[digest] = calibration_frames()[1]
-    if _forget is not None:
-        _forget.cancel()
-    _forget = threading.Timer(KEEP_S, _drop_calibration)
-    _forget.daemon = True
-    _forget.start()
     return _kept[digest]
 
 
-def _drop_calibration() -> None:
+def _keep_calibration() -> None:
+    """Under ``_LOCK``, once a use of the kept frames has ended: dropped ``KEEP_S`` seconds from now."""
+    global _forget
+    _forget = threading.Timer(KEEP_S, _drop_calibration)
+    _forget.args = (_forget,)
+    _forget.daemon = True
+    _forget.start()
+
+
+def _drop_calibration(timer: threading.Timer) -> None:
+    """``timer``'s end: the kept frames dropped, unless a use came since (a newer timer, or none while in use)."""
     with _LOCK:
-        _kept.clear()
+        if timer is _forget:
+            _kept.clear()
 
 
 def calibration_source() -> tuple[str, str]:
@@ -196,7 +206,13 @@ def quantized(model, entry, frames: tuple[str, list[np.ndarray]] | None = None) 
     with _LOCK:
         if _valid(folder, fields):
             return folder / _FILES[0]
-        _make(nncf, model, entry, frames[1] if frames is not None else _calibration(digest), fields, folder)
+        if frames is not None:
+            _make(nncf, model, entry, frames[1], fields, folder)
+        else:
+            try:
+                _make(nncf, model, entry, _calibration(digest), fields, folder)
+            finally:
+                _keep_calibration()
     return folder / _FILES[0]
 
 

@@ -292,3 +292,51 @@ def test_a_file_run_converts_the_recording_s_pictures_on_the_writer(tmp_path, li
             assert all(np.array_equal(buffer, want) for (_, buffer), want in zip(sink.pictures, seen))
         else:
             assert sink.pictures == [None] * 6
+
+
+def test_a_recording_after_a_sink_that_draws_into_the_picture_records_the_drawing(tmp_path, lite0):
+    """A sink may draw into ``ProcessedFrame.annotated`` (``frames.ProcessedFrame``);
+    a recorder after it records the picture as drawn, not as the writer left it."""
+    import av
+
+    clip = tmp_path / "in.mp4"
+    make_clip(clip, size=(96, 72), times=[i / 30 for i in range(4)])
+
+    class White(Collect):
+        def write(self, item):
+            item.annotated[:] = 255
+
+    with open_source(clip) as src:
+        with Pipeline(src, FrameLocalizer(lite0), [FrameAnnotator()],
+                      [White(), Recorder(tmp_path / "out.mkv")], batch_size=4) as pipe:
+            pipe.start()
+            assert pipe.wait(60) and pipe.error is None
+    with av.open(str(tmp_path / "out.mkv")) as container:
+        means = [frame.to_ndarray(format="bgr24").mean() for frame in container.decode(video=0)]
+    assert len(means) == 4 and min(means) > 250
+
+
+def test_a_seek_while_the_run_writes_its_last_frames_runs_again_from_there(tmp_path):
+    """A seek that comes after the source's end was read but before the run finished
+    (its last frames still being written) is not lost: the file plays again from there."""
+    clip = tmp_path / "in.mp4"
+    make_clip(clip, size=(64, 48), times=[i / 30 for i in range(4)])
+    gate = threading.Event()
+
+    class Held(Collect):
+        def write(self, item):
+            if item.index == 3:
+                gate.wait(20)  # the last frame's write is slow
+            super().write(item)
+
+    sink = Held()
+    with open_source(clip) as src, Pipeline(src, SlowLocalizer(), [], [sink], batch_size=3) as pipe:
+        pipe.start()
+        _wait_for(lambda: not pipe._worker.is_alive())  # the end read, the last frame still in the sink
+        seeker = threading.Thread(target=pipe.seek, args=(0.0,))
+        seeker.start()
+        _wait_for(lambda: pipe._seek_to is not None)
+        gate.set()
+        seeker.join(20)
+        _wait_for(lambda: len(sink.items) == 8 and pipe.finished)
+    assert [item[0] for item in sink.items] == [0, 1, 2, 3] * 2

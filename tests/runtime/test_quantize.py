@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 
 import cv2
 import numpy as np
@@ -79,7 +80,7 @@ def test_int8_of_two_input_sizes_makes_the_calibration_frames_once(tmp_path, sma
     timer = quantize._forget
     assert timer.daemon and timer.interval == quantize.KEEP_S and timer.is_alive()
     timer.cancel()
-    quantize._drop_calibration()  # what the timer does: made again when next needed
+    quantize._drop_calibration(timer)  # what the timer does: made again when next needed
     assert quantize._kept == {}
 
 
@@ -262,3 +263,29 @@ def test_quiet_nncf_gives_nncfs_and_richs_settings_back(capfd):
     assert capfd.readouterr() == ("", "")
     assert console.file is file and nncf_logger.level == level
     assert logging.getLogger("torch.utils.cpp_extension").level == logging.NOTSET
+
+
+def test_calibration_frames_stay_kept_when_a_timer_fires_while_they_are_in_use(tmp_path, monkeypatch):
+    """KEEP_S counts from the end of a use: a timer that fires while NNCF still runs on
+    the frames (the lock held: a slow quantization) does not drop them for the next size."""
+    made, timers, fired = [], [], []
+    monkeypatch.setattr(quantize, "_kept", {})
+    monkeypatch.setattr(quantize, "_forget", None)
+    monkeypatch.setattr(quantize, "calibration_frames", lambda: made.append(1) or ("demo", [np.zeros((4, 4, 3))]))
+    monkeypatch.setattr(quantize, "calibration_source", lambda: ("demo", "its digest"))
+    monkeypatch.setattr(quantize, "_nncf", lambda: type("nncf", (), {"__version__": "0"}))
+    monkeypatch.setattr(quantize, "_valid", lambda folder, fields: False)
+
+    def slow_make(nncf, model, entry, images, fields, folder):  # KEEP_S passes meanwhile
+        for timer in {t for t in (quantize._forget, *timers[-1:]) if t is not None}:
+            fired.append(threading.Thread(target=timer.function, args=timer.args))
+            fired[-1].start()  # waits for the lock
+
+    monkeypatch.setattr(quantize, "_make", slow_make)
+    for size in ("224", "288", "320"):
+        quantize.quantized(None, type("entry", (), {"key": size, "folder": tmp_path})())
+        for thread in fired:
+            thread.join(10)
+        timers.append(quantize._forget)
+    assert made == [1]
+    quantize._forget.cancel()

@@ -86,4 +86,6 @@ def test_a_pool_converts_no_size_pyav_cannot_share_and_keeps_at_most_keep():
     assert pool.convert(pattern(3, 64, 48)) is not second
     small = pool.convert(pattern(4, 32, 24))  # another size: a buffer of its own
     assert small.size == (24, 32)
-    I420Pool().give(small)  # another pool's picture is not kept
+    other = I420Pool()
+    other.give(small)  # another pool's picture is not kept
+    assert other.convert(pattern(5, 32, 24)) is not small
