@@ -113,7 +113,8 @@ def test_ray_local_listens_on_127_0_0_1_only(tmp_path_factory, monkeypatch):
 
     monkeypatch.setenv("RAY_TMPDIR", str(tmp_path_factory.mktemp("r")))
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    monkeypatch.delenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", raising=False)
+    # the user's "1" (every interface) is overruled; set so that monkeypatch takes back what RaySession sets
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "1")
     with RaySession("local", num_cpus=1) as session:
         session.ray.get(session.ray.remote(lambda: os.getpid()).remote())  # a worker process too
         sockets = _listening(psutil.Process())
@@ -206,10 +207,14 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+def _driver_env() -> dict:
+    """Without the switch (an in-process ``--ray local`` of an earlier test sets it here)."""
+    return {k: v for k, v in env(RAY_AUTH_MODE="disabled").items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
+
+
 def _patched_driver(timeout_s: float, *args) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", PATCHED_DRIVER, str(timeout_s), "process", *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env(RAY_AUTH_MODE="disabled"))
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_driver_env())
 
 
 def test_a_head_listening_on_127_0_0_1_only_is_reached_and_a_stuck_connect_ends_on_time_or_a_signal(
@@ -226,7 +231,7 @@ def test_a_head_listening_on_127_0_0_1_only_is_reached_and_a_stuck_connect_ends_
     address = f"127.0.0.1:{port}"
     try:
         run = camvideo(tmp_path / "in", "--output-dir", tmp_path / "out", "--ray", address,
-                       env=env(RAY_AUTH_MODE="disabled"), timeout=180)  # the variable not set here
+                       env=_driver_env(), timeout=180)  # the variable not set here
         assert run.returncode == 0, run.stderr
         assert [r["status"] for r in summary(tmp_path / "out")] == ["done"]
         assert "Failed to connect" not in run.stderr and "WARNING" not in run.stderr, run.stderr
