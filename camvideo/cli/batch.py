@@ -12,7 +12,8 @@ run); 1 when some files failed (the others are done: see the table and the
 summary); 2 for a usage error or a run that cannot start (an output folder that
 cannot be written or is in use by another run, no cluster at ``--ray``, a model
 that cannot load, another source's results where this run would write, a summary
-that cannot be written); 128 + the
+that cannot be written; a run that could not start leaves the output folder as it
+found it); 128 + the
 signal (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) when a stop signal ended the run, the
 files in flight finalized: the same command again finishes the rest.
 """
