@@ -7,12 +7,19 @@ authentication (on by default since Ray 2.60) that refuses this process's token
 would make ``ray.init`` retry for ~20 s: ``check_token`` asks its GCS once first
 and fails at once with a line that says which variables to set. ``--ray local``
 starts a Ray instance for the run on this machine, listening on 127.0.0.1 only,
-and stops it at the end. The actors and the pool are ``camvideo.batch.ray``.
+and stops it at the end, with a token of its own for the run (no ~/.ray/auth_token
+written). ``ray.init`` to a cluster runs in a thread of its own while this one waits
+at most ``CONNECT_TIMEOUT_S``, answering the stop signals: Ray's connect blocks in
+C++ (minutes when the GCS does not answer) where no Python signal handler runs.
+A 127.0.0.1 address of a head that listens on 127.0.0.1 only is connected to the
+way it listens (see ``_match_head``). Ray's log lines below errors stay off the
+terminal unless ``-v``. The actors and the pool are ``camvideo.batch.ray``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import os
 import signal
@@ -24,6 +31,7 @@ from camvideo.errors import CamvideoError, describe, reason
 from camvideo.runtime.signals import Aborted
 
 PROBE_TIMEOUT_S = 3.0
+CONNECT_TIMEOUT_S = 60.0  # ray.init to a running cluster (~2.6 s measured; Ray alone: up to 20 x 60 s)
 HEAD_CHECK_S = 1.0  # how often the driver checks that the head's GCS still answers (a TCP connect)
 
 
@@ -141,6 +149,64 @@ def _local_only(ray) -> None:
         ray_constants.ENABLE_RAY_CLUSTER = False
 
 
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
+    except (OSError, ValueError):
+        return False
+
+
+def _match_head(ray, target: str) -> None:
+    """Connect to a loopback ``target`` the way its head listens.
+
+    Ray (2.60) replaces a 127.0.0.1 address by this host's IP before connecting
+    unless its single-machine switch is off; a head started with the switch off
+    (as ``--ray local`` starts one) listens on 127.0.0.1 only, and Ray then retries
+    the host's IP for minutes. When the host's IP does not answer at the address's
+    port, the switch goes off here too (``_local_only``): the driver connects, and
+    registers, on 127.0.0.1 as the head did."""
+    host, port = _host_port(target) or ("", 0)
+    if not _loopback(host):
+        return
+    try:
+        from ray._private.services import get_node_ip_address
+
+        rewritten = get_node_ip_address()
+    except Exception:  # noqa: BLE001 - Ray's own look-up failed: its connect tells
+        return
+    if _loopback(rewritten):
+        return
+    try:
+        with socket.create_connection((rewritten, port), timeout=1.0):
+            return  # the head listens on every interface: Ray's rewrite reaches it
+    except OSError:
+        _local_only(ray)
+
+
+def _run_token() -> None:
+    """A token of this run's own for the instance ``--ray local`` starts, in the
+    environment its processes inherit (Ray would write ~/.ray/auth_token and warn);
+    nothing when ``RAY_AUTH_MODE``, ``RAY_AUTH_TOKEN`` or ``RAY_AUTH_TOKEN_PATH`` is set."""
+    if any(os.environ.get(name) for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")):
+        return
+    import secrets
+
+    os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+    os.environ["RAY_AUTH_MODE"] = "token"  # set, Ray does not warn that it chose it
+    with contextlib.suppress(ImportError, AttributeError):
+        from ray._raylet import Config
+
+        Config.initialize("")  # Ray's config read the mode at import
+
+
+def _ray_log_level() -> int:
+    """ERROR for Ray's loggers, or the level ``-v`` asked for."""
+    level = logging.getLogger().getEffectiveLevel()
+    level = level if level < logging.WARNING else logging.ERROR
+    logging.getLogger("ray").setLevel(level)
+    return level
+
+
 def _gcs_address(ray) -> str | None:
     try:
         return ray._private.worker.global_worker.node.gcs_address
@@ -155,23 +221,55 @@ class RaySession:
         self.address = address
         self.ray = _import_ray()
         began = time.monotonic()
-        kwargs = {"logging_level": logging.WARNING, "include_dashboard": False} if address == "local" else \
-            {"logging_level": logging.WARNING}
+        kwargs = {"logging_level": _ray_log_level()}
         if address == "local":  # a new instance, even where RAY_ADDRESS names a cluster
             _local_only(self.ray)
-            kwargs.update(address="local", num_cpus=num_cpus or os.cpu_count() or 1)
+            _run_token()
+            kwargs.update(address="local", num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False)
+            self._init(address, kwargs)
         else:
             target = resolve(address)
             probe(target)
             if "://" not in target:
                 check_token(target)
+                _match_head(self.ray, target)
             kwargs["address"] = target
-        self._init(address, kwargs)
+            self._connect(address, kwargs)
         self.start_s = time.monotonic() - began  # what Ray costs before the first file
         self.gcs_address = _gcs_address(self.ray) or kwargs.get("address", "")
 
+    def _connect(self, address: str, kwargs: dict) -> None:
+        """``ray.init`` to a running cluster, in a daemon thread; this thread waits at
+        most ``CONNECT_TIMEOUT_S`` (``CamvideoError``) and a stop signal meanwhile raises here
+        (``Aborted``): Ray's connect blocks in C++, where no handler would run. A
+        connect left behind dies with the process."""
+        done, box = threading.Event(), {}
+
+        def connect() -> None:
+            try:
+                self.ray.init(**kwargs)
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                box["error"] = exc
+            finally:
+                done.set()
+
+        timeout = CONNECT_TIMEOUT_S
+        deadline = time.monotonic() + timeout
+        quiet = _quiet_stderr() if kwargs["logging_level"] >= logging.ERROR else contextlib.nullcontext()
+        with quiet:  # Ray's C++ logs each retry there; the error says it once
+            threading.Thread(target=connect, name="camvideo-ray-connect", daemon=True).start()
+            while not done.wait(0.1) and time.monotonic() <= deadline:
+                pass
+        if not done.is_set():
+            raise CamvideoError(f"--ray {address}: the cluster answers but Ray could not connect within "
+                                f"{timeout:.0f} s; check that its head runs and that this machine reaches "
+                                "the address the head announced (`ray status` on the head)")
+        if "error" in box:
+            raise CamvideoError(f"--ray {address}: cannot connect ({describe(box['error'])}); a cluster with token "
+                                f"authentication needs {TOKEN_HELP}") from None
+
     def _init(self, address: str, kwargs: dict) -> None:
-        """``ray.init``. A stop signal meanwhile is ``Aborted``, what Ray started shut down
+        """``ray.init`` of ``--ray local``. A stop signal meanwhile is ``Aborted``, what Ray started shut down
         (``ray.init`` installs a SIGTERM handler that exits with status 15, silently): the
         SIGTERM handler from before (camvideo's stop signals) is put back after it."""
         main = threading.current_thread() is threading.main_thread()

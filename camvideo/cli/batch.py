@@ -12,7 +12,8 @@ run); 1 when some files failed (the others are done: see the table and the
 summary); 2 for a usage error or a run that cannot start (an output folder that
 cannot be written or is in use by another run, no cluster at ``--ray``, a model
 that cannot load, another source's results where this run would write, a summary
-that cannot be written); 128 + the
+that cannot be written; a run that could not start leaves the output folder as it
+found it); 128 + the
 signal (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) when a stop signal ended the run, the
 files in flight finalized: the same command again finishes the rest.
 """
@@ -171,9 +172,67 @@ def run(args: argparse.Namespace) -> int:
         return _run_in_store(args, common, config, cpus, gpus)
     plan = make_plan(args.sources, args.output_dir or DEFAULT_OUTPUT_DIR, from_list=args.from_list,
                      recording=not args.no_recording, export_format=args.export_format)
+    _probe_ray(args)
+    found = _existing(plan)
     prepare_output_dir(plan)
-    with OutputLock(plan.output_dir, "camvideo process " + " ".join(map(str, args.sources))):
-        return _run_locked(args, plan, common, config, cpus, gpus)
+    try:
+        with OutputLock(plan.output_dir, "camvideo process " + " ".join(map(str, args.sources))):
+            return _run_locked(args, plan, common, config, cpus, gpus)
+    finally:
+        _undo_if_nothing_ran(plan, found)
+
+
+def _probe_ray(args: argparse.Namespace) -> None:
+    """``--ray HOST:PORT`` where nothing listens: the error before the output folder is made."""
+    if args.ray and args.ray not in ("local", "auto"):
+        from camvideo.batch.ray_session import probe
+
+        probe(args.ray)
+
+
+def _existing(plan) -> set[str]:
+    """The output folder, its summary and lock file, and the jobs' folders that exist before the run."""
+    import os
+
+    from camvideo.batch.lock import LOCK_NAME
+
+    paths = (str(plan.output_dir), str(plan.summary_path), os.path.join(plan.output_dir, LOCK_NAME), *_folders(plan))
+    return {p for p in paths if os.path.lexists(p)}
+
+
+def _folders(plan) -> set[str]:
+    """The folders under the output folder that the jobs' outputs go in, and theirs."""
+    import os
+
+    top, folders = str(plan.output_dir), set()
+    for folder in {os.path.dirname(p) for job in plan.jobs for p in job.outputs}:
+        while folder.startswith(top + os.sep) and folder not in folders:
+            folders.add(folder)
+            folder = os.path.dirname(folder)
+    return folders
+
+
+def _undo_if_nothing_ran(plan, found: set[str]) -> None:
+    """A run that wrote no summary line (it could not start: no cluster, a signal
+    while Ray started) leaves the output folder as it found it: the empty summary,
+    the lock file and the empty folders it made go. (A run that opened the lock file
+    in the instant before it goes could lock a file no longer there: one that
+    starts at the same instant into the same folder.)"""
+    import os
+
+    from camvideo.batch.lock import LOCK_NAME
+
+    summary, lock = str(plan.summary_path), os.path.join(plan.output_dir, LOCK_NAME)
+    with contextlib.suppress(OSError):
+        if summary in found or os.path.getsize(summary) != 0:
+            return
+        os.unlink(summary)
+    if lock not in found:
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
+    for folder in sorted((_folders(plan) | {str(plan.output_dir)}) - found, key=len, reverse=True):
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
 
 
 def _in_store(args: argparse.Namespace) -> bool:

@@ -140,3 +140,25 @@ def test_ray_local_starts_an_instance_for_the_run(tmp_path, tmp_path_factory):
         check_complete(tmp_path / "in" / rel, stem.with_name(stem.name + "_cam.mkv"),
                        stem.with_name(stem.name + ".jsonl"), count)
     assert [r["status"] for r in summary(out)] == ["done", "done"]
+
+
+def test_a_run_that_cannot_start_leaves_the_output_folder_as_it_found_it(tmp_path, monkeypatch, capsys):
+    """Was: an empty summary, the jobs' empty folders and the lock file left behind."""
+    from camvideo.batch import ray_session
+
+    make_archive(tmp_path / "in", {"a.mp4": (4, (64, 48), 30), "sub/deep/b.mp4": (4, (64, 48), 30)}, corrupt=None)
+    code = main(["process", str(tmp_path / "in"), "--output-dir", str(tmp_path / "new"), "--ray", f"127.0.0.1:{free_port()}"])
+    assert code == 2 and not (tmp_path / "new").exists()
+
+    def refused(*args, **kwargs):
+        raise CamvideoError("--ray h:1: cannot connect (refused)")
+
+    monkeypatch.setattr(ray_session, "probe", lambda address: None)
+    monkeypatch.setattr(ray_session, "RaySession", refused)  # after the folder, the lock and the summary
+    (tmp_path / "old" / "sub").mkdir(parents=True)
+    (tmp_path / "old" / "keep.txt").write_text("mine")
+    for out in ("new", "old"):
+        code = main(["process", str(tmp_path / "in"), "--output-dir", str(tmp_path / out), "--ray", "h:1"])
+        assert code == 2 and "cannot connect (refused)" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+    assert sorted(p.name for p in (tmp_path / "old").rglob("*")) == ["keep.txt", "sub"]

@@ -113,7 +113,8 @@ def test_ray_local_listens_on_127_0_0_1_only(tmp_path_factory, monkeypatch):
 
     monkeypatch.setenv("RAY_TMPDIR", str(tmp_path_factory.mktemp("r")))
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    monkeypatch.delenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", raising=False)
+    # the user's "1" (every interface) is overruled; set so that monkeypatch takes back what RaySession sets
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "1")
     with RaySession("local", num_cpus=1) as session:
         session.ray.get(session.ray.remote(lambda: os.getpid()).remote())  # a worker process too
         sockets = _listening(psutil.Process())
@@ -195,3 +196,77 @@ def test_sigterm_while_ray_local_starts_is_one_line_exit_143_and_ray_stopped(tmp
         gone, alive = psutil.wait_procs(started, timeout=30)
         assert not alive, alive  # no GCS or raylet left behind
     assert not (tmp_path / "out" / "a_cam.mkv").exists()
+
+
+PATCHED_DRIVER = """import sys
+from camvideo.batch import ray_session
+ray_session._match_head = lambda ray, target: None  # Ray's own rewrite: the host's IP, where nothing listens
+ray_session.CONNECT_TIMEOUT_S = float(sys.argv.pop(1))
+from camvideo.cli.parser import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _driver_env() -> dict:
+    """Without the switch (an in-process ``--ray local`` of an earlier test sets it here)."""
+    return {k: v for k, v in env(RAY_AUTH_MODE="disabled").items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
+
+
+def _patched_driver(timeout_s: float, *args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", PATCHED_DRIVER, str(timeout_s), "process", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_driver_env())
+
+
+def test_a_head_listening_on_127_0_0_1_only_is_reached_and_a_stuck_connect_ends_on_time_or_a_signal(
+        tmp_path, tmp_path_factory):
+    """A head started as ``--ray local`` starts one (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0:
+    it listens on 127.0.0.1 only): Ray turned the driver's 127.0.0.1 into the host's IP
+    and retried it for more than 10 minutes, deaf to SIGINT, SIGTERM exit 15 without a
+    word. Now the driver connects as the head listens; Ray's connect, left to its
+    rewrite, ends at the connect timeout (exit 2, one line) or at a signal (130, 143)."""
+    temp = tmp_path_factory.mktemp("r")
+    make_archive(tmp_path / "in", {"a.mp4": (6, (64, 48), 30)}, corrupt=None)
+    port = free_port()
+    head = start_head(temp, port, RAY_AUTH_MODE="disabled", RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
+    address = f"127.0.0.1:{port}"
+    try:
+        run = camvideo(tmp_path / "in", "--output-dir", tmp_path / "out", "--ray", address,
+                       env=_driver_env(), timeout=180)  # the variable not set here
+        assert run.returncode == 0, run.stderr
+        assert [r["status"] for r in summary(tmp_path / "out")] == ["done"]
+        assert "Failed to connect" not in run.stderr and "WARNING" not in run.stderr, run.stderr
+        stuck = _patched_driver(4, tmp_path / "in", "--output-dir", tmp_path / "stuck", "--ray", address)
+        _, err = stuck.communicate(timeout=60)
+        lines = err.splitlines()
+        assert stuck.returncode == 2, err
+        assert len(lines) == 2 and "could not connect within 4 s" in lines[-1], err  # no line of Ray's retries
+        assert not (tmp_path / "stuck").exists()  # could not start: nothing left behind
+        for signum, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+            stuck = _patched_driver(120, tmp_path / "in", "--output-dir", tmp_path / "stuck", "--ray", address)
+            try:
+                assert "1 file -> " in stuck.stderr.readline()
+                time.sleep(2)  # in ray.init, retrying the host's IP
+                stuck.send_signal(signum)
+                _, err = stuck.communicate(timeout=30)
+            finally:
+                stuck.kill()
+            assert stuck.returncode == code, err
+            assert err.strip() == f"camvideo: interrupted ({signum.name}) while starting Ray; nothing written", err
+            assert not (tmp_path / "stuck").exists()
+    finally:
+        stop_head(head)
+
+
+@pytest.mark.slow
+def test_ray_local_writes_nothing_in_home_and_prints_no_warning(tmp_path, tmp_path_factory):
+    """Ray 2.60 printed "Token authentication is enabled..." and wrote ~/.ray/auth_token
+    (0644) for the instance ``--ray local`` started; now a token of the run's own."""
+    make_archive(tmp_path / "in", {"a.mp4": (4, (64, 48), 30)}, corrupt=None)
+    home = tmp_path / "home"
+    home.mkdir()
+    clean = {k: v for k, v in env(RAY_TMPDIR=str(tmp_path_factory.mktemp("r")), HOME=str(home)).items()
+             if not k.startswith("RAY_AUTH")}
+    run = camvideo(tmp_path / "in", "--output-dir", tmp_path / "out", "--ray", "local", env=clean, timeout=240)
+    assert run.returncode == 0, run.stderr
+    assert not (home / ".ray").exists()
+    assert all(line.startswith("camvideo: ") for line in run.stderr.splitlines()), run.stderr
