@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     args.source = args.sources[0]
     settings = cli.localize_settings_from_args(args)
     overlay = cli.overlay_settings_from_args(args)
-    output = Path(args.output) if args.output else (None if args.export else default_output(args.source))
+    output = batch.one_file_outputs(args, default_output(args.source))  # sets args.export too
     check_folders([output, args.export])  # before the model loads and the source opens
 
     sinks = GuardedSinks()  # what a second signal closes before it ends the process
