@@ -138,8 +138,7 @@ def _check(args: argparse.Namespace) -> None:
     if args.segment_seconds is None:
         args.segment_seconds = DEFAULT_SEGMENT_S
     if args.output or args.export:
-        raise CamvideoError("-o/--output and --export name the outputs of one file; with several files use "
-                            "--output-dir DIR (and --export-format, --no-recording)")
+        raise CamvideoError(_one_file_options(args))
     if args.jobs is not None and args.jobs < 1:
         raise CamvideoError(f"--jobs must be at least 1, got {args.jobs}")
     if not args.segment_seconds >= 0 or args.segment_seconds == float("inf"):
@@ -158,6 +157,25 @@ def _check(args: argparse.Namespace) -> None:
             raise CamvideoError(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
     if args.cpus_per_job is not None and args.cpus_per_job == 0 and not args.gpus_per_job:
         raise CamvideoError("--cpus-per-job 0 needs --gpus-per-job: a job needs a CPU or a GPU")
+
+
+def _one_file_options(args: argparse.Namespace) -> str:
+    """Why -o/--output and --export refuse a batch, named as the user gave it: a folder,
+    a pattern, several files, or an option that makes one file a batch."""
+    import os
+
+    from camvideo.batch.storage import is_url
+
+    what = "-o/--output and --export name the outputs of one file"
+    instead = "use --output-dir DIR (and --export-format, --no-recording)"
+    sources = args.sources
+    if len(sources) == 1 and not is_url(sources[0]) and os.path.isdir(sources[0]):
+        return f"a folder of videos: {instead}; {what}"
+    if len(sources) == 1 and not args.from_list and any(c in sources[0] for c in "*?["):
+        return f"a pattern of videos: {instead}; {what}"
+    if len(sources) > 1 or args.from_list:
+        return f"{what}; with several files {instead}"
+    return f"{what}: leave them out of a batch run (--output-dir, --jobs, --ray, --overwrite); {instead}"
 
 
 class _Driver:

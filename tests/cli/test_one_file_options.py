@@ -55,3 +55,26 @@ def test_refusal_is_one_line_exit_2_and_writes_nothing(tmp_path, monkeypatch, ca
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--dataset" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4"]
+
+
+@pytest.mark.parametrize("shape, words", [
+    ("folder", "a folder of videos: use --output-dir DIR"),
+    ("pattern", "a pattern of videos: use --output-dir DIR"),
+    ("files", "with several files use --output-dir DIR"),
+])
+def test_o_on_a_batch_names_what_was_given(tmp_path, capsys, shape, words):
+    folder = tmp_path / "arch3"
+    folder.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        (folder / name).write_bytes(b"")
+    sources = {"folder": [str(folder)], "pattern": [str(folder / "*.mp4")],
+               "files": [str(folder / "a.mp4"), str(folder / "b.mp4")]}[shape]
+    assert main(["process", *sources, "-o", str(tmp_path / "dashO")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err
+    assert not (tmp_path / "dashO").exists()
+
+
+def test_readme_names_the_batch_option():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert "process DIR -o OUT" not in readme and "process DIR --output-dir OUT" in readme
