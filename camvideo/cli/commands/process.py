@@ -31,6 +31,7 @@ from pathlib import Path
 from camvideo.cli import options as cli
 from camvideo.cli.batch import add_batch_options
 from camvideo.cli.exit import allow_quick_exit
+from camvideo.cli.inputs import check_source
 from camvideo.cli.outputs import check_folders
 from camvideo.cli.parser import exit_status
 from camvideo.cli.progress import Progress
@@ -119,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
     if len(args.sources) != 1:
         raise CamvideoError("give a SOURCE (a file, camera, stream, folder or pattern), or --from-list FILE")
     args.source = args.sources[0]
+    check_source(args.source, videos=True)  # before torch: a typo is one line at once
     settings = cli.localize_settings_from_args(args)
     overlay = cli.overlay_settings_from_args(args)
     output = batch.one_file_outputs(args, default_output(args.source))  # sets args.export too
