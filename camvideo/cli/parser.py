@@ -54,7 +54,7 @@ class Parser(argparse.ArgumentParser):
         if extras:
             command = getattr(namespace, "command", None)
             sub = self.commands.get(command)
-            after = command in argv and argv.index(command) < argv.index(extras[0])
+            after = command in argv and extras[0] in argv and argv.index(command) < argv.index(extras[0])
             (sub if sub is not None and after else self).error(f"unrecognized arguments: {' '.join(extras)}")
         return namespace
 

@@ -121,10 +121,10 @@ def run(args: argparse.Namespace) -> int:
     if len(args.sources) != 1:
         raise CamvideoError("give a SOURCE (a file, camera, stream, folder or pattern), or --from-list FILE")
     args.source = args.sources[0]
-    check_source(args.source, videos=True)  # before torch: a typo is one line at once
     settings = cli.localize_settings_from_args(args)
     overlay = cli.overlay_settings_from_args(args)
     output = batch.one_file_outputs(args, default_output(args.source))  # sets args.export too
+    check_source(args.source, videos=True)  # before torch: a typo is one line at once
     check_folders([output, args.export])  # before the model loads and the source opens
 
     sinks = GuardedSinks()  # what a second signal closes before it ends the process
