@@ -188,7 +188,7 @@ def format_table(totals: Totals, wall_s: float, summary_path: str | Path, max_fa
     width = max(len(name) for name, _ in rows)
     fps = totals.frames / wall_s if wall_s > 0 else 0.0
     lines = [f"{name.ljust(width)}  {count:>6}" for name, count in rows]
-    lines.append(f"{'total'.ljust(width)}  {totals.files:>6} files, {totals.frames} frames in {clock(wall_s)} "
+    lines.append(f"{'total'.ljust(width)}  {totals.files:>6} file{'s' * (totals.files != 1)}, {totals.frames} frame{'s' * (totals.frames != 1)} in {clock(wall_s)} "
                  f"wall time ({fps:.1f} fps)")
     for rel, why in totals.failures[:max_failures]:
         lines.append(f"failed: {rel}: {why}")

@@ -26,6 +26,7 @@ import dataclasses
 import logging
 import signal
 import time
+from pathlib import Path
 
 from camvideo.batch import DEFAULT_SEGMENT_S, EXPORT_FORMATS
 from camvideo.cli import options as cli
@@ -48,14 +49,17 @@ def add_batch_options(parser: argparse.ArgumentParser) -> None:
                        help=f"where each file's recording and data go, mirroring the input tree, with the run "
                        f"summary DIR/camvideo-run.jsonl (default: ./{DEFAULT_OUTPUT_DIR}); an s3://bucket/prefix URL "
                        "(and SOURCEs too) keeps the archive in object storage (pip install 'camvideo[s3]')")
-    group.add_argument("--export-format", choices=EXPORT_FORMATS, default="jsonl",
-                       help="each file's per-frame data: jsonl (default), csv or none")
-    group.add_argument("--no-recording", action="store_true", help="write the data only, no annotated recording")
+    group.add_argument("--export-format", choices=EXPORT_FORMATS, default=None,
+                       help="each file's per-frame data: jsonl (default), csv or none; on one file without "
+                       "--export, the data goes to ./NAME.jsonl|.csv")
+    group.add_argument("--no-recording", action="store_true",
+                       help="write the data only, no annotated recording (on one file: --export FILE, else "
+                       "./NAME.jsonl)")
     group.add_argument("--jobs", type=int, metavar="N",
                        help="files processed at once, each in its own process with the model loaded once "
                        "(default: one per two CPU cores, one on a GPU); with --ray: the number of actors "
                        "(default: as many as the cluster's resources hold)")
-    group.add_argument("--segment-seconds", type=float, metavar="S", default=DEFAULT_SEGMENT_S,
+    group.add_argument("--segment-seconds", type=float, metavar="S", default=None,
                        help="cut a long video into stretches of about S seconds, processed by several workers "
                        "at once and joined into its one recording and data file, when workers would otherwise "
                        "idle (a file of at least 2 S, longer than its share of the run); 0 never cuts "
@@ -87,6 +91,41 @@ def wants_batch(args: argparse.Namespace) -> bool:
     return len(sources) > 1 or (len(sources) == 1 and expands_to_videos(sources[0]))
 
 
+def one_file_outputs(args: argparse.Namespace, recording: Path) -> Path | None:
+    """The many-files options on one source (no batch): ``--no-recording`` and
+    ``--export-format`` choose its outputs as they do each file's in a batch. Sets
+    ``args.export`` (``./NAME.jsonl|.csv`` beside ``recording``, the default
+    ``./NAME_cam.mkv``, when they ask for data and --export names none) and returns the
+    recording's path, or None. The options that mean a batch's run refuse, one line each."""
+    _refuse_on_one_file(args)
+    fmt, given_export = args.export_format, args.export
+    if args.no_recording and args.output:
+        raise CamvideoError("--no-recording and -o/--output contradict: give one of them")
+    if given_export and fmt and Path(given_export).suffix.lower() != f".{fmt}":
+        raise CamvideoError(f"--export {printable(str(given_export))} and --export-format {fmt} disagree: "
+                            "--export's suffix (.jsonl or .csv) picks the format")
+    if fmt == "none" and args.no_recording:
+        raise CamvideoError("--no-recording with --export-format none leaves nothing to write")
+    if not given_export and (args.no_recording or fmt in ("jsonl", "csv")):
+        args.export = str(recording.with_name(recording.name.removesuffix("_cam.mkv") + f".{fmt or 'jsonl'}"))
+    if args.no_recording or (given_export and not args.output):
+        return None  # --export alone: the data only
+    return Path(args.output) if args.output else recording
+
+
+def _refuse_on_one_file(args: argparse.Namespace) -> None:
+    """--segment-seconds, --dataset, --cpus-per-job, --gpus-per-job on one source: one line."""
+    if args.segment_seconds is not None:
+        raise CamvideoError("--segment-seconds cuts the long files of a batch; one file runs whole "
+                            "(--output-dir DIR makes a batch of it)")
+    if args.dataset:
+        raise CamvideoError("--dataset collects the data of a batch's files: with one file, add --output-dir DIR "
+                            "(a batch of one), or read its --export FILE.jsonl")
+    for name in ("cpus_per_job", "gpus_per_job"):
+        if getattr(args, name) is not None:
+            raise CamvideoError(f"--{name.replace('_', '-')} goes with --ray (a batch's jobs on a cluster)")
+
+
 def _say(text: str) -> None:
     say(text + "\n")
 
@@ -96,9 +135,11 @@ def _stopping(signum: int) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
+    args.export_format = args.export_format or "jsonl"
+    if args.segment_seconds is None:
+        args.segment_seconds = DEFAULT_SEGMENT_S
     if args.output or args.export:
-        raise CamvideoError("-o/--output and --export name the outputs of one file; with several files use "
-                            "--output-dir DIR (and --export-format, --no-recording)")
+        raise CamvideoError(_one_file_options(args))
     if args.jobs is not None and args.jobs < 1:
         raise CamvideoError(f"--jobs must be at least 1, got {args.jobs}")
     if not args.segment_seconds >= 0 or args.segment_seconds == float("inf"):
@@ -117,6 +158,25 @@ def _check(args: argparse.Namespace) -> None:
             raise CamvideoError(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
     if args.cpus_per_job is not None and args.cpus_per_job == 0 and not args.gpus_per_job:
         raise CamvideoError("--cpus-per-job 0 needs --gpus-per-job: a job needs a CPU or a GPU")
+
+
+def _one_file_options(args: argparse.Namespace) -> str:
+    """Why -o/--output and --export refuse a batch, named as the user gave it: a folder,
+    a pattern, several files, or an option that makes one file a batch."""
+    import os
+
+    from camvideo.batch.storage import is_url
+
+    what = "-o/--output and --export name the outputs of one file"
+    instead = "use --output-dir DIR (and --export-format, --no-recording)"
+    sources = args.sources
+    if len(sources) == 1 and not is_url(sources[0]) and os.path.isdir(sources[0]):
+        return f"a folder of videos: {instead}; {what}"
+    if len(sources) == 1 and not args.from_list and any(c in sources[0] for c in "*?["):
+        return f"a pattern of videos: {instead}; {what}"
+    if len(sources) > 1 or args.from_list:
+        return f"{what}; with several files {instead}"
+    return f"{what}: leave them out of a batch run (--output-dir, --jobs, --ray, --overwrite); {instead}"
 
 
 class _Driver:

@@ -313,7 +313,7 @@ def localize_settings_from_args(args: argparse.Namespace):
                             components=args.components, min_area=getattr(args, "min_area", 0.0))
         ids = tuple(args.class_ids) if args.class_ids else None
         if ids is not None and any(c < 0 for c in ids):
-            raise ValueError(f"--class must be a class id (0 or more), got {list(ids)}")
+            raise ValueError(f"--class must be a class id (0 or more), got {', '.join(str(c) for c in ids if c < 0)}")
         if not 0.0 <= getattr(args, "gate", IntensitySettings.gate) <= 1.0:
             raise ValueError(f"--gate must be a probability between 0 and 1, got {args.gate}")
         if getattr(args, "scale_max", 25.0) <= 0:

@@ -41,8 +41,22 @@ class Parser(argparse.ArgumentParser):
     (exit 2, as every bad input): what was wrong and where the options are listed,
     not the whole usage of ``process`` (30 lines) above it."""
 
+    commands: dict = {}  # the subcommands' parsers, by name (build_parser)
+
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (`{self.prog} --help` lists the options)\n")
+
+    def parse_args(self, args=None, namespace=None):
+        """argparse's, but an unknown option after a subcommand is that subcommand's
+        error (its ``--help`` lists its options), not the top-level parser's."""
+        argv = list(sys.argv[1:] if args is None else args)
+        namespace, extras = self.parse_known_args(argv, namespace)
+        if extras:
+            command = getattr(namespace, "command", None)
+            sub = self.commands.get(command)
+            after = command in argv and extras[0] in argv and argv.index(command) < argv.index(extras[0])
+            (sub if sub is not None and after else self).error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(f"{__package__}.commands.{name}").register(sub)
+    parser.commands = dict(sub.choices)
     return parser
 
 

@@ -47,8 +47,9 @@ def check_classes(model, options: ModelOptions) -> None:
     model's own class count."""
     n = model.num_classes
     ids = options.class_ids or ()
-    if any(not 0 <= c < n for c in ids):
-        raise CamvideoError(Hint("class"), f" must be a class id of {options.model} in 0..{n - 1}, got {list(ids)}")
+    wrong = [str(c) for c in ids if not 0 <= c < n]
+    if wrong:
+        raise CamvideoError(Hint("class"), f" must be a class id of {options.model} in 0..{n - 1}, got {', '.join(wrong)}")
     if (options.topk or 1) > n:
         raise CamvideoError(Hint("topk"), f" must be at most {n}, the classes of {options.model}, got {options.topk}")
 

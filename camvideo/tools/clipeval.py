@@ -152,6 +152,40 @@ def evaluate_clip(pred: dict[int, dict], truth: dict[int, dict]) -> ClipSummary:
     )
 
 
+def source_mismatch(pred: dict[int, dict], truth: dict[int, dict]) -> dict:
+    """What says the predictions and the truth may come from different videos: the
+    frame sizes of each (``"WxH"``, from the objects' ``width`` and ``height``) when
+    they differ (``frame_size``), and how many prediction frames have no truth frame
+    (``prediction_frames_without_truth``). Empty when neither shows."""
+    found: dict = {}
+    sizes = _frame_sizes(pred), _frame_sizes(truth)
+    if all(sizes) and sizes[0] != sizes[1]:
+        found["frame_size"] = {"predictions": sizes[0], "truth": sizes[1]}
+    unmatched = len(pred.keys() - truth.keys())
+    if unmatched:
+        found["prediction_frames_without_truth"] = unmatched
+    return found
+
+
+def mismatch_line(found: dict) -> str | None:
+    """``source_mismatch``'s findings as one warning line, or None when it found nothing."""
+    parts = []
+    if "frame_size" in found:
+        sizes = found["frame_size"]
+        parts.append(f"frame size differs ({', '.join(sizes['predictions'])} predicted, "
+                     f"{', '.join(sizes['truth'])} in the truth)")
+    if "prediction_frames_without_truth" in found:
+        count = found["prediction_frames_without_truth"]
+        parts.append(f"{count} prediction frame{'s have' if count != 1 else ' has'} no truth")
+    return "; ".join(parts) + ": are they of the same video?" if parts else None
+
+
+def _frame_sizes(frames: dict[int, dict]) -> list[str]:
+    """The distinct ``WxH`` of the frames that give an int width and height, in order."""
+    sizes = {(o.get("width"), o.get("height")) for o in frames.values()}
+    return [f"{w}x{h}" for w, h in sorted(s for s in sizes if all(type(v) is int for v in s))]
+
+
 def _accepted(det: dict) -> frozenset[int]:
     """The classes a truth detection accepts: ``class_ids``, else ``class_id``."""
     ids = det.get("class_ids")

@@ -81,3 +81,18 @@ def test_a_log_line_reads_as_the_commands_own(tmp_path):
                            "--device", "openvino:AUTO:-CPU", "--quality", "fast"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "camvideo: warning: OpenVINO cannot run lite0 (" in proc.stderr  # AUTO's own check: every device excluded
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_an_unknown_option_points_at_the_commands_own_help(capsys, command):
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args([command, *(["p.png"] if command == "image" else []), "--bogus"])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and err.count("\n") == 1
+    assert f"camvideo {command}: error: unrecognized arguments: --bogus (`camvideo {command} --help`" in err
+
+
+def test_an_unknown_option_before_the_command_points_at_the_top_help(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--bogus", "process", "x.mp4"])
+    assert "(`camvideo --help` lists the options)" in capsys.readouterr().err

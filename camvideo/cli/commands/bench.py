@@ -60,7 +60,7 @@ def register(sub) -> None:
                    "with native bf16, else f32), f32, bf16 or int8 (see docs/measuring.md)")
     p.add_argument("--no-presets", action="store_true",
                    help="skip the inference stage of the other --quality presets (fast, best)")
-    p.add_argument("--quick", action="store_true", help="a few frames and two rounds: a smoke test, not a measurement")
+    p.add_argument("--quick", action="store_true", help="2 frames and one round: a smoke test, not a measurement")
     p.add_argument("--json", metavar="FILE", type=path_argument, help="write the report as JSON to FILE ('-' for stdout)")
     p.set_defaults(func=run)
 

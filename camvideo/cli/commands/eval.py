@@ -16,6 +16,7 @@ import argparse
 import csv
 import json
 import statistics
+import sys
 from pathlib import Path
 
 from camvideo.cli import options as cli
@@ -145,11 +146,16 @@ def run_images(args: argparse.Namespace) -> int:
 
 
 def run_clip(args: argparse.Namespace) -> int:
+    from camvideo.tools.clipeval import mismatch_line, source_mismatch
     from camvideo.tools.evaluate import evaluate_clip, read_frames_jsonl
 
-    result = evaluate_clip(read_frames_jsonl(args.clip), read_frames_jsonl(args.truth))
+    pred, truth = read_frames_jsonl(args.clip), read_frames_jsonl(args.truth)
+    result = evaluate_clip(pred, truth)
     out = _make(_out_dir(args.out, Path(args.clip), CLIP_OUTPUTS, [args.clip, args.truth]))
-    data = {"clip": str(args.clip), "truth": str(args.truth), **result.to_dict()}
+    mismatch = source_mismatch(pred, truth)
+    if mismatch:
+        print(f"camvideo: warning: {mismatch_line(mismatch)}", file=sys.stderr)
+    data = {"clip": str(args.clip), "truth": str(args.truth), **result.to_dict(), "mismatch": mismatch}
     write_file(out / "clip_summary.json", lambda f: json.dump(data, f, indent=1))
     write_file(out / "frames.csv", lambda f: _csv(f, FRAME_FIELDS, _frame_rows(result)))
     print(f"{result.frames} frames ({result.missing} missing from the predictions)")

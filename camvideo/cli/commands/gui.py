@@ -31,10 +31,12 @@ def run(args: argparse.Namespace) -> int:
     window shows first: torch (1.5 s), the model list and the model load in the
     background, so the usual start (the built-in model, a plain device name)
     imports no torch here. A model name other than the built-in one is checked
-    against the registry first (that imports torchvision): a typo fails at once."""
+    against the window's kept list of names first (``camvideo.cli.inputs``; with none
+    kept, torchvision's registry): a typo fails at once."""
     from pathlib import Path
 
     from camvideo.app.models import is_exported
+    from camvideo.cli.inputs import check_model_name, kept_model_names
     from camvideo.errors import CamvideoError, ModelLoadError
 
     check_source(args.source)
@@ -42,11 +44,12 @@ def run(args: argparse.Namespace) -> int:
         check_graph_files(Path(args.model))
         args.model = str(Path(args.model).absolute())  # the name the window remembers
     elif args.model != cli.DEFAULT_MODEL and not args.model.startswith("timm:"):
-        from camvideo.models import available_models
-        from camvideo.models.names import unknown_model
+        names = kept_model_names()  # the window's kept list: no torch
+        if names is None:  # none kept yet: torchvision's registry (imports torch)
+            from camvideo.models import available_models
 
-        if args.model not in available_models():
-            raise unknown_model(args.model)
+            names = set(available_models())
+        check_model_name(args.model, names)
     options = cli.model_options(args)  # --input-size, --mean, --std checked here: one line, no window
     for option, path in (("weights", args.weights), ("checkpoint", args.checkpoint), ("labels", args.labels)):
         if path and not Path(path).is_file():

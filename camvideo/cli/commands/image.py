@@ -112,6 +112,9 @@ def read_images(paths: list[str]) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
+    from camvideo.cli.inputs import check_model_name
+
+    check_model_name(args.model)  # before torch: a typo is one line at once
     from camvideo.annotate import FrameAnnotator
 
     settings = cli.localize_settings_from_args(args)

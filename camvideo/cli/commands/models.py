@@ -98,11 +98,35 @@ def reports(names: list[str], refresh: bool = False):
     return out
 
 
+def check_fetch(name: str) -> None:
+    """``--fetch NAME`` where its weights are not cached and cannot be downloaded now:
+    one line that says how to carry them from a connected machine (docs/offline.md),
+    not to run this same command."""
+    from camvideo.models.weights import network_problem, weights_source
+
+    source = weights_source(name)  # an unknown name fails here
+    if source is None or source.cached is not None:
+        return
+    problem = None
+    if source.hf_hub:
+        from huggingface_hub import constants
+
+        problem = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else None
+    problem = problem or network_problem(source.url)
+    if problem is not None:
+        home = "HF_HOME" if source.hf_hub else "TORCH_HOME"
+        raise CamvideoError(f"{name}: its weights cannot be downloaded here ({problem}): run `camvideo models "
+                            f"--fetch {name}` on a connected machine and copy its cache folder there to "
+                            f"{source.cache_dir} here, or point {home} at the copy (docs/offline.md); or download "
+                            f"{source.url} and pass it with --weights PATH")
+
+
 def run(args: argparse.Namespace) -> int:
     from camvideo.models import available_models, cached_weights, fetch_weights, layer_names
 
     if args.fetch:
         for name in args.fetch:
+            check_fetch(name)
             print(f"{name}  {fetch_weights(name)}")
         return 0
     if args.layers:

@@ -31,6 +31,7 @@ from pathlib import Path
 from camvideo.cli import options as cli
 from camvideo.cli.batch import add_batch_options
 from camvideo.cli.exit import allow_quick_exit
+from camvideo.cli.inputs import check_model_name, check_source
 from camvideo.cli.outputs import check_folders
 from camvideo.cli.parser import exit_status
 from camvideo.cli.progress import Progress
@@ -112,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         raise CamvideoError(f"--workers must be between 1 and {MAX_WORKERS}, got {args.workers}")
     if args.max_frames is not None and args.max_frames < 1:
         raise CamvideoError(f"--max-frames must be at least 1, got {args.max_frames}")
+    check_model_name(args.model)  # before torch (a batch's too): a typo is one line at once
     from camvideo.cli import batch
 
     if batch.wants_batch(args):
@@ -121,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
     args.source = args.sources[0]
     settings = cli.localize_settings_from_args(args)
     overlay = cli.overlay_settings_from_args(args)
-    output = Path(args.output) if args.output else (None if args.export else default_output(args.source))
+    output = batch.one_file_outputs(args, default_output(args.source))  # sets args.export too
+    check_source(args.source, videos=True)  # before torch: a typo is one line at once
     check_folders([output, args.export])  # before the model loads and the source opens
 
     sinks = GuardedSinks()  # what a second signal closes before it ends the process
