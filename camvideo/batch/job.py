@@ -16,7 +16,9 @@ finalizes both at the last frame written, and the result is ``interrupted``. A
 write error or a failed run renames nothing: an earlier attempt's complete outputs
 stay as they were, the ``.partial`` files keep what was written, and the result's
 ``outputs`` lists only the files this run completed (the summary never shows an
-old run's outputs as the new one's).
+old run's outputs as the new one's). Each output is locked while the job runs
+(``OutputLock.for_file``): a ``camvideo process -o`` writing the same file fails the
+job, naming that run, before its ``.partial`` files are removed.
 """
 
 from __future__ import annotations
@@ -294,8 +296,9 @@ class JobRunner:
         try:
             self.load()
             self._warm_up(job)
-            _remove_partials(job)
-            frames, stopped, damage = self._process(job, should_stop, on_progress)
+            with _locked(job):  # a single-file run writing one of them fails this job, not the other way
+                _remove_partials(job)
+                frames, stopped, damage = self._process(job, should_stop, on_progress)
             status = "interrupted" if stopped else "done"
             if damage and status == "done":  # every frame that decodes is in the outputs; the reason says what is not
                 status, why = "failed", f"damaged: {damage}"
@@ -352,6 +355,19 @@ class JobRunner:
         if report.error is not None:
             raise report.error
         return self._frames, report.stop == "requested", describe_damage(report.damage)
+
+
+def _locked(job: Job) -> contextlib.ExitStack:
+    """``job``'s outputs locked (``OutputLock.for_file``) in folders that exist (a missing
+    one is ``_process``'s error): ``OutputError`` naming the holder when another run writes one."""
+    from camvideo.batch.lock import OutputLock
+
+    stack = contextlib.ExitStack()
+    with stack:
+        for path in job.outputs:
+            if os.path.isdir(os.path.dirname(path) or "."):
+                stack.enter_context(OutputLock.for_file(path, f"camvideo process {job.source}", "--output-dir"))
+        return stack.pop_all()
 
 
 def _remove_partials(job: Job) -> None:

@@ -88,6 +88,25 @@ def test_a_redone_file_that_fails_keeps_the_earlier_outputs_and_lists_none(tmp_p
     assert not Path(stale).exists()
 
 
+def test_an_output_a_single_file_run_is_writing_fails_the_job_and_keeps_its_partial(tmp_path, runner):
+    """The job's outputs are locked before its earlier ``.partial`` files are removed: a live
+    ``camvideo process -o`` of the same name keeps its growing file."""
+    from camvideo.batch.lock import OutputLock
+
+    clip = tmp_path / "a.mkv"
+    make_clip(clip, frames=3, size=(64, 48))
+    job = plan_of(tmp_path, clip).jobs[0]
+    growing = Path(job.recording).with_name("a_cam.partial.mkv")
+    growing.write_bytes(b"another run's")
+    with OutputLock.for_file(job.recording, "camvideo process other.mp4", "-o"):
+        result = runner.run(job)
+    assert result.status == "failed" and "is being written by another camvideo run" in result.reason
+    assert "camvideo process other.mp4" in result.reason and result.outputs == ()
+    assert growing.read_bytes() == b"another run's" and not Path(job.export).exists()
+    assert runner.run(job).status == "done"  # the holder gone
+    assert not [p for p in Path(job.recording).parent.iterdir() if p.name.endswith(".camvideo-lock")]
+
+
 def test_a_missing_file_fails_without_the_model(tmp_path):
     job = make_plan([str(tmp_path / "gone.mp4")], tmp_path / "out").jobs[0]
     result = JobRunner(options()).run(job)

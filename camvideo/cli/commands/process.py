@@ -168,8 +168,9 @@ def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedS
                          batch_size=args.batch_size, workers=args.workers, max_frames=args.max_frames,
                          codec=args.codec, preset=args.preset, audio=not args.no_audio, protect_inputs=True,
                          labels=("-o", "--export"), wrap_output=guard.guard)
-    _keep_earlier_partials(args.source, (output, request.export))
     with contextlib.ExitStack() as stack:
+        _lock_outputs(stack, args.source, ((output, "-o"), (request.export, "--export")))
+        _keep_earlier_partials(args.source, (output, request.export))
         bar: list[Progress] = []
 
         def ready(info) -> None:
@@ -195,6 +196,18 @@ def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedS
         if report.damage:  # the frame numbers keep the gaps; the line says where they are
             say(f"camvideo: warning: {printable(report.source.name)}: {describe_damage(report.damage)}\n")
     return stop.event.is_set(), bool(report.kept)
+
+
+def _lock_outputs(stack: contextlib.ExitStack, source: str, outputs) -> None:
+    """Lock each output, (path, option) pairs (None: not written), for the rest of the run
+    (``OutputLock.for_file``): a run already writing one refuses this one at once, before
+    its ``.partial`` files are looked at; a ``.partial`` file found afterwards was left by
+    a run that stopped."""
+    from camvideo.batch.lock import OutputLock
+
+    for path, option in outputs:
+        if path is not None and "://" not in str(path):
+            stack.enter_context(OutputLock.for_file(path, f"camvideo process {source}", option))
 
 
 def _keep_earlier_partials(source: str, outputs) -> None:
