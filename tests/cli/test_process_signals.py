@@ -116,6 +116,8 @@ def test_a_stopped_rerun_leaves_the_earlier_complete_outputs_as_they_were(tmp_pa
     assert partial(out).exists() and _decode_strictly(partial(out)) >= 1  # what was made, playable
     if len(signals) == 1:
         assert "kept in" in err and "not replaced by a part of the source" in err
+        closing = [line for line in err.splitlines() if " frames in " in line]
+        assert len(closing) == 1 and closing[0].endswith(f" -> {partial(out)}, {partial(data)}"), err
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pty with a controlling terminal: Linux")

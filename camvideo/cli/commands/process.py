@@ -187,8 +187,7 @@ def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedS
             raise report.sink_errors[0]
         if report.error is not None:
             raise _user_error(report.error, args)
-        written = [str(output)] if report.recorded else []
-        written += [str(args.export)] if report.exported else []
+        written = [str(p) for p in (*report.outputs, *report.kept)]  # the files that hold the frames now
         elapsed = report.seconds
         say(f"camvideo: {report.frames} frames in {elapsed:.1f} s ({report.frames / max(elapsed, 1e-9):.1f} fps)"
             + (f", {report.dropped} dropped" if report.dropped else "")
