@@ -12,7 +12,9 @@ its reason, its outputs holding every frame that decoded.
 
 Outputs are written under ``.partial`` names and renamed when finished (the
 ``Recorder`` and the exporters do it themselves); a stop request (``should_stop``)
-finalizes both at the last frame written, and the result is ``interrupted``. A
+closes both at the last frame written, playable, and keeps their ``.partial``
+names (a part of a file never takes its output's name; the rerun redoes the file),
+and the result is ``interrupted``. A
 write error or a failed run renames nothing: an earlier attempt's complete outputs
 stay as they were, the ``.partial`` files keep what was written, and the result's
 ``outputs`` lists only the files this run completed (the summary never shows an
@@ -336,7 +338,7 @@ class JobRunner:
             (FrameAnnotator(options.overlay),), recording=Path(job.recording) if job.recording else None,
             export=Path(job.export) if job.export else None, hud=options.hud, batch_size=options.batch_size,
             workers=options.workers, max_frames=options.max_frames, codec=options.codec, preset=options.preset,
-            audio=options.audio and job.segment is None, wrap_output=trim)
+            audio=options.audio and job.segment is None, wrap_output=trim, partial_when_stopped=True)
         last = [0.0]
 
         def progress(frames: int, total: int | None) -> None:
