@@ -12,11 +12,15 @@ its reason, its outputs holding every frame that decoded.
 
 Outputs are written under ``.partial`` names and renamed when finished (the
 ``Recorder`` and the exporters do it themselves); a stop request (``should_stop``)
-finalizes both at the last frame written, and the result is ``interrupted``. A
+closes both at the last frame written, playable, and keeps their ``.partial``
+names (a part of a file never takes its output's name; the rerun redoes the file),
+and the result is ``interrupted``. A
 write error or a failed run renames nothing: an earlier attempt's complete outputs
 stay as they were, the ``.partial`` files keep what was written, and the result's
 ``outputs`` lists only the files this run completed (the summary never shows an
-old run's outputs as the new one's).
+old run's outputs as the new one's). Each output is locked while the job runs
+(``OutputLock.for_file``): a ``camvideo process -o`` writing the same file fails the
+job, naming that run, before its ``.partial`` files are removed.
 """
 
 from __future__ import annotations
@@ -294,8 +298,9 @@ class JobRunner:
         try:
             self.load()
             self._warm_up(job)
-            _remove_partials(job)
-            frames, stopped, damage = self._process(job, should_stop, on_progress)
+            with _locked(job):  # a single-file run writing one of them fails this job, not the other way
+                _remove_partials(job)
+                frames, stopped, damage = self._process(job, should_stop, on_progress)
             status = "interrupted" if stopped else "done"
             if damage and status == "done":  # every frame that decodes is in the outputs; the reason says what is not
                 status, why = "failed", f"damaged: {damage}"
@@ -333,7 +338,7 @@ class JobRunner:
             (FrameAnnotator(options.overlay),), recording=Path(job.recording) if job.recording else None,
             export=Path(job.export) if job.export else None, hud=options.hud, batch_size=options.batch_size,
             workers=options.workers, max_frames=options.max_frames, codec=options.codec, preset=options.preset,
-            audio=options.audio and job.segment is None, wrap_output=trim)
+            audio=options.audio and job.segment is None, wrap_output=trim, partial_when_stopped=True)
         last = [0.0]
 
         def progress(frames: int, total: int | None) -> None:
@@ -352,6 +357,19 @@ class JobRunner:
         if report.error is not None:
             raise report.error
         return self._frames, report.stop == "requested", describe_damage(report.damage)
+
+
+def _locked(job: Job) -> contextlib.ExitStack:
+    """``job``'s outputs locked (``OutputLock.for_file``) in folders that exist (a missing
+    one is ``_process``'s error): ``OutputError`` naming the holder when another run writes one."""
+    from camvideo.batch.lock import OutputLock
+
+    stack = contextlib.ExitStack()
+    with stack:
+        for path in job.outputs:
+            if os.path.isdir(os.path.dirname(path) or "."):
+                stack.enter_context(OutputLock.for_file(path, f"camvideo process {job.source}", "--output-dir"))
+        return stack.pop_all()
 
 
 def _remove_partials(job: Job) -> None:

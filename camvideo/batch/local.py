@@ -9,8 +9,8 @@ so a slow file never holds up the others. Workers are started with ``spawn``:
 nothing of the parent's threads or torch state is inherited.
 
 Stopping: the parent sets a shared event (Ctrl-C, SIGTERM, SIGHUP reach the
-parent, which decides); each worker finalizes the file it is on (recording and
-export closed under their final names) and reports it ``interrupted``. A
+parent, which decides); each worker closes the file it is on (recording and
+export playable under their ``.partial`` names) and reports it ``interrupted``. A
 terminal's Ctrl-C also reaches the workers, which ignore SIGINT for that reason.
 A SIGTERM or SIGHUP that reaches the parent too (a service stopped, a process
 group signalled) is that stop; one sent to a worker alone kills it like any other

@@ -8,6 +8,14 @@ by SIGKILL: a stale file never blocks a rerun. The workers do not inherit it
 so a second run can never rename a first run's growing ``.partial`` file, nor the
 other way round. A second run into a folder in use stops with an ``OutputError``
 that says who holds it (exit status 2).
+
+``OutputLock.for_file(path)`` is the same lock for one output file (a single-file
+``camvideo process``'s recording and export, ``camvideo image``'s files, a batch
+job's outputs): ``DIR/.NAME.camvideo-lock``, held from before the run looks at its
+``.partial`` files until its outputs are renamed, and removed when released (a
+run that finds the file it locked removed or replaced locks the new one instead).
+A second run writing the same file stops at once with an ``OutputError`` naming
+the holder, before it renames or writes anything.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from pathlib import Path
 from camvideo.errors import OutputError, reason
 
 LOCK_NAME = ".camvideo-run.lock"
+FILE_LOCK_SUFFIX = ".camvideo-lock"
 
 
 class OutputLock:
@@ -29,18 +38,25 @@ class OutputLock:
     def __init__(self, folder: str | Path, what: str = "") -> None:
         self.path = Path(folder) / LOCK_NAME
         self.what = what
+        self.busy = f"{self.path.parent} is in use by another camvideo run"
+        self.advice = "give another --output-dir"
+        self.remove = False  # the folder's lock file stays (removing it would race a new run)
         self._fd: int | None = None
 
+    @classmethod
+    def for_file(cls, path: str | Path, what: str = "", option: str = "-o") -> OutputLock:
+        """The lock of the one output file ``path`` (``option`` names it in the refusal):
+        ``DIR/.NAME.camvideo-lock``, removed when released."""
+        path = Path(path)
+        lock = cls(path.parent, what)
+        lock.path = path.parent / f".{path.name}{FILE_LOCK_SUFFIX}"
+        lock.busy = f"{path} is being written by another camvideo run"
+        lock.advice = f"give another {option}"
+        lock.remove = True
+        return lock
+
     def __enter__(self) -> OutputLock:
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise OutputError(f"cannot lock {self.path}: {reason(exc)}") from None
-        if not _try_lock(fd):
-            holder = _read(fd)
-            os.close(fd)
-            raise OutputError(f"{self.path.parent} is in use by another camvideo run ({holder or 'unknown'}); "
-                              "wait for it to end, or give another --output-dir")
+        fd = self._locked()
         from camvideo.batch.summary import timestamp
 
         text = f"{socket.gethostname()}:{os.getpid()} since {timestamp()}: {self.what}".strip()
@@ -52,10 +68,42 @@ class OutputLock:
         self._fd = fd
         return self
 
+    def _locked(self) -> int:
+        """The lock file, opened and locked; ``OutputError`` naming the holder when another run
+        has it. A removable lock file removed or replaced since it was opened (its holder
+        released it) is opened again."""
+        for _ in range(100):
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise OutputError(f"cannot lock {self.path}: {reason(exc)}") from None
+            if not _try_lock(fd):
+                holder = _read(fd)
+                os.close(fd)
+                raise OutputError(f"{self.busy} ({holder or 'unknown'}); wait for it to end, or {self.advice}")
+            if not self.remove or _same_file(fd, self.path):
+                return fd
+            os.close(fd)  # the file its holder removed on release: lock the one there now
+        raise OutputError(f"cannot lock {self.path}: other runs keep replacing it")
+
     def __exit__(self, *exc) -> None:
         if self._fd is not None:
             fd, self._fd = self._fd, None
-            os.close(fd)  # releases the lock; the file stays (removing it would race a new run)
+            if self.remove:  # removed while still locked: a run that opened it meanwhile opens again
+                try:
+                    os.unlink(self.path)
+                except OSError:
+                    pass
+            os.close(fd)  # releases the lock
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Is ``path`` still the file open as ``fd``?"""
+    try:
+        st, now = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == (now.st_dev, now.st_ino)
 
 
 def _try_lock(fd: int) -> bool:

@@ -399,7 +399,7 @@ def _finish(args, plan, totals, stopped) -> int:
         _say(f"camvideo: dataset {args.dataset}: {written} file{'s' * (written != 1)} written"
              + (f", {fresh} up to date" if fresh else ""))
     if stopped is not None:
-        _say(f"camvideo: interrupted ({stopped.name}); the files in flight are finalized; "
+        _say(f"camvideo: interrupted ({stopped.name}); the files in flight are kept as playable .partial files; "
              "the same command again finishes the rest")
         return stopped.exit_code
     return EXIT_FAILED if totals.counts.get("failed") else 0

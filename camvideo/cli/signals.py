@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -24,19 +23,16 @@ class GuardedSinks:
         self._lock = threading.Lock()
         self._owner: int | None = None
         self._sinks: list = []
-        self._existing: list = []
 
     def guard(self, sink):
         self._sinks.append(sink)
-        if Path(sink.path).exists():  # an earlier file of its final name
-            self._existing.append(sink)
         return _Guarded(sink, self)
 
-    def keep_existing(self) -> None:
-        """Mark the outputs whose final name held an earlier file incomplete (a stop
-        before a file source's end): closing keeps them as ``.partial`` files, so a
-        part of the source never replaces a whole earlier output."""
-        for sink in self._existing:
+    def keep_partial(self) -> None:
+        """Mark every output incomplete (a stop before a file source's end): closing,
+        also by an abort, keeps them as playable ``.partial`` files, so a part of the
+        source never takes an output's name (nor replaces a whole earlier output)."""
+        for sink in self._sinks:
             sink.abandon()
 
     @contextlib.contextmanager

@@ -8,7 +8,8 @@ after the source opened, so a bad input fails before a model loads), runs the
 ``Pipeline`` with one wait loop and closes everything, also when something fails
 half way: every output is closed, the source closed. An output takes its final
 name only when the run ended well (the source's end, or a stop request where no
-earlier file of that name would be replaced by a part of a file source) and the
+earlier file of that name would be replaced by a part of a file source; with
+``partial_when_stopped``, none after a stop request before a file's end) and the
 output itself was written whole; after a write error or a failed pipeline, every
 output stays as its ``.partial`` file and an earlier file of the final name is
 left as it was (``RunReport.outputs`` lists the outputs that took their names). What happened comes back in a
@@ -67,6 +68,7 @@ class RunRequest:
     protect_inputs: bool = False
     labels: tuple[str, str] = ("the recording", "the export")
     wrap_output: Callable[[Sink], Sink] | None = None
+    partial_when_stopped: bool = False  # a stop before a file source's end keeps every output as .partial
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: Fa
             pipeline.start()
             stop = _wait(pipeline, should_stop, on_progress, info)
         finally:
-            for file in _incomplete(stop, info, files, existing):  # these keep their .partial names
+            for file in _incomplete(stop, info, files, existing, request.partial_when_stopped):  # keep .partial
                 file.abandon()
             pipeline.stop()  # joins the threads, closes the source, finalizes the outputs
         seconds = time.monotonic() - start
@@ -142,11 +144,12 @@ def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: Fa
                          tuple(f.partial for f in files if f is not None and not f.finalized and f.partial.exists()))
 
 
-def _incomplete(stop: str, info: SourceInfo, files, existing) -> list:
+def _incomplete(stop: str, info: SourceInfo, files, existing, every_cut: bool = False) -> list:
     """The outputs that must not take their final names: all of them after an error;
-    after a stop request on a file or image source (not the whole source), those whose
-    final name holds an earlier file, which a part of the source must not replace."""
-    if stop in ("output", "error"):
+    after a stop request on a file or image source (not the whole source), all of them
+    when ``every_cut``, else those whose final name holds an earlier file, which a part
+    of the source must not replace."""
+    if stop in ("output", "error") or (stop == "requested" and not info.live and every_cut):
         return [f for f in files if f is not None]
     if stop == "requested" and not info.live:
         return list(existing)

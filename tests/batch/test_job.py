@@ -62,7 +62,7 @@ def test_a_damaged_file_fails_with_its_reason_and_keeps_what_was_before_the_dama
     assert Path(job.recording).exists() and Path(job.export).read_text().count("\n") == result.frames
 
 
-def test_a_stop_request_finalizes_the_outputs_and_the_job_is_interrupted(tmp_path, runner):
+def test_a_stop_request_keeps_the_outputs_partial_and_the_job_is_interrupted(tmp_path, runner):
     clip = tmp_path / "long.mkv"
     make_clip(clip, frames=600, size=(64, 48))
     job = plan_of(tmp_path, clip).jobs[0]
@@ -70,9 +70,12 @@ def test_a_stop_request_finalizes_the_outputs_and_the_job_is_interrupted(tmp_pat
     result = runner.run(job, should_stop=lambda: len(progress) >= 2,
                         on_progress=lambda frames, total: progress.append(frames))
     assert result.status == "interrupted" and 0 < result.frames < 600
-    assert result.outputs == job.outputs  # final names: playable, complete to the last frame written
-    assert Path(job.export).read_text().count("\n") == result.frames
-    assert not Path(job.export).with_name("long.partial.jsonl").exists()
+    assert result.outputs == ()  # a part of the file never takes the output's name
+    assert not Path(job.recording).exists() and not Path(job.export).exists()
+    kept = Path(job.export).with_name("long.partial.jsonl")  # playable, complete to the last frame written
+    assert kept.read_text().count("\n") == result.frames
+    assert Path(job.recording).with_name("long_cam.partial.mkv").exists()
+    assert runner.run(job).status == "done" and not kept.exists()  # the rerun redoes it whole
 
 
 def test_a_redone_file_that_fails_keeps_the_earlier_outputs_and_lists_none(tmp_path, runner):
@@ -86,6 +89,25 @@ def test_a_redone_file_that_fails_keeps_the_earlier_outputs_and_lists_none(tmp_p
     assert result.outputs == ()  # the summary never shows the earlier files as this run's
     assert Path(job.recording).read_text() == Path(job.export).read_text() == "from an earlier run"
     assert not Path(stale).exists()
+
+
+def test_an_output_a_single_file_run_is_writing_fails_the_job_and_keeps_its_partial(tmp_path, runner):
+    """The job's outputs are locked before its earlier ``.partial`` files are removed: a live
+    ``camvideo process -o`` of the same name keeps its growing file."""
+    from camvideo.batch.lock import OutputLock
+
+    clip = tmp_path / "a.mkv"
+    make_clip(clip, frames=3, size=(64, 48))
+    job = plan_of(tmp_path, clip).jobs[0]
+    growing = Path(job.recording).with_name("a_cam.partial.mkv")
+    growing.write_bytes(b"another run's")
+    with OutputLock.for_file(job.recording, "camvideo process other.mp4", "-o"):
+        result = runner.run(job)
+    assert result.status == "failed" and "is being written by another camvideo run" in result.reason
+    assert "camvideo process other.mp4" in result.reason and result.outputs == ()
+    assert growing.read_bytes() == b"another run's" and not Path(job.export).exists()
+    assert runner.run(job).status == "done"  # the holder gone
+    assert not [p for p in Path(job.recording).parent.iterdir() if p.name.endswith(".camvideo-lock")]
 
 
 def test_a_missing_file_fails_without_the_model(tmp_path):

@@ -27,6 +27,10 @@ from camvideo.cli import main
 pytestmark = pytest.mark.timeout(420)
 
 
+def partial(path: Path) -> Path:
+    return path.with_name(f"{path.stem}.partial{path.suffix}")
+
+
 def outputs(out: Path, rel: str) -> tuple[Path, Path]:
     stem = out / Path(rel).with_suffix("")
     return stem.with_name(stem.name + "_cam.mkv"), stem.with_name(stem.name + ".jsonl")
@@ -105,12 +109,15 @@ def test_an_interrupted_batch_resumes_with_the_unfinished_files_only(tmp_path):
     first = summary(out)
     done_first = {r["rel"] for r in first if r["status"] == "done"}
     assert "a.mp4" in done_first and len(done_first) < 6
-    assert not list(out.rglob("*.partial.*"))
-    for record in first:  # finalized where they stopped: playable, not the whole file
+    kept = set()
+    for record in first:  # closed where they stopped: playable, under their .partial names (not the whole file)
         if record["status"] == "interrupted" and record["frames"]:  # (0 frames: nothing is kept)
-            recording, export = outputs(out, record["rel"])
+            recording, export = (partial(p) for p in outputs(out, record["rel"]))
             assert decoded_frames(recording) == export.read_text().count("\n") == record["frames"]
-            assert record["frames"] < frames[record["rel"]]
+            assert record["frames"] < frames[record["rel"]] and record["outputs"] == []
+            assert not any(p.exists() for p in outputs(out, record["rel"]))
+            kept |= {recording, export}
+    assert set(out.rglob("*.partial.*")) == kept
 
     again = time.time()
     result = camvideo(tmp_path / "in", "--output-dir", out, "--jobs", "2")
@@ -130,6 +137,7 @@ def test_an_interrupted_batch_resumes_with_the_unfinished_files_only(tmp_path):
         assert len(done_lines) == 1 and datetime.fromisoformat(done_lines[0]["finished"]).timestamp() < again
     for rel, count in frames.items():
         check_complete(tmp_path / "in" / rel, *outputs(out, rel), count)
+    assert not list(out.rglob("*.partial.*"))  # the rerun redid the interrupted files whole
 
 
 def test_an_output_folder_that_cannot_be_written_fails_at_once(tmp_path, capsys):
@@ -192,7 +200,7 @@ def test_a_sigterm_to_a_worker_alone_fails_its_file_the_next_runs_and_a_rerun_co
 
 def test_a_sigterm_to_the_driver_and_its_worker_together_interrupts_and_the_rerun_finishes(tmp_path):
     """A service stopped (systemd signals every process of the unit): the file in flight
-    ends ``interrupted``, its outputs finalized where it stopped; exit 143; the same
+    ends ``interrupted``, its outputs closed where it stopped (.partial); exit 143; the same
     command again finishes it and the file that had not started."""
     folder = tmp_path / "in"
     folder.mkdir()
@@ -213,13 +221,15 @@ def test_a_sigterm_to_the_driver_and_its_worker_together_interrupts_and_the_reru
     by_rel = {r["rel"]: r for r in summary(out)}
     long = by_rel["a_long.mkv"]
     assert long["status"] == "interrupted" and 0 < long["frames"] < 300, long
-    recording, export = outputs(out, "a_long.mkv")  # finalized where it stopped
+    recording, export = (partial(p) for p in outputs(out, "a_long.mkv"))  # closed where it stopped, .partial
     assert decoded_frames(recording) == export.read_text().count("\n") == long["frames"]
     assert by_rel.get("b_short.mp4", {}).get("status") in (None, "interrupted")  # never started
-    assert not list(out.rglob("*.partial.*"))
+    assert set(out.rglob("*.partial.*")) == {recording, export}
+    assert "the files in flight are kept as playable .partial files" in run.stderr
     again = camvideo(folder, "--output-dir", out, "--jobs", "1")
     assert again.returncode == 0, again.stderr
     last = {r["rel"]: r["status"] for r in summary(out)[-2:]}
     assert last == {"a_long.mkv": "done", "b_short.mp4": "done"}, last
     check_complete(folder / "a_long.mkv", *outputs(out, "a_long.mkv"), 300)
     check_complete(folder / "b_short.mp4", *outputs(out, "b_short.mp4"), 20)
+    assert not list(out.rglob("*.partial.*"))

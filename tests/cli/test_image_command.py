@@ -176,3 +176,27 @@ def test_every_bad_input_is_named_before_anything_is_written(capsys, tmp_path, d
     assert err == [f"camvideo: error: {tmp_path / 'nothere.jpg'}: no such file",
                    f"camvideo: error: {fake}: not an image that can be decoded (is it a PNG, JPEG, BMP, TIFF or WebP?)"]
     assert not (tmp_path / "out").exists()
+
+
+def test_an_output_another_run_is_writing_is_refused(capsys, tmp_path, data_dir):
+    """``-o FILE`` and ``--json FILE`` are locked for the run (refused before the model loads);
+    each image of a folder ``-o`` while it is written."""
+    import os
+
+    from camvideo.batch.lock import OutputLock
+
+    cat, cup = str(data_dir / "chelsea.png"), str(data_dir / "coffee.png")
+    out, data = tmp_path / "one.png", tmp_path / "one.jsonl"
+    for held, option in ((out, "-o"), (data, "--json")):
+        with OutputLock.for_file(held, "camvideo image first.png", option):
+            assert main(["image", cat, "-o", str(out), "--json", str(data)]) == 2
+        line = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+        assert len(line) == 1 and f"{held} is being written by another camvideo run" in line[0]
+        assert f":{os.getpid()} since " in line[0] and line[0].endswith(f"give another {option}")
+        assert not out.exists() and not data.exists()
+    (tmp_path / "many").mkdir()
+    with OutputLock.for_file(tmp_path / "many" / "coffee_cam.png"):
+        assert main(["image", cat, cup, "-o", str(tmp_path / "many"), "--quality", "fast"]) == 2
+    assert "coffee_cam.png is being written by another camvideo run" in capsys.readouterr().err
+    assert main(["image", cat, "-o", str(out), "--json", str(data), "--quality", "fast"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["many", "one.jsonl", "one.png"]  # no lock file left

@@ -199,6 +199,38 @@ def test_an_earlier_stopped_runs_partial_files_are_kept_and_named(tmp_path, caps
     assert "rec.partial.jsonl, left by an earlier run that stopped, is kept as rec.partial-1.jsonl" in err
 
 
+@pytest.mark.parametrize("held", ["rec.mkv", "rec.jsonl"])
+def test_a_run_writing_the_same_output_refuses_a_second_at_once(tmp_path, capsys, clip, held):
+    """A live run's .partial file is never renamed by a second run of the same outputs (nor
+    renamed to its final name by the first run's end): the second is refused, naming the holder."""
+    from camvideo.batch.lock import OutputLock
+
+    out, data = tmp_path / "rec.mkv", tmp_path / "rec.jsonl"
+    (tmp_path / "rec.partial.mkv").write_bytes(b"growing")  # the first run's, still being written
+    (tmp_path / "rec.partial.jsonl").write_text("growing\n")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with OutputLock.for_file(tmp_path / held, "camvideo process first.mp4", "-o"):
+        assert main(["process", str(clip), "-o", str(out), "--export", str(data)]) == 2
+        line = one_line_error(capsys)
+        assert f"{tmp_path / held} is being written by another camvideo run" in line
+        assert f":{os.getpid()} since " in line and "camvideo process first.mp4" in line
+        assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == before
+        assert (tmp_path / "rec.partial.mkv").read_bytes() == b"growing"
+    assert main(["process", str(clip), "-o", str(out), "--export", str(data)]) == 0  # the holder gone: kept aside
+    assert (tmp_path / "rec.partial-1.mkv").read_bytes() == b"growing" and out.is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".camvideo-lock")]  # the locks removed
+
+
+def test_an_export_alone_is_locked_too(tmp_path, capsys, clip):
+    from camvideo.batch.lock import OutputLock
+
+    data = tmp_path / "only.csv"
+    with OutputLock.for_file(data, "camvideo process other.mp4"):
+        assert main(["process", str(clip), "--export", str(data)]) == 2
+    assert "is being written by another camvideo run" in one_line_error(capsys)
+    assert not data.exists()
+
+
 def test_set_aside_leaves_the_source_and_missing_files_alone(tmp_path):
     from camvideo.video.outputs import set_aside
 

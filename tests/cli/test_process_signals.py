@@ -1,5 +1,6 @@
 """`camvideo process` stops cleanly on Ctrl-C, SIGTERM and SIGHUP: the recording
-is finalized under its final name and the export has a line for every frame."""
+is closed and playable and the export has a line for every frame; a part of a
+file keeps the .partial names, so that it is never taken for the whole."""
 
 from __future__ import annotations
 
@@ -66,9 +67,9 @@ def _decode_strictly(path: Path) -> int:
 SIGNALS = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
 
 
-# SIGHUP: test_a_terminal_hang_up_finalizes_the_recording sends the real thing.
+# SIGHUP: test_a_terminal_hang_up_finishes_the_recording sends the real thing.
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=lambda s: signal.Signals(s).name)
-def test_a_stop_signal_finalizes_the_recording_and_export(tmp_path, long_clip, signum):
+def test_a_stop_signal_keeps_a_part_of_a_file_as_playable_partial_files(tmp_path, long_clip, signum):
     out, data = tmp_path / "out.mp4", tmp_path / "out.jsonl"
     proc = _start(long_clip, out, data)
     try:
@@ -84,10 +85,13 @@ def test_a_stop_signal_finalizes_the_recording_and_export(tmp_path, long_clip, s
     assert f"interrupted ({signal.Signals(signum).name})" in err
     # stderr is a pipe, not a terminal: no progress bar mid-line, so no blank line before the stop's
     assert err.startswith(f"camvideo: {signal.Signals(signum).name}: stopping;") and "\n\n" not in err
-    assert out.exists() and not (tmp_path / "out.partial.mp4").exists()
-    assert not partial(data).exists()  # the export, complete, under its name
-    lines = data.read_text().splitlines()
-    frames = _decode_strictly(out)
+    assert not out.exists() and not data.exists()  # a part of the clip never takes the output's name
+    assert f"what was written is kept in {partial(out)}, {partial(data)} (playable)" in err
+    assert err.rstrip().endswith("a part of the source stays in the .partial files: it never takes an output's name")
+    closing = [line for line in err.splitlines() if " frames in " in line]
+    assert len(closing) == 1 and closing[0].endswith(f" -> {partial(out)}, {partial(data)}"), err
+    lines = partial(data).read_text().splitlines()
+    frames = _decode_strictly(partial(out))
     assert 5 <= len(lines) < CLIP_FRAMES  # stopped early, not at the end of the clip
     assert frames == len(lines)  # export complete to the last frame written
     assert [json.loads(line)["frame"] for line in lines] == list(range(len(lines)))
@@ -115,13 +119,17 @@ def test_a_stopped_rerun_leaves_the_earlier_complete_outputs_as_they_were(tmp_pa
     assert (out.read_bytes(), data.read_bytes()) == before
     assert partial(out).exists() and _decode_strictly(partial(out)) >= 1  # what was made, playable
     if len(signals) == 1:
-        assert "kept in" in err and "not replaced by a part of the source" in err
+        assert f"kept in {partial(out)}, {partial(data)}; out.mkv, out.jsonl left as it was" in err
+        assert "it never takes an output's name" in err
+        closing = [line for line in err.splitlines() if " frames in " in line]
+        assert len(closing) == 1 and closing[0].endswith(f" -> {partial(out)}, {partial(data)}"), err
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pty with a controlling terminal: Linux")
-def test_a_terminal_hang_up_finalizes_the_recording(tmp_path, long_clip):
+def test_a_terminal_hang_up_finishes_the_recording(tmp_path, long_clip):
     """The ssh session or terminal goes away mid-run: the kernel sends SIGHUP and every
-    write to stderr fails from then on; the recording is still finished and renamed."""
+    write to stderr fails from then on; the recording is still finished (its .partial
+    name kept: a part of the file)."""
     import fcntl
     import pty
     import termios
@@ -146,9 +154,9 @@ def test_a_terminal_hang_up_finalizes_the_recording(tmp_path, long_clip):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 128 + signal.SIGHUP
-    assert out.exists() and not (tmp_path / "out.partial.mkv").exists()
-    lines = data.read_text().splitlines()
-    assert 5 <= len(lines) < CLIP_FRAMES and _decode_strictly(out) == len(lines)
+    assert not out.exists() and not data.exists()
+    lines = partial(data).read_text().splitlines()
+    assert 5 <= len(lines) < CLIP_FRAMES and _decode_strictly(partial(out)) == len(lines)
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on this platform")
@@ -167,7 +175,7 @@ def test_sighup_ignored_at_start_stays_ignored(tmp_path, long_clip):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 128 + signal.SIGTERM, err
-    assert out.exists() and _decode_strictly(out) == len(data.read_text().splitlines()) > 0
+    assert _decode_strictly(partial(out)) == len(partial(data).read_text().splitlines()) > 0 and not out.exists()
 
 
 def test_stop_signals_in_process():

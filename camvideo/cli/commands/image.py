@@ -9,6 +9,7 @@ folder that exists, as ``process`` wants its outputs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -115,8 +116,6 @@ def run(args: argparse.Namespace) -> int:
     from camvideo.cli.inputs import check_model_name
 
     check_model_name(args.model)  # before torch: a typo is one line at once
-    from camvideo.annotate import FrameAnnotator
-
     settings = cli.localize_settings_from_args(args)
     overlay = cli.overlay_settings_from_args(args)
     paths = [Path(p) for p in args.paths]
@@ -126,6 +125,31 @@ def run(args: argparse.Namespace) -> int:
     if problem:  # said now, not after every image
         raise OutputError(f"cannot write {args.json}: {problem}")
     check_outputs(paths, _outputs(paths, targets, args.json))
+    with contextlib.ExitStack() as stack:
+        one = _lock_outputs(stack, targets, args)  # a second run writing them is refused before the model loads
+        return _annotate(args, settings, overlay, paths, images, targets, one)
+
+
+def _lock_outputs(stack: contextlib.ExitStack, targets: list[Path], args) -> bool:
+    """Lock ``--json FILE`` and, when there is one, the one annotated image for the rest of the
+    run (``OutputLock.for_file``); True when the image is locked (several are each locked while
+    written)."""
+    from camvideo.batch.lock import OutputLock
+
+    what = "camvideo image " + " ".join(map(str, args.paths))
+    if args.json not in (None, "-"):
+        stack.enter_context(OutputLock.for_file(args.json, what, "--json"))
+    if len(set(targets)) != 1 or not targets[0].parent.is_dir():  # a folder -o is made when the image is written
+        return False
+    stack.enter_context(OutputLock.for_file(targets[0], what, "-o"))
+    return True
+
+
+def _annotate(args, settings, overlay, paths, images, targets, locked: bool) -> int:
+    """Run the model on each image; write its annotated image (under its lock unless ``locked``)
+    and its JSON."""
+    from camvideo.annotate import FrameAnnotator
+
     localizer = cli.localizer_from_args(args, settings, live=True)
     still = cli.still_from_args(args, localizer.model)  # the photos' analysis (None: plain --quality fast)
     annotator = FrameAnnotator(overlay)
@@ -133,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     for index, (path, image, target) in enumerate(zip(paths, images, targets)):
         with cli.memory_errors(args):
             result = still(localizer, image, index) if still else localizer([image], indices=[index], times=[0.0])[0]
-        _write_image(target, annotator.annotate(image, result))
+        _write_image(target, annotator.annotate(image, result), None if locked else f"camvideo image {path}")
         lines.append(json.dumps({**result.to_dict(), "source": str(path)}))
         if args.json is None:
             top = result.detections[0]
@@ -158,12 +182,17 @@ def _outputs(paths: list[Path], targets: list[Path], json_file: str | None) -> l
     return found
 
 
-def _write_image(path: Path, image) -> None:
+def _write_image(path: Path, image, lock_as: str | None = None) -> None:
+    """Write ``image`` to ``path`` (its folder made when missing), under ``path``'s lock
+    taken for ``lock_as`` when that is given (``OutputLock.for_file``)."""
     import cv2
+
+    from camvideo.batch.lock import OutputLock
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)  # a folder -o: made when missing
-        ok = cv2.imwrite(str(path), image)
+        with contextlib.nullcontext() if lock_as is None else OutputLock.for_file(path, lock_as, "-o"):
+            ok = cv2.imwrite(str(path), image)
     except (OSError, cv2.error) as exc:
         raise OutputError(f"cannot write {path}: {reason(exc)}") from None
     if not ok:

@@ -12,9 +12,10 @@ are written under temporary names and renamed when complete; a run that fails
 before its first frame leaves nothing behind.
 
 Ctrl-C, SIGTERM (``kill``, systemd, ``docker stop``, CI timeouts) and SIGHUP (the
-terminal or ssh session went away) stop cleanly: the recording is finalized under
-its final name and playable, the export complete to the last frame written, and
-the exit status is 128 + the signal's number (130, 143, 129), as a shell reports a
+terminal or ssh session went away) stop cleanly: the recording is closed and
+playable, the export complete to the last frame written (a file's or a folder's
+outputs keep their ``.partial`` names: a part of the source never takes an
+output's name; a camera's or a stream's take their names), and the exit status is 128 + the signal's number (130, 143, 129), as a shell reports a
 process the signal ended. A second signal aborts at once, with 128 + its number,
 closing the outputs between two frames (``camvideo.runtime.signals``). A signal that
 was ignored when camvideo started (``nohup``) stays ignored.
@@ -140,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     allow_quick_exit()  # every output closed and named, the last line said: no teardown needed
     if stopped:
         say(f"camvideo: interrupted ({stop.name}); "
-            + ("an earlier output of the same name is not replaced by a part of the source\n" if kept else
+            + ("a part of the source stays in the .partial files: it never takes an output's name\n" if kept else
                "the output is complete up to the last frame written\n"))
         return stop.exit_code
     return 0
@@ -148,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _stopping(signum: int, sinks: GuardedSinks, live: list[bool]) -> None:
     if live and not live[0]:  # a file: a part of it must not replace an earlier output
-        sinks.keep_existing()
+        sinks.keep_partial()
     say_line(f"camvideo: {signal.Signals(signum).name}: stopping; finishing the recording (again to abort)")
 
 
@@ -170,9 +171,10 @@ def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedS
                          export=Path(args.export) if args.export else None, hud=args.hud,
                          batch_size=args.batch_size, workers=args.workers, max_frames=args.max_frames,
                          codec=args.codec, preset=args.preset, audio=not args.no_audio, protect_inputs=True,
-                         labels=("-o", "--export"), wrap_output=guard.guard)
-    _keep_earlier_partials(args.source, (output, request.export))
+                         labels=("-o", "--export"), wrap_output=guard.guard, partial_when_stopped=True)
     with contextlib.ExitStack() as stack:
+        _lock_outputs(stack, args.source, ((output, "-o"), (request.export, "--export")))
+        _keep_earlier_partials(args.source, (output, request.export))
         bar: list[Progress] = []
 
         def ready(info) -> None:
@@ -183,14 +185,14 @@ def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedS
         report = run_source(request, stop.event.is_set, lambda frames, _total: bar[0].update(frames), on_ready=ready)
         bar[0].close(report.frames, finished=not (stop.event.is_set() or report.sink_errors or report.error))
         if report.kept:  # incomplete: the final names were left as they were
-            say(printable(f"camvideo: what was written is kept in {', '.join(map(str, report.kept))}; "
-                          f"{', '.join(Path(p).name for p in (output, args.export) if p)} left as it was") + "\n")
+            left = [Path(p).name for p in (output, args.export) if p and Path(p).exists() and Path(p) not in report.outputs]
+            say(printable(f"camvideo: what was written is kept in {', '.join(map(str, report.kept))}"
+                          + (f"; {', '.join(left)} left as it was" if left else " (playable)")) + "\n")
         if report.sink_errors:
             raise report.sink_errors[0]
         if report.error is not None:
             raise _user_error(report.error, args)
-        written = [str(output)] if report.recorded else []
-        written += [str(args.export)] if report.exported else []
+        written = [str(p) for p in (*report.outputs, *report.kept)]  # the files that hold the frames now
         elapsed = report.seconds
         say(f"camvideo: {report.frames} frames in {elapsed:.1f} s ({report.frames / max(elapsed, 1e-9):.1f} fps)"
             + (f", {report.dropped} dropped" if report.dropped else "")
@@ -198,6 +200,18 @@ def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedS
         if report.damage:  # the frame numbers keep the gaps; the line says where they are
             say(f"camvideo: warning: {printable(report.source.name)}: {describe_damage(report.damage)}\n")
     return stop.event.is_set(), bool(report.kept)
+
+
+def _lock_outputs(stack: contextlib.ExitStack, source: str, outputs) -> None:
+    """Lock each output, (path, option) pairs (None: not written), for the rest of the run
+    (``OutputLock.for_file``): a run already writing one refuses this one at once, before
+    its ``.partial`` files are looked at; a ``.partial`` file found afterwards was left by
+    a run that stopped."""
+    from camvideo.batch.lock import OutputLock
+
+    for path, option in outputs:
+        if path is not None and "://" not in str(path):
+            stack.enter_context(OutputLock.for_file(path, f"camvideo process {source}", option))
 
 
 def _keep_earlier_partials(source: str, outputs) -> None:

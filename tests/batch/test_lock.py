@@ -1,0 +1,54 @@
+"""``OutputLock``: one run per output folder, and ``for_file``: one run per output file."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from camvideo.batch.lock import LOCK_NAME, OutputLock
+from camvideo.errors import OutputError
+
+
+def test_a_file_lock_names_its_holder_and_is_removed_when_released(tmp_path):
+    out = tmp_path / "a.mkv"
+    with OutputLock.for_file(out, "camvideo process x.mp4", "-o") as lock:
+        assert lock.path == tmp_path / ".a.mkv.camvideo-lock"
+        with pytest.raises(OutputError) as refused, OutputLock.for_file(out, "second"):
+            pass
+        text = str(refused.value)
+        assert text.startswith(f"{out} is being written by another camvideo run (")
+        assert f":{os.getpid()} since " in text and "camvideo process x.mp4" in text and text.endswith("give another -o")
+        with OutputLock.for_file(tmp_path / "b.mkv"):  # another output of the same folder: free
+            pass
+    assert list(tmp_path.iterdir()) == []
+    with OutputLock.for_file(out):  # free again
+        pass
+
+
+def test_a_file_lock_removed_by_its_holder_meanwhile_is_opened_again(tmp_path, monkeypatch):
+    """A run that opened the lock file just before its holder removed and released it locks
+    the file there now, not the removed one (which no later run would see)."""
+    from camvideo.batch import lock as locks
+
+    out = tmp_path / "a.jsonl"
+    real = locks._same_file
+    calls = []
+
+    def released_meanwhile(fd, path):
+        calls.append(path)
+        if len(calls) == 1:
+            os.unlink(path)  # as a holder's __exit__ does
+        return real(fd, path)
+
+    monkeypatch.setattr(locks, "_same_file", released_meanwhile)
+    with OutputLock.for_file(out) as lock:
+        assert len(calls) == 2 and lock.path.exists()
+
+
+def test_the_folder_lock_stays_and_refuses_a_second_run(tmp_path):
+    with OutputLock(tmp_path, "first"):
+        with pytest.raises(OutputError, match="is in use by another camvideo run .*give another --output-dir"):
+            with OutputLock(tmp_path, "second"):
+                pass
+    assert (tmp_path / LOCK_NAME).exists()
