@@ -94,6 +94,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self.pipeline = None
         self.preview: Preview | None = None  # the source's frames as they are, until the pipeline starts
         self.sink: ViewSink | None = None
+        self._dropped_base = (0, 0)  # the slot's replaced and the source's dropped when the pipeline took over
         self.last_shown: ShownFrame | None = None
         self.last_error = ""
         self._closed = False
@@ -362,6 +363,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         pipeline.on_error = lambda exc, p=pipeline: self._tasks.post(self._on_pipeline_error, p, window_text(exc))
         pipeline.on_finished = lambda p=pipeline: self._tasks.post(self._on_pipeline_finished, p)
         self.pipeline = pipeline
+        self._dropped_base = (self._slot.replaced, self.source.dropped)  # the preview's frames are not counted
         if self.images and not previewed:  # a slideshow: it starts paused on the first image (the window plays it)
             self.show_image(0)
         pipeline.start()
@@ -435,6 +437,18 @@ class Session(SessionPlayback, SessionRecording, QObject):
     @replaced.setter
     def replaced(self, value: int) -> None:
         self._slot.replaced = value
+
+    @property
+    def dropped(self) -> int:
+        """Frames dropped since the pipeline took the source on screen over: let go
+        by the source (a camera's or a paced file's newest-frame slot) and replaced
+        in the slot before the window took them. 0 while the preview plays: it
+        shows at most ``PREVIEW_FPS`` frames a second by design, and what the
+        source lets go while the model loads is not the model's doing."""
+        if self.pipeline is None or self.source is None:
+            return 0
+        replaced, dropped = self._dropped_base
+        return self._slot.replaced - replaced + self.source.dropped - dropped
 
     def _flush_recorded(self) -> None:
         """Show now a recorded frame still waiting in the slot: every frame in the
