@@ -63,7 +63,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
 
     frame_shown = pyqtSignal(object)  # ShownFrame, on the GUI thread
     error = pyqtSignal(str)  # anything that went wrong, one line
-    finished = pyqtSignal()  # a file ended (or the pipeline stopped on an error)
+    finished = pyqtSignal()  # a file ended (or the pipeline stopped on an error): once for each end
     warned = pyqtSignal(str)  # what the source on screen reported (a damaged file), once each
     source_changed = pyqtSignal(str, bool)  # name, live
     model_loading = pyqtSignal(str)  # model name
@@ -97,6 +97,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self._dropped_base = (0, 0)  # the slot's replaced and the source's dropped when the pipeline took over
         self.last_shown: ShownFrame | None = None
         self.last_error = ""
+        self._end_told = False  # ``finished`` came for the source's end, and no frame has been shown since
         self._closed = False
         self._tasks = Tasks(parent=self)  # threads -> this (GUI) thread; the held frame's task
         self._held: HeldFrame | None = None  # the frame on screen localized again (paused)
@@ -341,6 +342,13 @@ class Session(SessionPlayback, SessionRecording, QObject):
 
     def _on_preview_finished(self, preview: Preview) -> None:
         if preview is self.preview:
+            self._tell_end()
+
+    def _tell_end(self) -> None:
+        """``finished``, once for one end: a pipeline that took over from a preview
+        that had ended reads that end again (no frame shown between), and says nothing."""
+        if not self._end_told:
+            self._end_told = True
             self.finished.emit()
 
     def _start_pipeline(self) -> None:
@@ -394,7 +402,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
     def _stop_pipeline(self) -> None:
         self._stop_preview()
         pipeline, source, sink = self.pipeline, self.source, self.sink
-        self.pipeline, self.source = None, None
+        self.pipeline, self.source, self._end_told = None, None, False
         if self._warnings is not None:
             self._warnings.detach()
             self._warnings = None
@@ -421,7 +429,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
 
     def _on_pipeline_finished(self, pipeline) -> None:
         if pipeline is self.pipeline:
-            self.finished.emit()
+            self._tell_end()
 
     def _report(self, message: str) -> None:
         self.last_error = message
@@ -459,6 +467,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
     def _deliver(self) -> None:
         shown = self._slot.take()
         if shown is not None:
+            self._end_told = False  # a frame after the end (a seek, a step): the next end is told
             self.last_shown = shown
             self.frame_shown.emit(shown)
 
