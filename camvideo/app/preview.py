@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 POLL_S = 0.05  # a read waits this long before it looks for a stop or a seek again
 PREVIEW_FPS = 12.0  # frames shown a second while playing (the rest are read and dropped)
-JOIN_S = 5.0
+STOP_WAIT_S = 0.1  # stop waits this long for the thread (a read polls every POLL_S); a busy one ends by itself
 
 
 class Preview:
@@ -50,6 +50,8 @@ class Preview:
         self._stop = threading.Event()
         self._ended = threading.Event()
         self._thread: threading.Thread | None = None
+        self._handing = threading.RLock()  # held while a frame or the end is handed on; stop waits for it
+        self._seeking: float | None = None  # the seek the thread is doing now
         self._empty = NoLocalizer()
 
     # -- the pipeline's playback controls ---------------------------------------------
@@ -88,17 +90,29 @@ class Preview:
 
     def stop(self) -> float | None:
         """End the thread (the source stays open, as it is); returns a seek that
-        was asked for and not done yet (seconds), for whoever reads on."""
+        was asked for and not done yet (seconds), for whoever reads on.
+
+        It waits for the thread at most ``STOP_WAIT_S`` (the GUI thread calls it),
+        and for a frame being handed to the sink (a conversion: milliseconds).
+        A thread still busy then (a read or a seek of a slow source) ends by
+        itself: it hands nothing on after ``stop`` (no frame, no end, no error);
+        a frame it reads is lost to whoever reads on; a seek it is doing is
+        returned too, to be done again."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(JOIN_S)
-            if self._thread.is_alive():
-                log.error("the preview thread did not stop within %.0f s", JOIN_S)
+        with self._handing:  # from here on the thread hands nothing on
+            pass
+        thread = self._thread
+        busy = thread is not None and thread is not threading.current_thread()
+        if busy:
+            thread.join(STOP_WAIT_S)
+            busy = thread.is_alive()
+            if busy:
+                log.info("the preview thread is still busy; it ends by itself")
         with self._cond:
             pending, self._seek_to = self._seek_to, None
-        return pending
+            return pending if pending is not None or not busy else self._seeking
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -109,23 +123,34 @@ class Preview:
                     continue
             if target is not None:
                 self._ended.clear()
+                self._seeking = target
                 self.source.seek(target)
+                self._seeking = None
                 self._shown_at = -float("inf")  # the frame there shows
                 continue
             self._read_one()
 
     def _read_one(self) -> None:
-        """One frame to the sink; at the end (or a failure) ``finished``."""
+        """One frame to the sink; at the end (or a failure) ``finished``. After
+        ``stop`` nothing is handed on (``_handing``)."""
         try:
             frame = self.source.read(timeout=POLL_S)
         except TimeoutError:  # paused, or no frame yet
             return
         except Exception as exc:  # noqa: BLE001 - told through on_error, as a pipeline does
             log.debug("preview: reading %s failed", self.source.name, exc_info=True)
-            self.error = exc
-            self._ended.set()
-            self.on_error(exc)
+            with self._handing:
+                if not self._stop.is_set():
+                    self.error = exc
+                    self._ended.set()
+                    self.on_error(exc)
             return
+        with self._handing:
+            if not self._stop.is_set():
+                self._hand_on(frame)
+
+    def _hand_on(self, frame) -> None:
+        """``frame`` to the sink (None: the end); while playing at most max_fps a second."""
         if frame is None:
             self._ended.set()
             self.on_finished()
