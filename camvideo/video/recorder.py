@@ -32,7 +32,7 @@ from camvideo import __version__
 from camvideo.errors import OutputError, reason
 from camvideo.frames import ProcessedFrame
 from camvideo.video.outputs import CheckedFile, kept_note, partial_path
-from camvideo.video.yuv import I420Frames, yuv420p_frame  # noqa: F401 - yuv420p_frame: the recorder's conversion, for the bench
+from camvideo.video.yuv import I420Frames, yuv420p_frame
 
 if TYPE_CHECKING:  # cv2 and numpy load with the first frame: a batch driver names outputs without them
     import numpy as np
@@ -134,7 +134,7 @@ class Recorder:
         self._stream = None
         self._last_pts: int | None = None
         self._audio = None
-        self._i420 = I420Frames()  # the yuv420p frames, converted into one reused buffer
+        self._i420 = I420Frames()  # libx264's yuv420p frames, converted into one reused buffer
         fmt, options = CONTAINERS[path.suffix.lower()]
         self.time_base = mp4_time_base(self.fps_hint) if fmt == "mp4" else TIME_BASE  # the video's pts unit
         self._tick_s = float(self.time_base)  # its length in seconds, for the per-frame pts
@@ -311,7 +311,10 @@ class Recorder:
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # a repeated or backwards time (seek, loop): keep order
         self._last_pts = pts
-        frame = self._i420.frame(image)  # both sides even: ``_fit``; the same frame each time
+        # Both sides even: ``_fit``. libx264 copies the picture in while encode runs: the
+        # same frame each time. NVENC keeps by reference a frame it has no free surface
+        # for (EAGAIN) and uploads it at a later call: a frame of its own each time.
+        frame = self._i420.frame(image) if self._stream.codec_context.name == "libx264" else yuv420p_frame(image)
         frame.pts = pts
         frame.time_base = self.time_base
         try:
