@@ -150,6 +150,8 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self._held = HeldFrame(model)
         if self.pipeline is not None:  # playing, paused or ended: Play, Step and seek run the new model
             self._engage()
+            if not self.plain and (self.paused or self.pipeline.finished):
+                self._localize_again()  # the frame on screen, by the new model (as a settings change)
         else:
             self._start_pipeline()
         self.model_ready.emit(name, str(model.device))
