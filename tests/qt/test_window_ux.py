@@ -289,3 +289,13 @@ def test_right_near_the_end_of_a_looping_clip_wraps_round(qtbot, open_window, fa
     settle(qtbot, w)
     shown = w.session.last_shown
     assert w.panel.image_label.text() == f"frame {shown.index % 90}" and w.panel.image_label.isVisible()
+
+
+def test_a_file_s_pipeline_queues_one_forwarded_frame_for_its_writer(qtbot, open_window, fast_models, cat_clip):
+    """A person watches: frames queued behind a slow model are latency, and they still
+    come after a Pause (the core's default queue of 4 doubled the latency)."""
+    from camvideo.qt.session import VIEW_QUEUE_SIZE
+
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 2)
+    assert VIEW_QUEUE_SIZE == 1 and w.session.pipeline._out.maxsize == 1
