@@ -58,8 +58,8 @@ HELD_LANE = "held"  # the frame on screen, localized again: the newest settings 
 HELD_JOIN_S = 10.0
 # Forwarded frames a file's pipeline queues for its writer (the core's default is 4, for
 # throughput): a person watches, so a frame that waits is latency, and frames already
-# read still come after a Pause. Measured on clip600 at load 18 on 2 cores: capture to
-# sinks p50 955/844 ms -> 486/538 ms, at the same fps; 7-8 frames after a Pause -> 4-5.
+# read still come after a Pause. Measured on clip600 on 2 busy cores: capture to sinks
+# p50 about halved (687 -> 341 ms), fps within the noise (docs/measuring.md, session 17).
 VIEW_QUEUE_SIZE = 1
 
 
