@@ -45,12 +45,14 @@ class Preview:
         self.on_finished = on_finished
         self.error: BaseException | None = None
         self.frames = 0  # frames handed to the sink
+        self.last_time: float | None = None  # the time of the last frame read (shown or not)
         self._cond = threading.Condition()
         self._seek_to: float | None = None
         self._stop = threading.Event()
         self._ended = threading.Event()
         self._thread: threading.Thread | None = None
         self._handing = threading.RLock()  # held while a frame or the end is handed on; stop waits for it
+        self._gone = False  # stop has returned: nothing more is handed on
         self._seeking: float | None = None  # the seek the thread is doing now
         self._empty = NoLocalizer()
 
@@ -92,17 +94,15 @@ class Preview:
         """End the thread (the source stays open, as it is); returns a seek that
         was asked for and not done yet (seconds), for whoever reads on.
 
-        It waits for the thread at most ``STOP_WAIT_S`` (the GUI thread calls it),
-        and for a frame being handed to the sink (a conversion: milliseconds).
-        A thread still busy then (a read or a seek of a slow source) ends by
-        itself: it hands nothing on after ``stop`` (no frame, no end, no error);
-        a frame it reads is lost to whoever reads on; a seek it is doing is
-        returned too, to be done again."""
+        It waits for the thread at most ``STOP_WAIT_S`` (the GUI thread calls it;
+        a frame read meanwhile, a step's say, is still shown), and for a frame
+        being handed to the sink (a conversion: milliseconds). A thread still busy
+        then (a read or a seek of a slow source) ends by itself: it hands nothing
+        on after ``stop`` (no frame, no end, no error); a frame it reads is lost
+        to whoever reads on; a seek it is doing is returned too, to be done again."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
-        with self._handing:  # from here on the thread hands nothing on
-            pass
         thread = self._thread
         busy = thread is not None and thread is not threading.current_thread()
         if busy:
@@ -110,6 +110,8 @@ class Preview:
             busy = thread.is_alive()
             if busy:
                 log.info("the preview thread is still busy; it ends by itself")
+        with self._handing:  # from here on the thread hands nothing on
+            self._gone = True
         with self._cond:
             pending, self._seek_to = self._seek_to, None
             return pending if pending is not None or not busy else self._seeking
@@ -132,7 +134,7 @@ class Preview:
 
     def _read_one(self) -> None:
         """One frame to the sink; at the end (or a failure) ``finished``. After
-        ``stop`` nothing is handed on (``_handing``)."""
+        ``stop`` has returned nothing is handed on (``_handing``)."""
         try:
             frame = self.source.read(timeout=POLL_S)
         except TimeoutError:  # paused, or no frame yet
@@ -140,13 +142,13 @@ class Preview:
         except Exception as exc:  # noqa: BLE001 - told through on_error, as a pipeline does
             log.debug("preview: reading %s failed", self.source.name, exc_info=True)
             with self._handing:
-                if not self._stop.is_set():
+                if not self._gone:
                     self.error = exc
                     self._ended.set()
                     self.on_error(exc)
             return
         with self._handing:
-            if not self._stop.is_set():
+            if not self._gone:
                 self._hand_on(frame)
 
     def _hand_on(self, frame) -> None:
@@ -155,6 +157,7 @@ class Preview:
             self._ended.set()
             self.on_finished()
             return
+        self.last_time = frame.time
         now = time.monotonic()
         if now - self._shown_at < self.interval and not self.source.paused:
             return  # playing: at most max_fps frames shown a second
