@@ -61,6 +61,7 @@ HELD_JOIN_S = 10.0
 # read still come after a Pause. Measured on clip600 on 2 busy cores: capture to sinks
 # p50 about halved (687 -> 341 ms), fps within the noise (docs/measuring.md, session 17).
 VIEW_QUEUE_SIZE = 1
+AFTER_LAST_S = 1e-3  # a seek this far after a frame's time starts after that frame
 
 
 class Session(SessionPlayback, SessionRecording, QObject):
@@ -334,13 +335,17 @@ class Session(SessionPlayback, SessionRecording, QObject):
             self.show_image(0)
         preview.start()
 
-    def _stop_preview(self) -> tuple[bool, float | None, bool]:
+    def _stop_preview(self, read_on: bool = False) -> tuple[bool, float | None, bool]:
         """End the preview, if one plays: (whether one did, the seek it had still to
-        do, whether it had reached the end)."""
+        do, whether it had reached the end). ``read_on`` (a pipeline takes the source
+        over): a source it read to its end (or to a failure) reads on from after its
+        last frame; started again it would read the file again from its start."""
         preview, self.preview = self.preview, None
         if preview is None:
             return False, None, False
         seek_to = preview.stop()
+        if read_on and seek_to is None and preview.finished and preview.last_time is not None:
+            self.source.seek(preview.last_time + AFTER_LAST_S)  # no frame there: the end at once
         return True, seek_to, preview.finished
 
     def _on_preview_error(self, preview: Preview, exc: BaseException) -> None:
@@ -366,7 +371,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
             return
         from camvideo.runtime.pipeline import Pipeline  # torch: imported by now
 
-        previewed, seek_to, ended = self._stop_preview()  # the pipeline reads on where the preview left off
+        previewed, seek_to, ended = self._stop_preview(read_on=True)  # the pipeline reads on where the preview left off
         if self.localizer is not None:
             self.localizer.reset()  # a new source: nothing carried over from the last one
         self.sink = ViewSink(self._slot.publish, self._record_error_from_worker,
