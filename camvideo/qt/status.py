@@ -34,8 +34,7 @@ class StatusLine:
             label.setStyleSheet("QLabel { padding: 0 6px; border-left: 1px solid palette(mid); }")
             bar.addPermanentWidget(label)
             setattr(self, name, label)
-        self.skipped_before = 0  # the view's skipped frames before the pipeline on screen started
-        self._pipeline = None  # the pipeline ``skipped_before`` is for
+        self.skipped_before = 0  # the view's skipped frames before the source on screen
 
     @staticmethod
     def state(session, view) -> str:
@@ -53,17 +52,15 @@ class StatusLine:
 
     def dropped(self, session, view) -> int:
         """Frames dropped for the source on screen since the model runs on it
-        (``Session.dropped``, and the frames the view replaced before painting
-        them, counted from the first refresh that sees the pipeline); 0 while
-        the preview plays the source without a model."""
-        pipeline = session.pipeline
-        if pipeline is not self._pipeline:  # the model took the source over, or a new source plays
-            self._pipeline, self.skipped_before = pipeline, view.skipped
-        return 0 if pipeline is None else session.dropped + view.skipped - self.skipped_before
+        (``Session.dropped``), and the frames of the source the view replaced
+        before painting them; 0 while the preview plays it without a model."""
+        if session.pipeline is None:
+            return 0
+        return session.dropped + view.skipped - self.skipped_before
 
     def new_source(self, session, view) -> None:
         """From now on "dropped" counts the new source's frames."""
-        self._pipeline, self.skipped_before = session.pipeline, view.skipped
+        self.skipped_before = view.skipped
 
     def update(self, session, view, state: str | None = None) -> str:
         """Refresh the fields (``state``: what to say instead, e.g. a slideshow's);
