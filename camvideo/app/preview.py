@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 POLL_S = 0.05  # a read waits this long before it looks for a stop or a seek again
 PREVIEW_FPS = 12.0  # frames shown a second while playing (the rest are read and dropped)
-JOIN_S = 5.0
+STOP_WAIT_S = 0.1  # stop waits this long for the thread (a read polls every POLL_S); a busy one ends by itself
 
 
 class Preview(PlaybackControls):
@@ -47,8 +47,13 @@ class Preview(PlaybackControls):
         self.on_finished = on_finished
         self.error: BaseException | None = None
         self.frames = 0  # frames handed to the sink
+        self.last_time: float | None = None  # the time of the last frame read (shown or not)
+        self._skipped = None  # the last frame read and not shown (playing faster than max_fps)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._handing = threading.RLock()  # held while a frame or the end is handed on; stop waits for it
+        self._gone = False  # stop has returned: nothing more is handed on
+        self._seeking: float | None = None  # the seek the thread is doing now
         self._empty = NoLocalizer()
 
     def seek(self, seconds: float) -> None:
@@ -64,15 +69,29 @@ class Preview(PlaybackControls):
 
     def stop(self) -> float | None:
         """End the thread (the source stays open, as it is); returns a seek that
-        was asked for and not done yet (seconds), for whoever reads on."""
+        was asked for and not done yet (seconds), for whoever reads on.
+
+        It waits for the thread at most ``STOP_WAIT_S`` (the GUI thread calls it;
+        a frame read meanwhile, a step's say, is still shown), and for a frame
+        being handed to the sink (a conversion: milliseconds). A thread still busy
+        then (a read or a seek of a slow source) ends by itself: it hands nothing
+        on after ``stop`` (no frame, no end, no error); a frame it reads is lost
+        to whoever reads on; a seek it is doing is returned too, to be done again."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(JOIN_S)
-            if self._thread.is_alive():
-                log.error("the preview thread did not stop within %.0f s", JOIN_S)
-        return self._take_seek()
+        thread = self._thread
+        busy = thread is not None and thread is not threading.current_thread()
+        if busy:
+            thread.join(STOP_WAIT_S)
+            busy = thread.is_alive()
+            if busy:
+                log.info("the preview thread is still busy; it ends by itself")
+        with self._handing:  # from here on the thread hands nothing on
+            self._gone = True
+        with self._cond:
+            pending, self._seek_to = self._seek_to, None
+            return pending if pending is not None or not busy else self._seeking
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -83,31 +102,49 @@ class Preview(PlaybackControls):
                     continue
             if target is not None:
                 self._done.clear()
+                self._seeking = target
                 self.source.seek(target)
-                self._shown_at = -float("inf")  # the frame there shows
+                self._seeking = None
+                self._shown_at, self._skipped = -float("inf"), None  # the frame there shows
                 continue
             self._read_one()
 
     def _read_one(self) -> None:
-        """One frame to the sink; at the end (or a failure) ``finished``."""
+        """One frame to the sink; at the end (or a failure) ``finished``. After
+        ``stop`` has returned nothing is handed on (``_handing``)."""
         try:
             frame = self.source.read(timeout=POLL_S)
         except TimeoutError:  # paused, or no frame yet
             return
         except Exception as exc:  # noqa: BLE001 - told through on_error, as a pipeline does
             log.debug("preview: reading %s failed", self.source.name, exc_info=True)
-            self.error = exc
-            self._done.set()
-            self.on_error(exc)
+            with self._handing:
+                if not self._gone:
+                    self.error = exc
+                    self._done.set()
+                    self.on_error(exc)
             return
+        with self._handing:
+            if not self._gone:
+                self._hand_on(frame)
+
+    def _hand_on(self, frame) -> None:
+        """``frame`` to the sink (None: the end); while playing at most max_fps a
+        second, and the last frame always (the end shows the file's last picture)."""
         if frame is None:
+            if self._skipped is not None:
+                self._show(self._skipped)
             self._done.set()
             self.on_finished()
             return
-        now = time.monotonic()
-        if now - self._shown_at < self.interval and not self.source.paused:
-            return  # playing: at most max_fps frames shown a second
-        self._shown_at = now
+        self.last_time = frame.time
+        if time.monotonic() - self._shown_at < self.interval and not self.source.paused:
+            self._skipped = frame  # playing: at most max_fps frames shown a second
+            return
+        self._show(frame)
+
+    def _show(self, frame) -> None:
+        self._shown_at, self._skipped = time.monotonic(), None
         result = self._empty([frame.image], [frame.index], [frame.time])[0]
         self.sink.write(ProcessedFrame(frame, frame.image, result))
         self.frames += 1

@@ -56,6 +56,12 @@ log = logging.getLogger(__name__)
 
 HELD_LANE = "held"  # the frame on screen, localized again: the newest settings win
 HELD_JOIN_S = 10.0
+# Forwarded frames a file's pipeline queues for its writer (the core's default is 4, for
+# throughput): a person watches, so a frame that waits is latency, and frames already
+# read still come after a Pause. Measured on clip600 on 2 busy cores: capture to sinks
+# p50 about halved (687 -> 341 ms), fps within the noise (docs/measuring.md, session 17).
+VIEW_QUEUE_SIZE = 1
+AFTER_LAST_S = 1e-3  # a seek this far after a frame's time starts after that frame
 
 
 class Session(SessionPlayback, SessionRecording, QObject):
@@ -63,7 +69,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
 
     frame_shown = pyqtSignal(object)  # ShownFrame, on the GUI thread
     error = pyqtSignal(str)  # anything that went wrong, one line
-    finished = pyqtSignal()  # a file ended (or the pipeline stopped on an error)
+    finished = pyqtSignal()  # a file ended (or the pipeline stopped on an error): once for each end
     warned = pyqtSignal(str)  # what the source on screen reported (a damaged file), once each
     source_changed = pyqtSignal(str, bool)  # name, live
     model_loading = pyqtSignal(str)  # model name
@@ -94,8 +100,10 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self.pipeline = None
         self.preview: Preview | None = None  # the source's frames as they are, until the pipeline starts
         self.sink: ViewSink | None = None
+        self._dropped_base = (0, 0)  # the slot's replaced and the source's dropped when the pipeline took over
         self.last_shown: ShownFrame | None = None
         self.last_error = ""
+        self._end_told = False  # ``finished`` came for the source's end, and no frame has been shown since
         self._closed = False
         self._tasks = Tasks(parent=self)  # threads -> this (GUI) thread; the held frame's task
         self._held: HeldFrame | None = None  # the frame on screen localized again (paused)
@@ -148,6 +156,8 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self._held = HeldFrame(model)
         if self.pipeline is not None:  # playing, paused or ended: Play, Step and seek run the new model
             self._engage()
+            if not self.plain and (self.paused or self.pipeline.finished):
+                self._localize_again()  # the frame on screen, by the new model (as a settings change)
         else:
             self._start_pipeline()
         self.model_ready.emit(name, str(model.device))
@@ -325,13 +335,17 @@ class Session(SessionPlayback, SessionRecording, QObject):
             self.show_image(0)
         preview.start()
 
-    def _stop_preview(self) -> tuple[bool, float | None, bool]:
+    def _stop_preview(self, read_on: bool = False) -> tuple[bool, float | None, bool]:
         """End the preview, if one plays: (whether one did, the seek it had still to
-        do, whether it had reached the end)."""
+        do, whether it had reached the end). ``read_on`` (a pipeline takes the source
+        over): a source it read to its end (or to a failure) reads on from after its
+        last frame; started again it would read the file again from its start."""
         preview, self.preview = self.preview, None
         if preview is None:
             return False, None, False
         seek_to = preview.stop()
+        if read_on and seek_to is None and preview.finished and preview.last_time is not None:
+            self.source.seek(preview.last_time + AFTER_LAST_S)  # no frame there: the end at once
         return True, seek_to, preview.finished
 
     def _on_preview_error(self, preview: Preview, exc: BaseException) -> None:
@@ -340,6 +354,13 @@ class Session(SessionPlayback, SessionRecording, QObject):
 
     def _on_preview_finished(self, preview: Preview) -> None:
         if preview is self.preview:
+            self._tell_end()
+
+    def _tell_end(self) -> None:
+        """``finished``, once for one end: a pipeline that took over from a preview
+        that had ended reads that end again (no frame shown between), and says nothing."""
+        if not self._end_told:
+            self._end_told = True
             self.finished.emit()
 
     def _start_pipeline(self) -> None:
@@ -350,7 +371,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
             return
         from camvideo.runtime.pipeline import Pipeline  # torch: imported by now
 
-        previewed, seek_to, ended = self._stop_preview()  # the pipeline reads on where the preview left off
+        previewed, seek_to, ended = self._stop_preview(read_on=True)  # the pipeline reads on where the preview left off
         if self.localizer is not None:
             self.localizer.reset()  # a new source: nothing carried over from the last one
         self.sink = ViewSink(self._slot.publish, self._record_error_from_worker,
@@ -358,10 +379,11 @@ class Session(SessionPlayback, SessionRecording, QObject):
                              lambda annotated, result: self.annotator.burn_labels(annotated, result), bgr_to_qimage)
         plain = self.plain or self.localizer is None
         pipeline = Pipeline(self.source, NoLocalizer() if plain else self.localizer,
-                            (NoAnnotator() if plain else self.annotator,), [self.sink])
+                            (NoAnnotator() if plain else self.annotator,), [self.sink], queue_size=VIEW_QUEUE_SIZE)
         pipeline.on_error = lambda exc, p=pipeline: self._tasks.post(self._on_pipeline_error, p, window_text(exc))
         pipeline.on_finished = lambda p=pipeline: self._tasks.post(self._on_pipeline_finished, p)
         self.pipeline = pipeline
+        self._dropped_base = (self._slot.replaced, self.source.dropped)  # the preview's frames are not counted
         if self.images and not previewed:  # a slideshow: it starts paused on the first image (the window plays it)
             self.show_image(0)
         pipeline.start()
@@ -392,7 +414,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
     def _stop_pipeline(self) -> None:
         self._stop_preview()
         pipeline, source, sink = self.pipeline, self.source, self.sink
-        self.pipeline, self.source = None, None
+        self.pipeline, self.source, self._end_told = None, None, False
         if self._warnings is not None:
             self._warnings.detach()
             self._warnings = None
@@ -419,7 +441,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
 
     def _on_pipeline_finished(self, pipeline) -> None:
         if pipeline is self.pipeline:
-            self.finished.emit()
+            self._tell_end()
 
     def _report(self, message: str) -> None:
         self.last_error = message
@@ -436,6 +458,18 @@ class Session(SessionPlayback, SessionRecording, QObject):
     def replaced(self, value: int) -> None:
         self._slot.replaced = value
 
+    @property
+    def dropped(self) -> int:
+        """Frames dropped since the pipeline took the source on screen over: let go
+        by the source (a camera's or a paced file's newest-frame slot) and replaced
+        in the slot before the window took them. 0 while the preview plays: it
+        shows at most ``PREVIEW_FPS`` frames a second by design, and what the
+        source lets go while the model loads is not the model's doing."""
+        if self.pipeline is None or self.source is None:
+            return 0
+        replaced, dropped = self._dropped_base
+        return self._slot.replaced - replaced + self.source.dropped - dropped
+
     def _flush_recorded(self) -> None:
         """Show now a recorded frame still waiting in the slot: every frame in the
         file is a frame that was shown."""
@@ -445,6 +479,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
     def _deliver(self) -> None:
         shown = self._slot.take()
         if shown is not None:
+            self._end_told = False  # a frame after the end (a seek, a step): the next end is told
             self.last_shown = shown
             self.frame_shown.emit(shown)
 

@@ -34,7 +34,7 @@ class StatusLine:
             label.setStyleSheet("QLabel { padding: 0 6px; border-left: 1px solid palette(mid); }")
             bar.addPermanentWidget(label)
             setattr(self, name, label)
-        self.dropped_before = 0  # what the sources before this one dropped
+        self.skipped_before = 0  # the view's skipped frames before the source on screen
 
     @staticmethod
     def state(session, view) -> str:
@@ -51,15 +51,16 @@ class StatusLine:
         return f"{view.fps:.1f} fps" if view.fps else "– fps"  # until two frames are painted
 
     def dropped(self, session, view) -> int:
-        """Frames dropped for the source on screen."""
-        dropped = session.replaced + view.skipped - self.dropped_before
-        if session.pipeline is not None:
-            dropped += session.pipeline.stats.dropped
-        return dropped
+        """Frames dropped for the source on screen since the model runs on it
+        (``Session.dropped``), and the frames of the source the view replaced
+        before painting them; 0 while the preview plays it without a model."""
+        if session.pipeline is None:
+            return 0
+        return session.dropped + view.skipped - self.skipped_before
 
     def new_source(self, session, view) -> None:
         """From now on "dropped" counts the new source's frames."""
-        self.dropped_before = session.replaced + view.skipped
+        self.skipped_before = view.skipped
 
     def update(self, session, view, state: str | None = None) -> str:
         """Refresh the fields (``state``: what to say instead, e.g. a slideshow's);

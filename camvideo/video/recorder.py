@@ -134,7 +134,7 @@ class Recorder:
         self._stream = None
         self._last_pts: int | None = None
         self._audio = None
-        self._i420 = I420Frames()  # the yuv420p frames, converted into one reused buffer
+        self._i420 = I420Frames()  # libx264's yuv420p frames, converted into one reused buffer
         self.i420_pool = I420Pool()  # pictures converted by the pipeline's writer (``ProcessedFrame.i420``)
         fmt, options = CONTAINERS[path.suffix.lower()]
         self.time_base = mp4_time_base(self.fps_hint) if fmt == "mp4" else TIME_BASE  # the video's pts unit
@@ -314,10 +314,16 @@ class Recorder:
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # a repeated or backwards time (seek, loop): keep order
         self._last_pts = pts
-        if picture is not None and fitted is image and picture.size == image.shape[:2]:
+        # Both sides even: ``_fit``. libx264 copies the picture in while encode runs: the
+        # same frame each time, or the writer's pooled picture (given back after encode).
+        # NVENC keeps by reference a frame it has no free surface for (EAGAIN) and uploads
+        # it at a later call: a frame of its own each time.
+        if self._stream.codec_context.name != "libx264":
+            frame = yuv420p_frame(fitted)
+        elif picture is not None and fitted is image and picture.size == image.shape[:2]:
             frame = picture.frame
         else:
-            frame = self._i420.frame(fitted)  # both sides even: ``_fit``; the same frame each time
+            frame = self._i420.frame(fitted)
         frame.pts = pts
         frame.time_base = self.time_base
         try:

@@ -3,8 +3,9 @@
 ``yuv420p_frame`` converts one picture into a frame of its own; ``I420Frames``
 converts every picture of a recording into one reused buffer that one reused
 ``av.VideoFrame`` wraps: no frame-sized array, no ``VideoFrame`` made a frame.
-That is safe because the encoders a recording uses (libx264, NVENC) copy the
-picture in while ``encode`` runs, so the buffer is free again when it returns.
+That is safe for libx264, which copies the picture in while ``encode`` runs, so
+the buffer is free again when it returns (NVENC may keep a frame by reference:
+the recorder gives it frames of their own).
 ``I420Pool`` converts a picture on one thread (the pipeline's writer, right after
 the overlay drew it, while it is still in that core's cache) for a recorder that
 encodes it on another (the sinks thread), in buffers the recorder gives back.

@@ -125,3 +125,54 @@ def test_while_playing_it_shows_at_most_max_fps_frames_a_second_but_every_step()
     finally:
         preview.stop()
         source.close()
+
+
+class StuckSource:
+    """A file source whose reads wait until ``give`` hands one frame (or the end) over."""
+
+    name, live, paused = "stuck.mp4", False, False
+
+    def __init__(self) -> None:
+        self.reading, self.given = threading.Event(), threading.Event()
+        self.item = None
+
+    def read(self, timeout=None):
+        self.reading.set()
+        self.given.wait(WAIT_S)
+        return self.item
+
+    def give(self, item) -> None:
+        self.item = item
+        self.given.set()
+
+
+@pytest.mark.parametrize("item", ["a frame", "the end"])
+def test_stop_does_not_wait_for_a_read_that_hangs_and_the_thread_then_hands_nothing_on(item):
+    from camvideo.video.reader import Frame
+
+    source, sink, ended = StuckSource(), Sink(), []
+    preview = Preview(source, sink, on_finished=lambda: ended.append(True), max_fps=None)
+    preview.start()
+    source.reading.wait(WAIT_S)
+    assert preview.stop() is None
+    thread = preview._thread
+    assert thread.is_alive()  # stop returned while the read still hangs
+    source.give(Frame(images(1)[0], 0, 0.0) if item == "a frame" else None)
+    thread.join(WAIT_S)
+    assert not thread.is_alive() and sink.items == [] and ended == [] and not preview.finished
+
+
+def test_a_seek_under_way_when_stop_gives_up_waiting_is_returned_to_be_done_again():
+    class SlowSeek(StuckSource):
+        def seek(self, seconds):
+            self.reading.set()
+            self.given.wait(WAIT_S)
+
+    source = SlowSeek()
+    preview = Preview(source, Sink())
+    preview.seek(2.5)
+    preview.start()
+    source.reading.wait(WAIT_S)
+    assert preview.stop() == 2.5
+    source.give(None)
+    preview._thread.join(WAIT_S)

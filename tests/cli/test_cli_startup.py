@@ -28,8 +28,8 @@ def test_the_parser_defaults_to_the_models_default():
     from camvideo import models
 
     assert cli.options.DEFAULT_MODEL is models.DEFAULT_MODEL
-    args = cli.build_parser().parse_args(["gui"])
-    assert args.model == models.DEFAULT_MODEL
+    assert cli.build_parser().parse_args(["process", "clip.mp4"]).model == models.DEFAULT_MODEL
+    assert cli.build_parser().parse_args(["gui"]).model is None  # the window's remembered model
 
 
 def test_help_still_lists_every_command(capsys):

@@ -113,3 +113,27 @@ def test_missing_xcb_libraries_are_named_with_their_packages(monkeypatch):
     monkeypatch.setattr(gui, "missing_xcb_libraries", lambda: ["libxcb-icccm.so.4"])
     with pytest.raises(CamvideoError, match=r"missing \(libxcb-icccm.so.4\); .*apt-get install libxcb-icccm4 "):
         gui.check_display()
+
+
+def test_without_model_the_window_loads_the_one_it_remembers(monkeypatch, cat_clip):
+    """`camvideo gui` gives the window no model unless --model says one (model options
+    alone go with the built-in model): the window's remembered model is loaded."""
+    import camvideo.qt.app
+
+    given = []
+    monkeypatch.setattr(camvideo.qt.app, "run", lambda source, model=None, **kwargs: given.append(model) or 0)
+    assert main(["gui", str(cat_clip)]) == 0
+    assert main(["gui", str(cat_clip), "--model", "lite0"]) == 0
+    assert main(["gui", str(cat_clip), "--input-size", "160"]) == 0
+    assert given == [None, "lite0", "lite0"]
+
+
+def test_the_remembered_model_is_the_one_a_window_without_a_model_loads(qtbot, open_window, fast_models,
+                                                                         settings_in_tmp):
+    from camvideo.qt import app_settings
+
+    settings = app_settings()
+    settings.setValue("model", "lite1")
+    settings.sync()
+    assert open_window(None).panel.model.currentText() == "lite1"
+    assert open_window(None, model="lite0").panel.model.currentText() == "lite0"

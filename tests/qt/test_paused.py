@@ -62,3 +62,29 @@ def test_a_change_at_the_end_of_the_file_reaches_the_last_frame(qtbot, open_wind
     w.panel.topk.setValue(2)
     qtbot.waitUntil(lambda: len(w.view.current.result.map_class_ids) == 2, timeout=WAIT_MS)
     assert w.view.current.index == last
+
+
+def test_another_model_reaches_the_paused_frame(qtbot, open_window, fast_models, cat_clip, monkeypatch, _lite0):
+    """A model chosen while paused runs on the frame on screen when it is ready (the
+    timeline has started afresh for it: the frame must not keep the old model's map)."""
+    import copy
+
+    import torch
+
+    import camvideo.models
+
+    other = copy.deepcopy(_lite0)
+    classifier = next(m for m in reversed(list(other.modules())) if isinstance(m, torch.nn.Linear))
+    with torch.no_grad():
+        classifier.weight.copy_(classifier.weight.roll(1, dims=0))  # class i's weights score class i + 1
+        classifier.bias.copy_(classifier.bias.roll(1, dims=0))
+    loading = camvideo.models.load_model
+    monkeypatch.setattr(camvideo.models, "load_model",
+                        lambda name="lite0", **kwargs: other if name == "resnet18" else loading(name, **kwargs))
+    w = _paused(qtbot, open_window, cat_clip)
+    shown = w.session.last_shown
+    top = shown.result.detections[0].class_id
+    w.session.load_model("resnet18")
+    qtbot.waitUntil(lambda: w.session.model is other, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: w.session.last_shown.result.detections[0].class_id == (top + 1) % 1000, timeout=WAIT_MS)
+    assert w.session.last_shown.index == shown.index and w.session.paused

@@ -167,3 +167,39 @@ def test_the_video_plays_plain_while_the_model_loads_and_the_paused_frame_gets_i
     w.toggle_pause()
     wait_frames(qtbot, w, 3)
     assert w.session.last_shown.result.detections and w.session.last_shown.time > 0.8
+
+
+def test_a_file_that_ended_before_the_model_came_is_told_finished_once(qtbot, open_window, _lite0, cat_clip,
+                                                                      monkeypatch):
+    """The preview reached the end; the pipeline that takes over reads on from there
+    (not the file again from its start) and finds that end: one ``finished`` (a damage
+    banner closed meanwhile stays closed). A seek that plays the file to its end
+    again is told again."""
+    import threading
+
+    import camvideo.models
+    from camvideo.qt.session import Session
+
+    release, told, pipeline_ends = threading.Event(), [], []
+    monkeypatch.setattr(camvideo.models, "load_model", lambda name="lite0", **kwargs: release.wait(WAIT_MS / 1000)
+                        and _lite0)
+    real = Session._on_pipeline_finished
+
+    def on_pipeline_finished(self, pipeline):
+        real(self, pipeline)
+        pipeline_ends.append(pipeline)
+
+    monkeypatch.setattr(Session, "_on_pipeline_finished", on_pipeline_finished)
+    w = open_window(cat_clip)
+    w.session.finished.connect(lambda: told.append(w.session.player))
+    qtbot.waitUntil(lambda: len(told) == 1, timeout=WAIT_MS)
+    assert w.session.pipeline is None and w.session.preview.finished
+    last, shown = w.session.last_shown.index, []
+    w.session.frame_shown.connect(lambda s: shown.append(s.index))
+    release.set()
+    qtbot.waitUntil(lambda: len(pipeline_ends) == 1, timeout=WAIT_MS)
+    assert len(told) == 1 and w.session.pipeline.finished
+    assert shown in ([], [last])  # at most the last frame again, with its map: no second playing
+    w.session.seek(1.2)  # the clip is 1.5 s: plays to its end again
+    qtbot.waitUntil(lambda: len(pipeline_ends) == 2, timeout=WAIT_MS)
+    assert len(told) == 2

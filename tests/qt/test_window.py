@@ -67,7 +67,7 @@ def test_switching_source_and_model_while_running(qtbot, open_window, fast_model
     wait_frames(qtbot, w, 3)
     w.toggle_recording(True)
     wait_frames(qtbot, w, 2)
-    assert open_and_wait(qtbot, w, b)  # a recording running is finalized on a switch
+    assert open_and_wait(qtbot, w, b, loop=True)  # a recording running is finalized on a switch
     assert not w.session.recording
     files = list((tmp_path / "out").glob("*.mkv"))
     assert len(files) == 1 and count_frames(files[0]) == w.frames_shown_recording

@@ -155,6 +155,36 @@ def test_dropped_counts_the_frames_of_the_source_on_screen(qtbot, open_window, f
     assert int(w.dropped_label.text().split()[-1]) < 100  # this source's drops only
 
 
+def test_dropped_does_not_count_what_went_while_the_preview_played(qtbot, open_window, _lite0, cat_clip,
+                                                                  monkeypatch):
+    """The preview shows at most 12 frames a second and the source lets frames go
+    while the model loads: none of it is "dropped"; the count starts with the model."""
+    import threading
+
+    import camvideo.models
+
+    release = threading.Event()
+    monkeypatch.setattr(camvideo.models, "load_model", lambda name="lite0", **kwargs: release.wait(WAIT_MS / 1000)
+                        and _lite0)
+    w = open_window(cat_clip, loop=True)
+    qtbot.waitUntil(lambda: w.frames_shown >= 2, timeout=WAIT_MS)
+    assert w.session.preview is not None
+    w.session.source.policy.dropped += 500  # as a paced file under a model's load lets frames go
+    w.session.replaced += 50
+    w.view.skipped += 5
+    w._update_status()
+    assert w.dropped_label.text() == "dropped 0"
+    release.set()
+    qtbot.waitUntil(lambda: w.session.pipeline is not None, timeout=WAIT_MS)
+    wait_frames(qtbot, w, 2)
+    w._update_status()
+    dropped = int(w.dropped_label.text().split()[-1])
+    assert dropped < 500  # what the model let go, if any (a busy machine): not the preview's
+    w.session.source.policy.dropped += 7  # the model's frames that went do count
+    w._update_status()
+    assert int(w.dropped_label.text().split()[-1]) >= dropped + 7
+
+
 def test_a_class_that_is_not_there_gets_no_box_and_a_faint_map(qtbot, open_window, fast_models, cat_clip, photo):
     """One class "tabby" over an espresso: listed with its score, but no box and
     a faint map (the window's gate), where the cat gets its box."""
@@ -260,3 +290,13 @@ def test_right_near_the_end_of_a_looping_clip_wraps_round(qtbot, open_window, fa
     settle(qtbot, w)
     shown = w.session.last_shown
     assert w.panel.image_label.text() == f"frame {shown.index % 90}" and w.panel.image_label.isVisible()
+
+
+def test_a_file_s_pipeline_queues_one_forwarded_frame_for_its_writer(qtbot, open_window, fast_models, cat_clip):
+    """A person watches: frames queued behind a slow model are latency, and they still
+    come after a Pause (the core's default queue of 4 doubled the latency)."""
+    from camvideo.qt.session import VIEW_QUEUE_SIZE
+
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 2)
+    assert VIEW_QUEUE_SIZE == 1 and w.session.pipeline._out.maxsize == 1

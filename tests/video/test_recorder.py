@@ -316,3 +316,43 @@ def test_pictures_converted_by_its_pool_record_the_same_frames(tmp_path):
     _, other = record("other.mkv", "other")
     for got in (pooled, other):
         assert len(got) == len(plain) == len(sizes) and all(np.array_equal(a, b) for a, b in zip(got, plain))
+
+
+class HoldingStream:
+    """An encoder that keeps each frame by reference and encodes it at a later call,
+    as NVENC does with a frame it has no free surface for (EAGAIN in its receive_packet)."""
+
+    def __init__(self, name: str) -> None:
+        self.codec_context = type("Context", (), {"name": name, "options": {}, "open": lambda self: None})()
+        self.held = []
+
+    def encode(self, frame):
+        if frame is not None:
+            self.held.append(frame)
+        return []
+
+
+@pytest.mark.parametrize("codec", ["h264_nvenc", "libx264"])
+def test_a_frame_the_encoder_holds_keeps_its_picture_when_the_next_one_comes(tmp_path, codec):
+    """libx264 copies the picture in while encode runs (the reused buffer is safe:
+    test_yuv); NVENC may hold a frame by reference, so it gets a frame of its own."""
+    import cv2
+
+    recorder = Recorder(tmp_path / "out.mkv", codec=codec)
+    stream = HoldingStream(codec)
+    real = recorder._container
+    recorder._container = type("Container", (), {"add_stream": lambda self, name, rate: stream,
+                                                 "mux": lambda self, packet: real.mux(packet),
+                                                 "close": lambda self: real.close()})()
+    images = [pattern(i, 64, 48) for i in range(3)]
+    for i, image in enumerate(images):
+        recorder.write_image(image, i / 30)
+    pictures = [frame.to_ndarray() for frame in stream.held]
+    expected = [cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420) for image in images]
+    if codec == "h264_nvenc":
+        assert all(np.array_equal(p, e) for p, e in zip(pictures, expected, strict=True))
+    else:  # one reused frame: what libx264 copied in was each picture, what is held now the last
+        assert all(frame is stream.held[0] for frame in stream.held)
+    recorder.abandon()  # nothing was encoded: the partial file is left, and no final name
+    recorder.close()
+    assert not (tmp_path / "out.mkv").exists()

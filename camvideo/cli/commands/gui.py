@@ -13,7 +13,8 @@ def register(sub) -> None:
         "gui",
         help="the desktop app: live heat maps, labels and boxes; record and snapshot",
         description="Open the window on SOURCE: a camera index, a video file, a folder of images or "
-        "a stream URL. With no SOURCE: camera 0 when one opens, else the demo clip (looping).",
+        "a stream URL. With no SOURCE: camera 0 when one opens, else the demo clip (looping). Without "
+        "--model, the model chosen in the window last time (the first time lite0).",
         epilog="exit status: 0 the window was closed; 2 a problem with an option or a file given "
         "(one line on stderr, before the window opens: a SOURCE path that does not exist, too; a source "
         "or model that fails later is said in "
@@ -23,7 +24,7 @@ def register(sub) -> None:
     p.add_argument("source", nargs="?", metavar="SOURCE", type=cli.path_argument, help="camera index, video file, folder or URL")
     p.add_argument("--loop", action="store_true", help="play a file again from the start when it ends")
     cli.add_model_options(p, precision=False)  # the window's forward pass runs f32
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, model=None)  # no --model: the model the window remembers (the first time lite0)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,25 +32,16 @@ def run(args: argparse.Namespace) -> int:
     window shows first: torch (1.5 s), the model list and the model load in the
     background, so the usual start (the built-in model, a plain device name)
     imports no torch here. A model name other than the built-in one is checked
-    against the window's kept list of names first (``camvideo.cli.inputs``; with none
-    kept, torchvision's registry): a typo fails at once."""
+    first (``checked_model``): a typo fails at once."""
     from pathlib import Path
 
-    from camvideo.app.models import is_exported
-    from camvideo.cli.inputs import check_model_name, kept_model_names
     from camvideo.errors import CamvideoError, ModelLoadError
 
     check_source(args.source)
-    if is_exported(args.model):  # an exported graph: the file is the model (its graph is read by the load)
-        check_graph_files(Path(args.model))
-        args.model = str(Path(args.model).absolute())  # the name the window remembers
-    elif args.model != cli.DEFAULT_MODEL and not args.model.startswith("timm:"):
-        names = kept_model_names()  # the window's kept list: no torch
-        if names is None:  # none kept yet: torchvision's registry (imports torch)
-            from camvideo.models import available_models
-
-            names = set(available_models())
-        check_model_name(args.model, names)
+    if args.model is None and cli.model_options(args):
+        args.model = cli.DEFAULT_MODEL  # no --model: the model options go with the built-in model
+    if args.model is not None:
+        args.model = checked_model(args.model)
     options = cli.model_options(args)  # --input-size, --mean, --std checked here: one line, no window
     for option, path in (("weights", args.weights), ("checkpoint", args.checkpoint), ("labels", args.labels)):
         if path and not Path(path).is_file():
@@ -78,6 +70,30 @@ def run(args: argparse.Namespace) -> int:
     # model chosen later in the window loads as it comes (a checkpoint belongs to its model)
     return run_app(args.source, model=args.model, device=device, loop=args.loop, model_options=options,
                    runtime=None if runtime == "auto" else runtime)  # auto: the Runtime box's remembered choice
+
+
+def checked_model(name: str) -> str:
+    """``--model``'s name as the window takes it: an exported graph by its absolute
+    path (the name the window remembers), its files checked; a registry name other
+    than the built-in one checked against the window's kept list of names
+    (``camvideo.cli.inputs``: no torch; with none kept, torchvision's registry): a
+    typo fails at once."""
+    from pathlib import Path
+
+    from camvideo.app.models import is_exported
+    from camvideo.cli.inputs import check_model_name, kept_model_names
+
+    if is_exported(name):  # an exported graph: the file is the model (its graph is read by the load)
+        check_graph_files(Path(name))
+        return str(Path(name).absolute())
+    if name != cli.DEFAULT_MODEL and not name.startswith("timm:"):
+        names = kept_model_names()
+        if names is None:  # none kept yet: torchvision's registry (imports torch)
+            from camvideo.models import available_models
+
+            names = set(available_models())
+        check_model_name(name, names)
+    return name
 
 
 def window_device(device: str) -> str:
