@@ -5,18 +5,39 @@ output is an input is ``camvideo.video.outputs.check_outputs``."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
 from camvideo.errors import OutputError, reason
 
 
-def write_file(path: str | Path, write: Callable[[IO[str]], object]) -> None:
-    """Open ``path`` for text (UTF-8, no newline translation) and ``write(f)``."""
+@contextlib.contextmanager
+def whole_file(path: str | Path) -> Iterator[Path]:
+    """A file beside ``path`` to write into, that takes ``path``'s name only once the
+    block has ended without an error: an earlier ``path`` stays as it was until then,
+    and a run killed while writing leaves it whole (the hidden ``.NAME.PID.partial``
+    at most). A path that exists and is no regular file (a FIFO, ``/dev/stdout``) is
+    written in place."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        yield path
+        return
+    temp = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        with Path(path).open("w", newline="", encoding="utf-8") as f:
+        yield temp
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def write_file(path: str | Path, write: Callable[[IO[str]], object]) -> None:
+    """Write ``path`` as text (UTF-8, no newline translation) with ``write(f)``; it
+    takes its name only when written whole (``whole_file``)."""
+    try:
+        with whole_file(path) as target, target.open("w", newline="", encoding="utf-8") as f:
             write(f)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {reason(exc)}") from None

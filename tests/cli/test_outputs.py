@@ -257,3 +257,55 @@ def test_an_outputs_folder_is_checked_before_the_work(tmp_path, monkeypatch):
     with pytest.raises(OutputError, match=r"the folder .* is not writable \(read-only, or no permission\)"):
         outputs.check_folders([tmp_path / "a.mkv"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"]
+
+
+def test_a_side_file_takes_its_name_only_when_written_whole(tmp_path):
+    """``--json`` and eval's summaries (``write_file``): a write that fails half way
+    leaves the earlier file as it was, and no temporary file."""
+    from camvideo.cli.outputs import write_file
+
+    out = tmp_path / "frames.json"
+    out.write_text("earlier, complete")
+
+    def half(f):
+        f.write("half of it")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OutputError, match="No space left"):
+        write_file(out, half)
+    assert out.read_text() == "earlier, complete" and sorted(tmp_path.iterdir()) == [out]
+    write_file(out, lambda f: f.write("new"))
+    assert out.read_text() == "new" and sorted(tmp_path.iterdir()) == [out]
+
+
+def test_a_special_file_is_written_in_place(tmp_path):
+    from camvideo.cli.outputs import whole_file
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with whole_file(fifo) as target:
+        assert target == fifo
+
+
+def test_an_annotated_image_replaces_the_earlier_one_only_whole(tmp_path, monkeypatch):
+    import cv2
+    import numpy as np
+
+    from camvideo.cli.commands import image as command
+
+    out = tmp_path / "shot.png"
+    out.write_bytes(b"earlier image")
+    picture = np.full((8, 8, 3), 200, np.uint8)
+
+    def cut(self, data):  # the disk fails half way through the image
+        with open(self, "wb") as f:
+            f.write(data[: len(data) // 2])
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(Path, "write_bytes", cut)
+    with pytest.raises(OutputError, match="Input/output error"):
+        command._write_image(out, picture)
+    monkeypatch.undo()
+    assert out.read_bytes() == b"earlier image" and sorted(tmp_path.iterdir()) == [out]
+    command._write_image(out, picture)
+    assert cv2.imread(str(out)).mean() == 200 and sorted(tmp_path.iterdir()) == [out]

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from camvideo.cli import options as cli
-from camvideo.cli.outputs import write_file
+from camvideo.cli.outputs import whole_file, write_file
 from camvideo.cli.parser import exit_status
 from camvideo.cli.progress import Counting
 from camvideo.errors import InputError, OutputError, printable, reason
@@ -211,10 +211,17 @@ def _csv(f, fields, rows) -> None:
 
 
 def _write_png(path: Path, image) -> None:
+    """``image`` as ``path`` (PNG), taking the name only when written whole (``whole_file``)."""
     import cv2
 
-    if not cv2.imwrite(str(path), image, [cv2.IMWRITE_PNG_COMPRESSION, 9]):
-        raise OutputError(f"cannot write {path}")
+    ok, encoded = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    try:
+        if not ok:
+            raise OSError("OpenCV could not encode it")
+        with whole_file(path) as target:
+            target.write_bytes(encoded.tobytes())
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {reason(exc)}") from None
 
 
 def run_devset(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from camvideo.cli import options as cli
-from camvideo.cli.outputs import folder_problem, write_text
+from camvideo.cli.outputs import folder_problem, whole_file, write_text
 from camvideo.cli.parser import exit_status
 from camvideo.errors import InputError, OutputError, printable, reason
 from camvideo.video.outputs import check_outputs
@@ -184,16 +184,20 @@ def _outputs(paths: list[Path], targets: list[Path], json_file: str | None) -> l
 
 def _write_image(path: Path, image, lock_as: str | None = None) -> None:
     """Write ``image`` to ``path`` (its folder made when missing), under ``path``'s lock
-    taken for ``lock_as`` when that is given (``OutputLock.for_file``)."""
+    taken for ``lock_as`` when that is given (``OutputLock.for_file``); an earlier
+    ``path`` is replaced only by the whole new image (``whole_file``)."""
     import cv2
 
     from camvideo.batch.lock import OutputLock
 
     try:
+        ok, encoded = cv2.imencode(path.suffix, image)
+        if not ok:
+            raise OutputError(f"cannot write {path}: OpenCV could not encode it as {path.suffix}")
         path.parent.mkdir(parents=True, exist_ok=True)  # a folder -o: made when missing
         with contextlib.nullcontext() if lock_as is None else OutputLock.for_file(path, lock_as, "-o"):
-            ok = cv2.imwrite(str(path), image)
+            with whole_file(path) as target:
+                target.write_bytes(encoded.tobytes())
     except (OSError, cv2.error) as exc:
-        raise OutputError(f"cannot write {path}: {reason(exc)}") from None
-    if not ok:
-        raise OutputError(f"cannot write {path}: {folder_problem(path.parent) or 'OpenCV could not write it'}")
+        problem = folder_problem(path.parent) if path.parent.exists() else None
+        raise OutputError(f"cannot write {path}: {problem or reason(exc)}") from None
