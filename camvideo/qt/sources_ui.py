@@ -3,7 +3,8 @@ and what the window shows while one opens, when it opened, failed or ended.
 
 Sources open in the background (``opener``): while one opens, what was playing
 goes on, a bar over the top of the video says "Opening …" and offers Cancel (or
-Esc); a newer open supersedes it. A stream that failed to open offers "open … again"
+Esc); with nothing on screen the middle of the view says it and the bar holds only
+Cancel (the status field says "opening"); a newer open supersedes it. A stream that failed to open offers "open … again"
 (its URL kept, without a password). With no source asked for, the window opens
 camera 0 when there is one, else the demo clip. ``opened(spec, ok)`` (the window's
 ``opened`` too) says when an open ended, after the window has shown the outcome.
@@ -91,12 +92,13 @@ class SourceControls(QObject):
         w = self.window
         self._errors_at_open = len(w.errors)
         shown = short(spec)
-        w.top_bars.show_opening(f"Opening {shown}…" + ("" if w.session.source is None
-                                                       else "  (what plays goes on until it opens)"), spec)
-        w.statusBar().showMessage(f"opening {shown}… (Esc cancels)")
+        w.statusBar().clearMessage()  # the status field says "opening"; the bar or the view says what
         if w.session.source is None:  # nothing on screen (a camera stops the old source first)
+            w.top_bars.show_opening("", spec)  # the bar holds Cancel; the view's middle names the source
             self.show_no_source()
             w.view.set_message(f"Opening {shown}…")
+        else:
+            w.top_bars.show_opening(f"Opening {shown}…  (what plays goes on until it opens)", spec)
 
     def on_opened(self, spec: str, ok: bool) -> None:
         w = self.window
@@ -108,8 +110,6 @@ class SourceControls(QObject):
             elif w.session.opening_spec is None and len(w.errors) > self._errors_at_open:  # failed, not cancelled
                 w.top_bars.offer_retry(f"open {short(spec)} again", lambda: self.open(spec))
         if not ok:
-            if w.statusBar().currentMessage().startswith("opening "):
-                w.statusBar().clearMessage()
             if w.session.source is None and w.session.opening_spec is None:
                 if self.demo_if_no_camera:
                     self.open_demo()  # start-up: no camera 0 here, the demo clip instead

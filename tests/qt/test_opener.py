@@ -115,8 +115,8 @@ def test_the_window_keeps_painting_while_a_silent_stream_opens_and_cancel_stops_
     url = silent.url()
     w.open(url)  # returns at once: FFmpeg waits in its own thread
     assert w.session.opening_spec == url and w.opening_bar.isVisibleTo(w)
-    assert w.opening_label.text().startswith(f"Opening {url}…")
-    assert w.statusBar().currentMessage().startswith(f"opening {url}")
+    assert w.opening_label.text().startswith(f"Opening {url}…")  # said once: in the bar, over what plays
+    assert w.statusBar().currentMessage() == ""
     painted = w.view.painted
     qtbot.waitUntil(lambda: bool(silent.connections), timeout=WAIT_MS)  # FFmpeg is connected, waiting for an answer
     qtbot.wait(1000)
@@ -134,6 +134,23 @@ def test_the_window_keeps_painting_while_a_silent_stream_opens_and_cancel_stops_
     wait_frames(qtbot, w, 2)
     assert not w.errors and not w.banner.isVisible()  # ...and says nothing: it was cancelled
     assert w.session.source.name == str(cat_clip)
+
+
+def test_an_open_with_nothing_on_screen_is_named_once_in_the_middle_of_the_view(qtbot, open_window, fast_models,
+                                                                               silent):
+    w = open_window(silent.url(), loop=True)
+    qtbot.waitUntil(lambda: w.session.opening_spec == silent.url(), timeout=WAIT_MS)  # start-up opens it
+    assert w.session.source is None
+    assert w.view.message == f"Opening {silent.url()}…"  # where one looks while nothing is shown
+    assert w.opening_bar.isVisibleTo(w) and w.opening_label.text() == ""  # the bar keeps Cancel only
+    assert w.statusBar().currentMessage() == ""
+    w._update_status()
+    assert w.fps_label.text() == "opening"  # the status field says what the stream does
+    with qtbot.waitSignal(w.opened, timeout=WAIT_MS):
+        w.cancel_open()
+    assert w.view.message.startswith("No source")
+    silent.close()
+    _wait_no_open_thread(qtbot, w)
 
 
 def test_esc_cancels_an_open(qtbot, open_window, fast_models, cat_clip, silent):
