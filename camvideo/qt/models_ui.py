@@ -117,7 +117,7 @@ class ModelControls:
         stale = self.state.stale_message()
         if stale is not None and w.error_label.text() == stale:
             w.banner.hide()  # the failure it told of is over: this model runs
-        w.device_label.setText(device)
+        w.status_line.set_device(device)
         w.panel.runtime.setToolTip(RUNTIME_TIP)
         self.runtime.start()  # the stream runs on torch until OpenVINO is ready
         if w.session.model is not None and w.panel.labels != list(w.session.model.labels):

@@ -3,7 +3,7 @@
 ``StatusLine`` keeps four permanent fields right in the status bar: what the
 stream does (``31.2 fps``, or ``paused``, ``ended``, ``loading model`` …: never a
 stale rate), the latency from capture to screen, the device the model runs on
-and the frames dropped for the source on screen. The window refreshes it four
+(hidden until a model is ready) and the frames dropped for the source on screen. The window refreshes it four
 times a second.
 """
 
@@ -34,6 +34,7 @@ class StatusLine:
             label.setStyleSheet("QLabel { padding: 0 6px; border-left: 1px solid palette(mid); }")
             bar.addPermanentWidget(label)
             setattr(self, name, label)
+        self.device_label.hide()  # no empty bordered field: it shows once a model is ready
         self.skipped_before = 0  # the view's skipped frames before the source on screen
 
     @staticmethod
@@ -57,6 +58,11 @@ class StatusLine:
         if session.pipeline is None:
             return 0
         return session.dropped + view.skipped - self.skipped_before
+
+    def set_device(self, device: str) -> None:
+        """The device the model runs on; the field is hidden while there is none."""
+        self.device_label.setText(device)
+        self.device_label.setVisible(bool(device))
 
     def new_source(self, session, view) -> None:
         """From now on "dropped" counts the new source's frames."""
