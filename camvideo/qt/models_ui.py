@@ -118,6 +118,7 @@ class ModelControls:
         if stale is not None and w.error_label.text() == stale:
             w.banner.hide()  # the failure it told of is over: this model runs
         w.status_line.set_device(device)
+        w.panel.reset_heatmap_rank()  # a new model's classes: the top class's map again
         w.panel.runtime.setToolTip(RUNTIME_TIP)
         self.runtime.start()  # the stream runs on torch until OpenVINO is ready
         if w.session.model is not None and w.panel.labels != list(w.session.model.labels):

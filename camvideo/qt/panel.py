@@ -169,6 +169,16 @@ class ControlPanel(QWidget):
             self._on_overlay()
         return True
 
+    def reset_heatmap_rank(self) -> None:
+        """The top class's heat map again, and no class named for another rank (a new
+        source or model: the rank chosen with keys 1-9 was for the old one's classes)."""
+        self.map_class = ""
+        if self.heatmap_rank != 1:
+            self.heatmap_rank = 1
+            self._on_overlay()
+        else:
+            self._update_labels()
+
     def _on_localize(self, *_args) -> None:
         mode = self.mode.currentText()
         self.topk.setEnabled(mode == "Top-k")

@@ -132,6 +132,7 @@ class SourceControls(QObject):
         w.view.set_message("" if w.session.model is not None else f"Loading model {w.panel.model.currentText()}…")
         w.statusBar().clearMessage()  # an error about the last source is old news
         w.status_line.new_source(w.session, w.view)  # "dropped" counts this source's frames
+        w.panel.reset_heatmap_rank()  # the top class's map: a rank chosen for the old source means nothing here
         # a file by its name (the whole path in the tooltip): a long path wraps the panel
         w.panel.source_label.setText(f"live: {name}" if live else Path(name).name or name)
         w.panel.source_label.setToolTip(name)

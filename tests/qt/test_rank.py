@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PyQt6.QtCore import QPoint, Qt
 from PyQt6.QtGui import QImage
-from qt_helpers import WAIT_MS, make_cat_clip, qimage_rgb, settle, shown_frame, wait_frames
+from qt_helpers import WAIT_MS, make_cat_clip, open_and_wait, qimage_rgb, settle, shown_frame, wait_frames
 
 from camvideo.annotate import FrameAnnotator
 from camvideo.app.shown import ShownFrame
@@ -162,3 +162,31 @@ def test_keys_choose_the_map_and_a_smaller_k_resets_it(qtbot, open_window, fast_
     w.close()
     again = open_window(make_cat_clip(tmp_path / "cat2.mp4", size=(192, 128)))
     assert again.panel.mode.currentText() == "Top-k" and again.panel.overlay_settings().heatmap_rank == 1
+
+
+def _chosen_rank_3(qtbot, w) -> None:
+    qtbot.keyClick(w.view, Qt.Key.Key_3)
+    wait_frames(qtbot, w, 1)
+    assert w.panel.heatmap_rank == 3 and w.panel.map_class
+
+
+def _back_on_the_top_class(w) -> None:
+    assert w.panel.heatmap_rank == 1 and w.panel.map_class == ""
+    assert w.session.annotator.settings.heatmap_rank == 1 and w.view.overlay.heatmap_rank == 1
+    assert w.panel.map_hint.text().startswith("Heat map of the top class")
+
+
+def test_a_new_source_or_model_shows_the_top_class_again(qtbot, open_window, fast_models, tmp_path):
+    w = open_window(make_cat_clip(tmp_path / "a.mp4", size=(160, 96)), loop=True)
+    wait_frames(qtbot, w, 1)
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=WAIT_MS)
+    _top_k(qtbot, w, 4)
+    _chosen_rank_3(qtbot, w)
+    assert open_and_wait(qtbot, w, make_cat_clip(tmp_path / "b.mp4", size=(128, 96)), loop=True)
+    _back_on_the_top_class(w)  # the rank was chosen among the old source's classes
+    wait_frames(qtbot, w, 2)
+    _chosen_rank_3(qtbot, w)
+    with qtbot.waitSignal(w.session.model_ready, timeout=WAIT_MS):
+        w.session.load_model("lite0")
+    _back_on_the_top_class(w)  # a new model's classes differ
