@@ -78,6 +78,8 @@ def test_a_driver_killed_then_a_rerun_leaves_every_file_complete_exactly_once(tm
         run.kill()
     _wait_gone(worker)
     assert not _alive(worker)  # the worker died with its driver: no orphan renames a partial
+    # the workers' stop is a pipe, not a multiprocessing Event: no named semaphore for the tracker to report
+    assert "leaked semaphore" not in run.stderr and "resource_tracker" not in run.stderr, run.stderr
     assert [p.read_bytes() for p in _outputs(out, "long.mkv")] == earlier["long.mkv"]  # untouched
     # an output that is not what its done line says (an orphan of an older version renamed it)
     recording, export = _outputs(out, "a.mp4")
