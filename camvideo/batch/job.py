@@ -174,7 +174,7 @@ class JobResult:
                 "bytes": list(self.sizes) if self.sizes else [_size(p) for p in self.outputs],
                 "reason": self.reason, "size": job.size, "mtime_ns": job.mtime_ns, "config": config,
                 "worker": self.worker, "started": timestamp(self.started), "finished": timestamp(self.finished),
-                **({"damaged": self.damage} if self.damage else {}),
+                **({"damaged": self.damage} if self.damage and self.status == "done" else {}),
                 **({"segments": list(self.segments)} if self.segments else {})}
 
 
