@@ -7,8 +7,10 @@ of that file: the same ``Pipeline``, ``FrameLocalizer``, ``FrameAnnotator``,
 a bad file: everything that goes wrong becomes a ``failed`` ``JobResult`` with a
 one-line reason (``camvideo.errors.describe``), so a worker goes on to the next
 file. A file that is damaged (frames that do not decode: the source lists them
-in ``damage`` and goes on past them) is failed too, with the stretches lost as
-its reason, its outputs holding every frame that decoded.
+in ``damage`` and goes on past them) is done, as a single ``camvideo process`` of
+it is: its outputs hold every frame that decoded, under their final names, and the
+result's ``damage`` names the stretches lost (the summary's ``damaged``); a rerun
+skips it like any done file.
 
 Outputs are written under ``.partial`` names and renamed when finished (the
 ``Recorder`` and the exporters do it themselves); a stop request (``should_stop``)
@@ -157,6 +159,7 @@ class JobResult:
     finished: float = 0.0
     segments: tuple[dict, ...] = ()  # a file run in segments: each one's figures (camvideo.batch.segments)
     sizes: tuple[int, ...] = ()  # the outputs' sizes where they are not local files (camvideo.batch.storage)
+    damage: str | None = None  # a done file's frames that could not be decoded (camvideo.video.describe_damage)
 
     @property
     def fps(self) -> float:
@@ -171,6 +174,7 @@ class JobResult:
                 "bytes": list(self.sizes) if self.sizes else [_size(p) for p in self.outputs],
                 "reason": self.reason, "size": job.size, "mtime_ns": job.mtime_ns, "config": config,
                 "worker": self.worker, "started": timestamp(self.started), "finished": timestamp(self.finished),
+                **({"damaged": self.damage} if self.damage and self.status == "done" else {}),
                 **({"segments": list(self.segments)} if self.segments else {})}
 
 
@@ -293,7 +297,7 @@ class JobRunner:
         worker = worker_name()
         if job.kind == "missing":
             return failed(job, "no such file or folder", worker=worker, started=started)
-        frames, status, why = 0, "failed", None
+        frames, status, why, damage = 0, "failed", None, ""
         self._frames, self._outputs = 0, ()
         try:
             self.load()
@@ -301,9 +305,7 @@ class JobRunner:
             with _locked(job):  # a single-file run writing one of them fails this job, not the other way
                 _remove_partials(job)
                 frames, stopped, damage = self._process(job, should_stop, on_progress)
-            status = "interrupted" if stopped else "done"
-            if damage and status == "done":  # every frame that decodes is in the outputs; the reason says what is not
-                status, why = "failed", f"damaged: {damage}"
+            status = "interrupted" if stopped else "done"  # damaged and done: every frame that decodes is kept
         except CamvideoError as exc:
             why = describe(exc)
         except Exception as exc:  # noqa: BLE001 - e.g. out of (GPU) memory: this file fails, the worker goes on
@@ -313,7 +315,8 @@ class JobRunner:
         if why and why.startswith(f"{job.source}: "):  # the summary line names the source already
             why = why[len(job.source) + 2:]
         return JobResult(job, status, frames=frames, seconds=time.monotonic() - t0, outputs=self._outputs, reason=why,
-                         worker=worker, started=started, finished=time.time())
+                         worker=worker, started=started, finished=time.time(),
+                         damage=damage if status == "done" and damage else None)
 
     def _process(self, job: Job, should_stop, on_progress) -> tuple[int, bool, str]:
         """Run the whole source (``run_source``): (frames written, stopped by request,

@@ -8,8 +8,12 @@ a fresh worker takes its place for the rest. Each worker loads the model once
 so a slow file never holds up the others. Workers are started with ``spawn``:
 nothing of the parent's threads or torch state is inherited.
 
-Stopping: the parent sets a shared event (Ctrl-C, SIGTERM, SIGHUP reach the
-parent, which decides); each worker closes the file it is on (recording and
+Stopping: the parent closes the write end of a stop pipe whose read end every
+worker holds (Ctrl-C, SIGTERM, SIGHUP reach the parent, which decides): the read
+end then polls ready (end of file) in every worker at once. A pipe is a file
+descriptor the kernel frees with the process, where a ``multiprocessing.Event``
+made five named semaphores that a driver killed with SIGKILL left to Python's
+resource tracker ("5 leaked semaphore objects"). Each worker closes the file it is on (recording and
 export playable under their ``.partial`` names) and reports it ``interrupted``. A
 terminal's Ctrl-C also reaches the workers, which ignore SIGINT for that reason.
 A SIGTERM or SIGHUP that reaches the parent too (a service stopped, a process
@@ -120,13 +124,14 @@ def _die_with_parent() -> None:
 
 
 def _serve(conn, stop, options: JobOptions, log_level: int) -> None:
-    """A worker's life: load the model, then run the jobs the parent sends until None."""
+    """A worker's life: load the model, then run the jobs the parent sends until None.
+    ``stop``: the read end of the parent's stop pipe (ready once the parent closes its end)."""
     _die_with_parent()
     logging.basicConfig(level=log_level, format=f"%(levelname)s %(name)s [worker {os.getpid()}]: %(message)s")
     own_stop = threading.Event()
 
     def on_signal(signum, frame):
-        if stop.wait(SHARED_SIGNAL_S):  # the parent was signalled too: finish the file in hand
+        if _stopped(stop, SHARED_SIGNAL_S):  # the parent was signalled too: finish the file in hand
             own_stop.set()
             return
         signal.signal(signum, signal.SIG_DFL)  # sent to this worker alone: die of it, the parent records it
@@ -158,9 +163,17 @@ def _serve(conn, stop, options: JobOptions, log_level: int) -> None:
             if not _send(conn, ("progress", index, frames, total)):
                 own_stop.set()
 
-        result = runner.run(job, lambda: stop.is_set() or own_stop.is_set(), progress)
+        result = runner.run(job, lambda: own_stop.is_set() or _stopped(stop), progress)
         if not _send(conn, ("result", result)):
             return
+
+
+def _stopped(stop, timeout: float = 0.0) -> bool:
+    """Has the parent closed its end of the stop pipe (or died)? Waits up to ``timeout`` s."""
+    try:
+        return stop.poll(timeout)
+    except (OSError, ValueError):  # closed here: as good as stopped
+        return True
 
 
 # -- the parent ---------------------------------------------------------------
@@ -208,7 +221,8 @@ class LocalPool:
         self.jobs = jobs
         self.log_level = log_level
         self._context = multiprocessing.get_context("spawn")
-        self._stop = self._context.Event()
+        self._stop, self._stop_writer = self._context.Pipe(duplex=False)  # closing the writer stops the workers
+        self._stopping = False
         self._workers: list[_Worker] = []
         self._start_failures = 0
 
@@ -228,7 +242,7 @@ class LocalPool:
         while True:
             if stop.is_set() and not stopping:
                 stopping = True
-                self._stop.set()  # the workers finalize the files in hand
+                self._stop_all()  # the workers finalize the files in hand
             busy = [w for w in self._workers if w.job is not None]
             if not busy and (stopping or not pending):
                 return
@@ -276,6 +290,11 @@ class LocalPool:
                 worker.job = None
                 reporter.finished(message[1])
 
+    def _stop_all(self) -> None:
+        """Close the stop pipe's write end: every worker's read end polls ready."""
+        self._stopping = True
+        self._stop_writer.close()
+
     def _bury(self, worker: _Worker, reporter: Reporter) -> Job | None:
         """Record a dead worker's file as failed; the job it never received is returned
         (to run on another worker: it was not attempted)."""
@@ -292,7 +311,7 @@ class LocalPool:
             reporter.finished(failed(worker.job, death_reason(code), frames=worker.frames,
                                      worker=worker.name, started=worker.started))
             worker.job = None
-        elif not worker.ready and not self._stop.is_set():
+        elif not worker.ready and not self._stopping:
             self._start_failures += 1
             if self._start_failures >= 3:
                 raise CamvideoError(f"worker processes end before their model is loaded ({death_reason(code)}); "
@@ -315,6 +334,8 @@ class LocalPool:
                 worker.process.join(JOIN_S)
             worker.conn.close()
         self._workers.clear()
+        self._stop_writer.close()
+        self._stop.close()
 
     def __enter__(self) -> LocalPool:
         return self

@@ -34,7 +34,8 @@ def short(text: str, width: int = NAME_WIDTH) -> str:
 def result_line(result: JobResult) -> str:
     job = result.job
     if result.status == "done":
-        return f"done {job.rel}: {result.frames} frames in {result.seconds:.1f} s ({result.fps:.1f} fps)"
+        damaged = f"; damaged: {result.damage}" if result.damage else ""
+        return f"done {job.rel}: {result.frames} frames in {result.seconds:.1f} s ({result.fps:.1f} fps){damaged}"
     if result.status == "interrupted":
         return f"interrupted {job.rel} after {result.frames} frames (finalized; a rerun redoes it)"
     return f"failed {job.rel}: {result.reason}"

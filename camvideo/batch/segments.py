@@ -184,7 +184,8 @@ def _marker(part: Job, result: JobResult, config: str) -> dict:
     return {"source": part.source, "size": part.size, "mtime_ns": part.mtime_ns, "config": config,
             "first": segment.first, "end": segment.end, "count": segment.count, "frames": result.frames,
             "seconds": round(result.seconds, 3), "worker": result.worker, "outputs": list(part.outputs),
-            "bytes": [os.path.getsize(p) for p in part.outputs]}
+            "bytes": [os.path.getsize(p) for p in part.outputs],
+            **({"damaged": result.damage} if result.damage else {})}
 
 
 def write_marker(part: Job, result: JobResult, config: str) -> dict:
@@ -347,4 +348,5 @@ class SegmentedReporter:
 def _figures(marker: dict | None) -> dict:
     if marker is None:
         return {"status": "not done"}
-    return {"frames": marker.get("frames"), "seconds": marker.get("seconds"), "worker": marker.get("worker")}
+    return {"frames": marker.get("frames"), "seconds": marker.get("seconds"), "worker": marker.get("worker"),
+            **({"damaged": marker["damaged"]} if marker.get("damaged") else {})}

@@ -39,8 +39,10 @@ def join_file(job: Job, parts: Sequence[Job], started: float, figures: tuple[dic
         return JobResult(job, "failed", frames=frames, reason=f"joining its segments failed: {reason(exc)}",
                          worker=worker_name(), started=started, finished=time.time(), segments=figures)
     work = sum(float(f.get("seconds") or 0.0) for f in figures) + time.monotonic() - t0
+    damage = "; ".join(f"segment {n} of {len(figures)}: {f['damaged']}" for n, f in enumerate(figures, 1)
+                       if f.get("damaged"))
     return JobResult(job, "done", frames=frames, seconds=work, outputs=job.outputs, worker=worker_name(),
-                     started=started, finished=time.time(), segments=figures)
+                     started=started, finished=time.time(), segments=figures, damage=damage or None)
 
 
 def _partial(path: str | Path) -> Path:

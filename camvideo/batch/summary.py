@@ -8,7 +8,8 @@ Each line is a JSON object::
      "size": 1234567, "mtime_ns": 1764620000000000000, "config": "3f2a9c01d4e5",
      "worker": "node-1:4242", "started": "...", "finished": "..."}
 
-``status`` is ``done``, ``failed`` (``reason`` says why, on one line),
+``status`` is ``done`` (a damaged file is done too, every frame that decoded in
+its outputs, and its line's ``damaged`` names the frames lost), ``failed`` (``reason`` says why, on one line),
 ``interrupted`` (a stop signal came while it ran: its outputs are finalized and
 playable up to the last frame, and a rerun redoes it) or ``skipped`` (complete
 from an earlier run). ``run`` is when the run began: several runs append to the
@@ -158,6 +159,7 @@ class Totals:
     frames: int = 0  # frames written by this run (done, failed and interrupted files)
     work_s: float = 0.0  # the files' own processing seconds, summed
     failures: list[tuple[str, str]] = field(default_factory=list)  # (rel, reason)
+    damaged: list[tuple[str, str]] = field(default_factory=list)  # done files with frames lost: (rel, what)
 
     def add(self, record: dict) -> None:
         status = record["status"]
@@ -165,6 +167,8 @@ class Totals:
         if status != "skipped":
             self.frames += int(record.get("frames") or 0)
             self.work_s += float(record.get("seconds") or 0.0)
+        if status == "done" and record.get("damaged"):
+            self.damaged.append((record.get("rel", record.get("source", "?")), str(record["damaged"])))
         if status == "failed":
             self.failures.append((record.get("rel", record.get("source", "?")), record.get("reason") or "?"))
 
@@ -181,15 +185,22 @@ def clock(seconds: float) -> str:
 
 
 def format_table(totals: Totals, wall_s: float, summary_path: str | Path, max_failures: int = 20) -> str:
-    """The closing table: files per status, frames, wall time, and the failures' reasons."""
+    """The closing table: files per status (the damaged among the done counted apart),
+    frames, wall time, the damaged files' losses and the failures' reasons."""
     rows = [(name, totals.counts.get(name, 0)) for name in STATUSES]
     if totals.not_started:
         rows.append(("not started", totals.not_started))
     width = max(len(name) for name, _ in rows)
     fps = totals.frames / wall_s if wall_s > 0 else 0.0
     lines = [f"{name.ljust(width)}  {count:>6}" for name, count in rows]
+    if totals.damaged:
+        lines[0] += f" (of which damaged: {len(totals.damaged)})"
     lines.append(f"{'total'.ljust(width)}  {totals.files:>6} file{'s' * (totals.files != 1)}, {totals.frames} frame{'s' * (totals.frames != 1)} in {clock(wall_s)} "
                  f"wall time ({fps:.1f} fps)")
+    for rel, what in totals.damaged[:max_failures]:
+        lines.append(f"damaged: {rel}: {what}")
+    if len(totals.damaged) > max_failures:
+        lines.append(f"... and {len(totals.damaged) - max_failures} more damaged files (see the summary)")
     for rel, why in totals.failures[:max_failures]:
         lines.append(f"failed: {rel}: {why}")
     if len(totals.failures) > max_failures:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from batch_helpers import Running, camvideo, check_complete, decoded_frames, env, summary, wait_lines
-from clips import make_clip
+from clips import make_clip, make_truncated_clip
 from faults import limited
 
 
@@ -78,6 +78,8 @@ def test_a_driver_killed_then_a_rerun_leaves_every_file_complete_exactly_once(tm
         run.kill()
     _wait_gone(worker)
     assert not _alive(worker)  # the worker died with its driver: no orphan renames a partial
+    # the workers' stop is a pipe, not a multiprocessing Event: no named semaphore for the tracker to report
+    assert "leaked semaphore" not in run.stderr and "resource_tracker" not in run.stderr, run.stderr
     assert [p.read_bytes() for p in _outputs(out, "long.mkv")] == earlier["long.mkv"]  # untouched
     # an output that is not what its done line says (an orphan of an older version renamed it)
     recording, export = _outputs(out, "a.mp4")
@@ -170,3 +172,25 @@ def test_a_rerun_without_a_recording_names_the_killed_run_s_recording_and_keeps_
     assert partial.read_bytes() == kept and 0 < frames < clips["long.mkv"]  # kept, playable
     for rel, frames in clips.items():
         check_complete(tmp_path / "in" / rel, None, _outputs(out, rel)[1], frames)
+
+
+def test_a_truncated_file_in_an_archive_is_done_with_its_loss_named_and_not_redone(tmp_path):
+    """As ``camvideo process cut.mkv`` alone: every frame that decodes kept, the loss
+    named, exit 0; the summary's line says done with ``damaged``; a rerun skips it."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_truncated_clip(folder)
+    (folder / "whole.mkv").unlink()
+    make_clip(folder / "b.mkv", frames=10, size=(64, 48))
+    out = tmp_path / "out"
+    first = camvideo(folder, "--output-dir", out, "--jobs", "1")
+    assert first.returncode == 0, first.stderr
+    line = next(r for r in summary(out) if r["rel"] == "cut.mkv")
+    assert line["status"] == "done" and line["damaged"].startswith("frames ") and line["reason"] is None
+    assert 0 < line["frames"] < 60 and all(Path(p).is_file() for p in line["outputs"])
+    assert "(of which damaged: 1)" in first.stdout and f"damaged: cut.mkv: {line['damaged']}" in first.stdout
+    assert "failed: " not in first.stdout and "; damaged: frames " in first.stderr
+    again = camvideo(folder, "--output-dir", out, "--jobs", "1")
+    assert again.returncode == 0, again.stderr
+    assert "2 complete from an earlier run, skipped" in again.stderr
+    assert [r["status"] for r in summary(out)[-2:]] == ["skipped", "skipped"]

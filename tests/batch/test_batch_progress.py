@@ -32,6 +32,15 @@ def test_plain_lines_when_not_on_a_terminal():
     assert progress.frames == 30 and progress.done == 2
 
 
+def test_a_damaged_file_is_done_with_its_loss_on_its_line():
+    stream = io.StringIO()
+    cut = job(0, "cut.mp4")
+    with BatchProgress(1, stream=stream, every_s=60.0) as progress:
+        progress.finished(JobResult(cut, "done", frames=20, seconds=2.0, damage="frames 20-59 (0.7-2.0 s) are missing"))
+    assert "camvideo: [1/1] done cut.mp4: 20 frames in 2.0 s (10.0 fps); damaged: frames 20-59 (0.7-2.0 s) are missing" \
+        in stream.getvalue().splitlines()
+
+
 def test_bars_on_a_terminal_one_overall_and_one_per_file_in_flight():
     stream = io.StringIO()
     a, b = job(0, "a.mp4"), job(1, "sub/b.mkv")

@@ -53,13 +53,14 @@ def test_a_file_runs_through_the_pipeline_and_reports_its_progress(tmp_path, run
     assert json.dumps(record)  # a summary line
 
 
-def test_a_damaged_file_fails_with_its_reason_and_keeps_what_was_before_the_damage(tmp_path, runner):
+def test_a_damaged_file_is_done_with_its_loss_named_and_keeps_every_frame_that_decoded(tmp_path, runner):
     cut = make_truncated_clip(tmp_path)
     job = plan_of(tmp_path, cut).jobs[0]
     result = runner.run(job)
-    assert result.status == "failed" and result.reason.startswith("damaged: ")
-    assert 0 < result.frames < 60
+    assert result.status == "done" and result.reason is None and result.damage.startswith("frames ")
+    assert 0 < result.frames < 60 and result.outputs == job.outputs
     assert Path(job.recording).exists() and Path(job.export).read_text().count("\n") == result.frames
+    assert result.to_record("cfg")["damaged"] == result.damage
 
 
 def test_a_stop_request_keeps_the_outputs_partial_and_the_job_is_interrupted(tmp_path, runner):

@@ -4,6 +4,7 @@ whole-file run, and the command line: one summary line, resume per segment."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -124,6 +125,22 @@ def test_a_marker_counts_only_for_the_same_source_settings_and_bytes(tmp_path, r
     with open(part.export, "a", encoding="utf-8") as file:
         file.write("\n")  # an output that is not the bytes the marker recorded
     assert read_marker(part, "cfg") is None
+
+
+def test_a_damaged_segment_s_loss_is_in_its_marker_and_named_in_the_joined_file(tmp_path, runner, cat):
+    from camvideo.batch.segments import _figures
+
+    job = job_of(tmp_path, cat)
+    folder_of(job).mkdir()
+    parts = [segment_job(job, s, 10 + s.number) for s in cut(job, probe(job.source), 1.0)]
+    results = [runner.run(part) for part in parts]
+    lost = dataclasses.replace(results[-1], damage="frames 140-149 (4.7-5.0 s) could not be decoded")
+    assert write_marker(parts[-1], lost, "cfg")["damaged"] == lost.damage
+    figures = tuple(_figures(read_marker(part, "cfg") or write_marker(part, result, "cfg"))
+                    for part, result in zip(parts, results))
+    joined = join_file(job, parts, 0.0, figures)
+    assert joined.status == "done" and joined.damage == f"segment 5 of 5: {lost.damage}"
+    assert joined.to_record("cfg")["damaged"] == joined.damage
 
 
 def test_units_skip_the_done_segments_and_redo_the_rest(tmp_path, runner, cat):

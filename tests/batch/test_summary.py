@@ -46,6 +46,17 @@ def test_the_table_counts_every_status_frames_and_wall_time(tmp_path):
     assert text.endswith(f"summary: {tmp_path / 'camvideo-run.jsonl'}")
 
 
+def test_a_damaged_file_counts_as_done_and_its_loss_is_listed_apart(tmp_path):
+    totals = Totals(files=2)
+    totals.add({"rel": "a.mp4", "status": "done", "frames": 100, "seconds": 4.0})
+    totals.add({"rel": "cut.mp4", "status": "done", "frames": 40, "seconds": 2.0, "reason": None,
+                "damaged": "frames 40-59 (1.3-2.0 s) are missing"})
+    lines = format_table(totals, 10.0, tmp_path / "camvideo-run.jsonl").splitlines()
+    assert lines[0].split() == ["done", "2", "(of", "which", "damaged:", "1)"] and lines[1].split() == ["failed", "0"]
+    assert "damaged: cut.mp4: frames 40-59 (1.3-2.0 s) are missing" in lines
+    assert not any(line.startswith("failed: ") for line in lines) and totals.failures == []
+
+
 def test_timestamps_are_iso_with_an_offset():
     moment = datetime.fromisoformat(timestamp(0.0))
     assert moment.timestamp() == 0.0 and moment.utcoffset() is not None
