@@ -86,7 +86,8 @@ def test_hf_offline_mode_fails_without_trying(offline, monkeypatch, capsys, data
 
 def test_fetch_offline_fails_the_same_way(offline, capsys):
     line, elapsed = _cli_error(capsys, "models", "--fetch", "lite0", "resnet18")
-    assert elapsed < HANG_GUARD_S and "resnet18: its pretrained weights are not on this machine" in line
+    assert elapsed < HANG_GUARD_S and "resnet18: its weights cannot be downloaded here" in line
+    assert "on a connected machine and copy its cache folder" in line and "--weights PATH" in line  # how to carry them
     assert capsys.readouterr().out == ""  # lite0's line was printed before: check it alone
     assert cli.main(["models", "--fetch", "lite0"]) == 0
     assert capsys.readouterr().out.split() == ["lite0", "embedded"]
