@@ -136,7 +136,7 @@ class Recorder:
         self._last_pts: int | None = None
         self._audio = None
         self._i420 = I420Frames()  # libx264's yuv420p frames, converted into one reused buffer
-        self.i420_pool = I420Pool()  # pictures converted by the pipeline's writer (``ProcessedFrame.i420``)
+        self._pool = I420Pool()  # pictures converted by the pipeline's writer (``i420_pool``)
         fmt, options = CONTAINERS[path.suffix.lower()]
         self.time_base = mp4_time_base(self.fps_hint) if fmt == "mp4" else TIME_BASE  # the video's pts unit
         self._tick_s = float(self.time_base)  # its length in seconds, for the per-frame pts
@@ -337,8 +337,15 @@ class Recorder:
             raise OutputError(f"cannot write {self.partial}: {reason(exc)}") from None
         finally:
             if picture is not None:
-                self.i420_pool.give(picture)  # encoded (the encoder copied it in) or failed: free again
+                picture.pool.give(picture)  # encoded (the encoder copied it in) or failed: free again
         self.frames_written += 1
+
+    @property
+    def i420_pool(self) -> I420Pool | None:
+        """Where the pipeline's writer converts this recording's pictures
+        (``ProcessedFrame.i420``); None once the encoder that opened keeps frames of
+        its own (NVENC: ``write_image``), so that nothing converts them twice."""
+        return self._pool if self._stream is None or self._shares_frames else None
 
     def write(self, item: ProcessedFrame) -> None:
         """Sink interface: record the annotated picture at the source frame's time
