@@ -8,9 +8,11 @@ would make ``ray.init`` retry for ~20 s: ``check_token`` asks its GCS once first
 and fails at once with a line that says which variables to set. ``--ray local``
 starts a Ray instance for the run on this machine, listening on 127.0.0.1 only,
 and stops it at the end, with a token of its own for the run (no ~/.ray/auth_token
-written). ``ray.init`` to a cluster runs in a thread of its own while this one waits
-at most ``CONNECT_TIMEOUT_S``, answering the stop signals: Ray's connect blocks in
-C++ (minutes when the GCS does not answer) where no Python signal handler runs.
+written). ``ray.init`` runs in a thread of its own while this one waits at most
+``CONNECT_TIMEOUT_S`` (a cluster) or ``LOCAL_START_TIMEOUT_S`` (local), answering the
+stop signals: Ray's connect blocks in C++ (minutes when the GCS does not answer)
+where no Python signal handler runs, and ``ray.init`` in the main thread replaces
+the SIGTERM handler with one of its own.
 A 127.0.0.1 address of a head that listens on 127.0.0.1 only is connected to the
 way it listens (see ``_match_head``). Ray's log lines below errors stay off the
 terminal unless ``-v``. The actors and the pool are ``camvideo.batch.ray``.
@@ -22,7 +24,6 @@ import contextlib
 import ipaddress
 import logging
 import os
-import signal
 import socket
 import threading
 import time
@@ -32,6 +33,8 @@ from camvideo.runtime.signals import Aborted
 
 PROBE_TIMEOUT_S = 3.0
 CONNECT_TIMEOUT_S = 60.0  # ray.init to a running cluster (~2.6 s measured; Ray alone: up to 20 x 60 s)
+LOCAL_START_TIMEOUT_S = 120.0  # ray.init of --ray local (~1-4 s measured)
+STOP_WAIT_S = 30.0  # how long a stop signal waits for a half-done ray.init before shutting it down
 HEAD_CHECK_S = 1.0  # how often the driver checks that the head's GCS still answers (a TCP connect)
 
 
@@ -214,6 +217,53 @@ def _gcs_address(ray) -> str | None:
         return None
 
 
+
+class _InitThread:
+    """``ray.init(**kwargs)`` in a daemon thread of its own while the caller waits in
+    ``wait``, where a stop signal raises (``Aborted``) in camvideo's own code: Ray's
+    connect blocks in C++ where no handler runs, and ``ray.init`` in the main thread
+    replaces the SIGTERM handler. With ``owner`` (``--ray local``) the thread stays until
+    ``stop`` and shuts Ray down itself: Linux ends the processes ``ray.init`` started
+    when the thread that started them ends (their parent-death signal)."""
+
+    def __init__(self, ray, kwargs: dict, *, owner: bool) -> None:
+        self.ray, self.owner = ray, owner
+        self.error: BaseException | None = None
+        self.done, self.release = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(kwargs,), name="camvideo-ray-init", daemon=True)
+        self.thread.start()
+
+    def _run(self, kwargs: dict) -> None:
+        try:
+            self.ray.init(**kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            self.error = exc
+        finally:
+            self.done.set()
+        if self.owner and self.error is None:
+            self.release.wait()
+            with contextlib.suppress(Exception):
+                self.ray.shutdown()
+
+    def wait(self, timeout: float) -> bool:
+        """Whether ``ray.init`` ended within ``timeout``. A stop signal meanwhile raises; an
+        ``owner``'s first waits up to ``STOP_WAIT_S`` for it to end, so that ``stop`` can shut
+        down what it started (a connect left behind dies with the process)."""
+        deadline = time.monotonic() + timeout
+        try:
+            while not self.done.wait(0.1) and time.monotonic() <= deadline:
+                pass
+        except Aborted:
+            if self.owner:
+                self.done.wait(STOP_WAIT_S)
+            raise
+        return self.done.is_set()
+
+    def stop(self) -> None:
+        """``ray.shutdown`` on the owning thread, waited for at most ``STOP_WAIT_S``."""
+        self.release.set()
+        self.thread.join(STOP_WAIT_S)
+
 class RaySession:
     """A connection to a cluster (or a Ray instance started for the run); a context manager."""
 
@@ -239,56 +289,34 @@ class RaySession:
         self.gcs_address = _gcs_address(self.ray) or kwargs.get("address", "")
 
     def _connect(self, address: str, kwargs: dict) -> None:
-        """``ray.init`` to a running cluster, in a daemon thread; this thread waits at
-        most ``CONNECT_TIMEOUT_S`` (``CamvideoError``) and a stop signal meanwhile raises here
-        (``Aborted``): Ray's connect blocks in C++, where no handler would run. A
-        connect left behind dies with the process."""
-        done, box = threading.Event(), {}
-
-        def connect() -> None:
-            try:
-                self.ray.init(**kwargs)
-            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
-                box["error"] = exc
-            finally:
-                done.set()
-
-        timeout = CONNECT_TIMEOUT_S
-        deadline = time.monotonic() + timeout
+        """``ray.init`` to a running cluster: at most ``CONNECT_TIMEOUT_S``, Ray's retries off the terminal."""
         quiet = _quiet_stderr() if kwargs["logging_level"] >= logging.ERROR else contextlib.nullcontext()
         with quiet:  # Ray's C++ logs each retry there; the error says it once
-            threading.Thread(target=connect, name="camvideo-ray-connect", daemon=True).start()
-            while not done.wait(0.1) and time.monotonic() <= deadline:
-                pass
-        if not done.is_set():
+            init = _InitThread(self.ray, kwargs, owner=False)
+            finished, error = init.wait(CONNECT_TIMEOUT_S), init.error
+        if not finished:
             raise CamvideoError(f"--ray {address}: the cluster answers but Ray could not connect within "
-                                f"{timeout:.0f} s; check that its head runs and that this machine reaches "
-                                "the address the head announced (`ray status` on the head)")
-        if "error" in box:
-            raise CamvideoError(f"--ray {address}: cannot connect ({describe(box['error'])}); a cluster with token "
+                                f"{CONNECT_TIMEOUT_S:.0f} s; check that its head runs and that this machine "
+                                "reaches the address the head announced (`ray status` on the head)")
+        if error is not None:
+            raise CamvideoError(f"--ray {address}: cannot connect ({describe(error)}); a cluster with token "
                                 f"authentication needs {TOKEN_HELP}") from None
 
     def _init(self, address: str, kwargs: dict) -> None:
-        """``ray.init`` of ``--ray local``. A stop signal meanwhile is ``Aborted``, what Ray started shut down
-        (``ray.init`` installs a SIGTERM handler that exits with status 15, silently): the
-        SIGTERM handler from before (camvideo's stop signals) is put back after it."""
-        main = threading.current_thread() is threading.main_thread()
-        previous = signal.getsignal(signal.SIGTERM) if main else None
+        """``ray.init`` of ``--ray local`` (at most ``LOCAL_START_TIMEOUT_S``). A stop signal meanwhile is
+        ``Aborted`` once what Ray started is shut down."""
+        self._owner = _InitThread(self.ray, kwargs, owner=True)
         try:
-            self.ray.init(**kwargs)
-        except (SystemExit, Aborted) as exc:
-            signum = exc.signum if isinstance(exc, Aborted) else exc.code
-            if signum != signal.SIGTERM and not isinstance(exc, Aborted):
-                raise
-            with contextlib.suppress(Exception):  # half started: stop what it started
-                self.ray.shutdown()
-            raise Aborted(signum) from None
-        except Exception as exc:  # noqa: BLE001 - Ray raises many kinds: one clear line
-            raise CamvideoError(f"--ray {address}: cannot connect ({describe(exc)}); a cluster with token "
-                                f"authentication needs {TOKEN_HELP}") from None
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            finished = self._owner.wait(LOCAL_START_TIMEOUT_S)
+        except Aborted:
+            self._owner.stop()  # half started: stop what it started
+            raise
+        error = self._owner.error
+        if not finished:
+            raise CamvideoError(f"--ray local: Ray did not start within {LOCAL_START_TIMEOUT_S:.0f} s; "
+                                "run again with -v to see Ray's own log lines")
+        if error is not None:
+            raise CamvideoError(f"--ray {address}: cannot start Ray ({describe(error)})") from None
 
     def head_answers(self) -> bool:
         """Whether the head's GCS accepts a TCP connection (within ``HEAD_CHECK_S``)."""
@@ -305,11 +333,16 @@ class RaySession:
         return dict(self.ray.cluster_resources())
 
     def close(self) -> None:
-        if self.ray.is_initialized() and not self.lost:
+        if self.lost:
+            return  # no shutdown: it would wait on the GCS; the process ends soon after
+        if self._owner is not None:  # --ray local: the thread that started Ray stops it
+            self._owner.stop()
+        elif self.ray.is_initialized():
             self.ray.shutdown()
         # a lost cluster: no shutdown (it would wait on the GCS); the process ends soon after
 
     lost = False  # set by RayPool when the head stopped answering
+    _owner: _InitThread | None = None  # --ray local's thread
 
     def __enter__(self) -> RaySession:
         return self

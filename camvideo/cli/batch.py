@@ -441,7 +441,7 @@ def _backend(args, todo, common, cpus, gpus, stack):
         from camvideo.batch.ray_session import RaySession
         from camvideo.runtime.signals import Aborted
 
-        try:  # RaySession puts our SIGTERM handler back after ray.init replaced it
+        try:  # a stop signal while Ray starts: Aborted, what it started shut down
             session = stack.enter_context(RaySession(args.ray))
         except Aborted as exc:
             exc.where = "while starting Ray"

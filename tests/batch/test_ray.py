@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -162,3 +163,49 @@ def test_a_run_that_cannot_start_leaves_the_output_folder_as_it_found_it(tmp_pat
         assert code == 2 and "cannot connect (refused)" in capsys.readouterr().err
     assert not (tmp_path / "new").exists()
     assert sorted(p.name for p in (tmp_path / "old").rglob("*")) == ["keep.txt", "sub"]
+
+
+class _SlowRay:
+    """``ray.init`` that takes ``init_s``; records the thread of each call."""
+
+    def __init__(self, init_s: float) -> None:
+        self.init_s, self.calls = init_s, []
+
+    def init(self, **_kwargs) -> None:
+        self.calls.append(("init", threading.current_thread().name))
+        time.sleep(self.init_s)
+
+    def shutdown(self) -> None:
+        self.calls.append(("shutdown", threading.current_thread().name))
+
+
+def test_a_stop_signal_while_ray_starts_raises_here_and_the_starting_thread_shuts_ray_down():
+    """``ray.init`` in the main thread replaced the SIGTERM handler and a signal could be lost
+    inside Ray; now it raises in camvideo's wait, and the thread that started Ray (whose end
+    would end Ray's processes) shuts it down once ``ray.init`` returned."""
+    from camvideo.batch.ray_session import _InitThread
+    from camvideo.runtime.signals import Aborted, StopSignals
+
+    ray = _SlowRay(0.5)
+    timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGTERM))
+    with StopSignals(), pytest.raises(Aborted) as caught:
+        init = _InitThread(ray, {}, owner=True)
+        timer.start()
+        try:
+            init.wait(10)
+        except Aborted:
+            assert init.done.is_set()  # an owner waits for ray.init before it raises
+            init.stop()
+            raise
+    assert caught.value.signum == signal.SIGTERM
+    assert ray.calls == [("init", "camvideo-ray-init"), ("shutdown", "camvideo-ray-init")]
+
+
+def test_a_connect_that_does_not_end_is_left_behind_at_the_timeout():
+    from camvideo.batch.ray_session import _InitThread
+
+    ray = _SlowRay(1)
+    init = _InitThread(ray, {}, owner=False)
+    assert not init.wait(0.2) and init.error is None  # left to the process's end (a daemon thread)
+    init.thread.join(5)
+    assert ray.calls == [("init", "camvideo-ray-init")]  # a connect's thread shuts nothing down
