@@ -2,9 +2,12 @@
 
 Every file the run summary says is ``done`` (or ``skipped``: done before) with a JSONL
 output becomes ``DIR/<its path in the output folder>.parquet``: one row per detection,
-columns ``file`` (the source's path relative to the inputs, the summary's ``rel``),
-``frame``, ``time``, ``width``, ``height``, ``rank``, ``class_id``, ``label``, ``score``,
-``x1``, ``y1``, ``x2``, ``y2`` (null where a class has no box). Each file is written as
+columns ``file`` (string: the source's path relative to the inputs, the summary's ``rel``),
+``frame`` (int64), ``time`` (float64, seconds), ``width``, ``height`` (int32), ``rank``
+(int16), ``class_id`` (int32), ``label`` (string), ``score`` (float64), ``x1``, ``y1``,
+``x2``, ``y2`` (int32, source pixels; null where a class has no box). ``time`` and
+``score`` are the JSONL's numbers as float64, so a reader sees the JSONL's values
+(``0.3``, not float32's ``0.30000001192...``). Each file is written as
 ``NAME.parquet.partial`` and renamed when complete, so ``DIR/**/*.parquet`` only ever
 matches whole files; a file whose Parquet is newer than its JSONL is left as it is
 (a rerun adds what is new). DuckDB, pandas, Polars and Ray Data read the folder as one
@@ -34,7 +37,7 @@ def _pyarrow():
 def _schema(pa):
     return pa.schema([("file", pa.string()), ("frame", pa.int64()), ("time", pa.float64()), ("width", pa.int32()),
                       ("height", pa.int32()), ("rank", pa.int16()), ("class_id", pa.int32()), ("label", pa.string()),
-                      ("score", pa.float32()), ("x1", pa.int32()), ("y1", pa.int32()), ("x2", pa.int32()),
+                      ("score", pa.float64()), ("x1", pa.int32()), ("y1", pa.int32()), ("x2", pa.int32()),
                       ("y2", pa.int32())])
 
 

@@ -34,7 +34,10 @@ def test_an_archive_becomes_one_dataset_that_answers_which_files_hold_a_class_an
     table = ds.dataset(dataset, format="parquet").to_table()
     assert table.column_names == list(COLUMNS)
     assert table.num_rows == detections(out / "day1" / "cat.jsonl") + detections(out / "plain.jsonl")
+    jsonl_scores = [d["score"] for line in (out / "day1" / "cat.jsonl").read_text().splitlines()
+                    for d in json.loads(line)["detections"]]
     cat_rows = table.filter(pc.equal(table["file"], "day1/cat.mp4"))
+    assert cat_rows["score"].to_pylist() == jsonl_scores  # the JSONL's numbers, not float32's neighbours
     assert sorted(set(cat_rows["frame"].to_pylist())) == list(range(20))
     # the docs' question, asked with pyarrow: which files contain class 285 (Egyptian cat), from when to when
     hits = table.filter(pc.equal(table["class_id"], 285)).group_by("file").aggregate([("time", "min"), ("time", "max")])
@@ -63,3 +66,14 @@ def test_a_dataset_needs_jsonl(tmp_path):
     done = camvideo(tmp_path / "a.mp4", "--output-dir", tmp_path / "out", "--export-format", "csv",
                     "--dataset", tmp_path / "set")
     assert done.returncode == 2 and "--dataset is built from each file's JSONL" in done.stderr
+
+
+def test_scores_and_times_read_back_as_the_jsonl_wrote_them(tmp_path):
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_text(json.dumps({"frame": 0, "time": 0.033333, "width": 8, "height": 6, "detections": [
+        {"rank": 1, "class_id": 7, "label": "x", "score": 0.3, "box": [0, 1, 2, 3]},
+        {"rank": 2, "class_id": 9, "label": "y", "score": 0.1234, "box": None}]}) + "\n")
+    assert build(tmp_path, tmp_path / "set", [{"rel": "a.mp4", "status": "done", "outputs": [str(jsonl)]}]) == (1, 0)
+    table = pa.parquet.read_table(tmp_path / "set" / "a.parquet")
+    assert table.schema.field("score").type == pa.float64()
+    assert table["score"].to_pylist() == [0.3, 0.1234] and table["time"].to_pylist() == [0.033333] * 2
