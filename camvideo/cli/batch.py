@@ -395,7 +395,8 @@ def _finish(args, plan, totals, stopped) -> int:
         from camvideo.batch.dataset import build
         from camvideo.batch.summary import read_records
 
-        written, fresh = build(plan.output_dir, args.dataset, read_records(plan.summary_path))
+        written, fresh = build(plan.output_dir, args.dataset, read_records(plan.summary_path),
+                               "camvideo process " + " ".join(map(str, args.sources)))
         _say(f"camvideo: dataset {args.dataset}: {written} file{'s' * (written != 1)} written"
              + (f", {fresh} up to date" if fresh else ""))
     if stopped is not None:

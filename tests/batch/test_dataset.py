@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from batch_helpers import camvideo, summary
+from batch_helpers import camvideo, env, summary
 from clips import make_cat_clip, make_clip
 
 pa = pytest.importorskip("pyarrow")
 import pyarrow.compute as pc  # noqa: E402
 import pyarrow.dataset as ds  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
 
 from camvideo.batch.dataset import COLUMNS, build, rows  # noqa: E402
 
@@ -74,6 +77,98 @@ def test_scores_and_times_read_back_as_the_jsonl_wrote_them(tmp_path):
         {"rank": 1, "class_id": 7, "label": "x", "score": 0.3, "box": [0, 1, 2, 3]},
         {"rank": 2, "class_id": 9, "label": "y", "score": 0.1234, "box": None}]}) + "\n")
     assert build(tmp_path, tmp_path / "set", [{"rel": "a.mp4", "status": "done", "outputs": [str(jsonl)]}]) == (1, 0)
-    table = pa.parquet.read_table(tmp_path / "set" / "a.parquet")
+    table = pq.read_table(tmp_path / "set" / "a.parquet")
     assert table.schema.field("score").type == pa.float64()
     assert table["score"].to_pylist() == [0.3, 0.1234] and table["time"].to_pylist() == [0.033333] * 2
+
+
+# A process that holds one dataset file's lock, as another run writing it would, and
+# has its .partial half written; it lets go when told (a line on its stdin).
+HOLDER = """
+import sys
+from pathlib import Path
+from camvideo.batch.dataset import partial_path
+from camvideo.batch.lock import OutputLock
+
+target = Path(sys.argv[1])
+with OutputLock.for_file(target, "camvideo process other/", "--dataset"):
+    partial_path(target).write_bytes(b"half a file")
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_a_second_run_writing_the_same_dataset_file_is_refused_and_leaves_the_holders_partial(tmp_path):
+    """Two runs into one --dataset from different output folders collide on a file: the
+    second is refused with one line naming the holder (exit 2), renames and writes nothing
+    there; once the holder is gone the same command builds the dataset."""
+    (tmp_path / "in").mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        make_clip(tmp_path / "in" / name, frames=4, size=(32, 32))
+    out, dataset = tmp_path / "out", tmp_path / "dataset"
+    dataset.mkdir()
+    target = dataset / "a.parquet"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(target)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env=env())
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        args = (tmp_path / "in", "--output-dir", out, "--no-recording", "--jobs", "1", "--dataset", dataset)
+        refused = camvideo(*args)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr
+        errors = [line for line in refused.stderr.splitlines() if line.startswith("camvideo: error: ")]
+        assert len(errors) == 1 and f"{target} is being written by another camvideo run" in errors[0], refused.stderr
+        assert f":{holder.pid} since " in errors[0] and "camvideo process other/" in errors[0]
+        assert errors[0].endswith("give another --dataset")
+        assert (dataset / ".a.parquet.partial").read_bytes() == b"half a file"
+        assert not target.exists() and not (dataset / "b.parquet").exists()
+        assert [r["status"] for r in summary(out)] == ["done", "done"]  # the files themselves are done
+    finally:
+        holder.communicate("go\n", timeout=30)
+    again = camvideo(*args)
+    assert again.returncode == 0 and "2 files written" in again.stderr, again.stderr
+    assert sorted(p.name for p in dataset.iterdir()) == ["a.parquet", "b.parquet"]  # no partial, no lock left
+
+
+RACER = """
+import sys, time
+from pathlib import Path
+from camvideo.batch.dataset import build
+from camvideo.errors import OutputError
+
+out, dataset, go = map(Path, sys.argv[1:4])
+records = [{"rel": f"{i:02d}.mp4", "status": "done", "outputs": [str(out / f"{i:02d}.jsonl")]} for i in range(30)]
+while not go.exists():
+    time.sleep(0.001)
+try:
+    print("built", *build(out, dataset, records, f"camvideo process {out.name}"))
+except OutputError as exc:
+    print("refused", exc)
+"""
+
+
+def test_two_processes_building_one_dataset_at_once_leave_only_whole_files(tmp_path):
+    """Two real processes build the same 30 files from different output folders at the same
+    instant: each file is whole and one run's own, no .partial or lock is left, and a run
+    that met the other's file mid-write says so (never a failed write)."""
+    dataset, go = tmp_path / "dataset", tmp_path / "go"
+    sources = {}
+    for run in ("one", "two"):
+        for i in range(30):
+            frames = [{"frame": f, "time": f / 30, "width": 8, "height": 6, "detections": [
+                {"rank": 1, "class_id": i, "label": run, "score": 0.5, "box": [0, 0, 4, 4]}]} for f in range(300)]
+            (tmp_path / run).mkdir(exist_ok=True)
+            (tmp_path / run / f"{i:02d}.jsonl").write_text("".join(json.dumps(f) + "\n" for f in frames))
+        sources[run] = tmp_path / run
+    racers = [subprocess.Popen([sys.executable, "-c", RACER, str(sources[run]), str(dataset), str(go)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+              for run in ("one", "two")]
+    go.touch()
+    said = [racer.communicate(timeout=120) for racer in racers]
+    for (stdout, stderr), racer in zip(said, racers):
+        assert racer.returncode == 0 and "Traceback" not in stderr, stderr
+        assert stdout.startswith("built ") or "is being written by another camvideo run" in stdout, stdout
+    names = sorted(p.name for p in dataset.iterdir())
+    assert names == [f"{i:02d}.parquet" for i in range(len(names))] and len(names) >= 1
+    for name in names:
+        table = pq.read_table(dataset / name)
+        assert table.num_rows == 300 and len(set(table["label"].to_pylist())) == 1  # whole, and one run's
