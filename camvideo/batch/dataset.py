@@ -13,7 +13,10 @@ Each file is written as the hidden ``.NAME.parquet.partial`` and renamed when co
 so ``DIR/**/*.parquet`` only ever matches whole files and a reader of the folder
 (pyarrow, pandas: names starting with ``.`` are passed over) never opens a half one,
 even one a killed run left. A file whose Parquet is newer than its JSONL is left as it
-is (a rerun adds what is new). Each file is locked while it is checked and written
+is (a rerun adds what is new). Each file's schema metadata names the JSONL it was
+built from (``camvideo.jsonl``: its real path): a file another output folder's JSONL
+(one that still exists) built is never replaced, the run refused with one line
+(``OutputError``, exit status 2). Each file is locked while it is checked and written
 (``OutputLock.for_file``, as every output is): two runs that share ``DIR`` from
 different output folders write the same file only when their data collide there
 (the same path in both), and the second is then refused with one line naming the
@@ -31,6 +34,7 @@ from pathlib import Path
 
 from camvideo.errors import CamvideoError, OutputError, reason
 
+SOURCE_KEY = b"camvideo.jsonl"  # the schema's metadata: the JSONL a file was built from (its real path)
 COLUMNS = ("file", "frame", "time", "width", "height", "rank", "class_id", "label", "score", "x1", "y1", "x2", "y2")
 
 
@@ -79,7 +83,8 @@ def write_file(jsonl: str | Path, rel: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = partial_path(target)
     try:
-        table = pa.table(rows(jsonl, rel), schema=_schema(pa))
+        schema = _schema(pa).with_metadata({SOURCE_KEY: os.fsencode(Path(jsonl).resolve())})
+        table = pa.table(rows(jsonl, rel), schema=schema)
         pa.parquet.write_table(table, partial)
         with open(partial, "rb") as file:
             os.fsync(file.fileno())
@@ -93,7 +98,8 @@ def build(output_dir: str | Path, dataset: str | Path, records: list[dict], what
     """Write or refresh ``dataset`` from the summary ``records`` of ``output_dir``:
     (files written, files already up to date). Each file is locked while it is checked
     and written (``what``: this run, for a refused run's message); ``OutputError`` when
-    another run is writing one (the files before it are complete)."""
+    another run is writing one or another output folder's data is there (the files
+    before it are complete)."""
     from camvideo.batch.lock import OutputLock
 
     _pyarrow()
@@ -104,12 +110,36 @@ def build(output_dir: str | Path, dataset: str | Path, records: list[dict], what
         except OSError as exc:
             raise OutputError(f"cannot write {target}: {reason(exc)}") from None
         with OutputLock.for_file(target, what, "--dataset"):
-            if target.is_file() and target.stat().st_mtime_ns >= jsonl.stat().st_mtime_ns:
+            if _up_to_date(target, jsonl):
                 fresh += 1
                 continue
             write_file(jsonl, rel, target)
             written += 1
     return written, fresh
+
+
+def _up_to_date(target: Path, jsonl: Path) -> bool:
+    """Is ``target`` built from ``jsonl`` (a file from before the source was recorded:
+    assumed so) and not older than it? ``OutputError`` when it holds the data of another
+    output folder's JSONL that still exists: the two collide there."""
+    if not target.is_file():
+        return False
+    source, mine = built_from(target), str(jsonl.resolve())
+    if source not in (None, mine) and os.path.exists(source):
+        raise OutputError(f"{target} holds the data of {source} (another output folder's); "
+                          "give each output folder its own --dataset")
+    return source in (None, mine) and target.stat().st_mtime_ns >= jsonl.stat().st_mtime_ns
+
+
+def built_from(target: Path) -> str | None:
+    """The JSONL the Parquet file ``target`` was built from (its metadata's ``SOURCE_KEY``),
+    or None where it does not say or cannot be read."""
+    pa = _pyarrow()
+    try:
+        metadata = pa.parquet.read_schema(target).metadata or {}
+    except (OSError, pa.ArrowException):
+        return None
+    return os.fsdecode(metadata[SOURCE_KEY]) if metadata.get(SOURCE_KEY) else None
 
 
 def _targets(output_dir: Path, dataset: Path, records: list[dict]):

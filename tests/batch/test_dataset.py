@@ -16,7 +16,8 @@ import pyarrow.compute as pc  # noqa: E402
 import pyarrow.dataset as ds  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from camvideo.batch.dataset import COLUMNS, build, rows  # noqa: E402
+from camvideo.batch.dataset import COLUMNS, build, built_from, rows  # noqa: E402
+from camvideo.errors import OutputError  # noqa: E402
 
 
 def detections(jsonl: Path) -> int:
@@ -166,9 +167,36 @@ def test_two_processes_building_one_dataset_at_once_leave_only_whole_files(tmp_p
     said = [racer.communicate(timeout=120) for racer in racers]
     for (stdout, stderr), racer in zip(said, racers):
         assert racer.returncode == 0 and "Traceback" not in stderr, stderr
-        assert stdout.startswith("built ") or "is being written by another camvideo run" in stdout, stdout
+        assert stdout.startswith("built ") or "is being written by another camvideo run" in stdout \
+            or "(another output folder's); give each output folder its own --dataset" in stdout, stdout
     names = sorted(p.name for p in dataset.iterdir())
     assert names == [f"{i:02d}.parquet" for i in range(len(names))] and len(names) >= 1
     for name in names:
         table = pq.read_table(dataset / name)
         assert table.num_rows == 300 and len(set(table["label"].to_pylist())) == 1  # whole, and one run's
+        assert built_from(dataset / name) == str(tmp_path / table["label"][0].as_py() / name.replace("parquet", "jsonl"))
+
+
+def _one_file(folder: Path, label: str) -> list[dict]:
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(json.dumps({"frame": 0, "time": 0.0, "width": 8, "height": 6, "detections": [
+        {"rank": 1, "class_id": 1, "label": label, "score": 0.5, "box": None}]}) + "\n")
+    return [{"rel": "a.mp4", "status": "done", "outputs": [str(folder / "a.jsonl")]}]
+
+
+def test_another_output_folders_data_in_the_dataset_is_never_replaced(tmp_path):
+    """Two output folders with the same path feed one dataset one after the other: the
+    second is refused (its data would replace the first's under the same name), and a
+    rerun of the first does not count the file as up to date if it held the other's."""
+    one, two, dataset = _one_file(tmp_path / "one", "one"), _one_file(tmp_path / "two", "two"), tmp_path / "set"
+    assert build(tmp_path / "one", dataset, one) == (1, 0)
+    assert built_from(dataset / "a.parquet") == str(tmp_path / "one" / "a.jsonl")
+    assert build(tmp_path / "one", dataset, one) == (0, 1)
+    with pytest.raises(OutputError, match=r"a\.parquet holds the data of .*one/a\.jsonl \(another output folder's\); "
+                                          "give each output folder its own --dataset"):
+        build(tmp_path / "two", dataset, two)
+    assert pq.read_table(dataset / "a.parquet")["label"].to_pylist() == ["one"]
+    (tmp_path / "one").rename(tmp_path / "moved")  # the first folder's JSONL gone: its file may be replaced
+    assert build(tmp_path / "two", dataset, two) == (1, 0)
+    assert pq.read_table(dataset / "a.parquet")["label"].to_pylist() == ["two"]
+    assert sorted(p.name for p in dataset.iterdir()) == ["a.parquet"]  # no partial, no lock left
