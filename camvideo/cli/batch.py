@@ -13,8 +13,8 @@ summary); 2 for a usage error or a run that cannot start (an output folder that
 cannot be written or is in use by another run, no cluster at ``--ray``, a model
 that cannot load, another source's results where this run would write, a summary
 that cannot be written; a run that could not start leaves the output folder as it
-found it); 128 + the
-signal (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) when a stop signal ended the run, the
+found it; a ``--dataset`` file that another run is writing or that holds another
+output folder's data, after the files themselves are done); 128 + the signal (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) when a stop signal ended the run, the
 files in flight finalized: the same command again finishes the rest.
 
 This module is the entry (``run``); the options are declared and checked in
