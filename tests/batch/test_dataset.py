@@ -24,6 +24,42 @@ def detections(jsonl: Path) -> int:
     return sum(len(json.loads(line)["detections"]) for line in jsonl.read_text().splitlines())
 
 
+# A process that holds one dataset file's lock, as another run writing it would, and
+# has its .partial half written; it lets go when told (a line on its stdin).
+HOLDER = """
+import sys
+from pathlib import Path
+from camvideo.batch.dataset import partial_path
+from camvideo.batch.lock import OutputLock
+
+target = Path(sys.argv[1])
+with OutputLock.for_file(target, "camvideo process other/", "--dataset"):
+    partial_path(target).write_bytes(b"half a file")
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def refused_while_held(target: Path, args: tuple) -> None:
+    """``camvideo process *args`` while another process holds ``target`` (as a run writing
+    it would, its .partial half written): refused with one line naming the holder (exit
+    2), the holder's partial untouched, ``target`` not written."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(target)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env=env())
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        refused = camvideo(*args)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr
+        errors = [line for line in refused.stderr.splitlines() if line.startswith("camvideo: error: ")]
+        assert len(errors) == 1 and f"{target} is being written by another camvideo run" in errors[0], refused.stderr
+        assert f":{holder.pid} since " in errors[0] and "camvideo process other/" in errors[0]
+        assert errors[0].endswith("give another --dataset")
+        assert (target.parent / f".{target.name}.partial").read_bytes() == b"half a file"
+        assert not target.exists()
+    finally:
+        holder.communicate("go\n", timeout=30)
+
+
 def test_an_archive_becomes_one_dataset_that_answers_which_files_hold_a_class_and_when(tmp_path):
     source = tmp_path / "in"
     (source / "day1").mkdir(parents=True)
@@ -47,10 +83,14 @@ def test_an_archive_becomes_one_dataset_that_answers_which_files_hold_a_class_an
     hits = table.filter(pc.equal(table["class_id"], 285)).group_by("file").aggregate([("time", "min"), ("time", "max")])
     assert hits["file"].to_pylist() == ["day1/cat.mp4"]
     assert hits["time_min"].to_pylist() == [0.0] and hits["time_max"][0].as_py() == pytest.approx(19 / 30, abs=1e-3)
-    # a rerun leaves the files up to date as they are
-    again = camvideo(source, "--output-dir", out, "--no-recording", "--jobs", "1", "--dataset", dataset)
-    assert again.returncode == 0 and "0 files written, 2 up to date" in again.stderr
+    # another run writing one of its files: the rerun is refused, then leaves the others as they are
+    (dataset / "plain.parquet").unlink()
+    args = (source, "--output-dir", out, "--no-recording", "--jobs", "1", "--dataset", dataset)
+    refused_while_held(dataset / "plain.parquet", args)
+    again = camvideo(*args)
+    assert again.returncode == 0 and "1 file written, 1 up to date" in again.stderr, again.stderr
     assert [r["status"] for r in summary(out)[-2:]] == ["skipped", "skipped"]
+    assert sorted(p.name for p in dataset.iterdir()) == ["day1", "plain.parquet"]  # no partial, no lock left
 
 
 def test_a_class_without_a_box_has_null_corners_and_a_failed_file_is_left_out(tmp_path):
@@ -83,53 +123,6 @@ def test_scores_and_times_read_back_as_the_jsonl_wrote_them(tmp_path):
     assert table["score"].to_pylist() == [0.3, 0.1234] and table["time"].to_pylist() == [0.033333] * 2
 
 
-# A process that holds one dataset file's lock, as another run writing it would, and
-# has its .partial half written; it lets go when told (a line on its stdin).
-HOLDER = """
-import sys
-from pathlib import Path
-from camvideo.batch.dataset import partial_path
-from camvideo.batch.lock import OutputLock
-
-target = Path(sys.argv[1])
-with OutputLock.for_file(target, "camvideo process other/", "--dataset"):
-    partial_path(target).write_bytes(b"half a file")
-    print("held", flush=True)
-    sys.stdin.readline()
-"""
-
-
-def test_a_second_run_writing_the_same_dataset_file_is_refused_and_leaves_the_holders_partial(tmp_path):
-    """Two runs into one --dataset from different output folders collide on a file: the
-    second is refused with one line naming the holder (exit 2), renames and writes nothing
-    there; once the holder is gone the same command builds the dataset."""
-    (tmp_path / "in").mkdir()
-    for name in ("a.mp4", "b.mp4"):
-        make_clip(tmp_path / "in" / name, frames=4, size=(32, 32))
-    out, dataset = tmp_path / "out", tmp_path / "dataset"
-    dataset.mkdir()
-    target = dataset / "a.parquet"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(target)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True, env=env())
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        args = (tmp_path / "in", "--output-dir", out, "--no-recording", "--jobs", "1", "--dataset", dataset)
-        refused = camvideo(*args)
-        assert refused.returncode == 2 and "Traceback" not in refused.stderr
-        errors = [line for line in refused.stderr.splitlines() if line.startswith("camvideo: error: ")]
-        assert len(errors) == 1 and f"{target} is being written by another camvideo run" in errors[0], refused.stderr
-        assert f":{holder.pid} since " in errors[0] and "camvideo process other/" in errors[0]
-        assert errors[0].endswith("give another --dataset")
-        assert (dataset / ".a.parquet.partial").read_bytes() == b"half a file"
-        assert not target.exists() and not (dataset / "b.parquet").exists()
-        assert [r["status"] for r in summary(out)] == ["done", "done"]  # the files themselves are done
-    finally:
-        holder.communicate("go\n", timeout=30)
-    again = camvideo(*args)
-    assert again.returncode == 0 and "2 files written" in again.stderr, again.stderr
-    assert sorted(p.name for p in dataset.iterdir()) == ["a.parquet", "b.parquet"]  # no partial, no lock left
-
-
 RACER = """
 import sys, time
 from pathlib import Path
@@ -137,9 +130,10 @@ from camvideo.batch.dataset import build
 from camvideo.errors import OutputError
 
 out, dataset, go = map(Path, sys.argv[1:4])
-records = [{"rel": f"{i:02d}.mp4", "status": "done", "outputs": [str(out / f"{i:02d}.jsonl")]} for i in range(30)]
+records = [{"rel": f"{i:02d}.mp4", "status": "done", "outputs": [str(out / f"{i:02d}.jsonl")]} for i in range(5)]
+print("ready", flush=True)
 while not go.exists():
-    time.sleep(0.001)
+    time.sleep(0.0005)
 try:
     print("built", *build(out, dataset, records, f"camvideo process {out.name}"))
 except OutputError as exc:
@@ -148,21 +142,22 @@ except OutputError as exc:
 
 
 def test_two_processes_building_one_dataset_at_once_leave_only_whole_files(tmp_path):
-    """Two real processes build the same 30 files from different output folders at the same
+    """Two real processes build the same 5 files from different output folders at the same
     instant: each file is whole and one run's own, no .partial or lock is left, and a run
     that met the other's file mid-write says so (never a failed write)."""
     dataset, go = tmp_path / "dataset", tmp_path / "go"
     sources = {}
     for run in ("one", "two"):
-        for i in range(30):
+        for i in range(5):
             frames = [{"frame": f, "time": f / 30, "width": 8, "height": 6, "detections": [
-                {"rank": 1, "class_id": i, "label": run, "score": 0.5, "box": [0, 0, 4, 4]}]} for f in range(300)]
+                {"rank": 1, "class_id": i, "label": run, "score": 0.5, "box": [0, 0, 4, 4]}]} for f in range(5000)]
             (tmp_path / run).mkdir(exist_ok=True)
             (tmp_path / run / f"{i:02d}.jsonl").write_text("".join(json.dumps(f) + "\n" for f in frames))
         sources[run] = tmp_path / run
     racers = [subprocess.Popen([sys.executable, "-c", RACER, str(sources[run]), str(dataset), str(go)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
               for run in ("one", "two")]
+    assert [racer.stdout.readline().strip() for racer in racers] == ["ready", "ready"]  # pyarrow imported
     go.touch()
     said = [racer.communicate(timeout=120) for racer in racers]
     for (stdout, stderr), racer in zip(said, racers):
@@ -173,7 +168,7 @@ def test_two_processes_building_one_dataset_at_once_leave_only_whole_files(tmp_p
     assert names == [f"{i:02d}.parquet" for i in range(len(names))] and len(names) >= 1
     for name in names:
         table = pq.read_table(dataset / name)
-        assert table.num_rows == 300 and len(set(table["label"].to_pylist())) == 1  # whole, and one run's
+        assert table.num_rows == 5000 and len(set(table["label"].to_pylist())) == 1  # whole, and one run's
         assert built_from(dataset / name) == str(tmp_path / table["label"][0].as_py() / name.replace("parquet", "jsonl"))
 
 
