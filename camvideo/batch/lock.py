@@ -11,7 +11,7 @@ that says who holds it (exit status 2).
 
 ``OutputLock.for_file(path)`` is the same lock for one output file (a single-file
 ``camvideo process``'s recording and export, ``camvideo image``'s files, a batch
-job's outputs): ``DIR/.NAME.camvideo-lock``, held from before the run looks at its
+job's outputs, a ``--dataset`` file): ``DIR/.NAME.camvideo-lock``, held from before the run looks at its
 ``.partial`` files until its outputs are renamed, and removed when released (a
 run that finds the file it locked removed or replaced locks the new one instead).
 A second run writing the same file stops at once with an ``OutputError`` naming

@@ -91,6 +91,24 @@ def _nvenc_present() -> bool:
     return os.path.exists("/dev/nvidia0") or os.path.exists("/dev/nvidiactl")
 
 
+def _checked_fps(path: Path, codec: str, fps_hint: float, preset: str, keyframe_interval_s: float) -> float:
+    """A recorder's arguments checked (``OutputError`` for the path, ``ValueError`` for the
+    rest); ``fps_hint``, or 30 where it is no positive finite rate."""
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give a file name ending in .mkv or .mp4")
+    if path.suffix.lower() not in CONTAINERS:
+        raise OutputError(f"{path}: a recording must be .mkv (default) or .mp4 (fragmented); got {path.suffix or 'no suffix'!r}")
+    if codec not in CODECS:
+        raise ValueError(f"codec must be one of {', '.join(CODECS)}, got {codec!r}")
+    if not fps_hint or fps_hint <= 0 or not math.isfinite(fps_hint):
+        fps_hint = 30.0
+    if preset not in X264_PRESETS:
+        raise ValueError(f"preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
+    if keyframe_interval_s <= 0:
+        raise ValueError(f"keyframe_interval_s must be > 0, got {keyframe_interval_s}")
+    return fps_hint
+
+
 class Recorder:
     """A crash-safe H.264 recording; a pipeline sink and a context manager.
 
@@ -104,21 +122,8 @@ class Recorder:
     def __init__(self, path: str | Path, *, fps_hint: float = 30.0, codec: str = "auto",
                  keyframe_interval_s: float = 1.0, audio_from: str | Path | None = None,
                  preset: str = PRESET, crf: int | None = None) -> None:
-        import av
-
         path = Path(path)
-        if path.is_dir():
-            raise OutputError(f"{path}: is a folder; give a file name ending in .mkv or .mp4")
-        if path.suffix.lower() not in CONTAINERS:
-            raise OutputError(f"{path}: a recording must be .mkv (default) or .mp4 (fragmented); got {path.suffix or 'no suffix'!r}")
-        if codec not in CODECS:
-            raise ValueError(f"codec must be one of {', '.join(CODECS)}, got {codec!r}")
-        if not fps_hint or fps_hint <= 0 or not math.isfinite(fps_hint):
-            fps_hint = 30.0
-        if preset not in X264_PRESETS:
-            raise ValueError(f"preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
-        if keyframe_interval_s <= 0:
-            raise ValueError(f"keyframe_interval_s must be > 0, got {keyframe_interval_s}")
+        fps_hint = _checked_fps(path, codec, fps_hint, preset, keyframe_interval_s)
         self.path = path
         self.partial = partial_path(path)
         self.fps_hint = float(fps_hint)
@@ -140,8 +145,19 @@ class Recorder:
         fmt, options = CONTAINERS[path.suffix.lower()]
         self.time_base = mp4_time_base(self.fps_hint) if fmt == "mp4" else TIME_BASE  # the video's pts unit
         self._tick_s = float(self.time_base)  # its length in seconds, for the per-frame pts
-        if not path.parent.is_dir():
-            raise OutputError(f"cannot write {path}: the folder {path.parent} does not exist")
+        self._container = self._open_container(fmt, options)
+        self._container.metadata[RECORDING_TAG[0]] = RECORDING_TAG[1]
+        self._audio_offset = 0  # the source's audio time (its time base) that is this file's 0 s
+        if audio_from is not None:
+            self._open_audio(Path(audio_from))
+
+    def _open_container(self, fmt: str, options: dict):
+        """The container writing ``self.partial`` through our own file (``self._file``);
+        ``OutputError`` when its folder is missing or the place is not writable."""
+        import av
+
+        if not self.path.parent.is_dir():
+            raise OutputError(f"cannot write {self.path}: the folder {self.path.parent} does not exist")
         # Our own unbuffered file: it fails at open when the place is not writable, and
         # a full disk raises at the packet that does not fit (FFmpeg's own I/O would
         # only say so at the end), while every packet still reaches the OS at once.
@@ -150,14 +166,10 @@ class Recorder:
         except OSError as exc:
             raise OutputError(f"cannot write {self.partial}: {exc.strerror}") from None
         try:
-            self._container = av.open(self._file, "w", format=fmt, container_options=dict(options))
+            return av.open(self._file, "w", format=fmt, container_options=dict(options))
         except (av.FFmpegError, OSError) as exc:
             self._file.close()
             raise OutputError(f"cannot write {self.partial}: {reason(exc)}") from None
-        self._container.metadata[RECORDING_TAG[0]] = RECORDING_TAG[1]
-        self._audio_offset = 0  # the source's audio time (its time base) that is this file's 0 s
-        if audio_from is not None:
-            self._open_audio(Path(audio_from))
 
     # -- audio ------------------------------------------------------------------
     def add_audio(self, source: str | Path, start_s: float = 0.0) -> None:

@@ -356,3 +356,22 @@ def test_a_frame_the_encoder_holds_keeps_its_picture_when_the_next_one_comes(tmp
     recorder.abandon()  # nothing was encoded: the partial file is left, and no final name
     recorder.close()
     assert not (tmp_path / "out.mkv").exists()
+
+
+@pytest.mark.parametrize("fps, expected", [(25.0, 25.0), (0.0, 30.0), (-1.0, 30.0), (float("nan"), 30.0),
+                                           (float("inf"), 30.0)])
+def test_a_rate_that_is_no_rate_falls_back_to_30(tmp_path, fps, expected):
+    from camvideo.video.recorder import _checked_fps
+
+    assert _checked_fps(tmp_path / "a.mkv", "auto", fps, "superfast", 1.0) == expected
+
+
+@pytest.mark.parametrize("codec, preset, keyframes, message", [
+    ("vp9", "superfast", 1.0, "codec must be one of"),
+    ("auto", "placebo", 1.0, "preset must be one of"),
+    ("auto", "superfast", 0.0, "keyframe_interval_s must be > 0"),
+])
+def test_bad_recorder_arguments_are_value_errors_before_any_file(tmp_path, codec, preset, keyframes, message):
+    with pytest.raises(ValueError, match=message):
+        Recorder(tmp_path / "a.mkv", codec=codec, preset=preset, keyframe_interval_s=keyframes)
+    assert not list(tmp_path.iterdir())
