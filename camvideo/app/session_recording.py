@@ -8,9 +8,11 @@ are the frames that were shown.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
+from camvideo.app.position import first_pass
 from camvideo.app.sources import made_from
 from camvideo.app.wording import window_text
 from camvideo.errors import CamvideoError
@@ -68,7 +70,9 @@ class SessionRecording:
         """The frame on screen as an annotated PNG (labels burned in, as in a
         recording) and its JSON object, with the source and the model that made it
         (``made_from``), both or neither (``write_snapshot``); none while the
-        preview plays (the S key reaches here though the button is greyed)."""
+        preview plays (the S key reaches here though the button is greyed). A looping
+        file's frame of a later round is named and numbered as the frame of the file
+        on screen (``_frame_in_file``), as the Playback box shows it."""
         shown = self.last_shown
         if shown is None:
             raise CamvideoError("no frame on screen yet to save")
@@ -77,6 +81,21 @@ class SessionRecording:
         image = shown.annotated
         if not shown.labels_burned:
             image = self.annotator.burn_labels(image.copy(), shown.result)
-        stem = f"camvideo-{time.strftime('%Y%m%d-%H%M%S')}-f{shown.index:06d}"
+        index, result = self._frame_in_file(shown)
+        stem = f"camvideo-{time.strftime('%Y%m%d-%H%M%S')}-f{index:06d}"
         source = self.source.name if self.source is not None else None
-        return write_snapshot(Path(folder), stem, image, shown.result, about=made_from(source, self.model_name))
+        return write_snapshot(Path(folder), stem, image, result, about=made_from(source, self.model_name))
+
+    def _frame_in_file(self, shown):
+        """The frame on screen's number and result in the file (``first_pass``, as the
+        Playback box and the timeline place it): a looping file counts on round after
+        round, its snapshot names and numbers the file's frame."""
+        info = self.source.info if self.source is not None else None
+        loop_frames = info.frame_count if self.looping and info is not None else None
+        placed = first_pass(shown.index, shown.time, self.duration_hint, loop_frames)
+        if placed is None:
+            return shown.index, shown.result
+        result = shown.result
+        if placed != (result.frame, result.time):
+            result = dataclasses.replace(result, frame=placed[0], time=placed[1])
+        return placed[0], result
