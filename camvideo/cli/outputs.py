@@ -1,6 +1,7 @@
 """The side files a command writes besides recordings and exports (``--json``,
 eval's summaries): a failure is one ``OutputError`` line naming the file; whether
-an output's folder can take it (``folder_problem``, ``check_folders``), said early. That no
+an output's folder can take it (``folder_problem``, ``check_folders``) and whether a
+recording's and an export's names are ones they take (``check_names``), said early. That no
 output is an input is ``camvideo.video.outputs.check_outputs``."""
 
 from __future__ import annotations
@@ -62,3 +63,21 @@ def check_folders(paths) -> None:
         problem = folder_problem(path.parent)
         if problem:
             raise OutputError(f"cannot write {path}: {problem}")
+
+
+def check_names(recording, export) -> None:
+    """An ``OutputError`` for a recording (None skipped) that is a folder or does not end
+    in .mkv/.mp4, or an export that does not end in .jsonl/.csv: the lines the recorder
+    and the exporter say when they open, said before the model loads."""
+    from camvideo.video.recorder import CONTAINERS  # no PyAV, no torch
+
+    if recording is not None and "://" not in str(recording):
+        path = Path(recording)
+        if path.is_dir():
+            raise OutputError(f"{path}: is a folder; give a file name ending in .mkv or .mp4")
+        if path.suffix.lower() not in CONTAINERS:
+            raise OutputError(f"{path}: a recording must be .mkv (default) or .mp4 (fragmented); "
+                              f"got {path.suffix or 'no suffix'!r}")
+    suffix = Path(export).suffix.lower() if export is not None else ".jsonl"
+    if suffix not in (".jsonl", ".csv"):
+        raise OutputError(f"{Path(export)}: an export must end in .jsonl or .csv, got {suffix or 'no suffix'!r}")

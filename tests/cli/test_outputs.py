@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -257,6 +258,39 @@ def test_an_outputs_folder_is_checked_before_the_work(tmp_path, monkeypatch):
     with pytest.raises(OutputError, match=r"the folder .* is not writable \(read-only, or no permission\)"):
         outputs.check_folders([tmp_path / "a.mkv"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"]
+
+
+def test_a_recordings_and_an_exports_names_are_checked_before_the_work(tmp_path):
+    """``check_names`` says, before the model loads, the very line the recorder and the
+    exporter say when they open (a folder, .avi, no suffix, .txt); good names and URLs pass."""
+    from camvideo.cli import outputs
+    from camvideo.video.export import open_exporter
+    from camvideo.video.recorder import Recorder
+
+    outputs.check_names(tmp_path / "a.MKV", tmp_path / "a.csv")
+    outputs.check_names(None, "s3://bucket/a.jsonl")
+    outputs.check_names("s3://bucket/a", None)
+    for recording, export, opens in ((tmp_path / "a.avi", None, Recorder), (tmp_path / "a", None, Recorder),
+                                     (tmp_path, None, Recorder), (None, tmp_path / "a.txt", open_exporter)):
+        with pytest.raises(OutputError) as early:
+            outputs.check_names(recording, export)
+        with pytest.raises(OutputError) as late:
+            opens(recording or export)
+        assert str(early.value) == str(late.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_process_says_a_bad_recording_name_before_torch(tmp_path):
+    """`camvideo process clip -o out.avi`: the one line comes before torch is imported."""
+    make_clip(tmp_path / "in.mp4", frames=2, size=(32, 24))
+    code = ("import sys; from camvideo.cli import main; "
+            f"rc = main(['process', {str(tmp_path / 'in.mp4')!r}, '-o', {str(tmp_path / 'out.avi')!r}]); "
+            "print(rc, 'torch' in sys.modules)")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(root)),
+                         capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["2", "False"], out.stderr
+    assert "a recording must be .mkv (default) or .mp4 (fragmented); got '.avi'" in out.stderr
 
 
 def test_a_side_file_takes_its_name_only_when_written_whole(tmp_path):

@@ -33,7 +33,7 @@ from camvideo.cli import options as cli
 from camvideo.cli.batch import add_batch_options
 from camvideo.cli.exit import allow_quick_exit
 from camvideo.cli.inputs import check_model_name, check_source
-from camvideo.cli.outputs import check_folders
+from camvideo.cli.outputs import check_folders, check_names
 from camvideo.cli.parser import exit_status
 from camvideo.cli.progress import Progress
 from camvideo.cli.signals import GuardedSinks
@@ -126,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
     overlay = cli.overlay_settings_from_args(args)
     output = batch.one_file_outputs(args, default_output(args.source))  # sets args.export too
     check_source(args.source, videos=True)  # before torch: a typo is one line at once
+    check_names(output, args.export)  # before torch: `-o out.avi` is one line at once
     check_folders([output, args.export])  # before the model loads and the source opens
 
     sinks = GuardedSinks()  # what a second signal closes before it ends the process
