@@ -8,6 +8,7 @@ several commands are in ``camvideo.cli.options``.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import logging
 import sys
@@ -48,15 +49,28 @@ class Parser(argparse.ArgumentParser):
 
     def parse_args(self, args=None, namespace=None):
         """argparse's, but an unknown option after a subcommand is that subcommand's
-        error (its ``--help`` lists its options), not the top-level parser's."""
+        error (its ``--help`` lists its options), not the top-level parser's, with the
+        option it most looks like (``did_you_mean``)."""
         argv = list(sys.argv[1:] if args is None else args)
         namespace, extras = self.parse_known_args(argv, namespace)
         if extras:
             command = getattr(namespace, "command", None)
             sub = self.commands.get(command)
             after = command in argv and extras[0] in argv and argv.index(command) < argv.index(extras[0])
-            (sub if sub is not None and after else self).error(f"unrecognized arguments: {' '.join(extras)}")
+            owner = sub if sub is not None and after else self
+            owner.error(f"unrecognized arguments: {' '.join(extras)}{did_you_mean(owner, extras)}")
         return namespace
+
+
+def did_you_mean(parser: argparse.ArgumentParser, extras: list[str]) -> str:
+    """``; did you mean --export?`` for the first of ``extras`` that is a long option
+    close to one of ``parser``'s (``--exprot``, ``--topk0``); empty when none is."""
+    known = [name for action in parser._actions for name in action.option_strings if name.startswith("--")]
+    for extra in (e.split("=", 1)[0] for e in extras if e.startswith("--")):
+        close = difflib.get_close_matches(extra, known, n=1, cutoff=0.75)
+        if close:
+            return f"; did you mean {close[0]}?"
+    return ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in SUBCOMMANDS:
         importlib.import_module(f"{__package__}.commands.{name}").register(sub)
     parser.commands = dict(sub.choices)
+    for command in parser.commands.values():  # `camvideo process clip.mp4 -v` as well as `camvideo -v process ...`
+        command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                             help="log more (-vv for debug)")
     return parser
 
 

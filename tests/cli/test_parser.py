@@ -96,3 +96,23 @@ def test_an_unknown_option_before_the_command_points_at_the_top_help(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--bogus", "process", "x.mp4"])
     assert "(`camvideo --help` lists the options)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, verbose", [
+    (["process", "x.mp4"], 0), (["-v", "process", "x.mp4"], 1), (["process", "x.mp4", "-v"], 1),
+    (["models", "-vv"], 2), (["gui", "--verbose"], 1),
+])
+def test_verbose_goes_before_or_after_the_command(argv, verbose):
+    assert build_parser().parse_args(argv).verbose == verbose
+
+
+@pytest.mark.parametrize("argv, hint", [
+    (["process", "x.mp4", "--exprot", "x.jsonl"], "; did you mean --export? (`camvideo process --help`"),
+    (["image", "p.png", "--quailty=fast"], "; did you mean --quality? (`camvideo image --help`"),
+    (["process", "x.mp4", "--bogus"], "--bogus (`camvideo process --help`"),
+])
+def test_a_misspelt_option_is_named_with_the_one_it_looks_like(capsys, argv, hint):
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(argv)
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and err.count("\n") == 1 and hint in err, err
