@@ -296,6 +296,28 @@ def _safe(stem: str) -> str:
     return "/".join(part if part.strip(".") else "_" * max(1, len(part)) for part in parts)
 
 
+def _unique(specs: Sequence[str], exclude: str, notes: list[str]) -> list[_Entry]:
+    """What ``specs`` expand to, each video once: one given twice, or reached again
+    through a link, is one job, and a note says how many names were dropped so."""
+    entries: list[_Entry] = []
+    seen: dict[str, str] = {}
+    again: list[str] = []
+    for spec in specs:
+        for entry in _expand_one(spec, exclude, notes):
+            key = os.path.realpath(entry.path) if entry.kind == "video" else entry.path
+            if key in seen:
+                again.append(entry.path)
+                continue
+            seen[key] = entry.path
+            entries.append(entry)
+    if again:
+        first, job = _shown(again[0]), _shown(seen[os.path.realpath(again[0])])
+        example = first if first == job else f"{first} is {job}"
+        notes.append(f"{len(again)} more name{'s' * (len(again) > 1)} of videos already in the run (given twice, "
+                     f"or a link) processed once: {example}{', ...' * (len(again) > 1)}")
+    return entries
+
+
 def make_plan(sources: Sequence[str], output_dir: str | Path, *, from_list: str | Path | None = None,
               recording: bool = True, export_format: str = "jsonl") -> Plan:
     """Expand ``sources`` (and the lines of ``from_list``) into jobs with output paths
@@ -311,15 +333,7 @@ def make_plan(sources: Sequence[str], output_dir: str | Path, *, from_list: str 
     output_dir = os.path.abspath(os.path.expanduser(str(output_dir)))
     exclude = os.path.realpath(output_dir)
     notes: list[str] = []
-    entries: list[_Entry] = []
-    seen: set[str] = set()
-    for spec in specs:
-        for entry in _expand_one(spec, exclude, notes):
-            key = os.path.realpath(entry.path) if entry.kind == "video" else entry.path
-            if key in seen:  # a file given twice, or reached again through a link: one job
-                continue
-            seen.add(key)
-            entries.append(entry)
+    entries = _unique(specs, exclude, notes)
     base = os.path.commonpath([e.root for e in entries]) if len(entries) > 1 else entries[0].root
     if len(entries) == 1 and entries[0].kind == "images" and not _has_magic(entries[0].path):
         base = os.path.dirname(entries[0].path)

@@ -109,6 +109,20 @@ def test_several_inputs_mirror_from_their_common_folder_and_a_file_given_twice_i
     other = touch(tmp_path / "elsewhere/z.mp4")
     plan = make_plan([str(tree / "day1"), str(other), str(other)], tmp_path / "out")
     assert [j.rel for j in plan.jobs] == ["archive/day1/c.mov", "archive/day1/deep/d.webm", "elsewhere/z.mp4"]
+    assert plan.notes == (f"1 more name of videos already in the run (given twice, or a link) processed once: "
+                          f"{other}",)
+
+
+def test_links_to_one_video_are_one_job_and_a_note_says_so(tmp_path):
+    """A folder of 3 links to one video was "1 file" without a word."""
+    video = touch(tmp_path / "v.mp4")
+    (tmp_path / "links").mkdir()
+    for name in ("l1.mp4", "l2.mp4", "l3.mp4"):
+        (tmp_path / "links" / name).symlink_to(video)
+    plan = make_plan([str(tmp_path / "links")], tmp_path / "out")
+    assert len(plan.jobs) == 1
+    assert len(plan.notes) == 1 and plan.notes[0].startswith("2 more names of videos already in the run"), plan.notes
+    assert plan.notes[0].endswith(f"{tmp_path / 'links' / 'l2.mp4'} is {tmp_path / 'links' / 'l1.mp4'}, ...")
 
 
 def test_a_list_file_with_comments_and_a_missing_file(tree, tmp_path, monkeypatch):
