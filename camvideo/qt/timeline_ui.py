@@ -207,6 +207,7 @@ class TimelineControls:
             self.strip.set_data(duration, lines, (), "" if results else "no frame analysed yet: Scan file fills it in",
                                 damaged, class_colors(c for c, _ in top))
         self.save_button.setEnabled(self._session.model is not None and not self._exporting)
+        self.scan_button.setEnabled(self._session.model is not None and not (self.scan is not None and self.scan.running))
 
     def _seek(self, seconds: float) -> None:
         duration = self._session.duration_hint
