@@ -26,6 +26,7 @@ class RecordControls:
         self.window = window
         self.frames_shown = 0  # frames on screen that went into the current (or last) recording
         self._path: Path | None = None
+        self._snapshot_error: str | None = None  # what the banner says of the last snapshot that failed
 
     @property
     def output_dir(self) -> Path:
@@ -100,10 +101,15 @@ class RecordControls:
             self.window.panel.record_label.setText(f"● {self._path.name}  {clock(session.recorded_seconds)}")
 
     def snapshot(self) -> None:
+        """The frame on screen saved (``Session.snapshot``); a failure in the banner,
+        which a later snapshot that is saved takes away (its message is old news)."""
         w = self.window
         try:
             png, _ = w.session.snapshot(self.output_dir)
         except CamvideoError as exc:
-            w.show_error(window_text(exc))
+            self._snapshot_error = window_text(exc)
+            w.show_error(self._snapshot_error)
             return
+        if w.banner.isVisible() and w.error_label.text() == self._snapshot_error:
+            w.banner.hide()
         w.statusBar().showMessage(f"snapshot {png} (+ .json)", 8000)

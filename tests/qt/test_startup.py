@@ -155,6 +155,8 @@ def test_the_video_plays_plain_while_the_model_loads_and_the_paused_frame_gets_i
     assert w.loading_bar.isVisible() and "Loading model lite0" in w.loading_label.text()
     assert not w.panel.record_button.isEnabled()  # nothing to record yet: no model
     assert not w.timeline.scan_button.isEnabled() and not w.timeline.save_button.isEnabled()  # nor to scan
+    w.record.snapshot()  # the S key: no model has seen the frame
+    assert w.banner.isVisible() and w.error_label.text() == "nothing to save yet: wait for the model"
     w.toggle_pause()
     qtbot.waitUntil(lambda: w.status_line.state(w.session, w.view) == "paused", timeout=WAIT_MS)
     assert w.panel.play_button.text() == "Play"
@@ -164,9 +166,11 @@ def test_the_video_plays_plain_while_the_model_loads_and_the_paused_frame_gets_i
     qtbot.waitUntil(lambda: w.session.last_shown.result.detections != (), timeout=WAIT_MS)
     assert w.session.pipeline is not None and w.session.preview is None and w.session.paused
     assert 0.7 <= w.session.last_shown.time <= 0.8  # the same frame, now with its map
-    assert not w.loading_bar.isVisible() and not w.errors
+    assert not w.loading_bar.isVisible() and w.errors == ["nothing to save yet: wait for the model"]  # S's alone
     qtbot.waitUntil(lambda: w.timeline.scan_button.isEnabled() and w.timeline.save_button.isEnabled(),
                     timeout=WAIT_MS)
+    w.record.snapshot()  # saved now: the banner's old refusal goes
+    assert not w.banner.isVisible() and len(list(w.record.output_dir.glob("*.png"))) == 1
     w.toggle_pause()
     wait_frames(qtbot, w, 3)
     assert w.session.last_shown.result.detections and w.session.last_shown.time > 0.8
