@@ -100,15 +100,17 @@ def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: Fa
     ``on_progress(frames, total)`` comes every ``POLL_S`` and once at the end (total:
     the source's frame count hint); ``on_ready(info)`` just before the first frame
     is read (everything is open then). Both run in the calling thread."""
-    from camvideo.runtime.pipeline import Pipeline
     from camvideo.runtime.plain import NoAnnotator
-    from camvideo.runtime.workers import localizer_batch
 
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(_open(request.source))
         info = source.info
         if request.protect_inputs:
             _check_outputs(request, info)
+        # torch (~1.5 s on two cores) once the source has opened: a file that is no video is one line at once
+        from camvideo.runtime.pipeline import Pipeline
+        from camvideo.runtime.workers import localizer_batch
+
         files = _open_outputs(request, info, stack)  # (recorder, exporter) as written, each None when not asked
         existing = [f for f in files if f is not None and Path(f.path).exists()]  # an earlier file of that name
         recorder, exporter = (_wrapped(request, f) for f in files)

@@ -280,17 +280,24 @@ def test_a_recordings_and_an_exports_names_are_checked_before_the_work(tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_process_says_a_bad_recording_name_before_torch(tmp_path):
-    """`camvideo process clip -o out.avi`: the one line comes before torch is imported."""
+@pytest.mark.parametrize("source, output, line", [
+    ("in.mp4", "out.avi", "a recording must be .mkv (default) or .mp4 (fragmented); got '.avi'"),
+    ("in.mp4", "in.mp4", "is the input"),
+    ("text.mp4", "out.mkv", "text.mp4: not a video that can be decoded"),
+])
+def test_process_says_a_bad_output_or_source_before_torch(tmp_path, source, output, line):
+    """`camvideo process clip -o out.avi`, `-o` the input itself, a text file named .mp4:
+    the one line comes before torch is imported (it came after, ~5 s on a loaded machine)."""
     make_clip(tmp_path / "in.mp4", frames=2, size=(32, 24))
+    (tmp_path / "text.mp4").write_text("hello\n")
     code = ("import sys; from camvideo.cli import main; "
-            f"rc = main(['process', {str(tmp_path / 'in.mp4')!r}, '-o', {str(tmp_path / 'out.avi')!r}]); "
+            f"rc = main(['process', {str(tmp_path / source)!r}, '-o', {str(tmp_path / output)!r}]); "
             "print(rc, 'torch' in sys.modules)")
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(root)),
                          capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["2", "False"], out.stderr
-    assert "a recording must be .mkv (default) or .mp4 (fragmented); got '.avi'" in out.stderr
+    assert line in out.stderr and out.stderr.count("\n") == 1, out.stderr
 
 
 def test_a_side_file_takes_its_name_only_when_written_whole(tmp_path):
