@@ -2,7 +2,9 @@
 
 ``Evidence`` is what the parallel half of the inference stage gives for each frame
 (``FrameLocalizer.forward``): the class probabilities and the last convolutional
-features of each pass, never maps. Everything after it works on evidence alone:
+features of each pass; where nothing is carried across frames (no smoothing) also the
+frame's own chosen classes and their maps, made there in the batch. Everything after
+it works on evidence alone:
 ``TemporalState.step`` averages it across frames (``camvideo.cam.smoothing``),
 ``choose_classes`` picks the classes to show from its probabilities, and
 ``evidence_maps`` projects the chosen classes onto its features (a CAM is the class
@@ -52,6 +54,10 @@ class Evidence:
     cut: bool = False  # set by TemporalState.step: a new shot starts here
     leader: int | None = None  # set by TemporalState.step: the top class shown (label hysteresis)
     motion: Motion | None = None  # set by TemporalState.step: the picture's since the last frame, when measured
+    # The frame's own classes and their (k, h, w) raw maps, made in the parallel half where nothing is
+    # carried across frames (``FrameLocalizer.forward``); None: ``finish`` chooses and makes them.
+    chosen: Chosen | None = None
+    maps: np.ndarray | None = None
 
     def but(self, **changes) -> Evidence:
         """A copy with the fields ``changes`` names set (``dataclasses.replace`` without
