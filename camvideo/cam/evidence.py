@@ -54,10 +54,9 @@ class Evidence:
     cut: bool = False  # set by TemporalState.step: a new shot starts here
     leader: int | None = None  # set by TemporalState.step: the top class shown (label hysteresis)
     motion: Motion | None = None  # set by TemporalState.step: the picture's since the last frame, when measured
-    # The frame's own classes and their (k, h, w) raw maps, made in the parallel half where nothing is
-    # carried across frames (``FrameLocalizer.forward``); None: ``finish`` chooses and makes them.
-    chosen: Chosen | None = None
-    maps: np.ndarray | None = None
+    # The frame's own classes and raw maps, made in the parallel half where nothing is carried
+    # across frames (``FrameLocalizer.forward``); None: ``finish`` chooses and makes them.
+    own: OwnMaps | None = None
 
     def but(self, **changes) -> Evidence:
         """A copy with the fields ``changes`` names set (``dataclasses.replace`` without
@@ -99,6 +98,19 @@ class Chosen:
 
     class_ids: tuple[int, ...]
     scores: tuple[float, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class OwnMaps:
+    """A frame's own classes and their (k, h, w) raw maps, made under ``settings`` (the
+    evidence's own settings object at its pass: any other settings choose again)."""
+
+    settings: LocalizeSettings
+    chosen: Chosen
+    maps: np.ndarray
+
+    def valid_for(self, settings: LocalizeSettings) -> bool:
+        return settings is self.settings
 
 
 def choose_classes(probs: torch.Tensor, settings: LocalizeSettings, leader: int | None = None) -> Chosen:

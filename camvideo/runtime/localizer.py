@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from camvideo.cam.boxes import boxes_from_cam
-from camvideo.cam.evidence import Chosen, Evidence, check_request, choose_classes, evidence_maps
+from camvideo.cam.evidence import Chosen, Evidence, OwnMaps, check_request, choose_classes, evidence_maps
 from camvideo.cam.extent import MovingExtent
 from camvideo.cam.forward import Forward, TorchForward
 from camvideo.cam.methods import CamMethod, cam_method
@@ -185,12 +185,11 @@ class FrameLocalizer:
                 for ev, f, thumb in zip(found, frames, thumbs)]
 
     def _own_maps(self, evidence: Evidence, settings: LocalizeSettings) -> Evidence:
-        """``evidence`` with the classes it shows and their raw maps (``Evidence.chosen``
-        and ``maps``), for a frame whose in-order half carries nothing from the frames
-        before it: made here, on the thread that ran its batch, the same as ``finish``
-        would make them."""
+        """``evidence`` with the classes it shows and their raw maps (``Evidence.own``),
+        for a frame whose in-order half carries nothing from the frames before it: made
+        here, on the thread that ran its batch, the same as ``finish`` would make them."""
         chosen = choose_classes(evidence.probs, settings)
-        return evidence.but(chosen=chosen, maps=evidence_maps(self.method, evidence, chosen.class_ids))
+        return evidence.but(own=OwnMaps(settings, chosen, evidence_maps(self.method, evidence, chosen.class_ids)))
 
     def finish(self, evidence: Sequence[Evidence], indices: Sequence[int] | None = None,
                times: Sequence[float] | None = None, state: StreamState | None = None) -> list[FrameResult]:
@@ -216,8 +215,9 @@ class FrameLocalizer:
         state.follow(evidence.settings, self.method.smoothable)
         with timer("forward"), self.method.autocast_context(), torch.inference_mode():
             stepped = state.step(evidence)
-            if stepped is evidence and evidence.chosen is not None:  # nothing carried: made in the parallel half
-                chosen, raw = evidence.chosen, evidence.maps
+            own = evidence.own
+            if stepped is evidence and own is not None and own.valid_for(evidence.settings):  # the parallel half's
+                chosen, raw = own.chosen, own.maps
             else:
                 chosen = choose_classes(stepped.probs, stepped.settings, stepped.leader)
                 raw = evidence_maps(self.method, stepped, chosen.class_ids)
