@@ -216,7 +216,7 @@ class FrameLocalizer:
         with timer("forward"), self.method.autocast_context(), torch.inference_mode():
             stepped = state.step(evidence)
             own = evidence.own
-            if stepped is evidence and own is not None and own.valid_for(evidence.settings):  # the parallel half's
+            if stepped is evidence and own is not None and own.valid_for(evidence.settings):  # made in forward()
                 chosen, raw = own.chosen, own.maps
             else:
                 chosen = choose_classes(stepped.probs, stepped.settings, stepped.leader)
