@@ -2,7 +2,9 @@
 
 ``Evidence`` is what the parallel half of the inference stage gives for each frame
 (``FrameLocalizer.forward``): the class probabilities and the last convolutional
-features of each pass, never maps. Everything after it works on evidence alone:
+features of each pass; where nothing is carried across frames (no smoothing) also the
+frame's own chosen classes and their maps, made there in the batch. Everything after
+it works on evidence alone:
 ``TemporalState.step`` averages it across frames (``camvideo.cam.smoothing``),
 ``choose_classes`` picks the classes to show from its probabilities, and
 ``evidence_maps`` projects the chosen classes onto its features (a CAM is the class
@@ -52,6 +54,9 @@ class Evidence:
     cut: bool = False  # set by TemporalState.step: a new shot starts here
     leader: int | None = None  # set by TemporalState.step: the top class shown (label hysteresis)
     motion: Motion | None = None  # set by TemporalState.step: the picture's since the last frame, when measured
+    # The frame's own classes and raw maps, made in the parallel half where nothing is carried
+    # across frames (``FrameLocalizer.forward``); None: ``finish`` chooses and makes them.
+    own: OwnMaps | None = None
 
     def but(self, **changes) -> Evidence:
         """A copy with the fields ``changes`` names set (``dataclasses.replace`` without
@@ -93,6 +98,19 @@ class Chosen:
 
     class_ids: tuple[int, ...]
     scores: tuple[float, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class OwnMaps:
+    """A frame's own classes and their (k, h, w) raw maps, made under ``settings`` (the
+    evidence's own settings object at its pass: any other settings choose again)."""
+
+    settings: LocalizeSettings
+    chosen: Chosen
+    maps: np.ndarray
+
+    def valid_for(self, settings: LocalizeSettings) -> bool:
+        return settings is self.settings
 
 
 def choose_classes(probs: torch.Tensor, settings: LocalizeSettings, leader: int | None = None) -> Chosen:

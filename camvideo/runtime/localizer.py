@@ -2,8 +2,9 @@
 
 Two halves. ``forward(frames)`` is parallel-safe: preprocessing and the forward
 passes, one ``Evidence`` per frame (``camvideo.cam.evidence``: probabilities and
-features, never maps). ``finish(evidence, ...)`` is the in-order half, one frame at
-a time against the state carried across frames (``StreamState``):
+features; where nothing is carried across frames, smoothing off, also the classes the
+frame shows and their raw maps). ``finish(evidence, ...)`` is the in-order half, one
+frame at a time against the state carried across frames (``StreamState``):
 
     motion -> TemporalState.step -> choose_classes -> evidence_maps
            -> MapScaler (heat maps) -> region_boxes -> BoxTracker.update
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 from camvideo.cam.boxes import boxes_from_cam
-from camvideo.cam.evidence import Chosen, Evidence, check_request, choose_classes, evidence_maps
+from camvideo.cam.evidence import Chosen, Evidence, OwnMaps, check_request, choose_classes, evidence_maps
 from camvideo.cam.extent import MovingExtent
 from camvideo.cam.forward import Forward, TorchForward
 from camvideo.cam.methods import CamMethod, cam_method
@@ -161,7 +162,8 @@ class FrameLocalizer:
 
     def forward(self, frames: Sequence[np.ndarray]) -> list[Evidence]:
         """The parallel-safe half: each frame's ``Evidence`` (preprocessing and the
-        forward passes). It reads the settings once and no state across frames, so
+        forward passes; without smoothing also its chosen classes and their maps,
+        ``_own_maps``). It reads the settings once and no state across frames, so
         several threads may run it at once on different batches (the files pipeline
         does, for a ``parallel`` method); the evidence then goes through ``finish``
         in frame order."""
@@ -175,9 +177,19 @@ class FrameLocalizer:
             with timer("preprocess"):  # the pictures the camera's motion is measured on (finish)
                 thumbs = [thumbnail(f) for f in frames]
         found = self._passes.evidence(frames, settings, timer)
+        if settings.smoothing is None or not self.method.smoothable:  # nothing carried: the frame's own maps
+            with timer("forward"), self.method.autocast_context(), torch.inference_mode():
+                found = [self._own_maps(ev, settings) for ev in found]
         timings = timer.per_frame(len(frames))
         return [ev.but(size=(f.shape[1], f.shape[0]), thumb=thumb, settings=settings, timings=timings)
                 for ev, f, thumb in zip(found, frames, thumbs)]
+
+    def _own_maps(self, evidence: Evidence, settings: LocalizeSettings) -> Evidence:
+        """``evidence`` with the classes it shows and their raw maps (``Evidence.own``),
+        for a frame whose in-order half carries nothing from the frames before it: made
+        here, on the thread that ran its batch, the same as ``finish`` would make them."""
+        chosen = choose_classes(evidence.probs, settings)
+        return evidence.but(own=OwnMaps(settings, chosen, evidence_maps(self.method, evidence, chosen.class_ids)))
 
     def finish(self, evidence: Sequence[Evidence], indices: Sequence[int] | None = None,
                times: Sequence[float] | None = None, state: StreamState | None = None) -> list[FrameResult]:
@@ -202,9 +214,14 @@ class FrameLocalizer:
         """One frame's evidence carried over by ``state``, its heat maps and detections."""
         state.follow(evidence.settings, self.method.smoothable)
         with timer("forward"), self.method.autocast_context(), torch.inference_mode():
-            evidence = state.step(evidence)
-            chosen = choose_classes(evidence.probs, evidence.settings, evidence.leader)
-            raw = evidence_maps(self.method, evidence, chosen.class_ids)
+            stepped = state.step(evidence)
+            own = evidence.own
+            if stepped is evidence and own is not None and own.valid_for(evidence.settings):  # made in forward()
+                chosen, raw = own.chosen, own.maps
+            else:
+                chosen = choose_classes(stepped.probs, stepped.settings, stepped.leader)
+                raw = evidence_maps(self.method, stepped, chosen.class_ids)
+            evidence = stepped
         with timer("boxes"):
             maps, detections = self._localize(evidence, chosen, raw, state)
         return evidence, maps, detections

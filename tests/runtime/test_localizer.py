@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from camvideo.cam.evidence import Evidence
+from camvideo.cam.evidence import Chosen, Evidence, OwnMaps, choose_classes, evidence_maps
 from camvideo.cam.multiscale import input_sizes
 from camvideo.models import load_model
 from camvideo.runtime.localizer import FrameLocalizer, StreamState
@@ -49,6 +49,7 @@ def test_forward_gives_evidence_per_frame_and_never_maps(model, clip):
         assert ev.size == (frame.shape[1], frame.shape[0]) and ev.settings is SMOOTH and ev.thumb is not None
         assert ev.probs.shape == (1000,) and ev.features.ndim == 3 and not ev.cut and ev.leader is None
         assert set(ev.timings) >= {"preprocess", "forward"}
+        assert ev.own is None  # smoothing: the classes come from the averages, in order
     with pytest.raises(ValueError, match="topk"):
         FrameLocalizer(model, LocalizeSettings(topk=1001)).forward(clip[:1])
 
@@ -64,6 +65,34 @@ def test_batches_give_what_single_frames_give(model, clip):
     assert [r.to_dict() for r in batched] == [r.to_dict() for r in alone]
     for a, b in zip(alone, batched):
         np.testing.assert_allclose(a.heatmaps, b.heatmaps, atol=1e-5)
+
+
+def test_without_smoothing_the_parallel_half_chooses_the_classes_and_makes_their_maps(model, clip):
+    localizer = FrameLocalizer(model, LocalizeSettings(topk=3))
+    found = localizer.forward(clip[:4])
+    for ev in found:
+        chosen = choose_classes(ev.probs, ev.settings)
+        assert ev.own.chosen == chosen and len(chosen.class_ids) == 3 and ev.own.valid_for(ev.settings)
+        np.testing.assert_array_equal(ev.own.maps, evidence_maps(localizer.method, ev, chosen.class_ids))
+    made = localizer.finish(found, range(4))
+    again = FrameLocalizer(model, LocalizeSettings(topk=3)).finish([ev.but(own=None) for ev in found], range(4))
+    assert [r.to_dict() for r in made] == [r.to_dict() for r in again]
+    for a, b in zip(made, again):
+        np.testing.assert_array_equal(a.heatmaps, b.heatmaps)
+
+
+def test_classes_made_in_the_parallel_half_are_not_used_for_a_smoothed_frame_or_other_settings(model, clip):
+    localizer = FrameLocalizer(model, SMOOTH)
+    ev = localizer.forward(clip[:1])[0]
+    stale = OwnMaps(SMOOTH, Chosen((0,), (1.0,)), np.zeros((1, *ev.features.shape[1:]), np.float32))
+    result = localizer.finish([ev.but(own=stale)])[0]
+    assert result.maps.class_ids == choose_classes(ev.probs, SMOOTH).class_ids != (0,)
+    # A paused frame finished again under new settings (the window's held frame) chooses again.
+    top3 = LocalizeSettings(topk=3)
+    ev = FrameLocalizer(model, top3).forward(clip[:1])[0]
+    top1 = dataclasses.replace(top3, topk=1)
+    again = localizer.finish([dataclasses.replace(ev, settings=top1)], state=localizer.fresh_state(top1))[0]
+    assert again.maps.class_ids == ev.own.chosen.class_ids[:1]
 
 
 def test_a_cut_starts_the_evidence_and_the_boxes_afresh(model, clip):
