@@ -21,6 +21,13 @@ A camvideo recording (its container says so: ``video.recorder.made_by_camvideo``
 plays as it is, ``plain``: its labels are burned in, and a second set would stack
 under them. ``analyse(True)`` runs the model on it all the same.
 
+What ran stops off the GUI thread (``_stop_pipeline``: a stop task finalizes the
+recording, joins the pipeline's threads and closes the source, which takes up to
+seconds); a source that opens meanwhile waits, opened, until every stop in flight
+has finished (``_incoming``), so it never plays before the old recording is final,
+and a camera opens only after the old one is closed. Closing the window stops
+what plays on the GUI thread and waits (bounded) for the stops in flight.
+
 It lives on the GUI thread; every thread reaches it through ``Tasks.post``
 (``tasks``). Settings may be set at any time, before the model has loaded too:
 ``set_localize`` keeps them and the localizer made at the load starts with them.
@@ -30,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
@@ -55,7 +63,11 @@ from camvideo.video.spec import SourceSpec
 log = logging.getLogger(__name__)
 
 HELD_LANE = "held"  # the frame on screen, localized again: the newest settings win
-HELD_JOIN_S = 10.0
+# How long closing the window waits for the session's threads: a held frame's forward
+# pass (well under a second) and stops still in flight (a pipeline's joins are bounded
+# by 10 s a thread, a source's by 5 s; they are not daemon threads: the process's exit
+# waits for them too, so a recording is finalized whatever this bound).
+CLOSE_JOIN_S = 30.0
 # Forwarded frames a file's pipeline queues for its writer (the core's default is 4, for
 # throughput): a person watches, so a frame that waits is latency, and frames already
 # read still come after a Pause. Measured on clip600 on 2 busy cores: capture to sinks
@@ -105,6 +117,8 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self.last_error = ""
         self._end_told = False  # ``finished`` came for the source's end, and no frame has been shown since
         self._closed = False
+        self._stopping: dict[object, object] = {}  # stops in flight (their Tasks), by a key of their own
+        self._incoming = None  # (OpenRequest, Source): opened, waiting for the stops in flight to finish
         self._tasks = Tasks(parent=self)  # threads -> this (GUI) thread; the held frame's task
         self._held: HeldFrame | None = None  # the frame on screen localized again (paused)
         self._warnings: SourceWarnings | None = None  # what the source on screen reports (damage)
@@ -275,24 +289,47 @@ class Session(SessionPlayback, SessionRecording, QObject):
         never shown."""
         if self._closed:
             return
+        self._drop_incoming()  # the newest request wins
+        after = []
         if SourceSpec.parse(spec, probe=False).kind == "camera":
             self._stop_pipeline()
-        request = self._opener.start(spec, loop=loop, report=report)
+            after = [task.thread for task in self._stopping.values()]  # the old camera closed first
+        request = self._opener.start(spec, loop=loop, report=report, after=after)
         self.opening.emit(request.spec)
 
     @property
     def opening_spec(self) -> str | None:
-        """What is being opened now (None when nothing is)."""
+        """What is being opened now, or opened and waiting for the old source to
+        stop (None when nothing is)."""
         request = self._opener.current
+        if request is None and self._incoming is not None:
+            request = self._incoming[0]
         return request.spec if request is not None else None
 
     def cancel_open(self) -> str | None:
-        """Drop the open in flight (what plays goes on); its spec, or None."""
+        """Drop the open in flight (what plays goes on), or a source opened and
+        waiting for the old one to stop (closed unshown); its spec, or None."""
         request = self._opener.cancel()
+        if request is None:
+            request = self._drop_incoming(tell=False)
         if request is None:
             return None
         self.opened.emit(request.spec, False)
         return request.spec
+
+    def _drop_incoming(self, tell: bool = True):
+        """Close the source waiting for a stop, unshown (``opened`` False when ``tell``); its request, or None."""
+        incoming, self._incoming = self._incoming, None
+        if incoming is None:
+            return None
+        request, source = incoming
+        if self._closed:
+            source.close()  # opened, never started: no thread to join
+        else:
+            self._stop_in_background(None, source, None, None)
+        if tell:
+            self.opened.emit(request.spec, False)
+        return request
 
     def _on_open_done(self, request, source, message: str) -> None:
         if self._closed:
@@ -307,6 +344,14 @@ class Session(SessionPlayback, SessionRecording, QObject):
             self.opened.emit(request.spec, False)
             return
         self._stop_pipeline()
+        self._drop_incoming()
+        self._incoming = (request, source)
+        if not self._stopping:
+            self._take_incoming()
+
+    def _take_incoming(self) -> None:
+        """The source that opened plays now (every stop before it has finished)."""
+        (request, source), self._incoming = self._incoming, None
         self._warnings = SourceWarnings(source, lambda message, s=source: self._tasks.post(
             self._on_source_warning, s, message))
         self.source = source  # a file plays in real time: the opener opened it so (Paced)
@@ -412,28 +457,46 @@ class Session(SessionPlayback, SessionRecording, QObject):
             self.warned.emit(message)
 
     def _stop_pipeline(self) -> None:
+        """Detach what plays (the session has no source from here on) and stop it:
+        in a stop task while the window is open (the GUI thread never waits for its
+        joins), here when it closes. ``recording_changed`` comes when the recording is final."""
         self._stop_preview()
         pipeline, source, sink = self.pipeline, self.source, self.sink
         self.pipeline, self.source, self._end_told = None, None, False
         if self._warnings is not None:
             self._warnings.detach()
             self._warnings = None
-        recording = sink.recorder if sink is not None else None
-        try:
-            if recording is not None:
-                sink.stop_recording()  # first, so the writer never waits on this thread
-                self._flush_recorded()
-            if pipeline is not None:
-                pipeline.stop()  # joins the threads, closes the source and the sinks
-            elif source is not None:
-                source.close()
-        except CamvideoError as exc:
-            self._report(window_text(exc))
-        finally:
+        if pipeline is None and source is None:
+            return
+        recorder = sink.recorder if sink is not None else None
+        if not self._closed:
+            self._stop_in_background(pipeline, source, sink if recorder is not None else None, recorder)
+            return
+        if recorder is not None:
+            self._flush_recorded()  # the writer may wait for it to be taken
+        self._stopped(None, recorder, stop_run(pipeline, source, sink if recorder is not None else None))
+
+    def _stop_in_background(self, pipeline, source, sink, recorder) -> None:
+        """``stop_run`` in a stop task; ``_stopped`` when it has finished."""
+        key = object()
+        self._stopping[key] = self._tasks.start(
+            partial(stop_run, pipeline, source, sink), name="camvideo-stop",
+            done=lambda messages: self._stopped(key, recorder, messages),
+            failed=lambda message: self._stopped(key, recorder, [message]))
+
+    def _stopped(self, key, recorder, messages: list[str]) -> None:
+        """GUI thread, after a stop: its failures said, the recording announced
+        final; a source that opened meanwhile plays once no stop is left."""
+        self._stopping.pop(key, None)
+        for message in messages:
+            self._report(message)
+        if self.pipeline is None:  # no newer pipeline publishes into the slot
             self._flush_recorded()
             self._slot.clear()
-            if recording is not None:
-                self.recording_changed.emit(False, str(recording.path))
+        if recorder is not None:
+            self.recording_changed.emit(False, str(recorder.path))
+        if not self._stopping and self._incoming is not None and not self._closed:
+            self._take_incoming()
 
     def _on_pipeline_error(self, pipeline, message: str) -> None:
         if pipeline is self.pipeline:
@@ -491,7 +554,26 @@ class Session(SessionPlayback, SessionRecording, QObject):
             return
         self._closed = True
         self._opener.close()  # an open in flight is not waited for: its thread closes what it opens
-        self._stop_pipeline()
+        self._drop_incoming(tell=False)
+        self._stop_pipeline()  # here: the window is closing
         self._tasks.close()
-        self._tasks.join(HELD_JOIN_S)  # a forward pass on the held frame: well under a second
+        self._tasks.join(CLOSE_JOIN_S)  # stops in flight (a recording finalized), a held frame's pass
         self._loader.close()  # results still to come are dropped; waits (bounded) for the threads
+
+
+def stop_run(pipeline, source, sink) -> list[str]:
+    """Finalize ``sink``'s recording (when given: first, so its writer never waits
+    for the window), then stop ``pipeline`` (its threads joined, the source and the
+    sinks closed), or close ``source`` when no pipeline ran; both are tried. What
+    failed, in the window's words. Runs in a stop task (or, closing, on the GUI thread)."""
+    messages = []
+    steps = (sink.stop_recording if sink is not None else None,
+             pipeline.stop if pipeline is not None else source.close if source is not None else None)
+    for step in steps:
+        if step is None:
+            continue
+        try:
+            step()
+        except CamvideoError as exc:
+            messages.append(window_text(exc))
+    return messages
