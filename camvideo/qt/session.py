@@ -93,6 +93,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
     core_ready = pyqtSignal()  # torch and the core are imported (once)
     models_listed = pyqtSignal(list, list)  # every model name, those ready offline (once)
     plain_changed = pyqtSignal(bool)  # the source on screen plays as it is (a camvideo recording), or not
+    source_failed = pyqtSignal(str)  # the spec of the live source on screen, which failed (after ``error``)
 
     def __init__(self, device: str = "auto", parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -106,6 +107,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         # tags, the timeline) is camvideo.class_colours's, as on the command line.
         self.annotator = DisplayAnnotator(OverlaySettings())
         self.source = None
+        self.source_spec: str | None = None  # what the source on screen was opened from (``open``'s spec)
         self.looping = False  # the source on screen loops (opened with loop=True)
         self.recording_source = False  # the source on screen is a camvideo recording (its metadata says)
         self.plain = False  # ... and plays as it is (not analysed): ``analyse``
@@ -354,7 +356,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         (request, source), self._incoming = self._incoming, None
         self._warnings = SourceWarnings(source, lambda message, s=source: self._tasks.post(
             self._on_source_warning, s, message))
-        self.source = source  # a file plays in real time: the opener opened it so (Paced)
+        self.source, self.source_spec = source, request.spec  # a file plays in real time: opened so (Paced)
         self.looping = request.loop  # a file played again and again: ← / → wrap round
         self.recording_source = self.plain = made_by_camvideo(source.info.metadata)
         self.source_changed.emit(source.name, source.live)
@@ -389,13 +391,26 @@ class Session(SessionPlayback, SessionRecording, QObject):
         if preview is None:
             return False, None, False
         seek_to = preview.stop()
-        if read_on and seek_to is None and preview.finished and preview.last_time is not None:
+        if read_on and seek_to is None and preview.finished and preview.last_time is not None and not self.live:
             self.source.seek(preview.last_time + AFTER_LAST_S)  # no frame there: the end at once
         return True, seek_to, preview.finished
 
     def _on_preview_error(self, preview: Preview, exc: BaseException) -> None:
         if preview is self.preview:
             self._report(window_text(exc))
+            self._tell_failed()
+
+    def _tell_failed(self) -> None:
+        """``source_failed`` for a live source on screen that failed: nothing reads
+        on from it (a camera unplugged, a stream given up), only opening it again."""
+        if self.live and self.source_spec is not None:
+            self.source_failed.emit(self.source_spec)
+
+    @property
+    def source_dead(self) -> bool:
+        """The live source on screen failed: its player has ended on an error."""
+        player = self.player
+        return self.live and player is not None and player.finished and player.error is not None
 
     def _on_preview_finished(self, preview: Preview) -> None:
         if preview is self.preview:
@@ -414,6 +429,8 @@ class Session(SessionPlayback, SessionRecording, QObject):
         if self.localizer is None and not (self.plain and self.core_loaded):
             self._start_preview()  # the pipeline starts when the model has loaded (a plain recording: torch)
             return
+        if self.source_dead:
+            return  # the preview's live source failed: a pipeline would only read its end (Retry opens it again)
         from camvideo.runtime.pipeline import Pipeline  # torch: imported by now
 
         previewed, seek_to, ended = self._stop_preview(read_on=True)  # the pipeline reads on where the preview left off
@@ -462,7 +479,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         joins), here when it closes. ``recording_changed`` comes when the recording is final."""
         self._stop_preview()
         pipeline, source, sink = self.pipeline, self.source, self.sink
-        self.pipeline, self.source, self._end_told = None, None, False
+        self.pipeline, self.source, self.source_spec, self._end_told = None, None, None, False
         if self._warnings is not None:
             self._warnings.detach()
             self._warnings = None
@@ -501,6 +518,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
     def _on_pipeline_error(self, pipeline, message: str) -> None:
         if pipeline is self.pipeline:
             self._report(message)
+            self._tell_failed()
 
     def _on_pipeline_finished(self, pipeline) -> None:
         if pipeline is self.pipeline:

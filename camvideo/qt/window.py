@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         s.recording_changed.connect(self.record.on_recording_changed)
         s.opening.connect(self.sources.on_opening)
         s.opened.connect(self.sources.on_opened)
+        s.source_failed.connect(self.sources.on_source_failed)
         s.models_listed.connect(self.models.on_listed)
         p.model.opening.connect(s.request_model_list)
         p.open_spec.connect(lambda spec: self.open(spec))

@@ -147,3 +147,46 @@ def test_a_seek_to_no_time_is_ignored(qtbot, session):
     s.seek(float("nan"))
     s.seek(float("inf"))
     assert s.pipeline.error is None and s.last_error == ""
+
+
+def failing(n: int):
+    """A live source's frames: ``n``, then the device is gone."""
+    for i in range(n):
+        yield np.full((48, 64, 3), i, np.uint8)
+    raise OSError("the camera was unplugged")
+
+
+def test_a_live_source_that_failed_in_the_preview_is_not_started_as_ended_and_opens_again(qtbot, session):
+    dead = IterableSource(failing(2), live=True, name="0")
+    sources = {"0": dead}
+    s = session(sources)
+    failed, ended = [], []
+    s.source_failed.connect(failed.append)
+    s.finished.connect(lambda: ended.append(True))
+    s.open("0")  # no model yet: the preview plays it
+    qtbot.waitUntil(lambda: bool(failed), timeout=WAIT_MS)
+    assert failed == ["0"] and "unplugged" in s.last_error and s.source_dead
+    with qtbot.waitSignal(s.model_ready, timeout=WAIT_MS):
+        s.load_model("lite0")
+    assert s.pipeline is None and s.source_dead and not ended  # no pipeline reads the dead source's end
+    sources["0"] = IterableSource(frames(), live=True, name="0")  # plugged in again: Retry opens it
+    s.open("0")
+    qtbot.waitUntil(lambda: s.pipeline is not None and s.last_shown is not None and s.source is sources["0"],
+                    timeout=WAIT_MS)
+    assert not s.source_dead and failed == ["0"]
+
+
+def test_a_live_source_that_fails_while_the_model_runs_offers_retry(qtbot, open_window, fast_models, cat_clip):
+    from camvideo.qt import status
+
+    w = open_window(cat_clip, loop=True)
+    qtbot.waitUntil(lambda: w.session.pipeline is not None and w.session.last_shown is not None, timeout=WAIT_MS)
+    again = IterableSource(frames(), live=True, name="0")
+    opened = iter([IterableSource(failing(3), live=True, name="0"), again])
+    w.session._opener._open_fn = lambda spec, loop: next(opened)
+    w.open("0")
+    qtbot.waitUntil(lambda: w.top_bars.retry_button.isVisibleTo(w), timeout=WAIT_MS)
+    assert "unplugged" in w.error_label.text() and "camera 0" in w.top_bars.retry_button.toolTip()
+    assert status.StatusLine.state(w.session, w.view) == "source failed"
+    w.top_bars.retry_button.click()
+    qtbot.waitUntil(lambda: w.session.source is again and w.session.last_shown is not None, timeout=WAIT_MS)
