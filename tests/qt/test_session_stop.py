@@ -187,6 +187,7 @@ def test_a_live_source_that_fails_while_the_model_runs_offers_retry(qtbot, open_
     w.open("0")
     qtbot.waitUntil(lambda: w.top_bars.retry_button.isVisibleTo(w), timeout=WAIT_MS)
     assert "unplugged" in w.error_label.text() and "camera 0" in w.top_bars.retry_button.toolTip()
-    assert status.StatusLine.state(w.session, w.view) == "source failed"
+    # the pipeline tells its error before its end: the status field follows the end
+    qtbot.waitUntil(lambda: status.StatusLine.state(w.session, w.view) == "source failed", timeout=WAIT_MS)
     w.top_bars.retry_button.click()
     qtbot.waitUntil(lambda: w.session.source is again and w.session.last_shown is not None, timeout=WAIT_MS)
