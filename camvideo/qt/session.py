@@ -88,7 +88,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
     model_ready = pyqtSignal(str, str)  # model name, device
     model_failed = pyqtSignal(str, str)  # model name, message
     recording_changed = pyqtSignal(bool, str)  # running, path
-    opening = pyqtSignal(str)  # spec: an open started (in the background)
+    opening = pyqtSignal(str)  # spec: an open started (in the background); again when it waits for a stop
     opened = pyqtSignal(str, bool)  # spec, ok: the open in flight ended (False: failed or cancelled)
     core_ready = pyqtSignal()  # torch and the core are imported (once)
     models_listed = pyqtSignal(list, list)  # every model name, those ready offline (once)
@@ -350,6 +350,8 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self._incoming = (request, source)
         if not self._stopping:
             self._take_incoming()
+        else:  # nothing on screen plays now: the window says what comes, as for a camera
+            self.opening.emit(request.spec)
 
     def _take_incoming(self) -> None:
         """The source that opened plays now (every stop before it has finished)."""
