@@ -560,7 +560,12 @@ class Session(SessionPlayback, SessionRecording, QObject):
             self._deliver()
 
     def _deliver(self) -> None:
+        """The frame in the slot to the screen. While what played stops (no source
+        on screen) its last frames are taken and dropped, except a recorded one:
+        every frame in a recording is a frame that was shown."""
         shown = self._slot.take()
+        if shown is not None and self.source is None and not shown.recorded:
+            return
         if shown is not None:
             self._end_told = False  # a frame after the end (a seek, a step): the next end is told
             self.last_shown = shown
