@@ -496,12 +496,19 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self._stopped(None, recorder, stop_run(pipeline, source, sink if recorder is not None else None))
 
     def _stop_in_background(self, pipeline, source, sink, recorder) -> None:
-        """``stop_run`` in a stop task; ``_stopped`` when it has finished."""
+        """``stop_run`` in a stop task: ``recording_changed`` as soon as the
+        recording is final, ``_stopped`` when everything has stopped."""
         key = object()
+        saved = partial(self._tasks.post, self._recording_saved, recorder) if recorder is not None else None
         self._stopping[key] = self._tasks.start(
-            partial(stop_run, pipeline, source, sink), name="camvideo-stop",
-            done=lambda messages: self._stopped(key, recorder, messages),
-            failed=lambda message: self._stopped(key, recorder, [message]))
+            partial(stop_run, pipeline, source, sink, saved), name="camvideo-stop",
+            done=lambda messages: self._stopped(key, None, messages),
+            failed=lambda message: self._stopped(key, None, [message]))
+
+    def _recording_saved(self, recorder) -> None:
+        """GUI thread: the recording of what is stopping is final (or failed: said later)."""
+        self._flush_recorded()
+        self.recording_changed.emit(False, str(recorder.path))
 
     def _stopped(self, key, recorder, messages: list[str]) -> None:
         """GUI thread, after a stop: its failures said, the recording announced
@@ -586,19 +593,22 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self._loader.close()  # results still to come are dropped; waits (bounded) for the threads
 
 
-def stop_run(pipeline, source, sink) -> list[str]:
+def stop_run(pipeline, source, sink, saved=None) -> list[str]:
     """Finalize ``sink``'s recording (when given: first, so its writer never waits
-    for the window), then stop ``pipeline`` (its threads joined, the source and the
-    sinks closed), or close ``source`` when no pipeline ran; both are tried. What
-    failed, in the window's words. Runs in a stop task (or, closing, on the GUI thread)."""
+    for the window; then ``saved()``), then stop ``pipeline`` (its threads joined,
+    the source and the sinks closed), or close ``source`` when no pipeline ran; both
+    are tried. What failed, in the window's words. Runs in a stop task (or, closing,
+    on the GUI thread)."""
     messages = []
-    steps = (sink.stop_recording if sink is not None else None,
-             pipeline.stop if pipeline is not None else source.close if source is not None else None)
-    for step in steps:
-        if step is None:
-            continue
+    steps = ((sink.stop_recording, saved) if sink is not None else (None, None),
+             (pipeline.stop if pipeline is not None else source.close if source is not None else None, None))
+    for step, then in steps:
         try:
-            step()
+            if step is not None:
+                step()
         except CamvideoError as exc:
             messages.append(window_text(exc))
+        finally:
+            if then is not None:
+                then()
     return messages

@@ -202,6 +202,8 @@ class MainWindow(QMainWindow):
     def _on_frame(self, shown) -> None:
         self.frames_shown += 1
         self.record.on_frame(shown)
+        if self.session.source is None:  # the last recorded frame of what is stopping: counted, the view
+            return  # keeps saying what opens
         if self.view.message:
             self.view.set_message("")
         self.models.on_frame()  # while the first model loads, a bar says why there is no heat map
