@@ -17,6 +17,7 @@ imports torch.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -58,8 +59,10 @@ class Preview(PlaybackControls):
 
     def seek(self, seconds: float) -> None:
         """Continue from ``seconds`` (files; a negative time is 0; while paused the
-        frame there shows once; after the end it plays again)."""
-        super().seek(max(0.0, float(seconds)))
+        frame there shows once; after the end it plays again). NaN or an infinite
+        time raises ValueError, as ``PlaybackControls.seek``."""
+        seconds = float(seconds)
+        super().seek(max(0.0, seconds) if math.isfinite(seconds) else seconds)
 
     # -- the thread ------------------------------------------------------------------------
     def start(self) -> None:

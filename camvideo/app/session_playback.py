@@ -8,6 +8,11 @@ pause is the source's (``camvideo.video.policies``).
 
 from __future__ import annotations
 
+import logging
+import math
+
+log = logging.getLogger(__name__)
+
 
 class SessionPlayback:
     """Pause, step, seek and the slideshow of a ``Session``."""
@@ -35,7 +40,12 @@ class SessionPlayback:
             self.player.step()
 
     def seek(self, seconds: float) -> None:
-        """Continue at ``seconds`` (files); while paused, shows the frame there."""
+        """Continue at ``seconds`` (files); while paused, shows the frame there. A
+        time that is NaN or infinite (a widget's arithmetic gone wrong) is ignored
+        and logged: the window goes on playing."""
+        if not math.isfinite(seconds):
+            log.warning("seek to %s ignored: not a finite time", seconds)
+            return
         if self.player is not None and not self.live:
             self.player.seek(max(0.0, seconds))
 

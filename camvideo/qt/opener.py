@@ -22,6 +22,7 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PyQt6.QtCore import QObject, pyqtSignal
@@ -94,14 +95,18 @@ class SourceOpener(QObject):
         self._requests = {k: r for k, r in self._requests.items() if k in keep}
         return running
 
-    def start(self, spec, *, loop: bool = False, report: bool = True) -> OpenRequest:
-        """Open ``spec`` in a new thread, superseding the request in flight."""
+    def start(self, spec, *, loop: bool = False, report: bool = True,
+              after: Sequence[threading.Thread] = ()) -> OpenRequest:
+        """Open ``spec`` in a new thread, superseding the request in flight; the
+        open waits (bounded) for the threads in ``after`` first (the session's
+        stop of the old camera)."""
         request = OpenRequest(next(self._ids), SourceSpec.parse(spec, probe=False).text, loop, report)
         # a camera may not open twice: a camera request waits for earlier camera opens
         earlier = [t.thread for t in self._running() if t.id in self._requests and self._requests[t.id].camera] \
             if request.camera else []
         task = self._tasks.start(lambda: self._open_fn(request.spec, loop=request.loop),
-                                 name=f"camvideo-open:{request.spec}", lane=LANE, daemon=True, after=earlier,
+                                 name=f"camvideo-open:{request.spec}", lane=LANE, daemon=True,
+                                 after=[*earlier, *after],
                                  done=lambda source: self.done.emit(request, source, ""),
                                  failed=lambda message: self.done.emit(request, None, message),
                                  discard=self._discard)

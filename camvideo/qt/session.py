@@ -21,6 +21,13 @@ A camvideo recording (its container says so: ``video.recorder.made_by_camvideo``
 plays as it is, ``plain``: its labels are burned in, and a second set would stack
 under them. ``analyse(True)`` runs the model on it all the same.
 
+What ran stops off the GUI thread (``_stop_pipeline``: a stop task finalizes the
+recording, joins the pipeline's threads and closes the source, which takes up to
+seconds); a source that opens meanwhile waits, opened, until every stop in flight
+has finished (``_incoming``), so it never plays before the old recording is final,
+and a camera opens only after the old one is closed. Closing the window stops
+what plays on the GUI thread and waits (bounded) for the stops in flight.
+
 It lives on the GUI thread; every thread reaches it through ``Tasks.post``
 (``tasks``). Settings may be set at any time, before the model has loaded too:
 ``set_localize`` keeps them and the localizer made at the load starts with them.
@@ -30,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
@@ -55,7 +63,11 @@ from camvideo.video.spec import SourceSpec
 log = logging.getLogger(__name__)
 
 HELD_LANE = "held"  # the frame on screen, localized again: the newest settings win
-HELD_JOIN_S = 10.0
+# How long closing the window waits for the session's threads: a held frame's forward
+# pass (well under a second) and stops still in flight (a pipeline's joins are bounded
+# by 10 s a thread, a source's by 5 s; they are not daemon threads: the process's exit
+# waits for them too, so a recording is finalized whatever this bound).
+CLOSE_JOIN_S = 30.0
 # Forwarded frames a file's pipeline queues for its writer (the core's default is 4, for
 # throughput): a person watches, so a frame that waits is latency, and frames already
 # read still come after a Pause. Measured on clip600 on 2 busy cores: capture to sinks
@@ -76,11 +88,12 @@ class Session(SessionPlayback, SessionRecording, QObject):
     model_ready = pyqtSignal(str, str)  # model name, device
     model_failed = pyqtSignal(str, str)  # model name, message
     recording_changed = pyqtSignal(bool, str)  # running, path
-    opening = pyqtSignal(str)  # spec: an open started (in the background)
+    opening = pyqtSignal(str)  # spec: an open started (in the background); again when it waits for a stop
     opened = pyqtSignal(str, bool)  # spec, ok: the open in flight ended (False: failed or cancelled)
     core_ready = pyqtSignal()  # torch and the core are imported (once)
     models_listed = pyqtSignal(list, list)  # every model name, those ready offline (once)
     plain_changed = pyqtSignal(bool)  # the source on screen plays as it is (a camvideo recording), or not
+    source_failed = pyqtSignal(str)  # the spec of the live source on screen, which failed (after ``error``)
 
     def __init__(self, device: str = "auto", parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -94,6 +107,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         # tags, the timeline) is camvideo.class_colours's, as on the command line.
         self.annotator = DisplayAnnotator(OverlaySettings())
         self.source = None
+        self.source_spec: str | None = None  # what the source on screen was opened from (``open``'s spec)
         self.looping = False  # the source on screen loops (opened with loop=True)
         self.recording_source = False  # the source on screen is a camvideo recording (its metadata says)
         self.plain = False  # ... and plays as it is (not analysed): ``analyse``
@@ -105,6 +119,8 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self.last_error = ""
         self._end_told = False  # ``finished`` came for the source's end, and no frame has been shown since
         self._closed = False
+        self._stopping: dict[object, object] = {}  # stops in flight (their Tasks), by a key of their own
+        self._incoming = None  # (OpenRequest, Source): opened, waiting for the stops in flight to finish
         self._tasks = Tasks(parent=self)  # threads -> this (GUI) thread; the held frame's task
         self._held: HeldFrame | None = None  # the frame on screen localized again (paused)
         self._warnings: SourceWarnings | None = None  # what the source on screen reports (damage)
@@ -275,24 +291,47 @@ class Session(SessionPlayback, SessionRecording, QObject):
         never shown."""
         if self._closed:
             return
+        self._drop_incoming()  # the newest request wins
+        after = []
         if SourceSpec.parse(spec, probe=False).kind == "camera":
             self._stop_pipeline()
-        request = self._opener.start(spec, loop=loop, report=report)
+            after = [task.thread for task in self._stopping.values()]  # the old camera closed first
+        request = self._opener.start(spec, loop=loop, report=report, after=after)
         self.opening.emit(request.spec)
 
     @property
     def opening_spec(self) -> str | None:
-        """What is being opened now (None when nothing is)."""
+        """What is being opened now, or opened and waiting for the old source to
+        stop (None when nothing is)."""
         request = self._opener.current
+        if request is None and self._incoming is not None:
+            request = self._incoming[0]
         return request.spec if request is not None else None
 
     def cancel_open(self) -> str | None:
-        """Drop the open in flight (what plays goes on); its spec, or None."""
+        """Drop the open in flight (what plays goes on), or a source opened and
+        waiting for the old one to stop (closed unshown); its spec, or None."""
         request = self._opener.cancel()
+        if request is None:
+            request = self._drop_incoming(tell=False)
         if request is None:
             return None
         self.opened.emit(request.spec, False)
         return request.spec
+
+    def _drop_incoming(self, tell: bool = True):
+        """Close the source waiting for a stop, unshown (``opened`` False when ``tell``); its request, or None."""
+        incoming, self._incoming = self._incoming, None
+        if incoming is None:
+            return None
+        request, source = incoming
+        if self._closed:
+            source.close()  # opened, never started: no thread to join
+        else:
+            self._stop_in_background(None, source, None, None)
+        if tell:
+            self.opened.emit(request.spec, False)
+        return request
 
     def _on_open_done(self, request, source, message: str) -> None:
         if self._closed:
@@ -307,9 +346,19 @@ class Session(SessionPlayback, SessionRecording, QObject):
             self.opened.emit(request.spec, False)
             return
         self._stop_pipeline()
+        self._drop_incoming()
+        self._incoming = (request, source)
+        if not self._stopping:
+            self._take_incoming()
+        else:  # nothing on screen plays now: the window says what comes, as for a camera
+            self.opening.emit(request.spec)
+
+    def _take_incoming(self) -> None:
+        """The source that opened plays now (every stop before it has finished)."""
+        (request, source), self._incoming = self._incoming, None
         self._warnings = SourceWarnings(source, lambda message, s=source: self._tasks.post(
             self._on_source_warning, s, message))
-        self.source = source  # a file plays in real time: the opener opened it so (Paced)
+        self.source, self.source_spec = source, request.spec  # a file plays in real time: opened so (Paced)
         self.looping = request.loop  # a file played again and again: ← / → wrap round
         self.recording_source = self.plain = made_by_camvideo(source.info.metadata)
         self.source_changed.emit(source.name, source.live)
@@ -344,13 +393,26 @@ class Session(SessionPlayback, SessionRecording, QObject):
         if preview is None:
             return False, None, False
         seek_to = preview.stop()
-        if read_on and seek_to is None and preview.finished and preview.last_time is not None:
+        if read_on and seek_to is None and preview.finished and preview.last_time is not None and not self.live:
             self.source.seek(preview.last_time + AFTER_LAST_S)  # no frame there: the end at once
         return True, seek_to, preview.finished
 
     def _on_preview_error(self, preview: Preview, exc: BaseException) -> None:
         if preview is self.preview:
             self._report(window_text(exc))
+            self._tell_failed()
+
+    def _tell_failed(self) -> None:
+        """``source_failed`` for a live source on screen that failed: nothing reads
+        on from it (a camera unplugged, a stream given up), only opening it again."""
+        if self.live and self.source_spec is not None:
+            self.source_failed.emit(self.source_spec)
+
+    @property
+    def source_dead(self) -> bool:
+        """The live source on screen failed: its player has ended on an error."""
+        player = self.player
+        return self.live and player is not None and player.finished and player.error is not None
 
     def _on_preview_finished(self, preview: Preview) -> None:
         if preview is self.preview:
@@ -369,6 +431,8 @@ class Session(SessionPlayback, SessionRecording, QObject):
         if self.localizer is None and not (self.plain and self.core_loaded):
             self._start_preview()  # the pipeline starts when the model has loaded (a plain recording: torch)
             return
+        if self.source_dead:
+            return  # the preview's live source failed: a pipeline would only read its end (Retry opens it again)
         from camvideo.runtime.pipeline import Pipeline  # torch: imported by now
 
         previewed, seek_to, ended = self._stop_preview(read_on=True)  # the pipeline reads on where the preview left off
@@ -412,32 +476,58 @@ class Session(SessionPlayback, SessionRecording, QObject):
             self.warned.emit(message)
 
     def _stop_pipeline(self) -> None:
+        """Detach what plays (the session has no source from here on) and stop it:
+        in a stop task while the window is open (the GUI thread never waits for its
+        joins), here when it closes. ``recording_changed`` comes when the recording is final."""
         self._stop_preview()
         pipeline, source, sink = self.pipeline, self.source, self.sink
-        self.pipeline, self.source, self._end_told = None, None, False
+        self.pipeline, self.source, self.source_spec, self._end_told = None, None, None, False
         if self._warnings is not None:
             self._warnings.detach()
             self._warnings = None
-        recording = sink.recorder if sink is not None else None
-        try:
-            if recording is not None:
-                sink.stop_recording()  # first, so the writer never waits on this thread
-                self._flush_recorded()
-            if pipeline is not None:
-                pipeline.stop()  # joins the threads, closes the source and the sinks
-            elif source is not None:
-                source.close()
-        except CamvideoError as exc:
-            self._report(window_text(exc))
-        finally:
+        if pipeline is None and source is None:
+            return
+        recorder = sink.recorder if sink is not None else None
+        if not self._closed:
+            self._stop_in_background(pipeline, source, sink if recorder is not None else None, recorder)
+            return
+        if recorder is not None:
+            self._flush_recorded()  # the writer may wait for it to be taken
+        self._stopped(None, recorder, stop_run(pipeline, source, sink if recorder is not None else None))
+
+    def _stop_in_background(self, pipeline, source, sink, recorder) -> None:
+        """``stop_run`` in a stop task: ``recording_changed`` as soon as the
+        recording is final, ``_stopped`` when everything has stopped."""
+        key = object()
+        saved = partial(self._tasks.post, self._recording_saved, recorder) if recorder is not None else None
+        self._stopping[key] = self._tasks.start(
+            partial(stop_run, pipeline, source, sink, saved), name="camvideo-stop",
+            done=lambda messages: self._stopped(key, None, messages),
+            failed=lambda message: self._stopped(key, None, [message]))
+
+    def _recording_saved(self, recorder) -> None:
+        """GUI thread: the recording of what is stopping is final (or failed: said later)."""
+        self._flush_recorded()
+        self.recording_changed.emit(False, str(recorder.path))
+
+    def _stopped(self, key, recorder, messages: list[str]) -> None:
+        """GUI thread, after a stop: its failures said, the recording announced
+        final; a source that opened meanwhile plays once no stop is left."""
+        self._stopping.pop(key, None)
+        for message in messages:
+            self._report(message)
+        if self.pipeline is None:  # no newer pipeline publishes into the slot
             self._flush_recorded()
             self._slot.clear()
-            if recording is not None:
-                self.recording_changed.emit(False, str(recording.path))
+        if recorder is not None:
+            self.recording_changed.emit(False, str(recorder.path))
+        if not self._stopping and self._incoming is not None and not self._closed:
+            self._take_incoming()
 
     def _on_pipeline_error(self, pipeline, message: str) -> None:
         if pipeline is self.pipeline:
             self._report(message)
+            self._tell_failed()
 
     def _on_pipeline_finished(self, pipeline) -> None:
         if pipeline is self.pipeline:
@@ -477,7 +567,12 @@ class Session(SessionPlayback, SessionRecording, QObject):
             self._deliver()
 
     def _deliver(self) -> None:
+        """The frame in the slot to the screen. While what played stops (no source
+        on screen) its last frames are taken and dropped, except a recorded one:
+        every frame in a recording is a frame that was shown."""
         shown = self._slot.take()
+        if shown is not None and self.source is None and not shown.recorded:
+            return
         if shown is not None:
             self._end_told = False  # a frame after the end (a seek, a step): the next end is told
             self.last_shown = shown
@@ -491,7 +586,29 @@ class Session(SessionPlayback, SessionRecording, QObject):
             return
         self._closed = True
         self._opener.close()  # an open in flight is not waited for: its thread closes what it opens
-        self._stop_pipeline()
+        self._drop_incoming(tell=False)
+        self._stop_pipeline()  # here: the window is closing
         self._tasks.close()
-        self._tasks.join(HELD_JOIN_S)  # a forward pass on the held frame: well under a second
+        self._tasks.join(CLOSE_JOIN_S)  # stops in flight (a recording finalized), a held frame's pass
         self._loader.close()  # results still to come are dropped; waits (bounded) for the threads
+
+
+def stop_run(pipeline, source, sink, saved=None) -> list[str]:
+    """Finalize ``sink``'s recording (when given: first, so its writer never waits
+    for the window; then ``saved()``), then stop ``pipeline`` (its threads joined,
+    the source and the sinks closed), or close ``source`` when no pipeline ran; both
+    are tried. What failed, in the window's words. Runs in a stop task (or, closing,
+    on the GUI thread)."""
+    messages = []
+    steps = ((sink.stop_recording, saved) if sink is not None else (None, None),
+             (pipeline.stop if pipeline is not None else source.close if source is not None else None, None))
+    for step, then in steps:
+        try:
+            if step is not None:
+                step()
+        except CamvideoError as exc:
+            messages.append(window_text(exc))
+        finally:
+            if then is not None:
+                then()
+    return messages

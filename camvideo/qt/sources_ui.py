@@ -5,7 +5,8 @@ Sources open in the background (``opener``): while one opens, what was playing
 goes on, a bar over the top of the video says "Opening …" and offers Cancel (or
 Esc); with nothing on screen the middle of the view says it and the bar holds only
 Cancel (the status field says "opening"); a newer open supersedes it. A stream that failed to open offers "open … again"
-(its URL kept, without a password). With no source asked for, the window opens
+(its URL kept, without a password), and so does a live source that failed while it played
+(Retry on the banner; the status field says "source failed"). With no source asked for, the window opens
 camera 0 when there is one, else the demo clip. ``opened(spec, ok)`` (the window's
 ``opened`` too) says when an open ended, after the window has shown the outcome.
 """
@@ -116,6 +117,11 @@ class SourceControls(QObject):
                 else:
                     self.show_no_source()
         self.opened.emit(spec, ok)
+
+    def on_source_failed(self, spec: str) -> None:
+        """A live source failed while it played (a camera unplugged): nothing reads on
+        from it; the banner's message (already shown) gets Retry, which opens it again."""
+        self.window.top_bars.offer_retry(f"open {short(spec)} again", lambda: self.open(spec))
 
     def show_no_source(self) -> None:
         w = self.window

@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         s.recording_changed.connect(self.record.on_recording_changed)
         s.opening.connect(self.sources.on_opening)
         s.opened.connect(self.sources.on_opened)
+        s.source_failed.connect(self.sources.on_source_failed)
         s.models_listed.connect(self.models.on_listed)
         p.model.opening.connect(s.request_model_list)
         p.open_spec.connect(lambda spec: self.open(spec))
@@ -201,6 +202,8 @@ class MainWindow(QMainWindow):
     def _on_frame(self, shown) -> None:
         self.frames_shown += 1
         self.record.on_frame(shown)
+        if self.session.source is None:  # the last recorded frame of what is stopping: counted, the view
+            return  # keeps saying what opens
         if self.view.message:
             self.view.set_message("")
         self.models.on_frame()  # while the first model loads, a bar says why there is no heat map

@@ -12,6 +12,7 @@ reader's end, an event that the reader sets (``_done``).
 
 from __future__ import annotations
 
+import math
 import threading
 
 
@@ -47,13 +48,15 @@ class PlaybackControls:
 
     def seek(self, seconds: float) -> None:
         """Continue from ``seconds`` (files): kept for the reading thread to take.
-        Raises ValueError for a live source or a negative time."""
+        Raises ValueError for a live source or a time that is negative, NaN or
+        infinite (here, in the caller's thread: the reading thread never sees it)."""
         if self.source.live:
             raise ValueError(f"seek needs a file or folder source; {self.source.name} is live")
-        if seconds < 0:
-            raise ValueError(f"seconds must be >= 0, got {seconds}")
+        seconds = float(seconds)
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"seconds must be a finite number >= 0, got {seconds}")
         with self._cond:
-            self._seek_to = float(seconds)
+            self._seek_to = seconds
             self._cond.notify_all()
 
     def _take_seek(self) -> float | None:

@@ -103,6 +103,14 @@ def test_a_source_that_fails_is_told_once_and_ends_the_preview():
         source.close()
 
 
+@pytest.mark.parametrize("seconds", [float("nan"), float("inf")])
+def test_a_seek_to_no_time_is_refused_and_nothing_is_kept_to_do(seconds):
+    preview = Preview(IterableSource(images(3), fps=10.0), Sink())
+    with pytest.raises(ValueError, match="finite"):
+        preview.seek(seconds)
+    assert preview.stop() is None
+
+
 def test_a_live_source_does_not_seek():
     source = IterableSource(images(2), live=True)
     with pytest.raises(ValueError, match="live"):

@@ -227,6 +227,20 @@ def test_pause_step_seek_resume(tmp_path):
     assert [i for i, *_ in collect.items] == [0] + list(range(20, 30))
 
 
+@pytest.mark.parametrize("seconds", [float("nan"), float("inf"), -1.0])
+def test_a_seek_to_no_time_is_refused_where_it_is_asked_and_the_run_goes_on(seconds):
+    sink = Collect()
+    with Pipeline(IterableSource(np.zeros((8, 8, 8, 3), np.uint8), fps=10.0), SlowLocalizer(), [FrameAnnotator()],
+                  [sink]) as pipe:
+        pipe.pause()
+        pipe.start()
+        with pytest.raises(ValueError, match=">= 0"):
+            pipe.seek(seconds)
+        pipe.resume()
+        assert pipe.wait(30)
+    assert pipe.error is None and len(sink.items) == 8
+
+
 def test_context_manager_stops_everything_after_an_error_in_the_block():
     def endless():
         while True:

@@ -65,7 +65,8 @@ def test_finished_is_the_readers_end():
     assert controls.finished
 
 
-@pytest.mark.parametrize(("live", "seconds", "words"), [(True, 1.0, "is live"), (False, -0.5, ">= 0")])
+@pytest.mark.parametrize(("live", "seconds", "words"), [(True, 1.0, "is live"), (False, -0.5, ">= 0"),
+                                                       (False, float("nan"), "finite"), (False, float("inf"), "finite")])
 def test_a_live_source_or_a_negative_time_is_no_seek(live, seconds, words):
     controls = PlaybackControls(Source(live=live))
     with pytest.raises(ValueError, match=words):

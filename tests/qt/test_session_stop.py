@@ -1,0 +1,195 @@
+"""Session: what plays stops off the GUI thread; the next source waits for that stop.
+
+A source whose close blocks until the test lets it go stands for a pipeline whose
+threads take seconds to join: the GUI thread must go on processing events meanwhile,
+the next source must not play before the old recording is final, and closing the
+window meanwhile must still finalize it. No timings: the gates are events.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import QTimer
+from qt_helpers import WAIT_MS, count_frames
+
+from camvideo.video.reader import IterableSource
+
+GUARD_S = 60.0  # only against a hang: a close that blocked the GUI thread is caught by the ticks, not by this
+
+
+def frames(n: int = 100_000):
+    for i in range(n):
+        yield np.full((48, 64, 3), (i * 7) % 255, np.uint8)
+
+
+class GatedClose(IterableSource):
+    """Plays endless frames; its close blocks until ``gate`` is set and records
+    the thread it ran in."""
+
+    def __init__(self, name: str, *, live: bool = False) -> None:
+        super().__init__(frames(), live=live, name=name, fps=30.0)
+        self.gate, self.closing, self.released = threading.Event(), threading.Event(), threading.Event()
+        self.started = threading.Event()
+        self.close_thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.started.set()
+        super().start()
+
+    def _release(self) -> None:
+        self.close_thread = threading.current_thread()
+        self.closing.set()
+        self.gate.wait(GUARD_S)
+        self.released.set()
+
+
+@pytest.fixture
+def session(qtbot, fast_models):
+    from camvideo.qt.session import Session
+
+    made = []
+
+    def make(sources: dict):
+        s = Session(device="cpu")
+        s._opener._open_fn = lambda spec, loop: sources[spec]
+        made.append((s, sources))
+        return s
+
+    yield make
+    for s, sources in made:
+        for source in sources.values():
+            if isinstance(source, GatedClose):
+                source.gate.set()
+        s.close()
+
+
+def play(qtbot, s, spec: str) -> None:
+    s.load_model("lite0")
+    s.open(spec)
+    qtbot.waitUntil(lambda: s.pipeline is not None and s.last_shown is not None, timeout=WAIT_MS)
+
+
+def ticks_while(qtbot, source: GatedClose) -> list:
+    """Wait until ``source``'s close has begun, then let the event loop run a timer:
+    what the timer saw (its close still blocked: the GUI thread was free)."""
+    qtbot.waitUntil(source.closing.is_set, timeout=WAIT_MS)
+    seen = []
+    QTimer.singleShot(0, lambda: seen.append(source.released.is_set()))
+    qtbot.waitUntil(lambda: bool(seen), timeout=WAIT_MS)
+    return seen
+
+
+def test_a_source_switch_stops_the_old_one_off_the_gui_thread_and_starts_the_new_one_after(qtbot, session,
+                                                                                            tmp_path):
+    a, b = GatedClose("a"), GatedClose("b")
+    s = session({"a": a, "b": b})
+    play(qtbot, s, "a")
+    path = s.start_recording(tmp_path / "rec.mkv")
+    qtbot.waitUntil(lambda: s.sink.recorded >= 3, timeout=WAIT_MS)
+    finals = []
+    s.recording_changed.connect(lambda running, p: finals.append((running, p, path.exists())))
+    b_started_after_final, opening = [], []
+    s.opening.connect(opening.append)
+    b.start = lambda: (b_started_after_final.append(path.exists()), GatedClose.start(b))
+    s.open("b")
+    assert ticks_while(qtbot, a) == [False]  # the event loop ran while a's close was blocked
+    assert a.close_thread is not threading.main_thread()
+    assert s.source is None and not b.started.is_set() and s.opening_spec == "b"
+    assert opening == ["b", "b"]  # opened, waiting for the stop: the window says it is still opening
+    a.gate.set()
+    qtbot.waitUntil(lambda: s.pipeline is not None and s.source is b, timeout=WAIT_MS)
+    assert finals == [(False, str(path), True)] and b_started_after_final[:1] == [True]
+    assert count_frames(path) >= 3 and s.last_error == ""
+
+
+def test_closing_while_a_stop_is_in_flight_still_finalizes_the_recording(qtbot, session, tmp_path):
+    a, b = GatedClose("a"), GatedClose("b")
+    b.gate.set()
+    s = session({"a": a, "b": b})
+    play(qtbot, s, "a")
+    path = s.start_recording(tmp_path / "rec.mkv")
+    qtbot.waitUntil(lambda: s.sink.recorded >= 3, timeout=WAIT_MS)
+    s.open("b")
+    qtbot.waitUntil(a.closing.is_set, timeout=WAIT_MS)
+    threading.Thread(target=a.gate.set).start()  # whenever it comes, close waits for it
+    s.close()
+    assert a.released.is_set() and path.exists() and count_frames(path) >= 3
+    assert not b.started.is_set() and b.released.is_set()  # never played: closed unshown
+    assert not list(tmp_path.glob("*.partial.*"))
+
+
+def test_a_camera_opens_only_after_the_old_camera_is_closed(qtbot, session):
+    a = GatedClose("0", live=True)
+    order = []
+
+    def open_camera_one(spec, loop):
+        order.append(("open", a.released.is_set()))
+        return IterableSource(frames(), live=True, name="1")
+
+    s = session({"0": a})
+    s._opener._open_fn = lambda spec, loop: a if spec == "0" else open_camera_one(spec, loop)
+    play(qtbot, s, "0")
+    s.open("1")
+    assert ticks_while(qtbot, a) == [False]
+    assert order == []  # the new camera waits for the old one's close
+    a.gate.set()
+    qtbot.waitUntil(lambda: s.source is not None and s.source.name == "1" and s.pipeline is not None,
+                    timeout=WAIT_MS)
+    assert order == [("open", True)]
+
+
+def test_a_seek_to_no_time_is_ignored(qtbot, session):
+    a = GatedClose("a")
+    a.gate.set()
+    s = session({"a": a})
+    play(qtbot, s, "a")
+    s.seek(float("nan"))
+    s.seek(float("inf"))
+    assert s.pipeline.error is None and s.last_error == ""
+
+
+def failing(n: int):
+    """A live source's frames: ``n``, then the device is gone."""
+    for i in range(n):
+        yield np.full((48, 64, 3), i, np.uint8)
+    raise OSError("the camera was unplugged")
+
+
+def test_a_live_source_that_failed_in_the_preview_is_not_started_as_ended_and_opens_again(qtbot, session):
+    dead = IterableSource(failing(2), live=True, name="0")
+    sources = {"0": dead}
+    s = session(sources)
+    failed, ended = [], []
+    s.source_failed.connect(failed.append)
+    s.finished.connect(lambda: ended.append(True))
+    s.open("0")  # no model yet: the preview plays it
+    qtbot.waitUntil(lambda: bool(failed), timeout=WAIT_MS)
+    assert failed == ["0"] and "unplugged" in s.last_error and s.source_dead
+    with qtbot.waitSignal(s.model_ready, timeout=WAIT_MS):
+        s.load_model("lite0")
+    assert s.pipeline is None and s.source_dead and not ended  # no pipeline reads the dead source's end
+    sources["0"] = IterableSource(frames(), live=True, name="0")  # plugged in again: Retry opens it
+    s.open("0")
+    qtbot.waitUntil(lambda: s.pipeline is not None and s.last_shown is not None and s.source is sources["0"],
+                    timeout=WAIT_MS)
+    assert not s.source_dead and failed == ["0"]
+
+
+def test_a_live_source_that_fails_while_the_model_runs_offers_retry(qtbot, open_window, fast_models, cat_clip):
+    from camvideo.qt import status
+
+    w = open_window(cat_clip, loop=True)
+    qtbot.waitUntil(lambda: w.session.pipeline is not None and w.session.last_shown is not None, timeout=WAIT_MS)
+    again = IterableSource(frames(), live=True, name="0")
+    opened = iter([IterableSource(failing(3), live=True, name="0"), again])
+    w.session._opener._open_fn = lambda spec, loop: next(opened)
+    w.open("0")
+    qtbot.waitUntil(lambda: w.top_bars.retry_button.isVisibleTo(w), timeout=WAIT_MS)
+    assert "unplugged" in w.error_label.text() and "camera 0" in w.top_bars.retry_button.toolTip()
+    # the pipeline tells its error before its end: the status field follows the end
+    qtbot.waitUntil(lambda: status.StatusLine.state(w.session, w.view) == "source failed", timeout=WAIT_MS)
+    w.top_bars.retry_button.click()
+    qtbot.waitUntil(lambda: w.session.source is again and w.session.last_shown is not None, timeout=WAIT_MS)
