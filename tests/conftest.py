@@ -20,11 +20,14 @@ def pytest_configure(config):
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     # camvideo's cache (OpenVINO conversions) goes to a folder of this run, not the
-    # user's: subprocesses inherit it, so a conversion is made once per run.
-    if not os.environ.get("CAMVIDEO_CACHE"):
+    # user's: subprocesses inherit it, so a conversion is made once per run (once per
+    # pytest-xdist worker: a worker inherits the folder its controller made, and makes its own).
+    ours = os.environ.get("CAMVIDEO_CACHE") == os.environ.get("CAMVIDEO_TEST_RUN_CACHE")
+    if not os.environ.get("CAMVIDEO_CACHE") or (ours and os.environ.get("PYTEST_XDIST_WORKER")):
         import tempfile
 
         os.environ["CAMVIDEO_CACHE"] = config._camvideo_cache = tempfile.mkdtemp(prefix="camvideo-cache-")
+        os.environ["CAMVIDEO_TEST_RUN_CACHE"] = config._camvideo_cache
     # tqdm (through huggingface_hub and timm) starts a monitor thread with its first
     # bar and never stops it; the GUI tests fail on a thread left running, and a
     # progress bar needs no monitor in a test.
@@ -33,6 +36,27 @@ def pytest_configure(config):
     except ImportError:
         return
     tqdm.tqdm.monitor_interval = 0
+
+
+RAY_FILES = ("test_ray.py", "test_ray_faults.py")  # the files whose tests start Ray instances
+
+try:
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:  # pytest-xdist not installed: one process, no scheduler
+    pass
+else:
+
+    class _FileScheduling(LoadScopeScheduling):
+        """Whole test files to the workers (a file's module fixtures are made once), the
+        files that start Ray instances together: one Ray test at a time."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "ray" if path.rsplit("/", 1)[-1] in RAY_FILES else path
+
+    def pytest_xdist_make_scheduler(config, log):
+        """``make test`` runs the suite on pytest-xdist workers (``-n 2``): files to the workers."""
+        return _FileScheduling(config, log)
 
 
 def pytest_unconfigure(config):
