@@ -18,7 +18,19 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 DATA = Path(__file__).parent / "data"
 
 
+def _short_worker_basetemp(config) -> None:
+    """A pytest-xdist worker's temporary folders under BASETEMP/gw0, not BASETEMP/popen-gw0:
+    the Ray tests' RAY_TMPDIR is a temporary folder, and Ray's socket paths under it must
+    fit in 107 characters (popen-gw0 made them 108)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    basetemp = getattr(config.option, "basetemp", None)
+    if worker and basetemp and Path(basetemp).name == f"popen-{worker}":
+        config.option.basetemp = str(Path(basetemp).with_name(worker))
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own, which makes the temporary folders' factory
 def pytest_configure(config):
+    _short_worker_basetemp(config)
     # A shell starts a background job with SIGINT ignored, and a child inherits that:
     # camvideo then (rightly) leaves Ctrl-C ignored, and the tests that send SIGINT to a
     # child would see it ignored. The tests' own children get the default disposition.
