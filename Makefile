@@ -16,8 +16,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/python main.py $(ARGS)
 
+# two pytest-xdist workers (a 2-core CI); tests/conftest.py sends whole files to them, the Ray files together
+TEST_WORKERS ?= 2
+
 test: lint docs
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

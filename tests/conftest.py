@@ -9,22 +9,42 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# torch's OpenMP threads sleep while they wait for work instead of spinning (inherited by
+# pytest-xdist's workers and by the commands the tests start): where the tests' processes
+# share the cores, a spinning team burns the cores the others need (one test: 26 s of CPU
+# spinning, 7 s sleeping, on 2 busy cores). The math is the same; only the waiting differs.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 DATA = Path(__file__).parent / "data"
 
 
+def _short_worker_basetemp(config) -> None:
+    """A pytest-xdist worker's temporary folders under BASETEMP/gw0, not BASETEMP/popen-gw0:
+    the Ray tests' RAY_TMPDIR is a temporary folder, and Ray's socket paths under it must
+    fit in 107 characters (popen-gw0 made them 108)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    basetemp = getattr(config.option, "basetemp", None)
+    if worker and basetemp and Path(basetemp).name == f"popen-{worker}":
+        config.option.basetemp = str(Path(basetemp).with_name(worker))
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own, which makes the temporary folders' factory
 def pytest_configure(config):
+    _short_worker_basetemp(config)
     # A shell starts a background job with SIGINT ignored, and a child inherits that:
     # camvideo then (rightly) leaves Ctrl-C ignored, and the tests that send SIGINT to a
     # child would see it ignored. The tests' own children get the default disposition.
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     # camvideo's cache (OpenVINO conversions) goes to a folder of this run, not the
-    # user's: subprocesses inherit it, so a conversion is made once per run.
-    if not os.environ.get("CAMVIDEO_CACHE"):
+    # user's: subprocesses inherit it, so a conversion is made once per run (once per
+    # pytest-xdist worker: a worker inherits the folder its controller made, and makes its own).
+    ours = os.environ.get("CAMVIDEO_CACHE") == os.environ.get("CAMVIDEO_TEST_RUN_CACHE")
+    if not os.environ.get("CAMVIDEO_CACHE") or (ours and os.environ.get("PYTEST_XDIST_WORKER")):
         import tempfile
 
         os.environ["CAMVIDEO_CACHE"] = config._camvideo_cache = tempfile.mkdtemp(prefix="camvideo-cache-")
+        os.environ["CAMVIDEO_TEST_RUN_CACHE"] = config._camvideo_cache
     # tqdm (through huggingface_hub and timm) starts a monitor thread with its first
     # bar and never stops it; the GUI tests fail on a thread left running, and a
     # progress bar needs no monitor in a test.
@@ -33,6 +53,27 @@ def pytest_configure(config):
     except ImportError:
         return
     tqdm.tqdm.monitor_interval = 0
+
+
+RAY_FILES = ("test_ray.py", "test_ray_faults.py")  # the files whose tests start Ray instances
+
+try:
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:  # pytest-xdist not installed: one process, no scheduler
+    pass
+else:
+
+    class _FileScheduling(LoadScopeScheduling):
+        """Whole test files to the workers (a file's module fixtures are made once), the
+        files that start Ray instances together: one Ray test at a time."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "ray" if path.rsplit("/", 1)[-1] in RAY_FILES else path
+
+    def pytest_xdist_make_scheduler(config, log):
+        """``make test`` runs the suite on pytest-xdist workers (``-n 2``): files to the workers."""
+        return _FileScheduling(config, log)
 
 
 def pytest_unconfigure(config):

@@ -309,8 +309,8 @@ def _storm_run(tmp_path: Path, clip: Path, first: int, second: int | None, lines
     return outcome, _ending(proc.returncode, err, first, second)
 
 
-CI_STORM = [ISSUE_CASE, (signal.SIGTERM, signal.SIGINT, 3, 0.0)] + [_storm_case(seed) for seed in (1, 2)]
-SLOW_STORM = [ISSUE_CASE] * 8 + [_storm_case(seed) for seed in range(100, 130)]
+CI_STORM = [ISSUE_CASE, (signal.SIGTERM, signal.SIGINT, 3, 0.0), _storm_case(1)]  # one seeded case; more: -m slow
+SLOW_STORM = [ISSUE_CASE] * 8 + [_storm_case(seed) for seed in (2, *range(100, 130))]
 
 
 def _case_id(case) -> str:
@@ -327,7 +327,7 @@ def test_signal_storm(tmp_path, long_clip, case):
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 def test_signal_storm_many_runs(tmp_path, long_clip):
-    """``pytest -m slow tests/cli/test_process_signals.py``: 38 more runs (~10 min)."""
+    """``pytest -m slow tests/cli/test_process_signals.py``: 39 more runs (~10 min)."""
     outcomes: dict[str, int] = {}
     for i, case in enumerate(SLOW_STORM):
         run_dir = tmp_path / f"run{i}"
