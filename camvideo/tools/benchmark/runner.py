@@ -117,7 +117,7 @@ def _lineup(config: BenchConfig, say: Callable[[str], None]) -> _Lineup:
     from camvideo.models import load_model
     from camvideo.presets import DEFAULT_QUALITY, QUALITY_PRESETS, quality_settings
     from camvideo.runtime.localizer import FrameLocalizer
-    from camvideo.settings import LocalizeSettings
+    from camvideo.settings import LocalizeSettings, SmoothingSettings
 
     # The stock network as loaded (the floor), the stock network in
     # channels_last (the floor in its fastest eager layout), and camvideo's own
@@ -125,7 +125,7 @@ def _lineup(config: BenchConfig, say: Callable[[str], None]) -> _Lineup:
     # channels_last): its forward pass alone is the strict baseline.
     plain = load_model(config.model, device=config.device).eval()
     model = load_model(config.model, device=config.device).eval()
-    settings = LocalizeSettings(topk=config.topk)
+    settings = LocalizeSettings(topk=config.topk, smoothing=SmoothingSettings())  # `camvideo process`'s on a video
     localizer = FrameLocalizer(model, settings)
     annotator = FrameAnnotator()
     photos = load_photos()
