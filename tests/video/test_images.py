@@ -128,7 +128,8 @@ def test_a_named_pipe_is_refused_without_opening_it(tmp_path, capfd):
 
 @pytest.mark.parametrize("command", ["image", "process"])
 def test_dev_urandom_is_a_device_not_an_empty_file(tmp_path, capfd, command):
-    line = error_line(capfd, command, "/dev/urandom", "-o", str(tmp_path / "o.png"))
+    output = tmp_path / ("o.png" if command == "image" else "o.mkv")  # a name each command's output takes
+    line = error_line(capfd, command, "/dev/urandom", "-o", str(output))
     assert "/dev/urandom: is a character device, not a" in line and "empty" not in line
 
 
