@@ -501,7 +501,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         key = object()
         saved = partial(self._tasks.post, self._recording_saved, recorder) if recorder is not None else None
         self._stopping[key] = self._tasks.start(
-            partial(stop_run, pipeline, source, sink, saved), name="camvideo-stop",
+            partial(stop_run, pipeline, source, sink, saved), name="camvideo-stop", always=True,
             done=lambda messages: self._stopped(key, None, messages),
             failed=lambda message: self._stopped(key, None, [message]))
 

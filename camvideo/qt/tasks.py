@@ -13,7 +13,8 @@ live here once:
   nobody wants is closed, never shown. ``drop(lane)`` cancels the same way.
 - **Order where it matters.** ``after=`` names threads a task waits for (bounded)
   before it calls its function; a task dropped while it waited does not call it
-  (a camera is opened only once earlier opens have closed theirs).
+  (a camera is opened only once earlier opens have closed theirs); one started
+  with ``always=True`` (a stop: what it stops must stop) calls it all the same.
 - **Nothing runs on after close.** ``close()`` drops every task; ``join(timeout)``
   waits, bounded, for the threads that are not daemon threads. A daemon task (an
   open, which FFmpeg cannot interrupt) is not waited for and closes its own late
@@ -61,6 +62,7 @@ class Task:
         self.lane = lane
         self.thread: threading.Thread | None = None  # set by Tasks.start
         self.dropped = False
+        self.always = False  # its function is called even when dropped (only its outcome is not delivered)
         self.done, self.failed, self.discard = done, failed, discard
 
     @property
@@ -89,16 +91,19 @@ class Tasks(QObject):
     # -- GUI thread ---------------------------------------------------------------------
     def start(self, fn: Callable[[], object], *, name: str, done: Callable[[object], None] | None = None,
               failed: Callable[[str], None] | None = None, discard: Callable[[object], None] | None = None,
-              lane: str | None = None, daemon: bool = False, after: Sequence[threading.Thread] = ()) -> Task:
+              lane: str | None = None, daemon: bool = False, after: Sequence[threading.Thread] = (),
+              always: bool = False) -> Task:
         """Run ``fn()`` in a new thread named ``name``. Its value goes to ``done``,
         a failure to ``failed`` (a one-line message), on the GUI thread; a value
         that is not delivered (the task was dropped) to ``discard``. A task in
-        ``lane`` drops the one that was current there."""
+        ``lane`` drops the one that was current there. ``always``: ``fn`` is called
+        even when the task is dropped before its thread gets to it (``close``)."""
         if self._closed:
             raise RuntimeError("the tasks are closed: no new task")
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {type(fn).__name__}")
         task = Task(next(self._ids), name, lane, done, failed, discard)
+        task.always = always
         task.thread = threading.Thread(target=self._run, args=(task, fn, tuple(after)), name=name, daemon=daemon)
         if lane is not None:
             self.drop(lane)
@@ -182,7 +187,7 @@ class Tasks(QObject):
         for thread in after:
             thread.join(AFTER_WAIT_S)
         value, error = None, None
-        if not task.dropped:  # dropped while it waited: the call is not made
+        if task.always or not task.dropped:  # dropped while it waited: the call is not made
             try:
                 value = fn()
             except Exception as exc:  # noqa: BLE001 - any failure becomes a message

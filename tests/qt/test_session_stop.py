@@ -121,6 +121,38 @@ def test_closing_while_a_stop_is_in_flight_still_finalizes_the_recording(qtbot, 
     assert not list(tmp_path.glob("*.partial.*"))
 
 
+def test_closing_before_the_stop_task_has_begun_still_stops_and_finalizes(qtbot, session, tmp_path, monkeypatch):
+    """A stop task whose thread is scheduled only after the window closed (close drops
+    every task) still finalizes the recording and closes the old source."""
+    from camvideo.qt import tasks
+
+    a, b = GatedClose("a"), GatedClose("b")
+    a.gate.set()
+    b.gate.set()
+    s = session({"a": a, "b": b})
+    play(qtbot, s, "a")
+    path = s.start_recording(tmp_path / "rec.mkv")
+    qtbot.waitUntil(lambda: s.sink.recorded >= 3, timeout=WAIT_MS)
+    closed, run, close = threading.Event(), tasks.Tasks._run, tasks.Tasks.close
+
+    def late_run(self, task, fn, after):
+        if task.name == "camvideo-stop":
+            closed.wait(GUARD_S)  # the stop's thread gets to run only once the tasks are closed
+        run(self, task, fn, after)
+
+    def closing(self):
+        close(self)
+        closed.set()
+
+    monkeypatch.setattr(tasks.Tasks, "_run", late_run)
+    monkeypatch.setattr(tasks.Tasks, "close", closing)
+    s.open("b")
+    qtbot.waitUntil(lambda: s.source is None and bool(s._stopping), timeout=WAIT_MS)
+    s.close()
+    assert a.released.is_set() and path.exists() and count_frames(path) >= 3
+    assert not list(tmp_path.glob("*.partial.*"))
+
+
 def test_a_camera_opens_only_after_the_old_camera_is_closed(qtbot, session):
     a = GatedClose("0", live=True)
     order = []

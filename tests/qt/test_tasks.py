@@ -94,6 +94,19 @@ def test_after_waits_for_earlier_threads_and_a_task_dropped_meanwhile_never_runs
     assert order == ["first", "third"]  # "second" was dropped before it ran: never called
 
 
+def test_an_always_task_dropped_before_it_ran_is_still_called_but_not_delivered(qtbot, tasks):
+    gate = threading.Event()
+    called, done = [], []
+    one = tasks.start(lambda: gate.wait(WAIT_MS / 1000), name="t-gate")
+    two = tasks.start(lambda: called.append(True), name="t-always", after=[one.thread], always=True,
+                      done=done.append)
+    tasks.close()  # drops both before "t-always" got to its call
+    gate.set()
+    assert tasks.join(WAIT_MS / 1000)
+    qtbot.wait(10)
+    assert two.dropped and called == [True] and done == []
+
+
 def test_close_drops_everything_and_join_is_bounded(qtbot, tasks):
     gate = threading.Event()
     done, discarded = [], []
