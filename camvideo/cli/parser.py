@@ -53,6 +53,8 @@ class Parser(argparse.ArgumentParser):
         option it most looks like (``did_you_mean``)."""
         argv = list(sys.argv[1:] if args is None else args)
         namespace, extras = self.parse_known_args(argv, namespace)
+        if hasattr(namespace, "verbose_after"):  # -v after the command adds to -v before it
+            namespace.verbose = getattr(namespace, "verbose", 0) + namespace.__dict__.pop("verbose_after")
         if extras:
             command = getattr(namespace, "command", None)
             sub = self.commands.get(command)
@@ -86,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         importlib.import_module(f"{__package__}.commands.{name}").register(sub)
     parser.commands = dict(sub.choices)
     for command in parser.commands.values():  # `camvideo process clip.mp4 -v` as well as `camvideo -v process ...`
-        command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+        command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, dest="verbose_after",
                              help="log more (-vv for debug)")
     return parser
 

@@ -101,6 +101,7 @@ def test_an_unknown_option_before_the_command_points_at_the_top_help(capsys):
 @pytest.mark.parametrize("argv, verbose", [
     (["process", "x.mp4"], 0), (["-v", "process", "x.mp4"], 1), (["process", "x.mp4", "-v"], 1),
     (["models", "-vv"], 2), (["gui", "--verbose"], 1),
+    (["-v", "process", "x.mp4", "-v"], 2), (["-vv", "process", "x.mp4", "-v"], 3),  # before and after: they add up
 ])
 def test_verbose_goes_before_or_after_the_command(argv, verbose):
     assert build_parser().parse_args(argv).verbose == verbose
