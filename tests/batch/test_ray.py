@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -179,20 +180,49 @@ class _SlowRay:
         self.calls.append(("shutdown", threading.current_thread().name))
 
 
-def test_a_stop_signal_while_ray_starts_raises_here_and_the_starting_thread_shuts_ray_down():
+class _SignalledRay(_SlowRay):
+    """``ray.init`` that, once the caller waits (``begin``), sends SIGTERM to this process and
+    goes on until the caller has taken it (``proceed``)."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0)
+        self.begin, self.proceed = threading.Event(), threading.Event()
+
+    def init(self, **_kwargs) -> None:
+        self.calls.append(("init", threading.current_thread().name))
+        self.begin.wait(30)
+        os.kill(os.getpid(), signal.SIGTERM)
+        self.proceed.wait(30)
+
+
+class _Tells(threading.Event):
+    """An Event that says how it is waited for: a poll (``_InitThread.wait``'s 0.1 s) sets
+    ``ray.begin``, a longer wait (the owner's ``STOP_WAIT_S`` once the signal came) ``ray.proceed``."""
+
+    def __init__(self, ray: _SignalledRay) -> None:
+        super().__init__()
+        self.ray = ray
+
+    def wait(self, timeout=None):
+        (self.ray.begin if timeout is not None and timeout < 1 else self.ray.proceed).set()
+        return super().wait(timeout)
+
+
+def test_a_stop_signal_while_ray_starts_raises_here_and_the_starting_thread_shuts_ray_down(monkeypatch):
     """``ray.init`` in the main thread replaced the SIGTERM handler and a signal could be lost
     inside Ray; now it raises in camvideo's wait, and the thread that started Ray (whose end
-    would end Ray's processes) shuts it down once ``ray.init`` returned."""
-    from camvideo.batch.ray_session import _InitThread
+    would end Ray's processes) shuts it down once ``ray.init`` returned. No timings: ray.init
+    sends the signal itself once the caller waits, and returns only once the caller has taken it."""
+    from camvideo.batch import ray_session
     from camvideo.runtime.signals import Aborted, StopSignals
 
-    ray = _SlowRay(0.5)
-    timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGTERM))
+    ray = _SignalledRay()
+    events = types.SimpleNamespace(Event=lambda: _Tells(ray), Thread=threading.Thread)
+    monkeypatch.setattr(ray_session, "threading", events)  # _InitThread's own events only
     with StopSignals(), pytest.raises(Aborted) as caught:
-        init = _InitThread(ray, {}, owner=True)
-        timer.start()
+        init = ray_session._InitThread(ray, {}, owner=True)
         try:
-            init.wait(10)
+            init.wait(60)
         except Aborted:
             assert init.done.is_set()  # an owner waits for ray.init before it raises
             init.stop()
@@ -204,8 +234,10 @@ def test_a_stop_signal_while_ray_starts_raises_here_and_the_starting_thread_shut
 def test_a_connect_that_does_not_end_is_left_behind_at_the_timeout():
     from camvideo.batch.ray_session import _InitThread
 
-    ray = _SlowRay(1)
+    ray, gate = _SignalledRay(), threading.Event()
+    ray.init = lambda **_kwargs: (ray.calls.append(("init", threading.current_thread().name)), gate.wait(30))
     init = _InitThread(ray, {}, owner=False)
     assert not init.wait(0.2) and init.error is None  # left to the process's end (a daemon thread)
-    init.thread.join(5)
+    gate.set()  # (ray.init ends only once the wait has given up)
+    init.thread.join(30)
     assert ray.calls == [("init", "camvideo-ray-init")]  # a connect's thread shuts nothing down
