@@ -301,17 +301,17 @@ def _unique(specs: Sequence[str], exclude: str, notes: list[str]) -> list[_Entry
     through a link, is one job, and a note says how many names were dropped so."""
     entries: list[_Entry] = []
     seen: dict[str, str] = {}
-    again: list[str] = []
+    again: list[tuple[str, str]] = []  # (the name dropped, its key in seen)
     for spec in specs:
         for entry in _expand_one(spec, exclude, notes):
             key = os.path.realpath(entry.path) if entry.kind == "video" else entry.path
             if key in seen:
-                again.append(entry.path)
+                again.append((entry.path, key))
                 continue
             seen[key] = entry.path
             entries.append(entry)
     if again:
-        first, job = _shown(again[0]), _shown(seen[os.path.realpath(again[0])])
+        first, job = _shown(again[0][0]), _shown(seen[again[0][1]])
         example = first if first == job else f"{first} is {job}"
         notes.append(f"{len(again)} more name{'s' * (len(again) > 1)} of videos already in the run (given twice, "
                      f"or a link) processed once: {example}{', ...' * (len(again) > 1)}")

@@ -229,3 +229,18 @@ def test_a_folder_walk_names_linked_folders_and_leaves_camvideo_recordings_out(t
     assert any("1 camvideo recording not analysed again" in n and "x_cam.mkv" in n for n in plan.notes), plan.notes
     named = make_plan([str(tree / "x_cam.mkv")], tmp_path / "out")  # by name: analysed anyway
     assert [Path(j.source).name for j in named.jobs] == ["x_cam.mkv"]
+
+
+def test_a_folder_of_images_given_twice_through_a_link_is_one_job_and_a_note(tmp_path):
+    """The note named the repeat by its real path, which keys only videos: a folder of
+    images given twice under a path through a link was a KeyError (a traceback)."""
+    real = tmp_path / "real" / "imgs"
+    real.mkdir(parents=True)
+    for i in range(2):
+        cv2.imwrite(str(real / f"{i}.png"), np.zeros((8, 8, 3), np.uint8))
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    folder = str(tmp_path / "link" / "imgs")
+    plan = make_plan([folder, folder], tmp_path / "out")
+    assert len(plan.jobs) == 1
+    assert plan.notes == (f"1 more name of videos already in the run (given twice, or a link) processed once: "
+                          f"{folder}",)
