@@ -224,14 +224,18 @@ class _InitThread:
     connect blocks in C++ where no handler runs, and ``ray.init`` in the main thread
     replaces the SIGTERM handler. With ``owner`` (``--ray local``) the thread stays until
     ``stop`` and shuts Ray down itself: Linux ends the processes ``ray.init`` started
-    when the thread that started them ends (their parent-death signal)."""
+    when the thread that started them ends (their parent-death signal). ``start`` starts
+    it (a signal during the start finds the object there to stop)."""
 
     def __init__(self, ray, kwargs: dict, *, owner: bool) -> None:
         self.ray, self.owner = ray, owner
         self.error: BaseException | None = None
         self.done, self.release = threading.Event(), threading.Event()
         self.thread = threading.Thread(target=self._run, args=(kwargs,), name="camvideo-ray-init", daemon=True)
+
+    def start(self) -> _InitThread:
         self.thread.start()
+        return self
 
     def _run(self, kwargs: dict) -> None:
         try:
@@ -259,10 +263,13 @@ class _InitThread:
             raise
         return self.done.is_set()
 
-    def stop(self) -> None:
-        """``ray.shutdown`` on the owning thread, waited for at most ``STOP_WAIT_S``."""
+    def stop(self, *, wait: bool = True) -> None:
+        """``ray.shutdown`` on the owning thread once ``ray.init`` has returned; with ``wait``
+        waited for at most ``STOP_WAIT_S``."""
         self.release.set()
-        self.thread.join(STOP_WAIT_S)
+        if wait and self.thread.ident is not None:
+            self.thread.join(STOP_WAIT_S)
+
 
 class RaySession:
     """A connection to a cluster (or a Ray instance started for the run); a context manager."""
@@ -292,7 +299,7 @@ class RaySession:
         """``ray.init`` to a running cluster: at most ``CONNECT_TIMEOUT_S``, Ray's retries off the terminal."""
         quiet = _quiet_stderr() if kwargs["logging_level"] >= logging.ERROR else contextlib.nullcontext()
         with quiet:  # Ray's C++ logs each retry there; the error says it once
-            init = _InitThread(self.ray, kwargs, owner=False)
+            init = _InitThread(self.ray, kwargs, owner=False).start()
             finished, error = init.wait(CONNECT_TIMEOUT_S), init.error
         if not finished:
             raise CamvideoError(f"--ray {address}: the cluster answers but Ray could not connect within "
@@ -307,12 +314,13 @@ class RaySession:
         ``Aborted`` once what Ray started is shut down."""
         self._owner = _InitThread(self.ray, kwargs, owner=True)
         try:
-            finished = self._owner.wait(LOCAL_START_TIMEOUT_S)
+            finished = self._owner.start().wait(LOCAL_START_TIMEOUT_S)
         except Aborted:
             self._owner.stop()  # half started: stop what it started
             raise
         error = self._owner.error
         if not finished:
+            self._owner.stop(wait=False)  # should ray.init still return: shut down then
             raise CamvideoError(f"--ray local: Ray did not start within {LOCAL_START_TIMEOUT_S:.0f} s; "
                                 "run again with -v to see Ray's own log lines")
         if error is not None:

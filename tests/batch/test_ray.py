@@ -220,7 +220,7 @@ def test_a_stop_signal_while_ray_starts_raises_here_and_the_starting_thread_shut
     events = types.SimpleNamespace(Event=lambda: _Tells(ray), Thread=threading.Thread)
     monkeypatch.setattr(ray_session, "threading", events)  # _InitThread's own events only
     with StopSignals(), pytest.raises(Aborted) as caught:
-        init = ray_session._InitThread(ray, {}, owner=True)
+        init = ray_session._InitThread(ray, {}, owner=True).start()
         try:
             init.wait(60)
         except Aborted:
@@ -236,7 +236,7 @@ def test_a_connect_that_does_not_end_is_left_behind_at_the_timeout():
 
     ray, gate = _SignalledRay(), threading.Event()
     ray.init = lambda **_kwargs: (ray.calls.append(("init", threading.current_thread().name)), gate.wait(30))
-    init = _InitThread(ray, {}, owner=False)
+    init = _InitThread(ray, {}, owner=False).start()
     assert not init.wait(0.2) and init.error is None  # left to the process's end (a daemon thread)
     gate.set()  # (ray.init ends only once the wait has given up)
     init.thread.join(30)
