@@ -111,15 +111,18 @@ def test_bench_openvino_contestants(tmp_path, capsys, keep_threads, openvino_lit
     assert "one frame at a time (latency mode" in table and "as a stream (a file run's" in table
     assert live["frames"] >= 2 and 0 < live["p50_ms"] <= live["p95_ms"]
     assert report["config"]["precision"] == "auto"
+    assert report["config"]["smooth"] is True and ", smoothing on, " in table  # camvideo process's video default
 
 
 def test_bench_openvino_at_bf16(tmp_path, capsys, keep_threads, openvino_lite0):
     """``--precision bf16``: the OpenVINO contestants compiled for bf16, said in the report."""
     out = tmp_path / "bench.json"
     assert main(["bench", "--quick", "--no-peers", "--no-e2e", "--no-live", "--no-presets", "--threads", "1",
-                 "--precision", "bf16", "--json", str(out)]) == 0
+                 "--precision", "bf16", "--no-smooth", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["config"]["precision"] == "bf16" and "floor (OpenVINO)" in report["results"]
+    assert report["config"]["smooth"] is False  # each frame on its own, as sessions up to 17 measured
+    assert "each frame on its own (no smoothing)" in benchmark.format_table(report)
 
 
 def test_bench_bad_arguments_are_one_line_errors(capsys):

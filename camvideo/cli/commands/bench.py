@@ -58,6 +58,9 @@ def register(sub) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="the OpenVINO contestants' arithmetic: auto (the default, as every command's: bf16 on a CPU "
                    "with native bf16, else f32), f32, bf16 or int8 (see docs/measuring.md)")
+    p.add_argument("--no-smooth", action="store_true",
+                   help="camvideo's contestants take each frame on its own (default: smoothed across frames, "
+                        "as camvideo process runs a video)")
     p.add_argument("--no-presets", action="store_true",
                    help="skip the inference stage of the other --quality presets (fast, best)")
     p.add_argument("--quick", action="store_true", help="2 frames and one round: a smoke test, not a measurement")
@@ -90,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
             threads=args.threads, device=device, model=args.model, topk=args.topk, batch=args.batch, workers=args.workers,
             peers=not args.no_peers, end_to_end=not args.no_e2e, live=not args.no_live, soak=args.soak,
             compile=args.compile, openvino=not args.no_openvino, presets=not args.no_presets,
-            precision=args.precision, **values,
+            precision=args.precision, smooth=not args.no_smooth, **values,
         )
     except ValueError as exc:
         from camvideo.cli.options import option_message

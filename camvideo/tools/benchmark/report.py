@@ -231,6 +231,7 @@ def format_table(report: dict) -> str:
         f"camvideo bench, {report['date']}: {m['cpu_count']} CPU cores, "
         f"{'GPU ' + m['cuda'] if m['cuda'] else 'no GPU'}, device {cfg['device']}, "
         f"{cfg['threads']} threads, model {cfg['model']}, top-{cfg['topk']}, "
+        f"{'smoothing on' if cfg.get('smooth', False) else 'each frame on its own (no smoothing)'}, "
         f"{cfg['frames']} frames x {cfg['rounds']} interleaved rounds",
         "",
         "| contestant | per frame (median) | p95 | fps | x floor | x floor (channels_last) | x camvideo's forward |",

@@ -55,6 +55,7 @@ class BenchConfig:
     openvino: bool = True  # also measure the forward pass, the stage, end to end and live on OpenVINO
     presets: bool = True  # also measure the inference stage of the other quality presets
     precision: str = "auto"  # OpenVINO's arithmetic for its contestants (camvideo.settings.PRECISIONS)
+    smooth: bool = True  # camvideo's contestants smooth across frames, as `camvideo process` on a video
 
     def __post_init__(self) -> None:
         for name in ("frames", "rounds", "threads", "topk", "batch", "e2e_frames"):
@@ -125,7 +126,7 @@ def _lineup(config: BenchConfig, say: Callable[[str], None]) -> _Lineup:
     # channels_last): its forward pass alone is the strict baseline.
     plain = load_model(config.model, device=config.device).eval()
     model = load_model(config.model, device=config.device).eval()
-    settings = LocalizeSettings(topk=config.topk, smoothing=SmoothingSettings())  # `camvideo process`'s on a video
+    settings = LocalizeSettings(topk=config.topk, smoothing=SmoothingSettings() if config.smooth else None)
     localizer = FrameLocalizer(model, settings)
     annotator = FrameAnnotator()
     photos = load_photos()
