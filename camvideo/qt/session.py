@@ -87,7 +87,8 @@ class Session(SessionPlayback, SessionRecording, QObject):
     model_loading = pyqtSignal(str)  # model name
     model_ready = pyqtSignal(str, str)  # model name, device
     model_failed = pyqtSignal(str, str)  # model name, message
-    recording_changed = pyqtSignal(bool, str)  # running, path
+    recording_changed = pyqtSignal(bool, str)  # running, path (not running: saved, final; "" when it failed)
+    recording_saving = pyqtSignal(str)  # path: the recording stopped, its file is being finalized
     opening = pyqtSignal(str)  # spec: an open started (in the background); again when it waits for a stop
     opened = pyqtSignal(str, bool)  # spec, ok: the open in flight ended (False: failed or cancelled)
     core_ready = pyqtSignal()  # torch and the core are imported (once)
@@ -121,6 +122,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self._closed = False
         self._stopping: dict[object, object] = {}  # stops in flight (their Tasks), by a key of their own
         self._incoming = None  # (OpenRequest, Source): opened, waiting for the stops in flight to finish
+        self._saving: set = set()  # Recorders stopped, finalizing in their save tasks
         self._tasks = Tasks(parent=self)  # threads -> this (GUI) thread; the held frame's task
         self._held: HeldFrame | None = None  # the frame on screen localized again (paused)
         self._warnings: SourceWarnings | None = None  # what the source on screen reports (damage)
@@ -499,6 +501,8 @@ class Session(SessionPlayback, SessionRecording, QObject):
         """``stop_run`` in a stop task: ``recording_changed`` as soon as the
         recording is final, ``_stopped`` when everything has stopped."""
         key = object()
+        if recorder is not None:
+            self.recording_saving.emit(str(recorder.path))
         saved = partial(self._tasks.post, self._recording_saved, recorder) if recorder is not None else None
         self._stopping[key] = self._tasks.start(
             partial(stop_run, pipeline, source, sink, saved), name="camvideo-stop",
@@ -590,6 +594,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self._stop_pipeline()  # here: the window is closing
         self._tasks.close()
         self._tasks.join(CLOSE_JOIN_S)  # stops in flight (a recording finalized), a held frame's pass
+        self._finish_saves()  # a save task dropped before it ran
         self._loader.close()  # results still to come are dropped; waits (bounded) for the threads
 
 
