@@ -121,7 +121,7 @@ class RecordControls:
         """A recording stopped: its file is being finalized (in the background)."""
         panel = self.window.panel
         self._saving.add(path)
-        panel.set_recording(self.window.session.recording)
+        panel.set_recording(False)
         panel.record_label.setText(f"saving {Path(path).name}…")
         panel.record_label.setToolTip(path)
 

@@ -330,7 +330,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         if self._closed:
             source.close()  # opened, never started: no thread to join
         else:
-            self._stop_in_background(None, source, None, None)
+            self._stop_in_background(None, source, None)
         if tell:
             self.opened.emit(request.spec, False)
         return request
@@ -489,23 +489,24 @@ class Session(SessionPlayback, SessionRecording, QObject):
             self._warnings = None
         if pipeline is None and source is None:
             return
-        recorder = sink.recorder if sink is not None else None
-        if not self._closed:
-            self._stop_in_background(pipeline, source, sink if recorder is not None else None, recorder)
-            return
+        recorder = sink.detach_recording() if sink is not None else None  # not recording from here on
         if recorder is not None:
-            self._flush_recorded()  # the writer may wait for it to be taken
-        self._stopped(None, recorder, stop_run(pipeline, source, sink if recorder is not None else None))
+            self._flush_recorded()  # its last frame on screen, as every frame in the file
+        if not self._closed:
+            self._stop_in_background(pipeline, source, recorder)
+            return
+        self._stopped(None, recorder, stop_run(pipeline, source, recorder))
 
-    def _stop_in_background(self, pipeline, source, sink, recorder) -> None:
-        """``stop_run`` in a stop task: ``recording_changed`` as soon as the
-        recording is final, ``_stopped`` when everything has stopped."""
+    def _stop_in_background(self, pipeline, source, recorder) -> None:
+        """``stop_run`` in a stop task: ``recording_saving`` now,
+        ``recording_changed`` as soon as the recording is final, ``_stopped`` when
+        everything has stopped."""
         key = object()
         if recorder is not None:
             self.recording_saving.emit(str(recorder.path))
         saved = partial(self._tasks.post, self._recording_saved, recorder) if recorder is not None else None
         self._stopping[key] = self._tasks.start(
-            partial(stop_run, pipeline, source, sink, saved), name="camvideo-stop",
+            partial(stop_run, pipeline, source, recorder, saved), name="camvideo-stop",
             done=lambda messages: self._stopped(key, None, messages),
             failed=lambda message: self._stopped(key, None, [message]))
 
@@ -598,14 +599,13 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self._loader.close()  # results still to come are dropped; waits (bounded) for the threads
 
 
-def stop_run(pipeline, source, sink, saved=None) -> list[str]:
-    """Finalize ``sink``'s recording (when given: first, so its writer never waits
-    for the window; then ``saved()``), then stop ``pipeline`` (its threads joined,
-    the source and the sinks closed), or close ``source`` when no pipeline ran; both
-    are tried. What failed, in the window's words. Runs in a stop task (or, closing,
-    on the GUI thread)."""
+def stop_run(pipeline, source, recorder, saved=None) -> list[str]:
+    """Finalize ``recorder`` (when given, detached from its sink: first, then
+    ``saved()``), then stop ``pipeline`` (its threads joined, the source and the
+    sinks closed), or close ``source`` when no pipeline ran; both are tried. What
+    failed, in the window's words. Runs in a stop task (or, closing, on the GUI thread)."""
     messages = []
-    steps = ((sink.stop_recording, saved) if sink is not None else (None, None),
+    steps = ((recorder.close, saved) if recorder is not None else (None, None),
              (pipeline.stop if pipeline is not None else source.close if source is not None else None, None))
     for step, then in steps:
         try:

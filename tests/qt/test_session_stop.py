@@ -91,11 +91,13 @@ def test_a_source_switch_stops_the_old_one_off_the_gui_thread_and_starts_the_new
     qtbot.waitUntil(lambda: s.sink.recorded >= 3, timeout=WAIT_MS)
     finals = []
     s.recording_changed.connect(lambda running, p: finals.append((running, p, path.exists())))
-    b_started_after_final, opening = [], []
+    b_started_after_final, opening, saving = [], [], []
     s.opening.connect(opening.append)
+    s.recording_saving.connect(saving.append)
     b.start = lambda: (b_started_after_final.append(path.exists()), GatedClose.start(b))
     s.open("b")
     assert ticks_while(qtbot, a) == [False]  # the event loop ran while a's close was blocked
+    assert saving == [str(path)] and not s.recording  # stopped at the switch: being saved, no longer recording
     assert a.close_thread is not threading.main_thread()
     assert s.source is None and not b.started.is_set() and s.opening_spec == "b"
     assert opening == ["b", "b"]  # opened, waiting for the stop: the window says it is still opening

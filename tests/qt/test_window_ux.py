@@ -308,11 +308,16 @@ def test_record_waits_greyed_while_the_old_source_still_stops(qtbot, open_window
 
     w = open_window(cat_clip, loop=True)
     wait_frames(qtbot, w, 2)
+    w.toggle_recording(True)
+    wait_frames(qtbot, w, 2)
     gate, real_stop = threading.Event(), w.session.pipeline.stop
     w.session.pipeline.stop = lambda: (gate.wait(60), real_stop())  # the old pipeline takes its time to stop
     other = make_cat_clip(tmp_path / "other.mp4", size=(96, 64))
     w.open(str(other), loop=True)
     qtbot.waitUntil(lambda: w.session.pipeline is None and w.session.opening_spec is not None, timeout=WAIT_MS)
+    assert w.panel.record_button.text() == "Record" and not w.panel.record_button.isChecked()  # it stopped
+    wait_saved(qtbot, w)  # the recording is final before the old pipeline has stopped
+    w.record.update_enabled()
     assert not w.panel.record_button.isEnabled()
     assert w.panel.record_button.toolTip() == "Record: once other.mp4 plays"
     w.toggle_recording(True)  # the R key: a wait, not an error
