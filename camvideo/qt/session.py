@@ -21,12 +21,14 @@ A camvideo recording (its container says so: ``video.recorder.made_by_camvideo``
 plays as it is, ``plain``: its labels are burned in, and a second set would stack
 under them. ``analyse(True)`` runs the model on it all the same.
 
-What ran stops off the GUI thread (``_stop_pipeline``: a stop task finalizes the
-recording, joins the pipeline's threads and closes the source, which takes up to
-seconds); a source that opens meanwhile waits, opened, until every stop in flight
-has finished (``_incoming``), so it never plays before the old recording is final,
-and a camera opens only after the old one is closed. Closing the window stops
-what plays on the GUI thread and waits (bounded) for the stops in flight.
+What ran stops off the GUI thread (``_stop_pipeline``: the recording is detached
+at once, then a stop task finalizes it, joins the pipeline's threads and closes
+the source, which takes up to seconds); a source that opens meanwhile waits,
+opened, until every stop in flight has finished (``_incoming``), so it never plays
+before the old recording is final, and a camera opens only after the old one is
+closed. Stop in the Record box finalizes in a save task too (``stop_recording``).
+Closing the window stops what plays on the GUI thread and waits (bounded) for
+the stops and saves in flight.
 
 It lives on the GUI thread; every thread reaches it through ``Tasks.post``
 (``tasks``). Settings may be set at any time, before the model has loaded too:
