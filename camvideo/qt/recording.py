@@ -1,10 +1,10 @@
 """The Record box's behaviour: recordings and snapshots, and where they go.
 
 ``RecordControls`` turns the Record, Snapshot and Folder… buttons (and the R and
-S keys) into session calls, says in the box what runs (``● name 0:12``, then ``saving name…`` while the
-file is finalized in the background, then ``saved name``) and reports failures
-in the window's banner. The output folder is
-kept in QSettings (``output_dir``; default: the user's Movies folder/camvideo).
+S keys) into session calls, says in the box what runs (``● name 0:12``, then
+``saving name…`` while the file is finalized in the background, then ``saved
+name``) and reports failures in the window's banner. The output folder is kept
+in QSettings (``output_dir``; default: the user's Movies folder/camvideo).
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
     model_loading = pyqtSignal(str)  # model name
     model_ready = pyqtSignal(str, str)  # model name, device
     model_failed = pyqtSignal(str, str)  # model name, message
-    recording_changed = pyqtSignal(bool, str)  # running, path (not running: saved, final; "" when it failed)
+    recording_changed = pyqtSignal(bool, str)  # running, path (stopped: its file final, or kept after a failure; "" when saving it failed)
     recording_saving = pyqtSignal(str)  # path: the recording stopped, its file is being finalized
     opening = pyqtSignal(str)  # spec: an open started (in the background); again when it waits for a stop
     opened = pyqtSignal(str, bool)  # spec, ok: the open in flight ended (False: failed or cancelled)
