@@ -505,6 +505,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         everything has stopped."""
         key = object()
         if recorder is not None:
+            self._saving.add(recorder)  # closing finalizes it should this task be dropped before it runs
             self.recording_saving.emit(str(recorder.path))
         saved = partial(self._tasks.post, self._recording_saved, recorder) if recorder is not None else None
         self._stopping[key] = self._tasks.start(
@@ -514,6 +515,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
 
     def _recording_saved(self, recorder) -> None:
         """GUI thread: the recording of what is stopping is final (or failed: said later)."""
+        self._saving.discard(recorder)
         self._flush_recorded()
         self.recording_changed.emit(False, str(recorder.path))
 

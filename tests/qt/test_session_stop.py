@@ -260,3 +260,22 @@ def test_closing_finalizes_a_recording_whose_save_task_never_ran(qtbot, session,
     assert not path.exists()
     s.close()
     assert path.exists() and count_frames(path) >= 3 and not list(tmp_path.glob("*.partial.*"))
+
+
+def test_closing_finalizes_the_recording_of_a_switch_whose_stop_task_never_ran(qtbot, session, tmp_path,
+                                                                               monkeypatch):
+    a, b = GatedClose("a"), GatedClose("b")
+    a.gate.set()
+    b.gate.set()
+    s = session({"a": a, "b": b})
+    play(qtbot, s, "a")
+    path = s.start_recording(tmp_path / "rec.mkv")
+    qtbot.waitUntil(lambda: s.sink.recorded >= 3, timeout=WAIT_MS)
+    held = []
+    monkeypatch.setattr(s._tasks, "start", lambda fn, **kwargs: held.append(fn))  # as a task dropped before its call
+    s.open("b")
+    qtbot.waitUntil(lambda: bool(held), timeout=WAIT_MS)
+    assert not s.recording and not path.exists()
+    s.close()
+    assert path.exists() and count_frames(path) >= 3 and not list(tmp_path.glob("*.partial.*"))
+    held[0]()  # the old pipeline's threads stopped after all (no thread left behind)
