@@ -137,10 +137,16 @@ class ViewSink:
         """The current (or last) recording's length so far, from its frames."""
         return self.clock.elapsed
 
-    def stop_recording(self):
-        """Detach and finalize the recording; returns it (None when none ran)."""
+    def detach_recording(self):
+        """Detach the recording (no frame more goes into it) without finalizing it:
+        the caller closes it (the window: in a save task); it, or None when none ran."""
         with self._lock:
             recorder, self._recorder = self._recorder, None
+        return recorder
+
+    def stop_recording(self):
+        """Detach and finalize the recording; returns it (None when none ran)."""
+        recorder = self.detach_recording()
         if recorder is not None:
             recorder.close()  # may raise OutputError: the caller reports it
         return recorder

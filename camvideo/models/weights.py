@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from camvideo.errors import Hint, ModelLoadError, describe
-from camvideo.models.names import parse_name, unknown_model
+from camvideo.models.names import BUILTIN, parse_name, unknown_model
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +196,17 @@ def check_download(name: str, source: WeightsSource) -> None:
         f"{name}: its pretrained weights are not on this machine and cannot be downloaded from {where} "
         f"({problem}); on a connected machine run ", Hint("fetch", name, command="models"),
         f" and copy {source.cache_dir} to this one, or download {source.url} and ", WEIGHTS_FILE,
-        ", or use the embedded model lite0"
+        f", or use {embedded_models()}"
     )
+
+
+def embedded_models() -> str:
+    """The built-in models for a message (``BUILTIN``): "one of the embedded models
+    lite0, lite1 or lite2" (one name: "the embedded model NAME")."""
+    *rest, last = BUILTIN
+    if not rest:
+        return f"the embedded model {last}"
+    return f"one of the embedded models {', '.join(rest)} or {last}"
 
 
 def download_torchvision_weights(name: str) -> dict[str, torch.Tensor]:

@@ -2,8 +2,9 @@
 
 ``RecordControls`` turns the Record, Snapshot and Folder… buttons (and the R and
 S keys) into session calls, says in the box what runs (``● name 0:12``, then
-``saved name``) and reports failures in the window's banner. The output folder is
-kept in QSettings (``output_dir``; default: the user's Movies folder/camvideo).
+``saving name…`` while the file is finalized in the background, then ``saved
+name``) and reports failures in the window's banner. The output folder is kept
+in QSettings (``output_dir``; default: the user's Movies folder/camvideo).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from PyQt6.QtWidgets import QFileDialog
 from camvideo.app.position import clock
 from camvideo.app.wording import window_text
 from camvideo.errors import CamvideoError
+from camvideo.video.outputs import partial_path
 
 
 class RecordControls:
@@ -27,6 +29,8 @@ class RecordControls:
         self.frames_shown = 0  # frames on screen that went into the current (or last) recording
         self._path: Path | None = None
         self._snapshot_error: str | None = None  # what the banner says of the last snapshot that failed
+        self._record_tip: str | None = None  # Record's own tooltip (the panel's)
+        self._saving: set[str] = set()  # paths of recordings being finalized
 
     @property
     def output_dir(self) -> Path:
@@ -52,22 +56,42 @@ class RecordControls:
 
     def update_enabled(self) -> None:
         """Record and Snapshot need a running source with its model (the keys then
-        say why not; the buttons are greyed). A recording running can always stop."""
+        say why not; the buttons are greyed). A recording running can always stop.
+        While a new source opens after the old one stopped (nothing plays), Record's
+        tooltip says it waits for that source."""
         w = self.window
         running = w.session.pipeline is not None
         w.panel.record_button.setEnabled(running or w.session.recording)
         w.panel.snapshot_button.setEnabled(running and w.session.last_shown is not None)
+        if self._record_tip is None:
+            self._record_tip = w.panel.record_button.toolTip()
+        waiting = self._waiting_for()
+        w.panel.record_button.setToolTip(f"Record: once {waiting} plays" if waiting else self._record_tip)
+
+    def _waiting_for(self) -> str | None:
+        """The source that opens while nothing plays (the old one stopping), or None."""
+        session = self.window.session
+        spec = session.opening_spec
+        if spec is None or session.pipeline is not None or session.recording:
+            return None
+        return Path(spec).name or spec
 
     def toggle(self, start: bool) -> None:
+        """Start a recording into the output folder, or stop the one running (its
+        file is finalized in the background: ``on_saving``, then ``saved``)."""
         w = self.window
         if not start:
-            path = w.session.stop_recording()
-            if path is not None:
-                w.statusBar().showMessage(f"saved {path}", 8000)
+            w.session.stop_recording()
+            w.panel.set_recording(w.session.recording)
+            return
+        waiting = self._waiting_for()
+        if waiting is not None:  # the R key (the button is greyed): not an error, a wait
+            w.statusBar().showMessage(f"Record: once {waiting} plays", 5000)
+            w.panel.set_recording(False)
             return
         try:
             self.output_dir.mkdir(parents=True, exist_ok=True)
-            path = self.output_dir / f"camvideo-{time.strftime('%Y%m%d-%H%M%S')}.mkv"
+            path = self._new_path()
             self.frames_shown = 0
             w.session.start_recording(path)
         except OSError as exc:
@@ -76,6 +100,16 @@ class RecordControls:
             w.show_error(window_text(exc))
         w.panel.set_recording(w.session.recording)
 
+    def _new_path(self) -> Path:
+        """``camvideo-DATE-TIME.mkv`` in the output folder, ``-2``, ``-3``... when that
+        name is taken (a recording stopped in the same second may still be saving)."""
+        stem = f"camvideo-{time.strftime('%Y%m%d-%H%M%S')}"
+        path, n = self.output_dir / f"{stem}.mkv", 1
+        while path.exists() or partial_path(path).exists():
+            n += 1
+            path = self.output_dir / f"{stem}-{n}.mkv"
+        return path
+
     def on_frame(self, shown) -> None:
         # the buttons follow the frames, not only the status timer: a frame on screen can
         # be recorded at once (Qt's setEnabled is a no-op when nothing changes)
@@ -83,15 +117,28 @@ class RecordControls:
         if shown.recorded:
             self.frames_shown += 1
 
+    def on_saving(self, path: str) -> None:
+        """A recording stopped: its file is being finalized (in the background)."""
+        panel = self.window.panel
+        self._saving.add(path)
+        panel.set_recording(False)
+        panel.record_label.setText(f"saving {Path(path).name}…")
+        panel.record_label.setToolTip(path)
+
     def on_recording_changed(self, running: bool, path: str) -> None:
         panel = self.window.panel
-        panel.set_recording(running)
+        panel.set_recording(running or self.window.session.recording)
         panel.record_label.setToolTip(path)
         if running:
             self._path = Path(path)
             panel.record_label.setText(f"● {Path(path).name}  0:00")
+        elif path:
+            panel.record_label.setText(f"saved {Path(path).name}")
+            if path in self._saving:
+                self._saving.discard(path)
+                self.window.statusBar().showMessage(f"saved {path}", 8000)
         else:
-            panel.record_label.setText(f"saved {Path(path).name}" if path else "not recording")
+            panel.record_label.setText("not recording")
 
     def tick(self) -> None:
         """The running recording's clock, the buttons' state (the window's status timer)."""

@@ -21,12 +21,14 @@ A camvideo recording (its container says so: ``video.recorder.made_by_camvideo``
 plays as it is, ``plain``: its labels are burned in, and a second set would stack
 under them. ``analyse(True)`` runs the model on it all the same.
 
-What ran stops off the GUI thread (``_stop_pipeline``: a stop task finalizes the
-recording, joins the pipeline's threads and closes the source, which takes up to
-seconds); a source that opens meanwhile waits, opened, until every stop in flight
-has finished (``_incoming``), so it never plays before the old recording is final,
-and a camera opens only after the old one is closed. Closing the window stops
-what plays on the GUI thread and waits (bounded) for the stops in flight.
+What ran stops off the GUI thread (``_stop_pipeline``: the recording is detached
+at once, then a stop task finalizes it, joins the pipeline's threads and closes
+the source, which takes up to seconds); a source that opens meanwhile waits,
+opened, until every stop in flight has finished (``_incoming``), so it never plays
+before the old recording is final, and a camera opens only after the old one is
+closed. Stop in the Record box finalizes in a save task too (``stop_recording``).
+Closing the window stops what plays on the GUI thread and waits (bounded) for
+the stops and saves in flight.
 
 It lives on the GUI thread; every thread reaches it through ``Tasks.post``
 (``tasks``). Settings may be set at any time, before the model has loaded too:
@@ -87,7 +89,8 @@ class Session(SessionPlayback, SessionRecording, QObject):
     model_loading = pyqtSignal(str)  # model name
     model_ready = pyqtSignal(str, str)  # model name, device
     model_failed = pyqtSignal(str, str)  # model name, message
-    recording_changed = pyqtSignal(bool, str)  # running, path
+    recording_changed = pyqtSignal(bool, str)  # running, path (stopped: its file final, or kept after a failure; "" when saving it failed)
+    recording_saving = pyqtSignal(str)  # path: the recording stopped, its file is being finalized
     opening = pyqtSignal(str)  # spec: an open started (in the background); again when it waits for a stop
     opened = pyqtSignal(str, bool)  # spec, ok: the open in flight ended (False: failed or cancelled)
     core_ready = pyqtSignal()  # torch and the core are imported (once)
@@ -121,6 +124,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self._closed = False
         self._stopping: dict[object, object] = {}  # stops in flight (their Tasks), by a key of their own
         self._incoming = None  # (OpenRequest, Source): opened, waiting for the stops in flight to finish
+        self._saving: set = set()  # Recorders stopped, finalizing in their save tasks
         self._tasks = Tasks(parent=self)  # threads -> this (GUI) thread; the held frame's task
         self._held: HeldFrame | None = None  # the frame on screen localized again (paused)
         self._warnings: SourceWarnings | None = None  # what the source on screen reports (damage)
@@ -328,7 +332,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
         if self._closed:
             source.close()  # opened, never started: no thread to join
         else:
-            self._stop_in_background(None, source, None, None)
+            self._stop_in_background(None, source, None)
         if tell:
             self.opened.emit(request.spec, False)
         return request
@@ -487,26 +491,31 @@ class Session(SessionPlayback, SessionRecording, QObject):
             self._warnings = None
         if pipeline is None and source is None:
             return
-        recorder = sink.recorder if sink is not None else None
-        if not self._closed:
-            self._stop_in_background(pipeline, source, sink if recorder is not None else None, recorder)
-            return
+        recorder = sink.detach_recording() if sink is not None else None  # not recording from here on
         if recorder is not None:
-            self._flush_recorded()  # the writer may wait for it to be taken
-        self._stopped(None, recorder, stop_run(pipeline, source, sink if recorder is not None else None))
+            self._flush_recorded()  # its last frame on screen, as every frame in the file
+        if not self._closed:
+            self._stop_in_background(pipeline, source, recorder)
+            return
+        self._stopped(None, recorder, stop_run(pipeline, source, recorder))
 
-    def _stop_in_background(self, pipeline, source, sink, recorder) -> None:
-        """``stop_run`` in a stop task: ``recording_changed`` as soon as the
-        recording is final, ``_stopped`` when everything has stopped."""
+    def _stop_in_background(self, pipeline, source, recorder) -> None:
+        """``stop_run`` in a stop task: ``recording_saving`` now,
+        ``recording_changed`` as soon as the recording is final, ``_stopped`` when
+        everything has stopped."""
         key = object()
+        if recorder is not None:
+            self._saving.add(recorder)  # closing finalizes it should this task be dropped before it runs
+            self.recording_saving.emit(str(recorder.path))
         saved = partial(self._tasks.post, self._recording_saved, recorder) if recorder is not None else None
         self._stopping[key] = self._tasks.start(
-            partial(stop_run, pipeline, source, sink, saved), name="camvideo-stop", always=True,
+            partial(stop_run, pipeline, source, recorder, saved), name="camvideo-stop", always=True,
             done=lambda messages: self._stopped(key, None, messages),
             failed=lambda message: self._stopped(key, None, [message]))
 
     def _recording_saved(self, recorder) -> None:
         """GUI thread: the recording of what is stopping is final (or failed: said later)."""
+        self._saving.discard(recorder)
         self._flush_recorded()
         self.recording_changed.emit(False, str(recorder.path))
 
@@ -590,17 +599,17 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self._stop_pipeline()  # here: the window is closing
         self._tasks.close()
         self._tasks.join(CLOSE_JOIN_S)  # stops in flight (a recording finalized), a held frame's pass
+        self._finish_saves()  # a save task dropped before it ran
         self._loader.close()  # results still to come are dropped; waits (bounded) for the threads
 
 
-def stop_run(pipeline, source, sink, saved=None) -> list[str]:
-    """Finalize ``sink``'s recording (when given: first, so its writer never waits
-    for the window; then ``saved()``), then stop ``pipeline`` (its threads joined,
-    the source and the sinks closed), or close ``source`` when no pipeline ran; both
-    are tried. What failed, in the window's words. Runs in a stop task (or, closing,
-    on the GUI thread)."""
+def stop_run(pipeline, source, recorder, saved=None) -> list[str]:
+    """Finalize ``recorder`` (when given, detached from its sink: first, then
+    ``saved()``), then stop ``pipeline`` (its threads joined, the source and the
+    sinks closed), or close ``source`` when no pipeline ran; both are tried. What
+    failed, in the window's words. Runs in a stop task (or, closing, on the GUI thread)."""
     messages = []
-    steps = ((sink.stop_recording, saved) if sink is not None else (None, None),
+    steps = ((recorder.close, saved) if recorder is not None else (None, None),
              (pipeline.stop if pipeline is not None else source.close if source is not None else None, None))
     for step, then in steps:
         try:

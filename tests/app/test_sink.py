@@ -77,3 +77,17 @@ def test_no_sound_for_a_source_without_a_file(tmp_path):
     record(sink, out, None, [10.0 + i / 30 for i in range(5)])
     with av.open(str(out)) as c:
         assert not c.streams.audio
+
+
+def test_a_detached_recording_gets_no_more_frames_and_is_closed_by_its_caller(tmp_path):
+    shown = []
+    sink = ViewSink(shown.append, lambda recorder, exc: pytest.fail(str(exc)))
+    recorder = Recorder(tmp_path / "rec.mkv", fps_hint=30.0)
+    sink.start_recording(recorder)
+    for i in range(5):
+        sink.write(item(i, i / 30))
+    assert sink.detach_recording() is recorder and sink.recorder is None and not recorder.closed
+    sink.write(item(5, 5 / 30))  # shown, not recorded
+    assert [s.recorded for s in shown] == [True] * 5 + [False] and sink.detach_recording() is None
+    recorder.close()
+    assert len(decode_times(tmp_path / "rec.mkv")) == 5

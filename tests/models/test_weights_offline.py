@@ -72,7 +72,15 @@ def test_missing_weights_fail_at_once_with_the_remedy(offline, capsys, data_dir,
     assert line.startswith(f"camvideo: error: {model}: its pretrained weights are not on this machine")
     assert "refused the connection" in line  # why: the proxy is closed
     assert f"camvideo models --fetch {model}" in line and str(offline / cache) in line
-    assert f"download {url} and pass it with --weights PATH" in line and "lite0" in line
+    assert f"download {url} and pass it with --weights PATH" in line
+    assert line.endswith(", or use one of the embedded models lite0, lite1 or lite2")  # every one, not lite0 alone
+
+
+def test_the_embedded_models_are_named_from_the_registry(monkeypatch):
+    monkeypatch.setattr(cw, "BUILTIN", ("lite0", "lite1", "lite2", "lite3"))
+    assert cw.embedded_models() == "one of the embedded models lite0, lite1, lite2 or lite3"
+    monkeypatch.setattr(cw, "BUILTIN", ("lite0",))
+    assert cw.embedded_models() == "the embedded model lite0"
 
 
 def test_hf_offline_mode_fails_without_trying(offline, monkeypatch, capsys, data_dir):

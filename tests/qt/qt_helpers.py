@@ -89,3 +89,14 @@ def fail_to_load(monkeypatch, name: str, *message) -> None:
         return loading(model_name, **kwargs)
 
     monkeypatch.setattr(camvideo.models, "load_model", load)
+
+
+def wait_saved(qtbot, w) -> None:
+    """Wait until the recording stopped last is final (saved in the background)."""
+    qtbot.waitUntil(lambda: w.panel.record_label.text().startswith("saved "), timeout=WAIT_MS)
+
+
+def stop_recording(qtbot, w) -> None:
+    """Stop the recording and wait until its file is final."""
+    w.toggle_recording(False)
+    wait_saved(qtbot, w)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import QRectF
 from PyQt6.QtGui import QFont, QImage
-from qt_helpers import WAIT_MS, make_cat_clip, qimage_rgb, shown_frame, wait_frames
+from qt_helpers import WAIT_MS, make_cat_clip, qimage_rgb, shown_frame, stop_recording, wait_frames
 
 from camvideo.annotate import FrameAnnotator, LabelAnnotator
 from camvideo.app.shown import ShownFrame
@@ -143,7 +143,7 @@ def test_the_window_shows_frames_without_labels_and_records_them_burned_in(qtbot
     w.session.frame_shown.connect(lambda s: recorded.append(s) if s.recorded else None)
     w.toggle_recording(True)
     qtbot.waitUntil(lambda: w.frames_shown_recording >= 6, timeout=WAIT_MS)
-    w.toggle_recording(False)
+    stop_recording(qtbot, w)
     (path,) = (tmp_path / "out").glob("camvideo-*.mkv")
     with av.open(str(path)) as container:
         decoded = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]

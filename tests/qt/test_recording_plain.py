@@ -4,14 +4,14 @@ labels over the burned-in ones, until "Analyse anyway"."""
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt
-from qt_helpers import WAIT_MS, open_and_wait, settle, wait_frames
+from qt_helpers import WAIT_MS, open_and_wait, settle, stop_recording, wait_frames
 
 
 def record_a_clip(qtbot, w, tmp_path):
     """Record ~12 frames of what plays; the recording's path."""
     w.toggle_recording(True)
     qtbot.waitUntil(lambda: w.frames_shown_recording >= 12, timeout=WAIT_MS)
-    w.toggle_recording(False)
+    stop_recording(qtbot, w)
     (path,) = sorted((tmp_path / "out").glob("camvideo-*.mkv"))
     return path
 

@@ -91,11 +91,13 @@ def test_a_source_switch_stops_the_old_one_off_the_gui_thread_and_starts_the_new
     qtbot.waitUntil(lambda: s.sink.recorded >= 3, timeout=WAIT_MS)
     finals = []
     s.recording_changed.connect(lambda running, p: finals.append((running, p, path.exists())))
-    b_started_after_final, opening = [], []
+    b_started_after_final, opening, saving = [], [], []
     s.opening.connect(opening.append)
+    s.recording_saving.connect(saving.append)
     b.start = lambda: (b_started_after_final.append(path.exists()), GatedClose.start(b))
     s.open("b")
     assert ticks_while(qtbot, a) == [False]  # the event loop ran while a's close was blocked
+    assert saving == [str(path)] and not s.recording  # stopped at the switch: being saved, no longer recording
     assert a.close_thread is not threading.main_thread()
     assert s.source is None and not b.started.is_set() and s.opening_spec == "b"
     assert opening == ["b", "b"]  # opened, waiting for the stop: the window says it is still opening
@@ -225,3 +227,87 @@ def test_a_live_source_that_fails_while_the_model_runs_offers_retry(qtbot, open_
     qtbot.waitUntil(lambda: status.StatusLine.state(w.session, w.view) == "source failed", timeout=WAIT_MS)
     w.top_bars.retry_button.click()
     qtbot.waitUntil(lambda: w.session.source is again and w.session.last_shown is not None, timeout=WAIT_MS)
+
+
+def gate_close(recorder) -> tuple[threading.Event, threading.Event]:
+    """``recorder``'s close blocks until the returned gate is set; (gate, closing)."""
+    gate, closing, real = threading.Event(), threading.Event(), recorder.close
+
+    def close() -> None:
+        closing.set()
+        gate.wait(GUARD_S)
+        real()
+
+    recorder.close = close
+    return gate, closing
+
+
+def test_stop_recording_finalizes_the_file_off_the_gui_thread(qtbot, session, tmp_path):
+    a = GatedClose("a")
+    a.gate.set()
+    s = session({"a": a})
+    play(qtbot, s, "a")
+    path = s.start_recording(tmp_path / "rec.mkv")
+    qtbot.waitUntil(lambda: s.sink.recorded >= 3, timeout=WAIT_MS)
+    gate, closing = gate_close(s.sink.recorder)
+    saving, changed = [], []
+    s.recording_saving.connect(saving.append)
+    s.recording_changed.connect(lambda running, p: changed.append((running, p)))
+    assert s.stop_recording() == path
+    assert saving == [str(path)] and not s.recording and changed == []
+    qtbot.waitUntil(closing.is_set, timeout=WAIT_MS)
+    seen = []
+    QTimer.singleShot(0, lambda: seen.append(path.exists()))
+    qtbot.waitUntil(lambda: bool(seen), timeout=WAIT_MS)
+    assert seen == [False]  # the event loop ran while the file was being finalized
+    gate.set()
+    qtbot.waitUntil(lambda: bool(changed), timeout=WAIT_MS)
+    assert changed == [(False, str(path))] and count_frames(path) >= 3 and s.last_error == ""
+
+
+def test_closing_while_a_recording_saves_still_finalizes_it(qtbot, session, tmp_path):
+    a = GatedClose("a")
+    a.gate.set()
+    s = session({"a": a})
+    play(qtbot, s, "a")
+    path = s.start_recording(tmp_path / "rec.mkv")
+    qtbot.waitUntil(lambda: s.sink.recorded >= 3, timeout=WAIT_MS)
+    gate, closing = gate_close(s.sink.recorder)
+    s.stop_recording()
+    qtbot.waitUntil(closing.is_set, timeout=WAIT_MS)
+    threading.Thread(target=gate.set).start()  # whenever it comes, close waits for it
+    s.close()
+    assert path.exists() and count_frames(path) >= 3 and not list(tmp_path.glob("*.partial.*"))
+
+
+def test_closing_finalizes_a_recording_whose_save_task_never_ran(qtbot, session, tmp_path, monkeypatch):
+    a = GatedClose("a")
+    a.gate.set()
+    s = session({"a": a})
+    play(qtbot, s, "a")
+    path = s.start_recording(tmp_path / "rec.mkv")
+    qtbot.waitUntil(lambda: s.sink.recorded >= 3, timeout=WAIT_MS)
+    monkeypatch.setattr(s._tasks, "start", lambda fn, **kwargs: None)  # as a task dropped before its call
+    s.stop_recording()
+    assert not path.exists()
+    s.close()
+    assert path.exists() and count_frames(path) >= 3 and not list(tmp_path.glob("*.partial.*"))
+
+
+def test_closing_finalizes_the_recording_of_a_switch_whose_stop_task_never_ran(qtbot, session, tmp_path,
+                                                                               monkeypatch):
+    a, b = GatedClose("a"), GatedClose("b")
+    a.gate.set()
+    b.gate.set()
+    s = session({"a": a, "b": b})
+    play(qtbot, s, "a")
+    path = s.start_recording(tmp_path / "rec.mkv")
+    qtbot.waitUntil(lambda: s.sink.recorded >= 3, timeout=WAIT_MS)
+    held = []
+    monkeypatch.setattr(s._tasks, "start", lambda fn, **kwargs: held.append(fn))  # as a task dropped before its call
+    s.open("b")
+    qtbot.waitUntil(lambda: bool(held), timeout=WAIT_MS)
+    assert not s.recording and not path.exists()
+    s.close()
+    assert path.exists() and count_frames(path) >= 3 and not list(tmp_path.glob("*.partial.*"))
+    held[0]()  # the old pipeline's threads stopped after all (no thread left behind)

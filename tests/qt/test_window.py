@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
-from qt_helpers import CAT_CLASSES, WAIT_MS, count_frames, make_cat_clip, open_and_wait, settle, wait_frames
+from qt_helpers import (
+    CAT_CLASSES,
+    WAIT_MS,
+    count_frames,
+    make_cat_clip,
+    open_and_wait,
+    settle,
+    stop_recording,
+    wait_frames,
+    wait_saved,
+)
 
 from camvideo.annotate import FrameAnnotator
 
@@ -43,6 +53,8 @@ def test_record_button_gives_a_playable_file_with_the_frames_shown(qtbot, open_w
     qtbot.waitUntil(lambda: w.frames_shown_recording >= 12, timeout=WAIT_MS)
     qtbot.mouseClick(w.panel.record_button, Qt.MouseButton.LeftButton)
     assert not w.session.recording and not w.panel.record_button.isChecked()
+    assert w.panel.record_label.text().startswith("saving ")  # finalized in the background
+    wait_saved(qtbot, w)
     files = list((tmp_path / "out").glob("camvideo-*.mkv"))
     assert len(files) == 1 and "partial" not in files[0].name
     shown = w.frames_shown_recording
@@ -227,7 +239,7 @@ def test_a_recording_across_a_seek_keeps_its_pace(qtbot, open_window, fast_model
     w.session.seek(0.0)
     shown = w.frames_shown_recording
     qtbot.waitUntil(lambda: w.frames_shown_recording >= shown + 10, timeout=WAIT_MS)
-    w.toggle_recording(False)
+    stop_recording(qtbot, w)
     (path,) = (tmp_path / "out").glob("camvideo-*.mkv")
     with av.open(str(path)) as container:
         times = [float(f.pts * f.time_base) for f in container.decode(video=0)]

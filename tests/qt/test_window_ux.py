@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PyQt6.QtCore import QPoint, Qt
-from qt_helpers import WAIT_MS, fail_to_load, make_cat_clip, open_and_wait, settle, wait_frames
+from qt_helpers import WAIT_MS, fail_to_load, make_cat_clip, open_and_wait, settle, wait_frames, wait_saved
 
 
 def test_a_file_that_does_not_open_leaves_the_playing_one_running(qtbot, open_window, fast_models, cat_clip,
@@ -72,7 +72,8 @@ def test_record_button_says_stop_while_recording(qtbot, open_window, fast_models
     assert w.panel.record_button.text() == "Stop" and w.panel.record_button.isChecked()
     wait_frames(qtbot, w, 2)
     w.toggle_recording(False)
-    assert w.panel.record_button.text() == "Record" and w.panel.record_label.text().startswith("saved ")
+    assert w.panel.record_button.text() == "Record" and not w.panel.record_button.isChecked()
+    wait_saved(qtbot, w)
     assert w.panel.record_label.toolTip().endswith(".mkv")  # the full path
 
 
@@ -300,3 +301,29 @@ def test_a_file_s_pipeline_queues_one_forwarded_frame_for_its_writer(qtbot, open
     w = open_window(cat_clip, loop=True)
     wait_frames(qtbot, w, 2)
     assert VIEW_QUEUE_SIZE == 1 and w.session.pipeline._out.maxsize == 1
+
+
+def test_record_waits_greyed_while_the_old_source_still_stops(qtbot, open_window, fast_models, cat_clip, tmp_path):
+    import threading
+
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 2)
+    w.toggle_recording(True)
+    wait_frames(qtbot, w, 2)
+    gate, real_stop = threading.Event(), w.session.pipeline.stop
+    w.session.pipeline.stop = lambda: (gate.wait(60), real_stop())  # the old pipeline takes its time to stop
+    other = make_cat_clip(tmp_path / "other.mp4", size=(96, 64))
+    w.open(str(other), loop=True)
+    qtbot.waitUntil(lambda: w.session.pipeline is None and w.session.opening_spec is not None, timeout=WAIT_MS)
+    assert w.panel.record_button.text() == "Record" and not w.panel.record_button.isChecked()  # it stopped
+    wait_saved(qtbot, w)  # the recording is final before the old pipeline has stopped
+    w.record.update_enabled()
+    assert not w.panel.record_button.isEnabled()
+    assert w.panel.record_button.toolTip() == "Record: once other.mp4 plays"
+    w.toggle_recording(True)  # the R key: a wait, not an error
+    assert not w.banner.isVisible() and "once other.mp4 plays" in w.statusBar().currentMessage()
+    assert not w.panel.record_button.isChecked()
+    gate.set()
+    wait_frames(qtbot, w, 1)
+    w.record.update_enabled()
+    assert w.panel.record_button.isEnabled() and "(R)" in w.panel.record_button.toolTip()

@@ -26,6 +26,7 @@ from camvideo.errors import CamvideoError, describe
 log = logging.getLogger(__name__)
 
 TIMM_LIMIT = 60
+DETAIL_WIDTH = 90  # an unsupported model's reason in the table (``shorten``)
 
 
 def register(sub) -> None:
@@ -159,10 +160,29 @@ def run(args: argparse.Namespace) -> int:
     width = max((len(r.name) for r, _ in rows), default=4)
     print(f"{'NAME':{width}}  {'METHOD':11}  {'WEIGHTS':8}  LAYER")
     for report, weights in rows:
-        layer = report.layer or report.detail[:90]
+        layer = report.layer or shorten(report.detail)
         print(f"{report.name:{width}}  {report.method:11}  {weights:8}  {layer}")
+    print(footer(rows, timm_listed=bool(args.timm)))
+    return 0
+
+
+def shorten(text: str, width: int = DETAIL_WIDTH) -> str:
+    """``text`` in at most ``width`` characters: whole when it fits, else cut at the
+    last space (a word cut only when it alone is longer than half of ``width``) and
+    ended with "…" (``--json`` gives the whole reason)."""
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    space = cut.rfind(" ")
+    if space > width // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:(") + "…"
+
+
+def footer(rows, timm_listed: bool) -> str:
+    """The table's last line: the counts by method, and how to list timm models
+    (left out when the table is timm's already)."""
     exact = sum(r.method == "cam" for r, _ in rows)
     grad = sum(r.method == "gradcam" for r, _ in rows)
-    print(f"# {len(rows)} models: {exact} exact CAM, {grad} Grad-CAM, {len(rows) - exact - grad} unsupported; "
-          "timm models: camvideo models --timm 'PATTERN'")
-    return 0
+    line = f"# {len(rows)} models: {exact} exact CAM, {grad} Grad-CAM, {len(rows) - exact - grad} unsupported"
+    return line if timm_listed else f"{line}; timm models: camvideo models --timm 'PATTERN'"
