@@ -72,6 +72,20 @@ def play(qtbot, s, spec: str) -> None:
     qtbot.waitUntil(lambda: s.pipeline is not None and s.last_shown is not None, timeout=WAIT_MS)
 
 
+def recording(qtbot, session, tmp_path, names=("a",), open_gates=("a", "b")):
+    """A session over GatedClose sources ``names`` (those in ``open_gates`` close at once),
+    playing the first and recording it, 3 frames recorded: (session, sources, path)."""
+    sources = {name: GatedClose(name) for name in names}
+    for name in open_gates:
+        if name in sources:
+            sources[name].gate.set()
+    s = session(sources)
+    play(qtbot, s, names[0])
+    path = s.start_recording(tmp_path / "rec.mkv")
+    qtbot.waitUntil(lambda: s.sink.recorded >= 3, timeout=WAIT_MS)
+    return s, sources, path
+
+
 def ticks_while(qtbot, source: GatedClose) -> list:
     """Wait until ``source``'s close has begun, then let the event loop run a timer:
     what the timer saw (its close still blocked: the GUI thread was free)."""
@@ -108,12 +122,8 @@ def test_a_source_switch_stops_the_old_one_off_the_gui_thread_and_starts_the_new
 
 
 def test_closing_while_a_stop_is_in_flight_still_finalizes_the_recording(qtbot, session, tmp_path):
-    a, b = GatedClose("a"), GatedClose("b")
-    b.gate.set()
-    s = session({"a": a, "b": b})
-    play(qtbot, s, "a")
-    path = s.start_recording(tmp_path / "rec.mkv")
-    qtbot.waitUntil(lambda: s.sink.recorded >= 3, timeout=WAIT_MS)
+    s, sources, path = recording(qtbot, session, tmp_path, ("a", "b"), open_gates=("b",))
+    a, b = sources["a"], sources["b"]
     s.open("b")
     qtbot.waitUntil(a.closing.is_set, timeout=WAIT_MS)
     threading.Thread(target=a.gate.set).start()  # whenever it comes, close waits for it
@@ -128,13 +138,8 @@ def test_closing_before_the_stop_task_has_begun_still_stops_and_finalizes(qtbot,
     every task) still finalizes the recording and closes the old source."""
     from camvideo.qt import tasks
 
-    a, b = GatedClose("a"), GatedClose("b")
-    a.gate.set()
-    b.gate.set()
-    s = session({"a": a, "b": b})
-    play(qtbot, s, "a")
-    path = s.start_recording(tmp_path / "rec.mkv")
-    qtbot.waitUntil(lambda: s.sink.recorded >= 3, timeout=WAIT_MS)
+    s, sources, path = recording(qtbot, session, tmp_path, ("a", "b"))
+    a = sources["a"]
     closed, run, close = threading.Event(), tasks.Tasks._run, tasks.Tasks.close
 
     def late_run(self, task, fn, after):
@@ -243,12 +248,7 @@ def gate_close(recorder) -> tuple[threading.Event, threading.Event]:
 
 
 def test_stop_recording_finalizes_the_file_off_the_gui_thread(qtbot, session, tmp_path):
-    a = GatedClose("a")
-    a.gate.set()
-    s = session({"a": a})
-    play(qtbot, s, "a")
-    path = s.start_recording(tmp_path / "rec.mkv")
-    qtbot.waitUntil(lambda: s.sink.recorded >= 3, timeout=WAIT_MS)
+    s, _, path = recording(qtbot, session, tmp_path)
     gate, closing = gate_close(s.sink.recorder)
     saving, changed = [], []
     s.recording_saving.connect(saving.append)
@@ -266,12 +266,7 @@ def test_stop_recording_finalizes_the_file_off_the_gui_thread(qtbot, session, tm
 
 
 def test_closing_while_a_recording_saves_still_finalizes_it(qtbot, session, tmp_path):
-    a = GatedClose("a")
-    a.gate.set()
-    s = session({"a": a})
-    play(qtbot, s, "a")
-    path = s.start_recording(tmp_path / "rec.mkv")
-    qtbot.waitUntil(lambda: s.sink.recorded >= 3, timeout=WAIT_MS)
+    s, _, path = recording(qtbot, session, tmp_path)
     gate, closing = gate_close(s.sink.recorder)
     s.stop_recording()
     qtbot.waitUntil(closing.is_set, timeout=WAIT_MS)
@@ -281,12 +276,7 @@ def test_closing_while_a_recording_saves_still_finalizes_it(qtbot, session, tmp_
 
 
 def test_closing_finalizes_a_recording_whose_save_task_never_ran(qtbot, session, tmp_path, monkeypatch):
-    a = GatedClose("a")
-    a.gate.set()
-    s = session({"a": a})
-    play(qtbot, s, "a")
-    path = s.start_recording(tmp_path / "rec.mkv")
-    qtbot.waitUntil(lambda: s.sink.recorded >= 3, timeout=WAIT_MS)
+    s, _, path = recording(qtbot, session, tmp_path)
     monkeypatch.setattr(s._tasks, "start", lambda fn, **kwargs: None)  # as a task dropped before its call
     s.stop_recording()
     assert not path.exists()
@@ -296,13 +286,7 @@ def test_closing_finalizes_a_recording_whose_save_task_never_ran(qtbot, session,
 
 def test_closing_finalizes_the_recording_of_a_switch_whose_stop_task_never_ran(qtbot, session, tmp_path,
                                                                                monkeypatch):
-    a, b = GatedClose("a"), GatedClose("b")
-    a.gate.set()
-    b.gate.set()
-    s = session({"a": a, "b": b})
-    play(qtbot, s, "a")
-    path = s.start_recording(tmp_path / "rec.mkv")
-    qtbot.waitUntil(lambda: s.sink.recorded >= 3, timeout=WAIT_MS)
+    s, _, path = recording(qtbot, session, tmp_path, ("a", "b"))
     held = []
     monkeypatch.setattr(s._tasks, "start", lambda fn, **kwargs: held.append(fn))  # as a task dropped before its call
     s.open("b")
