@@ -347,7 +347,6 @@ class RaySession:
             self._owner.stop()
         elif self.ray.is_initialized():
             self.ray.shutdown()
-        # a lost cluster: no shutdown (it would wait on the GCS); the process ends soon after
 
     lost = False  # set by RayPool when the head stopped answering
     _owner: _InitThread | None = None  # --ray local's thread
