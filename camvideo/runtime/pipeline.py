@@ -48,7 +48,6 @@ from camvideo.results import FrameResult
 from camvideo.runtime.stats import PipelineStats, RunningStats
 from camvideo.runtime.workers import ForwardPool, HandOff, auto_workers, check_workers, live_threads, torch_threads
 from camvideo.runtime.workers import hold_opencv_threads as _hold_opencv_threads
-from camvideo.timing import StageTimer
 from camvideo.video.controls import PlaybackControls
 from camvideo.video.sources import Frame, Source
 
@@ -60,6 +59,7 @@ LIVE_QUEUE_SIZE = 1  # annotated frames waiting for the writer of a live source
 SINK_QUEUE_SIZE = 2  # files: finished frames waiting for the sinks thread (the encoder)
 _END = object()  # sentinel through the writer queue
 _RESET = object()  # a seek: the writer resets the temporal state, in frame order
+_clock = time.perf_counter  # the annotators' and the sinks' spans (camvideo.timing's clock)
 
 
 @dataclass(frozen=True, eq=False)
@@ -349,15 +349,14 @@ class Pipeline(PlaybackControls):
         here, while the annotators' picture is still in this core's cache."""
         annotators = self.annotators
         for frame, result in zip(batch, results):
-            timer = StageTimer()
-            with timer("annotate"):
-                annotated = frame.image
-                for annotator in annotators:
-                    annotated = annotator.annotate(annotated, result)
-                if annotated is frame.image:  # no annotator: the sinks get a picture of their own
-                    annotated = frame.image.copy()
+            start = _clock()
+            annotated = frame.image
+            for annotator in annotators:
+                annotated = annotator.annotate(annotated, result)
+            if annotated is frame.image:  # no annotator: the sinks get a picture of their own
+                annotated = frame.image.copy()
             # Beside the result (never in it: its timings were set when it was made).
-            self._stats.add({**result.timings, "read": frame.read_ms, **timer.ms})
+            self._stats.add({**result.timings, "read": frame.read_ms, "annotate": (_clock() - start) * 1000.0})
             yield ProcessedFrame(frame, annotated, result, None if pool is None else pool.convert(annotated))
 
     def _put(self, item, force: bool = False) -> bool:
@@ -436,15 +435,14 @@ class Pipeline(PlaybackControls):
         return self._sinks_thread is not None and self._sinks_thread.is_current()
 
     def _emit(self, item: ProcessedFrame) -> None:
-        timer = StageTimer()
-        with timer("write"), self._sink_lock:
+        start = _clock()
+        with self._sink_lock:
             for sink in list(self._sinks):
                 try:
                     sink.write(item)
                 except Exception as exc:  # noqa: BLE001 - one sink failing keeps the others
                     self._sink_failed(sink, exc)
-        self._stats.add(timer.ms)
-        self._stats.written((time.monotonic() - item.frame.captured) * 1000.0)
+        self._stats.written((time.monotonic() - item.frame.captured) * 1000.0, (_clock() - start) * 1000.0)
 
     def _sink_failed(self, sink, exc: Exception) -> None:
         """Called with the sink lock held: detach the sink, keep its file, report (to

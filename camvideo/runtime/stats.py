@@ -47,8 +47,12 @@ class RunningStats:
             for key, value in timings.items():
                 self._stages.setdefault(key, deque(maxlen=self._window)).append(float(value))
 
-    def written(self, latency_ms: float) -> None:
+    def written(self, latency_ms: float, write_ms: float | None = None) -> None:
+        """A frame through the sinks, ``latency_ms`` after it was read; ``write_ms``:
+        the sinks' time, the "write" stage (one lock for both)."""
         with self._lock:
+            if write_ms is not None:
+                self._stages.setdefault("write", deque(maxlen=self._window)).append(float(write_ms))
             self.frames += 1
             self.last_latency = latency_ms
             self._latency.append(latency_ms)

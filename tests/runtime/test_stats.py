@@ -33,6 +33,16 @@ def test_latency_and_fps_from_the_frames_written():
         snap.fps = 1.0  # type: ignore[misc]
 
 
+def test_a_frame_written_with_its_sinks_time_is_the_write_stage():
+    stats = RunningStats(window=2)
+    stats.written(10.0)  # no time given: no write stage
+    assert "write" not in stats.snapshot(0).stage_ms
+    for write_ms in (9.0, 1.0, 3.0):
+        stats.written(10.0, write_ms)
+    snap = stats.snapshot(0)
+    assert snap.stage_ms == pytest.approx({"write": 2.0}) and snap.frames == 4
+
+
 def test_fps_counts_only_the_recent_window(monkeypatch):
     clock = [1000.0]
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])
