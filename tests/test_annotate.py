@@ -159,18 +159,20 @@ def test_the_colour_table_gives_the_named_maps_pixels(colormap):
 
 
 @pytest.mark.parametrize("colormap", ["jet", "turbo", "inferno", "viridis", "hot"])
-@pytest.mark.parametrize("shape", [(48, 64), (480, 640), (7, 9), (1, 1)])
-def test_the_packed_table_gives_the_named_maps_pixels(colormap, shape):
+@pytest.mark.parametrize("shape", [(48, 64), (240, 320), (7, 9), (1, 1)])
+def test_the_paired_table_colours_each_value_two_pixels_wide(colormap, shape):
     import cv2
 
-    from camvideo.annotate import COLORMAPS, apply_colormap, packed_lut
+    from camvideo.annotate import COLORMAPS, colour_cells, paired_lut
 
     heat = np.random.default_rng(5).integers(0, 256, shape, np.uint8)
     heat.flat[:256 if heat.size >= 256 else heat.size] = np.arange(min(256, heat.size))  # every grey level
-    colored = apply_colormap(heat, packed_lut(colormap))
-    assert colored.shape == (*shape, 3) and colored.dtype == np.uint8 and colored.flags.c_contiguous
-    assert np.array_equal(colored, cv2.applyColorMap(heat, COLORMAPS[colormap]))
-    assert packed_lut(colormap) is packed_lut(colormap)  # made once
+    colored = colour_cells(heat, paired_lut(colormap), *shape)  # at the map's own size: no resizing
+    assert colored.shape == (shape[0], 2 * shape[1], 3) and colored.dtype == np.uint8 and colored.flags.c_contiguous
+    assert np.array_equal(colored, np.repeat(cv2.applyColorMap(heat, COLORMAPS[colormap]), 2, axis=1))
+    table = paired_lut(colormap)
+    assert paired_lut(colormap) is table  # made once
+    assert np.all(np.isfinite(table)) and np.all(np.abs(table) >= np.finfo(np.float64).tiny)  # normal doubles
 
 
 def test_remembered_tag_sizes_are_opencvs():
@@ -239,37 +241,63 @@ def test_tags_are_remembered_after_their_second_sighting_and_forgotten_when_many
     assert len(annotate._TAGS) <= annotate.TAG_IMAGES and len(annotate._SEEN) <= annotate.TAG_IMAGES
 
 
-@pytest.mark.parametrize("shape", [(480, 640), (720, 1280), (37, 3001), (1, 1), (5, 7), (1081, 1919)])
-@pytest.mark.parametrize("alpha", [0.45, 1.0, 0.0123, 0.999])
-def test_the_blend_in_strips_gives_addweighteds_pixels(shape, alpha):
-    import cv2
-
-    from camvideo.annotate import apply_colormap, blend_colormap, packed_lut
-
-    rng = np.random.default_rng(shape[0] + shape[1])
-    frame = rng.integers(0, 256, (*shape, 3), np.uint8)
-    grey = rng.integers(0, 256, shape, np.uint8)
-    for name in ("jet", "turbo"):
-        lut = packed_lut(name)
-        want = cv2.addWeighted(frame, 1.0 - alpha, apply_colormap(grey, lut), alpha, 0.0)
-        got = blend_colormap(frame, grey, lut, alpha)
-        assert got.flags.c_contiguous and got is not frame and np.array_equal(got, want)
-    wide = rng.integers(0, 256, (shape[0], shape[1] + 3, 3), np.uint8)  # a view, not contiguous
-    view = wide[:, 2:-1]
-    want = cv2.addWeighted(view, 1.0 - alpha, apply_colormap(grey, lut), alpha, 0.0)
-    assert np.array_equal(blend_colormap(view, grey, lut, alpha), want)
-
-
-def test_the_heatmap_is_the_blend_of_the_resized_colour_map():
+def cell_colours(heat8, name, shape, rows=2):
+    """What blend_colormap blends: the map resized to one value a cell of rows x 2 pixels
+    (the cell's centre), coloured by OpenCV, each value repeated over its cell."""
     import cv2
 
     from camvideo.annotate import COLORMAPS
+
+    cells = cv2.resize(heat8, (-(-shape[1] // 2), -(-shape[0] // rows)), interpolation=cv2.INTER_LINEAR)
+    colours = cv2.applyColorMap(cells, COLORMAPS[name])
+    return np.ascontiguousarray(np.repeat(np.repeat(colours, rows, axis=0), 2, axis=1)[:shape[0], :shape[1]])
+
+
+@pytest.mark.parametrize("shape", [(480, 640), (720, 1280), (37, 3001), (1, 1), (5, 7), (1081, 1919)])
+@pytest.mark.parametrize("alpha", [0.45, 1.0, 0.0123, 0.999])
+def test_the_blend_is_addweighted_over_the_cells_colours(shape, alpha):
+    import cv2
+
+    from camvideo.annotate import blend_colormap, paired_lut
+
+    rng = np.random.default_rng(shape[0] + shape[1])
+    frame = rng.integers(0, 256, (*shape, 3), np.uint8)
+    heat8 = rng.integers(0, 256, (7, 9), np.uint8)
+    for name in ("jet", "turbo"):
+        want = cv2.addWeighted(frame, 1.0 - alpha, cell_colours(heat8, name, shape), alpha, 0.0)
+        got = blend_colormap(frame, heat8, paired_lut(name), alpha)
+        assert got.flags.c_contiguous and got is not frame and np.array_equal(got, want)
+    wide = rng.integers(0, 256, (shape[0], shape[1] + 3, 3), np.uint8)  # a view, not contiguous
+    view = wide[:, 2:-1]
+    want = cv2.addWeighted(view, 1.0 - alpha, cell_colours(heat8, "turbo", shape), alpha, 0.0)
+    assert np.array_equal(blend_colormap(view, heat8, paired_lut("turbo"), alpha), want)
+    for rows in (1, 3):  # cells of other heights: 1 colours every row
+        want = cv2.addWeighted(frame, 1.0 - alpha, cell_colours(heat8, "jet", shape, rows), alpha, 0.0)
+        assert np.array_equal(blend_colormap(frame, heat8, paired_lut("jet"), alpha, rows), want)
+
+
+def test_the_cells_stay_within_a_few_levels_of_the_map_coloured_at_every_pixel():
+    import cv2
+
+    from camvideo.annotate import COLORMAPS, blend_colormap, paired_lut
+
+    rng = np.random.default_rng(11)
+    frame = rng.integers(0, 256, (480, 640, 3), np.uint8)
+    heat8 = np.clip(rng.random((7, 9)) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    grey = cv2.resize(heat8, (640, 480), interpolation=cv2.INTER_LINEAR)
+    exact = cv2.addWeighted(frame, 0.55, cv2.applyColorMap(grey, COLORMAPS["jet"]), 0.45, 0.0)
+    diff = blend_colormap(frame, heat8, paired_lut("jet"), 0.45).astype(np.float64) - exact
+    assert 10 * np.log10(255 ** 2 / np.mean(diff ** 2)) > 40  # PSNR, dB
+
+
+def test_the_heatmap_is_the_blend_of_the_map_s_cell_colours():
+    import cv2
 
     rng = np.random.default_rng(9)
     frame = rng.integers(0, 256, (480, 640, 3), np.uint8)
     heat = rng.random((1, 7, 9), dtype=np.float32)
     r = FrameResult(0, 0.0, 640, 480, (Detection(1, 285, "Egyptian cat", 0.79, None),), ClassMaps((285,), heat, (0.7,)))
     alpha = 0.45 * 0.7
-    grey = cv2.resize(np.clip(heat[0] * 255.0 + 0.5, 0, 255).astype(np.uint8), (640, 480), interpolation=cv2.INTER_LINEAR)
-    want = cv2.addWeighted(frame, 1.0 - alpha, cv2.applyColorMap(grey, COLORMAPS["jet"]), alpha, 0.0)
+    heat8 = np.clip(heat[0] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    want = cv2.addWeighted(frame, 1.0 - alpha, cell_colours(heat8, "jet", (480, 640)), alpha, 0.0)
     assert np.array_equal(HeatmapAnnotator(0.45, "jet").annotate(frame, r), want)
