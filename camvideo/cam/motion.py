@@ -43,7 +43,7 @@ PREDICTED_LEVELS = 1  # ... when it starts from the last motion's guess
 WINDOW = (9, 9)  # the flow's window, thumbnail pixels
 PREDICT = True  # the flow starts where the last motion takes each corner (``_flow``)
 REFINE = 1  # refinement steps of the RANSAC fit: the least-squares fit is linear, one step nearly reaches it
-LAG = 0.1  # cells of its grid an average may trail the picture by before it is moved (``Lag``)
+LAG = 0.05  # cells of its grid an average may trail the picture by before it is moved (``Lag``)
 
 
 def thumbnail(frame: np.ndarray) -> np.ndarray:
