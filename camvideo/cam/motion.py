@@ -13,7 +13,9 @@ tracks (their corners moved by the same transform).
 
 The transform is a similarity (scale, rotation, translation) fitted with RANSAC to
 the flow of up to ``CORNERS`` corners on a small grey thumbnail (``THUMB_SIDE``
-pixels on its long side): about a millisecond a frame. It is the motion of most of the picture:
+pixels on its long side): about a millisecond a frame. The flow's search starts where
+the last frame's motion takes each corner (a pan goes on much as it went), over one
+pyramid level instead of two from the corner itself. It is the motion of most of the picture:
 the camera's. An object that moves on its own in a still scene is followed by the
 average as before (the fit is then close to the identity). When the fit is poor (a
 flat picture, a cut, too few corners) there is no transform and the frame is
