@@ -107,6 +107,7 @@ class SmoothingSettings:
     motion: bool = True  # move the averages with the picture's measured motion (camvideo.cam.motion)
     moved_box_alpha: float = 0.1  # EMA of a track's corners once moved with the picture (no velocity term)
     extent: bool = True  # fit a box to the region that moves against the camera, where the map agrees (cam.extent)
+    box_side: int = 160  # the long side of the map a video's boxes are found on, at most BoxRule.max_side (the tracks average them)
 
     def __post_init__(self) -> None:
         for name in ("trend_alpha", "trend_damping"):
@@ -127,6 +128,8 @@ class SmoothingSettings:
             raise ValueError(f"cut_distance must be in (0, 2], got {self.cut_distance}")
         if not isinstance(self.extent, bool):
             raise TypeError(f"extent must be a bool, got {self.extent!r}")
+        if self.box_side < 8:
+            raise ValueError(f"box_side must be at least 8, got {self.box_side}")
 
 
 # The window's confidence gate (the command line's is 0, off, unless --gate: its data keep every box;

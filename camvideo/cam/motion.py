@@ -13,7 +13,9 @@ tracks (their corners moved by the same transform).
 
 The transform is a similarity (scale, rotation, translation) fitted with RANSAC to
 the flow of up to ``CORNERS`` corners on a small grey thumbnail (``THUMB_SIDE``
-pixels on its long side): about a millisecond a frame. It is the motion of most of the picture:
+pixels on its long side): about a millisecond a frame. The flow's search starts where
+the last frame's motion takes each corner (a pan goes on much as it went), over one
+pyramid level instead of two from the corner itself. It is the motion of most of the picture:
 the camera's. An object that moves on its own in a still scene is followed by the
 average as before (the fit is then close to the identity). When the fit is poor (a
 flat picture, a cut, too few corners) there is no transform and the frame is
@@ -38,6 +40,11 @@ MIN_INLIERS = 12  # fewer inliers of the fit: no transform
 MAX_ZOOM = 1.25  # a larger scale change between two frames is not camera motion
 REFRESH = 10  # frames a set of corners is tracked before new ones are detected
 STILL = 1e-3  # a transform moving no point of the frame further (normalized: 0.6 px of 640) is no motion
+LEVELS = 2  # pyramid levels above the thumbnail the flow searches (``_flow``)
+PREDICTED_LEVELS = 1  # ... when it starts from the last motion's guess
+WINDOW = (9, 9)  # the flow's window, thumbnail pixels
+PREDICT = True  # the flow starts where the last motion takes each corner (``_flow``)
+REFINE = 1  # refinement steps of the RANSAC fit: the least-squares fit is linear, one step nearly reaches it
 LAG = 0.05  # cells of its grid an average may trail the picture by before it is moved (``Lag``)
 
 
@@ -138,12 +145,14 @@ class MotionEstimator:
         self._previous: np.ndarray | None = None
         self._corners: np.ndarray | None = None  # the last frame's tracked corners, tracked on
         self._age = 0  # frames since the corners were detected
+        self._last: np.ndarray | None = None  # the last motion's fit (thumbnail pixels), the next flow's guess
 
     def __call__(self, thumb: np.ndarray) -> Motion | None:
         """The motion from the previous thumbnail to this one, or None (the first
         frame, another size, a poor fit: a flat picture, a cut)."""
         previous, self._previous = self._previous, thumb
         corners, self._corners = self._corners, None
+        last, self._last = self._last, None
         if previous is None or previous.shape != thumb.shape:
             return None
         # The corners found last time are tracked on (as a KLT tracker does; detecting
@@ -152,7 +161,7 @@ class MotionEstimator:
             corners, self._age = cv2.goodFeaturesToTrack(previous, CORNERS, 0.01, 5, blockSize=5), 0
         if corners is None or len(corners) < MIN_INLIERS:
             return None
-        moved, status, _ = cv2.calcOpticalFlowPyrLK(previous, thumb, corners, None, winSize=(9, 9), maxLevel=2)
+        moved, status = _flow(previous, thumb, corners, last)
         found = status.ravel().view(bool)  # status is 0 or 1 a corner
         count = np.count_nonzero(found)
         if count < MIN_INLIERS:
@@ -164,17 +173,35 @@ class MotionEstimator:
         fit = _fit(before, after, MIN_INLIERS)
         if fit is None:
             return None
+        self._last = fit
         height, width = thumb.shape
         size = np.array([width, height], np.float64)
         return Motion(normalized(fit, width, height), before / size, after / size)
 
 
+def _flow(previous: np.ndarray, thumb: np.ndarray, corners: np.ndarray,
+          guess: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Pyramidal Lucas-Kanade: where ``corners`` (N, 1, 2) of ``previous`` went in
+    ``thumb``, and their status (N, 1: 1 where found). With ``guess`` (the last
+    frame's fit, 2x3 pixels) and ``PREDICT``, the search starts where that takes each
+    corner and spans ``PREDICTED_LEVELS`` pyramid levels (the picture's motion rarely
+    changes much from one frame to the next); otherwise at the corner, ``LEVELS``."""
+    if guess is None or not PREDICT:
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(previous, thumb, corners, None, winSize=WINDOW, maxLevel=LEVELS)
+        return moved, status
+    start = cv2.transform(corners, guess)
+    moved, status, _ = cv2.calcOpticalFlowPyrLK(previous, thumb, corners, start, winSize=WINDOW,
+                                                maxLevel=PREDICTED_LEVELS, flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
+    return moved, status
+
+
 def _fit(before: np.ndarray, after: np.ndarray, least: int) -> np.ndarray | None:
     """The similarity (2x3, in the points' pixels) taking ``before`` to ``after``, fitted
-    with RANSAC; None unless at least ``least`` and half the points agree with it and
-    its scale change is one a camera (or an object) can make between two frames."""
+    with RANSAC and one Levenberg-Marquardt step on its inliers (``REFINE``); None
+    unless at least ``least`` and half the points agree with it and its scale change
+    is one a camera (or an object) can make between two frames."""
     fit, inliers = cv2.estimateAffinePartial2D(before, after, method=cv2.RANSAC, ransacReprojThreshold=1.0,
-                                               maxIters=200)
+                                               maxIters=200, refineIters=REFINE)
     if fit is None or np.count_nonzero(inliers) < max(least, 0.5 * len(before)):
         return None
     return fit if 1.0 / MAX_ZOOM <= _zoom(fit) <= MAX_ZOOM else None

@@ -19,8 +19,10 @@ order; call ``reset()`` on a seek); otherwise every frame stands alone.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -37,7 +39,7 @@ from camvideo.cam.smoothing import MapScaler, TemporalState
 from camvideo.cam.tracking import BoxTracker
 from camvideo.models import GapClassifier
 from camvideo.results import ClassMaps, Detection, FrameResult
-from camvideo.settings import LocalizeSettings
+from camvideo.settings import BoxRule, LocalizeSettings, SmoothingSettings
 from camvideo.timing import StageTimer
 
 # FrameLocalizer(autocast=...): the forward pass's precision ("auto": fp16 on CUDA only).
@@ -234,7 +236,7 @@ class FrameLocalizer:
         gate = settings.intensity
         confident = [score >= gate.gate for score in chosen.scores]
         heat = np.stack([state.scale(c, cam) for c, cam in zip(chosen.class_ids, raw)]).astype(np.float32, copy=False)
-        rule = settings.box_rule
+        rule = _video_rule(settings.box_rule, state.evidence.settings)
         scaled = state.scale.settings.scale == "minmax"  # the heat maps are the raw maps normalized: not again
         regions = {c: region_boxes(map_ if scaled else cam, width, height, rule, normalized=scaled)  # the paper's first
                    for c, cam, map_, sure in zip(chosen.class_ids, raw, heat, confident) if sure}
@@ -255,3 +257,13 @@ class FrameLocalizer:
         opacity = tuple(1.0 if sure else gate.faint for sure in confident)
         return ClassMaps(chosen.class_ids, heat, opacity), tuple(detections)
 
+
+
+@lru_cache(maxsize=16)
+def _video_rule(rule: BoxRule, smoothing: SmoothingSettings | None) -> BoxRule:
+    """The box rule of a frame stepped with ``smoothing`` (None: a frame on its own): a
+    smoothed video's boxes are found on the map at ``smoothing.box_side`` pixels on its
+    long side (the tracks average them over frames), a frame on its own's at ``rule``'s."""
+    if smoothing is None or smoothing.box_side >= rule.max_side:
+        return rule
+    return dataclasses.replace(rule, max_side=smoothing.box_side)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from camvideo.cam import motion as motion_module
 from camvideo.cam.motion import Lag, Motion, MotionEstimator, follow, move_box, normalized, thumbnail, warp_features
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -62,6 +63,21 @@ def test_a_pan_or_a_zoom_is_measured(photo, move):
     got = corners @ motion.transform[:, :2].T + motion.transform[:, 2]
     true = corners @ step(m0, m1)[:, :2].T + step(m0, m1)[:, 2]
     assert np.abs((got - true) * [W, H]).max() < 2.0
+
+
+@pytest.mark.parametrize("predict", [True, False], ids=["from the last motion", "from the corner"])
+def test_a_steady_pan_then_a_stop_is_measured_frame_by_frame(photo, predict, monkeypatch):
+    monkeypatch.setattr(motion_module, "PREDICT", predict)
+    steps = [(-8.0 * i, -3.0 * i) for i in range(6)] + [(-40.0, -15.0)] * 2  # a pan of 8 px a frame, then a stop
+    views = [view(photo, 1.6, -60.0 + dx, -40.0 + dy) for dx, dy in steps]
+    estimator = MotionEstimator()
+    assert estimator(thumbnail(views[0][0])) is None
+    corners = np.array([[0, 0], [1, 0], [0, 1], [1, 1], [0.5, 0.5]])
+    for (_, m0), (frame, m1) in zip(views, views[1:]):  # the stop too: the guess 2 thumbnail px off
+        motion = estimator(thumbnail(frame))
+        got = corners @ motion.transform[:, :2].T + motion.transform[:, 2]
+        true = corners @ step(m0, m1)[:, :2].T + step(m0, m1)[:, 2]
+        assert np.abs((got - true) * [W, H]).max() < 2.0
 
 
 def test_no_motion_without_a_fit():

@@ -10,8 +10,8 @@ import torch
 from camvideo.cam.evidence import Chosen, Evidence, OwnMaps, choose_classes, evidence_maps
 from camvideo.cam.multiscale import input_sizes
 from camvideo.models import load_model
-from camvideo.runtime.localizer import FrameLocalizer, StreamState
-from camvideo.settings import LocalizeSettings, MapSettings, SmoothingSettings
+from camvideo.runtime.localizer import FrameLocalizer, StreamState, _video_rule
+from camvideo.settings import BoxRule, LocalizeSettings, MapSettings, SmoothingSettings
 
 
 @pytest.fixture(scope="module")
@@ -242,3 +242,12 @@ def test_every_box_lists_its_maps_regions_the_box_first(model, clip):
     for r in results:
         for det, obj in zip(r.detections, r.to_dict()["detections"]):
             assert obj.get("regions", []) == [list(b) for b in det.regions]
+
+
+def test_a_smoothed_videos_boxes_are_found_on_a_map_of_the_smoothings_box_side():
+    rule = BoxRule(threshold=0.3)
+    assert _video_rule(rule, None) is rule  # a frame on its own: the rule's 320 pixels
+    assert _video_rule(rule, SmoothingSettings()) == dataclasses.replace(rule, max_side=160)
+    assert _video_rule(rule, SmoothingSettings(box_side=640)) is rule  # never more than the rule's
+    with pytest.raises(ValueError, match="box_side"):
+        SmoothingSettings(box_side=4)
