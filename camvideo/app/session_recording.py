@@ -9,7 +9,6 @@ are the frames that were shown.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 from pathlib import Path
 
@@ -19,8 +18,6 @@ from camvideo.app.wording import window_text
 from camvideo.errors import CamvideoError
 from camvideo.video.export import write_snapshot
 from camvideo.video.recorder import Recorder  # PyAV is imported when a recording starts
-
-log = logging.getLogger(__name__)
 
 
 class SessionRecording:
@@ -51,35 +48,24 @@ class SessionRecording:
         task, off the GUI thread (the encoder's flush takes a while on a long
         recording): ``recording_saving`` now, ``recording_changed(False, path)`` once
         the file is final and playable (a failure: reported, then
-        ``recording_changed(False, "")``). Closing the window meanwhile waits for the
-        save (``_finish_saves``). The recording's path, or None when none ran."""
+        ``recording_changed(False, "")``). The task is ``always``: closing the window
+        before its thread got to it still finalizes the file there, and close waits
+        for it (bounded; the process's exit too). The recording's path, or None when none ran."""
         recorder = self.sink.detach_recording() if self.sink is not None else None
         self._flush_recorded()  # a recorded frame still waiting: on screen, as every frame in the file
         if recorder is None:
             return None
-        self._saving.add(recorder)
         self.recording_saving.emit(str(recorder.path))
-        self._tasks.start(recorder.close, name="camvideo-save", done=lambda _none: self._saved(recorder, None),
+        self._tasks.start(recorder.close, name="camvideo-save", always=True,
+                          done=lambda _none: self._saved(recorder, None),
                           failed=lambda message: self._saved(recorder, message))
         return Path(recorder.path)
 
     def _saved(self, recorder, message: str | None) -> None:
         """GUI thread: the save task of ``recorder`` ended (``message``: how it failed)."""
-        self._saving.discard(recorder)
         if message is not None:
             self._report(message)
         self.recording_changed.emit(False, "" if message is not None else str(recorder.path))
-
-    def _finish_saves(self) -> None:
-        """Closing, after the tasks were joined: a recording whose save task was
-        dropped before it ran is finalized here (one that is finalizing still, or
-        final, is left to its task: ``Recorder.close`` runs once)."""
-        for recorder in list(self._saving):
-            try:
-                recorder.close()
-            except CamvideoError as exc:
-                log.warning("%s", window_text(exc))
-        self._saving.clear()
 
     def _record_error_from_worker(self, recorder, exc: BaseException) -> None:
         self._tasks.post(self._on_record_failed, str(recorder.path), window_text(exc))

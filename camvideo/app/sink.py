@@ -99,13 +99,18 @@ class ViewSink:
     "frames in the file" are the same frames. A recording that fails (disk full)
     is closed, keeping what it has, and reported; the view goes on.
 
+    ``wait_shown(recording)`` (the window's: ``FrameSlot.wait_recorded_taken``)
+    is that wait; ``recording()`` says whether this sink still records, so a
+    pipeline that stops after a switch waits on its own recording, not on the
+    one of the sink that replaced it.
+
     The frame arrives without labels (the view paints them at screen
     resolution); a frame that is recorded gets them burned in by ``burn_labels``
     after its image to paint is made, so the file holds what ``camvideo process`` writes
     and only recorded frames pay for it.
     """
 
-    def __init__(self, publish, on_record_error, wait_shown=lambda: None,
+    def __init__(self, publish, on_record_error, wait_shown=lambda recording: None,
                  burn_labels=lambda annotated, result: annotated, to_image=lambda annotated: annotated.copy()) -> None:
         self._publish = publish
         self._to_image = to_image  # BGR array -> what the screen paints (its own copy)
@@ -122,6 +127,10 @@ class ViewSink:
     @property
     def recorder(self):
         return self._recorder
+
+    def _recording(self) -> bool:
+        """This sink records (any thread: the wait for the window asks it)."""
+        return self._recorder is not None
 
     def start_recording(self, recorder, audio_from=None) -> None:
         """Record from the next frame on; ``audio_from``: a video file whose sound
@@ -155,7 +164,7 @@ class ViewSink:
         frame, annotated, result = item.frame, item.annotated, item.result
         image = self._to_image(annotated)
         if self._recorder is not None:
-            self._wait_shown()  # outside the lock: the GUI may stop the recording meanwhile
+            self._wait_shown(self._recording)  # outside the lock: the GUI may stop the recording meanwhile
         failed = None
         with self._lock:  # record and publish together: see the class doc
             recorder = self._recorder

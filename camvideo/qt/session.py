@@ -27,8 +27,10 @@ the source, which takes up to seconds); a source that opens meanwhile waits,
 opened, until every stop in flight has finished (``_incoming``), so it never plays
 before the old recording is final, and a camera opens only after the old one is
 closed. Stop in the Record box finalizes in a save task too (``stop_recording``).
-Closing the window stops what plays on the GUI thread and waits (bounded) for
-the stops and saves in flight.
+Both tasks are ``always``: one whose thread had not got to it when the window
+closed still runs (``Tasks``). Closing the window stops what plays on the GUI
+thread and waits (bounded) for the stops and saves in flight; what they finish
+after that reaches the window no more (``Tasks.post`` posts nothing once closed).
 
 It lives on the GUI thread; every thread reaches it through ``Tasks.post``
 (``tasks``). Settings may be set at any time, before the model has loaded too:
@@ -43,6 +45,7 @@ from functools import partial
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from camvideo.app.failure import MODEL, SOURCE, failure, failure_kind
 from camvideo.app.held import HeldFrame
 from camvideo.app.preview import Preview
 from camvideo.app.session_playback import SessionPlayback
@@ -96,7 +99,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
     core_ready = pyqtSignal()  # torch and the core are imported (once)
     models_listed = pyqtSignal(list, list)  # every model name, those ready offline (once)
     plain_changed = pyqtSignal(bool)  # the source on screen plays as it is (a camvideo recording), or not
-    source_failed = pyqtSignal(str)  # the spec of the live source on screen, which failed (after ``error``)
+    source_failed = pyqtSignal(str)  # the spec of the live source on screen, which failed (after ``error``; not the model)
 
     def __init__(self, device: str = "auto", parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -124,7 +127,6 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self._closed = False
         self._stopping: dict[object, object] = {}  # stops in flight (their Tasks), by a key of their own
         self._incoming = None  # (OpenRequest, Source): opened, waiting for the stops in flight to finish
-        self._saving: set = set()  # Recorders stopped, finalizing in their save tasks
         self._tasks = Tasks(parent=self)  # threads -> this (GUI) thread; the held frame's task
         self._held: HeldFrame | None = None  # the frame on screen localized again (paused)
         self._warnings: SourceWarnings | None = None  # what the source on screen reports (damage)
@@ -403,20 +405,36 @@ class Session(SessionPlayback, SessionRecording, QObject):
 
     def _on_preview_error(self, preview: Preview, exc: BaseException) -> None:
         if preview is self.preview:
-            self._report(window_text(exc))
-            self._tell_failed()
+            self._tell_failure(exc, None)
 
-    def _tell_failed(self) -> None:
-        """``source_failed`` for a live source on screen that failed: nothing reads
-        on from it (a camera unplugged, a stream given up), only opening it again."""
-        if self.live and self.source_spec is not None:
+    def _tell_failure(self, exc: BaseException, model: str | None) -> None:
+        """The player on screen failed (``model``: the model that ran on its frames):
+        the banner says what failed (``app.failure``); ``source_failed`` (Retry) for a
+        live source's own failure only: nothing reads on from it (a camera unplugged,
+        a stream given up), opening it again can help. A model's failure says so, no Retry."""
+        told = failure(exc, model)
+        self._report(told.message)
+        if told.retry and self.live and self.source_spec is not None:
             self.source_failed.emit(self.source_spec)
 
     @property
-    def source_dead(self) -> bool:
-        """The live source on screen failed: its player has ended on an error."""
+    def ended_on(self) -> str | None:
+        """The player on screen has ended on an error: its kind (``app.failure``: SOURCE,
+        MODEL, ...), else None."""
         player = self.player
-        return self.live and player is not None and player.finished and player.error is not None
+        if player is None or not player.finished or player.error is None:
+            return None
+        return failure_kind(player.error, self.model_name if runs_model(player) else None)
+
+    @property
+    def source_dead(self) -> bool:
+        """The live source on screen failed: its player has ended on the source's error."""
+        return self.live and self.ended_on == SOURCE
+
+    @property
+    def model_dead(self) -> bool:
+        """The player on screen has ended on the model's error (a forward pass that raised)."""
+        return self.ended_on == MODEL
 
     def _on_preview_finished(self, preview: Preview) -> None:
         if preview is self.preview:
@@ -443,12 +461,12 @@ class Session(SessionPlayback, SessionRecording, QObject):
         if self.localizer is not None:
             self.localizer.reset()  # a new source: nothing carried over from the last one
         self.sink = ViewSink(self._slot.publish, self._record_error_from_worker,
-                             lambda: self._slot.wait_recorded_taken(lambda: self.recording),
+                             self._slot.wait_recorded_taken,  # while that sink records: its own recording
                              lambda annotated, result: self.annotator.burn_labels(annotated, result), bgr_to_qimage)
         plain = self.plain or self.localizer is None
         pipeline = Pipeline(self.source, NoLocalizer() if plain else self.localizer,
                             (NoAnnotator() if plain else self.annotator,), [self.sink], queue_size=VIEW_QUEUE_SIZE)
-        pipeline.on_error = lambda exc, p=pipeline: self._tasks.post(self._on_pipeline_error, p, window_text(exc))
+        pipeline.on_error = lambda exc, p=pipeline: self._tasks.post(self._on_pipeline_error, p, exc, runs_model(p))
         pipeline.on_finished = lambda p=pipeline: self._tasks.post(self._on_pipeline_finished, p)
         self.pipeline = pipeline
         self._dropped_base = (self._slot.replaced, self.source.dropped)  # the preview's frames are not counted
@@ -505,7 +523,6 @@ class Session(SessionPlayback, SessionRecording, QObject):
         everything has stopped."""
         key = object()
         if recorder is not None:
-            self._saving.add(recorder)  # closing finalizes it should this task be dropped before it runs
             self.recording_saving.emit(str(recorder.path))
         saved = partial(self._tasks.post, self._recording_saved, recorder) if recorder is not None else None
         self._stopping[key] = self._tasks.start(
@@ -515,7 +532,6 @@ class Session(SessionPlayback, SessionRecording, QObject):
 
     def _recording_saved(self, recorder) -> None:
         """GUI thread: the recording of what is stopping is final (or failed: said later)."""
-        self._saving.discard(recorder)
         self._flush_recorded()
         self.recording_changed.emit(False, str(recorder.path))
 
@@ -533,10 +549,10 @@ class Session(SessionPlayback, SessionRecording, QObject):
         if not self._stopping and self._incoming is not None and not self._closed:
             self._take_incoming()
 
-    def _on_pipeline_error(self, pipeline, message: str) -> None:
+    def _on_pipeline_error(self, pipeline, exc: BaseException, model_ran: bool) -> None:
+        """``exc`` from ``pipeline`` (``model_ran``: a model ran on its frames then)."""
         if pipeline is self.pipeline:
-            self._report(message)
-            self._tell_failed()
+            self._tell_failure(exc, self.model_name if model_ran else None)
 
     def _on_pipeline_finished(self, pipeline) -> None:
         if pipeline is self.pipeline:
@@ -598,9 +614,13 @@ class Session(SessionPlayback, SessionRecording, QObject):
         self._drop_incoming(tell=False)
         self._stop_pipeline()  # here: the window is closing
         self._tasks.close()
-        self._tasks.join(CLOSE_JOIN_S)  # stops in flight (a recording finalized), a held frame's pass
-        self._finish_saves()  # a save task dropped before it ran
+        self._tasks.join(CLOSE_JOIN_S)  # stops and saves in flight (``always``: dropped ones run too), a held frame
         self._loader.close()  # results still to come are dropped; waits (bounded) for the threads
+
+
+def runs_model(player) -> bool:
+    """A model runs on ``player``'s frames (a pipeline not playing its source as it is)."""
+    return not isinstance(getattr(player, "localizer", None), (NoLocalizer, type(None)))
 
 
 def stop_run(pipeline, source, recorder, saved=None) -> list[str]:

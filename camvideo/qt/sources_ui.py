@@ -6,7 +6,8 @@ goes on, a bar over the top of the video says "Opening …" and offers Cancel (o
 Esc); with nothing on screen the middle of the view says it and the bar holds only
 Cancel (the status field says "opening"); a newer open supersedes it. A stream that failed to open offers "open … again"
 (its URL kept, without a password), and so does a live source that failed while it played
-(Retry on the banner; the status field says "source failed"). With no source asked for, the window opens
+(Retry on the banner; the status field says "source failed"); a model that fails on its frames does not
+(the banner says what failed in the model; the status field says "model failed"). With no source asked for, the window opens
 camera 0 when there is one, else the demo clip. ``opened(spec, ok)`` (the window's
 ``opened`` too) says when an open ended, after the window has shown the outcome.
 """

@@ -44,7 +44,7 @@ class StatusLine:
         if session.source is None:
             return "opening" if session.opening_spec is not None else "no source"
         if player is not None and player.finished:
-            return "source failed" if session.source_dead else "ended"
+            return "source failed" if session.source_dead else "model failed" if session.model_dead else "ended"
         if session.paused:
             return "paused"
         if session.model is None:

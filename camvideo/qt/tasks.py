@@ -18,9 +18,12 @@ live here once:
 - **Nothing runs on after close.** ``close()`` drops every task; ``join(timeout)``
   waits, bounded, for the threads that are not daemon threads. A daemon task (an
   open, which FFmpeg cannot interrupt) is not waited for and closes its own late
-  result.
+  result. An ``always`` task (a stop, a save) runs to its end after close, but
+  reaches the GUI thread no more.
 - ``post(fn, *args)``: any thread -> ``fn(*args)`` on the GUI thread, in order
-  per posting thread (the pipeline's callbacks and the frame slot use it).
+  per posting thread (the pipeline's callbacks and the frame slot use it); after
+  ``close()`` nothing is posted, and a call posted before it that has not run yet
+  is not run (the window is closing: nobody to tell).
 
 Why not superqt's ``create_worker``/``thread_worker``: its workers run on
 ``QThreadPool.globalInstance()``, measured here with 2 threads on a 2-core
@@ -172,7 +175,11 @@ class Tasks(QObject):
     # -- any thread --------------------------------------------------------------------
     def post(self, fn: Callable, *args) -> bool:
         """``fn(*args)`` on the GUI thread, soon (in order for one posting thread);
-        False when this object is gone (the window was deleted)."""
+        False, and nothing posted, once closed or when this object is gone (the
+        window was deleted)."""
+        if self._closed:
+            log.debug("%s posted after close: not run", getattr(fn, "__name__", fn))
+            return False
         try:
             self._call.emit(partial(fn, *args) if args else fn)
         except RuntimeError:  # the window and its objects are gone: nobody to tell
@@ -181,7 +188,8 @@ class Tasks(QObject):
         return True
 
     def _run_posted(self, fn) -> None:
-        fn()
+        if not self._closed:  # posted before close, run after it: the window is closing
+            fn()
 
     def _run(self, task: Task, fn: Callable[[], object], after: tuple[threading.Thread, ...]) -> None:
         for thread in after:
@@ -200,9 +208,13 @@ class Tasks(QObject):
             deliver = not task.dropped
             if deliver:
                 self._pending[task.id] = (value, error)
-        if not deliver or not self.post(self._deliver, task):
-            self._discard(task, value)  # the late result of a dropped task
-
+        if deliver and self.post(self._deliver, task):
+            return
+        if deliver:  # not posted (closed meanwhile, or the window is gone)
+            with self._lock:
+                if self._pending.pop(task.id, None) is None:
+                    return  # close's drop took it and discarded it
+        self._discard(task, value)  # the late result of a dropped task
 
     def _discard(self, task: Task, value) -> None:
         if value is None or task.discard is None:

@@ -1,14 +1,18 @@
 """The window's recording sink (issue 23, finding 9): a recording started mid-file
 keeps the file's sound from that point, as ``camvideo process`` keeps it; a seek
-stops the sound (it would no longer match); its length comes from its frames."""
+stops the sound (it would no longer match); its length comes from its frames. While
+recording, a frame waits for the window to take the last recorded one, as long as
+its own sink records."""
 
 from __future__ import annotations
+
+import threading
 
 import av
 import pytest
 from clips import decode_times, make_clip, pattern
 
-from camvideo.app.sink import ViewSink
+from camvideo.app.sink import FrameSlot, ViewSink
 from camvideo.frames import ProcessedFrame
 from camvideo.results import FrameResult
 from camvideo.video.reader import Frame
@@ -91,3 +95,43 @@ def test_a_detached_recording_gets_no_more_frames_and_is_closed_by_its_caller(tm
     assert [s.recorded for s in shown] == [True] * 5 + [False] and sink.detach_recording() is None
     recorder.close()
     assert len(decode_times(tmp_path / "rec.mkv")) == 5
+
+
+class Held:
+    """A recorder that keeps nothing (the wait's test needs none of its file)."""
+
+    fps_hint = 30.0
+
+    def write_image(self, image, at) -> None:
+        pass
+
+
+GUARD_S = 60.0  # only against a hang
+
+
+def test_a_stopped_pipelines_wait_for_the_window_ends_with_its_own_recording():
+    """After a switch, the old pipeline's sink waits for its recorded frame to be taken
+    while *its* recording runs: stopping it ends the wait, though the new sink records."""
+    slot = FrameSlot(lambda: None)  # the window takes nothing: a recorded frame stays in the slot
+    waiting, written = threading.Event(), threading.Event()
+
+    def wait(recording) -> None:
+        waiting.set()
+        slot.wait_recorded_taken(recording, timeout=10 * GUARD_S)  # ends only as the test says
+
+    old = ViewSink(slot.publish, lambda recorder, exc: pytest.fail(str(exc)), wait)
+    new = ViewSink(slot.publish, lambda recorder, exc: pytest.fail(str(exc)), wait)
+    old.start_recording(Held())
+    old.write(item(0, 0.0))  # nothing to wait for yet
+    assert slot.recorded_waiting
+    waiting.clear()
+    writer = threading.Thread(target=lambda: (old.write(item(1, 1 / 30)), written.set()), name="old-writer")
+    writer.start()
+    assert waiting.wait(GUARD_S)
+    new.start_recording(Held())  # the new source records
+    old.detach_recording()  # the switch stops the old recording
+    writer.join(GUARD_S)
+    stuck = writer.is_alive()
+    slot.clear()  # wakes a writer still waiting (a failed test leaves no thread)
+    writer.join(GUARD_S)
+    assert not stuck and written.is_set() and old.recorded == 1  # frame 1 went on, unrecorded

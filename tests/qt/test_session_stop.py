@@ -86,6 +86,27 @@ def recording(qtbot, session, tmp_path, names=("a",), open_gates=("a", "b")):
     return s, sources, path
 
 
+def late_tasks(monkeypatch, name: str) -> None:
+    """Tasks named ``name`` get their thread's turn only once their ``Tasks`` is closed
+    (the real case on a busy machine: the thread was started, the window closed before
+    it ran a line; close drops every task). The real ``Tasks.start`` and ``close`` run."""
+    from camvideo.qt import tasks
+
+    closed, run, close = {}, tasks.Tasks._run, tasks.Tasks.close  # a Tasks -> its closing's event
+
+    def late_run(self, task, fn, after):
+        if task.name == name:
+            closed.setdefault(self, threading.Event()).wait(GUARD_S)
+        run(self, task, fn, after)
+
+    def closing(self):
+        close(self)
+        closed.setdefault(self, threading.Event()).set()
+
+    monkeypatch.setattr(tasks.Tasks, "_run", late_run)
+    monkeypatch.setattr(tasks.Tasks, "close", closing)
+
+
 def ticks_while(qtbot, source: GatedClose) -> list:
     """Wait until ``source``'s close has begun, then let the event loop run a timer:
     what the timer saw (its close still blocked: the GUI thread was free)."""
@@ -133,31 +154,41 @@ def test_closing_while_a_stop_is_in_flight_still_finalizes_the_recording(qtbot, 
     assert not list(tmp_path.glob("*.partial.*"))
 
 
-def test_closing_before_the_stop_task_has_begun_still_stops_and_finalizes(qtbot, session, tmp_path, monkeypatch):
-    """A stop task whose thread is scheduled only after the window closed (close drops
-    every task) still finalizes the recording and closes the old source."""
-    from camvideo.qt import tasks
-
+def test_closing_finalizes_the_recording_of_a_switch_whose_stop_task_never_ran(qtbot, session, tmp_path,
+                                                                               monkeypatch):
+    """A stop task whose thread gets to run only after the window closed (close drops
+    every task) still finalizes the recording and closes the old source (``always``)."""
     s, sources, path = recording(qtbot, session, tmp_path, ("a", "b"))
-    a = sources["a"]
-    closed, run, close = threading.Event(), tasks.Tasks._run, tasks.Tasks.close
-
-    def late_run(self, task, fn, after):
-        if task.name == "camvideo-stop":
-            closed.wait(GUARD_S)  # the stop's thread gets to run only once the tasks are closed
-        run(self, task, fn, after)
-
-    def closing(self):
-        close(self)
-        closed.set()
-
-    monkeypatch.setattr(tasks.Tasks, "_run", late_run)
-    monkeypatch.setattr(tasks.Tasks, "close", closing)
+    late_tasks(monkeypatch, "camvideo-stop")
     s.open("b")
     qtbot.waitUntil(lambda: s.source is None and bool(s._stopping), timeout=WAIT_MS)
+    assert not s.recording and not path.exists() and not sources["a"].closing.is_set()  # its stop has not run
     s.close()
-    assert a.released.is_set() and path.exists() and count_frames(path) >= 3
+    assert sources["a"].released.is_set() and path.exists() and count_frames(path) >= 3
     assert not list(tmp_path.glob("*.partial.*"))
+
+
+def test_a_stop_that_finishes_after_the_window_closed_posts_nothing_to_it(qtbot, session, tmp_path, monkeypatch):
+    """Close waits for the stops in flight only so long; one that ends later still
+    finalizes its recording, and tells the closed window nothing."""
+    from PyQt6.QtCore import QCoreApplication
+
+    from camvideo.qt import session as session_module
+
+    s, _, path = recording(qtbot, session, tmp_path, ("a", "b"))
+    gate, closing = gate_close(s.sink.recorder)
+    changed = []
+    s.recording_changed.connect(lambda running, p: changed.append((running, p)))
+    s.open("b")
+    qtbot.waitUntil(closing.is_set, timeout=WAIT_MS)  # the switch's stop task is finalizing the recording
+    (stop,) = s._stopping.values()
+    monkeypatch.setattr(session_module, "CLOSE_JOIN_S", 0.0)  # close gives up on it at once
+    s.close()
+    gate.set()
+    stop.thread.join(GUARD_S)
+    assert not stop.thread.is_alive()
+    QCoreApplication.processEvents()  # what it posted would run now
+    assert changed == [] and path.exists() and count_frames(path) >= 3
 
 
 def test_a_camera_opens_only_after_the_old_camera_is_closed(qtbot, session):
@@ -234,6 +265,29 @@ def test_a_live_source_that_fails_while_the_model_runs_offers_retry(qtbot, open_
     qtbot.waitUntil(lambda: w.session.source is again and w.session.last_shown is not None, timeout=WAIT_MS)
 
 
+def test_a_model_that_fails_on_a_live_source_says_so_without_retry(qtbot, session, monkeypatch):
+    """The model's forward pass raises on a camera's frames: the banner names the model
+    and why; no ``source_failed`` (Retry would open the camera again to the same failure)."""
+    from camvideo.qt import status
+    from camvideo.runtime.localizer import FrameLocalizer
+
+    s = session({"0": IterableSource(frames(), live=True, name="0")})
+    play(qtbot, s, "0")
+    failed, errors = [], []
+    s.source_failed.connect(failed.append)
+    s.error.connect(errors.append)
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (1x960 and 1280x1000)")
+
+    monkeypatch.setattr(FrameLocalizer, "__call__", broken)
+    qtbot.waitUntil(lambda: s.pipeline.finished and bool(errors), timeout=WAIT_MS)
+    assert errors == [s.last_error] and "the model lite0 failed on a frame" in s.last_error
+    assert "mat1 and mat2" in s.last_error and "Retry" not in s.last_error
+    assert failed == [] and not s.source_dead and s.model_dead
+    assert status.StatusLine.state(s, None) == "model failed"
+
+
 def gate_close(recorder) -> tuple[threading.Event, threading.Event]:
     """``recorder``'s close blocks until the returned gate is set; (gate, closing)."""
     gate, closing, real = threading.Event(), threading.Event(), recorder.close
@@ -276,22 +330,11 @@ def test_closing_while_a_recording_saves_still_finalizes_it(qtbot, session, tmp_
 
 
 def test_closing_finalizes_a_recording_whose_save_task_never_ran(qtbot, session, tmp_path, monkeypatch):
+    """Stop in the Record box, then the window closes before the save task's thread
+    ran a line (close drops every task): the save runs all the same (``always``)."""
     s, _, path = recording(qtbot, session, tmp_path)
-    monkeypatch.setattr(s._tasks, "start", lambda fn, **kwargs: None)  # as a task dropped before its call
-    s.stop_recording()
-    assert not path.exists()
+    late_tasks(monkeypatch, "camvideo-save")
+    assert s.stop_recording() == path
+    assert not s.recording and not path.exists()  # its save has not run
     s.close()
     assert path.exists() and count_frames(path) >= 3 and not list(tmp_path.glob("*.partial.*"))
-
-
-def test_closing_finalizes_the_recording_of_a_switch_whose_stop_task_never_ran(qtbot, session, tmp_path,
-                                                                               monkeypatch):
-    s, _, path = recording(qtbot, session, tmp_path, ("a", "b"))
-    held = []
-    monkeypatch.setattr(s._tasks, "start", lambda fn, **kwargs: held.append(fn))  # as a task dropped before its call
-    s.open("b")
-    qtbot.waitUntil(lambda: bool(held), timeout=WAIT_MS)
-    assert not s.recording and not path.exists()
-    s.close()
-    assert path.exists() and count_frames(path) >= 3 and not list(tmp_path.glob("*.partial.*"))
-    held[0]()  # the old pipeline's threads stopped after all (no thread left behind)

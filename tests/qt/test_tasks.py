@@ -142,6 +142,25 @@ def test_post_runs_on_the_gui_thread_in_order(qtbot, tasks):
     assert calls == [(i, True) for i in range(5)]
 
 
+def test_nothing_posted_runs_after_close(qtbot, tasks):
+    """A thread that posts after close posts nothing; a call posted before close that
+    has not run yet does not run after it (the window is closing: nobody to tell)."""
+    from PyQt6.QtCore import QCoreApplication
+
+    calls, posted = [], []
+
+    def post(what: str) -> None:
+        thread = threading.Thread(target=lambda: posted.append(tasks.post(calls.append, what)), name="t-post")
+        thread.start()
+        thread.join(WAIT_MS / 1000)
+
+    post("before")  # queued for the GUI thread: no event loop has run since
+    tasks.close()
+    post("after")
+    QCoreApplication.processEvents()
+    assert posted == [True, False] and calls == []
+
+
 # -- the window on top of it -----------------------------------------------------------
 
 def test_settings_set_before_the_model_loads_make_its_first_frame(qtbot, open_window, fast_models, cat_clip):
