@@ -122,9 +122,11 @@ def main(argv: list[str] | None = None) -> int:
 
     tune_allocator()  # process-wide: activations stay in the heap (~30% faster forward on a CPU)
     try:
+        from camvideo.cli.inputs import check_model_args
         from camvideo.cli.options import resolve_classes
 
         resolve_classes(args)  # --class NAME: the id, before any command uses it
+        check_model_args(args)  # --device, --runtime, --precision, the model's files: before torch loads
         return int(args.func(args) or 0)
     except CamvideoError as exc:
         print(f"camvideo: error: {exc}", file=sys.stderr)
