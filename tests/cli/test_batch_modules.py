@@ -95,3 +95,12 @@ def test_the_summary_keeps_a_name_as_it_is_and_the_display_shows_it_printable():
     skip_complete(writer, [job], "cfg", totals)
     assert writer.records[1]["status"] == "skipped" and writer.records[1]["rel"] == "a\nb.mp4"
     assert totals.counts["skipped"] == 1
+
+
+def test_the_batch_options_have_one_home():
+    """``add_batch_options``, ``wants_batch`` and ``one_file_outputs`` are imported from
+    ``batch_options``, where they are defined; ``camvideo.cli.batch`` no longer re-exports them."""
+    from camvideo.cli import batch, batch_options
+
+    for name in ("add_batch_options", "wants_batch", "one_file_outputs"):
+        assert hasattr(batch_options, name) and not hasattr(batch, name), name

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from camvideo.cli import build_parser, main
-from camvideo.cli.batch import one_file_outputs
+from camvideo.cli.batch_options import one_file_outputs
 from camvideo.errors import CamvideoError
 
 DEFAULT = Path("/here/a_cam.mkv")
