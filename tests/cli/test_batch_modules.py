@@ -57,9 +57,20 @@ def test_a_run_that_wrote_nothing_leaves_the_folder_as_it_found_it(tmp_path):
     assert found == {str(out), str(out / "sub")}
     (out / "sub" / "deep").mkdir()
     plan.summary_path.touch()
-    (out / LOCK_NAME).touch()
     undo_if_nothing_ran(plan, found)
     assert sorted(os.listdir(out)) == ["sub"] and os.listdir(out / "sub") == []
+
+
+def test_a_run_that_wrote_nothing_leaves_a_lock_file_there_now_alone(tmp_path):
+    """Its own lock file went when it released the lock; one there now is a run's that started since."""
+    out = tmp_path / "out"
+    plan = _plan(out)
+    found = existing(plan)
+    out.mkdir()
+    plan.summary_path.touch()
+    (out / LOCK_NAME).write_text("host:2 since now: another run")
+    undo_if_nothing_ran(plan, found)
+    assert os.listdir(out) == [LOCK_NAME]
 
 
 def test_a_run_that_wrote_a_summary_line_keeps_everything(tmp_path):
