@@ -182,15 +182,24 @@ def check_runtime_choice(options: ModelOptions) -> None:
 
 
 def check_model_files(options: ModelOptions) -> None:
-    """The files the model options name are there: ``--weights``, ``--checkpoint``,
-    ``--labels`` (a folder is named as one; what a file holds, or a pipe, is the
-    load's to say), and an exported ``--model``'s (``check_graph_files``)."""
-    for option, path in (("weights", options.weights), ("checkpoint", options.checkpoint),
-                         ("labels", options.labels)):
-        if path and not Path(path).exists():
-            raise ModelLoadError(f"{option} file {path} does not exist")
-        if path and Path(path).is_dir():
-            raise ModelLoadError(f"{option} file {path} is a folder, not a file")
+    """The files the model options name, as the load says it: ``--weights`` and
+    ``--checkpoint`` missing, or a folder, a pipe, a device (what a file holds is the
+    load's to say); ``--labels`` read (``classnames.read_labels``: a small text file);
+    an exported ``--model``'s files (``check_graph_files``)."""
+    from camvideo.errors import not_a_file
+
+    for kind, path in (("weights file", options.weights), ("checkpoint", options.checkpoint)):
+        if not path:
+            continue
+        if not os.path.exists(path):
+            raise ModelLoadError(f"{kind} {path} does not exist")
+        special = not_a_file(os.stat(path).st_mode)
+        if special:
+            raise ModelLoadError(f"cannot read {kind} {path}: it is {special}, not a file")
+    if options.labels:
+        from camvideo.classnames import read_labels
+
+        read_labels(options.labels)
     if options.model.lower().endswith(EXPORTED):
         check_graph_files(Path(options.model))
 
@@ -200,4 +209,5 @@ def check_graph_files(path: Path) -> None:
     for need in (path, path.with_suffix(".bin")) if path.suffix.lower() == ".xml" else (path,):
         if not need.is_file():
             also = ": an OpenVINO IR is the .xml and the .bin beside it" if need != path else ""
-            raise ModelLoadError(f"model file {need} {'is a folder' if need.is_dir() else 'not found'}{also}")
+            raise ModelLoadError(f"model file {need} {'is a folder' if need.is_dir() else 'not found'}"
+                                 + also)

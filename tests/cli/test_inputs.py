@@ -163,8 +163,9 @@ def test_the_model_files_are_looked_for(tmp_path):
     (tmp_path / "w.pt").write_bytes(b"x")
     (tmp_path / "ir.xml").write_text("<net/>")
     check_model_files(ModelOptions(weights=str(tmp_path / "w.pt")))
-    for options, words in [(dict(checkpoint=str(tmp_path / "none.pt")), "checkpoint file .*none.pt does not exist"),
-                           (dict(labels=str(tmp_path)), "labels file .* is a folder, not a file"),
+    for options, words in [(dict(checkpoint=str(tmp_path / "none.pt")), "checkpoint .*none.pt does not exist"),
+                           (dict(weights=str(tmp_path)), "cannot read weights file .*: it is a folder, not a file"),
+                           (dict(labels=str(tmp_path / "none.txt")), "cannot read labels file .*none.txt"),
                            (dict(model=str(tmp_path / "m.onnx")), "model file .*m.onnx not found"),
                            (dict(model=str(tmp_path / "ir.xml")), "ir.bin not found: an OpenVINO IR is the .xml and the .bin")]:
         with pytest.raises(ModelLoadError, match=words):
