@@ -15,14 +15,15 @@ skips it like any done file.
 Outputs are written under ``.partial`` names and renamed when finished (the
 ``Recorder`` and the exporters do it themselves); a stop request (``should_stop``)
 closes both at the last frame written, playable, and keeps their ``.partial``
-names (a part of a file never takes its output's name; the rerun redoes the file),
+names (a part of a file never takes its output's name; the rerun redoes the file
+and keeps them as ``NAME.partial-N.EXT``, as a single ``camvideo process`` does),
 and the result is ``interrupted``. A
 write error or a failed run renames nothing: an earlier attempt's complete outputs
 stay as they were, the ``.partial`` files keep what was written, and the result's
 ``outputs`` lists only the files this run completed (the summary never shows an
 old run's outputs as the new one's). Each output is locked while the job runs
 (``OutputLock.for_file``): a ``camvideo process -o`` writing the same file fails the
-job, naming that run, before its ``.partial`` files are removed.
+job, naming that run, before its ``.partial`` files are touched.
 """
 
 from __future__ import annotations
@@ -303,7 +304,7 @@ class JobRunner:
             self.load()
             self._warm_up(job)
             with _locked(job):  # a single-file run writing one of them fails this job, not the other way
-                _remove_partials(job)
+                _keep_partials(job)
                 frames, stopped, damage = self._process(job, should_stop, on_progress)
             status = "interrupted" if stopped else "done"  # damaged and done: every frame that decodes is kept
         except CamvideoError as exc:
@@ -375,10 +376,21 @@ def _locked(job: Job) -> contextlib.ExitStack:
         return stack.pop_all()
 
 
-def _remove_partials(job: Job) -> None:
-    """Remove an earlier attempt's ``.partial`` files of ``job``; its final outputs
-    stay until this run's complete ones replace them (an earlier complete output is
-    never lost to a run that fails)."""
+def _keep_partials(job: Job) -> None:
+    """An earlier attempt's ``.partial`` files of ``job`` out of this run's way: a whole
+    file's are kept as ``NAME.partial-N.EXT`` (``video.outputs.set_aside``; what a stopped
+    run wrote plays, and a single ``camvideo process`` keeps it so too); a segment's, a
+    piece in the hidden folder that the join replaces, are removed. Its final outputs stay
+    until this run's complete ones replace them (an earlier complete output is never lost
+    to a run that fails)."""
+    from camvideo.video.outputs import set_aside
+
     for path in job.outputs:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(partial_path(Path(path)))
+        partial = partial_path(Path(path))
+        if job.segment is None:
+            kept = set_aside(partial, job.source)
+            if kept is not None:
+                log.info("%s, left by an earlier run that stopped, is kept as %s", partial, kept.name)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(partial)

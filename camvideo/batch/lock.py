@@ -2,8 +2,14 @@
 
 ``DIR/.camvideo-run.lock`` is locked (``fcntl.flock``; ``msvcrt.locking`` on
 Windows) for as long as the run lasts and holds who has it (host:pid, since when,
-the command). The operating system releases the lock when its process ends, even
-by SIGKILL: a stale file never blocks a rerun. The workers do not inherit it
+the command). It is removed when the run ends, whatever ends it (done, an error, a
+stop signal, a second signal's abort: ``runtime.signals.before_abort``), by the run
+that holds it and only while it holds it, and only when the name is still its own
+file: never a lock file of a run that started since. A run that opened the file
+before it went locks it afterwards, sees that the name is gone, and locks a new
+one (``_locked``). The operating system releases the lock when its process ends,
+even by SIGKILL, which leaves the file: a stale file never blocks a rerun, which
+removes it at its end. The workers do not inherit it
 (spawned processes), and a worker dies with its driver (``camvideo.batch.local``),
 so a second run can never rename a first run's growing ``.partial`` file, nor the
 other way round. A second run into a folder in use stops with an ``OutputError``
@@ -12,8 +18,8 @@ that says who holds it (exit status 2).
 ``OutputLock.for_file(path)`` is the same lock for one output file (a single-file
 ``camvideo process``'s recording and export, ``camvideo image``'s files, a batch
 job's outputs, a ``--dataset`` file): ``DIR/.NAME.camvideo-lock``, held from before the run looks at its
-``.partial`` files until its outputs are renamed, and removed when released (a
-run that finds the file it locked removed or replaced locks the new one instead).
+``.partial`` files until its outputs are renamed, and removed when released, as the
+folder's is.
 A second run writing the same file stops at once with an ``OutputError`` naming
 the holder, before it renames or writes anything.
 """
@@ -23,6 +29,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from camvideo.errors import OutputError, reason
@@ -40,8 +47,8 @@ class OutputLock:
         self.what = what
         self.busy = f"{self.path.parent} is in use by another camvideo run"
         self.advice = "give another --output-dir"
-        self.remove = False  # the folder's lock file stays (removing it would race a new run)
         self._fd: int | None = None
+        self._forget: Callable[[], None] | None = None  # takes the abort's removal back
 
     @classmethod
     def for_file(cls, path: str | Path, what: str = "", option: str = "-o") -> OutputLock:
@@ -52,7 +59,6 @@ class OutputLock:
         lock.path = path.parent / f".{path.name}{FILE_LOCK_SUFFIX}"
         lock.busy = f"{path} is being written by another camvideo run"
         lock.advice = f"give another {option}"
-        lock.remove = True
         return lock
 
     def __enter__(self) -> OutputLock:
@@ -66,12 +72,15 @@ class OutputLock:
         except OSError:
             pass  # the lock holds; only the holder's description is missing
         self._fd = fd
+        from camvideo.runtime.signals import before_abort
+
+        self._forget = before_abort(lambda: _unlink_own(fd, self.path))  # os._exit skips __exit__
         return self
 
     def _locked(self) -> int:
         """The lock file, opened and locked; ``OutputError`` naming the holder when another run
-        has it. A removable lock file removed or replaced since it was opened (its holder
-        released it) is opened again."""
+        has it. A lock file removed or replaced since it was opened (its holder released it)
+        is opened again."""
         for _ in range(100):
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -81,7 +90,7 @@ class OutputLock:
                 holder = _read(fd)
                 os.close(fd)
                 raise OutputError(f"{self.busy} ({holder or 'unknown'}); wait for it to end, or {self.advice}")
-            if not self.remove or _same_file(fd, self.path):
+            if _same_file(fd, self.path):
                 return fd
             os.close(fd)  # the file its holder removed on release: lock the one there now
         raise OutputError(f"cannot lock {self.path}: other runs keep replacing it")
@@ -89,12 +98,21 @@ class OutputLock:
     def __exit__(self, *exc) -> None:
         if self._fd is not None:
             fd, self._fd = self._fd, None
-            if self.remove:  # removed while still locked: a run that opened it meanwhile opens again
-                try:
-                    os.unlink(self.path)
-                except OSError:
-                    pass
+            if self._forget is not None:
+                self._forget()
+                self._forget = None
+            _unlink_own(fd, self.path)  # while still locked: a run that opened it meanwhile opens again
             os.close(fd)  # releases the lock
+
+
+def _unlink_own(fd: int, path: Path) -> None:
+    """Remove ``path`` if it is still the lock file open as ``fd`` (one that replaced it,
+    after someone removed ours, is another run's)."""
+    if _same_file(fd, path):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def _same_file(fd: int, path: Path) -> bool:

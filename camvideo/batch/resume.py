@@ -9,7 +9,10 @@ write are an error, never replaced silently.
 
 A ``.partial`` output that a stopped run left where this run writes nothing (its
 recording, when this run records none; its data in the other format) is never
-touched: ``stale_note`` names it, in one line, with what to do about it.
+touched: ``stale_note`` names it, in one line, with what to do about it. One
+where this run writes (a file it redoes) is kept as ``NAME.partial-N.EXT`` by the
+job before it writes (``camvideo.batch.job``), as a single ``camvideo process``
+keeps it; ``kept_note`` says so, in one line.
 """
 
 from __future__ import annotations
@@ -143,3 +146,19 @@ def stale_note(paths: list[str]) -> str | None:
         held = "its frames up to the stop"
     return (f"{path} is {what} of an earlier run that was stopped part way ({held}); this run {this} "
             f"and keeps it as it is: delete it, or run again {redo} to redo it")
+
+
+def kept_partials(jobs) -> list[str]:
+    """The ``.partial`` files beside the outputs of ``jobs`` (whole files this run
+    redoes) that a stopped run left: each job keeps them as ``NAME.partial-N.EXT``
+    before it writes (``camvideo.batch.job``)."""
+    return [p for job in jobs for p in (str(partial_path(Path(o))) for o in job.outputs) if os.path.isfile(p)]
+
+
+def kept_note(paths: list[str]) -> str | None:
+    """One line about ``kept_partials`` (None when there are none)."""
+    if not paths:
+        return None
+    shown = ", ".join(paths[:2]) + (f" and {len(paths) - 2} more" if len(paths) > 2 else "")
+    return (f"{shown}, left by an earlier run that was stopped part way, {'is' if len(paths) == 1 else 'are'} kept "
+            "as NAME.partial-N.EXT (the frames up to the stop; a recording plays) before the file is redone")

@@ -17,8 +17,9 @@ found it; a ``--dataset`` file that another run is writing or that holds another
 output folder's data, after the files themselves are done); 128 + the signal (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) when a stop signal ended the run, the
 files in flight finalized: the same command again finishes the rest.
 
-This module is the entry (``run``); the options are declared and checked in
-``batch_options`` (re-exported here), the output folder's state before the run is
+This module is the entry (``run``); the options are declared, told apart from one
+file's and checked in ``batch_options`` (``add_batch_options``, ``wants_batch``,
+``one_file_outputs``: import them from there), the output folder's state before the run is
 ``batch_folder``'s, the run with the folder locked ``batch_jobs``', the backends
 ``batch_backend``'s and what the run prints ``batch_report``'s.
 """
@@ -28,13 +29,7 @@ from __future__ import annotations
 import argparse
 
 from camvideo.cli import options as cli
-from camvideo.cli.batch_options import (  # noqa: F401 - the batch's options, as camvideo.cli.commands.process uses them
-    DEFAULT_CPUS_PER_JOB,
-    DEFAULT_OUTPUT_DIR,
-    add_batch_options,
-    one_file_outputs,
-    wants_batch,
-)
+from camvideo.cli.batch_options import DEFAULT_CPUS_PER_JOB, DEFAULT_OUTPUT_DIR
 from camvideo.errors import CamvideoError
 
 

@@ -31,14 +31,16 @@ def run_locked(run: BatchRun, plan, summary=None, sizes=None) -> int:
     ``summary``: (its local copy, its URL) for a run into a bucket; ``sizes``: the sizes
     of the objects there."""
     from camvideo.batch.job import BackendLost, earlier_attempts
-    from camvideo.batch.resume import split_resumed, stale_note, stale_partials
+    from camvideo.batch.resume import kept_note, kept_partials, split_resumed, stale_note, stale_partials
     from camvideo.batch.summary import SummaryWriter, Totals, compact, read_records
     from camvideo.runtime.signals import Aborted
 
     path, shown_path = summary or (plan.summary_path, plan.summary_path)
     records = compact(path, read_records(path))  # one line a file (s28)
     todo, complete = split_resumed(plan, records, run.config, overwrite=run.args.overwrite, sizes=sizes)
-    announce(plan, complete, stale_note([] if sizes is not None else stale_partials(plan)))
+    local = sizes is None  # a store's objects are never partial
+    announce(plan, complete, stale_note(stale_partials(plan) if local else []),
+             kept_note(kept_partials(todo) if local else []))
     totals = Totals(files=len(plan.jobs))
     began = time.monotonic()
     lost = None

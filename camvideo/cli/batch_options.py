@@ -48,7 +48,8 @@ def add_batch_options(parser: argparse.ArgumentParser) -> None:
                        help="after the run, the per-frame data of every done file as one Parquet dataset in DIR "
                        "(one row per detection; needs pip install 'camvideo[dataset]' and --export-format jsonl)")
     group.add_argument("--overwrite", action="store_true",
-                       help="redo every file (default: a rerun skips the files whose outputs are complete)")
+                       help="redo every file (default: a rerun skips the files whose outputs are complete); one "
+                       "file is always redone: its outputs are replaced, by complete new ones only")
     group.add_argument("--ray", metavar="ADDRESS",
                        help="run the jobs on a Ray cluster: HOST:PORT of its head, auto (RAY_ADDRESS), or local "
                        "(a Ray instance started for the run); needs pip install 'camvideo[ray]'")
@@ -63,8 +64,8 @@ def wants_batch(args: argparse.Namespace) -> bool:
     from camvideo.batch.plan import expands_to_videos
     from camvideo.batch.storage import is_url
 
-    if args.from_list or args.output_dir or args.jobs is not None or args.ray or args.overwrite:
-        return True
+    if args.from_list or args.output_dir or args.jobs is not None or args.ray:
+        return True  # (--overwrite is a batch's or one file's: one file is always redone)
     if any(is_url(s) for s in args.sources):  # an object store's file: a batch into ./camvideo-out
         return True
     sources = args.sources
@@ -76,7 +77,9 @@ def one_file_outputs(args: argparse.Namespace, recording: Path) -> Path | None:
     ``--export-format`` choose its outputs as they do each file's in a batch. Sets
     ``args.export`` (``./NAME.jsonl|.csv`` beside ``recording``, the default
     ``./NAME_cam.mkv``, when they ask for data and --export names none) and returns the
-    recording's path, or None. The options that mean a batch's run refuse, one line each."""
+    recording's path, or None. ``--overwrite`` passes: one file is always redone, its
+    outputs replaced by complete new ones only, as a batch's files with it. The options
+    that mean a batch's run refuse, one line each."""
     _refuse_on_one_file(args)
     fmt, given_export = args.export_format, args.export
     if args.no_recording and args.output:
@@ -155,4 +158,4 @@ def _one_file_options(args: argparse.Namespace) -> str:
         return f"a pattern of videos: {instead}; {what}"
     if len(sources) > 1 or args.from_list:
         return f"{what}; with several files {instead}"
-    return f"{what}: leave them out of a batch run (--output-dir, --jobs, --ray, --overwrite); {instead}"
+    return f"{what}: leave them out of a batch run (--output-dir, --jobs, --ray); {instead}"

@@ -56,10 +56,11 @@ def shown_record(record: dict) -> dict:
     return {**record, **{key: printable(record[key]) for key in ("rel", "reason") if isinstance(record.get(key), str)}}
 
 
-def announce(plan, complete, stale: str | None = None) -> None:
+def announce(plan, complete, stale: str | None = None, kept: str | None = None) -> None:
     """The plan's notes, the ``.partial`` files of a stopped run that this one keeps
-    (``stale``), and the one line that says how many files go where."""
-    for note in (*plan.notes, *((stale,) if stale else ())):
+    (``stale``: where it writes nothing; ``kept``: as ``NAME.partial-N.EXT``, where it
+    redoes the file), and the one line that says how many files go where."""
+    for note in (*plan.notes, *(n for n in (stale, kept) if n)):
         say_text(f"camvideo: note: {printable(note)}")
     say_text(f"camvideo: {len(plan.jobs)} file{'s' * (len(plan.jobs) != 1)} -> {printable(str(plan.output_dir))}"
              + (f" ({len(complete)} complete from an earlier run, skipped; --overwrite redoes them)" if complete else ""))

@@ -1,18 +1,30 @@
 """The checks of a command's inputs that need no torch: a SOURCE path that names
-nothing, a folder with nothing to process, a ``--model`` name that is no model.
-They run before the command imports torch (seconds on a busy machine), so a typo
-is one line at once.
+nothing, a folder with nothing to process, a ``--model`` name that is no model,
+and the model options every command shares (``check_model_args``: a ``--device``
+that no torch or OpenVINO device is spelt like, with the one it may be a typo of;
+``--device``, ``--runtime`` and ``--precision`` that no model can run together; a
+``--weights``, ``--checkpoint``, ``--labels`` or exported ``--model`` file that is
+not there; ``--precision int8`` without NNCF). They run before the command imports
+torch (seconds on a busy machine), so a typo is one line at once.
 
 The model names come from the list the window keeps (``camvideo.app.catalogue``,
 one per torchvision version, made the first time the window or ``camvideo gui``
-lists the models); with no list kept, a name is left to the model load to check.
+lists the models, or when ``camvideo models`` or a model load that failed has
+imported torchvision: ``keep_model_names``); with no list kept, a name is left to the model
+load to check.
 """
 
 from __future__ import annotations
 
+import argparse
+import difflib
+import importlib.util
 import os
+import re
+from pathlib import Path
 
-from camvideo.errors import InputError, unknown_model
+from camvideo.errors import CamvideoError, Hint, InputError, ModelLoadError, unknown_model
+from camvideo.settings import ModelOptions
 from camvideo.video.spec import IMAGE_SUFFIXES, SourceSpec
 
 EXPORTED = (".onnx", ".xml")
@@ -56,6 +68,22 @@ def kept_model_names() -> set[str] | None:
     return {str(p[0]) for p in pairs}
 
 
+def keep_model_names() -> None:
+    """Keep the model list (``camvideo.app.catalogue``) when none is kept and this process
+    has imported torchvision anyway (a failed model load, ``camvideo models``): 0.1 s once per
+    torchvision version, and from then on a ``--model`` typo is one line before torch.
+    Never an error: a list that cannot be made or kept is made another time."""
+    import contextlib
+    import sys
+
+    if "torchvision.models" not in sys.modules or kept_model_names() is not None:
+        return
+    from camvideo.app.catalogue import catalogue_here, keep
+
+    with contextlib.suppress(Exception):
+        keep(catalogue_here())
+
+
 def check_model_name(name: str, names: set[str] | None = None) -> None:
     """A ``--model`` NAME missing from ``names`` (default: ``kept_model_names``) is a
     ``ModelLoadError`` naming the models it may be a typo of, as the model load says
@@ -67,3 +95,119 @@ def check_model_name(name: str, names: set[str] | None = None) -> None:
     if not names or bare in names:
         return
     raise unknown_model(name, sorted(names), typed=bare)
+
+
+# --device's values as the messages name them (camvideo.models.registry.resolve_device)
+DEVICES = "auto, cpu, cuda, cuda:N, mps or openvino:NAME (openvino:GPU: an Intel GPU)"
+# torch's device types: what torch.device takes, alone or as TYPE:N (torch 2.x)
+TORCH_DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga", "maia",
+                      "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone")
+_TORCH_DEVICE = re.compile(rf"(?:{'|'.join(TORCH_DEVICE_TYPES)})(?::(?:0|[1-9][0-9]*))?")
+# what people type for a device, and the value that means it
+DEVICE_WORDS = {"gpu": "cuda", "nvidia": "cuda", "apple": "mps", "metal": "mps", "intel": "openvino:GPU",
+                "npu": "openvino:NPU", "openvino": "openvino:CPU", "ov": "openvino:CPU"}
+
+
+def check_model_args(args: argparse.Namespace) -> None:
+    """The model options of ``args`` (a command with ``--device``), checked before torch
+    loads: the ``ModelOptions`` they make, the device's spelling, the runtime's choices
+    that no model can meet, the files they name; a ``CamvideoError`` (one line) at the
+    first that is wrong. A command without them passes."""
+    if not isinstance(getattr(args, "device", None), str):
+        return
+    check_device(args.device)
+    if not hasattr(args, "runtime"):  # bench: its own options
+        return
+    from camvideo.cli.options import model_options_from_args
+
+    options = model_options_from_args(args)  # --input-size, --mean, --std, --topk
+    check_runtime_choice(options)
+    check_model_files(options)
+
+
+def check_device(device: str) -> None:
+    """``--device`` spelt as no device is (``gpu``, ``CUDA``, ``cuda0``): a ``CamvideoError``
+    with the value it may be a typo of. auto, a torch device type (``cuda``, ``cuda:1``,
+    ``mps``, ``xpu``) and ``openvino:NAME`` pass; whether the machine has it is the model
+    load's to say."""
+    if device == "auto" or _TORCH_DEVICE.fullmatch(device):
+        return
+    if device.lower().startswith("openvino:") and device[len("openvino:"):].strip():
+        return
+    guess = device_guess(device)
+    raise CamvideoError(Hint("device"), f" must be {DEVICES}, got {device!r}"
+                        + (f"; did you mean {guess}?" if guess and guess != device else ""))
+
+
+def device_guess(device: str) -> str | None:
+    """The value ``device`` may be a typo of: its own spelling in lower case without spaces
+    (``CUDA`` -> cuda, ``cuda 1`` -> cuda:1), a word for one (``gpu`` -> cuda, ``intel`` ->
+    openvino:GPU), or the value it is closest to (``cdua`` -> cuda); None for none."""
+    text = re.sub(r"\s+", "", device.lower())
+    if text.startswith("openvino:"):
+        return "openvino:" + (text[len("openvino:"):].upper() or "CPU")
+    found = re.fullmatch(r"([a-z_]+):?([0-9]*)", text)
+    if found is None:
+        return None
+    head, index = found.groups()
+    head = DEVICE_WORDS.get(head, head)
+    if head not in TORCH_DEVICE_TYPES and head != "auto" and not head.startswith("openvino:"):
+        close = difflib.get_close_matches(head, ("auto", "cpu", "cuda", "mps"), n=1, cutoff=0.6)
+        if not close:
+            return None
+        head = close[0]
+    if head == "auto" or head.startswith("openvino:"):
+        return head
+    return f"{head}:{int(index)}" if index else head
+
+
+def check_runtime_choice(options: ModelOptions) -> None:
+    """``--device``, ``--runtime`` and ``--precision`` that no model can run together:
+    an OpenVINO device or precision with ``--runtime torch``, a GPU of torch's with
+    ``--runtime openvino``; ``--precision int8`` without NNCF (the words of
+    ``camvideo.runtime.runtimes`` and ``quantize``, which check them again after the load)."""
+    openvino_device = options.device.lower().startswith("openvino:")
+    if options.runtime == "torch" and openvino_device:
+        raise CamvideoError(Hint("device", options.device), " runs OpenVINO; it cannot go with ",
+                            Hint("runtime", "torch"))
+    if options.runtime == "torch" and options.precision not in ("auto", "f32"):
+        raise CamvideoError(Hint("precision", options.precision, subject=True), "runs on OpenVINO; it cannot go with ",
+                            Hint("runtime", "torch"))
+    if options.runtime == "openvino" and options.device.split(":")[0] in ("cuda", "mps", "xpu"):
+        raise CamvideoError(Hint("runtime", "openvino"), f" takes a model on the CPU, not {options.device}; ",
+                            Hint("device", "cpu", "use"), " or openvino:GPU")
+    if options.precision == "int8" and importlib.util.find_spec("nncf") is None:
+        raise CamvideoError(Hint("precision", "int8", subject=True),
+                            "needs NNCF: pip install 'camvideo[int8]' (or choose ", Hint("precision", "f32"), ")")
+
+
+def check_model_files(options: ModelOptions) -> None:
+    """The files the model options name, as the load says it: ``--weights`` and
+    ``--checkpoint`` missing, or a folder, a pipe, a device (what a file holds is the
+    load's to say); ``--labels`` read (``classnames.read_labels``: a small text file);
+    an exported ``--model``'s files (``check_graph_files``)."""
+    from camvideo.errors import not_a_file
+
+    for kind, path in (("weights file", options.weights), ("checkpoint", options.checkpoint)):
+        if not path:
+            continue
+        if not os.path.exists(path):
+            raise ModelLoadError(f"{kind} {path} does not exist")
+        special = not_a_file(os.stat(path).st_mode)
+        if special:
+            raise ModelLoadError(f"cannot read {kind} {path}: it is {special}, not a file")
+    if options.labels:
+        from camvideo.classnames import read_labels
+
+        read_labels(options.labels)
+    if options.model.lower().endswith(EXPORTED):
+        check_graph_files(Path(options.model))
+
+
+def check_graph_files(path: Path) -> None:
+    """An exported graph's files are there: the ``.onnx``, or the ``.xml`` and its ``.bin``."""
+    for need in (path, path.with_suffix(".bin")) if path.suffix.lower() == ".xml" else (path,):
+        if not need.is_file():
+            also = ": an OpenVINO IR is the .xml and the .bin beside it" if need != path else ""
+            raise ModelLoadError(f"model file {need} {'is a folder' if need.is_dir() else 'not found'}"
+                                 + also)

@@ -233,10 +233,18 @@ def model_options(args: argparse.Namespace) -> dict:
 
 
 def load_model_from_args(args: argparse.Namespace):
-    """The model of ``args`` (``camvideo.runtime.loading.load_model_from``)."""
+    """The model of ``args`` (``camvideo.runtime.loading.load_model_from``). A load that
+    fails (a ``--model`` typo) keeps the model list for the next command's name check
+    when none was kept (``inputs.keep_model_names``)."""
     from camvideo.runtime.loading import load_model_from
 
-    return load_model_from(model_options_from_args(args))
+    try:
+        return load_model_from(model_options_from_args(args))
+    except CamvideoError:
+        from camvideo.cli.inputs import keep_model_names
+
+        keep_model_names()
+        raise
 
 
 def localizer_from_args(args: argparse.Namespace, settings, *, model=None, live: bool = True,
@@ -347,7 +355,11 @@ def overlay_settings_from_args(args: argparse.Namespace):
     if not 0.0 <= args.alpha <= 1.0:
         raise CamvideoError(f"--alpha must be between 0 and 1, got {args.alpha}")
     if args.colormap not in COLORMAP_NAMES:
-        raise CamvideoError(f"--colormap must be one of {', '.join(COLORMAP_NAMES)}, got {args.colormap!r}")
+        import difflib
+
+        close = difflib.get_close_matches(args.colormap.lower(), COLORMAP_NAMES, n=1, cutoff=0.6)
+        raise CamvideoError(f"--colormap must be one of {', '.join(COLORMAP_NAMES)}, got {args.colormap!r}"
+                            + (f"; did you mean {close[0]}?" if close else ""))
     rank = getattr(args, "heatmap_rank", 1)
     if rank < 1:
         raise CamvideoError(f"--heatmap-rank must be at least 1 (1 = the top class), got {rank}")

@@ -9,7 +9,8 @@ unwinding the main thread under them ended the process with SIGABRT ("terminate
 called without an active exception") or SIGSEGV. Before it exits, the abort
 closes the outputs it was given (``sinks``: anything with ``close_now()``, such as
 the command line's ``camvideo.cli.signals.GuardedSinks``) between two frames, if it can
-within a second; what it cannot close stays as its ``.partial`` file. A signal
+within a second; what it cannot close stays as its ``.partial`` file. Then it runs
+what was registered with ``before_abort`` (the run's lock files removed). A signal
 that was ignored when camvideo started (``nohup``, a background job) stays
 ignored. Qt-free and front-end neutral: the window passes a callback that closes
 it (``camvideo.qt.app.StopOnSignals``).
@@ -29,6 +30,26 @@ log = logging.getLogger(__name__)
 
 # The signals that ask for a clean stop, where the platform has them (SIGHUP: not on Windows).
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+_BEFORE_ABORT: dict[int, Callable[[], None]] = {}  # what an abort does before os._exit (lock files removed)
+
+
+def before_abort(action: Callable[[], None]) -> Callable[[], None]:
+    """Have ``action`` run when a signal aborts the process (``os._exit`` runs no
+    ``finally`` nor ``__exit__``): a run's lock files removed. Returns the function that
+    takes it back. An action that fails is passed over."""
+    key = id(action)
+    _BEFORE_ABORT[key] = action
+    return lambda: _BEFORE_ABORT.pop(key, None)
+
+
+def _run_before_abort() -> None:
+    for action in list(_BEFORE_ABORT.values()):
+        try:
+            action()
+        except Exception:  # noqa: BLE001 - the process ends now whatever an action does
+            pass
 
 
 class Closable(Protocol):
@@ -111,6 +132,7 @@ class StopSignals:
             say_line(f"camvideo: {signal.Signals(signum).name} again: aborting")
             if self.sinks is not None:
                 self.sinks.close_now()
+            _run_before_abort()
         finally:
             os._exit(128 + int(signum))
 
@@ -136,6 +158,7 @@ def _exit_now(signum, _frame) -> None:
     """A signal after the run of a process that ends with it (``StopSignals.ending``):
     the outputs are complete; end the process quietly, with 128 + the signal."""
     say_line(f"camvideo: {signal.Signals(signum).name} again: exiting")
+    _run_before_abort()
     os._exit(128 + int(signum))
 
 

@@ -87,7 +87,8 @@ def made_by_camvideo(metadata) -> bool:
 SKIP = object()  # an audio packet not to copy
 
 
-def _nvenc_present() -> bool:
+def nvenc_present() -> bool:
+    """Has this machine an NVIDIA GPU's device files (what NVENC needs; ``auto`` tries it)?"""
     return os.path.exists("/dev/nvidia0") or os.path.exists("/dev/nvidiactl")
 
 
@@ -265,7 +266,7 @@ class Recorder:
     def _open_video(self, width: int, height: int) -> None:
         import av
 
-        names = [self.codec] if self.codec != "auto" else (["h264_nvenc", "libx264"] if _nvenc_present() else ["libx264"])
+        names = [self.codec] if self.codec != "auto" else (["h264_nvenc", "libx264"] if nvenc_present() else ["libx264"])
         last_error = None
         for name in names:
             try:

@@ -91,9 +91,11 @@ def test_a_driver_killed_then_a_rerun_leaves_every_file_complete_exactly_once(tm
     for rel, frames in clips.items():
         check_complete(tmp_path / "in" / rel, *_outputs(out, rel), frames)
     assert not list(out.glob("*.partial.*"))
+    # what the killed run wrote of long.mkv kept beside (playable), the lock files gone with the rerun
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [n for rel in clips for n in (p.name for p in _outputs(out, rel))] + ["camvideo-run.jsonl"]
-        + [".camvideo-run.lock"])
+        + ["long_cam.partial-1.mkv", "long.partial-1.jsonl"])
+    assert "long.partial.jsonl, left by an earlier run that was stopped part way, are kept as" in rerun.stderr
 
 
 def test_a_summary_ending_in_a_half_line_loses_no_record(tmp_path):

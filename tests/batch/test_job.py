@@ -75,8 +75,12 @@ def test_a_stop_request_keeps_the_outputs_partial_and_the_job_is_interrupted(tmp
     assert not Path(job.recording).exists() and not Path(job.export).exists()
     kept = Path(job.export).with_name("long.partial.jsonl")  # playable, complete to the last frame written
     assert kept.read_text().count("\n") == result.frames
-    assert Path(job.recording).with_name("long_cam.partial.mkv").exists()
+    recording = Path(job.recording).with_name("long_cam.partial.mkv")
+    data = kept.read_bytes(), recording.read_bytes()
     assert runner.run(job).status == "done" and not kept.exists()  # the rerun redoes it whole
+    # and keeps what the stopped run wrote, as a single `camvideo process` does
+    aside = kept.with_name("long.partial-1.jsonl"), recording.with_name("long_cam.partial-1.mkv")
+    assert (aside[0].read_bytes(), aside[1].read_bytes()) == data and not recording.exists()
 
 
 def test_a_redone_file_that_fails_keeps_the_earlier_outputs_and_lists_none(tmp_path, runner):
@@ -89,11 +93,11 @@ def test_a_redone_file_that_fails_keeps_the_earlier_outputs_and_lists_none(tmp_p
     assert result.status == "failed" and result.reason.startswith("not a video that can be decoded")
     assert result.outputs == ()  # the summary never shows the earlier files as this run's
     assert Path(job.recording).read_text() == Path(job.export).read_text() == "from an earlier run"
-    assert not Path(stale).exists()
+    assert not Path(stale).exists() and Path(stale.replace(".partial.", ".partial-1.")).read_text() == "from an earlier run"
 
 
 def test_an_output_a_single_file_run_is_writing_fails_the_job_and_keeps_its_partial(tmp_path, runner):
-    """The job's outputs are locked before its earlier ``.partial`` files are removed: a live
+    """The job's outputs are locked before its earlier ``.partial`` files are set aside: a live
     ``camvideo process -o`` of the same name keeps its growing file."""
     from camvideo.batch.lock import OutputLock
 

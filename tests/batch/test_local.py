@@ -22,6 +22,7 @@ from batch_helpers import (
 )
 from clips import make_clip
 
+from camvideo.batch.lock import LOCK_NAME
 from camvideo.cli import main
 
 pytestmark = pytest.mark.timeout(420)
@@ -118,10 +119,17 @@ def test_an_interrupted_batch_resumes_with_the_unfinished_files_only(tmp_path):
             assert not any(p.exists() for p in outputs(out, record["rel"]))
             kept |= {recording, export}
     assert set(out.rglob("*.partial.*")) == kept
+    assert not (out / LOCK_NAME).exists()  # the stopped run's lock file went with it
+    written = {path: path.read_bytes() for path in kept}
 
     again = time.time()
     result = camvideo(tmp_path / "in", "--output-dir", out, "--jobs", "2")
     assert result.returncode == 0, result.stderr
+    # what the stopped run wrote is kept beside, byte for byte, as a single `camvideo process` keeps it
+    assert {p.with_name(p.name.replace(".partial.", ".partial-1.")): b for p, b in written.items()} == {
+        p: p.read_bytes() for p in out.rglob("*.partial-1.*")}
+    assert not kept or "left by an earlier run that was stopped part way" in result.stderr
+    assert not (out / LOCK_NAME).exists()
     assert f"({len(done_first)} complete from an earlier run, skipped" in result.stderr
     records = summary(out)
     run_one = first[0]["run"]

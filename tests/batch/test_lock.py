@@ -46,9 +46,48 @@ def test_a_file_lock_removed_by_its_holder_meanwhile_is_opened_again(tmp_path, m
         assert len(calls) == 2 and lock.path.exists()
 
 
-def test_the_folder_lock_stays_and_refuses_a_second_run(tmp_path):
+def test_the_folder_lock_refuses_a_second_run_and_goes_when_the_run_ends(tmp_path):
     with OutputLock(tmp_path, "first"):
         with pytest.raises(OutputError, match="is in use by another camvideo run .*give another --output-dir"):
             with OutputLock(tmp_path, "second"):
                 pass
-    assert (tmp_path / LOCK_NAME).exists()
+        assert (tmp_path / LOCK_NAME).exists()
+    assert not (tmp_path / LOCK_NAME).exists()
+    with pytest.raises(RuntimeError), OutputLock(tmp_path, "a run that fails"):
+        raise RuntimeError("an error ends the run")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stale_lock_file_is_taken_and_removed(tmp_path):
+    (tmp_path / LOCK_NAME).write_text("host:1 since yesterday: a killed run\n")
+    with OutputLock(tmp_path, "this run"):
+        assert "this run" in (tmp_path / LOCK_NAME).read_text()
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+@pytest.mark.parametrize("file", [False, True])
+def test_a_lock_never_removes_another_runs_lock_file(tmp_path, file):
+    """Someone removed this run's lock file and another run made and locked its own: this
+    run's end leaves that one (the other run's lock) alone."""
+    make = (lambda what: OutputLock.for_file(tmp_path / "a.mkv", what)) if file else (lambda w: OutputLock(tmp_path, w))
+    with make("first") as first:
+        os.unlink(first.path)
+        second = make("second").__enter__()
+        assert "second" in second.path.read_text()
+    try:
+        assert second.path.exists() and "second" in second.path.read_text()
+    finally:
+        second.__exit__(None, None, None)
+    assert not second.path.exists()
+
+
+def test_an_abort_removes_the_lock_files_it_holds(tmp_path):
+    """A second signal ends the process with os._exit (no __exit__ runs): the locks' files
+    go first (``runtime.signals.before_abort``); a lock released before is not touched."""
+    from camvideo.runtime import signals
+
+    with OutputLock(tmp_path, "run"), OutputLock.for_file(tmp_path / "a.mkv", "run"):
+        assert len(list(tmp_path.iterdir())) == 2
+        signals._run_before_abort()
+        assert list(tmp_path.iterdir()) == []
+    assert not signals._BEFORE_ABORT

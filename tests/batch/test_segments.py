@@ -176,7 +176,7 @@ def test_the_command_splits_a_long_file_and_writes_one_line_for_it(tmp_path, cat
     assert decode_times(out / "talk_cam.mkv") == pytest.approx(decode_times(source / "talk.mp4"), abs=1e-3)
     with av.open(str(out / "talk_cam.mkv")) as container:
         assert container.streams.audio  # the source's sound copied along
-    assert sorted(os.listdir(out)) == [".camvideo-run.lock", "camvideo-run.jsonl", "talk.jsonl", "talk_cam.mkv"]
+    assert sorted(os.listdir(out)) == ["camvideo-run.jsonl", "talk.jsonl", "talk_cam.mkv"]  # the lock file gone
     again = camvideo(source, "--output-dir", out, "--jobs", "2", "--segment-seconds", "1")
     assert again.returncode == 0 and summary(out)[-1]["status"] == "skipped"
 

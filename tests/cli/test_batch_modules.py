@@ -57,9 +57,20 @@ def test_a_run_that_wrote_nothing_leaves_the_folder_as_it_found_it(tmp_path):
     assert found == {str(out), str(out / "sub")}
     (out / "sub" / "deep").mkdir()
     plan.summary_path.touch()
-    (out / LOCK_NAME).touch()
     undo_if_nothing_ran(plan, found)
     assert sorted(os.listdir(out)) == ["sub"] and os.listdir(out / "sub") == []
+
+
+def test_a_run_that_wrote_nothing_leaves_a_lock_file_there_now_alone(tmp_path):
+    """Its own lock file went when it released the lock; one there now is a run's that started since."""
+    out = tmp_path / "out"
+    plan = _plan(out)
+    found = existing(plan)
+    out.mkdir()
+    plan.summary_path.touch()
+    (out / LOCK_NAME).write_text("host:2 since now: another run")
+    undo_if_nothing_ran(plan, found)
+    assert os.listdir(out) == [LOCK_NAME]
 
 
 def test_a_run_that_wrote_a_summary_line_keeps_everything(tmp_path):
@@ -95,3 +106,12 @@ def test_the_summary_keeps_a_name_as_it_is_and_the_display_shows_it_printable():
     skip_complete(writer, [job], "cfg", totals)
     assert writer.records[1]["status"] == "skipped" and writer.records[1]["rel"] == "a\nb.mp4"
     assert totals.counts["skipped"] == 1
+
+
+def test_the_batch_options_have_one_home():
+    """``add_batch_options``, ``wants_batch`` and ``one_file_outputs`` are imported from
+    ``batch_options``, where they are defined; ``camvideo.cli.batch`` no longer re-exports them."""
+    from camvideo.cli import batch, batch_options
+
+    for name in ("add_batch_options", "wants_batch", "one_file_outputs"):
+        assert hasattr(batch_options, name) and not hasattr(batch, name), name

@@ -1,4 +1,6 @@
-"""The checks before torch (camvideo.cli.inputs): a missing SOURCE, a folder with nothing to process, a\n--model name that is no model."""
+"""The checks before torch (camvideo.cli.inputs): a missing SOURCE, a folder with nothing to process, a
+--model name that is no model, the model options (a --device typo, choices no model can run together, files
+that are not there)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,18 @@ import pytest
 
 from camvideo.app.catalogue import keep
 from camvideo.cli import main
-from camvideo.cli.inputs import check_model_name, check_source, kept_model_names
-from camvideo.errors import InputError, ModelLoadError
+from camvideo.cli.inputs import (
+    check_device,
+    check_model_files,
+    check_model_name,
+    check_runtime_choice,
+    check_source,
+    keep_model_names,
+    kept_model_names,
+)
+from camvideo.errors import CamvideoError, InputError, ModelLoadError
+from camvideo.settings import ModelOptions
+from camvideo.video.recorder import nvenc_present
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,6 +87,19 @@ def test_no_kept_list_leaves_the_name_to_the_load(tmp_path, monkeypatch):
     (["process", "--model", "nosuch", "DEMO"], "unknown model 'nosuch'"),
     (["image", "--model", "nosuch", "DEMO"], "unknown model 'nosuch'"),
     (["gui", "--model", "nosuch"], "unknown model 'nosuch'"),
+    (["process", "DEMO", "--device", "gpu"], "got 'gpu'; did you mean cuda?"),
+    (["process", "DEMO", "--device", "gpu", "--output-dir", "out"], "did you mean cuda?"),  # a batch
+    (["image", "DEMO", "--device", "CUDA"], "did you mean cuda?"),
+    (["eval", "--devset", "--device", "cuda0"], "did you mean cuda:0?"),
+    (["gui", "--device", "gpu"], "did you mean cuda?"),
+    (["bench", "--device", "gpu"], "did you mean cuda?"),
+    (["process", "DEMO", "--precision", "bf16", "--runtime", "torch"], "cannot go with --runtime torch"),
+    (["gui", "--device", "openvino:CPU", "--runtime", "torch"], "cannot go with --runtime torch"),
+    (["process", "DEMO", "--weights", "missing.pt"], "weights file missing.pt does not exist"),
+    (["image", "DEMO", "--model", "missing.onnx"], "model file missing.onnx not found"),
+    (["process", "DEMO", "--input-size", "5"], "--input-size must be between 8 and 2048"),
+    pytest.param(["process", "DEMO", "--codec", "h264_nvenc"], "needs an NVIDIA GPU",
+                 marks=pytest.mark.skipif(nvenc_present(), reason="an NVIDIA GPU here")),
 ])
 def test_a_typo_is_said_before_torch_is_imported(tmp_path, monkeypatch, argv, words):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -88,3 +113,70 @@ def test_a_typo_is_said_before_torch_is_imported(tmp_path, monkeypatch, argv, wo
                           timeout=120)
     assert done.stdout.split() == ["2", "False"], done.stderr
     assert words in done.stderr and done.stderr.count("\n") == 1
+    assert not (tmp_path / "out").exists()  # a batch that cannot start makes no folder
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:1", "mps", "xpu:0", "openvino:GPU", "openvino:AUTO:GPU,CPU"])
+def test_devices_that_torch_or_openvino_may_have_pass(device):
+    check_device(device)
+
+
+@pytest.mark.parametrize("device, guess", [
+    ("gpu", "cuda"), ("GPU:1", "cuda:1"), ("CUDA", "cuda"), ("cuda0", "cuda:0"), ("cuda 1", "cuda:1"), ("cpu ", "cpu"),
+    ("cdua", "cuda"), ("atuo", "auto"), ("intel", "openvino:GPU"), ("openvino", "openvino:CPU"), ("XPU", "xpu"),
+    ("banana", None), ("cuda:-1", None), ("", None),
+])
+def test_a_device_no_torch_takes_is_one_line_with_what_it_may_be_a_typo_of(device, guess):
+    with pytest.raises(CamvideoError) as error:
+        check_device(device)
+    text = str(error.value)
+    assert text.startswith("--device must be auto, cpu, cuda, cuda:N, mps or openvino:NAME") and "\n" not in text
+    assert text.endswith(f"; did you mean {guess}?" if guess else f"got {device!r}")
+
+
+@pytest.mark.parametrize("options, words", [
+    (dict(device="openvino:GPU", runtime="torch"), "--device openvino:GPU runs OpenVINO; it cannot go with --runtime torch"),
+    (dict(precision="int8", runtime="torch"), "--precision int8: runs on OpenVINO; it cannot go with --runtime torch"),
+    (dict(device="cuda:0", runtime="openvino"), "--runtime openvino takes a model on the CPU, not cuda:0"),
+])
+def test_choices_that_no_model_can_run_together_are_refused(options, words):
+    with pytest.raises(CamvideoError, match=words):
+        check_runtime_choice(ModelOptions(**options))
+
+
+@pytest.mark.parametrize("options", [dict(device="openvino:CPU"), dict(precision="bf16"), dict(runtime="torch"),
+                                     dict(device="cuda", precision="bf16")])  # auto: torch on a GPU, f32
+def test_choices_a_model_may_run_pass(options):
+    check_runtime_choice(ModelOptions(**options))
+
+
+def test_int8_without_nncf_is_said_before_the_load(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "nncf" else real(name, *a))
+    with pytest.raises(CamvideoError, match=r"--precision int8: needs NNCF: pip install 'camvideo\[int8\]'"):
+        check_runtime_choice(ModelOptions(precision="int8"))
+
+
+def test_the_model_files_are_looked_for(tmp_path):
+    (tmp_path / "w.pt").write_bytes(b"x")
+    (tmp_path / "ir.xml").write_text("<net/>")
+    check_model_files(ModelOptions(weights=str(tmp_path / "w.pt")))
+    for options, words in [(dict(checkpoint=str(tmp_path / "none.pt")), "checkpoint .*none.pt does not exist"),
+                           (dict(weights=str(tmp_path)), "cannot read weights file .*: it is a folder, not a file"),
+                           (dict(labels=str(tmp_path / "none.txt")), "cannot read labels file .*none.txt"),
+                           (dict(model=str(tmp_path / "m.onnx")), "model file .*m.onnx not found"),
+                           (dict(model=str(tmp_path / "ir.xml")), "ir.bin not found: an OpenVINO IR is the .xml and the .bin")]:
+        with pytest.raises(ModelLoadError, match=words):
+            check_model_files(ModelOptions(**options))
+
+
+def test_a_failed_load_keeps_the_model_list_for_the_next_typo(tmp_path, monkeypatch):
+    pytest.importorskip("torchvision.models")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    keep_model_names()
+    names = kept_model_names()
+    assert names is not None and {"lite0", "resnet50"} <= names
+    with pytest.raises(ModelLoadError, match="did you mean resnet50"):
+        check_model_name("resnet5")

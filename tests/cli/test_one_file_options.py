@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from camvideo.cli import build_parser, main
-from camvideo.cli.batch import one_file_outputs
+from camvideo.cli.batch_options import one_file_outputs
 from camvideo.errors import CamvideoError
 
 DEFAULT = Path("/here/a_cam.mkv")
@@ -27,9 +27,37 @@ def outputs(*argv: str) -> tuple[Path | None, str | None]:
     (("--export-format", "csv", "--no-recording"), (None, "/here/a.csv")),
     (("--export-format", "jsonl", "--export", "d.jsonl", "-o", "r.mkv"), (Path("r.mkv"), "d.jsonl")),
     (("--export-format", "none"), (DEFAULT, None)),
+    (("--overwrite",), (DEFAULT, None)),
+    (("--overwrite", "-o", "r.mkv", "--export", "d.jsonl"), (Path("r.mkv"), "d.jsonl")),
 ])
 def test_archive_options_choose_one_files_outputs(argv, expected):
     assert outputs(*argv) == expected
+
+
+@pytest.mark.parametrize("argv, batch", [
+    (("a.mp4", "--overwrite"), False),  # one file is always redone: --overwrite makes no batch of it
+    (("a.mp4", "-o", "r.mkv", "--overwrite"), False),
+    (("a.mp4", "--output-dir", "out", "--overwrite"), True),
+    (("a.mp4", "b.mp4", "--overwrite"), True),
+])
+def test_overwrite_alone_makes_no_batch(argv, batch):
+    from camvideo.cli.batch_options import wants_batch
+
+    assert wants_batch(build_parser().parse_args(["process", *argv])) is batch
+
+
+@pytest.mark.slow
+def test_overwrite_on_one_file_replaces_its_outputs_with_complete_ones(tmp_path, monkeypatch, capsys):
+    from clips import make_clip
+
+    monkeypatch.chdir(tmp_path)
+    make_clip(tmp_path / "a.mp4", frames=3, size=(64, 48))
+    for name in ("r.mkv", "d.jsonl"):
+        (tmp_path / name).write_text("an earlier run's")
+    argv = ["process", "a.mp4", "-o", "r.mkv", "--export", "d.jsonl", "--overwrite", "--no-progress"]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert (tmp_path / "d.jsonl").read_text().count("\n") == 3 and (tmp_path / "r.mkv").stat().st_size > 100
+    assert not (tmp_path / "camvideo-out").exists()  # one file's run, not a batch of one
 
 
 @pytest.mark.parametrize("argv, words", [

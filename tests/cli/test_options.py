@@ -16,6 +16,7 @@ from camvideo.cli import main
     (["--components", "all", "--min-area", "2"], "--min-area must be in [0, 1), got 2.0"),
     (["--gate", "2"], "--gate must be a probability between 0 and 1, got 2.0"),
     (["--alpha", "3"], "--alpha must be between 0 and 1, got 3.0"),
+    (["--colormap", "Jett"], "--colormap must be one of jet, turbo, inferno, viridis, hot, got 'Jett'; did you mean jet?"),
 ])
 def test_a_bad_value_names_its_option_with_its_dashes(data_dir, tmp_path, capsys, flags, says):
     assert main(["image", str(data_dir / "chelsea.png"), "-o", str(tmp_path), *flags]) == 2

@@ -55,6 +55,11 @@ def test_an_empty_name_is_refused_where_it_enters(capsys, argv):
     (["image", "a.png", "--topk", "abc"], "camvideo image: error: argument --topk: invalid int value: 'abc'"),
     (["process", "a.mp4", "--runtime", "tflite"], "camvideo process: error: argument --runtime: invalid choice"),
     (["nosuch"], "camvideo: error: argument COMMAND: invalid choice: 'nosuch'"),
+    (["process", "a.mp4", "--quality", "Balance"], "camvideo process: error: argument --quality: invalid choice: "
+     "'Balance' (choose from 'fast', 'balanced', 'best'); did you mean balanced? (`camvideo process --help`"),
+    (["process", "a.mp4", "--codec", "nvenc"], "camvideo process: error: argument --codec: invalid choice: 'nvenc' "
+     "(choose from 'auto', 'libx264', 'h264_nvenc'); did you mean h264_nvenc?"),
+    (["procss", "a.mp4"], "camvideo: error: argument COMMAND: invalid choice: 'procss' (choose from"),
 ])
 def test_a_command_line_mistake_is_one_line_not_the_usage(capsys, argv, message):
     with pytest.raises(SystemExit) as stop:

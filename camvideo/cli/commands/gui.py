@@ -33,26 +33,17 @@ def run(args: argparse.Namespace) -> int:
     background, so the usual start (the built-in model, a plain device name)
     imports no torch here. A model name other than the built-in one is checked
     first (``checked_model``): a typo fails at once."""
-    from pathlib import Path
 
-    from camvideo.errors import CamvideoError, ModelLoadError
+    from camvideo.errors import CamvideoError
 
     check_source(args.source)
     if args.model is None and cli.model_options(args):
         args.model = cli.DEFAULT_MODEL  # no --model: the model options go with the built-in model
     if args.model is not None:
         args.model = checked_model(args.model)
-    options = cli.model_options(args)  # --input-size, --mean, --std checked here: one line, no window
-    for option, path in (("weights", args.weights), ("checkpoint", args.checkpoint), ("labels", args.labels)):
-        if path and not Path(path).is_file():
-            wrong = "is a folder, not a file" if Path(path).is_dir() else "does not exist"
-            raise ModelLoadError(f"{option} file {path} {wrong}")
+    options = cli.model_options(args)  # the model options and their files: checked by cli.main, before torch
     device, runtime = window_device(args.device), args.runtime
     if device != args.device:  # openvino:CPU: the model on the CPU, its forward pass on OpenVINO
-        if runtime == "torch":  # as process and image say it
-            from camvideo.runtime.runtimes import openvino_with_torch
-
-            raise openvino_with_torch(args.device)
         runtime = "openvino"
     if not PLAIN_DEVICE.fullmatch(device):
         from camvideo.models import resolve_device
@@ -81,7 +72,7 @@ def checked_model(name: str) -> str:
     from pathlib import Path
 
     from camvideo.app.models import is_exported
-    from camvideo.cli.inputs import check_model_name, kept_model_names
+    from camvideo.cli.inputs import check_graph_files, check_model_name, kept_model_names
 
     if is_exported(name):  # an exported graph: the file is the model (its graph is read by the load)
         check_graph_files(Path(name))
@@ -129,16 +120,6 @@ def check_source(source: str | None) -> None:
     if spec is not None and spec.kind == "file" and not spec.path.exists():
         raise InputError(f"{source}: no such file or folder (a camera is its number: 0, 1, ...; "
                          "a stream its URL: rtsp://...)")
-
-
-def check_graph_files(path) -> None:
-    """An exported graph's files are there: the ``.onnx``, or the ``.xml`` and its ``.bin``."""
-    from camvideo.errors import ModelLoadError
-
-    for need in (path, path.with_suffix(".bin")) if path.suffix.lower() == ".xml" else (path,):
-        if not need.is_file():
-            also = ": an OpenVINO IR is the .xml and the .bin beside it" if need != path else ""
-            raise ModelLoadError(f"model file {need} {'is a folder' if need.is_dir() else 'not found'}{also}")
 
 
 # Device names whose spelling is right without asking torch (``resolve_device``

@@ -144,7 +144,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"# {len(names)} timm models match {args.timm!r}; showing the first {TIMM_LIMIT}", file=sys.stderr)
             names = names[:TIMM_LIMIT]
     else:
+        from camvideo.cli.inputs import keep_model_names
+
         names = available_models()
+        keep_model_names()  # torchvision is imported: the list for --model's check before torch
     rows = []
     for report in reports(names, refresh=args.refresh):
         where = cached_weights(report.name)

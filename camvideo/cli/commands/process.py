@@ -30,7 +30,7 @@ import signal
 from pathlib import Path
 
 from camvideo.cli import options as cli
-from camvideo.cli.batch import add_batch_options
+from camvideo.cli.batch_options import add_batch_options, one_file_outputs, wants_batch
 from camvideo.cli.exit import allow_quick_exit
 from camvideo.cli.inputs import check_model_name, check_source
 from camvideo.cli.outputs import check_folders, check_names
@@ -115,16 +115,18 @@ def run(args: argparse.Namespace) -> int:
     if args.max_frames is not None and args.max_frames < 1:
         raise CamvideoError(f"--max-frames must be at least 1, got {args.max_frames}")
     check_model_name(args.model)  # before torch (a batch's too): a typo is one line at once
-    from camvideo.cli import batch
+    if wants_batch(args):
+        from camvideo.cli import batch
 
-    if batch.wants_batch(args):
+        _check_codec(args, recording=not args.no_recording and not args.ray)  # Ray: the nodes' GPUs
         return batch.run(args)
     if len(args.sources) != 1:
         raise CamvideoError("give a SOURCE (a file, camera, stream, folder or pattern), or --from-list FILE")
     args.source = args.sources[0]
     settings = cli.localize_settings_from_args(args)
     overlay = cli.overlay_settings_from_args(args)
-    output = batch.one_file_outputs(args, default_output(args.source))  # sets args.export too
+    output = one_file_outputs(args, default_output(args.source))  # sets args.export too
+    _check_codec(args, recording=output is not None)
     check_source(args.source, videos=True)  # before torch: a typo is one line at once
     check_names(output, args.export)  # before torch: `-o out.avi` is one line at once
     check_folders([output, args.export])  # before the model loads and the source opens
@@ -146,6 +148,16 @@ def run(args: argparse.Namespace) -> int:
                "the output is complete up to the last frame written\n"))
         return stop.exit_code
     return 0
+
+
+def _check_codec(args: argparse.Namespace, *, recording: bool) -> None:
+    """``--codec h264_nvenc`` for a recording made here, on a machine without an NVIDIA
+    GPU: one line before torch (the encoder would refuse it after the model loaded)."""
+    from camvideo.video.recorder import nvenc_present
+
+    if recording and args.codec == "h264_nvenc" and not nvenc_present():
+        raise CamvideoError("--codec h264_nvenc needs an NVIDIA GPU, and this machine has none (no /dev/nvidia0): "
+                            "use --codec auto (NVENC where there is one) or libx264")
 
 
 def _stopping(signum: int, sinks: GuardedSinks, live: list[bool]) -> None:
