@@ -18,8 +18,10 @@ what a normal exit would still do:
 It does not when a normal exit has more to do (``teardown_needed``): another
 non-daemon thread still running (a normal exit waits for it), a child process of
 ``multiprocessing`` still alive, or Ray imported (its driver disconnects at exit).
-Only ``process`` on one source allows it; the window (``gui``), whose settings are
-written as its objects are destroyed, never does.
+``process`` on one source allows it, and the window (``gui``) once it has closed
+(its recording finalized, its settings synced, its threads joined, all bounded):
+a daemon thread still inside native code then (an open that FFmpeg cannot
+interrupt) can no longer meet the C++ destructors of the teardown.
 The outputs need nothing from the teardown: each is closed, synced and renamed
 before ``main`` returns, and a recording is playable even after a SIGKILL.
 """

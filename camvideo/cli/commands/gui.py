@@ -68,8 +68,15 @@ def run(args: argparse.Namespace) -> int:
 
     # the model options are the command line's model's: the window's first load uses them, a
     # model chosen later in the window loads as it comes (a checkpoint belongs to its model)
-    return run_app(args.source, model=args.model, device=device, loop=args.loop, model_options=options,
-                   runtime=None if runtime == "auto" else runtime)  # auto: the Runtime box's remembered choice
+    status = run_app(args.source, model=args.model, device=device, loop=args.loop, model_options=options,
+                     runtime=None if runtime == "auto" else runtime)  # auto: the Runtime box's remembered choice
+    # The window has closed: recording final, settings synced, threads joined (bounded). The
+    # interpreter's teardown would only free C++ objects (OpenVINO's, PyAV's, Qt's), racing any
+    # daemon thread still in native code (an open FFmpeg cannot interrupt): skipped.
+    from camvideo.cli.exit import allow_quick_exit
+
+    allow_quick_exit()
+    return status
 
 
 def checked_model(name: str) -> str:
