@@ -122,6 +122,7 @@ def test_without_model_the_window_loads_the_one_it_remembers(monkeypatch, cat_cl
 
     given = []
     monkeypatch.setattr("camvideo.cli.exit._ALLOWED", [False])
+    monkeypatch.setattr("camvideo.cli.exit._THREADS_WAITED", [False])
     monkeypatch.setattr(camvideo.qt.app, "run", lambda source, model=None, **kwargs: given.append(model) or 0)
     assert main(["gui", str(cat_clip)]) == 0
     assert main(["gui", str(cat_clip), "--model", "lite0"]) == 0
@@ -147,6 +148,7 @@ def test_a_closed_window_ends_the_process_without_the_interpreter_s_teardown(mon
     from camvideo.cli import exit as cli_exit
 
     monkeypatch.setattr(cli_exit, "_ALLOWED", [False])
+    monkeypatch.setattr(cli_exit, "_THREADS_WAITED", [False])
     monkeypatch.setattr(camvideo.qt.app, "run", lambda source, **kwargs: 130)
     assert main(["gui", str(cat_clip)]) == 130  # the status is the window's (here: a Ctrl-C)
-    assert cli_exit._ALLOWED == [True]
+    assert cli_exit._ALLOWED == [True] and cli_exit._THREADS_WAITED == [True]
