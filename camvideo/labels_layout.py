@@ -11,7 +11,9 @@ tags their own way, then both place them here, in their own coordinates:
   gate, or no region found) are listed together, **in rank order** top to
   bottom, flush in one corner of the picture: the corner whose list covers the
   boxes (the subject) and the boxed classes' tags least, top-left first on a
-  tie. A list taller than the picture goes on in a second column beside it.
+  tie. A list taller than the picture goes on in a second column beside it;
+- what the caller blocks (the window's legend, placed first) is kept clear as
+  a tag placed before would be.
 
 Placed tag by tag from one corner, tags of different widths used to take free
 slots out of order (a short rank-5 tag fitted above a wide rank-4 one) and sat
@@ -44,21 +46,24 @@ def _overlap_area(a: Rect, b: Rect) -> float:
     return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
 
 
-def place_labels(tags: Sequence[TagSize], area: Rect, subject: Sequence[Rect] = ()) -> list[Rect]:
+def place_labels(tags: Sequence[TagSize], area: Rect, subject: Sequence[Rect] = (),
+                 blocked: Sequence[Rect] = ()) -> list[Rect]:
     """The rect of each tag (in ``tags``' order, which is rank order) inside ``area``.
 
     ``subject``: the boxes, in the same coordinates; the list of box-less tags
-    goes in the corner where it covers them least."""
+    goes in the corner where it covers them least. ``blocked``: what no tag
+    should cover (the window's legend): a boxed tag is pushed down past it as
+    past a tag placed before it, and the list counts it as a box."""
     free = [i for i, t in enumerate(tags) if t.anchor is None]
     boxed = [i for i, t in enumerate(tags) if t.anchor is not None]
     wanted = {i: _clamp(tags[i], tags[i].anchor, area) for i in boxed}  # where each boxed tag would go
-    avoid = list(subject) + list(wanted.values())
+    avoid = list(subject) + list(blocked) + list(wanted.values())
     best: list[Rect] = []
     if free:
         options = [_column([tags[i] for i in free], area, corner) for corner in _CORNERS]
         best = min(options, key=lambda rects: sum(_overlap_area(r, a) for r in rects for a in avoid))
     rects: dict[int, Rect] = dict(zip(free, best))
-    placed = list(best)
+    placed = list(blocked) + list(best)
     for i in boxed:
         x1, y1, x2, y2 = wanted[i]
         h = y2 - y1

@@ -107,3 +107,13 @@ def test_the_legend_panel_keeps_off_a_box_outline_and_stays_bottom_left_when_fre
     assert (x1, y1) == (10, 10)  # top-left: over the picture, off the box's edges
     whole = (0, 0, 640, 480)  # a box the size of the frame: every corner alike, bottom-left
     assert panel_corner(200, 40, area, [whole], margin=10) == (10, 430, 210, 470)
+
+
+def test_a_boxed_tag_goes_down_past_a_blocked_rect_the_legend():
+    """The window's legend in the top-left corner: a box's tag there goes below it."""
+    legend = (0.0, 0.0, 200.0, 40.0)
+    tag = TagSize(100.0, 16.0, anchor=(10.0, 5.0))
+    (rect,) = place_labels([tag], (0.0, 0.0, 640.0, 480.0), blocked=[legend])
+    assert not overlaps(rect, legend)
+    assert rect[0] == 10.0 and rect[1] >= 40.0  # straight down from its corner
+    assert place_labels([tag], (0.0, 0.0, 640.0, 480.0)) == [(10.0, 5.0, 110.0, 21.0)]  # nothing blocked: at its box

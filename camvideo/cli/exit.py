@@ -16,10 +16,16 @@ what a normal exit would still do:
 - the exit status is ``main``'s.
 
 It does not when a normal exit has more to do (``teardown_needed``): another
-non-daemon thread still running (a normal exit waits for it), a child process of
-``multiprocessing`` still alive, or Ray imported (its driver disconnects at exit).
-Only ``process`` on one source allows it; the window (``gui``), whose settings are
-written as its objects are destroyed, never does.
+non-daemon thread still running (a normal exit waits for it; not when the command
+waited for its threads itself, bounded), a child process of ``multiprocessing``
+still alive, or Ray imported (its driver disconnects at exit).
+``process`` on one source allows it, and the window (``gui``) once it has closed
+(its recording finalized, its settings synced, its threads joined, all bounded
+waits). There the teardown did harm: a Python thread still inside torch's,
+OpenVINO's or OpenCV's native code (which release the GIL in a C++ object) calls
+``pthread_exit`` when it takes the GIL back during finalization, the unwinding
+meets that object's ``noexcept`` destructor, and the process ends in
+``std::terminate`` ("terminate called without an active exception", status 134).
 The outputs need nothing from the teardown: each is closed, synced and renamed
 before ``main`` returns, and a recording is playable even after a SIGKILL.
 """
@@ -32,12 +38,16 @@ import sys
 import threading
 
 _ALLOWED = [False]
+_THREADS_WAITED = [False]
 
 
-def allow_quick_exit() -> None:
+def allow_quick_exit(threads_waited: bool = False) -> None:
     """The command's work is finished and every output closed: ``entry`` may skip
-    the interpreter's teardown."""
+    the interpreter's teardown. ``threads_waited``: the command has waited, bounded,
+    for its own threads already (the window's close): one still running past that
+    wait does not hold the exit, as a normal exit would, unbounded."""
     _ALLOWED[0] = True
+    _THREADS_WAITED[0] = threads_waited
 
 
 def teardown_needed() -> str | None:
@@ -45,7 +55,8 @@ def teardown_needed() -> str | None:
     leaves nothing undone."""
     if not _ALLOWED[0]:
         return "the command did not allow it"
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+    if not _THREADS_WAITED[0] and any(t.is_alive() and not t.daemon for t in threading.enumerate()
+                                      if t is not threading.main_thread()):
         return "a thread is still running"
     if "ray" in sys.modules:
         return "Ray was used"

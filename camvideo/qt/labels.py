@@ -102,7 +102,8 @@ def layout_tags(result, image_rect: QRectF, frame_size: tuple[int, int], font: Q
     ``image_rect`` (where a ``frame_size`` = (width, height) frame lands), the
     box-less ones listed in rank order in the corner that covers the boxes least;
     all inside the picture (in a picture narrower than a tag, its text is
-    elided; the list also keeps off the ``avoid`` rects, e.g. the legend). The tags
+    elided; every tag keeps off the ``avoid`` rects, e.g. the legend: a boxed
+    one goes down past them). The tags
     of rank ``marked`` are marked; ``colors(result)``: their fills (one per detection)."""
     width, height = frame_size
     if not result.detections or width <= 0 or height <= 0 or image_rect.isEmpty():
@@ -127,7 +128,8 @@ def layout_tags(result, image_rect: QRectF, frame_size: tuple[int, int], font: Q
         sizes.append(TagSize(w, h, anchor))
     area = (left, top, image_rect.right(), image_rect.bottom())
     tags: list[Tag] = []
-    places = place_labels(sizes, area, boxes + [tuple(a.getCoords()) for a in avoid])
+    blocked = [tuple(a.getCoords()) for a in avoid]
+    places = place_labels(sizes, area, boxes, blocked)
     for det, bgr, text, (x1, y1, x2, y2) in zip(result.detections, colors(result), texts, places):
         ink = ink_color(bgr)
         tags.append(Tag(QRectF(x1, y1, x2 - x1, y2 - y1), text, det.rank, QColor(*bgr[::-1]), QColor(*ink[::-1]),

@@ -109,9 +109,12 @@ class TimelineControls:
 
     # -- the source ---------------------------------------------------------------------
     def on_source_changed(self, name: str, live: bool) -> None:
-        """A new source: a new track; the strip shows for a video file only."""
+        """A new source: a new track, and no position until its first frame (the
+        last source's, cut to the new length, would say where nothing is yet);
+        the strip shows for a video file only."""
         self.cancel_scan()
         self.track = ScoreTrack(name)
+        self.strip.set_position(None)
         self._drawn = -1
         self.area.setVisible(not live and self._session.images is None)
         self.state_label.setText("")
@@ -130,6 +133,7 @@ class TimelineControls:
 
     def no_source(self) -> None:
         self.cancel_scan()
+        self.strip.set_position(None)
         self.area.hide()
         self.plain_bar.hide()
 

@@ -121,6 +121,8 @@ def test_without_model_the_window_loads_the_one_it_remembers(monkeypatch, cat_cl
     import camvideo.qt.app
 
     given = []
+    monkeypatch.setattr("camvideo.cli.exit._ALLOWED", [False])
+    monkeypatch.setattr("camvideo.cli.exit._THREADS_WAITED", [False])
     monkeypatch.setattr(camvideo.qt.app, "run", lambda source, model=None, **kwargs: given.append(model) or 0)
     assert main(["gui", str(cat_clip)]) == 0
     assert main(["gui", str(cat_clip), "--model", "lite0"]) == 0
@@ -137,3 +139,16 @@ def test_the_remembered_model_is_the_one_a_window_without_a_model_loads(qtbot, o
     settings.sync()
     assert open_window(None).panel.model.currentText() == "lite1"
     assert open_window(None, model="lite0").panel.model.currentText() == "lite0"
+
+
+def test_a_closed_window_ends_the_process_without_the_interpreter_s_teardown(monkeypatch, cat_clip):
+    """Once the window has closed (everything final and joined, bounded), ``gui`` lets
+    ``entry`` skip the teardown: no C++ destructor meets a thread still in native code."""
+    import camvideo.qt.app
+    from camvideo.cli import exit as cli_exit
+
+    monkeypatch.setattr(cli_exit, "_ALLOWED", [False])
+    monkeypatch.setattr(cli_exit, "_THREADS_WAITED", [False])
+    monkeypatch.setattr(camvideo.qt.app, "run", lambda source, **kwargs: 130)
+    assert main(["gui", str(cat_clip)]) == 130  # the status is the window's (here: a Ctrl-C)
+    assert cli_exit._ALLOWED == [True] and cli_exit._THREADS_WAITED == [True]

@@ -242,3 +242,12 @@ def test_a_class_keeps_its_colour_when_the_timeline_order_turns(qtbot, open_wind
     result = FrameResult(frame=0, time=0.0, width=96, height=64, detections=(
         Detection(1, 967, "espresso", 0.7, (4, 4, 60, 40)), Detection(2, 285, "Egyptian cat", 0.2, None)))
     assert w.view.colors(result) == class_colors([967, 285]) == w.session.annotator.colors(result)
+
+
+def test_a_new_source_shows_no_position_until_its_first_frame(qtbot, open_window, fast_models, cat_clip):
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 2)
+    assert w.timeline.strip.position is not None
+    w.timeline.on_frame = lambda shown: None  # no frame of the new source yet
+    w.timeline.on_source_changed("demo.mp4", False)
+    assert w.timeline.strip.position is None  # not the last source's, cut to the new length

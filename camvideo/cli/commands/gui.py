@@ -59,8 +59,16 @@ def run(args: argparse.Namespace) -> int:
 
     # the model options are the command line's model's: the window's first load uses them, a
     # model chosen later in the window loads as it comes (a checkpoint belongs to its model)
-    return run_app(args.source, model=args.model, device=device, loop=args.loop, model_options=options,
-                   runtime=None if runtime == "auto" else runtime)  # auto: the Runtime box's remembered choice
+    status = run_app(args.source, model=args.model, device=device, loop=args.loop, model_options=options,
+                     runtime=None if runtime == "auto" else runtime)  # auto: the Runtime box's remembered choice
+    # The window has closed: recording final, settings synced, threads joined (bounded waits).
+    # The interpreter's teardown has nothing left to do but harm: a thread still in torch's,
+    # OpenVINO's or OpenCV's native code then ends in std::terminate (exit status 134) when it
+    # takes the GIL back (docs/app.md), and a thread past its bounded wait would hold the exit.
+    from camvideo.cli.exit import allow_quick_exit
+
+    allow_quick_exit(threads_waited=True)
+    return status
 
 
 def checked_model(name: str) -> str:
