@@ -39,13 +39,15 @@ import threading
 
 _ALLOWED = [False]
 _THREADS_WAITED = [False]
+MUST_FINISH = "camvideo_must_finish"  # a thread with this attribute true holds the exit even after a bounded wait
 
 
 def allow_quick_exit(threads_waited: bool = False) -> None:
     """The command's work is finished and every output closed: ``entry`` may skip
     the interpreter's teardown. ``threads_waited``: the command has waited, bounded,
     for its own threads already (the window's close): one still running past that
-    wait does not hold the exit, as a normal exit would, unbounded."""
+    wait does not hold the exit, as a normal exit would, unbounded; except one marked
+    ``MUST_FINISH`` (a recording's save, a source's stop): the exit waits for it."""
     _ALLOWED[0] = True
     _THREADS_WAITED[0] = threads_waited
 
@@ -55,8 +57,8 @@ def teardown_needed() -> str | None:
     leaves nothing undone."""
     if not _ALLOWED[0]:
         return "the command did not allow it"
-    if not _THREADS_WAITED[0] and any(t.is_alive() and not t.daemon for t in threading.enumerate()
-                                      if t is not threading.main_thread()):
+    alive = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive() and not t.daemon]
+    if any(getattr(t, MUST_FINISH, False) for t in alive) or (alive and not _THREADS_WAITED[0]):
         return "a thread is still running"
     if "ray" in sys.modules:
         return "Ray was used"

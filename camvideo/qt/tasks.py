@@ -47,6 +47,7 @@ from functools import partial
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from camvideo.app.wording import window_text
+from camvideo.cli.exit import MUST_FINISH
 from camvideo.errors import CamvideoError, describe
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ class Tasks(QObject):
         task = Task(next(self._ids), name, lane, done, failed, discard)
         task.always = always
         task.thread = threading.Thread(target=self._run, args=(task, fn, tuple(after)), name=name, daemon=daemon)
+        setattr(task.thread, MUST_FINISH, always)  # a save or stop: the process's exit waits for it (cli.exit)
         if lane is not None:
             self.drop(lane)
             self._lanes[lane] = task

@@ -83,6 +83,28 @@ def test_teardown_is_needed_while_a_thread_runs_or_a_child_lives(monkeypatch):
     assert cli_exit.teardown_needed() == "Ray was used"
 
 
+def test_after_the_windows_bounded_wait_only_a_save_or_stop_holds_the_exit(monkeypatch):
+    """``allow_quick_exit(threads_waited=True)`` (the window closed): a thread past the
+    close's wait does not hold the exit, unless it is marked ``MUST_FINISH`` (a recording's
+    save, a source's stop: cut, its recording would stay .partial)."""
+    monkeypatch.setattr(cli_exit, "_ALLOWED", [False])
+    monkeypatch.setattr(cli_exit, "_THREADS_WAITED", [False])
+    cli_exit.allow_quick_exit(threads_waited=True)
+    for name in [n for n in sys.modules if n == "ray" or n.startswith("ray.")]:
+        monkeypatch.delitem(sys.modules, name)
+    gate = threading.Event()
+    thread = threading.Thread(target=gate.wait, args=(10,))
+    try:
+        thread.start()
+        monkeypatch.setattr(cli_exit.threading, "enumerate", lambda: [threading.main_thread(), thread])
+        assert cli_exit.teardown_needed() is None
+        setattr(thread, cli_exit.MUST_FINISH, True)
+        assert cli_exit.teardown_needed() == "a thread is still running"
+    finally:
+        gate.set()
+        thread.join()
+
+
 def test_a_stream_that_cannot_be_flushed_ends_as_a_normal_exit_does(tmp_path):
     """stdout's reader gone: quick_exit falls back to sys.exit, and the process ends
     with the status and the message Python's own exit gives in that case."""
