@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -90,6 +91,12 @@ SKIP = object()  # an audio packet not to copy
 def nvenc_present() -> bool:
     """Has this machine an NVIDIA GPU's device files (what NVENC needs; ``auto`` tries it)?"""
     return os.path.exists("/dev/nvidia0") or os.path.exists("/dev/nvidiactl")
+
+
+def nvenc_surely_absent() -> bool:
+    """Can NVENC surely not open here: Linux with neither NVIDIA's device files nor
+    WSL2's GPU (``/dev/dxg``)? Elsewhere (Windows, WSL2) only the encoder can tell."""
+    return sys.platform.startswith("linux") and not nvenc_present() and not os.path.exists("/dev/dxg")
 
 
 def _checked_fps(path: Path, codec: str, fps_hint: float, preset: str, keyframe_interval_s: float) -> float:

@@ -24,7 +24,7 @@ from camvideo.cli.inputs import (
 )
 from camvideo.errors import CamvideoError, InputError, ModelLoadError
 from camvideo.settings import ModelOptions
-from camvideo.video.recorder import nvenc_present
+from camvideo.video.recorder import nvenc_surely_absent
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -99,7 +99,7 @@ def test_no_kept_list_leaves_the_name_to_the_load(tmp_path, monkeypatch):
     (["image", "DEMO", "--model", "missing.onnx"], "model file missing.onnx not found"),
     (["process", "DEMO", "--input-size", "5"], "--input-size must be between 8 and 2048"),
     pytest.param(["process", "DEMO", "--codec", "h264_nvenc"], "needs an NVIDIA GPU",
-                 marks=pytest.mark.skipif(nvenc_present(), reason="an NVIDIA GPU here")),
+                 marks=pytest.mark.skipif(not nvenc_surely_absent(), reason="an NVIDIA GPU here")),
 ])
 def test_a_typo_is_said_before_torch_is_imported(tmp_path, monkeypatch, argv, words):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

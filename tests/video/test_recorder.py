@@ -375,3 +375,17 @@ def test_bad_recorder_arguments_are_value_errors_before_any_file(tmp_path, codec
     with pytest.raises(ValueError, match=message):
         Recorder(tmp_path / "a.mkv", codec=codec, preset=preset, keyframe_interval_s=keyframes)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("platform, files, absent", [
+    ("linux", set(), True),
+    ("linux", {"/dev/nvidiactl"}, False),
+    ("linux", {"/dev/dxg"}, False),  # WSL2: the GPU is there, only the encoder can tell
+    ("win32", set(), False),
+])
+def test_nvenc_is_surely_absent_only_on_linux_without_a_gpu_device(monkeypatch, platform, files, absent):
+    from camvideo.video import recorder
+
+    monkeypatch.setattr(recorder.sys, "platform", platform)
+    monkeypatch.setattr(recorder.os.path, "exists", lambda path: path in files)
+    assert recorder.nvenc_surely_absent() is absent

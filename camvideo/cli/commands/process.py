@@ -152,10 +152,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_codec(args: argparse.Namespace, *, recording: bool) -> None:
     """``--codec h264_nvenc`` for a recording made here, on a machine without an NVIDIA
-    GPU: one line before torch (the encoder would refuse it after the model loaded)."""
-    from camvideo.video.recorder import nvenc_present
+    GPU (Linux; elsewhere the encoder tells): one line before torch (the encoder would
+    refuse it after the model loaded)."""
+    from camvideo.video.recorder import nvenc_surely_absent
 
-    if recording and args.codec == "h264_nvenc" and not nvenc_present():
+    if recording and args.codec == "h264_nvenc" and nvenc_surely_absent():
         raise CamvideoError("--codec h264_nvenc needs an NVIDIA GPU, and this machine has none (no /dev/nvidia0): "
                             "use --codec auto (NVENC where there is one) or libx264")
 
