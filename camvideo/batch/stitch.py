@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -22,6 +23,8 @@ from pathlib import Path
 from camvideo.batch.job import JobResult, worker_name
 from camvideo.batch.plan import Job
 from camvideo.errors import reason
+
+log = logging.getLogger(__name__)
 
 
 def join_file(job: Job, parts: Sequence[Job], started: float, figures: tuple[dict, ...]) -> JobResult:
@@ -45,15 +48,17 @@ def join_file(job: Job, parts: Sequence[Job], started: float, figures: tuple[dic
                      started=started, finished=time.time(), segments=figures, damage=damage or None)
 
 
-def _partial(path: str | Path) -> Path:
-    path = Path(path)
-    return path.with_name(f"{path.stem}.partial{path.suffix}")
-
-
 @contextlib.contextmanager
 def _complete(final: str | Path):
-    """A ``.partial`` file to write, synced and renamed to ``final`` when the block ends well."""
-    partial = _partial(final)
+    """A ``.partial`` file to write, synced and renamed to ``final`` when the block ends well.
+    One that a stopped earlier run left there (its whole-file recording or data) is kept as
+    ``NAME.partial-N.EXT`` first, as a whole-file job keeps it (``video.outputs.set_aside``)."""
+    from camvideo.video.outputs import partial_path, set_aside
+
+    partial = partial_path(Path(final))
+    kept = set_aside(partial)
+    if kept is not None:
+        log.info("%s, left by an earlier run that stopped, is kept as %s", partial, kept.name)
     try:
         with open(partial, "wb") as file:
             yield file

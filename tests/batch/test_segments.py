@@ -143,6 +143,23 @@ def test_a_damaged_segment_s_loss_is_in_its_marker_and_named_in_the_joined_file(
     assert joined.to_record("cfg")["damaged"] == joined.damage
 
 
+def test_a_join_keeps_a_stopped_whole_file_run_s_partial_outputs(tmp_path, runner, cat):
+    """A file stopped whole, then redone in segments (more workers this time): the join
+    writes its own .partial files, so the stopped run's are kept as NAME.partial-1.EXT
+    first, byte for byte, as a whole-file job keeps them."""
+    job = job_of(tmp_path, cat)
+    folder_of(job).mkdir()
+    left = {Path(o).with_name(f"{Path(o).stem}.partial{Path(o).suffix}"): os.urandom(64) for o in job.outputs}
+    for path, data in left.items():
+        path.write_bytes(data)
+    parts = [segment_job(job, s, 20 + s.number) for s in cut(job, probe(job.source), 2.5, warm_up=0)]
+    results = [runner.run(part) for part in parts]
+    joined = join_file(job, parts, 0.0, tuple({"frames": r.frames, "seconds": r.seconds} for r in results))
+    assert joined.status == "done" and joined.frames == FRAMES
+    for path, data in left.items():
+        assert not path.exists() and path.with_name(f"{path.stem}-1{path.suffix}").read_bytes() == data
+
+
 def test_units_skip_the_done_segments_and_redo_the_rest(tmp_path, runner, cat):
     job = job_of(tmp_path, cat)
     units = Units([job], 2, 1.0, "cfg")
