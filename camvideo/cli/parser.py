@@ -70,11 +70,13 @@ def close_choice(message: str) -> str:
     """``; did you mean balanced?`` for argparse's "invalid choice: 'balance' (choose from
     'fast', 'balanced', 'best')" when one choice is close to the value given (in any case);
     empty when none is."""
-    found = re.search(r"invalid choice: '(.*)' \(choose from (.*)\)$", message)
+    found = re.search(r"invalid choice: (.*) \(choose from (.*)\)$", message)
     if found is None:
         return ""
-    choices = re.findall(r"'([^']*)'", found.group(2))
-    close = difflib.get_close_matches(found.group(1).lower(), choices, n=1, cutoff=0.6)
+    # Python 3.12.7-3.13 print the choices unquoted ("fast, balanced, best"), others quoted
+    choices = [c.strip().strip("'") for c in found.group(2).split(", ")]
+    given = found.group(1).strip("'")
+    close = difflib.get_close_matches(given.lower(), choices, n=1, cutoff=0.6)
     return f"; did you mean {close[0]}?" if close else ""
 
 

@@ -55,10 +55,8 @@ def test_an_empty_name_is_refused_where_it_enters(capsys, argv):
     (["image", "a.png", "--topk", "abc"], "camvideo image: error: argument --topk: invalid int value: 'abc'"),
     (["process", "a.mp4", "--runtime", "tflite"], "camvideo process: error: argument --runtime: invalid choice"),
     (["nosuch"], "camvideo: error: argument COMMAND: invalid choice: 'nosuch'"),
-    (["process", "a.mp4", "--quality", "Balance"], "camvideo process: error: argument --quality: invalid choice: "
-     "'Balance' (choose from 'fast', 'balanced', 'best'); did you mean balanced? (`camvideo process --help`"),
-    (["process", "a.mp4", "--codec", "nvenc"], "camvideo process: error: argument --codec: invalid choice: 'nvenc' "
-     "(choose from 'auto', 'libx264', 'h264_nvenc'); did you mean h264_nvenc?"),
+    (["process", "a.mp4", "--quality", "Balance"], "camvideo process: error: argument --quality: invalid choice: "),
+    (["process", "a.mp4", "--codec", "nvenc"], "camvideo process: error: argument --codec: invalid choice: "),
     (["procss", "a.mp4"], "camvideo: error: argument COMMAND: invalid choice: 'procss' (choose from"),
 ])
 def test_a_command_line_mistake_is_one_line_not_the_usage(capsys, argv, message):
@@ -68,6 +66,19 @@ def test_a_command_line_mistake_is_one_line_not_the_usage(capsys, argv, message)
     err = capsys.readouterr().err
     assert err.startswith(message) and len(err.splitlines()) == 1, err
     assert err.rstrip().endswith("--help` lists the options)")
+    guess = {"Balance": "; did you mean balanced? (", "nvenc": "; did you mean h264_nvenc? ("}.get(argv[-1])
+    assert guess is None or guess in err  # argparse's own words before it differ between Python versions
+
+
+@pytest.mark.parametrize("message", [
+    "argument --quality: invalid choice: 'balance' (choose from 'fast', 'balanced', 'best')",
+    "argument --quality: invalid choice: 'balance' (choose from fast, balanced, best)",  # Python 3.12.7-3.13
+])
+def test_the_close_choice_is_found_whether_argparse_quotes_the_choices_or_not(message):
+    from camvideo.cli.parser import close_choice
+
+    assert close_choice(message) == "; did you mean balanced?"
+    assert close_choice(message.replace("'balance'", "'zzz'")) == ""
 
 
 def test_a_log_line_reads_as_the_commands_own(tmp_path):
