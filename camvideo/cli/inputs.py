@@ -165,17 +165,15 @@ def check_runtime_choice(options: ModelOptions) -> None:
     """``--device``, ``--runtime`` and ``--precision`` that no model can run together:
     an OpenVINO device or precision with ``--runtime torch``, a GPU of torch's with
     ``--runtime openvino``; ``--precision int8`` without NNCF (the words of
-    ``camvideo.runtime.runtimes`` and ``quantize``, which check them again after the load)."""
-    openvino_device = options.device.lower().startswith("openvino:")
-    if options.runtime == "torch" and openvino_device:
-        raise CamvideoError(Hint("device", options.device), " runs OpenVINO; it cannot go with ",
-                            Hint("runtime", "torch"))
+    ``camvideo.runtime.choices``, which the load says them in, and ``quantize``'s)."""
+    from camvideo.runtime.choices import openvino_off_cpu, openvino_with_torch, precision_with_torch
+
+    if options.runtime == "torch" and options.device.lower().startswith("openvino:"):
+        raise openvino_with_torch(options.device)
     if options.runtime == "torch" and options.precision not in ("auto", "f32"):
-        raise CamvideoError(Hint("precision", options.precision, subject=True), "runs on OpenVINO; it cannot go with ",
-                            Hint("runtime", "torch"))
+        raise precision_with_torch(options.precision)
     if options.runtime == "openvino" and options.device.split(":")[0] in ("cuda", "mps", "xpu"):
-        raise CamvideoError(Hint("runtime", "openvino"), f" takes a model on the CPU, not {options.device}; ",
-                            Hint("device", "cpu", "use"), " or openvino:GPU")
+        raise openvino_off_cpu(options.device)
     if options.precision == "int8" and importlib.util.find_spec("nncf") is None:
         raise CamvideoError(Hint("precision", "int8", subject=True),
                             "needs NNCF: pip install 'camvideo[int8]' (or choose ", Hint("precision", "f32"), ")")

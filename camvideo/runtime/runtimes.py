@@ -28,6 +28,7 @@ from pathlib import Path
 from camvideo.cam.forward import Forward
 from camvideo.cam.methods import method_class
 from camvideo.errors import CamvideoError, Hint, reason
+from camvideo.runtime.choices import openvino_off_cpu, openvino_with_torch, precision_with_torch
 from camvideo.settings import PRECISIONS, RUNTIMES
 
 log = logging.getLogger(__name__)
@@ -96,11 +97,6 @@ def named_devices(name: str) -> list[str]:
     return [e for e in entries if e and not e.startswith("-") and e.split(".")[0].split(":")[0] not in _VIRTUAL_DEVICES]
 
 
-def openvino_with_torch(device: str) -> CamvideoError:
-    """The error for an OpenVINO ``device`` asked for together with ``--runtime torch``."""
-    return CamvideoError(Hint("device", device), " runs OpenVINO; it cannot go with ", Hint("runtime", "torch"))
-
-
 def choose_runtime(model, runtime: str = "auto", *, openvino_device: str | None = None,
                    precision: str = "f32") -> str:
     """"torch" or "openvino" for ``model`` (see the module). A request that cannot
@@ -114,8 +110,7 @@ def choose_runtime(model, runtime: str = "auto", *, openvino_device: str | None 
     chosen = _choose(model, runtime, openvino_device)
     if chosen == "torch" and precision not in ("auto", "f32"):
         if runtime == "torch":
-            raise CamvideoError(Hint("precision", precision, subject=True), "runs on OpenVINO; it cannot go with ",
-                                Hint("runtime", "torch"))
+            raise precision_with_torch(precision)
         log.warning("%s runs on torch here, in f32: precision %s is OpenVINO's", model.name, precision)
     return chosen
 
@@ -136,8 +131,7 @@ def _choose(model, runtime: str, openvino_device: str | None) -> str:
                                 f"{model.name} gets Grad-CAM, which needs torch's backward pass; ",
                                 Hint("runtime", "torch", "use"), " (or auto)")
         if not on_cpu:
-            raise CamvideoError(Hint("runtime", "openvino"), f" takes a model on the CPU, not {model.device}; ",
-                                Hint("device", "cpu", "use"), " or openvino:GPU")
+            raise openvino_off_cpu(model.device)
         return "openvino"
     if not (exact and on_cpu):
         return "torch"
