@@ -35,7 +35,7 @@ def result_line(result: JobResult) -> str:
     job = result.job
     if result.status == "done":
         damaged = f"; damaged: {result.damage}" if result.damage else ""
-        return f"done {job.rel}: {result.frames} frames in {result.seconds:.1f} s ({result.fps:.1f} fps){damaged}"
+        return f"done {job.rel}: {result.frames} frame{'' if result.frames == 1 else 's'} in {result.seconds:.1f} s ({result.fps:.1f} fps){damaged}"
     if result.status == "interrupted":
         return f"interrupted {job.rel} after {result.frames} frames (finalized; a rerun redoes it)"
     return f"failed {job.rel}: {result.reason}"

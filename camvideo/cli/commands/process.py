@@ -208,7 +208,7 @@ def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedS
             raise _user_error(report.error, args)
         written = [str(p) for p in (*report.outputs, *report.kept)]  # the files that hold the frames now
         elapsed = report.seconds
-        say(f"camvideo: {report.frames} frames in {elapsed:.1f} s ({report.frames / max(elapsed, 1e-9):.1f} fps)"
+        say(f"camvideo: {report.frames} frame{'' if report.frames == 1 else 's'} in {elapsed:.1f} s ({report.frames / max(elapsed, 1e-9):.1f} fps)"
             + (f", {report.dropped} dropped" if report.dropped else "")
             + (f" -> {printable(', '.join(written))}" if written else "") + "\n")
         if report.damage:  # the frame numbers keep the gaps; the line says where they are
