@@ -77,11 +77,9 @@ def blend_colormap(frame: np.ndarray, heat8: np.ndarray, pairs: np.ndarray, alph
     """The map ``heat8`` (uint8, at its own size) in colours blended over ``frame`` at
     ``alpha``, as a new array: one colour a cell of ``rows`` x 2 pixels (``colour_cells``,
     the map's value at the cell's centre), each row of cells blended over its frame rows
-    (``cv2.addWeighted`` in place on every ``rows``-th row of a copy of the frame).
-    Resize, lookups and BGRA -> BGR on a quarter of the pixels: ~0.67x the CPU of the
-    map coloured at every pixel (0.32 against 0.48 ms at 640x480), within a few levels
-    of its picture (2 x 2 cells: ~50 dB PSNR, at most 6 levels off on the bench clips;
-    docs/measuring.md)."""
+    (``cv2.addWeighted`` in place on every ``rows``-th row of a copy of the frame):
+    resize, lookups and BGRA -> BGR on a quarter of the pixels, a picture within a few
+    levels of the map coloured at every pixel (docs/measuring.md, "The overlay, session 19")."""
     height, width = frame.shape[:2]
     rows = max(1, min(rows, height))
     colours = colour_cells(heat8, pairs, -(-height // rows), -(-width // 2))[:, :width]

@@ -292,6 +292,8 @@ class OverlaySettings:
 # The input sizes a model accepts (``load_model``, ``--input-size``): the maps need a
 # few pixels; at 2048 lite0's activations take ~2 GB (100000 asked torch for 120 GB).
 INPUT_SIZES = (8, 2048)
+# --device's values as the messages name them (models.registry.resolve_device, cli.inputs.check_device)
+DEVICES = "auto, cpu, cuda, cuda:N, mps or openvino:NAME (openvino:GPU: an Intel GPU)"
 RUNTIMES = ("auto", "torch", "openvino")  # what runs the forward pass (camvideo.runtime.runtimes)
 # The forward pass's arithmetic on OpenVINO's CPU device (INFERENCE_PRECISION_HINT):
 # auto (the default: bf16 for camvideo's Lite models where the CPU runs it natively,

@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 
 from camvideo.errors import CamvideoError, Hint, InputError, ModelLoadError, unknown_model
-from camvideo.settings import ModelOptions
+from camvideo.settings import DEVICES, ModelOptions
 from camvideo.video.spec import IMAGE_SUFFIXES, SourceSpec
 
 EXPORTED = (".onnx", ".xml")
@@ -97,8 +97,6 @@ def check_model_name(name: str, names: set[str] | None = None) -> None:
     raise unknown_model(name, sorted(names), typed=bare)
 
 
-# --device's values as the messages name them (camvideo.models.registry.resolve_device)
-DEVICES = "auto, cpu, cuda, cuda:N, mps or openvino:NAME (openvino:GPU: an Intel GPU)"
 # torch's device types: what torch.device takes, alone or as TYPE:N (torch 2.x)
 TORCH_DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga", "maia",
                       "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone")

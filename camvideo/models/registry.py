@@ -40,7 +40,7 @@ from camvideo.models.exported import is_exported, load_exported
 from camvideo.models.names import parse_name, torchvision_classifiers, unknown_model
 from camvideo.models.netsplit import features_module, gradcam_module, split_network
 from camvideo.models.weights import cached_weights, check_timm_tag, download_torchvision_weights, timm_pretrained
-from camvideo.settings import INPUT_SIZES  # the one range: the command line checks it too
+from camvideo.settings import DEVICES, INPUT_SIZES  # the one range and list: the command line checks them too
 
 log = logging.getLogger(__name__)
 
@@ -275,8 +275,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     try:
         dev = torch.device(device)
     except RuntimeError:
-        raise ValueError(f"device must be auto, cpu, cuda, cuda:N, mps or openvino:NAME (openvino:GPU: an Intel GPU), "
-                         f"got {device!r}") from None
+        raise ValueError(f"device must be {DEVICES}, got {device!r}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ModelLoadError(f"device {device!r} asked for, but this machine has no usable CUDA GPU; ", CPU_DEVICE)
     if dev.type == "mps" and not _mps_available():

@@ -258,7 +258,6 @@ class FrameLocalizer:
         return ClassMaps(chosen.class_ids, heat, opacity), tuple(detections)
 
 
-
 @lru_cache(maxsize=16)
 def _video_rule(rule: BoxRule, smoothing: SmoothingSettings | None) -> BoxRule:
     """The box rule of a frame stepped with ``smoothing`` (None: a frame on its own): a
