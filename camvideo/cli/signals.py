@@ -70,8 +70,13 @@ class _Guarded:
         self._guard = guard
 
     def write(self, item) -> None:
-        with self._guard.held():
-            self._sink.write(item)
+        guard = self._guard  # ``held()`` written out: a frame's write costs no generator
+        with guard._lock:
+            guard._owner = threading.get_ident()
+            try:
+                self._sink.write(item)
+            finally:
+                guard._owner = None
 
     def close(self) -> None:
         with self._guard.held():
