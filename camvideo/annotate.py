@@ -129,7 +129,7 @@ class HeatmapAnnotator:
         alpha = self.alpha * maps.opacity[self.rank - 1]  # a class gated as not confident is drawn faint
         # Quantized at feature resolution, upsampled as uint8 (blend_colormap): a
         # fraction of the cost of upsampling floats to the frame.
-        heat8 = np.clip(heat * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        heat8 = np.minimum(np.maximum(heat * 255.0 + 0.5, 0.0), 255.0).astype(np.uint8)  # np.clip's pixels, ~2/3 its cost
         return blend_colormap(frame, heat8, self._lut, alpha)
 
 

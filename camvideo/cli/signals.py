@@ -44,6 +44,16 @@ class GuardedSinks:
             finally:
                 self._owner = None
 
+    def write(self, sink, item) -> None:
+        """``sink.write(item)`` with the lock held, as under ``held()`` but without its
+        generator: this runs once a sink a frame."""
+        with self._lock:
+            self._owner = threading.get_ident()
+            try:
+                sink.write(item)
+            finally:
+                self._owner = None
+
     def close_now(self) -> bool:
         """Close every sink (a recording's encoder flushed, its container closed and
         renamed): False when they could not be had within ``ABORT_WAIT_S``, or when
@@ -70,8 +80,7 @@ class _Guarded:
         self._guard = guard
 
     def write(self, item) -> None:
-        with self._guard.held():
-            self._sink.write(item)
+        self._guard.write(self._sink, item)
 
     def close(self) -> None:
         with self._guard.held():

@@ -325,31 +325,17 @@ class Recorder:
         ``picture``: the same image already converted by ``i420_pool`` (given back
         here), used when the image needs no padding or resizing."""
         import av
-        import numpy as np
 
         if self.closed:
             raise OutputError(f"{self.path}: the recording is already closed")
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype.char != "B":  # "B": uint8
             raise ValueError(f"image must be HxWx3 uint8 BGR, got shape {image.shape} dtype {image.dtype}")
-        fitted = self._fit(image)
-        pts = int(round(time_s / self._tick_s))
-        if self._last_pts is not None and pts <= self._last_pts:
-            pts = self._last_pts + 1  # a repeated or backwards time (seek, loop): keep order
-        self._last_pts = pts
-        # Both sides even: ``_fit``. libx264 copies the picture in while encode runs: the
-        # same frame each time, or the writer's pooled picture (given back after encode).
-        # NVENC keeps by reference a frame it has no free surface for (EAGAIN) and uploads
-        # it at a later call: a frame of its own each time.
-        if not self._shares_frames:
-            frame = yuv420p_frame(fitted)
-        elif picture is not None and fitted is image and picture.size == image.shape[:2]:
-            frame = picture.frame
-        else:
-            frame = self._i420.frame(fitted)
-        frame.pts = pts
+        frame = self._frame(image, picture)
+        frame.pts = self._next_pts(time_s)
         frame.time_base = self.time_base
         try:
-            self._mux_audio(time_s)
+            if self._audio is not None:
+                self._mux_audio(time_s)
             for packet in self._stream.encode(frame):
                 self._container.mux(packet)
             self._file.check()
@@ -359,6 +345,28 @@ class Recorder:
             if picture is not None:
                 picture.pool.give(picture)  # encoded (the encoder copied it in) or failed: free again
         self.frames_written += 1
+
+    def _frame(self, image: np.ndarray, picture: I420Picture | None):
+        """The yuv420p frame to encode for ``image`` (both sides even: ``_fit``). libx264
+        copies the picture in while encode runs: the same frame each time, or the
+        writer's pooled ``picture`` of this very image. NVENC keeps by reference a frame
+        it has no free surface for (EAGAIN) and uploads it at a later call: a frame of
+        its own each time."""
+        fitted = self._fit(image)
+        if not self._shares_frames:
+            return yuv420p_frame(fitted)
+        if picture is not None and fitted is image and picture.size == image.shape[:2]:
+            return picture.frame
+        return self._i420.frame(fitted)
+
+    def _next_pts(self, time_s: float) -> int:
+        """``time_s`` in ticks of the time base, after the last frame's (a repeated or
+        backwards time: a seek, a loop) so that frames stay in order."""
+        pts = int(round(time_s / self._tick_s))
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1
+        self._last_pts = pts
+        return pts
 
     @property
     def i420_pool(self) -> I420Pool | None:

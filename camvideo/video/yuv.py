@@ -109,7 +109,7 @@ class I420Pool:
         import cv2
 
         height, width = size = image.shape[:2]
-        if width % 2 or height % 4 or image.ndim != 3 or image.shape[2] != 3 or image.dtype.name != "uint8":
+        if width % 2 or height % 4 or image.ndim != 3 or image.shape[2] != 3 or image.dtype.char != "B":  # uint8
             return None
         try:
             picture = self._free.pop()

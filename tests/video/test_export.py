@@ -45,6 +45,20 @@ def test_jsonl_one_valid_line_per_frame_flushed_as_it_happens(tmp_path):
                                            "score": 0.79, "box": [40, 0, 409, 300]}
 
 
+def test_jsonl_lines_are_json_dumps_text(tmp_path):
+    """The exporter's encoder (json's C encoder, made once) writes ``json.dumps``'s
+    text byte for byte: non-ASCII labels, NaN, regions, Grad-CAM, no detection."""
+    results = [_result(0),
+               FrameResult(1, 1 / 3, 641, 361, (Detection(1, 7, "caf\u00e9 \u2603 \"q\"", float("nan"), (0, 1, 2, 3),
+                                                           ((0, 1, 2, 3), (5, 5, 9, 9))),), method="gradcam"),
+               FrameResult(2, 1e-7, 640, 480, ())]
+    path = tmp_path / "out.jsonl"
+    with JsonlExporter(path) as exporter:
+        for result in results:
+            exporter.write_result(result)
+    assert path.read_bytes() == "".join(json.dumps(r.to_dict()) + "\n" for r in results).encode()
+
+
 def test_csv_one_row_per_detection(tmp_path):
     path = tmp_path / "out.csv"
     with open_exporter(path) as exporter:
