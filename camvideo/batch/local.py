@@ -236,6 +236,7 @@ class LocalPool:
         self._workers: list[_Worker] = []
         self._start_failures = 0
         self._forget_abort = None  # takes back the abort's message to the workers
+        self._fatal = False  # a worker could not load the model: the others end by themselves
 
     def _spawn(self) -> None:
         parent, child = self._context.Pipe()
@@ -293,6 +294,7 @@ class LocalPool:
             elif kind == "taken" and worker.job is not None and message[1] == worker.job.index:
                 worker.taken = True
             elif kind == "fatal":
+                self._fatal = True
                 raise CamvideoError(message[1])
             elif kind == "progress" and worker.job is not None and message[1] == worker.job.index:
                 worker.frames = message[2]
@@ -372,5 +374,7 @@ class LocalPool:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        # an exception on its way (a second Ctrl-C, a fatal worker error): no waiting
-        self.close(abort=exc_type is not None)
+        # an exception on its way: no waiting, except after a model that cannot load (the
+        # other workers fail alike and end by themselves, bounded: killed, a worker would
+        # leave its semaphores (tqdm's lock) for the resource tracker to warn of)
+        self.close(abort=exc_type is not None and not self._fatal)

@@ -270,3 +270,47 @@ def test_an_aborted_batch_leaves_no_lock_file_of_its_own(tmp_path):
         time.sleep(0.05)
     assert not list(out.rglob("*camvideo-lock")) and not (out / LOCK_NAME).exists()
     assert {p.name for p in out.rglob("*.partial.*")} == {"a_long_cam.partial.mkv", "a_long.partial.jsonl"}
+
+
+def test_after_a_model_that_cannot_load_the_workers_end_by_themselves():
+    """One worker's model fails to load (``fatal``): the pool asks the others to end, as
+    they would by themselves, rather than killing them mid-load (a killed worker left
+    its semaphores, tqdm's lock, and the resource tracker warned after the error line)."""
+    from camvideo.batch.job import JobOptions
+    from camvideo.batch.local import LocalPool, _Worker
+    from camvideo.errors import CamvideoError
+
+    class Process:
+        pid, killed, alive = 0, False, True
+
+        def kill(self):
+            self.killed = True
+
+        def join(self, _timeout=None):
+            self.alive = False
+
+        def is_alive(self):
+            return self.alive
+
+    class Conn:
+        def __init__(self, messages):
+            self.messages, self.sent = list(messages), []
+
+        def poll(self):
+            return bool(self.messages)
+
+        def recv(self):
+            return self.messages.pop(0)
+
+        def send(self, message):
+            self.sent.append(message)
+
+        def close(self):
+            pass
+
+    failing, loading = _Worker(Process(), Conn([("fatal", "layer 'x' is not in the model")])), _Worker(Process(), Conn([]))
+    with pytest.raises(CamvideoError, match="layer 'x'"), LocalPool(JobOptions(), 2) as pool:
+        pool._workers += [failing, loading]
+        pool._drain(failing, reporter=None)
+    assert not failing.process.killed and not loading.process.killed
+    assert loading.conn.sent == [None]  # asked to end once its load is over
