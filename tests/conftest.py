@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import functools
 import os
 import signal
 from pathlib import Path
@@ -56,6 +58,35 @@ def pytest_configure(config):
 
 
 RAY_FILES = ("test_ray.py", "test_ray_faults.py")  # the files whose tests start Ray instances
+RAY_GROUP = "ray"  # a test elsewhere that starts one: @pytest.mark.xdist_group("ray")
+TESTS = Path(__file__).resolve().parent
+
+
+@functools.cache
+def grouped_tests(path: str, group: str = RAY_GROUP) -> frozenset[str]:
+    """The test functions of the file ``path`` (relative to the root) marked
+    ``@pytest.mark.xdist_group(group)``, read from its source (the scheduler sees node
+    ids only, and pytest-xdist's own "@group" node ids need ``--dist loadgroup``)."""
+    try:
+        tree = ast.parse((TESTS.parent / path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return frozenset()
+    return frozenset(
+        node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        for mark in node.decorator_list
+        if isinstance(mark, ast.Call) and ast.unparse(mark.func).endswith("xdist_group")
+        and [ast.literal_eval(a) for a in mark.args if isinstance(a, ast.Constant)] == [group])
+
+
+def scope_of(nodeid: str) -> str:
+    """The unit ``make test`` hands to one worker: a test's file, or the Ray group (the
+    Ray files, and the tests marked ``xdist_group("ray")``): one Ray test at a time."""
+    path, _, rest = nodeid.partition("::")
+    name = rest.rsplit("::", 1)[-1].split("[", 1)[0]
+    if path.rsplit("/", 1)[-1] in RAY_FILES or name in grouped_tests(path):
+        return RAY_GROUP
+    return path
+
 
 try:
     from xdist.scheduler import LoadScopeScheduling
@@ -65,11 +96,10 @@ else:
 
     class _FileScheduling(LoadScopeScheduling):
         """Whole test files to the workers (a file's module fixtures are made once), the
-        files that start Ray instances together: one Ray test at a time."""
+        tests that start Ray instances together (``scope_of``)."""
 
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            return "ray" if path.rsplit("/", 1)[-1] in RAY_FILES else path
+            return scope_of(nodeid)
 
     def pytest_xdist_make_scheduler(config, log):
         """``make test`` runs the suite on pytest-xdist workers (``-n 2``): files to the workers."""

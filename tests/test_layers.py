@@ -31,6 +31,8 @@ FORBIDDEN = {
     "labels_layout": ("runtime", "cli", "batch", "qt", "models", "cam", "video"),
     "tools": ("cli", "batch", "qt"),
     "app": ("cli", "batch", "qt"),  # the window's state, without Qt (tests/app/)
+    "qt": ("cli", "batch", "tools"),  # the window: the core and app/, never the command line
+    "exiting": ("settings", "results", "errors", "runtime", "cli", "batch", "qt", "models", "cam", "video", "app"),
 }
 
 

@@ -20,7 +20,11 @@ A SIGTERM or SIGHUP that reaches the parent too (a service stopped, a process
 group signalled) is that stop; one sent to a worker alone kills it like any other
 death: its file is failed with the signal's name, and a fresh worker takes the next
 file (one attempt per run on both backends: docs/batch.md, "Reliability").
-``abort`` (a second signal) kills them at once.
+A second signal aborts the driver (``runtime.signals``): before it ends, each
+worker is sent ``ABORT_SIGNAL`` (SIGUSR1), on which it removes the per-file lock
+files it holds (``runtime.signals.before_abort``, as the driver removes its own) and
+ends at once, its outputs left as their ``.partial`` files; the driver waits
+``ABORT_WAIT_S`` in all for them, and a worker still running then dies with it.
 
 How many (``auto_jobs``): on a CPU, one worker per two cores. A job is already
 two-way parallel (the pipeline runs its forward pass on one core while decoding,
@@ -58,6 +62,8 @@ MAX_JOBS = 64
 WORKER_MEMORY = 1 << 30  # resident bytes of one worker (lite0, 640x360: peak ~0.8 GiB measured), rounded up
 JOIN_S = 15.0
 SHARED_SIGNAL_S = 1.0  # how long a worker's SIGTERM waits to see whether the parent is stopping too
+ABORT_SIGNAL = getattr(signal, "SIGUSR1", None)  # the driver aborts: a worker removes its locks and ends
+ABORT_WAIT_S = 1.0  # how long an aborting driver waits for its workers, in all
 
 
 def _available_memory() -> int | None:
@@ -126,6 +132,8 @@ def _die_with_parent() -> None:
 def _serve(conn, stop, options: JobOptions, log_level: int) -> None:
     """A worker's life: load the model, then run the jobs the parent sends until None.
     ``stop``: the read end of the parent's stop pipe (ready once the parent closes its end)."""
+    from camvideo.runtime.signals import abort_now
+
     _die_with_parent()
     logging.basicConfig(level=log_level, format=f"%(levelname)s %(name)s [worker {os.getpid()}]: %(message)s")
     own_stop = threading.Event()
@@ -141,6 +149,8 @@ def _serve(conn, stop, options: JobOptions, log_level: int) -> None:
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), on_signal)
+    if ABORT_SIGNAL is not None:  # the driver aborts: this worker's lock files go, and it ends at once
+        signal.signal(ABORT_SIGNAL, lambda signum, _frame: abort_now(128 + signum))
     runner = JobRunner(options)
     try:
         runner.load()
@@ -225,6 +235,8 @@ class LocalPool:
         self._stopping = False
         self._workers: list[_Worker] = []
         self._start_failures = 0
+        self._forget_abort = None  # takes back the abort's message to the workers
+        self._fatal = False  # a worker could not load the model: the others end by themselves
 
     def _spawn(self) -> None:
         parent, child = self._context.Pipe()
@@ -282,6 +294,7 @@ class LocalPool:
             elif kind == "taken" and worker.job is not None and message[1] == worker.job.index:
                 worker.taken = True
             elif kind == "fatal":
+                self._fatal = True
                 raise CamvideoError(message[1])
             elif kind == "progress" and worker.job is not None and message[1] == worker.job.index:
                 worker.frames = message[2]
@@ -318,8 +331,25 @@ class LocalPool:
                                     "run with -v to see why")
         return None
 
+    def _abort_workers(self) -> None:
+        """The driver aborts (a second signal): tell every worker (``ABORT_SIGNAL``: it
+        removes the lock files it holds and ends), and wait ``ABORT_WAIT_S`` in all."""
+        if ABORT_SIGNAL is None:
+            return
+        for worker in self._workers:
+            try:
+                os.kill(worker.process.pid, ABORT_SIGNAL)
+            except (OSError, TypeError):  # gone already, or not started
+                pass
+        deadline = time.monotonic() + ABORT_WAIT_S
+        for worker in self._workers:
+            worker.process.join(max(0.0, deadline - time.monotonic()))
+
     def close(self, abort: bool = False) -> None:
         """Ask every worker to end (``abort``: kill them) and join them."""
+        if self._forget_abort is not None:
+            self._forget_abort()
+            self._forget_abort = None
         for worker in self._workers:
             if abort:
                 worker.process.kill()
@@ -338,8 +368,13 @@ class LocalPool:
         self._stop.close()
 
     def __enter__(self) -> LocalPool:
+        from camvideo.runtime.signals import before_abort
+
+        self._forget_abort = before_abort(self._abort_workers)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        # an exception on its way (a second Ctrl-C, a fatal worker error): no waiting
-        self.close(abort=exc_type is not None)
+        # an exception on its way: no waiting, except after a model that cannot load (the
+        # other workers fail alike and end by themselves, bounded: killed, a worker would
+        # leave its semaphores (tqdm's lock) for the resource tracker to warn of)
+        self.close(abort=exc_type is not None and not self._fatal)

@@ -10,7 +10,8 @@ before it went locks it afterwards, sees that the name is gone, and locks a new
 one (``_locked``). The operating system releases the lock when its process ends,
 even by SIGKILL, which leaves the file: a stale file never blocks a rerun, which
 removes it at its end. The workers do not inherit it
-(spawned processes), and a worker dies with its driver (``camvideo.batch.local``),
+(spawned processes), and a worker dies with its driver (``camvideo.batch.local``: an
+aborting driver first tells its workers, which remove the per-file locks they hold),
 so a second run can never rename a first run's growing ``.partial`` file, nor the
 other way round. A second run into a folder in use stops with an ``OutputError``
 that says who holds it (exit status 2).

@@ -15,16 +15,20 @@ what a normal exit would still do:
   the normal exit, which reports it as Python does);
 - the exit status is ``main``'s.
 
-It does not when a normal exit has more to do (``teardown_needed``): another
-non-daemon thread still running (a normal exit waits for it; not when the command
-waited for its threads itself, bounded), a child process of ``multiprocessing``
-still alive, or Ray imported (its driver disconnects at exit).
+It does not when a normal exit has more to do (``teardown_needed``): a thread
+still running that the exit must wait for (``camvideo.exiting.must_finish``: by
+default a non-daemon thread, as for Python's own exit), a child process of
+``multiprocessing`` still alive, or Ray imported (its driver disconnects at exit).
+A thread *marked* as one that must finish (the window's save of a recording, its
+stop of what played) is waited for here first, without a bound as a normal exit
+would, and the quick exit then goes on.
 ``process`` on one source allows it, and the window (``gui``) once it has closed
 (its recording finalized, its settings synced, its threads joined, all bounded
-waits). There the teardown did harm: a Python thread still inside torch's,
-OpenVINO's or OpenCV's native code (which release the GIL in a C++ object) calls
-``pthread_exit`` when it takes the GIL back during finalization, the unwinding
-meets that object's ``noexcept`` destructor, and the process ends in
+waits: every thread alive then is marked ``waited_for``, except the saves and
+stops, marked to finish). There the teardown did harm: a Python thread still
+inside torch's, OpenVINO's or OpenCV's native code (which release the GIL in a C++
+object) calls ``pthread_exit`` when it takes the GIL back during finalization,
+the unwinding meets that object's ``noexcept`` destructor, and the process ends in
 ``std::terminate`` ("terminate called without an active exception", status 134).
 The outputs need nothing from the teardown: each is closed, synced and renamed
 before ``main`` returns, and a recording is playable even after a SIGKILL.
@@ -35,21 +39,16 @@ from __future__ import annotations
 import atexit
 import os
 import sys
-import threading
+
+from camvideo import exiting
 
 _ALLOWED = [False]
-_THREADS_WAITED = [False]
-MUST_FINISH = "camvideo_must_finish"  # a thread with this attribute true holds the exit even after a bounded wait
 
 
-def allow_quick_exit(threads_waited: bool = False) -> None:
+def allow_quick_exit() -> None:
     """The command's work is finished and every output closed: ``entry`` may skip
-    the interpreter's teardown. ``threads_waited``: the command has waited, bounded,
-    for its own threads already (the window's close): one still running past that
-    wait does not hold the exit, as a normal exit would, unbounded; except one marked
-    ``MUST_FINISH`` (a recording's save, a source's stop): the exit waits for it."""
+    the interpreter's teardown (``teardown_needed`` says when it may not)."""
     _ALLOWED[0] = True
-    _THREADS_WAITED[0] = threads_waited
 
 
 def teardown_needed() -> str | None:
@@ -57,8 +56,7 @@ def teardown_needed() -> str | None:
     leaves nothing undone."""
     if not _ALLOWED[0]:
         return "the command did not allow it"
-    alive = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive() and not t.daemon]
-    if any(getattr(t, MUST_FINISH, False) for t in alive) or (alive and not _THREADS_WAITED[0]):
+    if exiting.holding_exit():
         return "a thread is still running"
     if "ray" in sys.modules:
         return "Ray was used"
@@ -68,10 +66,21 @@ def teardown_needed() -> str | None:
     return None
 
 
+def finish_marked() -> None:
+    """Wait, without a bound as a normal exit would, for the threads marked as ones
+    that must finish (``camvideo.exiting.mark``: a recording's save, a stop)."""
+    for thread in exiting.holding_exit():
+        if exiting.marked(thread):
+            thread.join()
+
+
 def quick_exit(code: int) -> None:
     """End the process with ``code``: at once when ``teardown_needed`` says nothing is
     left to do (after the atexit functions and a flush of stdout and stderr), else
-    through ``sys.exit``."""
+    through ``sys.exit``. A quick exit first waits for the threads marked to finish
+    (``finish_marked``)."""
+    if _ALLOWED[0]:
+        finish_marked()
     if teardown_needed() is not None:
         sys.exit(code)
     try:

@@ -21,6 +21,7 @@ import difflib
 import importlib.util
 import os
 import re
+import sys
 from pathlib import Path
 
 from camvideo.errors import CamvideoError, Hint, InputError, ModelLoadError, unknown_model
@@ -97,7 +98,8 @@ def check_model_name(name: str, names: set[str] | None = None) -> None:
     raise unknown_model(name, sorted(names), typed=bare)
 
 
-# torch's device types: what torch.device takes, alone or as TYPE:N (torch 2.x)
+# torch's device types: what torch.device takes, alone or as TYPE:N (torch 2.x); the PrivateUse1
+# backend under the name an extension gives it: privateuse1_device
 TORCH_DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga", "maia",
                       "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone")
 _TORCH_DEVICE = re.compile(rf"(?:{'|'.join(TORCH_DEVICE_TYPES)})(?::(?:0|[1-9][0-9]*))?")
@@ -126,15 +128,38 @@ def check_model_args(args: argparse.Namespace) -> None:
 def check_device(device: str) -> None:
     """``--device`` spelt as no device is (``gpu``, ``CUDA``, ``cuda0``): a ``CamvideoError``
     with the value it may be a typo of. auto, a torch device type (``cuda``, ``cuda:1``,
-    ``mps``, ``xpu``) and ``openvino:NAME`` pass; whether the machine has it is the model
-    load's to say."""
+    ``mps``, ``xpu``), the name of torch's PrivateUse1 backend (``privateuse1_device``) and
+    ``openvino:NAME`` pass; whether the machine has it is the model load's to say."""
     if device == "auto" or _TORCH_DEVICE.fullmatch(device):
         return
     if device.lower().startswith("openvino:") and device[len("openvino:"):].strip():
         return
+    if privateuse1_device(device):
+        return
     guess = device_guess(device)
     raise CamvideoError(Hint("device"), f" must be {DEVICES}, got {device!r}"
                         + (f"; did you mean {guess}?" if guess and guess != device else ""))
+
+
+def privateuse1_device(device: str) -> bool:
+    """May ``device`` (``TYPE`` or ``TYPE:N``) be torch's PrivateUse1 backend, which an
+    out-of-tree extension names (Ascend's ``npu``)? When torch is imported already, its
+    own answer (``torch._C._get_privateuse1_backend_name()``); before (torch is not
+    imported here), whether a device extension is installed that torch loads when it is
+    imported (an entry point of the group ``torch.backends``): then the load says
+    whether the name is a device."""
+    found = re.fullmatch(r"([a-z_][a-z0-9_]*)(?::(?:0|[1-9][0-9]*))?", device)
+    if found is None:
+        return False
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        try:
+            return found.group(1) == torch._C._get_privateuse1_backend_name()
+        except (AttributeError, RuntimeError):
+            return False
+    from importlib.metadata import entry_points
+
+    return bool(entry_points(group="torch.backends"))
 
 
 def device_guess(device: str) -> str | None:

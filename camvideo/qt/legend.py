@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter
 
-from camvideo.annotate import COLORMAPS, shown_heatmap_rank
+from camvideo.annotate import colormap_lut, shown_heatmap_rank
 from camvideo.labels_layout import panel_corner
 from camvideo.qt.convert import bgr_to_qimage
 
@@ -40,10 +39,10 @@ _bars: dict[str, QImage] = {}
 
 
 def colour_bar(colormap: str) -> QImage:
-    """The colormap from weak (left) to strong (right), 256 x 1."""
+    """The colormap from weak (left) to strong (right), 256 x 1: the overlay's own
+    table (``annotate.colormap_lut``), laid on its side."""
     if colormap not in _bars:
-        ramp = np.arange(256, dtype=np.uint8).reshape(1, 256)
-        _bars[colormap] = bgr_to_qimage(cv2.applyColorMap(ramp, COLORMAPS[colormap]))
+        _bars[colormap] = bgr_to_qimage(np.ascontiguousarray(colormap_lut(colormap).reshape(1, 256, 3)))
     return _bars[colormap]
 
 

@@ -19,7 +19,8 @@ live here once:
   waits, bounded, for the threads that are not daemon threads. A daemon task (an
   open, which FFmpeg cannot interrupt) is not waited for and closes its own late
   result. An ``always`` task (a stop, a save) runs to its end after close, but
-  reaches the GUI thread no more.
+  reaches the GUI thread no more, and the process's exit waits for it; the exit
+  does not wait for another task past close's bounded wait (``camvideo.exiting``).
 - ``post(fn, *args)``: any thread -> ``fn(*args)`` on the GUI thread, in order
   per posting thread (the pipeline's callbacks and the frame slot use it); after
   ``close()`` nothing is posted, and a call posted before it that has not run yet
@@ -46,8 +47,8 @@ from functools import partial
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from camvideo import exiting
 from camvideo.app.wording import window_text
-from camvideo.cli.exit import MUST_FINISH
 from camvideo.errors import CamvideoError, describe
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ class Tasks(QObject):
         task = Task(next(self._ids), name, lane, done, failed, discard)
         task.always = always
         task.thread = threading.Thread(target=self._run, args=(task, fn, tuple(after)), name=name, daemon=daemon)
-        setattr(task.thread, MUST_FINISH, always)  # a save or stop: the process's exit waits for it (cli.exit)
+        exiting.mark(task.thread, always)  # a save or stop: the process's exit waits for it; another: bounded
         if lane is not None:
             self.drop(lane)
             self._lanes[lane] = task

@@ -162,6 +162,13 @@ def _exit_now(signum, _frame) -> None:
     os._exit(128 + int(signum))
 
 
+def abort_now(status: int) -> None:
+    """End the process at once with ``status``, after what was registered with
+    ``before_abort`` (a batch worker told by its aborting driver: its lock files go)."""
+    _run_before_abort()
+    os._exit(status)
+
+
 def say_line(text: str) -> None:
     """Write ``text`` as one line of its own on stderr: after a line break where
     stderr is a terminal (a progress bar may be drawn mid-line there), not where it

@@ -73,6 +73,7 @@ def test_a_batch_of_an_exported_model_equals_its_checkpoint(setup, reference, ki
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # starts a Ray instance: one Ray test at a time (tests/conftest.py)
 def test_a_ray_run_of_an_exported_model_equals_its_checkpoint(setup, reference, tmp_path):
     pytest.importorskip("ray")
     # --ray local: a Ray instance of this run's own (bound to this machine), stopped with it

@@ -241,3 +241,76 @@ def test_a_sigterm_to_the_driver_and_its_worker_together_interrupts_and_the_reru
     check_complete(folder / "a_long.mkv", *outputs(out, "a_long.mkv"), 300)
     check_complete(folder / "b_short.mp4", *outputs(out, "b_short.mp4"), 20)
     assert not list(out.rglob("*.partial.*"))
+
+
+@pytest.mark.slow
+def test_an_aborted_batch_leaves_no_lock_file_of_its_own(tmp_path):
+    """A second signal aborts the driver while its worker is mid-file: the worker removes
+    the per-file lock files it holds (as the driver removes the folder's) before it ends;
+    its outputs stay as their .partial files. Exit 128 + the signal handled second."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_clip(folder / "a_long.mkv", frames=300, size=(64, 48))
+    out = tmp_path / "out"
+    run = Running(folder, "--output-dir", out, "--jobs", "1")
+    try:
+        pid = int(run.wait_for(r"started a_long\.mkv \(worker [^ ]+:(\d+)\)").group(1))
+        wait_lines(out / "a_long.partial.jsonl", 3)  # mid-file: the worker holds the file's locks
+        assert list(out.glob(".*.camvideo-lock"))
+        run.proc.send_signal(signal.SIGTERM)  # two signals at once: the worker has no time to finish
+        run.proc.send_signal(signal.SIGHUP)
+        code = run.finish()
+    finally:
+        run.kill()
+    assert code in (128 + signal.SIGHUP, 128 + signal.SIGTERM), run.stderr  # the one handled second
+    assert "again: aborting" in run.stderr and "Traceback" not in run.stderr
+    for _ in range(600):  # the worker ends with its driver (bounded: it is killed then)
+        if not Path(f"/proc/{pid}").exists():
+            break
+        time.sleep(0.05)
+    assert not list(out.rglob("*camvideo-lock")) and not (out / LOCK_NAME).exists()
+    assert {p.name for p in out.rglob("*.partial.*")} == {"a_long_cam.partial.mkv", "a_long.partial.jsonl"}
+
+
+def test_after_a_model_that_cannot_load_the_workers_end_by_themselves():
+    """One worker's model fails to load (``fatal``): the pool asks the others to end, as
+    they would by themselves, rather than killing them mid-load (a killed worker left
+    its semaphores, tqdm's lock, and the resource tracker warned after the error line)."""
+    from camvideo.batch.job import JobOptions
+    from camvideo.batch.local import LocalPool, _Worker
+    from camvideo.errors import CamvideoError
+
+    class Process:
+        pid, killed, alive = 0, False, True
+
+        def kill(self):
+            self.killed = True
+
+        def join(self, _timeout=None):
+            self.alive = False
+
+        def is_alive(self):
+            return self.alive
+
+    class Conn:
+        def __init__(self, messages):
+            self.messages, self.sent = list(messages), []
+
+        def poll(self):
+            return bool(self.messages)
+
+        def recv(self):
+            return self.messages.pop(0)
+
+        def send(self, message):
+            self.sent.append(message)
+
+        def close(self):
+            pass
+
+    failing, loading = _Worker(Process(), Conn([("fatal", "layer 'x' is not in the model")])), _Worker(Process(), Conn([]))
+    with pytest.raises(CamvideoError, match="layer 'x'"), LocalPool(JobOptions(), 2) as pool:
+        pool._workers += [failing, loading]
+        pool._drain(failing, reporter=None)
+    assert not failing.process.killed and not loading.process.killed
+    assert loading.conn.sent == [None]  # asked to end once its load is over

@@ -229,6 +229,7 @@ def test_the_option_is_in_the_help_and_checked(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # starts a Ray instance: one Ray test at a time (tests/conftest.py)
 def test_on_ray_a_long_file_runs_in_segments_on_two_actors(tmp_path, tmp_path_factory):
     from batch_helpers import env
 

@@ -177,6 +177,7 @@ def test_a_store_that_cannot_be_used_is_one_line_and_exit_2(s3, tmp_path, case):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # starts a Ray instance: one Ray test at a time (tests/conftest.py)
 def test_an_archive_in_a_bucket_on_ray(s3, tmp_path):
     pytest.importorskip("ray")
     make_archive(tmp_path / "in", CLIPS, corrupt=None)

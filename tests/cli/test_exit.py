@@ -16,6 +16,7 @@ import av
 import pytest
 from clips import make_clip
 
+from camvideo import exiting
 from camvideo.cli import exit as cli_exit
 
 pytestmark = pytest.mark.timeout(180)
@@ -68,7 +69,7 @@ def test_teardown_is_needed_while_a_thread_runs_or_a_child_lives(monkeypatch):
         monkeypatch.delitem(sys.modules, name)
     alone = [threading.main_thread()]
     with monkeypatch.context() as only_main:
-        only_main.setattr(cli_exit.threading, "enumerate", lambda: alone)
+        only_main.setattr(threading, "enumerate", lambda: alone)
         assert cli_exit.teardown_needed() is None
     gate = threading.Event()
     thread = threading.Thread(target=gate.wait, args=(10,))
@@ -78,31 +79,67 @@ def test_teardown_is_needed_while_a_thread_runs_or_a_child_lives(monkeypatch):
     finally:
         gate.set()
         thread.join()
-    monkeypatch.setattr(cli_exit.threading, "enumerate", lambda: alone)
+    monkeypatch.setattr(threading, "enumerate", lambda: alone)
     monkeypatch.setitem(sys.modules, "ray", object())
     assert cli_exit.teardown_needed() == "Ray was used"
 
 
 def test_after_the_windows_bounded_wait_only_a_save_or_stop_holds_the_exit(monkeypatch):
-    """``allow_quick_exit(threads_waited=True)`` (the window closed): a thread past the
-    close's wait does not hold the exit, unless it is marked ``MUST_FINISH`` (a recording's
-    save, a source's stop: cut, its recording would stay .partial)."""
+    """The window closed (``exiting.waited_for``: every thread alive had its bounded
+    wait): a thread past that wait does not hold the exit, unless it is marked to finish
+    (a recording's save, a source's stop: cut, its recording would stay .partial)."""
     monkeypatch.setattr(cli_exit, "_ALLOWED", [False])
-    monkeypatch.setattr(cli_exit, "_THREADS_WAITED", [False])
-    cli_exit.allow_quick_exit(threads_waited=True)
+    cli_exit.allow_quick_exit()
     for name in [n for n in sys.modules if n == "ray" or n.startswith("ray.")]:
         monkeypatch.delitem(sys.modules, name)
     gate = threading.Event()
     thread = threading.Thread(target=gate.wait, args=(10,))
     try:
         thread.start()
-        monkeypatch.setattr(cli_exit.threading, "enumerate", lambda: [threading.main_thread(), thread])
+        monkeypatch.setattr(threading, "enumerate", lambda: [threading.main_thread(), thread])
+        assert cli_exit.teardown_needed() == "a thread is still running"  # no mark: a normal exit waits
+        exiting.waited_for()
         assert cli_exit.teardown_needed() is None
-        setattr(thread, cli_exit.MUST_FINISH, True)
+        exiting.mark(thread, True)
+        exiting.waited_for()  # a mark to finish stays
         assert cli_exit.teardown_needed() == "a thread is still running"
     finally:
         gate.set()
         thread.join()
+
+
+# The window's end in small: a save marked to finish that outlives the close's wait, and
+# a thread stuck past its bounded wait (in native code, say). The exit waits for the save,
+# not for the stuck thread, and skips the teardown.
+WINDOW_END = """
+import sys, threading, time
+from camvideo import exiting
+from camvideo.cli import exit as cli_exit
+saved, stuck_done = sys.argv[1], sys.argv[2]
+stuck = threading.Thread(target=lambda: (time.sleep(20), open(stuck_done, "w").write("ran")))
+save = threading.Thread(target=lambda: (time.sleep(0.5), open(saved, "w").write("final")))
+exiting.mark(save, True)
+stuck.start(); save.start()
+exiting.waited_for()
+cli_exit.allow_quick_exit()
+cli_exit.quick_exit(0)
+"""
+
+
+def test_the_exit_waits_for_a_marked_save_and_not_for_a_thread_past_its_wait(tmp_path):
+    saved, stuck_done = tmp_path / "saved", tmp_path / "stuck"
+    proc = _python(WINDOW_END, str(saved), str(stuck_done))
+    assert proc.returncode == 0, proc.stderr
+    assert saved.read_text() == "final"  # the save finished before the process ended
+    assert not stuck_done.exists()  # the stuck thread held nothing: the process ended without it
+
+
+def test_a_thread_without_a_mark_must_finish_as_pythons_exit_decides():
+    plain, daemon = threading.Thread(target=int), threading.Thread(target=int, daemon=True)
+    assert exiting.must_finish(plain) and not exiting.must_finish(daemon)
+    exiting.mark(daemon, True)
+    exiting.mark(plain, False)
+    assert exiting.must_finish(daemon) and not exiting.must_finish(plain)
 
 
 def test_a_stream_that_cannot_be_flushed_ends_as_a_normal_exit_does(tmp_path):

@@ -134,6 +134,45 @@ def test_a_device_no_torch_takes_is_one_line_with_what_it_may_be_a_typo_of(devic
     assert text.endswith(f"; did you mean {guess}?" if guess else f"got {device!r}")
 
 
+def test_the_privateuse1_backend_under_the_name_torch_reports_passes(monkeypatch):
+    """An out-of-tree device (Ascend's torch_npu renames PrivateUse1 to ``npu``): the name
+    torch reports passes the early check, another is still refused."""
+    import torch
+
+    monkeypatch.setattr(torch._C, "_get_privateuse1_backend_name", lambda: "npu")
+    check_device("npu")
+    check_device("npu:1")
+    with pytest.raises(CamvideoError, match="got 'npx'"):
+        check_device("npx")
+
+
+def test_before_torch_a_device_extension_installed_leaves_a_new_name_to_the_load(monkeypatch):
+    """torch not imported yet (the command line's early check): a device extension that torch
+    loads at import (an entry point of ``torch.backends``) may name PrivateUse1, so a
+    well-formed name passes to the load, which asks torch; without one it is refused."""
+    import importlib.metadata
+
+    monkeypatch.delitem(sys.modules, "torch")
+    extensions = []
+    monkeypatch.setattr(importlib.metadata, "entry_points",
+                        lambda group=None: extensions if group == "torch.backends" else [])
+    with pytest.raises(CamvideoError, match="did you mean openvino:NPU"):
+        check_device("npu")
+    extensions.append("torch_npu")
+    check_device("npu")
+    check_device("npu:0")
+    with pytest.raises(CamvideoError):
+        check_device("npu:-1")
+
+
+def test_the_early_device_check_imports_no_torch():
+    code = ("import sys\nfrom camvideo.cli.inputs import check_device\ntry:\n    check_device('npu')\n"
+            "except Exception as e:\n    print(type(e).__name__)\nprint('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout.split()[-1] == "False", done.stderr
+
+
 @pytest.mark.parametrize("options, words", [
     (dict(device="openvino:GPU", runtime="torch"), "--device openvino:GPU runs OpenVINO; it cannot go with --runtime torch"),
     (dict(precision="int8", runtime="torch"), "--precision int8: runs on OpenVINO; it cannot go with --runtime torch"),

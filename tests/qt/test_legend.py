@@ -156,3 +156,27 @@ def test_the_legend_keeps_below_the_error_banner(qtbot, open_window, fast_models
     assert view.legend_box.top() >= view.covered_top == w.banner.height()
     w.banner.hide()
     qtbot.waitUntil(lambda: view.covered_top == 0, timeout=WAIT_MS)
+
+
+def test_the_colour_bar_is_the_overlays_table_with_the_pixels_it_had(qtbot, monkeypatch):
+    """The bar is made from ``annotate.colormap_lut`` (the overlay's table), not from
+    OpenCV's map by name again; its pixels are those ``applyColorMap`` by name gave."""
+    import cv2
+
+    from camvideo import annotate
+    from camvideo.qt import legend
+    from camvideo.settings import COLORMAP_NAMES
+
+    ramp = np.arange(256, dtype=np.uint8).reshape(1, 256)
+    by_name = {name: cv2.applyColorMap(ramp, annotate.COLORMAPS[name])[0, :, ::-1] for name in COLORMAP_NAMES}
+    for name in COLORMAP_NAMES:
+        annotate.colormap_lut(name)  # the overlay's tables, made as the overlay makes them
+    monkeypatch.setattr(legend, "_bars", {})
+
+    def by_name_again(*_args):
+        raise AssertionError("the legend made its colours with applyColorMap")
+
+    monkeypatch.setattr(cv2, "applyColorMap", by_name_again)
+    for name in COLORMAP_NAMES:
+        bar = qimage_rgb(colour_bar(name))
+        assert bar.shape == (1, 256, 3) and np.array_equal(bar[0], by_name[name]), name

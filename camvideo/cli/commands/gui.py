@@ -64,11 +64,13 @@ def run(args: argparse.Namespace) -> int:
     # The window has closed: recording final, settings synced, threads joined (bounded waits).
     # The interpreter's teardown has nothing left to do but harm: a thread still in torch's,
     # OpenVINO's or OpenCV's native code then ends in std::terminate (exit status 134) when it
-    # takes the GIL back (docs/app.md), and a thread past its bounded wait would hold the exit
-    # (a recording's save or a source's stop still does: ``cli.exit.MUST_FINISH``).
+    # takes the GIL back (docs/app.md). A thread past its bounded wait does not hold the exit;
+    # a recording's save or a source's stop, marked by ``qt.tasks``, does (``camvideo.exiting``).
+    from camvideo import exiting
     from camvideo.cli.exit import allow_quick_exit
 
-    allow_quick_exit(threads_waited=True)
+    exiting.waited_for()
+    allow_quick_exit()
     return status
 
 
