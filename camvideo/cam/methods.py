@@ -132,15 +132,21 @@ class ExactCam(CamMethod):
             if flip:
                 x = mirrored(x)
             feats, logits = both(x) if both is not None else (self.forward(x), None)
-            feats = feats.float()
+            if feats.dtype is not torch.float32:
+                feats = feats.float()
             if flip:
                 n = len(x) // 2
                 feats = (feats[:n] + feats[n:].flip(3)) * 0.5
                 if logits is not None:  # pooling and the linear layer are linear: the mean of the logits
                     logits = (logits[:n] + logits[n:]) * 0.5
-            logits = (self.model.classify(feats) if logits is None else logits).float()
+            if logits is None:
+                logits = self.model.classify(feats)
+            if logits.dtype is not torch.float32:
+                logits = logits.float()
             probs = logits.softmax(dim=1)
-        return [Evidence(probs=probs[b], logits=logits[b], features=feats[b]) for b in range(len(feats))]
+        # One view of each frame's rows (unbind: one call a tensor, not one a frame).
+        return [Evidence(probs=p, logits=v, features=f) for p, v, f in zip(probs.unbind(), logits.unbind(),
+                                                                            feats.unbind())]
 
     def maps(self, evidence: Evidence, class_ids: Sequence[int]) -> torch.Tensor:
         small = self._small_maps(evidence, class_ids)
