@@ -318,7 +318,7 @@ class Lag:
 
 def _compose(second: np.ndarray, first: np.ndarray) -> np.ndarray:
     """The 2x3 transform of ``first`` then ``second``."""
-    return np.hstack([second[:, :2] @ first[:, :2], second[:, :2] @ first[:, 2:] + second[:, 2:]])
+    return np.concatenate((second[:, :2] @ first[:, :2], second[:, :2] @ first[:, 2:] + second[:, 2:]), axis=1)
 
 
 def follow(average: torch.Tensor, feats: torch.Tensor, motion: Motion | None, lag: Lag | None = None) -> torch.Tensor:
