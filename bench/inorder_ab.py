@@ -11,7 +11,7 @@ differences; ``--profile N`` prints cProfile's N costliest functions of each tre
 half (one extra pass each, after the timed rounds).
 
     PYTHONPATH=. python bench/inorder_ab.py --before /work/wt-s19-start --clip CLIP \
-        [--after .] [--frames 600] [--rounds 8] [--topk 1]
+        [--after .] [--frames 600] [--rounds 8] [--topk 1] [--quality balanced]
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ def frames_of(path: str, count: int) -> list:
     return out
 
 
-def load_tree(tree: str, frames: list, topk: int):
-    """``tree``'s localizer (defaults, smoothing on, OpenVINO) and its evidence of ``frames``."""
+def load_tree(tree: str, frames: list, topk: int, quality: str | None = None):
+    """``tree``'s localizer (defaults, smoothing on, OpenVINO) and its evidence of ``frames``;
+    ``quality``: the settings of ``camvideo process --quality QUALITY --topk TOPK`` instead."""
     for name in [m for m in sys.modules if m == "camvideo" or m.startswith("camvideo.")]:
         del sys.modules[name]  # the other tree's modules stay alive through its objects
     sys.path.insert(0, str(Path(tree).resolve()))
@@ -48,10 +49,16 @@ def load_tree(tree: str, frames: list, topk: int):
         localizer_module = importlib.import_module("camvideo.runtime.localizer")
         openvino = importlib.import_module("camvideo.runtime.openvino")
         settings_module = importlib.import_module("camvideo.settings")
+        cli_options = importlib.import_module("camvideo.cli.options") if quality else None
+        cli_parser = importlib.import_module("camvideo.cli.parser") if quality else None
     finally:
         sys.path.pop(0)
     model = models.load_model("lite0", device="cpu").eval()
     settings = settings_module.LocalizeSettings(topk=topk, smoothing=settings_module.SmoothingSettings())
+    if quality:
+        args = cli_parser.build_parser().parse_args(["process", "clip.mp4", "-o", "out.mkv", "--quality", quality,
+                                                     "--topk", str(topk)])
+        settings = cli_options.localize_settings_from_args(args)
     localizer = localizer_module.FrameLocalizer(model, settings,
                                                 forward=openvino.OpenVINOForward(model, mode="latency", threads=1))
     evidence = [ev for i in range(0, len(frames), 4) for ev in localizer.forward(frames[i:i + 4])]
@@ -72,6 +79,8 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=600)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--topk", type=int, default=1)
+    parser.add_argument("--quality", help="the settings of camvideo process --quality QUALITY (default: the "
+                        "localizer's defaults with smoothing, plain maps)")
     parser.add_argument("--profile", type=int, default=0, metavar="N")
     args = parser.parse_args(argv)
     import cv2
@@ -80,7 +89,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     frames = frames_of(args.clip, args.frames)
-    trees = {"before": load_tree(args.before, frames, args.topk), "after": load_tree(args.after, frames, args.topk)}
+    trees = {"before": load_tree(args.before, frames, args.topk, args.quality),
+             "after": load_tree(args.after, frames, args.topk, args.quality)}
     spent = {name: [] for name in trees}
     with torch.inference_mode():
         for localizer, evidence in trees.values():  # a warm-up pass each, not timed

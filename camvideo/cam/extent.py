@@ -68,9 +68,15 @@ class MovingExtent:
         self._held: dict[int, np.ndarray] = {}  # class id -> fitted corners (float pixels)
         self._last: dict[int, np.ndarray] = {}  # class id -> the last frame's moving box (pixels)
 
-    def moving(self, thumb: np.ndarray | None, motion: Motion | None, cut: bool = False) -> np.ndarray | None:
+    def moving(self, thumb: np.ndarray | None, motion: Motion | None, cut: bool = False,
+               least: float = 0.0) -> np.ndarray | None:
         """A 0/1 mask (the thumbnail's size) of what moved against the camera since the
-        last thumbnail; None when unknown (the first frame, a cut, no motion measured)."""
+        last thumbnail; None when unknown (the first frame, a cut, no motion measured).
+        ``least`` (a fraction of the picture): when the mask would hold fewer moving pixels
+        than that (too few for any fit), the raw difference may come back instead, which
+        holds fewer too (what the clean-up gives is at most four times it: OpenCV's 2x2
+        opening can grow a region on the top and left edges) and costs no warp of the
+        valid pixels, no erosion and no opening."""
         blurred = None if thumb is None else cv2.GaussianBlur(thumb, (3, 3), 0)  # kept: the next frame's "before"
         previous, self._previous = self._previous, blurred
         if blurred is None or previous is None or previous.shape != blurred.shape or cut or motion is None:
@@ -83,8 +89,10 @@ class MovingExtent:
                          [down * c * (1.0 / across), down * d * (1.0 / down), down * f]])
         before = cv2.warpAffine(previous, warp, (width, height), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        valid = cv2.warpAffine(_ones(height, width), warp, (width, height), flags=cv2.INTER_NEAREST)
         _, moved = cv2.threshold(cv2.absdiff(blurred, before), LEVEL, 1, cv2.THRESH_BINARY)  # 1 where > LEVEL
+        if 4 * cv2.countNonZero(moved) < least * width * height:  # nothing moved against the camera, most often
+            return moved
+        valid = cv2.warpAffine(_ones(height, width), warp, (width, height), flags=cv2.INTER_NEAREST)
         mask = cv2.bitwise_and(moved, cv2.erode(valid, _SQUARE3))  # both 0/1
         return cv2.morphologyEx(mask, cv2.MORPH_OPEN, _SQUARE2)
 
@@ -92,7 +100,7 @@ class MovingExtent:
               motion: Motion | None, cut: bool = False) -> dict[int, list[Box]]:
         """``boxes`` (by class, the smoothed boxes of a ``size`` frame) with each class's
         first box fitted to the moving region where the evidence agrees."""
-        mask = self.moving(thumb, motion, cut)
+        mask = self.moving(thumb, motion, cut, least=LEAST)  # below LEAST the regions fit nothing anyway
         if mask is None:
             self._held, self._last = {}, {}
             return dict(boxes)

@@ -263,7 +263,12 @@ def cpu_class_maps(feats: np.ndarray, weight: np.ndarray, class_ids: Sequence[in
     """``class_maps`` of one frame in numpy: ``feats`` (K, h, w) float32, ``weight``
     (C, K) -> (k, h, w) float32 maps of ``class_ids``."""
     channels, h, w = feats.shape
-    chosen = weight[[int(c) for c in class_ids]].astype(np.float32, copy=False)
+    if len(class_ids) == 1:  # one row: a view, not a copy (the same product)
+        c = int(class_ids[0])
+        chosen = weight[c:c + 1] if 0 <= c < len(weight) else weight[[c]]
+    else:
+        chosen = weight[[int(c) for c in class_ids]]
+    chosen = chosen.astype(np.float32, copy=False)
     return (chosen @ feats.reshape(channels, h * w)).reshape(len(chosen), h, w)
 
 

@@ -96,12 +96,13 @@ class Motion:
         ``transform`` takes the corner to within a pixel of where it was found, in
         pixels of a ``width`` x ``height`` thumbnail (worked out once a size)."""
         key = (width, height)
-        if key not in self._agree:
+        agree = self._agree.get(key)
+        if agree is None:
             moved = self.before @ self.transform[:, :2].T + self.transform[:, 2]
-            size = np.array([width, height], np.float64)
-            apart = (moved - self.after) * size
-            self._agree[key] = np.sqrt(np.add.reduce(apart * apart, axis=1)) < 1.0  # np.linalg.norm's sums
-        return self._agree[key]
+            apart = (moved - self.after) * (width, height)
+            # np.linalg.norm's sums, squared: a square root is below 1 exactly where its square is
+            agree = self._agree[key] = np.add.reduce(apart * apart, axis=1) < 1.0
+        return agree
 
     def within(self, box, width: int, height: int) -> np.ndarray | None:
         """The similarity of the corners inside ``box`` (pixels of a ``width`` x
@@ -123,8 +124,9 @@ class Motion:
         if count >= 0.9 * len(inside):
             return self.transform
         # Pixels of the thumbnail's scale (the RANSAC threshold, and the agreement's, is a pixel).
-        scale = np.array([width, height], np.float64) * THUMB_SIDE / max(width, height)
-        if self.agreeing(*scale)[inside].all():
+        longest = max(width, height)
+        scale = (width * THUMB_SIDE / longest, height * THUMB_SIDE / longest)
+        if np.count_nonzero(inside & self.agreeing(*scale)) == count:  # every corner inside agrees
             return self.transform
         # The same corners give the same fit (RANSAC's seed is fixed): boxes of several
         # classes on one object (the tracks, the moving extent's) often hold the same.
@@ -316,7 +318,7 @@ class Lag:
 
 def _compose(second: np.ndarray, first: np.ndarray) -> np.ndarray:
     """The 2x3 transform of ``first`` then ``second``."""
-    return np.hstack([second[:, :2] @ first[:, :2], second[:, :2] @ first[:, 2:] + second[:, 2:]])
+    return np.concatenate((second[:, :2] @ first[:, :2], second[:, :2] @ first[:, 2:] + second[:, 2:]), axis=1)
 
 
 def follow(average: torch.Tensor, feats: torch.Tensor, motion: Motion | None, lag: Lag | None = None) -> torch.Tensor:

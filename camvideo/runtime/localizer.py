@@ -19,6 +19,7 @@ order; call ``reset()`` on a seek); otherwise every frame stands alone.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -205,7 +206,10 @@ class FrameLocalizer:
             raise ValueError(f"indices and times must have one entry per frame ({count}), got {len(indices)} and {len(times)}")
         state = self.state if state is None else state
         timer = StageTimer()  # the batch's: each frame's result gets an equal share
-        found = [self._finish(ev, state, timer) for ev in evidence]
+        # The contexts once a batch, not once a frame (inference mode only where it is not on already).
+        inference = contextlib.nullcontext() if torch.is_inference_mode_enabled() else torch.inference_mode()
+        with self.method.autocast_context(), inference:
+            found = [self._finish(ev, state, timer) for ev in evidence]
         return [FrameResult(frame=int(index), time=float(time), width=ev.size[0], height=ev.size[1],
                             detections=detections, maps=maps, timings=timer.per_frame(count, base=ev.timings),
                             method=self.method.name)
@@ -213,9 +217,10 @@ class FrameLocalizer:
 
     def _finish(self, evidence: Evidence, state: StreamState,
                 timer: StageTimer) -> tuple[Evidence, ClassMaps, tuple[Detection, ...]]:
-        """One frame's evidence carried over by ``state``, its heat maps and detections."""
+        """One frame's evidence carried over by ``state``, its heat maps and detections (in
+        inference mode and the method's autocast: ``finish``'s)."""
         state.follow(evidence.settings, self.method.smoothable)
-        with timer("forward"), self.method.autocast_context(), torch.inference_mode():
+        with timer("forward"):
             stepped = state.step(evidence)
             own = evidence.own
             if stepped is evidence and own is not None and own.valid_for(evidence.settings):  # made in forward()
@@ -235,7 +240,8 @@ class FrameLocalizer:
         width, height = evidence.size
         gate = settings.intensity
         confident = [score >= gate.gate for score in chosen.scores]
-        heat = np.stack([state.scale(c, cam) for c, cam in zip(chosen.class_ids, raw)]).astype(np.float32, copy=False)
+        maps = [state.scale(c, cam) for c, cam in zip(chosen.class_ids, raw)]  # each a new array
+        heat = (maps[0][None] if len(maps) == 1 else np.stack(maps)).astype(np.float32, copy=False)
         rule = _video_rule(settings.box_rule, state.evidence.settings)
         scaled = state.scale.settings.scale == "minmax"  # the heat maps are the raw maps normalized: not again
         regions = {c: region_boxes(map_ if scaled else cam, width, height, rule, normalized=scaled)  # the paper's first

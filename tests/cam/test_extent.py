@@ -249,3 +249,23 @@ def test_the_pan_in_floats_is_the_arrays_figure():
         transform = np.hstack([linear, rng.normal(0.0, 0.02, (2, 1))])
         shift = np.abs((transform[:, :2] - np.eye(2)) @ corners + transform[:, 2:]) * np.array([[160.0], [120.0]])
         assert _panned(transform, 160, 120) == float(shift.max())
+
+
+def test_with_least_a_picture_where_little_moved_skips_the_clean_up_and_fits_the_same():
+    estimator, plain, quick, taken = MotionEstimator(), MovingExtent(), MovingExtent(), []
+    for step in range(5):
+        frame, _ = _scene(step, pan=5, speed=0 if step < 3 else 12)  # nothing moves against the pan, then it does
+        thumb = thumbnail(frame)
+        motion = estimator(thumb)
+        full, short = plain.moving(thumb, motion), quick.moving(thumb, motion, least=LEAST)
+        if full is None:
+            assert short is None
+            continue
+        area = full.shape[0] * full.shape[1]
+        quick_way = 4 * cv2.countNonZero(short) < LEAST * area
+        taken.append(quick_way)
+        if quick_way:  # the raw difference, under LEAST as the cleaned mask is: no fit either way
+            assert cv2.countNonZero(full) < LEAST * area
+        else:  # enough moved: the cleaned mask itself
+            assert np.array_equal(full, short)
+    assert any(taken) and not all(taken)  # both ways were taken
