@@ -1,7 +1,7 @@
 """Which threads the process's exit waits for: one mark a thread carries, front-end neutral.
 
 ``must_finish(thread)`` is the one question ``camvideo.cli.exit`` asks of every
-thread still alive when the process ends. By default the answer is Python's own: a
+thread still alive when a quick exit ends the process (below). By default the answer is Python's own: a
 thread that is not a daemon thread must finish (a normal exit joins it, without a
 bound). A front end changes it for the threads it knows (``mark``):
 
@@ -11,6 +11,11 @@ bound). A front end changes it for the threads it knows (``mark``):
   the window's other tasks (``qt.tasks``), and, once the window has closed, every
   thread alive that carries no mark yet (``waited_for``: its pipelines' threads,
   joined with a timeout by their stop).
+
+The marks decide on ``camvideo.cli.exit``'s quick exit (a command that allowed it,
+as the window does): it waits for every thread marked True and ends without the
+rest. A command that did not allow it ends through Python's own exit, which knows
+no marks: it joins every non-daemon thread and no daemon one.
 
 Imports nothing of camvideo: the command line and the window both use it.
 """

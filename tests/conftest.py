@@ -66,7 +66,10 @@ TESTS = Path(__file__).resolve().parent
 def grouped_tests(path: str, group: str = RAY_GROUP) -> frozenset[str]:
     """The test functions of the file ``path`` (relative to the root) marked
     ``@pytest.mark.xdist_group(group)``, read from its source (the scheduler sees node
-    ids only, and pytest-xdist's own "@group" node ids need ``--dist loadgroup``)."""
+    ids only, and pytest-xdist's own "@group" node ids need ``--dist loadgroup``). Only a
+    decorator on a test function counts: a module's ``pytestmark`` or a
+    ``pytest.param(marks=...)`` is not seen (tests/test_ray_group.py still finds a test
+    that starts Ray outside the group)."""
     try:
         tree = ast.parse((TESTS.parent / path).read_text(encoding="utf-8"))
     except (OSError, SyntaxError, ValueError):

@@ -265,7 +265,7 @@ def cpu_class_maps(feats: np.ndarray, weight: np.ndarray, class_ids: Sequence[in
     channels, h, w = feats.shape
     if len(class_ids) == 1:  # one row: a view, not a copy (the same product)
         c = int(class_ids[0])
-        chosen = weight[c:c + 1] if 0 <= c < len(weight) else weight[[c]]
+        chosen = weight[c:c + 1] if 0 <= c < len(weight) and weight.flags.c_contiguous else weight[[c]]
     else:
         chosen = weight[[int(c) for c in class_ids]]
     chosen = chosen.astype(np.float32, copy=False)

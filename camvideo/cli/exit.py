@@ -38,9 +38,12 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
 import sys
+import threading
 
 from camvideo import exiting
+from camvideo.runtime.signals import STOP_SIGNALS
 
 _ALLOWED = [False]
 
@@ -66,12 +69,36 @@ def teardown_needed() -> str | None:
     return None
 
 
-def finish_marked() -> None:
+def finish_marked() -> int | None:
     """Wait, without a bound as a normal exit would, for the threads marked as ones
-    that must finish (``camvideo.exiting.mark``: a recording's save, a stop)."""
-    for thread in exiting.holding_exit():
-        if exiting.marked(thread):
+    that must finish (``camvideo.exiting.mark``: a recording's save, a stop). On the
+    main thread a stop signal meanwhile (Ctrl-C) is answered with one line and the
+    wait goes on; a second one ends the process at once (128+N, the recording stays
+    playable as its ``.partial``). Returns 128+N of the first signal, else None."""
+    marked = [thread for thread in exiting.holding_exit() if exiting.marked(thread)]
+    if not marked or threading.current_thread() is not threading.main_thread():
+        for thread in marked:
             thread.join()
+        return None
+    got: list[int] = []
+    previous = {signum: signal.signal(signum, _waiting_handler(got)) for signum in STOP_SIGNALS}
+    try:
+        for thread in marked:
+            thread.join()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 128 + got[0] if got else None
+
+
+def _waiting_handler(got: list[int]):
+    def handler(signum, frame) -> None:
+        if got:
+            os._exit(128 + signum)
+        got.append(signum)
+        sys.stderr.write("camvideo: finishing a recording's save before the end (again to stop at once)\n")
+        sys.stderr.flush()
+    return handler
 
 
 def quick_exit(code: int) -> None:
@@ -80,7 +107,7 @@ def quick_exit(code: int) -> None:
     through ``sys.exit``. A quick exit first waits for the threads marked to finish
     (``finish_marked``)."""
     if _ALLOWED[0]:
-        finish_marked()
+        code = finish_marked() or code
     if teardown_needed() is not None:
         sys.exit(code)
     try:

@@ -129,14 +129,17 @@ def check_device(device: str) -> None:
     """``--device`` spelt as no device is (``gpu``, ``CUDA``, ``cuda0``): a ``CamvideoError``
     with the value it may be a typo of. auto, a torch device type (``cuda``, ``cuda:1``,
     ``mps``, ``xpu``), the name of torch's PrivateUse1 backend (``privateuse1_device``) and
-    ``openvino:NAME`` pass; whether the machine has it is the model load's to say."""
+    ``openvino:NAME`` pass; whether the machine has it is the model load's to say. A
+    name spelt like a torch device (``gpu``, ``cdua``) is refused with its guess even
+    where a device extension is installed."""
     if device == "auto" or _TORCH_DEVICE.fullmatch(device):
         return
     if device.lower().startswith("openvino:") and device[len("openvino:"):].strip():
         return
-    if privateuse1_device(device):
-        return
     guess = device_guess(device)
+    typo = guess is not None and guess != device and not guess.startswith("openvino:")
+    if not typo and privateuse1_device(device):
+        return
     raise CamvideoError(Hint("device"), f" must be {DEVICES}, got {device!r}"
                         + (f"; did you mean {guess}?" if guess and guess != device else ""))
 

@@ -41,7 +41,8 @@ def add_model_options(parser: argparse.ArgumentParser, *, precision: bool = True
     group.add_argument("--weights", type=path_argument, metavar="PATH", help="local weights file (state dict) instead of the packaged or downloaded one")
     group.add_argument("--device", default="auto",
                        help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N, mps, or openvino:NAME for an "
-                       "OpenVINO device (openvino:GPU: an Intel GPU) (default: auto)")
+                       "OpenVINO device (openvino:GPU: an Intel GPU), or the device name of an installed torch device "
+                       "extension (npu) (default: auto)")
     group.add_argument("--runtime", choices=("auto", "torch", "openvino"), default="auto",
                        help="what runs the forward pass: auto (OpenVINO for exact-CAM models on the CPU, torch on "
                        "a GPU and for Grad-CAM), torch or openvino (default: auto)")

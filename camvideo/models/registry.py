@@ -280,7 +280,20 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         raise ModelLoadError(f"device {device!r} asked for, but this machine has no usable CUDA GPU; ", CPU_DEVICE)
     if dev.type == "mps" and not _mps_available():
         raise ModelLoadError(f"device {device!r} asked for, but this machine has no Apple GPU (MPS); ", CPU_DEVICE)
+    if dev.type not in ("cpu", "cuda", "mps") and not _extension_available(dev.type):
+        raise ModelLoadError(f"device {device!r} asked for, but torch has no usable {dev.type!r} device here "
+                             "(its extension and its hardware); ", CPU_DEVICE)
     return dev
+
+
+def _extension_available(kind: str) -> bool:
+    """Whether torch has a working device module named ``kind`` (a device extension's:
+    ``torch.npu`` once torch_npu is installed) that says its device is there."""
+    module = getattr(torch, kind, None)
+    try:
+        return bool(module is not None and module.is_available())
+    except Exception:  # noqa: BLE001 - an extension without a working is_available has no usable device
+        return False
 
 
 def _mps_available() -> bool:

@@ -38,14 +38,16 @@ _BEFORE_ABORT: dict[int, Callable[[], None]] = {}  # what an abort does before o
 def before_abort(action: Callable[[], None]) -> Callable[[], None]:
     """Have ``action`` run when a signal aborts the process (``os._exit`` runs no
     ``finally`` nor ``__exit__``): a run's lock files removed. Returns the function that
-    takes it back. An action that fails is passed over."""
+    takes it back. The actions run last-registered first (as ``atexit``'s: a batch's
+    workers are told to end before the folder's lock goes). An action that fails is
+    passed over."""
     key = id(action)
     _BEFORE_ABORT[key] = action
     return lambda: _BEFORE_ABORT.pop(key, None)
 
 
 def _run_before_abort() -> None:
-    for action in list(_BEFORE_ABORT.values()):
+    for action in reversed(list(_BEFORE_ABORT.values())):
         try:
             action()
         except Exception:  # noqa: BLE001 - the process ends now whatever an action does

@@ -133,8 +133,8 @@ def _line_encoder():
     from json import encoder
 
     try:
-        chunks = encoder.c_make_encoder(None, None, encoder.encode_basestring_ascii, None, ": ", ", ",
-                                        False, False, True)
+        chunks = encoder.c_make_encoder(None, json.JSONEncoder().default, encoder.encode_basestring_ascii, None,
+                                        ": ", ", ", False, False, True)
         if "".join(chunks({"a": [1, 0.5, None, "\u00e9"]}, 0)) == '{"a": [1, 0.5, null, "\\u00e9"]}':
             return lambda obj: "".join(chunks(obj, 0))
     except TypeError:  # no C encoder (None), or its arguments changed

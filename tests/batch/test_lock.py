@@ -91,3 +91,18 @@ def test_an_abort_removes_the_lock_files_it_holds(tmp_path):
         signals._run_before_abort()
         assert list(tmp_path.iterdir()) == []
     assert not signals._BEFORE_ABORT
+
+
+def test_an_abort_runs_its_actions_last_registered_first():
+    """A batch's workers (registered after the folder's lock) are told to end before
+    the folder's lock file goes: a new run cannot start while they still write."""
+    from camvideo.runtime import signals
+
+    order: list[str] = []
+    takes = [signals.before_abort(lambda name=name: order.append(name)) for name in ("folder lock", "workers")]
+    try:
+        signals._run_before_abort()
+    finally:
+        for take in takes:
+            take()
+    assert order == ["workers", "folder lock"]

@@ -134,6 +134,49 @@ def test_the_exit_waits_for_a_marked_save_and_not_for_a_thread_past_its_wait(tmp
     assert not stuck_done.exists()  # the stuck thread held nothing: the process ended without it
 
 
+WINDOW_END_SIGNALLED = """
+import os, signal, sys, threading, time
+from camvideo import exiting
+from camvideo.cli import exit as cli_exit
+saved, stuck_done, signals = sys.argv[1], sys.argv[2], int(sys.argv[3])
+stuck = threading.Thread(target=lambda: (time.sleep(20), open(stuck_done, "w").write("ran")))
+def save_then_note():
+    for _ in range(200):  # until the exit's wait has its handler (10 s at most)
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            break
+        time.sleep(0.05)
+    for _ in range(signals):
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.5)
+    open(saved, "w").write("final")
+save = threading.Thread(target=save_then_note)
+exiting.mark(save, True)
+stuck.start(); save.start()
+exiting.waited_for()
+cli_exit.allow_quick_exit()
+cli_exit.quick_exit(0)
+"""
+
+
+def test_ctrl_c_while_the_exit_waits_for_a_save_says_so_and_the_save_finishes(tmp_path):
+    saved, stuck_done = tmp_path / "saved", tmp_path / "stuck"
+    proc = _python(WINDOW_END_SIGNALLED, str(saved), str(stuck_done), "1")
+    assert proc.returncode == 130, proc.stderr
+    assert saved.read_text() == "final"  # the first Ctrl-C did not cut the save
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines() == ["camvideo: finishing a recording's save before the end (again to stop at once)"]
+    assert not stuck_done.exists()
+
+
+def test_a_second_ctrl_c_while_the_exit_waits_for_a_save_ends_at_once(tmp_path):
+    saved, stuck_done = tmp_path / "saved", tmp_path / "stuck"
+    proc = _python(WINDOW_END_SIGNALLED, str(saved), str(stuck_done), "2")
+    assert proc.returncode == 130, proc.stderr
+    assert not saved.exists()  # ended before the save: the user asked twice
+    assert "Traceback" not in proc.stderr
+
+
 def test_a_thread_without_a_mark_must_finish_as_pythons_exit_decides():
     plain, daemon = threading.Thread(target=int), threading.Thread(target=int, daemon=True)
     assert exiting.must_finish(plain) and not exiting.must_finish(daemon)

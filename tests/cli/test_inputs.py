@@ -163,6 +163,9 @@ def test_before_torch_a_device_extension_installed_leaves_a_new_name_to_the_load
     check_device("npu:0")
     with pytest.raises(CamvideoError):
         check_device("npu:-1")
+    for typo, guess in (("gpu", "cuda"), ("cdua", "cuda")):  # still a typo's guess, before torch loads
+        with pytest.raises(CamvideoError, match=f"did you mean {guess}"):
+            check_device(typo)
 
 
 def test_the_early_device_check_imports_no_torch():

@@ -37,6 +37,25 @@ def test_mps_without_an_apple_gpu_says_so():
         resolve_device("tpu")
 
 
+def test_a_torch_device_without_its_extension_or_hardware_says_so_in_one_error(monkeypatch):
+    """``privateuseone`` (a device extension's name before it renames it), ``xla``,
+    ``hpu``: torch parses them, but nothing here runs them: a model load error, not a
+    traceback from ``.to(device)``."""
+    for name in ("privateuseone", "xla", "hpu"):
+        with pytest.raises(ModelLoadError, match=f"no usable '{name}' device"):
+            resolve_device(name)
+
+
+def test_a_device_extension_that_says_its_device_is_there_is_taken(monkeypatch):
+    class Extension:
+        @staticmethod
+        def is_available() -> bool:
+            return True
+
+    monkeypatch.setattr(torch, "hpu", Extension, raising=False)
+    assert resolve_device("hpu") == torch.device("hpu")
+
+
 @pytest.mark.skipif(not MPS, reason="needs an Apple GPU (MPS)")
 def test_mps_gives_the_cpu_classes_and_boxes(photo):
     from camvideo.cam.boxes import iou

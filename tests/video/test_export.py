@@ -59,6 +59,18 @@ def test_jsonl_lines_are_json_dumps_text(tmp_path):
     assert path.read_bytes() == "".join(json.dumps(r.to_dict()) + "\n" for r in results).encode()
 
 
+def test_the_line_encoder_fails_as_json_dumps_does_and_falls_back_without_a_c_encoder(monkeypatch):
+    """An object JSON cannot write: json's own TypeError; no C encoder: ``json.dumps``."""
+    from json import encoder
+
+    from camvideo.video import export
+
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        export._to_json({"score": np.float32(0.5)})
+    monkeypatch.setattr(encoder, "c_make_encoder", None)
+    assert export._line_encoder() is json.dumps
+
+
 def test_csv_one_row_per_detection(tmp_path):
     path = tmp_path / "out.csv"
     with open_exporter(path) as exporter:
