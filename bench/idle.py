@@ -21,7 +21,8 @@ waker: who waited for whom). On a machine shared with other jobs, ``--nice -20``
 the command in this session's autogroup at nice -20 (root; restored after) and
 ``--fifo`` under ``chrt -f 1`` (SCHED_FIFO: the run's threads take a core whenever one
 is runnable, as on a quiet machine, less the kernel's 5% RT throttling): the run's own
-waits then read as they would on a quiet machine. Needs perf and root (or
+waits then read as they would on a quiet machine; both take the cores from every other
+job on the machine while they run (do not use them while others measure). Needs perf and root (or
 ``perf_event_paranoid`` <= 1 and tracefs readable).
 """
 
