@@ -110,38 +110,16 @@ def test_after_the_windows_bounded_wait_only_a_save_or_stop_holds_the_exit(monke
 
 # The window's end in small: a save marked to finish that outlives the close's wait, and
 # a thread stuck past its bounded wait (in native code, say). The exit waits for the save,
-# not for the stuck thread, and skips the teardown.
+# not for the stuck thread, and skips the teardown. The third argument: how many Ctrl-Cs
+# the save sends while the exit waits for it (once the wait has its handler).
 WINDOW_END = """
-import sys, threading, time
-from camvideo import exiting
-from camvideo.cli import exit as cli_exit
-saved, stuck_done = sys.argv[1], sys.argv[2]
-stuck = threading.Thread(target=lambda: (time.sleep(20), open(stuck_done, "w").write("ran")))
-save = threading.Thread(target=lambda: (time.sleep(0.5), open(saved, "w").write("final")))
-exiting.mark(save, True)
-stuck.start(); save.start()
-exiting.waited_for()
-cli_exit.allow_quick_exit()
-cli_exit.quick_exit(0)
-"""
-
-
-def test_the_exit_waits_for_a_marked_save_and_not_for_a_thread_past_its_wait(tmp_path):
-    saved, stuck_done = tmp_path / "saved", tmp_path / "stuck"
-    proc = _python(WINDOW_END, str(saved), str(stuck_done))
-    assert proc.returncode == 0, proc.stderr
-    assert saved.read_text() == "final"  # the save finished before the process ended
-    assert not stuck_done.exists()  # the stuck thread held nothing: the process ended without it
-
-
-WINDOW_END_SIGNALLED = """
 import os, signal, sys, threading, time
 from camvideo import exiting
 from camvideo.cli import exit as cli_exit
 saved, stuck_done, signals = sys.argv[1], sys.argv[2], int(sys.argv[3])
 stuck = threading.Thread(target=lambda: (time.sleep(20), open(stuck_done, "w").write("ran")))
-def save_then_note():
-    for _ in range(200):  # until the exit's wait has its handler (10 s at most)
+def save():
+    for _ in range(200 if signals else 0):  # until the exit's wait has its handler (10 s at most)
         if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
             break
         time.sleep(0.05)
@@ -150,18 +128,26 @@ def save_then_note():
         os.kill(os.getpid(), signal.SIGINT)
     time.sleep(0.5)
     open(saved, "w").write("final")
-save = threading.Thread(target=save_then_note)
-exiting.mark(save, True)
-stuck.start(); save.start()
+saving = threading.Thread(target=save)
+exiting.mark(saving, True)
+stuck.start(); saving.start()
 exiting.waited_for()
 cli_exit.allow_quick_exit()
 cli_exit.quick_exit(0)
 """
 
 
+def test_the_exit_waits_for_a_marked_save_and_not_for_a_thread_past_its_wait(tmp_path):
+    saved, stuck_done = tmp_path / "saved", tmp_path / "stuck"
+    proc = _python(WINDOW_END, str(saved), str(stuck_done), "0")
+    assert proc.returncode == 0, proc.stderr
+    assert saved.read_text() == "final"  # the save finished before the process ended
+    assert not stuck_done.exists()  # the stuck thread held nothing: the process ended without it
+
+
 def test_ctrl_c_while_the_exit_waits_for_a_save_says_so_and_the_save_finishes(tmp_path):
     saved, stuck_done = tmp_path / "saved", tmp_path / "stuck"
-    proc = _python(WINDOW_END_SIGNALLED, str(saved), str(stuck_done), "1")
+    proc = _python(WINDOW_END, str(saved), str(stuck_done), "1")
     assert proc.returncode == 130, proc.stderr
     assert saved.read_text() == "final"  # the first Ctrl-C did not cut the save
     assert "Traceback" not in proc.stderr
@@ -171,7 +157,7 @@ def test_ctrl_c_while_the_exit_waits_for_a_save_says_so_and_the_save_finishes(tm
 
 def test_a_second_ctrl_c_while_the_exit_waits_for_a_save_ends_at_once(tmp_path):
     saved, stuck_done = tmp_path / "saved", tmp_path / "stuck"
-    proc = _python(WINDOW_END_SIGNALLED, str(saved), str(stuck_done), "2")
+    proc = _python(WINDOW_END, str(saved), str(stuck_done), "2")
     assert proc.returncode == 130, proc.stderr
     assert not saved.exists()  # ended before the save: the user asked twice
     assert "Traceback" not in proc.stderr
