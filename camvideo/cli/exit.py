@@ -43,7 +43,7 @@ import sys
 import threading
 
 from camvideo import exiting
-from camvideo.runtime.signals import STOP_SIGNALS
+from camvideo.runtime.signals import STOP_SIGNALS, abort_now, say_line
 
 _ALLOWED = [False]
 
@@ -94,10 +94,9 @@ def finish_marked() -> int | None:
 def _waiting_handler(got: list[int]):
     def handler(signum, frame) -> None:
         if got:
-            os._exit(128 + signum)
+            abort_now(128 + signum)
         got.append(signum)
-        sys.stderr.write("camvideo: finishing a recording's save before the end (again to stop at once)\n")
-        sys.stderr.flush()
+        say_line("camvideo: finishing a recording's save before the end (again to stop at once)")
     return handler
 
 

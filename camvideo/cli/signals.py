@@ -6,7 +6,6 @@ The stop signals themselves (``StopSignals``, ``Aborted``, ``say``) are in
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 
@@ -35,24 +34,25 @@ class GuardedSinks:
         for sink in self._sinks:
             sink.abandon()
 
-    @contextlib.contextmanager
-    def held(self):
-        with self._lock:
-            self._owner = threading.get_ident()
-            try:
-                yield
-            finally:
-                self._owner = None
+    def __enter__(self) -> GuardedSinks:
+        """The lock held by this thread (``with guard:``; no generator: it runs once a
+        sink a frame)."""
+        self._lock.acquire()
+        self._owner = threading.get_ident()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._owner = None
+        self._lock.release()
+
+    def held(self) -> GuardedSinks:
+        """The lock as a context manager (``with guard.held():``)."""
+        return self
 
     def write(self, sink, item) -> None:
-        """``sink.write(item)`` with the lock held, as under ``held()`` but without its
-        generator: this runs once a sink a frame."""
-        with self._lock:
-            self._owner = threading.get_ident()
-            try:
-                sink.write(item)
-            finally:
-                self._owner = None
+        """``sink.write(item)`` with the lock held."""
+        with self:
+            sink.write(item)
 
     def close_now(self) -> bool:
         """Close every sink (a recording's encoder flushed, its container closed and
