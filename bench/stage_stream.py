@@ -1,11 +1,15 @@
 """The 640x480 inference stage as a stream (a file run's) against its forward pass
 alone as a stream, on OpenVINO's throughput mode: the pair ``camvideo bench`` runs
 once a round (``camvideo.tools.benchmark.openvino.run_streams``), here alone, for
-iterating on a change. Rounds alternate which of the two goes first.
+iterating on a change. Rounds alternate which of the two goes first. As the bench's:
+smoothed (``--no-smooth``: each frame on its own), over the bench's frames
+(``make_frames``: every frame a cut; ``--video``: a video's pans and cuts), the
+forward pass alone on the file run's batches.
 
 Prints one JSON line a round and a summary: wall ms a frame (steady), CPU ms a frame
 (``time.process_time`` over the run: the whole process, every thread), and the
-stage over the forward pass for each; ``raw``: the compiled model's own throughput
+stage over the forward pass for each; ``*_rest``: the CPU outside OpenVINO's own
+threads (the glue, and the pool's calls) a frame; ``raw``: the compiled model's own throughput
 (``raw_stream``: an ``AsyncInferQueue``, no Python pool). ``--ov KEY=VALUE`` (repeatable) adds an
 OpenVINO property to the compile (e.g. NUM_STREAMS=1 INFERENCE_NUM_THREADS=2,
 ENABLE_CPU_PINNING=False); ``--workers`` the pool's threads (default: auto).
@@ -86,7 +90,7 @@ class ThreadCPU:
             except OSError:
                 continue
             comm, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
-            self.names[int(tid)] = py.get(int(tid)) or self.names.get(int(tid)) or comm
+            self.names[int(tid)] = py.get(int(tid)) or self.names.get(int(tid)) or f"native {comm}"
             out[int(tid)] = (int(fields[11]) + int(fields[12])) / self.ticks
         return out
 
@@ -112,15 +116,17 @@ def raw_stream(forward, inputs: list, count: int) -> dict:
     wall ms a frame of the whole run (no steady part: nothing to fill but the queue)."""
     import openvino as ov
 
-    compiled = forward._shapes[(224, 288)]._runner(1, pixels=False).compiled
+    arrays = [x.numpy() for x in inputs]
+    batch = len(arrays[0])
+    compiled = forward._shapes[(224, 288)]._runner(batch, pixels=False).compiled
     jobs = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
     queue = ov.AsyncInferQueue(compiled, jobs)
-    arrays = [x.numpy() for x in inputs]
+    calls = max(1, count // batch)
     start = time.perf_counter()
-    for i in range(count):
+    for i in range(calls):
         queue.start_async({0: arrays[i % len(arrays)]})
     queue.wait_all()
-    return {"ms_per_frame": 1000 * (time.perf_counter() - start) / count}
+    return {"ms_per_frame": 1000 * (time.perf_counter() - start) / (calls * batch), "frames": calls * batch}
 
 
 def main() -> int:
@@ -135,6 +141,11 @@ def main() -> int:
                         help="the forward pass alone on the stage's own input (resized uint8 pixels the graph normalizes)")
     parser.add_argument("--cv-threads", type=int, default=None, help="cv2.setNumThreads (default: OpenCV's own)")
     parser.add_argument("--only", choices=("stage", "forward"), help="run that one alone (no ratio; for perf record)")
+    parser.add_argument("--no-smooth", action="store_true",
+                        help="each frame on its own (the bench's --no-smooth); default: smoothed, as the bench")
+    parser.add_argument("--video", action="store_true",
+                        help="the stream over a video's frames (a pan with cuts: ``video_frames``, 240) instead of "
+                             "the bench's ``make_frames`` (24, every one a cut)")
     args = parser.parse_args()
     import torch
 
@@ -148,9 +159,9 @@ def main() -> int:
     from camvideo.models import load_model
     from camvideo.runtime.localizer import FrameLocalizer
     from camvideo.runtime.openvino import OpenVINOForward
-    from camvideo.runtime.workers import auto_workers
-    from camvideo.settings import LocalizeSettings
-    from camvideo.tools.benchmark.frames import make_frames
+    from camvideo.runtime.workers import auto_batch, auto_workers
+    from camvideo.settings import LocalizeSettings, SmoothingSettings
+    from camvideo.tools.benchmark.frames import make_frames, video_frames
     from camvideo.tools.benchmark.openvino import prepared
     from camvideo.tools.benchmark.runs import run_forward_stream, run_stream
 
@@ -158,18 +169,21 @@ def main() -> int:
     if extra:
         compiled = ovmod._compiled
         ovmod._compiled = lambda core, entry, device, config, *a: compiled(core, entry, device, {**config, **extra}, *a)
-    frames = make_frames(640, 480, 24)
+    frames = video_frames(640, 480, 240) if args.video else make_frames(640, 480, 24)
     model = load_model("lite0", device="cpu").eval()
     forward = OpenVINOForward(model, mode="throughput", sizes=[(224, 288)], precision=args.precision)
-    localizer = FrameLocalizer(model, LocalizeSettings(topk=3), forward=forward)
+    smoothing = None if args.no_smooth else SmoothingSettings()
+    localizer = FrameLocalizer(model, LocalizeSettings(topk=3, smoothing=smoothing), forward=forward)
     annotator = FrameAnnotator()
-    inputs = prepared(model, forward, frames, (224, 288))
+    batch = auto_batch(forward, live=False)  # as the bench's forward alone: the file run's batches
+    inputs = prepared(model, forward, frames[:24], (224, 288), batch)
     if args.pixels:
         sized = localizer._passes._sized((224, 288))
-        inputs = [forward.prepare_frames([f], sized) for f in frames]
+        inputs = [forward.prepare_frames(frames[i:i + batch], sized) for i in range(0, 24 - batch + 1, batch)]
     pool = args.workers or auto_workers(model, forward)
     jobs = {"stage": lambda n: run_stream(localizer, annotator, frames, n, args.workers),
-            "forward": lambda n: run_forward_stream(forward.features_and_logits, inputs, n, pool),
+            "forward": lambda n: run_forward_stream(forward.features_and_logits, inputs, max(1, n // batch), pool,
+                                                    per_call=batch),
             "raw": lambda n: raw_stream(forward, inputs, n)}
     props = {k: str(forward._shapes[(224, 288)].compiled.get_property(k))
              for k in ("NUM_STREAMS", "INFERENCE_NUM_THREADS", "ENABLE_CPU_PINNING")}
@@ -187,9 +201,13 @@ def main() -> int:
     for r in range(args.rounds):
         row = {}
         for key in (("stage", "forward", "raw") if r % 2 == 0 else ("raw", "forward", "stage")):
+            threads = ThreadCPU()
             out, cpu = _timed(lambda k=key: jobs[k](args.frames))
+            native = sum(v for k, v in threads.stop().items() if k.startswith("native"))
+            count = out.get("frames", args.frames)
             row[key] = round(out["ms_per_frame"], 3)
-            row[f"{key}_cpu"] = round(cpu / args.frames, 3)
+            row[f"{key}_cpu"] = round(cpu / count, 3)
+            row[f"{key}_rest"] = round((cpu - 1000 * native) / count, 3)  # CPU outside OpenVINO's threads
             if key == "stage":
                 row["parts"] = {k: round(v, 2) for k, v in out["stages"].items()}
         row["ratio"] = round(row["stage"] / row["forward"], 3)
@@ -199,7 +217,7 @@ def main() -> int:
         print(json.dumps(row), flush=True)
     summary = {k: round(statistics.median(r[k] for r in rows), 3)
                for k in ("stage", "forward", "raw", "ratio", "stage_cpu", "forward_cpu", "raw_cpu", "cpu_ratio",
-                         "cpu_ratio_raw")}
+                         "cpu_ratio_raw", "stage_rest", "forward_rest")}
     print(json.dumps({"median": summary}), flush=True)
     if args.profile:
         _profile(lambda: jobs["stage"](args.frames), args.profile)
