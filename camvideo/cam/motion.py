@@ -149,6 +149,11 @@ class MotionEstimator:
         self._age = 0  # frames since the corners were detected
         self._last: np.ndarray | None = None  # the last motion's fit (thumbnail pixels), the next flow's guess
 
+    def skip(self, thumb: np.ndarray) -> None:
+        """Take ``thumb`` without measuring its motion (a cut: nothing is moved by it);
+        the next frame's motion is measured from it on corners detected afresh."""
+        self._previous, self._corners, self._age, self._last = thumb, None, 0, None
+
     def __call__(self, thumb: np.ndarray) -> Motion | None:
         """The motion from the previous thumbnail to this one, or None (the first
         frame, another size, a poor fit: a flat picture, a cut)."""

@@ -98,6 +98,7 @@ class TemporalState:
         self._first: torch.Tensor | None = None
         self._lags = Lag(), Lag()  # the motion the averages (``_feats``, ``_first``) trail the picture by
         self._pooled: tuple[np.ndarray, float] | None = None  # the last frame's pooled features (float64), their norm
+        self._ahead: tuple[torch.Tensor, tuple[np.ndarray, float]] | None = None  # ``_cuts``' features, their pooling
         self._probs: torch.Tensor | None = None
         self._labels = LabelHysteresis()
         self.frames = 0  # frames since the last reset or cut
@@ -106,9 +107,13 @@ class TemporalState:
         """How the picture moved from the previous frame to this one, measured on
         ``evidence.thumb`` (``camvideo.cam.motion.thumbnail``); None when unknown. A
         frame without a thumbnail forgets the last one (a motion must not span frames
-        that went by unmeasured)."""
+        that went by unmeasured); at a cut (``step`` will find one: the averages and
+        the box tracks start afresh, nothing is moved) the motion is not measured."""
         if self.settings is None or evidence.thumb is None or not self.settings.motion:
             self._camera.reset()
+            return None
+        if self._cuts(evidence.features):  # nothing is moved at a cut: the averages and the tracks start afresh
+            self._camera.skip(evidence.thumb)
             return None
         return self._camera(evidence.thumb)
 
@@ -146,8 +151,8 @@ class TemporalState:
         """Whether ``feats`` start a new shot (then the averages are forgotten): another
         map size (the frame size changed under an aspect-kept input), or pooled
         features further than ``cut_distance`` (cosine) from the last frame's."""
-        pooled = _pooled(feats)
-        pooled = pooled, _norm(pooled)  # kept with its norm: the next frame's cut test needs both
+        pooled = self._pooling(feats)  # kept with its norm: the next frame's cut test needs both
+        self._ahead = None
         cut = False
         if self._feats is not None and self._feats.shape != feats.shape:
             log.debug("new map size %s at frame %d: a cut", tuple(feats.shape), self.frames)
@@ -161,6 +166,22 @@ class TemporalState:
                 cut = True
         self._pooled = pooled
         return cut
+
+    def _cuts(self, feats: torch.Tensor) -> bool:
+        """Whether ``step`` will find a cut at ``feats`` (``_cut``'s answer, asked before the
+        motion is measured; nothing forgotten here)."""
+        if self._feats is not None and self._feats.shape != feats.shape:
+            return True
+        return self._pooled is not None and _cosine_distance(*self._pooling(feats), *self._pooled) \
+            > self.settings.cut_distance
+
+    def _pooling(self, feats: torch.Tensor) -> tuple[np.ndarray, float]:
+        """``feats``' pooled features and their norm (pooled once a frame: ``_cuts`` keeps them for ``_cut``)."""
+        if self._ahead is not None and self._ahead[0] is feats:
+            return self._ahead[1]
+        pooled = _pooled(feats)
+        self._ahead = feats, (pooled, _norm(pooled))
+        return self._ahead[1]
 
 
 def _pooled(feats: torch.Tensor) -> np.ndarray:
