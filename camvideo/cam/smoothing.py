@@ -97,6 +97,7 @@ class TemporalState:
         self._feats: torch.Tensor | None = None
         self._first: torch.Tensor | None = None
         self._lags = Lag(), Lag()  # the motion the averages (``_feats``, ``_first``) trail the picture by
+        self._lent = [False, False]  # whether ``_feats``, ``_first`` are a frame's own tensors (not to be written)
         self._pooled: tuple[np.ndarray, float] | None = None  # the last frame's pooled features (float64), their norm
         self._ahead: tuple[torch.Tensor, tuple[np.ndarray, float]] | None = None  # ``_cuts``' features, their pooling
         self._probs: torch.Tensor | None = None
@@ -127,20 +128,21 @@ class TemporalState:
             return evidence
         cut = self._cut(evidence.features)
         feats, probs = evidence.features, evidence.probs
-        if self._feats is None:
-            self._feats, self._probs = feats.clone(), probs.clone()
+        if self._feats is None:  # the frame's own features: copied by the next frame's average (``_toward``)
+            self._feats, self._probs, self._lent[0] = feats, probs.clone(), True
         else:
-            self._feats = follow(self._feats, feats, motion, self._lags[0])
-            self._feats.lerp_(feats, s.map_alpha)  # one fused op: old + alpha * (new - old)
+            moved = follow(self._feats, feats, motion, self._lags[0])
+            self._feats, self._lent[0] = _toward(moved, self._feats, self._lent[0], feats, s.map_alpha), False
             self._probs.lerp_(probs, s.prob_alpha)
         first = evidence.first
         if first is not None:
             if self._first is None or self._first.shape != first.features.shape:
-                self._first = first.features.clone()
+                self._first, self._lent[1] = first.features, True
                 self._lags[1].reset()
             else:
-                self._first = follow(self._first, first.features, motion, self._lags[1])
-                self._first.lerp_(first.features, s.map_alpha)
+                moved = follow(self._first, first.features, motion, self._lags[1])
+                self._first = _toward(moved, self._first, self._lent[1], first.features, s.map_alpha)
+                self._lent[1] = False
             first = first.but(features=self._first)
         self.frames += 1
         leader = None if evidence.settings.class_ids is not None else self._labels(as_array(self._probs), s)
@@ -182,6 +184,17 @@ class TemporalState:
         pooled = _pooled(feats)
         self._ahead = feats, (pooled, _norm(pooled))
         return self._ahead[1]
+
+
+def _toward(moved: torch.Tensor, average: torch.Tensor, lent: bool, feats: torch.Tensor,
+            alpha: float) -> torch.Tensor:
+    """``moved`` (``follow``'s answer for ``average``: itself or a new tensor) averaged
+    with ``feats`` by ``alpha`` in one fused op (old + alpha * (new - old)): in place,
+    but into a new tensor when it is ``average`` and that is ``lent`` (a frame's own
+    features, which a cut's frame takes uncopied: the next frame often cuts again)."""
+    if lent and moved is average:
+        return torch.lerp(moved, feats, alpha)
+    return moved.lerp_(feats, alpha)
 
 
 def _pooled(feats: torch.Tensor) -> np.ndarray:
