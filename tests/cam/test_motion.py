@@ -314,3 +314,21 @@ def test_normalized_and_agreeing_give_numpys_own_arithmetic():
         moved = before @ want[:, :2].T + want[:, 2]
         near = np.linalg.norm((moved - after) * [width, height], axis=1) < 1.0
         assert np.array_equal(motion.agreeing(width, height), near)
+
+
+def test_the_fit_is_the_least_squares_similarity_of_ransacs_inliers():
+    # RANSAC's inliers refitted in closed form: OpenCV's Levenberg-Marquardt refinement
+    # converges to the same similarity; outliers are left out; coincident points fit nothing.
+    rng = np.random.default_rng(1)
+    before = rng.uniform(0, 160, (60, 2)).astype(np.float32)
+    angle, scale = 0.02, 1.03
+    linear = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    after = (before @ linear.T + (2.5, -1.5) + rng.normal(0, 0.2, (60, 2))).astype(np.float32)
+    after[:6] += 20.0  # outliers
+    fit = motion_module._fit(before, after, 12)
+    refined, inliers = cv2.estimateAffinePartial2D(before, after, method=cv2.RANSAC, ransacReprojThreshold=1.0,
+                                                   maxIters=200, refineIters=100)
+    assert not inliers[:6].any()
+    corners = np.array([[0, 0, 1], [160, 0, 1], [0, 120, 1], [160, 120, 1]], float)
+    assert np.abs(corners @ fit.T - corners @ refined.T).max() < 1e-3
+    assert motion_module._least_squares(np.ones((5, 2)), np.ones((5, 2))) is None

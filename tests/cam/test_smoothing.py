@@ -394,3 +394,42 @@ def test_image_command_gates_a_blank_photo(tmp_path, capsys):
     detection = json.loads(out.read_text())["detections"][0]
     assert detection["box"] is None and detection["score"] < 0.2
     assert (tmp_path / "cam.png").exists()
+
+
+def test_a_cut_measures_no_motion_and_the_next_frame_measures_it_from_the_cut(monkeypatch):
+    # At a cut nothing is moved (the averages and the box tracks start afresh): the
+    # motion is not measured there, and the next frame's is measured from the cut's
+    # thumbnail on corners detected afresh.
+    from camvideo.cam import motion as motion_module
+
+    rng = np.random.default_rng(0)
+    picture = cv2.GaussianBlur(rng.integers(0, 256, (140, 200), dtype=np.uint8), (5, 5), 0)
+    thumbs = [np.ascontiguousarray(picture[10:130, 10 + t:170 + t]) for t in range(4)]  # 1 px a frame
+    feats = [torch.ones(4, 7, 7), torch.ones(4, 7, 7), -torch.ones(4, 7, 7), -torch.ones(4, 7, 7)]  # a cut at 2
+    measured = []
+    call = motion_module.MotionEstimator.__call__
+    monkeypatch.setattr(motion_module.MotionEstimator, "__call__",
+                        lambda self, thumb: measured.append(len(measured)) or call(self, thumb))
+    state, probs = TemporalState(SmoothingSettings()), torch.full((10,), 0.1)
+    motions, cuts = [], []
+    for f, thumb in zip(feats, thumbs):
+        evidence = Evidence(probs=probs, logits=probs, features=f, thumb=thumb)
+        motions.append(state.motion(evidence))
+        cuts.append(state.step(evidence, motions[-1]).cut)
+    assert cuts == [False, False, True, False] and len(measured) == 3  # not at the cut
+    assert motions[0] is None and motions[2] is None
+    for moved in (motions[1], motions[3]):  # the picture went 1 px left (of 160)
+        assert moved is not None and abs(moved.transform[0, 2] * 160 + 1.0) < 0.1
+
+
+def test_a_cuts_features_are_averaged_into_a_new_tensor_not_written():
+    # A cut's frame keeps its own features as the average, uncopied: the next frame's
+    # average is a new tensor, and the frame's features stay as they came.
+    state, probs = TemporalState(SmoothingSettings(map_alpha=0.5)), torch.full((10,), 0.1)
+    first, second, third = torch.ones(4, 7, 7), torch.full((4, 7, 7), 3.0), torch.full((4, 7, 7), 5.0)
+    assert state.step(_evidence(first, probs)).features is first
+    averaged = state.step(_evidence(second, probs)).features
+    assert averaged is not first and torch.equal(first, torch.ones(4, 7, 7))
+    assert torch.equal(averaged, torch.full((4, 7, 7), 2.0))
+    again = state.step(_evidence(third, probs)).features  # the average's own tensor: in place
+    assert again is averaged and torch.equal(again, torch.full((4, 7, 7), 3.5))
