@@ -64,7 +64,7 @@ class MovingExtent:
         self.reset()
 
     def reset(self) -> None:
-        self._previous: np.ndarray | None = None  # the last thumbnail, blurred
+        self._previous: tuple[np.ndarray, np.ndarray | None] | None = None  # the last thumbnail, blurred when it was
         self._held: dict[int, np.ndarray] = {}  # class id -> fitted corners (float pixels)
         self._last: dict[int, np.ndarray] = {}  # class id -> the last frame's moving box (pixels)
 
@@ -77,10 +77,12 @@ class MovingExtent:
         holds fewer too (what the clean-up gives is at most four times it: OpenCV's 2x2
         opening can grow a region on the top and left edges) and costs no warp of the
         valid pixels, no erosion and no opening."""
-        blurred = None if thumb is None else cv2.GaussianBlur(thumb, (3, 3), 0)  # kept: the next frame's "before"
-        previous, self._previous = self._previous, blurred
-        if blurred is None or previous is None or previous.shape != blurred.shape or cut or motion is None:
-            return None
+        previous, self._previous = self._previous, None if thumb is None else (thumb, None)
+        if thumb is None or previous is None or previous[0].shape != thumb.shape or cut or motion is None:
+            return None  # this thumbnail is blurred when the next frame compares with it (often a cut again)
+        blurred = cv2.GaussianBlur(thumb, (3, 3), 0)
+        self._previous = thumb, blurred  # the next frame's "before"
+        previous = previous[1] if previous[1] is not None else cv2.GaussianBlur(previous[0], (3, 3), 0)
         height, width = blurred.shape
         (a, b, e), (c, d, f) = motion.transform.tolist()  # plain floats, in the order of the product below
         across, down = float(width), float(height)
