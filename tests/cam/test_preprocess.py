@@ -33,3 +33,44 @@ def test_a_batch_of_pixels_is_each_frame_resized_in_order():
         np.testing.assert_array_equal(got, resize_for_model(frame, 288, 224))
     one = pixels(frames[2:], _model((224, 288)))
     assert np.shares_memory(one.numpy(), frames[2])  # one frame at the input size: no copy
+
+
+def _two_steps(frame, width, height):
+    """``resize_for_model``'s pixels with an intermediate of its own (what it did before
+    it kept one a thread)."""
+    import cv2
+
+    between = cv2.resize(frame, (2 * width, 2 * height), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(between, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def test_the_kept_intermediate_gives_the_same_pixels_and_is_never_handed_out():
+    rng = np.random.default_rng(2)
+    frames = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((480, 640, 3), (720, 1280, 3), (480, 640),
+                                                                        (480, 640, 4), (480, 640, 3))]
+    got = [resize_for_model(f, 288, 224) for f in frames]  # shapes change between calls: the buffer follows
+    for frame, out in zip(frames, got):
+        np.testing.assert_array_equal(out, _two_steps(frame, 288, 224))
+    assert not any(np.shares_memory(a, b) for i, a in enumerate(got) for b in got[i + 1:])
+    np.testing.assert_array_equal(resize_for_model(frames[0], 144, 112), _two_steps(frames[0], 144, 112))
+
+
+def test_threads_resizing_at_once_get_their_own_pixels():
+    import threading
+
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in range(4)]
+    expected = [_two_steps(f, 288, 224) for f in frames]
+    wrong = []
+
+    def run(i):
+        for _ in range(30):
+            if not np.array_equal(resize_for_model(frames[i], 288, 224), expected[i]):
+                wrong.append(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not wrong
