@@ -11,7 +11,6 @@ such a batch into ``preprocess``'s, the same numbers.
 from __future__ import annotations
 
 import dataclasses
-import threading
 import types
 from collections.abc import Sequence
 
@@ -21,7 +20,6 @@ import torch
 from camvideo.models import GapClassifier
 
 _BLOB_PARAMS: dict = {}
-_LOCAL = threading.local()  # each thread's resize intermediate (``_between``)
 
 
 def resize_for_model(frame: np.ndarray, width: int, height: int, out: np.ndarray | None = None) -> np.ndarray:
@@ -43,23 +41,11 @@ def resize_for_model(frame: np.ndarray, width: int, height: int, out: np.ndarray
             return frame
         out[...] = frame
         return out
-    if w > 2 * width and h > 2 * height:  # the bilinear step into this thread's own buffer of that shape
-        frame = cv2.resize(frame, (2 * width, 2 * height), dst=_between(2 * height, 2 * width, frame),
-                           interpolation=cv2.INTER_LINEAR)
+    if w > 2 * width and h > 2 * height:
+        frame = cv2.resize(frame, (2 * width, 2 * height), interpolation=cv2.INTER_LINEAR)
     if out is None:
         return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
     return cv2.resize(frame, (width, height), dst=out, interpolation=cv2.INTER_AREA)
-
-
-def _between(height: int, width: int, frame: np.ndarray) -> np.ndarray:
-    """This thread's intermediate of ``resize_for_model`` at ``height`` x ``width`` with
-    ``frame``'s channels and type, made on its first use (the last shape kept): the
-    resize reads it right back and never returns it, so one a thread serves every call."""
-    shape = (height, width, *frame.shape[2:])
-    buf = getattr(_LOCAL, "between", None)
-    if buf is None or buf.shape != shape or buf.dtype != frame.dtype:
-        buf = _LOCAL.between = np.empty(shape, frame.dtype)
-    return buf
 
 
 def preprocess(frames: Sequence[np.ndarray], model: GapClassifier) -> torch.Tensor:

@@ -426,7 +426,6 @@ class _Runner:
         self.outputs = [tuple(int(d.get_length()) for d in list(out.get_partial_shape())[1:])
                         for out in compiled.outputs]
         self.jobs = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-        self._ports = (compiled.input(0), *compiled.outputs)  # the input, then the outputs: ``_bind``'s keys
         self._local = threading.local()
         self._queue = None
         if mode == "throughput":
@@ -442,13 +441,13 @@ class _Runner:
             request = getattr(self._local, "request", None)
             if request is None:
                 request = self._local.request = self.compiled.create_infer_request()
-            _bind(request, self._ports, batch, outs)
+            _bind(request, batch, outs)
             request.infer()
             return
         job = _Job()
         with self._start:  # the request get_idle_request_id names is the one start_async takes
             request = self._requests[self._queue.get_idle_request_id()]
-            _bind(request, self._ports, batch, outs)
+            _bind(request, batch, outs)
             self._start_async(job)
         if not job.done.acquire(timeout=_WAIT_S):
             raise TimeoutError(f"OpenVINO: no result within {_WAIT_S:.0f} s")
@@ -460,12 +459,15 @@ class _Runner:
             self._queue.wait_all()
 
 
-def _bind(request, ports, batch: np.ndarray, outs: list[np.ndarray]) -> None:
-    """Share ``batch`` as the request's input and ``outs`` as its outputs, in order (no
-    copies), in one call: ``ports`` are the compiled model's input and its outputs."""
+def _bind(request, batch: np.ndarray, outs: list[np.ndarray]) -> None:
+    """Share ``batch`` as the request's input and ``outs`` as its outputs, in order (no copies)."""
     import openvino as ov
 
-    request.set_tensors({port: ov.Tensor(a, shared_memory=True) for port, a in zip(ports, (batch, *outs))})
+    request.set_input_tensor(ov.Tensor(batch, shared_memory=True))
+    if len(outs) == 1:
+        request.set_output_tensor(0, ov.Tensor(outs[0], shared_memory=True))
+    else:  # one call for the features and the logits
+        request.set_output_tensors({i: ov.Tensor(out, shared_memory=True) for i, out in enumerate(outs)})
 
 
 def _start_async(queue):
