@@ -105,7 +105,8 @@ class ScaledPasses:
         if settings.maps == _PLAIN or self.model.preprocessing.fixed:  # one batch at the model's own input size
             flip = settings.maps.flip  # False when plain; a fixed-size graph keeps the mirror averaging
             return self._pass(frames, None, lambda b, probs: choose_classes(probs, settings).class_ids, flip, timer)
-        if len(frames) == 1:  # a stream's batch (a file's on torch, or at --batch-size 1)
+        shape = frames[0].shape[:2]
+        if all(f.shape[:2] == shape for f in frames):  # a stream's batch: every frame of one size
             return self._scaled(frames, settings, timer)
         groups: dict[tuple[int, int], list[int]] = {}
         for b, f in enumerate(frames):

@@ -201,7 +201,7 @@ class ForwardPool:
         self._threads_before = torch.get_num_threads()
         self._threads = 1 if workers > 1 else None
         self._join_timeout = join_timeout
-        self._jobs: queue.Queue = queue.Queue()
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()  # C: no Python-level lock and condition a job
         self._closed = False
         self._pool = [threading.Thread(target=self._run, name=f"camvideo-forward-{i}", daemon=True) for i in range(workers)]
         for thread in self._pool:
