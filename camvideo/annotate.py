@@ -76,20 +76,15 @@ def blend_colormap(frame: np.ndarray, heat8: np.ndarray, pairs: np.ndarray, alph
                    rows: int = CELL_ROWS) -> np.ndarray:
     """The map ``heat8`` (uint8, at its own size) in colours blended over ``frame`` at
     ``alpha``, as a new array: one colour a cell of ``rows`` x 2 pixels (``colour_cells``,
-    the map's value at the cell's centre), each row of cells blended over its frame rows
-    (``cv2.addWeighted`` in place on every ``rows``-th row of a copy of the frame):
-    resize, lookups and BGRA -> BGR on a quarter of the pixels, a picture within a few
-    levels of the map coloured at every pixel (docs/measuring.md, "The overlay, session 19")."""
+    the map's value at the cell's centre), each row of cells repeated over its frame rows
+    and blended over the frame by one ``cv2.addWeighted`` into a new picture: resize,
+    lookups and BGRA -> BGR on a quarter of the pixels, a picture within a few levels of
+    the map coloured at every pixel (docs/measuring.md, "The overlay, session 19"; the
+    repeat instead of a copy of the frame blended in place row by row: session 21)."""
     height, width = frame.shape[:2]
     rows = max(1, min(rows, height))
     colours = colour_cells(heat8, pairs, -(-height // rows), -(-width // 2))[:, :width]
-    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-        return cv2.addWeighted(frame, 1.0 - alpha, np.repeat(colours, rows, axis=0)[:height], alpha, 0.0)
-    out = np.array(frame, order="C")
-    for first in range(rows):
-        part = out[first::rows]
-        cv2.addWeighted(part, 1.0 - alpha, colours[:len(part)], alpha, 0.0, dst=part)
-    return out
+    return cv2.addWeighted(frame, 1.0 - alpha, np.repeat(colours, rows, axis=0)[:height], alpha, 0.0)
 
 
 _LUTS: dict[str, np.ndarray] = {}
