@@ -140,16 +140,59 @@ class BoxAnnotator:
 
     def annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
         colors = self.colors(result)
+        height, width = frame.shape[:2]
+        # Rows of bytes for outline(): a uint8 BGR frame whose rows are contiguous
+        rows = frame.reshape(height, 3 * width) if (frame.dtype == np.uint8 and frame.shape[2:] == (3,)
+                                                   and frame.flags.c_contiguous) else None
         for det, color in reversed(list(zip(result.detections, colors))):  # the top class drawn last, on top
             if det.box is None:
                 continue
             x1, y1, x2, y2 = det.box
             p1, p2 = (x1, y1), (max(x1, x2 - 1), max(y1, y2 - 1))
+            if rows is not None and self.thickness == 2 and 0 <= x1 and p2[0] < width and 0 <= y1 and p2[1] < height:
+                outline(rows, *p1, *p2, (0, 0, 0), 2)
+                outline(rows, *p1, *p2, color, 1)
+                continue
             # Axis-aligned, integer corners: anti-aliasing changes nothing visible
             # but costs 3x (0.27 vs 0.08 ms for three boxes at 640x480).
             cv2.rectangle(frame, p1, p2, (0, 0, 0), self.thickness + 2, cv2.LINE_8)
             cv2.rectangle(frame, p1, p2, color, self.thickness, cv2.LINE_8)
         return frame
+
+
+def outline(rows: np.ndarray, x1: int, y1: int, x2: int, y2: int, color, half: int) -> None:
+    """``cv2.rectangle(frame, (x1, y1), (x2, y2), color, 2 * half, cv2.LINE_8)``'s pixels
+    (``half`` 1 or 2; the corners inside the frame, x1 <= x2, y1 <= y2) painted by
+    slices of ``rows``, the frame's rows of bytes (height, 3 * width): OpenCV draws each
+    side as a band ``half`` pixels either side of it, its corners as small discs (a
+    diamond at these radii); slices cost less than its scan lines on the long sides."""
+    line = _colour_row(tuple(color), rows.shape[1] // 3)
+    end = rows.shape[1]
+    for dy in range(1, half + 1):  # above and below: each row shorter by the disc's
+        left, right = 3 * max(x1 - half + dy, 0), min(3 * (x2 + half - dy + 1), end)
+        if y1 - dy >= 0:
+            rows[y1 - dy, left:right] = line[:right - left]
+        if y2 + dy < len(rows):
+            rows[y2 + dy, left:right] = line[:right - left]
+    left, right = 3 * max(x1 - half, 0), min(3 * (x2 + half + 1), end)
+    rows[y1:min(y1 + half, y2) + 1, left:right] = line[:right - left]  # the sides' rows, corner to corner
+    rows[max(y2 - half, y1):y2 + 1, left:right] = line[:right - left]
+    for x in (x1, x2):  # the upright sides
+        left, right = 3 * max(x - half, 0), min(3 * (x + half + 1), end)
+        rows[y1:y2 + 1, left:right] = line[:right - left]
+
+
+def _colour_row(color: tuple, width: int) -> np.ndarray:
+    """A row of ``width`` pixels of one BGR colour, as bytes (made once a colour and width)."""
+    row = _ROWS.get((color, width))
+    if row is None:
+        if len(_ROWS) >= 64:
+            _ROWS.clear()
+        row = _ROWS[color, width] = np.tile(np.array(color, np.uint8), width)
+    return row
+
+
+_ROWS: dict[tuple, np.ndarray] = {}
 
 
 class LabelAnnotator:
