@@ -82,8 +82,10 @@ class SmoothingFilter:
 def _floats(values) -> tuple[float, ...]:
     """4 corners (an array, a tuple of ints or floats) as a tuple of plain floats."""
     if isinstance(values, np.ndarray):
-        return tuple(values.tolist())
-    return values if type(values[0]) is float else tuple([float(v) for v in values])
+        values = values.tolist()
+    if type(values[0]) is not float:
+        return tuple([float(v) for v in values])
+    return values if type(values) is tuple else tuple(values)
 
 
 class BoxTracker:
