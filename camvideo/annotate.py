@@ -150,8 +150,7 @@ class BoxAnnotator:
             x1, y1, x2, y2 = det.box
             p1, p2 = (x1, y1), (max(x1, x2 - 1), max(y1, y2 - 1))
             if rows is not None and self.thickness == 2 and 0 <= x1 and p2[0] < width and 0 <= y1 and p2[1] < height:
-                outline(rows, *p1, *p2, (0, 0, 0), 2)
-                outline(rows, *p1, *p2, color, 1)
+                outlines(rows, *p1, *p2, color)
                 continue
             # Axis-aligned, integer corners: anti-aliasing changes nothing visible
             # but costs 3x (0.27 vs 0.08 ms for three boxes at 640x480).
@@ -182,6 +181,52 @@ def outline(rows: np.ndarray, x1: int, y1: int, x2: int, y2: int, color, half: i
         rows[y1:y2 + 1, left:right] = line[:right - left]
 
 
+def outlines(rows: np.ndarray, x1: int, y1: int, x2: int, y2: int, color) -> None:
+    """``outline`` in black at ``half`` 2, then in ``color`` at ``half`` 1 over it
+    (``BoxAnnotator``'s box at thickness 2): the same pixels, with each upright side
+    written once as black, colour x 3, black; a box under 5 pixels wide (its sides'
+    bands would meet) as the two outlines."""
+    if x2 - x1 < 5:
+        outline(rows, x1, y1, x2, y2, (0, 0, 0), 2)
+        outline(rows, x1, y1, x2, y2, color, 1)
+        return
+    color = tuple(color)
+    end, width = rows.shape[1], rows.shape[1] // 3
+    band = _side_band(color)
+    for x in (x1, x2):  # the upright sides, corner to corner, in both colours at once
+        left, right = 3 * (x - 2), min(3 * (x + 3), end)
+        skip = max(-left, 0)
+        rows[y1:y2 + 1, left + skip:right] = band[skip:right - left]
+    black, line = _colour_row((0, 0, 0), width), _colour_row(color, width)
+    for dy in (1, 2):  # black above and below, each row shorter by the disc's
+        left, right = 3 * max(x1 - 2 + dy, 0), min(3 * (x2 + 3 - dy), end)
+        if y1 - dy >= 0:
+            rows[y1 - dy, left:right] = black[:right - left]
+        if y2 + dy < len(rows):
+            rows[y2 + dy, left:right] = black[:right - left]
+    left, right = 3 * (x1 + 3), 3 * (x2 - 2)  # black along the top and bottom, between the sides
+    rows[y1:min(y1 + 2, y2) + 1, left:right] = black[:right - left]
+    rows[max(y2 - 2, y1):y2 + 1, left:right] = black[:right - left]
+    left, right = 3 * x1, 3 * (x2 + 1)  # the colour over it: a row above and below, two along
+    if y1 >= 1:
+        rows[y1 - 1, left:right] = line[:right - left]
+    if y2 + 1 < len(rows):
+        rows[y2 + 1, left:right] = line[:right - left]
+    left, right = 3 * max(x1 - 1, 0), min(3 * (x2 + 2), end)
+    rows[y1:min(y1 + 1, y2) + 1, left:right] = line[:right - left]
+    rows[max(y2 - 1, y1):y2 + 1, left:right] = line[:right - left]
+
+
+def _side_band(color: tuple) -> np.ndarray:
+    """An upright side of ``outlines``' box, one row of it: black, ``color`` x 3, black (bytes)."""
+    band = _BANDS.get(color)
+    if band is None:
+        if len(_BANDS) >= 64:
+            _BANDS.clear()
+        band = _BANDS[color] = np.array([0, 0, 0, *color * 3, 0, 0, 0], np.uint8)
+    return band
+
+
 def _colour_row(color: tuple, width: int) -> np.ndarray:
     """A row of ``width`` pixels of one BGR colour, as bytes (made once a colour and width)."""
     row = _ROWS.get((color, width))
@@ -193,6 +238,7 @@ def _colour_row(color: tuple, width: int) -> np.ndarray:
 
 
 _ROWS: dict[tuple, np.ndarray] = {}
+_BANDS: dict[tuple, np.ndarray] = {}
 
 
 class LabelAnnotator:

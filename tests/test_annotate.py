@@ -323,6 +323,27 @@ def test_the_outline_is_opencv_s_rectangle(half):
         assert np.array_equal(got, want), (x1, y1, x2, y2)
 
 
+def test_both_outlines_at_once_are_opencv_s_two_rectangles():
+    """``outlines``: BoxAnnotator's black and coloured rectangles over any picture (every
+    box of a small frame; nothing outside them written)."""
+    import itertools
+
+    import cv2
+
+    from camvideo.annotate import outlines
+
+    height, width = 11, 14
+    rng = np.random.default_rng(2)
+    for (x1, x2), (y1, y2) in itertools.product(itertools.combinations_with_replacement(range(width), 2),
+                                                itertools.combinations_with_replacement(range(height), 2)):
+        want = rng.integers(0, 256, (height, width, 3), np.uint8)
+        got = want.copy()
+        cv2.rectangle(want, (x1, y1), (x2, y2), (0, 0, 0), 4, cv2.LINE_8)
+        cv2.rectangle(want, (x1, y1), (x2, y2), (1, 2, 3), 2, cv2.LINE_8)
+        outlines(got.reshape(height, 3 * width), x1, y1, x2, y2, (1, 2, 3))
+        assert np.array_equal(got, want), (x1, y1, x2, y2)
+
+
 def test_boxes_are_opencv_s_rectangles_on_any_frame():
     import cv2
 
