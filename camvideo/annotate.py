@@ -149,7 +149,8 @@ class BoxAnnotator:
                 continue
             x1, y1, x2, y2 = det.box
             p1, p2 = (x1, y1), (max(x1, x2 - 1), max(y1, y2 - 1))
-            if rows is not None and self.thickness == 2 and 0 <= x1 and p2[0] < width and 0 <= y1 and p2[1] < height:
+            if (rows is not None and self.thickness == 2 and len(color) == 3 and 0 <= x1 and p2[0] < width
+                    and 0 <= y1 and p2[1] < height):
                 outlines(rows, *p1, *p2, color)
                 continue
             # Axis-aligned, integer corners: anti-aliasing changes nothing visible
@@ -223,7 +224,8 @@ def _side_band(color: tuple) -> np.ndarray:
     if band is None:
         if len(_BANDS) >= 64:
             _BANDS.clear()
-        band = _BANDS[color] = np.array([0, 0, 0, *color * 3, 0, 0, 0], np.uint8)
+        band = _BANDS[color] = np.concatenate([_bytes((0, 0, 0)), *[_bytes(color)] * 3, _bytes((0, 0, 0))])
+        band.flags.writeable = False
     return band
 
 
@@ -233,8 +235,14 @@ def _colour_row(color: tuple, width: int) -> np.ndarray:
     if row is None:
         if len(_ROWS) >= 64:
             _ROWS.clear()
-        row = _ROWS[color, width] = np.tile(np.array(color, np.uint8), width)
+        row = _ROWS[color, width] = np.tile(_bytes(color), width)
+        row.flags.writeable = False
     return row
+
+
+def _bytes(color) -> np.ndarray:
+    """A BGR colour as OpenCV draws it: each value rounded and saturated to a byte."""
+    return np.clip(np.rint(np.asarray(color, np.float64)), 0, 255).astype(np.uint8)
 
 
 _ROWS: dict[tuple, np.ndarray] = {}
