@@ -301,3 +301,67 @@ def test_the_heatmap_is_the_blend_of_the_map_s_cell_colours():
     heat8 = np.clip(heat[0] * 255.0 + 0.5, 0, 255).astype(np.uint8)
     want = cv2.addWeighted(frame, 1.0 - alpha, cell_colours(heat8, "jet", (480, 640)), alpha, 0.0)
     assert np.array_equal(HeatmapAnnotator(0.45, "jet").annotate(frame, r), want)
+
+
+@pytest.mark.parametrize("half", [1, 2])
+def test_the_outline_is_opencv_s_rectangle(half):
+    """``outline`` paints cv2.rectangle's LINE_8 pixels at thickness 2 * half: every box
+    of a small frame, degenerate and clipped ones included."""
+    import itertools
+
+    import cv2
+
+    from camvideo.annotate import outline
+
+    height, width = 11, 13
+    for (x1, x2), (y1, y2) in itertools.product(itertools.combinations_with_replacement(range(width), 2),
+                                                itertools.combinations_with_replacement(range(height), 2)):
+        want = np.full((height, width, 3), 7, np.uint8)
+        got = want.copy()
+        cv2.rectangle(want, (x1, y1), (x2, y2), (1, 2, 3), 2 * half, cv2.LINE_8)
+        outline(got.reshape(height, 3 * width), x1, y1, x2, y2, (1, 2, 3), half)
+        assert np.array_equal(got, want), (x1, y1, x2, y2)
+
+
+def test_both_outlines_at_once_are_opencv_s_two_rectangles():
+    """``outlines``: BoxAnnotator's black and coloured rectangles over any picture (every
+    box of a small frame; nothing outside them written)."""
+    import itertools
+
+    import cv2
+
+    from camvideo.annotate import outlines
+
+    height, width = 11, 14
+    rng = np.random.default_rng(2)
+    for (x1, x2), (y1, y2) in itertools.product(itertools.combinations_with_replacement(range(width), 2),
+                                                itertools.combinations_with_replacement(range(height), 2)):
+        want = rng.integers(0, 256, (height, width, 3), np.uint8)
+        got = want.copy()
+        cv2.rectangle(want, (x1, y1), (x2, y2), (0, 0, 0), 4, cv2.LINE_8)
+        cv2.rectangle(want, (x1, y1), (x2, y2), (1, 2, 3), 2, cv2.LINE_8)
+        outlines(got.reshape(height, 3 * width), x1, y1, x2, y2, (1, 2, 3))
+        assert np.array_equal(got, want), (x1, y1, x2, y2)
+
+
+def test_boxes_are_opencv_s_rectangles_on_any_frame():
+    import cv2
+
+    rng = np.random.default_rng(5)
+    boxes = [(0, 0, 640, 480), (600, 1, 640, 3), (5, 400, 6, 480), *[tuple(int(v) for v in
+             (*np.sort(rng.integers(0, 641, 2)), *np.sort(rng.integers(0, 481, 2)))) for _ in range(20)]]
+    boxes = [b for b in boxes if b[0] < b[2] and b[1] < b[3]]
+    dets = tuple(Detection(i + 1, i, f"c{i}", 0.5, b) for i, b in enumerate(boxes))
+    r = FrameResult(0, 0.0, 640, 480, dets, ClassMaps())
+    colors = [tuple(int(v) for v in rng.integers(0, 256, 3)) for _ in dets]
+    frame = rng.integers(0, 256, (480, 640, 3), np.uint8)
+    want = frame.copy()
+    for det, color in reversed(list(zip(dets, colors))):
+        x1, y1, x2, y2 = det.box
+        for c, t in (((0, 0, 0), 4), (color, 2)):
+            cv2.rectangle(want, (x1, y1), (max(x1, x2 - 1), max(y1, y2 - 1)), c, t, cv2.LINE_8)
+    annotator = BoxAnnotator(colors=lambda _: colors)
+    assert np.array_equal(annotator.annotate(frame.copy(), r), want)
+    view = np.zeros((480, 650, 3), np.uint8)[:, 5:645]  # not contiguous: drawn by OpenCV, the same pixels
+    view[:] = frame
+    assert np.array_equal(annotator.annotate(view, r), want)

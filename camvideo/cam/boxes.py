@@ -78,7 +78,9 @@ def outer_contours(mask: np.ndarray) -> list[np.ndarray]:
     contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         return []
-    return [c for c, links in zip(contours, hierarchy[0]) if links[3] < 0]
+    if len(contours) == 1:
+        return list(contours)
+    return [c for c, parent in zip(contours, hierarchy[0, :, 3].tolist()) if parent < 0]
 
 
 def mask_boxes(mask: np.ndarray, rule: BoxRule) -> list[Box]:

@@ -34,10 +34,12 @@ from camvideo.settings import SmoothingSettings
 @dataclass(frozen=True, eq=False)
 class Track:
     """One box followed across frames: its corners (x1, y1, x2, y2, float pixels),
-    their velocity per frame, and whether the picture's motion moved it this frame."""
+    their velocity per frame, and whether the picture's motion moved it this frame.
+    The corners and velocity are 4 floats: a NumPy array, or (``SmoothingFilter``'s)
+    a tuple of plain floats."""
 
-    corners: np.ndarray
-    velocity: np.ndarray
+    corners: np.ndarray | tuple[float, ...]
+    velocity: np.ndarray | tuple[float, ...]
     moved: bool = False
 
 
@@ -49,23 +51,41 @@ class BoxFilter(Protocol):
     def update(self, track: Track, box: np.ndarray) -> Track: ...
 
 
+_STILL = (0.0, 0.0, 0.0, 0.0)
+
+
 class SmoothingFilter:
-    """The EMA of the corners with a damped velocity term; a moved track's plain average."""
+    """The EMA of the corners with a damped velocity term; a moved track's plain average.
+
+    Worked corner by corner in plain floats (4 of them: NumPy's calls cost more than
+    the arithmetic), the same operations in the same order as on float64 arrays: the
+    same values to the bit."""
 
     def __init__(self, settings: SmoothingSettings) -> None:
         self.settings = settings
 
-    def start(self, box: np.ndarray) -> Track:
-        return Track(box, np.zeros(4))
+    def start(self, box) -> Track:
+        return Track(_floats(box), _STILL)
 
-    def update(self, track: Track, box: np.ndarray) -> Track:
+    def update(self, track: Track, box) -> Track:
         s = self.settings
+        box, corners, velocity = _floats(box), _floats(track.corners), _floats(track.velocity)
         if track.moved:  # moved with the picture already: a plain average of what is left
-            return Track(s.moved_box_alpha * box + (1.0 - s.moved_box_alpha) * track.corners, np.zeros(4))
-        predicted = track.corners + s.trend_damping * track.velocity
-        smoothed = s.box_alpha * box + (1.0 - s.box_alpha) * predicted
-        velocity = s.trend_alpha * (smoothed - track.corners) + (1.0 - s.trend_alpha) * s.trend_damping * track.velocity
-        return Track(smoothed, velocity)
+            a, keep = s.moved_box_alpha, 1.0 - s.moved_box_alpha
+            return Track(tuple([a * b + keep * c for b, c in zip(box, corners)]), _STILL)
+        damping, a, keep = s.trend_damping, s.box_alpha, 1.0 - s.box_alpha
+        smoothed = tuple([a * b + keep * (c + damping * v) for b, c, v in zip(box, corners, velocity)])
+        t, carry = s.trend_alpha, (1.0 - s.trend_alpha) * s.trend_damping
+        return Track(smoothed, tuple([t * (m - c) + carry * v for m, c, v in zip(smoothed, corners, velocity)]))
+
+
+def _floats(values) -> tuple[float, ...]:
+    """4 corners (an array, a tuple of ints or floats) as a tuple of plain floats."""
+    if isinstance(values, np.ndarray):
+        values = values.tolist()
+    if type(values[0]) is not float:
+        return tuple([float(v) for v in values])
+    return values if type(values) is tuple else tuple(values)
 
 
 class BoxTracker:
@@ -119,8 +139,11 @@ class BoxTracker:
         old = self._tracks.get(class_id)
         if old is None:  # a class without tracks of its own continues the others'
             old = [t for tracks in self._tracks.values() for t in tracks]
-        new = [box_filter.start(np.asarray(b, np.float64)) for b in boxes]
-        corners = [n.corners.tolist() for n in new], [o.corners.tolist() for o in old]  # floats: no NumPy scalars
+        if isinstance(box_filter, SmoothingFilter):  # plain floats (its start takes any 4 numbers)
+            new = [box_filter.start(b) for b in boxes]
+        else:
+            new = [box_filter.start(np.asarray(b, np.float64)) for b in boxes]
+        corners = [_floats(n.corners) for n in new], [_floats(o.corners) for o in old]  # floats: no NumPy scalars
         pairs = sorted(((iou(n, o), i, j) for i, n in enumerate(corners[0]) for j, o in enumerate(corners[1])),
                        reverse=True)
         taken_new, taken_old = set(), set()
@@ -133,7 +156,7 @@ class BoxTracker:
             taken_old.add(j)
             new[i] = box_filter.update(old[j], new[i].corners)
         self._tracks[class_id] = new
-        return [inside(tuple(round(v) for v in t.corners.tolist()), size) for t in new]
+        return [inside(tuple([round(v) for v in _floats(t.corners)]), size) for t in new]
 
 
 def inside(box: Box, size: tuple[int, int] | None) -> Box:

@@ -433,3 +433,24 @@ def test_a_cuts_features_are_averaged_into_a_new_tensor_not_written():
     assert torch.equal(averaged, torch.full((4, 7, 7), 2.0))
     again = state.step(_evidence(third, probs)).features  # the average's own tensor: in place
     assert again is averaged and torch.equal(again, torch.full((4, 7, 7), 3.5))
+
+
+def test_the_box_filter_s_floats_are_the_float64_arrays_formulas():
+    """``SmoothingFilter`` works in plain floats: the same values, to the bit, as its
+    formulas on float64 arrays (moved tracks and not)."""
+    from camvideo.cam.tracking import SmoothingFilter, Track
+
+    s = SmoothingSettings()
+    box_filter = SmoothingFilter(s)
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        corners, velocity, box = rng.random(4) * 600, rng.normal(size=4) * 5, rng.integers(0, 640, 4)
+        new = np.asarray(box, np.float64)
+        moved = box_filter.update(Track(corners, velocity, True), box)
+        assert moved.corners == tuple(s.moved_box_alpha * new + (1.0 - s.moved_box_alpha) * corners)
+        assert moved.velocity == (0.0,) * 4
+        kept = box_filter.update(Track(tuple(corners.tolist()), tuple(velocity.tolist())), tuple(box.tolist()))
+        smoothed = s.box_alpha * new + (1.0 - s.box_alpha) * (corners + s.trend_damping * velocity)
+        trend = s.trend_alpha * (smoothed - corners) + (1.0 - s.trend_alpha) * s.trend_damping * velocity
+        assert kept.corners == tuple(smoothed) and kept.velocity == tuple(trend)
+        assert all(type(v) is float for v in kept.corners + box_filter.start(box).corners)
