@@ -108,6 +108,10 @@ def test_bench_openvino_contestants(tmp_path, capsys, keep_threads, openvino_lit
     assert stream["one_frame_ratio"] == alone["640x480 (OpenVINO)"]
     assert stream["stage_cpu_ms"] > 0 and stream["forward_cpu_ms"] > 0 and stream["cpu_ratio"] > 0
     assert {"preprocess", "forward", "boxes", "annotate"} <= set(stream["parts_ms"])
+    # ... and over a video's frames (pans and cuts), against the same forward pass alone
+    assert stream["video_stage_cpu_ms"] > 0
+    assert stream["video_cpu_ratio"] == pytest.approx(stream["video_stage_cpu_ms"] / stream["forward_cpu_ms"], abs=0.002)
+    assert "as a stream over a video's frames" in table
     assert "one frame at a time (latency mode" in table and "as a stream (a file run's" in table
     assert live["frames"] >= 2 and 0 < live["p50_ms"] <= live["p95_ms"]
     assert report["config"]["precision"] == "auto"

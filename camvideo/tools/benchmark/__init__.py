@@ -28,7 +28,9 @@ Contestants:
 - the 640x480 OpenVINO stage *as a stream* (``openvino.run_streams``, once a round):
   the file run's own path over frames in memory (``runs.run_stream``) against its
   forward pass alone through the same pool and compiled model
-  (``runs.run_forward_stream``), wall and CPU ms a frame, beside the one-frame ratio.
+  (``runs.run_forward_stream``), wall and CPU ms a frame, beside the one-frame ratio;
+  and the stage over a video's frames (the end-to-end clip's: pans and cuts; the
+  bench's own frames are each a cut), CPU ms a frame.
 
 Modules: ``frames`` (the photos, panned and zoomed; the end-to-end clip),
 ``contestants``, ``runs`` (end to end, live, soak), ``runner`` (``BenchConfig``,

@@ -162,11 +162,13 @@ def openvino_setup(config, frames: dict, annotator, settings, say) -> tuple[Open
 
 
 def run_streams(ov: OpenVINOBench, annotator, frames: list[np.ndarray], count: int, workers: int | None,
-                first: str = "stage") -> dict:
+                first: str = "stage", video: list[np.ndarray] | None = None) -> dict:
     """One round of the stream pair, in the order ``first`` says (the rounds alternate
     it): the 640x480 stage as a file run uses it (``runs.run_stream``, OpenVINO's
     throughput mode) and its forward pass alone at the stage's input size on the same
-    compiled model, streams and pool (``runs.run_forward_stream``)."""
+    compiled model, streams and pool (``runs.run_forward_stream``); with ``video`` (a
+    video's frames: pans and cuts, as the end-to-end clip), the stage over them too
+    (``stage_video``, last when the stage goes first, else first)."""
     from camvideo.runtime.workers import auto_batch, auto_workers
     from camvideo.tools.benchmark.runs import run_forward_stream, run_stream
 
@@ -177,7 +179,11 @@ def run_streams(ov: OpenVINOBench, annotator, frames: list[np.ndarray], count: i
     jobs = {"stage": lambda: run_stream(localizer, annotator, frames, count, workers),
             "forward": lambda: run_forward_stream(forward.features_and_logits, ov.stream_inputs,
                                                   max(1, count // batch), pool, per_call=batch)}
+    if video:
+        jobs["stage_video"] = lambda: run_stream(localizer, annotator, video, count, workers)
     order = [first] + [k for k in jobs if k != first]
+    if video and first != "stage":
+        order = ["stage_video"] + [k for k in order if k != "stage_video"]
     out = {key: jobs[key]() for key in order}
     return {**out, "workers": pool, "batch": batch, "streams": int(forward.jobs), "precision": forward.precision}
 

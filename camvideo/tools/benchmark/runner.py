@@ -204,9 +204,9 @@ def _rounds(config: BenchConfig, lineup: _Lineup, say: Callable[[str], None]):
     live_runs: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="camvideo-bench-") as tmp:
         tmp_path = Path(tmp)
-        clip = None
+        clip, video = None, video_frames(*SIZES[0], config.e2e_frames, lineup.photos)  # a video's pans and cuts
         if config.end_to_end:
-            clip = write_clip(tmp_path / "bench_in.mp4", video_frames(*SIZES[0], config.e2e_frames, lineup.photos))
+            clip = write_clip(tmp_path / "bench_in.mp4", video)
         say(f"warm-up ({len(contestants)} contestants)")
         for c in contestants:
             for i in range(2):
@@ -236,7 +236,7 @@ def _rounds(config: BenchConfig, lineup: _Lineup, say: Callable[[str], None]):
                 runs.append(run_live(on, annotator, lineup.base, config.frames, config.live_fps))
             if ov is not None:  # the 640x480 stage as a file run uses it, and its forward pass, as streams
                 ov.stream_runs.append(run_streams(ov, annotator, lineup.base, config.e2e_frames, config.workers,
-                                                  ("stage", "forward")[r % 2]))
+                                                  ("stage", "forward")[r % 2], video))
         for c in contestants:
             close = getattr(c, "close", None)
             if close is not None:
