@@ -6,6 +6,7 @@ frame`` (BGR uint8). ``FrameAnnotator`` composes them as the overlay settings as
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
@@ -147,7 +148,7 @@ class BoxAnnotator:
         for det, color in reversed(list(zip(result.detections, colors))):  # the top class drawn last, on top
             if det.box is None:
                 continue
-            x1, y1, x2, y2 = det.box
+            x1, y1, x2, y2 = [operator.index(v) for v in det.box]  # plain ints: NumPy's unsigned wrap below 0
             p1, p2 = (x1, y1), (max(x1, x2 - 1), max(y1, y2 - 1))
             if (rows is not None and self.thickness == 2 and len(color) == 3 and 0 <= x1 and p2[0] < width
                     and 0 <= y1 and p2[1] < height):

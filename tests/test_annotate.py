@@ -365,3 +365,21 @@ def test_boxes_are_opencv_s_rectangles_on_any_frame():
     view = np.zeros((480, 650, 3), np.uint8)[:, 5:645]  # not contiguous: drawn by OpenCV, the same pixels
     view[:] = frame
     assert np.array_equal(annotator.annotate(view, r), want)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.int32])
+def test_boxes_of_numpy_integers_are_opencv_s_rectangles(dtype):
+    """Corners given as NumPy integers (unsigned ones too, whose ``x - 2`` wraps) draw
+    the same pixels as ``cv2.rectangle``, which takes them."""
+    import cv2
+
+    boxes = [(0, 0, 20, 20), (1, 2, 30, 40), (10, 10, 64, 48), (0, 5, 3, 9)]
+    dets = tuple(Detection(i + 1, i, f"c{i}", 0.5, tuple(dtype(v) for v in b)) for i, b in enumerate(boxes))
+    frame = np.random.default_rng(4).integers(0, 256, (48, 64, 3), np.uint8)
+    want = frame.copy()
+    for x1, y1, x2, y2 in reversed(boxes):
+        for c, t in (((0, 0, 0), 4), ((1, 2, 3), 2)):
+            cv2.rectangle(want, (x1, y1), (max(x1, x2 - 1), max(y1, y2 - 1)), c, t, cv2.LINE_8)
+    got = BoxAnnotator(colors=lambda r: [(1, 2, 3)] * len(r.detections)).annotate(
+        frame, FrameResult(0, 0.0, 64, 48, dets, ClassMaps()))
+    assert np.array_equal(got, want)
