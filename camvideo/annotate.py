@@ -80,8 +80,7 @@ def blend_colormap(frame: np.ndarray, heat8: np.ndarray, pairs: np.ndarray, alph
     the map's value at the cell's centre), each row of cells repeated over its frame rows
     and blended over the frame by one ``cv2.addWeighted`` into a new picture: resize,
     lookups and BGRA -> BGR on a quarter of the pixels, a picture within a few levels of
-    the map coloured at every pixel (docs/measuring.md, "The overlay, session 19"; the
-    repeat instead of a copy of the frame blended in place row by row: session 21)."""
+    the map coloured at every pixel (docs/measuring.md, "The overlay, session 19")."""
     height, width = frame.shape[:2]
     rows = max(1, min(rows, height))
     colours = colour_cells(heat8, pairs, -(-height // rows), -(-width // 2))[:, :width]

@@ -223,9 +223,9 @@ def _fit(before: np.ndarray, after: np.ndarray, least: int) -> np.ndarray | None
 
 def _least_squares(before: np.ndarray, after: np.ndarray) -> np.ndarray | None:
     """The similarity (2x3) taking ``before`` (N, 2) nearest to ``after`` in the least
-    squares, in closed form (OpenCV's refinement, Levenberg-Marquardt, converges to it:
-    its one step gets within 6e-4 px, at twice the cost); None for points all in one place.
-    From one product of the points' (N, 4) array with itself and their sums, in plain floats."""
+    squares, in closed form (the minimum OpenCV's Levenberg-Marquardt refinement
+    converges to); None for points all in one place. From one product of the points'
+    (N, 4) array with itself and their sums, in plain floats."""
     points = np.concatenate((before, after), axis=1, dtype=np.float64)  # bx, by, ax, ay
     (sbx, sby, sax, say), gram = points.sum(axis=0).tolist(), (points.T @ points).tolist()
     n = len(points)

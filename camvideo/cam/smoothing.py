@@ -150,32 +150,31 @@ class TemporalState:
                             motion=motion)
 
     def _cut(self, feats: torch.Tensor) -> bool:
-        """Whether ``feats`` start a new shot (then the averages are forgotten): another
-        map size (the frame size changed under an aspect-kept input), or pooled
-        features further than ``cut_distance`` (cosine) from the last frame's."""
-        pooled = self._pooling(feats)  # kept with its norm: the next frame's cut test needs both
-        self._ahead = None
-        cut = False
-        if self._feats is not None and self._feats.shape != feats.shape:
-            log.debug("new map size %s at frame %d: a cut", tuple(feats.shape), self.frames)
+        """Whether ``feats`` start a new shot (``_cut_reason``); then the averages are
+        forgotten. ``feats``' pooling is kept for the next frame's test."""
+        reason, pooled = self._cut_reason(feats), self._pooling(feats)
+        if reason is not None:
+            log.debug("cut at frame %d (%s)", self.frames, reason)
             self._forget()
-            cut = True
-        if self._pooled is not None:
-            distance = _cosine_distance(*pooled, *self._pooled)
-            if distance > self.settings.cut_distance:
-                log.debug("cut at frame %d (feature distance %.3f)", self.frames, distance)
-                self._forget()
-                cut = True
-        self._pooled = pooled
-        return cut
+        self._pooled, self._ahead = pooled, None
+        return reason is not None
 
     def _cuts(self, feats: torch.Tensor) -> bool:
         """Whether ``step`` will find a cut at ``feats`` (``_cut``'s answer, asked before the
         motion is measured; nothing forgotten here)."""
+        return self._cut_reason(feats) is not None
+
+    def _cut_reason(self, feats: torch.Tensor) -> str | None:
+        """Why ``feats`` start a new shot, or None: another map size (the frame size
+        changed under an aspect-kept input), or pooled features further than
+        ``cut_distance`` (cosine) from the last frame's."""
         if self._feats is not None and self._feats.shape != feats.shape:
-            return True
-        return self._pooled is not None and _cosine_distance(*self._pooling(feats), *self._pooled) \
-            > self.settings.cut_distance
+            return f"new map size {tuple(feats.shape)}"
+        if self._pooled is not None:
+            distance = _cosine_distance(*self._pooling(feats), *self._pooled)
+            if distance > self.settings.cut_distance:
+                return f"feature distance {distance:.3f}"
+        return None
 
     def _pooling(self, feats: torch.Tensor) -> tuple[np.ndarray, float]:
         """``feats``' pooled features and their norm (pooled once a frame: ``_cuts`` keeps them for ``_cut``)."""

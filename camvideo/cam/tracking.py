@@ -83,9 +83,9 @@ def _floats(values) -> tuple[float, ...]:
     """4 corners (an array, a tuple of ints or floats) as a tuple of plain floats."""
     if isinstance(values, np.ndarray):
         values = values.tolist()
-    if type(values[0]) is not float:
-        return tuple([float(v) for v in values])
-    return values if type(values) is tuple else tuple(values)
+    if type(values) is tuple and all(type(v) is float for v in values):
+        return values
+    return tuple([float(v) for v in values])
 
 
 class BoxTracker:

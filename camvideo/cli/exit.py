@@ -5,8 +5,9 @@ OpenCV's modules one by one, C++ destructors of thread pools) costs ~0.6 s of a
 quiet 2-core machine and ~1.2 s at load 6, measured from the last output closed
 to the process gone: a sizeable share of a short file's run. A command whose
 work is all finished and closed says so with ``allow_quick_exit()`` (``process`` on
-one source, after its outputs were renamed or kept, its progress bar and its
-last line printed); ``entry`` then ends the process with ``os._exit`` after doing
+one source, once its run has ended and its outputs were renamed or kept, also
+when an output failed; the lines it prints after that go out before the exit);
+``entry`` then ends the process with ``os._exit`` after doing
 what a normal exit would still do:
 
 - the ``atexit`` functions run (``logging.shutdown`` flushes the log handlers,

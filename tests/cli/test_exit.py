@@ -221,4 +221,27 @@ def test_process_allows_the_quick_exit_only_once_its_run_has_ended(tmp_path, mon
     assert cli_exit._ALLOWED == [True]
     monkeypatch.setattr(cli_exit, "_ALLOWED", [False])
     assert main(["process", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "b.mkv")]) == 2
-    assert cli_exit._ALLOWED == [False]  # an error: the normal exit
+    assert cli_exit._ALLOWED == [False]  # an error before the run: the normal exit
+
+
+def test_a_run_that_ended_in_an_output_error_allows_the_quick_exit(tmp_path, monkeypatch):
+    """A disk that filled mid-run: the run has ended and closed its outputs (kept as
+    .partial), so the error line is the last work; the interpreter's teardown, with a
+    thread it may catch in native code, is skipped."""
+    import dataclasses
+
+    import camvideo.runtime.run as run_module
+    from camvideo.cli import main
+    from camvideo.errors import OutputError
+
+    real = run_module.run_source
+
+    def failing(*args, **kwargs):
+        return dataclasses.replace(real(*args, **kwargs), stop="output", sink_errors=(OutputError("disk full"),))
+
+    monkeypatch.setattr(run_module, "run_source", failing)
+    monkeypatch.setattr(cli_exit, "_ALLOWED", [False])
+    clip = tmp_path / "in.mp4"
+    make_clip(clip, frames=3, size=(64, 48))
+    assert main(["process", str(clip), "-o", str(tmp_path / "out.mkv"), "--no-progress"]) == 2
+    assert cli_exit._ALLOWED == [True]

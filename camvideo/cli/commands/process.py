@@ -141,7 +141,6 @@ def run(args: argparse.Namespace) -> int:
     except Aborted as exc:
         say(f"camvideo: interrupted ({signal.Signals(exc.signum).name}) before the first frame; nothing written\n")
         return 128 + exc.signum
-    allow_quick_exit()  # every output closed and named, the last line said: no teardown needed
     if stopped:
         say(f"camvideo: interrupted ({stop.name}); "
             + ("a part of the source stays in the .partial files: it never takes an output's name\n" if kept else
@@ -197,6 +196,7 @@ def _process(args, output, settings, overlay, stop: StopSignals, guard: GuardedS
             stop.arm()  # from here a signal finishes the recording instead of abandoning it
 
         report = run_source(request, stop.event.is_set, lambda frames, _total: bar[0].update(frames), on_ready=ready)
+        allow_quick_exit()  # the run has ended, its outputs closed (named or kept), even when it failed
         bar[0].close(report.frames, finished=not (stop.event.is_set() or report.sink_errors or report.error))
         if report.kept:  # incomplete: the final names were left as they were
             left = [Path(p).name for p in (output, args.export) if p and Path(p).exists() and Path(p) not in report.outputs]

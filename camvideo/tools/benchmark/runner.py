@@ -204,7 +204,9 @@ def _rounds(config: BenchConfig, lineup: _Lineup, say: Callable[[str], None]):
     live_runs: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="camvideo-bench-") as tmp:
         tmp_path = Path(tmp)
-        clip, video = None, video_frames(*SIZES[0], config.e2e_frames, lineup.photos)  # a video's pans and cuts
+        clip, video = None, None  # a video's pans and cuts: the end-to-end clip and a stream of the OpenVINO stage
+        if config.end_to_end or ov is not None:
+            video = video_frames(*SIZES[0], config.e2e_frames, lineup.photos)
         if config.end_to_end:
             clip = write_clip(tmp_path / "bench_in.mp4", video)
         say(f"warm-up ({len(contestants)} contestants)")
