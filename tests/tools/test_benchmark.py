@@ -112,6 +112,11 @@ def test_bench_openvino_contestants(tmp_path, capsys, keep_threads, openvino_lit
     assert stream["video_stage_cpu_ms"] > 0
     assert stream["video_cpu_ratio"] == pytest.approx(stream["video_stage_cpu_ms"] / stream["forward_cpu_ms"], abs=0.002)
     assert "as a stream over a video's frames" in table
+    # OpenVINO's limit measured again each round beside its end-to-end run: one fraction a round
+    paired = report["limit"]["openvino"]
+    assert len(paired["round_fractions"]) == 1 and paired["paired_fraction"] == paired["round_fractions"][0] > 0
+    assert set(paired["round_parts_ms"]) == {"decode", "forward", "encode"}
+    assert "openvino: the limit measured again each round" in table
     assert "one frame at a time (latency mode" in table and "as a stream (a file run's" in table
     assert live["frames"] >= 2 and 0 < live["p50_ms"] <= live["p95_ms"]
     assert report["config"]["precision"] == "auto"

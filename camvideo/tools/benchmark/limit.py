@@ -91,19 +91,20 @@ def limit_fps(parts_ms: dict[str, float], cores: int) -> float:
 
 
 def measure_limit(clip: Path, frames: list[np.ndarray], localizer, tmp: Path, *, preset: str = "superfast",
-                  cores: int | None = None, batch: int = 1) -> dict:
+                  cores: int | None = None, batch: int = 1, rounds: int = 2) -> dict:
     """The limit table's row for ``localizer`` (its runtime and preset): each part's
     CPU ms a frame, measured alone on one thread, and the limit on ``cores`` (default:
     this machine's). The forward half counts at its cheaper of one frame a pass and
     ``batch`` frames a pass (the run's): each batch size runs on a compiled model of its
-    own, and the limit is what the parts cost at their cheapest."""
+    own, and the limit is what the parts cost at their cheapest. ``rounds``: passes over
+    ``frames`` the forward half is timed on."""
     import torch
 
     cores = cores or os.cpu_count() or 1
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        forward = {b: forward_ms(localizer, frames, batch=b) for b in sorted({1, batch})}
+        forward = {b: forward_ms(localizer, frames, rounds=rounds, batch=b) for b in sorted({1, batch})}
         parts = {"decode": decode_ms(clip), "forward": min(forward.values()),
                  "encode": encode_ms(frames, preset, tmp / "limit.mkv")}
     finally:

@@ -49,6 +49,7 @@ class OpenVINOBench:
     live_runs: list[dict] = field(default_factory=list)
     stream_inputs: list = field(default_factory=list)  # the stage's input size, preprocessed (forward alone)
     stream_runs: list[dict] = field(default_factory=list)  # one a round: ``run_streams``
+    limit_runs: list[dict] = field(default_factory=list)  # one a round: the limit beside that round's end to end
 
 
 def _sized(model, size: tuple[int, int] | None):

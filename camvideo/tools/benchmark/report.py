@@ -355,6 +355,12 @@ def _limit_lines(limit: dict) -> list[str]:
                      f"{row['limit_fps']:.1f} fps ({row['cores']} cores) | {_fmt(e2e, '{:.1f} fps')} | "
                      f"{_fmt(row.get('fraction'), '{:.2f}')} | {_fmt(whole, '{:.1f} fps')}"
                      f"{_fmt(row.get('fixed_ms'), ', {:.0f} ms')} |")
+    for runtime, row in limit.items():
+        if row.get("round_fractions"):
+            parts = ", ".join(f"{k} {v:.2f}" for k, v in row["round_parts_ms"].items())
+            lines.append(f"{runtime}: the limit measured again each round right after its end-to-end run (the forward "
+                         f"half over one pass): fraction {row['paired_fraction']:.2f} (median; rounds: "
+                         + ", ".join(f"{v:.2f}" for v in row["round_fractions"]) + f"); parts' medians {parts}")
     lines.append("")
     return lines
 

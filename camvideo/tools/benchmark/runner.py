@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from camvideo.tools.benchmark.contestants import (
@@ -191,8 +192,30 @@ def _limit(config: BenchConfig, lineup: _Lineup, report: dict) -> dict:
             row["end_to_end_fps"] = fps
             row["whole_run_fps"], row["fixed_ms"] = (e2e["fps"], e2e.get("fixed_ms")) if e2e else (None, None)
             row["fraction"] = round(fps / row["limit_fps"], 3) if fps and row["limit_fps"] else None
+            if key == "end_to_end_openvino" and lineup.openvino.limit_runs:
+                row.update(_paired(lineup.openvino.limit_runs))
             rows[row["runtime"]] = row
     return rows
+
+
+def _paired(runs: list[dict]) -> dict:
+    """The limit measured each round beside its end-to-end run: each round's fraction
+    (its run's steady fps over its own limit), their median, and the parts' medians."""
+    fractions = [r["end_to_end_fps"] / r["limit_fps"] for r in runs if r["limit_fps"]]
+    parts = {k: round(float(np.median([r["parts_ms"][k] for r in runs])), 3) for k in runs[0]["parts_ms"]}
+    return {"round_fractions": [round(f, 3) for f in fractions], "round_parts_ms": parts,
+            "paired_fraction": round(float(np.median(fractions)), 3) if fractions else None}
+
+
+def _round_limit(clip: Path, frames: list, ov: OpenVINOBench, tmp: Path) -> dict:
+    """OpenVINO's limit (``measure_limit``, the forward half timed over one pass of the
+    clip) measured right after a round's end-to-end run, and that run's steady fps."""
+    from camvideo.tools.benchmark.limit import measure_limit
+
+    e2e = ov.e2e_runs[-1]
+    row = measure_limit(clip, frames, ov.single, tmp, batch=e2e.get("batch") or 1, rounds=1)
+    steady = e2e.get("steady_ms_per_frame") or e2e["ms_per_frame"]
+    return {**row, "end_to_end_fps": 1000.0 / steady}
 
 
 def _rounds(config: BenchConfig, lineup: _Lineup, say: Callable[[str], None]):
@@ -234,6 +257,8 @@ def _rounds(config: BenchConfig, lineup: _Lineup, say: Callable[[str], None]):
                     times[c.name].append((time.perf_counter() - t0) * 1000.0)
             for on, runs in e2e if clip is not None else []:
                 runs.append(run_end_to_end(on, annotator, clip, tmp_path, config.batch, config.workers))
+            if ov is not None and clip is not None:  # OpenVINO's limit beside the round's end to end: a pair
+                ov.limit_runs.append(_round_limit(clip, video, ov, tmp_path))
             for on, runs in live if config.live else []:
                 runs.append(run_live(on, annotator, lineup.base, config.frames, config.live_fps))
             if ov is not None:  # the 640x480 stage as a file run uses it, and its forward pass, as streams
