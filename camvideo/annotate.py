@@ -141,7 +141,7 @@ class BoxAnnotator:
     def annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
         colors = self.colors(result)
         height, width = frame.shape[:2]
-        # Rows of bytes for outline(): a uint8 BGR frame whose rows are contiguous
+        # Rows of bytes for outlines(): a uint8 BGR frame whose rows are contiguous
         rows = frame.reshape(height, 3 * width) if (frame.dtype == np.uint8 and frame.shape[2:] == (3,)
                                                    and frame.flags.c_contiguous) else None
         for det, color in reversed(list(zip(result.detections, colors))):  # the top class drawn last, on top
@@ -149,8 +149,8 @@ class BoxAnnotator:
                 continue
             x1, y1, x2, y2 = [operator.index(v) for v in det.box]  # plain ints: NumPy's unsigned wrap below 0
             p1, p2 = (x1, y1), (max(x1, x2 - 1), max(y1, y2 - 1))
-            if (rows is not None and self.thickness == 2 and len(color) == 3 and 0 <= x1 and p2[0] < width
-                    and 0 <= y1 and p2[1] < height):
+            if (rows is not None and self.thickness == 2 and type(color) in (tuple, list) and len(color) == 3
+                    and 0 <= x1 and p2[0] < width and 0 <= y1 and p2[1] < height):
                 outlines(rows, *p1, *p2, color)
                 continue
             # Axis-aligned, integer corners: anti-aliasing changes nothing visible
@@ -160,36 +160,18 @@ class BoxAnnotator:
         return frame
 
 
-def outline(rows: np.ndarray, x1: int, y1: int, x2: int, y2: int, color, half: int) -> None:
-    """``cv2.rectangle(frame, (x1, y1), (x2, y2), color, 2 * half, cv2.LINE_8)``'s pixels
-    (``half`` 1 or 2; the corners inside the frame, x1 <= x2, y1 <= y2) painted by
-    slices of ``rows``, the frame's rows of bytes (height, 3 * width): OpenCV draws each
-    side as a band ``half`` pixels either side of it, its corners as small discs (a
-    diamond at these radii); slices cost less than its scan lines on the long sides."""
-    line = _colour_row(tuple(color), rows.shape[1] // 3)
-    end = rows.shape[1]
-    for dy in range(1, half + 1):  # above and below: each row shorter by the disc's
-        left, right = 3 * max(x1 - half + dy, 0), min(3 * (x2 + half - dy + 1), end)
-        if y1 - dy >= 0:
-            rows[y1 - dy, left:right] = line[:right - left]
-        if y2 + dy < len(rows):
-            rows[y2 + dy, left:right] = line[:right - left]
-    left, right = 3 * max(x1 - half, 0), min(3 * (x2 + half + 1), end)
-    rows[y1:min(y1 + half, y2) + 1, left:right] = line[:right - left]  # the sides' rows, corner to corner
-    rows[max(y2 - half, y1):y2 + 1, left:right] = line[:right - left]
-    for x in (x1, x2):  # the upright sides
-        left, right = 3 * max(x - half, 0), min(3 * (x + half + 1), end)
-        rows[y1:y2 + 1, left:right] = line[:right - left]
-
-
 def outlines(rows: np.ndarray, x1: int, y1: int, x2: int, y2: int, color) -> None:
-    """``outline`` in black at ``half`` 2, then in ``color`` at ``half`` 1 over it
-    (``BoxAnnotator``'s box at thickness 2): the same pixels, with each upright side
-    written once as black, colour x 3, black; a box under 5 pixels wide (its sides'
-    bands would meet) as the two outlines."""
+    """``BoxAnnotator``'s box at thickness 2 (the corners inside the frame, x1 <= x2,
+    y1 <= y2): ``cv2.rectangle``'s LINE_8 pixels in black at thickness 4, then in
+    ``color`` at 2 over it (OpenCV draws each side as a band either side of it, its
+    corners as small discs), painted by slices of ``rows``, the frame's rows of bytes
+    (height, 3 * width), each upright side written once as black, colour x 3, black:
+    slices cost less than OpenCV's scan lines on the long sides. A box under 5 pixels
+    wide (its sides' bands would meet) is OpenCV's."""
     if x2 - x1 < 5:
-        outline(rows, x1, y1, x2, y2, (0, 0, 0), 2)
-        outline(rows, x1, y1, x2, y2, color, 1)
+        picture = rows.reshape(len(rows), -1, 3)  # the same bytes
+        cv2.rectangle(picture, (x1, y1), (x2, y2), (0, 0, 0), 4, cv2.LINE_8)
+        cv2.rectangle(picture, (x1, y1), (x2, y2), tuple(color), 2, cv2.LINE_8)
         return
     color = tuple(color)
     end, width = rows.shape[1], rows.shape[1] // 3
@@ -218,35 +200,25 @@ def outlines(rows: np.ndarray, x1: int, y1: int, x2: int, y2: int, color) -> Non
     rows[max(y2 - 1, y1):y2 + 1, left:right] = line[:right - left]
 
 
+@lru_cache(maxsize=64)
 def _side_band(color: tuple) -> np.ndarray:
-    """An upright side of ``outlines``' box, one row of it: black, ``color`` x 3, black (bytes)."""
-    band = _BANDS.get(color)
-    if band is None:
-        if len(_BANDS) >= 64:
-            _BANDS.clear()
-        band = _BANDS[color] = np.concatenate([_bytes((0, 0, 0)), *[_bytes(color)] * 3, _bytes((0, 0, 0))])
-        band.flags.writeable = False
+    """An upright side of ``outlines``' box, one row of it: black, ``color`` x 3, black (bytes; read-only)."""
+    band = np.concatenate([_bytes((0, 0, 0)), *[_bytes(color)] * 3, _bytes((0, 0, 0))])
+    band.flags.writeable = False
     return band
 
 
+@lru_cache(maxsize=64)
 def _colour_row(color: tuple, width: int) -> np.ndarray:
-    """A row of ``width`` pixels of one BGR colour, as bytes (made once a colour and width)."""
-    row = _ROWS.get((color, width))
-    if row is None:
-        if len(_ROWS) >= 64:
-            _ROWS.clear()
-        row = _ROWS[color, width] = np.tile(_bytes(color), width)
-        row.flags.writeable = False
+    """A row of ``width`` pixels of one BGR colour, as bytes (read-only)."""
+    row = np.tile(_bytes(color), width)
+    row.flags.writeable = False
     return row
 
 
 def _bytes(color) -> np.ndarray:
     """A BGR colour as OpenCV draws it: each value rounded and saturated to a byte."""
     return np.clip(np.rint(np.asarray(color, np.float64)), 0, 255).astype(np.uint8)
-
-
-_ROWS: dict[tuple, np.ndarray] = {}
-_BANDS: dict[tuple, np.ndarray] = {}
 
 
 class LabelAnnotator:

@@ -303,26 +303,6 @@ def test_the_heatmap_is_the_blend_of_the_map_s_cell_colours():
     assert np.array_equal(HeatmapAnnotator(0.45, "jet").annotate(frame, r), want)
 
 
-@pytest.mark.parametrize("half", [1, 2])
-def test_the_outline_is_opencv_s_rectangle(half):
-    """``outline`` paints cv2.rectangle's LINE_8 pixels at thickness 2 * half: every box
-    of a small frame, degenerate and clipped ones included."""
-    import itertools
-
-    import cv2
-
-    from camvideo.annotate import outline
-
-    height, width = 11, 13
-    for (x1, x2), (y1, y2) in itertools.product(itertools.combinations_with_replacement(range(width), 2),
-                                                itertools.combinations_with_replacement(range(height), 2)):
-        want = np.full((height, width, 3), 7, np.uint8)
-        got = want.copy()
-        cv2.rectangle(want, (x1, y1), (x2, y2), (1, 2, 3), 2 * half, cv2.LINE_8)
-        outline(got.reshape(height, 3 * width), x1, y1, x2, y2, (1, 2, 3), half)
-        assert np.array_equal(got, want), (x1, y1, x2, y2)
-
-
 def test_both_outlines_at_once_are_opencv_s_two_rectangles():
     """``outlines``: BoxAnnotator's black and coloured rectangles over any picture (every
     box of a small frame; nothing outside them written)."""
@@ -382,4 +362,18 @@ def test_boxes_of_numpy_integers_are_opencv_s_rectangles(dtype):
             cv2.rectangle(want, (x1, y1), (max(x1, x2 - 1), max(y1, y2 - 1)), c, t, cv2.LINE_8)
     got = BoxAnnotator(colors=lambda r: [(1, 2, 3)] * len(r.detections)).annotate(
         frame, FrameResult(0, 0.0, 64, 48, dets, ClassMaps()))
+    assert np.array_equal(got, want)
+
+
+def test_a_single_number_colour_is_drawn_as_opencv_draws_it():
+    """A colour given as one number (OpenCV takes it: that value, then zeros) goes to
+    ``cv2.rectangle`` as before, not to the row slices."""
+    import cv2
+
+    dets = (Detection(1, 0, "c0", 0.5, (4, 5, 40, 30)),)
+    frame = np.random.default_rng(6).integers(0, 256, (48, 64, 3), np.uint8)
+    want = frame.copy()
+    cv2.rectangle(want, (4, 5), (39, 29), (0, 0, 0), 4, cv2.LINE_8)
+    cv2.rectangle(want, (4, 5), (39, 29), 200, 2, cv2.LINE_8)
+    got = BoxAnnotator(colors=lambda _: [200]).annotate(frame.copy(), FrameResult(0, 0.0, 64, 48, dets, ClassMaps()))
     assert np.array_equal(got, want)
