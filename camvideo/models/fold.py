@@ -44,6 +44,12 @@ def fold_batchnorm(module: nn.Module, example: torch.Tensor) -> tuple[nn.Module,
     """
     if module.training:
         raise ValueError("fold_batchnorm needs a module in eval mode (call .eval() first)")
+    with torch.inference_mode(False):  # a caller's inference mode would make the copy's new weights unusable
+        return _fold(module, example)
+
+
+def _fold(module: nn.Module, example: torch.Tensor) -> tuple[nn.Module, int]:
+    """``fold_batchnorm``'s work, outside inference mode."""
     tensors = [*module.parameters(), *module.buffers()]
     if any(t.is_floating_point() and t.dtype != torch.float32 for t in tensors):
         log.info("batch norms not folded: the network is not in float32")

@@ -172,3 +172,14 @@ def test_building_a_localizer_leaves_the_global_random_stream_alone():
     torch.manual_seed(123)
     FrameLocalizer(model)
     assert model.features.folded_norms == 20 and torch.equal(torch.rand(3), want)
+
+
+def test_a_localizer_built_in_inference_mode_still_folds():
+    model = load_model("resnet18", pretrained=False).eval()
+    _randomize_norms(model.features)
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        want = model.features(x)
+        FrameLocalizer(model)
+        assert model.features.folded_norms == 20
+        assert torch.allclose(model.features(x), want, atol=1e-4 * float(want.abs().max()))
