@@ -10,11 +10,32 @@ Detections whose maps come from Grad-CAM also carry ``"method": "gradcam"``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
+
+
+def _line_encoder():
+    """``json.dumps``'s own C encoder, made once (``json.dumps`` makes an encoder a call):
+    a function from a frame's dict to its JSON text, the same text as ``json.dumps``
+    (``", "`` and ``": "`` between items, ASCII, NaN allowed); ``json.dumps`` itself
+    where the interpreter has no C encoder or one of another signature."""
+    from json import encoder
+
+    try:
+        chunks = encoder.c_make_encoder(None, json.JSONEncoder().default, encoder.encode_basestring_ascii, None,
+                                        ": ", ", ", False, False, True)
+        if "".join(chunks({"a": [1, 0.5, None, "\u00e9"]}, 0)) == '{"a": [1, 0.5, null, "\\u00e9"]}':
+            return lambda obj: "".join(chunks(obj, 0))
+    except TypeError:  # no C encoder (None), or its arguments changed
+        pass
+    return json.dumps
+
+
+_to_json = _line_encoder()
 
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2 (x2, y2 exclusive) in source pixels
 _NO_TIMINGS: Mapping[str, float] = MappingProxyType({})
@@ -130,6 +151,15 @@ class FrameResult:
     @property
     def map_opacity(self) -> tuple[float, ...]:
         return self.maps.opacity
+
+    def json_line(self) -> str:
+        """``to_dict()`` as JSON text (``json.dumps``'s), the export's line without its
+        newline: made once a result, by the first thread that asks (a pipeline's writer,
+        while the result is in its cache; the exporter then writes it)."""
+        line = self.__dict__.get("_json_line")
+        if line is None:
+            line = self.__dict__["_json_line"] = _to_json(self.to_dict())  # a frozen result: its text never changes
+        return line
 
     def to_dict(self) -> dict:
         return {
