@@ -80,13 +80,19 @@ class ClassMaps:
     opacity: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
-        ids = tuple(int(c) for c in self.class_ids)
+        ids = self.class_ids
+        if not _plain(ids, int):  # ids as plain ints (a tuple of them, as the localizer gives, is kept)
+            ids = tuple(int(c) for c in ids)
+            object.__setattr__(self, "class_ids", ids)
         if len(set(ids)) != len(ids):
             raise ValueError(f"class_ids must name each class once, got {ids}")
-        object.__setattr__(self, "class_ids", ids)
         if self.heat.ndim != 3 or len(self.heat) != len(ids):
             raise ValueError(f"heat must be (k, h, w) with one map per class id ({len(ids)}), got {self.heat.shape}")
-        opacity = tuple(float(o) for o in self.opacity) if self.opacity else (1.0,) * len(ids)
+        opacity = self.opacity
+        if not opacity:
+            opacity = (1.0,) * len(ids)
+        elif not _plain(opacity, float):
+            opacity = tuple(float(o) for o in opacity)
         if len(opacity) != len(ids):
             raise ValueError(f"opacity must have one value per class id ({len(ids)}), got {len(opacity)}")
         object.__setattr__(self, "opacity", opacity)
@@ -109,6 +115,12 @@ class ClassMaps:
 
     def opacity_of(self, class_id: int) -> float:
         return self.opacity[self.row(class_id)]
+
+
+def _plain(values, kind: type) -> bool:
+    """Whether ``values`` is a tuple of ``kind`` itself (no subclass: a bool is not an int
+    here, nor a NumPy number a float)."""
+    return type(values) is tuple and set(map(type, values)) <= {kind}
 
 
 NO_MAPS = ClassMaps()

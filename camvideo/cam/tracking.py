@@ -83,7 +83,7 @@ def _floats(values) -> tuple[float, ...]:
     """4 corners (an array, a tuple of ints or floats) as a tuple of plain floats."""
     if isinstance(values, np.ndarray):
         values = values.tolist()
-    if type(values) is tuple and all(type(v) is float for v in values):
+    if type(values) is tuple and set(map(type, values)) <= {float}:  # floats already (map, set: no generator)
         return values
     return tuple([float(v) for v in values])
 
