@@ -57,10 +57,6 @@ class Evidence:
     # The frame's own classes and raw maps, made in the parallel half where nothing is carried
     # across frames (``FrameLocalizer.forward``); None: ``finish`` chooses and makes them.
     own: OwnMaps | None = None
-    # ``features``' pooled mean (K,) float64 and its norm (``camvideo.cam.smoothing.pooling``),
-    # made in the parallel half while the features are in its core's cache, for the
-    # smoothing's cut test; None: the in-order half pools them itself.
-    pooled: tuple[np.ndarray, float] | None = None
 
     def but(self, **changes) -> Evidence:
         """A copy with the fields ``changes`` names set (``dataclasses.replace`` without

@@ -36,7 +36,7 @@ from camvideo.cam.methods import CamMethod, cam_method
 from camvideo.cam.motion import thumbnail
 from camvideo.cam.multiscale import ScaledPasses
 from camvideo.cam.regions import region_boxes
-from camvideo.cam.smoothing import MapScaler, TemporalState, _norm, _pooled
+from camvideo.cam.smoothing import MapScaler, TemporalState
 from camvideo.cam.tracking import BoxTracker
 from camvideo.models import GapClassifier
 from camvideo.results import ClassMaps, Detection, FrameResult
@@ -180,16 +180,12 @@ class FrameLocalizer:
             with timer("preprocess"):  # the pictures the camera's motion is measured on (finish)
                 thumbs = [thumbnail(f) for f in frames]
         found = self._passes.evidence(frames, settings, timer)
-        pooled = [None] * len(frames)
         if settings.smoothing is None or not self.method.smoothable:  # nothing carried: the frame's own maps
             with timer("forward"), self.method.autocast_context(), torch.inference_mode():
                 found = [self._own_maps(ev, settings) for ev in found]
-        else:  # the cut test's pooling, here where the features are in this core's cache
-            with timer("forward"):
-                pooled = [pooling(ev.features) for ev in found]
         timings = timer.per_frame(len(frames))
-        return [ev.but(size=(f.shape[1], f.shape[0]), thumb=thumb, settings=settings, timings=timings, pooled=p)
-                for ev, f, thumb, p in zip(found, frames, thumbs, pooled)]
+        return [ev.but(size=(f.shape[1], f.shape[0]), thumb=thumb, settings=settings, timings=timings)
+                for ev, f, thumb in zip(found, frames, thumbs)]
 
     def _own_maps(self, evidence: Evidence, settings: LocalizeSettings) -> Evidence:
         """``evidence`` with the classes it shows and their raw maps (``Evidence.own``),
@@ -266,13 +262,6 @@ class FrameLocalizer:
                 detections.append(Detection(rank, class_id, self.model.labels[class_id], score, box, listed))
         opacity = tuple(1.0 if sure else gate.faint for sure in confident)
         return ClassMaps(chosen.class_ids, heat, opacity), tuple(detections)
-
-
-def pooling(feats: torch.Tensor) -> tuple[np.ndarray, float]:
-    """``feats``' pooled mean (K,) float64 and its norm, as the smoothing's cut test makes
-    them (``TemporalState._pooling``: the same functions, the same values)."""
-    pooled = _pooled(feats)
-    return pooled, _norm(pooled)
 
 
 @lru_cache(maxsize=16)

@@ -251,16 +251,3 @@ def test_a_smoothed_videos_boxes_are_found_on_a_map_of_the_smoothings_box_side()
     assert _video_rule(rule, SmoothingSettings(box_side=640)) is rule  # never more than the rule's
     with pytest.raises(ValueError, match="box_side"):
         SmoothingSettings(box_side=4)
-
-
-def test_the_forward_half_pools_the_features_for_the_cut_test(model, clip):
-    """With smoothing, each frame's evidence carries its features' pooled mean and norm,
-    the values the smoothing's cut test makes from them (bit for bit); without, none."""
-    from camvideo.cam.smoothing import _norm, _pooled
-
-    found = FrameLocalizer(model, SMOOTH).forward(clip[:2])
-    for ev in found:
-        pooled, norm = ev.pooled
-        assert pooled.dtype == np.float64 and np.array_equal(pooled, _pooled(ev.features)) and norm == _norm(pooled)
-    plain = FrameLocalizer(model, dataclasses.replace(SMOOTH, smoothing=None)).forward(clip[:1])
-    assert plain[0].pooled is None
