@@ -6,6 +6,8 @@
 A detection whose class map was split into regions also carries ``"regions"``: the
 boxes of its map's connected regions, ranked, ``box`` first (``camvideo.cam.regions``).
 Detections whose maps come from Grad-CAM also carry ``"method": "gradcam"``.
+``FrameResult.json_line()`` is that object's JSON text (``json.dumps``'s), the export's
+line, made once a result.
 """
 
 from __future__ import annotations
