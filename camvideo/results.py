@@ -6,15 +6,38 @@
 A detection whose class map was split into regions also carries ``"regions"``: the
 boxes of its map's connected regions, ranked, ``box`` first (``camvideo.cam.regions``).
 Detections whose maps come from Grad-CAM also carry ``"method": "gradcam"``.
+``FrameResult.json_line()`` is that object's JSON text (``json.dumps``'s), the export's
+line, made once a result.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
+
+
+def _line_encoder():
+    """``json.dumps``'s own C encoder, made once (``json.dumps`` makes an encoder a call):
+    a function from a frame's dict to its JSON text, the same text as ``json.dumps``
+    (``", "`` and ``": "`` between items, ASCII, NaN allowed); ``json.dumps`` itself
+    where the interpreter has no C encoder or one of another signature."""
+    from json import encoder
+
+    try:
+        chunks = encoder.c_make_encoder(None, json.JSONEncoder().default, encoder.encode_basestring_ascii, None,
+                                        ": ", ", ", False, False, True)
+        if "".join(chunks({"a": [1, 0.5, None, "\u00e9"]}, 0)) == '{"a": [1, 0.5, null, "\\u00e9"]}':
+            return lambda obj: "".join(chunks(obj, 0))
+    except TypeError:  # no C encoder (None), or its arguments changed
+        pass
+    return json.dumps
+
+
+_to_json = _line_encoder()
 
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2 (x2, y2 exclusive) in source pixels
 _NO_TIMINGS: Mapping[str, float] = MappingProxyType({})
@@ -59,13 +82,19 @@ class ClassMaps:
     opacity: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
-        ids = tuple(int(c) for c in self.class_ids)
+        ids = self.class_ids
+        if not _plain(ids, int):  # ids as plain ints (a tuple of them, as the localizer gives, is kept)
+            ids = tuple(int(c) for c in ids)
+            object.__setattr__(self, "class_ids", ids)
         if len(set(ids)) != len(ids):
             raise ValueError(f"class_ids must name each class once, got {ids}")
-        object.__setattr__(self, "class_ids", ids)
         if self.heat.ndim != 3 or len(self.heat) != len(ids):
             raise ValueError(f"heat must be (k, h, w) with one map per class id ({len(ids)}), got {self.heat.shape}")
-        opacity = tuple(float(o) for o in self.opacity) if self.opacity else (1.0,) * len(ids)
+        opacity = self.opacity
+        if not opacity:
+            opacity = (1.0,) * len(ids)
+        elif not _plain(opacity, float):
+            opacity = tuple(float(o) for o in opacity)
         if len(opacity) != len(ids):
             raise ValueError(f"opacity must have one value per class id ({len(ids)}), got {len(opacity)}")
         object.__setattr__(self, "opacity", opacity)
@@ -88,6 +117,12 @@ class ClassMaps:
 
     def opacity_of(self, class_id: int) -> float:
         return self.opacity[self.row(class_id)]
+
+
+def _plain(values, kind: type) -> bool:
+    """Whether ``values`` is a tuple of ``kind`` itself (no subclass: a bool is not an int
+    here, nor a NumPy number a float)."""
+    return type(values) is tuple and set(map(type, values)) <= {kind}
 
 
 NO_MAPS = ClassMaps()
@@ -130,6 +165,15 @@ class FrameResult:
     @property
     def map_opacity(self) -> tuple[float, ...]:
         return self.maps.opacity
+
+    def json_line(self) -> str:
+        """``to_dict()`` as JSON text (``json.dumps``'s), the export's line without its
+        newline: made once a result, by the first thread that asks (a pipeline's writer,
+        while the result is in its cache; the exporter then writes it)."""
+        line = self.__dict__.get("_json_line")
+        if line is None:
+            line = self.__dict__["_json_line"] = _to_json(self.to_dict())  # a frozen result: its text never changes
+        return line
 
     def to_dict(self) -> dict:
         return {

@@ -83,7 +83,7 @@ def _floats(values) -> tuple[float, ...]:
     """4 corners (an array, a tuple of ints or floats) as a tuple of plain floats."""
     if isinstance(values, np.ndarray):
         values = values.tolist()
-    if type(values) is tuple and all(type(v) is float for v in values):
+    if type(values) is tuple and set(map(type, values)) <= {float}:  # floats already (map, set: no generator)
         return values
     return tuple([float(v) for v in values])
 
@@ -139,7 +139,8 @@ class BoxTracker:
         old = self._tracks.get(class_id)
         if old is None:  # a class without tracks of its own continues the others'
             old = [t for tracks in self._tracks.values() for t in tracks]
-        if isinstance(box_filter, SmoothingFilter):  # plain floats (its start takes any 4 numbers)
+        plain = isinstance(box_filter, SmoothingFilter)
+        if plain:  # plain floats (its start takes any 4 numbers)
             new = [box_filter.start(b) for b in boxes]
         else:
             new = [box_filter.start(np.asarray(b, np.float64)) for b in boxes]
@@ -154,9 +155,18 @@ class BoxTracker:
                 continue
             taken_new.add(i)
             taken_old.add(j)
-            new[i] = box_filter.update(old[j], new[i].corners)
+            new[i] = box_filter.update(old[j] if plain else _arrays(old[j]), new[i].corners)
         self._tracks[class_id] = new
         return [inside(tuple([round(v) for v in _floats(t.corners)]), size) for t in new]
+
+
+def _arrays(track: Track) -> Track:
+    """``track`` with its corners and velocity as float64 arrays, as a ``BoxFilter`` other
+    than ``SmoothingFilter`` takes them (a track that filter made, before the filter was
+    swapped mid-stream, holds tuples of plain floats)."""
+    if isinstance(track.corners, np.ndarray) and isinstance(track.velocity, np.ndarray):
+        return track
+    return Track(np.asarray(track.corners, np.float64), np.asarray(track.velocity, np.float64), track.moved)
 
 
 def inside(box: Box, size: tuple[int, int] | None) -> Box:

@@ -125,31 +125,15 @@ class _FileSink:
         self.close()
 
 
-def _line_encoder():
-    """``json.dumps``'s own C encoder, made once (``json.dumps`` makes an encoder a call):
-    a function from a frame's dict to its JSON text, the same text as ``json.dumps``
-    (``", "`` and ``": "`` between items, ASCII, NaN allowed); ``json.dumps`` itself
-    where the interpreter has no C encoder or one of another signature."""
-    from json import encoder
-
-    try:
-        chunks = encoder.c_make_encoder(None, json.JSONEncoder().default, encoder.encode_basestring_ascii, None,
-                                        ": ", ", ", False, False, True)
-        if "".join(chunks({"a": [1, 0.5, None, "\u00e9"]}, 0)) == '{"a": [1, 0.5, null, "\\u00e9"]}':
-            return lambda obj: "".join(chunks(obj, 0))
-    except TypeError:  # no C encoder (None), or its arguments changed
-        pass
-    return json.dumps
-
-
-_to_json = _line_encoder()
-
-
 class JsonlExporter(_FileSink):
-    """One JSON object per frame and line, exactly the contract of docs/architecture.md."""
+    """One JSON object per frame and line, exactly the contract of docs/architecture.md
+    (``FrameResult.json_line``: a pipeline's writer makes it while the result is in its
+    cache, ``takes_lines``)."""
+
+    takes_lines = True
 
     def _emit(self, result: FrameResult) -> None:
-        self._file.write(_to_json(result.to_dict()) + "\n")
+        self._file.write(result.json_line() + "\n")
 
 
 class CsvExporter(_FileSink):

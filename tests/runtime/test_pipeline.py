@@ -3,6 +3,7 @@ sinks attached and detached while running, pause/step/seek, clean shutdown."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -354,3 +355,37 @@ def test_a_seek_while_the_run_writes_its_last_frames_runs_again_from_there(tmp_p
         seeker.join(20)
         _wait_for(lambda: len(sink.items) == 8 and pipe.finished)
     assert [item[0] for item in sink.items] == [0, 1, 2, 3] * 2
+
+
+def test_a_file_run_makes_the_json_lines_on_the_writer(tmp_path, lite0):
+    """A sink that ``takes_lines`` (the JSONL exporter, behind the command's guard too)
+    gets each result with its JSON line made already, on the writer thread."""
+    from camvideo.cli.signals import GuardedSinks
+    from camvideo.video.export import JsonlExporter
+
+    clip = tmp_path / "in.mp4"
+    make_clip(clip, size=(96, 72), times=[i / 30 for i in range(6)])
+    made = []
+
+    class Lines(Collect):
+        takes_lines = True
+
+        def write(self, item):
+            made.append("_json_line" in item.result.__dict__)
+
+    exporter = GuardedSinks().guard(JsonlExporter(tmp_path / "out.jsonl"))
+    with open_source(clip) as src:
+        with Pipeline(src, FrameLocalizer(lite0), [FrameAnnotator()], [Lines(), exporter], batch_size=4) as pipe:
+            pipe.start()
+            assert pipe.wait(60) and pipe.error is None
+    assert made == [True] * 6
+    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    assert [json.loads(line)["frame"] for line in lines] == list(range(6))
+
+
+def test_a_result_s_json_line_is_json_dumps_of_its_dict_made_once():
+    from camvideo.results import Detection
+
+    result = FrameResult(3, 0.1, 64, 48, (Detection(1, 7, "caf\u00e9", 0.123456, (0, 1, 2, 3)),))
+    line = result.json_line()
+    assert line == json.dumps(result.to_dict()) and result.json_line() is line

@@ -63,12 +63,12 @@ def test_the_line_encoder_fails_as_json_dumps_does_and_falls_back_without_a_c_en
     """An object JSON cannot write: json's own TypeError; no C encoder: ``json.dumps``."""
     from json import encoder
 
-    from camvideo.video import export
+    from camvideo import results
 
     with pytest.raises(TypeError, match="not JSON serializable"):
-        export._to_json({"score": np.float32(0.5)})
+        results._to_json({"score": np.float32(0.5)})
     monkeypatch.setattr(encoder, "c_make_encoder", None)
-    assert export._line_encoder() is json.dumps
+    assert results._line_encoder() is json.dumps
 
 
 def test_csv_one_row_per_detection(tmp_path):
