@@ -106,6 +106,23 @@ class OutputLock:
             os.close(fd)  # releases the lock
 
 
+def remove_if_free(path: str | Path) -> bool:
+    """Remove the lock file ``path`` when no process holds its lock (one left by a
+    process that died: SIGKILL, a Ray actor lost); True when removed. Taken first, as a
+    new run would take it, so a lock that a live run holds is never removed."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return False  # gone already, or not ours to open
+    try:
+        if not _try_lock(fd) or not _same_file(fd, Path(path)):
+            return False
+        _unlink_own(fd, Path(path))
+        return not _same_file(fd, Path(path))
+    finally:
+        os.close(fd)
+
+
 def _unlink_own(fd: int, path: Path) -> None:
     """Remove ``path`` if it is still the lock file open as ``fd`` (one that replaced it,
     after someone removed ours, is another run's)."""

@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from camvideo import __version__
-from camvideo.batch.job import BackendLost, JobOptions, JobRunner, Reporter, failed, worker_name
+from camvideo.batch.job import BackendLost, JobOptions, JobRunner, Reporter, failed, release_dead_locks, worker_name
 from camvideo.batch.plan import Job
 from camvideo.batch.ray_session import HEAD_CHECK_S, RaySession
 from camvideo.batch.storage import is_url
@@ -215,6 +215,7 @@ class RayPool:
                                 worker=slot.name, started=slot.started, frames=slot.frames)
                 if self.session.head_answers():  # else the next head check ends the run
                     self._replace_if_dead(slot)
+                release_dead_locks(job)  # where the actor's process is gone: its locks went with it
             except ray.exceptions.RayError as exc:
                 result = failed(job, describe(getattr(exc, "cause", None) or exc), worker=slot.name,
                                 started=slot.started)

@@ -94,6 +94,7 @@ def test_six_videos_on_a_ray_cluster_and_a_worker_killed_mid_file(tmp_path, clus
                        stem.with_name(stem.name + ".jsonl"), count)
         assert by_rel[rel]["status"] == "done" and by_rel[rel]["frames"] == count
     assert not (out / "a_cam.mkv").exists()
+    assert not list(out.glob(".*.camvideo-lock"))  # the dead actor's locks: removed by the driver
 
 
 def test_an_address_where_no_cluster_listens_is_a_clear_error_within_seconds(tmp_path, capsys):
