@@ -29,6 +29,7 @@ import contextlib
 import logging
 import math
 import os
+import re
 import socket
 import threading
 import time
@@ -49,6 +50,24 @@ TASK_RETRIES = 0  # one attempt per run, on both backends: a worker's death fail
 START_TIMEOUT_S = 300.0  # for the first actor to load its model (resources, a node joining)
 PROGRESS_EVERY_S = 0.5
 HEAD_MISSES = 3  # checks in a row without an answer: the cluster is lost (~3 s, well before Ray's 60 s)
+
+
+_UNAVAILABLE = re.compile(r"The actor [0-9a-f]+ is unavailable: (?:The actor is temporarily unavailable: )?(.*?)\.? "
+                          r"The task may or may not have been executed on the actor\.?")
+
+
+def actor_death(exc: BaseException, limit: int = 160) -> str:
+    """How Ray says an actor was lost, for a summary line: its first line without the
+    actor's id and Ray's "may or may not have been executed" (``Connection reset by
+    peer`` of a killed process: "its process stopped answering: ..."), cut on a word."""
+    text = reason(exc, limit=2000)
+    unavailable = _UNAVAILABLE.fullmatch(text)
+    if unavailable:
+        text = f"its process stopped answering: {unavailable[1]}"
+    text = re.sub(r"\bThe actor [0-9a-f]{16,} ", "The actor ", text)
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + "..."
+    return text
 
 
 class BatchActor:
@@ -211,7 +230,7 @@ class RayPool:
             try:
                 result = ray.get(ref)
             except ray.exceptions.RayActorError as exc:
-                result = failed(job, f"its Ray worker died while processing it ({reason(exc)})",
+                result = failed(job, f"its Ray worker died while processing it ({actor_death(exc)})",
                                 worker=slot.name, started=slot.started, frames=slot.frames)
                 if self.session.head_answers():  # else the next head check ends the run
                     self._replace_if_dead(slot)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from batch_helpers import CORRUPT, Running, camvideo, check_complete, env, make_archive, summary, wait_lines
 
-from camvideo.batch.ray import actor_count
+from camvideo.batch.ray import actor_count, actor_death
 from camvideo.batch.ray_session import probe, resolve
 from camvideo.cli import main
 from camvideo.errors import CamvideoError
@@ -86,6 +86,7 @@ def test_six_videos_on_a_ray_cluster_and_a_worker_killed_mid_file(tmp_path, clus
     killed = by_rel["a.mp4"]  # one attempt per run, as on the local pool (issue 27 case 13)
     assert killed["status"] == "failed" and killed["attempts"] == 1 and killed["worker"].endswith(f":{pid}")
     assert killed["reason"].startswith("its Ray worker died while processing it")
+    assert "may or may not" not in killed["reason"] and not killed["reason"].endswith(" e)")  # (was cut mid-word)
     for rel, count in frames.items():  # complete, and nothing written twice
         if rel == "a.mp4":
             continue
@@ -95,6 +96,20 @@ def test_six_videos_on_a_ray_cluster_and_a_worker_killed_mid_file(tmp_path, clus
         assert by_rel[rel]["status"] == "done" and by_rel[rel]["frames"] == count
     assert not (out / "a_cam.mkv").exists()
     assert not list(out.glob(".*.camvideo-lock"))  # the dead actor's locks: removed by the driver
+
+
+def test_a_lost_actor_is_said_in_a_few_words_without_its_id():
+    """Ray's text for an actor killed mid-file, as the summary had it: its id, Ray's
+    "may or may not have been executed", and cut at 200 characters mid-word."""
+    import ray.exceptions
+
+    lost = ray.exceptions.ActorUnavailableError("The actor is temporarily unavailable: RpcError: RPC error: "
+                                                "recvmsg:Connection reset by peer rpc_code: 14", b"\xa1" * 16)
+    assert actor_death(lost) == ("its process stopped answering: RpcError: RPC error: recvmsg:Connection reset by "
+                                 "peer rpc_code: 14")
+    assert actor_death(ray.exceptions.ActorDiedError()) == "The actor died unexpectedly before finishing this task."
+    long = actor_death(RuntimeError("The actor " + "ab" * 16 + " said " + "word " * 60))
+    assert long.startswith("The actor said word") and long.endswith("word...") and len(long) <= 163
 
 
 def test_an_address_where_no_cluster_listens_is_a_clear_error_within_seconds(tmp_path, capsys):
