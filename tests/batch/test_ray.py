@@ -98,6 +98,27 @@ def test_six_videos_on_a_ray_cluster_and_a_worker_killed_mid_file(tmp_path, clus
     assert not list(out.glob(".*.camvideo-lock"))  # the dead actor's locks: removed by the driver
 
 
+@pytest.mark.slow
+def test_sigterm_to_the_driver_mid_file_stops_cleanly_without_rays_crash_dump(tmp_path, cluster):
+    """Ray's C++ failure signal handler in the driver took SIGTERM as a crash: six lines of
+    "*** SIGTERM received at time=... PC: @ 0x... (unknown)" before camvideo's clean stop."""
+    address, environment = cluster
+    make_archive(tmp_path / "in", {"a.mp4": (1500, (64, 48), 30)}, corrupt=None)
+    out = tmp_path / "out"
+    run = Running(tmp_path / "in", "--output-dir", out, "--ray", address, "--cpus-per-job", "1",
+                  extra_env={k: environment[k] for k in ("RAY_TMPDIR", "RAY_AUTH_MODE")})
+    try:
+        run.wait_for(r"started a\.mp4")
+        wait_lines(out / "a.partial.jsonl", 5)  # the actor is mid-file
+        run.proc.send_signal(signal.SIGTERM)
+        code = run.finish(timeout=120)
+    finally:
+        run.kill()
+    assert code == 143, run.stderr
+    assert "SIGTERM received" not in run.stderr and "PC: @" not in run.stderr, run.stderr
+    assert "interrupted a.mp4" in run.stderr and summary(out)[0]["status"] == "interrupted"
+
+
 def test_a_lost_actor_is_said_in_a_few_words_without_its_id():
     """Ray's text for an actor killed mid-file, as the summary had it: its id, Ray's
     "may or may not have been executed", and cut at 200 characters mid-word."""
