@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 TASK_RETRIES = 0  # one attempt per run, on both backends: a worker's death fails its file
 START_TIMEOUT_S = 300.0  # for the first actor to load its model (resources, a node joining)
 PROGRESS_EVERY_S = 0.5
+ABORT_WAIT_S = 1.0  # how long an aborting driver waits for its busy actors' lock files to come free
 HEAD_MISSES = 3  # checks in a row without an answer: the cluster is lost (~3 s, well before Ray's 60 s)
 
 
@@ -155,6 +156,7 @@ class RayPool:
         self.session = session
         self.options = options
         self._misses, self._checked = 0, 0.0
+        self._forget_abort = None  # takes back the abort's action (``__enter__``)
         self._cls = self.ray.remote(num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_restarts=-1,
                                     max_task_retries=TASK_RETRIES, max_concurrency=2)(BatchActor)
         self._slots = [self._new_slot() for _ in range(actors)]
@@ -279,12 +281,40 @@ class RayPool:
             slot.handle, slot.info_ref, slot.ready, slot.name = new.handle, new.info_ref, False, ""
 
     def close(self) -> None:
+        if self._forget_abort is not None:
+            self._forget_abort()
+            self._forget_abort = None
         for slot in self._slots:
             with contextlib.suppress(Exception):  # already gone
                 self.ray.kill(slot.handle, no_restart=True)
         self._slots.clear()
 
+    def _abort_actors(self) -> None:
+        """The driver aborts (a second signal): the actors with a file in hand are killed
+        (``ray.kill``: their process ends at once) and, within ``ABORT_WAIT_S``, the lock
+        files of those files removed once free (``lock.remove_if_free``), as a local
+        worker removes its own; their ``.partial`` outputs stay. Not when the head does
+        not answer (``ray.kill`` would wait for it)."""
+        from camvideo.batch.lock import OutputLock, remove_if_free
+
+        busy = [slot for slot in self._slots if slot.job is not None]
+        if not busy or not self.session.head_answers():
+            return
+        for slot in busy:
+            with contextlib.suppress(Exception):  # already gone
+                self.ray.kill(slot.handle, no_restart=True)
+        locks = [OutputLock.for_file(path).path for slot in busy for path in slot.job.outputs
+                 if os.path.isdir(os.path.dirname(path) or ".")]
+        deadline = time.monotonic() + ABORT_WAIT_S
+        while locks and time.monotonic() < deadline:
+            locks = [path for path in locks if os.path.lexists(path) and not remove_if_free(path)]
+            if locks:
+                time.sleep(0.05)
+
     def __enter__(self) -> RayPool:
+        from camvideo.runtime.signals import before_abort
+
+        self._forget_abort = before_abort(self._abort_actors)
         return self
 
     def __exit__(self, *exc) -> None:

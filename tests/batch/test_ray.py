@@ -119,6 +119,31 @@ def test_sigterm_to_the_driver_mid_file_stops_cleanly_without_rays_crash_dump(tm
     assert "interrupted a.mp4" in run.stderr and summary(out)[0]["status"] == "interrupted"
 
 
+@pytest.mark.slow
+def test_an_aborted_ray_batch_leaves_no_lock_file_of_its_busy_actor(tmp_path, cluster):
+    """A second signal aborts the driver while an actor is mid-file: the driver kills that
+    actor and removes the per-file lock files it held once they are free (they stayed,
+    stale, for the next run to take over); the outputs stay as their .partial files."""
+    address, environment = cluster
+    make_archive(tmp_path / "in", {"a.mp4": (1500, (64, 48), 30)}, corrupt=None)
+    out = tmp_path / "out"
+    run = Running(tmp_path / "in", "--output-dir", out, "--ray", address, "--cpus-per-job", "1",
+                  extra_env={k: environment[k] for k in ("RAY_TMPDIR", "RAY_AUTH_MODE")})
+    try:
+        run.wait_for(r"started a\.mp4")
+        wait_lines(out / "a.partial.jsonl", 5)  # mid-file: the actor holds the file's locks
+        assert list(out.glob(".*.camvideo-lock"))
+        run.proc.send_signal(signal.SIGTERM)  # two signals at once: the actor has no time to finish
+        run.proc.send_signal(signal.SIGHUP)
+        code = run.finish(timeout=120)
+    finally:
+        run.kill()
+    assert code in (128 + signal.SIGHUP, 128 + signal.SIGTERM), run.stderr
+    assert "again: aborting" in run.stderr and "Traceback" not in run.stderr
+    assert not list(out.rglob("*camvideo-lock")), run.stderr
+    assert {p.name for p in out.rglob("*.partial.*")} == {"a_cam.partial.mkv", "a.partial.jsonl"}
+
+
 def test_a_lost_actor_is_said_in_a_few_words_without_its_id():
     """Ray's text for an actor killed mid-file, as the summary had it: its id, Ray's
     "may or may not have been executed", and cut at 200 characters mid-word."""
