@@ -11,7 +11,9 @@ one (``_locked``). The operating system releases the lock when its process ends,
 even by SIGKILL, which leaves the file: a stale file never blocks a rerun, which
 removes it at its end. The workers do not inherit it
 (spawned processes), and a worker dies with its driver (``camvideo.batch.local``: an
-aborting driver first tells its workers, which remove the per-file locks they hold),
+aborting driver first tells its workers, which remove the per-file locks they hold; a
+worker or Ray actor that died, or that an abort killed, leaves its lock files to the
+driver, which removes them once free: ``remove_if_free``),
 so a second run can never rename a first run's growing ``.partial`` file, nor the
 other way round. A second run into a folder in use stops with an ``OutputError``
 that says who holds it (exit status 2).
