@@ -163,7 +163,7 @@ def _local_only(ray) -> None:
     (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, what it does on macOS and Windows): set in
     the environment its processes inherit, and in the constant this process read at
     import. Checked by reading the listening sockets of the processes started
-    (tests/batch/test_ray_local.py)."""
+    (tests/batch/test_ray_faults.py)."""
     os.environ[LOCAL_ONLY_ENV] = "0"
     with contextlib.suppress(ImportError, AttributeError):
         from ray._private import ray_constants
