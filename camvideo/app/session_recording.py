@@ -65,7 +65,19 @@ class SessionRecording:
         """GUI thread: the save task of ``recorder`` ended (``message``: how it failed)."""
         if message is not None:
             self._report(message)
-        self.recording_changed.emit(False, "" if message is not None else str(recorder.path))
+            self.recording_changed.emit(False, "")
+        else:
+            self._announce_saved(recorder)
+
+    def _announce_saved(self, recorder) -> None:
+        """``recording_changed(False, path)`` for a recording that is final; one that got
+        no frame (started and stopped while paused) has no file (``Recorder.close`` keeps
+        nothing): ``recording_changed(False, "")``, then ``recording_empty(path)``."""
+        if getattr(recorder, "frames_written", None) == 0:
+            self.recording_changed.emit(False, "")
+            self.recording_empty.emit(str(recorder.path))
+        else:
+            self.recording_changed.emit(False, str(recorder.path))
 
     def _record_error_from_worker(self, recorder, exc: BaseException) -> None:
         self._tasks.post(self._on_record_failed, str(recorder.path), window_text(exc))

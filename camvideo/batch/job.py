@@ -376,6 +376,18 @@ def _locked(job: Job) -> contextlib.ExitStack:
         return stack.pop_all()
 
 
+def release_dead_locks(job: Job) -> None:
+    """The lock files of ``job``'s outputs that its dead worker left (SIGKILL, a Ray actor
+    lost; the lock itself died with the process) removed by the driver as it records the
+    file failed, so a run that ended leaves none behind; one that a live run holds stays
+    (``lock.remove_if_free``). Outputs in object storage have no lock files."""
+    from camvideo.batch.lock import OutputLock, remove_if_free
+
+    for path in job.outputs:
+        if os.path.isdir(os.path.dirname(path) or "."):
+            remove_if_free(OutputLock.for_file(path).path)
+
+
 def _keep_partials(job: Job) -> None:
     """An earlier attempt's ``.partial`` files of ``job`` out of this run's way: a whole
     file's are kept as ``NAME.partial-N.EXT`` (``video.outputs.set_aside``; what a stopped

@@ -52,7 +52,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 
-from camvideo.batch.job import JobOptions, JobRunner, Reporter, failed, worker_name
+from camvideo.batch.job import JobOptions, JobRunner, Reporter, failed, release_dead_locks, worker_name
 from camvideo.batch.plan import Job
 from camvideo.errors import CamvideoError, describe
 
@@ -323,6 +323,7 @@ class LocalPool:
             log.warning("worker %s died (%s) on %s", worker.name or worker.process.pid, code, worker.job.source)
             reporter.finished(failed(worker.job, death_reason(code), frames=worker.frames,
                                      worker=worker.name, started=worker.started))
+            release_dead_locks(worker.job)
             worker.job = None
         elif not worker.ready and not self._stopping:
             self._start_failures += 1

@@ -11,7 +11,9 @@ one (``_locked``). The operating system releases the lock when its process ends,
 even by SIGKILL, which leaves the file: a stale file never blocks a rerun, which
 removes it at its end. The workers do not inherit it
 (spawned processes), and a worker dies with its driver (``camvideo.batch.local``: an
-aborting driver first tells its workers, which remove the per-file locks they hold),
+aborting driver first tells its workers, which remove the per-file locks they hold; a
+worker or Ray actor that died, or that an abort killed, leaves its lock files to the
+driver, which removes them once free: ``remove_if_free``),
 so a second run can never rename a first run's growing ``.partial`` file, nor the
 other way round. A second run into a folder in use stops with an ``OutputError``
 that says who holds it (exit status 2).
@@ -104,6 +106,23 @@ class OutputLock:
                 self._forget = None
             _unlink_own(fd, self.path)  # while still locked: a run that opened it meanwhile opens again
             os.close(fd)  # releases the lock
+
+
+def remove_if_free(path: str | Path) -> bool:
+    """Remove the lock file ``path`` when no process holds its lock (one left by a
+    process that died: SIGKILL, a Ray actor lost); True when removed. Taken first, as a
+    new run would take it, so a lock that a live run holds is never removed."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return False  # gone already, or not ours to open
+    try:
+        if not _try_lock(fd) or not _same_file(fd, Path(path)):
+            return False
+        _unlink_own(fd, Path(path))
+        return not _same_file(fd, Path(path))
+    finally:
+        os.close(fd)
 
 
 def _unlink_own(fd: int, path: Path) -> None:

@@ -153,7 +153,8 @@ def _walk(folder: str, exclude: str | None, notes: list[str]) -> list[_Entry]:
         entries += [_Entry(os.path.join(dirpath, f), "video", folder) for f in videos]
         if videos and images:
             ignored, ignored_dirs = ignored + len(images), ignored_dirs + 1
-            example = example or os.path.join(_shown(dirpath), "*" + _suffix(images[0]))
+            common = max(sorted({_suffix(f) for f in images}), key=[_suffix(f) for f in images].count)
+            example = example or os.path.join(_shown(dirpath), "*" + common)  # the images' usual kind
         elif images:
             entries.append(_Entry(dirpath, "images", folder, tuple(os.path.join(dirpath, f) for f in images)))
     if ignored:

@@ -29,6 +29,7 @@ import contextlib
 import logging
 import math
 import os
+import re
 import socket
 import threading
 import time
@@ -37,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from camvideo import __version__
-from camvideo.batch.job import BackendLost, JobOptions, JobRunner, Reporter, failed, worker_name
+from camvideo.batch.job import BackendLost, JobOptions, JobRunner, Reporter, failed, release_dead_locks, worker_name
 from camvideo.batch.plan import Job
 from camvideo.batch.ray_session import HEAD_CHECK_S, RaySession
 from camvideo.batch.storage import is_url
@@ -48,7 +49,26 @@ log = logging.getLogger(__name__)
 TASK_RETRIES = 0  # one attempt per run, on both backends: a worker's death fails its file
 START_TIMEOUT_S = 300.0  # for the first actor to load its model (resources, a node joining)
 PROGRESS_EVERY_S = 0.5
+ABORT_WAIT_S = 1.0  # how long an aborting driver waits for its busy actors' lock files to come free
 HEAD_MISSES = 3  # checks in a row without an answer: the cluster is lost (~3 s, well before Ray's 60 s)
+
+
+_UNAVAILABLE = re.compile(r"The actor [0-9a-f]+ is unavailable: (?:The actor is temporarily unavailable: )?(.*?)\.? "
+                          r"The task may or may not have been executed on the actor\.?")
+
+
+def actor_death(exc: BaseException, limit: int = 160) -> str:
+    """How Ray says an actor was lost, for a summary line: its first line without the
+    actor's id and Ray's "may or may not have been executed" (``Connection reset by
+    peer`` of a killed process: "its process stopped answering: ..."), cut on a word."""
+    text = reason(exc, limit=2000)
+    unavailable = _UNAVAILABLE.fullmatch(text)
+    if unavailable:
+        text = f"its process stopped answering: {unavailable[1]}"
+    text = re.sub(r"\bThe actor [0-9a-f]{16,} ", "The actor ", text)
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + "..."
+    return text
 
 
 class BatchActor:
@@ -136,6 +156,7 @@ class RayPool:
         self.session = session
         self.options = options
         self._misses, self._checked = 0, 0.0
+        self._forget_abort = None  # takes back the abort's action (``__enter__``)
         self._cls = self.ray.remote(num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_restarts=-1,
                                     max_task_retries=TASK_RETRIES, max_concurrency=2)(BatchActor)
         self._slots = [self._new_slot() for _ in range(actors)]
@@ -211,10 +232,11 @@ class RayPool:
             try:
                 result = ray.get(ref)
             except ray.exceptions.RayActorError as exc:
-                result = failed(job, f"its Ray worker died while processing it ({reason(exc)})",
+                result = failed(job, f"its Ray worker died while processing it ({actor_death(exc)})",
                                 worker=slot.name, started=slot.started, frames=slot.frames)
                 if self.session.head_answers():  # else the next head check ends the run
                     self._replace_if_dead(slot)
+                release_dead_locks(job)  # where the actor's process is gone: its locks went with it
             except ray.exceptions.RayError as exc:
                 result = failed(job, describe(getattr(exc, "cause", None) or exc), worker=slot.name,
                                 started=slot.started)
@@ -259,12 +281,40 @@ class RayPool:
             slot.handle, slot.info_ref, slot.ready, slot.name = new.handle, new.info_ref, False, ""
 
     def close(self) -> None:
+        if self._forget_abort is not None:
+            self._forget_abort()
+            self._forget_abort = None
         for slot in self._slots:
             with contextlib.suppress(Exception):  # already gone
                 self.ray.kill(slot.handle, no_restart=True)
         self._slots.clear()
 
+    def _abort_actors(self) -> None:
+        """The driver aborts (a second signal): the actors with a file in hand are killed
+        (``ray.kill``: their process ends at once) and, within ``ABORT_WAIT_S``, the lock
+        files of those files removed once free (``lock.remove_if_free``), as a local
+        worker removes its own; their ``.partial`` outputs stay. Not when the head does
+        not answer (``ray.kill`` would wait for it)."""
+        from camvideo.batch.lock import OutputLock, remove_if_free
+
+        busy = [slot for slot in self._slots if slot.job is not None]
+        if not busy or not self.session.head_answers():
+            return
+        for slot in busy:
+            with contextlib.suppress(Exception):  # already gone
+                self.ray.kill(slot.handle, no_restart=True)
+        locks = [OutputLock.for_file(path).path for slot in busy for path in slot.job.outputs
+                 if os.path.isdir(os.path.dirname(path) or ".")]
+        deadline = time.monotonic() + ABORT_WAIT_S
+        while locks and time.monotonic() < deadline:
+            locks = [path for path in locks if os.path.lexists(path) and not remove_if_free(path)]
+            if locks:
+                time.sleep(0.05)
+
     def __enter__(self) -> RayPool:
+        from camvideo.runtime.signals import before_abort
+
+        self._forget_abort = before_abort(self._abort_actors)
         return self
 
     def __exit__(self, *exc) -> None:

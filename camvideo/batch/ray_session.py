@@ -43,7 +43,26 @@ def _import_ray():
         import ray
     except ImportError:
         raise CamvideoError("--ray needs Ray: pip install 'camvideo[ray]'") from None
+    _no_crash_dump_on_stop()
     return ray
+
+
+def _no_crash_dump_on_stop() -> None:
+    """The driver without Ray's C++ failure signal handler (abseil's), which takes
+    SIGTERM too: a stop signal printed "*** SIGTERM received at time=... PC: @ 0x...
+    (unknown)" twice over, six lines of a crash's stack dump, before camvideo's own
+    clean stop. Read by ``ray.init`` in this process only (not in the environment:
+    the workers keep it for a real crash); ``RAY_DISABLE_FAILURE_SIGNAL_HANDLER=0``
+    set by the user keeps it here too."""
+    if os.environ.get(FAILURE_HANDLER_ENV) is not None:
+        return
+    with contextlib.suppress(ImportError, AttributeError):
+        from ray._private import ray_constants
+
+        ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = True
+
+
+FAILURE_HANDLER_ENV = "RAY_DISABLE_FAILURE_SIGNAL_HANDLER"
 
 
 def _host_port(address: str) -> tuple[str, int] | None:
@@ -144,7 +163,7 @@ def _local_only(ray) -> None:
     (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, what it does on macOS and Windows): set in
     the environment its processes inherit, and in the constant this process read at
     import. Checked by reading the listening sockets of the processes started
-    (tests/batch/test_ray_local.py)."""
+    (tests/batch/test_ray_faults.py)."""
     os.environ[LOCAL_ONLY_ENV] = "0"
     with contextlib.suppress(ImportError, AttributeError):
         from ray._private import ray_constants

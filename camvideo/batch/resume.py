@@ -5,7 +5,8 @@ says done, for the same source size and modification time and the same
 settings, and every output is there under its final name, of the size that line
 recorded, with no ``.partial`` file beside it. Everything else is redone
 (``overwrite`` redoes everything). Another source's results where a job would
-write are an error, never replaced silently.
+write are an error, never replaced silently, and so is a video where a job's
+recording would go that no camvideo run made (a user's own file of that name).
 
 A ``.partial`` output that a stopped run left where this run writes nothing (its
 recording, when this run records none; its data in the other format) is never
@@ -96,8 +97,14 @@ def split_resumed(plan: Plan, records: Iterable[dict], config: str, *, overwrite
 
 
 def _check_same_sources(plan: Plan, last: dict[str, dict], sizes: Mapping[str, int] | None = None) -> None:
-    """``OutputError`` when a job's outputs hold another source's results."""
+    """``OutputError`` when a job's outputs hold another source's results, or where its
+    recording would go a video that no camvideo run made (``_stranger``)."""
     clashes = []
+    strangers = [job for job in plan.jobs if job.rel not in last and sizes is None and _stranger(job.recording)]
+    if strangers:
+        job, more = strangers[0], f" (and {len(strangers) - 1} more)" if len(strangers) > 1 else ""
+        raise OutputError(f"{job.recording} is there and is not a camvideo recording{more}: give another "
+                          "--output-dir, or --overwrite to replace it")
     for job in plan.jobs:
         record = last.get(job.rel) or {}
         other = record.get("source")
@@ -109,6 +116,15 @@ def _check_same_sources(plan: Plan, last: dict[str, dict], sizes: Mapping[str, i
         more = f" (and {len(clashes) - 1} more files)" if len(clashes) > 1 else ""
         raise OutputError(f"{plan.output_dir} holds the results of {other} where {job.source} would write"
                           f"{more}: give another --output-dir, or --overwrite to replace them")
+
+
+def _stranger(recording: str | None) -> bool:
+    """Is ``recording`` a file that a camvideo run did not write (a user's own video of
+    that name)? A run's recordings say so in their container (``plan._recording``),
+    those whose summary line a killed driver never wrote too."""
+    from camvideo.batch.plan import _recording
+
+    return recording is not None and os.path.isfile(recording) and not _recording(recording)
 
 
 def stale_partials(plan: Plan) -> list[str]:

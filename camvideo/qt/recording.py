@@ -140,6 +140,14 @@ class RecordControls:
         else:
             panel.record_label.setText("not recording")
 
+    def on_empty(self, path: str) -> None:
+        """A recording stopped before any frame was shown (paused all along): no file."""
+        self._saving.discard(path)
+        text = "nothing recorded: no frame played while recording (paused?)"
+        self.window.panel.record_label.setText(text)
+        self.window.panel.record_label.setToolTip("")
+        self.window.statusBar().showMessage(f"{Path(path).name}: {text}", 8000)
+
     def tick(self) -> None:
         """The running recording's clock, the buttons' state (the window's status timer)."""
         self.update_enabled()

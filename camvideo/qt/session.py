@@ -94,6 +94,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
     model_failed = pyqtSignal(str, str)  # model name, message
     recording_changed = pyqtSignal(bool, str)  # running, path (stopped: its file final, or kept after a failure; "" when saving it failed)
     recording_saving = pyqtSignal(str)  # path: the recording stopped, its file is being finalized
+    recording_empty = pyqtSignal(str)  # path: the recording stopped before any frame went in: no file
     opening = pyqtSignal(str)  # spec: an open started (in the background); again when it waits for a stop
     opened = pyqtSignal(str, bool)  # spec, ok: the open in flight ended (False: failed or cancelled)
     core_ready = pyqtSignal()  # torch and the core are imported (once)
@@ -533,7 +534,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
     def _recording_saved(self, recorder) -> None:
         """GUI thread: the recording of what is stopping is final (or failed: said later)."""
         self._flush_recorded()
-        self.recording_changed.emit(False, str(recorder.path))
+        self._announce_saved(recorder)
 
     def _stopped(self, key, recorder, messages: list[str]) -> None:
         """GUI thread, after a stop: its failures said, the recording announced
@@ -545,7 +546,7 @@ class Session(SessionPlayback, SessionRecording, QObject):
             self._flush_recorded()
             self._slot.clear()
         if recorder is not None:
-            self.recording_changed.emit(False, str(recorder.path))
+            self._announce_saved(recorder)
         if not self._stopping and self._incoming is not None and not self._closed:
             self._take_incoming()
 

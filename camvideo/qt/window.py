@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         s.model_failed.connect(self.models.on_failed)
         s.recording_changed.connect(self.record.on_recording_changed)
         s.recording_saving.connect(self.record.on_saving)
+        s.recording_empty.connect(self.record.on_empty)
         s.opening.connect(lambda _spec: self.record.update_enabled())
         s.opened.connect(lambda _spec, _ok: self.record.update_enabled())
         s.opening.connect(self.sources.on_opening)

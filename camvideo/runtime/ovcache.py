@@ -3,7 +3,8 @@
 ``convert`` happens once per model and input size (camvideo's own Lite0 is built
 from its weights, ``camvideo.runtime.ovbuild``, in milliseconds; any other model
 goes through ``openvino.convert_model`` on ``model.features``, several seconds): the IR is kept in the user cache folder
-(``cache_root()``), under a key made of the model's name and layer, a digest of
+(``cache_root()``; where it cannot be written, a read-only home, in a temporary folder for
+the process's own life, with one warning: OpenVINO still runs), under a key made of the model's name and layer, a digest of
 its feature extractor's weights, the input size and the OpenVINO version. A
 manifest written last holds the SHA-256 of the IR's files: a cache entry whose
 files do not match it (a crash while writing, a disk error, an edit) is rebuilt,
@@ -18,6 +19,7 @@ here is compiled again. ``camvideo.runtime.openvino`` runs what this makes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -153,6 +155,8 @@ def convert(model, cache: Path | None = None, size: tuple[int, int] | None = Non
     if _valid(entry):
         log.debug("OpenVINO: %s from the cache (%s)", model.name, entry.folder)
         return entry
+    if entry.key in _RUN_ONLY and _valid(_RUN_ONLY[entry.key]):  # converted before in this run
+        return _RUN_ONLY[entry.key]
     if entry.folder.exists():
         log.warning("OpenVINO: the cached conversion of %s does not match its manifest; converting again", model.name)
     import openvino as ov
@@ -167,6 +171,26 @@ def convert(model, cache: Path | None = None, size: tuple[int, int] | None = Non
                                          input=[ov.PartialShape([-1, 3, height, width])])
     if _head(model) is not None:
         ovbuild.with_head(converted, _head(model))
+    try:
+        _store(entry, converted)
+    except OSError as exc:  # a cache folder that cannot be written (a read-only home): this run's own
+        from camvideo.errors import reason
+
+        say = log.info if _RUN_ONLY_ROOT else log.warning  # once a process
+        say("OpenVINO: cannot keep the conversion of %s in %s (%s); converted for this run only "
+            "(CAMVIDEO_CACHE=FOLDER keeps it)", model.name, entry.folder.parent, reason(exc))
+        entry = dataclasses.replace(entry, folder=_run_only_root() / entry.folder.name)
+        _store(entry, converted)
+        _RUN_ONLY[entry.key] = entry
+    log.info("OpenVINO: converted %s (%s)", model.name, entry.folder)
+    return entry
+
+
+def _store(entry: CacheEntry, converted) -> None:
+    """``converted`` saved as ``entry``'s IR with its manifest, written in a staging
+    folder and renamed into place whole."""
+    import openvino as ov
+
     entry.folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{entry.folder.name}-", dir=entry.folder.parent))
     try:
@@ -182,8 +206,21 @@ def convert(model, cache: Path | None = None, size: tuple[int, int] | None = Non
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    log.info("OpenVINO: converted %s (%s)", model.name, entry.folder)
-    return entry
+
+
+_RUN_ONLY: dict[str, CacheEntry] = {}  # conversions kept for this process alone (the cache could not be written)
+_RUN_ONLY_ROOT: list[Path] = []
+
+
+def _run_only_root() -> Path:
+    """A temporary folder of this process's own for the conversions the cache cannot
+    keep, removed when the process exits."""
+    if not _RUN_ONLY_ROOT:
+        import atexit
+
+        _RUN_ONLY_ROOT.append(Path(tempfile.mkdtemp(prefix="camvideo-openvino-")))
+        atexit.register(shutil.rmtree, _RUN_ONLY_ROOT[0], ignore_errors=True)
+    return _RUN_ONLY_ROOT[0]
 
 
 _CONVERTING = threading.Lock()  # one conversion at a time: it swaps process-wide state (below)

@@ -16,7 +16,7 @@ pipeline puts the results back in frame order before anything that needs it
 one frame in flight.
 
 ``torch.set_num_threads`` sets the calling thread's OpenMP team size (tested in
-tests/test_workers.py) and the process-wide default that new threads start
+tests/runtime/test_workers.py) and the process-wide default that new threads start
 with; each thread here sets its own and restores the default when it ends.
 
 OpenCV's own thread pool (``cv2.setNumThreads``, process-wide) is set to one

@@ -91,6 +91,7 @@ def test_a_killed_worker_costs_its_file_and_a_missing_list_entry_fails_alone(tmp
     check_complete(folder / "short.mp4", *outputs(out, "short.mp4"), 20)
     assert not (out / "long_cam.mkv").exists()  # never finished: the crash-safe partial is all there is
     assert (out / "long_cam.partial.mkv").exists()
+    assert not list(out.glob(".*.camvideo-lock"))  # the dead worker's locks: removed by the driver
 
 
 def test_an_interrupted_batch_resumes_with_the_unfinished_files_only(tmp_path):

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from camvideo.batch.lock import LOCK_NAME, OutputLock
+from camvideo.batch.lock import LOCK_NAME, OutputLock, remove_if_free
 from camvideo.errors import OutputError
 
 
@@ -63,6 +63,18 @@ def test_a_stale_lock_file_is_taken_and_removed(tmp_path):
     with OutputLock(tmp_path, "this run"):
         assert "this run" in (tmp_path / LOCK_NAME).read_text()
     assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_a_dead_holders_lock_file_is_removed_and_a_live_ones_stays(tmp_path):
+    """What a batch's driver does with the lock files of a worker that died (SIGKILL, a
+    Ray actor lost): removed when nobody holds the lock, left while a run holds it."""
+    stale = tmp_path / ".a.mkv.camvideo-lock"
+    stale.write_text("host:1 since yesterday: a killed worker\n")
+    assert remove_if_free(stale) and not stale.exists()
+    assert not remove_if_free(stale)  # gone already
+    with OutputLock.for_file(tmp_path / "b.mkv", "a live run") as held:
+        assert not remove_if_free(held.path) and "a live run" in held.path.read_text()
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("file", [False, True])

@@ -85,6 +85,15 @@ def test_a_folder_of_images_and_videos_processes_the_videos_and_says_so(tree, tm
     assert frames.recording.endswith("out/frames_cam.mkv") and frames.size > 0
 
 
+def test_the_note_on_a_folders_images_names_their_usual_suffix(tree, tmp_path):
+    """It named the first image's in name order: 'day1/*.jpg' for one stray .jpg among PNGs."""
+    image(tree / "day1/0-cover.jpg")  # first in name order
+    for i in range(3):
+        image(tree / "day1" / f"{i:03d}.png")
+    (note,) = make_plan([str(tree)], tmp_path / "out").notes
+    assert "4 images in a folder" in note and "day1/*.png" in note
+
+
 def test_a_glob_of_images_and_videos_processes_the_videos_and_says_so(tree, tmp_path):
     image(tree / "x.png")
     plan = make_plan([str(tree / "*")], tmp_path / "out")

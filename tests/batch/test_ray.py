@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from batch_helpers import CORRUPT, Running, camvideo, check_complete, env, make_archive, summary, wait_lines
 
-from camvideo.batch.ray import actor_count
+from camvideo.batch.ray import actor_count, actor_death
 from camvideo.batch.ray_session import probe, resolve
 from camvideo.cli import main
 from camvideo.errors import CamvideoError
@@ -86,6 +86,7 @@ def test_six_videos_on_a_ray_cluster_and_a_worker_killed_mid_file(tmp_path, clus
     killed = by_rel["a.mp4"]  # one attempt per run, as on the local pool (issue 27 case 13)
     assert killed["status"] == "failed" and killed["attempts"] == 1 and killed["worker"].endswith(f":{pid}")
     assert killed["reason"].startswith("its Ray worker died while processing it")
+    assert "may or may not" not in killed["reason"] and not killed["reason"].endswith(" e)")  # (was cut mid-word)
     for rel, count in frames.items():  # complete, and nothing written twice
         if rel == "a.mp4":
             continue
@@ -94,6 +95,67 @@ def test_six_videos_on_a_ray_cluster_and_a_worker_killed_mid_file(tmp_path, clus
                        stem.with_name(stem.name + ".jsonl"), count)
         assert by_rel[rel]["status"] == "done" and by_rel[rel]["frames"] == count
     assert not (out / "a_cam.mkv").exists()
+    assert not list(out.glob(".*.camvideo-lock"))  # the dead actor's locks: removed by the driver
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_driver_mid_file_stops_cleanly_without_rays_crash_dump(tmp_path, cluster):
+    """Ray's C++ failure signal handler in the driver took SIGTERM as a crash: six lines of
+    "*** SIGTERM received at time=... PC: @ 0x... (unknown)" before camvideo's clean stop."""
+    address, environment = cluster
+    make_archive(tmp_path / "in", {"a.mp4": (1500, (64, 48), 30)}, corrupt=None)
+    out = tmp_path / "out"
+    run = Running(tmp_path / "in", "--output-dir", out, "--ray", address, "--cpus-per-job", "1",
+                  extra_env={k: environment[k] for k in ("RAY_TMPDIR", "RAY_AUTH_MODE")})
+    try:
+        run.wait_for(r"started a\.mp4")
+        wait_lines(out / "a.partial.jsonl", 5)  # the actor is mid-file
+        run.proc.send_signal(signal.SIGTERM)
+        code = run.finish(timeout=120)
+    finally:
+        run.kill()
+    assert code == 143, run.stderr
+    assert "SIGTERM received" not in run.stderr and "PC: @" not in run.stderr, run.stderr
+    assert "interrupted a.mp4" in run.stderr and summary(out)[0]["status"] == "interrupted"
+
+
+@pytest.mark.slow
+def test_an_aborted_ray_batch_leaves_no_lock_file_of_its_busy_actor(tmp_path, cluster):
+    """A second signal aborts the driver while an actor is mid-file: the driver kills that
+    actor and removes the per-file lock files it held once they are free (they stayed,
+    stale, for the next run to take over); the outputs stay as their .partial files."""
+    address, environment = cluster
+    make_archive(tmp_path / "in", {"a.mp4": (1500, (64, 48), 30)}, corrupt=None)
+    out = tmp_path / "out"
+    run = Running(tmp_path / "in", "--output-dir", out, "--ray", address, "--cpus-per-job", "1",
+                  extra_env={k: environment[k] for k in ("RAY_TMPDIR", "RAY_AUTH_MODE")})
+    try:
+        run.wait_for(r"started a\.mp4")
+        wait_lines(out / "a.partial.jsonl", 5)  # mid-file: the actor holds the file's locks
+        assert list(out.glob(".*.camvideo-lock"))
+        run.proc.send_signal(signal.SIGTERM)  # two signals at once: the actor has no time to finish
+        run.proc.send_signal(signal.SIGHUP)
+        code = run.finish(timeout=120)
+    finally:
+        run.kill()
+    assert code in (128 + signal.SIGHUP, 128 + signal.SIGTERM), run.stderr
+    assert "again: aborting" in run.stderr and "Traceback" not in run.stderr
+    assert not list(out.rglob("*camvideo-lock")), run.stderr
+    assert {p.name for p in out.rglob("*.partial.*")} == {"a_cam.partial.mkv", "a.partial.jsonl"}
+
+
+def test_a_lost_actor_is_said_in_a_few_words_without_its_id():
+    """Ray's text for an actor killed mid-file, as the summary had it: its id, Ray's
+    "may or may not have been executed", and cut at 200 characters mid-word."""
+    import ray.exceptions
+
+    lost = ray.exceptions.ActorUnavailableError("The actor is temporarily unavailable: RpcError: RPC error: "
+                                                "recvmsg:Connection reset by peer rpc_code: 14", b"\xa1" * 16)
+    assert actor_death(lost) == ("its process stopped answering: RpcError: RPC error: recvmsg:Connection reset by "
+                                 "peer rpc_code: 14")
+    assert actor_death(ray.exceptions.ActorDiedError()) == "The actor died unexpectedly before finishing this task."
+    long = actor_death(RuntimeError("The actor " + "ab" * 16 + " said " + "word " * 60))
+    assert long.startswith("The actor said word") and long.endswith("word...") and len(long) <= 163
 
 
 def test_an_address_where_no_cluster_listens_is_a_clear_error_within_seconds(tmp_path, capsys):

@@ -11,6 +11,7 @@ from test_plan import touch
 
 from camvideo.batch.plan import Job, make_plan, prepare_output_dir
 from camvideo.batch.resume import is_complete, split_resumed
+from camvideo.errors import OutputError
 
 
 @pytest.fixture
@@ -72,3 +73,19 @@ def test_a_stopped_run_s_partials_that_this_run_does_not_write_are_named_and_kep
     both = stale_note(stale_partials(make_plan([str(tree)], tmp_path / "out", recording=False,
                                                export_format="csv")))
     assert both.startswith("2 outputs of an earlier run") and str(partial) in both and "\n" not in both
+
+
+def test_a_video_of_the_recordings_name_that_no_run_made_is_never_replaced_silently(tree, tmp_path):
+    """A file at a job's recording with no summary line, and no camvideo recording (a
+    user's own video): refused, exit 2 (it was replaced without a word); --overwrite
+    replaces it."""
+    plan = make_plan([str(tree)], tmp_path / "out")
+    prepare_output_dir(plan)
+    a = plan.jobs[0]
+    Path(a.recording).write_bytes(b"the user's own video")
+    with pytest.raises(OutputError, match=r"a_cam\.mkv is there and is not a camvideo recording.*--overwrite"):
+        split_resumed(plan, [], "cfg")
+    todo, complete = split_resumed(plan, [], "cfg", overwrite=True)
+    assert a in todo and not complete
+    todo, _ = split_resumed(plan, [_done(a)], "cfg")  # a line of its own: the earlier run's, checked as before
+    assert a in todo  # (its export missing: redone)

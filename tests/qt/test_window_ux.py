@@ -77,6 +77,23 @@ def test_record_button_says_stop_while_recording(qtbot, open_window, fast_models
     assert w.panel.record_label.toolTip().endswith(".mkv")  # the full path
 
 
+def test_a_recording_started_and_stopped_while_paused_says_nothing_was_recorded(qtbot, open_window, fast_models,
+                                                                                 cat_clip, tmp_path):
+    """No frame played between Record and Stop: the recorder keeps no file, and the Record
+    box says so (it said "saved camvideo-....mkv", a file that was not there)."""
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 2)
+    w.toggle_pause()
+    settle(qtbot, w)
+    w.toggle_recording(True)
+    assert w.session.recording
+    w.toggle_recording(False)
+    qtbot.waitUntil(lambda: w.panel.record_label.text().startswith("nothing recorded"), timeout=WAIT_MS)
+    assert not list((tmp_path / "out").glob("camvideo-*"))
+    assert "nothing recorded" in w.statusBar().currentMessage()
+    assert not w.panel.record_button.isChecked() and not w.session.recording
+
+
 def test_a_model_that_fails_leaves_the_list_on_the_model_in_use(qtbot, open_window, fast_models, cat_clip,
                                                                monkeypatch):
     w = open_window(cat_clip, loop=True)
