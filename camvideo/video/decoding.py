@@ -53,7 +53,8 @@ class Damage:
         if self.file is not None:
             return f"{Path(self.file).name} (image {self.first + 1})"
         which = f"frame {self.first}" if self.first == self.last else f"frames {self.first}-{self.last}"
-        return f"{which} ({self.start:.1f}-{self.end:.1f} s)"
+        start, end = f"{self.start:.1f}", f"{self.end:.1f}"
+        return f"{which} ({start} s)" if start == end else f"{which} ({start}-{end} s)"
 
 
 def describe_damage(damage) -> str:

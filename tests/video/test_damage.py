@@ -219,3 +219,11 @@ def test_sound_that_outlasts_the_video_is_no_damage(tmp_path, ext):
     assert not src.damage
     assert src.duration == pytest.approx(1.0, abs=0.05)
 
+
+
+def test_one_lost_frame_within_a_tenth_of_a_second_names_one_time():
+    from camvideo.video.decoding import Damage
+
+    assert str(Damage(329, 329, 10.97, 11.0)) == "frame 329 (11.0 s)"
+    assert str(Damage(329, 330, 10.97, 11.04)) == "frames 329-330 (11.0 s)"
+    assert str(Damage(329, 331, 10.97, 11.08)) == "frames 329-331 (11.0-11.1 s)"
