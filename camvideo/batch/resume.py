@@ -5,8 +5,8 @@ says done, for the same source size and modification time and the same
 settings, and every output is there under its final name, of the size that line
 recorded, with no ``.partial`` file beside it. Everything else is redone
 (``overwrite`` redoes everything). Another source's results where a job would
-write are an error, never replaced silently, and so is a video where a job's
-recording would go that no camvideo run made (a user's own file of that name).
+write are an error, never replaced silently, and so is a file where a job's
+recording or export would go that no camvideo run made (a user's own file).
 
 A ``.partial`` output that a stopped run left where this run writes nothing (its
 recording, when this run records none; its data in the other format) is never
@@ -98,12 +98,13 @@ def split_resumed(plan: Plan, records: Iterable[dict], config: str, *, overwrite
 
 def _check_same_sources(plan: Plan, last: dict[str, dict], sizes: Mapping[str, int] | None = None) -> None:
     """``OutputError`` when a job's outputs hold another source's results, or where its
-    recording would go a video that no camvideo run made (``_stranger``)."""
+    outputs would go files that no camvideo run made (``_strangers``)."""
     clashes = []
-    strangers = [job for job in plan.jobs if job.rel not in last and sizes is None and _stranger(job.recording)]
+    strangers = [found for job in plan.jobs if job.rel not in last and sizes is None
+                 for found in _strangers(job)]
     if strangers:
-        job, more = strangers[0], f" (and {len(strangers) - 1} more)" if len(strangers) > 1 else ""
-        raise OutputError(f"{job.recording} is there and is not a camvideo recording{more}: give another "
+        (path, what), more = strangers[0], f" (and {len(strangers) - 1} more)" if len(strangers) > 1 else ""
+        raise OutputError(f"{path} is there and is not a camvideo {what}{more}: give another "
                           "--output-dir, or --overwrite to replace it")
     for job in plan.jobs:
         record = last.get(job.rel) or {}
@@ -118,13 +119,20 @@ def _check_same_sources(plan: Plan, last: dict[str, dict], sizes: Mapping[str, i
                           f"{more}: give another --output-dir, or --overwrite to replace them")
 
 
-def _stranger(recording: str | None) -> bool:
-    """Is ``recording`` a file that a camvideo run did not write (a user's own video of
-    that name)? A run's recordings say so in their container (``plan._recording``),
-    those whose summary line a killed driver never wrote too."""
+def _strangers(job) -> list[tuple[str, str]]:
+    """``job``'s outputs that are files a camvideo run did not write (a user's own video
+    or data of that name), each with what it is not: a run's recordings say so in their
+    container (``plan._recording``), its exports by their first line
+    (``made_by_camvideo_export``), those whose summary line a killed driver never wrote too."""
     from camvideo.batch.plan import _recording
+    from camvideo.video.export import made_by_camvideo_export
 
-    return recording is not None and os.path.isfile(recording) and not _recording(recording)
+    found = []
+    if job.recording is not None and os.path.isfile(job.recording) and not _recording(job.recording):
+        found.append((job.recording, "recording"))
+    if job.export is not None and os.path.isfile(job.export) and not made_by_camvideo_export(job.export):
+        found.append((job.export, "export"))
+    return found
 
 
 def stale_partials(plan: Plan) -> list[str]:

@@ -157,6 +157,26 @@ class CsvExporter(_FileSink):
                                    det["class_id"], det["label"], det["score"], *box])
 
 
+def made_by_camvideo_export(path: str | Path) -> bool:
+    """Whether the file at ``path`` reads as a camvideo export: a CSV whose first row is
+    ``CSV_COLUMNS``, a JSONL whose first line is a frame's object (``frame`` and
+    ``detections``), or an empty file of either (a run that wrote no frame)."""
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            first = fh.readline(64 * 1024)
+    except (OSError, UnicodeDecodeError):
+        return False
+    if not first:
+        return True
+    if str(path).lower().endswith(".csv"):
+        return next(csv.reader([first]), []) == list(CSV_COLUMNS)
+    try:
+        line = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(line, dict) and "frame" in line and "detections" in line
+
+
 def open_exporter(path: str | Path) -> JsonlExporter | CsvExporter:
     """A JSONL or CSV exporter, chosen by the file's suffix."""
     path = Path(path)

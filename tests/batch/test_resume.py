@@ -12,6 +12,7 @@ from test_plan import touch
 from camvideo.batch.plan import Job, make_plan, prepare_output_dir
 from camvideo.batch.resume import is_complete, split_resumed
 from camvideo.errors import OutputError
+from camvideo.video.export import CSV_COLUMNS
 
 
 @pytest.fixture
@@ -89,3 +90,24 @@ def test_a_video_of_the_recordings_name_that_no_run_made_is_never_replaced_silen
     assert a in todo and not complete
     todo, _ = split_resumed(plan, [_done(a)], "cfg")  # a line of its own: the earlier run's, checked as before
     assert a in todo  # (its export missing: redone)
+
+
+@pytest.mark.parametrize("export_format", ["jsonl", "csv"])
+def test_data_of_the_exports_name_that_no_run_made_is_never_replaced_silently(tree, tmp_path, export_format):
+    """A file at a job's export that is not a camvideo export (a user's own data of that
+    name): refused (it was replaced without a word); a camvideo export or an empty file
+    is redone as before; --overwrite replaces it."""
+    plan = make_plan([str(tree)], tmp_path / "out", recording=False, export_format=export_format)
+    prepare_output_dir(plan)
+    a = plan.jobs[0]
+    Path(a.export).write_text("my own notes\n")
+    with pytest.raises(OutputError, match=rf"a\.{export_format} is there and is not a camvideo export.*--overwrite"):
+        split_resumed(plan, [], "cfg")
+    todo, _ = split_resumed(plan, [], "cfg", overwrite=True)
+    assert a in todo
+    ours = ('{"frame": 0, "time": 0.0, "detections": []}\n' if export_format == "jsonl"
+            else ",".join(CSV_COLUMNS) + "\r\n")
+    for text in (ours, ""):
+        Path(a.export).write_text(text)
+        todo, _ = split_resumed(plan, [], "cfg")
+        assert a in todo
