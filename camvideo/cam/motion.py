@@ -42,6 +42,8 @@ REFRESH = 10  # frames a set of corners is tracked before new ones are detected
 STILL = 1e-3  # a transform moving no point of the frame further (normalized: 0.6 px of 640) is no motion
 LEVELS = 2  # pyramid levels above the thumbnail the flow searches (``_flow``)
 PREDICTED_LEVELS = 1  # ... when it starts from the last motion's guess
+SMALL = 1.0  # thumbnail pixels: after a motion moving no corner further, the flow searches ...
+SMALL_LEVELS = 0  # ... this many pyramid levels from the guess (again over PREDICTED_LEVELS where that fails)
 WINDOW = (9, 9)  # the flow's window, thumbnail pixels
 PREDICT = True  # the flow starts where the last motion takes each corner (``_flow``)
 REFINE = True  # the RANSAC fit's inliers refitted in the least squares (``_least_squares``)
@@ -168,16 +170,15 @@ class MotionEstimator:
             corners, self._age = cv2.goodFeaturesToTrack(previous, CORNERS, 0.01, 5, blockSize=5), 0
         if corners is None or len(corners) < MIN_INLIERS:
             return None
-        moved, status = _flow(previous, thumb, corners, last)
-        found = status.ravel().view(bool)  # status is 0 or 1 a corner
-        count = np.count_nonzero(found)
-        if count < MIN_INLIERS:
+        levels = SMALL_LEVELS if last is not None and _shift_px(last, *thumb.shape[::-1]) < SMALL else None
+        tracked = _tracked(previous, thumb, corners, last, levels)
+        if tracked is None and levels is not None:  # the picture moved more than the last frame's little
+            tracked = _tracked(previous, thumb, corners, last, None)
+        if tracked is None:
             return None
-        if count < len(found):
-            moved, corners = moved[found], corners[found]
+        fit, corners, moved = tracked
         self._corners, self._age = moved, self._age + 1
         before, after = corners.reshape(-1, 2), moved.reshape(-1, 2)
-        fit = _fit(before, after, MIN_INLIERS)
         if fit is None:
             return None
         self._last = fit
@@ -186,20 +187,57 @@ class MotionEstimator:
         return Motion(normalized(fit, width, height), before / size, after / size)
 
 
+def _tracked(previous: np.ndarray, thumb: np.ndarray, corners: np.ndarray, guess: np.ndarray | None,
+             levels: int | None) -> tuple[np.ndarray | None, np.ndarray, np.ndarray] | None:
+    """The flow of ``corners`` (``_flow``) and its fit (``_fit``; None when poor): the fit,
+    the corners found and where they went; None when too few were found."""
+    moved, status = _flow(previous, thumb, corners, guess, levels)
+    found = status.ravel().view(bool)  # status is 0 or 1 a corner
+    count = np.count_nonzero(found)
+    if count < MIN_INLIERS:
+        return None
+    if count < len(found):
+        moved, corners = moved[found], corners[found]
+    before, after = corners.reshape(-1, 2), moved.reshape(-1, 2)
+    fit = _fit(before, after, MIN_INLIERS)
+    if levels is not None and (fit is None or not _all_agree(fit, before, after)):
+        return None
+    return fit, corners, moved
+
+
+def _all_agree(fit: np.ndarray, before: np.ndarray, after: np.ndarray) -> bool:
+    """Whether ``fit`` (2x3, pixels) takes every point of ``before`` to within a pixel of
+    ``after`` (N, 2): nothing in the picture moved on its own."""
+    apart = before @ fit[:, :2].T + fit[:, 2] - after
+    return bool((np.add.reduce(apart * apart, axis=1) < 1.0).all())
+
+
 def _flow(previous: np.ndarray, thumb: np.ndarray, corners: np.ndarray,
-          guess: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+          guess: np.ndarray | None, levels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pyramidal Lucas-Kanade: where ``corners`` (N, 1, 2) of ``previous`` went in
     ``thumb``, and their status (N, 1: 1 where found). With ``guess`` (the last
     frame's fit, 2x3 pixels) and ``PREDICT``, the search starts where that takes each
-    corner and spans ``PREDICTED_LEVELS`` pyramid levels (the picture's motion rarely
-    changes much from one frame to the next); otherwise at the corner, ``LEVELS``."""
+    corner and spans ``levels`` pyramid levels (default ``PREDICTED_LEVELS``: the
+    picture's motion rarely changes much from one frame to the next); otherwise at
+    the corner, ``LEVELS``."""
     if guess is None or not PREDICT:
         moved, status, _ = cv2.calcOpticalFlowPyrLK(previous, thumb, corners, None, winSize=WINDOW, maxLevel=LEVELS)
         return moved, status
     start = cv2.transform(corners, guess)
     moved, status, _ = cv2.calcOpticalFlowPyrLK(previous, thumb, corners, start, winSize=WINDOW,
-                                                maxLevel=PREDICTED_LEVELS, flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
+                                                maxLevel=PREDICTED_LEVELS if levels is None else levels,
+                                                flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
     return moved, status
+
+
+def _shift_px(fit: np.ndarray, width: float, height: float) -> float:
+    """How far a 2x3 ``fit`` in pixels of a ``width`` x ``height`` picture moves the
+    furthest of its four corners along an axis (pixels)."""
+    (a, b, e), (c, d, f) = fit.tolist()
+    a, d = a - 1.0, d - 1.0
+    across = max(abs(e), abs(a * width + e), abs(b * height + e), abs(a * width + b * height + e))
+    down = max(abs(f), abs(c * width + f), abs(d * height + f), abs(c * width + d * height + f))
+    return max(across, down)
 
 
 def _fit(before: np.ndarray, after: np.ndarray, least: int) -> np.ndarray | None:
