@@ -15,7 +15,10 @@ The transform is a similarity (scale, rotation, translation) fitted with RANSAC 
 the flow of up to ``CORNERS`` corners on a small grey thumbnail (``THUMB_SIDE``
 pixels on its long side): about a millisecond a frame. The flow's search starts where
 the last frame's motion takes each corner (a pan goes on much as it went), over one
-pyramid level instead of two from the corner itself. It is the motion of most of the picture:
+pyramid level instead of two from the corner itself; after a motion under a thumbnail
+pixel (a still camera), on the thumbnail alone, searched again over the pyramid when
+that finds no fit or a corner that moved on its own (an object: its corners are then
+tracked as far as the pyramid reaches). It is the motion of most of the picture:
 the camera's. An object that moves on its own in a still scene is followed by the
 average as before (the fit is then close to the identity). When the fit is poor (a
 flat picture, a cut, too few corners) there is no transform and the frame is
