@@ -46,6 +46,7 @@ STILL = 1e-3  # a transform moving no point of the frame further (normalized: 0.
 LEVELS = 2  # pyramid levels above the thumbnail the flow searches (``_flow``)
 PREDICTED_LEVELS = 1  # ... when it starts from the last motion's guess
 SMALL = 1.0  # thumbnail pixels: after a motion moving no corner further, the flow searches ...
+STEADY = 0.5  # thumbnail pixels: a fit this close to its guess (a steady pan) is followed as SMALL is
 SMALL_LEVELS = 0  # ... this many pyramid levels from the guess (again over PREDICTED_LEVELS where that fails)
 WINDOW = (9, 9)  # the flow's window, thumbnail pixels
 PREDICT = True  # the flow starts where the last motion takes each corner (``_flow``)
@@ -153,11 +154,12 @@ class MotionEstimator:
         self._corners: np.ndarray | None = None  # the last frame's tracked corners, tracked on
         self._age = 0  # frames since the corners were detected
         self._last: np.ndarray | None = None  # the last motion's fit (thumbnail pixels), the next flow's guess
+        self._steady = False  # whether the last fit was within STEADY of its guess
 
     def skip(self, thumb: np.ndarray) -> None:
         """Take ``thumb`` without measuring its motion (a cut: nothing is moved by it);
         the next frame's motion is measured from it on corners detected afresh."""
-        self._previous, self._corners, self._age, self._last = thumb, None, 0, None
+        self._previous, self._corners, self._age, self._last, self._steady = thumb, None, 0, None, False
 
     def __call__(self, thumb: np.ndarray) -> Motion | None:
         """The motion from the previous thumbnail to this one, or None (the first
@@ -173,7 +175,8 @@ class MotionEstimator:
             corners, self._age = cv2.goodFeaturesToTrack(previous, CORNERS, 0.01, 5, blockSize=5), 0
         if corners is None or len(corners) < MIN_INLIERS:
             return None
-        levels = SMALL_LEVELS if last is not None and _shift_px(last, *thumb.shape[::-1]) < SMALL else None
+        steady, self._steady = self._steady, False
+        levels = SMALL_LEVELS if last is not None and (steady or _shift_px(last, *thumb.shape[::-1]) < SMALL) else None
         tracked = _tracked(previous, thumb, corners, last, levels)
         if tracked is None and levels is not None:  # the picture moved more than the last frame's little
             tracked = _tracked(previous, thumb, corners, last, None)
@@ -186,6 +189,7 @@ class MotionEstimator:
             return None
         self._last = fit
         height, width = thumb.shape
+        self._steady = last is not None and _apart(fit, last, width, height) < STEADY
         size = np.array([width, height], np.float64)
         return Motion(normalized(fit, width, height), before / size, after / size)
 
@@ -231,6 +235,15 @@ def _flow(previous: np.ndarray, thumb: np.ndarray, corners: np.ndarray,
                                                 maxLevel=PREDICTED_LEVELS if levels is None else levels,
                                                 flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
     return moved, status
+
+
+def _apart(first: np.ndarray, second: np.ndarray, width: float, height: float) -> float:
+    """How far apart two 2x3 transforms (pixels of a ``width`` x ``height`` picture) take
+    the furthest of its four corners, along an axis (pixels)."""
+    (a, b, e), (c, d, f) = (first - second).tolist()
+    across = max(abs(e), abs(a * width + e), abs(b * height + e), abs(a * width + b * height + e))
+    down = max(abs(f), abs(c * width + f), abs(d * height + f), abs(c * width + d * height + f))
+    return max(across, down)
 
 
 def _shift_px(fit: np.ndarray, width: float, height: float) -> float:

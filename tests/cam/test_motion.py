@@ -386,3 +386,19 @@ def test_an_object_moving_in_a_still_picture_is_tracked_over_the_pyramid(monkeyp
             if got is not None:
                 np.testing.assert_array_equal(got.transform, want.transform)
                 np.testing.assert_array_equal(got.after, want.after)
+
+
+def test_a_steady_pan_is_followed_on_the_thumbnail_alone_once_its_guess_held(photo, monkeypatch):
+    calls = _levels_used(monkeypatch)
+    steps = [(-8.0 * i, -3.0 * i) for i in range(6)]  # 2 thumbnail px a frame: over SMALL
+    views = [view(photo, 1.6, -60.0 + dx, -40.0 + dy) for dx, dy in steps]
+    estimator = MotionEstimator()
+    corners = np.array([[0, 0], [1, 0], [0, 1], [1, 1], [0.5, 0.5]])
+    assert estimator(thumbnail(views[0][0])) is None
+    for (_, m0), (frame, m1) in zip(views, views[1:]):
+        motion = estimator(thumbnail(frame))
+        got = corners @ motion.transform[:, :2].T + motion.transform[:, 2]
+        true = corners @ step(m0, m1)[:, :2].T + step(m0, m1)[:, 2]
+        assert np.abs((got - true) * [W, H]).max() < 2.0
+    # The second motion's guess (the first's) held within STEADY: from then on the thumbnail alone.
+    assert calls == ["from the corner", None] + [motion_module.SMALL_LEVELS] * 3
