@@ -16,7 +16,8 @@ the flow of up to ``CORNERS`` corners on a small grey thumbnail (``THUMB_SIDE``
 pixels on its long side): about a millisecond a frame. The flow's search starts where
 the last frame's motion takes each corner (a pan goes on much as it went), over one
 pyramid level instead of two from the corner itself; after a motion under a thumbnail
-pixel (a still camera), on the thumbnail alone, searched again over the pyramid when
+pixel (a still camera) or a fit that its guess came within half a pixel of (a steady
+pan), on the thumbnail alone, searched again over the pyramid when
 that finds no fit or a corner that moved on its own (an object: its corners are then
 tracked as far as the pyramid reaches). It is the motion of most of the picture:
 the camera's. An object that moves on its own in a still scene is followed by the
@@ -176,9 +177,10 @@ class MotionEstimator:
         if corners is None or len(corners) < MIN_INLIERS:
             return None
         steady, self._steady = self._steady, False
-        levels = SMALL_LEVELS if last is not None and (steady or _shift_px(last, *thumb.shape[::-1]) < SMALL) else None
+        near = last is not None and PREDICT and (steady or _shift_px(last, *thumb.shape[::-1]) < SMALL)
+        levels = SMALL_LEVELS if near else None  # the guess is near: the thumbnail alone first
         tracked = _tracked(previous, thumb, corners, last, levels)
-        if tracked is None and levels is not None:  # the picture moved more than the last frame's little
+        if tracked is None and levels is not None:  # the picture moved other than guessed, or an object in it
             tracked = _tracked(previous, thumb, corners, last, None)
         if tracked is None:
             return None
