@@ -15,7 +15,11 @@ The transform is a similarity (scale, rotation, translation) fitted with RANSAC 
 the flow of up to ``CORNERS`` corners on a small grey thumbnail (``THUMB_SIDE``
 pixels on its long side): about a millisecond a frame. The flow's search starts where
 the last frame's motion takes each corner (a pan goes on much as it went), over one
-pyramid level instead of two from the corner itself. It is the motion of most of the picture:
+pyramid level instead of two from the corner itself; after a motion under a thumbnail
+pixel (a still camera) or a fit that its guess came within half a pixel of (a steady
+pan), on the thumbnail alone, searched again over the pyramid when
+that finds no fit or a corner that moved on its own (an object: its corners are then
+tracked as far as the pyramid reaches). It is the motion of most of the picture:
 the camera's. An object that moves on its own in a still scene is followed by the
 average as before (the fit is then close to the identity). When the fit is poor (a
 flat picture, a cut, too few corners) there is no transform and the frame is
@@ -42,6 +46,9 @@ REFRESH = 10  # frames a set of corners is tracked before new ones are detected
 STILL = 1e-3  # a transform moving no point of the frame further (normalized: 0.6 px of 640) is no motion
 LEVELS = 2  # pyramid levels above the thumbnail the flow searches (``_flow``)
 PREDICTED_LEVELS = 1  # ... when it starts from the last motion's guess
+SMALL = 1.0  # thumbnail pixels: after a motion moving no corner further, the flow searches ...
+STEADY = 0.5  # thumbnail pixels: a fit this close to its guess (a steady pan) is followed as SMALL is
+SMALL_LEVELS = 0  # ... this many pyramid levels from the guess (again over PREDICTED_LEVELS where that fails)
 WINDOW = (9, 9)  # the flow's window, thumbnail pixels
 PREDICT = True  # the flow starts where the last motion takes each corner (``_flow``)
 REFINE = True  # the RANSAC fit's inliers refitted in the least squares (``_least_squares``)
@@ -148,11 +155,12 @@ class MotionEstimator:
         self._corners: np.ndarray | None = None  # the last frame's tracked corners, tracked on
         self._age = 0  # frames since the corners were detected
         self._last: np.ndarray | None = None  # the last motion's fit (thumbnail pixels), the next flow's guess
+        self._steady = False  # whether the last fit was within STEADY of its guess
 
     def skip(self, thumb: np.ndarray) -> None:
         """Take ``thumb`` without measuring its motion (a cut: nothing is moved by it);
         the next frame's motion is measured from it on corners detected afresh."""
-        self._previous, self._corners, self._age, self._last = thumb, None, 0, None
+        self._previous, self._corners, self._age, self._last, self._steady = thumb, None, 0, None, False
 
     def __call__(self, thumb: np.ndarray) -> Motion | None:
         """The motion from the previous thumbnail to this one, or None (the first
@@ -168,38 +176,86 @@ class MotionEstimator:
             corners, self._age = cv2.goodFeaturesToTrack(previous, CORNERS, 0.01, 5, blockSize=5), 0
         if corners is None or len(corners) < MIN_INLIERS:
             return None
-        moved, status = _flow(previous, thumb, corners, last)
-        found = status.ravel().view(bool)  # status is 0 or 1 a corner
-        count = np.count_nonzero(found)
-        if count < MIN_INLIERS:
+        steady, self._steady = self._steady, False
+        near = last is not None and PREDICT and (steady or _shift_px(last, *thumb.shape[::-1]) < SMALL)
+        levels = SMALL_LEVELS if near else None  # the guess is near: the thumbnail alone first
+        tracked = _tracked(previous, thumb, corners, last, levels)
+        if tracked is None and levels is not None:  # the picture moved other than guessed, or an object in it
+            tracked = _tracked(previous, thumb, corners, last, None)
+        if tracked is None:
             return None
-        if count < len(found):
-            moved, corners = moved[found], corners[found]
+        fit, corners, moved = tracked
         self._corners, self._age = moved, self._age + 1
         before, after = corners.reshape(-1, 2), moved.reshape(-1, 2)
-        fit = _fit(before, after, MIN_INLIERS)
         if fit is None:
             return None
         self._last = fit
         height, width = thumb.shape
+        self._steady = last is not None and _apart(fit, last, width, height) < STEADY
         size = np.array([width, height], np.float64)
         return Motion(normalized(fit, width, height), before / size, after / size)
 
 
+def _tracked(previous: np.ndarray, thumb: np.ndarray, corners: np.ndarray, guess: np.ndarray | None,
+             levels: int | None) -> tuple[np.ndarray | None, np.ndarray, np.ndarray] | None:
+    """The flow of ``corners`` (``_flow``) and its fit (``_fit``; None when poor): the fit,
+    the corners found and where they went; None when too few were found."""
+    moved, status = _flow(previous, thumb, corners, guess, levels)
+    found = status.ravel().view(bool)  # status is 0 or 1 a corner
+    count = np.count_nonzero(found)
+    if count < MIN_INLIERS:
+        return None
+    if count < len(found):
+        moved, corners = moved[found], corners[found]
+    before, after = corners.reshape(-1, 2), moved.reshape(-1, 2)
+    fit = _fit(before, after, MIN_INLIERS)
+    if levels is not None and (fit is None or not _all_agree(fit, before, after)):
+        return None
+    return fit, corners, moved
+
+
+def _all_agree(fit: np.ndarray, before: np.ndarray, after: np.ndarray) -> bool:
+    """Whether ``fit`` (2x3, pixels) takes every point of ``before`` to within a pixel of
+    ``after`` (N, 2): nothing in the picture moved on its own."""
+    apart = before @ fit[:, :2].T + fit[:, 2] - after
+    return bool((np.add.reduce(apart * apart, axis=1) < 1.0).all())
+
+
 def _flow(previous: np.ndarray, thumb: np.ndarray, corners: np.ndarray,
-          guess: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+          guess: np.ndarray | None, levels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pyramidal Lucas-Kanade: where ``corners`` (N, 1, 2) of ``previous`` went in
     ``thumb``, and their status (N, 1: 1 where found). With ``guess`` (the last
     frame's fit, 2x3 pixels) and ``PREDICT``, the search starts where that takes each
-    corner and spans ``PREDICTED_LEVELS`` pyramid levels (the picture's motion rarely
-    changes much from one frame to the next); otherwise at the corner, ``LEVELS``."""
+    corner and spans ``levels`` pyramid levels (default ``PREDICTED_LEVELS``: the
+    picture's motion rarely changes much from one frame to the next); otherwise at
+    the corner, ``LEVELS``."""
     if guess is None or not PREDICT:
         moved, status, _ = cv2.calcOpticalFlowPyrLK(previous, thumb, corners, None, winSize=WINDOW, maxLevel=LEVELS)
         return moved, status
     start = cv2.transform(corners, guess)
     moved, status, _ = cv2.calcOpticalFlowPyrLK(previous, thumb, corners, start, winSize=WINDOW,
-                                                maxLevel=PREDICTED_LEVELS, flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
+                                                maxLevel=PREDICTED_LEVELS if levels is None else levels,
+                                                flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
     return moved, status
+
+
+def _apart(first: np.ndarray, second: np.ndarray, width: float, height: float) -> float:
+    """How far apart two 2x3 transforms (pixels of a ``width`` x ``height`` picture) take
+    the furthest of its four corners, along an axis (pixels)."""
+    (a, b, e), (c, d, f) = (first - second).tolist()
+    across = max(abs(e), abs(a * width + e), abs(b * height + e), abs(a * width + b * height + e))
+    down = max(abs(f), abs(c * width + f), abs(d * height + f), abs(c * width + d * height + f))
+    return max(across, down)
+
+
+def _shift_px(fit: np.ndarray, width: float, height: float) -> float:
+    """How far a 2x3 ``fit`` in pixels of a ``width`` x ``height`` picture moves the
+    furthest of its four corners along an axis (pixels)."""
+    (a, b, e), (c, d, f) = fit.tolist()
+    a, d = a - 1.0, d - 1.0
+    across = max(abs(e), abs(a * width + e), abs(b * height + e), abs(a * width + b * height + e))
+    down = max(abs(f), abs(c * width + f), abs(d * height + f), abs(c * width + d * height + f))
+    return max(across, down)
 
 
 def _fit(before: np.ndarray, after: np.ndarray, least: int) -> np.ndarray | None:

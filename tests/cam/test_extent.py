@@ -269,3 +269,30 @@ def test_with_least_a_picture_where_little_moved_skips_the_clean_up_and_fits_the
         else:  # enough moved: the cleaned mask itself
             assert np.array_equal(full, short)
     assert any(taken) and not all(taken)  # both ways were taken
+
+
+def test_a_still_picture_where_little_moved_is_compared_unwarped(monkeypatch):
+    """In a picture that stood still (``Motion.still``) the raw difference is taken
+    unwarped when it holds under an eighth of ``least``: no warp; where an object moves,
+    the mask is the warped one, as without ``least``."""
+    import camvideo.cam.extent as extent_module
+
+    warps = []
+    warp = cv2.warpAffine
+    monkeypatch.setattr(extent_module.cv2, "warpAffine", lambda *a, **k: warps.append(1) or warp(*a, **k))
+    for speed, unwarped in ((0, True), (12, False)):
+        estimator, quick, plain = MotionEstimator(), MovingExtent(), MovingExtent()
+        for index in range(3):
+            thumb = thumbnail(_scene(index, pan=0, speed=speed)[0])
+            motion = estimator(thumb)
+            warps.clear()
+            short = quick.moving(thumb, motion, least=LEAST)
+            if motion is None:
+                plain.moving(thumb, motion)
+                continue
+            assert motion.still and (not warps) == unwarped
+            full = plain.moving(thumb, motion)
+            if unwarped:
+                assert cv2.countNonZero(short) == 0 and cv2.countNonZero(full) == 0
+            else:
+                assert np.array_equal(short, full) and cv2.countNonZero(full) >= LEAST * full.size

@@ -332,3 +332,73 @@ def test_the_fit_is_the_least_squares_similarity_of_ransacs_inliers():
     corners = np.array([[0, 0, 1], [160, 0, 1], [0, 120, 1], [160, 120, 1]], float)
     assert np.abs(corners @ fit.T - corners @ refined.T).max() < 1e-3
     assert motion_module._least_squares(np.ones((5, 2)), np.ones((5, 2))) is None
+
+
+def _levels_used(monkeypatch) -> list:
+    """The pyramid levels of each ``_flow`` call from now on (None: the default's)."""
+    calls, flow = [], motion_module._flow
+
+    def counted(previous, thumb, corners, guess, levels=None):
+        calls.append(levels if guess is not None else "from the corner")
+        return flow(previous, thumb, corners, guess, levels)
+
+    monkeypatch.setattr(motion_module, "_flow", counted)
+    return calls
+
+
+def test_after_a_still_frame_the_flow_searches_one_level_and_a_pan_that_starts_is_measured(photo, monkeypatch):
+    calls = _levels_used(monkeypatch)
+    # Still for three frames, then a pan of 24 px of 640 (6 thumbnail px: past the window without a pyramid).
+    steps = [(0.0, 0.0)] * 3 + [(-24.0, -9.0), (-48.0, -18.0)]
+    views = [view(photo, 1.6, -60.0 + dx, -40.0 + dy) for dx, dy in steps]
+    estimator = MotionEstimator()
+    corners = np.array([[0, 0], [1, 0], [0, 1], [1, 1], [0.5, 0.5]])
+    assert estimator(thumbnail(views[0][0])) is None
+    for (_, m0), (frame, m1) in zip(views, views[1:]):
+        motion = estimator(thumbnail(frame))
+        got = corners @ motion.transform[:, :2].T + motion.transform[:, 2]
+        true = corners @ step(m0, m1)[:, :2].T + step(m0, m1)[:, 2]
+        assert np.abs((got - true) * [W, H]).max() < 2.0
+    # The first motion from the corners; the still picture's next from its guess on the thumbnail
+    # alone (SMALL_LEVELS); the pan's start is not found so, and is searched again over the pyramid
+    # (PREDICTED_LEVELS); the pan's next frame follows a motion over SMALL: the pyramid at once.
+    assert calls == ["from the corner", motion_module.SMALL_LEVELS, motion_module.SMALL_LEVELS, None, None]
+
+
+def test_an_object_moving_in_a_still_picture_is_tracked_over_the_pyramid(monkeypatch):
+    """Corners that moved on their own (some disagree with the picture's fit) are tracked
+    again over the pyramid: an object's own motion (``Motion.within``) as before."""
+    from test_extent import _scene
+
+    calls = _levels_used(monkeypatch)
+    estimator, motions = MotionEstimator(), []
+    for index in range(4):
+        frame, _ = _scene(index, pan=0, speed=12)
+        motions.append(estimator(thumbnail(frame)))
+    # Each still fit's next frame tried without the pyramid, then again over it (the object's corners).
+    assert calls == ["from the corner"] + [motion_module.SMALL_LEVELS, None] * 2
+    with monkeypatch.context() as patched:
+        patched.setattr(motion_module, "SMALL", 0.0)  # never without the pyramid
+        plain = MotionEstimator()
+        for index, want in enumerate(motions):
+            got = plain(thumbnail(_scene(index, pan=0, speed=12)[0]))
+            assert (got is None) == (want is None)
+            if got is not None:
+                np.testing.assert_array_equal(got.transform, want.transform)
+                np.testing.assert_array_equal(got.after, want.after)
+
+
+def test_a_steady_pan_is_followed_on_the_thumbnail_alone_once_its_guess_held(photo, monkeypatch):
+    calls = _levels_used(monkeypatch)
+    steps = [(-8.0 * i, -3.0 * i) for i in range(6)]  # 2 thumbnail px a frame: over SMALL
+    views = [view(photo, 1.6, -60.0 + dx, -40.0 + dy) for dx, dy in steps]
+    estimator = MotionEstimator()
+    corners = np.array([[0, 0], [1, 0], [0, 1], [1, 1], [0.5, 0.5]])
+    assert estimator(thumbnail(views[0][0])) is None
+    for (_, m0), (frame, m1) in zip(views, views[1:]):
+        motion = estimator(thumbnail(frame))
+        got = corners @ motion.transform[:, :2].T + motion.transform[:, 2]
+        true = corners @ step(m0, m1)[:, :2].T + step(m0, m1)[:, 2]
+        assert np.abs((got - true) * [W, H]).max() < 2.0
+    # The second motion's guess (the first's) held within STEADY: from then on the thumbnail alone.
+    assert calls == ["from the corner", None] + [motion_module.SMALL_LEVELS] * 3
