@@ -147,7 +147,7 @@ def _walk(folder: str, exclude: str | None, notes: list[str]) -> list[_Entry]:
         linked += [os.path.join(dirpath, d) for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
         names = sorted(f for f in filenames if not f.startswith("."))
         videos = [f for f in names if _suffix(f) in VIDEO_SUFFIXES and os.path.isfile(os.path.join(dirpath, f))]
-        recordings += [os.path.join(dirpath, f) for f in videos if _recording(os.path.join(dirpath, f))]
+        recordings += [os.path.join(dirpath, f) for f in videos if is_camvideo_recording(os.path.join(dirpath, f))]
         videos = [f for f in videos if os.path.join(dirpath, f) not in recordings]
         images = [f for f in names if _suffix(f) in IMAGE_SUFFIXES and os.path.isfile(os.path.join(dirpath, f))]
         entries += [_Entry(os.path.join(dirpath, f), "video", folder) for f in videos]
@@ -173,7 +173,7 @@ def _walk(folder: str, exclude: str | None, notes: list[str]) -> list[_Entry]:
     return entries
 
 
-def _recording(path: str) -> bool:
+def is_camvideo_recording(path: str) -> bool:
     """A ``*_cam.mkv`` whose container says camvideo recorded it (``made_by_camvideo``)."""
     if not path.endswith("_cam.mkv"):
         return False

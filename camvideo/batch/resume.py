@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from camvideo.batch import EXPORT_FORMATS
-from camvideo.batch.plan import Job, Plan
+from camvideo.batch.plan import Job, Plan, is_camvideo_recording
 from camvideo.errors import OutputError
 from camvideo.video.recorder import partial_path
 
@@ -119,16 +119,15 @@ def _check_same_sources(plan: Plan, last: dict[str, dict], sizes: Mapping[str, i
                           f"{more}: give another --output-dir, or --overwrite to replace them")
 
 
-def _strangers(job) -> list[tuple[str, str]]:
+def _strangers(job: Job) -> list[tuple[str, str]]:
     """``job``'s outputs that are files a camvideo run did not write (a user's own video
     or data of that name), each with what it is not: a run's recordings say so in their
-    container (``plan._recording``), its exports by their first line
+    container (``plan.is_camvideo_recording``), its exports by their first line
     (``made_by_camvideo_export``), those whose summary line a killed driver never wrote too."""
-    from camvideo.batch.plan import _recording
     from camvideo.video.export import made_by_camvideo_export
 
     found = []
-    if job.recording is not None and os.path.isfile(job.recording) and not _recording(job.recording):
+    if job.recording is not None and os.path.isfile(job.recording) and not is_camvideo_recording(job.recording):
         found.append((job.recording, "recording"))
     if job.export is not None and os.path.isfile(job.export) and not made_by_camvideo_export(job.export):
         found.append((job.export, "export"))
