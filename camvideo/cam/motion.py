@@ -248,14 +248,13 @@ def _apart(first: np.ndarray, second: np.ndarray, width: float, height: float) -
     return max(across, down)
 
 
+_IDENTITY = np.eye(2, 3)
+
+
 def _shift_px(fit: np.ndarray, width: float, height: float) -> float:
     """How far a 2x3 ``fit`` in pixels of a ``width`` x ``height`` picture moves the
     furthest of its four corners along an axis (pixels)."""
-    (a, b, e), (c, d, f) = fit.tolist()
-    a, d = a - 1.0, d - 1.0
-    across = max(abs(e), abs(a * width + e), abs(b * height + e), abs(a * width + b * height + e))
-    down = max(abs(f), abs(c * width + f), abs(d * height + f), abs(c * width + d * height + f))
-    return max(across, down)
+    return _apart(fit, _IDENTITY, width, height)
 
 
 def _fit(before: np.ndarray, after: np.ndarray, least: int) -> np.ndarray | None:
