@@ -210,17 +210,30 @@ def _store(entry: CacheEntry, converted) -> None:
 
 _RUN_ONLY: dict[str, CacheEntry] = {}  # conversions kept for this process alone (the cache could not be written)
 _RUN_ONLY_ROOT: list[Path] = []
+_RUN_ONLY_PID: list[int] = []  # the process that made _RUN_ONLY_ROOT's folder
+_RUN_ONLY_LOCK = threading.Lock()
 
 
 def _run_only_root() -> Path:
     """A temporary folder of this process's own for the conversions the cache cannot
-    keep, removed when the process exits."""
-    if not _RUN_ONLY_ROOT:
-        import atexit
+    keep, made once (two threads converting at once share it), removed when the process
+    that made it exits. A forked child makes its own: its parent's folder goes when the
+    parent exits."""
+    with _RUN_ONLY_LOCK:
+        if not _RUN_ONLY_ROOT or _RUN_ONLY_PID != [os.getpid()]:
+            import atexit
 
-        _RUN_ONLY_ROOT.append(Path(tempfile.mkdtemp(prefix="camvideo-openvino-")))
-        atexit.register(shutil.rmtree, _RUN_ONLY_ROOT[0], ignore_errors=True)
-    return _RUN_ONLY_ROOT[0]
+            _RUN_ONLY.clear()  # a forked child's inherited entries are in its parent's folder
+            _RUN_ONLY_ROOT[:] = [Path(tempfile.mkdtemp(prefix="camvideo-openvino-"))]
+            _RUN_ONLY_PID[:] = [os.getpid()]
+            atexit.register(_remove_own, _RUN_ONLY_ROOT[0], os.getpid())
+        return _RUN_ONLY_ROOT[0]
+
+
+def _remove_own(folder: Path, pid: int) -> None:
+    """``folder`` removed at exit by the process that made it (not by a forked child)."""
+    if os.getpid() == pid:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 _CONVERTING = threading.Lock()  # one conversion at a time: it swaps process-wide state (below)

@@ -19,6 +19,7 @@ from camvideo.runtime import ovcache  # noqa: E402
 def test_a_cache_that_cannot_be_written_converts_for_the_run_and_says_so_once(tmp_path, caplog, monkeypatch):
     monkeypatch.setattr(ovcache, "_RUN_ONLY", {})
     monkeypatch.setattr(ovcache, "_RUN_ONLY_ROOT", [])
+    monkeypatch.setattr(ovcache, "_RUN_ONLY_PID", [])
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder")  # the cache folder cannot be made under it
     model = load_model("lite0")
@@ -34,3 +35,30 @@ def test_a_cache_that_cannot_be_written_converts_for_the_run_and_says_so_once(tm
     with torch.inference_mode():
         ref = model.features(x)
     torch.testing.assert_close(ovrt.OpenVINOForward(model, cache=blocked / "openvino")(x), ref, atol=1e-4, rtol=1e-4)
+
+
+def test_the_run_only_folder_is_the_process_s_own_and_removed_by_it_alone(tmp_path, monkeypatch):
+    """A forked child (another pid) makes a folder of its own rather than writing into its
+    parent's, and each folder is removed at exit by the process that made it."""
+    import atexit
+    import os
+    import tempfile
+
+    monkeypatch.setattr(ovcache, "_RUN_ONLY", {})
+    monkeypatch.setattr(ovcache, "_RUN_ONLY_ROOT", [])
+    monkeypatch.setattr(ovcache, "_RUN_ONLY_PID", [])
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    at_exit = []
+    monkeypatch.setattr(atexit, "register", lambda function, *args: at_exit.append((function, args)))
+    parent = ovcache._run_only_root()
+    assert ovcache._run_only_root() == parent and parent.parent == tmp_path
+    pid = os.getpid()
+    monkeypatch.setattr(ovcache.os, "getpid", lambda: pid + 1)  # as in a forked child
+    child = ovcache._run_only_root()
+    assert child != parent and child.is_dir() and len(at_exit) == 2
+    for function, args in at_exit:  # the child exits
+        function(*args)
+    assert parent.is_dir() and not child.exists()
+    monkeypatch.setattr(ovcache.os, "getpid", lambda: pid)
+    at_exit[0][0](*at_exit[0][1])  # the parent exits
+    assert not parent.exists()
