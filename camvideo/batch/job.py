@@ -380,12 +380,19 @@ def release_dead_locks(job: Job) -> None:
     """The lock files of ``job``'s outputs that its dead worker left (SIGKILL, a Ray actor
     lost; the lock itself died with the process) removed by the driver as it records the
     file failed, so a run that ended leaves none behind; one that a live run holds stays
-    (``lock.remove_if_free``). Outputs in object storage have no lock files."""
-    from camvideo.batch.lock import OutputLock, remove_if_free
+    (``lock.remove_if_free``)."""
+    from camvideo.batch.lock import remove_if_free
 
-    for path in job.outputs:
-        if os.path.isdir(os.path.dirname(path) or "."):
-            remove_if_free(OutputLock.for_file(path).path)
+    for path in output_locks(job):
+        remove_if_free(path)
+
+
+def output_locks(job: Job) -> list[Path]:
+    """The lock files of ``job``'s outputs (``OutputLock.for_file``), those in a folder
+    that is there: outputs in object storage have none."""
+    from camvideo.batch.lock import OutputLock
+
+    return [OutputLock.for_file(path).path for path in job.outputs if os.path.isdir(os.path.dirname(path) or ".")]
 
 
 def _keep_partials(job: Job) -> None:

@@ -347,7 +347,8 @@ class LocalPool:
             worker.process.join(max(0.0, deadline - time.monotonic()))
 
     def close(self, abort: bool = False) -> None:
-        """Ask every worker to end (``abort``: kill them) and join them."""
+        """Ask every worker to end (``abort``: kill them) and join them; the lock files of
+        a killed worker's file in hand removed once free (``release_dead_locks``)."""
         if self._forget_abort is not None:
             self._forget_abort()
             self._forget_abort = None
@@ -363,6 +364,8 @@ class LocalPool:
                 log.warning("worker %s did not end; killing it", worker.process.pid)
                 worker.process.kill()
                 worker.process.join(JOIN_S)
+            if worker.job is not None and not worker.process.is_alive():
+                release_dead_locks(worker.job)
             worker.conn.close()
         self._workers.clear()
         self._stop_writer.close()

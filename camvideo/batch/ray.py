@@ -38,7 +38,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from camvideo import __version__
-from camvideo.batch.job import BackendLost, JobOptions, JobRunner, Reporter, failed, release_dead_locks, worker_name
+from camvideo.batch.job import (
+    BackendLost,
+    JobOptions,
+    JobRunner,
+    Reporter,
+    failed,
+    output_locks,
+    release_dead_locks,
+    worker_name,
+)
 from camvideo.batch.plan import Job
 from camvideo.batch.ray_session import HEAD_CHECK_S, RaySession
 from camvideo.batch.storage import is_url
@@ -295,7 +304,7 @@ class RayPool:
         files of those files removed once free (``lock.remove_if_free``), as a local
         worker removes its own; their ``.partial`` outputs stay. Not when the head does
         not answer (``ray.kill`` would wait for it)."""
-        from camvideo.batch.lock import OutputLock, remove_if_free
+        from camvideo.batch.lock import remove_if_free
 
         busy = [slot for slot in self._slots if slot.job is not None]
         if not busy or not self.session.head_answers():
@@ -303,8 +312,7 @@ class RayPool:
         for slot in busy:
             with contextlib.suppress(Exception):  # already gone
                 self.ray.kill(slot.handle, no_restart=True)
-        locks = [OutputLock.for_file(path).path for slot in busy for path in slot.job.outputs
-                 if os.path.isdir(os.path.dirname(path) or ".")]
+        locks = [path for slot in busy for path in output_locks(slot.job)]
         deadline = time.monotonic() + ABORT_WAIT_S
         while locks and time.monotonic() < deadline:
             locks = [path for path in locks if os.path.lexists(path) and not remove_if_free(path)]

@@ -315,3 +315,42 @@ def test_after_a_model_that_cannot_load_the_workers_end_by_themselves():
         pool._drain(failing, reporter=None)
     assert not failing.process.killed and not loading.process.killed
     assert loading.conn.sent == [None]  # asked to end once its load is over
+
+
+def test_a_pool_closed_on_an_error_removes_the_free_lock_files_of_the_workers_it_killed(tmp_path):
+    """An error in the driver kills the workers mid-file (``close(abort=True)``): the lock
+    files of their files in hand are removed once free (they stayed, stale); one that a
+    live run holds stays."""
+    from camvideo.batch.job import JobOptions
+    from camvideo.batch.local import LocalPool, _Worker
+    from camvideo.batch.lock import OutputLock
+    from camvideo.batch.plan import make_plan, prepare_output_dir
+
+    class Process:
+        pid, alive = 0, True
+
+        def kill(self):
+            self.alive = False
+
+        def join(self, _timeout=None):
+            pass
+
+        def is_alive(self):
+            return self.alive
+
+    class Conn:
+        def close(self):
+            pass
+
+    make_archive(tmp_path / "in", {"a.mp4": (2, (32, 24), 10), "b.mp4": (2, (32, 24), 10)}, corrupt=None)
+    plan = make_plan([str(tmp_path / "in")], tmp_path / "out")
+    prepare_output_dir(plan)
+    a, b = plan.jobs
+    stale = [OutputLock.for_file(path).path for path in a.outputs]
+    for path in stale:
+        path.write_text("host:1 since now: a killed worker\n")
+    with OutputLock.for_file(b.recording, "a live run") as held:
+        with pytest.raises(RuntimeError), LocalPool(JobOptions(), 2) as pool:
+            pool._workers += [_Worker(Process(), Conn(), job=a, taken=True), _Worker(Process(), Conn(), job=b)]
+            raise RuntimeError("the driver failed")
+        assert not any(path.exists() for path in stale) and held.path.exists()
