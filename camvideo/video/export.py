@@ -157,19 +157,28 @@ class CsvExporter(_FileSink):
                                    det["class_id"], det["label"], det["score"], *box])
 
 
+_READ_FIRST = 64 * 1024  # characters of a file's first line read to tell a camvideo export
+
+
 def made_by_camvideo_export(path: str | Path) -> bool:
     """Whether the file at ``path`` reads as a camvideo export: a CSV whose first row is
     ``CSV_COLUMNS``, a JSONL whose first line is a frame's object (``frame`` and
-    ``detections``), or an empty file of either (a run that wrote no frame)."""
+    ``detections``; one longer than ``_READ_FIRST``, many classes' detections, by its
+    beginning: ``{"frame": N, "time": ``), or an empty file of either (a run that wrote
+    no frame)."""
     try:
         with open(path, encoding="utf-8", newline="") as fh:
-            first = fh.readline(64 * 1024)
+            first = fh.readline(_READ_FIRST)
     except (OSError, UnicodeDecodeError):
         return False
     if not first:
         return True
     if str(path).lower().endswith(".csv"):
         return next(csv.reader([first]), []) == list(CSV_COLUMNS)
+    if len(first) == _READ_FIRST and not first.endswith("\n"):  # cut: what json.dumps of to_dict() begins with
+        head = '{"frame": '
+        frame, _, rest = first[len(head):].partition(", ")
+        return first.startswith(head) and frame.isdigit() and rest.startswith('"time": ')
     try:
         line = json.loads(first)
     except ValueError:

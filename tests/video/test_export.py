@@ -96,3 +96,22 @@ def test_write_after_close_is_an_error(tmp_path):
     exporter.close()  # idempotent
     with pytest.raises(OutputError, match="closed"):
         exporter.write(ProcessedFrame(_frame(0), None, _result(0)))
+
+
+def test_an_export_whose_first_line_is_long_reads_as_camvideo_s(tmp_path):
+    """A frame of many classes' detections (``--topk 1000``) makes a first line longer
+    than what is read of it: told by its beginning (it read as a user's own file, and a
+    batch's resume refused it); a user's long line is not."""
+    from camvideo.video.export import _READ_FIRST, made_by_camvideo_export
+
+    dets = tuple(Detection(r, r, f"class {r}", 0.001, (1, 2, 300, 400), ((1, 2, 300, 400), (5, 6, 7, 8)))
+                 for r in range(1, 1001))
+    ours = tmp_path / "ours.jsonl"
+    with JsonlExporter(ours) as exporter:
+        exporter.write_result(FrameResult(0, 0.0, 640, 480, dets))
+    assert len(ours.read_text()) > _READ_FIRST and made_by_camvideo_export(ours)
+    theirs = tmp_path / "theirs.jsonl"
+    theirs.write_text('{"id": 0, "time": 0.0, "notes": "' + "x" * _READ_FIRST + '"}\n')
+    assert not made_by_camvideo_export(theirs)
+    theirs.write_text('123, "time": ' + "x" * _READ_FIRST + "\n")
+    assert not made_by_camvideo_export(theirs)
