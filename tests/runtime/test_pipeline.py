@@ -357,28 +357,28 @@ def test_a_seek_while_the_run_writes_its_last_frames_runs_again_from_there(tmp_p
     assert [item[0] for item in sink.items] == [0, 1, 2, 3] * 2
 
 
-def test_a_file_run_makes_the_json_lines_on_the_writer(tmp_path, lite0):
-    """A sink that ``takes_lines`` (the JSONL exporter, behind the command's guard too)
+def test_a_file_run_makes_the_json_lines_on_the_writer(tmp_path, lite0, monkeypatch):
+    """A sink that ``takes_lines`` (the JSONL exporter, here behind the command's guard)
     gets each result with its JSON line made already, on the writer thread."""
     from camvideo.cli.signals import GuardedSinks
     from camvideo.video.export import JsonlExporter
 
     clip = tmp_path / "in.mp4"
     make_clip(clip, size=(96, 72), times=[i / 30 for i in range(6)])
-    made = []
+    made, json_line = [], FrameResult.json_line
 
-    class Lines(Collect):
-        takes_lines = True
+    def recorded(result):
+        if "_json_line" not in result.__dict__:
+            made.append(threading.current_thread().name)
+        return json_line(result)
 
-        def write(self, item):
-            made.append("_json_line" in item.result.__dict__)
-
+    monkeypatch.setattr(FrameResult, "json_line", recorded)
     exporter = GuardedSinks().guard(JsonlExporter(tmp_path / "out.jsonl"))
     with open_source(clip) as src:
-        with Pipeline(src, FrameLocalizer(lite0), [FrameAnnotator()], [Lines(), exporter], batch_size=4) as pipe:
+        with Pipeline(src, FrameLocalizer(lite0), [FrameAnnotator()], [Collect(), exporter], batch_size=4) as pipe:
             pipe.start()
             assert pipe.wait(60) and pipe.error is None
-    assert made == [True] * 6
+    assert made == ["camvideo-writer"] * 6
     lines = (tmp_path / "out.jsonl").read_text().splitlines()
     assert [json.loads(line)["frame"] for line in lines] == list(range(6))
 
