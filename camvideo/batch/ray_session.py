@@ -47,22 +47,21 @@ def _import_ray():
     return ray
 
 
+FAILURE_HANDLER_ENV = "RAY_DISABLE_FAILURE_SIGNAL_HANDLER"
+
+
 def _no_crash_dump_on_stop() -> None:
     """The driver without Ray's C++ failure signal handler (abseil's), which takes
-    SIGTERM too: a stop signal printed "*** SIGTERM received at time=... PC: @ 0x...
-    (unknown)" twice over, six lines of a crash's stack dump, before camvideo's own
-    clean stop. Read by ``ray.init`` in this process only (not in the environment:
-    the workers keep it for a real crash); ``RAY_DISABLE_FAILURE_SIGNAL_HANDLER=0``
-    set by the user keeps it here too."""
+    SIGTERM too and prints a crash's stack dump ("*** SIGTERM received at time=... PC:
+    @ 0x... (unknown)", six lines) before camvideo's own clean stop. Read by ``ray.init``
+    in this process only (not in the environment: the workers keep it for a real crash);
+    ``RAY_DISABLE_FAILURE_SIGNAL_HANDLER=0`` set by the user keeps it here too."""
     if os.environ.get(FAILURE_HANDLER_ENV) is not None:
         return
     with contextlib.suppress(ImportError, AttributeError):
         from ray._private import ray_constants
 
         ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = True
-
-
-FAILURE_HANDLER_ENV = "RAY_DISABLE_FAILURE_SIGNAL_HANDLER"
 
 
 def _host_port(address: str) -> tuple[str, int] | None:

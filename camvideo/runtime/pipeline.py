@@ -400,8 +400,8 @@ class Pipeline(PlaybackControls):
     def _finish(self, item: _Forwarded) -> bool:
         """A forwarded batch's in-order half and overlay, to the sinks thread; False if it ended.
         Where a sink exports JSON lines (``takes_lines``), each result's line is made here
-        (``FrameResult.json_line``), the batch's one after another: ~20 us a frame here, ~50
-        less on the sinks thread, where the result arrives cold (docs/measuring.md, session 22)."""
+        (``FrameResult.json_line``), the batch's one after another, while the results are in
+        this core's cache (on the sinks thread they arrive cold: docs/measuring.md)."""
         batch = item.frames
         results = item.localizer.finish(item.evidence.result(), [f.index for f in batch], [f.time for f in batch])
         if any(getattr(sink, "takes_lines", False) for sink in list(self._sinks)):
