@@ -105,7 +105,7 @@ def _check_same_sources(plan: Plan, last: dict[str, dict], sizes: Mapping[str, i
     if strangers:
         (path, what), more = strangers[0], f" (and {len(strangers) - 1} more)" if len(strangers) > 1 else ""
         raise OutputError(f"{path} is there and is not a camvideo {what}{more}: give another "
-                          "--output-dir, or --overwrite to replace it")
+                          f"--output-dir, or --overwrite to replace {'them' if more else 'it'}")
     for job in plan.jobs:
         record = last.get(job.rel) or {}
         other = record.get("source")

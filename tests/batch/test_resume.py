@@ -105,6 +105,10 @@ def test_data_of_the_exports_name_that_no_run_made_is_never_replaced_silently(tr
         split_resumed(plan, [], "cfg")
     todo, _ = split_resumed(plan, [], "cfg", overwrite=True)
     assert a in todo
+    Path(plan.jobs[1].export).write_text("my other notes\n")
+    with pytest.raises(OutputError, match=r"is not a camvideo export \(and 1 more\): .* to replace them$"):
+        split_resumed(plan, [], "cfg")
+    Path(plan.jobs[1].export).unlink()
     ours = ('{"frame": 0, "time": 0.0, "detections": []}\n' if export_format == "jsonl"
             else ",".join(CSV_COLUMNS) + "\r\n")
     for text in (ours, ""):
