@@ -389,3 +389,16 @@ def test_a_result_s_json_line_is_json_dumps_of_its_dict_made_once():
     result = FrameResult(3, 0.1, 64, 48, (Detection(1, 7, "caf\u00e9", 0.123456, (0, 1, 2, 3)),))
     line = result.json_line()
     assert line == json.dumps(result.to_dict()) and result.json_line() is line
+
+
+def test_a_result_s_json_line_follows_a_replace():
+    """The line kept in a result is its own: a result made from it (``dataclasses.replace``:
+    a recording's frame and time placed anew) makes its own."""
+    import dataclasses
+
+    from camvideo.results import Detection
+
+    result = FrameResult(3, 0.1, 64, 48, (Detection(1, 7, "cat", 0.5, (0, 1, 2, 3)),))
+    result.json_line()
+    placed = dataclasses.replace(result, frame=9, time=0.3)
+    assert json.loads(placed.json_line())["frame"] == 9 and json.loads(result.json_line())["frame"] == 3
