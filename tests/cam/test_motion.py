@@ -346,10 +346,9 @@ def _levels_used(monkeypatch) -> list:
     return calls
 
 
-def test_after_a_still_frame_the_flow_searches_one_level_and_a_pan_that_starts_is_measured(photo, monkeypatch):
-    calls = _levels_used(monkeypatch)
-    # Still for three frames, then a pan of 24 px of 640 (6 thumbnail px: past the window without a pyramid).
-    steps = [(0.0, 0.0)] * 3 + [(-24.0, -9.0), (-48.0, -18.0)]
+def _measured_within_2px(photo, steps) -> None:
+    """Views of ``photo`` shifted by ``steps`` (pixels of 640x480), one estimator along
+    them: each motion within 2 pixels of the true one at the picture's corners and centre."""
     views = [view(photo, 1.6, -60.0 + dx, -40.0 + dy) for dx, dy in steps]
     estimator = MotionEstimator()
     corners = np.array([[0, 0], [1, 0], [0, 1], [1, 1], [0.5, 0.5]])
@@ -359,6 +358,13 @@ def test_after_a_still_frame_the_flow_searches_one_level_and_a_pan_that_starts_i
         got = corners @ motion.transform[:, :2].T + motion.transform[:, 2]
         true = corners @ step(m0, m1)[:, :2].T + step(m0, m1)[:, 2]
         assert np.abs((got - true) * [W, H]).max() < 2.0
+
+
+def test_after_a_still_frame_the_flow_searches_one_level_and_a_pan_that_starts_is_measured(photo, monkeypatch):
+    calls = _levels_used(monkeypatch)
+    # Still for three frames, then a pan of 24 px of 640 (6 thumbnail px: past the window without a pyramid).
+    steps = [(0.0, 0.0)] * 3 + [(-24.0, -9.0), (-48.0, -18.0)]
+    _measured_within_2px(photo, steps)
     # The first motion from the corners; the still picture's next from its guess on the thumbnail
     # alone (SMALL_LEVELS); the pan's start is not found so, and is searched again over the pyramid
     # (PREDICTED_LEVELS); the pan's next frame follows a motion over SMALL: the pyramid at once.
@@ -391,14 +397,16 @@ def test_an_object_moving_in_a_still_picture_is_tracked_over_the_pyramid(monkeyp
 def test_a_steady_pan_is_followed_on_the_thumbnail_alone_once_its_guess_held(photo, monkeypatch):
     calls = _levels_used(monkeypatch)
     steps = [(-8.0 * i, -3.0 * i) for i in range(6)]  # 2 thumbnail px a frame: over SMALL
-    views = [view(photo, 1.6, -60.0 + dx, -40.0 + dy) for dx, dy in steps]
-    estimator = MotionEstimator()
-    corners = np.array([[0, 0], [1, 0], [0, 1], [1, 1], [0.5, 0.5]])
-    assert estimator(thumbnail(views[0][0])) is None
-    for (_, m0), (frame, m1) in zip(views, views[1:]):
-        motion = estimator(thumbnail(frame))
-        got = corners @ motion.transform[:, :2].T + motion.transform[:, 2]
-        true = corners @ step(m0, m1)[:, :2].T + step(m0, m1)[:, 2]
-        assert np.abs((got - true) * [W, H]).max() < 2.0
+    _measured_within_2px(photo, steps)
     # The second motion's guess (the first's) held within STEADY: from then on the thumbnail alone.
     assert calls == ["from the corner", None] + [motion_module.SMALL_LEVELS] * 3
+
+
+def test_a_steady_pan_that_speeds_up_is_searched_again_over_the_pyramid(photo, monkeypatch):
+    """A pan followed on the thumbnail alone (its guess held) that then moves 8 thumbnail
+    pixels more than guessed: not found so, it is searched again over the pyramid, and measured."""
+    calls = _levels_used(monkeypatch)
+    steps = [(-8.0 * i, -3.0 * i) for i in range(4)] + [(-56.0, -21.0)]
+    _measured_within_2px(photo, steps)
+    small = motion_module.SMALL_LEVELS
+    assert calls == ["from the corner", None, small, small, None]
