@@ -173,7 +173,8 @@ def convert(model, cache: Path | None = None, size: tuple[int, int] | None = Non
         ovbuild.with_head(converted, _head(model))
     try:
         _store(entry, converted)
-    except OSError as exc:  # a cache folder that cannot be written (a read-only home): this run's own
+    except (OSError, RuntimeError) as exc:  # a cache that cannot be written (a read-only home, a full disk:
+        # OpenVINO's save_model says RuntimeError): this run's own
         from camvideo.errors import reason
 
         say = log.info if _RUN_ONLY_ROOT else log.warning  # once a process

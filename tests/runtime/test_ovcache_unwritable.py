@@ -62,3 +62,28 @@ def test_the_run_only_folder_is_the_process_s_own_and_removed_by_it_alone(tmp_pa
     monkeypatch.setattr(ovcache.os, "getpid", lambda: pid)
     at_exit[0][0](*at_exit[0][1])  # the parent exits
     assert not parent.exists()
+
+
+def test_a_cache_that_fails_in_openvino_s_own_save_converts_for_the_run(tmp_path, caplog, monkeypatch):
+    """OpenVINO's ``save_model`` failing to write (a full disk: it raises RuntimeError, not
+    OSError) keeps the conversion for this run, as a read-only cache does (it fell back
+    to torch)."""
+    import openvino as ov
+
+    monkeypatch.setattr(ovcache, "_RUN_ONLY", {})
+    monkeypatch.setattr(ovcache, "_RUN_ONLY_ROOT", [])
+    monkeypatch.setattr(ovcache, "_RUN_ONLY_PID", [])
+    save, calls = ov.save_model, []
+
+    def full_once(*args, **kwargs):
+        calls.append(args[1])
+        if len(calls) == 1:
+            raise RuntimeError("Exception from src/core/src/pass/serialize.cpp: No space left on device")
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(ov, "save_model", full_once)
+    with caplog.at_level(logging.INFO, logger="camvideo.runtime.openvino"):
+        entry = ovrt.convert(load_model("lite0"), tmp_path / "openvino")
+    assert ovcache._valid(entry) and entry.folder.parent == ovcache._RUN_ONLY_ROOT[0]
+    assert not list((tmp_path / "openvino").iterdir())  # the failed staging folder removed
+    assert any("converted for this run only" in r.getMessage() for r in caplog.records)
