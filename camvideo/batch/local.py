@@ -321,10 +321,10 @@ class LocalPool:
             return worker.job
         if worker.job is not None:
             log.warning("worker %s died (%s) on %s", worker.name or worker.process.pid, code, worker.job.source)
-            reporter.finished(failed(worker.job, death_reason(code), frames=worker.frames,
+            job, worker.job = worker.job, None
+            release_dead_locks(job)  # first: a reporter that fails (a full disk) leaves no stale lock
+            reporter.finished(failed(job, death_reason(code), frames=worker.frames,
                                      worker=worker.name, started=worker.started))
-            release_dead_locks(worker.job)
-            worker.job = None
         elif not worker.ready and not self._stopping:
             self._start_failures += 1
             if self._start_failures >= 3:
