@@ -354,3 +354,40 @@ def test_a_pool_closed_on_an_error_removes_the_free_lock_files_of_the_workers_it
             pool._workers += [_Worker(Process(), Conn(), job=a, taken=True), _Worker(Process(), Conn(), job=b)]
             raise RuntimeError("the driver failed")
         assert not any(path.exists() for path in stale) and held.path.exists()
+
+
+def test_a_dead_worker_s_locks_go_even_when_its_failed_line_cannot_be_reported(tmp_path):
+    """``_bury`` removes a dead worker's lock files before it reports the file failed: a
+    reporter that fails (the summary on a full disk) leaves none behind."""
+    from camvideo.batch.job import JobOptions
+    from camvideo.batch.local import LocalPool, _Worker
+    from camvideo.batch.lock import OutputLock
+    from camvideo.batch.plan import make_plan, prepare_output_dir
+
+    class Process:
+        pid, exitcode = 0, -9
+
+        def join(self, _timeout=None):
+            pass
+
+    class Conn:
+        def close(self):
+            pass
+
+    class FullDisk:
+        def finished(self, _result):
+            raise OSError(28, "No space left on device")
+
+    make_archive(tmp_path / "in", {"a.mp4": (2, (32, 24), 10)}, corrupt=None)
+    plan = make_plan([str(tmp_path / "in")], tmp_path / "out")
+    prepare_output_dir(plan)
+    (a,) = plan.jobs
+    stale = [OutputLock.for_file(path).path for path in a.outputs]
+    for path in stale:
+        path.write_text("host:1 since now: a killed worker\n")
+    pool = LocalPool(JobOptions(), 1)
+    worker = _Worker(Process(), Conn(), job=a, taken=True)
+    pool._workers.append(worker)
+    with pytest.raises(OSError, match="No space"):
+        pool._bury(worker, FullDisk())
+    assert not any(path.exists() for path in stale) and worker.job is None
