@@ -36,6 +36,11 @@ from camvideo.qt.timeline_ui import TimelineControls
 
 NARROW_W = 760  # narrower than this, the panel hides itself: the video keeps its room
 SHORT_H = 480  # lower than this, the timeline hides itself (it keeps its height: the video had what was left)
+HID_MESSAGES = {  # the status bar's word when a resize hid them (short: a small window's status bar is narrow)
+    ("panel",): "panel hidden (P shows it)",
+    ("timeline",): "timeline hidden (a taller window shows it)",
+    ("panel", "timeline"): "panel and timeline hidden (P: the panel)",
+}
 FIRST_SIZE = QSize(1280, 800)  # the window's size when none is remembered ...
 # ... less where the screen's free area is smaller: room kept for the title bar and the frame,
 # which the window manager adds outside the window (a 1366x768 or 1280x800 screen)
@@ -294,17 +299,17 @@ class MainWindow(QMainWindow):
         narrow, short = self.width() < NARROW_W, self.height() < SHORT_H
         if self.isFullScreen() or (narrow, short) == (self._narrow, self._short):
             return
-        hidden = []
+        hid = []  # what this resize hid
         if narrow != self._narrow:
             self._narrow = narrow
             self.side.setVisible(not narrow)
-            hidden += ["panel hidden (P shows it)"] if narrow else []
+            hid += ["panel"] if narrow else []
         if short != self._short:
             self._short = short
             self.timeline.widget.setVisible(not short)
-            hidden += ["timeline hidden (a taller window shows it)"] if short else []
-        if hidden:
-            self.statusBar().showMessage("; ".join(hidden), 5000)
+            hid += ["timeline"] if short else []
+        if hid:
+            self.statusBar().showMessage(HID_MESSAGES[tuple(hid)], 5000)
 
     def leave_full_screen(self) -> None:
         """The window as it was: the panel and the timeline, unless its size hid them."""
