@@ -41,13 +41,27 @@ class SessionPlayback:
 
     def seek(self, seconds: float) -> None:
         """Continue at ``seconds`` (files); while paused, shows the frame there. A
-        time that is NaN or infinite (a widget's arithmetic gone wrong) is ignored
-        and logged: the window goes on playing."""
+        video file's end (the seek bar's or the timeline's right end, → near the end)
+        is its last frame (``last_frame_at``): a seek shows the first frame at or after
+        its time, and at the end there is none (the file ended on the frame shown
+        before). A time that is NaN or infinite (a widget's arithmetic gone wrong) is
+        ignored and logged: the window goes on playing."""
         if not math.isfinite(seconds):
             log.warning("seek to %s ignored: not a finite time", seconds)
             return
         if self.player is not None and not self.live:
-            self.player.seek(max(0.0, seconds))
+            last = self.last_frame_at
+            self.player.seek(max(0.0, seconds if last is None else min(seconds, last)))
+
+    @property
+    def last_frame_at(self) -> float | None:
+        """The latest time a seek in the video file on screen can show a frame at:
+        half a frame before its last frame's time (from its metadata); None for a
+        folder of images (an image's time is its number / fps) or an unknown length."""
+        duration = self.duration_hint
+        if duration is None or self.images is not None:
+            return None
+        return max(0.0, duration - 1.5 / self.source.info.rate)
 
     def step_back(self) -> None:
         """One frame back (files): pauses, then shows the frame before the one on screen."""

@@ -1,6 +1,7 @@
 """The heat map's legend: whose evidence it shows, on which scale, or why there is none.
 
-A small box in the bottom-left corner of the picture, painted by the view at
+A small box in the bottom-left corner of the picture (or beside it, in the black
+bar of a letterboxed or pillarboxed picture), painted by the view at
 screen resolution: "evidence for Egyptian cat (0.86)", the colour bar of the
 map's colours from weak to strong, and the scale ("scaled to this frame's
 strongest"). A class below the window's confidence gate gets no map at all (a
@@ -93,26 +94,49 @@ def compact(image_rect: QRectF) -> bool:
     return image_rect.width() < SMALL[0] or image_rect.height() < SMALL[1]
 
 
+def _full_size(legend: Legend, metrics: QFontMetricsF) -> tuple[float, float]:
+    """The legend's width and height with every line (title, colour bar, scale)."""
+    lines = 1 if legend.faint else 2
+    width = max(metrics.horizontalAdvance(legend.title), 0 if legend.faint else
+                max(BAR_W, metrics.horizontalAdvance(scale_line(legend)))) + 2 * PAD
+    height = lines * metrics.height() + (0 if legend.faint else BAR_H + PAD / 2) + 2 * PAD
+    return width, height
+
+
+def _beside(legend: Legend, metrics: QFontMetricsF, image_rect: QRectF, view: QRectF) -> QRectF | None:
+    """The legend in the bar left of the picture (a portrait video), level with its
+    bottom: whole where it fits, else its title and colour bar; None when neither fits."""
+    room = image_rect.left() - view.left() - GAP
+    full_w, full_h = _full_size(legend, metrics)
+    title_w = max(metrics.horizontalAdvance(legend.title), 0 if legend.faint else BAR_W) + 2 * PAD
+    short_h = metrics.height() + (0 if legend.faint else BAR_H + PAD / 2) + 2 * PAD
+    for width, height in ((full_w, full_h), (title_w, short_h)):
+        if width <= room and height <= image_rect.height():
+            return QRectF(image_rect.left() - GAP - width, image_rect.bottom() - height, width, height)
+    return None
+
+
 def legend_rect(legend: Legend, image_rect: QRectF, font: QFont, boxes=(), view: QRectF | None = None,
                 covered_top: float = 0.0) -> QRectF:
     """Where the legend box goes: under the picture when the ``view`` has a bar there
-    it fits in (a letterboxed video: it hides nothing), else the picture's
-    bottom-left corner, or the corner where it hides the ``boxes`` (view
+    it fits in (a letterboxed video: it hides nothing); else in the bar left of the
+    picture when its title fits there (a portrait video between black bars: ``_beside``); else the
+    picture's bottom-left corner, or the corner where it hides the ``boxes`` (view
     coordinates) least (``labels_layout.panel_corner``); a top corner starts below
     ``covered_top`` (the window's error banner lies over the view's top)."""
     metrics = QFontMetricsF(font)
+    full_w, full_h = _full_size(legend, metrics)
     if compact(image_rect):
         height = metrics.height() + (0 if legend.faint else BAR_H + PAD / 2) + 2 * PAD
         width = min(metrics.horizontalAdvance(legend.title) + 2 * PAD, MAX_SHARE * image_rect.width())
         margin = 0.0
     else:
-        lines = 1 if legend.faint else 2
-        width = max(metrics.horizontalAdvance(legend.title), 0 if legend.faint else
-                    max(BAR_W, metrics.horizontalAdvance(scale_line(legend)))) + 2 * PAD
-        height = lines * metrics.height() + (0 if legend.faint else BAR_H + PAD / 2) + 2 * PAD
-        width, margin = min(width, max(0.0, image_rect.width() - 2 * MARGIN)), MARGIN
+        width, height, margin = min(full_w, max(0.0, image_rect.width() - 2 * MARGIN)), full_h, MARGIN
     if view is not None and view.bottom() - image_rect.bottom() >= height + GAP:
         return QRectF(image_rect.left() + margin, image_rect.bottom() + GAP, width, height)
+    beside = _beside(legend, metrics, image_rect, view) if view is not None else None
+    if beside is not None:
+        return beside
     area = (image_rect.left(), max(image_rect.top(), covered_top), image_rect.right(), image_rect.bottom())
     x1, y1, x2, y2 = panel_corner(width, height, area, boxes, margin)
     return QRectF(x1, y1, x2 - x1, y2 - y1)
@@ -139,7 +163,7 @@ def paint_legend(painter: QPainter, legend: Legend, image_rect: QRectF, font: QF
         top = inner.top() + metrics.height() + PAD / 4
         bar = QRectF(inner.left(), top, min(BAR_W, inner.width()), BAR_H)
         painter.drawImage(bar, colour_bar(legend.colormap))
-        if compact(image_rect):  # a small picture: no scale line
+        if box.height() < _full_size(legend, metrics)[1] - 0.5:  # a small picture's legend: no scale line
             painter.restore()
             return box
         scale = metrics.elidedText(scale_line(legend), Qt.TextElideMode.ElideRight, inner.width())

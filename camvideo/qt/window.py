@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PyQt6.QtCore import QEvent, QSettings, QTimer
+from PyQt6.QtCore import QEvent, QSettings, QSize, QTimer
 from PyQt6.QtWidgets import QMainWindow
 
 from camvideo import DEFAULT_MODEL  # without importing torch
@@ -35,6 +35,26 @@ from camvideo.qt.sources_ui import SourceControls
 from camvideo.qt.timeline_ui import TimelineControls
 
 NARROW_W = 760  # narrower than this, the panel hides itself: the video keeps its room
+SHORT_H = 480  # lower than this, the timeline hides itself (it keeps its height: the video had what was left)
+HID_MESSAGES = {  # the status bar's word when a resize hid them (short: a small window's status bar is narrow)
+    ("panel",): "panel hidden (P shows it)",
+    ("timeline",): "timeline hidden (a taller window shows it)",
+    ("panel", "timeline"): "panel and timeline hidden (P: the panel)",
+}
+FIRST_SIZE = QSize(1280, 800)  # the window's size when none is remembered ...
+# ... less where the screen's free area is smaller: room kept for the title bar and the frame,
+# which the window manager adds outside the window (a 1366x768 or 1280x800 screen)
+FRAME_ROOM = QSize(8, 40)
+
+
+def first_size(screen) -> QSize:
+    """The window's first size on ``screen`` (a QScreen, or None): ``FIRST_SIZE``, or
+    less, so that the window with its title bar fits the screen's free area (the
+    status bar and the timeline's buttons are not off the bottom of a small screen)."""
+    if screen is None:
+        return QSize(FIRST_SIZE)
+    area = screen.availableGeometry().size() - FRAME_ROOM
+    return FIRST_SIZE.boundedTo(area.expandedTo(QSize(NARROW_W, 480)))
 
 
 class MainWindow(QMainWindow):
@@ -57,6 +77,7 @@ class MainWindow(QMainWindow):
         self.opened = self.sources.opened  # spec, ok: an open ended, the window updated (tests wait on it)
         self.timeline = TimelineControls(self)  # under the video: a file's timeline, a recording's switch
         self._narrow = False  # the window is narrower than NARROW_W (the panel hid itself)
+        self._short = False  # the window is lower than SHORT_H (the timeline hid itself)
         # The names known without torch; the whole list comes with models_listed.
         remembered = self.settings.value("model", "", str)
         first_models = list(dict.fromkeys(n for n in (DEFAULT_MODEL, remembered, model) if n))
@@ -70,7 +91,7 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1280, 800)
+            self.resize(first_size(self.screen()))
         options = {**(model_options or {}), **({"weights": weights} if weights else {})}
         self.models.options = (self.panel.model.currentText(), options) if options else None
         self._status_timer = QTimer(self)
@@ -272,21 +293,30 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         """A small window gives the video the room: the panel hides below
-        ``NARROW_W`` (P brings it back) and comes back above it."""
+        ``NARROW_W`` (P brings it back) and the timeline below ``SHORT_H``; each
+        comes back above."""
         super().resizeEvent(event)
-        narrow = self.width() < NARROW_W
-        if self.isFullScreen() or narrow == self._narrow:
+        narrow, short = self.width() < NARROW_W, self.height() < SHORT_H
+        if self.isFullScreen() or (narrow, short) == (self._narrow, self._short):
             return
-        self._narrow = narrow
-        self.side.setVisible(not narrow)
-        if narrow:
-            self.statusBar().showMessage("panel hidden (P shows it)", 5000)
+        hid = []  # what this resize hid
+        if narrow != self._narrow:
+            self._narrow = narrow
+            self.side.setVisible(not narrow)
+            hid += ["panel"] if narrow else []
+        if short != self._short:
+            self._short = short
+            self.timeline.widget.setVisible(not short)
+            hid += ["timeline"] if short else []
+        if hid:
+            self.statusBar().showMessage(HID_MESSAGES[tuple(hid)], 5000)
 
     def leave_full_screen(self) -> None:
+        """The window as it was: the panel and the timeline, unless its size hid them."""
         if self.isFullScreen():
             self.showNormal()
-        self.side.show()
-        self.timeline.widget.show()
+        self.side.setVisible(not self._narrow)
+        self.timeline.widget.setVisible(not self._short)
         self.statusBar().show()
 
     def closeEvent(self, event) -> None:  # noqa: N802

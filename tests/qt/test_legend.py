@@ -5,10 +5,11 @@ and on which scale (or why there is none); labels out of score order say
 from __future__ import annotations
 
 import numpy as np
+from PyQt6.QtGui import QFontMetricsF
 from qt_helpers import WAIT_MS, make_cat_clip, qimage_rgb, shown_frame, wait_frames
 
 from camvideo.annotate import FrameAnnotator, label_text
-from camvideo.qt.legend import colour_bar, legend_for
+from camvideo.qt.legend import colour_bar, legend_font, legend_for
 from camvideo.qt.view import VideoView
 from camvideo.results import ClassMaps, Detection, FrameResult
 from camvideo.settings import OverlaySettings
@@ -134,6 +135,30 @@ def test_a_letterboxed_picture_has_its_legend_in_the_bar_under_it_and_a_box_keep
     x1, y1, x2, y2 = fitted.boxes_in_view()[0]
     corners = [(x1, y1), (x2, y1), (x1, y2), (x2, y2)]
     assert not any(box.contains(x, y) for x, y in corners)  # the bottom-left one hid the box's corner
+
+
+def test_a_portrait_picture_has_its_legend_in_the_bar_beside_it(qtbot):
+    """A portrait frame (360x640) in a wide view: the black bars are at its sides. The
+    legend goes into the bar left of the picture, its title whole (squeezed into the
+    narrow picture it was cut to "evidence for espress…" over it), the scale line too
+    where the bar is wide enough."""
+    frame = FrameResult(3, 0.1, 360, 640, (Detection(1, 967, "espresso", 0.34, (10, 40, 350, 600)),),
+                        ClassMaps((967,), np.random.default_rng(0).random((1, 7, 7)).astype(np.float32), (1.0,)))
+    heights = []
+    for width in (880, 1100):
+        view = VideoView()
+        qtbot.addWidget(view)
+        view.resize(width, 560)
+        view.show()
+        view.show_frame(shown_frame(frame))
+        view.grab()
+        pic, box = view.image_rect(), view.legend_box
+        assert not box.isEmpty() and 0 <= box.left() and box.right() <= pic.left()  # beside the picture
+        assert pic.top() <= box.top() and box.bottom() <= pic.bottom() + 0.5
+        title = legend_for(view.overlay, frame, view.map_scale, view.map_gate).title
+        assert box.width() >= QFontMetricsF(legend_font(view.font())).horizontalAdvance(title)  # not elided
+        heights.append(box.height())
+    assert heights[1] > heights[0]  # the wider bar holds the scale line too
 
 
 def test_the_legend_keeps_below_the_error_banner(qtbot, open_window, fast_models):

@@ -344,3 +344,19 @@ def test_record_waits_greyed_while_the_old_source_still_stops(qtbot, open_window
     wait_frames(qtbot, w, 1)
     w.record.update_enabled()
     assert w.panel.record_button.isEnabled() and "(R)" in w.panel.record_button.toolTip()
+
+
+def test_the_end_of_the_seek_bar_and_a_step_past_the_end_show_the_last_frame(qtbot, open_window, fast_models,
+                                                                              tmp_path):
+    """A seek shows the first frame at or after its time: at the file's end (the seek
+    bar's right end, → near the end) there was none, and the file ended on the frame
+    shown before (frame 292 of 300 on the demo clip)."""
+    w = open_window(make_cat_clip(tmp_path / "cat.mp4", frames=45))
+    wait_frames(qtbot, w, 2)
+    w.toggle_pause()
+    w.seek_to(1.0)  # the seek bar's (and the timeline's) right end
+    qtbot.waitUntil(lambda: w.session.last_shown.index == 44, timeout=WAIT_MS)
+    w.seek_to(0.0)
+    qtbot.waitUntil(lambda: w.session.last_shown.index == 0, timeout=WAIT_MS)
+    w.playback.seek_by(5.0)  # → while paused steps: → as while playing, 5 s on, past the end
+    qtbot.waitUntil(lambda: w.session.last_shown.index == 44, timeout=WAIT_MS)
