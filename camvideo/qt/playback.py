@@ -160,6 +160,7 @@ class Playback:
             return
         if session.player.finished and not session.live:
             session.seek(0.0)  # play again from the start
+            self._from_the_start()
             panel.play_button.setText("Pause")
         elif session.paused:
             session.resume()
@@ -180,9 +181,15 @@ class Playback:
         if session.player.finished:
             session.pause()
             session.seek(0.0)  # after the end: the first frame, paused
+            self._from_the_start()
         else:
             session.step()
         self._panel.play_button.setText("Play")
+
+    def _from_the_start(self) -> None:
+        """A file that ended goes on from its first frame: the status bar says so (its
+        "end of the file" stayed for seconds over the first frame)."""
+        self.window.statusBar().showMessage("from the start of the file", 3000)
 
     def step_back(self) -> None:
         """One frame back (files), the previous image (slideshows); pauses."""

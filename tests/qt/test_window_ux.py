@@ -360,3 +360,14 @@ def test_the_end_of_the_seek_bar_and_a_step_past_the_end_show_the_last_frame(qtb
     qtbot.waitUntil(lambda: w.session.last_shown.index == 0, timeout=WAIT_MS)
     w.playback.seek_by(5.0)  # → while paused steps: → as while playing, 5 s on, past the end
     qtbot.waitUntil(lambda: w.session.last_shown.index == 44, timeout=WAIT_MS)
+
+
+def test_a_step_after_the_end_shows_the_first_frame_and_says_so(qtbot, open_window, fast_models, tmp_path):
+    """→ after a file played once has ended shows its first frame, paused, and the status
+    bar says so (its "end of the file" stayed over the first frame for seconds)."""
+    w = open_window(make_cat_clip(tmp_path / "cat.mp4", frames=45))
+    qtbot.waitUntil(lambda: w.session.pipeline is not None and w.session.pipeline.finished, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "end of the file" in w.statusBar().currentMessage(), timeout=WAIT_MS)
+    w.playback.step()
+    qtbot.waitUntil(lambda: w.session.last_shown.index == 0, timeout=WAIT_MS)
+    assert w.session.paused and w.statusBar().currentMessage() == "from the start of the file"
