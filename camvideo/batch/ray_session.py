@@ -236,6 +236,28 @@ def _gcs_address(ray) -> str | None:
 
 
 
+RAY_DISK_LIMIT = 0.95  # Ray's local_fs_capacity_threshold: above it a node creates no objects
+
+
+def _full_disk_note(folder: str | None = None) -> str:
+    """`` (the disk of FOLDER is N% full: Ray does not work above 95%; free some space)``
+    where the disk of Ray's temporary folder (``RAY_TMPDIR``, else the system's) is over
+    Ray's limit (its start then hangs without a word); empty otherwise."""
+    import shutil
+    import tempfile
+
+    folder = folder or os.environ.get("RAY_TMPDIR") or tempfile.gettempdir()
+    try:
+        usage = shutil.disk_usage(folder)
+    except OSError:
+        return ""
+    used = 1.0 - usage.free / usage.total if usage.total else 0.0
+    if used <= RAY_DISK_LIMIT:
+        return ""
+    return (f" (the disk of {folder} is {used:.0%} full: Ray does not work above {RAY_DISK_LIMIT:.0%}; "
+            "free some space)")
+
+
 class _InitThread:
     """``ray.init(**kwargs)`` in a daemon thread of its own while the caller waits in
     ``wait``, where a stop signal raises (``Aborted``) in camvideo's own code: Ray's
@@ -339,8 +361,8 @@ class RaySession:
         error = self._owner.error
         if not finished:
             self._owner.stop(wait=False)  # should ray.init still return: shut down then
-            raise CamvideoError(f"--ray local: Ray did not start within {LOCAL_START_TIMEOUT_S:.0f} s; "
-                                "run again with -v to see Ray's own log lines")
+            raise CamvideoError(f"--ray local: Ray did not start within {LOCAL_START_TIMEOUT_S:.0f} s"
+                                f"{_full_disk_note()}; run again with -v to see Ray's own log lines")
         if error is not None:
             raise CamvideoError(f"--ray {address}: cannot start Ray ({describe(error)})") from None
 
