@@ -6,6 +6,7 @@ real videos, the listening sockets of the processes Ray started."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import signal
 import subprocess
@@ -88,36 +89,39 @@ def test_the_head_lost_mid_run_gives_every_file_a_record_the_table_and_exit_2(tm
     assert not (out / "a_cam.mkv").exists()  # the partial is not taken for complete
 
 
-def _listening(root: psutil.Process) -> set[tuple[str, str, int]]:
-    found = set()
-    for proc in [root, *root.children(recursive=True)]:
-        try:
-            for conn in proc.net_connections(kind="inet"):
-                if conn.status == psutil.CONN_LISTEN:
-                    found.add((proc.name(), conn.laddr.ip, conn.laddr.port))
-        except psutil.Error:
-            pass
-    return found
-
-
 def _loopback(ip: str) -> bool:
     address = ipaddress.ip_address(ip)
     mapped = getattr(address, "ipv4_mapped", None)
     return (mapped or address).is_loopback
 
 
-def test_ray_local_listens_on_127_0_0_1_only(tmp_path_factory, monkeypatch):
-    """Ray 2.60 binds its GCS and raylet to every interface for a 127.0.0.1 node (seen
-    with ``ss -ltnp``); the instance ``--ray local`` starts must not."""
-    from camvideo.batch.ray_session import RaySession
+_LISTENING_CHILD = """
+import json, os
+import psutil
+from camvideo.batch.ray_session import RaySession
+with RaySession("local", num_cpus=1) as session:
+    session.ray.get(session.ray.remote(lambda: os.getpid()).remote())  # a worker process too
+    found = set()
+    for proc in [psutil.Process(), *psutil.Process().children(recursive=True)]:
+        try:
+            found |= {(proc.name(), c.laddr.ip, c.laddr.port) for c in proc.net_connections(kind="inet")
+                      if c.status == psutil.CONN_LISTEN}
+        except psutil.Error:
+            pass
+    print(json.dumps(sorted(found)))
+"""
 
-    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path_factory.mktemp("r")))
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    # the user's "1" (every interface) is overruled; set so that monkeypatch takes back what RaySession sets
-    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "1")
-    with RaySession("local", num_cpus=1) as session:
-        session.ray.get(session.ray.remote(lambda: os.getpid()).remote())  # a worker process too
-        sockets = _listening(psutil.Process())
+def test_ray_local_listens_on_127_0_0_1_only(tmp_path_factory):
+    """Ray 2.60 binds its GCS and raylet to every interface for a 127.0.0.1 node (seen
+    with ``ss -ltnp``); the instance ``--ray local`` starts must not. In a process of its
+    own: a connect that another test left behind in this one (by design, it dies with its
+    process) held a later ``ray.init`` here past its 120 s at times on CI."""
+    environment = {**os.environ, "RAY_TMPDIR": str(tmp_path_factory.mktemp("r")), "RAY_AUTH_MODE": "disabled",
+                   "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"}  # the user's "1" (every interface) is overruled
+    done = subprocess.run([sys.executable, "-c", _LISTENING_CHILD], env=environment,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    sockets = [tuple(s) for s in json.loads(done.stdout.strip().splitlines()[-1])]
     names = {name for name, _, _ in sockets}
     assert {"gcs_server", "raylet"} <= names, sockets
     assert all(_loopback(ip) for _, ip, _ in sockets), sorted(sockets)
