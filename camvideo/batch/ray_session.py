@@ -242,7 +242,7 @@ RAY_DISK_LIMIT = 0.95  # Ray's local_fs_capacity_threshold: above it a node crea
 def _full_disk_note(folder: str | None = None) -> str:
     """`` (the disk of FOLDER is N% full: Ray does not work above 95%; free some space)``
     where the disk of Ray's temporary folder (``RAY_TMPDIR``, else the system's) is over
-    Ray's limit (its start then hangs without a word); empty otherwise."""
+    Ray's limit (Ray then creates no objects: its start may not end); empty otherwise."""
     import shutil
     import tempfile
 

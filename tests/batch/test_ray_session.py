@@ -11,9 +11,9 @@ Usage = namedtuple("Usage", "total used free")
 
 
 def test_a_disk_over_ray_s_limit_is_named_in_the_start_error(tmp_path, monkeypatch):
-    """Ray's start hangs without a word on a disk over 95% full (its object store's
-    documented limit, ``local_fs_capacity_threshold``): the 120 s timeout's error names
-    the disk."""
+    """Ray creates no objects on a disk over 95% full (its object store's
+    documented limit, ``local_fs_capacity_threshold``), and its start may not end: the
+    120 s timeout's error names the disk."""
     monkeypatch.setattr(shutil, "disk_usage", lambda _folder: Usage(100, 99, 1))
     note = ray_session._full_disk_note(str(tmp_path))
     assert note == f" (the disk of {tmp_path} is 99% full: Ray does not work above 95%; free some space)"
