@@ -98,17 +98,28 @@ def test_six_videos_on_a_ray_cluster_and_a_worker_killed_mid_file(tmp_path, clus
     assert not list(out.glob(".*.camvideo-lock"))  # the dead actor's locks: removed by the driver
 
 
-@pytest.mark.slow
-def test_sigterm_to_the_driver_mid_file_stops_cleanly_without_rays_crash_dump(tmp_path, cluster):
-    """Ray's C++ failure signal handler in the driver took SIGTERM as a crash: six lines of
-    "*** SIGTERM received at time=... PC: @ 0x... (unknown)" before camvideo's clean stop."""
+def _one_long_file_on(cluster, tmp_path, out) -> Running:
+    """A driver processing one 1500-frame file on ``cluster`` into ``out``, once it has
+    started it."""
     address, environment = cluster
     make_archive(tmp_path / "in", {"a.mp4": (1500, (64, 48), 30)}, corrupt=None)
-    out = tmp_path / "out"
     run = Running(tmp_path / "in", "--output-dir", out, "--ray", address, "--cpus-per-job", "1",
                   extra_env={k: environment[k] for k in ("RAY_TMPDIR", "RAY_AUTH_MODE")})
     try:
         run.wait_for(r"started a\.mp4")
+    except BaseException:
+        run.kill()
+        raise
+    return run
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_driver_mid_file_stops_cleanly_without_rays_crash_dump(tmp_path, cluster):
+    """Ray's C++ failure signal handler in the driver took SIGTERM as a crash: six lines of
+    "*** SIGTERM received at time=... PC: @ 0x... (unknown)" before camvideo's clean stop."""
+    out = tmp_path / "out"
+    run = _one_long_file_on(cluster, tmp_path, out)
+    try:
         wait_lines(out / "a.partial.jsonl", 5)  # the actor is mid-file
         run.proc.send_signal(signal.SIGTERM)
         code = run.finish(timeout=120)
@@ -124,13 +135,9 @@ def test_an_aborted_ray_batch_leaves_no_lock_file_of_its_busy_actor(tmp_path, cl
     """A second signal aborts the driver while an actor is mid-file: the driver kills that
     actor and removes the per-file lock files it held once they are free (they stayed,
     stale, for the next run to take over); the outputs stay as their .partial files."""
-    address, environment = cluster
-    make_archive(tmp_path / "in", {"a.mp4": (1500, (64, 48), 30)}, corrupt=None)
     out = tmp_path / "out"
-    run = Running(tmp_path / "in", "--output-dir", out, "--ray", address, "--cpus-per-job", "1",
-                  extra_env={k: environment[k] for k in ("RAY_TMPDIR", "RAY_AUTH_MODE")})
+    run = _one_long_file_on(cluster, tmp_path, out)
     try:
-        run.wait_for(r"started a\.mp4")
         wait_lines(out / "a.partial.jsonl", 5)  # mid-file: the actor holds the file's locks
         assert list(out.glob(".*.camvideo-lock"))
         run.proc.send_signal(signal.SIGTERM)  # two signals at once: the actor has no time to finish
