@@ -36,7 +36,7 @@ def main() -> None:
         for result in results:
             start = time.thread_time()
             if made_here(result.frame):
-                result.json_line()
+                _ = result.json_line
             writer[made_here(result.frame)].append(time.thread_time() - start)
         for ready in self._annotate(batch, results, self._recording_pool()):
             if not self._sinks_thread.put(ready):

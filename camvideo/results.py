@@ -6,7 +6,7 @@
 A detection whose class map was split into regions also carries ``"regions"``: the
 boxes of its map's connected regions, ranked, ``box`` first (``camvideo.cam.regions``).
 Detections whose maps come from Grad-CAM also carry ``"method": "gradcam"``.
-``FrameResult.json_line()`` is that object's JSON text (``json.dumps``'s), the export's
+``FrameResult.json_line`` is that object's JSON text (``json.dumps``'s), the export's
 line, made once a result.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 
 import numpy as np
@@ -166,14 +167,14 @@ class FrameResult:
     def map_opacity(self) -> tuple[float, ...]:
         return self.maps.opacity
 
+    @cached_property
     def json_line(self) -> str:
         """``to_dict()`` as JSON text (``json.dumps``'s), the export's line without its
-        newline: made once a result, by the first thread that asks (a pipeline's writer,
-        while the result is in its cache; the exporter then writes it)."""
-        line = self.__dict__.get("_json_line")
-        if line is None:
-            line = self.__dict__["_json_line"] = _to_json(self.to_dict())  # a frozen result: its text never changes
-        return line
+        newline: made once a result, by the first thread that reads it (a pipeline's writer,
+        while the result is in its cache; the exporter then writes it). Kept in the
+        instance's ``__dict__`` (a frozen result's text never changes); a result made by
+        ``dataclasses.replace`` makes its own."""
+        return _to_json(self.to_dict())
 
     def to_dict(self) -> dict:
         return {

@@ -199,7 +199,9 @@ class MotionEstimator:
 def _tracked(previous: np.ndarray, thumb: np.ndarray, corners: np.ndarray, guess: np.ndarray | None,
              levels: int | None) -> tuple[np.ndarray | None, np.ndarray, np.ndarray] | None:
     """The flow of ``corners`` (``_flow``) and its fit (``_fit``; None when poor): the fit,
-    the corners found and where they went; None when too few were found."""
+    the corners found and where they went; None when too few were found. With ``levels``
+    (a search near the last motion's guess) also None unless the fit takes every corner
+    where it went (``_fits_every_point``): the caller then searches again over the pyramid."""
     moved, status = _flow(previous, thumb, corners, guess, levels)
     found = status.ravel().view(bool)  # status is 0 or 1 a corner
     count = np.count_nonzero(found)
@@ -209,16 +211,16 @@ def _tracked(previous: np.ndarray, thumb: np.ndarray, corners: np.ndarray, guess
         moved, corners = moved[found], corners[found]
     before, after = corners.reshape(-1, 2), moved.reshape(-1, 2)
     fit = _fit(before, after, MIN_INLIERS)
-    if levels is not None and (fit is None or not _all_agree(fit, before, after)):
+    if levels is not None and (fit is None or not _fits_every_point(fit, before, after)):
         return None
     return fit, corners, moved
 
 
-def _all_agree(fit: np.ndarray, before: np.ndarray, after: np.ndarray) -> bool:
-    """Whether ``fit`` (2x3, pixels) takes every point of ``before`` to within a pixel of
-    ``after`` (N, 2): nothing in the picture moved on its own."""
-    apart = before @ fit[:, :2].T + fit[:, 2] - after
-    return bool((np.add.reduce(apart * apart, axis=1) < 1.0).all())
+def _fits_every_point(fit: np.ndarray, before: np.ndarray, after: np.ndarray) -> bool:
+    """Whether ``fit`` (2x3, pixels) takes every point of ``before`` (N, 2) to less than a
+    pixel (Euclidean) from its point in ``after``: nothing in the picture moved on its own."""
+    missed_by = before @ fit[:, :2].T + fit[:, 2] - after  # (N, 2): where the fit takes each point, less where it went
+    return bool(((missed_by * missed_by).sum(axis=1) < 1.0).all())
 
 
 def _flow(previous: np.ndarray, thumb: np.ndarray, corners: np.ndarray,

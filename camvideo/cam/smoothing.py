@@ -5,7 +5,8 @@ boxes jitter by a feature cell, and per-frame min-max scaling makes the colours
 pulse. ``TemporalState`` carries a frame's ``Evidence`` over to the next, one
 ``step(evidence, motion)`` a frame:
 
-- an exponential moving average (EMA) of the last convolutional features. A CAM is
+- an exponential moving average (EMA) of the last convolutional features
+  (``_FeatureAverage``; one more for a multi-scale run's first pass). A CAM is
   linear in the features, so this *is* the EMA of every class map at once, at
   feature resolution (1280 x 7 x 7 floats for Lite0: nearly free), whatever
   classes are shown next; the average is moved with the picture's measured motion
@@ -94,10 +95,8 @@ class TemporalState:
 
     def _forget(self) -> None:
         """Forget the averages and the label hysteresis (a cut)."""
-        self._feats: torch.Tensor | None = None
-        self._first: torch.Tensor | None = None
-        self._lags = Lag(), Lag()  # the motion the averages (``_feats``, ``_first``) trail the picture by
-        self._lent = [False, False]  # whether ``_feats``, ``_first`` are a frame's own tensors (not to be written)
+        self._features = _FeatureAverage()  # the frame's features
+        self._first_pass = _FeatureAverage()  # the first pass's features (``Evidence.first``)
         self._pooled: tuple[np.ndarray, float] | None = None  # the last frame's pooled features (float64), their norm
         self._ahead: tuple[torch.Tensor, tuple[np.ndarray, float]] | None = None  # ``_cuts``' features, their pooling
         self._probs: torch.Tensor | None = None
@@ -128,25 +127,23 @@ class TemporalState:
             return evidence
         cut = self._cut(evidence.features)
         feats, probs = evidence.features, evidence.probs
-        if self._feats is None:  # the frame's own features: copied by the next frame's average (``_toward``)
-            self._feats, self._probs, self._lent[0] = feats, probs.clone(), True
+        if self._features.value is None:
+            self._features.start(feats)
+            self._probs = probs.clone()
         else:
-            moved = follow(self._feats, feats, motion, self._lags[0])
-            self._feats, self._lent[0] = _toward(moved, self._feats, self._lent[0], feats, s.map_alpha), False
+            self._features.add(feats, motion, s.map_alpha)
             self._probs.lerp_(probs, s.prob_alpha)
         first = evidence.first
         if first is not None:
-            if self._first is None or self._first.shape != first.features.shape:
-                self._first, self._lent[1] = first.features, True
-                self._lags[1].reset()
+            average = self._first_pass
+            if average.value is None or average.value.shape != first.features.shape:
+                average.start(first.features)
             else:
-                moved = follow(self._first, first.features, motion, self._lags[1])
-                self._first = _toward(moved, self._first, self._lent[1], first.features, s.map_alpha)
-                self._lent[1] = False
-            first = first.but(features=self._first)
+                average.add(first.features, motion, s.map_alpha)
+            first = first.but(features=average.value)
         self.frames += 1
         leader = None if evidence.settings.class_ids is not None else self._labels(as_array(self._probs), s)
-        return evidence.but(features=self._feats, probs=self._probs, first=first, cut=cut, leader=leader,
+        return evidence.but(features=self._features.value, probs=self._probs, first=first, cut=cut, leader=leader,
                             motion=motion)
 
     def _cut(self, feats: torch.Tensor) -> bool:
@@ -168,7 +165,8 @@ class TemporalState:
         """Why ``feats`` start a new shot, or None: another map size (the frame size
         changed under an aspect-kept input), or pooled features further than
         ``cut_distance`` (cosine) from the last frame's."""
-        if self._feats is not None and self._feats.shape != feats.shape:
+        average = self._features.value
+        if average is not None and average.shape != feats.shape:
             return f"new map size {tuple(feats.shape)}"
         if self._pooled is not None:
             distance = _cosine_distance(*self._pooling(feats), *self._pooled)
@@ -185,15 +183,32 @@ class TemporalState:
         return self._ahead[1]
 
 
-def _toward(moved: torch.Tensor, average: torch.Tensor, lent: bool, feats: torch.Tensor,
-            alpha: float) -> torch.Tensor:
-    """``moved`` (``follow``'s answer for ``average``: itself or a new tensor) averaged
-    with ``feats`` by ``alpha`` in one fused op (old + alpha * (new - old)): in place,
-    but into a new tensor when it is ``average`` and that is ``lent`` (a frame's own
-    features, which a cut's frame takes uncopied: the next frame often cuts again)."""
-    if lent and moved is average:
-        return torch.lerp(moved, feats, alpha)
-    return moved.lerp_(feats, alpha)
+class _FeatureAverage:
+    """An exponential moving average of a frame's features, moved with the picture's
+    motion before each frame is added (``follow``; ``lag`` gathers a slow drift).
+    ``value`` is None until ``start``."""
+
+    def __init__(self) -> None:
+        self.value: torch.Tensor | None = None
+        self.lag = Lag()  # the motion ``value`` trails the picture by
+        self._borrowed = False  # whether ``value`` is a frame's own tensor (never written in place)
+
+    def start(self, feats: torch.Tensor) -> None:
+        """Start afresh at ``feats``, taken uncopied (a cut's frame: the next frame often
+        cuts again, and then no copy was needed)."""
+        self.value, self._borrowed = feats, True
+        self.lag.reset()
+
+    def add(self, feats: torch.Tensor, motion: Motion | None, alpha: float) -> None:
+        """Move the average with ``motion``, then average ``feats`` in by ``alpha`` in one
+        fused op (old + alpha * (new - old)): in place, except into a new tensor when the
+        average is still a frame's own tensor and was not moved into a new one."""
+        moved = follow(self.value, feats, motion, self.lag)  # ``value`` itself or a new tensor
+        if self._borrowed and moved is self.value:
+            self.value = torch.lerp(moved, feats, alpha)
+        else:
+            self.value = moved.lerp_(feats, alpha)
+        self._borrowed = False
 
 
 def _pooled(feats: torch.Tensor) -> np.ndarray:

@@ -90,6 +90,26 @@ def _conv_bn_pairs(module: nn.Module, example: torch.Tensor) -> list[tuple[nn.Co
     """(conv, norm's qualified name, norm) for each norm fed straight by a conv:
     its input is the very tensor the conv returned, unchanged since (an in-place
     op in between keeps the tensor object but bumps its version)."""
+    calls, counts, untouched = _traced(module, example)
+    pairs = []
+    for (_, conv, conv_out), (bn_name, bn, bn_in) in zip(calls, calls[1:]):
+        if (
+            _foldable_conv(conv)
+            and _foldable(bn)
+            and bn_in is conv_out
+            and id(bn) in untouched
+            and counts[id(conv)] == 1
+            and counts[id(bn)] == 1
+        ):
+            pairs.append((conv, bn_name, bn))
+    return pairs
+
+
+def _traced(module: nn.Module, example: torch.Tensor):
+    """One forward pass of ``module`` on ``example`` with its convs and batch norms
+    watched: their calls in order as (name, module, the conv's output or the norm's
+    input), how often each module ran (by id), and the ids of the norms whose input was
+    a conv's output, unchanged since (the same version)."""
     calls: list[tuple[str, nn.Module, torch.Tensor | None]] = []  # (name, module, conv output or norm input)
     counts: dict[int, int] = {}
     made_at: dict[int, int] = {}  # id(conv output) -> its version when the conv returned it
@@ -123,18 +143,7 @@ def _conv_bn_pairs(module: nn.Module, example: torch.Tensor) -> list[tuple[nn.Co
     finally:
         for h in handles:
             h.remove()
-    pairs = []
-    for (_, conv, conv_out), (bn_name, bn, bn_in) in zip(calls, calls[1:]):
-        if (
-            _foldable_conv(conv)
-            and _foldable(bn)
-            and bn_in is conv_out
-            and id(bn) in untouched
-            and counts[id(conv)] == 1
-            and counts[id(bn)] == 1
-        ):
-            pairs.append((conv, bn_name, bn))
-    return pairs
+    return calls, counts, untouched
 
 
 def _foldable_conv(conv: nn.Module) -> bool:

@@ -396,15 +396,7 @@ def load_model(
             net = _lite_network(pretrained, weights, name) if family == "lite" else _pretrained_network(name, pretrained, weights)
         preprocessing = _preprocessing_for(name, net)
         display = name
-    if input_size is not None:
-        size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
-        if len(size) != 2 or not all(INPUT_SIZES[0] <= v <= INPUT_SIZES[1] for v in size):
-            raise ValueError(f"input_size must be between {INPUT_SIZES[0]} and {INPUT_SIZES[1]} pixels, got {input_size!r}")
-        preprocessing = dataclasses.replace(preprocessing, size=size)
-    if mean is not None:
-        preprocessing = dataclasses.replace(preprocessing, mean=tuple(float(v) for v in mean))
-    if std is not None:
-        preprocessing = dataclasses.replace(preprocessing, std=tuple(float(v) for v in std))
+    preprocessing = _overridden(preprocessing, input_size, mean, std)
     if net is None:  # a built-in model, its own fast split
         model = _build_lite(name, pretrained, weights, preprocessing)
     else:
@@ -457,6 +449,21 @@ def layer_names(name: str) -> list[tuple[str, tuple[int, ...]]]:
     gm, names = trace(net)
     _propagate_shapes(gm, _preprocessing_for(name, net).size)
     return [(q, _shape(n)) for n, q in names.items() if _spatial(_shape(n))]
+
+
+def _overridden(preprocessing: Preprocessing, input_size, mean, std) -> Preprocessing:
+    """``preprocessing`` with the ``input_size`` (an int: square; (height, width)), ``mean``
+    and ``std`` given (None: its own); ValueError for a size outside ``INPUT_SIZES``."""
+    if input_size is not None:
+        size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+        if len(size) != 2 or not all(INPUT_SIZES[0] <= v <= INPUT_SIZES[1] for v in size):
+            raise ValueError(f"input_size must be between {INPUT_SIZES[0]} and {INPUT_SIZES[1]} pixels, got {input_size!r}")
+        preprocessing = dataclasses.replace(preprocessing, size=size)
+    if mean is not None:
+        preprocessing = dataclasses.replace(preprocessing, mean=tuple(float(v) for v in mean))
+    if std is not None:
+        preprocessing = dataclasses.replace(preprocessing, std=tuple(float(v) for v in std))
+    return preprocessing
 
 
 def _load_exported(path, device, *, weights, checkpoint, layer, **options) -> CamModel:

@@ -23,7 +23,6 @@ import contextlib
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 import torch
@@ -264,11 +263,11 @@ class FrameLocalizer:
         return ClassMaps(chosen.class_ids, heat, opacity), tuple(detections)
 
 
-@lru_cache(maxsize=16)
 def _video_rule(rule: BoxRule, smoothing: SmoothingSettings | None) -> BoxRule:
     """The box rule of a frame stepped with ``smoothing`` (None: a frame on its own): a
     smoothed video's boxes are found on the map at ``smoothing.box_side`` pixels on its
-    long side (the tracks average them over frames), a frame on its own's at ``rule``'s."""
+    long side (the tracks average them over frames), a frame on its own's at ``rule``'s.
+    Made anew each frame (a few microseconds: not worth a cache)."""
     if smoothing is None or smoothing.box_side >= rule.max_side:
         return rule
     return dataclasses.replace(rule, max_side=smoothing.box_side)

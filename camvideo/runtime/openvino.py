@@ -121,6 +121,51 @@ def devices() -> list[str]:
     return list(core().available_devices)
 
 
+def _check_options(model, mode: str, precision: str, threads, bf16_f32_first, max_shapes) -> None:
+    """``OpenVINOForward``'s arguments checked where they enter: ValueError naming the first wrong one."""
+    from camvideo.settings import PRECISIONS
+
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be None or a positive int, got {threads!r}")
+    if bf16_f32_first is not None and (isinstance(bf16_f32_first, bool) or not isinstance(bf16_f32_first, int)
+                                       or bf16_f32_first < 0):
+        raise ValueError(f"bf16_f32_first must be None or a non-negative int, got {bf16_f32_first!r}")
+    if isinstance(max_shapes, bool) or not isinstance(max_shapes, int) or max_shapes < 1:
+        raise ValueError(f"max_shapes must be a positive int, got {max_shapes!r}")
+    if model.device.type != "cpu":
+        raise ValueError(f"OpenVINO takes a model on the CPU (its maps go back to torch there), not {model.device}")
+
+
+def _input_sizes(model, sizes) -> list[tuple[int, int]]:
+    """The input sizes (height, width) to make ready: ``sizes``' (default, and always for a
+    graph with a fixed input, the model's own); ValueError when none."""
+    if getattr(model.preprocessing, "fixed", False):  # a graph with a fixed input takes that size only
+        sizes = None
+    sizes = [_size(model, None)] if sizes is None else [_size(model, tuple(v)) for v in sizes]
+    if not sizes:
+        raise ValueError("sizes must name at least one input size")
+    return sizes
+
+
+def _compile_config(device: str, mode: str, precision: str, threads: int | None) -> dict:
+    """The compile properties: ``mode``'s performance hint; on a CPU device also the
+    inference precision (f32 for an int8 model: the layers its graph leaves in floating
+    point) and, in latency mode, ``threads`` inference threads (None: one stream over
+    every core, the threads not pinned)."""
+    config: dict = {"PERFORMANCE_HINT": mode.upper()}
+    if device.split(".")[0] == "CPU":
+        config["INFERENCE_PRECISION_HINT"] = "f32" if precision == "int8" else precision
+        if threads is not None and mode == "latency":
+            config["INFERENCE_NUM_THREADS"] = threads
+        elif mode == "latency":  # the live compile: one stream over every core, the threads not pinned
+            config["ENABLE_CPU_PINNING"] = False
+    return config
+
+
 class OpenVINOForward:
     """The features of an exact-CAM model from OpenVINO (a ``Forward``), at any
     input size.
@@ -154,28 +199,11 @@ class OpenVINOForward:
                  cache: Path | None = None, sizes=None, max_shapes: int = MAX_SHAPES,
                  background: bool = False, precision: str = "f32", bf16_f32_first: int | None = None) -> None:
         from camvideo.runtime.quantize import BF16_F32_FIRST
-        from camvideo.settings import PRECISIONS
 
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-            raise ValueError(f"threads must be None or a positive int, got {threads!r}")
-        if bf16_f32_first is not None and (isinstance(bf16_f32_first, bool) or not isinstance(bf16_f32_first, int)
-                                           or bf16_f32_first < 0):
-            raise ValueError(f"bf16_f32_first must be None or a non-negative int, got {bf16_f32_first!r}")
-        if isinstance(max_shapes, bool) or not isinstance(max_shapes, int) or max_shapes < 1:
-            raise ValueError(f"max_shapes must be a positive int, got {max_shapes!r}")
-        if model.device.type != "cpu":
-            raise ValueError(f"OpenVINO takes a model on the CPU (its maps go back to torch there), not {model.device}")
+        _check_options(model, mode, precision, threads, bf16_f32_first, max_shapes)
         from camvideo.models.ovcore import core
 
-        if getattr(model.preprocessing, "fixed", False):  # a graph with a fixed input takes that size only
-            sizes = None
-        sizes = [_size(model, None)] if sizes is None else [_size(model, tuple(v)) for v in sizes]
-        if not sizes:
-            raise ValueError("sizes must name at least one input size")
+        sizes = _input_sizes(model, sizes)
         self.model = model
         self.device = device
         self.mode = mode
@@ -191,13 +219,7 @@ class OpenVINOForward:
         self.background = bool(background)
         self._pending: set[tuple[int, int]] = set()  # sizes converting in the background
         self._core = core()  # the process's one Core: a Core of its own crashed a later signal (ovcore)
-        self._config: dict = {"PERFORMANCE_HINT": mode.upper()}
-        if device.split(".")[0] == "CPU":
-            self._config["INFERENCE_PRECISION_HINT"] = "f32" if precision == "int8" else precision
-            if threads is not None and mode == "latency":
-                self._config["INFERENCE_NUM_THREADS"] = threads
-            elif mode == "latency":  # the live compile: one stream over every core, the threads not pinned
-                self._config["ENABLE_CPU_PINNING"] = False
+        self._config = _compile_config(device, mode, precision, threads)
         self._shapes: OrderedDict[tuple[int, int], _Shape | None] = OrderedDict()  # None: torch at that size
         self._last: tuple[tuple[int, int], _Shape | None] | None = None  # the last entry of _shapes, read unlocked
         self._lock = threading.Lock()  # the dict

@@ -406,7 +406,7 @@ class Pipeline(PlaybackControls):
         results = item.localizer.finish(item.evidence.result(), [f.index for f in batch], [f.time for f in batch])
         if any(getattr(sink, "takes_lines", False) for sink in list(self._sinks)):
             for result in results:  # the JSONL line made here, while the result is in this core's cache
-                result.json_line()
+                _ = result.json_line  # read once: kept in the result
         for ready in self._annotate(batch, results, self._recording_pool()):
             if not self._sinks_thread.put(ready):
                 return False

@@ -100,30 +100,18 @@ def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: Fa
     ``on_progress(frames, total)`` comes every ``POLL_S`` and once at the end (total:
     the source's frame count hint); ``on_ready(info)`` just before the first frame
     is read (everything is open then). Both run in the calling thread."""
-    from camvideo.runtime.plain import NoAnnotator
-
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(_open(request.source))
         info = source.info
         if request.protect_inputs:
             _check_outputs(request, info)
-        # torch (~1.5 s on two cores) once the source has opened: a file that is no video is one line at once
-        from camvideo.runtime.pipeline import Pipeline
-        from camvideo.runtime.workers import localizer_batch
-
         files = _open_outputs(request, info, stack)  # (recorder, exporter) as written, each None when not asked
         existing = [f for f in files if f is not None and Path(f.path).exists()]  # an earlier file of that name
         recorder, exporter = (_wrapped(request, f) for f in files)
         sinks = [s for s in (recorder, exporter) if s is not None] + list(request.sinks)
-        localizer = request.make_localizer(info)
         # No recording and no sink of the caller's: nothing takes a picture (an export
         # alone writes the results), so none is drawn (~0.5-0.9 CPU ms a frame at 640x480).
-        pictures = recorder is not None or bool(request.sinks)
-        batch = request.batch_size or localizer_batch(localizer, source.live)
-        pipeline = Pipeline(source, localizer, request.annotators if pictures else (), sinks,
-                            batch_size=batch, workers=request.workers, max_frames=request.max_frames)
-        if request.hud and pictures:  # it draws in place: after an annotator that copies the frame
-            pipeline.annotators = (*(request.annotators or (NoAnnotator(),)), stats_hud(lambda: pipeline.stats))
+        pipeline = _pipeline(request, source, sinks, drawn=recorder is not None or bool(request.sinks))
         if on_ready is not None:
             on_ready(info)
         start = time.monotonic()
@@ -144,6 +132,23 @@ def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: Fa
                          MappingProxyType(dict(stats.stage_ms)),
                          tuple(f.path for f in files if f is not None and f.finalized),
                          tuple(f.partial for f in files if f is not None and not f.finalized and f.partial.exists()))
+
+
+def _pipeline(request: RunRequest, source: Source, sinks: list, drawn: bool):
+    """The run's ``Pipeline``: ``request``'s localizer (made for ``source``) into ``sinks``,
+    with its annotators and HUD when the frames are ``drawn`` (none otherwise)."""
+    # torch (~1.5 s on two cores) once the source has opened: a file that is no video is one line at once
+    from camvideo.runtime.pipeline import Pipeline
+    from camvideo.runtime.plain import NoAnnotator
+    from camvideo.runtime.workers import localizer_batch
+
+    localizer = request.make_localizer(source.info)
+    batch = request.batch_size or localizer_batch(localizer, source.live)
+    pipeline = Pipeline(source, localizer, request.annotators if drawn else (), sinks,
+                        batch_size=batch, workers=request.workers, max_frames=request.max_frames)
+    if request.hud and drawn:  # it draws in place: after an annotator that copies the frame
+        pipeline.annotators = (*(request.annotators or (NoAnnotator(),)), stats_hud(lambda: pipeline.stats))
+    return pipeline
 
 
 def _incomplete(stop: str, info: SourceInfo, files, existing, every_cut: bool = False) -> list:

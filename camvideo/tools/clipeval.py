@@ -103,38 +103,14 @@ def evaluate_clip(pred: dict[int, dict], truth: dict[int, dict]) -> ClipSummary:
     frame the prediction lacks counts as IoU 0. Of several top-1 boxes, the one
     closest to the truth is the frame's box. The top-1 class is right when it is
     the truth's ``class_id`` or one of its ``class_ids``."""
-    rows, prev, pairs, changes, hits, known = [], None, [], 0, 0, 0
-    shot_pairs = []  # the pairs within a shot (the true classes unchanged)
-    last_class, last_truth, true_changes = None, None, 0
+    rows, tally = [], _ClipTally()
     for index in sorted(truth):
         true_dets = [d for d in truth[index]["detections"] if d.get("box") is not None]
         if not true_dets:
             continue
-        true_box, true_class = true_dets[0]["box"], true_dets[0].get("class_id")
-        accepted = _accepted(true_dets[0])
-        if true_class is None and accepted:
-            true_class = min(accepted)
-        cut = bool(accepted) and last_truth is not None and accepted != last_truth
-        if accepted:
-            true_changes += cut
-            last_truth = accepted
-        top = [d for d in pred.get(index, {}).get("detections", []) if d.get("rank", 1) == 1]
-        box, value = pick_box([d["box"] for d in top if d.get("box") is not None], [true_box])
-        pred_class = top[0].get("class_id") if top else None
-        if pred_class is not None:
-            changes += last_class is not None and pred_class != last_class
-            last_class = pred_class
-        if accepted:
-            known += 1
-            hits += pred_class in accepted
-        if box is not None and prev is not None:
-            residual = (np.subtract(box, prev[0]) - np.subtract(true_box, prev[1])).reshape(2, 2)
-            pairs.append(float(np.linalg.norm(residual, axis=1).mean()))
-            if not cut:
-                shot_pairs.append(pairs[-1])
-        prev = (box, true_box) if box is not None else None
-        rows.append({"frame": index, "true_box": true_box, "pred_box": box, "iou": value,
-                     "pred_class": pred_class, "true_class": true_class})  # fmt: skip
+        row, accepted = _frame_row(index, true_dets[0], pred.get(index, {}))
+        tally.add(row, accepted)
+        rows.append(row)
     if not rows:
         raise InputError("the truth has no frame with a box; nothing to compare")
     ious = np.array([r["iou"] for r in rows])
@@ -143,13 +119,62 @@ def evaluate_clip(pred: dict[int, dict], truth: dict[int, dict]) -> ClipSummary:
         missing=sum(r["frame"] not in pred for r in rows),
         mean_iou=float(ious.mean()),
         iou50=float((ious >= LOC_IOU).mean()),
-        jitter_px=float(np.mean(pairs)) if pairs else 0.0,
-        label_changes=int(changes),
-        class_accuracy=hits / known if known else None,
-        true_changes=true_changes if known else None,
-        jitter_shot_px=float(np.mean(shot_pairs)) if shot_pairs else 0.0,
+        jitter_px=float(np.mean(tally.pairs)) if tally.pairs else 0.0,
+        label_changes=int(tally.changes),
+        class_accuracy=tally.hits / tally.known if tally.known else None,
+        true_changes=tally.true_changes if tally.known else None,
+        jitter_shot_px=float(np.mean(tally.shot_pairs)) if tally.shot_pairs else 0.0,
         per_frame=tuple(rows),
     )
+
+
+def _frame_row(index: int, true_det: dict, predicted: dict) -> tuple[dict, frozenset[int]]:
+    """Frame ``index``'s row of ``per_frame`` (its true box and class, the top-1 box closest
+    to it, their IoU, the top-1 class) from its first true detection with a box and its
+    ``predicted`` frame ({} when the prediction lacks it), and the true classes accepted."""
+    true_box, true_class = true_det["box"], true_det.get("class_id")
+    accepted = _accepted(true_det)
+    if true_class is None and accepted:
+        true_class = min(accepted)
+    top = [d for d in predicted.get("detections", []) if d.get("rank", 1) == 1]
+    box, value = pick_box([d["box"] for d in top if d.get("box") is not None], [true_box])
+    pred_class = top[0].get("class_id") if top else None
+    return {"frame": index, "true_box": true_box, "pred_box": box, "iou": value,
+            "pred_class": pred_class, "true_class": true_class}, accepted  # fmt: skip
+
+
+class _ClipTally:
+    """``evaluate_clip``'s counts, a frame row at a time in frame order: each pair of
+    consecutive boxed frames' jitter (``pairs``; ``shot_pairs``: those not across a cut,
+    where the accepted classes change), the top-1 class's changes, the frames whose
+    classes are known and those the top-1 class got right, and the cuts."""
+
+    def __init__(self) -> None:
+        self.pairs: list[float] = []
+        self.shot_pairs: list[float] = []
+        self.changes = self.hits = self.known = self.true_changes = 0
+        self._prev: tuple | None = None  # the last frame's (predicted box, true box), None after one without a box
+        self._last_class: int | None = None
+        self._last_truth: frozenset[int] | None = None
+
+    def add(self, row: dict, accepted: frozenset[int]) -> None:
+        box, true_box, pred_class = row["pred_box"], row["true_box"], row["pred_class"]
+        cut = bool(accepted) and self._last_truth is not None and accepted != self._last_truth
+        if accepted:
+            self.true_changes += cut
+            self._last_truth = accepted
+        if pred_class is not None:
+            self.changes += self._last_class is not None and pred_class != self._last_class
+            self._last_class = pred_class
+        if accepted:
+            self.known += 1
+            self.hits += pred_class in accepted
+        if box is not None and self._prev is not None:
+            residual = (np.subtract(box, self._prev[0]) - np.subtract(true_box, self._prev[1])).reshape(2, 2)
+            self.pairs.append(float(np.linalg.norm(residual, axis=1).mean()))
+            if not cut:
+                self.shot_pairs.append(self.pairs[-1])
+        self._prev = (box, true_box) if box is not None else None
 
 
 def source_mismatch(pred: dict[int, dict], truth: dict[int, dict]) -> dict:

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -234,11 +235,8 @@ def evaluate_images(
     level, and its finer map's box where that splits); MaxBoxAccV2 sweeps the
     coarse map either way. ``progress(images)``:
     the images scored so far, after each batch."""
-    import torch
-
-    from camvideo.cam.evidence import choose_classes, evidence_maps
     from camvideo.cam.methods import cam_method
-    from camvideo.video.sources import read_image
+    from camvideo.cam.multiscale import ScaledPasses
 
     if not annotations:
         raise ValueError("annotations must not be empty")
@@ -248,9 +246,7 @@ def evaluate_images(
     method = cam_method(model, forward=forward)
     if not method.smoothable:  # the maps of classes chosen after the forward pass: from features
         raise ValueError(f"{model.name} gets Grad-CAM; evaluation needs an exact-CAM model (GAP -> Linear)")
-    from camvideo.cam.multiscale import ScaledPasses
-
-    maps_settings = LocalizeSettings().maps if maps is None else maps
+    request = LocalizeSettings(topk=1, maps=LocalizeSettings().maps if maps is None else maps)
     passes = ScaledPasses(method)
     t0 = time.perf_counter()
     scores: list[ImageScore] = []
@@ -258,54 +254,89 @@ def evaluate_images(
     with ThreadPoolExecutor(max_workers=max(1, min(batch_size, os.cpu_count() or 1))) as pool:
         for start in range(0, len(annotations), batch_size):
             batch = annotations[start : start + batch_size]
-            images = [read_image(a.file) for a in batch]
-            with torch.inference_mode():
-                request = LocalizeSettings(topk=1, maps=maps_settings)
-                found = passes.evidence(images, request)
-                if still is not None:  # its classes, and its coarse map (the mirror averaged)
-                    found = [still.mirrored(im, still.classes(im, ev)) for im, ev in zip(images, found)]
-                fines = [still.fine(im) if still is not None else None for im in images]
-                crops = [{} for _ in images]  # each photo's zoomed crops, by window
-                if still is not None:  # the zoomed crop's classes joined
-                    found = [still.joined(im, ev, fines[b], rule, crops[b]) for b, (im, ev) in enumerate(zip(images, found))]
-                # (B, 2): the top-1 class, and the ground-truth class the model finds most likely
-                ids = np.array([[choose_classes(ev.probs, request).class_ids[0],
-                                 max(a.classes, key=lambda c, p=ev.probs: float(p[c]))] for ev, a in zip(found, batch)])
-                maps = [evidence_maps(method, ev, ids[b]) for b, ev in enumerate(found)]
-                # the analysis' boxes of both classes (the split's regions, or the coarse box zoomed)
-                primaries = [[still.primary(images[b], ev, fines[b], int(c), rule, crops[b]) for c in ids[b]]
-                             if still is not None else None for b, ev in enumerate(found)]
-                chosen = np.array([[float(ev.probs[c]) for c in ids[b]] for b, ev in enumerate(found)])
-
-            def score(b: int, batch=batch, images=images, maps=maps, ids=ids, chosen=chosen,
-                      primaries=primaries) -> ImageScore:
-                ann, (height, width) = batch[b], images[b].shape[:2]
-                gt_boxes = fit_boxes(ann, width, height)
-                pred_heat, gt_heat = normalize(maps[b][0]), normalize(maps[b][1])
-                pred, gt = int(ids[b, 0]), int(ids[b, 1])
-                coarse = still.rule(rule) if still is not None else rule
-                pred_boxes, gt_boxes_found = primaries[b] or (boxes_from_cam(pred_heat, width, height, coarse),
-                                                              boxes_from_cam(gt_heat, width, height, coarse))
-                pred_box, pred_iou = pick_box(pred_boxes[:1], gt_boxes)
-                more = pred_boxes[1:] or region_boxes(pred_heat, width, height, coarse)[1:]  # the listed regions
-                region_iou = best_iou(pred_boxes[:1] + more, gt_boxes)
-                gt_box, gt_iou = pick_box(gt_boxes_found[:1], gt_boxes)
-                return ImageScore(
-                    file=str(ann.file), width=width, height=height, gt_classes=ann.classes,
-                    pred_class=pred, pred_label=model.labels[pred], pred_score=float(chosen[b, 0]),
-                    pred_box=pred_box, pred_iou=pred_iou,
-                    gt_class=gt, gt_label=model.labels[gt], gt_score=float(chosen[b, 1]),
-                    gt_box=gt_box, gt_iou=gt_iou,
-                    sweep=sweep_ious(gt_heat, width, height, gt_boxes, thresholds, rule.max_side),
-                    region_iou=region_iou,
-                )  # fmt: skip
-
-            scores.extend(pool.map(score, range(len(batch))))
+            found = _analysed(batch, passes, request, still, rule)
+            score = partial(_image_score, model, found=found, still=still, rule=rule, thresholds=thresholds)
+            scores.extend(pool.map(score, batch, range(len(batch))))
             log.info("evaluated %d/%d images", len(scores), len(annotations))
             if progress is not None:
                 progress(len(scores))
+    return scores, _image_summary(scores, thresholds, rule, model, time.perf_counter() - t0, still is not None)
+
+
+@dataclass(frozen=True)
+class _Analysed:
+    """A batch of photos through the model, row ``b`` a photo: its ``images[b]``, its two
+    classes ``ids[b]`` (the top-1 class, and the true class the model finds most
+    likely), their raw ``maps[b]`` and probabilities ``chosen[b]``, and with the photos'
+    analysis its boxes of both classes ``primaries[b]`` (the split's regions, or the
+    coarse box zoomed; None without the analysis)."""
+
+    images: list[np.ndarray]
+    ids: np.ndarray  # (B, 2) class ids
+    maps: list[np.ndarray]  # (2, h, w) a photo
+    chosen: np.ndarray  # (B, 2) probabilities
+    primaries: list[list | None]
+
+
+def _analysed(batch: Sequence[Annotation], passes, request: LocalizeSettings, still, rule: BoxRule) -> _Analysed:
+    """``batch``'s photos read and analysed: the passes ``request`` asks for (``passes``,
+    a ``ScaledPasses``), then with ``still`` (a ``StillAnalysis``) its classes, its
+    mirror-averaged coarse map, its finer pass and its zoomed crops' classes."""
+    import torch
+
+    from camvideo.cam.evidence import choose_classes, evidence_maps
+    from camvideo.video.sources import read_image
+
+    images = [read_image(a.file) for a in batch]
+    with torch.inference_mode():
+        found = passes.evidence(images, request)
+        if still is not None:  # its classes, and its coarse map (the mirror averaged)
+            found = [still.mirrored(im, still.classes(im, ev)) for im, ev in zip(images, found)]
+        fines = [still.fine(im) if still is not None else None for im in images]
+        crops = [{} for _ in images]  # each photo's zoomed crops, by window
+        if still is not None:  # the zoomed crop's classes joined
+            found = [still.joined(im, ev, fines[b], rule, crops[b]) for b, (im, ev) in enumerate(zip(images, found))]
+        ids = np.array([[choose_classes(ev.probs, request).class_ids[0],
+                         max(a.classes, key=lambda c, p=ev.probs: float(p[c]))] for ev, a in zip(found, batch)])
+        maps = [evidence_maps(passes.method, ev, ids[b]) for b, ev in enumerate(found)]
+        primaries = [[still.primary(images[b], ev, fines[b], int(c), rule, crops[b]) for c in ids[b]]
+                     if still is not None else None for b, ev in enumerate(found)]
+        chosen = np.array([[float(ev.probs[c]) for c in ids[b]] for b, ev in enumerate(found)])
+    return _Analysed(images, ids, maps, chosen, primaries)
+
+
+def _image_score(model, ann: Annotation, b: int, *, found: _Analysed, still, rule: BoxRule,
+                 thresholds: np.ndarray) -> ImageScore:
+    """Photo ``b`` of ``found`` (annotated by ``ann``) scored: its top-1 and true class's
+    boxes (the analysis' where it ran, else ``rule``'s on the normalized maps) against
+    the true boxes, and the true class's map swept at ``thresholds``."""
+    (height, width), ids = found.images[b].shape[:2], found.ids
+    gt_boxes = fit_boxes(ann, width, height)
+    pred_heat, gt_heat = normalize(found.maps[b][0]), normalize(found.maps[b][1])
+    pred, gt = int(ids[b, 0]), int(ids[b, 1])
+    coarse = still.rule(rule) if still is not None else rule
+    pred_boxes, gt_boxes_found = found.primaries[b] or (boxes_from_cam(pred_heat, width, height, coarse),
+                                                        boxes_from_cam(gt_heat, width, height, coarse))
+    pred_box, pred_iou = pick_box(pred_boxes[:1], gt_boxes)
+    more = pred_boxes[1:] or region_boxes(pred_heat, width, height, coarse)[1:]  # the listed regions
+    region_iou = best_iou(pred_boxes[:1] + more, gt_boxes)
+    gt_box, gt_iou = pick_box(gt_boxes_found[:1], gt_boxes)
+    return ImageScore(
+        file=str(ann.file), width=width, height=height, gt_classes=ann.classes,
+        pred_class=pred, pred_label=model.labels[pred], pred_score=float(found.chosen[b, 0]),
+        pred_box=pred_box, pred_iou=pred_iou,
+        gt_class=gt, gt_label=model.labels[gt], gt_score=float(found.chosen[b, 1]),
+        gt_box=gt_box, gt_iou=gt_iou,
+        sweep=sweep_ious(gt_heat, width, height, gt_boxes, thresholds, rule.max_side),
+        region_iou=region_iou,
+    )  # fmt: skip
+
+
+def _image_summary(scores: Sequence[ImageScore], thresholds: np.ndarray, rule: BoxRule, model, seconds: float,
+                   still: bool) -> ImageSummary:
+    """The rates over ``scores`` and their MaxBoxAccV2."""
     n = len(scores)
-    summary = ImageSummary(
+    return ImageSummary(
         images=n,
         top1_cls=sum(s.class_correct for s in scores) / n,
         top1_loc=sum(s.top1_loc for s in scores) / n,
@@ -314,10 +345,9 @@ def evaluate_images(
         maxboxacc=max_box_acc(np.stack([s.sweep for s in scores]), thresholds),
         box_rule=rule,
         model=getattr(model, "name", type(model).__name__),
-        seconds=time.perf_counter() - t0,
-        still=still is not None,
+        seconds=seconds,
+        still=still,
     )
-    return scores, summary
 
 
 IMAGE_CSV_FIELDS = (

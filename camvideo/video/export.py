@@ -133,7 +133,7 @@ class JsonlExporter(_FileSink):
     takes_lines = True
 
     def _emit(self, result: FrameResult) -> None:
-        self._file.write(result.json_line() + "\n")
+        self._file.write(result.json_line + "\n")
 
 
 class CsvExporter(_FileSink):

@@ -121,20 +121,7 @@ class VideoFileSource(Source):
         except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
             raise InputError(f"{path}: not a video that can be decoded ({reason(exc)})") from None
         try:
-            if not container.streams.video:
-                raise InputError(f"{path}: has no video stream")
-            stream = container.streams.video[0]
-            self.time_base = stream.time_base
-            self.metadata = dict(container.metadata)  # the container's tags (a camvideo recording says so)
-            self.rate = float(stream.average_rate or stream.guessed_rate or 0.0) or None
-            # the header's idea of the length: a file that ends well before it is truncated
-            self.duration = video_duration(container, stream)
-            count = stream.frames or None
-            if not count and stream.duration and self.rate:
-                count = int(round(float(stream.duration * stream.time_base) * self.rate))
-            if not count and self.duration and self.rate:
-                count = int(round(self.duration * self.rate))
-            self._expected = count
+            self._expected = count = self._read_header(container, path)
             # Decode the first frame now: a file that cannot give one fails here. The
             # first pass goes on from it (an http file is not downloaded twice).
             frames = self._decode(container, 0.0)
@@ -151,6 +138,25 @@ class VideoFileSource(Source):
         self._opened = (container, frames, first)
         super().__init__(self.location, live=False, size=(first.image.shape[1], first.image.shape[0]),
                          frame_count_hint=count, policy=policy)
+
+    def _read_header(self, container, path) -> int | None:
+        """The video stream's time base, rate and duration and the container's tags, as
+        its header gives them; returns the frame count they imply (None: unknown).
+        InputError when the file has no video stream."""
+        if not container.streams.video:
+            raise InputError(f"{path}: has no video stream")
+        stream = container.streams.video[0]
+        self.time_base = stream.time_base
+        self.metadata = dict(container.metadata)  # the container's tags (a camvideo recording says so)
+        self.rate = float(stream.average_rate or stream.guessed_rate or 0.0) or None
+        # the header's idea of the length: a file that ends well before it is truncated
+        self.duration = video_duration(container, stream)
+        count = stream.frames or None
+        if not count and stream.duration and self.rate:
+            count = int(round(float(stream.duration * stream.time_base) * self.rate))
+        if not count and self.duration and self.rate:
+            count = int(round(self.duration * self.rate))
+        return count
 
     def _facts(self) -> dict:
         return {"location": self.location, "path": self.path, "rate": self.rate,

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from clips import decode_times, make_clip
 
+from camvideo import results as results_module
 from camvideo.annotate import FrameAnnotator
 from camvideo.errors import OutputError
 from camvideo.results import FrameResult
@@ -365,14 +366,13 @@ def test_a_file_run_makes_the_json_lines_on_the_writer(tmp_path, lite0, monkeypa
 
     clip = tmp_path / "in.mp4"
     make_clip(clip, size=(96, 72), times=[i / 30 for i in range(6)])
-    made, json_line = [], FrameResult.json_line
+    made, to_json = [], results_module._to_json
 
-    def recorded(result):
-        if "_json_line" not in result.__dict__:
-            made.append(threading.current_thread().name)
-        return json_line(result)
+    def recorded(obj):
+        made.append(threading.current_thread().name)
+        return to_json(obj)
 
-    monkeypatch.setattr(FrameResult, "json_line", recorded)
+    monkeypatch.setattr(results_module, "_to_json", recorded)
     exporter = GuardedSinks().guard(JsonlExporter(tmp_path / "out.jsonl"))
     with open_source(clip) as src:
         with Pipeline(src, FrameLocalizer(lite0), [FrameAnnotator()], [Collect(), exporter], batch_size=4) as pipe:
@@ -387,8 +387,9 @@ def test_a_result_s_json_line_is_json_dumps_of_its_dict_made_once():
     from camvideo.results import Detection
 
     result = FrameResult(3, 0.1, 64, 48, (Detection(1, 7, "caf\u00e9", 0.123456, (0, 1, 2, 3)),))
-    line = result.json_line()
-    assert line == json.dumps(result.to_dict()) and result.json_line() is line
+    line = result.json_line
+    assert line == json.dumps(result.to_dict()) and result.json_line is line
+    assert result.__dict__["json_line"] is line  # kept in the instance (functools.cached_property)
 
 
 def test_a_result_s_json_line_follows_a_replace():
@@ -399,6 +400,17 @@ def test_a_result_s_json_line_follows_a_replace():
     from camvideo.results import Detection
 
     result = FrameResult(3, 0.1, 64, 48, (Detection(1, 7, "cat", 0.5, (0, 1, 2, 3)),))
-    result.json_line()
+    assert json.loads(result.json_line)["frame"] == 3
     placed = dataclasses.replace(result, frame=9, time=0.3)
-    assert json.loads(placed.json_line())["frame"] == 9 and json.loads(result.json_line())["frame"] == 3
+    assert json.loads(placed.json_line)["frame"] == 9 and json.loads(result.json_line)["frame"] == 3
+
+
+def test_a_result_s_kept_json_line_leaves_its_identity_alone():
+    """Results compare and hash by identity (``eq=False``), before and after their line is kept."""
+    from camvideo.results import Detection
+
+    result = FrameResult(3, 0.1, 64, 48, (Detection(1, 7, "cat", 0.5, (0, 1, 2, 3)),))
+    twin = FrameResult(3, 0.1, 64, 48, result.detections)
+    before = hash(result)
+    assert result.json_line == twin.json_line
+    assert hash(result) == before and result != twin and {result: 1}[result] == 1

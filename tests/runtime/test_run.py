@@ -205,3 +205,54 @@ def test_a_file_on_openvinos_throughput_mode_runs_four_frames_a_pass_unless_told
     run_source(RunRequest(clip, lambda info: told, export=tmp_path / "told.jsonl", batch_size=1))
     assert told.sizes == [1] * 10
     assert (tmp_path / "auto.jsonl").read_text() == (tmp_path / "told.jsonl").read_text()
+
+
+class CornerMark:
+    """A user's annotator (docs/architecture.md, "Where things plug in"): a white
+    square in the top-left corner, drawn in place after the overlay."""
+
+    def annotate(self, image, result):
+        image[:8, :8] = 255
+        return image
+
+
+class TopLabels:
+    """A user's file sink, as the recipe says: written under a temporary name, which
+    takes its final name in ``close``."""
+
+    def __init__(self, path) -> None:
+        self.path, self.partial = path, path.with_suffix(".partial.txt")
+        self._file = open(self.partial, "w")
+        self.corners = []
+
+    def write(self, item):
+        self.corners.append(int(item.annotated[:8, :8].min()))
+        top = item.result.detections[0].label if item.result.detections else "-"
+        self._file.write(f"{item.index} {top}\n")
+
+    def close(self):
+        self._file.close()
+        self.partial.replace(self.path)
+
+
+def test_a_users_annotator_and_sink_plug_into_a_run(tmp_path, lite0):
+    """The architecture's recipes followed as a library user would: an annotator after
+    the overlay draws into every recorded picture, and a sink of one's own gets every
+    frame in order with the picture drawn and the result the export wrote."""
+    from camvideo.annotate import FrameAnnotator
+    from camvideo.runtime.localizer import FrameLocalizer
+
+    clip = tmp_path / "in.mkv"
+    make_clip(clip, frames=6, size=(64, 48))
+    labels = TopLabels(tmp_path / "top.txt")
+    report = run_source(RunRequest(clip, lambda info: FrameLocalizer(lite0), (FrameAnnotator(), CornerMark()),
+                                   recording=tmp_path / "out.mkv", export=tmp_path / "out.jsonl", sinks=(labels,),
+                                   workers=1))
+    assert report.stop == "end" and report.frames == 6
+    exported = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    written = (tmp_path / "top.txt").read_text().splitlines()
+    assert written == [f"{row['frame']} {row['detections'][0]['label']}" for row in exported]
+    assert labels.corners == [255] * 6 and not labels.partial.exists()
+    with av.open(str(tmp_path / "out.mkv")) as container:
+        corners = [frame.to_ndarray(format="rgb24")[1:7, 1:7].min() for frame in container.decode(video=0)]
+    assert len(corners) == 6 and min(corners) > 200  # the mark survives the encoding

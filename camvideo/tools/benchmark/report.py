@@ -236,6 +236,37 @@ def _presets(results: dict) -> dict:
 
 def format_table(report: dict) -> str:
     """The report as a plain-text table (Markdown-compatible)."""
+    lines = _table_lines(report) + [""] + _live_lines(report)
+    lines += _limit_lines(report.get("limit") or {})
+    fastest = report.get("fastest_forward")
+    if fastest:
+        lines.append(f"fastest forward pass of the run: {fastest['name']}, {fastest['ms']:.2f} ms; "
+                     + ", ".join(f"{n} {r['ratio_fastest_forward']:.3f}x" for n, r in report["results"].items()
+                                 if "ratio_fastest_forward" in r))
+    if report.get("openvino_missing"):
+        lines.append(f"OpenVINO not measured: {report['openvino_missing']}")
+    lines.append("")
+    presets = report.get("presets") or {}
+    if len(presets) > 1:
+        lines.append("quality presets, inference stage at 640x480: " + ", ".join(
+            f"{q} {p['median_ms']:.2f} ms" + (f" ({p['ratio_fast']:.2f}x fast)" if p.get("ratio_fast") else "")
+            for q, p in presets.items()))
+        lines.append("")
+    lines += _stage_lines(report) + _stream_lines(report)
+    soak = report.get("soak")
+    if soak:
+        lines.append(
+            f"soak: {soak['frames']} frames, RSS {soak['rss_start_mb']} -> {soak['rss_end_mb']} MiB "
+            f"(max {soak['rss_max_mb']}), growth {soak['growth_pct']:+.2f}%"
+        )
+    if report.get("peers_missing"):
+        lines.append(f"peers not installed (pip install camvideo[bench]): {', '.join(report['peers_missing'])}")
+    return "\n".join(lines)
+
+
+def _table_lines(report: dict) -> list[str]:
+    """The machine and the run's settings in a line, then the table: a row a contestant
+    and a row an end-to-end run (torch's, OpenVINO's)."""
     m = report["machine"]
     cfg = report["config"]
     lines = [
@@ -264,7 +295,12 @@ def format_table(report: dict) -> str:
             f"{e2e['median_ms_per_frame']:.2f} ms | | {e2e['fps']:.1f} | fps {e2e['fps_vs_floor']:.3f}x | "
             f"{_fmt(e2e.get('fps_vs_floor_channels_last'), 'fps {:.3f}x')} | {_fmt(e2e.get('fps_vs_own_forward'), 'fps {:.3f}x')} |"
         )
-    lines.append("")
+    return lines
+
+
+def _live_lines(report: dict) -> list[str]:
+    """The live runs (torch's, OpenVINO's): latency, drops, and where the time went."""
+    lines = []
     for key, runtime in (("live", ""), ("live_openvino", ", OpenVINO")):
         live = report.get(key)
         if not live:
@@ -278,37 +314,19 @@ def format_table(report: dict) -> str:
             parts = ", ".join(f"{k} {v:.1f}" for k, v in live["parts_ms"].items())
             lines.append(f"  mean {live['mean_ms']:.1f} ms: {parts} ms; the rest (the frame waiting for the "
                          f"worker, hand-offs) {live['waited_ms']:.1f} ms")
-    lines += _limit_lines(report.get("limit") or {})
-    fastest = report.get("fastest_forward")
-    if fastest:
-        lines.append(f"fastest forward pass of the run: {fastest['name']}, {fastest['ms']:.2f} ms; "
-                     + ", ".join(f"{n} {r['ratio_fastest_forward']:.3f}x" for n, r in report["results"].items()
-                                 if "ratio_fastest_forward" in r))
-    if report.get("openvino_missing"):
-        lines.append(f"OpenVINO not measured: {report['openvino_missing']}")
-    lines.append("")
-    presets = report.get("presets") or {}
-    if len(presets) > 1:
-        lines.append("quality presets, inference stage at 640x480: " + ", ".join(
-            f"{q} {p['median_ms']:.2f} ms" + (f" ({p['ratio_fast']:.2f}x fast)" if p.get("ratio_fast") else "")
-            for q, p in presets.items()))
-        lines.append("")
+    return lines
+
+
+def _stage_lines(report: dict) -> list[str]:
+    """Each size's stages (ms), and the stage against its forward pass."""
+    lines = []
     for size, stages in report["stages_ms"].items():
         parts = ", ".join(f"{k} {v:.2f}" for k, v in stages.items())
         ratio = (report.get("stage_x_forward") or {}).get(size)
         alone = (report.get("stage_x_forward_alone") or {}).get(size)
         lines.append(f"stages at {size} (ms): {parts}" + (f"; the stage {ratio:.2f}x its forward" if ratio else "")
                      + (f", {alone:.2f}x its forward pass alone" if alone else ""))
-    lines += _stream_lines(report)
-    soak = report.get("soak")
-    if soak:
-        lines.append(
-            f"soak: {soak['frames']} frames, RSS {soak['rss_start_mb']} -> {soak['rss_end_mb']} MiB "
-            f"(max {soak['rss_max_mb']}), growth {soak['growth_pct']:+.2f}%"
-        )
-    if report.get("peers_missing"):
-        lines.append(f"peers not installed (pip install camvideo[bench]): {', '.join(report['peers_missing'])}")
-    return "\n".join(lines)
+    return lines
 
 
 def _stream_lines(report: dict) -> list[str]:

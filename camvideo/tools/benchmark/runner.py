@@ -148,27 +148,46 @@ def _lineup(config: BenchConfig, say: Callable[[str], None]) -> _Lineup:
             contestants.append(camvideo_contestant(other, annotator, base, f" [{name}]"))
     if config.compile:
         say("compiling (torch.compile, first call)")
-        compiled = FrameLocalizer(load_model(config.model, device=config.device).eval(), settings, compile=True)
-        compiled([base[0]])
-        contestants.append(camvideo_contestant(compiled, annotator, base, " compiled"))
-        # The stricter baseline for it: the compiled forward pass alone.
-        floor_model = load_model(config.model, device=config.device).eval().to(memory_format=torch.channels_last)
-        floor_model.features.compile()
-        contestants.insert(2, floor_contestant(floor_model, base, "floor (compiled)", channels_last=True))
-    peers_missing = []
-    if config.peers:
-        for make in (torchcam_contestant, gradcam_contestant):
-            # A model of their own: the hooks they leave would run in the floor's forward passes.
-            c = make(load_model(config.model, device=config.device).eval(), base)
-            if c is None:
-                peers_missing.append(make.__name__.replace("_contestant", ""))
-            else:
-                contestants.append(c)
+        compiled, floor = _compiled_contestants(config, settings, annotator, base)
+        contestants.append(compiled)
+        contestants.insert(2, floor)
+    peers, peers_missing = _peer_contestants(config, base) if config.peers else ([], [])
+    contestants += peers
     ov, ov_missing = None, None
     if config.openvino:
         ov, ov_missing = openvino_setup(config, frames, annotator, settings, say)
         contestants += ov.contestants if ov is not None else []
     return _Lineup(contestants, localizer, annotator, model, base, photos, peers_missing, ov, ov_missing)
+
+
+def _compiled_contestants(config: BenchConfig, settings, annotator, base) -> tuple[Contestant, Contestant]:
+    """camvideo with torch.compile, and the stricter baseline for it: the compiled forward
+    pass alone (channels_last)."""
+    from camvideo.models import load_model
+    from camvideo.runtime.localizer import FrameLocalizer
+
+    compiled = FrameLocalizer(load_model(config.model, device=config.device).eval(), settings, compile=True)
+    compiled([base[0]])
+    floor_model = load_model(config.model, device=config.device).eval().to(memory_format=torch.channels_last)
+    floor_model.features.compile()
+    return (camvideo_contestant(compiled, annotator, base, " compiled"),
+            floor_contestant(floor_model, base, "floor (compiled)", channels_last=True))
+
+
+def _peer_contestants(config: BenchConfig, base) -> tuple[list[Contestant], list[str]]:
+    """The peers (torchcam, pytorch-grad-cam) that are installed, and the names of those
+    that are not."""
+    from camvideo.models import load_model
+
+    contestants, missing = [], []
+    for make in (torchcam_contestant, gradcam_contestant):
+        # A model of their own: the hooks they leave would run in the floor's forward passes.
+        c = make(load_model(config.model, device=config.device).eval(), base)
+        if c is None:
+            missing.append(make.__name__.replace("_contestant", ""))
+        else:
+            contestants.append(c)
+    return contestants, missing
 
 
 def _limit(config: BenchConfig, lineup: _Lineup, report: dict) -> dict:
