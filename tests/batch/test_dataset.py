@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -177,6 +178,29 @@ def _one_file(folder: Path, label: str) -> list[dict]:
     (folder / "a.jsonl").write_text(json.dumps({"frame": 0, "time": 0.0, "width": 8, "height": 6, "detections": [
         {"rank": 1, "class_id": 1, "label": label, "score": 0.5, "box": None}]}) + "\n")
     return [{"rel": "a.mp4", "status": "done", "outputs": [str(folder / "a.jsonl")]}]
+
+
+@pytest.mark.parametrize("older", [True, False])
+def test_a_users_own_file_where_a_dataset_file_goes_is_never_replaced(tmp_path, older):
+    """A Parquet file of other columns, or bytes that are not Parquet, where the dataset
+    would write: one line, the file as it was, whether older than the JSONL (was: replaced
+    silently) or newer (was: counted up to date)."""
+    one, dataset = _one_file(tmp_path / "one", "one"), tmp_path / "set"
+    dataset.mkdir()
+    pq.write_table(pa.table({"x": [1, 2, 3]}), dataset / "a.parquet")
+    (dataset / "b.parquet").write_bytes(b"my notes")
+    two = [{**one[0], "rel": "b.mp4", "outputs": [str(tmp_path / "one" / "b.jsonl")]}]
+    (tmp_path / "one" / "b.jsonl").write_bytes((tmp_path / "one" / "a.jsonl").read_bytes())
+    if older:
+        for name in ("a.jsonl", "b.jsonl"):
+            (tmp_path / "one" / name).touch()
+            os.utime(tmp_path / "one" / name, ns=(2**62, 2**62))
+    before = {p.name: p.read_bytes() for p in dataset.iterdir()}
+    for records, name in ((one, "a.parquet"), (two, "b.parquet")):
+        with pytest.raises(OutputError, match=rf"{name} is not a file of a camvideo dataset .*; "
+                                              "move it away or give another --dataset"):
+            build(tmp_path / "one", dataset, records)
+    assert {p.name: p.read_bytes() for p in dataset.iterdir()} == before
 
 
 def test_another_output_folders_data_in_the_dataset_is_never_replaced(tmp_path):
