@@ -410,6 +410,8 @@ def expands_to_videos(spec: str) -> bool:
 def prepare_output_dir(plan: Plan) -> None:
     """Make the output folder and every job's subfolder; ``OutputError`` when it
     cannot be written (checked with a real file, before any job starts)."""
+    if os.path.exists(plan.output_dir) and not os.path.isdir(plan.output_dir):
+        raise OutputError(f"--output-dir {plan.output_dir} is a file, not a folder: give a folder (made if missing)")
     try:
         os.makedirs(plan.output_dir, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=plan.output_dir, prefix=".camvideo-check-"):

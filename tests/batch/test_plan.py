@@ -177,6 +177,8 @@ def test_an_output_folder_that_cannot_be_made_is_an_output_error(tree, tmp_path)
     plan = make_plan([str(tree)], blocker / "out")
     with pytest.raises(OutputError, match="cannot write there"):
         prepare_output_dir(plan)
+    with pytest.raises(OutputError, match=r"a-file is a file, not a folder: give a folder"):  # was "(File exists)"
+        prepare_output_dir(make_plan([str(tree)], blocker))
     good = make_plan([str(tree)], tmp_path / "out")
     prepare_output_dir(good)
     assert (tmp_path / "out/day1/deep").is_dir() and not list((tmp_path / "out").glob(".camvideo-check-*"))
