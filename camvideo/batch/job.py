@@ -342,7 +342,8 @@ class JobRunner:
             (FrameAnnotator(options.overlay),), recording=Path(job.recording) if job.recording else None,
             export=Path(job.export) if job.export else None, hud=options.hud, batch_size=options.batch_size,
             workers=options.workers, max_frames=options.max_frames, codec=options.codec, preset=options.preset,
-            audio=options.audio and job.segment is None, wrap_output=trim, partial_when_stopped=True)
+            audio=options.audio and job.segment is None, wrap_output=trim, partial_when_stopped=True,
+            protect_inputs=True)
         last = [0.0]
 
         def progress(frames: int, total: int | None) -> None:
