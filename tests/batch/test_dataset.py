@@ -113,6 +113,18 @@ def test_a_dataset_needs_jsonl(tmp_path):
     assert done.returncode == 2 and "--dataset is built from each file's JSONL" in done.stderr
 
 
+def test_a_dataset_that_cannot_be_a_folder_is_one_line_before_the_run(tmp_path):
+    """``--dataset`` naming a file (or a folder under one) ran the whole archive, then
+    ended on "cannot write FILE/a.parquet: File exists"; now one line at once, nothing run."""
+    make_clip(tmp_path / "a.mp4", frames=5, size=(32, 32))
+    (tmp_path / "notes.txt").write_text("mine")
+    dataset = tmp_path / "notes.txt" / "set"  # a file above it (or itself: the same check)
+    done = camvideo(tmp_path / "a.mp4", "--output-dir", tmp_path / "out", "--dataset", dataset)
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        f"camvideo: error: --dataset {dataset}: {tmp_path / 'notes.txt'} is a file, not a folder"], done.stderr
+    assert not (tmp_path / "out").exists() and (tmp_path / "notes.txt").read_text() == "mine"
+
+
 def test_scores_and_times_read_back_as_the_jsonl_wrote_them(tmp_path):
     jsonl = tmp_path / "a.jsonl"
     jsonl.write_text(json.dumps({"frame": 0, "time": 0.033333, "width": 8, "height": 6, "detections": [
