@@ -16,7 +16,8 @@ even one a killed run left. A file whose Parquet is newer than its JSONL is left
 is (a rerun adds what is new). Each file's schema metadata names the JSONL it was
 built from (``camvideo.jsonl``: its real path): a file another output folder's JSONL
 (one that still exists) built is never replaced, the run refused with one line
-(``OutputError``, exit status 2). Each file is locked while it is checked and written
+(``OutputError``, exit status 2); so is a file there that camvideo did not write (not
+Parquet with the dataset's columns: a user's own). Each file is locked while it is checked and written
 (``OutputLock.for_file``, as every output is): two runs that share ``DIR`` from
 different output folders write the same file only when their data collide there
 (the same path in both), and the second is then refused with one line naming the
@@ -121,14 +122,29 @@ def build(output_dir: str | Path, dataset: str | Path, records: list[dict], what
 def _up_to_date(target: Path, jsonl: Path) -> bool:
     """Is ``target`` built from ``jsonl`` (a file from before the source was recorded:
     assumed so) and not older than it? ``OutputError`` when it holds the data of another
-    output folder's JSONL that still exists: the two collide there."""
-    if not target.is_file():
+    output folder's JSONL that still exists (the two collide there), or when it is no
+    camvideo dataset file (a user's own, replaced by nothing)."""
+    if not os.path.lexists(target):
         return False
+    if not _is_dataset_file(target):
+        raise OutputError(f"{target} is not a file of a camvideo dataset (not Parquet with its columns): "
+                          "camvideo does not replace it; move it away or give another --dataset")
     source, mine = built_from(target), str(jsonl.resolve())
     if source not in (None, mine) and os.path.exists(source):
         raise OutputError(f"{target} holds the data of {source} (another output folder's); "
                           "give each output folder its own --dataset")
     return source in (None, mine) and target.stat().st_mtime_ns >= jsonl.stat().st_mtime_ns
+
+
+def _is_dataset_file(target: Path) -> bool:
+    """Is ``target`` a Parquet file with the dataset's columns (one camvideo wrote)?"""
+    pa = _pyarrow()
+    if not target.is_file():
+        return False
+    try:
+        return tuple(pa.parquet.read_schema(target).names) == COLUMNS
+    except (OSError, pa.ArrowException):
+        return False
 
 
 def built_from(target: Path) -> str | None:

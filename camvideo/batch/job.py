@@ -36,7 +36,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -342,7 +342,8 @@ class JobRunner:
             (FrameAnnotator(options.overlay),), recording=Path(job.recording) if job.recording else None,
             export=Path(job.export) if job.export else None, hud=options.hud, batch_size=options.batch_size,
             workers=options.workers, max_frames=options.max_frames, codec=options.codec, preset=options.preset,
-            audio=options.audio and job.segment is None, wrap_output=trim, partial_when_stopped=True)
+            audio=options.audio and job.segment is None, wrap_output=trim, partial_when_stopped=True,
+            protect_inputs=True)
         last = [0.0]
 
         def progress(frames: int, total: int | None) -> None:
@@ -357,10 +358,19 @@ class JobRunner:
         if on_progress is not None:
             on_progress(report.frames, report.source.frame_count)
         if report.sink_errors:
-            raise report.sink_errors[0]
+            raise _naming_kept(report.sink_errors[0], report.kept)
         if report.error is not None:
             raise report.error
         return self._frames, report.stop == "requested", describe_damage(report.damage)
+
+
+def _naming_kept(error: CamvideoError, kept: Sequence[Path]) -> CamvideoError:
+    """The output error a job fails with, naming the ``.partial`` files the run kept
+    (a file's reason says where its frames are, as ``camvideo process`` says it)."""
+    unnamed = [path.name for path in kept if f"kept in {path.name}" not in str(error)]
+    if not unnamed:
+        return error
+    return OutputError(f"{error}; what was written is kept in {', '.join(unnamed)}")
 
 
 def _locked(job: Job) -> contextlib.ExitStack:

@@ -197,9 +197,12 @@ def _expand_one(spec: str, exclude: str | None, notes: list[str]) -> list[_Entry
             raise CamvideoError(f"--output-dir {folder} is the input folder itself: give another folder "
                                 "(one inside it is fine: it is never read as input)")
         # an input inside the output folder is read whole (the outputs go beside it, not into it)
+        said = len(notes)
         found = _walk(folder, None if _inside(folder, exclude) else exclude, notes)
-        if not found:
-            raise InputError(f"{spec}: no videos or images in this folder "
+        if not found:  # what the walk left out (camvideo's recordings, linked folders) is the why
+            why = "; ".join(note[len(_shown(folder)) + 2:] for note in notes[said:])
+            raise InputError(f"{spec}: no videos or images in this folder to process: {why}" if why else
+                             f"{spec}: no videos or images in this folder "
                              f"(videos: {', '.join(VIDEO_SUFFIXES)}; images: {', '.join(IMAGE_SUFFIXES)})")
         return found
     if parsed.kind in ("image", "file"):
@@ -407,6 +410,8 @@ def expands_to_videos(spec: str) -> bool:
 def prepare_output_dir(plan: Plan) -> None:
     """Make the output folder and every job's subfolder; ``OutputError`` when it
     cannot be written (checked with a real file, before any job starts)."""
+    if os.path.exists(plan.output_dir) and not os.path.isdir(plan.output_dir):
+        raise OutputError(f"--output-dir {plan.output_dir} is a file, not a folder: give a folder (made if missing)")
     try:
         os.makedirs(plan.output_dir, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=plan.output_dir, prefix=".camvideo-check-"):

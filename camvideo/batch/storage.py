@@ -108,27 +108,53 @@ def _mtime_ns(info: dict) -> int | None:
     return int(float(moment) * 1e9) if isinstance(moment, int | float) else None
 
 
-def list_videos(spec: str, suffixes: Sequence[str]) -> tuple[str, list[tuple[str, int, int | None]]]:
+def list_videos(spec: str, suffixes: Sequence[str]) -> tuple[str, list[tuple[str, int, int | None]], list[str]]:
     """(the prefix relative paths count from, [(url, size, mtime_ns)] of the videos
-    ``spec`` names: an object, every video under a prefix, or a pattern's matches)."""
+    ``spec`` names: an object, every video under a prefix, or a pattern's matches,
+    [the urls of camvideo's own recordings under a prefix, left out]), as a folder
+    walk on disk leaves them out (``plan.is_camvideo_recording``)."""
     fs, path = filesystem(spec)
+    pattern = bool(_MAGIC.search(path))
     with errors(spec, "cannot list it", InputError):
-        if _MAGIC.search(path):
+        if pattern:
             root = path[: _MAGIC.search(path).start()].rsplit("/", 1)[0]
             found = fs.glob(path, detail=True)
         elif fs.isfile(path):
-            return _full(fs, posixpath.dirname(path)), [(spec, fs.info(path)["size"], _mtime_ns(fs.info(path)))]
+            return _full(fs, posixpath.dirname(path)), [(spec, fs.info(path)["size"], _mtime_ns(fs.info(path)))], []
         else:
             root, found = path.rstrip("/"), fs.find(path, detail=True)
-    videos = []
+    videos, recordings = [], []
     for name, info in sorted(found.items()):
         rel = posixpath.relpath(name, root)
         if info.get("type") == "file" and os.path.splitext(name)[1].lower() in suffixes \
                 and not any(part.startswith(".") for part in rel.split("/")):
-            videos.append((_full(fs, name), int(info["size"]), _mtime_ns(info)))
+            if not pattern and _camvideo_recording(fs, name):
+                recordings.append(name)
+            else:
+                videos.append((_full(fs, name), int(info["size"]), _mtime_ns(info)))
+    if not videos and recordings:
+        raise InputError(f"{spec}: no videos there but camvideo's own recordings ({_full(fs, recordings[0])}"
+                         f"{', ...' * (len(recordings) > 1)}: their labels are burned in); give one by name "
+                         "to analyse it anyway")
     if not videos:
         raise InputError(f"{spec}: no videos there (videos: {', '.join(suffixes)})")
-    return _full(fs, root), videos
+    return _full(fs, root), videos, [_full(fs, name) for name in recordings]
+
+
+def _camvideo_recording(fs, name: str) -> bool:
+    """An object ``*_cam.mkv`` whose container says camvideo recorded it (its header read,
+    not the whole object)."""
+    if not name.endswith("_cam.mkv"):
+        return False
+    import av
+
+    from camvideo.video.recorder import made_by_camvideo
+
+    try:
+        with fs.open(name, "rb", block_size=1 << 16) as file, av.open(file) as container:
+            return made_by_camvideo(container.metadata)
+    except (av.FFmpegError, OSError, ValueError):
+        return False
 
 
 def sizes_under(url: str) -> dict[str, int]:
@@ -158,9 +184,13 @@ def make_plan(specs: Sequence[str], output_dir: str, *, recording: bool, export_
         jobs = tuple(dataclasses.replace(job, recording=moved.get(job.recording), export=moved.get(job.export))
                      for job in plan.jobs)
         return local.Plan(jobs, out, plan.notes)
-    entries, seen = [], set()
+    entries, seen, notes = [], set(), []
     for spec in specs:
-        root, videos = list_videos(spec, local.VIDEO_SUFFIXES)
+        root, videos, recordings = list_videos(spec, local.VIDEO_SUFFIXES)
+        if recordings:
+            notes.append(f"{spec}: {len(recordings)} camvideo recording{'s' * (len(recordings) > 1)} not analysed "
+                         f"again ({recordings[0]}{', ...' * (len(recordings) > 1)}: its labels are burned in); "
+                         "give one by name to analyse it anyway")
         for url, size, mtime in videos:
             if url not in seen and not (out_url and url.startswith(out + "/")):
                 seen.add(url)
@@ -180,7 +210,7 @@ def make_plan(specs: Sequence[str], output_dir: str, *, recording: bool, export_
                               size=size, mtime_ns=mtime))
     if not out_url:
         local._check_outputs_inside(jobs, out)
-    return local.Plan(tuple(jobs), out, ())
+    return local.Plan(tuple(jobs), out, tuple(notes))
 
 
 def remote(job) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from camvideo.batch import DEFAULT_SEGMENT_S, EXPORT_FORMATS
 from camvideo.cli import options as cli
-from camvideo.errors import CamvideoError, printable
+from camvideo.errors import CamvideoError, OutputError, printable
 
 DEFAULT_OUTPUT_DIR = "camvideo-out"
 DEFAULT_CPUS_PER_JOB = 2.0  # a job is two-way parallel (see camvideo.batch.local)
@@ -127,7 +127,19 @@ def check(args: argparse.Namespace) -> None:
         _pyarrow()  # missing: one line now, not after the run
         if args.export_format != "jsonl":
             raise CamvideoError("--dataset is built from each file's JSONL: leave --export-format at jsonl")
+        if "://" not in str(args.dataset):
+            _check_dataset_folder(Path(args.dataset))
     _check_reservations(args)
+
+
+def _check_dataset_folder(folder: Path) -> None:
+    """``--dataset`` a folder (made if missing) that can be written: one line now, not after the run."""
+    from camvideo.cli.outputs import folder_problem
+
+    existing = next(p for p in (folder, *folder.absolute().parents) if p.exists() or p == p.parent)
+    problem = folder_problem(existing)
+    if problem:
+        raise OutputError(f"--dataset {folder}: {problem}")
 
 
 def _check_reservations(args: argparse.Namespace) -> None:

@@ -207,7 +207,8 @@ class Pipeline(PlaybackControls):
     def stop(self) -> None:
         """Stop every thread, then close the source and the sinks (recordings are
         finalized and stay playable). Idempotent. Raises the first sink close error
-        as ``OutputError`` after everything is closed."""
+        as ``OutputError`` after everything is closed (not logged: the caller says
+        it); the others are logged."""
         if self._in_pipeline_thread():
             raise RuntimeError("stop() from a pipeline callback would deadlock; set a flag and stop from another thread")
         self._stopped = True
@@ -227,8 +228,11 @@ class Pipeline(PlaybackControls):
                 try:
                     sink.close()
                 except Exception as exc:  # noqa: BLE001 - keep closing the others
-                    log.error("closing %s failed: %s", type(sink).__name__, exc)
-                    first_error = first_error or _as_output_error(sink, exc)
+                    error = _as_output_error(sink, exc)
+                    if first_error is None:
+                        first_error = error  # raised: the front end words it once
+                    else:
+                        log.error("%s", error)  # not raised: said here
         if first_error is not None:
             raise first_error
 

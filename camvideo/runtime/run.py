@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from camvideo.errors import OutputError
+from camvideo.errors import CamvideoError, OutputError
 from camvideo.frames import Annotator, Localizer, Sink
 from camvideo.results import FrameResult
 from camvideo.video.decoding import Damage
@@ -115,20 +115,22 @@ def run_source(request: RunRequest, should_stop: Callable[[], bool] = lambda: Fa
         if on_ready is not None:
             on_ready(info)
         start = time.monotonic()
-        stop = "error"
+        stop, closing = "error", []
         try:
             pipeline.start()
             stop = _wait(pipeline, should_stop, on_progress, info)
         finally:
             for file in _incomplete(stop, info, files, existing, request.partial_when_stopped):  # keep .partial
                 file.abandon()
-            pipeline.stop()  # joins the threads, closes the source, finalizes the outputs
+            _stop(pipeline, closing)  # joins the threads, closes the source, finalizes the outputs
         seconds = time.monotonic() - start
         stats = pipeline.stats
         if on_progress is not None:
             on_progress(stats.frames, info.frame_count)
-        return RunReport(info, stats.frames, stats.dropped, seconds, stop, source.damage,
-                         tuple(pipeline.sink_errors), pipeline.error, _written(recorder), _written(exporter),
+        errors = (*pipeline.sink_errors, *(e for e in closing if e not in pipeline.sink_errors))
+        return RunReport(info, stats.frames, stats.dropped, seconds,
+                         "output" if closing and stop in ("end", "requested") else stop, source.damage,
+                         errors, pipeline.error, _written(recorder), _written(exporter),
                          MappingProxyType(dict(stats.stage_ms)),
                          tuple(f.path for f in files if f is not None and f.finalized),
                          tuple(f.partial for f in files if f is not None and not f.finalized and f.partial.exists()))
@@ -149,6 +151,16 @@ def _pipeline(request: RunRequest, source: Source, sinks: list, drawn: bool):
     if request.hud and drawn:  # it draws in place: after an annotator that copies the frame
         pipeline.annotators = (*(request.annotators or (NoAnnotator(),)), stats_hud(lambda: pipeline.stats))
     return pipeline
+
+
+def _stop(pipeline, closing: list) -> None:
+    """``pipeline.stop()``; an output that could not be closed (a full disk while its
+    last data were written) goes into ``closing``, to be reported with the files kept
+    as the run's other output errors are, not raised past them."""
+    try:
+        pipeline.stop()
+    except CamvideoError as exc:
+        closing.append(exc)
 
 
 def _incomplete(stop: str, info: SourceInfo, files, existing, every_cut: bool = False) -> list:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -112,6 +113,18 @@ def test_a_dataset_needs_jsonl(tmp_path):
     assert done.returncode == 2 and "--dataset is built from each file's JSONL" in done.stderr
 
 
+def test_a_dataset_that_cannot_be_a_folder_is_one_line_before_the_run(tmp_path):
+    """``--dataset`` naming a file (or a folder under one) ran the whole archive, then
+    ended on "cannot write FILE/a.parquet: File exists"; now one line at once, nothing run."""
+    make_clip(tmp_path / "a.mp4", frames=5, size=(32, 32))
+    (tmp_path / "notes.txt").write_text("mine")
+    dataset = tmp_path / "notes.txt" / "set"  # a file above it (or itself: the same check)
+    done = camvideo(tmp_path / "a.mp4", "--output-dir", tmp_path / "out", "--dataset", dataset)
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        f"camvideo: error: --dataset {dataset}: {tmp_path / 'notes.txt'} is a file, not a folder"], done.stderr
+    assert not (tmp_path / "out").exists() and (tmp_path / "notes.txt").read_text() == "mine"
+
+
 def test_scores_and_times_read_back_as_the_jsonl_wrote_them(tmp_path):
     jsonl = tmp_path / "a.jsonl"
     jsonl.write_text(json.dumps({"frame": 0, "time": 0.033333, "width": 8, "height": 6, "detections": [
@@ -177,6 +190,29 @@ def _one_file(folder: Path, label: str) -> list[dict]:
     (folder / "a.jsonl").write_text(json.dumps({"frame": 0, "time": 0.0, "width": 8, "height": 6, "detections": [
         {"rank": 1, "class_id": 1, "label": label, "score": 0.5, "box": None}]}) + "\n")
     return [{"rel": "a.mp4", "status": "done", "outputs": [str(folder / "a.jsonl")]}]
+
+
+@pytest.mark.parametrize("older", [True, False])
+def test_a_users_own_file_where_a_dataset_file_goes_is_never_replaced(tmp_path, older):
+    """A Parquet file of other columns, or bytes that are not Parquet, where the dataset
+    would write: one line, the file as it was, whether older than the JSONL (was: replaced
+    silently) or newer (was: counted up to date)."""
+    one, dataset = _one_file(tmp_path / "one", "one"), tmp_path / "set"
+    dataset.mkdir()
+    pq.write_table(pa.table({"x": [1, 2, 3]}), dataset / "a.parquet")
+    (dataset / "b.parquet").write_bytes(b"my notes")
+    two = [{**one[0], "rel": "b.mp4", "outputs": [str(tmp_path / "one" / "b.jsonl")]}]
+    (tmp_path / "one" / "b.jsonl").write_bytes((tmp_path / "one" / "a.jsonl").read_bytes())
+    if older:
+        for name in ("a.jsonl", "b.jsonl"):
+            (tmp_path / "one" / name).touch()
+            os.utime(tmp_path / "one" / name, ns=(2**62, 2**62))
+    before = {p.name: p.read_bytes() for p in dataset.iterdir()}
+    for records, name in ((one, "a.parquet"), (two, "b.parquet")):
+        with pytest.raises(OutputError, match=rf"{name} is not a file of a camvideo dataset .*; "
+                                              "move it away or give another --dataset"):
+            build(tmp_path / "one", dataset, records)
+    assert {p.name: p.read_bytes() for p in dataset.iterdir()} == before
 
 
 def test_another_output_folders_data_in_the_dataset_is_never_replaced(tmp_path):

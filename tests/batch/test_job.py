@@ -131,3 +131,39 @@ def test_the_config_id_follows_the_outputs_settings_only():
     assert options("--device", "cpu").config_id() == base  # where it runs: same outputs
     assert options("--topk", "2").config_id() != base
     assert options("--no-heatmap").config_id() != base
+
+
+def test_a_file_whose_output_fails_names_the_partial_files_kept_in_its_reason(tmp_path, runner, monkeypatch):
+    """A full disk mid-file: the failed line's reason names every .partial file the run
+    kept (was: only the error, "cannot write out/a.partial.jsonl: No space left on device")."""
+    from camvideo.video.export import JsonlExporter
+
+    make_clip(tmp_path / "a.mp4", frames=12, size=(64, 48))
+    job = plan_of(tmp_path, tmp_path / "a.mp4").jobs[0]
+    emit = JsonlExporter._emit
+
+    def full(self, result):
+        if result.frame == 5:
+            raise OSError(28, "No space left on device")
+        emit(self, result)
+
+    monkeypatch.setattr(JsonlExporter, "_emit", full)
+    result = runner.run(job)
+    assert result.status == "failed" and result.outputs == ()
+    assert result.reason == (f"cannot write {tmp_path / 'out' / 'a.partial.jsonl'}: No space left on device; "
+                             "what was written is kept in a_cam.partial.mkv, a.partial.jsonl")
+    assert Path(job.recording.replace("_cam.", "_cam.partial.")).exists()
+
+
+def test_an_output_that_is_a_hard_link_to_the_job_s_own_source_fails_the_file_and_leaves_it_whole(tmp_path, runner):
+    """``out/a_cam.partial.mkv`` a hard link to ``a.mp4`` (names that resolve apart):
+    the job recorded over its own input as it read it (its frames lost, the file
+    rewritten); now the real files are compared, as ``camvideo process`` compares them."""
+    make_clip(tmp_path / "a.mp4", frames=8, size=(64, 48))
+    data = (tmp_path / "a.mp4").read_bytes()
+    job = plan_of(tmp_path, tmp_path / "a.mp4").jobs[0]
+    Path(job.recording.replace("_cam.", "_cam.partial.")).hardlink_to(tmp_path / "a.mp4")
+    result = runner.run(job)
+    assert result.status == "failed" and f"is the input {tmp_path / 'a.mp4'} itself" in result.reason
+    assert (tmp_path / "a.mp4").read_bytes() == data
+    assert not Path(job.recording).exists() and not Path(job.export).exists()

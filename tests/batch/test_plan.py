@@ -177,6 +177,8 @@ def test_an_output_folder_that_cannot_be_made_is_an_output_error(tree, tmp_path)
     plan = make_plan([str(tree)], blocker / "out")
     with pytest.raises(OutputError, match="cannot write there"):
         prepare_output_dir(plan)
+    with pytest.raises(OutputError, match=r"a-file is a file, not a folder: give a folder"):  # was "(File exists)"
+        prepare_output_dir(make_plan([str(tree)], blocker))
     good = make_plan([str(tree)], tmp_path / "out")
     prepare_output_dir(good)
     assert (tmp_path / "out/day1/deep").is_dir() and not list((tmp_path / "out").glob(".camvideo-check-*"))
@@ -253,3 +255,18 @@ def test_a_folder_of_images_given_twice_through_a_link_is_one_job_and_a_note(tmp
     assert len(plan.jobs) == 1
     assert plan.notes == (f"1 more name of videos already in the run (given twice, or a link) processed once: "
                           f"{folder}",)
+
+
+def test_a_folder_with_nothing_to_process_but_what_the_walk_left_out_says_what(tmp_path):
+    """A folder of linked folders alone said "no videos or images in this folder", and the
+    note naming the links it did not follow was never printed (the error came first)."""
+    (tmp_path / "cams").mkdir()
+    touch(tmp_path / "cams" / "a.mp4")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "cams").symlink_to(tmp_path / "cams", target_is_directory=True)
+    with pytest.raises(InputError, match=r"in: no videos or images in this folder to process: 1 linked folder not "
+                                         r"followed \(.*in/cams; a link may loop\): give it as a source"):
+        make_plan([str(tmp_path / "in")], tmp_path / "out")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match=r"empty: no videos or images in this folder \(videos: .mp4"):
+        make_plan([str(tmp_path / "empty")], tmp_path / "out")

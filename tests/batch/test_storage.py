@@ -197,3 +197,44 @@ def test_an_archive_in_a_bucket_on_ray(s3, tmp_path):
     again = camvideo(*args, "--no-progress", env=env(**s3.env), timeout=600)
     assert again.returncode == 0 and "3 complete from an earlier run" in again.stderr, again.stderr
 
+
+
+def test_a_prefix_leaves_camvideo_s_own_recordings_out_as_a_folder_walk_does(s3, tmp_path, monkeypatch):
+    """A second run over a prefix that holds a first run's output prefix analysed its
+    recordings again (``out/a_cam.mkv`` as an input: ``a_cam_cam.mkv``); on disk the
+    walk leaves them out with a note. A pattern, or one named, is analysed."""
+    import av
+    from clips import make_clip
+
+    from camvideo.batch import storage
+    from camvideo.errors import InputError
+    from camvideo.video.recorder import RECORDING_TAG
+
+    make_clip(tmp_path / "a.mp4", frames=2, size=(32, 24))
+    make_clip(tmp_path / "front_cam.mkv", frames=2, size=(32, 24))  # a user's camera, not camvideo's
+    with av.open(str(tmp_path / "front_cam.mkv")) as src, av.open(str(tmp_path / "a_cam.mkv"), "w") as out:
+        out.metadata[RECORDING_TAG[0]] = RECORDING_TAG[1]
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    fs = s3.fs()
+    fs.mkdir("own-recordings")
+    for name, key in (("a.mp4", "in/a.mp4"), ("front_cam.mkv", "in/front_cam.mkv"), ("a_cam.mkv", "in/out/a_cam.mkv")):
+        fs.put(str(tmp_path / name), f"own-recordings/{key}")
+    for key, value in s3.env.items():
+        monkeypatch.setenv(key, value)
+    plan = storage.make_plan(["s3://own-recordings/in"], "s3://own-recordings/out2", recording=True,
+                             export_format="jsonl")
+    assert sorted(job.rel for job in plan.jobs) == ["a.mp4", "front_cam.mkv"]
+    assert plan.notes == ("s3://own-recordings/in: 1 camvideo recording not analysed again "
+                          "(s3://own-recordings/in/out/a_cam.mkv: its labels are burned in); "
+                          "give one by name to analyse it anyway",)
+    with pytest.raises(InputError, match="no videos there but camvideo's own recordings"):
+        storage.make_plan(["s3://own-recordings/in/out"], "s3://own-recordings/out2", recording=True,
+                          export_format="jsonl")
+    for named, rels in (("s3://own-recordings/in/out/a_cam.mkv", ["a_cam.mkv"]),
+                        ("s3://own-recordings/in/**/*.mkv", ["front_cam.mkv", "out/a_cam.mkv"])):
+        plan = storage.make_plan([named], "s3://own-recordings/out2", recording=True, export_format="jsonl")
+        assert sorted(job.rel for job in plan.jobs) == rels and not plan.notes

@@ -414,3 +414,28 @@ def test_a_result_s_kept_json_line_leaves_its_identity_alone():
     before = hash(result)
     assert result.json_line == twin.json_line
     assert hash(result) == before and result != twin and {result: 1}[result] == 1
+
+
+class FailsToClose(Collect):
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def close(self):
+        super().close()
+        raise OSError(28, "No space left on device")
+
+
+def test_a_sink_that_fails_to_close_is_raised_once_and_not_logged_too(caplog):
+    """The first close error is the caller's to say (one line on the command line):
+    logged as well, a full disk printed two lines, one naming a wrapper class."""
+    first, second = FailsToClose("/out/a_cam.partial.mkv"), FailsToClose("/out/a.partial.jsonl")
+    frames = [np.zeros((8, 8, 3), np.uint8)] * 3
+    pipe = Pipeline(IterableSource(frames), SlowLocalizer(), [FrameAnnotator()], [first, second])
+    pipe.start()
+    assert pipe.wait(30)
+    with caplog.at_level("ERROR", logger="camvideo.runtime.pipeline"), pytest.raises(OutputError) as raised:
+        pipe.stop()
+    assert str(raised.value) == "cannot write /out/a_cam.partial.mkv: No space left on device"
+    assert first.closed and second.closed
+    assert [r.getMessage() for r in caplog.records] == ["cannot write /out/a.partial.jsonl: No space left on device"]

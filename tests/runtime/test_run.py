@@ -137,6 +137,31 @@ def test_an_output_that_fails_ends_the_run_and_the_others_stay_partial(tmp_path)
     assert [json.loads(line)["frame"] for line in lines][:8] == list(range(8))  # complete up to the failure
 
 
+class FailsToClose(Keep):
+    def close(self):
+        super().close()
+        raise OSError(28, "No space left on device")
+
+
+def test_an_output_that_cannot_be_closed_is_reported_with_the_files_kept(tmp_path):
+    """A write error, then a close that fails too (a full disk): the report comes back
+    with both and every .partial kept (was: the close error raised out of run_source,
+    the report lost, and the command named only the recording's .partial)."""
+    (tmp_path / "out.jsonl").write_text("an earlier export\n")
+    source = IterableSource(_images(20), fps=10.0)
+    last = FailsToClose()
+    report = run_source(RunRequest(source, lambda info: Fake(), export=tmp_path / "out.jsonl",
+                                   sinks=(Keep(fail_at=7), last)))
+    assert report.stop == "output" and [str(e) for e in report.sink_errors] == [
+        "cannot write Keep: No space left on device", "cannot write FailsToClose: No space left on device"]
+    assert report.kept == (tmp_path / "out.partial.jsonl",) and report.outputs == () and last.closed
+    assert (tmp_path / "out.jsonl").read_text() == "an earlier export\n"
+    ended = run_source(RunRequest(IterableSource(_images(3), fps=10.0), lambda info: Fake(),
+                                  export=tmp_path / "two.jsonl", sinks=(FailsToClose(),)))
+    assert ended.stop == "output" and [str(e) for e in ended.sink_errors] == [
+        "cannot write FailsToClose: No space left on device"]
+
+
 def test_a_stop_request_finalizes_the_outputs_at_the_last_frame_written(tmp_path):
     source = IterableSource(_images(200), fps=10.0)
     stop_at = time.monotonic() + 0.5
