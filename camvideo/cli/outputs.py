@@ -56,6 +56,18 @@ def folder_problem(folder: Path) -> str | None:
     return f"{folder} is a file, not a folder" if folder.exists() else f"the folder {folder} does not exist"
 
 
+def check_side_file(path: str | None) -> None:
+    """``--json FILE`` checked before the model loads: an ``OutputError`` when FILE is a
+    folder or its folder cannot take it. None and ``-`` (stdout) pass."""
+    if path is None or path == "-":
+        return
+    if Path(path).is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder; give a file name")
+    problem = folder_problem(Path(path).parent)
+    if problem:
+        raise OutputError(f"cannot write {path}: {problem}")
+
+
 def check_folders(paths) -> None:
     """An ``OutputError`` for the first of ``paths`` (None skipped) whose folder cannot take it,
     said before a model loads or a source opens."""

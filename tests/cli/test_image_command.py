@@ -75,6 +75,14 @@ def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, data_dir, make_args,
     assert len(err.splitlines()) == 1
 
 
+def test_a_json_file_that_is_a_folder_is_said_before_any_image_is_written(capsys, tmp_path, data_dir):
+    out = tmp_path / "x.png"
+    assert main(["image", str(data_dir / "chelsea.png"), "-o", str(out), "--json", str(tmp_path)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == f"camvideo: error: cannot write {tmp_path}: it is a folder; give a file name"
+    assert not out.exists()
+
+
 def test_weights_that_cannot_be_fetched_say_which_file_to_provide(tmp_path, data_dir):
     """A real download attempt, failing fast: an empty torch cache and a closed proxy port."""
     env = {

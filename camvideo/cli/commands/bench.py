@@ -10,7 +10,7 @@ import signal
 import sys
 
 from camvideo.cli.options import path_argument
-from camvideo.cli.outputs import write_text
+from camvideo.cli.outputs import check_side_file, write_text
 from camvideo.cli.parser import exit_status
 from camvideo.errors import flag
 from camvideo.runtime.signals import StopSignals, say_line
@@ -77,6 +77,7 @@ def _interrupted(signum: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_side_file(args.json)  # said now, before torch loads, not after minutes of measuring
     from camvideo.models import resolve_device
     from camvideo.tools.benchmark import QUICK, BenchConfig, format_table, run_bench
 
