@@ -153,6 +153,12 @@ def test_a_json_file_that_cannot_be_written_is_said_before_the_bench_runs(capsys
     assert ("it is a folder" if where == "folder" else "does not exist") in line
 
 
+def test_a_topk_beyond_the_models_classes_is_one_line(capsys):
+    assert main(["bench", "--quick", "--no-peers", "--topk", "1001"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == "camvideo: error: --topk must be at most 1000, the classes of lite0, got 1001"
+
+
 def test_frames_move_and_keep_their_size():
     frames = benchmark.make_frames(320, 180, 4)
     assert all(f.shape == (180, 320, 3) and f.dtype == np.uint8 and f.flags.c_contiguous for f in frames)
