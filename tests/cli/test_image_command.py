@@ -50,9 +50,11 @@ def test_json_follows_the_contract(capsys, tmp_path, data_dir):
     assert (tmp_path / "x.png").is_file()
 
 
-def test_json_to_file(tmp_path, data_dir):
+def test_json_to_file(capsys, tmp_path, data_dir):
     out = tmp_path / "r.jsonl"
     assert main(["image", str(data_dir / "coffee.png"), "-o", str(tmp_path), "--json", str(out)]) == 0
+    (line,) = capsys.readouterr().out.splitlines()  # the JSON in its file, the line saying where the image went
+    assert line.startswith(f"{data_dir / 'coffee.png'}: ") and line.endswith(f"-> {tmp_path / 'coffee_cam.png'}")
     (obj,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert obj["detections"][0]["label"] in ("espresso", "cup")
 

@@ -157,7 +157,7 @@ def _annotate(args, settings, overlay, paths, images, targets, locked: bool) -> 
             result = still(localizer, image, index) if still else localizer([image], indices=[index], times=[0.0])[0]
         _write_image(target, annotator.annotate(image, result), None if locked else f"camvideo image {path}")
         lines.append(json.dumps({**result.to_dict(), "source": str(path)}))
-        if args.json is None:
+        if args.json != "-":  # stdout is the JSON's alone
             top = result.detections[0]
             box = list(top.box) if top.box else None
             print(printable(f"{path}: {top.label} ({top.score:.2f}) box {box} -> {target}"))
