@@ -153,6 +153,13 @@ def test_a_json_file_that_cannot_be_written_is_said_before_the_bench_runs(capsys
     assert ("it is a folder" if where == "folder" else "does not exist") in line
 
 
+def test_a_precision_without_the_openvino_contestants_is_refused(capsys):
+    assert main(["bench", "--quick", "--no-openvino", "--precision", "bf16"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == ("camvideo: error: --precision bf16 is the OpenVINO contestants' arithmetic, and "
+                    "--no-openvino leaves them out: give one of them")
+
+
 def test_a_topk_beyond_the_models_classes_is_one_line(capsys):
     assert main(["bench", "--quick", "--no-peers", "--topk", "1001"]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
