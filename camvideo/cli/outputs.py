@@ -1,6 +1,7 @@
 """The side files a command writes besides recordings and exports (``--json``,
 eval's summaries): a failure is one ``OutputError`` line naming the file; whether
-an output's folder can take it (``folder_problem``, ``check_folders``) and whether a
+an output's folder can take it (``folder_problem``, ``check_folders``;
+``check_side_file`` for ``--json FILE``) and whether a
 recording's and an export's names are ones they take (``check_names``), said early. That no
 output is an input is ``camvideo.video.outputs.check_outputs``."""
 
