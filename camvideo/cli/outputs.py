@@ -1,6 +1,7 @@
 """The side files a command writes besides recordings and exports (``--json``,
 eval's summaries): a failure is one ``OutputError`` line naming the file; whether
-an output's folder can take it (``folder_problem``, ``check_folders``) and whether a
+an output's folder can take it (``folder_problem``, ``check_folders``;
+``check_side_file`` for ``--json FILE``) and whether a
 recording's and an export's names are ones they take (``check_names``), said early. That no
 output is an input is ``camvideo.video.outputs.check_outputs``."""
 
@@ -54,6 +55,18 @@ def folder_problem(folder: Path) -> str | None:
     if folder.is_dir():
         return None if os.access(folder, os.W_OK) else f"the folder {folder} is not writable (read-only, or no permission)"
     return f"{folder} is a file, not a folder" if folder.exists() else f"the folder {folder} does not exist"
+
+
+def check_side_file(path: str | None) -> None:
+    """``--json FILE`` checked before the model loads: an ``OutputError`` when FILE is a
+    folder or its folder cannot take it. None and ``-`` (stdout) pass."""
+    if path is None or path == "-":
+        return
+    if Path(path).is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder; give a file name")
+    problem = folder_problem(Path(path).parent)
+    if problem:
+        raise OutputError(f"cannot write {path}: {problem}")
 
 
 def check_folders(paths) -> None:

@@ -163,7 +163,7 @@ class StreamSource(Source):
                         return
                 self._warn(f"{self.url}: the stream ended; reopening", log)
             except (av.FFmpegError, OSError) as exc:
-                self._warn(f"{self.url}: {reason(exc)}; reopening", log)
+                self._warn(f"{self.url}: {_why_lost(exc, self.stall_s)}; reopening", log)
             if container is not None:
                 container.close()
                 container = None
@@ -177,6 +177,16 @@ class StreamSource(Source):
         if self._container is not None:
             self._container.close()
             self._container = None
+
+
+def _why_lost(exc: Exception, stall_s: float) -> str:
+    """Why a stream stopped, in words: the timeout that ends a silent read is FFmpeg's
+    "Immediate exit requested" (AVERROR_EXIT); anything else is its own reason."""
+    import av
+
+    if isinstance(exc, av.error.ExitError):
+        return f"nothing came for {stall_s:g} s"
+    return reason(exc)
 
 
 @contextlib.contextmanager

@@ -50,9 +50,11 @@ def test_json_follows_the_contract(capsys, tmp_path, data_dir):
     assert (tmp_path / "x.png").is_file()
 
 
-def test_json_to_file(tmp_path, data_dir):
+def test_json_to_file(capsys, tmp_path, data_dir):
     out = tmp_path / "r.jsonl"
     assert main(["image", str(data_dir / "coffee.png"), "-o", str(tmp_path), "--json", str(out)]) == 0
+    (line,) = capsys.readouterr().out.splitlines()  # the JSON in its file, the line saying where the image went
+    assert line.startswith(f"{data_dir / 'coffee.png'}: ") and line.endswith(f"-> {tmp_path / 'coffee_cam.png'}")
     (obj,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert obj["detections"][0]["label"] in ("espresso", "cup")
 
@@ -73,6 +75,14 @@ def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, data_dir, make_args,
     err = capsys.readouterr().err.strip()
     assert err.startswith("camvideo: error:") and message in err
     assert len(err.splitlines()) == 1
+
+
+def test_a_json_file_that_is_a_folder_is_said_before_any_image_is_written(capsys, tmp_path, data_dir):
+    out = tmp_path / "x.png"
+    assert main(["image", str(data_dir / "chelsea.png"), "-o", str(out), "--json", str(tmp_path)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == f"camvideo: error: cannot write {tmp_path}: it is a folder; give a file name"
+    assert not out.exists()
 
 
 def test_weights_that_cannot_be_fetched_say_which_file_to_provide(tmp_path, data_dir):

@@ -40,3 +40,13 @@ def test_the_timm_hint_only_when_timm_was_not_asked(capsys, fake_reports):
     assert cli.main(["models", "--timm", "resnet18"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == "# 2 models: 1 exact CAM, 0 Grad-CAM, 1 unsupported"
+
+
+@pytest.mark.parametrize("args, line", [
+    (["--layers", "lite0", "--json"], "--layers lists one model's layers: --json would do nothing with it; leave it out"),
+    (["--fetch", "lite0", "--cached", "--layers", "lite0"],
+     "--fetch downloads weights: --layers, --cached would do nothing with it; leave them out"),
+])
+def test_fetch_and_layers_refuse_the_options_they_ignore(capsys, args, line):
+    assert cli.main(["models", *args]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"camvideo: error: {line}"]

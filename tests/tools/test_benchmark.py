@@ -140,6 +140,32 @@ def test_bench_bad_arguments_are_one_line_errors(capsys):
     assert "frames must be at least 1" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("where", ["folder", "missing folder"])
+def test_a_json_file_that_cannot_be_written_is_said_before_the_bench_runs(capsys, monkeypatch, tmp_path, where):
+    def ran(*args, **kwargs):
+        raise AssertionError("the bench ran")
+
+    monkeypatch.setattr(benchmark, "run_bench", ran)
+    out = tmp_path if where == "folder" else tmp_path / "missing" / "bench.json"
+    assert main(["bench", "--quick", "--json", str(out)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"camvideo: error: cannot write {out}: ")
+    assert ("it is a folder" if where == "folder" else "does not exist") in line
+
+
+def test_a_precision_without_the_openvino_contestants_is_refused(capsys):
+    assert main(["bench", "--quick", "--no-openvino", "--precision", "bf16"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == ("camvideo: error: --precision bf16 is the OpenVINO contestants' arithmetic, and "
+                    "--no-openvino leaves them out: give one of them")
+
+
+def test_a_topk_beyond_the_models_classes_is_one_line(capsys):
+    assert main(["bench", "--quick", "--no-peers", "--topk", "1001"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == "camvideo: error: --topk must be at most 1000, the classes of lite0, got 1001"
+
+
 def test_frames_move_and_keep_their_size():
     frames = benchmark.make_frames(320, 180, 4)
     assert all(f.shape == (180, 320, 3) and f.dtype == np.uint8 and f.flags.c_contiguous for f in frames)

@@ -265,6 +265,20 @@ def test_bad_manifest_exits_2_without_traceback(tmp_path, capsys):
     assert "or --devset (the development set)" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("devset", [False, True])
+def test_an_out_folder_that_cannot_be_made_is_said_before_the_model_loads(tmp_path, capsys, monkeypatch, devset):
+    def loads(*args, **kwargs):
+        raise AssertionError("the model loaded")
+
+    monkeypatch.setattr(cli.options, "load_model_from_args", loads)
+    (tmp_path / "plain").write_text("a file")
+    out = tmp_path / "plain" / "results"
+    manifest = Path(__file__).resolve().parents[1] / "data" / ("devset/manifest.json" if devset else "manifest.json")
+    assert cli.main(["eval", *(["--devset"] if devset else []), str(manifest), "--out", str(out)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == f"camvideo: error: cannot create {out}: {tmp_path / 'plain'} is a file, not a folder"
+
+
 def test_box_outside_the_image_is_named(tmp_path, model, labels):
     path = _bad(tmp_path, json.dumps({"images": [{**GOOD, "boxes": [[0, 0, 300, 451]]}]}))  # axes swapped
     with pytest.raises(InputError, match=r"images\[0\] \(chelsea.png\): box .* outside the 451x300 image"):

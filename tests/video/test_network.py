@@ -4,6 +4,7 @@ stream that does not open says what the server did (item 9)."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import logging
 import os
@@ -296,6 +297,38 @@ def test_a_dropped_stream_is_reopened_for_as_long_as_asked(tmp_path, retries):
             assert len(got) == 40 and failed is None and server.connections >= 9
         else:
             assert len(got) < 40 and "after 2 reopen attempts" in str(failed)
+
+
+class _Stalling(FileServer):
+    """``/live.mjpg`` sends ``burst`` pictures, then holds every connection open, silent."""
+
+    def __init__(self, folder, burst: int = 3) -> None:
+        super().__init__(folder)
+        handler = self.httpd.RequestHandlerClass
+        owner = self
+
+        def stalling(handler_self):
+            handler_self.send_response(200)
+            handler_self.send_header("Content-Type", "multipart/x-mixed-replace;boundary=frame")
+            handler_self.end_headers()
+            jpeg = cv2.imencode(".jpg", pattern(0, 64, 48))[1].tobytes()
+            with contextlib.suppress(OSError):
+                for _ in range(burst):
+                    handler_self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
+                                             + f"Content-Length: {len(jpeg)}\r\n\r\n".encode() + jpeg + b"\r\n")
+                handler_self.wfile.flush()
+                owner._stop.wait(30)
+
+        handler._mjpeg = stalling
+
+
+def test_a_stream_that_goes_silent_is_reopened_saying_so_in_words(tmp_path, caplog):
+    with _Stalling(tmp_path) as server, caplog.at_level(logging.WARNING):
+        with StreamSource(server.url("live.mjpg"), stall_s=0.5, max_retries=1, max_wait_s=0.05) as src:
+            got = [src.read(timeout=5) for _ in range(4)]  # more than one connection's 3 pictures
+    assert all(frame is not None for frame in got)
+    assert "nothing came for 0.5 s; reopening" in caplog.text
+    assert "Immediate exit" not in caplog.text
 
 
 def test_stream_retries_are_checked():

@@ -10,9 +10,9 @@ import signal
 import sys
 
 from camvideo.cli.options import path_argument
-from camvideo.cli.outputs import write_text
+from camvideo.cli.outputs import check_side_file, write_text
 from camvideo.cli.parser import exit_status
-from camvideo.errors import flag
+from camvideo.errors import CamvideoError, flag
 from camvideo.runtime.signals import StopSignals, say_line
 from camvideo.settings import PRECISIONS
 
@@ -77,6 +77,10 @@ def _interrupted(signum: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_side_file(args.json)  # said now, before torch loads, not after minutes of measuring
+    if args.no_openvino and args.precision != "auto":
+        raise CamvideoError(f"--precision {args.precision} is the OpenVINO contestants' arithmetic, and "
+                            "--no-openvino leaves them out: give one of them")
     from camvideo.models import resolve_device
     from camvideo.tools.benchmark import QUICK, BenchConfig, format_table, run_bench
 

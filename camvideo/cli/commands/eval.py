@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from camvideo.cli import options as cli
-from camvideo.cli.outputs import whole_file, write_file
+from camvideo.cli.outputs import folder_problem, whole_file, write_file
 from camvideo.cli.parser import exit_status
 from camvideo.cli.progress import Counting
 from camvideo.errors import InputError, OutputError, printable, reason
@@ -191,12 +191,23 @@ def _out_dir(out: str | None, source: Path, names: tuple[str, ...], inputs: list
     """The folder for the files ``names``; none of them may be one of ``inputs``."""
     path = Path(out) if out else Path.cwd() / f"{source.stem}_eval"
     check_outputs(inputs, [(str(path / name), path / name) for name in names])
+    _check_out(path)
     return path
 
 
-def _make(path: Path) -> Path:
+def _check_out(path: Path) -> None:
+    """An ``OutputError`` when ``path`` cannot be the results' folder (a file, under a file,
+    in a folder that cannot be written), said before the model loads; made by ``_make``."""
     if path.exists() and not path.is_dir():
         raise OutputError(f"--out {path} is a file, not a folder: the results are several files; choose a folder")
+    existing = next(p for p in (path, *path.parents) if p.exists() or p == p.parent)
+    problem = folder_problem(existing)
+    if problem:
+        raise OutputError(f"cannot create {path}: {problem}")
+
+
+def _make(path: Path) -> Path:
+    _check_out(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from camvideo.cli import options as cli
-from camvideo.cli.outputs import folder_problem, whole_file, write_text
+from camvideo.cli.outputs import check_side_file, folder_problem, whole_file, write_text
 from camvideo.cli.parser import exit_status
 from camvideo.errors import InputError, OutputError, printable, reason
 from camvideo.video.outputs import check_outputs
@@ -121,9 +121,7 @@ def run(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths]
     images = read_images(args.paths)  # fail before loading the model
     targets = output_paths(paths, args.output)
-    problem = folder_problem(Path(args.json).parent) if args.json not in (None, "-") else None
-    if problem:  # said now, not after every image
-        raise OutputError(f"cannot write {args.json}: {problem}")
+    check_side_file(args.json)  # said now, not after every image
     check_outputs(paths, _outputs(paths, targets, args.json))
     with contextlib.ExitStack() as stack:
         one = _lock_outputs(stack, targets, args)  # a second run writing them is refused before the model loads
@@ -159,7 +157,7 @@ def _annotate(args, settings, overlay, paths, images, targets, locked: bool) -> 
             result = still(localizer, image, index) if still else localizer([image], indices=[index], times=[0.0])[0]
         _write_image(target, annotator.annotate(image, result), None if locked else f"camvideo image {path}")
         lines.append(json.dumps({**result.to_dict(), "source": str(path)}))
-        if args.json is None:
+        if args.json != "-":  # stdout is the JSON's alone
             top = result.detections[0]
             box = list(top.box) if top.box else None
             print(printable(f"{path}: {top.label} ({top.score:.2f}) box {box} -> {target}"))

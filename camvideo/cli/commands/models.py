@@ -122,7 +122,25 @@ def check_fetch(name: str) -> None:
                             f"{source.url} and pass it with --weights PATH")
 
 
+# --fetch and --layers each do one thing; the other options choose what the list shows
+ALONE = {"fetch": "downloads weights", "layers": "lists one model's layers"}
+LIST_OPTIONS = ("timm", "cached", "json", "refresh")
+
+
+def check_alone(args: argparse.Namespace) -> None:
+    """``--fetch`` or ``--layers`` with each other or with the list's options: a
+    ``CamvideoError`` naming those that would do nothing, before anything loads."""
+    for alone, what in ALONE.items():
+        if not getattr(args, alone):
+            continue
+        extra = [f"--{name}" for name in (*ALONE, *LIST_OPTIONS) if name != alone and getattr(args, name)]
+        if extra:
+            raise CamvideoError(f"--{alone} {what}: {', '.join(extra)} would do nothing with it; "
+                                f"leave {'it' if len(extra) == 1 else 'them'} out")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_alone(args)
     from camvideo.models import available_models, cached_weights, fetch_weights, layer_names
 
     if args.fetch:

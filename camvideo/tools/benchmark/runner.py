@@ -118,14 +118,16 @@ def _lineup(config: BenchConfig, say: Callable[[str], None]) -> _Lineup:
     from camvideo.annotate import FrameAnnotator
     from camvideo.models import load_model
     from camvideo.presets import DEFAULT_QUALITY, QUALITY_PRESETS, quality_settings
+    from camvideo.runtime.loading import check_classes
     from camvideo.runtime.localizer import FrameLocalizer
-    from camvideo.settings import LocalizeSettings, SmoothingSettings
+    from camvideo.settings import LocalizeSettings, ModelOptions, SmoothingSettings
 
     # The stock network as loaded (the floor), the stock network in
     # channels_last (the floor in its fastest eager layout), and camvideo's own
     # copy, which FrameLocalizer changes in place (batch norms folded,
     # channels_last): its forward pass alone is the strict baseline.
     plain = load_model(config.model, device=config.device).eval()
+    check_classes(plain, ModelOptions(model=config.model, topk=config.topk))  # --topk beyond its classes: one line
     model = load_model(config.model, device=config.device).eval()
     settings = LocalizeSettings(topk=config.topk, smoothing=SmoothingSettings() if config.smooth else None)
     localizer = FrameLocalizer(model, settings)
