@@ -162,6 +162,18 @@ def test_torch_options_do_not_apply(resnet, tmp_path):
         load_model(str(onnx_file), device="cuda")
 
 
+def test_int8_is_refused_not_run_as_f32(tmp_path):
+    """camvideo quantizes only what it converts: int8 for a graph is one line, not f32 under int8's name."""
+    from camvideo.errors import CamvideoError
+    from camvideo.runtime.runtimes import choose_runtime, make_forward
+
+    model = load_exported(graphs.export_onnx(graphs.GapNet(), tmp_path / "g.onnx", (64, 64)))
+    for call in (choose_runtime, make_forward):
+        with pytest.raises(CamvideoError, match=r"^--precision int8: camvideo quantizes .* \(g\.onnx\)"):
+            call(model, "auto", precision="int8")
+    assert choose_runtime(model, "auto", precision="bf16") == "openvino"
+
+
 def test_graph_features_are_thread_safe(resnet, photo):
     """Several threads at once (the files pipeline's workers), each its own request."""
     from concurrent.futures import ThreadPoolExecutor
