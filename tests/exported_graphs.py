@@ -103,6 +103,19 @@ def export_onnx(net: nn.Module, path: Path, size=(224, 224), *, dynamic: bool = 
     return path
 
 
+def export_onnx_external(net: nn.Module, path: Path, size=(224, 224)) -> Path:
+    """``net`` as an ONNX file whose weights are in an external data file beside it
+    (``path`` + ``.data``, written anew: the same network gives the same ``.onnx``)."""
+    import onnx
+
+    export_onnx(net, path, size)
+    data = path.with_name(path.name + ".data")
+    data.unlink(missing_ok=True)
+    onnx.save_model(onnx.load(str(path)), str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=data.name, size_threshold=0)
+    return path
+
+
 def export_ir(net: nn.Module, path: Path, size=(224, 224), *, labels: list[str] | None = None) -> Path:
     """``net`` as OpenVINO IR (``path`` the .xml, the .bin beside it), free batch,
     height and width; ``labels`` in its rt_info."""

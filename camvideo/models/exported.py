@@ -163,9 +163,9 @@ def cut_graph(graph, head: Head, layout: str, bgr: bool):
 
 @dataclass(frozen=True)
 class GraphSource:
-    """The files a graph was read from (the ``.onnx``, or the IR's ``.xml`` and
-    ``.bin``), their size and modification time then, and how it was cut: what a
-    compiled-model cache keys on (``digest``)."""
+    """The files a graph was read from (the ``.onnx`` and the external data files
+    it names, or the IR's ``.xml`` and ``.bin``), their size and modification time
+    then, and how it was cut: what a compiled-model cache keys on (``digest``)."""
 
     files: tuple[Path, ...]
     stats: tuple[tuple[int, int], ...]
@@ -173,7 +173,10 @@ class GraphSource:
 
     @classmethod
     def of(cls, path: Path, cut: str) -> GraphSource:
-        files = (path, path.with_suffix(".bin")) if path.suffix.lower() == ".xml" else (path,)
+        if path.suffix.lower() == ".xml":
+            files = (path, path.with_suffix(".bin"))
+        else:
+            files = (path, *external_data(path))
         return cls(files, _stats(files), cut)
 
     def digest(self) -> str | None:
@@ -197,6 +200,42 @@ def _stats(files) -> tuple[tuple[int, int], ...]:
         return tuple((os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in files)
     except OSError:
         return ()
+
+
+_LOCATION = b"\x0a\x08location\x12"  # a StringStringEntryProto: key "location", then its value's tag
+
+
+def external_data(path: Path) -> tuple[Path, ...]:
+    """The external data files an ``.onnx`` file names (a large model's weights
+    beside it: each tensor's ``external_data`` entry ``location``), those that are
+    files, in the order first named. Read from the protobuf's bytes: no ONNX
+    package at run time."""
+    import mmap
+
+    found: dict[Path, None] = {}
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            at = data.find(_LOCATION)
+            while at >= 0:
+                size, start = _varint(data, at + len(_LOCATION))
+                name = data[start:start + size].decode("utf-8", "replace")
+                if name and (path.parent / name).is_file():
+                    found[path.parent / name] = None
+                at = data.find(_LOCATION, start)
+    except (OSError, ValueError):  # unreadable or empty: the reader has said so already
+        return ()
+    return tuple(found)
+
+
+def _varint(data, at: int) -> tuple[int, int]:
+    """The protobuf varint at ``at`` in ``data``, and where what follows it starts."""
+    value, shift = 0, 0
+    while at < len(data) and shift < 64:
+        byte = data[at]
+        value, shift, at = value | (byte & 0x7F) << shift, shift + 7, at + 1
+        if not byte & 0x80:
+            break
+    return value, at
 
 
 class GraphFeatures(nn.Module):
