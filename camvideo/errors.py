@@ -106,8 +106,9 @@ class OutputError(CamvideoError):
 
 
 # OpenVINO's errors open with the C++ files they passed through, one a line
-# ("Exception from src/inference/src/cpp/core.cpp:268:"); the cause is the line after.
-SOURCE_LOCATION = re.compile(r"Exception from \S+:\d+:")
+# ("Exception from src/inference/src/cpp/core.cpp:268:", "Check 'x' failed at src/.../y.cpp:47:");
+# the cause is the line after.
+SOURCE_LOCATION = re.compile(r"Exception from \S+:\d+:|Check '.*' failed at \S+:\d+:")
 
 
 def unknown_model(name: str, names, typed: str | None = None) -> ModelLoadError:

@@ -58,3 +58,7 @@ def test_the_reason_of_an_openvino_error_is_its_cause_not_its_source_file():
     assert reason(exc) == 'Device with "TPU" name is not registered in the OpenVINO Runtime'
     assert reason(RuntimeError("\n\nfirst\nsecond")) == "first"
     assert reason(RuntimeError("Exception from src/a.cpp:1:")) == "RuntimeError"
+    checked = RuntimeError("Exception from src/inference/src/cpp/core.cpp:84:\n"
+                           "Check 'res.status == pugi::status_ok' failed at src/frontends/ir/src/input_model.cpp:219:\n"
+                           "Error parsing start element tag at offset 2999\n")
+    assert reason(checked) == "Error parsing start element tag at offset 2999"

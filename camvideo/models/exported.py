@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from camvideo.classnames import read_labels
-from camvideo.errors import Hint, ModelLoadError, reason
+from camvideo.errors import Hint, ModelLoadError
 from camvideo.models.classifiers import IMAGENET_MEAN, IMAGENET_STD, GapClassifier, Preprocessing
 from camvideo.models.graph_head import Head, find_head
 
@@ -75,21 +75,37 @@ def load_exported(path, *, device="cpu", labels=None, input_size=None, mean=None
 
 
 def read_graph(path: Path):
-    """The ``openvino.Model`` of an ``.onnx`` or ``.xml`` file (one line when it cannot be read)."""
+    """The ``openvino.Model`` of an ``.onnx`` or ``.xml`` file, read by the frontend
+    of its suffix alone (OpenVINO's ``read_model`` tries every frontend on a file
+    that is not its suffix's, and TensorFlow's writes a line of its own to stderr);
+    one line when it cannot be read."""
     if not path.is_file():
         raise ModelLoadError(f"model file {path} not found")
-    if path.suffix.lower() == ".xml" and not path.with_suffix(".bin").is_file():
+    if path.stat().st_size == 0:  # the ONNX reader takes no bytes for a graph of nothing
+        raise ModelLoadError(f"model file {path} is empty (0 bytes): export it again")
+    ir = path.suffix.lower() == ".xml"
+    if ir and not path.with_suffix(".bin").is_file():
         raise ModelLoadError(f"{path.with_suffix('.bin')} not found: an OpenVINO IR is the .xml and the .bin beside it")
-    from camvideo.models.ovcore import core
+    missing = [name for name in external_names(path) if not (path.parent / name).is_file()] if not ir else []
+    if missing:
+        raise ModelLoadError(f"{path.parent / missing[0]} not found: {path.name} keeps its weights in that file; "
+                             "put it beside the .onnx")
+    from openvino.frontend import FrontEndManager
 
     try:
-        return core().read_model(str(path))
+        frontend = FrontEndManager().load_by_framework("ir" if ir else "onnx")
+        return frontend.convert(frontend.load(str(path)))
     except Exception as exc:  # noqa: BLE001 - any reader failure is the file's
-        raise ModelLoadError(f"cannot read {path.name} as an ONNX or OpenVINO model: {_first_line(reason(exc))}") from None
+        raise ModelLoadError(f"cannot read {path.name} as {'an OpenVINO IR' if ir else 'an ONNX'} model "
+                             f"({_last_line(exc)}): a damaged or cut-short file, or another format; "
+                             "export it again") from None
 
 
-def _first_line(text: str) -> str:
-    return next((line.strip() for line in text.splitlines() if line.strip()), text)[:200]
+def _last_line(exc: BaseException) -> str:
+    """The reader's own words: the last line of its message (OpenVINO's open with
+    the C++ checks it passed through)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:200]
 
 
 def graph_labels(graph) -> list[str] | None:
@@ -206,23 +222,30 @@ _LOCATION = b"\x0a\x08location\x12"  # a StringStringEntryProto: key "location",
 
 
 def external_data(path: Path) -> tuple[Path, ...]:
-    """The external data files an ``.onnx`` file names (a large model's weights
-    beside it: each tensor's ``external_data`` entry ``location``), those that are
-    files, in the order first named. Read from the protobuf's bytes: no ONNX
-    package at run time."""
+    """The external data files an ``.onnx`` file names (``external_names``) that
+    are files, in the order first named."""
+    return tuple(dict.fromkeys(path.parent / name for name in external_names(path)
+                               if (path.parent / name).is_file()))
+
+
+def external_names(path: Path) -> tuple[str, ...]:
+    """The external data files an ``.onnx`` file names, as written (a large model's
+    weights beside it: each tensor's ``external_data`` entry ``location``, relative
+    to the file's folder), first named first. Read from the protobuf's bytes: no
+    ONNX package at run time."""
     import mmap
 
-    found: dict[Path, None] = {}
+    found: dict[str, None] = {}
     try:
         with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
             at = data.find(_LOCATION)
             while at >= 0:
                 size, start = _varint(data, at + len(_LOCATION))
                 name = data[start:start + size].decode("utf-8", "replace")
-                if name and (path.parent / name).is_file():
-                    found[path.parent / name] = None
+                if name:
+                    found[name] = None
                 at = data.find(_LOCATION, start)
-    except (OSError, ValueError):  # unreadable or empty: the reader has said so already
+    except (OSError, ValueError):  # unreadable or empty: the reader says so
         return ()
     return tuple(found)
 

@@ -141,13 +141,48 @@ def test_files_that_are_not_models(tmp_path, resnet):
         load_exported(tmp_path / "missing.onnx")
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(b"not a graph at all")
-    with pytest.raises(ModelLoadError, match="cannot read garbage.onnx as an ONNX or OpenVINO model") as caught:
+    with pytest.raises(ModelLoadError, match=r"^cannot read garbage.onnx as an ONNX model \(Model can't be parsed\): "
+                       "a damaged or cut-short file, or another format; export it again$"):
         load_exported(garbage)
-    assert "\n" not in str(caught.value)
+    cut = tmp_path / "cut.xml"
+    cut.write_text(resnet[2].read_text()[:3000])
+    cut.with_suffix(".bin").hardlink_to(resnet[2].with_suffix(".bin"))
+    with pytest.raises(ModelLoadError, match=r"^cannot read cut.xml as an OpenVINO IR model \(Error parsing [^\n]*"
+                       r"another format; export it again$"):
+        load_exported(cut)
+    empty = tmp_path / "empty.onnx"
+    empty.touch()
+    with pytest.raises(ModelLoadError, match=r"empty\.onnx is empty \(0 bytes\): export it again$"):
+        load_exported(empty)
     lone = tmp_path / "lone.xml"
     lone.write_text(resnet[2].read_text())
     with pytest.raises(ModelLoadError, match=r"lone\.bin not found: an OpenVINO IR is the \.xml and the \.bin"):
         load_exported(lone)
+
+
+def test_a_file_not_its_suffixs_format_is_read_by_that_format_alone(tmp_path):
+    """OpenVINO's read_model tries every frontend; TensorFlow's printed a line of its own on stderr."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    text = tmp_path / "text.onnx"
+    text.write_text("hello\n")
+    code = ("from camvideo.models.exported import load_exported\ntry:\n    load_exported("
+            f"{str(text)!r})\nexcept Exception as e:\n    print(e)")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.stdout.startswith("cannot read text.onnx as an ONNX model") and done.stderr == ""
+
+
+def test_an_onnx_files_missing_external_data_is_named(tmp_path):
+    path = graphs.export_onnx_external(graphs.GapNet(), tmp_path / "g.onnx", (64, 64))
+    assert load_exported(path).num_classes == 5
+    (tmp_path / "g.onnx.data").unlink()
+    with pytest.raises(ModelLoadError, match=r"g\.onnx\.data not found: g\.onnx keeps its weights in that file; "
+                       "put it beside the .onnx$"):
+        load_exported(path)
 
 
 def test_torch_options_do_not_apply(resnet, tmp_path):
