@@ -45,6 +45,19 @@ class NhwcNet(nn.Module):
         return self.fc(y.mean(dim=(1, 2))).softmax(dim=1)
 
 
+class PixelsNet(nn.Module):
+    """Takes NHWC uint8 pixels and scales them itself (a TensorFlow-style deployed graph)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, stride=4, padding=1)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        y = torch.relu(self.conv(x.permute(0, 3, 1, 2).float() / 255))
+        return self.fc(y.mean(dim=(2, 3)))
+
+
 class GapNet(nn.Module):
     """A small NCHW network that exact CAM takes: convolution, pooling, one linear layer."""
 
@@ -89,10 +102,11 @@ def export_onnx(net: nn.Module, path: Path, size=(224, 224), *, dynamic: bool = 
     import warnings
 
     shape = (1, *size, 3) if nhwc else (1, 3, *size)
+    example = torch.zeros(shape, dtype=torch.uint8 if isinstance(net, PixelsNet) else torch.float32)
     axes = {0: "n", 1: "h", 2: "w"} if nhwc else {0: "n", 2: "h", 3: "w"}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the exporter's notes on the legacy path and traced shapes
-        torch.onnx.export(net.eval(), torch.zeros(shape), str(path), dynamo=False, input_names=["x"],
+        torch.onnx.export(net.eval(), example, str(path), dynamo=False, input_names=["x"],
                           output_names=["scores"], dynamic_axes={"x": axes} if dynamic else None)
     if labels is not None:
         import onnx

@@ -14,7 +14,8 @@ same cut graph for its modes and devices.
 Preprocessing comes from the graph where it says it: the input layout (NCHW or
 NHWC, told by which axis has 3 channels), and its height and width when they are
 fixed; a graph with a free height and width takes the presets' sizes as lite0
-does (224x224 unless ``input_size``). ``mean``/``std`` default to ImageNet's;
+does (224x224 unless ``input_size``). ``mean``/``std`` default to ImageNet's (a graph
+with an integer input, uint8, takes the pixels themselves: mean 0, std 1/255);
 ``bgr``: the graph takes its channels in BGR order (the flip is part of the
 compiled graph). Labels: a file, else the graph's metadata (ONNX
 ``metadata_props`` or IR ``rt_info`` key ``labels``: one name a line, or a JSON
@@ -70,7 +71,10 @@ def load_exported(path, *, device="cpu", labels=None, input_size=None, mean=None
     layer = head.features.get_node().get_friendly_name()
     source = GraphSource.of(path, f"{layer}|{head.layout}|{layout}|bgr={bool(bgr)}")
     features = GraphFeatures(cut_graph(graph, head, layout, bgr), layer, size if fixed else None, source)
-    prep = Preprocessing(size=size, mean=tuple(mean or IMAGENET_MEAN), std=tuple(std or IMAGENET_STD), fixed=fixed)
+    pixels = _takes_pixels(graph)  # an integer input: the 0..255 pixels themselves, whatever it does with them
+    mean = tuple(mean or ((0.0, 0.0, 0.0) if pixels else IMAGENET_MEAN))
+    std = tuple(std or ((1 / 255,) * 3 if pixels else IMAGENET_STD))
+    prep = Preprocessing(size=size, mean=mean, std=std, fixed=fixed)
     return GapClassifier(path.name, features, fc, names, prep).eval().requires_grad_(False)
 
 
@@ -157,10 +161,16 @@ def _input_of(graph, name: str, input_size) -> tuple[str, tuple[int, int], bool]
     return layout, size, False
 
 
+def _takes_pixels(graph) -> bool:
+    """Whether the graph's input is of an integer type (uint8 images, as many
+    TensorFlow exports take): it is fed the pixels' values, 0..255."""
+    return graph.inputs[0].get_element_type().is_integral()
+
+
 def cut_graph(graph, head: Head, layout: str, bgr: bool):
     """The graph from its input to the feature maps (NCHW out, whatever its own
     layout), taking a float32 NCHW batch in RGB order (BGR flipped inside for
-    ``bgr``)."""
+    ``bgr``; rounded to the nearest integer inside for an integer input)."""
     import openvino as ov
     import openvino.opset13 as ops
     from openvino.preprocess import PrePostProcessor
@@ -174,6 +184,8 @@ def cut_graph(graph, head: Head, layout: str, bgr: bool):
     ppp.input().model().set_layout(ov.Layout(layout))
     if bgr:
         ppp.input().preprocess().reverse_channels()
+    if _takes_pixels(graph):  # the float values to integers by rounding, not by the conversion's truncation
+        ppp.input().preprocess().custom(lambda node: ops.round(node, "half_to_even").output(0))
     return ppp.build()
 
 

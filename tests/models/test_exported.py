@@ -115,6 +115,21 @@ def test_an_nhwc_graph_with_softmax(tmp_path):
     assert torch.allclose(logits.log_softmax(1), want, atol=1e-5)
 
 
+def test_a_graph_of_uint8_pixels_is_fed_the_pixels(tmp_path):
+    """An integer input holds 0..255 pixels: ImageNet's normalized values (-2..2.6) would
+    reach it as 0, 1 and 2. Fed the pixels, rounded, the features are the network's own."""
+    with torch.random.fork_rng():
+        torch.manual_seed(3)
+        net = graphs.PixelsNet().eval()
+    model = load_exported(graphs.export_onnx(net, tmp_path / "u8.onnx", (64, 64), nhwc=True))
+    assert model.preprocessing.mean == (0, 0, 0) and model.preprocessing.std == (1 / 255,) * 3
+    image = np.random.default_rng(0).integers(0, 256, (64, 96, 3), dtype=np.uint8)  # BGR, as frames come
+    got = model(_batch(model, [image], (64, 96)))
+    with torch.no_grad():
+        want = torch.relu(net.conv(torch.from_numpy(image[None, :, :, ::-1].copy()).permute(0, 3, 1, 2) / 255))
+    assert _rel(got, want) <= 1e-5
+
+
 def test_bgr_flips_the_channels_inside_the_graph(resnet, photo):
     reference, onnx_file, _ = resnet
     model = load_exported(onnx_file, bgr=True)
