@@ -70,6 +70,18 @@ class GapNet(nn.Module):
         return self.fc(nn.functional.adaptive_avg_pool2d(torch.relu(self.conv(x)), 1).flatten(1))
 
 
+class ConvHead(nn.Module):
+    """Pooling kept 1x1, a 1x1 convolution as the classifier, then a flatten (Keras's MobileNet)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, stride=4, padding=1)
+        self.fc = nn.Conv2d(8, 5, 1)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).mean(dim=(2, 3), keepdim=True)).flatten(1).softmax(dim=1)
+
+
 class VggHead(nn.Module):
     """Pooling, then two linear layers: not exact CAM's head."""
 

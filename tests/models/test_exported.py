@@ -130,6 +130,21 @@ def test_a_graph_of_uint8_pixels_is_fed_the_pixels(tmp_path):
     assert _rel(got, want) <= 1e-5
 
 
+def test_a_1x1_convolution_over_the_pooled_map_is_the_linear_layer(tmp_path):
+    """A classifier convolution on the pooled 1x1 map, flattened after it: the same
+    exact CAM as a linear layer (it was refused as "comes from a Reshape")."""
+    with torch.random.fork_rng():
+        torch.manual_seed(4)
+        net = graphs.ConvHead().eval()
+    model = load_exported(graphs.export_onnx(net, tmp_path / "conv.onnx", (64, 64)))
+    x = torch.rand(2, 3, 64, 96)
+    with torch.no_grad():
+        feats, want = torch.relu(net.conv(x)), net(x).log()
+    got = model(x)
+    assert _rel(got, feats) <= 1e-5
+    assert torch.allclose(model.classify(got).log_softmax(1), want, atol=1e-5)
+
+
 def test_bgr_flips_the_channels_inside_the_graph(resnet, photo):
     reference, onnx_file, _ = resnet
     model = load_exported(onnx_file, bgr=True)
