@@ -60,7 +60,11 @@ def load_exported(path, *, device="cpu", labels=None, input_size=None, mean=None
         raise ModelLoadError(f"{path.name} is an exported graph, which OpenVINO runs: ",
                              Hint("device", "cpu", "use"), " or openvino:GPU")
     graph = read_graph(path)
-    head = find_head(graph, path.name)
+    try:
+        head = find_head(graph, path.name)
+    except ModelLoadError as exc:  # what to do instead: Grad-CAM, which takes any head, runs on torch
+        raise ModelLoadError(*exc.parts, " (Grad-CAM takes any head: load the network in PyTorch with ",
+                             Hint("checkpoint", "PATH"), ")") from None
     layout, size, fixed = _input_of(graph, path.name, input_size)
     names = read_labels(labels) if labels is not None else graph_labels(graph) or [
         f"class {i}" for i in range(head.num_classes)]
@@ -147,7 +151,8 @@ def _input_of(graph, name: str, input_size) -> tuple[str, tuple[int, int], bool]
     elif dims[3].is_static and dims[3].get_length() == 3:
         layout, sides = "NHWC", dims[1:3]
     else:
-        raise ModelLoadError(f"{name}: the input {shape} has no axis of 3 colour channels (NCHW or NHWC)")
+        raise ModelLoadError(f"{name}: the input {shape} has no axis of 3 colour channels (NCHW or NHWC): "
+                             "export it taking colour images")
     if all(side.is_static for side in sides):
         size = (sides[0].get_length(), sides[1].get_length())
         asked = (input_size, input_size) if isinstance(input_size, int) else input_size

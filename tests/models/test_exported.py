@@ -164,6 +164,19 @@ def test_graphs_exact_cam_cannot_use_are_refused(tmp_path, net, words):
         load_exported(path)
     message = str(caught.value)
     assert message.startswith("bad.onnx: ") and words in message and "\n" not in message
+    assert message.endswith(": exact CAM needs global average pooling followed by one linear layer (Grad-CAM takes any "
+                            "head: load the network in PyTorch with --checkpoint PATH)")
+
+
+def test_a_graph_of_one_channel_images_is_refused(tmp_path):
+    net = graphs.GapNet()
+    net.conv = torch.nn.Conv2d(1, 8, 3, stride=4, padding=1)
+    path = tmp_path / "gray.onnx"
+    with torch.no_grad():
+        torch.onnx.export(net.eval(), torch.zeros(1, 1, 64, 64), str(path), dynamo=False)
+    with pytest.raises(ModelLoadError, match=r"^gray\.onnx: the input \[1,1,64,64\] has no axis of 3 colour channels "
+                       r"\(NCHW or NHWC\): export it taking colour images$"):
+        load_exported(path)
 
 
 def test_files_that_are_not_models(tmp_path, resnet):
