@@ -66,8 +66,7 @@ def load_exported(path, *, device="cpu", labels=None, input_size=None, mean=None
         raise ModelLoadError(*exc.parts, " (Grad-CAM takes any head: load the network in PyTorch with ",
                              Hint("checkpoint", "PATH"), ")") from None
     layout, size, fixed = _input_of(graph, path.name, input_size)
-    names = read_labels(labels) if labels is not None else graph_labels(graph) or [
-        f"class {i}" for i in range(head.num_classes)]
+    names = _labels(graph, labels, head.num_classes, path.name)
     fc = nn.Linear(head.weight.shape[1], head.num_classes)
     with torch.no_grad():
         fc.weight.copy_(torch.from_numpy(head.weight))
@@ -80,6 +79,23 @@ def load_exported(path, *, device="cpu", labels=None, input_size=None, mean=None
     std = tuple(std or ((1 / 255,) * 3 if pixels else IMAGENET_STD))
     prep = Preprocessing(size=size, mean=mean, std=std, fixed=fixed)
     return GapClassifier(path.name, features, fc, names, prep).eval().requires_grad_(False)
+
+
+def _labels(graph, labels, classes: int, name: str) -> list[str]:
+    """The class names: the ``labels`` file's, else the graph's metadata's, else
+    "class 0", "class 1", ...; a count that is not the graph's is one line saying
+    where the names came from and what to do."""
+    if labels is not None:
+        names = read_labels(labels)
+        if len(names) != classes:
+            raise ModelLoadError(f"{name}: the classifier has {classes} classes but {len(names)} labels were given: "
+                                 "one class name per line, in class order")
+        return names
+    names = graph_labels(graph)
+    if names is not None and len(names) != classes:
+        raise ModelLoadError(f"{name}: the classifier has {classes} classes but the graph's metadata names "
+                             f"{len(names)} labels: give the right ones with ", Hint("labels", "FILE"))
+    return names or [f"class {i}" for i in range(classes)]
 
 
 def read_graph(path: Path):

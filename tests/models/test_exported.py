@@ -95,8 +95,15 @@ def test_labels_from_the_graphs_metadata(tmp_path):
     assert load_exported(ir_file).labels == names
     labels = tmp_path / "three.txt"
     labels.write_text("a\nb\nc\n")
-    with pytest.raises(ModelLoadError, match="5 classes but 3 labels"):
+    with pytest.raises(ModelLoadError, match="5 classes but 3 labels were given: one class name per line, in class order$"):
         load_exported(ir_file, labels=labels)
+    short = graphs.export_onnx(graphs.GapNet(), tmp_path / "short.onnx", (64, 64), labels=names[:3])
+    with pytest.raises(ModelLoadError, match=r"^short\.onnx: the classifier has 5 classes but the graph's metadata "
+                       "names 3 labels: give the right ones with --labels FILE$"):
+        load_exported(short)
+    five = tmp_path / "five.txt"
+    five.write_text("\n".join(names))
+    assert load_exported(short, labels=five).labels == names  # a file overrides the metadata
 
 
 def test_an_nhwc_graph_with_softmax(tmp_path):
