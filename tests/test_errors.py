@@ -75,4 +75,7 @@ def test_a_file_given_as_a_model_name_is_sent_where_it_goes(tmp_path):
     assert describe(unknown_model(str(other), ["resnet18"])) == (
         f"unknown model '{other}': a model file camvideo reads is an exported graph, .onnx or OpenVINO IR .xml "
         "with its .bin; convert it to one of those")
+    graph = tmp_path / "model.onnx"
+    graph.touch()
+    assert "convert it" not in describe(unknown_model(str(graph), ["resnet18"]))  # the format it reads
     assert "did you mean resnet18?" in describe(unknown_model("resnt18", ["resnet18"]))
