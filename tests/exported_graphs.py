@@ -82,6 +82,19 @@ class ConvHead(nn.Module):
         return self.fc(torch.relu(self.conv(x)).mean(dim=(2, 3), keepdim=True)).flatten(1).softmax(dim=1)
 
 
+class WindowPool(nn.Module):
+    """A fixed 16x16 average pooling (the whole map of a 64x64 input), as older exports pool."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, stride=4, padding=1)
+        self.pool = nn.AvgPool2d(16)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        return self.fc(self.pool(torch.relu(self.conv(x))).flatten(1))
+
+
 class VggHead(nn.Module):
     """Pooling, then two linear layers: not exact CAM's head."""
 

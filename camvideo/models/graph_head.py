@@ -7,9 +7,11 @@ Add/Multiply by constants (a bias; a Gemm's alpha and beta, which OpenVINO reads
 as a MatMul, a Multiply and an Add), a MatMul with a constant weight (transposed
 or not) or a 1x1 convolution without padding (a classifier over the pooled map
 kept 1x1), optional Reshape / Squeeze / Flatten, and a ReduceMean over the
-spatial axes (ONNX's GlobalAveragePool is one once read): axes (2, 3) for NCHW features, (1, 2) for NHWC. The pooled tensor's
-input is the feature output; the weight and the bias are folded into one
-(C, K) matrix and one (C,) vector. Anything else is a ``ModelLoadError`` whose one
+spatial axes (ONNX's GlobalAveragePool is one once read): axes (2, 3) for NCHW
+features, (1, 2) for NHWC; or, in a graph of a fixed size, an unpadded AvgPool
+whose window is the whole NCHW feature map. The pooled tensor's input is the
+feature output; the weight and the bias are folded into one (C, K) matrix and
+one (C,) vector. Anything else is a ``ModelLoadError`` whose one
 line says what the graph ends in and what exact CAM needs.
 
 OpenVINO's own reader is used (no ONNX package at run time). Its constant
@@ -73,9 +75,12 @@ def find_head(model, name: str) -> Head:
         node = data.get_node()
     data, weight = _linear(node, name)
     pooled = _past_flatten(data.get_node())
-    if pooled.get_type_name() != "ReduceMean":
+    if pooled.get_type_name() == "AvgPool" and _whole_map(pooled):
+        layout = "NCHW"
+    elif pooled.get_type_name() == "ReduceMean":
+        layout = _pool_layout(pooled, name)
+    else:
         raise ModelLoadError(f"{name}: {_fed_by(node, pooled)}: {NEEDS}")
-    layout = _pool_layout(pooled, name)
     features = pooled.input_value(0)
     channels = features.get_partial_shape()[1 if layout == "NCHW" else 3]
     if channels.is_static and channels.get_length() != weight.shape[1]:
@@ -148,6 +153,18 @@ def _weight(matmul, data, weight: np.ndarray, name: str) -> np.ndarray:
     return weight if attrs.get("transpose_b") else weight.T  # x @ W.T (torch, ONNX Gemm transB) or x @ W
 
 
+def _whole_map(pool) -> bool:
+    """Whether an AvgPool averages its whole input, unpadded, to one value a
+    channel: global average pooling in a graph of a fixed input size (a
+    7x7 average pooling, as many older exports have it)."""
+    shape = pool.input_value(0).get_partial_shape()
+    if not shape.rank.is_static or shape.rank.get_length() != 4 or not all(d.is_static for d in list(shape)[2:]):
+        return False  # a free height or width: a fixed window is global at one size only
+    attrs = pool.get_attributes()
+    return (list(attrs.get("kernel", [])) == [d.get_length() for d in list(shape)[2:]]
+            and not any(attrs.get("pads_begin", [])) and not any(attrs.get("pads_end", [])))
+
+
 def _pool_layout(pool, name: str) -> str:
     rank = pool.input_value(0).get_partial_shape().rank
     axes = _constant(pool.input_value(1))
@@ -198,4 +215,5 @@ def _fed_by(linear, feeder) -> str:
     if more:
         return (f"the output comes from a linear layer fed by {more} more fully connected "
                 f"layer{'s' if more > 1 else ''}")
-    return f"the linear layer is fed by a {_kind(feeder)}, not by global average pooling"
+    kind = _kind(feeder)
+    return f"the linear layer is fed by {'an' if kind[0] in 'AEIOU' else 'a'} {kind}, not by global average pooling"

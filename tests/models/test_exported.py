@@ -152,6 +152,22 @@ def test_a_1x1_convolution_over_the_pooled_map_is_the_linear_layer(tmp_path):
     assert torch.allclose(model.classify(got).log_softmax(1), want, atol=1e-5)
 
 
+def test_an_average_pooling_over_the_whole_map_of_a_fixed_graph_is_global(tmp_path):
+    """AvgPool 16x16 on the 16x16 features of a 64x64 graph is global average pooling;
+    with a free input size it is not (it was "fed by a AvgPool" either way)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(5)
+        net = graphs.WindowPool().eval()
+    model = load_exported(graphs.export_onnx(net, tmp_path / "fixed.onnx", (64, 64), dynamic=False))
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        feats, want = torch.relu(net.conv(x)), net(x)
+    got = model(x)
+    assert _rel(got, feats) <= 1e-5 and _rel(model.classify(got), want) <= 1e-5
+    with pytest.raises(ModelLoadError, match=r"^free\.onnx: the linear layer is fed by an AvgPool, not by global"):
+        load_exported(graphs.export_onnx(net, tmp_path / "free.onnx", (64, 64)))
+
+
 def test_bgr_flips_the_channels_inside_the_graph(resnet, photo):
     reference, onnx_file, _ = resnet
     model = load_exported(onnx_file, bgr=True)
