@@ -24,6 +24,7 @@ list), else "class 0", "class 1", ...
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -264,8 +265,18 @@ def external_data(path: Path) -> tuple[Path, ...]:
 def external_names(path: Path) -> tuple[str, ...]:
     """The external data files an ``.onnx`` file names, as written (a large model's
     weights beside it: each tensor's ``external_data`` entry ``location``, relative
-    to the file's folder), first named first. Read from the protobuf's bytes: no
-    ONNX package at run time."""
+    to the file's folder), first named first. Read from the protobuf's bytes (no
+    ONNX package at run time), once for each size and modification time of the file."""
+    try:
+        stat = os.stat(path)
+    except OSError:  # the reader says why
+        return ()
+    return _names_in(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _names_in(path: str, size: int, mtime_ns: int) -> tuple[str, ...]:
+    """``external_names`` of the file at ``path`` of that ``size`` and ``mtime_ns``."""
     import mmap
 
     found: dict[str, None] = {}
@@ -273,8 +284,8 @@ def external_names(path: Path) -> tuple[str, ...]:
         with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
             at = data.find(_LOCATION)
             while at >= 0:
-                size, start = _varint(data, at + len(_LOCATION))
-                name = data[start:start + size].decode("utf-8", "replace")
+                length, start = _varint(data, at + len(_LOCATION))
+                name = data[start:start + length].decode("utf-8", "replace")
                 if name:
                     found[name] = None
                 at = data.find(_LOCATION, start)
