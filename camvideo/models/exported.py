@@ -39,7 +39,7 @@ from torch import nn
 from camvideo.classnames import read_labels
 from camvideo.errors import Hint, ModelLoadError
 from camvideo.models.classifiers import IMAGENET_MEAN, IMAGENET_STD, GapClassifier, Preprocessing
-from camvideo.models.graph_head import Head, find_head
+from camvideo.models.graph_head import NEEDS, Head, find_head
 
 SUFFIXES = (".onnx", ".xml")
 DEFAULT_SIZE = 224
@@ -63,7 +63,9 @@ def load_exported(path, *, device="cpu", labels=None, input_size=None, mean=None
     graph = read_graph(path)
     try:
         head = find_head(graph, path.name)
-    except ModelLoadError as exc:  # what to do instead: Grad-CAM, which takes any head, runs on torch
+    except ModelLoadError as exc:  # another head: Grad-CAM, which takes any, runs on torch
+        if NEEDS not in str(exc):
+            raise
         raise ModelLoadError(*exc.parts, " (Grad-CAM takes any head: load the network in PyTorch with ",
                              Hint("checkpoint", "PATH"), ")") from None
     layout, size, fixed = _input_of(graph, path.name, input_size)

@@ -67,6 +67,10 @@ def find_head(model, name: str) -> Head:
     node = _source(model.outputs[0].get_node())
     if node.get_type_name() in _SOFTMAX:
         node = _source(node)
+    if node.get_type_name() == "Sigmoid":  # a multi-label head: its scores are no softmax over the classes
+        raise ModelLoadError(f"{name}: the output is a Sigmoid of each class (a multi-label head); camvideo scores "
+                             "the classes with a softmax over the linear layer's logits: export the graph without "
+                             "its final Sigmoid")
     node = _past_flatten(node)
     affine = []  # (kind, constant) after the linear layer, the output's end first
     while node.get_type_name() in _AFFINE and _split(node) is not None:

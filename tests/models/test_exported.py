@@ -191,6 +191,17 @@ def test_graphs_exact_cam_cannot_use_are_refused(tmp_path, net, words):
                             "head: load the network in PyTorch with --checkpoint PATH)")
 
 
+def test_a_multi_label_graph_is_refused_with_what_to_do(tmp_path):
+    class Sigmoid(graphs.GapNet):
+        def forward(self, x):
+            return super().forward(x).sigmoid()
+
+    path = graphs.export_onnx(Sigmoid(), tmp_path / "tags.onnx", (64, 64))
+    with pytest.raises(ModelLoadError, match=r"^tags\.onnx: the output is a Sigmoid of each class \(a multi-label "
+                       r"head\); .* export the graph without its final Sigmoid$"):
+        load_exported(path)
+
+
 def test_a_graph_of_one_channel_images_is_refused(tmp_path):
     net = graphs.GapNet()
     net.conv = torch.nn.Conv2d(1, 8, 3, stride=4, padding=1)
