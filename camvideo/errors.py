@@ -106,15 +106,30 @@ class OutputError(CamvideoError):
 
 
 # OpenVINO's errors open with the C++ files they passed through, one a line
-# ("Exception from src/inference/src/cpp/core.cpp:268:"); the cause is the line after.
-SOURCE_LOCATION = re.compile(r"Exception from \S+:\d+:")
+# ("Exception from src/inference/src/cpp/core.cpp:268:", "Check 'x' failed at src/.../y.cpp:47:");
+# the cause is the line after.
+SOURCE_LOCATION = re.compile(r"Exception from \S+:\d+:|Check '.*' failed at \S+:\d+:")
+
+
+TORCH_FILES = (".pt", ".pth", ".pth.tar", ".ckpt", ".safetensors")  # what torch.save and safetensors write
 
 
 def unknown_model(name: str, names, typed: str | None = None) -> ModelLoadError:
     """The error for a ``--model`` name that is none of ``names``: it names the models
     ``typed`` (default: ``name``) may be a typo of ("resnt18" -> resnet18), not all of
-    them (``camvideo models`` lists those). No torch: the CLI says it before loading."""
+    them (``camvideo models`` lists those); a torch file's name (``model.pt``) is
+    sent to ``--checkpoint``, another file's said to be no format camvideo reads.
+    No torch: the CLI says it before loading."""
     import difflib
+    import os
+
+    if name.lower().endswith(TORCH_FILES):
+        return ModelLoadError(f"unknown model {name!r}: a torch file goes with ", Hint("checkpoint", name),
+                              " (a state dict: give its architecture with ", Hint("model"),
+                              "); a model file is an exported graph, .onnx or OpenVINO IR .xml")
+    if os.path.isfile(name) and not name.lower().endswith((".onnx", ".xml")):  # an exported graph is read elsewhere
+        return ModelLoadError(f"unknown model {name!r}: a model file camvideo reads is an exported graph, .onnx or "
+                              "OpenVINO IR .xml with its .bin; convert it to one of those")
 
     close = difflib.get_close_matches((typed or name).lower(), names, n=3, cutoff=0.6)
     guess = f" (did you mean {', '.join(close[:-1])} or {close[-1]}?)" if len(close) > 1 else (

@@ -58,3 +58,24 @@ def test_the_reason_of_an_openvino_error_is_its_cause_not_its_source_file():
     assert reason(exc) == 'Device with "TPU" name is not registered in the OpenVINO Runtime'
     assert reason(RuntimeError("\n\nfirst\nsecond")) == "first"
     assert reason(RuntimeError("Exception from src/a.cpp:1:")) == "RuntimeError"
+    checked = RuntimeError("Exception from src/inference/src/cpp/core.cpp:84:\n"
+                           "Check 'res.status == pugi::status_ok' failed at src/frontends/ir/src/input_model.cpp:219:\n"
+                           "Error parsing start element tag at offset 2999\n")
+    assert reason(checked) == "Error parsing start element tag at offset 2999"
+
+
+def test_a_file_given_as_a_model_name_is_sent_where_it_goes(tmp_path):
+    from camvideo.errors import describe, unknown_model
+
+    assert describe(unknown_model("nets/model.pth", ["resnet18"])) == (
+        "unknown model 'nets/model.pth': a torch file goes with --checkpoint nets/model.pth (a state dict: give its "
+        "architecture with --model); a model file is an exported graph, .onnx or OpenVINO IR .xml")
+    other = tmp_path / "model.tflite"
+    other.touch()
+    assert describe(unknown_model(str(other), ["resnet18"])) == (
+        f"unknown model '{other}': a model file camvideo reads is an exported graph, .onnx or OpenVINO IR .xml "
+        "with its .bin; convert it to one of those")
+    graph = tmp_path / "model.onnx"
+    graph.touch()
+    assert "convert it" not in describe(unknown_model(str(graph), ["resnet18"]))  # the format it reads
+    assert "did you mean resnet18?" in describe(unknown_model("resnt18", ["resnet18"]))

@@ -190,9 +190,10 @@ def device_guess(device: str) -> str | None:
 def check_runtime_choice(options: ModelOptions) -> None:
     """``--device``, ``--runtime`` and ``--precision`` that no model can run together:
     an OpenVINO device or precision with ``--runtime torch``, a GPU of torch's with
-    ``--runtime openvino``; ``--precision int8`` without NNCF (the words of
-    ``camvideo.runtime.choices``, which the load says them in, and ``quantize``'s)."""
-    from camvideo.runtime.choices import openvino_off_cpu, openvino_with_torch, precision_with_torch
+    ``--runtime openvino``; ``--precision int8`` for an exported graph or without
+    NNCF (the words of ``camvideo.runtime.choices``, which the load says them in,
+    and ``quantize``'s)."""
+    from camvideo.runtime.choices import int8_of_exported, openvino_off_cpu, openvino_with_torch, precision_with_torch
 
     if options.runtime == "torch" and options.device.lower().startswith("openvino:"):
         raise openvino_with_torch(options.device)
@@ -200,6 +201,8 @@ def check_runtime_choice(options: ModelOptions) -> None:
         raise precision_with_torch(options.precision)
     if options.runtime == "openvino" and options.device.split(":")[0] in ("cuda", "mps", "xpu"):
         raise openvino_off_cpu(options.device)
+    if options.precision == "int8" and options.model.lower().endswith(EXPORTED):
+        raise int8_of_exported(Path(options.model).name)
     if options.precision == "int8" and importlib.util.find_spec("nncf") is None:
         raise CamvideoError(Hint("precision", "int8", subject=True),
                             "needs NNCF: pip install 'camvideo[int8]' (or choose ", Hint("precision", "f32"), ")")

@@ -67,9 +67,10 @@ def add_model_options(parser: argparse.ArgumentParser, *, precision: bool = True
                        help=f"model input N x N pixels, {INPUT_SIZES[0]}..{INPUT_SIZES[1]} "
                        "(default: the model's own; 224 for a pickled checkpoint)")
     group.add_argument("--mean", metavar="R,G,B", help="input normalization mean, on pixels scaled to 0..1 "
-                       "(default: the model's; ImageNet's 0.485,0.456,0.406 for an exported graph)")
+                       "(default: the model's; ImageNet's 0.485,0.456,0.406 for an exported graph, 0 for one whose input "
+                       "is uint8)")
     group.add_argument("--std", metavar="R,G,B", help="input normalization std (default: the model's; ImageNet's "
-                       "0.229,0.224,0.225 for an exported graph)")
+                       "0.229,0.224,0.225 for an exported graph, 1/255 for one whose input is uint8: the pixels)")
     group.add_argument("--bgr", action="store_true",
                        help="an exported graph (.onnx, .xml) takes its colour channels in BGR order (default: RGB)")
 

@@ -92,7 +92,24 @@ def _check_file(path: Path, kind: str) -> bytes:
     elif not head.startswith((ZIP_MAGIC, PICKLE_MAGIC)):
         raise ModelLoadError(f"cannot read {kind} {path}: it is {_what_it_is(head)}, "
                              "not one written by torch.save or a .safetensors file")
+    elif head.startswith(ZIP_MAGIC) and _is_torchscript(path):
+        raise ModelLoadError(f"{kind} {path} is a TorchScript archive (torch.jit.save), which camvideo does not "
+                             "load: export the model to ONNX (torch.onnx.export) and pass that with ",
+                             Hint("model", "FILE.onnx"), ", or save its state dict (torch.save(model.state_dict(), "
+                             "...)) and give its architecture with ", Hint("model"))
     return head
+
+
+def _is_torchscript(path: Path) -> bool:
+    """Whether a zip archive is TorchScript's (its code is in the archive, under
+    ``code/``; ``torch.save``'s holds ``data.pkl`` and tensors only)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.split("/")[1:2] == ["code"] for name in archive.namelist())
+    except (OSError, zipfile.BadZipFile, ValueError):  # a damaged archive: torch.load says so
+        return False
 
 
 def _what_it_is(head: bytes) -> str:

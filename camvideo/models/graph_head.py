@@ -2,13 +2,16 @@
 
 Exact CAM needs the tensor before global average pooling and the linear layer
 after it; both are in the graph. ``find_head`` walks back from the graph's one
-output: an optional Softmax, then any Add/Multiply by constants (a bias; a
-Gemm's alpha and beta, which OpenVINO reads as a MatMul, a Multiply and an Add),
-a MatMul with a constant weight (transposed or not), optional Reshape / Squeeze /
-Flatten, and a ReduceMean over the spatial axes (ONNX's GlobalAveragePool is one
-once read): axes (2, 3) for NCHW features, (1, 2) for NHWC. The pooled tensor's
-input is the feature output; the weight and the bias are folded into one
-(C, K) matrix and one (C,) vector. Anything else is a ``ModelLoadError`` whose one
+output: an optional Softmax, optional Reshape / Squeeze / Flatten, then any
+Add/Multiply by constants (a bias; a Gemm's alpha and beta, which OpenVINO reads
+as a MatMul, a Multiply and an Add), a MatMul with a constant weight (transposed
+or not) or a 1x1 convolution without padding (a classifier over the pooled map
+kept 1x1), optional Reshape / Squeeze / Flatten, and a ReduceMean over the
+spatial axes (ONNX's GlobalAveragePool is one once read): axes (2, 3) for NCHW
+features, (1, 2) for NHWC; or, in a graph of a fixed size, an unpadded AvgPool
+whose window is the whole NCHW feature map. The pooled tensor's input is the
+feature output; the weight and the bias are folded into one (C, K) matrix and
+one (C,) vector. Anything else is a ``ModelLoadError`` whose one
 line says what the graph ends in and what exact CAM needs.
 
 OpenVINO's own reader is used (no ONNX package at run time). Its constant
@@ -64,21 +67,24 @@ def find_head(model, name: str) -> Head:
     node = _source(model.outputs[0].get_node())
     if node.get_type_name() in _SOFTMAX:
         node = _source(node)
+    if node.get_type_name() == "Sigmoid":  # a multi-label head: its scores are no softmax over the classes
+        raise ModelLoadError(f"{name}: the output is a Sigmoid of each class (a multi-label head); camvideo scores "
+                             "the classes with a softmax over the linear layer's logits: export the graph without "
+                             "its final Sigmoid")
+    node = _past_flatten(node)
     affine = []  # (kind, constant) after the linear layer, the output's end first
     while node.get_type_name() in _AFFINE and _split(node) is not None:
         data, const = _split(node)
         affine.append((node.get_type_name(), const))
         node = data.get_node()
-    if node.get_type_name() != "MatMul" or _split(node) is None:
-        raise ModelLoadError(f"{name}: the output comes from a {_kind(node)}, not a linear layer: {NEEDS}")
-    data, weight = _split(node)
-    weight = _weight(node, data, weight, name)
-    pooled = data.get_node()
-    while pooled.get_type_name() in _FLATTEN:
-        pooled = _source(pooled)
-    if pooled.get_type_name() != "ReduceMean":
+    data, weight = _linear(node, name)
+    pooled = _past_flatten(data.get_node())
+    if pooled.get_type_name() == "AvgPool" and _whole_map(pooled):
+        layout = "NCHW"
+    elif pooled.get_type_name() == "ReduceMean":
+        layout = _pool_layout(pooled, name)
+    else:
         raise ModelLoadError(f"{name}: {_fed_by(node, pooled)}: {NEEDS}")
-    layout = _pool_layout(pooled, name)
     features = pooled.input_value(0)
     channels = features.get_partial_shape()[1 if layout == "NCHW" else 3]
     if channels.is_static and channels.get_length() != weight.shape[1]:
@@ -86,6 +92,31 @@ def find_head(model, name: str) -> Head:
                              f"{channels.get_length()} channels: {NEEDS}")
     weight, bias = _folded(weight, affine, name)
     return Head(features, layout, weight, bias)
+
+
+def _past_flatten(node):
+    """The first node before ``node`` (itself included) that only reshapes its input."""
+    while node.get_type_name() in _FLATTEN:
+        node = _source(node)
+    return node
+
+
+def _linear(node, name: str):
+    """(the data input, the (classes, features) weight) of the linear layer ``node``:
+    a MatMul with a constant weight, or a 1x1 convolution without padding (the
+    classifier of a pooled map kept 1x1, as Keras's MobileNet has it)."""
+    pair = _split(node) if node.get_type_name() in ("MatMul", "Convolution") else None
+    if pair is None:
+        raise ModelLoadError(f"{name}: the output comes from a {_kind(node)}, not a linear layer: {NEEDS}")
+    data, weight = pair
+    if node.get_type_name() == "MatMul":
+        return data, _weight(node, data, weight, name)
+    attrs = node.get_attributes()
+    if (node.input_value(0) != data or weight.ndim != 4 or weight.shape[2:] != (1, 1)
+            or any(attrs.get("pads_begin", [])) or any(attrs.get("pads_end", []))):
+        raise ModelLoadError(f"{name}: the output comes from a convolution that is not a 1x1 one without padding "
+                             f"over the pooled features: {NEEDS}")
+    return data, weight.reshape(weight.shape[:2])
 
 
 def _source(node):
@@ -124,6 +155,18 @@ def _weight(matmul, data, weight: np.ndarray, name: str) -> np.ndarray:
     if attrs.get("transpose_a"):
         raise ModelLoadError(f"{name}: the linear layer transposes its features: {NEEDS}")
     return weight if attrs.get("transpose_b") else weight.T  # x @ W.T (torch, ONNX Gemm transB) or x @ W
+
+
+def _whole_map(pool) -> bool:
+    """Whether an AvgPool averages its whole input, unpadded, to one value a
+    channel: global average pooling in a graph of a fixed input size (a
+    7x7 average pooling, as many older exports have it)."""
+    shape = pool.input_value(0).get_partial_shape()
+    if not shape.rank.is_static or shape.rank.get_length() != 4 or not all(d.is_static for d in list(shape)[2:]):
+        return False  # a free height or width: a fixed window is global at one size only
+    attrs = pool.get_attributes()
+    return (list(attrs.get("kernel", [])) == [d.get_length() for d in list(shape)[2:]]
+            and not any(attrs.get("pads_begin", [])) and not any(attrs.get("pads_end", [])))
 
 
 def _pool_layout(pool, name: str) -> str:
@@ -176,4 +219,5 @@ def _fed_by(linear, feeder) -> str:
     if more:
         return (f"the output comes from a linear layer fed by {more} more fully connected "
                 f"layer{'s' if more > 1 else ''}")
-    return f"the linear layer is fed by a {_kind(feeder)}, not by global average pooling"
+    kind = _kind(feeder)
+    return f"the linear layer is fed by {'an' if kind[0] in 'AEIOU' else 'a'} {kind}, not by global average pooling"

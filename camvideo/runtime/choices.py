@@ -23,3 +23,11 @@ def openvino_off_cpu(device: object) -> CamvideoError:
     """``--runtime openvino`` asked for a model on a GPU of torch's (``device``)."""
     return CamvideoError(Hint("runtime", "openvino"), f" takes a model on the CPU, not {device}; ",
                          Hint("device", "cpu", "use"), " or openvino:GPU")
+
+
+def int8_of_exported(name: str) -> CamvideoError:
+    """``--precision int8`` asked for an exported graph (``name``: its file): camvideo
+    quantizes only the models it converts itself; the graph's own arithmetic runs."""
+    return CamvideoError(Hint("precision", "int8", subject=True),
+                         f"camvideo quantizes the models it converts, not an exported graph ({name}); quantize the "
+                         "graph itself (NNCF) and pass that file, or choose ", Hint("precision", "f32"))

@@ -189,7 +189,9 @@ def convert(model, cache: Path | None = None, size: tuple[int, int] | None = Non
 
 def _store(entry: CacheEntry, converted) -> None:
     """``converted`` saved as ``entry``'s IR with its manifest, written in a staging
-    folder and renamed into place whole."""
+    folder and renamed into place whole. A whole entry that another process put
+    there meanwhile (two runs converting one model at once) is kept: that process
+    compiles from it and keeps its compiled models in it."""
     import openvino as ov
 
     entry.folder.parent.mkdir(parents=True, exist_ok=True)
@@ -199,12 +201,17 @@ def _store(entry: CacheEntry, converted) -> None:
         files = {name: _sha256(staging / name) for name in _FILES}
         manifest = {"key": entry.key, "fields": entry.fields, "files": files}
         (staging / _MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
-        shutil.rmtree(entry.folder, ignore_errors=True)
         try:
-            os.replace(staging, entry.folder)
-        except OSError:  # another process put a full entry there meanwhile
-            if not _valid(entry):
-                raise
+            os.replace(staging, entry.folder)  # no folder there (or an empty one): taken whole
+        except OSError:  # a folder there: another process's whole entry (in use: kept), or a damaged one
+            if _valid(entry):
+                return
+            shutil.rmtree(entry.folder, ignore_errors=True)
+            try:
+                os.replace(staging, entry.folder)
+            except OSError:  # another process put a full entry there meanwhile
+                if not _valid(entry):
+                    raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

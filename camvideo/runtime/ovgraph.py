@@ -7,9 +7,9 @@ cache entry holds only OpenVINO's compiled models, under the torch models' rules
 input size, device and configuration, beside its own SHA-256 (written last),
 imported the next time; a blob that does not match its digest, or that OpenVINO
 will not import, is compiled again and replaced. The entry's key is the SHA-256
-of the graph's files (the ``.onnx``, or the ``.xml`` and its ``.bin``) and of how
-it was cut (feature layer, layouts, ``--bgr``), the input size and the OpenVINO
-version: an edited or replaced file is a new entry, never an old blob. A file
+of the graph's files (the ``.onnx`` and any external data files it names, or
+the ``.xml`` and its ``.bin``) and of how it was cut (feature layer, layouts,
+``--bgr``), the input size and the OpenVINO version: an edited or replaced file is a new entry, never an old blob. A file
 changed after it was read has no digest (``GraphSource.digest``): that run
 compiles without the cache.
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from camvideo.cam.forward import Forward
 from camvideo.cam.methods import method_class
 from camvideo.errors import CamvideoError, Hint, reason
-from camvideo.runtime.choices import openvino_off_cpu, openvino_with_torch, precision_with_torch
+from camvideo.runtime.choices import int8_of_exported, openvino_off_cpu, openvino_with_torch, precision_with_torch
 from camvideo.settings import PRECISIONS, RUNTIMES
 
 log = logging.getLogger(__name__)
@@ -101,18 +101,27 @@ def choose_runtime(model, runtime: str = "auto", *, openvino_device: str | None 
                    precision: str = "f32") -> str:
     """"torch" or "openvino" for ``model`` (see the module). A request that cannot
     be met (``openvino`` for Grad-CAM or a GPU model, a ``precision`` other than
-    f32 or auto with ``torch``) is a ``CamvideoError``; with ``auto``, a model that runs
+    f32 or auto with ``torch``, int8 for an exported graph) is a ``CamvideoError``; with ``auto``, a model that runs
     on torch runs f32 whatever ``precision`` asks (one warning says so, but for auto)."""
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "int8" and _exported(model):
+        raise int8_of_exported(model.name)
     chosen = _choose(model, runtime, openvino_device)
     if chosen == "torch" and precision not in ("auto", "f32"):
         if runtime == "torch":
             raise precision_with_torch(precision)
         log.warning("%s runs on torch here, in f32: precision %s is OpenVINO's", model.name, precision)
     return chosen
+
+
+def _exported(model) -> bool:
+    """Whether ``model`` is an exported graph's (its features are the graph's own)."""
+    from camvideo.models.exported import GraphFeatures
+
+    return isinstance(getattr(model, "features", None), GraphFeatures)
 
 
 def _choose(model, runtime: str, openvino_device: str | None) -> str:

@@ -67,7 +67,8 @@ def test_a_graph_exact_cam_cannot_use_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert err[0] == ("camvideo: error: vgg.onnx: the output comes from a linear layer fed by 1 more fully connected "
-                      "layer: exact CAM needs global average pooling followed by one linear layer")
+                      "layer: exact CAM needs global average pooling followed by one linear layer (Grad-CAM takes "
+                      "any head: load the network in PyTorch with --checkpoint PATH)")
     assert not (tmp_path / "o.mkv").exists()
 
 

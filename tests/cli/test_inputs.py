@@ -180,6 +180,9 @@ def test_the_early_device_check_imports_no_torch():
     (dict(device="openvino:GPU", runtime="torch"), "--device openvino:GPU runs OpenVINO; it cannot go with --runtime torch"),
     (dict(precision="int8", runtime="torch"), "--precision int8: runs on OpenVINO; it cannot go with --runtime torch"),
     (dict(device="cuda:0", runtime="openvino"), "--runtime openvino takes a model on the CPU, not cuda:0"),
+    (dict(model="dir/my.ONNX", precision="int8"), r"--precision int8: camvideo quantizes the models it converts, "
+     r"not an exported graph \(my.ONNX\); quantize the graph itself \(NNCF\) and pass that file, or choose "
+     r"--precision f32"),
 ])
 def test_choices_that_no_model_can_run_together_are_refused(options, words):
     with pytest.raises(CamvideoError, match=words):

@@ -50,3 +50,15 @@ def test_the_timm_hint_only_when_timm_was_not_asked(capsys, fake_reports):
 def test_fetch_and_layers_refuse_the_options_they_ignore(capsys, args, line):
     assert cli.main(["models", *args]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [f"camvideo: error: {line}"]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["models", "--layers", "nets/r18.onnx"], "--layers: r18.onnx is an exported graph: camvideo takes the feature "
+     "maps its global average pooling averages, found in the graph (--layer does not apply)"),
+    (["models", "--fetch", "lite0", "r18.XML"], "--fetch: r18.XML is an exported graph, read from its file: nothing "
+     "to fetch"),
+])
+def test_an_exported_graph_has_no_layers_to_list_or_weights_to_fetch(capsys, argv, words):
+    """It was "unknown model 'nets/r18.onnx'", and lite0's weights were fetched before it."""
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err.strip() == f"camvideo: error: {words}"

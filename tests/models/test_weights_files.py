@@ -1,6 +1,6 @@
 """A weights file or checkpoint that is not one says what is wrong with it, on one
 line: a text file (not "list index out of range"), a folder, an empty file, a
-named pipe (read without a hang), a truncated .pth (zip or legacy format), a .safetensors that is not one."""
+named pipe (read without a hang), a truncated .pth (zip or legacy format), a .safetensors that is not one, a TorchScript archive."""
 
 from __future__ import annotations
 
@@ -32,6 +32,9 @@ KINDS = {
     "truncated": (lambda p: _truncated(p), "it is truncated or damaged"),
     "truncated legacy": (lambda p: _truncated(p, legacy=True), "cannot read"),
     "noise": (lambda p: (p.write_bytes(b"\x01" + os.urandom(2999)), p)[1], "not one written by torch.save"),
+    "torchscript": (lambda p: (torch.jit.script(torch.nn.Linear(3, 4)).save(str(p)), p)[1],
+                    "is a TorchScript archive (torch.jit.save), which camvideo does not load: export the model to "
+                    "ONNX (torch.onnx.export) and pass that with --model FILE.onnx"),
     "not safetensors": (lambda p: (p.with_suffix(".safetensors").write_bytes(b"garbage"), p.with_suffix(".safetensors"))[1],
                         "it is not a safetensors file"),
 }

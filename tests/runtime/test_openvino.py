@@ -291,6 +291,21 @@ def test_the_conversion_is_cached_found_again_and_rebuilt_when_corrupted(tmp_pat
     assert not [p for p in entry.folder.iterdir() if p.name.startswith(".")]
 
 
+def test_a_second_run_converting_at_once_keeps_the_first_runs_entry(tmp_path):
+    """Two runs convert one model at once: the one that finishes second finds a whole
+    entry in place, which the first compiles from and keeps its compiled models in.
+    It keeps it (it removed it, then renamed its own into place)."""
+    from camvideo.runtime.ovcache import _store
+
+    model = load_model("lite0")
+    entry = ovrt.convert(model, tmp_path)
+    xml = entry.xml.stat().st_ino
+    (entry.folder / "compiled-0.blob").write_bytes(b"the first run's compiled model")
+    _store(entry, ov.Core().read_model(str(entry.xml)))  # the second run's conversion, done later
+    assert entry.xml.stat().st_ino == xml and (entry.folder / "compiled-0.blob").is_file() and ovrt._valid(entry)
+    assert [p.name for p in tmp_path.iterdir()] == [entry.folder.name]  # its staging folder gone
+
+
 def test_the_cache_key_follows_weights_head_input_size_and_layer(tmp_path):
     model = load_model("lite0")
     key = ovrt.cache_entry(model, tmp_path).key

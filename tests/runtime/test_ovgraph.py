@@ -1,6 +1,6 @@
 """The compiled-model cache of exported graphs (``camvideo.runtime.ovgraph``): a
 slow compile kept and imported the next time, keyed by the graph files' digest
-(an edited file is a new entry), a damaged blob compiled again, a quick compile
+(an edited file, its external data included, is a new entry), a damaged blob compiled again, a quick compile
 not kept (and no digest taken for it), a file changed after it was read not
 cached, a cache that cannot be written not in the way."""
 
@@ -71,6 +71,20 @@ def test_a_kept_compile_is_imported_next_time_and_an_edited_graph_is_a_new_entry
     export(_net(2), path, SIZE)  # the same name, other weights
     assert torch.allclose(_features(load_exported(path), cache), _want(_net(2)), atol=1e-5)
     assert imports == [entry.name] and len(list(cache.iterdir())) == 2  # its own entry, compiled
+
+
+def test_new_weights_in_an_onnx_files_external_data_are_a_new_entry(tmp_path, imports):
+    """A large model's weights live beside its .onnx, which names them: new weights
+    leave the .onnx byte for byte the same, and must not get the old blob."""
+    path, cache = tmp_path / "g.onnx", tmp_path / "cache"
+    graphs.export_onnx_external(_net(1), path, SIZE)
+    first = path.read_bytes()
+    assert torch.allclose(_features(load_exported(path), cache), _want(_net(1)), atol=1e-5)
+    graphs.export_onnx_external(_net(2), path, SIZE)
+    assert path.read_bytes() == first
+    assert torch.allclose(_features(load_exported(path), cache), _want(_net(2)), atol=1e-5)
+    assert imports == [] and len(list(cache.iterdir())) == 2
+    assert load_exported(path).features.source.files == (path, tmp_path / "g.onnx.data")
 
 
 def test_a_damaged_blob_is_compiled_again_and_replaced(tmp_path, imports, caplog):

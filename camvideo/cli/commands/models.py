@@ -139,8 +139,26 @@ def check_alone(args: argparse.Namespace) -> None:
                                 f"leave {'it' if len(extra) == 1 else 'them'} out")
 
 
+
+def check_exported(args: argparse.Namespace) -> None:
+    """``--fetch`` or ``--layers`` given an exported graph's file: one line, before
+    torch loads (it has no weights to fetch, and its one layer is found in it)."""
+    from pathlib import Path
+
+    from camvideo.cli.inputs import EXPORTED
+
+    for option, names in (("--fetch", args.fetch or []), ("--layers", [args.layers] if args.layers else [])):
+        for name in names:
+            if name.lower().endswith(EXPORTED):
+                why = (", read from its file: nothing to fetch" if option == "--fetch" else
+                       ": camvideo takes the feature maps its global average pooling averages, found in the graph "
+                       "(--layer does not apply)")
+                raise CamvideoError(f"{option}: {Path(name).name} is an exported graph{why}")
+
+
 def run(args: argparse.Namespace) -> int:
     check_alone(args)
+    check_exported(args)
     from camvideo.models import available_models, cached_weights, fetch_weights, layer_names
 
     if args.fetch:
