@@ -26,7 +26,7 @@ def build(window, models: list[str], timeline: QWidget, model: str | None, runti
     window.view = VideoView()
     window.view.set_message("Loading model…")
     window.panel = ControlPanel(models, list_cameras())
-    window.panel.restore(window.settings)
+    window.panel.restore(window.saved)
     for combo, text in ((window.panel.model, model), (window.panel.runtime, runtime)):
         if text:
             with QSignalBlocker(combo):  # a choice made at start-up, not by the user: no load yet

@@ -35,7 +35,7 @@ class RecordControls:
     @property
     def output_dir(self) -> Path:
         default = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation) or str(Path.home())
-        return Path(self.window.settings.value("output_dir", str(Path(default) / "camvideo"), str))
+        return Path(self.window.saved.text("output_dir", str(Path(default) / "camvideo")))
 
     def choose_output_dir(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.window, "Recordings and snapshots go to", str(self.output_dir))

@@ -30,6 +30,7 @@ from camvideo.qt.keys import ArrowKeys, install_shortcuts
 from camvideo.qt.models_ui import ModelControls
 from camvideo.qt.playback import Playback
 from camvideo.qt.recording import RecordControls
+from camvideo.qt.saved import SavedSettings
 from camvideo.qt.session import Session
 from camvideo.qt.sources_ui import SourceControls
 from camvideo.qt.timeline_ui import TimelineControls
@@ -67,6 +68,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("camvideo")
         self.setAcceptDrops(True)
         self.settings = settings if settings is not None else app_settings()
+        self.saved = SavedSettings(self.settings)  # checked reads: a value edited into garbage is named, not used
         self.session = Session(device=device, parent=self)
         self.frames_shown = 0
         self.errors: list[str] = []
@@ -79,7 +81,7 @@ class MainWindow(QMainWindow):
         self._narrow = False  # the window is narrower than NARROW_W (the panel hid itself)
         self._short = False  # the window is lower than SHORT_H (the timeline hid itself)
         # The names known without torch; the whole list comes with models_listed.
-        remembered = self.settings.value("model", "", str)
+        remembered = self.saved.text("model")
         first_models = list(dict.fromkeys(n for n in (DEFAULT_MODEL, remembered, model) if n))
         layout.build(self, first_models, self.timeline.widget, model, runtime)
         self._wire()
@@ -87,7 +89,7 @@ class MainWindow(QMainWindow):
         self.record.update_enabled()
         install_shortcuts(self)
         self.arrow_keys = ArrowKeys(self)
-        geometry = self.settings.value("geometry")
+        geometry = self.saved.blob("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
@@ -170,6 +172,17 @@ class MainWindow(QMainWindow):
         self.load_model(self.panel.model.currentText())
         self.sources.start(source, loop)
         self.session.request_model_list(urgent=False)  # the whole list, ready when the box opens
+        if self.saved.message():  # the settings file edited by hand: said once the first open has ended
+            self.opened.connect(self._say_bad_settings)  # (opening a source hides the banner)
+
+    def _say_bad_settings(self, _spec: str = "", _ok: bool = True) -> None:
+        """The settings file's values not used, in the banner (in the status bar
+        when the banner already says why the source did not open)."""
+        self.opened.disconnect(self._say_bad_settings)
+        if self.banner.isVisible():
+            self.statusBar().showMessage(self.saved.message(), 20000)
+        else:
+            self.show_error(self.saved.message())
 
     # -- sources (the Source box: ``sources_ui``) -------------------------------------------
     def open(self, spec: str, loop: bool = False, report: bool = True) -> None:
