@@ -26,7 +26,7 @@ from PyQt6.QtWidgets import QMainWindow
 
 from camvideo import DEFAULT_MODEL  # without importing torch
 from camvideo.qt import app_settings, layout
-from camvideo.qt.keys import ArrowKeys, install_shortcuts
+from camvideo.qt.keys import ArrowKeys, ButtonKeys, install_shortcuts
 from camvideo.qt.models_ui import ModelControls
 from camvideo.qt.playback import Playback
 from camvideo.qt.recording import RecordControls
@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self.record.update_enabled()
         install_shortcuts(self)
         self.arrow_keys = ArrowKeys(self)
+        self.button_keys = ButtonKeys(self)  # a button reached with Tab takes Space and Enter
         geometry = self.saved.blob("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -337,6 +338,7 @@ class MainWindow(QMainWindow):
         self._status_timer.stop()
         self.timeline.close()  # a scan's threads, before the session's
         self.arrow_keys.remove()
+        self.button_keys.remove()
         self.panel.save(self.settings)
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.sync()
