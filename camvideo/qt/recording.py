@@ -17,8 +17,16 @@ from PyQt6.QtWidgets import QFileDialog
 
 from camvideo.app.position import clock
 from camvideo.app.wording import window_text
-from camvideo.errors import CamvideoError
+from camvideo.errors import CamvideoError, OutputError
 from camvideo.video.outputs import partial_path
+
+OTHER_FOLDER = "Folder… (Record box) picks another folder"
+
+
+def with_way_out(exc: CamvideoError) -> str:
+    """The window's words for ``exc``; a place that cannot be written also says what to do."""
+    text = window_text(exc)
+    return f"{text}; {OTHER_FOLDER}" if isinstance(exc, OutputError) else text
 
 
 class RecordControls:
@@ -95,9 +103,9 @@ class RecordControls:
             self.frames_shown = 0
             w.session.start_recording(path)
         except OSError as exc:
-            w.show_error(f"cannot record into {self.output_dir}: {exc.strerror or exc}")
+            w.show_error(f"cannot record into {self.output_dir}: {exc.strerror or exc}; {OTHER_FOLDER}")
         except CamvideoError as exc:
-            w.show_error(window_text(exc))
+            w.show_error(with_way_out(exc))
         w.panel.set_recording(w.session.recording)
 
     def _new_path(self) -> Path:
@@ -162,7 +170,7 @@ class RecordControls:
         try:
             png, _ = w.session.snapshot(self.output_dir)
         except CamvideoError as exc:
-            self._snapshot_error = window_text(exc)
+            self._snapshot_error = with_way_out(exc)
             w.show_error(self._snapshot_error)
             return
         if w.banner.isVisible() and w.error_label.text() == self._snapshot_error:
