@@ -32,7 +32,7 @@ from pathlib import Path
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from camvideo.app.position import first_pass
+from camvideo.app.position import first_pass, in_file
 from camvideo.app.recorded import PLAIN, recording_bar
 from camvideo.app.timeline_axis import damaged_spans
 from camvideo.class_colours import class_colors
@@ -161,7 +161,7 @@ class TimelineControls:
         duration = session.duration_hint
         info = session.source.info if session.source is not None else None
         placed = first_pass(shown.index, shown.time, duration, info.frame_count if session.looping and info else None)
-        if not session.plain and shown.result.detections and placed is not None:
+        if not session.plain and shown.result.detections:
             result = shown.result
             if placed != (result.frame, result.time):
                 result = dataclasses.replace(result, frame=placed[0], time=placed[1])
@@ -169,7 +169,7 @@ class TimelineControls:
                 self.track.add(result)
             else:  # One class: its score, not who was on top
                 self.track.add_fixed(result)
-        self.strip.set_position(shown.time % duration if duration else shown.time)
+        self.strip.set_position(in_file(shown.time, duration, loop=session.looping))
 
     # -- drawing ------------------------------------------------------------------------------
     def chosen(self) -> tuple[int, str] | None:
