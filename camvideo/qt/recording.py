@@ -18,6 +18,7 @@ from PyQt6.QtWidgets import QFileDialog
 from camvideo.app.position import clock
 from camvideo.app.wording import window_text
 from camvideo.errors import CamvideoError, OutputError
+from camvideo.qt.status import say
 from camvideo.video.outputs import partial_path
 
 OTHER_FOLDER = "Folder… (Record box) picks another folder"
@@ -144,7 +145,7 @@ class RecordControls:
             panel.record_label.setText(f"saved {Path(path).name}")
             if path in self._saving:
                 self._saving.discard(path)
-                self.window.statusBar().showMessage(f"saved {path}", 8000)
+                say(self.window.statusBar(), f"saved {path}", 8000, middle=True)
         else:
             panel.record_label.setText("not recording")
 
@@ -175,4 +176,4 @@ class RecordControls:
             return
         if w.banner.isVisible() and w.error_label.text() == self._snapshot_error:
             w.banner.hide()
-        w.statusBar().showMessage(f"snapshot {png} (+ .json)", 8000)
+        say(w.statusBar(), f"snapshot {png} (+ .json)", 8000, middle=True)

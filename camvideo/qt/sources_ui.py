@@ -23,7 +23,7 @@ from camvideo.app.sources import url_to_keep
 from camvideo.app.wording import window_text
 from camvideo.errors import CamvideoError
 from camvideo.qt import dialogs
-from camvideo.qt.status import short
+from camvideo.qt.status import say, short
 from camvideo.video.spec import SourceSpec
 
 
@@ -155,7 +155,7 @@ class SourceControls(QObject):
         w.top_bars.show_error(message)
         player = w.session.player
         ended = player is not None and player.finished
-        w.statusBar().showMessage(self.end_text() if ended else f"warning: {message}", 8000)
+        say(w.statusBar(), self.end_text() if ended else f"warning: {message}", 8000)
 
     def end_text(self) -> str:
         """What the status bar says at the end of the file (``end_text``)."""

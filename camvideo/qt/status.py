@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QLabel, QStatusBar
 
 from camvideo.errors import redact
@@ -77,6 +78,15 @@ class StatusLine:
         self.latency_label.setText(f"latency {latency:.0f} ms" if state.endswith("fps") and latency else "latency –")
         self.dropped_label.setText(f"dropped {self.dropped(session, view)}")
         return state
+
+
+def say(bar: QStatusBar, text: str, ms: int = 0, *, middle: bool = False) -> None:
+    """Show ``text`` in ``bar`` for ``ms`` (0: until replaced), cut with "…" (at its end,
+    or in the ``middle`` for a path) to the room the permanent fields leave: a message
+    the bar clipped stopped mid-word with nothing to say it went on."""
+    room = bar.width() - sum(w.width() + 8 for w in bar.findChildren(QLabel) if w.isVisible()) - 24
+    mode = Qt.TextElideMode.ElideMiddle if middle else Qt.TextElideMode.ElideRight
+    bar.showMessage(bar.fontMetrics().elidedText(text, mode, max(room, 80)), ms)
 
 
 def short(spec: str, limit: int = 60) -> str:

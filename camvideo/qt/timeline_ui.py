@@ -37,6 +37,7 @@ from camvideo.app.recorded import PLAIN, recording_bar
 from camvideo.app.timeline_axis import damaged_spans
 from camvideo.class_colours import class_colors
 from camvideo.qt.bars import message_bar
+from camvideo.qt.status import say
 from camvideo.qt.timeline import TimelineStrip
 from camvideo.qt.widgets import button
 from camvideo.runtime.scan import ScoreTrack  # numpy only; the scan imports torch when it runs
@@ -298,7 +299,7 @@ class TimelineControls:
         scan, self.export = self.export, None
         self.save_button.setEnabled(self._session.model is not None)
         if message == "":
-            self.window.statusBar().showMessage(f"saved {scan.frames} frames to {path}", 8000)
+            say(self.window.statusBar(), f"saved {scan.frames} frames to {path}", 8000, middle=True)
         elif message == "cancelled":
             self.window.statusBar().showMessage(f"not saved: {path.name} was cancelled", 8000)
         else:

@@ -33,6 +33,7 @@ from camvideo.qt.recording import RecordControls
 from camvideo.qt.saved import SavedSettings
 from camvideo.qt.session import Session
 from camvideo.qt.sources_ui import SourceControls
+from camvideo.qt.status import say
 from camvideo.qt.timeline_ui import TimelineControls
 
 NARROW_W = 760  # narrower than this, the panel hides itself: the video keeps its room
@@ -181,7 +182,7 @@ class MainWindow(QMainWindow):
         when the banner already says why the source did not open)."""
         self.opened.disconnect(self._say_bad_settings)
         if self.banner.isVisible():
-            self.statusBar().showMessage(self.saved.message(), 20000)
+            say(self.statusBar(), self.saved.message(), 20000)
         else:
             self.show_error(self.saved.message())
 
@@ -260,7 +261,7 @@ class MainWindow(QMainWindow):
     def show_error(self, message: str) -> None:
         self.errors.append(message)
         self.top_bars.show_error(message)
-        self.statusBar().showMessage(f"error: {message}", 10000)
+        say(self.statusBar(), f"error: {message}", 10000)
 
     # -- playback (the Playback box: ``playback``) --------------------------------------------
     def toggle_pause(self) -> None:
