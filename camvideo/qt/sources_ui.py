@@ -26,6 +26,9 @@ from camvideo.qt import dialogs
 from camvideo.qt.status import say, short
 from camvideo.video.spec import SourceSpec
 
+# What the status bar says when the window starts on the demo clip for want of a camera.
+NO_CAMERA_HINT = "No camera found: the demo clip plays. Yours: File… (Ctrl+O), Images…, URL…, or drop a video here"
+
 
 class SourceControls(QObject):
     """Sources for ``window`` (its session, panel, view, bars and status bar)."""
@@ -36,6 +39,7 @@ class SourceControls(QObject):
         super().__init__(window)
         self.window = window
         self.demo_if_no_camera = False  # start-up: camera 0 failed to open -> the demo clip
+        self.demo_instead = False  # start-up: the demo clip opens for want of a camera (the status bar says so)
         self._errors_at_open = 0  # errors before the open in flight began (a failed open adds one)
 
     def start(self, source: str | None, loop: bool) -> None:
@@ -48,9 +52,10 @@ class SourceControls(QObject):
             self.demo_if_no_camera = True  # set after open: it clears the flag
         else:
             self.open_demo()
+            self.demo_instead = True
 
     def open(self, spec: str, loop: bool = False, report: bool = True) -> None:
-        self.demo_if_no_camera = False
+        self.demo_if_no_camera = self.demo_instead = False
         self.window.session.open(spec, loop=loop, report=report)
 
     def open_demo(self) -> None:
@@ -115,8 +120,12 @@ class SourceControls(QObject):
             if w.session.source is None and w.session.opening_spec is None:
                 if self.demo_if_no_camera:
                     self.open_demo()  # start-up: no camera 0 here, the demo clip instead
+                    self.demo_instead = True
                 else:
                     self.show_no_source()
+        if ok and self.demo_instead:  # a new user's first seconds: why this clip, and how to open theirs
+            self.demo_instead = False
+            say(w.statusBar(), NO_CAMERA_HINT, 20000)
         self.opened.emit(spec, ok)
 
     def on_source_failed(self, spec: str) -> None:

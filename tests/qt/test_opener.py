@@ -14,6 +14,9 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QFileDialog
 from qt_helpers import DATA, WAIT_MS, make_cat_clip, open_and_wait, wait_frames
 
+from camvideo.qt import dialogs
+from camvideo.qt.sources_ui import NO_CAMERA_HINT
+
 
 class SilentServer:
     """A TCP server that accepts connections and never says a word (a camera that
@@ -254,6 +257,22 @@ def test_start_up_with_no_camera_falls_back_to_the_demo_clip(qtbot, open_window,
     qtbot.waitUntil(lambda: w.session.source is not None, timeout=WAIT_MS)
     assert w.session.source.name.endswith("demo.mp4") and not w.errors  # quietly: no camera is no error
     wait_frames(qtbot, w, 1)
+    assert w.statusBar().currentMessage() == NO_CAMERA_HINT  # but why this clip, and how to open one's own
+
+
+def test_a_new_user_without_a_camera_is_told_why_the_demo_plays_and_how_to_open_a_video(
+        qtbot, open_window, fast_models, cat_clip, monkeypatch):
+    """Before, the demo clip just played: nothing said that no camera was found or
+    what to do next. A source asked for gets no such line."""
+    monkeypatch.setattr(dialogs, "list_cameras", lambda: [])
+    w = open_window()
+    qtbot.waitUntil(lambda: w.session.source is not None, timeout=WAIT_MS)
+    wait_frames(qtbot, w, 1)
+    assert w.session.source.name.endswith("demo.mp4")
+    assert w.statusBar().currentMessage() == NO_CAMERA_HINT and "Ctrl+O" in NO_CAMERA_HINT
+    other = open_window(cat_clip)
+    wait_frames(qtbot, other, 1)
+    assert other.statusBar().currentMessage() == ""
 
 
 def test_a_stream_that_does_not_open_offers_retry_with_the_same_url(qtbot, open_window, fast_models, cat_clip):
