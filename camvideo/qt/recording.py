@@ -30,6 +30,16 @@ def with_way_out(exc: CamvideoError) -> str:
     return f"{text}; {OTHER_FOLDER}" if isinstance(exc, OutputError) else text
 
 
+def why_empty(session) -> str:
+    """Why a recording got no frame, and what to do: the file on screen had ended
+    (Play starts it again), it was paused, or no frame came."""
+    if session.player is not None and session.player.finished and not session.live:
+        return "the file had ended (Play plays it again from the start; record while it plays)"
+    if session.paused:
+        return "it was paused all along (record while it plays)"
+    return "no frame played while recording"
+
+
 class RecordControls:
     """Recording and snapshots for ``window`` (its session, panel, settings, status bar)."""
 
@@ -150,12 +160,13 @@ class RecordControls:
             panel.record_label.setText("not recording")
 
     def on_empty(self, path: str) -> None:
-        """A recording stopped before any frame was shown (paused all along): no file."""
+        """A recording stopped before any frame was shown (paused all along, or the
+        file had ended): no file, and why."""
         self._saving.discard(path)
-        text = "nothing recorded: no frame played while recording (paused?)"
+        text = f"nothing recorded: {why_empty(self.window.session)}"
         self.window.panel.record_label.setText(text)
         self.window.panel.record_label.setToolTip("")
-        self.window.statusBar().showMessage(f"{Path(path).name}: {text}", 8000)
+        say(self.window.statusBar(), f"{Path(path).name}: {text}", 8000)
 
     def tick(self) -> None:
         """The running recording's clock, the buttons' state (the window's status timer)."""

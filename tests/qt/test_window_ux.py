@@ -101,6 +101,20 @@ def test_a_recording_started_and_stopped_while_paused_says_nothing_was_recorded(
     assert not list((tmp_path / "out").glob("camvideo-*"))
     assert "nothing recorded" in w.statusBar().currentMessage()
     assert not w.panel.record_button.isChecked() and not w.session.recording
+    assert w.panel.record_label.text() == "nothing recorded: it was paused all along (record while it plays)"
+
+
+def test_a_recording_started_and_stopped_on_a_file_that_had_ended_says_so_and_what_to_do(
+        qtbot, open_window, fast_models, cat_clip, tmp_path):
+    """A short file ends before the user presses R: the box said "(paused?)", which it was not."""
+    w = open_window(cat_clip)
+    qtbot.waitUntil(lambda: w.session.pipeline is not None and w.session.pipeline.finished, timeout=WAIT_MS)
+    w.toggle_recording(True)
+    w.toggle_recording(False)
+    qtbot.waitUntil(lambda: w.panel.record_label.text().startswith("nothing recorded"), timeout=WAIT_MS)
+    assert w.panel.record_label.text() == ("nothing recorded: the file had ended "
+                                           "(Play plays it again from the start; record while it plays)")
+    assert not list((tmp_path / "out").glob("camvideo-*"))
 
 
 def test_a_model_that_fails_leaves_the_list_on_the_model_in_use(qtbot, open_window, fast_models, cat_clip,
