@@ -109,6 +109,7 @@ def test_a_recording_started_and_stopped_on_a_file_that_had_ended_says_so_and_wh
     """A short file ends before the user presses R: the box said "(paused?)", which it was not."""
     w = open_window(cat_clip)
     qtbot.waitUntil(lambda: w.session.pipeline is not None and w.session.pipeline.finished, timeout=WAIT_MS)
+    settle(qtbot, w)  # the last frames in flight (a frame arriving now would be recorded)
     w.toggle_recording(True)
     w.toggle_recording(False)
     qtbot.waitUntil(lambda: w.panel.record_label.text().startswith("nothing recorded"), timeout=WAIT_MS)
