@@ -39,7 +39,9 @@ class SourceControls(QObject):
         super().__init__(window)
         self.window = window
         self.demo_if_no_camera = False  # start-up: camera 0 failed to open -> the demo clip
-        self.demo_instead = False  # start-up: the demo clip opens for want of a camera (the status bar says so)
+        # the status bar's line once the source in flight is on screen (on_source_changed clears the bar):
+        # why the demo clip plays at start-up, or which of several dropped files opened
+        self.note: str | None = None
         self._errors_at_open = 0  # errors before the open in flight began (a failed open adds one)
 
     def start(self, source: str | None, loop: bool) -> None:
@@ -52,10 +54,10 @@ class SourceControls(QObject):
             self.demo_if_no_camera = True  # set after open: it clears the flag
         else:
             self.open_demo()
-            self.demo_instead = True
+            self.note = NO_CAMERA_HINT
 
     def open(self, spec: str, loop: bool = False, report: bool = True) -> None:
-        self.demo_if_no_camera = self.demo_instead = False
+        self.demo_if_no_camera, self.note = False, None
         self.window.session.open(spec, loop=loop, report=report)
 
     def open_demo(self) -> None:
@@ -91,6 +93,9 @@ class SourceControls(QObject):
         if path:
             event.acceptProposedAction()
             self.open(path)
+            count = sum(u.isLocalFile() for u in event.mimeData().urls())
+            if count > 1:  # one source at a time: say which, and how to show many images
+                self.note = f"{count} files dropped: {Path(path).name} opened (drop a folder for a slideshow)"
 
     def refresh_cameras(self) -> None:
         self.window.panel.set_cameras(dialogs.list_cameras())
@@ -120,12 +125,11 @@ class SourceControls(QObject):
             if w.session.source is None and w.session.opening_spec is None:
                 if self.demo_if_no_camera:
                     self.open_demo()  # start-up: no camera 0 here, the demo clip instead
-                    self.demo_instead = True
+                    self.note = NO_CAMERA_HINT
                 else:
                     self.show_no_source()
-        if ok and self.demo_instead:  # a new user's first seconds: why this clip, and how to open theirs
-            self.demo_instead = False
-            say(w.statusBar(), NO_CAMERA_HINT, 20000)
+        if not ok and w.session.opening_spec is None:
+            self.note = None  # it was about the source that did not open
         self.opened.emit(spec, ok)
 
     def on_source_failed(self, spec: str) -> None:
@@ -155,6 +159,9 @@ class SourceControls(QObject):
         w.setWindowTitle(f"camvideo: {Path(name).name if not live else short(name)}")
         w.playback.new_source(live)
         w.banner.hide()
+        if self.note:  # a new user's first seconds (why the demo clip), or which dropped file
+            say(w.statusBar(), self.note, 20000)
+            self.note = None
 
     def on_warned(self, message: str) -> None:
         """The core's warning about the source on screen (it may come just before or

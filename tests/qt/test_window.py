@@ -266,3 +266,17 @@ def test_a_folder_that_cannot_be_written_says_so_and_what_to_do_for_record_and_s
         assert w.banner.isVisible() and not w.session.recording
         text = w.error_label.text()
         assert "a-file" in text and "Not a directory" in text and text.endswith("Folder… (Record box) picks another folder")
+
+
+def test_several_dropped_files_open_the_first_and_say_so(qtbot, open_window, fast_models, cat_clip, tmp_path):
+    """Before, the others were left out without a word (a user dropping photos expected them all)."""
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 1)
+    first = make_cat_clip(tmp_path / "first.mp4", frames=20, size=(96, 64))
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in (first, cat_clip, tmp_path / "third.png")])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
+    w.dropEvent(event)
+    qtbot.waitUntil(lambda: w.session.source is not None and w.session.source.name == str(first), timeout=WAIT_MS)
+    assert w.statusBar().currentMessage() == "3 files dropped: first.mp4 opened (drop a folder for a slideshow)"
