@@ -3,7 +3,8 @@
 The file is plain text that a user may edit: a value that is not of its kind
 ("threshold=abc", "geometry=x", "output_dir=a,b", which Qt reads as a list) is
 not used; its default is, and the key is named in ``bad`` so the window can say
-so on one line (``message``) instead of failing on its first bad value.
+so on one line (``message``) instead of failing on its first bad value; the
+same line says when the file cannot be written (nothing is kept after the run).
 """
 
 from __future__ import annotations
@@ -64,8 +65,11 @@ class SavedSettings:
         return self._drop(key, None)
 
     def message(self) -> str:
-        """One line naming the values not used, or "" when every value was fine."""
-        if not self.bad:
-            return ""
-        return (f"settings file {self.settings.fileName()}: {', '.join(self.bad)} not understood; "
-                "the defaults are used instead (they are saved when the window closes)")
+        """One line naming the values not used and saying when the file cannot be
+        written (the choices then last only this run), or "" when all is well."""
+        name = self.settings.fileName()
+        said = [f"settings file {name}: {', '.join(self.bad)} not understood; the defaults are used instead"] \
+            if self.bad else []
+        if not self.settings.isWritable():
+            said.append(f"settings file {name} cannot be written: your choices will not be kept after this run")
+        return "; ".join(said)

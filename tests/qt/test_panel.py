@@ -129,3 +129,14 @@ def test_the_window_opens_on_a_garbage_settings_file_and_says_which_values_it_le
     qtbot.waitUntil(lambda: w.banner.isVisible() and "not understood" in w.error_label.text(), timeout=WAIT_MS)
     assert all(key in w.error_label.text() for key in ("threshold", "geometry", "output_dir"))
     assert w.panel.threshold.value() == 20 and w.output_dir.name == "camvideo"
+
+
+def test_a_settings_file_that_cannot_be_written_is_said_once_at_start(qtbot, tmp_path):
+    """Its folder under a file (as an unwritable home leaves it): the choices made were
+    lost at close without a word."""
+    from camvideo.qt.saved import SavedSettings
+
+    (tmp_path / "a-file").write_text("")
+    saved = SavedSettings(QSettings(str(tmp_path / "a-file" / "camvideo.ini"), QSettings.Format.IniFormat))
+    assert saved.message().endswith("cannot be written: your choices will not be kept after this run")
+    assert SavedSettings(QSettings(str(tmp_path / "camvideo.ini"), QSettings.Format.IniFormat)).message() == ""
