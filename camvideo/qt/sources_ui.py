@@ -14,6 +14,7 @@ camera 0 when there is one, else the demo clip. ``opened(spec, ok)`` (the window
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PyQt6.QtCore import QObject, pyqtSignal
@@ -25,6 +26,8 @@ from camvideo.errors import CamvideoError
 from camvideo.qt import dialogs
 from camvideo.qt.status import say, short
 from camvideo.video.spec import SourceSpec
+
+REOPENING = "; reopening"  # how a live source's warning that it dropped ends (``camvideo.video.live``)
 
 # What the status bar says when the window starts on the demo clip for want of a camera.
 NO_CAMERA_HINT = "No camera found: the demo clip plays. Yours: File… (Ctrl+O), Images…, URL…, or drop a video here"
@@ -42,6 +45,7 @@ class SourceControls(QObject):
         # the status bar's line once the source in flight is on screen (on_source_changed clears the bar):
         # why the demo clip plays at start-up, or which of several dropped files opened
         self.note: str | None = None
+        self._reopening: tuple[str, float] | None = None  # a live stream's "reopening" warning, and when it came
         self._errors_at_open = 0  # errors before the open in flight began (a failed open adds one)
 
     def start(self, source: str | None, loop: bool) -> None:
@@ -159,6 +163,7 @@ class SourceControls(QObject):
         w.setWindowTitle(f"camvideo: {Path(name).name if not live else short(name)}")
         w.playback.new_source(live)
         w.banner.hide()
+        self._reopening = None
         if self.note:  # a new user's first seconds (why the demo clip), or which dropped file
             say(w.statusBar(), self.note, 20000)
             self.note = None
@@ -169,9 +174,22 @@ class SourceControls(QObject):
         w = self.window
         w.errors.append(message)
         w.top_bars.show_error(message)
+        if w.session.live and message.endswith(REOPENING):  # the banner goes when frames come again
+            self._reopening = (message, time.monotonic())
         player = w.session.player
         ended = player is not None and player.finished
         say(w.statusBar(), self.end_text() if ended else f"warning: {message}", 8000)
+
+    def on_frame(self, shown) -> None:
+        """A frame read after a live stream was reopened: its "reopening" banner (the
+        stream dropped) is old news; the status bar says it is back."""
+        if self._reopening is None or shown.captured <= self._reopening[1]:
+            return
+        message, self._reopening = self._reopening[0], None
+        w = self.window
+        if w.banner.isVisible() and w.error_label.text() == message:
+            w.banner.hide()
+            say(w.statusBar(), f"{short(w.session.source_spec or '')}: the stream is back", 5000)
 
     def end_text(self) -> str:
         """What the status bar says at the end of the file (``end_text``)."""

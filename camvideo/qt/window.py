@@ -250,6 +250,7 @@ class MainWindow(QMainWindow):
         self.view.show_frame(shown)
         self.playback.on_frame(shown)
         self.timeline.on_frame(shown)
+        self.sources.on_frame(shown)
         rank = self.panel.heatmap_rank
         self.panel.set_map_class(next((d.label for d in shown.result.detections if d.rank == rank), "")
                                  if rank > 1 else "")

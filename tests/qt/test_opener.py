@@ -297,3 +297,72 @@ def test_a_stream_that_does_not_open_offers_retry_with_the_same_url(qtbot, open_
     w.session.cancel_open()
     w.show_error("something else")
     assert not w.top_bars.retry_button.isVisible()
+
+
+class DroppingMjpeg:
+    """``/live.mjpg`` on 127.0.0.1: the first ``drops`` connections each send 15
+    pictures and hang up (a camera rebooting), the next streams until closed."""
+
+    def __init__(self, drops: int = 2) -> None:
+        ok, jpeg = cv2.imencode(".jpg", cv2.imread(str(DATA / "chelsea.png")))
+        picture = jpeg.tobytes()
+        self.connections = 0
+        self._stop = threading.Event()
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+                owner.connections += 1
+                count = 15 if owner.connections <= drops else 3000  # ~10 s at most
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                for _ in range(count):
+                    if owner._stop.is_set():
+                        return
+                    try:
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
+                                         % len(picture) + picture + b"\r\n")
+                    except OSError:
+                        return
+                    owner._stop.wait(1 / 30)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/live.mjpg"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="dropping-mjpeg")
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(5)
+
+
+@pytest.mark.slow
+def test_a_stream_that_drops_says_so_each_time_and_the_banner_goes_when_it_is_back(qtbot, open_window, fast_models):
+    """Before, "…; reopening" stayed in the banner over the stream playing again, and
+    a second drop with the same reason was not told at all (told once, as a looping
+    file's damage)."""
+    server = DroppingMjpeg(drops=2)
+    try:
+        w = open_window(server.url)
+        wait_frames(qtbot, w, 1)
+
+        def reopening() -> list[str]:
+            return [m for m in w.errors if m.endswith("; reopening")]
+
+        for drop in (1, 2):
+            qtbot.waitUntil(lambda drop=drop: len(reopening()) == drop and w.banner.isVisible(), timeout=WAIT_MS)
+            assert w.error_label.text() == reopening()[-1]
+            qtbot.waitUntil(lambda: not w.banner.isVisible(), timeout=WAIT_MS)  # frames again: old news
+            assert w.statusBar().currentMessage().endswith(": the stream is back")
+        assert reopening()[0] == reopening()[1] and server.connections == 3
+    finally:
+        w.close()
+        server.close()
