@@ -170,8 +170,11 @@ class SourceControls(QObject):
 
     def on_warned(self, message: str) -> None:
         """The core's warning about the source on screen (it may come just before or
-        just after the end: the reader and the pipeline are two threads)."""
+        just after the end: the reader and the pipeline are two threads); a live
+        stream's "reopening", once an outage (each failed attempt says it again)."""
         w = self.window
+        if self._reopening is not None and self._reopening[0] == message:
+            return  # the same outage, tried again: told already (or hidden with ×)
         w.errors.append(message)
         w.top_bars.show_error(message)
         if w.session.live and message.endswith(REOPENING):  # the banner goes when frames come again

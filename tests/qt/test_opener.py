@@ -363,6 +363,10 @@ def test_a_stream_that_drops_says_so_each_time_and_the_banner_goes_when_it_is_ba
             qtbot.waitUntil(lambda: not w.banner.isVisible(), timeout=WAIT_MS)  # frames again: old news
             assert w.statusBar().currentMessage().endswith(": the stream is back")
         assert reopening()[0] == reopening()[1] and server.connections == 3
+        outage = f"{server.url}: Connection refused; reopening"  # each failed attempt says it again
+        w.sources.on_warned(outage)
+        w.sources.on_warned(outage)
+        assert reopening().count(outage) == 1  # once an outage: × hides it for good
     finally:
         w.close()
         server.close()
