@@ -183,6 +183,11 @@ class SourceControls(QObject):
         ended = player is not None and player.finished
         say(w.statusBar(), self.end_text() if ended else f"warning: {message}", 8000)
 
+    @property
+    def reopening(self) -> bool:
+        """A live stream dropped and no frame has come since (the status field says "reopening")."""
+        return self._reopening is not None
+
     def on_frame(self, shown) -> None:
         """A frame read after a live stream was reopened: its "reopening" banner (the
         stream dropped) is old news; the status bar says it is back."""

@@ -256,7 +256,8 @@ class MainWindow(QMainWindow):
                                  if rank > 1 else "")
 
     def _update_status(self) -> None:
-        self.playback.on_state(self.status_line.update(self.session, self.view, self.playback.state()))
+        reopening = "reopening" if self.sources.reopening else None  # a live stream dropped: no stale fps
+        self.playback.on_state(self.status_line.update(self.session, self.view, reopening or self.playback.state()))
         self.record.tick()
 
     def show_error(self, message: str) -> None:

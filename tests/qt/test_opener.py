@@ -300,8 +300,8 @@ def test_a_stream_that_does_not_open_offers_retry_with_the_same_url(qtbot, open_
 
 
 class DroppingMjpeg:
-    """``/live.mjpg`` on 127.0.0.1: the first ``drops`` connections each send 15
-    pictures and hang up (a camera rebooting), the next streams until closed."""
+    """``/live.mjpg`` on 127.0.0.1: the first ``drops`` connections each send 60
+    pictures (2 s) and hang up (a camera rebooting), the next streams until closed."""
 
     def __init__(self, drops: int = 2) -> None:
         ok, jpeg = cv2.imencode(".jpg", cv2.imread(str(DATA / "chelsea.png")))
@@ -316,7 +316,7 @@ class DroppingMjpeg:
 
             def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
                 owner.connections += 1
-                count = 15 if owner.connections <= drops else 3000  # ~10 s at most
+                count = 60 if owner.connections <= drops else 3000  # 2 s a drop (a busy test sees each); 100 s at most
                 self.send_response(200)
                 self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
                 self.end_headers()
@@ -360,6 +360,8 @@ def test_a_stream_that_drops_says_so_each_time_and_the_banner_goes_when_it_is_ba
         for drop in (1, 2):
             qtbot.waitUntil(lambda drop=drop: len(reopening()) >= drop and w.banner.isVisible(), timeout=WAIT_MS)
             assert w.error_label.text() == reopening()[-1]
+            w._update_status()
+            assert w.fps_label.text() == "reopening" and w.latency_label.text() == "latency –"  # not a stale rate
             qtbot.waitUntil(lambda: not w.banner.isVisible(), timeout=WAIT_MS)  # frames again: old news
             assert w.statusBar().currentMessage().endswith(": the stream is back")
         assert server.connections >= 3  # (a drop reads "the stream ended" or "Input/output error")
