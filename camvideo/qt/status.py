@@ -29,6 +29,7 @@ class StatusLine:
     """The permanent fields of ``bar`` (its messages stay the window's)."""
 
     def __init__(self, bar: QStatusBar) -> None:
+        self.bar = bar
         for name, tip in FIELDS:
             label = QLabel()
             label.setToolTip(tip)
@@ -37,6 +38,10 @@ class StatusLine:
             setattr(self, name, label)
         self.device_label.hide()  # no empty bordered field: it shows once a model is ready
         self.skipped_before = 0  # the view's skipped frames before the source on screen
+
+    def say(self, text: str, ms: int = 0) -> None:
+        """``text`` in the bar's message area, cut to its room (``say``)."""
+        say(self.bar, text, ms)
 
     @staticmethod
     def state(session, view) -> str:

@@ -24,16 +24,13 @@ from pathlib import Path
 from PyQt6.QtCore import QEvent, QSettings, QSize, QTimer
 from PyQt6.QtWidgets import QMainWindow
 
-from camvideo import DEFAULT_MODEL  # without importing torch
 from camvideo.qt import app_settings, layout
 from camvideo.qt.keys import ArrowKeys, ButtonKeys, install_shortcuts
 from camvideo.qt.models_ui import ModelControls
 from camvideo.qt.playback import Playback
 from camvideo.qt.recording import RecordControls
-from camvideo.qt.saved import SavedSettings
 from camvideo.qt.session import Session
 from camvideo.qt.sources_ui import SourceControls
-from camvideo.qt.status import say
 from camvideo.qt.timeline_ui import TimelineControls
 
 NARROW_W = 760  # narrower than this, the panel hides itself: the video keeps its room
@@ -69,7 +66,6 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("camvideo")
         self.setAcceptDrops(True)
         self.settings = settings if settings is not None else app_settings()
-        self.saved = SavedSettings(self.settings)  # checked reads: a value edited into garbage is named, not used
         self.session = Session(device=device, parent=self)
         self.frames_shown = 0
         self.errors: list[str] = []
@@ -81,10 +77,9 @@ class MainWindow(QMainWindow):
         self.timeline = TimelineControls(self)  # under the video: a file's timeline, a recording's switch
         self._narrow = False  # the window is narrower than NARROW_W (the panel hid itself)
         self._short = False  # the window is lower than SHORT_H (the timeline hid itself)
-        # The names known without torch; the whole list comes with models_listed.
-        remembered = self.saved.text("model")
-        first_models = list(dict.fromkeys(n for n in (DEFAULT_MODEL, remembered, model) if n))
-        layout.build(self, first_models, self.timeline.widget, model, runtime)
+        # The names known without torch (the whole list comes with models_listed); the
+        # settings read checked: ``self.saved``.
+        layout.build(self, self.timeline.widget, model, runtime)
         self._wire()
         self.record.show_folder()
         self.record.update_enabled()
@@ -182,7 +177,7 @@ class MainWindow(QMainWindow):
         when the banner already says why the source did not open)."""
         self.opened.disconnect(self._say_bad_settings)
         if self.banner.isVisible():
-            say(self.statusBar(), self.saved.message(), 20000)
+            self.status_line.say(self.saved.message(), 20000)
         else:
             self.show_error(self.saved.message())
 
@@ -263,7 +258,7 @@ class MainWindow(QMainWindow):
     def show_error(self, message: str) -> None:
         self.errors.append(message)
         self.top_bars.show_error(message)
-        say(self.statusBar(), f"error: {message}", 10000)
+        self.status_line.say(f"error: {message}", 10000)
 
     # -- playback (the Playback box: ``playback``) --------------------------------------------
     def toggle_pause(self) -> None:
