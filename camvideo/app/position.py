@@ -31,28 +31,31 @@ def clock(seconds: float, decimals: int = 0) -> str:
     return f"{text}.{units % scale:0{decimals}d}" if decimals else text
 
 
-def in_file(time: float, duration: float | None) -> float:
-    """A frame's time as a position in the file (a looping file's clock restarts)."""
-    return time % duration if duration else time
+def in_file(time: float, duration: float | None, *, loop: bool) -> float:
+    """A frame's time as a position in the file of ``duration`` seconds (its header's
+    length): a looping file's clock restarts each round; a file played once never
+    wraps (its last frame can lie past that length: a clip cut without re-encoding),
+    it stops at its end."""
+    if not duration:
+        return time
+    return time % duration if loop else min(time, duration)
 
 
 def first_pass(index: int, time: float, duration: float | None,
-               loop_frames: int | None = None) -> tuple[int, float] | None:
+               loop_frames: int | None = None) -> tuple[int, float]:
     """Frame ``index`` at ``time`` as the file's own frame number and time: itself
-    in the first round (or in a file of unknown length), the same frame of the
-    file in a later round of a looping file of ``loop_frames`` frames; None past
-    the end of a file that does not loop (or whose frame count is unknown)."""
-    if not duration or time < duration:
+    in the first round, in a file that does not loop (``loop_frames`` None: its last
+    frame can lie past the header's length) or of unknown length; the same frame of
+    the file in a later round of a looping file of ``loop_frames`` frames."""
+    if not duration or time < duration or not loop_frames:
         return index, time
-    if not loop_frames:
-        return None
     return index % loop_frames, time % duration
 
 
-def position_text(time: float, duration: float | None, *, paused: bool) -> str:
+def position_text(time: float, duration: float | None, *, paused: bool, loop: bool) -> str:
     """The Playback box's clock: ``0:03 / 0:10`` while playing; paused,
-    ``0:03.43 / 0:10`` (hundredths: each frame step shows)."""
-    text = clock(in_file(time, duration), 2 if paused else 0)
+    ``0:03.43 / 0:10`` (hundredths: each frame step shows); ``loop``: as ``in_file``."""
+    text = clock(in_file(time, duration, loop=loop), 2 if paused else 0)
     return f"{text} / {clock(duration)}" if duration else text
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import math
 
+from camvideo.app.position import in_file
+
 log = logging.getLogger(__name__)
 
 
@@ -70,7 +72,7 @@ class SessionPlayback:
         if self.player is None or self.live or shown is None or not rate:
             return
         duration = self.duration_hint
-        position = shown.time % duration if duration else shown.time  # a looping file restarts its clock
+        position = in_file(shown.time, duration, loop=self.looping)  # a looping file restarts its clock
         self.pause()
         # a seek shows the first frame at or after its time: half-way into the frame before
         self.seek(max(0.0, position - 1.5 / rate))

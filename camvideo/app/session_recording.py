@@ -113,8 +113,6 @@ class SessionRecording:
         info = self.source.info if self.source is not None else None
         loop_frames = info.frame_count if self.looping and info is not None else None
         placed = first_pass(shown.index, shown.time, self.duration_hint, loop_frames)
-        if placed is None:
-            return shown.index, shown.result
         result = shown.result
         if placed != (result.frame, result.time):
             result = dataclasses.replace(result, frame=placed[0], time=placed[1])

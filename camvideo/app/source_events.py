@@ -18,12 +18,15 @@ from camvideo.video.decoding import describe_damage
 
 
 class SourceWarnings:
-    """The warnings of ``source`` -> ``deliver(message)`` (from its reader thread), each once."""
+    """The warnings of ``source`` -> ``deliver(message)`` (from its reader thread): a
+    file's each once (a looping file finds its damage again each round), a live
+    source's each time (a stream that drops again is news again)."""
 
     def __init__(self, source, deliver: Callable[[str], None]) -> None:
         if not source.name:
             raise ValueError("the source must have a name (its path or URL)")
         self.name = source.name
+        self.once = not getattr(source, "live", False)
         self.deliver = deliver
         self.messages: list[str] = []
         self.lost: set[int] = set()  # the source's frame indices that could not be read (a slideshow skips them)
@@ -43,7 +46,7 @@ class SourceWarnings:
 
     def _say(self, message: str) -> None:
         with self._lock:
-            if message in self.messages:  # a looping file finds it again each time round
+            if self.once and message in self.messages:  # a looping file finds it again each time round
                 return
             self.messages.append(message)
         self.deliver(message)

@@ -15,7 +15,8 @@ here imports it (tests/test_layers.py). What needs no Qt is in ``camvideo.app``.
 - ``view``, ``labels`` and ``legend``: the video widget; paints the newest frame,
   its labels and the heat map's legend at screen resolution, never queues.
 - ``window``: the main window; ``layout`` makes its widgets: ``panel`` (the side
-  panel, one widget per group box in ``boxes``, with ``modelbox`` and ``widgets``),
+  panel, one widget per group box in ``boxes``, with ``modelbox`` and ``widgets``;
+  ``saved`` reads its settings back, each checked),
   ``bars`` (error and "Opening …" over the video), ``status`` (the status bar's
   fields); its parts: ``sources_ui`` (the Source box), ``models_ui`` (the Model box;
   the Runtime switch is ``app.runtime_switch``), ``recording`` (the Record box),

@@ -43,7 +43,7 @@ class TopBars(QWidget):
         close.setToolTip("hide the message")
         close.clicked.connect(self.banner.hide)
         self.retry_button = QPushButton("Retry")  # a stream that did not open: again, the same URL
-        self.retry_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.retry_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.retry_button.clicked.connect(self._on_retry)
         self.retry_button.hide()
         self._retry = None
@@ -55,7 +55,7 @@ class TopBars(QWidget):
         self.opening_bar, self.opening_label, opening_layout = message_bar(OPENING_BACKGROUND, (4, 2, 4, 2))
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("stop opening it (Esc); what plays goes on")
-        self.cancel_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.cancel_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         opening_layout.addWidget(self.opening_label, 1)
         opening_layout.addWidget(self.cancel_button)
         self.opening_bar.hide()

@@ -227,7 +227,7 @@ class OverlayBox(QGroupBox):
         self.smoothing.setToolTip("steady maps, labels and boxes across frames (temporal smoothing)")
         for c in (self.heatmap, self.boxes, self.labels_box, self.smoothing):
             c.setChecked(True)
-            c.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            c.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Tab reaches it; a click leaves the keys to the window
         form.addRow(_row(self.heatmap, self.boxes, self.labels_box))
         # Whose heat map (Top-k): chosen in the view (click a label) or with keys 1-9.
         self.map_hint = _wrapping(quiet=True)

@@ -15,6 +15,7 @@ from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
 from camvideo.app.sources import asks_password, url_to_keep
+from camvideo.qt.saved import SavedSettings
 
 WEIGHTS_FILTER = ("Weights or exported models (*.pth *.pt *.bin *.safetensors *.ckpt *.onnx *.xml);;"
                   "Exported models (*.onnx *.xml);;All files (*)")
@@ -39,7 +40,7 @@ def demo_clip() -> Path:
 
 
 def ask_file(parent: QWidget, settings: QSettings) -> str | None:
-    last = settings.value("last_dir", str(Path.home()), str)
+    last = SavedSettings(settings).text("last_dir", str(Path.home()))
     path, _ = QFileDialog.getOpenFileName(parent, "Open a video", last, VIDEO_FILTER)
     if not path:
         return None
@@ -49,7 +50,7 @@ def ask_file(parent: QWidget, settings: QSettings) -> str | None:
 
 def ask_folder(parent: QWidget, settings: QSettings) -> str | None:
     """A folder of images (shown in name order)."""
-    last = settings.value("last_dir", str(Path.home()), str)
+    last = SavedSettings(settings).text("last_dir", str(Path.home()))
     folder = QFileDialog.getExistingDirectory(parent, "Open a folder of images", last)
     if not folder:
         return None
@@ -59,7 +60,7 @@ def ask_folder(parent: QWidget, settings: QSettings) -> str | None:
 
 def ask_weights(parent: QWidget, settings: QSettings, model: str) -> str | None:
     """A weights file for ``model`` (``last_weights_dir`` is remembered)."""
-    last = settings.value("last_weights_dir", str(Path.home()), str)
+    last = SavedSettings(settings).text("last_weights_dir", str(Path.home()))
     path, _ = QFileDialog.getOpenFileName(parent, f"Weights file for {model}, or an exported model",
                                           last, WEIGHTS_FILTER)
     if not path:
@@ -71,7 +72,7 @@ def ask_weights(parent: QWidget, settings: QSettings, model: str) -> str | None:
 def ask_labels(parent: QWidget, settings: QSettings, model: str) -> str | None:
     """The labels file for the exported ``model`` (one class name a line), or None
     (cancelled: the graph's own labels, from its metadata, else class numbers)."""
-    last = settings.value("last_weights_dir", str(Path.home()), str)
+    last = SavedSettings(settings).text("last_weights_dir", str(Path.home()))
     path, _ = QFileDialog.getOpenFileName(parent, f"Labels for {model} (Cancel: the model's own)", last,
                                           LABELS_FILTER)
     return path or None
@@ -80,7 +81,7 @@ def ask_labels(parent: QWidget, settings: QSettings, model: str) -> str | None:
 def ask_url(parent: QWidget, settings: QSettings) -> str | None:
     """A stream URL; the last one is offered, as kept: without its password
     (``url_to_keep``; one stored in plain text by an older version is cleaned)."""
-    stored = settings.value("last_url", "rtsp://", str)
+    stored = SavedSettings(settings).text("last_url", "rtsp://")
     last = url_to_keep(stored)
     if last != stored:
         settings.setValue("last_url", last)

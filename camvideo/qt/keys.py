@@ -12,6 +12,10 @@ the focus (the seek bar, a list, a check box), except where they change a value:
 a text field (they move its cursor) and a panel slider (threshold, opacity: they
 move it by 1, as in any Qt app). They are caught before the focused widget sees
 them (an event filter on the application).
+
+The buttons and check boxes are reached with Tab (a click leaves the focus where
+it was, so the keys above stay the window's); one that has the focus keeps Space
+(it presses it, as anywhere else) and a button takes Enter (``ButtonKeys``).
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ from collections.abc import Callable
 from PyQt6.QtCore import QEvent, QObject, Qt
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
+    QAbstractButton,
     QAbstractSlider,
     QAbstractSpinBox,
     QApplication,
     QComboBox,
     QLineEdit,
     QPlainTextEdit,
+    QPushButton,
     QTextEdit,
     QWidget,
 )
@@ -102,3 +108,35 @@ class ArrowKeys(QObject):
             return False
         self.window.playback.arrow(forward=event.key() == Qt.Key.Key_Right)
         return True
+
+
+class ButtonKeys(QObject):
+    """Space presses the button or check box of ``window`` that has the focus (before,
+    the window's Space shortcut took it: pause), Enter / Return a push button."""
+
+    ENTER = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window = window
+        QApplication.instance().installEventFilter(self)
+
+    def remove(self) -> None:
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        kind = event.type()
+        if kind not in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) or (
+                event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier):
+            return False
+        if not isinstance(obj, QAbstractButton) or not obj.hasFocus() or obj.window() is not self.window:
+            return False
+        if kind == QEvent.Type.ShortcutOverride and event.key() == Qt.Key.Key_Space:
+            event.accept()  # the button's own key, not the window's shortcut
+            return True
+        if kind == QEvent.Type.KeyPress and event.key() in self.ENTER and isinstance(obj, QPushButton):
+            obj.animateClick()
+            return True
+        return False

@@ -44,12 +44,17 @@ class ModelControls:
 
     def on_listed(self, names: list, ready: list) -> None:
         """The whole model list, those ready offline marked. A remembered name that
-        no longer exists gives way to the built-in model."""
+        no longer exists gives way to the built-in model, and the Model box and the
+        banner say so."""
         w = self.window
         wanted = w.panel.model.currentText()
         names = listed(names, wanted)  # timm models (thousands) and exported graphs are not listed, but they exist
         w.panel.set_models(names, ready)
-        if wanted not in names:
+        if wanted not in names and self.state.in_use is None and wanted != DEFAULT_MODEL:
+            # remembered from an earlier run (the settings file): the box and the banner say so
+            self.on_failed(wanted, f"{wanted}: no such model here (remembered from an earlier run; "
+                                   f"`camvideo models` lists the names); {DEFAULT_MODEL} instead")
+        elif wanted not in names:
             self.load(w.panel.model.currentText())
 
     def load(self, name: str) -> None:

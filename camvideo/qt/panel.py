@@ -19,6 +19,7 @@ from camvideo.annotate import COLORMAPS  # numpy + cv2 (~0.08 s), no torch
 from camvideo.app.classes import class_hint
 from camvideo.classnames import find_class
 from camvideo.qt.boxes import MODES, LocalizeBox, ModelGroup, OverlayBox, PlaybackBox, RecordBox, SourceBox
+from camvideo.qt.saved import SavedSettings
 from camvideo.settings import (
     RUNTIMES,
     IntensitySettings,
@@ -235,8 +236,11 @@ class ControlPanel(QWidget):
         s.setValue("slide_seconds", self.slide_seconds.value())
         s.setValue("quality", self.quality.currentText())
 
-    def restore(self, s: QSettings) -> None:
-        """Set the widgets from ``s`` without emitting change signals."""
+    def restore(self, s: QSettings | SavedSettings) -> list[str]:
+        """Set the widgets from ``s`` without emitting change signals; a value that is
+        not of its kind (the file edited by hand) leaves its widget as it is. Returns
+        the keys of those values (``SavedSettings.bad``)."""
+        saved = s if isinstance(s, SavedSettings) else SavedSettings(s)
         widgets = (self.model, self.runtime, self.mode, self.topk, self.class_edit, self.threshold, self.gate,
                    self.alpha,
                    self.colormap, self.heatmap, self.boxes, self.labels_box, self.smoothing, self.slide_seconds,
@@ -244,31 +248,27 @@ class ControlPanel(QWidget):
         for w in widgets:
             w.blockSignals(True)
         try:
-            model = s.value("model", "", str)
-            if model and self.model.findText(model) >= 0:
-                self.model.setCurrentText(model)
-            if s.value("runtime", "", str) in RUNTIMES:
-                self.runtime.setCurrentText(s.value("runtime", "", str))
-            mode = s.value("mode", "", str)
-            if mode in MODES:
-                self.mode.setCurrentText(mode)
-            self.topk.setValue(s.value("topk", self.topk.value(), int))
-            self.class_edit.setText(s.value("class", "", str))
-            self.threshold.setValue(s.value("threshold", self.threshold.value(), int))
-            self.gate.setValue(s.value("gate", self.gate.value(), int))
-            self.alpha.setValue(s.value("alpha", self.alpha.value(), int))
-            colormap = s.value("colormap", "", str)
-            if colormap in COLORMAPS:
-                self.colormap.setCurrentText(colormap)
-            self.heatmap.setChecked(s.value("heatmap", True, bool))
-            self.boxes.setChecked(s.value("boxes", True, bool))
-            self.labels_box.setChecked(s.value("labels", True, bool))
-            self.smoothing.setChecked(s.value("smoothing", True, bool))
-            self.slide_seconds.setValue(s.value("slide_seconds", self.slide_seconds.value(), float))
-            quality = s.value("quality", "", str)
-            if quality in presets.QUALITY_PRESETS:
-                self.quality.setCurrentText(quality)
+            self._restore_choices(saved)
+            for key, spin in (("topk", self.topk), ("threshold", self.threshold), ("gate", self.gate),
+                              ("alpha", self.alpha), ("slide_seconds", self.slide_seconds)):
+                spin.setValue(saved.number(key, spin.value(), spin.minimum(), spin.maximum()))
+            self.class_edit.setText(saved.text("class"))
+            for key, box in (("heatmap", self.heatmap), ("boxes", self.boxes), ("labels", self.labels_box),
+                             ("smoothing", self.smoothing)):
+                box.setChecked(saved.flag(key, True))
         finally:
             for w in widgets:
                 w.blockSignals(False)
         self._update_labels()
+        return saved.bad
+
+    def _restore_choices(self, saved: SavedSettings) -> None:
+        """The combo boxes' remembered choices, each one of the box's own."""
+        model = saved.text("model")
+        if model and self.model.findText(model) >= 0:
+            self.model.setCurrentText(model)
+        for key, combo, choices in (("runtime", self.runtime, RUNTIMES), ("mode", self.mode, MODES),
+                                    ("colormap", self.colormap, COLORMAPS),
+                                    ("quality", self.quality, presets.QUALITY_PRESETS)):
+            text = saved.text(key, combo.currentText(), choices)
+            combo.setCurrentText(text)

@@ -98,14 +98,14 @@ class Playback:
         session, panel = self._session, self._panel
         duration = session.duration_hint
         if duration and not self.seeking:
-            position = shown.time % duration
+            position = in_file(shown.time, duration, loop=session.looping)
             panel.seek.blockSignals(True)
             panel.seek.setValue(int(panel.seek.STEPS * position / duration))
             panel.seek.blockSignals(False)
         if session.live or self.seeking:
             return
         # paused or stepping: hundredths, and the frame's number under the seek bar, so each step shows
-        panel.time_label.setText(position_text(shown.time, duration, paused=session.paused))
+        panel.time_label.setText(position_text(shown.time, duration, paused=session.paused, loop=session.looping))
         info = session.source.info if session.source is not None else None
         panel.image_label.setText(frame_line(shown.index, info.frame_count if session.looping and info else None))
 
@@ -230,7 +230,7 @@ class Playback:
         if shown is None or not duration:
             return
         session = self._session
-        session.seek(seek_target(in_file(shown.time, duration), seconds, duration, loop=session.looping))
+        session.seek(seek_target(in_file(shown.time, duration, loop=session.looping), seconds, duration, loop=session.looping))
 
     def seek_moved(self, value: int) -> None:
         """While the handle is dragged, the clock shows where it will go."""

@@ -17,8 +17,27 @@ from PyQt6.QtWidgets import QFileDialog
 
 from camvideo.app.position import clock
 from camvideo.app.wording import window_text
-from camvideo.errors import CamvideoError
+from camvideo.errors import CamvideoError, OutputError
+from camvideo.qt.status import say
 from camvideo.video.outputs import partial_path
+
+OTHER_FOLDER = "Folder… (Record box) picks another folder"
+
+
+def with_way_out(exc: CamvideoError) -> str:
+    """The window's words for ``exc``; a place that cannot be written also says what to do."""
+    text = window_text(exc)
+    return f"{text}; {OTHER_FOLDER}" if isinstance(exc, OutputError) else text
+
+
+def why_empty(session) -> str:
+    """Why a recording got no frame, and what to do: the file on screen had ended
+    (Play starts it again), it was paused, or no frame came."""
+    if session.player is not None and session.player.finished and not session.live:
+        return "the file had ended (Play plays it again from the start; record while it plays)"
+    if session.paused:
+        return "it was paused all along (record while it plays)"
+    return "no frame played while recording"
 
 
 class RecordControls:
@@ -35,7 +54,7 @@ class RecordControls:
     @property
     def output_dir(self) -> Path:
         default = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation) or str(Path.home())
-        return Path(self.window.settings.value("output_dir", str(Path(default) / "camvideo"), str))
+        return Path(self.window.saved.text("output_dir", str(Path(default) / "camvideo")))
 
     def choose_output_dir(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.window, "Recordings and snapshots go to", str(self.output_dir))
@@ -95,9 +114,9 @@ class RecordControls:
             self.frames_shown = 0
             w.session.start_recording(path)
         except OSError as exc:
-            w.show_error(f"cannot record into {self.output_dir}: {exc.strerror or exc}")
+            w.show_error(f"cannot record into {self.output_dir}: {exc.strerror or exc}; {OTHER_FOLDER}")
         except CamvideoError as exc:
-            w.show_error(window_text(exc))
+            w.show_error(with_way_out(exc))
         w.panel.set_recording(w.session.recording)
 
     def _new_path(self) -> Path:
@@ -136,17 +155,18 @@ class RecordControls:
             panel.record_label.setText(f"saved {Path(path).name}")
             if path in self._saving:
                 self._saving.discard(path)
-                self.window.statusBar().showMessage(f"saved {path}", 8000)
+                say(self.window.statusBar(), f"saved {path}", 8000, middle=True)
         else:
             panel.record_label.setText("not recording")
 
     def on_empty(self, path: str) -> None:
-        """A recording stopped before any frame was shown (paused all along): no file."""
+        """A recording stopped before any frame was shown (paused all along, or the
+        file had ended): no file, and why."""
         self._saving.discard(path)
-        text = "nothing recorded: no frame played while recording (paused?)"
+        text = f"nothing recorded: {why_empty(self.window.session)}"
         self.window.panel.record_label.setText(text)
         self.window.panel.record_label.setToolTip("")
-        self.window.statusBar().showMessage(f"{Path(path).name}: {text}", 8000)
+        say(self.window.statusBar(), f"{Path(path).name}: {text}", 8000)
 
     def tick(self) -> None:
         """The running recording's clock, the buttons' state (the window's status timer)."""
@@ -162,9 +182,9 @@ class RecordControls:
         try:
             png, _ = w.session.snapshot(self.output_dir)
         except CamvideoError as exc:
-            self._snapshot_error = window_text(exc)
+            self._snapshot_error = with_way_out(exc)
             w.show_error(self._snapshot_error)
             return
         if w.banner.isVisible() and w.error_label.text() == self._snapshot_error:
             w.banner.hide()
-        w.statusBar().showMessage(f"snapshot {png} (+ .json)", 8000)
+        say(w.statusBar(), f"snapshot {png} (+ .json)", 8000, middle=True)

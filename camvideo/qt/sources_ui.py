@@ -14,6 +14,7 @@ camera 0 when there is one, else the demo clip. ``opened(spec, ok)`` (the window
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PyQt6.QtCore import QObject, pyqtSignal
@@ -23,8 +24,13 @@ from camvideo.app.sources import url_to_keep
 from camvideo.app.wording import window_text
 from camvideo.errors import CamvideoError
 from camvideo.qt import dialogs
-from camvideo.qt.status import short
+from camvideo.qt.status import say, short
 from camvideo.video.spec import SourceSpec
+
+REOPENING = "; reopening"  # how a live source's warning that it dropped ends (``camvideo.video.live``)
+
+# What the status bar says when the window starts on the demo clip for want of a camera.
+NO_CAMERA_HINT = "No camera found: the demo clip plays. Yours: File… (Ctrl+O), Images…, URL…, or drop a video here"
 
 
 class SourceControls(QObject):
@@ -36,6 +42,10 @@ class SourceControls(QObject):
         super().__init__(window)
         self.window = window
         self.demo_if_no_camera = False  # start-up: camera 0 failed to open -> the demo clip
+        # the status bar's line once the source in flight is on screen (on_source_changed clears the bar):
+        # why the demo clip plays at start-up, or which of several dropped files opened
+        self.note: str | None = None
+        self._reopening: tuple[str, float] | None = None  # a live stream's "reopening" warning, and when it came
         self._errors_at_open = 0  # errors before the open in flight began (a failed open adds one)
 
     def start(self, source: str | None, loop: bool) -> None:
@@ -48,9 +58,10 @@ class SourceControls(QObject):
             self.demo_if_no_camera = True  # set after open: it clears the flag
         else:
             self.open_demo()
+            self.note = NO_CAMERA_HINT
 
     def open(self, spec: str, loop: bool = False, report: bool = True) -> None:
-        self.demo_if_no_camera = False
+        self.demo_if_no_camera, self.note = False, None
         self.window.session.open(spec, loop=loop, report=report)
 
     def open_demo(self) -> None:
@@ -86,6 +97,9 @@ class SourceControls(QObject):
         if path:
             event.acceptProposedAction()
             self.open(path)
+            count = sum(u.isLocalFile() for u in event.mimeData().urls())
+            if count > 1:  # one source at a time: say which, and how to show many images
+                self.note = f"{count} files dropped: {Path(path).name} opened (drop a folder for a slideshow)"
 
     def refresh_cameras(self) -> None:
         self.window.panel.set_cameras(dialogs.list_cameras())
@@ -115,8 +129,11 @@ class SourceControls(QObject):
             if w.session.source is None and w.session.opening_spec is None:
                 if self.demo_if_no_camera:
                     self.open_demo()  # start-up: no camera 0 here, the demo clip instead
+                    self.note = NO_CAMERA_HINT
                 else:
                     self.show_no_source()
+        if not ok and w.session.opening_spec is None:
+            self.note = None  # it was about the source that did not open
         self.opened.emit(spec, ok)
 
     def on_source_failed(self, spec: str) -> None:
@@ -146,16 +163,41 @@ class SourceControls(QObject):
         w.setWindowTitle(f"camvideo: {Path(name).name if not live else short(name)}")
         w.playback.new_source(live)
         w.banner.hide()
+        self._reopening = None
+        if self.note:  # a new user's first seconds (why the demo clip), or which dropped file
+            say(w.statusBar(), self.note, 20000)
+            self.note = None
 
     def on_warned(self, message: str) -> None:
         """The core's warning about the source on screen (it may come just before or
-        just after the end: the reader and the pipeline are two threads)."""
+        just after the end: the reader and the pipeline are two threads); a live
+        stream's "reopening", once an outage (each failed attempt says it again)."""
         w = self.window
+        if self._reopening is not None and self._reopening[0] == message:
+            return  # the same outage, tried again: told already (or hidden with ×)
         w.errors.append(message)
         w.top_bars.show_error(message)
+        if w.session.live and message.endswith(REOPENING):  # the banner goes when frames come again
+            self._reopening = (message, time.monotonic())
         player = w.session.player
         ended = player is not None and player.finished
-        w.statusBar().showMessage(self.end_text() if ended else f"warning: {message}", 8000)
+        say(w.statusBar(), self.end_text() if ended else f"warning: {message}", 8000)
+
+    @property
+    def reopening(self) -> bool:
+        """A live stream dropped and no frame has come since (the status field says "reopening")."""
+        return self._reopening is not None
+
+    def on_frame(self, shown) -> None:
+        """A frame read after a live stream was reopened: its "reopening" banner (the
+        stream dropped) is old news; the status bar says it is back."""
+        if self._reopening is None or shown.captured <= self._reopening[1]:
+            return
+        message, self._reopening = self._reopening[0], None
+        w = self.window
+        if w.banner.isVisible() and w.error_label.text() == message:
+            w.banner.hide()
+            say(w.statusBar(), f"{short(w.session.source_spec or '')}: the stream is back", 5000)
 
     def end_text(self) -> str:
         """What the status bar says at the end of the file (``end_text``)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QLabel, QStatusBar
 
 from camvideo.errors import redact
@@ -28,6 +29,7 @@ class StatusLine:
     """The permanent fields of ``bar`` (its messages stay the window's)."""
 
     def __init__(self, bar: QStatusBar) -> None:
+        self.bar = bar
         for name, tip in FIELDS:
             label = QLabel()
             label.setToolTip(tip)
@@ -36,6 +38,10 @@ class StatusLine:
             setattr(self, name, label)
         self.device_label.hide()  # no empty bordered field: it shows once a model is ready
         self.skipped_before = 0  # the view's skipped frames before the source on screen
+
+    def say(self, text: str, ms: int = 0) -> None:
+        """``text`` in the bar's message area, cut to its room (``say``)."""
+        say(self.bar, text, ms)
 
     @staticmethod
     def state(session, view) -> str:
@@ -77,6 +83,15 @@ class StatusLine:
         self.latency_label.setText(f"latency {latency:.0f} ms" if state.endswith("fps") and latency else "latency –")
         self.dropped_label.setText(f"dropped {self.dropped(session, view)}")
         return state
+
+
+def say(bar: QStatusBar, text: str, ms: int = 0, *, middle: bool = False) -> None:
+    """Show ``text`` in ``bar`` for ``ms`` (0: until replaced), cut with "…" (at its end,
+    or in the ``middle`` for a path) to the room the permanent fields leave: a message
+    the bar clipped stopped mid-word with nothing to say it went on."""
+    room = bar.width() - sum(w.width() + 8 for w in bar.findChildren(QLabel) if w.isVisible()) - 24
+    mode = Qt.TextElideMode.ElideMiddle if middle else Qt.TextElideMode.ElideRight
+    bar.showMessage(bar.fontMetrics().elidedText(text, mode, max(room, 80)), ms)
 
 
 def short(spec: str, limit: int = 60) -> str:

@@ -32,11 +32,12 @@ from pathlib import Path
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from camvideo.app.position import first_pass
+from camvideo.app.position import first_pass, in_file
 from camvideo.app.recorded import PLAIN, recording_bar
 from camvideo.app.timeline_axis import damaged_spans
 from camvideo.class_colours import class_colors
 from camvideo.qt.bars import message_bar
+from camvideo.qt.status import say
 from camvideo.qt.timeline import TimelineStrip
 from camvideo.qt.widgets import button
 from camvideo.runtime.scan import ScoreTrack  # numpy only; the scan imports torch when it runs
@@ -161,7 +162,7 @@ class TimelineControls:
         duration = session.duration_hint
         info = session.source.info if session.source is not None else None
         placed = first_pass(shown.index, shown.time, duration, info.frame_count if session.looping and info else None)
-        if not session.plain and shown.result.detections and placed is not None:
+        if not session.plain and shown.result.detections:
             result = shown.result
             if placed != (result.frame, result.time):
                 result = dataclasses.replace(result, frame=placed[0], time=placed[1])
@@ -169,7 +170,7 @@ class TimelineControls:
                 self.track.add(result)
             else:  # One class: its score, not who was on top
                 self.track.add_fixed(result)
-        self.strip.set_position(shown.time % duration if duration else shown.time)
+        self.strip.set_position(in_file(shown.time, duration, loop=session.looping))
 
     # -- drawing ------------------------------------------------------------------------------
     def chosen(self) -> tuple[int, str] | None:
@@ -298,7 +299,7 @@ class TimelineControls:
         scan, self.export = self.export, None
         self.save_button.setEnabled(self._session.model is not None)
         if message == "":
-            self.window.statusBar().showMessage(f"saved {scan.frames} frames to {path}", 8000)
+            say(self.window.statusBar(), f"saved {scan.frames} frames to {path}", 8000, middle=True)
         elif message == "cancelled":
             self.window.statusBar().showMessage(f"not saved: {path.name} was cancelled", 8000)
         else:

@@ -118,5 +118,5 @@ def button(text: str, tip: str, checkable: bool = False) -> QPushButton:
     b = QPushButton(text)
     b.setToolTip(tip)
     b.setCheckable(checkable)
-    b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # space and letters stay window shortcuts
+    b.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Tab reaches it; a click leaves the keys to the window
     return b

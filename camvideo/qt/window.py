@@ -24,9 +24,8 @@ from pathlib import Path
 from PyQt6.QtCore import QEvent, QSettings, QSize, QTimer
 from PyQt6.QtWidgets import QMainWindow
 
-from camvideo import DEFAULT_MODEL  # without importing torch
 from camvideo.qt import app_settings, layout
-from camvideo.qt.keys import ArrowKeys, install_shortcuts
+from camvideo.qt.keys import ArrowKeys, ButtonKeys, install_shortcuts
 from camvideo.qt.models_ui import ModelControls
 from camvideo.qt.playback import Playback
 from camvideo.qt.recording import RecordControls
@@ -78,16 +77,16 @@ class MainWindow(QMainWindow):
         self.timeline = TimelineControls(self)  # under the video: a file's timeline, a recording's switch
         self._narrow = False  # the window is narrower than NARROW_W (the panel hid itself)
         self._short = False  # the window is lower than SHORT_H (the timeline hid itself)
-        # The names known without torch; the whole list comes with models_listed.
-        remembered = self.settings.value("model", "", str)
-        first_models = list(dict.fromkeys(n for n in (DEFAULT_MODEL, remembered, model) if n))
-        layout.build(self, first_models, self.timeline.widget, model, runtime)
+        # The names known without torch (the whole list comes with models_listed); the
+        # settings read checked: ``self.saved``.
+        layout.build(self, self.timeline.widget, model, runtime)
         self._wire()
         self.record.show_folder()
         self.record.update_enabled()
         install_shortcuts(self)
         self.arrow_keys = ArrowKeys(self)
-        geometry = self.settings.value("geometry")
+        self.button_keys = ButtonKeys(self)  # a button reached with Tab takes Space and Enter
+        geometry = self.saved.blob("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
@@ -170,6 +169,17 @@ class MainWindow(QMainWindow):
         self.load_model(self.panel.model.currentText())
         self.sources.start(source, loop)
         self.session.request_model_list(urgent=False)  # the whole list, ready when the box opens
+        if self.saved.message():  # the settings file edited by hand: said once the first open has ended
+            self.opened.connect(self._say_bad_settings)  # (opening a source hides the banner)
+
+    def _say_bad_settings(self, _spec: str = "", _ok: bool = True) -> None:
+        """The settings file's values not used, in the banner (in the status bar
+        when the banner already says why the source did not open)."""
+        self.opened.disconnect(self._say_bad_settings)
+        if self.banner.isVisible():
+            self.status_line.say(self.saved.message(), 20000)
+        else:
+            self.show_error(self.saved.message())
 
     # -- sources (the Source box: ``sources_ui``) -------------------------------------------
     def open(self, spec: str, loop: bool = False, report: bool = True) -> None:
@@ -235,18 +245,20 @@ class MainWindow(QMainWindow):
         self.view.show_frame(shown)
         self.playback.on_frame(shown)
         self.timeline.on_frame(shown)
+        self.sources.on_frame(shown)
         rank = self.panel.heatmap_rank
         self.panel.set_map_class(next((d.label for d in shown.result.detections if d.rank == rank), "")
                                  if rank > 1 else "")
 
     def _update_status(self) -> None:
-        self.playback.on_state(self.status_line.update(self.session, self.view, self.playback.state()))
+        reopening = "reopening" if self.sources.reopening else None  # a live stream dropped: no stale fps
+        self.playback.on_state(self.status_line.update(self.session, self.view, reopening or self.playback.state()))
         self.record.tick()
 
     def show_error(self, message: str) -> None:
         self.errors.append(message)
         self.top_bars.show_error(message)
-        self.statusBar().showMessage(f"error: {message}", 10000)
+        self.status_line.say(f"error: {message}", 10000)
 
     # -- playback (the Playback box: ``playback``) --------------------------------------------
     def toggle_pause(self) -> None:
@@ -324,6 +336,7 @@ class MainWindow(QMainWindow):
         self._status_timer.stop()
         self.timeline.close()  # a scan's threads, before the session's
         self.arrow_keys.remove()
+        self.button_keys.remove()
         self.panel.save(self.settings)
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.sync()

@@ -35,7 +35,7 @@ def test_clock_checks_its_decimals():
 
 
 def test_three_frame_steps_never_look_like_none():
-    texts = [(position_text(i / 30, 10.0, paused=True), frame_line(i)) for i in (90, 91, 92, 93)]
+    texts = [(position_text(i / 30, 10.0, paused=True, loop=False), frame_line(i)) for i in (90, 91, 92, 93)]
     assert len(set(texts)) == 4 and len({clock for clock, _ in texts}) == 4
     assert texts[0] == ("0:03.00 / 0:10", "frame 90")
     assert frame_line(None) == "" and frame_line(0) == "frame 0"
@@ -43,10 +43,18 @@ def test_three_frame_steps_never_look_like_none():
 
 
 def test_playing_shows_seconds_only():
-    assert position_text(3.43, 10.0, paused=False) == "0:03 / 0:10"
-    assert position_text(13.43, 10.0, paused=False) == "0:03 / 0:10"  # a looping file restarts its clock
-    assert position_text(3.43, None, paused=True) == "0:03.43"
-    assert in_file(12.5, 10.0) == pytest.approx(2.5) and in_file(12.5, None) == 12.5
+    assert position_text(3.43, 10.0, paused=False, loop=False) == "0:03 / 0:10"
+    assert position_text(13.43, 10.0, paused=False, loop=True) == "0:03 / 0:10"  # a looping file restarts its clock
+    assert position_text(3.43, None, paused=True, loop=False) == "0:03.43"
+    assert in_file(12.5, 10.0, loop=True) == pytest.approx(2.5) and in_file(12.5, None, loop=True) == 12.5
+
+
+def test_a_file_played_once_never_wraps_round_past_its_header_s_length():
+    """A clip cut without re-encoding can show its last frame after the length its header
+    gives: that frame is at the file's end, not at 0:00 again (as a looping file's next round)."""
+    assert in_file(5.133, 5.067, loop=False) == 5.067 and in_file(2.0, 5.067, loop=False) == 2.0
+    assert position_text(5.133, 5.067, paused=False, loop=False) == "0:05 / 0:05"
+    assert first_pass(151, 5.133, 5.067) == (151, 5.133)  # the timeline keeps it, at its end
 
 
 def test_a_looping_file_wraps_round_and_a_file_played_once_stops_at_its_ends():
@@ -68,5 +76,5 @@ def test_ended_early_only_when_the_end_was_lost():
 def test_first_pass_places_a_later_round_of_a_looping_file_on_the_file_s_frame():
     assert first_pass(45, 1.5, 10.0) == (45, 1.5)  # the first round: itself
     assert first_pass(345, 11.5, 10.0, 300) == (45, pytest.approx(1.5))  # round two: frame 45 of the file
-    assert first_pass(345, 11.5, 10.0) is None  # past the end of a file that does not loop
+    assert first_pass(345, 11.5, 10.0) == (345, 11.5)  # a file that does not loop: no later round
     assert first_pass(345, 11.5, None) == (345, 11.5)  # length unknown: as it is

@@ -42,3 +42,27 @@ def test_a_source_without_a_name_is_refused():
 
     with pytest.raises(ValueError, match="must have a name"):
         SourceWarnings(Nameless(), print)
+
+
+class Speaking:
+    """A source that only speaks: ``say`` calls its subscribers' ``on_warning``."""
+
+    def __init__(self, live: bool) -> None:
+        self.name, self.live, self._warned = "http://cam/live.mjpg", live, None
+
+    def subscribe(self, on_damage, on_warning):
+        self._warned = on_warning
+        return lambda: None
+
+    def say(self, line: str) -> None:
+        self._warned(line)
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_a_live_source_s_warning_is_told_each_time_a_file_s_once(live):
+    told: list[str] = []
+    source = Speaking(live)
+    SourceWarnings(source, told.append)
+    for _ in range(2):
+        source.say("http://cam/live.mjpg: the stream ended; reopening")
+    assert len(told) == (2 if live else 1)

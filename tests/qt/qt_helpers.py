@@ -100,3 +100,32 @@ def stop_recording(qtbot, w) -> None:
     """Stop the recording and wait until its file is final."""
     w.toggle_recording(False)
     wait_saved(qtbot, w)
+
+
+def make_clip_cut_by_dts(path: Path, frames: int = 60, keep: int = 42) -> Path:
+    """A clip cut without re-encoding (as ``ffmpeg -t T -c copy`` cuts): encoded with
+    B-frames, then only the packets decoded before ``keep`` frames' time remuxed, so
+    that its last frame shows later than its header's length (frames / rate)."""
+    from fractions import Fraction
+
+    full = path.with_suffix(".full.mp4")
+    with av.open(str(full), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 192, 128, "yuv420p"
+        stream.time_base = Fraction(1, 30)
+        stream.options = {"preset": "medium", "bf": "3"}
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((128, 192, 3), i * 37 % 255, np.uint8), format="bgr24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    with av.open(str(full)) as source, av.open(str(path), "w") as out:
+        video = source.streams.video[0]
+        copy = out.add_stream_from_template(video)
+        for packet in source.demux(video):
+            if packet.dts is not None and packet.dts * video.time_base < Fraction(keep, 30):
+                packet.stream = copy
+                out.mux(packet)
+    return path

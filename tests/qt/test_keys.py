@@ -61,3 +61,63 @@ def test_shift_arrows_belong_to_the_widget(qtbot, window):
 def test_keeps_arrows_says_whose_they_are(qtbot, window):
     assert keeps_arrows(window.threshold) and keeps_arrows(window.field)
     assert not keeps_arrows(window.seek) and not keeps_arrows(window.check) and not keeps_arrows(None)
+
+
+@pytest.fixture
+def buttons(qtbot):
+    """A window with a Space shortcut (pause), a push button and a check box made as the panel makes them."""
+    from PyQt6.QtGui import QAction, QKeySequence
+
+    from camvideo.qt.keys import ButtonKeys
+    from camvideo.qt.widgets import button
+
+    w = QWidget()
+    w.paused, w.clicked = [], []
+    space = QAction(w)
+    space.setShortcut(QKeySequence("Space"))
+    space.triggered.connect(lambda: w.paused.append(True))
+    w.addAction(space)
+    layout = QVBoxLayout(w)
+    w.demo, w.check = button("Demo", "play the demo clip"), QCheckBox("Boxes")
+    w.check.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # as boxes.OverlayBox makes its check boxes
+    w.demo.clicked.connect(lambda: w.clicked.append("demo"))
+    w.field = QLineEdit()
+    for child in (w.field, w.demo, w.check):
+        layout.addWidget(child)
+    qtbot.addWidget(w)
+    keys = ButtonKeys(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    keys.remove()
+
+
+def test_tab_reaches_a_button_and_space_or_enter_presses_it_not_the_windows_space(qtbot, buttons):
+    """Before, the panel's buttons took no focus: URL…, Demo, Folder…, Scan file and the
+    check boxes could not be used without a mouse."""
+    buttons.activateWindow()
+    buttons.field.setFocus()
+    qtbot.keyClick(buttons.field, Qt.Key.Key_Tab)
+    qtbot.waitUntil(buttons.demo.hasFocus)
+    qtbot.keyClick(buttons.demo, Qt.Key.Key_Space)
+    qtbot.keyClick(buttons.demo, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(buttons.clicked) == 2)
+    qtbot.keyClick(buttons.demo, Qt.Key.Key_Tab)
+    qtbot.waitUntil(buttons.check.hasFocus)
+    qtbot.keyClick(buttons.check, Qt.Key.Key_Space)
+    assert buttons.check.isChecked() and buttons.paused == []
+    qtbot.mouseClick(buttons.demo, Qt.MouseButton.LeftButton)  # a click: the keys stay where they were
+    assert buttons.check.hasFocus() and buttons.clicked == ["demo"] * 3
+
+
+def test_every_button_and_check_box_of_the_panel_is_reached_with_tab(qtbot):
+    from PyQt6.QtWidgets import QAbstractButton
+
+    from camvideo.qt.panel import ControlPanel
+
+    panel = ControlPanel(["lite0"], [])
+    qtbot.addWidget(panel)
+    found = panel.findChildren(QAbstractButton)
+    assert len(found) >= 15
+    assert all(b.focusPolicy() == Qt.FocusPolicy.TabFocus for b in found), [
+        b.text() for b in found if b.focusPolicy() != Qt.FocusPolicy.TabFocus]

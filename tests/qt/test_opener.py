@@ -14,6 +14,9 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QFileDialog
 from qt_helpers import DATA, WAIT_MS, make_cat_clip, open_and_wait, wait_frames
 
+from camvideo.qt import dialogs
+from camvideo.qt.sources_ui import NO_CAMERA_HINT
+
 
 class SilentServer:
     """A TCP server that accepts connections and never says a word (a camera that
@@ -254,6 +257,28 @@ def test_start_up_with_no_camera_falls_back_to_the_demo_clip(qtbot, open_window,
     qtbot.waitUntil(lambda: w.session.source is not None, timeout=WAIT_MS)
     assert w.session.source.name.endswith("demo.mp4") and not w.errors  # quietly: no camera is no error
     wait_frames(qtbot, w, 1)
+    assert hint_shown(w)  # but why this clip, and how to open one's own
+
+
+def hint_shown(w) -> bool:
+    """The status bar says NO_CAMERA_HINT, whole or cut to the small test window's bar."""
+    shown = w.statusBar().currentMessage()
+    return shown.startswith("No camera found: the demo clip plays") and NO_CAMERA_HINT.startswith(shown.rstrip("…"))
+
+
+def test_a_new_user_without_a_camera_is_told_why_the_demo_plays_and_how_to_open_a_video(
+        qtbot, open_window, fast_models, cat_clip, monkeypatch):
+    """Before, the demo clip just played: nothing said that no camera was found or
+    what to do next. A source asked for gets no such line."""
+    monkeypatch.setattr(dialogs, "list_cameras", lambda: [])
+    w = open_window()
+    qtbot.waitUntil(lambda: w.session.source is not None, timeout=WAIT_MS)
+    wait_frames(qtbot, w, 1)
+    assert w.session.source.name.endswith("demo.mp4")
+    assert hint_shown(w) and "Ctrl+O" in NO_CAMERA_HINT
+    other = open_window(cat_clip)
+    wait_frames(qtbot, other, 1)
+    assert other.statusBar().currentMessage() == ""
 
 
 def test_a_stream_that_does_not_open_offers_retry_with_the_same_url(qtbot, open_window, fast_models, cat_clip):
@@ -272,3 +297,78 @@ def test_a_stream_that_does_not_open_offers_retry_with_the_same_url(qtbot, open_
     w.session.cancel_open()
     w.show_error("something else")
     assert not w.top_bars.retry_button.isVisible()
+
+
+class DroppingMjpeg:
+    """``/live.mjpg`` on 127.0.0.1: the first ``drops`` connections each send 60
+    pictures (2 s) and hang up (a camera rebooting), the next streams until closed."""
+
+    def __init__(self, drops: int = 2) -> None:
+        ok, jpeg = cv2.imencode(".jpg", cv2.imread(str(DATA / "chelsea.png")))
+        picture = jpeg.tobytes()
+        self.connections = 0
+        self._stop = threading.Event()
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+                owner.connections += 1
+                count = 60 if owner.connections <= drops else 3000  # 2 s a drop (a busy test sees each); 100 s at most
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                for _ in range(count):
+                    if owner._stop.is_set():
+                        return
+                    try:
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
+                                         % len(picture) + picture + b"\r\n")
+                    except OSError:
+                        return
+                    owner._stop.wait(1 / 30)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/live.mjpg"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="dropping-mjpeg")
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(5)
+
+
+@pytest.mark.slow
+def test_a_stream_that_drops_says_so_each_time_and_the_banner_goes_when_it_is_back(qtbot, open_window, fast_models):
+    """Before, "…; reopening" stayed in the banner over the stream playing again, and
+    a second drop with the same reason was not told at all (told once, as a looping
+    file's damage)."""
+    server = DroppingMjpeg(drops=2)
+    try:
+        w = open_window(server.url)
+        wait_frames(qtbot, w, 1)
+
+        def reopening() -> list[str]:
+            return [m for m in w.errors if m.endswith("; reopening")]
+
+        for drop in (1, 2):
+            qtbot.waitUntil(lambda drop=drop: len(reopening()) >= drop and w.banner.isVisible(), timeout=WAIT_MS)
+            assert w.error_label.text() == reopening()[-1]
+            w._update_status()
+            assert w.fps_label.text() == "reopening" and w.latency_label.text() == "latency –"  # not a stale rate
+            qtbot.waitUntil(lambda: not w.banner.isVisible(), timeout=WAIT_MS)  # frames again: old news
+            assert w.statusBar().currentMessage().endswith(": the stream is back")
+        assert server.connections >= 3  # (a drop reads "the stream ended" or "Input/output error")
+        outage = f"{server.url}: Connection refused; reopening"  # each failed attempt says it again
+        w.sources.on_warned(outage)
+        w.sources.on_warned(outage)
+        assert reopening().count(outage) == 1  # once an outage: × hides it for good
+    finally:
+        w.close()
+        server.close()

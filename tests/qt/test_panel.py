@@ -88,3 +88,55 @@ def test_at_the_first_size_every_box_shows_without_scrolling_in_each_mode(qtbot,
             assert p.class_edit.isVisibleTo(p) == p.class_hint.isVisibleTo(p) == (mode == "One class")
         assert w.panel.image_label.isVisibleTo(w.panel)  # the frame number / the image's name
         w.close()
+
+
+GARBAGE = {"topk": "many", "threshold": "abc", "gate": "-7", "alpha": "lots", "slide_seconds": "soon",
+           "mode": "Everything", "colormap": "plaid", "quality": "ultra", "runtime": "quantum", "boxes": "maybe",
+           "class": "a,b"}  # Qt reads a bare comma as a list
+
+
+def garbage_file(path, values: dict) -> QSettings:
+    path.write_text("[General]\n" + "".join(f"{k}={v}\n" for k, v in values.items()))
+    return QSettings(str(path), QSettings.Format.IniFormat)
+
+
+def test_a_settings_file_edited_into_garbage_restores_the_defaults_and_names_each_bad_value(panel, tmp_path):
+    """Each value not of its kind is left out (before, the first one raised TypeError
+    out of restore and the window never opened); the good ones still apply."""
+    defaults = (panel.localize_settings(), panel.overlay_settings(), panel.slide_seconds.value(),
+                panel.runtime.currentText())
+    bad = panel.restore(garbage_file(tmp_path / "bad.ini", GARBAGE))
+    assert sorted(bad) == sorted(GARBAGE)
+    assert (panel.localize_settings(), panel.overlay_settings(), panel.slide_seconds.value(),
+            panel.runtime.currentText()) == defaults
+    good = panel.restore(garbage_file(tmp_path / "good.ini", {**GARBAGE, "topk": "4", "mode": "Top-k",
+                                                               "boxes": "false", "alpha": "30"}))
+    assert "topk" not in good and (panel.topk.value(), panel.mode.currentText()) == (4, "Top-k")
+    assert not panel.boxes.isChecked() and panel.alpha.value() == 30
+
+
+def test_the_window_opens_on_a_garbage_settings_file_and_says_which_values_it_left_out(
+        qtbot, open_window, fast_models, cat_clip, settings_in_tmp):
+    from camvideo.qt import app_settings
+
+    s = app_settings()
+    for key, value in {"threshold": "abc", "geometry": "x", "output_dir": "a,b"}.items():
+        s.setValue(key, value)
+    s.sync()
+    (settings_in_tmp / "camvideo" / "camvideo.ini").write_text(  # the comma bare, as a hand edit leaves it
+        (settings_in_tmp / "camvideo" / "camvideo.ini").read_text().replace('"a,b"', "a,b"))
+    w = open_window(cat_clip)
+    qtbot.waitUntil(lambda: w.banner.isVisible() and "not understood" in w.error_label.text(), timeout=WAIT_MS)
+    assert all(key in w.error_label.text() for key in ("threshold", "geometry", "output_dir"))
+    assert w.panel.threshold.value() == 20 and w.output_dir.name == "camvideo"
+
+
+def test_a_settings_file_that_cannot_be_written_is_said_once_at_start(qtbot, tmp_path):
+    """Its folder under a file (as an unwritable home leaves it): the choices made were
+    lost at close without a word."""
+    from camvideo.qt.saved import SavedSettings
+
+    (tmp_path / "a-file").write_text("")
+    saved = SavedSettings(QSettings(str(tmp_path / "a-file" / "camvideo.ini"), QSettings.Format.IniFormat))
+    assert saved.message().endswith("cannot be written: your choices will not be kept after this run")
+    assert SavedSettings(QSettings(str(tmp_path / "camvideo.ini"), QSettings.Format.IniFormat)).message() == ""

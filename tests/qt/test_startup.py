@@ -107,6 +107,10 @@ def test_a_remembered_model_that_no_longer_exists_gives_way_to_lite0(qtbot, open
     wait_frames(qtbot, w, 2)
     assert w.session.model_name == "lite0" and w.panel.model.currentText() == "lite0"
     assert w.panel.model.findText("gone_model_v0") < 0
+    # said, not silently replaced (the box said "loading gone_model_v0…", then "lite0 ready")
+    qtbot.waitUntil(lambda: w.panel.model_state.text() == "gone_model_v0 could not load; still lite0 on cpu",
+                    timeout=WAIT_MS)
+    assert any(m.startswith("gone_model_v0: no such model here") for m in w.errors)
 
 
 def test_a_remembered_timm_model_is_kept_and_when_it_cannot_load_lite0_runs(qtbot, open_window, fast_models,

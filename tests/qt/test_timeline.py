@@ -66,7 +66,9 @@ def test_scan_file_fills_every_frame_and_saves_the_export_jsonl(qtbot, open_wind
     assert w.timeline.save(path)
     assert not w.timeline.save_button.isEnabled()
     qtbot.waitUntil(lambda: w.timeline.export is None, timeout=WAIT_MS * 4)
-    assert w.statusBar().currentMessage() == f"saved 45 frames to {path}" and w.timeline.save_button.isEnabled()
+    message = w.statusBar().currentMessage()  # a long path is cut in its middle to the bar's room
+    assert message.startswith("saved 45 frames to /") and message.endswith("/cat.jsonl")
+    assert w.timeline.save_button.isEnabled()
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [obj["frame"] for obj in lines] == list(range(45))
     for obj in lines:

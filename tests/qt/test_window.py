@@ -246,3 +246,37 @@ def test_a_recording_across_a_seek_keeps_its_pace(qtbot, open_window, fast_model
     gaps = [b - a for a, b in zip(times, times[1:])]
     assert len(times) == w.frames_shown_recording
     assert min(gaps) >= 0.010 and max(gaps) <= 1.0, gaps
+
+
+def test_a_folder_that_cannot_be_written_says_so_and_what_to_do_for_record_and_snapshot(
+        qtbot, open_window, fast_models, cat_clip, tmp_path):
+    """The output folder under a file (as an unwritable home leaves it): each message
+    names the folder and the way out (before: only the OS's reason)."""
+    from camvideo.qt import app_settings
+
+    (tmp_path / "a-file").write_text("")
+    s = app_settings()
+    s.setValue("output_dir", str(tmp_path / "a-file" / "camvideo"))
+    s.sync()
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 2)
+    for key in (Qt.Key.Key_S, Qt.Key.Key_R):
+        w.banner.hide()
+        qtbot.keyClick(w, key)
+        assert w.banner.isVisible() and not w.session.recording
+        text = w.error_label.text()
+        assert "a-file" in text and "Not a directory" in text and text.endswith("Folder… (Record box) picks another folder")
+
+
+def test_several_dropped_files_open_the_first_and_say_so(qtbot, open_window, fast_models, cat_clip, tmp_path):
+    """Before, the others were left out without a word (a user dropping photos expected them all)."""
+    w = open_window(cat_clip, loop=True)
+    wait_frames(qtbot, w, 1)
+    first = make_cat_clip(tmp_path / "first.mp4", frames=20, size=(96, 64))
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in (first, cat_clip, tmp_path / "third.png")])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
+    w.dropEvent(event)
+    qtbot.waitUntil(lambda: w.session.source is not None and w.session.source.name == str(first), timeout=WAIT_MS)
+    assert w.statusBar().currentMessage() == "3 files dropped: first.mp4 opened (drop a folder for a slideshow)"

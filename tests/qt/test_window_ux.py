@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 from PyQt6.QtCore import QPoint, Qt
-from qt_helpers import WAIT_MS, fail_to_load, make_cat_clip, open_and_wait, settle, wait_frames, wait_saved
+from qt_helpers import (
+    WAIT_MS,
+    fail_to_load,
+    make_cat_clip,
+    make_clip_cut_by_dts,
+    open_and_wait,
+    settle,
+    wait_frames,
+    wait_saved,
+)
 
 
 def test_a_file_that_does_not_open_leaves_the_playing_one_running(qtbot, open_window, fast_models, cat_clip,
@@ -92,6 +101,21 @@ def test_a_recording_started_and_stopped_while_paused_says_nothing_was_recorded(
     assert not list((tmp_path / "out").glob("camvideo-*"))
     assert "nothing recorded" in w.statusBar().currentMessage()
     assert not w.panel.record_button.isChecked() and not w.session.recording
+    assert w.panel.record_label.text() == "nothing recorded: it was paused all along (record while it plays)"
+
+
+def test_a_recording_started_and_stopped_on_a_file_that_had_ended_says_so_and_what_to_do(
+        qtbot, open_window, fast_models, cat_clip, tmp_path):
+    """A short file ends before the user presses R: the box said "(paused?)", which it was not."""
+    w = open_window(cat_clip)
+    qtbot.waitUntil(lambda: w.session.pipeline is not None and w.session.pipeline.finished, timeout=WAIT_MS)
+    settle(qtbot, w)  # the last frames in flight (a frame arriving now would be recorded)
+    w.toggle_recording(True)
+    w.toggle_recording(False)
+    qtbot.waitUntil(lambda: w.panel.record_label.text().startswith("nothing recorded"), timeout=WAIT_MS)
+    assert w.panel.record_label.text() == ("nothing recorded: the file had ended "
+                                           "(Play plays it again from the start; record while it plays)")
+    assert not list((tmp_path / "out").glob("camvideo-*"))
 
 
 def test_a_model_that_fails_leaves_the_list_on_the_model_in_use(qtbot, open_window, fast_models, cat_clip,
@@ -371,3 +395,20 @@ def test_a_step_after_the_end_shows_the_first_frame_and_says_so(qtbot, open_wind
     w.playback.step()
     qtbot.waitUntil(lambda: w.session.last_shown.index == 0, timeout=WAIT_MS)
     assert w.session.paused and w.statusBar().currentMessage() == "from the start of the file"
+
+
+def test_a_clip_whose_last_frame_lies_past_its_header_s_length_ends_at_its_end_and_steps_back_from_there(
+        qtbot, open_window, fast_models, tmp_path):
+    """A clip cut without re-encoding shows its last frame after the length its header
+    gives: the clock, the seek bar and the timeline's line wrapped to 0:00 there, as
+    for a looping file, and ◀ Step went to the start of the file."""
+    w = open_window(make_clip_cut_by_dts(tmp_path / "cut.mp4"))
+    qtbot.waitUntil(lambda: w.session.pipeline is not None and w.session.pipeline.finished, timeout=WAIT_MS)
+    settle(qtbot, w)
+    last, duration = w.session.last_shown, w.session.duration_hint
+    assert last.time >= duration and not w.session.looping  # the clip is what it should be
+    assert w.panel.seek.value() == w.panel.seek.STEPS and w.timeline.strip.position == pytest.approx(duration)
+    assert w.panel.time_label.text() == "0:01 / 0:01"  # 1.47 s: the end (it said 0:00)
+    w.session.step_back()
+    qtbot.waitUntil(lambda: w.session.last_shown.index != last.index, timeout=WAIT_MS)
+    assert w.session.last_shown.index >= last.index - 3
