@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import camvideo  # noqa: F401 - first: a test module's OpenVINO import then leaves its usage telemetry out
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # torch's OpenMP threads sleep while they wait for work instead of spinning (inherited by
 # pytest-xdist's workers and by the commands the tests start): where the tests' processes

@@ -48,3 +48,15 @@ def test_the_installed_wheel_finds_its_demo_clip(wheel, tmp_path):
     assert proc.returncode == 0, proc.stderr
     found = Path(proc.stdout.strip())
     assert found == (tmp_path / "site" / "camvideo" / "resources" / "demo.mp4").resolve() and found.is_file()
+
+
+def test_openvino_imported_through_any_camvideo_package_sends_no_usage_events():
+    """The exported-graph readers (camvideo.models) import OpenVINO without camvideo.runtime:
+    its telemetry package was imported (and its events sent) when they came first."""
+    pytest.importorskip("openvino")
+    code = ("import sys; import camvideo.models.graph_head; import openvino, openvino.frontend; "
+            "print(sys.modules.get('openvino_telemetry') is None)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"

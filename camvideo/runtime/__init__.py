@@ -9,11 +9,3 @@ exact CAM's forward pass on OpenVINO (``--runtime``).
 The window and the command line both run this engine; it never imports Qt.
 """
 
-import sys
-
-# OpenVINO sends usage events (Google Analytics) when it is imported and when it
-# converts a model, unless the user opted out with its own tool; camvideo imports
-# it on its users' behalf without asking them. A package that cannot be imported
-# makes OpenVINO use its own no-op stand-in (camvideo.runtime.openvino also swaps
-# it in while converting, for an OpenVINO imported before camvideo).
-sys.modules.setdefault("openvino_telemetry", None)
