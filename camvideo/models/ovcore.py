@@ -31,7 +31,7 @@ def core():
     each ``compile_model`` call, never on the Core, so the users do not meet."""
     with _lock:
         if not _core:
-            sys.modules.setdefault("openvino_telemetry", None)  # no usage events (see camvideo.runtime)
+            sys.modules.setdefault("openvino_telemetry", None)  # no usage events (see camvideo/__init__.py)
             import openvino as ov
 
             _core.append(ov.Core())

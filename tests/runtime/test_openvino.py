@@ -268,7 +268,7 @@ def test_the_conversion_is_cached_found_again_and_rebuilt_when_corrupted(tmp_pat
         ref = model.features(x)
     torch.testing.assert_close(ovrt.OpenVINOForward(model, cache=tmp_path)(x), ref, atol=1e-4, rtol=1e-4)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
-    assert sys.modules.get("openvino_telemetry") is None  # OpenVINO sent no usage events (camvideo.runtime)
+    assert sys.modules.get("openvino_telemetry") is None  # OpenVINO sent no usage events (camvideo/__init__.py)
     # The compiled models kept beside the IR (the pixels' input, made at once; the float
     # input, on its first batch): imported next time, compiled again when damaged.
     from camvideo.runtime.ovcache import _blob
