@@ -14,6 +14,7 @@ import logging
 import re
 import sys
 
+from camvideo import __version__
 from camvideo.errors import CamvideoError
 
 SUBCOMMANDS = ("gui", "image", "process", "eval", "bench", "models")
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_STATUS,
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv for debug)")
+    parser.add_argument("--version", action="version", version=f"camvideo {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(f"{__package__}.commands.{name}").register(sub)

@@ -133,3 +133,12 @@ def test_a_misspelt_option_is_named_with_the_one_it_looks_like(capsys, argv, hin
         build_parser().parse_args(argv)
     err = capsys.readouterr().err
     assert stopped.value.code == 2 and err.count("\n") == 1 and hint in err, err
+
+
+def test_version_prints_the_package_version_and_exits_0(capsys):
+    from camvideo import __version__
+
+    with pytest.raises(SystemExit) as done:
+        build_parser().parse_args(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"camvideo {__version__}"
