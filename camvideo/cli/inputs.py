@@ -190,10 +190,16 @@ def device_guess(device: str) -> str | None:
 def check_runtime_choice(options: ModelOptions) -> None:
     """``--device``, ``--runtime`` and ``--precision`` that no model can run together:
     an OpenVINO device or precision with ``--runtime torch``, a GPU of torch's with
-    ``--runtime openvino``; ``--precision int8`` for an exported graph or without
+    ``--runtime openvino``; ``--precision int8`` or ``--runtime torch`` for an exported graph; int8 without
     NNCF (the words of ``camvideo.runtime.choices``, which the load says them in,
     and ``quantize``'s)."""
-    from camvideo.runtime.choices import int8_of_exported, openvino_off_cpu, openvino_with_torch, precision_with_torch
+    from camvideo.runtime.choices import (
+        int8_of_exported,
+        openvino_off_cpu,
+        openvino_with_torch,
+        precision_with_torch,
+        torch_of_exported,
+    )
 
     if options.runtime == "torch" and options.device.lower().startswith("openvino:"):
         raise openvino_with_torch(options.device)
@@ -203,6 +209,8 @@ def check_runtime_choice(options: ModelOptions) -> None:
         raise openvino_off_cpu(options.device)
     if options.precision == "int8" and options.model.lower().endswith(EXPORTED):
         raise int8_of_exported(Path(options.model).name)
+    if options.runtime == "torch" and options.model.lower().endswith(EXPORTED):
+        raise torch_of_exported(Path(options.model).name)
     if options.precision == "int8" and importlib.util.find_spec("nncf") is None:
         raise CamvideoError(Hint("precision", "int8", subject=True),
                             "needs NNCF: pip install 'camvideo[int8]' (or choose ", Hint("precision", "f32"), ")")

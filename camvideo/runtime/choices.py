@@ -31,3 +31,11 @@ def int8_of_exported(name: str) -> CamvideoError:
     return CamvideoError(Hint("precision", "int8", subject=True),
                          f"camvideo quantizes the models it converts, not an exported graph ({name}); quantize the "
                          "graph itself (NNCF) and pass that file, or choose ", Hint("precision", "f32"))
+
+
+def torch_of_exported(name: str) -> CamvideoError:
+    """``--runtime torch`` asked for an exported graph (``name``: its file), which
+    OpenVINO reads and runs whatever the runtime says."""
+    return CamvideoError(Hint("runtime", "torch", subject=True),
+                         f"an exported graph ({name}) runs on OpenVINO, which reads it; ",
+                         Hint("runtime", "auto", "use"), " or openvino")

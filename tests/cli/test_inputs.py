@@ -183,6 +183,8 @@ def test_the_early_device_check_imports_no_torch():
     (dict(model="dir/my.ONNX", precision="int8"), r"--precision int8: camvideo quantizes the models it converts, "
      r"not an exported graph \(my.ONNX\); quantize the graph itself \(NNCF\) and pass that file, or choose "
      r"--precision f32"),
+    (dict(model="nets/r18.xml", runtime="torch"), r"--runtime torch: an exported graph \(r18.xml\) runs on OpenVINO, "
+     r"which reads it; use --runtime auto or openvino"),
 ])
 def test_choices_that_no_model_can_run_together_are_refused(options, words):
     with pytest.raises(CamvideoError, match=words):
