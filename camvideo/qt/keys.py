@@ -83,10 +83,8 @@ def keeps_arrows(widget: QWidget | None) -> bool:
     return isinstance(widget, QAbstractSlider) and not isinstance(widget, SeekSlider)
 
 
-class ArrowKeys(QObject):
-    """← / → for ``window`` wherever its focus is, except in a text field (see the module doc)."""
-
-    KEYS = (Qt.Key.Key_Left, Qt.Key.Key_Right)
+class _WindowKeys(QObject):
+    """A filter of every key event of the application for ``window``, until ``remove``."""
 
     def __init__(self, window) -> None:
         super().__init__(window)
@@ -97,6 +95,12 @@ class ArrowKeys(QObject):
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self)
+
+
+class ArrowKeys(_WindowKeys):
+    """← / → for ``window`` wherever its focus is, except in a text field (see the module doc)."""
+
+    KEYS = (Qt.Key.Key_Left, Qt.Key.Key_Right)
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
         if event.type() != QEvent.Type.KeyPress or event.key() not in self.KEYS:
@@ -110,21 +114,11 @@ class ArrowKeys(QObject):
         return True
 
 
-class ButtonKeys(QObject):
+class ButtonKeys(_WindowKeys):
     """Space presses the button or check box of ``window`` that has the focus (before,
     the window's Space shortcut took it: pause), Enter / Return a push button."""
 
     ENTER = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
-
-    def __init__(self, window) -> None:
-        super().__init__(window)
-        self.window = window
-        QApplication.instance().installEventFilter(self)
-
-    def remove(self) -> None:
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self)
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
         kind = event.type()
