@@ -123,11 +123,13 @@ def unknown_model(name: str, names, typed: str | None = None) -> ModelLoadError:
     import difflib
     import os
 
+    from camvideo import is_exported
+
     if name.lower().endswith(TORCH_FILES):
         return ModelLoadError(f"unknown model {name!r}: a torch file goes with ", Hint("checkpoint", name),
                               " (a state dict: give its architecture with ", Hint("model"),
                               "); a model file is an exported graph, .onnx or OpenVINO IR .xml")
-    if os.path.isfile(name) and not name.lower().endswith((".onnx", ".xml")):  # an exported graph is read elsewhere
+    if os.path.isfile(name) and not is_exported(name):  # an exported graph is read elsewhere
         return ModelLoadError(f"unknown model {name!r}: a model file camvideo reads is an exported graph, .onnx or "
                               "OpenVINO IR .xml with its .bin; convert it to one of those")
 

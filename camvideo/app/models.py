@@ -20,12 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-EXPORTED = (".onnx", ".xml")  # camvideo.models.exported.SUFFIXES, without importing torch here
-
-
-def is_exported(name: str) -> bool:
-    """Whether a model name is an exported graph's file (``.onnx``, ``.xml``)."""
-    return str(name).lower().endswith(EXPORTED)
+from camvideo import is_exported  # noqa: F401 - the window's modules take it from here
 
 
 def short_name(name: str) -> str:

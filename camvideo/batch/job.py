@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from camvideo import is_exported
 from camvideo.batch.plan import Job
 from camvideo.errors import CamvideoError, OutputError, describe
 from camvideo.settings import LocalizeSettings, ModelOptions, OverlaySettings
@@ -104,7 +105,7 @@ def _file_digests(model: ModelOptions) -> dict[str, str]:
     that exist (a missing one fails when the model loads)."""
     digests = {}
     files = {name: getattr(model, name) for name in ("weights", "checkpoint", "labels")}
-    if str(model.model).lower().endswith((".onnx", ".xml")):
+    if is_exported(model.model):
         files["graph"] = model.model
         if str(model.model).lower().endswith(".xml"):
             files["graph_bin"] = str(Path(model.model).with_suffix(".bin"))

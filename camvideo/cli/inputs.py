@@ -24,11 +24,10 @@ import re
 import sys
 from pathlib import Path
 
+from camvideo import is_exported
 from camvideo.errors import CamvideoError, Hint, InputError, ModelLoadError, unknown_model
 from camvideo.settings import DEVICES, ModelOptions
 from camvideo.video.spec import IMAGE_SUFFIXES, SourceSpec
-
-EXPORTED = (".onnx", ".xml")
 
 
 def check_source(text: str, *, videos: bool = False) -> None:
@@ -89,7 +88,7 @@ def check_model_name(name: str, names: set[str] | None = None) -> None:
     """A ``--model`` NAME missing from ``names`` (default: ``kept_model_names``) is a
     ``ModelLoadError`` naming the models it may be a typo of, as the model load says
     it; an exported graph's file, a ``timm:NAME`` or no list kept pass unchecked."""
-    if not name or name.lower().endswith(EXPORTED) or name.startswith("timm:"):
+    if not name or is_exported(name) or name.startswith("timm:"):
         return
     names = kept_model_names() if names is None else names
     bare = name.removeprefix("torchvision:")
@@ -207,9 +206,9 @@ def check_runtime_choice(options: ModelOptions) -> None:
         raise precision_with_torch(options.precision)
     if options.runtime == "openvino" and options.device.split(":")[0] in ("cuda", "mps", "xpu"):
         raise openvino_off_cpu(options.device)
-    if options.precision == "int8" and options.model.lower().endswith(EXPORTED):
+    if options.precision == "int8" and is_exported(options.model):
         raise int8_of_exported(Path(options.model).name)
-    if options.runtime == "torch" and options.model.lower().endswith(EXPORTED):
+    if options.runtime == "torch" and is_exported(options.model):
         raise torch_of_exported(Path(options.model).name)
     if options.precision == "int8" and importlib.util.find_spec("nncf") is None:
         raise CamvideoError(Hint("precision", "int8", subject=True),
@@ -235,7 +234,7 @@ def check_model_files(options: ModelOptions) -> None:
         from camvideo.classnames import read_labels
 
         read_labels(options.labels)
-    if options.model.lower().endswith(EXPORTED):
+    if is_exported(options.model):
         check_graph_files(Path(options.model))
 
 

@@ -11,7 +11,7 @@ import argparse
 import dataclasses
 import functools
 
-from camvideo import DEFAULT_MODEL
+from camvideo import DEFAULT_MODEL, is_exported
 from camvideo.errors import CamvideoError
 from camvideo.presets import DEFAULT_QUALITY, QUALITY_PRESETS, quality_maps, quality_rule
 
@@ -124,7 +124,7 @@ def resolve_classes(args: argparse.Namespace) -> None:
     from camvideo.classnames import find_class, imagenet_labels, read_labels
 
     given = getattr(args, "labels", None)
-    if given is None and str(getattr(args, "model", "") or "").lower().endswith((".onnx", ".xml")):
+    if given is None and is_exported(getattr(args, "model", "") or ""):
         raise CamvideoError(f"--class {names[0]!r}: an exported model's class names are read when it loads: "
                             "give the class id, or its names with --labels FILE")
     labels = read_labels(given) if given else imagenet_labels()

@@ -36,19 +36,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from camvideo import is_exported  # noqa: F401 - the registry takes it from here
 from camvideo.classnames import read_labels
 from camvideo.errors import Hint, ModelLoadError
 from camvideo.models.classifiers import IMAGENET_MEAN, IMAGENET_STD, GapClassifier, Preprocessing
 from camvideo.models.graph_head import NEEDS, Head, find_head
 
-SUFFIXES = (".onnx", ".xml")
 DEFAULT_SIZE = 224
 _CONFIG = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
-
-
-def is_exported(name) -> bool:
-    """Whether a model name is an exported graph's file (``.onnx`` or ``.xml``)."""
-    return str(name).lower().endswith(SUFFIXES)
 
 
 def load_exported(path, *, device="cpu", labels=None, input_size=None, mean=None, std=None,

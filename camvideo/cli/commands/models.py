@@ -145,11 +145,11 @@ def check_exported(args: argparse.Namespace) -> None:
     torch loads (it has no weights to fetch, and its one layer is found in it)."""
     from pathlib import Path
 
-    from camvideo.cli.inputs import EXPORTED
+    from camvideo import is_exported
 
     for option, names in (("--fetch", args.fetch or []), ("--layers", [args.layers] if args.layers else [])):
         for name in names:
-            if name.lower().endswith(EXPORTED):
+            if is_exported(name):
                 why = (", read from its file: nothing to fetch" if option == "--fetch" else
                        ": camvideo takes the feature maps its global average pooling averages, found in the graph "
                        "(--layer does not apply)")
